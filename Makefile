@@ -1,0 +1,50 @@
+# Two commands matter: `make run` (set up, demo data, serve) and `make test` (the whole suite).
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test lint format setup demo worker-cpu worker-gpu beat check-deploy compose-config clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+setup: $(BIN)/.installed
+
+## Migrate, load the demo project and serve on the embedded default (SQLite, in-process tasks).
+run: setup
+	DEBUG=1 $(BIN)/python manage.py migrate --noinput
+	DEBUG=1 $(BIN)/python manage.py load_demo
+	DEBUG=1 $(BIN)/python manage.py runserver $(HOST):$(PORT)
+
+## The whole suite: PostgreSQL when DATABASE_URL points at one, SQLite otherwise.
+test: setup
+	$(BIN)/pytest
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy .
+
+format: setup
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+worker-cpu: setup
+	$(BIN)/celery -A worker.celery_app worker -Q default -n cpu@%h --loglevel=info
+
+worker-gpu: setup
+	$(BIN)/celery -A worker.celery_app worker -Q gpu -n gpu@%h --concurrency=1 --loglevel=info
+
+beat: setup
+	$(BIN)/celery -A worker.celery_app beat --loglevel=info
+
+compose-config:
+	docker-compose config --quiet
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

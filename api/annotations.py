@@ -1,0 +1,90 @@
+"""Annotations: each caller writes their own; leads, reviewers and admins read everyone's."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import django_filters
+from django.db.models import QuerySet
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from api.permissions import ProjectScopedMixin
+from labeler.annotations import services
+from labeler.annotations.models import Annotation
+from labeler.errors import NotFound
+
+
+class AnnotationSerializer(serializers.ModelSerializer):
+    labels = serializers.SlugRelatedField(slug_field="name", many=True, read_only=True)
+    label_ids = serializers.PrimaryKeyRelatedField(source="labels", many=True, read_only=True)
+    annotator = serializers.PrimaryKeyRelatedField(read_only=True)
+    annotator_username = serializers.CharField(source="annotator.username", read_only=True)
+
+    class Meta:
+        model = Annotation
+        fields = [
+            "id", "image", "annotator", "annotator_username", "labels", "label_ids",
+            "time_spent_ms", "created_at", "updated_at",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+
+class AnnotationSubmitSerializer(serializers.Serializer):
+    image = serializers.IntegerField(help_text="Id of an image of this project.")
+    labels = serializers.ListField(
+        child=serializers.JSONField(), help_text="Label names or ids.", allow_empty=True
+    )
+    time_spent_ms = serializers.IntegerField(required=False, allow_null=True, min_value=0)
+
+
+class AnnotationFilter(django_filters.FilterSet):
+    class Meta:
+        model = Annotation
+        fields = {"image": ["exact"], "annotator": ["exact"], "updated_at": ["gte", "lte"]}
+
+
+class AnnotationViewSet(
+    ProjectScopedMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
+    """POST creates or updates the caller's own annotation of an image."""
+
+    lookup_value_regex = r"\d+"
+    serializer_class = AnnotationSerializer
+    filterset_class = AnnotationFilter
+
+    def get_queryset(self) -> QuerySet[Annotation]:
+        if getattr(self, "swagger_fake_view", False):  # schema generation
+            return Annotation.objects.none()
+        queryset = Annotation.objects.filter(project=self.project)
+        if not self.sees_all_annotations:
+            queryset = queryset.filter(annotator=self.request.user)
+        return queryset.select_related("annotator").prefetch_related("labels")
+
+    def get_object(self) -> Annotation:
+        annotation = self.get_queryset().filter(pk=int(self.kwargs["pk"])).first()
+        if annotation is None:
+            raise NotFound(f"Annotation {self.kwargs['pk']} does not exist or is not yours.")
+        return annotation
+
+    def get_serializer_class(self) -> type[serializers.BaseSerializer]:
+        if self.action == "create":
+            return AnnotationSubmitSerializer
+        return AnnotationSerializer
+
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """Label an image: `{"image": id, "labels": [...], "time_spent_ms": 1200}`."""
+        self.require_member()
+        data = AnnotationSubmitSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        annotation, created = services.annotation_submit(
+            project=self.project,
+            annotator=request.user,
+            image_id=data.validated_data["image"],
+            labels=data.validated_data["labels"],
+            time_spent_ms=data.validated_data.get("time_spent_ms"),
+        )
+        annotation = self.get_queryset().get(pk=annotation.pk)
+        code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
+        return Response(AnnotationSerializer(annotation).data, status=code)

@@ -1,0 +1,150 @@
+"""Images of a project: upload (files or zip archives), list, read, and the files."""
+
+from __future__ import annotations
+
+import mimetypes
+from dataclasses import asdict
+from typing import Any
+
+import django_filters
+from django.core.files.storage import default_storage
+from django.db.models import QuerySet
+from django.http import FileResponse
+from django.urls import reverse
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from api.permissions import ProjectScopedMixin
+from labeler.errors import NotFound
+from labeler.images import services
+from labeler.images.models import Image
+
+
+class ImageSerializer(serializers.ModelSerializer):
+    file_url = serializers.SerializerMethodField()
+    thumbnail_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Image
+        fields = [
+            "id", "original_name", "sha256", "width", "height", "format", "size_bytes",
+            "priority", "annotation_count", "is_complete", "file_url", "thumbnail_url",
+            "created_at",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+    def _url(self, image: Image, name: str) -> str:
+        path = reverse(name, kwargs={"project_pk": image.project_id, "pk": image.pk})
+        request = self.context.get("request")
+        return request.build_absolute_uri(path) if request else path
+
+    def get_file_url(self, image: Image) -> str:
+        return self._url(image, "api:image-file")
+
+    def get_thumbnail_url(self, image: Image) -> str | None:
+        return self._url(image, "api:image-thumbnail") if image.thumbnail else None
+
+
+class ImageFilter(django_filters.FilterSet):
+    class Meta:
+        model = Image
+        fields = {"is_complete": ["exact"], "sha256": ["exact"], "created_at": ["gte", "lte"]}
+
+
+class UploadResultSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    status = serializers.ChoiceField(choices=["created", "duplicate", "rejected"])
+    image_id = serializers.IntegerField(allow_null=True)
+    reason = serializers.CharField(allow_blank=True)
+    archive = serializers.CharField(allow_null=True)
+
+
+class UploadResponseSerializer(serializers.Serializer):
+    created = serializers.IntegerField()
+    duplicates = serializers.IntegerField()
+    rejected = serializers.IntegerField()
+    results = UploadResultSerializer(many=True)
+
+
+class ImageViewSet(
+    ProjectScopedMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
+    """Members read images; leads and admins upload them."""
+
+    lookup_value_regex = r"\d+"
+    serializer_class = ImageSerializer
+    filterset_class = ImageFilter
+    parser_classes = [MultiPartParser, FormParser]
+
+    def get_queryset(self) -> QuerySet[Image]:
+        if getattr(self, "swagger_fake_view", False):  # schema generation
+            return Image.objects.none()
+        return Image.objects.filter(project=self.project)
+
+    def get_object(self) -> Image:
+        image = self.get_queryset().filter(pk=int(self.kwargs["pk"])).first()
+        if image is None:
+            raise NotFound(f"Image {self.kwargs['pk']} is not an image of this project.")
+        return image
+
+    @extend_schema(
+        request={
+            "multipart/form-data": {
+                "type": "object",
+                "properties": {
+                    "files": {"type": "array", "items": {"type": "string", "format": "binary"}}
+                },
+            }
+        },
+        responses={201: UploadResponseSerializer, 200: UploadResponseSerializer},
+    )
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """Upload images: many files and/or .zip archives in the multipart field `files`."""
+        self.require_manager()
+        results = services.images_ingest(project=self.project, files=request.FILES.getlist("files"))
+        counts = {s: sum(r.status == s for r in results) for s in ("created", "duplicate", "rejected")}
+        body: dict[str, Any] = UploadResponseSerializer(
+            {
+                "created": counts["created"],
+                "duplicates": counts["duplicate"],
+                "rejected": counts["rejected"],
+                "results": [asdict(r) for r in results],
+            }
+        ).data
+        code = status.HTTP_201_CREATED if counts["created"] else status.HTTP_200_OK
+        if counts["rejected"] == len(results) and results:
+            code = status.HTTP_400_BAD_REQUEST
+            body["detail"] = "No file was accepted; see each file's reason."
+            body["code"] = "invalid"
+        return Response(body, status=code)
+
+    @extend_schema(responses={(200, "image/*"): OpenApiResponse(description="The image file.")})
+    @action(detail=True, methods=["get"])
+    def file(self, request: Request, *args: Any, **kwargs: Any) -> FileResponse:
+        """The image itself; cached for long, since names are content addressed."""
+        return _serve(self.get_object().file.name)
+
+    @extend_schema(responses={(200, "image/jpeg"): OpenApiResponse(description="A thumbnail.")})
+    @action(detail=True, methods=["get"])
+    def thumbnail(self, request: Request, *args: Any, **kwargs: Any) -> FileResponse:
+        """A small JPEG of the image, once the background task has made it."""
+        image = self.get_object()
+        if not image.thumbnail:
+            raise NotFound("The thumbnail is not ready yet.")
+        return _serve(image.thumbnail.name)
+
+
+def _serve(name: str) -> FileResponse:
+    try:
+        handle = default_storage.open(name, "rb")
+    except FileNotFoundError:
+        raise NotFound("The stored file is missing.") from None
+    content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
+    response = FileResponse(handle, content_type=content_type)
+    response["Cache-Control"] = "private, max-age=31536000, immutable"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response

@@ -1,0 +1,84 @@
+"""Project members and their roles, managed by the project's leads and admins."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.db.models import QuerySet
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from api.permissions import ProjectScopedMixin
+from labeler.errors import NotFound
+from labeler.projects import services
+from labeler.projects.models import Membership, Role
+
+User = get_user_model()
+
+
+class MembershipSerializer(serializers.ModelSerializer):
+    user = serializers.PrimaryKeyRelatedField(queryset=User.objects.all())
+    username = serializers.CharField(source="user.username", read_only=True)
+    role = serializers.ChoiceField(choices=Role.choices)
+
+    class Meta:
+        model = Membership
+        fields = ["user", "username", "role", "created_at"]
+        read_only_fields = ["created_at"]
+
+
+class RoleSerializer(serializers.Serializer):
+    role = serializers.ChoiceField(choices=Role.choices)
+
+
+class MembershipViewSet(
+    ProjectScopedMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,
+):
+    """POST {user, role} adds a member (or changes the role); PATCH changes it; DELETE removes."""
+
+    serializer_class = MembershipSerializer
+    lookup_field = "user"
+    lookup_value_regex = r"\d+"
+
+    def get_queryset(self) -> QuerySet[Membership]:
+        if getattr(self, "swagger_fake_view", False):  # schema generation
+            return Membership.objects.none()
+        self.require_manager()
+        return Membership.objects.filter(project=self.project).select_related("user")
+
+    def get_object(self) -> Membership:
+        membership = self.get_queryset().filter(user_id=int(self.kwargs["user"])).first()
+        if membership is None:
+            raise NotFound(f"User {self.kwargs['user']} is not a member of this project.")
+        return membership
+
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        self.require_manager()
+        data = self.get_serializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        existed = Membership.objects.filter(
+            project=self.project, user=data.validated_data["user"]
+        ).exists()
+        membership = services.membership_set(
+            project=self.project, user=data.validated_data["user"], role=data.validated_data["role"]
+        )
+        code = status.HTTP_200_OK if existed else status.HTTP_201_CREATED
+        return Response(self.get_serializer(membership).data, status=code)
+
+    def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        membership = self.get_object()
+        data = RoleSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        membership = services.membership_set(
+            project=self.project, user=membership.user, role=data.validated_data["role"]
+        )
+        return Response(self.get_serializer(membership).data)
+
+    def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        services.membership_remove(membership=self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)

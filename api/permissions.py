@@ -1,0 +1,49 @@
+"""Project-scoped access: every view resolves the project and the caller's role first."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Any
+
+from rest_framework.request import Request
+
+from labeler.errors import PermissionDenied
+from labeler.projects import selectors
+from labeler.projects.models import Project
+
+
+class ProjectScopedMixin:
+    """For views under /projects/{project_pk}/: the project, the role and the checks.
+
+    A project the caller is not a member of answers 404, so ids reveal nothing.
+    """
+
+    request: Request
+    kwargs: dict[str, Any]
+
+    @cached_property
+    def project(self) -> Project:
+        return selectors.project_get_visible(
+            user=self.request.user, project_id=int(self.kwargs["project_pk"])
+        )
+
+    @cached_property
+    def role(self) -> str | None:
+        return selectors.project_role(user=self.request.user, project=self.project)
+
+    @property
+    def can_manage(self) -> bool:
+        return selectors.can_manage(user=self.request.user, project=self.project, role=self.role)
+
+    @property
+    def sees_all_annotations(self) -> bool:
+        return selectors.can_see_all_annotations(user=self.request.user, role=self.role)
+
+    def require_manager(self) -> None:
+        """Only the project's leads and admins pass."""
+        if not self.can_manage:
+            raise PermissionDenied("Only the project's leads and admins can do this.")
+
+    def require_member(self) -> None:
+        """Members of any role and admins pass (resolving the project checks visibility)."""
+        self.project  # noqa: B018

@@ -1,0 +1,125 @@
+"""Projects with their labels: create, read, update, delete."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers, status, viewsets
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from labeler.errors import PermissionDenied
+from labeler.projects import selectors, services
+from labeler.projects.models import Label, Project
+
+
+class LabelSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Label
+        fields = ["id", "name", "color", "hotkey", "position"]
+
+
+@extend_schema_field(
+    {
+        "type": "array",
+        "items": {
+            "oneOf": [
+                {"type": "string"},
+                {
+                    "type": "object",
+                    "properties": {
+                        "id": {"type": "integer"},
+                        "name": {"type": "string"},
+                        "color": {"type": "string", "example": "#1f77b4"},
+                        "hotkey": {"type": "string", "maxLength": 1},
+                    },
+                    "required": ["name"],
+                },
+            ]
+        },
+    }
+)
+class LabelListField(serializers.JSONField):
+    """Labels as plain names or objects (name, color, hotkey; id to keep an existing one)."""
+
+
+class ProjectSerializer(serializers.ModelSerializer):
+    labels = LabelSerializer(many=True, read_only=True)
+    role = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Project
+        fields = [
+            "id", "name", "instructions", "multi_label", "overlap", "labels", "role",
+            "created_at", "updated_at",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+    def get_role(self, project: Project) -> str | None:
+        roles: dict[int, str] = self.context.get("roles", {})
+        return roles.get(project.pk)
+
+
+class ProjectWriteSerializer(serializers.Serializer):
+    """The fields a client may send; domain rules are checked by the services."""
+
+    name = serializers.CharField(max_length=200)
+    instructions = serializers.CharField(required=False, allow_blank=True, default="")
+    multi_label = serializers.BooleanField(required=False, default=False)
+    overlap = serializers.IntegerField(required=False, default=1, min_value=1, max_value=50)
+    labels = LabelListField()
+
+
+class ProjectViewSet(viewsets.ModelViewSet):
+    """Projects the caller belongs to (all of them for admins)."""
+
+    serializer_class = ProjectSerializer
+    filterset_fields = ["multi_label"]
+
+    def get_queryset(self) -> QuerySet[Project]:
+        return selectors.projects_visible_to(self.request.user).prefetch_related("labels")
+
+    def get_serializer_context(self) -> dict[str, Any]:
+        context = super().get_serializer_context()
+        user = self.request.user
+        if user.is_authenticated:
+            context["roles"] = dict(user.memberships.values_list("project_id", "role"))
+        return context
+
+    def get_object(self) -> Project:
+        return selectors.project_get_visible(
+            user=self.request.user, project_id=int(self.kwargs["pk"])
+        )
+
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        if not selectors.can_create_projects(request.user):
+            raise PermissionDenied("Only admins and project creators can create projects.")
+        data = ProjectWriteSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        project = services.project_create(creator=request.user, **data.validated_data)
+        return Response(self._read(project), status=status.HTTP_201_CREATED)
+
+    def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        project = self._managed_project()
+        data = ProjectWriteSerializer(data=request.data, partial=kwargs.get("partial", False))
+        data.is_valid(raise_exception=True)
+        changes = {k: v for k, v in data.validated_data.items() if k in request.data}
+        project = services.project_update(project=project, **changes)
+        return Response(self._read(project))
+
+    def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        services.project_delete(project=self._managed_project())
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    def _managed_project(self) -> Project:
+        project = self.get_object()
+        role = selectors.project_role(user=self.request.user, project=project)
+        if not selectors.can_manage(user=self.request.user, project=project, role=role):
+            raise PermissionDenied("Only the project's leads and admins can change it.")
+        return project
+
+    def _read(self, project: Project) -> dict[str, Any]:
+        project = Project.objects.prefetch_related("labels").get(pk=project.pk)
+        return self.get_serializer(project).data

@@ -1,0 +1,56 @@
+"""The annotation queue: the next image for the calling annotator."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import serializers, status
+from rest_framework.generics import GenericAPIView
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from api.images import ImageSerializer
+from api.permissions import ProjectScopedMixin
+from labeler.annotations.queue import queue_next_image
+from labeler.errors import ValidationFailed
+
+
+class NextImageSerializer(serializers.Serializer):
+    image = ImageSerializer()
+    lease_expires_at = serializers.DateTimeField(source="expires_at")
+
+
+class NextImageView(ProjectScopedMixin, GenericAPIView):
+    """Lease the next image that still needs the caller's label; 204 when none is left."""
+
+    serializer_class = NextImageSerializer
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "exclude",
+                str,
+                description="Comma-separated image ids not to hand out (e.g. already prefetched).",
+            )
+        ],
+        responses={200: NextImageSerializer, 204: OpenApiResponse(description="Nothing left.")},
+    )
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        self.require_member()
+        assignment = queue_next_image(
+            project=self.project, annotator=request.user, exclude=_parse_ids(request)
+        )
+        if assignment is None:
+            return Response(status=status.HTTP_204_NO_CONTENT)
+        return Response(self.get_serializer(assignment).data)
+
+
+def _parse_ids(request: Request) -> list[int]:
+    raw = request.query_params.get("exclude", "")
+    try:
+        return [int(part) for part in raw.split(",") if part.strip()]
+    except ValueError:
+        raise ValidationFailed(
+            "'exclude' must be comma-separated image ids.", field="exclude"
+        ) from None

@@ -1,0 +1,38 @@
+"""Routes of the REST API, mounted at /api/v1/."""
+
+from __future__ import annotations
+
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from rest_framework.routers import DefaultRouter, SimpleRouter
+
+from api.annotations import AnnotationViewSet
+from api.auth import TokenLoginView
+from api.exports import ExportView
+from api.images import ImageViewSet
+from api.members import MembershipViewSet
+from api.projects import ProjectViewSet
+from api.queue import NextImageView
+from api.users import UserViewSet
+
+app_name = "api"
+
+router = DefaultRouter()
+router.register("projects", ProjectViewSet, basename="project")
+router.register("users", UserViewSet, basename="user")
+
+project_router = SimpleRouter()
+project_router.register("members", MembershipViewSet, basename="member")
+project_router.register("images", ImageViewSet, basename="image")
+project_router.register("annotations", AnnotationViewSet, basename="annotation")
+
+urlpatterns = [
+    path("auth/token/", TokenLoginView.as_view(), name="token"),
+    path("projects/<int:project_pk>/next/", NextImageView.as_view(), name="next-image"),
+    path("projects/<int:project_pk>/export/", ExportView.as_view(), name="export"),
+    path("projects/<int:project_pk>/", include(project_router.urls)),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    path("redoc/", SpectacularRedocView.as_view(url_name="api:schema"), name="redoc"),
+    path("", include(router.urls)),
+]

@@ -1,0 +1,1 @@
+"""labeler: image classification annotation platform."""

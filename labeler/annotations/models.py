@@ -1,0 +1,102 @@
+"""Human labels on images: annotations with their history, queue leases and final labels."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+from labeler.images.models import Image
+from labeler.projects.models import Label, Project
+
+
+class Annotation(models.Model):
+    """One annotator's current labels for one image; edits keep history as revisions."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="annotations")
+    image = models.ForeignKey(Image, on_delete=models.CASCADE, related_name="annotations")
+    annotator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="annotations"
+    )
+    labels = models.ManyToManyField(Label, related_name="annotations")
+    time_spent_ms = models.PositiveIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["image", "annotator"], name="annotation_unique"),
+        ]
+        indexes = [
+            models.Index(fields=["project", "annotator"], name="annotation_by_annotator_idx"),
+            models.Index(fields=["project", "updated_at"], name="annotation_by_time_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"annotation {self.pk} of image {self.image_id} by {self.annotator_id}"
+
+
+class AnnotationRevision(models.Model):
+    """An immutable snapshot of an annotation as it was saved, oldest first."""
+
+    annotation = models.ForeignKey(Annotation, on_delete=models.CASCADE, related_name="revisions")
+    label_ids = models.JSONField(help_text="Label ids as saved, sorted.")
+    time_spent_ms = models.PositiveIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["annotation", "id"]
+
+    def __str__(self) -> str:
+        return f"revision {self.pk} of annotation {self.annotation_id}"
+
+
+class Assignment(models.Model):
+    """An annotator's lease on an image handed out by the queue, until it expires."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="assignments")
+    image = models.ForeignKey(Image, on_delete=models.CASCADE, related_name="assignments")
+    annotator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="assignments"
+    )
+    expires_at = models.DateTimeField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["image", "annotator"], name="assignment_unique"),
+        ]
+        indexes = [
+            models.Index(fields=["project", "annotator", "expires_at"], name="assignment_mine_idx"),
+            models.Index(fields=["expires_at"], name="assignment_expiry_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"lease of image {self.image_id} to {self.annotator_id}"
+
+
+class FinalLabelMethod(models.TextChoices):
+    CONSENSUS = "consensus", "Consensus"
+    ADJUDICATED = "adjudicated", "Adjudicated"
+    GOLD = "gold", "Gold"
+
+
+class FinalLabel(models.Model):
+    """The label an image is trained and exported with, and how it was decided."""
+
+    image = models.OneToOneField(Image, on_delete=models.CASCADE, related_name="final_label")
+    labels = models.ManyToManyField(Label, related_name="final_labels")
+    method = models.CharField(max_length=16, choices=FinalLabelMethod.choices)
+    confidence = models.FloatField(null=True, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["image"]
+
+    def __str__(self) -> str:
+        return f"final label of image {self.image_id} ({self.method})"

@@ -1,0 +1,151 @@
+"""The annotation queue: which image an annotator labels next.
+
+An image is open to an annotator while it has fewer than ``overlap`` annotations and
+unexpired leases together, and the annotator has not labelled it. Candidates are read
+in priority order from a partial index of incomplete images and locked with
+``FOR UPDATE SKIP LOCKED``, so annotators never wait on each other; once the row is
+locked its slots are counted again with a fresh statement, because every writer of an
+image's slots (this function and annotation_submit) holds that row's lock. SQLite has no
+row locks: there every transaction takes the write lock up front (see settings).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.db.models import (
+    Count,
+    Exists,
+    F,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+)
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from labeler.annotations.models import Annotation, Assignment
+from labeler.images.models import Image
+from labeler.projects.models import Project
+
+MAX_ATTEMPTS = 20
+
+
+def queue_next_image(
+    *, project: Project, annotator: AbstractBaseUser, exclude: Iterable[int] = ()
+) -> Assignment | None:
+    """Lease the next image to the annotator, or None when nothing is left for them.
+
+    An annotator who already holds an unexpired lease gets that image again (with the
+    lease renewed), unless its id is in ``exclude`` (a client prefetching ahead).
+    """
+    excluded = set(exclude)
+    now = timezone.now()
+    expires_at = now + timedelta(seconds=settings.LABELER_LEASE_SECONDS)
+    with transaction.atomic():
+        held = (
+            Assignment.objects.filter(project=project, annotator=annotator, expires_at__gt=now)
+            .exclude(image_id__in=excluded)
+            .select_related("image")
+            .order_by("created_at", "id")
+            .first()
+        )
+        if held is not None:
+            held.expires_at = expires_at
+            held.save(update_fields=["expires_at"])
+            return held
+        for _ in range(MAX_ATTEMPTS):
+            try:
+                return _lease_one(project, annotator, excluded, now, expires_at)
+            except _NoFreeSlot:
+                continue
+    return None
+
+
+class _NoFreeSlot(Exception):
+    """The locked candidate turned out to be full; roll back its savepoint and go on."""
+
+
+def _lease_one(
+    project: Project,
+    annotator: AbstractBaseUser,
+    excluded: set[int],
+    now: datetime,
+    expires_at: datetime,
+) -> Assignment | None:
+    # A savepoint per attempt: rolling it back releases the row lock of a full
+    # candidate, so a transaction never holds one image while waiting for another.
+    with transaction.atomic():
+        image = _lock_candidate(project, annotator, excluded, now)
+        if image is None:
+            return None
+        if not _has_free_slot(project, image, annotator, now):
+            excluded.add(image.pk)
+            raise _NoFreeSlot
+        assignment, _ = Assignment.objects.update_or_create(
+            image=image,
+            annotator=annotator,
+            defaults={"project": project, "expires_at": expires_at, "created_at": now},
+        )
+        assignment.image = image
+        return assignment
+
+
+def _candidates(
+    project: Project, annotator: AbstractBaseUser, excluded: set[int], now: datetime
+) -> QuerySet[Image]:
+    others_leases = (
+        Assignment.objects.filter(image=OuterRef("pk"), expires_at__gt=now)
+        .exclude(annotator=annotator)
+        .order_by()
+        .values("image")
+        .annotate(n=Count("id"))
+        .values("n")
+    )
+    mine = Annotation.objects.filter(image=OuterRef("pk"), annotator=annotator)
+    return (
+        Image.objects.filter(project=project, is_complete=False)
+        .exclude(pk__in=excluded)
+        .annotate(
+            leased=Coalesce(Subquery(others_leases, output_field=IntegerField()), Value(0)),
+            done_by_me=Exists(mine),
+        )
+        .filter(done_by_me=False)
+        .filter(Q(annotation_count__lt=project.overlap - F("leased")))
+        .order_by("-priority", "id")
+    )
+
+
+def _lock_candidate(
+    project: Project, annotator: AbstractBaseUser, excluded: set[int], now: datetime
+) -> Image | None:
+    candidates = _candidates(project, annotator, excluded, now)
+    image = candidates.select_for_update(skip_locked=True, of=("self",)).first()
+    if image is None:
+        # Rows skipped because another annotator holds them for a moment may still
+        # have a slot for this one: wait for those locks rather than say "nothing left".
+        image = candidates.select_for_update(of=("self",)).first()
+    return image
+
+
+def _has_free_slot(
+    project: Project, image: Image, annotator: AbstractBaseUser, now: datetime
+) -> bool:
+    fresh = Image.objects.filter(pk=image.pk).values_list("annotation_count", flat=True).first()
+    if fresh is None:
+        return False
+    if Annotation.objects.filter(image=image, annotator=annotator).exists():
+        return False
+    leased = (
+        Assignment.objects.filter(image=image, expires_at__gt=now)
+        .exclude(annotator=annotator)
+        .count()
+    )
+    return fresh + leased < project.overlap

@@ -1,0 +1,43 @@
+"""Domain errors: raised by services, mapped to 4xx responses by the API's one handler."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class DomainError(Exception):
+    """A request the domain refuses, with a message the user can act on."""
+
+    status_code = 400
+    code = "invalid"
+
+    def __init__(self, message: str, *, field: str | None = None, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        self.details = details
+
+
+class ValidationFailed(DomainError):
+    """The input is malformed or breaks a domain rule."""
+
+
+class NotFound(DomainError):
+    """The object does not exist or is not visible to the caller."""
+
+    status_code = 404
+    code = "not_found"
+
+
+class PermissionDenied(DomainError):
+    """The caller is known but lacks the role for this action."""
+
+    status_code = 403
+    code = "permission_denied"
+
+
+class Conflict(DomainError):
+    """The request conflicts with data already stored."""
+
+    status_code = 409
+    code = "conflict"

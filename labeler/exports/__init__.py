@@ -1,0 +1,1 @@
+"""Exporting a project's images and labels in standard formats."""

@@ -1,0 +1,193 @@
+"""Checking uploaded bytes: real, complete, reasonably sized images and safe archives."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import posixpath
+import warnings
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from django.conf import settings
+from PIL import Image as PILImage
+from PIL import ImageOps, UnidentifiedImageError
+
+ALLOWED_FORMATS = {
+    "JPEG": "jpg",
+    "MPO": "jpg",
+    "PNG": "png",
+    "GIF": "gif",
+    "BMP": "bmp",
+    "TIFF": "tif",
+    "WEBP": "webp",
+}
+ARCHIVE_SUFFIXES = (".zip",)
+
+
+class RejectedFile(Exception):
+    """A file that cannot become an image, with the reason shown to the uploader."""
+
+
+@dataclass(frozen=True)
+class CheckedImage:
+    """An image that passed every check, ready to store."""
+
+    content: bytes
+    sha256: str
+    width: int
+    height: int
+    format: str
+    extension: str
+
+
+def is_archive(name: str) -> bool:
+    """Whether the upload's name marks it as an archive to unpack."""
+    return name.lower().endswith(ARCHIVE_SUFFIXES)
+
+
+def image_check(data: bytes) -> CheckedImage:
+    """Decode the bytes fully and return them with EXIF orientation applied.
+
+    Raises RejectedFile for files over the size cap, non-images, formats we do not
+    accept, truncated or corrupt files and images above the pixel cap.
+    """
+    if len(data) > settings.LABELER_MAX_IMAGE_BYTES:
+        raise RejectedFile(
+            f"File is {len(data):,} bytes; the limit is {settings.LABELER_MAX_IMAGE_BYTES:,}."
+        )
+    if not data:
+        raise RejectedFile("File is empty.")
+    sha256 = hashlib.sha256(data).hexdigest()
+    max_pixels = settings.LABELER_MAX_IMAGE_PIXELS
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", PILImage.DecompressionBombWarning)
+            image = PILImage.open(io.BytesIO(data))
+            fmt = image.format or ""
+            if fmt not in ALLOWED_FORMATS:
+                raise RejectedFile(
+                    f"{fmt or 'This'} format is not accepted; use one of "
+                    f"{', '.join(sorted(ALLOWED_FORMATS))}."
+                )
+            width, height = image.size
+            if width * height > max_pixels:
+                raise RejectedFile(
+                    f"Image is {width}x{height} pixels; the limit is {max_pixels:,} pixels."
+                )
+            image.load()
+            transposed = ImageOps.exif_transpose(image)
+    except RejectedFile:
+        raise
+    except (PILImage.DecompressionBombError, PILImage.DecompressionBombWarning) as exc:
+        raise RejectedFile(f"Image is too large to decode safely: {exc}") from exc
+    except UnidentifiedImageError as exc:
+        raise RejectedFile("Not an image file (or a format we cannot read).") from exc
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise RejectedFile(f"Image file is truncated or corrupt: {exc}") from exc
+    if transposed is not image:
+        data = _encode(transposed, fmt)
+        width, height = transposed.size
+    return CheckedImage(
+        content=data,
+        sha256=sha256,
+        width=width,
+        height=height,
+        format=fmt,
+        extension=ALLOWED_FORMATS[fmt],
+    )
+
+
+def _encode(image: PILImage.Image, fmt: str) -> bytes:
+    buffer = io.BytesIO()
+    options = {"quality": 95} if fmt in ("JPEG", "WEBP") else {}
+    if fmt == "JPEG" and image.mode not in ("RGB", "L", "CMYK"):
+        image = image.convert("RGB")
+    image.save(buffer, format=fmt, **options)
+    return buffer.getvalue()
+
+
+def thumbnail_render(data: bytes, *, size: int) -> bytes:
+    """A JPEG no larger than size x size, for lists and dashboards."""
+    with PILImage.open(io.BytesIO(data)) as image:
+        image.draft("RGB", (size, size))
+        image = image.convert("RGB")
+        image.thumbnail((size, size))
+        buffer = io.BytesIO()
+        image.save(buffer, format="JPEG", quality=85)
+    return buffer.getvalue()
+
+
+@dataclass(frozen=True)
+class ArchiveMember:
+    """One entry of an archive: its bytes, or why it was refused."""
+
+    name: str
+    data: bytes | None
+    reason: str = ""
+
+
+def archive_members(fileobj: io.IOBase | object) -> Iterator[ArchiveMember]:
+    """Yield an archive's files, refusing unsafe paths and bomb-like entries.
+
+    Raises RejectedFile when the archive as a whole cannot be read or is too big.
+    """
+    try:
+        archive = zipfile.ZipFile(fileobj)  # type: ignore[arg-type]
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise RejectedFile(f"Not a readable zip archive: {exc}") from exc
+    with archive:
+        entries = [info for info in archive.infolist() if not info.is_dir()]
+        if len(entries) > settings.LABELER_MAX_ARCHIVE_MEMBERS:
+            raise RejectedFile(
+                f"Archive holds {len(entries):,} files; the limit is "
+                f"{settings.LABELER_MAX_ARCHIVE_MEMBERS:,}."
+            )
+        budget = settings.LABELER_MAX_ARCHIVE_UNCOMPRESSED_BYTES
+        for info in entries:
+            reason = _member_refusal(info)
+            if reason:
+                yield ArchiveMember(info.filename, None, reason)
+                continue
+            try:
+                data = _read_bounded(archive, info, min(budget, settings.LABELER_MAX_IMAGE_BYTES))
+            except RejectedFile as exc:
+                yield ArchiveMember(info.filename, None, str(exc))
+                continue
+            budget -= len(data)
+            yield ArchiveMember(info.filename, data)
+
+
+def _member_refusal(info: zipfile.ZipInfo) -> str:
+    name = info.filename
+    parts = name.replace("\\", "/").split("/")
+    if name.startswith(("/", "\\")) or (len(name) > 1 and name[1] == ":") or ".." in parts:
+        return "Unsafe path in archive (absolute or with '..'); entry skipped."
+    base = posixpath.basename(name.replace("\\", "/"))
+    if parts[0] == "__MACOSX" or base.startswith("."):
+        return "Hidden or system metadata file; entry skipped."
+    if is_archive(base):
+        return "Archives inside archives are not unpacked."
+    if info.flag_bits & 0x1:
+        return "Encrypted archive entries are not supported."
+    if info.file_size > settings.LABELER_MAX_IMAGE_BYTES:
+        return (
+            f"File is {info.file_size:,} bytes; the limit is {settings.LABELER_MAX_IMAGE_BYTES:,}."
+        )
+    ratio = info.file_size / max(info.compress_size, 1)
+    if info.file_size > 1024 * 1024 and ratio > settings.LABELER_MAX_COMPRESSION_RATIO:
+        return f"Compression ratio {ratio:.0f}:1 looks like a zip bomb; entry skipped."
+    return ""
+
+
+def _read_bounded(archive: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int) -> bytes:
+    # The sizes in the header can lie: never inflate more than the limit allows.
+    try:
+        with archive.open(info) as member:
+            data = member.read(limit + 1)
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError) as exc:
+        raise RejectedFile(f"Entry cannot be read from the archive: {exc}") from exc
+    if len(data) > limit:
+        raise RejectedFile("Entry inflates beyond the size limit; possible zip bomb.")
+    return data

@@ -1,0 +1,153 @@
+"""Writes to images: ingesting uploads, thumbnails and file clean-up."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.core.files.uploadedfile import UploadedFile
+from django.db import IntegrityError, transaction
+
+from labeler import jobs
+from labeler.errors import ValidationFailed
+from labeler.images.files import (
+    ArchiveMember,
+    RejectedFile,
+    archive_members,
+    image_check,
+    is_archive,
+    thumbnail_render,
+)
+from labeler.images.models import Image
+from labeler.projects.models import Project
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class IngestResult:
+    """What became of one uploaded file (or one archive entry)."""
+
+    name: str
+    status: str  # "created", "duplicate" or "rejected"
+    image_id: int | None = None
+    reason: str = ""
+    archive: str | None = None
+
+
+def images_ingest(*, project: Project, files: Iterable[UploadedFile]) -> list[IngestResult]:
+    """Store every acceptable image among the uploads; report each file's fate.
+
+    Each image is stored on its own: a bad file never stops the others, and a file
+    whose row cannot be written is removed again, so nothing is left half-stored.
+    """
+    uploads = list(files)
+    if not uploads:
+        raise ValidationFailed("No files: send them in the multipart field 'files'.", field="files")
+    if len(uploads) > settings.LABELER_MAX_FILES_PER_REQUEST:
+        raise ValidationFailed(
+            f"At most {settings.LABELER_MAX_FILES_PER_REQUEST} files per request.", field="files"
+        )
+    results: list[IngestResult] = []
+    for upload in uploads:
+        name = upload.name or "upload"
+        if is_archive(name):
+            results.extend(_ingest_archive(project, upload, name))
+        else:
+            results.append(_ingest_one(project, name, _read_upload(upload)))
+    return results
+
+
+def _read_upload(upload: UploadedFile) -> bytes | RejectedFile:
+    limit = settings.LABELER_MAX_IMAGE_BYTES
+    if upload.size is not None and upload.size > limit:
+        return RejectedFile(f"File is {upload.size:,} bytes; the limit is {limit:,}.")
+    upload.seek(0)
+    return upload.read()
+
+
+def _ingest_archive(project: Project, upload: UploadedFile, name: str) -> Iterator[IngestResult]:
+    limit = settings.LABELER_MAX_ARCHIVE_BYTES
+    if upload.size is not None and upload.size > limit:
+        yield IngestResult(name, "rejected", reason=f"Archive is over {limit:,} bytes.")
+        return
+    upload.seek(0)
+    try:
+        members: list[ArchiveMember] = []
+        for member in archive_members(upload):
+            members.append(member)
+    except RejectedFile as exc:
+        yield IngestResult(name, "rejected", reason=str(exc))
+        return
+    for member in members:
+        if member.data is None:
+            yield IngestResult(member.name, "rejected", reason=member.reason, archive=name)
+        else:
+            result = _ingest_one(project, member.name, member.data)
+            result.archive = name
+            yield result
+
+
+def _ingest_one(project: Project, name: str, data: bytes | RejectedFile) -> IngestResult:
+    short_name = name.replace("\\", "/").rsplit("/", 1)[-1][:255] or "image"
+    try:
+        if isinstance(data, RejectedFile):
+            raise data
+        checked = image_check(data)
+    except RejectedFile as exc:
+        return IngestResult(name, "rejected", reason=str(exc))
+    existing = Image.objects.filter(project=project, sha256=checked.sha256).first()
+    if existing is not None:
+        return IngestResult(name, "duplicate", image_id=existing.pk)
+    path = f"images/{project.pk}/{checked.sha256[:2]}/{checked.sha256}.{checked.extension}"
+    stored = default_storage.save(path, ContentFile(checked.content))
+    try:
+        with transaction.atomic():
+            image = Image.objects.create(
+                project=project,
+                file=stored,
+                original_name=short_name,
+                sha256=checked.sha256,
+                width=checked.width,
+                height=checked.height,
+                format=checked.format,
+                size_bytes=len(checked.content),
+                is_complete=False,
+            )
+            jobs.enqueue("worker.tasks.image_make_thumbnail", image.pk)
+    except IntegrityError:
+        # Someone stored the same content a moment ago: keep theirs.
+        default_storage.delete(stored)
+        twin = Image.objects.filter(project=project, sha256=checked.sha256).first()
+        return IngestResult(name, "duplicate", image_id=twin.pk if twin else None)
+    except BaseException:
+        default_storage.delete(stored)
+        raise
+    return IngestResult(name, "created", image_id=image.pk)
+
+
+def image_make_thumbnail(*, image_id: int) -> None:
+    """Render and store an image's thumbnail, once."""
+    image = Image.objects.filter(pk=image_id).first()
+    if image is None or image.thumbnail:
+        return
+    with default_storage.open(image.file.name, "rb") as handle:
+        data = handle.read()
+    thumb = ContentFile(thumbnail_render(data, size=settings.LABELER_THUMBNAIL_SIZE))
+    name = default_storage.save(f"thumbnails/{image.project_id}/{image.sha256}.jpg", thumb)
+    updated = Image.objects.filter(pk=image_id, thumbnail="").update(thumbnail=name)
+    if not updated:
+        default_storage.delete(name)
+
+
+def storage_delete_files(*, names: Iterable[str]) -> None:
+    """Delete files from storage, ignoring those already gone."""
+    for name in names:
+        try:
+            default_storage.delete(name)
+        except OSError:
+            logger.warning("could not delete stored file %s", name, exc_info=True)

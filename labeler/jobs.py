@@ -1,0 +1,27 @@
+"""Enqueue background work by task name, so the domain never imports the task modules.
+
+With no broker configured (the embedded default) Celery runs tasks in-process, by
+configuration; with one, they go to the queue their route names.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from django.db import transaction
+
+from worker.celery_app import app
+
+
+@functools.cache
+def _register_tasks() -> None:
+    # Celery's loader imports the modules named in `imports` (worker.tasks).
+    app.loader.import_default_modules()
+
+
+def enqueue(task_name: str, *args: Any, **kwargs: Any) -> None:
+    """Send the named task once the current transaction commits (at once outside one)."""
+    _register_tasks()
+    signature = app.signature(task_name, args=args, kwargs=kwargs)
+    transaction.on_commit(signature.delay)

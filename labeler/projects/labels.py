@@ -1,0 +1,96 @@
+"""Parsing and checking label definitions given as plain names or objects."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from labeler.errors import ValidationFailed
+
+PALETTE = [
+    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
+    "#7f7f7f", "#bcbd22", "#17becf", "#393b79", "#637939", "#8c6d31", "#843c39",
+    "#7b4173", "#3182bd", "#e6550d", "#31a354", "#756bb1", "#636363",
+]  # fmt: skip
+DEFAULT_HOTKEYS = "123456789abcdefghijklmnopqrstuvwxyz"
+MAX_LABELS = 500
+_COLOR = re.compile(r"^#[0-9a-f]{6}$")
+_HOTKEY = re.compile(r"^[a-z0-9]$")
+
+
+@dataclass
+class LabelSpec:
+    """One label as requested: id is set when it refers to an existing label."""
+
+    name: str
+    color: str | None = None
+    hotkey: str | None = None
+    id: int | None = None
+
+
+def _fail(message: str) -> ValidationFailed:
+    return ValidationFailed(message, field="labels")
+
+
+def _parse_one(raw: Any, index: int) -> LabelSpec:
+    if isinstance(raw, str):
+        raw = {"name": raw}
+    if not isinstance(raw, dict):
+        raise _fail(f"Label {index + 1} must be a name or an object with a 'name'.")
+    unknown = set(raw) - {"id", "name", "color", "colour", "hotkey"}
+    if unknown:
+        raise _fail(f"Label {index + 1} has unknown fields: {', '.join(sorted(unknown))}.")
+    name = raw.get("name")
+    if not isinstance(name, str) or not name.strip():
+        raise _fail(f"Label {index + 1} needs a non-empty name.")
+    name = name.strip()
+    if len(name) > 100 or any(ord(ch) < 32 for ch in name):
+        raise _fail(f"Label name {name[:40]!r} is too long or holds control characters.")
+    color = raw.get("color", raw.get("colour"))
+    if color is not None:
+        if not isinstance(color, str) or not _COLOR.match(color.strip().lower()):
+            raise _fail(f"Label {name!r}: colour must look like '#1f77b4'.")
+        color = color.strip().lower()
+    hotkey = raw.get("hotkey")
+    if hotkey is not None and hotkey != "":
+        if not isinstance(hotkey, str) or not _HOTKEY.match(hotkey.lower()):
+            raise _fail(f"Label {name!r}: hotkey must be one letter or digit.")
+        hotkey = hotkey.lower()
+    label_id = raw.get("id")
+    if label_id is not None and (not isinstance(label_id, int) or isinstance(label_id, bool)):
+        raise _fail(f"Label {name!r}: id must be an integer.")
+    return LabelSpec(name=name, color=color, hotkey=hotkey, id=label_id)
+
+
+def labels_parse(raw_labels: Any, *, multi_label: bool) -> list[LabelSpec]:
+    """Validate a list of label definitions and fill in default colours and hotkeys."""
+    if not isinstance(raw_labels, Sequence) or isinstance(raw_labels, str | bytes):
+        raise _fail("Labels must be a list of names or objects.")
+    specs = [_parse_one(raw, i) for i, raw in enumerate(raw_labels)]
+    minimum = 1 if multi_label else 2
+    if len(specs) < minimum:
+        kind = "A multi-label" if multi_label else "A single-label"
+        raise _fail(f"{kind} project needs at least {minimum} label(s).")
+    if len(specs) > MAX_LABELS:
+        raise _fail(f"A project can have at most {MAX_LABELS} labels.")
+    _check_unique([s.name.casefold() for s in specs], "label name")
+    _check_unique([s.hotkey for s in specs if s.hotkey], "hotkey")
+    _check_unique([s.id for s in specs if s.id is not None], "label id")
+    taken = {s.hotkey for s in specs if s.hotkey}
+    free_keys = iter(k for k in DEFAULT_HOTKEYS if k not in taken)
+    for position, spec in enumerate(specs):
+        if spec.color is None:
+            spec.color = PALETTE[position % len(PALETTE)]
+        if spec.hotkey is None:
+            spec.hotkey = next(free_keys, "")
+    return specs
+
+
+def _check_unique(values: Sequence[object], what: str) -> None:
+    seen: set[object] = set()
+    for value in values:
+        if value in seen:
+            raise _fail(f"Duplicate {what}: {value!r}.")
+        seen.add(value)

@@ -1,0 +1,168 @@
+"""Writes to projects, labels and memberships."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.db.models import CharField, Count, F, Value
+from django.db.models.functions import Cast, Concat
+
+from labeler import jobs
+from labeler.errors import Conflict, ValidationFailed
+from labeler.images.models import Image
+from labeler.projects.labels import LabelSpec, labels_parse
+from labeler.projects.models import Label, Membership, Project, Role
+
+MAX_OVERLAP = 50
+
+
+def _check_fields(*, name: str | None, overlap: int | None) -> None:
+    if name is not None and not name.strip():
+        raise ValidationFailed("The project needs a name.", field="name")
+    if name is not None and len(name.strip()) > 200:
+        raise ValidationFailed("A project name has at most 200 characters.", field="name")
+    if overlap is not None and not 1 <= overlap <= MAX_OVERLAP:
+        raise ValidationFailed(f"Overlap must be between 1 and {MAX_OVERLAP}.", field="overlap")
+
+
+@transaction.atomic
+def project_create(
+    *,
+    creator: AbstractBaseUser,
+    name: str,
+    labels: Any,
+    multi_label: bool = False,
+    overlap: int = 1,
+    instructions: str = "",
+) -> Project:
+    """Create a project with its labels; the creator becomes its lead."""
+    _check_fields(name=name, overlap=overlap)
+    specs = labels_parse(labels, multi_label=multi_label)
+    if any(spec.id is not None for spec in specs):
+        raise ValidationFailed("New labels cannot carry an id.", field="labels")
+    project = Project.objects.create(
+        name=name.strip(),
+        instructions=instructions,
+        multi_label=multi_label,
+        overlap=overlap,
+        created_by=creator,
+    )
+    Label.objects.bulk_create(
+        Label(project=project, name=s.name, color=s.color, hotkey=s.hotkey, position=i)
+        for i, s in enumerate(specs)
+    )
+    Membership.objects.create(project=project, user=creator, role=Role.LEAD)
+    return project
+
+
+@transaction.atomic
+def project_update(*, project: Project, **changes: Any) -> Project:
+    """Change a project's settings and labels, refusing changes that would orphan labels."""
+    project = Project.objects.select_for_update().get(pk=project.pk)
+    _check_fields(name=changes.get("name"), overlap=changes.get("overlap"))
+    multi_label = changes.get("multi_label", project.multi_label)
+    if multi_label is False and project.multi_label:
+        _check_can_become_single_label(project)
+    if "labels" in changes:
+        _labels_sync(project, labels_parse(changes["labels"], multi_label=multi_label))
+    elif multi_label is False and project.labels.count() < 2:
+        raise ValidationFailed("A single-label project needs at least 2 labels.", field="labels")
+    old_overlap = project.overlap
+    for field in ("name", "instructions", "multi_label", "overlap"):
+        if field in changes:
+            value = changes[field]
+            setattr(project, field, value.strip() if field == "name" else value)
+    project.save()
+    if project.overlap != old_overlap:
+        images = Image.objects.filter(project=project)
+        images.filter(annotation_count__gte=project.overlap).update(is_complete=True)
+        images.filter(annotation_count__lt=project.overlap).update(is_complete=False)
+    return project
+
+
+def _check_can_become_single_label(project: Project) -> None:
+    annotation_labels = Label.annotations.through.objects.filter(label__project=project)
+    crowded = (
+        annotation_labels.values("annotation_id").annotate(n=Count("label_id")).filter(n__gt=1)
+    )
+    if crowded.exists():
+        raise Conflict(
+            "Some annotations carry several labels; the project cannot become single-label.",
+            field="multi_label",
+        )
+
+
+def _labels_sync(project: Project, specs: list[LabelSpec]) -> None:
+    existing = {label.pk: label for label in project.labels.all()}
+    unknown = [s.id for s in specs if s.id is not None and s.id not in existing]
+    if unknown:
+        raise ValidationFailed(f"Label ids {unknown} are not labels of this project.", field="labels")
+    keep = {s.id for s in specs if s.id is not None}
+    removed = [label for pk, label in existing.items() if pk not in keep]
+    used = [label.name for label in removed if _label_in_use(label)]
+    if used:
+        raise Conflict(
+            f"Labels in use cannot be removed: {', '.join(used)}. Rename them instead.",
+            field="labels",
+        )
+    Label.objects.filter(pk__in=[label.pk for label in removed]).delete()
+    # Clear names and hotkeys first so that swaps do not trip the unique constraints.
+    Label.objects.filter(pk__in=keep).update(
+        hotkey="", name=Concat(Value("~"), Cast(F("id"), CharField()))
+    )
+    for position, spec in enumerate(specs):
+        values = {"name": spec.name, "color": spec.color, "hotkey": spec.hotkey, "position": position}
+        if spec.id is None:
+            Label.objects.create(project=project, **values)
+        else:
+            Label.objects.filter(pk=spec.id).update(**values)
+
+
+def _label_in_use(label: Label) -> bool:
+    return label.annotations.exists() or label.final_labels.exists()
+
+
+def project_delete(*, project: Project) -> None:
+    """Delete a project with everything in it, then its stored files."""
+    with transaction.atomic():
+        names = list(
+            Image.objects.filter(project=project).values_list("file", "thumbnail").iterator()
+        )
+        project.delete()
+    files = [name for pair in names for name in pair if name]
+    for start in range(0, len(files), 1000):
+        jobs.enqueue("worker.tasks.storage_delete_files", files[start : start + 1000])
+
+
+@transaction.atomic
+def membership_set(*, project: Project, user: AbstractBaseUser, role: str) -> Membership:
+    """Add a user to a project, or change their role there."""
+    if role not in Role.values:
+        raise ValidationFailed(
+            f"Role must be one of {', '.join(Role.values)}, not {role!r}.", field="role"
+        )
+    membership, created = Membership.objects.select_for_update().get_or_create(
+        project=project, user=user, defaults={"role": role}
+    )
+    if not created and membership.role != role:
+        if membership.role == Role.LEAD:
+            _check_not_last_lead(project, membership)
+        membership.role = role
+        membership.save(update_fields=["role"])
+    return membership
+
+
+@transaction.atomic
+def membership_remove(*, membership: Membership) -> None:
+    """Remove a member; a project always keeps at least one lead."""
+    if membership.role == Role.LEAD:
+        _check_not_last_lead(membership.project, membership)
+    membership.delete()
+
+
+def _check_not_last_lead(project: Project, membership: Membership) -> None:
+    leads = Membership.objects.select_for_update().filter(project=project, role=Role.LEAD)
+    if not leads.exclude(pk=membership.pk).exists():
+        raise Conflict("A project must keep at least one lead.", field="role")

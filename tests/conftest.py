@@ -1,0 +1,88 @@
+"""Shared fixtures: a private MEDIA_ROOT per test, users in every role, API clients."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from labeler.images import services as image_services
+from labeler.images.models import Image
+from labeler.projects.models import Project, Role
+from tests.factories import ProjectFactory, UserFactory, add_member, image_bytes
+
+
+@pytest.fixture(autouse=True)
+def media_root(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+    return settings.MEDIA_ROOT
+
+
+@pytest.fixture
+def needs_postgres() -> None:
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL: set DATABASE_URL=postgres://...")
+
+
+def client_for(user) -> APIClient:
+    """An API client authenticated with the user's token, as REST clients are."""
+    client = APIClient()
+    token, _ = Token.objects.get_or_create(user=user)
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    return client
+
+
+@pytest.fixture
+def admin_user(db):
+    return UserFactory(username="admin", is_staff=True, is_superuser=True)
+
+
+@pytest.fixture
+def lead(db):
+    return UserFactory(username="lead")
+
+
+@pytest.fixture
+def annotator(db):
+    return UserFactory(username="ann1")
+
+
+@pytest.fixture
+def annotator2(db):
+    return UserFactory(username="ann2")
+
+
+@pytest.fixture
+def outsider(db):
+    return UserFactory(username="outsider")
+
+
+@pytest.fixture
+def project(lead, annotator, annotator2) -> Project:
+    project = ProjectFactory(name="Pets", overlap=2)
+    add_member(project, lead, Role.LEAD)
+    add_member(project, annotator)
+    add_member(project, annotator2)
+    return project
+
+
+@pytest.fixture
+def make_images() -> Callable[..., list[Image]]:
+    """Store n generated images in a project through the ingest service."""
+
+    def make(project: Project, n: int) -> list[Image]:
+        files = [SimpleUploadedFile(f"img{i}.png", image_bytes()) for i in range(n)]
+        results = image_services.images_ingest(project=project, files=files)
+        assert all(r.status == "created" for r in results), results
+        return list(Image.objects.filter(pk__in=[r.image_id for r in results]).order_by("pk"))
+
+    return make
+
+
+@pytest.fixture
+def api_as() -> Callable[..., APIClient]:
+    return client_for

@@ -1,0 +1,55 @@
+"""Factories and generated image bytes for the tests."""
+
+from __future__ import annotations
+
+import io
+import itertools
+
+import factory
+from django.contrib.auth import get_user_model
+from PIL import Image as PILImage
+
+from labeler.projects.models import Label, Membership, Project, Role
+
+_colour = itertools.count(10_000)
+
+
+def image_bytes(fmt: str = "PNG", size: tuple[int, int] = (32, 24), seed: int | None = None) -> bytes:
+    """A small real image whose content differs on every call unless seed is given."""
+    n = next(_colour) if seed is None else seed
+    image = PILImage.new("RGB", size, ((n * 37) % 256, (n * 91) % 256, (n // 256 * 53) % 256))
+    image.putpixel((0, 0), (n % 251, n % 241, n % 239))
+    image.putpixel((1, 0), (n // 251 % 256, n // 241 % 256, n // 65536 % 256))
+    buffer = io.BytesIO()
+    image.save(buffer, format=fmt)
+    return buffer.getvalue()
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = get_user_model()
+        django_get_or_create = ("username",)
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    password = factory.django.Password("correct-horse-battery")
+
+
+class ProjectFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Project
+
+    name = factory.Sequence(lambda n: f"Project {n}")
+    overlap = 1
+    multi_label = False
+
+    @factory.post_generation
+    def labels(self, create: bool, extracted: list[str] | None, **kwargs: object) -> None:
+        names = extracted if extracted is not None else ["cat", "dog", "bird"]
+        for position, name in enumerate(names):
+            Label.objects.create(
+                project=self, name=name, color="#123456", hotkey=str(position + 1), position=position
+            )
+
+
+def add_member(project: Project, user: object, role: str = Role.ANNOTATOR) -> Membership:
+    return Membership.objects.create(project=project, user=user, role=role)

@@ -1,0 +1,26 @@
+"""Test settings: the application's, with in-process tasks and a fast password hasher.
+
+The database is PostgreSQL when DATABASE_URL points at one, a SQLite file otherwise.
+Each test gets its own MEDIA_ROOT (see conftest).
+"""
+
+import os
+
+os.environ.setdefault("DEBUG", "1")
+os.environ.setdefault("SECRET_KEY", "test-secret-key-" + "t" * 40)
+
+from labeler.settings import *  # noqa: E402,F403
+from labeler.settings import DATABASES  # noqa: E402
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# Tasks run in-process; the tests that need the real Redis broker set it themselves.
+CELERY_TASK_ALWAYS_EAGER = True
+CELERY_BROKER_URL = "memory://"
+SECURE_SSL_REDIRECT = False
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+REST_FRAMEWORK = {**REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"login": "1000/min"}}  # noqa: F405
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"]["TEST"] = {"NAME": os.environ.get("SQLITE_TEST_DB", "")}
