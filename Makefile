@@ -28,7 +28,7 @@ test: setup
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy .
+	$(BIN)/mypy
 
 format: setup
 	$(BIN)/ruff format .
@@ -44,7 +44,7 @@ beat: setup
 	$(BIN)/celery -A worker.celery_app beat --loglevel=info
 
 compose-config:
-	docker-compose config --quiet
+	docker-compose --env-file .env.example config --quiet
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

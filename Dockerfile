@@ -1,0 +1,64 @@
+# One image for every process: web (gunicorn), the Celery workers and beat.
+# docker-compose.yml reuses it; the GPU worker builds it again with TORCH_SPEC set.
+#
+#   docker build -t labeler .
+#   docker build -t labeler-gpu --build-arg TORCH_SPEC="torch torchvision" .
+FROM python:3.11-slim
+
+# Extra pip requirements for the GPU worker, e.g. "torch==2.7.1 torchvision==0.22.1".
+# Empty by default: the web image never carries torch.
+ARG TORCH_SPEC=""
+# Optional index for TORCH_SPEC, e.g. https://download.pytorch.org/whl/cu126; the
+# default (PyPI) already serves CUDA builds of torch for linux/x86_64.
+ARG TORCH_INDEX_URL=""
+# A fixed uid so bind-mounted media can be given to the same user on the host.
+ARG APP_UID=1000
+
+# Code runs from /app, not site-packages: BASE_DIR must be the checkout, since
+# templates/ and static/ live beside the packages (see the install step below).
+# TORCH_HOME is torch.hub's download cache; compose mounts the model-weights volume there.
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PYTHONPATH=/app \
+    LABELER_VAR_DIR=/app/var \
+    STATIC_ROOT=/app/staticfiles \
+    MEDIA_ROOT=/app/media \
+    TORCH_HOME=/app/models
+
+RUN groupadd --system --gid "$APP_UID" app \
+    && useradd --system --uid "$APP_UID" --gid app --create-home --home-dir /home/app app
+
+WORKDIR /app
+
+# torch first: it is by far the largest layer and changes least often. TORCH_SPEC is
+# left unquoted on purpose: it may name several requirements.
+RUN if [ -n "$TORCH_SPEC" ]; then \
+        pip install ${TORCH_INDEX_URL:+--index-url "$TORCH_INDEX_URL"} $TORCH_SPEC; \
+    fi
+
+# Dependencies from pyproject.toml alone, so editing the code does not reinstall them.
+# With no source copied yet the wheel holds only metadata; the code is imported from
+# /app (PYTHONPATH), so there is exactly one copy of it in the image.
+COPY pyproject.toml ./
+RUN pip install ".[s3]" && rm -rf build ./*.egg-info
+
+COPY . .
+
+# collectstatic runs with DEBUG off so the manifest storage writes the hashed, compressed
+# files and the manifest the web process needs at run time; the dummy key lives only in
+# this RUN, not in the image. The writable directories belong to app, and so do the
+# named volumes docker-compose mounts on them (a new volume copies its mount point's owner).
+RUN DEBUG=0 SECRET_KEY=collectstatic-at-build-time-only python manage.py collectstatic --noinput \
+    && mkdir -p "$LABELER_VAR_DIR" "$MEDIA_ROOT" "$TORCH_HOME" \
+    && chown app:app "$LABELER_VAR_DIR" "$MEDIA_ROOT" "$TORCH_HOME"
+
+USER app
+
+EXPOSE 8000
+
+# No HEALTHCHECK here: the workers and beat reuse this image, so each service
+# declares its own check in docker-compose.yml.
+# exec makes gunicorn PID 1, so it receives docker stop's SIGTERM directly.
+CMD ["sh", "-c", "exec gunicorn labeler.wsgi:application --bind 0.0.0.0:8000 --workers \"${GUNICORN_WORKERS:-3}\" --timeout \"${GUNICORN_TIMEOUT:-120}\" --access-logfile -"]
