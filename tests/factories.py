@@ -14,7 +14,9 @@ from labeler.projects.models import Label, Membership, Project, Role
 _colour = itertools.count(10_000)
 
 
-def image_bytes(fmt: str = "PNG", size: tuple[int, int] = (32, 24), seed: int | None = None) -> bytes:
+def image_bytes(
+    fmt: str = "PNG", size: tuple[int, int] = (32, 24), seed: int | None = None
+) -> bytes:
     """A small real image whose content differs on every call unless seed is given."""
     n = next(_colour) if seed is None else seed
     image = PILImage.new("RGB", size, ((n * 37) % 256, (n * 91) % 256, (n // 256 * 53) % 256))
@@ -37,6 +39,7 @@ class UserFactory(factory.django.DjangoModelFactory):
 class ProjectFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Project
+        skip_postgeneration_save = True
 
     name = factory.Sequence(lambda n: f"Project {n}")
     overlap = 1
@@ -47,7 +50,11 @@ class ProjectFactory(factory.django.DjangoModelFactory):
         names = extracted if extracted is not None else ["cat", "dog", "bird"]
         for position, name in enumerate(names):
             Label.objects.create(
-                project=self, name=name, color="#123456", hotkey=str(position + 1), position=position
+                project=self,
+                name=name,
+                color="#123456",
+                hotkey=str(position + 1),
+                position=position,
             )
 
 

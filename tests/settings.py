@@ -9,13 +9,13 @@ import os
 os.environ.setdefault("DEBUG", "1")
 os.environ.setdefault("SECRET_KEY", "test-secret-key-" + "t" * 40)
 
-from labeler.settings import *  # noqa: E402,F403
-from labeler.settings import DATABASES  # noqa: E402
+from labeler.settings import *  # noqa: F403
+from labeler.settings import DATABASES
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # Tasks run in-process; the tests that need the real Redis broker set it themselves.
 CELERY_TASK_ALWAYS_EAGER = True
-CELERY_BROKER_URL = "memory://"
+CELERY_BROKER_URL = "memory://localhost/"
 SECURE_SSL_REDIRECT = False
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},

@@ -21,7 +21,9 @@ class ModelVersion(models.Model):
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="model_versions")
     version = models.PositiveIntegerField()
-    status = models.CharField(max_length=16, choices=ModelStatus.choices, default=ModelStatus.QUEUED)
+    status = models.CharField(
+        max_length=16, choices=ModelStatus.choices, default=ModelStatus.QUEUED
+    )
     architecture = models.CharField(max_length=64, default="small-cnn")
     metrics = models.JSONField(default=dict, blank=True)
     weights = models.CharField(max_length=255, blank=True, help_text="Storage name of the weights.")

@@ -75,7 +75,9 @@ def test_rest_flow_from_accounts_to_export(admin_user, db):
 
     for name in ("bob", "carol"):
         response = alice.post(
-            f"/api/v1/projects/{pid}/members/", {"user": ids[name], "role": "annotator"}, format="json"
+            f"/api/v1/projects/{pid}/members/",
+            {"user": ids[name], "role": "annotator"},
+            format="json",
         )
         assert response.status_code == 201, response.content
 
@@ -110,7 +112,10 @@ def test_rest_flow_from_accounts_to_export(admin_user, db):
             image = response.json()["image"]
             file_response = client.get(image["file_url"])
             assert file_response.status_code == 200
-            assert b"".join(file_response.streaming_content)[:4] in (b"\x89PNG", b"\xff\xd8\xff\xe0")
+            assert b"".join(file_response.streaming_content)[:4] in (
+                b"\x89PNG",
+                b"\xff\xd8\xff\xe0",
+            )
             response = client.post(
                 f"/api/v1/projects/{pid}/annotations/",
                 {"image": image["id"], "labels": ["cat"], "time_spent_ms": 900},
@@ -140,8 +145,13 @@ def test_rest_flow_from_accounts_to_export(admin_user, db):
     exported = json.loads(b"".join(response.streaming_content))
     assert len(exported["images"]) == 3
     by_image = {row["id"]: row for row in exported["images"]}
-    assert sorted(a["annotator"] for a in by_image[first["image"]]["annotations"]) == ["bob", "carol"]
-    assert {a["annotator"]: a["labels"] for a in by_image[first["image"]]["annotations"]}["bob"] == ["dog"]
+    assert sorted(a["annotator"] for a in by_image[first["image"]]["annotations"]) == [
+        "bob",
+        "carol",
+    ]
+    assert {a["annotator"]: a["labels"] for a in by_image[first["image"]]["annotations"]}[
+        "bob"
+    ] == ["dog"]
 
     response = alice.get(f"/api/v1/projects/{pid}/export/?format=csv")
     assert response.status_code == 200

@@ -1,0 +1,117 @@
+"""Configuration comes from the environment, with safe embedded defaults."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+PRODUCTION = {
+    "DEBUG": "0",
+    "SECRET_KEY": "p" * 20 + "r0duct10n-k3y-w1th-enough-ch4racters-and-v4r1ety!",
+    "ALLOWED_HOSTS": "labeler.example.com",
+}
+
+
+def run(args: list[str], env: dict[str, str], cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    ours = ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "DEBUG", "SECRET_KEY")
+    clean = {k: v for k, v in os.environ.items() if k not in ours}
+    clean["DJANGO_SETTINGS_MODULE"] = "labeler.settings"
+    return subprocess.run(
+        [sys.executable, *args], env={**clean, **env}, cwd=cwd, capture_output=True, text=True
+    )
+
+
+def settings_in(env: dict[str, str]) -> dict:
+    code = (
+        "import json; from labeler import settings as s;"
+        "print(json.dumps({'db': s.DATABASES['default'], 'eager': s.CELERY_TASK_ALWAYS_EAGER,"
+        "'broker': s.CELERY_BROKER_URL, 'storage': s.STORAGES['default']['BACKEND'],"
+        "'media': str(s.MEDIA_ROOT), 'max_image': s.LABELER_MAX_IMAGE_BYTES}, default=str))"
+    )
+    done = run(["-c", code], env)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def test_defaults_are_embedded_sqlite_and_in_process_tasks(tmp_path):
+    """No DATABASE_URL: a SQLite file under var/; no broker: tasks run in-process."""
+    values = settings_in({"DEBUG": "1", "LABELER_VAR_DIR": str(tmp_path)})
+    assert values["db"]["ENGINE"] == "django.db.backends.sqlite3"
+    assert values["db"]["NAME"] == str(tmp_path / "labeler.sqlite3")
+    assert values["eager"] is True
+
+
+def test_database_and_broker_urls_are_honoured():
+    """DATABASE_URL selects PostgreSQL; REDIS_URL (or CELERY_BROKER_URL) turns workers on."""
+    values = settings_in(
+        {
+            "DEBUG": "1",
+            "DATABASE_URL": "postgres://bob:pw@db.internal:6543/labels",
+            "REDIS_URL": "redis://cache:6379/1",
+            "FILE_STORAGE": "s3",
+            "MEDIA_ROOT": "/srv/media",
+            "LABELER_MAX_IMAGE_BYTES": "1234",
+        }
+    )
+    db = values["db"]
+    assert (db["ENGINE"], db["HOST"], db["PORT"], db["NAME"], db["USER"]) == (
+        "django.db.backends.postgresql", "db.internal", 6543, "labels", "bob"
+    )  # fmt: skip
+    assert values["eager"] is False
+    assert values["broker"] == "redis://cache:6379/1"
+    assert values["storage"] == "storages.backends.s3.S3Storage"
+    assert values["media"] == "/srv/media"
+    assert values["max_image"] == 1234
+
+
+def test_secret_key_is_required_when_debug_is_off():
+    """Production without SECRET_KEY refuses to start, saying what to set."""
+    done = run(["-c", "import labeler.settings"], {"DEBUG": "0"})
+    assert done.returncode != 0
+    assert "SECRET_KEY must be set" in done.stderr
+
+
+def test_malformed_number_is_reported():
+    done = run(["-c", "import labeler.settings"], {"DEBUG": "1", "LABELER_LEASE_SECONDS": "ten"})
+    assert "LABELER_LEASE_SECONDS must be an integer" in done.stderr
+
+
+@pytest.mark.slow
+def test_check_deploy_is_clean_with_production_settings(tmp_path):
+    """`manage.py check --deploy` reports nothing with production settings."""
+    env = {**PRODUCTION, "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}"}
+    done = run(["manage.py", "check", "--deploy", "--fail-level", "WARNING"], env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "no issues" in done.stdout
+
+
+@pytest.mark.slow
+def test_createsuperuser_noinput_reads_the_environment(tmp_path):
+    """The standard `createsuperuser --noinput` with DJANGO_SUPERUSER_* works."""
+    env = {
+        "DEBUG": "1",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        "DJANGO_SUPERUSER_USERNAME": "root",
+        "DJANGO_SUPERUSER_EMAIL": "root@example.com",
+        "DJANGO_SUPERUSER_PASSWORD": "a-long-admin-password",
+    }
+    assert run(["manage.py", "migrate", "-v0"], env).returncode == 0
+    done = run(["manage.py", "createsuperuser", "--noinput"], env)
+    assert done.returncode == 0, done.stderr
+    check = run(
+        [
+            "manage.py",
+            "shell",
+            "-c",
+            "from django.contrib.auth import authenticate as a;"
+            "u = a(username='root', password='a-long-admin-password'); print(u.is_superuser)",
+        ],
+        env,
+    )
+    assert check.stdout.strip().splitlines()[-1] == "True", check.stderr

@@ -1,0 +1,82 @@
+"""Tasks run by a real Celery worker over the real Redis broker, and in-process without one."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+from celery.contrib.testing.worker import start_worker
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from labeler.images.models import Image
+from labeler.images.services import images_ingest
+from tests.factories import ProjectFactory, image_bytes
+from worker.celery_app import app
+
+REDIS_URL = os.environ.get("REDIS_URL", "")
+
+
+@pytest.fixture
+def redis_worker():
+    """A Celery worker thread consuming the default queue from the real Redis."""
+    if not REDIS_URL:
+        pytest.skip("needs Redis: set REDIS_URL=redis://127.0.0.1:6379/0")
+    saved = {key: app.conf[key] for key in ("broker_url", "task_always_eager")}
+    app.conf.update(broker_url=REDIS_URL, task_always_eager=False)
+    reset_producer_pools()
+    try:
+        with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
+            yield
+    finally:
+        app.conf.update(saved)
+        reset_producer_pools()
+
+
+def reset_producer_pools() -> None:
+    """Drop pooled broker connections, which were opened for the broker configured before."""
+    app.pool.force_close_all()
+    app._after_fork()  # Celery's own reset of the connection and producer pools
+
+
+@pytest.mark.redis
+@pytest.mark.django_db(transaction=True)
+def test_upload_thumbnail_is_made_by_a_worker_over_redis(redis_worker):
+    """Uploading enqueues the thumbnail on commit; a worker on Redis renders and stores it."""
+    project = ProjectFactory()
+    [result] = images_ingest(project=project, files=[SimpleUploadedFile("a.png", image_bytes())])
+    deadline = time.monotonic() + 20
+    image = Image.objects.get(pk=result.image_id)
+    while not image.thumbnail and time.monotonic() < deadline:
+        time.sleep(0.1)
+        image.refresh_from_db()
+    assert image.thumbnail.name.startswith(f"thumbnails/{project.pk}/")
+    assert image.thumbnail.read(3) == b"\xff\xd8\xff"  # a JPEG
+
+
+@pytest.mark.django_db
+def test_without_broker_tasks_run_in_process(django_capture_on_commit_callbacks):
+    """With no broker configured the thumbnail is made in the same process, on commit."""
+    assert app.conf.task_always_eager
+    project = ProjectFactory()
+    with django_capture_on_commit_callbacks(execute=True):
+        [result] = images_ingest(
+            project=project, files=[SimpleUploadedFile("a.png", image_bytes())]
+        )
+    assert Image.objects.get(pk=result.image_id).thumbnail
+
+
+def test_web_process_and_tasks_module_do_not_import_torch():
+    """Loading the URLs (every view) and the tasks module leaves torch out of the process."""
+    code = (
+        "import django, sys; django.setup();"
+        "from django.urls import get_resolver; get_resolver().url_patterns;"
+        "import api.urls, worker.tasks;"
+        "heavy = [m for m in ('torch', 'torchvision') if m in sys.modules];"
+        "print(heavy); sys.exit(1 if heavy else 0)"
+    )
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings"}
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
