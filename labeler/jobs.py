@@ -24,4 +24,5 @@ def enqueue(task_name: str, *args: Any, **kwargs: Any) -> None:
     """Send the named task once the current transaction commits (at once outside one)."""
     _register_tasks()
     signature = app.signature(task_name, args=args, kwargs=kwargs)
-    transaction.on_commit(signature.delay)
+    # robust: a broker hiccup is logged, never turned into an error for a committed write.
+    transaction.on_commit(signature.delay, robust=True)

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import hashlib
 import io
+import lzma
 import posixpath
 import warnings
 import zipfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 from django.conf import settings
+from PIL import ExifTags, ImageOps, UnidentifiedImageError
 from PIL import Image as PILImage
-from PIL import ImageOps, UnidentifiedImageError
 
 ALLOWED_FORMATS = {
     "JPEG": "jpg",
@@ -24,6 +26,17 @@ ALLOWED_FORMATS = {
     "WEBP": "webp",
 }
 ARCHIVE_SUFFIXES = (".zip",)
+# What zipfile lets escape from a damaged or exotic archive besides BadZipFile: the
+# decompressors' own errors and NotImplementedError for unknown versions or methods.
+_ZIP_READ_ERRORS = (
+    zipfile.BadZipFile,
+    OSError,
+    ValueError,
+    EOFError,
+    NotImplementedError,
+    zlib.error,
+    lzma.LZMAError,
+)
 
 
 class RejectedFile(Exception):
@@ -77,7 +90,8 @@ def image_check(data: bytes) -> CheckedImage:
                     f"Image is {width}x{height} pixels; the limit is {max_pixels:,} pixels."
                 )
             image.load()
-            transposed = ImageOps.exif_transpose(image)
+            # exif_transpose copies even an upright image: only turn those that need it.
+            transposed = ImageOps.exif_transpose(image) if _needs_turning(image) else image
     except RejectedFile:
         raise
     except (PILImage.DecompressionBombError, PILImage.DecompressionBombWarning) as exc:
@@ -99,6 +113,11 @@ def image_check(data: bytes) -> CheckedImage:
     )
 
 
+def _needs_turning(image: PILImage.Image) -> bool:
+    orientation = image.getexif().get(ExifTags.Base.Orientation, 1)
+    return orientation in (2, 3, 4, 5, 6, 7, 8)
+
+
 def _encode(image: PILImage.Image, fmt: str) -> bytes:
     buffer = io.BytesIO()
     options = {"quality": 95} if fmt in ("JPEG", "WEBP") else {}
@@ -112,10 +131,10 @@ def thumbnail_render(data: bytes, *, size: int) -> bytes:
     """A JPEG no larger than size x size, for lists and dashboards."""
     with PILImage.open(io.BytesIO(data)) as image:
         image.draft("RGB", (size, size))
-        image = image.convert("RGB")
-        image.thumbnail((size, size))
-        buffer = io.BytesIO()
-        image.save(buffer, format="JPEG", quality=85)
+        rgb = image.convert("RGB")
+    rgb.thumbnail((size, size))
+    buffer = io.BytesIO()
+    rgb.save(buffer, format="JPEG", quality=85)
     return buffer.getvalue()
 
 
@@ -135,10 +154,13 @@ def archive_members(fileobj: io.IOBase | object) -> Iterator[ArchiveMember]:
     """
     try:
         archive = zipfile.ZipFile(fileobj)  # type: ignore[arg-type]
-    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+    except _ZIP_READ_ERRORS as exc:
         raise RejectedFile(f"Not a readable zip archive: {exc}") from exc
     with archive:
-        entries = [info for info in archive.infolist() if not info.is_dir()]
+        # Not ZipInfo.is_dir(): on Python 3.11 it fails on an entry with an empty name.
+        entries = [info for info in archive.infolist() if not info.filename.endswith("/")]
+        if not entries:
+            raise RejectedFile("Archive holds no files.")
         if len(entries) > settings.LABELER_MAX_ARCHIVE_MEMBERS:
             raise RejectedFile(
                 f"Archive holds {len(entries):,} files; the limit is "
@@ -146,7 +168,7 @@ def archive_members(fileobj: io.IOBase | object) -> Iterator[ArchiveMember]:
             )
         budget = settings.LABELER_MAX_ARCHIVE_UNCOMPRESSED_BYTES
         for info in entries:
-            reason = _member_refusal(info)
+            reason = _member_refusal(info) or _budget_refusal(info, budget)
             if reason:
                 yield ArchiveMember(info.filename, None, reason)
                 continue
@@ -161,6 +183,8 @@ def archive_members(fileobj: io.IOBase | object) -> Iterator[ArchiveMember]:
 
 def _member_refusal(info: zipfile.ZipInfo) -> str:
     name = info.filename
+    if not name:
+        return "Entry has no file name; entry skipped."
     parts = name.replace("\\", "/").split("/")
     if name.startswith(("/", "\\")) or (len(name) > 1 and name[1] == ":") or ".." in parts:
         return "Unsafe path in archive (absolute or with '..'); entry skipped."
@@ -181,12 +205,19 @@ def _member_refusal(info: zipfile.ZipInfo) -> str:
     return ""
 
 
+def _budget_refusal(info: zipfile.ZipInfo, budget: int) -> str:
+    if info.file_size <= budget:
+        return ""
+    total = settings.LABELER_MAX_ARCHIVE_UNCOMPRESSED_BYTES
+    return f"The archive's files add up to more than {total:,} bytes unpacked; entry skipped."
+
+
 def _read_bounded(archive: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int) -> bytes:
     # The sizes in the header can lie: never inflate more than the limit allows.
     try:
         with archive.open(info) as member:
             data = member.read(limit + 1)
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError) as exc:
+    except _ZIP_READ_ERRORS as exc:
         raise RejectedFile(f"Entry cannot be read from the archive: {exc}") from exc
     if len(data) > limit:
         raise RejectedFile("Entry inflates beyond the size limit; possible zip bomb.")

@@ -16,6 +16,7 @@ from labeler import jobs
 from labeler.errors import ValidationFailed
 from labeler.images.files import (
     ArchiveMember,
+    CheckedImage,
     RejectedFile,
     archive_members,
     image_check,
@@ -76,20 +77,21 @@ def _ingest_archive(project: Project, upload: UploadedFile, name: str) -> Iterat
         yield IngestResult(name, "rejected", reason=f"Archive is over {limit:,} bytes.")
         return
     upload.seek(0)
+    # One member in memory at a time. archive_members raises RejectedFile only before
+    # its first member, when the archive as a whole is unreadable or too big.
     try:
-        members: list[ArchiveMember] = []
         for member in archive_members(upload):
-            members.append(member)
+            yield _ingest_member(project, name, member)
     except RejectedFile as exc:
         yield IngestResult(name, "rejected", reason=str(exc))
-        return
-    for member in members:
-        if member.data is None:
-            yield IngestResult(member.name, "rejected", reason=member.reason, archive=name)
-        else:
-            result = _ingest_one(project, member.name, member.data)
-            result.archive = name
-            yield result
+
+
+def _ingest_member(project: Project, archive: str, member: ArchiveMember) -> IngestResult:
+    if member.data is None:
+        return IngestResult(member.name, "rejected", reason=member.reason, archive=archive)
+    result = _ingest_one(project, member.name, member.data)
+    result.archive = archive
+    return result
 
 
 def _ingest_one(project: Project, name: str, data: bytes | RejectedFile) -> IngestResult:
@@ -106,19 +108,7 @@ def _ingest_one(project: Project, name: str, data: bytes | RejectedFile) -> Inge
     path = f"images/{project.pk}/{checked.sha256[:2]}/{checked.sha256}.{checked.extension}"
     stored = default_storage.save(path, ContentFile(checked.content))
     try:
-        with transaction.atomic():
-            image = Image.objects.create(
-                project=project,
-                file=stored,
-                original_name=short_name,
-                sha256=checked.sha256,
-                width=checked.width,
-                height=checked.height,
-                format=checked.format,
-                size_bytes=len(checked.content),
-                is_complete=False,
-            )
-            jobs.enqueue("worker.tasks.image_make_thumbnail", image.pk)
+        image = _image_create(project, stored, short_name, checked)
     except IntegrityError:
         # Someone stored the same content a moment ago: keep theirs.
         default_storage.delete(stored)
@@ -127,7 +117,26 @@ def _ingest_one(project: Project, name: str, data: bytes | RejectedFile) -> Inge
     except BaseException:
         default_storage.delete(stored)
         raise
+    # Outside the try: in autocommit the on_commit hook runs right here, and its failure
+    # (a broker down) must never delete the file of a row that is already committed.
+    jobs.enqueue("worker.tasks.image_make_thumbnail", image.pk)
     return IngestResult(name, "created", image_id=image.pk)
+
+
+def _image_create(project: Project, stored: str, short_name: str, checked: CheckedImage) -> Image:
+    # A savepoint, so a duplicate caught by the constraint leaves an outer transaction usable.
+    with transaction.atomic():
+        return Image.objects.create(
+            project=project,
+            file=stored,
+            original_name=short_name,
+            sha256=checked.sha256,
+            width=checked.width,
+            height=checked.height,
+            format=checked.format,
+            size_bytes=len(checked.content),
+            is_complete=False,
+        )
 
 
 def image_make_thumbnail(*, image_id: int) -> None:
@@ -135,7 +144,7 @@ def image_make_thumbnail(*, image_id: int) -> None:
     image = Image.objects.filter(pk=image_id).first()
     if image is None or image.thumbnail:
         return
-    with default_storage.open(image.file.name, "rb") as handle:
+    with image.file.open("rb") as handle:
         data = handle.read()
     thumb = ContentFile(thumbnail_render(data, size=settings.LABELER_THUMBNAIL_SIZE))
     name = default_storage.save(f"thumbnails/{image.project_id}/{image.sha256}.jpg", thumb)

@@ -1,0 +1,253 @@
+"""Checks of uploaded bytes: which images pass image_check and what archive_members yields."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import re
+import zipfile
+
+import pytest
+from PIL import Image as PILImage
+
+from labeler.images.files import RejectedFile, archive_members, image_check
+from tests.factories import image_bytes
+from tests.labeler.images import samples
+
+
+def members_of(data: bytes) -> dict[str, str | bytes]:
+    """Each member's bytes, or its reason when it was refused."""
+    return {
+        m.name: m.data if m.data is not None else m.reason
+        for m in archive_members(io.BytesIO(data))
+    }
+
+
+@pytest.mark.parametrize(
+    ("fmt", "extension"),
+    [
+        ("PNG", "png"),
+        ("JPEG", "jpg"),
+        ("GIF", "gif"),
+        ("BMP", "bmp"),
+        ("TIFF", "tif"),
+        ("WEBP", "webp"),
+    ],
+)
+def test_accepted_image_is_kept_byte_for_byte(fmt, extension):
+    """An upright image of an accepted format passes as uploaded, not re-encoded."""
+    data = image_bytes(fmt, size=(32, 24))
+
+    checked = image_check(data)
+
+    assert checked.content == data
+    assert checked.sha256 == hashlib.sha256(data).hexdigest()
+    assert (checked.width, checked.height) == (32, 24)
+    assert (checked.format, checked.extension) == (fmt, extension)
+
+
+@pytest.mark.parametrize(
+    "data", [samples.TEXT, samples.HTML, samples.SVG], ids=["text", "html", "svg"]
+)
+def test_non_image_is_rejected(data):
+    """Text, HTML and SVG are refused as not images, whatever their name claims."""
+    with pytest.raises(RejectedFile, match="Not an image file"):
+        image_check(data)
+
+
+def test_image_of_a_format_not_accepted_names_the_format():
+    """An image Pillow reads but we do not accept (ICO) is refused with the allowed list."""
+    buffer = io.BytesIO()
+    PILImage.new("RGB", (16, 16)).save(buffer, format="ICO")
+
+    with pytest.raises(RejectedFile, match="ICO format is not accepted; use one of BMP, GIF"):
+        image_check(buffer.getvalue())
+
+
+def test_empty_file_is_rejected():
+    """Zero bytes are refused as an empty file."""
+    with pytest.raises(RejectedFile, match="File is empty"):
+        image_check(b"")
+
+
+def test_file_over_the_size_cap_is_rejected_before_decoding(settings):
+    """A file above LABELER_MAX_IMAGE_BYTES is refused with its size and the limit."""
+    data = image_bytes()
+    settings.LABELER_MAX_IMAGE_BYTES = len(data) - 1
+
+    with pytest.raises(RejectedFile, match=f"{len(data):,} bytes; the limit is {len(data) - 1:,}"):
+        image_check(data)
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG"])
+def test_truncated_image_is_rejected(fmt):
+    """Half a PNG or a JPEG is refused as truncated, not stored with grey rows."""
+    data = samples.truncated(image_bytes(fmt, size=(64, 64)))
+
+    with pytest.raises(RejectedFile, match="truncated or corrupt"):
+        image_check(data)
+
+
+def test_decompression_bomb_is_rejected_without_decoding():
+    """A small PNG claiming 30000x30000 pixels is refused from its header alone."""
+    with pytest.raises(RejectedFile, match="too large to decode safely"):
+        image_check(samples.png_claiming(30_000, 30_000))
+
+
+def test_image_over_the_pixel_cap_is_rejected(settings):
+    """Above LABELER_MAX_IMAGE_PIXELS the reason gives the size and the limit."""
+    settings.LABELER_MAX_IMAGE_PIXELS = 10_000
+
+    with pytest.raises(RejectedFile, match="Image is 200x100 pixels; the limit is 10,000 pixels"):
+        image_check(image_bytes(size=(200, 100)))
+
+
+def test_exif_rotated_jpeg_is_stored_upright():
+    """Orientation 6 is applied: width and height swap, the left half ends on top.
+
+    The hash stays that of the uploaded bytes, so uploading the file again is a duplicate.
+    """
+    data = samples.jpeg_turned()
+
+    checked = image_check(data)
+
+    assert (checked.width, checked.height) == (20, 40)
+    assert checked.sha256 == hashlib.sha256(data).hexdigest()
+    upright = PILImage.open(io.BytesIO(checked.content))
+    assert upright.size == (20, 40)
+    assert upright.getexif().get(0x0112, 1) == 1
+    red, _, blue = upright.convert("RGB").getpixel((10, 5))
+    assert red > 150 and blue < 100  # the red half is now on top
+    red, _, blue = upright.convert("RGB").getpixel((10, 35))
+    assert blue > 150 and red < 100
+
+
+def test_archive_yields_its_files_and_skips_folders():
+    """Members come out with their bytes under their names; folder entries are skipped."""
+    one, two = image_bytes(), image_bytes("JPEG")
+    data = samples.zip_of({"batch/": b"", "batch/one.png": one, "two.jpg": two})
+
+    assert members_of(data) == {"batch/one.png": one, "two.jpg": two}
+
+
+@pytest.mark.parametrize(
+    "name", ["../evil.png", "batch/../../evil.png", "..\\evil.png", "/abs.png", "\\abs.png",
+             "C:\\x.png", "C:/x.png", "C:x.png"],
+)  # fmt: skip
+def test_unsafe_paths_are_refused(name):
+    """Entries that climb out of or start outside the archive are refused, never read."""
+    data = samples.zip_of({name: image_bytes()})
+
+    assert members_of(data) == {
+        name: "Unsafe path in archive (absolute or with '..'); entry skipped."
+    }
+
+
+@pytest.mark.parametrize(
+    "name", ["__MACOSX/._a.png", "__MACOSX/batch/a.png", ".DS_Store", "batch/._a.png"]
+)
+def test_metadata_and_dotfiles_are_refused(name):
+    """macOS resource forks and dotfiles are refused as metadata."""
+    data = samples.zip_of({name: image_bytes()})
+
+    assert members_of(data) == {name: "Hidden or system metadata file; entry skipped."}
+
+
+def test_nested_archive_is_not_unpacked():
+    """A zip inside the zip is refused, not opened."""
+    data = samples.zip_of({"inner.ZIP": samples.zip_of({"a.png": image_bytes()})})
+
+    assert members_of(data) == {"inner.ZIP": "Archives inside archives are not unpacked."}
+
+
+def test_zip_bomb_entry_is_refused_from_its_header():
+    """50 MB of zeros in 50 KB is refused for its compression ratio, without inflating it."""
+    reason = members_of(samples.zip_bomb())["zeros.png"]
+
+    assert re.fullmatch(r"Compression ratio \d+:1 looks like a zip bomb; entry skipped\.", reason)
+
+
+def test_entry_whose_header_understates_its_size_is_refused():
+    """A header claiming 1,000 bytes for 50 MB yields a checksum error, not 50 MB."""
+    reason = members_of(samples.zip_lying_about_size(1000))["zeros.png"]
+
+    assert reason == "Entry cannot be read from the archive: Bad CRC-32 for file 'zeros.png'"
+
+
+def test_entry_inflates_no_further_than_its_header_says():
+    """Even with a forged checksum, an entry yields at most the size its header claims."""
+    data = members_of(samples.zip_lying_about_size(1000, crc_of_prefix=True))["zeros.png"]
+
+    assert data == bytes(1000)
+
+
+def test_entry_over_the_image_size_cap_is_refused(settings):
+    """An entry whose size is above LABELER_MAX_IMAGE_BYTES is refused unread."""
+    settings.LABELER_MAX_IMAGE_BYTES = 100
+
+    reason = members_of(samples.zip_of({"a.png": image_bytes()}))["a.png"]
+
+    assert reason.startswith("File is ") and reason.endswith("bytes; the limit is 100.")
+
+
+def test_entries_past_the_unpacked_budget_are_refused(settings):
+    """Once the archive's files add up to LABELER_MAX_ARCHIVE_UNCOMPRESSED_BYTES, the rest wait."""
+    first, second = image_bytes(), image_bytes()
+    settings.LABELER_MAX_ARCHIVE_UNCOMPRESSED_BYTES = len(first) + len(second) // 2
+
+    members = members_of(samples.zip_of({"1.png": first, "2.png": second}))
+
+    assert members["1.png"] == first
+    assert "add up to more than" in members["2.png"]
+
+
+@pytest.mark.parametrize(
+    "compression", [zipfile.ZIP_DEFLATED, zipfile.ZIP_LZMA], ids=["deflate", "lzma"]
+)
+def test_entry_with_corrupt_compressed_data_is_refused(compression):
+    """Garbage inside a deflate or LZMA stream refuses that entry instead of crashing."""
+    reason = members_of(samples.zip_with_corrupt_data(compression))["a.png"]
+
+    assert reason.startswith("Entry cannot be read from the archive:")
+
+
+def test_encrypted_entry_is_refused():
+    """An entry flagged as encrypted is refused: there is no password to ask for."""
+    assert members_of(samples.zip_marked_encrypted()) == {
+        "a.png": "Encrypted archive entries are not supported."
+    }
+
+
+def test_nameless_entry_is_refused():
+    """An entry whose name reads as empty is refused instead of crashing the listing."""
+    assert members_of(samples.zip_with_nameless_entry()) == {
+        "": "Entry has no file name; entry skipped."
+    }
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"", "Not a readable zip archive"),
+        (b"PK\x03\x04 this is not really a zip", "Not a readable zip archive"),
+        (samples.truncated(samples.zip_of({"a.png": image_bytes()})), "Not a readable zip archive"),
+        (image_bytes(), "Not a readable zip archive"),
+        (samples.zip_needing_version(99), "Not a readable zip archive: zip file version 9.9"),
+        (samples.zip_of({}), "Archive holds no files."),
+        (samples.zip_of({"empty/": b""}), "Archive holds no files."),
+    ],
+    ids=["empty", "garbage", "truncated", "png", "future-version", "no-entries", "only-folders"],
+)
+def test_unreadable_or_empty_archive_is_rejected_whole(data, message):
+    """An archive that cannot be listed, or lists no files, is one rejection with a reason."""
+    with pytest.raises(RejectedFile, match=re.escape(message)):
+        list(archive_members(io.BytesIO(data)))
+
+
+def test_archive_with_too_many_members_is_rejected_whole(settings):
+    """Above LABELER_MAX_ARCHIVE_MEMBERS files the archive is refused before any is read."""
+    settings.LABELER_MAX_ARCHIVE_MEMBERS = 3
+    data = samples.zip_of({f"{i}.png": image_bytes() for i in range(4)})
+
+    with pytest.raises(RejectedFile, match="Archive holds 4 files; the limit is 3"):
+        list(archive_members(io.BytesIO(data)))
