@@ -52,7 +52,8 @@ class MembershipViewSet(
         return Membership.objects.filter(project=self.project).select_related("user")
 
     def get_object(self) -> Membership:
-        membership = self.get_queryset().filter(user_id=int(self.kwargs["user"])).first()
+        # user__pk, not user_id: a pk lookup answers "none" for ids out of the column's range.
+        membership = self.get_queryset().filter(user__pk=int(self.kwargs["user"])).first()
         if membership is None:
             raise NotFound(f"User {self.kwargs['user']} is not a member of this project.")
         return membership

@@ -76,6 +76,7 @@ class ProjectViewSet(viewsets.ModelViewSet):
     """Projects the caller belongs to (all of them for admins)."""
 
     serializer_class = ProjectSerializer
+    lookup_value_regex = r"\d+"
     filterset_fields = ["multi_label"]
 
     def get_queryset(self) -> QuerySet[Project]:

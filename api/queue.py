@@ -15,6 +15,8 @@ from api.permissions import ProjectScopedMixin
 from labeler.annotations.queue import queue_next_image
 from labeler.errors import ValidationFailed
 
+MAX_ID = 2**63 - 1  # the largest id a row can have
+
 
 class NextImageSerializer(serializers.Serializer):
     image = ImageSerializer()
@@ -47,10 +49,12 @@ class NextImageView(ProjectScopedMixin, GenericAPIView):
 
 
 def _parse_ids(request: Request) -> list[int]:
-    raw = request.query_params.get("exclude", "")
-    try:
-        return [int(part) for part in raw.split(",") if part.strip()]
-    except ValueError:
-        raise ValidationFailed(
-            "'exclude' must be comma-separated image ids.", field="exclude"
-        ) from None
+    parts = [part.strip() for part in request.query_params.get("exclude", "").split(",")]
+    ids = [part for part in parts if part]
+    if not all(_is_id(part) for part in ids):
+        raise ValidationFailed("'exclude' must be comma-separated image ids.", field="exclude")
+    return [int(part) for part in ids]
+
+
+def _is_id(text: str) -> bool:
+    return text.isascii() and text.isdigit() and len(text) <= 19 and int(text) <= MAX_ID

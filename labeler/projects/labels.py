@@ -64,8 +64,15 @@ def _parse_one(raw: Any, index: int) -> LabelSpec:
     return LabelSpec(name=name, color=color, hotkey=hotkey, id=label_id)
 
 
-def labels_parse(raw_labels: Any, *, multi_label: bool) -> list[LabelSpec]:
-    """Validate a list of label definitions and fill in default colours and hotkeys."""
+def labels_parse(
+    raw_labels: Any, *, multi_label: bool, current: Sequence[LabelSpec] = ()
+) -> list[LabelSpec]:
+    """Validate a list of label definitions and fill in default colours and hotkeys.
+
+    ``current`` holds a project's stored labels (with ids) when it is updated: a label
+    named like a stored one without an id means that label, and a stored label keeps
+    its colour and hotkey unless new ones are given.
+    """
     if not isinstance(raw_labels, Sequence) or isinstance(raw_labels, str | bytes):
         raise _fail("Labels must be a list of names or objects.")
     specs = [_parse_one(raw, i) for i, raw in enumerate(raw_labels)]
@@ -75,6 +82,7 @@ def labels_parse(raw_labels: Any, *, multi_label: bool) -> list[LabelSpec]:
         raise _fail(f"{kind} project needs at least {minimum} label(s).")
     if len(specs) > MAX_LABELS:
         raise _fail(f"A project can have at most {MAX_LABELS} labels.")
+    _match_current(specs, current)
     _check_unique([s.name.casefold() for s in specs], "label name")
     _check_unique([s.hotkey for s in specs if s.hotkey], "hotkey")
     _check_unique([s.id for s in specs if s.id is not None], "label id")
@@ -86,6 +94,21 @@ def labels_parse(raw_labels: Any, *, multi_label: bool) -> list[LabelSpec]:
         if spec.hotkey is None:
             spec.hotkey = next(free_keys, "")
     return specs
+
+
+def _match_current(specs: list[LabelSpec], current: Sequence[LabelSpec]) -> None:
+    by_id = {label.id: label for label in current}
+    by_name = {label.name.casefold(): label for label in current}
+    given: set[int | None] = {spec.id for spec in specs if spec.id is not None}
+    for spec in specs:
+        named = by_name.get(spec.name.casefold())
+        if spec.id is None and named is not None and named.id not in given:
+            spec.id = named.id
+            given.add(named.id)
+        stored = by_id.get(spec.id)
+        if stored is not None:
+            spec.color = stored.color if spec.color is None else spec.color
+            spec.hotkey = stored.hotkey if spec.hotkey is None else spec.hotkey
 
 
 def _check_unique(values: Sequence[object], what: str) -> None:

@@ -66,7 +66,7 @@ def project_update(*, project: Project, **changes: Any) -> Project:
     if multi_label is False and project.multi_label:
         _check_can_become_single_label(project)
     if "labels" in changes:
-        _labels_sync(project, labels_parse(changes["labels"], multi_label=multi_label))
+        _labels_sync(project, _labels_parse_update(project, changes["labels"], multi_label))
     elif multi_label is False and project.labels.count() < 2:
         raise ValidationFailed("A single-label project needs at least 2 labels.", field="labels")
     old_overlap = project.overlap
@@ -94,11 +94,21 @@ def _check_can_become_single_label(project: Project) -> None:
         )
 
 
+def _labels_parse_update(project: Project, raw_labels: Any, multi_label: bool) -> list[LabelSpec]:
+    current = [
+        LabelSpec(name=label.name, color=label.color, hotkey=label.hotkey, id=label.pk)
+        for label in project.labels.all()
+    ]
+    return labels_parse(raw_labels, multi_label=multi_label, current=current)
+
+
 def _labels_sync(project: Project, specs: list[LabelSpec]) -> None:
     existing = {label.pk: label for label in project.labels.all()}
     unknown = [s.id for s in specs if s.id is not None and s.id not in existing]
     if unknown:
-        raise ValidationFailed(f"Label ids {unknown} are not labels of this project.", field="labels")
+        raise ValidationFailed(
+            f"Label ids {unknown} are not labels of this project.", field="labels"
+        )
     keep = {s.id for s in specs if s.id is not None}
     removed = [label for pk, label in existing.items() if pk not in keep]
     used = [label.name for label in removed if _label_in_use(label)]
@@ -113,7 +123,12 @@ def _labels_sync(project: Project, specs: list[LabelSpec]) -> None:
         hotkey="", name=Concat(Value("~"), Cast(F("id"), CharField()))
     )
     for position, spec in enumerate(specs):
-        values = {"name": spec.name, "color": spec.color, "hotkey": spec.hotkey, "position": position}
+        values = {
+            "name": spec.name,
+            "color": spec.color,
+            "hotkey": spec.hotkey,
+            "position": position,
+        }
         if spec.id is None:
             Label.objects.create(project=project, **values)
         else:
@@ -143,7 +158,8 @@ def membership_set(*, project: Project, user: AbstractBaseUser, role: str) -> Me
         raise ValidationFailed(
             f"Role must be one of {', '.join(Role.values)}, not {role!r}.", field="role"
         )
-    membership, created = Membership.objects.select_for_update().get_or_create(
+    _lock_memberships(project)
+    membership, created = Membership.objects.get_or_create(
         project=project, user=user, defaults={"role": role}
     )
     if not created and membership.role != role:
@@ -157,12 +173,22 @@ def membership_set(*, project: Project, user: AbstractBaseUser, role: str) -> Me
 @transaction.atomic
 def membership_remove(*, membership: Membership) -> None:
     """Remove a member; a project always keeps at least one lead."""
-    if membership.role == Role.LEAD:
-        _check_not_last_lead(membership.project, membership)
-    membership.delete()
+    _lock_memberships(membership.project)
+    current = Membership.objects.filter(pk=membership.pk).first()  # its role may have changed
+    if current is None:
+        return
+    if current.role == Role.LEAD:
+        _check_not_last_lead(membership.project, current)
+    current.delete()
+
+
+def _lock_memberships(project: Project) -> None:
+    # Each change to a project's members locks the project row first: two leads stepping
+    # down at once then run one after the other instead of deadlocking on member rows.
+    Project.objects.select_for_update().filter(pk=project.pk).values_list("pk").first()
 
 
 def _check_not_last_lead(project: Project, membership: Membership) -> None:
-    leads = Membership.objects.select_for_update().filter(project=project, role=Role.LEAD)
+    leads = Membership.objects.filter(project=project, role=Role.LEAD)
     if not leads.exclude(pk=membership.pk).exists():
         raise Conflict("A project must keep at least one lead.", field="role")
