@@ -50,22 +50,39 @@ def queue_next_image(
     now = timezone.now()
     expires_at = now + timedelta(seconds=settings.LABELER_LEASE_SECONDS)
     with transaction.atomic():
-        held = (
-            Assignment.objects.filter(project=project, annotator=annotator, expires_at__gt=now)
-            .exclude(image_id__in=excluded)
-            .select_related("image")
-            .order_by("created_at", "id")
-            .first()
-        )
+        held = _renew_held(project, annotator, excluded, now, expires_at)
         if held is not None:
-            held.expires_at = expires_at
-            held.save(update_fields=["expires_at"])
             return held
         for _ in range(MAX_ATTEMPTS):
             try:
                 return _lease_one(project, annotator, excluded, now, expires_at)
             except _NoFreeSlot:
                 continue
+    return None
+
+
+def _renew_held(
+    project: Project,
+    annotator: AbstractBaseUser,
+    excluded: set[int],
+    now: datetime,
+    expires_at: datetime,
+) -> Assignment | None:
+    """The annotator's oldest live lease, renewed, if its image still has room for them.
+
+    A lease whose image filled up meanwhile (overlap lowered, labels given outside the
+    queue) is dropped rather than handed out beyond overlap.
+    """
+    leases = Assignment.objects.filter(project=project, annotator=annotator, expires_at__gt=now)
+    for held in leases.exclude(image_id__in=excluded).order_by("created_at", "id"):
+        # Renewing takes no new slot, so no row lock is needed to check for room.
+        image = Image.objects.filter(pk=held.image_id).first()
+        if image is not None and _has_free_slot(project, image, annotator, now):
+            held.expires_at = expires_at
+            held.save(update_fields=["expires_at"])
+            held.image = image
+            return held
+        held.delete()
     return None
 
 

@@ -20,6 +20,7 @@ PRODUCTION = {
 
 def run(args: list[str], env: dict[str, str], cwd: Path = ROOT) -> subprocess.CompletedProcess:
     ours = ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "DEBUG", "SECRET_KEY")
+    ours += ("DJANGO_ALLOW_ASYNC_UNSAFE",)  # set by the browser tests for their own process
     clean = {k: v for k, v in os.environ.items() if k not in ours}
     clean["DJANGO_SETTINGS_MODULE"] = "labeler.settings"
     return subprocess.run(
