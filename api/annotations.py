@@ -5,21 +5,25 @@ from __future__ import annotations
 from typing import Any
 
 import django_filters
+from django.contrib.auth.models import User
 from django.db.models import QuerySet
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from api.permissions import ProjectScopedMixin
+from api.permissions import ProjectScopedView
 from labeler.annotations import services
 from labeler.annotations.models import Annotation
 from labeler.errors import NotFound
+from labeler.projects.models import Label
 
 
 class AnnotationSerializer(serializers.ModelSerializer):
-    labels = serializers.SlugRelatedField(slug_field="name", many=True, read_only=True)
-    label_ids = serializers.PrimaryKeyRelatedField(source="labels", many=True, read_only=True)
-    annotator = serializers.PrimaryKeyRelatedField(read_only=True)
+    labels = serializers.SlugRelatedField[Label](slug_field="name", many=True, read_only=True)
+    label_ids = serializers.PrimaryKeyRelatedField[Label](
+        source="labels", many=True, read_only=True
+    )
+    annotator = serializers.PrimaryKeyRelatedField[User](read_only=True)
     annotator_username = serializers.CharField(source="annotator.username", read_only=True)
 
     class Meta:
@@ -46,7 +50,7 @@ class AnnotationFilter(django_filters.FilterSet):
 
 
 class AnnotationViewSet(
-    ProjectScopedMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+    ProjectScopedView, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
 ):
     """POST creates or updates the caller's own annotation of an image."""
 
@@ -59,7 +63,7 @@ class AnnotationViewSet(
             return Annotation.objects.none()
         queryset = Annotation.objects.filter(project=self.project)
         if not self.sees_all_annotations:
-            queryset = queryset.filter(annotator=self.request.user)
+            queryset = queryset.filter(annotator=self.user)
         return queryset.select_related("annotator").prefetch_related("labels")
 
     def get_object(self) -> Annotation:
@@ -80,7 +84,7 @@ class AnnotationViewSet(
         data.is_valid(raise_exception=True)
         annotation, created = services.annotation_submit(
             project=self.project,
-            annotator=request.user,
+            annotator=self.user,
             image_id=data.validated_data["image"],
             labels=data.validated_data["labels"],
             time_spent_ms=data.validated_data.get("time_spent_ms"),

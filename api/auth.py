@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.authtoken.views import ObtainAuthToken
+from rest_framework.request import Request
+from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 
 
@@ -17,5 +21,5 @@ class TokenLoginView(ObtainAuthToken):
     @extend_schema(
         responses=inline_serializer("TokenResponse", {"token": serializers.CharField()}),
     )
-    def post(self, request, *args, **kwargs):  # type: ignore[no-untyped-def]
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().post(request, *args, **kwargs)

@@ -54,7 +54,11 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         response.data = {
             "detail": _first_message(response.data),
             "code": "invalid",
-            "errors": response.data if isinstance(response.data, dict) else {"non_field_errors": response.data},
+            "errors": (
+                response.data
+                if isinstance(response.data, dict)
+                else {"non_field_errors": response.data}
+            ),
         }
     elif isinstance(exc, exceptions.APIException):
         detail = response.data.get("detail", "") if isinstance(response.data, dict) else ""

@@ -7,14 +7,13 @@ from typing import Any
 from django.http import StreamingHttpResponse
 from django.utils.text import slugify
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 
-from api.permissions import ProjectScopedMixin
+from api.permissions import ProjectScopedView
 from labeler.exports.formats import EXPORTERS, exporter_get
 
 
-class ExportView(ProjectScopedMixin, GenericAPIView):
+class ExportView(ProjectScopedView):
     """Download every image with its annotations and final label, streamed."""
 
     @extend_schema(

@@ -18,7 +18,7 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from api.permissions import ProjectScopedMixin
+from api.permissions import ProjectScopedView
 from labeler.errors import NotFound
 from labeler.images import services
 from labeler.images.models import Image
@@ -71,7 +71,7 @@ class UploadResponseSerializer(serializers.Serializer):
 
 
 class ImageViewSet(
-    ProjectScopedMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+    ProjectScopedView, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
 ):
     """Members read images; leads and admins upload them."""
 
@@ -105,8 +105,11 @@ class ImageViewSet(
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         """Upload images: many files and/or .zip archives in the multipart field `files`."""
         self.require_manager()
-        results = services.images_ingest(project=self.project, files=request.FILES.getlist("files"))
-        counts = {s: sum(r.status == s for r in results) for s in ("created", "duplicate", "rejected")}
+        files = request.FILES.getlist("files")
+        results = services.images_ingest(project=self.project, files=files)
+        counts = {
+            s: sum(r.status == s for r in results) for s in ("created", "duplicate", "rejected")
+        }
         body: dict[str, Any] = UploadResponseSerializer(
             {
                 "created": counts["created"],
@@ -115,7 +118,7 @@ class ImageViewSet(
                 "results": [asdict(r) for r in results],
             }
         ).data
-        code = status.HTTP_201_CREATED if counts["created"] else status.HTTP_200_OK
+        code: int = status.HTTP_201_CREATED if counts["created"] else status.HTTP_200_OK
         if counts["rejected"] == len(results) and results:
             code = status.HTTP_400_BAD_REQUEST
             body["detail"] = "No file was accepted; see each file's reason."
@@ -126,7 +129,7 @@ class ImageViewSet(
     @action(detail=True, methods=["get"])
     def file(self, request: Request, *args: Any, **kwargs: Any) -> FileResponse:
         """The image itself; cached for long, since names are content addressed."""
-        return _serve(self.get_object().file.name)
+        return _serve(self.get_object().file.name or "")
 
     @extend_schema(responses={(200, "image/jpeg"): OpenApiResponse(description="A thumbnail.")})
     @action(detail=True, methods=["get"])
@@ -135,7 +138,7 @@ class ImageViewSet(
         image = self.get_object()
         if not image.thumbnail:
             raise NotFound("The thumbnail is not ready yet.")
-        return _serve(image.thumbnail.name)
+        return _serve(image.thumbnail.name or "")
 
 
 def _serve(name: str) -> FileResponse:

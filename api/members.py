@@ -10,7 +10,7 @@ from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from api.permissions import ProjectScopedMixin
+from api.permissions import ProjectScopedView
 from labeler.errors import NotFound
 from labeler.projects import services
 from labeler.projects.models import Membership, Role
@@ -34,7 +34,7 @@ class RoleSerializer(serializers.Serializer):
 
 
 class MembershipViewSet(
-    ProjectScopedMixin,
+    ProjectScopedView,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     viewsets.GenericViewSet,

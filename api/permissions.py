@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from functools import cached_property
-from typing import Any
 
+from django.contrib.auth.models import User
+from rest_framework.exceptions import NotAuthenticated
+from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 
 from labeler.errors import PermissionDenied
@@ -12,32 +14,41 @@ from labeler.projects import selectors
 from labeler.projects.models import Project
 
 
-class ProjectScopedMixin:
-    """For views under /projects/{project_pk}/: the project, the role and the checks.
+def request_user(request: Request) -> User:
+    """The authenticated caller (every API view requires authentication)."""
+    user = request.user
+    if not isinstance(user, User) or not user.is_authenticated:
+        raise NotAuthenticated()
+    return user
+
+
+class ProjectScopedView(GenericAPIView):
+    """Base of views under /projects/{project_pk}/: the project, the role and the checks.
 
     A project the caller is not a member of answers 404, so ids reveal nothing.
     """
 
-    request: Request
-    kwargs: dict[str, Any]
+    @property
+    def user(self) -> User:
+        return request_user(self.request)
 
     @cached_property
     def project(self) -> Project:
         return selectors.project_get_visible(
-            user=self.request.user, project_id=int(self.kwargs["project_pk"])
+            user=self.user, project_id=int(self.kwargs["project_pk"])
         )
 
     @cached_property
     def role(self) -> str | None:
-        return selectors.project_role(user=self.request.user, project=self.project)
+        return selectors.project_role(user=self.user, project=self.project)
 
     @property
     def can_manage(self) -> bool:
-        return selectors.can_manage(user=self.request.user, project=self.project, role=self.role)
+        return selectors.can_manage(user=self.user, project=self.project, role=self.role)
 
     @property
     def sees_all_annotations(self) -> bool:
-        return selectors.can_see_all_annotations(user=self.request.user, role=self.role)
+        return selectors.can_see_all_annotations(user=self.user, role=self.role)
 
     def require_manager(self) -> None:
         """Only the project's leads and admins pass."""

@@ -10,6 +10,7 @@ from rest_framework import serializers, status, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from api.permissions import request_user
 from labeler.errors import PermissionDenied
 from labeler.projects import selectors, services
 from labeler.projects.models import Label, Project
@@ -83,7 +84,7 @@ class ProjectViewSet(viewsets.ModelViewSet):
         return selectors.projects_visible_to(self.request.user).prefetch_related("labels")
 
     def get_serializer_context(self) -> dict[str, Any]:
-        context = super().get_serializer_context()
+        context = dict(super().get_serializer_context())
         user = self.request.user
         if user.is_authenticated:
             context["roles"] = dict(user.memberships.values_list("project_id", "role"))
@@ -99,7 +100,7 @@ class ProjectViewSet(viewsets.ModelViewSet):
             raise PermissionDenied("Only admins and project creators can create projects.")
         data = ProjectWriteSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        project = services.project_create(creator=request.user, **data.validated_data)
+        project = services.project_create(creator=request_user(request), **data.validated_data)
         return Response(self._read(project), status=status.HTTP_201_CREATED)
 
     def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:

@@ -6,12 +6,11 @@ from typing import Any
 
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
-from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from api.images import ImageSerializer
-from api.permissions import ProjectScopedMixin
+from api.permissions import ProjectScopedView
 from labeler.annotations.queue import queue_next_image
 from labeler.errors import ValidationFailed
 
@@ -23,7 +22,7 @@ class NextImageSerializer(serializers.Serializer):
     lease_expires_at = serializers.DateTimeField(source="expires_at")
 
 
-class NextImageView(ProjectScopedMixin, GenericAPIView):
+class NextImageView(ProjectScopedView):
     """Lease the next image that still needs the caller's label; 204 when none is left."""
 
     serializer_class = NextImageSerializer
@@ -41,7 +40,7 @@ class NextImageView(ProjectScopedMixin, GenericAPIView):
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         self.require_member()
         assignment = queue_next_image(
-            project=self.project, annotator=request.user, exclude=_parse_ids(request)
+            project=self.project, annotator=self.user, exclude=_parse_ids(request)
         )
         if assignment is None:
             return Response(status=status.HTTP_204_NO_CONTENT)

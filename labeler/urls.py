@@ -12,3 +12,6 @@ urlpatterns = [
     path("api/v1/auth/", include("rest_framework.urls")),
     path("api/v1/", include("api.urls")),
 ]
+
+handler404 = "labeler.views.not_found"
+handler500 = "labeler.views.server_error"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.db import connection
+from django.db import DatabaseError, connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
@@ -26,5 +26,24 @@ def healthz(request: HttpRequest) -> JsonResponse:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
         return JsonResponse({"status": "ok"})
-    except Exception as exc:  # any driver error means "not ready"
+    except DatabaseError as exc:
         return JsonResponse({"status": "error", "detail": type(exc).__name__}, status=503)
+
+
+def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """404: JSON for API clients, a page for people."""
+    if request.path.startswith("/api/"):
+        return JsonResponse(
+            {"detail": f"No such endpoint or object: {request.path}", "code": "not_found"},
+            status=404,
+        )
+    return render(request, "404.html", status=404)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """500: JSON for API clients, a page for people (details go to the log only)."""
+    if request.path.startswith("/api/"):
+        return JsonResponse(
+            {"detail": "Internal error; it has been logged.", "code": "server_error"}, status=500
+        )
+    return HttpResponse("<h1>Internal error</h1><p>It has been logged.</p>", status=500)

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import (
     Count,
@@ -39,7 +39,7 @@ MAX_ATTEMPTS = 20
 
 
 def queue_next_image(
-    *, project: Project, annotator: AbstractBaseUser, exclude: Iterable[int] = ()
+    *, project: Project, annotator: User, exclude: Iterable[int] = ()
 ) -> Assignment | None:
     """Lease the next image to the annotator, or None when nothing is left for them.
 
@@ -63,7 +63,7 @@ def queue_next_image(
 
 def _renew_held(
     project: Project,
-    annotator: AbstractBaseUser,
+    annotator: User,
     excluded: set[int],
     now: datetime,
     expires_at: datetime,
@@ -92,7 +92,7 @@ class _NoFreeSlot(Exception):
 
 def _lease_one(
     project: Project,
-    annotator: AbstractBaseUser,
+    annotator: User,
     excluded: set[int],
     now: datetime,
     expires_at: datetime,
@@ -116,7 +116,7 @@ def _lease_one(
 
 
 def _candidates(
-    project: Project, annotator: AbstractBaseUser, excluded: set[int], now: datetime
+    project: Project, annotator: User, excluded: set[int], now: datetime
 ) -> QuerySet[Image]:
     others_leases = (
         Assignment.objects.filter(image=OuterRef("pk"), expires_at__gt=now)
@@ -141,7 +141,7 @@ def _candidates(
 
 
 def _lock_candidate(
-    project: Project, annotator: AbstractBaseUser, excluded: set[int], now: datetime
+    project: Project, annotator: User, excluded: set[int], now: datetime
 ) -> Image | None:
     candidates = _candidates(project, annotator, excluded, now)
     image = candidates.select_for_update(skip_locked=True, of=("self",)).first()
@@ -152,9 +152,7 @@ def _lock_candidate(
     return image
 
 
-def _has_free_slot(
-    project: Project, image: Image, annotator: AbstractBaseUser, now: datetime
-) -> bool:
+def _has_free_slot(project: Project, image: Image, annotator: User, now: datetime) -> bool:
     fresh = Image.objects.filter(pk=image.pk).values_list("annotation_count", flat=True).first()
     if fresh is None:
         return False

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -54,7 +54,7 @@ def labels_resolve(*, project: Project, raw_labels: Any) -> list[Label]:
 def annotation_submit(
     *,
     project: Project,
-    annotator: AbstractBaseUser,
+    annotator: User,
     image_id: Any,
     labels: Any,
     time_spent_ms: int | None = None,

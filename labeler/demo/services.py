@@ -7,8 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
-from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser, Permission
+from django.contrib.auth.models import Permission, User
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
 from PIL import Image as PILImage
@@ -45,9 +44,9 @@ def digit_png(pixels: np.ndarray, size: int = IMAGE_SIZE) -> bytes:
     return buffer.getvalue()
 
 
-def demo_users(password: str = DEMO_PASSWORD) -> dict[str, AbstractBaseUser]:
+def demo_users(password: str = DEMO_PASSWORD) -> dict[str, User]:
     """The demo's lead, annotators and simulated annotators (created once)."""
-    User = get_user_model()
+
     users = {}
     for username in (LEAD, *ANNOTATORS, *SIMULATED):
         user, created = User.objects.get_or_create(username=username)
@@ -89,7 +88,7 @@ def demo_load(*, n_images: int, simulate_fraction: float, seed: int = 0) -> Demo
 
 def _simulate(
     project: Project,
-    users: dict[str, AbstractBaseUser],
+    users: dict[str, User],
     truth: dict[int, int],
     fraction: float,
     rng: np.random.Generator,

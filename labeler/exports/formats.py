@@ -73,21 +73,20 @@ def export_csv(project: Project) -> Iterator[str]:
             "" if row.final_confidence is None else row.final_confidence,
         ]
         base = [row.id, row.file_name, row.sha256, row.width, row.height]
-        for annotation in row.annotations or [None]:
-            if annotation is None:
-                writer.writerow([*base, "", "", "", "", "", *final])
-            else:
-                writer.writerow(
-                    [
-                        *base,
-                        annotation.annotator,
-                        ";".join(annotation.labels),
-                        "" if annotation.time_spent_ms is None else annotation.time_spent_ms,
-                        annotation.created_at,
-                        annotation.updated_at,
-                        *final,
-                    ]
-                )
+        if not row.annotations:
+            writer.writerow([*base, "", "", "", "", "", *final])
+        for annotation in row.annotations:
+            writer.writerow(
+                [
+                    *base,
+                    annotation.annotator,
+                    ";".join(annotation.labels),
+                    "" if annotation.time_spent_ms is None else annotation.time_spent_ms,
+                    annotation.created_at,
+                    annotation.updated_at,
+                    *final,
+                ]
+            )
         yield flush()
 
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import CharField, Count, F, Value
 from django.db.models.functions import Cast, Concat
 
 from labeler import jobs
+from labeler.annotations.models import Annotation
 from labeler.errors import Conflict, ValidationFailed
 from labeler.images.models import Image
 from labeler.projects.labels import LabelSpec, labels_parse
@@ -30,7 +31,7 @@ def _check_fields(*, name: str | None, overlap: int | None) -> None:
 @transaction.atomic
 def project_create(
     *,
-    creator: AbstractBaseUser,
+    creator: User,
     name: str,
     labels: Any,
     multi_label: bool = False,
@@ -50,7 +51,7 @@ def project_create(
         created_by=creator,
     )
     Label.objects.bulk_create(
-        Label(project=project, name=s.name, color=s.color, hotkey=s.hotkey, position=i)
+        Label(project=project, name=s.name, color=s.color or "", hotkey=s.hotkey or "", position=i)
         for i, s in enumerate(specs)
     )
     Membership.objects.create(project=project, user=creator, role=Role.LEAD)
@@ -83,9 +84,10 @@ def project_update(*, project: Project, **changes: Any) -> Project:
 
 
 def _check_can_become_single_label(project: Project) -> None:
-    annotation_labels = Label.annotations.through.objects.filter(label__project=project)
     crowded = (
-        annotation_labels.values("annotation_id").annotate(n=Count("label_id")).filter(n__gt=1)
+        Annotation.objects.filter(project=project)
+        .annotate(label_count=Count("labels"))
+        .filter(label_count__gt=1)
     )
     if crowded.exists():
         raise Conflict(
@@ -152,7 +154,7 @@ def project_delete(*, project: Project) -> None:
 
 
 @transaction.atomic
-def membership_set(*, project: Project, user: AbstractBaseUser, role: str) -> Membership:
+def membership_set(*, project: Project, user: User, role: str) -> Membership:
     """Add a user to a project, or change their role there."""
     if role not in Role.values:
         raise ValidationFailed(

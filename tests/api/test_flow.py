@@ -161,3 +161,17 @@ def test_rest_flow_from_accounts_to_export(admin_user, db):
     assert {row["annotator"] for row in rows} == {"bob", "carol"}
 
     assert bob.get(f"/api/v1/projects/{pid}/export/?format=csv").status_code == 403
+
+
+def test_unknown_api_paths_answer_json_404(admin_user, api_as):
+    """A mistyped URL under /api/ gets a JSON error, like every other API failure."""
+    response = api_as(admin_user).get("/api/v1/projects/abc/")
+    assert response.status_code == 404
+    assert response.json()["code"] == "not_found"
+    assert "/api/v1/projects/abc/" in response.json()["detail"]
+
+
+def test_unknown_page_answers_html_404(client, db):
+    response = client.get("/no-such-page/")
+    assert response.status_code == 404
+    assert b"Not found" in response.content

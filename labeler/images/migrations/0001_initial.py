@@ -5,36 +5,68 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('projects', '0001_initial'),
+        ("projects", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Image',
+            name="Image",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('file', models.FileField(max_length=255, upload_to='')),
-                ('thumbnail', models.FileField(blank=True, max_length=255, upload_to='')),
-                ('original_name', models.CharField(max_length=255)),
-                ('sha256', models.CharField(max_length=64)),
-                ('width', models.PositiveIntegerField()),
-                ('height', models.PositiveIntegerField()),
-                ('format', models.CharField(max_length=10)),
-                ('size_bytes', models.PositiveBigIntegerField()),
-                ('priority', models.FloatField(default=0.0, help_text='Higher comes first in the annotation queue.')),
-                ('annotation_count', models.PositiveIntegerField(default=0)),
-                ('is_complete', models.BooleanField(default=False, help_text="Whether annotation_count has reached the project's overlap.")),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('project', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='images', to='projects.project')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("file", models.FileField(max_length=255, upload_to="")),
+                ("thumbnail", models.FileField(blank=True, max_length=255, upload_to="")),
+                ("original_name", models.CharField(max_length=255)),
+                ("sha256", models.CharField(max_length=64)),
+                ("width", models.PositiveIntegerField()),
+                ("height", models.PositiveIntegerField()),
+                ("format", models.CharField(max_length=10)),
+                ("size_bytes", models.PositiveBigIntegerField()),
+                (
+                    "priority",
+                    models.FloatField(
+                        default=0.0, help_text="Higher comes first in the annotation queue."
+                    ),
+                ),
+                ("annotation_count", models.PositiveIntegerField(default=0)),
+                (
+                    "is_complete",
+                    models.BooleanField(
+                        default=False,
+                        help_text="Whether annotation_count has reached the project's overlap.",
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "project",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="images",
+                        to="projects.project",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['id'],
-                'indexes': [models.Index(condition=models.Q(('is_complete', False)), fields=['project', '-priority', 'id'], name='image_queue_idx')],
-                'constraints': [models.UniqueConstraint(fields=('project', 'sha256'), name='image_unique_content')],
+                "ordering": ["id"],
+                "indexes": [
+                    models.Index(
+                        condition=models.Q(("is_complete", False)),
+                        fields=["project", "-priority", "id"],
+                        name="image_queue_idx",
+                    )
+                ],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("project", "sha256"), name="image_unique_content"
+                    )
+                ],
             },
         ),
     ]
