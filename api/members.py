@@ -62,20 +62,17 @@ class MembershipViewSet(
         self.require_manager()
         data = self.get_serializer(data=request.data)
         data.is_valid(raise_exception=True)
-        existed = Membership.objects.filter(
-            project=self.project, user=data.validated_data["user"]
-        ).exists()
-        membership = services.membership_set(
+        membership, created = services.membership_set(
             project=self.project, user=data.validated_data["user"], role=data.validated_data["role"]
         )
-        code = status.HTTP_200_OK if existed else status.HTTP_201_CREATED
+        code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
         return Response(self.get_serializer(membership).data, status=code)
 
     def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         membership = self.get_object()
         data = RoleSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        membership = services.membership_set(
+        membership, _ = services.membership_set(
             project=self.project, user=membership.user, role=data.validated_data["role"]
         )
         return Response(self.get_serializer(membership).data)

@@ -154,8 +154,8 @@ def project_delete(*, project: Project) -> None:
 
 
 @transaction.atomic
-def membership_set(*, project: Project, user: User, role: str) -> Membership:
-    """Add a user to a project, or change their role there."""
+def membership_set(*, project: Project, user: User, role: str) -> tuple[Membership, bool]:
+    """Add a user to a project, or change their role there; returns (membership, created)."""
     if role not in Role.values:
         raise ValidationFailed(
             f"Role must be one of {', '.join(Role.values)}, not {role!r}.", field="role"
@@ -169,7 +169,7 @@ def membership_set(*, project: Project, user: User, role: str) -> Membership:
             _check_not_last_lead(project, membership)
         membership.role = role
         membership.save(update_fields=["role"])
-    return membership
+    return membership, created
 
 
 @transaction.atomic
