@@ -7,6 +7,7 @@ from typing import Any
 import django_filters
 from django.contrib.auth.models import User
 from django.db.models import QuerySet
+from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -30,7 +31,7 @@ class AnnotationSerializer(serializers.ModelSerializer):
         model = Annotation
         fields = [
             "id", "image", "annotator", "annotator_username", "labels", "label_ids",
-            "time_spent_ms", "created_at", "updated_at",
+            "time_spent_ms", "suggested_by", "suggestion_accepted", "created_at", "updated_at",
         ]  # fmt: skip
         read_only_fields = fields
 
@@ -41,6 +42,14 @@ class AnnotationSubmitSerializer(serializers.Serializer):
         child=serializers.JSONField(), help_text="Label names or ids.", allow_empty=True
     )
     time_spent_ms = serializers.IntegerField(required=False, allow_null=True, min_value=0)
+    suggested_by = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        help_text="Id of the model version whose suggestion was shown with the image.",
+    )
+    suggestion_accepted = serializers.BooleanField(
+        required=False, default=False, help_text="Whether the labels are that suggestion as shown."
+    )
 
 
 class AnnotationFilter(django_filters.FilterSet):
@@ -52,7 +61,7 @@ class AnnotationFilter(django_filters.FilterSet):
 class AnnotationViewSet(
     ProjectScopedView, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
 ):
-    """POST creates or updates the caller's own annotation of an image."""
+    """POST creates or updates the caller's own annotation of an image; DELETE takes it back."""
 
     lookup_value_regex = r"\d+"
     serializer_class = AnnotationSerializer
@@ -88,7 +97,18 @@ class AnnotationViewSet(
             image_id=data.validated_data["image"],
             labels=data.validated_data["labels"],
             time_spent_ms=data.validated_data.get("time_spent_ms"),
+            suggested_by=data.validated_data.get("suggested_by"),
+            suggestion_accepted=data.validated_data["suggestion_accepted"],
         )
         annotation = self.get_queryset().get(pk=annotation.pk)
         code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
         return Response(AnnotationSerializer(annotation).data, status=code)
+
+    @extend_schema(responses={204: None})
+    def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """Take back one's own annotation (undo): the image is open again and held for you."""
+        self.require_member()
+        services.annotation_withdraw(
+            project=self.project, annotator=self.user, annotation_id=int(self.kwargs["pk"])
+        )
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -13,13 +14,25 @@ from api.images import ImageSerializer
 from api.permissions import ProjectScopedView
 from labeler.annotations.queue import queue_next_image
 from labeler.errors import ValidationFailed
+from labeler.predictions.selectors import suggestion_for
 
 MAX_ID = 2**63 - 1  # the largest id a row can have
+
+
+class SuggestionSerializer(serializers.Serializer):
+    model_version = serializers.IntegerField(help_text="Id of the model version.")
+    version = serializers.IntegerField(help_text="The model's version number in the project.")
+    label_ids = serializers.ListField(child=serializers.IntegerField())
+    confidence = serializers.FloatField()
+    probabilities = serializers.DictField(child=serializers.FloatField())
 
 
 class NextImageSerializer(serializers.Serializer):
     image = ImageSerializer()
     lease_expires_at = serializers.DateTimeField(source="expires_at")
+    suggestion = SuggestionSerializer(
+        allow_null=True, help_text="The current model's labels for the image, if it has any."
+    )
 
 
 class NextImageView(ProjectScopedView):
@@ -44,7 +57,16 @@ class NextImageView(ProjectScopedView):
         )
         if assignment is None:
             return Response(status=status.HTTP_204_NO_CONTENT)
-        return Response(self.get_serializer(assignment).data)
+        suggestion = suggestion_for(project=self.project, image=assignment.image)
+        return Response(
+            self.get_serializer(
+                {
+                    "image": assignment.image,
+                    "expires_at": assignment.expires_at,
+                    "suggestion": asdict(suggestion) if suggestion else None,
+                }
+            ).data
+        )
 
 
 def _parse_ids(request: Request) -> list[int]:

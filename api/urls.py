@@ -11,8 +11,10 @@ from api.auth import TokenLoginView
 from api.exports import ExportView
 from api.images import ImageViewSet
 from api.members import MembershipViewSet
+from api.progress import HistoryView, ProgressView
 from api.projects import ProjectViewSet
 from api.queue import NextImageView
+from api.skips import SkipViewSet
 from api.users import UserViewSet
 
 app_name = "api"
@@ -25,11 +27,14 @@ project_router = SimpleRouter()
 project_router.register("members", MembershipViewSet, basename="member")
 project_router.register("images", ImageViewSet, basename="image")
 project_router.register("annotations", AnnotationViewSet, basename="annotation")
+project_router.register("skips", SkipViewSet, basename="skip")
 
 urlpatterns = [
     path("auth/token/", TokenLoginView.as_view(), name="token"),
     path("projects/<int:project_pk>/next/", NextImageView.as_view(), name="next-image"),
     path("projects/<int:project_pk>/export/", ExportView.as_view(), name="export"),
+    path("projects/<int:project_pk>/progress/", ProgressView.as_view(), name="progress"),
+    path("projects/<int:project_pk>/history/", HistoryView.as_view(), name="history"),
     path("projects/<int:project_pk>/", include(project_router.urls)),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),

@@ -19,6 +19,17 @@ class Annotation(models.Model):
     )
     labels = models.ManyToManyField(Label, related_name="annotations")
     time_spent_ms = models.PositiveIntegerField(null=True, blank=True)
+    suggested_by = models.ForeignKey(
+        "predictions.ModelVersion",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="The model whose suggestion the annotator was shown, if any.",
+    )
+    suggestion_accepted = models.BooleanField(
+        default=False, help_text="Whether the labels are the suggestion, accepted as shown."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -74,6 +85,28 @@ class Assignment(models.Model):
 
     def __str__(self) -> str:
         return f"lease of image {self.image_id} to {self.annotator_id}"
+
+
+class Skip(models.Model):
+    """An annotator passed on an image; it leaves their queue and counts toward no overlap."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="skips")
+    image = models.ForeignKey(Image, on_delete=models.CASCADE, related_name="skips")
+    annotator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="skips"
+    )
+    reason = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["image", "annotator"], name="skip_unique"),
+        ]
+        indexes = [models.Index(fields=["project", "annotator"], name="skip_by_annotator_idx")]
+
+    def __str__(self) -> str:
+        return f"skip of image {self.image_id} by {self.annotator_id}"
 
 
 class FinalLabelMethod(models.TextChoices):

@@ -1,8 +1,8 @@
 """The annotation queue: which image an annotator labels next.
 
 An image is open to an annotator while it has fewer than ``overlap`` annotations and
-unexpired leases together, and the annotator has not labelled it. Candidates are read
-in priority order from a partial index of incomplete images and locked with
+unexpired leases together, and the annotator has neither labelled nor skipped it.
+Candidates are read in priority order from a partial index of incomplete images and locked with
 ``FOR UPDATE SKIP LOCKED``, so annotators never wait on each other; once the row is
 locked its slots are counted again with a fresh statement, because every writer of an
 image's slots (this function and annotation_submit) holds that row's lock. SQLite has no
@@ -31,7 +31,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from labeler.annotations.models import Annotation, Assignment
+from labeler.annotations.models import Annotation, Assignment, Skip
 from labeler.images.models import Image
 from labeler.projects.models import Project
 
@@ -86,6 +86,26 @@ def _renew_held(
     return None
 
 
+def queue_hold(*, project: Project, image: Image, annotator: User) -> Assignment | None:
+    """Lease an image to an annotator coming back to it, if it has room for them.
+
+    The caller holds the image's row lock (as every writer of its slots does).
+    """
+    now = timezone.now()
+    if not _has_free_slot(project, image, annotator, now):
+        return None
+    assignment, _ = Assignment.objects.update_or_create(
+        image=image,
+        annotator=annotator,
+        defaults={
+            "project": project,
+            "expires_at": now + timedelta(seconds=settings.LABELER_LEASE_SECONDS),
+            "created_at": now,
+        },
+    )
+    return assignment
+
+
 class _NoFreeSlot(Exception):
     """The locked candidate turned out to be full; roll back its savepoint and go on."""
 
@@ -127,14 +147,16 @@ def _candidates(
         .values("n")
     )
     mine = Annotation.objects.filter(image=OuterRef("pk"), annotator=annotator)
+    skipped = Skip.objects.filter(image=OuterRef("pk"), annotator=annotator)
     return (
         Image.objects.filter(project=project, is_complete=False)
         .exclude(pk__in=excluded)
         .annotate(
             leased=Coalesce(Subquery(others_leases, output_field=IntegerField()), Value(0)),
             done_by_me=Exists(mine),
+            skipped_by_me=Exists(skipped),
         )
-        .filter(done_by_me=False)
+        .filter(done_by_me=False, skipped_by_me=False)
         .filter(Q(annotation_count__lt=project.overlap - F("leased")))
         .order_by("-priority", "id")
     )
@@ -157,6 +179,8 @@ def _has_free_slot(project: Project, image: Image, annotator: User, now: datetim
     if fresh is None:
         return False
     if Annotation.objects.filter(image=image, annotator=annotator).exists():
+        return False
+    if Skip.objects.filter(image=image, annotator=annotator).exists():
         return False
     leased = (
         Assignment.objects.filter(image=image, expires_at__gt=now)

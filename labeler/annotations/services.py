@@ -10,12 +10,15 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from labeler.annotations.models import Annotation, AnnotationRevision, Assignment
-from labeler.errors import ValidationFailed
+from labeler.annotations.models import Annotation, AnnotationRevision, Assignment, Skip
+from labeler.annotations.queue import queue_hold
+from labeler.errors import NotFound, ValidationFailed
 from labeler.images.models import Image
+from labeler.predictions.models import ModelVersion
 from labeler.projects.models import Label, Project
 
 MAX_TIME_SPENT_MS = 24 * 3600 * 1000
+MAX_SKIP_REASON = 500
 
 
 def labels_resolve(*, project: Project, raw_labels: Any) -> list[Label]:
@@ -58,30 +61,31 @@ def annotation_submit(
     image_id: Any,
     labels: Any,
     time_spent_ms: int | None = None,
+    suggested_by: Any = None,
+    suggestion_accepted: bool = False,
 ) -> tuple[Annotation, bool]:
     """Create or update the annotator's own labels for an image; returns (annotation, created).
 
     Resubmitting the same labels changes nothing (safe for retries). Every change is
     kept as a revision, and the image's count and the annotator's lease are updated
-    in the same transaction.
+    in the same transaction. Labelling an image one had skipped takes the skip back.
+    ``suggested_by`` is the id of the model version whose suggestion was on screen.
     """
-    if isinstance(image_id, bool) or not isinstance(image_id, int):
-        raise ValidationFailed("'image' must be an image id.", field="image")
-    if time_spent_ms is not None and not 0 <= time_spent_ms <= MAX_TIME_SPENT_MS:
-        raise ValidationFailed(
-            "time_spent_ms must be between 0 and 86400000.", field="time_spent_ms"
-        )
+    _check_time_spent(time_spent_ms)
     chosen = labels_resolve(project=project, raw_labels=labels)
-    # Locking the image row serialises writers of this image (see queue.queue_next_image).
-    image = Image.objects.select_for_update().filter(pk=image_id).first()
-    if image is None or image.project_id != project.pk:
-        raise ValidationFailed(f"Image {image_id} is not an image of this project.", field="image")
+    model_version = _model_version(project, suggested_by)
+    image = _lock_image(project, image_id)
     label_ids = sorted(label.pk for label in chosen)
     annotation = Annotation.objects.filter(image=image, annotator=annotator).first()
     created = annotation is None
     if annotation is None:
         annotation = Annotation.objects.create(
-            project=project, image=image, annotator=annotator, time_spent_ms=time_spent_ms
+            project=project,
+            image=image,
+            annotator=annotator,
+            time_spent_ms=time_spent_ms,
+            suggested_by=model_version,
+            suggestion_accepted=suggestion_accepted and model_version is not None,
         )
         annotation.labels.set(chosen)
         image.annotation_count = F("annotation_count") + 1
@@ -96,12 +100,105 @@ def annotation_submit(
         annotation.labels.set(chosen)
         if time_spent_ms is not None:
             annotation.time_spent_ms = (annotation.time_spent_ms or 0) + time_spent_ms
-        annotation.save(update_fields=["time_spent_ms", "updated_at"])
+        # An edited label is the annotator's own call, whatever was suggested before.
+        annotation.suggestion_accepted = suggestion_accepted and model_version is not None
+        annotation.save(update_fields=["time_spent_ms", "suggestion_accepted", "updated_at"])
     AnnotationRevision.objects.create(
         annotation=annotation, label_ids=label_ids, time_spent_ms=time_spent_ms
     )
     Assignment.objects.filter(image=image, annotator=annotator).delete()
+    Skip.objects.filter(image=image, annotator=annotator).delete()
     return annotation, created
+
+
+@transaction.atomic
+def annotation_withdraw(*, project: Project, annotator: User, annotation_id: int) -> Image:
+    """Take back one's own annotation (undo): the image is open again and leased to them."""
+    annotation = Annotation.objects.filter(
+        pk=annotation_id, project=project, annotator=annotator
+    ).first()
+    if annotation is None:
+        raise NotFound(f"Annotation {annotation_id} does not exist or is not yours.")
+    image = _lock_image(project, annotation.image_id)
+    annotation.delete()
+    image.annotation_count = F("annotation_count") - 1
+    image.save(update_fields=["annotation_count"])
+    image.refresh_from_db(fields=["annotation_count"])
+    if image.is_complete and image.annotation_count < project.overlap:
+        image.is_complete = False
+        image.save(update_fields=["is_complete"])
+    queue_hold(project=project, image=image, annotator=annotator)
+    return image
+
+
+@transaction.atomic
+def skip_create(*, project: Project, annotator: User, image_id: Any, reason: Any = "") -> Skip:
+    """Pass on an image, with an optional reason; it leaves the annotator's queue.
+
+    Skipping is for images not yet labelled by the annotator (change the label instead),
+    and skipping twice keeps the first skip with the latest reason.
+    """
+    if not isinstance(reason, str):
+        raise ValidationFailed("'reason' must be text.", field="reason")
+    reason = reason.strip()
+    if len(reason) > MAX_SKIP_REASON:
+        raise ValidationFailed(
+            f"The reason is {len(reason)} characters; at most {MAX_SKIP_REASON}.", field="reason"
+        )
+    image = _lock_image(project, image_id)
+    if Annotation.objects.filter(image=image, annotator=annotator).exists():
+        raise ValidationFailed(
+            f"You have labelled image {image.pk} already; change its label instead of skipping.",
+            field="image",
+        )
+    skip, _ = Skip.objects.update_or_create(
+        image=image, annotator=annotator, defaults={"project": project, "reason": reason}
+    )
+    Assignment.objects.filter(image=image, annotator=annotator).delete()
+    return skip
+
+
+@transaction.atomic
+def skip_withdraw(*, project: Project, annotator: User, skip_id: int) -> Image:
+    """Take back one's own skip (undo): the image is leased to them again."""
+    skip = Skip.objects.filter(pk=skip_id, project=project, annotator=annotator).first()
+    if skip is None:
+        raise NotFound(f"Skip {skip_id} does not exist or is not yours.")
+    image = _lock_image(project, skip.image_id)
+    skip.delete()
+    queue_hold(project=project, image=image, annotator=annotator)
+    return image
+
+
+def _check_time_spent(time_spent_ms: int | None) -> None:
+    if time_spent_ms is not None and not 0 <= time_spent_ms <= MAX_TIME_SPENT_MS:
+        raise ValidationFailed(
+            "time_spent_ms must be between 0 and 86400000.", field="time_spent_ms"
+        )
+
+
+def _model_version(project: Project, model_version_id: Any) -> ModelVersion | None:
+    if model_version_id is None:
+        return None
+    if isinstance(model_version_id, bool) or not isinstance(model_version_id, int):
+        raise ValidationFailed("'suggested_by' must be a model version id.", field="suggested_by")
+    model_version = ModelVersion.objects.filter(pk=model_version_id, project=project).first()
+    if model_version is None:
+        raise ValidationFailed(
+            f"Model version {model_version_id} is not a model of this project.",
+            field="suggested_by",
+        )
+    return model_version
+
+
+def _lock_image(project: Project, image_id: Any) -> Image:
+    """The project's image, row-locked: this serialises its writers (see the queue)."""
+    if isinstance(image_id, bool) or not isinstance(image_id, int):
+        raise ValidationFailed("'image' must be an image id.", field="image")
+    image = Image.objects.select_for_update().filter(pk=image_id).first()
+    if image is None or image.project_id != project.pk:
+        raise ValidationFailed(f"Image {image_id} is not an image of this project.", field="image")
+    return image
 
 
 def assignments_purge_expired() -> int:

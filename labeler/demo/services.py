@@ -70,9 +70,12 @@ def demo_load(*, n_images: int, simulate_fraction: float, seed: int = 0) -> Demo
         project = project_create(
             creator=users[LEAD],
             name=DEMO_PROJECT,
-            labels=[str(d) for d in range(10)],
+            labels=[{"name": str(d), "hotkey": str(d)} for d in range(10)],
             overlap=3,
-            instructions="Label the digit you see. If it is unreadable, pick your best guess.",
+            instructions=(
+                "Label the handwritten digit you see: press its key (0-9).\n"
+                "If you cannot tell which digit it is, skip the image (Space) and say why."
+            ),
         )
         for username in (*ANNOTATORS, *SIMULATED):
             membership_set(project=project, user=users[username], role=Role.ANNOTATOR)

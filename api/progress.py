@@ -1,0 +1,83 @@
+"""Progress of a project and of the caller, and the caller's own labelling history."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from api.permissions import ProjectScopedView
+from labeler.annotations import selectors
+from labeler.annotations.models import Annotation
+from labeler.errors import ValidationFailed
+
+
+class ProjectProgressSerializer(serializers.Serializer):
+    images = serializers.IntegerField()
+    complete = serializers.IntegerField(help_text="Images labelled by `overlap` annotators.")
+    in_progress = serializers.IntegerField(help_text="Open images with labels or a live lease.")
+    not_started = serializers.IntegerField()
+    skipped = serializers.IntegerField(help_text="Open images someone skipped.")
+    annotations = serializers.IntegerField()
+
+
+class AnnotatorProgressSerializer(serializers.Serializer):
+    labelled = serializers.IntegerField()
+    skipped = serializers.IntegerField()
+    remaining = serializers.IntegerField(help_text="Open images you have not labelled or skipped.")
+
+
+class ProgressSerializer(serializers.Serializer):
+    project = ProjectProgressSerializer()
+    mine = AnnotatorProgressSerializer()
+
+
+class HistoryItemSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=["annotation", "skip"])
+    id = serializers.IntegerField(help_text="The annotation's or the skip's id.")
+    image_id = serializers.IntegerField()
+    label_ids = serializers.ListField(child=serializers.IntegerField())
+    reason = serializers.CharField(allow_blank=True)
+    at = serializers.DateTimeField()
+
+
+class ProgressView(ProjectScopedView):
+    """Counts for the project and for the caller, for progress bars."""
+
+    serializer_class = ProgressSerializer
+
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        self.require_member()
+        body = {
+            "project": asdict(selectors.project_progress(self.project)),
+            "mine": asdict(selectors.annotator_progress(project=self.project, annotator=self.user)),
+        }
+        return Response(self.get_serializer(body).data)
+
+
+class HistoryView(ProjectScopedView):
+    """The caller's own labelled and skipped images, most recent first (to go back to)."""
+
+    serializer_class = HistoryItemSerializer
+    queryset = Annotation.objects.none()  # names the path's id type for the schema
+
+    @extend_schema(
+        parameters=[OpenApiParameter("limit", int, description="At most this many (1-200).")],
+        responses={200: HistoryItemSerializer(many=True)},
+    )
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        self.require_member()
+        raw = request.query_params.get("limit", str(selectors.HISTORY_LIMIT))
+        if not (raw.isascii() and raw.isdigit() and 1 <= int(raw) <= selectors.HISTORY_LIMIT):
+            raise ValidationFailed(
+                f"'limit' must be a whole number from 1 to {selectors.HISTORY_LIMIT}.",
+                field="limit",
+            )
+        items = selectors.annotator_history(
+            project=self.project, annotator=self.user, limit=int(raw)
+        )
+        return Response(self.get_serializer([asdict(item) for item in items], many=True).data)

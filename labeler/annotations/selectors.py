@@ -1,0 +1,133 @@
+"""Reads about annotation work: progress of a project and of one annotator, their history."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.contrib.auth.models import User
+from django.db.models import Count, Exists, OuterRef, Q
+from django.utils import timezone
+
+from labeler.annotations.models import Annotation, Assignment, Skip
+from labeler.images.models import Image
+from labeler.projects.models import Project
+
+HISTORY_LIMIT = 200
+
+
+@dataclass(frozen=True)
+class ProjectProgress:
+    """Where a project stands: images complete (labelled to overlap), in progress, skipped."""
+
+    images: int
+    complete: int
+    in_progress: int
+    not_started: int
+    skipped: int
+    annotations: int
+
+
+@dataclass(frozen=True)
+class AnnotatorProgress:
+    """One annotator's work in a project and what is still open to them."""
+
+    labelled: int
+    skipped: int
+    remaining: int
+
+
+@dataclass(frozen=True)
+class HistoryItem:
+    """An image the annotator labelled or skipped, newest first."""
+
+    kind: str  # "annotation" or "skip"
+    id: int
+    image_id: int
+    label_ids: list[int]
+    reason: str
+    at: datetime
+
+
+def project_progress(project: Project) -> ProjectProgress:
+    """Counts of the project's images by state; an image counts once, by its furthest state.
+
+    In progress: not complete, with at least one annotation or a live lease. Skipped:
+    not complete, skipped by someone (it may also be in progress).
+    """
+    live_lease = Assignment.objects.filter(image=OuterRef("pk"), expires_at__gt=timezone.now())
+    skipped = Skip.objects.filter(image=OuterRef("pk"))
+    open_images = Image.objects.filter(project=project, is_complete=False)
+    counts = Image.objects.filter(project=project).aggregate(
+        images=Count("pk"), complete=Count("pk", filter=Q(is_complete=True))
+    )
+    in_progress = (
+        open_images.filter(Q(annotation_count__gt=0) | Exists(live_lease)).count()
+        if counts["images"] > counts["complete"]
+        else 0
+    )
+    return ProjectProgress(
+        images=counts["images"],
+        complete=counts["complete"],
+        in_progress=in_progress,
+        not_started=counts["images"] - counts["complete"] - in_progress,
+        skipped=open_images.filter(Exists(skipped)).count(),
+        annotations=Annotation.objects.filter(project=project).count(),
+    )
+
+
+def annotator_progress(*, project: Project, annotator: User) -> AnnotatorProgress:
+    """What the annotator did and how many open images they have neither labelled nor skipped.
+
+    ``remaining`` is an upper bound: others may fill some of those images first.
+    """
+    mine = Annotation.objects.filter(image=OuterRef("pk"), annotator=annotator)
+    skipped = Skip.objects.filter(image=OuterRef("pk"), annotator=annotator)
+    remaining = (
+        Image.objects.filter(project=project, is_complete=False)
+        .exclude(Exists(mine))
+        .exclude(Exists(skipped))
+        .count()
+    )
+    return AnnotatorProgress(
+        labelled=Annotation.objects.filter(project=project, annotator=annotator).count(),
+        skipped=Skip.objects.filter(project=project, annotator=annotator).count(),
+        remaining=remaining,
+    )
+
+
+def annotator_history(
+    *, project: Project, annotator: User, limit: int = HISTORY_LIMIT
+) -> list[HistoryItem]:
+    """The annotator's own labelled and skipped images, most recent first."""
+    annotations = (
+        Annotation.objects.filter(project=project, annotator=annotator)
+        .order_by("-updated_at", "-id")
+        .prefetch_related("labels")[:limit]
+    )
+    skips = Skip.objects.filter(project=project, annotator=annotator).order_by("-created_at")[
+        :limit
+    ]
+    items = [
+        HistoryItem(
+            kind="annotation",
+            id=a.pk,
+            image_id=a.image_id,
+            label_ids=sorted(label.pk for label in a.labels.all()),
+            reason="",
+            at=a.updated_at,
+        )
+        for a in annotations
+    ] + [
+        HistoryItem(
+            kind="skip",
+            id=s.pk,
+            image_id=s.image_id,
+            label_ids=[],
+            reason=s.reason,
+            at=s.created_at,
+        )
+        for s in skips
+    ]
+    items.sort(key=lambda item: item.at, reverse=True)
+    return items[:limit]
