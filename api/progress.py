@@ -40,6 +40,9 @@ class HistoryItemSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=["annotation", "skip"])
     id = serializers.IntegerField(help_text="The annotation's or the skip's id.")
     image_id = serializers.IntegerField()
+    image_name = serializers.CharField(help_text="The image's original file name.")
+    width = serializers.IntegerField()
+    height = serializers.IntegerField()
     label_ids = serializers.ListField(child=serializers.IntegerField())
     reason = serializers.CharField(allow_blank=True)
     at = serializers.DateTimeField()
@@ -72,7 +75,13 @@ class HistoryView(ProjectScopedView):
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         self.require_member()
         raw = request.query_params.get("limit", str(selectors.HISTORY_LIMIT))
-        if not (raw.isascii() and raw.isdigit() and 1 <= int(raw) <= selectors.HISTORY_LIMIT):
+        # The length check comes first: int() refuses strings of over 4300 digits.
+        if not (
+            raw.isascii()
+            and raw.isdigit()
+            and len(raw) <= len(str(selectors.HISTORY_LIMIT))
+            and 1 <= int(raw) <= selectors.HISTORY_LIMIT
+        ):
             raise ValidationFailed(
                 f"'limit' must be a whole number from 1 to {selectors.HISTORY_LIMIT}.",
                 field="limit",

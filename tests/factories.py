@@ -9,6 +9,7 @@ import factory
 from django.contrib.auth import get_user_model
 from PIL import Image as PILImage
 
+from labeler.predictions.models import ModelStatus, ModelVersion, Prediction
 from labeler.projects.models import Label, Membership, Project, Role
 
 _colour = itertools.count(10_000)
@@ -60,3 +61,20 @@ class ProjectFactory(factory.django.DjangoModelFactory):
 
 def add_member(project: Project, user: object, role: str = Role.ANNOTATOR) -> Membership:
     return Membership.objects.create(project=project, user=user, role=role)
+
+
+class ModelVersionFactory(factory.django.DjangoModelFactory):
+    """A trained model of a project, ready and pre-labelling unless told otherwise."""
+
+    class Meta:
+        model = ModelVersion
+
+    project = factory.SubFactory(ProjectFactory)
+    version = factory.Sequence(lambda n: n + 1)
+    status = ModelStatus.READY
+    is_current = True
+
+
+def predict(model_version: ModelVersion, image: object, probabilities: dict[str, float]) -> None:
+    """Store the model's probabilities ({str(label id): p}) for the image."""
+    Prediction.objects.create(model_version=model_version, image=image, probabilities=probabilities)

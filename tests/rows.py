@@ -5,8 +5,15 @@ from __future__ import annotations
 from django.contrib.auth import get_user_model
 from django.db.models import Sum
 
-from labeler.annotations.models import Annotation, AnnotationRevision, Assignment, FinalLabel
+from labeler.annotations.models import (
+    Annotation,
+    AnnotationRevision,
+    Assignment,
+    FinalLabel,
+    Skip,
+)
 from labeler.images.models import Image
+from labeler.predictions.models import ModelVersion, Prediction
 from labeler.projects.models import Label, Membership, Project
 
 MODELS = [
@@ -19,7 +26,10 @@ MODELS = [
     Annotation.labels.through,
     AnnotationRevision,
     Assignment,
+    Skip,
     FinalLabel,
+    ModelVersion,
+    Prediction,
 ]
 
 

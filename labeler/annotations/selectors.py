@@ -44,6 +44,9 @@ class HistoryItem:
     kind: str  # "annotation" or "skip"
     id: int
     image_id: int
+    image_name: str
+    width: int
+    height: int
     label_ids: list[int]
     reason: str
     at: datetime
@@ -103,16 +106,22 @@ def annotator_history(
     annotations = (
         Annotation.objects.filter(project=project, annotator=annotator)
         .order_by("-updated_at", "-id")
+        .select_related("image")
         .prefetch_related("labels")[:limit]
     )
-    skips = Skip.objects.filter(project=project, annotator=annotator).order_by("-created_at")[
-        :limit
-    ]
+    skips = (
+        Skip.objects.filter(project=project, annotator=annotator)
+        .order_by("-created_at")
+        .select_related("image")[:limit]
+    )
     items = [
         HistoryItem(
             kind="annotation",
             id=a.pk,
             image_id=a.image_id,
+            image_name=a.image.original_name,
+            width=a.image.width,
+            height=a.image.height,
             label_ids=sorted(label.pk for label in a.labels.all()),
             reason="",
             at=a.updated_at,
@@ -123,6 +132,9 @@ def annotator_history(
             kind="skip",
             id=s.pk,
             image_id=s.image_id,
+            image_name=s.image.original_name,
+            width=s.image.width,
+            height=s.image.height,
             label_ids=[],
             reason=s.reason,
             at=s.created_at,

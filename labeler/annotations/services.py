@@ -100,9 +100,15 @@ def annotation_submit(
         annotation.labels.set(chosen)
         if time_spent_ms is not None:
             annotation.time_spent_ms = (annotation.time_spent_ms or 0) + time_spent_ms
-        # An edited label is the annotator's own call, whatever was suggested before.
+        # An edited label is the annotator's own call, whatever was suggested before; a
+        # suggestion on screen for the edit replaces the one recorded, so an accepted
+        # suggestion always names its model.
+        if model_version is not None:
+            annotation.suggested_by = model_version
         annotation.suggestion_accepted = suggestion_accepted and model_version is not None
-        annotation.save(update_fields=["time_spent_ms", "suggestion_accepted", "updated_at"])
+        annotation.save(
+            update_fields=["time_spent_ms", "suggested_by", "suggestion_accepted", "updated_at"]
+        )
     AnnotationRevision.objects.create(
         annotation=annotation, label_ids=label_ids, time_spent_ms=time_spent_ms
     )
@@ -114,13 +120,17 @@ def annotation_submit(
 @transaction.atomic
 def annotation_withdraw(*, project: Project, annotator: User, annotation_id: int) -> Image:
     """Take back one's own annotation (undo): the image is open again and leased to them."""
-    annotation = Annotation.objects.filter(
-        pk=annotation_id, project=project, annotator=annotator
-    ).first()
-    if annotation is None:
-        raise NotFound(f"Annotation {annotation_id} does not exist or is not yours.")
-    image = _lock_image(project, annotation.image_id)
-    annotation.delete()
+    mine = Annotation.objects.filter(pk=annotation_id, project=project, annotator=annotator)
+    missing = NotFound(f"Annotation {annotation_id} does not exist or is not yours.")
+    image_id = mine.values_list("image_id", flat=True).first()
+    if image_id is None:
+        raise missing
+    image = _lock_image(project, image_id)
+    # Deleted again under the image's lock: of two undos racing (a double click), the
+    # second finds nothing left rather than taking the count down a second time.
+    deleted, _ = mine.delete()
+    if not deleted:
+        raise missing
     image.annotation_count = F("annotation_count") - 1
     image.save(update_fields=["annotation_count"])
     image.refresh_from_db(fields=["annotation_count"])
@@ -161,11 +171,15 @@ def skip_create(*, project: Project, annotator: User, image_id: Any, reason: Any
 @transaction.atomic
 def skip_withdraw(*, project: Project, annotator: User, skip_id: int) -> Image:
     """Take back one's own skip (undo): the image is leased to them again."""
-    skip = Skip.objects.filter(pk=skip_id, project=project, annotator=annotator).first()
-    if skip is None:
-        raise NotFound(f"Skip {skip_id} does not exist or is not yours.")
-    image = _lock_image(project, skip.image_id)
-    skip.delete()
+    mine = Skip.objects.filter(pk=skip_id, project=project, annotator=annotator)
+    missing = NotFound(f"Skip {skip_id} does not exist or is not yours.")
+    image_id = mine.values_list("image_id", flat=True).first()
+    if image_id is None:
+        raise missing
+    image = _lock_image(project, image_id)
+    deleted, _ = mine.delete()  # under the lock, as in annotation_withdraw
+    if not deleted:
+        raise missing
     queue_hold(project=project, image=image, annotator=annotator)
     return image
 

@@ -46,7 +46,7 @@ def suggestion_for(*, project: Project, image: Image) -> Suggestion | None:
     probabilities = {
         int(key): float(value)
         for key, value in prediction.probabilities.items()
-        if str(key).isdigit() and int(key) in valid
+        if str(key).isascii() and str(key).isdigit() and int(key) in valid
     }
     if not probabilities:
         return None

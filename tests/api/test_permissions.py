@@ -10,7 +10,7 @@ from django.contrib.auth.models import Permission
 from rest_framework.test import APIClient
 
 from labeler.annotations.models import Annotation
-from labeler.annotations.services import annotation_submit
+from labeler.annotations.services import annotation_submit, skip_create
 from labeler.images.models import Image
 from labeler.projects.models import Project, Role
 from tests.conftest import client_for
@@ -39,6 +39,11 @@ def managers(ok: int) -> dict[str, int]:
 def admins(ok: int) -> dict[str, int]:
     """Only staff pass."""
     return {"anonymous": 401, **dict.fromkeys(ROLES[1:-1], 403), "admin": ok}
+
+
+def own(ok: int) -> dict[str, int]:
+    """Only the annotator whose work it is passes; to anyone else it does not exist."""
+    return {**members(404), "annotator": ok}
 
 
 @dataclass
@@ -97,7 +102,30 @@ CASES = [
         members(201),
         {"image": "{fresh_image}", "labels": ["cat"]},
     ),
+    Case("annotation-delete-own", "delete", f"{P}/annotations/{{mine}}/", own(204)),
+    Case(
+        "annotation-delete-another-annotators", "delete", f"{P}/annotations/{{theirs}}/", own(404)
+    ),
+    Case("skips-list", "get", f"{P}/skips/", members(200)),
+    Case(
+        "skip-create",
+        "post",
+        f"{P}/skips/",
+        members(201),
+        {"image": "{fresh_image}", "reason": "blurry"},
+    ),
+    Case("skip-retrieve-own", "get", f"{P}/skips/{{my_skip}}/", members(200)),
+    Case(
+        "skip-retrieve-another-annotators",
+        "get",
+        f"{P}/skips/{{their_skip}}/",
+        {**members(200), "annotator": 404},
+    ),
+    Case("skip-delete-own", "delete", f"{P}/skips/{{my_skip}}/", own(204)),
+    Case("skip-delete-another-annotators", "delete", f"{P}/skips/{{their_skip}}/", own(404)),
     Case("next", "get", f"{P}/next/", members(200)),
+    Case("progress", "get", f"{P}/progress/", members(200)),
+    Case("history", "get", f"{P}/history/", members(200)),
     Case("export", "get", f"{P}/export/", managers(200)),
     Case("users-list", "get", "/api/v1/users/", admins(200)),
     Case(
@@ -151,6 +179,22 @@ def world(project, lead, annotator, annotator2, outsider, admin_user, make_image
     return World(project=project, other=other, users=users, ids=ids)
 
 
+@pytest.fixture
+def undoable(world, annotator, annotator2, make_images) -> dict[str, int]:
+    """Work to take back: the annotator's own label and skip, and another annotator's skip.
+
+    On images of their own, so that the world's other tests see the world as it was.
+    """
+    project = world.project
+    labelled, skipped = make_images(project, 2)
+    mine, _ = annotation_submit(
+        project=project, annotator=annotator, image_id=labelled.pk, labels=["cat"]
+    )
+    my_skip = skip_create(project=project, annotator=annotator, image_id=skipped.pk)
+    their_skip = skip_create(project=project, annotator=annotator2, image_id=skipped.pk)
+    return {**world.ids, "mine": mine.pk, "my_skip": my_skip.pk, "their_skip": their_skip.pk}
+
+
 def client_as(world: World, role: str) -> APIClient:
     return APIClient() if role == "anonymous" else client_for(world.users[role])
 
@@ -168,12 +212,12 @@ def fill(value: Any, ids: dict[str, int]) -> Any:
 
 @pytest.mark.parametrize("role", ROLES)
 @pytest.mark.parametrize("case", CASES, ids=lambda case: case.name)
-def test_role_matrix(world, case, role):
+def test_role_matrix(world, undoable, case, role):
     """Each endpoint answers each role as the rules say; a refusal writes nothing."""
     client = client_as(world, role)
     before = row_counts()
-    path = case.path.format(**world.ids)
-    response = getattr(client, case.method)(path, fill(case.body, world.ids), format="json")
+    path = case.path.format(**undoable)
+    response = getattr(client, case.method)(path, fill(case.body, undoable), format="json")
     expected = case.expected[role]
     assert response.status_code == expected, getattr(response, "content", b"")
     if expected >= 400:
@@ -222,7 +266,7 @@ def test_users_with_the_add_project_permission_create_projects(world):
 @pytest.fixture
 def elsewhere(world, make_images) -> dict[str, int]:
     """An image, annotation and labels of the other project, whose ids a caller may guess."""
-    (image,) = make_images(world.other, 1)
+    image, skipped = make_images(world.other, 2)
     stranger = world.users["stranger"]
     annotation, _ = annotation_submit(
         project=world.other, annotator=stranger, image_id=image.pk, labels=["cat"]
@@ -230,6 +274,7 @@ def elsewhere(world, make_images) -> dict[str, int]:
     return {
         "image": image.pk,
         "annotation": annotation.pk,
+        "skip": skip_create(project=world.other, annotator=stranger, image_id=skipped.pk).pk,
         "label": world.other.labels.get(name="cat").pk,
         "member": stranger.pk,
     }
@@ -244,6 +289,10 @@ def elsewhere(world, make_images) -> dict[str, int]:
         ("get", "members/{member}/", None, 404),
         ("patch", "members/{member}/", {"role": "lead"}, 404),
         ("delete", "members/{member}/", None, 404),
+        ("delete", "annotations/{annotation}/", None, 404),
+        ("get", "skips/{skip}/", None, 404),
+        ("delete", "skips/{skip}/", None, 404),
+        ("post", "skips/", {"image": "{image}"}, 400),
         ("post", "annotations/", {"image": "{image}", "labels": ["cat"]}, 400),
         ("post", "annotations/", {"image": "{fresh_image}", "labels": ["{label}"]}, 400),
     ],
@@ -308,10 +357,14 @@ def test_out_of_range_ids_in_project_routes_answer_404(world):
     """Huge ids in nested routes are simply not found."""
     client = client_for(world.users["lead"])
     huge = 10**20
-    assert client.get(f"/api/v1/projects/{huge}/next/").status_code == 404
+    for route in ("next", "progress", "history", "skips"):
+        assert client.get(f"/api/v1/projects/{huge}/{route}/").status_code == 404
     base = f"/api/v1/projects/{world.project.pk}"
     assert client.get(f"{base}/images/{huge}/").status_code == 404
     assert client.get(f"{base}/annotations/{huge}/").status_code == 404
+    assert client.delete(f"{base}/annotations/{huge}/").status_code == 404
+    assert client.get(f"{base}/skips/{huge}/").status_code == 404
+    assert client.delete(f"{base}/skips/{huge}/").status_code == 404
     assert client.get(f"{base}/members/{huge}/").status_code == 404
     assert Image.objects.count() == 2
     assert Annotation.objects.count() == 1
