@@ -3,6 +3,12 @@
 #
 #   docker build -t labeler .
 #   docker build -t labeler-gpu --build-arg TORCH_SPEC="torch torchvision" .
+# Front-end packages come from npm's lock file; only node_modules travels on.
+FROM node:20-slim AS static
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+
 FROM python:3.11-slim
 
 # Extra pip requirements for the GPU worker, e.g. "torch==2.7.1 torchvision==0.22.1".
@@ -45,6 +51,7 @@ COPY pyproject.toml ./
 RUN pip install ".[s3]" && rm -rf build ./*.egg-info
 
 COPY . .
+COPY --from=static /app/node_modules ./node_modules
 
 # collectstatic runs with DEBUG off so the manifest storage writes the hashed, compressed
 # files and the manifest the web process needs at run time; the dummy key lives only in

@@ -13,7 +13,12 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@
 
-setup: $(BIN)/.installed
+# Front-end packages (package-lock.json) land in node_modules/, served by staticfiles.
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+setup: $(BIN)/.installed node_modules/.installed
 
 ## Migrate, load the demo project and serve on the embedded default (SQLite, in-process tasks).
 run: setup
