@@ -1,12 +1,26 @@
 """Top-level routes: the web pages, the admin and the REST API."""
 
 from django.contrib import admin
+from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from labeler import views
+from labeler.annotations import views as annotation_views
+from labeler.images import views as image_views
+from labeler.projects import views as project_views
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("projects/new/", project_views.project_new, name="project-new"),
+    path("projects/<int:project_id>/", project_views.project_detail, name="project-detail"),
+    path("projects/<int:project_id>/settings/", project_views.project_edit, name="project-edit"),
+    path(
+        "projects/<int:project_id>/members/", project_views.project_members, name="project-members"
+    ),
+    path("projects/<int:project_id>/upload/", image_views.upload, name="project-upload"),
+    path("projects/<int:project_id>/label/", annotation_views.label, name="label"),
     path("healthz/", views.healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("api/v1/auth/", include("rest_framework.urls")),

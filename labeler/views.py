@@ -2,20 +2,43 @@
 
 from __future__ import annotations
 
+from django.contrib.auth.models import User
 from django.db import DatabaseError, connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from labeler.projects.selectors import projects_visible_to
+from labeler.annotations.selectors import annotator_progress, project_progress
+from labeler.projects import selectors
 
 
 @require_GET
 def home(request: HttpRequest) -> HttpResponse:
-    """The landing page: the caller's projects and where to go next."""
-    projects = projects_visible_to(request.user).order_by("name")
-    return render(request, "home.html", {"projects": projects})
+    """The landing page: the caller's projects, their progress and what is left."""
+    user = request.user
+    if not isinstance(user, User):
+        return render(request, "home.html", {"cards": []})
+    cards = []
+    for project in selectors.projects_visible_to(user).order_by("name"):
+        role = selectors.project_role(user=user, project=project)
+        mine = annotator_progress(project=project, annotator=user)
+        done = mine.labelled + mine.skipped
+        cards.append(
+            {
+                "project": project,
+                "role": role or "admin",
+                "can_manage": selectors.can_manage(user=user, project=project, role=role),
+                "mine": mine,
+                "mine_percent": round(100 * done / (done + mine.remaining)) if done else 0,
+                "progress": project_progress(project),
+            }
+        )
+    return render(
+        request,
+        "home.html",
+        {"cards": cards, "can_create": selectors.can_create_projects(user)},
+    )
 
 
 @never_cache

@@ -5,6 +5,7 @@ Each test gets its own MEDIA_ROOT (see conftest).
 """
 
 import os
+import tempfile
 
 os.environ.setdefault("DEBUG", "1")
 os.environ.setdefault("SECRET_KEY", "test-secret-key-" + "t" * 40)
@@ -23,4 +24,9 @@ STORAGES = {
 }
 REST_FRAMEWORK = {**REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"login": "1000/min"}}  # noqa: F405
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    DATABASES["default"]["TEST"] = {"NAME": os.environ.get("SQLITE_TEST_DB", "")}
+    # A file, not memory: the live server's threads then share it with real locking
+    # (WAL, busy timeout) instead of in-memory shared cache's "table is locked" errors.
+    DATABASES["default"]["TEST"] = {
+        "NAME": os.environ.get("SQLITE_TEST_DB")
+        or os.path.join(tempfile.gettempdir(), f"labeler-test-{os.getpid()}.sqlite3")
+    }

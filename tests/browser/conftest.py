@@ -38,14 +38,28 @@ def page(browser):
     context.close()
 
 
+def save_screenshot(page, name: str, *, full_page: bool = True) -> Path:
+    """Save a PNG of a page under test-artifacts/."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=full_page)
+    return path
+
+
 @pytest.fixture
 def screenshot(page):
-    """Save a PNG of the current page under test-artifacts/."""
+    """Save a PNG of the test's page under test-artifacts/."""
 
     def save(name: str, *, full_page: bool = True) -> Path:
-        ARTIFACTS.mkdir(exist_ok=True)
-        path = ARTIFACTS / f"{name}.png"
-        page.screenshot(path=str(path), full_page=full_page)
-        return path
+        return save_screenshot(page, name, full_page=full_page)
 
     return save
+
+
+def login(page, live_server, username: str, password: str = "correct-horse-battery") -> None:
+    """Log in through the login form, as a person does."""
+    page.goto(f"{live_server.url}/login/")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(f"{live_server.url}/")

@@ -1,0 +1,60 @@
+"""The labelling page: one image at a time, the keyboard first."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.urls import reverse
+
+from labeler.projects.models import Project
+from labeler.projects.views import page_project
+
+IMAGE_ID_SLOT = 999999999  # replaced by the script with each image's id
+
+
+@login_required
+def label(request: HttpRequest, project_id: int) -> HttpResponse:
+    """The labelling workspace; the page's script talks to the REST API."""
+    project = page_project(request, project_id)
+    return render(
+        request,
+        "annotations/label.html",
+        {"project": project, "workspace": _workspace(project, request_user_id(request))},
+    )
+
+
+def request_user_id(request: HttpRequest) -> int:
+    """The logged-in caller's id (the page is behind login_required)."""
+    user_id = request.user.pk
+    assert isinstance(user_id, int)
+    return user_id
+
+
+def _workspace(project: Project, user_id: int) -> dict[str, Any]:
+    """What the script needs: the project's rules, its labels and the API's addresses."""
+
+    def api(name: str, **kwargs: int) -> str:
+        return reverse(f"api:{name}", kwargs={"project_pk": project.pk, **kwargs})
+
+    return {
+        "project": {"id": project.pk, "multi_label": project.multi_label},
+        "user": user_id,
+        "labels": [
+            {"id": label.pk, "name": label.name, "color": label.color, "hotkey": label.hotkey}
+            for label in project.labels.order_by("position", "id")
+        ],
+        "urls": {
+            "next": api("next-image"),
+            "annotations": api("annotation-list"),
+            "annotation": api("annotation-detail", pk=IMAGE_ID_SLOT),
+            "skips": api("skip-list"),
+            "skip": api("skip-detail", pk=IMAGE_ID_SLOT),
+            "progress": api("progress"),
+            "history": api("history"),
+            "image_file": api("image-file", pk=IMAGE_ID_SLOT),
+        },
+        "slot": str(IMAGE_ID_SLOT),
+    }

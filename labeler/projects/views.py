@@ -1,0 +1,237 @@
+"""Project pages for people: overview with counts, create and edit, members."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.models import User
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_http_methods
+
+from labeler.annotations.models import Annotation
+from labeler.annotations.selectors import project_progress
+from labeler.errors import DomainError, NotFound, ValidationFailed
+from labeler.projects import selectors, services
+from labeler.projects.forms import MemberAddForm, MemberRoleForm, ProjectForm
+from labeler.projects.labels import DEFAULT_HOTKEYS, PALETTE
+from labeler.projects.models import Membership, Project, Role
+from labeler.projects.services import MAX_OVERLAP
+
+
+def page_project(request: HttpRequest, project_id: int, *, manage: bool = False) -> Project:
+    """The project a page is about, checked as the API checks it.
+
+    Non-members get 404 (ids reveal nothing); members lacking the lead role get 403
+    when ``manage`` is asked for.
+    """
+    user = request.user
+    assert isinstance(user, User)  # pages are behind login_required
+    try:
+        project = selectors.project_get_visible(user=user, project_id=project_id)
+    except NotFound as exc:
+        raise Http404(str(exc)) from None
+    role = selectors.project_role(user=user, project=project)
+    if manage and not selectors.can_manage(user=user, project=project, role=role):
+        raise PermissionDenied("Only the project's leads and admins can do this.")
+    return project
+
+
+def _user(request: HttpRequest) -> User:
+    user = request.user
+    assert isinstance(user, User)  # pages are behind login_required
+    return user
+
+
+@login_required
+@require_GET
+def project_detail(request: HttpRequest, project_id: int) -> HttpResponse:
+    """The project's overview: labels, counts and where to go next."""
+    project = page_project(request, project_id)
+    user = _user(request)
+    role = selectors.project_role(user=user, project=project)
+    progress = project_progress(project)
+    context = {
+        "project": project,
+        "labels": project.labels.all(),
+        "role": role,
+        "can_manage": selectors.can_manage(user=user, project=project, role=role),
+        "progress": progress,
+        "percent_complete": progress.complete * 100 // progress.images if progress.images else 0,
+        "member_count": project.memberships.count(),
+    }
+    return render(request, "projects/detail.html", context)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def project_new(request: HttpRequest) -> HttpResponse:
+    """Create a project; its creator becomes its lead."""
+    user = _user(request)
+    if not selectors.can_create_projects(user):
+        raise PermissionDenied("Only admins and project creators can create projects.")
+    if request.method != "POST":
+        return _project_form(request, ProjectForm.blank(), project=None)
+    form = ProjectForm(request.POST)
+    if form.is_valid():
+        try:
+            project = services.project_create(creator=user, **form.cleaned_data)
+        except DomainError as exc:
+            form.add_domain_error(exc)
+        else:
+            messages.success(request, f"Project “{project.name}” created. Next, upload images.")
+            return redirect("project-detail", project.pk)
+    return _project_form(request, form, project=None)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def project_edit(request: HttpRequest, project_id: int) -> HttpResponse:
+    """Edit a project's settings and labels, or delete it after a confirmation."""
+    project = page_project(request, project_id, manage=True)
+    if request.method != "POST":
+        return _project_form(request, ProjectForm.for_project(project), project=project)
+    action = request.POST.get("action", "save")
+    if action in ("delete", "delete-confirmed"):
+        return _project_delete(request, project, confirmed=action == "delete-confirmed")
+    form = ProjectForm(request.POST)
+    if form.is_valid():
+        try:
+            services.project_update(project=project, **form.cleaned_data)
+        except DomainError as exc:
+            form.add_domain_error(exc)
+        else:
+            messages.success(request, "Settings saved.")
+            return redirect("project-detail", project.pk)
+    return _project_form(request, form, project=project)
+
+
+def _project_form(request: HttpRequest, form: ProjectForm, project: Project | None) -> HttpResponse:
+    context = {
+        "form": form,
+        "project": project,
+        "label_rows": form["labels"].value() or [],
+        "max_overlap": MAX_OVERLAP,
+        "palette": PALETTE,
+        "hotkeys": DEFAULT_HOTKEYS,
+    }
+    return render(request, "projects/form.html", context)
+
+
+def _project_delete(request: HttpRequest, project: Project, *, confirmed: bool) -> HttpResponse:
+    typed = request.POST.get("confirm_name", "")
+    if confirmed and typed.strip() == project.name:
+        services.project_delete(project=project)
+        messages.success(request, f"Project “{project.name}” and everything in it were deleted.")
+        return redirect("home")
+    context = {
+        "project": project,
+        "progress": project_progress(project),
+        "typed": typed,
+        "error": "Type the project's name exactly to confirm." if confirmed else "",
+    }
+    return render(request, "projects/delete.html", context)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def project_members(request: HttpRequest, project_id: int) -> HttpResponse:
+    """List members; add one by username, change a role, remove one."""
+    project = page_project(request, project_id, manage=True)
+    action = request.POST.get("action", "")
+    add_form = MemberAddForm(request.POST if action == "add" else None)
+    row_errors: dict[int, str] = {}
+    if action == "add" and add_form.is_valid():
+        try:
+            membership, created = services.membership_set(
+                project=project,
+                user=add_form.cleaned_data["username"],
+                role=add_form.cleaned_data["role"],
+            )
+        except DomainError as exc:
+            add_form.add_domain_error(exc)
+        else:
+            verb = "added as" if created else "is now"
+            messages.success(request, f"{membership.user.username} {verb} {membership.role}.")
+            return redirect("project-members", project.pk)
+    elif action in ("role", "remove"):
+        response = _member_change(request, project, action, row_errors)
+        if response is not None:
+            return response
+    return _members_page(request, project, add_form, row_errors)
+
+
+def _member_change(
+    request: HttpRequest, project: Project, action: str, row_errors: dict[int, str]
+) -> HttpResponse | None:
+    """Change a role or remove a member; a response on success, None with row_errors set."""
+    user_id = request.POST.get("user", "")
+    membership = (
+        project.memberships.select_related("user").filter(user__pk=int(user_id)).first()
+        if user_id.isdecimal()
+        else None
+    )
+    if membership is None:
+        messages.error(request, "That person is not a member of this project (any more).")
+        return redirect("project-members", project.pk)
+    username = membership.user.username
+    try:
+        if action == "remove":
+            services.membership_remove(membership=membership)
+            messages.success(request, f"{username} was removed from the project.")
+        else:
+            role = _posted_role(request)
+            services.membership_set(project=project, user=membership.user, role=role)
+            messages.success(request, f"{username} is now {role}.")
+    except DomainError as exc:
+        row_errors[membership.user_id] = exc.message
+        return None
+    return _after_member_change(request, project)
+
+
+def _posted_role(request: HttpRequest) -> str:
+    form = MemberRoleForm(request.POST)
+    if not form.is_valid():
+        raise ValidationFailed(" ".join(str(e) for e in form.errors["role"]), field="role")
+    return str(form.cleaned_data["role"])
+
+
+def _after_member_change(request: HttpRequest, project: Project) -> HttpResponse:
+    # A lead who stepped down or left can no longer manage, or even see, the project.
+    user = _user(request)
+    role = selectors.project_role(user=user, project=project)
+    if selectors.can_manage(user=user, project=project, role=role):
+        return redirect("project-members", project.pk)
+    if role is not None:
+        return redirect("project-detail", project.pk)
+    return redirect("home")
+
+
+ROLE_ORDER: dict[str, int] = {Role.LEAD: 0, Role.REVIEWER: 1, Role.ANNOTATOR: 2}
+
+
+def _members_page(
+    request: HttpRequest, project: Project, add_form: MemberAddForm, row_errors: dict[int, str]
+) -> HttpResponse:
+    memberships: list[Membership] = sorted(
+        project.memberships.select_related("user"),
+        key=lambda m: (ROLE_ORDER.get(m.role, 9), m.user.username.casefold()),
+    )
+    counts = dict(
+        Annotation.objects.filter(project=project)
+        .values("annotator")
+        .annotate(n=Count("pk"))
+        .values_list("annotator", "n")
+    )
+    rows = [
+        {
+            "membership": m,
+            "annotations": counts.get(m.user_id, 0),
+            "error": row_errors.get(m.user_id),
+        }
+        for m in memberships
+    ]
+    context = {"project": project, "rows": rows, "add_form": add_form, "roles": Role.choices}
+    return render(request, "projects/members.html", context)
