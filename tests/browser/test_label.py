@@ -1,0 +1,330 @@
+"""The labelling page in Chromium: keyboard labelling, skip, back, undo, retries, suggestions."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from labeler.annotations.models import Annotation, AnnotationRevision, Assignment, Skip
+from labeler.annotations.services import annotation_submit
+from labeler.images import services as image_services
+from labeler.images.models import Image
+from labeler.predictions.models import ModelStatus, ModelVersion, Prediction
+from labeler.projects.models import Label, Role
+from tests.browser.conftest import login, save_screenshot
+from tests.factories import ProjectFactory, UserFactory, add_member, image_bytes
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
+
+WAIT = 10_000  # ms; generous for a loaded CI machine, never reached when things work
+
+
+def make_project(n_images: int, *, overlap: int = 1, multi_label: bool = False, annotators=()):
+    project = ProjectFactory(name="Pets", overlap=overlap, multi_label=multi_label)
+    lead = UserFactory(username="lead")
+    add_member(project, lead, Role.LEAD)
+    for user in annotators:
+        add_member(project, user)
+    files = [
+        SimpleUploadedFile(f"pet-{i:02d}.png", image_bytes(size=(96, 64))) for i in range(n_images)
+    ]
+    image_services.images_ingest(project=project, files=files)
+    return project
+
+
+def open_workspace(page, live_server, project):
+    page.goto(f"{live_server.url}/projects/{project.pk}/label/")
+    page.wait_for_selector("#stage[data-state=ready]", timeout=WAIT)
+
+
+def shown_image(page) -> int:
+    return int(page.locator("#stage").get_attribute("data-image-id"))
+
+
+def press_when_ready(page, key: str) -> int:
+    """Press a key on the image on screen; returns that image's id."""
+    page.wait_for_selector("#stage[data-state=ready]", timeout=WAIT)
+    image_id = shown_image(page)
+    page.keyboard.press(key)
+    return image_id
+
+
+def wait_saved(page) -> None:
+    page.wait_for_selector("#save-status[data-waiting='0']", timeout=WAIT)
+    page.wait_for_function("window.labeler.outbox().length === 0", timeout=WAIT)
+
+
+def labels_of(annotation: Annotation) -> list[str]:
+    return sorted(annotation.labels.values_list("name", flat=True))
+
+
+def test_keyboard_only_label_skip_back_and_change(live_server, page, screenshot):
+    """Five labels, a skip with a reason, back twice and a change: the database holds just that."""
+    annotator = UserFactory(username="ann")
+    project = make_project(10, overlap=2, annotators=[annotator])
+    login(page, live_server, "ann")
+    open_workspace(page, live_server, project)
+    screenshot("label")
+
+    done = {}
+    for key, name in zip("12312", ["cat", "dog", "bird", "cat", "dog"], strict=True):
+        done[press_when_ready(page, key)] = name
+    page.wait_for_selector("#stage[data-state=ready]", timeout=WAIT)
+    skipped = shown_image(page)
+    page.keyboard.press("Space")
+    page.wait_for_selector("#skip-dialog[open]")
+    page.keyboard.type("too dark")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#skip-dialog:not([open])", state="attached")
+
+    page.keyboard.press("ArrowLeft")  # the skipped image
+    assert shown_image(page) == skipped
+    assert page.locator("#mode-banner").inner_text().count("skipped") == 1
+    page.keyboard.press("ArrowLeft")  # the fifth labelled image, "dog" selected
+    fifth = list(done)[-1]
+    assert shown_image(page) == fifth
+    assert page.locator("[data-label-id][aria-pressed=true]").inner_text().endswith("dog")
+    screenshot("label-history")
+    page.keyboard.press("3")  # change it to bird; moves forward to the skipped image
+    done[fifth] = "bird"
+    assert shown_image(page) == skipped
+    page.keyboard.press("ArrowRight")  # back to the queue
+    page.wait_for_selector("#stage[data-mode=queue][data-state=ready]", timeout=WAIT)
+    assert shown_image(page) not in {*done, skipped}
+    wait_saved(page)
+
+    mine = Annotation.objects.filter(annotator=annotator)
+    assert {a.image_id: labels_of(a)[0] for a in mine} == done
+    assert all(len(labels_of(a)) == 1 for a in mine)
+    assert all(a.time_spent_ms is not None and a.time_spent_ms > 0 for a in mine)
+    assert AnnotationRevision.objects.filter(annotation__image_id=fifth).count() == 2
+    assert list(Skip.objects.values_list("image_id", "annotator_id", "reason")) == [
+        (skipped, annotator.pk, "too dark")
+    ]
+    assert Annotation.objects.count() == 5
+    assert page.locator("#mine-text").inner_text().startswith("5 labelled, 1 skipped")
+
+
+def test_undo_takes_back_the_last_label_and_skip(live_server, page):
+    """Ctrl+Z brings the last image back and the server forgets its label or skip."""
+    annotator = UserFactory(username="ann")
+    project = make_project(6, annotators=[annotator])
+    login(page, live_server, "ann")
+    open_workspace(page, live_server, project)
+
+    first = press_when_ready(page, "1")
+    second = press_when_ready(page, "2")
+    wait_saved(page)
+    page.keyboard.press("Control+z")
+    assert shown_image(page) == second
+    assert page.locator("[data-label-id][aria-pressed=true]").inner_text().endswith("dog")
+    wait_saved(page)
+    assert list(Annotation.objects.values_list("image_id", flat=True)) == [first]
+    assert Assignment.objects.filter(image_id=second, annotator=annotator).exists()
+
+    press_when_ready(page, "3")  # label it again, differently
+    page.wait_for_selector("#stage[data-state=ready]", timeout=WAIT)
+    third = shown_image(page)
+    page.keyboard.press("Space")
+    page.keyboard.press("Enter")  # skip without a reason
+    page.wait_for_selector("#skip-dialog:not([open])", state="attached")
+    wait_saved(page)
+    assert Skip.objects.filter(image_id=third).exists()
+    page.keyboard.press("Control+z")
+    assert shown_image(page) == third
+    wait_saved(page)
+    assert not Skip.objects.exists()
+    assert {a.image_id: labels_of(a) for a in Annotation.objects.all()} == {
+        first: ["cat"],
+        second: ["bird"],
+    }
+
+
+def test_two_annotators_with_overlap_one_never_get_the_same_image(live_server, browser):
+    """Two browser contexts label side by side; every image is shown to exactly one of them."""
+    one, two = UserFactory(username="one"), UserFactory(username="two")
+    project = make_project(12, overlap=1, annotators=[one, two])
+    pages = []
+    for user in (one, two):
+        context = browser.new_context(viewport={"width": 1280, "height": 800})
+        page = context.new_page()
+        login(page, live_server, user.username)
+        open_workspace(page, live_server, project)
+        pages.append(page)
+
+    seen: list[set[int]] = [set(), set()]
+    for _ in range(12):
+        for i, page in enumerate(pages):
+            if page.locator("#stage").get_attribute("data-state") == "ready":
+                seen[i].add(press_when_ready(page, "1"))
+            page.wait_for_timeout(30)
+    for page in pages:
+        wait_saved(page)
+        page.wait_for_selector("#stage[data-state=done]", timeout=WAIT)
+        page.context.close()
+
+    assert seen[0] and seen[1]
+    assert not seen[0] & seen[1]
+    assert seen[0] | seen[1] == set(Image.objects.values_list("pk", flat=True))
+    per_image = [image.annotations.count() for image in Image.objects.all()]
+    assert per_image == [1] * 12
+
+
+def test_failed_submit_is_retried_and_shown(live_server, page):
+    """The server is unreachable for the first submit: the page says so, retries, and saves."""
+    annotator = UserFactory(username="ann")
+    project = make_project(4, annotators=[annotator])
+    login(page, live_server, "ann")
+    open_workspace(page, live_server, project)
+    failures = {"left": 2}
+
+    def flaky(route):
+        if route.request.method == "POST" and failures["left"] > 0:
+            failures["left"] -= 1
+            route.abort("connectionreset")
+        else:
+            route.continue_()
+
+    page.route("**/annotations/", flaky)
+    first = press_when_ready(page, "2")
+    second = press_when_ready(page, "1")  # the next image came at once, despite the failure
+    page.wait_for_selector("#save-status[data-state=error]", timeout=WAIT)
+    assert "retrying" in page.locator("#save-status").inner_text()
+    wait_saved(page)
+    assert page.locator("#save-status").inner_text() == "All saved"
+    assert {a.image_id: labels_of(a) for a in Annotation.objects.all()} == {
+        first: ["dog"],
+        second: ["cat"],
+    }
+    assert page.evaluate("window.labeler.stats.retries") >= 1
+
+
+def test_outbox_survives_a_reload(live_server, page):
+    """A label still waiting when the page is reloaded is sent by the reloaded page."""
+    annotator = UserFactory(username="ann")
+    project = make_project(4, annotators=[annotator])
+    login(page, live_server, "ann")
+    open_workspace(page, live_server, project)
+    page.route("**/annotations/", lambda route: route.abort("connectionrefused"))
+    image_id = press_when_ready(page, "3")
+    page.wait_for_selector("#save-status[data-state=error]", timeout=WAIT)
+    page.unroute("**/annotations/")
+    page.on("dialog", lambda dialog: dialog.accept())  # "leave with unsaved work?"
+    page.reload()
+    page.wait_for_selector("#stage[data-state=ready]", timeout=WAIT)
+    assert shown_image(page) != image_id
+    wait_saved(page)
+    assert [(a.image_id, labels_of(a)) for a in Annotation.objects.all()] == [(image_id, ["bird"])]
+
+
+def test_suggestion_is_preselected_marked_and_accepted_with_enter(live_server, page, screenshot):
+    """The model's label is shown as a suggestion with its confidence; Enter accepts it."""
+    annotator = UserFactory(username="ann")
+    project = make_project(3, annotators=[annotator])
+    dog = Label.objects.get(project=project, name="dog")
+    model = ModelVersion.objects.create(
+        project=project, version=3, status=ModelStatus.READY, is_current=True
+    )
+    for image in Image.objects.all():
+        labels = {str(label.pk): 0.05 for label in project.labels.all()}
+        labels[str(dog.pk)] = 0.9
+        Prediction.objects.create(image=image, model_version=model, probabilities=labels)
+    login(page, live_server, "ann")
+    open_workspace(page, live_server, project)
+
+    suggestion = page.locator("#suggestion")
+    assert suggestion.is_visible()
+    assert "dog" in suggestion.inner_text() and "90%" in suggestion.inner_text()
+    chosen = page.locator("[data-label-id][aria-pressed=true]")
+    assert chosen.count() == 1 and "suggested" in chosen.inner_text().lower()
+    screenshot("label-suggestion", full_page=False)
+    accepted = press_when_ready(page, "Enter")
+    overridden = press_when_ready(page, "1")
+    wait_saved(page)
+
+    rows = {a.image_id: a for a in Annotation.objects.all()}
+    assert labels_of(rows[accepted]) == ["dog"]
+    assert rows[accepted].suggestion_accepted and rows[accepted].suggested_by_id == model.pk
+    assert labels_of(rows[overridden]) == ["cat"]
+    assert not rows[overridden].suggestion_accepted
+    assert rows[overridden].suggested_by_id == model.pk
+
+
+def test_multi_label_keys_toggle_and_enter_submits(live_server, page, screenshot):
+    """In a multi-label project keys toggle; Enter submits; an empty submit is refused."""
+    annotator = UserFactory(username="ann")
+    project = make_project(3, multi_label=True, annotators=[annotator])
+    login(page, live_server, "ann")
+    open_workspace(page, live_server, project)
+
+    first = shown_image(page)
+    page.keyboard.press("Enter")  # nothing chosen yet
+    assert "at least one label" in page.locator("#stage-message").inner_text()
+    for key in "132":
+        page.keyboard.press(key)
+    page.keyboard.press("Control+z")  # un-toggles "dog"
+    assert page.locator("[data-label-id][aria-pressed=true]").count() == 2
+    screenshot("label-multi", full_page=False)
+    assert shown_image(page) == first
+    page.keyboard.press("Enter")
+    wait_saved(page)
+    assert [(a.image_id, labels_of(a)) for a in Annotation.objects.all()] == [
+        (first, ["bird", "cat"])
+    ]
+
+
+def test_other_annotators_labels_are_never_shown(live_server, page):
+    """An image someone else labelled comes with nothing selected, and history is one's own."""
+    annotator, other = UserFactory(username="ann"), UserFactory(username="other")
+    project = make_project(2, overlap=2, annotators=[annotator, other])
+    for image in Image.objects.all():
+        annotation_submit(project=project, annotator=other, image_id=image.pk, labels=["bird"])
+    login(page, live_server, "ann")
+    open_workspace(page, live_server, project)
+    assert page.locator("[data-label-id][aria-pressed=true]").count() == 0
+    assert page.locator("#back-button").is_disabled()
+    assert page.locator("#mode-banner").is_hidden()
+
+
+def test_instructions_and_shortcuts_are_one_click_away(live_server, page):
+    """The instructions open from the bar and close with Escape; ? lists the shortcuts."""
+    annotator = UserFactory(username="ann")
+    project = make_project(1, annotators=[annotator])
+    project.instructions = "Cats only if you see whiskers.\n<script>alert(1)</script>"
+    project.save()
+    login(page, live_server, "ann")
+    open_workspace(page, live_server, project)
+    page.get_by_role("button", name="Instructions").click()
+    dialog = page.locator("#instructions-dialog")
+    assert dialog.is_visible()
+    assert "whiskers" in dialog.inner_text() and "<script>" in dialog.inner_text()
+    page.keyboard.press("Escape")
+    assert dialog.is_hidden()
+    page.keyboard.press("?")
+    assert "Keyboard shortcuts" in page.locator("#help-dialog").inner_text()
+    page.keyboard.press("Escape")
+    assert page.locator("#help-dialog").is_hidden()
+
+
+def test_tablet_layout_fits_without_scrolling(live_server, browser):
+    """At 768x1024 with touch, the image sits above the labels and nothing scrolls sideways."""
+    annotator = UserFactory(username="ann")
+    project = make_project(2, annotators=[annotator])
+    context = browser.new_context(
+        viewport={"width": 768, "height": 1024}, has_touch=True, is_mobile=True
+    )
+    page = context.new_page()
+    login(page, live_server, "ann")
+    open_workspace(page, live_server, project)
+    first = shown_image(page)
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    stage_box = page.locator("#stage").bounding_box()
+    labels_box = page.locator("#labels").bounding_box()
+    assert stage_box["y"] + stage_box["height"] <= labels_box["y"] + 1
+    page.locator("[data-label-id]").first.tap()
+    page.wait_for_selector("#stage[data-state=ready]", timeout=WAIT)
+    assert shown_image(page) != first
+    save_screenshot(page, "label-tablet", full_page=False)
+    wait_saved(page)
+    context.close()
+    assert Annotation.objects.get().image_id == first
