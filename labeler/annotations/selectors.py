@@ -115,31 +115,25 @@ def annotator_history(
         .select_related("image")[:limit]
     )
     items = [
-        HistoryItem(
-            kind="annotation",
-            id=a.pk,
-            image_id=a.image_id,
-            image_name=a.image.original_name,
-            width=a.image.width,
-            height=a.image.height,
-            label_ids=sorted(label.pk for label in a.labels.all()),
-            reason="",
-            at=a.updated_at,
-        )
+        _history_item(a, sorted(label.pk for label in a.labels.all()), "", a.updated_at)
         for a in annotations
-    ] + [
-        HistoryItem(
-            kind="skip",
-            id=s.pk,
-            image_id=s.image_id,
-            image_name=s.image.original_name,
-            width=s.image.width,
-            height=s.image.height,
-            label_ids=[],
-            reason=s.reason,
-            at=s.created_at,
-        )
-        for s in skips
-    ]
+    ] + [_history_item(s, [], s.reason, s.created_at) for s in skips]
     items.sort(key=lambda item: item.at, reverse=True)
     return items[:limit]
+
+
+def _history_item(
+    row: Annotation | Skip, label_ids: list[int], reason: str, at: datetime
+) -> HistoryItem:
+    image = row.image
+    return HistoryItem(
+        kind="annotation" if isinstance(row, Annotation) else "skip",
+        id=row.pk,
+        image_id=image.pk,
+        image_name=image.original_name,
+        width=image.width,
+        height=image.height,
+        label_ids=label_ids,
+        reason=reason,
+        at=at,
+    )

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.contrib.auth.models import User
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from labeler.annotations.models import Annotation, AnnotationRevision, Assignment, Skip
@@ -120,17 +120,11 @@ def annotation_submit(
 @transaction.atomic
 def annotation_withdraw(*, project: Project, annotator: User, annotation_id: int) -> Image:
     """Take back one's own annotation (undo): the image is open again and leased to them."""
-    mine = Annotation.objects.filter(pk=annotation_id, project=project, annotator=annotator)
-    missing = NotFound(f"Annotation {annotation_id} does not exist or is not yours.")
-    image_id = mine.values_list("image_id", flat=True).first()
-    if image_id is None:
-        raise missing
-    image = _lock_image(project, image_id)
-    # Deleted again under the image's lock: of two undos racing (a double click), the
-    # second finds nothing left rather than taking the count down a second time.
-    deleted, _ = mine.delete()
-    if not deleted:
-        raise missing
+    image = _delete_locked(
+        project,
+        Annotation.objects.filter(pk=annotation_id, project=project, annotator=annotator),
+        NotFound(f"Annotation {annotation_id} does not exist or is not yours."),
+    )
     image.annotation_count = F("annotation_count") - 1
     image.save(update_fields=["annotation_count"])
     image.refresh_from_db(fields=["annotation_count"])
@@ -171,16 +165,30 @@ def skip_create(*, project: Project, annotator: User, image_id: Any, reason: Any
 @transaction.atomic
 def skip_withdraw(*, project: Project, annotator: User, skip_id: int) -> Image:
     """Take back one's own skip (undo): the image is leased to them again."""
-    mine = Skip.objects.filter(pk=skip_id, project=project, annotator=annotator)
-    missing = NotFound(f"Skip {skip_id} does not exist or is not yours.")
+    image = _delete_locked(
+        project,
+        Skip.objects.filter(pk=skip_id, project=project, annotator=annotator),
+        NotFound(f"Skip {skip_id} does not exist or is not yours."),
+    )
+    queue_hold(project=project, image=image, annotator=annotator)
+    return image
+
+
+def _delete_locked(
+    project: Project, mine: QuerySet[Annotation] | QuerySet[Skip], missing: NotFound
+) -> Image:
+    """Delete one's own annotation or skip under its image's lock; returns the image.
+
+    Deleted under the lock: of two undos racing (a double click), the second finds
+    nothing left rather than taking the image's count down a second time.
+    """
     image_id = mine.values_list("image_id", flat=True).first()
     if image_id is None:
         raise missing
     image = _lock_image(project, image_id)
-    deleted, _ = mine.delete()  # under the lock, as in annotation_withdraw
+    deleted, _ = mine.delete()
     if not deleted:
         raise missing
-    queue_hold(project=project, image=image, annotator=annotator)
     return image
 
 

@@ -32,10 +32,11 @@ def test_login_then_home_lists_only_my_projects(live_server, page, screenshot):
     assert page.get_by_text("Street signs").is_visible()
     assert page.get_by_text("Somebody else's").count() == 0
     assert page.get_by_text("maria").is_visible()
-    screenshot("home")
 
 
-def test_home_shows_my_progress_and_logout_ends_the_session(live_server, page, make_images):
+def test_home_shows_my_progress_and_logout_ends_the_session(
+    live_server, page, make_images, screenshot
+):
     """Each project card says how many images I labelled and how many are left for me."""
     user = UserFactory(username="maria")
     other = UserFactory(username="other")
@@ -51,6 +52,7 @@ def test_home_shows_my_progress_and_logout_ends_the_session(live_server, page, m
     assert card.locator(".mine-labelled").inner_text() == "1"
     assert card.locator(".mine-remaining").inner_text() == "4"
     assert "0 of 5 images complete" in card.inner_text()
+    screenshot("home")
     card.get_by_role("link", name="Label").click()
     page.wait_for_url(f"{live_server.url}/projects/{project.pk}/label/")
 
