@@ -451,6 +451,10 @@
       // An edit of an earlier image: put its earlier labels (or skip) back.
       restorePrevious(entry, action.previous);
       announce(`Undone: image ${entry.image_id} is back as it was.`);
+      if (state.current && state.current.entry === entry) {
+        state.current.selected = new Set(entry.label_ids);
+        renderMode();
+      }
       renderLabels();
       return;
     }
@@ -487,14 +491,7 @@
   }
 
   function withdraw(entry) {
-    // Still waiting in the outbox? Then it never reaches the server.
-    const waiting = outbox.findIndex((op) => op.entryRef === entry && !op.inFlight);
-    if (waiting >= 0 && outbox[waiting].kind !== "withdraw") {
-      outbox.splice(waiting, 1);
-      saveOutbox();
-      renderStatus();
-      return;
-    }
+    // Sent in order after the write it takes back, so that write is on the server by then.
     enqueue({ kind: "withdraw", image: entry.image_id, what: entry.kind }, entry);
   }
 
@@ -560,10 +557,17 @@
     const entry = op.entryRef;
     if (op.kind === "annotate") return api("POST", data.urls.annotations, op.body);
     if (op.kind === "skip") return api("POST", data.urls.skips, op.body);
-    // withdraw: needs the server's id of what it takes back
-    const id = op.targetId || (entry && entry.id);
-    if (!id) return { ok: true, status: 204 };
+    // withdraw: needs the server's id of what it takes back; after a reload only the
+    // image is known, so look the caller's own annotation or skip of it up.
     const name = op.what === "skip" ? "skip" : "annotation";
+    let id = op.targetId || (entry && entry.id);
+    if (!id) {
+      const mine = `?image=${op.image}&annotator=${data.user}`;
+      const found = await api("GET", `${data.urls[`${name}s`]}${mine}`);
+      if (!found.ok) return found;
+      if (!found.body.results.length) return { ok: true, status: 204 };
+      id = found.body.results[0].id;
+    }
     return api("DELETE", url(name, id));
   }
 

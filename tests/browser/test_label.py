@@ -328,3 +328,44 @@ def test_tablet_layout_fits_without_scrolling(live_server, browser):
     wait_saved(page)
     context.close()
     assert Annotation.objects.get().image_id == first
+
+
+def test_an_undo_waiting_offline_survives_a_reload(live_server, page):
+    """Label, undo and reload while the server is unreachable: nothing is left stored."""
+    annotator = UserFactory(username="ann")
+    project = make_project(4, annotators=[annotator])
+    login(page, live_server, "ann")
+    open_workspace(page, live_server, project)
+    page.route("**/annotations/**", lambda route: route.abort("connectionrefused"))
+    image_id = press_when_ready(page, "1")
+    page.keyboard.press("Control+z")
+    assert shown_image(page) == image_id
+    assert [op["kind"] for op in page.evaluate("window.labeler.outbox()")] == [
+        "annotate",
+        "withdraw",
+    ]
+    page.unroute("**/annotations/**")
+    page.on("dialog", lambda dialog: dialog.accept())
+    page.reload()
+    page.wait_for_selector("#stage[data-state=ready]", timeout=WAIT)
+    wait_saved(page)
+    assert not Annotation.objects.exists()
+    assert page.locator("#failures").is_hidden()
+
+
+def test_zoom_and_fit_with_the_keyboard(live_server, page):
+    """+ zooms into the image, - zooms out, = fits it to the screen again."""
+    annotator = UserFactory(username="ann")
+    project = make_project(1, annotators=[annotator])
+    login(page, live_server, "ann")
+    open_workspace(page, live_server, project)
+    scale = "() => new DOMMatrix(getComputedStyle(document.querySelector('#stage-frame img'))"
+    scale += ".transform).a"
+    assert page.evaluate(scale) == pytest.approx(1)
+    page.keyboard.press("+")
+    page.keyboard.press("+")
+    page.wait_for_function(f"({scale})() > 1.2")
+    page.keyboard.press("-")
+    page.keyboard.press("=")
+    page.wait_for_function(f"Math.abs(({scale})() - 1) < 0.01")
+    assert Annotation.objects.count() == 0
