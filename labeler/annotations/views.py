@@ -10,7 +10,7 @@ from django.shortcuts import render
 from django.urls import reverse
 
 from labeler.projects.models import Project
-from labeler.projects.views import page_project
+from labeler.projects.views import page_project, page_user
 
 IMAGE_ID_SLOT = 999999999  # replaced by the script with each image's id
 
@@ -22,15 +22,8 @@ def label(request: HttpRequest, project_id: int) -> HttpResponse:
     return render(
         request,
         "annotations/label.html",
-        {"project": project, "workspace": _workspace(project, request_user_id(request))},
+        {"project": project, "workspace": _workspace(project, page_user(request).pk)},
     )
-
-
-def request_user_id(request: HttpRequest) -> int:
-    """The logged-in caller's id (the page is behind login_required)."""
-    user_id = request.user.pk
-    assert isinstance(user_id, int)
-    return user_id
 
 
 def _workspace(project: Project, user_id: int) -> dict[str, Any]:

@@ -27,8 +27,7 @@ def page_project(request: HttpRequest, project_id: int, *, manage: bool = False)
     Non-members get 404 (ids reveal nothing); members lacking the lead role get 403
     when ``manage`` is asked for.
     """
-    user = request.user
-    assert isinstance(user, User)  # pages are behind login_required
+    user = page_user(request)
     try:
         project = selectors.project_get_visible(user=user, project_id=project_id)
     except NotFound as exc:
@@ -39,7 +38,8 @@ def page_project(request: HttpRequest, project_id: int, *, manage: bool = False)
     return project
 
 
-def _user(request: HttpRequest) -> User:
+def page_user(request: HttpRequest) -> User:
+    """The logged-in caller of a page."""
     user = request.user
     assert isinstance(user, User)  # pages are behind login_required
     return user
@@ -50,7 +50,7 @@ def _user(request: HttpRequest) -> User:
 def project_detail(request: HttpRequest, project_id: int) -> HttpResponse:
     """The project's overview: labels, counts and where to go next."""
     project = page_project(request, project_id)
-    user = _user(request)
+    user = page_user(request)
     role = selectors.project_role(user=user, project=project)
     progress = project_progress(project)
     context = {
@@ -69,7 +69,7 @@ def project_detail(request: HttpRequest, project_id: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def project_new(request: HttpRequest) -> HttpResponse:
     """Create a project; its creator becomes its lead."""
-    user = _user(request)
+    user = page_user(request)
     if not selectors.can_create_projects(user):
         raise PermissionDenied("Only admins and project creators can create projects.")
     if request.method != "POST":
@@ -170,7 +170,7 @@ def _member_change(
     user_id = request.POST.get("user", "")
     membership = (
         project.memberships.select_related("user").filter(user__pk=int(user_id)).first()
-        if user_id.isdecimal()
+        if user_id.isascii() and user_id.isdecimal() and len(user_id) <= 18
         else None
     )
     if membership is None:
@@ -200,7 +200,7 @@ def _posted_role(request: HttpRequest) -> str:
 
 def _after_member_change(request: HttpRequest, project: Project) -> HttpResponse:
     # A lead who stepped down or left can no longer manage, or even see, the project.
-    user = _user(request)
+    user = page_user(request)
     role = selectors.project_role(user=user, project=project)
     if selectors.can_manage(user=user, project=project, role=role):
         return redirect("project-members", project.pk)

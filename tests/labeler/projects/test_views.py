@@ -535,7 +535,7 @@ def test_bad_role_in_a_row_is_refused(project, lead, annotator):
     assert row_counts() == before
 
 
-@pytest.mark.parametrize("user_id", ["", "abc", "99999999999999999999"])
+@pytest.mark.parametrize("user_id", ["", "abc", "99999999999999999999", "9" * 5000, "٣"])
 def test_change_for_a_non_member_says_so(project, lead, outsider, user_id):
     before = row_counts()
     client = client_as(lead)
