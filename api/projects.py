@@ -13,7 +13,7 @@ from rest_framework.response import Response
 from api.permissions import request_user
 from labeler.errors import PermissionDenied
 from labeler.projects import selectors, services
-from labeler.projects.models import Label, Project
+from labeler.projects.models import ConsensusMethod, Label, Project
 
 
 class LabelSerializer(serializers.ModelSerializer):
@@ -53,8 +53,8 @@ class ProjectSerializer(serializers.ModelSerializer):
     class Meta:
         model = Project
         fields = [
-            "id", "name", "instructions", "multi_label", "overlap", "labels", "role",
-            "created_at", "updated_at",
+            "id", "name", "instructions", "multi_label", "overlap", "consensus_method",
+            "review_threshold", "gold_rate", "labels", "role", "created_at", "updated_at",
         ]  # fmt: skip
         read_only_fields = fields
 
@@ -70,6 +70,13 @@ class ProjectWriteSerializer(serializers.Serializer):
     instructions = serializers.CharField(required=False, allow_blank=True, default="")
     multi_label = serializers.BooleanField(required=False, default=False)
     overlap = serializers.IntegerField(required=False, default=1, min_value=1, max_value=50)
+    consensus_method = serializers.ChoiceField(
+        choices=ConsensusMethod.choices, required=False, default=ConsensusMethod.MAJORITY
+    )
+    review_threshold = serializers.FloatField(
+        required=False, default=0.7, min_value=0.0, max_value=1.0
+    )
+    gold_rate = serializers.FloatField(required=False, default=0.05, min_value=0.0, max_value=1.0)
     labels = LabelListField()
 
 

@@ -105,6 +105,16 @@ TEMPLATES = [
     },
 ]
 
+# Cache: Redis when REDIS_URL is set (shared by web processes and workers), else memory.
+REDIS_URL = os.environ.get("REDIS_URL", "")
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        if REDIS_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
+
 # Database: DATABASE_URL (postgres://user:pass@host:5432/name or sqlite:///path);
 # the default is a SQLite file under var/.
 DATABASES = {

@@ -11,6 +11,7 @@ row locks: there every transaction takes the write lock up front (see settings).
 
 from __future__ import annotations
 
+import random
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
@@ -31,11 +32,12 @@ from django.db.models import (
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from labeler.annotations.models import Annotation, Assignment, Skip
+from labeler.annotations.models import Annotation, Assignment, FinalLabelMethod, Skip
 from labeler.images.models import Image
 from labeler.projects.models import Project
 
 MAX_ATTEMPTS = 20
+_random = random.Random()  # gold mixing; tests set the project's rate to 0 or 1
 
 
 def queue_next_image(
@@ -53,6 +55,10 @@ def queue_next_image(
         held = _renew_held(project, annotator, excluded, now, expires_at)
         if held is not None:
             return held
+        if project.gold_rate > 0 and _random.random() < project.gold_rate:
+            gold = _lease_gold(project, annotator, excluded, now, expires_at)
+            if gold is not None:
+                return gold
         for _ in range(MAX_ATTEMPTS):
             try:
                 return _lease_one(project, annotator, excluded, now, expires_at)
@@ -103,6 +109,39 @@ def queue_hold(*, project: Project, image: Image, annotator: User) -> Assignment
             "created_at": now,
         },
     )
+    return assignment
+
+
+def _lease_gold(
+    project: Project,
+    annotator: User,
+    excluded: set[int],
+    now: datetime,
+    expires_at: datetime,
+) -> Assignment | None:
+    """A gold image the annotator has not seen, leased like any other.
+
+    Gold images score annotators, so every annotator gets them whatever the overlap;
+    nothing in the answer tells them apart from the rest of the queue.
+    """
+    seen = Annotation.objects.filter(image=OuterRef("pk"), annotator=annotator)
+    skipped = Skip.objects.filter(image=OuterRef("pk"), annotator=annotator)
+    gold = (
+        Image.objects.filter(project=project, final_label__method=FinalLabelMethod.GOLD)
+        .exclude(pk__in=excluded)
+        .exclude(Exists(seen))
+        .exclude(Exists(skipped))
+        .order_by("?")
+        .first()
+    )
+    if gold is None:
+        return None
+    assignment, _ = Assignment.objects.update_or_create(
+        image=gold,
+        annotator=annotator,
+        defaults={"project": project, "expires_at": expires_at, "created_at": now},
+    )
+    assignment.image = gold
     return assignment
 
 

@@ -7,6 +7,11 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
 
+class ConsensusMethod(models.TextChoices):
+    MAJORITY = "majority", "Majority vote"
+    DAWID_SKENE = "dawid_skene", "Dawid-Skene"
+
+
 class Project(models.Model):
     """A labelling job: a set of images, the labels to choose from and the rules."""
 
@@ -19,6 +24,22 @@ class Project(models.Model):
         default=1,
         validators=[MinValueValidator(1), MaxValueValidator(50)],
         help_text="How many distinct annotators label each image.",
+    )
+    consensus_method = models.CharField(
+        max_length=16,
+        choices=ConsensusMethod.choices,
+        default=ConsensusMethod.MAJORITY,
+        help_text="How an image's final label is decided from its annotations.",
+    )
+    review_threshold = models.FloatField(
+        default=0.7,
+        validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        help_text="Consensus below this confidence goes to the review queue.",
+    )
+    gold_rate = models.FloatField(
+        default=0.05,
+        validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        help_text="Share of queue images that are gold images, mixed in unannounced.",
     )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

@@ -14,9 +14,27 @@ from labeler.annotations.models import Annotation
 from labeler.errors import Conflict, ValidationFailed
 from labeler.images.models import Image
 from labeler.projects.labels import LabelSpec, labels_parse
-from labeler.projects.models import Label, Membership, Project, Role
+from labeler.projects.models import ConsensusMethod, Label, Membership, Project, Role
 
 MAX_OVERLAP = 50
+
+
+QUALITY_FIELDS = ("consensus_method", "review_threshold", "gold_rate")
+
+
+def _check_quality(changes: dict[str, Any]) -> None:
+    method = changes.get("consensus_method")
+    if method is not None and method not in ConsensusMethod.values:
+        known = ", ".join(ConsensusMethod.values)
+        raise ValidationFailed(
+            f"Unknown consensus method {method!r}; use one of {known}.", field="consensus_method"
+        )
+    for field in ("review_threshold", "gold_rate"):
+        value = changes.get(field)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+            raise ValidationFailed(f"{field} must be a number from 0 to 1.", field=field)
 
 
 def _check_fields(*, name: str | None, overlap: int | None) -> None:
@@ -37,9 +55,17 @@ def project_create(
     multi_label: bool = False,
     overlap: int = 1,
     instructions: str = "",
+    **quality: Any,
 ) -> Project:
-    """Create a project with its labels; the creator becomes its lead."""
+    """Create a project with its labels; the creator becomes its lead.
+
+    ``quality`` may set consensus_method, review_threshold and gold_rate.
+    """
     _check_fields(name=name, overlap=overlap)
+    unknown = set(quality) - set(QUALITY_FIELDS)
+    if unknown:
+        raise TypeError(f"project_create() got unexpected fields {sorted(unknown)}")
+    _check_quality(quality)
     specs = labels_parse(labels, multi_label=multi_label)
     if any(spec.id is not None for spec in specs):
         raise ValidationFailed("New labels cannot carry an id.", field="labels")
@@ -49,6 +75,7 @@ def project_create(
         multi_label=multi_label,
         overlap=overlap,
         created_by=creator,
+        **quality,
     )
     Label.objects.bulk_create(
         Label(project=project, name=s.name, color=s.color or "", hotkey=s.hotkey or "", position=i)
@@ -63,6 +90,7 @@ def project_update(*, project: Project, **changes: Any) -> Project:
     """Change a project's settings and labels, refusing changes that would orphan labels."""
     project = Project.objects.select_for_update().get(pk=project.pk)
     _check_fields(name=changes.get("name"), overlap=changes.get("overlap"))
+    _check_quality(changes)
     multi_label = changes.get("multi_label", project.multi_label)
     if multi_label is False and project.multi_label:
         _check_can_become_single_label(project)
@@ -71,7 +99,7 @@ def project_update(*, project: Project, **changes: Any) -> Project:
     elif multi_label is False and project.labels.count() < 2:
         raise ValidationFailed("A single-label project needs at least 2 labels.", field="labels")
     old_overlap = project.overlap
-    for field in ("name", "instructions", "multi_label", "overlap"):
+    for field in ("name", "instructions", "multi_label", "overlap", *QUALITY_FIELDS):
         if field in changes:
             value = changes[field]
             setattr(project, field, value.strip() if field == "name" else value)

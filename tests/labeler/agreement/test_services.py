@@ -1,0 +1,112 @@
+"""Final labels: consensus written for agreed images, people's decisions kept, gold images."""
+
+from __future__ import annotations
+
+import pytest
+
+from labeler.agreement.services import final_labels_refresh, image_decide, image_gold_clear
+from labeler.annotations.models import FinalLabel, FinalLabelMethod
+from labeler.annotations.queue import queue_next_image
+from labeler.annotations.services import annotation_submit
+from labeler.errors import ValidationFailed
+from tests.factories import ProjectFactory, UserFactory, add_member
+from tests.rows import row_counts
+
+pytestmark = pytest.mark.django_db
+
+
+def names(final: FinalLabel) -> list[str]:
+    return sorted(final.labels.values_list("name", flat=True))
+
+
+def label(project, user, image, name):
+    annotation_submit(project=project, annotator=user, image_id=image.pk, labels=[name])
+
+
+def test_agreed_images_get_a_consensus_final_label(project, annotator, annotator2, make_images):
+    """Overlap 2: agreement gives a final label with confidence 1; a tie goes to review."""
+    agreed, split, half = make_images(project, 3)
+    for user in (annotator, annotator2):
+        label(project, user, agreed, "dog")
+    label(project, annotator, split, "cat")
+    label(project, annotator2, split, "bird")
+    label(project, annotator, half, "cat")  # one of two annotators so far
+    assert final_labels_refresh(project=project) == 1
+    final = FinalLabel.objects.get()
+    assert (final.image_id, names(final), final.method) == (agreed.pk, ["dog"], "consensus")
+    assert final.confidence == pytest.approx(1.0)
+
+
+def test_refresh_keeps_decisions_made_by_people(project, lead, annotator, annotator2, make_images):
+    """An adjudicated label survives a refresh even where consensus would say otherwise."""
+    (image,) = make_images(project, 1)
+    for user in (annotator, annotator2):
+        label(project, user, image, "dog")
+    image_decide(
+        project=project, image_id=image.pk, labels=["cat"], decided_by=lead, method="adjudicated"
+    )
+    final_labels_refresh(project=project)
+    final = FinalLabel.objects.get()
+    assert (names(final), final.method, final.decided_by) == (["cat"], "adjudicated", lead)
+
+
+def test_a_consensus_that_turned_into_a_tie_is_withdrawn(
+    project, annotator, annotator2, make_images
+):
+    """When an annotator changes their label to disagree, the consensus label goes."""
+    (image,) = make_images(project, 1)
+    for user in (annotator, annotator2):
+        label(project, user, image, "dog")
+    final_labels_refresh(project=project)
+    label(project, annotator2, image, "cat")
+    assert final_labels_refresh(project=project) == 0
+    assert not FinalLabel.objects.exists()
+
+
+def test_bad_decisions_are_refused_and_change_nothing(project, lead, make_images, other_image):
+    """Unknown labels, another project's image or an unknown method: 4xx errors, no writes."""
+    (image,) = make_images(project, 1)
+    before = row_counts()
+    bad = [
+        {"image_id": image.pk, "labels": ["horse"], "method": "gold"},
+        {"image_id": other_image.pk, "labels": ["cat"], "method": "gold"},
+        {"image_id": "1", "labels": ["cat"], "method": "gold"},
+        {"image_id": image.pk, "labels": ["cat"], "method": "consensus"},
+    ]
+    for kwargs in bad:
+        with pytest.raises(ValidationFailed):
+            image_decide(project=project, decided_by=lead, **kwargs)
+    assert row_counts() == before
+
+
+@pytest.fixture
+def other_image(make_images):
+    return make_images(ProjectFactory(), 1)[0]
+
+
+def test_gold_images_reach_every_annotator_whatever_the_overlap(project, lead, make_images):
+    """With gold rate 1, each annotator gets the gold image first, even once it is complete."""
+    project.gold_rate = 1.0
+    project.overlap = 1
+    project.save()
+    gold, plain = make_images(project, 2)
+    image_decide(project=project, image_id=gold.pk, labels=["cat"], decided_by=lead, method="gold")
+    for _ in range(3):
+        user = UserFactory()
+        add_member(project, user)
+        assert queue_next_image(project=project, annotator=user).image_id == gold.pk
+        label(project, user, gold, "cat")
+    image_gold_clear(project=project, image_id=gold.pk)
+    newcomer = UserFactory()
+    add_member(project, newcomer)
+    assert queue_next_image(project=project, annotator=newcomer).image_id == plain.pk
+    assert not FinalLabel.objects.filter(method=FinalLabelMethod.GOLD).exists()
+
+
+def test_no_gold_with_rate_zero(project, lead, annotator, make_images):
+    """A gold rate of 0 never mixes gold images in."""
+    project.gold_rate = 0.0
+    project.save()
+    plain, gold = make_images(project, 2)
+    image_decide(project=project, image_id=gold.pk, labels=["dog"], decided_by=lead, method="gold")
+    assert queue_next_image(project=project, annotator=annotator).image_id == plain.pk
