@@ -1,0 +1,51 @@
+"""Agreement metrics as pure functions over rating arrays (numpy, scipy.sparse; no Django).
+
+Single-label ratings come as ``codes``: an integer array with one row per image and one
+column per annotator, holding the category index 0..k-1 or -1 where that annotator did not
+rate that image. Every metric returns a ``Figure``: a value, or None with the reason it is
+undefined (never NaN, never an exception for lack of data). Malformed input raises
+ValueError.
+"""
+
+from labeler.agreement.metrics.annotators import AnnotatorFigures, per_annotator
+from labeler.agreement.metrics.bootstrap import (
+    MAX_BOOTSTRAP_ROWS,
+    Metric,
+    bootstrap_ci,
+    with_ci,
+)
+from labeler.agreement.metrics.counts import Codes, check_codes
+from labeler.agreement.metrics.figures import Figure, kappa_band
+from labeler.agreement.metrics.labels import LabelFigures, confusion_matrix, per_label
+from labeler.agreement.metrics.multi_label import LabelSets, binary_matrices, mean_jaccard
+from labeler.agreement.metrics.multi_rater import (
+    fleiss_kappa,
+    krippendorff_alpha,
+    percent_agreement,
+)
+from labeler.agreement.metrics.pairwise import PairMatrix, cohen_kappa_matrix, cohen_kappa_mean
+
+__all__ = [
+    "MAX_BOOTSTRAP_ROWS",
+    "AnnotatorFigures",
+    "Codes",
+    "Figure",
+    "LabelFigures",
+    "LabelSets",
+    "Metric",
+    "PairMatrix",
+    "binary_matrices",
+    "bootstrap_ci",
+    "check_codes",
+    "cohen_kappa_matrix",
+    "cohen_kappa_mean",
+    "confusion_matrix",
+    "fleiss_kappa",
+    "kappa_band",
+    "krippendorff_alpha",
+    "mean_jaccard",
+    "per_annotator",
+    "per_label",
+    "percent_agreement",
+    "with_ci",
+]

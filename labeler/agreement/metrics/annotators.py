@@ -1,0 +1,170 @@
+"""Agreement figures for each annotator: with the others, with the consensus, with gold."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from labeler.agreement.metrics.counts import Codes, Floats, check_codes, check_reference
+from labeler.agreement.metrics.figures import Figure, defined, undefined
+from labeler.agreement.metrics.pairwise import PairCounts, kappas, pair_counts
+
+ALONE = "this annotator rated no image that another annotator also rated"
+NO_DEFINED_OTHER = (
+    "kappa with every other annotator is undefined: on the images each pair shares, both "
+    "used one and the same category throughout"
+)
+
+
+@dataclass(frozen=True)
+class AnnotatorFigures:
+    """How one annotator (a codes column) agrees with the others and with references.
+
+    ``kappa_with_others`` is the mean of the defined Cohen's kappas with each other
+    annotator; ``agreement_with_others`` pools every image this annotator shares with each
+    other annotator (one comparison per other annotator) and gives the share of matching
+    categories. The consensus and gold figures compare with that label on the images this
+    annotator rated and the reference has (not -1): accuracy is the share that match, and
+    kappa is Cohen's kappa treating the reference as a second rater. A consensus computed
+    from this annotator's own ratings flatters them; that is the caller's choice.
+    """
+
+    annotator: int
+    n_rated: int
+    kappa_with_others: Figure
+    agreement_with_others: Figure
+    consensus_accuracy: Figure
+    consensus_kappa: Figure
+    gold_accuracy: Figure
+    gold_kappa: Figure
+
+
+@dataclass(frozen=True)
+class _Reference:
+    """A reference labelling (consensus or gold) and the words for when it says nothing."""
+
+    column: int | None
+    missing: str
+    none_rated: str
+    one_category: str
+
+
+@dataclass(frozen=True)
+class _Pairs:
+    """Pair counts and kappas over the annotator columns, then any reference columns."""
+
+    counts: PairCounts
+    kappa: Floats
+    n_annotators: int
+
+
+def per_annotator(
+    codes: Codes,
+    k: int,
+    consensus: Codes | None = None,
+    gold: Codes | None = None,
+) -> list[AnnotatorFigures]:
+    """Figures for each annotator column of ``codes``, in column order.
+
+    ``consensus`` and ``gold`` hold one code per image, -1 where the image has none; either
+    may be None, which leaves its figures undefined.
+    """
+    check_codes(codes, k)
+    stacked, consensus_ref, gold_ref = _with_references(codes, k, consensus, gold)
+    counts = pair_counts(stacked, k)
+    pairs = _Pairs(counts=counts, kappa=kappas(counts), n_annotators=codes.shape[1])
+    rated = codes >= 0
+    with_others = np.count_nonzero(rated & (rated.sum(axis=1) >= 2)[:, np.newaxis], axis=0)
+    return [
+        _annotator_figures(pairs, i, int(with_others[i]), consensus_ref, gold_ref)
+        for i in range(pairs.n_annotators)
+    ]
+
+
+def _with_references(
+    codes: Codes, k: int, consensus: Codes | None, gold: Codes | None
+) -> tuple[Codes, _Reference, _Reference]:
+    """The codes with the consensus and gold appended as extra columns, where given."""
+    n_items, size = codes.shape
+    columns = [codes]
+    for name, reference in (("consensus", consensus), ("gold", gold)):
+        if reference is not None:
+            check_reference(reference, n_items, k, name)
+            columns.append(reference.reshape(-1, 1))
+    consensus_column = None if consensus is None else size
+    gold_column = None if gold is None else size + int(consensus is not None)
+    return np.concatenate(columns, axis=1), _consensus(consensus_column), _gold(gold_column)
+
+
+def _annotator_figures(
+    pairs: _Pairs, i: int, n_with_others: int, consensus: _Reference, gold: _Reference
+) -> AnnotatorFigures:
+    consensus_accuracy, consensus_kappa = _with_reference(pairs, i, consensus)
+    gold_accuracy, gold_kappa = _with_reference(pairs, i, gold)
+    kappa_with_others, agreement_with_others = _with_others(pairs, i, n_with_others)
+    return AnnotatorFigures(
+        annotator=i,
+        n_rated=int(pairs.counts.shared[i, i]),
+        kappa_with_others=kappa_with_others,
+        agreement_with_others=agreement_with_others,
+        consensus_accuracy=consensus_accuracy,
+        consensus_kappa=consensus_kappa,
+        gold_accuracy=gold_accuracy,
+        gold_kappa=gold_kappa,
+    )
+
+
+def _with_others(pairs: _Pairs, i: int, n_items: int) -> tuple[Figure, Figure]:
+    """Mean kappa and pooled raw agreement of column i with the other annotator columns."""
+    if n_items == 0:
+        return undefined(ALONE, 0), undefined(ALONE, 0)
+    size = pairs.n_annotators
+    others = np.arange(size) != i
+    shared = int(pairs.counts.shared[i, :size][others].sum())
+    agreeing = int(pairs.counts.agreeing[i, :size][others].sum())
+    values = pairs.kappa[i, :size][others]
+    values = values[~np.isnan(values)]
+    agreement = defined(agreeing / shared, n_items)
+    if values.size == 0:
+        return undefined(NO_DEFINED_OTHER, n_items), agreement
+    return defined(values.mean(), n_items), agreement
+
+
+def _with_reference(pairs: _Pairs, i: int, reference: _Reference) -> tuple[Figure, Figure]:
+    """Accuracy and Cohen's kappa of column i against a reference column."""
+    if reference.column is None:
+        return undefined(reference.missing, 0), undefined(reference.missing, 0)
+    n_items = int(pairs.counts.shared[i, reference.column])
+    if n_items == 0:
+        return undefined(reference.none_rated, 0), undefined(reference.none_rated, 0)
+    accuracy = defined(int(pairs.counts.agreeing[i, reference.column]) / n_items, n_items)
+    value = pairs.kappa[i, reference.column]
+    if np.isnan(value):
+        return accuracy, undefined(reference.one_category, n_items)
+    return accuracy, defined(value, n_items)
+
+
+def _consensus(column: int | None) -> _Reference:
+    return _Reference(
+        column=column,
+        missing="no consensus labels were given",
+        none_rated="this annotator rated no image that has a consensus label",
+        one_category=(
+            "on the images with a consensus label, this annotator and the consensus used one "
+            "and the same category throughout, so chance agreement is 1 and kappa is undefined"
+        ),
+    )
+
+
+def _gold(column: int | None) -> _Reference:
+    return _Reference(
+        column=column,
+        missing="no gold labels were given",
+        none_rated="this annotator rated no gold image",
+        one_category=(
+            "on the gold images this annotator rated, the annotator and the gold labels used "
+            "one and the same category throughout, so chance agreement is 1 and kappa is "
+            "undefined"
+        ),
+    )

@@ -1,0 +1,98 @@
+"""Agreement broken down by category: the coincidence (confusion) matrix and per-label kappa."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from labeler.agreement.metrics.counts import Codes, Counts, check_codes, count_blocks
+from labeler.agreement.metrics.figures import NO_PAIRS, Figure, defined, undefined
+from labeler.agreement.metrics.tallies import Tallies, tally
+
+NEVER_PAIRED = "no annotator gave this label to an image that another annotator also rated"
+ALWAYS_USED = (
+    "every rating of the images rated at least twice is this label, so chance agreement "
+    "is 1 and kappa is undefined"
+)
+
+
+@dataclass(frozen=True)
+class LabelFigures:
+    """Agreement on one category (codes value), treated as 'this label or not'.
+
+    ``n_ratings`` counts every rating that chose it, on any image. ``kappa`` is Fleiss'
+    kappa on the one-vs-rest recoding. ``specific_agreement`` is the proportion of specific
+    agreement: of the pairs of ratings on one image where at least one side chose this
+    label, counted once from each side, the share where both did (the confusion matrix's
+    diagonal entry over its row sum).
+    """
+
+    category: int
+    n_ratings: int
+    kappa: Figure
+    specific_agreement: Figure
+
+
+def confusion_matrix(codes: Codes, k: int) -> Counts:
+    """The k x k coincidence counts of categories given to the same image.
+
+    Entry [c, d] counts the ordered pairs of two different ratings of one image where the
+    first is c and the second d: each unordered pair of ratings is counted once in each
+    direction. So the matrix is symmetric, a disagreeing pair {c, d} adds 1 to [c, d] and 1
+    to [d, c], an agreeing pair on c adds 2 to [c, c], the trace over the total is the
+    pairwise percent agreement, and row c divided by its sum is how the other rating is
+    spread when one rating is c. Images rated once contribute nothing. Costs
+    n_items * k^2 multiplications (by BLAS), so it is best kept to tens of categories.
+    """
+    check_codes(codes, k)
+    products = np.zeros((k, k), dtype=np.float64)
+    totals = np.zeros(k, dtype=np.int64)
+    for counts in count_blocks(codes, k):
+        # Float products go through BLAS; these integer sums stay far below 2**53, so exact.
+        as_float = counts.astype(np.float64)
+        products += as_float.T @ as_float
+        totals += counts.sum(axis=0)
+    return np.rint(products).astype(np.int64) - np.diag(totals)
+
+
+def per_label(codes: Codes, k: int) -> list[LabelFigures]:
+    """One-vs-rest agreement figures for each category 0..k-1."""
+    check_codes(codes, k)
+    sums = tally(codes, k)
+    return [
+        LabelFigures(
+            category=c,
+            n_ratings=int(sums.ratings[c]),
+            kappa=_one_vs_rest_kappa(sums, c),
+            specific_agreement=_specific_agreement(sums, c),
+        )
+        for c in range(k)
+    ]
+
+
+def _one_vs_rest_kappa(sums: Tallies, category: int) -> Figure:
+    """Fleiss' kappa on 'category or not': the same as ``fleiss_kappa`` on that recoding.
+
+    With p the share of pairable ratings in the category, chance agreement is
+    p^2 + (1 - p)^2 and each image's agreement is 1 - 2 n_c (m - n_c) / (m (m - 1)), so
+    kappa = 1 - (mean over images of n_c (m - n_c) / (m (m - 1))) / (p (1 - p)).
+    """
+    if sums.n_items == 0:
+        return undefined(NO_PAIRS, 0)
+    used, every = int(sums.totals[category]), int(sums.totals.sum())
+    if used == 0:
+        return undefined(NEVER_PAIRED, sums.n_items)
+    if used == every:
+        return undefined(ALWAYS_USED, sums.n_items)
+    share = used / every
+    mixed = float(sums.mixed[category]) / sums.n_items
+    return defined(1.0 - mixed / (share * (1.0 - share)), sums.n_items)
+
+
+def _specific_agreement(sums: Tallies, category: int) -> Figure:
+    paired = int(sums.paired[category])
+    n_items = int(sums.images[category])
+    if paired == 0:
+        return undefined(NEVER_PAIRED, n_items)
+    return defined(int(sums.agreeing[category]) / paired, n_items)
