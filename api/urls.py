@@ -6,6 +6,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter, SimpleRouter
 
+from api.agreement import AgreementView, ConsensusView
 from api.annotations import AnnotationViewSet
 from api.auth import TokenLoginView
 from api.exports import ExportView
@@ -35,6 +36,8 @@ urlpatterns = [
     path("projects/<int:project_pk>/export/", ExportView.as_view(), name="export"),
     path("projects/<int:project_pk>/progress/", ProgressView.as_view(), name="progress"),
     path("projects/<int:project_pk>/history/", HistoryView.as_view(), name="history"),
+    path("projects/<int:project_pk>/agreement/", AgreementView.as_view(), name="agreement"),
+    path("projects/<int:project_pk>/consensus/", ConsensusView.as_view(), name="consensus"),
     path("projects/<int:project_pk>/", include(project_router.urls)),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),

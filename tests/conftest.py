@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+from django.core.cache import cache
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from rest_framework.authtoken.models import Token
@@ -14,6 +15,12 @@ from labeler.images import services as image_services
 from labeler.images.models import Image
 from labeler.projects.models import Project, Role
 from tests.factories import ProjectFactory, UserFactory, add_member, image_bytes
+
+
+@pytest.fixture(autouse=True)
+def empty_cache():
+    """Cached reports of one test never answer another's."""
+    cache.clear()
 
 
 @pytest.fixture(autouse=True)

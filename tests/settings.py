@@ -30,3 +30,5 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "NAME": os.environ.get("SQLITE_TEST_DB")
         or os.path.join(tempfile.gettempdir(), f"labeler-test-{os.getpid()}.sqlite3")
     }
+# Reports are cached per process in tests; Redis (when set) is the broker's, not the cache's.
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}

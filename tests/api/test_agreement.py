@@ -1,0 +1,91 @@
+"""GET /agreement/ and /consensus/: figures that match the references, for overseers only."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.metrics import cohen_kappa_score
+
+from labeler.annotations.services import annotation_submit
+from tests.conftest import client_for
+from tests.factories import UserFactory, add_member
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def rated(project, make_images):
+    """Three annotators label 30 images, one of them often wrongly."""
+    project.overlap = 3
+    project.save()
+    users = [UserFactory() for _ in range(3)]
+    for user in users:
+        add_member(project, user)
+    images = make_images(project, 30)
+    rng = np.random.default_rng(5)
+    names = ["cat", "dog", "bird"]
+    truth = rng.integers(0, 3, len(images))
+    given = {}
+    for column, user in enumerate(users):
+        noisy = np.where(
+            rng.random(len(images)) < 0.2 * column, rng.integers(0, 3, len(images)), truth
+        )
+        given[user.pk] = noisy
+        for image, choice in zip(images, noisy, strict=True):
+            annotation_submit(
+                project=project, annotator=user, image_id=image.pk, labels=[names[choice]]
+            )
+    return given
+
+
+def test_pairs_match_scikit_learn(project, lead, rated):
+    """Each pair's kappa equals cohen_kappa_score on the same images, at full precision."""
+    body = client_for(lead).get(f"/api/v1/projects/{project.pk}/agreement/").json()
+    pairs = body["cohen_kappa"]["pairs"]
+    assert len(pairs) == 3
+    for pair in pairs:
+        a, b = pair["annotators"]
+        expected = cohen_kappa_score(rated[a], rated[b])
+        assert pair["value"] == pytest.approx(expected, abs=1e-12)
+        assert pair["n_items"] == 30
+    mean = np.mean(
+        [cohen_kappa_score(rated[p["annotators"][0]], rated[p["annotators"][1]]) for p in pairs]
+    )
+    assert body["cohen_kappa"]["mean"]["value"] == pytest.approx(mean, abs=1e-12)
+    assert body["fleiss_kappa"]["value"] is not None and body["fleiss_kappa"]["band"]
+    assert (
+        body["fleiss_kappa"]["ci_low"]
+        <= body["fleiss_kappa"]["value"]
+        <= body["fleiss_kappa"]["ci_high"]
+    )
+    assert {row["annotator"] for row in body["per_annotator"]} == set(rated)
+    assert body["n_images"] == 30 and body["n_annotations"] == 90
+
+
+def test_undefined_figures_are_null_with_a_reason(project, lead, annotator, make_images):
+    """One annotator only: no pair, kappa null with a reason, no crash."""
+    (image,) = make_images(project, 1)
+    annotation_submit(project=project, annotator=annotator, image_id=image.pk, labels=["cat"])
+    body = client_for(lead).get(f"/api/v1/projects/{project.pk}/agreement/").json()
+    assert body["fleiss_kappa"]["value"] is None and body["fleiss_kappa"]["reason"]
+    assert body["cohen_kappa"]["pairs"] == []
+    assert body["cohen_kappa"]["mean"]["value"] is None
+
+
+def test_consensus_by_method(project, lead, rated):
+    """Both methods answer for every image; a bad method is a 400."""
+    url = f"/api/v1/projects/{project.pk}/consensus/"
+    for method in ("majority", "dawid_skene"):
+        body = client_for(lead).get(url, {"method": method}).json()
+        assert body["method"] == method and body["count"] == 30
+        assert all(row["method"] == method for row in body["results"])
+    response = client_for(lead).get(url, {"method": "mean"})
+    assert response.status_code == 400 and response.json()["code"] == "invalid"
+
+
+def test_annotators_may_not_see_agreement(project, annotator, outsider):
+    """Agreement names annotators: annotators get 403, strangers 404."""
+    for path in ("agreement", "consensus"):
+        url = f"/api/v1/projects/{project.pk}/{path}/"
+        assert client_for(annotator).get(url).status_code == 403
+        assert client_for(outsider).get(url).status_code == 404
