@@ -24,9 +24,12 @@ from labeler.projects.models import Project
 CACHE_SECONDS = 24 * 3600
 
 
-def figure_json(figure: metrics.Figure) -> dict[str, Any]:
-    """A figure as the API shows it, with the Landis & Koch band for kappa-like values."""
-    return {**asdict(figure), "band": metrics.kappa_band(figure.value)}
+CHANCE_CORRECTED = {"kappa_with_others", "consensus_kappa", "gold_kappa"}
+
+
+def figure_json(figure: metrics.Figure, *, kappa: bool = True) -> dict[str, Any]:
+    """A figure as the API shows it; kappa-like ones carry their Landis & Koch band."""
+    return {**asdict(figure), "band": metrics.kappa_band(figure.value) if kappa else None}
 
 
 def _watermark(project: Project) -> str:
@@ -100,13 +103,13 @@ def _single_label(project: Project, ratings: Ratings) -> dict[str, Any]:
             metrics.with_ci(metrics.fleiss_kappa(codes, k), metrics.fleiss_kappa, codes, k)
         ),
         "krippendorff_alpha": figure_json(metrics.krippendorff_alpha(codes, k)),
-        "percent_agreement": figure_json(metrics.percent_agreement(codes, k)),
+        "percent_agreement": figure_json(metrics.percent_agreement(codes, k), kappa=False),
         "per_label": [
             {
                 "label": ratings.label_ids[f.category],
                 "n_ratings": f.n_ratings,
                 "kappa": figure_json(f.kappa),
-                "specific_agreement": figure_json(f.specific_agreement),
+                "specific_agreement": figure_json(f.specific_agreement, kappa=False),
             }
             for f in metrics.per_label(codes, k)
         ],
@@ -117,7 +120,7 @@ def _single_label(project: Project, ratings: Ratings) -> dict[str, Any]:
                 "n_rated": f.n_rated,
                 "labels_per_hour": _per_hour(ratings, f.annotator),
                 **{
-                    name: figure_json(getattr(f, name))
+                    name: figure_json(getattr(f, name), kappa=name in CHANCE_CORRECTED)
                     for name in (
                         "kappa_with_others",
                         "agreement_with_others",
@@ -142,11 +145,11 @@ def _multi_label(ratings: Ratings) -> dict[str, Any]:
                 "label": ratings.label_ids[index],
                 "fleiss_kappa": figure_json(metrics.fleiss_kappa(codes, 2)),
                 "krippendorff_alpha": figure_json(metrics.krippendorff_alpha(codes, 2)),
-                "percent_agreement": figure_json(metrics.percent_agreement(codes, 2)),
+                "percent_agreement": figure_json(metrics.percent_agreement(codes, 2), kappa=False),
             }
         )
     return {
-        "jaccard": figure_json(metrics.mean_jaccard(ratings.label_sets)),
+        "jaccard": figure_json(metrics.mean_jaccard(ratings.label_sets), kappa=False),
         "per_label": per_label,
     }
 

@@ -7,8 +7,9 @@ import pytest
 from sklearn.metrics import cohen_kappa_score
 
 from labeler.annotations.services import annotation_submit
+from labeler.projects.models import Role
 from tests.conftest import client_for
-from tests.factories import UserFactory, add_member
+from tests.factories import ProjectFactory, UserFactory, add_member
 
 pytestmark = pytest.mark.django_db
 
@@ -89,3 +90,22 @@ def test_annotators_may_not_see_agreement(project, annotator, outsider):
         url = f"/api/v1/projects/{project.pk}/{path}/"
         assert client_for(annotator).get(url).status_code == 403
         assert client_for(outsider).get(url).status_code == 404
+
+
+def test_multi_label_projects_report_each_label_and_jaccard(lead, make_images):
+    """Multi-label: each label as a yes/no question, plus the mean Jaccard of the label sets."""
+    project = ProjectFactory(multi_label=True, overlap=2)
+    add_member(project, lead, Role.LEAD)
+    one, two = UserFactory(), UserFactory()
+    for user in (one, two):
+        add_member(project, user)
+    first, second = make_images(project, 2)
+    annotation_submit(project=project, annotator=one, image_id=first.pk, labels=["cat", "dog"])
+    annotation_submit(project=project, annotator=two, image_id=first.pk, labels=["cat"])
+    annotation_submit(project=project, annotator=one, image_id=second.pk, labels=["bird"])
+    annotation_submit(project=project, annotator=two, image_id=second.pk, labels=["bird"])
+    body = client_for(lead).get(f"/api/v1/projects/{project.pk}/agreement/").json()
+    assert body["multi_label"] is True
+    assert body["jaccard"]["value"] == pytest.approx((0.5 + 1.0) / 2)
+    assert body["jaccard"]["band"] is None
+    assert len(body["per_label"]) == 3
