@@ -100,15 +100,20 @@ def queue_hold(*, project: Project, image: Image, annotator: User) -> Assignment
     now = timezone.now()
     if not _has_free_slot(project, image, annotator, now):
         return None
+    expires_at = now + timedelta(seconds=settings.LABELER_LEASE_SECONDS)
+    return _lease(project, image, annotator, now, expires_at)
+
+
+def _lease(
+    project: Project, image: Image, annotator: User, now: datetime, expires_at: datetime
+) -> Assignment:
+    """Create or renew the annotator's lease on an image."""
     assignment, _ = Assignment.objects.update_or_create(
         image=image,
         annotator=annotator,
-        defaults={
-            "project": project,
-            "expires_at": now + timedelta(seconds=settings.LABELER_LEASE_SECONDS),
-            "created_at": now,
-        },
+        defaults={"project": project, "expires_at": expires_at, "created_at": now},
     )
+    assignment.image = image
     return assignment
 
 
@@ -136,13 +141,7 @@ def _lease_gold(
     )
     if gold is None:
         return None
-    assignment, _ = Assignment.objects.update_or_create(
-        image=gold,
-        annotator=annotator,
-        defaults={"project": project, "expires_at": expires_at, "created_at": now},
-    )
-    assignment.image = gold
-    return assignment
+    return _lease(project, gold, annotator, now, expires_at)
 
 
 class _NoFreeSlot(Exception):
@@ -165,13 +164,7 @@ def _lease_one(
         if not _has_free_slot(project, image, annotator, now):
             excluded.add(image.pk)
             raise _NoFreeSlot
-        assignment, _ = Assignment.objects.update_or_create(
-            image=image,
-            annotator=annotator,
-            defaults={"project": project, "expires_at": expires_at, "created_at": now},
-        )
-        assignment.image = image
-        return assignment
+        return _lease(project, image, annotator, now, expires_at)
 
 
 def _candidates(
