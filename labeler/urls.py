@@ -5,6 +5,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from labeler import views
+from labeler.agreement import views as agreement_views
 from labeler.annotations import views as annotation_views
 from labeler.images import views as image_views
 from labeler.projects import views as project_views
@@ -21,6 +22,10 @@ urlpatterns = [
     ),
     path("projects/<int:project_id>/upload/", image_views.upload, name="project-upload"),
     path("projects/<int:project_id>/label/", annotation_views.label, name="label"),
+    path(
+        "projects/<int:project_id>/agreement/", agreement_views.dashboard, name="agreement-dashboard"
+    ),
+    path("projects/<int:project_id>/review/", agreement_views.review, name="review"),
     path("healthz/", views.healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("api/v1/auth/", include("rest_framework.urls")),

@@ -21,11 +21,14 @@ from labeler.projects.models import Membership, Project, Role
 from labeler.projects.services import MAX_OVERLAP
 
 
-def page_project(request: HttpRequest, project_id: int, *, manage: bool = False) -> Project:
+def page_project(
+    request: HttpRequest, project_id: int, *, manage: bool = False, oversee: bool = False
+) -> Project:
     """The project a page is about, checked as the API checks it.
 
     Non-members get 404 (ids reveal nothing); members lacking the lead role get 403
-    when ``manage`` is asked for.
+    when ``manage`` is asked for, and annotators get 403 when ``oversee`` is (pages that
+    show every annotator's labels: reviewers, leads and admins only).
     """
     user = page_user(request)
     try:
@@ -35,6 +38,8 @@ def page_project(request: HttpRequest, project_id: int, *, manage: bool = False)
     role = selectors.project_role(user=user, project=project)
     if manage and not selectors.can_manage(user=user, project=project, role=role):
         raise PermissionDenied("Only the project's leads and admins can do this.")
+    if oversee and not selectors.can_see_all_annotations(user=user, role=role):
+        raise PermissionDenied("Only the project's reviewers, leads and admins can see this.")
     return project
 
 
@@ -58,6 +63,7 @@ def project_detail(request: HttpRequest, project_id: int) -> HttpResponse:
         "labels": project.labels.all(),
         "role": role,
         "can_manage": selectors.can_manage(user=user, project=project, role=role),
+        "can_oversee": selectors.can_see_all_annotations(user=user, role=role),
         "progress": progress,
         "percent_complete": progress.complete * 100 // progress.images if progress.images else 0,
         "member_count": project.memberships.count(),
