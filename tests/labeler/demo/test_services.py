@@ -3,20 +3,25 @@
 from __future__ import annotations
 
 import io
+from datetime import timedelta
 
 import numpy as np
 import pytest
 from django.contrib.auth import authenticate
 from django.core.management import call_command
+from django.utils import timezone
 from PIL import Image as PILImage
 from sklearn.datasets import load_digits
 
-from labeler.annotations.models import Annotation
+from labeler.annotations.models import Annotation, FinalLabel, FinalLabelMethod
 from labeler.demo.services import (
     ANNOTATORS,
     DEMO_PASSWORD,
     DEMO_PROJECT,
+    GOLD_IMAGES,
+    HISTORY_DAYS,
     LEAD,
+    REVISED_AFTER_DAYS,
     SIMULATED,
     demo_load,
     digit_png,
@@ -44,27 +49,55 @@ def test_demo_builds_the_project_once(capsys):
     assert roles[LEAD] == Role.LEAD
     assert all(roles[name] == Role.ANNOTATOR for name in (*ANNOTATORS, *SIMULATED))
     assert authenticate(username=ANNOTATORS[0], password=DEMO_PASSWORD) is not None
-    assert Annotation.objects.filter(project=project).count() == 20 * len(SIMULATED)
-    assert project.images.filter(is_complete=True).count() == 20  # overlap 3, three simulators
+    assert Annotation.objects.filter(project=project).count() == 20 * 3  # overlap 3
+    assert project.images.filter(is_complete=True).count() == 20
     assert "annotator1" in capsys.readouterr().out
 
     call_command("load_demo", images=40, simulate=0.5)
     assert Project.objects.filter(name=DEMO_PROJECT).count() == 1
-    assert Annotation.objects.count() == 20 * len(SIMULATED)
+    assert Annotation.objects.count() == 20 * 3
+
+
+@pytest.mark.slow
+@pytest.mark.django_db
+def test_simulated_annotators_differ_in_reliability_and_improve_after_the_revision():
+    """Labels span past weeks; errors halve once the instructions were revised, after which
+    each simulator is about as reliable as configured."""
+    summary = demo_load(n_images=360, simulate_fraction=1.0, seed=3)
+    truth = load_digits().target
+    order = {image.pk: i for i, image in enumerate(summary.project.images.order_by("pk"))}
+    rows = list(
+        Annotation.objects.values_list(
+            "annotator__username", "image_id", "labels__name", "updated_at"
+        )
+    )
+    days = {(timezone.now() - at).days for *_, at in rows}
+    assert min(days) <= 1 and max(days) >= HISTORY_DAYS - 2
+    revised = timezone.now() - timedelta(days=HISTORY_DAYS - REVISED_AFTER_DAYS)
+    right = [
+        (who, int(name) == truth[order[image]], at >= revised) for who, image, name, at in rows
+    ]
+    wrong_before = 1 - np.mean([ok for _, ok, after in right if not after])
+    wrong_after = 1 - np.mean([ok for _, ok, after in right if after])
+    assert wrong_before > 1.5 * wrong_after
+    accuracy = {
+        who: np.mean([ok for name, ok, after in right if name == who and after])
+        for who in SIMULATED
+    }
+    ranked = sorted(SIMULATED, key=accuracy.__getitem__, reverse=True)
+    assert ranked[0] == "sim-careful" and ranked[-1] == "sim-sloppy"
+    for username, expected in SIMULATED.items():
+        assert abs(accuracy[username] - expected) < 0.12
 
 
 @pytest.mark.django_db
-def test_simulated_annotators_differ_in_reliability():
-    """Each simulated annotator agrees with the true digit about as often as configured."""
-    summary = demo_load(n_images=150, simulate_fraction=1.0, seed=3)
+def test_demo_marks_gold_images_and_writes_final_labels():
+    """Gold images carry their true digit; agreed images get consensus final labels."""
+    summary = demo_load(n_images=120, simulate_fraction=0.5, seed=2)
     truth = load_digits().target
     order = {image.pk: i for i, image in enumerate(summary.project.images.order_by("pk"))}
-    accuracy = {}
-    for username in SIMULATED:
-        rows = Annotation.objects.filter(annotator__username=username).values_list(
-            "image_id", "labels__name"
-        )
-        accuracy[username] = np.mean([int(name) == truth[order[img]] for img, name in rows])
-    assert accuracy["sim-careful"] > accuracy["sim-average"] > accuracy["sim-sloppy"]
-    for username, expected in SIMULATED.items():
-        assert abs(accuracy[username] - expected) < 0.12
+    gold = FinalLabel.objects.filter(method=FinalLabelMethod.GOLD)
+    assert summary.gold_images == gold.count() == GOLD_IMAGES
+    for final in gold:
+        assert [label.name for label in final.labels.all()] == [str(truth[order[final.image_id]])]
+    assert FinalLabel.objects.filter(method=FinalLabelMethod.CONSENSUS).count() > 40

@@ -35,7 +35,8 @@ class Command(BaseCommand):
         verb = "Created" if summary.created else "Found"
         self.stdout.write(
             f"{verb} demo project {summary.project.name!r} (id {summary.project.pk}): "
-            f"{summary.images} images, {summary.simulated_annotations} simulated annotations."
+            f"{summary.images} images, {summary.simulated_annotations} simulated annotations, "
+            f"{summary.gold_images} gold images."
         )
         self.stdout.write(f"Logins (password for all: {DEMO_PASSWORD}):")
         self.stdout.write(f"  lead:        {LEAD}")
