@@ -11,7 +11,7 @@ from django.utils.datastructures import MultiValueDict
 
 from labeler.errors import DomainError
 from labeler.projects.labels import DEFAULT_HOTKEYS, PALETTE
-from labeler.projects.models import Project, Role
+from labeler.projects.models import ConsensusMethod, Project, Role
 
 LABEL_PARTS = ("id", "name", "color", "hotkey")
 NEW_PROJECT_LABEL_ROWS = 2  # a single-label project needs at least two labels
@@ -88,9 +88,45 @@ class ProjectForm(DomainForm):
     )
     overlap = forms.IntegerField(error_messages={"required": "Give the overlap, e.g. 1."})
     labels = LabelRowsField(required=False)
+    # Left out of a post, the quality settings keep their stored (or default) values.
+    consensus_method = forms.ChoiceField(
+        required=False,
+        choices=[("", ""), *ConsensusMethod.choices],
+        error_messages={"invalid_choice": "Choose majority vote or Dawid-Skene."},
+    )
+    review_threshold = forms.FloatField(
+        required=False,
+        min_value=0,
+        max_value=1,
+        error_messages={
+            "min_value": "The review threshold is a confidence from 0 to 1.",
+            "max_value": "The review threshold is a confidence from 0 to 1.",
+        },
+    )
+    gold_percent = forms.FloatField(
+        required=False,
+        min_value=0,
+        max_value=100,
+        error_messages={
+            "min_value": "The share of gold images is a percentage from 0 to 100.",
+            "max_value": "The share of gold images is a percentage from 0 to 100.",
+        },
+    )
 
     def clean_multi_label(self) -> bool:
         return bool(self.cleaned_data.get("multi_label") == "1")
+
+    def settings(self) -> dict[str, Any]:
+        """The cleaned values as the project services take them (gold rate as a fraction)."""
+        values = dict(self.cleaned_data)
+        gold_percent = values.pop("gold_percent")
+        if gold_percent is not None:
+            values["gold_rate"] = gold_percent / 100
+        if values["review_threshold"] is None:
+            del values["review_threshold"]
+        if not values["consensus_method"]:
+            del values["consensus_method"]
+        return values
 
     @classmethod
     def for_project(cls, project: Project) -> ProjectForm:
@@ -102,6 +138,9 @@ class ProjectForm(DomainForm):
                 "multi_label": "1" if project.multi_label else "0",
                 "overlap": project.overlap,
                 "labels": project_label_rows(project),
+                "consensus_method": project.consensus_method,
+                "review_threshold": project.review_threshold,
+                "gold_percent": round(project.gold_rate * 100, 2),
             }
         )
 
@@ -109,7 +148,17 @@ class ProjectForm(DomainForm):
     def blank(cls) -> ProjectForm:
         """An unbound form for a new project, with two empty label rows."""
         rows = [default_label_row(i) for i in range(NEW_PROJECT_LABEL_ROWS)]
-        return cls(initial={"multi_label": "0", "overlap": 1, "labels": rows})
+        defaults = Project()  # an unsaved project holds the model's defaults
+        return cls(
+            initial={
+                "multi_label": "0",
+                "overlap": 1,
+                "labels": rows,
+                "consensus_method": defaults.consensus_method,
+                "review_threshold": defaults.review_threshold,
+                "gold_percent": round(defaults.gold_rate * 100, 2),
+            }
+        )
 
 
 class MemberAddForm(DomainForm):

@@ -561,3 +561,58 @@ def test_a_lead_who_leaves_lands_home(project, lead, annotator):
     Membership.objects.filter(project=project, user=annotator).update(role=Role.LEAD)
     response = client_as(lead).post(members_url(project), {"action": "remove", "user": lead.pk})
     assert response["Location"] == "/"
+
+
+# ---- label quality settings ----
+
+
+def test_the_form_shows_and_saves_the_label_quality_settings(project, lead):
+    """Consensus method, review threshold and the share of gold images (in per cent)."""
+    page = client_as(lead).get(reverse("project-edit", args=[project.pk])).content.decode()
+    assert 'value="majority" selected' in page and 'value="5.0"' in page
+    data = edit_post(
+        project, consensus_method="dawid_skene", review_threshold="0.8", gold_percent="12.5"
+    )
+    response = client_as(lead).post(reverse("project-edit", args=[project.pk]), data)
+    assert response.status_code == 302
+    project.refresh_from_db()
+    assert (project.consensus_method, project.review_threshold) == ("dawid_skene", 0.8)
+    assert project.gold_rate == pytest.approx(0.125)
+
+
+def test_a_post_without_the_quality_settings_keeps_them(project, lead):
+    """Older clients that do not send them change nothing about label quality."""
+    Project.objects.filter(pk=project.pk).update(
+        consensus_method="dawid_skene", review_threshold=0.9, gold_rate=0.2
+    )
+    client_as(lead).post(
+        reverse("project-edit", args=[project.pk]), edit_post(project, name="Renamed")
+    )
+    project.refresh_from_db()
+    assert project.name == "Renamed"
+    assert (project.consensus_method, project.review_threshold, project.gold_rate) == (
+        "dawid_skene",
+        0.9,
+        0.2,
+    )
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ({"consensus_method": "vote"}, "Choose majority vote or Dawid-Skene."),
+        ({"review_threshold": "1.5"}, "The review threshold is a confidence from 0 to 1."),
+        ({"review_threshold": "high"}, "Enter a number."),
+        ({"gold_percent": "-1"}, "The share of gold images is a percentage from 0 to 100."),
+        ({"gold_percent": "101"}, "The share of gold images is a percentage from 0 to 100."),
+    ],
+)
+def test_bad_quality_settings_are_named_and_nothing_is_saved(project, lead, override, message):
+    """The form comes back with the message beside the field; the project is unchanged."""
+    response = client_as(lead).post(
+        reverse("project-edit", args=[project.pk]), edit_post(project, name="Changed", **override)
+    )
+    assert response.status_code == 200
+    assert message in response.content.decode()
+    project.refresh_from_db()
+    assert project.name != "Changed"
