@@ -17,7 +17,7 @@ from labeler.errors import DomainError, NotFound, ValidationFailed
 from labeler.projects import selectors, services
 from labeler.projects.forms import MemberAddForm, MemberRoleForm, ProjectForm
 from labeler.projects.labels import DEFAULT_HOTKEYS, PALETTE
-from labeler.projects.models import Membership, Project, Role
+from labeler.projects.models import ConsensusMethod, Membership, Project, Role
 from labeler.projects.services import MAX_OVERLAP
 
 
@@ -83,7 +83,7 @@ def project_new(request: HttpRequest) -> HttpResponse:
     form = ProjectForm(request.POST)
     if form.is_valid():
         try:
-            project = services.project_create(creator=user, **form.cleaned_data)
+            project = services.project_create(creator=user, **form.settings())
         except DomainError as exc:
             form.add_domain_error(exc)
         else:
@@ -105,7 +105,7 @@ def project_edit(request: HttpRequest, project_id: int) -> HttpResponse:
     form = ProjectForm(request.POST)
     if form.is_valid():
         try:
-            services.project_update(project=project, **form.cleaned_data)
+            services.project_update(project=project, **form.settings())
         except DomainError as exc:
             form.add_domain_error(exc)
         else:
@@ -122,6 +122,7 @@ def _project_form(request: HttpRequest, form: ProjectForm, project: Project | No
         "max_overlap": MAX_OVERLAP,
         "palette": PALETTE,
         "hotkeys": DEFAULT_HOTKEYS,
+        "consensus_methods": ConsensusMethod.choices,
     }
     return render(request, "projects/form.html", context)
 
