@@ -110,3 +110,12 @@ def test_no_gold_with_rate_zero(project, lead, annotator, make_images):
     plain, gold = make_images(project, 2)
     image_decide(project=project, image_id=gold.pk, labels=["dog"], decided_by=lead, method="gold")
     assert queue_next_image(project=project, annotator=annotator).image_id == plain.pk
+
+
+@pytest.mark.parametrize("multi_label", [False, True])
+def test_a_project_nobody_labelled_yet_has_no_final_labels(multi_label, make_images):
+    """Refreshing before the first label writes nothing and raises nothing."""
+    project = ProjectFactory(multi_label=multi_label)
+    make_images(project, 3)
+    assert final_labels_refresh(project=project) == 0
+    assert not FinalLabel.objects.filter(image__project=project).exists()
