@@ -26,3 +26,13 @@ def enqueue(task_name: str, *args: Any, **kwargs: Any) -> None:
     signature = app.signature(task_name, args=args, kwargs=kwargs)
     # robust: a broker hiccup is logged, never turned into an error for a committed write.
     transaction.on_commit(signature.delay, robust=True)
+
+
+def enqueue_in(seconds: float, task_name: str, *args: Any) -> None:
+    """Send the named task to run ``seconds`` after the current transaction commits.
+
+    In-process (no broker) it runs at once: there is no worker to wait for it.
+    """
+    _register_tasks()
+    signature = app.signature(task_name, args=args, countdown=seconds)
+    transaction.on_commit(signature.delay, robust=True)

@@ -221,6 +221,9 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {"worker.tasks.ml_*": {"queue": "gpu"}}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = TIME_ZONE
+# Final labels and agreement caches are refreshed in the background at most once per this
+# many seconds per project, by one run that sees every label given meanwhile.
+AGREEMENT_REFRESH_SECONDS = env_int("AGREEMENT_REFRESH_SECONDS", 10)
 CELERY_BEAT_SCHEDULE = {
     "purge-expired-leases": {
         "task": "worker.tasks.assignments_purge_expired",

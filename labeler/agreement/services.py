@@ -2,78 +2,32 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from django.contrib.auth.models import User
 from django.db import transaction
 
-from labeler.agreement.consensus import consensus as consensus_compute
-from labeler.agreement.consensus import multi_label_majority
-from labeler.agreement.ratings import Ratings, ratings_load
+from labeler.agreement.refresh import agreement_refresh_schedule
+from labeler.agreement.review import review_candidates
+from labeler.agreement.rows import HUMAN_DECISIONS, consensus_rows
+from labeler.agreement.selectors import agreement_report
 from labeler.annotations.models import FinalLabel, FinalLabelMethod
 from labeler.annotations.services import labels_resolve
-from labeler.errors import ValidationFailed
+from labeler.errors import NotFound, ValidationFailed
 from labeler.images.models import Image
 from labeler.projects.models import Label, Project
 
-HUMAN_DECISIONS = (FinalLabelMethod.ADJUDICATED, FinalLabelMethod.GOLD)
 
+def agreement_refresh(*, project: Project) -> None:
+    """Bring the project's consensus final labels, agreement report and review queue up to date.
 
-@dataclass(frozen=True)
-class ConsensusRows:
-    """The consensus of every rated image: label indexes (sets for multi-label) and more."""
-
-    ratings: Ratings
-    labels: list[list[int]]  # per image row: label indexes, empty when undecided
-    confidence: np.ndarray
-    needs_review: np.ndarray
-    eligible: np.ndarray  # rated by enough annotators for a final label
-    unanimous: np.ndarray
-
-
-def consensus_rows(project: Project, method: str | None = None) -> ConsensusRows:
-    """The consensus of the project's rated images by ``method`` (the project's by default).
-
-    An image is eligible for a final label once ``overlap`` annotators labelled it.
+    Run in the background after labels change (see ``agreement_refresh_schedule``), so
+    the pages that read these find them ready.
     """
-    ratings = ratings_load(project)
-    method = method or project.consensus_method
-    if ratings.label_sets is not None:
-        multi = multi_label_majority(ratings.label_sets)
-        labels = [[int(i) for i in np.flatnonzero(row == 1)] for row in multi.labels]
-        confidence, needs_review = multi.confidence, multi.needs_review
-        rated = (ratings.label_sets[:, :, 0] >= 0).sum(axis=1)
-        unanimous = _unanimous_sets(ratings.label_sets)
-    else:
-        result = consensus_compute(ratings.codes, ratings.k, method)
-        labels = [[int(v)] if v >= 0 else [] for v in result.labels]
-        confidence, needs_review = result.confidence, result.needs_review
-        rated = (ratings.codes >= 0).sum(axis=1)
-        unanimous = _unanimous_codes(ratings.codes)
-    return ConsensusRows(
-        ratings=ratings,
-        labels=labels,
-        confidence=np.asarray(confidence, dtype=float),
-        needs_review=np.asarray(needs_review, dtype=bool),
-        eligible=rated >= project.overlap,
-        unanimous=unanimous,
-    )
-
-
-def _unanimous_codes(codes: np.ndarray) -> np.ndarray:
-    rated = codes >= 0
-    high = np.where(rated, codes, -1).max(axis=1)
-    low = np.where(rated, codes, np.iinfo(codes.dtype).max).min(axis=1)
-    return rated.any(axis=1) & (high == low)
-
-
-def _unanimous_sets(label_sets: np.ndarray) -> np.ndarray:
-    rated = label_sets[:, :, 0] >= 0
-    ones = np.where(rated[:, :, None], label_sets, 0).sum(axis=1)
-    n = rated.sum(axis=1)[:, None]
-    return (n[:, 0] > 0) & np.all((ones == 0) | (ones == n), axis=1)
+    final_labels_refresh(project=project)
+    agreement_report(project)
+    review_candidates(project)
 
 
 @transaction.atomic
@@ -125,6 +79,7 @@ def image_decide(
         image=image, defaults={"method": method, "confidence": 1.0, "decided_by": decided_by}
     )
     final.labels.set(chosen)
+    agreement_refresh_schedule(project_id=project.pk)
     return final
 
 
@@ -133,6 +88,18 @@ def image_gold_clear(*, project: Project, image_id: Any) -> None:
     """Stop using an image as gold; consensus decides its label again."""
     image = _image(project, image_id)
     FinalLabel.objects.filter(image=image, method=FinalLabelMethod.GOLD).delete()
+    agreement_refresh_schedule(project_id=project.pk)
+
+
+@transaction.atomic
+def image_decision_clear(*, project: Project, image_id: int) -> None:
+    """Take back a person's decision (adjudicated or gold): consensus decides the image again."""
+    deleted, _ = FinalLabel.objects.filter(
+        image_id=image_id, image__project=project, method__in=HUMAN_DECISIONS
+    ).delete()
+    if not deleted:
+        raise NotFound(f"Image {image_id} has no decision by a person in this project.")
+    agreement_refresh_schedule(project_id=project.pk)
 
 
 def _image(project: Project, image_id: Any) -> Image:

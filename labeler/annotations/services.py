@@ -10,6 +10,7 @@ from django.db import transaction
 from django.db.models import F, QuerySet
 from django.utils import timezone
 
+from labeler.agreement.refresh import agreement_refresh_schedule
 from labeler.annotations.models import Annotation, AnnotationRevision, Assignment, Skip
 from labeler.annotations.queue import queue_hold
 from labeler.errors import NotFound, ValidationFailed
@@ -114,6 +115,7 @@ def annotation_submit(
     )
     Assignment.objects.filter(image=image, annotator=annotator).delete()
     Skip.objects.filter(image=image, annotator=annotator).delete()
+    agreement_refresh_schedule(project_id=project.pk)
     return annotation, created
 
 
@@ -132,6 +134,7 @@ def annotation_withdraw(*, project: Project, annotator: User, annotation_id: int
         image.is_complete = False
         image.save(update_fields=["is_complete"])
     queue_hold(project=project, image=image, annotator=annotator)
+    agreement_refresh_schedule(project_id=project.pk)
     return image
 
 

@@ -1,0 +1,347 @@
+"""The review queue: images whose label a person should decide, most uncertain first.
+
+Which images: those rated by ``overlap`` annotators (eligible for a final label) whose
+consensus is a tie, falls below the project's review threshold, or is not unanimous,
+and that no person has decided yet (adjudicated or gold). An image still short of
+``overlap`` ratings waits for its remaining annotators even when the first ones
+disagree: the missing votes often settle the split, and a reviewer's time is the
+scarcest in a project.
+
+Speed: the candidates (ids, reasons, consensus) come from ``consensus_rows``, array work
+over one query, and are cached as arrays under a watermark of the project's annotations
+and quality settings. People's decisions are not part of that key: the decided image
+ids are read live (one query), so deciding an image never throws the cache away.
+Details (the image, every annotation, the model's suggestion, the final label) are
+loaded for the page shown only, in a fixed number of queries whatever its size.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import overload
+
+import numpy as np
+import numpy.typing as npt
+from django.core.cache import cache
+from django.db.models import Count, Max
+
+from labeler.agreement.rows import HUMAN_DECISIONS, consensus_rows
+from labeler.annotations.models import Annotation, FinalLabel, FinalLabelMethod
+from labeler.errors import NotFound, ValidationFailed
+from labeler.images.models import Image
+from labeler.predictions.models import Prediction
+from labeler.predictions.selectors import Suggestion, current_model
+from labeler.predictions.selectors import _multi_label as multi_label_suggestion
+from labeler.projects.models import Project
+
+CACHE_SECONDS = 24 * 3600
+TIE, LOW_CONFIDENCE, DISAGREEMENT = "tie", "low_confidence", "disagreement"
+REASONS = (TIE, LOW_CONFIDENCE, DISAGREEMENT)  # in the order they are checked
+
+IntArray = npt.NDArray[np.int64]
+
+
+@dataclass(frozen=True, eq=False)
+class Candidates:
+    """Every eligible image a person should decide (decided or not), most uncertain first.
+
+    Row ``i`` is image ``image_ids[i]``, for reason ``REASONS[reasons[i]]``, with consensus
+    labels ``label_ids[label_offsets[i]:label_offsets[i + 1]]`` (none for a tie) and
+    ``confidence[i]`` (nan where undefined).
+    """
+
+    image_ids: IntArray
+    reasons: npt.NDArray[np.int8]
+    confidence: npt.NDArray[np.float64]
+    label_offsets: IntArray
+    label_ids: IntArray
+    method: str
+
+    def row_of(self, image_id: int) -> int | None:
+        """The row of an image, or None when it needs no review."""
+        found = np.flatnonzero(self.image_ids == image_id)
+        return int(found[0]) if len(found) else None
+
+
+@dataclass(frozen=True)
+class ConsensusLabel:
+    """What the annotators' labels decide, by the project's consensus method."""
+
+    label_ids: list[int]
+    confidence: float | None
+    method: str
+
+
+@dataclass(frozen=True)
+class ReviewEntry:
+    """One image of the queue, before its details are loaded."""
+
+    image_id: int
+    reason: str
+    consensus: ConsensusLabel
+
+
+@dataclass(frozen=True)
+class ReviewAnnotation:
+    """One annotator's labels of the image under review."""
+
+    id: int
+    annotator: int
+    username: str
+    label_ids: list[int]
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class ReviewItem:
+    """Everything a reviewer decides an image from."""
+
+    image: Image
+    reason: str | None  # None: the image is not in the queue (agreed, decided or unrated)
+    consensus: ConsensusLabel | None
+    annotations: list[ReviewAnnotation]
+    suggestion: Suggestion | None
+    final_label: FinalLabel | None
+
+
+class ReviewQueue(Sequence[ReviewEntry]):
+    """The undecided candidates (of one reason, if asked), as a sequence to page through."""
+
+    def __init__(self, candidates: Candidates, rows: IntArray, counts: dict[str, int]) -> None:
+        self.candidates = candidates
+        self.rows = rows
+        self.counts = counts  # per reason, over the whole queue whatever the filter
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    @overload
+    def __getitem__(self, index: int) -> ReviewEntry: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[ReviewEntry]: ...
+
+    def __getitem__(self, index: int | slice) -> ReviewEntry | list[ReviewEntry]:
+        if isinstance(index, slice):
+            return [_entry(self.candidates, int(row)) for row in self.rows[index]]
+        return _entry(self.candidates, int(self.rows[index]))
+
+
+def annotations_watermark(project: Project) -> str:
+    """Changes whenever an annotation of the project is added, changed or removed."""
+    mark = Annotation.objects.filter(project=project).aggregate(
+        n=Count("id"), last=Max("updated_at"), top=Max("id")
+    )
+    return f"{mark['n']}:{mark['last']}:{mark['top']}"
+
+
+def review_candidates(project: Project) -> Candidates:
+    """The project's candidates for review, cached until its annotations or settings change."""
+    settings_mark = f"{project.consensus_method}:{project.overlap}:{project.review_threshold}"
+    mark = f"{settings_mark}:{annotations_watermark(project)}"
+    key = f"review:{project.pk}:{hashlib.sha256(mark.encode()).hexdigest()}"
+    candidates = cache.get(key)
+    if candidates is None:
+        candidates = candidates_compute(project)
+        cache.set(key, candidates, CACHE_SECONDS)
+    return candidates
+
+
+def candidates_compute(project: Project) -> Candidates:
+    """Find every eligible image needing review, from the consensus arrays."""
+    rows = consensus_rows(project)
+    confidence = rows.confidence
+    decided = np.array([bool(labels) for labels in rows.labels], dtype=bool)
+    tie = rows.needs_review
+    with np.errstate(invalid="ignore"):
+        low = ~tie & (np.isnan(confidence) | (confidence < project.review_threshold) | ~decided)
+    split = ~tie & ~low & ~rows.unanimous
+    chosen = rows.eligible & (tie | low | split)
+    reasons = np.select([tie, low], [0, 1], 2).astype(np.int8)
+    image_ids = rows.ratings.image_ids
+    order = np.lexsort((image_ids, np.nan_to_num(confidence, nan=-1.0)))
+    order = order[chosen[order]]
+    label_ids = np.asarray(rows.ratings.label_ids, dtype=np.int64)
+    consensus = [label_ids[rows.labels[row]] for row in order]
+    sizes = np.array([len(labels) for labels in consensus], dtype=np.int64)
+    return Candidates(
+        image_ids=image_ids[order].astype(np.int64),
+        reasons=reasons[order],
+        confidence=confidence[order].astype(np.float64),
+        label_offsets=np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64),
+        label_ids=np.concatenate([np.zeros(0, dtype=np.int64), *consensus]).astype(np.int64),
+        method=project.consensus_method,
+    )
+
+
+def review_queue(project: Project, *, reason: str | None = None) -> ReviewQueue:
+    """The images waiting for a person's decision, most uncertain first (then by id).
+
+    ``reason`` keeps those of one reason (``tie``, ``low_confidence``, ``disagreement``);
+    the counts per reason are always over the whole queue.
+    """
+    if reason is not None and reason not in REASONS:
+        known = ", ".join(REASONS)
+        raise ValidationFailed(f"Unknown reason {reason!r}; use one of {known}.", field="reason")
+    candidates = review_candidates(project)
+    open_ = ~np.isin(candidates.image_ids, decided_image_ids(project))
+    counts = np.bincount(candidates.reasons[open_], minlength=len(REASONS))
+    if reason is not None:
+        open_ &= candidates.reasons == REASONS.index(reason)
+    return ReviewQueue(
+        candidates,
+        np.flatnonzero(open_).astype(np.int64),
+        {name: int(count) for name, count in zip(REASONS, counts, strict=True)},
+    )
+
+
+def decided_image_ids(project: Project) -> IntArray:
+    """Ids of the project's images whose final label a person decided."""
+    ids = FinalLabel.objects.filter(image__project=project, method__in=HUMAN_DECISIONS).values_list(
+        "image_id", flat=True
+    )
+    return np.fromiter(ids, dtype=np.int64)
+
+
+def review_items(project: Project, entries: Sequence[ReviewEntry]) -> list[ReviewItem]:
+    """The details of a page of the queue, in its order, in a fixed number of queries."""
+    by_image = {entry.image_id: entry for entry in entries}
+    images = Image.objects.in_bulk(list(by_image))
+    return _items(project, [images[i] for i in by_image if i in images], by_image)
+
+
+def review_item(project: Project, image_id: int) -> ReviewItem:
+    """One image's review item, whether it waits in the queue or not (decided, agreed)."""
+    image = Image.objects.filter(pk=image_id, project=project).first()
+    if image is None:
+        raise NotFound(f"Image {image_id} is not an image of this project.")
+    candidates = review_candidates(project)
+    row = candidates.row_of(image_id)
+    entries = {image_id: _entry(candidates, row)} if row is not None else {}
+    return _items(project, [image], entries)[0]
+
+
+def _entry(candidates: Candidates, row: int) -> ReviewEntry:
+    start, end = candidates.label_offsets[row], candidates.label_offsets[row + 1]
+    confidence = float(candidates.confidence[row])
+    return ReviewEntry(
+        image_id=int(candidates.image_ids[row]),
+        reason=REASONS[int(candidates.reasons[row])],
+        consensus=ConsensusLabel(
+            label_ids=[int(i) for i in candidates.label_ids[start:end]],
+            confidence=None if np.isnan(confidence) else confidence,
+            method=candidates.method,
+        ),
+    )
+
+
+def _items(
+    project: Project, images: list[Image], entries: dict[int, ReviewEntry]
+) -> list[ReviewItem]:
+    ids = [image.pk for image in images]
+    annotations = _annotations(ids)
+    finals = {
+        final.image_id: final
+        for final in FinalLabel.objects.filter(image_id__in=ids)
+        .select_related("decided_by")
+        .prefetch_related("labels")
+    }
+    suggestions = _suggestions(project, ids)
+    items = []
+    for image in images:
+        entry = entries.get(image.pk)
+        final = finals.get(image.pk)
+        items.append(
+            ReviewItem(
+                image=image,
+                reason=entry.reason if entry else None,
+                consensus=entry.consensus if entry else _consensus_of(project, final),
+                annotations=annotations.get(image.pk, []),
+                suggestion=suggestions.get(image.pk),
+                final_label=final,
+            )
+        )
+    return items
+
+
+def _consensus_of(project: Project, final: FinalLabel | None) -> ConsensusLabel | None:
+    """Outside the queue, the consensus is the consensus final label, where there is one."""
+    if final is None or final.method != FinalLabelMethod.CONSENSUS:
+        return None
+    return ConsensusLabel(
+        label_ids=sorted(label.pk for label in final.labels.all()),
+        confidence=final.confidence,
+        method=project.consensus_method,
+    )
+
+
+def _annotations(image_ids: Iterable[int]) -> dict[int, list[ReviewAnnotation]]:
+    """Each image's annotations with their annotators' names and label ids, in one query."""
+    rows = (
+        Annotation.labels.through.objects.filter(annotation__image_id__in=list(image_ids))
+        .order_by("annotation_id", "label_id")
+        .values_list(
+            "annotation_id",
+            "annotation__image_id",
+            "annotation__annotator_id",
+            "annotation__annotator__username",
+            "annotation__updated_at",
+            "label_id",
+        )
+    )
+    by_image: dict[int, list[ReviewAnnotation]] = {}
+    current: ReviewAnnotation | None = None
+    for annotation_id, image_id, annotator, username, updated_at, label_id in rows:
+        if current is None or current.id != annotation_id:
+            current = ReviewAnnotation(annotation_id, annotator, username, [], updated_at)
+            by_image.setdefault(image_id, []).append(current)
+        current.label_ids.append(label_id)
+    return by_image
+
+
+def _suggestions(project: Project, image_ids: list[int]) -> dict[int, Suggestion]:
+    """The current model's suggestion per image, as ``suggestion_for`` makes it, in 3 queries."""
+    model = current_model(project)
+    if model is None or not image_ids:
+        return {}
+    valid = set(project.labels.values_list("pk", flat=True))
+    thresholds = model.metrics.get("thresholds") or {}
+    predictions = Prediction.objects.filter(model_version=model, image_id__in=image_ids)
+    suggestions: dict[int, Suggestion] = {}
+    seen: set[int] = set()
+    for prediction in predictions.order_by("id"):  # the first of an image, as suggestion_for
+        if prediction.image_id in seen:
+            continue
+        seen.add(prediction.image_id)
+        probabilities = {
+            int(key): float(value)
+            for key, value in prediction.probabilities.items()
+            if str(key).isascii() and str(key).isdigit() and int(key) in valid
+        }
+        if not probabilities:
+            continue
+        if project.multi_label:
+            label_ids, confidence = multi_label_suggestion(probabilities, thresholds)
+        else:
+            best = max(probabilities, key=lambda label_id: probabilities[label_id])
+            label_ids, confidence = [best], probabilities[best]
+        suggestions[prediction.image_id] = Suggestion(
+            model_version=model.pk,
+            version=model.version,
+            label_ids=label_ids,
+            confidence=confidence,
+            probabilities=probabilities,
+        )
+    return suggestions
+
+
+def final_label_method(project: Project, image_id: int) -> str | None:
+    """How the image's final label was decided (consensus, adjudicated, gold), if it has one."""
+    return (
+        FinalLabel.objects.filter(image_id=image_id, image__project=project)
+        .values_list("method", flat=True)
+        .first()
+    )
