@@ -15,6 +15,7 @@ from api.members import MembershipViewSet
 from api.progress import HistoryView, ProgressView
 from api.projects import ProjectViewSet
 from api.queue import NextImageView
+from api.review import DecisionDetailView, DecisionListView, ReviewDetailView, ReviewListView
 from api.skips import SkipViewSet
 from api.users import UserViewSet
 
@@ -38,6 +39,18 @@ urlpatterns = [
     path("projects/<int:project_pk>/history/", HistoryView.as_view(), name="history"),
     path("projects/<int:project_pk>/agreement/", AgreementView.as_view(), name="agreement"),
     path("projects/<int:project_pk>/consensus/", ConsensusView.as_view(), name="consensus"),
+    path("projects/<int:project_pk>/review/", ReviewListView.as_view(), name="review"),
+    path(
+        "projects/<int:project_pk>/review/<int:image_id>/",
+        ReviewDetailView.as_view(),
+        name="review-detail",
+    ),
+    path("projects/<int:project_pk>/decisions/", DecisionListView.as_view(), name="decisions"),
+    path(
+        "projects/<int:project_pk>/decisions/<int:image_id>/",
+        DecisionDetailView.as_view(),
+        name="decision-detail",
+    ),
     path("projects/<int:project_pk>/", include(project_router.urls)),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),

@@ -1,0 +1,225 @@
+"""The review queue and people's decisions on final labels (reviewers, leads, admins).
+
+Reviewers, leads and admins read the queue and adjudicate; only leads and admins mark
+gold images (a known answer), change a gold image's label or take a decision back.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import serializers, status
+from rest_framework.pagination import CursorPagination, PageNumberPagination
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from api.agreement import QualityView
+from api.images import ImageSerializer
+from api.queue import SuggestionSerializer
+from labeler.agreement import review, services
+from labeler.agreement.rows import HUMAN_DECISIONS
+from labeler.annotations.models import FinalLabel, FinalLabelMethod
+from labeler.errors import PermissionDenied, ValidationFailed
+from labeler.projects.models import Label
+
+METHODS = [method.value for method in HUMAN_DECISIONS]
+
+
+class FinalLabelSerializer(serializers.ModelSerializer):
+    label_ids = serializers.PrimaryKeyRelatedField[Label](
+        source="labels", many=True, read_only=True
+    )
+    decided_by = serializers.CharField(
+        source="decided_by.username",
+        read_only=True,
+        allow_null=True,
+        help_text="Username of the person who decided; null for consensus.",
+    )
+
+    class Meta:
+        model = FinalLabel
+        fields = ["image", "label_ids", "method", "confidence", "decided_by", "updated_at"]
+        read_only_fields = fields
+
+
+class ConsensusSerializer(serializers.Serializer):
+    label_ids = serializers.ListField(
+        child=serializers.IntegerField(), help_text="Empty for a tie."
+    )
+    confidence = serializers.FloatField(allow_null=True)
+    method = serializers.CharField(help_text="The project's consensus method.")
+
+
+class ReviewAnnotationSerializer(serializers.Serializer):
+    id = serializers.IntegerField(help_text="Id of the annotation.")
+    annotator = serializers.IntegerField(help_text="Id of the annotator.")
+    username = serializers.CharField()
+    label_ids = serializers.ListField(child=serializers.IntegerField())
+    updated_at = serializers.DateTimeField()
+
+
+class ReviewItemSerializer(serializers.Serializer):
+    image = ImageSerializer()
+    reason = serializers.ChoiceField(
+        choices=review.REASONS,
+        allow_null=True,
+        help_text="Why a person should decide; null when the image is not in the queue.",
+    )
+    consensus = ConsensusSerializer(allow_null=True)
+    annotations = ReviewAnnotationSerializer(many=True)
+    suggestion = SuggestionSerializer(
+        allow_null=True, help_text="The current model's labels for the image, if it has any."
+    )
+    final_label = FinalLabelSerializer(allow_null=True)
+
+
+class ReasonCountsSerializer(serializers.Serializer):
+    tie = serializers.IntegerField()
+    low_confidence = serializers.IntegerField()
+    disagreement = serializers.IntegerField()
+
+
+class ReviewPageSerializer(serializers.Serializer):
+    count = serializers.IntegerField(help_text="Images in the queue (of the reason asked for).")
+    reasons = ReasonCountsSerializer(help_text="Images in the whole queue, per reason.")
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = ReviewItemSerializer(many=True)
+
+
+class DecisionSerializer(serializers.Serializer):
+    image = serializers.IntegerField(help_text="Id of an image of this project.")
+    labels = serializers.ListField(
+        child=serializers.JSONField(), allow_empty=True, help_text="Label names or ids."
+    )
+    method = serializers.ChoiceField(
+        choices=METHODS,
+        default=FinalLabelMethod.ADJUDICATED.value,
+        help_text="adjudicated (a review) or gold (a known answer; leads and admins only).",
+    )
+
+
+class ReviewPagination(PageNumberPagination):
+    """Pages of the queue in its order (most uncertain first)."""
+
+    page_size = 20
+    page_size_query_param = "page_size"
+    max_page_size = 200
+
+
+class DecisionPagination(CursorPagination):
+    """Decisions, newest first."""
+
+    ordering = "-id"
+    page_size = 100
+    page_size_query_param = "page_size"
+    max_page_size = 1000
+
+
+class ReviewListView(QualityView):
+    """The images waiting for a person's decision, most uncertain first."""
+
+    @extend_schema(
+        operation_id="projects_review_list",
+        parameters=[
+            OpenApiParameter("reason", str, enum=review.REASONS),
+            OpenApiParameter("page", int),
+            OpenApiParameter("page_size", int),
+        ],
+        responses={200: ReviewPageSerializer},
+    )
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        self.require_overseer()
+        queue = review.review_queue(self.project, reason=request.query_params.get("reason"))
+        paginator = ReviewPagination()
+        entries = paginator.paginate_queryset(queue, request, view=self) or []
+        items = review.review_items(self.project, entries)
+        body = {
+            "count": len(queue),
+            "reasons": queue.counts,
+            "next": paginator.get_next_link(),
+            "previous": paginator.get_previous_link(),
+            "results": items,
+        }
+        return Response(ReviewPageSerializer(body, context={"request": request}).data)
+
+
+class ReviewDetailView(QualityView):
+    """One image's review item: its annotations, consensus, suggestion and decision."""
+
+    @extend_schema(responses={200: ReviewItemSerializer})
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        self.require_overseer()
+        item = review.review_item(self.project, int(self.kwargs["image_id"]))
+        return Response(ReviewItemSerializer(item, context={"request": request}).data)
+
+
+class DecisionListView(QualityView):
+    """People's decisions: list them, or decide an image's final label."""
+
+    pagination_class = DecisionPagination
+
+    @extend_schema(
+        parameters=[OpenApiParameter("method", str, enum=METHODS)],
+        responses={200: FinalLabelSerializer(many=True)},
+    )
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        self.require_overseer()
+        methods = METHODS
+        method = request.query_params.get("method")
+        if method is not None:
+            if method not in METHODS:
+                known = ", ".join(METHODS)
+                raise ValidationFailed(
+                    f"Unknown method {method!r}; use one of {known}.", field="method"
+                )
+            methods = [method]
+        decisions = (
+            FinalLabel.objects.filter(image__project=self.project, method__in=methods)
+            .select_related("decided_by")
+            .prefetch_related("labels")
+        )
+        page = self.paginate_queryset(decisions)
+        return self.get_paginated_response(FinalLabelSerializer(page, many=True).data)
+
+    @extend_schema(
+        request=DecisionSerializer,
+        responses={
+            201: FinalLabelSerializer,
+            400: OpenApiResponse(description="Unknown image or labels, or labels not allowed."),
+            403: OpenApiResponse(description="Gold is for leads and admins."),
+        },
+    )
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """Decide an image's final label: `{"image": id, "labels": [...], "method": "gold"}`."""
+        self.require_overseer()
+        data = DecisionSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        image_id, method = data.validated_data["image"], data.validated_data["method"]
+        if not self.can_manage:
+            if method == FinalLabelMethod.GOLD:
+                raise PermissionDenied("Only the project's leads and admins mark gold images.")
+            if review.final_label_method(self.project, image_id) == FinalLabelMethod.GOLD:
+                raise PermissionDenied(
+                    f"Image {image_id} is a gold image: only leads and admins change its label."
+                )
+        final = services.image_decide(
+            project=self.project,
+            image_id=image_id,
+            labels=data.validated_data["labels"],
+            decided_by=self.user,
+            method=method,
+        )
+        return Response(FinalLabelSerializer(final).data, status=status.HTTP_201_CREATED)
+
+
+class DecisionDetailView(QualityView):
+    """One image's decision by a person."""
+
+    @extend_schema(responses={204: None, 404: OpenApiResponse(description="No such decision.")})
+    def delete(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """Take the decision back (leads and admins): consensus decides the image again."""
+        self.require_manager()
+        services.image_decision_clear(project=self.project, image_id=int(self.kwargs["image_id"]))
+        return Response(status=status.HTTP_204_NO_CONTENT)
