@@ -1,0 +1,250 @@
+/* The dashboard's two matrices: Cohen's kappa for each pair of annotators, and which labels
+ * two annotators gave the same image (the confusion between labels).
+ */
+import {
+  BANDS,
+  el,
+  fill,
+  isNum,
+  fixed,
+  percent,
+  plural,
+  labelName,
+  labelChip,
+  kappaColour,
+  inkFor,
+} from "./common.js";
+
+const TOP_CONFUSIONS = 6;
+
+/** The annotators x annotators grid of pairwise kappas, coloured by value, with the band legend. */
+export function renderHeatmap(box, report) {
+  const people = report.annotators;
+  if (people.length < 2) {
+    fill(
+      box,
+      el("p", { class: "muted", text: "Pairs appear once a second annotator labels images." }),
+    );
+    return;
+  }
+  const pairs = new Map();
+  for (const pair of report.cohen_kappa.pairs) {
+    const [a, b] = pair.annotators;
+    pairs.set(`${a}:${b}`, pair);
+    pairs.set(`${b}:${a}`, pair);
+  }
+  const name = new Map(people.map((p) => [p.id, p.username]));
+  const head = el(
+    "tr",
+    {},
+    el("td", { class: "corner" }),
+    people.map((p) =>
+      el("th", { scope: "col", title: p.username }, el("span", { text: p.username })),
+    ),
+  );
+  const rows = people.map((row) =>
+    el(
+      "tr",
+      {},
+      el("th", { scope: "row", title: row.username, text: row.username }),
+      people.map((col) => heatCell(row, col, pairs.get(`${row.id}:${col.id}`), name)),
+    ),
+  );
+  const table = el(
+    "table",
+    { class: "heatmap", id: "heatmap-table" },
+    el("thead", {}, head),
+    el("tbody", {}, rows),
+  );
+  const shared = report.cohen_kappa.pairs.some((pair) => pair.n_items > 0);
+  fill(
+    box,
+    el("div", { class: "heatmap-wrap" }, table),
+    shared
+      ? null
+      : el("p", { class: "muted", text: "No two annotators have labelled the same image yet." }),
+    bandLegend(),
+  );
+}
+
+function heatCell(row, col, pair, name) {
+  if (row.id === col.id)
+    return el("td", { class: "cell self", title: `${row.username} (same annotator)` });
+  const between = `${name.get(row.id)} × ${name.get(col.id)}`;
+  const attrs = { dataset: { a: String(row.id), b: String(col.id) } };
+  if (!pair || pair.n_items === 0) {
+    return el("td", { ...attrs, class: "cell empty", title: `${between}: no shared images` });
+  }
+  const shared = plural(pair.n_items, "shared image");
+  if (!isNum(pair.value)) {
+    return el(
+      "td",
+      {
+        ...attrs,
+        class: "cell undefined",
+        title: `${between}: κ undefined, ${pair.reason} (${shared})`,
+      },
+      "—",
+    );
+  }
+  const rgb = kappaColour(pair.value);
+  const agreement = isNum(pair.agreement) ? `, ${percent(pair.agreement)} identical` : "";
+  return el(
+    "td",
+    {
+      ...attrs,
+      class: "cell",
+      title: `${between}: κ ${fixed(pair.value)} (${pair.band}), ${shared}${agreement}`,
+      style: { background: `rgb(${rgb.join(",")})`, color: inkFor(rgb) },
+      dataset: { ...attrs.dataset, value: String(pair.value), n: String(pair.n_items) },
+    },
+    fixed(pair.value),
+  );
+}
+
+function bandLegend() {
+  return el(
+    "ul",
+    { class: "band-legend", "aria-label": "Kappa bands (Landis & Koch)" },
+    BANDS.map((band) => {
+      const rgb = kappaColour(band.centre);
+      return el(
+        "li",
+        {},
+        el("span", {
+          class: "legend-swatch",
+          style: { background: `rgb(${rgb.join(",")})` },
+          "aria-hidden": "true",
+        }),
+        el("span", { class: "legend-name", text: band.name }),
+        el("span", { class: "legend-range", text: band.range }),
+      );
+    }),
+  );
+}
+
+/** The labels x labels matrix of two annotators' labels per image, and the pairs most confused. */
+export function renderConfusion(box, report) {
+  const ids = report.labels;
+  const matrix = report.confusion;
+  const head = el(
+    "tr",
+    {},
+    el(
+      "td",
+      { class: "corner", title: "Rows: one annotator's label; columns: another's" },
+      el("span", { class: "corner-text", text: "one said ↓ · other said →" }),
+    ),
+    ids.map((id) => el("th", { scope: "col", title: labelName(id) }, labelChip(id))),
+  );
+  const rows = ids.map((rowId, i) => {
+    const total = matrix[i].reduce((sum, count) => sum + count, 0);
+    return el(
+      "tr",
+      {},
+      el("th", { scope: "row", title: labelName(rowId) }, labelChip(rowId)),
+      ids.map((colId, j) => confusionCell(matrix[i][j], total, i === j, rowId, colId)),
+    );
+  });
+  const table = el(
+    "table",
+    { class: "confusion", id: "confusion-table" },
+    el("thead", {}, head),
+    el("tbody", {}, rows),
+  );
+  fill(
+    box,
+    el(
+      "div",
+      { class: "confusion-layout" },
+      el(
+        "div",
+        { class: "confusion-matrix" },
+        el("p", {
+          class: "muted card-help",
+          text: "Two annotators' labels on the same image; each row shaded by its share. Blue: agreed; orange: confused.",
+        }),
+        el("div", { class: "table-wrap plain" }, table),
+      ),
+      topConfusions(ids, matrix),
+    ),
+  );
+}
+
+function confusionCell(count, total, diagonal, rowId, colId) {
+  const share = total ? count / total : 0;
+  const alpha = share ? Math.max(0.08, share ** 0.6) : 0;
+  const base = diagonal ? "36, 88, 214" : "217, 72, 15";
+  const title = total
+    ? `When one annotator chose “${labelName(rowId)}”, another chose “${labelName(colId)}” in ${percent(share)} of the comparisons (${count} of ${total}).`
+    : `No comparisons with “${labelName(rowId)}”.`;
+  return el(
+    "td",
+    {
+      class: diagonal ? "cell diagonal" : "cell",
+      title,
+      style: {
+        background: alpha ? `rgba(${base}, ${alpha.toFixed(3)})` : "",
+        color: alpha > 0.55 ? "#fff" : "",
+      },
+      dataset: { count: String(count) },
+    },
+    count ? String(count) : "",
+  );
+}
+
+function topConfusions(ids, matrix) {
+  const pairs = [];
+  let disagreements = 0;
+  for (let i = 0; i < ids.length; i += 1) {
+    for (let j = i + 1; j < ids.length; j += 1) {
+      disagreements += matrix[i][j];
+      if (matrix[i][j] > 0) pairs.push({ a: ids[i], b: ids[j], count: matrix[i][j] });
+    }
+  }
+  pairs.sort((x, y) => y.count - x.count);
+  const top = pairs.slice(0, TOP_CONFUSIONS);
+  const most = top.length ? top[0].count : 1;
+  return el(
+    "div",
+    { class: "top-confusions" },
+    el("h3", { text: "Most often confused" }),
+    top.length
+      ? el(
+          "ol",
+          { id: "top-confusions" },
+          top.map((pair) =>
+            el(
+              "li",
+              { dataset: { a: String(pair.a), b: String(pair.b) } },
+              el(
+                "span",
+                { class: "pair" },
+                labelChip(pair.a),
+                el("span", { class: "arrow", "aria-label": "and", text: "↔" }),
+                labelChip(pair.b),
+              ),
+              el(
+                "span",
+                { class: "bar-track", "aria-hidden": "true" },
+                el("span", {
+                  class: "bar-fill",
+                  style: { width: `${(100 * pair.count) / most}%` },
+                }),
+              ),
+              el("span", {
+                class: "pair-count",
+                text: `${pair.count} · ${percent(pair.count / disagreements)}`,
+              }),
+            ),
+          ),
+        )
+      : el("p", { class: "muted", text: "No disagreements between labels yet." }),
+    top.length
+      ? el("p", {
+          class: "footnote muted",
+          text: `Share of all ${disagreements} disagreeing pairs of labels.`,
+        })
+      : null,
+  );
+}

@@ -1,0 +1,281 @@
+"""The agreement dashboard in Chromium: the API's figures, who needs help, links to review."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pytest
+
+from labeler.annotations.services import annotation_submit
+from labeler.demo.services import DEMO_PASSWORD, LEAD, demo_load
+from labeler.images.models import Image
+from labeler.projects.models import Label, Project, Role
+from tests.browser.conftest import login, save_screenshot
+from tests.conftest import client_for
+from tests.factories import ProjectFactory, UserFactory, add_member
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
+
+expect = pytest.importorskip("playwright.sync_api").expect
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
+
+GOOD = {"alice": 0.95, "bruno": 0.9, "chen": 0.9}
+SLOPPY = "sloppy-sam"
+N_IMAGES = 40
+# Two latecomers label five images each, never the same ones: their pair shares none.
+EARLY, LATE = "early-eve", "late-lou"
+MINUS, EN_DASH = "\u2212", "\u2013"
+
+
+def kappa_text(value: float) -> str:
+    """A figure as the page writes it: two decimals, a true minus sign."""
+    return f"{value:.2f}".replace("-", MINUS)
+
+
+def percent_text(value: float) -> str:
+    return f"{int(value * 100 + 0.5)}%"
+
+
+def submit(project: Project, username: str, image: Image, label: str, ms: int) -> None:
+    user = UserFactory(username=username)
+    annotation_submit(
+        project=project, annotator=user, image_id=image.pk, labels=[label], time_spent_ms=ms
+    )
+
+
+def rated_project(make_images: Callable[..., list[Image]]) -> Project:
+    """Pets: three careful annotators and a sloppy one label 40 images; two latecomers a few."""
+    project = ProjectFactory(name="Pets", overlap=5)
+    add_member(project, UserFactory(username="lena"), Role.LEAD)
+    for username in (*GOOD, SLOPPY, EARLY, LATE):
+        add_member(project, UserFactory(username=username))
+    images = make_images(project, N_IMAGES)
+    names = ["cat", "dog", "bird"]
+    rng = np.random.default_rng(11)
+    truth = rng.integers(0, 3, N_IMAGES)
+    for username, accuracy in (*GOOD.items(), (SLOPPY, 0.35)):
+        for image, true in zip(images, truth, strict=True):
+            choice = true if rng.random() < accuracy else rng.integers(0, 3)
+            submit(project, username, image, names[choice], int(rng.integers(1500, 4000)))
+    for username, chosen in ((EARLY, images[:5]), (LATE, images[-5:])):
+        for image in chosen:
+            true = truth[images.index(image)]
+            submit(project, username, image, names[true], 2500)
+    return project
+
+
+def open_dashboard(page: Page, live_server: Any, project: Project, username: str) -> None:
+    """Log in and wait until the figures and the review queue are drawn."""
+    password = DEMO_PASSWORD if username == LEAD else "correct-horse-battery"
+    login(page, live_server, username, password)
+    page.goto(f"{live_server.url}/projects/{project.pk}/agreement/")
+    page.wait_for_selector("#report[data-state=ready]", timeout=15_000)
+    page.wait_for_selector("#disagreements[data-state=ready]", timeout=15_000)
+
+
+def agreement(project: Project) -> dict[str, Any]:
+    lead = project.memberships.get(role=Role.LEAD).user
+    return client_for(lead).get(f"/api/v1/projects/{project.pk}/agreement/").json()
+
+
+def test_headline_figures_match_the_api(live_server, page, make_images, screenshot):
+    """Each big figure is the API's value to two decimals, with its band and interval."""
+    project = rated_project(make_images)
+    body = agreement(project)
+    open_dashboard(page, live_server, project, "lena")
+    figures = {
+        "cohen_kappa": body["cohen_kappa"]["mean"],
+        "fleiss_kappa": body["fleiss_kappa"],
+        "krippendorff_alpha": body["krippendorff_alpha"],
+    }
+    for key, figure in figures.items():
+        card = page.locator(f".figure-card[data-figure={key}]")
+        value = card.locator(".figure-value")
+        expect(value).to_have_text(kappa_text(figure["value"]))
+        assert float(value.get_attribute("data-value") or "nan") == figure["value"]
+        expect(card.locator(".band")).to_have_text(figure["band"])
+    fleiss = body["fleiss_kappa"]
+    expect(page.locator(".figure-card[data-figure=fleiss_kappa] .figure-ci")).to_have_text(
+        f"95% CI {kappa_text(fleiss['ci_low'])} {EN_DASH} {kappa_text(fleiss['ci_high'])}"
+    )
+    percent = page.locator(".figure-card[data-figure=percent_agreement]")
+    expect(percent.locator(".figure-value")).to_have_text(
+        percent_text(body["percent_agreement"]["value"])
+    )
+    expect(percent.locator(".band")).to_have_count(0)
+    expect(page.locator("[data-stat=annotations]")).to_have_text(str(body["n_annotations"]))
+    expect(page.locator("[data-stat=images]")).to_have_text(str(N_IMAGES))
+    screenshot("dashboard-pets")
+
+
+def test_heat_map_has_a_cell_per_pair(live_server, page, make_images):
+    """n x n cells: the pair's kappa and shared images; blank where a pair shares none."""
+    project = rated_project(make_images)
+    body = agreement(project)
+    open_dashboard(page, live_server, project, "lena")
+    people = body["annotators"]
+    n = len(people)
+    assert n == 6
+    table = page.locator("#heatmap-table")
+    expect(table.locator("tbody td")).to_have_count(n * n)
+    expect(table.locator("thead th")).to_have_text([p["username"] for p in people])
+    expect(table.locator("td.self")).to_have_count(n)
+    for pair in body["cohen_kappa"]["pairs"]:
+        a, b = pair["annotators"]
+        for x, y in ((a, b), (b, a)):
+            cell = table.locator(f"td[data-a='{x}'][data-b='{y}']")
+            if pair["n_items"] == 0:
+                expect(cell).to_have_class("cell empty")
+                expect(cell).to_have_text("")
+                continue
+            expect(cell).to_have_text(kappa_text(pair["value"]))
+            assert float(cell.get_attribute("data-value") or "nan") == pair["value"]
+            assert f"{pair['n_items']} shared images" in (cell.get_attribute("title") or "")
+    ids = {p["username"]: p["id"] for p in people}
+    empty = table.locator(f"td[data-a='{ids[EARLY]}'][data-b='{ids[LATE]}']")
+    assert "no shared images" in (empty.get_attribute("title") or "")
+    expect(page.locator(".band-legend li")).to_have_count(6)
+
+
+def test_sloppy_annotator_is_flagged_and_sorts_first(live_server, page, make_images, screenshot):
+    """The one well below the others reads "Needs help" and why; sorting by kappa finds them."""
+    project = rated_project(make_images)
+    open_dashboard(page, live_server, project, "lena")
+    table = page.locator("#annotators-table")
+    sloppy = table.locator(f"tr[data-username='{SLOPPY}']")
+    expect(sloppy).to_have_class("needs-help")
+    expect(sloppy.locator(".needs-help-badge")).to_have_text("Needs help")
+    expect(sloppy.locator(".help-reason")).to_contain_text("κ with others")
+    expect(table.locator("tr.needs-help")).to_have_count(1)
+    for username in GOOD:
+        expect(table.locator(f"tr[data-username='{username}'] .ok-mark")).to_have_text("OK")
+
+    header = table.get_by_role("button", name="κ with others")
+    header.click()  # highest first
+    expect(table.locator("tbody tr").last).to_have_attribute("data-username", SLOPPY)
+    header.click()  # lowest first
+    expect(table.locator("tbody tr").first).to_have_attribute("data-username", SLOPPY)
+    expect(table.locator("th[aria-sort=ascending]")).to_have_count(1)
+    screenshot("dashboard-annotators", full_page=False)
+
+
+def test_disagreements_link_to_the_review_page(live_server, page, make_images):
+    """The first items of the review queue show the annotators' labels and open the review."""
+    project = rated_project(make_images)
+    lead = project.memberships.get(role=Role.LEAD).user
+    queue = client_for(lead).get(f"/api/v1/projects/{project.pk}/review/?page_size=8").json()
+    assert queue["count"] > 0
+    open_dashboard(page, live_server, project, "lena")
+    expect(page.locator("#review-count")).to_have_text(str(queue["count"]))
+    cards = page.locator("#disagreements a.disagreement")
+    expect(cards).to_have_count(min(8, queue["count"]))
+    first = queue["results"][0]
+    image_id = first["image"]["id"]
+    card = cards.first
+    expect(card).to_have_attribute("data-image", str(image_id))
+    expect(card.locator(".image-name")).to_have_text(first["image"]["original_name"])
+    expect(card.locator(".reason")).to_have_text(first["reason"].replace("_", " "))
+    for vote in first["annotations"]:
+        expect(card.locator(".voter", has_text=vote["username"])).to_have_count(1)
+    expect(card.locator("img")).to_have_js_property("complete", True)
+    assert card.locator("img").evaluate("img => img.naturalWidth") > 0
+    card.click()
+    page.wait_for_url(f"{live_server.url}/projects/{project.pk}/review/?image={image_id}")
+
+
+def test_project_without_labels_shows_the_empty_state(live_server, page, make_images):
+    """No annotations: a sentence saying when agreement will appear, no figures, no errors."""
+    project = ProjectFactory(name="Fresh", overlap=2)
+    add_member(project, UserFactory(username="lena"), Role.LEAD)
+    make_images(project, 4)
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    login(page, live_server, "lena")
+    page.goto(f"{live_server.url}/projects/{project.pk}/agreement/")
+    expect(page.locator("#empty-state")).to_contain_text(
+        "No labels yet — agreement appears once two annotators label the same image"
+    )
+    expect(page.locator(".figure-card")).to_have_count(0)
+    expect(page.locator("[data-stat=to_review]")).to_have_text("0")
+    save_screenshot(page, "dashboard-empty")
+    assert errors == []
+
+
+def test_annotators_get_403(live_server, page, make_images):
+    """The page compares annotators by name: annotators are refused."""
+    project = rated_project(make_images)
+    login(page, live_server, "alice")
+    response = page.goto(f"{live_server.url}/projects/{project.pk}/agreement/")
+    assert response is not None and response.status == 403
+    expect(page.get_by_role("heading", name="Not allowed")).to_be_visible()
+
+
+def test_names_with_markup_are_shown_as_text(live_server, page, make_images):
+    """Usernames and label names go into the page as text, never as HTML."""
+    project = ProjectFactory(name="Escapes", overlap=2)
+    add_member(project, UserFactory(username="lena"), Role.LEAD)
+    Label.objects.filter(project=project, name="cat").update(name="<img src=x id=label-xss>")
+    images = make_images(project, 6)
+    for username in ("<b id=user-xss>ann</b>", "plain"):
+        add_member(project, UserFactory(username=username))
+        for image in images:
+            label = "<img src=x id=label-xss>" if image.pk % 2 else "dog"
+            submit(project, username, image, label, 2000)
+    open_dashboard(page, live_server, project, "lena")
+    assert page.locator("#label-xss").count() == 0
+    assert page.locator("#user-xss").count() == 0
+    expect(page.locator("#heatmap-table thead th").first).to_have_text("<b id=user-xss>ann</b>")
+    expect(page.locator("#labels-table tbody th").first).to_have_text("<img src=x id=label-xss>")
+
+
+def test_multi_label_projects_show_their_own_figures(live_server, page, make_images):
+    """Multi-label: mean Jaccard and each label's Fleiss' kappa, alpha and agreement."""
+    project = ProjectFactory(name="Tags", overlap=2, multi_label=True)
+    add_member(project, UserFactory(username="lena"), Role.LEAD)
+    for username in ("one", "two"):
+        add_member(project, UserFactory(username=username))
+    images = make_images(project, 8)
+    sets = [["cat", "dog"], ["cat"], ["bird"], ["dog", "bird"]]
+    for i, image in enumerate(images):
+        for username, shift in (("one", 0), ("two", i % 2)):
+            annotation_submit(
+                project=project,
+                annotator=UserFactory(username=username),
+                image_id=image.pk,
+                labels=sets[(i + shift) % 4],
+            )
+    body = agreement(project)
+    open_dashboard(page, live_server, project, "lena")
+    expect(page.locator(".figure-card[data-figure=jaccard] .figure-value")).to_have_text(
+        kappa_text(body["jaccard"]["value"])
+    )
+    rows = page.locator("#labels-table tbody tr")
+    expect(rows).to_have_count(3)
+    for row in body["per_label"]:
+        cells = page.locator(f"#labels-table tr[data-label='{row['label']}'] td")
+        for index, name in enumerate(("fleiss_kappa", "krippendorff_alpha")):
+            figure = row[name]
+            text = kappa_text(figure["value"]) if figure["value"] is not None else "—"
+            expect(cells.nth(index)).to_contain_text(text)
+    expect(page.locator("#pairs-card")).to_be_hidden()
+    expect(page.locator("#annotators-card")).to_be_hidden()
+    save_screenshot(page, "dashboard-multi-label")
+
+
+def test_demo_project_dashboard(live_server, page):
+    """The demo's dashboard at 1280 px: every section drawn, nothing wider than the window."""
+    summary = demo_load(n_images=600, simulate_fraction=0.3, seed=0)
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    open_dashboard(page, live_server, summary.project, LEAD)
+    expect(page.locator("#annotators-table tr.needs-help").first).to_contain_text("sim-sloppy")
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    save_screenshot(page, "dashboard")
+    page.set_viewport_size({"width": 768, "height": 1024})
+    page.wait_for_timeout(300)
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    save_screenshot(page, "dashboard-tablet")
+    assert errors == []
