@@ -11,8 +11,10 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET
 
 from labeler.annotations.selectors import project_progress
+from labeler.annotations.views import IMAGE_ID_SLOT
+from labeler.projects import selectors as project_selectors
 from labeler.projects.models import Project
-from labeler.projects.views import page_project
+from labeler.projects.views import page_project, page_user
 
 
 @login_required
@@ -52,4 +54,40 @@ def _dashboard_data(project: Project, *, has_labels: bool) -> dict[str, Any]:
 def review(request: HttpRequest, project_id: int) -> HttpResponse:
     """The review queue: disagreements and low-confidence consensus, decided by a person."""
     project = page_project(request, project_id, oversee=True)
-    return render(request, "agreement/review.html", {"project": project})
+    user = page_user(request)
+    role = project_selectors.project_role(user=user, project=project)
+    can_gold = project_selectors.can_manage(user=user, project=project, role=role)
+    context = {
+        "project": project,
+        "can_gold": can_gold,
+        "review": _review_data(project, role=role or "admin", can_gold=can_gold),
+    }
+    return render(request, "agreement/review.html", context)
+
+
+def _review_data(project: Project, *, role: str, can_gold: bool) -> dict[str, Any]:
+    """What the review page's script needs: the labels, the caller's powers and the API."""
+
+    def api(name: str, **kwargs: int) -> str:
+        return reverse(f"api:{name}", kwargs={"project_pk": project.pk, **kwargs})
+
+    return {
+        "project": {
+            "id": project.pk,
+            "multi_label": project.multi_label,
+            "review_threshold": project.review_threshold,
+        },
+        "role": role,
+        "can_gold": can_gold,
+        "labels": [
+            {"id": label.pk, "name": label.name, "color": label.color, "hotkey": label.hotkey}
+            for label in project.labels.order_by("position", "id")
+        ],
+        "urls": {
+            "queue": api("review"),
+            "item": api("review-detail", image_id=IMAGE_ID_SLOT),
+            "decisions": api("decisions"),
+            "dashboard": reverse("agreement-dashboard", args=[project.pk]),
+        },
+        "slot": str(IMAGE_ID_SLOT),
+    }

@@ -1,0 +1,239 @@
+"""The review page in Chromium: reviewers settle disagreements by keyboard, leads mark gold."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from sklearn.datasets import load_digits
+
+from labeler.annotations.models import FinalLabel
+from labeler.annotations.services import annotation_submit
+from labeler.demo.services import digit_png
+from labeler.images import services as image_services
+from labeler.images.models import Image
+from labeler.projects.labels import PALETTE
+from labeler.projects.models import Label, Project, Role
+from tests.browser.conftest import login
+from tests.factories import (
+    ModelVersionFactory,
+    ProjectFactory,
+    UserFactory,
+    add_member,
+    image_bytes,
+    predict,
+)
+
+expect = pytest.importorskip("playwright.sync_api").expect
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
+
+WAIT = 10_000  # ms; generous for a loaded CI machine, never reached when things work
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+
+
+def pets_with_ties(n_split: int) -> tuple[Project, list[Image], Image]:
+    """Overlap 2: ann1 and ann2 split on n images (cat against dog) and agree on one."""
+    project = ProjectFactory(name="Pets", overlap=2)
+    one, two = UserFactory(username="ann1"), UserFactory(username="ann2")
+    for user in (one, two):
+        add_member(project, user)
+    add_member(project, UserFactory(username="rita"), Role.REVIEWER)
+    add_member(project, UserFactory(username="lead"), Role.LEAD)
+    files = [
+        SimpleUploadedFile(f"pet-{i}.png", image_bytes(size=(96, 64))) for i in range(n_split + 1)
+    ]
+    image_services.images_ingest(project=project, files=files)
+    images = list(Image.objects.filter(project=project).order_by("pk"))
+    for image in images[:n_split]:
+        annotation_submit(project=project, annotator=one, image_id=image.pk, labels=["cat"])
+        annotation_submit(project=project, annotator=two, image_id=image.pk, labels=["dog"])
+    agreed = images[n_split]
+    for user in (one, two):
+        annotation_submit(project=project, annotator=user, image_id=agreed.pk, labels=["bird"])
+    return project, images[:n_split], agreed
+
+
+def open_review(page, live_server, project, query: str = "") -> None:
+    page.goto(f"{live_server.url}/projects/{project.pk}/review/{query}")
+    page.wait_for_selector("#stage[data-state=ready], #stage[data-state=empty]", timeout=WAIT)
+
+
+def shown_image(page) -> int:
+    page.wait_for_selector("#stage[data-state=ready]", timeout=WAIT)
+    return int(page.locator("#stage").get_attribute("data-image-id"))
+
+
+def wait_image_decoded(page) -> None:
+    page.wait_for_function(
+        "(() => { const img = document.querySelector('#stage-frame img');"
+        " return !!img && img.complete && img.naturalWidth > 0; })()",
+        timeout=WAIT,
+    )
+
+
+def wait_saved(page) -> None:
+    page.wait_for_function("window.reviewer.outbox().length === 0", timeout=WAIT)
+
+
+def test_a_reviewer_resolves_ties_with_the_keyboard(live_server, page, screenshot):
+    """Each tie shows both annotators' labels; a key selects, Enter decides, the next follows."""
+    project, split, agreed = pets_with_ties(3)
+    login(page, live_server, "rita")
+    open_review(page, live_server, project)
+    expect(page.locator("#left-count")).to_have_text("3")
+    expect(page.locator("[data-count=tie]")).to_have_text("3")
+    votes = page.locator("#votes li")
+    expect(votes).to_have_count(2)
+    expect(votes.nth(0)).to_contain_text("ann1")
+    expect(votes.nth(0).locator(".chip")).to_have_text("cat")
+    expect(votes.nth(1).locator(".chip")).to_have_text("dog")
+    expect(page.locator("#reason")).to_contain_text("Tie")
+    expect(page.locator("#consensus")).to_contain_text("No label has a majority")
+    assert page.locator("#gold-button").count() == 0  # gold is for leads
+
+    decided = {}
+    for key, name in zip("232", ["dog", "bird", "dog"], strict=True):
+        image_id = shown_image(page)
+        page.keyboard.press(key)
+        expect(
+            page.locator(f"#labels [data-label-id='{label_id(project, name)}']")
+        ).to_have_attribute("aria-pressed", "true")
+        page.keyboard.press("Enter")
+        decided[image_id] = name
+    expect(page.locator("#empty")).to_be_visible(timeout=WAIT)
+    expect(page.locator("#empty-title")).to_have_text("All agreed — nothing to review")
+    expect(page.locator("#left-count")).to_have_text("0")
+    wait_saved(page)
+    screenshot("review-empty", full_page=False)
+
+    assert sorted(decided) == [image.pk for image in split]
+    finals = {f.image_id: f for f in FinalLabel.objects.filter(method="adjudicated")}
+    assert {i: f.labels.get().name for i, f in finals.items()} == decided
+    assert {f.decided_by.username for f in finals.values()} == {"rita"}
+    assert agreed.pk not in finals
+
+    # Back to the last decision: it shows as decided; a new key and Enter change it.
+    page.keyboard.press("ArrowLeft")
+    last = shown_image(page)
+    expect(page.locator("#reason")).to_contain_text("Decided")
+    page.keyboard.press("1")
+    page.keyboard.press("Enter")
+    wait_saved(page)
+    assert FinalLabel.objects.get(image_id=last).labels.get().name == "cat"
+
+
+def test_enter_without_a_label_on_a_tie_decides_nothing(live_server, page):
+    """A tie has no consensus to accept: Enter asks for a label first."""
+    project, split, _ = pets_with_ties(1)
+    login(page, live_server, "rita")
+    open_review(page, live_server, project)
+    page.keyboard.press("Enter")
+    expect(page.locator("#stage-message")).to_contain_text("Select a label")
+    page.keyboard.press("ArrowRight")  # skip: only skipped images are left
+    expect(page.locator("#empty-title")).to_have_text("Only skipped images are left")
+    page.get_by_role("button", name="Review skipped images again").click()
+    assert shown_image(page) == split[0].pk
+    assert not FinalLabel.objects.filter(method="adjudicated").exists()
+
+
+def test_a_lead_marks_gold_from_a_deep_link(live_server, page, screenshot):
+    """?image= opens that image first; G marks the selected label as the gold answer."""
+    project, split, _ = pets_with_ties(3)
+    login(page, live_server, "lead")
+    open_review(page, live_server, project, f"?image={split[2].pk}")
+    assert shown_image(page) == split[2].pk
+    expect(page.locator("#gold-button")).to_be_visible()
+    wait_image_decoded(page)
+    screenshot("review-lead", full_page=False)
+    page.keyboard.press("1")
+    page.keyboard.press("G")
+    assert shown_image(page) == split[0].pk  # then the queue, from its start
+    expect(page.locator("#left-count")).to_have_text("2")
+    wait_saved(page)
+    final = FinalLabel.objects.get(image=split[2])
+    assert (final.method, final.labels.get().name, final.decided_by.username) == (
+        "gold",
+        "cat",
+        "lead",
+    )
+
+
+def test_annotators_get_403(live_server, page):
+    """The page shows every annotator's labels: annotators may not open it."""
+    project, _, _ = pets_with_ties(1)
+    login(page, live_server, "ann1")
+    response = page.goto(f"{live_server.url}/projects/{project.pk}/review/")
+    assert response is not None and response.status == 403
+
+
+def test_filter_by_reason_and_the_model_suggestion(live_server, page, screenshot):
+    """Handwritten digits with ties, a low-confidence majority and a model: the docs' picture."""
+    project = digits_to_review()
+    login(page, live_server, "rita")
+    open_review(page, live_server, project)
+    expect(page.locator("[data-count=all]")).to_have_text("3")
+    expect(page.locator("#model-row")).to_be_visible()
+    expect(page.locator("#votes li")).to_have_count(3)
+    wait_image_decoded(page)
+    path = screenshot("review", full_page=False)
+    DOCS.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(path, DOCS / "review.png")
+
+    page.get_by_role("button", name="Ties").click()
+    expect(page.locator("#left-count")).to_have_text("1")
+    expect(page.locator("#reason")).to_contain_text("Tie")
+    page.get_by_role("button", name="Low confidence").click()
+    expect(page.locator("#reason")).to_contain_text("Low confidence")
+    page.keyboard.press("Enter")  # the majority is selected already: Enter accepts it
+    expect(page.locator("#empty-title")).to_have_text("No low-confidence images to review")
+    wait_saved(page)
+    final = FinalLabel.objects.get(method="adjudicated")
+    assert final.labels.get().name == "7"
+
+
+def digits_to_review() -> Project:
+    """Three annotators on handwritten digits: a 7 read as 1 once, a 3 read three ways."""
+    project = ProjectFactory(name="Handwritten digits", overlap=3, labels=[])
+    for digit in range(10):
+        Label.objects.create(
+            project=project,
+            name=str(digit),
+            color=PALETTE[digit],
+            hotkey=str(digit),
+            position=digit,
+        )
+    names = ["maria", "jun", "oskar", "ines"]
+    users = [UserFactory(username=name) for name in names]
+    for user in users:
+        add_member(project, user)
+    add_member(project, UserFactory(username="rita"), Role.REVIEWER)
+    digits = load_digits()
+    picks = {"seven": 7, "three": 3, "four": 4}
+    indexes = {key: int((digits.target == value).nonzero()[0][5]) for key, value in picks.items()}
+    files = [
+        SimpleUploadedFile(f"digit-{index:04d}.png", digit_png(digits.images[index]))
+        for index in indexes.values()
+    ]
+    image_services.images_ingest(project=project, files=files)
+    images = dict(zip(indexes, Image.objects.filter(project=project).order_by("pk"), strict=True))
+    votes = {
+        "seven": ["7", "1", "7"],  # 2 of 3: below the 0.7 threshold
+        "three": ["3", "8", "5"],  # a three-way tie
+        "four": ["4", "4", "4", "9"],  # a clear majority that is not unanimous
+    }
+    for key, labels in votes.items():
+        for user, name in zip(users, labels, strict=False):
+            annotation_submit(
+                project=project, annotator=user, image_id=images[key].pk, labels=[name]
+            )
+    model = ModelVersionFactory(project=project, version=3)
+    ids = dict(Label.objects.filter(project=project).values_list("name", "pk"))
+    predict(model, images["three"], {str(ids["3"]): 0.81, str(ids["8"]): 0.12, str(ids["5"]): 0.07})
+    predict(model, images["seven"], {str(ids["7"]): 0.74, str(ids["1"]): 0.26})
+    return project
+
+
+def label_id(project: Project, name: str) -> int:
+    return Label.objects.get(project=project, name=name).pk
