@@ -226,7 +226,14 @@ async function getJson(url) {
   return response.json();
 }
 
+/** Whether any image was labelled by two annotators, so that there is agreement to show. */
+function anyComparison() {
+  if (report.multi_label) return isNum(report.jaccard.value);
+  return report.confusion.some((row) => row.some((count) => count > 0));
+}
+
 function renderReport() {
+  $("report-notice").hidden = anyComparison();
   renderHeadline();
   renderLabels($("per-label"), report);
   if (report.multi_label) {

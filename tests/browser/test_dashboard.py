@@ -186,6 +186,44 @@ def test_disagreements_link_to_the_review_page(live_server, page, make_images):
     page.wait_for_url(f"{live_server.url}/projects/{project.pk}/review/?image={image_id}")
 
 
+def test_loading_state_then_figures(live_server, page, make_images):
+    """While the report is on its way the page shows placeholders, then the figures."""
+    project = rated_project(make_images)
+    held: list[Any] = []
+    page.route(f"**/api/v1/projects/{project.pk}/agreement/", lambda route: held.append(route))
+    login(page, live_server, "lena")
+    page.goto(f"{live_server.url}/projects/{project.pk}/agreement/")
+    expect(page.locator("#headline")).to_have_attribute("aria-busy", "true")
+    expect(page.locator("#headline .skeleton")).to_have_count(4)
+    expect(page.locator("#heatmap")).to_have_text("Computing agreement…")
+    expect(page.locator("[data-stat=images]")).to_have_text(str(N_IMAGES))  # no wait for it
+    for _ in range(50):
+        if held:
+            break
+        page.wait_for_timeout(100)
+    assert len(held) == 1
+    held[0].continue_()
+    page.wait_for_selector("#report[data-state=ready]")
+    expect(page.locator("#headline")).to_have_attribute("aria-busy", "false")
+    expect(page.locator("#headline .figure-card")).to_have_count(4)
+    expect(page.locator("#report-notice")).to_be_hidden()
+
+
+def test_a_failed_report_says_so(live_server, page, make_images):
+    """An error from the API is shown with its message, not left spinning."""
+    project = rated_project(make_images)
+    page.route(
+        f"**/api/v1/projects/{project.pk}/agreement/",
+        lambda route: route.fulfill(
+            status=503, content_type="application/json", body='{"detail": "Try again soon."}'
+        ),
+    )
+    login(page, live_server, "lena")
+    page.goto(f"{live_server.url}/projects/{project.pk}/agreement/")
+    expect(page.locator("#load-error")).to_contain_text("Try again soon.")
+    expect(page.locator("#report")).to_have_attribute("data-state", "error")
+
+
 def test_project_without_labels_shows_the_empty_state(live_server, page, make_images):
     """No annotations: a sentence saying when agreement will appear, no figures, no errors."""
     project = ProjectFactory(name="Fresh", overlap=2)
@@ -202,6 +240,28 @@ def test_project_without_labels_shows_the_empty_state(live_server, page, make_im
     expect(page.locator("[data-stat=to_review]")).to_have_text("0")
     save_screenshot(page, "dashboard-empty")
     assert errors == []
+
+
+def test_undefined_figures_show_a_dash_and_why(live_server, page, make_images):
+    """One annotator so far: every kappa is undefined, shown as a dash with the reason."""
+    project = ProjectFactory(name="Solo", overlap=2)
+    add_member(project, UserFactory(username="lena"), Role.LEAD)
+    add_member(project, UserFactory(username="solo"))
+    for image in make_images(project, 3):
+        submit(project, "solo", image, "cat", 2000)
+    body = agreement(project)
+    open_dashboard(page, live_server, project, "lena")
+    for key in ("cohen_kappa", "fleiss_kappa", "krippendorff_alpha", "percent_agreement"):
+        figure = body["cohen_kappa"]["mean"] if key == "cohen_kappa" else body[key]
+        assert figure["value"] is None
+        card = page.locator(f".figure-card[data-figure={key}]")
+        expect(card.locator(".figure-value")).to_have_text("—")
+        expect(card.locator(".figure-value")).to_have_attribute("title", figure["reason"])
+        expect(card.locator(".figure-reason")).to_have_text(figure["reason"])
+    expect(page.locator("#heatmap")).to_contain_text("once a second annotator labels")
+    expect(page.locator("#report-notice")).to_contain_text("No image has been labelled by two")
+    expect(page.locator("#confusion")).to_contain_text("No two annotators have labelled")
+    save_screenshot(page, "dashboard-undefined")
 
 
 def test_annotators_get_403(live_server, page, make_images):

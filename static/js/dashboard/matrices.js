@@ -127,6 +127,13 @@ function bandLegend() {
 export function renderConfusion(box, report) {
   const ids = report.labels;
   const matrix = report.confusion;
+  if (!matrix.some((row) => row.some((count) => count > 0))) {
+    fill(
+      box,
+      el("p", { class: "muted", text: "No two annotators have labelled the same image yet." }),
+    );
+    return;
+  }
   const head = el(
     "tr",
     {},

@@ -143,7 +143,9 @@ export function renderAnnotators(box, report) {
       { class: flagged ? "summary warn" : "summary muted" },
       flagged
         ? `${plural(flagged, "annotator")} may need help: retraining, clearer instructions or a look at their labels in review.`
-        : "Nobody stands out: each annotator agrees about as well as the others.",
+        : report.per_annotator.length < 3
+          ? "Who may need help shows once three annotators have labelled the same images."
+          : "Nobody stands out: each annotator agrees about as well as the others.",
     ),
     el("div", { class: "table-wrap" }, table),
     el("p", {
