@@ -18,7 +18,7 @@ import {
   labelChip,
   bandBadge,
 } from "./dashboard/common.js";
-import { renderConfusion, renderHeatmap } from "./dashboard/matrices.js";
+import { heatmapIsDense, renderConfusion, renderHeatmap } from "./dashboard/matrices.js";
 import { renderOverTime } from "./dashboard/over-time.js";
 import { renderAnnotators, renderLabels } from "./dashboard/tables.js";
 
@@ -243,6 +243,9 @@ function renderReport() {
   } else {
     renderAnnotators($("annotators"), report);
     renderHeatmap($("heatmap"), report);
+    if (heatmapIsDense(report)) {
+      for (const id of ["pairs-card", "labels-card"]) $(id).classList.add("wide");
+    }
     renderConfusion($("confusion"), report);
   }
   renderOverTime($("over-time"), report);

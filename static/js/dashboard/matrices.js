@@ -16,6 +16,13 @@ import {
 } from "./common.js";
 
 const TOP_CONFUSIONS = 6;
+// From this many annotators on, the heat map's cells shrink and its column names turn upright.
+const DENSE_FROM = 7;
+
+/** Whether the heat map has so many annotators that it needs small cells and a wide card. */
+export function heatmapIsDense(report) {
+  return report.annotators.length >= DENSE_FROM;
+}
 
 /** The annotators x annotators grid of pairwise kappas, coloured by value, with the band legend. */
 export function renderHeatmap(box, report) {
@@ -52,7 +59,7 @@ export function renderHeatmap(box, report) {
   );
   const table = el(
     "table",
-    { class: "heatmap", id: "heatmap-table" },
+    { class: heatmapIsDense(report) ? "heatmap dense" : "heatmap", id: "heatmap-table" },
     el("thead", {}, head),
     el("tbody", {}, rows),
   );
