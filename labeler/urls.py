@@ -23,7 +23,9 @@ urlpatterns = [
     path("projects/<int:project_id>/upload/", image_views.upload, name="project-upload"),
     path("projects/<int:project_id>/label/", annotation_views.label, name="label"),
     path(
-        "projects/<int:project_id>/agreement/", agreement_views.dashboard, name="agreement-dashboard"
+        "projects/<int:project_id>/agreement/",
+        agreement_views.dashboard,
+        name="agreement-dashboard",
     ),
     path("projects/<int:project_id>/review/", agreement_views.review, name="review"),
     path("healthz/", views.healthz, name="healthz"),
