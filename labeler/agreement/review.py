@@ -32,9 +32,7 @@ from labeler.agreement.rows import HUMAN_DECISIONS, consensus_rows
 from labeler.annotations.models import Annotation, FinalLabel, FinalLabelMethod
 from labeler.errors import NotFound, ValidationFailed
 from labeler.images.models import Image
-from labeler.predictions.models import Prediction
-from labeler.predictions.selectors import Suggestion, current_model
-from labeler.predictions.selectors import _multi_label as multi_label_suggestion
+from labeler.predictions.selectors import Suggestion, suggestions_for
 from labeler.projects.models import Project
 
 CACHE_SECONDS = 24 * 3600
@@ -249,7 +247,7 @@ def _items(
         .select_related("decided_by")
         .prefetch_related("labels")
     }
-    suggestions = _suggestions(project, ids)
+    suggestions = suggestions_for(project=project, image_ids=ids)
     items = []
     for image in images:
         entry = entries.get(image.pk)
@@ -300,42 +298,6 @@ def _annotations(image_ids: Iterable[int]) -> dict[int, list[ReviewAnnotation]]:
             by_image.setdefault(image_id, []).append(current)
         current.label_ids.append(label_id)
     return by_image
-
-
-def _suggestions(project: Project, image_ids: list[int]) -> dict[int, Suggestion]:
-    """The current model's suggestion per image, as ``suggestion_for`` makes it, in 3 queries."""
-    model = current_model(project)
-    if model is None or not image_ids:
-        return {}
-    valid = set(project.labels.values_list("pk", flat=True))
-    thresholds = model.metrics.get("thresholds") or {}
-    predictions = Prediction.objects.filter(model_version=model, image_id__in=image_ids)
-    suggestions: dict[int, Suggestion] = {}
-    seen: set[int] = set()
-    for prediction in predictions.order_by("id"):  # the first of an image, as suggestion_for
-        if prediction.image_id in seen:
-            continue
-        seen.add(prediction.image_id)
-        probabilities = {
-            int(key): float(value)
-            for key, value in prediction.probabilities.items()
-            if str(key).isascii() and str(key).isdigit() and int(key) in valid
-        }
-        if not probabilities:
-            continue
-        if project.multi_label:
-            label_ids, confidence = multi_label_suggestion(probabilities, thresholds)
-        else:
-            best = max(probabilities, key=lambda label_id: probabilities[label_id])
-            label_ids, confidence = [best], probabilities[best]
-        suggestions[prediction.image_id] = Suggestion(
-            model_version=model.pk,
-            version=model.version,
-            label_ids=label_ids,
-            confidence=confidence,
-            probabilities=probabilities,
-        )
-    return suggestions
 
 
 def final_label_method(project: Project, image_id: int) -> str | None:
