@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 
@@ -144,3 +145,21 @@ def test_the_task_ignores_a_project_that_is_gone(runs):
 def test_the_task_is_routed_to_the_default_queue():
     """The refresh is CPU work: the default queue, not the GPU one."""
     assert app.amqp.router.route({}, TASK)["queue"].name == "default"
+
+
+@pytest.mark.redis
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_over_redis_refreshes_final_labels_after_labels_arrive(
+    redis_worker, settings, project, annotator, annotator2, make_images
+):
+    """Labels submitted in the web process; a worker on Redis writes the consensus label."""
+    settings.AGREEMENT_REFRESH_SECONDS = 1
+    [image] = make_images(project, 1)
+    for user in (annotator, annotator2):
+        annotation_submit(project=project, annotator=user, image_id=image.pk, labels=["cat"])
+    deadline = time.monotonic() + 20
+    while not FinalLabel.objects.filter(image=image).exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    final = FinalLabel.objects.get(image=image)
+    assert final.method == "consensus"
+    assert [label.name for label in final.labels.all()] == ["cat"]

@@ -8,37 +8,12 @@ import sys
 import time
 
 import pytest
-from celery.contrib.testing.worker import start_worker
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from labeler.images.models import Image
 from labeler.images.services import images_ingest
 from tests.factories import ProjectFactory, image_bytes
 from worker.celery_app import app
-
-REDIS_URL = os.environ.get("REDIS_URL", "")
-
-
-@pytest.fixture
-def redis_worker():
-    """A Celery worker thread consuming the default queue from the real Redis."""
-    if not REDIS_URL:
-        pytest.skip("needs Redis: set REDIS_URL=redis://127.0.0.1:6379/0")
-    saved = {key: app.conf[key] for key in ("broker_url", "task_always_eager")}
-    app.conf.update(broker_url=REDIS_URL, task_always_eager=False)
-    reset_producer_pools()
-    try:
-        with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
-            yield
-    finally:
-        app.conf.update(saved)
-        reset_producer_pools()
-
-
-def reset_producer_pools() -> None:
-    """Drop pooled broker connections, which were opened for the broker configured before."""
-    app.pool.force_close_all()
-    app._after_fork()  # Celery's own reset of the connection and producer pools
 
 
 @pytest.mark.redis
