@@ -20,7 +20,7 @@ import {
 } from "./dashboard/common.js";
 import { heatmapIsDense, renderConfusion, renderHeatmap } from "./dashboard/matrices.js";
 import { renderOverTime } from "./dashboard/over-time.js";
-import { renderAnnotators, renderLabels } from "./dashboard/tables.js";
+import { helpReasons, renderAnnotators, renderLabels } from "./dashboard/tables.js";
 
 const data = JSON.parse(document.getElementById("dashboard-data").textContent);
 const REVIEW_PREVIEW = 8;
@@ -226,6 +226,37 @@ async function getJson(url) {
   return response.json();
 }
 
+/** The over-time charts, and the day/week switch showing the bucket the report has. */
+function drawOverTime() {
+  const flagged = report.multi_label ? new Set() : new Set(helpReasons(report).keys());
+  renderOverTime($("over-time"), report, { flagged });
+  const bucket = report.over_time ? report.over_time.bucket : null;
+  $("bucket-switch").hidden = !bucket;
+  for (const button of $("bucket-switch").querySelectorAll("button")) {
+    button.setAttribute("aria-pressed", String(button.dataset.bucket === bucket));
+  }
+}
+
+/** Ask for the report with points per day or per week and redraw the charts. */
+async function switchBucket(bucket) {
+  const box = $("over-time");
+  box.setAttribute("aria-busy", "true");
+  try {
+    const body = await getJson(`${data.urls.agreement}?bucket=${encodeURIComponent(bucket)}`);
+    report.over_time = body.over_time;
+    drawOverTime();
+  } catch (error) {
+    fill(
+      box,
+      el("p", {
+        class: "error",
+        text: `The figures per ${bucket} could not be loaded (${error.message}).`,
+      }),
+    );
+  }
+  box.setAttribute("aria-busy", "false");
+}
+
 /** Whether any image was labelled by two annotators, so that there is agreement to show. */
 function anyComparison() {
   if (report.multi_label) return isNum(report.jaccard.value);
@@ -248,7 +279,7 @@ function renderReport() {
     }
     renderConfusion($("confusion"), report);
   }
-  renderOverTime($("over-time"), report);
+  drawOverTime();
   for (const id of ["heatmap", "annotators", "per-label", "confusion", "over-time"]) {
     $(id).classList.remove("loading-box");
   }
@@ -282,10 +313,14 @@ async function loadReview() {
   box.dataset.state = "ready";
 }
 
+for (const button of document.querySelectorAll("#bucket-switch button")) {
+  button.addEventListener("click", () => switchBucket(button.dataset.bucket));
+}
+
 let resizeTimer = null;
 window.addEventListener("resize", () => {
   clearTimeout(resizeTimer);
-  resizeTimer = setTimeout(() => report && renderOverTime($("over-time"), report), 150);
+  resizeTimer = setTimeout(() => report && drawOverTime(), 150);
 });
 
 loadReport();

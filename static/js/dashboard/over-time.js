@@ -21,7 +21,7 @@ import {
 const RAW = { dashed: true, asPercent: true };
 
 /** Line charts of the figures per day or week: the project's, and each annotator's. */
-export function renderOverTime(box, report) {
+export function renderOverTime(box, report, { flagged = new Set() } = {}) {
   const overTime = report.over_time;
   if (!overTime) {
     fill(
@@ -53,6 +53,8 @@ export function renderOverTime(box, report) {
     name: person.username,
     colour: PALETTE[i % PALETTE.length],
     asPercent: true,
+    // Those who may need help stand out; the others step back while anyone is flagged.
+    weight: flagged.size ? (flagged.has(person.id) ? "strong" : "faint") : null,
     values: points.map((p) => {
       const row = (p.per_annotator || []).find((r) => r.annotator === person.id);
       return row ? row.agreement_with_others : null;
@@ -117,7 +119,7 @@ function chartBlock(title, chart, series) {
           style: { borderColor: s.colour },
           "aria-hidden": "true",
         }),
-        el("span", { text: s.name }),
+        el("span", { class: s.weight === "strong" ? "strong" : null, text: s.name }),
       );
       item.addEventListener("mouseenter", () => focus(index));
       item.addEventListener("mouseleave", () => focus(null));
@@ -192,7 +194,8 @@ function lineChart({ dates, series, width, bands, id, axisPercent = false }) {
   }
   const step = Math.max(1, Math.ceil(dates.length / Math.max(2, Math.floor(plotW / 70))));
   dates.forEach((date, i) => {
-    if (i % step === 0 || i === dates.length - 1) {
+    const last = dates.length - 1;
+    if ((i % step === 0 && (i === last || last - i >= step)) || i === last) {
       const anchor =
         dates.length === 1
           ? "middle"
@@ -225,8 +228,9 @@ function lineChart({ dates, series, width, bands, id, axisPercent = false }) {
         d,
         fill: "none",
         stroke: s.colour,
-        "stroke-width": "2",
+        "stroke-width": s.weight === "strong" ? "3" : s.weight === "faint" ? "1.5" : "2",
         "stroke-dasharray": s.dashed ? "5 4" : null,
+        "stroke-opacity": s.weight === "faint" ? "0.45" : null,
         class: "series",
       }),
     );
@@ -240,7 +244,8 @@ function lineChart({ dates, series, width, bands, id, axisPercent = false }) {
           {
             cx: x(i),
             cy: y(f.value),
-            r: 3.2,
+            r: dates.length > 20 ? 2.2 : 3.2,
+            "fill-opacity": s.weight === "faint" ? "0.45" : null,
             fill: s.colour,
             class: "point",
             "data-value": f.value,

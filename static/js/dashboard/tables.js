@@ -21,7 +21,7 @@ const HELP_GAP = 0.15;
 const GOLD_FLOOR = 0.7;
 
 /** Why each annotator may need help: well below the others, or poor on gold images. */
-function helpReasons(report) {
+export function helpReasons(report) {
   const rows = report.per_annotator;
   const checks = [
     { key: "kappa_with_others", what: "κ with others", show: fixed },
