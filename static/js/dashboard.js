@@ -184,7 +184,9 @@ function reviewCard(item) {
             ),
           ),
         ),
-        consensus ? el("span", { class: "consensus muted", text: consensusText(consensus) }) : null,
+        consensus && item.reason !== "tie"
+          ? el("span", { class: "consensus muted", text: consensusText(consensus) })
+          : null,
         suggestion
           ? el("span", {
               class: "consensus muted",
