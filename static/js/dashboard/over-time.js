@@ -71,10 +71,12 @@ export function renderOverTime(box, report, { flagged = new Set() } = {}) {
     charts,
     timeTable(points, series, unit),
   );
-  const width = Math.max(
-    280,
-    Math.floor((charts.clientWidth - (perAnnotator ? 24 : 0)) / (perAnnotator ? 2 : 1)),
-  );
+  // Side by side on wide screens, stacked on narrow ones (the stylesheet decides): draw each
+  // chart at the width it gets, so that its text keeps its size.
+  const style = getComputedStyle(charts);
+  const columns = style.gridTemplateColumns.split(" ").filter(Boolean).length;
+  const gap = parseFloat(style.columnGap) || 0;
+  const width = Math.max(280, Math.floor((charts.clientWidth - gap * (columns - 1)) / columns));
   charts.append(
     chartBlock(
       "Project",
