@@ -241,9 +241,11 @@ def _e_step(
     posteriors = np.exp(log_joint, out=log_joint)
     evidence = posteriors.sum(axis=1, keepdims=True)
     posteriors /= evidence
+    log_evidence = peak + np.log(evidence)
+    if rated.all():  # the usual case: skip two masked passes
+        return posteriors, float(np.sum(log_evidence))
     posteriors[~rated] = 0.0
-    log_lik = float(np.sum((peak + np.log(evidence))[rated]))
-    return posteriors, log_lik
+    return posteriors, float(np.sum(log_evidence[rated]))
 
 
 def _ds_result(

@@ -7,7 +7,13 @@ undefined (never NaN, never an exception for lack of data). Malformed input rais
 ValueError.
 """
 
-from labeler.agreement.metrics.annotators import AnnotatorFigures, per_annotator
+from labeler.agreement.metrics.annotators import (
+    AnnotatorFigures,
+    RawAgreement,
+    annotator_figures,
+    per_annotator,
+    raw_agreement_by_group,
+)
 from labeler.agreement.metrics.bootstrap import (
     MAX_BOOTSTRAP_ROWS,
     Metric,
@@ -16,36 +22,64 @@ from labeler.agreement.metrics.bootstrap import (
 )
 from labeler.agreement.metrics.counts import Codes, check_codes
 from labeler.agreement.metrics.figures import Figure, kappa_band
-from labeler.agreement.metrics.labels import LabelFigures, confusion_matrix, per_label
+from labeler.agreement.metrics.groups import GroupSums, draw_sums, group_sums
+from labeler.agreement.metrics.labels import (
+    LabelFigures,
+    confusion_matrix,
+    per_label,
+    per_label_of,
+)
 from labeler.agreement.metrics.multi_label import LabelSets, binary_matrices, mean_jaccard
 from labeler.agreement.metrics.multi_rater import (
     fleiss_kappa,
+    fleiss_kappa_of,
     krippendorff_alpha,
+    krippendorff_alpha_of,
     percent_agreement,
+    percent_agreement_of,
 )
-from labeler.agreement.metrics.pairwise import PairMatrix, cohen_kappa_matrix, cohen_kappa_mean
+from labeler.agreement.metrics.pairwise import (
+    PairMatrix,
+    cohen_kappa_matrices,
+    cohen_kappa_matrix,
+    cohen_kappa_mean,
+)
+from labeler.agreement.metrics.tallies import Tallies, tally
 
 __all__ = [
     "MAX_BOOTSTRAP_ROWS",
     "AnnotatorFigures",
     "Codes",
     "Figure",
+    "GroupSums",
     "LabelFigures",
     "LabelSets",
     "Metric",
     "PairMatrix",
+    "RawAgreement",
+    "Tallies",
+    "annotator_figures",
     "binary_matrices",
     "bootstrap_ci",
     "check_codes",
+    "cohen_kappa_matrices",
     "cohen_kappa_matrix",
     "cohen_kappa_mean",
     "confusion_matrix",
+    "draw_sums",
     "fleiss_kappa",
+    "fleiss_kappa_of",
+    "group_sums",
     "kappa_band",
     "krippendorff_alpha",
+    "krippendorff_alpha_of",
     "mean_jaccard",
     "per_annotator",
     "per_label",
+    "per_label_of",
     "percent_agreement",
+    "percent_agreement_of",
+    "raw_agreement_by_group",
+    "tally",
     "with_ci",
 ]

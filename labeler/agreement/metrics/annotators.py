@@ -6,9 +6,23 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from labeler.agreement.metrics.counts import Codes, Floats, check_codes, check_reference
+from labeler.agreement.metrics.counts import (
+    BLOCK_CELLS,
+    Codes,
+    Counts,
+    Floats,
+    category_counts,
+    check_codes,
+    check_reference,
+)
 from labeler.agreement.metrics.figures import Figure, defined, undefined
-from labeler.agreement.metrics.pairwise import PairCounts, kappas, pair_counts
+from labeler.agreement.metrics.pairwise import (
+    PairCounts,
+    PairMatrix,
+    kappas,
+    pair_counts,
+    pair_matrix,
+)
 
 ALONE = "this annotator rated no image that another annotator also rated"
 NO_DEFINED_OTHER = (
@@ -41,6 +55,19 @@ class AnnotatorFigures:
 
 
 @dataclass(frozen=True)
+class RawAgreement:
+    """One annotator's raw agreement over one group of images.
+
+    ``with_others`` and ``with_reference`` are ``AnnotatorFigures``' ``agreement_with_others``
+    and ``consensus_accuracy`` (against whatever reference is given) on the group's images.
+    """
+
+    n_rated: int
+    with_others: Figure
+    with_reference: Figure
+
+
+@dataclass(frozen=True)
 class _Reference:
     """A reference labelling (consensus or gold) and the words for when it says nothing."""
 
@@ -70,16 +97,96 @@ def per_annotator(
     ``consensus`` and ``gold`` hold one code per image, -1 where the image has none; either
     may be None, which leaves its figures undefined.
     """
+    return annotator_figures(codes, k, consensus, gold)[1]
+
+
+def annotator_figures(
+    codes: Codes,
+    k: int,
+    consensus: Codes | None = None,
+    gold: Codes | None = None,
+) -> tuple[PairMatrix, list[AnnotatorFigures]]:
+    """``cohen_kappa_matrix(codes, k)`` and ``per_annotator``, from one count of the pairs."""
     check_codes(codes, k)
     stacked, consensus_ref, gold_ref = _with_references(codes, k, consensus, gold)
     counts = pair_counts(stacked, k)
-    pairs = _Pairs(counts=counts, kappa=kappas(counts), n_annotators=codes.shape[1])
+    size = codes.shape[1]
+    pairs = _Pairs(counts=counts, kappa=kappas(counts), n_annotators=size)
     rated = codes >= 0
-    with_others = np.count_nonzero(rated & (rated.sum(axis=1) >= 2)[:, np.newaxis], axis=0)
-    return [
+    twice = np.count_nonzero(rated, axis=1) >= 2
+    with_others = np.count_nonzero(rated & twice[:, np.newaxis], axis=0)
+    block = PairCounts(
+        shared=counts.shared[:size, :size],
+        agreeing=counts.agreeing[:size, :size],
+        chance=counts.chance[:size, :size],
+    )
+    figures = [
         _annotator_figures(pairs, i, int(with_others[i]), consensus_ref, gold_ref)
-        for i in range(pairs.n_annotators)
+        for i in range(size)
     ]
+    return pair_matrix(block, int(np.count_nonzero(twice))), figures
+
+
+def raw_agreement_by_group(
+    codes: Codes, k: int, reference: Codes, groups: Counts, n_groups: int
+) -> list[list[RawAgreement]]:
+    """Raw agreement of each annotator column in each group of images: [group][column].
+
+    Image (row) i is in group ``groups[i]`` (-1: none). No pairs are formed: a rating of
+    category c on an image with m ratings, n_c of them c, agrees with n_c - 1 of the m - 1
+    other ratings, so sums over an annotator's ratings give the pooled agreement with the
+    others, in one pass whatever the number of groups. ``reference`` is one code per image
+    (-1: none), compared as with ``consensus`` in ``per_annotator``.
+    """
+    check_codes(codes, k)
+    check_reference(reference, codes.shape[0], k, "reference")
+    size = codes.shape[1]
+    row, column, code, same = _ratings_with_agreeing_others(codes, k)
+    others = np.count_nonzero(codes >= 0, axis=1)[row] - 1
+    group = groups[row]
+    key = group * size + column
+    cells = n_groups * size
+    paired = (group >= 0) & (others > 0)
+    judged = (group >= 0) & (reference[row] >= 0)
+    n_rated = np.bincount(key[group >= 0], minlength=cells)
+    n_paired = np.bincount(key[paired], minlength=cells)
+    agreeing = np.bincount(key[paired], weights=same[paired], minlength=cells)
+    compared = np.bincount(key[paired], weights=others[paired], minlength=cells)
+    n_judged = np.bincount(key[judged], minlength=cells)
+    matching = np.bincount(key[judged & (code == reference[row])], minlength=cells)
+    words = _consensus(0)
+    figures = [
+        RawAgreement(
+            n_rated=int(n_rated[cell]),
+            with_others=defined(agreeing[cell] / compared[cell], n_paired[cell])
+            if n_paired[cell]
+            else undefined(ALONE, 0),
+            with_reference=defined(matching[cell] / n_judged[cell], n_judged[cell])
+            if n_judged[cell]
+            else undefined(words.none_rated, 0),
+        )
+        for cell in range(cells)
+    ]
+    return [figures[g * size : (g + 1) * size] for g in range(n_groups)]
+
+
+def _ratings_with_agreeing_others(codes: Codes, k: int) -> tuple[Counts, Counts, Counts, Counts]:
+    """Every rating's row, column and code, and how many other ratings of its image agree."""
+    size = codes.shape[1]
+    parts = []
+    step = max(1, BLOCK_CELLS // k)
+    for start in range(0, codes.shape[0], step):
+        block = codes[start : start + step]
+        cells = np.flatnonzero(block >= 0)
+        row, column = np.divmod(cells, size)
+        code = block.reshape(-1)[cells].astype(np.int64)
+        same = category_counts(block, k)[row, code] - 1
+        parts.append((row + start, column, code, same))
+    if not parts:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty, empty, empty
+    row, column, code, same = (np.concatenate(columns) for columns in zip(*parts, strict=True))
+    return row, column, code, same
 
 
 def _with_references(

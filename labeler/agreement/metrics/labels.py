@@ -59,7 +59,12 @@ def confusion_matrix(codes: Codes, k: int) -> Counts:
 def per_label(codes: Codes, k: int) -> list[LabelFigures]:
     """One-vs-rest agreement figures for each category 0..k-1."""
     check_codes(codes, k)
-    sums = tally(codes, k)
+    return per_label_of(tally(codes, k))
+
+
+def per_label_of(sums: Tallies) -> list[LabelFigures]:
+    """``per_label`` from the tallies of the codes (one pass shared with other figures)."""
+    k = sums.totals.size
     return [
         LabelFigures(
             category=c,

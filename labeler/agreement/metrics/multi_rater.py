@@ -1,14 +1,17 @@
 """Agreement over all annotators at once: Fleiss' kappa, Krippendorff's alpha, raw agreement.
 
 Each is a ratio of sums over the images rated at least twice (see ``tallies``), so any
-number of annotators, and any mix of who rated what, costs one pass over the ratings.
+number of annotators, and any mix of who rated what, costs one pass over the ratings. The
+ratios are written once, over arrays of sums (``GroupSums``): one group for a whole codes
+matrix, or many for the weeks of a project or the draws of a bootstrap (``*_of``).
 """
 
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 
-from labeler.agreement.metrics.counts import Codes, check_codes
+from labeler.agreement.metrics.counts import Codes, Floats, check_codes
 from labeler.agreement.metrics.figures import (
     NO_PAIRS,
     ONE_CATEGORY_ALPHA,
@@ -17,6 +20,7 @@ from labeler.agreement.metrics.figures import (
     defined,
     undefined,
 )
+from labeler.agreement.metrics.groups import GroupSums
 from labeler.agreement.metrics.tallies import tally
 
 
@@ -33,15 +37,7 @@ def fleiss_kappa(codes: Codes, k: int) -> Figure:
     two ratings, or when every rating is one category (P_e = 1).
     """
     check_codes(codes, k)
-    sums = tally(codes, k)
-    if sums.n_items == 0:
-        return undefined(NO_PAIRS, 0)
-    if np.count_nonzero(sums.totals) == 1:
-        return undefined(ONE_CATEGORY_KAPPA, sums.n_items)
-    observed = sums.agreement / sums.n_items
-    shares = sums.totals / sums.totals.sum()
-    chance = float((shares * shares).sum())
-    return defined((observed - chance) / (1.0 - chance), sums.n_items)
+    return fleiss_kappa_of(GroupSums.of(tally(codes, k)))[0]
 
 
 def krippendorff_alpha(codes: Codes, k: int) -> Figure:
@@ -56,15 +52,7 @@ def krippendorff_alpha(codes: Codes, k: int) -> Figure:
     pairable, or when every pairable rating is one category (no expected disagreement).
     """
     check_codes(codes, k)
-    sums = tally(codes, k)
-    if sums.n_items == 0:
-        return undefined(NO_PAIRS, 0)
-    if np.count_nonzero(sums.totals) == 1:
-        return undefined(ONE_CATEGORY_ALPHA, sums.n_items)
-    n = int(sums.totals.sum())
-    by_chance = int((sums.totals * (sums.totals - 1)).sum())
-    alpha = ((n - 1) * sums.matching - by_chance) / (n * (n - 1) - by_chance)
-    return defined(alpha, sums.n_items)
+    return krippendorff_alpha_of(GroupSums.of(tally(codes, k)))[0]
 
 
 def percent_agreement(codes: Codes, k: int) -> Figure:
@@ -75,7 +63,63 @@ def percent_agreement(codes: Codes, k: int) -> Figure:
     Undefined when no image has two ratings.
     """
     check_codes(codes, k)
-    sums = tally(codes, k)
-    if sums.n_items == 0:
-        return undefined(NO_PAIRS, 0)
-    return defined(sums.agreeing_pairs / sums.all_pairs, sums.n_items)
+    return percent_agreement_of(GroupSums.of(tally(codes, k)))[0]
+
+
+def fleiss_kappa_of(sums: GroupSums) -> list[Figure]:
+    """``fleiss_kappa`` of each group of ``sums``."""
+    return _figures(sums, fleiss_kappa_values(sums), ONE_CATEGORY_KAPPA)
+
+
+def krippendorff_alpha_of(sums: GroupSums) -> list[Figure]:
+    """``krippendorff_alpha`` of each group of ``sums``."""
+    return _figures(sums, krippendorff_alpha_values(sums), ONE_CATEGORY_ALPHA)
+
+
+def percent_agreement_of(sums: GroupSums) -> list[Figure]:
+    """``percent_agreement`` of each group of ``sums``."""
+    return _figures(sums, percent_agreement_values(sums), None)
+
+
+def fleiss_kappa_values(sums: GroupSums) -> Floats:
+    """Fleiss' kappa of each group (see ``fleiss_kappa``), NaN where undefined."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        shares = sums.totals / sums.totals.sum(axis=1, keepdims=True)
+        chance = (shares * shares).sum(axis=1)
+        observed = sums.agreement / sums.n_items
+        value = (observed - chance) / (1.0 - chance)
+    return np.where(_several_categories(sums), value, np.nan)
+
+
+def krippendorff_alpha_values(sums: GroupSums) -> Floats:
+    """Krippendorff's nominal alpha of each group (``krippendorff_alpha``), NaN if undefined."""
+    n = sums.totals.sum(axis=1)
+    by_chance = (sums.totals * (sums.totals - 1.0)).sum(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        value = ((n - 1.0) * sums.matching - by_chance) / (n * (n - 1.0) - by_chance)
+    return np.where(_several_categories(sums), value, np.nan)
+
+
+def percent_agreement_values(sums: GroupSums) -> Floats:
+    """The pooled share of agreeing pairs of each group, NaN where undefined."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        value = sums.agreeing_pairs / sums.all_pairs
+    return np.where(sums.n_items > 0, value, np.nan)
+
+
+def _several_categories(sums: GroupSums) -> npt.NDArray[np.bool_]:
+    """Groups with a pairable image and pairable ratings in more than one category."""
+    return (sums.n_items > 0) & (np.count_nonzero(sums.totals, axis=1) > 1)
+
+
+def _figures(sums: GroupSums, values: Floats, one_category: str | None) -> list[Figure]:
+    """Figures from the values, with the reason where a group's value is undefined."""
+    figures = []
+    for value, n_items in zip(values.tolist(), sums.n_items.tolist(), strict=True):
+        if n_items == 0:
+            figures.append(undefined(NO_PAIRS, 0))
+        elif value != value:  # NaN: every pairable rating is one category
+            figures.append(undefined(one_category or NO_PAIRS, int(n_items)))
+        else:
+            figures.append(defined(value, int(n_items)))
+    return figures

@@ -27,6 +27,11 @@ NO_DEFINED_PAIR = (
     "category on all the images both rated"
 )
 
+# Up to this many cells (groups x annotators^2 x categories), all groups are counted at once.
+GROUPED_CELLS = 1 << 22
+# Pairs of ratings (images x w x w) counted in one step of ``grouped_pair_counts``.
+PAIR_BLOCK_CELLS = 1 << 21
+
 
 @dataclass(frozen=True)
 class PairCounts:
@@ -74,16 +79,35 @@ def cohen_kappa_matrix(codes: Codes, k: int) -> PairMatrix:
     share none, or when both used one and the same category on all of them.
     """
     check_codes(codes, k)
-    counts = pair_counts(codes, k)
+    return pair_matrix(pair_counts(codes, k), rated_by_two(codes))
+
+
+def cohen_kappa_matrices(codes: Codes, k: int, groups: Counts, n_groups: int) -> list[PairMatrix]:
+    """``cohen_kappa_matrix`` of each group of images (row i is in group ``groups[i]``).
+
+    A group of -1 leaves the image out. Small enough tables of counts for every group are
+    filled in one pass over the pairs of ratings (see ``grouped_pair_counts``); otherwise
+    each group's rows are counted in turn.
+    """
+    check_codes(codes, k)
+    size = codes.shape[1]
+    twice = (groups >= 0) & (np.count_nonzero(codes >= 0, axis=1) >= 2)
+    shared_items = np.bincount(groups[twice], minlength=n_groups).tolist()
+    if n_groups * size * size * k <= GROUPED_CELLS:
+        counts = grouped_pair_counts(codes, k, groups, n_groups)
+    else:
+        counts = [pair_counts(codes[groups == group], k) for group in range(n_groups)]
+    return [pair_matrix(c, n) for c, n in zip(counts, shared_items, strict=True)]
+
+
+def pair_matrix(counts: PairCounts, n_shared_items: int) -> PairMatrix:
+    """The PairMatrix of pair counts; ``n_shared_items`` images were rated at least twice."""
     shared = counts.shared
     with np.errstate(divide="ignore", invalid="ignore"):
         agreement = np.where(shared > 0, counts.agreeing / shared, np.nan)
     np.fill_diagonal(agreement, np.nan)
     return PairMatrix(
-        kappa=kappas(counts),
-        n_items=shared,
-        agreement=agreement,
-        n_shared_items=rated_by_two(codes),
+        kappa=kappas(counts), n_items=shared, agreement=agreement, n_shared_items=n_shared_items
     )
 
 
@@ -118,6 +142,81 @@ def pair_counts(codes: Codes, k: int) -> PairCounts:
         agreeing=_agreeing(codes, k),
         chance=np.einsum("icj,jci->ij", given, given),
     )
+
+
+def grouped_pair_counts(codes: Codes, k: int, groups: Counts, n_groups: int) -> list[PairCounts]:
+    """``pair_counts`` of each group of images, from one pass over the pairs of ratings.
+
+    Images with the same number w of ratings are taken together: their rated columns (in
+    increasing order) and codes form (images, w) arrays, and each unordered pair of two of
+    an image's ratings is counted once by bincount under keys that carry the image's
+    group; the other order and the diagonal (a rating with itself) follow without pairs.
+    """
+    size = codes.shape[1]
+    cells = np.flatnonzero(codes >= 0)  # every rating, row by row, columns in order
+    row = cells // size
+    width = np.bincount(row, minlength=codes.shape[0])
+    in_group = groups[row] >= 0
+    per_rating = width[row]
+    tables = _PairTables(n_groups, size, k)
+    for w in np.unique(per_rating[in_group]).tolist():
+        chosen = cells[in_group & (per_rating == w)]
+        step = max(1, PAIR_BLOCK_CELLS // (w * w)) * w  # whole images, bounded pairs
+        for start in range(0, chosen.size, step):
+            # (w, images) arrays: picking slots then takes whole contiguous rows.
+            block = chosen[start : start + step]
+            column = (block % size).reshape(-1, w).T.copy()
+            code = codes.reshape(-1)[block].reshape(-1, w).T.astype(np.int64)
+            first = groups[block[::w] // size] * size + column
+            tables.add(first, column, code)
+    return tables.counts()
+
+
+class _PairTables:
+    """Flat bincount tables of ``grouped_pair_counts``, keyed (group, i, j), (group, i, c, j).
+
+    ``upper`` counts pairs of columns i < j, ``upper_same`` those that agree, ``given`` the
+    (i gave c, j rated) pairs in both orders, ``alone`` each (group, i) rating.
+    """
+
+    def __init__(self, n_groups: int, size: int, k: int) -> None:
+        self.n_groups, self.size, self.k = n_groups, size, k
+        self.upper = np.zeros(n_groups * size * size, dtype=np.int64)
+        self.upper_same = np.zeros_like(self.upper)
+        self.given = np.zeros(n_groups * size * k * size, dtype=np.int64)
+        self.alone = np.zeros(n_groups * size * k, dtype=np.int64)
+
+    def add(self, first: Counts, column: Counts, code: Counts) -> None:
+        """Count the pairs of ratings of each image (a column of these (w, images) arrays).
+
+        ``first`` is group * size + annotator column.
+        """
+        left, right = np.triu_indices(column.shape[0], 1)
+        pair = (first[left] * self.size + column[right]).ravel()
+        same = (code[left] == code[right]).ravel()
+        labelled = first * self.k + code
+        forward = labelled[left] * self.size + column[right]
+        backward = labelled[right] * self.size + column[left]
+        self.upper += np.bincount(pair, minlength=self.upper.size)
+        self.upper_same += np.bincount(pair[same], minlength=self.upper.size)
+        self.given += np.bincount(forward.ravel(), minlength=self.given.size)
+        self.given += np.bincount(backward.ravel(), minlength=self.given.size)
+        self.alone += np.bincount(labelled.ravel(), minlength=self.alone.size)
+
+    def counts(self) -> list[PairCounts]:
+        g, a, k = self.n_groups, self.size, self.k
+        alone = self.alone.reshape(g, a, k)
+        given = self.given.reshape(g, a, k, a)
+        columns = np.arange(a)
+        given[:, columns, :, columns] += alone.transpose(1, 0, 2)
+        rated = alone.sum(axis=2)
+        upper, same = self.upper.reshape(g, a, a), self.upper_same.reshape(g, a, a)
+        shared = upper + upper.transpose(0, 2, 1)
+        agreeing = same + same.transpose(0, 2, 1)
+        shared[:, columns, columns] = rated
+        agreeing[:, columns, columns] = rated
+        chance = np.einsum("gicj,gjci->gij", given, given)
+        return [PairCounts(shared[i], agreeing[i], chance[i]) for i in range(g)]
 
 
 def _agreeing(codes: Codes, k: int) -> Counts:
