@@ -1,12 +1,18 @@
-"""A project's annotations as arrays: one aggregated query, then numpy.
+"""A project's annotations as arrays: two aggregated queries, then numpy.
 
-Each of the four columns (image, annotator, label, time) comes back from the database as
-one comma-separated string, so a million annotations cross the driver as four values,
-not a million rows, and numpy parses them in C.
+Each column (annotation, image, annotator, time, time spent; and annotation, label from
+the labels table) comes back from the database as one comma-separated string, so a
+million annotations cross the driver as a few values, not a million rows, and numpy
+parses them in C. Labels are read by the project's label ids rather than joined to the
+annotations, and matched to them here by annotation id: PostgreSQL's hash join of the
+two million-row tables cost more than the second query and the matching together (see
+docs/benchmarks.md, which also records the shapes measured slower than string_agg).
+Ids become row and column numbers through lookup tables rather than sorts.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 import numpy as np
@@ -42,24 +48,37 @@ class Ratings:
         return len(self.label_ids)
 
 
-_SQL = {
+# Times are whole seconds, rounded down on both databases (date_part's float is much
+# cheaper to make than EXTRACT's numeric).
+_ANNOTATIONS = {
     "postgresql": """
-        SELECT string_agg(a.image_id::text, ','), string_agg(a.annotator_id::text, ','),
-               string_agg(al.label_id::text, ','),
-               string_agg(EXTRACT(EPOCH FROM a.updated_at)::bigint::text, ','),
+        SELECT string_agg(a.id::text, ','), string_agg(a.image_id::text, ','),
+               string_agg(a.annotator_id::text, ','),
+               string_agg(floor(date_part('epoch', a.updated_at))::bigint::text, ','),
                string_agg(COALESCE(a.time_spent_ms, 0)::text, ',')
         FROM annotations_annotation a
-        JOIN annotations_annotation_labels al ON al.annotation_id = a.id
         WHERE a.project_id = %s
     """,
     "sqlite": """
-        SELECT group_concat(a.image_id, ','), group_concat(a.annotator_id, ','),
-               group_concat(al.label_id, ','),
+        SELECT group_concat(a.id, ','), group_concat(a.image_id, ','),
+               group_concat(a.annotator_id, ','),
                group_concat(CAST(strftime('%%s', a.updated_at) AS INTEGER), ','),
                group_concat(COALESCE(a.time_spent_ms, 0), ',')
         FROM annotations_annotation a
-        JOIN annotations_annotation_labels al ON al.annotation_id = a.id
         WHERE a.project_id = %s
+    """,
+}
+# Labels belong to one project, so the project's label ids select its annotations' labels.
+_LABELS = {
+    "postgresql": """
+        SELECT string_agg(al.annotation_id::text, ','), string_agg(al.label_id::text, ',')
+        FROM annotations_annotation_labels al
+        WHERE al.label_id = ANY(%s)
+    """,
+    "sqlite": """
+        SELECT group_concat(al.annotation_id, ','), group_concat(al.label_id, ',')
+        FROM annotations_annotation_labels al
+        WHERE al.label_id IN (SELECT value FROM json_each(%s))
     """,
 }
 
@@ -71,20 +90,32 @@ def _column(text: str | None) -> IntArray:
 
 
 def ratings_load(project: Project) -> Ratings:
-    """Every annotation of the project (one row per annotation and label), as arrays."""
+    """Every labelled annotation of the project, as arrays (one entry per annotation and label).
+
+    An annotation without any label is left out, as if it were not there.
+    """
     label_ids = list(project.labels.order_by("position", "id").values_list("pk", flat=True))
     with connection.cursor() as cursor:
-        cursor.execute(_SQL[connection.vendor], [project.pk])
-        row = cursor.fetchone()
-    image_col, annotator_col, label_col, at_col, spent_col = (_column(v) for v in row)
-    image_ids, rows = np.unique(image_col, return_inverse=True)
-    annotator_ids, cols = np.unique(annotator_col, return_inverse=True)
+        cursor.execute(_ANNOTATIONS[connection.vendor], [project.pk])
+        annotation_id, image_col, annotator_col, at_col, spent_col = (
+            _column(value) for value in cursor.fetchone()
+        )
+        labels = label_ids if connection.vendor == "postgresql" else json.dumps(label_ids)
+        cursor.execute(_LABELS[connection.vendor], [labels])
+        owner, label_col = (_column(value) for value in cursor.fetchone())
+    # Each label row's annotation, as an index into the annotation columns.
+    which = _positions(annotation_id, owner)
+    found = which >= 0
+    which, label_col = which[found], label_col[found]
+    image_ids, rows = _dense_index(image_col[which])
+    annotator_ids, cols = _dense_index(annotator_col[which])
     label_index = _label_index(label_ids, label_col)
     shape = (len(image_ids), len(annotator_ids))
+    cells = rows * shape[1] + cols
     rated_at = np.zeros(shape, dtype=np.int64)
-    rated_at[rows, cols] = at_col
+    rated_at.reshape(-1)[cells] = at_col[which]
     time_spent = np.zeros(shape, dtype=np.int64)
-    time_spent[rows, cols] = spent_col
+    time_spent.reshape(-1)[cells] = spent_col[which]
     codes = np.full(shape, -1, dtype=np.int64)
     label_sets = None
     if project.multi_label:
@@ -92,7 +123,7 @@ def ratings_load(project: Project) -> Ratings:
         label_sets[rows, cols, :] = 0
         label_sets[rows, cols, label_index] = 1
     else:
-        codes[rows, cols] = label_index
+        codes.reshape(-1)[cells] = label_index
     return Ratings(
         image_ids=image_ids.astype(np.int64),
         annotator_ids=annotator_ids.astype(np.int64),
@@ -102,6 +133,39 @@ def ratings_load(project: Project) -> Ratings:
         rated_at=rated_at,
         time_spent_ms=time_spent,
     )
+
+
+def _positions(ids: IntArray, wanted: IntArray) -> IntArray:
+    """The index of each wanted id in ``ids`` (distinct), -1 where it is not there."""
+    if ids.size == 0 or wanted.size == 0:
+        return np.full(wanted.size, -1, dtype=np.int64)
+    low, high = int(ids.min()), int(ids.max())
+    if high - low < 4 * ids.size + 1024:
+        table = np.full(high - low + 1, -1, dtype=np.int64)
+        table[ids - low] = np.arange(ids.size)
+        inside = (wanted >= low) & (wanted <= high)
+        return np.where(inside, table[np.where(inside, wanted - low, 0)], -1)
+    order = np.argsort(ids)
+    found = np.searchsorted(ids[order], wanted).clip(0, ids.size - 1)
+    return np.where(ids[order][found] == wanted, order[found], -1)
+
+
+def _dense_index(column: IntArray) -> tuple[IntArray, IntArray]:
+    """The sorted distinct ids of ``column`` and each entry's index among them.
+
+    What ``np.unique(column, return_inverse=True)`` gives, by a table over the range of
+    ids (linear time) when that range is not much larger than the column, else by sorting.
+    """
+    if column.size == 0:
+        return column, column
+    low, high = int(column.min()), int(column.max())
+    if high - low >= 4 * column.size + 1024:
+        ids, inverse = np.unique(column, return_inverse=True)
+        return ids, inverse.reshape(-1)
+    present = np.zeros(high - low + 1, dtype=bool)
+    present[column - low] = True
+    rank = np.cumsum(present) - 1
+    return np.flatnonzero(present) + low, rank[column - low]
 
 
 def _label_index(label_ids: list[int], label_col: IntArray) -> IntArray:
