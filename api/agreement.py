@@ -9,6 +9,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from api.permissions import ProjectScopedView
+from labeler.agreement.over_time import BUCKETS
 from labeler.agreement.selectors import agreement_report
 from labeler.agreement.services import consensus_rows
 from labeler.annotations.models import Annotation
@@ -29,10 +30,26 @@ class QualityView(ProjectScopedView):
 class AgreementView(QualityView):
     """Cohen's kappa per pair, Fleiss' kappa, Krippendorff's alpha, per label and annotator."""
 
-    @extend_schema(responses={200: OpenApiResponse(description="The agreement report.")})
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "bucket",
+                str,
+                enum=list(BUCKETS),
+                description="Points of over_time per day or week (default: days up to a "
+                "60-day span, else weeks).",
+            )
+        ],
+        responses={200: OpenApiResponse(description="The agreement report.")},
+    )
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         self.require_overseer()
-        return Response(agreement_report(self.project))
+        bucket = request.query_params.get("bucket") or None
+        if bucket is not None and bucket not in BUCKETS:
+            raise ValidationFailed(
+                f"Unknown bucket {bucket!r}; use one of {', '.join(BUCKETS)}.", field="bucket"
+            )
+        return Response(agreement_report(self.project, bucket))
 
 
 class ConsensusView(QualityView):

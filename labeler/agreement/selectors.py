@@ -1,22 +1,31 @@
 """The agreement report of a project: every figure, from one query and array operations.
 
 Reports are cached under a watermark of the project's annotations (count, last change,
-last id) and final labels, so page views reuse a report until a label changes.
+last id) and final labels, so page views reuse a report until a label changes. The
+report's ``over_time`` holds the figures per day or week (see ``over_time``).
 """
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import asdict
 from typing import Any
 
 import numpy as np
 from django.contrib.auth.models import User
 from django.core.cache import cache
 from django.db.models import Count, Max
+from django.utils import timezone
 
 from labeler.agreement import metrics
 from labeler.agreement.consensus import consensus
+from labeler.agreement.over_time import (
+    BUCKETS,
+    Bucket,
+    OverTime,
+    bucket_for,
+    labels_per_hour,
+    over_time,
+)
 from labeler.agreement.ratings import Ratings, ratings_load
 from labeler.annotations.models import Annotation, FinalLabel, FinalLabelMethod
 from labeler.projects.models import Project
@@ -25,11 +34,20 @@ CACHE_SECONDS = 24 * 3600
 
 
 CHANCE_CORRECTED = {"kappa_with_others", "consensus_kappa", "gold_kappa"}
+OVER_TIME_CHANCE_CORRECTED = {"cohen_kappa_mean", "fleiss_kappa", "krippendorff_alpha"}
 
 
 def figure_json(figure: metrics.Figure, *, kappa: bool = True) -> dict[str, Any]:
     """A figure as the API shows it; kappa-like ones carry their Landis & Koch band."""
-    return {**asdict(figure), "band": metrics.kappa_band(figure.value) if kappa else None}
+    # Spelled out rather than dataclasses.asdict, which deep-copies: reports hold thousands.
+    return {
+        "value": figure.value,
+        "reason": figure.reason,
+        "n_items": figure.n_items,
+        "ci_low": figure.ci_low,
+        "ci_high": figure.ci_high,
+        "band": metrics.kappa_band(figure.value) if kappa else None,
+    }
 
 
 def _watermark(project: Project) -> str:
@@ -43,19 +61,26 @@ def _watermark(project: Project) -> str:
     return ":".join(str(part) for part in parts)
 
 
-def agreement_report(project: Project) -> dict[str, Any]:
-    """The project's agreement figures, cached until its labels change."""
-    mark = hashlib.sha256(f"{project.consensus_method}:{_watermark(project)}".encode()).hexdigest()
+def agreement_report(project: Project, bucket: Bucket | None = None) -> dict[str, Any]:
+    """The project's agreement figures, cached until its labels change.
+
+    ``bucket`` ("day" or "week") sets the points of ``over_time``; by default days when the
+    ratings span at most 60 days, else weeks.
+    """
+    settings = f"{project.consensus_method}:{bucket or 'auto'}:{timezone.get_current_timezone()}"
+    mark = hashlib.sha256(f"{settings}:{_watermark(project)}".encode()).hexdigest()
     key = f"agreement:{project.pk}:{mark}"
     report = cache.get(key)
     if report is None:
-        report = agreement_compute(project)
+        report = agreement_compute(project, bucket)
         cache.set(key, report, CACHE_SECONDS)
     return report
 
 
-def agreement_compute(project: Project) -> dict[str, Any]:
+def agreement_compute(project: Project, bucket: Bucket | None = None) -> dict[str, Any]:
     """Every figure of the report (single-label projects and each label of multi-label ones)."""
+    if bucket is not None and bucket not in BUCKETS:
+        raise ValueError(f"bucket must be one of {BUCKETS}, not {bucket!r}.")
     ratings = ratings_load(project)
     names = dict(User.objects.filter(pk__in=ratings.annotator_ids).values_list("pk", "username"))
     report: dict[str, Any] = {
@@ -70,8 +95,14 @@ def agreement_compute(project: Project) -> dict[str, Any]:
     }
     if ratings.label_sets is not None:
         report.update(_multi_label(ratings))
+        consensus_codes = np.full(len(ratings.image_ids), -1, dtype=np.int64)
     else:
-        report.update(_single_label(project, ratings))
+        consensus_codes = _consensus_codes(project, ratings)
+        report.update(_single_label(project, ratings, consensus_codes))
+    chosen = bucket or bucket_for(ratings)
+    zone = timezone.get_current_timezone()
+    points = over_time(ratings, consensus_codes, chosen, zone)
+    report["over_time"] = _over_time_json(points, ratings.annotator_ids)
     return report
 
 
@@ -81,29 +112,22 @@ def _rated(ratings: Ratings) -> np.ndarray:
     return ratings.codes >= 0
 
 
-def _single_label(project: Project, ratings: Ratings) -> dict[str, Any]:
+def _single_label(project: Project, ratings: Ratings, consensus: np.ndarray) -> dict[str, Any]:
     codes, k = ratings.codes, ratings.k
-    matrix = metrics.cohen_kappa_matrix(codes, k)
-    ids = ratings.annotator_ids
-    consensus = _consensus_codes(project, ratings)
     gold = _gold_codes(project, ratings)
+    matrix, annotators = metrics.annotator_figures(codes, k, consensus, gold)
+    # One pass over the codes serves Fleiss, alpha, raw agreement and the per-label figures.
+    sums = metrics.tally(codes, k)
+    pooled = metrics.GroupSums.of(sums)
+    (fleiss,) = metrics.fleiss_kappa_of(pooled)
     return {
         "cohen_kappa": {
             "mean": figure_json(metrics.cohen_kappa_mean(matrix)),
-            "pairs": [
-                {
-                    "annotators": [int(ids[i]), int(ids[j])],
-                    "agreement": _num(matrix.agreement[i, j]),
-                    **figure_json(fig),
-                }
-                for i, j, fig in matrix.pairs()
-            ],
+            "pairs": _pairs_json(matrix, ratings.annotator_ids),
         },
-        "fleiss_kappa": figure_json(
-            metrics.with_ci(metrics.fleiss_kappa(codes, k), metrics.fleiss_kappa, codes, k)
-        ),
-        "krippendorff_alpha": figure_json(metrics.krippendorff_alpha(codes, k)),
-        "percent_agreement": figure_json(metrics.percent_agreement(codes, k), kappa=False),
+        "fleiss_kappa": figure_json(metrics.with_ci(fleiss, metrics.fleiss_kappa, codes, k)),
+        "krippendorff_alpha": figure_json(metrics.krippendorff_alpha_of(pooled)[0]),
+        "percent_agreement": figure_json(metrics.percent_agreement_of(pooled)[0], kappa=False),
         "per_label": [
             {
                 "label": ratings.label_ids[f.category],
@@ -111,29 +135,49 @@ def _single_label(project: Project, ratings: Ratings) -> dict[str, Any]:
                 "kappa": figure_json(f.kappa),
                 "specific_agreement": figure_json(f.specific_agreement, kappa=False),
             }
-            for f in metrics.per_label(codes, k)
+            for f in metrics.per_label_of(sums)
         ],
         "confusion": metrics.confusion_matrix(codes, k).tolist(),
-        "per_annotator": [
-            {
-                "annotator": int(ids[f.annotator]),
-                "n_rated": f.n_rated,
-                "labels_per_hour": _per_hour(ratings, f.annotator),
-                **{
-                    name: figure_json(getattr(f, name), kappa=name in CHANCE_CORRECTED)
-                    for name in (
-                        "kappa_with_others",
-                        "agreement_with_others",
-                        "consensus_accuracy",
-                        "consensus_kappa",
-                        "gold_accuracy",
-                        "gold_kappa",
-                    )
-                },
-            }
-            for f in metrics.per_annotator(codes, k, consensus, gold)
-        ],
+        "per_annotator": _per_annotator_json(ratings, annotators),
     }
+
+
+def _pairs_json(matrix: metrics.PairMatrix, ids: np.ndarray) -> list[dict[str, Any]]:
+    return [
+        {
+            "annotators": [int(ids[i]), int(ids[j])],
+            "agreement": _num(matrix.agreement[i, j]),
+            **figure_json(fig),
+        }
+        for i, j, fig in matrix.pairs()
+    ]
+
+
+def _per_annotator_json(
+    ratings: Ratings, figures: list[metrics.AnnotatorFigures]
+) -> list[dict[str, Any]]:
+    ids = ratings.annotator_ids
+    (pace,) = labels_per_hour(ratings.time_spent_ms, ratings.codes >= 0)
+    return [
+        {
+            "annotator": int(ids[f.annotator]),
+            "n_rated": f.n_rated,
+            "labels_per_hour": pace[f.annotator][0],
+            "labels_per_hour_reason": pace[f.annotator][1],
+            **{
+                name: figure_json(getattr(f, name), kappa=name in CHANCE_CORRECTED)
+                for name in (
+                    "kappa_with_others",
+                    "agreement_with_others",
+                    "consensus_accuracy",
+                    "consensus_kappa",
+                    "gold_accuracy",
+                    "gold_kappa",
+                )
+            },
+        }
+        for f in figures
+    ]
 
 
 def _multi_label(ratings: Ratings) -> dict[str, Any]:
@@ -159,25 +203,62 @@ def _consensus_codes(project: Project, ratings: Ratings) -> np.ndarray:
 
 
 def _gold_codes(project: Project, ratings: Ratings) -> np.ndarray:
+    """Each image row's gold label index, -1 where it has none."""
     gold = np.full(len(ratings.image_ids), -1, dtype=np.int64)
-    position = {label_id: i for i, label_id in enumerate(ratings.label_ids)}
-    rows = {int(image_id): row for row, image_id in enumerate(ratings.image_ids)}
-    finals = FinalLabel.objects.filter(
-        image__project=project, method=FinalLabelMethod.GOLD
-    ).values_list("image_id", "labels")
-    for image_id, label_id in finals:
-        if image_id in rows and label_id in position:
-            gold[rows[image_id]] = position[label_id]
+    finals = (
+        FinalLabel.objects.filter(
+            image__project=project, method=FinalLabelMethod.GOLD, labels__isnull=False
+        )
+        .order_by()
+        .values_list("image_id", "labels")
+    )
+    pairs = np.array(list(finals), dtype=np.int64).reshape(-1, 2)
+    rows = _positions(ratings.image_ids, pairs[:, 0])
+    labels = _positions(np.asarray(ratings.label_ids, dtype=np.int64), pairs[:, 1])
+    known = (rows >= 0) & (labels >= 0)
+    gold[rows[known]] = labels[known]
     return gold
 
 
-def _per_hour(ratings: Ratings, column: int) -> float | None:
-    spent = ratings.time_spent_ms[:, column]
-    rated = ratings.codes[:, column] >= 0
-    total_ms = int(spent[rated].sum())
-    if total_ms <= 0:
-        return None
-    return float(rated.sum()) / (total_ms / 3_600_000)
+def _positions(ids: np.ndarray, wanted: np.ndarray) -> np.ndarray:
+    """The index of each wanted id in ``ids``, -1 where it is not there."""
+    if ids.size == 0:
+        return np.full(wanted.size, -1, dtype=np.int64)
+    order = np.argsort(ids, kind="stable")
+    found = np.searchsorted(ids[order], wanted).clip(0, ids.size - 1)
+    return np.where(ids[order][found] == wanted, order[found], -1)
+
+
+def _over_time_json(result: OverTime, ids: np.ndarray) -> dict[str, Any]:
+    """The points of ``over_time`` as the API shows them, figures as everywhere else."""
+    return {
+        "bucket": result.bucket,
+        "points": [
+            {
+                "start": point.start.isoformat(),
+                "n_images": point.n_images,
+                "n_annotations": point.n_annotations,
+                **{
+                    name: figure_json(figure, kappa=name in OVER_TIME_CHANCE_CORRECTED)
+                    for name, figure in point.figures.items()
+                },
+                "per_annotator": [
+                    {
+                        "annotator": int(ids[row.annotator]),
+                        "n_rated": row.n_rated,
+                        "labels_per_hour": row.labels_per_hour,
+                        "labels_per_hour_reason": row.labels_per_hour_reason,
+                        "agreement_with_others": figure_json(
+                            row.agreement_with_others, kappa=False
+                        ),
+                        "consensus_accuracy": figure_json(row.consensus_accuracy, kappa=False),
+                    }
+                    for row in point.per_annotator
+                ],
+            }
+            for point in result.points
+        ],
+    }
 
 
 def _num(value: float) -> float | None:

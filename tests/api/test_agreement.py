@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import numpy as np
 import pytest
 from sklearn.metrics import cohen_kappa_score
@@ -109,3 +111,26 @@ def test_multi_label_projects_report_each_label_and_jaccard(lead, make_images):
     assert body["jaccard"]["value"] == pytest.approx((0.5 + 1.0) / 2)
     assert body["jaccard"]["band"] is None
     assert len(body["per_label"]) == 3
+
+
+def test_over_time_points_per_day_or_week_on_request(project, lead, rated):
+    """?bucket=week overrides the default days; each bucket is cached on its own."""
+    url = f"/api/v1/projects/{project.pk}/agreement/"
+    by_default = client_for(lead).get(url).json()["over_time"]
+    assert by_default["bucket"] == "day"  # every label was given today
+    (point,) = by_default["points"]
+    assert point["n_images"] == 30 and point["n_annotations"] == 90
+    assert {row["annotator"] for row in point["per_annotator"]} == set(rated)
+    by_week = client_for(lead).get(url, {"bucket": "week"}).json()["over_time"]
+    assert by_week["bucket"] == "week"
+    assert dt.date.fromisoformat(by_week["points"][0]["start"]).weekday() == 0
+    assert client_for(lead).get(url, {"bucket": "day"}).json()["over_time"]["bucket"] == "day"
+
+
+def test_an_unknown_bucket_is_a_400_that_names_the_choices(project, lead):
+    """?bucket=month is refused with the values that work."""
+    response = client_for(lead).get(f"/api/v1/projects/{project.pk}/agreement/?bucket=month")
+    assert response.status_code == 400
+    body = response.json()
+    assert body["code"] == "invalid"
+    assert "day" in str(body) and "week" in str(body)
