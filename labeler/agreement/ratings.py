@@ -13,6 +13,7 @@ Ids become row and column numbers through lookup tables rather than sorts.
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -89,20 +90,25 @@ def _column(text: str | None) -> IntArray:
     return np.fromstring(text, dtype=np.int64, sep=",")
 
 
+def _columns(row: tuple[str | None, ...]) -> list[IntArray]:
+    return [_column(text) for text in row]
+
+
 def ratings_load(project: Project) -> Ratings:
     """Every labelled annotation of the project, as arrays (one entry per annotation and label).
 
     An annotation without any label is left out, as if it were not there.
     """
     label_ids = list(project.labels.order_by("position", "id").values_list("pk", flat=True))
-    with connection.cursor() as cursor:
+    labels = label_ids if connection.vendor == "postgresql" else json.dumps(label_ids)
+    with connection.cursor() as cursor, ThreadPoolExecutor(max_workers=1) as pool:
         cursor.execute(_ANNOTATIONS[connection.vendor], [project.pk])
-        annotation_id, image_col, annotator_col, at_col, spent_col = (
-            _column(value) for value in cursor.fetchone()
-        )
-        labels = label_ids if connection.vendor == "postgresql" else json.dumps(label_ids)
+        # The driver lets go of the GIL while it waits for the second query, so the first
+        # one's columns are parsed meanwhile on another thread.
+        parsed = pool.submit(_columns, cursor.fetchone())
         cursor.execute(_LABELS[connection.vendor], [labels])
-        owner, label_col = (_column(value) for value in cursor.fetchone())
+        owner, label_col = _columns(cursor.fetchone())
+        annotation_id, image_col, annotator_col, at_col, spent_col = parsed.result()
     # Each label row's annotation, as an index into the annotation columns.
     which = _positions(annotation_id, owner)
     found = which >= 0

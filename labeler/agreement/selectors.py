@@ -8,6 +8,7 @@ report's ``over_time`` holds the figures per day or week (see ``over_time``).
 from __future__ import annotations
 
 import hashlib
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -93,16 +94,22 @@ def agreement_compute(project: Project, bucket: Bucket | None = None) -> dict[st
         ],
         "labels": ratings.label_ids,
     }
-    if ratings.label_sets is not None:
-        report.update(_multi_label(ratings))
-        consensus_codes = np.full(len(ratings.image_ids), -1, dtype=np.int64)
-    else:
-        consensus_codes = _consensus_codes(project, ratings)
-        report.update(_single_label(project, ratings, consensus_codes))
-    chosen = bucket or bucket_for(ratings)
     zone = timezone.get_current_timezone()
-    points = over_time(ratings, consensus_codes, chosen, zone)
-    report["over_time"] = _over_time_json(points, ratings.annotator_ids)
+
+    def over_time_points() -> OverTime:
+        return over_time(ratings, labels.result(), bucket or bucket_for(ratings), zone)
+
+    # Numpy releases the GIL in its array loops, so the consensus and then the over-time
+    # figures (neither touches the database) run on a second thread, on a second core,
+    # while this thread computes the project's figures, waiting for the consensus last.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        labels = pool.submit(_consensus_codes, project, ratings)
+        points = pool.submit(over_time_points)
+        if ratings.label_sets is not None:
+            report.update(_multi_label(ratings))
+        else:
+            report.update(_single_label(project, ratings, labels))
+        report["over_time"] = _over_time_json(points.result(), ratings.annotator_ids)
     return report
 
 
@@ -112,19 +119,16 @@ def _rated(ratings: Ratings) -> np.ndarray:
     return ratings.codes >= 0
 
 
-def _single_label(project: Project, ratings: Ratings, consensus: np.ndarray) -> dict[str, Any]:
+def _single_label(
+    project: Project, ratings: Ratings, consensus: Future[np.ndarray]
+) -> dict[str, Any]:
     codes, k = ratings.codes, ratings.k
     gold = _gold_codes(project, ratings)
-    matrix, annotators = metrics.annotator_figures(codes, k, consensus, gold)
     # One pass over the codes serves Fleiss, alpha, raw agreement and the per-label figures.
     sums = metrics.tally(codes, k)
     pooled = metrics.GroupSums.of(sums)
     (fleiss,) = metrics.fleiss_kappa_of(pooled)
-    return {
-        "cohen_kappa": {
-            "mean": figure_json(metrics.cohen_kappa_mean(matrix)),
-            "pairs": _pairs_json(matrix, ratings.annotator_ids),
-        },
+    report = {
         "fleiss_kappa": figure_json(metrics.with_ci(fleiss, metrics.fleiss_kappa, codes, k)),
         "krippendorff_alpha": figure_json(metrics.krippendorff_alpha_of(pooled)[0]),
         "percent_agreement": figure_json(metrics.percent_agreement_of(pooled)[0], kappa=False),
@@ -138,6 +142,14 @@ def _single_label(project: Project, ratings: Ratings, consensus: np.ndarray) -> 
             for f in metrics.per_label_of(sums)
         ],
         "confusion": metrics.confusion_matrix(codes, k).tolist(),
+    }
+    matrix, annotators = metrics.annotator_figures(codes, k, consensus.result(), gold)
+    return {
+        "cohen_kappa": {
+            "mean": figure_json(metrics.cohen_kappa_mean(matrix)),
+            "pairs": _pairs_json(matrix, ratings.annotator_ids),
+        },
+        **report,
         "per_annotator": _per_annotator_json(ratings, annotators),
     }
 
@@ -199,6 +211,9 @@ def _multi_label(ratings: Ratings) -> dict[str, Any]:
 
 
 def _consensus_codes(project: Project, ratings: Ratings) -> np.ndarray:
+    """Each image's consensus label index by the project's method (-1: none, multi-label)."""
+    if ratings.label_sets is not None:  # over time, each label's majority is used instead
+        return np.full(len(ratings.image_ids), -1, dtype=np.int64)
     return consensus(ratings.codes, ratings.k, project.consensus_method).labels
 
 
