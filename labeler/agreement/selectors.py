@@ -52,13 +52,19 @@ def figure_json(figure: metrics.Figure, *, kappa: bool = True) -> dict[str, Any]
 
 
 def _watermark(project: Project) -> str:
-    annotations = Annotation.objects.filter(project=project).aggregate(
-        n=Count("id"), last=Max("updated_at"), top=Max("id")
-    )
-    finals = FinalLabel.objects.filter(image__project=project).aggregate(
+    """A string that changes whenever the project's annotations or final labels change.
+
+    The newest annotation id comes from its own query (a backward scan of the primary
+    key that stops at the project's newest annotation), and final labels are found
+    through their labels, which belong to the project, rather than through its images.
+    """
+    annotations = Annotation.objects.filter(project=project)
+    counts = annotations.aggregate(n=Count("id"), last=Max("updated_at"))
+    top = annotations.order_by("-id").values_list("id", flat=True).first()
+    finals = FinalLabel.objects.filter(labels__project=project).aggregate(
         n=Count("id"), last=Max("updated_at")
     )
-    parts = (annotations["n"], annotations["last"], annotations["top"], finals["n"], finals["last"])
+    parts = (counts["n"], counts["last"], top, finals["n"], finals["last"])
     return ":".join(str(part) for part in parts)
 
 
@@ -221,9 +227,8 @@ def _gold_codes(project: Project, ratings: Ratings) -> np.ndarray:
     """Each image row's gold label index, -1 where it has none."""
     gold = np.full(len(ratings.image_ids), -1, dtype=np.int64)
     finals = (
-        FinalLabel.objects.filter(
-            image__project=project, method=FinalLabelMethod.GOLD, labels__isnull=False
-        )
+        # Through the labels (the project's), not the images: no scan of the images table.
+        FinalLabel.objects.filter(method=FinalLabelMethod.GOLD, labels__project=project)
         .order_by()
         .values_list("image_id", "labels")
     )
