@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pytest
+from django.utils import timezone
 
+from labeler.annotations.models import Annotation
 from labeler.annotations.services import annotation_submit
 from labeler.demo.services import DEMO_PASSWORD, LEAD, demo_load
 from labeler.images.models import Image
@@ -77,8 +80,16 @@ def open_dashboard(page: Page, live_server: Any, project: Project, username: str
 
 
 def agreement(project: Project) -> dict[str, Any]:
+    """The agreement report as the project's lead gets it from the API."""
     lead = project.memberships.get(role=Role.LEAD).user
     return client_for(lead).get(f"/api/v1/projects/{project.pk}/agreement/").json()
+
+
+def agreement_by(project: Project, bucket: str) -> dict[str, Any]:
+    """The report with its over_time points per `bucket` (day or week)."""
+    lead = project.memberships.get(role=Role.LEAD).user
+    url = f"/api/v1/projects/{project.pk}/agreement/?bucket={bucket}"
+    return client_for(lead).get(url).json()
 
 
 def test_headline_figures_match_the_api(live_server, page, make_images, screenshot):
@@ -160,6 +171,52 @@ def test_sloppy_annotator_is_flagged_and_sorts_first(live_server, page, make_ima
     expect(table.locator("tbody tr").first).to_have_attribute("data-username", SLOPPY)
     expect(table.locator("th[aria-sort=ascending]")).to_have_count(1)
     screenshot("dashboard-annotators", full_page=False)
+
+
+def spread_over_days(project: Project, days: int) -> None:
+    """Date the labels of the project's images over the last `days` days, oldest images first."""
+    images = list(project.images.order_by("pk"))
+    now = timezone.now()
+    for index, image in enumerate(images):
+        at = now - timedelta(days=days - 1 - index * days // len(images))
+        Annotation.objects.filter(image=image).update(created_at=at, updated_at=at)
+
+
+def test_agreement_over_time_matches_the_api(live_server, page, make_images):
+    """A point per day: the charts and table carry the API's figures; weeks on request."""
+    project = rated_project(make_images)
+    spread_over_days(project, 3)
+    body = agreement(project)
+    points = body["over_time"]["points"]
+    assert body["over_time"]["bucket"] == "day" and len(points) == 3
+    open_dashboard(page, live_server, project, "lena")
+    expect(page.locator("#bucket-switch button[aria-pressed=true]")).to_have_text("Per day")
+
+    chart = page.locator("#chart-project")
+    expect(chart.locator(".series-group")).to_have_count(4)
+    means = [p["cohen_kappa_mean"]["value"] for p in points]
+    drawn = chart.locator(".series-group[data-series='0'] circle")
+    expect(drawn).to_have_count(sum(value is not None for value in means))
+    values = [float(v) for v in drawn.evaluate_all("cs => cs.map(c => c.dataset.value)")]
+    assert values == [value for value in means if value is not None]
+
+    people = page.locator("#chart-annotators .series-group")
+    expect(people).to_have_count(len(body["annotators"]))
+    sloppy = [p["username"] for p in body["annotators"]].index(SLOPPY)
+    expect(people.nth(sloppy).locator("path")).to_have_attribute("stroke-width", "3")
+
+    page.get_by_text("Show the figures as a table").click()
+    rows = page.locator(".time-table tbody tr")
+    expect(rows).to_have_count(3)
+    for row, point in zip(rows.all(), points, strict=True):
+        expect(row.locator("th")).to_have_text(point["start"])
+        expect(row.locator("td").first).to_have_text(str(point["n_images"]))
+
+    weeks = agreement_by(project, "week")["over_time"]["points"]
+    page.get_by_role("button", name="Per week").click()
+    expect(page.locator("#bucket-switch button[aria-pressed=true]")).to_have_text("Per week")
+    page.get_by_text("Show the figures as a table").click()
+    expect(page.locator(".time-table tbody tr")).to_have_count(len(weeks))
 
 
 def test_disagreements_link_to_the_review_page(live_server, page, make_images):
