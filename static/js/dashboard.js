@@ -153,7 +153,7 @@ function reviewCard(item) {
     el(
       "a",
       { class: "disagreement", href: reviewLink(image.id), dataset: { image: String(image.id) } },
-      el("span", { class: "thumb" }, src ? el("img", { src, alt: "", loading: "lazy" }) : null),
+      el("span", { class: "thumb" }, src ? el("img", { src, alt: "" }) : null),
       el(
         "span",
         { class: "disagreement-body" },

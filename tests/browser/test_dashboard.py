@@ -390,6 +390,11 @@ def test_demo_project_dashboard(live_server, page):
     open_dashboard(page, live_server, summary.project, LEAD)
     expect(page.locator("#annotators-table tr.needs-help").first).to_contain_text("sim-sloppy")
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    thumbnails = page.locator("#disagreements img")
+    expect(thumbnails).to_have_count(8)
+    page.wait_for_function(
+        "[...document.querySelectorAll('#disagreements img')].every(i => i.naturalWidth > 0)"
+    )
     save_screenshot(page, "dashboard")
     page.set_viewport_size({"width": 768, "height": 1024})
     page.wait_for_timeout(300)
