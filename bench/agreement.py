@@ -30,12 +30,14 @@ def main(argv: list[str] | None = None) -> int:
     options = _options(argv)
     _configure(options.database_url)
     # Models can be imported only once Django is set up, just above.
-    from bench.agreement_data import Shape, bench_project
+    from bench.agreement_data import Shape, bench_project, tables_vacuum
     from bench.agreement_steps import Step, print_table, run_steps
 
     shape = Shape(n_images=options.images, per_image=options.per_image)
     started = time.perf_counter()
     project, loaded = bench_project(shape, rebuild=options.rebuild)
+    if loaded:
+        tables_vacuum()  # as autovacuum would, so fresh data reads like settled data
     setup = Step(
         "load data (COPY)" if loaded else "check data",
         time.perf_counter() - started,
