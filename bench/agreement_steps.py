@@ -51,7 +51,7 @@ def run_steps(project: Project, *, repeat: int = 3) -> list[Step]:
         Step(
             "ratings_load",
             load_s,
-            f"one query into arrays ({ratings.codes.shape[0]:,} images x "
+            f"two queries side by side into arrays ({ratings.codes.shape[0]:,} images x "
             f"{ratings.codes.shape[1]} annotators); part of the report",
         ),
         Step(

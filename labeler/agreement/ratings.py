@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -100,15 +101,12 @@ def ratings_load(project: Project) -> Ratings:
     An annotation without any label is left out, as if it were not there.
     """
     label_ids = list(project.labels.order_by("position", "id").values_list("pk", flat=True))
-    labels = label_ids if connection.vendor == "postgresql" else json.dumps(label_ids)
-    with connection.cursor() as cursor, ThreadPoolExecutor(max_workers=1) as pool:
-        cursor.execute(_ANNOTATIONS[connection.vendor], [project.pk])
-        # The driver lets go of the GIL while it waits for the second query, so the first
-        # one's columns are parsed meanwhile on another thread.
-        parsed = pool.submit(_columns, cursor.fetchone())
-        cursor.execute(_LABELS[connection.vendor], [labels])
-        owner, label_col = _columns(cursor.fetchone())
-        annotation_id, image_col, annotator_col, at_col, spent_col = parsed.result()
+    if connection.vendor == "postgresql" and not connection.in_atomic_block:
+        annotations, labels = _fetch_side_by_side(project.pk, label_ids)
+    else:
+        annotations, labels = _fetch_in_turn(project.pk, label_ids)
+    annotation_id, image_col, annotator_col, at_col, spent_col = annotations
+    owner, label_col = labels
     # Each label row's annotation, as an index into the annotation columns.
     which = _positions(annotation_id, owner)
     found = which >= 0
@@ -139,6 +137,51 @@ def ratings_load(project: Project) -> Ratings:
         rated_at=rated_at,
         time_spent_ms=time_spent,
     )
+
+
+def _fetch_in_turn(project_pk: int, label_ids: list[int]) -> tuple[list[IntArray], list[IntArray]]:
+    """The annotation columns and the label columns, one query after the other."""
+    vendor = connection.vendor
+    labels = label_ids if vendor == "postgresql" else json.dumps(label_ids)
+    with connection.cursor() as cursor, ThreadPoolExecutor(max_workers=1) as pool:
+        cursor.execute(_ANNOTATIONS[vendor], [project_pk])
+        # The driver lets go of the GIL while it waits for the second query, so the first
+        # one's columns are parsed meanwhile on another thread.
+        parsed = pool.submit(_columns, cursor.fetchone())
+        cursor.execute(_LABELS[vendor], [labels])
+        return parsed.result(), _columns(cursor.fetchone())
+
+
+def _fetch_side_by_side(
+    project_pk: int, label_ids: list[int]
+) -> tuple[list[IntArray], list[IntArray]]:
+    """The same two queries at once, the labels' on a second, short-lived connection.
+
+    PostgreSQL runs each connection's query in its own process, so on a server with two
+    cores the pair takes about as long as the longer one (about a third less in all, see
+    docs/benchmarks.md). Outside a transaction each query sees the data as it is when it
+    starts whether they run in turn or together, so the result is the same; inside one
+    (a test, an atomic request) a second connection would not see the transaction's
+    writes, so ``ratings_load`` queries in turn there.
+    """
+    second = connection.get_new_connection(connection.get_connection_params())
+    try:
+        second.autocommit = True
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            labels = pool.submit(_labels_row, second, label_ids)
+            with connection.cursor() as cursor:
+                cursor.execute(_ANNOTATIONS["postgresql"], [project_pk])
+                annotations = _columns(cursor.fetchone())
+            return annotations, _columns(labels.result())
+    finally:
+        second.close()
+
+
+def _labels_row(raw_connection: Any, label_ids: list[int]) -> tuple[str | None, ...]:
+    with raw_connection.cursor() as cursor:
+        cursor.execute(_LABELS["postgresql"], [label_ids])
+        row: tuple[str | None, ...] = cursor.fetchone()
+        return row
 
 
 def _positions(ids: IntArray, wanted: IntArray) -> IntArray:

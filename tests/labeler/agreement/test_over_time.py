@@ -204,3 +204,8 @@ def test_multi_label_points_carry_jaccard_and_mean_percent_agreement(lead, make_
     rows = {row["annotator"]: row for row in point["per_annotator"]}
     assert rows[one.pk]["agreement_with_others"]["value"] == pytest.approx((1.0 + 0.5 + 1.0) / 3)
     assert rows[one.pk]["n_rated"] == 2
+
+
+def test_a_project_without_labels_has_no_points(project):
+    """Nothing rated: day buckets and no points, not an error."""
+    assert agreement_compute(project)["over_time"] == {"bucket": "day", "points": []}
