@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
@@ -14,7 +15,7 @@ from labeler.annotations.selectors import project_progress
 from labeler.annotations.views import IMAGE_ID_SLOT
 from labeler.projects import selectors as project_selectors
 from labeler.projects.models import Project
-from labeler.projects.views import page_project, page_user
+from labeler.projects.views import api_url, page_labels, page_project, page_user
 
 
 @login_required
@@ -37,13 +38,10 @@ def _dashboard_data(project: Project, *, has_labels: bool) -> dict[str, Any]:
     return {
         "project": {"id": project.pk, "multi_label": project.multi_label},
         "has_labels": has_labels,
-        "labels": [
-            {"id": label.pk, "name": label.name, "color": label.color}
-            for label in project.labels.order_by("position", "id")
-        ],
+        "labels": page_labels(project),
         "urls": {
-            "agreement": reverse("api:agreement", kwargs={"project_pk": project.pk}),
-            "review_api": reverse("api:review", kwargs={"project_pk": project.pk}),
+            "agreement": api_url(project, "agreement"),
+            "review_api": api_url(project, "review"),
             "review_page": reverse("review", args=[project.pk]),
         },
     }
@@ -67,10 +65,7 @@ def review(request: HttpRequest, project_id: int) -> HttpResponse:
 
 def _review_data(project: Project, *, role: str, can_gold: bool) -> dict[str, Any]:
     """What the review page's script needs: the labels, the caller's powers and the API."""
-
-    def api(name: str, **kwargs: int) -> str:
-        return reverse(f"api:{name}", kwargs={"project_pk": project.pk, **kwargs})
-
+    api = partial(api_url, project)
     return {
         "project": {
             "id": project.pk,
@@ -79,10 +74,7 @@ def _review_data(project: Project, *, role: str, can_gold: bool) -> dict[str, An
         },
         "role": role,
         "can_gold": can_gold,
-        "labels": [
-            {"id": label.pk, "name": label.name, "color": label.color, "hotkey": label.hotkey}
-            for label in project.labels.order_by("position", "id")
-        ],
+        "labels": page_labels(project),
         "urls": {
             "queue": api("review"),
             "item": api("review-detail", image_id=IMAGE_ID_SLOT),

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
-from django.urls import reverse
 
 from labeler.projects.models import Project
-from labeler.projects.views import page_project, page_user
+from labeler.projects.views import api_url, page_labels, page_project, page_user
 
 IMAGE_ID_SLOT = 999999999  # replaced by the script with each image's id
 
@@ -28,17 +28,11 @@ def label(request: HttpRequest, project_id: int) -> HttpResponse:
 
 def _workspace(project: Project, user_id: int) -> dict[str, Any]:
     """What the script needs: the project's rules, its labels and the API's addresses."""
-
-    def api(name: str, **kwargs: int) -> str:
-        return reverse(f"api:{name}", kwargs={"project_pk": project.pk, **kwargs})
-
+    api = partial(api_url, project)
     return {
         "project": {"id": project.pk, "multi_label": project.multi_label},
         "user": user_id,
-        "labels": [
-            {"id": label.pk, "name": label.name, "color": label.color, "hotkey": label.hotkey}
-            for label in project.labels.order_by("position", "id")
-        ],
+        "labels": page_labels(project),
         "urls": {
             "next": api("next-image"),
             "annotations": api("annotation-list"),

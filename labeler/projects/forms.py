@@ -70,6 +70,16 @@ class LabelRowsField(forms.Field):
         return labels
 
 
+def bounded_number(maximum: float, message: str) -> forms.FloatField:
+    """An optional number from 0 to ``maximum``, with one message for either bound."""
+    return forms.FloatField(
+        required=False,
+        min_value=0,
+        max_value=maximum,
+        error_messages={"min_value": message, "max_value": message},
+    )
+
+
 class DomainForm(forms.Form):
     """A form that shows a service's DomainError beside the field it names (or above)."""
 
@@ -94,24 +104,8 @@ class ProjectForm(DomainForm):
         choices=[("", ""), *ConsensusMethod.choices],
         error_messages={"invalid_choice": "Choose majority vote or Dawid-Skene."},
     )
-    review_threshold = forms.FloatField(
-        required=False,
-        min_value=0,
-        max_value=1,
-        error_messages={
-            "min_value": "The review threshold is a confidence from 0 to 1.",
-            "max_value": "The review threshold is a confidence from 0 to 1.",
-        },
-    )
-    gold_percent = forms.FloatField(
-        required=False,
-        min_value=0,
-        max_value=100,
-        error_messages={
-            "min_value": "The share of gold images is a percentage from 0 to 100.",
-            "max_value": "The share of gold images is a percentage from 0 to 100.",
-        },
-    )
+    review_threshold = bounded_number(1, "The review threshold is a confidence from 0 to 1.")
+    gold_percent = bounded_number(100, "The share of gold images is a percentage from 0 to 100.")
 
     def clean_multi_label(self) -> bool:
         return bool(self.cleaned_data.get("multi_label") == "1")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import User
@@ -9,6 +11,7 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Count
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
 from labeler.annotations.models import Annotation
@@ -41,6 +44,19 @@ def page_project(
     if oversee and not selectors.can_see_all_annotations(user=user, role=role):
         raise PermissionDenied("Only the project's reviewers, leads and admins can see this.")
     return project
+
+
+def page_labels(project: Project) -> list[dict[str, Any]]:
+    """The project's labels in order, as the pages' scripts read them."""
+    return [
+        {"id": label.pk, "name": label.name, "color": label.color, "hotkey": label.hotkey}
+        for label in project.labels.order_by("position", "id")
+    ]
+
+
+def api_url(project: Project, name: str, **kwargs: int) -> str:
+    """The address of one of the project's REST endpoints (``api:<name>``), for a script."""
+    return reverse(f"api:{name}", kwargs={"project_pk": project.pk, **kwargs})
 
 
 def page_user(request: HttpRequest) -> User:
