@@ -5,8 +5,8 @@ annotator has labelled it, so a week's figures are those of the images completed
 that week, with every rating they have, whenever given. A rating's time is when its
 annotation last changed. Days and weeks (Monday to Sunday) are those of the given time
 zone. Every figure of every bucket comes from passes over the whole project's ratings that
-key their sums by bucket (``metrics.group_sums``, ``cohen_kappa_matrices``,
-``raw_agreement_by_group``), not from a pass per bucket.
+key their sums by bucket (``metrics.group_sums``, ``metrics.pairs_by_group``), not from a
+pass per bucket.
 """
 
 from __future__ import annotations
@@ -96,15 +96,14 @@ def over_time(
     rated = _rated(ratings)
     if not rated.any():
         return OverTime(bucket=bucket, points=[])
-    last = np.where(rated, ratings.rated_at, np.iinfo(np.int64).min).max(axis=1)
+    last = ratings.rated_at.max(axis=1)  # 0 where not rated, so the latest rating wins
     starts = bucket_index(last, bucket, zone)
     step = 7 if bucket == "week" else 1
     first = int(starts.min())
     groups = (starts - first) // step
     n_groups = int(groups.max()) + 1
     if ratings.label_sets is None:
-        figures = _single_label_figures(ratings.codes, ratings.k, groups, n_groups)
-        raw = metrics.raw_agreement_by_group(ratings.codes, ratings.k, consensus, groups, n_groups)
+        figures, raw = _single_label_figures(ratings.codes, ratings.k, consensus, groups, n_groups)
     else:
         figures = _multi_label_figures(ratings.label_sets, groups, n_groups)
         raw = _multi_label_raw(ratings.label_sets, groups, n_groups)
@@ -156,17 +155,18 @@ def labels_per_hour(
 
 
 def _single_label_figures(
-    codes: IntArray, k: int, groups: IntArray, n_groups: int
-) -> dict[str, list[metrics.Figure]]:
-    """Every bucket's chance-corrected and raw figures, all buckets at once."""
+    codes: IntArray, k: int, consensus: IntArray, groups: IntArray, n_groups: int
+) -> tuple[dict[str, list[metrics.Figure]], list[list[metrics.RawAgreement]]]:
+    """Every bucket's project figures and each annotator's raw agreement, all at once."""
     sums = metrics.group_sums(codes, k, groups, n_groups)
-    matrices = metrics.cohen_kappa_matrices(codes, k, groups, n_groups)
-    return {
-        "cohen_kappa_mean": [metrics.cohen_kappa_mean(matrix) for matrix in matrices],
+    pairs = metrics.pairs_by_group(codes, k, consensus, groups, n_groups)
+    figures = {
+        "cohen_kappa_mean": [metrics.cohen_kappa_mean(group.matrix) for group in pairs],
         "fleiss_kappa": metrics.fleiss_kappa_of(sums),
         "krippendorff_alpha": metrics.krippendorff_alpha_of(sums),
         "percent_agreement": metrics.percent_agreement_of(sums),
     }
+    return figures, [group.annotators for group in pairs]
 
 
 def _multi_label_figures(
@@ -191,7 +191,10 @@ def _multi_label_raw(
     """Per bucket and annotator, the mean over labels of raw agreement (others, majority)."""
     majority = multi_label_majority(label_sets).labels.astype(np.int64)
     by_label = [
-        metrics.raw_agreement_by_group(codes, 2, majority[:, label], groups, n_groups)
+        [
+            group.annotators
+            for group in metrics.pairs_by_group(codes, 2, majority[:, label], groups, n_groups)
+        ]
         for label, codes in enumerate(metrics.binary_matrices(label_sets))
     ]
     return [

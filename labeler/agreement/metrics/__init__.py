@@ -9,10 +9,11 @@ ValueError.
 
 from labeler.agreement.metrics.annotators import (
     AnnotatorFigures,
+    GroupPairs,
     RawAgreement,
     annotator_figures,
+    pairs_by_group,
     per_annotator,
-    raw_agreement_by_group,
 )
 from labeler.agreement.metrics.bootstrap import (
     MAX_BOOTSTRAP_ROWS,
@@ -51,6 +52,7 @@ __all__ = [
     "AnnotatorFigures",
     "Codes",
     "Figure",
+    "GroupPairs",
     "GroupSums",
     "LabelFigures",
     "LabelSets",
@@ -74,12 +76,12 @@ __all__ = [
     "krippendorff_alpha",
     "krippendorff_alpha_of",
     "mean_jaccard",
+    "pairs_by_group",
     "per_annotator",
     "per_label",
     "per_label_of",
     "percent_agreement",
     "percent_agreement_of",
-    "raw_agreement_by_group",
     "tally",
     "with_ci",
 ]

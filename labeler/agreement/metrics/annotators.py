@@ -6,21 +6,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from labeler.agreement.metrics.counts import (
-    BLOCK_CELLS,
-    Codes,
-    Counts,
-    Floats,
-    category_counts,
-    check_codes,
-    check_reference,
-)
+from labeler.agreement.metrics.counts import Codes, Counts, Floats, check_codes, check_reference
 from labeler.agreement.metrics.figures import Figure, defined, undefined
 from labeler.agreement.metrics.pairwise import (
     PairCounts,
     PairMatrix,
     kappas,
     pair_counts,
+    pair_counts_by_group,
     pair_matrix,
 )
 
@@ -65,6 +58,14 @@ class RawAgreement:
     n_rated: int
     with_others: Figure
     with_reference: Figure
+
+
+@dataclass(frozen=True)
+class GroupPairs:
+    """One group's Cohen's kappa matrix and each annotator column's raw agreement."""
+
+    matrix: PairMatrix
+    annotators: list[RawAgreement]
 
 
 @dataclass(frozen=True)
@@ -127,66 +128,71 @@ def annotator_figures(
     return pair_matrix(block, int(np.count_nonzero(twice))), figures
 
 
-def raw_agreement_by_group(
+def pairs_by_group(
     codes: Codes, k: int, reference: Codes, groups: Counts, n_groups: int
-) -> list[list[RawAgreement]]:
-    """Raw agreement of each annotator column in each group of images: [group][column].
+) -> list[GroupPairs]:
+    """Each group's Cohen's kappa matrix and raw agreement per annotator, from one count.
 
-    Image (row) i is in group ``groups[i]`` (-1: none). No pairs are formed: a rating of
-    category c on an image with m ratings, n_c of them c, agrees with n_c - 1 of the m - 1
-    other ratings, so sums over an annotator's ratings give the pooled agreement with the
-    others, in one pass whatever the number of groups. ``reference`` is one code per image
-    (-1: none), compared as with ``consensus`` in ``per_annotator``.
+    Image (row) i is in group ``groups[i]`` (-1: none). The matrices are those of
+    ``cohen_kappa_matrices``; each annotator column's raw agreement is as
+    ``per_annotator`` gives it on the group's images, with ``reference`` (one code per
+    image, -1: none) in the place of the consensus. The pair counts serve both; what they
+    lack (images rated by an annotator and someone else, matches with the reference) comes
+    from a few bincounts over the ratings.
     """
     check_codes(codes, k)
     check_reference(reference, codes.shape[0], k, "reference")
     size = codes.shape[1]
-    row, column, code, same = _ratings_with_agreeing_others(codes, k)
-    others = np.count_nonzero(codes >= 0, axis=1)[row] - 1
-    group = groups[row]
-    key = group * size + column
-    cells = n_groups * size
-    paired = (group >= 0) & (others > 0)
-    judged = (group >= 0) & (reference[row] >= 0)
-    n_rated = np.bincount(key[group >= 0], minlength=cells)
-    n_paired = np.bincount(key[paired], minlength=cells)
-    agreeing = np.bincount(key[paired], weights=same[paired], minlength=cells)
-    compared = np.bincount(key[paired], weights=others[paired], minlength=cells)
-    n_judged = np.bincount(key[judged], minlength=cells)
-    matching = np.bincount(key[judged & (code == reference[row])], minlength=cells)
+    cells = np.flatnonzero(codes >= 0)
+    row = cells // size
+    width = np.bincount(row, minlength=codes.shape[0])
+    inside = groups[row] >= 0
+    row, cells = row[inside], cells[inside]
+    key = groups[row] * size + cells - row * size
+    per_cell = n_groups * size
+    wanted = reference[row]
+    judged = wanted >= 0
+    tallies = {
+        "rated": np.bincount(key, minlength=per_cell),
+        "paired": np.bincount(key[width[row] >= 2], minlength=per_cell),
+        "judged": np.bincount(key[judged], minlength=per_cell),
+        "matching": np.bincount(
+            key[judged & (codes.reshape(-1)[cells] == wanted)], minlength=per_cell
+        ),
+    }
+    by_cell = {name: values.reshape(n_groups, size) for name, values in tallies.items()}
+    twice = (groups >= 0) & (width >= 2)
+    shared_items = np.bincount(groups[twice], minlength=n_groups).tolist()
+    counts = pair_counts_by_group(codes, k, groups, n_groups)
+    return [
+        GroupPairs(
+            matrix=pair_matrix(counts[g], shared_items[g]),
+            annotators=_raw_agreement(counts[g], {n: v[g] for n, v in by_cell.items()}),
+        )
+        for g in range(n_groups)
+    ]
+
+
+def _raw_agreement(counts: PairCounts, tallies: dict[str, Counts]) -> list[RawAgreement]:
+    """Each column's raw agreement with the other columns and with the reference."""
+    diagonal = np.diag_indices(counts.shared.shape[0])
+    agreeing = counts.agreeing.sum(axis=1) - counts.agreeing[diagonal]
+    compared = counts.shared.sum(axis=1) - counts.shared[diagonal]
     words = _consensus(0)
-    figures = [
+    return [
         RawAgreement(
-            n_rated=int(n_rated[cell]),
-            with_others=defined(agreeing[cell] / compared[cell], n_paired[cell])
-            if n_paired[cell]
+            n_rated=int(tallies["rated"][i]),
+            with_others=defined(int(agreeing[i]) / int(compared[i]), tallies["paired"][i])
+            if tallies["paired"][i]
             else undefined(ALONE, 0),
-            with_reference=defined(matching[cell] / n_judged[cell], n_judged[cell])
-            if n_judged[cell]
+            with_reference=defined(
+                int(tallies["matching"][i]) / int(tallies["judged"][i]), tallies["judged"][i]
+            )
+            if tallies["judged"][i]
             else undefined(words.none_rated, 0),
         )
-        for cell in range(cells)
+        for i in range(agreeing.size)
     ]
-    return [figures[g * size : (g + 1) * size] for g in range(n_groups)]
-
-
-def _ratings_with_agreeing_others(codes: Codes, k: int) -> tuple[Counts, Counts, Counts, Counts]:
-    """Every rating's row, column and code, and how many other ratings of its image agree."""
-    size = codes.shape[1]
-    parts = []
-    step = max(1, BLOCK_CELLS // k)
-    for start in range(0, codes.shape[0], step):
-        block = codes[start : start + step]
-        cells = np.flatnonzero(block >= 0)
-        row, column = np.divmod(cells, size)
-        code = block.reshape(-1)[cells].astype(np.int64)
-        same = category_counts(block, k)[row, code] - 1
-        parts.append((row + start, column, code, same))
-    if not parts:
-        empty = np.zeros(0, dtype=np.int64)
-        return empty, empty, empty, empty
-    row, column, code, same = (np.concatenate(columns) for columns in zip(*parts, strict=True))
-    return row, column, code, same
 
 
 def _with_references(

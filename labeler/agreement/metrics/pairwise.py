@@ -90,14 +90,18 @@ def cohen_kappa_matrices(codes: Codes, k: int, groups: Counts, n_groups: int) ->
     each group's rows are counted in turn.
     """
     check_codes(codes, k)
-    size = codes.shape[1]
     twice = (groups >= 0) & (np.count_nonzero(codes >= 0, axis=1) >= 2)
     shared_items = np.bincount(groups[twice], minlength=n_groups).tolist()
-    if n_groups * size * size * k <= GROUPED_CELLS:
-        counts = grouped_pair_counts(codes, k, groups, n_groups)
-    else:
-        counts = [pair_counts(codes[groups == group], k) for group in range(n_groups)]
+    counts = pair_counts_by_group(codes, k, groups, n_groups)
     return [pair_matrix(c, n) for c, n in zip(counts, shared_items, strict=True)]
+
+
+def pair_counts_by_group(codes: Codes, k: int, groups: Counts, n_groups: int) -> list[PairCounts]:
+    """``pair_counts`` of each group: in one pass while the tables are small, else in turn."""
+    size = codes.shape[1]
+    if n_groups * size * size * k <= GROUPED_CELLS:
+        return grouped_pair_counts(codes, k, groups, n_groups)
+    return [pair_counts(codes[groups == group], k) for group in range(n_groups)]
 
 
 def pair_matrix(counts: PairCounts, n_shared_items: int) -> PairMatrix:

@@ -77,19 +77,22 @@ def test_grouped_pair_counts_are_the_pair_counts_of_each_group() -> None:
 
 
 @pytest.mark.parametrize("seed", [0, 1])
-def test_raw_agreement_by_group_matches_per_annotator(seed: int) -> None:
+def test_pairs_by_group_match_per_annotator_and_the_kappa_matrix(seed: int) -> None:
     """Agreement with the others and with a reference, per group, as per_annotator gives them."""
     codes = crowd(seed, 300, 5, 3)
     reference = np.where(
         np.random.default_rng(seed).random(len(codes)) < 0.8, codes.max(axis=1), -1
     )
     groups = np.random.default_rng(seed + 9).integers(-1, 3, len(codes))
-    by_group = metrics.raw_agreement_by_group(codes, 3, reference, groups, 3)
+    by_group = metrics.pairs_by_group(codes, 3, reference, groups, 3)
     for group in range(3):
         rows = groups == group
+        matrix = metrics.cohen_kappa_matrix(codes[rows], 3)
+        np.testing.assert_allclose(by_group[group].matrix.kappa, matrix.kappa, atol=TIGHT)
+        assert by_group[group].matrix.n_shared_items == matrix.n_shared_items
         alone = metrics.per_annotator(codes[rows], 3, reference[rows])
         for column, figures in enumerate(alone):
-            raw = by_group[group][column]
+            raw = by_group[group].annotators[column]
             assert raw.n_rated == figures.n_rated
             assert same(raw.with_others, figures.agreement_with_others)
             assert same(raw.with_reference, figures.consensus_accuracy)
