@@ -68,10 +68,12 @@ class OverTime:
 
 def bucket_for(ratings: Ratings) -> Bucket:
     """'day' when the ratings span at most ``DAYS_UP_TO`` days, else 'week'."""
-    times = ratings.rated_at[_rated(ratings)]
-    if times.size and int(times.max() - times.min()) > DAYS_UP_TO * DAY:
-        return "week"
-    return "day"
+    rated = _rated(ratings)
+    if not rated.any():
+        return "day"
+    first = ratings.rated_at.min(where=rated, initial=np.iinfo(np.int64).max)
+    last = ratings.rated_at.max(where=rated, initial=np.iinfo(np.int64).min)
+    return "week" if int(last - first) > DAYS_UP_TO * DAY else "day"
 
 
 def bucket_index(seconds: IntArray, bucket: Bucket, zone: dt.tzinfo) -> IntArray:

@@ -158,11 +158,11 @@ def _fetch_side_by_side(
     """The same two queries at once, the labels' on a second, short-lived connection.
 
     PostgreSQL runs each connection's query in its own process, so on a server with two
-    cores the pair takes about as long as the longer one (about a third less in all, see
-    docs/benchmarks.md). Outside a transaction each query sees the data as it is when it
-    starts whether they run in turn or together, so the result is the same; inside one
-    (a test, an atomic request) a second connection would not see the transaction's
-    writes, so ``ratings_load`` queries in turn there.
+    cores the pair takes about as long as the longer one (see docs/benchmarks.md).
+    Outside a transaction each query sees the data as it is when it starts whether they
+    run in turn or together, so the result is the same; inside one (a test, an atomic
+    request) a second connection would not see the transaction's writes, so
+    ``ratings_load`` queries in turn there.
     """
     second = connection.get_new_connection(connection.get_connection_params())
     try:
