@@ -6,17 +6,9 @@
  * names, image names) enters the page through textContent or an attribute, never as markup.
  */
 import {
-  $,
-  el,
-  fill,
-  isNum,
-  fixed,
-  percent,
-  plural,
-  setLabels,
-  labelName,
-  labelChip,
-  bandBadge,
+  $, el, fill, bandBadge,
+  isNum, fixed, percent, plural,
+  setLabels, labelName, labelChip,
 } from "./dashboard/common.js";
 import { heatmapIsDense, renderConfusion, renderHeatmap } from "./dashboard/matrices.js";
 import { renderOverTime } from "./dashboard/over-time.js";

@@ -9,26 +9,18 @@
 (() => {
   "use strict";
 
-  const data = JSON.parse(document.getElementById("workspace-data").textContent);
-  const csrf = document.querySelector('meta[name="csrf-token"]').content;
+  const workspace = window.labelerWorkspace;
+  const { data, labels, labelById, labelByKey } = workspace.readPageData("workspace-data");
+  const { api, sleep, detail } = workspace;
   const multi = data.project.multi_label;
-  const labels = data.labels;
-  const labelById = new Map(labels.map((l) => [l.id, l]));
-  const labelByKey = new Map(labels.filter((l) => l.hotkey).map((l) => [l.hotkey, l]));
   const AHEAD = 3; // images prefetched beyond the one on screen
   const HISTORY_SIZE = 200;
   const outboxKey = `labeler:outbox:${data.user}:${data.project.id}`;
 
   const $ = (id) => document.getElementById(id);
-  const stage = $("stage");
-  const frame = $("stage-frame");
-  const message = $("stage-message");
-  const info = $("stage-info");
   const labelBox = $("labels");
   const suggestionBox = $("suggestion");
   const modeBanner = $("mode-banner");
-  const saveStatus = $("save-status");
-  const failures = $("failures");
   const skipDialog = $("skip-dialog");
 
   const url = (name, id) => data.urls[name].replace(data.slot, String(id));
@@ -46,46 +38,31 @@
     progress: null,
     stats: { shown: 0, stalls: 0, sent: 0, retries: 0, queued: [] },
   };
-  let outbox = loadOutbox();
-  let sending = false;
-  let retryTimer = null;
+  const stage = workspace.createStage({ isShowing: () => !!state.current });
+  const { showMessage, flash } = stage;
+  const announce = workspace.createAnnouncer();
+  // Saved work waits in localStorage until the server has it, so that a reload or a crash
+  // does not lose it. A withdraw whose target is gone already counts as done.
+  const outbox = workspace.createOutbox({
+    ops: loadOutbox(),
+    deliver,
+    isDone: (op, result) => result.ok || (op.kind === "withdraw" && result.status === 404),
+    onSent: settle,
+    onRefused: fail,
+    onChange: saveOutbox,
+    onIdle: refreshProgress,
+    stats: state.stats,
+    status: $("save-status"),
+  });
   let shownAt = 0;
   let activeMs = 0;
-  let panzoom = null;
-
-  // ---- requests ----------------------------------------------------------------
-  async function api(method, path, body) {
-    const response = await fetch(path, {
-      method,
-      credentials: "same-origin",
-      headers: {
-        Accept: "application/json",
-        ...(body !== undefined ? { "Content-Type": "application/json" } : {}),
-        ...(method !== "GET" ? { "X-CSRFToken": csrf } : {}),
-      },
-      body: body !== undefined ? JSON.stringify(body) : undefined,
-    });
-    let payload = null;
-    if (response.status !== 204) {
-      try {
-        payload = await response.json();
-      } catch (err) {
-        payload = null;
-      }
-    }
-    return { status: response.status, ok: response.ok, body: payload };
-  }
-
-  function sleep(ms) {
-    return new Promise((resolve) => setTimeout(resolve, ms));
-  }
 
   // ---- the queue: prefetching ----------------------------------------------------
   function busyImageIds() {
     const ids = state.buffer.map((item) => item.image.id);
     if (state.current) ids.push(state.current.item.image.id);
     if (state.parked) ids.push(state.parked.image.id);
-    for (const op of outbox) if (op.image) ids.push(op.image);
+    for (const op of outbox.ops) if (op.image) ids.push(op.image);
     return [...new Set(ids)];
   }
 
@@ -112,7 +89,7 @@
           showMessage(`The queue refused: ${detail(result)}`);
           state.exhausted = true;
         } else {
-          setStatus("error", "Cannot reach the server; retrying…");
+          outbox.renderStatus("Cannot reach the server; retrying…");
           await sleep(delay);
           delay = Math.min(delay * 2, 15000);
         }
@@ -141,16 +118,8 @@
     state.current = current;
     activeMs = current.activeMs || 0;
     startClock();
-    frame.replaceChildren(current.item.img);
-    const small = current.item.img.naturalWidth > 0 && current.item.img.naturalWidth < 128;
-    current.item.img.classList.toggle("pixelated", small);
-    setupZoom(current.item.img);
-    stage.dataset.state = "ready";
-    stage.dataset.mode = current.source;
-    stage.dataset.imageId = String(current.item.image.id);
-    message.textContent = "";
-    const image = current.item.image;
-    info.textContent = `#${image.id} · ${image.original_name || ""} · ${image.width}×${image.height}`;
+    stage.show(current.item.img, current.item.image);
+    stage.element.dataset.mode = current.source;
     state.stats.shown += 1;
     renderMode();
     renderLabels();
@@ -171,10 +140,10 @@
       return;
     }
     state.current = null;
-    frame.replaceChildren();
-    stage.dataset.imageId = "";
+    stage.clear();
+    stage.element.dataset.imageId = "";
     if (state.exhausted) {
-      stage.dataset.state = "done";
+      stage.element.dataset.state = "done";
       showMessage("Nothing left for you in this project. Thank you!");
       renderLabels();
       refreshProgress();
@@ -187,7 +156,7 @@
       }, 30000);
     } else {
       if (countStall) state.stats.stalls += 1;
-      stage.dataset.state = "loading";
+      stage.element.dataset.state = "loading";
       showMessage("Loading…");
       fill();
     }
@@ -205,56 +174,24 @@
     };
   }
 
-  function showMessage(text) {
-    message.textContent = text;
-  }
-
-  function setupZoom(img) {
-    if (panzoom) panzoom.destroy();
-    panzoom = null;
-    if (!window.Panzoom) return;
-    panzoom = window.Panzoom(img, { maxScale: 12, minScale: 0.5, contain: null, cursor: "grab" });
-  }
-
-  function zoom(direction) {
-    if (!panzoom) return;
-    if (direction === 0) panzoom.reset({ animate: false });
-    else if (direction > 0) panzoom.zoomIn();
-    else panzoom.zoomOut();
-  }
-
   // ---- labels panel ----------------------------------------------------------------
   function renderLabels() {
     const current = state.current;
     const selected = current ? current.selected : new Set();
     const suggested = new Set(current && current.suggestion ? current.suggestion.label_ids : []);
-    labelBox.replaceChildren(
-      ...labels.map((label) => {
-        const button = document.createElement("button");
-        button.type = "button";
-        button.className = "label-button";
-        button.dataset.labelId = String(label.id);
-        button.style.setProperty("--label-color", label.color);
-        button.setAttribute("aria-pressed", selected.has(label.id) ? "true" : "false");
-        button.disabled = !current;
-        if (suggested.has(label.id)) button.classList.add("suggested");
-        const key = document.createElement("kbd");
-        key.textContent = label.hotkey || "";
-        const name = document.createElement("span");
-        name.className = "label-name";
-        name.textContent = label.name;
-        button.append(key, name);
-        if (suggested.has(label.id)) {
-          const tag = document.createElement("span");
-          tag.className = "tag";
-          tag.textContent = "suggested";
-          button.append(tag);
-        }
-        button.addEventListener("click", () => chooseLabel(label));
-        return button;
-      })
-    );
-    labelBox.classList.toggle("many", labels.length > 6);
+    workspace.renderLabelButtons(labelBox, labels, {
+      isPressed: (label) => selected.has(label.id),
+      disabled: !current,
+      decorate: (label, button) => {
+        if (!suggested.has(label.id)) return;
+        button.classList.add("suggested");
+        const tag = document.createElement("span");
+        tag.className = "tag";
+        tag.textContent = "suggested";
+        button.append(tag);
+      },
+      onChoose: chooseLabel,
+    });
     renderSuggestion();
     // Single-label: a label key submits; the button is there to accept a suggestion.
     $("submit-button").hidden = !multi && !(current && current.suggestion);
@@ -502,55 +439,7 @@
   function enqueue(op, entry) {
     op.key = `${Date.now()}-${opSeq++}`;
     op.entryRef = entry;
-    op.attempts = 0;
-    outbox.push(op);
-    saveOutbox();
-    renderStatus();
-    send();
-  }
-
-  async function send() {
-    if (sending) return;
-    sending = true;
-    try {
-      while (outbox.length) {
-        const op = outbox[0];
-        op.inFlight = true;
-        let result;
-        try {
-          result = await deliver(op);
-        } catch (err) {
-          result = { status: 0 };
-        }
-        op.inFlight = false;
-        if (result.ok || (op.kind === "withdraw" && result.status === 404)) {
-          settle(op, result);
-          outbox.shift();
-          state.stats.sent += 1;
-          saveOutbox();
-          renderStatus();
-          continue;
-        }
-        if (result.status >= 400 && result.status < 500 && result.status !== 408 && result.status !== 429) {
-          outbox.shift();
-          saveOutbox();
-          fail(op, result);
-          renderStatus();
-          continue;
-        }
-        op.attempts += 1;
-        state.stats.retries += 1;
-        const wait = Math.min(1000 * 2 ** (op.attempts - 1), 30000);
-        renderStatus(`Not saved yet — retrying in ${Math.round(wait / 1000)} s (${outbox.length} waiting)`);
-        await new Promise((resolve) => {
-          retryTimer = setTimeout(resolve, wait);
-        });
-        retryTimer = null;
-      }
-    } finally {
-      sending = false;
-    }
-    refreshProgress();
+    outbox.add(op);
   }
 
   async function deliver(op) {
@@ -580,36 +469,8 @@
   }
 
   function fail(op, result) {
-    failures.hidden = false;
-    const line = document.createElement("p");
     const what = op.kind === "annotate" ? "label" : op.kind === "skip" ? "skip" : "undo";
-    line.textContent = `Could not save the ${what} of image ${op.image}: ${detail(result)}`;
-    failures.append(line);
-  }
-
-  function detail(result) {
-    if (result.body && result.body.detail) return String(result.body.detail);
-    return `HTTP ${result.status}`;
-  }
-
-  function renderStatus(text) {
-    const waiting = outbox.length;
-    if (text) {
-      saveStatus.dataset.state = "error";
-      saveStatus.textContent = text;
-    } else if (waiting === 0) {
-      saveStatus.dataset.state = "idle";
-      saveStatus.textContent = "All saved";
-    } else {
-      saveStatus.dataset.state = "saving";
-      saveStatus.textContent = `Saving ${waiting}…`;
-    }
-    saveStatus.dataset.waiting = String(waiting);
-  }
-
-  function setStatus(kind, text) {
-    saveStatus.dataset.state = kind;
-    saveStatus.textContent = text;
+    workspace.reportFailure(`Could not save the ${what} of image ${op.image}: ${detail(result)}`);
   }
 
   function loadOutbox() {
@@ -621,8 +482,8 @@
     }
   }
 
-  function saveOutbox() {
-    const plain = outbox.map(({ entryRef, inFlight, ...op }) => ({
+  function saveOutbox(ops) {
+    const plain = ops.map(({ entryRef, inFlight, ...op }) => ({
       ...op,
       targetId: op.targetId || (entryRef && entryRef.id) || undefined,
     }));
@@ -661,10 +522,10 @@
   async function refreshProgress() {
     clearTimeout(progressTimer);
     progressTimer = setTimeout(refreshProgress, 20000);
-    if (outbox.length) return; // counts would lag behind what is on screen
+    if (outbox.ops.length) return; // counts would lag behind what is on screen
     try {
       const result = await api("GET", data.urls.progress);
-      if (result.ok && !outbox.length) {
+      if (result.ok && !outbox.ops.length) {
         state.progress = result.body;
         renderProgress();
       }
@@ -681,25 +542,6 @@
     $("mine-left").textContent = `${mine.remaining} left`;
     $("project-bar").style.width = `${project.images ? (100 * project.complete) / project.images : 0}%`;
     $("project-text").textContent = `${project.complete} of ${project.images} complete`;
-  }
-
-  let flashTimer = null;
-  function flash(text) {
-    showMessage(text);
-    stage.classList.add("flash");
-    clearTimeout(flashTimer);
-    flashTimer = setTimeout(() => {
-      stage.classList.remove("flash");
-      if (state.current) showMessage("");
-    }, 1800);
-  }
-
-  const live = document.createElement("div");
-  live.className = "visually-hidden";
-  live.setAttribute("aria-live", "polite");
-  document.body.append(live);
-  function announce(text) {
-    live.textContent = text;
   }
 
   function sameIds(a, b) {
@@ -744,44 +586,31 @@
     });
   }
 
-  function anyDialogOpen() {
-    return !!document.querySelector("dialog[open]");
-  }
-
-  document.addEventListener("keydown", (event) => {
-    if (anyDialogOpen()) return; // dialogs handle their own keys (Enter, Escape)
-    const target = event.target;
-    if (target instanceof HTMLElement && target.closest("input, textarea, select")) return;
-    if ((event.ctrlKey || event.metaKey) && !event.altKey && event.key.toLowerCase() === "z") {
-      event.preventDefault();
-      undo();
-      return;
-    }
-    if (event.ctrlKey || event.metaKey || event.altKey) return;
-    const key = event.key;
-    let handled = true;
-    if (key === "Enter") {
-      commit();
-    } else if (key === " " || key === "Spacebar") {
-      openSkip();
-    } else if (key === "ArrowLeft" || key === "Backspace") {
-      goBack();
-    } else if (key === "ArrowRight") {
-      if (state.current && state.current.source === "history") goForward();
-    } else if (key === "+") {
-      zoom(1);
-    } else if (key === "-") {
-      zoom(-1);
-    } else if (key === "=") {
-      zoom(0);
-    } else if (key === "?") {
-      $("help-dialog").showModal();
-    } else if (labelByKey.has(key.toLowerCase()) && key.length === 1) {
-      chooseLabel(labelByKey.get(key.toLowerCase()));
-    } else {
-      handled = false;
-    }
-    if (handled) event.preventDefault();
+  // Enter, Space and the arrows drive the queue; Ctrl+Z undoes.
+  workspace.listenForShortcuts({
+    stage,
+    labelByKey,
+    chooseLabel,
+    withModifier: (event) => {
+      if ((event.ctrlKey || event.metaKey) && !event.altKey && event.key.toLowerCase() === "z") {
+        event.preventDefault();
+        undo();
+      }
+    },
+    pageKey: (key) => {
+      if (key === "Enter") {
+        commit();
+      } else if (key === " " || key === "Spacebar") {
+        openSkip();
+      } else if (key === "ArrowLeft" || key === "Backspace") {
+        goBack();
+      } else if (key === "ArrowRight") {
+        if (state.current && state.current.source === "history") goForward();
+      } else {
+        return false;
+      }
+      return true;
+    },
   });
 
   $("submit-button").addEventListener("click", commit);
@@ -789,44 +618,17 @@
   $("back-button").addEventListener("click", goBack);
   $("forward-button").addEventListener("click", goForward);
   $("undo-button").addEventListener("click", undo);
-  $("zoom-in").addEventListener("click", () => zoom(1));
-  $("zoom-out").addEventListener("click", () => zoom(-1));
-  $("zoom-reset").addEventListener("click", () => zoom(0));
   $("instructions-button").addEventListener("click", () => $("instructions-dialog").showModal());
-  $("help-button").addEventListener("click", () => $("help-dialog").showModal());
-  frame.addEventListener("wheel", (event) => panzoom && panzoom.zoomWithWheel(event), { passive: false });
-  // Buttons must not keep focus: Space and Enter belong to the workspace's shortcuts.
-  document.querySelector(".panel").addEventListener("mouseup", () => document.activeElement.blur());
-  window.addEventListener("beforeunload", (event) => {
-    if (outbox.length) {
-      event.preventDefault();
-      event.returnValue = "";
-    }
-  });
-  window.addEventListener("online", () => {
-    if (retryTimer) {
-      clearTimeout(retryTimer);
-      retryTimer = null;
-      send();
-    }
-  });
-
-  $("help-label-keys").replaceChildren(
-    ...labels.filter((l) => l.hotkey).map((l) => {
-      const k = document.createElement("kbd");
-      k.textContent = l.hotkey;
-      k.title = l.name;
-      return k;
-    })
-  );
+  workspace.setUpHelp(labels);
+  workspace.keepKeysForShortcuts(".panel");
 
   // Exposed for the page's own tests and for debugging in the console.
-  window.labeler = { state, outbox: () => outbox.slice(), stats: state.stats };
+  window.labeler = { state, outbox: () => outbox.ops.slice(), stats: state.stats };
 
   renderLabels();
-  renderStatus();
+  outbox.renderStatus();
   refreshProgress();
   loadHistory();
   fill();
-  send();
+  outbox.send();
 })();

@@ -9,12 +9,10 @@
 (() => {
   "use strict";
 
-  const data = JSON.parse(document.getElementById("review-data").textContent);
-  const csrf = document.querySelector('meta[name="csrf-token"]').content;
+  const workspace = window.labelerWorkspace;
+  const { api, sleep, detail } = workspace;
+  const { data, labels, labelById, labelByKey } = workspace.readPageData("review-data");
   const multi = data.project.multi_label;
-  const labels = data.labels;
-  const labelById = new Map(labels.map((l) => [l.id, l]));
-  const labelByKey = new Map(labels.filter((l) => l.hotkey).map((l) => [l.hotkey.toLowerCase(), l]));
   const PAGE = 50; // items per request
   const AHEAD = 2; // images decoded beyond the one on screen
   const HUMAN = new Set(["adjudicated", "gold"]);
@@ -33,13 +31,7 @@
   };
 
   const $ = (id) => document.getElementById(id);
-  const stage = $("stage");
-  const frame = $("stage-frame");
-  const message = $("stage-message");
-  const info = $("stage-info");
   const labelBox = $("labels");
-  const saveStatus = $("save-status");
-  const failures = $("failures");
   const goldButton = $("gold-button");
 
   const state = {
@@ -58,42 +50,24 @@
     generation: 0, // bumps when the filter changes: answers for an older one are dropped
     stats: { shown: 0, stalls: 0, sent: 0, retries: 0 },
   };
-  const outbox = [];
-  let sending = false;
-  let retryTimer = null;
-  let panzoom = null;
+  const stage = workspace.createStage({ isShowing: () => !!state.current });
+  const { showMessage, flash } = stage;
+  const announce = workspace.createAnnouncer();
+  // Decisions live only in memory: leaving the page with some unsent asks first.
+  const outbox = workspace.createOutbox({
+    deliver: (op) => api("POST", data.urls.decisions, { image: op.item.image.id, labels: op.labelIds, method: op.method }),
+    onSent: (op, result) => {
+      op.item.final_label = result.body;
+      op.item.decision = null;
+      if (state.current && state.current.item === op.item) render();
+    },
+    onRefused: refused,
+    stats: state.stats,
+    status: $("save-status"),
+  });
   let recheckTimer = null;
 
-  // ---- requests --------------------------------------------------------------------
-  async function api(method, path, body) {
-    const response = await fetch(path, {
-      method,
-      credentials: "same-origin",
-      headers: {
-        Accept: "application/json",
-        ...(body !== undefined ? { "Content-Type": "application/json" } : {}),
-        ...(method !== "GET" ? { "X-CSRFToken": csrf } : {}),
-      },
-      body: body !== undefined ? JSON.stringify(body) : undefined,
-    });
-    let payload = null;
-    if (response.status !== 204) {
-      try {
-        payload = await response.json();
-      } catch (err) {
-        payload = null;
-      }
-    }
-    return { status: response.status, ok: response.ok, body: payload };
-  }
-
-  const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
   const itemUrl = (id) => data.urls.item.replace(data.slot, String(id));
-
-  function detail(result) {
-    if (result.body && result.body.detail) return String(result.body.detail);
-    return result.status ? `HTTP ${result.status}` : "the server cannot be reached";
-  }
 
   // ---- the queue ---------------------------------------------------------------------
   function queueUrl() {
@@ -137,7 +111,7 @@
             state.exhausted = true;
             return;
           }
-          setStatus("error", "Cannot reach the server; retrying…");
+          outbox.renderStatus("Cannot reach the server; retrying…");
           await sleep(delay);
           delay = Math.min(delay * 2, 15000);
           continue;
@@ -153,14 +127,14 @@
     } finally {
       if (generation === state.generation) state.filling = false;
     }
-    renderStatus();
+    outbox.renderStatus();
     preloadAhead();
     if (!state.current) advance();
   }
 
   function setCounts(body) {
     // Decisions still on their way are not in the server's counts yet.
-    const pending = outbox.filter((op) => op.counted);
+    const pending = outbox.ops.filter((op) => op.counted);
     state.counts = { ...body.reasons };
     for (const op of pending) if (state.counts[op.reason] > 0) state.counts[op.reason] -= 1;
     const mine = pending.filter((op) => !state.reason || op.reason === state.reason).length;
@@ -201,13 +175,13 @@
       return;
     }
     state.current = null;
-    frame.replaceChildren();
-    stage.dataset.imageId = "";
+    stage.clear();
+    stage.element.dataset.imageId = "";
     if (state.exhausted && !state.filling) {
       showEmpty();
     } else {
       state.stats.stalls += 1;
-      stage.dataset.state = "loading";
+      stage.element.dataset.state = "loading";
       showMessage("Loading…");
       fill();
     }
@@ -221,17 +195,9 @@
     else if (item.consensus) selected = item.consensus.label_ids;
     state.current = { item, selected: new Set(selected) };
     $("empty").hidden = true;
-    const img = ensureImage(item);
-    frame.replaceChildren(img);
-    img.classList.toggle("pixelated", img.naturalWidth > 0 && img.naturalWidth < 128);
-    if (!img.complete) img.addEventListener("load", () => img.classList.toggle("pixelated", img.naturalWidth < 128), { once: true });
-    setupZoom(img);
-    stage.dataset.state = "ready";
-    stage.dataset.imageId = String(item.image.id);
-    stage.dataset.looking = state.backIndex >= 0 ? "back" : "queue";
-    message.textContent = "";
     const image = item.image;
-    info.textContent = `#${image.id} · ${image.original_name || ""} · ${image.width}×${image.height}`;
+    stage.show(ensureImage(item), image);
+    stage.element.dataset.looking = state.backIndex >= 0 ? "back" : "queue";
     state.stats.shown += 1;
     const query = new URLSearchParams(window.location.search);
     query.set("image", String(image.id));
@@ -312,10 +278,8 @@
     state.skipped.delete(id);
     item.decision = { label_ids: labelIds, method, pending: true };
     if (counted) bumpCount(item.reason, -1);
-    outbox.push({ item, method, labelIds, counted, reason: item.reason, attempts: 0 });
+    outbox.add({ item, method, labelIds, counted, reason: item.reason });
     announce(`Decided image ${id}: ${names(labelIds)}${method === "gold" ? " (gold)" : ""}.`);
-    renderStatus();
-    send();
     leave();
   }
 
@@ -325,64 +289,21 @@
     renderCounts();
   }
 
-  async function send() {
-    if (sending) return;
-    sending = true;
-    try {
-      while (outbox.length) {
-        const op = outbox[0];
-        let result;
-        try {
-          result = await api("POST", data.urls.decisions, { image: op.item.image.id, labels: op.labelIds, method: op.method });
-        } catch (err) {
-          result = { status: 0 };
-        }
-        if (result.ok) {
-          outbox.shift();
-          state.stats.sent += 1;
-          op.item.final_label = result.body;
-          op.item.decision = null;
-          renderStatus();
-          if (state.current && state.current.item === op.item) render();
-          continue;
-        }
-        if (result.status >= 400 && result.status < 500 && result.status !== 408 && result.status !== 429) {
-          outbox.shift();
-          refused(op, result);
-          renderStatus();
-          continue;
-        }
-        op.attempts += 1;
-        state.stats.retries += 1;
-        const wait = Math.min(1000 * 2 ** (op.attempts - 1), 30000);
-        setStatus("error", `Not saved yet — retrying in ${Math.round(wait / 1000)} s (${outbox.length} waiting)`);
-        await new Promise((resolve) => {
-          retryTimer = setTimeout(resolve, wait);
-        });
-        retryTimer = null;
-      }
-    } finally {
-      sending = false;
-    }
-  }
-
   function refused(op, result) {
     const item = op.item;
     const id = item.image.id;
     item.decision = null;
     state.decided.delete(id);
     if (op.counted) bumpCount(op.reason, 1);
-    failures.hidden = false;
-    const line = document.createElement("p");
-    line.textContent = `The decision on image ${id} was refused: ${detail(result)}`;
-    failures.append(line);
+    const text = `The decision on image ${id} was refused: ${detail(result)}`;
+    workspace.reportFailure(text);
     const onScreen = state.current && state.current.item === item;
     if (!onScreen && item.reason) {
       state.items.unshift(item); // back to the front of the queue
       if (!state.current) advance();
     }
     if (onScreen) render();
-    announce(line.textContent);
+    announce(text);
   }
 
   function localDecision(item) {
@@ -493,29 +414,16 @@
     const votes = new Map();
     for (const a of item ? item.annotations : []) for (const id of a.label_ids) votes.set(id, (votes.get(id) || 0) + 1);
     const suggested = new Set(item && item.suggestion ? item.suggestion.label_ids : []);
-    labelBox.replaceChildren(
-      ...labels.map((label) => {
-        const button = document.createElement("button");
-        button.type = "button";
-        button.className = "label-button";
-        button.dataset.labelId = String(label.id);
-        button.style.setProperty("--label-color", label.color);
-        button.setAttribute("aria-pressed", current && current.selected.has(label.id) ? "true" : "false");
-        button.disabled = !current;
-        const key = document.createElement("kbd");
-        key.textContent = label.hotkey || "";
-        const name = document.createElement("span");
-        name.className = "label-name";
-        name.textContent = label.name;
-        button.append(key, name);
+    workspace.renderLabelButtons(labelBox, labels, {
+      isPressed: (label) => current && current.selected.has(label.id),
+      disabled: !current,
+      decorate: (label, button) => {
         const n = votes.get(label.id);
         if (n) button.append(tag(`${n} vote${n > 1 ? "s" : ""}`, "rv-votes-tag"));
         if (suggested.has(label.id)) button.append(tag("model", "tag"));
-        button.addEventListener("click", () => chooseLabel(label));
-        return button;
-      })
-    );
-    labelBox.classList.toggle("many", labels.length > 6);
+      },
+      onChoose: chooseLabel,
+    });
     $("decide-button").disabled = !current;
     if (goldButton) goldButton.disabled = !current;
     $("skip-button").disabled = !current;
@@ -537,9 +445,9 @@
   }
 
   function showEmpty() {
-    stage.dataset.state = "empty";
+    stage.element.dataset.state = "empty";
     showMessage("");
-    info.textContent = "";
+    stage.info.textContent = "";
     const skipped = state.skipped.size;
     $("empty").hidden = false;
     $("again").hidden = !skipped;
@@ -620,55 +528,6 @@
     return "";
   }
 
-  // ---- status, messages -------------------------------------------------------------
-  function renderStatus() {
-    saveStatus.dataset.waiting = String(outbox.length);
-    if (outbox.length) setStatus("saving", `Saving ${outbox.length}…`);
-    else setStatus("idle", "All saved");
-  }
-
-  function setStatus(kind, text) {
-    saveStatus.dataset.state = kind;
-    saveStatus.textContent = text;
-  }
-
-  function showMessage(text) {
-    message.textContent = text;
-  }
-
-  let flashTimer = null;
-  function flash(text) {
-    showMessage(text);
-    stage.classList.add("flash");
-    clearTimeout(flashTimer);
-    flashTimer = setTimeout(() => {
-      stage.classList.remove("flash");
-      if (state.current) showMessage("");
-    }, 1800);
-  }
-
-  const live = document.createElement("div");
-  live.className = "visually-hidden";
-  live.setAttribute("aria-live", "polite");
-  document.body.append(live);
-  function announce(text) {
-    live.textContent = text;
-  }
-
-  function setupZoom(img) {
-    if (panzoom) panzoom.destroy();
-    panzoom = null;
-    if (!window.Panzoom) return;
-    panzoom = window.Panzoom(img, { maxScale: 12, minScale: 0.5, contain: null, cursor: "grab" });
-  }
-
-  function zoom(direction) {
-    if (!panzoom) return;
-    if (direction === 0) panzoom.reset({ animate: false });
-    else if (direction > 0) panzoom.zoomIn();
-    else panzoom.zoomOut();
-  }
-
   // ---- filter ---------------------------------------------------------------------------
   function setReason(reason) {
     if (reason === state.reason && state.current) return;
@@ -684,8 +543,8 @@
     for (const button of document.querySelectorAll(".rv-filter button")) {
       button.setAttribute("aria-pressed", button.dataset.reason === reason ? "true" : "false");
     }
-    frame.replaceChildren();
-    stage.dataset.state = "loading";
+    stage.clear();
+    stage.element.dataset.state = "loading";
     $("empty").hidden = true;
     showMessage("Loading…");
     render();
@@ -693,37 +552,30 @@
   }
 
   // ---- keyboard and buttons -----------------------------------------------------------
-  document.addEventListener("keydown", (event) => {
-    if (document.querySelector("dialog[open]")) return; // dialogs handle their own keys
-    const target = event.target;
-    if (target instanceof HTMLElement && target.closest("input, textarea, select")) return;
-    const activation = event.key === "Enter" || event.key === " ";
-    if (activation && target instanceof HTMLElement && target.closest("button, a")) return;
-    if (event.ctrlKey || event.metaKey || event.altKey) return;
-    const key = event.key;
-    let handled = true;
-    if (key === "Enter") decide("adjudicated");
-    else if (key === "G" && data.can_gold) decide("gold");
-    else if (key === "g" && data.can_gold && !labelByKey.has("g")) decide("gold");
-    else if (key === "ArrowRight" || key === " " || key === "Spacebar") skip();
-    else if (key === "ArrowLeft" || key === "Backspace") goBack();
-    else if (key === "+") zoom(1);
-    else if (key === "-") zoom(-1);
-    else if (key === "=") zoom(0);
-    else if (key === "?") $("help-dialog").showModal();
-    else if (key.length === 1 && labelByKey.has(key.toLowerCase())) chooseLabel(labelByKey.get(key.toLowerCase()));
-    else handled = false;
-    if (handled) event.preventDefault();
+  // Enter decides, G marks as gold, the arrows and Space move along the queue.
+  workspace.listenForShortcuts({
+    stage,
+    labelByKey,
+    chooseLabel,
+    pageKey: (key, event) => {
+      // Enter or Space on a focused button or link is for that button or link.
+      const activation = key === "Enter" || key === " ";
+      if (activation && event.target instanceof HTMLElement && event.target.closest("button, a")) return false;
+      if (key === "Enter") decide("adjudicated");
+      else if (key === "G" && data.can_gold) decide("gold");
+      else if (key === "g" && data.can_gold && !labelByKey.has("g")) decide("gold");
+      else if (key === "ArrowRight" || key === " " || key === "Spacebar") skip();
+      else if (key === "ArrowLeft" || key === "Backspace") goBack();
+      else return false;
+      return true;
+    },
   });
 
   $("decide-button").addEventListener("click", () => decide("adjudicated"));
   if (goldButton) goldButton.addEventListener("click", () => decide("gold"));
   $("skip-button").addEventListener("click", skip);
   $("back-button").addEventListener("click", goBack);
-  $("zoom-in").addEventListener("click", () => zoom(1));
-  $("zoom-out").addEventListener("click", () => zoom(-1));
-  $("zoom-reset").addEventListener("click", () => zoom(0));
-  $("help-button").addEventListener("click", () => $("help-dialog").showModal());
+  workspace.setUpHelp(labels);
   $("show-all").addEventListener("click", () => setReason(""));
   $("again").addEventListener("click", () => {
     state.skipped.clear();
@@ -735,36 +587,10 @@
   for (const button of document.querySelectorAll(".rv-filter button")) {
     button.addEventListener("click", () => setReason(button.dataset.reason));
   }
-  frame.addEventListener("wheel", (event) => panzoom && panzoom.zoomWithWheel(event), { passive: false });
-  // Clicked buttons must not keep focus: Enter and Space belong to the review's shortcuts.
-  for (const area of document.querySelectorAll(".panel, .rv-bar, .rv-empty")) {
-    area.addEventListener("mouseup", () => document.activeElement.blur());
-  }
-  window.addEventListener("beforeunload", (event) => {
-    if (outbox.length) {
-      event.preventDefault();
-      event.returnValue = "";
-    }
-  });
-  window.addEventListener("online", () => {
-    if (retryTimer) {
-      clearTimeout(retryTimer);
-      retryTimer = null;
-      send();
-    }
-  });
-
-  $("help-label-keys").replaceChildren(
-    ...labels.filter((l) => l.hotkey).map((l) => {
-      const k = document.createElement("kbd");
-      k.textContent = l.hotkey;
-      k.title = l.name;
-      return k;
-    })
-  );
+  workspace.keepKeysForShortcuts(".panel, .rv-bar, .rv-empty");
 
   // Exposed for the page's own tests and for debugging in the console.
-  window.reviewer = { state, outbox: () => outbox.slice(), stats: state.stats };
+  window.reviewer = { state, outbox: () => outbox.ops.slice(), stats: state.stats };
 
   async function start() {
     render();

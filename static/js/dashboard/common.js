@@ -31,12 +31,7 @@ export const PALETTE = [
 
 // ---- small DOM and number helpers -------------------------------------------------
 export function el(tag, props = {}, ...children) {
-  const node = document.createElement(tag);
-  setProps(node, props);
-  for (const child of children.flat()) {
-    if (child !== null && child !== undefined && child !== false) node.append(child);
-  }
-  return node;
+  return build(document.createElement(tag), props, children);
 }
 
 /** Replace a node's children, skipping the null ones (replaceChildren would print "null"). */
@@ -47,7 +42,11 @@ export function fill(node, ...children) {
 }
 
 export function svg(tag, props = {}, ...children) {
-  const node = document.createElementNS(SVG, tag);
+  return build(document.createElementNS(SVG, tag), props, children);
+}
+
+/** Set props on node and append its children, leaving out null, undefined and false ones. */
+function build(node, props, children) {
   setProps(node, props);
   for (const child of children.flat()) {
     if (child !== null && child !== undefined && child !== false) node.append(child);
@@ -177,7 +176,12 @@ export function inkFor(rgb) {
   return 0.2126 * r + 0.7152 * g + 0.0722 * b > 0.3 ? "#1d2330" : "#fff";
 }
 
-// ---- sortable tables -----------------------------------------------------------------
+// ---- tables --------------------------------------------------------------------------
+/** A table with one header row of headCells (cells or lists of cells), then the body's rows. */
+export function table(props, headCells, rows) {
+  return el("table", props, el("thead", {}, el("tr", {}, ...headCells)), el("tbody", {}, rows));
+}
+
 /** Column headers that sort the table's rows by each cell's data-sort value. */
 export function makeSortable(table) {
   const headers = [...table.tHead.rows[0].cells];

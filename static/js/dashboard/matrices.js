@@ -2,17 +2,9 @@
  * two annotators gave the same image (the confusion between labels).
  */
 import {
-  BANDS,
-  el,
-  fill,
-  isNum,
-  fixed,
-  percent,
-  plural,
-  labelName,
-  labelChip,
-  kappaColour,
-  inkFor,
+  el, fill, table, BANDS, kappaColour, inkFor,
+  isNum, fixed, percent, plural,
+  labelName, labelChip,
 } from "./common.js";
 
 const TOP_CONFUSIONS = 6;
@@ -41,14 +33,12 @@ export function renderHeatmap(box, report) {
     pairs.set(`${b}:${a}`, pair);
   }
   const name = new Map(people.map((p) => [p.id, p.username]));
-  const head = el(
-    "tr",
-    {},
+  const head = [
     el("td", { class: "corner" }),
     people.map((p) =>
       el("th", { scope: "col", title: p.username }, el("span", { text: p.username })),
     ),
-  );
+  ];
   const rows = people.map((row) =>
     el(
       "tr",
@@ -57,16 +47,15 @@ export function renderHeatmap(box, report) {
       people.map((col) => heatCell(row, col, pairs.get(`${row.id}:${col.id}`), name)),
     ),
   );
-  const table = el(
-    "table",
+  const grid = table(
     { class: heatmapIsDense(report) ? "heatmap dense" : "heatmap", id: "heatmap-table" },
-    el("thead", {}, head),
-    el("tbody", {}, rows),
+    head,
+    rows,
   );
   const shared = report.cohen_kappa.pairs.some((pair) => pair.n_items > 0);
   fill(
     box,
-    el("div", { class: "heatmap-wrap" }, table),
+    el("div", { class: "heatmap-wrap" }, grid),
     shared
       ? null
       : el("p", { class: "muted", text: "No two annotators have labelled the same image yet." }),
@@ -141,16 +130,14 @@ export function renderConfusion(box, report) {
     );
     return;
   }
-  const head = el(
-    "tr",
-    {},
+  const head = [
     el(
       "td",
       { class: "corner", title: "Rows: one annotator's label; columns: another's" },
       el("span", { class: "corner-text", text: "one said ↓ · other said →" }),
     ),
     ids.map((id) => el("th", { scope: "col", title: labelName(id) }, labelChip(id))),
-  );
+  ];
   const rows = ids.map((rowId, i) => {
     const total = matrix[i].reduce((sum, count) => sum + count, 0);
     return el(
@@ -160,12 +147,7 @@ export function renderConfusion(box, report) {
       ids.map((colId, j) => confusionCell(matrix[i][j], total, i === j, rowId, colId)),
     );
   });
-  const table = el(
-    "table",
-    { class: "confusion", id: "confusion-table" },
-    el("thead", {}, head),
-    el("tbody", {}, rows),
-  );
+  const grid = table({ class: "confusion", id: "confusion-table" }, head, rows);
   fill(
     box,
     el(
@@ -178,7 +160,7 @@ export function renderConfusion(box, report) {
           class: "muted card-help",
           text: "Two annotators' labels on the same image; each row shaded by its share. Blue: agreed; orange: confused.",
         }),
-        el("div", { class: "table-wrap plain" }, table),
+        el("div", { class: "table-wrap plain" }, grid),
       ),
       topConfusions(ids, matrix),
     ),

@@ -2,19 +2,8 @@
  * the same figures as a table.
  */
 import {
-  BANDS,
-  BAND_EDGES,
-  PALETTE,
-  el,
-  fill,
-  svg,
-  slug,
-  cssVar,
-  isNum,
-  fixed,
-  percent,
-  plural,
-  figureCell,
+  el, fill, svg, table, figureCell, BANDS, BAND_EDGES, PALETTE, slug, cssVar,
+  isNum, fixed, percent, plural,
 } from "./common.js";
 
 // Raw agreement is drawn dashed and written as a percentage.
@@ -269,40 +258,29 @@ function timeTable(points, series, unit) {
     el(
       "div",
       { class: "table-wrap" },
-      el(
-        "table",
+      table(
         { class: "data-table" },
-        el(
-          "thead",
-          {},
+        [
+          el("th", { scope: "col", text: unit === "day" ? "Day" : "Week of" }),
+          el("th", { scope: "col", class: "num", text: "Images" }),
+          el("th", { scope: "col", class: "num", text: "Labels" }),
+          series.map((s) => el("th", { scope: "col", text: s.name })),
+        ],
+        points.map((point, i) =>
           el(
             "tr",
             {},
-            el("th", { scope: "col", text: unit === "day" ? "Day" : "Week of" }),
-            el("th", { scope: "col", class: "num", text: "Images" }),
-            el("th", { scope: "col", class: "num", text: "Labels" }),
-            series.map((s) => el("th", { scope: "col", text: s.name })),
-          ),
-        ),
-        el(
-          "tbody",
-          {},
-          points.map((point, i) =>
-            el(
-              "tr",
-              {},
-              el("th", { scope: "row", text: point.start }),
-              el("td", { class: "num", text: String(point.n_images) }),
-              el("td", { class: "num", text: String(point.n_annotations) }),
-              series.map((s) =>
-                el(
-                  "td",
-                  {},
-                  figureCell(s.values[i], {
-                    asPercent: Boolean(s.asPercent),
-                    withBand: false,
-                  }),
-                ),
+            el("th", { scope: "row", text: point.start }),
+            el("td", { class: "num", text: String(point.n_images) }),
+            el("td", { class: "num", text: String(point.n_annotations) }),
+            series.map((s) =>
+              el(
+                "td",
+                {},
+                figureCell(s.values[i], {
+                  asPercent: Boolean(s.asPercent),
+                  withBand: false,
+                }),
               ),
             ),
           ),

@@ -1,18 +1,8 @@
 /* The dashboard's tables: annotators (who may need help) and labels. */
 import {
-  el,
-  fill,
-  isNum,
-  fixed,
-  percent,
-  plural,
-  median,
-  wilsonUpper,
-  labelName,
-  labelChip,
-  figureCell,
-  makeSortable,
-  sortValue,
+  el, fill, table, figureCell, makeSortable, sortValue,
+  isNum, fixed, percent, plural, median, wilsonUpper,
+  labelName, labelChip,
 } from "./common.js";
 
 // "Needs help": this far below the median of the other annotators, or gold accuracy
@@ -55,27 +45,15 @@ export function helpReasons(report) {
 export function renderAnnotators(box, report) {
   const name = new Map(report.annotators.map((p) => [p.id, p.username]));
   const reasons = helpReasons(report);
-  const head = el(
-    "tr",
-    {},
-    el("th", { scope: "col", dataset: { sortable: "text" }, text: "Annotator" }),
-    el("th", { scope: "col", class: "num", dataset: { sortable: "number" }, text: "Labels" }),
-    el("th", { scope: "col", class: "num", dataset: { sortable: "number" }, text: "Labels / h" }),
-    el("th", { scope: "col", dataset: { sortable: "number" }, text: "κ with others" }),
-    el("th", {
-      scope: "col",
-      class: "num",
-      dataset: { sortable: "number" },
-      text: "Agrees with consensus",
-    }),
-    el("th", {
-      scope: "col",
-      class: "num",
-      dataset: { sortable: "number" },
-      text: "Gold accuracy",
-    }),
-    el("th", { scope: "col", dataset: { sortable: "number" }, text: "Status" }),
-  );
+  const head = [
+    columnHead("Annotator", { sortable: "text" }),
+    columnHead("Labels", { num: true }),
+    columnHead("Labels / h", { num: true }),
+    columnHead("κ with others"),
+    columnHead("Agrees with consensus", { num: true }),
+    columnHead("Gold accuracy", { num: true }),
+    columnHead("Status"),
+  ];
   const rows = report.per_annotator.map((row) => {
     const username = name.get(row.annotator) || `#${row.annotator}`;
     const help = reasons.get(row.annotator);
@@ -93,7 +71,7 @@ export function renderAnnotators(box, report) {
         el("span", { class: "who-name", text: username }),
         help ? el("span", { class: "needs-help-badge", text: "Needs help" }) : null,
       ),
-      el("td", { class: "num", dataset: { sort: String(row.n_rated) }, text: String(row.n_rated) }),
+      countCell(row.n_rated),
       el(
         "td",
         {
@@ -103,20 +81,11 @@ export function renderAnnotators(box, report) {
         },
         perHour === null ? "—" : String(perHour),
       ),
-      el(
-        "td",
-        { dataset: { sort: sortValue(row.kappa_with_others) } },
-        figureCell(row.kappa_with_others),
-      ),
-      el(
-        "td",
-        { class: "num", dataset: { sort: sortValue(row.consensus_accuracy) } },
-        figureCell(row.consensus_accuracy, { asPercent: true }),
-      ),
-      el(
-        "td",
-        { class: "num", dataset: { sort: sortValue(gold) } },
-        figureCell(gold, { asPercent: true }),
+      figureTd(row.kappa_with_others),
+      figureTd(row.consensus_accuracy, { asPercent: true }),
+      figureTd(
+        gold,
+        { asPercent: true },
         isNum(gold.value) ? el("span", { class: "sub", text: ` of ${gold.n_items}` }) : null,
       ),
       el(
@@ -128,13 +97,12 @@ export function renderAnnotators(box, report) {
       ),
     );
   });
-  const table = el(
-    "table",
+  const annotatorsTable = table(
     { class: "data-table annotators-table", id: "annotators-table" },
-    el("thead", {}, head),
-    el("tbody", {}, rows),
+    head,
+    rows,
   );
-  makeSortable(table);
+  makeSortable(annotatorsTable);
   const flagged = reasons.size;
   fill(
     box,
@@ -147,7 +115,7 @@ export function renderAnnotators(box, report) {
           ? "Who may need help shows once three annotators have labelled the same images."
           : "Nobody stands out: each annotator agrees about as well as the others.",
     ),
-    el("div", { class: "table-wrap" }, table),
+    el("div", { class: "table-wrap" }, annotatorsTable),
     el("p", {
       class: "footnote muted",
       text: `“Needs help” means ${Math.round(HELP_GAP * 100)} points or more below the other annotators' median (κ with others, agreement with consensus), or gold accuracy under ${percent(GOLD_FLOOR)} even at the top of its 95% interval.`,
@@ -155,122 +123,74 @@ export function renderAnnotators(box, report) {
   );
 }
 
-function labelHeadCell() {
-  return el("th", { scope: "col", dataset: { sortable: "text" }, text: "Label" });
+/** A sortable column header; `num` right-aligns it over a column of numbers. */
+function columnHead(text, { sortable = "number", num = false, title = null } = {}) {
+  return el("th", { scope: "col", class: num ? "num" : null, dataset: { sortable }, title, text });
 }
 
-function labelRowHead(id) {
-  return el("th", { scope: "row", dataset: { sort: labelName(id).toLowerCase() } }, labelChip(id));
+/** A cell with a figure, sorted by its value; percentages line up as numbers on the right. */
+function figureTd(figure, { asPercent = false, withBand = true } = {}, ...extra) {
+  return el(
+    "td",
+    { class: asPercent ? "num" : null, dataset: { sort: sortValue(figure) } },
+    figureCell(figure, { asPercent, withBand }),
+    ...extra,
+  );
+}
+
+function countCell(n) {
+  return el("td", { class: "num", dataset: { sort: String(n) }, text: String(n) });
+}
+
+/** The per-label columns after the label: chance-corrected agreement on each label as a
+ * yes/no question (multi-label), or the label against the rest (single label). */
+function labelColumns(multiLabel) {
+  if (multiLabel) {
+    return [
+      { head: columnHead("Fleiss' κ"), cell: (row) => figureTd(row.fleiss_kappa) },
+      { head: columnHead("Krippendorff's α"), cell: (row) => figureTd(row.krippendorff_alpha) },
+      {
+        head: columnHead("Agreement", { num: true }),
+        cell: (row) => figureTd(row.percent_agreement, { asPercent: true }),
+      },
+    ];
+  }
+  return [
+    { head: columnHead("Ratings", { num: true }), cell: (row) => countCell(row.n_ratings) },
+    {
+      head: columnHead("κ (one vs rest)", { title: "This label against all the others" }),
+      cell: (row) => figureTd(row.kappa),
+    },
+    {
+      head: columnHead("Specific agreement", {
+        num: true,
+        title: "When one annotator chose this label, how often another did too",
+      }),
+      cell: (row) => figureTd(row.specific_agreement, { asPercent: true, withBand: false }),
+    },
+  ];
 }
 
 /** Each label's figures: one-vs-rest kappa (single label) or Fleiss, alpha, agreement (multi). */
 export function renderLabels(box, report) {
-  let table;
-  if (report.multi_label) {
-    table = el(
-      "table",
-      { class: "data-table labels-table", id: "labels-table" },
+  const columns = labelColumns(report.multi_label);
+  const labelsTable = table(
+    { class: "data-table labels-table", id: "labels-table" },
+    [columnHead("Label", { sortable: "text" }), columns.map((column) => column.head)],
+    report.per_label.map((row) =>
       el(
-        "thead",
-        {},
+        "tr",
+        { dataset: { label: String(row.label) } },
         el(
-          "tr",
-          {},
-          labelHeadCell(),
-          el("th", { scope: "col", dataset: { sortable: "number" }, text: "Fleiss' κ" }),
-          el("th", { scope: "col", dataset: { sortable: "number" }, text: "Krippendorff's α" }),
-          el("th", {
-            scope: "col",
-            class: "num",
-            dataset: { sortable: "number" },
-            text: "Agreement",
-          }),
+          "th",
+          { scope: "row", dataset: { sort: labelName(row.label).toLowerCase() } },
+          labelChip(row.label),
         ),
+        columns.map((column) => column.cell(row)),
       ),
-      el(
-        "tbody",
-        {},
-        report.per_label.map((row) =>
-          el(
-            "tr",
-            { dataset: { label: String(row.label) } },
-            labelRowHead(row.label),
-            el(
-              "td",
-              { dataset: { sort: sortValue(row.fleiss_kappa) } },
-              figureCell(row.fleiss_kappa),
-            ),
-            el(
-              "td",
-              { dataset: { sort: sortValue(row.krippendorff_alpha) } },
-              figureCell(row.krippendorff_alpha),
-            ),
-            el(
-              "td",
-              { class: "num", dataset: { sort: sortValue(row.percent_agreement) } },
-              figureCell(row.percent_agreement, { asPercent: true }),
-            ),
-          ),
-        ),
-      ),
-    );
-  } else {
-    table = el(
-      "table",
-      { class: "data-table labels-table", id: "labels-table" },
-      el(
-        "thead",
-        {},
-        el(
-          "tr",
-          {},
-          labelHeadCell(),
-          el("th", {
-            scope: "col",
-            class: "num",
-            dataset: { sortable: "number" },
-            text: "Ratings",
-          }),
-          el("th", {
-            scope: "col",
-            dataset: { sortable: "number" },
-            title: "This label against all the others",
-            text: "κ (one vs rest)",
-          }),
-          el("th", {
-            scope: "col",
-            class: "num",
-            dataset: { sortable: "number" },
-            title: "When one annotator chose this label, how often another did too",
-            text: "Specific agreement",
-          }),
-        ),
-      ),
-      el(
-        "tbody",
-        {},
-        report.per_label.map((row) =>
-          el(
-            "tr",
-            { dataset: { label: String(row.label) } },
-            labelRowHead(row.label),
-            el("td", {
-              class: "num",
-              dataset: { sort: String(row.n_ratings) },
-              text: String(row.n_ratings),
-            }),
-            el("td", { dataset: { sort: sortValue(row.kappa) } }, figureCell(row.kappa)),
-            el(
-              "td",
-              { class: "num", dataset: { sort: sortValue(row.specific_agreement) } },
-              figureCell(row.specific_agreement, { asPercent: true, withBand: false }),
-            ),
-          ),
-        ),
-      ),
-    );
-  }
-  makeSortable(table);
+    ),
+  );
+  makeSortable(labelsTable);
   fill(
     box,
     report.multi_label
@@ -279,6 +199,6 @@ export function renderLabels(box, report) {
           text: "Each label as a yes/no question: did the annotators agree on whether it applies?",
         })
       : null,
-    el("div", { class: "table-wrap" }, table),
+    el("div", { class: "table-wrap" }, labelsTable),
   );
 }
