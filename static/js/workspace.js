@@ -86,7 +86,7 @@
     status,
   }) {
     let sending = false;
-    let retryTimer = null;
+    let retryNow = null; // while waiting to retry: ends the wait
 
     const changed = () => onChange && onChange(ops);
 
@@ -132,9 +132,13 @@
           const wait = Math.min(1000 * 2 ** (op.attempts - 1), 30000);
           renderStatus(`Not saved yet — retrying in ${Math.round(wait / 1000)} s (${ops.length} waiting)`);
           await new Promise((resolve) => {
-            retryTimer = setTimeout(resolve, wait);
+            const timer = setTimeout(resolve, wait);
+            retryNow = () => {
+              clearTimeout(timer);
+              resolve();
+            };
           });
-          retryTimer = null;
+          retryNow = null;
         }
       } finally {
         sending = false;
@@ -164,12 +168,10 @@
         event.returnValue = "";
       }
     });
+    // Back online: retry now rather than at the end of the wait. (Only clearing the
+    // timer would leave the loop waiting for good, and send() returns while it runs.)
     window.addEventListener("online", () => {
-      if (retryTimer) {
-        clearTimeout(retryTimer);
-        retryTimer = null;
-        send();
-      }
+      if (retryNow) retryNow();
     });
 
     return { ops, add, send, renderStatus };
