@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint format setup demo worker-cpu worker-gpu beat check-deploy compose-config clean
+.PHONY: run test lint format setup demo worker-cpu worker-gpu beat check-deploy compose-config clean bench-agreement
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,10 @@ lint: setup
 format: setup
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+## Time the agreement report on a million annotations in PostgreSQL (docs/benchmarks.md).
+bench-agreement: setup
+	$(BIN)/python bench/agreement.py
 
 worker-cpu: setup
 	$(BIN)/celery -A worker.celery_app worker -Q default -n cpu@%h --loglevel=info
