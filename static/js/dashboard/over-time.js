@@ -55,7 +55,7 @@ export function renderOverTime(box, report, { flagged = new Set() } = {}) {
     box,
     el("p", {
       class: "muted card-help",
-      text: `Per ${unit}, from the labels given that ${unit}.${report.multi_label ? "" : " Shaded: the Landis & Koch bands."}`,
+      text: `Per ${unit}: the images whose last label came that ${unit}, with all their labels.${report.multi_label ? "" : " Shaded: the Landis & Koch bands."}`,
     }),
     charts,
     timeTable(points, series, unit),
