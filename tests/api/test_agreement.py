@@ -6,7 +6,8 @@ import datetime as dt
 
 import numpy as np
 import pytest
-from sklearn.metrics import cohen_kappa_score
+from sklearn.metrics import cohen_kappa_score, confusion_matrix
+from statsmodels.stats.inter_rater import cohens_kappa
 
 from labeler.annotations.services import annotation_submit
 from labeler.projects.models import Role
@@ -42,7 +43,8 @@ def rated(project, make_images):
 
 
 def test_pairs_match_scikit_learn(project, lead, rated):
-    """Each pair's kappa equals cohen_kappa_score on the same images, at full precision."""
+    """Each pair's kappa equals cohen_kappa_score on the same images, at full precision,
+    and its interval is statsmodels' asymptotic one on the pair's contingency table."""
     body = client_for(lead).get(f"/api/v1/projects/{project.pk}/agreement/").json()
     pairs = body["cohen_kappa"]["pairs"]
     assert len(pairs) == 3
@@ -51,6 +53,9 @@ def test_pairs_match_scikit_learn(project, lead, rated):
         expected = cohen_kappa_score(rated[a], rated[b])
         assert pair["value"] == pytest.approx(expected, abs=1e-12)
         assert pair["n_items"] == 30
+        asymptotic = cohens_kappa(confusion_matrix(rated[a], rated[b], labels=[0, 1, 2]))
+        assert pair["ci_low"] == pytest.approx(max(-1.0, asymptotic.kappa_low), abs=1e-9)
+        assert pair["ci_high"] == pytest.approx(min(1.0, asymptotic.kappa_upp), abs=1e-9)
     mean = np.mean(
         [cohen_kappa_score(rated[p["annotators"][0]], rated[p["annotators"][1]]) for p in pairs]
     )

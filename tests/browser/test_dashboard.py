@@ -123,7 +123,8 @@ def test_headline_figures_match_the_api(live_server, page, make_images, screensh
 
 
 def test_heat_map_has_a_cell_per_pair(live_server, page, make_images):
-    """n x n cells: the pair's kappa and shared images; blank where a pair shares none."""
+    """n x n cells: the pair's kappa, shared images and 95% interval, hatched when the interval
+    is wide; blank where a pair shares none."""
     project = rated_project(make_images)
     body = agreement(project)
     open_dashboard(page, live_server, project, "lena")
@@ -134,6 +135,7 @@ def test_heat_map_has_a_cell_per_pair(live_server, page, make_images):
     expect(table.locator("tbody td")).to_have_count(n * n)
     expect(table.locator("thead th")).to_have_text([p["username"] for p in people])
     expect(table.locator("td.self")).to_have_count(n)
+    wide_pairs = 0
     for pair in body["cohen_kappa"]["pairs"]:
         a, b = pair["annotators"]
         for x, y in ((a, b), (b, a)):
@@ -144,11 +146,20 @@ def test_heat_map_has_a_cell_per_pair(live_server, page, make_images):
                 continue
             expect(cell).to_have_text(kappa_text(pair["value"]))
             assert float(cell.get_attribute("data-value") or "nan") == pair["value"]
-            assert f"{pair['n_items']} shared images" in (cell.get_attribute("title") or "")
+            title = cell.get_attribute("title") or ""
+            assert f"{pair['n_items']} shared images" in title
+            low, high = pair["ci_low"], pair["ci_high"]
+            assert f"95% CI {kappa_text(low)} {EN_DASH} {kappa_text(high)}" in title
+            wide = cell.get_attribute("data-wide") == "true"
+            assert wide == (high - low > 0.4), (pair, title)
+            wide_pairs += wide
     ids = {p["username"]: p["id"] for p in people}
     empty = table.locator(f"td[data-a='{ids[EARLY]}'][data-b='{ids[LATE]}']")
     assert "no shared images" in (empty.get_attribute("title") or "")
     expect(page.locator(".band-legend li")).to_have_count(6)
+    # The latecomers share five images with the others: their intervals are wide.
+    assert wide_pairs > 0
+    expect(page.locator(".wide-note")).to_have_text("± wide interval: few shared images")
 
 
 def test_sloppy_annotator_is_flagged_and_sorts_first(live_server, page, make_images, screenshot):

@@ -110,17 +110,13 @@ def annotator_figures(
     """``cohen_kappa_matrix(codes, k)`` and ``per_annotator``, from one count of the pairs."""
     check_codes(codes, k)
     stacked, consensus_ref, gold_ref = _with_references(codes, k, consensus, gold)
-    counts = pair_counts(stacked, k)
     size = codes.shape[1]
+    counts = pair_counts(stacked, k, annotators=size)
     pairs = _Pairs(counts=counts, kappa=kappas(counts), n_annotators=size)
     rated = codes >= 0
     twice = np.count_nonzero(rated, axis=1) >= 2
     with_others = np.count_nonzero(rated & twice[:, np.newaxis], axis=0)
-    block = PairCounts(
-        shared=counts.shared[:size, :size],
-        agreeing=counts.agreeing[:size, :size],
-        chance=counts.chance[:size, :size],
-    )
+    block = counts.block(size)
     figures = [
         _annotator_figures(pairs, i, int(with_others[i]), consensus_ref, gold_ref)
         for i in range(size)

@@ -19,7 +19,8 @@ class Figure:
     """One agreement figure: a value, or None and the reason it is undefined.
 
     ``n_items`` is the number of images the figure is computed over; ``ci_low`` and
-    ``ci_high`` are a bootstrap confidence interval when one was asked for (see ``with_ci``).
+    ``ci_high`` are a 95% confidence interval where the figure has one: a bootstrap one when
+    asked for (see ``with_ci``), the asymptotic one of each pairwise Cohen's kappa.
     """
 
     value: float | None

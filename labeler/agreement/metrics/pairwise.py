@@ -5,11 +5,22 @@ the images they gave the same category, and the chance term sum_c r_c s_c, where
 s_c count how often each of the two gave category c on the images both rated. With n
 shared images and x of them agreeing, kappa = (n x - sum_c r_c s_c) / (n^2 - sum_c r_c s_c),
 which is Cohen's (p_o - p_e) / (1 - p_e) with p_o = x / n and p_e = sum_c r_c s_c / n^2.
+
+Each kappa's 95% interval is the asymptotic one, kappa +- 1.96 SE, with the large-sample
+(non-null) standard error of J. L. Fleiss, J. Cohen and B. S. Everitt (1969), "Large sample
+standard errors of kappa and weighted kappa", Psychological Bulletin 72(5):323-327: the
+``std_kappa`` of statsmodels' ``cohens_kappa``. It is used rather than a bootstrap because
+it costs a few sums over each pair's contingency table, for every pair at once, where a
+bootstrap per pair would mean 190 bootstraps for 20 annotators. Being asymptotic, it is
+unreliable on few shared images (with 10 or so it can be far too narrow, down to a single
+point at kappa 1), which is why each figure also carries its ``n_items``. See
+``spread_sums`` for the sums and ``std_errors`` for the formula.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 from scipy import sparse
@@ -31,6 +42,23 @@ NO_DEFINED_PAIR = (
 GROUPED_CELLS = 1 << 22
 # Pairs of ratings (images x w x w) counted in one step of ``grouped_pair_counts``.
 PAIR_BLOCK_CELLS = 1 << 21
+# The two-sided 95% normal quantile, scipy.stats.norm.isf(0.025), as statsmodels uses it.
+Z_95 = 1.959963984540054
+
+
+@dataclass(frozen=True)
+class SpreadSums:
+    """The sums over each pair's contingency table that kappa's standard error needs (a x a).
+
+    For columns i, j with N_cd images where i gave c and j gave d, r_c = sum_d N_cd and
+    s_d = sum_c N_cd: ``diagonal`` is sum_c N_cc (r_c + s_c), ``margins`` is
+    sum_c r_c s_c (r_c + s_c) and ``crossed`` is sum_cd N_cd s_c r_d. In float64: products
+    of three counts can pass 2**53, and a standard error needs no more than its precision.
+    """
+
+    diagonal: Floats
+    margins: Floats
+    crossed: Floats
 
 
 @dataclass(frozen=True)
@@ -40,6 +68,23 @@ class PairCounts:
     shared: Counts
     agreeing: Counts
     chance: Counts
+    spread: SpreadSums | None = None
+
+    def block(self, size: int) -> PairCounts:
+        """The counts of the first ``size`` columns with one another."""
+        spread = self.spread
+        if spread is not None:
+            spread = SpreadSums(
+                diagonal=spread.diagonal[:size, :size],
+                margins=spread.margins[:size, :size],
+                crossed=spread.crossed[:size, :size],
+            )
+        return PairCounts(
+            shared=self.shared[:size, :size],
+            agreeing=self.agreeing[:size, :size],
+            chance=self.chance[:size, :size],
+            spread=spread,
+        )
 
 
 @dataclass(frozen=True, eq=False)
@@ -50,21 +95,34 @@ class PairMatrix:
     images both rated (on the diagonal: the images annotator i rated); ``agreement[i, j]``
     is the share of those images given the same category (NaN on the diagonal and where
     they share none). ``n_shared_items`` counts images rated by at least two annotators.
+    ``std_error[i, j]`` is the kappa's large-sample standard error (see the module's
+    docstring), NaN where the kappa is undefined, the pair shares fewer than two images, or
+    it was not computed (the matrices of groups of images).
     """
 
     kappa: Floats
     n_items: Counts
     agreement: Floats
     n_shared_items: int
+    std_error: Floats
 
     def figure(self, i: int, j: int) -> Figure:
-        """Cohen's kappa between annotators i and j as a figure."""
+        """Cohen's kappa between annotators i and j as a figure, with its 95% interval.
+
+        The interval is kappa +- 1.96 standard errors clipped to [-1, 1], or None where
+        the standard error is undefined (see ``std_error``).
+        """
         n_items = int(self.n_items[i, j])
         if n_items == 0:
             return undefined(NO_SHARED_ITEMS, 0)
-        if np.isnan(self.kappa[i, j]):
+        kappa, error = self.kappa[i, j], self.std_error[i, j]
+        if np.isnan(kappa):
             return undefined(ONE_SHARED_CATEGORY, n_items)
-        return defined(self.kappa[i, j], n_items)
+        figure = defined(kappa, n_items)
+        if np.isnan(error):
+            return figure
+        low, high = (float(np.clip(kappa + side * Z_95 * error, -1.0, 1.0)) for side in (-1, 1))
+        return replace(figure, ci_low=low, ci_high=high)
 
     def pairs(self) -> list[tuple[int, int, Figure]]:
         """Every pair i < j of annotator columns with its kappa figure."""
@@ -76,7 +134,8 @@ def cohen_kappa_matrix(codes: Codes, k: int) -> PairMatrix:
     """Cohen's kappa, shared images and raw agreement for every pair of annotators.
 
     A pair is compared on the images both rated; its kappa is undefined (NaN) when they
-    share none, or when both used one and the same category on all of them.
+    share none, or when both used one and the same category on all of them. Each pair's
+    figure carries its asymptotic 95% interval (see the module's docstring).
     """
     check_codes(codes, k)
     return pair_matrix(pair_counts(codes, k), rated_by_two(codes))
@@ -101,7 +160,7 @@ def pair_counts_by_group(codes: Codes, k: int, groups: Counts, n_groups: int) ->
     size = codes.shape[1]
     if n_groups * size * size * k <= GROUPED_CELLS:
         return grouped_pair_counts(codes, k, groups, n_groups)
-    return [pair_counts(codes[groups == group], k) for group in range(n_groups)]
+    return [pair_counts(codes[groups == group], k, spread=False) for group in range(n_groups)]
 
 
 def pair_matrix(counts: PairCounts, n_shared_items: int) -> PairMatrix:
@@ -110,8 +169,13 @@ def pair_matrix(counts: PairCounts, n_shared_items: int) -> PairMatrix:
     with np.errstate(divide="ignore", invalid="ignore"):
         agreement = np.where(shared > 0, counts.agreeing / shared, np.nan)
     np.fill_diagonal(agreement, np.nan)
+    kappa = kappas(counts)
     return PairMatrix(
-        kappa=kappas(counts), n_items=shared, agreement=agreement, n_shared_items=n_shared_items
+        kappa=kappa,
+        n_items=shared,
+        agreement=agreement,
+        n_shared_items=n_shared_items,
+        std_error=std_errors(counts, kappa),
     )
 
 
@@ -138,13 +202,105 @@ def kappas(counts: PairCounts) -> Floats:
     return kappa
 
 
-def pair_counts(codes: Codes, k: int) -> PairCounts:
-    """Shared images, agreeing images and the chance term for every pair of columns."""
-    given = _given_where_other_rated(codes, k)
+def std_errors(counts: PairCounts, kappa: Floats) -> Floats:
+    """The large-sample standard error of every pair's kappa (Fleiss, Cohen, Everitt 1969).
+
+    With p_cd = N_cd / n, row and column shares p_c. = r_c / n and p_.d = s_d / n, and
+    p_e the chance agreement, the variance is
+    [sum_c p_cc (1 - (p_c. + p_.c)(1 - kappa))^2
+     + (1 - kappa)^2 sum_{c != d} p_cd (p_.c + p_d.)^2 - (kappa - p_e (1 - kappa))^2]
+    / (n (1 - p_e)^2). Expanding the squares, the first two terms are
+    p_o - 2 (1 - kappa) diagonal / n^2 + (1 - kappa)^2 (margins + 2 crossed) / n^3 in the
+    sums of ``SpreadSums``, so every pair's comes from a few (a x a) array operations.
+    NaN where kappa is, where the pair shares fewer than two images (one image gives a
+    variance of 0, not a meaningful one), and where the sums were not counted.
+    """
+    if counts.spread is None:
+        return np.full(kappa.shape, np.nan)
+    sums = counts.spread
+    n = counts.shared.astype(np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        expected = counts.chance / (n * n)
+        rest = 1.0 - kappa
+        terms = (
+            counts.agreeing / n
+            - 2.0 * rest * sums.diagonal / (n * n)
+            + rest * rest * (sums.margins + 2.0 * sums.crossed) / (n * n * n)
+            - (kappa - expected * rest) ** 2
+        )
+        # Rounding can leave a zero variance (perfect agreement) a hair below zero.
+        variance = np.maximum(terms, 0.0) / (n * (1.0 - expected) ** 2)
+    return np.where((n >= 2) & ~np.isnan(kappa), np.sqrt(variance), np.nan)
+
+
+def pair_counts(
+    codes: Codes, k: int, *, spread: bool = True, annotators: int | None = None
+) -> PairCounts:
+    """Shared images, agreeing images and the chance term for every pair of columns.
+
+    With ``spread`` also the sums behind kappa's standard error (``spread_sums``), for the
+    first ``annotators`` columns only when given (the rest being references, such as a
+    consensus, whose pairs need no interval: leaving them out halves the work).
+    """
+    onehot = _onehot(codes, k)
+    given = _given_where_other_rated(onehot, codes, k)
+    if annotators is not None:
+        spread_of = _leading_columns(onehot, annotators * k)
+        given_of = given[:annotators, :, :annotators]
+    else:
+        spread_of, given_of = onehot, given
     return PairCounts(
         shared=given.sum(axis=1),
         agreeing=_agreeing(codes, k),
         chance=np.einsum("icj,jci->ij", given, given),
+        spread=spread_sums(spread_of, given_of) if spread else None,
+    )
+
+
+def _leading_columns(onehot: sparse.csr_matrix, width: int) -> sparse.csr_matrix:
+    """The first ``width`` columns of a CSR matrix, without scipy's general slicing."""
+    kept = onehot.indices < width
+    # Each row now starts after the kept entries of the rows before it.
+    before = np.zeros(kept.size + 1, dtype=np.int64)
+    np.cumsum(kept, out=before[1:])
+    starts = before[onehot.indptr]
+    return sparse.csr_matrix(
+        (onehot.data[kept], onehot.indices[kept], starts), shape=(onehot.shape[0], width)
+    )
+
+
+def spread_sums(onehot: sparse.csr_matrix, given: Counts) -> SpreadSums:
+    """``SpreadSums`` of every pair of columns, from the (column, category) indicator.
+
+    onehot.T @ onehot holds every pair's contingency table: entry (i k + c, j k + d) counts
+    the images where column i gave c and column j gave d. It is sparse, with no more
+    entries than there are pairs of ratings of one image, so the sums are weighted
+    bincounts over its entries; r_c and s_d of pair (i, j) are given[i, c, j] and
+    given[j, d, i].
+    """
+    size, k, _ = given.shape
+    tables = (onehot.T @ onehot).tocoo()
+    first, second = tables.row.astype(np.int64), tables.col.astype(np.int64)
+    i, c, j, d = first // k, first % k, second // k, second % k
+    table = tables.data.astype(np.float64)
+    pair = i * size + j
+    rows, columns = given.astype(np.float64), given.transpose(2, 1, 0).astype(np.float64)
+    same = c == d
+    per_pair = size * size
+    diagonal = np.bincount(
+        pair[same],
+        weights=table[same] * (rows[i, c, j] + columns[i, c, j])[same],
+        minlength=per_pair,
+    )
+    crossed = np.bincount(
+        pair, weights=table * columns[i, c, j] * rows[i, d, j], minlength=per_pair
+    )
+    margins = np.einsum("icj,icj,icj->ij", rows, columns, rows + columns)
+    # bincount's weighted sums are float64 already; astype tells the type checker so.
+    return SpreadSums(
+        diagonal=diagonal.astype(np.float64).reshape(size, size),
+        margins=margins,
+        crossed=crossed.astype(np.float64).reshape(size, size),
     )
 
 
@@ -237,12 +393,8 @@ def _agreeing(codes: Codes, k: int) -> Counts:
     return out
 
 
-def _given_where_other_rated(codes: Codes, k: int) -> Counts:
-    """An (a, k, a) array: [i, c, j] counts images where column i gave c and column j rated.
-
-    It is onehot.T @ rated, with onehot the sparse (n_items, a * k) indicator of (column,
-    category) per image: the work grows with the number of ratings times a, not with k.
-    """
+def _onehot(codes: Codes, k: int) -> sparse.csr_matrix:
+    """The sparse (n_items, a * k) indicator of (column, category) per image."""
     n_items, size = codes.shape
     rated = codes >= 0
     columns = (np.arange(size, dtype=np.int64) * k + codes)[rated]
@@ -250,8 +402,21 @@ def _given_where_other_rated(codes: Codes, k: int) -> Counts:
     np.cumsum(np.count_nonzero(rated, axis=1), out=starts[1:])
     # Sums of ones are exact integers below 2**24 in float32 (half the memory to read) and
     # below 2**53 in float64; no count exceeds the number of images.
-    exact = np.float32 if n_items < 2**24 else np.float64
-    data = np.ones(columns.size, dtype=exact)
-    onehot = sparse.csr_matrix((data, columns, starts), shape=(n_items, size * k))
-    given = np.asarray(onehot.T @ rated.astype(exact))
+    data = np.ones(columns.size, dtype=_exact(n_items))
+    return sparse.csr_matrix((data, columns, starts), shape=(n_items, size * k))
+
+
+def _exact(n_items: int) -> type[np.floating[Any]]:
+    return np.float32 if n_items < 2**24 else np.float64
+
+
+def _given_where_other_rated(onehot: sparse.csr_matrix, codes: Codes, k: int) -> Counts:
+    """An (a, k, a) array: [i, c, j] counts images where column i gave c and column j rated.
+
+    It is onehot.T @ rated, with onehot the (column, category) indicator of ``_onehot``:
+    the work grows with the number of ratings times a, not with k.
+    """
+    n_items, size = codes.shape
+    rated = (codes >= 0).astype(_exact(n_items))
+    given = np.asarray(onehot.T @ rated)
     return np.rint(given).astype(np.int64).reshape(size, k, size)

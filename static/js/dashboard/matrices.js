@@ -10,6 +10,11 @@ import {
 const TOP_CONFUSIONS = 6;
 // From this many annotators on, the heat map's cells shrink and its column names turn upright.
 const DENSE_FROM = 7;
+// A pair whose 95% interval is wider than this is hatched: its kappa rests on few images.
+const WIDE_INTERVAL = 0.4;
+// Light stripes over a cell's colour; the colour (the kappa) stays readable beneath.
+const HATCH =
+  "repeating-linear-gradient(135deg, rgba(255, 255, 255, 0.5) 0 2px, transparent 2px 6px)";
 
 /** Whether the heat map has so many annotators that it needs small cells and a wide card. */
 export function heatmapIsDense(report) {
@@ -60,7 +65,18 @@ export function renderHeatmap(box, report) {
       ? null
       : el("p", { class: "muted", text: "No two annotators have labelled the same image yet." }),
     bandLegend(),
+    report.cohen_kappa.pairs.some(isWide) ? wideNote() : null,
   );
+}
+
+/** Whether a pair's kappa has a 95% interval wider than WIDE_INTERVAL. */
+function isWide(pair) {
+  return isNum(pair.ci_low) && isNum(pair.ci_high) && pair.ci_high - pair.ci_low > WIDE_INTERVAL;
+}
+
+function interval(pair) {
+  if (!isNum(pair.ci_low) || !isNum(pair.ci_high)) return "";
+  return `, 95% CI ${fixed(pair.ci_low)} – ${fixed(pair.ci_high)}`;
 }
 
 function heatCell(row, col, pair, name) {
@@ -85,16 +101,42 @@ function heatCell(row, col, pair, name) {
   }
   const rgb = kappaColour(pair.value);
   const agreement = isNum(pair.agreement) ? `, ${percent(pair.agreement)} identical` : "";
+  const wide = isWide(pair);
   return el(
     "td",
     {
       ...attrs,
       class: "cell",
-      title: `${between}: κ ${fixed(pair.value)} (${pair.band}), ${shared}${agreement}`,
-      style: { background: `rgb(${rgb.join(",")})`, color: inkFor(rgb) },
-      dataset: { ...attrs.dataset, value: String(pair.value), n: String(pair.n_items) },
+      title: `${between}: κ ${fixed(pair.value)} (${pair.band}), ${shared}${interval(pair)}${agreement}${wide ? "; wide interval: few shared images" : ""}`,
+      style: {
+        backgroundColor: `rgb(${rgb.join(",")})`,
+        backgroundImage: wide ? HATCH : "",
+        color: inkFor(rgb),
+      },
+      dataset: {
+        ...attrs.dataset,
+        value: String(pair.value),
+        n: String(pair.n_items),
+        ...(wide ? { wide: "true" } : {}),
+      },
     },
     fixed(pair.value),
+  );
+}
+
+function wideNote() {
+  return el(
+    "p",
+    {
+      class: "band-legend wide-note",
+      title: `The pair's 95% confidence interval for kappa is wider than ${WIDE_INTERVAL}`,
+    },
+    el("span", {
+      class: "legend-swatch",
+      style: { backgroundColor: "#8d96a8", backgroundImage: HATCH },
+      "aria-hidden": "true",
+    }),
+    el("span", { class: "legend-name", text: "± wide interval: few shared images" }),
   );
 }
 
