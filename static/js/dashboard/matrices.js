@@ -12,6 +12,9 @@ const TOP_CONFUSIONS = 6;
 const DENSE_FROM = 7;
 // A pair whose 95% interval is wider than this is hatched: its kappa rests on few images.
 const WIDE_INTERVAL = 0.4;
+// So is a pair sharing fewer images than this, whatever its interval says: the asymptotic
+// interval collapses to a point when a few images happen to agree perfectly.
+const FEW_SHARED = 30;
 // Light stripes over a cell's colour; the colour (the kappa) stays readable beneath.
 const HATCH =
   "repeating-linear-gradient(135deg, rgba(255, 255, 255, 0.5) 0 2px, transparent 2px 6px)";
@@ -69,8 +72,9 @@ export function renderHeatmap(box, report) {
   );
 }
 
-/** Whether a pair's kappa has a 95% interval wider than WIDE_INTERVAL. */
+/** Whether a pair's kappa is uncertain: a 95% interval wider than WIDE_INTERVAL, or few images. */
 function isWide(pair) {
+  if (pair.n_items > 0 && pair.n_items < FEW_SHARED) return true;
   return isNum(pair.ci_low) && isNum(pair.ci_high) && pair.ci_high - pair.ci_low > WIDE_INTERVAL;
 }
 
@@ -129,7 +133,7 @@ function wideNote() {
     "p",
     {
       class: "band-legend wide-note",
-      title: `The pair's 95% confidence interval for kappa is wider than ${WIDE_INTERVAL}`,
+      title: `The pair's 95% confidence interval for kappa is wider than ${WIDE_INTERVAL}, or they share fewer than ${FEW_SHARED} images`,
     },
     el("span", {
       class: "legend-swatch",
