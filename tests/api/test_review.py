@@ -15,6 +15,8 @@ from tests.rows import row_counts
 
 pytestmark = pytest.mark.django_db
 
+ITEM_FIELDS = {"image", "reason", "consensus", "annotations", "suggestion", "final_label"}
+
 
 @pytest.fixture
 def reviewer(project):
@@ -66,14 +68,7 @@ def test_the_list_shows_what_a_reviewer_needs(project, reviewer, urls, split, an
     assert body["count"] == 2 and body["next"] is None
     assert body["reasons"] == {"tie": 2, "low_confidence": 0, "disagreement": 0}
     item = body["results"][0]
-    assert set(item) == {
-        "image",
-        "reason",
-        "consensus",
-        "annotations",
-        "suggestion",
-        "final_label",
-    }
+    assert set(item) == ITEM_FIELDS
     image = client_for(reviewer).get(f"{urls['images']}{first.pk}/").json()
     assert item["image"] == image  # file and thumbnail URLs as the image API gives them
     assert item["reason"] == "tie"
@@ -277,11 +272,4 @@ def test_the_schema_documents_the_endpoints():
     assert "201" in decisions["post"]["responses"]
     assert "delete" in paths["/api/v1/projects/{project_pk}/decisions/{image_id}/"]
     assert "get" in paths["/api/v1/projects/{project_pk}/review/{image_id}/"]
-    assert set(schema["components"]["schemas"]["ReviewItem"]["properties"]) == {
-        "image",
-        "reason",
-        "consensus",
-        "annotations",
-        "suggestion",
-        "final_label",
-    }
+    assert set(schema["components"]["schemas"]["ReviewItem"]["properties"]) == ITEM_FIELDS

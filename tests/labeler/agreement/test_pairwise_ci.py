@@ -8,20 +8,11 @@ from sklearn.metrics import confusion_matrix
 from statsmodels.stats.inter_rater import cohens_kappa
 
 from labeler.agreement import metrics
+from tests.labeler.agreement.test_metrics import noisy_codes
 
 pytestmark = pytest.mark.filterwarnings("error::RuntimeWarning")
 
 TIGHT = 1e-9
-
-
-def noisy_codes(seed: int, n_items: int, n_annotators: int, k: int, missing: float) -> np.ndarray:
-    """Ratings that copy a hidden true category 60% of the time, some left unrated."""
-    rng = np.random.default_rng(seed)
-    truth = rng.choice(k, size=n_items, p=rng.dirichlet(np.ones(k)))
-    guesses = rng.integers(0, k, (n_items, n_annotators))
-    codes = np.where(rng.random(guesses.shape) < 0.6, truth[:, np.newaxis], guesses)
-    codes[rng.random(codes.shape) < missing] = -1
-    return codes
 
 
 @pytest.mark.parametrize("k", [2, 3, 7, 40])
