@@ -4,13 +4,17 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# Installed before the project so that pip finds them satisfied: an unpinned torch would
+# pull a CUDA build of several GB. This pair installs from the local wheel cache here.
+TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
 
 .PHONY: run test lint format setup demo worker-cpu worker-gpu beat check-deploy compose-config clean bench-agreement
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet $(TORCH_SPEC)
+	$(BIN)/pip install --quiet -e '.[dev,ml]'
 	touch $@
 
 # Front-end packages (package-lock.json) land in node_modules/, served by staticfiles.
