@@ -229,7 +229,20 @@ CELERY_BEAT_SCHEDULE = {
         "task": "worker.tasks.assignments_purge_expired",
         "schedule": 300.0,
     },
+    "reap-stale-training-runs": {
+        "task": "worker.tasks.training_runs_reap",
+        "schedule": 300.0,
+    },
 }
+
+# Model in the loop. Training and pre-labelling run on the "gpu" queue's workers.
+LABELER_DEVICE = os.environ.get("LABELER_DEVICE", "auto")  # auto | cuda | mps | cpu
+LABELER_TORCH_THREADS = env_int("LABELER_TORCH_THREADS", 0)  # 0: every core
+LABELER_MODEL_DIR = Path(os.environ.get("LABELER_MODEL_DIR", VAR_DIR / "models"))
+LABELER_PRETRAINED_DIR = os.environ.get("LABELER_PRETRAINED_DIR", "")
+LABELER_PRELABEL_CHUNK = env_int("LABELER_PRELABEL_CHUNK", 256)
+# A running training with no heartbeat for this long is marked failed (its worker is gone).
+LABELER_TRAINING_STALE_SECONDS = env_int("LABELER_TRAINING_STALE_SECONDS", 900)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

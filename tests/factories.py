@@ -9,7 +9,7 @@ import factory
 from django.contrib.auth import get_user_model
 from PIL import Image as PILImage
 
-from labeler.predictions.models import ModelStatus, ModelVersion, Prediction
+from labeler.predictions.models import ModelVersion, Prediction
 from labeler.projects.models import Label, Membership, Project, Role
 
 _colour = itertools.count(10_000)
@@ -64,14 +64,13 @@ def add_member(project: Project, user: object, role: str = Role.ANNOTATOR) -> Me
 
 
 class ModelVersionFactory(factory.django.DjangoModelFactory):
-    """A trained model of a project, ready and pre-labelling unless told otherwise."""
+    """A trained model of a project, pre-labelling (current) unless told otherwise."""
 
     class Meta:
         model = ModelVersion
 
     project = factory.SubFactory(ProjectFactory)
     version = factory.Sequence(lambda n: n + 1)
-    status = ModelStatus.READY
     is_current = True
 
 

@@ -28,7 +28,7 @@ import numpy.typing as npt
 from django.core.cache import cache
 from django.db.models import Count, Max
 
-from labeler.agreement.rows import HUMAN_DECISIONS, consensus_rows
+from labeler.agreement.rows import SETTLED, consensus_rows
 from labeler.annotations.models import Annotation, FinalLabel, FinalLabelMethod
 from labeler.errors import NotFound, ValidationFailed
 from labeler.images.models import Image
@@ -197,8 +197,8 @@ def review_queue(project: Project, *, reason: str | None = None) -> ReviewQueue:
 
 
 def decided_image_ids(project: Project) -> IntArray:
-    """Ids of the project's images whose final label a person decided."""
-    ids = FinalLabel.objects.filter(image__project=project, method__in=HUMAN_DECISIONS).values_list(
+    """Ids of the project's images whose final label a person settled."""
+    ids = FinalLabel.objects.filter(image__project=project, method__in=SETTLED).values_list(
         "image_id", flat=True
     )
     return np.fromiter(ids, dtype=np.int64)

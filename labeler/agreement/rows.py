@@ -16,6 +16,8 @@ from labeler.annotations.models import FinalLabelMethod
 from labeler.projects.models import Project
 
 HUMAN_DECISIONS = (FinalLabelMethod.ADJUDICATED, FinalLabelMethod.GOLD)
+# Final labels a person settled (decided, or confirmed a machine's): consensus never replaces them.
+SETTLED = (*HUMAN_DECISIONS, FinalLabelMethod.MACHINE)
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from django.db import transaction
 
 from labeler.agreement.refresh import agreement_refresh_schedule
 from labeler.agreement.review import review_candidates
-from labeler.agreement.rows import HUMAN_DECISIONS, consensus_rows
+from labeler.agreement.rows import HUMAN_DECISIONS, SETTLED, consensus_rows
 from labeler.agreement.selectors import agreement_report
 from labeler.annotations.models import FinalLabel, FinalLabelMethod
 from labeler.annotations.services import labels_resolve
@@ -34,8 +34,8 @@ def agreement_refresh(*, project: Project) -> None:
 def final_labels_refresh(*, project: Project) -> int:
     """Write consensus final labels for eligible images that need no review.
 
-    Adjudicated and gold final labels are people's decisions and are left alone;
-    consensus labels of images that now need review are removed. Returns how many
+    Adjudicated, gold and confirmed machine final labels are settled by people and are
+    left alone; consensus labels of images that now need review are removed. Returns how many
     consensus final labels the project holds afterwards.
     """
     rows = consensus_rows(project)
@@ -43,7 +43,7 @@ def final_labels_refresh(*, project: Project) -> int:
     decided = rows.eligible & ~rows.needs_review & (rows.confidence >= project.review_threshold)
     decided &= np.array([bool(labels) for labels in rows.labels], dtype=bool)
     human = set(
-        FinalLabel.objects.filter(image__project=project, method__in=HUMAN_DECISIONS).values_list(
+        FinalLabel.objects.filter(image__project=project, method__in=SETTLED).values_list(
             "image_id", flat=True
         )
     )

@@ -113,6 +113,7 @@ class FinalLabelMethod(models.TextChoices):
     CONSENSUS = "consensus", "Consensus"
     ADJUDICATED = "adjudicated", "Adjudicated"
     GOLD = "gold", "Gold"
+    MACHINE = "machine", "Machine, confirmed"
 
 
 class FinalLabel(models.Model):

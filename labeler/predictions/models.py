@@ -1,35 +1,112 @@
-"""Trained model versions and the per-label probabilities they predict."""
+"""Training runs, the model versions they produce, their predictions and machine labels."""
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 
 from labeler.images.models import Image
 from labeler.projects.models import Project
 
 
-class ModelStatus(models.TextChoices):
+class RunStatus(models.TextChoices):
     QUEUED = "queued", "Queued"
-    TRAINING = "training", "Training"
-    READY = "ready", "Ready"
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
     FAILED = "failed", "Failed"
     CANCELLED = "cancelled", "Cancelled"
 
 
+class RunReason(models.TextChoices):
+    MANUAL = "manual", "Manual"
+    REFRESH = "refresh", "Refresh"
+
+
+ACTIVE_RUN_STATUSES = (RunStatus.QUEUED, RunStatus.RUNNING)
+
+
+class TrainingRun(models.Model):
+    """One training of a project's model: its configuration, progress and outcome."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="training_runs")
+    status = models.CharField(max_length=16, choices=RunStatus.choices, default=RunStatus.QUEUED)
+    reason = models.CharField(max_length=16, choices=RunReason.choices, default=RunReason.MANUAL)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    config = models.JSONField(default=dict, help_text="The cleaned training configuration used.")
+    device = models.CharField(max_length=32, blank=True)
+    epoch = models.PositiveIntegerField(default=0)
+    epochs = models.PositiveIntegerField(default=0)
+    progress = models.FloatField(default=0.0, help_text="0..1")
+    history = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Per epoch: epoch, train_loss, val_loss, val_accuracy, val_macro_f1.",
+    )
+    message = models.TextField(blank=True, help_text="The error, or a note.")
+    cancel_requested = models.BooleanField(default=False)
+    label_count = models.PositiveIntegerField(
+        default=0, help_text="Trainable final labels when the run began."
+    )
+    train_count = models.PositiveIntegerField(default=0)
+    validation_count = models.PositiveIntegerField(default=0)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["project", "-id"]
+        constraints = [
+            # Never two trainings of a project at once.
+            models.UniqueConstraint(
+                fields=["project"],
+                condition=models.Q(status__in=["queued", "running"]),
+                name="training_run_one_active",
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "heartbeat_at"], name="training_run_live_idx")]
+
+    def __str__(self) -> str:
+        return f"training run {self.pk} of {self.project} ({self.status})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in ACTIVE_RUN_STATUSES
+
+
 class ModelVersion(models.Model):
-    """One trained (or training) model of a project, with its metrics and weights."""
+    """A trained model of a project: its weights, metrics and whether it pre-labels now."""
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="model_versions")
     version = models.PositiveIntegerField()
-    status = models.CharField(
-        max_length=16, choices=ModelStatus.choices, default=ModelStatus.QUEUED
+    run = models.OneToOneField(
+        TrainingRun,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="model_version",
     )
     architecture = models.CharField(max_length=64, default="small-cnn")
+    label_count = models.PositiveIntegerField(default=0, help_text="Final labels trained on.")
     metrics = models.JSONField(default=dict, blank=True)
-    weights = models.CharField(max_length=255, blank=True, help_text="Storage name of the weights.")
+    validation_image_ids = models.JSONField(default=list, blank=True)
+    weights = models.CharField(
+        max_length=255, blank=True, help_text="File name under LABELER_MODEL_DIR."
+    )
+    weights_sha256 = models.CharField(max_length=64, blank=True)
     is_current = models.BooleanField(default=False, help_text="Whether it pre-labels now.")
+    promoted_at = models.DateTimeField(null=True, blank=True)
+    promoted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    promotion_note = models.TextField(blank=True)
+    prelabel_total = models.PositiveIntegerField(
+        default=0, help_text="Images the latest pre-label pass set out to predict."
+    )
+    prelabel_done_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["project", "version"]
@@ -54,6 +131,9 @@ class Prediction(models.Model):
         ModelVersion, on_delete=models.CASCADE, related_name="predictions"
     )
     probabilities = models.JSONField(help_text="{label id: probability}")
+    confidence = models.FloatField(
+        null=True, blank=True, help_text="Confidence of the suggestion made from it."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -64,3 +144,39 @@ class Prediction(models.Model):
 
     def __str__(self) -> str:
         return f"prediction of image {self.image_id} by {self.model_version}"
+
+
+class MachineLabelStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    CONFIRMED = "confirmed", "Confirmed"
+    CORRECTED = "corrected", "Corrected"
+
+
+class MachineLabel(models.Model):
+    """A model's labels for an image, sent to a person to confirm or correct in bulk."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="machine_labels")
+    image = models.OneToOneField(Image, on_delete=models.CASCADE, related_name="machine_label")
+    model_version = models.ForeignKey(
+        ModelVersion, on_delete=models.CASCADE, related_name="machine_labels"
+    )
+    label_ids = models.JSONField(help_text="The suggested label ids, sorted.")
+    confidence = models.FloatField()
+    status = models.CharField(
+        max_length=16, choices=MachineLabelStatus.choices, default=MachineLabelStatus.PENDING
+    )
+    spot_check = models.BooleanField(
+        default=False, help_text="Confirmed, yet still sent to annotators blind."
+    )
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["project", "status"], name="machine_label_status_idx")]
+
+    def __str__(self) -> str:
+        return f"machine label of image {self.image_id} ({self.status})"

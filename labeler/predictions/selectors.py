@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from labeler.images.models import Image
-from labeler.predictions.models import ModelStatus, ModelVersion, Prediction
+from labeler.predictions.models import ModelVersion, Prediction
 from labeler.projects.models import Project
 
 DEFAULT_THRESHOLD = 0.5
@@ -24,9 +24,7 @@ class Suggestion:
 
 def current_model(project: Project) -> ModelVersion | None:
     """The model version that pre-labels the project's images now, if any."""
-    return ModelVersion.objects.filter(
-        project=project, is_current=True, status=ModelStatus.READY
-    ).first()
+    return ModelVersion.objects.filter(project=project, is_current=True).first()
 
 
 def suggestion_for(*, project: Project, image: Image) -> Suggestion | None:

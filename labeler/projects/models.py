@@ -12,6 +12,13 @@ class ConsensusMethod(models.TextChoices):
     DAWID_SKENE = "dawid_skene", "Dawid-Skene"
 
 
+class ActiveLearning(models.TextChoices):
+    RANDOM = "random", "Random"
+    LEAST_CONFIDENCE = "least_confidence", "Least confidence"
+    MARGIN = "margin", "Margin"
+    ENTROPY = "entropy", "Entropy"
+
+
 class Project(models.Model):
     """A labelling job: a set of images, the labels to choose from and the rules."""
 
@@ -40,6 +47,29 @@ class Project(models.Model):
         default=0.05,
         validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
         help_text="Share of queue images that are gold images, mixed in unannounced.",
+    )
+    active_learning = models.CharField(
+        max_length=16,
+        choices=ActiveLearning.choices,
+        default=ActiveLearning.MARGIN,
+        help_text="How the model's uncertainty orders the annotation queue.",
+    )
+    active_learning_random_share = models.FloatField(
+        default=0.1,
+        validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        help_text="Share of queue positions given to random images.",
+    )
+    retrain_after = models.PositiveIntegerField(
+        default=200,
+        help_text="Retrain once this many final labels were added since the last run; 0: never.",
+    )
+    training = models.JSONField(
+        default=dict, blank=True, help_text="Overrides of the default training configuration."
+    )
+    machine_check_rate = models.FloatField(
+        default=0.1,
+        validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        help_text="Share of confirmed machine labels still sent to annotators blind.",
     )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

@@ -8,7 +8,7 @@ import pytest
 
 from labeler.annotations.models import Annotation
 from labeler.images.models import Image
-from labeler.predictions.models import ModelStatus, ModelVersion
+from labeler.predictions.models import ModelVersion
 from labeler.projects.models import Project
 from tests.conftest import client_for
 from tests.factories import ModelVersionFactory, ProjectFactory, predict
@@ -75,18 +75,9 @@ def test_multi_label_suggests_every_label_over_its_threshold(project, annotator,
     assert suggestion["confidence"] == pytest.approx(0.65)
 
 
-@pytest.mark.parametrize(
-    "status, is_current",
-    [
-        (ModelStatus.READY, False),
-        (ModelStatus.TRAINING, True),
-        (ModelStatus.FAILED, True),
-        (ModelStatus.QUEUED, True),
-    ],
-)
-def test_only_the_current_ready_model_suggests(project, annotator, image, status, is_current):
-    """A model that is not current, or not ready, shows nothing."""
-    model = ModelVersionFactory(project=project, status=status, is_current=is_current)
+def test_only_the_current_model_suggests(project, annotator, image):
+    """A trained model that is not current shows nothing."""
+    model = ModelVersionFactory(project=project, is_current=False)
     predict(model, image, {str(label_id(project, "cat")): 0.9})
     assert next_body(project, annotator)["suggestion"] is None
 
@@ -185,7 +176,7 @@ def test_no_suggestion_fields_default_to_none_and_false(url, annotator, image):
 
 def test_any_model_of_the_project_may_be_named(project, url, annotator, image):
     """A model that is no longer current (replaced meanwhile) is still recorded."""
-    old = ModelVersionFactory(project=project, status=ModelStatus.READY, is_current=False)
+    old = ModelVersionFactory(project=project, is_current=False)
     response = submit(
         url, annotator, {"image": image.pk, "labels": ["cat"], "suggested_by": old.pk}
     )

@@ -9,7 +9,7 @@ from labeler.annotations.models import Annotation, AnnotationRevision, Assignmen
 from labeler.annotations.services import annotation_submit
 from labeler.images import services as image_services
 from labeler.images.models import Image
-from labeler.predictions.models import ModelStatus, ModelVersion, Prediction
+from labeler.predictions.models import ModelVersion, Prediction
 from labeler.projects.models import Label, Role
 from tests.browser.conftest import login, save_screenshot
 from tests.factories import ProjectFactory, UserFactory, add_member, image_bytes
@@ -222,9 +222,7 @@ def test_suggestion_is_preselected_marked_and_accepted_with_enter(live_server, p
     annotator = UserFactory(username="ann")
     project = make_project(3, annotators=[annotator])
     dog = Label.objects.get(project=project, name="dog")
-    model = ModelVersion.objects.create(
-        project=project, version=3, status=ModelStatus.READY, is_current=True
-    )
+    model = ModelVersion.objects.create(project=project, version=3, is_current=True)
     for image in Image.objects.all():
         labels = {str(label.pk): 0.05 for label in project.labels.all()}
         labels[str(dog.pk)] = 0.9

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from labeler.images.models import Image
-from labeler.predictions.models import ModelStatus
 from labeler.predictions.selectors import Suggestion, current_model, suggestion_for
 from labeler.projects.models import Label, Project
 from tests.factories import ModelVersionFactory, ProjectFactory, predict
@@ -39,20 +38,17 @@ def test_no_model_means_none(project):
     assert current_model(project) is None
 
 
-def test_the_current_ready_model_is_returned(project):
-    """Of several models, the one marked current and ready."""
+def test_the_current_model_is_returned(project):
+    """Of several models, the one marked current."""
     ModelVersionFactory(project=project, version=1, is_current=False)
     current = ModelVersionFactory(project=project, version=2)
-    ModelVersionFactory(project=project, version=3, status=ModelStatus.TRAINING, is_current=False)
+    ModelVersionFactory(project=project, version=3, is_current=False)
     assert current_model(project) == current
 
 
-@pytest.mark.parametrize(
-    "status", [ModelStatus.QUEUED, ModelStatus.TRAINING, ModelStatus.FAILED, ModelStatus.CANCELLED]
-)
-def test_a_current_model_that_is_not_ready_is_none(project, status):
-    """Only a ready model pre-labels."""
-    ModelVersionFactory(project=project, status=status)
+def test_models_none_of_which_is_current_give_none(project):
+    """Trained versions that were never promoted do not pre-label."""
+    ModelVersionFactory(project=project, version=1, is_current=False)
     assert current_model(project) is None
 
 
@@ -88,11 +84,11 @@ def test_single_label_ignores_thresholds(project, labels, image):
 
 
 def test_without_a_current_model_there_is_no_suggestion(project, labels, image):
-    """A prediction by a model that is not current (or not ready) is not shown."""
+    """A prediction by a model that is not current is not shown."""
     old = ModelVersionFactory(project=project, version=1, is_current=False)
     predict(old, image, probabilities(labels, cat=0.9))
-    training = ModelVersionFactory(project=project, version=2, status=ModelStatus.TRAINING)
-    predict(training, image, probabilities(labels, dog=0.9))
+    newer = ModelVersionFactory(project=project, version=2, is_current=False)
+    predict(newer, image, probabilities(labels, dog=0.9))
     assert suggestion_for(project=project, image=image) is None
 
 
