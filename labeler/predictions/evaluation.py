@@ -1,0 +1,185 @@
+"""How good a model is on held-out images, and which images are held out (pure numpy).
+
+Single-label targets are label indices (N,) into ``label_ids``; multi-label targets are
+multi-hot (N, L). Probabilities are (N, L) in the same label order.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter, defaultdict
+from collections.abc import Hashable, Sequence
+from typing import Any
+
+import numpy as np
+
+ECE_BINS = 10
+_EPS = 1e-7
+_THRESHOLD_RANGE = (0.01, 0.99)
+
+
+def classification_metrics(
+    *,
+    y_true: Any,
+    probabilities: Any,
+    label_ids: list[int],
+    multi_label: bool,
+    thresholds: list[float] | None = None,
+) -> dict[str, Any]:
+    """Accuracy, macro-F1, calibration error, log loss, per-label figures and confusion."""
+    probs = np.asarray(probabilities, dtype=np.float64)
+    if probs.ndim != 2 or probs.shape[0] == 0 or probs.shape[1] != len(label_ids):
+        raise ValueError("probabilities must be (images, labels) with at least one image")
+    if multi_label:
+        return _multi_label_metrics(np.asarray(y_true) > 0, probs, label_ids, thresholds)
+    return _single_label_metrics(np.asarray(y_true, dtype=np.int64), probs, label_ids)
+
+
+def _single_label_metrics(y: np.ndarray, probs: np.ndarray, label_ids: list[int]) -> dict:
+    n_labels = len(label_ids)
+    predicted = probs.argmax(axis=1)
+    matrix = np.zeros((n_labels, n_labels), dtype=np.int64)
+    np.add.at(matrix, (y, predicted), 1)
+    tp = np.diag(matrix)
+    per_label = _per_label(label_ids, tp, matrix.sum(axis=0) - tp, matrix.sum(axis=1) - tp)
+    present = (matrix.sum(axis=0) + matrix.sum(axis=1)) > 0  # as scikit-learn's macro average
+    f1 = np.array([row["f1"] for row in per_label])
+    confidence = probs.max(axis=1)
+    picked = probs[np.arange(len(y)), y]
+    return {
+        "accuracy": float((predicted == y).mean()),
+        "macro_f1": float(f1[present].mean()),
+        "ece": expected_calibration_error(confidence, (predicted == y).astype(np.float64)),
+        "loss": float(-np.log(np.clip(picked, _EPS, 1.0)).mean()),
+        "per_label": per_label,
+        "confusion": {"labels": list(label_ids), "matrix": matrix.tolist()},
+        "images": len(y),
+    }
+
+
+def _multi_label_metrics(
+    y: np.ndarray, probs: np.ndarray, label_ids: list[int], thresholds: list[float] | None
+) -> dict:
+    cut = np.full(len(label_ids), 0.5) if thresholds is None else np.asarray(thresholds, float)
+    predicted = probs >= cut
+    tp = (predicted & y).sum(axis=0)
+    fp = (predicted & ~y).sum(axis=0)
+    fn = (~predicted & y).sum(axis=0)
+    tn = len(y) - tp - fp - fn
+    per_label = _per_label(label_ids, tp, fp, fn)
+    clipped = np.clip(probs, _EPS, 1 - _EPS)
+    log_loss = -(y * np.log(clipped) + ~y * np.log(1 - clipped)).mean()
+    # Calibration over every (image, label) decision: predicted p against the observed rate.
+    ece = expected_calibration_error(probs.ravel(), y.ravel().astype(np.float64))
+    return {
+        "accuracy": float((predicted == y).all(axis=1).mean()),
+        "macro_f1": float(np.mean([row["f1"] for row in per_label])),
+        "ece": ece,
+        "loss": float(log_loss),
+        "per_label": per_label,
+        "confusion": {
+            "labels": list(label_ids),
+            "per_label": np.stack([tn, fp, fn, tp], axis=1).tolist(),
+        },
+        "thresholds": {str(label): float(t) for label, t in zip(label_ids, cut, strict=True)},
+        "images": len(y),
+    }
+
+
+def _per_label(
+    label_ids: list[int], tp: np.ndarray, fp: np.ndarray, fn: np.ndarray
+) -> list[dict[str, Any]]:
+    rows = []
+    for label, t, p, n in zip(label_ids, tp.tolist(), fp.tolist(), fn.tolist(), strict=True):
+        precision = t / (t + p) if t + p else 0.0
+        recall = t / (t + n) if t + n else 0.0
+        f1 = 2 * t / (2 * t + p + n) if t + p + n else 0.0
+        rows.append(
+            {"label": label, "precision": precision, "recall": recall, "f1": f1, "support": t + n}
+        )
+    return rows
+
+
+def expected_calibration_error(confidence: np.ndarray, outcome: np.ndarray) -> float:
+    """Weighted mean gap between confidence and outcome over 10 equal-width confidence bins."""
+    confidence = np.asarray(confidence, dtype=np.float64)
+    outcome = np.asarray(outcome, dtype=np.float64)
+    bins = np.minimum((confidence * ECE_BINS).astype(np.int64), ECE_BINS - 1)
+    counts = np.bincount(bins, minlength=ECE_BINS)
+    gap = np.bincount(bins, weights=confidence - outcome, minlength=ECE_BINS)
+    return float(np.abs(gap).sum() / max(counts.sum(), 1))
+
+
+def tune_thresholds(y_true: Any, probabilities: Any) -> list[float]:
+    """Per label, the probability threshold that maximises F1 on these images.
+
+    The threshold sits halfway between the lowest accepted and the highest rejected
+    probability, kept within 0.01..0.99; a label with no positive image keeps 0.5.
+    """
+    y = np.asarray(y_true) > 0
+    probs = np.asarray(probabilities, dtype=np.float64)
+    return [_best_threshold(y[:, j], probs[:, j]) for j in range(probs.shape[1])]
+
+
+def _best_threshold(y: np.ndarray, p: np.ndarray) -> float:
+    positives = int(y.sum())
+    if positives == 0:
+        return 0.5
+    order = np.argsort(-p, kind="stable")
+    p_sorted, y_sorted = p[order], y[order]
+    # Only cut between distinct probabilities: tied images are accepted together.
+    last_of_run = np.r_[p_sorted[1:] != p_sorted[:-1], True]
+    tp = np.cumsum(y_sorted)[last_of_run]
+    accepted = np.flatnonzero(last_of_run) + 1
+    f1 = 2 * tp / (accepted + positives)
+    best = int(np.argmax(f1))
+    cut_index = accepted[best] - 1
+    lower = p_sorted[cut_index + 1] if cut_index + 1 < len(p_sorted) else 0.0
+    threshold = (p_sorted[cut_index] + lower) / 2
+    return float(np.clip(threshold, *_THRESHOLD_RANGE))
+
+
+def split_stratified(
+    image_ids: Sequence[int],
+    targets: Sequence[Any],
+    share: float,
+    seed: int,
+) -> tuple[list[int], list[int]]:
+    """Split images into (train ids, validation ids), stably across runs.
+
+    Images are grouped by their label (single-label: an int target; multi-label: a
+    sequence of label ids, grouped by the rarest, or "none"). Within a group, images are
+    ordered by a seeded hash of their id and the first ``share`` go to validation, at
+    least one for a group of two or more, never the whole group.
+    """
+    if len(image_ids) != len(targets):
+        raise ValueError("image_ids and targets must have the same length")
+    keys = _group_keys(targets)
+    groups: dict[Hashable, list[int]] = defaultdict(list)
+    for image_id, key in zip(image_ids, keys, strict=True):
+        groups[key].append(image_id)
+    validation: set[int] = set()
+    for members in groups.values():
+        if len(members) < 2:
+            continue
+        wanted = min(max(1, round(share * len(members))), len(members) - 1)
+        validation.update(sorted(members, key=lambda i: _rank(i, seed))[:wanted])
+    train = [i for i in image_ids if i not in validation]
+    return train, [i for i in image_ids if i in validation]
+
+
+def _group_keys(targets: Sequence[Any]) -> list[Hashable]:
+    if not any(isinstance(t, list | tuple | set | frozenset | np.ndarray) for t in targets):
+        return [int(t) for t in targets]
+    targets = [[int(label) for label in t] for t in targets]
+    counts: Counter[int] = Counter(label for t in targets for label in t)
+    return [
+        min((int(label) for label in t), key=lambda label: (counts[label], label))
+        if len(t)
+        else "none"
+        for t in targets
+    ]
+
+
+def _rank(image_id: int, seed: int) -> bytes:
+    return hashlib.sha256(f"{seed}:{image_id}".encode()).digest()

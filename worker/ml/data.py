@@ -1,0 +1,217 @@
+"""Images in, tensors out: decoding to a fixed size, and augmentation on the device.
+
+Stored images are already upright (uploads apply their EXIF orientation), so decoding
+only shrinks and squares them: JPEG files are decoded at a reduced scale straight away
+(``draft``), every image is squashed to ``image_size`` x ``image_size``, and the batch
+is a uint8 (N, C, H, W) tensor, C = 1 (grayscale) or 3 (RGB).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, BinaryIO
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image as PILImage
+
+Opener = Callable[[str], BinaryIO]
+_GRAY_WEIGHTS = (0.299, 0.587, 0.114)
+
+
+class BadImage(ValueError):
+    """An image file that cannot be read or decoded; ``name`` says which."""
+
+    def __init__(self, name: str, reason: str = "", names: Sequence[str] = ()) -> None:
+        super().__init__(f"Cannot decode image {name!r}" + (f": {reason}" if reason else "."))
+        self.name = name
+        self.names = list(names) or [name]
+
+
+def prepare_image(image: PILImage.Image, *, image_size: int, grayscale: bool) -> np.ndarray:
+    """One PIL image as a uint8 (C, image_size, image_size) array."""
+    mode = "L" if grayscale else "RGB"
+    # JPEG: decode at 1/2, 1/4 or 1/8 scale when that still covers the target size.
+    image.draft(mode, (image_size, image_size))
+    if image.mode != mode:
+        image = image.convert(mode)
+    if image.size != (image_size, image_size):
+        image = image.resize(
+            (image_size, image_size), PILImage.Resampling.BILINEAR, reducing_gap=2.0
+        )
+    pixels = np.asarray(image, dtype=np.uint8)
+    return pixels[None] if grayscale else pixels.transpose(2, 0, 1)
+
+
+def decode_file(name: str, opener: Opener, *, image_size: int, grayscale: bool) -> np.ndarray:
+    """Open, decode and shrink one stored file; raises ``BadImage`` when that fails."""
+    try:
+        with opener(name) as handle, PILImage.open(handle) as image:
+            return prepare_image(image, image_size=image_size, grayscale=grayscale)
+    except (OSError, SyntaxError, ValueError, EOFError, PILImage.DecompressionBombError) as exc:
+        raise BadImage(name, str(exc) or type(exc).__name__) from exc
+
+
+@dataclass
+class Decoded:
+    """A decoded batch: the images that worked, their positions in the input, the failures."""
+
+    images: torch.Tensor
+    ok: list[int] = field(default_factory=list)
+    bad: list[str] = field(default_factory=list)
+
+
+def decode_submit(
+    pool: ThreadPoolExecutor,
+    names: Sequence[str],
+    opener: Opener,
+    *,
+    image_size: int,
+    grayscale: bool,
+) -> list[Future[np.ndarray]]:
+    """Start decoding ``names`` in the pool (PIL releases the GIL while it decodes)."""
+    return [
+        pool.submit(decode_file, name, opener, image_size=image_size, grayscale=grayscale)
+        for name in names
+    ]
+
+
+def decode_collect(
+    futures: Sequence[Future[np.ndarray]], *, image_size: int, grayscale: bool
+) -> Decoded:
+    """Wait for ``decode_submit``'s work and stack what decoded into one tensor."""
+    channels = 1 if grayscale else 3
+    arrays: list[np.ndarray] = []
+    decoded = Decoded(images=torch.empty(0))
+    for index, future in enumerate(futures):
+        try:
+            arrays.append(future.result())
+            decoded.ok.append(index)
+        except BadImage as exc:
+            decoded.bad.append(exc.name)
+    decoded.images = _stack(arrays, channels, image_size)
+    return decoded
+
+
+def decode_files(
+    names: Sequence[str], opener: Opener, *, image_size: int, grayscale: bool, threads: int = 2
+) -> Decoded:
+    """Decode many files in a thread pool, keeping the failures apart."""
+    with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
+        futures = decode_submit(pool, names, opener, image_size=image_size, grayscale=grayscale)
+        return decode_collect(futures, image_size=image_size, grayscale=grayscale)
+
+
+def load_images(
+    names: Sequence[str], opener: Opener, *, image_size: int, grayscale: bool, threads: int = 2
+) -> torch.Tensor:
+    """Decode every file to a uint8 (N, C, H, W) tensor.
+
+    Raises ``BadImage`` for the first file that fails, after trying them all; its
+    ``names`` lists every failure so a caller can leave them out and report them.
+    """
+    decoded = decode_files(
+        names, opener, image_size=image_size, grayscale=grayscale, threads=threads
+    )
+    if decoded.bad:
+        raise BadImage(decoded.bad[0], f"{len(decoded.bad)} file(s) failed", names=decoded.bad)
+    return decoded.images
+
+
+def images_from_pil(
+    images: Iterable[PILImage.Image], *, image_size: int, grayscale: bool
+) -> torch.Tensor:
+    """PIL images through the same preparation as stored files (for benches and tests)."""
+    arrays = [prepare_image(i, image_size=image_size, grayscale=grayscale) for i in images]
+    return _stack(arrays, 1 if grayscale else 3, image_size)
+
+
+def images_from_arrays(
+    arrays: Iterable[np.ndarray], *, image_size: int, grayscale: bool
+) -> torch.Tensor:
+    """uint8 (H, W) or (H, W, 3) arrays through the same preparation as stored files."""
+    pil = (PILImage.fromarray(np.asarray(a, dtype=np.uint8)) for a in arrays)
+    return images_from_pil(pil, image_size=image_size, grayscale=grayscale)
+
+
+def _stack(arrays: Sequence[np.ndarray], channels: int, size: int) -> torch.Tensor:
+    out = np.empty((len(arrays), channels, size, size), dtype=np.uint8)
+    for i, array in enumerate(arrays):
+        out[i] = array
+    return torch.from_numpy(out)
+
+
+def to_model_input(
+    x: torch.Tensor,
+    *,
+    device: torch.device,
+    normalisation: Mapping[str, Sequence[float]],
+    augmenter: Augmenter | None = None,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """uint8 images to the normalised float batch a model takes, augmented when asked."""
+    batch = x.to(device, non_blocking=True).float().div_(255.0)
+    if augmenter is not None:
+        batch = augmenter(batch, generator)
+    mean = torch.tensor(normalisation["mean"], device=device).view(1, -1, 1, 1)
+    std = torch.tensor(normalisation["std"], device=device).view(1, -1, 1, 1)
+    return batch.sub_(mean).div_(std)
+
+
+class Augmenter:
+    """Random flips, small rotations, shift-zoom crops and colour jitter of a float batch.
+
+    Works on (N, C, H, W) values in 0..1 on any device, one draw per image; colour
+    jitter applies to RGB batches only. Config keys as ``augment`` in the training config.
+    """
+
+    def __init__(self, config: Mapping[str, Any]) -> None:
+        self.hflip = bool(config.get("hflip", False))
+        self.vflip = bool(config.get("vflip", False))
+        self.rotation = float(config.get("rotation", 0.0))
+        self.crop = float(config.get("crop", 0.0))
+        self.color_jitter = float(config.get("color_jitter", 0.0))
+
+    def __call__(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """An augmented copy of the batch (random draws from ``generator``, on the CPU)."""
+
+        def uniform(*shape: int) -> torch.Tensor:
+            # Draws come from a CPU generator so a seed gives the same batch on every device.
+            return torch.rand(shape, generator=generator).to(x.device)
+
+        n = x.shape[0]
+        if self.hflip:
+            x = torch.where((uniform(n) < 0.5).view(n, 1, 1, 1), x.flip(3), x)
+        if self.vflip:
+            x = torch.where((uniform(n) < 0.5).view(n, 1, 1, 1), x.flip(2), x)
+        if self.rotation > 0 or self.crop > 0:
+            x = self._affine(x, uniform(n, 4))
+        if self.color_jitter > 0 and x.shape[1] == 3:
+            x = self._jitter(x, uniform(n, 3))
+        return x
+
+    def _affine(self, x: torch.Tensor, draws: torch.Tensor) -> torch.Tensor:
+        angle = (draws[:, 0] * 2 - 1) * math.radians(self.rotation)
+        scale = 1 - draws[:, 1] * self.crop  # < 1 samples a smaller window: a zoom in
+        shift = (draws[:, 2:] * 2 - 1) * self.crop * 2  # grid units: 2 spans the image
+        cos, sin = torch.cos(angle) * scale, torch.sin(angle) * scale
+        theta = torch.stack(
+            [torch.stack([cos, -sin, shift[:, 0]], 1), torch.stack([sin, cos, shift[:, 1]], 1)],
+            1,
+        )
+        grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+        return F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
+
+    def _jitter(self, x: torch.Tensor, draws: torch.Tensor) -> torch.Tensor:
+        factors = 1 + (draws * 2 - 1) * self.color_jitter
+        brightness, contrast, saturation = (factors[:, i].view(-1, 1, 1, 1) for i in range(3))
+        weights = torch.tensor(_GRAY_WEIGHTS, device=x.device).view(1, 3, 1, 1)
+        x = x * brightness
+        mean = (x * weights).sum(1, keepdim=True).mean((2, 3), keepdim=True)
+        x = (x - mean) * contrast + mean
+        gray = (x * weights).sum(1, keepdim=True)
+        return ((x - gray) * saturation + gray).clamp_(0.0, 1.0)

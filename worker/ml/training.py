@@ -1,0 +1,275 @@
+"""Train a classifier on decoded images: seeded, early-stopped, cancellable.
+
+``fit`` takes uint8 (N, C, H, W) tensors, single-label targets as label indices (N,) or
+multi-label targets as multi-hot floats (N, L), and the cleaned training config
+(``labeler.predictions.config``). It keeps the weights of the epoch with the lowest
+validation loss.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from contextlib import nullcontext
+from dataclasses import dataclass
+from typing import Any, TypedDict
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from labeler.predictions.evaluation import classification_metrics, tune_thresholds
+from worker.ml.architectures import build, normalisation_for, pretrained_path
+from worker.ml.data import Augmenter, to_model_input
+
+_EVAL_BATCH = 256
+_MAX_WEIGHT = 50.0
+
+
+class Cancelled(Exception):
+    """Training stopped because ``on_epoch`` returned False (a cancel request)."""
+
+
+class EpochLog(TypedDict):
+    """What ``on_epoch`` hears after each epoch."""
+
+    epoch: int
+    epochs: int
+    train_loss: float
+    val_loss: float
+    val_accuracy: float
+    val_macro_f1: float
+
+
+@dataclass
+class FitResult:
+    """The trained model (best epoch's weights, eval mode) and how it got there."""
+
+    model: nn.Module
+    history: list[EpochLog]
+    best_epoch: int
+    val_probabilities: np.ndarray
+    thresholds: list[float] | None
+    normalisation: dict[str, list[float]]
+
+
+@dataclass
+class _Setup:
+    model: nn.Module
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LRScheduler
+    scaler: torch.amp.GradScaler
+    augmenter: Augmenter
+    generator: torch.Generator
+    normalisation: dict[str, list[float]]
+    class_weights: torch.Tensor | None
+    sample_weights: torch.Tensor | None
+
+
+def fit(
+    *,
+    x_train: torch.Tensor,
+    y_train: torch.Tensor,
+    x_val: torch.Tensor,
+    y_val: torch.Tensor,
+    multi_label: bool,
+    num_labels: int,
+    config: dict[str, Any],
+    device: torch.device | str,
+    on_epoch: Callable[[EpochLog], bool],
+) -> FitResult:
+    """Train, validating each epoch; stop early after ``patience`` epochs without progress.
+
+    Raises ``Cancelled`` as soon as ``on_epoch`` returns False.
+    """
+    if len(x_train) == 0 or len(x_val) == 0:
+        raise ValueError("Training needs at least one training and one validation image.")
+    device = torch.device(device)
+    setup = _setup(x_train, y_train, multi_label, num_labels, config, device)
+    history: list[EpochLog] = []
+    best_loss, best_epoch = float("inf"), 0
+    best_state: dict[str, torch.Tensor] = {}
+    best_probs = np.empty((0, num_labels))
+    for epoch in range(1, config["epochs"] + 1):
+        train_loss = _train_epoch(setup, x_train, y_train, multi_label, config, device)
+        probs, val_loss = _predict(setup, x_val, y_val, multi_label, device)
+        log = _epoch_log(epoch, config["epochs"], train_loss, val_loss, probs, y_val, multi_label)
+        history.append(log)
+        if val_loss < best_loss:
+            best_loss, best_epoch, best_probs = val_loss, epoch, probs
+            best_state = copy.deepcopy(setup.model.state_dict())
+        if on_epoch(log) is False:
+            raise Cancelled(f"Training cancelled after epoch {epoch}.")
+        if epoch - best_epoch >= config["patience"]:
+            break
+    setup.model.load_state_dict(best_state)
+    setup.model.eval()
+    thresholds = tune_thresholds(y_val.numpy(), best_probs) if multi_label else None
+    return FitResult(setup.model, history, best_epoch, best_probs, thresholds, setup.normalisation)
+
+
+def _setup(
+    x: torch.Tensor,
+    y: torch.Tensor,
+    multi_label: bool,
+    num_labels: int,
+    config: dict[str, Any],
+    device: torch.device,
+) -> _Setup:
+    torch.manual_seed(config["seed"])  # the weights' initialisation
+    architecture, channels = config["architecture"], int(x.shape[1])
+    model = build(architecture, num_labels, channels, config["image_size"], pretrained_path(config))
+    model = model.to(device)
+    optimizer = torch.optim.AdamW(
+        model.parameters(), lr=config["learning_rate"], weight_decay=config["weight_decay"]
+    )
+    steps = config["epochs"] * max(1, len(x) // config["batch_size"] + 1)
+    counts = _label_counts(y, multi_label, num_labels)
+    balance = config["balance"]
+    return _Setup(
+        model=model,
+        optimizer=optimizer,
+        scheduler=torch.optim.lr_scheduler.OneCycleLR(
+            optimizer, max_lr=config["learning_rate"], total_steps=steps, pct_start=0.15
+        ),
+        scaler=torch.amp.GradScaler("cuda", enabled=device.type == "cuda"),
+        augmenter=Augmenter(config["augment"]),
+        generator=torch.Generator().manual_seed(config["seed"]),
+        normalisation=normalisation_for(architecture, channels),
+        class_weights=_class_weights(counts, len(y), multi_label, device)
+        if balance == "weighted_loss"
+        else None,
+        sample_weights=_sample_weights(y, counts, multi_label) if balance == "sampler" else None,
+    )
+
+
+def _label_counts(y: torch.Tensor, multi_label: bool, num_labels: int) -> torch.Tensor:
+    if multi_label:
+        return (y > 0).sum(0).double()
+    return torch.bincount(y, minlength=num_labels).double()
+
+
+def _class_weights(
+    counts: torch.Tensor, total: int, multi_label: bool, device: torch.device
+) -> torch.Tensor:
+    """Single-label: inverse label frequency; multi-label: BCE's positive weight neg/pos."""
+    seen = counts.clamp(min=1)
+    if multi_label:
+        weights = ((total - counts) / seen).clamp(1.0, _MAX_WEIGHT)
+    else:
+        weights = (total / (int((counts > 0).sum()) * seen)).clamp(max=_MAX_WEIGHT)
+    return weights.float().to(device)
+
+
+def _sample_weights(y: torch.Tensor, counts: torch.Tensor, multi_label: bool) -> torch.Tensor:
+    """Each image drawn in inverse proportion to its (rarest) label's frequency."""
+    if not multi_label:
+        return 1.0 / counts[y].clamp(min=1)
+    positive = y > 0
+    rarest = torch.where(positive, counts.expand_as(y), torch.inf).min(1).values
+    none_count = max(1, int((~positive.any(1)).sum()))
+    return 1.0 / torch.where(torch.isinf(rarest), float(none_count), rarest)
+
+
+def _batches(setup: _Setup, n: int, batch_size: int) -> list[torch.Tensor]:
+    if setup.sample_weights is not None:
+        order = torch.multinomial(setup.sample_weights, n, True, generator=setup.generator)
+    else:
+        order = torch.randperm(n, generator=setup.generator)
+    batches = list(order.split(batch_size))
+    if len(batches) > 1 and len(batches[-1]) == 1:
+        batches.pop()  # batch norm cannot train on a single image
+    return batches
+
+
+def _train_epoch(
+    setup: _Setup,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    multi_label: bool,
+    config: dict[str, Any],
+    device: torch.device,
+) -> float:
+    setup.model.train()
+    total, seen = 0.0, 0
+    for index in _batches(setup, len(x), config["batch_size"]):
+        inputs = to_model_input(
+            x[index],
+            device=device,
+            normalisation=setup.normalisation,
+            augmenter=setup.augmenter,
+            generator=setup.generator,
+        )
+        targets = y[index].to(device, non_blocking=True)
+        with _autocast(device):
+            loss = _loss(setup.model(inputs), targets, multi_label, setup.class_weights)
+        setup.optimizer.zero_grad(set_to_none=True)
+        setup.scaler.scale(loss).backward()
+        setup.scaler.step(setup.optimizer)
+        setup.scaler.update()
+        setup.scheduler.step()
+        total += float(loss.detach()) * len(index)
+        seen += len(index)
+    return total / max(seen, 1)
+
+
+def _loss(
+    logits: torch.Tensor, targets: torch.Tensor, multi_label: bool, weights: torch.Tensor | None
+) -> torch.Tensor:
+    logits = logits.float()
+    if multi_label:
+        return F.binary_cross_entropy_with_logits(logits, targets.float(), pos_weight=weights)
+    return F.cross_entropy(logits, targets, weight=weights)
+
+
+def _predict(
+    setup: _Setup, x: torch.Tensor, y: torch.Tensor, multi_label: bool, device: torch.device
+) -> tuple[np.ndarray, float]:
+    """Probabilities (N, L) and the unweighted mean loss on the validation images."""
+    setup.model.eval()
+    parts, total = [], 0.0
+    with torch.inference_mode():
+        for start in range(0, len(x), _EVAL_BATCH):
+            inputs = to_model_input(
+                x[start : start + _EVAL_BATCH], device=device, normalisation=setup.normalisation
+            )
+            with _autocast(device):
+                logits = setup.model(inputs).float()
+            targets = y[start : start + _EVAL_BATCH].to(device)
+            total += float(_loss(logits, targets, multi_label, None)) * len(inputs)
+            probs = torch.sigmoid(logits) if multi_label else torch.softmax(logits, 1)
+            parts.append(probs.cpu().numpy())
+    return np.concatenate(parts).astype(np.float64), total / len(x)
+
+
+def _epoch_log(
+    epoch: int,
+    epochs: int,
+    train_loss: float,
+    val_loss: float,
+    probs: np.ndarray,
+    y_val: torch.Tensor,
+    multi_label: bool,
+) -> EpochLog:
+    metrics = classification_metrics(
+        y_true=y_val.numpy(),
+        probabilities=probs,
+        label_ids=list(range(probs.shape[1])),
+        multi_label=multi_label,
+    )
+    return EpochLog(
+        epoch=epoch,
+        epochs=epochs,
+        train_loss=train_loss,
+        val_loss=val_loss,
+        val_accuracy=metrics["accuracy"],
+        val_macro_f1=metrics["macro_f1"],
+    )
+
+
+def _autocast(device: torch.device) -> Any:
+    """Mixed precision on CUDA only; full precision everywhere else."""
+    if device.type == "cuda":
+        return torch.autocast(device_type="cuda", dtype=torch.float16)
+    return nullcontext()

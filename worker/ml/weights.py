@@ -1,0 +1,115 @@
+"""Model files: versioned, self-describing, written atomically.
+
+A file holds ``{"format_version", "meta", "state_dict"}`` saved with ``torch.save`` and
+read back with ``torch.load(weights_only=True)``, so ``meta`` holds plain types only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from worker.ml.architectures import build
+
+FORMAT_VERSION = 1
+META_KEYS = (
+    "architecture",
+    "label_ids",
+    "thresholds",
+    "image_size",
+    "grayscale",
+    "channels",
+    "normalisation",
+    "multi_label",
+)
+
+
+class WeightsFormatError(ValueError):
+    """A model file this code cannot read: another format version, or not a model file."""
+
+
+@dataclass
+class LoadedModel:
+    """A model ready to predict (eval mode, on its device) and its file's meta."""
+
+    model: nn.Module
+    meta: dict[str, Any]
+
+    @property
+    def device(self) -> torch.device:
+        """Where the model's weights are."""
+        return next(self.model.parameters()).device
+
+
+def save(path: str | os.PathLike[str], *, model: nn.Module, meta: dict[str, Any]) -> str:
+    """Write the model and meta to ``path`` atomically; return the file's sha256 (hex).
+
+    Writes ``<path>.tmp-<pid>`` in the same folder, fsyncs it, then renames it over
+    ``path``: readers see the old file or the new one, never half of one.
+    """
+    missing = [key for key in META_KEYS if key not in meta]
+    if missing:
+        raise ValueError(f"Model meta lacks {', '.join(missing)}.")
+    buffer = io.BytesIO()
+    state = {key: value.detach().cpu() for key, value in model.state_dict().items()}
+    torch.save({"format_version": FORMAT_VERSION, "meta": meta, "state_dict": state}, buffer)
+    data = buffer.getvalue()
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temporary = target.with_name(f"{target.name}.tmp-{os.getpid()}")
+    try:
+        with open(temporary, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, target)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+    _fsync_folder(target.parent)
+    return hashlib.sha256(data).hexdigest()
+
+
+def _fsync_folder(folder: Path) -> None:
+    """Make the rename itself durable (POSIX; a no-op where folders cannot be opened)."""
+    try:
+        descriptor = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(descriptor)
+    except OSError:
+        pass
+    finally:
+        os.close(descriptor)
+
+
+def load(path: str | os.PathLike[str], device: torch.device | str) -> LoadedModel:
+    """Rebuild the saved model on ``device`` in eval mode.
+
+    Raises ``WeightsFormatError`` for a file of another format version or no model file.
+    """
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except (RuntimeError, EOFError, ValueError) as exc:  # torch's errors for foreign files
+        raise WeightsFormatError(f"{path} is not a model file: {exc}") from exc
+    version = payload.get("format_version") if isinstance(payload, dict) else None
+    if version != FORMAT_VERSION:
+        raise WeightsFormatError(
+            f"{path} has model file format {version!r}; this worker reads format "
+            f"{FORMAT_VERSION}. Retrain the model to use it here."
+        )
+    meta = payload["meta"]
+    model = build(
+        meta["architecture"], len(meta["label_ids"]), meta["channels"], meta["image_size"]
+    )
+    model.load_state_dict(payload["state_dict"])
+    model.to(torch.device(device)).eval()
+    return LoadedModel(model=model, meta=meta)
