@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import pickle
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -98,7 +99,8 @@ def load(path: str | os.PathLike[str], device: torch.device | str) -> LoadedMode
     """
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
-    except (RuntimeError, EOFError, ValueError) as exc:  # torch's errors for foreign files
+    except (RuntimeError, EOFError, ValueError, pickle.UnpicklingError) as exc:
+        # What torch raises for a file that is not a weights-only checkpoint.
         raise WeightsFormatError(f"{path} is not a model file: {exc}") from exc
     version = payload.get("format_version") if isinstance(payload, dict) else None
     if version != FORMAT_VERSION:

@@ -1,0 +1,85 @@
+"""Prediction from tensors and from stored files."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image as PILImage
+
+from worker.ml import architectures, data, inference, weights
+
+
+def loaded_model(multi_label: bool = False, grayscale: bool = False) -> weights.LoadedModel:
+    torch.manual_seed(0)
+    channels = 1 if grayscale else 3
+    meta = {
+        "architecture": "small-cnn",
+        "label_ids": [4, 5, 6],
+        "thresholds": [0.5] * 3 if multi_label else None,
+        "image_size": 8,
+        "grayscale": grayscale,
+        "channels": channels,
+        "normalisation": architectures.normalisation_for("small-cnn", channels),
+        "multi_label": multi_label,
+    }
+    return weights.LoadedModel(architectures.build("small-cnn", 3, channels, 8).eval(), meta)
+
+
+@pytest.fixture
+def files() -> dict[str, bytes]:
+    out = {}
+    for i in range(7):
+        buffer = io.BytesIO()
+        PILImage.new("RGB", (20, 14), (i * 30, 255 - i * 30, 90)).save(buffer, format="PNG")
+        out[f"{i}.png"] = buffer.getvalue()
+    out["bad.png"] = b"garbage"
+    return out
+
+
+def test_predict_tensor_gives_probabilities():
+    x = torch.randint(0, 255, (5, 3, 8, 8), dtype=torch.uint8)
+    probs = inference.predict_tensor(loaded_model(), x, batch_size=2)
+    assert probs.shape == (5, 3)
+    assert np.allclose(probs.sum(1), 1.0, atol=1e-5)
+
+
+def test_multi_label_probabilities_are_independent():
+    x = torch.randint(0, 255, (5, 3, 8, 8), dtype=torch.uint8)
+    probs = inference.predict_tensor(loaded_model(multi_label=True), x)
+    assert ((probs > 0) & (probs < 1)).all()
+    assert not np.allclose(probs.sum(1), 1.0)
+
+
+@pytest.mark.parametrize("batch_size", [1, 3, 256])
+def test_predict_files_skips_bad_files_and_keeps_order(files, batch_size):
+    """Same probabilities as decoding first, whatever the batch size; failures named."""
+    names = ["0.png", "bad.png", "1.png", "2.png", "missing.png", "3.png", "4.png", "5.png"]
+    loaded = loaded_model()
+
+    def opener(name: str) -> io.BytesIO:
+        if name not in files:
+            raise FileNotFoundError(name)
+        return io.BytesIO(files[name])
+
+    ok, probs, bad = inference.predict_files(loaded, names, opener, batch_size=batch_size)
+    assert ok == [0, 2, 3, 5, 6, 7]
+    assert bad == ["bad.png", "missing.png"]
+    expected = inference.predict_tensor(
+        loaded, data.load_images([names[i] for i in ok], opener, image_size=8, grayscale=False)
+    )
+    assert np.allclose(probs, expected, atol=1e-6)
+
+
+def test_predict_files_with_nothing_to_do():
+    ok, probs, bad = inference.predict_files(loaded_model(), [], lambda name: io.BytesIO())
+    assert (ok, probs.shape, bad) == ([], (0, 3), [])
+
+
+def test_grayscale_model_reads_colour_files(files):
+    ok, probs, _ = inference.predict_files(
+        loaded_model(grayscale=True), ["0.png", "1.png"], lambda n: io.BytesIO(files[n])
+    )
+    assert ok == [0, 1] and probs.shape == (2, 3)

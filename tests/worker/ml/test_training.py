@@ -1,0 +1,141 @@
+"""Training: it learns, stops early, restores the best epoch, cancels and is seeded."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from tests.worker.ml.conftest import quadrant_images, tiny_config
+from worker.ml import training
+from worker.ml.data import to_model_input
+
+
+def fit(toy, config, on_epoch=lambda log: True, multi_label=False, num_labels=3):
+    return training.fit(
+        **toy,
+        multi_label=multi_label,
+        num_labels=num_labels,
+        config=config,
+        device=torch.device("cpu"),
+        on_epoch=on_epoch,
+    )
+
+
+def test_learns_a_separable_problem(toy):
+    """Well above chance (1/3) on held-out images after a few epochs."""
+    logs = []
+    result = fit(toy, tiny_config(), on_epoch=lambda log: logs.append(log) or True)
+    assert result.val_probabilities.shape == (30, 3)
+    accuracy = (result.val_probabilities.argmax(1) == toy["y_val"].numpy()).mean()
+    assert accuracy >= 0.9
+    assert [log["epoch"] for log in logs] == list(range(1, len(logs) + 1))
+    assert logs == result.history
+    assert set(logs[0]) == {
+        "epoch",
+        "epochs",
+        "train_loss",
+        "val_loss",
+        "val_accuracy",
+        "val_macro_f1",
+    }
+    assert result.thresholds is None
+    assert not result.model.training
+
+
+def test_early_stopping_stops_and_restores_the_best_epoch(toy):
+    """Validation labels that contradict training make validation loss rise: stop early."""
+    contradicting = dict(toy, y_val=(toy["y_val"] + 1) % 3)
+    result = fit(contradicting, tiny_config(epochs=30, patience=2, learning_rate=0.01))
+    losses = [log["val_loss"] for log in result.history]
+    assert len(result.history) == result.best_epoch + 2 < 30
+    assert losses[result.best_epoch - 1] == min(losses)
+    with torch.inference_mode():
+        inputs = to_model_input(
+            contradicting["x_val"], device=torch.device("cpu"), normalisation=result.normalisation
+        )
+        loss = F.cross_entropy(result.model(inputs), contradicting["y_val"])
+    assert float(loss) == pytest.approx(min(losses), rel=1e-4)
+
+
+def test_cancel_stops_at_once(toy):
+    calls = []
+
+    def on_epoch(log):
+        calls.append(log["epoch"])
+        return log["epoch"] < 2
+
+    with pytest.raises(training.Cancelled):
+        fit(toy, tiny_config(epochs=8, patience=8), on_epoch=on_epoch)
+    assert calls == [1, 2]
+
+
+def test_same_seed_same_result(toy):
+    """On the CPU a seed fixes initialisation, shuffling and augmentation."""
+    config = tiny_config(epochs=3, augment={"rotation": 10, "crop": 0.1, "hflip": True})
+    first, second = fit(toy, config), fit(toy, config)
+    other = fit(toy, {**config, "seed": 1})
+    assert first.history == second.history
+    assert np.array_equal(first.val_probabilities, second.val_probabilities)
+    assert first.history != other.history
+
+
+@pytest.mark.parametrize("balance", ["weighted_loss", "sampler", "none"])
+def test_balance_modes_learn_an_imbalanced_problem(balance):
+    """A 2-class problem with a 1:9 minority still finds the minority."""
+    x, y = quadrant_images(200, seed=3, classes=2)
+    keep = torch.cat([torch.nonzero(y == 0)[:10, 0], torch.nonzero(y == 1)[:, 0]])
+    x_val, y_val = quadrant_images(40, seed=4, classes=2)
+    toy = {"x_train": x[keep], "y_train": y[keep], "x_val": x_val, "y_val": y_val}
+    result = fit(toy, tiny_config(balance=balance, epochs=10), num_labels=2)
+    minority = result.val_probabilities[y_val.numpy() == 0].argmax(1)
+    assert (minority == 0).mean() >= 0.8
+
+
+def test_weighted_loss_weights_rare_labels_more():
+    counts = torch.tensor([10.0, 90.0])
+    single = training._class_weights(counts, 100, False, torch.device("cpu"))
+    assert single.tolist() == pytest.approx([5.0, 100 / 180])
+    multi = training._class_weights(counts, 100, True, torch.device("cpu"))
+    assert multi.tolist() == pytest.approx([9.0, 1.0])
+
+
+def test_multi_label_uses_sigmoid_and_tunes_thresholds():
+    """Independent labels: probabilities need not sum to 1; a threshold per label."""
+    x, y = quadrant_images(90, seed=5, classes=3)
+    x_val, y_val = quadrant_images(45, seed=6, classes=3)
+    hot, hot_val = F.one_hot(y, 3).float(), F.one_hot(y_val, 3).float()
+    hot[:, 2] = (y == 0).float()  # label 2 goes with label 0: two labels per image at times
+    hot_val[:, 2] = (y_val == 0).float()
+    toy = {"x_train": x, "y_train": hot, "x_val": x_val, "y_val": hot_val}
+    for balance in ("weighted_loss", "sampler"):
+        result = fit(toy, tiny_config(epochs=10, balance=balance), multi_label=True)
+        assert result.thresholds is not None and len(result.thresholds) == 3
+        assert all(0 < t < 1 for t in result.thresholds)
+        predicted = result.val_probabilities >= np.array(result.thresholds)
+        assert (predicted == hot_val.numpy().astype(bool)).all(1).mean() >= 0.8
+        assert not np.allclose(result.val_probabilities.sum(1), 1.0)
+
+
+def test_training_needs_validation_images(toy):
+    with pytest.raises(ValueError, match="validation"):
+        fit(dict(toy, x_val=toy["x_val"][:0], y_val=toy["y_val"][:0]), tiny_config())
+
+
+def test_mixed_precision_only_on_cuda():
+    assert isinstance(training._autocast(torch.device("cpu")), type(training.nullcontext()))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_learns_on_cuda_with_mixed_precision(toy):
+    result = training.fit(
+        **toy,
+        multi_label=False,
+        num_labels=3,
+        config=tiny_config(),
+        device=torch.device("cuda"),
+        on_epoch=lambda log: True,
+    )
+    assert (result.val_probabilities.argmax(1) == toy["y_val"].numpy()).mean() >= 0.9
+    assert next(result.model.parameters()).device.type == "cuda"
