@@ -13,7 +13,7 @@ from rest_framework.response import Response
 from api.permissions import request_user
 from labeler.errors import PermissionDenied
 from labeler.projects import selectors, services
-from labeler.projects.models import ConsensusMethod, Label, Project
+from labeler.projects.models import ActiveLearning, ConsensusMethod, Label, Project
 
 
 class LabelSerializer(serializers.ModelSerializer):
@@ -46,7 +46,22 @@ class LabelListField(serializers.JSONField):
     """Labels as plain names or objects (name, color, hotkey; id to keep an existing one)."""
 
 
+@extend_schema_field(
+    {
+        "type": "object",
+        "additionalProperties": True,
+        "description": "Overrides of the training configuration (architecture, image_size, "
+        "epochs, augment, ...); the rest keeps its defaults.",
+        "example": {"architecture": "resnet18", "image_size": 224, "epochs": 20},
+    }
+)
+class TrainingOverridesField(serializers.JSONField):
+    """Training settings that differ from the defaults."""
+
+
 class ProjectSerializer(serializers.ModelSerializer):
+    training = TrainingOverridesField(read_only=True)
+
     labels = LabelSerializer(many=True, read_only=True)
     role = serializers.SerializerMethodField()
 
@@ -54,7 +69,9 @@ class ProjectSerializer(serializers.ModelSerializer):
         model = Project
         fields = [
             "id", "name", "instructions", "multi_label", "overlap", "consensus_method",
-            "review_threshold", "gold_rate", "labels", "role", "created_at", "updated_at",
+            "review_threshold", "gold_rate", "active_learning", "active_learning_random_share",
+            "retrain_after", "training", "machine_check_rate", "labels", "role", "created_at",
+            "updated_at",
         ]  # fmt: skip
         read_only_fields = fields
 
@@ -77,6 +94,17 @@ class ProjectWriteSerializer(serializers.Serializer):
         required=False, default=0.7, min_value=0.0, max_value=1.0
     )
     gold_rate = serializers.FloatField(required=False, default=0.05, min_value=0.0, max_value=1.0)
+    active_learning = serializers.ChoiceField(
+        choices=ActiveLearning.choices, required=False, default=ActiveLearning.MARGIN
+    )
+    active_learning_random_share = serializers.FloatField(
+        required=False, default=0.1, min_value=0.0, max_value=1.0
+    )
+    retrain_after = serializers.IntegerField(required=False, default=200, min_value=0)
+    training = TrainingOverridesField(required=False, default=dict)
+    machine_check_rate = serializers.FloatField(
+        required=False, default=0.1, min_value=0.0, max_value=1.0
+    )
     labels = LabelListField()
 
 

@@ -16,6 +16,7 @@ from labeler.annotations.models import FinalLabel, FinalLabelMethod
 from labeler.annotations.services import labels_resolve
 from labeler.errors import NotFound, ValidationFailed
 from labeler.images.models import Image
+from labeler.predictions.runs import training_refresh_if_due
 from labeler.projects.models import Label, Project
 
 
@@ -23,9 +24,11 @@ def agreement_refresh(*, project: Project) -> None:
     """Bring the project's consensus final labels, agreement report and review queue up to date.
 
     Run in the background after labels change (see ``agreement_refresh_schedule``), so
-    the pages that read these find them ready.
+    the pages that read these find them ready; retrains the model when enough new final
+    labels came in.
     """
     final_labels_refresh(project=project)
+    training_refresh_if_due(project=project)
     agreement_report(project)
     review_candidates(project)
 

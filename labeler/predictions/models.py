@@ -105,6 +105,7 @@ class ModelVersion(models.Model):
     prelabel_total = models.PositiveIntegerField(
         default=0, help_text="Images the latest pre-label pass set out to predict."
     )
+    prelabel_started_at = models.DateTimeField(null=True, blank=True)
     prelabel_done_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 

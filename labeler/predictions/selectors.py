@@ -1,11 +1,21 @@
-"""Reads about predictions: the suggestion an annotator is shown for an image."""
+"""Reads about the model: the suggestion an annotator is shown, runs, versions, machine labels."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
+from django.db.models import Count, QuerySet
+
+from labeler.annotations.models import Annotation
 from labeler.images.models import Image
-from labeler.predictions.models import ModelVersion, Prediction
+from labeler.predictions.models import (
+    MachineLabel,
+    MachineLabelStatus,
+    ModelVersion,
+    Prediction,
+    TrainingRun,
+)
 from labeler.projects.models import Project
 
 DEFAULT_THRESHOLD = 0.5
@@ -54,11 +64,9 @@ def suggestions_for(*, project: Project, image_ids: list[int]) -> dict[int, Sugg
         }
         if not probabilities:
             continue
-        if project.multi_label:
-            label_ids, confidence = _multi_label(probabilities, thresholds)
-        else:
-            best = max(probabilities, key=lambda label_id: probabilities[label_id])
-            label_ids, confidence = [best], probabilities[best]
+        label_ids, confidence = suggested_labels(
+            probabilities, multi_label=project.multi_label, thresholds=thresholds
+        )
         suggestions[image_id] = Suggestion(
             model_version=model.pk,
             version=model.version,
@@ -67,6 +75,16 @@ def suggestions_for(*, project: Project, image_ids: list[int]) -> dict[int, Sugg
             probabilities=probabilities,
         )
     return suggestions
+
+
+def suggested_labels(
+    probabilities: dict[int, float], *, multi_label: bool, thresholds: dict[str, float]
+) -> tuple[list[int], float]:
+    """The labels a prediction suggests and the confidence, as ``suggestion_for`` explains."""
+    if multi_label:
+        return _multi_label(probabilities, thresholds)
+    best = max(probabilities, key=lambda label_id: probabilities[label_id])
+    return [best], probabilities[best]
 
 
 def _multi_label(
@@ -79,3 +97,42 @@ def _multi_label(
     ]
     confidence = min(max(p, 1 - p) for p in probabilities.values())
     return sorted(chosen), confidence
+
+
+def training_runs_of(project: Project) -> QuerySet[TrainingRun]:
+    """The project's training runs, newest first."""
+    return (
+        TrainingRun.objects.filter(project=project)
+        .select_related("requested_by", "model_version")
+        .order_by("-id")
+    )
+
+
+def model_versions_of(project: Project) -> QuerySet[ModelVersion]:
+    """The project's trained model versions, newest first."""
+    return (
+        ModelVersion.objects.filter(project=project)
+        .select_related("promoted_by")
+        .order_by("-version")
+    )
+
+
+def machine_label_stats(*, project: Project) -> dict[str, Any]:
+    """Counts per status, and how many spot checks annotators labelled and agreed with.
+
+    A spot check counts as checked once an annotator labelled its image, and as agreed
+    when every annotation of the image carries exactly the machine's labels.
+    """
+    counts = dict.fromkeys(MachineLabelStatus.values, 0)
+    rows = MachineLabel.objects.filter(project=project).values("status").annotate(n=Count("id"))
+    for row in rows.order_by():
+        counts[row["status"]] = row["n"]
+    spot = MachineLabel.objects.filter(project=project, spot_check=True)
+    machine = {m.image_id: sorted(m.label_ids) for m in spot.only("image_id", "label_ids")}
+    given: dict[int, list[list[int]]] = {}
+    annotations = Annotation.objects.filter(image_id__in=list(machine)).prefetch_related("labels")
+    for annotation in annotations:
+        labels = sorted(label.pk for label in annotation.labels.all())
+        given.setdefault(annotation.image_id, []).append(labels)
+    agreed = sum(all(g == machine[i] for g in labels) for i, labels in given.items())
+    return {**counts, "spot_checks": {"checked": len(given), "agreed": agreed}}

@@ -13,13 +13,29 @@ from labeler import jobs
 from labeler.annotations.models import Annotation
 from labeler.errors import Conflict, ValidationFailed
 from labeler.images.models import Image
+from labeler.predictions.config import training_config_clean
 from labeler.projects.labels import LabelSpec, labels_parse
-from labeler.projects.models import ConsensusMethod, Label, Membership, Project, Role
+from labeler.projects.models import (
+    ActiveLearning,
+    ConsensusMethod,
+    Label,
+    Membership,
+    Project,
+    Role,
+)
 
 MAX_OVERLAP = 50
 
 
 QUALITY_FIELDS = ("consensus_method", "review_threshold", "gold_rate")
+MODEL_FIELDS = (
+    "active_learning",
+    "active_learning_random_share",
+    "retrain_after",
+    "training",
+    "machine_check_rate",
+)
+SETTING_FIELDS = (*QUALITY_FIELDS, *MODEL_FIELDS)
 
 
 def _check_quality(changes: dict[str, Any]) -> None:
@@ -35,6 +51,34 @@ def _check_quality(changes: dict[str, Any]) -> None:
             continue
         if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
             raise ValidationFailed(f"{field} must be a number from 0 to 1.", field=field)
+
+
+def _clean_model_settings(changes: dict[str, Any]) -> None:
+    """Check the model-in-the-loop settings; keep the training overrides as cleaned."""
+    strategy = changes.get("active_learning")
+    if strategy is not None and strategy not in ActiveLearning.values:
+        known = ", ".join(ActiveLearning.values)
+        raise ValidationFailed(
+            f"Unknown active learning strategy {strategy!r}; use one of {known}.",
+            field="active_learning",
+        )
+    for field in ("active_learning_random_share", "machine_check_rate"):
+        value = changes.get(field)
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1
+        ):
+            raise ValidationFailed(f"{field} must be a number from 0 to 1.", field=field)
+    retrain_after = changes.get("retrain_after")
+    if retrain_after is not None and (
+        isinstance(retrain_after, bool) or not isinstance(retrain_after, int) or retrain_after < 0
+    ):
+        raise ValidationFailed(
+            "retrain_after must be a whole number, 0 or more (0: never).", field="retrain_after"
+        )
+    if "training" in changes:
+        raw = changes["training"] if changes["training"] is not None else {}
+        cleaned = training_config_clean(raw)
+        changes["training"] = {key: cleaned[key] for key in raw}
 
 
 def _check_fields(*, name: str | None, overlap: int | None) -> None:
@@ -59,13 +103,15 @@ def project_create(
 ) -> Project:
     """Create a project with its labels; the creator becomes its lead.
 
-    ``quality`` may set consensus_method, review_threshold and gold_rate.
+    ``quality`` may set consensus_method, review_threshold and gold_rate, and the model
+    settings (``MODEL_FIELDS``).
     """
     _check_fields(name=name, overlap=overlap)
-    unknown = set(quality) - set(QUALITY_FIELDS)
+    unknown = set(quality) - set(SETTING_FIELDS)
     if unknown:
         raise TypeError(f"project_create() got unexpected fields {sorted(unknown)}")
     _check_quality(quality)
+    _clean_model_settings(quality)
     specs = labels_parse(labels, multi_label=multi_label)
     if any(spec.id is not None for spec in specs):
         raise ValidationFailed("New labels cannot carry an id.", field="labels")
@@ -91,6 +137,7 @@ def project_update(*, project: Project, **changes: Any) -> Project:
     project = Project.objects.select_for_update().get(pk=project.pk)
     _check_fields(name=changes.get("name"), overlap=changes.get("overlap"))
     _check_quality(changes)
+    _clean_model_settings(changes)
     multi_label = changes.get("multi_label", project.multi_label)
     if multi_label is False and project.multi_label:
         _check_can_become_single_label(project)
@@ -99,7 +146,7 @@ def project_update(*, project: Project, **changes: Any) -> Project:
     elif multi_label is False and project.labels.count() < 2:
         raise ValidationFailed("A single-label project needs at least 2 labels.", field="labels")
     old_overlap = project.overlap
-    for field in ("name", "instructions", "multi_label", "overlap", *QUALITY_FIELDS):
+    for field in ("name", "instructions", "multi_label", "overlap", *SETTING_FIELDS):
         if field in changes:
             value = changes[field]
             setattr(project, field, value.strip() if field == "name" else value)

@@ -1,0 +1,113 @@
+"""What a project's model trains on: its final labels, checked and split.
+
+Every final label counts, whoever decided it (consensus, adjudicated, gold, a confirmed
+machine label). With overlap 1 an image's single annotation becomes a consensus final
+label once final labels are refreshed.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+import numpy as np
+
+from labeler.annotations.models import FinalLabel
+from labeler.errors import ValidationFailed
+from labeler.predictions.evaluation import split_stratified
+from labeler.projects.models import Project
+
+MIN_LABELS = 2
+MIN_IMAGES_PER_LABEL = 2
+
+
+@dataclass(frozen=True)
+class TrainingSet:
+    """Final-labelled images with their label ids, in image id order."""
+
+    label_ids: list[int]  # the project's labels, in position order: the model's outputs
+    image_ids: list[int]
+    files: list[str]  # storage names
+    targets: list[list[int]]  # label ids per image (exactly one for single-label)
+
+    def __len__(self) -> int:
+        return len(self.image_ids)
+
+
+@dataclass(frozen=True)
+class Split:
+    """Indexes into a TrainingSet's rows for training and validation."""
+
+    train: list[int]
+    validation: list[int]
+
+
+def training_set(project: Project) -> TrainingSet:
+    """The project's final-labelled images (single-label: those with exactly one label)."""
+    label_ids = list(project.labels.order_by("position").values_list("pk", flat=True))
+    known = set(label_ids)
+    by_image: dict[int, list[int]] = {}
+    files: dict[int, str] = {}
+    through = FinalLabel.labels.through
+    rows = through.objects.filter(finallabel__image__project=project).values_list(
+        "finallabel__image_id", "finallabel__image__file", "label_id"
+    )
+    for image_id, name, label_id in rows.iterator():
+        if label_id in known:
+            by_image.setdefault(image_id, []).append(label_id)
+            files[image_id] = name
+    if project.multi_label:
+        empty = FinalLabel.objects.filter(image__project=project, labels__isnull=True)
+        for image_id, name in empty.values_list("image_id", "image__file"):
+            by_image.setdefault(image_id, [])
+            files[image_id] = name
+    else:
+        by_image = {i: labels for i, labels in by_image.items() if len(labels) == 1}
+    image_ids = sorted(by_image)
+    return TrainingSet(
+        label_ids=label_ids,
+        image_ids=image_ids,
+        files=[files[i] for i in image_ids],
+        targets=[sorted(by_image[i]) for i in image_ids],
+    )
+
+
+def training_set_check(data: TrainingSet) -> None:
+    """Refuse to train without at least 2 labels that have at least 2 images each."""
+    counts = Counter(label_id for labels in data.targets for label_id in labels)
+    enough = [label_id for label_id in data.label_ids if counts[label_id] >= MIN_IMAGES_PER_LABEL]
+    if len(enough) >= MIN_LABELS:
+        return
+    missing = MIN_LABELS - len(enough)
+    raise ValidationFailed(
+        f"Too few final labels to train: {len(enough)} label(s) have at least "
+        f"{MIN_IMAGES_PER_LABEL} labelled images; {missing} more label(s) need "
+        f"{MIN_IMAGES_PER_LABEL} each ({len(data)} final labels so far).",
+        field="labels",
+        label_counts={str(label_id): counts[label_id] for label_id in data.label_ids},
+    )
+
+
+def training_split(data: TrainingSet, *, share: float, seed: int, multi_label: bool) -> Split:
+    """A stratified split, stable across runs (an image stays in validation as data grows)."""
+    targets: list[object] = (
+        list(data.targets) if multi_label else [labels[0] for labels in data.targets]
+    )
+    _, validation_ids = split_stratified(data.image_ids, targets, share, seed)
+    in_validation = set(validation_ids)
+    rows = range(len(data))
+    return Split(
+        train=[i for i in rows if data.image_ids[i] not in in_validation],
+        validation=[i for i in rows if data.image_ids[i] in in_validation],
+    )
+
+
+def targets_array(data: TrainingSet, rows: list[int], *, multi_label: bool) -> np.ndarray:
+    """The rows' targets as the model takes them: label indexes, or multi-hot rows."""
+    column = {label_id: i for i, label_id in enumerate(data.label_ids)}
+    if not multi_label:
+        return np.array([column[data.targets[r][0]] for r in rows], dtype=np.int64)
+    y = np.zeros((len(rows), len(data.label_ids)), dtype=np.float32)
+    for out, r in enumerate(rows):
+        y[out, [column[label_id] for label_id in data.targets[r]]] = 1.0
+    return y

@@ -1,0 +1,280 @@
+"""A training run's life: created, claimed by a worker, progressing, finished or failed.
+
+The worker calls these around the ML code (worker/ml/jobs.py); each is atomic and safe
+to repeat, because a task may run twice (acks_late redelivery) or die half-way. A model
+version exists only once a run finished with its weights in place. Agreement refresh
+calls ``training_refresh_if_due``, so this module imports nothing of the agreement
+domain.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from labeler import jobs
+from labeler.errors import Conflict, DomainError
+from labeler.predictions.config import training_config_clean
+from labeler.predictions.dataset import (
+    Split,
+    TrainingSet,
+    training_set,
+    training_set_check,
+    training_split,
+)
+from labeler.predictions.models import (
+    ACTIVE_RUN_STATUSES,
+    ModelVersion,
+    RunReason,
+    RunStatus,
+    TrainingRun,
+)
+from labeler.predictions.promotion import model_version_promote, promotion_decide
+from labeler.projects.models import Project
+
+logger = logging.getLogger(__name__)
+TRAIN_TASK = "worker.tasks.ml_train"
+HISTORY_KEYS = ("epoch", "train_loss", "val_loss", "val_accuracy", "val_macro_f1")
+
+
+@dataclass(frozen=True)
+class TrainingPlan:
+    """What a claimed run trains on: its config, the data and the split."""
+
+    run: TrainingRun
+    config: dict[str, Any]
+    multi_label: bool
+    data: TrainingSet
+    split: Split
+
+
+def training_run_create(
+    *,
+    project: Project,
+    config: dict[str, Any],
+    label_count: int,
+    reason: str = RunReason.MANUAL,
+    requested_by: User | None = None,
+) -> TrainingRun:
+    """Queue a run and its task; Conflict (with the active run's id) when one is active."""
+    try:
+        with transaction.atomic():
+            run = TrainingRun.objects.create(
+                project=project,
+                reason=reason,
+                requested_by=requested_by,
+                config=config,
+                epochs=config["epochs"],
+                label_count=label_count,
+            )
+    except IntegrityError:  # the one-active-run constraint: another run got in first
+        active = training_run_active(project)
+        raise Conflict(
+            "A training run is already queued or running for this project.",
+            run=active.pk if active else None,
+        ) from None
+    jobs.enqueue(TRAIN_TASK, run.pk)
+    return run
+
+
+def training_run_active(project: Project) -> TrainingRun | None:
+    """The project's queued or running run, if any."""
+    return TrainingRun.objects.filter(project=project, status__in=ACTIVE_RUN_STATUSES).first()
+
+
+def training_refresh_if_due(*, project: Project) -> TrainingRun | None:
+    """Start a run (reason refresh) once final labels grew by ``retrain_after`` since the last.
+
+    Called after final labels were refreshed. Nothing happens while a run is active,
+    with ``retrain_after`` 0, without enough labels, or with a stale training config.
+    """
+    if project.retrain_after <= 0 or training_run_active(project) is not None:
+        return None
+    data = training_set(project)
+    last = TrainingRun.objects.filter(project=project).order_by("-id").first()
+    if len(data) - (last.label_count if last else 0) < project.retrain_after:
+        return None
+    try:
+        training_set_check(data)
+        config = training_config_clean(project.training)
+        return training_run_create(
+            project=project, config=config, label_count=len(data), reason=RunReason.REFRESH
+        )
+    except DomainError as exc:
+        logger.info("No retraining of project %s: %s", project.pk, exc.message)
+        return None
+
+
+@transaction.atomic
+def training_run_begin(*, run_id: int, device: str) -> TrainingPlan | None:
+    """Claim a queued run for this worker (or a running one whose worker went quiet).
+
+    Returns None when there is nothing to do: the run is gone, finished, or running
+    with a live heartbeat (a duplicate delivery). Too few labels by now raises
+    ValidationFailed, which the caller records as the run's failure.
+    """
+    run = TrainingRun.objects.select_for_update().filter(pk=run_id).first()
+    if run is None or not _claimable(run):
+        return None
+    project = run.project
+    data = training_set(project)
+    training_set_check(data)
+    config = run.config
+    split = training_split(
+        data, share=config["validation_share"], seed=config["seed"], multi_label=project.multi_label
+    )
+    now = timezone.now()
+    run.status = RunStatus.RUNNING
+    run.device = device[:32]
+    run.epoch, run.progress, run.history = 0, 0.0, []
+    run.label_count = len(data)
+    run.train_count, run.validation_count = len(split.train), len(split.validation)
+    run.started_at = run.heartbeat_at = now
+    run.save()
+    return TrainingPlan(
+        run=run, config=config, multi_label=project.multi_label, data=data, split=split
+    )
+
+
+def _claimable(run: TrainingRun) -> bool:
+    if run.status == RunStatus.QUEUED:
+        return not run.cancel_requested
+    if run.status != RunStatus.RUNNING:
+        return False
+    return run.heartbeat_at is None or run.heartbeat_at < _stale_before()
+
+
+def _stale_before() -> Any:
+    return timezone.now() - timedelta(seconds=settings.LABELER_TRAINING_STALE_SECONDS)
+
+
+@transaction.atomic
+def training_run_progress(*, run_id: int, log: dict[str, Any]) -> bool:
+    """Record one epoch and the heartbeat; False once the run should stop (cancel, reaped)."""
+    run = TrainingRun.objects.select_for_update().filter(pk=run_id).first()
+    if run is None or run.status != RunStatus.RUNNING:
+        return False
+    entry = {key: _number(log.get(key)) for key in HISTORY_KEYS}
+    epoch = int(log.get("epoch") or len(run.history) + 1)
+    run.epochs = int(log.get("epochs") or run.epochs)
+    run.epoch = epoch
+    run.progress = min(1.0, epoch / run.epochs) if run.epochs else 0.0
+    run.history = [*[h for h in run.history if h.get("epoch") != epoch], entry]
+    run.heartbeat_at = timezone.now()
+    run.save(update_fields=["epoch", "epochs", "progress", "history", "heartbeat_at"])
+    return not run.cancel_requested
+
+
+def _number(value: Any) -> float | int | None:
+    if value is None or isinstance(value, bool):
+        return None
+    number = float(value)
+    if not math.isfinite(number):
+        return None
+    return int(number) if isinstance(value, int) else number
+
+
+@transaction.atomic
+def training_run_finish(
+    *,
+    run_id: int,
+    weights: str,
+    weights_sha256: str,
+    metrics: dict[str, Any],
+    validation_image_ids: list[int],
+    baseline: dict[str, Any] | None = None,
+) -> ModelVersion | None:
+    """Record the trained model as the project's next version and mark the run succeeded.
+
+    Called once the weights file is in place. The version is promoted when there is no
+    current model or it does at least as well (macro-F1) as the current one on the same
+    validation images (``baseline``). Returns None (and records nothing) when the run
+    is no longer running: cancelled meanwhile, reaped, or finished by an earlier delivery.
+    """
+    run = TrainingRun.objects.select_for_update().select_related("project").get(pk=run_id)
+    if run.status != RunStatus.RUNNING:
+        return None
+    if run.cancel_requested:
+        _run_end(run, RunStatus.CANCELLED, "Cancelled before the model was saved.")
+        return None
+    project = run.project
+    latest = ModelVersion.objects.filter(project=project).order_by("-version").first()
+    version = ModelVersion.objects.create(
+        project=project,
+        version=(latest.version + 1) if latest else 1,
+        run=run,
+        architecture=run.config.get("architecture", ""),
+        label_count=run.label_count,
+        metrics={**metrics, "baseline": baseline},
+        validation_image_ids=validation_image_ids,
+        weights=weights,
+        weights_sha256=weights_sha256,
+    )
+    promote, note = promotion_decide(project=project, metrics=metrics, baseline=baseline)
+    _run_end(run, RunStatus.SUCCEEDED, note)
+    if promote:
+        return model_version_promote(model_version=version, note=note)
+    version.promotion_note = note
+    version.save(update_fields=["promotion_note"])
+    return version
+
+
+def training_run_fail(*, run_id: int, message: str) -> None:
+    """Mark an active run failed with the reason (no-op once it ended)."""
+    _run_end_if_active(run_id, RunStatus.FAILED, message)
+
+
+def training_run_cancelled(*, run_id: int) -> None:
+    """Mark a run cancelled once its worker stopped training at the cancel request."""
+    _run_end_if_active(run_id, RunStatus.CANCELLED, "Cancelled.")
+
+
+@transaction.atomic
+def training_run_cancel(*, run: TrainingRun) -> TrainingRun:
+    """Cancel a run: a queued one at once, a running one at its next epoch."""
+    run = TrainingRun.objects.select_for_update().get(pk=run.pk)
+    if run.status == RunStatus.QUEUED:
+        _run_end(run, RunStatus.CANCELLED, "Cancelled before it started.")
+    elif run.status == RunStatus.RUNNING:
+        run.cancel_requested = True
+        run.save(update_fields=["cancel_requested"])
+    else:
+        raise Conflict(f"Training run {run.pk} already ended ({run.status}).", field="status")
+    return run
+
+
+def training_runs_reap() -> int:
+    """Fail running runs whose heartbeat stopped (their worker is gone); returns how many."""
+    stale = TrainingRun.objects.filter(status=RunStatus.RUNNING, heartbeat_at__lt=_stale_before())
+    reaped = 0
+    for run_id in stale.values_list("pk", flat=True):
+        with transaction.atomic():
+            run = TrainingRun.objects.select_for_update().get(pk=run_id)
+            if _claimable(run) and run.status == RunStatus.RUNNING:
+                _run_end(run, RunStatus.FAILED, "Worker lost: no heartbeat.")
+                reaped += 1
+    return reaped
+
+
+@transaction.atomic
+def _run_end_if_active(run_id: int, status: str, message: str) -> None:
+    run = TrainingRun.objects.select_for_update().filter(pk=run_id).first()
+    if run is not None and run.status in ACTIVE_RUN_STATUSES:
+        _run_end(run, status, message)
+
+
+def _run_end(run: TrainingRun, status: str, message: str) -> None:
+    run.status = status
+    run.message = message[:10_000]
+    run.finished_at = timezone.now()
+    if status == RunStatus.SUCCEEDED:
+        run.progress = 1.0
+    run.save(update_fields=["status", "message", "finished_at", "progress"])
