@@ -11,12 +11,29 @@ from api.annotations import AnnotationViewSet
 from api.auth import TokenLoginView
 from api.exports import ExportView
 from api.images import ImageViewSet
+from api.machine_labels import (
+    MachineLabelListView,
+    MachineLabelReviewView,
+    MachineLabelSendView,
+    MachineLabelStatsView,
+)
 from api.members import MembershipViewSet
+from api.predictions import ImagePredictionsView, PredictionListView
 from api.progress import HistoryView, ProgressView
 from api.projects import ProjectViewSet
 from api.queue import NextImageView
 from api.review import DecisionDetailView, DecisionListView, ReviewDetailView, ReviewListView
 from api.skips import SkipViewSet
+from api.training import (
+    ModelVersionDetailView,
+    ModelVersionListView,
+    ModelVersionPromoteView,
+    PrelabelView,
+    TrainingRunCancelView,
+    TrainingRunDetailView,
+    TrainingRunListView,
+    TrainView,
+)
 from api.users import UserViewSet
 
 app_name = "api"
@@ -50,6 +67,58 @@ urlpatterns = [
         "projects/<int:project_pk>/decisions/<int:image_id>/",
         DecisionDetailView.as_view(),
         name="decision-detail",
+    ),
+    path("projects/<int:project_pk>/train/", TrainView.as_view(), name="train"),
+    path(
+        "projects/<int:project_pk>/training-runs/",
+        TrainingRunListView.as_view(),
+        name="training-runs",
+    ),
+    path("training-runs/<int:pk>/", TrainingRunDetailView.as_view(), name="training-run"),
+    path(
+        "training-runs/<int:pk>/cancel/",
+        TrainingRunCancelView.as_view(),
+        name="training-run-cancel",
+    ),
+    path(
+        "projects/<int:project_pk>/model-versions/",
+        ModelVersionListView.as_view(),
+        name="model-versions",
+    ),
+    path("model-versions/<int:pk>/", ModelVersionDetailView.as_view(), name="model-version"),
+    path(
+        "model-versions/<int:pk>/promote/",
+        ModelVersionPromoteView.as_view(),
+        name="model-version-promote",
+    ),
+    path("projects/<int:project_pk>/prelabel/", PrelabelView.as_view(), name="prelabel"),
+    path(
+        "projects/<int:project_pk>/predictions/", PredictionListView.as_view(), name="predictions"
+    ),
+    path(
+        "projects/<int:project_pk>/images/<int:image_id>/predictions/",
+        ImagePredictionsView.as_view(),
+        name="image-predictions",
+    ),
+    path(
+        "projects/<int:project_pk>/machine-labels/",
+        MachineLabelListView.as_view(),
+        name="machine-labels",
+    ),
+    path(
+        "projects/<int:project_pk>/machine-labels/send/",
+        MachineLabelSendView.as_view(),
+        name="machine-labels-send",
+    ),
+    path(
+        "projects/<int:project_pk>/machine-labels/review/",
+        MachineLabelReviewView.as_view(),
+        name="machine-labels-review",
+    ),
+    path(
+        "projects/<int:project_pk>/machine-labels/stats/",
+        MachineLabelStatsView.as_view(),
+        name="machine-labels-stats",
     ),
     path("projects/<int:project_pk>/", include(project_router.urls)),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
