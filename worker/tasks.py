@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from celery import shared_task
 
+from labeler import jobs
 from labeler.agreement import services as agreement_services
 from labeler.annotations import services as annotation_services
 from labeler.images import services as image_services
+from labeler.predictions import prelabel, runs
 from labeler.projects.models import Project
 
 
@@ -34,3 +36,47 @@ def agreement_refresh(project_id: int) -> None:
     project = Project.objects.filter(pk=project_id).first()
     if project is not None:
         agreement_services.agreement_refresh(project=project)
+
+
+# The ml_* tasks run on the "gpu" queue (CELERY_TASK_ROUTES). They import worker.ml inside
+# the task body because it imports torch, which the web process must never load.
+
+
+@shared_task(name="worker.tasks.ml_train", acks_late=True, reject_on_worker_lost=True)
+def ml_train(run_id: int) -> None:
+    """Train a queued run; a redelivery of a run already claimed or ended does nothing."""
+    from worker.ml import jobs as ml_jobs  # torch: only in the worker (see above)
+
+    ml_jobs.train(run_id)
+
+
+@shared_task(name="worker.tasks.prelabel_dispatch")
+def prelabel_dispatch(model_version_id: int) -> int:
+    """Plan a pre-label pass of the version and send its chunks; returns how many chunks."""
+    chunks = prelabel.prelabel_plan(model_version_id=model_version_id)
+    for image_ids in chunks:
+        jobs.enqueue("worker.tasks.ml_predict", model_version_id, image_ids)
+    return len(chunks)
+
+
+@shared_task(name="worker.tasks.ml_predict", acks_late=True, reject_on_worker_lost=True)
+def ml_predict(model_version_id: int, image_ids: list[int]) -> int:
+    """Predict a chunk of images with the version (an idempotent upsert)."""
+    from worker.ml import jobs as ml_jobs  # torch: only in the worker (see above)
+
+    return ml_jobs.predict(model_version_id, image_ids)
+
+
+@shared_task(name="worker.tasks.queue_order_refresh")
+def queue_order_refresh(project_id: int) -> int:
+    """Order the project's queue by the current model's uncertainty (no-op if it is gone)."""
+    project = Project.objects.filter(pk=project_id).first()
+    if project is None:
+        return 0
+    return prelabel.queue_order_refresh(project=project)
+
+
+@shared_task(name="worker.tasks.training_runs_reap")
+def training_runs_reap() -> int:
+    """Fail running trainings whose worker stopped sending heartbeats; returns how many."""
+    return runs.training_runs_reap()

@@ -1,0 +1,196 @@
+"""The worker's ML jobs: train a run, predict a chunk of images.
+
+Glue between the domain services (what to train on, where results go) and the ML
+building blocks (decode, fit, save, predict). The services decide and record; these
+functions only move data between them, so a killed worker leaves at worst a running
+run (reaped later) and a weights file no version points at, never a half-made version.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from django.conf import settings
+from django.core.files.storage import default_storage
+
+from labeler.images.models import Image
+from labeler.predictions import prelabel, runs
+from labeler.predictions.dataset import targets_array
+from labeler.predictions.evaluation import classification_metrics
+from labeler.predictions.models import ModelVersion
+from labeler.predictions.selectors import current_model
+from labeler.projects.models import Project
+from worker.ml import weights
+from worker.ml.data import decode_files
+from worker.ml.device import configure_threads, select_device
+from worker.ml.inference import predict_files
+from worker.ml.training import Cancelled, fit
+
+logger = logging.getLogger(__name__)
+DECODE_THREADS = 2
+
+
+def _open(name: str) -> Any:
+    return default_storage.open(name, "rb")
+
+
+def weights_name(project_id: int, run_id: int) -> str:
+    """Where a run's weights go, relative to LABELER_MODEL_DIR."""
+    return f"project-{project_id}/run-{run_id}.pt"
+
+
+def weights_path(name: str) -> Path:
+    """The absolute path of a weights file name."""
+    return Path(settings.LABELER_MODEL_DIR) / name
+
+
+def train(run_id: int) -> None:
+    """Claim the run and train it; a failure or cancel is recorded on the run, not raised."""
+    try:
+        configure_threads()
+        device = select_device(settings.LABELER_DEVICE)
+        plan = runs.training_run_begin(run_id=run_id, device=str(device))
+        if plan is None:
+            return
+        _train(plan, device)
+    except Cancelled:
+        runs.training_run_cancelled(run_id=run_id)
+    except Exception as exc:
+        logger.exception("Training run %s failed", run_id)
+        runs.training_run_fail(run_id=run_id, message=f"{type(exc).__name__}: {exc}")
+
+
+def _train(plan: runs.TrainingPlan, device: torch.device) -> None:
+    config, data, run = plan.config, plan.data, plan.run
+    decoded = decode_files(
+        data.files,
+        _open,
+        image_size=config["image_size"],
+        grayscale=config["grayscale"],
+        threads=DECODE_THREADS,
+    )
+    position = {row: i for i, row in enumerate(decoded.ok)}
+    train_rows = [r for r in plan.split.train if r in position]
+    val_rows = [r for r in plan.split.validation if r in position]
+    if not train_rows or not val_rows:
+        raise ValueError("No training or validation image could be decoded.")
+    y_val = targets_array(data, val_rows, multi_label=plan.multi_label)
+    result = fit(
+        x_train=decoded.images[[position[r] for r in train_rows]],
+        y_train=torch.from_numpy(targets_array(data, train_rows, multi_label=plan.multi_label)),
+        x_val=decoded.images[[position[r] for r in val_rows]],
+        y_val=torch.from_numpy(y_val),
+        multi_label=plan.multi_label,
+        num_labels=len(data.label_ids),
+        config=config,
+        device=device,
+        on_epoch=lambda log: runs.training_run_progress(run_id=run.pk, log=dict(log)),
+    )
+    metrics = classification_metrics(
+        y_true=y_val,
+        probabilities=result.val_probabilities,
+        label_ids=data.label_ids,
+        multi_label=plan.multi_label,
+        thresholds=result.thresholds,
+    )
+    metrics.update(best_epoch=result.best_epoch, undecodable=len(decoded.bad))
+    name = weights_name(run.project_id, run.pk)
+    meta = {
+        "architecture": config["architecture"],
+        "label_ids": data.label_ids,
+        "thresholds": result.thresholds,
+        "image_size": config["image_size"],
+        "grayscale": config["grayscale"],
+        "channels": 1 if config["grayscale"] else 3,
+        "normalisation": result.normalisation,
+        "multi_label": plan.multi_label,
+    }
+    sha256 = weights.save(weights_path(name), model=result.model, meta=meta)
+    val_ids = [data.image_ids[r] for r in val_rows]
+    version = runs.training_run_finish(
+        run_id=run.pk,
+        weights=name,
+        weights_sha256=sha256,
+        metrics=metrics,
+        validation_image_ids=val_ids,
+        baseline=_baseline(run.project, val_ids, y_val, data.label_ids, device),
+    )
+    if version is None and not ModelVersion.objects.filter(weights=name).exists():
+        weights_path(name).unlink(missing_ok=True)
+
+
+def _baseline(
+    project: Project,
+    val_ids: list[int],
+    y_val: np.ndarray,
+    label_ids: list[int],
+    device: torch.device,
+) -> dict[str, Any] | None:
+    """The current model's accuracy and macro-F1 on the same validation images, if comparable."""
+    current = current_model(project)
+    if current is None or not current.weights:
+        return None
+    try:
+        loaded = _load(current.weights, current.weights_sha256, str(device))
+        if list(loaded.meta["label_ids"]) != list(label_ids):
+            return None
+        names = dict(Image.objects.filter(pk__in=val_ids).values_list("pk", "file"))
+        ok, probabilities, _ = predict_files(loaded, [names[i] for i in val_ids], _open)
+        metrics = classification_metrics(
+            y_true=y_val[ok],
+            probabilities=probabilities,
+            label_ids=label_ids,
+            multi_label=bool(loaded.meta["multi_label"]),
+            thresholds=loaded.meta.get("thresholds"),
+        )
+    except Exception:  # a missing or unreadable old model is no reason to fail the new one
+        logger.exception("Could not measure model version %s for comparison", current.pk)
+        return None
+    return {
+        "version": current.version,
+        "accuracy": metrics["accuracy"],
+        "macro_f1": metrics["macro_f1"],
+    }
+
+
+@functools.lru_cache(maxsize=2)
+def _load(name: str, sha256: str, device: str) -> weights.LoadedModel:
+    # Keyed by the file's hash too: a retrained file under the same name is loaded afresh.
+    return weights.load(weights_path(name), device)
+
+
+def predict(model_version_id: int, image_ids: list[int]) -> int:
+    """Predict a chunk of images with the version and store the probabilities.
+
+    Images that cannot be decoded get an empty prediction, so the pass still completes.
+    Returns how many predictions were stored.
+    """
+    version = ModelVersion.objects.filter(pk=model_version_id).first()
+    if version is None:
+        return 0
+    configure_threads()
+    device = select_device(settings.LABELER_DEVICE)
+    loaded = _load(version.weights, version.weights_sha256, str(device))
+    files = dict(
+        Image.objects.filter(pk__in=image_ids, project_id=version.project_id).values_list(
+            "pk", "file"
+        )
+    )
+    ids = [i for i in image_ids if i in files]
+    ok, probabilities, bad = predict_files(loaded, [files[i] for i in ids], _open)
+    if bad:
+        logger.warning("Model version %s could not decode %d image(s)", version.pk, len(bad))
+    failed = sorted(set(range(len(ids))) - set(ok))
+    return prelabel.predictions_store(
+        model_version_id=version.pk,
+        image_ids=[ids[i] for i in ok],
+        probabilities=probabilities,
+        label_ids=list(loaded.meta["label_ids"]),
+        undecodable_ids=[ids[i] for i in failed],
+        gone=len(image_ids) - len(ids),
+    )
