@@ -1,0 +1,172 @@
+"""The model in the loop end to end: train, promote, pre-label, order the queue, suggest.
+
+In-process (tasks eager, as the test settings configure) and with a real Celery worker
+process over the real Redis.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+from labeler.annotations.models import FinalLabel
+from labeler.images.models import Image
+from labeler.predictions.models import ModelVersion, Prediction, RunStatus, TrainingRun
+from tests.conftest import client_for
+from tests.factories import UserFactory
+from tests.worker.conftest import reset_producer_pools
+from tests.worker.ml_project import ml_project
+from worker.celery_app import app
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def model_dir(settings, tmp_path) -> Path:
+    settings.LABELER_MODEL_DIR = tmp_path / "models"
+    return settings.LABELER_MODEL_DIR
+
+
+@pytest.mark.django_db
+def test_train_promote_prelabel_and_suggest_the_most_uncertain_image(
+    model_dir, django_capture_on_commit_callbacks
+):
+    """POST train runs the whole loop: a promoted version predicts every unlabelled image,
+    the queue is ordered by margin (most uncertain first), and /next/ hands out the most
+    uncertain image with the model's suggestion."""
+    lead, annotator = UserFactory(username="lead"), UserFactory(username="ann")
+    project, unlabelled, _ = ml_project(lead, annotator)
+    assert FinalLabel.objects.filter(image__project=project).count() == 0  # refreshed at train
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client_for(lead).post(f"/api/v1/projects/{project.pk}/train/", {})
+    assert response.status_code == 202, response.content
+
+    run = TrainingRun.objects.get(pk=response.json()["id"])
+    assert run.status == RunStatus.SUCCEEDED, run.message
+    assert run.label_count == 24 and run.train_count + run.validation_count == 24
+    assert len(run.history) >= 1 and run.progress == 1.0
+    version = ModelVersion.objects.get(run=run)
+    assert version.is_current and version.version == 1
+    assert (model_dir / version.weights).is_file()
+    assert version.metrics["accuracy"] >= 0.5 and version.metrics["baseline"] is None
+
+    predicted = Prediction.objects.filter(model_version=version)
+    assert set(predicted.values_list("image_id", flat=True)) == {i.pk for i in unlabelled}
+    version.refresh_from_db()
+    assert version.prelabel_total == len(unlabelled) and version.prelabel_done_at is not None
+
+    margin = {p.image_id: _margin(p.probabilities) for p in predicted}
+    open_images = Image.objects.filter(project=project, is_complete=False)
+    queue = list(open_images.order_by("-priority", "id").values_list("pk", flat=True))
+    assert queue == sorted(margin, key=lambda image_id: (margin[image_id], image_id))
+
+    body = client_for(annotator).get(f"/api/v1/projects/{project.pk}/next/").json()
+    assert body["image"]["id"] == queue[0]
+    assert body["suggestion"]["model_version"] == version.pk
+    assert body["suggestion"]["probabilities"] == {
+        key: pytest.approx(p)
+        for key, p in Prediction.objects.get(
+            model_version=version, image_id=queue[0]
+        ).probabilities.items()
+    }
+
+
+def _margin(probabilities: dict[str, float]) -> float:
+    """The gap between the two most probable labels: smallest is most uncertain."""
+    top = sorted(probabilities.values(), reverse=True)
+    return top[0] - top[1]
+
+
+@pytest.mark.django_db
+def test_a_second_run_is_compared_with_the_current_model(
+    model_dir, django_capture_on_commit_callbacks
+):
+    """The next version is measured against the current one on the same validation images."""
+    lead, annotator = UserFactory(username="lead"), UserFactory(username="ann")
+    project, _, _ = ml_project(lead, annotator)
+    client = client_for(lead)
+    for _ in range(2):
+        with django_capture_on_commit_callbacks(execute=True):
+            assert client.post(f"/api/v1/projects/{project.pk}/train/", {}).status_code == 202
+    second = ModelVersion.objects.get(project=project, version=2)
+    assert second.metrics["baseline"]["version"] == 1
+    assert second.promotion_note.startswith(("Promoted", "Not promoted"))
+    assert ModelVersion.objects.filter(project=project, is_current=True).count() == 1
+
+
+REDIS_URL = os.environ.get("REDIS_URL", "")
+# A Redis database of its own, so no other test's worker takes these tasks (nor we theirs).
+BROKER_URL = REDIS_URL.rsplit("/", 1)[0] + "/11" if REDIS_URL else ""
+
+
+@pytest.fixture
+def celery_process(transactional_db, model_dir, media_root, tmp_path):
+    """A real worker process (gpu and default queues) on the test database and Redis."""
+    if not REDIS_URL:
+        pytest.skip("needs Redis: set REDIS_URL=redis://127.0.0.1:6379/0")
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL: set DATABASE_URL=postgres://...")
+    db = connection.settings_dict
+    url = f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "labeler.settings",
+        "DEBUG": "1",
+        "SECRET_KEY": settings.SECRET_KEY,
+        "DATABASE_URL": url,
+        "CELERY_BROKER_URL": BROKER_URL,
+        "MEDIA_ROOT": str(media_root),
+        "LABELER_MODEL_DIR": str(model_dir),
+        "LABELER_DEVICE": "cpu",
+        "LABELER_TORCH_THREADS": "1",
+        "AGREEMENT_REFRESH_SECONDS": "1",
+    }
+    log = open(tmp_path / "worker.log", "w")  # noqa: SIM115 - closed below
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "worker.celery_app", "worker", "-Q", "gpu,default",
+         "--pool", "solo", "--loglevel", "INFO", "--without-gossip", "--without-mingle"],
+        env=env, stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    try:
+        yield worker
+    finally:
+        worker.terminate()
+        worker.wait(timeout=30)
+        log.close()
+        print((tmp_path / "worker.log").read_text()[-4000:])
+
+
+@pytest.mark.redis
+@pytest.mark.postgres
+def test_a_real_worker_trains_promotes_and_prelabels(celery_process, settings):
+    """Over Redis, a worker process trains the run, promotes it and pre-labels the images."""
+    app.conf.update(broker_url=BROKER_URL, task_always_eager=False)
+    reset_producer_pools()
+    try:
+        lead, annotator = UserFactory(username="lead"), UserFactory(username="ann")
+        project, unlabelled, _ = ml_project(lead, annotator)
+        response = client_for(lead).post(f"/api/v1/projects/{project.pk}/train/", {})
+        assert response.status_code == 202, response.content
+        run = TrainingRun.objects.get(pk=response.json()["id"])
+        deadline = time.monotonic() + 120
+        version = None
+        while time.monotonic() < deadline:
+            run.refresh_from_db()
+            version = ModelVersion.objects.filter(run=run, prelabel_done_at__isnull=False).first()
+            if version is not None or run.status in (RunStatus.FAILED, RunStatus.CANCELLED):
+                break
+            time.sleep(0.5)
+        assert run.status == RunStatus.SUCCEEDED, run.message
+        assert version is not None and version.is_current
+        assert Prediction.objects.filter(model_version=version).count() == len(unlabelled)
+    finally:
+        app.conf.update(broker_url=settings.CELERY_BROKER_URL, task_always_eager=True)
+        reset_producer_pools()
