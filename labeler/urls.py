@@ -8,6 +8,7 @@ from labeler import views
 from labeler.agreement import views as agreement_views
 from labeler.annotations import views as annotation_views
 from labeler.images import views as image_views
+from labeler.predictions import views as prediction_views
 from labeler.projects import views as project_views
 
 urlpatterns = [
@@ -28,6 +29,12 @@ urlpatterns = [
         name="agreement-dashboard",
     ),
     path("projects/<int:project_id>/review/", agreement_views.review, name="review"),
+    path("projects/<int:project_id>/models/", prediction_views.models_page, name="models"),
+    path(
+        "projects/<int:project_id>/machine-review/",
+        prediction_views.machine_review,
+        name="machine-review",
+    ),
     path("healthz/", views.healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("api/v1/auth/", include("rest_framework.urls")),
