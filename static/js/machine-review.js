@@ -1,0 +1,425 @@
+/* Machine review: confirm the current model's surest labels in bulk, correct the wrong ones.
+ *
+ * The pending machine labels load a batch at a time, grouped by predicted label, as a grid
+ * of thumbnails. One tile has the focus (roving tabindex): the arrow keys move it, Space
+ * marks its image wrong (or right again), a label's hotkey picks the correct label (and
+ * marks it wrong). Confirm sends the batch: unmarked images are confirmed, the wrong ones
+ * corrected with the label picked. Strings from data go in as text, never as markup.
+ */
+import { $, el, fill, percent, plural } from "./dashboard/common.js";
+import { request, failure, rows } from "./models/api.js";
+
+const data = JSON.parse($("machine-review-data").textContent);
+const multi = data.project.multi_label;
+const labels = data.labels;
+const labelById = new Map(labels.map((l) => [l.id, l]));
+const labelByKey = new Map(labels.filter((l) => l.hotkey).map((l) => [l.hotkey.toLowerCase(), l]));
+const BATCH = 200; // machine labels shown and confirmed at once
+const PAGE = 100;
+
+const state = {
+  items: [], // the batch on screen, in grid order
+  marks: new Map(), // image id -> {labels: Set} for the images marked wrong
+  focus: 0, // index into items
+  total: null, // pending machine labels, as the server counts them
+  sending: false,
+};
+
+// ---- loading ---------------------------------------------------------------------------
+/** The next batch of pending machine labels, grouped by predicted label (in label order). */
+async function loadBatch() {
+  const box = $("groups");
+  box.dataset.state = "loading";
+  box.setAttribute("aria-busy", "true");
+  const loaded = [];
+  let url = `${data.urls.pending}?status=pending&page_size=${PAGE}`;
+  while (url && loaded.length < BATCH) {
+    const result = await request("GET", url);
+    if (!result.ok) {
+      showLoadError(`The pending machine labels could not be loaded: ${failure(result)}`);
+      return;
+    }
+    loaded.push(...rows(result.body));
+    if (result.body && typeof result.body.count === "number") state.total = result.body.count;
+    url = result.body && result.body.next;
+  }
+  if (state.total === null || (!url && state.total < loaded.length)) state.total = loaded.length;
+  state.items = sortByGroup(loaded.slice(0, BATCH));
+  state.marks.clear();
+  state.focus = 0;
+  $("load-error").hidden = true;
+  render();
+  box.dataset.state = "ready";
+  box.setAttribute("aria-busy", "false");
+}
+
+function showLoadError(message) {
+  const box = $("load-error");
+  box.textContent = message;
+  box.hidden = false;
+  $("groups").dataset.state = "error";
+  $("groups").setAttribute("aria-busy", "false");
+  fill($("groups"));
+}
+
+const position = new Map(labels.map((l, i) => [l.id, i]));
+const groupKey = (item) => item.label_ids.join(",");
+
+function sortByGroup(items) {
+  const rank = (item) => (item.label_ids.length ? Math.min(...item.label_ids.map((id) => position.get(id) ?? 999)) : -1);
+  return [...items].sort(
+    (a, b) => rank(a) - rank(b) || groupKey(a).localeCompare(groupKey(b)) || b.confidence - a.confidence,
+  );
+}
+
+// ---- drawing ---------------------------------------------------------------------------
+function render() {
+  const box = $("groups");
+  $("pending-count").textContent = state.total === null ? "…" : String(state.total);
+  $("empty").hidden = state.items.length > 0;
+  $("batch-note").textContent =
+    state.total > state.items.length
+      ? `showing the first ${state.items.length}; the next ${plural(Math.min(BATCH, state.total - state.items.length), "image")} follow once these are confirmed`
+      : "";
+  const groups = [];
+  for (const [index, item] of state.items.entries()) {
+    const key = groupKey(item);
+    if (!groups.length || groups[groups.length - 1].key !== key) groups.push({ key, ids: item.label_ids, tiles: [] });
+    groups[groups.length - 1].tiles.push(tile(item, index));
+  }
+  fill(
+    box,
+    groups.map((group) =>
+      el(
+        "section",
+        { class: "mr-group", dataset: { group: group.key }, "aria-label": `Predicted ${names(group.ids)}` },
+        el(
+          "h3",
+          { class: "mr-group-head" },
+          chips(group.ids),
+          el("span", { class: "muted", text: plural(group.tiles.length, "image") }),
+        ),
+        el("ul", { class: "mr-tiles", role: "list" }, group.tiles),
+      ),
+    ),
+  );
+  renderPanel();
+  renderSummary();
+}
+
+function tile(item, index) {
+  const mark = state.marks.get(item.image);
+  const src = item.thumbnail_url || item.file_url;
+  const image = el("img", { src, alt: "", loading: "lazy", draggable: "false" });
+  image.addEventListener("load", () => image.classList.toggle("pixelated", image.naturalWidth < 96), { once: true });
+  const button = el(
+    "button",
+    {
+      type: "button",
+      class: "mr-tile",
+      tabindex: index === state.focus ? "0" : "-1",
+      "aria-pressed": mark ? "true" : "false",
+      "aria-label": tileLabel(item, mark),
+      dataset: { image: String(item.image), index: String(index), wrong: mark ? "true" : "false" },
+    },
+    el("span", { class: "mr-thumb" }, image),
+    el("span", { class: "mr-confidence", text: percent(item.confidence) }),
+    mark ? el("span", { class: "mr-wrong-tag", text: "wrong" }) : null,
+    mark && mark.labels.size ? el("span", { class: "mr-correct" }, chips([...mark.labels])) : null,
+    item.spot_check ? el("span", { class: "mr-spot", title: "Also checked blind by an annotator", text: "spot check" }) : null,
+  );
+  button.addEventListener("click", (event) => {
+    if (event.detail === 0) return; // Space and Enter: the key handler has it
+    moveTo(index);
+    toggleWrong();
+  });
+  button.addEventListener("focus", () => {
+    if (state.focus !== index) moveTo(index, { focus: false });
+  });
+  return el("li", {}, button);
+}
+
+function tileLabel(item, mark) {
+  const said = `Model: ${names(item.label_ids)}, ${percent(item.confidence)}`;
+  if (!mark) return said;
+  return `${said}. Marked wrong${mark.labels.size ? `; correct: ${names([...mark.labels])}` : "; no correct label picked yet"}`;
+}
+
+function renderPanel() {
+  const item = state.items[state.focus];
+  const preview = $("preview");
+  $("facts").hidden = !item;
+  $("wrong-button").disabled = !item;
+  if (!item) {
+    fill(preview, el("p", { class: "muted", text: "Nothing to review." }));
+    renderLabels(null);
+    return;
+  }
+  const big = el("img", { src: item.file_url || item.thumbnail_url, alt: `Image ${item.image}` });
+  big.addEventListener("load", () => big.classList.toggle("pixelated", big.naturalWidth < 128), { once: true });
+  fill(preview, big);
+  fill($("fact-predicted"), chips(item.label_ids));
+  $("fact-confidence").textContent = `${percent(item.confidence)} · model v${item.version}`;
+  const mark = state.marks.get(item.image);
+  const wrong = $("wrong-button");
+  wrong.setAttribute("aria-pressed", mark ? "true" : "false");
+  fill(wrong, mark ? "Marked wrong " : "Mark wrong ", el("kbd", { text: "Space" }));
+  renderLabels(item);
+}
+
+function renderLabels(item) {
+  const mark = item && state.marks.get(item.image);
+  const chosen = mark ? mark.labels : new Set();
+  const box = $("labels");
+  fill(
+    box,
+    labels.map((label) => {
+      const button = el(
+        "button",
+        {
+          type: "button",
+          class: "label-button",
+          disabled: !item,
+          "aria-pressed": chosen.has(label.id) ? "true" : "false",
+          dataset: { labelId: String(label.id) },
+        },
+        el("kbd", { text: label.hotkey || "" }),
+        el("span", { class: "label-name", text: label.name }),
+        item && item.label_ids.includes(label.id) ? el("span", { class: "tag", text: "model" }) : null,
+      );
+      button.style.setProperty("--label-color", label.color);
+      button.addEventListener("click", () => {
+        chooseLabel(label);
+        const current = tiles()[state.focus];
+        if (current) current.focus({ preventScroll: true });
+      });
+      return button;
+    }),
+  );
+  box.classList.toggle("many", labels.length > 6);
+}
+
+function renderSummary() {
+  const wrong = state.marks.size;
+  const unpicked = [...state.marks.values()].filter((m) => !m.labels.size).length;
+  const confirm = state.items.length - wrong;
+  const corrected = wrong - unpicked;
+  const parts = [`${plural(confirm, "image")} to confirm`, `${corrected} corrected`];
+  if (unpicked) parts.push(`${unpicked} marked wrong without a label stay${unpicked === 1 ? "s" : ""} pending`);
+  $("summary").textContent = state.items.length ? parts.join(" · ") : "";
+  const button = $("confirm-button");
+  button.disabled = state.sending || confirm + corrected === 0;
+  button.textContent = state.sending
+    ? "Confirming…"
+    : `Confirm ${confirm}${corrected ? ` and correct ${corrected}` : ""}`;
+}
+
+function chips(ids) {
+  return ids.length
+    ? ids.map((id) => {
+        const label = labelById.get(id) || { name: `label ${id}`, color: "#7f7f7f" };
+        const chip = el("span", { class: "chip", text: label.name });
+        chip.style.setProperty("--label-color", label.color);
+        return chip;
+      })
+    : [el("span", { class: "chip none", text: "no label" })];
+}
+
+function names(ids) {
+  return ids.map((id) => (labelById.get(id) || { name: `label ${id}` }).name).join(", ") || "no label";
+}
+
+// ---- acting ------------------------------------------------------------------------------
+function tiles() {
+  return [...document.querySelectorAll(".mr-tile")];
+}
+
+function moveTo(index, { focus = true } = {}) {
+  if (!state.items.length) return;
+  state.focus = Math.max(0, Math.min(state.items.length - 1, index));
+  for (const [i, button] of tiles().entries()) button.tabIndex = i === state.focus ? 0 : -1;
+  const button = tiles()[state.focus];
+  if (focus && button) {
+    button.focus({ preventScroll: true });
+    button.scrollIntoView({ block: "nearest" });
+  }
+  renderPanel();
+}
+
+/** Up and down: the tile above or below in the same group's rows, else the next group's. */
+function moveVertically(direction) {
+  const all = tiles();
+  const current = all[state.focus];
+  if (!current) return;
+  const box = current.getBoundingClientRect();
+  const centre = box.left + box.width / 2;
+  let best = null;
+  for (const [i, other] of all.entries()) {
+    const rect = other.getBoundingClientRect();
+    const below = direction > 0 ? rect.top > box.top + 4 : rect.top < box.top - 4;
+    if (!below) continue;
+    const rowGap = Math.abs(rect.top - box.top);
+    const score = rowGap * 10000 + Math.abs(rect.left + rect.width / 2 - centre);
+    if (best === null || score < best.score) best = { i, score };
+  }
+  if (best) moveTo(best.i);
+}
+
+function redrawTile(index) {
+  const item = state.items[index];
+  const old = tiles()[index];
+  if (!old) return;
+  const fresh = tile(item, index).firstElementChild;
+  old.replaceWith(fresh);
+  if (index === state.focus) fresh.focus({ preventScroll: true });
+  renderPanel();
+  renderSummary();
+}
+
+function toggleWrong() {
+  const item = state.items[state.focus];
+  if (!item) return;
+  if (state.marks.has(item.image)) state.marks.delete(item.image);
+  else state.marks.set(item.image, { labels: new Set() });
+  redrawTile(state.focus);
+  announce(state.marks.has(item.image) ? "Marked wrong: pick the correct label." : "Right again.");
+}
+
+/** A label's key: single label, that is the correct label; multi-label, toggle it in the set. */
+function chooseLabel(label) {
+  const item = state.items[state.focus];
+  if (!item) return;
+  const mark = state.marks.get(item.image) || { labels: new Set(multi ? item.label_ids : []) };
+  if (multi) {
+    if (mark.labels.has(label.id)) mark.labels.delete(label.id);
+    else mark.labels.add(label.id);
+  } else {
+    mark.labels = new Set([label.id]);
+  }
+  const same = [...mark.labels].sort((a, b) => a - b).join(",") === [...item.label_ids].sort((a, b) => a - b).join(",");
+  if (same) state.marks.delete(item.image);
+  else state.marks.set(item.image, mark);
+  redrawTile(state.focus);
+  announce(same ? `The model's ${names(item.label_ids)} kept.` : `Correct: ${names([...mark.labels])}.`);
+}
+
+async function confirmBatch() {
+  if (state.sending) return;
+  const confirm = state.items.filter((item) => !state.marks.has(item.image)).map((item) => item.image);
+  const correct = [...state.marks.entries()]
+    .filter(([, mark]) => mark.labels.size)
+    .map(([image, mark]) => ({ image, labels: [...mark.labels].sort((a, b) => a - b) }));
+  if (!confirm.length && !correct.length) return;
+  state.sending = true;
+  renderSummary();
+  const result = await request("POST", data.urls.review, { confirm, correct });
+  state.sending = false;
+  if (!result.ok) {
+    reportFailure(`Nothing was saved: ${failure(result)}`);
+    renderSummary();
+    return;
+  }
+  $("failures").hidden = true;
+  const body = result.body || {};
+  const checked = body.spot_checked ? `; ${body.spot_checked} of them still go to annotators blind as spot checks` : "";
+  showResult(`Confirmed ${body.confirmed ?? confirm.length} and corrected ${body.corrected ?? correct.length}${checked}.`, "success");
+  state.total = null;
+  await loadBatch();
+}
+
+async function send(event) {
+  event.preventDefault();
+  const input = $("min-confidence");
+  const value = Number(input.value);
+  if (input.value.trim() === "" || !Number.isFinite(value) || value < 0 || value > 1) {
+    input.setAttribute("aria-invalid", "true");
+    showResult("The confidence is a number from 0 to 1, e.g. 0.9.", "error");
+    input.focus();
+    return;
+  }
+  input.removeAttribute("aria-invalid");
+  const body = { min_confidence: value };
+  if ($("send-label").value) body.label = Number($("send-label").value);
+  const limit = $("send-limit").value.trim();
+  if (limit) body.limit = Number(limit);
+  const button = $("send-button");
+  button.disabled = true;
+  const result = await request("POST", data.urls.send, body);
+  button.disabled = false;
+  if (!result.ok) {
+    showResult(failure(result), "error");
+    return;
+  }
+  const sent = result.body ? result.body.sent : 0;
+  showResult(
+    sent
+      ? `Sent ${plural(sent, "image")} to review.`
+      : "No unlabelled image has a prediction that sure: lower the confidence, or pre-label the images first.",
+    sent ? "success" : "notice",
+  );
+  state.total = null;
+  await loadBatch();
+}
+
+function showResult(text, kind) {
+  const box = $("send-result");
+  box.className = `message ${kind}`;
+  box.textContent = text;
+  box.hidden = false;
+}
+
+function reportFailure(text) {
+  const box = $("failures");
+  box.hidden = false;
+  box.append(el("p", { text }));
+}
+
+const live = el("div", { class: "sr-only", "aria-live": "polite" });
+document.body.append(live);
+function announce(text) {
+  live.textContent = text;
+}
+
+// ---- keys ----------------------------------------------------------------------------------
+const MOVES = {
+  ArrowLeft: () => moveTo(state.focus - 1),
+  ArrowRight: () => moveTo(state.focus + 1),
+  ArrowUp: () => moveVertically(-1),
+  ArrowDown: () => moveVertically(1),
+  Home: () => moveTo(0),
+  End: () => moveTo(state.items.length - 1),
+};
+
+document.addEventListener("keydown", (event) => {
+  if (document.querySelector("dialog[open]")) return;
+  const target = event.target;
+  if (target instanceof HTMLElement && target.closest("input, textarea, select, #send-form")) return;
+  if (event.ctrlKey || event.metaKey || event.altKey) return;
+  const key = event.key;
+  // Space and Enter on a button other than a tile are that button's.
+  const onButton = target instanceof HTMLElement && target.closest("button, a") && !target.closest(".mr-tile");
+  if (MOVES[key]) MOVES[key]();
+  else if (key === " " && !onButton) toggleWrong();
+  else if (key === "Enter" && target instanceof HTMLElement && target.closest(".mr-tile")) toggleWrong();
+  else if (key === "?") $("help-dialog").showModal();
+  else if (key.length === 1 && labelByKey.has(key.toLowerCase())) chooseLabel(labelByKey.get(key.toLowerCase()));
+  else return;
+  event.preventDefault();
+});
+
+$("send-form").addEventListener("submit", send);
+$("confirm-button").addEventListener("click", confirmBatch);
+$("wrong-button").addEventListener("click", () => {
+  toggleWrong();
+  const button = tiles()[state.focus];
+  if (button) button.focus({ preventScroll: true });
+});
+$("help-button").addEventListener("click", () => $("help-dialog").showModal());
+fill(
+  $("help-label-keys"),
+  labels.filter((l) => l.hotkey).map((l) => el("kbd", { title: l.name, text: l.hotkey })),
+);
+// Exposed for the page's own tests and for debugging in the console.
+window.machineReview = { state };
+
+loadBatch();
