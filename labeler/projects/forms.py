@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from itertools import zip_longest
 from typing import Any
 
@@ -10,8 +11,9 @@ from django.contrib.auth.models import User
 from django.utils.datastructures import MultiValueDict
 
 from labeler.errors import DomainError
+from labeler.predictions.config import training_config_defaults
 from labeler.projects.labels import DEFAULT_HOTKEYS, PALETTE
-from labeler.projects.models import ConsensusMethod, Project, Role
+from labeler.projects.models import ActiveLearning, ConsensusMethod, Project, Role
 
 LABEL_PARTS = ("id", "name", "color", "hotkey")
 NEW_PROJECT_LABEL_ROWS = 2  # a single-label project needs at least two labels
@@ -88,6 +90,68 @@ class DomainForm(forms.Form):
         self.add_error(field, exc.message)
 
 
+ARCHITECTURE_CHOICES = [
+    ("small-cnn", "Small CNN (fast on a CPU)"),
+    ("resnet18", "ResNet-18"),
+    ("mobilenet_v3_small", "MobileNetV3 small"),
+    ("efficientnet_b0", "EfficientNet-B0"),
+]
+# The training inputs of the form: form field -> (key in Project.training, key in its augment).
+TRAINING_FIELDS: dict[str, tuple[str, str | None]] = {
+    "training_architecture": ("architecture", None),
+    "training_image_size": ("image_size", None),
+    "training_epochs": ("epochs", None),
+    "augment_hflip": ("augment", "hflip"),
+    "augment_vflip": ("augment", "vflip"),
+    "augment_rotation": ("augment", "rotation"),
+    "augment_crop": ("augment", "crop"),
+    "augment_color_jitter": ("augment", "color_jitter"),
+}
+# A service's field (or training key, from "training.<key>..." messages) -> the form's field.
+SERVICE_FIELDS = {
+    "gold_rate": "gold_percent",
+    "active_learning_random_share": "random_percent",
+    "machine_check_rate": "check_percent",
+    **{(f"{key}.{part}" if part else key): name for name, (key, part) in TRAINING_FIELDS.items()},
+}
+TRAINING_KEY = re.compile(r"^training\.([a-z_]+(?:\.[a-z_]+)?)")
+
+
+def training_initial(training: dict[str, Any]) -> dict[str, Any]:
+    """The form's training inputs showing a stored ``Project.training`` over the defaults."""
+    config = training_config_defaults()
+    for key, value in training.items():
+        if key == "augment" and isinstance(value, dict):
+            config["augment"].update(value)
+        else:
+            config[key] = value
+    return {
+        name: config[key][part] if part else config[key]
+        for name, (key, part) in TRAINING_FIELDS.items()
+    }
+
+
+def training_overrides(stored: dict[str, Any], posted: dict[str, Any]) -> dict[str, Any]:
+    """``Project.training`` after the form: the stored overrides with the posted values set;
+    a value equal to its default is left out, so that the default keeps applying."""
+    defaults = training_config_defaults()
+    overrides = {key: value for key, value in stored.items() if key != "augment"}
+    augment = dict(stored.get("augment") or {})
+    for name, (key, part) in TRAINING_FIELDS.items():
+        value = posted.get(name)
+        if value is None:
+            continue
+        target, default = (augment, defaults[key][part]) if part else (overrides, defaults[key])
+        slot = part or key
+        if value == default:
+            target.pop(slot, None)
+        else:
+            target[slot] = value
+    if augment:
+        overrides["augment"] = augment
+    return overrides
+
+
 class ProjectForm(DomainForm):
     """A project's settings and labels; limits are the services' to check."""
 
@@ -106,20 +170,97 @@ class ProjectForm(DomainForm):
     )
     review_threshold = bounded_number(1, "The review threshold is a confidence from 0 to 1.")
     gold_percent = bounded_number(100, "The share of gold images is a percentage from 0 to 100.")
+    # The model: queue order, retraining, machine-label checks and the training configuration.
+    active_learning = forms.ChoiceField(
+        required=False,
+        choices=[("", ""), *ActiveLearning.choices],
+        error_messages={"invalid_choice": "Choose random, least confidence, margin or entropy."},
+    )
+    random_percent = bounded_number(
+        100, "The random share of the queue is a percentage from 0 to 100."
+    )
+    retrain_after = forms.IntegerField(
+        required=False,
+        min_value=0,
+        error_messages={
+            "min_value": "Retrain after a number of new final labels: 0 or more (0: never).",
+            "invalid": "Retrain after a whole number of new final labels (0: never).",
+        },
+    )
+    check_percent = bounded_number(100, "The spot-check rate is a percentage from 0 to 100.")
+    # Present (hidden) when the training inputs were on the page: unticked boxes then mean off.
+    training_shown = forms.BooleanField(required=False, widget=forms.HiddenInput)
+    training_architecture = forms.ChoiceField(
+        required=False,
+        choices=[("", ""), *ARCHITECTURE_CHOICES],
+        error_messages={"invalid_choice": "Choose one of the architectures listed."},
+    )
+    training_image_size = forms.IntegerField(
+        required=False,
+        min_value=8,
+        max_value=512,
+        error_messages={
+            "min_value": "The image size is from 8 to 512 pixels.",
+            "max_value": "The image size is from 8 to 512 pixels.",
+            "invalid": "The image size is a whole number of pixels, from 8 to 512.",
+        },
+    )
+    training_epochs = forms.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=500,
+        error_messages={
+            "min_value": "Train for 1 to 500 epochs.",
+            "max_value": "Train for 1 to 500 epochs.",
+            "invalid": "The number of epochs is a whole number from 1 to 500.",
+        },
+    )
+    augment_hflip = forms.BooleanField(required=False)
+    augment_vflip = forms.BooleanField(required=False)
+    augment_rotation = bounded_number(45, "The rotation is from 0 to 45 degrees.")
+    augment_crop = bounded_number(0.5, "The crop is a share of the image from 0 to 0.5.")
+    augment_color_jitter = bounded_number(1, "The colour jitter is from 0 to 1.")
+
+    def __init__(self, *args: Any, project: Project | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.project = project
 
     def clean_multi_label(self) -> bool:
         return bool(self.cleaned_data.get("multi_label") == "1")
 
+    def add_domain_error(self, exc: DomainError) -> None:
+        """Show the error beside the input it is about, training keys included."""
+        field = exc.field
+        if field == "training":
+            match = TRAINING_KEY.match(exc.message)
+            field = SERVICE_FIELDS.get(match.group(1)) if match else None
+        field = SERVICE_FIELDS.get(field or "", field)
+        self.add_error(field if field in self.fields else None, exc.message)
+
     def settings(self) -> dict[str, Any]:
-        """The cleaned values as the project services take them (gold rate as a fraction)."""
+        """The cleaned values as the project services take them: rates as fractions, the
+        training inputs merged into the project's stored ``training`` overrides."""
         values = dict(self.cleaned_data)
-        gold_percent = values.pop("gold_percent")
-        if gold_percent is not None:
-            values["gold_rate"] = gold_percent / 100
-        if values["review_threshold"] is None:
-            del values["review_threshold"]
-        if not values["consensus_method"]:
-            del values["consensus_method"]
+        for percent, rate in (
+            ("gold_percent", "gold_rate"),
+            ("random_percent", "active_learning_random_share"),
+            ("check_percent", "machine_check_rate"),
+        ):
+            share = values.pop(percent)
+            if share is not None:
+                values[rate] = share / 100
+        posted = {name: values.pop(name) for name in TRAINING_FIELDS}
+        if values.pop("training_shown"):
+            if not posted["training_architecture"]:
+                posted["training_architecture"] = None
+            stored = self.project.training if self.project is not None else {}
+            values["training"] = training_overrides(stored, posted)
+        for name in ("review_threshold", "retrain_after"):
+            if values[name] is None:
+                del values[name]
+        for name in ("consensus_method", "active_learning"):
+            if not values[name]:
+                del values[name]
         return values
 
     @classmethod
@@ -135,7 +276,9 @@ class ProjectForm(DomainForm):
                 "consensus_method": project.consensus_method,
                 "review_threshold": project.review_threshold,
                 "gold_percent": round(project.gold_rate * 100, 2),
-            }
+                **cls._model_initial(project),
+            },
+            project=project,
         )
 
     @classmethod
@@ -151,8 +294,19 @@ class ProjectForm(DomainForm):
                 "consensus_method": defaults.consensus_method,
                 "review_threshold": defaults.review_threshold,
                 "gold_percent": round(defaults.gold_rate * 100, 2),
+                **cls._model_initial(defaults),
             }
         )
+
+    @staticmethod
+    def _model_initial(project: Project) -> dict[str, Any]:
+        return {
+            "active_learning": project.active_learning,
+            "random_percent": round(project.active_learning_random_share * 100, 2),
+            "retrain_after": project.retrain_after,
+            "check_percent": round(project.machine_check_rate * 100, 2),
+            **training_initial(project.training or {}),
+        }
 
 
 class MemberAddForm(DomainForm):

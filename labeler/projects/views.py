@@ -18,9 +18,9 @@ from labeler.annotations.models import Annotation
 from labeler.annotations.selectors import project_progress
 from labeler.errors import DomainError, NotFound, ValidationFailed
 from labeler.projects import selectors, services
-from labeler.projects.forms import MemberAddForm, MemberRoleForm, ProjectForm
+from labeler.projects.forms import ARCHITECTURE_CHOICES, MemberAddForm, MemberRoleForm, ProjectForm
 from labeler.projects.labels import DEFAULT_HOTKEYS, PALETTE
-from labeler.projects.models import ConsensusMethod, Membership, Project, Role
+from labeler.projects.models import ActiveLearning, ConsensusMethod, Membership, Project, Role
 from labeler.projects.services import MAX_OVERLAP
 
 
@@ -118,7 +118,7 @@ def project_edit(request: HttpRequest, project_id: int) -> HttpResponse:
     action = request.POST.get("action", "save")
     if action in ("delete", "delete-confirmed"):
         return _project_delete(request, project, confirmed=action == "delete-confirmed")
-    form = ProjectForm(request.POST)
+    form = ProjectForm(request.POST, project=project)
     if form.is_valid():
         try:
             services.project_update(project=project, **form.settings())
@@ -139,6 +139,8 @@ def _project_form(request: HttpRequest, form: ProjectForm, project: Project | No
         "palette": PALETTE,
         "hotkeys": DEFAULT_HOTKEYS,
         "consensus_methods": ConsensusMethod.choices,
+        "active_learning_choices": ActiveLearning.choices,
+        "architectures": ARCHITECTURE_CHOICES,
     }
     return render(request, "projects/form.html", context)
 
