@@ -1,0 +1,190 @@
+"""A training run's life without torch: start, claim, progress, finish, fail, cancel, reap."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from labeler.annotations.models import FinalLabel, FinalLabelMethod
+from labeler.annotations.services import annotation_submit
+from labeler.errors import Conflict, ValidationFailed
+from labeler.predictions import runs, services
+from labeler.predictions.models import ModelVersion, RunReason, RunStatus, TrainingRun
+from tests.factories import ModelVersionFactory, ProjectFactory, UserFactory, add_member
+
+
+@pytest.fixture
+def project(db):
+    return ProjectFactory(name="Pets", retrain_after=0)
+
+
+def label(project, image, name, method=FinalLabelMethod.ADJUDICATED):
+    final = FinalLabel.objects.create(image=image, method=method)
+    final.labels.set([project.labels.get(name=name)])
+
+
+@pytest.fixture
+def labelled(project, make_images):
+    """Two cats and two dogs decided by people."""
+    images = make_images(project, 4)
+    for image, name in zip(images, ["cat", "cat", "dog", "dog"], strict=True):
+        label(project, image, name)
+    return images
+
+
+def start(project):
+    return services.training_start(project=project, overrides={"epochs": 3})
+
+
+def test_training_needs_two_labels_with_two_images_each(project, make_images):
+    """The refusal names what is missing."""
+    images = make_images(project, 3)
+    for image, name in zip(images, ["cat", "cat", "dog"], strict=True):
+        label(project, image, name)
+    with pytest.raises(ValidationFailed, match="1 label\\(s\\) have at least 2"):
+        start(project)
+    assert not TrainingRun.objects.exists()
+
+
+def test_overlap_one_annotations_become_trainable_at_start(project, make_images):
+    """With overlap 1 the final labels are refreshed at start: annotations are enough."""
+    annotator = UserFactory()
+    add_member(project, annotator)
+    for image, name in zip(make_images(project, 4), ["cat", "cat", "bird", "bird"], strict=True):
+        annotation_submit(project=project, annotator=annotator, image_id=image.pk, labels=[name])
+    FinalLabel.objects.all().delete()  # as if no background refresh had run yet
+    run = start(project)
+    assert run.label_count == 4
+    assert FinalLabel.objects.filter(method=FinalLabelMethod.CONSENSUS).count() == 4
+
+
+def test_a_second_active_run_is_a_conflict_naming_it(project, labelled):
+    run = start(project)
+    assert run.status == RunStatus.QUEUED and run.config["epochs"] == 3
+    with pytest.raises(Conflict) as caught:
+        start(project)
+    assert caught.value.details == {"run": run.pk}
+
+
+def test_the_database_refuses_two_active_runs(project, labelled):
+    """Even past the service's check, the constraint keeps one active run."""
+    run = start(project)
+    with pytest.raises(Conflict) as caught:
+        runs.training_run_create(project=project, config=run.config, label_count=4)
+    assert caught.value.details == {"run": run.pk}
+
+
+def test_bad_config_overrides_are_refused(project, labelled):
+    with pytest.raises(ValidationFailed, match="epochs"):
+        services.training_start(project=project, overrides={"epochs": 0})
+
+
+def test_begin_claims_once_and_splits_stratified(project, labelled):
+    run = start(project)
+    plan = runs.training_run_begin(run_id=run.pk, device="cpu")
+    assert plan is not None and len(plan.split.validation) == 2  # one cat, one dog
+    run.refresh_from_db()
+    assert (run.status, run.train_count, run.validation_count) == (RunStatus.RUNNING, 2, 2)
+    assert runs.training_run_begin(run_id=run.pk, device="cpu") is None  # live: a duplicate
+
+
+def test_a_running_run_with_a_stale_heartbeat_starts_over(project, labelled, settings):
+    run = start(project)
+    runs.training_run_begin(run_id=run.pk, device="cpu")
+    runs.training_run_progress(run_id=run.pk, log={"epoch": 1, "epochs": 3, "val_loss": 1.0})
+    stale = timezone.now() - timedelta(seconds=settings.LABELER_TRAINING_STALE_SECONDS + 1)
+    TrainingRun.objects.filter(pk=run.pk).update(heartbeat_at=stale)
+    assert runs.training_run_begin(run_id=run.pk, device="cpu") is not None
+    run.refresh_from_db()
+    assert run.history == [] and run.epoch == 0
+
+
+def test_progress_records_epochs_and_stops_on_cancel(project, labelled):
+    run = start(project)
+    runs.training_run_begin(run_id=run.pk, device="cpu")
+    log = {"epoch": 1, "epochs": 3, "train_loss": 0.9, "val_loss": float("nan")}
+    assert runs.training_run_progress(run_id=run.pk, log=log) is True
+    run.refresh_from_db()
+    assert run.history[0]["train_loss"] == 0.9 and run.history[0]["val_loss"] is None
+    assert run.progress == pytest.approx(1 / 3)
+    runs.training_run_cancel(run=run)
+    assert runs.training_run_progress(run_id=run.pk, log={"epoch": 2, "epochs": 3}) is False
+
+
+def test_cancelling_a_queued_run_ends_it_at_once_and_an_ended_one_conflicts(project, labelled):
+    run = runs.training_run_cancel(run=start(project))
+    assert run.status == RunStatus.CANCELLED
+    with pytest.raises(Conflict):
+        runs.training_run_cancel(run=run)
+
+
+def finish(run, macro_f1=0.8, baseline=None):
+    return runs.training_run_finish(
+        run_id=run.pk,
+        weights=f"project-{run.project_id}/run-{run.pk}.pt",
+        weights_sha256="0" * 64,
+        metrics={"macro_f1": macro_f1, "accuracy": 0.9, "images": 2},
+        validation_image_ids=[1, 2],
+        baseline=baseline,
+    )
+
+
+def test_finish_creates_and_promotes_the_first_version_once(project, labelled):
+    run = start(project)
+    runs.training_run_begin(run_id=run.pk, device="cpu")
+    version = finish(run)
+    assert version is not None and version.is_current and version.version == 1
+    run.refresh_from_db()
+    assert run.status == RunStatus.SUCCEEDED and run.progress == 1.0
+    assert finish(run) is None  # a redelivery records nothing more
+    assert ModelVersion.objects.count() == 1
+
+
+def test_a_worse_model_is_kept_but_not_promoted(project, labelled):
+    current = ModelVersionFactory(project=project, version=1)
+    run = start(project)
+    runs.training_run_begin(run_id=run.pk, device="cpu")
+    version = finish(run, macro_f1=0.5, baseline={"version": 1, "macro_f1": 0.7})
+    assert version is not None and not version.is_current and version.version == 2
+    assert version.promotion_note.startswith("Not promoted")
+    current.refresh_from_db()
+    assert current.is_current
+
+
+def test_a_run_cancelled_before_finishing_makes_no_version(project, labelled):
+    run = start(project)
+    runs.training_run_begin(run_id=run.pk, device="cpu")
+    runs.training_run_cancel(run=run)
+    assert finish(run) is None
+    run.refresh_from_db()
+    assert run.status == RunStatus.CANCELLED and not ModelVersion.objects.exists()
+
+
+def test_fail_and_reap(project, labelled, settings):
+    run = start(project)
+    runs.training_run_begin(run_id=run.pk, device="cpu")
+    assert runs.training_runs_reap() == 0
+    stale = timezone.now() - timedelta(seconds=settings.LABELER_TRAINING_STALE_SECONDS + 1)
+    TrainingRun.objects.filter(pk=run.pk).update(heartbeat_at=stale)
+    assert runs.training_runs_reap() == 1
+    run.refresh_from_db()
+    assert run.status == RunStatus.FAILED and "Worker lost" in run.message
+    runs.training_run_fail(run_id=run.pk, message="later")  # ended: no change
+    run.refresh_from_db()
+    assert "Worker lost" in run.message
+
+
+def test_refresh_starts_a_run_once_enough_new_labels_came_in(project, labelled):
+    project.retrain_after = 4
+    project.save()
+    run = runs.training_refresh_if_due(project=project)
+    assert run is not None and run.reason == RunReason.REFRESH
+    assert runs.training_refresh_if_due(project=project) is None  # one is active
+    runs.training_run_cancel(run=run)
+    assert runs.training_refresh_if_due(project=project) is None  # no new labels since
+
+
+def test_refresh_never_runs_with_retrain_after_zero(project, labelled):
+    assert runs.training_refresh_if_due(project=project) is None
