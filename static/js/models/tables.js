@@ -58,8 +58,8 @@ function comparison(version) {
     parts.push(
       el("span", {
         class: delta >= 0 ? "delta up" : "delta down",
-        title: `Macro-F1 ${fixed(metrics.macro_f1)} against version ${baseline.version}'s ${fixed(baseline.macro_f1)} on the same validation images`,
-        text: `${sign}${Math.abs(delta).toFixed(2)} vs v${baseline.version}`,
+        title: `Macro-F1 ${metrics.macro_f1.toFixed(3)} against version ${baseline.version}'s ${baseline.macro_f1.toFixed(3)} on the same validation images`,
+        text: `${sign}${Math.abs(delta).toFixed(3)} vs v${baseline.version}`,
       }),
     );
   }
