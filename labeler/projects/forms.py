@@ -91,7 +91,7 @@ class DomainForm(forms.Form):
 
 
 ARCHITECTURE_CHOICES = [
-    ("small-cnn", "Small CNN (fast on a CPU)"),
+    ("small-cnn", "Small CNN"),
     ("resnet18", "ResNet-18"),
     ("mobilenet_v3_small", "MobileNetV3 small"),
     ("efficientnet_b0", "EfficientNet-B0"),
