@@ -65,6 +65,7 @@ def _forward(loaded: LoadedModel, x_uint8: torch.Tensor) -> np.ndarray:
     device = loaded.device
     with torch.inference_mode():
         inputs = to_model_input(x_uint8, device=device, normalisation=loaded.meta["normalisation"])
+        inputs = inputs.contiguous(memory_format=torch.channels_last)  # as for_inference's weights
         if device.type == "cuda":
             with torch.autocast(device_type="cuda", dtype=torch.float16):
                 logits = loaded.model(inputs)

@@ -88,3 +88,14 @@ def test_meta_must_describe_the_model(tmp_path):
     with pytest.raises(ValueError, match="normalisation"):
         weights.save(tmp_path / "m.pt", model=model(), meta=incomplete)
     assert os.listdir(tmp_path) == []
+
+
+def test_loaded_model_is_made_lean_for_inference(tmp_path):
+    """Batch norms are folded into the convolutions; predictions do not change."""
+    path = tmp_path / "m.pt"
+    saved = model().eval()
+    weights.save(path, model=saved, meta=meta())
+    loaded = weights.load(path, "cpu")
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in loaded.model.modules())
+    x = torch.rand(3, 3, 8, 8)
+    assert torch.allclose(loaded.model(x), saved(x), atol=1e-5)
