@@ -25,6 +25,7 @@ from worker.ml.data import Augmenter, to_model_input
 
 _EVAL_BATCH = 256
 _MAX_WEIGHT = 50.0
+MIN_STEPS_PER_EPOCH = 8
 
 
 class Cancelled(Exception):
@@ -124,7 +125,7 @@ def _setup(
     optimizer = torch.optim.AdamW(
         model.parameters(), lr=config["learning_rate"], weight_decay=config["weight_decay"]
     )
-    steps = config["epochs"] * max(1, len(x) // config["batch_size"] + 1)
+    steps = config["epochs"] * (_steps_per_epoch(len(x), config["batch_size"]) + 1)
     counts = _label_counts(y, multi_label, num_labels)
     balance = config["balance"]
     return _Setup(
@@ -172,12 +173,22 @@ def _sample_weights(y: torch.Tensor, counts: torch.Tensor, multi_label: bool) ->
     return 1.0 / torch.where(torch.isinf(rarest), float(none_count), rarest)
 
 
+def _steps_per_epoch(n: int, batch_size: int) -> int:
+    """At least MIN_STEPS_PER_EPOCH: on a few dozen images one pass is a single step, too few
+    for the weights (and batch norm's running statistics) to move between validations."""
+    return max(MIN_STEPS_PER_EPOCH, -(-n // batch_size))
+
+
 def _batches(setup: _Setup, n: int, batch_size: int) -> list[torch.Tensor]:
+    steps = _steps_per_epoch(n, batch_size)
+    draws = max(n, steps * min(n, batch_size))
     if setup.sample_weights is not None:
-        order = torch.multinomial(setup.sample_weights, n, True, generator=setup.generator)
+        order = torch.multinomial(setup.sample_weights, draws, True, generator=setup.generator)
     else:
-        order = torch.randperm(n, generator=setup.generator)
-    batches = list(order.split(batch_size))
+        passes = -(-draws // n)
+        order = torch.cat([torch.randperm(n, generator=setup.generator) for _ in range(passes)])
+        order = order[:draws]
+    batches = list(order.split(min(n, batch_size)))
     if len(batches) > 1 and len(batches[-1]) == 1:
         batches.pop()  # batch norm cannot train on a single image
     return batches
