@@ -89,6 +89,10 @@ def demo_load(*, n_images: int, simulate_fraction: float, seed: int = 0) -> Demo
             labels=[{"name": str(d), "hotkey": str(d)} for d in range(10)],
             overlap=3,
             review_threshold=0.6,  # a 2-of-3 majority decides; ties go to review
+            # Digits are not mirror images of each other: no flips. Retraining by itself is
+            # left to the lead (the settings page), so loading the demo trains nothing.
+            training={"augment": {"hflip": False}},
+            retrain_after=0,
             instructions=(
                 "Label the handwritten digit you see: press its key (0-9).\n"
                 "A 1 has no crossbar and at most a short flag; a 7 has a clear top bar.\n"

@@ -26,6 +26,7 @@ from labeler.demo.services import (
     demo_load,
     digit_png,
 )
+from labeler.predictions.models import TrainingRun
 from labeler.projects.models import Membership, Project, Role
 
 
@@ -52,6 +53,11 @@ def test_demo_builds_the_project_once(capsys):
     assert Annotation.objects.filter(project=project).count() == 20 * 3  # overlap 3
     assert project.images.filter(is_complete=True).count() == 20
     assert "annotator1" in capsys.readouterr().out
+
+    # Digits are trained without flips; loading trains nothing (the lead presses Train).
+    assert project.training["augment"]["hflip"] is False
+    assert project.retrain_after == 0
+    assert not TrainingRun.objects.exists()
 
     call_command("load_demo", images=40, simulate=0.5)
     assert Project.objects.filter(name=DEMO_PROJECT).count() == 1
