@@ -55,7 +55,10 @@ def suggestions_for(*, project: Project, image_ids: list[int]) -> dict[int, Sugg
     valid = set(project.labels.values_list("pk", flat=True))
     thresholds = model.metrics.get("thresholds") or {}
     suggestions: dict[int, Suggestion] = {}
-    predictions = Prediction.objects.filter(model_version=model, image_id__in=image_ids)
+    # A confirmed machine label kept as a spot check is labelled blind: no suggestion.
+    predictions = Prediction.objects.filter(model_version=model, image_id__in=image_ids).exclude(
+        image__machine_label__spot_check=True
+    )
     for image_id, stored in predictions.values_list("image_id", "probabilities"):
         probabilities = {
             int(key): float(value)

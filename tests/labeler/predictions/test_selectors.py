@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from labeler.images.models import Image
+from labeler.predictions.models import MachineLabel, MachineLabelStatus
 from labeler.predictions.selectors import Suggestion, current_model, suggestion_for
 from labeler.projects.models import Label, Project
 from tests.factories import ModelVersionFactory, ProjectFactory, predict
@@ -181,3 +182,21 @@ def test_multi_label_without_thresholds_falls_back_to_half(multi, labels, image,
     assert suggestion is not None
     assert suggestion.label_ids == [labels["cat"]]
     assert suggestion.confidence == pytest.approx(0.51)
+
+
+@pytest.mark.parametrize("spot_check", [True, False])
+def test_a_spot_checked_machine_label_is_labelled_blind(project, labels, image, spot_check):
+    """An image whose confirmed machine label is kept as a spot check shows no suggestion,
+    so the annotator's label measures the machine's; other confirmed images still show it."""
+    model = ModelVersionFactory(project=project)
+    predict(model, image, probabilities(labels, cat=0.9))
+    MachineLabel.objects.create(
+        project=project,
+        image=image,
+        model_version=model,
+        label_ids=[labels["cat"]],
+        confidence=0.9,
+        status=MachineLabelStatus.CONFIRMED,
+        spot_check=spot_check,
+    )
+    assert (suggestion_for(project=project, image=image) is None) is spot_check
