@@ -1,11 +1,13 @@
 """Predict with a loaded model: from tensors in memory, or from stored files.
 
 ``predict_files`` overlaps decoding with the forward pass: while the model works on one
-batch, a thread pool (PIL releases the GIL) decodes the next.
+batch, a thread pool (PIL releases the GIL while it decodes) reads and decodes the next
+two, which also hides the storage's latency.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
@@ -35,30 +37,61 @@ def predict_files(
     *,
     threads: int = 2,
 ) -> tuple[list[int], np.ndarray, list[str]]:
-    """Decode and predict stored files, a batch decoding while the one before runs.
+    """Decode and predict stored files, the next batch decoding while one runs forward.
 
     Returns (indices into ``names`` that decoded, their probabilities (n, L), the names
-    that failed to decode).
+    that failed to decode). ``threads`` decode in parallel; while decoding is the
+    bottleneck, torch gives up that many CPU threads to it (see ``_ThreadShare``).
     """
     options = {"image_size": loaded.meta["image_size"], "grayscale": loaded.meta["grayscale"]}
     batches = [names[start : start + batch_size] for start in range(0, len(names), batch_size)]
     ok: list[int] = []
     bad: list[str] = []
     parts: list[np.ndarray] = []
-    with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
-        pending = decode_submit(pool, batches[0], opener, **options) if batches else []
+    share = _ThreadShare(decode_threads=max(1, threads), cpu=loaded.device.type == "cpu")
+    with ThreadPoolExecutor(max_workers=max(1, threads)) as pool, share:
+        queued = [decode_submit(pool, batch, opener, **options) for batch in batches[:2]]
         for number in range(len(batches)):
-            decoded = decode_collect(pending, **options)
-            if number + 1 < len(batches):
-                pending = decode_submit(pool, batches[number + 1], opener, **options)
-            offset = number * batch_size
-            ok.extend(offset + index for index in decoded.ok)
+            waited = time.perf_counter()
+            decoded = decode_collect(queued.pop(0), **options)
+            waited = time.perf_counter() - waited
+            if number + 2 < len(batches):
+                queued.append(decode_submit(pool, batches[number + 2], opener, **options))
+            ok.extend(number * batch_size + index for index in decoded.ok)
             bad.extend(decoded.bad)
             if decoded.ok:
+                forward = time.perf_counter()
                 parts.append(_forward(loaded, decoded.images))
+                share.adjust(waited=waited, forward=time.perf_counter() - forward)
     labels = len(loaded.meta["label_ids"])
     probabilities = np.concatenate(parts) if parts else np.empty((0, labels), np.float32)
     return ok, probabilities, bad
+
+
+class _ThreadShare:
+    """Shares the CPU between decoding threads and torch's threads during ``predict_files``.
+
+    When the last batch had to wait for its decoding for more than a tenth of its forward
+    pass, decoding is the bottleneck: torch drops to ``threads - decode_threads`` (at
+    least 1) so the cores decode instead of spinning in torch's thread pool; when the
+    decoding keeps up again, torch gets every thread back. Restores the count on exit.
+    """
+
+    def __init__(self, *, decode_threads: int, cpu: bool) -> None:
+        self.all = torch.get_num_threads()
+        self.fewer = max(1, self.all - decode_threads)
+        self.cpu = cpu
+
+    def __enter__(self) -> _ThreadShare:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        torch.set_num_threads(self.all)
+
+    def adjust(self, *, waited: float, forward: float) -> None:
+        """Set torch's threads for the next batch from this batch's wait and forward times."""
+        if self.cpu:
+            torch.set_num_threads(self.fewer if waited > 0.1 * forward else self.all)
 
 
 def _forward(loaded: LoadedModel, x_uint8: torch.Tensor) -> np.ndarray:

@@ -83,3 +83,26 @@ def test_grayscale_model_reads_colour_files(files):
         loaded_model(grayscale=True), ["0.png", "1.png"], lambda n: io.BytesIO(files[n])
     )
     assert ok == [0, 1] and probs.shape == (2, 3)
+
+
+def test_predict_files_gives_torch_its_threads_back(files):
+    """Whatever share decoding took during the pass, torch's thread count is restored."""
+    before = torch.get_num_threads()
+    names = [f"{i}.png" for i in range(7)]
+    inference.predict_files(loaded_model(), names, lambda n: io.BytesIO(files[n]), batch_size=2)
+    assert torch.get_num_threads() == before
+
+
+def test_thread_share_yields_to_decoding_only_while_it_lags():
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        with inference._ThreadShare(decode_threads=1, cpu=True) as share:
+            share.adjust(waited=0.5, forward=1.0)
+            assert torch.get_num_threads() == 1
+            share.adjust(waited=0.01, forward=1.0)
+            assert torch.get_num_threads() == 2
+            share.adjust(waited=0.5, forward=1.0)
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
