@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from labeler.agreement.services import agreement_refresh
 from labeler.annotations.models import FinalLabel, FinalLabelMethod
 from labeler.annotations.services import annotation_submit
 from labeler.errors import Conflict, ValidationFailed
@@ -188,3 +189,16 @@ def test_refresh_starts_a_run_once_enough_new_labels_came_in(project, labelled):
 
 def test_refresh_never_runs_with_retrain_after_zero(project, labelled):
     assert runs.training_refresh_if_due(project=project) is None
+
+
+def test_the_background_agreement_refresh_starts_a_due_retraining(project, make_images):
+    """Labels arriving make the refresh that follows them start a run by itself."""
+    project.retrain_after = 4
+    project.save()
+    annotator = UserFactory()
+    add_member(project, annotator)
+    for image, name in zip(make_images(project, 4), ["cat", "cat", "dog", "dog"], strict=True):
+        annotation_submit(project=project, annotator=annotator, image_id=image.pk, labels=[name])
+    agreement_refresh(project=project)
+    (run,) = TrainingRun.objects.filter(project=project)
+    assert (run.reason, run.status, run.label_count) == (RunReason.REFRESH, RunStatus.QUEUED, 4)
