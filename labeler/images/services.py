@@ -24,6 +24,8 @@ from labeler.images.files import (
     thumbnail_render,
 )
 from labeler.images.models import Image
+from labeler.predictions.promotion import PRELABEL_TASK
+from labeler.predictions.selectors import current_model
 from labeler.projects.models import Project
 
 logger = logging.getLogger(__name__)
@@ -60,7 +62,16 @@ def images_ingest(*, project: Project, files: Iterable[UploadedFile]) -> list[In
             results.extend(_ingest_archive(project, upload, name))
         else:
             results.append(_ingest_one(project, name, _read_upload(upload)))
+    if any(result.status == "created" for result in results):
+        _prelabel_new_images(project)
     return results
+
+
+def _prelabel_new_images(project: Project) -> None:
+    """New images get the current model's predictions (and a queue rank) in the background."""
+    model = current_model(project)
+    if model is not None:
+        jobs.enqueue(PRELABEL_TASK, model.pk)
 
 
 def _read_upload(upload: UploadedFile) -> bytes | RejectedFile:
