@@ -21,7 +21,7 @@ _DEFAULTS: dict[str, Any] = {
     "pretrained": False,
     "image_size": 32,
     "grayscale": False,
-    "epochs": 40,
+    "epochs": 20,
     "patience": 6,
     "batch_size": 64,
     "learning_rate": 3e-3,
