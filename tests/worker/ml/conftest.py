@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import worker.ml  # noqa: F401 - first, as in the worker: OpenMP's wait policy, then torch
+
+# isort: split
 from typing import Any
 
 import pytest
