@@ -8,7 +8,7 @@ PORT ?= 8000
 # pull a CUDA build of several GB. This pair installs from the local wheel cache here.
 TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
 
-.PHONY: run test lint format setup demo worker-cpu worker-gpu beat check-deploy compose-config clean bench-agreement
+.PHONY: run test lint format setup demo worker-cpu worker-gpu beat check-deploy compose-config clean bench-agreement bench-training bench-prelabel
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +47,14 @@ format: setup
 ## Time the agreement report on a million annotations in PostgreSQL (docs/benchmarks.md).
 bench-agreement: setup
 	$(BIN)/python bench/agreement.py
+
+## Train the default model on 800 scikit-learn digits on 2 CPU threads (docs/benchmarks.md).
+bench-training: setup
+	$(BIN)/python bench/training.py
+
+## Pre-labelling throughput from stored files against the bare forward pass (docs/benchmarks.md).
+bench-prelabel: setup
+	$(BIN)/python bench/prelabel.py
 
 worker-cpu: setup
 	$(BIN)/celery -A worker.celery_app worker -Q default -n cpu@%h --loglevel=info
