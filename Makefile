@@ -8,7 +8,7 @@ PORT ?= 8000
 # pull a CUDA build of several GB. This pair installs from the local wheel cache here.
 TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
 
-.PHONY: run test lint format setup demo worker-cpu worker-gpu beat check-deploy compose-config clean bench-agreement bench-training bench-prelabel
+.PHONY: run test lint format setup demo worker-cpu worker-gpu beat check-deploy compose-config clean bench-agreement bench-training bench-prelabel bench-active-learning
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -55,6 +55,10 @@ bench-training: setup
 ## Pre-labelling throughput from stored files against the bare forward pass (docs/benchmarks.md).
 bench-prelabel: setup
 	$(BIN)/python bench/prelabel.py
+
+## Labels needed for 97% on the digits: margin sampling against random order (docs/benchmarks.md).
+bench-active-learning: setup
+	$(BIN)/python bench/active_learning.py
 
 worker-cpu: setup
 	$(BIN)/celery -A worker.celery_app worker -Q default -n cpu@%h --loglevel=info
