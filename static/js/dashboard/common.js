@@ -212,3 +212,23 @@ function sortRows(table, column, descending, asText) {
 }
 
 export const sortValue = (figure) => (figure && isNum(figure.value) ? String(figure.value) : "");
+
+/** A confusion-matrix cell shaded by its share of the row: blue on the diagonal, orange off it. */
+export function shareCell(count, total, diagonal, title) {
+  const share = total ? count / total : 0;
+  const alpha = share ? Math.max(0.08, share ** 0.6) : 0;
+  const base = diagonal ? "36, 88, 214" : "217, 72, 15";
+  return el(
+    "td",
+    {
+      class: diagonal ? "cell diagonal" : "cell",
+      title,
+      style: {
+        background: alpha ? `rgba(${base}, ${alpha.toFixed(3)})` : "",
+        color: alpha > 0.55 ? "#fff" : "",
+      },
+      dataset: { count: String(count) },
+    },
+    count ? String(count) : "",
+  );
+}

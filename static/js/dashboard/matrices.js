@@ -4,7 +4,7 @@
 import {
   el, fill, table, BANDS, kappaColour, inkFor,
   isNum, fixed, percent, plural,
-  labelName, labelChip,
+  labelName, labelChip, shareCell,
 } from "./common.js";
 
 const TOP_CONFUSIONS = 6;
@@ -215,24 +215,10 @@ export function renderConfusion(box, report) {
 
 function confusionCell(count, total, diagonal, rowId, colId) {
   const share = total ? count / total : 0;
-  const alpha = share ? Math.max(0.08, share ** 0.6) : 0;
-  const base = diagonal ? "36, 88, 214" : "217, 72, 15";
   const title = total
     ? `When one annotator chose “${labelName(rowId)}”, another chose “${labelName(colId)}” in ${percent(share)} of the comparisons (${count} of ${total}).`
     : `No comparisons with “${labelName(rowId)}”.`;
-  return el(
-    "td",
-    {
-      class: diagonal ? "cell diagonal" : "cell",
-      title,
-      style: {
-        background: alpha ? `rgba(${base}, ${alpha.toFixed(3)})` : "",
-        color: alpha > 0.55 ? "#fff" : "",
-      },
-      dataset: { count: String(count) },
-    },
-    count ? String(count) : "",
-  );
+  return shareCell(count, total, diagonal, title);
 }
 
 function topConfusions(ids, matrix) {

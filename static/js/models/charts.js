@@ -2,7 +2,7 @@
  *
  * Strings from data (label names) go in as text or attributes, never as markup.
  */
-import { el, fill, svg, table, isNum, fixed, percent, plural, labelName, labelChip } from "../dashboard/common.js";
+import { el, fill, svg, table, isNum, fixed, percent, plural, labelName, labelChip, shareCell } from "../dashboard/common.js";
 
 const LOSS_COLOURS = { train: "#2458d6", val: "#d9480f" };
 const METRIC_COLOURS = { accuracy: "#2b8a3e", f1: "#7048e8" };
@@ -49,24 +49,10 @@ function renderMatrix(box, { labels, matrix }) {
 
 function matrixCell(count, total, diagonal, rowId, colId) {
   const share = total ? count / total : 0;
-  const alpha = share ? Math.max(0.08, share ** 0.6) : 0;
-  const base = diagonal ? "36, 88, 214" : "217, 72, 15";
   const title = total
     ? `“${labelName(rowId)}” predicted as “${labelName(colId)}”: ${count} of ${total} (${percent(share)})`
     : `No validation image is “${labelName(rowId)}”.`;
-  return el(
-    "td",
-    {
-      class: diagonal ? "cell diagonal" : "cell",
-      title,
-      style: {
-        background: alpha ? `rgba(${base}, ${alpha.toFixed(3)})` : "",
-        color: alpha > 0.55 ? "#fff" : "",
-      },
-      dataset: { count: String(count) },
-    },
-    count ? String(count) : "",
-  );
+  return shareCell(count, total, diagonal, title);
 }
 
 function renderPerLabelCounts(box, { labels, per_label: counts }) {
