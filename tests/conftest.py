@@ -69,6 +69,14 @@ def outsider(db):
 
 
 @pytest.fixture
+def reviewer(project):
+    """A reviewer of the shared project."""
+    user = UserFactory(username="rev")
+    add_member(project, user, Role.REVIEWER)
+    return user
+
+
+@pytest.fixture
 def project(lead, annotator, annotator2) -> Project:
     project = ProjectFactory(name="Pets", overlap=2)
     add_member(project, lead, Role.LEAD)

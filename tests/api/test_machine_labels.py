@@ -5,15 +5,7 @@ from __future__ import annotations
 import pytest
 
 from labeler.predictions.models import Prediction
-from labeler.projects.models import Role
-from tests.factories import ModelVersionFactory, UserFactory, add_member, predict
-
-
-@pytest.fixture
-def reviewer(project):
-    user = UserFactory(username="rev")
-    add_member(project, user, Role.REVIEWER)
-    return user
+from tests.factories import ModelVersionFactory, predict
 
 
 @pytest.fixture

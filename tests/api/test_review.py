@@ -8,21 +8,14 @@ from drf_spectacular.generators import SchemaGenerator
 from labeler.agreement.services import final_labels_refresh
 from labeler.annotations.models import FinalLabel
 from labeler.annotations.services import annotation_submit
-from labeler.projects.models import Label, Role
+from labeler.projects.models import Label
 from tests.conftest import client_for
-from tests.factories import ModelVersionFactory, ProjectFactory, UserFactory, add_member, predict
+from tests.factories import ModelVersionFactory, ProjectFactory, predict
 from tests.rows import row_counts
 
 pytestmark = pytest.mark.django_db
 
 ITEM_FIELDS = {"image", "reason", "consensus", "annotations", "suggestion", "final_label"}
-
-
-@pytest.fixture
-def reviewer(project):
-    user = UserFactory(username="rev")
-    add_member(project, user, Role.REVIEWER)
-    return user
 
 
 @pytest.fixture

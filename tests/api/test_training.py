@@ -7,15 +7,7 @@ import pytest
 from labeler.annotations.models import FinalLabel, FinalLabelMethod
 from labeler.predictions import runs
 from labeler.predictions.models import RunStatus, TrainingRun
-from labeler.projects.models import Role
-from tests.factories import ModelVersionFactory, ProjectFactory, UserFactory, add_member
-
-
-@pytest.fixture
-def reviewer(project):
-    user = UserFactory(username="rev")
-    add_member(project, user, Role.REVIEWER)
-    return user
+from tests.factories import ModelVersionFactory, ProjectFactory
 
 
 @pytest.fixture
