@@ -59,6 +59,8 @@ def prelabel_done_count(version: ModelVersion) -> int:
     """How many images of the version's latest pass have their prediction stored."""
     if version.prelabel_started_at is None:
         return 0
+    if version.prelabel_done_at is not None:
+        return version.prelabel_total  # a finished pass needs no count
     stored = Prediction.objects.filter(
         model_version=version, created_at__gte=version.prelabel_started_at
     ).count()

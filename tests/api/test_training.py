@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.utils import timezone
 
 from labeler.annotations.models import FinalLabel, FinalLabelMethod
 from labeler.predictions import runs
@@ -125,6 +126,30 @@ def test_model_versions_list_detail_and_promote(
     assert body["promotion_note"] == "by hand"
     old.refresh_from_db()
     assert not old.is_current
+
+
+def test_listing_versions_counts_only_a_pass_in_progress(
+    api_as, lead, project, django_assert_num_queries, django_assert_max_num_queries
+):
+    """Finished pre-label passes report their total without a count: the list's queries
+    do not grow with the number of versions."""
+    url = f"/api/v1/projects/{project.pk}/model-versions/"
+    finished = {"prelabel_total": 7, "prelabel_started_at": timezone.now()}
+    ModelVersionFactory(project=project, version=1, **finished, prelabel_done_at=timezone.now())
+    api_as(lead).get(url)  # warm caches (session, content types)
+    with django_assert_max_num_queries(50) as one:
+        api_as(lead).get(url)
+    for version in (2, 3, 4):
+        ModelVersionFactory(
+            project=project,
+            version=version,
+            is_current=False,
+            **finished,
+            prelabel_done_at=timezone.now(),
+        )
+    with django_assert_num_queries(len(one.captured_queries)):
+        listed = api_as(lead).get(url).json()
+    assert [v["prelabel"]["done"] for v in listed] == [7, 7, 7, 7]
 
 
 def test_another_projects_version_is_404(api_as, lead):
