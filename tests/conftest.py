@@ -1,4 +1,4 @@
-"""Shared fixtures: a private MEDIA_ROOT per test, users in every role, API clients."""
+"""Shared fixtures: a private MEDIA_ROOT and model folder per test, users in every role, clients."""
 
 from __future__ import annotations
 
@@ -26,6 +26,8 @@ def empty_cache():
 @pytest.fixture(autouse=True)
 def media_root(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
+    # Trained weights too: a test's model files never land in the checkout's var/.
+    settings.LABELER_MODEL_DIR = tmp_path / "models"
     return settings.MEDIA_ROOT
 
 
