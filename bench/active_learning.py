@@ -1,6 +1,6 @@
 """Active learning on the digits: labels needed to reach 97 % held-out accuracy.
 
-    .venv/bin/python bench/active_learning.py                 # margin vs random, 3 seeds
+    .venv/bin/python bench/active_learning.py                 # margin vs random, 5 seeds
     .venv/bin/python bench/active_learning.py --seeds 0 1 2 3 4 --target 0.97
 
 Everything goes through the application's own services on a throw-away SQLite database
@@ -16,6 +16,7 @@ Both strategies start from the same ``--step`` random images per seed.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import sys
@@ -50,11 +51,17 @@ def main(argv: list[str] | None = None) -> int:
         digits = Digits.load(holdout=options.holdout)
         curves = []
         for seed in options.seeds:
-            for strategy in STRATEGIES:
+            for strategy in options.strategies:
                 curve = Curve(strategy, seed)
                 started = time.perf_counter()
                 run_curve(
-                    curve, digits, step=options.step, target=options.target, budget=options.budget
+                    curve,
+                    digits,
+                    step=options.step,
+                    target=options.target,
+                    budget=options.budget,
+                    augment=options.augment,
+                    training=options.training,
                 )
                 curve.seconds = time.perf_counter() - started
                 _print_curve(curve)
@@ -64,10 +71,29 @@ def main(argv: list[str] | None = None) -> int:
 
 def _options(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
+    parser.add_argument(
+        "--strategies",
+        nargs="+",
+        choices=STRATEGIES,
+        default=list(STRATEGIES),
+        help="queue orders to run (both: the ratio needs them)",
+    )
     parser.add_argument("--step", type=int, default=20, help="labels between trainings (20)")
     parser.add_argument("--target", type=float, default=0.97, help="held-out accuracy (0.97)")
     parser.add_argument("--budget", type=int, default=600, help="give up after this many labels")
+    parser.add_argument(
+        "--augment",
+        choices=("default", "off"),
+        default="default",
+        help="training augmentation: the demo's (default) or none",
+    )
+    parser.add_argument(
+        "--training",
+        type=json.loads,
+        default={},
+        help="training settings over the demo's, as JSON: '{\"validation_share\": 0.1}'",
+    )
     parser.add_argument("--holdout", type=int, default=497, help="held-out digits (497)")
     return parser.parse_args(argv)
 
@@ -106,7 +132,7 @@ def _print_table(curves: list[Curve], options: argparse.Namespace) -> int:
     header = f"{'strategy':<9}" + "".join(f"{'seed ' + str(s):>9}" for s in options.seeds)
     print(header + f"{'median':>9}{'time':>9}")
     medians = {}
-    for strategy in STRATEGIES:
+    for strategy in options.strategies:
         mine = [c for c in curves if c.strategy == strategy]
         needed = [c.reached if c.reached is not None else options.budget for c in mine]
         medians[strategy] = statistics.median(needed)
@@ -115,11 +141,11 @@ def _print_table(curves: list[Curve], options: argparse.Namespace) -> int:
         )
         seconds = sum(c.seconds for c in mine)
         print(f"{strategy:<9}{cells}{medians[strategy]:>9.0f}{seconds:>8.0f}s")
+    if len(medians) < len(STRATEGIES):
+        return 0
     ratio = medians["margin"] / medians["random"]
-    per_seed = [
-        (m.reached or options.budget) / (r.reached or options.budget)
-        for m, r in zip(curves[0::2], curves[1::2], strict=True)
-    ]
+    needed_by = {(c.strategy, c.seed): c.reached or options.budget for c in curves}
+    per_seed = [needed_by["margin", s] / needed_by["random", s] for s in options.seeds]
     print(
         f"margin / random: {ratio:.2f} of the labels (median); per seed "
         + ", ".join(f"{x:.2f}" for x in per_seed)

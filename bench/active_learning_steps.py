@@ -62,10 +62,30 @@ class Digits:
         )
 
 
-def run_curve(curve: CurveLike, digits: Digits, *, step: int, target: float, budget: int) -> None:
-    """Label ``step`` images at a time from the queue, retrain, score; until ``target``."""
+# The demo's augmentation (the defaults, flips and colour jitter off), or none at all.
+AUGMENT = {
+    "default": {"hflip": False, "color_jitter": 0.0},
+    "off": {"hflip": False, "vflip": False, "rotation": 0.0, "crop": 0.0, "color_jitter": 0.0},
+}
+
+
+def run_curve(
+    curve: CurveLike,
+    digits: Digits,
+    *,
+    step: int,
+    target: float,
+    budget: int,
+    augment: str = "default",
+    training: dict[str, Any] | None = None,
+) -> None:
+    """Label ``step`` images at a time from the queue, retrain, score; until ``target``.
+
+    ``training``: settings over the demo's training configuration (both strategies).
+    """
     lead, annotator = _users()
-    project, truth = _project(curve, digits, lead, annotator)
+    config = {"seed": curve.seed, **(training or {}), "augment": AUGMENT[augment]}
+    project, truth = _project(curve, digits, lead, annotator, config)
     scorer = _Scorer(digits)
     labelled = 0
     while labelled < budget:
@@ -91,7 +111,7 @@ def _users() -> tuple[User, User]:
 
 
 def _project(
-    curve: CurveLike, digits: Digits, lead: User, annotator: User
+    curve: CurveLike, digits: Digits, lead: User, annotator: User, training: dict[str, Any]
 ) -> tuple[Project, dict[int, int]]:
     """A digits project with the curve's strategy; the same random start for every strategy."""
     project = project_create(
@@ -103,7 +123,7 @@ def _project(
         active_learning=curve.strategy,
         active_learning_random_share=0.0,
         retrain_after=0,
-        training={"seed": curve.seed, "augment": {"hflip": False, "color_jitter": 0.0}},
+        training=training,
     )
     membership_set(project=project, user=annotator, role=Role.ANNOTATOR)
     truth: dict[int, int] = {}

@@ -61,7 +61,7 @@ def digit_files() -> tuple[dict[str, bytes], np.ndarray]:
     return files, digits.target.astype(np.int64)
 
 
-def run_seed(files: dict[str, bytes], targets: np.ndarray, seed: int) -> Result:
+def run_seed(files: dict[str, bytes], targets: np.ndarray, seed: int, where: str = "cpu") -> Result:
     """Train on the first 800 digits of a seeded shuffle; test on the rest."""
     config = training_config_clean({"seed": seed, "augment": {"hflip": False}})
     names = sorted(files)
@@ -91,7 +91,7 @@ def run_seed(files: dict[str, bytes], targets: np.ndarray, seed: int) -> Result:
         multi_label=False,
         num_labels=10,
         config=config,
-        device=device.select_device("cpu"),
+        device=device.select_device(where),
         on_epoch=lambda log: True,
     )
     seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
@@ -114,11 +114,11 @@ def _meta(config: dict, result: training.FitResult) -> dict:
     }
 
 
-def print_table(results: list[Result], held_out: int) -> bool:
+def print_table(results: list[Result], held_out: int, where: str = "cpu") -> bool:
     """The per-seed table and the verdict against the targets; True when all pass."""
     print(
         f"small-cnn, default config (flips off), {LABELLED} labelled digits, "
-        f"{held_out} held out, torch threads = {torch.get_num_threads()}, "
+        f"{held_out} held out, device {where}, torch threads = {torch.get_num_threads()}, "
         f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}"
     )
     print(
@@ -146,11 +146,14 @@ def main(argv: list[str] | None = None) -> int:
     """Train once per seed and print the table; exit 1 when a seed misses a target."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument(
+        "--device", default="cpu", help="cpu (the target's), cuda, mps or auto (default cpu)"
+    )
     options = parser.parse_args(argv)
     device.configure_threads(THREADS)
     files, targets = digit_files()
-    results = [run_seed(files, targets, seed) for seed in options.seeds]
-    return 0 if print_table(results, len(files) - LABELLED) else 1
+    results = [run_seed(files, targets, seed, options.device) for seed in options.seeds]
+    return 0 if print_table(results, len(files) - LABELLED, options.device) else 1
 
 
 if __name__ == "__main__":
