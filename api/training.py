@@ -72,9 +72,21 @@ class PerLabelSerializer(serializers.Serializer):
 
 
 class BaselineSerializer(serializers.Serializer):
-    version = serializers.IntegerField()
-    accuracy = serializers.FloatField(allow_null=True)
-    macro_f1 = serializers.FloatField(allow_null=True)
+    version = serializers.IntegerField(help_text="The version that was current.")
+    images = serializers.IntegerField(
+        required=False, help_text="Validation images compared: those it was not trained on."
+    )
+    seen = serializers.IntegerField(
+        required=False, help_text="Validation images left out: it was trained on them."
+    )
+    accuracy = serializers.FloatField(required=False, allow_null=True)
+    macro_f1 = serializers.FloatField(required=False, allow_null=True)
+    candidate_accuracy = serializers.FloatField(
+        required=False, help_text="The new version's accuracy on the same images."
+    )
+    candidate_macro_f1 = serializers.FloatField(
+        required=False, help_text="The new version's macro-F1 on the same images."
+    )
 
 
 class MetricsSerializer(serializers.Serializer):
@@ -93,7 +105,8 @@ class MetricsSerializer(serializers.Serializer):
     )
     baseline = BaselineSerializer(
         allow_null=True,
-        help_text="The model current at training time, measured on the same validation images.",
+        help_text="The model current at training time and the new one, both measured on the "
+        "new one's validation images that the current one was not trained on.",
     )
 
 

@@ -20,25 +20,31 @@ def promotion_decide(
 ) -> tuple[bool, str]:
     """Whether a newly trained model should replace the current one, and why (a note).
 
-    It does when there is no current model, when the current one could not be measured
-    on the same validation images (``baseline`` None: other labels), or when its
-    macro-F1 there is at least the current one's.
+    ``baseline`` holds both models' figures on the new model's validation images that
+    the current one was not trained on (``images`` of them; ``candidate_macro_f1`` is
+    the new model's there). The new model is promoted when there is no current model,
+    when the two could not be compared (``baseline`` None: other labels, or no image the
+    current model had not seen), or when its macro-F1 there is at least the current one's.
     """
     current = ModelVersion.objects.filter(project=project, is_current=True).first()
     if current is None:
         return True, "Promoted: the project had no current model."
-    new_f1 = float(metrics.get("macro_f1") or 0.0)
     if baseline is None or baseline.get("macro_f1") is None:
-        return True, (
-            f"Promoted: v{current.version} could not be measured on the same validation "
-            "images (its labels differ)."
-        )
+        if baseline is not None and baseline.get("seen"):
+            reason = "it was trained on every one of these validation images"
+        else:
+            reason = "it could not be measured on the same validation images (its labels differ)"
+        return True, f"Promoted: v{current.version} was not compared: {reason}."
     old_f1 = float(baseline["macro_f1"])
-    images = metrics.get("images", "the")
+    new_f1 = float(baseline.get("candidate_macro_f1", metrics.get("macro_f1")) or 0.0)
+    images = baseline.get("images", metrics.get("images", "the"))
     comparison = f"macro-F1 {new_f1:.3f} vs {old_f1:.3f} of v{current.version} on {images}"
+    where = "validation images"
+    if baseline.get("seen"):
+        where += f" it was not trained on ({baseline['seen']} it was trained on left out)"
     if new_f1 >= old_f1:
-        return True, f"Promoted: {comparison} validation images."
-    return False, f"Not promoted: {comparison} validation images."
+        return True, f"Promoted: {comparison} {where}."
+    return False, f"Not promoted: {comparison} {where}."
 
 
 @transaction.atomic

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -110,28 +111,50 @@ def _train(plan: runs.TrainingPlan, device: torch.device) -> None:
         "normalisation": result.normalisation,
         "multi_label": plan.multi_label,
     }
-    sha256 = weights.save(weights_path(name), model=result.model, meta=meta)
+    sha256 = weights.save(
+        weights_path(name),
+        model=result.model,
+        meta=meta,
+        trained_on=[data.image_ids[r] for r in train_rows],
+    )
     val_ids = [data.image_ids[r] for r in val_rows]
+    candidate = _Candidate(result.val_probabilities, result.thresholds, plan.multi_label)
     version = runs.training_run_finish(
         run_id=run.pk,
         weights=name,
         weights_sha256=sha256,
         metrics=metrics,
         validation_image_ids=val_ids,
-        baseline=_baseline(run.project, val_ids, y_val, data.label_ids, device),
+        baseline=_baseline(run.project, val_ids, y_val, candidate, data.label_ids, device),
     )
     if version is None and not ModelVersion.objects.filter(weights=name).exists():
         weights_path(name).unlink(missing_ok=True)
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    """The new model's outputs on its validation images, to score it on any subset."""
+
+    probabilities: np.ndarray
+    thresholds: list[float] | None
+    multi_label: bool
 
 
 def _baseline(
     project: Project,
     val_ids: list[int],
     y_val: np.ndarray,
+    candidate: _Candidate,
     label_ids: list[int],
     device: torch.device,
 ) -> dict[str, Any] | None:
-    """The current model's accuracy and macro-F1 on the same validation images, if comparable."""
+    """The current and the new model on the validation images the current one never saw.
+
+    Images the current model was trained on (an image can move from training to
+    validation as the labelled set grows) would flatter it, so they are left out of the
+    comparison. None when there is nothing comparable: no current model, other labels,
+    or an unreadable file. ``images`` 0 when the current model saw every one of them.
+    """
     current = current_model(project)
     if current is None or not current.weights:
         return None
@@ -139,22 +162,38 @@ def _baseline(
         loaded = _load(current.weights, current.weights_sha256, str(device))
         if list(loaded.meta["label_ids"]) != list(label_ids):
             return None
+        seen = loaded.trained_on or frozenset()
+        keep = [row for row, image_id in enumerate(val_ids) if image_id not in seen]
+        compared = {"version": current.version, "images": 0, "seen": len(val_ids) - len(keep)}
+        if not keep:
+            return compared
         names = dict(Image.objects.filter(pk__in=val_ids).values_list("pk", "file"))
-        ok, probabilities, _ = predict_files(loaded, [names[i] for i in val_ids], _open)
-        metrics = classification_metrics(
-            y_true=y_val[ok],
+        ok, probabilities, _ = predict_files(loaded, [names[val_ids[r]] for r in keep], _open)
+        rows = [keep[i] for i in ok]
+        old = classification_metrics(
+            y_true=y_val[rows],
             probabilities=probabilities,
             label_ids=label_ids,
             multi_label=bool(loaded.meta["multi_label"]),
             thresholds=loaded.meta.get("thresholds"),
         )
+        new = classification_metrics(
+            y_true=y_val[rows],
+            probabilities=candidate.probabilities[rows],
+            label_ids=label_ids,
+            multi_label=candidate.multi_label,
+            thresholds=candidate.thresholds,
+        )
     except Exception:  # a missing or unreadable old model is no reason to fail the new one
         logger.exception("Could not measure model version %s for comparison", current.pk)
         return None
     return {
-        "version": current.version,
-        "accuracy": metrics["accuracy"],
-        "macro_f1": metrics["macro_f1"],
+        **compared,
+        "images": len(rows),
+        "accuracy": old["accuracy"],
+        "macro_f1": old["macro_f1"],
+        "candidate_accuracy": new["accuracy"],
+        "candidate_macro_f1": new["macro_f1"],
     }
 
 

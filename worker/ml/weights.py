@@ -1,7 +1,8 @@
 """Model files: versioned, self-describing, written atomically.
 
 A file holds ``{"format_version", "meta", "state_dict"}`` saved with ``torch.save`` and
-read back with ``torch.load(weights_only=True)``, so ``meta`` holds plain types only.
+read back with ``torch.load(weights_only=True)``, so ``meta`` holds plain types only; an
+optional ``trained_on`` tensor lists the image ids the model was trained on.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import hashlib
 import io
 import os
 import pickle
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,6 +46,8 @@ class LoadedModel:
 
     model: nn.Module
     meta: dict[str, Any]
+    # The ids of the images the model was trained on (None: not recorded in its file).
+    trained_on: frozenset[int] | None = None
 
     @property
     def device(self) -> torch.device:
@@ -51,8 +55,17 @@ class LoadedModel:
         return next(self.model.parameters()).device
 
 
-def save(path: str | os.PathLike[str], *, model: nn.Module, meta: dict[str, Any]) -> str:
+def save(
+    path: str | os.PathLike[str],
+    *,
+    model: nn.Module,
+    meta: dict[str, Any],
+    trained_on: Sequence[int] | None = None,
+) -> str:
     """Write the model and meta to ``path`` atomically; return the file's sha256 (hex).
+
+    ``trained_on``: the training images' ids, kept so that a later model is compared with
+    this one only on images this one never saw.
 
     Writes ``<path>.tmp-<pid>`` in the same folder, fsyncs it, then renames it over
     ``path``: readers see the old file or the new one, never half of one.
@@ -62,7 +75,10 @@ def save(path: str | os.PathLike[str], *, model: nn.Module, meta: dict[str, Any]
         raise ValueError(f"Model meta lacks {', '.join(missing)}.")
     buffer = io.BytesIO()
     state = {key: value.detach().cpu() for key, value in model.state_dict().items()}
-    torch.save({"format_version": FORMAT_VERSION, "meta": meta, "state_dict": state}, buffer)
+    payload: dict[str, Any] = {"format_version": FORMAT_VERSION, "meta": meta, "state_dict": state}
+    if trained_on is not None:
+        payload["trained_on"] = torch.tensor(sorted(trained_on), dtype=torch.int64)
+    torch.save(payload, buffer)
     data = buffer.getvalue()
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -115,7 +131,12 @@ def load(path: str | os.PathLike[str], device: torch.device | str) -> LoadedMode
         meta["architecture"], len(meta["label_ids"]), meta["channels"], meta["image_size"]
     )
     model.load_state_dict(payload["state_dict"])
-    return LoadedModel(model=for_inference(model, torch.device(device)), meta=meta)
+    trained_on = payload.get("trained_on")
+    return LoadedModel(
+        model=for_inference(model, torch.device(device)),
+        meta=meta,
+        trained_on=None if trained_on is None else frozenset(trained_on.tolist()),
+    )
 
 
 def for_inference(model: nn.Module, device: torch.device) -> nn.Module:

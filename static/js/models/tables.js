@@ -52,13 +52,16 @@ function comparison(version) {
   const metrics = version.metrics || {};
   const baseline = metrics.baseline;
   const parts = [];
-  if (baseline && isNum(baseline.macro_f1) && isNum(metrics.macro_f1)) {
-    const delta = metrics.macro_f1 - baseline.macro_f1;
+  // Both figures on the images the older version was not trained on (older records: the
+  // new version's figure on its whole validation set).
+  const mine = isNum(baseline?.candidate_macro_f1) ? baseline.candidate_macro_f1 : metrics.macro_f1;
+  if (baseline && isNum(baseline.macro_f1) && isNum(mine)) {
+    const delta = mine - baseline.macro_f1;
     const sign = delta > 0 ? "+" : delta < 0 ? "−" : "±";
     parts.push(
       el("span", {
         class: delta >= 0 ? "delta up" : "delta down",
-        title: `Macro-F1 ${metrics.macro_f1.toFixed(3)} against version ${baseline.version}'s ${baseline.macro_f1.toFixed(3)} on the same validation images`,
+        title: `Macro-F1 ${mine.toFixed(3)} against version ${baseline.version}'s ${baseline.macro_f1.toFixed(3)} on the same validation images`,
         text: `${sign}${Math.abs(delta).toFixed(3)} vs v${baseline.version}`,
       }),
     );

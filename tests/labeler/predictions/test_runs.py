@@ -154,6 +154,30 @@ def test_a_worse_model_is_kept_but_not_promoted(project, labelled):
     assert current.is_current
 
 
+def test_the_comparison_uses_both_models_figures_on_the_images_the_current_one_never_saw(
+    project, labelled
+):
+    ModelVersionFactory(project=project, version=1)
+    run = start(project)
+    runs.training_run_begin(run_id=run.pk, device="cpu")
+    baseline = {"version": 1, "images": 5, "seen": 2, "macro_f1": 0.7, "candidate_macro_f1": 0.75}
+    version = finish(run, macro_f1=0.5, baseline=baseline)
+    assert version.is_current
+    assert version.promotion_note == (
+        "Promoted: macro-F1 0.750 vs 0.700 of v1 on 5 validation images it was not trained "
+        "on (2 it was trained on left out)."
+    )
+
+
+def test_a_current_model_that_saw_every_validation_image_is_not_compared(project, labelled):
+    ModelVersionFactory(project=project, version=1)
+    run = start(project)
+    runs.training_run_begin(run_id=run.pk, device="cpu")
+    version = finish(run, macro_f1=0.1, baseline={"version": 1, "images": 0, "seen": 2})
+    assert version.is_current
+    assert "trained on every one of these validation images" in version.promotion_note
+
+
 def test_a_run_cancelled_before_finishing_makes_no_version(project, labelled):
     run = start(project)
     runs.training_run_begin(run_id=run.pk, device="cpu")

@@ -44,6 +44,14 @@ def test_round_trip_predicts_the_same(tmp_path):
     assert digest == hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def test_the_training_images_travel_with_the_model(tmp_path):
+    """The ids of the images a model was trained on come back with it; older files: None."""
+    weights.save(tmp_path / "with.pt", model=model(), meta=meta(), trained_on=[9, 3, 7])
+    weights.save(tmp_path / "without.pt", model=model(), meta=meta())
+    assert weights.load(tmp_path / "with.pt", "cpu").trained_on == frozenset({3, 7, 9})
+    assert weights.load(tmp_path / "without.pt", "cpu").trained_on is None
+
+
 def test_save_leaves_no_temporary_file(tmp_path):
     weights.save(tmp_path / "m.pt", model=model(), meta=meta())
     weights.save(tmp_path / "m.pt", model=model(1), meta=meta())

@@ -1,0 +1,51 @@
+"""The worker's training glue: how a new model is compared with the current one."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from labeler.annotations.models import FinalLabel
+from labeler.predictions.models import ModelVersion
+from tests.conftest import client_for
+from tests.factories import UserFactory
+from tests.worker.ml_project import ml_project
+from worker.ml import jobs, weights
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.mark.django_db
+def test_the_current_model_is_compared_only_on_images_it_did_not_train_on(
+    django_capture_on_commit_callbacks,
+):
+    """Validation images the current version was trained on are left out of the comparison
+    (they would flatter it); on the rest both models are scored."""
+    lead, annotator = UserFactory(username="lead"), UserFactory(username="ann")
+    project, _, _ = ml_project(lead, annotator)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert client_for(lead).post(f"/api/v1/projects/{project.pk}/train/", {}).status_code == 202
+    first = ModelVersion.objects.get(project=project, version=1)
+    trained = sorted(weights.load(jobs.weights_path(first.weights), "cpu").trained_on or ())
+    held = list(first.validation_image_ids)
+    finals = FinalLabel.objects.filter(image__project=project)
+    assert trained and held and not set(trained) & set(held)
+    assert set(trained) | set(held) == set(finals.values_list("image_id", flat=True))
+
+    label_ids = list(project.labels.order_by("position").values_list("pk", flat=True))
+    label_of = dict(finals.values_list("image_id", "labels"))
+    # A new model's validation set: the current one's, plus two images it trained on.
+    val_ids = held + trained[:2]
+    y_val = np.array([label_ids.index(label_of[i]) for i in val_ids])
+    perfect = jobs._Candidate(np.eye(len(label_ids))[y_val], None, multi_label=False)
+    baseline = jobs._baseline(project, val_ids, y_val, perfect, label_ids, torch.device("cpu"))
+    assert baseline["version"] == 1 and baseline["seen"] == 2 and baseline["images"] == len(held)
+    assert baseline["candidate_accuracy"] == baseline["candidate_macro_f1"] == 1.0
+    # On its own validation images the current version scores what it scored when trained.
+    assert baseline["accuracy"] == pytest.approx(first.metrics["accuracy"], abs=1 / len(held))
+
+    only_seen = jobs._baseline(
+        project, trained[:3], y_val[:3], perfect, label_ids, torch.device("cpu")
+    )
+    assert only_seen == {"version": 1, "images": 0, "seen": 3}
