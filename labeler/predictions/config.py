@@ -26,7 +26,7 @@ _DEFAULTS: dict[str, Any] = {
     "batch_size": 64,
     "learning_rate": 3e-3,
     "weight_decay": 1e-4,
-    "validation_share": 0.2,
+    "validation_share": 0.1,
     "seed": 0,
     "balance": "weighted_loss",
     "augment": {
