@@ -241,6 +241,12 @@ LABELER_TORCH_THREADS = env_int("LABELER_TORCH_THREADS", 0)  # 0: every core
 LABELER_MODEL_DIR = Path(os.environ.get("LABELER_MODEL_DIR", VAR_DIR / "models"))
 LABELER_PRETRAINED_DIR = os.environ.get("LABELER_PRETRAINED_DIR", "")
 LABELER_PRELABEL_CHUNK = env_int("LABELER_PRELABEL_CHUNK", 256)
+# Each worker keeps images decoded to small model inputs here, by content hash, so that
+# later passes and runs skip decoding; "" turns it off. Safe to empty at any time.
+LABELER_INPUT_CACHE_DIR = os.environ.get(
+    "LABELER_INPUT_CACHE_DIR", str(VAR_DIR / "cache" / "inputs")
+)
+LABELER_INPUT_CACHE_MAX_SIZE = env_int("LABELER_INPUT_CACHE_MAX_SIZE", 64)  # pixels a side
 # A running training with no heartbeat for this long is marked failed (its worker is gone).
 LABELER_TRAINING_STALE_SECONDS = env_int("LABELER_TRAINING_STALE_SECONDS", 900)
 

@@ -26,8 +26,9 @@ def empty_cache():
 @pytest.fixture(autouse=True)
 def media_root(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
-    # Trained weights too: a test's model files never land in the checkout's var/.
+    # Trained weights and decoded inputs too: a test's files never land in the checkout's var/.
     settings.LABELER_MODEL_DIR = tmp_path / "models"
+    settings.LABELER_INPUT_CACHE_DIR = str(tmp_path / "inputs")
     return settings.MEDIA_ROOT
 
 

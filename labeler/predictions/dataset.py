@@ -29,6 +29,7 @@ class TrainingSet:
     image_ids: list[int]
     files: list[str]  # storage names
     targets: list[list[int]]  # label ids per image (exactly one for single-label)
+    sha256s: list[str]  # the files' content hashes
 
     def __len__(self) -> int:
         return len(self.image_ids)
@@ -47,28 +48,29 @@ def training_set(project: Project) -> TrainingSet:
     label_ids = list(project.labels.order_by("position").values_list("pk", flat=True))
     known = set(label_ids)
     by_image: dict[int, list[int]] = {}
-    files: dict[int, str] = {}
+    files: dict[int, tuple[str, str]] = {}  # image id: (storage name, sha256)
     through = FinalLabel.labels.through
     rows = through.objects.filter(finallabel__image__project=project).values_list(
-        "finallabel__image_id", "finallabel__image__file", "label_id"
+        "finallabel__image_id", "finallabel__image__file", "finallabel__image__sha256", "label_id"
     )
-    for image_id, name, label_id in rows.iterator():
+    for image_id, name, sha256, label_id in rows.iterator():
         if label_id in known:
             by_image.setdefault(image_id, []).append(label_id)
-            files[image_id] = name
+            files[image_id] = (name, sha256)
     if project.multi_label:
         empty = FinalLabel.objects.filter(image__project=project, labels__isnull=True)
-        for image_id, name in empty.values_list("image_id", "image__file"):
+        for image_id, name, sha256 in empty.values_list("image_id", "image__file", "image__sha256"):
             by_image.setdefault(image_id, [])
-            files[image_id] = name
+            files[image_id] = (name, sha256)
     else:
         by_image = {i: labels for i, labels in by_image.items() if len(labels) == 1}
     image_ids = sorted(by_image)
     return TrainingSet(
         label_ids=label_ids,
         image_ids=image_ids,
-        files=[files[i] for i in image_ids],
+        files=[files[i][0] for i in image_ids],
         targets=[sorted(by_image[i]) for i in image_ids],
+        sha256s=[files[i][1] for i in image_ids],
     )
 
 

@@ -8,10 +8,16 @@ is a uint8 (N, C, H, W) tensor, C = 1 (grayscale) or 3 (RGB).
 
 from __future__ import annotations
 
+import itertools
+import logging
 import math
+import os
+import re
+import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, BinaryIO
 
 import numpy as np
@@ -21,6 +27,8 @@ from PIL import Image as PILImage
 
 Opener = Callable[[str], BinaryIO]
 _GRAY_WEIGHTS = (0.299, 0.587, 0.114)
+_CACHE_KEY = re.compile(r"^[0-9a-f]{64}$")
+logger = logging.getLogger(__name__)
 
 
 class BadImage(ValueError):
@@ -47,8 +55,94 @@ def prepare_image(image: PILImage.Image, *, image_size: int, grayscale: bool) ->
     return pixels[None] if grayscale else pixels.transpose(2, 0, 1)
 
 
-def decode_file(name: str, opener: Opener, *, image_size: int, grayscale: bool) -> np.ndarray:
-    """Open, decode and shrink one stored file; raises ``BadImage`` when that fails."""
+@dataclass(frozen=True)
+class InputCache:
+    """Images already decoded and shrunk to a model's input, in a folder of the worker.
+
+    Pre-labelling predicts every unlabelled image again after each promotion, and every
+    training run decodes every labelled image again: for a small input, reading the
+    source file and decoding it costs more than the model itself. So the uint8 pixels of
+    each image at each (size, mode) are kept in a file of their own, named by the source
+    file's sha256: content never changes under a name, so an entry is never stale, and
+    the folder can be emptied at any time. Inputs larger than ``max_size`` pixels a side
+    are not kept (a 224-pixel input costs 150 KB and its model far more than decoding).
+    A missing, unreadable or truncated entry is decoded afresh and written again.
+    """
+
+    root: Path
+    max_size: int = 64
+
+    def applies(self, key: str | None, image_size: int) -> bool:
+        """Whether this input is kept: a sha256 key, and an input no larger than max_size."""
+        return key is not None and image_size <= self.max_size and bool(_CACHE_KEY.match(key))
+
+    def path(self, key: str, image_size: int, grayscale: bool) -> Path:
+        """Where the input of the file with this sha256 is kept."""
+        return Path(self._file(key, image_size, grayscale))
+
+    def _file(self, key: str, image_size: int, grayscale: bool) -> str:
+        return f"{self.root}/{image_size}-{'l' if grayscale else 'rgb'}/{key[:2]}/{key}.u8"
+
+    def get(self, key: str, image_size: int, grayscale: bool) -> np.ndarray | None:
+        """The kept (C, H, W) pixels, or None."""
+        channels = 1 if grayscale else 3
+        size = channels * image_size * image_size
+        # os-level reads: a tenth of the cost of open() for a file of a few kilobytes.
+        try:
+            descriptor = os.open(self._file(key, image_size, grayscale), os.O_RDONLY)
+        except OSError:
+            return None
+        try:
+            raw = os.read(descriptor, size + 1)
+        except OSError:
+            return None
+        finally:
+            os.close(descriptor)
+        if len(raw) != size:
+            return None
+        return np.frombuffer(raw, dtype=np.uint8).reshape(channels, image_size, image_size)
+
+    def put(self, key: str, image_size: int, grayscale: bool, pixels: np.ndarray) -> None:
+        """Keep the pixels: written under a temporary name, then renamed into place."""
+        target = self.path(key, image_size, grayscale)
+        temporary = target.with_name(f"{target.name}.{os.getpid()}-{threading.get_ident()}")
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            temporary.write_bytes(np.ascontiguousarray(pixels, dtype=np.uint8).tobytes())
+            os.replace(temporary, target)
+        except OSError as exc:  # a full or read-only disk only costs the next decode
+            logger.debug("Could not keep the model input %s: %s", target, exc)
+            temporary.unlink(missing_ok=True)
+
+
+def decode_file(
+    name: str,
+    opener: Opener,
+    *,
+    image_size: int,
+    grayscale: bool,
+    key: str | None = None,
+    cache: InputCache | None = None,
+) -> np.ndarray:
+    """Open, decode and shrink one stored file; raises ``BadImage`` when that fails.
+
+    With a ``cache`` and the file's sha256 as ``key``, the kept input is used when there
+    is one, and a decoded one is kept.
+    """
+    kept = cache is not None and cache.applies(key, image_size)
+    if kept:
+        assert cache is not None and key is not None
+        pixels = cache.get(key, image_size, grayscale)
+        if pixels is not None:
+            return pixels
+    pixels = _decode(name, opener, image_size=image_size, grayscale=grayscale)
+    if kept:
+        assert cache is not None and key is not None
+        cache.put(key, image_size, grayscale, pixels)
+    return pixels
+
+
+def _decode(name: str, opener: Opener, *, image_size: int, grayscale: bool) -> np.ndarray:
     try:
         with opener(name) as handle, PILImage.open(handle) as image:
             return prepare_image(image, image_size=image_size, grayscale=grayscale)
@@ -65,6 +159,15 @@ class Decoded:
     bad: list[str] = field(default_factory=list)
 
 
+@dataclass
+class Pending:
+    """A batch being decoded: inputs read from the cache, and pool tasks for the rest."""
+
+    count: int
+    ready: dict[int, np.ndarray] = field(default_factory=dict)
+    tasks: list[tuple[list[int], Future[list[np.ndarray | BadImage]]]] = field(default_factory=list)
+
+
 def decode_submit(
     pool: ThreadPoolExecutor,
     names: Sequence[str],
@@ -72,38 +175,99 @@ def decode_submit(
     *,
     image_size: int,
     grayscale: bool,
-) -> list[Future[np.ndarray]]:
-    """Start decoding ``names`` in the pool (PIL releases the GIL while it decodes)."""
-    return [
-        pool.submit(decode_file, name, opener, image_size=image_size, grayscale=grayscale)
-        for name in names
-    ]
+    keys: Sequence[str | None] | None = None,
+    cache: InputCache | None = None,
+    parts: int = 2,
+) -> Pending:
+    """Start decoding ``names``: kept inputs are read here and now (a few microseconds
+    each, cheaper than handing them to a thread), the other files are decoded in the
+    pool (PIL releases the GIL while it decodes), in ``parts`` slices, one task each.
+    ``keys``: each file's sha256, for the ``cache``.
+    """
+    keys = keys if keys is not None else [None] * len(names)
+    if len(keys) != len(names):
+        raise ValueError("keys must match names one to one")
+    pending = Pending(count=len(names))
+    todo = []
+    for index, key in enumerate(keys):
+        if cache is not None and key is not None and cache.applies(key, image_size):
+            pixels = cache.get(key, image_size, grayscale)
+            if pixels is not None:
+                pending.ready[index] = pixels
+                continue
+        todo.append(index)
+    count = max(1, min(parts, len(todo)))
+    bounds = [len(todo) * i // count for i in range(count + 1)]
+    options = {"image_size": image_size, "grayscale": grayscale, "cache": cache}
+    for low, high in itertools.pairwise(bounds):
+        if high > low:
+            indexes = todo[low:high]
+            task = pool.submit(
+                _decode_slice,
+                [names[i] for i in indexes],
+                [keys[i] for i in indexes],
+                opener,
+                options,
+            )
+            pending.tasks.append((indexes, task))
+    return pending
 
 
-def decode_collect(
-    futures: Sequence[Future[np.ndarray]], *, image_size: int, grayscale: bool
-) -> Decoded:
-    """Wait for ``decode_submit``'s work and stack what decoded into one tensor."""
-    channels = 1 if grayscale else 3
-    arrays: list[np.ndarray] = []
-    decoded = Decoded(images=torch.empty(0))
-    for index, future in enumerate(futures):
+def _decode_slice(
+    names: Sequence[str], keys: Sequence[str | None], opener: Opener, options: dict[str, Any]
+) -> list[np.ndarray | BadImage]:
+    results: list[np.ndarray | BadImage] = []
+    for name, key in zip(names, keys, strict=True):
         try:
-            arrays.append(future.result())
-            decoded.ok.append(index)
+            results.append(decode_file(name, opener, key=key, **options))
         except BadImage as exc:
-            decoded.bad.append(exc.name)
-    decoded.images = _stack(arrays, channels, image_size)
+            results.append(exc)
+    return results
+
+
+def decode_collect(pending: Pending, *, image_size: int, grayscale: bool) -> Decoded:
+    """Wait for ``decode_submit``'s work and stack what decoded into one tensor."""
+    results: list[np.ndarray | BadImage | None] = [None] * pending.count
+    for index, pixels in pending.ready.items():
+        results[index] = pixels
+    for indexes, task in pending.tasks:
+        for index, outcome in zip(indexes, task.result(), strict=True):
+            results[index] = outcome
+    decoded = Decoded(images=torch.empty(0))
+    arrays: list[np.ndarray] = []
+    for index, result in enumerate(results):
+        if isinstance(result, np.ndarray):
+            arrays.append(result)
+            decoded.ok.append(index)
+        elif isinstance(result, BadImage):
+            decoded.bad.append(result.name)
+    decoded.images = _stack(arrays, 1 if grayscale else 3, image_size)
     return decoded
 
 
 def decode_files(
-    names: Sequence[str], opener: Opener, *, image_size: int, grayscale: bool, threads: int = 2
+    names: Sequence[str],
+    opener: Opener,
+    *,
+    image_size: int,
+    grayscale: bool,
+    threads: int = 2,
+    keys: Sequence[str | None] | None = None,
+    cache: InputCache | None = None,
 ) -> Decoded:
     """Decode many files in a thread pool, keeping the failures apart."""
     with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
-        futures = decode_submit(pool, names, opener, image_size=image_size, grayscale=grayscale)
-        return decode_collect(futures, image_size=image_size, grayscale=grayscale)
+        pending = decode_submit(
+            pool,
+            names,
+            opener,
+            image_size=image_size,
+            grayscale=grayscale,
+            keys=keys,
+            cache=cache,
+            parts=max(1, threads) * 4,
+        )
+        return decode_collect(pending, image_size=image_size, grayscale=grayscale)
 
 
 def load_images(

@@ -10,11 +10,12 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import numpy as np
 import torch
 
-from worker.ml.data import Opener, decode_collect, decode_submit, to_model_input
+from worker.ml.data import InputCache, Opener, decode_collect, decode_submit, to_model_input
 from worker.ml.weights import LoadedModel
 
 
@@ -36,27 +37,45 @@ def predict_files(
     batch_size: int = 256,
     *,
     threads: int = 2,
+    keys: Sequence[str | None] | None = None,
+    cache: InputCache | None = None,
 ) -> tuple[list[int], np.ndarray, list[str]]:
     """Decode and predict stored files, the next batch decoding while one runs forward.
 
     Returns (indices into ``names`` that decoded, their probabilities (n, L), the names
     that failed to decode). ``threads`` decode in parallel; while decoding is the
     bottleneck, torch gives up that many CPU threads to it (see ``_ThreadShare``).
+    ``keys`` (each file's sha256) and ``cache``: decoded inputs kept between passes.
     """
-    options = {"image_size": loaded.meta["image_size"], "grayscale": loaded.meta["grayscale"]}
-    batches = [names[start : start + batch_size] for start in range(0, len(names), batch_size)]
+    options: dict[str, Any] = {
+        "image_size": loaded.meta["image_size"],
+        "grayscale": loaded.meta["grayscale"],
+        "cache": cache,
+        "parts": max(1, threads),
+    }
+    starts = range(0, len(names), batch_size)
+    batches = [names[start : start + batch_size] for start in starts]
+    batch_keys = [None if keys is None else keys[start : start + batch_size] for start in starts]
     ok: list[int] = []
     bad: list[str] = []
     parts: list[np.ndarray] = []
     share = _ThreadShare(decode_threads=max(1, threads), cpu=loaded.device.type == "cpu")
     with ThreadPoolExecutor(max_workers=max(1, threads)) as pool, share:
-        queued = [decode_submit(pool, batch, opener, **options) for batch in batches[:2]]
+        queued = [
+            decode_submit(pool, batches[i], opener, keys=batch_keys[i], **options)
+            for i in range(min(2, len(batches)))
+        ]
         for number in range(len(batches)):
             waited = time.perf_counter()
-            decoded = decode_collect(queued.pop(0), **options)
+            decoded = decode_collect(
+                queued.pop(0), image_size=options["image_size"], grayscale=options["grayscale"]
+            )
             waited = time.perf_counter() - waited
             if number + 2 < len(batches):
-                queued.append(decode_submit(pool, batches[number + 2], opener, **options))
+                later = number + 2
+                queued.append(
+                    decode_submit(pool, batches[later], opener, keys=batch_keys[later], **options)
+                )
             ok.extend(number * batch_size + index for index in decoded.ok)
             bad.extend(decoded.bad)
             if decoded.ok:

@@ -27,7 +27,7 @@ from labeler.predictions.models import ModelVersion
 from labeler.predictions.selectors import current_model
 from labeler.projects.models import Project
 from worker.ml import weights
-from worker.ml.data import decode_files
+from worker.ml.data import InputCache, decode_files
 from worker.ml.device import configure_threads, select_device
 from worker.ml.inference import predict_files
 from worker.ml.training import Cancelled, fit
@@ -38,6 +38,14 @@ DECODE_THREADS = 2
 
 def _open(name: str) -> Any:
     return default_storage.open(name, "rb")
+
+
+def input_cache() -> InputCache | None:
+    """The worker's folder of decoded model inputs (None when LABELER_INPUT_CACHE_DIR is "")."""
+    root = settings.LABELER_INPUT_CACHE_DIR
+    if not root:
+        return None
+    return InputCache(Path(root), max_size=settings.LABELER_INPUT_CACHE_MAX_SIZE)
 
 
 def weights_name(project_id: int, run_id: int) -> str:
@@ -74,6 +82,8 @@ def _train(plan: runs.TrainingPlan, device: torch.device) -> None:
         image_size=config["image_size"],
         grayscale=config["grayscale"],
         threads=DECODE_THREADS,
+        keys=data.sha256s,
+        cache=input_cache(),
     )
     position = {row: i for i, row in enumerate(decoded.ok)}
     train_rows = [r for r in plan.split.train if r in position]
@@ -167,8 +177,15 @@ def _baseline(
         compared = {"version": current.version, "images": 0, "seen": len(val_ids) - len(keep)}
         if not keep:
             return compared
-        names = dict(Image.objects.filter(pk__in=val_ids).values_list("pk", "file"))
-        ok, probabilities, _ = predict_files(loaded, [names[val_ids[r]] for r in keep], _open)
+        stored = Image.objects.filter(pk__in=val_ids).values_list("pk", "file", "sha256")
+        files = {pk: (name, sha256) for pk, name, sha256 in stored}
+        ok, probabilities, _ = predict_files(
+            loaded,
+            [files[val_ids[r]][0] for r in keep],
+            _open,
+            keys=[files[val_ids[r]][1] for r in keep],
+            cache=input_cache(),
+        )
         rows = [keep[i] for i in ok]
         old = classification_metrics(
             y_true=y_val[rows],
@@ -215,13 +232,16 @@ def predict(model_version_id: int, image_ids: list[int]) -> int:
     configure_threads()
     device = select_device(settings.LABELER_DEVICE)
     loaded = _load(version.weights, version.weights_sha256, str(device))
-    files = dict(
-        Image.objects.filter(pk__in=image_ids, project_id=version.project_id).values_list(
-            "pk", "file"
-        )
-    )
+    stored = Image.objects.filter(pk__in=image_ids, project_id=version.project_id)
+    files = {pk: (name, sha256) for pk, name, sha256 in stored.values_list("pk", "file", "sha256")}
     ids = [i for i in image_ids if i in files]
-    ok, probabilities, bad = predict_files(loaded, [files[i] for i in ids], _open)
+    ok, probabilities, bad = predict_files(
+        loaded,
+        [files[i][0] for i in ids],
+        _open,
+        keys=[files[i][1] for i in ids],
+        cache=input_cache(),
+    )
     if bad:
         logger.warning("Model version %s could not decode %d image(s)", version.pk, len(bad))
     failed = sorted(set(range(len(ids))) - set(ok))

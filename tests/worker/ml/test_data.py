@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 
 import numpy as np
@@ -78,6 +79,55 @@ def test_decode_files_keeps_the_good_ones(files):
     assert decoded.ok == [1, 3]
     assert decoded.bad == ["broken.jpg", "missing.png"]
     assert decoded.images.shape == (2, 1, 8, 8)
+
+
+def key_of(content: bytes) -> str:
+    return hashlib.sha256(content).hexdigest()
+
+
+def test_kept_inputs_are_used_instead_of_the_files(files, tmp_path):
+    """A second pass reads the kept inputs: the same pixels, even with the files gone."""
+    cache = data.InputCache(tmp_path / "inputs")
+    keys = [key_of(files[name]) for name in GOOD]
+    first = data.decode_files(
+        GOOD, opener_for(files), image_size=12, grayscale=False, keys=keys, cache=cache
+    )
+    assert len(list((tmp_path / "inputs" / "12-rgb").rglob("*.u8"))) == len(GOOD)
+    again = data.decode_files(
+        GOOD, opener_for({}), image_size=12, grayscale=False, keys=keys, cache=cache
+    )
+    assert again.ok == first.ok == list(range(len(GOOD))) and not again.bad
+    assert torch.equal(again.images, first.images)
+    # Another size or mode is another input, decoded from the file.
+    gray = data.decode_files(
+        GOOD, opener_for({}), image_size=12, grayscale=True, keys=keys, cache=cache
+    )
+    assert gray.bad == GOOD
+
+
+def test_a_damaged_kept_input_is_decoded_again(files, tmp_path):
+    cache = data.InputCache(tmp_path)
+    key = key_of(files["photo.png"])
+    expected = data.decode_file("photo.png", opener_for(files), image_size=8, grayscale=False)
+    path = cache.path(key, 8, False)
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"cut short")
+    decoded = data.decode_file(
+        "photo.png", opener_for(files), image_size=8, grayscale=False, key=key, cache=cache
+    )
+    assert np.array_equal(decoded, expected)
+    assert path.read_bytes() == expected.tobytes()  # rewritten whole
+
+
+@pytest.mark.parametrize(
+    "key, size", [("a" * 64, 65), ("../" + "a" * 61, 8), ("not a hash", 8), (None, 8)]
+)
+def test_large_inputs_and_odd_keys_are_not_kept(files, tmp_path, key, size):
+    cache = data.InputCache(tmp_path, max_size=64)
+    data.decode_file(
+        "photo.png", opener_for(files), image_size=size, grayscale=False, key=key, cache=cache
+    )
+    assert not list(tmp_path.rglob("*"))
 
 
 def test_arrays_take_the_same_path_as_files():

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
+from django.core.files.storage import default_storage
 
 from labeler.annotations.models import FinalLabel
-from labeler.predictions.models import ModelVersion
+from labeler.images.models import Image
+from labeler.predictions.models import ModelVersion, Prediction
 from tests.conftest import client_for
 from tests.factories import UserFactory
 from tests.worker.ml_project import ml_project
@@ -49,3 +53,25 @@ def test_the_current_model_is_compared_only_on_images_it_did_not_train_on(
         project, trained[:3], y_val[:3], perfect, label_ids, torch.device("cpu")
     )
     assert only_seen == {"version": 1, "images": 0, "seen": 3}
+
+
+@pytest.mark.django_db
+def test_training_and_pre_labelling_keep_the_decoded_inputs(
+    settings, django_capture_on_commit_callbacks
+):
+    """Every image a run or a pass decoded is kept at the model's input size; a later pass
+    predicts from the kept inputs, even an image whose file has meanwhile gone."""
+    lead, annotator = UserFactory(username="lead"), UserFactory(username="ann")
+    project, unlabelled, _ = ml_project(lead, annotator)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert client_for(lead).post(f"/api/v1/projects/{project.pk}/train/", {}).status_code == 202
+    version = ModelVersion.objects.get(project=project, is_current=True)
+    root = Path(settings.LABELER_INPUT_CACHE_DIR) / "8-rgb"
+    kept = {path.stem for path in root.rglob("*.u8")}
+    assert kept == set(Image.objects.filter(project=project).values_list("sha256", flat=True))
+
+    gone = unlabelled[0]
+    default_storage.delete(gone.file.name)
+    Prediction.objects.filter(model_version=version).delete()
+    assert jobs.predict(version.pk, [image.pk for image in unlabelled]) == len(unlabelled)
+    assert Prediction.objects.get(model_version=version, image=gone).probabilities
