@@ -94,16 +94,16 @@ def predictions_store(
         )
     )
     multi_label = version.project.multi_label
+    matrix = np.asarray(probabilities, dtype=float).reshape(len(image_ids), len(label_ids))
+    keys = [str(label_id) for label_id in label_ids]
     rows = [
         Prediction(
             image_id=image_id,
             model_version=version,
-            probabilities={
-                str(label_id): float(p) for label_id, p in zip(label_ids, row, strict=True)
-            },
+            probabilities=dict(zip(keys, values, strict=True)),
             confidence=_confidence(row, multi_label),
         )
-        for image_id, row in zip(image_ids, np.asarray(probabilities, dtype=float), strict=True)
+        for image_id, row, values in zip(image_ids, matrix, matrix.tolist(), strict=True)
         if image_id in alive
     ]
     rows += [
