@@ -28,6 +28,9 @@ from PIL import Image as PILImage
 Opener = Callable[[str], BinaryIO]
 _GRAY_WEIGHTS = (0.299, 0.587, 0.114)
 _CACHE_KEY = re.compile(r"^[0-9a-f]{64}$")
+# Part of every kept input's path: raise it when prepare_image changes its output, and
+# inputs kept by the older code are no longer read.
+_CACHE_FORMAT = 1
 logger = logging.getLogger(__name__)
 
 
@@ -81,7 +84,8 @@ class InputCache:
         return Path(self._file(key, image_size, grayscale))
 
     def _file(self, key: str, image_size: int, grayscale: bool) -> str:
-        return f"{self.root}/{image_size}-{'l' if grayscale else 'rgb'}/{key[:2]}/{key}.u8"
+        mode = "l" if grayscale else "rgb"
+        return f"{self.root}/v{_CACHE_FORMAT}/{image_size}-{mode}/{key[:2]}/{key}.u8"
 
     def get(self, key: str, image_size: int, grayscale: bool) -> np.ndarray | None:
         """The kept (C, H, W) pixels, or None."""

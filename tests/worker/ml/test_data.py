@@ -92,7 +92,7 @@ def test_kept_inputs_are_used_instead_of_the_files(files, tmp_path):
     first = data.decode_files(
         GOOD, opener_for(files), image_size=12, grayscale=False, keys=keys, cache=cache
     )
-    assert len(list((tmp_path / "inputs" / "12-rgb").rglob("*.u8"))) == len(GOOD)
+    assert len(list((tmp_path / "inputs").rglob("*.u8"))) == len(GOOD)
     again = data.decode_files(
         GOOD, opener_for({}), image_size=12, grayscale=False, keys=keys, cache=cache
     )

@@ -66,8 +66,7 @@ def test_training_and_pre_labelling_keep_the_decoded_inputs(
     with django_capture_on_commit_callbacks(execute=True):
         assert client_for(lead).post(f"/api/v1/projects/{project.pk}/train/", {}).status_code == 202
     version = ModelVersion.objects.get(project=project, is_current=True)
-    root = Path(settings.LABELER_INPUT_CACHE_DIR) / "8-rgb"
-    kept = {path.stem for path in root.rglob("*.u8")}
+    kept = {path.stem for path in Path(settings.LABELER_INPUT_CACHE_DIR).rglob("*.u8")}
     assert kept == set(Image.objects.filter(project=project).values_list("sha256", flat=True))
 
     gone = unlabelled[0]
