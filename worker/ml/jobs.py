@@ -172,8 +172,10 @@ def _baseline(
         loaded = _load(current.weights, current.weights_sha256, str(device))
         if list(loaded.meta["label_ids"]) != list(label_ids):
             return None
-        seen = loaded.trained_on or frozenset()
-        keep = [row for row, image_id in enumerate(val_ids) if image_id not in seen]
+        seen = np.zeros(len(val_ids), dtype=bool)
+        if loaded.trained_on is not None:
+            seen = np.isin(np.asarray(val_ids, dtype=np.int64), loaded.trained_on)
+        keep = np.flatnonzero(~seen).tolist()
         compared = {"version": current.version, "images": 0, "seen": len(val_ids) - len(keep)}
         if not keep:
             return compared

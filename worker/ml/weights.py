@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 from torch.fx.experimental.optimization import fuse
@@ -46,8 +47,8 @@ class LoadedModel:
 
     model: nn.Module
     meta: dict[str, Any]
-    # The ids of the images the model was trained on (None: not recorded in its file).
-    trained_on: frozenset[int] | None = None
+    # The sorted ids of the images the model was trained on (None: not in its file).
+    trained_on: np.ndarray | None = None
 
     @property
     def device(self) -> torch.device:
@@ -135,7 +136,7 @@ def load(path: str | os.PathLike[str], device: torch.device | str) -> LoadedMode
     return LoadedModel(
         model=for_inference(model, torch.device(device)),
         meta=meta,
-        trained_on=None if trained_on is None else frozenset(trained_on.tolist()),
+        trained_on=None if trained_on is None else trained_on.numpy(),
     )
 
 
