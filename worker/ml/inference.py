@@ -10,12 +10,18 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 
 import numpy as np
 import torch
 
-from worker.ml.data import InputCache, Opener, decode_collect, decode_submit, to_model_input
+from worker.ml.data import (
+    InputCache,
+    Opener,
+    Pending,
+    decode_collect,
+    decode_submit,
+    to_model_input,
+)
 from worker.ml.weights import LoadedModel
 
 
@@ -47,35 +53,34 @@ def predict_files(
     bottleneck, torch gives up that many CPU threads to it (see ``_ThreadShare``).
     ``keys`` (each file's sha256) and ``cache``: decoded inputs kept between passes.
     """
-    options: dict[str, Any] = {
-        "image_size": loaded.meta["image_size"],
-        "grayscale": loaded.meta["grayscale"],
-        "cache": cache,
-        "parts": max(1, threads),
-    }
+    size, grayscale = loaded.meta["image_size"], loaded.meta["grayscale"]
     starts = range(0, len(names), batch_size)
-    batches = [names[start : start + batch_size] for start in starts]
-    batch_keys = [None if keys is None else keys[start : start + batch_size] for start in starts]
     ok: list[int] = []
     bad: list[str] = []
     parts: list[np.ndarray] = []
     share = _ThreadShare(decode_threads=max(1, threads), cpu=loaded.device.type == "cpu")
     with ThreadPoolExecutor(max_workers=max(1, threads)) as pool, share:
-        queued = [
-            decode_submit(pool, batches[i], opener, keys=batch_keys[i], **options)
-            for i in range(min(2, len(batches)))
-        ]
-        for number in range(len(batches)):
-            waited = time.perf_counter()
-            decoded = decode_collect(
-                queued.pop(0), image_size=options["image_size"], grayscale=options["grayscale"]
+
+        def submit(number: int) -> Pending:
+            batch = slice(starts[number], starts[number] + batch_size)
+            return decode_submit(
+                pool,
+                names[batch],
+                opener,
+                image_size=size,
+                grayscale=grayscale,
+                keys=None if keys is None else keys[batch],
+                cache=cache,
+                parts=max(1, threads),
             )
+
+        queued = [submit(number) for number in range(min(2, len(starts)))]
+        for number in range(len(starts)):
+            waited = time.perf_counter()
+            decoded = decode_collect(queued.pop(0), image_size=size, grayscale=grayscale)
             waited = time.perf_counter() - waited
-            if number + 2 < len(batches):
-                later = number + 2
-                queued.append(
-                    decode_submit(pool, batches[later], opener, keys=batch_keys[later], **options)
-                )
+            if number + 2 < len(starts):
+                queued.append(submit(number + 2))
             ok.extend(number * batch_size + index for index in decoded.ok)
             bad.extend(decoded.bad)
             if decoded.ok:
