@@ -298,7 +298,9 @@
     document.addEventListener("keydown", (event) => {
       if (document.querySelector("dialog[open]")) return;
       const target = event.target;
-      if (target instanceof HTMLElement && target.closest("input, textarea, select")) return;
+      // A field takes its own keys, unless it sits in a dialog that has just closed and
+      // still holds the focus for a moment.
+      if (target instanceof HTMLElement && target.closest("input, textarea, select") && !target.closest("dialog:not([open])")) return;
       if (event.ctrlKey || event.metaKey || event.altKey) {
         if (withModifier) withModifier(event);
         return;

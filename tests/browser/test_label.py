@@ -52,6 +52,14 @@ def press_when_ready(page, key: str) -> int:
     return image_id
 
 
+def wait_moved_on(page, image_id: int) -> None:
+    """Wait until the stage shows something other than this image (a dialog's close event
+    records a skip a moment after the dialog closes)."""
+    page.wait_for_function(
+        f"document.querySelector('#stage').dataset.imageId !== '{image_id}'", timeout=WAIT
+    )
+
+
 def wait_saved(page) -> None:
     page.wait_for_selector("#save-status[data-waiting='0']", timeout=WAIT)
     page.wait_for_function("window.labeler.outbox().length === 0", timeout=WAIT)
@@ -79,6 +87,7 @@ def test_keyboard_only_label_skip_back_and_change(live_server, page, screenshot)
     page.keyboard.type("too dark")
     page.keyboard.press("Enter")
     page.wait_for_selector("#skip-dialog:not([open])", state="attached")
+    wait_moved_on(page, skipped)
 
     page.keyboard.press("ArrowLeft")  # the skipped image
     assert shown_image(page) == skipped
@@ -132,6 +141,7 @@ def test_undo_takes_back_the_last_label_and_skip(live_server, page):
     page.keyboard.press("Space")
     page.keyboard.press("Enter")  # skip without a reason
     page.wait_for_selector("#skip-dialog:not([open])", state="attached")
+    wait_moved_on(page, third)
     wait_saved(page)
     assert Skip.objects.filter(image_id=third).exists()
     page.keyboard.press("Control+z")
