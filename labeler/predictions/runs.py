@@ -251,6 +251,19 @@ def training_run_cancel(*, run: TrainingRun) -> TrainingRun:
     return run
 
 
+def training_runs_resume() -> int:
+    """Send the training task again for every queued run; returns how many.
+
+    A server that ran its tasks in-process lost its queue when it stopped. Claiming a
+    run is atomic (``training_run_begin``), so a run sent twice still trains once.
+    """
+    queued = TrainingRun.objects.filter(status=RunStatus.QUEUED, cancel_requested=False)
+    ids = list(queued.values_list("pk", flat=True))
+    for run_id in ids:
+        jobs.enqueue(TRAIN_TASK, run_id)
+    return len(ids)
+
+
 def training_runs_reap() -> int:
     """Fail running runs whose heartbeat stopped (their worker is gone); returns how many."""
     stale = TrainingRun.objects.filter(status=RunStatus.RUNNING, heartbeat_at__lt=_stale_before())

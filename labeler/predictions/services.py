@@ -18,7 +18,11 @@ from labeler.predictions.config import training_config_clean
 from labeler.predictions.dataset import training_set, training_set_check
 from labeler.predictions.models import ModelVersion, TrainingRun
 from labeler.predictions.promotion import PRELABEL_TASK, model_version_promote
-from labeler.predictions.runs import training_run_active, training_run_create
+from labeler.predictions.runs import (
+    training_run_active,
+    training_run_create,
+    training_runs_reap,
+)
 from labeler.predictions.selectors import current_model
 from labeler.projects.models import Project
 
@@ -44,8 +48,11 @@ def training_start(
 
     Final labels are brought up to date first, so a project with overlap 1 trains on
     the annotations given a moment ago. Refuses (Conflict, with the active run's id)
-    while a run is active, and (ValidationFailed) without 2 labels of 2 images each.
+    while a run is active, and (ValidationFailed) without 2 labels of 2 images each. A
+    run whose worker went quiet is failed first, as ``beat`` would (which the embedded
+    default does not run), so it never blocks the project for good.
     """
+    training_runs_reap()
     active = training_run_active(project)
     if active is not None:
         raise Conflict(

@@ -201,6 +201,34 @@ def test_fail_and_reap(project, labelled, settings):
     assert "Worker lost" in run.message
 
 
+def test_a_new_training_fails_a_run_whose_worker_went_quiet_first(project, labelled, settings):
+    """With no beat to reap it (the embedded default), a dead run must not block the project."""
+    run = start(project)
+    runs.training_run_begin(run_id=run.pk, device="cpu")
+    with pytest.raises(Conflict):
+        start(project)  # its worker is alive: one run at a time
+    stale = timezone.now() - timedelta(seconds=settings.LABELER_TRAINING_STALE_SECONDS + 1)
+    TrainingRun.objects.filter(pk=run.pk).update(heartbeat_at=stale)
+    second = start(project)
+    run.refresh_from_db()
+    assert run.status == RunStatus.FAILED and "Worker lost" in run.message
+    assert second.status == RunStatus.QUEUED
+
+
+def test_queued_runs_are_sent_again_on_resume(
+    project, labelled, django_capture_on_commit_callbacks
+):
+    """A server that ran tasks in-process lost its queue when it stopped: resume sends the
+    queued runs again (not the cancelled or ended ones)."""
+    queued = start(project)
+    other = ProjectFactory(name="Other", retrain_after=0)
+    TrainingRun.objects.create(project=other, status=RunStatus.QUEUED, cancel_requested=True)
+    TrainingRun.objects.create(project=other, status=RunStatus.SUCCEEDED)
+    with django_capture_on_commit_callbacks() as sent:
+        assert runs.training_runs_resume() == 1
+    assert [callback.signature.args for callback in sent] == [(queued.pk,)]
+
+
 def test_refresh_starts_a_run_once_enough_new_labels_came_in(project, labelled):
     project.retrain_after = 4
     project.save()
