@@ -1,17 +1,113 @@
 """Enqueue background work by task name, so the domain never imports the task modules.
 
-With no broker configured (the embedded default) Celery runs tasks in-process, by
-configuration; with one, they go to the queue their route names.
+With a broker, tasks go to the queue their route names. With none (the embedded default)
+Celery runs them in-process, and where depends on the process: in the web server
+(``labeler.wsgi`` calls ``run_in_background``) one background thread runs them in the
+order they were sent, so a request that starts a training answers at once, as with a
+broker, and a countdown is waited out on a timer; anywhere else (a management command,
+the tests, a script) each runs at once, inside the call that sends it.
 """
 
 from __future__ import annotations
 
 import functools
+import logging
+import queue
+import threading
+from collections.abc import Callable
 from typing import Any
 
-from django.db import transaction
+from celery.canvas import Signature
+from django.db import connections, transaction
 
 from worker.celery_app import app
+
+logger = logging.getLogger(__name__)
+
+
+class _Background:
+    """One daemon thread that runs in-process tasks in turn, each on fresh connections."""
+
+    def __init__(self, on_start: Callable[[], object] | None) -> None:
+        self._tasks: queue.Queue[Signature | None] = queue.Queue()
+        self._on_start = on_start
+        self._pending = 1 if on_start else 0  # sent and not yet ended
+        self._idle = threading.Condition()
+        self._thread = threading.Thread(target=self._loop, name="labeler-tasks", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def submit(self, signature: Signature) -> None:
+        with self._idle:
+            self._pending += 1
+        self._tasks.put(signature)
+
+    def submit_in(self, seconds: float, signature: Signature) -> None:
+        timer = threading.Timer(seconds, self.submit, args=(signature,))
+        timer.daemon = True
+        timer.start()
+
+    def stop(self) -> None:
+        self._tasks.put(None)  # the thread ends once it reaches this
+
+    def wait(self, timeout: float) -> bool:
+        """Whether the thread fell idle in time: every task sent, and every task those sent
+        in turn, ended (a task still on its timer is not counted)."""
+        with self._idle:
+            return self._idle.wait_for(lambda: self._pending == 0, timeout)
+
+    def _loop(self) -> None:
+        if self._on_start is not None:
+            self._run(self._on_start)
+        while (signature := self._tasks.get()) is not None:
+            self._run(signature.apply, str(signature.task))  # raises what the task raised
+
+    def _run(self, call: Callable[[], object], name: str = "on_start") -> None:
+        try:
+            call()
+        except Exception:
+            logger.exception("In-process task %s failed", name)
+        finally:
+            connections.close_all()  # this thread's: a task never inherits a stale one
+            with self._idle:
+                self._pending -= 1
+                self._idle.notify_all()
+
+
+_background: _Background | None = None
+_background_lock = threading.Lock()
+
+
+def run_in_background(on_start: Callable[[], object] | None = None) -> bool:
+    """With no broker, run this process's tasks on a background thread from now on.
+
+    ``on_start`` runs first on that thread (to send again what a stopped server had
+    queued). Returns whether that is the mode (False with a broker: workers run tasks).
+    """
+    global _background
+    if not app.conf.task_always_eager:
+        return False
+    with _background_lock:
+        if _background is None:
+            _background = _Background(on_start)
+            _background.start()  # once it is the runner: what on_start sends goes to it
+    return True
+
+
+def stop_background() -> None:
+    """Back to running tasks inline (the thread finishes what it holds, then ends)."""
+    global _background
+    with _background_lock:
+        if _background is not None:
+            _background.stop()
+        _background = None
+
+
+def wait_for_background(timeout: float = 60.0) -> bool:
+    """Wait until the background thread ran every task sent so far; True if it did in time."""
+    runner = _background
+    return True if runner is None else runner.wait(timeout)
 
 
 @functools.cache
@@ -25,14 +121,30 @@ def enqueue(task_name: str, *args: Any, **kwargs: Any) -> None:
     _register_tasks()
     signature = app.signature(task_name, args=args, kwargs=kwargs)
     # robust: a broker hiccup is logged, never turned into an error for a committed write.
-    transaction.on_commit(signature.delay, robust=True)
+    transaction.on_commit(_sender(signature, 0.0), robust=True)
 
 
 def enqueue_in(seconds: float, task_name: str, *args: Any) -> None:
     """Send the named task to run ``seconds`` after the current transaction commits.
 
-    In-process (no broker) it runs at once: there is no worker to wait for it.
+    In-process inline there is no worker to wait for it: it runs at once.
     """
     _register_tasks()
     signature = app.signature(task_name, args=args, countdown=seconds)
-    transaction.on_commit(signature.delay, robust=True)
+    transaction.on_commit(_sender(signature, seconds), robust=True)
+
+
+def _sender(signature: Signature, seconds: float) -> Callable[[], None]:
+    """The on-commit callback that sends the task (a function: Django logs its name)."""
+
+    def send() -> None:
+        runner = _background
+        if runner is None or not app.conf.task_always_eager:
+            signature.delay()
+        elif seconds > 0:
+            runner.submit_in(seconds, signature)
+        else:
+            runner.submit(signature)
+
+    send.signature = signature  # type: ignore[attr-defined]  # for tests and debugging
+    return send

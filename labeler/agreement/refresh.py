@@ -7,8 +7,9 @@ A burst of writes costs one refresh that sees all of them. The first write commi
 after a refresh adds a key to the shared cache for ``AGREEMENT_REFRESH_SECONDS`` and
 schedules the task a second after the key expires; writes committed while the key
 lives ride on that run, which starts after every one of them committed. With no
-broker (the embedded default) the task runs at once, in the writing process, so there
-writes within the window after a refresh wait for the next write after it.
+broker the web server waits the countdown out on its task thread (``labeler.jobs``), as
+a worker would; where tasks run inline (commands, tests) the task runs at once, so
+there writes within the window after a refresh wait for the next write after it.
 """
 
 from __future__ import annotations

@@ -2,9 +2,9 @@
  *
  * The page arrives with where to ask. It loads the runs, the versions and the machine-label
  * counts, then follows the active run (queued or running) by asking for it about every
- * second until it ends, when versions and runs are loaded again. With no broker, training
- * runs inside the POST /train/ request itself: so the page never waits for that answer
- * before showing progress; it looks for the new run in the runs list meanwhile.
+ * second until it ends, when versions and runs are loaded again. The page never waits for
+ * the answer to POST /train/ before showing progress (a server that runs its tasks inline
+ * answers only once the run ended): it looks for the new run in the runs list meanwhile.
  */
 import { $, el, fill, setLabels, isNum, fixed, percent } from "./dashboard/common.js";
 import { request, failure, rows } from "./models/api.js";

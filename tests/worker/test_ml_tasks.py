@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -16,6 +17,7 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
+from labeler import jobs
 from labeler.annotations.models import FinalLabel
 from labeler.images.models import Image
 from labeler.predictions.models import ModelVersion, Prediction, RunStatus, TrainingRun
@@ -77,6 +79,41 @@ def test_train_promote_prelabel_and_suggest_the_most_uncertain_image(
             model_version=version, image_id=queue[0]
         ).probabilities.items()
     }
+
+
+GATE = threading.Event()
+
+
+@app.task(name="tests.worker.test_ml_tasks.hold")
+def hold() -> None:
+    """Keeps the background thread busy until the test lets go."""
+    GATE.wait(60)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_in_the_server_a_training_runs_on_the_background_thread(model_dir):
+    """With no broker the server answers POST train at once with a queued run; the task
+    thread then trains, promotes and pre-labels, as a worker would."""
+    lead, annotator = UserFactory(username="lead"), UserFactory(username="ann")
+    project, unlabelled, _ = ml_project(lead, annotator)
+    GATE.clear()
+    assert jobs.run_in_background()
+    try:
+        jobs.enqueue(hold.name)
+        response = client_for(lead).post(f"/api/v1/projects/{project.pk}/train/", {})
+        assert response.status_code == 202, response.content
+        run = TrainingRun.objects.get(pk=response.json()["id"])
+        assert run.status == RunStatus.QUEUED  # answered while the thread was busy
+        GATE.set()
+        assert jobs.wait_for_background(300)
+    finally:
+        GATE.set()
+        jobs.stop_background()
+    run.refresh_from_db()
+    assert run.status == RunStatus.SUCCEEDED, run.message
+    version = ModelVersion.objects.get(run=run, is_current=True)
+    predicted = Prediction.objects.filter(model_version=version)
+    assert set(predicted.values_list("image_id", flat=True)) == {i.pk for i in unlabelled}
 
 
 def _margin(probabilities: dict[str, float]) -> float:

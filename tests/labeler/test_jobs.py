@@ -1,0 +1,106 @@
+"""In-process tasks: inline by default, on the server's background thread once asked."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+import pytest
+
+from labeler import jobs
+from worker.celery_app import app
+
+RECORD = "tests.labeler.test_jobs.record"
+FAIL = "tests.labeler.test_jobs.fail"
+calls: list[tuple[str, object, float]] = []
+# Autocommit, as in a request or a command: a task is sent as soon as it is enqueued.
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@app.task(name=RECORD)
+def record(value: object) -> None:
+    calls.append((threading.current_thread().name, value, time.monotonic()))
+
+
+@app.task(name=FAIL)
+def fail() -> None:
+    raise RuntimeError("this task fails")
+
+
+@pytest.fixture(autouse=True)
+def fresh_calls():
+    calls.clear()
+
+
+@pytest.fixture
+def background():
+    assert jobs.run_in_background()
+    yield
+    assert jobs.wait_for_background(10)
+    jobs.stop_background()
+
+
+def test_outside_the_server_tasks_run_inline():
+    """A command, a script or a test: the task has run when enqueue returns."""
+    jobs.enqueue(RECORD, 1)
+    assert [(name, value) for name, value, _ in calls] == [(threading.current_thread().name, 1)]
+
+
+def test_background_thread_runs_tasks_in_the_order_sent(background):
+    for value in range(5):
+        jobs.enqueue(RECORD, value)
+    assert jobs.wait_for_background(10)
+    assert [value for _, value, _ in calls] == [0, 1, 2, 3, 4]
+    assert {name for name, _, _ in calls} == {"labeler-tasks"}
+
+
+def test_a_failing_task_is_logged_and_the_next_one_still_runs(background, caplog):
+    with caplog.at_level(logging.ERROR, logger="labeler.jobs"):
+        jobs.enqueue(FAIL)
+        jobs.enqueue(RECORD, "after")
+        assert jobs.wait_for_background(10)
+    assert [value for _, value, _ in calls] == ["after"]
+    assert f"In-process task {FAIL} failed" in caplog.text
+    assert "this task fails" in caplog.text
+
+
+def test_a_countdown_is_waited_out_on_the_background_thread(background):
+    sent = time.monotonic()
+    jobs.enqueue_in(0.5, RECORD, "later")
+    deadline = time.monotonic() + 10
+    while not calls and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert [(name, value) for name, value, _ in calls] == [("labeler-tasks", "later")]
+    assert calls[0][2] - sent >= 0.5
+
+
+def test_what_on_start_sends_goes_to_the_thread():
+    """Queued runs sent again at start run on the thread too, after on_start itself."""
+    assert jobs.run_in_background(on_start=lambda: jobs.enqueue(RECORD, "resent"))
+    try:
+        assert jobs.wait_for_background(10)
+        assert [(name, value) for name, value, _ in calls] == [("labeler-tasks", "resent")]
+    finally:
+        jobs.stop_background()
+
+
+def test_on_start_runs_first_on_the_thread():
+    seen: list[str] = []
+    assert jobs.run_in_background(on_start=lambda: seen.append(threading.current_thread().name))
+    try:
+        jobs.enqueue(RECORD, "first task")
+        assert jobs.wait_for_background(10)
+        assert seen == ["labeler-tasks"]
+        assert [value for _, value, _ in calls] == ["first task"]
+    finally:
+        jobs.stop_background()
+
+
+def test_with_a_broker_workers_run_the_tasks():
+    app.conf.task_always_eager = False
+    try:
+        assert jobs.run_in_background() is False
+        assert jobs.wait_for_background(0.1)  # nothing started, nothing to wait for
+    finally:
+        app.conf.task_always_eager = True
