@@ -239,10 +239,13 @@ def training_run_cancelled(*, run_id: int) -> None:
 
 @transaction.atomic
 def training_run_cancel(*, run: TrainingRun) -> TrainingRun:
-    """Cancel a run: a queued one at once, a running one at its next epoch."""
+    """Cancel a run: a queued one at once, a running one at its next epoch (or at once when
+    its heartbeat is stale: its worker is gone and no next epoch will come)."""
     run = TrainingRun.objects.select_for_update().get(pk=run.pk)
     if run.status == RunStatus.QUEUED:
         _run_end(run, RunStatus.CANCELLED, "Cancelled before it started.")
+    elif run.status == RunStatus.RUNNING and _claimable(run):
+        _run_end(run, RunStatus.CANCELLED, "Cancelled: its worker had stopped answering.")
     elif run.status == RunStatus.RUNNING:
         run.cancel_requested = True
         run.save(update_fields=["cancel_requested"])

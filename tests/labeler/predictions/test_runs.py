@@ -215,6 +215,17 @@ def test_a_new_training_fails_a_run_whose_worker_went_quiet_first(project, label
     assert second.status == RunStatus.QUEUED
 
 
+def test_cancelling_a_run_whose_worker_went_quiet_ends_it_at_once(project, labelled, settings):
+    run = start(project)
+    runs.training_run_begin(run_id=run.pk, device="cpu")
+    stale = timezone.now() - timedelta(seconds=settings.LABELER_TRAINING_STALE_SECONDS + 1)
+    TrainingRun.objects.filter(pk=run.pk).update(heartbeat_at=stale)
+    runs.training_run_cancel(run=run)
+    run.refresh_from_db()
+    assert run.status == RunStatus.CANCELLED and "stopped answering" in run.message
+    assert runs.training_run_active(project) is None
+
+
 def test_queued_runs_are_sent_again_on_resume(
     project, labelled, django_capture_on_commit_callbacks
 ):
