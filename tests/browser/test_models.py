@@ -152,8 +152,9 @@ def test_the_progress_bar_follows_a_running_run(live_server, page):
 def test_a_lead_cancels_a_running_run(live_server, page):
     """Cancel asks the worker to stop: the button says so until the run ends."""
     project = colour_project()
+    now = timezone.now()  # a live worker's run: its heartbeat is fresh
     run = TrainingRun.objects.create(
-        project=project, status=RunStatus.RUNNING, epochs=10, started_at=timezone.now()
+        project=project, status=RunStatus.RUNNING, epochs=10, started_at=now, heartbeat_at=now
     )
     open_models(page, live_server, project)
     with page.expect_response(lambda response: "/cancel/" in response.url) as answer:
