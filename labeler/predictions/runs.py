@@ -147,8 +147,11 @@ def training_run_begin(*, run_id: int, device: str) -> TrainingPlan | None:
 def _claimable(run: TrainingRun) -> bool:
     if run.status == RunStatus.QUEUED:
         return not run.cancel_requested
-    if run.status != RunStatus.RUNNING:
-        return False
+    return run.status == RunStatus.RUNNING and _quiet(run)
+
+
+def _quiet(run: TrainingRun) -> bool:
+    """Whether the run's worker stopped answering (no heartbeat for the stale time)."""
     return run.heartbeat_at is None or run.heartbeat_at < _stale_before()
 
 
@@ -244,7 +247,7 @@ def training_run_cancel(*, run: TrainingRun) -> TrainingRun:
     run = TrainingRun.objects.select_for_update().get(pk=run.pk)
     if run.status == RunStatus.QUEUED:
         _run_end(run, RunStatus.CANCELLED, "Cancelled before it started.")
-    elif run.status == RunStatus.RUNNING and _claimable(run):
+    elif run.status == RunStatus.RUNNING and _quiet(run):
         _run_end(run, RunStatus.CANCELLED, "Cancelled: its worker had stopped answering.")
     elif run.status == RunStatus.RUNNING:
         run.cancel_requested = True
@@ -267,9 +270,12 @@ def training_runs_resume() -> int:
     return len(ids)
 
 
-def training_runs_reap() -> int:
-    """Fail running runs whose heartbeat stopped (their worker is gone); returns how many."""
+def training_runs_reap(project: Project | None = None) -> int:
+    """Fail running runs (of one project, or all) whose heartbeat stopped (their worker is
+    gone); returns how many."""
     stale = TrainingRun.objects.filter(status=RunStatus.RUNNING, heartbeat_at__lt=_stale_before())
+    if project is not None:
+        stale = stale.filter(project=project)
     reaped = 0
     for run_id in stale.values_list("pk", flat=True):
         with transaction.atomic():

@@ -52,7 +52,7 @@ def training_start(
     run whose worker went quiet is failed first, as ``beat`` would (which the embedded
     default does not run), so it never blocks the project for good.
     """
-    training_runs_reap()
+    training_runs_reap(project)
     active = training_run_active(project)
     if active is not None:
         raise Conflict(

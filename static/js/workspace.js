@@ -300,7 +300,8 @@
       const target = event.target;
       // A field takes its own keys, unless it sits in a dialog that has just closed and
       // still holds the focus for a moment.
-      if (target instanceof HTMLElement && target.closest("input, textarea, select") && !target.closest("dialog:not([open])")) return;
+      const inField = target instanceof HTMLElement && target.closest("input, textarea, select");
+      if (inField && !target.closest("dialog:not([open])")) return;
       if (event.ctrlKey || event.metaKey || event.altKey) {
         if (withModifier) withModifier(event);
         return;
