@@ -16,8 +16,9 @@ from labeler.annotations.models import FinalLabelMethod
 from labeler.projects.models import Project
 
 HUMAN_DECISIONS = (FinalLabelMethod.ADJUDICATED, FinalLabelMethod.GOLD)
-# Final labels a person settled (decided, or confirmed a machine's): consensus never replaces them.
-SETTLED = (*HUMAN_DECISIONS, FinalLabelMethod.MACHINE)
+# Final labels settled outside consensus (a person's decision, a machine label a person
+# confirmed, labels imported with their images): consensus never replaces them.
+SETTLED = (*HUMAN_DECISIONS, FinalLabelMethod.MACHINE, FinalLabelMethod.IMPORTED)
 
 
 @dataclass(frozen=True)

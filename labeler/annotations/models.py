@@ -114,6 +114,7 @@ class FinalLabelMethod(models.TextChoices):
     ADJUDICATED = "adjudicated", "Adjudicated"
     GOLD = "gold", "Gold"
     MACHINE = "machine", "Machine, confirmed"
+    IMPORTED = "imported", "Imported"
 
 
 class FinalLabel(models.Model):

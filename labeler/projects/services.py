@@ -10,7 +10,7 @@ from django.db.models import CharField, Count, F, Value
 from django.db.models.functions import Cast, Concat
 
 from labeler import jobs
-from labeler.annotations.models import Annotation
+from labeler.annotations.models import Annotation, FinalLabelMethod
 from labeler.errors import Conflict, ValidationFailed
 from labeler.images.models import Image
 from labeler.predictions.config import training_config_clean
@@ -154,7 +154,10 @@ def project_update(*, project: Project, **changes: Any) -> Project:
     if project.overlap != old_overlap:
         images = Image.objects.filter(project=project)
         images.filter(annotation_count__gte=project.overlap).update(is_complete=True)
-        images.filter(annotation_count__lt=project.overlap).update(is_complete=False)
+        # Images imported with their final label are done whatever the overlap.
+        images.filter(annotation_count__lt=project.overlap).exclude(
+            final_label__method=FinalLabelMethod.IMPORTED
+        ).update(is_complete=False)
     return project
 
 
@@ -222,6 +225,7 @@ def project_delete(*, project: Project) -> None:
         names = list(
             Image.objects.filter(project=project).values_list("file", "thumbnail").iterator()
         )
+        names += [(name, "") for name in project.exports.values_list("file", flat=True)]
         project.delete()
     files = [name for pair in names for name in pair if name]
     for start in range(0, len(files), 1000):
