@@ -61,20 +61,21 @@ def images_ingest(*, project: Project, files: Iterable[UploadedFile]) -> list[In
         if is_archive(name):
             results.extend(_ingest_archive(project, upload, name))
         else:
-            results.append(_ingest_one(project, name, _read_upload(upload)))
+            results.append(_ingest_one(project, name, upload_read(upload)))
     if any(result.status == "created" for result in results):
-        _prelabel_new_images(project)
+        images_prelabel_new(project=project)
     return results
 
 
-def _prelabel_new_images(project: Project) -> None:
+def images_prelabel_new(*, project: Project) -> None:
     """New images get the current model's predictions (and a queue rank) in the background."""
     model = current_model(project)
     if model is not None:
         jobs.enqueue(PRELABEL_TASK, model.pk)
 
 
-def _read_upload(upload: UploadedFile) -> bytes | RejectedFile:
+def upload_read(upload: UploadedFile) -> bytes | RejectedFile:
+    """An upload's bytes, or why it is refused (over the size cap) before reading it."""
     limit = settings.LABELER_MAX_IMAGE_BYTES
     if upload.size is not None and upload.size > limit:
         return RejectedFile(f"File is {upload.size:,} bytes; the limit is {limit:,}.")
@@ -106,16 +107,26 @@ def _ingest_member(project: Project, archive: str, member: ArchiveMember) -> Ing
 
 
 def _ingest_one(project: Project, name: str, data: bytes | RejectedFile) -> IngestResult:
-    short_name = name.replace("\\", "/").rsplit("/", 1)[-1][:255] or "image"
     try:
         if isinstance(data, RejectedFile):
             raise data
-        checked = image_check(data)
+        image, created = image_store(project=project, name=name, checked=image_check(data))
     except RejectedFile as exc:
         return IngestResult(name, "rejected", reason=str(exc))
+    return IngestResult(name, "created" if created else "duplicate", image_id=image.pk)
+
+
+def image_store(*, project: Project, name: str, checked: CheckedImage) -> tuple[Image, bool]:
+    """The project's image with this content, stored now if new; returns (image, created).
+
+    A file whose row cannot be written is removed again. Inside a transaction, the caller
+    deletes ``image.file`` of a created image if it rolls back; the thumbnail is made
+    once the image is committed.
+    """
+    short_name = name.replace("\\", "/").rsplit("/", 1)[-1][:255] or "image"
     existing = Image.objects.filter(project=project, sha256=checked.sha256).first()
     if existing is not None:
-        return IngestResult(name, "duplicate", image_id=existing.pk)
+        return existing, False
     path = f"images/{project.pk}/{checked.sha256[:2]}/{checked.sha256}.{checked.extension}"
     stored = default_storage.save(path, ContentFile(checked.content))
     try:
@@ -124,14 +135,18 @@ def _ingest_one(project: Project, name: str, data: bytes | RejectedFile) -> Inge
         # Someone stored the same content a moment ago: keep theirs.
         default_storage.delete(stored)
         twin = Image.objects.filter(project=project, sha256=checked.sha256).first()
-        return IngestResult(name, "duplicate", image_id=twin.pk if twin else None)
+        if twin is None:
+            raise RejectedFile(
+                "The same image was stored and removed at once; send it again."
+            ) from None
+        return twin, False
     except BaseException:
         default_storage.delete(stored)
         raise
     # Outside the try: in autocommit the on_commit hook runs right here, and its failure
     # (a broker down) must never delete the file of a row that is already committed.
     jobs.enqueue("worker.tasks.image_make_thumbnail", image.pk)
-    return IngestResult(name, "created", image_id=image.pk)
+    return image, True
 
 
 def _image_create(project: Project, stored: str, short_name: str, checked: CheckedImage) -> Image:

@@ -1,0 +1,181 @@
+"""Recording imported labels with their origin: a final label, a gold label, or an annotation.
+
+Imported labels are never passed off as fresh work by a project member: final labels carry
+the method ``imported``, gold labels are recorded as a lead's gold decision, and
+annotations belong to an account of their own that cannot log in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from django.contrib.auth.models import User
+from django.contrib.auth.validators import UnicodeUsernameValidator
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from labeler.annotations.models import Annotation, FinalLabel, FinalLabelMethod
+from labeler.annotations.services import annotation_submit
+from labeler.errors import DomainError, ValidationFailed
+from labeler.images.models import Image
+from labeler.projects.models import Label, Membership, Project, Role
+from labeler.projects.services import membership_set, project_update
+
+FINAL, GOLD, ANNOTATION = "final", "gold", "annotation"
+LABELS_AS = (FINAL, GOLD, ANNOTATION)
+DEFAULT_ANNOTATOR = "imported"
+_METHODS = {FINAL: FinalLabelMethod.IMPORTED, GOLD: FinalLabelMethod.GOLD}
+
+
+class LabelsRefused(Exception):
+    """One file's labels cannot be recorded; the message says why, for the import report."""
+
+
+@transaction.atomic
+def importer_account(*, project: Project, name: str) -> User:
+    """The account imported annotations are recorded under, created if need be.
+
+    It cannot log in (no usable password, inactive) and is an annotator of the project,
+    so its annotations count like any annotator's. A person's account is refused.
+    """
+    name = name.strip()
+    try:
+        UnicodeUsernameValidator()(name)
+    except ValidationError:
+        raise ValidationFailed(
+            f"{name!r} is not a valid account name (letters, digits and @.+-_ only).",
+            field="annotator",
+        ) from None
+    if not 0 < len(name) <= 150:
+        raise ValidationFailed("The annotator name needs 1 to 150 characters.", field="annotator")
+    user = User.objects.filter(username=name).first()
+    if user is None:
+        user = User.objects.create_user(username=name, is_active=False)
+    elif user.is_active or user.has_usable_password():
+        raise ValidationFailed(
+            f"{name!r} is the account of someone who can log in; imported annotations go "
+            "under an account of their own: choose another annotator name.",
+            field="annotator",
+        )
+    if not Membership.objects.filter(project=project, user=user).exists():
+        membership_set(project=project, user=user, role=Role.ANNOTATOR)
+    return user
+
+
+class ProjectLabels:
+    """The project's labels by name, creating missing ones (through the project service)."""
+
+    def __init__(self, project: Project, *, create: bool) -> None:
+        self.project = project
+        self.create = create
+        self.created: list[str] = []
+        self._load()
+
+    def _load(self) -> None:
+        labels = list(Label.objects.filter(project=self.project).order_by("position"))
+        self._all = labels
+        self._by_name = {label.name: label for label in labels}
+        self._by_folded = {label.name.casefold(): label for label in labels}
+
+    def _find(self, name: str) -> Label | None:
+        return self._by_name.get(name) or self._by_folded.get(name.casefold())
+
+    def check(self, names: Sequence[str]) -> list[str]:
+        """The names to record, cleaned; raises LabelsRefused when they cannot be."""
+        cleaned: list[str] = []
+        for name in (n.strip() for n in names):
+            if name and name.casefold() not in {c.casefold() for c in cleaned}:
+                cleaned.append(name)
+        if len(cleaned) > 1 and not self.project.multi_label:
+            raise LabelsRefused(
+                f"This is a single-label project; {len(cleaned)} labels were given "
+                f"({', '.join(cleaned)})."
+            )
+        unknown = [name for name in cleaned if self._find(name) is None]
+        if unknown and not self.create:
+            known = ", ".join(label.name for label in self._all[:20])
+            raise LabelsRefused(
+                f"Unknown label(s) {', '.join(repr(n) for n in unknown)}; this project's "
+                f"labels are {known}. Import with create_labels to add them."
+            )
+        return cleaned
+
+    def resolve(self, names: Sequence[str]) -> list[Label]:
+        """The labels of checked names, the missing ones created first."""
+        unknown = [name for name in names if self._find(name) is None]
+        if unknown:
+            self._create(unknown)
+        return [label for name in names if (label := self._find(name)) is not None]
+
+    def _create(self, names: list[str]) -> None:
+        current: list[object] = [{"id": label.pk, "name": label.name} for label in self._all]
+        try:
+            project_update(project=self.project, labels=[*current, *names])
+        except DomainError as exc:
+            raise LabelsRefused(f"The labels cannot be created: {exc.message}") from exc
+        finally:
+            self._load()
+        self.created.extend(names)
+
+
+def final_check(*, image: Image, labels_as: str) -> None:
+    """Refuse to replace a final label that a person (or another import kind) settled."""
+    if labels_as == ANNOTATION:
+        return
+    method = FinalLabel.objects.filter(image=image).values_list("method", flat=True).first()
+    if method not in (None, FinalLabelMethod.CONSENSUS, _METHODS[labels_as]):
+        shown = FinalLabelMethod(method).label.lower()
+        raise LabelsRefused(
+            f"The image already has a final label ({shown}); an import does not replace it."
+        )
+
+
+def labels_record(
+    *,
+    project: Project,
+    image: Image,
+    labels: list[Label],
+    labels_as: str,
+    user: User | None,
+    annotator: User | None,
+) -> bool:
+    """Record the labels as ``labels_as`` says; returns whether anything changed."""
+    if labels_as == ANNOTATION:
+        assert annotator is not None
+        return _annotation_record(project, image, labels, annotator)
+    return _final_record(image, labels, _METHODS[labels_as], user)
+
+
+def _final_record(image: Image, labels: list[Label], method: str, user: User | None) -> bool:
+    final = FinalLabel.objects.select_for_update().filter(image=image).first()
+    wanted = sorted(label.pk for label in labels)
+    if (
+        final is not None
+        and final.method == method
+        and sorted(final.labels.values_list("pk", flat=True)) == wanted
+    ):
+        return False
+    final, _ = FinalLabel.objects.update_or_create(
+        image=image,
+        defaults={
+            "method": method,
+            # Nobody here measured how sure the source was; a gold label is certain.
+            "confidence": 1.0 if method == FinalLabelMethod.GOLD else None,
+            "decided_by": user,
+        },
+    )
+    final.labels.set(labels)
+    if method == FinalLabelMethod.IMPORTED:
+        Image.objects.filter(pk=image.pk).update(is_complete=True)
+    return True
+
+
+def _annotation_record(
+    project: Project, image: Image, labels: list[Label], annotator: User
+) -> bool:
+    annotation = Annotation.objects.filter(image=image, annotator=annotator).first()
+    wanted = sorted(label.pk for label in labels)
+    if annotation is not None and sorted(annotation.labels.values_list("pk", flat=True)) == wanted:
+        return False
+    annotation_submit(project=project, annotator=annotator, image_id=image.pk, labels=wanted)
+    return True

@@ -1,0 +1,270 @@
+"""Importing images with their labels: each source's labels recorded with their origin,
+a second run updating rather than adding, and each file stored with its labels or not at all."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from django.contrib.auth.models import User
+
+from labeler.agreement.rows import HUMAN_DECISIONS, SETTLED
+from labeler.agreement.services import agreement_refresh, final_labels_refresh
+from labeler.annotations.models import (
+    Annotation,
+    AnnotationRevision,
+    FinalLabel,
+    FinalLabelMethod,
+)
+from labeler.annotations.services import annotation_submit
+from labeler.errors import ValidationFailed
+from labeler.images.files import RejectedFile
+from labeler.images.imports import ImportItem, images_import
+from labeler.images.models import Image
+from labeler.predictions.dataset import training_set
+from labeler.projects.models import Label, Membership, Role
+from labeler.projects.services import project_update
+from tests.factories import ProjectFactory, image_bytes
+
+
+def item(name: str, labels: list[str] | None = None, data: bytes | None = None) -> ImportItem:
+    return ImportItem(name, image_bytes() if data is None else data, labels)
+
+
+def run(project, *items: ImportItem, labels_as: str = "final", user=None, **options):
+    return images_import(project=project, items=items, labels_as=labels_as, user=user, **options)
+
+
+def labels_of(final: FinalLabel) -> list[str]:
+    return sorted(final.labels.values_list("name", flat=True))
+
+
+def stored_files(media_root: Path) -> set[str]:
+    return {
+        p.relative_to(media_root).as_posix() for p in Path(media_root).rglob("*") if p.is_file()
+    }
+
+
+@pytest.mark.django_db
+def test_final_labels_are_imported_done_and_trained_on(project, lead, media_root):
+    summary = run(project, item("a.png", ["cat"]), item("b.png", ["dog"]), user=lead)
+
+    assert (summary.created, summary.labels_applied) == (2, 2)
+    a = Image.objects.get(original_name="a.png")
+    assert a.is_complete and a.annotation_count == 0
+    assert a.final_label.method == FinalLabelMethod.IMPORTED
+    assert a.final_label.decided_by == lead and a.final_label.confidence is None
+    assert labels_of(a.final_label) == ["cat"]
+    cat, dog = (Label.objects.get(project=project, name=n).pk for n in ("cat", "dog"))
+    data = training_set(project)
+    assert data.image_ids == sorted(Image.objects.values_list("pk", flat=True))
+    assert sorted(data.targets) == [[cat], [dog]]
+
+
+@pytest.mark.django_db
+def test_imported_final_label_survives_an_agreement_refresh(
+    project, annotator, annotator2, media_root
+):
+    """Consensus never replaces an imported final label, even where annotators agree on
+    another label; the image stays out of the review queue."""
+    summary = run(project, item("a.png", ["cat"]))
+    image_id = summary.results[0].image_id
+    for person in (annotator, annotator2):
+        annotation_submit(project=project, annotator=person, image_id=image_id, labels=["dog"])
+
+    agreement_refresh(project=project)
+    final_labels_refresh(project=project)
+
+    final = FinalLabel.objects.get(image_id=image_id)
+    assert final.method == FinalLabelMethod.IMPORTED and labels_of(final) == ["cat"]
+
+
+@pytest.mark.django_db
+def test_gold_labels_are_a_leads_gold_decision(project, lead, media_root):
+    summary = run(project, item("a.png", ["bird"]), labels_as="gold", user=lead)
+
+    image = Image.objects.get(pk=summary.results[0].image_id)
+    assert image.final_label.method == FinalLabelMethod.GOLD
+    assert image.final_label.decided_by == lead and image.final_label.confidence == 1.0
+    assert not image.is_complete  # gold images stay in the queues to check annotators
+    with pytest.raises(ValidationFailed) as caught:
+        run(project, item("b.png", ["cat"]), labels_as="gold")
+    assert caught.value.field == "user"
+
+
+@pytest.mark.django_db
+def test_annotations_belong_to_an_account_that_cannot_log_in(project, annotator, media_root):
+    summary = run(project, item("a.png", ["cat"]), labels_as="annotation")
+
+    account = User.objects.get(username="imported")
+    assert not account.is_active and not account.has_usable_password()
+    assert Membership.objects.get(project=project, user=account).role == Role.ANNOTATOR
+    image = Image.objects.get(pk=summary.results[0].image_id)
+    assert (image.annotation_count, image.is_complete) == (1, False)  # overlap is 2
+    annotation_submit(project=project, annotator=annotator, image_id=image.pk, labels=["cat"])
+    image.refresh_from_db()
+    assert (image.annotation_count, image.is_complete) == (2, True)
+    assert Annotation.objects.get(image=image, annotator=account).time_spent_ms is None
+    final_labels_refresh(project=project)
+    assert FinalLabel.objects.get(image=image).method == FinalLabelMethod.CONSENSUS
+
+
+@pytest.mark.django_db
+def test_annotator_that_is_a_persons_account_is_refused(project, annotator, media_root):
+    for options in ({"annotator_name": annotator.username}, {"annotator_name": "bad name!"}):
+        with pytest.raises(ValidationFailed) as caught:
+            run(project, item("a.png", ["cat"]), labels_as="annotation", **options)
+        assert caught.value.field == "annotator"
+    with pytest.raises(ValidationFailed) as caught:
+        run(project, item("a.png", ["cat"]), labels_as="elsewhere")
+    assert caught.value.field == "labels_as"
+    assert Image.objects.count() == 0
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("labels_as", ["final", "annotation"])
+def test_a_second_run_updates_and_never_adds(project, lead, media_root, labels_as):
+    data = image_bytes()
+    run(project, item("a.png", ["cat"], data), labels_as=labels_as, user=lead)
+    again = run(project, item("a.png", ["cat"], data), labels_as=labels_as, user=lead)
+
+    [result] = again.results
+    assert (result.status, result.labels, result.labels_reason) == (
+        "duplicate", "applied", "Already recorded."
+    )  # fmt: skip
+    assert again.changed == 0
+    changed = run(project, item("copy.png", ["dog"], data), labels_as=labels_as, user=lead)
+    assert changed.results[0].labels_reason == "" and changed.changed == 1
+
+    image = Image.objects.get()
+    assert FinalLabel.objects.count() == (1 if labels_as == "final" else 0)
+    assert Annotation.objects.count() == (1 if labels_as == "annotation" else 0)
+    if labels_as == "final":
+        assert labels_of(image.final_label) == ["dog"]
+    else:
+        annotation = Annotation.objects.get()
+        assert list(annotation.labels.values_list("name", flat=True)) == ["dog"]
+        assert AnnotationRevision.objects.count() == 2 and image.annotation_count == 1
+
+
+@pytest.mark.django_db
+def test_unknown_labels_are_refused_unless_created(project, media_root):
+    refused = run(project, item("a.png", ["fox"]), item("b.png", ["CAT"]))
+
+    first, second = refused.results
+    assert (first.status, first.labels) == ("created", "refused")
+    assert "Unknown label(s) 'fox'" in first.labels_reason
+    assert not FinalLabel.objects.filter(image_id=first.image_id).exists()
+    assert second.labels == "applied"  # names match without regard to case
+
+    created = run(project, item("c.png", ["fox"]), item("d.png", ["fox"]), create_labels=True)
+    assert created.labels_created == ["fox"] and created.labels_applied == 2
+    fox = Label.objects.get(project=project, name="fox")
+    assert fox.hotkey and fox.color.startswith("#") and fox.position == 3
+
+
+@pytest.mark.django_db
+def test_single_label_projects_refuse_several_labels_multi_label_ones_take_them(media_root):
+    single = ProjectFactory(multi_label=False)
+    multi = ProjectFactory(multi_label=True)
+
+    [refused] = run(single, item("a.png", ["cat", "dog"])).results
+    [applied] = run(multi, item("a.png", ["cat", "dog"])).results
+
+    assert refused.labels == "refused" and "single-label project" in refused.labels_reason
+    assert applied.labels == "applied"
+    assert labels_of(FinalLabel.objects.get(image__project=multi)) == ["cat", "dog"]
+
+
+@pytest.mark.django_db
+def test_a_bad_file_among_good_ones_is_rejected_alone(project, media_root):
+    summary = run(
+        project,
+        item("a.png", ["cat"]),
+        item("broken.png", ["dog"], b"not an image"),
+        ImportItem("big.png", RejectedFile("File is too big."), None),
+        item("pack.zip", None, b"PK\x03\x04"),
+        item("c.png"),
+    )
+
+    statuses = [(r.name, r.status, r.labels) for r in summary.results]
+    assert statuses == [
+        ("a.png", "created", "applied"),
+        ("broken.png", "rejected", "refused"),
+        ("big.png", "rejected", "none"),
+        ("pack.zip", "rejected", "none"),
+        ("c.png", "created", "none"),
+    ]
+    assert "Archives are not unpacked" in summary.results[3].reason
+    assert (summary.created, summary.rejected, summary.labels_none) == (2, 3, 3)
+    assert Image.objects.count() == 2
+
+
+@pytest.mark.django_db
+def test_a_persons_decision_is_not_replaced_by_an_import(project, lead, media_root):
+    data = image_bytes()
+    [result] = run(project, item("a.png", ["cat"], data), labels_as="gold", user=lead).results
+
+    [again] = run(project, item("a.png", ["dog"], data), user=lead).results
+
+    assert again.labels == "refused" and "(gold)" in again.labels_reason
+    final = FinalLabel.objects.get(image_id=result.image_id)
+    assert final.method == FinalLabelMethod.GOLD and labels_of(final) == ["cat"]
+
+
+@pytest.mark.django_db
+def test_an_ambiguous_name_refuses_its_labels_but_stores_the_file(project, media_root):
+    [result] = run(project, ImportItem("x.png", image_bytes(), None, "Ambiguous file name")).results
+
+    assert (result.status, result.labels, result.labels_reason) == (
+        "created", "refused", "Ambiguous file name"
+    )  # fmt: skip
+
+
+@pytest.mark.django_db
+def test_a_file_whose_labels_fail_to_write_leaves_nothing(project, media_root, monkeypatch):
+    """File, row and labels are written together: a failure takes the file back too."""
+
+    def fails(**kwargs: object) -> bool:
+        raise RuntimeError("database went away")
+
+    monkeypatch.setattr("labeler.images.imports.labels_record", fails)
+    with pytest.raises(RuntimeError):
+        run(project, item("a.png", ["cat"]))
+
+    assert Image.objects.count() == 0 and FinalLabel.objects.count() == 0
+    assert stored_files(media_root) == set()
+
+
+@pytest.mark.django_db
+def test_follow_ups_run_once_the_import_committed(
+    project, media_root, django_capture_on_commit_callbacks
+):
+    """Thumbnails of new images, then one agreement refresh when labels changed."""
+    with django_capture_on_commit_callbacks() as callbacks:
+        run(project, item("a.png", ["cat"]), item("b.png"))
+    tasks = [getattr(c, "signature", None) for c in callbacks]
+    names = [str(t.task) for t in tasks if t is not None]
+    assert names.count("worker.tasks.image_make_thumbnail") == 2
+    assert names.count("worker.tasks.agreement_refresh") == 1
+
+    with django_capture_on_commit_callbacks() as callbacks:
+        run(project, item("c.png"))
+    names = [str(getattr(c, "signature", None) and c.signature.task) for c in callbacks]
+    assert "worker.tasks.agreement_refresh" not in names
+
+
+@pytest.mark.django_db
+def test_imported_images_stay_done_when_the_overlap_changes(project, media_root):
+    run(project, item("a.png", ["cat"]), item("b.png"))
+
+    project_update(project=project, overlap=3)
+
+    done = dict(Image.objects.values_list("original_name", "is_complete"))
+    assert done == {"a.png": True, "b.png": False}
+
+
+def test_imported_is_settled_but_not_a_persons_decision():
+    """Consensus leaves imports alone; lists of people's decisions leave them out."""
+    assert FinalLabelMethod.IMPORTED in SETTLED
+    assert FinalLabelMethod.IMPORTED not in HUMAN_DECISIONS
