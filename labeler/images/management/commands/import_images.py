@@ -1,0 +1,153 @@
+"""manage.py import_images: a folder of images, with labels from the folders, a CSV file
+or a Label Studio export."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from labeler.errors import DomainError
+from labeler.images.files import RejectedFile
+from labeler.images.import_labels import LABELS_AS
+from labeler.images.imports import ImportItem, ImportResult, ImportSummary, images_import
+from labeler.imports.sources import (
+    LabelMatcher,
+    LabelSourceError,
+    csv_labels,
+    folder_files,
+    imagefolder_labels,
+    label_studio_labels,
+)
+from labeler.projects.models import Project
+
+
+class Command(BaseCommand):
+    help = (
+        "Import the images of a folder into a project, with their labels: from the folder "
+        "names (--layout imagefolder), a CSV file (--labels-csv) or a Label Studio JSON "
+        "export (--label-studio). Prints each file's fate and a summary."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("project_id", type=int)
+        parser.add_argument("folder", type=Path)
+        parser.add_argument(
+            "--no-recursive", action="store_true", help="Only the folder's own files."
+        )
+        parser.add_argument("--layout", choices=("plain", "imagefolder"), default="plain")
+        source = parser.add_mutually_exclusive_group()
+        source.add_argument("--labels-csv", type=Path, metavar="FILE")
+        source.add_argument("--label-studio", type=Path, metavar="FILE")
+        parser.add_argument(
+            "--labels-as",
+            choices=LABELS_AS,
+            default="final",
+            help="final: imported final labels; gold: gold labels; annotation: one more "
+            "annotator's annotations (default: final).",
+        )
+        parser.add_argument("--annotator", help="Account of imported annotations (imported).")
+        parser.add_argument(
+            "--create-labels", action="store_true", help="Add unknown labels to the project."
+        )
+        parser.add_argument("--user", metavar="USERNAME", help="Who imports (needed for gold).")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        project = Project.objects.filter(pk=options["project_id"]).first()
+        if project is None:
+            raise CommandError(f"Project {options['project_id']} does not exist.")
+        folder: Path = options["folder"]
+        if not folder.is_dir():
+            raise CommandError(f"{folder} is not a folder.")
+        if options["no_recursive"] and options["layout"] == "imagefolder":
+            raise CommandError("--layout imagefolder reads subfolders: drop --no-recursive.")
+        files = folder_files(folder, recursive=not options["no_recursive"])
+        matcher = _matcher(folder, files, options)
+        try:
+            summary = images_import(
+                project=project,
+                items=_items(folder, files, matcher),
+                labels_as=options["labels_as"],
+                annotator_name=options["annotator"],
+                create_labels=options["create_labels"],
+                user=_user(options["user"]),
+                report=self._report if options["verbosity"] > 0 else _ignore,
+            )
+        except DomainError as exc:
+            raise CommandError(exc.message) from exc
+        self._summary(summary)
+
+    def _report(self, result: ImportResult) -> None:
+        line = f"{result.status:9} {result.name}"
+        if result.image_id is not None:
+            line += f" (image {result.image_id})"
+        if result.reason:
+            line += f": {result.reason}"
+        if result.labels != "none" or result.labels_reason:
+            names = ", ".join(result.label_names)
+            line += f"; labels {result.labels}" + (f" ({names})" if names else "")
+            line += f": {result.labels_reason}" if result.labels_reason else ""
+        self.stdout.write(line)
+
+    def _summary(self, summary: ImportSummary) -> None:
+        self.stdout.write(
+            f"{summary.created} created, {summary.duplicates} duplicates, "
+            f"{summary.rejected} rejected; labels: {summary.labels_applied} applied, "
+            f"{summary.labels_refused} refused, {summary.labels_none} without labels."
+        )
+        if summary.labels_created:
+            self.stdout.write(f"Labels created: {', '.join(summary.labels_created)}.")
+
+
+def _ignore(result: ImportResult) -> None:
+    """Quiet: the summary alone (and no result kept in memory)."""
+
+
+def _matcher(folder: Path, files: list[Path], options: dict[str, Any]) -> LabelMatcher | None:
+    try:
+        if options["labels_csv"] is not None:
+            labels = csv_labels(options["labels_csv"])
+        elif options["label_studio"] is not None:
+            labels = label_studio_labels(options["label_studio"])
+        elif options["layout"] == "imagefolder":
+            labels = imagefolder_labels(folder)
+        else:
+            return None
+    except LabelSourceError as exc:
+        source = options["labels_csv"] or options["label_studio"] or folder
+        raise CommandError(f"{source}: {exc}") from exc
+    return LabelMatcher(labels, files=[path.relative_to(folder).as_posix() for path in files])
+
+
+def _user(username: str | None) -> User | None:
+    if username is None:
+        return None
+    user = User.objects.filter(username=username).first()
+    if user is None:
+        raise CommandError(f"No user named {username!r}.")
+    return user
+
+
+def _items(folder: Path, files: list[Path], matcher: LabelMatcher | None) -> Iterator[ImportItem]:
+    """Each file with its labels, read only when its turn comes (one in memory at a time)."""
+    for path in files:
+        name = path.relative_to(folder).as_posix()
+        match = matcher.match(name) if matcher is not None else None
+        labels = match.labels if match is not None else None
+        refusal = match.reason if match is not None and match.ambiguous else ""
+        yield ImportItem(name, _read(path), labels, refusal)
+
+
+def _read(path: Path) -> bytes | RejectedFile:
+    limit = settings.LABELER_MAX_IMAGE_BYTES
+    try:
+        size = path.stat().st_size
+        if size > limit:
+            return RejectedFile(f"File is {size:,} bytes; the limit is {limit:,}.")
+        return path.read_bytes()
+    except OSError as exc:
+        return RejectedFile(f"The file cannot be read: {exc.strerror or exc}.")

@@ -1,0 +1,138 @@
+"""manage.py import_images: a folder with labels from its folders, a CSV file or Label Studio."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from labeler.annotations.models import Annotation, FinalLabel, FinalLabelMethod
+from labeler.images.models import Image
+from tests.factories import image_bytes
+
+
+def write(root: Path, *names: str) -> None:
+    for name in names:
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(image_bytes() if not name.endswith(".txt") else b"notes")
+
+
+def import_images(project, folder: Path, *args: str) -> str:
+    out = io.StringIO()
+    call_command("import_images", str(project.pk), str(folder), *args, stdout=out)
+    return out.getvalue()
+
+
+def finals(project) -> dict[str, list[str]]:
+    return {
+        final.image.original_name: sorted(final.labels.values_list("name", flat=True))
+        for final in FinalLabel.objects.filter(image__project=project).select_related("image")
+    }
+
+
+@pytest.mark.django_db
+def test_imagefolder_export_layout_is_imported_with_its_labels(project, tmp_path, media_root):
+    folder = tmp_path / "data"
+    write(folder, "train/cat/a.png", "train/dog/b.png", "val/cat/c.png", "train/notes.txt")
+
+    out = import_images(project, folder, "--layout", "imagefolder")
+
+    assert finals(project) == {"a.png": ["cat"], "b.png": ["dog"], "c.png": ["cat"]}
+    assert "created   train/cat/a.png (image" in out and "labels applied (cat)" in out
+    assert out.strip().endswith(
+        "3 created, 0 duplicates, 0 rejected; labels: 3 applied, 0 refused, 0 without labels."
+    )
+    again = import_images(project, folder, "--layout", "imagefolder")
+    assert "0 created, 3 duplicates" in again and Image.objects.count() == 3
+
+
+@pytest.mark.django_db
+def test_csv_labels_as_annotations_with_a_bad_file_and_an_unknown_label(
+    project, tmp_path, media_root
+):
+    folder = tmp_path / "photos"
+    write(folder, "a.png", "sub/b.png", "c.png", "unlisted.png")
+    (folder / "broken.png").write_bytes(b"not an image")
+    labels = tmp_path / "labels.csv"
+    labels.write_text("filename,label\na.png,cat\nsub/b.png,fox\nc.png,dog\nbroken.png,cat\n")
+
+    out = import_images(
+        project, folder, "--labels-csv", str(labels), "--labels-as", "annotation",
+        "--annotator", "vendor_2023",
+    )  # fmt: skip
+
+    assert "rejected  broken.png" in out and "labels refused: The file was not stored." in out
+    assert "Unknown label(s) 'fox'" in out
+    assert "4 created, 0 duplicates, 1 rejected; labels: 2 applied, 2 refused, 1 without" in out
+    annotations = Annotation.objects.filter(annotator__username="vendor_2023")
+    assert sorted(a.image.original_name for a in annotations) == ["a.png", "c.png"]
+
+
+@pytest.mark.django_db
+def test_label_studio_export_with_created_labels_and_an_ambiguous_name(
+    project, lead, tmp_path, media_root
+):
+    folder = tmp_path / "ls"
+    write(folder, "cat.png", "one/x.png", "two/x.png")
+    export = tmp_path / "export.json"
+    tasks = [
+        {
+            "data": {"image": f"/data/upload/1/{name}"},
+            "annotations": [{"result": [{"type": "choices", "value": {"choices": [label]}}]}],
+        }
+        for name, label in (("0a1b2c3d-cat.png", "Lynx"), ("x.png", "dog"))
+    ]
+    export.write_text(json.dumps(tasks))
+
+    out = import_images(
+        project, folder, "--label-studio", str(export), "--create-labels", "--user", "lead"
+    )
+
+    assert finals(project) == {"cat.png": ["Lynx"]}
+    assert out.count("Ambiguous file name 'x.png'") == 2
+    assert "Labels created: Lynx." in out
+    final = FinalLabel.objects.get()
+    assert final.method == FinalLabelMethod.IMPORTED and final.decided_by == lead
+
+
+@pytest.mark.django_db
+def test_quiet_run_prints_the_summary_only(project, tmp_path, media_root):
+    write(tmp_path / "flat", "a.png", "deeper/b.png")
+
+    out = io.StringIO()
+    call_command(
+        "import_images", str(project.pk), str(tmp_path / "flat"), "--no-recursive",
+        verbosity=0, stdout=out,
+    )  # fmt: skip
+
+    assert out.getvalue().splitlines() == [
+        "1 created, 0 duplicates, 0 rejected; labels: 0 applied, 0 refused, 1 without labels."
+    ]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["999999", "{folder}"], "Project 999999 does not exist."),
+        (["{project}", "{folder}/missing"], "is not a folder"),
+        (["{project}", "{folder}", "--labels-csv", "{folder}/none.csv"], "Cannot read"),
+        (["{project}", "{folder}", "--labels-csv", "{folder}/bad.csv"], "line 1: The header"),
+        (["{project}", "{folder}", "--label-studio", "{folder}/bad.csv"], "Not valid JSON"),
+        (["{project}", "{folder}", "--labels-as", "gold"], "name the user"),
+        (["{project}", "{folder}", "--user", "nobody"], "No user named 'nobody'"),
+        (["{project}", "{folder}", "--annotator", "x"], "only with labels_as=annotation"),
+    ],
+)
+def test_bad_arguments_stop_with_a_clear_message(project, tmp_path, media_root, args, message):
+    write(tmp_path, "a.png")
+    (tmp_path / "bad.csv").write_text("name,class\na.png,cat\n")
+    values = {"folder": str(tmp_path), "project": str(project.pk)}
+
+    with pytest.raises(CommandError, match=message):
+        call_command("import_images", *(a.format(**values) for a in args), stdout=io.StringIO())
+    assert Image.objects.count() == 0
