@@ -11,6 +11,7 @@ from api.annotations import AnnotationViewSet
 from api.auth import TokenLoginView
 from api.exports import ExportView
 from api.images import ImageViewSet
+from api.imports import ImportView
 from api.machine_labels import (
     MachineLabelListView,
     MachineLabelReviewView,
@@ -51,6 +52,7 @@ project_router.register("skips", SkipViewSet, basename="skip")
 urlpatterns = [
     path("auth/token/", TokenLoginView.as_view(), name="token"),
     path("projects/<int:project_pk>/next/", NextImageView.as_view(), name="next-image"),
+    path("projects/<int:project_pk>/imports/", ImportView.as_view(), name="imports"),
     path("projects/<int:project_pk>/export/", ExportView.as_view(), name="export"),
     path("projects/<int:project_pk>/progress/", ProgressView.as_view(), name="progress"),
     path("projects/<int:project_pk>/history/", HistoryView.as_view(), name="history"),

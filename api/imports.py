@@ -1,0 +1,147 @@
+"""Importing images with their labels: POST /projects/{id}/imports/ (leads and admins)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict
+from typing import Any
+
+from django.conf import settings
+from django.core.files.uploadedfile import UploadedFile
+from django.http import QueryDict
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import serializers, status
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from api.permissions import ProjectScopedView
+from labeler.errors import ValidationFailed
+from labeler.images.import_labels import LABELS_AS
+from labeler.images.imports import ImportItem, images_import
+from labeler.images.services import upload_read
+from labeler.imports.sources import LABEL_SEPARATORS
+
+
+class ImportOptionsSerializer(serializers.Serializer):
+    labels_as = serializers.ChoiceField(
+        choices=LABELS_AS,
+        default="final",
+        help_text="final: imported final labels (the images are done); gold: gold labels; "
+        "annotation: annotations of one more (imported) annotator.",
+    )
+    annotator = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=150,
+        help_text="Account of imported annotations (labels_as=annotation); default 'imported'.",
+    )
+    create_labels = serializers.BooleanField(
+        default=False, help_text="Add label names the project lacks instead of refusing them."
+    )
+
+
+class ImportResultSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    status = serializers.ChoiceField(choices=["created", "duplicate", "rejected"])
+    image_id = serializers.IntegerField(allow_null=True)
+    reason = serializers.CharField(allow_blank=True)
+    labels = serializers.ChoiceField(choices=["applied", "refused", "none"])
+    labels_reason = serializers.CharField(allow_blank=True)
+    label_names = serializers.ListField(child=serializers.CharField())
+
+
+class ImportResponseSerializer(serializers.Serializer):
+    created = serializers.IntegerField()
+    duplicates = serializers.IntegerField()
+    rejected = serializers.IntegerField()
+    labels_applied = serializers.IntegerField()
+    labels_refused = serializers.IntegerField()
+    labels_none = serializers.IntegerField()
+    labels_created = serializers.ListField(child=serializers.CharField())
+    results = ImportResultSerializer(many=True)
+
+
+_FORM = {
+    "type": "object",
+    "properties": {
+        "files": {"type": "array", "items": {"type": "string", "format": "binary"}},
+        "labels": {
+            "type": "array",
+            "items": {"type": "string"},
+            "description": "One per file, in order: a label name, several joined by ';', "
+            "or empty for none. Leave out for no labels at all.",
+        },
+        "labels_as": {"type": "string", "enum": list(LABELS_AS), "default": "final"},
+        "annotator": {"type": "string"},
+        "create_labels": {"type": "boolean", "default": False},
+    },
+    "required": ["files"],
+}
+
+
+class ImportView(ProjectScopedView):
+    """Leads and admins import images with their labels."""
+
+    parser_classes = [MultiPartParser, FormParser]
+    serializer_class = ImportResponseSerializer
+
+    @extend_schema(
+        request={"multipart/form-data": _FORM},
+        responses={
+            201: ImportResponseSerializer,
+            200: ImportResponseSerializer,
+            400: OpenApiResponse(description="No files, too many, or a bad field (named)."),
+        },
+    )
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """Store the files of `files` with the labels of `labels`; report each file's fate."""
+        self.require_manager()
+        options = ImportOptionsSerializer(data=request.data)
+        options.is_valid(raise_exception=True)
+        files = request.FILES.getlist("files")
+        labels = _labels(request, len(_check_count(files)))
+        summary = images_import(
+            project=self.project,
+            items=_items(files, labels),
+            labels_as=options.validated_data["labels_as"],
+            annotator_name=options.validated_data.get("annotator") or None,
+            create_labels=options.validated_data["create_labels"],
+            user=self.user,
+        )
+        body = ImportResponseSerializer(
+            {**asdict(summary), "results": [asdict(r) for r in summary.results]}
+        ).data
+        code = status.HTTP_201_CREATED if summary.created else status.HTTP_200_OK
+        return Response(body, status=code)
+
+
+def _check_count(files: list[UploadedFile]) -> list[UploadedFile]:
+    if not files:
+        raise ValidationFailed("No files: send them in the multipart field 'files'.", field="files")
+    limit = settings.LABELER_MAX_FILES_PER_REQUEST
+    if len(files) > limit:
+        raise ValidationFailed(f"At most {limit} files per request.", field="files")
+    return files
+
+
+def _labels(request: Request, count: int) -> list[list[str] | None]:
+    """Each file's label names (None: none), from the repeated field `labels`."""
+    data = request.data
+    if not isinstance(data, QueryDict) or "labels" not in data:
+        return [None] * count
+    raw: Sequence[str] = data.getlist("labels")
+    if len(raw) != count:
+        raise ValidationFailed(
+            f"{len(raw)} 'labels' values for {count} files: send one per file, in the "
+            "same order (empty for none).",
+            field="labels",
+        )
+    names = [[n.strip() for n in LABEL_SEPARATORS.split(cell) if n.strip()] for cell in raw]
+    return [labels or None for labels in names]
+
+
+def _items(files: list[UploadedFile], labels: list[list[str] | None]) -> Iterator[ImportItem]:
+    """Each upload read only when its turn comes."""
+    for upload, names in zip(files, labels, strict=True):
+        yield ImportItem(upload.name or "upload", upload_read(upload), names)
