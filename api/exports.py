@@ -1,29 +1,217 @@
-"""Exports of a project's labels, for leads and admins."""
+"""Exports of a project's labels, for leads and admins: direct downloads and background ones.
+
+Annotators get 403 and non-members 404, whether the path names the project or the export.
+"""
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import Any
 
-from django.http import StreamingHttpResponse
-from django.utils.text import slugify
+from django.db.models import QuerySet
+from django.http import FileResponse, StreamingHttpResponse
+from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import serializers, status
+from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
+from rest_framework.response import Response
 
 from api.permissions import ProjectScopedView
-from labeler.exports.formats import EXPORTERS, exporter_get
+from labeler.errors import Conflict, NotFound
+from labeler.exports import services
+from labeler.exports.formats import EXPORTERS, ExportSource, exporter_get
+from labeler.exports.models import Export, ExportStatus
+from labeler.exports.options import FORMATS, export_options_parse
+from labeler.projects import selectors as project_selectors
+from labeler.projects.models import Project
+
+OPTION_PARAMETERS = [
+    OpenApiParameter("format", str, enum=FORMATS, default="json"),
+    OpenApiParameter(
+        "annotations",
+        str,
+        enum=["all", "final"],
+        description="all: every annotation and the final label (default for json, jsonl, csv, "
+        "label-studio); final: final labels only (default for coco, the only choice for "
+        "imagefolder and hf-imagefolder).",
+    ),
+    OpenApiParameter("min_confidence", float, description="0..1, on the final label."),
+    OpenApiParameter("min_agreement", float, description="0..1: share agreeing with the final."),
+    OpenApiParameter("reviewed_only", bool, description="Adjudicated, gold, machine-confirmed."),
+    OpenApiParameter("split", str, description="2 or 3 shares summing to 1: 0.8,0.1,0.1."),
+    OpenApiParameter("seed", int, description="Seed of the split (default 0)."),
+    OpenApiParameter("annotator", str, description="Username: only their annotations."),
+    OpenApiParameter("label", str, description="Only images with this label."),
+    OpenApiParameter("since", str, description="ISO date or datetime of the last update."),
+    OpenApiParameter("until", str, description="ISO date or datetime of the last update."),
+    OpenApiParameter("predictions", bool, description="json, jsonl, label-studio only."),
+]
+
+
+class ExportSerializer(serializers.ModelSerializer):
+    created_by = serializers.CharField(
+        source="created_by.username", read_only=True, allow_null=True
+    )
+    options = serializers.DictField(read_only=True, help_text="The checked options.")
+    progress = serializers.FloatField(read_only=True, help_text="Share of images read, 0..1.")
+    download_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Export
+        fields = [
+            "id", "project", "format", "options", "status", "done", "total", "progress",
+            "size_bytes", "error", "download_url", "created_by", "created_at", "started_at",
+            "finished_at",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+    def get_download_url(self, export: Export) -> str | None:
+        if export.status != ExportStatus.DONE:
+            return None
+        path = reverse("api:export-download", kwargs={"pk": export.pk})
+        request = self.context.get("request")
+        return request.build_absolute_uri(path) if request is not None else path
+
+
+class ExportRequestSerializer(serializers.Serializer):
+    """The body of POST .../exports/ (documentation: the options parser checks it)."""
+
+    format = serializers.ChoiceField(choices=FORMATS, default="json")
+    annotations = serializers.ChoiceField(choices=["all", "final"], required=False)
+    min_confidence = serializers.FloatField(required=False, min_value=0, max_value=1)
+    min_agreement = serializers.FloatField(required=False, min_value=0, max_value=1)
+    reviewed_only = serializers.BooleanField(required=False)
+    split = serializers.CharField(required=False, help_text='"0.8,0.1,0.1" or [0.8, 0.1, 0.1]')
+    seed = serializers.IntegerField(required=False)
+    annotator = serializers.CharField(required=False)
+    label = serializers.CharField(required=False)  # type: ignore[assignment]  # the JSON key
+    since = serializers.CharField(required=False, help_text="ISO date or datetime.")
+    until = serializers.CharField(required=False, help_text="ISO date or datetime.")
+    predictions = serializers.BooleanField(required=False)
+
+
+class ExportPagination(CursorPagination):
+    """Exports, newest first."""
+
+    ordering = "-id"
+    page_size = 100
+    page_size_query_param = "page_size"
+    max_page_size = 1000
 
 
 class ExportView(ProjectScopedView):
-    """Download every image with its annotations and final label, streamed."""
+    """Download the selected images with their labels, streamed as they are read."""
 
     @extend_schema(
-        parameters=[OpenApiParameter("format", str, enum=list(EXPORTERS), default="json")],
-        responses={200: OpenApiResponse(description="The export file.")},
+        parameters=OPTION_PARAMETERS,
+        responses={
+            (200, "*/*"): OpenApiResponse(OpenApiTypes.BINARY, description="The export file."),
+            400: OpenApiResponse(description="A bad option, or too many images: export later."),
+        },
     )
     def get(self, request: Request, *args: Any, **kwargs: Any) -> StreamingHttpResponse:
         self.require_manager()
-        writer, content_type, extension = exporter_get(request.query_params.get("format", "json"))
-        response = StreamingHttpResponse(writer(self.project), content_type=content_type)
-        filename = f"{slugify(self.project.name) or 'project'}-{self.project.pk}.{extension}"
+        options = export_options_parse(request.query_params)
+        services.export_direct_check(project=self.project, options=options)
+        base_url = request.build_absolute_uri("/")
+        source = ExportSource(self.project, options, base_url=base_url)
+        kind = exporter_get(options.format)
+        response = StreamingHttpResponse(kind.write(source), content_type=kind.content_type)
+        filename = services.export_file_name(self.project, options, None)
         response["Content-Disposition"] = f'attachment; filename="{filename}"'
         return response
+
+
+class ExportListView(ProjectScopedView):
+    """The project's background exports: start one, or list them newest first."""
+
+    pagination_class = ExportPagination
+    queryset: QuerySet[Any] = Export.objects.none()
+
+    @extend_schema(responses={200: ExportSerializer(many=True)})
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        self.require_manager()
+        exports = Export.objects.filter(project=self.project).select_related("created_by")
+        page = self.paginate_queryset(exports)
+        body = ExportSerializer(page, many=True, context={"request": request}).data
+        return self.get_paginated_response(body)
+
+    @extend_schema(
+        request=ExportRequestSerializer,
+        responses={202: ExportSerializer, 400: OpenApiResponse(description="A bad option.")},
+    )
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """Queue an export: `{"format": "imagefolder", "split": "0.8,0.2", ...}`."""
+        self.require_manager()
+        options = export_options_parse(request.data)
+        export = services.export_start(project=self.project, user=self.user, options=options)
+        export.refresh_from_db()
+        body = ExportSerializer(export, context={"request": request}).data
+        return Response(body, status=status.HTTP_202_ACCEPTED)
+
+
+class ObjectExportView(ProjectScopedView):
+    """Base of /exports/{pk}/...: the project is the export's."""
+
+    queryset: QuerySet[Any] = Export.objects.none()
+
+    @cached_property
+    def export(self) -> Export:
+        found = Export.objects.filter(pk=int(self.kwargs["pk"])).first()
+        if found is None:
+            raise NotFound(f"Export {self.kwargs['pk']} does not exist.")
+        try:
+            project_selectors.project_get_visible(user=self.user, project_id=found.project_id)
+        except NotFound:
+            raise NotFound(f"Export {self.kwargs['pk']} does not exist.") from None
+        return found
+
+    @cached_property
+    def project(self) -> Project:
+        return self.export.project
+
+
+class ExportDetailView(ObjectExportView):
+    """One export: its status and progress, and where to download it once done."""
+
+    @extend_schema(responses={200: ExportSerializer})
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        self.require_manager()
+        return Response(ExportSerializer(self.export, context={"request": request}).data)
+
+    @extend_schema(responses={204: None})
+    def delete(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """Delete the export and its file."""
+        self.require_manager()
+        services.export_delete(export=self.export)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ExportDownloadView(ObjectExportView):
+    """The export's file, once done (409 before, or when it failed)."""
+
+    @extend_schema(
+        responses={
+            (200, "*/*"): OpenApiResponse(OpenApiTypes.BINARY, description="The export file."),
+            409: OpenApiResponse(description="Not written yet, or failed."),
+        }
+    )
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> FileResponse:
+        self.require_manager()
+        export = self.export
+        if export.status != ExportStatus.DONE:
+            reason = f": {export.error}" if export.status == ExportStatus.FAILED else ""
+            raise Conflict(
+                f"Export {export.pk} is {export.status}{reason}; "
+                "its file can be downloaded once it is done.",
+                status=export.status,
+            )
+        options = export_options_parse(export.options)
+        return FileResponse(
+            export.file.open("rb"),
+            as_attachment=True,
+            filename=services.export_file_name(self.project, options, export.pk),
+            content_type=EXPORTERS[export.format].content_type,
+        )

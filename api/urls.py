@@ -9,7 +9,7 @@ from rest_framework.routers import DefaultRouter, SimpleRouter
 from api.agreement import AgreementView, ConsensusView
 from api.annotations import AnnotationViewSet
 from api.auth import TokenLoginView
-from api.exports import ExportView
+from api.exports import ExportDetailView, ExportDownloadView, ExportListView, ExportView
 from api.images import ImageViewSet
 from api.imports import ImportView
 from api.machine_labels import (
@@ -54,6 +54,9 @@ urlpatterns = [
     path("projects/<int:project_pk>/next/", NextImageView.as_view(), name="next-image"),
     path("projects/<int:project_pk>/imports/", ImportView.as_view(), name="imports"),
     path("projects/<int:project_pk>/export/", ExportView.as_view(), name="export"),
+    path("projects/<int:project_pk>/exports/", ExportListView.as_view(), name="export-list"),
+    path("exports/<int:pk>/", ExportDetailView.as_view(), name="export-detail"),
+    path("exports/<int:pk>/download/", ExportDownloadView.as_view(), name="export-download"),
     path("projects/<int:project_pk>/progress/", ProgressView.as_view(), name="progress"),
     path("projects/<int:project_pk>/history/", HistoryView.as_view(), name="history"),
     path("projects/<int:project_pk>/agreement/", AgreementView.as_view(), name="agreement"),

@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "labeler.images",
     "labeler.annotations",
     "labeler.predictions",
+    "labeler.exports",
     "labeler.demo",
     "api",
 ]
@@ -202,6 +203,8 @@ LABELER_MAX_IMAGE_PIXELS = env_int("LABELER_MAX_IMAGE_PIXELS", 100_000_000)
 LABELER_MAX_FILES_PER_REQUEST = env_int("LABELER_MAX_FILES_PER_REQUEST", 1000)
 LABELER_THUMBNAIL_SIZE = env_int("LABELER_THUMBNAIL_SIZE", 256)
 LABELER_LEASE_SECONDS = env_int("LABELER_LEASE_SECONDS", 600)
+# Larger selections are refused for direct download: a background export writes them.
+LABELER_EXPORT_DIRECT_MAX_IMAGES = env_int("LABELER_EXPORT_DIRECT_MAX_IMAGES", 10_000)
 FILE_UPLOAD_MAX_MEMORY_SIZE = env_int("FILE_UPLOAD_MAX_MEMORY_SIZE", 5 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 10 * 1024 * 1024)
 DATA_UPLOAD_MAX_NUMBER_FILES = LABELER_MAX_FILES_PER_REQUEST
@@ -218,7 +221,11 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "default"
-CELERY_TASK_ROUTES = {"worker.tasks.ml_*": {"queue": "gpu"}}
+CELERY_TASK_ROUTES = {
+    "worker.tasks.ml_*": {"queue": "gpu"},
+    # Exports read the database and storage only: any CPU worker writes them.
+    "worker.tasks.export_run": {"queue": "default"},
+}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = TIME_ZONE
 # Final labels and agreement caches are refreshed in the background at most once per this

@@ -7,6 +7,7 @@ from celery import shared_task
 from labeler import jobs
 from labeler.agreement import services as agreement_services
 from labeler.annotations import services as annotation_services
+from labeler.exports import services as export_services
 from labeler.images import services as image_services
 from labeler.predictions import prelabel, runs
 from labeler.projects.models import Project
@@ -36,6 +37,12 @@ def agreement_refresh(project_id: int) -> None:
     project = Project.objects.filter(pk=project_id).first()
     if project is not None:
         agreement_services.agreement_refresh(project=project)
+
+
+@shared_task(name="worker.tasks.export_run", acks_late=True, reject_on_worker_lost=True)
+def export_run(export_id: int) -> None:
+    """Write an export's file; a redelivery of a finished export does nothing."""
+    export_services.export_run(export_id=export_id)
 
 
 # The ml_* tasks run on the "gpu" queue (CELERY_TASK_ROUTES). They import worker.ml inside

@@ -1,13 +1,17 @@
-"""The rows an export is written from, read in a few streamed queries."""
+"""The rows an export is written from, read in a few streamed queries per batch."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
 from itertools import groupby
+from typing import Any
 
 from labeler.annotations.models import Annotation, FinalLabel
-from labeler.images.models import Image
+from labeler.exports.options import ExportOptions
+from labeler.exports.selection import Selection, export_selection
+from labeler.exports.split import SplitPlan
+from labeler.predictions.models import ModelVersion, Prediction
 from labeler.projects.models import Project
 
 BATCH = 2000
@@ -20,6 +24,7 @@ class AnnotationRow:
     time_spent_ms: int | None
     created_at: str
     updated_at: str
+    annotator_id: int = 0
 
 
 @dataclass
@@ -33,41 +38,108 @@ class ImageRow:
     final_labels: list[str] | None = None
     final_method: str | None = None
     final_confidence: float | None = None
+    file: str = ""
+    format: str = ""
+    split: str | None = None
+    prediction: dict[str, Any] | None = None
 
 
-def export_rows(project: Project) -> Iterator[ImageRow]:
-    """Every image of the project with its annotations and final label, in id order.
+@dataclass
+class _Batch:
+    annotations: dict[int, list[AnnotationRow]]
+    finals: dict[int, tuple[list[str], str, float | None]]
+    predictions: dict[int, dict[str, Any]]
 
-    Images are read in batches, each batch's annotations and final labels in one
-    query apiece, so memory stays bounded and the query count grows with batches only.
+
+def export_rows(
+    project: Project,
+    options: ExportOptions | None = None,
+    *,
+    on_batch: Callable[[int], None] | None = None,
+) -> Iterator[ImageRow]:
+    """The images the options select with their annotations and final label, in id order.
+
+    Images are read in batches, each batch's annotations, final labels and predictions
+    in one query apiece, so memory stays bounded and the query count grows with batches
+    only. ``on_batch`` is told how many images each finished batch held.
     """
-    label_names = dict(project.labels.values_list("pk", "name"))
+    options = options or ExportOptions()
+    selection = export_selection(project, options)
+    plan = _split_plan(project, options) if options.split else None
+    for row in _rows(selection, options, on_batch):
+        if plan is not None:
+            row.split = plan.split_of(row.sha256, tuple(row.final_labels or ()))
+        yield row
+
+
+def current_model_version(project: Project) -> ModelVersion | None:
+    """The version that pre-labels the project now, if any."""
+    return ModelVersion.objects.filter(project=project, is_current=True).first()
+
+
+def _split_plan(project: Project, options: ExportOptions) -> SplitPlan:
+    """One pass over the same selection first: the strata and their hashes."""
+    unsplit = replace(options, split=None, predictions=False)
+    items = (
+        (row.sha256, tuple(row.final_labels or ()))
+        for row in _rows(export_selection(project, unsplit), unsplit, None)
+    )
+    assert options.split is not None
+    return SplitPlan(items, shares=options.split, names=options.split_names, seed=options.seed)
+
+
+def _rows(
+    selection: Selection, options: ExportOptions, on_batch: Callable[[int], None] | None
+) -> Iterator[ImageRow]:
+    version = current_model_version(selection.project) if options.predictions else None
+    columns = ("pk", "original_name", "sha256", "width", "height", "file", "format")
     last_id = 0
     while True:
         images = list(
-            Image.objects.filter(project=project, pk__gt=last_id)
-            .order_by("pk")
-            .values_list("pk", "original_name", "sha256", "width", "height")[:BATCH]
+            selection.images.filter(pk__gt=last_id).order_by("pk").values_list(*columns)[:BATCH]
         )
         if not images:
             return
         last_id = images[-1][0]
-        ids = [row[0] for row in images]
-        annotations = _annotations_by_image(ids, label_names)
-        finals = _finals_by_image(ids, label_names)
-        for pk, name, sha, width, height in images:
-            final = finals.get(pk)
-            yield ImageRow(
-                id=pk,
-                file_name=name,
-                sha256=sha,
-                width=width,
-                height=height,
-                annotations=annotations.get(pk, []),
-                final_labels=final[0] if final else None,
-                final_method=final[1] if final else None,
-                final_confidence=final[2] if final else None,
-            )
+        batch = _batch_of([row[0] for row in images], selection, options, version)
+        for pk, name, sha, width, height, file, fmt in images:
+            row = ImageRow(pk, name, sha, width, height, file=file, format=fmt)
+            if _fill(row, batch, selection, options):
+                yield row
+        if on_batch is not None:
+            on_batch(len(images))
+
+
+def _batch_of(
+    ids: list[int], selection: Selection, options: ExportOptions, version: ModelVersion | None
+) -> _Batch:
+    names = selection.label_names
+    wants_annotations = not options.final_only or options.min_agreement is not None
+    return _Batch(
+        annotations=_annotations_by_image(ids, names) if wants_annotations else {},
+        finals=_finals_by_image(ids, names),
+        predictions=_predictions_by_image(ids, names, version) if version else {},
+    )
+
+
+def _fill(row: ImageRow, batch: _Batch, selection: Selection, options: ExportOptions) -> bool:
+    """Put the batch's data on the row; False when min_agreement leaves it out."""
+    final = batch.finals.get(row.id)
+    if final is not None:
+        row.final_labels, row.final_method, row.final_confidence = final
+    annotations = batch.annotations.get(row.id, [])
+    if options.min_agreement is not None:
+        if not annotations or final is None:
+            return False
+        agreeing = sum(annotation.labels == final[0] for annotation in annotations)
+        if agreeing / len(annotations) < options.min_agreement:
+            return False
+    if not options.final_only:
+        if selection.annotator_id is not None:
+            annotations = [a for a in annotations if a.annotator_id == selection.annotator_id]
+        row.annotations = annotations
+    row.prediction = batch.predictions.get(row.id)
+    return True
 
 
 def _annotations_by_image(
@@ -84,6 +156,7 @@ def _annotations_by_image(
             "created_at",
             "updated_at",
             "labels__id",
+            "annotator_id",
         )
     )
     result: dict[int, list[AnnotationRow]] = {}
@@ -97,6 +170,7 @@ def _annotations_by_image(
                 time_spent_ms=first[3],
                 created_at=first[4].isoformat(),
                 updated_at=first[5].isoformat(),
+                annotator_id=first[7],
             )
         )
     return result
@@ -116,3 +190,23 @@ def _finals_by_image(
         names = sorted(label_names[r[3]] for r in items if r[3] is not None)
         result[image_id] = (names, items[0][1], items[0][2])
     return result
+
+
+def _predictions_by_image(
+    image_ids: list[int], label_names: dict[int, str], version: ModelVersion
+) -> dict[int, dict[str, Any]]:
+    rows = Prediction.objects.filter(model_version=version, image_id__in=image_ids).values_list(
+        "image_id", "probabilities"
+    )
+    return {
+        image_id: {
+            "model_version": version.pk,
+            "version": version.version,
+            "probabilities": {
+                label_names[int(key)]: value
+                for key, value in probabilities.items()
+                if int(key) in label_names
+            },
+        }
+        for image_id, probabilities in rows
+    }

@@ -1,13 +1,16 @@
-"""Exports through /api/v1/projects/{id}/export/: formats, and who may download."""
+"""Direct exports through /api/v1/projects/{id}/export/: formats, options, limits, access."""
 
 from __future__ import annotations
 
+import io
 import json
+import zipfile
 
 import pytest
 
 from labeler.annotations.services import annotation_submit
 from tests.conftest import client_for
+from tests.labeler.exports.data import labelled_images
 from tests.rows import row_counts
 
 
@@ -16,16 +19,37 @@ def url(project) -> str:
     return f"/api/v1/projects/{project.pk}/export/"
 
 
-@pytest.mark.parametrize("fmt", ["xml", "JSON", "", "csv;"])
-def test_an_unknown_format_is_refused(project, lead, url, fmt):
-    """A format other than json or csv answers 400 naming the known ones."""
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ({"format": "xml"}, "format"),
+        ({"format": "JSON"}, "format"),
+        ({"format": ""}, "format"),
+        ({"format": "csv;"}, "format"),
+        ({"format": "imagefolder", "annotations": "all"}, "annotations"),
+        ({"min_confidence": "2"}, "min_confidence"),
+        ({"split": "0.9,0.2"}, "split"),
+        ({"seed": "one"}, "seed"),
+        ({"since": "last week"}, "since"),
+        ({"annotator": "nobody"}, "annotator"),
+        ({"label": "horse"}, "label"),
+        ({"format": "csv", "predictions": "true"}, "predictions"),
+        ({"colour": "red"}, "colour"),
+    ],
+)
+def test_a_bad_option_is_refused_naming_its_field(project, lead, url, query, field):
+    """A bad value answers 400 with the field named, and nothing is written."""
     before = row_counts()
-    response = client_for(lead).get(url, {"format": fmt})
+    response = client_for(lead).get(url, query)
     assert response.status_code == 400
     body = response.json()
-    assert body["errors"] == {"format": [body["detail"]]}
-    assert "json, csv" in body["detail"]
+    assert body["errors"] == {field: [body["detail"]]}
     assert row_counts() == before
+
+
+def test_an_unknown_format_lists_the_known_ones(project, lead, url):
+    detail = client_for(lead).get(url, {"format": "xml"}).json()["detail"]
+    assert "json, jsonl, csv, coco, imagefolder, hf-imagefolder, label-studio" in detail
 
 
 def test_json_is_the_default_and_holds_everyones_labels(
@@ -44,3 +68,63 @@ def test_json_is_the_default_and_holds_everyones_labels(
         ("ann1", ["cat"]),
         ("ann2", ["dog"]),
     ]
+
+
+@pytest.mark.parametrize(
+    ("fmt", "content_type", "extension"),
+    [
+        ("jsonl", "application/x-ndjson", "jsonl"),
+        ("csv", "text/csv; charset=utf-8", "csv"),
+        ("coco", "application/json", "coco.json"),
+        ("imagefolder", "application/zip", "imagefolder.zip"),
+        ("hf-imagefolder", "application/zip", "hf.zip"),
+        ("label-studio", "application/json", "label-studio.json"),
+    ],
+)
+def test_every_format_streams_with_its_type_and_name(
+    project, lead, url, make_images, fmt, content_type, extension
+):
+    labelled_images(project, make_images(project, 2), ["cat", "dog"])
+    response = client_for(lead).get(url, {"format": fmt, "split": "0.5,0.5"})
+    assert response.status_code == 200
+    assert response.streaming
+    assert response["Content-Type"] == content_type
+    assert response["Content-Disposition"].endswith(f'-{project.pk}.{extension}"')
+    data = b"".join(response.streaming_content)
+    if extension.endswith("zip"):
+        assert len(zipfile.ZipFile(io.BytesIO(data)).namelist()) >= 2
+
+
+def test_label_studio_points_at_absolute_image_urls(project, lead, url, make_images):
+    labelled_images(project, make_images(project, 1), ["cat"])
+    response = client_for(lead).get(url, {"format": "label-studio"})
+    (task,) = json.loads(b"".join(response.streaming_content))
+    assert task["data"]["image"].startswith("http://testserver/media/")
+
+
+def test_a_selection_above_the_limit_asks_for_a_background_export(
+    project, lead, url, make_images, settings
+):
+    """The limit is read at call time; filters that narrow the selection pass under it."""
+    images = make_images(project, 3)
+    labelled_images(project, images[:1], ["cat"])
+    settings.LABELER_EXPORT_DIRECT_MAX_IMAGES = 2
+    response = client_for(lead).get(url)
+    assert response.status_code == 400
+    body = response.json()
+    assert (
+        "background export" in body["detail"]
+        and f"/projects/{project.pk}/exports/" in (body["detail"])
+    )
+    assert (body["count"], body["limit"]) == (3, 2)
+    assert client_for(lead).get(url, {"annotations": "final"}).status_code == 200
+
+
+@pytest.mark.parametrize(("who", "status"), [("annotator", 403), ("outsider", 404)])
+def test_only_leads_and_admins_export(project, url, request, who, status):
+    user = request.getfixturevalue(who)
+    assert client_for(user).get(url).status_code == status
+
+
+def test_an_admin_exports_any_project(project, admin_user, url):
+    assert client_for(admin_user).get(url).status_code == 200

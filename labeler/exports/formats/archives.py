@@ -1,0 +1,98 @@
+"""Zips of the images themselves: torchvision's ImageFolder and Hugging Face's imagefolder."""
+
+from __future__ import annotations
+
+import csv
+import tempfile
+from collections.abc import Iterator
+from contextlib import ExitStack
+from typing import IO
+
+from labeler.errors import ValidationFailed
+from labeler.exports.formats.source import ExportSource
+from labeler.exports.formats.zipstream import ZipStream, folder_names, safe_file_name
+from labeler.projects.models import Project
+
+# A multi-label image's labels in one metadata.csv cell: example["labels"].split(";").
+LABEL_SEPARATOR = ";"
+
+
+def export_imagefolder(source: ExportSource) -> Iterator[bytes]:
+    """``[split/]label/<id>-<name>`` for every final label of every labelled image.
+
+    A multi-label image goes into each of its labels' folders; images without a final
+    label (or with an empty one) are left out.
+    """
+    folders = folder_names(source.label_names())
+    stream = ZipStream()
+    for row in source.rows():
+        prefix = f"{row.split}/" if row.split else ""
+        name = safe_file_name(row.id, row.file_name, row.format)
+        for label in row.final_labels or []:
+            yield from stream.add_stored_file(
+                f"{prefix}{folders[label]}/{name}", row.file, row.format
+            )
+    yield stream.close()
+
+
+def export_hf_imagefolder(source: ExportSource) -> Iterator[bytes]:
+    """``<split>/<id>-<name>`` plus ``<split>/metadata.csv`` (``train/`` without a split).
+
+    metadata.csv holds ``file_name``, ``image_id`` and ``label`` (single-label projects)
+    or ``labels`` (multi-label: the names joined with ';'). Each split's metadata is
+    spooled to a temporary file and added after its images.
+    """
+    multi_label = source.project.multi_label
+    hf_labels_check(source.project)
+    label_column = "labels" if multi_label else "label"
+    stream = ZipStream()
+    metadata: dict[str, csv.DictWriter] = {}
+    spools: dict[str, IO[str]] = {}
+    with ExitStack() as closing:
+        for row in source.rows():
+            if not row.final_labels:
+                continue
+            split = row.split or "train"
+            if split not in metadata:
+                spools[split] = closing.enter_context(
+                    tempfile.TemporaryFile("w+", encoding="utf-8", newline="")
+                )
+                metadata[split] = _metadata_writer(spools[split], label_column)
+            name = safe_file_name(row.id, row.file_name, row.format)
+            labels = LABEL_SEPARATOR.join(row.final_labels) if multi_label else row.final_labels[0]
+            metadata[split].writerow({"file_name": name, "image_id": row.id, label_column: labels})
+            yield from stream.add_stored_file(f"{split}/{name}", row.file, row.format)
+        for split, spool in spools.items():
+            spool.seek(0)
+            yield from stream.add_file_object(f"{split}/metadata.csv", _Encoded(spool))
+    yield stream.close()
+
+
+def hf_labels_check(project: Project) -> None:
+    """Refuse a multi-label project whose label names hold the separator."""
+    if not project.multi_label:
+        return
+    names = project.labels.values_list("name", flat=True)
+    clashing = [name for name in names if LABEL_SEPARATOR in name]
+    if clashing:
+        raise ValidationFailed(
+            f"Label {clashing[0]!r} holds ';', which joins a multi-label image's labels in "
+            "metadata.csv; rename it or choose another format.",
+            field="format",
+        )
+
+
+def _metadata_writer(spool: IO[str], label_column: str) -> csv.DictWriter:
+    writer = csv.DictWriter(spool, fieldnames=["file_name", "image_id", label_column])
+    writer.writeheader()
+    return writer
+
+
+class _Encoded:
+    """A text file read back as UTF-8 bytes, in chunks."""
+
+    def __init__(self, text: IO[str]) -> None:
+        self._text = text
+
+    def read(self, size: int = -1, /) -> bytes:
+        return self._text.read(size if size > 0 else -1).encode()

@@ -1,0 +1,28 @@
+"""What every format writer reads from: the project, the options and a progress hook."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from labeler.exports.options import ExportOptions
+from labeler.exports.selectors import ImageRow, export_rows
+from labeler.projects.models import Project
+
+
+@dataclass(frozen=True)
+class ExportSource:
+    """One export's input; ``on_batch`` hears how many images each finished batch held."""
+
+    project: Project
+    options: ExportOptions
+    on_batch: Callable[[int], None] | None = None
+    base_url: str = ""
+
+    def rows(self, *, counted: bool = True) -> Iterator[ImageRow]:
+        """The selected rows; a format reading them twice counts one pass only."""
+        return export_rows(self.project, self.options, on_batch=self.on_batch if counted else None)
+
+    def label_names(self) -> list[str]:
+        """The project's label names in their order."""
+        return list(self.project.labels.order_by("position").values_list("name", flat=True))

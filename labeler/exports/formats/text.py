@@ -1,0 +1,120 @@
+"""JSON, JSON Lines and CSV, written row by row."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator
+from dataclasses import asdict
+from typing import Any
+
+from labeler.exports.formats.source import ExportSource
+from labeler.exports.options import ExportOptions
+from labeler.exports.selectors import ImageRow
+
+IMAGE_COLUMNS = ["image_id", "file_name", "sha256", "width", "height"]
+ANNOTATION_COLUMNS = ["annotator", "labels", "time_spent_ms", "created_at", "updated_at"]
+FINAL_COLUMNS = ["final_labels", "final_method", "final_confidence"]
+
+
+def row_json(row: ImageRow, options: ExportOptions) -> dict[str, Any]:
+    """One image as JSON: its annotations (unless final only), final label, split, prediction."""
+    data: dict[str, Any] = {
+        "id": row.id,
+        "file_name": row.file_name,
+        "sha256": row.sha256,
+        "width": row.width,
+        "height": row.height,
+    }
+    if not options.final_only:
+        data["annotations"] = [_annotation_json(annotation) for annotation in row.annotations]
+    data.update(
+        final_labels=row.final_labels,
+        final_method=row.final_method,
+        final_confidence=row.final_confidence,
+    )
+    if options.split:
+        data["split"] = row.split
+    if options.predictions:
+        data["prediction"] = row.prediction
+    return data
+
+
+def _annotation_json(annotation: Any) -> dict[str, Any]:
+    data = asdict(annotation)
+    del data["annotator_id"]
+    return data
+
+
+def export_json(source: ExportSource) -> Iterator[bytes]:
+    """One JSON document: the project, its labels, the options and every image."""
+    project = source.project
+    header = {
+        "project": {
+            "id": project.pk,
+            "name": project.name,
+            "multi_label": project.multi_label,
+            "overlap": project.overlap,
+        },
+        "labels": [
+            {"id": label.pk, "name": label.name, "color": label.color, "hotkey": label.hotkey}
+            for label in project.labels.all()
+        ],
+        "options": source.options.as_dict(),
+    }
+    yield (json.dumps(header)[:-1] + ', "images": [').encode()
+    for index, row in enumerate(source.rows()):
+        yield (("," if index else "") + json.dumps(row_json(row, source.options))).encode()
+    yield b"]}\n"
+
+
+def export_jsonl(source: ExportSource) -> Iterator[bytes]:
+    """One image a line, each a JSON object as in the JSON format's images."""
+    for row in source.rows():
+        yield (json.dumps(row_json(row, source.options)) + "\n").encode()
+
+
+def csv_columns(options: ExportOptions) -> list[str]:
+    """The header: annotation columns unless final only, split when asked."""
+    columns = [*IMAGE_COLUMNS, *([] if options.final_only else ANNOTATION_COLUMNS)]
+    return [*columns, *FINAL_COLUMNS, *(["split"] if options.split else [])]
+
+
+def export_csv(source: ExportSource) -> Iterator[bytes]:
+    """One row per annotation (per image when final only, or when nobody labelled it).
+
+    Multiple labels are joined with ';'.
+    """
+    options = source.options
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(csv_columns(options))
+    for row in source.rows():
+        for values in _csv_rows(row, options):
+            writer.writerow(values)
+        yield buffer.getvalue().encode()
+        buffer.seek(0)
+        buffer.truncate()
+    yield buffer.getvalue().encode()
+
+
+def _csv_rows(row: ImageRow, options: ExportOptions) -> Iterator[list[Any]]:
+    base = [row.id, row.file_name, row.sha256, row.width, row.height]
+    final = [
+        ";".join(row.final_labels) if row.final_labels is not None else "",
+        row.final_method or "",
+        "" if row.final_confidence is None else row.final_confidence,
+        *([row.split] if options.split else []),
+    ]
+    if options.final_only or not row.annotations:
+        yield [*base, *([] if options.final_only else [""] * 5), *final]
+        return
+    for annotation in row.annotations:
+        spent = "" if annotation.time_spent_ms is None else annotation.time_spent_ms
+        labels = ";".join(annotation.labels)
+        yield [
+            *base,
+            *[annotation.annotator, labels, spent, annotation.created_at, annotation.updated_at],
+            *final,
+        ]

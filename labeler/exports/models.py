@@ -1,0 +1,54 @@
+"""Background exports: what was asked, how far it got, and the file it wrote."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+from labeler.projects.models import Project
+
+
+class ExportStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+
+
+def export_upload_to(export: Export, filename: str) -> str:
+    return f"exports/{export.project_id}/{filename}"
+
+
+class Export(models.Model):
+    """One export of a project written by a worker, downloadable once done."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="exports")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    format = models.CharField(max_length=32)
+    options = models.JSONField(default=dict, help_text="The checked options, format included.")
+    status = models.CharField(
+        max_length=16, choices=ExportStatus.choices, default=ExportStatus.QUEUED
+    )
+    done = models.PositiveIntegerField(default=0, help_text="Images read so far.")
+    total = models.PositiveIntegerField(default=0, help_text="Images selected.")
+    file = models.FileField(upload_to=export_upload_to, max_length=255, blank=True)
+    size_bytes = models.PositiveBigIntegerField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["project", "-id"]
+
+    def __str__(self) -> str:
+        return f"export {self.pk} of {self.project} ({self.format}, {self.status})"
+
+    @property
+    def progress(self) -> float:
+        """The share of images read, 0..1 (1 once done)."""
+        if self.status == ExportStatus.DONE:
+            return 1.0
+        return min(1.0, self.done / self.total) if self.total else 0.0

@@ -1,0 +1,214 @@
+"""What an export holds: one frozen set of options, parsed from a query string or JSON body."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
+
+from labeler.errors import ValidationFailed
+
+FORMATS = ("json", "jsonl", "csv", "coco", "imagefolder", "hf-imagefolder", "label-studio")
+FINAL_ONLY_FORMATS = ("imagefolder", "hf-imagefolder")
+DEFAULT_FINAL_FORMATS = ("coco", *FINAL_ONLY_FORMATS)
+PREDICTION_FORMATS = ("json", "jsonl", "label-studio")
+SPLIT_NAMES = ("train", "val", "test")
+TRUE = {"1", "true", "yes", "on"}
+FALSE = {"0", "false", "no", "off", ""}
+
+
+@dataclass(frozen=True)
+class ExportOptions:
+    """The format and the selection of one export; every field already checked."""
+
+    format: str = "json"
+    annotations: str = "all"
+    min_confidence: float | None = None
+    min_agreement: float | None = None
+    reviewed_only: bool = False
+    split: tuple[float, ...] | None = None
+    seed: int = 0
+    annotator: str | None = None
+    label: str | None = None
+    since: dt.datetime | None = None
+    until: dt.datetime | None = None
+    predictions: bool = False
+
+    @property
+    def final_only(self) -> bool:
+        return self.annotations == "final"
+
+    @property
+    def split_names(self) -> tuple[str, ...]:
+        return SPLIT_NAMES[: len(self.split or ())]
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready values that parse back to the same options."""
+        data = asdict(self)
+        data["split"] = list(self.split) if self.split else None
+        for name in ("since", "until"):
+            data[name] = data[name].isoformat() if data[name] else None
+        return data
+
+
+def export_options_parse(data: Any) -> ExportOptions:
+    """Check every option (query parameters or a JSON body) and build the options.
+
+    Raises ValidationFailed naming the first bad field.
+    """
+    if not isinstance(data, Mapping):
+        raise ValidationFailed("Send the options as one JSON object.", field="options")
+    unknown = sorted(set(data) - set(PARSERS))
+    if unknown:
+        raise ValidationFailed(
+            f"Unknown export option {unknown[0]!r}; known: {', '.join(PARSERS)}.",
+            field=unknown[0],
+        )
+    values = {
+        name: parse(_single(data, name), name)
+        for name, parse in PARSERS.items()
+        if _single(data, name) is not None
+    }
+    fmt = values.setdefault("format", "json")
+    values.setdefault("annotations", "final" if fmt in DEFAULT_FINAL_FORMATS else "all")
+    options = ExportOptions(**values)
+    _check_combination(options)
+    return options
+
+
+def _single(data: Mapping[str, Any], name: str) -> Any:
+    """The one value of a name (a query string may repeat it: the last one counts)."""
+    getlist = getattr(data, "getlist", None)
+    if getlist is not None:
+        items = getlist(name)
+        return items[-1] if items else None
+    return data.get(name)
+
+
+def _check_combination(options: ExportOptions) -> None:
+    if options.format in FINAL_ONLY_FORMATS and not options.final_only:
+        raise ValidationFailed(
+            f"The {options.format} format holds final labels only: use annotations=final.",
+            field="annotations",
+        )
+    if options.predictions and options.format not in PREDICTION_FORMATS:
+        raise ValidationFailed(
+            f"Predictions can be included in {', '.join(PREDICTION_FORMATS)} only.",
+            field="predictions",
+        )
+    if options.since and options.until and options.until < options.since:
+        raise ValidationFailed("until must not be before since.", field="until")
+
+
+def _choice(choices: tuple[str, ...]) -> Callable[[Any, str], str]:
+    def parse(value: Any, field: str) -> str:
+        if value not in choices:
+            raise ValidationFailed(
+                f"Unknown {field} {value!r}; choose one of {', '.join(choices)}.", field=field
+            )
+        return str(value)
+
+    return parse
+
+
+def _share(value: Any, field: str) -> float:
+    """A number from 0 to 1."""
+    number = _number(value, field)
+    if not 0.0 <= number <= 1.0:
+        raise ValidationFailed(f"{field} must be between 0 and 1, not {value!r}.", field=field)
+    return number
+
+
+def _number(value: Any, field: str) -> float:
+    if isinstance(value, bool):
+        raise ValidationFailed(f"{field} must be a number, not {value!r}.", field=field)
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ValidationFailed(f"{field} must be a number, not {value!r}.", field=field) from None
+    if not math.isfinite(number):
+        raise ValidationFailed(f"{field} must be a finite number.", field=field)
+    return number
+
+
+def _bool(value: Any, field: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in TRUE | FALSE:
+        return value.strip().lower() in TRUE
+    raise ValidationFailed(f"{field} must be true or false, not {value!r}.", field=field)
+
+
+def _int(value: Any, field: str) -> int:
+    if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+        raise ValidationFailed(f"{field} must be an integer, not {value!r}.", field=field)
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise ValidationFailed(f"{field} must be an integer, not {value!r}.", field=field) from None
+    if abs(number) >= 2**63:
+        raise ValidationFailed(f"{field} is too large.", field=field)
+    return number
+
+
+def _split(value: Any, field: str) -> tuple[float, ...]:
+    """Two or three shares summing to 1: "0.8,0.2" or [0.8, 0.1, 0.1]."""
+    items = value.split(",") if isinstance(value, str) else value
+    if not isinstance(items, list | tuple) or len(items) not in (2, 3):
+        raise ValidationFailed(
+            f"{field} takes 2 or 3 shares (train, val[, test]) such as 0.8,0.1,0.1.", field=field
+        )
+    shares = tuple(_share(item.strip() if isinstance(item, str) else item, field) for item in items)
+    if not math.isclose(sum(shares), 1.0, abs_tol=1e-6):
+        raise ValidationFailed(
+            f"The {field} shares must sum to 1, not {sum(shares):g}.", field=field
+        )
+    return shares
+
+
+def _name(value: Any, field: str) -> str:
+    if not isinstance(value, str) or not value.strip() or len(value) > 150:
+        raise ValidationFailed(f"{field} must be a name, not {value!r}.", field=field)
+    return value.strip()
+
+
+def _moment(value: Any, field: str) -> dt.datetime:
+    """An ISO date (its start; for until, its end) or datetime, in the site's zone if naive."""
+    text = value if isinstance(value, str) else ""
+    try:
+        day = parse_date(text) if len(text) == 10 else None
+        moment = None if day else parse_datetime(text)
+    except ValueError:
+        moment = day = None
+    if day is not None:
+        moment = dt.datetime.combine(day, dt.time.min)
+        if field == "until":
+            moment += dt.timedelta(days=1) - dt.timedelta(microseconds=1)
+    if moment is None:
+        raise ValidationFailed(
+            f"{field} must be an ISO date or datetime (2026-01-31 or 2026-01-31T12:00), "
+            f"not {value!r}.",
+            field=field,
+        )
+    return moment if timezone.is_aware(moment) else timezone.make_aware(moment)
+
+
+PARSERS: dict[str, Callable[[Any, str], Any]] = {
+    "format": _choice(FORMATS),
+    "annotations": _choice(("all", "final")),
+    "min_confidence": _share,
+    "min_agreement": _share,
+    "reviewed_only": _bool,
+    "split": _split,
+    "seed": _int,
+    "annotator": _name,
+    "label": _name,
+    "since": _moment,
+    "until": _moment,
+    "predictions": _bool,
+}

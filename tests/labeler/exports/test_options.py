@@ -1,0 +1,92 @@
+"""Export options: every value checked, a bad one refused naming its field."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.http import QueryDict
+
+from labeler.errors import ValidationFailed
+from labeler.exports.options import ExportOptions, export_options_parse
+
+
+def test_defaults_depend_on_the_format():
+    """Every annotation for the text formats, final labels for COCO and the folders."""
+    assert export_options_parse({}) == ExportOptions()
+    assert export_options_parse({"format": "csv"}).annotations == "all"
+    for fmt in ("coco", "imagefolder", "hf-imagefolder"):
+        assert export_options_parse({"format": fmt}).annotations == "final"
+
+
+def test_query_strings_and_json_bodies_give_the_same_options():
+    query = QueryDict(
+        "format=jsonl&split=0.8,0.1,0.1&seed=7&min_confidence=0.5&reviewed_only=true"
+        "&since=2026-01-02&until=2026-01-03T10:00:00%2B00:00&predictions=1&label=cat"
+    )
+    body = {
+        "format": "jsonl",
+        "split": [0.8, 0.1, 0.1],
+        "seed": 7,
+        "min_confidence": 0.5,
+        "reviewed_only": True,
+        "since": "2026-01-02",
+        "until": "2026-01-03T10:00:00+00:00",
+        "predictions": True,
+        "label": "cat",
+    }
+    options = export_options_parse(query)
+    assert options == export_options_parse(body)
+    assert options.split == (0.8, 0.1, 0.1) and options.split_names == ("train", "val", "test")
+    assert options.since == dt.datetime(2026, 1, 2, tzinfo=dt.UTC)
+    assert export_options_parse(options.as_dict()) == options
+
+
+def test_a_date_until_reaches_the_end_of_its_day():
+    options = export_options_parse({"until": "2026-01-02"})
+    assert options.until == dt.datetime(2026, 1, 2, 23, 59, 59, 999999, tzinfo=dt.UTC)
+
+
+@pytest.mark.parametrize(
+    ("data", "field"),
+    [
+        ({"format": "xml"}, "format"),
+        ({"format": "JSON"}, "format"),
+        ({"annotations": "some"}, "annotations"),
+        ({"format": "imagefolder", "annotations": "all"}, "annotations"),
+        ({"format": "hf-imagefolder", "annotations": "all"}, "annotations"),
+        ({"min_confidence": "high"}, "min_confidence"),
+        ({"min_confidence": 1.5}, "min_confidence"),
+        ({"min_confidence": "nan"}, "min_confidence"),
+        ({"min_agreement": -0.1}, "min_agreement"),
+        ({"min_agreement": True}, "min_agreement"),
+        ({"reviewed_only": "maybe"}, "reviewed_only"),
+        ({"split": "0.8"}, "split"),
+        ({"split": "0.5,0.2,0.2,0.1"}, "split"),
+        ({"split": "0.8,0.3"}, "split"),
+        ({"split": "a,b"}, "split"),
+        ({"split": 5}, "split"),
+        ({"seed": "x"}, "seed"),
+        ({"seed": 1.5}, "seed"),
+        ({"seed": 2**70}, "seed"),
+        ({"annotator": ""}, "annotator"),
+        ({"label": 3}, "label"),
+        ({"since": "yesterday"}, "since"),
+        ({"until": "2026-02-30"}, "until"),
+        ({"since": "2026-02-02", "until": "2026-02-01"}, "until"),
+        ({"format": "csv", "predictions": True}, "predictions"),
+        ({"format": "imagefolder", "predictions": "yes"}, "predictions"),
+        ({"colour": "red"}, "colour"),
+    ],
+)
+def test_a_bad_value_names_its_field(data, field):
+    with pytest.raises(ValidationFailed) as caught:
+        export_options_parse(data)
+    assert caught.value.field == field
+    assert caught.value.message
+
+
+def test_a_body_that_is_not_an_object_is_refused():
+    with pytest.raises(ValidationFailed) as caught:
+        export_options_parse(["json"])  # type: ignore[arg-type]
+    assert caught.value.field == "options"
