@@ -1,0 +1,250 @@
+"""Time exports of 10,000 and 100,000 labelled images and show their memory stays flat.
+
+    .venv/bin/python bench/export.py              # or: make bench-export
+    .venv/bin/python bench/export.py --sizes 10000 100000 --formats json imagefolder
+
+DATABASE_URL picks the database (default: a dedicated ``labeler_bench_export`` database
+on the local PostgreSQL server, created and migrated here). Each project is created once
+with bulk_create (its image rows share a few small real PNG files under
+``var/bench_export_media``) and reused while its image count matches. Every export runs
+in a child process of its own, which writes the file and reports its time and peak
+resident memory (VmHWM) before and during the export.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import django
+import psycopg2
+from django.core.management import call_command
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/labeler_bench_export"
+MEDIA_ROOT = ROOT / "var" / "bench_export_media"
+OUT_DIR = ROOT / "var" / "bench_export_out"
+LABELS = ["cat", "dog", "bird"]
+FILES = 8  # distinct real image files the rows share
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Prepare the projects, run every export in its own process, print the table."""
+    options = _options(argv)
+    _configure(options.database_url, migrate=not options.child)
+    if options.child:
+        return _child(options)
+    results = []
+    for size in options.sizes:
+        project_id = _project(size)
+        for fmt in options.formats:
+            results.append(_run_child(options, project_id, size, fmt))
+    _print_table(results, options.sizes)
+    return 0
+
+
+def _options(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="Time exports and their peak memory.")
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
+    parser.add_argument("--formats", nargs="+", default=["json", "imagefolder"])
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL,
+        help=f"PostgreSQL URL (default: DATABASE_URL, else {DEFAULT_DATABASE_URL})",
+    )
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--project", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--format", help=argparse.SUPPRESS)
+    return parser.parse_args(argv)
+
+
+def _configure(database_url: str, *, migrate: bool) -> None:
+    """Create the database when missing, point Django at it and migrate."""
+    if not database_url.startswith(("postgres://", "postgresql://")):
+        raise SystemExit(f"The benchmark needs PostgreSQL, not {database_url!r}.")
+    os.environ["DATABASE_URL"] = database_url
+    os.environ["MEDIA_ROOT"] = str(MEDIA_ROOT)
+    os.environ.setdefault("DEBUG", "1")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "labeler.settings")
+    os.environ.setdefault("LOG_LEVEL", "WARNING")
+    if migrate:
+        _create_database(database_url)
+    django.setup()
+    if migrate:
+        call_command("migrate", verbosity=0)
+
+
+def _create_database(database_url: str) -> None:
+    parts = urlsplit(database_url)
+    name = parts.path.lstrip("/")
+    connection = psycopg2.connect(urlunsplit(parts._replace(path="/postgres")))
+    connection.autocommit = True
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
+            if cursor.fetchone() is None:
+                cursor.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        connection.close()
+
+
+def _project(size: int) -> int:
+    """The benchmark project of this many images, created by bulk_create unless it exists."""
+    from labeler.images.models import Image
+    from labeler.projects.models import Project
+
+    name = f"bench-export-{size}"
+    found = Project.objects.filter(name=name).first()
+    if found is not None and Image.objects.filter(project=found).count() == size:
+        return found.pk
+    if found is not None:
+        found.delete()
+    started = time.perf_counter()
+    project = _create_project(name, size)
+    print(f"created {name} in {time.perf_counter() - started:.1f} s", file=sys.stderr)
+    return project.pk
+
+
+def _create_project(name: str, size: int) -> Any:  # a Project: models load after setup
+    from django.core.files.storage import default_storage
+    from django.db import transaction
+    from PIL import Image as PILImage
+
+    from labeler.projects.models import Label, Project
+
+    files = []
+    for n in range(FILES):
+        buffer = io.BytesIO()
+        PILImage.new("RGB", (64, 48), (n * 30, 90, 160)).save(buffer, format="PNG")
+        stored = f"images/bench/{n}.png"
+        if not default_storage.exists(stored):
+            default_storage.save(stored, io.BytesIO(buffer.getvalue()))
+        files.append((stored, len(buffer.getvalue())))
+    with transaction.atomic():
+        project = Project.objects.create(name=name)
+        labels = [
+            Label.objects.create(project=project, name=label, color="#123456", position=i)
+            for i, label in enumerate(LABELS)
+        ]
+        for start in range(0, size, 10_000):
+            _create_batch(project, labels, files, range(start, min(size, start + 10_000)))
+    return project
+
+
+def _create_batch(
+    project: Any, labels: list[Any], files: list[tuple[str, int]], numbers: range
+) -> None:
+    from labeler.annotations.models import FinalLabel
+    from labeler.images.models import Image
+
+    images = Image.objects.bulk_create(
+        Image(
+            project=project,
+            file=files[n % FILES][0],
+            original_name=f"photo_{n}.png",
+            sha256=f"{n:064x}",
+            width=64,
+            height=48,
+            format="PNG",
+            size_bytes=files[n % FILES][1],
+            annotation_count=1,
+            is_complete=True,
+        )
+        for n in numbers
+    )
+    finals = FinalLabel.objects.bulk_create(
+        FinalLabel(image=image, method="consensus", confidence=1.0) for image in images
+    )
+    through = FinalLabel.labels.through
+    through.objects.bulk_create(
+        through(finallabel_id=final.pk, label_id=labels[n % len(labels)].pk)
+        for n, final in zip(numbers, finals, strict=True)
+    )
+
+
+def _run_child(options: argparse.Namespace, project_id: int, size: int, fmt: str) -> dict:
+    command = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--child",
+        f"--project={project_id}",
+        f"--format={fmt}",
+        f"--database-url={options.database_url}",
+    ]
+    done = subprocess.run(command, capture_output=True, text=True, check=True)
+    return {"size": size, "format": fmt, **json.loads(done.stdout.strip().splitlines()[-1])}
+
+
+def _child(options: argparse.Namespace) -> int:
+    """Export one project to a file; print time, size and peak memory as JSON."""
+    from labeler.exports.formats import EXPORTERS, ExportSource
+    from labeler.exports.options import export_options_parse
+    from labeler.projects.models import Project
+
+    project = Project.objects.get(pk=options.project)
+    parsed = export_options_parse({"format": options.format})
+    OUT_DIR.mkdir(parents=True, exist_ok=True)
+    path = OUT_DIR / f"{project.pk}.{EXPORTERS[parsed.format].extension}"
+    before = _max_rss_mb()
+    started = time.perf_counter()
+    with path.open("wb") as out:
+        for chunk in EXPORTERS[parsed.format].write(ExportSource(project, parsed)):
+            out.write(chunk)
+    seconds = time.perf_counter() - started
+    result = {
+        "seconds": seconds,
+        "file_mb": path.stat().st_size / 2**20,
+        "rss_before_mb": before,
+        "rss_peak_mb": _max_rss_mb(),
+    }
+    path.unlink()
+    print(json.dumps(result))
+    return 0
+
+
+def _max_rss_mb() -> float:
+    """This process's peak resident memory (VmHWM: unlike ru_maxrss, reset by exec, so the
+    parent's memory at fork time does not count)."""
+    status = Path("/proc/self/status")
+    if status.exists():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024  # kB
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+def _print_table(results: list[dict], sizes: list[int]) -> None:
+    print(
+        f"{'format':<12} {'images':>8} {'seconds':>8} {'images/s':>9} {'file MB':>8} "
+        f"{'RSS start MB':>12} {'RSS peak MB':>11} {'growth MB':>9}"
+    )
+    for r in results:
+        growth = r["rss_peak_mb"] - r["rss_before_mb"]
+        print(
+            f"{r['format']:<12} {r['size']:>8,} {r['seconds']:>8.2f} "
+            f"{r['size'] / r['seconds']:>9,.0f} {r['file_mb']:>8.1f} "
+            f"{r['rss_before_mb']:>12.1f} {r['rss_peak_mb']:>11.1f} {growth:>9.1f}"
+        )
+    if len(sizes) >= 2:
+        small, large = min(sizes), max(sizes)
+        for fmt in dict.fromkeys(r["format"] for r in results):
+            peak = {r["size"]: r["rss_peak_mb"] for r in results if r["format"] == fmt}
+            print(
+                f"{fmt}: peak RSS at {large:,} / at {small:,} images = "
+                f"{peak[large] / peak[small]:.2f} ({large // small}x the images)"
+            )
+
+
+if __name__ == "__main__":
+    # Run as a script, the repository root is not on the path: put it there.
+    sys.path.insert(0, str(ROOT))
+    sys.exit(main())
