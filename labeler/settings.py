@@ -283,6 +283,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Several models have a "status" with their own choices: name the export's.
+    "ENUM_NAME_OVERRIDES": {"ExportStatusEnum": "labeler.exports.models.ExportStatus"},
 }
 
 LOGIN_URL = "login"
