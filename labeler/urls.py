@@ -7,6 +7,7 @@ from django.urls import include, path
 from labeler import views
 from labeler.agreement import views as agreement_views
 from labeler.annotations import views as annotation_views
+from labeler.exports import views as export_views
 from labeler.images import views as image_views
 from labeler.predictions import views as prediction_views
 from labeler.projects import views as project_views
@@ -22,6 +23,7 @@ urlpatterns = [
         "projects/<int:project_id>/members/", project_views.project_members, name="project-members"
     ),
     path("projects/<int:project_id>/upload/", image_views.upload, name="project-upload"),
+    path("projects/<int:project_id>/export/", export_views.export_page, name="project-export"),
     path("projects/<int:project_id>/label/", annotation_views.label, name="label"),
     path(
         "projects/<int:project_id>/agreement/",

@@ -1,0 +1,107 @@
+"""The export page in Chromium: a lead starts an export, follows it and downloads the file.
+
+Tasks run in-process here (no broker), so the export is written inside the POST request
+and the list shows it done on its next refresh.
+"""
+
+from __future__ import annotations
+
+import zipfile
+from typing import TYPE_CHECKING
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from labeler.annotations.models import FinalLabel, FinalLabelMethod
+from labeler.exports.models import Export
+from labeler.images import services as image_services
+from labeler.projects.models import Project, Role
+from tests.browser.conftest import login, save_screenshot
+from tests.factories import ProjectFactory, UserFactory, add_member, image_bytes
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from playwright.sync_api import Page
+
+expect = pytest.importorskip("playwright.sync_api").expect
+pytestmark = pytest.mark.django_db(transaction=True)
+
+WAIT = 20_000  # ms
+
+
+def labelled_project(per_label: int = 4) -> Project:
+    project = ProjectFactory(name="Pets <b>", labels=["cat", "dog"])
+    add_member(project, UserFactory(username="lena"), Role.LEAD)
+    add_member(project, UserFactory(username="ann"), Role.ANNOTATOR)
+    labels = {label.name: label for label in project.labels.all()}
+    seed = 0
+    for name in labels:
+        files = []
+        for index in range(per_label):
+            seed += 1
+            files.append(SimpleUploadedFile(f"{name}-{index}.png", image_bytes(seed=seed)))
+        for result in image_services.images_ingest(project=project, files=files):
+            final = FinalLabel.objects.create(
+                image_id=result.image_id, method=FinalLabelMethod.CONSENSUS, confidence=1.0
+            )
+            final.labels.set([labels[name]])
+    return project
+
+
+def test_a_lead_exports_a_split_imagefolder_zip_and_downloads_it(
+    live_server, page: Page, tmp_path: Path
+):
+    project = labelled_project()
+    login(page, live_server, "lena")
+    page.goto(f"{live_server.url}/projects/{project.pk}/")
+    page.get_by_role("link", name="Export").click()
+    expect(page.get_by_role("heading", name="Export Pets <b>")).to_be_visible()
+    expect(page.get_by_text("No exports yet.")).to_be_visible()
+
+    page.get_by_label("Format").select_option("imagefolder")
+    expect(page.get_by_label("Every annotation")).to_be_disabled()
+    expect(page.get_by_label("Final labels only")).to_be_checked()
+    page.get_by_label("Train %").fill("50")
+    page.get_by_label("Validation %").fill("50")
+    page.get_by_role("button", name="Start export").click()
+
+    row = page.locator("#exports-body tr").first
+    expect(row).to_have_attribute("data-status", "done", timeout=WAIT)
+    expect(row).to_contain_text("ImageFolder zip")
+    expect(row).to_contain_text("split 0.5/0.5, seed 0")
+    expect(row).to_contain_text("Done · 8 images")
+    save_screenshot(page, "exports")
+    with page.expect_download() as download_info:
+        row.get_by_role("link", name="Download").click()
+    target = tmp_path / "download.zip"
+    download_info.value.save_as(target)
+    with zipfile.ZipFile(target) as bundle:
+        names = bundle.namelist()
+    assert sorted({name.rsplit("/", 1)[0] for name in names}) == [
+        "train/cat",
+        "train/dog",
+        "val/cat",
+        "val/dog",
+    ]
+    assert len(names) == 8
+
+
+def test_a_bad_option_is_shown_and_nothing_is_started(live_server, page: Page):
+    project = labelled_project(per_label=1)
+    login(page, live_server, "lena")
+    page.goto(f"{live_server.url}/projects/{project.pk}/export/")
+    page.get_by_label("Train %").fill("90")
+    page.get_by_label("Validation %").fill("30")
+    page.get_by_role("button", name="Start export").click()
+    expect(page.get_by_role("alert")).to_contain_text("split")
+    assert not Export.objects.exists()
+
+
+def test_annotators_cannot_open_the_export_page(live_server, page: Page):
+    project = labelled_project(per_label=1)
+    login(page, live_server, "ann")
+    response = page.goto(f"{live_server.url}/projects/{project.pk}/export/")
+    assert response is not None and response.status == 403
+    page.goto(f"{live_server.url}/projects/{project.pk}/")
+    expect(page.get_by_role("link", name="Export")).to_have_count(0)
