@@ -13,8 +13,10 @@ from labeler.exports.options import ExportOptions
 from labeler.images.models import Image
 from labeler.projects.models import Project
 
-# Final labels a person decided or confirmed; without a confidence they count as certain.
+# Final labels a person decided or confirmed; without a confidence they count as certain,
+# as do labels imported with the images (consensus never had a say in them).
 REVIEWED_METHODS = (FinalLabelMethod.ADJUDICATED, FinalLabelMethod.GOLD, FinalLabelMethod.MACHINE)
+CERTAIN_METHODS = (*REVIEWED_METHODS, FinalLabelMethod.IMPORTED)
 
 
 @dataclass(frozen=True)
@@ -39,7 +41,7 @@ def export_selection(project: Project, options: ExportOptions) -> Selection:
     if options.min_confidence is not None:
         images = images.filter(
             Q(final_label__confidence__gte=options.min_confidence)
-            | Q(final_label__confidence__isnull=True, final_label__method__in=REVIEWED_METHODS)
+            | Q(final_label__confidence__isnull=True, final_label__method__in=CERTAIN_METHODS)
         )
     if annotator_id is not None:
         images = images.filter(Exists(_annotations().filter(annotator_id=annotator_id)))

@@ -167,7 +167,10 @@ def _task_labels(task: Any, number: int) -> tuple[str, list[str]]:
             pair[0],
         ),
     )[1]
-    return _image_name(image), _choices(latest.get("result"))
+    # Our own Label Studio export keeps the original name beside a URL of the stored file.
+    own_name = task["data"].get("file_name")
+    key = own_name.strip() if isinstance(own_name, str) and own_name.strip() else None
+    return key or _image_name(image), _choices(latest.get("result"))
 
 
 def _choices(result: Any) -> list[str]:

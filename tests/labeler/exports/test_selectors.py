@@ -35,12 +35,17 @@ def test_every_image_by_default_and_only_finals_when_asked(project, images):
     assert ids(project, annotations="final") == [images[0].pk]
 
 
-def test_confidence_counts_a_persons_decision_without_one_as_certain(project, images):
+def test_confidence_counts_a_persons_decision_without_one_as_certain(
+    project, images, make_images
+):
+    """And an imported label too; a consensus without a confidence is not certain."""
+    (imported,) = make_images(project, 1)
     finalise(images[0], ["cat"], confidence=0.9)
     finalise(images[1], ["cat"], confidence=0.4)
     finalise(images[2], ["dog"], method="adjudicated", confidence=None)
     finalise(images[3], ["dog"], confidence=None)
-    assert ids(project, min_confidence=0.5) == [images[0].pk, images[2].pk]
+    finalise(imported, ["dog"], method="imported", confidence=None)
+    assert ids(project, min_confidence=0.5) == [images[0].pk, images[2].pk, imported.pk]
 
 
 def test_reviewed_only_keeps_adjudicated_gold_and_confirmed_machine_labels(project, images):

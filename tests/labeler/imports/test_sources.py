@@ -161,6 +161,14 @@ def test_label_studio_takes_the_latest_annotation_that_was_not_cancelled(tmp_pat
     assert label_studio_labels(LABEL_STUDIO) == expected
 
 
+def test_label_studio_prefers_the_file_name_our_export_writes_beside_the_url():
+    task = {
+        "data": {"image": "http://host/media/images/1/ab/ab12.png", "file_name": "cat 1.png"},
+        "annotations": [{"result": [{"type": "choices", "value": {"choices": ["cat"]}}]}],
+    }
+    assert label_studio_labels([task]) == {"cat 1.png": ["cat"]}
+
+
 @pytest.mark.parametrize(
     ("data", "message"),
     [
