@@ -284,7 +284,11 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     # Several models have a "status" with their own choices: name the export's.
-    "ENUM_NAME_OVERRIDES": {"ExportStatusEnum": "labeler.exports.models.ExportStatus"},
+    "ENUM_NAME_OVERRIDES": {
+        "ExportStatusEnum": "labeler.exports.models.ExportStatus",
+        # What became of an uploaded or imported file.
+        "FileStatusEnum": ["created", "duplicate", "rejected"],
+    },
 }
 
 LOGIN_URL = "login"
