@@ -32,7 +32,7 @@ def export_imagefolder(source: ExportSource) -> Iterator[bytes]:
             yield from stream.add_stored_file(
                 f"{prefix}{folders[label]}/{name}", row.file, row.format
             )
-    yield stream.close()
+    yield from stream.close()
 
 
 def export_hf_imagefolder(source: ExportSource) -> Iterator[bytes]:
@@ -65,7 +65,7 @@ def export_hf_imagefolder(source: ExportSource) -> Iterator[bytes]:
         for split, spool in spools.items():
             spool.seek(0)
             yield from stream.add_file_object(f"{split}/metadata.csv", _Encoded(spool))
-    yield stream.close()
+    yield from stream.close()
 
 
 def hf_labels_check(project: Project) -> None:

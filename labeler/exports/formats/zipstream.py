@@ -1,95 +1,50 @@
-"""A zip written onto a sink that cannot seek, drained chunk by chunk as it grows.
-
-zipfile notices the sink has no ``tell`` and writes each member's sizes in a data
-descriptor after its bytes, so nothing is ever rewritten and the archive streams.
-"""
+"""The export zips' members: images copied from storage, and their safe names."""
 
 from __future__ import annotations
 
 import re
-import time
 import unicodedata
-import zipfile
 from collections.abc import Iterable, Iterator
 from pathlib import PurePosixPath
-from typing import Protocol
 
 from django.core.files.storage import default_storage
 
 from labeler.errors import ValidationFailed
+from labeler.exports.zipstream import Readable, ZipStreamWriter
 from labeler.images.files import ALLOWED_FORMATS
 
-CHUNK = 1024 * 1024
 # Already compressed: deflating them again costs time and saves nothing.
 COMPRESSED_FORMATS = {"JPEG", "MPO", "PNG", "GIF", "WEBP"}
 UNSAFE = re.compile(r"[^\w.-]+")
 
 
-class Readable(Protocol):
-    def read(self, size: int = -1, /) -> bytes: ...
-
-
-class _Sink:
-    """Collects what zipfile writes until it is drained; no seek, no tell."""
-
-    def __init__(self) -> None:
-        self._chunks: list[bytes] = []
-
-    def write(self, data: bytes) -> int:
-        self._chunks.append(bytes(data))
-        return len(data)
-
-    def flush(self) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-    def drain(self) -> bytes:
-        data = b"".join(self._chunks)
-        self._chunks.clear()
-        return data
-
-
 class ZipStream:
-    """Members go in one after another; every method yields the bytes ready so far."""
+    """Members go in one after another; every method yields the archive's bytes so far."""
 
     def __init__(self) -> None:
-        self._sink = _Sink()
-        self._zip = zipfile.ZipFile(self._sink, "w", allowZip64=True)
-        self._date_time = time.localtime()[:6]
-
-    def _info(self, name: str, compress: bool) -> zipfile.ZipInfo:
-        info = zipfile.ZipInfo(name, date_time=self._date_time)
-        info.compress_type = zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED
-        info.external_attr = 0o644 << 16
-        return info
+        self._writer = ZipStreamWriter()
 
     def add_stored_file(self, name: str, stored_name: str, image_format: str) -> Iterator[bytes]:
-        """Copy a file from storage in chunks (stored as is when already compressed)."""
-        info = self._info(name, compress=image_format not in COMPRESSED_FORMATS)
+        """An image from storage (stored as is when already compressed).
+
+        It is read whole: the import refuses images over LABELER_MAX_IMAGE_BYTES, so
+        this holds one image at a time, and its size and CRC are known before its header.
+        """
         try:
-            source = default_storage.open(stored_name, "rb")
+            with default_storage.open(stored_name, "rb") as source:
+                data = source.read()
         except OSError as exc:
             raise ValidationFailed(f"The stored file {stored_name} cannot be read: {exc}") from exc
-        with source, self._zip.open(info, "w") as target:
-            while chunk := source.read(CHUNK):
-                target.write(chunk)
-                yield self._sink.drain()
-        yield self._sink.drain()
+        compress = image_format not in COMPRESSED_FORMATS
+        yield from self._writer.iter_add(name, data, compress=compress)
 
     def add_file_object(self, name: str, source: Readable) -> Iterator[bytes]:
-        """Copy an open file into the archive, deflated."""
-        with self._zip.open(self._info(name, compress=True), "w") as target:
-            while chunk := source.read(CHUNK):
-                target.write(chunk)
-                yield self._sink.drain()
-        yield self._sink.drain()
+        """An open file of any size, deflated."""
+        yield from self._writer.iter_add_file(name, source, compress=True)
 
-    def close(self) -> bytes:
-        """The central directory: the archive's last bytes."""
-        self._zip.close()
-        return self._sink.drain()
+    def close(self) -> Iterator[bytes]:
+        """The central directory and the end records: the archive's last bytes."""
+        yield from self._writer.iter_close()
 
 
 def safe_file_name(image_id: int, original_name: str, image_format: str) -> str:
