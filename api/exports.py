@@ -5,7 +5,6 @@ Annotators get 403 and non-members 404, whether the path names the project or th
 
 from __future__ import annotations
 
-from functools import cached_property
 from typing import Any
 
 from django.db.models import QuerySet
@@ -18,14 +17,12 @@ from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from api.permissions import ProjectScopedView
-from labeler.errors import Conflict, NotFound
+from api.permissions import ProjectObjectView, ProjectScopedView
+from labeler.errors import Conflict
 from labeler.exports import services
 from labeler.exports.formats import EXPORTERS, ExportSource, exporter_get
 from labeler.exports.models import Export, ExportStatus
 from labeler.exports.options import FORMATS, export_options_parse
-from labeler.projects import selectors as project_selectors
-from labeler.projects.models import Project
 
 OPTION_PARAMETERS = [
     OpenApiParameter("format", str, enum=FORMATS, default="json"),
@@ -152,25 +149,16 @@ class ExportListView(ProjectScopedView):
         return Response(body, status=status.HTTP_202_ACCEPTED)
 
 
-class ObjectExportView(ProjectScopedView):
+class ObjectExportView(ProjectObjectView):
     """Base of /exports/{pk}/...: the project is the export's."""
 
     queryset: QuerySet[Any] = Export.objects.none()
+    model = Export
+    noun = "Export"
 
-    @cached_property
+    @property
     def export(self) -> Export:
-        found = Export.objects.filter(pk=int(self.kwargs["pk"])).first()
-        if found is None:
-            raise NotFound(f"Export {self.kwargs['pk']} does not exist.")
-        try:
-            project_selectors.project_get_visible(user=self.user, project_id=found.project_id)
-        except NotFound:
-            raise NotFound(f"Export {self.kwargs['pk']} does not exist.") from None
-        return found
-
-    @cached_property
-    def project(self) -> Project:
-        return self.export.project
+        return self.object
 
 
 class ExportDetailView(ObjectExportView):

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from functools import cached_property
+from typing import Any
 
 from django.contrib.auth.models import User
 from rest_framework.exceptions import NotAuthenticated
 from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 
-from labeler.errors import PermissionDenied
+from labeler.errors import NotFound, PermissionDenied
 from labeler.projects import selectors
 from labeler.projects.models import Project
 
@@ -58,3 +59,28 @@ class ProjectScopedView(GenericAPIView):
     def require_member(self) -> None:
         """Members of any role and admins pass (resolving the project checks visibility)."""
         self.project  # noqa: B018
+
+
+class ProjectObjectView(ProjectScopedView):
+    """Base of views under /<objects>/{pk}/ outside a project: the project is the object's.
+
+    An object of a project the caller cannot see answers 404, as a missing one does.
+    """
+
+    model: Any
+    noun = "Object"
+
+    @cached_property
+    def object(self) -> Any:
+        found = self.model.objects.filter(pk=int(self.kwargs["pk"])).first()
+        if found is None:
+            raise NotFound(f"{self.noun} {self.kwargs['pk']} does not exist.")
+        try:
+            selectors.project_get_visible(user=self.user, project_id=found.project_id)
+        except NotFound:
+            raise NotFound(f"{self.noun} {self.kwargs['pk']} does not exist.") from None
+        return found
+
+    @cached_property
+    def project(self) -> Project:
+        return self.object.project

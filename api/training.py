@@ -6,7 +6,6 @@ non-members 404, whether the path names the project or the run/version.
 
 from __future__ import annotations
 
-from functools import cached_property
 from typing import Any
 
 from django.db.models import QuerySet
@@ -15,14 +14,12 @@ from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from api.permissions import ProjectScopedView
-from labeler.errors import NotFound, PermissionDenied
+from api.permissions import ProjectObjectView, ProjectScopedView
+from labeler.errors import PermissionDenied
 from labeler.predictions import runs, services
 from labeler.predictions.models import ModelVersion, TrainingRun
 from labeler.predictions.prelabel import prelabel_done_count
 from labeler.predictions.selectors import model_versions_of, training_runs_of
-from labeler.projects import selectors as project_selectors
-from labeler.projects.models import Project
 
 
 class HistoryEntrySerializer(serializers.Serializer):
@@ -236,26 +233,11 @@ class PrelabelView(ModelView):
         return Response(body, status=status.HTTP_202_ACCEPTED)
 
 
-class ObjectModelView(ModelView):
+class ObjectModelView(ProjectObjectView, ModelView):
     """Base of /training-runs/{pk}/ and /model-versions/{pk}/: the project is the object's."""
 
     model: type[TrainingRun] | type[ModelVersion] = TrainingRun
     noun = "Training run"
-
-    @cached_property
-    def object(self) -> Any:
-        found = self.model.objects.filter(pk=int(self.kwargs["pk"])).first()
-        if found is None:
-            raise NotFound(f"{self.noun} {self.kwargs['pk']} does not exist.")
-        try:
-            project_selectors.project_get_visible(user=self.user, project_id=found.project_id)
-        except NotFound:
-            raise NotFound(f"{self.noun} {self.kwargs['pk']} does not exist.") from None
-        return found
-
-    @cached_property
-    def project(self) -> Project:
-        return self.object.project
 
 
 class TrainingRunDetailView(ObjectModelView):
