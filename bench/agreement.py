@@ -16,11 +16,6 @@ import os
 import sys
 import time
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
-
-import django
-import psycopg2
-from django.core.management import call_command
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/bench_agreement"
 
@@ -28,7 +23,9 @@ DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/bench_agreement"
 def main(argv: list[str] | None = None) -> int:
     """Prepare the database and the data, time every step, print the table."""
     options = _options(argv)
-    _configure(options.database_url)
+    from bench.postgres import postgres_configure
+
+    postgres_configure(options.database_url)
     # Models can be imported only once Django is set up, just above.
     from bench.agreement_data import Shape, bench_project, tables_vacuum
     from bench.agreement_steps import Step, print_table, run_steps
@@ -59,33 +56,6 @@ def _options(argv: list[str] | None) -> argparse.Namespace:
         help=f"PostgreSQL URL (default: DATABASE_URL, else {DEFAULT_DATABASE_URL})",
     )
     return parser.parse_args(argv)
-
-
-def _configure(database_url: str) -> None:
-    """Create the database when missing, point Django at it and migrate."""
-    if not database_url.startswith(("postgres://", "postgresql://")):
-        raise SystemExit(f"The benchmark needs PostgreSQL, not {database_url!r}.")
-    os.environ["DATABASE_URL"] = database_url
-    os.environ.setdefault("DEBUG", "1")
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "labeler.settings")
-    _create_database(database_url)
-    django.setup()
-    call_command("migrate", verbosity=0)
-
-
-def _create_database(database_url: str) -> None:
-    """CREATE DATABASE for the URL's database unless it exists (via the server's postgres db)."""
-    parts = urlsplit(database_url)
-    name = parts.path.lstrip("/")
-    connection = psycopg2.connect(urlunsplit(parts._replace(path="/postgres")))
-    connection.autocommit = True
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
-            if cursor.fetchone() is None:
-                cursor.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        connection.close()
 
 
 if __name__ == "__main__":

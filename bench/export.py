@@ -23,11 +23,6 @@ import sys
 import time
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
-
-import django
-import psycopg2
-from django.core.management import call_command
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/labeler_bench_export"
@@ -40,7 +35,11 @@ FILES = 8  # distinct real image files the rows share
 def main(argv: list[str] | None = None) -> int:
     """Prepare the projects, run every export in its own process, print the table."""
     options = _options(argv)
-    _configure(options.database_url, migrate=not options.child)
+    from bench.postgres import postgres_configure
+
+    os.environ["MEDIA_ROOT"] = str(MEDIA_ROOT)
+    os.environ.setdefault("LOG_LEVEL", "WARNING")
+    postgres_configure(options.database_url, migrate=not options.child)
     if options.child:
         return _child(options)
     results = []
@@ -65,36 +64,6 @@ def _options(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--project", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--format", help=argparse.SUPPRESS)
     return parser.parse_args(argv)
-
-
-def _configure(database_url: str, *, migrate: bool) -> None:
-    """Create the database when missing, point Django at it and migrate."""
-    if not database_url.startswith(("postgres://", "postgresql://")):
-        raise SystemExit(f"The benchmark needs PostgreSQL, not {database_url!r}.")
-    os.environ["DATABASE_URL"] = database_url
-    os.environ["MEDIA_ROOT"] = str(MEDIA_ROOT)
-    os.environ.setdefault("DEBUG", "1")
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "labeler.settings")
-    os.environ.setdefault("LOG_LEVEL", "WARNING")
-    if migrate:
-        _create_database(database_url)
-    django.setup()
-    if migrate:
-        call_command("migrate", verbosity=0)
-
-
-def _create_database(database_url: str) -> None:
-    parts = urlsplit(database_url)
-    name = parts.path.lstrip("/")
-    connection = psycopg2.connect(urlunsplit(parts._replace(path="/postgres")))
-    connection.autocommit = True
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
-            if cursor.fetchone() is None:
-                cursor.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        connection.close()
 
 
 def _project(size: int) -> int:
