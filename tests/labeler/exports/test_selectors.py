@@ -35,9 +35,7 @@ def test_every_image_by_default_and_only_finals_when_asked(project, images):
     assert ids(project, annotations="final") == [images[0].pk]
 
 
-def test_confidence_counts_a_persons_decision_without_one_as_certain(
-    project, images, make_images
-):
+def test_confidence_counts_a_persons_decision_without_one_as_certain(project, images, make_images):
     """And an imported label too; a consensus without a confidence is not certain."""
     (imported,) = make_images(project, 1)
     finalise(images[0], ["cat"], confidence=0.9)
