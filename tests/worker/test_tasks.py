@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -10,6 +11,9 @@ import time
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
+from labeler.annotations.models import FinalLabel
+from labeler.exports.options import export_options_parse
+from labeler.exports.services import export_start
 from labeler.images.models import Image
 from labeler.images.services import images_ingest
 from tests.factories import ProjectFactory, image_bytes
@@ -29,6 +33,30 @@ def test_upload_thumbnail_is_made_by_a_worker_over_redis(redis_worker):
         image.refresh_from_db()
     assert image.thumbnail.name.startswith(f"thumbnails/{project.pk}/")
     assert image.thumbnail.read(3) == b"\xff\xd8\xff"  # a JPEG
+
+
+@pytest.mark.redis
+@pytest.mark.django_db(transaction=True)
+def test_a_background_export_is_written_by_a_worker_over_redis(redis_worker, lead):
+    """POST-ing an export queues it on commit; a worker on Redis writes its file."""
+    project = ProjectFactory(labels=["cat", "dog"])
+    results = images_ingest(
+        project=project, files=[SimpleUploadedFile(f"{i}.png", image_bytes()) for i in range(4)]
+    )
+    cat = project.labels.get(name="cat")
+    for result in results:
+        final = FinalLabel.objects.create(image_id=result.image_id, method="consensus")
+        final.labels.set([cat])
+    export = export_start(
+        project=project, user=lead, options=export_options_parse({"format": "jsonl"})
+    )
+    deadline = time.monotonic() + 20
+    while export.status not in ("done", "failed") and time.monotonic() < deadline:
+        time.sleep(0.1)
+        export.refresh_from_db()
+    assert (export.status, export.done, export.total) == ("done", 4, 4)
+    lines = export.file.read().decode().splitlines()
+    assert [json.loads(line)["final_labels"] for line in lines] == [["cat"]] * 4
 
 
 @pytest.mark.django_db
