@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.urls import reverse
 from django.views.decorators.http import require_GET
 
 from labeler.annotations.models import Annotation, FinalLabel
@@ -50,5 +51,7 @@ def export_page(request: HttpRequest, project_id: int) -> HttpResponse:
         "image_count": Image.objects.filter(project=project).count(),
         "final_count": FinalLabel.objects.filter(image__project=project).count(),
         "exports_url": api_url(project, "export-list"),
+        # The address of export 0; the script puts each export's id in its place.
+        "export_url_template": reverse("api:export-detail", kwargs={"pk": 0}),
     }
     return render(request, "exports/export.html", context)

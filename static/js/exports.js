@@ -9,6 +9,7 @@
   const root = document.getElementById("exports");
   if (!root) return;
   const url = root.dataset.exportsUrl;
+  const exportUrlTemplate = root.dataset.exportUrlTemplate;
   const csrf = document.querySelector("meta[name='csrf-token']").content;
   const form = document.getElementById("export-form");
   const formatSelect = document.getElementById("export-format");
@@ -164,8 +165,29 @@
       link.href = exportRow.download_url;
       action.append(link);
     }
+    if (exportRow.status === "done" || exportRow.status === "failed") {
+      const remove = el("button", "danger", "Delete");
+      remove.type = "button";
+      remove.setAttribute("aria-label", "Delete export " + exportRow.id);
+      remove.addEventListener("click", function () { removeExport(exportRow.id); });
+      action.append(" ", remove);
+    }
     tr.append(action);
     return tr;
+  }
+
+  function removeExport(id) {
+    if (!window.confirm("Delete export " + id + " and its file?")) return;
+    fetch(exportUrlTemplate.replace("/0/", "/" + id + "/"), {
+      method: "DELETE",
+      credentials: "same-origin",
+      headers: { "X-CSRFToken": csrf, Accept: "application/json" },
+    })
+      .then(function (response) {
+        if (!response.ok) throw new Error("Export " + id + " could not be deleted.");
+      })
+      .then(refresh)
+      .catch(function (error) { showError(error.message); });
   }
 
   function render(exportsList) {

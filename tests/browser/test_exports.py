@@ -10,6 +10,7 @@ import zipfile
 from typing import TYPE_CHECKING
 
 import pytest
+from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from labeler.annotations.models import FinalLabel, FinalLabelMethod
@@ -85,6 +86,13 @@ def test_a_lead_exports_a_split_imagefolder_zip_and_downloads_it(
         "val/dog",
     ]
     assert len(names) == 8
+
+    stored = Export.objects.get().file.name
+    page.once("dialog", lambda dialog: dialog.accept())
+    row.get_by_role("button", name="Delete export").click()
+    expect(page.get_by_text("No exports yet.")).to_be_visible(timeout=WAIT)
+    assert not Export.objects.exists()
+    assert not default_storage.exists(stored)
 
 
 def test_a_bad_option_is_shown_and_nothing_is_started(live_server, page: Page):
