@@ -8,6 +8,7 @@ annotations belong to an account of their own that cannot log in.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 from django.contrib.auth.models import User
 from django.contrib.auth.validators import UnicodeUsernameValidator
@@ -128,6 +129,25 @@ def final_check(*, image: Image, labels_as: str) -> None:
         raise LabelsRefused(
             f"The image already has a final label ({shown}); an import does not replace it."
         )
+
+
+def labels_recorded_since(
+    *, image: Image, labels_as: str, annotator: User | None, since: datetime
+) -> list[str]:
+    """The label names this kind of import recorded on the image at or after ``since``.
+
+    A multi-label image that an ImageFolder tree holds once per label folder comes to
+    an import several times; each visit adds its folder's label to what the earlier
+    visits of the same import recorded, rather than replacing it.
+    """
+    if labels_as == ANNOTATION:
+        records = Annotation.objects.filter(image=image, annotator=annotator)
+    else:
+        records = FinalLabel.objects.filter(image=image, method=_METHODS[labels_as])
+    record = records.filter(updated_at__gte=since).first()
+    if record is None:
+        return []
+    return list(record.labels.order_by("position", "pk").values_list("name", flat=True))
 
 
 def labels_record(

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import NamedTuple
 
 from django.contrib.auth.models import User
 from django.core.files.storage import default_storage
 from django.db import transaction
+from django.utils import timezone
 
 from labeler import jobs
 from labeler.agreement.refresh import TASK as AGREEMENT_REFRESH_TASK
@@ -25,6 +27,7 @@ from labeler.images.import_labels import (
     final_check,
     importer_account,
     labels_record,
+    labels_recorded_since,
 )
 from labeler.images.models import Image
 from labeler.images.services import image_store, images_prelabel_new
@@ -89,6 +92,7 @@ class _Import:
     labels: ProjectLabels
     user: User | None
     annotator: User | None
+    started: datetime = field(default_factory=timezone.now)
 
 
 def images_import(
@@ -202,6 +206,14 @@ def _labels_apply(shared: _Import, image: Image, item: ImportItem, result: Impor
         names = shared.labels.check(item.labels or [])
         if not names:
             return
+        if shared.project.multi_label and result.status == "duplicate":
+            earlier = labels_recorded_since(
+                image=image,
+                labels_as=shared.labels_as,
+                annotator=shared.annotator,
+                since=shared.started,
+            )
+            names = shared.labels.check([*earlier, *names])
         result.label_names = names
         # A savepoint: refused labels leave the image stored, with nothing of theirs.
         with transaction.atomic():

@@ -7,7 +7,7 @@ import json
 import pytest
 from django.core.management import call_command
 
-from labeler.annotations.models import FinalLabel
+from labeler.annotations.models import Annotation, FinalLabel
 from labeler.projects.models import Project, Role
 from tests.factories import ProjectFactory, add_member
 from tests.labeler.exports.data import finalise
@@ -40,6 +40,34 @@ def test_an_imagefolder_zip_imports_back_with_its_labels(project, lead, make_ima
     call_command("import_images", twin.pk, str(folder), layout="imagefolder", verbosity=0)
     assert final_labels(twin) == final_labels(project)
     assert len(final_labels(twin)) == 5  # the unlabelled image is not exported
+
+
+@pytest.mark.parametrize("labels_as", ["final", "annotation"])
+def test_a_multi_label_imagefolder_zip_imports_back_with_every_label(
+    lead, make_images, tmp_path, labels_as
+):
+    """An image in several label folders is one image with all of those labels, and
+    importing the same tree again changes nothing."""
+    project = ProjectFactory(name="Tags", labels=["cat", "dog"], multi_label=True)
+    add_member(project, lead, Role.LEAD)
+    images = make_images(project, 3)
+    for image, names in zip(images, [["cat"], ["dog"], ["cat", "dog"]], strict=True):
+        finalise(image, names)
+    folder = extract(export_bytes(project, format="imagefolder"), tmp_path / "export")
+    twin = empty_twin(project, lead, multi_label=True)
+    for _ in range(2):
+        call_command(
+            "import_images", twin.pk, str(folder), layout="imagefolder", labels_as=labels_as,
+            verbosity=0,
+        )  # fmt: skip
+        if labels_as == "final":
+            assert final_labels(twin) == final_labels(project)
+        else:
+            annotations = Annotation.objects.filter(image__project=twin).select_related("image")
+            assert {
+                a.image.sha256: sorted(a.labels.values_list("name", flat=True)) for a in annotations
+            } == final_labels(project)
+            assert annotations.count() == 3
 
 
 def test_a_multi_label_hf_imagefolder_zip_imports_back_from_its_metadata(
