@@ -129,9 +129,8 @@ def _finish(export: Export, size: int) -> None:
         error="",
         finished_at=timezone.now(),
     )
-    if (
-        not stored and export.file.name
-    ):  # deleted (or ended by another delivery) meanwhile: keep no orphan file
+    # Deleted (or ended by another delivery) meanwhile: keep no orphan file.
+    if not stored and export.file.name:
         export.file.storage.delete(export.file.name)
 
 

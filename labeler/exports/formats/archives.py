@@ -9,8 +9,8 @@ from contextlib import ExitStack
 from typing import IO
 
 from labeler.errors import ValidationFailed
+from labeler.exports.formats.members import ZipStream, folder_names, safe_file_name
 from labeler.exports.formats.source import ExportSource
-from labeler.exports.formats.zipstream import ZipStream, folder_names, safe_file_name
 from labeler.projects.models import Project
 
 # A multi-label image's labels in one metadata.csv cell: example["labels"].split(";").

@@ -10,7 +10,7 @@ import zipfile
 import pytest
 
 from labeler.exports.formats import EXPORTERS
-from labeler.exports.formats.zipstream import folder_names, safe_file_name
+from labeler.exports.formats.members import folder_names, safe_file_name
 from tests.factories import ModelVersionFactory, predict
 from tests.labeler.exports.data import annotate, finalise
 from tests.labeler.exports.formats import export_bytes, extract
