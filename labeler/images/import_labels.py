@@ -140,11 +140,15 @@ def labels_recorded_since(
     an import several times; each visit adds its folder's label to what the earlier
     visits of the same import recorded, rather than replacing it.
     """
+    record: Annotation | FinalLabel | None
     if labels_as == ANNOTATION:
-        records = Annotation.objects.filter(image=image, annotator=annotator)
+        record = Annotation.objects.filter(
+            image=image, annotator=annotator, updated_at__gte=since
+        ).first()
     else:
-        records = FinalLabel.objects.filter(image=image, method=_METHODS[labels_as])
-    record = records.filter(updated_at__gte=since).first()
+        record = FinalLabel.objects.filter(
+            image=image, method=_METHODS[labels_as], updated_at__gte=since
+        ).first()
     if record is None:
         return []
     return list(record.labels.order_by("position", "pk").values_list("name", flat=True))
