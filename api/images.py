@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import mimetypes
+from collections.abc import Mapping
 from dataclasses import asdict
 from typing import Any
 
 import django_filters
-from django.core.files.storage import default_storage
 from django.db.models import QuerySet
 from django.http import FileResponse
-from django.urls import reverse
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
@@ -21,7 +19,16 @@ from rest_framework.response import Response
 from api.permissions import ProjectScopedView
 from labeler.errors import NotFound
 from labeler.images import services
+from labeler.images.links import file_link
 from labeler.images.models import Image
+from labeler.images.views import stored_file_response
+
+
+def stored_file_url(context: Mapping[str, Any], name: str | None) -> str:
+    """A stored file's signed, content-addressed address (see labeler.images.links)."""
+    path = file_link(name or "")
+    request = context.get("request")
+    return request.build_absolute_uri(path) if request else path
 
 
 class ImageSerializer(serializers.ModelSerializer):
@@ -37,16 +44,11 @@ class ImageSerializer(serializers.ModelSerializer):
         ]  # fmt: skip
         read_only_fields = fields
 
-    def _url(self, image: Image, name: str) -> str:
-        path = reverse(name, kwargs={"project_pk": image.project_id, "pk": image.pk})
-        request = self.context.get("request")
-        return request.build_absolute_uri(path) if request else path
-
     def get_file_url(self, image: Image) -> str:
-        return self._url(image, "api:image-file")
+        return stored_file_url(self.context, image.file.name or "")
 
     def get_thumbnail_url(self, image: Image) -> str | None:
-        return self._url(image, "api:image-thumbnail") if image.thumbnail else None
+        return stored_file_url(self.context, image.thumbnail.name) if image.thumbnail else None
 
 
 class ImageFilter(django_filters.FilterSet):
@@ -142,12 +144,7 @@ class ImageViewSet(
 
 
 def _serve(name: str) -> FileResponse:
-    try:
-        handle = default_storage.open(name, "rb")
-    except FileNotFoundError:
-        raise NotFound("The stored file is missing.") from None
-    content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
-    response = FileResponse(handle, content_type=content_type)
-    response["Cache-Control"] = "private, max-age=31536000, immutable"
-    response["X-Content-Type-Options"] = "nosniff"
+    response = stored_file_response(name)
+    if response is None:
+        raise NotFound("The stored file is missing.")
     return response

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.urls import reverse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from api.images import stored_file_url
 from api.predictions import id_param
 from api.training import ModelView
 from labeler.errors import ValidationFailed
@@ -39,19 +39,12 @@ class MachineLabelSerializer(serializers.ModelSerializer):
         ]  # fmt: skip
         read_only_fields = fields
 
-    def _url(self, machine_label: MachineLabel, name: str) -> str:
-        kwargs = {"project_pk": machine_label.project_id, "pk": machine_label.image_id}
-        path = reverse(name, kwargs=kwargs)
-        request = self.context.get("request")
-        return request.build_absolute_uri(path) if request else path
-
     def get_file_url(self, machine_label: MachineLabel) -> str:
-        return self._url(machine_label, "api:image-file")
+        return stored_file_url(self.context, machine_label.image.file.name)
 
     def get_thumbnail_url(self, machine_label: MachineLabel) -> str | None:
-        if not machine_label.image.thumbnail:
-            return None
-        return self._url(machine_label, "api:image-thumbnail")
+        thumbnail = machine_label.image.thumbnail
+        return stored_file_url(self.context, thumbnail.name) if thumbnail else None
 
 
 class SendSerializer(serializers.Serializer):

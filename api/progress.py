@@ -10,6 +10,7 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from api.images import stored_file_url
 from api.permissions import ProjectScopedView
 from labeler.annotations import selectors
 from labeler.annotations.models import Annotation
@@ -46,6 +47,10 @@ class HistoryItemSerializer(serializers.Serializer):
     label_ids = serializers.ListField(child=serializers.IntegerField())
     reason = serializers.CharField(allow_blank=True)
     at = serializers.DateTimeField()
+    file_url = serializers.SerializerMethodField()
+
+    def get_file_url(self, item: dict[str, Any]) -> str:
+        return stored_file_url(self.context, item["file_name"])
 
 
 class ProgressView(ProjectScopedView):

@@ -37,6 +37,11 @@ urlpatterns = [
         prediction_views.machine_review,
         name="machine-review",
     ),
+    path(
+        "files/<int:day>/<str:signature>/<path:name>",
+        image_views.file_link_serve,
+        name="image-file-link",
+    ),
     path("healthz/", views.healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("api/v1/auth/", include("rest_framework.urls")),

@@ -45,6 +45,7 @@ class HistoryItem:
     id: int
     image_id: int
     image_name: str
+    file_name: str  # the stored file's name
     width: int
     height: int
     label_ids: list[int]
@@ -131,6 +132,7 @@ def _history_item(
         id=row.pk,
         image_id=image.pk,
         image_name=image.original_name,
+        file_name=image.file.name or "",
         width=image.width,
         height=image.height,
         label_ids=label_ids,

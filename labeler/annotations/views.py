@@ -41,7 +41,6 @@ def _workspace(project: Project, user_id: int) -> dict[str, Any]:
             "skip": api("skip-detail", pk=IMAGE_ID_SLOT),
             "progress": api("progress"),
             "history": api("history"),
-            "image_file": api("image-file", pk=IMAGE_ID_SLOT),
         },
         "slot": str(IMAGE_ID_SLOT),
     }

@@ -1,15 +1,19 @@
-"""The upload page: drag and drop files or zip archives into a project."""
+"""The upload page, and the stored files behind signed addresses."""
 
 from __future__ import annotations
 
+import mimetypes
+
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.core.files.storage import default_storage
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_GET
 
 from labeler.images.files import ALLOWED_FORMATS
+from labeler.images.links import file_link_valid
 from labeler.images.models import Image
 from labeler.projects.views import page_project
 
@@ -27,3 +31,27 @@ def upload(request: HttpRequest, project_id: int) -> HttpResponse:
         "max_image_mb": settings.LABELER_MAX_IMAGE_BYTES // (1024 * 1024),
     }
     return render(request, "projects/upload.html", context)
+
+
+@require_GET
+def file_link_serve(request: HttpRequest, day: int, signature: str, name: str) -> FileResponse:
+    """A stored image or thumbnail by its signed address: no session, no database query."""
+    if not file_link_valid(name=name, day=day, signature=signature):
+        raise Http404("This image address is wrong or has expired; reload the page.")
+    response = stored_file_response(name)
+    if response is None:
+        raise Http404("The stored file is missing.")
+    return response
+
+
+def stored_file_response(name: str) -> FileResponse | None:
+    """The stored file, to be kept by the browser for good (its name is its content's hash)."""
+    try:
+        handle = default_storage.open(name, "rb")
+    except (FileNotFoundError, IsADirectoryError):
+        return None
+    content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
+    response = FileResponse(handle, content_type=content_type)
+    response["Cache-Control"] = "private, max-age=31536000, immutable"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response

@@ -83,7 +83,7 @@
         } else if (result.ok) {
           delay = 500;
           const item = result.body;
-          item.img = await preload(item.image.id);
+          item.img = await preload(item.image);
           state.buffer.push(item);
         } else if (result.status === 401 || result.status === 403 || result.status === 404) {
           showMessage(`The queue refused: ${detail(result)}`);
@@ -101,11 +101,11 @@
     if (!state.current) advanceFromQueue(false);
   }
 
-  function preload(imageId) {
+  function preload(image) {
     const img = new Image();
-    img.alt = `Image ${imageId}`;
+    img.alt = `Image ${image.id}`;
     img.draggable = false;
-    img.src = url("image_file", imageId);
+    img.src = image.file_url;
     return img
       .decode()
       .catch(() => undefined)
@@ -358,7 +358,7 @@
     if (!item.img) {
       item.img = new Image();
       item.img.alt = `Image ${entry.image_id}`;
-      item.img.src = url("image_file", entry.image_id);
+      item.img.src = entry.file_url;
       item.img.addEventListener("load", () => {
         if (state.current && state.current.item === item) show(state.current);
       }, { once: true });
@@ -368,7 +368,13 @@
   }
 
   function imageOf(entry) {
-    return { id: entry.image_id, original_name: entry.image_name, width: entry.width, height: entry.height };
+    return {
+      id: entry.image_id,
+      original_name: entry.image_name,
+      width: entry.width,
+      height: entry.height,
+      file_url: entry.file_url,
+    };
   }
 
   function undo() {

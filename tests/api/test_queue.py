@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.test import Client
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -51,7 +52,12 @@ def test_the_response_carries_the_image_and_the_lease_end(
     assert response.status_code == 200
     body = response.json()
     assert body["image"]["id"] == image.pk
-    assert body["image"]["file_url"].endswith(f"/projects/{project.pk}/images/{image.pk}/file/")
+    # The file's signed address is content addressed and needs no session.
+    file_url = body["image"]["file_url"]
+    assert image.sha256 in file_url
+    fetched = Client().get(file_url)
+    assert fetched.status_code == 200
+    assert b"".join(fetched.streaming_content) == image.file.read()
     expires = parse_datetime(body["lease_expires_at"])
     assert before + timedelta(seconds=89) <= expires <= timezone.now() + timedelta(seconds=91)
     lease = Assignment.objects.get()
