@@ -6,7 +6,7 @@ from typing import Any
 
 import django_filters
 from django.contrib.auth.models import User
-from django.db.models import QuerySet
+from django.db.models import QuerySet, prefetch_related_objects
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.request import Request
@@ -100,7 +100,9 @@ class AnnotationViewSet(
             suggested_by=data.validated_data.get("suggested_by"),
             suggestion_accepted=data.validated_data["suggestion_accepted"],
         )
-        annotation = self.get_queryset().get(pk=annotation.pk)
+        # The caller's own annotation, as written: no need to read it back.
+        annotation.annotator = self.user
+        prefetch_related_objects([annotation], "labels")
         code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
         return Response(AnnotationSerializer(annotation).data, status=code)
 

@@ -116,6 +116,10 @@ CACHES = {
     )
 }
 
+# Sessions are read from the cache and written through to the database: a page or API
+# call by a logged-in user costs no session query, and a cache flush logs nobody out.
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+
 # Database: DATABASE_URL (postgres://user:pass@host:5432/name or sqlite:///path);
 # the default is a SQLite file under var/.
 DATABASES = {

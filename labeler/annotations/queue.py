@@ -14,6 +14,7 @@ from __future__ import annotations
 import random
 from collections.abc import Iterable
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import User
@@ -47,6 +48,11 @@ def queue_next_image(
 
     An annotator who already holds an unexpired lease gets that image again (with the
     lease renewed), unless its id is in ``exclude`` (a client prefetching ahead).
+
+    The usual path is four statements in one transaction: the held lease, the best
+    unlocked candidate (locked), its slots counted afresh, the lease written. Only when
+    every candidate is locked by someone else for a moment does a second transaction wait
+    for them, one savepoint per try.
     """
     excluded = set(exclude)
     now = timezone.now()
@@ -59,9 +65,14 @@ def queue_next_image(
             gold = _lease_gold(project, annotator, excluded, now, expires_at)
             if gold is not None:
                 return gold
+        leased = _lease_unlocked(project, annotator, excluded, now, expires_at)
+        if leased is not _ALL_LOCKED:
+            return leased
+    # The rows skipped as locked may still have a slot for this annotator: wait for them.
+    with transaction.atomic():
         for _ in range(MAX_ATTEMPTS):
             try:
-                return _lease_one(project, annotator, excluded, now, expires_at)
+                return _lease_waiting(project, annotator, excluded, now, expires_at)
             except _NoFreeSlot:
                 continue
     return None
@@ -79,14 +90,14 @@ def _renew_held(
     A lease whose image filled up meanwhile (overlap lowered, labels given outside the
     queue) is dropped rather than handed out beyond overlap.
     """
-    leases = Assignment.objects.filter(project=project, annotator=annotator, expires_at__gt=now)
+    leases = Assignment.objects.filter(
+        project=project, annotator=annotator, expires_at__gt=now
+    ).select_related("image")
     for held in leases.exclude(image_id__in=excluded).order_by("created_at", "id"):
         # Renewing takes no new slot, so no row lock is needed to check for room.
-        image = Image.objects.filter(pk=held.image_id).first()
-        if image is not None and _has_free_slot(project, image, annotator, now):
+        if _has_free_slot(project, held.image_id, annotator, now):
             held.expires_at = expires_at
             held.save(update_fields=["expires_at"])
-            held.image = image
             return held
         held.delete()
     return None
@@ -98,7 +109,7 @@ def queue_hold(*, project: Project, image: Image, annotator: User) -> Assignment
     The caller holds the image's row lock (as every writer of its slots does).
     """
     now = timezone.now()
-    if not _has_free_slot(project, image, annotator, now):
+    if not _has_free_slot(project, image.pk, annotator, now):
         return None
     expires_at = now + timedelta(seconds=settings.LABELER_LEASE_SECONDS)
     return _lease(project, image, annotator, now, expires_at)
@@ -107,14 +118,17 @@ def queue_hold(*, project: Project, image: Image, annotator: User) -> Assignment
 def _lease(
     project: Project, image: Image, annotator: User, now: datetime, expires_at: datetime
 ) -> Assignment:
-    """Create or renew the annotator's lease on an image."""
-    assignment, _ = Assignment.objects.update_or_create(
-        image=image,
-        annotator=annotator,
-        defaults={"project": project, "expires_at": expires_at, "created_at": now},
+    """Create or renew the annotator's lease on an image, in one statement."""
+    lease = Assignment(
+        project=project, image=image, annotator=annotator, expires_at=expires_at, created_at=now
     )
-    assignment.image = image
-    return assignment
+    Assignment.objects.bulk_create(
+        [lease],
+        update_conflicts=True,
+        unique_fields=["image", "annotator"],
+        update_fields=["project", "expires_at", "created_at"],
+    )
+    return lease
 
 
 def _lease_gold(
@@ -148,7 +162,33 @@ class _NoFreeSlot(Exception):
     """The locked candidate turned out to be full; roll back its savepoint and go on."""
 
 
-def _lease_one(
+_ALL_LOCKED: Any = object()  # every open candidate is locked by another transaction
+
+
+def _lease_unlocked(
+    project: Project,
+    annotator: User,
+    excluded: set[int],
+    now: datetime,
+    expires_at: datetime,
+) -> Assignment | None:
+    """Lease the best candidate no one else holds; ``_ALL_LOCKED`` if there is none.
+
+    This never waits for a lock, so it may keep the locks of full candidates until its
+    transaction ends without risking a deadlock.
+    """
+    for _ in range(MAX_ATTEMPTS):
+        candidates = _candidates(project, annotator, excluded, now)
+        image = candidates.select_for_update(skip_locked=True, of=("self",)).first()
+        if image is None:
+            return _ALL_LOCKED
+        if _has_free_slot(project, image.pk, annotator, now):
+            return _lease(project, image, annotator, now, expires_at)
+        excluded.add(image.pk)
+    return None
+
+
+def _lease_waiting(
     project: Project,
     annotator: User,
     excluded: set[int],
@@ -158,18 +198,18 @@ def _lease_one(
     # A savepoint per attempt: rolling it back releases the row lock of a full
     # candidate, so a transaction never holds one image while waiting for another.
     with transaction.atomic():
-        image = _lock_candidate(project, annotator, excluded, now)
+        candidates = _candidates(project, annotator, excluded, now)
+        image = candidates.select_for_update(of=("self",)).first()
         if image is None:
             return None
-        if not _has_free_slot(project, image, annotator, now):
+        if not _has_free_slot(project, image.pk, annotator, now):
             excluded.add(image.pk)
             raise _NoFreeSlot
         return _lease(project, image, annotator, now, expires_at)
 
 
-def _candidates(
-    project: Project, annotator: User, excluded: set[int], now: datetime
-) -> QuerySet[Image]:
+def _slots(annotator: User, now: datetime) -> dict[str, Any]:
+    """What decides whether an image has a slot for the annotator, as annotations."""
     others_leases = (
         Assignment.objects.filter(image=OuterRef("pk"), expires_at__gt=now)
         .exclude(annotator=annotator)
@@ -178,45 +218,46 @@ def _candidates(
         .annotate(n=Count("id"))
         .values("n")
     )
-    mine = Annotation.objects.filter(image=OuterRef("pk"), annotator=annotator)
-    skipped = Skip.objects.filter(image=OuterRef("pk"), annotator=annotator)
+    return {
+        "leased": Coalesce(Subquery(others_leases, output_field=IntegerField()), Value(0)),
+        "done_by_me": Exists(Annotation.objects.filter(image=OuterRef("pk"), annotator=annotator)),
+        "skipped_by_me": Exists(Skip.objects.filter(image=OuterRef("pk"), annotator=annotator)),
+    }
+
+
+def _candidates(
+    project: Project, annotator: User, excluded: set[int], now: datetime
+) -> QuerySet[Image]:
     return (
         Image.objects.filter(project=project, is_complete=False)
         .exclude(pk__in=excluded)
-        .annotate(
-            leased=Coalesce(Subquery(others_leases, output_field=IntegerField()), Value(0)),
-            done_by_me=Exists(mine),
-            skipped_by_me=Exists(skipped),
+        .annotate(**_slots(annotator, now))
+        .filter(
+            Q(done_by_me=False),
+            Q(skipped_by_me=False),
+            Q(annotation_count__lt=project.overlap - F("leased")),
         )
-        .filter(done_by_me=False, skipped_by_me=False)
-        .filter(Q(annotation_count__lt=project.overlap - F("leased")))
         .order_by("-priority", "id")
     )
 
 
-def _lock_candidate(
-    project: Project, annotator: User, excluded: set[int], now: datetime
-) -> Image | None:
-    candidates = _candidates(project, annotator, excluded, now)
-    image = candidates.select_for_update(skip_locked=True, of=("self",)).first()
-    if image is None:
-        # Rows skipped because another annotator holds them for a moment may still
-        # have a slot for this one: wait for those locks rather than say "nothing left".
-        image = candidates.select_for_update(of=("self",)).first()
-    return image
+def _has_free_slot(project: Project, image_id: int, annotator: User, now: datetime) -> bool:
+    """Whether the image has room for the annotator, counted afresh in one statement.
 
-
-def _has_free_slot(project: Project, image: Image, annotator: User, now: datetime) -> bool:
-    fresh = Image.objects.filter(pk=image.pk).values_list("annotation_count", flat=True).first()
-    if fresh is None:
-        return False
-    if Annotation.objects.filter(image=image, annotator=annotator).exists():
-        return False
-    if Skip.objects.filter(image=image, annotator=annotator).exists():
-        return False
-    leased = (
-        Assignment.objects.filter(image=image, expires_at__gt=now)
-        .exclude(annotator=annotator)
-        .count()
+    A fresh statement sees every lease and label committed before it; the caller holds
+    the image's row lock, so none can be added until it commits.
+    """
+    slots = _slots(annotator, now)
+    row = (
+        Image.objects.filter(pk=image_id)
+        .annotate(**slots)
+        .values("annotation_count", *slots)
+        .first()
     )
-    return fresh + leased < project.overlap
+    if row is None:
+        return False
+    return (
+        not row["done_by_me"]
+        and not row["skipped_by_me"]
+        and row["annotation_count"] + row["leased"] < project.overlap
+    )

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth.models import User
 from django.db import transaction
-from django.db.models import F, QuerySet
+from django.db.models import Case, Exists, F, OuterRef, Q, QuerySet, Subquery, When
 from django.utils import timezone
 
 from labeler.agreement.refresh import agreement_refresh_schedule
@@ -75,26 +76,30 @@ def annotation_submit(
     _check_time_spent(time_spent_ms)
     chosen = labels_resolve(project=project, raw_labels=labels)
     model_version = _model_version(project, suggested_by)
-    image = _lock_image(project, image_id)
+    image, held = _lock_image_held(project, image_id, annotator)
     label_ids = sorted(label.pk for label in chosen)
-    annotation = Annotation.objects.filter(image=image, annotator=annotator).first()
-    created = annotation is None
-    if annotation is None:
+    accepted = suggestion_accepted and model_version is not None
+    if held.annotation_id is None:
         annotation = Annotation.objects.create(
             project=project,
             image=image,
             annotator=annotator,
             time_spent_ms=time_spent_ms,
             suggested_by=model_version,
-            suggestion_accepted=suggestion_accepted and model_version is not None,
+            suggestion_accepted=accepted,
         )
-        annotation.labels.set(chosen)
-        image.annotation_count = F("annotation_count") + 1
-        image.save(update_fields=["annotation_count"])
-        Image.objects.filter(pk=image.pk, annotation_count__gte=project.overlap).update(
-            is_complete=True
+        _labels_add(annotation, chosen)
+        # One statement: the count and whether the image is now complete.
+        Image.objects.filter(pk=image.pk).update(
+            annotation_count=F("annotation_count") + 1,
+            is_complete=Case(
+                When(Q(is_complete=True) | Q(annotation_count__gte=project.overlap - 1), then=True),
+                default=False,
+            ),
         )
+        created = True
     else:
+        annotation = Annotation.objects.get(pk=held.annotation_id)
         current = sorted(annotation.labels.values_list("pk", flat=True))
         if current == label_ids:
             return annotation, False
@@ -106,17 +111,28 @@ def annotation_submit(
         # suggestion always names its model.
         if model_version is not None:
             annotation.suggested_by = model_version
-        annotation.suggestion_accepted = suggestion_accepted and model_version is not None
+        annotation.suggestion_accepted = accepted
         annotation.save(
             update_fields=["time_spent_ms", "suggested_by", "suggestion_accepted", "updated_at"]
         )
+        created = False
     AnnotationRevision.objects.create(
         annotation=annotation, label_ids=label_ids, time_spent_ms=time_spent_ms
     )
-    Assignment.objects.filter(image=image, annotator=annotator).delete()
-    Skip.objects.filter(image=image, annotator=annotator).delete()
+    if held.lease:
+        Assignment.objects.filter(image=image, annotator=annotator).delete()
+    if held.skip:
+        Skip.objects.filter(image=image, annotator=annotator).delete()
     agreement_refresh_schedule(project_id=project.pk)
     return annotation, created
+
+
+def _labels_add(annotation: Annotation, labels: list[Label]) -> None:
+    """The labels of a new annotation, in one statement."""
+    through = Annotation.labels.through
+    through.objects.bulk_create(
+        [through(annotation_id=annotation.pk, label_id=label.pk) for label in labels]
+    )
 
 
 @transaction.atomic
@@ -218,9 +234,45 @@ def _model_version(project: Project, model_version_id: Any) -> ModelVersion | No
 
 def _lock_image(project: Project, image_id: Any) -> Image:
     """The project's image, row-locked: this serialises its writers (see the queue)."""
+    return _locked(project, image_id, Image.objects.all())
+
+
+@dataclass(frozen=True)
+class _Held:
+    """What the annotator holds on an image: their annotation's id, a lease, a skip."""
+
+    annotation_id: int | None
+    lease: bool
+    skip: bool
+
+
+def _lock_image_held(project: Project, image_id: Any, annotator: User) -> tuple[Image, _Held]:
+    """The image, row-locked as ``_lock_image``, and what the annotator holds on it.
+
+    One statement: submitting needs no separate reads of the annotator's rows.
+    """
+    mine = {"image": OuterRef("pk"), "annotator": annotator}
+    image = _locked(
+        project,
+        image_id,
+        Image.objects.annotate(
+            held_annotation=Subquery(Annotation.objects.filter(**mine).values("pk")[:1]),
+            held_lease=Exists(Assignment.objects.filter(**mine)),
+            held_skip=Exists(Skip.objects.filter(**mine)),
+        ),
+    )
+    held = _Held(
+        annotation_id=getattr(image, "held_annotation"),  # noqa: B009  # annotations are untyped
+        lease=getattr(image, "held_lease"),  # noqa: B009
+        skip=getattr(image, "held_skip"),  # noqa: B009
+    )
+    return image, held
+
+
+def _locked(project: Project, image_id: Any, images: QuerySet[Image]) -> Image:
     if isinstance(image_id, bool) or not isinstance(image_id, int):
         raise ValidationFailed("'image' must be an image id.", field="image")
-    image = Image.objects.select_for_update().filter(pk=image_id).first()
+    image = images.select_for_update(of=("self",)).filter(pk=image_id).first()
     if image is None or image.project_id != project.pk:
         raise ValidationFailed(f"Image {image_id} is not an image of this project.", field="image")
     return image
