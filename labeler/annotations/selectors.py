@@ -6,11 +6,11 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.contrib.auth.models import User
-from django.db.models import Count, Exists, OuterRef, Q
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from labeler.annotations.models import Annotation, Assignment, Skip
-from labeler.images.models import Image
+from labeler.images.counts import image_counts
 from labeler.projects.models import Project
 
 HISTORY_LIMIT = 200
@@ -57,46 +57,52 @@ def project_progress(project: Project) -> ProjectProgress:
     """Counts of the project's images by state; an image counts once, by its furthest state.
 
     In progress: not complete, with at least one annotation or a live lease. Skipped:
-    not complete, skipped by someone (it may also be in progress).
+    not complete, skipped by someone (it may also be in progress). Image counts come from
+    the counters the database keeps; only leases and skips, few by nature, are counted.
     """
-    live_lease = Assignment.objects.filter(image=OuterRef("pk"), expires_at__gt=timezone.now())
-    skipped = Skip.objects.filter(image=OuterRef("pk"))
-    open_images = Image.objects.filter(project=project, is_complete=False)
-    counts = Image.objects.filter(project=project).aggregate(
-        images=Count("pk"), complete=Count("pk", filter=Q(is_complete=True))
+    counts = image_counts(project.pk)
+    open_images = {"image__is_complete": False}
+    # Open images with no label yet that someone holds now (the rest of in progress).
+    held = (
+        Assignment.objects.filter(
+            project=project, expires_at__gt=timezone.now(), image__annotation_count=0, **open_images
+        )
+        .values("image")
+        .distinct()
+        .count()
     )
-    in_progress = (
-        open_images.filter(Q(annotation_count__gt=0) | Exists(live_lease)).count()
-        if counts["images"] > counts["complete"]
-        else 0
-    )
+    in_progress = counts.started + held
     return ProjectProgress(
-        images=counts["images"],
-        complete=counts["complete"],
+        images=counts.images,
+        complete=counts.complete,
         in_progress=in_progress,
-        not_started=counts["images"] - counts["complete"] - in_progress,
-        skipped=open_images.filter(Exists(skipped)).count(),
-        annotations=Annotation.objects.filter(project=project).count(),
+        not_started=counts.images - counts.complete - in_progress,
+        skipped=Skip.objects.filter(project=project, **open_images)
+        .values("image")
+        .distinct()
+        .count(),
+        annotations=counts.annotations,
     )
 
 
 def annotator_progress(*, project: Project, annotator: User) -> AnnotatorProgress:
     """What the annotator did and how many open images they have neither labelled nor skipped.
 
-    ``remaining`` is an upper bound: others may fill some of those images first.
+    ``remaining`` is an upper bound: others may fill some of those images first. It costs
+    in proportion to the annotator's own work, not to the project's size.
     """
-    mine = Annotation.objects.filter(image=OuterRef("pk"), annotator=annotator)
-    skipped = Skip.objects.filter(image=OuterRef("pk"), annotator=annotator)
-    remaining = (
-        Image.objects.filter(project=project, is_complete=False)
-        .exclude(Exists(mine))
-        .exclude(Exists(skipped))
-        .count()
+    counts = image_counts(project.pk)
+    still_open = Q(image__is_complete=False)
+    labelled = Annotation.objects.filter(project=project, annotator=annotator).aggregate(
+        total=Count("pk"), open=Count("pk", filter=still_open)
+    )
+    skipped = Skip.objects.filter(project=project, annotator=annotator).aggregate(
+        total=Count("pk"), open=Count("pk", filter=still_open)
     )
     return AnnotatorProgress(
-        labelled=Annotation.objects.filter(project=project, annotator=annotator).count(),
-        skipped=Skip.objects.filter(project=project, annotator=annotator).count(),
-        remaining=remaining,
+        labelled=labelled["total"],
+        skipped=skipped["total"],
+        remaining=counts.images - counts.complete - labelled["open"] - skipped["open"],
     )
 
 

@@ -44,3 +44,36 @@ class Image(models.Model):
 
     def __str__(self) -> str:
         return self.original_name
+
+
+class ImageCounter(models.Model):
+    """One share of a project's image counts, kept by database triggers (migration 0002).
+
+    Python never writes these rows: triggers on the image table add every insert,
+    delete and change of ``is_complete`` or ``annotation_count`` to the share picked by
+    the image's id, whichever code path (or bulk statement, or COPY) made it. A
+    project's counts are the sum of its shares, read in one small query however many
+    images it has; spreading them over ``SHARDS`` rows lets concurrent submits update
+    them without queueing behind one row lock. ``project_id`` is a plain column, not a
+    foreign key: deleting a project deletes its images after or before its counters,
+    and the triggers must never trip over either order.
+    """
+
+    SHARDS = 8
+
+    project_id = models.BigIntegerField()
+    shard = models.PositiveSmallIntegerField()
+    images = models.BigIntegerField(default=0)
+    complete = models.BigIntegerField(default=0)
+    started = models.BigIntegerField(
+        default=0, help_text="Images not complete that have at least one annotation."
+    )
+    annotations = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["project_id", "shard"], name="image_counter_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"image counts of project {self.project_id}, share {self.shard}"

@@ -12,9 +12,9 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_GET
 
+from labeler.images.counts import image_counts
 from labeler.images.files import ALLOWED_FORMATS
 from labeler.images.links import file_link_valid
-from labeler.images.models import Image
 from labeler.projects.views import page_project
 
 
@@ -25,7 +25,7 @@ def upload(request: HttpRequest, project_id: int) -> HttpResponse:
     project = page_project(request, project_id, manage=True)
     context = {
         "project": project,
-        "image_count": Image.objects.filter(project=project).count(),
+        "image_count": image_counts(project.pk).images,
         "upload_url": reverse("api:image-list", kwargs={"project_pk": project.pk}),
         "formats": ", ".join(sorted(ALLOWED_FORMATS)),
         "max_image_mb": settings.LABELER_MAX_IMAGE_BYTES // (1024 * 1024),
