@@ -8,7 +8,7 @@ PORT ?= 8000
 # pull a CUDA build of several GB. This pair installs from the local wheel cache here.
 TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
 
-.PHONY: run test lint format setup demo worker-cpu worker-gpu beat check-deploy compose-config clean bench-agreement bench-training bench-prelabel bench-active-learning bench-export
+.PHONY: run test lint format setup demo worker-cpu worker-gpu beat check-deploy compose-config clean bench-agreement bench-training bench-prelabel bench-active-learning bench-export bench-load
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -64,6 +64,10 @@ bench-active-learning: setup
 ## Export 10,000 and 100,000 images as JSON and ImageFolder zips: time and peak memory (docs/benchmarks.md).
 bench-export: setup
 	$(BIN)/python bench/export.py
+
+## Annotators at scale against gunicorn and the workers, beside a bare-SQL floor (docs/benchmarks.md).
+bench-load: setup
+	$(BIN)/python bench/load.py
 
 worker-cpu: setup
 	$(BIN)/celery -A worker.celery_app worker -Q default -n cpu@%h --loglevel=info
