@@ -15,6 +15,7 @@ from api.permissions import ProjectScopedView
 from labeler.annotations import selectors
 from labeler.annotations.models import Annotation
 from labeler.errors import ValidationFailed
+from labeler.images.counts import image_counts
 
 
 class ProjectProgressSerializer(serializers.Serializer):
@@ -60,9 +61,13 @@ class ProgressView(ProjectScopedView):
 
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         self.require_member()
+        counts = image_counts(self.project.pk)
+        mine = selectors.annotator_progress(
+            project=self.project, annotator=self.user, counts=counts
+        )
         body = {
-            "project": asdict(selectors.project_progress(self.project)),
-            "mine": asdict(selectors.annotator_progress(project=self.project, annotator=self.user)),
+            "project": asdict(selectors.project_progress(self.project, counts)),
+            "mine": asdict(mine),
         }
         return Response(self.get_serializer(body).data)
 

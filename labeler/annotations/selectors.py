@@ -10,7 +10,7 @@ from django.db.models import Count, Q
 from django.utils import timezone
 
 from labeler.annotations.models import Annotation, Assignment, Skip
-from labeler.images.counts import image_counts
+from labeler.images.counts import ImageCounts, image_counts
 from labeler.projects.models import Project
 
 HISTORY_LIMIT = 200
@@ -53,14 +53,14 @@ class HistoryItem:
     at: datetime
 
 
-def project_progress(project: Project) -> ProjectProgress:
+def project_progress(project: Project, counts: ImageCounts | None = None) -> ProjectProgress:
     """Counts of the project's images by state; an image counts once, by its furthest state.
 
     In progress: not complete, with at least one annotation or a live lease. Skipped:
     not complete, skipped by someone (it may also be in progress). Image counts come from
     the counters the database keeps; only leases and skips, few by nature, are counted.
     """
-    counts = image_counts(project.pk)
+    counts = counts or image_counts(project.pk)
     open_images = {"image__is_complete": False}
     # Open images with no label yet that someone holds now (the rest of in progress).
     held = (
@@ -85,13 +85,15 @@ def project_progress(project: Project) -> ProjectProgress:
     )
 
 
-def annotator_progress(*, project: Project, annotator: User) -> AnnotatorProgress:
+def annotator_progress(
+    *, project: Project, annotator: User, counts: ImageCounts | None = None
+) -> AnnotatorProgress:
     """What the annotator did and how many open images they have neither labelled nor skipped.
 
     ``remaining`` is an upper bound: others may fill some of those images first. It costs
     in proportion to the annotator's own work, not to the project's size.
     """
-    counts = image_counts(project.pk)
+    counts = counts or image_counts(project.pk)
     still_open = Q(image__is_complete=False)
     labelled = Annotation.objects.filter(project=project, annotator=annotator).aggregate(
         total=Count("pk"), open=Count("pk", filter=still_open)

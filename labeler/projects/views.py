@@ -226,7 +226,7 @@ def _posted_role(request: HttpRequest) -> str:
 def _after_member_change(request: HttpRequest, project: Project) -> HttpResponse:
     # A lead who stepped down or left can no longer manage, or even see, the project.
     user = page_user(request)
-    role = selectors.project_role(user=user, project=project)
+    role = selectors.project_role(user=user, project=project, fresh=True)
     if selectors.can_manage(user=user, project=project, role=role):
         return redirect("project-members", project.pk)
     if role is not None:
