@@ -29,7 +29,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/labeler_bench_load"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/6"
-DEFAULT_GUNICORN = "gthread:2x8"
+DEFAULT_GUNICORN = "gthread:4x4"
 STEPS = ("floor", "import", "export", "pages")
 
 
@@ -201,6 +201,7 @@ def _print(results: dict[str, Any]) -> None:
     from bench.load_report import (
         print_lead_tasks,
         print_level,
+        print_machine,
         print_pages,
         print_summary,
         print_targets,
@@ -213,6 +214,7 @@ def _print(results: dict[str, Any]) -> None:
         print_pages(results["pages"], results["pages_size"])
     print_lead_tasks(results["import"], results["export"])
     print_targets(results["levels"], results["pages"])
+    print_machine()
 
 
 if __name__ == "__main__":

@@ -100,6 +100,9 @@ def print_level(level: dict[str, Any]) -> None:
         f"({http['client_cpu_seconds'] / http['seconds']:.2f} cores)" + _floor_text(level)
     )
     print(f"  CPU in cores (of {cores['cores']:.0f}): {cpu_text(cores)}")
+    elsewhere = sum(value for name, value in cores.items() if name.startswith("other: "))
+    if elsewhere > 0.2:
+        print(f"  warning: other work on this machine used {elsewhere:.2f} cores meanwhile")
 
 
 def cpu_text(cores: dict[str, float]) -> str:
@@ -170,6 +173,12 @@ def print_lead_tasks(imported: dict[str, Any] | None, exported: dict[str, Any] |
             f"{exported['seconds_download']:.2f} s ({exported['megabytes']:.1f} MB); "
             f"{exported['seconds']:.1f} s in all"
         )
+
+
+def print_machine() -> None:
+    """The load average, as the other benchmarks print it: a busy machine skews timings."""
+    with open("/proc/loadavg") as loadavg:
+        print(f"\nload average at the end: {' '.join(loadavg.read().split()[:3])}")
 
 
 def print_targets(levels: list[dict[str, Any]], pages: list[PageTiming]) -> None:
