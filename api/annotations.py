@@ -12,6 +12,7 @@ from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from api.images import DATETIME
 from api.permissions import ProjectScopedView
 from labeler.annotations import services
 from labeler.annotations.models import Annotation
@@ -34,6 +35,23 @@ class AnnotationSerializer(serializers.ModelSerializer):
             "time_spent_ms", "suggested_by", "suggestion_accepted", "created_at", "updated_at",
         ]  # fmt: skip
         read_only_fields = fields
+
+    def to_representation(self, instance: Annotation) -> dict[str, Any]:
+        """The fields above, read directly (a submit answers with one, lists with many)."""
+        labels = list(instance.labels.all())
+        return {
+            "id": instance.pk,
+            "image": instance.image_id,
+            "annotator": instance.annotator_id,
+            "annotator_username": instance.annotator.username,
+            "labels": [label.name for label in labels],
+            "label_ids": [label.pk for label in labels],
+            "time_spent_ms": instance.time_spent_ms,
+            "suggested_by": instance.suggested_by_id,
+            "suggestion_accepted": instance.suggestion_accepted,
+            "created_at": DATETIME.to_representation(instance.created_at),
+            "updated_at": DATETIME.to_representation(instance.updated_at),
+        }
 
 
 class AnnotationSubmitSerializer(serializers.Serializer):

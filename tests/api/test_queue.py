@@ -278,3 +278,24 @@ def test_a_held_lease_on_an_image_completed_meanwhile_is_not_handed_out(
     )
     assert response.status_code == 200
     assert next_image(project, annotator) == second.pk
+
+
+def test_the_fast_payloads_match_their_declared_fields(project, annotator, make_images):
+    """Image and annotation answers are built directly; they say what the fields say."""
+    from rest_framework import serializers
+
+    from api.annotations import AnnotationSerializer
+    from api.images import ImageSerializer
+    from labeler.annotations.services import annotation_submit
+
+    (image,) = make_images(project, 1)
+    image.thumbnail = "thumbnails/x.jpg"
+    fast = ImageSerializer(image)
+    assert fast.data == serializers.ModelSerializer.to_representation(fast, image)
+    annotation, _ = annotation_submit(
+        project=project, annotator=annotator, image_id=image.pk, labels=["cat"]
+    )
+    fast_annotation = AnnotationSerializer(annotation)
+    assert fast_annotation.data == serializers.ModelSerializer.to_representation(
+        fast_annotation, annotation
+    )
