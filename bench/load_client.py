@@ -87,7 +87,7 @@ class Tally:
         for name in ("created", "acknowledged", "exhausted", "gave_up", "reconnects"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.cpu_seconds += other.cpu_seconds
-        self.started = min(self.started or other.started, other.started or self.started)
+        self.started = min((t for t in (self.started, other.started) if t), default=0.0)
         self.ended = max(self.ended, other.ended)
 
 
