@@ -75,6 +75,10 @@ def project_prepare(size: int, *, overlap: int, annotators: Sequence[str], media
         project_delete(found.pk)
         found = None
     project = found or _project_create(name, size, media)
+    if found is not None:
+        # The rows may outlive their files (another checkout, a cleaned var/): the files
+        # are generated from the project's id, so write them again.
+        media_files(project.pk, media)
     Project.objects.filter(pk=project.pk).update(overlap=overlap, **_project_settings())
     project.refresh_from_db()
     _members_add(project, annotators)
