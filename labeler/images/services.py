@@ -23,9 +23,10 @@ from labeler.images.files import (
     is_archive,
     thumbnail_render,
 )
+from labeler.images.model_inputs import input_cache, inputs_keep
 from labeler.images.models import Image
 from labeler.predictions.promotion import PRELABEL_TASK
-from labeler.predictions.selectors import current_model
+from labeler.predictions.selectors import current_model, model_input_specs
 from labeler.projects.models import Project
 
 logger = logging.getLogger(__name__)
@@ -166,12 +167,25 @@ def _image_create(project: Project, stored: str, short_name: str, checked: Check
 
 
 def image_make_thumbnail(*, image_id: int) -> None:
-    """Render and store an image's thumbnail, once."""
-    image = Image.objects.filter(pk=image_id).first()
-    if image is None or image.thumbnail:
+    """Render and store an image's thumbnail once, and keep its model inputs.
+
+    Both come from one read of the file. Model inputs (``labeler.images.model_inputs``)
+    are made for the sizes the project's models take, so that pre-labelling the new
+    image reads a few kilobytes of pixels instead of decoding the file again.
+    """
+    image = Image.objects.select_related("project").filter(pk=image_id).first()
+    if image is None:
+        return
+    cache = input_cache()
+    missing = cache.missing(image.sha256, model_input_specs(image.project)) if cache else set()
+    if image.thumbnail and not missing:
         return
     with image.file.open("rb") as handle:
         data = handle.read()
+    if cache is not None and missing:
+        inputs_keep(cache, image.sha256, data, missing)
+    if image.thumbnail:
+        return
     thumb = ContentFile(thumbnail_render(data, size=settings.LABELER_THUMBNAIL_SIZE))
     name = default_storage.save(f"thumbnails/{image.project_id}/{image.sha256}.jpg", thumb)
     updated = Image.objects.filter(pk=image_id, thumbnail="").update(thumbnail=name)

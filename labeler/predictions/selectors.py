@@ -9,6 +9,7 @@ from django.db.models import Count, QuerySet
 
 from labeler.annotations.models import Annotation
 from labeler.images.models import Image
+from labeler.predictions.config import training_config_clean
 from labeler.predictions.models import (
     MachineLabel,
     MachineLabelStatus,
@@ -35,6 +36,23 @@ class Suggestion:
 def current_model(project: Project) -> ModelVersion | None:
     """The model version that pre-labels the project's images now, if any."""
     return ModelVersion.objects.filter(project=project, is_current=True).first()
+
+
+def model_input_specs(project: Project) -> set[tuple[int, bool]]:
+    """The (image_size, grayscale) inputs the project's models take.
+
+    Its training config's, for the next model, and its current model's.
+    """
+    config = training_config_clean(project.training)
+    specs = {(int(config["image_size"]), bool(config["grayscale"]))}
+    current = (
+        ModelVersion.objects.filter(project=project, is_current=True)
+        .values_list("run__config", flat=True)
+        .first()
+    )
+    if isinstance(current, dict) and "image_size" in current:
+        specs.add((int(current["image_size"]), bool(current.get("grayscale", False))))
+    return specs
 
 
 def suggestion_for(*, project: Project, image: Image) -> Suggestion | None:

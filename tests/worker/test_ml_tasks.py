@@ -24,8 +24,9 @@ from labeler.predictions.models import ModelVersion, Prediction, RunStatus, Trai
 from tests.conftest import client_for
 from tests.factories import UserFactory
 from tests.worker.conftest import reset_producer_pools
-from tests.worker.ml_project import ml_project
+from tests.worker.ml_project import colour_png, ingest, ml_project
 from worker.celery_app import app
+from worker.ml import data
 
 pytestmark = pytest.mark.slow
 
@@ -137,6 +138,34 @@ def test_a_second_run_is_compared_with_the_current_model(
     assert second.metrics["baseline"]["version"] == 1
     assert second.promotion_note.startswith(("Promoted", "Not promoted"))
     assert ModelVersion.objects.filter(project=project, is_current=True).count() == 1
+
+
+@pytest.mark.django_db
+def test_new_uploads_are_prelabelled_from_the_inputs_kept_with_their_thumbnails(
+    model_dir, django_capture_on_commit_callbacks, monkeypatch
+):
+    """Images uploaded to a project with a current model are predicted without decoding
+    their files again: the thumbnail task kept the model's inputs from its own read."""
+    lead, annotator = UserFactory(username="lead"), UserFactory(username="ann")
+    project, _, _ = ml_project(lead, annotator)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert client_for(lead).post(f"/api/v1/projects/{project.pk}/train/", {}).status_code == 202
+    version = ModelVersion.objects.get(project=project, is_current=True)
+    decoded: list[str] = []
+    decode = data._decode
+
+    def counting(name, *args, **kwargs):
+        decoded.append(name)
+        return decode(name, *args, **kwargs)
+
+    monkeypatch.setattr(data, "_decode", counting)
+    contents = [colour_png((1.0, 0.0, 0.0), seed=500 + i) for i in range(3)]
+    with django_capture_on_commit_callbacks(execute=True):
+        new = ingest(project, contents, "new")
+    predicted = Prediction.objects.filter(model_version=version, image__in=new)
+    assert predicted.count() == 3
+    assert all(p.probabilities for p in predicted)
+    assert decoded == []
 
 
 REDIS_URL = os.environ.get("REDIS_URL", "")

@@ -9,15 +9,10 @@ is a uint8 (N, C, H, W) tensor, C = 1 (grayscale) or 3 (RGB).
 from __future__ import annotations
 
 import itertools
-import logging
 import math
-import os
-import re
-import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, BinaryIO
 
 import numpy as np
@@ -25,13 +20,10 @@ import torch
 import torch.nn.functional as F
 from PIL import Image as PILImage
 
+from labeler.images.model_inputs import InputCache, prepare_image
+
 Opener = Callable[[str], BinaryIO]
 _GRAY_WEIGHTS = (0.299, 0.587, 0.114)
-_CACHE_KEY = re.compile(r"^[0-9a-f]{64}$")
-# Part of every kept input's path: raise it when prepare_image changes its output, and
-# inputs kept by the older code are no longer read.
-_CACHE_FORMAT = 1
-logger = logging.getLogger(__name__)
 
 
 class BadImage(ValueError):
@@ -41,82 +33,6 @@ class BadImage(ValueError):
         super().__init__(f"Cannot decode image {name!r}" + (f": {reason}" if reason else "."))
         self.name = name
         self.names = list(names) or [name]
-
-
-def prepare_image(image: PILImage.Image, *, image_size: int, grayscale: bool) -> np.ndarray:
-    """One PIL image as a uint8 (C, image_size, image_size) array."""
-    mode = "L" if grayscale else "RGB"
-    # JPEG: decode at 1/2, 1/4 or 1/8 scale when that still covers the target size.
-    image.draft(mode, (image_size, image_size))
-    if image.mode != mode:
-        image = image.convert(mode)
-    if image.size != (image_size, image_size):
-        image = image.resize(
-            (image_size, image_size), PILImage.Resampling.BILINEAR, reducing_gap=2.0
-        )
-    pixels = np.asarray(image, dtype=np.uint8)
-    return pixels[None] if grayscale else pixels.transpose(2, 0, 1)
-
-
-@dataclass(frozen=True)
-class InputCache:
-    """Images already decoded and shrunk to a model's input, in a folder of the worker.
-
-    Pre-labelling predicts every unlabelled image again after each promotion, and every
-    training run decodes every labelled image again: for a small input, reading the
-    source file and decoding it costs more than the model itself. So the uint8 pixels of
-    each image at each (size, mode) are kept in a file of their own, named by the source
-    file's sha256: content never changes under a name, so an entry is never stale, and
-    the folder can be emptied at any time. Inputs larger than ``max_size`` pixels a side
-    are not kept (a 224-pixel input costs 150 KB and its model far more than decoding).
-    A missing, unreadable or truncated entry is decoded afresh and written again.
-    """
-
-    root: Path
-    max_size: int = 64
-
-    def applies(self, key: str | None, image_size: int) -> bool:
-        """Whether this input is kept: a sha256 key, and an input no larger than max_size."""
-        return key is not None and image_size <= self.max_size and bool(_CACHE_KEY.match(key))
-
-    def path(self, key: str, image_size: int, grayscale: bool) -> Path:
-        """Where the input of the file with this sha256 is kept."""
-        return Path(self._file(key, image_size, grayscale))
-
-    def _file(self, key: str, image_size: int, grayscale: bool) -> str:
-        mode = "l" if grayscale else "rgb"
-        return f"{self.root}/v{_CACHE_FORMAT}/{image_size}-{mode}/{key[:2]}/{key}.u8"
-
-    def get(self, key: str, image_size: int, grayscale: bool) -> np.ndarray | None:
-        """The kept (C, H, W) pixels, or None."""
-        channels = 1 if grayscale else 3
-        size = channels * image_size * image_size
-        # os-level reads: a tenth of the cost of open() for a file of a few kilobytes.
-        try:
-            descriptor = os.open(self._file(key, image_size, grayscale), os.O_RDONLY)
-        except OSError:
-            return None
-        try:
-            raw = os.read(descriptor, size + 1)
-        except OSError:
-            return None
-        finally:
-            os.close(descriptor)
-        if len(raw) != size:
-            return None
-        return np.frombuffer(raw, dtype=np.uint8).reshape(channels, image_size, image_size)
-
-    def put(self, key: str, image_size: int, grayscale: bool, pixels: np.ndarray) -> None:
-        """Keep the pixels: written under a temporary name, then renamed into place."""
-        target = self.path(key, image_size, grayscale)
-        temporary = target.with_name(f"{target.name}.{os.getpid()}-{threading.get_ident()}")
-        try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            temporary.write_bytes(np.ascontiguousarray(pixels, dtype=np.uint8).tobytes())
-            os.replace(temporary, target)
-        except OSError as exc:  # a full or read-only disk only costs the next decode
-            logger.debug("Could not keep the model input %s: %s", target, exc)
-            temporary.unlink(missing_ok=True)
 
 
 def decode_file(

@@ -19,6 +19,7 @@ import torch
 from django.conf import settings
 from django.core.files.storage import default_storage
 
+from labeler.images.model_inputs import input_cache
 from labeler.images.models import Image
 from labeler.predictions import prelabel, runs
 from labeler.predictions.dataset import targets_array
@@ -27,7 +28,7 @@ from labeler.predictions.models import ModelVersion
 from labeler.predictions.selectors import current_model
 from labeler.projects.models import Project
 from worker.ml import weights
-from worker.ml.data import InputCache, decode_files
+from worker.ml.data import decode_files
 from worker.ml.device import configure_threads, select_device
 from worker.ml.inference import predict_files
 from worker.ml.training import Cancelled, fit
@@ -38,14 +39,6 @@ DECODE_THREADS = 2
 
 def _open(name: str) -> Any:
     return default_storage.open(name, "rb")
-
-
-def input_cache() -> InputCache | None:
-    """The worker's folder of decoded model inputs (None when LABELER_INPUT_CACHE_DIR is "")."""
-    root = settings.LABELER_INPUT_CACHE_DIR
-    if not root:
-        return None
-    return InputCache(Path(root), max_size=settings.LABELER_INPUT_CACHE_MAX_SIZE)
 
 
 def weights_name(project_id: int, run_id: int) -> str:

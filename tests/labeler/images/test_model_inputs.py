@@ -1,0 +1,113 @@
+"""Model inputs made from an upload's file alongside its thumbnail, for the sizes models take."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from PIL import Image as PILImage
+
+from labeler.images import services
+from labeler.images.model_inputs import InputCache, input_cache, inputs_keep, prepare_image
+from labeler.images.models import Image
+from labeler.predictions.models import TrainingRun
+from tests.factories import ModelVersionFactory, ProjectFactory, image_bytes
+
+
+def upload(project, content: bytes, capture) -> Image:
+    with capture(execute=True):
+        [result] = services.images_ingest(
+            project=project, files=[SimpleUploadedFile("photo.jpg", content)]
+        )
+    return Image.objects.get(pk=result.image_id)
+
+
+def kept_files(cache: InputCache) -> list[str]:
+    return sorted(str(p.relative_to(cache.root)) for p in cache.root.rglob("*.u8"))
+
+
+@pytest.mark.django_db
+def test_an_upload_keeps_the_input_of_its_projects_model(
+    media_root, django_capture_on_commit_callbacks
+):
+    """The thumbnail task keeps the pixels the training config's model takes, exactly as
+    decoding the stored file gives them, under the file's sha256."""
+    project = ProjectFactory(training={"image_size": 24})
+    content = image_bytes("JPEG", size=(160, 120))
+    image = upload(project, content, django_capture_on_commit_callbacks)
+    cache = input_cache()
+    assert cache is not None
+    assert image.thumbnail
+    assert kept_files(cache) == [f"v1/24-rgb/{image.sha256[:2]}/{image.sha256}.u8"]
+    with image.file.open("rb") as handle, PILImage.open(handle) as decoded:
+        expected = prepare_image(decoded, image_size=24, grayscale=False)
+    assert np.array_equal(cache.get(image.sha256, 24, False), expected)
+
+
+@pytest.mark.django_db
+def test_the_current_models_input_is_kept_too(media_root, django_capture_on_commit_callbacks):
+    """A current model trained at another size or mode gets its input as well."""
+    project = ProjectFactory()
+    run = TrainingRun.objects.create(project=project, config={"image_size": 16, "grayscale": True})
+    ModelVersionFactory(project=project, run=run)
+    image = upload(project, image_bytes(), django_capture_on_commit_callbacks)
+    cache = input_cache()
+    assert cache is not None
+    assert cache.missing(image.sha256, {(32, False), (16, True)}) == set()
+    assert cache.get(image.sha256, 16, True).shape == (1, 16, 16)
+
+
+@pytest.mark.django_db
+def test_a_rerun_makes_only_what_is_missing(media_root, django_capture_on_commit_callbacks):
+    """With the thumbnail made, a new size (the config changed) is added; the rest stays."""
+    project = ProjectFactory()
+    image = upload(project, image_bytes(), django_capture_on_commit_callbacks)
+    thumbnail = image.thumbnail.name
+    project.training = {"image_size": 40}
+    project.save()
+    services.image_make_thumbnail(image_id=image.pk)
+    image.refresh_from_db()
+    cache = input_cache()
+    assert cache is not None
+    assert image.thumbnail.name == thumbnail
+    assert [name.split("/")[1] for name in kept_files(cache)] == ["32-rgb", "40-rgb"]
+
+
+@pytest.mark.django_db
+def test_large_inputs_and_no_cache_keep_nothing(
+    media_root, settings, django_capture_on_commit_callbacks
+):
+    """Inputs over LABELER_INPUT_CACHE_MAX_SIZE are decoded each time; "" turns keeping off.
+    The thumbnail is made either way."""
+    project = ProjectFactory(training={"image_size": 128})
+    image = upload(project, image_bytes(), django_capture_on_commit_callbacks)
+    cache = input_cache()
+    assert cache is not None and image.thumbnail
+    assert kept_files(cache) == []
+    settings.LABELER_INPUT_CACHE_DIR = ""
+    assert input_cache() is None
+    other = upload(ProjectFactory(), image_bytes(), django_capture_on_commit_callbacks)
+    assert other.thumbnail
+    assert kept_files(cache) == []
+
+
+def test_a_file_that_does_not_decode_is_left_to_the_model(tmp_path, caplog):
+    """Nothing is kept for it and nothing is raised: pre-labelling reports the bad file."""
+    cache = InputCache(tmp_path)
+    made = inputs_keep(cache, "a" * 64, b"not an image", {(32, False)})
+    assert made == 0
+    assert not list(tmp_path.rglob("*"))
+    assert "Could not make the 32-pixel model input" in caplog.text
+
+
+def test_inputs_keep_makes_each_missing_input_once(tmp_path):
+    cache = InputCache(tmp_path)
+    buffer = io.BytesIO()
+    PILImage.new("RGB", (50, 40), (10, 200, 30)).save(buffer, format="PNG")
+    specs = {(8, False), (8, True), (12, False)}
+    assert inputs_keep(cache, "b" * 64, buffer.getvalue(), specs) == 3
+    assert inputs_keep(cache, "b" * 64, buffer.getvalue(), specs) == 0
+    assert cache.missing("b" * 64, specs | {(9, False)}) == {(9, False)}
+    assert cache.get("b" * 64, 8, False)[:, 0, 0].tolist() == [10, 200, 30]
