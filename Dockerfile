@@ -58,8 +58,8 @@ COPY --from=static /app/node_modules ./node_modules
 # this RUN, not in the image. The writable directories belong to app, and so do the
 # named volumes docker-compose mounts on them (a new volume copies its mount point's owner).
 RUN DEBUG=0 SECRET_KEY=collectstatic-at-build-time-only python manage.py collectstatic --noinput \
-    && mkdir -p "$LABELER_VAR_DIR" "$MEDIA_ROOT" "$TORCH_HOME" \
-    && chown app:app "$LABELER_VAR_DIR" "$MEDIA_ROOT" "$TORCH_HOME"
+    && mkdir -p "$LABELER_VAR_DIR" "$MEDIA_ROOT" "$TORCH_HOME" /app/cache \
+    && chown app:app "$LABELER_VAR_DIR" "$MEDIA_ROOT" "$TORCH_HOME" /app/cache
 
 USER app
 
