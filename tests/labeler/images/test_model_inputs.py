@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import logging
 
 import numpy as np
 import pytest
@@ -96,7 +97,8 @@ def test_large_inputs_and_no_cache_keep_nothing(
 def test_a_file_that_does_not_decode_is_left_to_the_model(tmp_path, caplog):
     """Nothing is kept for it and nothing is raised: pre-labelling reports the bad file."""
     cache = InputCache(tmp_path)
-    made = inputs_keep(cache, "a" * 64, b"not an image", {(32, False)})
+    with caplog.at_level(logging.WARNING, logger="labeler.images.model_inputs"):
+        made = inputs_keep(cache, "a" * 64, b"not an image", {(32, False)})
     assert made == 0
     assert not list(tmp_path.rglob("*"))
     assert "Could not make the 32-pixel model input" in caplog.text
