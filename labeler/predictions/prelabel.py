@@ -8,13 +8,13 @@ project's active-learning strategy (``queue_order_refresh``).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from django.conf import settings
-from django.db import transaction
-from django.db.models import F
-from django.db.models.functions import Greatest
+from django.db import connection, transaction
 from django.utils import timezone
 
 from labeler import jobs
@@ -45,9 +45,12 @@ def prelabel_plan(*, model_version_id: int) -> list[list[int]]:
         .values_list("pk", flat=True)
     )
     version.prelabel_total = len(todo)
+    version.prelabel_done = 0
     version.prelabel_started_at = timezone.now()
     version.prelabel_done_at = None
-    version.save(update_fields=["prelabel_total", "prelabel_started_at", "prelabel_done_at"])
+    version.save(
+        update_fields=["prelabel_total", "prelabel_done", "prelabel_started_at", "prelabel_done_at"]
+    )
     if not todo:
         _prelabel_done(version)
         return []
@@ -61,10 +64,7 @@ def prelabel_done_count(version: ModelVersion) -> int:
         return 0
     if version.prelabel_done_at is not None:
         return version.prelabel_total  # a finished pass needs no count
-    stored = Prediction.objects.filter(
-        model_version=version, created_at__gte=version.prelabel_started_at
-    ).count()
-    return min(stored, version.prelabel_total)
+    return min(version.prelabel_done, version.prelabel_total)
 
 
 @transaction.atomic
@@ -83,63 +83,104 @@ def predictions_store(
     not be decoded get an empty prediction (no suggestion, no queue rank) so the pass
     still completes; ``gone`` planned images were deleted meanwhile, and the pass stops
     waiting for them. Completes the pass when this was its last chunk.
+
+    The version's row is locked while its pass's count moves, so chunks stored at once
+    by several workers count each image once, and a chunk delivered twice counts nothing
+    the second time (its predictions are replaced, not added).
     """
-    version = ModelVersion.objects.select_related("project").filter(pk=model_version_id).first()
+    version = (
+        ModelVersion.objects.select_for_update(of=("self",))
+        .select_related("project")
+        .filter(pk=model_version_id)
+        .first()
+    )
     if version is None:
         return 0
     wanted = [*image_ids, *undecodable_ids]
-    alive = set(
-        Image.objects.filter(pk__in=wanted, project_id=version.project_id).values_list(
-            "pk", flat=True
-        )
-    )
-    multi_label = version.project.multi_label
+    seen = _planned_images(version, wanted)
     matrix = np.asarray(probabilities, dtype=float).reshape(len(image_ids), len(label_ids))
-    keys = [str(label_id) for label_id in label_ids]
+    matrix = np.nan_to_num(matrix, nan=0.0, posinf=1.0, neginf=0.0)  # JSON has no NaN
+    as_json = _probabilities_template(label_ids)
+    confidences = _confidences(matrix, version.project.multi_label).tolist()
     rows = [
-        Prediction(
-            image_id=image_id,
-            model_version=version,
-            probabilities=dict(zip(keys, values, strict=True)),
-            confidence=_confidence(row, multi_label),
+        (image_id, as_json % tuple(values), confidence)
+        for image_id, values, confidence in zip(
+            image_ids, matrix.tolist(), confidences, strict=True
         )
-        for image_id, row, values in zip(image_ids, matrix, matrix.tolist(), strict=True)
-        if image_id in alive
+        if image_id in seen
     ]
-    rows += [
-        Prediction(image_id=i, model_version=version, probabilities={}, confidence=None)
-        for i in undecodable_ids
-        if i in alive
-    ]
-    Prediction.objects.bulk_create(
-        rows,
-        batch_size=WRITE_BATCH,
-        update_conflicts=True,
-        unique_fields=["image", "model_version"],
-        update_fields=["probabilities", "confidence"],
-    )
-    gone += len(wanted) - len(alive)
-    if gone:
-        ModelVersion.objects.filter(pk=version.pk).update(
-            prelabel_total=Greatest(F("prelabel_total") - gone, 0)
-        )
-    _prelabel_check_done(version)
+    rows += [(i, "{}", None) for i in undecodable_ids if i in seen]
+    _predictions_upsert(version.pk, rows)
+    version.prelabel_done += sum(1 for image_id, _, _ in rows if not seen[image_id])
+    version.prelabel_total = max(version.prelabel_total - gone - (len(wanted) - len(seen)), 0)
+    version.save(update_fields=["prelabel_done", "prelabel_total"])
+    if (
+        version.prelabel_started_at is not None
+        and version.prelabel_done_at is None
+        and version.prelabel_done >= version.prelabel_total
+    ):
+        _prelabel_done(version)
     return len(rows)
 
 
-def _confidence(row: np.ndarray, multi_label: bool) -> float:
-    """As the suggestion's: the top probability, or the least decisive yes/no call."""
-    if row.size == 0:
-        return 0.0
+def _probabilities_template(label_ids: Sequence[int]) -> str:
+    """A %-template of {"label id": probability} JSON text, one %.7g per label.
+
+    Seven significant digits keep what the model's float32 holds, in a quarter of the
+    time ``json.dumps`` takes (a few microseconds a row, at thousands of rows a second).
+    """
+    pairs = ", ".join(f"{json.dumps(str(label_id))}: %.7g" for label_id in label_ids)
+    return "{" + pairs + "}"
+
+
+def _predictions_upsert(version_id: int, rows: list[tuple[int, str, float | None]]) -> None:
+    """One INSERT ... ON CONFLICT per batch: the ORM's bulk_create costs ~100 us a row in
+    Python building model instances, several times the small model's forward pass."""
+    table = connection.ops.quote_name(Prediction._meta.db_table)
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    for start in range(0, len(rows), WRITE_BATCH):
+        batch = rows[start : start + WRITE_BATCH]
+        values = ", ".join(["(%s, %s, %s, %s, %s)"] * len(batch))
+        params: list[Any] = []
+        for image_id, text, confidence in batch:
+            params += [image_id, version_id, text, confidence, now]
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {table} "
+                "(image_id, model_version_id, probabilities, confidence, created_at) "
+                f"VALUES {values} ON CONFLICT (image_id, model_version_id) DO UPDATE SET "
+                "probabilities = excluded.probabilities, confidence = excluded.confidence",
+                params,
+            )
+
+
+def _planned_images(version: ModelVersion, image_ids: Sequence[int]) -> dict[int, bool]:
+    """Of these images, those still in the version's project: whether it predicted each.
+
+    Plain SQL: at a thousand ids per chunk the ORM's lookup building costs milliseconds.
+    """
+    if not image_ids:
+        return {}
+    image = connection.ops.quote_name(Image._meta.db_table)
+    prediction = connection.ops.quote_name(Prediction._meta.db_table)
+    marks = ", ".join(["%s"] * len(image_ids))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT i.id, EXISTS (SELECT 1 FROM {prediction} p WHERE p.image_id = i.id "
+            f"AND p.model_version_id = %s) FROM {image} i "
+            f"WHERE i.project_id = %s AND i.id IN ({marks})",
+            [version.pk, version.project_id, *image_ids],
+        )
+        return {image_id: bool(stored) for image_id, stored in cursor.fetchall()}
+
+
+def _confidences(matrix: np.ndarray, multi_label: bool) -> np.ndarray:
+    """As the suggestions': each row's top probability, or its least decisive yes/no call."""
+    if matrix.shape[1] == 0:
+        return np.zeros(matrix.shape[0])
     if not multi_label:
-        return float(row.max())
-    return float(np.maximum(row, 1.0 - row).min())
-
-
-def _prelabel_check_done(version: ModelVersion) -> None:
-    version.refresh_from_db(fields=["prelabel_total", "prelabel_started_at", "prelabel_done_at"])
-    if version.prelabel_done_at is None and prelabel_done_count(version) >= version.prelabel_total:
-        _prelabel_done(version)
+        return matrix.max(axis=1)
+    return np.maximum(matrix, 1.0 - matrix).min(axis=1)
 
 
 def _prelabel_done(version: ModelVersion) -> None:

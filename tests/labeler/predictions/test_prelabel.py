@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import pytest
+from django.db import connections
 
 from labeler.annotations.models import FinalLabel, FinalLabelMethod
 from labeler.images.models import Image
@@ -114,3 +118,52 @@ def test_promotion_switches_the_current_version_and_starts_a_pass(
     new.refresh_from_db()
     assert (old.is_current, new.is_current, new.promotion_note) == (False, True, "better")
     assert len(callbacks) == 1  # the pre-label dispatch
+
+
+def test_a_broken_models_nan_is_stored_as_zero(project, label_ids, make_images):
+    """JSON (and PostgreSQL's jsonb) has no NaN or infinity: they never fail a chunk."""
+    [image] = make_images(project, 1)
+    model = ModelVersionFactory(project=project)
+    prelabel.prelabel_plan(model_version_id=model.pk)
+    prelabel.predictions_store(
+        model_version_id=model.pk,
+        image_ids=[image.pk],
+        probabilities=np.array([[np.nan, np.inf, 0.25]]),
+        label_ids=label_ids,
+    )
+    stored = Prediction.objects.get()
+    assert list(stored.probabilities.values()) == [0.0, 1.0, 0.25]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_chunks_stored_at_once_count_each_image_once(needs_postgres, make_images):
+    """Workers storing overlapping chunks at the same instant (a redelivery racing the
+    first delivery) leave each image counted once, and the pass done exactly once."""
+    project = ProjectFactory(name="Race", active_learning_random_share=0.0)
+    label_ids = list(project.labels.order_by("position").values_list("pk", flat=True))
+    images = make_images(project, 6)
+    ids = [image.pk for image in images]
+    model = ModelVersionFactory(project=project)
+    prelabel.prelabel_plan(model_version_id=model.pk)
+    chunks = [ids[:4], ids[2:], ids[:4], ids[2:]]
+    barrier = threading.Barrier(len(chunks))
+
+    def store(chunk: list[int]) -> int:
+        try:
+            barrier.wait()
+            return prelabel.predictions_store(
+                model_version_id=model.pk,
+                image_ids=chunk,
+                probabilities=np.full((len(chunk), 3), 1 / 3),
+                label_ids=label_ids,
+            )
+        finally:
+            connections.close_all()
+
+    with ThreadPoolExecutor(max_workers=len(chunks)) as pool:
+        assert list(pool.map(store, chunks)) == [4, 4, 4, 4]
+    model.refresh_from_db()
+    assert (model.prelabel_done, model.prelabel_total) == (6, 6)
+    assert model.prelabel_done_at is not None
+    assert Prediction.objects.filter(model_version=model).count() == 6
