@@ -251,7 +251,7 @@ LABELER_DEVICE = os.environ.get("LABELER_DEVICE", "auto")  # auto | cuda | mps |
 LABELER_TORCH_THREADS = env_int("LABELER_TORCH_THREADS", 0)  # 0: every core
 LABELER_MODEL_DIR = Path(os.environ.get("LABELER_MODEL_DIR", VAR_DIR / "models"))
 LABELER_PRETRAINED_DIR = os.environ.get("LABELER_PRETRAINED_DIR", "")
-LABELER_PRELABEL_CHUNK = env_int("LABELER_PRELABEL_CHUNK", 256)
+LABELER_PRELABEL_CHUNK = env_int("LABELER_PRELABEL_CHUNK", 1024)
 # Each worker keeps images decoded to small model inputs here, by content hash, so that
 # later passes and runs skip decoding; "" turns it off. Safe to empty at any time.
 LABELER_INPUT_CACHE_DIR = os.environ.get(
