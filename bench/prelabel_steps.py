@@ -1,0 +1,221 @@
+"""The pre-labelling benchmark's steps: a project with a current model, its passes, the reference.
+
+Imported by ``bench.prelabel`` once Django is configured.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+from django.conf import settings
+from django.db import transaction
+from PIL import Image as PILImage
+
+from labeler import jobs
+from labeler.images.model_inputs import input_cache
+from labeler.images.models import Image
+from labeler.images.services import image_make_thumbnail
+from labeler.predictions import prelabel
+from labeler.predictions.config import training_config_clean
+from labeler.predictions.models import ModelVersion, RunStatus, TrainingRun
+from labeler.projects.models import Label, Project
+from worker.ml import architectures, data, weights
+from worker.ml import jobs as ml_jobs
+
+ROWS_PER_INSERT = 2_000
+LABELS = 10
+
+
+class Bench:
+    """One model over ``count`` stored copies of the photos, in a project of its own."""
+
+    def __init__(
+        self,
+        architecture: str,
+        image_size: int,
+        source: str,
+        files: list[Path],
+        count: int,
+        chunk: int,
+    ) -> None:
+        self.architecture, self.image_size, self.source, self.count = (
+            architecture,
+            image_size,
+            source,
+            count,
+        )
+        self.chunk = chunk
+        self.handed_on: list[tuple[str, tuple[Any, ...]]] = []
+        self.project = Project.objects.create(
+            name=f"prelabel {architecture} {source}",
+            training={"architecture": architecture, "image_size": image_size},
+        )
+        for position in range(LABELS):
+            Label.objects.create(
+                project=self.project, name=f"label {position}", color="#123456", position=position
+            )
+        self.image_ids, self.kilobytes = self._images(files)
+        self.version = self._version()
+        self.loaded = weights.load(ml_jobs.weights_path(self.version.weights), "cpu")
+        self.x = self._decoded()
+
+    def _images(self, files: list[Path]) -> tuple[list[int], float]:
+        """Image rows, each with a file of its own in MEDIA_ROOT (copies of the photos)."""
+        media = Path(settings.MEDIA_ROOT)
+        relative = Path("images") / str(self.project.pk)
+        (media / relative).mkdir(parents=True, exist_ok=True)
+        sizes = {}
+        for path in files:
+            with PILImage.open(path) as photo:
+                sizes[path] = photo.size
+        rows = []
+        for index in range(self.count):
+            source = files[index % len(files)]
+            # A sha256 of its own for each row, as distinct uploads would have.
+            key = hashlib.sha256(f"{source.name}/{index}".encode()).hexdigest()
+            name = (relative / f"{key}.jpg").as_posix()
+            shutil.copyfile(source, media / name)
+            rows.append(
+                Image(
+                    project=self.project,
+                    file=name,
+                    original_name=f"{source.stem}-{index}.jpg",
+                    sha256=key,
+                    width=sizes[source][0],
+                    height=sizes[source][1],
+                    format="JPEG",
+                    size_bytes=source.stat().st_size,
+                    priority=float(self.count - index),
+                )
+            )
+        with transaction.atomic():
+            Image.objects.bulk_create(rows, batch_size=ROWS_PER_INSERT)
+        ids = list(
+            Image.objects.filter(project=self.project).order_by("id").values_list("pk", flat=True)
+        )
+        size = sum(files[i % len(files)].stat().st_size for i in range(self.count)) / self.count
+        return ids, size / 1024
+
+    def _version(self) -> ModelVersion:
+        """A randomly initialised model, saved and promoted as a training run leaves one."""
+        config = training_config_clean(self.project.training)
+        run = TrainingRun.objects.create(
+            project=self.project, config=config, status=RunStatus.SUCCEEDED
+        )
+        torch.manual_seed(0)
+        model = architectures.build(self.architecture, LABELS, 3, self.image_size)
+        label_ids = list(self.project.labels.order_by("position").values_list("pk", flat=True))
+        meta = {
+            "architecture": self.architecture,
+            "label_ids": label_ids,
+            "thresholds": None,
+            "image_size": self.image_size,
+            "grayscale": False,
+            "channels": 3,
+            "normalisation": architectures.normalisation_for(self.architecture, 3),
+            "multi_label": False,
+        }
+        name = ml_jobs.weights_name(self.project.pk, run.pk)
+        sha256 = weights.save(ml_jobs.weights_path(name), model=model, meta=meta)
+        return ModelVersion.objects.create(
+            project=self.project,
+            version=1,
+            run=run,
+            architecture=self.architecture,
+            weights=name,
+            weights_sha256=sha256,
+            is_current=True,
+        )
+
+    def _promote_again(self) -> ModelVersion:
+        """A new current version with the same weights: each pass writes fresh rows, as
+        after a promotion (deleting the last pass's rows instead would leave dead ones in
+        PostgreSQL's indexes for the next pass to step over)."""
+        version = self.version
+        ModelVersion.objects.filter(pk=version.pk).update(is_current=False)
+        return ModelVersion.objects.create(
+            project=self.project,
+            version=version.version + 1,
+            architecture=version.architecture,
+            weights=version.weights,
+            weights_sha256=version.weights_sha256,
+            is_current=True,
+        )
+
+    def _decoded(self) -> torch.Tensor:
+        """The images decoded in memory, for the reference (not timed)."""
+        names = list(
+            Image.objects.filter(project=self.project).order_by("id").values_list("file", flat=True)
+        )
+        media = Path(settings.MEDIA_ROOT)
+        return data.load_images(
+            names,
+            lambda name: (media / name).open("rb"),
+            image_size=self.image_size,
+            grayscale=False,
+        )
+
+    def keep_inputs(self) -> float:
+        """Seconds for every image's upload task: its thumbnail and its model inputs."""
+        started = time.perf_counter()
+        for image_id in self.image_ids:
+            image_make_thumbnail(image_id=image_id)
+        return time.perf_counter() - started
+
+    def warm_up(self, batch_size: int) -> None:
+        """Run each path once untimed: kernels, caches of the database and the files."""
+        self.bare_forward(batch_size)
+        self.prelabel_pass(inputs_kept=True)
+
+    def bare_forward(self, batch_size: int) -> float:
+        """Seconds for the model alone on normalised float batches already in memory."""
+        inputs = data.to_model_input(
+            self.x, device=torch.device("cpu"), normalisation=self.loaded.meta["normalisation"]
+        ).contiguous(memory_format=torch.channels_last)
+        started = time.perf_counter()
+        with torch.inference_mode():
+            for start in range(0, len(inputs), batch_size):
+                self.loaded.model(inputs[start : start + batch_size])
+        return time.perf_counter() - started
+
+    def prelabel_pass(self, *, inputs_kept: bool) -> float:
+        """Seconds to plan a pass and run every chunk's task body, predictions stored."""
+        self.version = self._promote_again()
+        cache = input_cache()
+        if not inputs_kept and cache is not None:
+            shutil.rmtree(cache.root, ignore_errors=True)
+        os.sync()  # what earlier steps wrote reaches the disk now, not during the timing
+        original = jobs.enqueue
+        jobs.enqueue = self._hand_on  # type: ignore[assignment]
+        old_chunk = settings.LABELER_PRELABEL_CHUNK
+        if self.chunk:
+            settings.LABELER_PRELABEL_CHUNK = self.chunk
+        try:
+            started = time.perf_counter()
+            stored = sum(
+                ml_jobs.predict(self.version.pk, chunk)
+                for chunk in prelabel.prelabel_plan(model_version_id=self.version.pk)
+            )
+            seconds = time.perf_counter() - started
+        finally:
+            jobs.enqueue = original
+            settings.LABELER_PRELABEL_CHUNK = old_chunk
+        if stored != self.count:
+            raise RuntimeError(f"{stored} predictions stored for {self.count} images")
+        return seconds
+
+    def _hand_on(self, name: str, *args: Any, **kwargs: Any) -> None:
+        """What a broker would do with a follow-up task: take it away, to another worker."""
+        self.handed_on.append((name, args))
+
+    def drop(self) -> None:
+        """Remove the project, its files and its model."""
+        shutil.rmtree(Path(settings.MEDIA_ROOT) / "images" / str(self.project.pk), True)
+        ml_jobs.weights_path(self.version.weights).unlink(missing_ok=True)
+        self.project.delete()
