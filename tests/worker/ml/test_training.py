@@ -44,19 +44,42 @@ def test_learns_a_separable_problem(toy):
     assert not result.model.training
 
 
+def _validation_loss(model, x, y, normalisation):
+    with torch.inference_mode():
+        inputs = to_model_input(x, device=torch.device("cpu"), normalisation=normalisation)
+        return float(F.cross_entropy(model(inputs), y))
+
+
 def test_early_stopping_stops_and_restores_the_best_epoch(toy):
     """Validation labels that contradict training make validation loss rise: stop early."""
-    contradicting = dict(toy, y_val=(toy["y_val"] + 1) % 3)
+    x_val, y_val = quadrant_images(training.EARLY_STOPPING_MIN_VALIDATION, seed=2)
+    contradicting = dict(toy, x_val=x_val, y_val=(y_val + 1) % 3)
     result = fit(contradicting, tiny_config(epochs=30, patience=2, learning_rate=0.01))
     losses = [log["val_loss"] for log in result.history]
     assert len(result.history) == result.best_epoch + 2 < 30
     assert losses[result.best_epoch - 1] == min(losses)
+    loss = _validation_loss(result.model, x_val, contradicting["y_val"], result.normalisation)
+    assert loss == pytest.approx(min(losses), rel=1e-4)
+
+
+def test_few_validation_images_train_every_epoch_and_keep_the_last(toy):
+    """On a handful of validation images no epoch is chosen: the annealed last one is kept."""
+    contradicting = dict(toy, y_val=(toy["y_val"] + 1) % 3)
+    assert len(toy["x_val"]) < training.EARLY_STOPPING_MIN_VALIDATION
+    result = fit(contradicting, tiny_config(epochs=12, patience=2, learning_rate=0.01))
+    losses = [log["val_loss"] for log in result.history]
+    assert len(losses) == result.best_epoch == 12
+    assert losses[-1] > min(losses)  # early stopping would have stopped and gone back
+    loss = _validation_loss(
+        result.model, contradicting["x_val"], contradicting["y_val"], result.normalisation
+    )
+    assert loss == pytest.approx(losses[-1], rel=1e-4)
     with torch.inference_mode():
         inputs = to_model_input(
-            contradicting["x_val"], device=torch.device("cpu"), normalisation=result.normalisation
+            toy["x_val"], device=torch.device("cpu"), normalisation=result.normalisation
         )
-        loss = F.cross_entropy(result.model(inputs), contradicting["y_val"])
-    assert float(loss) == pytest.approx(min(losses), rel=1e-4)
+        probabilities = torch.softmax(result.model(inputs), 1).numpy()
+    np.testing.assert_allclose(result.val_probabilities, probabilities, rtol=1e-4, atol=1e-6)
 
 
 def test_cancel_stops_at_once(toy):
