@@ -100,6 +100,18 @@ def _per_label(
     return rows
 
 
+def correct_per_image(
+    *, y_true: Any, probabilities: Any, multi_label: bool, thresholds: list[float] | None = None
+) -> np.ndarray:
+    """Whether each image's prediction is right: the top label, or every yes/no call
+    (at the thresholds, 0.5 without them) for multi-label."""
+    probs = np.asarray(probabilities, dtype=np.float64)
+    if not multi_label:
+        return probs.argmax(axis=1) == np.asarray(y_true, dtype=np.int64)
+    cut = np.asarray(thresholds if thresholds is not None else [0.5] * probs.shape[1])
+    return ((probs >= cut) == (np.asarray(y_true) > 0)).all(axis=1)
+
+
 def expected_calibration_error(confidence: np.ndarray, outcome: np.ndarray) -> float:
     """Weighted mean gap between confidence and outcome over 10 equal-width confidence bins."""
     confidence = np.asarray(confidence, dtype=np.float64)

@@ -7,12 +7,17 @@ from typing import Any
 from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
+from scipy.stats import binomtest
 
 from labeler import jobs
 from labeler.predictions.models import ModelVersion
 from labeler.projects.models import Project
 
 PRELABEL_TASK = "worker.tasks.prelabel_dispatch"
+# A lower macro-F1 counts as worse only when the images the current model alone gets
+# right outnumber those the new one alone gets right by more than chance explains
+# (one-sided exact McNemar test at this level).
+WORSE_P_VALUE = 0.05
 
 
 def promotion_decide(
@@ -24,7 +29,12 @@ def promotion_decide(
     the current one was not trained on (``images`` of them; ``candidate_macro_f1`` is
     the new model's there). The new model is promoted when there is no current model,
     when the two could not be compared (``baseline`` None: other labels, or no image the
-    current model had not seen), or when its macro-F1 there is at least the current one's.
+    current model had not seen), or when it is not worse there: its macro-F1 is at least
+    the current one's, or lower by no more than chance. On a few dozen validation images
+    one image flips macro-F1 by several points, and a model trained on more labels was
+    otherwise refused run after run over a gap no larger than that. Chance is judged on
+    the images only one of the two models gets right (``only_current_right`` and
+    ``only_candidate_right``): an exact one-sided McNemar test, worse below p = 0.05.
     """
     current = ModelVersion.objects.filter(project=project, is_current=True).first()
     if current is None:
@@ -44,7 +54,26 @@ def promotion_decide(
         where += f" it was not trained on ({baseline['seen']} it was trained on left out)"
     if new_f1 >= old_f1:
         return True, f"Promoted: {comparison} {where}."
-    return False, f"Not promoted: {comparison} {where}."
+    if "only_current_right" not in baseline:  # measured before the per-image figures
+        return False, f"Not promoted: {comparison} {where}."
+    only_old = int(baseline["only_current_right"])
+    only_new = int(baseline.get("only_candidate_right", 0))
+    p_value = _worse_p_value(only_old, only_new)
+    tally = (
+        f"v{current.version} alone right on {only_old}, this one alone on {only_new}, "
+        f"p = {p_value:.2f}"
+    )
+    if p_value >= WORSE_P_VALUE:
+        return True, f"Promoted: {comparison} {where}, a gap within chance ({tally})."
+    return False, f"Not promoted: {comparison} {where} ({tally})."
+
+
+def _worse_p_value(only_current_right: int, only_candidate_right: int) -> float:
+    """How likely the current model alone is right this often if neither is better."""
+    disagreements = only_current_right + only_candidate_right
+    if disagreements == 0:
+        return 1.0
+    return float(binomtest(only_current_right, disagreements, 0.5, alternative="greater").pvalue)
 
 
 @transaction.atomic

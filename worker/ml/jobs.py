@@ -23,7 +23,7 @@ from labeler.images.model_inputs import input_cache
 from labeler.images.models import Image
 from labeler.predictions import prelabel, runs
 from labeler.predictions.dataset import targets_array
-from labeler.predictions.evaluation import classification_metrics
+from labeler.predictions.evaluation import classification_metrics, correct_per_image
 from labeler.predictions.models import ModelVersion
 from labeler.predictions.selectors import current_model
 from labeler.projects.models import Project
@@ -121,7 +121,7 @@ def _train(plan: runs.TrainingPlan, device: torch.device) -> None:
         trained_on=[data.image_ids[r] for r in train_rows],
     )
     val_ids = [data.image_ids[r] for r in val_rows]
-    candidate = _Candidate(result.val_probabilities, result.thresholds, plan.multi_label)
+    candidate = _Outputs(result.val_probabilities, result.thresholds, plan.multi_label)
     version = runs.training_run_finish(
         run_id=run.pk,
         weights=name,
@@ -135,19 +135,23 @@ def _train(plan: runs.TrainingPlan, device: torch.device) -> None:
 
 
 @dataclass(frozen=True)
-class _Candidate:
-    """The new model's outputs on its validation images, to score it on any subset."""
+class _Outputs:
+    """A model's outputs on validation images, to score it on any subset of them."""
 
     probabilities: np.ndarray
     thresholds: list[float] | None
     multi_label: bool
+
+    def rows(self, rows: list[int]) -> _Outputs:
+        """The outputs of these rows only."""
+        return _Outputs(self.probabilities[rows], self.thresholds, self.multi_label)
 
 
 def _baseline(
     project: Project,
     val_ids: list[int],
     y_val: np.ndarray,
-    candidate: _Candidate,
+    candidate: _Outputs,
     label_ids: list[int],
     device: torch.device,
 ) -> dict[str, Any] | None:
@@ -182,31 +186,44 @@ def _baseline(
             cache=input_cache(),
         )
         rows = [keep[i] for i in ok]
-        old = classification_metrics(
-            y_true=y_val[rows],
-            probabilities=probabilities,
-            label_ids=label_ids,
-            multi_label=bool(loaded.meta["multi_label"]),
-            thresholds=loaded.meta.get("thresholds"),
+        current_outputs = _Outputs(
+            probabilities, loaded.meta.get("thresholds"), bool(loaded.meta["multi_label"])
         )
-        new = classification_metrics(
-            y_true=y_val[rows],
-            probabilities=candidate.probabilities[rows],
-            label_ids=label_ids,
-            multi_label=candidate.multi_label,
-            thresholds=candidate.thresholds,
-        )
+        figures = _compare(y_val[rows], current_outputs, candidate.rows(rows), label_ids)
     except Exception:  # a missing or unreadable old model is no reason to fail the new one
         logger.exception("Could not measure model version %s for comparison", current.pk)
         return None
-    return {
-        **compared,
-        "images": len(rows),
-        "accuracy": old["accuracy"],
-        "macro_f1": old["macro_f1"],
-        "candidate_accuracy": new["accuracy"],
-        "candidate_macro_f1": new["macro_f1"],
-    }
+    return {**compared, "images": len(rows), **figures}
+
+
+def _compare(
+    y: np.ndarray, current: _Outputs, candidate: _Outputs, label_ids: list[int]
+) -> dict[str, Any]:
+    """Both models' accuracy and macro-F1 on the same images, and the images only one of
+    them gets right (whether a gap between them is more than chance)."""
+    figures: dict[str, Any] = {}
+    right = []
+    for prefix, out in (("", current), ("candidate_", candidate)):
+        metrics = classification_metrics(
+            y_true=y,
+            probabilities=out.probabilities,
+            label_ids=label_ids,
+            multi_label=out.multi_label,
+            thresholds=out.thresholds,
+        )
+        figures[f"{prefix}accuracy"] = metrics["accuracy"]
+        figures[f"{prefix}macro_f1"] = metrics["macro_f1"]
+        right.append(
+            correct_per_image(
+                y_true=y,
+                probabilities=out.probabilities,
+                multi_label=out.multi_label,
+                thresholds=out.thresholds,
+            )
+        )
+    figures["only_current_right"] = int((right[0] & ~right[1]).sum())
+    figures["only_candidate_right"] = int((right[1] & ~right[0]).sum())
+    return figures
 
 
 @functools.lru_cache(maxsize=2)

@@ -8,6 +8,7 @@ from sklearn import metrics as sk
 
 from labeler.predictions.evaluation import (
     classification_metrics,
+    correct_per_image,
     expected_calibration_error,
     split_stratified,
     tune_thresholds,
@@ -190,3 +191,20 @@ def test_multi_label_split_groups_by_the_rarest_label():
     _, val = split_stratified(ids, targets, 0.25, seed=0)
     assert sum(1 for i in val if 2 in targets[i]) == 1
     assert sum(1 for i in val if targets[i] == []) == 2  # round(2.5) == 2
+
+
+def test_correct_per_image_single_and_multi_label():
+    single = correct_per_image(
+        y_true=[0, 1, 2],
+        probabilities=[[0.6, 0.3, 0.1], [0.5, 0.4, 0.1], [0.1, 0.2, 0.7]],
+        multi_label=False,
+    )
+    assert single.tolist() == [True, False, True]
+    y = [[1, 0], [1, 1], [0, 0]]
+    probabilities = [[0.7, 0.4], [0.7, 0.4], [0.2, 0.1]]
+    multi = correct_per_image(y_true=y, probabilities=probabilities, multi_label=True)
+    assert multi.tolist() == [True, False, True]  # every yes/no call must be right
+    tuned = correct_per_image(
+        y_true=y, probabilities=probabilities, multi_label=True, thresholds=[0.5, 0.3]
+    )
+    assert tuned.tolist() == [False, True, True]

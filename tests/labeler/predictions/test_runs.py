@@ -169,6 +169,47 @@ def test_the_comparison_uses_both_models_figures_on_the_images_the_current_one_n
     )
 
 
+def test_a_lower_score_within_chance_is_not_worse(project, labelled):
+    """One or two images flip macro-F1 on a small validation set: a model that loses by
+    no more than chance is promoted, and the note says why."""
+    ModelVersionFactory(project=project, version=1)
+    run = start(project)
+    runs.training_run_begin(run_id=run.pk, device="cpu")
+    baseline = {
+        "version": 1,
+        "images": 12,
+        "seen": 0,
+        "macro_f1": 0.92,
+        "candidate_macro_f1": 0.81,
+        "only_current_right": 3,
+        "only_candidate_right": 1,
+    }
+    version = finish(run, baseline=baseline)
+    assert version.is_current
+    assert version.promotion_note == (
+        "Promoted: macro-F1 0.810 vs 0.920 of v1 on 12 validation images, a gap within "
+        "chance (v1 alone right on 3, this one alone on 1, p = 0.31)."
+    )
+
+
+def test_a_gap_beyond_chance_is_worse(project, labelled):
+    ModelVersionFactory(project=project, version=1)
+    run = start(project)
+    runs.training_run_begin(run_id=run.pk, device="cpu")
+    baseline = {
+        "version": 1,
+        "images": 40,
+        "seen": 0,
+        "macro_f1": 0.95,
+        "candidate_macro_f1": 0.80,
+        "only_current_right": 7,
+        "only_candidate_right": 1,
+    }
+    version = finish(run, baseline=baseline)
+    assert not version.is_current
+    assert version.promotion_note.endswith("(v1 alone right on 7, this one alone on 1, p = 0.04).")
+
+
 def test_a_current_model_that_saw_every_validation_image_is_not_compared(project, labelled):
     ModelVersionFactory(project=project, version=1)
     run = start(project)

@@ -42,12 +42,15 @@ def test_the_current_model_is_compared_only_on_images_it_did_not_train_on(
     # A new model's validation set: the current one's, plus two images it trained on.
     val_ids = held + trained[:2]
     y_val = np.array([label_ids.index(label_of[i]) for i in val_ids])
-    perfect = jobs._Candidate(np.eye(len(label_ids))[y_val], None, multi_label=False)
+    perfect = jobs._Outputs(np.eye(len(label_ids))[y_val], None, multi_label=False)
     baseline = jobs._baseline(project, val_ids, y_val, perfect, label_ids, torch.device("cpu"))
     assert baseline["version"] == 1 and baseline["seen"] == 2 and baseline["images"] == len(held)
     assert baseline["candidate_accuracy"] == baseline["candidate_macro_f1"] == 1.0
     # On its own validation images the current version scores what it scored when trained.
     assert baseline["accuracy"] == pytest.approx(first.metrics["accuracy"], abs=1 / len(held))
+    # A perfect model is alone right wherever the current one is wrong, never the reverse.
+    wrong = round((1 - baseline["accuracy"]) * len(held))
+    assert (baseline["only_current_right"], baseline["only_candidate_right"]) == (0, wrong)
 
     only_seen = jobs._baseline(
         project, trained[:3], y_val[:3], perfect, label_ids, torch.device("cpu")
