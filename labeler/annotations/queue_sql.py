@@ -1,0 +1,120 @@
+"""The queue's statements, in SQL that PostgreSQL and SQLite both run.
+
+Parameters are named: ``project``, ``me`` (the annotator), ``overlap``, ``now`` and
+``expires`` (datetimes as the connection stores them), ``image`` and ``lease`` (ids).
+Only the candidate's row lock differs between the two: PostgreSQL locks the row
+(``FOR UPDATE OF i``, ``SKIP LOCKED`` unless told to wait); SQLite has no row locks and
+serialises writers instead (see settings).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterable
+from typing import Any
+
+from django.db import connection
+
+from labeler.annotations.models import Annotation, Assignment, Skip
+from labeler.images.models import Image
+
+# Whether image i has a slot for the annotator: not labelled nor skipped by them, and
+# fewer annotations plus other annotators' live leases than the overlap.
+_OPEN_TO_ME = """
+    NOT EXISTS (SELECT 1 FROM {annotation} a WHERE a.image_id = i.id AND a.annotator_id = %(me)s)
+    AND NOT EXISTS (SELECT 1 FROM {skip} s WHERE s.image_id = i.id AND s.annotator_id = %(me)s)
+    AND i.annotation_count + (
+        SELECT COUNT(*) FROM {lease} o
+        WHERE o.image_id = i.id AND o.expires_at > %(now)s AND o.annotator_id <> %(me)s
+    ) < %(overlap)s
+"""
+
+_UPSERT = """
+    ON CONFLICT (image_id, annotator_id) DO UPDATE SET
+        project_id = excluded.project_id,
+        expires_at = excluded.expires_at,
+        created_at = excluded.created_at
+    RETURNING id
+"""
+
+_STATEMENTS = {
+    # The annotator's live leases in the project, oldest first.
+    "held": """
+        SELECT l.id, l.image_id FROM {lease} l
+        WHERE l.project_id = %(project)s AND l.annotator_id = %(me)s AND l.expires_at > %(now)s
+        ORDER BY l.created_at, l.id
+    """,
+    # Renew a held lease if its image still has room (renewing takes no new slot).
+    "renew": """
+        UPDATE {lease} SET expires_at = %(expires)s
+        WHERE id = %(lease)s AND EXISTS (
+            SELECT 1 FROM {image} i WHERE i.id = {lease}.image_id AND """
+    + _OPEN_TO_ME
+    + """)
+    """,
+    "drop": "DELETE FROM {lease} WHERE id = %(lease)s",
+    # Lease the image if it has a slot, counted in this fresh statement (the caller holds
+    # the image's row lock, so no other writer of its slots can commit meanwhile).
+    "lease": """
+        INSERT INTO {lease} (project_id, image_id, annotator_id, expires_at, created_at)
+        SELECT %(project)s, i.id, %(me)s, %(expires)s, %(now)s FROM {image} i
+        WHERE i.id = %(image)s AND """
+    + _OPEN_TO_ME
+    + _UPSERT,
+    # A gold image is leased whatever its slots.
+    "lease_gold": """
+        INSERT INTO {lease} (project_id, image_id, annotator_id, expires_at, created_at)
+        VALUES (%(project)s, %(image)s, %(me)s, %(expires)s, %(now)s)
+    """
+    + _UPSERT,
+}
+
+_CANDIDATE = (
+    """
+    SELECT i.* FROM {image} i
+    WHERE i.project_id = %(project)s AND NOT i.is_complete {excluded} AND """
+    + _OPEN_TO_ME
+    + """
+    ORDER BY i.priority DESC, i.id
+    LIMIT 1 {lock}
+"""
+)
+
+
+@functools.cache
+def _tables(vendor: str) -> dict[str, str]:
+    del vendor  # a key of the cache: quoting depends on the connection's vendor
+    quote = connection.ops.quote_name
+    return {
+        "image": quote(Image._meta.db_table),
+        "annotation": quote(Annotation._meta.db_table),
+        "skip": quote(Skip._meta.db_table),
+        "lease": quote(Assignment._meta.db_table),
+    }
+
+
+@functools.cache
+def _rendered(name: str, vendor: str) -> str:
+    return _STATEMENTS[name].format(**_tables(vendor))
+
+
+def statement(name: str) -> str:
+    """One of the fixed statements, for the current connection."""
+    return _rendered(name, connection.vendor)
+
+
+def candidate(
+    params: dict[str, Any], excluded: Iterable[int], *, wait: bool
+) -> tuple[str, dict[str, Any]]:
+    """The best open image for the annotator, locked; its SQL and parameters."""
+    ids = sorted(excluded)
+    marks = ", ".join(f"%(x{n})s" for n in range(len(ids)))
+    lock = ""
+    if connection.vendor == "postgresql":
+        lock = "FOR UPDATE OF i" if wait else "FOR UPDATE OF i SKIP LOCKED"
+    sql = _CANDIDATE.format(
+        excluded=f"AND i.id NOT IN ({marks})" if ids else "",
+        lock=lock,
+        **_tables(connection.vendor),
+    )
+    return sql, {**params, **{f"x{n}": image_id for n, image_id in enumerate(ids)}}
