@@ -6,7 +6,7 @@ from typing import Any
 
 import django_filters
 from django.contrib.auth.models import User
-from django.db.models import QuerySet, prefetch_related_objects
+from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.request import Request
@@ -37,8 +37,12 @@ class AnnotationSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def to_representation(self, instance: Annotation) -> dict[str, Any]:
-        """The fields above, read directly (a submit answers with one, lists with many)."""
-        labels = list(instance.labels.all())
+        """The fields above, read directly (a submit answers with one, lists with many).
+
+        A submit's answer takes the labels the service just wrote (``submitted_labels``)
+        rather than reading them back.
+        """
+        labels = getattr(instance, "submitted_labels", None) or list(instance.labels.all())
         return {
             "id": instance.pk,
             "image": instance.image_id,
@@ -120,7 +124,6 @@ class AnnotationViewSet(
         )
         # The caller's own annotation, as written: no need to read it back.
         annotation.annotator = self.user
-        prefetch_related_objects([annotation], "labels")
         code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
         return Response(AnnotationSerializer(annotation).data, status=code)
 

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth.models import User
 from django.db import transaction
-from django.db.models import Case, Exists, F, OuterRef, Q, QuerySet, Subquery, When
+from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from labeler.agreement.refresh import agreement_refresh_schedule
-from labeler.annotations.models import Annotation, AnnotationRevision, Assignment, Skip
+from labeler.annotations import submit_sql
+from labeler.annotations.models import Annotation, Assignment, Skip
 from labeler.annotations.queue import queue_hold
 from labeler.errors import NotFound, ValidationFailed
 from labeler.images.models import Image
@@ -21,6 +21,7 @@ from labeler.projects.models import Label, Project
 
 MAX_TIME_SPENT_MS = 24 * 3600 * 1000
 MAX_SKIP_REASON = 500
+MAX_ID = 2**63 - 1  # the largest id a row can have
 
 
 def labels_resolve(*, project: Project, raw_labels: Any) -> list[Label]:
@@ -76,26 +77,31 @@ def annotation_submit(
     _check_time_spent(time_spent_ms)
     chosen = labels_resolve(project=project, raw_labels=labels)
     model_version = _model_version(project, suggested_by)
-    image, held = _lock_image_held(project, image_id, annotator)
+    held = _lock_image_held(project, image_id, annotator)
     label_ids = sorted(label.pk for label in chosen)
     accepted = suggestion_accepted and model_version is not None
+    now = timezone.now()
     if held.annotation_id is None:
-        annotation = Annotation.objects.create(
+        annotation = Annotation(
+            pk=submit_sql.annotation_insert(
+                project_id=project.pk,
+                image_id=image_id,
+                annotator_id=annotator.pk,
+                label_ids=label_ids,
+                time_spent_ms=time_spent_ms,
+                suggested_by=model_version.pk if model_version else None,
+                accepted=accepted,
+                overlap=project.overlap,
+                now=now,
+            ),
             project=project,
-            image=image,
+            image_id=image_id,
             annotator=annotator,
             time_spent_ms=time_spent_ms,
             suggested_by=model_version,
             suggestion_accepted=accepted,
-        )
-        _labels_add(annotation, chosen)
-        # One statement: the count and whether the image is now complete.
-        Image.objects.filter(pk=image.pk).update(
-            annotation_count=F("annotation_count") + 1,
-            is_complete=Case(
-                When(Q(is_complete=True) | Q(annotation_count__gte=project.overlap - 1), then=True),
-                default=False,
-            ),
+            created_at=now,
+            updated_at=now,
         )
         created = True
     else:
@@ -116,23 +122,16 @@ def annotation_submit(
             update_fields=["time_spent_ms", "suggested_by", "suggestion_accepted", "updated_at"]
         )
         created = False
-    AnnotationRevision.objects.create(
-        annotation=annotation, label_ids=label_ids, time_spent_ms=time_spent_ms
+    submit_sql.revision_insert(
+        annotation_id=annotation.pk, label_ids=label_ids, time_spent_ms=time_spent_ms, now=now
     )
-    if held.lease:
-        Assignment.objects.filter(image=image, annotator=annotator).delete()
-    if held.skip:
-        Skip.objects.filter(image=image, annotator=annotator).delete()
+    submit_sql.held_release(
+        image_id=image_id, annotator_id=annotator.pk, lease=held.lease, skip=held.skip
+    )
     agreement_refresh_schedule(project_id=project.pk)
+    # The labels as submitted, for the answer (see AnnotationSerializer).
+    annotation.submitted_labels = chosen  # type: ignore[attr-defined]
     return annotation, created
-
-
-def _labels_add(annotation: Annotation, labels: list[Label]) -> None:
-    """The labels of a new annotation, in one statement."""
-    through = Annotation.labels.through
-    through.objects.bulk_create(
-        [through(annotation_id=annotation.pk, label_id=label.pk) for label in labels]
-    )
 
 
 @transaction.atomic
@@ -237,41 +236,25 @@ def _lock_image(project: Project, image_id: Any) -> Image:
     return _locked(project, image_id, Image.objects.all())
 
 
-@dataclass(frozen=True)
-class _Held:
-    """What the annotator holds on an image: their annotation's id, a lease, a skip."""
-
-    annotation_id: int | None
-    lease: bool
-    skip: bool
-
-
-def _lock_image_held(project: Project, image_id: Any, annotator: User) -> tuple[Image, _Held]:
-    """The image, row-locked as ``_lock_image``, and what the annotator holds on it.
+def _lock_image_held(project: Project, image_id: Any, annotator: User) -> submit_sql.Held:
+    """Lock the project's image (as ``_lock_image``) and read what the annotator holds on it.
 
     One statement: submitting needs no separate reads of the annotator's rows.
     """
-    mine = {"image": OuterRef("pk"), "annotator": annotator}
-    image = _locked(
-        project,
-        image_id,
-        Image.objects.annotate(
-            held_annotation=Subquery(Annotation.objects.filter(**mine).values("pk")[:1]),
-            held_lease=Exists(Assignment.objects.filter(**mine)),
-            held_skip=Exists(Skip.objects.filter(**mine)),
-        ),
-    )
-    held = _Held(
-        annotation_id=getattr(image, "held_annotation"),  # noqa: B009  # annotations are untyped
-        lease=getattr(image, "held_lease"),  # noqa: B009
-        skip=getattr(image, "held_skip"),  # noqa: B009
-    )
-    return image, held
+    _check_image_id(image_id)
+    held = submit_sql.image_lock_held(image_id, annotator.pk) if image_id <= MAX_ID else None
+    if held is None or held.project_id != project.pk:
+        raise ValidationFailed(f"Image {image_id} is not an image of this project.", field="image")
+    return held
+
+
+def _check_image_id(image_id: Any) -> None:
+    if isinstance(image_id, bool) or not isinstance(image_id, int):
+        raise ValidationFailed("'image' must be an image id.", field="image")
 
 
 def _locked(project: Project, image_id: Any, images: QuerySet[Image]) -> Image:
-    if isinstance(image_id, bool) or not isinstance(image_id, int):
-        raise ValidationFailed("'image' must be an image id.", field="image")
+    _check_image_id(image_id)
     image = images.select_for_update(of=("self",)).filter(pk=image_id).first()
     if image is None or image.project_id != project.pk:
         raise ValidationFailed(f"Image {image_id} is not an image of this project.", field="image")

@@ -43,7 +43,7 @@ def browser(user) -> Client:
 
 def test_next(filled, annotator, django_assert_num_queries):
     client = browser(annotator)
-    with django_assert_num_queries(9):
+    with django_assert_num_queries(8):
         response = client.get(f"/api/v1/projects/{filled.pk}/next/")
     assert response.status_code == 200
 
@@ -52,7 +52,7 @@ def test_submit(filled, annotator, django_assert_num_queries):
     client = browser(annotator)
     image = client.get(f"/api/v1/projects/{filled.pk}/next/").json()["image"]
     body = {"image": image["id"], "labels": ["dog"], "time_spent_ms": 900}
-    with django_assert_num_queries(12):
+    with django_assert_num_queries(11):
         response = client.post(
             f"/api/v1/projects/{filled.pk}/annotations/", body, content_type="application/json"
         )

@@ -1,0 +1,158 @@
+"""Submitting a new label, in SQL that PostgreSQL and SQLite both run.
+
+Every annotator submits once per image, so these statements run as often as the queue's
+(``queue_sql``) and are written once for the same reason: the ORM spent several times
+the database's own time building them. Parameters are named: ``image``, ``me`` (the
+annotator), ``project``, ``overlap``, ``now`` (as the connection stores datetimes).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.db import connection
+
+from labeler.annotations.models import Annotation, AnnotationRevision, Assignment, Skip
+from labeler.images.models import Image
+
+_STATEMENTS = {
+    # The image, row-locked, with what the annotator holds on it: every writer of an
+    # image's slots takes this lock first (see the queue).
+    "lock": """
+        SELECT i.project_id,
+            (SELECT a.id FROM {annotation} a WHERE a.image_id = i.id AND a.annotator_id = %(me)s),
+            EXISTS (SELECT 1 FROM {lease} l WHERE l.image_id = i.id AND l.annotator_id = %(me)s),
+            EXISTS (SELECT 1 FROM {skip} s WHERE s.image_id = i.id AND s.annotator_id = %(me)s)
+        FROM {image} i WHERE i.id = %(image)s {lock}
+    """,
+    "annotation": """
+        INSERT INTO {annotation} (project_id, image_id, annotator_id, time_spent_ms,
+            suggested_by_id, suggestion_accepted, created_at, updated_at)
+        VALUES (%(project)s, %(image)s, %(me)s, %(time_spent_ms)s, %(suggested_by)s,
+            %(accepted)s, %(now)s, %(now)s)
+        RETURNING id
+    """,
+    # One statement: the count and whether the image is now complete.
+    "count": """
+        UPDATE {image} SET annotation_count = annotation_count + 1,
+            is_complete = CASE WHEN is_complete OR annotation_count + 1 >= %(overlap)s
+                THEN TRUE ELSE FALSE END
+        WHERE id = %(image)s
+    """,
+    "revision": """
+        INSERT INTO {revision} (annotation_id, label_ids, time_spent_ms, created_at)
+        VALUES (%(annotation)s, %(label_ids)s, %(time_spent_ms)s, %(now)s)
+    """,
+    "unlease": "DELETE FROM {lease} WHERE image_id = %(image)s AND annotator_id = %(me)s",
+    "unskip": "DELETE FROM {skip} WHERE image_id = %(image)s AND annotator_id = %(me)s",
+}
+
+
+@dataclass(frozen=True)
+class Held:
+    """What the annotator holds on an image: their annotation's id, a lease, a skip."""
+
+    project_id: int
+    annotation_id: int | None
+    lease: bool
+    skip: bool
+
+
+@functools.cache
+def _tables(vendor: str) -> dict[str, str]:
+    quote = connection.ops.quote_name
+    return {
+        "image": quote(Image._meta.db_table),
+        "annotation": quote(Annotation._meta.db_table),
+        "labels": quote(Annotation.labels.through._meta.db_table),
+        "revision": quote(AnnotationRevision._meta.db_table),
+        "skip": quote(Skip._meta.db_table),
+        "lease": quote(Assignment._meta.db_table),
+        "lock": "FOR UPDATE OF i" if vendor == "postgresql" else "",
+    }
+
+
+@functools.cache
+def _rendered(name: str, vendor: str) -> str:
+    return _STATEMENTS[name].format(**_tables(vendor))
+
+
+def _run(name: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+    with connection.cursor() as cursor:
+        cursor.execute(_rendered(name, connection.vendor), params)
+        return cursor.fetchall() if cursor.description else []
+
+
+def image_lock_held(image_id: int, annotator_id: int) -> Held | None:
+    """Lock the image's row and read what the annotator holds on it; None if no such image."""
+    rows = _run("lock", {"image": image_id, "me": annotator_id})
+    if not rows:
+        return None
+    project_id, annotation_id, lease, skip = rows[0]
+    return Held(int(project_id), annotation_id, bool(lease), bool(skip))
+
+
+def annotation_insert(
+    *,
+    project_id: int,
+    image_id: int,
+    annotator_id: int,
+    label_ids: Sequence[int],
+    time_spent_ms: int | None,
+    suggested_by: int | None,
+    accepted: bool,
+    overlap: int,
+    now: datetime,
+) -> int:
+    """Write a new annotation and its labels, and count it on the image; returns its id.
+
+    The caller holds the image's row lock.
+    """
+    stamp = connection.ops.adapt_datetimefield_value(now)
+    params = {
+        "project": project_id,
+        "image": image_id,
+        "me": annotator_id,
+        "time_spent_ms": time_spent_ms,
+        "suggested_by": suggested_by,
+        "accepted": accepted,
+        "now": stamp,
+        "overlap": overlap,
+    }
+    [(annotation_id,)] = _run("annotation", params)
+    marks = ", ".join(["(%s, %s)"] * len(label_ids))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {_tables(connection.vendor)['labels']} (annotation_id, label_id) "
+            f"VALUES {marks}",
+            [value for label_id in label_ids for value in (annotation_id, label_id)],
+        )
+    _run("count", params)
+    return int(annotation_id)
+
+
+def revision_insert(
+    *, annotation_id: int, label_ids: Sequence[int], time_spent_ms: int | None, now: datetime
+) -> None:
+    """Keep the annotation's labels as saved now, in its history."""
+    params = {
+        "annotation": annotation_id,
+        "label_ids": json.dumps(sorted(label_ids)),
+        "time_spent_ms": time_spent_ms,
+        "now": connection.ops.adapt_datetimefield_value(now),
+    }
+    _run("revision", params)
+
+
+def held_release(*, image_id: int, annotator_id: int, lease: bool, skip: bool) -> None:
+    """Drop the annotator's lease and skip of the image (what labelling it ends)."""
+    params = {"image": image_id, "me": annotator_id}
+    if lease:
+        _run("unlease", params)
+    if skip:
+        _run("unskip", params)
