@@ -34,7 +34,13 @@ class Suggestion:
 
 
 def current_model(project: Project) -> ModelVersion | None:
-    """The model version that pre-labels the project's images now, if any."""
+    """The model version that pre-labels the project's images now, if any.
+
+    A project read for a request (``project_get_visible``) knows its current model's id:
+    without one, no query is needed.
+    """
+    if getattr(project, "current_model_id", 0) is None:
+        return None
     return ModelVersion.objects.filter(project=project, is_current=True).first()
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 
+from django.apps import apps
 from django.contrib.auth.models import AnonymousUser, User
 from django.db import connection
 from django.db.models import QuerySet
@@ -54,8 +55,13 @@ def project_get_visible(*, user: AnyUser, project_id: int) -> Project:
 def _visible_sql(vendor: str) -> str:
     del vendor  # a key of the cache: quoting depends on the connection's vendor
     quote = connection.ops.quote_name
+    versions = apps.get_model("predictions", "ModelVersion")._meta.db_table
+    # The current model's id comes along: most calls then need no query to learn there
+    # is none (see labeler.predictions.selectors.current_model).
     return (
-        f"SELECT p.*, m.role AS caller_role FROM {quote(Project._meta.db_table)} p "
+        f"SELECT p.*, m.role AS caller_role, (SELECT v.id FROM {quote(versions)}"
+        " v WHERE v.project_id = p.id AND v.is_current) AS current_model_id "
+        f"FROM {quote(Project._meta.db_table)} p "
         f"LEFT JOIN {quote(Membership._meta.db_table)} m ON m.project_id = p.id "
         "AND m.user_id = %s WHERE p.id = %s"
     )

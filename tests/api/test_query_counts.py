@@ -43,7 +43,7 @@ def browser(user) -> Client:
 
 def test_next(filled, annotator, django_assert_num_queries):
     client = browser(annotator)
-    with django_assert_num_queries(8):
+    with django_assert_num_queries(7):
         response = client.get(f"/api/v1/projects/{filled.pk}/next/")
     assert response.status_code == 200
 
