@@ -83,7 +83,7 @@ def annotation_submit(
     now = timezone.now()
     if held.annotation_id is None:
         annotation = Annotation(
-            pk=submit_sql.annotation_insert(
+            pk=submit_sql.annotation_create(
                 project_id=project.pk,
                 image_id=image_id,
                 annotator_id=annotator.pk,
@@ -93,6 +93,7 @@ def annotation_submit(
                 accepted=accepted,
                 overlap=project.overlap,
                 now=now,
+                held=held,
             ),
             project=project,
             image_id=image_id,
@@ -121,13 +122,13 @@ def annotation_submit(
         annotation.save(
             update_fields=["time_spent_ms", "suggested_by", "suggestion_accepted", "updated_at"]
         )
+        submit_sql.revision_insert(
+            annotation_id=annotation.pk, label_ids=label_ids, time_spent_ms=time_spent_ms, now=now
+        )
+        submit_sql.held_release(
+            image_id=image_id, annotator_id=annotator.pk, lease=held.lease, skip=held.skip
+        )
         created = False
-    submit_sql.revision_insert(
-        annotation_id=annotation.pk, label_ids=label_ids, time_spent_ms=time_spent_ms, now=now
-    )
-    submit_sql.held_release(
-        image_id=image_id, annotator_id=annotator.pk, lease=held.lease, skip=held.skip
-    )
     agreement_refresh_schedule(project_id=project.pk)
     # The labels as submitted, for the answer (see AnnotationSerializer).
     annotation.submitted_labels = chosen  # type: ignore[attr-defined]

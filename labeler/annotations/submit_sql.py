@@ -48,6 +48,34 @@ _STATEMENTS = {
         INSERT INTO {revision} (annotation_id, label_ids, time_spent_ms, created_at)
         VALUES (%(annotation)s, %(label_ids)s, %(time_spent_ms)s, %(now)s)
     """,
+    # PostgreSQL: all of a new annotation's writes in one statement.
+    "create": """
+        WITH a AS (
+            INSERT INTO {annotation} (project_id, image_id, annotator_id, time_spent_ms,
+                suggested_by_id, suggestion_accepted, created_at, updated_at)
+            VALUES (%(project)s, %(image)s, %(me)s, %(time_spent_ms)s, %(suggested_by)s,
+                %(accepted)s, %(now)s, %(now)s)
+            RETURNING id
+        ), labelled AS (
+            INSERT INTO {labels} (annotation_id, label_id)
+            SELECT a.id, label FROM a, unnest(CAST(%(labels)s AS bigint[])) AS label
+        ), revised AS (
+            INSERT INTO {revision} (annotation_id, label_ids, time_spent_ms, created_at)
+            SELECT a.id, CAST(%(label_ids)s AS jsonb), CAST(%(time_spent_ms)s AS integer),
+                %(now)s
+            FROM a
+        ), counted AS (
+            UPDATE {image} SET annotation_count = annotation_count + 1,
+                is_complete = CASE WHEN is_complete OR annotation_count + 1 >= %(overlap)s
+                    THEN TRUE ELSE FALSE END
+            WHERE id = %(image)s
+        ), unleased AS (
+            DELETE FROM {lease} WHERE image_id = %(image)s AND annotator_id = %(me)s
+        ), unskipped AS (
+            DELETE FROM {skip} WHERE image_id = %(image)s AND annotator_id = %(me)s
+        )
+        SELECT id FROM a
+    """,
     "unlease": "DELETE FROM {lease} WHERE image_id = %(image)s AND annotator_id = %(me)s",
     "unskip": "DELETE FROM {skip} WHERE image_id = %(image)s AND annotator_id = %(me)s",
 }
@@ -97,7 +125,7 @@ def image_lock_held(image_id: int, annotator_id: int) -> Held | None:
     return Held(int(project_id), annotation_id, bool(lease), bool(skip))
 
 
-def annotation_insert(
+def annotation_create(
     *,
     project_id: int,
     image_id: int,
@@ -108,12 +136,14 @@ def annotation_insert(
     accepted: bool,
     overlap: int,
     now: datetime,
+    held: Held,
 ) -> int:
-    """Write a new annotation and its labels, and count it on the image; returns its id.
+    """Write a new annotation with its labels and first revision, count it on the image and
+    drop the annotator's lease and skip of it (``held``); returns the annotation's id.
 
-    The caller holds the image's row lock.
+    The caller holds the image's row lock. PostgreSQL does it all in one statement (one
+    round trip, one plan); SQLite, in process, in a few.
     """
-    stamp = connection.ops.adapt_datetimefield_value(now)
     params = {
         "project": project_id,
         "image": image_id,
@@ -121,9 +151,13 @@ def annotation_insert(
         "time_spent_ms": time_spent_ms,
         "suggested_by": suggested_by,
         "accepted": accepted,
-        "now": stamp,
+        "now": connection.ops.adapt_datetimefield_value(now),
         "overlap": overlap,
+        "label_ids": json.dumps(sorted(label_ids)),
     }
+    if connection.vendor == "postgresql":
+        [(annotation_id,)] = _run("create", {**params, "labels": sorted(label_ids)})
+        return int(annotation_id)
     [(annotation_id,)] = _run("annotation", params)
     marks = ", ".join(["(%s, %s)"] * len(label_ids))
     with connection.cursor() as cursor:
@@ -133,6 +167,8 @@ def annotation_insert(
             [value for label_id in label_ids for value in (annotation_id, label_id)],
         )
     _run("count", params)
+    _run("revision", {**params, "annotation": annotation_id})
+    held_release(image_id=image_id, annotator_id=annotator_id, lease=held.lease, skip=held.skip)
     return int(annotation_id)
 
 
