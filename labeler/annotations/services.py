@@ -17,6 +17,7 @@ from labeler.annotations.queue import queue_hold
 from labeler.errors import NotFound, ValidationFailed
 from labeler.images.models import Image
 from labeler.predictions.models import ModelVersion
+from labeler.projects import selectors
 from labeler.projects.models import Label, Project
 
 MAX_TIME_SPENT_MS = 24 * 3600 * 1000
@@ -33,7 +34,7 @@ def labels_resolve(*, project: Project, raw_labels: Any) -> list[Label]:
             "The label list is empty; choose at least one label (or skip the image).",
             field="labels",
         )
-    project_labels = list(project.labels.all())
+    project_labels = selectors.project_labels(project)
     by_id = {label.pk: label for label in project_labels}
     by_name = {label.name: label for label in project_labels}
     chosen: list[Label] = []
