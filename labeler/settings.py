@@ -119,6 +119,8 @@ CACHES = {
 # Sessions are read from the cache and written through to the database: a page or API
 # call by a logged-in user costs no session query, and a cache flush logs nobody out.
 SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+# Django's backend, with the session's user read by a fixed statement (labeler.backends).
+AUTHENTICATION_BACKENDS = ["labeler.backends.UserBackend"]
 
 # Database: DATABASE_URL (postgres://user:pass@host:5432/name or sqlite:///path);
 # the default is a SQLite file under var/.
