@@ -8,6 +8,7 @@ project's active-learning strategy (``queue_order_refresh``).
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Sequence
 from typing import Any
@@ -110,8 +111,12 @@ def predictions_store(
         if image_id in seen
     ]
     rows += [(i, "{}", None) for i in undecodable_ids if i in seen]
-    _predictions_upsert(version.pk, rows)
-    version.prelabel_done += sum(1 for image_id, _, _ in rows if not seen[image_id])
+    # The version's row lock keeps ``seen`` true until commit: no other chunk of this
+    # version can store these images meanwhile, so the new rows can go in as they are.
+    fresh = [row for row in rows if not seen[row[0]]]
+    _predictions_insert(version.pk, fresh)
+    _predictions_upsert(version.pk, [row for row in rows if seen[row[0]]])
+    version.prelabel_done += len(fresh)
     version.prelabel_total = max(version.prelabel_total - gone - (len(wanted) - len(seen)), 0)
     version.save(update_fields=["prelabel_done", "prelabel_total"])
     if (
@@ -131,6 +136,32 @@ def _probabilities_template(label_ids: Sequence[int]) -> str:
     """
     pairs = ", ".join(f"{json.dumps(str(label_id))}: %.7g" for label_id in label_ids)
     return "{" + pairs + "}"
+
+
+def _predictions_insert(version_id: int, rows: list[tuple[int, str, float | None]]) -> None:
+    """New predictions: by COPY on PostgreSQL, a third of an INSERT's cost per row there
+    (no statement to build, bind and parse); by the upsert elsewhere."""
+    if connection.vendor != "postgresql":
+        _predictions_upsert(version_id, rows)
+        return
+    if not rows:
+        return
+    now = timezone.now().isoformat()
+    # COPY's text format: tab-separated, \N for NULL. The JSON holds digits, quotes,
+    # commas, colons, spaces and braces only (see _probabilities_template).
+    null = "\\N"
+    text = "".join(
+        f"{image_id}\t{version_id}\t{probabilities}\t"
+        f"{null if confidence is None else repr(confidence)}\t{now}\n"
+        for image_id, probabilities, confidence in rows
+    )
+    table = connection.ops.quote_name(Prediction._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.cursor.copy_expert(
+            f"COPY {table} (image_id, model_version_id, probabilities, confidence, created_at) "
+            "FROM STDIN",
+            io.StringIO(text),
+        )
 
 
 def _predictions_upsert(version_id: int, rows: list[tuple[int, str, float | None]]) -> None:

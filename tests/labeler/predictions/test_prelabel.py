@@ -75,6 +75,8 @@ def test_storing_is_idempotent_and_the_last_chunk_completes_the_pass(
         )
     model.refresh_from_db()
     assert model.prelabel_done_at is not None
+    empty = Prediction.objects.get(image_id=ids[2])
+    assert (empty.probabilities, empty.confidence) == ({}, None)
     priorities = dict(Image.objects.values_list("pk", "priority"))
     assert priorities == {ids[1]: 2.0, ids[0]: 1.0, ids[2]: 0.0}  # undecodable: unranked
 
