@@ -10,7 +10,8 @@ labels them with the true digit (``annotation_submit``); every ``--step`` labels
 training run is started (``training_start``), which trains, promotes by the usual rule,
 pre-labels every unlabelled image and re-orders the queue by the project's strategy.
 After each run the current model is scored on a fixed held-out set no project ever sees.
-Both strategies start from the same ``--step`` random images per seed.
+Both strategies start from the same ``--start`` random images per seed (20), then
+retrain every ``--step`` labels.
 """
 
 from __future__ import annotations
@@ -57,6 +58,7 @@ def main(argv: list[str] | None = None) -> int:
                 run_curve(
                     curve,
                     digits,
+                    start=options.start,
                     step=options.step,
                     target=options.target,
                     budget=options.budget,
@@ -78,6 +80,9 @@ def _options(argv: list[str] | None) -> argparse.Namespace:
         choices=STRATEGIES,
         default=list(STRATEGIES),
         help="queue orders to run (both: the ratio needs them)",
+    )
+    parser.add_argument(
+        "--start", type=int, default=20, help="random labels before the first training (20)"
     )
     parser.add_argument("--step", type=int, default=20, help="labels between trainings (20)")
     parser.add_argument("--target", type=float, default=0.97, help="held-out accuracy (0.97)")
@@ -127,7 +132,8 @@ def _print_table(curves: list[Curve], options: argparse.Namespace) -> int:
     print()
     print(
         f"Labels needed for {options.target:.0%} held-out accuracy "
-        f"(retraining every {options.step} labels, {options.holdout} held-out digits)"
+        f"(from {options.start} random labels, retraining every {options.step} labels, "
+        f"{options.holdout} held-out digits)"
     )
     header = f"{'strategy':<9}" + "".join(f"{'seed ' + str(s):>9}" for s in options.seeds)
     print(header + f"{'median':>9}{'time':>9}")

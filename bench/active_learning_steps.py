@@ -73,13 +73,15 @@ def run_curve(
     curve: CurveLike,
     digits: Digits,
     *,
+    start: int = 20,
     step: int,
     target: float,
     budget: int,
     augment: str = "default",
     training: dict[str, Any] | None = None,
 ) -> None:
-    """Label ``step`` images at a time from the queue, retrain, score; until ``target``.
+    """Label ``start`` images, then ``step`` at a time from the queue, retrain, score;
+    until ``target``.
 
     ``training``: settings over the demo's training configuration (both strategies).
     """
@@ -89,7 +91,7 @@ def run_curve(
     scorer = _Scorer(digits)
     labelled = 0
     while labelled < budget:
-        labelled += _label(project, annotator, truth, step)
+        labelled += _label(project, annotator, truth, step if labelled else start)
         run = training_start(project=project, requested_by=lead)
         run.refresh_from_db()
         if run.status != RunStatus.SUCCEEDED:
