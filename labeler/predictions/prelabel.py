@@ -1,7 +1,7 @@
 """Pre-labelling: the current model predicts every unlabelled image, then orders the queue.
 
 A pass is planned in chunks (``prelabel_plan``), each chunk's probabilities are stored
-by ``predictions_store`` (an idempotent upsert, so a redelivered chunk is harmless), and
+by ``predictions_store`` (idempotent: a redelivered chunk replaces its own rows), and
 the chunk that completes the pass marks it done once and re-orders the queue by the
 project's active-learning strategy (``queue_order_refresh``).
 """
@@ -139,8 +139,8 @@ def _probabilities_template(label_ids: Sequence[int]) -> str:
 
 
 def _predictions_insert(version_id: int, rows: list[tuple[int, str, float | None]]) -> None:
-    """New predictions: by COPY on PostgreSQL, a third of an INSERT's cost per row there
-    (no statement to build, bind and parse); by the upsert elsewhere."""
+    """New predictions: by COPY on PostgreSQL, a third to a half of an upsert's cost per
+    row there (no statement to build, bind and parse); by the upsert elsewhere."""
     if connection.vendor != "postgresql":
         _predictions_upsert(version_id, rows)
         return
