@@ -72,8 +72,11 @@ bench-load: setup
 worker-cpu: setup
 	$(BIN)/celery -A worker.celery_app worker -Q default -n cpu@%h --loglevel=info
 
+# One process per GPU; on a CPU-only machine one per core, torch on one thread in each:
+#   LABELER_TORCH_THREADS=1 make worker-gpu GPU_CONCURRENCY=2
+GPU_CONCURRENCY ?= 1
 worker-gpu: setup
-	$(BIN)/celery -A worker.celery_app worker -Q gpu -n gpu@%h --concurrency=1 --loglevel=info
+	$(BIN)/celery -A worker.celery_app worker -Q gpu -n gpu@%h --concurrency=$(GPU_CONCURRENCY) --loglevel=info
 
 beat: setup
 	$(BIN)/celery -A worker.celery_app beat --loglevel=info

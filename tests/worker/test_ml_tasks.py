@@ -7,6 +7,7 @@ process over the real Redis.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -175,7 +176,9 @@ BROKER_URL = REDIS_URL.rsplit("/", 1)[0] + "/11" if REDIS_URL else ""
 
 @pytest.fixture
 def celery_process(transactional_db, model_dir, media_root, tmp_path):
-    """A real worker process (gpu and default queues) on the test database and Redis."""
+    """A real worker (gpu and default queues) on the test database and Redis: two
+    processes with torch on one thread each, as on a CPU-only machine, and tasks of two
+    images, so a pass's chunks are shared between the processes."""
     if not REDIS_URL:
         pytest.skip("needs Redis: set REDIS_URL=redis://127.0.0.1:6379/0")
     if connection.vendor != "postgresql":
@@ -193,12 +196,14 @@ def celery_process(transactional_db, model_dir, media_root, tmp_path):
         "LABELER_MODEL_DIR": str(model_dir),
         "LABELER_DEVICE": "cpu",
         "LABELER_TORCH_THREADS": "1",
+        "LABELER_PRELABEL_CHUNK": "2",
         "AGREEMENT_REFRESH_SECONDS": "1",
     }
     log = open(tmp_path / "worker.log", "w")  # noqa: SIM115 - closed below
     worker = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "worker.celery_app", "worker", "-Q", "gpu,default",
-         "--pool", "solo", "--loglevel", "INFO", "--without-gossip", "--without-mingle"],
+         "--pool", "prefork", "--concurrency", "2", "--loglevel", "INFO",
+         "--without-gossip", "--without-mingle"],
         env=env, stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip
     try:
@@ -212,8 +217,9 @@ def celery_process(transactional_db, model_dir, media_root, tmp_path):
 
 @pytest.mark.redis
 @pytest.mark.postgres
-def test_a_real_worker_trains_promotes_and_prelabels(celery_process, settings):
-    """Over Redis, a worker process trains the run, promotes it and pre-labels the images."""
+def test_a_real_worker_trains_promotes_and_prelabels(celery_process, settings, tmp_path):
+    """Over Redis, a worker trains the run, promotes it and pre-labels the images, the
+    pass in several tasks stored by its processes side by side, each image counted once."""
     app.conf.update(broker_url=BROKER_URL, task_always_eager=False)
     reset_producer_pools()
     try:
@@ -233,6 +239,11 @@ def test_a_real_worker_trains_promotes_and_prelabels(celery_process, settings):
         assert run.status == RunStatus.SUCCEEDED, run.message
         assert version is not None and version.is_current
         assert Prediction.objects.filter(model_version=version).count() == len(unlabelled)
+        assert version.prelabel_done == version.prelabel_total == len(unlabelled)
+        # The pass went out as one task per chunk of two, for the pool's processes.
+        log = (tmp_path / "worker.log").read_text()
+        received = re.findall(r"Task worker\.tasks\.ml_predict\[\S+\] received", log)
+        assert len(received) == -(-len(unlabelled) // 2), log[-4000:]
     finally:
         app.conf.update(broker_url=settings.CELERY_BROKER_URL, task_always_eager=True)
         reset_producer_pools()
