@@ -17,6 +17,8 @@ from django.conf import settings
 from django.db import transaction
 from PIL import Image as PILImage
 
+from bench import prelabel_processes
+from bench.prelabel_processes import Workers
 from labeler import jobs
 from labeler.images.model_inputs import input_cache
 from labeler.images.models import Image
@@ -62,6 +64,9 @@ class Bench:
             )
         self.image_ids, self.kilobytes = self._images(files)
         self.version = self._version()
+        self.names = tuple(
+            Image.objects.filter(project=self.project).order_by("id").values_list("file", flat=True)
+        )
         self.loaded = weights.load(ml_jobs.weights_path(self.version.weights), "cpu")
         self.x = self._decoded()
 
@@ -150,9 +155,7 @@ class Bench:
 
     def _decoded(self) -> torch.Tensor:
         """The images decoded in memory, for the reference (not timed)."""
-        names = list(
-            Image.objects.filter(project=self.project).order_by("id").values_list("file", flat=True)
-        )
+        names = self.names
         media = Path(settings.MEDIA_ROOT)
         return data.load_images(
             names,
@@ -168,13 +171,31 @@ class Bench:
             image_make_thumbnail(image_id=image_id)
         return time.perf_counter() - started
 
-    def warm_up(self, batch_size: int) -> None:
-        """Run each path once untimed: kernels, caches of the database and the files."""
-        self.bare_forward(batch_size)
-        self.prelabel_pass(inputs_kept=True)
+    def warm_up(self, batch_size: int, workers: Workers | None = None) -> None:
+        """Run each path once untimed: kernels, caches of the database and the files.
 
-    def bare_forward(self, batch_size: int) -> float:
-        """Seconds for the model alone on normalised float batches already in memory."""
+        With ``workers``, every process decodes every share of the reference's images
+        here, whichever share it gets when timed (see ``bare_forward``).
+        """
+        self.bare_forward(batch_size, workers)
+        self.prelabel_pass(inputs_kept=True, workers=workers)
+
+    def bare_forward(self, batch_size: int, workers: Workers | None = None) -> float:
+        """Seconds for the model alone on normalised float batches already in memory.
+
+        With ``workers``, each of their processes runs the model over its share of the images
+        at the same time (see ``bench.prelabel_processes``); a round in which a process
+        met a share for the first time (and decoded it) is run again.
+        """
+        if workers is not None:
+            shares = _shares(self.names, workers.processes)
+            arguments = [(self.version.weights, s, self.image_size, batch_size) for s in shares]
+            while True:
+                started = time.perf_counter()
+                decoded = workers.map(prelabel_processes.forward, arguments)
+                seconds = time.perf_counter() - started
+                if not any(decoded):
+                    return seconds
         inputs = data.to_model_input(
             self.x, device=torch.device("cpu"), normalisation=self.loaded.meta["normalisation"]
         ).contiguous(memory_format=torch.channels_last)
@@ -184,8 +205,12 @@ class Bench:
                 self.loaded.model(inputs[start : start + batch_size])
         return time.perf_counter() - started
 
-    def prelabel_pass(self, *, inputs_kept: bool) -> float:
-        """Seconds to plan a pass and run every chunk's task body, predictions stored."""
+    def prelabel_pass(self, *, inputs_kept: bool, workers: Workers | None = None) -> float:
+        """Seconds to plan a pass and run every chunk's task body, predictions stored.
+
+        With ``workers``, the chunks are shared among their processes as a Celery worker of
+        that many processes shares them, each taking the next chunk when it is done with one.
+        """
         self.version = self._promote_again()
         cache = input_cache()
         if not inputs_kept and cache is not None:
@@ -198,10 +223,12 @@ class Bench:
             settings.LABELER_PRELABEL_CHUNK = self.chunk
         try:
             started = time.perf_counter()
-            stored = sum(
-                ml_jobs.predict(self.version.pk, chunk)
-                for chunk in prelabel.prelabel_plan(model_version_id=self.version.pk)
-            )
+            chunks = prelabel.prelabel_plan(model_version_id=self.version.pk)
+            if workers is None:
+                stored = sum(ml_jobs.predict(self.version.pk, chunk) for chunk in chunks)
+            else:
+                work = [(self.version.pk, chunk) for chunk in chunks]
+                stored = sum(workers.map(prelabel_processes.predict, work))
             seconds = time.perf_counter() - started
         finally:
             jobs.enqueue = original
@@ -219,3 +246,10 @@ class Bench:
         shutil.rmtree(Path(settings.MEDIA_ROOT) / "images" / str(self.project.pk), True)
         ml_jobs.weights_path(self.version.weights).unlink(missing_ok=True)
         self.project.delete()
+
+
+def _shares(names: tuple[str, ...], parts: int) -> list[tuple[str, ...]]:
+    """``names`` cut into ``parts`` contiguous shares of nearly equal size."""
+    size, extra = divmod(len(names), parts)
+    bounds = [part * size + min(part, extra) for part in range(parts + 1)]
+    return [names[bounds[part] : bounds[part + 1]] for part in range(parts)]
