@@ -18,6 +18,7 @@ from sklearn.model_selection import train_test_split
 from labeler.annotations.queue import queue_next_image
 from labeler.annotations.services import annotation_submit
 from labeler.demo.services import digit_png
+from labeler.errors import ValidationFailed
 from labeler.images.models import Image
 from labeler.images.services import images_ingest
 from labeler.predictions.models import ModelVersion, RunStatus
@@ -92,7 +93,11 @@ def run_curve(
     labelled = 0
     while labelled < budget:
         labelled += _label(project, annotator, truth, step if labelled else start)
-        run = training_start(project=project, requested_by=lead)
+        try:
+            run = training_start(project=project, requested_by=lead)
+        except ValidationFailed:
+            # A small random start can miss a digit; as a lead would, label on and retry.
+            continue
         run.refresh_from_db()
         if run.status != RunStatus.SUCCEEDED:
             raise RuntimeError(f"training run {run.pk} ended {run.status}: {run.message}")

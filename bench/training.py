@@ -149,8 +149,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--device", default="cpu", help="cpu (the target's), cuda, mps or auto (default cpu)"
     )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=THREADS,
+        help=f"torch's CPU threads ({THREADS}: the target's two cores; 1: a worker process "
+        "of a CPU-only host running one process per core)",
+    )
     options = parser.parse_args(argv)
-    device.configure_threads(THREADS)
+    device.configure_threads(options.threads)
     files, targets = digit_files()
     results = [run_seed(files, targets, seed, options.device) for seed in options.seeds]
     return 0 if print_table(results, len(files) - LABELLED, options.device) else 1
