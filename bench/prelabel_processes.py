@@ -14,7 +14,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from multiprocessing.pool import Pool
 from pathlib import Path
 from typing import Any
@@ -76,11 +76,8 @@ def forward(arguments: tuple[str, tuple[str, ...], int, int]) -> bool:
     in memory the first time this process gets that share (the model too); returns
     whether it had to decode (a call that did is no timing of the forward pass alone).
     """
-    import torch
-    from django.conf import settings
-
-    from worker.ml import data, weights
     from worker.ml import jobs as ml_jobs
+    from worker.ml import weights
     from worker.ml.device import configure_threads
 
     weights_name, names, image_size, batch_size = arguments
@@ -90,15 +87,31 @@ def forward(arguments: tuple[str, tuple[str, ...], int, int]) -> bool:
     loaded = _models[weights_name]
     decoded = names not in _decoded
     if decoded:
-        media = Path(settings.MEDIA_ROOT)
-        x = data.load_images(
-            names, lambda name: (media / name).open("rb"), image_size=image_size, grayscale=False
-        )
-        _decoded[names] = data.to_model_input(
-            x, device=torch.device("cpu"), normalisation=loaded.meta["normalisation"]
-        ).contiguous(memory_format=torch.channels_last)
-    inputs = _decoded[names]
+        _decoded[names] = model_inputs(loaded, names, image_size)
+    forward_batches(loaded, _decoded[names], batch_size)
+    return decoded
+
+
+def model_inputs(loaded: Any, names: Sequence[str], image_size: int) -> Any:
+    """The stored files decoded, normalised and laid out as the model takes them (untimed)."""
+    import torch
+    from django.conf import settings
+
+    from worker.ml import data
+
+    media = Path(settings.MEDIA_ROOT)
+    x = data.load_images(
+        names, lambda name: (media / name).open("rb"), image_size=image_size, grayscale=False
+    )
+    return data.to_model_input(
+        x, device=torch.device("cpu"), normalisation=loaded.meta["normalisation"]
+    ).contiguous(memory_format=torch.channels_last)
+
+
+def forward_batches(loaded: Any, inputs: Any, batch_size: int) -> None:
+    """The model alone over ``inputs``, ``batch_size`` at a time: what the reference times."""
+    import torch
+
     with torch.inference_mode():
         for first in range(0, len(inputs), batch_size):
             loaded.model(inputs[first : first + batch_size])
-    return decoded

@@ -27,7 +27,7 @@ from labeler.predictions import prelabel
 from labeler.predictions.config import training_config_clean
 from labeler.predictions.models import ModelVersion, RunStatus, TrainingRun
 from labeler.projects.models import Label, Project
-from worker.ml import architectures, data, weights
+from worker.ml import architectures, weights
 from worker.ml import jobs as ml_jobs
 
 ROWS_PER_INSERT = 2_000
@@ -68,7 +68,8 @@ class Bench:
             Image.objects.filter(project=self.project).order_by("id").values_list("file", flat=True)
         )
         self.loaded = weights.load(ml_jobs.weights_path(self.version.weights), "cpu")
-        self.x = self._decoded()
+        # The reference's inputs, decoded and normalised in memory (not timed).
+        self.inputs = prelabel_processes.model_inputs(self.loaded, self.names, image_size)
 
     def _images(self, files: list[Path]) -> tuple[list[int], float]:
         """Image rows, each with a file of its own in MEDIA_ROOT (copies of the photos)."""
@@ -153,17 +154,6 @@ class Bench:
             is_current=True,
         )
 
-    def _decoded(self) -> torch.Tensor:
-        """The images decoded in memory, for the reference (not timed)."""
-        names = self.names
-        media = Path(settings.MEDIA_ROOT)
-        return data.load_images(
-            names,
-            lambda name: (media / name).open("rb"),
-            image_size=self.image_size,
-            grayscale=False,
-        )
-
     def keep_inputs(self) -> float:
         """Seconds for every image's upload task: its thumbnail and its model inputs."""
         started = time.perf_counter()
@@ -196,13 +186,8 @@ class Bench:
                 seconds = time.perf_counter() - started
                 if not any(decoded):
                     return seconds
-        inputs = data.to_model_input(
-            self.x, device=torch.device("cpu"), normalisation=self.loaded.meta["normalisation"]
-        ).contiguous(memory_format=torch.channels_last)
         started = time.perf_counter()
-        with torch.inference_mode():
-            for start in range(0, len(inputs), batch_size):
-                self.loaded.model(inputs[start : start + batch_size])
+        prelabel_processes.forward_batches(self.loaded, self.inputs, batch_size)
         return time.perf_counter() - started
 
     def prelabel_pass(self, *, inputs_kept: bool, workers: Workers | None = None) -> float:
