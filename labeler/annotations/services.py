@@ -82,58 +82,68 @@ def annotation_submit(
     label_ids = sorted(label.pk for label in chosen)
     accepted = suggestion_accepted and model_version is not None
     now = timezone.now()
-    if held.annotation_id is None:
-        annotation = Annotation(
-            pk=submit_sql.annotation_create(
-                project_id=project.pk,
-                image_id=image_id,
-                annotator_id=annotator.pk,
-                label_ids=label_ids,
-                time_spent_ms=time_spent_ms,
-                suggested_by=model_version.pk if model_version else None,
-                accepted=accepted,
-                overlap=project.overlap,
-                now=now,
-                held=held,
-            ),
-            project=project,
+    annotation_id = held.annotation_id
+    if annotation_id is None:
+        annotation_id = submit_sql.annotation_create(
+            project_id=project.pk,
             image_id=image_id,
-            annotator=annotator,
+            annotator_id=annotator.pk,
+            label_ids=label_ids,
             time_spent_ms=time_spent_ms,
-            suggested_by=model_version,
-            suggestion_accepted=accepted,
-            created_at=now,
-            updated_at=now,
+            suggested_by=model_version.pk if model_version else None,
+            accepted=accepted,
+            overlap=project.overlap,
+            now=now,
+            held=held,
         )
-        created = True
-    else:
-        annotation = Annotation.objects.get(pk=held.annotation_id)
-        current = sorted(annotation.labels.values_list("pk", flat=True))
-        if current == label_ids:
-            return annotation, False
-        annotation.labels.set(chosen)
-        if time_spent_ms is not None:
-            annotation.time_spent_ms = (annotation.time_spent_ms or 0) + time_spent_ms
-        # An edited label is the annotator's own call, whatever was suggested before; a
-        # suggestion on screen for the edit replaces the one recorded, so an accepted
-        # suggestion always names its model.
-        if model_version is not None:
-            annotation.suggested_by = model_version
-        annotation.suggestion_accepted = accepted
-        annotation.save(
-            update_fields=["time_spent_ms", "suggested_by", "suggestion_accepted", "updated_at"]
-        )
-        submit_sql.revision_insert(
-            annotation_id=annotation.pk, label_ids=label_ids, time_spent_ms=time_spent_ms, now=now
-        )
-        submit_sql.held_release(
-            image_id=image_id, annotator_id=annotator.pk, lease=held.lease, skip=held.skip
-        )
-        created = False
+        if annotation_id is not None:
+            annotation = Annotation(
+                pk=annotation_id,
+                project=project,
+                image_id=image_id,
+                annotator=annotator,
+                time_spent_ms=time_spent_ms,
+                suggested_by=model_version,
+                suggestion_accepted=accepted,
+                created_at=now,
+                updated_at=now,
+            )
+            return _submitted(project, annotation, chosen), True
+        # The same submit, sent again before the first answered (a client's retry), wrote
+        # the annotation after this one's snapshot and before its lock: read what it holds.
+        held = _lock_image_held(project, image_id, annotator)
+        assert held.annotation_id is not None
+        annotation_id = held.annotation_id
+    annotation = Annotation.objects.get(pk=annotation_id)
+    current = sorted(annotation.labels.values_list("pk", flat=True))
+    if current == label_ids:
+        return annotation, False
+    annotation.labels.set(chosen)
+    if time_spent_ms is not None:
+        annotation.time_spent_ms = (annotation.time_spent_ms or 0) + time_spent_ms
+    # An edited label is the annotator's own call, whatever was suggested before; a
+    # suggestion on screen for the edit replaces the one recorded, so an accepted
+    # suggestion always names its model.
+    if model_version is not None:
+        annotation.suggested_by = model_version
+    annotation.suggestion_accepted = accepted
+    annotation.save(
+        update_fields=["time_spent_ms", "suggested_by", "suggestion_accepted", "updated_at"]
+    )
+    submit_sql.revision_insert(
+        annotation_id=annotation.pk, label_ids=label_ids, time_spent_ms=time_spent_ms, now=now
+    )
+    submit_sql.held_release(
+        image_id=image_id, annotator_id=annotator.pk, lease=held.lease, skip=held.skip
+    )
+    return _submitted(project, annotation, chosen), False
+
+
+def _submitted(project: Project, annotation: Annotation, chosen: list[Label]) -> Annotation:
     agreement_refresh_schedule(project_id=project.pk)
     # The labels as submitted, for the answer (see AnnotationSerializer).
     annotation.submitted_labels = chosen  # type: ignore[attr-defined]
-    return annotation, created
+    return annotation
 
 
 @transaction.atomic
@@ -194,10 +204,10 @@ def skip_withdraw(*, project: Project, annotator: User, skip_id: int) -> Image:
     return image
 
 
-def _delete_locked(
+def _lock_own(
     project: Project, mine: QuerySet[Annotation] | QuerySet[Skip], missing: NotFound
 ) -> Image:
-    """Delete one's own annotation or skip under its image's lock; returns the image.
+    """Lock the image of one's own annotation or skip; returns the image.
 
     Deleted under the lock: of two undos racing (a double click), the second finds
     nothing left rather than taking the image's count down a second time.
@@ -205,7 +215,14 @@ def _delete_locked(
     image_id = mine.values_list("image_id", flat=True).first()
     if image_id is None:
         raise missing
-    image = _lock_image(project, image_id)
+    return _lock_image(project, image_id)
+
+
+def _delete_locked(
+    project: Project, mine: QuerySet[Annotation] | QuerySet[Skip], missing: NotFound
+) -> Image:
+    """Delete one's own annotation or skip under its image's lock; returns the image."""
+    image = _lock_own(project, mine, missing)
     deleted, _ = mine.delete()
     if not deleted:
         raise missing

@@ -35,6 +35,7 @@ _STATEMENTS = {
             suggested_by_id, suggestion_accepted, created_at, updated_at)
         VALUES (%(project)s, %(image)s, %(me)s, %(time_spent_ms)s, %(suggested_by)s,
             %(accepted)s, %(now)s, %(now)s)
+        ON CONFLICT (image_id, annotator_id) DO NOTHING
         RETURNING id
     """,
     # One statement: the count and whether the image is now complete.
@@ -48,13 +49,15 @@ _STATEMENTS = {
         INSERT INTO {revision} (annotation_id, label_ids, time_spent_ms, created_at)
         VALUES (%(annotation)s, %(label_ids)s, %(time_spent_ms)s, %(now)s)
     """,
-    # PostgreSQL: all of a new annotation's writes in one statement.
+    # PostgreSQL: all of a new annotation's writes in one statement. Its annotation may
+    # exist already, written by the same submit sent twice at once (see annotation_create).
     "create": """
         WITH a AS (
             INSERT INTO {annotation} (project_id, image_id, annotator_id, time_spent_ms,
                 suggested_by_id, suggestion_accepted, created_at, updated_at)
             VALUES (%(project)s, %(image)s, %(me)s, %(time_spent_ms)s, %(suggested_by)s,
                 %(accepted)s, %(now)s, %(now)s)
+            ON CONFLICT (image_id, annotator_id) DO NOTHING
             RETURNING id
         ), labelled AS (
             INSERT INTO {labels} (annotation_id, label_id)
@@ -68,11 +71,13 @@ _STATEMENTS = {
             UPDATE {image} SET annotation_count = annotation_count + 1,
                 is_complete = CASE WHEN is_complete OR annotation_count + 1 >= %(overlap)s
                     THEN TRUE ELSE FALSE END
-            WHERE id = %(image)s
+            WHERE id = %(image)s AND EXISTS (SELECT 1 FROM a)
         ), unleased AS (
             DELETE FROM {lease} WHERE image_id = %(image)s AND annotator_id = %(me)s
+                AND EXISTS (SELECT 1 FROM a)
         ), unskipped AS (
             DELETE FROM {skip} WHERE image_id = %(image)s AND annotator_id = %(me)s
+                AND EXISTS (SELECT 1 FROM a)
         )
         SELECT id FROM a
     """,
@@ -137,12 +142,14 @@ def annotation_create(
     overlap: int,
     now: datetime,
     held: Held,
-) -> int:
+) -> int | None:
     """Write a new annotation with its labels and first revision, count it on the image and
     drop the annotator's lease and skip of it (``held``); returns the annotation's id.
 
     The caller holds the image's row lock. PostgreSQL does it all in one statement (one
-    round trip, one plan); SQLite, in process, in a few.
+    round trip, one plan); SQLite, in process, in a few. Returns None, having written
+    nothing, when the annotator's annotation of the image exists after all: a concurrent
+    request wrote it after the snapshot of ``image_lock_held`` and before its lock.
     """
     params = {
         "project": project_id,
@@ -156,9 +163,12 @@ def annotation_create(
         "label_ids": json.dumps(sorted(label_ids)),
     }
     if connection.vendor == "postgresql":
-        [(annotation_id,)] = _run("create", {**params, "labels": sorted(label_ids)})
-        return int(annotation_id)
-    [(annotation_id,)] = _run("annotation", params)
+        rows = _run("create", {**params, "labels": sorted(label_ids)})
+        return int(rows[0][0]) if rows else None
+    rows = _run("annotation", params)
+    if not rows:
+        return None
+    [(annotation_id,)] = rows
     marks = ", ".join(["(%s, %s)"] * len(label_ids))
     with connection.cursor() as cursor:
         cursor.execute(
