@@ -221,5 +221,7 @@ class DecisionDetailView(QualityView):
     def delete(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         """Take the decision back (leads and admins): consensus decides the image again."""
         self.require_manager()
-        services.image_decision_clear(project=self.project, image_id=int(self.kwargs["image_id"]))
+        services.image_decision_clear(
+            project=self.project, image_id=int(self.kwargs["image_id"]), cleared_by=self.user
+        )
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -12,6 +12,7 @@ from api.auth import TokenLoginView
 from api.exports import ExportDetailView, ExportDownloadView, ExportListView, ExportView
 from api.images import ImageViewSet
 from api.imports import ImportView
+from api.label_history import ImageHistoryView, LabelHistoryView
 from api.machine_labels import (
     MachineLabelListView,
     MachineLabelReviewView,
@@ -104,6 +105,16 @@ urlpatterns = [
         "projects/<int:project_pk>/images/<int:image_id>/predictions/",
         ImagePredictionsView.as_view(),
         name="image-predictions",
+    ),
+    path(
+        "projects/<int:project_pk>/label-history/",
+        LabelHistoryView.as_view(),
+        name="label-history",
+    ),
+    path(
+        "projects/<int:project_pk>/images/<int:image_id>/history/",
+        ImageHistoryView.as_view(),
+        name="image-history",
     ),
     path(
         "projects/<int:project_pk>/machine-labels/",

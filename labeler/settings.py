@@ -294,6 +294,8 @@ SPECTACULAR_SETTINGS = {
         "ExportStatusEnum": "labeler.exports.models.ExportStatus",
         # What became of an uploaded or imported file.
         "FileStatusEnum": ["created", "duplicate", "rejected"],
+        # How a final label was decided (final labels and their history).
+        "FinalLabelMethodEnum": "labeler.annotations.models.FinalLabelMethod",
     },
 }
 

@@ -12,6 +12,7 @@ from labeler.agreement.refresh import agreement_refresh_schedule
 from labeler.agreement.review import review_candidates
 from labeler.agreement.rows import HUMAN_DECISIONS, SETTLED, consensus_rows
 from labeler.agreement.selectors import agreement_report
+from labeler.annotations.history import final_labels_tracked
 from labeler.annotations.models import FinalLabel, FinalLabelMethod
 from labeler.annotations.services import labels_resolve
 from labeler.errors import NotFound, ValidationFailed
@@ -41,6 +42,11 @@ def final_labels_refresh(*, project: Project) -> int:
     left alone; consensus labels of images that now need review are removed. Returns how many
     consensus final labels the project holds afterwards.
     """
+    with final_labels_tracked(project=project):
+        return _consensus_write(project)
+
+
+def _consensus_write(project: Project) -> int:
     rows = consensus_rows(project)
     label_ids = rows.ratings.label_ids
     decided = rows.eligible & ~rows.needs_review & (rows.confidence >= project.review_threshold)
@@ -78,28 +84,31 @@ def image_decide(
         raise ValidationFailed(f"Unknown decision {method!r}.", field="method")
     chosen: list[Label] = labels_resolve(project=project, raw_labels=labels)
     image = _image(project, image_id)
-    final, _ = FinalLabel.objects.update_or_create(
-        image=image, defaults={"method": method, "confidence": 1.0, "decided_by": decided_by}
-    )
-    final.labels.set(chosen)
+    with final_labels_tracked(project=project, image_ids=[image.pk], changed_by=decided_by):
+        final, _ = FinalLabel.objects.update_or_create(
+            image=image, defaults={"method": method, "confidence": 1.0, "decided_by": decided_by}
+        )
+        final.labels.set(chosen)
     agreement_refresh_schedule(project_id=project.pk)
     return final
 
 
 @transaction.atomic
-def image_gold_clear(*, project: Project, image_id: Any) -> None:
+def image_gold_clear(*, project: Project, image_id: Any, cleared_by: User) -> None:
     """Stop using an image as gold; consensus decides its label again."""
     image = _image(project, image_id)
-    FinalLabel.objects.filter(image=image, method=FinalLabelMethod.GOLD).delete()
+    with final_labels_tracked(project=project, image_ids=[image.pk], changed_by=cleared_by):
+        FinalLabel.objects.filter(image=image, method=FinalLabelMethod.GOLD).delete()
     agreement_refresh_schedule(project_id=project.pk)
 
 
 @transaction.atomic
-def image_decision_clear(*, project: Project, image_id: int) -> None:
+def image_decision_clear(*, project: Project, image_id: int, cleared_by: User) -> None:
     """Take back a person's decision (adjudicated or gold): consensus decides the image again."""
-    deleted, _ = FinalLabel.objects.filter(
-        image_id=image_id, image__project=project, method__in=HUMAN_DECISIONS
-    ).delete()
+    with final_labels_tracked(project=project, image_ids=[image_id], changed_by=cleared_by):
+        deleted, _ = FinalLabel.objects.filter(
+            image_id=image_id, image__project=project, method__in=HUMAN_DECISIONS
+        ).delete()
     if not deleted:
         raise NotFound(f"Image {image_id} has no decision by a person in this project.")
     agreement_refresh_schedule(project_id=project.pk)

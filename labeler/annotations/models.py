@@ -135,3 +135,68 @@ class FinalLabel(models.Model):
 
     def __str__(self) -> str:
         return f"final label of image {self.image_id} ({self.method})"
+
+
+class LabelChangeKind(models.TextChoices):
+    ANNOTATION_CREATED = "annotation_created", "Annotation created"
+    ANNOTATION_CHANGED = "annotation_changed", "Annotation changed"
+    ANNOTATION_WITHDRAWN = "annotation_withdrawn", "Annotation withdrawn"
+    FINAL_SET = "final_set", "Final label set"
+    FINAL_CLEARED = "final_cleared", "Final label cleared"
+
+
+class LabelChange(models.Model):
+    """One change of an image's labels: what kind, who, when, from which labels to which.
+
+    Rows outlive what they describe (a withdrawn annotation, a cleared final label), so
+    the annotation is kept as a plain id. Annotators' own changes are written by a database
+    trigger on ``AnnotationRevision`` (migration 0005), final labels by ``history.py``.
+    """
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    image = models.ForeignKey(Image, on_delete=models.CASCADE, related_name="label_changes")
+    kind = models.CharField(max_length=24, choices=LabelChangeKind.choices)
+    method = models.CharField(
+        max_length=16,
+        choices=FinalLabelMethod.choices,
+        blank=True,
+        help_text="How a final label was decided; empty for annotations.",
+    )
+    annotator = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="Whose annotation changed; empty for final labels.",
+    )
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="Who made the change; empty when the system did (consensus).",
+    )
+    model_version = models.ForeignKey(
+        "predictions.ModelVersion",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="The model whose labels were taken (a confirmed machine label or suggestion).",
+    )
+    annotation_id = models.BigIntegerField(null=True, blank=True)
+    from_label_ids = models.JSONField(default=list, help_text="Label ids before, sorted.")
+    to_label_ids = models.JSONField(default=list, help_text="Label ids after, sorted.")
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [
+            models.Index(fields=["project", "-id"], name="label_change_project_idx"),
+            models.Index(fields=["image", "id"], name="label_change_image_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} of image {self.image_id}"

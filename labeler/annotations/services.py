@@ -11,7 +11,7 @@ from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from labeler.agreement.refresh import agreement_refresh_schedule
-from labeler.annotations import submit_sql
+from labeler.annotations import history, submit_sql
 from labeler.annotations.models import Annotation, Assignment, Skip
 from labeler.annotations.queue import queue_hold
 from labeler.errors import NotFound, ValidationFailed
@@ -149,11 +149,16 @@ def _submitted(project: Project, annotation: Annotation, chosen: list[Label]) ->
 @transaction.atomic
 def annotation_withdraw(*, project: Project, annotator: User, annotation_id: int) -> Image:
     """Take back one's own annotation (undo): the image is open again and leased to them."""
-    image = _delete_locked(
-        project,
-        Annotation.objects.filter(pk=annotation_id, project=project, annotator=annotator),
-        NotFound(f"Annotation {annotation_id} does not exist or is not yours."),
-    )
+    mine = Annotation.objects.filter(pk=annotation_id, project=project, annotator=annotator)
+    missing = NotFound(f"Annotation {annotation_id} does not exist or is not yours.")
+    image = _lock_own(project, mine, missing)
+    annotation = mine.first()
+    if annotation is None:
+        raise missing
+    label_ids = list(annotation.labels.values_list("pk", flat=True))
+    # Its revisions go with it; the history keeps what it was.
+    history.annotation_withdrawn_record(annotation=annotation, label_ids=label_ids)
+    annotation.delete()
     image.annotation_count = F("annotation_count") - 1
     image.save(update_fields=["annotation_count"])
     image.refresh_from_db(fields=["annotation_count"])

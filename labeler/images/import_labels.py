@@ -15,6 +15,7 @@ from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from labeler.annotations.history import final_labels_tracked
 from labeler.annotations.models import Annotation, FinalLabel, FinalLabelMethod
 from labeler.annotations.services import annotation_submit
 from labeler.errors import DomainError, ValidationFailed
@@ -167,7 +168,8 @@ def labels_record(
     if labels_as == ANNOTATION:
         assert annotator is not None
         return _annotation_record(project, image, labels, annotator)
-    return _final_record(image, labels, _METHODS[labels_as], user)
+    with final_labels_tracked(project=project, image_ids=[image.pk], changed_by=user):
+        return _final_record(image, labels, _METHODS[labels_as], user)
 
 
 def _final_record(image: Image, labels: list[Label], method: str, user: User | None) -> bool:

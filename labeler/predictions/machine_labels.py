@@ -15,6 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from labeler.agreement.refresh import agreement_refresh_schedule
+from labeler.annotations.history import final_labels_tracked
 from labeler.annotations.models import FinalLabel, FinalLabelMethod
 from labeler.annotations.services import labels_resolve
 from labeler.errors import Conflict, ValidationFailed
@@ -117,6 +118,21 @@ def machine_labels_review(
             f"Images {sorted(both)} are both confirmed and corrected.", field="correct"
         )
     pending = _pending(project, [*confirm_ids, *corrections])
+    models = {i: m.model_version_id for i, m in pending.items() if i in confirm_ids}
+    with final_labels_tracked(
+        project=project, image_ids=list(pending), changed_by=reviewer, model_versions=models
+    ):
+        return _review(project, reviewer, pending, confirm_ids, corrections, rng)
+
+
+def _review(
+    project: Project,
+    reviewer: User,
+    pending: dict[int, MachineLabel],
+    confirm_ids: list[int],
+    corrections: dict[int, list[Any]],
+    rng: np.random.Generator | None,
+) -> dict[str, int]:
     now = timezone.now()
     confirmed = [pending[i] for i in confirm_ids if i in pending]
     spot = _spot_check_sample(len(confirmed), project.machine_check_rate, rng)

@@ -36,6 +36,11 @@ def managers(ok: int) -> dict[str, int]:
     return {**members(ok), "annotator": 403, "reviewer": 403}
 
 
+def overseers(ok: int) -> dict[str, int]:
+    """Reviewers, leads and admins pass; annotators are refused (it names other annotators)."""
+    return {**members(ok), "annotator": 403}
+
+
 def admins(ok: int) -> dict[str, int]:
     """Only staff pass."""
     return {"anonymous": 401, **dict.fromkeys(ROLES[1:-1], 403), "admin": ok}
@@ -127,6 +132,8 @@ CASES = [
     Case("progress", "get", f"{P}/progress/", members(200)),
     Case("history", "get", f"{P}/history/", members(200)),
     Case("export", "get", f"{P}/export/", managers(200)),
+    Case("label-history", "get", f"{P}/label-history/", overseers(200)),
+    Case("image-history", "get", f"{P}/images/{{image}}/history/", overseers(200)),
     Case("users-list", "get", "/api/v1/users/", admins(200)),
     Case(
         "user-create",
@@ -285,6 +292,7 @@ def elsewhere(world, make_images) -> dict[str, int]:
     [
         ("get", "images/{image}/", None, 404),
         ("get", "images/{image}/file/", None, 404),
+        ("get", "images/{image}/history/", None, 404),
         ("get", "annotations/{annotation}/", None, 404),
         ("get", "members/{member}/", None, 404),
         ("patch", "members/{member}/", {"role": "lead"}, 404),

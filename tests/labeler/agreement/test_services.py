@@ -96,7 +96,7 @@ def test_gold_images_reach_every_annotator_whatever_the_overlap(project, lead, m
         add_member(project, user)
         assert queue_next_image(project=project, annotator=user).image_id == gold.pk
         label(project, user, gold, "cat")
-    image_gold_clear(project=project, image_id=gold.pk)
+    image_gold_clear(project=project, image_id=gold.pk, cleared_by=lead)
     newcomer = UserFactory()
     add_member(project, newcomer)
     assert queue_next_image(project=project, annotator=newcomer).image_id == plain.pk
