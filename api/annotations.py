@@ -12,6 +12,7 @@ from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from api.idempotency import IDEMPOTENCY_KEY, idempotent
 from api.images import DATETIME
 from api.permissions import ProjectScopedView
 from labeler.annotations import services
@@ -108,6 +109,8 @@ class AnnotationViewSet(
             return AnnotationSubmitSerializer
         return AnnotationSerializer
 
+    @extend_schema(parameters=[IDEMPOTENCY_KEY])
+    @idempotent
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         """Label an image: `{"image": id, "labels": [...], "time_spent_ms": 1200}`."""
         self.require_member()
@@ -127,7 +130,8 @@ class AnnotationViewSet(
         code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
         return Response(AnnotationSerializer(annotation).data, status=code)
 
-    @extend_schema(responses={204: None})
+    @extend_schema(parameters=[IDEMPOTENCY_KEY], responses={204: None})
+    @idempotent
     def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         """Take back one's own annotation (undo): the image is open again and held for you."""
         self.require_member()

@@ -12,6 +12,7 @@ from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from api.idempotency import IDEMPOTENCY_KEY, idempotent
 from api.permissions import ProjectScopedView
 from labeler.annotations import services
 from labeler.annotations.models import Skip
@@ -64,7 +65,10 @@ class SkipViewSet(
             raise NotFound(f"Skip {self.kwargs['pk']} does not exist or is not yours.")
         return skip
 
-    @extend_schema(request=SkipCreateSerializer, responses={201: SkipSerializer})
+    @extend_schema(
+        request=SkipCreateSerializer, responses={201: SkipSerializer}, parameters=[IDEMPOTENCY_KEY]
+    )
+    @idempotent
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         """Skip an image: `{"image": id, "reason": "blurry"}`; it leaves your queue."""
         self.require_member()
@@ -78,7 +82,8 @@ class SkipViewSet(
         )
         return Response(SkipSerializer(skip).data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(responses={204: None})
+    @extend_schema(parameters=[IDEMPOTENCY_KEY], responses={204: None})
+    @idempotent
     def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         """Take back one's own skip (undo): the image is held for you again."""
         self.require_member()

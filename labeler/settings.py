@@ -74,6 +74,7 @@ INSTALLED_APPS = [
     "labeler.predictions",
     "labeler.exports",
     "labeler.demo",
+    "labeler.idempotency",
     "api",
 ]
 
@@ -246,6 +247,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "worker.tasks.training_runs_reap",
         "schedule": 300.0,
     },
+    "purge-expired-idempotency-keys": {
+        "task": "worker.tasks.idempotency_purge_expired",
+        "schedule": 3600.0,
+    },
 }
 
 # Model in the loop. Training and pre-labelling run on the "gpu" queue's workers.
@@ -262,6 +267,8 @@ LABELER_INPUT_CACHE_DIR = os.environ.get(
 LABELER_INPUT_CACHE_MAX_SIZE = env_int("LABELER_INPUT_CACHE_MAX_SIZE", 64)  # pixels a side
 # A running training with no heartbeat for this long is marked failed (its worker is gone).
 LABELER_TRAINING_STALE_SECONDS = env_int("LABELER_TRAINING_STALE_SECONDS", 900)
+# How long a write's Idempotency-Key and its answer are kept for retries.
+LABELER_IDEMPOTENCY_SECONDS = env_int("LABELER_IDEMPOTENCY_SECONDS", 24 * 3600)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

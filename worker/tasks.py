@@ -8,6 +8,7 @@ from labeler import jobs
 from labeler.agreement import services as agreement_services
 from labeler.annotations import services as annotation_services
 from labeler.exports import services as export_services
+from labeler.idempotency import services as idempotency_services
 from labeler.images import services as image_services
 from labeler.predictions import prelabel, runs
 from labeler.projects.models import Project
@@ -29,6 +30,12 @@ def storage_delete_files(names: list[str]) -> None:
 def assignments_purge_expired() -> int:
     """Drop leases that expired; returns how many."""
     return annotation_services.assignments_purge_expired()
+
+
+@shared_task(name="worker.tasks.idempotency_purge_expired")
+def idempotency_purge_expired() -> int:
+    """Drop Idempotency-Keys past their expiry; returns how many."""
+    return idempotency_services.idempotency_purge_expired()
 
 
 @shared_task(name="worker.tasks.agreement_refresh")

@@ -61,6 +61,24 @@ def test_submit(filled, annotator, django_assert_num_queries):
     assert response.status_code == 201
 
 
+def test_submit_with_an_idempotency_key(filled, annotator, django_assert_num_queries):
+    """The key costs four statements: the key's row, its answer and the savepoint (begin
+    and release) of the transaction that holds them with the write."""
+    client = browser(annotator)
+    image = client.get(f"/api/v1/projects/{filled.pk}/next/").json()["image"]
+    body = {"image": image["id"], "labels": ["dog"], "time_spent_ms": 900}
+    url = f"/api/v1/projects/{filled.pk}/annotations/"
+    with django_assert_num_queries(11 if connection.vendor == "postgresql" else 15):
+        response = client.post(
+            url, body, content_type="application/json", HTTP_IDEMPOTENCY_KEY="k1"
+        )
+    assert response.status_code == 201
+    # The replay: the session's user, the key's row tried and read, in a savepoint.
+    with django_assert_num_queries(5):
+        replay = client.post(url, body, content_type="application/json", HTTP_IDEMPOTENCY_KEY="k1")
+    assert replay["Idempotent-Replayed"] == "true"
+
+
 def test_image_file(filled, annotator, django_assert_num_queries):
     client = browser(annotator)
     image = client.get(f"/api/v1/projects/{filled.pk}/next/").json()["image"]
