@@ -11,7 +11,7 @@
 
   const workspace = window.labelerWorkspace;
   const { data, labels, labelById, labelByKey } = workspace.readPageData("workspace-data");
-  const { api, sleep, detail } = workspace;
+  const { api, sleep, detail, newIdempotencyKey } = workspace;
   const multi = data.project.multi_label;
   const AHEAD = 3; // images prefetched beyond the one on screen
   const HISTORY_SIZE = 200;
@@ -439,19 +439,21 @@
   }
 
   // ---- the outbox ---------------------------------------------------------------------
-  let opSeq = 0;
   /* op: {kind: annotate|skip|withdraw, image, body?, what?}; entry: the history entry it
-   * writes, whose server id a later withdraw needs. */
+   * writes, whose server id a later withdraw needs. op.key, its Idempotency-Key, goes with
+   * every try of it (the outbox's retries, and after a reload from its stored copy): a
+   * write whose answer was lost is applied once. */
   function enqueue(op, entry) {
-    op.key = `${Date.now()}-${opSeq++}`;
+    op.key = newIdempotencyKey();
     op.entryRef = entry;
     outbox.add(op);
   }
 
   async function deliver(op) {
     const entry = op.entryRef;
-    if (op.kind === "annotate") return api("POST", data.urls.annotations, op.body);
-    if (op.kind === "skip") return api("POST", data.urls.skips, op.body);
+    const once = { idempotencyKey: op.key };
+    if (op.kind === "annotate") return api("POST", data.urls.annotations, op.body, once);
+    if (op.kind === "skip") return api("POST", data.urls.skips, op.body, once);
     // withdraw: needs the server's id of what it takes back; after a reload only the
     // image is known, so look the caller's own annotation or skip of it up.
     const name = op.what === "skip" ? "skip" : "annotation";
@@ -463,7 +465,7 @@
       if (!found.body.results.length) return { ok: true, status: 204 };
       id = found.body.results[0].id;
     }
-    return api("DELETE", url(name, id));
+    return api("DELETE", url(name, id), undefined, once);
   }
 
   function settle(op, result) {

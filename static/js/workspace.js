@@ -27,8 +27,11 @@
     };
   }
 
-  /** A JSON request to the API; resolves to {status, ok, body} and rejects only on no answer. */
-  async function api(method, path, body) {
+  /**
+   * A JSON request to the API; resolves to {status, ok, body} and rejects only on no answer.
+   * A write sent with an idempotencyKey is applied once however often it is sent again.
+   */
+  async function api(method, path, body, { idempotencyKey } = {}) {
     const response = await fetch(path, {
       method,
       credentials: "same-origin",
@@ -36,6 +39,7 @@
         Accept: "application/json",
         ...(body !== undefined ? { "Content-Type": "application/json" } : {}),
         ...(method !== "GET" ? { "X-CSRFToken": csrf } : {}),
+        ...(idempotencyKey ? { "Idempotency-Key": idempotencyKey } : {}),
       },
       body: body !== undefined ? JSON.stringify(body) : undefined,
     });
@@ -48,6 +52,14 @@
       }
     }
     return { status: response.status, ok: response.ok, body: payload };
+  }
+
+  /** A new Idempotency-Key: random, so that no other write of this user (another tab,
+   * another device) ever shares it. */
+  function newIdempotencyKey() {
+    if (crypto.randomUUID) return crypto.randomUUID(); // secure contexts only
+    const bytes = crypto.getRandomValues(new Uint8Array(16));
+    return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
   }
 
   function sleep(ms) {
@@ -369,6 +381,7 @@
   window.labelerWorkspace = {
     readPageData,
     api,
+    newIdempotencyKey,
     sleep,
     detail,
     createOutbox,

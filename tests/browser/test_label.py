@@ -10,6 +10,7 @@ from playwright.sync_api import expect
 
 from labeler.annotations.models import Annotation, AnnotationRevision, Assignment, Skip
 from labeler.annotations.services import annotation_submit
+from labeler.idempotency.models import IdempotentRequest
 from labeler.images import services as image_services
 from labeler.images.models import Image
 from labeler.predictions.models import ModelVersion, Prediction
@@ -211,6 +212,36 @@ def test_failed_submit_is_retried_and_shown(live_server, page):
         second: ["cat"],
     }
     assert page.evaluate("window.labeler.stats.retries") >= 1
+
+
+def test_a_submit_whose_answer_was_lost_is_sent_again_under_its_key(live_server, page):
+    """The first submit reaches the server but its answer never comes back: the page sends
+    it again with the same Idempotency-Key, and the server answers it without a second write."""
+    annotator = UserFactory(username="ann")
+    project = make_project(3, annotators=[annotator])
+    login(page, live_server, "ann")
+    open_workspace(page, live_server, project)
+    sent: list[str | None] = []
+    replayed: list[str | None] = []
+
+    def answer_lost(route):
+        sent.append(route.request.headers.get("idempotency-key"))
+        response = route.fetch()
+        if len(sent) == 1:
+            route.abort("connectionreset")  # applied on the server, never answered
+        else:
+            replayed.append(response.headers.get("idempotent-replayed"))
+            route.fulfill(response=response)
+
+    page.route("**/annotations/", answer_lost)
+    image_id = press_when_ready(page, "2")
+    wait_saved(page)
+    assert len(sent) == 2 and sent[0] == sent[1] and re.fullmatch(r"[0-9a-f-]{32,36}", sent[0])
+    assert replayed == ["true"]
+    [annotation] = Annotation.objects.all()
+    assert (annotation.image_id, labels_of(annotation)) == (image_id, ["dog"])
+    assert Image.objects.get(pk=image_id).annotation_count == 1
+    assert IdempotentRequest.objects.get().key == sent[0]
 
 
 def test_outbox_survives_a_reload(live_server, page):
