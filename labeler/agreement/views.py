@@ -79,6 +79,7 @@ def _review_data(project: Project, *, role: str, can_gold: bool) -> dict[str, An
             "queue": api("review"),
             "item": api("review-detail", image_id=IMAGE_ID_SLOT),
             "decisions": api("decisions"),
+            "history": api("image-history", image_id=IMAGE_ID_SLOT),
             "dashboard": reverse("agreement-dashboard", args=[project.pk]),
         },
         "slot": str(IMAGE_ID_SLOT),

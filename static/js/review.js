@@ -59,7 +59,11 @@
     onSent: (op, result) => {
       op.item.final_label = result.body;
       op.item.decision = null;
-      if (state.current && state.current.item === op.item) render();
+      op.item.history = null; // the decision is part of it now
+      if (state.current && state.current.item === op.item) {
+        render();
+        loadHistory(op.item);
+      }
     },
     onRefused: refused,
     stats: state.stats,
@@ -203,6 +207,7 @@
     query.set("image", String(image.id));
     window.history.replaceState(null, "", `${window.location.pathname}?${query}`);
     render();
+    loadHistory(item);
   }
 
   function leave() {
@@ -323,6 +328,7 @@
     renderFacts();
     renderLabels();
     renderCounts();
+    renderHistory();
   }
 
   function renderReason() {
@@ -382,6 +388,62 @@
         return row;
       })
     );
+  }
+
+  // ---- the image's history ------------------------------------------------------------------
+  const CHANGES = {
+    annotation_created: "labelled",
+    annotation_changed: "changed their label",
+    annotation_withdrawn: "took their label back",
+    final_set: "set the final label",
+    final_cleared: "cleared the final label",
+  };
+  const historyUrl = (id) => data.urls.history.replace(data.slot, String(id));
+
+  /** Fetch the item's history once (again after a decision of ours), then show it. */
+  async function loadHistory(item) {
+    if (!item.history) {
+      const result = await api("GET", historyUrl(item.image.id)).catch(() => ({ status: 0 }));
+      item.history = result.ok ? result.body : { error: detail(result) };
+    }
+    if (state.current && state.current.item === item) renderHistory();
+  }
+
+  function renderHistory() {
+    const list = $("history");
+    const item = state.current && state.current.item;
+    const history = item && item.history;
+    list.dataset.state = history ? (history.error ? "error" : "ready") : "loading";
+    if (!history || history.error || !history.length) {
+      const line = document.createElement("li");
+      line.className = "muted";
+      line.textContent = !item ? "" : !history ? "Loading…" : history.error ? `Cannot load the history: ${history.error}` : "No changes yet.";
+      list.replaceChildren(line);
+      return;
+    }
+    list.replaceChildren(...history.slice().reverse().map(historyRow));
+  }
+
+  function historyRow(change) {
+    const row = document.createElement("li");
+    row.dataset.kind = change.kind;
+    const head = document.createElement("div");
+    head.className = "rv-history-head";
+    const final = change.kind.startsWith("final");
+    const who = tag(change.changed_by_username || "System", "rv-user");
+    const how = final ? ` (${methodName(change.method)}${change.model_version ? ", model's labels" : ""})` : "";
+    const when = document.createElement("time");
+    when.dateTime = change.created_at;
+    when.title = new Date(change.created_at).toLocaleString();
+    when.textContent = ago(change.created_at);
+    head.append(who, note(`${CHANGES[change.kind] || change.kind}${how}`), when);
+    const labelsChange = document.createElement("div");
+    labelsChange.className = "rv-history-change";
+    const from = change.from_label_ids.length ? chipsFor(change.from_label_ids) : [note("nothing")];
+    const to = change.to_label_ids.length ? chipsFor(change.to_label_ids) : [note("nothing")];
+    labelsChange.append(...from, tag("→", "rv-arrow"), ...to);
+    row.append(head, labelsChange);
+    return row;
   }
 
   function renderFacts() {

@@ -7,7 +7,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from sklearn.datasets import load_digits
 
 from labeler.annotations.models import FinalLabel
-from labeler.annotations.services import annotation_submit
+from labeler.annotations.services import annotation_submit, annotation_withdraw
 from labeler.demo.services import digit_png
 from labeler.images import services as image_services
 from labeler.images.models import Image
@@ -154,6 +154,54 @@ def test_a_lead_marks_gold_from_a_deep_link(live_server, page, screenshot):
         "cat",
         "lead",
     )
+
+
+def test_a_lead_sees_who_changed_an_images_labels_when_from_what_to_what(
+    live_server, page, screenshot
+):
+    """The history under the decision: newest first, each change with its person, its time
+    and its labels before and after; the lead's own decision joins it once saved. Names
+    are shown as text, never as markup."""
+    project, split, _ = pets_with_ties(2)
+    image = split[0]
+    one = project.memberships.get(user__username="ann1").user
+    annotation_submit(project=project, annotator=one, image_id=image.pk, labels=["bird"])
+    annotation_submit(project=project, annotator=one, image_id=image.pk, labels=["cat"])
+    eve = UserFactory(username="<i>eve</i>")
+    add_member(project, eve)
+    mine, _ = annotation_submit(project=project, annotator=eve, image_id=image.pk, labels=["dog"])
+    annotation_withdraw(project=project, annotator=eve, annotation_id=mine.pk)
+    login(page, live_server, "lead")
+    open_review(page, live_server, project, f"?image={image.pk}")
+    rows = page.locator("#history li")
+    expect(rows).to_have_count(6, timeout=WAIT)
+    expected = [
+        ("<i>eve</i>", "took their label back", "dog → nothing"),
+        ("<i>eve</i>", "labelled", "nothing → dog"),
+        ("ann1", "changed their label", "bird → cat"),
+        ("ann1", "changed their label", "cat → bird"),
+        ("ann2", "labelled", "nothing → dog"),
+        ("ann1", "labelled", "nothing → cat"),
+    ]
+    for row, (who, what, change) in zip(rows.all(), expected, strict=True):
+        assert row.locator(".rv-user").inner_text() == who
+        assert what in row.locator(".rv-history-head").inner_text()
+        assert " ".join(row.locator(".rv-history-change").inner_text().split()) == change
+        assert row.locator("time").get_attribute("datetime")
+    assert page.locator("#history i").count() == 0  # the name's markup stayed text
+    page.keyboard.press("2")
+    page.keyboard.press("Enter")  # decide: dog; the next image follows
+    wait_saved(page)
+    page.keyboard.press("ArrowLeft")
+    assert shown_image(page) == image.pk
+    expect(rows).to_have_count(7, timeout=WAIT)
+    newest = rows.first
+    expect(newest.locator(".rv-user")).to_have_text("lead")
+    expect(newest.locator(".rv-history-head")).to_contain_text("set the final label (adjudicated)")
+    assert " ".join(newest.locator(".rv-history-change").inner_text().split()) == "nothing → dog"
+    wait_image_decoded(page)
+    page.locator("#history-section").scroll_into_view_if_needed()
+    screenshot("review-history", full_page=False)
 
 
 def test_annotators_get_403(live_server, page):
