@@ -53,6 +53,11 @@ def idempotent(method: View) -> View:
             return method(view, request, *args, **kwargs)
         key = services.idempotency_key_check(key)
         user_id = request_user(request).pk
+        # A replay answers only those who may still write here (a member removed since
+        # gets the 404 of any stranger); the write's own checks run again inside.
+        require_member = getattr(view, "require_member", None)
+        if require_member is not None:
+            require_member()
         fingerprint = services.request_fingerprint(
             method=request.method or "", path=request.path, body=_canonical_body(request)
         )

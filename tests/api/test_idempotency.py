@@ -123,6 +123,15 @@ def test_keys_are_per_user(api_as, annotator, annotator2, project, image):
     assert Annotation.objects.count() == 2
 
 
+def test_a_member_removed_since_gets_no_replay(api_as, annotator, project, image):
+    client = api_as(annotator)
+    body = {"image": image.pk, "labels": ["cat"]}
+    assert submit(client, project, body).status_code == 201
+    project.memberships.filter(user=annotator).delete()
+    response = submit(client, project, body)
+    assert response.status_code == 404 and "Idempotent-Replayed" not in response
+
+
 def test_a_retried_undo_is_answered_204_and_counts_down_once(api_as, annotator, project, image):
     client = api_as(annotator)
     annotation = submit(client, project, {"image": image.pk, "labels": ["cat"]}, key="submit")

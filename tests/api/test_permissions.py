@@ -374,5 +374,8 @@ def test_out_of_range_ids_in_project_routes_answer_404(world):
     assert client.get(f"{base}/skips/{huge}/").status_code == 404
     assert client.delete(f"{base}/skips/{huge}/").status_code == 404
     assert client.get(f"{base}/members/{huge}/").status_code == 404
+    assert client.get(f"{base}/images/{huge}/history/").status_code == 404
+    assert client.get(f"{base}/label-history/?image={huge}").status_code == 400
+    assert client.get(f"{base}/label-history/?changed_by={huge}").status_code == 400
     assert Image.objects.count() == 2
     assert Annotation.objects.count() == 1

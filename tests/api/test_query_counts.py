@@ -73,8 +73,9 @@ def test_submit_with_an_idempotency_key(filled, annotator, django_assert_num_que
             url, body, content_type="application/json", HTTP_IDEMPOTENCY_KEY="k1"
         )
     assert response.status_code == 201
-    # The replay: the session's user, the key's row tried and read, in a savepoint.
-    with django_assert_num_queries(5):
+    # The replay: the session's user, the project (may they still write?), the key's row
+    # tried and read, in a savepoint.
+    with django_assert_num_queries(6):
         replay = client.post(url, body, content_type="application/json", HTTP_IDEMPOTENCY_KEY="k1")
     assert replay["Idempotent-Replayed"] == "true"
 
