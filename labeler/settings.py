@@ -315,6 +315,14 @@ SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", not DEBUG)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+# Web logins (the login page, the admin's, the API's token exchange) are refused for a
+# while after this many failures for one username from one address (labeler.login_throttle).
+LABELER_LOGIN_MAX_FAILURES = env_int("LABELER_LOGIN_MAX_FAILURES", 5)
+LABELER_LOGIN_LOCKOUT_SECONDS = env_int("LABELER_LOGIN_LOCKOUT_SECONDS", 15 * 60)
 if os.environ.get("SECURE_PROXY_SSL_HEADER_NAME"):
     SECURE_PROXY_SSL_HEADER = (os.environ["SECURE_PROXY_SSL_HEADER_NAME"], "https")
 
