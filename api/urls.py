@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from csp.decorators import csp_update
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from drf_spectacular.views import (
+    SpectacularAPIView,
+    SpectacularRedocView,
+    SpectacularSwaggerSplitView,
+)
 from rest_framework.routers import DefaultRouter, SimpleRouter
 
 from api.agreement import AgreementView, ConsensusView
@@ -38,6 +43,16 @@ from api.training import (
 from api.users import UserViewSet
 
 app_name = "api"
+
+# The API reference pages are Swagger UI's and Redoc's own: they style elements inline,
+# draw icons from data: URLs, and Redoc starts itself with an inline script in a worker.
+SWAGGER_CSP = {"style-src": ["'unsafe-inline'"], "img-src": ["data:"]}
+REDOC_CSP = {
+    "script-src": ["'unsafe-inline'"],
+    "style-src": ["'unsafe-inline'"],
+    "img-src": ["data:"],
+    "worker-src": ["blob:"],
+}
 
 router = DefaultRouter()
 router.register("projects", ProjectViewSet, basename="project")
@@ -127,7 +142,15 @@ urlpatterns = [
     ),
     path("projects/<int:project_pk>/", include(project_router.urls)),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
-    path("redoc/", SpectacularRedocView.as_view(url_name="api:schema"), name="redoc"),
+    path(
+        "docs/",
+        csp_update(SWAGGER_CSP)(SpectacularSwaggerSplitView.as_view(url_name="api:schema")),
+        name="docs",
+    ),
+    path(
+        "redoc/",
+        csp_update(REDOC_CSP)(SpectacularRedocView.as_view(url_name="api:schema")),
+        name="redoc",
+    ),
     path("", include(router.urls)),
 ]
