@@ -18,7 +18,7 @@ import pytest
 from labeler.annotations.models import FinalLabel
 from labeler.exports.formats import EXPORTERS
 from labeler.imports.sources import FORMULA_STARTS, csv_labels
-from labeler.projects.models import Role
+from labeler.projects.models import Label, Role
 from tests.factories import ProjectFactory, UserFactory, add_member
 from tests.labeler.exports.data import annotate, finalise
 from tests.labeler.exports.formats import export_bytes, extract
@@ -64,7 +64,9 @@ ZIP_FORMATS = [name for name, fmt in EXPORTERS.items() if fmt.content_type == "a
 @pytest.fixture
 def hostile_project(make_images):
     """A project of hostile label names whose images carry hostile file names."""
-    project = ProjectFactory(name="../../x", labels=HOSTILE_LABELS, multi_label=True)
+    project = ProjectFactory(name="../../x", labels=[], multi_label=True)
+    for position, name in enumerate(HOSTILE_LABELS):
+        Label.objects.create(project=project, name=name, color="#123456", position=position)
     annotator = UserFactory(username="=cmd")
     add_member(project, annotator, Role.ANNOTATOR)
     images = make_images(project, len(HOSTILE_FILE_NAMES))
