@@ -153,3 +153,5 @@ def test_an_annotator_labels_with_payload_labels_and_nothing_runs(
 
     home = visit(watched, f"{live_server.url}/")
     assert IMG in home
+    detail = visit(watched, f"{live_server.url}/projects/{hostile_project.pk}/")
+    assert IMG in detail and SCRIPT in detail
