@@ -7,9 +7,12 @@ from typing import Any
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.authtoken.views import ObtainAuthToken
+from rest_framework.exceptions import Throttled
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
+
+from labeler.login_throttle import client_address, login_wait_seconds
 
 
 class TokenLoginView(ObtainAuthToken):
@@ -22,4 +25,9 @@ class TokenLoginView(ObtainAuthToken):
         responses=inline_serializer("TokenResponse", {"token": serializers.CharField()}),
     )
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        data = request.data if isinstance(request.data, dict) else {}
+        username = str(data.get("username", ""))
+        wait = login_wait_seconds(username=username, address=client_address(request))
+        if wait:
+            raise Throttled(wait, detail="Too many failed login attempts for this username.")
         return super().post(request, *args, **kwargs)

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from csp.decorators import csp_update
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from drf_spectacular.views import (
+    SpectacularAPIView,
+    SpectacularRedocView,
+    SpectacularSwaggerSplitView,
+)
 from rest_framework.routers import DefaultRouter, SimpleRouter
 
 from api.agreement import AgreementView, ConsensusView
@@ -39,6 +44,11 @@ from api.training import (
 from api.users import UserViewSet
 
 app_name = "api"
+
+# The API reference pages are Swagger UI's and Redoc's own: they style elements inline
+# and draw icons from data: URLs; Redoc also parses the schema in a worker of a blob: URL.
+SWAGGER_CSP = {"style-src": ["'unsafe-inline'"], "img-src": ["data:"]}
+REDOC_CSP = {"style-src": ["'unsafe-inline'"], "img-src": ["data:"], "worker-src": ["blob:"]}
 
 router = DefaultRouter()
 router.register("projects", ProjectViewSet, basename="project")
@@ -138,7 +148,15 @@ urlpatterns = [
     ),
     path("projects/<int:project_pk>/", include(project_router.urls)),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
-    path("redoc/", SpectacularRedocView.as_view(url_name="api:schema"), name="redoc"),
+    path(
+        "docs/",
+        csp_update(SWAGGER_CSP)(SpectacularSwaggerSplitView.as_view(url_name="api:schema")),
+        name="docs",
+    ),
+    path(
+        "redoc/",
+        csp_update(REDOC_CSP)(SpectacularRedocView.as_view(url_name="api:schema")),
+        name="redoc",
+    ),
     path("", include(router.urls)),
 ]

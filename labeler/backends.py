@@ -2,7 +2,9 @@
 
 Every request with a session reads its user (``get_user``); the ORM spent several times
 what the database takes building that one-row query, about a quarter of a labelling
-call's time. Logging in (``authenticate``) and permissions are Django's own.
+call's time. Logging in (``authenticate``) is Django's, refused after repeated failures
+(``labeler.login_throttle``) whichever form or endpoint it comes through; permissions are
+Django's own.
 """
 
 from __future__ import annotations
@@ -12,13 +14,47 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
+from django.core.exceptions import PermissionDenied
 from django.db import connection
+from django.http import HttpRequest
+
+from labeler.login_throttle import (
+    client_address,
+    login_failure_record,
+    login_failures_clear,
+    login_wait_seconds,
+)
 
 MAX_ID = 2**63 - 1  # the largest id a row can have
 
 
 class UserBackend(ModelBackend):
-    """``ModelBackend`` whose ``get_user`` runs one plain SELECT by primary key."""
+    """``ModelBackend`` with login throttling and a ``get_user`` of one plain SELECT."""
+
+    def authenticate(
+        self,
+        request: HttpRequest | None,
+        username: str | None = None,
+        password: str | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        """The user these credentials name, unless too many attempts failed lately.
+
+        While refused, even the right password fails (PermissionDenied stops Django
+        from asking other backends); each failure counts towards the refusal.
+        """
+        name = username if username is not None else kwargs.get(get_user_model().USERNAME_FIELD)
+        if name is None or password is None:
+            return None
+        address = client_address(request)
+        if login_wait_seconds(username=str(name), address=address):
+            raise PermissionDenied("Too many failed login attempts.")
+        user = super().authenticate(request, username=username, password=password, **kwargs)
+        if user is None:
+            login_failure_record(username=str(name), address=address)
+        else:
+            login_failures_clear(username=str(name), address=address)
+        return user
 
     def get_user(self, user_id: Any) -> Any:
         """The active user with this id (as the session stores it), or None."""

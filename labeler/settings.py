@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "csp",
     "labeler.projects",
     "labeler.images",
     "labeler.annotations",
@@ -80,6 +81,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -207,6 +209,8 @@ LABELER_MAX_ARCHIVE_UNCOMPRESSED_BYTES = env_int(
 )
 LABELER_MAX_COMPRESSION_RATIO = env_int("LABELER_MAX_COMPRESSION_RATIO", 200)
 LABELER_MAX_IMAGE_PIXELS = env_int("LABELER_MAX_IMAGE_PIXELS", 100_000_000)
+# Strips of 100000 x 1 pixels pass the pixel cap; no photograph or scan is this long.
+LABELER_MAX_IMAGE_SIDE = env_int("LABELER_MAX_IMAGE_SIDE", 30_000)
 LABELER_MAX_FILES_PER_REQUEST = env_int("LABELER_MAX_FILES_PER_REQUEST", 1000)
 LABELER_THUMBNAIL_SIZE = env_int("LABELER_THUMBNAIL_SIZE", 256)
 LABELER_LEASE_SECONDS = env_int("LABELER_LEASE_SECONDS", 600)
@@ -322,6 +326,36 @@ SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", not DEBUG)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+# Content Security Policy (django-csp): scripts and styles come only from our static
+# files, never inline; nothing is framed, posted or fetched off the site.
+# The API reference pages (Swagger UI, Redoc) are third-party pages and get their own
+# policy in api/urls.py. LABELER_CSP_REPORT_ONLY=1 reports violations without blocking.
+_CSP_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+if env_bool("LABELER_CSP_REPORT_ONLY", False):
+    CONTENT_SECURITY_POLICY_REPORT_ONLY = _CSP_POLICY
+else:
+    CONTENT_SECURITY_POLICY = _CSP_POLICY
+# Web logins (the login page, the admin's, the API's token exchange) are refused for a
+# while after this many failures for one username from one address (labeler.login_throttle).
+LABELER_LOGIN_MAX_FAILURES = env_int("LABELER_LOGIN_MAX_FAILURES", 5)
+LABELER_LOGIN_LOCKOUT_SECONDS = env_int("LABELER_LOGIN_LOCKOUT_SECONDS", 15 * 60)
 if os.environ.get("SECURE_PROXY_SSL_HEADER_NAME"):
     SECURE_PROXY_SSL_HEADER = (os.environ["SECURE_PROXY_SSL_HEADER_NAME"], "https")
 

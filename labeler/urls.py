@@ -14,7 +14,7 @@ from labeler.projects import views as project_views
 
 urlpatterns = [
     path("", views.home, name="home"),
-    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("login/", views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("projects/new/", project_views.project_new, name="project-new"),
     path("projects/<int:project_id>/", project_views.project_detail, name="project-detail"),

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.models import User
 from django.db import DatabaseError, connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -10,6 +13,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from labeler.annotations.selectors import annotator_progress, project_progress
+from labeler.login_throttle import client_address, lockout_message, login_wait_seconds
 from labeler.projects import selectors
 
 
@@ -39,6 +43,22 @@ def home(request: HttpRequest) -> HttpResponse:
         "home.html",
         {"cards": cards, "can_create": selectors.can_create_projects(user)},
     )
+
+
+class LoginView(auth_views.LoginView):
+    """Django's login page, answering 429 with the wait while attempts are refused."""
+
+    redirect_authenticated_user = True
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        username = request.POST.get("username", "")
+        wait = login_wait_seconds(username=username, address=client_address(request))
+        if not wait:
+            return super().post(request, *args, **kwargs)
+        context = self.get_context_data(form=self.get_form(), locked_out=lockout_message(wait))
+        response = self.render_to_response(context, status=429)
+        response["Retry-After"] = str(wait)
+        return response
 
 
 @never_cache

@@ -30,5 +30,14 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "NAME": os.environ.get("SQLITE_TEST_DB")
         or os.path.join(tempfile.gettempdir(), f"labeler-test-{os.getpid()}.sqlite3")
     }
+# The production policy, but Playwright's wait_for_function evaluates its string in the
+# page, which needs 'unsafe-eval'; the browser tests still fail on any other violation
+# (tests/browser/conftest.py), and test_hostile_content runs under the policy as it is.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        **CONTENT_SECURITY_POLICY["DIRECTIVES"],  # noqa: F405
+        "script-src": ["'self'", "'unsafe-eval'"],
+    }
+}
 # Reports are cached per process in tests; Redis (when set) is the broker's, not the cache's.
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}

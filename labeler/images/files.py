@@ -6,6 +6,7 @@ import hashlib
 import io
 import lzma
 import posixpath
+import stat
 import warnings
 import zipfile
 import zlib
@@ -74,9 +75,13 @@ def image_check(data: bytes) -> CheckedImage:
         raise RejectedFile("File is empty.")
     sha256 = hashlib.sha256(data).hexdigest()
     max_pixels = settings.LABELER_MAX_IMAGE_PIXELS
+    # Pillow refuses, while reading the header, images over twice its own cap: make that
+    # ours, so a bomb never gets as far as our check below nor decoding.
+    PILImage.MAX_IMAGE_PIXELS = max_pixels
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("error", PILImage.DecompressionBombWarning)
+            # Between the cap and twice the cap our own check below refuses, with the size.
+            warnings.simplefilter("ignore", PILImage.DecompressionBombWarning)
             image = PILImage.open(io.BytesIO(data))
             fmt = image.format or ""
             if fmt not in ALLOWED_FORMATS:
@@ -84,22 +89,21 @@ def image_check(data: bytes) -> CheckedImage:
                     f"{fmt or 'This'} format is not accepted; use one of "
                     f"{', '.join(sorted(ALLOWED_FORMATS))}."
                 )
-            width, height = image.size
-            if width * height > max_pixels:
-                raise RejectedFile(
-                    f"Image is {width}x{height} pixels; the limit is {max_pixels:,} pixels."
-                )
+            _dimensions_check(*image.size, max_pixels=max_pixels)
             image.load()
             # exif_transpose copies even an upright image: only turn those that need it.
             transposed = ImageOps.exif_transpose(image) if _needs_turning(image) else image
     except RejectedFile:
         raise
-    except (PILImage.DecompressionBombError, PILImage.DecompressionBombWarning) as exc:
-        raise RejectedFile(f"Image is too large to decode safely: {exc}") from exc
+    except PILImage.DecompressionBombError as exc:
+        raise RejectedFile(
+            f"Image is too large to decode safely; the limit is {max_pixels:,} pixels."
+        ) from exc
     except UnidentifiedImageError as exc:
         raise RejectedFile("Not an image file (or a format we cannot read).") from exc
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         raise RejectedFile(f"Image file is truncated or corrupt: {exc}") from exc
+    width, height = image.size
     if transposed is not image:
         data = _encode(transposed, fmt)
         width, height = transposed.size
@@ -111,6 +115,16 @@ def image_check(data: bytes) -> CheckedImage:
         format=fmt,
         extension=ALLOWED_FORMATS[fmt],
     )
+
+
+def _dimensions_check(width: int, height: int, *, max_pixels: int) -> None:
+    max_side = settings.LABELER_MAX_IMAGE_SIDE
+    if width * height > max_pixels:
+        raise RejectedFile(f"Image is {width}x{height} pixels; the limit is {max_pixels:,} pixels.")
+    if max(width, height) > max_side:
+        raise RejectedFile(
+            f"Image is {width}x{height} pixels; the limit is {max_side:,} pixels a side."
+        )
 
 
 def _needs_turning(image: PILImage.Image) -> bool:
@@ -193,6 +207,8 @@ def _member_refusal(info: zipfile.ZipInfo) -> str:
         return "Hidden or system metadata file; entry skipped."
     if is_archive(base):
         return "Archives inside archives are not unpacked."
+    if stat.S_ISLNK(info.external_attr >> 16):
+        return "Symbolic links in archives are not followed; entry skipped."
     if info.flag_bits & 0x1:
         return "Encrypted archive entries are not supported."
     if info.file_size > settings.LABELER_MAX_IMAGE_BYTES:

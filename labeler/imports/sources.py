@@ -25,6 +25,9 @@ SPLIT_NAMES = frozenset({"train", "val", "valid", "validation", "test"})
 FILE_COLUMNS = ("file", "file_name", "filename", "image", "path")
 LABEL_COLUMNS = ("label", "labels")
 LABEL_SEPARATORS = re.compile(r"[;|]")
+# A spreadsheet runs a cell starting with one of these as a formula: our CSV export
+# quotes such cells (CSV injection), and the CSV source takes the quote off again.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 # Label Studio stores an uploaded file as "<8 hex digits>-<original name>".
 UPLOAD_PREFIX = re.compile(r"^[0-9a-f]{8}-(?=.)")
 
@@ -92,14 +95,19 @@ def csv_labels(path_or_text: PathLike) -> dict[str, list[str]]:
         for row in reader:
             if not any(cell.strip() for cell in row):
                 continue
-            name = _normalise(row[file_at] if file_at < len(row) else "")
+            name = _normalise(_unquoted(row[file_at]) if file_at < len(row) else "")
             if not name:
                 raise LabelSourceError("The file name is empty.", line=reader.line_num)
-            cell = row[label_at] if label_at < len(row) else ""
+            cell = _unquoted(row[label_at]) if label_at < len(row) else ""
             _merge(result, name, LABEL_SEPARATORS.split(cell))
     except csv.Error as exc:
         raise LabelSourceError(f"Not a readable CSV file: {exc}", line=reader.line_num) from exc
     return result
+
+
+def _unquoted(cell: str) -> str:
+    """A cell without the quote a CSV export puts before text starting like a formula."""
+    return cell[1:] if cell.startswith("'") and cell[1:2] in FORMULA_STARTS else cell
 
 
 def _csv_columns(header: Sequence[str]) -> tuple[int, int]:

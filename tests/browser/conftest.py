@@ -30,12 +30,28 @@ def browser() -> Iterator[object]:
         browser.close()
 
 
+def csp_refusals(page) -> list[str]:
+    """Start collecting what the Content-Security-Policy refuses on the page, as Chromium
+    logs it; the list grows as the test goes on, across navigations."""
+    refused: list[str] = []
+    page.on(
+        "console",
+        lambda message: (
+            refused.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
+    return refused
+
+
 @pytest.fixture
 def page(browser):
+    """A fresh page; the test fails if any page it opened broke the site's CSP."""
     context = browser.new_context(viewport={"width": 1280, "height": 800})
     page = context.new_page()
+    refused = csp_refusals(page)
     yield page
     context.close()
+    assert refused == [], "the Content-Security-Policy refused something"
 
 
 def save_screenshot(page, name: str, *, full_page: bool = True) -> Path:

@@ -12,6 +12,7 @@ from typing import Any
 from labeler.exports.formats.source import ExportSource
 from labeler.exports.options import ExportOptions
 from labeler.exports.selectors import ImageRow
+from labeler.imports.sources import FORMULA_STARTS
 
 IMAGE_COLUMNS = ["image_id", "file_name", "sha256", "width", "height"]
 ANNOTATION_COLUMNS = ["annotator", "labels", "time_spent_ms", "created_at", "updated_at"]
@@ -92,11 +93,21 @@ def export_csv(source: ExportSource) -> Iterator[bytes]:
     writer.writerow(csv_columns(options))
     for row in source.rows():
         for values in _csv_rows(row, options):
-            writer.writerow(values)
+            writer.writerow([spreadsheet_safe(value) for value in values])
         yield buffer.getvalue().encode()
         buffer.seek(0)
         buffer.truncate()
     yield buffer.getvalue().encode()
+
+
+def spreadsheet_safe(value: Any) -> Any:
+    """Text a spreadsheet would run as a formula, behind a quote (OWASP's advice).
+
+    Our CSV label source takes the quote off again, so an export imports back as it was.
+    """
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
 
 
 def _csv_rows(row: ImageRow, options: ExportOptions) -> Iterator[list[Any]]:
