@@ -104,7 +104,16 @@ class ExportView(ProjectScopedView):
     @extend_schema(
         parameters=OPTION_PARAMETERS,
         responses={
-            (200, "*/*"): OpenApiResponse(OpenApiTypes.BINARY, description="The export file."),
+            (200, "application/json"): OpenApiResponse(
+                OpenApiTypes.ANY, description="json, coco, label-studio: the export document."
+            ),
+            (200, "application/x-ndjson"): OpenApiResponse(
+                OpenApiTypes.STR, description="jsonl: one JSON object a line."
+            ),
+            (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="csv."),
+            (200, "application/zip"): OpenApiResponse(
+                OpenApiTypes.BINARY, description="imagefolder, hf-imagefolder: a zip archive."
+            ),
             400: OpenApiResponse(description="A bad option, or too many images: export later."),
         },
     )
@@ -182,7 +191,16 @@ class ExportDownloadView(ObjectExportView):
 
     @extend_schema(
         responses={
-            (200, "*/*"): OpenApiResponse(OpenApiTypes.BINARY, description="The export file."),
+            (200, "application/json"): OpenApiResponse(
+                OpenApiTypes.ANY, description="json, coco, label-studio: the export document."
+            ),
+            (200, "application/x-ndjson"): OpenApiResponse(
+                OpenApiTypes.STR, description="jsonl: one JSON object a line."
+            ),
+            (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="csv."),
+            (200, "application/zip"): OpenApiResponse(
+                OpenApiTypes.BINARY, description="imagefolder, hf-imagefolder: a zip archive."
+            ),
             409: OpenApiResponse(description="Not written yet, or failed."),
         }
     )

@@ -33,6 +33,11 @@ class LabelChangeSerializer(serializers.ModelSerializer):
         allow_null=True,
         help_text="Who made the change; null when the system did (consensus).",
     )
+    method = serializers.CharField(
+        read_only=True,
+        help_text="How a final label was decided (consensus, adjudicated, gold, machine, "
+        "imported); empty for annotations.",
+    )
     from_labels = serializers.SerializerMethodField(help_text="Label names before.")
     to_labels = serializers.SerializerMethodField(help_text="Label names after.")
 
@@ -83,6 +88,8 @@ class NewestFirst(CursorPagination):
 
 class HistoryBase(QualityView):
     serializer_class = LabelChangeSerializer
+    # The model its filters and schema describe (the base's is the annotations').
+    queryset = LabelChange.objects.none()  # type: ignore[assignment]
 
     def history(self) -> QuerySet[LabelChange]:
         self.require_overseer()
@@ -101,7 +108,9 @@ class LabelHistoryView(HistoryBase):
     pagination_class = NewestFirst
     filterset_class = LabelChangeFilter
 
-    @extend_schema(operation_id="projects_label_history_list")
+    @extend_schema(
+        operation_id="projects_label_history_list", responses=LabelChangeSerializer(many=True)
+    )
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         changes = self.filter_queryset(self.history())
         page = self.paginate_queryset(changes)

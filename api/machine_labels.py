@@ -13,6 +13,7 @@ from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from api.fields import IdField
 from api.images import stored_file_url
 from api.predictions import id_param
 from api.training import ModelView
@@ -20,6 +21,7 @@ from labeler.errors import ValidationFailed
 from labeler.predictions import machine_labels
 from labeler.predictions.models import MachineLabel, MachineLabelStatus
 from labeler.predictions.selectors import machine_label_stats
+from labeler.projects.selectors import MAX_ID
 
 
 class MachineLabelSerializer(serializers.ModelSerializer):
@@ -49,10 +51,10 @@ class MachineLabelSerializer(serializers.ModelSerializer):
 
 class SendSerializer(serializers.Serializer):
     min_confidence = serializers.FloatField(min_value=0.0, max_value=1.0)
-    label = serializers.IntegerField(  # type: ignore[assignment]  # the JSON key
+    label = IdField(  # type: ignore[assignment]  # the JSON key
         required=False, help_text="Only predictions of this label."
     )
-    limit = serializers.IntegerField(required=False, min_value=1)
+    limit = serializers.IntegerField(required=False, min_value=1, max_value=MAX_ID)
 
 
 class SentSerializer(serializers.Serializer):
@@ -60,12 +62,12 @@ class SentSerializer(serializers.Serializer):
 
 
 class CorrectionSerializer(serializers.Serializer):
-    image = serializers.IntegerField()
-    labels = serializers.ListField(child=serializers.IntegerField(), allow_empty=False)
+    image = IdField()
+    labels = serializers.ListField(child=IdField(), allow_empty=False)
 
 
 class ReviewRequestSerializer(serializers.Serializer):
-    confirm = serializers.ListField(child=serializers.IntegerField(), required=False, default=list)
+    confirm = serializers.ListField(child=IdField(), required=False, default=list)
     correct = CorrectionSerializer(many=True, required=False, default=list)
 
 

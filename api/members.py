@@ -6,6 +6,7 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
+from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -58,6 +59,10 @@ class MembershipViewSet(
             raise NotFound(f"User {self.kwargs['user']} is not a member of this project.")
         return membership
 
+    @extend_schema(
+        responses={201: MembershipSerializer, 200: MembershipSerializer},
+        description="Add a member (201), or set the role of one already in (200).",
+    )
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         self.require_manager()
         data = self.get_serializer(data=request.data)

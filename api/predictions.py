@@ -109,6 +109,8 @@ class PredictionListView(ModelView):
 class ImagePredictionsView(ModelView):
     """Every version's prediction of one image, newest version first."""
 
+    pagination_class = None
+
     @extend_schema(responses={200: PredictionSerializer(many=True)})
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         self.require_overseer()

@@ -76,6 +76,7 @@ class HistoryView(ProjectScopedView):
     """The caller's own labelled and skipped images, most recent first (to go back to)."""
 
     serializer_class = HistoryItemSerializer
+    pagination_class = None
     queryset = Annotation.objects.none()  # names the path's id type for the schema
 
     @extend_schema(

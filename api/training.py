@@ -201,6 +201,8 @@ class TrainView(ModelView):
 class TrainingRunListView(ModelView):
     """The project's training runs, newest first."""
 
+    pagination_class = None
+
     @extend_schema(responses={200: TrainingRunSerializer(many=True)})
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         self.require_overseer()
@@ -209,6 +211,8 @@ class TrainingRunListView(ModelView):
 
 class ModelVersionListView(ModelView):
     """The project's trained model versions, newest first."""
+
+    pagination_class = None
 
     @extend_schema(responses={200: ModelVersionSerializer(many=True)})
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:

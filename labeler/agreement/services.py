@@ -19,6 +19,7 @@ from labeler.errors import NotFound, ValidationFailed
 from labeler.images.models import Image
 from labeler.predictions.runs import training_refresh_if_due
 from labeler.projects.models import Label, Project
+from labeler.projects.selectors import MAX_ID
 
 
 def agreement_refresh(*, project: Project) -> None:
@@ -105,6 +106,8 @@ def image_gold_clear(*, project: Project, image_id: Any, cleared_by: User) -> No
 @transaction.atomic
 def image_decision_clear(*, project: Project, image_id: int, cleared_by: User) -> None:
     """Take back a person's decision (adjudicated or gold): consensus decides the image again."""
+    if not 0 < image_id <= MAX_ID:
+        raise NotFound(f"Image {image_id} has no decision by a person in this project.")
     with final_labels_tracked(project=project, image_ids=[image_id], changed_by=cleared_by):
         deleted, _ = FinalLabel.objects.filter(
             image_id=image_id, image__project=project, method__in=HUMAN_DECISIONS

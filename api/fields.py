@@ -1,0 +1,18 @@
+"""Serializer fields shared by the API's inputs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+from labeler.projects.selectors import MAX_ID
+
+
+class IdField(serializers.IntegerField):
+    """The id of a row: 1 up to the largest id a row can have (larger ones are a 400)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("min_value", 1)
+        kwargs.setdefault("max_value", MAX_ID)
+        super().__init__(**kwargs)

@@ -1,0 +1,152 @@
+"""The REST API fuzzed from its own OpenAPI schema (schemathesis): no 5xx, answers as documented.
+
+Every operation of the schema served at /api/v1/schema/ gets generated requests, valid and
+invalid, sent in-process to the WSGI application as a lead of a project with images, so
+that most of them pass the permission checks and reach the code behind them. Path ids are
+mostly the project's own (a random id only finds the 404). Each answer is checked for a
+server error and against the schema: status code documented, content type, body.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+
+import pytest
+import schemathesis
+from django.core.signals import request_finished, request_started
+from django.core.wsgi import get_wsgi_application
+from django.db import close_old_connections
+from drf_spectacular.generators import SchemaGenerator
+from drf_spectacular.renderers import OpenApiJsonRenderer
+from hypothesis import HealthCheck, settings
+from rest_framework.authtoken.models import Token
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from labeler.annotations.services import annotation_submit
+from labeler.projects.models import Role
+from tests.factories import ProjectFactory, UserFactory, add_member
+
+MAX_EXAMPLES = int(os.environ.get("LABELER_FUZZ_EXAMPLES", "25"))
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+]
+
+
+def api_schema() -> dict:
+    """The schema as the API serves it (rendered to JSON, as a client reads it)."""
+    document = SchemaGenerator().get_schema(request=None, public=True)
+    return json.loads(OpenApiJsonRenderer().render(document))
+
+
+schema = schemathesis.openapi.from_dict(api_schema())
+application = get_wsgi_application()
+
+
+@pytest.fixture
+def in_process():
+    """Requests share the test's connection and transaction, as Django's test client does."""
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
+
+
+@pytest.fixture
+def world(db, make_images, in_process):
+    """A lead's project with labels, members and images, and the lead's token."""
+    lead = UserFactory(username="fuzz-lead")
+    annotator = UserFactory(username="fuzz-annotator")
+    project = ProjectFactory(labels=["cat", "dog"], overlap=2)
+    add_member(project, lead, Role.LEAD)
+    add_member(project, annotator, Role.ANNOTATOR)
+    images = make_images(project, 3)
+    annotation, _ = annotation_submit(
+        project=project, annotator=annotator, image_id=images[0].pk, labels=["cat"]
+    )
+    ids = {
+        "project_pk": project.pk,
+        "image_id": images[0].pk,
+        "pk": annotation.pk,
+        "id": project.pk,
+    }
+    token, _ = Token.objects.get_or_create(user=lead)
+    return {"headers": {"Authorization": f"Token {token.key}"}, "ids": ids}
+
+
+def aim(case, ids: dict[str, int], rng: random.Random) -> None:
+    """Point most generated path ids at the world's objects; keep some as generated."""
+    for name in case.path_parameters or {}:
+        if name in ids and rng.random() < 0.8:
+            case.path_parameters[name] = ids[name]
+
+
+@pytest.mark.slow
+@schema.parametrize()
+@settings(
+    max_examples=MAX_EXAMPLES,
+    deadline=None,
+    suppress_health_check=list(HealthCheck),
+)
+def test_api_answers_as_documented(case, world):
+    aim(case, world["ids"], random.Random(repr(case.path_parameters)))
+    case.call_and_validate(app=application, headers=world["headers"], checks=CHECKS)
+
+
+# What the fuzzing found, pinned.
+
+
+def test_options_answers_without_describing_fields(world, client):
+    """OPTIONS on a view that builds no serializer for it was a 500."""
+    response = client.options(
+        f"/api/v1/projects/{world['ids']['project_pk']}/exports/",
+        headers={"authorization": world["headers"]["Authorization"]},
+    )
+    assert response.status_code == 200
+    assert "actions" not in response.json()
+
+
+def test_ids_beyond_any_row_are_refused_not_a_500(world, client):
+    project = world["ids"]["project_pk"]
+    auth = {"authorization": world["headers"]["Authorization"]}
+    response = client.post(
+        f"/api/v1/projects/{project}/machine-labels/review/",
+        {"confirm": [2**70]},
+        content_type="application/json",
+        headers=auth,
+    )
+    assert response.status_code == 400
+    assert "confirm" in response.json()["errors"]
+    response = client.delete(f"/api/v1/projects/{project}/decisions/{2**80}/", headers=auth)
+    assert response.status_code == 404
+
+
+@pytest.mark.parametrize("path", ["training-runs", "model-versions", "history"])
+def test_unpaginated_lists_are_documented_as_lists(world, client, path):
+    project = world["ids"]["project_pk"]
+    response = client.get(
+        f"/api/v1/projects/{project}/{path}/?page_size=0",
+        headers={"authorization": world["headers"]["Authorization"]},
+    )
+    assert response.status_code == 200 and isinstance(response.json(), list)
+    documented = api_schema()["paths"][f"/api/v1/projects/{{project_pk}}/{path}/"]["get"]
+    body = documented["responses"]["200"]["content"]["application/json"]["schema"]
+    assert body["type"] == "array"
+
+
+def test_every_operation_documents_the_error_shape():
+    for path_item in api_schema()["paths"].values():
+        for operation in path_item.values():
+            for status in ("400", "401", "403", "404", "429"):
+                answer = operation["responses"][status]["content"]["application/json"]
+                assert answer["schema"] == {"$ref": "#/components/schemas/Error"}
