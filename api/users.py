@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib.auth import get_user_model, password_validation
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import mixins, permissions, serializers, viewsets
@@ -48,5 +50,5 @@ class UserViewSet(
     filterset_fields = ["username", "is_staff"]
 
     @action(detail=False, methods=["get"], permission_classes=[permissions.IsAuthenticated])
-    def me(self, request: Request) -> Response:
+    def me(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return Response(self.get_serializer(request.user).data)

@@ -8,6 +8,7 @@ from typing import Any
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.views.decorators.http import require_GET
 
 from labeler.projects.models import Project
 from labeler.projects.views import api_url, page_labels, page_project, page_user
@@ -16,6 +17,7 @@ IMAGE_ID_SLOT = 999999999  # replaced by the script with each image's id
 
 
 @login_required
+@require_GET
 def label(request: HttpRequest, project_id: int) -> HttpResponse:
     """The labelling workspace; the page's script talks to the REST API."""
     project = page_project(request, project_id)

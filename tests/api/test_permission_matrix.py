@@ -1,0 +1,421 @@
+"""Every route of the URL conf x every role x every method, each answered as its rule says.
+
+The routes come from ``get_resolver()``, not from a list kept by hand: a route without a rule
+in ``RULES`` fails the test by name, and so does a rule whose route is gone. Each request runs
+in a transaction that is rolled back, so one world serves every case.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from django.core.cache import cache
+from django.db import transaction
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver
+from rest_framework.test import APIClient
+
+from labeler.agreement.services import image_decide
+from labeler.annotations.models import FinalLabelMethod
+from labeler.annotations.services import annotation_submit, skip_create
+from labeler.exports.models import Export
+from labeler.images.links import file_link
+from labeler.predictions.models import TrainingRun
+from labeler.projects.models import Role
+from tests.api.test_permissions import ROLES
+from tests.conftest import client_for
+from tests.factories import ModelVersionFactory, ProjectFactory, UserFactory, add_member
+
+METHODS = ["get", "post", "put", "patch", "delete"]
+OK = "ok"  # anything but 401/403/404/405 and 5xx: the role gets through to the view
+LOGIN = "login"  # a page: redirected to the login page
+ADMIN_LOGIN = "admin-login"  # the admin site: redirected to its own login page
+
+Expect = dict[str, int | str]
+
+
+def everyone(ok: int | str = OK) -> Expect:
+    return {"anonymous": 401, **dict.fromkeys(ROLES[1:], ok)}
+
+
+def members(ok: int | str = OK) -> Expect:
+    return {**everyone(ok), "stranger": 404}
+
+
+def overseers(ok: int | str = OK) -> Expect:
+    return {**members(ok), "annotator": 403}
+
+
+def managers(ok: int | str = OK) -> Expect:
+    return {**members(ok), "annotator": 403, "reviewer": 403}
+
+
+def admins(ok: int | str = OK) -> Expect:
+    return {"anonymous": 401, **dict.fromkeys(ROLES[1:-1], 403), "admin": ok}
+
+
+def public(ok: int | str = OK) -> Expect:
+    return dict.fromkeys(ROLES, ok)
+
+
+def page(api_rule: Expect) -> Expect:
+    """The same rule for a page: the anonymous caller is sent to log in instead of a 401."""
+    return {**api_rule, "anonymous": LOGIN}
+
+
+def staff_site() -> Expect:
+    return {**dict.fromkeys(ROLES[:-1], ADMIN_LOGIN), "admin": OK}
+
+
+@dataclass
+class Rule:
+    """Who may call a route, per method offered; other methods answer 405 to those let in.
+
+    ``methods`` is needed only where the view does not say which it offers (a function view
+    without ``require_http_methods``); ``ids`` picks the world's objects for the path.
+    """
+
+    expect: dict[str, Expect]
+    methods: list[str] | None = None
+    ids: dict[str, str] = field(default_factory=dict)
+    other: Expect | None = None  # what methods not offered answer, where not the default
+
+
+def read(rule: Expect, **kwargs: Any) -> Rule:
+    return Rule({"get": rule}, **kwargs)
+
+
+def write(rule: Expect, **kwargs: Any) -> Rule:
+    return Rule({"post": rule}, **kwargs)
+
+
+OWN_ANNOTATION = {"pk": "theirs"}
+RULES: dict[str, Rule] = {
+    # Pages.
+    "home": read(public()),  # anonymous callers see the landing page with a login link
+    # Logged-in callers are sent on from the login page whatever the method.
+    "login": Rule(
+        {"get": public(), "post": public(), "put": public()},
+        other={**public(), "anonymous": 405},
+    ),
+    "logout": Rule({"post": dict.fromkeys(ROLES, LOGIN)}, other=public(405)),
+    "project-new": Rule({"get": page(admins()), "post": page(admins())}),
+    "project-detail": read(page(members())),
+    "project-edit": Rule({"get": page(managers()), "post": page(managers())}),
+    "project-members": Rule({"get": page(managers()), "post": page(managers())}),
+    "project-upload": read(page(managers())),
+    "project-export": read(page(managers())),
+    "label": read(page(members())),
+    "agreement-dashboard": read(page(overseers())),
+    "review": read(page(overseers())),
+    "models": read(page(overseers())),
+    "machine-review": read(page(overseers())),
+    "image-file-link": read(public()),
+    "healthz": read(public()),
+    # The admin site's views take any method; GET and POST are what they serve.
+    "admin:*": Rule({"get": staff_site(), "post": staff_site()}, methods=["get", "post"]),
+    "admin:login": Rule({"get": public(), "post": public()}, methods=["get", "post"]),
+    "admin:logout": Rule({"post": {**public(), "admin": LOGIN}}, methods=["post"]),
+    "admin:password_change_done": read(staff_site(), methods=["get"]),
+    "admin:jsi18n": read(staff_site(), methods=["get"]),
+    # Without a model and field to complete, staff are refused too.
+    "admin:autocomplete": read({**staff_site(), "admin": 403}, methods=["get"]),
+    # The site's object links: a model without its own page has none (404 for staff).
+    "admin:view_on_site": read({**staff_site(), "admin": 404}, methods=["get"]),
+    # Any other address under /admin/ is not found, for staff too.
+    "admin:admin/(?P<url>.*)$": Rule(
+        {"get": {**staff_site(), "admin": 404}, "post": {**staff_site(), "admin": 404}},
+        methods=["get", "post"],
+    ),
+    # The browsable API's login pages.
+    "rest_framework:login": Rule({"get": public(), "post": public(), "put": public()}),
+    "rest_framework:logout": Rule({"post": dict.fromkeys(ROLES, LOGIN)}, other=public(405)),
+    # The REST API.
+    "api:api-root": read(everyone()),
+    "api:schema": read(public()),
+    "api:docs": read(public()),
+    "api:redoc": read(public()),
+    "api:token": write(public()),
+    "api:project-list": Rule({"get": everyone(), "post": admins()}),
+    "api:project-detail": Rule(
+        {
+            "get": members(),
+            "put": managers(),
+            "patch": managers(),
+            "delete": managers(),
+        },
+        ids={"pk": "project"},
+    ),
+    # Staff only, checked before the method is looked at.
+    "api:user-list": Rule({"get": admins(), "post": admins()}, other=admins(405)),
+    "api:user-me": read(everyone()),
+    "api:user-detail": read(admins(), ids={"pk": "annotator"}, other=admins(405)),
+    "api:member-list": Rule({"get": managers(), "post": managers()}),
+    "api:member-detail": Rule(
+        {"get": managers(), "patch": managers(), "delete": managers()},
+        ids={"user": "annotator2"},
+    ),
+    "api:image-list": Rule({"get": members(), "post": managers()}),
+    "api:image-detail": read(members()),
+    "api:image-file": read(members()),
+    "api:image-thumbnail": read(members()),
+    "api:annotation-list": Rule({"get": members(), "post": members()}),
+    "api:annotation-detail": Rule(
+        {"get": members(), "delete": {**members(404), "annotator": OK}},
+        ids={"pk": "mine"},
+    ),
+    "api:skip-list": Rule({"get": members(), "post": members()}),
+    "api:skip-detail": Rule(
+        {"get": members(), "delete": {**members(404), "annotator": OK}}, ids={"pk": "my_skip"}
+    ),
+    "api:next-image": read(members()),
+    "api:imports": write(managers()),
+    "api:export": read(managers()),
+    "api:export-list": Rule({"get": managers(), "post": managers()}),
+    "api:export-detail": Rule({"get": managers(), "delete": managers()}, ids={"pk": "export"}),
+    "api:export-download": read(managers(), ids={"pk": "export"}),
+    "api:progress": read(members()),
+    "api:history": read(members()),
+    "api:agreement": read(overseers()),
+    "api:consensus": read(overseers()),
+    "api:review": read(overseers()),
+    "api:review-detail": read(overseers()),
+    "api:decisions": Rule({"get": overseers(), "post": overseers()}),
+    "api:decision-detail": Rule({"delete": managers()}),
+    "api:train": write(managers()),
+    "api:training-runs": read(overseers()),
+    "api:training-run": read(overseers(), ids={"pk": "run"}),
+    "api:training-run-cancel": write(managers(), ids={"pk": "run"}),
+    "api:model-versions": read(overseers()),
+    "api:model-version": read(overseers(), ids={"pk": "version"}),
+    "api:model-version-promote": write(managers(), ids={"pk": "version"}),
+    "api:prelabel": write(managers()),
+    "api:predictions": read(overseers()),
+    "api:image-predictions": read(overseers()),
+    "api:label-history": read(overseers()),
+    "api:image-history": read(overseers()),
+    "api:machine-labels": read(overseers()),
+    "api:machine-labels-send": write(overseers()),
+    "api:machine-labels-review": write(overseers()),
+    "api:machine-labels-stats": read(overseers()),
+}
+
+
+@dataclass
+class Route:
+    name: str  # "namespace:name", or the pattern where the route has no name
+    pattern: str
+    callback: Callable[..., Any]
+
+    @property
+    def rule_key(self) -> str:
+        return "admin:*" if self.name.startswith("admin:") and self.name not in RULES else self.name
+
+
+def routes(patterns: list[Any] | None = None, prefix: str = "", ns: str = "") -> Iterator[Route]:
+    """Every route of the URL conf, with its full pattern and namespaced name."""
+    for entry in get_resolver().url_patterns if patterns is None else patterns:
+        pattern = prefix + str(entry.pattern)
+        if isinstance(entry, URLResolver):
+            inner = ":".join(filter(None, [ns, entry.namespace or ""]))
+            yield from routes(entry.url_patterns, pattern, inner)
+        elif isinstance(entry, URLPattern):
+            name = f"{ns}:{entry.name}" if ns and entry.name else entry.name
+            yield Route(name=name or f"{ns}:{pattern}", pattern=pattern, callback=entry.callback)
+
+
+def offered_methods(route: Route, rule: Rule) -> list[str] | None:
+    """The methods the view says it answers, or None where it does not say."""
+    view = route.callback
+    actions = getattr(view, "actions", None)
+    if actions:
+        return sorted(m for m in actions if m in METHODS)
+    cls = getattr(view, "cls", None) or getattr(view, "view_class", None)
+    if cls is not None:
+        return [m for m in METHODS if m in cls.http_method_names and hasattr(cls, m)]
+    while view is not None:
+        for cell in getattr(view, "__closure__", None) or ():
+            value = cell.cell_contents
+            if (
+                isinstance(value, list | tuple)
+                and value
+                and all(isinstance(v, str) and v.isupper() for v in value)
+            ):
+                return [m.lower() for m in value if m.lower() in METHODS]
+        view = getattr(view, "__wrapped__", None)
+    return rule.methods
+
+
+def test_every_route_has_a_rule_and_every_rule_a_route():
+    """A new endpoint or page without a rule fails here, by name; so does a rule left over."""
+    found = list(routes())
+    missing = sorted({r.name for r in found if r.rule_key not in RULES})
+    assert not missing, f"routes without a rule in RULES: {missing}"
+    stale = sorted(set(RULES) - {r.rule_key for r in found})
+    assert not stale, f"rules for routes that no longer exist: {stale}"
+    for route in found:
+        rule = RULES[route.rule_key]
+        offered = rule.methods or offered_methods(route, rule)
+        assert offered is not None, f"{route.name}: say which methods it offers (Rule.methods)"
+        # get implies head; a rule for a method the view refuses would never be exercised.
+        assert set(rule.expect) <= set(offered), (route.name, sorted(rule.expect), offered)
+        assert set(offered) <= set(rule.expect), (
+            f"{route.name} offers {offered} but its rule covers only {sorted(rule.expect)}"
+        )
+
+
+@pytest.fixture
+def world(project, lead, annotator, annotator2, outsider, admin_user, make_images):
+    """A project with a member in every role and one object of each kind an URL names."""
+    reviewer = UserFactory(username="reviewer")
+    add_member(project, reviewer, Role.REVIEWER)
+    other = ProjectFactory(name="Other")
+    add_member(other, outsider, Role.ANNOTATOR)
+    image, labelled, skipped = make_images(project, 3)
+    theirs, _ = annotation_submit(
+        project=project, annotator=annotator2, image_id=image.pk, labels=["dog"]
+    )
+    mine, _ = annotation_submit(
+        project=project, annotator=annotator, image_id=labelled.pk, labels=["cat"]
+    )
+    image.thumbnail = image.file.name
+    image.save(update_fields=["thumbnail"])
+    image_decide(
+        project=project,
+        image_id=image.pk,
+        labels=["cat"],
+        decided_by=lead,
+        method=FinalLabelMethod.ADJUDICATED,
+    )
+    export = Export.objects.create(project=project, created_by=lead, format="csv")
+    run = TrainingRun.objects.create(project=project, requested_by=lead)
+    version = ModelVersionFactory(project=project, is_current=False)
+    ids = {
+        "project": project.pk,
+        "annotator": annotator.pk,
+        "annotator2": annotator2.pk,
+        "image": image.pk,
+        "theirs": theirs.pk,
+        "mine": mine.pk,
+        "my_skip": skip_create(project=project, annotator=annotator, image_id=skipped.pk).pk,
+        "export": export.pk,
+        "run": run.pk,
+        "version": version.pk,
+    }
+    users = {
+        "annotator": annotator,
+        "stranger": outsider,
+        "reviewer": reviewer,
+        "lead": lead,
+        "admin": admin_user,
+    }
+    return {"ids": ids, "users": users, "file_link": file_link(image.file.name)}
+
+
+DEFAULT_IDS = {
+    "project_id": "project",
+    "project_pk": "project",
+    "image_id": "image",
+    "pk": "project",
+}
+FIXED = {"format": "json", "object_id": "1", "id": "1", "content_type_id": "1", "url": "nowhere/"}
+
+
+def path_of(route: Route, rule: Rule, world: dict[str, Any]) -> str:
+    """The route's path with its parameters filled from the world."""
+    if route.name == "image-file-link":
+        return world["file_link"]
+
+    def value(name: str) -> str:
+        if name in FIXED:
+            return FIXED[name]
+        if name == "app_label":
+            return "projects"
+        return str(world["ids"][rule.ids.get(name) or DEFAULT_IDS[name]])
+
+    path = route.pattern.replace("<drf_format_suffix:format>", ".json")
+    path = re.sub(r"\(\?P<(\w+)>[^)]*\)", lambda m: value(m.group(1)), path)
+    path = re.sub(r"<(?:\w+:)?(\w+)>", lambda m: value(m.group(1)), path)
+    path = path.replace("^", "").replace("$", "").replace("\\.", ".").replace("/?", "/")
+    return "/" + path
+
+
+def client_for_role(world: dict[str, Any], role: str, api: bool) -> Client:
+    """Token auth for the API, a session for pages (as the browser has)."""
+    if role == "anonymous":
+        return APIClient()
+    user = world["users"][role]
+    if api:
+        return client_for(user)
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def outcome(response: Any) -> int | str:
+    status = response.status_code
+    if status in (301, 302):
+        location = response["Location"]
+        if location.startswith("/admin/login/"):
+            return ADMIN_LOGIN
+        if location.startswith("/login/"):
+            return LOGIN
+    if status in (401, 403, 404, 405) or status >= 500:
+        return status
+    return OK
+
+
+def not_offered(rule: Rule, role: str, api: bool) -> int | str:
+    """A method the view does not offer: 405 to anyone logged in.
+
+    Anonymous callers are refused (401, or sent to log in) before the method is looked at;
+    the API checks the project in the handler, after the method.
+    """
+    if rule.other:
+        return rule.other[role]
+    first = next(iter(rule.expect.values()))[role]
+    if role == "anonymous" and first in (401, LOGIN, ADMIN_LOGIN):
+        return first
+    return 405
+
+
+def test_every_route_answers_every_role_as_its_rule_says(world, capsys):
+    """Routes x roles x methods: who gets through, who is refused and how, and 405 otherwise."""
+    wrong = []
+    cases = 0
+    found = [r for r in routes() if r.rule_key in RULES]
+    for route in found:
+        rule = RULES[route.rule_key]
+        sent = rule.methods or METHODS  # admin views take any method: only theirs are sent
+        path = path_of(route, rule, world)
+        api = route.name.startswith(("api:", "rest_framework:"))
+        cache.clear()
+        for role in ROLES:
+            client = client_for_role(world, role, api)
+            for method in sent:
+                if method in rule.expect:
+                    expected = rule.expect[method][role]
+                else:
+                    expected = not_offered(rule, role, api)
+                cases += 1
+                try:
+                    with transaction.atomic():
+                        response = getattr(client, method)(path)
+                        transaction.set_rollback(True)
+                    got = outcome(response)
+                except Exception as exc:  # a 500: report it with the rest
+                    got = f"{type(exc).__name__}: {exc}"
+                if got != expected:
+                    wrong.append(
+                        f"{route.name} {method.upper()} {path} as {role}: {got} != {expected}"
+                    )
+    with capsys.disabled():
+        print(
+            f"\npermission matrix: {len(found)} routes x {len(ROLES)} roles x {len(METHODS)} "
+            f"methods = {cases} requests"
+        )
+    assert not wrong, "\n".join(wrong)
