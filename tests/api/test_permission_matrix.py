@@ -160,9 +160,9 @@ RULES: dict[str, Rule] = {
         ids={"user": "annotator2"},
     ),
     "api:image-list": Rule({"get": members(), "post": managers()}),
-    "api:image-detail": read(members()),
-    "api:image-file": read(members()),
-    "api:image-thumbnail": read(members()),
+    "api:image-detail": read(members(), ids={"pk": "image"}),
+    "api:image-file": read(members(), ids={"pk": "image"}),
+    "api:image-thumbnail": read(members(), ids={"pk": "image"}),
     "api:annotation-list": Rule({"get": members(), "post": members()}),
     "api:annotation-detail": Rule(
         {"get": members(), "delete": {**members(404), "annotator": OK}},
@@ -320,9 +320,9 @@ DEFAULT_IDS = {
     "project_id": "project",
     "project_pk": "project",
     "image_id": "image",
-    "pk": "project",
+    "id": "annotator",  # the admin's password page of a user
 }
-FIXED = {"format": "json", "object_id": "1", "id": "1", "content_type_id": "1", "url": "nowhere/"}
+FIXED = {"format": "json", "object_id": "1", "content_type_id": "1", "url": "nowhere/"}
 
 
 def path_of(route: Route, rule: Rule, world: dict[str, Any]) -> str:
