@@ -44,7 +44,7 @@ class AgreementView(QualityView):
     )
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         self.require_overseer()
-        bucket = request.query_params.get("bucket") or None
+        bucket = request.query_params.get("bucket")
         if bucket is not None and bucket not in BUCKETS:
             raise ValidationFailed(
                 f"Unknown bucket {bucket!r}; use one of {', '.join(BUCKETS)}.", field="bucket"

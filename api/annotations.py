@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import django_filters
 from django.contrib.auth.models import User
 from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema
@@ -12,6 +11,7 @@ from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from api.filters import FilterSet
 from api.idempotency import IDEMPOTENCY_KEY, idempotent
 from api.images import DATETIME
 from api.permissions import ProjectScopedView
@@ -75,7 +75,7 @@ class AnnotationSubmitSerializer(serializers.Serializer):
     )
 
 
-class AnnotationFilter(django_filters.FilterSet):
+class AnnotationFilter(FilterSet):
     class Meta:
         model = Annotation
         fields = {"image": ["exact"], "annotator": ["exact"], "updated_at": ["gte", "lte"]}

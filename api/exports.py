@@ -13,10 +13,11 @@ from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
-from rest_framework.pagination import CursorPagination
+from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from api.pagination import Cursor
 from api.permissions import ProjectObjectView, ProjectScopedView
 from labeler.errors import Conflict
 from labeler.exports import services
@@ -89,7 +90,7 @@ class ExportRequestSerializer(serializers.Serializer):
     predictions = serializers.BooleanField(required=False)
 
 
-class ExportPagination(CursorPagination):
+class ExportPagination(Cursor):
     """Exports, newest first."""
 
     ordering = "-id"
@@ -134,6 +135,8 @@ class ExportListView(ProjectScopedView):
     """The project's background exports: start one, or list them newest first."""
 
     pagination_class = ExportPagination
+    # Options are JSON (a form could not carry a split as a list, nor tell null from "").
+    parser_classes = [JSONParser]
     queryset: QuerySet[Any] = Export.objects.none()
 
     @extend_schema(responses={200: ExportSerializer(many=True)})

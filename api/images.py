@@ -6,7 +6,6 @@ from collections.abc import Mapping
 from dataclasses import asdict
 from typing import Any
 
-import django_filters
 from django.db.models import QuerySet
 from django.http import FileResponse
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -16,6 +15,7 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from api.filters import FilterSet
 from api.permissions import ProjectScopedView
 from labeler.errors import NotFound
 from labeler.images import services
@@ -73,7 +73,7 @@ class ImageSerializer(serializers.ModelSerializer):
         }
 
 
-class ImageFilter(django_filters.FilterSet):
+class ImageFilter(FilterSet):
     class Meta:
         model = Image
         fields = {"is_complete": ["exact"], "sha256": ["exact"], "created_at": ["gte", "lte"]}

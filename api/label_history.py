@@ -11,12 +11,13 @@ import django_filters
 from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
-from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from api.agreement import QualityView
+from api.filters import FilterSet
 from api.images import DATETIME
+from api.pagination import Cursor
 from labeler.annotations.models import LabelChange, LabelChangeKind
 from labeler.errors import NotFound
 from labeler.images.models import Image
@@ -67,7 +68,7 @@ class LabelChangeSerializer(serializers.ModelSerializer):
         return data
 
 
-class LabelChangeFilter(django_filters.FilterSet):
+class LabelChangeFilter(FilterSet):
     kind = django_filters.ChoiceFilter(choices=LabelChangeKind.choices)
     since = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
     until = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lte")
@@ -77,7 +78,7 @@ class LabelChangeFilter(django_filters.FilterSet):
         fields = ["image", "kind", "method", "annotator", "changed_by", "since", "until"]
 
 
-class NewestFirst(CursorPagination):
+class NewestFirst(Cursor):
     """Changes, newest first."""
 
     ordering = "-id"

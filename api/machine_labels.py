@@ -9,12 +9,13 @@ from typing import Any
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
-from rest_framework.pagination import CursorPagination
+from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from api.fields import IdField
 from api.images import stored_file_url
+from api.pagination import Cursor
 from api.predictions import id_param
 from api.training import ModelView
 from labeler.errors import ValidationFailed
@@ -89,7 +90,7 @@ class StatsSerializer(serializers.Serializer):
     spot_checks = SpotChecksSerializer()
 
 
-class MachineLabelPagination(CursorPagination):
+class MachineLabelPagination(Cursor):
     """Machine labels, most confident first."""
 
     ordering = ("-confidence", "id")
@@ -128,7 +129,7 @@ class MachineLabelListView(ModelView):
             "model_version", "reviewed_by", "image"
         )
         status = request.query_params.get("status")
-        if status:
+        if status is not None:
             if status not in MachineLabelStatus.values:
                 known = ", ".join(MachineLabelStatus.values)
                 raise ValidationFailed(
@@ -151,6 +152,8 @@ def _with_label(found: Any, label_id: int) -> list[int]:
 
 class MachineLabelReviewView(ModelView):
     """Confirm and correct pending machine labels in one batch."""
+
+    parser_classes = [JSONParser]  # corrections are a list of objects: no form can carry them
 
     @extend_schema(request=ReviewRequestSerializer, responses={200: ReviewResultSerializer})
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:

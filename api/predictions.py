@@ -6,10 +6,10 @@ from typing import Any
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
-from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from api.pagination import Cursor
 from api.training import ModelView
 from labeler.errors import NotFound, ValidationFailed
 from labeler.images.models import Image
@@ -50,7 +50,7 @@ class PredictionSerializer(serializers.ModelSerializer):
         return labels
 
 
-class PredictionPagination(CursorPagination):
+class PredictionPagination(Cursor):
     """Predictions in image order."""
 
     ordering = "id"
@@ -62,7 +62,7 @@ class PredictionPagination(CursorPagination):
 def id_param(request: Request, name: str) -> int | None:
     """The query parameter as an id, None when absent; 400 when it is no id."""
     raw = request.query_params.get(name)
-    if raw is None or raw == "":
+    if raw is None:
         return None
     if not (raw.isascii() and raw.isdigit() and len(raw) <= 19 and int(raw) <= MAX_ID):
         raise ValidationFailed(f"'{name}' must be an id.", field=name)

@@ -10,12 +10,12 @@ from typing import Any
 
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
-from rest_framework.pagination import CursorPagination, PageNumberPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from api.agreement import QualityView
 from api.images import ImageSerializer
+from api.pagination import Cursor, PageNumbers
 from api.queue import SuggestionSerializer
 from labeler.agreement import review, services
 from labeler.agreement.rows import HUMAN_DECISIONS
@@ -100,7 +100,7 @@ class DecisionSerializer(serializers.Serializer):
     )
 
 
-class ReviewPagination(PageNumberPagination):
+class ReviewPagination(PageNumbers):
     """Pages of the queue in its order (most uncertain first)."""
 
     page_size = 20
@@ -108,7 +108,7 @@ class ReviewPagination(PageNumberPagination):
     max_page_size = 200
 
 
-class DecisionPagination(CursorPagination):
+class DecisionPagination(Cursor):
     """Decisions, newest first."""
 
     ordering = "-id"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import django_filters
 from django.contrib.auth.models import User
 from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema
@@ -12,6 +11,7 @@ from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from api.filters import FilterSet
 from api.idempotency import IDEMPOTENCY_KEY, idempotent
 from api.permissions import ProjectScopedView
 from labeler.annotations import services
@@ -33,7 +33,7 @@ class SkipCreateSerializer(serializers.Serializer):
     reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=500)
 
 
-class SkipFilter(django_filters.FilterSet):
+class SkipFilter(FilterSet):
     class Meta:
         model = Skip
         fields = {"image": ["exact"], "annotator": ["exact"]}

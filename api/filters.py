@@ -1,0 +1,62 @@
+"""Query filters: a value a filter cannot read is a 400 naming it, never a silent no-op."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import django_filters
+from django import forms
+from django.core.exceptions import ValidationError
+from django.db import models
+from django_filters.rest_framework import DjangoFilterBackend
+from django_filters.widgets import BooleanWidget
+
+from labeler.errors import ValidationFailed
+
+
+class StrictBooleanField(forms.NullBooleanField):
+    """true or false (as the schema says); absent is no filter, anything else an error."""
+
+    def to_python(self, value: Any) -> Any:
+        if value is None or isinstance(value, bool):
+            return value
+        raise ValidationError(f"{value!r} is neither true nor false.", code="invalid")
+
+
+class StrictBooleanWidget(BooleanWidget):
+    """Reads true/false (and 1/0) as the stock widget does, but passes other text on."""
+
+    def value_from_datadict(self, data: Any, files: Any, name: str) -> Any:
+        value = super().value_from_datadict(data, files, name)
+        return data.get(name) if value is None else value
+
+
+class StrictBooleanFilter(django_filters.rest_framework.BooleanFilter):
+    field_class = StrictBooleanField
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("widget", StrictBooleanWidget)
+        super().__init__(*args, **kwargs)
+
+
+class FilterSet(django_filters.rest_framework.FilterSet):
+    FILTER_DEFAULTS = {
+        **django_filters.rest_framework.FilterSet.FILTER_DEFAULTS,
+        models.BooleanField: {"filter_class": StrictBooleanFilter},
+    }
+
+
+class FilterBackend(DjangoFilterBackend):
+    """The project's filter sets, strict; a filter given with no value is a 400 too."""
+
+    filterset_base = FilterSet
+
+    def get_filterset(self, request: Any, queryset: Any, view: Any) -> Any:
+        filterset = super().get_filterset(request, queryset, view)
+        if filterset is not None:
+            for name in filterset.filters:
+                if name in request.query_params and request.query_params[name] == "":
+                    raise ValidationFailed(
+                        f"{name} is empty: give a value or leave it out.", field=name
+                    )
+        return filterset
