@@ -20,6 +20,20 @@ from bench.load_stack import ROOT, static_collect
 
 ADMIN = "fault-admin"
 PASSWORD = "fault-admin-password"
+STATIC_ROOT = ROOT / "var" / "reliability" / "static"  # collected once, shared by the tests
+
+
+def served_database_url() -> str:
+    """The URL of the test database this process uses, for a server to share it."""
+    from django.db import connection
+
+    found = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{found['NAME']}"
+    user = found["USER"] or "postgres"
+    password = f":{found['PASSWORD']}" if found["PASSWORD"] else ""
+    host = found["HOST"] or "127.0.0.1"
+    return f"postgres://{user}{password}@{host}:{found['PORT'] or 5432}/{found['NAME']}"
 
 
 def manage(env: dict[str, str], *arguments: str, timeout: float = 180) -> str:
@@ -41,7 +55,7 @@ def database_prepare(env: dict[str, str]) -> str:
 
     Pages need the static files' manifest (DEBUG off): collected once into ``var/``.
     """
-    env["STATIC_ROOT"] = str(ROOT / "var" / "reliability" / "static")
+    env["STATIC_ROOT"] = str(STATIC_ROOT)
     static_collect(env)
     manage(env, "migrate", "--verbosity", "0")
     code = (

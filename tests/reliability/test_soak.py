@@ -17,7 +17,6 @@ from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import User
-from django.db import connection
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
@@ -29,6 +28,7 @@ from labeler.annotations.services import assignments_purge_expired
 from labeler.images.models import Image
 from labeler.projects.models import Project
 from tests.reliability.soak_client import SoakLogin, SoakTally, soak_process
+from tests.reliability.stack import served_database_url
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
@@ -38,15 +38,6 @@ OVERLAP = 3
 IMAGES = 6000
 SECONDS = float(os.environ.get("SOAK_SECONDS", "45"))
 LEASE_SECONDS = 8
-
-
-def database_url() -> str:
-    """The URL of the test database this process is connected to."""
-    found = connection.settings_dict
-    user = found["USER"] or "postgres"
-    password = f":{found['PASSWORD']}" if found["PASSWORD"] else ""
-    host = found["HOST"] or "127.0.0.1"
-    return f"postgres://{user}{password}@{host}:{found['PORT'] or 5432}/{found['NAME']}"
 
 
 @pytest.fixture
@@ -70,7 +61,7 @@ def test_fifty_annotators_lose_nothing_and_hold_nothing(soak_project, tmp_path: 
     the purge."""
     project, logins = soak_project
     env = stack_env(
-        database_url=database_url(),
+        database_url=served_database_url(),
         redis_url=os.environ.get("REDIS_URL", ""),
         var_dir=tmp_path / "var",
     )
