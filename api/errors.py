@@ -10,12 +10,15 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation, TooManyFilesSent
+from django.db import InterfaceError, OperationalError
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
+from rest_framework.views import set_rollback
 
 from labeler.errors import DomainError
+from labeler.views import RETRY_AFTER_SECONDS, UNAVAILABLE_MESSAGE
 
 
 def _first_message(errors: Any) -> str:
@@ -36,6 +39,14 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
             body["errors"] = {exc.field: [exc.message]}
         body.update(exc.details)
         return Response(body, status=exc.status_code)
+    if isinstance(exc, OperationalError | InterfaceError):
+        # The database is down or restarting: not a bug, and the client may retry.
+        set_rollback()
+        return Response(
+            {"detail": UNAVAILABLE_MESSAGE, "code": "database_unavailable"},
+            status=status.HTTP_503_SERVICE_UNAVAILABLE,
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
     if isinstance(exc, TooManyFilesSent | RequestDataTooBig):
         return Response(
             {"detail": f"Request too large: {exc}", "code": "too_large"},

@@ -219,11 +219,13 @@ def pool_run(
     chunks: Sequence[Sequence[Any]],
     *,
     on_start: Callable[[], Any],
+    total: Tally | None = None,
 ) -> tuple[Tally, Any]:
     """Run ``target(plan, chunk, ...)`` in one spawned process per chunk, timed together.
 
     ``on_start`` runs once every process is ready, just before they are released; its
-    value is returned with the merged tally.
+    value is returned with the merged tally (``total``, a new ``Tally`` unless given:
+    a subclass merges what its processes report beyond the benchmark's fields).
     """
     context = multiprocessing.get_context("spawn")
     ready, results = context.Queue(), context.Queue()
@@ -239,7 +241,7 @@ def pool_run(
         started = on_start()
         deadline.value = time.monotonic() + plan.seconds
         start.set()
-        total = Tally()
+        total = Tally() if total is None else total
         for outcome in _gather(results, processes, timeout=plan.seconds + 600):
             if isinstance(outcome, BaseException):
                 raise RuntimeError("a load-generator process failed") from outcome

@@ -137,19 +137,23 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def stack_running(env: dict[str, str], gunicorn: GunicornSetup, logs: Path) -> Iterator[Stack]:
-    """Start gunicorn and the workers, wait until they answer, stop them all at the end."""
+def stack_running(
+    env: dict[str, str], gunicorn: GunicornSetup, logs: Path, *, workers: bool = True
+) -> Iterator[Stack]:
+    """Start gunicorn and (unless not ``workers``) the Celery workers, wait until they
+    answer, stop them all at the end."""
     logs.mkdir(parents=True, exist_ok=True)
     port = free_port()
     stack = Stack(f"http://127.0.0.1:{port}", env, logs)
     try:
         _start(stack, "gunicorn", _gunicorn_command(gunicorn, port))
         tag = f"bench-load-{port}"
-        _start(stack, "celery-cpu", _celery_command("default", f"{tag}-cpu", concurrency=2))
-        _start(stack, "celery-gpu", _celery_command("gpu", f"{tag}-gpu", concurrency=1))
-        _wait_ready(
-            stack, [f"{tag}-cpu@{socket.gethostname()}", f"{tag}-gpu@{socket.gethostname()}"]
-        )
+        names: list[str] = []
+        if workers:
+            _start(stack, "celery-cpu", _celery_command("default", f"{tag}-cpu", concurrency=2))
+            _start(stack, "celery-gpu", _celery_command("gpu", f"{tag}-gpu", concurrency=1))
+            names = [f"{tag}-cpu@{socket.gethostname()}", f"{tag}-gpu@{socket.gethostname()}"]
+        _wait_ready(stack, names)
         yield stack
     finally:
         stack.stop()
@@ -210,6 +214,8 @@ def _wait_ready(stack: Stack, workers: list[str], timeout: float = 90) -> None:
         if time.monotonic() > deadline:
             raise RuntimeError(f"gunicorn did not answer within {timeout} s; see {stack.logs}")
         time.sleep(0.2)
+    if not workers:
+        return
     from celery import Celery
 
     app = Celery(broker=stack.env["REDIS_URL"])

@@ -17,12 +17,21 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+import kombu.exceptions
+import redis.exceptions
 from celery.canvas import Signature
 from django.db import connections, transaction
 
 from worker.celery_app import app
 
 logger = logging.getLogger(__name__)
+
+# What sending raises while the broker (or the Redis cache beside it) cannot be reached.
+UNAVAILABLE: tuple[type[Exception], ...] = (
+    kombu.exceptions.OperationalError,
+    redis.exceptions.RedisError,
+    ConnectionError,
+)
 
 
 class _Background:
@@ -132,6 +141,17 @@ def enqueue_in(seconds: float, task_name: str, *args: Any) -> None:
     _register_tasks()
     signature = app.signature(task_name, args=args, countdown=seconds)
     transaction.on_commit(_sender(signature, seconds), robust=True)
+
+
+def send_now(seconds: float, task_name: str, *args: Any) -> None:
+    """Send the named task now (to run ``seconds`` from now), raising what sending raised.
+
+    For callers that keep the intent elsewhere when the broker is down (see
+    ``labeler.agreement.refresh``); ``enqueue`` only logs such a failure.
+    """
+    _register_tasks()
+    signature = app.signature(task_name, args=args, countdown=seconds or None)
+    _sender(signature, seconds)()
 
 
 def _sender(signature: Signature, seconds: float) -> Callable[[], None]:

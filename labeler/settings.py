@@ -110,10 +110,15 @@ TEMPLATES = [
 ]
 
 # Cache: Redis when REDIS_URL is set (shared by web processes and workers), else memory.
+# Short socket timeouts: a Redis that is down fails a cache call quickly, never a request.
 REDIS_URL = os.environ.get("REDIS_URL", "")
 CACHES = {
     "default": (
-        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 2},
+        }
         if REDIS_URL
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
     )
@@ -121,7 +126,8 @@ CACHES = {
 
 # Sessions are read from the cache and written through to the database: a page or API
 # call by a logged-in user costs no session query, and a cache flush logs nobody out.
-SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+# (labeler.sessions: Django's cached_db, which also serves sessions while the cache is down).
+SESSION_ENGINE = "labeler.sessions"
 # Django's backend, with the session's user read by a fixed statement (labeler.backends).
 AUTHENTICATION_BACKENDS = ["labeler.backends.UserBackend"]
 
@@ -238,6 +244,16 @@ CELERY_TASK_ROUTES = {
     "worker.tasks.export_run": {"queue": "default"},
 }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A web request that sends a task while the broker is down gives up within about a
+# second and a half (the intent is kept in the database and sent again by beat).
+CELERY_BROKER_CONNECTION_TIMEOUT = 1
+CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 1, "socket_timeout": 2}
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 2,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.2,
+}
 CELERY_TIMEZONE = TIME_ZONE
 # Final labels and agreement caches are refreshed in the background at most once per this
 # many seconds per project, by one run that sees every label given meanwhile.
@@ -254,6 +270,15 @@ CELERY_BEAT_SCHEDULE = {
     "purge-expired-idempotency-keys": {
         "task": "worker.tasks.idempotency_purge_expired",
         "schedule": 3600.0,
+    },
+    # Work whose sending failed while the broker or the cache was down.
+    "refresh-overdue-agreement": {
+        "task": "worker.tasks.agreement_refresh_overdue",
+        "schedule": 60.0,
+    },
+    "resend-queued-training-runs": {
+        "task": "worker.tasks.training_runs_resend",
+        "schedule": 300.0,
     },
 }
 
@@ -273,6 +298,8 @@ LABELER_INPUT_CACHE_MAX_SIZE = env_int("LABELER_INPUT_CACHE_MAX_SIZE", 64)  # pi
 LABELER_TRAINING_STALE_SECONDS = env_int("LABELER_TRAINING_STALE_SECONDS", 900)
 # How long a write's Idempotency-Key and its answer are kept for retries.
 LABELER_IDEMPOTENCY_SECONDS = env_int("LABELER_IDEMPOTENCY_SECONDS", 24 * 3600)
+# A run still queued this long after it was created is sent again (duplicates are no-ops).
+LABELER_TRAINING_RESEND_SECONDS = env_int("LABELER_TRAINING_RESEND_SECONDS", 600)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

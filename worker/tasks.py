@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from celery import shared_task
+from django.conf import settings
+from django.utils import timezone
 
 from labeler import jobs
 from labeler.agreement import services as agreement_services
@@ -44,6 +48,19 @@ def agreement_refresh(project_id: int) -> None:
     project = Project.objects.filter(pk=project_id).first()
     if project is not None:
         agreement_services.agreement_refresh(project=project)
+
+
+@shared_task(name="worker.tasks.agreement_refresh_overdue")
+def agreement_refresh_overdue() -> int:
+    """Refresh the projects whose refresh could not be scheduled; returns how many."""
+    return agreement_services.agreement_refresh_overdue()
+
+
+@shared_task(name="worker.tasks.training_runs_resend")
+def training_runs_resend() -> int:
+    """Send again the training runs queued for a while (their send may have failed)."""
+    queued_before = timezone.now() - timedelta(seconds=settings.LABELER_TRAINING_RESEND_SECONDS)
+    return runs.training_runs_resume(queued_before=queued_before)
 
 
 @shared_task(name="worker.tasks.export_run", acks_late=True, reject_on_worker_lost=True)

@@ -10,10 +10,16 @@ lives ride on that run, which starts after every one of them committed. With no
 broker the web server waits the countdown out on its task thread (``labeler.jobs``), as
 a worker would; where tasks run inline (commands, tests) the task runs at once, so
 there writes within the window after a refresh wait for the next write after it.
+
+When the cache or the broker cannot be reached the project is marked
+``agreement_refresh_due`` instead, and ``agreement_refresh_overdue`` (run by beat)
+refreshes it once they are back: no label is left out of the final labels for long.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
 from functools import partial
 
 from django.conf import settings
@@ -21,6 +27,9 @@ from django.core.cache import cache
 from django.db import transaction
 
 from labeler import jobs
+from labeler.projects.models import Project
+
+logger = logging.getLogger(__name__)
 
 TASK = "worker.tasks.agreement_refresh"
 MARGIN_SECONDS = 1  # the run starts this long after its key expired (clocks differ a little)
@@ -42,6 +51,20 @@ def agreement_refresh_schedule(*, project_id: int) -> None:
 
 def _schedule(project_id: int) -> None:
     seconds = settings.AGREEMENT_REFRESH_SECONDS
-    # Added after the commit: a write that finds the key is committed before the run reads.
-    if cache.add(refresh_key(project_id), 1, timeout=seconds):
-        jobs.enqueue_in(seconds + MARGIN_SECONDS, TASK, project_id)
+    key = refresh_key(project_id)
+    try:
+        # Added after the commit: a write that finds the key is committed before the run reads.
+        if cache.add(key, 1, timeout=seconds):
+            jobs.send_now(seconds + MARGIN_SECONDS, TASK, project_id)
+    except jobs.UNAVAILABLE as exc:
+        logger.warning("Agreement refresh of project %s not scheduled (%s): due", project_id, exc)
+        Project.objects.filter(pk=project_id).update(agreement_refresh_due=True)
+        with contextlib.suppress(*jobs.UNAVAILABLE):
+            cache.delete(key)  # the next write tries again, if the cache is back
+
+
+def agreement_refresh_due_ids() -> list[int]:
+    """Projects whose refresh could not be scheduled, each taken off the list as returned."""
+    due = list(Project.objects.filter(agreement_refresh_due=True).values_list("pk", flat=True))
+    Project.objects.filter(pk__in=due).update(agreement_refresh_due=False)
+    return due

@@ -8,7 +8,7 @@ import numpy as np
 from django.contrib.auth.models import User
 from django.db import transaction
 
-from labeler.agreement.refresh import agreement_refresh_schedule
+from labeler.agreement.refresh import agreement_refresh_due_ids, agreement_refresh_schedule
 from labeler.agreement.review import review_candidates
 from labeler.agreement.rows import HUMAN_DECISIONS, SETTLED, consensus_rows
 from labeler.agreement.selectors import agreement_report
@@ -33,6 +33,14 @@ def agreement_refresh(*, project: Project) -> None:
     training_refresh_if_due(project=project)
     agreement_report(project)
     review_candidates(project)
+
+
+def agreement_refresh_overdue() -> int:
+    """Refresh every project whose refresh could not be scheduled; returns how many."""
+    due = agreement_refresh_due_ids()
+    for project in Project.objects.filter(pk__in=due):
+        agreement_refresh(project=project)
+    return len(due)
 
 
 @transaction.atomic

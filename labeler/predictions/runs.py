@@ -257,13 +257,17 @@ def training_run_cancel(*, run: TrainingRun) -> TrainingRun:
     return run
 
 
-def training_runs_resume() -> int:
-    """Send the training task again for every queued run; returns how many.
+def training_runs_resume(*, queued_before: Any = None) -> int:
+    """Send the training task again for every queued run (created before ``queued_before``,
+    when given); returns how many.
 
-    A server that ran its tasks in-process lost its queue when it stopped. Claiming a
-    run is atomic (``training_run_begin``), so a run sent twice still trains once.
+    A server that ran its tasks in-process lost its queue when it stopped, and a run
+    created while the broker was down was never sent. Claiming a run is atomic
+    (``training_run_begin``), so a run sent twice still trains once.
     """
     queued = TrainingRun.objects.filter(status=RunStatus.QUEUED, cancel_requested=False)
+    if queued_before is not None:
+        queued = queued.filter(created_at__lt=queued_before)
     ids = list(queued.values_list("pk", flat=True))
     for run_id in ids:
         jobs.enqueue(TRAIN_TASK, run_id)

@@ -74,6 +74,9 @@ class Project(models.Model):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # Set when labels changed but the background refresh could not be scheduled (the cache
+    # or the broker was down); a periodic task refreshes such projects and clears it.
+    agreement_refresh_due = models.BooleanField(default=False, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -1,0 +1,47 @@
+"""A refresh that cannot be scheduled (the cache is down) is kept as due, and run by beat."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.cache import caches
+
+from bench.load_stack import free_port
+from labeler.agreement.services import agreement_refresh_overdue
+from labeler.annotations.models import FinalLabel
+from labeler.annotations.services import annotation_submit
+from tests.factories import ProjectFactory, UserFactory, add_member
+
+pytestmark = pytest.mark.django_db
+
+
+def test_labels_given_while_the_cache_is_down_are_refreshed_by_the_overdue_task(
+    settings, make_images, django_capture_on_commit_callbacks
+) -> None:
+    """Submits succeed with no Redis listening; the project is marked due, and the overdue
+    task (once the cache is back) writes its final labels and clears the mark."""
+    project = ProjectFactory(overlap=1, retrain_after=0)
+    user = UserFactory()
+    add_member(project, user)
+    images = make_images(project, 2)
+    cache_up = settings.CACHES
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": f"redis://127.0.0.1:{free_port()}/0",  # nothing listens there
+            "OPTIONS": {"socket_connect_timeout": 1},
+        }
+    }
+    for image in images:
+        with django_capture_on_commit_callbacks(execute=True):
+            annotation_submit(project=project, annotator=user, image_id=image.pk, labels=["cat"])
+    project.refresh_from_db()
+    assert project.agreement_refresh_due
+    assert not FinalLabel.objects.filter(image__project=project).exists()
+
+    caches["default"].close()
+    settings.CACHES = cache_up  # back, as beat's next run finds it
+    assert agreement_refresh_overdue() == 1
+    project.refresh_from_db()
+    assert not project.agreement_refresh_due
+    assert FinalLabel.objects.filter(image__project=project).count() == 2
+    assert agreement_refresh_overdue() == 0

@@ -1,0 +1,182 @@
+"""The worker process is killed (SIGKILL) in the middle of a training and of a pre-labelling.
+
+A real Celery worker (prefork, one pool process, as docker-compose runs the gpu worker)
+on a private Redis and the test database. The pool process running the task is killed;
+with ``acks_late`` and ``reject_on_worker_lost`` the message goes back to the queue and
+the worker's new pool process gets it. The training run must end (failed, with the
+reason, once beat's reaper finds its heartbeat stale; or trained again) and no model
+version may point at a missing or partial weights file; the pre-labelling pass must end
+with one prediction per image and counts equal to its rows.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+from labeler.predictions.models import ModelVersion, Prediction, RunStatus, TrainingRun
+from tests.conftest import client_for
+from tests.factories import UserFactory
+from tests.reliability.conftest import PrivateRedis
+from tests.reliability.stack import served_database_url
+from tests.worker.conftest import reset_producer_pools
+from tests.worker.ml_project import FAST_TRAINING, ml_project
+from worker.celery_app import app
+
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+STALE_SECONDS = 3
+PRELABEL_IMAGES = 240
+SLOW_TRAINING = {**FAST_TRAINING, "image_size": 32, "epochs": 500, "patience": 100}
+
+
+def _wait_until(condition: Callable[[], bool], what: str, timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not within {timeout} s")
+        time.sleep(0.1)
+
+
+def _children(pid: int) -> list[int]:
+    with open(f"/proc/{pid}/task/{pid}/children") as found:
+        return [int(child) for child in found.read().split()]
+
+
+class Worker:
+    """A celery worker subprocess with one pool process, on the gpu and default queues."""
+
+    def __init__(self, env: dict[str, str], log: Path) -> None:
+        self.log = log
+        with log.open("w") as out:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "celery", "-A", "worker.celery_app", "worker",
+                 "-Q", "gpu,default", "--pool", "prefork", "--concurrency", "1",
+                 "--loglevel", "INFO", "--without-gossip", "--without-mingle"],
+                env=env, stdout=out, stderr=subprocess.STDOUT,
+            )  # fmt: skip
+        _wait_until(lambda: "ready." in log.read_text(), "the worker starting", timeout=60)
+
+    def kill_pool_process(self) -> int:
+        """SIGKILL the pool process (the one running tasks); its pid."""
+        [child] = _children(self.process.pid)
+        os.kill(child, signal.SIGKILL)
+        return child
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=30)
+
+
+@pytest.fixture
+def worker(private_redis: PrivateRedis, media_root: Path, tmp_path: Path) -> Iterator[Worker]:
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "labeler.settings",
+        "DEBUG": "1",
+        "SECRET_KEY": settings.SECRET_KEY,
+        "DATABASE_URL": served_database_url(),
+        "REDIS_URL": private_redis.url,
+        "CELERY_BROKER_URL": private_redis.url,
+        "MEDIA_ROOT": str(media_root),
+        "LABELER_MODEL_DIR": str(settings.LABELER_MODEL_DIR),
+        "LABELER_INPUT_CACHE_DIR": "",
+        "LABELER_DEVICE": "cpu",
+        "LABELER_TORCH_THREADS": "1",
+        "LABELER_PRELABEL_CHUNK": "60",
+        "LABELER_TRAINING_STALE_SECONDS": str(STALE_SECONDS),
+        "AGREEMENT_REFRESH_SECONDS": "1",
+    }
+    saved = {key: app.conf[key] for key in ("broker_url", "task_always_eager")}
+    app.conf.update(broker_url=private_redis.url, task_always_eager=False)
+    reset_producer_pools()
+    running = Worker(env, tmp_path / "worker.log")
+    try:
+        yield running
+    finally:
+        running.stop()
+        app.conf.update(saved)
+        reset_producer_pools()
+        print(running.log.read_text()[-3000:])
+
+
+def _weights_sound(version: ModelVersion) -> bool:
+    path = Path(settings.LABELER_MODEL_DIR) / version.weights
+    return path.is_file() and path.stat().st_size > 0
+
+
+def test_a_training_whose_worker_is_killed_ends_and_leaves_no_broken_model(worker) -> None:
+    """Killed mid-epoch: the redelivered task does not train twice beside a live heartbeat;
+    once the heartbeat is stale the reaper fails the run with the reason; every model
+    version's weights file is whole; the worker's new pool process works on."""
+    lead, annotator = UserFactory(username="lead"), UserFactory(username="ann")
+    project, _, _ = ml_project(lead, annotator)
+    project.training = SLOW_TRAINING
+    project.save(update_fields=["training"])
+    answer = client_for(lead).post(f"/api/v1/projects/{project.pk}/train/", {})
+    assert answer.status_code == 202, answer.content
+    run = TrainingRun.objects.get(pk=answer.json()["id"])
+
+    def epochs_done() -> int:
+        run.refresh_from_db()
+        return run.epoch if run.status == RunStatus.RUNNING else 0
+
+    _wait_until(lambda: epochs_done() >= 3, "the training running")
+    worker.kill_pool_process()
+    killed_at_epoch = run.epoch
+    time.sleep(STALE_SECONDS + 1)
+    app.send_task("worker.tasks.training_runs_reap", queue="default")  # as beat does
+    _wait_until(
+        lambda: TrainingRun.objects.get(pk=run.pk).status not in (RunStatus.RUNNING, "queued"),
+        "the run ending",
+    )
+    run.refresh_from_db()
+    log = worker.log.read_text()
+    assert "WorkerLostError" in log or "Process" in log
+    if run.status == RunStatus.FAILED:
+        assert run.message == "Worker lost: no heartbeat."
+        assert not ModelVersion.objects.filter(run=run).exists()
+    else:
+        assert run.status == RunStatus.SUCCEEDED, run.message
+    assert all(_weights_sound(version) for version in ModelVersion.objects.all())
+    assert worker.process.poll() is None and len(_children(worker.process.pid)) == 1
+    print(f"\ntraining killed at epoch {killed_at_epoch}: run {run.status} ({run.message})")
+
+
+def test_a_prelabelling_whose_worker_is_killed_ends_with_one_prediction_per_image(
+    worker,
+) -> None:
+    """Killed in the middle of a chunk: the chunk is delivered again and stored once; the
+    pass ends with its counts equal to its rows, one prediction per unlabelled image."""
+    lead, annotator = UserFactory(username="lead"), UserFactory(username="ann")
+    project, unlabelled, _ = ml_project(lead, annotator, clear=PRELABEL_IMAGES)
+    project.training = {**FAST_TRAINING, "image_size": 32, "epochs": 2, "patience": 2}
+    project.save(update_fields=["training"])
+    answer = client_for(lead).post(f"/api/v1/projects/{project.pk}/train/", {})
+    assert answer.status_code == 202, answer.content
+    versions = ModelVersion.objects.filter(run_id=answer.json()["id"])
+    _wait_until(
+        lambda: versions.filter(prelabel_started_at__isnull=False).exists(), "pre-labelling"
+    )
+    worker.kill_pool_process()
+    version = versions.get()
+    done_at_kill = version.prelabel_done
+    _wait_until(lambda: versions.filter(prelabel_done_at__isnull=False).exists(), "the pass ending")
+    version.refresh_from_db()
+    rows = Prediction.objects.filter(model_version=version)
+    assert "WorkerLostError" in worker.log.read_text()
+    assert rows.count() == len(unlabelled) == version.prelabel_total == version.prelabel_done
+    assert set(rows.values_list("image_id", flat=True)) == {image.pk for image in unlabelled}
+    assert _weights_sound(version)
+    print(
+        f"\nprelabelling killed at {done_at_kill}/{version.prelabel_total} images: pass ended "
+        f"with {rows.count()} predictions, one per image"
+    )
