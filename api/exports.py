@@ -17,7 +17,7 @@ from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from api.pagination import Cursor
+from api.pagination import NewestFirst
 from api.permissions import ProjectObjectView, ProjectScopedView
 from labeler.errors import Conflict
 from labeler.exports import services
@@ -90,13 +90,19 @@ class ExportRequestSerializer(serializers.Serializer):
     predictions = serializers.BooleanField(required=False)
 
 
-class ExportPagination(Cursor):
-    """Exports, newest first."""
-
-    ordering = "-id"
-    page_size = 100
-    page_size_query_param = "page_size"
-    max_page_size = 1000
+# An export file, documented by its media type.
+EXPORT_FILE = {
+    (200, "application/json"): OpenApiResponse(
+        OpenApiTypes.ANY, description="json, coco, label-studio: the export document."
+    ),
+    (200, "application/x-ndjson"): OpenApiResponse(
+        OpenApiTypes.STR, description="jsonl: one JSON object a line."
+    ),
+    (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="csv."),
+    (200, "application/zip"): OpenApiResponse(
+        OpenApiTypes.BINARY, description="imagefolder, hf-imagefolder: a zip archive."
+    ),
+}
 
 
 class ExportView(ProjectScopedView):
@@ -105,16 +111,7 @@ class ExportView(ProjectScopedView):
     @extend_schema(
         parameters=OPTION_PARAMETERS,
         responses={
-            (200, "application/json"): OpenApiResponse(
-                OpenApiTypes.ANY, description="json, coco, label-studio: the export document."
-            ),
-            (200, "application/x-ndjson"): OpenApiResponse(
-                OpenApiTypes.STR, description="jsonl: one JSON object a line."
-            ),
-            (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="csv."),
-            (200, "application/zip"): OpenApiResponse(
-                OpenApiTypes.BINARY, description="imagefolder, hf-imagefolder: a zip archive."
-            ),
+            **EXPORT_FILE,
             400: OpenApiResponse(description="A bad option, or too many images: export later."),
         },
     )
@@ -134,7 +131,7 @@ class ExportView(ProjectScopedView):
 class ExportListView(ProjectScopedView):
     """The project's background exports: start one, or list them newest first."""
 
-    pagination_class = ExportPagination
+    pagination_class = NewestFirst
     # Options are JSON (a form could not carry a split as a list, nor tell null from "").
     parser_classes = [JSONParser]
     queryset: QuerySet[Any] = Export.objects.none()
@@ -194,16 +191,7 @@ class ExportDownloadView(ObjectExportView):
 
     @extend_schema(
         responses={
-            (200, "application/json"): OpenApiResponse(
-                OpenApiTypes.ANY, description="json, coco, label-studio: the export document."
-            ),
-            (200, "application/x-ndjson"): OpenApiResponse(
-                OpenApiTypes.STR, description="jsonl: one JSON object a line."
-            ),
-            (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="csv."),
-            (200, "application/zip"): OpenApiResponse(
-                OpenApiTypes.BINARY, description="imagefolder, hf-imagefolder: a zip archive."
-            ),
+            **EXPORT_FILE,
             409: OpenApiResponse(description="Not written yet, or failed."),
         }
     )

@@ -17,7 +17,7 @@ from rest_framework.response import Response
 from api.agreement import QualityView
 from api.filters import FilterSet
 from api.images import DATETIME
-from api.pagination import Cursor
+from api.pagination import NewestFirst
 from labeler.annotations.models import LabelChange, LabelChangeKind
 from labeler.errors import NotFound
 from labeler.images.models import Image
@@ -76,15 +76,6 @@ class LabelChangeFilter(FilterSet):
     class Meta:
         model = LabelChange
         fields = ["image", "kind", "method", "annotator", "changed_by", "since", "until"]
-
-
-class NewestFirst(Cursor):
-    """Changes, newest first."""
-
-    ordering = "-id"
-    page_size = 100
-    page_size_query_param = "page_size"
-    max_page_size = 1000
 
 
 class HistoryBase(QualityView):

@@ -47,3 +47,9 @@ class IdCursorPagination(Cursor):
     """Pages in id order."""
 
     ordering = "id"
+
+
+class NewestFirst(Cursor):
+    """Newest first: exports, decisions, label changes."""
+
+    ordering = "-id"

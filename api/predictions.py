@@ -9,7 +9,7 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from api.pagination import Cursor
+from api.pagination import IdCursorPagination
 from api.training import ModelView
 from labeler.errors import NotFound, ValidationFailed
 from labeler.images.models import Image
@@ -50,15 +50,6 @@ class PredictionSerializer(serializers.ModelSerializer):
         return labels
 
 
-class PredictionPagination(Cursor):
-    """Predictions in image order."""
-
-    ordering = "id"
-    page_size = 100
-    page_size_query_param = "page_size"
-    max_page_size = 1000
-
-
 def id_param(request: Request, name: str) -> int | None:
     """The query parameter as an id, None when absent; 400 when it is no id."""
     raw = request.query_params.get(name)
@@ -72,7 +63,7 @@ def id_param(request: Request, name: str) -> int | None:
 class PredictionListView(ModelView):
     """Predictions of one model version (the current one by default)."""
 
-    pagination_class = PredictionPagination
+    pagination_class = IdCursorPagination
 
     @extend_schema(
         parameters=[

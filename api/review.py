@@ -15,7 +15,7 @@ from rest_framework.response import Response
 
 from api.agreement import QualityView
 from api.images import ImageSerializer
-from api.pagination import Cursor, PageNumbers
+from api.pagination import NewestFirst, PageNumbers
 from api.queue import SuggestionSerializer
 from labeler.agreement import review, services
 from labeler.agreement.rows import HUMAN_DECISIONS
@@ -108,15 +108,6 @@ class ReviewPagination(PageNumbers):
     max_page_size = 200
 
 
-class DecisionPagination(Cursor):
-    """Decisions, newest first."""
-
-    ordering = "-id"
-    page_size = 100
-    page_size_query_param = "page_size"
-    max_page_size = 1000
-
-
 class ReviewListView(QualityView):
     """The images waiting for a person's decision, most uncertain first."""
 
@@ -158,7 +149,7 @@ class ReviewDetailView(QualityView):
 class DecisionListView(QualityView):
     """People's decisions: list them, or decide an image's final label."""
 
-    pagination_class = DecisionPagination
+    pagination_class = NewestFirst
 
     @extend_schema(
         parameters=[OpenApiParameter("method", str, enum=METHODS)],
