@@ -15,7 +15,12 @@ from PIL import Image as PILImage
 from sklearn.datasets import load_digits
 
 from labeler.agreement.services import final_labels_refresh, image_decide
-from labeler.annotations.models import Annotation, AnnotationRevision, FinalLabelMethod
+from labeler.annotations.models import (
+    Annotation,
+    AnnotationRevision,
+    FinalLabelMethod,
+    LabelChange,
+)
 from labeler.annotations.services import annotation_submit
 from labeler.images.services import images_ingest
 from labeler.projects.models import Project, Role
@@ -166,6 +171,7 @@ def _backdate(stamps: list[tuple[int, datetime]]) -> None:
     for annotation_id, at in stamps:
         Annotation.objects.filter(pk=annotation_id).update(created_at=at, updated_at=at)
         AnnotationRevision.objects.filter(annotation_id=annotation_id).update(created_at=at)
+        LabelChange.objects.filter(annotation_id=annotation_id).update(created_at=at)
 
 
 def _gold(project: Project, lead: User, truth: dict[int, int], rng: np.random.Generator) -> int:

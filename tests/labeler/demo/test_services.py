@@ -13,7 +13,13 @@ from django.utils import timezone
 from PIL import Image as PILImage
 from sklearn.datasets import load_digits
 
-from labeler.annotations.models import Annotation, FinalLabel, FinalLabelMethod
+from labeler.annotations.models import (
+    Annotation,
+    FinalLabel,
+    FinalLabelMethod,
+    LabelChange,
+    LabelChangeKind,
+)
 from labeler.demo.services import (
     ANNOTATORS,
     DEMO_PASSWORD,
@@ -62,6 +68,16 @@ def test_demo_builds_the_project_once(capsys):
     call_command("load_demo", images=40, simulate=0.5)
     assert Project.objects.filter(name=DEMO_PROJECT).count() == 1
     assert Annotation.objects.count() == 20 * 3
+
+
+@pytest.mark.django_db
+def test_the_label_history_of_the_demo_carries_the_days_labels_were_given():
+    demo_load(n_images=40, simulate_fraction=0.5, seed=3)
+    given = dict(Annotation.objects.values_list("pk", "created_at"))
+    changes = LabelChange.objects.filter(kind=LabelChangeKind.ANNOTATION_CREATED)
+    assert changes.count() == len(given) == 20 * 3
+    assert all(change.created_at == given[change.annotation_id] for change in changes)
+    assert min(given.values()) < timezone.now() - timedelta(days=HISTORY_DAYS - 2)
 
 
 @pytest.mark.slow
