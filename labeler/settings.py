@@ -13,7 +13,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-VAR_DIR = Path(os.environ.get("LABELER_VAR_DIR", BASE_DIR / "var"))
+VAR_DIR = Path(os.environ.get("LABELER_VAR_DIR") or BASE_DIR / "var")
 
 
 def env_bool(name: str, default: bool) -> bool:
@@ -160,23 +160,23 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 LANGUAGE_CODE = "en-us"
-TIME_ZONE = os.environ.get("TIME_ZONE", "UTC")
+TIME_ZONE = os.environ.get("TIME_ZONE") or "UTC"
 USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", VAR_DIR / "static"))
+STATIC_ROOT = Path(os.environ.get("STATIC_ROOT") or VAR_DIR / "static")
 # Front-end packages come from npm (package.json, `npm ci`); only their dist folders are served.
 STATICFILES_DIRS = [
     BASE_DIR / "static",
     ("vendor/panzoom", BASE_DIR / "node_modules" / "@panzoom" / "panzoom" / "dist"),
 ]
 MEDIA_URL = "media/"
-MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", VAR_DIR / "media"))
+MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT") or VAR_DIR / "media")
 
 # File storage: the local filesystem by default, any S3-compatible store with
 # FILE_STORAGE=s3 (install the "s3" extra; django-storages reads AWS_* settings).
-FILE_STORAGE = os.environ.get("FILE_STORAGE", "filesystem")
+FILE_STORAGE = os.environ.get("FILE_STORAGE") or "filesystem"
 if FILE_STORAGE == "s3":
     _default_storage: dict = {
         "BACKEND": "storages.backends.s3.S3Storage",
@@ -283,9 +283,9 @@ CELERY_BEAT_SCHEDULE = {
 }
 
 # Model in the loop. Training and pre-labelling run on the "gpu" queue's workers.
-LABELER_DEVICE = os.environ.get("LABELER_DEVICE", "auto")  # auto | cuda | mps | cpu
+LABELER_DEVICE = os.environ.get("LABELER_DEVICE") or "auto"  # auto | cuda | mps | cpu
 LABELER_TORCH_THREADS = env_int("LABELER_TORCH_THREADS", 0)  # 0: every core
-LABELER_MODEL_DIR = Path(os.environ.get("LABELER_MODEL_DIR", VAR_DIR / "models"))
+LABELER_MODEL_DIR = Path(os.environ.get("LABELER_MODEL_DIR") or VAR_DIR / "models")
 LABELER_PRETRAINED_DIR = os.environ.get("LABELER_PRETRAINED_DIR", "")
 LABELER_PRELABEL_CHUNK = env_int("LABELER_PRELABEL_CHUNK", 1024)
 # Each worker keeps images decoded to small model inputs here, by content hash, so that
@@ -314,7 +314,7 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "api.errors.exception_handler",
     # "format" is the export endpoint's own parameter (json, csv, ...).
     "URL_FORMAT_OVERRIDE": None,
-    "DEFAULT_THROTTLE_RATES": {"login": os.environ.get("LOGIN_THROTTLE_RATE", "20/min")},
+    "DEFAULT_THROTTLE_RATES": {"login": os.environ.get("LOGIN_THROTTLE_RATE") or "20/min"},
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
     "DEFAULT_METADATA_CLASS": "api.metadata.Metadata",
 }
@@ -395,7 +395,7 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL") or "INFO"},
     # One line per task is noise in the web process when tasks run in-process.
     "loggers": {"celery.app.trace": {"level": "WARNING" if CELERY_TASK_ALWAYS_EAGER else "INFO"}},
 }

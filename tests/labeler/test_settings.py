@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -116,3 +117,33 @@ def test_createsuperuser_noinput_reads_the_environment(tmp_path):
         env,
     )
     assert check.stdout.strip().splitlines()[-1] == "True", check.stderr
+
+
+def _env_example_names() -> set[str]:
+    """Every variable .env.example sets or shows commented out."""
+    text = (ROOT / ".env.example").read_text()
+    return set(re.findall(r"^#? ?([A-Z][A-Z0-9_]*)=", text, flags=re.MULTILINE))
+
+
+def test_every_variable_of_the_env_example_reaches_the_containers():
+    """A variable .env.example offers is passed on by docker-compose.yml: otherwise setting
+    it in .env would silently change nothing."""
+    compose = (ROOT / "docker-compose.yml").read_text()
+    names = _env_example_names()
+    assert len(names) > 20
+    missing = sorted(name for name in names if not re.search(rf"\$\{{{name}[:}}]", compose))
+    assert missing == []
+
+
+def test_variables_left_empty_keep_the_defaults():
+    """docker-compose passes a variable unset in .env as "": every setting then keeps the
+    value it has when the variable is absent."""
+    code = (
+        "import json; from labeler import settings as s;"
+        "print(json.dumps({n: getattr(s, n) for n in dir(s) if n.isupper()}, default=str))"
+    )
+    base = {"DEBUG": "1", "SECRET_KEY": "x" * 50}
+    empty = {name: "" for name in _env_example_names() - set(base)}
+    absent, blank = (run(["-c", code], {**base, **extra}) for extra in ({}, empty))
+    assert absent.returncode == 0 and blank.returncode == 0, absent.stderr + blank.stderr
+    assert json.loads(blank.stdout) == json.loads(absent.stdout)
