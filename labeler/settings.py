@@ -247,7 +247,18 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # A web request that sends a task while the broker is down gives up within about a
 # second and a half (the intent is kept in the database and sent again by beat).
 CELERY_BROKER_CONNECTION_TIMEOUT = 1
-CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 1, "socket_timeout": 2}
+# A task taken by a worker that then died whole (killed, its host lost) is delivered again
+# once it has been unacknowledged this long: longer than any one task runs (a training
+# redelivered while its heartbeat is live does nothing; an export would be written twice).
+# Every worker looks for such tasks every 10 s (kombu's default looks every 100 s).
+LABELER_BROKER_VISIBILITY_SECONDS = env_int("LABELER_BROKER_VISIBILITY_SECONDS", 3600)
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "socket_connect_timeout": 1,
+    "socket_timeout": 2,
+    "visibility_timeout": LABELER_BROKER_VISIBILITY_SECONDS,
+    "unacked_restore_interval": 10,
+    "unacked_restore_throttle": 1,
+}
 CELERY_TASK_PUBLISH_RETRY_POLICY = {
     "max_retries": 2,
     "interval_start": 0,

@@ -7,11 +7,17 @@ the worker's new pool process gets it. The training run must end (failed, with t
 reason, once beat's reaper finds its heartbeat stale; or trained again) and no model
 version may point at a missing or partial weights file; the pre-labelling pass must end
 with one prediction per image and counts equal to its rows.
+
+The whole worker (its main process and its pool, as ``docker kill`` or a lost host ends
+it) is killed too: its message stays unacknowledged in Redis until the visibility
+timeout (``LABELER_BROKER_VISIBILITY_SECONDS``, short here) and a worker started
+afterwards takes it.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -23,6 +29,7 @@ import pytest
 from django.conf import settings
 
 from labeler.predictions.models import ModelVersion, Prediction, RunStatus, TrainingRun
+from labeler.predictions.runs import training_runs_reap
 from tests.conftest import client_for
 from tests.factories import UserFactory
 from tests.reliability.conftest import PrivateRedis
@@ -35,10 +42,13 @@ pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 STALE_SECONDS = 3
 PRELABEL_IMAGES = 240
+# Redis hands out again a message taken by a worker that died whole after this long (an
+# hour by default); only the tests that kill a whole worker shorten it.
+VISIBILITY = {"LABELER_BROKER_VISIBILITY_SECONDS": "5"}
 SLOW_TRAINING = {**FAST_TRAINING, "image_size": 32, "epochs": 500, "patience": 100}
 
 
-def _wait_until(condition: Callable[[], bool], what: str, timeout: float = 90) -> None:
+def _wait_until(condition: Callable[[], object], what: str, timeout: float = 90) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
@@ -71,13 +81,22 @@ class Worker:
         os.kill(child, signal.SIGKILL)
         return child
 
+    def kill_whole(self) -> None:
+        """SIGKILL the pool processes and the main process: nothing acknowledged or said."""
+        for pid in (*_children(self.process.pid), self.process.pid):
+            os.kill(pid, signal.SIGKILL)
+        self.process.wait(timeout=30)
+
     def stop(self) -> None:
         self.process.terminate()
         self.process.wait(timeout=30)
 
 
 @pytest.fixture
-def worker(private_redis: PrivateRedis, media_root: Path, tmp_path: Path) -> Iterator[Worker]:
+def worker_start(
+    private_redis: PrivateRedis, media_root: Path, tmp_path: Path
+) -> Iterator[Callable[..., Worker]]:
+    """Starts workers on the private Redis and the test database; stops them after the test."""
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "labeler.settings",
@@ -98,14 +117,32 @@ def worker(private_redis: PrivateRedis, media_root: Path, tmp_path: Path) -> Ite
     saved = {key: app.conf[key] for key in ("broker_url", "task_always_eager")}
     app.conf.update(broker_url=private_redis.url, task_always_eager=False)
     reset_producer_pools()
-    running = Worker(env, tmp_path / "worker.log")
+    started: list[Worker] = []
+
+    def start(**settings_env: str) -> Worker:
+        log = tmp_path / f"worker-{len(started)}.log"
+        started.append(Worker({**env, **settings_env}, log))
+        return started[-1]
+
     try:
-        yield running
+        yield start
     finally:
-        running.stop()
+        for running in started:
+            running.stop()
+            print(f"--- {running.log.name}\n{running.log.read_text()[-3000:]}")
         app.conf.update(saved)
         reset_producer_pools()
-        print(running.log.read_text()[-3000:])
+
+
+@pytest.fixture
+def worker(worker_start: Callable[..., Worker]) -> Worker:
+    return worker_start()
+
+
+def _epochs_running(run: TrainingRun) -> int:
+    """The epochs the run has done, read afresh; 0 unless it is running."""
+    run.refresh_from_db()
+    return run.epoch if run.status == RunStatus.RUNNING else 0
 
 
 def _weights_sound(version: ModelVersion) -> bool:
@@ -125,11 +162,7 @@ def test_a_training_whose_worker_is_killed_ends_and_leaves_no_broken_model(worke
     assert answer.status_code == 202, answer.content
     run = TrainingRun.objects.get(pk=answer.json()["id"])
 
-    def epochs_done() -> int:
-        run.refresh_from_db()
-        return run.epoch if run.status == RunStatus.RUNNING else 0
-
-    _wait_until(lambda: epochs_done() >= 3, "the training running")
+    _wait_until(lambda: _epochs_running(run) >= 3, "the training running")
     worker.kill_pool_process()
     killed_at_epoch = run.epoch
     time.sleep(STALE_SECONDS + 1)
@@ -179,4 +212,71 @@ def test_a_prelabelling_whose_worker_is_killed_ends_with_one_prediction_per_imag
     print(
         f"\nprelabelling killed at {done_at_kill}/{version.prelabel_total} images: pass ended "
         f"with {rows.count()} predictions, one per image"
+    )
+
+
+def test_a_training_whose_whole_worker_is_killed_ends_failed_and_is_not_trained_again(
+    worker_start, settings
+) -> None:
+    """The worker and its pool killed mid-epoch: the reaper fails the run once its heartbeat
+    is stale; the message, handed to a worker started later, finds the run ended and does
+    nothing; no model version is left."""
+    lead, annotator = UserFactory(username="lead"), UserFactory(username="ann")
+    project, _, _ = ml_project(lead, annotator)
+    project.training = SLOW_TRAINING
+    project.save(update_fields=["training"])
+    first = worker_start(**VISIBILITY)
+    answer = client_for(lead).post(f"/api/v1/projects/{project.pk}/train/", {})
+    assert answer.status_code == 202, answer.content
+    run = TrainingRun.objects.get(pk=answer.json()["id"])
+    _wait_until(lambda: _epochs_running(run) >= 2, "the training running")
+    first.kill_whole()
+    time.sleep(STALE_SECONDS + 1)
+    settings.LABELER_TRAINING_STALE_SECONDS = STALE_SECONDS
+    assert training_runs_reap() == 1  # what beat runs every five minutes
+    run.refresh_from_db()
+    assert (run.status, run.message) == (RunStatus.FAILED, "Worker lost: no heartbeat.")
+    epochs = run.epoch
+
+    second = worker_start(**VISIBILITY)
+    _wait_until(
+        lambda: re.search(r"worker\.tasks\.ml_train\[\S+\] succeeded", second.log.read_text()),
+        "the message delivered again",
+    )
+    run.refresh_from_db()
+    assert (run.status, run.epoch) == (RunStatus.FAILED, epochs)
+    assert not ModelVersion.objects.filter(run=run).exists()
+
+
+def test_a_prelabelling_whose_whole_worker_is_killed_is_finished_by_the_next_worker(
+    worker_start,
+) -> None:
+    """The worker and its pool killed mid-pass: a worker started afterwards takes the other
+    chunks at once and the killed one after the visibility timeout; the pass ends with
+    one prediction per image."""
+    lead, annotator = UserFactory(username="lead"), UserFactory(username="ann")
+    project, unlabelled, _ = ml_project(lead, annotator, clear=PRELABEL_IMAGES)
+    project.training = {**FAST_TRAINING, "image_size": 32, "epochs": 2, "patience": 2}
+    project.save(update_fields=["training"])
+    first = worker_start(**VISIBILITY)
+    answer = client_for(lead).post(f"/api/v1/projects/{project.pk}/train/", {})
+    assert answer.status_code == 202, answer.content
+    versions = ModelVersion.objects.filter(run_id=answer.json()["id"])
+    _wait_until(
+        lambda: versions.filter(prelabel_started_at__isnull=False).exists(), "pre-labelling"
+    )
+    first.kill_whole()
+    version = versions.get()
+    assert version.prelabel_done_at is None, "the pass ended before the kill"
+    done_at_kill = version.prelabel_done
+
+    worker_start(**VISIBILITY)
+    _wait_until(lambda: versions.filter(prelabel_done_at__isnull=False).exists(), "the pass ending")
+    version.refresh_from_db()
+    rows = Prediction.objects.filter(model_version=version)
+    assert rows.count() == len(unlabelled) == version.prelabel_total == version.prelabel_done
+    assert set(rows.values_list("image_id", flat=True)) == {image.pk for image in unlabelled}
+    print(
+        f"\nprelabelling: whole worker killed at {done_at_kill}/{version.prelabel_total} "
+        f"images; the next worker ended the pass with {rows.count()} predictions"
     )
