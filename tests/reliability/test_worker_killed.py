@@ -27,7 +27,9 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.db.models import QuerySet
 
+from labeler.images.models import Image
 from labeler.predictions.models import ModelVersion, Prediction, RunStatus, TrainingRun
 from labeler.predictions.runs import training_runs_reap
 from tests.conftest import client_for
@@ -189,6 +191,21 @@ def test_a_prelabelling_whose_worker_is_killed_ends_with_one_prediction_per_imag
 ) -> None:
     """Killed in the middle of a chunk: the chunk is delivered again and stored once; the
     pass ends with its counts equal to its rows, one prediction per unlabelled image."""
+    versions, unlabelled = _prelabelling_started()
+    worker.kill_pool_process()
+    done_at_kill = versions.get().prelabel_done
+    version = _pass_ended_with_one_prediction_per_image(versions, unlabelled)
+    assert "WorkerLostError" in worker.log.read_text()
+    assert _weights_sound(version)
+    print(
+        f"\nprelabelling killed at {done_at_kill}/{version.prelabel_total} images: pass ended "
+        f"with {version.prelabel_done} predictions, one per image"
+    )
+
+
+def _prelabelling_started() -> tuple[QuerySet[ModelVersion], list[Image]]:
+    """A training that the worker runs, and its pre-labelling pass started: the version
+    (as a query, to read afresh) and the images it is to predict."""
     lead, annotator = UserFactory(username="lead"), UserFactory(username="ann")
     project, unlabelled, _ = ml_project(lead, annotator, clear=PRELABEL_IMAGES)
     project.training = {**FAST_TRAINING, "image_size": 32, "epochs": 2, "patience": 2}
@@ -199,20 +216,19 @@ def test_a_prelabelling_whose_worker_is_killed_ends_with_one_prediction_per_imag
     _wait_until(
         lambda: versions.filter(prelabel_started_at__isnull=False).exists(), "pre-labelling"
     )
-    worker.kill_pool_process()
-    version = versions.get()
-    done_at_kill = version.prelabel_done
+    return versions, unlabelled
+
+
+def _pass_ended_with_one_prediction_per_image(
+    versions: QuerySet[ModelVersion], unlabelled: list[Image]
+) -> ModelVersion:
+    """Wait for the pass to end; its counts equal its rows, one prediction per image."""
     _wait_until(lambda: versions.filter(prelabel_done_at__isnull=False).exists(), "the pass ending")
-    version.refresh_from_db()
+    version = versions.get()
     rows = Prediction.objects.filter(model_version=version)
-    assert "WorkerLostError" in worker.log.read_text()
     assert rows.count() == len(unlabelled) == version.prelabel_total == version.prelabel_done
     assert set(rows.values_list("image_id", flat=True)) == {image.pk for image in unlabelled}
-    assert _weights_sound(version)
-    print(
-        f"\nprelabelling killed at {done_at_kill}/{version.prelabel_total} images: pass ended "
-        f"with {rows.count()} predictions, one per image"
-    )
+    return version
 
 
 def test_a_training_whose_whole_worker_is_killed_ends_failed_and_is_not_trained_again(
@@ -254,29 +270,15 @@ def test_a_prelabelling_whose_whole_worker_is_killed_is_finished_by_the_next_wor
     """The worker and its pool killed mid-pass: a worker started afterwards takes the other
     chunks at once and the killed one after the visibility timeout; the pass ends with
     one prediction per image."""
-    lead, annotator = UserFactory(username="lead"), UserFactory(username="ann")
-    project, unlabelled, _ = ml_project(lead, annotator, clear=PRELABEL_IMAGES)
-    project.training = {**FAST_TRAINING, "image_size": 32, "epochs": 2, "patience": 2}
-    project.save(update_fields=["training"])
     first = worker_start(**VISIBILITY)
-    answer = client_for(lead).post(f"/api/v1/projects/{project.pk}/train/", {})
-    assert answer.status_code == 202, answer.content
-    versions = ModelVersion.objects.filter(run_id=answer.json()["id"])
-    _wait_until(
-        lambda: versions.filter(prelabel_started_at__isnull=False).exists(), "pre-labelling"
-    )
+    versions, unlabelled = _prelabelling_started()
     first.kill_whole()
-    version = versions.get()
-    assert version.prelabel_done_at is None, "the pass ended before the kill"
-    done_at_kill = version.prelabel_done
+    killed = versions.get()
+    assert killed.prelabel_done_at is None, "the pass ended before the kill"
 
     worker_start(**VISIBILITY)
-    _wait_until(lambda: versions.filter(prelabel_done_at__isnull=False).exists(), "the pass ending")
-    version.refresh_from_db()
-    rows = Prediction.objects.filter(model_version=version)
-    assert rows.count() == len(unlabelled) == version.prelabel_total == version.prelabel_done
-    assert set(rows.values_list("image_id", flat=True)) == {image.pk for image in unlabelled}
+    version = _pass_ended_with_one_prediction_per_image(versions, unlabelled)
     print(
-        f"\nprelabelling: whole worker killed at {done_at_kill}/{version.prelabel_total} "
-        f"images; the next worker ended the pass with {rows.count()} predictions"
+        f"\nprelabelling: whole worker killed at {killed.prelabel_done}/{version.prelabel_total} "
+        f"images; the next worker ended the pass with {version.prelabel_done} predictions"
     )
