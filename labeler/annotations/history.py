@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from django.contrib.auth.models import User
+from django.db import connection
 from django.utils import timezone
 
 from labeler.annotations.models import (
@@ -59,7 +60,11 @@ def final_labels_tracked(
 
     ``image_ids`` bounds what the block may change (None: any image of the project);
     ``model_versions`` names the model whose labels an image's final label took.
+    Must run in a transaction: the project's final-label writers take turns until it
+    ends, so no other writer's change falls between the two reads and is taken for
+    this block's (a lead deciding while consensus is refreshed).
     """
+    final_labels_lock(project.pk)
     before = final_labels_of(project, image_ids)
     yield
     after = final_labels_of(project, image_ids)
@@ -83,6 +88,18 @@ def final_labels_tracked(
             )
         )
     LabelChange.objects.bulk_create(changes)
+
+
+def final_labels_lock(project_id: int) -> None:
+    """Hold the project's final-label lock until the transaction ends (PostgreSQL; SQLite
+    lets one writer in at a time anyway)."""
+    assert connection.in_atomic_block, "final labels are written in a transaction"
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
+                [f"labeler.final_labels.{project_id}"],
+            )
 
 
 def annotation_withdrawn_record(*, annotation: Annotation, label_ids: list[int]) -> None:
