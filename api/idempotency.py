@@ -10,10 +10,12 @@ changed nothing and may be sent again).
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.http import QueryDict
 from drf_spectacular.utils import OpenApiParameter
@@ -87,4 +89,18 @@ def _canonical_body(request: Request) -> bytes:
     data = request.data
     if isinstance(data, QueryDict):
         data = {name: data.getlist(name) for name in sorted(data)}
-    return json.dumps(data, sort_keys=True, separators=(",", ":"), cls=JSONEncoder).encode()
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), cls=_FingerprintEncoder).encode()
+
+
+class _FingerprintEncoder(JSONEncoder):
+    """DRF's encoder, with a file of a multipart body stood for by its name, size and hash
+    (DRF's own would read it as text, and fail on an image's bytes)."""
+
+    def default(self, obj: Any) -> Any:
+        if isinstance(obj, UploadedFile):
+            digest = hashlib.sha256()
+            for chunk in obj.chunks():
+                digest.update(chunk)
+            obj.seek(0)
+            return {"name": obj.name, "size": obj.size, "sha256": digest.hexdigest()}
+        return super().default(obj)

@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 from django.conf import settings
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
 from labeler.annotations.models import Annotation, LabelChange, Skip
@@ -179,3 +180,22 @@ def test_an_expired_key_is_free_again_and_purged(api_as, annotator, project, ima
 def test_the_beat_schedule_purges_expired_keys():
     schedule = settings.CELERY_BEAT_SCHEDULE["purge-expired-idempotency-keys"]
     assert schedule["task"] == tasks.idempotency_purge_expired.name
+
+
+def test_a_multipart_body_with_a_file_is_fingerprinted_not_a_500(api_as, annotator, project, image):
+    """A form body carrying a file (an image's bytes) under a key: answered as the same body
+    without it would be, and its retry replayed; another file is another request."""
+    client = api_as(annotator)
+    url = f"/api/v1/projects/{project.pk}/annotations/"
+
+    def send(content: bytes):
+        body = {"image": image.pk, "labels": "cat", "note": SimpleUploadedFile("x.png", content)}
+        return client.post(url, body, format="multipart", HTTP_IDEMPOTENCY_KEY=KEY)
+
+    first = send(b"\x89PNG\r\n\x1a\n\xff\xfe")
+    assert first.status_code == 201, first.content
+    retry = send(b"\x89PNG\r\n\x1a\n\xff\xfe")
+    assert retry.status_code == 201 and retry["Idempotent-Replayed"] == "true"
+    other = send(b"\x89PNG\r\n\x1a\n\x00")
+    assert other.status_code == 422
+    assert Annotation.objects.count() == 1
