@@ -58,13 +58,23 @@ def _schedule(project_id: int) -> None:
             jobs.send_now(seconds + MARGIN_SECONDS, TASK, project_id)
     except jobs.UNAVAILABLE as exc:
         logger.warning("Agreement refresh of project %s not scheduled (%s): due", project_id, exc)
-        Project.objects.filter(pk=project_id).update(agreement_refresh_due=True)
+        agreement_refresh_due_mark(project_id=project_id)
         with contextlib.suppress(*jobs.UNAVAILABLE):
             cache.delete(key)  # the next write tries again, if the cache is back
 
 
 def agreement_refresh_due_ids() -> list[int]:
-    """Projects whose refresh could not be scheduled, each taken off the list as returned."""
-    due = list(Project.objects.filter(agreement_refresh_due=True).values_list("pk", flat=True))
-    Project.objects.filter(pk__in=due).update(agreement_refresh_due=False)
-    return due
+    """Projects whose refresh could not be scheduled."""
+    due = Project.objects.filter(agreement_refresh_due=True).order_by("pk")
+    return list(due.values_list("pk", flat=True))
+
+
+def agreement_refresh_due_take(*, project_id: int) -> bool:
+    """Take the project off the due list; False if it is not on it (another run took it)."""
+    due = Project.objects.filter(pk=project_id, agreement_refresh_due=True)
+    return due.update(agreement_refresh_due=False) == 1
+
+
+def agreement_refresh_due_mark(*, project_id: int) -> None:
+    """Put the project on the due list: beat's next ``agreement_refresh_overdue`` runs it."""
+    Project.objects.filter(pk=project_id).update(agreement_refresh_due=True)

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import numpy as np
 from django.contrib.auth.models import User
 from django.db import transaction
 
-from labeler.agreement.refresh import agreement_refresh_due_ids, agreement_refresh_schedule
+from labeler.agreement.refresh import (
+    agreement_refresh_due_ids,
+    agreement_refresh_due_mark,
+    agreement_refresh_due_take,
+    agreement_refresh_schedule,
+)
 from labeler.agreement.review import review_candidates
 from labeler.agreement.rows import HUMAN_DECISIONS, SETTLED, consensus_rows
 from labeler.agreement.selectors import agreement_report
@@ -20,6 +26,8 @@ from labeler.images.models import Image
 from labeler.predictions.runs import training_refresh_if_due
 from labeler.projects.models import Label, Project
 from labeler.projects.selectors import MAX_ID
+
+logger = logging.getLogger(__name__)
 
 
 def agreement_refresh(*, project: Project) -> None:
@@ -36,11 +44,26 @@ def agreement_refresh(*, project: Project) -> None:
 
 
 def agreement_refresh_overdue() -> int:
-    """Refresh every project whose refresh could not be scheduled; returns how many."""
-    due = agreement_refresh_due_ids()
-    for project in Project.objects.filter(pk__in=due):
-        agreement_refresh(project=project)
-    return len(due)
+    """Refresh every project whose refresh could not be scheduled; returns how many were.
+
+    Each project leaves the due list as its refresh starts and goes back on it if the
+    refresh fails, so one failure neither stops the others nor is forgotten.
+    """
+    refreshed = 0
+    for project_id in agreement_refresh_due_ids():
+        if not agreement_refresh_due_take(project_id=project_id):
+            continue
+        project = Project.objects.filter(pk=project_id).first()
+        if project is None:
+            continue
+        try:
+            agreement_refresh(project=project)
+        except Exception:  # logged, and tried again by the next run
+            logger.exception("Overdue agreement refresh of project %s failed", project_id)
+            agreement_refresh_due_mark(project_id=project_id)
+            continue
+        refreshed += 1
+    return refreshed
 
 
 @transaction.atomic

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import pytest
 
+from labeler.agreement import services
 from labeler.agreement.services import final_labels_refresh, image_decide, image_gold_clear
 from labeler.annotations.models import FinalLabel, FinalLabelMethod
 from labeler.annotations.queue import queue_next_image
 from labeler.annotations.services import annotation_submit
 from labeler.errors import ValidationFailed
+from labeler.projects.models import Project
 from tests.factories import ProjectFactory, UserFactory, add_member
 from tests.rows import row_counts
 
@@ -119,3 +121,31 @@ def test_a_project_nobody_labelled_yet_has_no_final_labels(multi_label, make_ima
     make_images(project, 3)
     assert final_labels_refresh(project=project) == 0
     assert not FinalLabel.objects.filter(image__project=project).exists()
+
+
+def test_an_overdue_refresh_that_fails_leaves_its_project_due_and_runs_the_others(
+    project, annotator, annotator2, make_images, monkeypatch
+):
+    """Beat's run over projects whose refresh could not be scheduled: a project whose
+    refresh raises goes back on the list; the projects after it are refreshed."""
+    later = ProjectFactory(name="Later")
+    [image] = make_images(later, 1)
+    for user in (annotator, annotator2):
+        add_member(later, user)
+        annotation_submit(project=later, annotator=user, image_id=image.pk, labels=["cat"])
+    FinalLabel.objects.all().delete()
+    Project.objects.filter(pk__in=[project.pk, later.pk]).update(agreement_refresh_due=True)
+    refresh, tried = services.agreement_refresh, []
+
+    def refresh_or_fail(*, project: Project) -> None:
+        tried.append(project.pk)
+        if len(tried) == 1:
+            raise RuntimeError("disk full")
+        refresh(project=project)
+
+    monkeypatch.setattr(services, "agreement_refresh", refresh_or_fail)
+    assert services.agreement_refresh_overdue() == 1
+    assert tried == [project.pk, later.pk]
+    assert FinalLabel.objects.get().image_id == image.pk
+    due = dict(Project.objects.values_list("pk", "agreement_refresh_due"))
+    assert due == {project.pk: True, later.pk: False}
