@@ -376,7 +376,8 @@ CSRF_COOKIE_SAMESITE = "Lax"
 # Content Security Policy (django-csp): scripts and styles come only from our static
 # files, never inline; nothing is framed, posted or fetched off the site.
 # The API reference pages (Swagger UI, Redoc) are third-party pages and get their own
-# policy in api/urls.py. LABELER_CSP_REPORT_ONLY=1 reports violations without blocking.
+# policy in api/urls.py. LABELER_CSP_REPORT_ONLY=1 sends it report-only: browsers log
+# violations in their console and block nothing (no report address is set).
 _CSP_POLICY = {
     "DIRECTIVES": {
         "default-src": ["'self'"],
