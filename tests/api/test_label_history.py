@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
 
 from labeler.agreement.services import image_decide
+from labeler.annotations.models import LabelChange
 from labeler.annotations.services import annotation_submit, annotation_withdraw
 
 pytestmark = pytest.mark.django_db
@@ -72,9 +76,12 @@ def test_the_project_history_is_newest_first_filtered_and_paged(
     assert [r["image"] for r in by_person["results"]] == [b.pk]
     by_image = client.get(url(project, f"label-history/?image={a.pk}&method=gold")).json()
     assert [r["kind"] for r in by_image["results"]] == ["final_set"]
-    since = everything[1]["created_at"]
+    start = timezone.now() - timedelta(hours=1)
+    for n, change in enumerate(LabelChange.objects.order_by("id")):
+        LabelChange.objects.filter(pk=change.pk).update(created_at=start + timedelta(minutes=n))
+    since = (start + timedelta(minutes=2, seconds=30)).isoformat()
     recent = client.get(url(project, "label-history/"), {"since": since}).json()["results"]
-    assert {r["id"] for r in recent} >= {everything[0]["id"], everything[1]["id"]}
+    assert [r["id"] for r in recent] == [r["id"] for r in everything[:2]]
     first = client.get(url(project, "label-history/?page_size=2")).json()
     second = client.get(first["next"]).json()
     assert [r["id"] for r in first["results"] + second["results"]] == [

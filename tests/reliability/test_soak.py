@@ -83,7 +83,7 @@ def test_fifty_annotators_lose_nothing_and_hold_nothing(soak_project, tmp_path: 
         f"({tally.created} created, {tally.retries} retried, {tally.edits} edits), "
         f"errors {sum(errors.values())} {errors or ''}"
     )
-    assert not [key for key in errors if key.split()[1] == "exception" or key.split()[1] >= "5"]
+    assert errors == {}  # a well-behaved client is never refused, let alone failed
     assert tally.acknowledged > ANNOTATORS, "the soak hardly ran"
 
     stored = {

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
-from django.utils import timezone
 
 from labeler.annotations.models import LabelChange
 from labeler.annotations.services import annotation_submit
@@ -34,8 +33,10 @@ def test_revisions_and_final_labels_stored_before_get_their_history(make_images)
         project_id=project.pk, image_id=image.pk, annotator_id=user.pk
     )
     revisions = apps.get_model("annotations", "AnnotationRevision").objects
-    revisions.create(annotation=annotation, label_ids=[cat.pk])
-    revisions.create(annotation=annotation, label_ids=[dog.pk])
+    kept = [
+        revisions.create(annotation=annotation, label_ids=[cat.pk]),
+        revisions.create(annotation=annotation, label_ids=[dog.pk]),
+    ]
     final = apps.get_model("annotations", "FinalLabel").objects.create(
         image_id=decided.pk, method="adjudicated", decided_by_id=user.pk
     )
@@ -48,7 +49,9 @@ def test_revisions_and_final_labels_stored_before_get_their_history(make_images)
         ("final_set", decided.pk, [], [dog.pk]),
     ]
     assert {r.changed_by_id for r in rows} == {user.pk}
-    assert all(r.created_at <= timezone.now() for r in rows)
+    # Each change is dated when it happened, not when the migration ran.
+    final.refresh_from_db()
+    assert [r.created_at for r in rows] == [*(r.created_at for r in kept), final.updated_at]
     # The trigger is back in place: a submit after the migration is kept too.
     other = UserFactory()
     add_member(project, other)
