@@ -400,10 +400,13 @@
   };
   const historyUrl = (id) => data.urls.history.replace(data.slot, String(id));
 
-  /** Fetch the item's history once (again after a decision of ours), then show it. */
+  /** Fetch the item's history once (again after a decision of ours, or after a failure),
+   *  then show it; of two requests in flight, only the later one's answer is kept. */
   async function loadHistory(item) {
-    if (!item.history) {
+    if (!item.history || item.history.error) {
+      const asked = (item.historyAsked = (item.historyAsked || 0) + 1);
       const result = await api("GET", historyUrl(item.image.id)).catch(() => ({ status: 0 }));
+      if (asked !== item.historyAsked) return; // a later request answers instead
       item.history = result.ok ? result.body : { error: detail(result) };
     }
     if (state.current && state.current.item === item) renderHistory();
