@@ -6,6 +6,10 @@ Celery runs them in-process, and where depends on the process: in the web server
 order they were sent, so a request that starts a training answers at once, as with a
 broker, and a countdown is waited out on a timer; anywhere else (a management command,
 the tests, a script) each runs at once, inside the call that sends it.
+
+With a broker, a task whose sending fails because the broker is down is kept in the
+database (``labeler.outbox``) and sent again by beat's ``outbox_send`` once it is back;
+it is never run in-process instead.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import redis.exceptions
 from celery.canvas import Signature
 from django.db import connections, transaction
 
+from labeler.outbox import services as outbox_services
 from worker.celery_app import app
 
 logger = logging.getLogger(__name__)
@@ -126,17 +131,22 @@ def _register_tasks() -> None:
 
 
 def enqueue(task_name: str, *args: Any, **kwargs: Any) -> None:
-    """Send the named task once the current transaction commits (at once outside one)."""
+    """Send the named task once the current transaction commits (at once outside one).
+
+    If the broker cannot be reached the send is kept in the outbox and sent again by beat.
+    """
     _register_tasks()
     signature = app.signature(task_name, args=args, kwargs=kwargs)
-    # robust: a broker hiccup is logged, never turned into an error for a committed write.
+    # robust: a failure to keep the send (the database down too) is logged, never turned
+    # into an error for a committed write.
     transaction.on_commit(_sender(signature, 0.0), robust=True)
 
 
 def enqueue_in(seconds: float, task_name: str, *args: Any) -> None:
     """Send the named task to run ``seconds`` after the current transaction commits.
 
-    In-process inline there is no worker to wait for it: it runs at once.
+    In-process inline there is no worker to wait for it: it runs at once. A send that
+    fails for the broker is kept, as ``enqueue``'s, and counts down again when resent.
     """
     _register_tasks()
     signature = app.signature(task_name, args=args, countdown=seconds)
@@ -147,20 +157,55 @@ def send_now(seconds: float, task_name: str, *args: Any) -> None:
     """Send the named task now (to run ``seconds`` from now), raising what sending raised.
 
     For callers that keep the intent elsewhere when the broker is down (see
-    ``labeler.agreement.refresh``); ``enqueue`` only logs such a failure.
+    ``labeler.agreement.refresh``); ``enqueue`` keeps such a send in the outbox.
     """
     _register_tasks()
     signature = app.signature(task_name, args=args, countdown=seconds or None)
-    _sender(signature, seconds)()
+    _sender(signature, seconds, keep=False)()
 
 
-def _sender(signature: Signature, seconds: float) -> Callable[[], None]:
-    """The on-commit callback that sends the task (a function: Django logs its name)."""
+def outbox_send(*, batch: int = 100) -> int:
+    """Send again the tasks kept while the broker was down, oldest first; returns how many.
+
+    Each row is deleted once sent. The first send that fails for the broker ends the run:
+    it is still down, and the rest waits for the next run. A row that fails otherwise is
+    logged and left for the next run, so it never holds back the rows after it.
+    """
+    _register_tasks()
+    sent = after_id = 0
+    while pending := outbox_services.outbox_pending(after_id=after_id, count=batch):
+        for row in pending:
+            after_id = row.pk
+            signature = app.signature(
+                row.task, args=row.args, kwargs=row.kwargs, options=row.options
+            )
+            try:
+                signature.delay()
+            except UNAVAILABLE as exc:
+                outbox_services.outbox_failed(pending=row)
+                logger.warning("Kept tasks not sent again: the broker is still down (%s)", exc)
+                return sent
+            except Exception:
+                outbox_services.outbox_failed(pending=row)
+                logger.exception("Kept task %s (row %s) could not be sent", row.task, row.pk)
+                continue
+            outbox_services.outbox_sent(pending=row)
+            sent += 1
+    return sent
+
+
+def _sender(signature: Signature, seconds: float, *, keep: bool = True) -> Callable[[], None]:
+    """The on-commit callback that sends the task (a function: Django logs its name).
+
+    With a broker and ``keep``, a send that fails for the broker is kept in the outbox.
+    """
 
     def send() -> None:
         runner = _background
-        if runner is None or not app.conf.task_always_eager:
-            signature.delay()
+        if not app.conf.task_always_eager and keep:
+            _send_or_keep(signature)
+        elif runner is None or not app.conf.task_always_eager:
+            signature.delay()  # inline (no broker), or raising for the caller (send_now)
         elif seconds > 0:
             runner.submit_in(seconds, signature)
         else:
@@ -168,3 +213,18 @@ def _sender(signature: Signature, seconds: float) -> Callable[[], None]:
 
     send.signature = signature  # type: ignore[attr-defined]  # for tests and debugging
     return send
+
+
+def _send_or_keep(signature: Signature) -> None:
+    """Send to the broker; if it cannot be reached, keep the send for beat to resend."""
+    options = dict(signature.options)  # as enqueued: sending may add to them
+    try:
+        signature.delay()
+    except UNAVAILABLE as exc:
+        logger.warning("Task %s not sent (%s): kept to send again", signature.task, exc)
+        outbox_services.outbox_keep(
+            task=str(signature.task),
+            args=signature.args,
+            kwargs=signature.kwargs,
+            options=options,
+        )

@@ -76,6 +76,7 @@ INSTALLED_APPS = [
     "labeler.exports",
     "labeler.demo",
     "labeler.idempotency",
+    "labeler.outbox",
     "api",
 ]
 
@@ -290,6 +291,10 @@ CELERY_BEAT_SCHEDULE = {
     "resend-queued-training-runs": {
         "task": "worker.tasks.training_runs_resend",
         "schedule": 300.0,
+    },
+    "send-outbox": {
+        "task": "worker.tasks.outbox_send",
+        "schedule": 60.0,
     },
 }
 

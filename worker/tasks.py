@@ -63,6 +63,12 @@ def training_runs_resend() -> int:
     return runs.training_runs_resume(queued_before=queued_before)
 
 
+@shared_task(name="worker.tasks.outbox_send")
+def outbox_send() -> int:
+    """Send again the tasks whose sending failed while the broker was down; returns how many."""
+    return jobs.outbox_send()
+
+
 @shared_task(name="worker.tasks.export_run", acks_late=True, reject_on_worker_lost=True)
 def export_run(export_id: int) -> None:
     """Write an export's file; a redelivery of a finished export does nothing."""
