@@ -2,10 +2,10 @@
 
 gunicorn and the two Celery workers (``bench.load_stack``) use a private Redis as broker
 and cache. It is killed (no persistence: whatever it held is gone, as after a crash)
-while two annotators keep labelling and the lead asks for a training; then started
-again on the same port. Submits must all be acknowledged and stored, quickly; the
-project is marked as due a refresh and the training stays queued, and both happen once
-beat's periodic tasks are sent again.
+while two annotators keep labelling and the lead asks for a training and an export; then
+started again on the same port. Submits must all be acknowledged and stored, quickly; the
+project is marked as due a refresh, the training stays queued and the export's task is
+kept in the outbox, and all three happen once beat's periodic tasks are sent again.
 """
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ from rest_framework.authtoken.models import Token
 from bench.load_http import Browser
 from bench.load_stack import GunicornSetup, stack_env, stack_running, static_collect
 from labeler.annotations.models import Annotation, FinalLabel
+from labeler.exports.models import Export, ExportStatus
+from labeler.outbox.models import PendingSend
 from labeler.predictions.models import RunStatus, TrainingRun
 from labeler.projects.models import Project, Role
 from tests.factories import ProjectFactory, add_member
@@ -72,8 +74,8 @@ def _beat(redis: PrivateRedis, task: str) -> None:
 def test_labelling_goes_on_while_redis_is_down_and_queued_work_runs_after(
     private_redis: PrivateRedis, make_images, tmp_path: Path
 ) -> None:
-    """Every submit during the outage answers 2xx within 3 s and is stored; the refresh and
-    the training asked for meanwhile run once Redis is back."""
+    """Every submit during the outage answers 2xx within 3 s and is stored; the refresh,
+    the training and the export asked for meanwhile run once Redis is back."""
     project = ProjectFactory(name="Outage", overlap=2, retrain_after=0, gold_rate=0.0)
     users = [User.objects.create_user(name) for name in ("ann-a", "ann-b", "lead-l")]
     for user in users[:2]:
@@ -110,18 +112,27 @@ def test_labelling_goes_on_while_redis_is_down_and_queued_work_runs_after(
         pages = [page.get(f"/projects/{project.pk}/label/"), page.get("/")]
         train_url = f"/api/v1/projects/{project.pk}/train/"
         train = call(stack.base_url, train_url, token=tokens[2], payload={})
+        exports_url = f"/api/v1/projects/{project.pk}/exports/"
+        export = call(stack.base_url, exports_url, token=tokens[2], payload={"format": "jsonl"})
         outage = time.monotonic() - down
         project.refresh_from_db()
         due = project.agreement_refresh_due
         run = TrainingRun.objects.filter(project=project).first()
+        queued_export = Export.objects.filter(project=project).first()
+        kept = list(PendingSend.objects.values_list("task", flat=True))
         private_redis.start()
 
         _beat(private_redis, "worker.tasks.agreement_refresh_overdue")
         _beat(private_redis, "worker.tasks.training_runs_resend")
+        _beat(private_redis, "worker.tasks.outbox_send")
         _wait_until(lambda: finals.count() == BEFORE + DURING, "final labels after the outage")
         _wait_until(
             lambda: TrainingRun.objects.get(pk=run.pk).status != RunStatus.QUEUED,
             "the training queued during the outage starting",
+        )
+        _wait_until(
+            lambda: Export.objects.get(pk=queued_export.pk).status == ExportStatus.DONE,
+            "the export asked for during the outage written",
         )
 
     submits = [a for kind, a in during if kind == "submit"]
@@ -132,11 +143,16 @@ def test_labelling_goes_on_while_redis_is_down_and_queued_work_runs_after(
     assert Annotation.objects.filter(project=project).count() == 2 * (BEFORE + DURING)
     assert train.status == 202, train.body
     assert run is not None and due
+    assert export.status == 202, export.body
+    assert queued_export is not None and queued_export.status == ExportStatus.QUEUED
+    assert "worker.tasks.export_run" in kept
+    assert not PendingSend.objects.filter(task="worker.tasks.export_run").exists()
     project.refresh_from_db()
     assert not project.agreement_refresh_due
     print(
         f"\nredis outage: {len(during)} requests ({len(submits)} submits) in a "
         f"{outage:.1f} s outage, all acknowledged in at most "
         f"{max(a.seconds for _, a in during):.2f} s and stored; training queued meanwhile "
-        f"started after; final labels {BEFORE} -> {BEFORE + DURING}"
+        f"started after; kept sends {sorted(set(kept))} sent again and the export written; final "
+        f"labels {BEFORE} -> {BEFORE + DURING}"
     )
