@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from drf_spectacular.utils import extend_schema, inline_serializer
@@ -11,14 +12,35 @@ from rest_framework.exceptions import Throttled
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
+from rest_framework.views import APIView
 
-from labeler.login_throttle import client_address, login_wait_seconds
+from labeler.login_throttle import CACHE_ERRORS, client_address, login_wait_seconds
+
+logger = logging.getLogger(__name__)
+
+
+class LoginRateThrottle(ScopedRateThrottle):
+    """DRF's scoped rate throttle, letting requests through while the cache is unreachable.
+
+    Its counts live in the cache; refusing every token login during a Redis outage would
+    do more harm than the few extra guesses it lets through (the per-username lockout
+    is off then as well).
+    """
+
+    def allow_request(self, request: Request, view: APIView) -> bool:
+        try:
+            return super().allow_request(request, view)
+        except CACHE_ERRORS:
+            logger.warning(
+                "Login rate throttle unavailable: the cache cannot be reached", exc_info=True
+            )
+            return True
 
 
 class TokenLoginView(ObtainAuthToken):
     """Exchange credentials for an API token (throttled against guessing)."""
 
-    throttle_classes = [ScopedRateThrottle]
+    throttle_classes = [LoginRateThrottle]
     throttle_scope = "login"
 
     @extend_schema(

@@ -2,9 +2,9 @@
 
 Every request with a session reads its user (``get_user``); the ORM spent several times
 what the database takes building that one-row query, about a quarter of a labelling
-call's time. Logging in (``authenticate``) is Django's, refused after repeated failures
-(``labeler.login_throttle``) whichever form or endpoint it comes through; permissions are
-Django's own.
+call's time. Logging in (``authenticate``, and ``aauthenticate`` through it) is Django's,
+refused after repeated failures (``labeler.login_throttle``) whichever form or endpoint it
+comes through; permissions are Django's own.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
+from asgiref.sync import sync_to_async
 from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
 from django.core.exceptions import PermissionDenied
@@ -20,9 +21,10 @@ from django.http import HttpRequest
 
 from labeler.login_throttle import (
     client_address,
-    login_failure_record,
-    login_failures_clear,
-    login_wait_seconds,
+    login_attempt_failed,
+    login_attempt_start,
+    login_attempt_succeeded,
+    login_attempt_withdrawn,
 )
 
 MAX_ID = 2**63 - 1  # the largest id a row can have
@@ -41,20 +43,38 @@ class UserBackend(ModelBackend):
         """The user these credentials name, unless too many attempts failed lately.
 
         While refused, even the right password fails (PermissionDenied stops Django
-        from asking other backends); each failure counts towards the refusal.
+        from asking other backends). The attempt is counted before the password is
+        hashed, so attempts sent at once cannot outrun the count; a failure keeps it, a
+        success clears the username's, an error (the database's, say) takes it back.
         """
         name = username if username is not None else kwargs.get(get_user_model().USERNAME_FIELD)
         if name is None or password is None:
             return None
-        address = client_address(request)
-        if login_wait_seconds(username=str(name), address=address):
+        who = {"username": str(name), "address": client_address(request)}
+        if login_attempt_start(**who):
             raise PermissionDenied("Too many failed login attempts.")
-        user = super().authenticate(request, username=username, password=password, **kwargs)
+        try:
+            user = super().authenticate(request, username=username, password=password, **kwargs)
+        except BaseException:
+            login_attempt_withdrawn(**who)
+            raise
         if user is None:
-            login_failure_record(username=str(name), address=address)
+            login_attempt_failed(**who)
         else:
-            login_failures_clear(username=str(name), address=address)
+            login_attempt_succeeded(**who)
         return user
+
+    async def aauthenticate(
+        self,
+        request: HttpRequest | None,
+        username: str | None = None,
+        password: str | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        """``authenticate``, throttled alike (Django's own async version would skip it)."""
+        return await sync_to_async(self.authenticate)(
+            request, username=username, password=password, **kwargs
+        )
 
     def get_user(self, user_id: Any) -> Any:
         """The active user with this id (as the session stores it), or None."""

@@ -6,52 +6,148 @@ failure), even with the right password; a success before then starts the count a
 One address failing for ten times as many attempts across usernames is refused too, so
 guessing one password against every account is held back as well. The counts live in
 the cache (Redis in production), shared by every web process.
+
+An attempt is counted (an atomic increment) before its password is checked, so attempts
+sent at once cannot all pass while the first are still hashing: a count holds the failed
+attempts and those in flight, and one over the limit is refused. Usernames are compared
+as ``username_normalise`` writes them; addresses are DRF's client identification
+(``NUM_PROXIES``), an IPv6 address standing for its /64. While the cache is unreachable
+the throttle lets every attempt through (with a warning in the log) rather than
+refusing every login.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import ipaddress
+import logging
 import math
 import time
+import unicodedata
+from dataclasses import dataclass
+from typing import Any, cast
 
 from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpRequest
+from redis.exceptions import RedisError
+from rest_framework.request import Request
+from rest_framework.throttling import BaseThrottle
+
+logger = logging.getLogger(__name__)
 
 # How many more failures an address may have than one username from it.
 ADDRESS_FACTOR = 10
+# What the cache raises when Redis cannot be reached (redis-py wraps socket errors, mostly).
+CACHE_ERRORS = (RedisError, OSError)
+KEY_PREFIX = "labeler:login"
 
 
-def client_address(request: HttpRequest | None) -> str:
-    """The address the request came from (the proxy's, unless the proxy rewrites it)."""
+@dataclass(frozen=True)
+class _Scope:
+    """One thing counted: a username at an address, or an address across usernames."""
+
+    count_key: str
+    lock_key: str
+    limit: int
+
+
+def username_normalise(username: str) -> str:
+    """The username as counted: NFKC-normalised, stripped and case-folded ("Maria " is "maria")."""
+    return unicodedata.normalize("NFKC", username).strip().casefold()
+
+
+def client_address(request: HttpRequest | Request | None) -> str:
+    """The client's address as DRF identifies it (``NUM_PROXIES``); an IPv6 one as its /64.
+
+    With ``NUM_PROXIES`` = 0, ``X-Forwarded-For`` is ignored (a client could write
+    anything there); with N proxies in front, the address the outermost one saw is used.
+    One IPv6 host usually holds a whole /64, so the /64 is what is counted.
+    """
     if request is None:
         return "unknown"
-    return str(request.META.get("REMOTE_ADDR") or "unknown")
+    # get_ident reads only headers and META, which a plain HttpRequest has as well.
+    ident = BaseThrottle().get_ident(cast(Request, request))
+    if not ident:
+        return "unknown"
+    try:
+        ip = ipaddress.ip_address(ident)
+    except ValueError:  # not an address (a proxy wrote something else): counted as it is
+        return ident
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((ip, 64), strict=False))
+    return str(ip)
 
 
 def login_wait_seconds(*, username: str, address: str) -> int:
     """Seconds until this username may try again from this address (0: it may now)."""
-    limit = settings.LABELER_LOGIN_MAX_FAILURES
-    now = time.time()
-    waits = [
-        _wait(cache.get(_key(username, address)), limit, now),
-        _wait(cache.get(_key("", address)), limit * ADDRESS_FACTOR, now),
-    ]
-    return max(waits)
+    try:
+        return _locked_for(_scopes(username, address), time.time())
+    except CACHE_ERRORS:
+        logger.warning("Login throttle unavailable: the cache cannot be reached", exc_info=True)
+        return 0
 
 
-def login_failure_record(*, username: str, address: str) -> None:
-    """Count one failed attempt for the username at this address, and for the address."""
+def login_attempt_start(*, username: str, address: str) -> int:
+    """Count an attempt before its password is checked: 0 to go on, else seconds to wait.
+
+    A refused attempt is not counted. Once an attempt is allowed, one of
+    ``login_attempt_failed``, ``login_attempt_succeeded`` or ``login_attempt_withdrawn``
+    must follow.
+    """
+    scopes = _scopes(username, address)
+    counted: list[_Scope] = []
+    try:
+        wait = _locked_for(scopes, time.time())
+        if wait:
+            return wait
+        for scope in scopes:
+            count = _increment(scope.count_key)
+            counted.append(scope)
+            if count > scope.limit:
+                # Enough attempts failed or are in flight, the latter most likely to fail
+                # and lock it: refused for as long as that lock would last.
+                _decrement(counted)
+                return settings.LABELER_LOGIN_LOCKOUT_SECONDS
+        return 0
+    except CACHE_ERRORS:
+        logger.warning("Login throttle unavailable: the cache cannot be reached", exc_info=True)
+        return 0
+
+
+def login_attempt_failed(*, username: str, address: str) -> None:
+    """The password was wrong: keep the count, and lock what has reached its limit."""
     lockout = settings.LABELER_LOGIN_LOCKOUT_SECONDS
-    now = time.time()
-    for key in (_key(username, address), _key("", address)):
-        count, _ = cache.get(key) or (0, now)
-        cache.set(key, (count + 1, now + lockout), timeout=lockout)
+    until = time.time() + lockout
+    try:
+        for scope in _scopes(username, address):
+            # The count lasts as long as a lock would: from the last failure.
+            cache.touch(scope.count_key, timeout=lockout)
+            if (cache.get(scope.count_key) or 0) >= scope.limit:
+                cache.set(scope.lock_key, until, timeout=lockout)
+    except CACHE_ERRORS:
+        logger.warning("Login failure not counted: the cache cannot be reached", exc_info=True)
 
 
-def login_failures_clear(*, username: str, address: str) -> None:
-    """A successful login forgets the username's failures at this address."""
-    cache.delete(_key(username, address))
+def login_attempt_succeeded(*, username: str, address: str) -> None:
+    """A success forgets the username's failures at this address; the address's remain."""
+    user_scope, address_scope = _scopes(username, address)
+    try:
+        cache.delete(user_scope.count_key)
+        _decrement([address_scope])
+    except CACHE_ERRORS:
+        logger.warning("Login success not counted: the cache cannot be reached", exc_info=True)
+
+
+def login_attempt_withdrawn(*, username: str, address: str) -> None:
+    """The check itself failed (the database, say): the attempt counts for nothing."""
+    try:
+        _decrement(list(_scopes(username, address)))
+    except CACHE_ERRORS:
+        logger.warning("Login attempt not withdrawn: the cache cannot be reached", exc_info=True)
 
 
 def lockout_message(seconds: int) -> str:
@@ -61,14 +157,42 @@ def lockout_message(seconds: int) -> str:
     return f"Too many failed login attempts; try again in {minutes} {unit}."
 
 
-def _wait(entry: tuple[int, float] | None, limit: int, now: float) -> int:
-    if entry is None:
-        return 0
-    count, until = entry
-    return max(0, math.ceil(until - now)) if count >= limit else 0
-
-
-def _key(username: str, address: str) -> str:
+def _scopes(username: str, address: str) -> tuple[_Scope, _Scope]:
+    limit = settings.LABELER_LOGIN_MAX_FAILURES
     # Hashed: usernames may hold characters a cache key may not.
-    digest = hashlib.sha256(f"{username.casefold()}\0{address}".encode()).hexdigest()
-    return f"labeler:login-failures:{digest}"
+    user = _digest(f"{username_normalise(username)}\0{address}")
+    where = _digest(address)
+    return (
+        _Scope(f"{KEY_PREFIX}:user:count:{user}", f"{KEY_PREFIX}:user:until:{user}", limit),
+        _Scope(
+            f"{KEY_PREFIX}:address:count:{where}",
+            f"{KEY_PREFIX}:address:until:{where}",
+            limit * ADDRESS_FACTOR,
+        ),
+    )
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _locked_for(scopes: tuple[_Scope, ...], now: float) -> int:
+    untils: list[Any] = [cache.get(scope.lock_key) for scope in scopes]
+    return max([0, *(math.ceil(until - now) for until in untils if until is not None)])
+
+
+def _increment(key: str) -> int:
+    # add() is a no-op when the key exists; incr() is Redis's atomic INCR.
+    cache.add(key, 0, timeout=settings.LABELER_LOGIN_LOCKOUT_SECONDS)
+    try:
+        return int(cache.incr(key))
+    except ValueError:  # it expired between the two calls: this attempt is its first
+        cache.set(key, 1, timeout=settings.LABELER_LOGIN_LOCKOUT_SECONDS)
+        return 1
+
+
+def _decrement(scopes: list[_Scope]) -> None:
+    for scope in scopes:
+        # A count that expired meanwhile has nothing left to take back.
+        with contextlib.suppress(ValueError):
+            cache.decr(scope.count_key)

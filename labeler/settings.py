@@ -317,6 +317,14 @@ LABELER_IDEMPOTENCY_SECONDS = env_int("LABELER_IDEMPOTENCY_SECONDS", 24 * 3600)
 # A run still queued this long after it was created is sent again (duplicates are no-ops).
 LABELER_TRAINING_RESEND_SECONDS = env_int("LABELER_TRAINING_RESEND_SECONDS", 600)
 
+# How many proxies in front of the web processes each append the address they saw to
+# X-Forwarded-For. Login throttling and DRF's throttles take the client's address from
+# there (the one the outermost proxy saw); 0 ignores the header, which a client can forge.
+# Behind a proxy, 0 makes every client look like the proxy: set it.
+NUM_PROXIES = env_int("NUM_PROXIES", 0)
+if NUM_PROXIES < 0:
+    raise ImproperlyConfigured(f"NUM_PROXIES must be 0 or more, got {NUM_PROXIES}.")
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.TokenAuthentication",
@@ -331,6 +339,8 @@ REST_FRAMEWORK = {
     # "format" is the export endpoint's own parameter (json, csv, ...).
     "URL_FORMAT_OVERRIDE": None,
     "DEFAULT_THROTTLE_RATES": {"login": os.environ.get("LOGIN_THROTTLE_RATE") or "20/min"},
+    # Where DRF's throttles find the client's address (NUM_PROXIES above).
+    "NUM_PROXIES": NUM_PROXIES,
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
     "DEFAULT_METADATA_CLASS": "api.metadata.Metadata",
 }
