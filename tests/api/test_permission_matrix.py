@@ -419,3 +419,59 @@ def test_every_route_answers_every_role_as_its_rule_says(world, capsys):
             f"methods = {cases} requests"
         )
     assert not wrong, "\n".join(wrong)
+
+
+# Path parameters naming objects that belong to a project (a user for a member).
+PROJECT_OBJECTS = {"image", "theirs", "mine", "my_skip", "export", "run", "version", "annotator2"}
+
+
+@pytest.fixture
+def elsewhere(outsider, make_images):
+    """One object of each kind of PROJECT_OBJECTS, in another project."""
+    other = ProjectFactory(name="Elsewhere", overlap=2)
+    owner, second = UserFactory(username="owner"), UserFactory(username="second")
+    add_member(other, owner, Role.LEAD)
+    add_member(other, second)
+    image, skipped = make_images(other, 2)
+    answer, _ = annotation_submit(
+        project=other, annotator=second, image_id=image.pk, labels=["cat"]
+    )
+    image_decide(
+        project=other, image_id=image.pk, labels=["cat"], decided_by=owner,
+        method=FinalLabelMethod.ADJUDICATED,
+    )  # fmt: skip
+    return {
+        "image": image.pk,
+        "theirs": answer.pk,
+        "mine": answer.pk,
+        "my_skip": skip_create(project=other, annotator=second, image_id=skipped.pk).pk,
+        "export": Export.objects.create(project=other, created_by=owner, format="csv").pk,
+        "run": TrainingRun.objects.create(project=other, requested_by=owner).pk,
+        "version": ModelVersionFactory(project=other, is_current=False).pk,
+        "annotator2": second.pk,
+    }
+
+
+def test_another_projects_objects_are_not_found_through_this_project(world, elsewhere):
+    """Every route naming a project and one of its objects, asked by this project's lead
+    and an admin with the objects of another project: 404, whatever the method."""
+    world = {**world, "ids": {**world["ids"], **elsewhere}}
+    wrong, cases = [], 0
+    for route in routes():
+        rule = RULES.get(route.rule_key)
+        params = set(re.findall(r"<(?:\w+:)?(\w+)>", route.pattern))
+        named = {rule.ids.get(name) or DEFAULT_IDS.get(name) for name in params} if rule else set()
+        if rule is None or not {"project_pk", "project_id"} & params or not named & PROJECT_OBJECTS:
+            continue
+        path = path_of(route, rule, world)
+        for role in ("lead", "admin"):
+            client = client_for_role(world, role, api=route.name.startswith("api:"))
+            for method in rule.expect:
+                cases += 1
+                with transaction.atomic():
+                    got = outcome(getattr(client, method)(path))
+                    transaction.set_rollback(True)
+                if got != 404:
+                    wrong.append(f"{route.name} {method.upper()} {path} as {role}: {got}")
+    assert cases > 20
+    assert not wrong, "\n".join(wrong)
