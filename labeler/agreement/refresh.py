@@ -54,13 +54,22 @@ def _schedule(project_id: int) -> None:
     key = refresh_key(project_id)
     try:
         # Added after the commit: a write that finds the key is committed before the run reads.
-        if cache.add(key, 1, timeout=seconds):
-            jobs.send_now(seconds + MARGIN_SECONDS, TASK, project_id)
+        if not cache.add(key, 1, timeout=seconds):
+            return
     except jobs.UNAVAILABLE as exc:
-        logger.warning("Agreement refresh of project %s not scheduled (%s): due", project_id, exc)
-        agreement_refresh_due_mark(project_id=project_id)
+        _due(project_id, exc)  # the cache is down: one timeout, not a second on a delete
+        return
+    try:
+        jobs.send_now(seconds + MARGIN_SECONDS, TASK, project_id)
+    except jobs.UNAVAILABLE as exc:
+        _due(project_id, exc)
         with contextlib.suppress(*jobs.UNAVAILABLE):
-            cache.delete(key)  # the next write tries again, if the cache is back
+            cache.delete(key)  # the next write tries again, if the broker is back
+
+
+def _due(project_id: int, exc: Exception) -> None:
+    logger.warning("Agreement refresh of project %s not scheduled (%s): due", project_id, exc)
+    agreement_refresh_due_mark(project_id=project_id)
 
 
 def agreement_refresh_due_ids() -> list[int]:
@@ -76,5 +85,10 @@ def agreement_refresh_due_take(*, project_id: int) -> bool:
 
 
 def agreement_refresh_due_mark(*, project_id: int) -> None:
-    """Put the project on the due list: beat's next ``agreement_refresh_overdue`` runs it."""
-    Project.objects.filter(pk=project_id).update(agreement_refresh_due=True)
+    """Put the project on the due list: beat's next ``agreement_refresh_overdue`` runs it.
+
+    A project already on it is not written again (every submit of an outage lands here).
+    """
+    Project.objects.filter(pk=project_id, agreement_refresh_due=False).update(
+        agreement_refresh_due=True
+    )
