@@ -11,6 +11,7 @@ from typing import Any
 from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import serializers, status
+from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -285,6 +286,9 @@ class ModelVersionPromoteView(ObjectModelView):
     model = ModelVersion
     noun = "Model version"
     queryset = ModelVersion.objects.none()
+    # An optional note in JSON, or no body: a form body that parsed to nothing (a malformed
+    # one) would otherwise promote as if it were empty.
+    parser_classes = [JSONParser]
 
     @extend_schema(request=PromoteRequestSerializer, responses={200: ModelVersionSerializer})
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 
 import pytest
 import schemathesis
@@ -25,9 +26,11 @@ from hypothesis import HealthCheck, settings
 from rest_framework.authtoken.models import Token
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
-from labeler.annotations.services import annotation_submit
+from labeler.annotations.services import annotation_submit, skip_create
+from labeler.exports.models import Export
+from labeler.predictions.models import ModelVersion, TrainingRun
 from labeler.projects.models import Role
-from tests.factories import ProjectFactory, UserFactory, add_member
+from tests.factories import ModelVersionFactory, ProjectFactory, UserFactory, add_member
 
 MAX_EXAMPLES = int(os.environ.get("LABELER_FUZZ_EXAMPLES", "25"))
 # Every check schemathesis has but one: a valid request may rightly be refused here (an id
@@ -57,8 +60,9 @@ def in_process():
 
 @pytest.fixture
 def world(db, make_images, in_process):
-    """A lead's project with labels, members and images, and the lead's token."""
-    lead = UserFactory(username="fuzz-lead")
+    """A project with labels, members, images and one object of each kind a path names, and
+    the token of its lead, an admin too (so that the admins' operations are fuzzed as well)."""
+    lead = UserFactory(username="fuzz-lead", is_staff=True, is_superuser=True)
     annotator = UserFactory(username="fuzz-annotator")
     project = ProjectFactory(labels=["cat", "dog"], overlap=2)
     add_member(project, lead, Role.LEAD)
@@ -70,21 +74,45 @@ def world(db, make_images, in_process):
     ids = {
         "project_pk": project.pk,
         "image_id": images[0].pk,
-        "pk": annotation.pk,
         "id": project.pk,
+        # {pk} by the collection before it in the path.
+        "annotations": annotation.pk,
+        "images": images[0].pk,
+        "skips": skip_create(project=project, annotator=annotator, image_id=images[1].pk).pk,
+        "members": annotator.pk,
+        "users": annotator.pk,
+        "projects": project.pk,
+        "exports": Export.objects.create(project=project, created_by=lead, format="csv").pk,
+        "training-runs": TrainingRun.objects.create(project=project, requested_by=lead).pk,
+        "model-versions": ModelVersionFactory(
+            project=project, is_current=False, metrics=TRAINED_METRICS
+        ).pk,
+        "review": images[0].pk,
+        "decisions": images[0].pk,
     }
     token, _ = Token.objects.get_or_create(user=lead)
     return {"headers": {"Authorization": f"Token {token.key}"}, "ids": ids}
 
 
+# What a training stores (labeler.predictions.evaluation), for a version the world makes.
+TRAINED_METRICS = {
+    "accuracy": 0.5, "macro_f1": 0.5, "ece": 0.1, "loss": 0.7, "images": 2, "per_label": [],
+    "confusion": {"labels": [], "matrix": []},
+}  # fmt: skip
+
+
 def aim(case, ids: dict[str, int], rng: random.Random) -> None:
     """Point most valid generated path ids at the world's objects; keep some as generated.
 
-    An invalid one (a negative case: text, a float) stays as it is, to be refused.
+    A parameter is looked up by its name, then by the collection it follows in the path
+    (``/exports/{pk}/``: an export). An invalid one (a negative case: text, a float) stays
+    as it is, to be refused.
     """
     for name, value in (case.path_parameters or {}).items():
-        if name in ids and isinstance(value, int) and rng.random() < 0.8:
-            case.path_parameters[name] = ids[name]
+        before = re.search(rf"/([\w-]+)/\{{{name}\}}", case.path)
+        target = ids.get(name) or (ids.get(before.group(1)) if before else None)
+        if target is not None and isinstance(value, int) and rng.random() < 0.8:
+            case.path_parameters[name] = target
 
 
 @pytest.mark.slow
@@ -181,3 +209,15 @@ def test_bodies_of_lists_of_objects_are_json_only(world, client, path):
         headers={"authorization": world["headers"]["Authorization"]},
     )
     assert response.status_code == 415
+
+
+def test_a_promotion_with_a_form_body_is_refused_not_taken_as_empty(world, client):
+    """A malformed multipart body parsed to nothing and promoted the version."""
+    response = client.post(
+        f"/api/v1/model-versions/{world['ids']['model-versions']}/promote/",
+        b"--b\r\n-80858--b--\r\n",
+        content_type="multipart/form-data; boundary=b",
+        headers={"authorization": world["headers"]["Authorization"]},
+    )
+    assert response.status_code == 415
+    assert not ModelVersion.objects.filter(is_current=True).exists()
