@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import shutil
+from collections.abc import Callable, Iterator
 
 import pytest
 from django.core.cache import cache
@@ -11,10 +12,12 @@ from django.db import connection
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from bench.load_stack import free_port
 from labeler.images import services as image_services
 from labeler.images.models import Image
 from labeler.projects.models import Project, Role
 from tests.factories import ProjectFactory, UserFactory, add_member, image_bytes
+from tests.reliability.conftest import PrivateRedis
 
 
 @pytest.fixture(autouse=True)
@@ -104,3 +107,16 @@ def make_images() -> Callable[..., list[Image]]:
 @pytest.fixture
 def api_as() -> Callable[..., APIClient]:
     return client_for
+
+
+@pytest.fixture
+def private_redis() -> Iterator[PrivateRedis]:
+    """A redis-server of the test's own on a free port (the shared one is never touched)."""
+    if shutil.which("redis-server") is None:
+        pytest.skip("needs redis-server on PATH to start a private Redis")
+    server = PrivateRedis(free_port())
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import json
-import shutil
 from collections.abc import Iterator
 
 import pytest
@@ -65,18 +64,6 @@ def broker_down() -> Iterator[None]:
     finally:
         app.conf.update(saved)
         reset_producer_pools()
-
-
-@pytest.fixture
-def private_broker() -> Iterator[PrivateRedis]:
-    if shutil.which("redis-server") is None:
-        pytest.skip("needs redis-server on PATH to start a private Redis")
-    server = PrivateRedis(free_port())
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def _queued(server: PrivateRedis, queue: str) -> list[tuple[str, list[object]]]:
@@ -137,7 +124,7 @@ def test_while_the_broker_is_still_down_outbox_send_stops_at_the_first_row(
 
 
 def test_outbox_send_delivers_what_was_kept_oldest_first_and_deletes_it(
-    private_broker: PrivateRedis, django_capture_on_commit_callbacks
+    private_redis: PrivateRedis, django_capture_on_commit_callbacks
 ) -> None:
     """Kept during an outage; once the broker answers, beat's task sends every row and
     deletes it; the export and the thumbnail reach their queue as first sent."""
@@ -150,17 +137,17 @@ def test_outbox_send_delivers_what_was_kept_oldest_first_and_deletes_it(
             jobs.enqueue("worker.tasks.ml_predict", 5, [1, 2])
         assert PendingSend.objects.count() == 3
 
-        _broker(private_broker.url)
+        _broker(private_redis.url)
         assert tasks.outbox_send() == 3
     finally:
         app.conf.update(saved)
         reset_producer_pools()
     assert not PendingSend.objects.exists()
-    assert _queued(private_broker, "default") == [
+    assert _queued(private_redis, "default") == [
         (THUMBNAIL, [7]),
         ("worker.tasks.export_run", [3]),
     ]
-    assert _queued(private_broker, "gpu") == [("worker.tasks.ml_predict", [5, [1, 2]])]
+    assert _queued(private_redis, "gpu") == [("worker.tasks.ml_predict", [5, [1, 2]])]
 
 
 def test_a_row_kept_again_while_it_is_being_sent_is_not_deleted() -> None:

@@ -70,18 +70,6 @@ def _redis_answers(url: str) -> bool:
         client.close()
 
 
-@pytest.fixture
-def private_redis() -> Iterator[PrivateRedis]:
-    if shutil.which("redis-server") is None:
-        pytest.skip("needs redis-server on PATH to start a private Redis")
-    server = PrivateRedis(free_port())
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
 @dataclass
 class PrivatePostgres:
     """A PostgreSQL cluster of its own (initdb), run by the postgres OS user."""
