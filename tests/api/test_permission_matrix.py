@@ -118,6 +118,18 @@ RULES: dict[str, Rule] = {
     "healthz": read(public()),
     # The admin site's views take any method; GET and POST are what they serve.
     "admin:*": Rule({"get": staff_site(), "post": staff_site()}, methods=["get", "post"]),
+    # Labels are looked at in the admin, never written there (the history would miss it).
+    **{
+        f"admin:annotations_{model}_{view}": Rule(
+            {"get": get, "post": {**staff_site(), "admin": 403}}, methods=["get", "post"]
+        )
+        for model in ("annotation", "finallabel")
+        for view, get in (
+            ("add", {**staff_site(), "admin": 403}),
+            ("delete", {**staff_site(), "admin": 403}),
+            ("change", staff_site()),
+        )
+    },
     "admin:login": Rule({"get": public(), "post": public()}, methods=["get", "post"]),
     "admin:logout": Rule({"post": {**public(), "admin": LOGIN}}, methods=["post"]),
     "admin:password_change_done": read(staff_site(), methods=["get"]),
