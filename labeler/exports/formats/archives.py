@@ -11,6 +11,7 @@ from typing import IO
 from labeler.errors import ValidationFailed
 from labeler.exports.formats.members import ZipStream, folder_names, safe_file_name
 from labeler.exports.formats.source import ExportSource
+from labeler.exports.formats.text import spreadsheet_safe
 from labeler.projects.models import Project
 
 # A multi-label image's labels in one metadata.csv cell: example["labels"].split(";").
@@ -39,8 +40,9 @@ def export_hf_imagefolder(source: ExportSource) -> Iterator[bytes]:
     """``<split>/<id>-<name>`` plus ``<split>/metadata.csv`` (``train/`` without a split).
 
     metadata.csv holds ``file_name``, ``image_id`` and ``label`` (single-label projects)
-    or ``labels`` (multi-label: the names joined with ';'). Each split's metadata is
-    spooled to a temporary file and added after its images.
+    or ``labels`` (multi-label: the names joined with ';'), its cells quoted as the CSV
+    export's are when they start like a formula. Each split's metadata is spooled to a
+    temporary file and added after its images.
     """
     multi_label = source.project.multi_label
     hf_labels_check(source.project)
@@ -60,7 +62,8 @@ def export_hf_imagefolder(source: ExportSource) -> Iterator[bytes]:
                 metadata[split] = _metadata_writer(spools[split], label_column)
             name = safe_file_name(row.id, row.file_name, row.format)
             labels = LABEL_SEPARATOR.join(row.final_labels) if multi_label else row.final_labels[0]
-            metadata[split].writerow({"file_name": name, "image_id": row.id, label_column: labels})
+            cells = {"file_name": name, "image_id": row.id, label_column: labels}
+            metadata[split].writerow({key: spreadsheet_safe(cell) for key, cell in cells.items()})
             yield from stream.add_stored_file(f"{split}/{name}", row.file, row.format)
         for split, spool in spools.items():
             spool.seek(0)

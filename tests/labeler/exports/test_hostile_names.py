@@ -142,3 +142,48 @@ def test_quoted_csv_cells_import_back_as_they_were(hostile_project):
     ]
     assert sorted(sorted(names) for names in labels.values()) == sorted(expected)
     assert '=HYPERLINK("http://x").png' in labels
+
+
+def test_hf_imagefolder_metadata_cells_that_start_like_formulas_are_quoted(make_images):
+    """metadata.csv quotes labels as the CSV export does; its file names still name members."""
+    formulas = ["=1+1", "+cmd' /C calc'!A0", "-2+3", "@SUM(A1)"]
+    project = ProjectFactory(labels=[])
+    for position, name in enumerate(formulas):
+        Label.objects.create(project=project, name=name, color="#123456", position=position)
+    annotator = UserFactory(username="=cmd")
+    add_member(project, annotator, Role.ANNOTATOR)
+    for image, label, name in zip(
+        make_images(project, 4), formulas, ["=x.png", "+x.png", "-x.png", "@x.png"], strict=True
+    ):
+        image.original_name = name
+        image.save(update_fields=["original_name"])
+        annotate(image, annotator, [label])
+        finalise(image, [label])
+
+    with zipfile.ZipFile(io.BytesIO(export_bytes(project, format="hf-imagefolder"))) as archive:
+        members = set(archive.namelist())
+        rows = list(csv.DictReader(io.StringIO(archive.read("train/metadata.csv").decode())))
+
+    assert sorted(row["label"] for row in rows) == sorted("'" + name for name in formulas)
+    assert all(f"train/{row['file_name']}" in members for row in rows)
+
+
+def test_hf_imagefolder_metadata_runs_no_formula(hostile_project):
+    """No cell of a hostile multi-label project's metadata.csv starts like a formula."""
+    with zipfile.ZipFile(io.BytesIO(export_bytes(hostile_project, format="hf-imagefolder"))) as z:
+        rows = list(csv.reader(io.StringIO(z.read("train/metadata.csv").decode())))
+    cells = [cell for row in rows[1:] for cell in row]
+    assert not [cell for cell in cells if cell.startswith(FORMULA_STARTS)]
+    assert [cell for cell in cells if cell.startswith("'") and cell[1:2] in FORMULA_STARTS]
+
+
+def test_quoted_hf_imagefolder_labels_import_back_as_they_were(hostile_project):
+    """The CSV label source reads metadata.csv's quoted labels back unchanged."""
+    with zipfile.ZipFile(io.BytesIO(export_bytes(hostile_project, format="hf-imagefolder"))) as z:
+        labels = csv_labels(z.read("train/metadata.csv").decode())
+
+    expected = sorted(
+        sorted(final.labels.values_list("name", flat=True))
+        for final in FinalLabel.objects.filter(image__project=hostile_project)
+    )
+    assert sorted(sorted(names) for names in labels.values()) == expected
