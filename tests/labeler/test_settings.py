@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import re
@@ -80,6 +81,43 @@ def test_secret_key_is_required_when_debug_is_off():
     done = run(["-c", "import labeler.settings"], {"DEBUG": "0"})
     assert done.returncode != 0
     assert "SECRET_KEY must be set" in done.stderr
+
+
+def secret_key_in(var_dir: Path) -> str:
+    done = run(
+        ["-c", "from labeler import settings; print(settings.SECRET_KEY)"],
+        {"DEBUG": "1", "LABELER_VAR_DIR": str(var_dir)},
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+def test_each_local_install_signs_with_a_key_of_its_own(tmp_path):
+    """Without SECRET_KEY, development reads its key from var/, made there on first start:
+    two installs differ (no key shared through the repository), restarts keep theirs."""
+    first, second = tmp_path / "one", tmp_path / "two"
+    key = secret_key_in(first)
+
+    assert key == (first / "secret_key").read_text().strip()
+    assert secret_key_in(first) == key
+    assert secret_key_in(second) != key
+    assert not any(key in path.read_text() for path in (ROOT / "labeler").glob("*.py"))
+
+
+def test_the_settings_hold_no_fixed_secret_key():
+    """Every SECRET_KEY the settings can set comes from the environment or var/."""
+    tree = ast.parse((ROOT / "labeler" / "settings.py").read_text())
+    values = [
+        ast.unparse(node.value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Assign)
+        for target in node.targets
+        if isinstance(target, ast.Name) and target.id == "SECRET_KEY"
+    ]
+    assert values == [
+        "os.environ.get('SECRET_KEY', '')",
+        "local_secret_key(VAR_DIR / 'secret_key')",
+    ]
 
 
 def test_malformed_number_is_reported():
