@@ -6,7 +6,7 @@ from typing import Any
 
 from django.contrib.auth.models import User
 from django.db.models import QuerySet
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -33,7 +33,8 @@ class AnnotationSerializer(serializers.ModelSerializer):
         model = Annotation
         fields = [
             "id", "image", "annotator", "annotator_username", "labels", "label_ids",
-            "time_spent_ms", "suggested_by", "suggestion_accepted", "created_at", "updated_at",
+            "time_spent_ms", "suggested_by", "suggestion_shown", "suggestion_accepted",
+            "created_at", "updated_at",
         ]  # fmt: skip
         read_only_fields = fields
 
@@ -53,6 +54,7 @@ class AnnotationSerializer(serializers.ModelSerializer):
             "label_ids": [label.pk for label in labels],
             "time_spent_ms": instance.time_spent_ms,
             "suggested_by": instance.suggested_by_id,
+            "suggestion_shown": instance.suggestion_shown,
             "suggestion_accepted": instance.suggestion_accepted,
             "created_at": DATETIME.to_representation(instance.created_at),
             "updated_at": DATETIME.to_representation(instance.updated_at),
@@ -109,10 +111,23 @@ class AnnotationViewSet(
             return AnnotationSubmitSerializer
         return AnnotationSerializer
 
-    @extend_schema(parameters=[IDEMPOTENCY_KEY])
+    @extend_schema(
+        parameters=[IDEMPOTENCY_KEY],
+        responses={
+            201: AnnotationSerializer,
+            200: AnnotationSerializer,
+            409: OpenApiResponse(description="Not handed out by the queue, or no room left."),
+        },
+    )
     @idempotent
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        """Label an image: `{"image": id, "labels": [...], "time_spent_ms": 1200}`."""
+        """Label an image: `{"image": id, "labels": [...], "time_spent_ms": 1200}`.
+
+        A new label is for an image the queue (next/) handed to the caller, while it has
+        room under the overlap: anything else is a 409 that says why. Changing one's own
+        label is always allowed. Whether the model's suggestion was shown and accepted is
+        recorded from what next/ handed out.
+        """
         self.require_member()
         data = AnnotationSubmitSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -122,8 +137,6 @@ class AnnotationViewSet(
             image_id=data.validated_data["image"],
             labels=data.validated_data["labels"],
             time_spent_ms=data.validated_data.get("time_spent_ms"),
-            suggested_by=data.validated_data.get("suggested_by"),
-            suggestion_accepted=data.validated_data["suggestion_accepted"],
         )
         # The caller's own annotation, as written: no need to read it back.
         annotation.annotator = self.user

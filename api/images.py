@@ -17,7 +17,7 @@ from rest_framework.response import Response
 
 from api.filters import FilterSet
 from api.permissions import ProjectScopedView
-from labeler.errors import NotFound
+from labeler.errors import NotFound, PermissionDenied
 from labeler.images import services
 from labeler.images.links import file_link
 from labeler.images.models import Image
@@ -73,6 +73,29 @@ class ImageSerializer(serializers.ModelSerializer):
         }
 
 
+class QueueImageSerializer(ImageSerializer):
+    """An image as an annotator sees it: what labelling it needs, nothing that tells a gold
+    image or a spot check from the rest (counts, completeness, priority, dates)."""
+
+    class Meta:
+        model = Image
+        fields = [
+            "id", "original_name", "width", "height", "format", "file_url", "thumbnail_url",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+    def to_representation(self, instance: Image) -> dict[str, Any]:
+        return {
+            "id": instance.pk,
+            "original_name": instance.original_name,
+            "width": instance.width,
+            "height": instance.height,
+            "format": instance.format,
+            "file_url": self.get_file_url(instance),
+            "thumbnail_url": self.get_thumbnail_url(instance),
+        }
+
+
 class ImageFilter(FilterSet):
     class Meta:
         model = Image
@@ -97,7 +120,11 @@ class UploadResponseSerializer(serializers.Serializer):
 class ImageViewSet(
     ProjectScopedView, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
 ):
-    """Members read images; leads and admins upload them."""
+    """Members read images; leads and admins upload them.
+
+    Annotators, who label blind, read images as the queue hands them out
+    (``QueueImageSerializer``) and cannot filter by completeness.
+    """
 
     lookup_value_regex = r"\d+"
     serializer_class = ImageSerializer
@@ -107,7 +134,17 @@ class ImageViewSet(
     def get_queryset(self) -> QuerySet[Image]:
         if getattr(self, "swagger_fake_view", False):  # schema generation
             return Image.objects.none()
+        if not self.sees_all_annotations and "is_complete" in self.request.query_params:
+            raise PermissionDenied(
+                "Annotators label blind: only leads, reviewers and admins filter images by "
+                "completeness."
+            )
         return Image.objects.filter(project=self.project)
+
+    def get_serializer_class(self) -> type[serializers.BaseSerializer]:
+        if getattr(self, "swagger_fake_view", False) or self.sees_all_annotations:
+            return ImageSerializer
+        return QueueImageSerializer
 
     def get_object(self) -> Image:
         image = self.get_queryset().filter(pk=int(self.kwargs["pk"])).first()

@@ -70,8 +70,8 @@ class ProjectSerializer(serializers.ModelSerializer):
         fields = [
             "id", "name", "instructions", "multi_label", "overlap", "consensus_method",
             "review_threshold", "gold_rate", "active_learning", "active_learning_random_share",
-            "retrain_after", "training", "machine_check_rate", "labels", "role", "created_at",
-            "updated_at",
+            "retrain_after", "training", "machine_check_rate", "suggestion_holdback", "labels",
+            "role", "created_at", "updated_at",
         ]  # fmt: skip
         read_only_fields = fields
 
@@ -104,6 +104,13 @@ class ProjectWriteSerializer(serializers.Serializer):
     training = TrainingOverridesField(required=False, default=dict)
     machine_check_rate = serializers.FloatField(
         required=False, default=0.1, min_value=0.0, max_value=1.0
+    )
+    suggestion_holdback = serializers.FloatField(
+        required=False,
+        default=0.1,
+        min_value=0.0,
+        max_value=1.0,
+        help_text="Share of images shown to annotators without the model's suggestion.",
     )
     labels = LabelListField()
 

@@ -10,11 +10,13 @@ from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from api.images import DATETIME, ImageSerializer
+from api.images import DATETIME, QueueImageSerializer
 from api.permissions import ProjectScopedView
-from labeler.annotations.queue import queue_next_image
+from labeler.annotations.models import Assignment
+from labeler.annotations.queue import queue_next_image, queue_suggestion_record
 from labeler.errors import ValidationFailed
-from labeler.predictions.selectors import suggestion_for
+from labeler.predictions.selectors import Suggestion, suggestion_for, suggestion_withheld
+from labeler.projects.models import Project
 
 MAX_ID = 2**63 - 1  # the largest id a row can have
 
@@ -28,15 +30,23 @@ class SuggestionSerializer(serializers.Serializer):
 
 
 class NextImageSerializer(serializers.Serializer):
-    image = ImageSerializer()
+    image = QueueImageSerializer()
     lease_expires_at = serializers.DateTimeField(source="expires_at")
     suggestion = SuggestionSerializer(
-        allow_null=True, help_text="The current model's labels for the image, if it has any."
+        allow_null=True,
+        help_text=(
+            "The current model's labels for the image; null when it has none, when the "
+            "image is labelled blind, or when the project holds suggestions back from it."
+        ),
     )
 
 
 class NextImageView(ProjectScopedView):
-    """Lease the next image that still needs the caller's label; 204 when none is left."""
+    """Lease the next image that still needs the caller's label; 204 when none is left.
+
+    409 (``lease_limit``) when the caller holds ``LABELER_MAX_LEASES`` images, all of them
+    excluded: label or skip those first.
+    """
 
     serializer_class = NextImageSerializer
 
@@ -48,7 +58,11 @@ class NextImageView(ProjectScopedView):
                 description="Comma-separated image ids not to hand out (e.g. already prefetched).",
             )
         ],
-        responses={200: NextImageSerializer, 204: OpenApiResponse(description="Nothing left.")},
+        responses={
+            200: NextImageSerializer,
+            204: OpenApiResponse(description="Nothing left."),
+            409: OpenApiResponse(description="The caller holds as many images as one may."),
+        },
     )
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         self.require_member()
@@ -57,17 +71,35 @@ class NextImageView(ProjectScopedView):
         )
         if assignment is None:
             return Response(status=status.HTTP_204_NO_CONTENT)
-        suggestion = suggestion_for(project=self.project, image=assignment.image)
+        suggestion = _suggestion_handed_out(self.project, assignment)
         # Built directly rather than by NextImageSerializer (which documents it): this is
         # the hottest answer of the API, and the serializer's fields cost milliseconds.
         context = self.get_serializer_context()
         return Response(
             {
-                "image": ImageSerializer(assignment.image, context=context).data,
+                "image": QueueImageSerializer(assignment.image, context=context).data,
                 "lease_expires_at": DATETIME.to_representation(assignment.expires_at),
                 "suggestion": asdict(suggestion) if suggestion else None,
             }
         )
+
+
+def _suggestion_handed_out(project: Project, assignment: Assignment) -> Suggestion | None:
+    """The current model's suggestion for the leased image, unless held back; what was
+    shown (or held back) is kept on the lease for the submit."""
+    suggestion = suggestion_for(project=project, image=assignment.image)
+    if suggestion is None:
+        return None
+    withheld = suggestion_withheld(
+        project=project, image_id=assignment.image_id, annotator_id=assignment.annotator_id
+    )
+    queue_suggestion_record(
+        assignment=assignment,
+        model_version=suggestion.model_version,
+        label_ids=suggestion.label_ids,
+        withheld=withheld,
+    )
+    return None if withheld else suggestion
 
 
 def _parse_ids(request: Request) -> list[int]:

@@ -188,19 +188,15 @@ class DecisionListView(QualityView):
         data = DecisionSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         image_id, method = data.validated_data["image"], data.validated_data["method"]
-        if not self.can_manage:
-            if method == FinalLabelMethod.GOLD:
-                raise PermissionDenied("Only the project's leads and admins mark gold images.")
-            if review.final_label_method(self.project, image_id) == FinalLabelMethod.GOLD:
-                raise PermissionDenied(
-                    f"Image {image_id} is a gold image: only leads and admins change its label."
-                )
+        if method == FinalLabelMethod.GOLD and not self.can_manage:
+            raise PermissionDenied("Only the project's leads and admins mark gold images.")
         final = services.image_decide(
             project=self.project,
             image_id=image_id,
             labels=data.validated_data["labels"],
             decided_by=self.user,
             method=method,
+            may_change_gold=self.can_manage,
         )
         return Response(FinalLabelSerializer(final).data, status=status.HTTP_201_CREATED)
 

@@ -224,6 +224,11 @@ LABELER_MAX_IMAGE_SIDE = env_int("LABELER_MAX_IMAGE_SIDE", 30_000)
 LABELER_MAX_FILES_PER_REQUEST = env_int("LABELER_MAX_FILES_PER_REQUEST", 1000)
 LABELER_THUMBNAIL_SIZE = env_int("LABELER_THUMBNAIL_SIZE", 256)
 LABELER_LEASE_SECONDS = env_int("LABELER_LEASE_SECONDS", 600)
+# Live leases one annotator may hold in a project: the labelling page's look-ahead needs 5.
+LABELER_MAX_LEASES = env_int("LABELER_MAX_LEASES", 10)
+# How long an expired lease is kept: a label sent that late (a page's saved work sent
+# after a lost connection) is still taken while its image has room for it.
+LABELER_LATE_SUBMIT_SECONDS = env_int("LABELER_LATE_SUBMIT_SECONDS", 7 * 24 * 3600)
 # Larger selections are refused for direct download: a background export writes them.
 LABELER_EXPORT_DIRECT_MAX_IMAGES = env_int("LABELER_EXPORT_DIRECT_MAX_IMAGES", 10_000)
 FILE_UPLOAD_MAX_MEMORY_SIZE = env_int("FILE_UPLOAD_MAX_MEMORY_SIZE", 5 * 1024 * 1024)

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import io
 import itertools
+from typing import Any
 
 import factory
 from django.contrib.auth import get_user_model
+from django.db import transaction
 from PIL import Image as PILImage
 
+from labeler.annotations import services
+from labeler.annotations.queue import queue_hold
+from labeler.images.models import Image
 from labeler.predictions.models import ModelVersion, Prediction
 from labeler.projects.models import Label, Membership, Project, Role
 
@@ -45,6 +50,8 @@ class ProjectFactory(factory.django.DjangoModelFactory):
     name = factory.Sequence(lambda n: f"Project {n}")
     overlap = 1
     multi_label = False
+    # Every suggestion shown, unless a test holds some back: which are is drawn by a hash.
+    suggestion_holdback = 0.0
 
     @factory.post_generation
     def labels(self, create: bool, extracted: list[str] | None, **kwargs: object) -> None:
@@ -77,3 +84,23 @@ class ModelVersionFactory(factory.django.DjangoModelFactory):
 def predict(model_version: ModelVersion, image: object, probabilities: dict[str, float]) -> None:
     """Store the model's probabilities ({str(label id): p}) for the image."""
     Prediction.objects.create(model_version=model_version, image=image, probabilities=probabilities)
+
+
+def hold(project: Project, annotator: object, image_id: object) -> None:
+    """Lease the image to the annotator as the queue does when it hands it out (or gives it
+    back after an undo), so that a test may label the images it picks; a lease they hold
+    already (with the suggestion it handed out) is left as it is."""
+    if isinstance(image_id, bool) or not isinstance(image_id, int) or not 0 < image_id < 2**63:
+        return
+    with transaction.atomic():
+        image = Image.objects.select_for_update().filter(pk=image_id, project=project).first()
+        if image is not None and not image.assignments.filter(annotator=annotator).exists():
+            queue_hold(project=project, image=image, annotator=annotator)
+
+
+def annotation_submit(*, project: Project, annotator: object, image_id: object, **kwargs: Any):
+    """Label an image the way the labelling page does: handed out first, then submitted."""
+    hold(project, annotator, image_id)
+    return services.annotation_submit(
+        project=project, annotator=annotator, image_id=image_id, **kwargs
+    )

@@ -298,12 +298,3 @@ def _annotations(image_ids: Iterable[int]) -> dict[int, list[ReviewAnnotation]]:
             by_image.setdefault(image_id, []).append(current)
         current.label_ids.append(label_id)
     return by_image
-
-
-def final_label_method(project: Project, image_id: int) -> str | None:
-    """How the image's final label was decided (consensus, adjudicated, gold), if it has one."""
-    return (
-        FinalLabel.objects.filter(image_id=image_id, image__project=project)
-        .values_list("method", flat=True)
-        .first()
-    )

@@ -21,7 +21,7 @@ from labeler.agreement.selectors import agreement_report
 from labeler.annotations.history import final_labels_tracked
 from labeler.annotations.models import FinalLabel, FinalLabelMethod
 from labeler.annotations.services import labels_resolve
-from labeler.errors import NotFound, ValidationFailed
+from labeler.errors import NotFound, PermissionDenied, ValidationFailed
 from labeler.images.models import Image
 from labeler.predictions.runs import training_refresh_if_due
 from labeler.projects.models import Label, Project
@@ -109,14 +109,29 @@ def _consensus_write(project: Project) -> int:
 
 @transaction.atomic
 def image_decide(
-    *, project: Project, image_id: Any, labels: Any, decided_by: User, method: str
+    *,
+    project: Project,
+    image_id: Any,
+    labels: Any,
+    decided_by: User,
+    method: str,
+    may_change_gold: bool = True,
 ) -> FinalLabel:
-    """Record a person's final label for an image: adjudicated (review) or gold."""
+    """Record a person's final label for an image: adjudicated (review) or gold.
+
+    Without ``may_change_gold`` (a reviewer), a gold image's label is refused. That is
+    checked under the project's final-label lock, so a lead marking the image gold at the
+    same moment is never overwritten.
+    """
     if method not in HUMAN_DECISIONS:
         raise ValidationFailed(f"Unknown decision {method!r}.", field="method")
     chosen: list[Label] = labels_resolve(project=project, raw_labels=labels)
     image = _image(project, image_id)
     with final_labels_tracked(project=project, image_ids=[image.pk], changed_by=decided_by):
+        if not may_change_gold and _is_gold(image):
+            raise PermissionDenied(
+                f"Image {image.pk} is a gold image: only leads and admins change its label."
+            )
         final, _ = FinalLabel.objects.update_or_create(
             image=image, defaults={"method": method, "confidence": 1.0, "decided_by": decided_by}
         )
@@ -146,6 +161,10 @@ def image_decision_clear(*, project: Project, image_id: int, cleared_by: User) -
     if not deleted:
         raise NotFound(f"Image {image_id} has no decision by a person in this project.")
     agreement_refresh_schedule(project_id=project.pk)
+
+
+def _is_gold(image: Image) -> bool:
+    return FinalLabel.objects.filter(image=image, method=FinalLabelMethod.GOLD).exists()
 
 
 def _image(project: Project, image_id: Any) -> Image:

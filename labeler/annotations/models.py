@@ -30,6 +30,16 @@ class Annotation(models.Model):
     suggestion_accepted = models.BooleanField(
         default=False, help_text="Whether the labels are the suggestion, accepted as shown."
     )
+    suggestion_shown = models.BooleanField(
+        default=False,
+        db_default=False,
+        help_text="Whether the queue showed a model's suggestion with the image.",
+    )
+    suggestion_withheld = models.BooleanField(
+        default=False,
+        db_default=False,
+        help_text="Whether the model had a suggestion that the queue held back on purpose.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -63,7 +73,12 @@ class AnnotationRevision(models.Model):
 
 
 class Assignment(models.Model):
-    """An annotator's lease on an image handed out by the queue, until it expires."""
+    """An annotator's lease on an image handed out by the queue, until it expires.
+
+    It also keeps the suggestion the queue handed out with the image, from which the
+    submit derives whether the annotator accepted it. An expired lease is kept a while
+    (``LABELER_LATE_SUBMIT_SECONDS``) so that a label sent late still counts if it fits.
+    """
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="assignments")
     image = models.ForeignKey(Image, on_delete=models.CASCADE, related_name="assignments")
@@ -71,6 +86,22 @@ class Assignment(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="assignments"
     )
     expires_at = models.DateTimeField()
+    suggested_by = models.ForeignKey(
+        "predictions.ModelVersion",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="The model whose suggestion was handed out with the image, if any.",
+    )
+    suggested_label_ids = models.JSONField(
+        null=True, blank=True, help_text="The suggested label ids as handed out, sorted."
+    )
+    suggestion_withheld = models.BooleanField(
+        default=False,
+        db_default=False,
+        help_text="Whether the model's suggestion was held back on purpose.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

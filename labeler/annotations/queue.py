@@ -15,6 +15,7 @@ them cost several times what PostgreSQL takes to run them. ``queue_sql`` holds t
 
 from __future__ import annotations
 
+import json
 import random
 from collections.abc import Iterable
 from datetime import datetime, timedelta
@@ -27,7 +28,8 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from labeler.annotations import queue_sql
-from labeler.annotations.models import Annotation, Assignment, FinalLabelMethod, Skip
+from labeler.annotations.errors import LeaseLimit
+from labeler.annotations.models import Annotation, Assignment, FinalLabel, FinalLabelMethod, Skip
 from labeler.images.models import Image
 from labeler.projects.models import Project
 
@@ -41,7 +43,8 @@ def queue_next_image(
     """Lease the next image to the annotator, or None when nothing is left for them.
 
     An annotator who already holds an unexpired lease gets that image again (with the
-    lease renewed), unless its id is in ``exclude`` (a client prefetching ahead).
+    lease renewed), unless its id is in ``exclude`` (a client prefetching ahead). One who
+    holds ``LABELER_MAX_LEASES`` live leases, all excluded, gets no more: ``LeaseLimit``.
 
     The usual path is three statements in one transaction: the held leases, the best
     unlocked candidate (locked, the image's row read whole), and the lease written if
@@ -112,12 +115,19 @@ class _Lease:
 def _renew_held(lease: _Lease, excluded: set[int]) -> Assignment | None:
     """The annotator's oldest live lease, renewed, if its image still has room for them.
 
-    A lease whose image filled up meanwhile (overlap lowered, labels given outside the
-    queue) is dropped rather than handed out beyond overlap.
+    A lease whose image filled up meanwhile (overlap lowered) is dropped rather than
+    handed out beyond overlap. Raises ``LeaseLimit`` when the annotator holds as many
+    live leases as one may and every one of them is excluded.
     """
     with connection.cursor() as cursor:
         cursor.execute(queue_sql.statement("held"), lease.params)
-        held = [(pk, image_id) for pk, image_id in cursor.fetchall() if image_id not in excluded]
+        live = cursor.fetchall()
+    held = [(pk, image_id) for pk, image_id in live if image_id not in excluded]
+    if not held and len(live) >= settings.LABELER_MAX_LEASES:
+        raise LeaseLimit(
+            f"You hold {len(live)} images already, the most one annotator may: label or "
+            "skip them before asking for more."
+        )
     for pk, image_id in held:
         # Renewing takes no new slot, so no row lock is needed to check for room.
         with connection.cursor() as cursor:
@@ -136,14 +146,33 @@ def _renew_held(lease: _Lease, excluded: set[int]) -> Assignment | None:
     return None
 
 
+def queue_suggestion_record(
+    *, assignment: Assignment, model_version: int | None, label_ids: list[int], withheld: bool
+) -> None:
+    """Keep on the lease what the queue showed with its image: the model version and its
+    labels, or that the model's suggestion was held back. The submit reads it from there."""
+    params = {
+        "lease": assignment.pk,
+        "model_version": None if withheld else model_version,
+        "label_ids": None if withheld else json.dumps(sorted(label_ids)),
+        "withheld": withheld,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(queue_sql.statement("suggestion"), params)
+
+
 def queue_hold(*, project: Project, image: Image, annotator: User) -> Assignment | None:
-    """Lease an image to an annotator coming back to it, if it has room for them.
+    """Lease an image to an annotator coming back to it, if it has room for them (a gold
+    image, which every annotator gets, always has).
 
     The caller holds the image's row lock (as every writer of its slots does).
     """
     now = timezone.now()
     expires_at = now + timedelta(seconds=settings.LABELER_LEASE_SECONDS)
-    return _Lease(project, annotator, now, expires_at).write(image)
+    lease = _Lease(project, annotator, now, expires_at)
+    if FinalLabel.objects.filter(image=image, method=FinalLabelMethod.GOLD).exists():
+        return _gold_write(lease, image)
+    return lease.write(image)
 
 
 def _lease_gold(lease: _Lease, excluded: set[int]) -> Assignment | None:

@@ -29,11 +29,15 @@ _OPEN_TO_ME = """
     ) < %(overlap)s
 """
 
+# A lease handed out again starts with no suggestion: the queue records the one it shows.
 _UPSERT = """
     ON CONFLICT (image_id, annotator_id) DO UPDATE SET
         project_id = excluded.project_id,
         expires_at = excluded.expires_at,
-        created_at = excluded.created_at
+        created_at = excluded.created_at,
+        suggested_by_id = NULL,
+        suggested_label_ids = NULL,
+        suggestion_withheld = FALSE
     RETURNING id
 """
 
@@ -46,13 +50,20 @@ _STATEMENTS = {
     """,
     # Renew a held lease if its image still has room (renewing takes no new slot).
     "renew": """
-        UPDATE {lease} SET expires_at = %(expires)s
+        UPDATE {lease} SET expires_at = %(expires)s, suggested_by_id = NULL,
+            suggested_label_ids = NULL, suggestion_withheld = FALSE
         WHERE id = %(lease)s AND EXISTS (
             SELECT 1 FROM {image} i WHERE i.id = {lease}.image_id AND """
     + _OPEN_TO_ME
     + """)
     """,
     "drop": "DELETE FROM {lease} WHERE id = %(lease)s",
+    # The suggestion handed out with a leased image (or that one was held back).
+    "suggestion": """
+        UPDATE {lease} SET suggested_by_id = %(model_version)s,
+            suggested_label_ids = %(label_ids)s, suggestion_withheld = %(withheld)s
+        WHERE id = %(lease)s
+    """,
     # Lease the image if it has a slot, counted in this fresh statement (the caller holds
     # the image's row lock, so no other writer of its slots can commit meanwhile).
     "lease": """

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import F, QuerySet
@@ -12,11 +14,11 @@ from django.utils import timezone
 
 from labeler.agreement.refresh import agreement_refresh_schedule
 from labeler.annotations import history, submit_sql
+from labeler.annotations.errors import ImageFull, NotHandedOut
 from labeler.annotations.models import Annotation, Assignment, Skip
 from labeler.annotations.queue import queue_hold
 from labeler.errors import NotFound, ValidationFailed
 from labeler.images.models import Image
-from labeler.predictions.models import ModelVersion
 from labeler.projects import selectors
 from labeler.projects.models import Label, Project
 
@@ -57,7 +59,6 @@ def labels_resolve(*, project: Project, raw_labels: Any) -> list[Label]:
     return chosen
 
 
-@transaction.atomic
 def annotation_submit(
     *,
     project: Project,
@@ -65,24 +66,55 @@ def annotation_submit(
     image_id: Any,
     labels: Any,
     time_spent_ms: int | None = None,
-    suggested_by: Any = None,
-    suggestion_accepted: bool = False,
 ) -> tuple[Annotation, bool]:
     """Create or update the annotator's own labels for an image; returns (annotation, created).
+
+    A new label is taken only where the queue allows it: for an image leased to the
+    annotator (or one they skipped), while it has room under the project's overlap
+    (gold images, which every annotator gets, aside); a lease that expired still lets a
+    late label in if no one took its place. Anything else is a conflict that says why.
+    Whether a suggestion was shown, and accepted, comes from what the lease handed out.
 
     Resubmitting the same labels changes nothing (safe for retries). Every change is
     kept as a revision, and the image's count and the annotator's lease are updated
     in the same transaction. Labelling an image one had skipped takes the skip back.
-    ``suggested_by`` is the id of the model version whose suggestion was on screen.
     """
+    return _annotation_write(project, annotator, image_id, labels, time_spent_ms, queued=True)
+
+
+def annotation_record(
+    *,
+    project: Project,
+    annotator: User,
+    image_id: Any,
+    labels: Any,
+    time_spent_ms: int | None = None,
+) -> tuple[Annotation, bool]:
+    """Record labels given outside the queue (an imported dataset's annotators, the demo's
+    simulated ones), as ``annotation_submit`` does but without the queue's rules."""
+    return _annotation_write(project, annotator, image_id, labels, time_spent_ms, queued=False)
+
+
+@transaction.atomic
+def _annotation_write(
+    project: Project,
+    annotator: User,
+    image_id: Any,
+    labels: Any,
+    time_spent_ms: int | None,
+    *,
+    queued: bool,
+) -> tuple[Annotation, bool]:
     _check_time_spent(time_spent_ms)
     chosen = labels_resolve(project=project, raw_labels=labels)
-    model_version = _model_version(project, suggested_by)
-    held = _lock_image_held(project, image_id, annotator)
-    label_ids = sorted(label.pk for label in chosen)
-    accepted = suggestion_accepted and model_version is not None
     now = timezone.now()
+    held = _lock_image_held(project, image_id, annotator, now)
+    label_ids = sorted(label.pk for label in chosen)
+    shown = held.suggested_by is not None
+    accepted = shown and held.suggested_label_ids == label_ids
     annotation_id = held.annotation_id
+    if annotation_id is None and queued:
+        _check_room(project, held, image_id, annotator, now)
     if annotation_id is None:
         annotation_id = submit_sql.annotation_create(
             project_id=project.pk,
@@ -90,8 +122,10 @@ def annotation_submit(
             annotator_id=annotator.pk,
             label_ids=label_ids,
             time_spent_ms=time_spent_ms,
-            suggested_by=model_version.pk if model_version else None,
+            suggested_by=held.suggested_by,
             accepted=accepted,
+            shown=shown,
+            withheld=held.suggestion_withheld,
             overlap=project.overlap,
             now=now,
             held=held,
@@ -103,15 +137,17 @@ def annotation_submit(
                 image_id=image_id,
                 annotator=annotator,
                 time_spent_ms=time_spent_ms,
-                suggested_by=model_version,
+                suggested_by_id=held.suggested_by,
                 suggestion_accepted=accepted,
+                suggestion_shown=shown,
+                suggestion_withheld=held.suggestion_withheld,
                 created_at=now,
                 updated_at=now,
             )
             return _submitted(project, annotation, chosen), True
         # The same submit, sent again before the first answered (a client's retry), wrote
         # the annotation after this one's snapshot and before its lock: read what it holds.
-        held = _lock_image_held(project, image_id, annotator)
+        held = _lock_image_held(project, image_id, annotator, now)
         assert held.annotation_id is not None
         annotation_id = held.annotation_id
     annotation = Annotation.objects.get(pk=annotation_id)
@@ -121,15 +157,14 @@ def annotation_submit(
     annotation.labels.set(chosen)
     if time_spent_ms is not None:
         annotation.time_spent_ms = (annotation.time_spent_ms or 0) + time_spent_ms
-    # An edited label is the annotator's own call, whatever was suggested before; a
-    # suggestion on screen for the edit replaces the one recorded, so an accepted
-    # suggestion always names its model.
-    if model_version is not None:
-        annotation.suggested_by = model_version
+    # An edited label is the annotator's own call, whatever was suggested before, unless
+    # the image came back to them from the queue with a suggestion (after an undo).
+    if shown:
+        annotation.suggested_by_id = held.suggested_by
+        annotation.suggestion_shown = True
     annotation.suggestion_accepted = accepted
-    annotation.save(
-        update_fields=["time_spent_ms", "suggested_by", "suggestion_accepted", "updated_at"]
-    )
+    fields = ["time_spent_ms", "suggested_by", "suggestion_shown", "suggestion_accepted"]
+    annotation.save(update_fields=[*fields, "updated_at"])
     submit_sql.revision_insert(
         annotation_id=annotation.pk, label_ids=label_ids, time_spent_ms=time_spent_ms, now=now
     )
@@ -137,6 +172,33 @@ def annotation_submit(
         image_id=image_id, annotator_id=annotator.pk, lease=held.lease, skip=held.skip
     )
     return _submitted(project, annotation, chosen), False
+
+
+def _check_room(
+    project: Project, held: submit_sql.Held, image_id: int, annotator: User, now: datetime
+) -> None:
+    """Refuse a new label the queue did not hand out, or one past the image's overlap.
+
+    With a live lease the slot is the annotator's (only a lowered overlap can take it);
+    an expired lease or a skip holds none, so other annotators' live leases count too.
+    """
+    if not (held.lease or held.skip):
+        raise NotHandedOut(
+            f"Image {image_id} was not handed to you by the queue: label the images that "
+            "next/ gives you.",
+            field="image",
+        )
+    if held.gold:
+        return
+    taken = held.annotation_count
+    if not held.lease_live:
+        taken += submit_sql.others_leasing(image_id, annotator.pk, now)
+    if taken >= project.overlap:
+        raise ImageFull(
+            f"Image {image_id} already has the {project.overlap} labels it needs: your "
+            "lease on it ran out and others labelled it. Nothing was saved for it.",
+            field="image",
+        )
 
 
 def _submitted(project: Project, annotation: Annotation, chosen: list[Label]) -> Annotation:
@@ -241,32 +303,22 @@ def _check_time_spent(time_spent_ms: int | None) -> None:
         )
 
 
-def _model_version(project: Project, model_version_id: Any) -> ModelVersion | None:
-    if model_version_id is None:
-        return None
-    if isinstance(model_version_id, bool) or not isinstance(model_version_id, int):
-        raise ValidationFailed("'suggested_by' must be a model version id.", field="suggested_by")
-    model_version = ModelVersion.objects.filter(pk=model_version_id, project=project).first()
-    if model_version is None:
-        raise ValidationFailed(
-            f"Model version {model_version_id} is not a model of this project.",
-            field="suggested_by",
-        )
-    return model_version
-
-
 def _lock_image(project: Project, image_id: Any) -> Image:
     """The project's image, row-locked: this serialises its writers (see the queue)."""
     return _locked(project, image_id, Image.objects.all())
 
 
-def _lock_image_held(project: Project, image_id: Any, annotator: User) -> submit_sql.Held:
+def _lock_image_held(
+    project: Project, image_id: Any, annotator: User, now: datetime
+) -> submit_sql.Held:
     """Lock the project's image (as ``_lock_image``) and read what the annotator holds on it.
 
     One statement: submitting needs no separate reads of the annotator's rows.
     """
     _check_image_id(image_id)
-    held = submit_sql.image_lock_held(image_id, annotator.pk) if image_id <= MAX_ID else None
+    held = (
+        submit_sql.image_lock_held(image_id, annotator.pk, now) if 0 < image_id <= MAX_ID else None
+    )
     if held is None or held.project_id != project.pk:
         raise ValidationFailed(f"Image {image_id} is not an image of this project.", field="image")
     return held
@@ -286,6 +338,7 @@ def _locked(project: Project, image_id: Any, images: QuerySet[Image]) -> Image:
 
 
 def assignments_purge_expired() -> int:
-    """Delete expired leases; returns how many went."""
-    deleted, _ = Assignment.objects.filter(expires_at__lte=timezone.now()).delete()
+    """Delete leases expired longer ago than a late label may come; returns how many went."""
+    cutoff = timezone.now() - timedelta(seconds=settings.LABELER_LATE_SUBMIT_SECONDS)
+    deleted, _ = Assignment.objects.filter(expires_at__lte=cutoff).delete()
     return deleted

@@ -17,24 +17,43 @@ from typing import Any
 
 from django.db import connection
 
-from labeler.annotations.models import Annotation, AnnotationRevision, Assignment, Skip
+from labeler.annotations.models import (
+    Annotation,
+    AnnotationRevision,
+    Assignment,
+    FinalLabel,
+    Skip,
+)
 from labeler.images.models import Image
 
 _STATEMENTS = {
-    # The image, row-locked, with what the annotator holds on it: every writer of an
-    # image's slots takes this lock first (see the queue).
+    # The image, row-locked, with what the annotator holds on it (their annotation, their
+    # lease with the suggestion it handed out, a skip), its count and whether it is gold:
+    # every writer of an image's slots takes this lock first (see the queue).
     "lock": """
         SELECT i.project_id,
             (SELECT a.id FROM {annotation} a WHERE a.image_id = i.id AND a.annotator_id = %(me)s),
-            EXISTS (SELECT 1 FROM {lease} l WHERE l.image_id = i.id AND l.annotator_id = %(me)s),
-            EXISTS (SELECT 1 FROM {skip} s WHERE s.image_id = i.id AND s.annotator_id = %(me)s)
-        FROM {image} i WHERE i.id = %(image)s {lock}
+            l.id IS NOT NULL, COALESCE(l.expires_at > %(now)s, FALSE),
+            l.suggested_by_id, l.suggested_label_ids, COALESCE(l.suggestion_withheld, FALSE),
+            EXISTS (SELECT 1 FROM {skip} s WHERE s.image_id = i.id AND s.annotator_id = %(me)s),
+            i.annotation_count,
+            EXISTS (SELECT 1 FROM {final} f WHERE f.image_id = i.id AND f.method = 'gold')
+        FROM {image} i
+        LEFT JOIN {lease} l ON l.image_id = i.id AND l.annotator_id = %(me)s
+        WHERE i.id = %(image)s {lock}
+    """,
+    # Other annotators' live leases on the image, read after its lock was taken (a fresh
+    # statement sees every lease committed before: their writers held the lock too).
+    "others": """
+        SELECT COUNT(*) FROM {lease} o
+        WHERE o.image_id = %(image)s AND o.expires_at > %(now)s AND o.annotator_id <> %(me)s
     """,
     "annotation": """
         INSERT INTO {annotation} (project_id, image_id, annotator_id, time_spent_ms,
-            suggested_by_id, suggestion_accepted, created_at, updated_at)
+            suggested_by_id, suggestion_accepted, suggestion_shown, suggestion_withheld,
+            created_at, updated_at)
         VALUES (%(project)s, %(image)s, %(me)s, %(time_spent_ms)s, %(suggested_by)s,
-            %(accepted)s, %(now)s, %(now)s)
+            %(accepted)s, %(shown)s, %(withheld)s, %(now)s, %(now)s)
         ON CONFLICT (image_id, annotator_id) DO NOTHING
         RETURNING id
     """,
@@ -54,9 +73,10 @@ _STATEMENTS = {
     "create": """
         WITH a AS (
             INSERT INTO {annotation} (project_id, image_id, annotator_id, time_spent_ms,
-                suggested_by_id, suggestion_accepted, created_at, updated_at)
+                suggested_by_id, suggestion_accepted, suggestion_shown, suggestion_withheld,
+                created_at, updated_at)
             VALUES (%(project)s, %(image)s, %(me)s, %(time_spent_ms)s, %(suggested_by)s,
-                %(accepted)s, %(now)s, %(now)s)
+                %(accepted)s, %(shown)s, %(withheld)s, %(now)s, %(now)s)
             ON CONFLICT (image_id, annotator_id) DO NOTHING
             RETURNING id
         ), labelled AS (
@@ -88,12 +108,22 @@ _STATEMENTS = {
 
 @dataclass(frozen=True)
 class Held:
-    """What the annotator holds on an image: their annotation's id, a lease, a skip."""
+    """What the annotator holds on an image, and the image's count and gold mark.
+
+    ``lease`` is any lease of theirs on it, ``lease_live`` one not yet expired; the
+    suggestion fields are what that lease handed out with the image.
+    """
 
     project_id: int
     annotation_id: int | None
     lease: bool
+    lease_live: bool
+    suggested_by: int | None
+    suggested_label_ids: list[int] | None
+    suggestion_withheld: bool
     skip: bool
+    annotation_count: int
+    gold: bool
 
 
 @functools.cache
@@ -106,6 +136,7 @@ def _tables(vendor: str) -> dict[str, str]:
         "revision": quote(AnnotationRevision._meta.db_table),
         "skip": quote(Skip._meta.db_table),
         "lease": quote(Assignment._meta.db_table),
+        "final": quote(FinalLabel._meta.db_table),
         "lock": "FOR UPDATE OF i" if vendor == "postgresql" else "",
     }
 
@@ -121,13 +152,35 @@ def _run(name: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
         return cursor.fetchall() if cursor.description else []
 
 
-def image_lock_held(image_id: int, annotator_id: int) -> Held | None:
+def image_lock_held(image_id: int, annotator_id: int, now: datetime) -> Held | None:
     """Lock the image's row and read what the annotator holds on it; None if no such image."""
-    rows = _run("lock", {"image": image_id, "me": annotator_id})
+    now_value = connection.ops.adapt_datetimefield_value(now)
+    rows = _run("lock", {"image": image_id, "me": annotator_id, "now": now_value})
     if not rows:
         return None
-    project_id, annotation_id, lease, skip = rows[0]
-    return Held(int(project_id), annotation_id, bool(lease), bool(skip))
+    project_id, annotation_id, lease, live, suggested_by, suggested, withheld = rows[0][:7]
+    skip, count, gold = rows[0][7:]
+    if isinstance(suggested, str):  # SQLite hands JSON back as text
+        suggested = json.loads(suggested)
+    return Held(
+        project_id=int(project_id),
+        annotation_id=annotation_id,
+        lease=bool(lease),
+        lease_live=bool(live),
+        suggested_by=suggested_by,
+        suggested_label_ids=suggested,
+        suggestion_withheld=bool(withheld),
+        skip=bool(skip),
+        annotation_count=int(count),
+        gold=bool(gold),
+    )
+
+
+def others_leasing(image_id: int, annotator_id: int, now: datetime) -> int:
+    """How many other annotators hold a live lease on the image (the caller holds its lock)."""
+    params = {"image": image_id, "me": annotator_id}
+    [(count,)] = _run("others", {**params, "now": connection.ops.adapt_datetimefield_value(now)})
+    return int(count)
 
 
 def annotation_create(
@@ -139,6 +192,8 @@ def annotation_create(
     time_spent_ms: int | None,
     suggested_by: int | None,
     accepted: bool,
+    shown: bool,
+    withheld: bool,
     overlap: int,
     now: datetime,
     held: Held,
@@ -158,6 +213,8 @@ def annotation_create(
         "time_spent_ms": time_spent_ms,
         "suggested_by": suggested_by,
         "accepted": accepted,
+        "shown": shown,
+        "withheld": withheld,
         "now": connection.ops.adapt_datetimefield_value(now),
         "overlap": overlap,
         "label_ids": json.dumps(sorted(label_ids)),

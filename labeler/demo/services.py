@@ -21,7 +21,7 @@ from labeler.annotations.models import (
     FinalLabelMethod,
     LabelChange,
 )
-from labeler.annotations.services import annotation_submit
+from labeler.annotations.services import annotation_record
 from labeler.images.services import images_ingest
 from labeler.projects.models import Project, Role
 from labeler.projects.services import membership_set, project_create
@@ -145,7 +145,7 @@ def _simulate(
         for username in rng.choice(names, size=per_image, replace=False):
             error = 1 - SIMULATED[str(username)]
             label = _noisy_label(truth[image_id], error if revised else 2 * error, rng)
-            annotation, _ = annotation_submit(
+            annotation, _ = annotation_record(
                 project=project,
                 annotator=users[str(username)],
                 image_id=image_id,

@@ -17,7 +17,7 @@ from django.db import transaction
 
 from labeler.annotations.history import final_labels_tracked
 from labeler.annotations.models import Annotation, FinalLabel, FinalLabelMethod
-from labeler.annotations.services import annotation_submit
+from labeler.annotations.services import annotation_record
 from labeler.errors import DomainError, ValidationFailed
 from labeler.images.models import Image
 from labeler.projects.models import Label, Membership, Project, Role
@@ -203,5 +203,5 @@ def _annotation_record(
     wanted = sorted(label.pk for label in labels)
     if annotation is not None and sorted(annotation.labels.values_list("pk", flat=True)) == wanted:
         return False
-    annotation_submit(project=project, annotator=annotator, image_id=image.pk, labels=wanted)
+    annotation_record(project=project, annotator=annotator, image_id=image.pk, labels=wanted)
     return True

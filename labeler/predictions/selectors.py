@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import Count, QuerySet
+from django.utils.crypto import salted_hmac
 
 from labeler.annotations.models import Annotation
 from labeler.images.models import Image
@@ -69,6 +70,23 @@ def suggestion_for(*, project: Project, image: Image) -> Suggestion | None:
     else 0.5), with the least decisive of those yes/no calls as the confidence.
     """
     return suggestions_for(project=project, image_ids=[image.pk]).get(image.pk)
+
+
+def suggestion_withheld(*, project: Project, image_id: int, annotator_id: int) -> bool:
+    """Whether the queue holds the model's suggestion back from this annotator on this image.
+
+    A share ``project.suggestion_holdback`` of (image, annotator) pairs, drawn by a hash
+    keyed with the site's secret: the same pair always gets the same answer, and nobody
+    without the secret can tell which pairs are drawn. Images shown without a suggestion
+    then include ordinary ones, so spot checks do not stand out, and agreement with and
+    without a suggestion can be compared.
+    """
+    share = project.suggestion_holdback
+    if share <= 0:
+        return False
+    key = f"{project.pk}:{image_id}:{annotator_id}"
+    digest = salted_hmac("labeler.suggestion_holdback", key, algorithm="sha256").digest()
+    return int.from_bytes(digest[:8], "big") / 2**64 < share
 
 
 def suggestions_for(*, project: Project, image_ids: list[int]) -> dict[int, Suggestion]:

@@ -112,6 +112,7 @@ SERVICE_FIELDS = {
     "gold_rate": "gold_percent",
     "active_learning_random_share": "random_percent",
     "machine_check_rate": "check_percent",
+    "suggestion_holdback": "holdback_percent",
     **{(f"{key}.{part}" if part else key): name for name, (key, part) in TRAINING_FIELDS.items()},
 }
 TRAINING_KEY = re.compile(r"^training\.([a-z_]+(?:\.[a-z_]+)?)")
@@ -188,6 +189,9 @@ class ProjectForm(DomainForm):
         },
     )
     check_percent = bounded_number(100, "The spot-check rate is a percentage from 0 to 100.")
+    holdback_percent = bounded_number(
+        100, "The share of images shown without a suggestion is a percentage from 0 to 100."
+    )
     # Present (hidden) when the training inputs were on the page: unticked boxes then mean off.
     training_shown = forms.BooleanField(required=False, widget=forms.HiddenInput)
     training_architecture = forms.ChoiceField(
@@ -245,6 +249,7 @@ class ProjectForm(DomainForm):
             ("gold_percent", "gold_rate"),
             ("random_percent", "active_learning_random_share"),
             ("check_percent", "machine_check_rate"),
+            ("holdback_percent", "suggestion_holdback"),
         ):
             share = values.pop(percent)
             if share is not None:
@@ -305,6 +310,7 @@ class ProjectForm(DomainForm):
             "random_percent": round(project.active_learning_random_share * 100, 2),
             "retrain_after": project.retrain_after,
             "check_percent": round(project.machine_check_rate * 100, 2),
+            "holdback_percent": round(project.suggestion_holdback * 100, 2),
             **training_initial(project.training or {}),
         }
 

@@ -71,6 +71,14 @@ class Project(models.Model):
         validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
         help_text="Share of confirmed machine labels still sent to annotators blind.",
     )
+    suggestion_holdback = models.FloatField(
+        default=0.1,
+        validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        help_text=(
+            "Share of images shown without the model's suggestion, so that spot checks look "
+            "like any other image and the suggestions' sway on annotators can be measured."
+        ),
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

@@ -34,6 +34,7 @@ MODEL_FIELDS = (
     "retrain_after",
     "training",
     "machine_check_rate",
+    "suggestion_holdback",
 )
 SETTING_FIELDS = (*QUALITY_FIELDS, *MODEL_FIELDS)
 
@@ -62,7 +63,7 @@ def _clean_model_settings(changes: dict[str, Any]) -> None:
             f"Unknown active learning strategy {strategy!r}; use one of {known}.",
             field="active_learning",
         )
-    for field in ("active_learning_random_share", "machine_check_rate"):
+    for field in ("active_learning_random_share", "machine_check_rate", "suggestion_holdback"):
         value = changes.get(field)
         if value is not None and (
             isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1

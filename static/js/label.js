@@ -85,7 +85,9 @@
           const item = result.body;
           item.img = await preload(item.image);
           state.buffer.push(item);
-        } else if (result.status === 401 || result.status === 403 || result.status === 404) {
+        } else if (result.status === 409 && state.buffer.length + (state.current ? 1 : 0) > 0) {
+          break; // holding as many images as one may: ask again once one is labelled
+        } else if (result.status >= 400 && result.status < 500 && result.status !== 408 && result.status !== 429) {
           showMessage(`The queue refused: ${detail(result)}`);
           state.exhausted = true;
         } else {
@@ -265,7 +267,6 @@
       goForward(); // unchanged: nothing to save
       return;
     }
-    const suggestion = current.source === "queue" ? current.suggestion : null;
     pauseClock();
     const entry = current.entry || { id: null, item: current.item };
     Object.assign(entry, { kind: "annotation", image_id: imageId, label_ids: labelIds, reason: "" });
@@ -277,8 +278,6 @@
           image: imageId,
           labels: labelIds,
           time_spent_ms: Math.round(activeMs),
-          suggested_by: suggestion ? suggestion.model_version : null,
-          suggestion_accepted: !!suggestion && sameIds(suggestion.label_ids, labelIds),
         },
       },
       entry
