@@ -25,10 +25,14 @@ from labeler.images.views import stored_file_response
 
 
 def stored_file_url(context: Mapping[str, Any], name: str | None) -> str:
-    """A stored file's signed, content-addressed address (see labeler.images.links)."""
-    path = file_link(name or "")
+    """A stored file's address for the caller (see labeler.images.links).
+
+    Without a request there is no caller: the address is made for no one and never serves.
+    """
     request = context.get("request")
-    return request.build_absolute_uri(path) if request else path
+    if request is None:
+        return file_link(name or "", user_id=0)
+    return request.build_absolute_uri(file_link(name or "", user_id=request.user.pk or 0))
 
 
 DATETIME = serializers.DateTimeField()  # formats datetimes as every serializer here does

@@ -223,6 +223,13 @@ LABELER_MAX_IMAGE_PIXELS = env_int("LABELER_MAX_IMAGE_PIXELS", 100_000_000)
 LABELER_MAX_IMAGE_SIDE = env_int("LABELER_MAX_IMAGE_SIDE", 30_000)
 LABELER_MAX_FILES_PER_REQUEST = env_int("LABELER_MAX_FILES_PER_REQUEST", 1000)
 LABELER_THUMBNAIL_SIZE = env_int("LABELER_THUMBNAIL_SIZE", 256)
+# The longest an image's address works (labeler.images.links); a page hands out the same
+# address for half this long, so that the browser's cache keeps hitting.
+LABELER_FILE_LINK_SECONDS = env_int("LABELER_FILE_LINK_SECONDS", 3600)
+if LABELER_FILE_LINK_SECONDS < 60:
+    raise ImproperlyConfigured(
+        f"LABELER_FILE_LINK_SECONDS must be 60 or more, got {LABELER_FILE_LINK_SECONDS}."
+    )
 LABELER_LEASE_SECONDS = env_int("LABELER_LEASE_SECONDS", 600)
 # Live leases one annotator may hold in a project: the labelling page's look-ahead needs 5.
 LABELER_MAX_LEASES = env_int("LABELER_MAX_LEASES", 10)

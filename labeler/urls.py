@@ -38,7 +38,7 @@ urlpatterns = [
         name="machine-review",
     ),
     path(
-        "files/<int:day>/<str:signature>/<path:name>",
+        "files/<int:issued>/<str:signature>/<path:name>",
         image_views.file_link_serve,
         name="image-file-link",
     ),

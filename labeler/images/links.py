@@ -1,45 +1,106 @@
-"""Addresses of stored image files: content-addressed, signed, cacheable for good.
+"""Addresses of stored image files: made for one user, short-lived, cached while they live.
 
-A stored file's name is the hash of its bytes, so what a name points to never changes
-and browsers may keep it for a year. The address carries the day it was made and a
-signature of (name, day) with the site's secret: whoever holds it may fetch that one
-file until the end of the following day, with no session and no database query. An
-annotator's browser therefore fetches images as fast as the disk serves them, and an
-address leaked from a page stops working within two days. The address is the same all
-day, so a browser's cache keeps hitting; after midnight a new one is handed out.
+A stored file's name is the hash of its bytes under its project's folder
+(``images/<project>/...`` or ``thumbnails/<project>/...``), so what a name points to
+never changes. An address carries the time it was issued and a signature of (time,
+user, name) with the site's secret. It is served only
+
+- until ``LABELER_FILE_LINK_SECONDS`` after that time,
+- to the user it was made for, logged in (a live session, or their API token), and
+- while that user is active and a member of the project the name's folder belongs to
+  (or staff), which one indexed query checks.
+
+So an address copied out of a page is useless to anyone else, and stops working when its
+user logs out or leaves the project. Addresses are issued for the start of the current
+half-lifetime: the same address repeats for that long, so the browser's cache keeps
+hitting, and each works for between a half and a whole lifetime.
 """
 
 from __future__ import annotations
 
+import re
 import time
+from dataclasses import dataclass
 
+from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core import signing
+from django.db.models import Exists, OuterRef
 from django.urls import reverse
 from django.utils.crypto import constant_time_compare
 
+from labeler.projects.models import Membership
+
 SALT = "labeler.images.links"
-DAY_SECONDS = 86_400
-VALID_DAYS = 1  # a link made on day d works through day d + 1
+# The folders of stored images and thumbnails; the project is the folder's first part.
+# Nothing else in storage (exports, say) has an address.
+STORED_NAME = re.compile(r"(?:images|thumbnails)/(?P<project>[1-9][0-9]{0,17})/[^/]")
 
 
-def _today() -> int:
-    return int(time.time()) // DAY_SECONDS
+def _now() -> float:
+    return time.time()
 
 
-def _signature(name: str, day: int) -> str:
-    return signing.Signer(salt=SALT).signature(f"{day}:{name}")
+def _lifetime() -> int:
+    return int(settings.LABELER_FILE_LINK_SECONDS)
 
 
-def file_link(name: str) -> str:
-    """The signed address of a stored file (a path on this site)."""
-    day = _today()
-    return reverse(
-        "image-file-link", kwargs={"day": day, "signature": _signature(name, day), "name": name}
-    )
+def _signature(name: str, issued: int, user_id: int) -> str:
+    return signing.Signer(salt=SALT).signature(f"{issued}:{user_id}:{name}")
 
 
-def file_link_valid(*, name: str, day: int, signature: str) -> bool:
-    """Whether the address was made here for this file and has not expired."""
-    if not 0 <= _today() - day <= VALID_DAYS:
+def file_link(name: str, *, user_id: int) -> str:
+    """The address (a path on this site) at which this user may fetch a stored file."""
+    step = _lifetime() // 2
+    issued = int(_now()) // step * step
+    kwargs = {"issued": issued, "signature": _signature(name, issued, user_id), "name": name}
+    return reverse("image-file-link", kwargs=kwargs)
+
+
+def file_link_remaining(*, issued: int) -> int:
+    """Seconds this address has left to work; 0 or less once it has expired."""
+    return issued + _lifetime() - int(_now())
+
+
+def file_link_valid(*, name: str, issued: int, signature: str, user_id: int) -> bool:
+    """Whether the address was made here for this user and file and has not expired."""
+    if file_link_remaining(issued=issued) <= 0:
         return False
-    return constant_time_compare(signature, _signature(name, day))
+    return constant_time_compare(signature, _signature(name, issued, user_id))
+
+
+def file_project(name: str) -> int | None:
+    """The project whose folder holds this stored image or thumbnail; None for other names."""
+    match = STORED_NAME.match(name)
+    return int(match["project"]) if match and ".." not in name.split("/") else None
+
+
+@dataclass(frozen=True)
+class FileReader:
+    """A user asking for a file: who, and may they see the project's files."""
+
+    user_id: int
+    password: str  # the hash: a session is valid while it was made with this one
+    may_read: bool  # staff, or a member of the project
+
+    def session_valid(self, session_hash: object) -> bool:
+        """Whether a session's hash was made with the user's current password (Django's
+        check: changing the password ends the user's other sessions)."""
+        user = get_user_model()(password=self.password)
+        return isinstance(session_hash, str) and constant_time_compare(
+            session_hash, user.get_session_auth_hash()
+        )
+
+
+def file_reader(
+    *, project_id: int, user_id: int | None = None, token: str = ""
+) -> FileReader | None:
+    """The active user with this id, or holding this API token, in one query; else None."""
+    users = get_user_model()._default_manager.filter(is_active=True)
+    users = users.filter(pk=user_id) if user_id is not None else users.filter(auth_token__key=token)
+    member = Membership.objects.filter(user=OuterRef("pk"), project_id=project_id)
+    row = users.values_list("pk", "password", "is_staff", Exists(member)).first()
+    if row is None:
+        return None
+    pk, password, is_staff, is_member = row
+    return FileReader(user_id=pk, password=password, may_read=bool(is_staff or is_member))

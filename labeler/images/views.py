@@ -1,4 +1,4 @@
-"""The upload page, and the stored files behind signed addresses."""
+"""The upload page, and the stored files behind signed, per-user addresses."""
 
 from __future__ import annotations
 
@@ -6,18 +6,34 @@ import posixpath
 import re
 
 from django.conf import settings
+from django.contrib.auth import HASH_SESSION_KEY, SESSION_KEY
 from django.contrib.auth.decorators import login_required
 from django.core.files.storage import default_storage
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_GET
 
 from labeler.images.counts import image_counts
 from labeler.images.files import ALLOWED_FORMATS
-from labeler.images.links import file_link_valid
+from labeler.images.links import (
+    FileReader,
+    file_link_remaining,
+    file_link_valid,
+    file_project,
+    file_reader,
+)
+from labeler.projects.selectors import MAX_ID
 from labeler.projects.views import page_project
 
+WRONG_OR_EXPIRED = "This image address is wrong or has expired; reload the page."
+LOG_IN = (
+    "This image address works only for the user it was made for, while logged in "
+    "(a session, or their API token); log in and reload the page."
+)
+
+
+TOKEN_MAX = 40  # DRF's token keys
 SAFE_NAME = re.compile(r"[^\w.-]")
 # The extensions image_check gives each accepted format, and thumbnails' (JPEG).
 STORED_CONTENT_TYPES = {
@@ -46,18 +62,61 @@ def upload(request: HttpRequest, project_id: int) -> HttpResponse:
 
 
 @require_GET
-def file_link_serve(request: HttpRequest, day: int, signature: str, name: str) -> FileResponse:
-    """A stored image or thumbnail by its signed address: no session, no database query."""
-    if not file_link_valid(name=name, day=day, signature=signature):
-        raise Http404("This image address is wrong or has expired; reload the page.")
-    response = stored_file_response(name)
+def file_link_serve(
+    request: HttpRequest, issued: int, signature: str, name: str
+) -> HttpResponse | FileResponse:
+    """A stored image or thumbnail by its address, for the logged-in member it was made for.
+
+    One query (the user and their membership); the session comes from the cache.
+    """
+    project_id = file_project(name)
+    if project_id is None:
+        return _refused(404, WRONG_OR_EXPIRED)
+    reader = _reader(request, project_id)
+    if reader is None:
+        return _refused(403, LOG_IN)
+    if not file_link_valid(name=name, issued=issued, signature=signature, user_id=reader.user_id):
+        return _refused(404, WRONG_OR_EXPIRED)
+    if not reader.may_read:
+        return _refused(403, "You are not a member of this image's project.")
+    response = stored_file_response(name, max_age=file_link_remaining(issued=issued))
     if response is None:
-        raise Http404("The stored file is missing.")
+        return _refused(404, "The stored file is missing.")
     return response
 
 
-def stored_file_response(name: str) -> FileResponse | None:
-    """The stored file, to be kept by the browser for good (its name is its content's hash).
+def _reader(request: HttpRequest, project_id: int) -> FileReader | None:
+    """Who asks: the holder of the API token sent (as DRF reads it), else the session's user.
+
+    A session counts while it is live (logging out deletes it) and was made with the
+    user's current password, as Django's own check of a session's user has it.
+    """
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() == "token":
+        token = token.strip()
+        if not token or len(token) > TOKEN_MAX or not token.isprintable():
+            return None
+        return file_reader(project_id=project_id, token=token)
+    try:
+        user_id = int(request.session.get(SESSION_KEY, ""))
+    except (TypeError, ValueError):
+        return None
+    if not 0 < user_id <= MAX_ID:
+        return None
+    reader = file_reader(project_id=project_id, user_id=user_id)
+    if reader is None or not reader.session_valid(request.session.get(HASH_SESSION_KEY)):
+        return None
+    return reader
+
+
+def _refused(status: int, message: str) -> HttpResponse:
+    return HttpResponse(message, status=status, content_type="text/plain; charset=utf-8")
+
+
+def stored_file_response(name: str, *, max_age: int = 31_536_000) -> FileResponse | None:
+    """The stored file, never to change for the browser (its name is its content's hash).
+
+    The browser keeps it for ``max_age`` seconds: a year, or what its address has left.
 
     Stored names end in the extension of the format the upload was validated as, so the
     content type comes from that and never from the bytes: a polyglot (an image with HTML
@@ -71,7 +130,7 @@ def stored_file_response(name: str) -> FileResponse | None:
     extension = posixpath.splitext(name)[1].lstrip(".").lower()
     content_type = STORED_CONTENT_TYPES.get(extension)
     response = FileResponse(handle, content_type=content_type or "application/octet-stream")
-    response["Cache-Control"] = "private, max-age=31536000, immutable"
+    response["Cache-Control"] = f"private, max-age={max(max_age, 0)}, immutable"
     response["X-Content-Type-Options"] = "nosniff"
     response["Content-Security-Policy"] = "default-src 'none'; sandbox"
     disposition = "inline" if content_type else "attachment"

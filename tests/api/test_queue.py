@@ -48,14 +48,16 @@ def test_the_response_carries_the_image_and_the_lease_end(
     settings.LABELER_LEASE_SECONDS = 90
     (image,) = make_images(project, 1)
     before = timezone.now()
-    response = client_for(annotator).get(f"/api/v1/projects/{project.pk}/next/")
+    client = client_for(annotator)
+    response = client.get(f"/api/v1/projects/{project.pk}/next/")
     assert response.status_code == 200
     body = response.json()
     assert body["image"]["id"] == image.pk
-    # The file's signed address is content addressed and needs no session.
+    # The file's address is content addressed and the caller's own (their token or session).
     file_url = body["image"]["file_url"]
     assert image.sha256 in file_url
-    fetched = Client().get(file_url)
+    assert Client().get(file_url).status_code == 403
+    fetched = client.get(file_url)
     assert fetched.status_code == 200
     assert b"".join(fetched.streaming_content) == image.file.read()
     expires = parse_datetime(body["lease_expires_at"])

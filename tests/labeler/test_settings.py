@@ -125,6 +125,12 @@ def test_malformed_number_is_reported():
     assert "LABELER_LEASE_SECONDS must be an integer" in done.stderr
 
 
+def test_a_file_address_lifetime_under_a_minute_is_refused():
+    """Addresses repeat for half their life: under a minute, browsers' caches would miss."""
+    done = run(["-c", "import labeler.settings"], {"DEBUG": "1", "LABELER_FILE_LINK_SECONDS": "10"})
+    assert "LABELER_FILE_LINK_SECONDS must be 60 or more, got 10" in done.stderr
+
+
 @pytest.mark.slow
 def test_check_deploy_is_clean_with_production_settings(tmp_path):
     """`manage.py check --deploy` reports nothing with production settings."""
