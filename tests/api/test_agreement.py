@@ -9,10 +9,9 @@ import pytest
 from sklearn.metrics import cohen_kappa_score, confusion_matrix
 from statsmodels.stats.inter_rater import cohens_kappa
 
-from labeler.annotations.services import annotation_submit
 from labeler.projects.models import Role
 from tests.conftest import client_for
-from tests.factories import ProjectFactory, UserFactory, add_member
+from tests.factories import ProjectFactory, UserFactory, add_member, annotation_submit
 
 pytestmark = pytest.mark.django_db
 

@@ -8,10 +8,9 @@ import pytest
 
 from labeler.annotations.models import Annotation, AnnotationRevision, Assignment
 from labeler.annotations.queue import queue_next_image
-from labeler.annotations.services import annotation_submit
 from labeler.images.models import Image
 from tests.conftest import client_for
-from tests.factories import ProjectFactory, UserFactory, add_member
+from tests.factories import ProjectFactory, UserFactory, add_member, annotation_submit, hold
 from tests.rows import row_counts
 
 
@@ -21,8 +20,12 @@ def url(project) -> str:
 
 
 @pytest.fixture
-def images(project, make_images) -> list[Image]:
-    return make_images(project, 2)
+def images(project, make_images, annotator) -> list[Image]:
+    """Two images, both handed to the first annotator by the queue."""
+    images = make_images(project, 2)
+    for image in images:
+        hold(project, annotator, image.pk)
+    return images
 
 
 @pytest.fixture
@@ -97,10 +100,13 @@ def test_the_same_labels_again_change_nothing(images, submit):
     assert row_counts() == before
 
 
-def test_an_image_completes_when_overlap_annotators_labelled_it(images, submit, annotator2, url):
+def test_an_image_completes_when_overlap_annotators_labelled_it(
+    project, images, submit, annotator2, url
+):
     """With overlap 2, the second annotator's label completes the image."""
     image = images[0]
     submit({"image": image.pk, "labels": ["cat"]})
+    hold(project, annotator2, image.pk)
     response = client_for(annotator2).post(
         url, {"image": image.pk, "labels": ["dog"]}, format="json"
     )
@@ -114,7 +120,7 @@ def test_submitting_releases_the_callers_lease(project, images, submit, annotato
     assignment = queue_next_image(project=project, annotator=annotator)
     assert assignment is not None
     submit({"image": assignment.image_id, "labels": ["cat"]})
-    assert not Assignment.objects.filter(annotator=annotator).exists()
+    assert not Assignment.objects.filter(annotator=annotator, image=assignment.image).exists()
 
 
 def test_a_multi_label_project_takes_several_labels(project, images, submit):

@@ -8,8 +8,8 @@ import zipfile
 
 import pytest
 
-from labeler.annotations.services import annotation_submit
 from tests.conftest import client_for
+from tests.factories import annotation_submit
 from tests.labeler.exports.data import labelled_images
 from tests.rows import row_counts
 

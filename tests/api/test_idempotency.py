@@ -14,6 +14,7 @@ from labeler.idempotency.models import IdempotentRequest
 from labeler.idempotency.services import idempotency_purge_expired
 from labeler.images.counts import image_counts
 from labeler.images.models import Image
+from tests.factories import hold
 from tests.rows import row_counts
 from worker import tasks
 
@@ -22,8 +23,12 @@ KEY = "8e0f3c1a-5d2b-4c7e-9f10-2a3b4c5d6e7f"
 
 
 @pytest.fixture
-def image(project, make_images):
-    return make_images(project, 1)[0]
+def image(project, make_images, annotator, annotator2):
+    """An image the queue handed to both annotators."""
+    image = make_images(project, 1)[0]
+    hold(project, annotator, image.pk)
+    hold(project, annotator2, image.pk)
+    return image
 
 
 def submit(client, project, body, key=KEY):
@@ -165,6 +170,7 @@ def test_an_expired_key_is_free_again_and_purged(api_as, annotator, project, ima
     assert submit(client, project, {"image": image.pk, "labels": ["cat"]}).status_code == 201
     IdempotentRequest.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
     [other] = make_images(project, 1)
+    hold(project, annotator, other.pk)
     reused = submit(client, project, {"image": other.pk, "labels": ["dog"]})
     assert reused.status_code == 201 and "Idempotent-Replayed" not in reused
     assert Annotation.objects.count() == 2

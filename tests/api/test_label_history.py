@@ -9,7 +9,8 @@ from django.utils import timezone
 
 from labeler.agreement.services import image_decide
 from labeler.annotations.models import LabelChange
-from labeler.annotations.services import annotation_submit, annotation_withdraw
+from labeler.annotations.services import annotation_withdraw
+from tests.factories import annotation_submit
 
 pytestmark = pytest.mark.django_db
 

@@ -21,14 +21,20 @@ from rest_framework.test import APIClient
 
 from labeler.agreement.services import image_decide
 from labeler.annotations.models import FinalLabelMethod
-from labeler.annotations.services import annotation_submit, skip_create
+from labeler.annotations.services import skip_create
 from labeler.exports.models import Export
 from labeler.images.links import file_link
 from labeler.predictions.models import TrainingRun
 from labeler.projects.models import Role
 from tests.api.test_permissions import ROLES
 from tests.conftest import client_for
-from tests.factories import ModelVersionFactory, ProjectFactory, UserFactory, add_member
+from tests.factories import (
+    ModelVersionFactory,
+    ProjectFactory,
+    UserFactory,
+    add_member,
+    annotation_submit,
+)
 
 METHODS = ["get", "post", "put", "patch", "delete"]
 OK = "ok"  # anything but 401/403/404/405 and 5xx: the role gets through to the view

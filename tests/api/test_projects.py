@@ -6,12 +6,11 @@ from typing import Any
 
 import pytest
 
-from labeler.annotations.services import annotation_submit
 from labeler.images.models import Image
 from labeler.projects.labels import PALETTE
 from labeler.projects.models import Label, Membership, Project, Role
 from tests.conftest import client_for
-from tests.factories import ProjectFactory
+from tests.factories import ProjectFactory, annotation_submit
 from tests.rows import row_counts
 
 URL = "/api/v1/projects/"

@@ -14,11 +14,10 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from labeler.annotations.models import Assignment
-from labeler.annotations.services import annotation_submit
 from labeler.images.models import Image
 from labeler.projects.models import Project
 from tests.conftest import client_for
-from tests.factories import UserFactory, add_member
+from tests.factories import UserFactory, add_member, annotation_submit
 from tests.rows import row_counts
 
 
@@ -287,13 +286,13 @@ def test_the_fast_payloads_match_their_declared_fields(project, annotator, make_
     from rest_framework import serializers
 
     from api.annotations import AnnotationSerializer
-    from api.images import ImageSerializer
-    from labeler.annotations.services import annotation_submit
+    from api.images import ImageSerializer, QueueImageSerializer
 
     (image,) = make_images(project, 1)
     image.thumbnail = "thumbnails/x.jpg"
-    fast = ImageSerializer(image)
-    assert fast.data == serializers.ModelSerializer.to_representation(fast, image)
+    for serializer in (ImageSerializer, QueueImageSerializer):
+        fast = serializer(image)
+        assert fast.data == serializers.ModelSerializer.to_representation(fast, image)
     annotation, _ = annotation_submit(
         project=project, annotator=annotator, image_id=image.pk, labels=["cat"]
     )

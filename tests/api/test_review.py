@@ -7,10 +7,9 @@ from drf_spectacular.generators import SchemaGenerator
 
 from labeler.agreement.services import final_labels_refresh
 from labeler.annotations.models import FinalLabel
-from labeler.annotations.services import annotation_submit
 from labeler.projects.models import Label
 from tests.conftest import client_for
-from tests.factories import ModelVersionFactory, ProjectFactory, predict
+from tests.factories import ModelVersionFactory, ProjectFactory, annotation_submit, predict
 from tests.rows import row_counts
 
 pytestmark = pytest.mark.django_db

@@ -26,11 +26,17 @@ from hypothesis import HealthCheck, settings
 from rest_framework.authtoken.models import Token
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
-from labeler.annotations.services import annotation_submit, skip_create
+from labeler.annotations.services import skip_create
 from labeler.exports.models import Export
 from labeler.predictions.models import ModelVersion, TrainingRun
 from labeler.projects.models import Role
-from tests.factories import ModelVersionFactory, ProjectFactory, UserFactory, add_member
+from tests.factories import (
+    ModelVersionFactory,
+    ProjectFactory,
+    UserFactory,
+    add_member,
+    annotation_submit,
+)
 
 MAX_EXAMPLES = int(os.environ.get("LABELER_FUZZ_EXAMPLES", "25"))
 # Every check schemathesis has but one: a valid request may rightly be refused here (an id

@@ -7,11 +7,11 @@ from typing import Any
 import pytest
 
 from labeler.annotations.models import Annotation, Assignment, Skip
-from labeler.annotations.services import annotation_submit, skip_create
+from labeler.annotations.services import skip_create
 from labeler.images.models import Image
 from labeler.projects.models import Project, Role
 from tests.conftest import client_for
-from tests.factories import ProjectFactory, UserFactory, add_member
+from tests.factories import ProjectFactory, UserFactory, add_member, annotation_submit
 from tests.rows import row_counts
 
 

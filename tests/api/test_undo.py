@@ -11,12 +11,12 @@ from django.db import connection, connections, transaction
 from rest_framework.test import APIClient
 
 from labeler.annotations.models import Annotation, AnnotationRevision, Assignment
-from labeler.annotations.services import annotation_submit, annotation_withdraw
+from labeler.annotations.services import annotation_withdraw
 from labeler.errors import NotFound
 from labeler.images.models import Image
 from labeler.projects.models import Project
 from tests.conftest import client_for
-from tests.factories import ProjectFactory, UserFactory, add_member
+from tests.factories import ProjectFactory, UserFactory, add_member, annotation_submit, hold
 from tests.rows import row_counts
 
 
@@ -51,6 +51,7 @@ def test_withdrawing_ones_annotation_reopens_the_image_for_oneself(
 ):
     """204; the annotation and its revisions go, the count drops and the image is leased back."""
     first, _ = make_images(project, 2)
+    hold(project, annotator, first.pk)
     response = client_for(annotator).post(
         url, {"image": first.pk, "labels": ["cat"]}, format="json"
     )

@@ -11,13 +11,12 @@ import pytest
 from django.utils import timezone
 
 from labeler.annotations.models import Annotation
-from labeler.annotations.services import annotation_submit
 from labeler.demo.services import DEMO_PASSWORD, LEAD, demo_load
 from labeler.images.models import Image
 from labeler.projects.models import Label, Project, Role
 from tests.browser.conftest import login, save_screenshot
 from tests.conftest import client_for
-from tests.factories import ProjectFactory, UserFactory, add_member
+from tests.factories import ProjectFactory, UserFactory, add_member, annotation_submit
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page

@@ -12,12 +12,12 @@ from __future__ import annotations
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from labeler.annotations.services import annotation_submit, skip_create
+from labeler.annotations.services import skip_create
 from labeler.images import services as image_services
 from labeler.images.models import Image
 from labeler.projects.models import Role
 from tests.browser.conftest import login, save_screenshot
-from tests.factories import ProjectFactory, UserFactory, add_member, image_bytes
+from tests.factories import ProjectFactory, UserFactory, add_member, annotation_submit, image_bytes
 from tests.labeler.test_security import page_urls
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]

@@ -9,14 +9,13 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from playwright.sync_api import expect
 
 from labeler.annotations.models import Annotation, AnnotationRevision, Assignment, Skip
-from labeler.annotations.services import annotation_submit
 from labeler.idempotency.models import IdempotentRequest
 from labeler.images import services as image_services
 from labeler.images.models import Image
 from labeler.predictions.models import ModelVersion, Prediction
 from labeler.projects.models import Label, Role
 from tests.browser.conftest import login, save_screenshot
-from tests.factories import ProjectFactory, UserFactory, add_member, image_bytes
+from tests.factories import ProjectFactory, UserFactory, add_member, annotation_submit, image_bytes
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from labeler.annotations.services import annotation_submit
 from labeler.projects.models import Role
 from tests.browser.conftest import login
-from tests.factories import ProjectFactory, UserFactory, add_member
+from tests.factories import ProjectFactory, UserFactory, add_member, annotation_submit
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 

@@ -7,7 +7,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from sklearn.datasets import load_digits
 
 from labeler.annotations.models import FinalLabel
-from labeler.annotations.services import annotation_submit, annotation_withdraw
+from labeler.annotations.services import annotation_withdraw
 from labeler.demo.services import digit_png
 from labeler.images import services as image_services
 from labeler.images.models import Image
@@ -19,6 +19,7 @@ from tests.factories import (
     ProjectFactory,
     UserFactory,
     add_member,
+    annotation_submit,
     image_bytes,
     predict,
 )

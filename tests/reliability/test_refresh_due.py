@@ -8,8 +8,7 @@ from django.core.cache import caches
 from bench.load_stack import free_port
 from labeler.agreement.services import agreement_refresh_overdue
 from labeler.annotations.models import FinalLabel
-from labeler.annotations.services import annotation_submit
-from tests.factories import ProjectFactory, UserFactory, add_member
+from tests.factories import ProjectFactory, UserFactory, add_member, annotation_submit
 
 pytestmark = pytest.mark.django_db
 

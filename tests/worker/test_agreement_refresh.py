@@ -15,8 +15,8 @@ from django.utils import timezone
 from labeler.agreement.refresh import TASK, refresh_key
 from labeler.agreement.services import image_decide
 from labeler.annotations.models import FinalLabel
-from labeler.annotations.services import annotation_submit, annotation_withdraw
-from tests.factories import ProjectFactory
+from labeler.annotations.services import annotation_withdraw
+from tests.factories import ProjectFactory, annotation_submit
 from worker.celery_app import app
 from worker.tasks import agreement_refresh
 

@@ -11,7 +11,7 @@ import pytest
 from labeler.agreement import services
 from labeler.agreement.services import final_labels_refresh, image_decide
 from labeler.annotations.models import LabelChange, LabelChangeKind
-from labeler.annotations.services import annotation_submit
+from tests.factories import annotation_submit
 from tests.labeler.annotations.test_queue_concurrency import run_together
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]

@@ -14,9 +14,8 @@ from labeler.agreement.over_time import NOT_TIMED, bucket_index, labels_per_hour
 from labeler.agreement.ratings import ratings_load
 from labeler.agreement.selectors import agreement_compute
 from labeler.annotations.models import Annotation
-from labeler.annotations.services import annotation_submit
 from labeler.projects.models import Role
-from tests.factories import ProjectFactory, UserFactory, add_member
+from tests.factories import ProjectFactory, UserFactory, add_member, annotation_submit
 
 pytestmark = pytest.mark.django_db
 

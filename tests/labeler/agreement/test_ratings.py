@@ -6,9 +6,8 @@ import numpy as np
 import pytest
 
 from labeler.agreement.ratings import ratings_load
-from labeler.annotations.services import annotation_submit
 from labeler.projects.models import Role
-from tests.factories import ProjectFactory, UserFactory, add_member
+from tests.factories import ProjectFactory, UserFactory, add_member, annotation_submit
 
 pytestmark = pytest.mark.django_db
 

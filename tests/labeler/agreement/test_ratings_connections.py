@@ -7,7 +7,7 @@ from django.db import connection, transaction
 
 from labeler.agreement import ratings as ratings_module
 from labeler.agreement.ratings import ratings_load
-from labeler.annotations.services import annotation_submit
+from tests.factories import annotation_submit
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 

@@ -8,10 +8,9 @@ from labeler.agreement import services
 from labeler.agreement.services import final_labels_refresh, image_decide, image_gold_clear
 from labeler.annotations.models import FinalLabel, FinalLabelMethod
 from labeler.annotations.queue import queue_next_image
-from labeler.annotations.services import annotation_submit
 from labeler.errors import ValidationFailed
 from labeler.projects.models import Project
-from tests.factories import ProjectFactory, UserFactory, add_member
+from tests.factories import ProjectFactory, UserFactory, add_member, annotation_submit
 from tests.rows import row_counts
 
 pytestmark = pytest.mark.django_db
@@ -128,7 +127,7 @@ def test_an_overdue_refresh_that_fails_leaves_its_project_due_and_runs_the_other
 ):
     """Beat's run over projects whose refresh could not be scheduled: a project whose
     refresh raises goes back on the list; the projects after it are refreshed."""
-    later = ProjectFactory(name="Later")
+    later = ProjectFactory(name="Later", overlap=2)
     [image] = make_images(later, 1)
     for user in (annotator, annotator2):
         add_member(later, user)

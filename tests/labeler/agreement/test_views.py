@@ -13,9 +13,8 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from labeler.annotations.services import annotation_submit
 from labeler.projects.models import Label, Project, Role
-from tests.factories import UserFactory, add_member
+from tests.factories import UserFactory, add_member, annotation_submit
 
 pytestmark = pytest.mark.django_db
 

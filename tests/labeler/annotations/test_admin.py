@@ -8,7 +8,7 @@ from django.test import Client
 
 from labeler.agreement.services import image_decide
 from labeler.annotations.models import Annotation, FinalLabel
-from labeler.annotations.services import annotation_submit
+from tests.factories import annotation_submit
 
 pytestmark = pytest.mark.django_db
 

@@ -6,10 +6,11 @@ import pytest
 
 from labeler.agreement.services import final_labels_refresh, image_decide, image_decision_clear
 from labeler.annotations.models import AnnotationRevision, LabelChange
-from labeler.annotations.services import annotation_submit, annotation_withdraw
+from labeler.annotations.queue import queue_next_image, queue_suggestion_record
+from labeler.annotations.services import annotation_withdraw
 from labeler.predictions.machine_labels import machine_labels_review, machine_labels_send
 from labeler.predictions.models import Prediction
-from tests.factories import ModelVersionFactory, predict
+from tests.factories import ModelVersionFactory, annotation_submit, predict
 
 pytestmark = pytest.mark.django_db
 
@@ -72,14 +73,13 @@ def test_relabelling_after_a_withdrawal_starts_a_new_annotation(project, annotat
 def test_an_accepted_suggestion_names_its_model(project, annotator, make_images):
     [image] = make_images(project, 1)
     model = ModelVersionFactory(project=project)
-    annotation_submit(
-        project=project,
-        annotator=annotator,
-        image_id=image.pk,
-        labels=["cat"],
-        suggested_by=model.pk,
-        suggestion_accepted=True,
+    cat = project.labels.get(name="cat").pk
+    lease = queue_next_image(project=project, annotator=annotator)
+    assert lease is not None
+    queue_suggestion_record(
+        assignment=lease, model_version=model.pk, label_ids=[cat], withheld=False
     )
+    annotation_submit(project=project, annotator=annotator, image_id=image.pk, labels=["cat"])
     assert LabelChange.objects.get().model_version == model
 
 

@@ -7,8 +7,7 @@ from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
 from labeler.annotations.models import LabelChange
-from labeler.annotations.services import annotation_submit
-from tests.factories import ProjectFactory, UserFactory, add_member
+from tests.factories import ProjectFactory, UserFactory, add_member, annotation_submit
 
 pytestmark = pytest.mark.django_db(transaction=True)
 BEFORE = [("annotations", "0004_final_label_imported")]
@@ -52,7 +51,9 @@ def test_revisions_and_final_labels_stored_before_get_their_history(make_images)
     # Each change is dated when it happened, not when the migration ran.
     final.refresh_from_db()
     assert [r.created_at for r in rows] == [*(r.created_at for r in kept), final.updated_at]
-    # The trigger is back in place: a submit after the migration is kept too.
+    # The trigger is back in place: a submit after the migration (and those after it) is
+    # kept too.
+    migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
     other = UserFactory()
     add_member(project, other)
     annotation_submit(project=project, annotator=other, image_id=image.pk, labels=["cat"])

@@ -13,10 +13,9 @@ from django.db import connection, connections
 
 from labeler.annotations.models import Annotation, Assignment
 from labeler.annotations.queue import queue_next_image
-from labeler.annotations.services import annotation_submit
 from labeler.images.models import Image
 from labeler.projects.models import Project
-from tests.factories import ProjectFactory, UserFactory, add_member
+from tests.factories import ProjectFactory, UserFactory, add_member, annotation_submit
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 T = TypeVar("T")

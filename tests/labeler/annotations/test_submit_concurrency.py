@@ -12,12 +12,11 @@ import pytest
 from django.db import connection
 
 from labeler.annotations.models import Annotation, LabelChange
-from labeler.annotations.services import annotation_submit
 from labeler.idempotency.models import IdempotentRequest
 from labeler.images.counts import image_counts
 from labeler.images.models import Image
 from tests.conftest import client_for
-from tests.factories import ProjectFactory, UserFactory, add_member
+from tests.factories import ProjectFactory, UserFactory, add_member, annotation_submit
 from tests.labeler.annotations.test_queue_concurrency import bulk_images, run_together
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]

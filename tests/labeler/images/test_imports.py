@@ -16,7 +16,6 @@ from labeler.annotations.models import (
     FinalLabel,
     FinalLabelMethod,
 )
-from labeler.annotations.services import annotation_submit
 from labeler.errors import ValidationFailed
 from labeler.images.files import RejectedFile
 from labeler.images.imports import ImportItem, images_import
@@ -24,7 +23,7 @@ from labeler.images.models import Image
 from labeler.predictions.dataset import training_set
 from labeler.projects.models import Label, Membership, Role
 from labeler.projects.services import project_update
-from tests.factories import ProjectFactory, image_bytes
+from tests.factories import ProjectFactory, annotation_submit, image_bytes
 
 
 def item(name: str, labels: list[str] | None = None, data: bytes | None = None) -> ImportItem:

@@ -7,13 +7,19 @@ import pytest
 
 from labeler.agreement.services import final_labels_refresh
 from labeler.annotations.models import FinalLabel, FinalLabelMethod
-from labeler.annotations.services import annotation_submit
 from labeler.errors import Conflict, ValidationFailed
 from labeler.images.models import Image
 from labeler.predictions import machine_labels
 from labeler.predictions.models import MachineLabel, MachineLabelStatus
 from labeler.predictions.selectors import machine_label_stats
-from tests.factories import ModelVersionFactory, ProjectFactory, UserFactory, add_member, predict
+from tests.factories import (
+    ModelVersionFactory,
+    ProjectFactory,
+    UserFactory,
+    add_member,
+    annotation_submit,
+    predict,
+)
 
 
 @pytest.fixture

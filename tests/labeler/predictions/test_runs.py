@@ -9,11 +9,16 @@ from django.utils import timezone
 
 from labeler.agreement.services import agreement_refresh
 from labeler.annotations.models import FinalLabel, FinalLabelMethod
-from labeler.annotations.services import annotation_submit
 from labeler.errors import Conflict, ValidationFailed
 from labeler.predictions import runs, services
 from labeler.predictions.models import ModelVersion, RunReason, RunStatus, TrainingRun
-from tests.factories import ModelVersionFactory, ProjectFactory, UserFactory, add_member
+from tests.factories import (
+    ModelVersionFactory,
+    ProjectFactory,
+    UserFactory,
+    add_member,
+    annotation_submit,
+)
 
 
 @pytest.fixture
