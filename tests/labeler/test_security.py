@@ -261,6 +261,37 @@ def test_an_annotator_s_pages_have_no_inline_code(db):
         assert parsed(response.content.decode()).inline == []
 
 
+def test_the_browsable_api_s_pages_have_no_inline_code(site, admin_user):
+    """DRF's HTML pages (lists, objects with their edit and delete forms, extra actions,
+    filters, its login page) hold no inline script, style or handler: the CSP holds there
+    too (templates/rest_framework/). Logging out is a form with the CSRF token (DRF's
+    other forms send it in a header, from their script)."""
+    image = site.images.first()
+    pages = [
+        "/api/v1/",
+        "/api/v1/projects/",
+        f"/api/v1/projects/{site.pk}/",
+        f"/api/v1/projects/{site.pk}/images/",
+        f"/api/v1/projects/{site.pk}/images/{image.pk}/",
+    ]
+    admin = Client(enforce_csrf_checks=True)
+    admin.force_login(admin_user)
+    anonymous = Client(enforce_csrf_checks=True)
+    for client, url in [
+        *((admin, url) for url in pages),
+        (anonymous, "/api/v1/projects/"),
+        (anonymous, reverse("rest_framework:login")),
+    ]:
+        response = client.get(url, HTTP_ACCEPT="text/html")
+        assert response["Content-Type"].startswith("text/html"), url
+        page = parsed(response.content.decode())
+        assert page.inline == [], url
+        logout = reverse("rest_framework:logout")
+        logouts = [form for form in page.forms if form["action"].startswith(logout)]
+        assert len(logouts) == (1 if client is admin else 0), url
+        assert all(form["fields"].get("csrfmiddlewaretoken") for form in logouts), url
+
+
 PRODUCTION_PROBE = """
 import json, django
 django.setup()
