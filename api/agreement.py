@@ -10,8 +10,8 @@ from rest_framework.response import Response
 
 from api.permissions import ProjectScopedView
 from labeler.agreement.over_time import BUCKETS
+from labeler.agreement.rows import consensus_rows
 from labeler.agreement.selectors import agreement_report
-from labeler.agreement.services import consensus_rows
 from labeler.annotations.models import Annotation
 from labeler.errors import PermissionDenied, ValidationFailed
 from labeler.projects.models import ConsensusMethod

@@ -75,6 +75,7 @@ INSTALLED_APPS = [
     "labeler.projects",
     "labeler.images",
     "labeler.annotations",
+    "labeler.agreement",
     "labeler.predictions",
     "labeler.exports",
     "labeler.demo",

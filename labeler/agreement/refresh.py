@@ -14,6 +14,8 @@ there writes within the window after a refresh wait for the next write after it.
 When the cache or the broker cannot be reached the project is marked
 ``agreement_refresh_due`` instead, and ``agreement_refresh_overdue`` (run by beat)
 refreshes it once they are back: no label is left out of the final labels for long.
+Readers do not wait for either: ``final_labels.final_labels_current`` refreshes at once
+when labels changed since the last refresh.
 """
 
 from __future__ import annotations

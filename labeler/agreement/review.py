@@ -28,6 +28,7 @@ import numpy.typing as npt
 from django.core.cache import cache
 from django.db.models import Count, Max
 
+from labeler.agreement.final_labels import final_labels_current
 from labeler.agreement.rows import SETTLED, consensus_rows
 from labeler.annotations.models import Annotation, FinalLabel, FinalLabelMethod
 from labeler.errors import NotFound, ValidationFailed
@@ -184,6 +185,7 @@ def review_queue(project: Project, *, reason: str | None = None) -> ReviewQueue:
     if reason is not None and reason not in REASONS:
         known = ", ".join(REASONS)
         raise ValidationFailed(f"Unknown reason {reason!r}; use one of {known}.", field="reason")
+    final_labels_current(project=project)  # its items show final labels
     candidates = review_candidates(project)
     open_ = ~np.isin(candidates.image_ids, decided_image_ids(project))
     counts = np.bincount(candidates.reasons[open_], minlength=len(REASONS))
@@ -216,6 +218,7 @@ def review_item(project: Project, image_id: int) -> ReviewItem:
     image = Image.objects.filter(pk=image_id, project=project).first()
     if image is None:
         raise NotFound(f"Image {image_id} is not an image of this project.")
+    final_labels_current(project=project)
     candidates = review_candidates(project)
     row = candidates.row_of(image_id)
     entries = {image_id: _entry(candidates, row)} if row is not None else {}

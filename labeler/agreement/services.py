@@ -5,10 +5,14 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import numpy as np
 from django.contrib.auth.models import User
 from django.db import transaction
 
+from labeler.agreement.final_labels import (
+    final_labels_kept_current,
+    final_labels_refresh,
+    label_changes,
+)
 from labeler.agreement.refresh import (
     agreement_refresh_due_ids,
     agreement_refresh_due_mark,
@@ -16,7 +20,7 @@ from labeler.agreement.refresh import (
     agreement_refresh_schedule,
 )
 from labeler.agreement.review import review_candidates
-from labeler.agreement.rows import HUMAN_DECISIONS, SETTLED, consensus_rows
+from labeler.agreement.rows import HUMAN_DECISIONS
 from labeler.agreement.selectors import agreement_report
 from labeler.annotations.history import final_labels_tracked
 from labeler.annotations.models import FinalLabel, FinalLabelMethod
@@ -67,47 +71,6 @@ def agreement_refresh_overdue() -> int:
 
 
 @transaction.atomic
-def final_labels_refresh(*, project: Project) -> int:
-    """Write consensus final labels for eligible images that need no review.
-
-    Adjudicated, gold and confirmed machine final labels are settled by people and are
-    left alone; consensus labels of images that now need review are removed. Returns how many
-    consensus final labels the project holds afterwards.
-    """
-    with final_labels_tracked(project=project):
-        return _consensus_write(project)
-
-
-def _consensus_write(project: Project) -> int:
-    rows = consensus_rows(project)
-    label_ids = rows.ratings.label_ids
-    decided = rows.eligible & ~rows.needs_review & (rows.confidence >= project.review_threshold)
-    decided &= np.array([bool(labels) for labels in rows.labels], dtype=bool)
-    human = set(
-        FinalLabel.objects.filter(image__project=project, method__in=SETTLED).values_list(
-            "image_id", flat=True
-        )
-    )
-    FinalLabel.objects.filter(image__project=project, method=FinalLabelMethod.CONSENSUS).delete()
-    chosen = [
-        (int(image_id), [label_ids[i] for i in rows.labels[row]], float(rows.confidence[row]))
-        for row, image_id in enumerate(rows.ratings.image_ids)
-        if decided[row] and int(image_id) not in human
-    ]
-    finals = FinalLabel.objects.bulk_create(
-        FinalLabel(image_id=image_id, method=FinalLabelMethod.CONSENSUS, confidence=confidence)
-        for image_id, _, confidence in chosen
-    )
-    through = FinalLabel.labels.through
-    through.objects.bulk_create(
-        through(finallabel_id=final.pk, label_id=label_id)
-        for final, (_, labels, _) in zip(finals, chosen, strict=True)
-        for label_id in labels
-    )
-    return len(finals)
-
-
-@transaction.atomic
 def image_decide(
     *,
     project: Project,
@@ -132,10 +95,12 @@ def image_decide(
             raise PermissionDenied(
                 f"Image {image.pk} is a gold image: only leads and admins change its label."
             )
+        seen = label_changes(project)
         final, _ = FinalLabel.objects.update_or_create(
             image=image, defaults={"method": method, "confidence": 1.0, "decided_by": decided_by}
         )
         final.labels.set(chosen)
+    final_labels_kept_current(project=project, seen=seen)
     agreement_refresh_schedule(project_id=project.pk)
     return final
 

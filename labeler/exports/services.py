@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from labeler import jobs
+from labeler.agreement.final_labels import final_labels_current
 from labeler.errors import DomainError, ValidationFailed
 from labeler.exports.formats import ExportSource, exporter_get
 from labeler.exports.formats.archives import hf_labels_check
@@ -29,7 +30,12 @@ DELETE_TASK = "worker.tasks.storage_delete_files"
 
 
 def export_check(*, project: Project, options: ExportOptions) -> int:
-    """Check what the options name against the project; returns the images selected."""
+    """Check what the options name against the project; returns the images selected.
+
+    Final labels are brought up to date first: an export holds every label given before
+    it was asked for (and, written by a worker, before it started).
+    """
+    final_labels_current(project=project)
     if options.format == "hf-imagefolder":
         hf_labels_check(project)
     return export_count(project, options)

@@ -8,7 +8,8 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_GET
 
-from labeler.annotations.models import Annotation, FinalLabel
+from labeler.agreement.final_labels import final_label_count
+from labeler.annotations.models import Annotation
 from labeler.images.models import Image
 from labeler.projects.views import api_url, page_labels, page_project
 
@@ -49,7 +50,7 @@ def export_page(request: HttpRequest, project_id: int) -> HttpResponse:
         "labels": page_labels(project),
         "annotators": list(annotators),
         "image_count": Image.objects.filter(project=project).count(),
-        "final_count": FinalLabel.objects.filter(image__project=project).count(),
+        "final_count": final_label_count(project),
         "exports_url": api_url(project, "export-list"),
         # The address of export 0; the script puts each export's id in its place.
         "export_url_template": reverse("api:export-detail", kwargs={"pk": 0}),

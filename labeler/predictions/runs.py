@@ -4,7 +4,7 @@ The worker calls these around the ML code (worker/ml/jobs.py); each is atomic an
 to repeat, because a task may run twice (acks_late redelivery) or die half-way. A model
 version exists only once a run finished with its weights in place. Agreement refresh
 calls ``training_refresh_if_due``, so this module imports nothing of the agreement
-domain.
+domain but ``final_labels``, which imports nothing of this one.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from labeler import jobs
+from labeler.agreement.final_labels import final_labels_current
 from labeler.errors import Conflict, DomainError
 from labeler.predictions.config import training_config_clean
 from labeler.predictions.dataset import (
@@ -119,12 +120,14 @@ def training_run_begin(*, run_id: int, device: str) -> TrainingPlan | None:
 
     Returns None when there is nothing to do: the run is gone, finished, or running
     with a live heartbeat (a duplicate delivery). Too few labels by now raises
-    ValidationFailed, which the caller records as the run's failure.
+    ValidationFailed, which the caller records as the run's failure. The run trains on
+    every label given before it was claimed, final labels being brought up to date first.
     """
     run = TrainingRun.objects.select_for_update().filter(pk=run_id).first()
     if run is None or not _claimable(run):
         return None
     project = run.project
+    final_labels_current(project=project)
     data = training_set(project)
     training_set_check(data)
     config = run.config

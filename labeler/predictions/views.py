@@ -11,7 +11,7 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_GET
 
-from labeler.annotations.models import FinalLabel
+from labeler.agreement.final_labels import final_label_count
 from labeler.predictions.selectors import current_model
 from labeler.projects import selectors as project_selectors
 from labeler.projects.forms import ARCHITECTURE_CHOICES
@@ -37,7 +37,7 @@ def models_page(request: HttpRequest, project_id: int) -> HttpResponse:
         "can_manage": can_manage,
         "architectures": ARCHITECTURE_CHOICES,
         "default_architecture": str(project.training.get("architecture") or "small-cnn"),
-        "final_labels": FinalLabel.objects.filter(image__project=project).count(),
+        "final_labels": final_label_count(project),
         "active_learning": project.get_active_learning_display().lower(),
         "random_percent": _percent(project.active_learning_random_share),
         "check_percent": _percent(project.machine_check_rate),

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from labeler.agreement import services
+from labeler.agreement import final_labels
 from labeler.agreement.services import final_labels_refresh, image_decide
 from labeler.annotations.models import LabelChange, LabelChangeKind
 from tests.factories import annotation_submit
@@ -29,14 +29,14 @@ def test_a_decision_during_a_consensus_refresh_is_kept_once_as_the_leads(
     final_labels_refresh(project=project)
     LabelChange.objects.all().delete()
     computing = threading.Event()
-    consensus_rows = services.consensus_rows
+    consensus_rows = final_labels.consensus_rows
 
     def slow_consensus_rows(project):
         computing.set()
         time.sleep(1)  # the lead decides meanwhile
         return consensus_rows(project)
 
-    monkeypatch.setattr(services, "consensus_rows", slow_consensus_rows)
+    monkeypatch.setattr(final_labels, "consensus_rows", slow_consensus_rows)
 
     def write(i: int, barrier: threading.Barrier) -> None:
         barrier.wait()
