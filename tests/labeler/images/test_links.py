@@ -121,9 +121,7 @@ def test_a_link_is_refused_once_the_member_is_removed_or_deactivated(
     assert deactivated.get(deactivated_url).status_code == 403
 
 
-def test_a_password_change_ends_the_links_of_the_other_sessions(
-    project, annotator, make_images
-):
+def test_a_password_change_ends_the_links_of_the_other_sessions(project, annotator, make_images):
     """As Django's own session check: a session made with the old password no longer counts."""
     (image,) = make_images(project, 1)
     client = browser(annotator)
