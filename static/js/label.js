@@ -361,6 +361,7 @@
       item.img.addEventListener("load", () => {
         if (state.current && state.current.item === item) show(state.current);
       }, { once: true });
+      item.img.addEventListener("error", () => renewAddress(entry, item), { once: true });
     }
     entry.item = item;
     show({ source: "history", item, entry, selected: new Set(entry.label_ids), suggestion: null, activeMs: 0 });
@@ -556,6 +557,21 @@
   }
 
   // ---- history from earlier sessions -------------------------------------------------
+  // Image addresses work for an hour at most (the server's LABELER_FILE_LINK_SECONDS): an
+  // earlier image looked at long after the page opened is asked for again, at a new one.
+  async function renewAddress(entry, item) {
+    try {
+      const result = await api("GET", data.urls.history);
+      const fresh = result.ok && result.body.find((e) => e.image_id === entry.image_id);
+      if (!fresh || fresh.file_url === entry.file_url) return;
+      entry.file_url = fresh.file_url;
+      item.image.file_url = fresh.file_url;
+      item.img.src = fresh.file_url;
+    } catch (err) {
+      // The image stays missing until the page is reloaded.
+    }
+  }
+
   async function loadHistory() {
     try {
       const result = await api("GET", data.urls.history);

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
+from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from playwright.sync_api import expect
 
 from labeler.annotations.models import Annotation, AnnotationRevision, Assignment, Skip
 from labeler.idempotency.models import IdempotentRequest
+from labeler.images import links
 from labeler.images import services as image_services
 from labeler.images.models import Image
 from labeler.predictions.models import ModelVersion, Prediction
@@ -411,3 +414,25 @@ def test_zoom_and_fit_with_the_keyboard(live_server, page):
     page.keyboard.press("=")
     page.wait_for_function(f"Math.abs(({scale})() - 1) < 0.01")
     assert Annotation.objects.count() == 0
+
+
+def test_an_earlier_image_whose_address_expired_is_fetched_again(live_server, page, monkeypatch):
+    """Going back to an earlier image after its address (given when the page opened) has
+    expired: the page asks for its history again and shows the image from a new address."""
+    annotator = UserFactory(username="ann")
+    project = make_project(2, annotators=[annotator])
+    earlier = Image.objects.order_by("id").first()
+    annotation_submit(project=project, annotator=annotator, image_id=earlier.pk, labels=["cat"])
+    login(page, live_server, "ann")
+    open_workspace(page, live_server, project)
+    assert shown_image(page) != earlier.pk
+
+    later = time.time() + 2 * settings.LABELER_FILE_LINK_SECONDS
+    monkeypatch.setattr(links, "_now", lambda: later)  # the live server runs in this process
+    page.keyboard.press("ArrowLeft")
+
+    assert shown_image(page) == earlier.pk
+    page.wait_for_function(
+        "[...document.querySelectorAll('#stage img')].some((img) => img.naturalWidth > 0)",
+        timeout=WAIT,
+    )
