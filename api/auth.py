@@ -9,11 +9,13 @@ from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.exceptions import Throttled
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
+from api.parsers import JSONParser
 from labeler.login_throttle import CACHE_ERRORS, client_address, login_wait_seconds
 
 logger = logging.getLogger(__name__)
@@ -42,6 +44,8 @@ class TokenLoginView(ObtainAuthToken):
 
     throttle_classes = [LoginRateThrottle]
     throttle_scope = "login"
+    # ObtainAuthToken names DRF's parsers: its JSON one would fail on a bottomless body.
+    parser_classes = [FormParser, MultiPartParser, JSONParser]
 
     @extend_schema(
         responses=inline_serializer("TokenResponse", {"token": serializers.CharField()}),

@@ -13,11 +13,11 @@ from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
-from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from api.pagination import NewestFirst
+from api.parsers import JSONParser
 from api.permissions import ProjectObjectView, ProjectScopedView
 from labeler.errors import Conflict
 from labeler.exports import services

@@ -9,13 +9,13 @@ from typing import Any
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
-from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from api.fields import IdField
 from api.images import stored_file_url
 from api.pagination import Cursor
+from api.parsers import JSONParser
 from api.predictions import id_param
 from api.training import ModelView
 from labeler.errors import ValidationFailed

@@ -11,10 +11,10 @@ from typing import Any
 from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import serializers, status
-from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from api.parsers import JSONParser
 from api.permissions import ProjectObjectView, ProjectScopedView
 from labeler.errors import PermissionDenied
 from labeler.predictions import runs, services
