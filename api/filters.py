@@ -20,7 +20,11 @@ class StrictBooleanField(forms.NullBooleanField):
     def to_python(self, value: Any) -> Any:
         if value is None or isinstance(value, bool):
             return value
-        raise ValidationError(f"{value!r} is neither true nor false.", code="invalid")
+        # The value goes in params: django-filter formats the message with them, so a
+        # value of its own holding "%" must not be part of the message itself.
+        raise ValidationError(
+            "%(value)r is neither true nor false.", code="invalid", params={"value": value}
+        )
 
 
 class StrictBooleanWidget(BooleanWidget):
