@@ -94,6 +94,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, so that its 400 still passes the others and gets their headers.
+    "labeler.middleware.NulInQueryStringRefused",
 ]
 
 ROOT_URLCONF = "labeler.urls"
