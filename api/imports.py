@@ -15,6 +15,7 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from api.fields import BooleanField, ChoiceField
 from api.permissions import ProjectScopedView
 from labeler.errors import ValidationFailed
 from labeler.images.import_labels import LABELS_AS
@@ -24,7 +25,7 @@ from labeler.imports.sources import LABEL_SEPARATORS
 
 
 class ImportOptionsSerializer(serializers.Serializer):
-    labels_as = serializers.ChoiceField(
+    labels_as = ChoiceField(
         choices=LABELS_AS,
         default="final",
         help_text="final: imported final labels (the images are done); gold: gold labels; "
@@ -36,7 +37,7 @@ class ImportOptionsSerializer(serializers.Serializer):
         max_length=150,
         help_text="Account of imported annotations (labels_as=annotation); default 'imported'.",
     )
-    create_labels = serializers.BooleanField(
+    create_labels = BooleanField(
         default=False, help_text="Add label names the project lacks instead of refusing them."
     )
 

@@ -14,6 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from api.agreement import QualityView
+from api.fields import IdField
 from api.images import ImageSerializer
 from api.pagination import NewestFirst, PageNumbers
 from api.queue import SuggestionSerializer
@@ -89,7 +90,7 @@ class ReviewPageSerializer(serializers.Serializer):
 
 
 class DecisionSerializer(serializers.Serializer):
-    image = serializers.IntegerField(help_text="Id of an image of this project.")
+    image = IdField(help_text="Id of an image of this project.")
     labels = serializers.ListField(
         child=serializers.JSONField(), allow_empty=True, help_text="Label names or ids."
     )

@@ -14,6 +14,7 @@ from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from api.fields import TextField
 from api.parsers import JSONParser
 from api.permissions import ProjectObjectView, ProjectScopedView
 from labeler.errors import PermissionDenied
@@ -153,7 +154,7 @@ class TrainRequestSerializer(serializers.Serializer):
 
 
 class PromoteRequestSerializer(serializers.Serializer):
-    note = serializers.CharField(required=False, allow_blank=True, max_length=2000)
+    note = TextField(required=False, allow_blank=True, max_length=2000)
 
 
 class ConflictSerializer(serializers.Serializer):
