@@ -224,6 +224,11 @@ LABELER_MAX_COMPRESSION_RATIO = env_int("LABELER_MAX_COMPRESSION_RATIO", 200)
 LABELER_MAX_IMAGE_PIXELS = env_int("LABELER_MAX_IMAGE_PIXELS", 100_000_000)
 # Strips of 100000 x 1 pixels pass the pixel cap; no photograph or scan is this long.
 LABELER_MAX_IMAGE_SIDE = env_int("LABELER_MAX_IMAGE_SIDE", 30_000)
+# The most memory checking one uploaded image may hold while decoding it (what a request
+# holds at once: its files are checked one after another). Estimated from the header, so
+# an image over it is refused before decoding; JPEG and WebP are decoded at 1/8 scale
+# and PNG row by row, so only some formats near the pixel cap come close (docs/reliability.md).
+LABELER_MAX_DECODE_BYTES = env_int("LABELER_MAX_DECODE_BYTES", 256 * 1024 * 1024)
 LABELER_MAX_FILES_PER_REQUEST = env_int("LABELER_MAX_FILES_PER_REQUEST", 1000)
 LABELER_THUMBNAIL_SIZE = env_int("LABELER_THUMBNAIL_SIZE", 256)
 # The longest an image's address works (labeler.images.links); a page hands out the same

@@ -17,6 +17,8 @@ from django.conf import settings
 from PIL import ExifTags, ImageOps, UnidentifiedImageError
 from PIL import Image as PILImage
 
+from labeler.images.decoding import Opened, image_decode_reduced, image_open, image_verify
+
 ALLOWED_FORMATS = {
     "JPEG": "jpg",
     "MPO": "jpg",
@@ -27,6 +29,8 @@ ALLOWED_FORMATS = {
     "WEBP": "webp",
 }
 ARCHIVE_SUFFIXES = (".zip",)
+_TURNED = (2, 3, 4, 5, 6, 7, 8)  # EXIF orientations other than upright
+_TURNED_SIDEWAYS = (5, 6, 7, 8)  # those that swap width and height
 # What zipfile lets escape from a damaged or exotic archive besides BadZipFile: the
 # decompressors' own errors and NotImplementedError for unknown versions or methods.
 _ZIP_READ_ERRORS = (
@@ -62,10 +66,16 @@ def is_archive(name: str) -> bool:
 
 
 def image_check(data: bytes) -> CheckedImage:
-    """Decode the bytes fully and return them with EXIF orientation applied.
+    """Check that the bytes are a whole image of a format we accept, within the caps.
+
+    The header is read first (format, size, what decoding will hold) and refused there
+    when over a cap; only then are the pixels decoded, reduced where the format allows
+    (``labeler.images.decoding``), never holding more than LABELER_MAX_DECODE_BYTES.
+    The bytes are kept as sent: an image whose EXIF says to turn it is turned by the
+    worker (``upright_render``), and its width and height here are those once turned.
 
     Raises RejectedFile for files over the size cap, non-images, formats we do not
-    accept, truncated or corrupt files and images above the pixel cap.
+    accept, images above the pixel cap or the decoding cap, and truncated or corrupt files.
     """
     if len(data) > settings.LABELER_MAX_IMAGE_BYTES:
         raise RejectedFile(
@@ -73,7 +83,6 @@ def image_check(data: bytes) -> CheckedImage:
         )
     if not data:
         raise RejectedFile("File is empty.")
-    sha256 = hashlib.sha256(data).hexdigest()
     max_pixels = settings.LABELER_MAX_IMAGE_PIXELS
     # Pillow refuses, while reading the header, images over twice its own cap: make that
     # ours, so a bomb never gets as far as our check below nor decoding.
@@ -82,17 +91,15 @@ def image_check(data: bytes) -> CheckedImage:
         with warnings.catch_warnings():
             # Between the cap and twice the cap our own check below refuses, with the size.
             warnings.simplefilter("ignore", PILImage.DecompressionBombWarning)
-            image = PILImage.open(io.BytesIO(data))
-            fmt = image.format or ""
-            if fmt not in ALLOWED_FORMATS:
+            opened = image_open(data)
+            if opened.format not in ALLOWED_FORMATS:
                 raise RejectedFile(
-                    f"{fmt or 'This'} format is not accepted; use one of "
+                    f"{opened.format or 'This'} format is not accepted; use one of "
                     f"{', '.join(sorted(ALLOWED_FORMATS))}."
                 )
-            _dimensions_check(*image.size, max_pixels=max_pixels)
-            image.load()
-            # exif_transpose copies even an upright image: only turn those that need it.
-            transposed = ImageOps.exif_transpose(image) if _needs_turning(image) else image
+            _dimensions_check(opened.width, opened.height, max_pixels=max_pixels)
+            _cost_check(opened)
+            orientation = image_verify(opened, data)
     except RejectedFile:
         raise
     except PILImage.DecompressionBombError as exc:
@@ -103,17 +110,14 @@ def image_check(data: bytes) -> CheckedImage:
         raise RejectedFile("Not an image file (or a format we cannot read).") from exc
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         raise RejectedFile(f"Image file is truncated or corrupt: {exc}") from exc
-    width, height = image.size
-    if transposed is not image:
-        data = _encode(transposed, fmt)
-        width, height = transposed.size
+    turned = orientation in _TURNED_SIDEWAYS
     return CheckedImage(
         content=data,
-        sha256=sha256,
-        width=width,
-        height=height,
-        format=fmt,
-        extension=ALLOWED_FORMATS[fmt],
+        sha256=hashlib.sha256(data).hexdigest(),
+        width=opened.height if turned else opened.width,
+        height=opened.width if turned else opened.height,
+        format=opened.format,
+        extension=ALLOWED_FORMATS[opened.format],
     )
 
 
@@ -127,9 +131,40 @@ def _dimensions_check(width: int, height: int, *, max_pixels: int) -> None:
         )
 
 
-def _needs_turning(image: PILImage.Image) -> bool:
-    orientation = image.getexif().get(ExifTags.Base.Orientation, 1)
-    return orientation in (2, 3, 4, 5, 6, 7, 8)
+def _cost_check(opened: Opened) -> None:
+    """Refuse, before decoding, an image whose check would hold more than the decoding cap.
+
+    A request's files (and an archive's) are checked one after another, each released
+    before the next, so what a request holds at once is one file's check.
+    """
+    limit = settings.LABELER_MAX_DECODE_BYTES
+    if opened.cost > limit:
+        raise RejectedFile(
+            f"Checking this {opened.width}x{opened.height} {opened.kind} would take "
+            f"{_megabytes(opened.cost)} of memory; the limit is {_megabytes(limit)} per "
+            "image. Send it smaller, or in another format."
+        )
+
+
+def _megabytes(count: int) -> str:
+    return f"{count / (1024 * 1024):,.1f} MB"
+
+
+def upright_render(data: bytes) -> bytes | None:
+    """The image turned as its EXIF orientation says, encoded again in its format; None
+    when it needs no turning. It decodes the whole image: the worker's job, not a request's.
+    """
+    with PILImage.open(io.BytesIO(data)) as image:
+        if _orientation(image) not in _TURNED:
+            return None
+        fmt = image.format or ""
+        image.load()
+        turned = ImageOps.exif_transpose(image)
+    return _encode(turned, fmt)
+
+
+def _orientation(image: PILImage.Image) -> object:
+    return image.getexif().get(ExifTags.Base.Orientation, 1)
 
 
 def _encode(image: PILImage.Image, fmt: str) -> bytes:
@@ -143,9 +178,7 @@ def _encode(image: PILImage.Image, fmt: str) -> bytes:
 
 def thumbnail_render(data: bytes, *, size: int) -> bytes:
     """A JPEG no larger than size x size, for lists and dashboards."""
-    with PILImage.open(io.BytesIO(data)) as image:
-        image.draft("RGB", (size, size))
-        rgb = image.convert("RGB")
+    rgb = image_decode_reduced(data, size)
     rgb.thumbnail((size, size))
     buffer = io.BytesIO()
     rgb.save(buffer, format="JPEG", quality=85)

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 from django.conf import settings
+from PIL import ExifTags
 from PIL import Image as PILImage
 
 _CACHE_KEY = re.compile(r"^[0-9a-f]{64}$")
@@ -29,11 +30,26 @@ _CACHE_FORMAT = 1
 logger = logging.getLogger(__name__)
 
 InputSpec = tuple[int, bool]  # (image_size, grayscale)
+# What turns an image upright, by EXIF orientation (as ImageOps.exif_transpose does).
+_TURNS = {
+    2: PILImage.Transpose.FLIP_LEFT_RIGHT,
+    3: PILImage.Transpose.ROTATE_180,
+    4: PILImage.Transpose.FLIP_TOP_BOTTOM,
+    5: PILImage.Transpose.TRANSPOSE,
+    6: PILImage.Transpose.ROTATE_270,
+    7: PILImage.Transpose.TRANSVERSE,
+    8: PILImage.Transpose.ROTATE_90,
+}
 
 
 def prepare_image(image: PILImage.Image, *, image_size: int, grayscale: bool) -> np.ndarray:
-    """One PIL image as a uint8 (C, image_size, image_size) array."""
+    """One PIL image as a uint8 (C, image_size, image_size) array, turned upright.
+
+    Stored files are turned upright by the worker after the upload; one read before that
+    still says how to turn it in its EXIF, so the pixels are the same either way.
+    """
     mode = "L" if grayscale else "RGB"
+    turn = _TURNS.get(image.getexif().get(ExifTags.Base.Orientation, 1))
     # JPEG: decode at 1/2, 1/4 or 1/8 scale when that still covers the target size.
     image.draft(mode, (image_size, image_size))
     if image.mode != mode:
@@ -42,6 +58,8 @@ def prepare_image(image: PILImage.Image, *, image_size: int, grayscale: bool) ->
         image = image.resize(
             (image_size, image_size), PILImage.Resampling.BILINEAR, reducing_gap=2.0
         )
+    if turn is not None:
+        image = image.transpose(turn)
     pixels = np.asarray(image, dtype=np.uint8)
     return pixels[None] if grayscale else pixels.transpose(2, 0, 1)
 

@@ -22,6 +22,7 @@ from labeler.images.files import (
     image_check,
     is_archive,
     thumbnail_render,
+    upright_render,
 )
 from labeler.images.model_inputs import input_cache, inputs_keep
 from labeler.images.models import Image
@@ -167,11 +168,14 @@ def _image_create(project: Project, stored: str, short_name: str, checked: Check
 
 
 def image_make_thumbnail(*, image_id: int) -> None:
-    """Render and store an image's thumbnail once, and keep its model inputs.
+    """Turn a stored image upright, then render its thumbnail once and keep its model inputs.
 
-    Both come from one read of the file. Model inputs (``labeler.images.model_inputs``)
-    are made for the sizes the project's models take, so that pre-labelling the new
-    image reads a few kilobytes of pixels instead of decoding the file again.
+    An upload is stored as sent (checking it decodes it reduced, never whole); here, in
+    the worker, a file whose EXIF says to turn it is turned and stored again, once
+    (``image_upright``). The thumbnail and the model inputs (``labeler.images.model_inputs``)
+    come from the one read of the upright file: inputs for the sizes the project's models
+    take, so that pre-labelling the new image reads a few kilobytes of pixels instead of
+    decoding the file again.
     """
     image = Image.objects.select_related("project").filter(pk=image_id).first()
     if image is None:
@@ -182,6 +186,7 @@ def image_make_thumbnail(*, image_id: int) -> None:
         return
     with image.file.open("rb") as handle:
         data = handle.read()
+    data = image_upright(image=image, data=data)
     if cache is not None and missing:
         inputs_keep(cache, image.sha256, data, missing)
     if image.thumbnail:
@@ -191,6 +196,27 @@ def image_make_thumbnail(*, image_id: int) -> None:
     updated = Image.objects.filter(pk=image_id, thumbnail="").update(thumbnail=name)
     if not updated:
         default_storage.delete(name)
+
+
+def image_upright(*, image: Image, data: bytes) -> bytes:
+    """Store the image's file turned as its EXIF orientation says; returns the upright bytes.
+
+    The turned file is stored beside the uploaded one (``<sha256>-upright.<ext>``: the
+    hash stays the upload's, so that sending it again is a duplicate), the row moves to
+    it, and the uploaded file is deleted. Of two runs at once, the second to move the
+    row finds it moved and deletes its own copy.
+    """
+    turned = upright_render(data)
+    if turned is None:
+        return data
+    old = image.file.name or ""
+    stem, _, extension = old.rpartition(".")
+    name = default_storage.save(f"{stem}-upright.{extension}", ContentFile(turned))
+    moved = Image.objects.filter(pk=image.pk, file=old).update(file=name, size_bytes=len(turned))
+    default_storage.delete(old if moved else name)
+    if moved:
+        image.file.name, image.size_bytes = name, len(turned)
+    return turned
 
 
 def storage_delete_files(*, names: Iterable[str]) -> None:

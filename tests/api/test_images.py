@@ -284,11 +284,16 @@ def test_uploads_streamed_to_disk_are_read_alike(client, project, media_root, se
     assert_storage_matches_rows(media_root)
 
 
-def test_exif_rotated_jpeg_is_stored_upright(client, project, media_root):
-    """Orientation 6: width and height are swapped and the stored file is turned."""
+def test_exif_rotated_jpeg_is_stored_upright(
+    client, project, media_root, django_capture_on_commit_callbacks
+):
+    """Orientation 6: width and height are swapped at once, and the stored file is turned
+    by the background task (the request never decodes a whole image); sending the same
+    file again is a duplicate."""
     data = samples.jpeg_turned()
 
-    response = upload(client, project, ("phone.jpg", data))
+    with django_capture_on_commit_callbacks(execute=True):
+        response = upload(client, project, ("phone.jpg", data))
 
     assert response.status_code == 201, response.content
     image = Image.objects.get()
@@ -296,6 +301,8 @@ def test_exif_rotated_jpeg_is_stored_upright(client, project, media_root):
     assert image.sha256 == hashlib.sha256(data).hexdigest()
     assert PILImage.open(Path(media_root) / image.file.name).size == (20, 40)
     assert_storage_matches_rows(media_root)
+    again = upload(client, project, ("again.jpg", data))
+    assert again.json()["results"][0]["status"] == "duplicate"
 
 
 def test_duplicates_within_a_request_point_at_the_first_image(client, project, media_root):

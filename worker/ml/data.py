@@ -1,7 +1,7 @@
 """Images in, tensors out: decoding to a fixed size, and augmentation on the device.
 
-Stored images are already upright (uploads apply their EXIF orientation), so decoding
-only shrinks and squares them: JPEG files are decoded at a reduced scale straight away
+Decoding shrinks, squares and turns upright (a stored file not yet turned by the worker
+still says how in its EXIF): JPEG files are decoded at a reduced scale straight away
 (``draft``), every image is squashed to ``image_size`` x ``image_size``, and the batch
 is a uint8 (N, C, H, W) tensor, C = 1 (grayscale) or 3 (RGB).
 """

@@ -10,9 +10,9 @@ import zipfile
 import pytest
 from PIL import Image as PILImage
 
-from labeler.images.files import RejectedFile, archive_members, image_check
+from labeler.images.files import RejectedFile, archive_members, image_check, upright_render
 from tests.factories import image_bytes
-from tests.labeler.images import samples
+from tests.labeler.images import hostile, samples
 
 
 def members_of(data: bytes) -> dict[str, str | bytes]:
@@ -102,24 +102,38 @@ def test_image_over_the_pixel_cap_is_rejected(settings):
         image_check(image_bytes(size=(200, 100)))
 
 
-def test_exif_rotated_jpeg_is_stored_upright():
-    """Orientation 6 is applied: width and height swap, the left half ends on top.
+def test_exif_rotated_jpeg_is_kept_as_sent_with_its_upright_size():
+    """Orientation 6: the check keeps the bytes as sent (turning means decoding the whole
+    image, which the worker does) and gives the width and height the image has once turned.
 
-    The hash stays that of the uploaded bytes, so uploading the file again is a duplicate.
+    The hash is that of the uploaded bytes, so uploading the file again is a duplicate.
     """
     data = samples.jpeg_turned()
 
     checked = image_check(data)
 
     assert (checked.width, checked.height) == (20, 40)
+    assert checked.content == data
     assert checked.sha256 == hashlib.sha256(data).hexdigest()
-    upright = PILImage.open(io.BytesIO(checked.content))
+
+
+def test_upright_render_turns_as_the_exif_says():
+    """Orientation 6 is applied: width and height swap, the left half ends on top, and
+    the turned file says it is upright."""
+    upright = PILImage.open(io.BytesIO(upright_render(samples.jpeg_turned())))
+
     assert upright.size == (20, 40)
     assert upright.getexif().get(0x0112, 1) == 1
     red, _, blue = upright.convert("RGB").getpixel((10, 5))
     assert red > 150 and blue < 100  # the red half is now on top
     red, _, blue = upright.convert("RGB").getpixel((10, 35))
     assert blue > 150 and red < 100
+
+
+def test_upright_render_leaves_upright_images_alone():
+    """An image with no orientation (or orientation 1) needs no turning: None."""
+    assert upright_render(image_bytes("JPEG")) is None
+    assert upright_render(hostile.jpeg_with_exif(1)) is None
 
 
 def test_archive_yields_its_files_and_skips_folders():

@@ -11,10 +11,12 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image as PILImage
 
 from labeler.images import services
+from labeler.images.files import upright_render
 from labeler.images.model_inputs import InputCache, input_cache, inputs_keep, prepare_image
 from labeler.images.models import Image
 from labeler.predictions.models import TrainingRun
 from tests.factories import ModelVersionFactory, ProjectFactory, image_bytes
+from tests.labeler.images import samples
 
 
 def upload(project, content: bytes, capture) -> Image:
@@ -113,3 +115,20 @@ def test_inputs_keep_makes_each_missing_input_once(tmp_path):
     assert inputs_keep(cache, "b" * 64, buffer.getvalue(), specs) == 0
     assert cache.missing("b" * 64, specs | {(9, False)}) == {(9, False)}
     assert cache.get("b" * 64, 8, False)[:, 0, 0].tolist() == [10, 200, 30]
+
+
+def test_a_file_not_turned_yet_gives_the_input_of_the_turned_one():
+    """Pre-labelling may read a stored file before the worker turns it: its EXIF says how,
+    and the model gets the same upright pixels (but for re-encoding's rounding)."""
+    sent = samples.jpeg_turned()  # red on the left; turned, red on top
+    turned = upright_render(sent)
+    assert turned is not None
+
+    with PILImage.open(io.BytesIO(sent)) as image:
+        before = prepare_image(image, image_size=8, grayscale=False).astype(int)
+    with PILImage.open(io.BytesIO(turned)) as image:
+        after = prepare_image(image, image_size=8, grayscale=False).astype(int)
+
+    assert np.abs(before - after).max() <= 8
+    red, _, blue = before[:, 1, 4]  # top row: red
+    assert red > 150 and blue < 100

@@ -1,15 +1,19 @@
-"""Ingest's all-or-nothing per file, where only a committed transaction can show it."""
+"""Ingest's all-or-nothing per file, and the background work on a stored image."""
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from PIL import Image as PILImage
 
 from labeler.images import services
 from labeler.images.models import Image
+from tests.api.test_images import assert_storage_matches_rows
 from tests.factories import ModelVersionFactory, image_bytes
+from tests.labeler.images import samples
 
 
 @pytest.mark.django_db(transaction=True)
@@ -65,3 +69,44 @@ def test_new_images_of_a_project_with_a_model_get_a_prelabelling_pass(
     assert result.status == "duplicate"
     model.refresh_from_db()
     assert model.prelabel_started_at is None
+
+
+@pytest.mark.django_db
+def test_the_background_task_turns_a_stored_image_upright_once(
+    project, media_root, django_capture_on_commit_callbacks
+):
+    """The upload is stored as sent; the thumbnail task stores it turned (its name says
+    so, its size is the new file's), deletes the upload's file and makes the thumbnail
+    from the turned image. Run again, it changes nothing."""
+    data = samples.jpeg_turned()
+    with django_capture_on_commit_callbacks(execute=True):
+        [result] = services.images_ingest(
+            project=project, files=[SimpleUploadedFile("phone.jpg", data)]
+        )
+
+    image = Image.objects.get(pk=result.image_id)
+    assert image.file.name == f"images/{project.pk}/{image.sha256[:2]}/{image.sha256}-upright.jpg"
+    stored = (Path(media_root) / image.file.name).read_bytes()
+    assert image.size_bytes == len(stored)
+    assert PILImage.open(io.BytesIO(stored)).size == (20, 40) == (image.width, image.height)
+    assert PILImage.open(Path(media_root) / image.thumbnail.name).size == (20, 40)
+    assert_storage_matches_rows(media_root)
+
+    services.image_make_thumbnail(image_id=image.pk)
+    assert Image.objects.get(pk=image.pk).file.name == image.file.name
+    assert_storage_matches_rows(media_root)
+
+
+@pytest.mark.django_db
+def test_a_second_turn_of_the_same_image_keeps_the_first(project, media_root):
+    """Two runs at once: the one that finds the row already moved deletes its own file."""
+    data = samples.jpeg_turned()
+    [result] = services.images_ingest(project=project, files=[SimpleUploadedFile("a.jpg", data)])
+    first, second = Image.objects.get(pk=result.image_id), Image.objects.get(pk=result.image_id)
+
+    services.image_upright(image=first, data=data)
+    turned = services.image_upright(image=second, data=data)
+
+    assert PILImage.open(io.BytesIO(turned)).size == (20, 40)
+    assert Image.objects.get(pk=result.image_id).file.name == first.file.name
+    assert_storage_matches_rows(media_root)

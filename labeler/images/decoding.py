@@ -1,0 +1,230 @@
+"""An upload's header read first, then its pixels decoded at a memory cost known before.
+
+Checking an upload means decoding it, and an image at the pixel cap decodes to 300 to
+400 MB (Pillow keeps four bytes a pixel for any image of several bands), several times
+that inside Pillow's WebP decoder. So ``image_open`` reads the header only (format, size,
+mode) and says what checking the pixels will hold (``Opened.cost``), for the caller to
+refuse before anything is decoded; ``image_verify`` then decodes as cheaply as the format
+allows:
+
+- JPEG at 1/8 scale (``draft``). libjpeg still reads every coefficient, so a truncated
+  or corrupt file fails as it would at full size; a progressive or multi-scan file also
+  holds all its coefficients (2 bytes a sample), since libjpeg needs them at once.
+- PNG inflated and checked row by row, never held (``labeler.images.png_data``).
+- WebP decoded by libwebp straight to 1/8 scale (``labeler.images.webp``), plus the
+  whole-image buffers libwebp keeps for lossless data and for alpha. An animated WebP,
+  or any where libwebp cannot be reached, is decoded by Pillow, at Pillow's cost.
+- GIF, BMP and TIFF decoded whole: what they cost is their decoded size.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from PIL import ExifTags, ImageFile
+from PIL import Image as PILImage
+
+from labeler.images.png_data import STEP, png_data_check
+from labeler.images.webp import WebPHeader, webp_decode, webp_decoder_available, webp_header
+
+SCALE = 8  # JPEG and WebP are checked at 1/SCALE of their size
+_PILLOW_WEBP_BYTES = 20  # a pixel decoded by Pillow's WebP decoder: canvas twice, copied twice
+_MARKER = re.compile(rb"\xff+([^\x00\xff\xd0-\xd7])")  # a JPEG marker (RSTn aside)
+_MAX_MARKERS = 65_536
+
+
+@dataclass(frozen=True)
+class Opened:
+    """An image's header: what it is, and what checking its pixels will hold in memory."""
+
+    format: str
+    width: int
+    height: int
+    kind: str  # the format as the cost depends on it, to name in a refusal
+    cost: int  # bytes held while the pixels are checked
+    image: ImageFile.ImageFile | None = None  # Pillow's, opened lazily (no pixels read yet)
+    webp: WebPHeader | None = None
+
+
+def image_open(data: bytes) -> Opened:
+    """Read the header of an image, and what checking its pixels will cost.
+
+    Raises UnidentifiedImageError for what is no image Pillow reads, and Pillow's
+    DecompressionBombError above twice ``Image.MAX_IMAGE_PIXELS``, as Pillow does.
+    """
+    header = webp_header(data)
+    if header is not None:
+        return _webp_opened(header)
+    image = PILImage.open(io.BytesIO(data))
+    fmt = image.format or ""
+    width, height = image.size
+    if fmt in ("JPEG", "MPO"):
+        kind, cost = _jpeg_cost(data, image)
+    elif fmt == "PNG":
+        kind, cost = "PNG", 3 * STEP
+    else:
+        kind, cost = fmt, width * height * _pixel_bytes(image.mode) + _extra_cost(image, data)
+    return Opened(fmt, width, height, kind, cost, image=image)
+
+
+def image_verify(opened: Opened, data: bytes) -> int:
+    """Decode the pixels as ``opened.cost`` allows; returns the EXIF orientation (1: none).
+
+    Raises OSError, SyntaxError, ValueError or EOFError for a truncated or corrupt file.
+    """
+    if opened.webp is not None:
+        return _webp_verify(opened, data)
+    image = opened.image
+    assert image is not None
+    if opened.format == "PNG":
+        return _png_verify(image, data)
+    if opened.format in ("JPEG", "MPO"):
+        image.draft(image.mode, (max(1, opened.width // SCALE), max(1, opened.height // SCALE)))
+    image.load()
+    return _orientation_value(image.getexif())
+
+
+def image_decode_reduced(data: bytes, size: int) -> PILImage.Image:
+    """The image as RGB no larger than size x size, decoded as small as its format allows."""
+    header = webp_header(data)
+    if header is not None and not header.animated:
+        scale = max(header.width / size, header.height / size, 1.0)
+        box = (max(1, round(header.width / scale)), max(1, round(header.height / scale)))
+        decoded = webp_decode(data, box)
+        if decoded is not None:
+            return decoded
+    with PILImage.open(io.BytesIO(data)) as image:
+        image.draft("RGB", (size, size))  # JPEG: decoded at 1/2, 1/4 or 1/8 scale
+        image.load()
+        rgb = image if image.mode == "RGB" else image.convert("RGB")
+        rgb.thumbnail((size, size), reducing_gap=2.0)
+    return rgb
+
+
+def _pixel_bytes(mode: str) -> int:
+    """What Pillow keeps per pixel: a byte for 1, L and P, two at 16 bits, four otherwise."""
+    if mode in ("1", "L", "P"):
+        return 1
+    return 2 if mode.startswith("I;16") else 4
+
+
+def _ceil_div(numerator: int, denominator: int) -> int:
+    return -(-numerator // denominator)
+
+
+def _reduced_bytes(width: int, height: int, pixel_bytes: int) -> int:
+    """What an image decoded at 1/SCALE holds."""
+    return _ceil_div(width, SCALE) * _ceil_div(height, SCALE) * pixel_bytes
+
+
+def _extra_cost(image: PILImage.Image, data: bytes) -> int:
+    width, height = image.size
+    if image.format == "BMP":  # run-length data is expanded in a bytearray, then copied, first
+        return 2 * width * height
+    if image.format == "TIFF":  # libtiff's strip or tile buffer, and the file read whole
+        tags = image.tag_v2  # type: ignore[attr-defined]
+        bits = tags.get(258, (8,))
+        bits = sum(bits) if isinstance(bits, tuple) else int(bits) * int(tags.get(277, 1))
+        if 322 in tags and 323 in tags:
+            block = int(tags[322]) * int(tags[323]) * bits // 8
+        else:
+            block = min(int(tags.get(278, height)), height) * ((width * bits + 7) // 8)
+        return block + len(data)
+    return 0
+
+
+def _jpeg_cost(data: bytes, image: PILImage.Image) -> tuple[str, int]:
+    width, height = image.size
+    layers = getattr(image, "layer", None) or [(1, 1, 1, 0)] * 3
+    cost = _reduced_bytes(width, height, _pixel_bytes(image.mode)) + width * 128 * len(layers)
+    progressive = bool(image.info.get("progressive"))
+    if not progressive and not _jpeg_scans_many(data):
+        return "JPEG", cost
+    most_h = max(layer[1] for layer in layers) or 1
+    most_v = max(layer[2] for layer in layers) or 1
+    for _, h, v, _ in layers:  # every coefficient: 64 of 2 bytes per 8 x 8 block
+        columns = _ceil_div(_ceil_div(width * h, most_h), 8)
+        cost += columns * _ceil_div(_ceil_div(height * v, most_v), 8) * 128
+    return ("progressive JPEG" if progressive else "multi-scan JPEG"), cost
+
+
+def _jpeg_scans_many(data: bytes) -> bool:
+    """Whether the (first) image has several scans, which libjpeg buffers whole."""
+    position, scans = 2, 0
+    for _ in range(_MAX_MARKERS):
+        match = _MARKER.search(data, position)
+        if match is None or match[1] == b"\xd9":  # no more markers, or the image's end
+            return False
+        position = match.end()
+        if match[1] == b"\x01":  # TEM: no length
+            continue
+        if match[1] == b"\xda":
+            scans += 1
+            if scans > 1:
+                return True
+        position += max(2, int.from_bytes(data[position : position + 2], "big"))
+    return True  # an endless run of markers: assume the worst
+
+
+def _webp_opened(header: WebPHeader) -> Opened:
+    width, height = header.width, header.height
+    limit = PILImage.MAX_IMAGE_PIXELS
+    if limit and width * height > 2 * limit:
+        raise PILImage.DecompressionBombError(
+            f"Image size ({width * height} pixels) exceeds limit of {2 * limit} pixels, "
+            "could be decompression bomb DOS attack."
+        )
+    if header.animated or not webp_decoder_available():
+        kind = "animated WebP" if header.animated else "WebP"
+        cost = width * height * _PILLOW_WEBP_BYTES
+        return Opened("WEBP", width, height, kind, cost, webp=header)
+    cost = _reduced_bytes(width, height, 3) + width * 256  # the output, libwebp's rows
+    if header.lossless:
+        kind, cost = "lossless WebP", cost + 4 * width * height
+    elif header.alpha:
+        kind, cost = "WebP with transparency", cost + 5 * width * height
+    else:
+        kind = "WebP"
+    return Opened("WEBP", width, height, kind, cost, webp=header)
+
+
+def _webp_verify(opened: Opened, data: bytes) -> int:
+    header = opened.webp
+    assert header is not None
+    if not header.animated and webp_decoder_available():
+        webp_decode(data, (_ceil_div(opened.width, SCALE), _ceil_div(opened.height, SCALE)))
+        return _orientation({"exif": header.exif, "xmp": header.xmp})
+    with PILImage.open(io.BytesIO(data)) as image:
+        image.load()
+        return _orientation_value(image.getexif())
+
+
+def _png_verify(image: ImageFile.ImageFile, data: bytes) -> int:
+    tile = image.tile[0] if image.tile else None
+    if tile is None or tile.extents is None:
+        raise OSError("no image data in the PNG file")
+    x0, y0, x1, y1 = tile.extents
+    exif = png_data_check(data, start=tile.offset, size=(x1 - x0, y1 - y0))
+    info = dict(image.info)
+    if exif is not None:
+        info.setdefault("exif", exif)
+    # Not image.getexif(): for a PNG it decodes the pixels, to look for an eXIf chunk
+    # after them, which png_data_check has just read.
+    return _orientation(info)
+
+
+def _orientation(info: Mapping[Any, Any]) -> int:
+    """The orientation Pillow reads from these metadata (EXIF, else XMP), with no pixels."""
+    keys = ("exif", "xmp", "XML:com.adobe.xmp", "Raw profile type exif")
+    carrier = PILImage.new("1", (1, 1))
+    carrier.info = {key: info[key] for key in keys if info.get(key) is not None}
+    return _orientation_value(carrier.getexif())
+
+
+def _orientation_value(exif: PILImage.Exif) -> int:
+    value = exif.get(ExifTags.Base.Orientation, 1)
+    return value if isinstance(value, int) else 1
