@@ -8,7 +8,7 @@ PORT ?= 8000
 # pull a CUDA build of several GB. This pair installs from the local wheel cache here.
 TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
 
-.PHONY: run test lint format setup demo worker-cpu worker-gpu beat check-deploy compose-config clean bench-agreement bench-training bench-prelabel bench-active-learning bench-export bench-load
+.PHONY: run test lint format setup demo worker-cpu worker-gpu beat check-deploy compose-config clean bench-agreement bench-training bench-prelabel bench-active-learning bench-export bench-load bench-uploads
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -68,6 +68,10 @@ bench-export: setup
 ## Annotators at scale against gunicorn and the workers, beside a bare-SQL floor (docs/benchmarks.md).
 bench-load: setup
 	$(BIN)/python bench/load.py
+
+## Peak memory of gunicorn taking three uploads at the caps, beside a bare Pillow loop (docs/reliability.md).
+bench-uploads: setup
+	$(BIN)/python bench/uploads.py
 
 worker-cpu: setup
 	$(BIN)/celery -A worker.celery_app worker -Q default -n cpu@%h --loglevel=info
