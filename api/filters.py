@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import django_filters
 from django import forms
 from django.core.exceptions import ValidationError
 from django.db import models
+from django_filters.fields import IsoDateTimeField
 from django_filters.rest_framework import DjangoFilterBackend
 from django_filters.widgets import BooleanWidget
 
@@ -43,10 +45,36 @@ class StrictBooleanFilter(django_filters.rest_framework.BooleanFilter):
         super().__init__(*args, **kwargs)
 
 
+class UtcIsoDateTimeField(IsoDateTimeField):
+    """An ISO 8601 date and time, handed on in UTC.
+
+    PostgreSQL takes offsets up to 15:59 only (Python up to 23:59), and a time near the
+    first or the last year has no UTC equivalent at all (an OverflowError on SQLite).
+    """
+
+    def to_python(self, value: Any) -> Any:
+        moment = super().to_python(value)
+        if moment is None:
+            return None
+        try:
+            return moment.astimezone(dt.UTC)
+        except OverflowError:
+            raise ValidationError(
+                "%(value)s is out of range: give a time from year 1 to 9999 in UTC.",
+                code="invalid",
+                params={"value": value},
+            ) from None
+
+
+class StrictIsoDateTimeFilter(django_filters.rest_framework.IsoDateTimeFilter):
+    field_class = UtcIsoDateTimeField
+
+
 class FilterSet(django_filters.rest_framework.FilterSet):
     FILTER_DEFAULTS = {
         **django_filters.rest_framework.FilterSet.FILTER_DEFAULTS,
         models.BooleanField: {"filter_class": StrictBooleanFilter},
+        models.DateTimeField: {"filter_class": StrictIsoDateTimeFilter},
     }
 
 

@@ -15,7 +15,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from api.agreement import QualityView
-from api.filters import FilterSet
+from api.filters import FilterSet, StrictIsoDateTimeFilter
 from api.images import DATETIME
 from api.pagination import NewestFirst
 from labeler.annotations.models import LabelChange, LabelChangeKind
@@ -70,8 +70,8 @@ class LabelChangeSerializer(serializers.ModelSerializer):
 
 class LabelChangeFilter(FilterSet):
     kind = django_filters.ChoiceFilter(choices=LabelChangeKind.choices)
-    since = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    until = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lte")
+    since = StrictIsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    until = StrictIsoDateTimeFilter(field_name="created_at", lookup_expr="lte")
 
     class Meta:
         model = LabelChange

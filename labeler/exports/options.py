@@ -178,7 +178,8 @@ def _name(value: Any, field: str) -> str:
 
 
 def _moment(value: Any, field: str) -> dt.datetime:
-    """An ISO date (its start; for until, its end) or datetime, in the site's zone if naive."""
+    """An ISO date (its start; for until, its end) or datetime, in the site's zone if naive;
+    handed on in UTC."""
     text = value if isinstance(value, str) else ""
     try:
         day = parse_date(text) if len(text) == 10 else None
@@ -195,7 +196,14 @@ def _moment(value: Any, field: str) -> dt.datetime:
             f"not {value!r}.",
             field=field,
         )
-    return moment if timezone.is_aware(moment) else timezone.make_aware(moment)
+    moment = moment if timezone.is_aware(moment) else timezone.make_aware(moment)
+    try:
+        # In UTC: PostgreSQL takes offsets up to 15:59 only (Python up to 23:59).
+        return moment.astimezone(dt.UTC)
+    except OverflowError:
+        raise ValidationFailed(
+            f"{field} is out of range: give a time from year 1 to 9999 in UTC.", field=field
+        ) from None
 
 
 PARSERS: dict[str, Callable[[Any, str], Any]] = {

@@ -31,6 +31,8 @@ def url(project) -> str:
         ({"split": "0.9,0.2"}, "split"),
         ({"seed": "one"}, "seed"),
         ({"since": "last week"}, "since"),
+        ({"since": "9999-12-31T23:59-15:00"}, "since"),
+        ({"until": "0001-01-01T00:00+15:00"}, "until"),
         ({"annotator": "nobody"}, "annotator"),
         ({"label": "horse"}, "label"),
         ({"format": "csv", "predictions": "true"}, "predictions"),
@@ -45,6 +47,14 @@ def test_a_bad_option_is_refused_naming_its_field(project, lead, url, query, fie
     body = response.json()
     assert body["errors"] == {field: [body["detail"]]}
     assert row_counts() == before
+
+
+def test_a_time_with_an_offset_postgresql_does_not_take_is_read_in_utc(project, lead, url):
+    """-16:09 is a valid ISO offset, beyond PostgreSQL's 15:59: it was a 500 there."""
+    since = {"since": "2026-01-01T00:00-16:09"}
+    assert client_for(lead).get(url, since).status_code == 200
+    exports = f"/api/v1/projects/{project.pk}/exports/"
+    assert client_for(lead).post(exports, since, format="json").status_code == 202
 
 
 def test_an_unknown_format_lists_the_known_ones(project, lead, url):

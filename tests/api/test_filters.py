@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
 from tests.factories import ProjectFactory
@@ -34,3 +36,46 @@ def test_a_boolean_filter_still_reads_true_and_false(api_as, admin_user, project
     response = api_as(admin_user).get("/api/v1/projects/", {"multi_label": value})
     assert response.status_code == 200
     assert [item["name"] for item in response.json()["results"]] == expected
+
+
+DATETIME_FILTERS = [
+    ("images/", "created_at__gte"),
+    ("annotations/", "updated_at__lte"),
+    ("label-history/", "since"),
+    ("label-history/", "until"),
+]
+
+
+@pytest.mark.parametrize(("path", "field"), DATETIME_FILTERS)
+@pytest.mark.parametrize("offset", ["-16:09", "+23:59"])
+def test_a_time_filter_with_an_offset_postgresql_does_not_take_is_read_in_utc(
+    api_as, lead, project, path, field, offset
+):
+    """Valid ISO offsets beyond PostgreSQL's 15:59 were a 500 there."""
+    url = f"/api/v1/projects/{project.pk}/{path}"
+    response = api_as(lead).get(url, {field: f"2026-01-01T00:00{offset}"})
+    assert response.status_code == 200, response.content
+
+
+@pytest.mark.parametrize(("path", "field"), DATETIME_FILTERS)
+@pytest.mark.parametrize("value", ["9999-12-31T23:59-15:00", "0001-01-01T00:00+15:00"])
+def test_a_time_filter_with_no_utc_equivalent_is_a_400(api_as, lead, project, path, field, value):
+    """Beyond year 9999 or before year 1 once in UTC: an OverflowError on SQLite."""
+    url = f"/api/v1/projects/{project.pk}/{path}"
+    response = api_as(lead).get(url, {field: value})
+    assert response.status_code == 400, response.content
+    message = f"{value} is out of range: give a time from year 1 to 9999 in UTC."
+    assert response.json()["errors"] == {field: [message]}
+
+
+@pytest.mark.parametrize("offset", [-dt.timedelta(hours=16, minutes=9), dt.timedelta(hours=23)])
+def test_a_time_filter_compares_the_same_moment_in_any_offset(
+    api_as, lead, project, make_images, offset
+):
+    image = make_images(project, 1)[0]
+    moment = image.created_at.astimezone(dt.timezone(offset))
+    url = f"/api/v1/projects/{project.pk}/images/"
+    for query in ({"created_at__gte": moment}, {"created_at__lte": moment}):
+        assert [item["id"] for item in api_as(lead).get(url, query).json()["results"]] == [image.pk]
+    later = {"created_at__gte": moment + dt.timedelta(microseconds=1)}
+    assert api_as(lead).get(url, later).json()["results"] == []

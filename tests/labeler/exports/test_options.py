@@ -90,3 +90,24 @@ def test_a_body_that_is_not_an_object_is_refused():
     with pytest.raises(ValidationFailed) as caught:
         export_options_parse(["json"])  # type: ignore[arg-type]
     assert caught.value.field == "options"
+
+
+def test_a_time_is_handed_on_in_utc_whatever_its_offset():
+    """PostgreSQL takes offsets up to 15:59 only: -16:09 in a filter was a 500 there."""
+    options = export_options_parse({"since": "2026-01-01T00:00-16:09", "until": "2026-01-02"})
+    assert options.since == dt.datetime(2026, 1, 1, 16, 9, tzinfo=dt.UTC)
+    assert options.since.utcoffset() == dt.timedelta(0)
+    assert options.until is not None and options.until.utcoffset() == dt.timedelta(0)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"), [("since", "9999-12-31T23:59-15:00"), ("until", "0001-01-01T00:00+15:00")]
+)
+def test_a_time_with_no_utc_equivalent_is_refused(field, value):
+    """Beyond year 9999 or before year 1 once in UTC (an OverflowError on SQLite)."""
+    with pytest.raises(ValidationFailed) as refusal:
+        export_options_parse({field: value})
+    assert refusal.value.field == field
+    assert refusal.value.message == (
+        f"{field} is out of range: give a time from year 1 to 9999 in UTC."
+    )
