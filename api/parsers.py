@@ -30,23 +30,42 @@ def json_body_check(data: Any) -> None:
     """Raise ParseError for nesting beyond MAX_DEPTH or a NUL character in any text.
 
     PostgreSQL stores no NUL in text or JSON, so such a body could only fail later. The
-    walk keeps a stack of its own: it cannot run out of recursion itself.
+    walk keeps a stack of its own (it cannot run out of recursion itself) and looks for
+    where a NUL is only once it has found one.
     """
-    stack: list[tuple[Any, int, str]] = [(data, 0, "")]
+    if isinstance(data, str):
+        _text_check(data, "the body")
+    stack: list[tuple[Any, int]] = [(data, 1)] if isinstance(data, dict | list) else []
     while stack:
-        value, depth, where = stack.pop()
+        value, depth = stack.pop()
+        if isinstance(value, dict):
+            if any("\x00" in key for key in value):
+                _nul_find(data)
+            value = value.values()
+        for child in value:
+            if isinstance(child, str):
+                if "\x00" in child:
+                    _nul_find(data)
+            elif isinstance(child, dict | list):
+                if depth == MAX_DEPTH:
+                    raise ParseError(TOO_DEEP)
+                stack.append((child, depth + 1))
+
+
+def _nul_find(data: Any) -> None:
+    """Raise the ParseError naming where the body's first NUL is (its members' path)."""
+    stack: list[tuple[Any, str]] = [(data, "")]
+    while stack:
+        value, where = stack.pop()
         if isinstance(value, str):
             _text_check(value, where or "the body")
-        elif isinstance(value, dict | list):
-            if depth == MAX_DEPTH:
-                raise ParseError(TOO_DEEP)
-            if isinstance(value, list):
-                items = [(f"{where}[{index}]", child) for index, child in enumerate(value)]
-            else:
-                for key in value:
-                    _text_check(key, f"a key of {where or 'the body'}")
-                items = [(f"{where}.{key}" if where else key, v) for key, v in value.items()]
-            stack.extend((child, depth + 1, path) for path, child in items)
+        elif isinstance(value, list):
+            stack.extend((child, f"{where}[{index}]") for index, child in enumerate(value))
+        elif isinstance(value, dict):
+            for key in value:
+                _text_check(key, f"a key of {where or 'the body'}")
+            members = value.items()
+            stack.extend((child, f"{where}.{key}" if where else key) for key, child in members)
 
 
 def _text_check(text: str, where: str) -> None:
