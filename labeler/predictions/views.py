@@ -91,7 +91,10 @@ def _machine_review_data(project: Project) -> dict[str, Any]:
             "send": api("machine-labels-send"),
             "pending": api("machine-labels"),
             "review": api("machine-labels-review"),
+            "image_file": api("image-file", pk=ID_SLOT),
+            "image_thumbnail": api("image-thumbnail", pk=ID_SLOT),
         },
+        "slot": str(ID_SLOT),
     }
 
 

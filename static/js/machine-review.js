@@ -107,10 +107,24 @@ function render() {
   renderSummary();
 }
 
+/** Image addresses last an hour or so: one that expired while the page stayed open is
+ * fetched again through the API (the session's own access) instead of staying blank. */
+function refetchOnError(image, imageId, kind) {
+  image.addEventListener(
+    "error",
+    () => {
+      image.src = data.urls[`image_${kind}`].replace(data.slot, String(imageId));
+    },
+    { once: true }
+  );
+  return image;
+}
+
 function tile(item, index) {
   const mark = state.marks.get(item.image);
   const src = item.thumbnail_url || item.file_url;
   const image = el("img", { src, alt: "", loading: "lazy", draggable: "false" });
+  refetchOnError(image, item.image, item.thumbnail_url ? "thumbnail" : "file");
   image.addEventListener("load", () => image.classList.toggle("pixelated", image.naturalWidth < 96), { once: true });
   const button = el(
     "button",
@@ -156,6 +170,7 @@ function renderPanel() {
     return;
   }
   const big = el("img", { src: item.file_url || item.thumbnail_url, alt: `Image ${item.image}` });
+  refetchOnError(big, item.image, "file");
   big.addEventListener("load", () => big.classList.toggle("pixelated", big.naturalWidth < 128), { once: true });
   fill(preview, big);
   fill($("fact-predicted"), chips(item.label_ids));

@@ -135,3 +135,22 @@ def test_a_bad_threshold_is_refused_in_words(live_server, page):
     expect(page.locator("#send-result")).to_have_text(re.compile("from 0 to 1"))
     expect(page.locator("#min-confidence")).to_have_attribute("aria-invalid", "true")
     assert not MachineLabel.objects.exists()
+
+
+def test_images_whose_addresses_expired_are_fetched_again(live_server, page):
+    """The page stayed open past its images' addresses: every tile and the preview still
+    show their image, fetched through the API on the session's own access."""
+    project, _, _, _ = predicted_project()
+    login(page, live_server, "rita")
+    page.route("**/files/**", lambda route: route.fulfill(status=404, body="expired"))
+    page.goto(f"{live_server.url}/projects/{project.pk}/machine-review/")
+    page.fill("#min-confidence", "0.9")
+    page.get_by_role("button", name="Send to review").click()
+    expect(page.locator(".mr-tile")).to_have_count(8, timeout=WAIT)
+    page.wait_for_function(
+        "[...document.querySelectorAll('.mr-tile img, #preview img')]"
+        ".every((img) => img.complete && img.naturalWidth > 0)",
+        timeout=WAIT,
+    )
+    sources = page.eval_on_selector_all(".mr-tile img", "(imgs) => imgs.map((i) => i.src)")
+    assert all(re.search(r"/api/v1/projects/\d+/images/\d+/(thumbnail|file)/$", s) for s in sources)
