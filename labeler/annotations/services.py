@@ -194,9 +194,14 @@ def _check_room(
     if not held.lease_live:
         taken += submit_sql.others_leasing(image_id, annotator.pk, now)
     if taken >= project.overlap:
+        why = (
+            "the project's overlap was lowered"
+            if held.lease_live
+            else "your lease on it ran out and others took its place"
+        )
         raise ImageFull(
-            f"Image {image_id} already has the {project.overlap} labels it needs: your "
-            "lease on it ran out and others labelled it. Nothing was saved for it.",
+            f"Image {image_id} has all the labels it needs ({project.overlap}): {why}. "
+            "Nothing was saved for it.",
             field="image",
         )
 

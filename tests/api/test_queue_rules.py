@@ -107,7 +107,10 @@ def test_a_late_label_whose_slot_was_taken_is_409(project, make_images):
     response = post(project, late, image_id)
     assert response.status_code == 409, response.content
     assert response.json()["code"] == "image_full"
-    assert "Nothing was saved" in response.json()["detail"]
+    assert response.json()["detail"] == (
+        f"Image {image_id} has all the labels it needs (2): your lease on it ran out and "
+        "others took its place. Nothing was saved for it."
+    )
     assert post(project, others[1], image_id).status_code == 201
     assert Image.objects.get(pk=image_id).annotation_count == 2
 
@@ -121,7 +124,9 @@ def test_a_lowered_overlap_refuses_labels_past_it(project, make_images):
     assert take_next(project, second)["image"]["id"] == image_id
     Project.objects.filter(pk=project.pk).update(overlap=1)
     assert post(project, first, image_id).status_code == 201
-    assert post(project, second, image_id).json()["code"] == "image_full"
+    refused = post(project, second, image_id).json()
+    assert refused["code"] == "image_full"
+    assert "the project's overlap was lowered" in refused["detail"]
     assert Annotation.objects.filter(image_id=image_id).count() == 1
 
 

@@ -41,7 +41,7 @@ def test_a_label_whose_slot_was_taken_is_shown_as_not_saved(live_server, page):
     failures.wait_for(state="visible", timeout=WAIT)
     text = failures.inner_text()
     assert f"Could not save the label of image {image_id}" in text
-    assert "already has the 1 labels it needs" in text
+    assert "has all the labels it needs (1): your lease on it ran out" in text
     assert not Annotation.objects.filter(annotator=annotator, image_id=image_id).exists()
     assert Annotation.objects.get(image_id=image_id).annotator == other
 
