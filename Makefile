@@ -8,7 +8,7 @@ PORT ?= 8000
 # pull a CUDA build of several GB. This pair installs from the local wheel cache here.
 TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
 
-.PHONY: run test lint format setup demo worker-cpu worker-gpu beat check-deploy compose-config clean bench-agreement bench-training bench-prelabel bench-active-learning bench-export bench-load bench-uploads
+.PHONY: run test fuzz lint format setup demo worker-cpu worker-gpu beat check-deploy compose-config clean bench-agreement bench-training bench-prelabel bench-active-learning bench-export bench-load bench-uploads
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,17 @@ run: setup
 ## The whole suite: PostgreSQL when DATABASE_URL points at one, SQLite otherwise.
 test: setup
 	$(BIN)/pytest
+
+## The API fuzzed wider than `make test` does (a fixed seed there): more requests and a new
+## seed each run, printed; `make fuzz FUZZ_SEED=<seed>` replays a run. Pin what it finds
+## as a test in tests/api/test_schema_fuzz.py.
+FUZZ_EXAMPLES ?= 200
+fuzz: setup
+	@seed=$(or $(FUZZ_SEED),$$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')); \
+	echo "fuzz seed: $$seed"; \
+	LABELER_FUZZ_SEED=$$seed LABELER_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) \
+		$(BIN)/pytest tests/api/test_schema_fuzz.py -k test_api_answers_as_documented; \
+	status=$$?; echo "fuzz seed: $$seed (replay: make fuzz FUZZ_SEED=$$seed)"; exit $$status
 
 lint: setup
 	$(BIN)/ruff check .

@@ -17,6 +17,7 @@ import re
 
 import pytest
 import schemathesis
+import werkzeug.test
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.signals import request_finished, request_started
 from django.core.wsgi import get_wsgi_application
@@ -26,6 +27,7 @@ from drf_spectacular.renderers import OpenApiJsonRenderer
 from hypothesis import HealthCheck, settings
 from rest_framework.authtoken.models import Token
 from schemathesis.specs.openapi.checks import positive_data_acceptance
+from werkzeug.sansio.multipart import Data, Event, MultipartEncoder, State
 
 from labeler.annotations.services import skip_create
 from labeler.exports.models import Export
@@ -42,6 +44,11 @@ from tests.factories import (
 )
 
 MAX_EXAMPLES = int(os.environ.get("LABELER_FUZZ_EXAMPLES", "25"))
+# `make test` and CI send the same requests every run, so that the suite's verdict does not
+# change between two runs of the same code: one fixed seed, and no example database (it
+# would replay an earlier run's failures first). `make fuzz` draws a new seed each run and
+# prints it; LABELER_FUZZ_SEED=<seed> (make fuzz FUZZ_SEED=<seed>) sends that run's again.
+SEED = int(os.environ.get("LABELER_FUZZ_SEED") or 1)
 # Every check schemathesis has but one: a valid request may rightly be refused here (an id
 # of another project, a label already given, a training already queued).
 EXCLUDED_CHECKS = [positive_data_acceptance]
@@ -55,6 +62,28 @@ def api_schema() -> dict:
 
 application = get_wsgi_application()
 schema = schemathesis.openapi.from_wsgi("/api/v1/schema/?format=json", application)
+schema.config.seed = SEED
+
+
+class BrowserMultipartEncoder(MultipartEncoder):
+    """Werkzeug's multipart encoder, but a part with nothing in it keeps the blank line that
+    ends its headers, as browsers and Django's test client write it.
+
+    Werkzeug leaves that line out (RFC 2046 allows it); Django's parser then reads the part
+    as running on into the next one, so the application answered another request than the
+    one checked against the schema (an empty labels_as got lost, as if left out).
+    """
+
+    def send_event(self, event: Event) -> bytes:
+        if isinstance(event, Data) and self.state == State.DATA_START and not event.data:
+            self.state = State.DATA
+            return b"\r\n"
+        return super().send_event(event)
+
+
+@pytest.fixture
+def multipart_as_browsers_send(monkeypatch):
+    monkeypatch.setattr(werkzeug.test, "MultipartEncoder", BrowserMultipartEncoder)
 
 
 @pytest.fixture
@@ -129,9 +158,10 @@ def aim(case, ids: dict[str, int], rng: random.Random) -> None:
 @settings(
     max_examples=MAX_EXAMPLES,
     deadline=None,
+    database=None,
     suppress_health_check=list(HealthCheck),
 )
-def test_api_answers_as_documented(case, world):
+def test_api_answers_as_documented(case, world, multipart_as_browsers_send):
     aim(case, world["ids"], random.Random(repr(case.path_parameters)))
     case.call_and_validate(
         app=application, headers=world["headers"], excluded_checks=EXCLUDED_CHECKS
