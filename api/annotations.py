@@ -14,6 +14,7 @@ from rest_framework.response import Response
 from api.filters import FilterSet
 from api.idempotency import IDEMPOTENCY_KEY, idempotent
 from api.images import DATETIME
+from api.inputs import StrictInput
 from api.permissions import ProjectScopedView
 from labeler.annotations import services
 from labeler.annotations.models import Annotation
@@ -61,7 +62,7 @@ class AnnotationSerializer(serializers.ModelSerializer):
         }
 
 
-class AnnotationSubmitSerializer(serializers.Serializer):
+class AnnotationSubmitSerializer(StrictInput, serializers.Serializer):
     image = serializers.IntegerField(help_text="Id of an image of this project.")
     labels = serializers.ListField(
         child=serializers.JSONField(), help_text="Label names or ids.", allow_empty=True

@@ -15,7 +15,7 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from api.fields import BooleanField, ChoiceField
+from api.inputs import StrictInput
 from api.permissions import ProjectScopedView
 from labeler.errors import ValidationFailed
 from labeler.images.import_labels import LABELS_AS
@@ -24,8 +24,8 @@ from labeler.images.services import upload_read
 from labeler.imports.sources import LABEL_SEPARATORS
 
 
-class ImportOptionsSerializer(serializers.Serializer):
-    labels_as = ChoiceField(
+class ImportOptionsSerializer(StrictInput, serializers.Serializer):
+    labels_as = serializers.ChoiceField(
         choices=LABELS_AS,
         default="final",
         help_text="final: imported final labels (the images are done); gold: gold labels; "
@@ -37,7 +37,7 @@ class ImportOptionsSerializer(serializers.Serializer):
         max_length=150,
         help_text="Account of imported annotations (labels_as=annotation); default 'imported'.",
     )
-    create_labels = BooleanField(
+    create_labels = serializers.BooleanField(
         default=False, help_text="Add label names the project lacks instead of refusing them."
     )
 

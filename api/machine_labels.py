@@ -14,6 +14,7 @@ from rest_framework.response import Response
 
 from api.fields import IdField
 from api.images import stored_file_url
+from api.inputs import StrictInput
 from api.pagination import Cursor
 from api.parsers import JSONParser
 from api.predictions import id_param
@@ -50,7 +51,7 @@ class MachineLabelSerializer(serializers.ModelSerializer):
         return stored_file_url(self.context, thumbnail.name) if thumbnail else None
 
 
-class SendSerializer(serializers.Serializer):
+class SendSerializer(StrictInput, serializers.Serializer):
     min_confidence = serializers.FloatField(min_value=0.0, max_value=1.0)
     label = IdField(  # type: ignore[assignment]  # the JSON key
         required=False, help_text="Only predictions of this label."
@@ -67,7 +68,7 @@ class CorrectionSerializer(serializers.Serializer):
     labels = serializers.ListField(child=IdField(), allow_empty=False)
 
 
-class ReviewRequestSerializer(serializers.Serializer):
+class ReviewRequestSerializer(StrictInput, serializers.Serializer):
     confirm = serializers.ListField(child=IdField(), required=False, default=list)
     correct = CorrectionSerializer(many=True, required=False, default=list)
 

@@ -11,6 +11,7 @@ from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from api.inputs import StrictInput
 from api.permissions import ProjectScopedView
 from labeler.errors import NotFound
 from labeler.projects import services
@@ -19,7 +20,7 @@ from labeler.projects.models import Membership, Role
 User = get_user_model()
 
 
-class MembershipSerializer(serializers.ModelSerializer):
+class MembershipSerializer(StrictInput, serializers.ModelSerializer):
     user = serializers.PrimaryKeyRelatedField(queryset=User.objects.all())
     username = serializers.CharField(source="user.username", read_only=True)
     role = serializers.ChoiceField(choices=Role.choices)
@@ -30,7 +31,7 @@ class MembershipSerializer(serializers.ModelSerializer):
         read_only_fields = ["created_at"]
 
 
-class RoleSerializer(serializers.Serializer):
+class RoleSerializer(StrictInput, serializers.Serializer):
     role = serializers.ChoiceField(choices=Role.choices)
 
 

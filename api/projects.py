@@ -10,6 +10,7 @@ from rest_framework import serializers, status, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from api.inputs import StrictInput
 from api.permissions import request_user
 from labeler.errors import PermissionDenied
 from labeler.projects import selectors, services
@@ -80,7 +81,7 @@ class ProjectSerializer(serializers.ModelSerializer):
         return roles.get(project.pk)
 
 
-class ProjectWriteSerializer(serializers.Serializer):
+class ProjectWriteSerializer(StrictInput, serializers.Serializer):
     """The fields a client may send; domain rules are checked by the services."""
 
     name = serializers.CharField(max_length=200)

@@ -16,6 +16,7 @@ from rest_framework.response import Response
 from api.agreement import QualityView
 from api.fields import IdField
 from api.images import ImageSerializer
+from api.inputs import StrictInput
 from api.pagination import NewestFirst, PageNumbers
 from api.queue import SuggestionSerializer
 from labeler.agreement import review, services
@@ -89,7 +90,7 @@ class ReviewPageSerializer(serializers.Serializer):
     results = ReviewItemSerializer(many=True)
 
 
-class DecisionSerializer(serializers.Serializer):
+class DecisionSerializer(StrictInput, serializers.Serializer):
     image = IdField(help_text="Id of an image of this project.")
     labels = serializers.ListField(
         child=serializers.JSONField(), allow_empty=True, help_text="Label names or ids."

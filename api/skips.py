@@ -13,6 +13,7 @@ from rest_framework.response import Response
 
 from api.filters import FilterSet
 from api.idempotency import IDEMPOTENCY_KEY, idempotent
+from api.inputs import StrictInput
 from api.permissions import ProjectScopedView
 from labeler.annotations import services
 from labeler.annotations.models import Skip
@@ -28,7 +29,7 @@ class SkipSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class SkipCreateSerializer(serializers.Serializer):
+class SkipCreateSerializer(StrictInput, serializers.Serializer):
     image = serializers.IntegerField(help_text="Id of an image of this project.")
     reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=500)
 

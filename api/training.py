@@ -14,7 +14,7 @@ from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from api.fields import TextField
+from api.inputs import StrictInput
 from api.parsers import JSONParser
 from api.permissions import ProjectObjectView, ProjectScopedView
 from labeler.errors import PermissionDenied
@@ -145,7 +145,7 @@ class ModelVersionSerializer(serializers.ModelSerializer):
         }
 
 
-class TrainRequestSerializer(serializers.Serializer):
+class TrainRequestSerializer(StrictInput, serializers.Serializer):
     config = serializers.DictField(
         required=False,
         help_text="Overrides of the project's training config for this run "
@@ -153,8 +153,8 @@ class TrainRequestSerializer(serializers.Serializer):
     )
 
 
-class PromoteRequestSerializer(serializers.Serializer):
-    note = TextField(required=False, allow_blank=True, max_length=2000)
+class PromoteRequestSerializer(StrictInput, serializers.Serializer):
+    note = serializers.CharField(required=False, allow_blank=True, max_length=2000)
 
 
 class ConflictSerializer(serializers.Serializer):

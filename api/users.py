@@ -11,10 +11,12 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from api.inputs import StrictInput
+
 User = get_user_model()
 
 
-class UserSerializer(serializers.ModelSerializer):
+class UserSerializer(StrictInput, serializers.ModelSerializer):
     """A user as clients see it; the password is write-only and validated."""
 
     password = serializers.CharField(write_only=True, style={"input_type": "password"})

@@ -64,7 +64,7 @@ def test_a_skip_is_stored_and_returned(project, url, annotator, make_images):
         pytest.param({"reason": ""}, "", id="blank"),
         pytest.param({"reason": "  too dark \n"}, "too dark", id="trimmed"),
         pytest.param({"reason": "x" * 500}, "x" * 500, id="500-characters"),
-        pytest.param({"reason": "  " + "x" * 500 + "  "}, "x" * 500, id="500-after-trimming"),
+        pytest.param({"reason": "  " + "x" * 496 + "  "}, "x" * 496, id="500-with-blanks"),
     ],
 )
 def test_the_reason_is_optional_and_trimmed(project, url, annotator, make_images, payload, reason):
@@ -182,6 +182,7 @@ MISSING = object()
 BAD = [
     pytest.param({"reason": "x" * 501}, "reason", "500", id="reason-501"),
     pytest.param({"reason": " " + "x" * 501}, "reason", "500", id="reason-501-trimmed"),
+    pytest.param({"reason": " " + "x" * 500}, "reason", "500", id="reason-500-and-a-blank"),
     pytest.param({"reason": ["blurry"]}, "reason", "string", id="reason-list"),
     pytest.param({"reason": {"why": "blurry"}}, "reason", "string", id="reason-object"),
     pytest.param({"reason": True}, "reason", "string", id="reason-bool"),
