@@ -19,7 +19,8 @@ DEFAULT_FINAL_FORMATS = ("coco", *FINAL_ONLY_FORMATS)
 PREDICTION_FORMATS = ("json", "jsonl", "label-studio")
 SPLIT_NAMES = ("train", "val", "test")
 TRUE = {"1", "true", "yes", "on"}
-FALSE = {"0", "false", "no", "off", ""}
+# Not "": an option given empty is refused, as every other option is, not taken as false.
+FALSE = {"0", "false", "no", "off"}
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ def url(project) -> str:
         ({"split": "0.9,0.2"}, "split"),
         ({"seed": "one"}, "seed"),
         ({"since": "last week"}, "since"),
+        ({"reviewed_only": ""}, "reviewed_only"),
         ({"since": "9999-12-31T23:59-15:00"}, "since"),
         ({"until": "0001-01-01T00:00+15:00"}, "until"),
         ({"annotator": "nobody"}, "annotator"),

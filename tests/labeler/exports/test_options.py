@@ -61,6 +61,8 @@ def test_a_date_until_reaches_the_end_of_its_day():
         ({"min_agreement": -0.1}, "min_agreement"),
         ({"min_agreement": True}, "min_agreement"),
         ({"reviewed_only": "maybe"}, "reviewed_only"),
+        ({"reviewed_only": ""}, "reviewed_only"),
+        ({"format": "json", "predictions": ""}, "predictions"),
         ({"split": "0.8"}, "split"),
         ({"split": "0.5,0.2,0.2,0.1"}, "split"),
         ({"split": "0.8,0.3"}, "split"),
