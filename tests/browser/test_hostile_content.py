@@ -43,8 +43,9 @@ document.addEventListener("securitypolicyviolation", (event) => {
 def hostile_project():
     """A project of payloads: its name, instructions, labels, members, skips, file names."""
     project = ProjectFactory(
-        name=IMG, instructions=INSTRUCTIONS, labels=[IMG, SCRIPT, SVG], multi_label=True
-    )
+        name=IMG, instructions=INSTRUCTIONS, labels=[IMG, SCRIPT, SVG], multi_label=True,
+        overlap=2,
+    )  # fmt: skip
     lead = UserFactory(username="lead")
     add_member(project, lead, Role.LEAD)
     annotator = UserFactory(username="ann")

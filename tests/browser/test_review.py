@@ -7,7 +7,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from sklearn.datasets import load_digits
 
 from labeler.annotations.models import FinalLabel
-from labeler.annotations.services import annotation_withdraw
+from labeler.annotations.services import annotation_record, annotation_withdraw
 from labeler.demo.services import digit_png
 from labeler.images import services as image_services
 from labeler.images.models import Image
@@ -170,7 +170,8 @@ def test_a_lead_sees_who_changed_an_images_labels_when_from_what_to_what(
     annotation_submit(project=project, annotator=one, image_id=image.pk, labels=["cat"])
     eve = UserFactory(username="<i>eve</i>")
     add_member(project, eve)
-    mine, _ = annotation_submit(project=project, annotator=eve, image_id=image.pk, labels=["dog"])
+    # A third label on an overlap-2 image, as an import brings it.
+    mine, _ = annotation_record(project=project, annotator=eve, image_id=image.pk, labels=["dog"])
     annotation_withdraw(project=project, annotator=eve, annotation_id=mine.pk)
     login(page, live_server, "lead")
     open_review(page, live_server, project, f"?image={image.pk}")
@@ -268,7 +269,7 @@ def digits_to_review() -> Project:
     }
     for key, labels in votes.items():
         for user, name in zip(users, labels, strict=False):
-            annotation_submit(
+            annotation_record(  # four raters on an overlap-3 image, as an import brings
                 project=project, annotator=user, image_id=images[key].pk, labels=[name]
             )
     model = ModelVersionFactory(project=project, version=3)
