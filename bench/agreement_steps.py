@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import os
 import platform
-import statistics
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,6 +12,7 @@ import numpy as np
 from django.db import connection
 from sklearn.metrics import cohen_kappa_score
 
+from bench.timing import timed
 from labeler.agreement.metrics import PairMatrix, cohen_kappa_matrix
 from labeler.agreement.ratings import ratings_load
 from labeler.agreement.selectors import agreement_compute, agreement_report
@@ -35,16 +34,16 @@ class Step:
 
 def run_steps(project: Project, *, repeat: int = 3) -> list[Step]:
     """Time the report cold (both consensus methods), a cached hit and the reference."""
-    load_s, ratings = _timed(lambda: ratings_load(project), repeat)
-    cold_s, report = _timed(lambda: agreement_compute(project), repeat)
+    load_s, ratings = timed(lambda: ratings_load(project), repeat)
+    cold_s, report = timed(lambda: agreement_compute(project), repeat)
     method = project.consensus_method
     project.consensus_method = ConsensusMethod.DAWID_SKENE
-    skene_s, _ = _timed(lambda: agreement_compute(project), repeat)
+    skene_s, _ = timed(lambda: agreement_compute(project), repeat)
     project.consensus_method = method
     agreement_report(project)  # computes and stores the report unless already cached
-    hit_s, _ = _timed(lambda: agreement_report(project), max(repeat, 5))
-    pairs_s, _ = _timed(lambda: _pairwise_only(project), repeat)
-    reference_s, (kappas, fetch_s) = _timed(lambda: reference_kappas(project), 1)
+    hit_s, _ = timed(lambda: agreement_report(project), max(repeat, 5))
+    pairs_s, _ = timed(lambda: _pairwise_only(project), repeat)
+    reference_s, (kappas, fetch_s) = timed(lambda: reference_kappas(project), 1)
     gap = _largest_gap(report, kappas)
     over_time = report["over_time"]
     return [
@@ -128,16 +127,6 @@ def print_table(steps: list[Step]) -> None:
         f"machine: {_processor()}, {os.cpu_count()} cores, load average {load}; "
         f"Python {platform.python_version()}, numpy {np.__version__}, PostgreSQL {server}"
     )
-
-
-def _timed(work: Callable[[], Any], repeat: int) -> tuple[float, Any]:
-    """The median seconds of ``repeat`` runs of ``work``, and its last result."""
-    times, result = [], None
-    for _ in range(repeat):
-        started = time.perf_counter()
-        result = work()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times), result
 
 
 def _largest_gap(report: dict[str, Any], kappas: dict[tuple[int, int], float]) -> float:

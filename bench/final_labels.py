@@ -14,13 +14,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
-import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from unittest import mock
+
+from bench.timing import timed
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/bench_agreement"
 
@@ -125,10 +123,10 @@ def _steps(project: Any, repeat: int) -> list[tuple[str, float, str]]:
 
     ConsensusWatermark.objects.filter(project=project).delete()
     FinalLabel.objects.filter(image__project=project, method="consensus").delete()
-    first, _ = _timed(lambda: final_labels_current(project=project), 1)
+    first, _ = timed(lambda: final_labels_current(project=project), 1)
     finals = FinalLabel.objects.filter(image__project=project).count()
     changes = label_changes(project)
-    check, refreshed = _timed(lambda: final_labels_current(project=project), repeat * 4)
+    check, refreshed = timed(lambda: final_labels_current(project=project), repeat * 4)
     assert refreshed is False
 
     def after_a_new_label() -> bool:
@@ -138,7 +136,7 @@ def _steps(project: Any, repeat: int) -> list[tuple[str, float, str]]:
         newest.save()  # a label came in
         return final_labels_current(project=project)
 
-    refresh, _ = _timed(after_a_new_label, repeat)
+    refresh, _ = timed(after_a_new_label, repeat)
     lead, _ = User.objects.get_or_create(username="bench-lead")
     images = iter(Image.objects.filter(project=project).order_by("id")[: repeat * 2])
 
@@ -151,7 +149,7 @@ def _steps(project: Any, repeat: int) -> list[tuple[str, float, str]]:
 
     # Without the background refresh a decision schedules: it is what readers do without.
     with mock.patch("labeler.agreement.services.agreement_refresh_schedule"):
-        decision, _ = _timed(decide, repeat)
+        decision, _ = timed(decide, repeat)
     still_current = not final_labels_current(project=project)
     return [
         ("first refresh (writes every final label)", first, f"{finals:,} final labels"),
@@ -159,19 +157,3 @@ def _steps(project: Any, repeat: int) -> list[tuple[str, float, str]]:
         ("refresh after a new label", refresh, "the check, the lock, consensus, writes"),
         ("a person's decision", decision, f"final labels still current: {still_current}"),
     ]
-
-
-def _timed(work: Callable[[], Any], repeat: int) -> tuple[float, Any]:
-    """The median time of ``repeat`` runs of ``work`` and its last result."""
-    times, result = [], None
-    for _ in range(repeat):
-        started = time.perf_counter()
-        result = work()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times), result
-
-
-if __name__ == "__main__":
-    # Run as a script, the repository root is not on the path: put it there.
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    sys.exit(main())

@@ -45,9 +45,9 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["MEDIA_ROOT"] = str(options.var_dir / "media")
     os.environ.setdefault("LOG_LEVEL", "WARNING")
     postgres_configure(options.database_url)
-    from bench.load_stack import stack_env, stack_running, static_collect
+    from bench.load_stack import redis_flush, stack_env, stack_running, static_collect
 
-    _redis_flush(options.redis_url)
+    redis_flush(options.redis_url)
     prepared = _prepare(options)
     env = stack_env(
         database_url=options.database_url, redis_url=options.redis_url, var_dir=options.var_dir
@@ -103,17 +103,6 @@ def _options(argv: list[str] | None) -> argparse.Namespace:
         parser.error(f"--skip takes {', '.join(STEPS)}, not {', '.join(sorted(unknown))}")
     options.var_dir = options.var_dir.resolve()
     return options
-
-
-def _redis_flush(url: str) -> None:
-    """Empty the benchmark's own Redis database: no task or cache entry of an earlier run."""
-    import redis
-
-    client = redis.Redis.from_url(url)
-    try:
-        client.flushdb()
-    finally:
-        client.close()
 
 
 def _prepare(options: argparse.Namespace) -> dict[str, Any]:

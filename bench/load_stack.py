@@ -244,3 +244,14 @@ def _check_alive(stack: Stack) -> None:
     for name, process in stack.processes.items():
         if process.poll() is not None:
             raise RuntimeError(f"{name} exited with {process.returncode}; see {stack.logs}")
+
+
+def redis_flush(url: str) -> None:
+    """Empty a benchmark's own Redis database: no task or cache entry of an earlier run."""
+    import redis
+
+    client = redis.Redis.from_url(url)
+    try:
+        client.flushdb()
+    finally:
+        client.close()

@@ -66,9 +66,9 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["MEDIA_ROOT"] = str(options.var_dir / "media")
     os.environ.setdefault("LOG_LEVEL", "WARNING")
     postgres_configure(options.database_url)
-    from bench.load_stack import stack_env, stack_running, static_collect
+    from bench.load_stack import redis_flush, stack_env, stack_running, static_collect
 
-    _redis_flush(options.redis_url)
+    redis_flush(options.redis_url)
     project_id, token = _project()
     env = stack_env(
         database_url=options.database_url, redis_url=options.redis_url, var_dir=options.var_dir
@@ -97,17 +97,6 @@ def _options(argv: list[str] | None) -> argparse.Namespace:
     options = parser.parse_args(argv)
     options.var_dir = options.var_dir.resolve()
     return options
-
-
-def _redis_flush(url: str) -> None:
-    """Empty the benchmark's own Redis database: no task of an earlier run is left."""
-    import redis
-
-    client = redis.Redis.from_url(url)
-    try:
-        client.flushdb()
-    finally:
-        client.close()
 
 
 def _files_write(files: dict[str, bytes], folder: Path) -> list[Path]:
