@@ -147,14 +147,22 @@ def test_the_project_page_links_to_the_models_page_for_leads_and_reviewers(proje
 
 
 def test_machine_review_carries_the_labels_and_endpoints(project, lead):
-    """The script gets the labels with their hotkeys and the machine-label endpoints."""
+    """The script gets the labels with their hotkeys, the machine-label endpoints and where
+    to fetch an image again through the API."""
     ModelVersionFactory(project=project, version=3)
     html = client_as(lead).get(page_url("machine-review", project)).content.decode()
     assert "Model v3 labels the images it is sure of" in html
     data = script_data(html, "machine-review-data")
     assert [label["hotkey"] for label in data["labels"]] == ["1", "2", "3"]
     base = f"/api/v1/projects/{project.pk}/machine-labels/"
-    assert data["urls"] == {"send": f"{base}send/", "pending": base, "review": f"{base}review/"}
+    images = f"/api/v1/projects/{project.pk}/images/{data['slot']}/"
+    assert data["urls"] == {
+        "send": f"{base}send/",
+        "pending": base,
+        "review": f"{base}review/",
+        "image_file": f"{images}file/",
+        "image_thumbnail": f"{images}thumbnail/",
+    }
 
 
 def test_machine_review_without_a_model_says_to_train_one(project, lead):
