@@ -289,6 +289,9 @@ def test_a_failed_report_says_so(live_server, page, make_images):
     page.goto(f"{live_server.url}/projects/{project.pk}/agreement/")
     expect(page.locator("#load-error")).to_contain_text("Try again soon.")
     expect(page.locator("#report")).to_have_attribute("data-state", "error")
+    # The page's other requests (its review preview refreshes consensus first) end before
+    # the test's database is emptied.
+    page.wait_for_load_state("networkidle")
 
 
 def test_project_without_labels_shows_the_empty_state(live_server, page, make_images):

@@ -16,7 +16,7 @@ from labeler.idempotency.models import IdempotentRequest
 from labeler.images.counts import image_counts
 from labeler.images.models import Image
 from tests.conftest import client_for
-from tests.factories import ProjectFactory, UserFactory, add_member, annotation_submit
+from tests.factories import ProjectFactory, UserFactory, add_member, annotation_submit, hold
 from tests.labeler.annotations.test_queue_concurrency import bulk_images, run_together
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -59,6 +59,7 @@ def test_retried_submits_through_the_api_count_once(key):
     [image_id] = bulk_images(project, 1)
     user = UserFactory()
     add_member(project, user)
+    hold(project, user, image_id)  # as next/ handed it out
     clients = [client_for(user) for _ in range(RETRIES)]
     headers = {"HTTP_IDEMPOTENCY_KEY": key} if key else {}
     body = {"image": image_id, "labels": ["cat"], "time_spent_ms": 500}
