@@ -252,7 +252,10 @@ def rows_delete(model: Any, ids_sql: str, params: list[Any]) -> None:
         if not (relation.one_to_many or relation.one_to_one):
             continue
         child, column = relation.related_model, relation.field.column
-        child_ids = f"SELECT id FROM {child._meta.db_table} WHERE {column} IN ({ids_sql})"
+        child_ids = (
+            f"SELECT {child._meta.pk.column} FROM {child._meta.db_table} "
+            f"WHERE {column} IN ({ids_sql})"
+        )
         if relation.on_delete is models.CASCADE:
             rows_delete(child, child_ids, params)
         elif relation.on_delete is models.SET_NULL:
@@ -263,7 +266,10 @@ def rows_delete(model: Any, ids_sql: str, params: list[Any]) -> None:
                     params,
                 )
     with connection.cursor() as cursor:
-        cursor.execute(f"DELETE FROM {model._meta.db_table} WHERE id IN ({ids_sql})", params)
+        cursor.execute(
+            f"DELETE FROM {model._meta.db_table} WHERE {model._meta.pk.column} IN ({ids_sql})",
+            params,
+        )
 
 
 def project_delete(project_id: int) -> None:
