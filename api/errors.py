@@ -17,8 +17,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 from rest_framework.views import set_rollback
 
-from labeler.errors import DomainError
-from labeler.views import RETRY_AFTER_SECONDS, UNAVAILABLE_MESSAGE
+from labeler.errors import RETRY_AFTER_SECONDS, UNAVAILABLE_MESSAGE, DomainError
 
 
 def _first_message(errors: Any) -> str:

@@ -21,7 +21,7 @@ from labeler.errors import NotFound, PermissionDenied
 from labeler.images import services
 from labeler.images.links import file_link
 from labeler.images.models import Image
-from labeler.images.views import stored_file_response
+from labeler.images.serving import stored_file_response
 
 
 def stored_file_url(context: Mapping[str, Any], name: str | None) -> str:

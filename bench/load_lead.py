@@ -2,7 +2,7 @@
 
 All of it through the site's HTTP interface with the lead's browser session (CSRF header
 on writes), one request at a time as one person's browser or the command-line client
-sends them. Page addresses follow labeler/urls.py and api/urls.py; a file or download
+sends them. Page addresses follow labeler/web/urls.py and api/urls.py; a file or download
 address is only ever taken from the API's answer.
 """
 

@@ -147,3 +147,23 @@ def _history_item(
         reason=reason,
         at=at,
     )
+
+
+def annotation_counts_by_annotator(project: Project) -> dict[int, int]:
+    """How many annotations each annotator gave in the project, by user id."""
+    return dict(
+        Annotation.objects.filter(project=project)
+        .values("annotator")
+        .annotate(n=Count("pk"))
+        .values_list("annotator", "n")
+    )
+
+
+def annotator_usernames(project: Project) -> list[str]:
+    """The usernames of everyone who gave an annotation in the project, in order."""
+    return list(
+        Annotation.objects.filter(project=project)
+        .order_by("annotator__username")
+        .values_list("annotator__username", flat=True)
+        .distinct()
+    )

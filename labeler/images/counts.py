@@ -1,4 +1,5 @@
-"""A project's image counts, read from the counters the database keeps (see ImageCounter)."""
+"""A project's image counts: read from the counters the database keeps (see ImageCounter),
+or counted from the image rows where an exact figure is wanted."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from dataclasses import dataclass
 
 from django.db.models import Sum
 
-from labeler.images.models import ImageCounter
+from labeler.images.models import Image, ImageCounter
 
 
 @dataclass(frozen=True)
@@ -26,3 +27,8 @@ def image_counts(project_id: int) -> ImageCounts:
         annotations=Sum("annotations"),
     )
     return ImageCounts(**{name: int(value or 0) for name, value in sums.items()})
+
+
+def image_count_exact(project_id: int) -> int:
+    """How many images the project holds, counted from the image rows themselves."""
+    return Image.objects.filter(project_id=project_id).count()

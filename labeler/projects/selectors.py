@@ -110,3 +110,26 @@ def can_see_all_annotations(*, user: AnyUser, role: str | None) -> bool:
 def can_create_projects(user: AnyUser) -> bool:
     """Admins and users granted the add-project permission create projects."""
     return is_admin(user) or bool(user.is_authenticated and user.has_perm("projects.add_project"))
+
+
+def project_memberships(project: Project) -> QuerySet[Membership]:
+    """The project's memberships with their users."""
+    return project.memberships.select_related("user")
+
+
+def project_membership(*, project: Project, user_id: int) -> Membership | None:
+    """This user's membership of the project, with the user; None if they are no member."""
+    return project_memberships(project).filter(user__pk=user_id).first()
+
+
+def active_user_by_username(username: str) -> User | None:
+    """The active user with this username; else the one whose name differs only in case.
+
+    The case of a name is forgiven only when a single active account could be meant.
+    """
+    active = User.objects.filter(is_active=True)
+    user = active.filter(username=username).first()
+    if user is None:
+        matches = list(active.filter(username__iexact=username)[:2])
+        user = matches[0] if len(matches) == 1 else None
+    return user

@@ -17,9 +17,9 @@ from django.urls import reverse
 from django.utils.datastructures import MultiValueDict
 
 from labeler.errors import ValidationFailed
-from labeler.predictions.views import ID_SLOT
-from labeler.projects.forms import ProjectForm
 from labeler.projects.models import Project, Role
+from labeler.web.forms import ProjectForm
+from labeler.web.model_pages import ID_SLOT
 from tests.factories import ModelVersionFactory, ProjectFactory, UserFactory, add_member
 
 pytestmark = pytest.mark.django_db

@@ -14,6 +14,7 @@ from labeler.errors import DomainError
 from labeler.predictions.config import training_config_defaults
 from labeler.projects.labels import DEFAULT_HOTKEYS, PALETTE
 from labeler.projects.models import ActiveLearning, ConsensusMethod, Project, Role
+from labeler.projects.selectors import active_user_by_username
 
 LABEL_PARTS = ("id", "name", "color", "hotkey")
 NEW_PROJECT_LABEL_ROWS = 2  # a single-label project needs at least two labels
@@ -325,12 +326,8 @@ class MemberAddForm(DomainForm):
 
     def clean_username(self) -> User:
         username = self.cleaned_data["username"].strip()
-        active = User.objects.filter(is_active=True)
-        user = active.filter(username=username).first()
-        if user is None:
-            # Forgive the case of a name when only one account could be meant.
-            matches = list(active.filter(username__iexact=username)[:2])
-            user = matches[0] if len(matches) == 1 else None
+        # The case of a name is forgiven when only one account could be meant.
+        user = active_user_by_username(username)
         if user is None:
             raise forms.ValidationError(
                 f"There is no user named “{username}”. Check the spelling, or ask an admin "

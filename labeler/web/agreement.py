@@ -12,10 +12,10 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET
 
 from labeler.annotations.selectors import project_progress
-from labeler.annotations.views import IMAGE_ID_SLOT
 from labeler.projects import selectors as project_selectors
 from labeler.projects.models import Project
-from labeler.projects.views import api_url, page_labels, page_project, page_user
+from labeler.web.labelling import IMAGE_ID_SLOT
+from labeler.web.pages import api_url, page_labels, page_project, page_user
 
 
 @login_required

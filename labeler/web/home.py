@@ -1,13 +1,12 @@
-"""Plain Django pages: the landing page and the health check."""
+"""The landing page, the login page and the health check."""
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.models import User
-from django.db import DatabaseError, InterfaceError, OperationalError, connection
+from django.db import DatabaseError, connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
@@ -16,11 +15,6 @@ from django.views.decorators.http import require_GET
 from labeler.annotations.selectors import annotator_progress, project_progress
 from labeler.login_throttle import client_address, lockout_message, login_wait_seconds
 from labeler.projects import selectors
-
-# What a lost or refused database connection raises (a restart, a failover, a full pool).
-DATABASE_UNAVAILABLE = (OperationalError, InterfaceError)
-RETRY_AFTER_SECONDS = 5
-UNAVAILABLE_MESSAGE = "The database is unavailable; try again in a few seconds."
 
 
 @require_GET
@@ -77,44 +71,3 @@ def healthz(request: HttpRequest) -> JsonResponse:
         return JsonResponse({"status": "ok"})
     except DatabaseError as exc:
         return JsonResponse({"status": "error", "detail": type(exc).__name__}, status=503)
-
-
-def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
-    """404: JSON for API clients, a page for people."""
-    if request.path.startswith("/api/"):
-        return JsonResponse(
-            {"detail": f"No such endpoint or object: {request.path}", "code": "not_found"},
-            status=404,
-        )
-    return render(request, "404.html", status=404)
-
-
-def server_error(request: HttpRequest) -> HttpResponse:
-    """500: JSON for API clients, a page for people (details go to the log only).
-
-    A database that cannot be reached is no bug: 503 with Retry-After instead. Django
-    calls this handler inside its ``except`` block, so the exception is at hand there
-    (this also covers failures in middleware, which no view-level handler sees).
-    """
-    if isinstance(sys.exc_info()[1], DATABASE_UNAVAILABLE):
-        return database_unavailable(request)
-    if request.path.startswith("/api/"):
-        return JsonResponse(
-            {"detail": "Internal error; it has been logged.", "code": "server_error"}, status=500
-        )
-    return HttpResponse("<h1>Internal error</h1><p>It has been logged.</p>", status=500)
-
-
-def database_unavailable(request: HttpRequest) -> HttpResponse:
-    """503 with Retry-After: JSON for API clients, a page for people."""
-    response: HttpResponse
-    if request.path.startswith("/api/"):
-        response = JsonResponse(
-            {"detail": UNAVAILABLE_MESSAGE, "code": "database_unavailable"}, status=503
-        )
-    else:
-        response = HttpResponse(
-            f"<h1>Service unavailable</h1><p>{UNAVAILABLE_MESSAGE}</p>", status=503
-        )
-    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
-    return response

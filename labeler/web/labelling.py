@@ -11,7 +11,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from labeler.projects.models import Project
-from labeler.projects.views import api_url, page_labels, page_project, page_user
+from labeler.web.pages import api_url, page_labels, page_project, page_user
 
 IMAGE_ID_SLOT = 999999999  # replaced by the script with each image's id
 

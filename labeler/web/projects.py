@@ -2,68 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
-from labeler.annotations.models import Annotation
-from labeler.annotations.selectors import project_progress
-from labeler.errors import DomainError, NotFound, ValidationFailed
+from labeler.annotations.selectors import annotation_counts_by_annotator, project_progress
+from labeler.errors import DomainError, ValidationFailed
 from labeler.projects import selectors, services
-from labeler.projects.forms import ARCHITECTURE_CHOICES, MemberAddForm, MemberRoleForm, ProjectForm
 from labeler.projects.labels import DEFAULT_HOTKEYS, PALETTE
 from labeler.projects.models import ActiveLearning, ConsensusMethod, Membership, Project, Role
 from labeler.projects.services import MAX_OVERLAP
-
-
-def page_project(
-    request: HttpRequest, project_id: int, *, manage: bool = False, oversee: bool = False
-) -> Project:
-    """The project a page is about, checked as the API checks it.
-
-    Non-members get 404 (ids reveal nothing); members lacking the lead role get 403
-    when ``manage`` is asked for, and annotators get 403 when ``oversee`` is (pages that
-    show every annotator's labels: reviewers, leads and admins only).
-    """
-    user = page_user(request)
-    try:
-        project = selectors.project_get_visible(user=user, project_id=project_id)
-    except NotFound as exc:
-        raise Http404(str(exc)) from None
-    role = selectors.project_role(user=user, project=project)
-    if manage and not selectors.can_manage(user=user, project=project, role=role):
-        raise PermissionDenied("Only the project's leads and admins can do this.")
-    if oversee and not selectors.can_see_all_annotations(user=user, role=role):
-        raise PermissionDenied("Only the project's reviewers, leads and admins can see this.")
-    return project
-
-
-def page_labels(project: Project) -> list[dict[str, Any]]:
-    """The project's labels in order, as the pages' scripts read them."""
-    return [
-        {"id": label.pk, "name": label.name, "color": label.color, "hotkey": label.hotkey}
-        for label in project.labels.order_by("position", "id")
-    ]
-
-
-def api_url(project: Project, name: str, **kwargs: int) -> str:
-    """The address of one of the project's REST endpoints (``api:<name>``), for a script."""
-    return reverse(f"api:{name}", kwargs={"project_pk": project.pk, **kwargs})
-
-
-def page_user(request: HttpRequest) -> User:
-    """The logged-in caller of a page."""
-    user = request.user
-    assert isinstance(user, User)  # pages are behind login_required
-    return user
+from labeler.web.forms import ARCHITECTURE_CHOICES, MemberAddForm, MemberRoleForm, ProjectForm
+from labeler.web.pages import page_project, page_user
 
 
 @login_required
@@ -194,7 +147,7 @@ def _member_change(
     """Change a role or remove a member; a response on success, None with row_errors set."""
     user_id = request.POST.get("user", "")
     membership = (
-        project.memberships.select_related("user").filter(user__pk=int(user_id)).first()
+        selectors.project_membership(project=project, user_id=int(user_id))
         if user_id.isascii() and user_id.isdecimal() and len(user_id) <= 18
         else None
     )
@@ -241,15 +194,10 @@ def _members_page(
     request: HttpRequest, project: Project, add_form: MemberAddForm, row_errors: dict[int, str]
 ) -> HttpResponse:
     memberships: list[Membership] = sorted(
-        project.memberships.select_related("user"),
+        selectors.project_memberships(project),
         key=lambda m: (ROLE_ORDER.get(m.role, 9), m.user.username.casefold()),
     )
-    counts = dict(
-        Annotation.objects.filter(project=project)
-        .values("annotator")
-        .annotate(n=Count("pk"))
-        .values_list("annotator", "n")
-    )
+    counts = annotation_counts_by_annotator(project)
     rows = [
         {
             "membership": m,

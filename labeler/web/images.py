@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import posixpath
-import re
-
 from django.conf import settings
 from django.contrib.auth import HASH_SESSION_KEY, SESSION_KEY
 from django.contrib.auth.decorators import login_required
-from django.core.files.storage import default_storage
 from django.http import FileResponse, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
@@ -23,8 +19,9 @@ from labeler.images.links import (
     file_project,
     file_reader,
 )
+from labeler.images.serving import stored_file_response
 from labeler.projects.selectors import MAX_ID
-from labeler.projects.views import page_project
+from labeler.web.pages import page_project
 
 WRONG_OR_EXPIRED = "This image address is wrong or has expired; reload the page."
 LOG_IN = (
@@ -34,16 +31,6 @@ LOG_IN = (
 
 
 TOKEN_MAX = 40  # DRF's token keys
-SAFE_NAME = re.compile(r"[^\w.-]")
-# The extensions image_check gives each accepted format, and thumbnails' (JPEG).
-STORED_CONTENT_TYPES = {
-    "jpg": "image/jpeg",
-    "png": "image/png",
-    "gif": "image/gif",
-    "bmp": "image/bmp",
-    "tif": "image/tiff",
-    "webp": "image/webp",
-}
 
 
 @login_required
@@ -111,30 +98,3 @@ def _reader(request: HttpRequest, project_id: int) -> FileReader | None:
 
 def _refused(status: int, message: str) -> HttpResponse:
     return HttpResponse(message, status=status, content_type="text/plain; charset=utf-8")
-
-
-def stored_file_response(name: str, *, max_age: int = 31_536_000) -> FileResponse | None:
-    """The stored file, never to change for the browser (its name is its content's hash).
-
-    The browser keeps it for ``max_age`` seconds: a year, or what its address has left.
-
-    Stored names end in the extension of the format the upload was validated as, so the
-    content type comes from that and never from the bytes: a polyglot (an image with HTML
-    or a zip appended) is served as the image it passed for. The browser may not sniff
-    another type, and were the file opened as a page it would run nothing (sandbox).
-    """
-    try:
-        handle = default_storage.open(name, "rb")
-    except (FileNotFoundError, IsADirectoryError):
-        return None
-    extension = posixpath.splitext(name)[1].lstrip(".").lower()
-    content_type = STORED_CONTENT_TYPES.get(extension)
-    response = FileResponse(handle, content_type=content_type or "application/octet-stream")
-    response["Cache-Control"] = f"private, max-age={max(max_age, 0)}, immutable"
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    disposition = "inline" if content_type else "attachment"
-    response["Content-Disposition"] = (
-        f'{disposition}; filename="{SAFE_NAME.sub("_", posixpath.basename(name))}"'
-    )
-    return response

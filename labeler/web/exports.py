@@ -9,9 +9,9 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET
 
 from labeler.agreement.final_labels import final_label_count
-from labeler.annotations.models import Annotation
-from labeler.images.models import Image
-from labeler.projects.views import api_url, page_labels, page_project
+from labeler.annotations.selectors import annotator_usernames
+from labeler.images.counts import image_count_exact
+from labeler.web.pages import api_url, page_labels, page_project
 
 # (format, title, what it is for), in the order the page offers them.
 FORMAT_CHOICES = [
@@ -38,18 +38,12 @@ FORMAT_CHOICES = [
 def export_page(request: HttpRequest, project_id: int) -> HttpResponse:
     """The export form and the project's exports; its script talks to the REST API."""
     project = page_project(request, project_id, manage=True)
-    annotators = (
-        Annotation.objects.filter(project=project)
-        .order_by("annotator__username")
-        .values_list("annotator__username", flat=True)
-        .distinct()
-    )
     context = {
         "project": project,
         "formats": FORMAT_CHOICES,
         "labels": page_labels(project),
-        "annotators": list(annotators),
-        "image_count": Image.objects.filter(project=project).count(),
+        "annotators": annotator_usernames(project),
+        "image_count": image_count_exact(project.pk),
         "final_count": final_label_count(project),
         "exports_url": api_url(project, "export-list"),
         # The address of export 0; the script puts each export's id in its place.

@@ -14,9 +14,9 @@ from django.views.decorators.http import require_GET
 from labeler.agreement.final_labels import final_label_count
 from labeler.predictions.selectors import current_model
 from labeler.projects import selectors as project_selectors
-from labeler.projects.forms import ARCHITECTURE_CHOICES
 from labeler.projects.models import Project
-from labeler.projects.views import api_url, page_labels, page_project, page_user
+from labeler.web.forms import ARCHITECTURE_CHOICES
+from labeler.web.pages import api_url, page_labels, page_project, page_user
 
 ID_SLOT = 999999999  # replaced by the scripts with a run's or a version's id
 

@@ -1,0 +1,37 @@
+"""The page routes: every address a person opens in a browser, and the signed /files/ route."""
+
+from django.contrib.auth import views as auth_views
+from django.urls import path
+
+from labeler.web import agreement, exports, home, images, labelling, model_pages, projects
+
+urlpatterns = [
+    path("", home.home, name="home"),
+    path("login/", home.LoginView.as_view(), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("projects/new/", projects.project_new, name="project-new"),
+    path("projects/<int:project_id>/", projects.project_detail, name="project-detail"),
+    path("projects/<int:project_id>/settings/", projects.project_edit, name="project-edit"),
+    path("projects/<int:project_id>/members/", projects.project_members, name="project-members"),
+    path("projects/<int:project_id>/upload/", images.upload, name="project-upload"),
+    path("projects/<int:project_id>/export/", exports.export_page, name="project-export"),
+    path("projects/<int:project_id>/label/", labelling.label, name="label"),
+    path(
+        "projects/<int:project_id>/agreement/",
+        agreement.dashboard,
+        name="agreement-dashboard",
+    ),
+    path("projects/<int:project_id>/review/", agreement.review, name="review"),
+    path("projects/<int:project_id>/models/", model_pages.models_page, name="models"),
+    path(
+        "projects/<int:project_id>/machine-review/",
+        model_pages.machine_review,
+        name="machine-review",
+    ),
+    path(
+        "files/<int:issued>/<str:signature>/<path:name>",
+        images.file_link_serve,
+        name="image-file-link",
+    ),
+    path("healthz/", home.healthz, name="healthz"),
+]
