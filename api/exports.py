@@ -74,20 +74,34 @@ class ExportSerializer(serializers.ModelSerializer):
 
 
 class ExportRequestSerializer(serializers.Serializer):
-    """The body of POST .../exports/ (documentation: the options parser checks it)."""
+    """The body of POST .../exports/ (documentation: the options parser checks it).
 
-    format = serializers.ChoiceField(choices=FORMATS, default="json")
-    annotations = serializers.ChoiceField(choices=["all", "final"], required=False)
-    min_confidence = serializers.FloatField(required=False, min_value=0, max_value=1)
-    min_agreement = serializers.FloatField(required=False, min_value=0, max_value=1)
-    reviewed_only = serializers.BooleanField(required=False)
-    split = serializers.CharField(required=False, help_text='"0.8,0.1,0.1" or [0.8, 0.1, 0.1]')
-    seed = serializers.IntegerField(required=False)
-    annotator = serializers.CharField(required=False)
-    label = serializers.CharField(required=False)  # type: ignore[assignment]  # the JSON key
-    since = serializers.CharField(required=False, help_text="ISO date or datetime.")
-    until = serializers.CharField(required=False, help_text="ISO date or datetime.")
-    predictions = serializers.BooleanField(required=False)
+    Every option may be null, which means "not set", as an export's stored options show
+    it: a client can send an earlier export's options back as they came.
+    """
+
+    format = serializers.ChoiceField(choices=FORMATS, default="json", allow_null=True)
+    annotations = serializers.ChoiceField(choices=["all", "final"], required=False, allow_null=True)
+    min_confidence = serializers.FloatField(
+        required=False, min_value=0, max_value=1, allow_null=True
+    )
+    min_agreement = serializers.FloatField(
+        required=False, min_value=0, max_value=1, allow_null=True
+    )
+    reviewed_only = serializers.BooleanField(required=False, allow_null=True)
+    split = serializers.CharField(
+        required=False, allow_null=True, help_text='"0.8,0.1,0.1" or [0.8, 0.1, 0.1]'
+    )
+    seed = serializers.IntegerField(required=False, allow_null=True)
+    annotator = serializers.CharField(required=False, allow_null=True)
+    label = serializers.CharField(required=False, allow_null=True)  # type: ignore[assignment]  # the JSON key
+    since = serializers.CharField(
+        required=False, allow_null=True, help_text="ISO date or datetime."
+    )
+    until = serializers.CharField(
+        required=False, allow_null=True, help_text="ISO date or datetime."
+    )
+    predictions = serializers.BooleanField(required=False, allow_null=True)
 
 
 # An export file, documented by its media type.
