@@ -5,16 +5,16 @@
  * draws each section from them. Every string that comes from data (usernames, label
  * names, image names) enters the page through textContent or an attribute, never as markup.
  */
-import {
-  $, el, fill, bandBadge,
-  isNum, fixed, percent, plural,
-  setLabels, labelName, labelChip,
-} from "./dashboard/common.js";
+import { request, errorMessage } from "./lib/api.js";
+import { $, el, fill, pageData } from "./lib/dom.js";
+import { isNum, fixed, percent, plural } from "./lib/format.js";
+import { setLabels, labelName, labelChip } from "./lib/labels.js";
+import { bandBadge } from "./dashboard/common.js";
 import { heatmapIsDense, renderConfusion, renderHeatmap } from "./dashboard/matrices.js";
 import { renderOverTime } from "./dashboard/over-time.js";
 import { helpReasons, renderAnnotators, renderLabels } from "./dashboard/tables.js";
 
-const data = JSON.parse(document.getElementById("dashboard-data").textContent);
+const data = pageData("dashboard-data");
 const REVIEW_PREVIEW = 8;
 let report = null;
 setLabels(data.labels);
@@ -202,22 +202,11 @@ function reviewUnavailable(message) {
   $("disagreements").replaceChildren(el("p", { class: "muted", text: message }));
 }
 
+/** A GET's JSON answer; throws why it failed, in a few words, for the page's sentence. */
 async function getJson(url) {
-  const response = await fetch(url, {
-    credentials: "same-origin",
-    headers: { Accept: "application/json" },
-  });
-  if (!response.ok) {
-    let detail = `HTTP ${response.status}`;
-    try {
-      const body = await response.json();
-      if (body && body.detail) detail = body.detail;
-    } catch (_) {
-      /* not JSON: keep the status */
-    }
-    throw new Error(detail);
-  }
-  return response.json();
+  const result = await request("GET", url);
+  if (!result.ok || result.body === null) throw new Error(errorMessage(result, { brief: true }));
+  return result.body;
 }
 
 /** The over-time charts, and the day/week switch showing the bucket the report has. */

@@ -1,59 +1,51 @@
-// The export page: start a background export from the form, then follow every export's
-// progress and offer its file once written. Names coming from the server are set as
-// textContent only.
-(function () {
-  "use strict";
+/* The export page: start a background export from the form, then follow every export's
+ * progress and offer its file once written. Names coming from the server are set as
+ * textContent only.
+ */
+import { request, errorMessage, rows } from "./lib/api.js";
+import { $, el, fill } from "./lib/dom.js";
+import { formatSize, plural } from "./lib/format.js";
 
-  const POLL_MS = 1500;
-  const FOLDER_FORMATS = ["imagefolder", "hf-imagefolder"];
-  const root = document.getElementById("exports");
-  if (!root) return;
+const POLL_MS = 1500;
+// These formats hold one label per image, so they always take the final labels.
+const FOLDER_FORMATS = ["imagefolder", "hf-imagefolder"];
+
+const root = $("exports");
+if (root) start();
+
+function start() {
   const url = root.dataset.exportsUrl;
   const exportUrlTemplate = root.dataset.exportUrlTemplate;
-  const csrf = document.querySelector("meta[name='csrf-token']").content;
-  const form = document.getElementById("export-form");
-  const formatSelect = document.getElementById("export-format");
-  const errorBox = document.getElementById("export-error");
-  const startButton = document.getElementById("export-start");
+  const form = $("export-form");
+  const formatSelect = $("export-format");
+  const errorBox = $("export-error");
+  const startButton = $("export-start");
   let timer = null;
-
-  function el(tag, className, text) {
-    const node = document.createElement(tag);
-    if (className) node.className = className;
-    if (text !== undefined) node.textContent = text;
-    return node;
-  }
-
-  function formatSize(bytes) {
-    if (bytes === null || bytes === undefined) return "";
-    if (bytes < 1024) return bytes + " B";
-    if (bytes < 1024 * 1024) return (bytes / 1024).toFixed(1) + " KB";
-    return (bytes / (1024 * 1024)).toFixed(1) + " MB";
-  }
 
   // ---- the form ----
 
   function syncFormat() {
     const option = formatSelect.selectedOptions[0];
-    document.getElementById("format-help").textContent = option.dataset.help || "";
+    $("format-help").textContent = option.dataset.help || "";
     const foldersOnly = FOLDER_FORMATS.includes(formatSelect.value);
-    form.querySelectorAll("input[name=annotations]").forEach(function (input) {
+    for (const input of form.querySelectorAll("input[name=annotations]")) {
       input.disabled = foldersOnly;
       if (foldersOnly) input.checked = input.value === "final";
-    });
+    }
   }
 
-  function percent(name) {
+  /** A field given in percent, as a fraction (null when empty). */
+  function share(name) {
     const value = form.elements[name].value.trim();
     return value === "" ? null : Number(value) / 100;
   }
 
   function splitShares() {
-    const shares = ["split-train", "split-val", "split-test"].map(percent);
-    if (shares.every(function (share) { return share === null; })) return null;
-    const filled = shares.map(function (share) { return share === null ? 0 : share; });
+    const shares = ["split-train", "split-val", "split-test"].map(share);
+    if (shares.every((s) => s === null)) return null;
+    const filled = shares.map((s) => (s === null ? 0 : s));
     if (filled[2] === 0) filled.pop();
-    return filled.map(function (share) { return String(Math.round(share * 10000) / 10000); }).join(",");
+    return filled.map((s) => String(Math.round(s * 10000) / 10000)).join(",");
   }
 
   function options() {
@@ -65,16 +57,16 @@
       body.split = split;
       body.seed = Number(form.elements.seed.value || 0);
     }
-    ["min_confidence", "min_agreement"].forEach(function (name) {
-      const value = percent(name);
+    for (const name of ["min_confidence", "min_agreement"]) {
+      const value = share(name);
       if (value !== null) body[name] = value;
-    });
-    ["label", "annotator", "since", "until"].forEach(function (name) {
+    }
+    for (const name of ["label", "annotator", "since", "until"]) {
       if (form.elements[name].value) body[name] = form.elements[name].value;
-    });
-    ["reviewed_only", "predictions"].forEach(function (name) {
+    }
+    for (const name of ["reviewed_only", "predictions"]) {
       if (form.elements[name].checked) body[name] = true;
-    });
+    }
     return body;
   }
 
@@ -83,24 +75,14 @@
     errorBox.hidden = !message;
   }
 
-  form.addEventListener("submit", function (event) {
+  form.addEventListener("submit", async (event) => {
     event.preventDefault();
     showError("");
     startButton.disabled = true;
-    fetch(url, {
-      method: "POST",
-      credentials: "same-origin",
-      headers: { "Content-Type": "application/json", "X-CSRFToken": csrf, Accept: "application/json" },
-      body: JSON.stringify(options()),
-    })
-      .then(function (response) {
-        return response.json().then(function (body) {
-          if (!response.ok) throw new Error(body.detail || "The export could not be started.");
-        });
-      })
-      .then(refresh)
-      .catch(function (error) { showError(error.message); })
-      .finally(function () { startButton.disabled = false; });
+    const result = await request("POST", url, options());
+    if (result.ok) await refresh();
+    else showError(errorMessage(result, { otherwise: "The export could not be started." }));
+    startButton.disabled = false;
   });
 
   // ---- the list ----
@@ -109,108 +91,100 @@
     const parts = [];
     const opts = exportRow.options || {};
     if (opts.annotations) parts.push(opts.annotations === "final" ? "final labels" : "every annotation");
-    if (opts.split) parts.push("split " + (Array.isArray(opts.split) ? opts.split.join("/") : opts.split) + ", seed " + (opts.seed || 0));
-    if (opts.min_confidence) parts.push("confidence ≥ " + Math.round(opts.min_confidence * 100) + "%");
-    if (opts.min_agreement) parts.push("agreement ≥ " + Math.round(opts.min_agreement * 100) + "%");
+    if (opts.split) parts.push(`split ${Array.isArray(opts.split) ? opts.split.join("/") : opts.split}, seed ${opts.seed || 0}`);
+    if (opts.min_confidence) parts.push(`confidence ≥ ${Math.round(opts.min_confidence * 100)}%`);
+    if (opts.min_agreement) parts.push(`agreement ≥ ${Math.round(opts.min_agreement * 100)}%`);
     if (opts.reviewed_only) parts.push("reviewed only");
-    if (opts.label) parts.push("label " + opts.label);
-    if (opts.annotator) parts.push("by " + opts.annotator);
-    if (opts.since) parts.push("since " + opts.since);
-    if (opts.until) parts.push("until " + opts.until);
+    if (opts.label) parts.push(`label ${opts.label}`);
+    if (opts.annotator) parts.push(`by ${opts.annotator}`);
+    if (opts.since) parts.push(`since ${opts.since}`);
+    if (opts.until) parts.push(`until ${opts.until}`);
     if (opts.predictions) parts.push("with predictions");
     return parts.join(", ") || "everything";
   }
 
   function statusCell(exportRow) {
-    const cell = el("td", "export-status");
+    const cell = el("td", { class: "export-status" });
     if (exportRow.status === "failed") {
-      cell.append(el("span", "field-error", "Failed: " + (exportRow.error || "no reason given")));
+      cell.append(el("span", { class: "field-error", text: `Failed: ${exportRow.error || "no reason given"}` }));
       return cell;
     }
     if (exportRow.status === "done") {
-      cell.append(el("span", "", "Done · " + exportRow.total + " image" + (exportRow.total === 1 ? "" : "s")));
+      cell.append(el("span", { text: `Done · ${plural(exportRow.total, "image")}` }));
       return cell;
     }
     const total = exportRow.total || 0;
     const percentDone = total ? Math.round((100 * exportRow.done) / total) : 0;
-    const bar = el("div", "progress");
-    bar.setAttribute("role", "progressbar");
-    bar.setAttribute("aria-label", "Export " + exportRow.id);
-    bar.setAttribute("aria-valuemin", "0");
-    bar.setAttribute("aria-valuemax", "100");
-    bar.setAttribute("aria-valuenow", String(percentDone));
-    const fill = el("span");
-    fill.style.width = percentDone + "%";
-    bar.append(fill);
-    const label = exportRow.status === "queued" ? "Queued" : exportRow.done + " of " + total;
-    cell.append(el("span", "", label), bar);
+    const bar = el(
+      "div",
+      {
+        class: "progress",
+        role: "progressbar",
+        "aria-label": `Export ${exportRow.id}`,
+        "aria-valuemin": "0",
+        "aria-valuemax": "100",
+        "aria-valuenow": String(percentDone),
+      },
+      el("span", { style: { width: `${percentDone}%` } }),
+    );
+    const label = exportRow.status === "queued" ? "Queued" : `${exportRow.done} of ${total}`;
+    cell.append(el("span", { text: label }), bar);
     return cell;
   }
 
   function row(exportRow) {
-    const tr = el("tr");
-    tr.dataset.exportId = exportRow.id;
-    tr.dataset.status = exportRow.status;
-    tr.append(
-      el("td", "num", String(exportRow.id)),
-      el("td", "", new Date(exportRow.created_at).toLocaleString()),
-      el("td", "", formatSelect.querySelector("option[value='" + exportRow.format + "']")?.textContent || exportRow.format),
-      el("td", "", describe(exportRow)),
-      statusCell(exportRow),
-      el("td", "num", formatSize(exportRow.size_bytes)),
-    );
-    const action = el("td", "actions-cell");
+    const format = formatSelect.querySelector(`option[value='${exportRow.format}']`)?.textContent || exportRow.format;
+    const action = el("td", { class: "actions-cell" });
     if (exportRow.status === "done" && exportRow.download_url) {
-      const link = el("a", "button", "Download");
-      link.href = exportRow.download_url;
-      action.append(link);
+      action.append(el("a", { class: "button", href: exportRow.download_url, text: "Download" }));
     }
     if (exportRow.status === "done" || exportRow.status === "failed") {
-      const remove = el("button", "danger", "Delete");
-      remove.type = "button";
-      remove.setAttribute("aria-label", "Delete export " + exportRow.id);
-      remove.addEventListener("click", function () { removeExport(exportRow.id); });
+      const remove = el("button", { class: "danger", type: "button", "aria-label": `Delete export ${exportRow.id}`, text: "Delete" });
+      remove.addEventListener("click", () => removeExport(exportRow.id));
       action.append(" ", remove);
     }
-    tr.append(action);
-    return tr;
+    return el(
+      "tr",
+      { dataset: { exportId: exportRow.id, status: exportRow.status } },
+      el("td", { class: "num", text: String(exportRow.id) }),
+      el("td", { text: new Date(exportRow.created_at).toLocaleString() }),
+      el("td", { text: format }),
+      el("td", { text: describe(exportRow) }),
+      statusCell(exportRow),
+      el("td", { class: "num", text: formatSize(exportRow.size_bytes) }),
+      action,
+    );
   }
 
-  function removeExport(id) {
-    if (!window.confirm("Delete export " + id + " and its file?")) return;
-    fetch(exportUrlTemplate.replace("/0/", "/" + id + "/"), {
-      method: "DELETE",
-      credentials: "same-origin",
-      headers: { "X-CSRFToken": csrf, Accept: "application/json" },
-    })
-      .then(function (response) {
-        if (!response.ok) throw new Error("Export " + id + " could not be deleted.");
-      })
-      .then(refresh)
-      .catch(function (error) { showError(error.message); });
+  async function removeExport(id) {
+    if (!window.confirm(`Delete export ${id} and its file?`)) return;
+    const result = await request("DELETE", exportUrlTemplate.replace("/0/", `/${id}/`));
+    if (result.ok) await refresh();
+    else showError(`Export ${id} could not be deleted.`);
   }
 
   function render(exportsList) {
-    const body = document.getElementById("exports-body");
-    body.replaceChildren.apply(body, exportsList.map(row));
-    document.getElementById("exports-table").hidden = exportsList.length === 0;
-    document.getElementById("exports-empty").hidden = exportsList.length > 0;
+    fill($("exports-body"), exportsList.map(row));
+    $("exports-table").hidden = exportsList.length === 0;
+    $("exports-empty").hidden = exportsList.length > 0;
   }
 
-  function refresh() {
+  /** The list again, and again every POLL_MS while an export is under way. */
+  async function refresh() {
     clearTimeout(timer);
-    return fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
-      .then(function (response) { return response.json(); })
-      .then(function (body) {
-        const list = Array.isArray(body) ? body : body.results || [];
-        render(list);
-        const busy = list.some(function (e) { return e.status === "queued" || e.status === "running"; });
-        if (busy) timer = setTimeout(refresh, POLL_MS);
-      })
-      .catch(function () { timer = setTimeout(refresh, POLL_MS * 4); });
+    const result = await request("GET", url);
+    // No answer, or one that is not JSON: try again, less often.
+    if (result.body === null) {
+      timer = setTimeout(refresh, POLL_MS * 4);
+      return;
+    }
+    const list = rows(result.body);
+    render(list);
+    const busy = list.some((e) => e.status === "queued" || e.status === "running");
+    if (busy) timer = setTimeout(refresh, POLL_MS);
   }
 
   formatSelect.addEventListener("change", syncFormat);
   syncFormat();
   refresh();
-})();
+}

@@ -6,14 +6,13 @@
  * marks it wrong). Confirm sends the batch: unmarked images are confirmed, the wrong ones
  * corrected with the label picked. Strings from data go in as text, never as markup.
  */
-import { $, el, fill, percent, plural } from "./dashboard/common.js";
-import { request, failure, rows } from "./models/api.js";
+import { request, errorMessage, rows } from "./lib/api.js";
+import { $, el, fill, createAnnouncer, reportFailure } from "./lib/dom.js";
+import { percent, plural } from "./lib/format.js";
+import { readPageData, labelNames, chips as labelChips, renderLabelButtons, setUpHelp } from "./lib/labels.js";
 
-const data = JSON.parse($("machine-review-data").textContent);
+const { data, labels, labelByKey } = readPageData("machine-review-data");
 const multi = data.project.multi_label;
-const labels = data.labels;
-const labelById = new Map(labels.map((l) => [l.id, l]));
-const labelByKey = new Map(labels.filter((l) => l.hotkey).map((l) => [l.hotkey.toLowerCase(), l]));
 const BATCH = 200; // machine labels shown and confirmed at once
 const PAGE = 100;
 
@@ -36,7 +35,7 @@ async function loadBatch() {
   while (url && loaded.length < BATCH) {
     const result = await request("GET", url);
     if (!result.ok) {
-      showLoadError(`The pending machine labels could not be loaded: ${failure(result)}`);
+      showLoadError(`The pending machine labels could not be loaded: ${errorMessage(result)}`);
       return;
     }
     loaded.push(...rows(result.body));
@@ -185,33 +184,19 @@ function renderPanel() {
 function renderLabels(item) {
   const mark = item && state.marks.get(item.image);
   const chosen = mark ? mark.labels : new Set();
-  const box = $("labels");
-  fill(
-    box,
-    labels.map((label) => {
-      const button = el(
-        "button",
-        {
-          type: "button",
-          class: "label-button",
-          disabled: !item,
-          "aria-pressed": chosen.has(label.id) ? "true" : "false",
-          dataset: { labelId: String(label.id) },
-        },
-        el("kbd", { text: label.hotkey || "" }),
-        el("span", { class: "label-name", text: label.name }),
-        item && item.label_ids.includes(label.id) ? el("span", { class: "tag", text: "model" }) : null,
-      );
-      button.style.setProperty("--label-color", label.color);
-      button.addEventListener("click", () => {
-        chooseLabel(label);
-        const current = tiles()[state.focus];
-        if (current) current.focus({ preventScroll: true });
-      });
-      return button;
-    }),
-  );
-  box.classList.toggle("many", labels.length > 6);
+  renderLabelButtons($("labels"), labels, {
+    isPressed: (label) => chosen.has(label.id),
+    disabled: !item,
+    decorate: (label, button) => {
+      if (item && item.label_ids.includes(label.id)) button.append(el("span", { class: "tag", text: "model" }));
+    },
+    onChoose: (label) => {
+      chooseLabel(label);
+      // Back to the tile, so that the arrow keys and Space go on from where they were.
+      const current = tiles()[state.focus];
+      if (current) current.focus({ preventScroll: true });
+    },
+  });
 }
 
 function renderSummary() {
@@ -230,19 +215,10 @@ function renderSummary() {
 }
 
 function chips(ids) {
-  return ids.length
-    ? ids.map((id) => {
-        const label = labelById.get(id) || { name: `label ${id}`, color: "#7f7f7f" };
-        const chip = el("span", { class: "chip", text: label.name });
-        chip.style.setProperty("--label-color", label.color);
-        return chip;
-      })
-    : [el("span", { class: "chip none", text: "no label" })];
+  return ids.length ? labelChips(ids) : [el("span", { class: "chip none", text: "no label" })];
 }
 
-function names(ids) {
-  return ids.map((id) => (labelById.get(id) || { name: `label ${id}` }).name).join(", ") || "no label";
-}
+const names = (ids) => labelNames(ids) || "no label";
 
 // ---- acting ------------------------------------------------------------------------------
 function tiles() {
@@ -330,7 +306,7 @@ async function confirmBatch() {
   const result = await request("POST", data.urls.review, { confirm, correct });
   state.sending = false;
   if (!result.ok) {
-    reportFailure(`Nothing was saved: ${failure(result)}`);
+    reportFailure(`Nothing was saved: ${errorMessage(result)}`);
     renderSummary();
     return;
   }
@@ -362,7 +338,7 @@ async function send(event) {
   const result = await request("POST", data.urls.send, body);
   button.disabled = false;
   if (!result.ok) {
-    showResult(failure(result), "error");
+    showResult(errorMessage(result), "error");
     return;
   }
   const sent = result.body ? result.body.sent : 0;
@@ -383,17 +359,7 @@ function showResult(text, kind) {
   box.hidden = false;
 }
 
-function reportFailure(text) {
-  const box = $("failures");
-  box.hidden = false;
-  box.append(el("p", { text }));
-}
-
-const live = el("div", { class: "sr-only", "aria-live": "polite" });
-document.body.append(live);
-function announce(text) {
-  live.textContent = text;
-}
+const announce = createAnnouncer("sr-only");
 
 // ---- keys ----------------------------------------------------------------------------------
 const MOVES = {
@@ -429,11 +395,7 @@ $("wrong-button").addEventListener("click", () => {
   const button = tiles()[state.focus];
   if (button) button.focus({ preventScroll: true });
 });
-$("help-button").addEventListener("click", () => $("help-dialog").showModal());
-fill(
-  $("help-label-keys"),
-  labels.filter((l) => l.hotkey).map((l) => el("kbd", { title: l.name, text: l.hotkey })),
-);
+setUpHelp(labels);
 // Exposed for the page's own tests and for debugging in the console.
 window.machineReview = { state };
 

@@ -6,15 +6,17 @@
  * the answer to POST /train/ before showing progress (a server that runs its tasks inline
  * answers only once the run ended): it looks for the new run in the runs list meanwhile.
  */
-import { $, el, fill, setLabels, isNum, fixed, percent } from "./dashboard/common.js";
-import { request, failure, rows } from "./models/api.js";
+import { request, errorMessage, rows, sleep } from "./lib/api.js";
+import { $, el, fill, pageData } from "./lib/dom.js";
+import { isNum, fixed, percent } from "./lib/format.js";
+import { setLabels } from "./lib/labels.js";
 import { bestEpoch, renderConfusion, renderCurve } from "./models/charts.js";
 import {
   ARCHITECTURES, duration, renderMachineStats, renderPerLabel, renderPrelabel, renderRuns,
   renderVersions, statusPill,
 } from "./models/tables.js";
 
-const data = JSON.parse($("models-data").textContent);
+const data = pageData("models-data");
 const ACTIVE = new Set(["queued", "running"]);
 const FOLLOW_MS = 1000; // how often the active run is asked for
 const IDLE_MS = 15000; // how often the runs list is looked at for a run started elsewhere
@@ -41,7 +43,7 @@ async function loadAll() {
     request("GET", data.urls.versions),
   ]);
   if (!runs.ok || !versions.ok) {
-    showLoadError(failure(runs.ok ? versions : runs));
+    showLoadError(errorMessage(runs.ok ? versions : runs));
     return;
   }
   $("load-error").hidden = true;
@@ -68,7 +70,7 @@ async function loadStats() {
   const box = $("machine-stats");
   box.classList.remove("loading-box");
   if (!result.ok) {
-    fill(box, el("p", { class: "error", text: `The machine labels could not be counted (${failure(result)}).` }));
+    fill(box, el("p", { class: "error", text: `The machine labels could not be counted (${errorMessage(result)}).` }));
     return;
   }
   renderMachineStats(box, result.body);
@@ -153,7 +155,7 @@ async function poll() {
       stopFollowing();
       return;
     }
-    $("run-note").textContent = `Progress could not be read (${failure(result)}); retrying…`;
+    $("run-note").textContent = `Progress could not be read (${errorMessage(result)}); retrying…`;
     followTimer = setTimeout(poll, FOLLOW_MS * 3);
     return;
   }
@@ -269,11 +271,11 @@ async function train(event) {
   state.finding = false;
   if (result.ok) return;
   if (result.status === 409 && result.body && result.body.run) {
-    showTrainError(failure(result));
+    showTrainError(errorMessage(result));
     follow(result.body.run);
     return;
   }
-  showTrainError(failure(result));
+  showTrainError(errorMessage(result));
   if (!state.following) {
     resetLive();
     setTrainEnabled(true);
@@ -283,7 +285,7 @@ async function train(event) {
 /** While the Train request is out, look in the runs list for the run it started. */
 async function findNewRun() {
   while (state.finding) {
-    await new Promise((resolve) => setTimeout(resolve, FIND_MS));
+    await sleep(FIND_MS);
     if (!state.finding) return;
     const result = await request("GET", data.urls.runs);
     if (!result.ok || !state.finding) continue;
@@ -322,7 +324,7 @@ async function cancel() {
   button.textContent = "Cancelling…";
   const result = await request("POST", slotted(data.urls.cancel, id));
   if (!result.ok) {
-    showTrainError(`The run could not be cancelled: ${failure(result)}`);
+    showTrainError(`The run could not be cancelled: ${errorMessage(result)}`);
     button.disabled = false;
     button.textContent = "Cancel";
     return;
@@ -337,7 +339,7 @@ async function promote(version, button) {
   const result = await request("POST", slotted(data.urls.promote, version.id));
   state.busy = false;
   if (!result.ok) {
-    showTrainError(`Version ${version.version} could not be promoted: ${failure(result)}`);
+    showTrainError(`Version ${version.version} could not be promoted: ${errorMessage(result)}`);
     drawVersions();
     return;
   }

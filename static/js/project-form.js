@@ -1,50 +1,42 @@
-// Label rows of the project form: add a row (next free colour and hotkey), remove a row,
-// keep each input's accessible name numbered. The server checks everything again.
-(function () {
-  "use strict";
+/* Label rows of the project form: add a row (next free colour and hotkey), remove a row,
+ * keep each input's accessible name numbered. The server checks everything again.
+ */
+import { $, pageData } from "./lib/dom.js";
 
-  const rows = document.getElementById("label-rows");
-  const template = document.getElementById("label-row-template");
-  const addButton = document.getElementById("add-label");
-  if (!rows || !template || !addButton) return;
+const rows = $("label-rows");
+const template = $("label-row-template");
+const addButton = $("add-label");
+if (rows && template && addButton) start();
 
-  const palette = JSON.parse(document.getElementById("label-palette").textContent);
-  const hotkeys = JSON.parse(document.getElementById("label-hotkeys").textContent);
+function start() {
+  const palette = pageData("label-palette");
+  const hotkeys = pageData("label-hotkeys");
 
-  function rowList() {
-    return Array.from(rows.querySelectorAll(".label-row"));
-  }
+  const rowList = () => Array.from(rows.querySelectorAll(".label-row"));
 
   function renumber() {
     const all = rowList();
-    all.forEach(function (row, index) {
+    all.forEach((row, index) => {
       const n = index + 1;
-      row.querySelectorAll("span[data-label-text]").forEach(function (span) {
-        span.textContent = span.dataset.labelText + " " + n;
-      });
+      for (const span of row.querySelectorAll("span[data-label-text]")) {
+        span.textContent = `${span.dataset.labelText} ${n}`;
+      }
       const remove = row.querySelector("button.remove-label");
-      remove.setAttribute("aria-label", remove.dataset.labelText + " " + n);
+      remove.setAttribute("aria-label", `${remove.dataset.labelText} ${n}`);
       remove.disabled = all.length <= 1;
     });
   }
 
+  const used = (name) => new Set(rowList().map((row) => row.querySelector(`input[name='${name}']`).value.toLowerCase()));
+
   function nextHotkey() {
-    const taken = new Set(
-      rowList().map(function (row) {
-        return row.querySelector("input[name='labels-hotkey']").value.toLowerCase();
-      })
-    );
-    return hotkeys.split("").find(function (key) { return !taken.has(key); }) || "";
+    const taken = used("labels-hotkey");
+    return hotkeys.split("").find((key) => !taken.has(key)) || "";
   }
 
   function nextColour() {
-    const used = new Set(
-      rowList().map(function (row) {
-        return row.querySelector("input[name='labels-color']").value.toLowerCase();
-      })
-    );
-    return palette.find(function (colour) { return !used.has(colour); }) ||
-      palette[rowList().length % palette.length];
+    const taken = used("labels-color");
+    return palette.find((colour) => !taken.has(colour)) || palette[rowList().length % palette.length];
   }
 
   function addRow() {
@@ -67,7 +59,7 @@
   }
 
   addButton.addEventListener("click", addRow);
-  rows.addEventListener("click", function (event) {
+  rows.addEventListener("click", (event) => {
     const button = event.target.closest("button.remove-label");
     if (button && !button.disabled) removeRow(button);
   });
@@ -75,4 +67,4 @@
   // After a refused save, start where the first problem is.
   const invalid = document.querySelector("#project-form [aria-invalid='true'], #labels-error");
   if (invalid) invalid.focus();
-})();
+}

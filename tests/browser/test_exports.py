@@ -13,9 +13,9 @@ import pytest
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 
+from labeler import flows
 from labeler.annotations.models import FinalLabel, FinalLabelMethod
 from labeler.exports.models import Export
-from labeler.images import services as image_services
 from labeler.projects.models import Project, Role
 from tests.browser.conftest import login, save_screenshot
 from tests.factories import ProjectFactory, UserFactory, add_member, image_bytes
@@ -42,7 +42,7 @@ def labelled_project(per_label: int = 4) -> Project:
         for index in range(per_label):
             seed += 1
             files.append(SimpleUploadedFile(f"{name}-{index}.png", image_bytes(seed=seed)))
-        for result in image_services.images_ingest(project=project, files=files):
+        for result in flows.images_ingest(project=project, files=files):
             final = FinalLabel.objects.create(
                 image_id=result.image_id, method=FinalLabelMethod.CONSENSUS, confidence=1.0
             )

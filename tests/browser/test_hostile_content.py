@@ -12,8 +12,8 @@ from __future__ import annotations
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
+from labeler import flows
 from labeler.annotations.services import skip_create
-from labeler.images import services as image_services
 from labeler.images.models import Image
 from labeler.projects.models import Role
 from tests.browser.conftest import login, save_screenshot
@@ -54,7 +54,7 @@ def hostile_project():
     other = UserFactory(username=SVG[:150])
     add_member(project, other)
     files = [SimpleUploadedFile(f"{name}.png", image_bytes()) for name in [IMG, SCRIPT, SVG, "a"]]
-    image_services.images_ingest(project=project, files=files)
+    flows.images_ingest(project=project, files=files)
     images = list(Image.objects.filter(project=project).order_by("pk"))
     annotation_submit(project=project, annotator=other, image_id=images[0].pk, labels=[IMG, SVG])
     annotation_submit(project=project, annotator=lead, image_id=images[0].pk, labels=[SCRIPT])

@@ -10,10 +10,10 @@ from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from playwright.sync_api import expect
 
+from labeler import flows
 from labeler.annotations.models import Annotation, AnnotationRevision, Assignment, Skip
 from labeler.idempotency.models import IdempotentRequest
 from labeler.images import links
-from labeler.images import services as image_services
 from labeler.images.models import Image
 from labeler.predictions.models import ModelVersion, Prediction
 from labeler.projects.models import Label, Role
@@ -34,7 +34,7 @@ def make_project(n_images: int, *, overlap: int = 1, multi_label: bool = False, 
     files = [
         SimpleUploadedFile(f"pet-{i:02d}.png", image_bytes(size=(96, 64))) for i in range(n_images)
     ]
-    image_services.images_ingest(project=project, files=files)
+    flows.images_ingest(project=project, files=files)
     return project
 
 

@@ -16,8 +16,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 from PIL import Image as PILImage
 
+from labeler import flows
 from labeler.annotations.models import FinalLabel, FinalLabelMethod
-from labeler.images import services as image_services
 from labeler.predictions.models import ModelVersion, RunStatus, TrainingRun
 from labeler.projects.models import Project, Role
 from tests.browser.conftest import login, save_screenshot
@@ -56,7 +56,7 @@ def colour_project(per_label: int = 6, unlabelled: int = 0, **training: object) 
             SimpleUploadedFile(f"{name}-{i}.png", coloured_png(colour, rng))
             for i in range(per_label + unlabelled)
         ]
-        results = image_services.images_ingest(project=project, files=files)
+        results = flows.images_ingest(project=project, files=files)
         for result in results[:per_label]:
             final = FinalLabel.objects.create(
                 image_id=result.image_id, method=FinalLabelMethod.ADJUDICATED, confidence=1.0

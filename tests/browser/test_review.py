@@ -6,10 +6,10 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from sklearn.datasets import load_digits
 
+from labeler import flows
 from labeler.annotations.models import FinalLabel
-from labeler.annotations.services import annotation_record, annotation_withdraw
 from labeler.demo.services import digit_png
-from labeler.images import services as image_services
+from labeler.flows import annotation_record, annotation_withdraw
 from labeler.images.models import Image
 from labeler.projects.labels import PALETTE
 from labeler.projects.models import Label, Project, Role
@@ -41,7 +41,7 @@ def pets_with_ties(n_split: int) -> tuple[Project, list[Image], Image]:
     files = [
         SimpleUploadedFile(f"pet-{i}.png", image_bytes(size=(96, 64))) for i in range(n_split + 1)
     ]
-    image_services.images_ingest(project=project, files=files)
+    flows.images_ingest(project=project, files=files)
     images = list(Image.objects.filter(project=project).order_by("pk"))
     for image in images[:n_split]:
         annotation_submit(project=project, annotator=one, image_id=image.pk, labels=["cat"])
@@ -260,7 +260,7 @@ def digits_to_review() -> Project:
         SimpleUploadedFile(f"digit-{index:04d}.png", digit_png(digits.images[index]))
         for index in indexes.values()
     ]
-    image_services.images_ingest(project=project, files=files)
+    flows.images_ingest(project=project, files=files)
     images = dict(zip(indexes, Image.objects.filter(project=project).order_by("pk"), strict=True))
     votes = {
         "seven": ["7", "1", "7"],  # 2 of 3: below the 0.7 threshold

@@ -1,11 +1,9 @@
-/* Shared pieces of the agreement dashboard: DOM builders, number formats, kappa bands and
- * their colours, label chips and sortable tables.
- *
- * Every string from data goes into the page as text (textContent or an attribute), never
- * as markup: el() and svg() have no way to set innerHTML.
+/* Shared pieces of the agreement dashboard: kappa bands and their colours, figures with
+ * their reasons, and the statistics that flag an annotator.
  */
-export const $ = (id) => document.getElementById(id);
-const SVG = "http://www.w3.org/2000/svg";
+import { el } from "../lib/dom.js";
+import { isNum, fixed, percent, plural } from "../lib/format.js";
+
 // Landis & Koch (1977) bands; "centre" places each band's colour on the heat map scale.
 export const BANDS = [
   { name: "poor", range: "below 0", centre: -0.2 },
@@ -29,50 +27,12 @@ export const PALETTE = [
   "#495057",
 ];
 
-// ---- small DOM and number helpers -------------------------------------------------
-export function el(tag, props = {}, ...children) {
-  return build(document.createElement(tag), props, children);
-}
-
-/** Replace a node's children, skipping the null ones (replaceChildren would print "null"). */
-export function fill(node, ...children) {
-  node.replaceChildren(
-    ...children.flat().filter((c) => c !== null && c !== undefined && c !== false),
-  );
-}
-
-export function svg(tag, props = {}, ...children) {
-  return build(document.createElementNS(SVG, tag), props, children);
-}
-
-/** Set props on node and append its children, leaving out null, undefined and false ones. */
-function build(node, props, children) {
-  setProps(node, props);
-  for (const child of children.flat()) {
-    if (child !== null && child !== undefined && child !== false) node.append(child);
-  }
-  return node;
-}
-
-function setProps(node, props) {
-  for (const [key, value] of Object.entries(props)) {
-    if (value === null || value === undefined || value === false) continue;
-    if (key === "text") node.textContent = value;
-    else if (key === "class") node.setAttribute("class", value);
-    else if (key === "style") Object.assign(node.style, value);
-    else if (key === "dataset") Object.assign(node.dataset, value);
-    else node.setAttribute(key, value === true ? "" : String(value));
-  }
-}
-
+// The band's name as it appears in class names and CSS variables ("almost-perfect").
 export const slug = (name) => name.replace(/\s+/g, "-");
 export const cssVar = (name) =>
   getComputedStyle(document.documentElement).getPropertyValue(name).trim() || "#999";
-export const isNum = (value) => typeof value === "number" && Number.isFinite(value);
-export const fixed = (value) => (value < 0 ? `−${(-value).toFixed(2)}` : value.toFixed(2));
-export const percent = (value) => `${Math.round(value * 100)}%`;
-export const plural = (n, word, many = `${word}s`) => `${n} ${n === 1 ? word : many}`;
 
+// ---- statistics ------------------------------------------------------------------------
 export function median(values) {
   const sorted = [...values].sort((a, b) => a - b);
   const middle = Math.floor(sorted.length / 2);
@@ -88,33 +48,7 @@ export function wilsonUpper(p, n) {
   return (centre + spread) / (1 + (z * z) / n);
 }
 
-const labelById = new Map();
-
-/** Make the project's labels ({id, name, color}) known to labelName and labelChip. */
-export function setLabels(labels) {
-  labelById.clear();
-  for (const label of labels) labelById.set(label.id, label);
-}
-
-export function labelName(id) {
-  const label = labelById.get(id);
-  return label ? label.name : `label ${id}`;
-}
-
-export function labelChip(id) {
-  const label = labelById.get(id);
-  return el(
-    "span",
-    { class: "label-chip" },
-    el("span", {
-      class: "swatch",
-      style: { background: label ? label.color : "#ccc" },
-      "aria-hidden": "true",
-    }),
-    el("span", { class: "label-chip-name", text: labelName(id) }),
-  );
-}
-
+// ---- figures ---------------------------------------------------------------------------
 export function bandBadge(band) {
   if (!band) return null;
   return el("span", { class: `band band-${slug(band)}`, text: band });
@@ -143,6 +77,9 @@ export function figureCell(figure, { asPercent = false, withBand = true } = {}) 
   );
 }
 
+/** A figure's value for sorting a table by it; "" (sorted last) when undefined. */
+export const sortValue = (figure) => (figure && isNum(figure.value) ? String(figure.value) : "");
+
 // ---- colours -------------------------------------------------------------------------
 function hexRgb(hex) {
   const value = hex.replace("#", "");
@@ -168,6 +105,7 @@ export function kappaColour(value) {
   return stops[stops.length - 1].rgb;
 }
 
+/** Dark text on a light cell, white on a dark one (by the colour's relative luminance). */
 export function inkFor(rgb) {
   const [r, g, b] = rgb.map((c) => {
     const s = c / 255;
@@ -176,59 +114,3 @@ export function inkFor(rgb) {
   return 0.2126 * r + 0.7152 * g + 0.0722 * b > 0.3 ? "#1d2330" : "#fff";
 }
 
-// ---- tables --------------------------------------------------------------------------
-/** A table with one header row of headCells (cells or lists of cells), then the body's rows. */
-export function table(props, headCells, rows) {
-  return el("table", props, el("thead", {}, el("tr", {}, ...headCells)), el("tbody", {}, rows));
-}
-
-/** Column headers that sort the table's rows by each cell's data-sort value. */
-export function makeSortable(table) {
-  const headers = [...table.tHead.rows[0].cells];
-  headers.forEach((th, column) => {
-    if (!th.dataset.sortable) return;
-    const button = el("button", { type: "button", class: "sort" }, ...th.childNodes);
-    th.replaceChildren(button);
-    button.addEventListener("click", () => {
-      const descending = th.getAttribute("aria-sort") !== "descending";
-      headers.forEach((other) => other.removeAttribute("aria-sort"));
-      th.setAttribute("aria-sort", descending ? "descending" : "ascending");
-      sortRows(table, column, descending, th.dataset.sortable === "text");
-    });
-  });
-}
-
-function sortRows(table, column, descending, asText) {
-  const body = table.tBodies[0];
-  const key = (row) => row.cells[column].dataset.sort;
-  const rows = [...body.rows].sort((a, b) => {
-    const [x, y] = [key(a), key(b)];
-    if (x === "" || x === undefined) return y === "" || y === undefined ? 0 : 1;
-    if (y === "" || y === undefined) return -1;
-    const order = asText ? x.localeCompare(y) : Number(x) - Number(y);
-    return descending ? -order : order;
-  });
-  body.append(...rows);
-}
-
-export const sortValue = (figure) => (figure && isNum(figure.value) ? String(figure.value) : "");
-
-/** A confusion-matrix cell shaded by its share of the row: blue on the diagonal, orange off it. */
-export function shareCell(count, total, diagonal, title) {
-  const share = total ? count / total : 0;
-  const alpha = share ? Math.max(0.08, share ** 0.6) : 0;
-  const base = diagonal ? "36, 88, 214" : "217, 72, 15";
-  return el(
-    "td",
-    {
-      class: diagonal ? "cell diagonal" : "cell",
-      title,
-      style: {
-        background: alpha ? `rgba(${base}, ${alpha.toFixed(3)})` : "",
-        color: alpha > 0.55 ? "#fff" : "",
-      },
-      dataset: { count: String(count) },
-    },
-    count ? String(count) : "",
-  );
-}

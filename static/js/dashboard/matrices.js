@@ -1,11 +1,11 @@
 /* The dashboard's two matrices: Cohen's kappa for each pair of annotators, and which labels
  * two annotators gave the same image (the confusion between labels).
  */
-import {
-  el, fill, table, BANDS, kappaColour, inkFor,
-  isNum, fixed, percent, plural,
-  labelName, labelChip, shareCell,
-} from "./common.js";
+import { el, fill } from "../lib/dom.js";
+import { isNum, fixed, percent, plural } from "../lib/format.js";
+import { labelName, labelChip } from "../lib/labels.js";
+import { table, shareCell } from "../lib/tables.js";
+import { BANDS, kappaColour, inkFor } from "./common.js";
 
 const TOP_CONFUSIONS = 6;
 // From this many annotators on, the heat map's cells shrink and its column names turn upright.

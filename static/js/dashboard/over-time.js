@@ -1,10 +1,10 @@
 /* Agreement over time: inline SVG line charts drawn from the report's over_time points, and
  * the same figures as a table.
  */
-import {
-  el, fill, svg, table, figureCell, BANDS, BAND_EDGES, PALETTE, slug, cssVar,
-  isNum, fixed, percent, plural,
-} from "./common.js";
+import { el, fill, svg } from "../lib/dom.js";
+import { isNum, fixed, percent, plural } from "../lib/format.js";
+import { table } from "../lib/tables.js";
+import { figureCell, BANDS, BAND_EDGES, PALETTE, slug, cssVar } from "./common.js";
 
 // Raw agreement is drawn dashed and written as a percentage.
 const RAW = { dashed: true, asPercent: true };

@@ -1,9 +1,9 @@
 /* The dashboard's tables: annotators (who may need help) and labels. */
-import {
-  el, fill, table, figureCell, makeSortable, sortValue,
-  isNum, fixed, percent, plural, median, wilsonUpper,
-  labelName, labelChip,
-} from "./common.js";
+import { el, fill } from "../lib/dom.js";
+import { isNum, fixed, percent, plural } from "../lib/format.js";
+import { labelName, labelChip } from "../lib/labels.js";
+import { table, makeSortable } from "../lib/tables.js";
+import { figureCell, sortValue, median, wilsonUpper } from "./common.js";
 
 // "Needs help": this far below the median of the other annotators, or gold accuracy
 // below GOLD_FLOOR even at the top of its 95% interval (a few gold images prove little).

@@ -2,7 +2,10 @@
  *
  * Strings from data (label names) go in as text or attributes, never as markup.
  */
-import { el, fill, svg, table, isNum, fixed, percent, plural, labelName, labelChip, shareCell } from "../dashboard/common.js";
+import { el, fill, svg } from "../lib/dom.js";
+import { isNum, fixed, percent, plural } from "../lib/format.js";
+import { labelName, labelChip } from "../lib/labels.js";
+import { table, shareCell } from "../lib/tables.js";
 
 const LOSS_COLOURS = { train: "#2458d6", val: "#d9480f" };
 const METRIC_COLOURS = { accuracy: "#2b8a3e", f1: "#7048e8" };

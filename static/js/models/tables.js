@@ -1,7 +1,10 @@
 /* The models page's tables: model versions, training runs, a version's figures per label,
  * its pre-labelling pass and the machine labels' counts.
  */
-import { el, fill, table, isNum, fixed, percent, plural, labelChip, labelName } from "../dashboard/common.js";
+import { el, fill } from "../lib/dom.js";
+import { isNum, fixed, percent, plural } from "../lib/format.js";
+import { labelChip, labelName } from "../lib/labels.js";
+import { table } from "../lib/tables.js";
 
 export const ARCHITECTURES = {
   "small-cnn": "Small CNN",

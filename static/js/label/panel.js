@@ -1,0 +1,70 @@
+/* The labelling workspace's panel: the label buttons, the model's suggestion, the buttons
+ * that move through the queue, and the banner shown while looking back. */
+import { $, el, fill } from "../lib/dom.js";
+import { labelOf, renderLabelButtons } from "../lib/labels.js";
+
+/**
+ * state is the page's (current, history, historyIndex, undo); a label button calls
+ * chooseLabel, and canGoBack() says whether there is an earlier image to go back to.
+ */
+export function createPanel({ state, labels, multi, chooseLabel, canGoBack }) {
+  const labelBox = $("labels");
+  const suggestionBox = $("suggestion");
+  const modeBanner = $("mode-banner");
+
+  function renderLabels() {
+    const current = state.current;
+    const selected = current ? current.selected : new Set();
+    const suggested = new Set(current && current.suggestion ? current.suggestion.label_ids : []);
+    renderLabelButtons(labelBox, labels, {
+      isPressed: (label) => selected.has(label.id),
+      disabled: !current,
+      decorate: (label, button) => {
+        if (!suggested.has(label.id)) return;
+        button.classList.add("suggested");
+        button.append(el("span", { class: "tag", text: "suggested" }));
+      },
+      onChoose: chooseLabel,
+    });
+    renderSuggestion();
+    // Single-label: a label key submits; the button is there to accept a suggestion.
+    $("submit-button").hidden = !multi && !(current && current.suggestion);
+    $("submit-button").disabled = !current;
+    $("skip-button").disabled = !current || (current.entry && current.entry.kind === "annotation");
+    $("back-button").disabled = !canGoBack();
+    $("forward-button").disabled = !current || current.source !== "history";
+    $("undo-button").disabled = state.undo.length === 0;
+  }
+
+  function renderSuggestion() {
+    const current = state.current;
+    const suggestion = current && current.source === "queue" ? current.suggestion : null;
+    suggestionBox.hidden = !suggestion;
+    if (!suggestion) return;
+    const names = suggestion.label_ids.map((id) => labelOf(id)?.name).filter(Boolean);
+    const pct = Math.round(suggestion.confidence * 100);
+    fill(
+      suggestionBox,
+      el("strong", { text: "Model suggestion" }),
+      el("span", { text: ` ${names.length ? names.join(", ") : "no label"} · ${pct}% confident (model v${suggestion.version}).` }),
+      el("span", { class: "muted", text: " Enter accepts it; any label key overrides it." }),
+    );
+  }
+
+  function renderMode() {
+    const current = state.current;
+    if (!current || current.source !== "history") {
+      modeBanner.hidden = true;
+      return;
+    }
+    const entry = current.entry;
+    modeBanner.hidden = false;
+    const position = state.historyIndex + 1;
+    modeBanner.textContent =
+      entry.kind === "skip"
+        ? `Looking back (${position} back): you skipped this image${entry.reason ? ` — “${entry.reason}”` : ""}. A label key labels it.`
+        : `Looking back (${position} back): your label is selected. Change it, or press → to go forward.`;
+  }
+
+  return { renderLabels, renderMode };
+}

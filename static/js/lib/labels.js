@@ -1,0 +1,94 @@
+/* A project's labels on the page: names, chips, hotkeys and the buttons that choose them.
+ *
+ * A page makes its labels ({id, name, color, hotkey}) known once, with setLabels() or
+ * readPageData(); the helpers below look labels up by id from then on.
+ */
+import { $, el, fill, pageData } from "./dom.js";
+
+// Many labels: the stylesheet packs their buttons tighter.
+const MANY_LABELS = 6;
+const byId = new Map();
+
+export function setLabels(labels) {
+  byId.clear();
+  for (const label of labels) byId.set(label.id, label);
+}
+
+/** The page's json_script data, its labels made known, and its labels by (lower-case) hotkey. */
+export function readPageData(scriptId) {
+  const data = pageData(scriptId);
+  const labels = data.labels;
+  setLabels(labels);
+  return {
+    data,
+    labels,
+    labelByKey: new Map(labels.filter((l) => l.hotkey).map((l) => [l.hotkey.toLowerCase(), l])),
+  };
+}
+
+/** The label of an id, or undefined for one the page does not know. */
+export const labelOf = (id) => byId.get(id);
+
+export function labelName(id) {
+  const label = byId.get(id);
+  return label ? label.name : `label ${id}`;
+}
+
+export const labelNames = (ids) => ids.map(labelName).join(", ");
+
+/** A label as a swatch and its name (tables and cards of the lead's pages). */
+export function labelChip(id) {
+  const label = byId.get(id);
+  return el(
+    "span",
+    { class: "label-chip" },
+    el("span", { class: "swatch", style: { background: label ? label.color : "#ccc" }, "aria-hidden": "true" }),
+    el("span", { class: "label-chip-name", text: labelName(id) }),
+  );
+}
+
+/** Labels as coloured name tags (the review pages). */
+export function chips(ids) {
+  return ids.map((id) => {
+    const label = byId.get(id) || { name: `label ${id}`, color: "#7f7f7f" };
+    return el("span", { class: "chip", style: { "--label-color": label.color }, text: label.name });
+  });
+}
+
+/**
+ * One button per label in box: its colour, hotkey and name. isPressed(label) marks the
+ * chosen ones, decorate(label, button) adds the page's own tags, a click calls onChoose(label).
+ */
+export function renderLabelButtons(box, labels, { isPressed, disabled, decorate, onChoose }) {
+  fill(
+    box,
+    labels.map((label) => {
+      const button = el(
+        "button",
+        {
+          type: "button",
+          class: "label-button",
+          style: { "--label-color": label.color },
+          "aria-pressed": isPressed(label) ? "true" : "false",
+          disabled,
+          dataset: { labelId: String(label.id) },
+        },
+        el("kbd", { text: label.hotkey || "" }),
+        el("span", { class: "label-name", text: label.name }),
+      );
+      if (decorate) decorate(label, button);
+      button.addEventListener("click", () => onChoose(label));
+      return button;
+    }),
+  );
+  box.classList.toggle("many", labels.length > MANY_LABELS);
+}
+
+/** The ? button opens the shortcuts dialog, which lists the labels' hotkeys. */
+export function setUpHelp(labels) {
+  $("help-button").addEventListener("click", () => $("help-dialog").showModal());
+  fill(
+    $("help-label-keys"),
+    labels.filter((l) => l.hotkey).map((l) => el("kbd", { title: l.name, text: l.hotkey })),
+  );
+}

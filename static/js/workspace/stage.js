@@ -1,0 +1,86 @@
+/* The stage of the labelling workspace and the review queue: the image on screen in
+ * #stage-frame, zoomed and panned with Panzoom (the mouse wheel, drag, the +/−/Fit buttons
+ * or the keys + - =), a message over it and a line about it.
+ */
+import { $ } from "../lib/dom.js";
+
+// Zooming is a nicety: should the vendored Panzoom be missing (node_modules not
+// installed), the pages still work, unzoomed, rather than not at all.
+const Panzoom = await import("../../vendor/panzoom/panzoom.es.js").then(
+  (module) => module.default,
+  () => null,
+);
+
+const ZOOM_KEYS = new Map([
+  ["+", 1],
+  ["-", -1],
+  ["=", 0],
+]);
+
+/** isShowing() tells flash() whether an image is up, so that its message clears again. */
+export function createStage({ isShowing }) {
+  const stage = $("stage");
+  const frame = $("stage-frame");
+  const message = $("stage-message");
+  const info = $("stage-info");
+  let panzoom = null;
+  let flashTimer = null;
+
+  function show(img, image) {
+    frame.replaceChildren(img);
+    // Tiny images scale up with sharp pixels rather than blurred; a loading one once it is in.
+    img.classList.toggle("pixelated", img.naturalWidth > 0 && img.naturalWidth < 128);
+    if (!img.complete) img.addEventListener("load", () => img.classList.toggle("pixelated", img.naturalWidth < 128), { once: true });
+    setUpZoom(img);
+    stage.dataset.state = "ready";
+    stage.dataset.imageId = String(image.id);
+    message.textContent = "";
+    info.textContent = `#${image.id} · ${image.original_name || ""} · ${image.width}×${image.height}`;
+  }
+
+  function clear() {
+    frame.replaceChildren();
+  }
+
+  function setUpZoom(img) {
+    if (panzoom) panzoom.destroy();
+    panzoom = Panzoom ? Panzoom(img, { maxScale: 12, minScale: 0.5, contain: null, cursor: "grab" }) : null;
+  }
+
+  /** direction: 1 in, -1 out, 0 back to fit. */
+  function zoom(direction) {
+    if (!panzoom) return;
+    if (direction === 0) panzoom.reset({ animate: false });
+    else if (direction > 0) panzoom.zoomIn();
+    else panzoom.zoomOut();
+  }
+
+  /** Zooms when key is + - or =; says whether it was. */
+  function zoomKey(key) {
+    if (!ZOOM_KEYS.has(key)) return false;
+    zoom(ZOOM_KEYS.get(key));
+    return true;
+  }
+
+  function showMessage(text) {
+    message.textContent = text;
+  }
+
+  /** A short message over the image, the stage flashing to catch the eye. */
+  function flash(text) {
+    showMessage(text);
+    stage.classList.add("flash");
+    clearTimeout(flashTimer);
+    flashTimer = setTimeout(() => {
+      stage.classList.remove("flash");
+      if (isShowing()) showMessage("");
+    }, 1800);
+  }
+
+  $("zoom-in").addEventListener("click", () => zoom(1));
+  $("zoom-out").addEventListener("click", () => zoom(-1));
+  $("zoom-reset").addEventListener("click", () => zoom(0));
+  frame.addEventListener("wheel", (event) => panzoom && panzoom.zoomWithWheel(event), { passive: false });
+
+  return { element: stage, info, show, clear, zoom, zoomKey, showMessage, flash };
+}
