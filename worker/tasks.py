@@ -8,68 +8,68 @@ from celery import shared_task
 from django.conf import settings
 from django.utils import timezone
 
-from labeler import jobs
-from labeler.agreement import services as agreement_services
+from labeler import flows, jobs
 from labeler.annotations import services as annotation_services
 from labeler.exports import services as export_services
 from labeler.idempotency import services as idempotency_services
 from labeler.images import services as image_services
 from labeler.predictions import prelabel, runs
 from labeler.projects.models import Project
+from labeler.task_names import Task
 
 
-@shared_task(name="worker.tasks.image_make_thumbnail", autoretry_for=(OSError,), max_retries=3)
+@shared_task(name=Task.IMAGE_MAKE_THUMBNAIL, autoretry_for=(OSError,), max_retries=3)
 def image_make_thumbnail(image_id: int) -> None:
     """Render the thumbnail of one image (no-op if the image is gone)."""
-    image_services.image_make_thumbnail(image_id=image_id)
+    flows.image_prepare(image_id=image_id)
 
 
-@shared_task(name="worker.tasks.storage_delete_files")
+@shared_task(name=Task.STORAGE_DELETE_FILES)
 def storage_delete_files(names: list[str]) -> None:
     """Delete stored files whose rows are gone."""
     image_services.storage_delete_files(names=names)
 
 
-@shared_task(name="worker.tasks.assignments_purge_expired")
+@shared_task(name=Task.ASSIGNMENTS_PURGE_EXPIRED)
 def assignments_purge_expired() -> int:
     """Drop leases that expired; returns how many."""
     return annotation_services.assignments_purge_expired()
 
 
-@shared_task(name="worker.tasks.idempotency_purge_expired")
+@shared_task(name=Task.IDEMPOTENCY_PURGE_EXPIRED)
 def idempotency_purge_expired() -> int:
     """Drop Idempotency-Keys past their expiry; returns how many."""
     return idempotency_services.idempotency_purge_expired()
 
 
-@shared_task(name="worker.tasks.agreement_refresh")
+@shared_task(name=Task.AGREEMENT_REFRESH)
 def agreement_refresh(project_id: int) -> None:
     """Refresh a project's final labels, agreement report and review queue (no-op if it is gone)."""
     project = Project.objects.filter(pk=project_id).first()
     if project is not None:
-        agreement_services.agreement_refresh(project=project)
+        flows.agreement_refresh(project=project)
 
 
-@shared_task(name="worker.tasks.agreement_refresh_overdue")
+@shared_task(name=Task.AGREEMENT_REFRESH_OVERDUE)
 def agreement_refresh_overdue() -> int:
     """Refresh the projects whose refresh could not be scheduled; returns how many."""
-    return agreement_services.agreement_refresh_overdue()
+    return flows.agreement_refresh_overdue()
 
 
-@shared_task(name="worker.tasks.training_runs_resend")
+@shared_task(name=Task.TRAINING_RUNS_RESEND)
 def training_runs_resend() -> int:
     """Send again the training runs queued for a while (their send may have failed)."""
     queued_before = timezone.now() - timedelta(seconds=settings.LABELER_TRAINING_RESEND_SECONDS)
     return runs.training_runs_resume(queued_before=queued_before)
 
 
-@shared_task(name="worker.tasks.outbox_send")
+@shared_task(name=Task.OUTBOX_SEND)
 def outbox_send() -> int:
     """Send again the tasks whose sending failed while the broker was down; returns how many."""
     return jobs.outbox_send()
 
 
-@shared_task(name="worker.tasks.export_run", acks_late=True, reject_on_worker_lost=True)
+@shared_task(name=Task.EXPORT_RUN, acks_late=True, reject_on_worker_lost=True)
 def export_run(export_id: int) -> None:
     """Write an export's file; a redelivery of a finished export does nothing."""
     export_services.export_run(export_id=export_id)
@@ -79,32 +79,32 @@ def export_run(export_id: int) -> None:
 # the task body because it imports torch, which the web process must never load.
 
 
-@shared_task(name="worker.tasks.ml_train", acks_late=True, reject_on_worker_lost=True)
+@shared_task(name=Task.ML_TRAIN, acks_late=True, reject_on_worker_lost=True)
 def ml_train(run_id: int) -> None:
     """Train a queued run; a redelivery of a run already claimed or ended does nothing."""
-    from worker.ml import jobs as ml_jobs  # torch: only in the worker (see above)
+    from worker import model_jobs as ml_jobs  # torch: only in the worker (see above)
 
     ml_jobs.train(run_id)
 
 
-@shared_task(name="worker.tasks.prelabel_dispatch")
+@shared_task(name=Task.PRELABEL_DISPATCH)
 def prelabel_dispatch(model_version_id: int) -> int:
     """Plan a pre-label pass of the version and send its chunks; returns how many chunks."""
     chunks = prelabel.prelabel_plan(model_version_id=model_version_id)
     for image_ids in chunks:
-        jobs.enqueue("worker.tasks.ml_predict", model_version_id, image_ids)
+        jobs.enqueue(Task.ML_PREDICT, model_version_id, image_ids)
     return len(chunks)
 
 
-@shared_task(name="worker.tasks.ml_predict", acks_late=True, reject_on_worker_lost=True)
+@shared_task(name=Task.ML_PREDICT, acks_late=True, reject_on_worker_lost=True)
 def ml_predict(model_version_id: int, image_ids: list[int]) -> int:
     """Predict a chunk of images with the version (an idempotent upsert)."""
-    from worker.ml import jobs as ml_jobs  # torch: only in the worker (see above)
+    from worker import model_jobs as ml_jobs  # torch: only in the worker (see above)
 
     return ml_jobs.predict(model_version_id, image_ids)
 
 
-@shared_task(name="worker.tasks.queue_order_refresh")
+@shared_task(name=Task.QUEUE_ORDER_REFRESH)
 def queue_order_refresh(project_id: int) -> int:
     """Order the project's queue by the current model's uncertainty (no-op if it is gone)."""
     project = Project.objects.filter(pk=project_id).first()
@@ -113,7 +113,7 @@ def queue_order_refresh(project_id: int) -> int:
     return prelabel.queue_order_refresh(project=project)
 
 
-@shared_task(name="worker.tasks.training_runs_reap")
+@shared_task(name=Task.TRAINING_RUNS_REAP)
 def training_runs_reap() -> int:
     """Fail running trainings whose worker stopped sending heartbeats; returns how many."""
     return runs.training_runs_reap()

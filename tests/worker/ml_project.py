@@ -9,8 +9,8 @@ from django.contrib.auth.models import User
 from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image as PILImage
 
+from labeler.flows import images_ingest
 from labeler.images.models import Image
-from labeler.images.services import images_ingest
 from labeler.projects.models import Project, Role
 from tests.factories import ProjectFactory, add_member, annotation_submit
 

@@ -12,10 +12,10 @@ from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
-from labeler.agreement.refresh import TASK, refresh_key
-from labeler.agreement.services import image_decide
 from labeler.annotations.models import FinalLabel
-from labeler.annotations.services import annotation_withdraw
+from labeler.cache_keys import agreement_refresh_scheduled as refresh_key
+from labeler.flows import annotation_withdraw, image_decide
+from labeler.task_names import Task
 from tests.factories import ProjectFactory, annotation_submit
 from worker.celery_app import app
 from worker.tasks import agreement_refresh
@@ -29,7 +29,7 @@ def runs() -> Iterator[list[int]]:
     seen: list[int] = []
 
     def record(sender=None, args=(), **_: object) -> None:
-        if sender is not None and sender.name == TASK:
+        if sender is not None and sender.name == Task.AGREEMENT_REFRESH:
             seen.append(args[0])
 
     task_prerun.connect(record, weak=False)
@@ -43,7 +43,7 @@ def sent() -> Iterator[list[dict]]:
     published: list[dict] = []
 
     def record(sender=None, headers=None, **_: object) -> None:
-        if sender == TASK:
+        if sender == Task.AGREEMENT_REFRESH:
             published.append(headers or {})
 
     app.conf.task_always_eager = False
@@ -144,7 +144,7 @@ def test_the_task_ignores_a_project_that_is_gone(runs):
 
 def test_the_task_is_routed_to_the_default_queue():
     """The refresh is CPU work: the default queue, not the GPU one."""
-    assert app.amqp.router.route({}, TASK)["queue"].name == "default"
+    assert app.amqp.router.route({}, Task.AGREEMENT_REFRESH)["queue"].name == "default"
 
 
 @pytest.mark.redis

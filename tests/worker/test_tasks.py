@@ -14,8 +14,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from labeler.annotations.models import FinalLabel
 from labeler.exports.options import export_options_parse
 from labeler.exports.services import export_start
+from labeler.flows import images_ingest
 from labeler.images.models import Image
-from labeler.images.services import images_ingest
 from tests.factories import ProjectFactory, image_bytes
 from worker.celery_app import app
 

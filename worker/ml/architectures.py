@@ -10,7 +10,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from labeler.predictions.config import ARCHITECTURES
+from labeler.projects.training_config import ARCHITECTURES
 from worker.ml.device import setting
 
 BACKBONES = tuple(name for name in ARCHITECTURES if name != "small-cnn")

@@ -2,7 +2,7 @@
 
 ``fit`` takes uint8 (N, C, H, W) tensors, single-label targets as label indices (N,) or
 multi-label targets as multi-hot floats (N, L), and the cleaned training config
-(``labeler.predictions.config``). With enough validation images it stops early and keeps
+(``labeler.projects.training_config``). With enough validation images it stops early and keeps
 the weights of the epoch with the lowest validation loss; with fewer it trains the whole
 one-cycle schedule and keeps the last, annealed weights.
 """
@@ -77,9 +77,9 @@ class _Setup:
 def fit(
     *,
     x_train: torch.Tensor,
-    y_train: torch.Tensor,
+    y_train: torch.Tensor | np.ndarray,
     x_val: torch.Tensor,
-    y_val: torch.Tensor,
+    y_val: torch.Tensor | np.ndarray,
     multi_label: bool,
     num_labels: int,
     config: dict[str, Any],
@@ -96,6 +96,7 @@ def fit(
     if len(x_train) == 0 or len(x_val) == 0:
         raise ValueError("Training needs at least one training and one validation image.")
     device = torch.device(device)
+    y_train, y_val = torch.as_tensor(y_train), torch.as_tensor(y_val)
     setup = _setup(x_train, y_train, multi_label, num_labels, config, device)
     history: list[EpochLog] = []
     early_stopping = len(x_val) >= EARLY_STOPPING_MIN_VALIDATION

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import torch
 
-from labeler.predictions.config import training_config_clean
+from labeler.projects.training_config import training_config_clean
 
 SIZE = 8
 

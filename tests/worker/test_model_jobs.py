@@ -15,7 +15,8 @@ from labeler.predictions.models import ModelVersion, Prediction
 from tests.conftest import client_for
 from tests.factories import UserFactory
 from tests.worker.ml_project import ml_project
-from worker.ml import jobs, weights
+from worker import model_jobs as jobs
+from worker.ml import weights
 
 pytestmark = pytest.mark.slow
 

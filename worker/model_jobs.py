@@ -1,9 +1,11 @@
 """The worker's ML jobs: train a run, predict a chunk of images.
 
 Glue between the domain services (what to train on, where results go) and the ML
-building blocks (decode, fit, save, predict). The services decide and record; these
-functions only move data between them, so a killed worker leaves at worst a running
-run (reaped later) and a weights file no version points at, never a half-made version.
+building blocks in ``worker.ml`` (decode, fit, save, predict), which know arrays, files
+and configs, never the database; this module reaches torch only through them. The
+services decide and record; these functions only move data between them, so a killed
+worker leaves at worst a running run (reaped later) and a weights file no version points
+at, never a half-made version.
 """
 
 from __future__ import annotations
@@ -15,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 from django.conf import settings
 from django.core.files.storage import default_storage
 
@@ -55,8 +56,8 @@ def train(run_id: int) -> None:
     """Claim the run and train it; a failure or cancel is recorded on the run, not raised."""
     try:
         configure_threads()
-        device = select_device(settings.LABELER_DEVICE)
-        plan = runs.training_run_begin(run_id=run_id, device=str(device))
+        device = str(select_device(settings.LABELER_DEVICE))
+        plan = runs.training_run_begin(run_id=run_id, device=device)
         if plan is None:
             return
         _train(plan, device)
@@ -67,7 +68,7 @@ def train(run_id: int) -> None:
         runs.training_run_fail(run_id=run_id, message=f"{type(exc).__name__}: {exc}")
 
 
-def _train(plan: runs.TrainingPlan, device: torch.device) -> None:
+def _train(plan: runs.TrainingPlan, device: str) -> None:
     config, data, run = plan.config, plan.data, plan.run
     decoded = decode_files(
         data.files,
@@ -86,9 +87,9 @@ def _train(plan: runs.TrainingPlan, device: torch.device) -> None:
     y_val = targets_array(data, val_rows, multi_label=plan.multi_label)
     result = fit(
         x_train=decoded.images[[position[r] for r in train_rows]],
-        y_train=torch.from_numpy(targets_array(data, train_rows, multi_label=plan.multi_label)),
+        y_train=targets_array(data, train_rows, multi_label=plan.multi_label),
         x_val=decoded.images[[position[r] for r in val_rows]],
-        y_val=torch.from_numpy(y_val),
+        y_val=y_val,
         multi_label=plan.multi_label,
         num_labels=len(data.label_ids),
         config=config,
@@ -153,7 +154,7 @@ def _baseline(
     y_val: np.ndarray,
     candidate: _Outputs,
     label_ids: list[int],
-    device: torch.device,
+    device: str,
 ) -> dict[str, Any] | None:
     """The current and the new model on the validation images the current one never saw.
 
@@ -166,7 +167,7 @@ def _baseline(
     if current is None or not current.weights:
         return None
     try:
-        loaded = _load(current.weights, current.weights_sha256, str(device))
+        loaded = _load(current.weights, current.weights_sha256, device)
         if list(loaded.meta["label_ids"]) != list(label_ids):
             return None
         seen = np.zeros(len(val_ids), dtype=bool)
