@@ -1,4 +1,6 @@
-"""Reading labels that come with images from elsewhere: folders, CSV files, Label Studio.
+"""Images that come with their labels from elsewhere: folders, CSV files, Label Studio.
 
-Pure Python, free of Django: the management command and the command-line client share it.
+``sources`` reads them, pure Python and free of Django, so the management command and the
+command-line client share it; ``services`` stores each image as an upload is stored and
+records its labels (``labels``) with their origin.
 """

@@ -13,8 +13,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from labeler.errors import DomainError
 from labeler.images.files import RejectedFile
-from labeler.images.import_labels import LABELS_AS
-from labeler.images.imports import ImportItem, ImportResult, ImportSummary, images_import
+from labeler.imports.labels import LABELS_AS
+from labeler.imports.services import ImportItem, ImportResult, ImportSummary, images_import
 from labeler.imports.sources import (
     LabelMatcher,
     LabelSourceError,

@@ -9,7 +9,7 @@ import pytest
 from django.contrib.auth.models import User
 
 from labeler.agreement.rows import HUMAN_DECISIONS, SETTLED
-from labeler.agreement.services import agreement_refresh, final_labels_refresh
+from labeler.agreement.services import final_labels_refresh
 from labeler.annotations.models import (
     Annotation,
     AnnotationRevision,
@@ -17,12 +17,12 @@ from labeler.annotations.models import (
     FinalLabelMethod,
 )
 from labeler.errors import ValidationFailed
+from labeler.flows import agreement_refresh, images_import, project_update
 from labeler.images.files import RejectedFile
-from labeler.images.imports import ImportItem, images_import
 from labeler.images.models import Image
+from labeler.imports.services import ImportItem
 from labeler.predictions.dataset import training_set
 from labeler.projects.models import Label, Membership, Role
-from labeler.projects.services import project_update
 from tests.factories import ProjectFactory, annotation_submit, image_bytes
 
 
@@ -227,7 +227,7 @@ def test_a_file_whose_labels_fail_to_write_leaves_nothing(project, media_root, m
     def fails(**kwargs: object) -> bool:
         raise RuntimeError("database went away")
 
-    monkeypatch.setattr("labeler.images.imports.labels_record", fails)
+    monkeypatch.setattr("labeler.imports.services.labels_record", fails)
     with pytest.raises(RuntimeError):
         run(project, item("a.png", ["cat"]))
 

@@ -1,5 +1,9 @@
 """Importing images that come with their labels: each file stored as an upload is, then
-its labels recorded with their origin (see ``labeler.images.import_labels``)."""
+its labels recorded with their origin (see ``labeler.imports.labels``).
+
+Callers go through ``labeler.flows.images_import``, which prepares and pre-labels the new
+images and refreshes the final labels once the import is done.
+"""
 
 from __future__ import annotations
 
@@ -13,11 +17,11 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
 
-from labeler import jobs
-from labeler.agreement.refresh import TASK as AGREEMENT_REFRESH_TASK
 from labeler.errors import ValidationFailed
 from labeler.images.files import RejectedFile, image_check, is_archive
-from labeler.images.import_labels import (
+from labeler.images.models import Image
+from labeler.images.services import image_store
+from labeler.imports.labels import (
     ANNOTATION,
     DEFAULT_ANNOTATOR,
     GOLD,
@@ -29,8 +33,6 @@ from labeler.images.import_labels import (
     labels_record,
     labels_recorded_since,
 )
-from labeler.images.models import Image
-from labeler.images.services import image_store, images_prelabel_new
 from labeler.projects.models import Project
 
 APPLIED, REFUSED, NONE = "applied", "refused", "none"
@@ -133,7 +135,6 @@ def images_import(
         else:
             report(result)
     summary.labels_created = shared.labels.created
-    _follow_ups(project, summary)
     return summary
 
 
@@ -154,15 +155,6 @@ def _annotator(
             )
         return None
     return importer_account(project=project, name=annotator_name or DEFAULT_ANNOTATOR)
-
-
-def _follow_ups(project: Project, summary: ImportSummary) -> None:
-    if summary.created:
-        images_prelabel_new(project=project)
-    if summary.changed:
-        # Straight to the task rather than the debounced schedule: one refresh that runs
-        # after the whole import, even where a refresh ran while it was under way.
-        jobs.enqueue(AGREEMENT_REFRESH_TASK, project.pk)
 
 
 def _import_one(shared: _Import, item: ImportItem) -> ImportResult:
