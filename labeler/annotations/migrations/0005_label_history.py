@@ -4,6 +4,8 @@ import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
 
+# Why a trigger: the submit is one fixed SQL statement on PostgreSQL (make bench-load,
+# query counts pinned), and its history costs it no statement (~0.04 ms a submit).
 # An annotator's change is logged when its revision is written: the trigger reads the
 # annotation it belongs to and the revision before it, so submitting needs no statement
 # of its own for its history (and the count of its queries stays as it was).
