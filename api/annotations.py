@@ -16,7 +16,7 @@ from api.idempotency import IDEMPOTENCY_KEY, idempotent
 from api.images import DATETIME
 from api.inputs import StrictInput
 from api.permissions import ProjectScopedView
-from labeler.annotations import services
+from labeler import flows
 from labeler.annotations.models import Annotation
 from labeler.errors import NotFound
 from labeler.projects.models import Label
@@ -132,7 +132,7 @@ class AnnotationViewSet(
         self.require_member()
         data = AnnotationSubmitSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        annotation, created = services.annotation_submit(
+        annotation, created = flows.annotation_submit(
             project=self.project,
             annotator=self.user,
             image_id=data.validated_data["image"],
@@ -149,7 +149,7 @@ class AnnotationViewSet(
     def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         """Take back one's own annotation (undo): the image is open again and held for you."""
         self.require_member()
-        services.annotation_withdraw(
+        flows.annotation_withdraw(
             project=self.project, annotator=self.user, annotation_id=int(self.kwargs["pk"])
         )
         return Response(status=status.HTTP_204_NO_CONTENT)

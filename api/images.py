@@ -17,8 +17,8 @@ from rest_framework.response import Response
 
 from api.filters import FilterSet
 from api.permissions import ProjectScopedView
+from labeler import flows
 from labeler.errors import NotFound, PermissionDenied
-from labeler.images import services
 from labeler.images.links import file_link
 from labeler.images.models import Image
 from labeler.images.serving import stored_file_response
@@ -171,7 +171,7 @@ class ImageViewSet(
         """Upload images: many files and/or .zip archives in the multipart field `files`."""
         self.require_manager()
         files = request.FILES.getlist("files")
-        results = services.images_ingest(project=self.project, files=files)
+        results = flows.images_ingest(project=self.project, files=files)
         counts = {
             s: sum(r.status == s for r in results) for s in ("created", "duplicate", "rejected")
         }

@@ -18,9 +18,10 @@ from rest_framework.response import Response
 from api.inputs import StrictInput
 from api.permissions import ProjectScopedView
 from labeler.errors import ValidationFailed
-from labeler.images.import_labels import LABELS_AS
-from labeler.images.imports import ImportItem, images_import
+from labeler.flows import images_import
 from labeler.images.services import upload_read
+from labeler.imports.labels import LABELS_AS
+from labeler.imports.services import ImportItem
 from labeler.imports.sources import LABEL_SEPARATORS
 
 

@@ -12,6 +12,7 @@ from rest_framework.response import Response
 
 from api.inputs import StrictInput
 from api.permissions import request_user
+from labeler import flows
 from labeler.errors import PermissionDenied
 from labeler.projects import selectors, services
 from labeler.projects.models import ActiveLearning, ConsensusMethod, Label, Project
@@ -151,7 +152,7 @@ class ProjectViewSet(viewsets.ModelViewSet):
         data = ProjectWriteSerializer(data=request.data, partial=kwargs.get("partial", False))
         data.is_valid(raise_exception=True)
         changes = {k: v for k, v in data.validated_data.items() if k in request.data}
-        project = services.project_update(project=project, **changes)
+        project = flows.project_update(project=project, **changes)
         return Response(self._read(project))
 
     def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:

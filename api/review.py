@@ -19,10 +19,12 @@ from api.images import ImageSerializer
 from api.inputs import StrictInput
 from api.pagination import NewestFirst, PageNumbers
 from api.queue import SuggestionSerializer
-from labeler.agreement import review, services
+from labeler import flows
+from labeler.agreement import review
 from labeler.agreement.rows import HUMAN_DECISIONS
 from labeler.annotations.models import FinalLabel, FinalLabelMethod
 from labeler.errors import PermissionDenied, ValidationFailed
+from labeler.predictions import review as model_review
 from labeler.projects.models import Label
 
 METHODS = [method.value for method in HUMAN_DECISIONS]
@@ -127,7 +129,7 @@ class ReviewListView(QualityView):
         queue = review.review_queue(self.project, reason=request.query_params.get("reason"))
         paginator = ReviewPagination()
         entries = paginator.paginate_queryset(queue, request, view=self) or []
-        items = review.review_items(self.project, entries)
+        items = model_review.review_items(self.project, entries)
         body = {
             "count": len(queue),
             "reasons": queue.counts,
@@ -144,7 +146,7 @@ class ReviewDetailView(QualityView):
     @extend_schema(responses={200: ReviewItemSerializer})
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         self.require_overseer()
-        item = review.review_item(self.project, int(self.kwargs["image_id"]))
+        item = model_review.review_item(self.project, int(self.kwargs["image_id"]))
         return Response(ReviewItemSerializer(item, context={"request": request}).data)
 
 
@@ -192,7 +194,7 @@ class DecisionListView(QualityView):
         image_id, method = data.validated_data["image"], data.validated_data["method"]
         if method == FinalLabelMethod.GOLD and not self.can_manage:
             raise PermissionDenied("Only the project's leads and admins mark gold images.")
-        final = services.image_decide(
+        final = flows.image_decide(
             project=self.project,
             image_id=image_id,
             labels=data.validated_data["labels"],
@@ -210,7 +212,7 @@ class DecisionDetailView(QualityView):
     def delete(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         """Take the decision back (leads and admins): consensus decides the image again."""
         self.require_manager()
-        services.image_decision_clear(
+        flows.image_decision_clear(
             project=self.project, image_id=int(self.kwargs["image_id"]), cleared_by=self.user
         )
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -16,11 +16,10 @@ from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
 from labeler.annotations.queue import queue_next_image
-from labeler.annotations.services import annotation_submit
 from labeler.demo.services import digit_png
 from labeler.errors import ValidationFailed
+from labeler.flows import annotation_submit, images_ingest
 from labeler.images.models import Image
-from labeler.images.services import images_ingest
 from labeler.predictions.models import ModelVersion, RunStatus
 from labeler.predictions.selectors import current_model
 from labeler.predictions.services import training_start

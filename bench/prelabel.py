@@ -7,7 +7,7 @@
 
 The full path is the pre-label task's own code: the planner (``prelabel_plan``) splits the
 project's unlabelled images into chunks of ``LABELER_PRELABEL_CHUNK`` and the gpu-queue
-task body (``worker.ml.jobs.predict``) runs on each: it looks the images up, reads each
+task body (``worker.model_jobs.predict``) runs on each: it looks the images up, reads each
 one's model input (or decodes its file), preprocesses, runs the model and stores every
 probability in the database. Follow-up tasks (the queue's re-ordering once a pass ends)
 are handed on, as a broker hands them to the default queue's workers, not run here.

@@ -65,7 +65,7 @@ def _hand_on(name: str, *args: Any, **kwargs: Any) -> None:
 
 def predict(arguments: tuple[int, list[int]]) -> int:
     """The gpu-queue task body on one chunk; predictions stored."""
-    from worker.ml import jobs as ml_jobs
+    from worker import model_jobs as ml_jobs
 
     version_id, chunk = arguments
     return ml_jobs.predict(version_id, chunk)
@@ -76,7 +76,7 @@ def forward(arguments: tuple[str, tuple[str, ...], int, int]) -> bool:
     in memory the first time this process gets that share (the model too); returns
     whether it had to decode (a call that did is no timing of the forward pass alone).
     """
-    from worker.ml import jobs as ml_jobs
+    from worker import model_jobs as ml_jobs
     from worker.ml import weights
     from worker.ml.device import configure_threads
 

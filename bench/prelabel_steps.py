@@ -20,15 +20,15 @@ from PIL import Image as PILImage
 from bench import prelabel_processes
 from bench.prelabel_processes import Workers
 from labeler import jobs
+from labeler.flows import image_prepare
 from labeler.images.model_inputs import input_cache
 from labeler.images.models import Image
-from labeler.images.services import image_make_thumbnail
 from labeler.predictions import prelabel
-from labeler.predictions.config import training_config_clean
 from labeler.predictions.models import ModelVersion, RunStatus, TrainingRun
 from labeler.projects.models import Label, Project
+from labeler.projects.training_config import training_config_clean
+from worker import model_jobs as ml_jobs
 from worker.ml import architectures, weights
-from worker.ml import jobs as ml_jobs
 
 ROWS_PER_INSERT = 2_000
 LABELS = 10
@@ -158,7 +158,7 @@ class Bench:
         """Seconds for every image's upload task: its thumbnail and its model inputs."""
         started = time.perf_counter()
         for image_id in self.image_ids:
-            image_make_thumbnail(image_id=image_id)
+            image_prepare(image_id=image_id)
         return time.perf_counter() - started
 
     def warm_up(self, batch_size: int, workers: Workers | None = None) -> None:

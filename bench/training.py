@@ -27,8 +27,8 @@ import torch
 from PIL import Image as PILImage
 from sklearn.datasets import load_digits
 
-from labeler.predictions.config import training_config_clean
 from labeler.predictions.evaluation import split_stratified
+from labeler.projects.training_config import training_config_clean
 from worker.ml import data, device, inference, training, weights
 
 LABELLED = 800

@@ -1,4 +1,4 @@
-"""Enqueue background work by task name, so the domain never imports the task modules.
+"""Enqueue background work by its task's name (``labeler.task_names``), on commit.
 
 With a broker, tasks go to the queue their route names. With none (the embedded default)
 Celery runs them in-process, and where depends on the process: in the web server
@@ -157,7 +157,7 @@ def send_now(seconds: float, task_name: str, *args: Any) -> None:
     """Send the named task now (to run ``seconds`` from now), raising what sending raised.
 
     For callers that keep the intent elsewhere when the broker is down (see
-    ``labeler.agreement.refresh``); ``enqueue`` keeps such a send in the outbox.
+    ``labeler.flows.labels_changed``); ``enqueue`` keeps such a send in the outbox.
     """
     _register_tasks()
     signature = app.signature(task_name, args=args, countdown=seconds or None)

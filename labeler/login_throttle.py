@@ -35,13 +35,14 @@ from redis.exceptions import RedisError
 from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle
 
+from labeler import cache_keys
+
 logger = logging.getLogger(__name__)
 
 # How many more failures an address may have than one username from it.
 ADDRESS_FACTOR = 10
 # What the cache raises when Redis cannot be reached (redis-py wraps socket errors, mostly).
 CACHE_ERRORS = (RedisError, OSError)
-KEY_PREFIX = "labeler:login"
 
 
 @dataclass(frozen=True)
@@ -163,10 +164,14 @@ def _scopes(username: str, address: str) -> tuple[_Scope, _Scope]:
     user = _digest(f"{username_normalise(username)}\0{address}")
     where = _digest(address)
     return (
-        _Scope(f"{KEY_PREFIX}:user:count:{user}", f"{KEY_PREFIX}:user:until:{user}", limit),
         _Scope(
-            f"{KEY_PREFIX}:address:count:{where}",
-            f"{KEY_PREFIX}:address:until:{where}",
+            cache_keys.login_throttle("user", "count", user),
+            cache_keys.login_throttle("user", "until", user),
+            limit,
+        ),
+        _Scope(
+            cache_keys.login_throttle("address", "count", where),
+            cache_keys.login_throttle("address", "until", where),
             limit * ADDRESS_FACTOR,
         ),
     )

@@ -13,6 +13,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 from labeler.secret_key import local_secret_key
+from labeler.task_names import Task
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("LABELER_VAR_DIR") or BASE_DIR / "var")
@@ -77,6 +78,7 @@ INSTALLED_APPS = [
     "labeler.annotations",
     "labeler.agreement",
     "labeler.predictions",
+    "labeler.imports",
     "labeler.exports",
     "labeler.demo",
     "labeler.idempotency",
@@ -263,9 +265,9 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
-    "worker.tasks.ml_*": {"queue": "gpu"},
+    "worker.tasks.ml_*": {"queue": "gpu"},  # Task.ML_TRAIN, Task.ML_PREDICT
     # Exports read the database and storage only: any CPU worker writes them.
-    "worker.tasks.export_run": {"queue": "default"},
+    Task.EXPORT_RUN: {"queue": "default"},
 }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # A web request that sends a task while the broker is down gives up within about a
@@ -295,28 +297,28 @@ CELERY_TIMEZONE = TIME_ZONE
 AGREEMENT_REFRESH_SECONDS = env_int("AGREEMENT_REFRESH_SECONDS", 10)
 CELERY_BEAT_SCHEDULE = {
     "purge-expired-leases": {
-        "task": "worker.tasks.assignments_purge_expired",
+        "task": Task.ASSIGNMENTS_PURGE_EXPIRED,
         "schedule": 300.0,
     },
     "reap-stale-training-runs": {
-        "task": "worker.tasks.training_runs_reap",
+        "task": Task.TRAINING_RUNS_REAP,
         "schedule": 300.0,
     },
     "purge-expired-idempotency-keys": {
-        "task": "worker.tasks.idempotency_purge_expired",
+        "task": Task.IDEMPOTENCY_PURGE_EXPIRED,
         "schedule": 3600.0,
     },
     # Work whose sending failed while the broker or the cache was down.
     "refresh-overdue-agreement": {
-        "task": "worker.tasks.agreement_refresh_overdue",
+        "task": Task.AGREEMENT_REFRESH_OVERDUE,
         "schedule": 60.0,
     },
     "resend-queued-training-runs": {
-        "task": "worker.tasks.training_runs_resend",
+        "task": Task.TRAINING_RUNS_RESEND,
         "schedule": 300.0,
     },
     "send-outbox": {
-        "task": "worker.tasks.outbox_send",
+        "task": Task.OUTBOX_SEND,
         "schedule": 60.0,
     },
 }

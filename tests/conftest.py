@@ -13,7 +13,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from bench.load_stack import free_port
-from labeler.images import services as image_services
+from labeler import flows
 from labeler.images.models import Image
 from labeler.projects.models import Project, Role
 from tests.factories import ProjectFactory, UserFactory, add_member, image_bytes
@@ -97,7 +97,7 @@ def make_images() -> Callable[..., list[Image]]:
 
     def make(project: Project, n: int) -> list[Image]:
         files = [SimpleUploadedFile(f"img{i}.png", image_bytes()) for i in range(n)]
-        results = image_services.images_ingest(project=project, files=files)
+        results = flows.images_ingest(project=project, files=files)
         assert all(r.status == "created" for r in results), results
         return list(Image.objects.filter(pk__in=[r.image_id for r in results]).order_by("pk"))
 

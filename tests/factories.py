@@ -11,7 +11,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from PIL import Image as PILImage
 
-from labeler.annotations import services
+from labeler import flows
 from labeler.annotations.queue import queue_hold
 from labeler.images.models import Image
 from labeler.predictions.models import ModelVersion, Prediction
@@ -101,6 +101,6 @@ def hold(project: Project, annotator: object, image_id: object) -> None:
 def annotation_submit(*, project: Project, annotator: object, image_id: object, **kwargs: Any):
     """Label an image the way the labelling page does: handed out first, then submitted."""
     hold(project, annotator, image_id)
-    return services.annotation_submit(
+    return flows.annotation_submit(
         project=project, annotator=annotator, image_id=image_id, **kwargs
     )

@@ -11,8 +11,9 @@ Speed: the candidates (ids, reasons, consensus) come from ``consensus_rows``, ar
 over one query, and are cached as arrays under a watermark of the project's annotations
 and quality settings. People's decisions are not part of that key: the decided image
 ids are read live (one query), so deciding an image never throws the cache away.
-Details (the image, every annotation, the model's suggestion, the final label) are
-loaded for the page shown only, in a fixed number of queries whatever its size.
+Details (the image, every annotation, the final label) are loaded for the page shown
+only, in a fixed number of queries whatever its size; ``labeler.predictions.review`` adds
+the model's suggestion.
 """
 
 from __future__ import annotations
@@ -28,12 +29,12 @@ import numpy.typing as npt
 from django.core.cache import cache
 from django.db.models import Count, Max
 
+from labeler import cache_keys
 from labeler.agreement.final_labels import final_labels_current
 from labeler.agreement.rows import SETTLED, consensus_rows
 from labeler.annotations.models import Annotation, FinalLabel, FinalLabelMethod
 from labeler.errors import NotFound, ValidationFailed
 from labeler.images.models import Image
-from labeler.predictions.selectors import Suggestion, suggestions_for
 from labeler.projects.models import Project
 
 CACHE_SECONDS = 24 * 3600
@@ -102,8 +103,10 @@ class ReviewItem:
     reason: str | None  # None: the image is not in the queue (agreed, decided or unrated)
     consensus: ConsensusLabel | None
     annotations: list[ReviewAnnotation]
-    suggestion: Suggestion | None
     final_label: FinalLabel | None
+    # The current model's suggestion: models are a layer above, which fills it in
+    # (``labeler.predictions.review``).
+    suggestion: object | None = None
 
 
 class ReviewQueue(Sequence[ReviewEntry]):
@@ -141,7 +144,7 @@ def review_candidates(project: Project) -> Candidates:
     """The project's candidates for review, cached until its annotations or settings change."""
     settings_mark = f"{project.consensus_method}:{project.overlap}:{project.review_threshold}"
     mark = f"{settings_mark}:{annotations_watermark(project)}"
-    key = f"review:{project.pk}:{hashlib.sha256(mark.encode()).hexdigest()}"
+    key = cache_keys.review_candidates(project.pk, hashlib.sha256(mark.encode()).hexdigest())
     candidates = cache.get(key)
     if candidates is None:
         candidates = candidates_compute(project)
@@ -250,7 +253,6 @@ def _items(
         .select_related("decided_by")
         .prefetch_related("labels")
     }
-    suggestions = suggestions_for(project=project, image_ids=ids)
     items = []
     for image in images:
         entry = entries.get(image.pk)
@@ -261,7 +263,6 @@ def _items(
                 reason=entry.reason if entry else None,
                 consensus=entry.consensus if entry else _consensus_of(project, final),
                 annotations=annotations.get(image.pk, []),
-                suggestion=suggestions.get(image.pk),
                 final_label=final,
             )
         )

@@ -17,6 +17,7 @@ from django.core.cache import cache
 from django.db.models import Count, Max
 from django.utils import timezone
 
+from labeler import cache_keys
 from labeler.agreement import metrics
 from labeler.agreement.consensus import consensus
 from labeler.agreement.over_time import (
@@ -76,7 +77,7 @@ def agreement_report(project: Project, bucket: Bucket | None = None) -> dict[str
     """
     settings = f"{project.consensus_method}:{bucket or 'auto'}:{timezone.get_current_timezone()}"
     mark = hashlib.sha256(f"{settings}:{_watermark(project)}".encode()).hexdigest()
-    key = f"agreement:{project.pk}:{mark}"
+    key = cache_keys.agreement_report(project.pk, mark)
     report = cache.get(key)
     if report is None:
         report = agreement_compute(project, bucket)

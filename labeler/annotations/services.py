@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.contrib.auth.models import User
@@ -12,10 +12,9 @@ from django.db import transaction
 from django.db.models import F, QuerySet
 from django.utils import timezone
 
-from labeler.agreement.refresh import agreement_refresh_schedule
 from labeler.annotations import history, submit_sql
 from labeler.annotations.errors import ImageFull, NotHandedOut
-from labeler.annotations.models import Annotation, Assignment, Skip
+from labeler.annotations.models import Annotation, Assignment, FinalLabelMethod, Skip
 from labeler.annotations.queue import queue_hold
 from labeler.errors import NotFound, ValidationFailed
 from labeler.images.models import Image
@@ -59,6 +58,15 @@ def labels_resolve(*, project: Project, raw_labels: Any) -> list[Label]:
     return chosen
 
 
+class LabelsWritten(NamedTuple):
+    """What a label write did: the annotation, whether it is new, and whether the image's
+    labels changed (a resubmit of the same labels changes nothing)."""
+
+    annotation: Annotation
+    created: bool
+    changed: bool
+
+
 def annotation_submit(
     *,
     project: Project,
@@ -66,8 +74,8 @@ def annotation_submit(
     image_id: Any,
     labels: Any,
     time_spent_ms: int | None = None,
-) -> tuple[Annotation, bool]:
-    """Create or update the annotator's own labels for an image; returns (annotation, created).
+) -> LabelsWritten:
+    """Create or update the annotator's own labels for an image.
 
     A new label is taken only where the queue allows it: for an image leased to the
     annotator (or one they skipped), while it has room under the project's overlap
@@ -89,7 +97,7 @@ def annotation_record(
     image_id: Any,
     labels: Any,
     time_spent_ms: int | None = None,
-) -> tuple[Annotation, bool]:
+) -> LabelsWritten:
     """Record labels given outside the queue (an imported dataset's annotators, the demo's
     simulated ones), as ``annotation_submit`` does but without the queue's rules."""
     return _annotation_write(project, annotator, image_id, labels, time_spent_ms, queued=False)
@@ -104,7 +112,7 @@ def _annotation_write(
     time_spent_ms: int | None,
     *,
     queued: bool,
-) -> tuple[Annotation, bool]:
+) -> LabelsWritten:
     _check_time_spent(time_spent_ms)
     chosen = labels_resolve(project=project, raw_labels=labels)
     now = timezone.now()
@@ -144,7 +152,7 @@ def _annotation_write(
                 created_at=now,
                 updated_at=now,
             )
-            return _submitted(project, annotation, chosen), True
+            return _submitted(annotation, chosen, created=True)
         # The same submit, sent again before the first answered (a client's retry), wrote
         # the annotation after this one's snapshot and before its lock: read what it holds.
         held = _lock_image_held(project, image_id, annotator, now)
@@ -153,7 +161,7 @@ def _annotation_write(
     annotation = Annotation.objects.get(pk=annotation_id)
     current = sorted(annotation.labels.values_list("pk", flat=True))
     if current == label_ids:
-        return annotation, False
+        return LabelsWritten(annotation, created=False, changed=False)
     annotation.labels.set(chosen)
     if time_spent_ms is not None:
         annotation.time_spent_ms = (annotation.time_spent_ms or 0) + time_spent_ms
@@ -171,7 +179,7 @@ def _annotation_write(
     submit_sql.held_release(
         image_id=image_id, annotator_id=annotator.pk, lease=held.lease, skip=held.skip
     )
-    return _submitted(project, annotation, chosen), False
+    return _submitted(annotation, chosen, created=False)
 
 
 def _check_room(
@@ -206,11 +214,22 @@ def _check_room(
         )
 
 
-def _submitted(project: Project, annotation: Annotation, chosen: list[Label]) -> Annotation:
-    agreement_refresh_schedule(project_id=project.pk)
+def _submitted(annotation: Annotation, chosen: list[Label], *, created: bool) -> LabelsWritten:
     # The labels as submitted, for the answer (see AnnotationSerializer).
     annotation.submitted_labels = chosen  # type: ignore[attr-defined]
-    return annotation
+    return LabelsWritten(annotation, created=created, changed=True)
+
+
+def images_complete_set(*, project: Project) -> None:
+    """Mark each image complete or not again after the project's overlap changed.
+
+    Images imported with their final label are done whatever the overlap.
+    """
+    images = Image.objects.filter(project=project)
+    images.filter(annotation_count__gte=project.overlap).update(is_complete=True)
+    images.filter(annotation_count__lt=project.overlap).exclude(
+        final_label__method=FinalLabelMethod.IMPORTED
+    ).update(is_complete=False)
 
 
 @transaction.atomic
@@ -233,7 +252,6 @@ def annotation_withdraw(*, project: Project, annotator: User, annotation_id: int
         image.is_complete = False
         image.save(update_fields=["is_complete"])
     queue_hold(project=project, image=image, annotator=annotator)
-    agreement_refresh_schedule(project_id=project.pk)
     return image
 
 

@@ -205,6 +205,10 @@ def annotation_create(
     round trip, one plan); SQLite, in process, in a few. Returns None, having written
     nothing, when the annotator's annotation of the image exists after all: a concurrent
     request wrote it after the snapshot of ``image_lock_held`` and before its lock.
+
+    Database triggers do the rest in the same statements: ``annotations_revision_history``
+    (migration annotations 0005) logs the change, ``images_counts_update`` (images 0002)
+    moves the image's counts.
     """
     params = {
         "project": project_id,
@@ -242,7 +246,11 @@ def annotation_create(
 def revision_insert(
     *, annotation_id: int, label_ids: Sequence[int], time_spent_ms: int | None, now: datetime
 ) -> None:
-    """Keep the annotation's labels as saved now, in its history."""
+    """Keep the annotation's labels as saved now, in its history.
+
+    The database trigger ``annotations_revision_history`` (migration 0005) writes the
+    ``LabelChange`` row for it in the same statement.
+    """
     params = {
         "annotation": annotation_id,
         "label_ids": json.dumps(sorted(label_ids)),

@@ -14,15 +14,14 @@ from django.utils import timezone
 from PIL import Image as PILImage
 from sklearn.datasets import load_digits
 
-from labeler.agreement.services import final_labels_refresh, image_decide
+from labeler.agreement.services import final_labels_refresh
 from labeler.annotations.models import (
     Annotation,
     AnnotationRevision,
     FinalLabelMethod,
     LabelChange,
 )
-from labeler.annotations.services import annotation_record
-from labeler.images.services import images_ingest
+from labeler.flows import annotation_record, image_decide, images_ingest
 from labeler.projects.models import Project, Role
 from labeler.projects.services import membership_set, project_create
 

@@ -22,11 +22,9 @@ from labeler.exports.models import Export, ExportStatus
 from labeler.exports.options import ExportOptions, export_options_parse
 from labeler.exports.selection import export_count
 from labeler.projects.models import Project
+from labeler.task_names import Task
 
 logger = logging.getLogger(__name__)
-
-RUN_TASK = "worker.tasks.export_run"
-DELETE_TASK = "worker.tasks.storage_delete_files"
 
 
 def export_check(*, project: Project, options: ExportOptions) -> int:
@@ -72,7 +70,7 @@ def export_start(*, project: Project, user: User | None, options: ExportOptions)
         options=options.as_dict(),
         total=total,
     )
-    jobs.enqueue(RUN_TASK, export.pk)
+    jobs.enqueue(Task.EXPORT_RUN, export.pk)
     return export
 
 
@@ -152,4 +150,4 @@ def export_delete(*, export: Export) -> None:
     name = export.file.name
     export.delete()
     if name:
-        jobs.enqueue(DELETE_TASK, [name])
+        jobs.enqueue(Task.STORAGE_DELETE_FILES, [name])

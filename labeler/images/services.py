@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -12,7 +12,6 @@ from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 
-from labeler import jobs
 from labeler.errors import ValidationFailed
 from labeler.images.files import (
     ArchiveMember,
@@ -26,8 +25,6 @@ from labeler.images.files import (
 )
 from labeler.images.model_inputs import input_cache, inputs_keep
 from labeler.images.models import Image
-from labeler.predictions.promotion import PRELABEL_TASK
-from labeler.predictions.selectors import current_model, model_input_specs
 from labeler.projects.models import Project
 
 logger = logging.getLogger(__name__)
@@ -64,16 +61,7 @@ def images_ingest(*, project: Project, files: Iterable[UploadedFile]) -> list[In
             results.extend(_ingest_archive(project, upload, name))
         else:
             results.append(_ingest_one(project, name, upload_read(upload)))
-    if any(result.status == "created" for result in results):
-        images_prelabel_new(project=project)
     return results
-
-
-def images_prelabel_new(*, project: Project) -> None:
-    """New images get the current model's predictions (and a queue rank) in the background."""
-    model = current_model(project)
-    if model is not None:
-        jobs.enqueue(PRELABEL_TASK, model.pk)
 
 
 def upload_read(upload: UploadedFile) -> bytes | RejectedFile:
@@ -122,8 +110,8 @@ def image_store(*, project: Project, name: str, checked: CheckedImage) -> tuple[
     """The project's image with this content, stored now if new; returns (image, created).
 
     A file whose row cannot be written is removed again. Inside a transaction, the caller
-    deletes ``image.file`` of a created image if it rolls back; the thumbnail is made
-    once the image is committed.
+    deletes ``image.file`` of a created image if it rolls back. Its thumbnail is the
+    caller's follow-up (``labeler.flows.image_added``), sent once the image is committed.
     """
     short_name = name.replace("\\", "/").rsplit("/", 1)[-1][:255] or "image"
     existing = Image.objects.filter(project=project, sha256=checked.sha256).first()
@@ -145,13 +133,12 @@ def image_store(*, project: Project, name: str, checked: CheckedImage) -> tuple[
     except BaseException:
         default_storage.delete(stored)
         raise
-    # Outside the try: in autocommit the on_commit hook runs right here, and its failure
-    # (a broker down) must never delete the file of a row that is already committed.
-    jobs.enqueue("worker.tasks.image_make_thumbnail", image.pk)
     return image, True
 
 
 def _image_create(project: Project, stored: str, short_name: str, checked: CheckedImage) -> Image:
+    # The trigger images_counts_insert (migration 0002) adds the row to the project's
+    # counters (ImageCounter) in the same statement.
     # A savepoint, so a duplicate caught by the constraint leaves an outer transaction usable.
     with transaction.atomic():
         return Image.objects.create(
@@ -167,21 +154,24 @@ def _image_create(project: Project, stored: str, short_name: str, checked: Check
         )
 
 
-def image_make_thumbnail(*, image_id: int) -> None:
+InputSpecs = Callable[[Project], set[tuple[int, bool]]]
+
+
+def image_make_thumbnail(*, image_id: int, input_specs: InputSpecs) -> None:
     """Turn a stored image upright, then render its thumbnail once and keep its model inputs.
 
     An upload is stored as sent (checking it decodes it reduced, never whole); here, in
     the worker, a file whose EXIF says to turn it is turned and stored again, once
     (``image_upright``). The thumbnail and the model inputs (``labeler.images.model_inputs``)
     come from the one read of the upright file: inputs for the sizes the project's models
-    take, so that pre-labelling the new image reads a few kilobytes of pixels instead of
-    decoding the file again.
+    take (``input_specs``: models are a layer above), so that pre-labelling the new image
+    reads a few kilobytes of pixels instead of decoding the file again.
     """
     image = Image.objects.select_related("project").filter(pk=image_id).first()
     if image is None:
         return
     cache = input_cache()
-    missing = cache.missing(image.sha256, model_input_specs(image.project)) if cache else set()
+    missing = cache.missing(image.sha256, input_specs(image.project)) if cache else set()
     if image.thumbnail and not missing:
         return
     with image.file.open("rb") as handle:

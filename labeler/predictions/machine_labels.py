@@ -14,7 +14,6 @@ from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
-from labeler.agreement.refresh import agreement_refresh_schedule
 from labeler.annotations.history import final_labels_tracked
 from labeler.annotations.models import FinalLabel, FinalLabelMethod
 from labeler.annotations.services import labels_resolve
@@ -153,8 +152,6 @@ def _review(
     Image.objects.filter(pk__in=[*leaving, *(m.image_id for m in corrected)]).update(
         is_complete=True
     )
-    if confirmed or corrected:
-        agreement_refresh_schedule(project_id=project.pk)
     return {"confirmed": len(confirmed), "corrected": len(corrected), "spot_checked": sum(spot)}
 
 

@@ -24,8 +24,8 @@ from labeler.predictions.models import ModelVersion, Prediction
 from labeler.predictions.sampling import queue_order, uncertainty
 from labeler.predictions.selectors import current_model
 from labeler.projects.models import ActiveLearning, Project
+from labeler.task_names import Task
 
-QUEUE_TASK = "worker.tasks.queue_order_refresh"
 WRITE_BATCH = 1000
 
 
@@ -220,7 +220,7 @@ def _prelabel_done(version: ModelVersion) -> None:
         prelabel_done_at=timezone.now()
     )
     if marked:
-        jobs.enqueue(QUEUE_TASK, version.project_id)
+        jobs.enqueue(Task.QUEUE_ORDER_REFRESH, version.project_id)
 
 
 def queue_order_refresh(*, project: Project, seed: int | None = None) -> int:

@@ -12,8 +12,8 @@ from scipy.stats import binomtest
 from labeler import jobs
 from labeler.predictions.models import ModelVersion
 from labeler.projects.models import Project
+from labeler.task_names import Task
 
-PRELABEL_TASK = "worker.tasks.prelabel_dispatch"
 # A lower macro-F1 counts as worse only when the images the current model alone gets
 # right outnumber those the new one alone gets right by more than chance explains
 # (one-sided exact McNemar test at this level).
@@ -99,5 +99,5 @@ def model_version_promote(
         f"Promoted by {promoted_by.get_username()}." if promoted_by else "Promoted."
     )
     version.save(update_fields=["is_current", "promoted_at", "promoted_by", "promotion_note"])
-    jobs.enqueue(PRELABEL_TASK, version.pk)
+    jobs.enqueue(Task.PRELABEL_DISPATCH, version.pk)
     return version

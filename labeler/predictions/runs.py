@@ -1,10 +1,10 @@
 """A training run's life: created, claimed by a worker, progressing, finished or failed.
 
-The worker calls these around the ML code (worker/ml/jobs.py); each is atomic and safe
+The worker calls these around the ML code (worker/model_jobs.py); each is atomic and safe
 to repeat, because a task may run twice (acks_late redelivery) or die half-way. A model
-version exists only once a run finished with its weights in place. Agreement refresh
-calls ``training_refresh_if_due``, so this module imports nothing of the agreement
-domain but ``final_labels``, which imports nothing of this one.
+version exists only once a run finished with its weights in place. A retraining is
+started by ``training_refresh_if_due`` after the final labels were refreshed
+(``labeler.flows.agreement_refresh``).
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ from django.utils import timezone
 from labeler import jobs
 from labeler.agreement.final_labels import final_labels_current
 from labeler.errors import Conflict, DomainError
-from labeler.predictions.config import training_config_clean
 from labeler.predictions.dataset import (
     Split,
     TrainingSet,
@@ -40,9 +39,10 @@ from labeler.predictions.models import (
 )
 from labeler.predictions.promotion import model_version_promote, promotion_decide
 from labeler.projects.models import Project
+from labeler.projects.training_config import training_config_clean
+from labeler.task_names import Task
 
 logger = logging.getLogger(__name__)
-TRAIN_TASK = "worker.tasks.ml_train"
 HISTORY_KEYS = ("epoch", "train_loss", "val_loss", "val_accuracy", "val_macro_f1")
 
 
@@ -82,7 +82,7 @@ def training_run_create(
             "A training run is already queued or running for this project.",
             run=active.pk if active else None,
         ) from None
-    jobs.enqueue(TRAIN_TASK, run.pk)
+    jobs.enqueue(Task.ML_TRAIN, run.pk)
     return run
 
 
@@ -273,7 +273,7 @@ def training_runs_resume(*, queued_before: Any = None) -> int:
         queued = queued.filter(created_at__lt=queued_before)
     ids = list(queued.values_list("pk", flat=True))
     for run_id in ids:
-        jobs.enqueue(TRAIN_TASK, run_id)
+        jobs.enqueue(Task.ML_TRAIN, run_id)
     return len(ids)
 
 

@@ -10,7 +10,6 @@ from django.utils.crypto import salted_hmac
 
 from labeler.annotations.models import Annotation
 from labeler.images.models import Image
-from labeler.predictions.config import training_config_clean
 from labeler.predictions.models import (
     MachineLabel,
     MachineLabelStatus,
@@ -19,6 +18,7 @@ from labeler.predictions.models import (
     TrainingRun,
 )
 from labeler.projects.models import Project
+from labeler.projects.training_config import training_config_clean
 
 DEFAULT_THRESHOLD = 0.5
 

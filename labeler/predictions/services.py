@@ -14,10 +14,9 @@ from django.db import transaction
 from labeler import jobs
 from labeler.agreement.services import final_labels_refresh
 from labeler.errors import Conflict, ValidationFailed
-from labeler.predictions.config import training_config_clean
 from labeler.predictions.dataset import training_set, training_set_check
 from labeler.predictions.models import ModelVersion, TrainingRun
-from labeler.predictions.promotion import PRELABEL_TASK, model_version_promote
+from labeler.predictions.promotion import model_version_promote
 from labeler.predictions.runs import (
     training_run_active,
     training_run_create,
@@ -25,6 +24,8 @@ from labeler.predictions.runs import (
 )
 from labeler.predictions.selectors import current_model
 from labeler.projects.models import Project
+from labeler.projects.training_config import training_config_clean
+from labeler.task_names import Task
 
 __all__ = ["model_version_promote", "prelabel_start", "training_config_merge", "training_start"]
 
@@ -75,5 +76,5 @@ def prelabel_start(*, project: Project) -> ModelVersion:
     model = current_model(project)
     if model is None:
         raise Conflict("The project has no current model yet: train one first.", field="model")
-    jobs.enqueue(PRELABEL_TASK, model.pk)
+    jobs.enqueue(Task.PRELABEL_DISPATCH, model.pk)
     return model

@@ -10,10 +10,7 @@ from django.db.models import CharField, Count, F, Value
 from django.db.models.functions import Cast, Concat
 
 from labeler import jobs
-from labeler.annotations.models import Annotation, FinalLabelMethod
 from labeler.errors import Conflict, ValidationFailed
-from labeler.images.models import Image
-from labeler.predictions.config import training_config_clean
 from labeler.projects.labels import LabelSpec, labels_parse
 from labeler.projects.models import (
     ActiveLearning,
@@ -23,6 +20,8 @@ from labeler.projects.models import (
     Project,
     Role,
 )
+from labeler.projects.training_config import training_config_clean
+from labeler.task_names import Task
 
 MAX_OVERLAP = 50
 
@@ -146,28 +145,18 @@ def project_update(*, project: Project, **changes: Any) -> Project:
         _labels_sync(project, _labels_parse_update(project, changes["labels"], multi_label))
     elif multi_label is False and project.labels.count() < 2:
         raise ValidationFailed("A single-label project needs at least 2 labels.", field="labels")
-    old_overlap = project.overlap
     for field in ("name", "instructions", "multi_label", "overlap", *SETTING_FIELDS):
         if field in changes:
             value = changes[field]
             setattr(project, field, value.strip() if field == "name" else value)
     project.save()
-    if project.overlap != old_overlap:
-        images = Image.objects.filter(project=project)
-        images.filter(annotation_count__gte=project.overlap).update(is_complete=True)
-        # Images imported with their final label are done whatever the overlap.
-        images.filter(annotation_count__lt=project.overlap).exclude(
-            final_label__method=FinalLabelMethod.IMPORTED
-        ).update(is_complete=False)
     return project
 
 
 def _check_can_become_single_label(project: Project) -> None:
-    crowded = (
-        Annotation.objects.filter(project=project)
-        .annotate(label_count=Count("labels"))
-        .filter(label_count__gt=1)
-    )
+    # Through the reverse relation: annotations are a layer above projects.
+    annotations = project.annotations.annotate(label_count=Count("labels"))
+    crowded = annotations.filter(label_count__gt=1)
     if crowded.exists():
         raise Conflict(
             "Some annotations carry several labels; the project cannot become single-label.",
@@ -223,14 +212,14 @@ def _label_in_use(label: Label) -> bool:
 def project_delete(*, project: Project) -> None:
     """Delete a project with everything in it, then its stored files."""
     with transaction.atomic():
-        names = list(
-            Image.objects.filter(project=project).values_list("file", "thumbnail").iterator()
-        )
+        # Through the reverse relations: images and exports are layers above projects.
+        images = project.images
+        names = list(images.values_list("file", "thumbnail").iterator())
         names += [(name, "") for name in project.exports.values_list("file", flat=True)]
         project.delete()
     files = [name for pair in names for name in pair if name]
     for start in range(0, len(files), 1000):
-        jobs.enqueue("worker.tasks.storage_delete_files", files[start : start + 1000])
+        jobs.enqueue(Task.STORAGE_DELETE_FILES, files[start : start + 1000])
 
 
 @transaction.atomic
@@ -274,3 +263,25 @@ def _check_not_last_lead(project: Project, membership: Membership) -> None:
     leads = Membership.objects.filter(project=project, role=Role.LEAD)
     if not leads.exclude(pk=membership.pk).exists():
         raise Conflict("A project must keep at least one lead.", field="role")
+
+
+def agreement_refresh_due_ids() -> list[int]:
+    """Projects whose agreement refresh could not be scheduled (see ``labeler.flows``)."""
+    due = Project.objects.filter(agreement_refresh_due=True).order_by("pk")
+    return list(due.values_list("pk", flat=True))
+
+
+def agreement_refresh_due_take(*, project_id: int) -> bool:
+    """Take the project off the due list; False if it is not on it (another run took it)."""
+    due = Project.objects.filter(pk=project_id, agreement_refresh_due=True)
+    return due.update(agreement_refresh_due=False) == 1
+
+
+def agreement_refresh_due_mark(*, project_id: int) -> None:
+    """Put the project on the due list: beat's next ``agreement_refresh_overdue`` runs it.
+
+    A project already on it is not written again (every submit of an outage lands here).
+    """
+    Project.objects.filter(pk=project_id, agreement_refresh_due=False).update(
+        agreement_refresh_due=True
+    )

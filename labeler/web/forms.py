@@ -11,10 +11,10 @@ from django.contrib.auth.models import User
 from django.utils.datastructures import MultiValueDict
 
 from labeler.errors import DomainError
-from labeler.predictions.config import training_config_defaults
 from labeler.projects.labels import DEFAULT_HOTKEYS, PALETTE
 from labeler.projects.models import ActiveLearning, ConsensusMethod, Project, Role
 from labeler.projects.selectors import active_user_by_username
+from labeler.projects.training_config import training_config_defaults
 
 LABEL_PARTS = ("id", "name", "color", "hotkey")
 NEW_PROJECT_LABEL_ROWS = 2  # a single-label project needs at least two labels

@@ -9,6 +9,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
+from labeler import flows
 from labeler.annotations.selectors import annotation_counts_by_annotator, project_progress
 from labeler.errors import DomainError, ValidationFailed
 from labeler.projects import selectors, services
@@ -74,7 +75,7 @@ def project_edit(request: HttpRequest, project_id: int) -> HttpResponse:
     form = ProjectForm(request.POST, project=project)
     if form.is_valid():
         try:
-            services.project_update(project=project, **form.settings())
+            flows.project_update(project=project, **form.settings())
         except DomainError as exc:
             form.add_domain_error(exc)
         else:

@@ -17,8 +17,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from bench.load_stack import free_port
 from labeler import jobs
+from labeler.flows import images_ingest
 from labeler.images.models import Image
-from labeler.images.services import images_ingest
 from labeler.outbox import services as outbox_services
 from labeler.outbox.models import PendingSend
 from tests.factories import ProjectFactory, image_bytes

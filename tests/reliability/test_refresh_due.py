@@ -6,8 +6,8 @@ import pytest
 from django.core.cache import caches
 
 from bench.load_stack import free_port
-from labeler.agreement.services import agreement_refresh_overdue
 from labeler.annotations.models import FinalLabel
+from labeler.flows import agreement_refresh_overdue
 from tests.factories import ProjectFactory, UserFactory, add_member, annotation_submit
 
 pytestmark = pytest.mark.django_db

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from labeler.agreement import services
-from labeler.agreement.services import final_labels_refresh, image_decide, image_gold_clear
+from labeler import flows
+from labeler.agreement.services import final_labels_refresh
 from labeler.annotations.models import FinalLabel, FinalLabelMethod
 from labeler.annotations.queue import queue_next_image
 from labeler.errors import ValidationFailed
+from labeler.flows import image_decide, image_gold_clear
 from labeler.projects.models import Project
 from tests.factories import ProjectFactory, UserFactory, add_member, annotation_submit
 from tests.rows import row_counts
@@ -134,7 +135,7 @@ def test_an_overdue_refresh_that_fails_leaves_its_project_due_and_runs_the_other
         annotation_submit(project=later, annotator=user, image_id=image.pk, labels=["cat"])
     FinalLabel.objects.all().delete()
     Project.objects.filter(pk__in=[project.pk, later.pk]).update(agreement_refresh_due=True)
-    refresh, tried = services.agreement_refresh, []
+    refresh, tried = flows.agreement_refresh, []
 
     def refresh_or_fail(*, project: Project) -> None:
         tried.append(project.pk)
@@ -142,8 +143,8 @@ def test_an_overdue_refresh_that_fails_leaves_its_project_due_and_runs_the_other
             raise RuntimeError("disk full")
         refresh(project=project)
 
-    monkeypatch.setattr(services, "agreement_refresh", refresh_or_fail)
-    assert services.agreement_refresh_overdue() == 1
+    monkeypatch.setattr(flows, "agreement_refresh", refresh_or_fail)
+    assert flows.agreement_refresh_overdue() == 1
     assert tried == [project.pk, later.pk]
     assert FinalLabel.objects.get().image_id == image.pk
     due = dict(Project.objects.values_list("pk", "agreement_refresh_due"))

@@ -10,7 +10,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image as PILImage
 
-from labeler.images import services
+from labeler import flows
 from labeler.images.files import upright_render
 from labeler.images.model_inputs import InputCache, input_cache, inputs_keep, prepare_image
 from labeler.images.models import Image
@@ -21,7 +21,7 @@ from tests.labeler.images import samples
 
 def upload(project, content: bytes, capture) -> Image:
     with capture(execute=True):
-        [result] = services.images_ingest(
+        [result] = flows.images_ingest(
             project=project, files=[SimpleUploadedFile("photo.jpg", content)]
         )
     return Image.objects.get(pk=result.image_id)
@@ -70,7 +70,7 @@ def test_a_rerun_makes_only_what_is_missing(media_root, django_capture_on_commit
     thumbnail = image.thumbnail.name
     project.training = {"image_size": 40}
     project.save()
-    services.image_make_thumbnail(image_id=image.pk)
+    flows.image_prepare(image_id=image.pk)
     image.refresh_from_db()
     cache = input_cache()
     assert cache is not None

@@ -9,6 +9,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image as PILImage
 
+from labeler import flows
 from labeler.images import services
 from labeler.images.models import Image
 from tests.api.test_images import assert_storage_matches_rows
@@ -26,12 +27,12 @@ def test_failing_follow_up_after_commit_never_deletes_a_stored_image(
     whole (its row and its file) and is reported as created.
     """
 
-    def thumbnail_fails(*, image_id: int) -> None:
+    def thumbnail_fails(*, image_id: int, **_: object) -> None:
         raise RuntimeError("thumbnail task failed")
 
     monkeypatch.setattr(services, "image_make_thumbnail", thumbnail_fails)
 
-    [result] = services.images_ingest(
+    [result] = flows.images_ingest(
         project=project, files=[SimpleUploadedFile("a.png", image_bytes())]
     )
 
@@ -49,13 +50,13 @@ def test_new_images_of_a_project_with_a_model_get_a_prelabelling_pass(
     """An upload that creates images starts the current model's pass over the images it
     has not predicted; an upload of duplicates only starts none."""
     with django_capture_on_commit_callbacks(execute=True):
-        services.images_ingest(project=project, files=[SimpleUploadedFile("a.png", image_bytes())])
+        flows.images_ingest(project=project, files=[SimpleUploadedFile("a.png", image_bytes())])
     model = ModelVersionFactory(project=project, is_current=True)
     assert model.prelabel_started_at is None
 
     files = [SimpleUploadedFile(f"{n}.png", image_bytes()) for n in "bc"]
     with django_capture_on_commit_callbacks(execute=True):
-        services.images_ingest(project=project, files=files)
+        flows.images_ingest(project=project, files=files)
     model.refresh_from_db()
     # Planned over the images the model has not predicted: all three (the first one came
     # before the model); the prediction itself needs weights this factory model lacks.
@@ -65,7 +66,7 @@ def test_new_images_of_a_project_with_a_model_get_a_prelabelling_pass(
     model.save()
     again = [SimpleUploadedFile("b.png", files[0].open().read())]
     with django_capture_on_commit_callbacks(execute=True):
-        [result] = services.images_ingest(project=project, files=again)
+        [result] = flows.images_ingest(project=project, files=again)
     assert result.status == "duplicate"
     model.refresh_from_db()
     assert model.prelabel_started_at is None
@@ -80,7 +81,7 @@ def test_the_background_task_turns_a_stored_image_upright_once(
     from the turned image. Run again, it changes nothing."""
     data = samples.jpeg_turned()
     with django_capture_on_commit_callbacks(execute=True):
-        [result] = services.images_ingest(
+        [result] = flows.images_ingest(
             project=project, files=[SimpleUploadedFile("phone.jpg", data)]
         )
 
@@ -92,7 +93,7 @@ def test_the_background_task_turns_a_stored_image_upright_once(
     assert PILImage.open(Path(media_root) / image.thumbnail.name).size == (20, 40)
     assert_storage_matches_rows(media_root)
 
-    services.image_make_thumbnail(image_id=image.pk)
+    flows.image_prepare(image_id=image.pk)
     assert Image.objects.get(pk=image.pk).file.name == image.file.name
     assert_storage_matches_rows(media_root)
 
@@ -101,7 +102,7 @@ def test_the_background_task_turns_a_stored_image_upright_once(
 def test_a_second_turn_of_the_same_image_keeps_the_first(project, media_root):
     """Two runs at once: the one that finds the row already moved deletes its own file."""
     data = samples.jpeg_turned()
-    [result] = services.images_ingest(project=project, files=[SimpleUploadedFile("a.jpg", data)])
+    [result] = flows.images_ingest(project=project, files=[SimpleUploadedFile("a.jpg", data)])
     first, second = Image.objects.get(pk=result.image_id), Image.objects.get(pk=result.image_id)
 
     services.image_upright(image=first, data=data)

@@ -7,9 +7,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from labeler.agreement.services import agreement_refresh
 from labeler.annotations.models import FinalLabel, FinalLabelMethod
 from labeler.errors import Conflict, ValidationFailed
+from labeler.flows import agreement_refresh
 from labeler.predictions import runs, services
 from labeler.predictions.models import ModelVersion, RunReason, RunStatus, TrainingRun
 from tests.factories import (

@@ -1,0 +1,29 @@
+"""Every key the domain keeps in the shared cache, in one place.
+
+The cache is shared by every web process and worker (Redis in production), so a key
+names its project and, for cached results, the state they were computed from: a key
+that changes with that state needs no invalidation.
+"""
+
+from __future__ import annotations
+
+
+def agreement_refresh_scheduled(project_id: int) -> str:
+    """Present while a refresh of the project's final labels is scheduled (``labeler.flows``)."""
+    return f"agreement-refresh:{project_id}"
+
+
+def agreement_report(project_id: int, mark: str) -> str:
+    """The project's agreement report, as of ``mark`` (its labels' and settings' state)."""
+    return f"agreement:{project_id}:{mark}"
+
+
+def review_candidates(project_id: int, digest: str) -> str:
+    """The project's review queue, as of ``digest`` (its labels' and settings' state)."""
+    return f"review:{project_id}:{digest}"
+
+
+def login_throttle(scope: str, kind: str, who: str) -> str:
+    """A login throttle's counter (``kind`` "count") or lockout end ("until") for ``who``
+    (a user at an address, or an address), in ``scope`` ("user" or "address")."""
+    return f"labeler:login:{scope}:{kind}:{who}"

@@ -1,0 +1,346 @@
+"""What follows a change, written once: the writes whose effects reach up the layers.
+
+A domain layer never imports the layers above it (docs/architecture.md), so a write in a
+lower layer cannot start the work that depends on it higher up. The writes that have such
+follow-ups are called through this module, which may import every layer: each function
+here makes the write through its layer's service, then enqueues what follows on commit.
+The chains, in the order they run:
+
+    labels changed: a label given, changed or taken back (``annotation_submit``,
+    ``annotation_record``, ``annotation_withdraw``), a person's decision (``image_decide``,
+    ``image_gold_clear``, ``image_decision_clear``), machine labels reviewed
+    (``machine_labels_review``)
+      -> ``labels_changed``: one agreement refresh scheduled for a burst of changes
+         -> ``agreement_refresh`` (task): the final labels refreshed
+            -> a retraining started once ``retrain_after`` new final labels came in
+            -> the agreement report and the review queue cached for the pages
+
+    images added: an upload (``images_ingest``), an import (``images_import``)
+      -> ``image_added``: its thumbnail and model inputs made (``image_prepare``, task)
+      -> ``images_added``: the current model pre-labels the new images (its pass then
+         reorders the queue by uncertainty: ``labeler.predictions.prelabel``)
+
+    labels imported (``images_import``)
+      -> one agreement refresh after the whole import, not the debounced one
+
+    a project's overlap changed (``project_update``)
+      -> every image's completeness set again
+
+Follow-ups that stay within one layer are enqueued by that layer (a promotion's pre-label
+pass, a training run's task, an export's file); every task's name is in
+``labeler.task_names``.
+
+With the cache or the broker down, a refresh that cannot be scheduled marks the project
+``agreement_refresh_due`` instead, and ``agreement_refresh_overdue`` (run by beat)
+refreshes it once they are back. Readers never wait for a refresh:
+``final_labels_current`` refreshes at once when labels changed since the last one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Callable, Iterable
+from functools import partial
+from typing import Any
+
+import numpy as np
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.core.cache import cache
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+
+from labeler import cache_keys, jobs
+from labeler.agreement import services as agreement_services
+from labeler.agreement.final_labels import final_labels_refresh
+from labeler.agreement.review import review_candidates
+from labeler.agreement.selectors import agreement_report
+from labeler.annotations import services as annotation_services
+from labeler.annotations.models import Annotation, FinalLabel
+from labeler.images import services as image_services
+from labeler.images.models import Image
+from labeler.imports import services as import_services
+from labeler.predictions import machine_labels
+from labeler.predictions.runs import training_refresh_if_due
+from labeler.predictions.selectors import current_model, model_input_specs
+from labeler.projects import services as project_services
+from labeler.projects.models import Project
+from labeler.task_names import Task
+
+logger = logging.getLogger(__name__)
+
+MARGIN_SECONDS = 1  # a refresh starts this long after its key expired (clocks differ a little)
+
+
+# Labels changed -> final labels -> retraining, reports.
+
+
+def annotation_submit(
+    *,
+    project: Project,
+    annotator: User,
+    image_id: Any,
+    labels: Any,
+    time_spent_ms: int | None = None,
+) -> tuple[Annotation, bool]:
+    """An annotator's label through the queue (``annotation_services.annotation_submit``);
+    returns (annotation, created)."""
+    written = annotation_services.annotation_submit(
+        project=project,
+        annotator=annotator,
+        image_id=image_id,
+        labels=labels,
+        time_spent_ms=time_spent_ms,
+    )
+    if written.changed:
+        labels_changed(project_id=project.pk)
+    return written.annotation, written.created
+
+
+def annotation_record(
+    *,
+    project: Project,
+    annotator: User,
+    image_id: Any,
+    labels: Any,
+    time_spent_ms: int | None = None,
+) -> tuple[Annotation, bool]:
+    """Labels given outside the queue (``annotation_services.annotation_record``)."""
+    written = annotation_services.annotation_record(
+        project=project,
+        annotator=annotator,
+        image_id=image_id,
+        labels=labels,
+        time_spent_ms=time_spent_ms,
+    )
+    if written.changed:
+        labels_changed(project_id=project.pk)
+    return written.annotation, written.created
+
+
+def annotation_withdraw(*, project: Project, annotator: User, annotation_id: int) -> Image:
+    """Take back one's own annotation (``annotation_services.annotation_withdraw``)."""
+    image = annotation_services.annotation_withdraw(
+        project=project, annotator=annotator, annotation_id=annotation_id
+    )
+    labels_changed(project_id=project.pk)
+    return image
+
+
+def image_decide(
+    *,
+    project: Project,
+    image_id: Any,
+    labels: Any,
+    decided_by: User,
+    method: str,
+    may_change_gold: bool = True,
+) -> FinalLabel:
+    """A person's final label for an image (``agreement_services.image_decide``)."""
+    final = agreement_services.image_decide(
+        project=project,
+        image_id=image_id,
+        labels=labels,
+        decided_by=decided_by,
+        method=method,
+        may_change_gold=may_change_gold,
+    )
+    labels_changed(project_id=project.pk)
+    return final
+
+
+def image_gold_clear(*, project: Project, image_id: Any, cleared_by: User) -> None:
+    """Stop using an image as gold (``agreement_services.image_gold_clear``)."""
+    agreement_services.image_gold_clear(project=project, image_id=image_id, cleared_by=cleared_by)
+    labels_changed(project_id=project.pk)
+
+
+def image_decision_clear(*, project: Project, image_id: int, cleared_by: User) -> None:
+    """Take back a person's decision (``agreement_services.image_decision_clear``)."""
+    agreement_services.image_decision_clear(
+        project=project, image_id=image_id, cleared_by=cleared_by
+    )
+    labels_changed(project_id=project.pk)
+
+
+def machine_labels_review(
+    *,
+    project: Project,
+    reviewer: User,
+    confirm: Any = (),
+    correct: Any = (),
+    rng: np.random.Generator | None = None,
+) -> dict[str, int]:
+    """Confirm and correct machine labels (``machine_labels.machine_labels_review``)."""
+    counts = machine_labels.machine_labels_review(
+        project=project, reviewer=reviewer, confirm=confirm, correct=correct, rng=rng
+    )
+    if counts["confirmed"] or counts["corrected"]:
+        labels_changed(project_id=project.pk)
+    return counts
+
+
+def labels_changed(*, project_id: int) -> None:
+    """Refresh the project's final labels and quality caches soon after this transaction commits.
+
+    A burst of changes costs one refresh that sees all of them. The first change committed
+    after a refresh adds a key to the shared cache for ``AGREEMENT_REFRESH_SECONDS`` and
+    schedules the task a second after the key expires; changes committed while the key
+    lives ride on that run, which starts after every one of them committed. With no
+    broker the web server waits the countdown out on its task thread (``labeler.jobs``),
+    as a worker would; where tasks run inline (commands, tests) the task runs at once, so
+    there changes within the window after a refresh wait for the next change after it.
+
+    Nothing is scheduled for a transaction that rolls back; a cache or broker failure is
+    logged and marks the project due (never an error for the write that has committed).
+    """
+    transaction.on_commit(partial(_refresh_schedule, project_id), robust=True)
+
+
+def _refresh_schedule(project_id: int) -> None:
+    seconds = settings.AGREEMENT_REFRESH_SECONDS
+    key = cache_keys.agreement_refresh_scheduled(project_id)
+    try:
+        # Added after the commit: a write that finds the key is committed before the run reads.
+        if not cache.add(key, 1, timeout=seconds):
+            return
+    except jobs.UNAVAILABLE as exc:
+        _refresh_due(project_id, exc)  # the cache is down: one timeout, not a second on a delete
+        return
+    try:
+        jobs.send_now(seconds + MARGIN_SECONDS, Task.AGREEMENT_REFRESH, project_id)
+    except jobs.UNAVAILABLE as exc:
+        _refresh_due(project_id, exc)
+        with contextlib.suppress(*jobs.UNAVAILABLE):
+            cache.delete(key)  # the next write tries again, if the broker is back
+
+
+def _refresh_due(project_id: int, exc: Exception) -> None:
+    logger.warning("Agreement refresh of project %s not scheduled (%s): due", project_id, exc)
+    project_services.agreement_refresh_due_mark(project_id=project_id)
+
+
+def agreement_refresh(*, project: Project) -> None:
+    """Bring the project's final labels, agreement report and review queue up to date.
+
+    Run in the background after labels change (``labels_changed``), so the pages that
+    read these find them ready; retrains the model when enough new final labels came in.
+    """
+    final_labels_refresh(project=project)
+    training_refresh_if_due(project=project)
+    agreement_report(project)
+    review_candidates(project)
+
+
+def agreement_refresh_overdue() -> int:
+    """Refresh every project whose refresh could not be scheduled; returns how many were.
+
+    Each project leaves the due list as its refresh starts and goes back on it if the
+    refresh fails, so one failure neither stops the others nor is forgotten.
+    """
+    refreshed = 0
+    for project_id in project_services.agreement_refresh_due_ids():
+        if not project_services.agreement_refresh_due_take(project_id=project_id):
+            continue
+        project = Project.objects.filter(pk=project_id).first()
+        if project is None:
+            continue
+        try:
+            agreement_refresh(project=project)
+        except Exception:  # logged, and tried again by the next run
+            logger.exception("Overdue agreement refresh of project %s failed", project_id)
+            project_services.agreement_refresh_due_mark(project_id=project_id)
+            continue
+        refreshed += 1
+    return refreshed
+
+
+# Images added -> thumbnails and model inputs -> pre-labels.
+
+
+def images_ingest(
+    *, project: Project, files: Iterable[UploadedFile]
+) -> list[image_services.IngestResult]:
+    """Store the uploaded images (``image_services.images_ingest``), then prepare and
+    pre-label the new ones."""
+    results = image_services.images_ingest(project=project, files=files)
+    created = [r.image_id for r in results if r.status == "created" and r.image_id]
+    for image_id in created:
+        image_added(image_id=image_id)
+    if created:
+        images_added(project=project)
+    return results
+
+
+def images_import(
+    *,
+    project: Project,
+    items: Iterable[import_services.ImportItem],
+    labels_as: str,
+    annotator_name: str | None = None,
+    create_labels: bool = False,
+    user: User | None,
+    report: Callable[[import_services.ImportResult], object] | None = None,
+) -> import_services.ImportSummary:
+    """Import images with their labels (``import_services.images_import``): each new image is
+    prepared as it is stored; after the whole import, the new ones are pre-labelled and
+    the final labels refreshed once if labels were written."""
+    results: list[import_services.ImportResult] = []
+
+    def each(result: import_services.ImportResult) -> None:
+        if result.status == "created" and result.image_id:
+            image_added(image_id=result.image_id)
+        (report or results.append)(result)
+
+    summary = import_services.images_import(
+        project=project,
+        items=items,
+        labels_as=labels_as,
+        annotator_name=annotator_name,
+        create_labels=create_labels,
+        user=user,
+        report=each,
+    )
+    summary.results = results
+    if summary.created:
+        images_added(project=project)
+    if summary.changed:
+        # Straight to the task rather than the debounced schedule: one refresh that runs
+        # after the whole import, even where a refresh ran while it was under way.
+        jobs.enqueue(Task.AGREEMENT_REFRESH, project.pk)
+    return summary
+
+
+def image_added(*, image_id: int) -> None:
+    """A stored image gets its thumbnail and model inputs in the background."""
+    jobs.enqueue(Task.IMAGE_MAKE_THUMBNAIL, image_id)
+
+
+def image_prepare(*, image_id: int) -> None:
+    """Turn the image upright, render its thumbnail and keep its inputs at the sizes the
+    project's models take (``image_services.image_make_thumbnail``)."""
+    image_services.image_make_thumbnail(image_id=image_id, input_specs=model_input_specs)
+
+
+def images_added(*, project: Project) -> None:
+    """New images get the current model's predictions (and a queue rank) in the background."""
+    model = current_model(project)
+    if model is not None:
+        jobs.enqueue(Task.PRELABEL_DISPATCH, model.pk)
+
+
+# Project settings.
+
+
+@transaction.atomic
+def project_update(*, project: Project, **changes: Any) -> Project:
+    """Change a project's settings (``project_services.project_update``); a new overlap
+    sets every image's completeness again, in the same transaction."""
+    old_overlap = (
+        Project.objects.select_for_update().values_list("overlap", flat=True).get(pk=project.pk)
+    )  # locked as the update locks it, so no other change comes between
+    project = project_services.project_update(project=project, **changes)
+    if project.overlap != old_overlap:
+        annotation_services.images_complete_set(project=project)
+    return project

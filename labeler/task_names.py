@@ -1,0 +1,33 @@
+"""Every background task's name, in one place.
+
+The domain enqueues work by these names (``labeler.jobs``); ``worker.tasks`` registers
+a task under each, and the settings route and schedule them by the same names. A name is
+part of what is on the queue: renaming one strands the messages sent under the old name.
+"""
+
+from typing import Final
+
+
+class Task:
+    """Celery tasks' registered names (plain strings, as Celery and the outbox keep them)."""
+
+    # Images
+    IMAGE_MAKE_THUMBNAIL: Final = "worker.tasks.image_make_thumbnail"
+    STORAGE_DELETE_FILES: Final = "worker.tasks.storage_delete_files"
+    # Annotations
+    ASSIGNMENTS_PURGE_EXPIRED: Final = "worker.tasks.assignments_purge_expired"
+    # Agreement
+    AGREEMENT_REFRESH: Final = "worker.tasks.agreement_refresh"
+    AGREEMENT_REFRESH_OVERDUE: Final = "worker.tasks.agreement_refresh_overdue"
+    # Predictions (the ml_* tasks run on the "gpu" queue)
+    ML_TRAIN: Final = "worker.tasks.ml_train"
+    ML_PREDICT: Final = "worker.tasks.ml_predict"
+    PRELABEL_DISPATCH: Final = "worker.tasks.prelabel_dispatch"
+    QUEUE_ORDER_REFRESH: Final = "worker.tasks.queue_order_refresh"
+    TRAINING_RUNS_REAP: Final = "worker.tasks.training_runs_reap"
+    TRAINING_RUNS_RESEND: Final = "worker.tasks.training_runs_resend"
+    # Exports
+    EXPORT_RUN: Final = "worker.tasks.export_run"
+    # Plumbing
+    IDEMPOTENCY_PURGE_EXPIRED: Final = "worker.tasks.idempotency_purge_expired"
+    OUTBOX_SEND: Final = "worker.tasks.outbox_send"
