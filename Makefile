@@ -49,8 +49,10 @@ lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 	DEBUG=1 $(BIN)/python manage.py makemigrations --check --dry-run
 	DEBUG=1 $(BIN)/python manage.py spectacular --fail-on-warn --file /dev/null
+	node_modules/.bin/eslint --max-warnings 0 static/js
 
 format: setup
 	$(BIN)/ruff format .
