@@ -136,3 +136,26 @@ def test_bad_arguments_stop_with_a_clear_message(project, tmp_path, media_root, 
     with pytest.raises(CommandError, match=message):
         call_command("import_images", *(a.format(**values) for a in args), stdout=io.StringIO())
     assert Image.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_an_import_from_the_command_line_gets_its_follow_ups(
+    project, tmp_path, media_root, django_capture_on_commit_callbacks
+):
+    # Thumbnails made and final labels refreshed, as an import over REST gets them.
+    folder = tmp_path / "data"
+    write(folder, "a.png", "b.png")
+    labels = tmp_path / "labels.csv"
+    labels.write_text("filename,label\na.png,cat\nb.png,cat\n")
+    project.overlap = 1
+    project.save(update_fields=["overlap"])
+
+    with django_capture_on_commit_callbacks(execute=True):
+        import_images(
+            project, folder, "--labels-csv", str(labels), "--labels-as", "annotation",
+        )  # fmt: skip
+
+    images = Image.objects.filter(project=project)
+    assert images.count() == 2 and all(image.thumbnail for image in images)
+    # overlap 1: each image's one annotation is its consensus final label after the refresh
+    assert finals(project) == {"a.png": ["cat"], "b.png": ["cat"]}

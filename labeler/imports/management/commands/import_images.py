@@ -12,9 +12,10 @@ from django.contrib.auth.models import User
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from labeler.errors import DomainError
+from labeler.flows import images_import
 from labeler.images.files import RejectedFile
 from labeler.imports.labels import LABELS_AS
-from labeler.imports.services import ImportItem, ImportResult, ImportSummary, images_import
+from labeler.imports.services import ImportItem, ImportResult, ImportSummary
 from labeler.imports.sources import (
     LabelMatcher,
     LabelSourceError,
