@@ -22,6 +22,8 @@ The chains, in the order they run:
 
     labels imported (``images_import``)
       -> one agreement refresh after the whole import, not the debounced one
+      -> one more once the import settled (``LABELER_IMPORT_SETTLE_SECONDS`` without a
+         new file): automatic retraining waits for it
 
     a project's overlap changed (``project_update``)
       -> every image's completeness set again
@@ -309,6 +311,10 @@ def images_import(
         # Straight to the task rather than the debounced schedule: one refresh that runs
         # after the whole import, even where a refresh ran while it was under way.
         jobs.enqueue(Task.AGREEMENT_REFRESH, project.pk)
+        # Retraining waits until the import settles (more batches of it may come): one
+        # more refresh once it has, which starts the run if one is due.
+        settle = settings.LABELER_IMPORT_SETTLE_SECONDS + MARGIN_SECONDS
+        jobs.enqueue_in(settle, Task.AGREEMENT_REFRESH, project.pk)
     return summary
 
 

@@ -335,6 +335,9 @@ LABELER_INPUT_CACHE_DIR = os.environ.get(
     "LABELER_INPUT_CACHE_DIR", str(VAR_DIR / "cache" / "inputs")
 )
 LABELER_INPUT_CACHE_MAX_SIZE = env_int("LABELER_INPUT_CACHE_MAX_SIZE", 64)  # pixels a side
+# Automatic retraining waits until no import has stored a file for this long: the
+# batches of one client's import count as one import while they come this close.
+LABELER_IMPORT_SETTLE_SECONDS = env_int("LABELER_IMPORT_SETTLE_SECONDS", 60)
 # A running training with no heartbeat for this long is marked failed (its worker is gone).
 LABELER_TRAINING_STALE_SECONDS = env_int("LABELER_TRAINING_STALE_SECONDS", 900)
 # How long a write's Idempotency-Key and its answer are kept for retries.

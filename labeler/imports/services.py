@@ -7,6 +7,7 @@ images and refreshes the final labels once the import is done.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -34,6 +35,7 @@ from labeler.imports.labels import (
     labels_recorded_since,
 )
 from labeler.projects.models import Project
+from labeler.projects.services import project_import_mark
 
 APPLIED, REFUSED, NONE = "applied", "refused", "none"
 
@@ -126,8 +128,10 @@ def images_import(
         annotator=_annotator(project, labels_as, annotator_name, user),
     )
     summary = ImportSummary()
+    marked = _settle_mark(project, at=None)
     for item in items:
         result = _import_one(shared, ImportItem(*item))
+        marked = _settle_mark(project, at=marked)
         summary.add(result)
         summary.changed += result.labels == APPLIED and result.labels_reason == ""
         if report is None:
@@ -135,7 +139,21 @@ def images_import(
         else:
             report(result)
     summary.labels_created = shared.labels.created
+    _settle_mark(project, at=None)
     return summary
+
+
+MARK_EVERY_SECONDS = 5.0
+
+
+def _settle_mark(project: Project, *, at: float | None) -> float:
+    """Push the project's import settle time ahead (at most every few seconds while the
+    import goes on: ``at`` is the last mark's time). Returns this mark's time."""
+    now = time.monotonic()
+    if at is not None and now - at < MARK_EVERY_SECONDS:
+        return at
+    project_import_mark(project_id=project.pk)
+    return now
 
 
 def _annotator(

@@ -18,10 +18,12 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from labeler import jobs
 from labeler.agreement.final_labels import final_labels_current
+from labeler.annotations.models import Annotation
 from labeler.errors import Conflict, DomainError
 from labeler.predictions.dataset import (
     Split,
@@ -38,7 +40,7 @@ from labeler.predictions.models import (
     TrainingRun,
 )
 from labeler.predictions.promotion import model_version_promote, promotion_decide
-from labeler.projects.models import Project
+from labeler.projects.models import Label, Project
 from labeler.projects.training_config import training_config_clean
 from labeler.task_names import Task
 
@@ -95,7 +97,10 @@ def training_refresh_if_due(*, project: Project) -> TrainingRun | None:
     """Start a run (reason refresh) once final labels grew by ``retrain_after`` since the last.
 
     Called after final labels were refreshed. Nothing happens while a run is active,
-    with ``retrain_after`` 0, without enough labels, or with a stale training config.
+    with ``retrain_after`` 0, without enough labels, or with a stale training config;
+    nor while an import is still storing files (``import_settles_at``: the import's last
+    refresh comes after it), nor while a label that annotators or an import gave some
+    image has no final label yet: a model that never saw a class would be promoted.
     """
     if project.retrain_after <= 0 or training_run_active(project) is not None:
         return None
@@ -104,6 +109,8 @@ def training_refresh_if_due(*, project: Project) -> TrainingRun | None:
     if len(data) - (last.label_count if last else 0) < project.retrain_after:
         return None
     try:
+        _import_settled_check(project)
+        _labels_covered_check(project, data)
         training_set_check(data)
         config = training_config_clean(project.training)
         return training_run_create(
@@ -112,6 +119,26 @@ def training_refresh_if_due(*, project: Project) -> TrainingRun | None:
     except DomainError as exc:
         logger.info("No retraining of project %s: %s", project.pk, exc.message)
         return None
+
+
+def _import_settled_check(project: Project) -> None:
+    settles = Project.objects.filter(pk=project.pk).values_list("import_settles_at", flat=True)
+    settles_at = settles.first()
+    if settles_at is not None and settles_at > timezone.now():
+        raise Conflict(f"An import is still storing files (it settles at {settles_at:%H:%M:%S}).")
+
+
+def _labels_covered_check(project: Project, data: TrainingSet) -> None:
+    """Refuse while a label given to some image has no final-labelled image to learn from."""
+    covered = {label_id for labels in data.targets for label_id in labels}
+    given = Label.objects.filter(project=project).exclude(pk__in=covered)
+    given = given.filter(Exists(Annotation.labels.through.objects.filter(label_id=OuterRef("pk"))))
+    names = sorted(given.values_list("name", flat=True))
+    if names:
+        raise Conflict(
+            f"No final label yet for {', '.join(names)}, which images were given: the model "
+            "would never see it."
+        )
 
 
 @transaction.atomic

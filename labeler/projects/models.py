@@ -85,6 +85,10 @@ class Project(models.Model):
     # Set when labels changed but the background refresh could not be scheduled (the cache
     # or the broker was down); a periodic task refreshes such projects and clears it.
     agreement_refresh_due = models.BooleanField(default=False, editable=False)
+    # An import pushes this ahead as it stores files (LABELER_IMPORT_SETTLE_SECONDS past
+    # its latest file): automatic retraining waits until it has passed, so a model is
+    # never trained on the first classes of a dataset still coming in.
+    import_settles_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import CharField, Count, F, Value
 from django.db.models.functions import Cast, Concat
+from django.utils import timezone
 
 from labeler import jobs
 from labeler.errors import Conflict, ValidationFailed
@@ -285,3 +288,9 @@ def agreement_refresh_due_mark(*, project_id: int) -> None:
     Project.objects.filter(pk=project_id, agreement_refresh_due=False).update(
         agreement_refresh_due=True
     )
+
+
+def project_import_mark(*, project_id: int) -> None:
+    """An import of the project is storing files: retraining waits until it settles."""
+    settles = timezone.now() + timedelta(seconds=settings.LABELER_IMPORT_SETTLE_SECONDS)
+    Project.objects.filter(pk=project_id).update(import_settles_at=settles)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.contrib.auth.models import User
 
 from labeler.agreement.rows import HUMAN_DECISIONS, SETTLED
@@ -239,13 +240,16 @@ def test_a_file_whose_labels_fail_to_write_leaves_nothing(project, media_root, m
 def test_follow_ups_run_once_the_import_committed(
     project, media_root, django_capture_on_commit_callbacks
 ):
-    """Thumbnails of new images, then one agreement refresh when labels changed."""
+    """Thumbnails of new images, then one agreement refresh when labels changed, and one
+    more once the import settled (automatic retraining waits for that one)."""
     with django_capture_on_commit_callbacks() as callbacks:
         run(project, item("a.png", ["cat"]), item("b.png"))
     tasks = [getattr(c, "signature", None) for c in callbacks]
     names = [str(t.task) for t in tasks if t is not None]
     assert names.count("worker.tasks.image_make_thumbnail") == 2
-    assert names.count("worker.tasks.agreement_refresh") == 1
+    refreshes = [t for t in tasks if t is not None and t.task == "worker.tasks.agreement_refresh"]
+    settle = settings.LABELER_IMPORT_SETTLE_SECONDS + 1
+    assert [t.options.get("countdown") for t in refreshes] == [None, settle]
 
     with django_capture_on_commit_callbacks() as callbacks:
         run(project, item("c.png"))

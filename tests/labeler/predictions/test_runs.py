@@ -9,7 +9,8 @@ from django.utils import timezone
 
 from labeler.annotations.models import FinalLabel, FinalLabelMethod
 from labeler.errors import Conflict, ValidationFailed
-from labeler.flows import agreement_refresh
+from labeler.flows import agreement_refresh, images_import
+from labeler.imports.services import ImportItem
 from labeler.predictions import runs, services
 from labeler.predictions.models import ModelVersion, RunReason, RunStatus, TrainingRun
 from tests.factories import (
@@ -18,6 +19,7 @@ from tests.factories import (
     UserFactory,
     add_member,
     annotation_submit,
+    image_bytes,
 )
 
 
@@ -311,3 +313,55 @@ def test_the_background_agreement_refresh_starts_a_due_retraining(project, make_
     agreement_refresh(project=project)
     (run,) = TrainingRun.objects.filter(project=project)
     assert (run.reason, run.status, run.label_count) == (RunReason.REFRESH, RunStatus.QUEUED, 4)
+
+
+def settled(project) -> None:
+    """As if the import's settle time had passed."""
+    type(project).objects.filter(pk=project.pk).update(
+        import_settles_at=timezone.now() - timedelta(seconds=1)
+    )
+
+
+def test_retraining_waits_until_an_import_settles(
+    project, lead, settings, django_capture_on_commit_callbacks
+):
+    """Found with a four-class dataset: a run started mid-import at 200 labels and its
+    model, promoted, had never seen one class. Batches of one import now count as one."""
+    settings.LABELER_IMPORT_SETTLE_SECONDS = 60
+    project.retrain_after = 4
+    project.save()
+    names = ["cat", "cat", "dog", "dog"]
+    items = [ImportItem(f"{i}.png", image_bytes(), [name]) for i, name in enumerate(names)]
+    with django_capture_on_commit_callbacks(execute=True):
+        images_import(project=project, items=items, labels_as="final", user=lead)  # 1st batch
+
+    assert FinalLabel.objects.filter(image__project=project).count() == 4
+    assert not TrainingRun.objects.exists()  # the refreshes it sent (inline here) waited
+
+    settled(project)
+    agreement_refresh(project=project)  # the refresh sent for after the settle time
+    (run,) = TrainingRun.objects.filter(project=project)
+    assert (run.reason, run.label_count) == (RunReason.REFRESH, 4)
+
+
+def test_retraining_waits_while_a_label_given_to_images_has_no_final_label(
+    project, labelled, make_images
+):
+    project.retrain_after = 4
+    project.save()
+    settled(project)
+    annotator = UserFactory()
+    add_member(project, annotator)
+    project.overlap = 2  # one annotation is no consensus yet
+    project.save()
+    (bird,) = make_images(project, 1)
+    annotation_submit(project=project, annotator=annotator, image_id=bird.pk, labels=["bird"])
+
+    assert runs.training_refresh_if_due(project=project) is None
+    with pytest.raises(Conflict, match="No final label yet for bird"):
+        runs._labels_covered_check(project, runs.training_set(project))
+
+    label(project, bird, "bird")
+    label(project, make_images(project, 1)[0], "bird")
+    run = runs.training_refresh_if_due(project=project)
+    assert run is not None and run.label_count == 6
