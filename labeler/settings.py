@@ -340,6 +340,9 @@ LABELER_INPUT_CACHE_MAX_SIZE = env_int("LABELER_INPUT_CACHE_MAX_SIZE", 64)  # pi
 LABELER_IMPORT_SETTLE_SECONDS = env_int("LABELER_IMPORT_SETTLE_SECONDS", 60)
 # A running training with no heartbeat for this long is marked failed (its worker is gone).
 LABELER_TRAINING_STALE_SECONDS = env_int("LABELER_TRAINING_STALE_SECONDS", 900)
+# A training writes its heartbeat at least this often: while it decodes, every few batches
+# within an epoch, and after each epoch. Keep it well below the stale limit above.
+LABELER_TRAINING_HEARTBEAT_SECONDS = env_int("LABELER_TRAINING_HEARTBEAT_SECONDS", 30)
 # How long a write's Idempotency-Key and its answer are kept for retries.
 LABELER_IDEMPOTENCY_SECONDS = env_int("LABELER_IDEMPOTENCY_SECONDS", 24 * 3600)
 # A run still queued this long after it was created is sent again (duplicates are no-ops).

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -68,8 +69,26 @@ def train(run_id: int) -> None:
         runs.training_run_fail(run_id=run_id, message=f"{type(exc).__name__}: {exc}")
 
 
+class _Heartbeat:
+    """The run's heartbeat between epochs, written at most every
+    ``LABELER_TRAINING_HEARTBEAT_SECONDS``; False once the run should stop."""
+
+    def __init__(self, run_id: int) -> None:
+        self.run_id = run_id
+        self.every = settings.LABELER_TRAINING_HEARTBEAT_SECONDS
+        self.last = time.monotonic()
+
+    def __call__(self) -> bool:
+        now = time.monotonic()
+        if now - self.last < self.every:
+            return True
+        self.last = now
+        return runs.training_run_heartbeat(run_id=self.run_id)
+
+
 def _train(plan: runs.TrainingPlan, device: str) -> None:
     config, data, run = plan.config, plan.data, plan.run
+    heartbeat = _Heartbeat(run.pk)
     decoded = decode_files(
         data.files,
         _open,
@@ -78,6 +97,7 @@ def _train(plan: runs.TrainingPlan, device: str) -> None:
         threads=DECODE_THREADS,
         keys=data.sha256s,
         cache=input_cache(),
+        beat=heartbeat,
     )
     position = {row: i for i, row in enumerate(decoded.ok)}
     train_rows = [r for r in plan.split.train if r in position]
@@ -95,6 +115,7 @@ def _train(plan: runs.TrainingPlan, device: str) -> None:
         config=config,
         device=device,
         on_epoch=lambda log: runs.training_run_progress(run_id=run.pk, log=dict(log)),
+        on_batch=heartbeat,
     )
     metrics = classification_metrics(
         y_true=y_val,

@@ -206,6 +206,15 @@ def training_run_progress(*, run_id: int, log: dict[str, Any]) -> bool:
     return not run.cancel_requested
 
 
+def training_run_heartbeat(*, run_id: int) -> bool:
+    """Note that the run's worker is alive between epochs (mid-epoch, or decoding);
+    False once the run should stop: cancelled, or no longer running (reaped)."""
+    running = TrainingRun.objects.filter(pk=run_id, status=RunStatus.RUNNING)
+    if not running.update(heartbeat_at=timezone.now()):
+        return False
+    return not running.filter(cancel_requested=True).exists()
+
+
 def _number(value: Any) -> float | int | None:
     if value is None or isinstance(value, bool):
         return None
@@ -272,8 +281,9 @@ def training_run_cancelled(*, run_id: int) -> None:
 
 @transaction.atomic
 def training_run_cancel(*, run: TrainingRun) -> TrainingRun:
-    """Cancel a run: a queued one at once, a running one at its next epoch (or at once when
-    its heartbeat is stale: its worker is gone and no next epoch will come)."""
+    """Cancel a run: a queued one at once, a running one at its next heartbeat (between
+    batches, or after an epoch), or at once when its heartbeat is stale: its worker is
+    gone and no heartbeat will come."""
     run = TrainingRun.objects.select_for_update().get(pk=run.pk)
     if run.status == RunStatus.QUEUED:
         _run_end(run, RunStatus.CANCELLED, "Cancelled before it started.")

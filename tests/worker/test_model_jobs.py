@@ -78,3 +78,26 @@ def test_training_and_pre_labelling_keep_the_decoded_inputs(
     Prediction.objects.filter(model_version=version).delete()
     assert jobs.predict(version.pk, [image.pk for image in unlabelled]) == len(unlabelled)
     assert Prediction.objects.get(model_version=version, image=gone).probabilities
+
+
+@pytest.mark.django_db
+def test_a_training_beats_while_it_decodes_and_between_batches(
+    settings, monkeypatch, django_capture_on_commit_callbacks
+):
+    """The worker's heartbeat is written within epochs, not only after each one."""
+    from labeler.predictions import runs
+    from labeler.predictions.models import RunStatus, TrainingRun
+
+    settings.LABELER_TRAINING_HEARTBEAT_SECONDS = 0
+    beats: list[int] = []
+    heartbeat = runs.training_run_heartbeat
+    monkeypatch.setattr(
+        runs, "training_run_heartbeat", lambda **kw: beats.append(1) or heartbeat(**kw)
+    )
+    lead, annotator = UserFactory(username="lead"), UserFactory(username="ann")
+    project, _, _ = ml_project(lead, annotator)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert client_for(lead).post(f"/api/v1/projects/{project.pk}/train/", {}).status_code == 202
+    run = TrainingRun.objects.get(project=project)
+    assert run.status == RunStatus.SUCCEEDED, run.message
+    assert len(beats) > run.epoch  # more beats than epochs: within them

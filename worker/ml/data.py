@@ -11,7 +11,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
@@ -145,8 +145,27 @@ def _decode_slice(
     return results
 
 
-def decode_collect(pending: Pending, *, image_size: int, grayscale: bool) -> Decoded:
-    """Wait for ``decode_submit``'s work and stack what decoded into one tensor."""
+BEAT_SECONDS = 10.0  # how often a long decode calls its ``beat`` while it waits
+
+
+def decode_collect(
+    pending: Pending,
+    *,
+    image_size: int,
+    grayscale: bool,
+    beat: Callable[[], object] | None = None,
+    beat_seconds: float = BEAT_SECONDS,
+) -> Decoded:
+    """Wait for ``decode_submit``'s work and stack what decoded into one tensor.
+
+    ``beat`` is called every ``beat_seconds`` while the work goes on (a training's
+    heartbeat: decoding tens of thousands of photos takes minutes).
+    """
+    waiting = {task for _, task in pending.tasks}
+    while beat is not None and waiting:
+        _, waiting = wait(waiting, timeout=beat_seconds)
+        if waiting:
+            beat()
     results: list[np.ndarray | BadImage | None] = [None] * pending.count
     for index, pixels in pending.ready.items():
         results[index] = pixels
@@ -174,8 +193,10 @@ def decode_files(
     threads: int = 2,
     keys: Sequence[str | None] | None = None,
     cache: InputCache | None = None,
+    beat: Callable[[], object] | None = None,
 ) -> Decoded:
-    """Decode many files in a thread pool, keeping the failures apart."""
+    """Decode many files in a thread pool, keeping the failures apart (``beat``: see
+    ``decode_collect``)."""
     with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
         pending = decode_submit(
             pool,
@@ -187,7 +208,7 @@ def decode_files(
             cache=cache,
             parts=max(1, threads) * 4,
         )
-        return decode_collect(pending, image_size=image_size, grayscale=grayscale)
+        return decode_collect(pending, image_size=image_size, grayscale=grayscale, beat=beat)
 
 
 def load_images(

@@ -85,8 +85,13 @@ def fit(
     config: dict[str, Any],
     device: torch.device | str,
     on_epoch: Callable[[EpochLog], bool],
+    on_batch: Callable[[], bool] | None = None,
 ) -> FitResult:
     """Train, validating each epoch; stop early after ``patience`` epochs without progress.
+
+    ``on_batch`` is called after every training batch (a heartbeat: an epoch over tens of
+    thousands of photos lasts far longer than a worker may stay silent); training stops
+    with ``Cancelled`` as soon as it returns False.
 
     Early stopping (and restoring the best epoch) needs at least
     ``EARLY_STOPPING_MIN_VALIDATION`` validation images; with fewer, every epoch runs and
@@ -104,7 +109,7 @@ def fit(
     best_state: dict[str, torch.Tensor] = {}
     best_probs = np.empty((0, num_labels))
     for epoch in range(1, config["epochs"] + 1):
-        train_loss = _train_epoch(setup, x_train, y_train, multi_label, config, device)
+        train_loss = _train_epoch(setup, x_train, y_train, multi_label, config, device, on_batch)
         probs, val_loss = _predict(setup, x_val, y_val, multi_label, device)
         log = _epoch_log(epoch, config["epochs"], train_loss, val_loss, probs, y_val, multi_label)
         history.append(log)
@@ -215,10 +220,13 @@ def _train_epoch(
     multi_label: bool,
     config: dict[str, Any],
     device: torch.device,
+    on_batch: Callable[[], bool] | None = None,
 ) -> float:
     setup.model.train()
     total, seen = 0.0, 0
-    for index in _batches(setup, len(x), config["batch_size"]):
+    for batch, index in enumerate(_batches(setup, len(x), config["batch_size"]), start=1):
+        if batch > 1 and on_batch is not None and on_batch() is False:
+            raise Cancelled(f"Training cancelled during an epoch, after {batch - 1} batch(es).")
         inputs = to_model_input(
             x[index],
             device=device,

@@ -365,3 +365,28 @@ def test_retraining_waits_while_a_label_given_to_images_has_no_final_label(
     label(project, make_images(project, 1)[0], "bird")
     run = runs.training_refresh_if_due(project=project)
     assert run is not None and run.label_count == 6
+
+
+def test_a_heartbeat_between_epochs_keeps_a_run_from_being_reaped(project, labelled, settings):
+    """A long epoch beats between batches: the run is not taken for a lost worker."""
+    run = start(project)
+    runs.training_run_begin(run_id=run.pk, device="cpu")
+    stale = timezone.now() - timedelta(seconds=settings.LABELER_TRAINING_STALE_SECONDS + 1)
+    TrainingRun.objects.filter(pk=run.pk).update(heartbeat_at=stale)
+
+    assert runs.training_run_heartbeat(run_id=run.pk) is True
+    assert runs.training_runs_reap() == 0
+    run.refresh_from_db()
+    assert run.status == RunStatus.RUNNING and run.heartbeat_at > stale and run.epoch == 0
+
+    runs.training_run_cancel(run=run)
+    assert runs.training_run_heartbeat(run_id=run.pk) is False  # the worker stops
+
+
+def test_a_heartbeat_of_a_run_no_longer_running_says_stop(project, labelled, settings):
+    run = start(project)
+    runs.training_run_begin(run_id=run.pk, device="cpu")
+    runs.training_run_fail(run_id=run.pk, message="reaped")
+    assert runs.training_run_heartbeat(run_id=run.pk) is False
+    run.refresh_from_db()
+    assert run.status == RunStatus.FAILED

@@ -162,3 +162,30 @@ def test_learns_on_cuda_with_mixed_precision(toy):
     )
     assert (result.val_probabilities.argmax(1) == toy["y_val"].numpy()).mean() >= 0.9
     assert next(result.model.parameters()).device.type == "cuda"
+
+
+def test_a_heartbeat_after_every_batch_and_a_cancel_within_an_epoch(toy):
+    """An epoch over tens of thousands of photos outlasts the stale limit: the worker
+    beats between batches, and a cancel stops it before the epoch ends."""
+    beats, epochs = [], []
+
+    def run(on_batch, epochs_count):
+        return training.fit(
+            **toy,
+            multi_label=False,
+            num_labels=3,
+            config=tiny_config(epochs=epochs_count, patience=8, batch_size=16),
+            device=torch.device("cpu"),
+            on_epoch=lambda log: epochs.append(log["epoch"]) or True,
+            on_batch=on_batch,
+        )
+
+    run(lambda: beats.append(len(epochs)) or True, 2)
+    per_epoch = beats.count(0)
+    # 60 images in batches of 16: several batches an epoch, a beat between each two
+    assert per_epoch >= 3 and beats == [0] * per_epoch + [1] * per_epoch and epochs == [1, 2]
+
+    epochs.clear()
+    with pytest.raises(training.Cancelled, match="during an epoch, after 1 batch"):
+        run(lambda: False, 8)
+    assert epochs == []
