@@ -40,19 +40,27 @@ DATETIME = serializers.DateTimeField()  # formats datetimes as every serializer 
 
 class ImageSerializer(serializers.ModelSerializer):
     file_url = serializers.SerializerMethodField()
+    display_url = serializers.SerializerMethodField(
+        help_text="What to show: a copy at most LABELER_DISPLAY_SIZE a side, upright and "
+        "without EXIF, where the original is larger, located or not a browser's format; "
+        "else the original's address (file_url)."
+    )
     thumbnail_url = serializers.SerializerMethodField()
 
     class Meta:
         model = Image
         fields = [
             "id", "original_name", "sha256", "width", "height", "format", "size_bytes",
-            "priority", "annotation_count", "is_complete", "file_url", "thumbnail_url",
-            "created_at",
+            "priority", "annotation_count", "is_complete", "file_url", "display_url",
+            "thumbnail_url", "created_at",
         ]  # fmt: skip
         read_only_fields = fields
 
     def get_file_url(self, image: Image) -> str:
         return stored_file_url(self.context, image.file.name or "")
+
+    def get_display_url(self, image: Image) -> str:
+        return stored_file_url(self.context, (image.display or image.file).name or "")
 
     def get_thumbnail_url(self, image: Image) -> str | None:
         return stored_file_url(self.context, image.thumbnail.name) if image.thumbnail else None
@@ -72,6 +80,7 @@ class ImageSerializer(serializers.ModelSerializer):
             "annotation_count": instance.annotation_count,
             "is_complete": instance.is_complete,
             "file_url": self.get_file_url(instance),
+            "display_url": self.get_display_url(instance),
             "thumbnail_url": self.get_thumbnail_url(instance),
             "created_at": DATETIME.to_representation(instance.created_at),
         }
@@ -84,7 +93,8 @@ class QueueImageSerializer(ImageSerializer):
     class Meta:
         model = Image
         fields = [
-            "id", "original_name", "width", "height", "format", "file_url", "thumbnail_url",
+            "id", "original_name", "width", "height", "format", "file_url", "display_url",
+            "thumbnail_url",
         ]  # fmt: skip
         read_only_fields = fields
 
@@ -96,6 +106,7 @@ class QueueImageSerializer(ImageSerializer):
             "height": instance.height,
             "format": instance.format,
             "file_url": self.get_file_url(instance),
+            "display_url": self.get_display_url(instance),
             "thumbnail_url": self.get_thumbnail_url(instance),
         }
 

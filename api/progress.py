@@ -49,9 +49,13 @@ class HistoryItemSerializer(serializers.Serializer):
     reason = serializers.CharField(allow_blank=True)
     at = serializers.DateTimeField()
     file_url = serializers.SerializerMethodField()
+    display_url = serializers.SerializerMethodField(help_text="What to show (see images).")
 
     def get_file_url(self, item: dict[str, Any]) -> str:
         return stored_file_url(self.context, item["file_name"])
+
+    def get_display_url(self, item: dict[str, Any]) -> str:
+        return stored_file_url(self.context, item["display_name"])
 
 
 class ProgressView(ProjectScopedView):

@@ -324,7 +324,7 @@ def image_added(*, image_id: int) -> None:
 
 
 def image_prepare(*, image_id: int) -> None:
-    """Turn the image upright, render its thumbnail and keep its inputs at the sizes the
+    """Render the image's thumbnail and display copy and keep its inputs at the sizes the
     project's models take (``image_services.image_make_thumbnail``)."""
     image_services.image_make_thumbnail(image_id=image_id, input_specs=model_input_specs)
 

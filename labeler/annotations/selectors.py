@@ -46,6 +46,7 @@ class HistoryItem:
     image_id: int
     image_name: str
     file_name: str  # the stored file's name
+    display_name: str  # the display copy's, or the file's when it has none
     width: int
     height: int
     label_ids: list[int]
@@ -141,6 +142,7 @@ def _history_item(
         image_id=image.pk,
         image_name=image.original_name,
         file_name=image.file.name or "",
+        display_name=(image.display or image.file).name or "",
         width=image.width,
         height=image.height,
         label_ids=label_ids,

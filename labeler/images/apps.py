@@ -7,8 +7,11 @@ class ImagesConfig(AppConfig):
     label = "images"
 
     def ready(self) -> None:
+        import pillow_heif
         from PIL import Image
 
+        # HEIC/HEIF, phones' default format: Pillow opens it through pillow-heif.
+        pillow_heif.register_heif_opener()
         # Pillow warns above this many pixels and refuses twice as many; we reject
         # anything above it before decoding (see files.image_check).
         Image.MAX_IMAGE_PIXELS = settings.LABELER_MAX_IMAGE_PIXELS

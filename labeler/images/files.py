@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from django.conf import settings
-from PIL import ExifTags, ImageOps, UnidentifiedImageError
+from PIL import ExifTags, UnidentifiedImageError
 from PIL import Image as PILImage
 
 from labeler.images.decoding import Opened, image_decode_reduced, image_open, image_verify
@@ -27,9 +27,10 @@ ALLOWED_FORMATS = {
     "BMP": "bmp",
     "TIFF": "tif",
     "WEBP": "webp",
+    "HEIF": "heic",  # HEIC and HEIF photos, read through pillow-heif
+    "AVIF": "avif",
 }
 ARCHIVE_SUFFIXES = (".zip",)
-_TURNED = (2, 3, 4, 5, 6, 7, 8)  # EXIF orientations other than upright
 _TURNED_SIDEWAYS = (5, 6, 7, 8)  # those that swap width and height
 # What zipfile lets escape from a damaged or exotic archive besides BadZipFile: the
 # decompressors' own errors and NotImplementedError for unknown versions or methods.
@@ -150,38 +151,53 @@ def _megabytes(count: int) -> str:
     return f"{count / (1024 * 1024):,.1f} MB"
 
 
-def upright_render(data: bytes) -> bytes | None:
-    """The image turned as its EXIF orientation says, encoded again in its format; None
-    when it needs no turning. It decodes the whole image: the worker's job, not a request's.
+# Formats a browser shows as they are; others are shown through their display copy.
+BROWSER_FORMATS = frozenset({"JPEG", "MPO", "PNG", "GIF", "WEBP", "BMP", "AVIF"})
+# How Pillow turns an image upright for each EXIF orientation (as ImageOps.exif_transpose).
+_UPRIGHT = {
+    2: PILImage.Transpose.FLIP_LEFT_RIGHT,
+    3: PILImage.Transpose.ROTATE_180,
+    4: PILImage.Transpose.FLIP_TOP_BOTTOM,
+    5: PILImage.Transpose.TRANSPOSE,
+    6: PILImage.Transpose.ROTATE_270,
+    7: PILImage.Transpose.TRANSVERSE,
+    8: PILImage.Transpose.ROTATE_90,
+}
+
+
+@dataclass(frozen=True)
+class Previews:
+    """What the worker makes of a stored original: JPEG bytes, upright, without EXIF."""
+
+    thumbnail: bytes
+    display: bytes | None  # None: the original is shown as it is
+
+
+def previews_render(data: bytes, *, display_size: int, thumbnail_size: int) -> Previews:
+    """The thumbnail and, where the original cannot be shown as it is, the display copy.
+
+    The original stays as it was sent. A display copy is made when the original is larger
+    than ``display_size`` a side, carries a GPS position (a copy has no EXIF at all) or is
+    a format browsers do not show (HEIC, TIFF). Both come from one decode, reduced as far
+    as the format allows (a 12-megapixel JPEG at half scale), turned as the EXIF says.
     """
-    with PILImage.open(io.BytesIO(data)) as image:
-        if _orientation(image) not in _TURNED:
-            return None
-        fmt = image.format or ""
-        image.load()
-        turned = ImageOps.exif_transpose(image)
-    return _encode(turned, fmt)
+    with PILImage.open(io.BytesIO(data)) as header:
+        fmt, (width, height) = header.format or "", header.size
+        exif = header.getexif()
+        orientation = exif.get(ExifTags.Base.Orientation, 1)
+        located = bool(exif.get_ifd(ExifTags.IFD.GPSInfo))
+    copy = max(width, height) > display_size or fmt not in BROWSER_FORMATS or located
+    rgb = image_decode_reduced(data, display_size if copy else thumbnail_size)
+    if orientation in _UPRIGHT:
+        rgb = rgb.transpose(_UPRIGHT[orientation])
+    display = _jpeg(rgb) if copy else None
+    rgb.thumbnail((thumbnail_size, thumbnail_size))
+    return Previews(thumbnail=_jpeg(rgb), display=display)
 
 
-def _orientation(image: PILImage.Image) -> object:
-    return image.getexif().get(ExifTags.Base.Orientation, 1)
-
-
-def _encode(image: PILImage.Image, fmt: str) -> bytes:
+def _jpeg(image: PILImage.Image) -> bytes:
     buffer = io.BytesIO()
-    options = {"quality": 95} if fmt in ("JPEG", "WEBP") else {}
-    if fmt == "JPEG" and image.mode not in ("RGB", "L", "CMYK"):
-        image = image.convert("RGB")
-    image.save(buffer, format=fmt, **options)
-    return buffer.getvalue()
-
-
-def thumbnail_render(data: bytes, *, size: int) -> bytes:
-    """A JPEG no larger than size x size, for lists and dashboards."""
-    rgb = image_decode_reduced(data, size)
-    rgb.thumbnail((size, size))
-    buffer = io.BytesIO()
-    rgb.save(buffer, format="JPEG", quality=85)
+    image.save(buffer, format="JPEG", quality=85)
     return buffer.getvalue()
 
 

@@ -1,7 +1,7 @@
 """Addresses of stored image files: made for one user, short-lived, cached while they live.
 
 A stored file's name is the hash of its bytes under its project's folder
-(``images/<project>/...`` or ``thumbnails/<project>/...``), so what a name points to
+(``images/``, ``thumbnails/`` or ``displays/<project>/...``), so what a name points to
 never changes. An address carries the time it was issued and a signature of (time,
 user, name) with the site's secret. It is served only
 
@@ -34,9 +34,10 @@ from django.utils.crypto import constant_time_compare
 from labeler.projects.models import Membership
 
 SALT = "labeler.images.links"
-# The folders of stored images and thumbnails; the project is the folder's first part.
+# The folders of stored images, thumbnails and display copies; the project is the
+# folder's first part.
 # Nothing else in storage (exports, say) has an address.
-STORED_NAME = re.compile(r"(?:images|thumbnails)/(?P<project>[1-9][0-9]{0,17})/[^/]")
+STORED_NAME = re.compile(r"(?:images|thumbnails|displays)/(?P<project>[1-9][0-9]{0,17})/[^/]")
 
 
 def _now() -> float:

@@ -13,6 +13,10 @@ class Image(models.Model):
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="images")
     file = models.FileField(max_length=255)
     thumbnail = models.FileField(max_length=255, blank=True)
+    # What the labelling page shows: an upright copy at most LABELER_DISPLAY_SIZE a side,
+    # without EXIF, made by the worker when the original is larger, carries a GPS
+    # position or is a format browsers do not show. Blank: the original is shown.
+    display = models.FileField(max_length=255, blank=True)
     original_name = models.CharField(max_length=255)
     sha256 = models.CharField(max_length=64)
     width = models.PositiveIntegerField()

@@ -20,8 +20,7 @@ from labeler.images.files import (
     archive_members,
     image_check,
     is_archive,
-    thumbnail_render,
-    upright_render,
+    previews_render,
 )
 from labeler.images.model_inputs import input_cache, inputs_keep
 from labeler.images.models import Image
@@ -158,14 +157,13 @@ InputSpecs = Callable[[Project], set[tuple[int, bool]]]
 
 
 def image_make_thumbnail(*, image_id: int, input_specs: InputSpecs) -> None:
-    """Turn a stored image upright, then render its thumbnail once and keep its model inputs.
+    """Render a stored image's thumbnail and display copy once and keep its model inputs.
 
-    An upload is stored as sent (checking it decodes it reduced, never whole); here, in
-    the worker, a file whose EXIF says to turn it is turned and stored again, once
-    (``image_upright``). The thumbnail and the model inputs (``labeler.images.model_inputs``)
-    come from the one read of the upright file: inputs for the sizes the project's models
-    take (``input_specs``: models are a layer above), so that pre-labelling the new image
-    reads a few kilobytes of pixels instead of decoding the file again.
+    The original stays as it was sent, byte for byte: the previews (``previews_render``)
+    are turned upright as its EXIF says, and so are the model inputs
+    (``labeler.images.model_inputs``), kept for the sizes the project's models take
+    (``input_specs``: models are a layer above) so that pre-labelling the new image reads
+    a few kilobytes of pixels instead of decoding the file again. One read of the file.
     """
     image = Image.objects.select_related("project").filter(pk=image_id).first()
     if image is None:
@@ -176,37 +174,23 @@ def image_make_thumbnail(*, image_id: int, input_specs: InputSpecs) -> None:
         return
     with image.file.open("rb") as handle:
         data = handle.read()
-    data = image_upright(image=image, data=data)
     if cache is not None and missing:
         inputs_keep(cache, image.sha256, data, missing)
     if image.thumbnail:
         return
-    thumb = ContentFile(thumbnail_render(data, size=settings.LABELER_THUMBNAIL_SIZE))
-    name = default_storage.save(f"thumbnails/{image.project_id}/{image.sha256}.jpg", thumb)
-    updated = Image.objects.filter(pk=image_id, thumbnail="").update(thumbnail=name)
-    if not updated:
-        default_storage.delete(name)
-
-
-def image_upright(*, image: Image, data: bytes) -> bytes:
-    """Store the image's file turned as its EXIF orientation says; returns the upright bytes.
-
-    The turned file is stored beside the uploaded one (``<sha256>-upright.<ext>``: the
-    hash stays the upload's, so that sending it again is a duplicate), the row moves to
-    it, and the uploaded file is deleted. Of two runs at once, the second to move the
-    row finds it moved and deletes its own copy.
-    """
-    turned = upright_render(data)
-    if turned is None:
-        return data
-    old = image.file.name or ""
-    stem, _, extension = old.rpartition(".")
-    name = default_storage.save(f"{stem}-upright.{extension}", ContentFile(turned))
-    moved = Image.objects.filter(pk=image.pk, file=old).update(file=name, size_bytes=len(turned))
-    default_storage.delete(old if moved else name)
-    if moved:
-        image.file.name, image.size_bytes = name, len(turned)
-    return turned
+    previews = previews_render(
+        data,
+        display_size=settings.LABELER_DISPLAY_SIZE,
+        thumbnail_size=settings.LABELER_THUMBNAIL_SIZE,
+    )
+    where = f"{image.project_id}/{image.sha256}.jpg"
+    names = {
+        "thumbnail": default_storage.save(f"thumbnails/{where}", ContentFile(previews.thumbnail))
+    }
+    if previews.display is not None:
+        names["display"] = default_storage.save(f"displays/{where}", ContentFile(previews.display))
+    if not Image.objects.filter(pk=image_id, thumbnail="").update(**names):
+        storage_delete_files(names=names.values())  # another run made them first
 
 
 def storage_delete_files(*, names: Iterable[str]) -> None:

@@ -17,6 +17,8 @@ STORED_CONTENT_TYPES = {
     "bmp": "image/bmp",
     "tif": "image/tiff",
     "webp": "image/webp",
+    "heic": "image/heic",
+    "avif": "image/avif",
 }
 
 

@@ -217,8 +217,10 @@ def project_delete(*, project: Project) -> None:
     with transaction.atomic():
         # Through the reverse relations: images and exports are layers above projects.
         images = project.images
-        names = list(images.values_list("file", "thumbnail").iterator())
-        names += [(name, "") for name in project.exports.values_list("file", flat=True)]
+        names: list[tuple[str, ...]] = list(
+            images.values_list("file", "thumbnail", "display").iterator()
+        )
+        names += [(name,) for name in project.exports.values_list("file", flat=True)]
         project.delete()
     files = [name for pair in names for name in pair if name]
     for start in range(0, len(files), 1000):

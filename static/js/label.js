@@ -238,7 +238,7 @@ function showHistory(index) {
   if (!item.img) {
     item.img = new Image();
     item.img.alt = `Image ${entry.image_id}`;
-    item.img.src = entry.file_url;
+    item.img.src = entry.display_url;
     item.img.addEventListener("load", () => {
       if (state.current && state.current.item === item) show(state.current);
     }, { once: true });

@@ -48,6 +48,8 @@ def assert_storage_matches_rows(media_root: Path) -> None:
         names.add(image.file.name)
         if image.thumbnail:
             names.add(image.thumbnail.name)
+        if image.display:
+            names.add(image.display.name)
     assert stored_files(media_root) == names
 
 
@@ -284,12 +286,13 @@ def test_uploads_streamed_to_disk_are_read_alike(client, project, media_root, se
     assert_storage_matches_rows(media_root)
 
 
-def test_exif_rotated_jpeg_is_stored_upright(
-    client, project, media_root, django_capture_on_commit_callbacks
+def test_exif_rotated_jpeg_is_stored_as_sent_and_shown_upright(
+    client, project, media_root, settings, django_capture_on_commit_callbacks
 ):
-    """Orientation 6: width and height are swapped at once, and the stored file is turned
-    by the background task (the request never decodes a whole image); sending the same
-    file again is a duplicate."""
+    """Orientation 6: width and height are swapped at once; the stored file is the upload,
+    byte for byte (the request never decodes a whole image, nor does the worker encode it
+    again), and what the page shows is an upright copy; sending it again is a duplicate."""
+    settings.LABELER_DISPLAY_SIZE = 30  # the sample is 40 pixels long: a copy is made
     data = samples.jpeg_turned()
 
     with django_capture_on_commit_callbacks(execute=True):
@@ -299,7 +302,11 @@ def test_exif_rotated_jpeg_is_stored_upright(
     image = Image.objects.get()
     assert (image.width, image.height) == (20, 40)
     assert image.sha256 == hashlib.sha256(data).hexdigest()
-    assert PILImage.open(Path(media_root) / image.file.name).size == (20, 40)
+    assert (Path(media_root) / image.file.name).read_bytes() == data
+    body = client.get(f"{images_url(project)}{image.pk}/").json()
+    assert body["display_url"] != body["file_url"]
+    shown = PILImage.open(io.BytesIO(read(client.get(body["display_url"]))))
+    assert shown.size == (15, 30) and shown.format == "JPEG"
     assert_storage_matches_rows(media_root)
     again = upload(client, project, ("again.jpg", data))
     assert again.json()["results"][0]["status"] == "duplicate"
@@ -489,3 +496,28 @@ def test_image_of_another_project_is_not_served(client, project, lead):
     response = client.get(f"{images_url(project)}{image_id}/file/")
 
     assert response.status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("fmt", "extension", "copy"), [("HEIF", "heic", True), ("AVIF", "avif", False)]
+)
+def test_phone_formats_are_accepted_and_shown_in_any_browser(
+    client, project, media_root, fmt, extension, copy, django_capture_on_commit_callbacks
+):
+    """HEIC (the iPhone's default) and AVIF are stored as sent; a browser that cannot show
+    HEIC gets a JPEG display copy, AVIF (which browsers show) is shown as it is."""
+    data = samples.photo(fmt, (48, 36))
+    with django_capture_on_commit_callbacks(execute=True):
+        response = upload(client, project, (f"IMG_0001.{extension}", data))
+
+    assert response.json()["results"][0]["status"] == "created", response.content
+    image = Image.objects.get()
+    assert (image.format, image.width, image.height) == (fmt, 48, 36)
+    assert image.file.name.endswith(f".{extension}")
+    assert (Path(media_root) / image.file.name).read_bytes() == data
+    body = client.get(f"{images_url(project)}{image.pk}/").json()
+    assert (body["display_url"] != body["file_url"]) is copy
+    shown = client.get(body["display_url"])
+    assert shown["Content-Type"] == ("image/jpeg" if copy else f"image/{extension}")
+    assert PILImage.open(io.BytesIO(read(shown))).size == (48, 36)
+    assert_storage_matches_rows(media_root)

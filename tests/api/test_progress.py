@@ -231,7 +231,7 @@ def test_history_lists_my_labels_and_skips_newest_first(project, annotator, done
     assert [parse_datetime(i["at"]) for i in items] == [at(3), at(2), at(1), at(0)]
     assert set(items[0]) == {
         "kind", "id", "image_id", "image_name", "width", "height", "label_ids", "reason", "at",
-        "file_url",
+        "file_url", "display_url",
     }  # fmt: skip
     assert (items[0]["image_name"], items[0]["width"]) == (c.original_name, c.width)
 

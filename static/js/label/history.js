@@ -16,10 +16,10 @@ export async function fetchHistory(url) {
 export async function renewAddress(url, entry, item) {
   const history = await fetchHistory(url);
   const fresh = history && history.find((e) => e.image_id === entry.image_id);
-  if (!fresh || fresh.file_url === entry.file_url) return;
-  entry.file_url = fresh.file_url;
-  item.image.file_url = fresh.file_url;
-  item.img.src = fresh.file_url;
+  if (!fresh || fresh.display_url === entry.display_url) return;
+  Object.assign(entry, { file_url: fresh.file_url, display_url: fresh.display_url });
+  Object.assign(item.image, { file_url: fresh.file_url, display_url: fresh.display_url });
+  item.img.src = fresh.display_url;
 }
 
 /** The image of a history entry from the server, as the queue gives images. */
@@ -30,5 +30,6 @@ export function imageOf(entry) {
     width: entry.width,
     height: entry.height,
     file_url: entry.file_url,
+    display_url: entry.display_url,
   };
 }

@@ -59,7 +59,7 @@ function preload(image) {
   const img = new Image();
   img.alt = `Image ${image.id}`;
   img.draggable = false;
-  img.src = image.file_url;
+  img.src = image.display_url;
   return img
     .decode()
     .catch(() => undefined)

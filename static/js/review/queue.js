@@ -96,7 +96,7 @@ export function createQueue({ url: queueBase, state, outbox, showMessage, render
     const img = new Image();
     img.alt = `Image ${item.image.id}${item.image.original_name ? `: ${item.image.original_name}` : ""}`;
     img.draggable = false;
-    img.src = item.image.file_url;
+    img.src = item.image.display_url;
     img.decode().catch(() => undefined);
     item.img = img;
     return img;

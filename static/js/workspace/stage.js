@@ -1,6 +1,9 @@
 /* The stage of the labelling workspace and the review queue: the image on screen in
  * #stage-frame, zoomed and panned with Panzoom (the mouse wheel, drag, the +/−/Fit buttons
  * or the keys + - =), a message over it and a line about it.
+ *
+ * What is shown is the image's display copy (a photo at most LABELER_DISPLAY_SIZE a side);
+ * zoomed in past the copy's own pixels, the original takes its place, once it has loaded.
  */
 import { $ } from "../lib/dom.js";
 
@@ -10,6 +13,10 @@ const Panzoom = await import("../../vendor/panzoom/panzoom.es.js").then(
   (module) => module.default,
   () => null,
 );
+
+// What a browser shows as it is (the server's BROWSER_FORMATS): other originals (HEIC,
+// TIFF) are seen through their display copy only.
+const BROWSER_FORMATS = new Set(["JPEG", "MPO", "PNG", "GIF", "WEBP", "BMP", "AVIF"]);
 
 const ZOOM_KEYS = new Map([
   ["+", 1],
@@ -25,8 +32,10 @@ export function createStage({ isShowing }) {
   const info = $("stage-info");
   let panzoom = null;
   let flashTimer = null;
+  let shown = null;
 
   function show(img, image) {
+    shown = { img, image };
     frame.replaceChildren(img);
     // Tiny images scale up with sharp pixels rather than blurred; a loading one once it is in.
     img.classList.toggle("pixelated", img.naturalWidth > 0 && img.naturalWidth < 128);
@@ -45,6 +54,29 @@ export function createStage({ isShowing }) {
   function setUpZoom(img) {
     if (panzoom) panzoom.destroy();
     panzoom = Panzoom ? Panzoom(img, { maxScale: 12, minScale: 0.5, contain: null, cursor: "grab" }) : null;
+    img.addEventListener("panzoomzoom", sharpen);
+  }
+
+  /** Zoomed in past the display copy's pixels: load the original and show it instead. */
+  function sharpen() {
+    if (!shown) return;
+    const { img, image } = shown;
+    const original = image.file_url;
+    if (!original || original === image.display_url || !BROWSER_FORMATS.has(image.format)) return;
+    if (img.dataset.original || !img.naturalWidth) return;
+    const scale = panzoom ? panzoom.getScale() : 1;
+    const onScreen = img.offsetWidth * scale * window.devicePixelRatio;
+    if (onScreen <= img.naturalWidth * 1.05) return;
+    img.dataset.original = "loading";
+    const full = new Image();
+    full.src = original;
+    full.decode().then(
+      () => {
+        img.src = original;
+        img.dataset.original = "shown";
+      },
+      () => delete img.dataset.original,
+    );
   }
 
   /** direction: 1 in, -1 out, 0 back to fit. */
@@ -53,6 +85,7 @@ export function createStage({ isShowing }) {
     if (direction === 0) panzoom.reset({ animate: false });
     else if (direction > 0) panzoom.zoomIn();
     else panzoom.zoomOut();
+    sharpen();
   }
 
   /** Zooms when key is + - or =; says whether it was. */

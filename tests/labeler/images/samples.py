@@ -110,3 +110,28 @@ def _patched(data: bytes, field: int, value: bytes) -> bytes:
     # Only the first (and in these samples only) central directory record.
     start = data.index(b"PK\x01\x02") + field
     return data[:start] + value + data[start + len(value) :]
+
+
+def jpeg_located(size: tuple[int, int] = (40, 20)) -> bytes:
+    """A small JPEG whose EXIF carries a GPS position (and a camera), as phones write them."""
+    image = PILImage.new("RGB", size, (30, 160, 60))
+    exif = image.getexif()
+    exif[0x010F] = "PhoneMaker"  # Make
+    gps = exif.get_ifd(0x8825)
+    gps.update({1: "N", 2: (48.0, 51.0, 29.0), 3: "E", 4: (2.0, 17.0, 40.0)})
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", quality=90, exif=exif)
+    return buffer.getvalue()
+
+
+def photo(fmt: str, size: tuple[int, int]) -> bytes:
+    """A photo-like image (smooth gradients) of the format and size."""
+    gradient = PILImage.linear_gradient("L").resize(size)
+    image = PILImage.merge(
+        "RGB", (gradient, gradient.transpose(PILImage.Transpose.ROTATE_90).resize(size), gradient)
+    )
+    buffer = io.BytesIO()
+    image.save(
+        buffer, format=fmt, **({"quality": 85} if fmt in ("JPEG", "HEIF", "AVIF", "WEBP") else {})
+    )
+    return buffer.getvalue()

@@ -10,9 +10,9 @@ import zipfile
 import pytest
 from PIL import Image as PILImage
 
-from labeler.images.files import RejectedFile, archive_members, image_check, upright_render
+from labeler.images.files import RejectedFile, archive_members, image_check, previews_render
 from tests.factories import image_bytes
-from tests.labeler.images import hostile, samples
+from tests.labeler.images import samples
 
 
 def members_of(data: bytes) -> dict[str, str | bytes]:
@@ -32,6 +32,8 @@ def members_of(data: bytes) -> dict[str, str | bytes]:
         ("BMP", "bmp"),
         ("TIFF", "tif"),
         ("WEBP", "webp"),
+        ("HEIF", "heic"),
+        ("AVIF", "avif"),
     ],
 )
 def test_accepted_image_is_kept_byte_for_byte(fmt, extension):
@@ -60,7 +62,9 @@ def test_image_of_a_format_not_accepted_names_the_format():
     buffer = io.BytesIO()
     PILImage.new("RGB", (16, 16)).save(buffer, format="ICO")
 
-    with pytest.raises(RejectedFile, match="ICO format is not accepted; use one of BMP, GIF"):
+    with pytest.raises(
+        RejectedFile, match="ICO format is not accepted; use one of AVIF, BMP, GIF, HEIF"
+    ):
         image_check(buffer.getvalue())
 
 
@@ -117,23 +121,77 @@ def test_exif_rotated_jpeg_is_kept_as_sent_with_its_upright_size():
     assert checked.sha256 == hashlib.sha256(data).hexdigest()
 
 
-def test_upright_render_turns_as_the_exif_says():
-    """Orientation 6 is applied: width and height swap, the left half ends on top, and
-    the turned file says it is upright."""
-    upright = PILImage.open(io.BytesIO(upright_render(samples.jpeg_turned())))
+def previews(data: bytes, display_size: int = 32, thumbnail_size: int = 16):
+    return previews_render(data, display_size=display_size, thumbnail_size=thumbnail_size)
 
-    assert upright.size == (20, 40)
-    assert upright.getexif().get(0x0112, 1) == 1
-    red, _, blue = upright.convert("RGB").getpixel((10, 5))
+
+def decoded(data: bytes | None) -> PILImage.Image:
+    assert data is not None
+    return PILImage.open(io.BytesIO(data))
+
+
+def test_previews_are_turned_as_the_exif_says_and_the_original_is_left_alone():
+    """Orientation 6 is applied to the thumbnail: width and height swap, the left half ends
+    on top. The image fits the display size, so the original is what is shown."""
+    result = previews(samples.jpeg_turned(), display_size=64)
+
+    assert result.display is None
+    thumbnail = decoded(result.thumbnail)
+    assert thumbnail.size == (8, 16) and thumbnail.getexif().get(0x0112, 1) == 1
+    red, _, blue = thumbnail.convert("RGB").getpixel((4, 2))
     assert red > 150 and blue < 100  # the red half is now on top
-    red, _, blue = upright.convert("RGB").getpixel((10, 35))
+    red, _, blue = thumbnail.convert("RGB").getpixel((4, 13))
     assert blue > 150 and red < 100
 
 
-def test_upright_render_leaves_upright_images_alone():
-    """An image with no orientation (or orientation 1) needs no turning: None."""
-    assert upright_render(image_bytes("JPEG")) is None
-    assert upright_render(hostile.jpeg_with_exif(1)) is None
+def test_a_photo_larger_than_the_display_size_gets_an_upright_copy():
+    result = previews(samples.jpeg_turned(), display_size=30)
+
+    display = decoded(result.display)
+    assert display.format == "JPEG" and display.size == (15, 30)  # upright, long side 30
+    red, _, blue = display.convert("RGB").getpixel((7, 3))
+    assert red > 150 and blue < 100
+
+
+def test_a_located_photo_is_shown_through_a_copy_without_exif():
+    """Privacy by default: the original keeps its GPS position, what annotators see not."""
+    data = samples.jpeg_located()
+    assert PILImage.open(io.BytesIO(data)).getexif().get_ifd(0x8825)  # it has one
+
+    result = previews(data, display_size=2000)
+
+    for copy in (result.display, result.thumbnail):
+        image = decoded(copy)
+        assert not image.getexif() and "exif" not in image.info
+    assert decoded(result.display).size == (40, 20)
+
+
+@pytest.mark.parametrize("fmt", ["HEIF", "TIFF"])
+def test_a_format_browsers_do_not_show_gets_a_copy_they_do(fmt):
+    result = previews(samples.photo(fmt, (24, 18)), display_size=2000)
+
+    assert decoded(result.display).format == "JPEG" and decoded(result.display).size == (24, 18)
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "AVIF", "WEBP"])
+def test_a_small_image_browsers_show_is_shown_as_it_is(fmt):
+    assert previews(samples.photo(fmt, (24, 18)), display_size=2000).display is None
+
+
+def test_a_large_jpeg_is_decoded_reduced_for_its_copy(monkeypatch):
+    """4032x3024 with a 2000 display size: decoded at half scale, the copy 2000x1500."""
+    sizes = []
+    load = PILImage.Image.load
+
+    def spy(self):
+        sizes.append(self.size)
+        return load(self)
+
+    data = samples.photo("JPEG", (4032, 3024))
+    monkeypatch.setattr(PILImage.Image, "load", spy)
+    result = previews(data, display_size=2000)
+    assert decoded(result.display).size == (2000, 1500)
+    assert (2016, 1512) in sizes and (4032, 3024) not in sizes
 
 
 def test_archive_yields_its_files_and_skips_folders():

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image as PILImage
+from PIL import ImageOps
 
 from labeler import flows
-from labeler.images.files import upright_render
 from labeler.images.model_inputs import InputCache, input_cache, inputs_keep, prepare_image
 from labeler.images.models import Image
 from labeler.predictions.models import TrainingRun
@@ -117,16 +117,18 @@ def test_inputs_keep_makes_each_missing_input_once(tmp_path):
     assert cache.get("b" * 64, 8, False)[:, 0, 0].tolist() == [10, 200, 30]
 
 
-def test_a_file_not_turned_yet_gives_the_input_of_the_turned_one():
-    """Pre-labelling may read a stored file before the worker turns it: its EXIF says how,
-    and the model gets the same upright pixels (but for re-encoding's rounding)."""
+def test_a_turned_photo_gives_the_model_its_upright_pixels():
+    """Originals are stored as sent: the EXIF says how to turn them, and the model gets the
+    same upright pixels as from a file already turned (but for re-encoding's rounding)."""
     sent = samples.jpeg_turned()  # red on the left; turned, red on top
-    turned = upright_render(sent)
-    assert turned is not None
+    with PILImage.open(io.BytesIO(sent)) as image:
+        turned_image = ImageOps.exif_transpose(image)
+    buffer = io.BytesIO()
+    turned_image.save(buffer, format="JPEG", quality=95)
 
     with PILImage.open(io.BytesIO(sent)) as image:
         before = prepare_image(image, image_size=8, grayscale=False).astype(int)
-    with PILImage.open(io.BytesIO(turned)) as image:
+    with PILImage.open(buffer) as image:
         after = prepare_image(image, image_size=8, grayscale=False).astype(int)
 
     assert np.abs(before - after).max() <= 8

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import pytest
@@ -12,6 +11,7 @@ from PIL import Image as PILImage
 from labeler import flows
 from labeler.images import services
 from labeler.images.models import Image
+from labeler.projects.services import project_delete
 from tests.api.test_images import assert_storage_matches_rows
 from tests.factories import ModelVersionFactory, image_bytes
 from tests.labeler.images import samples
@@ -73,12 +73,12 @@ def test_new_images_of_a_project_with_a_model_get_a_prelabelling_pass(
 
 
 @pytest.mark.django_db
-def test_the_background_task_turns_a_stored_image_upright_once(
+def test_the_original_is_kept_byte_for_byte_and_its_previews_are_upright(
     project, media_root, django_capture_on_commit_callbacks
 ):
-    """The upload is stored as sent; the thumbnail task stores it turned (its name says
-    so, its size is the new file's), deletes the upload's file and makes the thumbnail
-    from the turned image. Run again, it changes nothing."""
+    """A phone photo stored turned by its EXIF: the file stays as sent (turning it meant
+    encoding it again, a third larger); the thumbnail task makes the upright previews.
+    Run again, it changes nothing."""
     data = samples.jpeg_turned()
     with django_capture_on_commit_callbacks(execute=True):
         [result] = flows.images_ingest(
@@ -86,28 +86,33 @@ def test_the_background_task_turns_a_stored_image_upright_once(
         )
 
     image = Image.objects.get(pk=result.image_id)
-    assert image.file.name == f"images/{project.pk}/{image.sha256[:2]}/{image.sha256}-upright.jpg"
-    stored = (Path(media_root) / image.file.name).read_bytes()
-    assert image.size_bytes == len(stored)
-    assert PILImage.open(io.BytesIO(stored)).size == (20, 40) == (image.width, image.height)
+    assert image.file.name == f"images/{project.pk}/{image.sha256[:2]}/{image.sha256}.jpg"
+    assert (Path(media_root) / image.file.name).read_bytes() == data
+    assert image.size_bytes == len(data) and (image.width, image.height) == (20, 40)
     assert PILImage.open(Path(media_root) / image.thumbnail.name).size == (20, 40)
+    assert not image.display  # it fits the display size: the original is shown
     assert_storage_matches_rows(media_root)
 
     flows.image_prepare(image_id=image.pk)
-    assert Image.objects.get(pk=image.pk).file.name == image.file.name
+    again = Image.objects.get(pk=image.pk)
+    assert (again.file.name, again.thumbnail.name) == (image.file.name, image.thumbnail.name)
     assert_storage_matches_rows(media_root)
 
 
 @pytest.mark.django_db
-def test_a_second_turn_of_the_same_image_keeps_the_first(project, media_root):
-    """Two runs at once: the one that finds the row already moved deletes its own file."""
-    data = samples.jpeg_turned()
-    [result] = flows.images_ingest(project=project, files=[SimpleUploadedFile("a.jpg", data)])
-    first, second = Image.objects.get(pk=result.image_id), Image.objects.get(pk=result.image_id)
+def test_a_large_photo_gets_a_display_copy_served_to_members(
+    project, media_root, settings, django_capture_on_commit_callbacks
+):
+    settings.LABELER_DISPLAY_SIZE = 30
+    with django_capture_on_commit_callbacks(execute=True):
+        [result] = flows.images_ingest(
+            project=project, files=[SimpleUploadedFile("phone.jpg", samples.jpeg_turned())]
+        )
 
-    services.image_upright(image=first, data=data)
-    turned = services.image_upright(image=second, data=data)
-
-    assert PILImage.open(io.BytesIO(turned)).size == (20, 40)
-    assert Image.objects.get(pk=result.image_id).file.name == first.file.name
+    image = Image.objects.get(pk=result.image_id)
+    assert image.display.name == f"displays/{project.pk}/{image.sha256}.jpg"
+    assert PILImage.open(Path(media_root) / image.display.name).size == (15, 30)
     assert_storage_matches_rows(media_root)
+    with django_capture_on_commit_callbacks(execute=True):
+        project_delete(project=project)
+    assert not list(Path(media_root).rglob("*.jpg"))
