@@ -72,8 +72,8 @@ class ProjectSerializer(serializers.ModelSerializer):
         fields = [
             "id", "name", "instructions", "multi_label", "overlap", "consensus_method",
             "review_threshold", "gold_rate", "active_learning", "active_learning_random_share",
-            "retrain_after", "training", "machine_check_rate", "suggestion_holdback", "labels",
-            "role", "created_at", "updated_at",
+            "retrain_after", "training", "machine_check_rate", "suggestion_holdback",
+            "export_keep_metadata", "labels", "role", "created_at", "updated_at",
         ]  # fmt: skip
         read_only_fields = fields
 
@@ -113,6 +113,11 @@ class ProjectWriteSerializer(StrictInput, serializers.Serializer):
         min_value=0.0,
         max_value=1.0,
         help_text="Share of images shown to annotators without the model's suggestion.",
+    )
+    export_keep_metadata = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Keep photos' EXIF, XMP and IPTC (GPS, camera) in exported image files.",
     )
     labels = LabelListField()
 

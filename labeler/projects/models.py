@@ -79,6 +79,13 @@ class Project(models.Model):
             "like any other image and the suggestions' sway on annotators can be measured."
         ),
     )
+    export_keep_metadata = models.BooleanField(
+        default=False,
+        help_text=(
+            "Keep photos' EXIF, XMP and IPTC metadata (GPS position, camera, owner) in "
+            "exported image files; by default they are left out."
+        ),
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

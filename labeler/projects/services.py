@@ -38,7 +38,8 @@ MODEL_FIELDS = (
     "machine_check_rate",
     "suggestion_holdback",
 )
-SETTING_FIELDS = (*QUALITY_FIELDS, *MODEL_FIELDS)
+EXPORT_FIELDS = ("export_keep_metadata",)
+SETTING_FIELDS = (*QUALITY_FIELDS, *MODEL_FIELDS, *EXPORT_FIELDS)
 
 
 def _check_quality(changes: dict[str, Any]) -> None:

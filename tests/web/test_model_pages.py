@@ -301,3 +301,24 @@ def test_a_training_error_from_the_service_lands_on_its_input(project, lead):
         ValidationFailed("gold_rate must be a number from 0 to 1.", field="gold_rate")
     )
     assert "gold_percent" in form.errors
+
+
+def test_the_lead_keeps_or_leaves_out_photo_metadata_in_exports(project, lead):
+    client = client_as(lead)
+    assert 'id="id_export_keep_metadata" aria-describedby="keep-metadata-help">' in (
+        client.get(settings_url(project)).content.decode()
+    )  # unticked: left out by default
+    assert (
+        client.post(
+            settings_url(project), settings_post(project, export_keep_metadata="on")
+        ).status_code
+        == 302
+    )
+    project.refresh_from_db()
+    assert project.export_keep_metadata is True
+    assert 'id="id_export_keep_metadata" aria-describedby="keep-metadata-help" checked' in (
+        client.get(settings_url(project)).content.decode()
+    )
+    client.post(settings_url(project), settings_post(project))
+    project.refresh_from_db()
+    assert project.export_keep_metadata is False

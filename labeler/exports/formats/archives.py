@@ -25,7 +25,7 @@ def export_imagefolder(source: ExportSource) -> Iterator[bytes]:
     label (or with an empty one) are left out.
     """
     folders = folder_names(source.label_names())
-    stream = ZipStream()
+    stream = ZipStream(keep_metadata=source.project.export_keep_metadata)
     for row in source.rows():
         prefix = f"{row.split}/" if row.split else ""
         name = safe_file_name(row.id, row.file_name, row.format)
@@ -47,7 +47,7 @@ def export_hf_imagefolder(source: ExportSource) -> Iterator[bytes]:
     multi_label = source.project.multi_label
     hf_labels_check(source.project)
     label_column = "labels" if multi_label else "label"
-    stream = ZipStream()
+    stream = ZipStream(keep_metadata=source.project.export_keep_metadata)
     metadata: dict[str, csv.DictWriter] = {}
     spools: dict[str, IO[str]] = {}
     with ExitStack() as closing:

@@ -12,6 +12,7 @@ from django.core.files.storage import default_storage
 from labeler.errors import ValidationFailed
 from labeler.exports.zipstream import Readable, ZipStreamWriter
 from labeler.images.files import ALLOWED_FORMATS
+from labeler.images.metadata import metadata_strip
 
 # Already compressed: deflating them again costs time and saves nothing.
 COMPRESSED_FORMATS = {"JPEG", "MPO", "PNG", "GIF", "WEBP"}
@@ -19,10 +20,15 @@ UNSAFE = re.compile(r"[^\w.-]+")
 
 
 class ZipStream:
-    """Members go in one after another; every method yields the archive's bytes so far."""
+    """Members go in one after another; every method yields the archive's bytes so far.
 
-    def __init__(self) -> None:
+    Images go without their private metadata (GPS, camera, owner: ``metadata_strip``)
+    unless ``keep_metadata`` (the project's ``export_keep_metadata``).
+    """
+
+    def __init__(self, *, keep_metadata: bool = False) -> None:
         self._writer = ZipStreamWriter()
+        self._keep_metadata = keep_metadata
 
     def add_stored_file(self, name: str, stored_name: str, image_format: str) -> Iterator[bytes]:
         """An image from storage (stored as is when already compressed).
@@ -35,6 +41,13 @@ class ZipStream:
                 data = source.read()
         except OSError as exc:
             raise ValidationFailed(f"The stored file {stored_name} cannot be read: {exc}") from exc
+        if not self._keep_metadata:
+            try:
+                data = metadata_strip(data, image_format)
+            except (OSError, ValueError, SyntaxError) as exc:
+                raise ValidationFailed(
+                    f"The stored file {stored_name} cannot be read: {exc}"
+                ) from exc
         compress = image_format not in COMPRESSED_FORMATS
         yield from self._writer.iter_add(name, data, compress=compress)
 

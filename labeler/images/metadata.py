@@ -1,0 +1,97 @@
+"""Photos' private metadata (GPS position, camera, owner: EXIF, XMP, IPTC) left out of copies.
+
+Phones write where a photo was taken into its EXIF, and cameras their serial numbers and
+owner's name. The stored original keeps all of it; what leaves the server for other people
+(an export's image files) goes without it unless the project keeps it. The photo still
+shows the right way up: a JPEG keeps its EXIF orientation, other formats are turned.
+
+- JPEG: its metadata segments (APP1 EXIF and XMP, APP13 IPTC) are dropped from the file
+  and a minimal EXIF holding the orientation put back: the compressed pixels are copied
+  as they are, bit for bit.
+- Other formats that carry EXIF or XMP (PNG, WebP, TIFF, HEIC, AVIF) are turned upright
+  and written again by Pillow without any: lossless formats keep their pixels, lossy ones
+  are encoded again at a high quality. Files without any are returned as they are.
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+
+from PIL import ExifTags, ImageOps
+from PIL import Image as PILImage
+
+# JPEG markers whose segments hold metadata: APP1 (EXIF, XMP), APP13 (IPTC/Photoshop).
+_PRIVATE_MARKERS = {0xE1, 0xED}
+_STANDALONE = {0x01, *range(0xD0, 0xD8)}  # markers without a length (TEM, RSTn)
+_SOS, _EOI = 0xDA, 0xD9
+_JPEG_FORMATS = {"JPEG", "MPO"}
+_QUALITY = {"WEBP": 95, "HEIF": 95, "AVIF": 95}
+
+
+def metadata_strip(data: bytes, image_format: str) -> bytes:
+    """The image without its EXIF, XMP and IPTC metadata, the orientation kept."""
+    if image_format in _JPEG_FORMATS:
+        return _jpeg_strip(data)
+    with PILImage.open(io.BytesIO(data)) as image:
+        exif = image.getexif()
+        if not exif and not image.info.get("xmp") and "exif" not in image.info:
+            return data
+        fmt = image.format or image_format
+        lossless = bool(image.info.get("lossless"))
+        # Turned as the EXIF says, then written with no EXIF at all: nothing to misread.
+        upright = ImageOps.exif_transpose(image)
+        options: dict[str, object] = {"exif": b""}
+        if fmt in ("HEIF", "AVIF"):
+            # pillow-heif refuses an empty EXIF, and copies the image's XMP unless told not
+            options.update(exif=None, xmp=None)
+        if fmt in _QUALITY:
+            options["quality"] = _QUALITY[fmt]
+        if fmt == "WEBP" and lossless:
+            options["lossless"] = True
+        buffer = io.BytesIO()
+        upright.save(buffer, format=fmt, **options)
+    return buffer.getvalue()
+
+
+def _orientation_exif(orientation: int) -> bytes:
+    """EXIF holding the orientation only (empty when the image is upright)."""
+    if orientation in (None, 1):
+        return b""
+    exif = PILImage.Exif()
+    exif[ExifTags.Base.Orientation] = orientation
+    return exif.tobytes()
+
+
+def _jpeg_strip(data: bytes) -> bytes:
+    """Copy a JPEG's segments but its metadata ones; everything from the scan on as it is."""
+    if data[:2] != b"\xff\xd8":
+        raise ValueError("Not a JPEG file.")
+    with PILImage.open(io.BytesIO(data)) as image:
+        orientation = image.getexif().get(ExifTags.Base.Orientation, 1)
+    out = bytearray(b"\xff\xd8")
+    kept = _orientation_exif(orientation)
+    if kept:
+        payload = b"Exif\x00\x00" + kept
+        out += b"\xff\xe1" + struct.pack(">H", len(payload) + 2) + payload
+    position = 2
+    while position < len(data):
+        if data[position] != 0xFF:
+            raise ValueError(f"A JPEG segment was expected at byte {position}.")
+        marker = data[position + 1]
+        if marker == 0xFF:  # fill byte
+            position += 1
+            continue
+        if marker in _STANDALONE:
+            out += data[position : position + 2]
+            position += 2
+            continue
+        if marker in (_SOS, _EOI):
+            out += data[position:]  # the scans and what follows them, untouched
+            return bytes(out)
+        (length,) = struct.unpack(">H", data[position + 2 : position + 4])
+        end = position + 2 + length
+        if marker not in _PRIVATE_MARKERS:
+            out += data[position:end]
+        position = end
+    return bytes(out)
