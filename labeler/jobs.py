@@ -4,8 +4,11 @@ With a broker, tasks go to the queue their route names. With none (the embedded 
 Celery runs them in-process, and where depends on the process: in the web server
 (``labeler.wsgi`` calls ``run_in_background``) one background thread runs them in the
 order they were sent, so a request that starts a training answers at once, as with a
-broker, and a countdown is waited out on a timer; anywhere else (a management command,
-the tests, a script) each runs at once, inside the call that sends it.
+broker, and a countdown is waited out on a timer; the tasks that load torch (training,
+pre-labelling: ``CHILD_PROCESS_TASKS``) go to a second thread instead, which runs each in
+a process of its own (``worker.run_task``), so that the web process never holds torch and
+thumbnails keep coming while a model trains. Anywhere else (a management command, the
+tests, a script) each task runs at once, inside the call that sends it.
 
 With a broker, a task whose sending fails because the broker is down is kept in the
 database (``labeler.outbox``) and sent again by beat's ``outbox_send`` once it is back;
@@ -15,8 +18,12 @@ it is never run in-process instead.
 from __future__ import annotations
 
 import functools
+import json
 import logging
+import os
 import queue
+import subprocess
+import sys
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -24,9 +31,11 @@ from typing import Any
 import kombu.exceptions
 import redis.exceptions
 from celery.canvas import Signature
+from django.conf import settings
 from django.db import connections, transaction
 
 from labeler.outbox import services as outbox_services
+from labeler.task_names import Task
 from worker.celery_app import app
 
 logger = logging.getLogger(__name__)
@@ -39,23 +48,35 @@ UNAVAILABLE: tuple[type[Exception], ...] = (
 )
 
 
+# On the web server's background, these run in a child process each (``worker.run_task``):
+# they load torch, and a training would hold the one task thread for minutes.
+CHILD_PROCESS_TASKS = frozenset({Task.ML_TRAIN, Task.PRELABEL_DISPATCH, Task.ML_PREDICT})
+
+
 class _Background:
-    """One daemon thread that runs in-process tasks in turn, each on fresh connections."""
+    """Daemon threads that run in-process tasks in turn, each on fresh connections: one for
+    most tasks, one that hands ``CHILD_PROCESS_TASKS`` to a child process each."""
 
     def __init__(self, on_start: Callable[[], object] | None) -> None:
         self._tasks: queue.Queue[Signature | None] = queue.Queue()
+        self._child_tasks: queue.Queue[Signature | None] = queue.Queue()
         self._on_start = on_start
         self._pending = 1 if on_start else 0  # sent and not yet ended
         self._idle = threading.Condition()
-        self._thread = threading.Thread(target=self._loop, name="labeler-tasks", daemon=True)
+        self._threads = [
+            threading.Thread(target=self._loop, name="labeler-tasks", daemon=True),
+            threading.Thread(target=self._child_loop, name="labeler-model-tasks", daemon=True),
+        ]
 
     def start(self) -> None:
-        self._thread.start()
+        for thread in self._threads:
+            thread.start()
 
     def submit(self, signature: Signature) -> None:
         with self._idle:
             self._pending += 1
-        self._tasks.put(signature)
+        in_child = str(signature.task) in CHILD_PROCESS_TASKS
+        (self._child_tasks if in_child else self._tasks).put(signature)
 
     def submit_in(self, seconds: float, signature: Signature) -> None:
         timer = threading.Timer(seconds, self.submit, args=(signature,))
@@ -63,7 +84,8 @@ class _Background:
         timer.start()
 
     def stop(self) -> None:
-        self._tasks.put(None)  # the thread ends once it reaches this
+        self._tasks.put(None)  # each thread ends once it reaches this
+        self._child_tasks.put(None)
 
     def wait(self, timeout: float) -> bool:
         """Whether the thread fell idle in time: every task sent, and every task those sent
@@ -77,6 +99,10 @@ class _Background:
         while (signature := self._tasks.get()) is not None:
             self._run(signature.apply, str(signature.task))  # raises what the task raised
 
+    def _child_loop(self) -> None:
+        while (signature := self._child_tasks.get()) is not None:
+            self._run(functools.partial(_run_in_child, signature), str(signature.task))
+
     def _run(self, call: Callable[[], object], name: str = "on_start") -> None:
         try:
             call()
@@ -87,6 +113,27 @@ class _Background:
             with self._idle:
                 self._pending -= 1
                 self._idle.notify_all()
+
+
+def _run_in_child(signature: Signature) -> None:
+    """Run the task in a child process (``worker.run_task``) and wait for it to end."""
+    command = [
+        sys.executable, "-m", "worker.run_task", str(signature.task), json.dumps(signature.args),
+    ]  # fmt: skip
+    ended = subprocess.run(command, cwd=settings.BASE_DIR, env=_child_env(), check=False)
+    if ended.returncode != 0:
+        raise RuntimeError(f"its process exited with {ended.returncode}")
+
+
+def _child_env() -> dict[str, str]:
+    """This process's environment, with the database and folders it uses now."""
+    return {
+        **os.environ,
+        "LABELER_TASK_DATABASE_NAME": str(connections["default"].settings_dict["NAME"]),
+        "MEDIA_ROOT": str(settings.MEDIA_ROOT),
+        "LABELER_MODEL_DIR": str(settings.LABELER_MODEL_DIR),
+        "LABELER_INPUT_CACHE_DIR": str(settings.LABELER_INPUT_CACHE_DIR),
+    }
 
 
 _background: _Background | None = None
