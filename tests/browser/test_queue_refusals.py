@@ -69,3 +69,34 @@ def test_the_lease_cap_only_slows_the_look_ahead(live_server, page, settings):
     assert page.locator("#failures").is_hidden()
     assert page.locator("#save-status").inner_text() == "All saved"
     assert "refused" not in page.locator("#stage").inner_text()
+
+
+def test_at_the_lease_cap_with_labels_still_saving_the_page_waits_for_them(
+    live_server, page, settings
+):
+    """A slow server: both images the annotator may hold are labelled and still being
+    saved, so next/ answers lease_limit with nothing on screen. The page waits for the
+    saves and goes on (it took the 409 for a refusal and said nothing was left)."""
+    settings.LABELER_MAX_LEASES = 2
+    annotator = UserFactory(username="ann")
+    project = make_project(4, annotators=[annotator])
+    held = []
+    page.route("**/annotations/", lambda route: held.append(route))  # the saves wait
+    login(page, live_server, "ann")
+    open_workspace(page, live_server, project)
+    first = press_when_ready(page, "1")
+    wait_moved_on(page, first)
+    second = press_when_ready(page, "1")
+    refused = lambda response: "/next/" in response.url and response.status == 409  # noqa: E731
+    with page.expect_response(refused, timeout=WAIT):
+        wait_moved_on(page, second)
+    page.wait_for_timeout(500)
+    assert "Nothing left" not in page.locator("#stage").inner_text()
+
+    assert len(held) == 1  # the outbox sends one save at a time
+    page.unroute("**/annotations/")  # the held save goes on, and the one behind it
+    third = press_when_ready(page, "1")  # a new image came once the saves were in
+    assert third not in (first, second)
+    press_when_ready(page, "1")
+    wait_saved(page)
+    assert Annotation.objects.filter(annotator=annotator).count() == 4

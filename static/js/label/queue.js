@@ -4,6 +4,12 @@ import { request, errorMessage, isRefusal, retryDelay, sleep } from "../lib/api.
 
 const AHEAD = 3; // images prefetched beyond the one on screen
 const RETRY = { first: 500, max: 15000 };
+const SAVING = { first: 200, max: 2000 }; // waits for labels being saved to free leases
+
+/** The server's answer to one who holds as many images as one may (LABELER_MAX_LEASES). */
+function atLeaseCap(result) {
+  return result.status === 409 && result.body?.code === "lease_limit";
+}
 
 /**
  * Fills state.buffer from url. state is the page's (buffer, current, parked, exhausted,
@@ -34,8 +40,13 @@ export function createQueue({ url, state, outbox, showMessage, showNext }) {
           const item = result.body;
           item.img = await preload(item.image);
           state.buffer.push(item);
-        } else if (result.status === 409 && state.buffer.length + (state.current ? 1 : 0) > 0) {
+        } else if (atLeaseCap(result) && state.buffer.length + (state.current ? 1 : 0) > 0) {
           break; // holding as many images as one may: ask again once one is labelled
+        } else if (atLeaseCap(result) && outbox.ops.length > 0) {
+          // Nothing to show, but labels still being saved hold their images' leases (a
+          // slow server): ask again once they are in, rather than give up.
+          failures += 1;
+          await sleep(retryDelay(failures, SAVING));
         } else if (isRefusal(result)) {
           showMessage(`The queue refused: ${errorMessage(result, { brief: true })}`);
           state.exhausted = true;
