@@ -18,6 +18,7 @@ from PIL import ExifTags, UnidentifiedImageError
 from PIL import Image as PILImage
 
 from labeler.images.decoding import Opened, image_decode_reduced, image_open, image_verify
+from labeler.images.model_inputs import TURNS
 
 ALLOWED_FORMATS = {
     "JPEG": "jpg",
@@ -153,16 +154,6 @@ def _megabytes(count: int) -> str:
 
 # Formats a browser shows as they are; others are shown through their display copy.
 BROWSER_FORMATS = frozenset({"JPEG", "MPO", "PNG", "GIF", "WEBP", "BMP", "AVIF"})
-# How Pillow turns an image upright for each EXIF orientation (as ImageOps.exif_transpose).
-_UPRIGHT = {
-    2: PILImage.Transpose.FLIP_LEFT_RIGHT,
-    3: PILImage.Transpose.ROTATE_180,
-    4: PILImage.Transpose.FLIP_TOP_BOTTOM,
-    5: PILImage.Transpose.TRANSPOSE,
-    6: PILImage.Transpose.ROTATE_270,
-    7: PILImage.Transpose.TRANSVERSE,
-    8: PILImage.Transpose.ROTATE_90,
-}
 
 
 @dataclass(frozen=True)
@@ -188,8 +179,8 @@ def previews_render(data: bytes, *, display_size: int, thumbnail_size: int) -> P
         located = bool(exif.get_ifd(ExifTags.IFD.GPSInfo))
     copy = max(width, height) > display_size or fmt not in BROWSER_FORMATS or located
     rgb = image_decode_reduced(data, display_size if copy else thumbnail_size)
-    if orientation in _UPRIGHT:
-        rgb = rgb.transpose(_UPRIGHT[orientation])
+    if orientation in TURNS:
+        rgb = rgb.transpose(TURNS[orientation])
     display = _jpeg(rgb) if copy else None
     rgb.thumbnail((thumbnail_size, thumbnail_size))
     return Previews(thumbnail=_jpeg(rgb), display=display)

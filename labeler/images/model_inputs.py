@@ -31,7 +31,7 @@ logger = logging.getLogger(__name__)
 
 InputSpec = tuple[int, bool]  # (image_size, grayscale)
 # What turns an image upright, by EXIF orientation (as ImageOps.exif_transpose does).
-_TURNS = {
+TURNS = {
     2: PILImage.Transpose.FLIP_LEFT_RIGHT,
     3: PILImage.Transpose.ROTATE_180,
     4: PILImage.Transpose.FLIP_TOP_BOTTOM,
@@ -49,7 +49,7 @@ def prepare_image(image: PILImage.Image, *, image_size: int, grayscale: bool) ->
     still says how to turn it in its EXIF, so the pixels are the same either way.
     """
     mode = "L" if grayscale else "RGB"
-    turn = _TURNS.get(image.getexif().get(ExifTags.Base.Orientation, 1))
+    turn = TURNS.get(image.getexif().get(ExifTags.Base.Orientation, 1))
     # JPEG: decode at 1/2, 1/4 or 1/8 scale when that still covers the target size.
     image.draft(mode, (image_size, image_size))
     if image.mode != mode:
