@@ -7,7 +7,8 @@ shows the right way up: a JPEG keeps its EXIF orientation, other formats are tur
 
 - JPEG: its metadata segments (APP1 EXIF and XMP, APP13 IPTC) are dropped from the file
   and a minimal EXIF holding the orientation put back: the compressed pixels are copied
-  as they are, bit for bit.
+  as they are, bit for bit. What follows the image's end is left out too (an MPO's other
+  images, a phone's trailer or motion video: each carries metadata of its own).
 - Other formats that carry EXIF or XMP (PNG, WebP, TIFF, HEIC, AVIF) are turned upright
   and written again by Pillow without any: lossless formats keep their pixels, lossy ones
   are encoded again at a high quality. Files without any are returned as they are.
@@ -25,6 +26,7 @@ from PIL import Image as PILImage
 _PRIVATE_MARKERS = {0xE1, 0xED}
 _STANDALONE = {0x01, *range(0xD0, 0xD8)}  # markers without a length (TEM, RSTn)
 _SOS, _EOI = 0xDA, 0xD9
+_APP2 = 0xE2  # ICC profiles (kept) and an MPO's index of its other images (left out)
 _JPEG_FORMATS = {"JPEG", "MPO"}
 _QUALITY = {"WEBP": 95, "HEIF": 95, "AVIF": 95}
 
@@ -87,11 +89,17 @@ def _jpeg_strip(data: bytes) -> bytes:
             position += 2
             continue
         if marker in (_SOS, _EOI):
-            out += data[position:]  # the scans and what follows them, untouched
+            # The scans as they are, up to the image's end: what may follow it (an MPO's
+            # second image, a phone's trailer or motion video) has metadata of its own.
+            end = data.find(b"\xff\xd9", position)
+            out += data[position : end + 2 if end >= 0 else len(data)]
             return bytes(out)
         (length,) = struct.unpack(">H", data[position + 2 : position + 4])
         end = position + 2 + length
-        if marker not in _PRIVATE_MARKERS:
+        private = marker in _PRIVATE_MARKERS or (
+            marker == _APP2 and data[position + 4 : position + 8] == b"MPF\x00"
+        )
+        if not private:
             out += data[position:end]
         position = end
     return bytes(out)

@@ -66,3 +66,12 @@ def test_a_file_without_metadata_is_returned_as_it_is():
     buffer = io.BytesIO()
     PILImage.new("RGB", (8, 8), (1, 2, 3)).save(buffer, format="PNG")
     assert metadata_strip(buffer.getvalue(), "PNG") == buffer.getvalue()
+
+
+def test_what_follows_a_jpegs_end_is_left_out():
+    """A motion photo's video or an MPO's second image, each with metadata of its own."""
+    data = located("JPEG") + located("JPEG") + b"ftypmp42 video with a location"
+    stripped = metadata_strip(data, "JPEG")
+    assert b"GPS" not in stripped and b"PhoneMaker" not in stripped and b"video" not in stripped
+    assert stripped.endswith(b"\xff\xd9") and stripped.count(b"\xff\xd8") == 1
+    assert PILImage.open(io.BytesIO(stripped)).size == (40, 20)
