@@ -16,7 +16,9 @@ class Image(models.Model):
     # What the labelling page shows: an upright copy at most LABELER_DISPLAY_SIZE a side,
     # without EXIF, made by the worker when the original is larger, carries a GPS
     # position or is a format browsers do not show. Blank: the original is shown.
-    display = models.FileField(max_length=255, blank=True)
+    # A database default too: rows loaded by COPY or plain INSERT (benchmarks, bulk loads)
+    # that name no display get none.
+    display = models.FileField(max_length=255, blank=True, db_default="")
     original_name = models.CharField(max_length=255)
     sha256 = models.CharField(max_length=64)
     width = models.PositiveIntegerField()

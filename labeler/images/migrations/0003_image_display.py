@@ -26,7 +26,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name="image",
             name="display",
-            field=models.FileField(blank=True, max_length=255, upload_to=""),
+            field=models.FileField(blank=True, db_default="", max_length=255, upload_to=""),
         ),
         migrations.RunPython(sqlite_triggers_again, migrations.RunPython.noop),
     ]
