@@ -337,7 +337,9 @@ LABELER_PRELABEL_CHUNK = env_int("LABELER_PRELABEL_CHUNK", 1024)
 LABELER_INPUT_CACHE_DIR = os.environ.get(
     "LABELER_INPUT_CACHE_DIR", str(VAR_DIR / "cache" / "inputs")
 )
-LABELER_INPUT_CACHE_MAX_SIZE = env_int("LABELER_INPUT_CACHE_MAX_SIZE", 64)  # pixels a side
+# Up to the backbones' native 224 pixels (147 KB an image): a photo's decode (tens of ms
+# even reduced) must not come back every epoch.
+LABELER_INPUT_CACHE_MAX_SIZE = env_int("LABELER_INPUT_CACHE_MAX_SIZE", 224)  # pixels a side
 # Automatic retraining waits until no import has stored a file for this long: the
 # batches of one client's import count as one import while they come this close.
 LABELER_IMPORT_SETTLE_SECONDS = env_int("LABELER_IMPORT_SETTLE_SECONDS", 60)

@@ -84,7 +84,7 @@ def test_large_inputs_and_no_cache_keep_nothing(
 ):
     """Inputs over LABELER_INPUT_CACHE_MAX_SIZE are decoded each time; "" turns keeping off.
     The thumbnail is made either way."""
-    project = ProjectFactory(training={"image_size": 128})
+    project = ProjectFactory(training={"image_size": 256})
     image = upload(project, image_bytes(), django_capture_on_commit_callbacks)
     cache = input_cache()
     assert cache is not None and image.thumbnail
