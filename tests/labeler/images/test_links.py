@@ -197,3 +197,24 @@ def test_the_api_file_endpoint_keeps_its_year(project, annotator, make_images):
     (image,) = make_images(project, 1)
     response = browser(annotator).get(f"/api/v1/projects/{project.pk}/images/{image.pk}/file/")
     assert response["Cache-Control"] == f"private, max-age={ONE_YEAR}, immutable"
+
+
+def test_a_display_copy_is_served_to_members_of_its_project_only(
+    project, annotator, media_root, make_images
+):
+    """Display copies live under displays/<project>/, checked as images and thumbnails are."""
+    (mine,) = make_images(project, 1)
+    (theirs,) = make_images(ProjectFactory(), 1)
+    for image in (mine, theirs):
+        name = f"displays/{image.project_id}/{image.sha256}.jpg"
+        (media_root / name).parent.mkdir(parents=True, exist_ok=True)
+        (media_root / name).write_bytes((media_root / image.file.name).read_bytes())
+        type(image).objects.filter(pk=image.pk).update(display=name)
+    client = browser(annotator)
+    shown = client.get(
+        links.file_link(f"displays/{project.pk}/{mine.sha256}.jpg", user_id=annotator.pk)
+    )
+    assert shown.status_code == 200 and shown["Content-Type"] == "image/jpeg"
+    other = f"displays/{theirs.project_id}/{theirs.sha256}.jpg"
+    assert client.get(links.file_link(other, user_id=annotator.pk)).status_code == 403
+    assert Client().get(links.file_link(other, user_id=annotator.pk)).status_code == 403
