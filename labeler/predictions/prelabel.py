@@ -34,7 +34,8 @@ def prelabel_plan(*, model_version_id: int) -> list[list[int]]:
     """Start a pass of the version: the unlabelled images it has not predicted, in chunks.
 
     Only the current version pre-labels; for any other (or a gone one) nothing is
-    planned. Sets ``prelabel_total``; a pass with nothing to predict is done at once.
+    planned. Sets ``prelabel_total``; a pass with nothing to predict is done at once. A
+    pass still under way is continued: its total counts what it stored already.
     """
     version = ModelVersion.objects.select_for_update().filter(pk=model_version_id).first()
     if version is None or not version.is_current:
@@ -45,9 +46,14 @@ def prelabel_plan(*, model_version_id: int) -> list[list[int]]:
         .order_by("-priority", "id")
         .values_list("pk", flat=True)
     )
-    version.prelabel_total = len(todo)
-    version.prelabel_done = 0
-    version.prelabel_started_at = timezone.now()
+    if version.prelabel_started_at is not None and version.prelabel_done_at is None:
+        # A pass under way planned again (its dispatch delivered again after its worker
+        # died while sending the chunks, or new images): it goes on, what it stored counted.
+        version.prelabel_total = version.prelabel_done + len(todo)
+    else:
+        version.prelabel_total = len(todo)
+        version.prelabel_done = 0
+        version.prelabel_started_at = timezone.now()
     version.prelabel_done_at = None
     version.save(
         update_fields=["prelabel_total", "prelabel_done", "prelabel_started_at", "prelabel_done_at"]

@@ -169,3 +169,32 @@ def test_chunks_stored_at_once_count_each_image_once(needs_postgres, make_images
     assert (model.prelabel_done, model.prelabel_total) == (6, 6)
     assert model.prelabel_done_at is not None
     assert Prediction.objects.filter(model_version=model).count() == 6
+
+
+def test_a_pass_planned_again_while_under_way_goes_on_counting_what_it_stored(
+    project, label_ids, make_images
+):
+    """Its dispatch delivered again (the worker died while sending the chunks): the new plan
+    holds the images not predicted yet, and the pass ends with one prediction per image
+    and its counts equal to its rows (it restarted at the remaining count before)."""
+    images = make_images(project, 3)
+    ids = [image.pk for image in images]
+    model = ModelVersionFactory(project=project)
+    prelabel.prelabel_plan(model_version_id=model.pk)
+    p = np.array([[0.7, 0.2, 0.1]])
+    prelabel.predictions_store(
+        model_version_id=model.pk, image_ids=ids[:1], probabilities=p, label_ids=label_ids
+    )
+
+    [again] = prelabel.prelabel_plan(model_version_id=model.pk)
+
+    assert again == ids[1:]
+    model.refresh_from_db()
+    assert (model.prelabel_total, model.prelabel_done) == (3, 1)
+    prelabel.predictions_store(
+        model_version_id=model.pk, image_ids=ids[1:], probabilities=np.vstack([p, p]),
+        label_ids=label_ids,
+    )  # fmt: skip
+    model.refresh_from_db()
+    assert model.prelabel_done_at is not None
+    assert Prediction.objects.count() == model.prelabel_total == model.prelabel_done == 3
