@@ -6,6 +6,13 @@ from django.db import models
 
 from labeler.projects.models import Project
 
+SOURCES = [
+    ("upload", "Uploaded"),
+    ("import", "Imported from a folder"),
+    ("folder", "Read in place from a mounted folder"),
+    ("s3", "Read in place from an S3 bucket"),
+]
+
 
 class Image(models.Model):
     """One image of a project, with what the annotation queue needs to pick it fast."""
@@ -20,6 +27,21 @@ class Image(models.Model):
     # that name no display get none.
     display = models.FileField(max_length=255, blank=True, db_default="")
     original_name = models.CharField(max_length=255)
+    # Where the file came from. A reference ("folder", "s3") is read in place: ``file``
+    # then names it in its own storage (``labeler.images.references``), never copied.
+    source = models.CharField(max_length=16, choices=SOURCES, default="upload", db_default="upload")
+    source_key = models.CharField(
+        max_length=1024, blank=True, db_default="", help_text="Import path or bucket key."
+    )
+    # From the file's EXIF, read when it is stored; blank or null where it says nothing.
+    captured_at = models.DateTimeField(null=True, blank=True)
+    camera = models.CharField(max_length=128, blank=True, db_default="")
+    gps_latitude = models.FloatField(null=True, blank=True)
+    gps_longitude = models.FloatField(null=True, blank=True)
+    licence = models.CharField(max_length=255, blank=True, db_default="")
+    # Set by the worker when the pixels cannot be decoded (the upload checks the header
+    # only): such an image leaves the annotation queue.
+    problem = models.CharField(max_length=255, blank=True, db_default="")
     sha256 = models.CharField(max_length=64)
     width = models.PositiveIntegerField()
     height = models.PositiveIntegerField()
@@ -83,3 +105,19 @@ class ImageCounter(models.Model):
 
     def __str__(self) -> str:
         return f"image counts of project {self.project_id}, share {self.shard}"
+
+
+class ImageTag(models.Model):
+    """A free tag on an image ("night", "batch-7"): images are filtered by them."""
+
+    image = models.ForeignKey(Image, on_delete=models.CASCADE, related_name="tags")
+    name = models.CharField(max_length=64)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["image", "name"], name="image_tag_unique"),
+        ]
+        indexes = [models.Index(fields=["name", "image"], name="image_tag_name_idx")]
+
+    def __str__(self) -> str:
+        return self.name
