@@ -4,7 +4,8 @@ With a broker, tasks go to the queue their route names. With none (the embedded 
 Celery runs them in-process, and where depends on the process: in the web server
 (``labeler.wsgi`` calls ``run_in_background``) one background thread runs them in the
 order they were sent, so a request that starts a training answers at once, as with a
-broker, and a countdown is waited out on a timer; the tasks that load torch (training,
+broker, and a countdown is waited out on a timer; an image's previews (``POOLED_TASKS``)
+are rendered on a pool of threads, one a core; the tasks that load torch (training,
 pre-labelling: ``CHILD_PROCESS_TASKS``) go to a second thread instead, which runs each in
 a process of its own (``worker.run_task``), so that the web process never holds torch and
 thumbnails keep coming while a model trains. Anywhere else (a management command, the
@@ -51,21 +52,30 @@ UNAVAILABLE: tuple[type[Exception], ...] = (
 # On the web server's background, these run in a child process each (``worker.run_task``):
 # they load torch, and a training would hold the one task thread for minutes.
 CHILD_PROCESS_TASKS = frozenset({Task.ML_TRAIN, Task.PRELABEL_DISPATCH, Task.ML_PREDICT})
+# These run on a thread a core (Pillow lets go of the GIL while it decodes, resizes and
+# encodes): a photo's previews take a tenth of a second, and an upload sends hundreds.
+POOLED_TASKS = frozenset({Task.IMAGE_MAKE_THUMBNAIL})
 
 
 class _Background:
-    """Daemon threads that run in-process tasks in turn, each on fresh connections: one for
-    most tasks, one that hands ``CHILD_PROCESS_TASKS`` to a child process each."""
+    """Daemon threads that run in-process tasks, each on fresh connections: one runs most
+    tasks in turn, one hands ``CHILD_PROCESS_TASKS`` to a child process each, and one a
+    core runs ``POOLED_TASKS`` side by side."""
 
     def __init__(self, on_start: Callable[[], object] | None) -> None:
         self._tasks: queue.Queue[Signature | None] = queue.Queue()
         self._child_tasks: queue.Queue[Signature | None] = queue.Queue()
+        self._pooled_tasks: queue.Queue[Signature | None] = queue.Queue()
         self._on_start = on_start
         self._pending = 1 if on_start else 0  # sent and not yet ended
         self._idle = threading.Condition()
+        self._pool_size = max(2, os.cpu_count() or 1)
         self._threads = [
             threading.Thread(target=self._loop, name="labeler-tasks", daemon=True),
             threading.Thread(target=self._child_loop, name="labeler-model-tasks", daemon=True),
+        ] + [
+            threading.Thread(target=self._pooled_loop, name=f"labeler-image-tasks-{n}", daemon=True)
+            for n in range(self._pool_size)
         ]
 
     def start(self) -> None:
@@ -75,8 +85,13 @@ class _Background:
     def submit(self, signature: Signature) -> None:
         with self._idle:
             self._pending += 1
-        in_child = str(signature.task) in CHILD_PROCESS_TASKS
-        (self._child_tasks if in_child else self._tasks).put(signature)
+        name = str(signature.task)
+        if name in CHILD_PROCESS_TASKS:
+            self._child_tasks.put(signature)
+        elif name in POOLED_TASKS:
+            self._pooled_tasks.put(signature)
+        else:
+            self._tasks.put(signature)
 
     def submit_in(self, seconds: float, signature: Signature) -> None:
         timer = threading.Timer(seconds, self.submit, args=(signature,))
@@ -86,6 +101,8 @@ class _Background:
     def stop(self) -> None:
         self._tasks.put(None)  # each thread ends once it reaches this
         self._child_tasks.put(None)
+        for _ in range(self._pool_size):
+            self._pooled_tasks.put(None)
 
     def wait(self, timeout: float) -> bool:
         """Whether the thread fell idle in time: every task sent, and every task those sent
@@ -98,6 +115,10 @@ class _Background:
             self._run(self._on_start)
         while (signature := self._tasks.get()) is not None:
             self._run(signature.apply, str(signature.task))  # raises what the task raised
+
+    def _pooled_loop(self) -> None:
+        while (signature := self._pooled_tasks.get()) is not None:
+            self._run(signature.apply, str(signature.task))
 
     def _child_loop(self) -> None:
         while (signature := self._child_tasks.get()) is not None:
@@ -166,7 +187,7 @@ def stop_background() -> None:
 
 
 def wait_for_background(timeout: float = 60.0) -> bool:
-    """Wait until the background thread ran every task sent so far; True if it did in time."""
+    """Wait until the background threads ran every task sent so far; True if it did in time."""
     runner = _background
     return True if runner is None else runner.wait(timeout)
 

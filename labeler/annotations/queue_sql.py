@@ -83,7 +83,8 @@ _STATEMENTS = {
 _CANDIDATE = (
     """
     SELECT i.* FROM {image} i
-    WHERE i.project_id = %(project)s AND NOT i.is_complete {excluded} AND """
+    WHERE i.project_id = %(project)s AND NOT i.is_complete AND i.problem = ''
+        {excluded} AND """
     + _OPEN_TO_ME
     + """
     ORDER BY i.priority DESC, i.id

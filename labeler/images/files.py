@@ -17,7 +17,13 @@ from django.conf import settings
 from PIL import ExifTags, UnidentifiedImageError
 from PIL import Image as PILImage
 
-from labeler.images.decoding import Opened, image_decode_reduced, image_open, image_verify
+from labeler.images.decoding import (
+    Opened,
+    image_decode_reduced,
+    image_header_check,
+    image_open,
+    image_verify,
+)
 from labeler.images.model_inputs import TURNS
 
 ALLOWED_FORMATS = {
@@ -31,6 +37,9 @@ ALLOWED_FORMATS = {
     "HEIF": "heic",  # HEIC and HEIF photos, read through pillow-heif
     "AVIF": "avif",
 }
+# Photos: checked up to their pixels when uploaded (``image_header_check``), decoded by
+# the worker that renders their previews. The upload answers once the file is stored.
+PIXELS_LATER = frozenset({"JPEG", "MPO", "HEIF", "AVIF"})
 ARCHIVE_SUFFIXES = (".zip",)
 _TURNED_SIDEWAYS = (5, 6, 7, 8)  # those that swap width and height
 # What zipfile lets escape from a damaged or exotic archive besides BadZipFile: the
@@ -44,6 +53,10 @@ _ZIP_READ_ERRORS = (
     zlib.error,
     lzma.LZMAError,
 )
+
+
+# What decoding a damaged image raises (UnidentifiedImageError is an OSError).
+DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, PILImage.DecompressionBombError)
 
 
 class RejectedFile(Exception):
@@ -73,11 +86,14 @@ def image_check(data: bytes) -> CheckedImage:
     The header is read first (format, size, what decoding will hold) and refused there
     when over a cap; only then are the pixels decoded, reduced where the format allows
     (``labeler.images.decoding``), never holding more than LABELER_MAX_DECODE_BYTES.
-    The bytes are kept as sent: an image whose EXIF says to turn it is turned by the
-    worker (``upright_render``), and its width and height here are those once turned.
+    Photos (``PIXELS_LATER``) are checked as far as their headers and a JPEG to its end
+    marker here; their pixels are decoded once, by the worker that renders the previews.
+    The bytes are kept as sent: an image whose EXIF says to turn it is shown and trained
+    on upright, and its width and height here are those once turned.
 
     Raises RejectedFile for files over the size cap, non-images, formats we do not
-    accept, images above the pixel cap or the decoding cap, and truncated or corrupt files.
+    accept, images above the pixel cap or the decoding cap, and truncated or corrupt files
+    (for photos: cut short, or with a corrupt header).
     """
     if len(data) > settings.LABELER_MAX_IMAGE_BYTES:
         raise RejectedFile(
@@ -101,7 +117,10 @@ def image_check(data: bytes) -> CheckedImage:
                 )
             _dimensions_check(opened.width, opened.height, max_pixels=max_pixels)
             _cost_check(opened)
-            orientation = image_verify(opened, data)
+            if opened.format in PIXELS_LATER:
+                orientation = image_header_check(opened)
+            else:
+                orientation = image_verify(opened, data)
     except RejectedFile:
         raise
     except PILImage.DecompressionBombError as exc:

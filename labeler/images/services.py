@@ -14,8 +14,10 @@ from django.db import IntegrityError, transaction
 
 from labeler.errors import ValidationFailed
 from labeler.images.files import (
+    DECODE_ERRORS,
     ArchiveMember,
     CheckedImage,
+    Previews,
     RejectedFile,
     archive_members,
     image_check,
@@ -157,16 +159,19 @@ InputSpecs = Callable[[Project], set[tuple[int, bool]]]
 
 
 def image_make_thumbnail(*, image_id: int, input_specs: InputSpecs) -> None:
-    """Render a stored image's thumbnail and display copy once and keep its model inputs.
+    """Decode a stored image once for its previews, and keep its model inputs.
 
-    The original stays as it was sent, byte for byte: the previews (``previews_render``)
-    are turned upright as its EXIF says, and so are the model inputs
-    (``labeler.images.model_inputs``), kept for the sizes the project's models take
-    (``input_specs``: models are a layer above) so that pre-labelling the new image reads
-    a few kilobytes of pixels instead of decoding the file again. One read of the file.
+    The upload checked a photo's header only (``files.PIXELS_LATER``): decoding it for the
+    thumbnail and display copy (``previews_render``) is its pixels' check, and an image
+    that fails it is noted in ``Image.problem`` and leaves the annotation queue. The
+    original stays as it was sent, byte for byte: the previews are turned upright as its
+    EXIF says, and so are the model inputs (``labeler.images.model_inputs``), kept for the
+    sizes the project's models take (``input_specs``: models are a layer above) so that
+    pre-labelling the new image reads a few kilobytes of pixels instead of decoding the
+    file again. One read of the file.
     """
     image = Image.objects.select_related("project").filter(pk=image_id).first()
-    if image is None:
+    if image is None or image.problem:
         return
     cache = input_cache()
     missing = cache.missing(image.sha256, input_specs(image.project)) if cache else set()
@@ -174,22 +179,31 @@ def image_make_thumbnail(*, image_id: int, input_specs: InputSpecs) -> None:
         return
     with image.file.open("rb") as handle:
         data = handle.read()
+    if not image.thumbnail:
+        try:
+            previews = previews_render(
+                data,
+                display_size=settings.LABELER_DISPLAY_SIZE,
+                thumbnail_size=settings.LABELER_THUMBNAIL_SIZE,
+            )
+        except DECODE_ERRORS as exc:
+            problem = f"The image cannot be decoded: {exc}"[:255]
+            logger.warning("image %s: %s", image_id, problem)
+            Image.objects.filter(pk=image_id).update(problem=problem)
+            return
+        _previews_store(image, previews)
     if cache is not None and missing:
         inputs_keep(cache, image.sha256, data, missing)
-    if image.thumbnail:
-        return
-    previews = previews_render(
-        data,
-        display_size=settings.LABELER_DISPLAY_SIZE,
-        thumbnail_size=settings.LABELER_THUMBNAIL_SIZE,
-    )
+
+
+def _previews_store(image: Image, previews: Previews) -> None:
     where = f"{image.project_id}/{image.sha256}.jpg"
     names = {
         "thumbnail": default_storage.save(f"thumbnails/{where}", ContentFile(previews.thumbnail))
     }
     if previews.display is not None:
         names["display"] = default_storage.save(f"displays/{where}", ContentFile(previews.display))
-    if not Image.objects.filter(pk=image_id, thumbnail="").update(**names):
+    if not Image.objects.filter(pk=image.pk, thumbnail="").update(**names):
         storage_delete_files(names=names.values())  # another run made them first
 
 

@@ -13,6 +13,7 @@ from worker.celery_app import app
 
 RECORD = "tests.labeler.test_jobs.record"
 FAIL = "tests.labeler.test_jobs.fail"
+SIDE_BY_SIDE = "tests.labeler.test_jobs.side_by_side"
 calls: list[tuple[str, object, float]] = []
 # Autocommit, as in a request or a command: a task is sent as soon as it is enqueued.
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -21,6 +22,15 @@ pytestmark = pytest.mark.django_db(transaction=True)
 @app.task(name=RECORD)
 def record(value: object) -> None:
     calls.append((threading.current_thread().name, value, time.monotonic()))
+
+
+_meeting = threading.Barrier(2, timeout=10)
+
+
+@app.task(name=SIDE_BY_SIDE)
+def side_by_side(value: object) -> None:
+    _meeting.wait()  # raises BrokenBarrierError unless another runs at the same time
+    record(value)
 
 
 @app.task(name=FAIL)
@@ -104,3 +114,17 @@ def test_with_a_broker_workers_run_the_tasks():
         assert jobs.wait_for_background(0.1)  # nothing started, nothing to wait for
     finally:
         app.conf.task_always_eager = True
+
+
+def test_image_tasks_run_side_by_side_on_a_thread_pool(background, monkeypatch):
+    """An upload's previews are rendered on several threads at once: two such tasks
+    meet at a barrier that one thread alone would never pass."""
+    monkeypatch.setattr(jobs, "POOLED_TASKS", jobs.POOLED_TASKS | {SIDE_BY_SIDE})
+    _meeting.reset()
+    jobs.enqueue(SIDE_BY_SIDE, "a")
+    jobs.enqueue(SIDE_BY_SIDE, "b")
+
+    assert jobs.wait_for_background(15)
+    assert sorted(value for _, value, _ in calls) == ["a", "b"]
+    names = {name for name, _, _ in calls}
+    assert len(names) == 2 and all(n.startswith("labeler-image-tasks-") for n in names)

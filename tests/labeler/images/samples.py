@@ -135,3 +135,14 @@ def photo(fmt: str, size: tuple[int, int]) -> bytes:
         buffer, format=fmt, **({"quality": 85} if fmt in ("JPEG", "HEIF", "AVIF", "WEBP") else {})
     )
     return buffer.getvalue()
+
+
+def jpeg_undecodable(size: tuple[int, int] = (64, 64)) -> bytes:
+    """A JPEG whole to its end marker whose scan names a component its frame lacks: its
+    header reads, libjpeg refuses its pixels ("broken data stream")."""
+    buffer = io.BytesIO()
+    PILImage.new("RGB", size, (10, 200, 30)).save(buffer, format="JPEG")
+    data = bytearray(buffer.getvalue())
+    scan = data.find(b"\xff\xda")
+    data[scan + 5] = 9  # the first component's id: frames number theirs 1 to 3
+    return bytes(data)

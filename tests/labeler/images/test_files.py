@@ -323,3 +323,22 @@ def test_archive_with_too_many_members_is_rejected_whole(settings):
 
     with pytest.raises(RejectedFile, match="Archive holds 4 files; the limit is 3"):
         list(archive_members(io.BytesIO(data)))
+
+
+def test_a_jpeg_cut_before_its_end_marker_is_refused_from_its_markers():
+    """A photo's pixels are decoded later, by the worker: a file cut short is still
+    refused at once, its markers walked to where its end marker should be."""
+    data = image_bytes("JPEG", size=(64, 64))
+
+    with pytest.raises(RejectedFile, match="ends before the image does"):
+        image_check(data[:-2])
+    assert image_check(data + b"trailing data a phone appended").width == 64
+
+
+def test_a_jpeg_is_stored_without_its_pixels_decoded(monkeypatch):
+    """The upload check of a photo reads its header; a broken stream passes it."""
+    data = samples.jpeg_undecodable()
+
+    checked = image_check(data)
+
+    assert (checked.format, checked.width, checked.content) == ("JPEG", 64, data)

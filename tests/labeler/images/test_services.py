@@ -9,6 +9,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image as PILImage
 
 from labeler import flows
+from labeler.annotations.queue import queue_next_image
 from labeler.images import services
 from labeler.images.models import Image
 from labeler.projects.services import project_delete
@@ -116,3 +117,29 @@ def test_a_large_photo_gets_a_display_copy_served_to_members(
     with django_capture_on_commit_callbacks(execute=True):
         project_delete(project=project)
     assert not list(Path(media_root).rglob("*.jpg"))
+
+
+@pytest.mark.django_db
+def test_a_photo_the_worker_cannot_decode_is_noted_and_leaves_the_queue(
+    project, annotator, media_root, django_capture_on_commit_callbacks
+):
+    """The upload answers once a photo is stored: its pixels are decoded by the worker,
+    which notes one it cannot decode; the queue never hands that one out."""
+    files = [
+        SimpleUploadedFile("broken.jpg", samples.jpeg_undecodable()),
+        SimpleUploadedFile("fine.jpg", image_bytes("JPEG")),
+    ]
+    with django_capture_on_commit_callbacks(execute=True):
+        broken, fine = flows.images_ingest(project=project, files=files)
+
+    assert (broken.status, fine.status) == ("created", "created")
+    image = Image.objects.get(pk=broken.image_id)
+    assert image.problem.startswith("The image cannot be decoded: broken data stream")
+    assert not image.thumbnail
+    assert Image.objects.get(pk=fine.image_id).thumbnail
+    leased = queue_next_image(project=project, annotator=annotator)
+    assert leased is not None and leased.image_id == fine.image_id
+    assert queue_next_image(project=project, annotator=annotator, exclude=[fine.image_id]) is None
+
+    flows.image_prepare(image_id=image.pk)  # run again: the noted image is left as it is
+    assert Image.objects.get(pk=image.pk).problem == image.problem
