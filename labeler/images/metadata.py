@@ -16,11 +16,15 @@ shows the right way up: a JPEG keeps its EXIF orientation, other formats are tur
 
 from __future__ import annotations
 
+import hashlib
 import io
 import struct
+from dataclasses import replace
 
 from PIL import ExifTags, ImageOps
 from PIL import Image as PILImage
+
+from labeler.images.files import CheckedImage, RejectedFile
 
 # JPEG markers whose segments hold metadata: APP1 (EXIF, XMP), APP13 (IPTC/Photoshop).
 _PRIVATE_MARKERS = {0xE1, 0xED}
@@ -103,3 +107,30 @@ def _jpeg_strip(data: bytes) -> bytes:
             out += data[position:end]
         position = end
     return bytes(out)
+
+
+def metadata_strip_checked(checked: CheckedImage) -> CheckedImage:
+    """A checked upload without its private metadata (``metadata_strip``), hashed again.
+
+    For a project that keeps no GPS position in its stored originals
+    (``Project.strip_metadata_on_ingest``). A JPEG costs a copy of its bytes; other formats
+    holding EXIF or XMP are decoded and written again, within what ``image_check``
+    allowed their decoding to hold. Width and height are the same: they were the upright
+    ones already. Raises RejectedFile when the file cannot be written without them.
+    """
+    try:
+        content = metadata_strip(checked.content, checked.format)
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise RejectedFile(
+            "The photo's metadata (GPS position, camera, owner) could not be removed, as "
+            f"this project asks, so it was not stored: {exc}"
+        ) from exc
+    if content == checked.content:
+        return checked
+    return replace(
+        checked,
+        content=content,
+        sha256=hashlib.sha256(content).hexdigest(),
+        # An MPO's other images are left out: what remains is a plain JPEG.
+        format="JPEG" if checked.format == "MPO" else checked.format,
+    )

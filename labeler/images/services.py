@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from labeler.errors import ValidationFailed
+from labeler.images.exif import PhotoFacts, exif_read
 from labeler.images.files import (
     DECODE_ERRORS,
     ArchiveMember,
@@ -24,6 +26,7 @@ from labeler.images.files import (
     is_archive,
     previews_render,
 )
+from labeler.images.metadata import metadata_strip_checked
 from labeler.images.model_inputs import input_cache, inputs_keep
 from labeler.images.models import Image
 from labeler.projects.models import Project
@@ -107,21 +110,48 @@ def _ingest_one(project: Project, name: str, data: bytes | RejectedFile) -> Inge
     return IngestResult(name, "created" if created else "duplicate", image_id=image.pk)
 
 
-def image_store(*, project: Project, name: str, checked: CheckedImage) -> tuple[Image, bool]:
+def image_store(
+    *,
+    project: Project,
+    name: str,
+    checked: CheckedImage,
+    source: str = "upload",
+    source_key: str = "",
+) -> tuple[Image, bool]:
     """The project's image with this content, stored now if new; returns (image, created).
 
-    A file whose row cannot be written is removed again. Inside a transaction, the caller
-    deletes ``image.file`` of a created image if it rolls back. Its thumbnail is the
-    caller's follow-up (``labeler.flows.image_added``), sent once the image is committed.
+    The new image gets what its EXIF says (capture time, camera, GPS position:
+    ``labeler.images.exif``; a time naming no offset is read in ``TIME_ZONE``) and where it
+    came from (``source``; ``source_key``, an import's path). A project that keeps no
+    position in its originals (``strip_metadata_on_ingest``) stores the file without its
+    metadata (``metadata_strip_checked``), hashed as stored, and no position; the capture
+    time and camera are recorded all the same. A file whose row cannot be written is
+    removed again. Inside a transaction, the caller deletes ``image.file`` of a created
+    image if it rolls back. Its thumbnail is the caller's follow-up
+    (``labeler.flows.image_added``), sent once the image is committed.
     """
     short_name = name.replace("\\", "/").rsplit("/", 1)[-1][:255] or "image"
+    original = checked.content
+    if project.strip_metadata_on_ingest:
+        checked = metadata_strip_checked(checked)
     existing = Image.objects.filter(project=project, sha256=checked.sha256).first()
     if existing is not None:
         return existing, False
+    facts = exif_read(original, naive_zone=timezone.get_default_timezone())
+    if project.strip_metadata_on_ingest:
+        facts = replace(facts, latitude=None, longitude=None)
     path = f"images/{project.pk}/{checked.sha256[:2]}/{checked.sha256}.{checked.extension}"
     stored = default_storage.save(path, ContentFile(checked.content))
     try:
-        image = _image_create(project, stored, short_name, checked)
+        image = _image_create(
+            project,
+            stored,
+            short_name,
+            checked,
+            facts=facts,
+            source=source,
+            source_key=source_key.replace("\\", "/")[:1024],
+        )
     except IntegrityError:
         # Someone stored the same content a moment ago: keep theirs.
         default_storage.delete(stored)
@@ -137,7 +167,16 @@ def image_store(*, project: Project, name: str, checked: CheckedImage) -> tuple[
     return image, True
 
 
-def _image_create(project: Project, stored: str, short_name: str, checked: CheckedImage) -> Image:
+def _image_create(
+    project: Project,
+    stored: str,
+    short_name: str,
+    checked: CheckedImage,
+    *,
+    facts: PhotoFacts,
+    source: str,
+    source_key: str,
+) -> Image:
     # The trigger images_counts_insert (migration 0002) adds the row to the project's
     # counters (ImageCounter) in the same statement.
     # A savepoint, so a duplicate caught by the constraint leaves an outer transaction usable.
@@ -146,6 +185,12 @@ def _image_create(project: Project, stored: str, short_name: str, checked: Check
             project=project,
             file=stored,
             original_name=short_name,
+            source=source,
+            source_key=source_key,
+            captured_at=facts.captured_at,
+            camera=facts.camera,
+            gps_latitude=facts.latitude,
+            gps_longitude=facts.longitude,
             sha256=checked.sha256,
             width=checked.width,
             height=checked.height,

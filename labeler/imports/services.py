@@ -1,5 +1,7 @@
 """Importing images that come with their labels: each file stored as an upload is, then
-its labels recorded with their origin (see ``labeler.imports.labels``).
+its labels recorded with their origin (see ``labeler.imports.labels``). A new image's
+``source`` is "import" and its ``source_key`` the file's path in the imported folder (the
+file's name as the client sent it, through the API).
 
 Callers go through ``labeler.flows.images_import``, which prepares and pre-labels the new
 images and refreshes the final labels once the import is done.
@@ -187,7 +189,13 @@ def _import_one(shared: _Import, item: ImportItem) -> ImportResult:
     new_file = None
     try:
         with transaction.atomic():
-            image, created = image_store(project=shared.project, name=item.name, checked=checked)
+            image, created = image_store(
+                project=shared.project,
+                name=item.name,
+                checked=checked,
+                source="import",
+                source_key=item.name,
+            )
             new_file = image.file.name if created else None
             result = ImportResult(item.name, "created" if created else "duplicate", image.pk)
             _labels_apply(shared, image, item, result)

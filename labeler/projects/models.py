@@ -86,6 +86,14 @@ class Project(models.Model):
             "exported image files; by default they are left out."
         ),
     )
+    strip_metadata_on_ingest = models.BooleanField(
+        default=False,
+        help_text=(
+            "Remove photos' GPS position and other identifying EXIF, XMP and IPTC from the "
+            "stored originals as they are uploaded or imported (capture time and camera are "
+            "still recorded); by default originals are stored byte for byte."
+        ),
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
