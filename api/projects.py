@@ -73,7 +73,8 @@ class ProjectSerializer(serializers.ModelSerializer):
             "id", "name", "instructions", "multi_label", "overlap", "consensus_method",
             "review_threshold", "gold_rate", "active_learning", "active_learning_random_share",
             "retrain_after", "training", "machine_check_rate", "suggestion_holdback",
-            "export_keep_metadata", "labels", "role", "created_at", "updated_at",
+            "export_keep_metadata", "strip_metadata_on_ingest", "labels", "role", "created_at",
+            "updated_at",
         ]  # fmt: skip
         read_only_fields = fields
 
@@ -117,7 +118,14 @@ class ProjectWriteSerializer(StrictInput, serializers.Serializer):
     export_keep_metadata = serializers.BooleanField(
         required=False,
         default=False,
-        help_text="Keep photos' EXIF, XMP and IPTC (GPS, camera) in exported image files.",
+        help_text="Keep photos' EXIF, XMP and IPTC (GPS, camera) in exported image files, "
+        "and images' GPS positions in JSON, CSV and COCO exports.",
+    )
+    strip_metadata_on_ingest = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Store new photos without their GPS position and other identifying EXIF, "
+        "XMP and IPTC (capture time and camera are still recorded); off: byte for byte.",
     )
     labels = LabelListField()
 

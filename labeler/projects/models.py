@@ -83,7 +83,8 @@ class Project(models.Model):
         default=False,
         help_text=(
             "Keep photos' EXIF, XMP and IPTC metadata (GPS position, camera, owner) in "
-            "exported image files; by default they are left out."
+            "exported image files, and images' GPS positions in JSON, CSV and COCO exports; "
+            "by default they are left out."
         ),
     )
     strip_metadata_on_ingest = models.BooleanField(

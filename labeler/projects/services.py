@@ -38,7 +38,7 @@ MODEL_FIELDS = (
     "machine_check_rate",
     "suggestion_holdback",
 )
-EXPORT_FIELDS = ("export_keep_metadata",)
+EXPORT_FIELDS = ("export_keep_metadata", "strip_metadata_on_ingest")
 SETTING_FIELDS = (*QUALITY_FIELDS, *MODEL_FIELDS, *EXPORT_FIELDS)
 
 

@@ -223,6 +223,7 @@ class ProjectForm(DomainForm):
     augment_hflip = forms.BooleanField(required=False)
     augment_vflip = forms.BooleanField(required=False)
     export_keep_metadata = forms.BooleanField(required=False)
+    strip_metadata_on_ingest = forms.BooleanField(required=False)
     augment_rotation = bounded_number(45, "The rotation is from 0 to 45 degrees.")
     augment_crop = bounded_number(0.5, "The crop is a share of the image from 0 to 0.5.")
     augment_color_jitter = bounded_number(1, "The colour jitter is from 0 to 1.")
@@ -314,6 +315,7 @@ class ProjectForm(DomainForm):
             "check_percent": round(project.machine_check_rate * 100, 2),
             "holdback_percent": round(project.suggestion_holdback * 100, 2),
             "export_keep_metadata": project.export_keep_metadata,
+            "strip_metadata_on_ingest": project.strip_metadata_on_ingest,
             **training_initial(project.training or {}),
         }
 
