@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
 import django_filters
 from django import forms
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.db.models import Q
 from django_filters.fields import IsoDateTimeField
 from django_filters.rest_framework import DjangoFilterBackend
 from django_filters.widgets import BooleanWidget
+from drf_spectacular.utils import extend_schema_field
 
 from labeler.errors import ValidationFailed
 
@@ -92,3 +95,51 @@ class FilterBackend(DjangoFilterBackend):
                         f"{name} is empty: give a value or leave it out.", field=name
                     )
         return filterset
+
+
+class RepeatedTextField(forms.Field):
+    """Every value of a query parameter given once or more (``?tag=a&tag=b``), in order.
+
+    ``item`` checks and tidies each value (raising ValidationError); at most ``max_values``.
+    """
+
+    widget = forms.MultipleHiddenInput
+
+    def __init__(
+        self,
+        *args: Any,
+        item: Callable[[str], str] = str.strip,
+        max_values: int = 20,
+        **kwargs: Any,
+    ) -> None:
+        self.item = item
+        self.max_values = max_values
+        super().__init__(*args, **kwargs)
+
+    def to_python(self, value: Any) -> list[str]:
+        if value in self.empty_values:
+            return []
+        values = list(value) if isinstance(value, list | tuple) else [value]
+        if len(values) > self.max_values:
+            raise ValidationError(
+                "At most %(most)s values, not %(count)s.",
+                code="invalid",
+                params={"most": self.max_values, "count": len(values)},
+            )
+        return [self.item(value) for value in values]
+
+
+@extend_schema_field({"type": "array", "items": {"type": "string"}})
+class AllOfFilter(django_filters.Filter):
+    """A parameter given once or more: the rows that match every value (``match(value)``)."""
+
+    field_class = RepeatedTextField
+
+    def __init__(self, *args: Any, match: Callable[[str], Q], **kwargs: Any) -> None:
+        self.match = match
+        super().__init__(*args, **kwargs)
+
+    def filter(self, qs: Any, value: Any) -> Any:
+        for item in value or []:
+            qs = qs.filter(self.match(item))
+        return qs

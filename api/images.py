@@ -1,4 +1,4 @@
-"""Images of a project: upload (files or zip archives), list, read, and the files."""
+"""Images of a project: upload (files or zip archives), list, read, describe, and the files."""
 
 from __future__ import annotations
 
@@ -6,21 +6,32 @@ from collections.abc import Mapping
 from dataclasses import asdict
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Prefetch, QuerySet
 from django.http import FileResponse
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.parsers import BaseParser, FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from api.filters import FilterSet
+from api.image_metadata import (
+    METADATA_FILTERS,
+    POSITION_FILTERS,
+    ImageDescriptionSerializer,
+    ImageFilter,
+    ImagesDescribedSerializer,
+    ImagesDescriptionSerializer,
+    body_read,
+    tags_read,
+)
+from api.parsers import JSONParser
 from api.permissions import ProjectScopedView
 from labeler import flows
-from labeler.errors import NotFound, PermissionDenied
+from labeler.errors import NotFound, PermissionDenied, ValidationFailed
+from labeler.images import catalogue
 from labeler.images.links import file_link
-from labeler.images.models import Image
+from labeler.images.models import Image, ImageTag
 from labeler.images.serving import stored_file_response
 
 
@@ -111,10 +122,54 @@ class QueueImageSerializer(ImageSerializer):
         }
 
 
-class ImageFilter(FilterSet):
+class PositionSerializer(serializers.Serializer):
+    latitude = serializers.FloatField(help_text="Decimal degrees, north positive.")
+    longitude = serializers.FloatField(help_text="Decimal degrees, east positive.")
+
+
+class ImageMetadataSerializer(ImageSerializer):
+    """An image with what its file says about it and what its leads said: for leads,
+    reviewers and admins. Its GPS position goes to leads and admins only."""
+
+    gps = PositionSerializer(
+        allow_null=True,
+        help_text="Where the photo was taken, from its EXIF: for the project's leads and "
+        "admins; null for others, and where the file holds no position.",
+    )
+    tags = serializers.ListField(child=serializers.CharField(), help_text="In name order.")
+
     class Meta:
         model = Image
-        fields = {"is_complete": ["exact"], "sha256": ["exact"], "created_at": ["gte", "lte"]}
+        fields = [
+            *ImageSerializer.Meta.fields, "source", "source_key", "captured_at", "camera",
+            "gps", "licence", "tags",
+        ]  # fmt: skip
+        read_only_fields = fields
+        extra_kwargs = {
+            "source_key": {"help_text": "An import's path in its folder; else blank."},
+            "captured_at": {"help_text": "When the photo was taken (EXIF); null if unknown."},
+            "camera": {"help_text": "Make and model (EXIF); blank if unknown."},
+            "licence": {"help_text": "Set by a lead; blank for none."},
+        }
+
+    def to_representation(self, instance: Image) -> dict[str, Any]:
+        data = super().to_representation(instance)
+        located = instance.gps_latitude is not None and instance.gps_longitude is not None
+        data.update(
+            source=instance.source,
+            source_key=instance.source_key,
+            captured_at=DATETIME.to_representation(instance.captured_at)
+            if instance.captured_at
+            else None,
+            camera=instance.camera,
+            gps={"latitude": instance.gps_latitude, "longitude": instance.gps_longitude}
+            if located and self.context.get("positions")
+            else None,
+            licence=instance.licence,
+            # From the prefetch, in name order (ImageViewSet.get_queryset).
+            tags=[tag.name for tag in instance.tags.all()],
+        )
+        return data
 
 
 class UploadResultSerializer(serializers.Serializer):
@@ -135,37 +190,98 @@ class UploadResponseSerializer(serializers.Serializer):
 class ImageViewSet(
     ProjectScopedView, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
 ):
-    """Members read images; leads and admins upload them.
+    """Members read images; leads and admins upload them and set their licence and tags.
 
     Annotators, who label blind, read images as the queue hands them out
-    (``QueueImageSerializer``) and cannot filter by completeness.
+    (``QueueImageSerializer``) and cannot filter by completeness nor metadata. Leads,
+    reviewers and admins read each image's metadata (``ImageMetadataSerializer``); where a
+    photo was taken goes to leads and admins only.
     """
 
     lookup_value_regex = r"\d+"
-    serializer_class = ImageSerializer
+    serializer_class = ImageMetadataSerializer
     filterset_class = ImageFilter
     parser_classes = [MultiPartParser, FormParser]
+
+    def get_parsers(self) -> list[BaseParser]:
+        if getattr(self.request, "method", "") == "PATCH":
+            return [JSONParser()]  # tags are a list: no form carries them
+        return super().get_parsers()
 
     def get_queryset(self) -> QuerySet[Image]:
         if getattr(self, "swagger_fake_view", False):  # schema generation
             return Image.objects.none()
-        if not self.sees_all_annotations and "is_complete" in self.request.query_params:
+        self._filters_check()
+        images = Image.objects.filter(project=self.project)
+        if self.sees_all_annotations:
+            images = images.prefetch_related(
+                Prefetch("tags", queryset=ImageTag.objects.order_by("name"))
+            )
+        return images
+
+    def _filters_check(self) -> None:
+        asked = self.request.query_params
+        if not self.sees_all_annotations and "is_complete" in asked:
             raise PermissionDenied(
                 "Annotators label blind: only leads, reviewers and admins filter images by "
                 "completeness."
             )
-        return Image.objects.filter(project=self.project)
+        if not self.sees_all_annotations and any(name in asked for name in METADATA_FILTERS):
+            raise PermissionDenied(
+                "Annotators label blind: only leads, reviewers and admins filter images by "
+                "their metadata."
+            )
+        if not self.can_manage and any(name in asked for name in POSITION_FILTERS):
+            raise PermissionDenied(
+                "Only the project's leads and admins see where photos were taken (has_gps)."
+            )
 
     def get_serializer_class(self) -> type[serializers.BaseSerializer]:
         if getattr(self, "swagger_fake_view", False) or self.sees_all_annotations:
-            return ImageSerializer
+            return ImageMetadataSerializer
         return QueueImageSerializer
+
+    def get_serializer_context(self) -> dict[str, Any]:
+        context = dict(super().get_serializer_context())
+        if not getattr(self, "swagger_fake_view", False):
+            context["positions"] = self.can_manage
+        return context
 
     def get_object(self) -> Image:
         image = self.get_queryset().filter(pk=int(self.kwargs["pk"])).first()
         if image is None:
             raise NotFound(f"Image {self.kwargs['pk']} is not an image of this project.")
         return image
+
+    @extend_schema(request=ImageDescriptionSerializer, responses={200: ImageMetadataSerializer})
+    def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """Set the image's licence and replace its tags (leads and admins)."""
+        self.require_manager()
+        image = self.get_object()  # a 404 before any complaint about the body
+        data = body_read(ImageDescriptionSerializer, request.data)
+        catalogue.image_describe(
+            image=image,
+            licence=data.get("licence"),
+            tags=tags_read(data, "tags") if "tags" in data else None,
+        )
+        return Response(self.get_serializer(self.get_object()).data)
+
+    @extend_schema(request=ImagesDescriptionSerializer, responses={200: ImagesDescribedSerializer})
+    @action(detail=False, methods=["post"], url_path="metadata", parser_classes=[JSONParser])
+    def metadata(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """Set the licence of many images and add or remove tags, all or none (leads and admins)."""
+        self.require_manager()
+        data = body_read(ImagesDescriptionSerializer, request.data)
+        if not {"licence", "add_tags", "remove_tags"} & set(data):
+            raise ValidationFailed("Send licence, add_tags or remove_tags: nothing to change.")
+        updated = catalogue.images_describe(
+            project=self.project,
+            image_ids=data["images"],
+            licence=data.get("licence"),
+            add_tags=tags_read(data, "add_tags"),
+            remove_tags=tags_read(data, "remove_tags"),
+        )
+        return Response({"updated": updated})
 
     @extend_schema(
         request={
