@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from itertools import groupby
@@ -11,6 +12,7 @@ from labeler.annotations.models import Annotation, FinalLabel
 from labeler.exports.options import ExportOptions
 from labeler.exports.selection import Selection, export_selection
 from labeler.exports.split import SplitPlan
+from labeler.images.models import ImageTag
 from labeler.predictions.models import ModelVersion, Prediction
 from labeler.projects.models import Project
 
@@ -42,6 +44,32 @@ class ImageRow:
     format: str = ""
     split: str | None = None
     prediction: dict[str, Any] | None = None
+    source: str = "upload"
+    source_key: str = ""
+    captured_at: str | None = None  # ISO 8601, in UTC
+    camera: str = ""
+    licence: str = ""
+    tags: list[str] = field(default_factory=list)
+    # Read only for a project that keeps photos' metadata in its exports.
+    latitude: float | None = None
+    longitude: float | None = None
+
+    def metadata(self, *, positions: bool) -> dict[str, Any]:
+        """What the file and the leads say of the image; its position with ``positions``."""
+        data: dict[str, Any] = {
+            "captured_at": self.captured_at,
+            "camera": self.camera,
+            "licence": self.licence,
+            "tags": self.tags,
+            "source": self.source,
+            "source_key": self.source_key,
+        }
+        if positions:
+            located = self.latitude is not None and self.longitude is not None
+            data["gps"] = (
+                {"latitude": self.latitude, "longitude": self.longitude} if located else None
+            )
+        return data
 
 
 @dataclass
@@ -49,6 +77,7 @@ class _Batch:
     annotations: dict[int, list[AnnotationRow]]
     finals: dict[int, tuple[list[str], str, float | None]]
     predictions: dict[int, dict[str, Any]]
+    tags: dict[int, list[str]]
 
 
 def export_rows(
@@ -72,6 +101,12 @@ def export_rows(
         yield row
 
 
+def export_licences(project: Project, options: ExportOptions) -> list[str]:
+    """The licences the selected images carry, each once, in name order."""
+    images = export_selection(project, options).images.exclude(licence="")
+    return list(images.order_by("licence").values_list("licence", flat=True).distinct())
+
+
 def current_model_version(project: Project) -> ModelVersion | None:
     """The version that pre-labels the project now, if any."""
     return ModelVersion.objects.filter(project=project, is_current=True).first()
@@ -88,11 +123,18 @@ def _split_plan(project: Project, options: ExportOptions) -> SplitPlan:
     return SplitPlan(items, shares=options.split, names=options.split_names, seed=options.seed)
 
 
+_COLUMNS = ("pk", "original_name", "sha256", "width", "height", "file", "format")
+_METADATA = ("source", "source_key", "captured_at", "camera", "licence")
+_POSITION = ("gps_latitude", "gps_longitude")
+
+
 def _rows(
     selection: Selection, options: ExportOptions, on_batch: Callable[[int], None] | None
 ) -> Iterator[ImageRow]:
     version = current_model_version(selection.project) if options.predictions else None
-    columns = ("pk", "original_name", "sha256", "width", "height", "file", "format")
+    # Positions are not even read unless the project keeps them in its exports.
+    positions = _POSITION if selection.project.export_keep_metadata else ()
+    columns = (*_COLUMNS, *_METADATA, *positions)
     last_id = 0
     while True:
         images = list(
@@ -102,12 +144,23 @@ def _rows(
             return
         last_id = images[-1][0]
         batch = _batch_of([row[0] for row in images], selection, options, version)
-        for pk, name, sha, width, height, file, fmt in images:
-            row = ImageRow(pk, name, sha, width, height, file=file, format=fmt)
+        for values in images:
+            row = _row(values, positions=bool(positions))
+            row.tags = batch.tags.get(row.id, [])
             if _fill(row, batch, selection, options):
                 yield row
         if on_batch is not None:
             on_batch(len(images))
+
+
+def _row(values: tuple[Any, ...], *, positions: bool) -> ImageRow:
+    pk, name, sha, width, height, file, fmt, source, key, captured, camera, licence = values[:12]
+    row = ImageRow(pk, name, sha, width, height, file=file, format=fmt)
+    row.source, row.source_key, row.camera, row.licence = source, key, camera, licence
+    row.captured_at = captured.astimezone(dt.UTC).isoformat() if captured else None
+    if positions:
+        row.latitude, row.longitude = values[12:14]
+    return row
 
 
 def _batch_of(
@@ -119,6 +172,7 @@ def _batch_of(
         annotations=_annotations_by_image(ids, names) if wants_annotations else {},
         finals=_finals_by_image(ids, names),
         predictions=_predictions_by_image(ids, names, version) if version else {},
+        tags=_tags_by_image(ids),
     )
 
 
@@ -140,6 +194,18 @@ def _fill(row: ImageRow, batch: _Batch, selection: Selection, options: ExportOpt
         row.annotations = annotations
     row.prediction = batch.predictions.get(row.id)
     return True
+
+
+def _tags_by_image(image_ids: list[int]) -> dict[int, list[str]]:
+    rows = (
+        ImageTag.objects.filter(image_id__in=image_ids)
+        .order_by("image_id", "name")
+        .values_list("image_id", "name")
+    )
+    return {
+        image_id: [name for _, name in group]
+        for image_id, group in groupby(rows, key=lambda r: r[0])
+    }
 
 
 def _annotations_by_image(

@@ -1,15 +1,26 @@
-"""COCO: categories, images and image-level labels as annotations without boxes."""
+"""COCO: categories, images and image-level labels as annotations without boxes.
+
+Each image carries COCO's ``date_captured`` and ``license`` (an id in ``licenses``) where
+known, and the rest of its metadata as extra keys COCO readers pass over: ``camera``,
+``tags``, ``source``, ``source_key``, and ``gps`` where the project keeps positions in
+its exports.
+"""
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from typing import Any
 
 from django.utils import timezone
 
 from labeler.exports.formats.source import ExportSource
-from labeler.exports.selectors import ImageRow
+from labeler.exports.selectors import ImageRow, export_licences
+
+# Creative Commons licences by their SPDX ids ("CC-BY-4.0", "CC-BY-NC-SA-2.0", "CC0-1.0").
+_CC = re.compile(r"CC-(BY(?:-NC)?(?:-SA|-ND)?)-(\d\.\d)", re.IGNORECASE)
+_CC0 = re.compile(r"CC0(?:-1\.0)?", re.IGNORECASE)
 
 
 def export_coco(source: ExportSource) -> Iterator[bytes]:
@@ -22,6 +33,8 @@ def export_coco(source: ExportSource) -> Iterator[bytes]:
     project, options = source.project, source.options
     labels = list(project.labels.order_by("position").values_list("pk", "name"))
     now = timezone.now()
+    licences = {name: pk for pk, name in enumerate(export_licences(project, options), start=1)}
+    positions = project.export_keep_metadata
     header = {
         "info": {
             "description": f"{project.name}: image-level labels",
@@ -30,17 +43,14 @@ def export_coco(source: ExportSource) -> Iterator[bytes]:
             "date_created": now.isoformat(),
             "contributor": "labeler",
         },
-        "licenses": [],
+        "licenses": [
+            {"id": pk, "name": name, "url": licence_url(name)} for name, pk in licences.items()
+        ],
         "categories": [{"id": pk, "name": name, "supercategory": "label"} for pk, name in labels],
     }
     yield (json.dumps(header)[:-1] + ', "images": [').encode()
     for index, row in enumerate(source.rows(counted=False)):
-        image: dict[str, Any] = {
-            "id": row.id,
-            "file_name": row.file_name,
-            "width": row.width,
-            "height": row.height,
-        }
+        image = _image(row, licences, positions=positions)
         if options.split:
             image["split"] = row.split
         yield (("," if index else "") + json.dumps(image)).encode()
@@ -54,6 +64,37 @@ def export_coco(source: ExportSource) -> Iterator[bytes]:
             yield (separator + ",".join(json.dumps(a) for a in annotations)).encode()
             next_id += len(annotations)
     yield b"]}\n"
+
+
+def _image(row: ImageRow, licences: dict[str, int], *, positions: bool) -> dict[str, Any]:
+    image: dict[str, Any] = {
+        "id": row.id,
+        "file_name": row.file_name,
+        "width": row.width,
+        "height": row.height,
+    }
+    if row.licence in licences:
+        image["license"] = licences[row.licence]
+    if row.captured_at:
+        image["date_captured"] = row.captured_at
+    metadata = row.metadata(positions=positions)
+    image.update({key: metadata[key] for key in ("camera", "tags", "source", "source_key")})
+    if positions:
+        image["gps"] = metadata["gps"]
+    return image
+
+
+def licence_url(name: str) -> str:
+    """Where a licence is written: itself when a URL, Creative Commons' own page for one
+    of theirs named by its SPDX id; else blank."""
+    if name.startswith(("https://", "http://")):
+        return name
+    if _CC0.fullmatch(name):
+        return "https://creativecommons.org/publicdomain/zero/1.0/"
+    match = _CC.fullmatch(name)
+    if match is None:
+        return ""
+    return f"https://creativecommons.org/licenses/{match[1].lower()}/{match[2]}/"
 
 
 def _annotations(row: ImageRow, category_ids: dict[str, int], first_id: int) -> Iterator[dict]:

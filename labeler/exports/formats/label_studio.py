@@ -32,7 +32,11 @@ def _task(row: ImageRow, source: ExportSource) -> dict[str, Any]:
     task: dict[str, Any] = {
         "id": row.id,
         "data": {"image": url, "file_name": row.file_name},
-        "meta": {"sha256": row.sha256, "final_method": row.final_method},
+        "meta": {
+            "sha256": row.sha256,
+            "final_method": row.final_method,
+            **row.metadata(positions=source.project.export_keep_metadata),
+        },
         "annotations": _annotations(row, final_only=source.options.final_only),
     }
     if source.options.split:

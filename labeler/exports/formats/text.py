@@ -15,18 +15,23 @@ from labeler.exports.selectors import ImageRow
 from labeler.imports.sources import FORMULA_STARTS
 
 IMAGE_COLUMNS = ["image_id", "file_name", "sha256", "width", "height"]
+METADATA_COLUMNS = ["captured_at", "camera", "licence", "tags", "source", "source_key"]
+POSITION_COLUMNS = ["gps_latitude", "gps_longitude"]  # where the project keeps them
+TAG_SEPARATOR = ";"
 ANNOTATION_COLUMNS = ["annotator", "labels", "time_spent_ms", "created_at", "updated_at"]
 FINAL_COLUMNS = ["final_labels", "final_method", "final_confidence"]
 
 
-def row_json(row: ImageRow, options: ExportOptions) -> dict[str, Any]:
-    """One image as JSON: its annotations (unless final only), final label, split, prediction."""
+def row_json(row: ImageRow, options: ExportOptions, *, positions: bool = False) -> dict[str, Any]:
+    """One image as JSON: its metadata (``gps`` with ``positions``), its annotations (unless
+    final only), final label, split, prediction."""
     data: dict[str, Any] = {
         "id": row.id,
         "file_name": row.file_name,
         "sha256": row.sha256,
         "width": row.width,
         "height": row.height,
+        **row.metadata(positions=positions),
     }
     if not options.final_only:
         data["annotations"] = [_annotation_json(annotation) for annotation in row.annotations]
@@ -65,34 +70,40 @@ def export_json(source: ExportSource) -> Iterator[bytes]:
         "options": source.options.as_dict(),
     }
     yield (json.dumps(header)[:-1] + ', "images": [').encode()
+    positions = source.project.export_keep_metadata
     for index, row in enumerate(source.rows()):
-        yield (("," if index else "") + json.dumps(row_json(row, source.options))).encode()
+        data = row_json(row, source.options, positions=positions)
+        yield (("," if index else "") + json.dumps(data)).encode()
     yield b"]}\n"
 
 
 def export_jsonl(source: ExportSource) -> Iterator[bytes]:
     """One image a line, each a JSON object as in the JSON format's images."""
+    positions = source.project.export_keep_metadata
     for row in source.rows():
-        yield (json.dumps(row_json(row, source.options)) + "\n").encode()
+        yield (json.dumps(row_json(row, source.options, positions=positions)) + "\n").encode()
 
 
-def csv_columns(options: ExportOptions) -> list[str]:
-    """The header: annotation columns unless final only, split when asked."""
-    columns = [*IMAGE_COLUMNS, *([] if options.final_only else ANNOTATION_COLUMNS)]
+def csv_columns(options: ExportOptions, *, positions: bool = False) -> list[str]:
+    """The header: the image's, its position's with ``positions``, annotation columns
+    unless final only, split when asked."""
+    image = [*IMAGE_COLUMNS, *METADATA_COLUMNS, *(POSITION_COLUMNS if positions else [])]
+    columns = [*image, *([] if options.final_only else ANNOTATION_COLUMNS)]
     return [*columns, *FINAL_COLUMNS, *(["split"] if options.split else [])]
 
 
 def export_csv(source: ExportSource) -> Iterator[bytes]:
     """One row per annotation (per image when final only, or when nobody labelled it).
 
-    Multiple labels are joined with ';'.
+    Multiple labels, and an image's tags, are joined with ';'.
     """
     options = source.options
+    positions = source.project.export_keep_metadata
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(csv_columns(options))
+    writer.writerow(csv_columns(options, positions=positions))
     for row in source.rows():
-        for values in _csv_rows(row, options):
+        for values in _csv_rows(row, options, positions=positions):
             writer.writerow([spreadsheet_safe(value) for value in values])
         yield buffer.getvalue().encode()
         buffer.seek(0)
@@ -110,8 +121,13 @@ def spreadsheet_safe(value: Any) -> Any:
     return value
 
 
-def _csv_rows(row: ImageRow, options: ExportOptions) -> Iterator[list[Any]]:
-    base = [row.id, row.file_name, row.sha256, row.width, row.height]
+def _csv_rows(row: ImageRow, options: ExportOptions, *, positions: bool) -> Iterator[list[Any]]:
+    base = [
+        *[row.id, row.file_name, row.sha256, row.width, row.height],
+        *[row.captured_at or "", row.camera, row.licence, TAG_SEPARATOR.join(row.tags)],
+        *[row.source, row.source_key],
+        *(_blank_none([row.latitude, row.longitude]) if positions else []),
+    ]
     final = [
         ";".join(row.final_labels) if row.final_labels is not None else "",
         row.final_method or "",
@@ -129,3 +145,7 @@ def _csv_rows(row: ImageRow, options: ExportOptions) -> Iterator[list[Any]]:
             *[annotation.annotator, labels, spent, annotation.created_at, annotation.updated_at],
             *final,
         ]
+
+
+def _blank_none(values: list[Any]) -> list[Any]:
+    return ["" if value is None else value for value in values]
