@@ -66,9 +66,7 @@ def test_a_time_without_offset_is_read_in_the_servers_time_zone(project, setting
 
 
 @pytest.mark.parametrize("fmt", ["JPEG", "PNG", "WEBP", "HEIF"])
-def test_a_project_that_strips_metadata_stores_no_position_but_the_time_and_camera(
-    project, fmt
-):
+def test_a_project_that_strips_metadata_stores_no_position_but_the_time_and_camera(project, fmt):
     project.strip_metadata_on_ingest = True
     project.save()
     data = photo(fmt, **PHONE)
