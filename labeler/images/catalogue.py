@@ -125,14 +125,16 @@ def images_describe(
 
 def _ids_check(project: Project, image_ids: Iterable[Any]) -> list[int]:
     raw = list(image_ids) if isinstance(image_ids, list | tuple) else None
-    if not raw or any(isinstance(i, bool) or not isinstance(i, int) for i in raw):
+    if not raw or any(isinstance(i, bool) or not isinstance(i, int) or i < 1 for i in raw):
         raise ValidationFailed("images must be a list of image ids.", field="images")
     ids = sorted(set(raw))
     if len(ids) > IMAGES_PER_CHANGE:
         raise ValidationFailed(
             f"At most {IMAGES_PER_CHANGE} images per request, not {len(ids)}.", field="images"
         )
-    found = set(Image.objects.filter(project=project, pk__in=ids).values_list("pk", flat=True))
+    storable = [i for i in ids if i < 2**63]  # larger: no id, and an overflow in the database
+    images = Image.objects.filter(project=project, pk__in=storable)
+    found = set(images.values_list("pk", flat=True))
     missing = [i for i in ids if i not in found]
     if missing:
         listed = ", ".join(str(i) for i in missing[:10]) + (", ..." if len(missing) > 10 else "")

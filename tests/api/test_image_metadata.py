@@ -290,6 +290,8 @@ def test_adding_a_tag_twice_is_no_error(api_as, lead, project, images):
         ({"images": "all", "licence": "x"}, "images", "images must be a list of image ids."),
         ({"images": [], "licence": "x"}, "images", "images must be a list of image ids."),
         ({"images": [True], "licence": "x"}, "images", "images must be a list of image ids."),
+        ({"images": [-4], "licence": "x"}, "images", "images must be a list of image ids."),
+        ({"images": [2**70], "licence": "x"}, "images", "Not images of this project"),
         (
             {"images": list(range(1, 1002)), "licence": "x"},
             "images",
