@@ -131,13 +131,15 @@ def image_store(
     (``labeler.flows.image_added``), sent once the image is committed.
     """
     short_name = name.replace("\\", "/").rsplit("/", 1)[-1][:255] or "image"
-    original = checked.content
+    original = checked
     if project.strip_metadata_on_ingest:
         checked = metadata_strip_checked(checked)
-    existing = Image.objects.filter(project=project, sha256=checked.sha256).first()
+    # Stripped: the same photo stored whole before the project chose to strip is found too.
+    hashes = {checked.sha256, original.sha256}
+    existing = Image.objects.filter(project=project, sha256__in=hashes).first()
     if existing is not None:
         return existing, False
-    facts = exif_read(original, naive_zone=timezone.get_default_timezone())
+    facts = exif_read(original.content, naive_zone=timezone.get_default_timezone())
     if project.strip_metadata_on_ingest:
         facts = replace(facts, latitude=None, longitude=None)
     path = f"images/{project.pk}/{checked.sha256[:2]}/{checked.sha256}.{checked.extension}"

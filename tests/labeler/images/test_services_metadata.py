@@ -144,3 +144,14 @@ def test_the_source_key_is_kept_with_forward_slashes_and_cut_to_its_column(proje
         source_key="trips\\2023\\" + "x" * 2000,
     )
     assert image.source_key.startswith("trips/2023/") and len(image.source_key) == 1024
+
+
+def test_a_photo_stored_whole_before_stripping_was_chosen_is_found_again(project):
+    data = photo(**PHONE)
+    first = upload(project, "a.jpg", data)
+    project.strip_metadata_on_ingest = True
+    project.save()
+
+    [again] = flows.images_ingest(project=project, files=[SimpleUploadedFile("b.jpg", data)])
+
+    assert (again.status, again.image_id) == ("duplicate", first.pk)
