@@ -138,10 +138,16 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def stack_running(
-    env: dict[str, str], gunicorn: GunicornSetup, logs: Path, *, workers: bool = True
+    env: dict[str, str],
+    gunicorn: GunicornSetup,
+    logs: Path,
+    *,
+    workers: bool = True,
+    worker_nice: int = 0,
 ) -> Iterator[Stack]:
     """Start gunicorn and (unless not ``workers``) the Celery workers, wait until they
-    answer, stop them all at the end."""
+    answer, stop them all at the end. ``worker_nice``: the CPU worker's niceness, as
+    docker-compose.yml gives it."""
     logs.mkdir(parents=True, exist_ok=True)
     port = free_port()
     stack = Stack(f"http://127.0.0.1:{port}", env, logs)
@@ -150,7 +156,10 @@ def stack_running(
         tag = f"bench-load-{port}"
         names: list[str] = []
         if workers:
-            _start(stack, "celery-cpu", _celery_command("default", f"{tag}-cpu", concurrency=2))
+            cpu = _celery_command("default", f"{tag}-cpu", concurrency=2)
+            if worker_nice:
+                cpu = ["nice", "-n", str(worker_nice), *cpu]
+            _start(stack, "celery-cpu", cpu)
             _start(stack, "celery-gpu", _celery_command("gpu", f"{tag}-gpu", concurrency=1))
             names = [f"{tag}-cpu@{socket.gethostname()}", f"{tag}-gpu@{socket.gethostname()}"]
         _wait_ready(stack, names)

@@ -235,7 +235,7 @@ LABELER_MAX_FILES_PER_REQUEST = env_int("LABELER_MAX_FILES_PER_REQUEST", 1000)
 LABELER_THUMBNAIL_SIZE = env_int("LABELER_THUMBNAIL_SIZE", 256)
 # The labelling page shows a copy of each photo at most this many pixels a side (the
 # original only when zoomed in past it); smaller images are shown as they are.
-LABELER_DISPLAY_SIZE = env_int("LABELER_DISPLAY_SIZE", 2000)
+LABELER_DISPLAY_SIZE = env_int("LABELER_DISPLAY_SIZE", 2048)
 # The longest an image's address works (labeler.images.links); a page hands out the same
 # address for half this long, so that the browser's cache keeps hitting.
 LABELER_FILE_LINK_SECONDS = env_int("LABELER_FILE_LINK_SECONDS", 3600)

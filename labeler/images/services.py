@@ -226,6 +226,7 @@ def image_make_thumbnail(*, image_id: int, input_specs: InputSpecs) -> None:
         return
     with image.file.open("rb") as handle:
         data = handle.read()
+    previews = None
     if not image.thumbnail:
         try:
             previews = previews_render(
@@ -238,9 +239,10 @@ def image_make_thumbnail(*, image_id: int, input_specs: InputSpecs) -> None:
             logger.warning("image %s: %s", image_id, problem)
             Image.objects.filter(pk=image_id).update(problem=problem)
             return
-        _previews_store(image, previews)
     if cache is not None and missing:
         inputs_keep(cache, image.sha256, data, missing)
+    if previews is not None:  # last: an image with a thumbnail has all three ready
+        _previews_store(image, previews)
 
 
 def _previews_store(image: Image, previews: Previews) -> None:

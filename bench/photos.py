@@ -1,0 +1,242 @@
+"""Photos ingested over REST, beside a bare loop that reads, hashes and copies the same files.
+
+    .venv/bin/python bench/photos.py                   # or: make bench-photos
+    .venv/bin/python bench/photos.py --count 400 --clients 3 --batch 10
+
+Phone-sized photos (4032 x 3024 JPEG, about 3.4 MB each, ``bench/photo_files.py``) are
+uploaded through the REST API, ``--batch`` to a request, by ``--clients`` clients at
+once, to gunicorn as docker-compose runs it (sync workers, DEBUG off) with the Celery
+workers on Redis (the CPU worker at niceness 10, as there), on a PostgreSQL database of
+its own. The upload answers once each file
+is stored and hashed; the CPU worker then decodes each photo once for its thumbnail, its
+display copy and its model input. The table gives:
+
+- the reference: a bare Python loop, in this process, that reads each file, hashes it
+  (SHA-256) and writes a copy, one after another;
+- the upload: photos a second from the first request sent to the last answer, and its
+  ratio to the reference (the goal: at least 0.5);
+- the previews: seconds from the first request until every photo has its thumbnail,
+  display copy and model input, and their ratio to the upload's seconds (goal: at most
+  1.5), with the CPU seconds the worker spent a photo, which say how many cores keep up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import shutil
+import signal
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+
+DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/labeler_bench_photos"
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/8"
+LEAD = "bench-photos-lead"
+UPLOAD_GOAL = 0.5  # of the bare loop's photos a second
+PREVIEWS_GOAL = 1.5  # times the upload's seconds
+MB = 1_000_000
+WORKER_NICE = 10  # as docker-compose.yml runs the CPU worker: uploads come first
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Build the photos, time the bare loop, start the stack, upload, wait, print."""
+    options = _options(argv)
+    signal.signal(signal.SIGTERM, _terminate)  # a plain kill stops the servers too
+    from bench.photo_files import photos_write
+    from bench.postgres import postgres_configure
+
+    for earlier in ("media", "cache", "copies"):  # stored files of an earlier run
+        shutil.rmtree(options.var_dir / earlier, ignore_errors=True)
+    paths = photos_write(options.var_dir / "files", options.count)
+    reference = _reference(paths, options.var_dir / "copies")
+    os.environ["DJANGO_SETTINGS_MODULE"] = "labeler.settings"
+    os.environ["MEDIA_ROOT"] = str(options.var_dir / "media")
+    os.environ.setdefault("LOG_LEVEL", "WARNING")
+    postgres_configure(options.database_url)
+    from bench.load_stack import (
+        GunicornSetup,
+        redis_flush,
+        stack_env,
+        stack_running,
+        static_collect,
+    )
+
+    redis_flush(options.redis_url)
+    project_id, token = _project()
+    env = stack_env(
+        database_url=options.database_url, redis_url=options.redis_url, var_dir=options.var_dir
+    )
+    env["LABELER_INPUT_CACHE_DIR"] = str(options.var_dir / "cache" / "inputs")
+    static_collect(env)
+    gunicorn = GunicornSetup.parse(options.gunicorn)
+    logs = options.var_dir / "logs"
+    with stack_running(env, gunicorn, logs, worker_nice=WORKER_NICE) as stack:
+        results = _run(stack, options, project_id, token, paths)
+    _print(options, reference, results)
+    return 0
+
+
+def _terminate(signum: int, frame: Any) -> None:
+    raise SystemExit(128 + signum)
+
+
+def _options(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="Photos ingested over REST.")
+    add = parser.add_argument
+    add("--count", type=int, default=200, help="photos to upload (default 200)")
+    add("--batch", type=int, default=10, help="photos a request (default 10)")
+    add("--clients", type=int, default=3, help="requests at once (default 3)")
+    add("--gunicorn", default="sync:3", help="sync:WORKERS or gthread:WORKERSxTHREADS")
+    add("--database-url", default=os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL)
+    add("--redis-url", default=DEFAULT_REDIS_URL, help="a Redis database of its own: flushed")
+    add("--var-dir", type=Path, default=ROOT / "var" / "bench_photos", help="files, media, logs")
+    options = parser.parse_args(argv)
+    options.var_dir = options.var_dir.resolve()
+    return options
+
+
+def _reference(paths: list[Path], copies: Path) -> dict[str, float]:
+    """The bare loop: read, hash and copy each file in turn (after one read to warm the
+    page cache, as the upload's files are warm when its clients read them)."""
+    copies.mkdir(parents=True)
+    for path in paths:
+        path.read_bytes()
+    started = time.perf_counter()
+    total = 0
+    for path in paths:
+        data = path.read_bytes()
+        hashlib.sha256(data).hexdigest()
+        (copies / path.name).write_bytes(data)
+        total += len(data)
+    seconds = time.perf_counter() - started
+    shutil.rmtree(copies)
+    return {"seconds": seconds, "bytes": total}
+
+
+def _project() -> tuple[int, str]:
+    """A fresh project led by the benchmark's lead, and the lead's API token."""
+    from django.contrib.auth.models import User
+    from rest_framework.authtoken.models import Token
+
+    from labeler.projects.models import Project
+    from labeler.projects.services import project_create
+
+    lead, _ = User.objects.get_or_create(username=LEAD)
+    Project.objects.filter(created_by=lead).delete()
+    labels = ["beach", "city", "forest", "snow"]
+    project = project_create(creator=lead, name="Photos benchmark", labels=labels)
+    token, _ = Token.objects.get_or_create(user=lead)
+    return project.pk, token.key
+
+
+def _run(
+    stack: Any, options: argparse.Namespace, project_id: int, token: str, paths: list[Path]
+) -> dict[str, Any]:
+    """Upload every photo, then wait for every photo's previews; the times and CPU."""
+    import requests
+
+    url = f"{stack.base_url}/api/v1/projects/{project_id}/images/"
+    headers = {"Authorization": f"Token {token}"}
+    batches = [paths[at : at + options.batch] for at in range(0, len(paths), options.batch)]
+    statuses: dict[str, int] = {}
+
+    def upload(batch: list[Path]) -> None:
+        files = [("files", (path.name, path.read_bytes(), "image/jpeg")) for path in batch]
+        answer = requests.post(url, headers=headers, files=files, timeout=600)
+        if answer.status_code != 201:
+            raise RuntimeError(f"an upload answered {answer.status_code}: {answer.text[:300]}")
+        for result in answer.json()["results"]:
+            statuses[result["status"]] = statuses.get(result["status"], 0) + 1
+
+    workers = _worker_pids(stack)
+    cpu_before = _cpu_seconds(workers)
+    started = time.perf_counter()
+    with ThreadPoolExecutor(options.clients) as pool:
+        list(pool.map(upload, batches))
+    uploaded = time.perf_counter() - started
+    ready = _previews_wait(project_id, count=len(paths), started=started)
+    return {
+        "upload_seconds": uploaded,
+        "ready_seconds": ready,
+        "statuses": statuses,
+        "worker_cpu": _cpu_seconds(workers) - cpu_before,
+    }
+
+
+def _previews_wait(project_id: int, *, count: int, started: float, timeout: float = 1800) -> float:
+    """Seconds from ``started`` until every photo has its thumbnail (set last, once its
+    display copy and model input are made) or a noted problem."""
+    from labeler.images.models import Image
+
+    images = Image.objects.filter(project_id=project_id)
+    while images.exclude(thumbnail="", problem="").count() < count:
+        if time.perf_counter() - started > timeout:
+            raise RuntimeError(f"previews not made within {timeout} s")
+        time.sleep(0.2)
+    problems = images.exclude(problem="").count()
+    if problems:
+        raise RuntimeError(f"{problems} photos could not be decoded")
+    return time.perf_counter() - started
+
+
+def _worker_pids(stack: Any) -> list[int]:
+    """The CPU worker's processes: Celery's main process and its pool."""
+    pid = stack.processes["celery-cpu"].pid
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return [pid, *map(int, children)]
+
+
+def _cpu_seconds(pids: list[int]) -> float:
+    """User and system CPU seconds the processes have used so far."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / ticks
+
+
+def _print(
+    options: argparse.Namespace, reference: dict[str, float], results: dict[str, Any]
+) -> None:
+    count = options.count
+    size = reference["bytes"] / count / MB
+    bare_rate = count / reference["seconds"]
+    upload_rate = count / results["upload_seconds"]
+    print(
+        f"\n{count} photos of 4032 x 3024, {size:.1f} MB each; gunicorn {options.gunicorn}, "
+        f"{options.clients} clients, {options.batch} photos a request; "
+        f"{os.cpu_count()} cores; answers: {results['statuses']}\n"
+    )
+    print(f"{'':<44} {'seconds':>8} {'photos/s':>9} {'MB/s':>7} {'ratio':>6} {'goal':>6}")
+    rows = [
+        ("bare loop: read, hash, copy (reference)", reference["seconds"], bare_rate, None, ""),
+        ("upload over REST, stored and hashed", results["upload_seconds"], upload_rate,
+         upload_rate / bare_rate, f">={UPLOAD_GOAL}"),
+    ]  # fmt: skip
+    for name, seconds, rate, ratio, goal in rows:
+        shown = f"{ratio:.2f}" if ratio is not None else ""
+        print(f"{name:<44} {seconds:>8.1f} {rate:>9.1f} {rate * size:>7.0f} {shown:>6} {goal:>6}")
+    ready = results["ready_seconds"]
+    print(
+        f"{'previews and model inputs all ready':<44} {ready:>8.1f} {count / ready:>9.1f} "
+        f"{'':>7} {ready / results['upload_seconds']:>6.2f} {'<=' + str(PREVIEWS_GOAL):>6}"
+    )
+    cpu = results["worker_cpu"] / count
+    print(
+        f"\nThe CPU worker used {cpu * 1000:.0f} ms of CPU a photo (thumbnail, display copy and "
+        f"model input from one reduced decode): {cpu * upload_rate:.1f} cores keep up with "
+        "uploads at this rate."
+    )
+
+
+if __name__ == "__main__":
+    # Run as a script, the repository root is not on the path: put it there.
+    sys.path.insert(0, str(ROOT))
+    sys.exit(main())
