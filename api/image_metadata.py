@@ -22,7 +22,9 @@ from labeler.images import catalogue
 from labeler.images.models import SOURCES, Image, ImageTag
 
 # Filters on what only overseers see, and on where photos were taken (leads and admins).
-METADATA_FILTERS = ("captured_after", "captured_before", "camera", "source", "licence", "tag")
+METADATA_FILTERS = (
+    "captured_after", "captured_before", "camera", "source", "licence", "tag", "has_problem",
+)  # fmt: skip
 POSITION_FILTERS = ("has_gps",)
 
 
@@ -119,11 +121,20 @@ class ImageFilter(FilterSet):
     licence = django_filters.CharFilter(
         lookup_expr="iexact", max_length=255, help_text="This licence (any case)."
     )
+    has_problem = StrictBooleanFilter(
+        method="filter_has_problem",
+        help_text="Whose file the worker could not decode (problem says why), or not.",
+    )
     tag = TagFilter(match=_has_tag, item=_tag_item, max_values=catalogue.TAGS_PER_IMAGE)
 
     class Meta:
         model = Image
         fields = {"is_complete": ["exact"], "sha256": ["exact"], "created_at": ["gte", "lte"]}
+
+    def filter_has_problem(
+        self, queryset: QuerySet[Image], name: str, value: bool
+    ) -> QuerySet[Image]:
+        return queryset.exclude(problem="") if value else queryset.filter(problem="")
 
     def filter_has_gps(self, queryset: QuerySet[Image], name: str, value: bool) -> QuerySet[Image]:
         return queryset.filter(gps_latitude__isnull=not value)

@@ -142,7 +142,7 @@ class ImageMetadataSerializer(ImageSerializer):
         model = Image
         fields = [
             *ImageSerializer.Meta.fields, "source", "source_key", "captured_at", "camera",
-            "gps", "licence", "tags",
+            "gps", "licence", "tags", "problem",
         ]  # fmt: skip
         read_only_fields = fields
         extra_kwargs = {
@@ -150,6 +150,11 @@ class ImageMetadataSerializer(ImageSerializer):
             "captured_at": {"help_text": "When the photo was taken (EXIF); null if unknown."},
             "camera": {"help_text": "Make and model (EXIF); blank if unknown."},
             "licence": {"help_text": "Set by a lead; blank for none."},
+            "problem": {
+                "help_text": "Why the worker could not decode the file (the upload checks "
+                "a photo's header only); blank for none. Such an image is never handed out "
+                "to label."
+            },
         }
 
     def to_representation(self, instance: Image) -> dict[str, Any]:
@@ -168,6 +173,7 @@ class ImageMetadataSerializer(ImageSerializer):
             licence=instance.licence,
             # From the prefetch, in name order (ImageViewSet.get_queryset).
             tags=[tag.name for tag in instance.tags.all()],
+            problem=instance.problem,
         )
         return data
 

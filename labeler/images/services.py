@@ -11,11 +11,13 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from labeler.errors import ValidationFailed
 from labeler.images.exif import PhotoFacts, exif_read
 from labeler.images.files import (
+    BROWSER_FORMATS,
     DECODE_ERRORS,
     ArchiveMember,
     CheckedImage,
@@ -205,7 +207,7 @@ def _image_create(
 InputSpecs = Callable[[Project], set[tuple[int, bool]]]
 
 
-def image_make_thumbnail(*, image_id: int, input_specs: InputSpecs) -> None:
+def image_make_thumbnail(*, image_id: int, input_specs: InputSpecs, again: bool = False) -> None:
     """Decode a stored image once for its previews, and keep its model inputs.
 
     The upload checked a photo's header only (``files.PIXELS_LATER``): decoding it for the
@@ -215,19 +217,20 @@ def image_make_thumbnail(*, image_id: int, input_specs: InputSpecs) -> None:
     EXIF says, and so are the model inputs (``labeler.images.model_inputs``), kept for the
     sizes the project's models take (``input_specs``: models are a layer above) so that
     pre-labelling the new image reads a few kilobytes of pixels instead of decoding the
-    file again. One read of the file.
+    file again. One read of the file. ``again``: the previews are rendered anew and
+    replace those made before (``manage.py images_render_previews``).
     """
     image = Image.objects.select_related("project").filter(pk=image_id).first()
     if image is None or image.problem:
         return
     cache = input_cache()
     missing = cache.missing(image.sha256, input_specs(image.project)) if cache else set()
-    if image.thumbnail and not missing:
+    if image.thumbnail and not missing and not again:
         return
     with image.file.open("rb") as handle:
         data = handle.read()
     previews = None
-    if not image.thumbnail:
+    if not image.thumbnail or again:
         try:
             previews = previews_render(
                 data,
@@ -242,18 +245,39 @@ def image_make_thumbnail(*, image_id: int, input_specs: InputSpecs) -> None:
     if cache is not None and missing:
         inputs_keep(cache, image.sha256, data, missing)
     if previews is not None:  # last: an image with a thumbnail has all three ready
-        _previews_store(image, previews)
+        _previews_store(image, previews, anew=again)
 
 
-def _previews_store(image: Image, previews: Previews) -> None:
+def _previews_store(image: Image, previews: Previews, *, anew: bool) -> None:
     where = f"{image.project_id}/{image.sha256}.jpg"
     names = {
         "thumbnail": default_storage.save(f"thumbnails/{where}", ContentFile(previews.thumbnail))
     }
     if previews.display is not None:
         names["display"] = default_storage.save(f"displays/{where}", ContentFile(previews.display))
-    if not Image.objects.filter(pk=image.pk, thumbnail="").update(**names):
-        storage_delete_files(names=names.values())  # another run made them first
+    if not anew:
+        if not Image.objects.filter(pk=image.pk, thumbnail="").update(**names):
+            storage_delete_files(names=names.values())  # another run made them first
+        return
+    names.setdefault("display", "")
+    if not Image.objects.filter(pk=image.pk).update(**names):
+        storage_delete_files(names=names.values())  # the image was deleted meanwhile
+        return
+    old = {image.thumbnail.name, image.display.name} - {"", *names.values()}
+    storage_delete_files(names=old)
+
+
+def images_needing_display(images: QuerySet[Image]) -> QuerySet[Image]:
+    """The images among these shown as they are that now get a display copy: larger than
+    LABELER_DISPLAY_SIZE, with a GPS position, or of a format browsers do not show
+    (stored before display copies were made, or before the size was lowered)."""
+    size = settings.LABELER_DISPLAY_SIZE
+    return images.filter(display="", problem="").filter(
+        Q(width__gt=size)
+        | Q(height__gt=size)
+        | Q(gps_latitude__isnull=False)
+        | ~Q(format__in=BROWSER_FORMATS)
+    )
 
 
 def storage_delete_files(*, names: Iterable[str]) -> None:

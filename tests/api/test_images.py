@@ -521,3 +521,24 @@ def test_phone_formats_are_accepted_and_shown_in_any_browser(
     assert shown["Content-Type"] == ("image/jpeg" if copy else f"image/{extension}")
     assert PILImage.open(io.BytesIO(read(shown))).size == (48, 36)
     assert_storage_matches_rows(media_root)
+
+
+def test_a_photo_the_worker_cannot_decode_is_listed_with_its_problem(
+    client, project, media_root, django_capture_on_commit_callbacks
+):
+    """The upload answers once a photo is stored; the lead finds the ones the worker
+    could not decode, each with why, and no others."""
+    with django_capture_on_commit_callbacks(execute=True):
+        response = upload(
+            client, project, ("broken.jpg", samples.jpeg_undecodable()),
+            ("fine.jpg", image_bytes("JPEG")),
+        )  # fmt: skip
+    broken, fine = (result["image_id"] for result in response.json()["results"])
+
+    listed = client.get(images_url(project), {"has_problem": "true"}).json()["results"]
+    assert [row["id"] for row in listed] == [broken]
+    assert listed[0]["problem"].startswith("The image cannot be decoded: broken data stream")
+    healthy = client.get(images_url(project), {"has_problem": "false"}).json()["results"]
+    assert [(row["id"], row["problem"]) for row in healthy] == [(fine, "")]
+    refused = client.get(images_url(project), {"has_problem": "perhaps"})
+    assert refused.status_code == 400 and "has_problem" in refused.json()
