@@ -29,6 +29,7 @@ from api.predictions import ImagePredictionsView, PredictionListView
 from api.progress import HistoryView, ProgressView
 from api.projects import ProjectViewSet
 from api.queue import NextImageView
+from api.references import ReferenceDetailView, ReferenceListView
 from api.review import DecisionDetailView, DecisionListView, ReviewDetailView, ReviewListView
 from api.skips import SkipViewSet
 from api.training import (
@@ -64,6 +65,12 @@ urlpatterns = [
     path("auth/token/", TokenLoginView.as_view(), name="token"),
     path("projects/<int:project_pk>/next/", NextImageView.as_view(), name="next-image"),
     path("projects/<int:project_pk>/imports/", ImportView.as_view(), name="imports"),
+    path("projects/<int:project_pk>/references/", ReferenceListView.as_view(), name="references"),
+    path(
+        "projects/<int:project_pk>/references/<int:pk>/",
+        ReferenceDetailView.as_view(),
+        name="reference-detail",
+    ),
     path("projects/<int:project_pk>/export/", ExportView.as_view(), name="export"),
     path("projects/<int:project_pk>/exports/", ExportListView.as_view(), name="export-list"),
     path("exports/<int:pk>/", ExportDetailView.as_view(), name="export-detail"),

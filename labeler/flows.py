@@ -15,10 +15,12 @@ The chains, in the order they run:
             -> a retraining started once ``retrain_after`` new final labels came in
             -> the agreement report and the review queue cached for the pages
 
-    images added: an upload (``images_ingest``), an import (``images_import``)
+    images added: an upload (``images_ingest``), an import (``images_import``), a step
+    of a registered bucket's or folder's scan (``reference_scan``, task)
       -> ``image_added``: its thumbnail and model inputs made (``image_prepare``, task)
       -> ``images_added``: the current model pre-labels the new images (its pass then
-         reorders the queue by uncertainty: ``labeler.predictions.prelabel``)
+         reorders the queue by uncertainty: ``labeler.predictions.prelabel``); for a
+         scan, once its last step is done
 
     labels imported (``images_import``)
       -> one agreement refresh after the whole import, not the debounced one
@@ -68,6 +70,8 @@ from labeler.predictions.runs import training_refresh_if_due
 from labeler.predictions.selectors import current_model, model_input_specs
 from labeler.projects import services as project_services
 from labeler.projects.models import Project
+from labeler.references import services as reference_services
+from labeler.references.models import ReferenceStatus
 from labeler.task_names import Task
 
 logger = logging.getLogger(__name__)
@@ -327,6 +331,21 @@ def image_prepare(*, image_id: int) -> None:
     """Render the image's thumbnail and display copy and keep its inputs at the sizes the
     project's models take (``image_services.image_make_thumbnail``)."""
     image_services.image_make_thumbnail(image_id=image_id, input_specs=model_input_specs)
+
+
+def reference_scan(*, reference_id: int) -> None:
+    """One step of a registered bucket's or folder's scan
+    (``reference_services.reference_scan_step``): each new image is prepared as it is
+    added, the next step is queued, and after the last the new images are pre-labelled."""
+    step = reference_services.reference_scan_step(
+        reference_id=reference_id, on_created=lambda image_id: image_added(image_id=image_id)
+    )
+    if step.more:
+        jobs.enqueue(Task.REFERENCE_SCAN, reference_id)
+        return
+    reference = step.reference
+    if reference is not None and reference.status == ReferenceStatus.DONE and reference.created:
+        images_added(project=reference.project)
 
 
 def images_added(*, project: Project) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -79,6 +80,7 @@ INSTALLED_APPS = [
     "labeler.agreement",
     "labeler.predictions",
     "labeler.imports",
+    "labeler.references",
     "labeler.exports",
     "labeler.demo",
     "labeler.idempotency",
@@ -243,6 +245,34 @@ if LABELER_FILE_LINK_SECONDS < 60:
     raise ImproperlyConfigured(
         f"LABELER_FILE_LINK_SECONDS must be 60 or more, got {LABELER_FILE_LINK_SECONDS}."
     )
+# Images read in place (labeler.references, README "Images that stay where they are").
+# Folders a lead may register (absolute paths, comma-separated; their links resolved);
+# none: folder references are off. Every read checks the file's real path again.
+LABELER_REFERENCE_ROOTS = env_list("LABELER_REFERENCE_ROOTS", [])
+if any(not os.path.isabs(root) for root in LABELER_REFERENCE_ROOTS):
+    raise ImproperlyConfigured(
+        f"LABELER_REFERENCE_ROOTS must be absolute paths, got {LABELER_REFERENCE_ROOTS}."
+    )
+# Buckets a lead may register, or "*" for any the credentials below can list; none: off.
+LABELER_REFERENCE_BUCKETS = env_list("LABELER_REFERENCE_BUCKETS", [])
+# The S3-compatible service those buckets are read from (blank endpoint: AWS; blank
+# credentials: boto3's own chain, e.g. AWS_ACCESS_KEY_ID or an instance role). Read-only
+# credentials are enough: nothing is ever written to or deleted from a referenced bucket.
+LABELER_S3_ENDPOINT_URL = os.environ.get("LABELER_S3_ENDPOINT_URL") or ""
+LABELER_S3_REGION = os.environ.get("LABELER_S3_REGION") or ""
+LABELER_S3_ACCESS_KEY_ID = os.environ.get("LABELER_S3_ACCESS_KEY_ID") or ""
+LABELER_S3_SECRET_ACCESS_KEY = os.environ.get("LABELER_S3_SECRET_ACCESS_KEY") or ""
+# Browsers fetch a bucket's images from presigned addresses that work this many seconds
+# (60 to 604800, S3's longest), signed for the endpoint browsers reach (blank: the one
+# above). LABELER_S3_PRESIGN=0 streams them through this site's signed links instead.
+LABELER_S3_PRESIGN = env_bool("LABELER_S3_PRESIGN", True)
+LABELER_S3_PRESIGN_SECONDS = env_int("LABELER_S3_PRESIGN_SECONDS", 900)
+if not 60 <= LABELER_S3_PRESIGN_SECONDS <= 604_800:
+    raise ImproperlyConfigured(
+        f"LABELER_S3_PRESIGN_SECONDS must be 60 to 604800, got {LABELER_S3_PRESIGN_SECONDS}."
+    )
+LABELER_S3_PUBLIC_ENDPOINT_URL = os.environ.get("LABELER_S3_PUBLIC_ENDPOINT_URL") or ""
+
 LABELER_LEASE_SECONDS = env_int("LABELER_LEASE_SECONDS", 600)
 # Live leases one annotator may hold in a project: the labelling page's look-ahead needs 5.
 LABELER_MAX_LEASES = env_int("LABELER_MAX_LEASES", 10)
@@ -407,6 +437,9 @@ SPECTACULAR_SETTINGS = {
         "FileStatusEnum": ["created", "duplicate", "rejected"],
         # How a final label was decided (final labels and their history).
         "FinalLabelMethodEnum": "labeler.annotations.models.FinalLabelMethod",
+        # Where a registration points (references) and how its scan went.
+        "ReferenceKindEnum": "labeler.references.models.ReferenceKind",
+        "ReferenceStatusEnum": "labeler.references.models.ReferenceStatus",
     },
 }
 
@@ -435,12 +468,21 @@ CSRF_COOKIE_SAMESITE = "Lax"
 # The API reference pages (Swagger UI, Redoc) are third-party pages and get their own
 # policy in api/urls.py. LABELER_CSP_REPORT_ONLY=1 sends it report-only: browsers log
 # violations in their console and block nothing (no report address is set).
+# Presigned addresses of referenced buckets' images are the bucket's origin, not this site's.
+_PRESIGNED_ORIGINS: list[str] = []
+if LABELER_REFERENCE_BUCKETS and LABELER_S3_PRESIGN:
+    _bucket_endpoint = urlsplit(LABELER_S3_PUBLIC_ENDPOINT_URL or LABELER_S3_ENDPOINT_URL)
+    _PRESIGNED_ORIGINS.append(
+        f"{_bucket_endpoint.scheme}://{_bucket_endpoint.netloc}"
+        if _bucket_endpoint.netloc
+        else "https://*.amazonaws.com"  # AWS: the bucket's own host name, in any region
+    )
 _CSP_POLICY = {
     "DIRECTIVES": {
         "default-src": ["'self'"],
         "script-src": ["'self'"],
         "style-src": ["'self'"],
-        "img-src": ["'self'"],
+        "img-src": ["'self'", *_PRESIGNED_ORIGINS],
         "font-src": ["'self'"],
         "connect-src": ["'self'"],
         "object-src": ["'none'"],

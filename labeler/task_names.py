@@ -14,6 +14,7 @@ class Task:
     # Images
     IMAGE_MAKE_THUMBNAIL: Final = "worker.tasks.image_make_thumbnail"
     STORAGE_DELETE_FILES: Final = "worker.tasks.storage_delete_files"
+    REFERENCE_SCAN: Final = "worker.tasks.reference_scan"
     # Annotations
     ASSIGNMENTS_PURGE_EXPIRED: Final = "worker.tasks.assignments_purge_expired"
     # Agreement

@@ -30,6 +30,12 @@ def storage_delete_files(names: list[str]) -> None:
     image_services.storage_delete_files(names=names)
 
 
+@shared_task(name=Task.REFERENCE_SCAN, acks_late=True, reject_on_worker_lost=True)
+def reference_scan(reference_id: int) -> None:
+    """Scan the next files of a registered bucket or folder; a finished scan does nothing."""
+    flows.reference_scan(reference_id=reference_id)
+
+
 @shared_task(name=Task.ASSIGNMENTS_PURGE_EXPIRED)
 def assignments_purge_expired() -> int:
     """Drop leases that expired; returns how many."""

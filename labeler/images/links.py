@@ -14,6 +14,11 @@ So an address copied out of a page is useless to anyone else, and stops working 
 user logs out or leaves the project. Addresses are issued for the start of the current
 half-lifetime: the same address repeats for that long, so the browser's cache keeps
 hitting, and each works for between a half and a whole lifetime.
+
+Images read in place (``labeler.images.references``) have such addresses too (their
+names carry the project), with one exception: a bucket's image is fetched by the browser
+from the bucket itself, at a presigned address that works for whoever holds it for
+``LABELER_S3_PRESIGN_SECONDS`` (unless ``LABELER_S3_PRESIGN`` is off).
 """
 
 from __future__ import annotations
@@ -31,13 +36,16 @@ from django.db import connection
 from django.urls import reverse
 from django.utils.crypto import constant_time_compare
 
+from labeler.images.references import reference_address
 from labeler.projects.models import Membership
 
 SALT = "labeler.images.links"
-# The folders of stored images, thumbnails and display copies; the project is the
-# folder's first part.
+# The folders of stored images, thumbnails and display copies, and the names of images
+# read in place (s3/, folder/); the project is the name's second part.
 # Nothing else in storage (exports, say) has an address.
-STORED_NAME = re.compile(r"(?:images|thumbnails|displays)/(?P<project>[1-9][0-9]{0,17})/[^/]")
+STORED_NAME = re.compile(
+    r"(?:images|thumbnails|displays|s3|folder)/(?P<project>[1-9][0-9]{0,17})/[^/]"
+)
 
 
 def _now() -> float:
@@ -53,7 +61,13 @@ def _signature(name: str, issued: int, user_id: int) -> str:
 
 
 def file_link(name: str, *, user_id: int) -> str:
-    """The address (a path on this site) at which this user may fetch a stored file."""
+    """The address (a path on this site) at which this user may fetch a stored file.
+
+    For a bucket's image read in place, a presigned address of the bucket instead (made
+    for a user only: an address for no one never serves).
+    """
+    if user_id and (presigned := reference_address(name)):
+        return presigned
     step = _lifetime() // 2
     issued = int(_now()) // step * step
     kwargs = {"issued": issued, "signature": _signature(name, issued, user_id), "name": name}

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 import posixpath
 import re
 
-from django.core.files.storage import default_storage
 from django.http import FileResponse
+
+from labeler.images.references import CONTENT_TYPES, file_open, is_reference
+
+logger = logging.getLogger(__name__)
 
 SAFE_NAME = re.compile(r"[^\w.-]")
 # The extensions image_check gives each accepted format, and thumbnails' (JPEG).
@@ -31,13 +35,20 @@ def stored_file_response(name: str, *, max_age: int = 31_536_000) -> FileRespons
     content type comes from that and never from the bytes: a polyglot (an image with HTML
     or a zip appended) is served as the image it passed for. The browser may not sniff
     another type, and were the file opened as a page it would run nothing (sandbox).
+    An image read in place (``labeler.images.references``) is served from where it lies,
+    its type named by its key's image extension, the only ones registered.
     """
     try:
-        handle = default_storage.open(name, "rb")
+        handle = file_open(name)
     except (FileNotFoundError, IsADirectoryError):
         return None
+    except OSError as exc:  # a referenced bucket or folder that cannot be read now
+        if not is_reference(name):
+            raise
+        logger.warning("Cannot serve %s: %s", name, exc)
+        return None
     extension = posixpath.splitext(name)[1].lstrip(".").lower()
-    content_type = STORED_CONTENT_TYPES.get(extension)
+    content_type = (CONTENT_TYPES if is_reference(name) else STORED_CONTENT_TYPES).get(extension)
     response = FileResponse(handle, content_type=content_type or "application/octet-stream")
     response["Cache-Control"] = f"private, max-age={max(max_age, 0)}, immutable"
     response["X-Content-Type-Options"] = "nosniff"

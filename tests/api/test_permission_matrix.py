@@ -26,6 +26,7 @@ from labeler.flows import image_decide
 from labeler.images.links import file_link
 from labeler.predictions.models import TrainingRun
 from labeler.projects.models import Role
+from labeler.references.models import Reference
 from tests.api.test_permissions import ROLES
 from tests.conftest import client_for
 from tests.factories import (
@@ -195,6 +196,8 @@ RULES: dict[str, Rule] = {
     ),
     "api:next-image": read(members()),
     "api:imports": write(managers()),
+    "api:references": Rule({"get": managers(), "post": managers()}),
+    "api:reference-detail": read(managers(), ids={"pk": "reference"}),
     "api:export": read(managers()),
     "api:export-list": Rule({"get": managers(), "post": managers()}),
     "api:export-detail": Rule({"get": managers(), "delete": managers()}, ids={"pk": "export"}),
@@ -313,6 +316,7 @@ def world(project, lead, annotator, annotator2, outsider, admin_user, make_image
         method=FinalLabelMethod.ADJUDICATED,
     )
     export = Export.objects.create(project=project, created_by=lead, format="csv")
+    reference = Reference.objects.create(project=project, kind="folder", path="/nowhere")
     run = TrainingRun.objects.create(project=project, requested_by=lead)
     version = ModelVersionFactory(project=project, is_current=False)
     ids = {
@@ -324,6 +328,7 @@ def world(project, lead, annotator, annotator2, outsider, admin_user, make_image
         "mine": mine.pk,
         "my_skip": skip_create(project=project, annotator=annotator, image_id=skipped.pk).pk,
         "export": export.pk,
+        "reference": reference.pk,
         "run": run.pk,
         "version": version.pk,
     }
