@@ -49,9 +49,14 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 @transaction.atomic
 def reference_register(
-    *, project: Project, user: User | None, kind: str, bucket: str = "", prefix: str = "",
+    *,
+    project: Project,
+    user: User | None,
+    kind: str,
+    bucket: str = "",
+    prefix: str = "",
     path: str = "",
-) -> Reference:  # fmt: skip
+) -> Reference:
     """Record a bucket prefix or a folder of the project's images and queue its scan.
 
     Raises ValidationFailed for an unknown kind, a bucket this server may not read or
@@ -245,12 +250,11 @@ def _checked(reference: Reference, entry: Entry, name: str, tally: Tally) -> Che
     try:
         if entry.problem:
             raise RejectedFile(entry.problem)
-        if len(name) > references.NAME_MAX or _unsafe(entry.key):
-            raise RejectedFile(
-                "The key cannot be registered: it is longer than "
-                f"{references.NAME_MAX - len(name) + len(entry.key)} characters, or has "
-                "empty, '.' or '..' parts or control characters."
-            )
+        if len(name) > references.NAME_MAX:
+            room = references.NAME_MAX - len(name) + len(entry.key)
+            raise RejectedFile(f"The path is too long to register here: at most {room} characters.")
+        if _unsafe(entry.key):
+            raise RejectedFile("The path has empty, '.' or '..' parts or control characters.")
         return image_check(_read(reference, entry, name))
     except (RejectedFile, ValueError, buckets.ObjectMissing, buckets.ObjectUnreadable) as exc:
         tally.reject(entry.key, str(exc))

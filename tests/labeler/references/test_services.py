@@ -120,6 +120,19 @@ def test_files_that_are_no_usable_image_are_reported_and_skipped(project, s3: Bu
     assert "empty" in reference.problems[1]["reason"]
 
 
+def test_keys_too_long_for_a_storage_name_are_refused_with_the_reason(
+    project, s3: Bucket, register
+):
+    """Image.file holds 255 characters: the project, the bucket and the key must fit."""
+    s3.put("d/" + "x" * 240 + ".png", image_bytes())
+    s3.put("ok.png", image_bytes())
+
+    reference = register(project, kind="s3", bucket=s3.name)
+
+    assert (reference.created, reference.rejected) == (1, 1)
+    assert "too long to register here" in reference.problems[0]["reason"]
+
+
 def test_a_missing_bucket_fails_the_scan_with_the_reason(project, s3: Bucket, register):
     reference = register(project, kind="s3", bucket="no-such-bucket-here")
 
