@@ -30,13 +30,13 @@ from labeler.predictions.models import ModelVersion
 from labeler.predictions.selectors import current_model
 from labeler.projects.models import Project
 from worker.ml import weights
+from worker.ml.architectures import pretrained_available
 from worker.ml.data import decode_files
-from worker.ml.device import configure_threads, select_device
+from worker.ml.device import configure_threads, decode_threads, select_device
 from worker.ml.inference import predict_files
 from worker.ml.training import Cancelled, fit
 
 logger = logging.getLogger(__name__)
-DECODE_THREADS = 2
 
 
 def _open(name: str) -> Any:
@@ -58,7 +58,9 @@ def train(run_id: int) -> None:
     try:
         configure_threads()
         device = str(select_device(settings.LABELER_DEVICE))
-        plan = runs.training_run_begin(run_id=run_id, device=device)
+        plan = runs.training_run_begin(
+            run_id=run_id, device=device, pretrained=pretrained_available()
+        )
         if plan is None:
             return
         _train(plan, device)
@@ -88,13 +90,16 @@ class _Heartbeat:
 
 def _train(plan: runs.TrainingPlan, device: str) -> None:
     config, data, run = plan.config, plan.data, plan.run
+    logger.info("Training run %s: %s", run.pk, config["choice"]["reason"])
     heartbeat = _Heartbeat(run.pk)
+    # Every image decoded once, before the first epoch, on every core (torch waits
+    # meanwhile); a kept model input is read instead of its file.
     decoded = decode_files(
         data.files,
         _open,
         image_size=config["image_size"],
         grayscale=config["grayscale"],
-        threads=DECODE_THREADS,
+        threads=decode_threads(),
         keys=data.sha256s,
         cache=input_cache(),
         beat=heartbeat,
@@ -150,7 +155,9 @@ def _train(plan: runs.TrainingPlan, device: str) -> None:
         weights_sha256=sha256,
         metrics=metrics,
         validation_image_ids=val_ids,
-        baseline=_baseline(run.project, val_ids, y_val, candidate, data.label_ids, device),
+        baseline=_baseline(
+            run.project, val_ids, y_val, candidate, data.label_ids, device, heartbeat
+        ),
     )
     if version is None and not ModelVersion.objects.filter(weights=name).exists():
         weights_path(name).unlink(missing_ok=True)
@@ -176,6 +183,7 @@ def _baseline(
     candidate: _Outputs,
     label_ids: list[int],
     device: str,
+    beat: _Heartbeat | None = None,
 ) -> dict[str, Any] | None:
     """The current and the new model on the validation images the current one never saw.
 
@@ -206,6 +214,8 @@ def _baseline(
             _open,
             keys=[files[val_ids[r]][1] for r in keep],
             cache=input_cache(),
+            threads=decode_threads(device),
+            beat=beat,
         )
         rows = [keep[i] for i in ok]
         current_outputs = _Outputs(
@@ -275,6 +285,7 @@ def predict(model_version_id: int, image_ids: list[int]) -> int:
         _open,
         keys=[files[i][1] for i in ids],
         cache=input_cache(),
+        threads=decode_threads(device),
     )
     if bad:
         logger.warning("Model version %s could not decode %d image(s)", version.pk, len(bad))

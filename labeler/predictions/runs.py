@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -40,7 +41,9 @@ from labeler.predictions.models import (
     TrainingRun,
 )
 from labeler.predictions.promotion import model_version_promote, promotion_decide
+from labeler.predictions.selectors import image_side_median
 from labeler.projects.models import Label, Project
+from labeler.projects.training_choice import TrainingFacts, training_config_resolve
 from labeler.projects.training_config import training_config_clean
 from labeler.task_names import Task
 
@@ -142,13 +145,19 @@ def _labels_covered_check(project: Project, data: TrainingSet) -> None:
 
 
 @transaction.atomic
-def training_run_begin(*, run_id: int, device: str) -> TrainingPlan | None:
+def training_run_begin(
+    *, run_id: int, device: str, pretrained: Collection[str] = ()
+) -> TrainingPlan | None:
     """Claim a queued run for this worker (or a running one whose worker went quiet).
 
     Returns None when there is nothing to do: the run is gone, finished, or running
     with a live heartbeat (a duplicate delivery). Too few labels by now raises
     ValidationFailed, which the caller records as the run's failure. The run trains on
     every label given before it was claimed, final labels being brought up to date first.
+
+    The settings its config leaves to the system are settled here and recorded on the
+    run (``config["choice"]`` says what and why), from the project's image sizes and
+    ``pretrained``: the backbones whose weights this worker holds.
     """
     run = TrainingRun.objects.select_for_update().filter(pk=run_id).first()
     if run is None or not _claimable(run):
@@ -157,7 +166,11 @@ def training_run_begin(*, run_id: int, device: str) -> TrainingPlan | None:
     final_labels_current(project=project)
     data = training_set(project)
     training_set_check(data)
-    config = run.config
+    side, sampled = image_side_median(project)
+    facts = TrainingFacts(
+        median_side=side, sampled=sampled, pretrained=frozenset(pretrained), device=device
+    )
+    config = run.config = training_config_resolve(run.config, facts)
     split = training_split(
         data, share=config["validation_share"], seed=config["seed"], multi_label=project.multi_label
     )

@@ -18,9 +18,13 @@ from labeler.predictions.models import (
     TrainingRun,
 )
 from labeler.projects.models import Project
-from labeler.projects.training_config import training_config_clean
+from labeler.projects.training_choice import training_input_sizes
+from labeler.projects.training_config import AUTO, training_config_clean
 
 DEFAULT_THRESHOLD = 0.5
+# How many images the median image side is taken over: enough to tell photos from
+# thumbnails-sized images, few enough to read in one short indexed query.
+SIDE_SAMPLE = 101
 
 
 @dataclass(frozen=True)
@@ -48,10 +52,13 @@ def current_model(project: Project) -> ModelVersion | None:
 def model_input_specs(project: Project) -> set[tuple[int, bool]]:
     """The (image_size, grayscale) inputs the project's models take.
 
-    Its training config's, for the next model, and its current model's.
+    Its training config's, for the next model (both sizes a config left to the worker
+    may train at: ``training_input_sizes``), and its current model's.
     """
     config = training_config_clean(project.training)
-    specs = {(int(config["image_size"]), bool(config["grayscale"]))}
+    side = image_side_median(project)[0] if config["architecture"] == AUTO else None
+    grayscale = bool(config["grayscale"])
+    specs = {(size, grayscale) for size in training_input_sizes(config, side)}
     current = (
         ModelVersion.objects.filter(project=project, is_current=True)
         .values_list("run__config", flat=True)
@@ -60,6 +67,20 @@ def model_input_specs(project: Project) -> set[tuple[int, bool]]:
     if isinstance(current, dict) and "image_size" in current:
         specs.add((int(current["image_size"]), bool(current.get("grayscale", False))))
     return specs
+
+
+def image_side_median(project: Project) -> tuple[int | None, int]:
+    """The median shorter side of the project's images, and how many it was taken over.
+
+    A sample of ``SIDE_SAMPLE`` images, drawn by content hash (the unique index on project
+    and sha256 reads them in order, and hashes are spread evenly), so it costs the same
+    on a project of a million images. (None, 0) without images.
+    """
+    rows = Image.objects.filter(project=project).order_by("sha256")
+    sides = sorted(min(w, h) for w, h in rows.values_list("width", "height")[:SIDE_SAMPLE])
+    if not sides:
+        return None, 0
+    return sides[len(sides) // 2], len(sides)
 
 
 def suggestion_for(*, project: Project, image: Image) -> Suggestion | None:

@@ -92,6 +92,7 @@ class DomainForm(forms.Form):
 
 
 ARCHITECTURE_CHOICES = [
+    ("auto", "Automatic"),
     ("small-cnn", "Small CNN"),
     ("resnet18", "ResNet-18"),
     ("mobilenet_v3_small", "MobileNetV3 small"),
@@ -135,15 +136,17 @@ def training_initial(training: dict[str, Any]) -> dict[str, Any]:
 
 def training_overrides(stored: dict[str, Any], posted: dict[str, Any]) -> dict[str, Any]:
     """``Project.training`` after the form: the stored overrides with the posted values set;
-    a value equal to its default is left out, so that the default keeps applying."""
+    a value equal to its default is left out, so that the default keeps applying. A blank
+    input whose default is blank too (the image size: the architecture's own) goes back
+    to that default; other blank inputs keep what was stored."""
     defaults = training_config_defaults()
     overrides = {key: value for key, value in stored.items() if key != "augment"}
     augment = dict(stored.get("augment") or {})
     for name, (key, part) in TRAINING_FIELDS.items():
         value = posted.get(name)
-        if value is None:
-            continue
         target, default = (augment, defaults[key][part]) if part else (overrides, defaults[key])
+        if value is None and default is not None:
+            continue
         slot = part or key
         if value == default:
             target.pop(slot, None)

@@ -36,7 +36,7 @@ def models_page(request: HttpRequest, project_id: int) -> HttpResponse:
         "project": project,
         "can_manage": can_manage,
         "architectures": ARCHITECTURE_CHOICES,
-        "default_architecture": str(project.training.get("architecture") or "small-cnn"),
+        "default_architecture": str(project.training.get("architecture") or "auto"),
         "final_labels": final_label_count(project),
         "active_learning": project.get_active_learning_display().lower(),
         "random_percent": _percent(project.active_learning_random_share),

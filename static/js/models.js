@@ -215,12 +215,23 @@ function drawLive(run) {
   $("run-val-accuracy").textContent = isNum(last.val_accuracy) ? percent(last.val_accuracy) : "—";
   $("run-val-f1").textContent = isNum(last.val_macro_f1) ? fixed(last.val_macro_f1) : "—";
   $("run-note").textContent = liveNote(run);
+  $("run-choice").textContent = choiceNote(run);
   const cancel = $("cancel-button");
   if (cancel) {
     cancel.hidden = !ACTIVE.has(run.status);
     cancel.disabled = Boolean(run.cancel_requested);
     cancel.textContent = run.cancel_requested ? "Cancelling…" : "Cancel";
   }
+}
+
+/** What the worker settled the run's "auto" settings to, and why (none until it starts). */
+function choiceNote(run) {
+  const choice = run.config && run.config.choice;
+  if (choice && choice.reason) return choice.reason;
+  if (run.status === "queued" && run.config && run.config.architecture === "auto") {
+    return "The worker picks the architecture and image size when it starts: a pretrained backbone at 224 pixels for photos when it holds the weights, else the small CNN.";
+  }
+  return "";
 }
 
 function liveNote(run) {

@@ -102,6 +102,7 @@ def test_lead_gets_the_train_form_and_the_api_addresses(project, lead):
     response = client_as(lead).get(page_url("models", project))
     html = response.content.decode()
     assert 'id="train-button"' in html
+    assert '<option value="auto" selected>Automatic</option>' in html
     for value in ("small-cnn", "resnet18", "mobilenet_v3_small", "efficientnet_b0"):
         assert f'<option value="{value}"' in html
     data = script_data(html, "models-data")
@@ -192,8 +193,8 @@ def settings_post(project: Project, **overrides: Any) -> dict[str, Any]:
         "retrain_after": "50",
         "check_percent": "5",
         "training_shown": "1",
-        "training_architecture": "small-cnn",
-        "training_image_size": "32",
+        "training_architecture": "auto",
+        "training_image_size": "",
         "training_epochs": "40",
         "augment_hflip": "on",
         "augment_rotation": "10",
@@ -223,7 +224,8 @@ def test_the_form_shows_the_model_settings_over_the_training_defaults(project, l
     assert '<option value="margin" selected>' in html
     assert input_value(html, "random_percent") == "10.0"
     assert input_value(html, "training_epochs") == "12"
-    assert input_value(html, "training_image_size") == "32"
+    assert input_value(html, "training_image_size") == ""  # the architecture's own
+    assert '<option value="auto" selected>Automatic</option>' in html
     assert 'name="augment_vflip" id="id_augment_vflip" checked' in html
     assert 'name="augment_hflip" id="id_augment_hflip" checked' in html
 
@@ -246,6 +248,16 @@ def test_saving_stores_rates_as_fractions_and_only_the_changed_training_keys(pro
     assert project.training["image_size"] == 24
     assert "architecture" not in project.training
     assert project.training["augment"]["hflip"] is False
+
+
+def test_a_blank_image_size_goes_back_to_the_architectures_own(project, lead):
+    """Emptying the image size removes the stored one: the architecture's size applies."""
+    project.training = {"image_size": 64, "architecture": "resnet18"}
+    project.save()
+    data = settings_post(project, training_architecture="resnet18", training_image_size="")
+    assert client_as(lead).post(settings_url(project), data).status_code == 302
+    project.refresh_from_db()
+    assert project.training == {"architecture": "resnet18", "epochs": 40}
 
 
 def test_a_post_without_the_training_inputs_leaves_training_alone(project, lead):

@@ -10,10 +10,14 @@ from typing import Any
 import torch
 from torch import nn
 
-from labeler.projects.training_config import ARCHITECTURES
+from labeler.projects.training_config import ARCHITECTURES, BACKBONES
 from worker.ml.device import setting
 
-BACKBONES = tuple(name for name in ARCHITECTURES if name != "small-cnn")
+__all__ = ["BACKBONES", "build", "normalisation_for", "pretrained_available", "pretrained_path"]
+# torchvision's MobileNetV3 averages its batch norm statistics with momentum 0.01, tuned
+# for ImageNet's hundreds of thousands of steps: over a fine-tuning's few hundred they
+# barely leave their starting values. Every backbone here averages with PyTorch's 0.1.
+NORM_MOMENTUM = 0.1
 _IMAGENET = {"mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]}
 
 
@@ -70,6 +74,9 @@ def build(
     _replace_head(model, architecture, num_outputs)
     if channels == 1:
         _gray_input(model, architecture)
+    for module in model.modules():
+        if isinstance(module, nn.modules.batchnorm._BatchNorm):
+            module.momentum = NORM_MOMENTUM
     return model
 
 
@@ -80,6 +87,15 @@ def normalisation_for(architecture: str, channels: int) -> dict[str, list[float]
     if channels == 1:
         return {"mean": [sum(_IMAGENET["mean"]) / 3], "std": [sum(_IMAGENET["std"]) / 3]}
     return {key: list(values) for key, values in _IMAGENET.items()}
+
+
+def pretrained_available() -> list[str]:
+    """The backbones whose ImageNet weights this worker holds (``<architecture>.pth`` in
+    ``LABELER_PRETRAINED_DIR``): those an "auto" training may fine-tune."""
+    directory = setting("LABELER_PRETRAINED_DIR", "")
+    if not directory:
+        return []
+    return [name for name in BACKBONES if (Path(directory) / f"{name}.pth").is_file()]
 
 
 def pretrained_path(config: dict[str, Any]) -> str | None:

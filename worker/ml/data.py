@@ -8,6 +8,7 @@ is a uint8 (N, C, H, W) tensor, C = 1 (grayscale) or 3 (RGB).
 
 from __future__ import annotations
 
+import io
 import itertools
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -23,7 +24,13 @@ from PIL import Image as PILImage
 from labeler.images.model_inputs import InputCache, prepare_image
 
 Opener = Callable[[str], BinaryIO]
+# Decodes JPEG files' bytes (on a GPU) to inputs; None for each it could not decode.
+JpegDecoder = Callable[[Sequence[bytes]], list[np.ndarray | None]]
 _GRAY_WEIGHTS = (0.299, 0.587, 0.114)
+_JPEG_MAGIC = b"\xff\xd8\xff"
+# A JPEG this large (a photo of a few megapixels and up) is worth a GPU's decoder; a
+# smaller one PIL decodes at a reduced scale in a few milliseconds.
+JPEG_GPU_MIN_BYTES = 512 * 1024
 
 
 class BadImage(ValueError):
@@ -70,6 +77,10 @@ def _decode(name: str, opener: Opener, *, image_size: int, grayscale: bool) -> n
         raise BadImage(name, str(exc) or type(exc).__name__) from exc
 
 
+# What decoding one file gives: its pixels, why it failed, or a large JPEG's bytes.
+Outcome = np.ndarray | BadImage | bytes
+
+
 @dataclass
 class Decoded:
     """A decoded batch: the images that worked, their positions in the input, the failures."""
@@ -84,8 +95,9 @@ class Pending:
     """A batch being decoded: inputs read from the cache, and pool tasks for the rest."""
 
     count: int
+    names: list[str] = field(default_factory=list)
     ready: dict[int, np.ndarray] = field(default_factory=dict)
-    tasks: list[tuple[list[int], Future[list[np.ndarray | BadImage]]]] = field(default_factory=list)
+    tasks: list[tuple[list[int], Future[list[Outcome]]]] = field(default_factory=list)
 
 
 def decode_submit(
@@ -98,16 +110,18 @@ def decode_submit(
     keys: Sequence[str | None] | None = None,
     cache: InputCache | None = None,
     parts: int = 2,
+    jpeg_bytes: bool = False,
 ) -> Pending:
     """Start decoding ``names``: kept inputs are read here and now (a few microseconds
     each, cheaper than handing them to a thread), the other files are decoded in the
     pool (PIL releases the GIL while it decodes), in ``parts`` slices, one task each.
-    ``keys``: each file's sha256, for the ``cache``.
+    ``keys``: each file's sha256, for the ``cache``. With ``jpeg_bytes`` the pool only
+    reads large JPEG files, for ``decode_collect``'s ``jpeg_decoder``.
     """
     keys = keys if keys is not None else [None] * len(names)
     if len(keys) != len(names):
         raise ValueError("keys must match names one to one")
-    pending = Pending(count=len(names))
+    pending = Pending(count=len(names), names=list(names))
     todo = []
     for index, key in enumerate(keys):
         if cache is not None and key is not None and cache.applies(key, image_size):
@@ -118,7 +132,12 @@ def decode_submit(
         todo.append(index)
     count = max(1, min(parts, len(todo)))
     bounds = [len(todo) * i // count for i in range(count + 1)]
-    options = {"image_size": image_size, "grayscale": grayscale, "cache": cache}
+    options = {
+        "image_size": image_size,
+        "grayscale": grayscale,
+        "cache": cache,
+        "jpeg_bytes": jpeg_bytes,
+    }
     for low, high in itertools.pairwise(bounds):
         if high > low:
             indexes = todo[low:high]
@@ -135,14 +154,44 @@ def decode_submit(
 
 def _decode_slice(
     names: Sequence[str], keys: Sequence[str | None], opener: Opener, options: dict[str, Any]
-) -> list[np.ndarray | BadImage]:
-    results: list[np.ndarray | BadImage] = []
+) -> list[Outcome]:
+    options = dict(options)
+    jpeg_bytes = options.pop("jpeg_bytes", False)
+    results: list[Outcome] = []
     for name, key in zip(names, keys, strict=True):
         try:
-            results.append(decode_file(name, opener, key=key, **options))
+            if jpeg_bytes:
+                results.append(_jpeg_or_decoded(name, opener, key=key, **options))
+            else:
+                results.append(decode_file(name, opener, key=key, **options))
         except BadImage as exc:
             results.append(exc)
     return results
+
+
+def _jpeg_or_decoded(
+    name: str,
+    opener: Opener,
+    *,
+    key: str | None,
+    image_size: int,
+    grayscale: bool,
+    cache: InputCache | None,
+) -> np.ndarray | bytes:
+    """A large JPEG file's bytes; any other file decoded (and kept) as ``decode_file`` does."""
+    try:
+        with opener(name) as handle:
+            content = handle.read()
+    except OSError as exc:
+        raise BadImage(name, str(exc) or type(exc).__name__) from exc
+    if content.startswith(_JPEG_MAGIC) and len(content) >= JPEG_GPU_MIN_BYTES:
+        return content
+    kept = cache is not None and cache.applies(key, image_size)
+    pixels = decode_bytes(name, content, image_size=image_size, grayscale=grayscale)
+    if kept:
+        assert cache is not None and key is not None
+        cache.put(key, image_size, grayscale, pixels)
+    return pixels
 
 
 BEAT_SECONDS = 10.0  # how often a long decode calls its ``beat`` while it waits
@@ -155,23 +204,28 @@ def decode_collect(
     grayscale: bool,
     beat: Callable[[], object] | None = None,
     beat_seconds: float = BEAT_SECONDS,
+    jpeg_decoder: JpegDecoder | None = None,
+    pin: bool = False,
 ) -> Decoded:
     """Wait for ``decode_submit``'s work and stack what decoded into one tensor.
 
     ``beat`` is called every ``beat_seconds`` while the work goes on (a training's
-    heartbeat: decoding tens of thousands of photos takes minutes).
+    heartbeat: decoding tens of thousands of photos takes minutes). JPEG bytes read for
+    a ``jpeg_decoder`` are decoded by it, together; what it cannot decode, PIL does.
+    ``pin``: the tensor in pinned memory, for a copy to a GPU that does not block.
     """
     waiting = {task for _, task in pending.tasks}
     while beat is not None and waiting:
         _, waiting = wait(waiting, timeout=beat_seconds)
         if waiting:
             beat()
-    results: list[np.ndarray | BadImage | None] = [None] * pending.count
+    results: list[Outcome | None] = [None] * pending.count
     for index, pixels in pending.ready.items():
         results[index] = pixels
     for indexes, task in pending.tasks:
         for index, outcome in zip(indexes, task.result(), strict=True):
             results[index] = outcome
+    _decode_jpegs(pending, results, jpeg_decoder, image_size=image_size, grayscale=grayscale)
     decoded = Decoded(images=torch.empty(0))
     arrays: list[np.ndarray] = []
     for index, result in enumerate(results):
@@ -180,8 +234,39 @@ def decode_collect(
             decoded.ok.append(index)
         elif isinstance(result, BadImage):
             decoded.bad.append(result.name)
-    decoded.images = _stack(arrays, 1 if grayscale else 3, image_size)
+    decoded.images = _stack(arrays, 1 if grayscale else 3, image_size, pin=pin)
     return decoded
+
+
+def _decode_jpegs(
+    pending: Pending,
+    results: list[Outcome | None],
+    decoder: JpegDecoder | None,
+    *,
+    image_size: int,
+    grayscale: bool,
+) -> None:
+    """Replace the JPEG bytes among ``results`` by their pixels (or a ``BadImage``)."""
+    waiting = [i for i, result in enumerate(results) if isinstance(result, bytes)]
+    if not waiting:
+        return
+    contents = [result for result in results if isinstance(result, bytes)]
+    decoded = decoder(contents) if decoder is not None else [None] * len(waiting)
+    for index, content, pixels in zip(waiting, contents, decoded, strict=True):
+        if pixels is not None:
+            results[index] = pixels
+            continue
+        try:  # a JPEG the GPU's decoder refuses (CMYK, say): PIL decodes it
+            results[index] = decode_bytes(
+                pending.names[index], content, image_size=image_size, grayscale=grayscale
+            )
+        except BadImage as exc:
+            results[index] = exc
+
+
+def decode_bytes(name: str, content: bytes, *, image_size: int, grayscale: bool) -> np.ndarray:
+    """A file's bytes decoded as ``decode_file`` decodes a stored file (no cache)."""
+    return _decode(name, lambda _: io.BytesIO(content), image_size=image_size, grayscale=grayscale)
 
 
 def decode_files(
@@ -243,11 +328,17 @@ def images_from_arrays(
     return images_from_pil(pil, image_size=image_size, grayscale=grayscale)
 
 
-def _stack(arrays: Sequence[np.ndarray], channels: int, size: int) -> torch.Tensor:
-    out = np.empty((len(arrays), channels, size, size), dtype=np.uint8)
+def _stack(
+    arrays: Sequence[np.ndarray], channels: int, size: int, *, pin: bool = False
+) -> torch.Tensor:
+    if pin:
+        pinned = torch.empty((len(arrays), channels, size, size), dtype=torch.uint8).pin_memory()
+        out = pinned.numpy()
+    else:
+        out = np.empty((len(arrays), channels, size, size), dtype=np.uint8)
     for i, array in enumerate(arrays):
         out[i] = array
-    return torch.from_numpy(out)
+    return pinned if pin else torch.from_numpy(out)
 
 
 def to_model_input(

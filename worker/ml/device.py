@@ -52,7 +52,8 @@ def _mps_available() -> bool:
 
 
 def configure_threads(threads: int | None = None) -> int:
-    """Pin torch's CPU threads once per process (``LABELER_TORCH_THREADS``, 0 = all cores).
+    """Pin torch's CPU threads once per process (``LABELER_TORCH_THREADS``, 0 = every core
+    this process may use: run several worker processes on one machine with a share each).
 
     Returns the thread count in force; later calls change nothing unless ``threads`` is given.
     """
@@ -61,7 +62,23 @@ def configure_threads(threads: int | None = None) -> int:
         return torch.get_num_threads()
     count = int(setting("LABELER_TORCH_THREADS", 0)) if threads is None else threads
     if count <= 0:
-        count = os.cpu_count() or 1
+        count = cores()
     torch.set_num_threads(count)
     _threads_configured = True
     return count
+
+
+def cores() -> int:
+    """The CPU cores this process may run on (a container's or ``taskset``'s share, where
+    ``os.cpu_count`` would say the whole machine's)."""
+    affinity = getattr(os, "sched_getaffinity", None)
+    return len(affinity(0)) if affinity is not None else os.cpu_count() or 1
+
+
+def decode_threads(device: str | torch.device | None = None) -> int:
+    """How many threads decode images: every core while nothing else computes (``device``
+    None: before a training's first epoch) or while the model runs on a GPU; on the CPU,
+    half of them, at least 2 (``inference.predict_files`` shares the cores with torch)."""
+    if device is None or torch.device(device).type != "cpu":
+        return max(2, cores())
+    return max(2, cores() // 2)

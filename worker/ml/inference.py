@@ -2,13 +2,15 @@
 
 ``predict_files`` overlaps decoding with the forward pass: while the model works on one
 batch, a thread pool (PIL releases the GIL while it decodes) reads and decodes the next
-two, which also hides the storage's latency.
+two, which also hides the storage's latency. On CUDA the batches are stacked in pinned
+memory (the copy to the GPU does not block) and large JPEG photos not yet kept as
+inputs are decoded by the GPU (``worker.ml.jpeg``), the pool only reading their bytes.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -22,6 +24,7 @@ from worker.ml.data import (
     decode_submit,
     to_model_input,
 )
+from worker.ml.jpeg import gpu_decode_wanted, jpeg_decoder
 from worker.ml.weights import LoadedModel
 
 
@@ -45,6 +48,7 @@ def predict_files(
     threads: int = 2,
     keys: Sequence[str | None] | None = None,
     cache: InputCache | None = None,
+    beat: Callable[[], object] | None = None,
 ) -> tuple[list[int], np.ndarray, list[str]]:
     """Decode and predict stored files, the next batch decoding while one runs forward.
 
@@ -52,8 +56,12 @@ def predict_files(
     that failed to decode). ``threads`` decode in parallel; while decoding is the
     bottleneck, torch gives up that many CPU threads to it (see ``_ThreadShare``).
     ``keys`` (each file's sha256) and ``cache``: decoded inputs kept between passes.
+    ``beat`` is called after each batch (and while one decodes long): a heartbeat.
     """
     size, grayscale = loaded.meta["image_size"], loaded.meta["grayscale"]
+    device = loaded.device
+    on_gpu = gpu_decode_wanted(device)
+    decoder = jpeg_decoder(device, image_size=size, grayscale=grayscale) if on_gpu else None
     starts = range(0, len(names), batch_size)
     ok: list[int] = []
     bad: list[str] = []
@@ -72,12 +80,20 @@ def predict_files(
                 keys=None if keys is None else keys[batch],
                 cache=cache,
                 parts=max(1, threads),
+                jpeg_bytes=on_gpu,
             )
 
         queued = [submit(number) for number in range(min(2, len(starts)))]
         for number in range(len(starts)):
             waited = time.perf_counter()
-            decoded = decode_collect(queued.pop(0), image_size=size, grayscale=grayscale)
+            decoded = decode_collect(
+                queued.pop(0),
+                image_size=size,
+                grayscale=grayscale,
+                beat=beat,
+                jpeg_decoder=decoder,
+                pin=device.type == "cuda",
+            )
             waited = time.perf_counter() - waited
             if number + 2 < len(starts):
                 queued.append(submit(number + 2))
@@ -87,6 +103,8 @@ def predict_files(
                 forward = time.perf_counter()
                 parts.append(_forward(loaded, decoded.images))
                 share.adjust(waited=waited, forward=time.perf_counter() - forward)
+            if beat is not None:
+                beat()
     labels = len(loaded.meta["label_ids"])
     probabilities = np.concatenate(parts) if parts else np.empty((0, labels), np.float32)
     return ok, probabilities, bad

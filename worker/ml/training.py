@@ -1,16 +1,20 @@
 """Train a classifier on decoded images: seeded, early-stopped, cancellable.
 
 ``fit`` takes uint8 (N, C, H, W) tensors, single-label targets as label indices (N,) or
-multi-label targets as multi-hot floats (N, L), and the cleaned training config
-(``labeler.projects.training_config``). With enough validation images it stops early and keeps
-the weights of the epoch with the lowest validation loss; with fewer it trains the whole
-one-cycle schedule and keeps the last, annealed weights.
+multi-label targets as multi-hot floats (N, L), and the settled training config
+(``labeler.projects.training_choice``: no "auto" left). With enough validation images it
+stops early and keeps the weights of the epoch with the lowest validation loss; with
+fewer it trains the whole one-cycle schedule and keeps the last, annealed weights.
+
+On CUDA it trains in mixed precision (float16 with a gradient scaler), with weights and
+inputs channels-last, and the next batch copied from pinned memory while the GPU works
+(``worker.ml.feed``); on other devices in full precision, as before.
 """
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any, TypedDict
@@ -21,6 +25,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from labeler.predictions.evaluation import classification_metrics, tune_thresholds
+from labeler.projects.training_config import AUTO, PER_ARCHITECTURE_KEYS
+from worker.ml import batch_norm, feed
 from worker.ml.architectures import build, normalisation_for, pretrained_path
 from worker.ml.data import Augmenter, to_model_input
 
@@ -89,9 +95,9 @@ def fit(
 ) -> FitResult:
     """Train, validating each epoch; stop early after ``patience`` epochs without progress.
 
-    ``on_batch`` is called after every training batch (a heartbeat: an epoch over tens of
-    thousands of photos lasts far longer than a worker may stay silent); training stops
-    with ``Cancelled`` as soon as it returns False.
+    ``on_batch`` is called after every training and validation batch (a heartbeat: an
+    epoch over tens of thousands of photos lasts far longer than a worker may stay
+    silent); training stops with ``Cancelled`` as soon as it returns False.
 
     Early stopping (and restoring the best epoch) needs at least
     ``EARLY_STOPPING_MIN_VALIDATION`` validation images; with fewer, every epoch runs and
@@ -100,6 +106,7 @@ def fit(
     """
     if len(x_train) == 0 or len(x_val) == 0:
         raise ValueError("Training needs at least one training and one validation image.")
+    _settled_check(config)
     device = torch.device(device)
     y_train, y_val = torch.as_tensor(y_train), torch.as_tensor(y_val)
     setup = _setup(x_train, y_train, multi_label, num_labels, config, device)
@@ -110,7 +117,9 @@ def fit(
     best_probs = np.empty((0, num_labels))
     for epoch in range(1, config["epochs"] + 1):
         train_loss = _train_epoch(setup, x_train, y_train, multi_label, config, device, on_batch)
-        probs, val_loss = _predict(setup, x_val, y_val, multi_label, device)
+        if config["batch_norm"] == "recalibrate":
+            _recalibrate(setup, x_train, config["batch_size"], device, on_batch)
+        probs, val_loss = _predict(setup, x_val, y_val, multi_label, device, on_batch)
         log = _epoch_log(epoch, config["epochs"], train_loss, val_loss, probs, y_val, multi_label)
         history.append(log)
         if not early_stopping:
@@ -129,6 +138,16 @@ def fit(
     return FitResult(setup.model, history, best_epoch, best_probs, thresholds, setup.normalisation)
 
 
+def _settled_check(config: dict[str, Any]) -> None:
+    open_keys = [key for key in PER_ARCHITECTURE_KEYS if config.get(key) is None]
+    open_keys += [key for key in ("architecture", "batch_norm") if config.get(key, AUTO) == AUTO]
+    if open_keys:
+        raise ValueError(
+            f"The training config leaves {', '.join(open_keys)} open: settle it first "
+            "(labeler.projects.training_choice.training_config_resolve)."
+        )
+
+
 def _setup(
     x: torch.Tensor,
     y: torch.Tensor,
@@ -141,8 +160,12 @@ def _setup(
     architecture, channels = config["architecture"], int(x.shape[1])
     model = build(architecture, num_labels, channels, config["image_size"], pretrained_path(config))
     model = model.to(device)
+    if device.type == "cuda":
+        # Tensor cores read NHWC; cuDNN picks the fastest kernels for the fixed input size.
+        model = model.to(memory_format=torch.channels_last)
+        torch.backends.cudnn.benchmark = True
     optimizer = torch.optim.AdamW(
-        model.parameters(), lr=config["learning_rate"], weight_decay=config["weight_decay"]
+        _parameter_groups(model, config["weight_decay"]), lr=config["learning_rate"]
     )
     steps = config["epochs"] * (_steps_per_epoch(len(x), config["batch_size"]) + 1)
     counts = _label_counts(y, multi_label, num_labels)
@@ -151,7 +174,10 @@ def _setup(
         model=model,
         optimizer=optimizer,
         scheduler=torch.optim.lr_scheduler.OneCycleLR(
-            optimizer, max_lr=config["learning_rate"], total_steps=steps, pct_start=0.15
+            optimizer,
+            max_lr=config["learning_rate"],
+            total_steps=steps,
+            pct_start=max(config["warmup"], 1 / steps),
         ),
         scaler=torch.amp.GradScaler("cuda", enabled=device.type == "cuda"),
         augmenter=Augmenter(config["augment"]),
@@ -162,6 +188,20 @@ def _setup(
         else None,
         sample_weights=_sample_weights(y, counts, multi_label) if balance == "sampler" else None,
     )
+
+
+def _parameter_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
+    """Weight decay on the weights of convolutions and linear layers only: decaying the
+    norms' scales and the biases towards 0 only fights their normalisation."""
+    decayed: list[nn.Parameter] = []
+    kept: list[nn.Parameter] = []
+    for parameter in model.parameters():
+        if parameter.requires_grad:
+            (decayed if parameter.ndim > 1 else kept).append(parameter)
+    return [
+        {"params": decayed, "weight_decay": weight_decay},
+        {"params": kept, "weight_decay": 0.0},
+    ]
 
 
 def _label_counts(y: torch.Tensor, multi_label: bool, num_labels: int) -> torch.Tensor:
@@ -222,29 +262,54 @@ def _train_epoch(
     device: torch.device,
     on_batch: Callable[[], bool] | None = None,
 ) -> float:
-    setup.model.train()
-    total, seen = 0.0, 0
-    for batch, index in enumerate(_batches(setup, len(x), config["batch_size"]), start=1):
+    batch_norm.train_mode(setup.model, config["batch_norm"])
+    # The loss is summed on the device and read once: reading it every step would make
+    # the CPU wait for the GPU, and the next batch could not be staged meanwhile.
+    total, seen = torch.zeros((), device=device), 0
+    order = _batches(setup, len(x), config["batch_size"])
+    for batch, (images, targets) in enumerate(feed.batches(x, y, order, device), start=1):
         if batch > 1 and on_batch is not None and on_batch() is False:
             raise Cancelled(f"Training cancelled during an epoch, after {batch - 1} batch(es).")
         inputs = to_model_input(
-            x[index],
+            images,
             device=device,
             normalisation=setup.normalisation,
             augmenter=setup.augmenter,
             generator=setup.generator,
         )
-        targets = y[index].to(device, non_blocking=True)
         with _autocast(device):
-            loss = _loss(setup.model(inputs), targets, multi_label, setup.class_weights)
+            loss = _loss(setup.model(_layout(inputs)), targets, multi_label, setup.class_weights)
         setup.optimizer.zero_grad(set_to_none=True)
         setup.scaler.scale(loss).backward()
         setup.scaler.step(setup.optimizer)
         setup.scaler.update()
         setup.scheduler.step()
-        total += float(loss.detach()) * len(index)
-        seen += len(index)
-    return total / max(seen, 1)
+        total += loss.detach().float() * len(images)
+        seen += len(images)
+    return float(total) / max(seen, 1)
+
+
+def _recalibrate(
+    setup: _Setup,
+    x: torch.Tensor,
+    batch_size: int,
+    device: torch.device,
+    on_batch: Callable[[], bool] | None,
+) -> None:
+    """Batch norm statistics measured again on up to RECALIBRATE_IMAGES training images,
+    as validation and prediction see them: not augmented."""
+    count = min(len(x), batch_norm.RECALIBRATE_IMAGES)
+    chosen = torch.randperm(len(x), generator=setup.generator)[:count]
+    size = max(2, min(batch_size, count))
+
+    def inputs() -> Iterator[torch.Tensor]:
+        for start in range(0, count, size):
+            images = x[chosen[start : start + size]]
+            batch = to_model_input(images, device=device, normalisation=setup.normalisation)
+            yield _layout(batch)
+
+    with _autocast(device):
+        batch_norm.recalibrate(setup.model, inputs(), beat=on_batch)
 
 
 def _loss(
@@ -257,18 +322,25 @@ def _loss(
 
 
 def _predict(
-    setup: _Setup, x: torch.Tensor, y: torch.Tensor, multi_label: bool, device: torch.device
+    setup: _Setup,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    multi_label: bool,
+    device: torch.device,
+    on_batch: Callable[[], bool] | None = None,
 ) -> tuple[np.ndarray, float]:
     """Probabilities (N, L) and the unweighted mean loss on the validation images."""
     setup.model.eval()
     parts, total = [], 0.0
     with torch.inference_mode():
         for start in range(0, len(x), _EVAL_BATCH):
+            if start and on_batch is not None and on_batch() is False:
+                raise Cancelled("Training cancelled while it validated.")
             inputs = to_model_input(
                 x[start : start + _EVAL_BATCH], device=device, normalisation=setup.normalisation
             )
             with _autocast(device):
-                logits = setup.model(inputs).float()
+                logits = setup.model(_layout(inputs)).float()
             targets = y[start : start + _EVAL_BATCH].to(device)
             total += float(_loss(logits, targets, multi_label, None)) * len(inputs)
             probs = torch.sigmoid(logits) if multi_label else torch.softmax(logits, 1)
@@ -299,6 +371,13 @@ def _epoch_log(
         val_accuracy=metrics["accuracy"],
         val_macro_f1=metrics["macro_f1"],
     )
+
+
+def _layout(inputs: torch.Tensor) -> torch.Tensor:
+    """Channels-last inputs on CUDA, as the model's weights there; as they are elsewhere."""
+    if inputs.device.type == "cuda":
+        return inputs.contiguous(memory_format=torch.channels_last)
+    return inputs
 
 
 def _autocast(device: torch.device) -> Any:

@@ -7,6 +7,7 @@ import { labelChip, labelName } from "../lib/labels.js";
 import { table } from "../lib/tables.js";
 
 export const ARCHITECTURES = {
+  auto: "Automatic",
   "small-cnn": "Small CNN",
   resnet18: "ResNet-18",
   mobilenet_v3_small: "MobileNetV3 small",

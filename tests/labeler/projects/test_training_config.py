@@ -9,9 +9,12 @@ from labeler.projects.training_config import training_config_clean, training_con
 
 
 def test_defaults_are_complete_and_fresh():
+    """The architecture and what depends on it are left to the worker; the rest is set."""
     defaults = training_config_defaults()
-    assert defaults["architecture"] == "small-cnn"
-    assert defaults["image_size"] == 32
+    assert defaults["architecture"] == "auto"
+    assert defaults["batch_norm"] == "auto"
+    for key in ("image_size", "pretrained", "learning_rate", "batch_size", "warmup"):
+        assert defaults[key] is None
     assert defaults["augment"]["hflip"] is True
     defaults["augment"]["hflip"] = False
     assert training_config_defaults()["augment"]["hflip"] is True
@@ -58,8 +61,19 @@ def test_overrides_merge_with_defaults():
         ({"augment": {"blur": 1}}, "training.augment.blur"),
         ({"augment": {"hflip": 1}}, "training.augment.hflip"),
         ({"pretrained": True}, "training.pretrained"),
+        ({"architecture": "small-cnn", "pretrained": True}, "training.pretrained"),
+        ({"pretrained": "yes"}, "training.pretrained"),
         ({"seed": -1}, "training.seed"),
         ({"learning_rate": float("nan")}, "training.learning_rate"),
+        ({"learning_rate": "fast"}, "training.learning_rate"),
+        ({"batch_size": 1}, "training.batch_size"),
+        ({"image_size": 513}, "training.image_size"),
+        ({"warmup": 0.6}, "training.warmup"),
+        ({"warmup": -0.1}, "training.warmup"),
+        ({"batch_norm": "sync"}, "training.batch_norm"),
+        ({"architecture": "resnet18", "batch_norm": "frozen"}, "training.batch_norm"),
+        ({"architecture": "small-cnn", "batch_norm": "frozen"}, "training.batch_norm"),
+        ({"architecture": "Auto"}, "training.architecture"),
     ],
 )
 def test_bad_value_names_its_key(raw, key):
@@ -78,3 +92,25 @@ def test_pretrained_backbone_is_accepted():
     assert training_config_clean({"architecture": "efficientnet_b0", "pretrained": True})[
         "pretrained"
     ]
+
+
+@pytest.mark.parametrize("value", [None, "auto"])
+def test_null_or_auto_leaves_a_setting_to_the_architecture(value):
+    """null and "auto" both mean the architecture's own value, kept as None until settled."""
+    raw = {key: value for key in ("image_size", "learning_rate", "batch_size", "warmup")}
+    config = training_config_clean({"architecture": "resnet18", "pretrained": value, **raw})
+    assert all(config[key] is None for key in (*raw, "pretrained"))
+
+
+def test_a_bad_setting_that_may_be_auto_says_so():
+    with pytest.raises(ValidationFailed) as caught:
+        training_config_clean({"batch_size": 1})
+    assert "batch norm needs 2 images" in caught.value.message
+    assert "or null (auto)" in caught.value.message
+
+
+def test_frozen_batch_norm_with_pretrained_weights_is_accepted():
+    config = training_config_clean(
+        {"architecture": "resnet18", "pretrained": True, "batch_norm": "frozen", "batch_size": 8}
+    )
+    assert config["batch_norm"] == "frozen"

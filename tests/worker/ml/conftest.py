@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import torch
 
+from labeler.projects.training_choice import TrainingFacts, training_config_resolve
 from labeler.projects.training_config import training_config_clean
 
 SIZE = 8
@@ -27,10 +28,11 @@ def quadrant_images(n: int, seed: int, classes: int = 3) -> tuple[torch.Tensor, 
 
 
 def tiny_config(**overrides: Any) -> dict[str, Any]:
-    """The default config made tiny: 8-pixel images, no augmentation, a few epochs."""
+    """The default config made tiny (8-pixel images, no augmentation, a few epochs) and
+    settled as a worker without pretrained weights would (the small CNN, by default)."""
     augment = {"hflip": False, "vflip": False, "rotation": 0, "crop": 0, "color_jitter": 0}
     raw = {"image_size": SIZE, "epochs": 8, "batch_size": 16, "augment": augment}
-    return training_config_clean({**raw, **overrides})
+    return training_config_resolve(training_config_clean({**raw, **overrides}), TrainingFacts())
 
 
 @pytest.fixture

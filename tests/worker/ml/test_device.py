@@ -67,11 +67,23 @@ def test_threads_pinned_once_from_setting(settings, monkeypatch):
 
 
 def test_zero_threads_means_all_cores(settings, monkeypatch):
+    """0 threads: every core this process may run on (its affinity, else the machine's)."""
     before = torch.get_num_threads()
     monkeypatch.setattr(device, "_threads_configured", False)
-    monkeypatch.setattr(device.os, "cpu_count", lambda: 3)
+    monkeypatch.setattr(device.os, "sched_getaffinity", lambda pid: {0, 1, 2}, raising=False)
+    monkeypatch.setattr(device.os, "cpu_count", lambda: 64)
     settings.LABELER_TORCH_THREADS = 0
     try:
         assert device.configure_threads() == 3
     finally:
         torch.set_num_threads(before)
+
+
+def test_decode_threads_leave_cores_to_torch_on_the_cpu_only(monkeypatch):
+    """Before training and beside a GPU every core decodes; beside torch on the CPU half."""
+    monkeypatch.setattr(device, "cores", lambda: 8)
+    assert device.decode_threads() == 8
+    assert device.decode_threads("cuda:0") == 8
+    assert device.decode_threads("cpu") == 4
+    monkeypatch.setattr(device, "cores", lambda: 1)
+    assert device.decode_threads("cpu") == 2
