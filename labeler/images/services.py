@@ -31,6 +31,7 @@ from labeler.images.files import (
 from labeler.images.metadata import metadata_strip_checked
 from labeler.images.model_inputs import input_cache, inputs_keep
 from labeler.images.models import Image
+from labeler.images.references import file_open, is_reference
 from labeler.projects.models import Project
 
 logger = logging.getLogger(__name__)
@@ -227,7 +228,7 @@ def image_make_thumbnail(*, image_id: int, input_specs: InputSpecs, again: bool 
     missing = cache.missing(image.sha256, input_specs(image.project)) if cache else set()
     if image.thumbnail and not missing and not again:
         return
-    with image.file.open("rb") as handle:
+    with file_open(str(image.file.name)) as handle:
         data = handle.read()
     previews = None
     if not image.thumbnail or again:
@@ -263,7 +264,7 @@ def _previews_store(image: Image, previews: Previews, *, anew: bool) -> None:
     if not Image.objects.filter(pk=image.pk).update(**names):
         storage_delete_files(names=names.values())  # the image was deleted meanwhile
         return
-    old = {image.thumbnail.name, image.display.name} - {"", *names.values()}
+    old = {str(image.thumbnail.name), str(image.display.name)} - {"", *names.values()}
     storage_delete_files(names=old)
 
 
@@ -283,6 +284,8 @@ def images_needing_display(images: QuerySet[Image]) -> QuerySet[Image]:
 def storage_delete_files(*, names: Iterable[str]) -> None:
     """Delete files from storage, ignoring those already gone."""
     for name in names:
+        if is_reference(name):
+            continue  # read in place: never ours to delete
         try:
             default_storage.delete(name)
         except OSError:

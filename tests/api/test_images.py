@@ -541,4 +541,4 @@ def test_a_photo_the_worker_cannot_decode_is_listed_with_its_problem(
     healthy = client.get(images_url(project), {"has_problem": "false"}).json()["results"]
     assert [(row["id"], row["problem"]) for row in healthy] == [(fine, "")]
     refused = client.get(images_url(project), {"has_problem": "perhaps"})
-    assert refused.status_code == 400 and "has_problem" in refused.json()
+    assert refused.status_code == 400 and "has_problem" in refused.json()["errors"]

@@ -11,6 +11,7 @@ from django.core.files.storage import default_storage
 
 from labeler.exports.formats.source import ExportSource
 from labeler.exports.selectors import ImageRow
+from labeler.images.references import reference_uri
 
 # The names a labelling config uses: <Image name="image" value="$image"/> and
 # <Choices name="label" toName="image" choice="single|multiple">.
@@ -28,7 +29,11 @@ def export_label_studio(source: ExportSource) -> Iterator[bytes]:
 
 
 def _task(row: ImageRow, source: ExportSource) -> dict[str, Any]:
-    url = urljoin(source.base_url, default_storage.url(row.file)) if row.file else row.file_name
+    url = (
+        (reference_uri(row.file) or urljoin(source.base_url, default_storage.url(row.file)))
+        if row.file
+        else row.file_name
+    )
     task: dict[str, Any] = {
         "id": row.id,
         "data": {"image": url, "file_name": row.file_name},

@@ -7,12 +7,11 @@ import unicodedata
 from collections.abc import Iterable, Iterator
 from pathlib import PurePosixPath
 
-from django.core.files.storage import default_storage
-
 from labeler.errors import ValidationFailed
 from labeler.exports.zipstream import Readable, ZipStreamWriter
 from labeler.images.files import ALLOWED_FORMATS
 from labeler.images.metadata import metadata_strip
+from labeler.images.references import file_open
 
 # Already compressed: deflating them again costs time and saves nothing.
 COMPRESSED_FORMATS = {"JPEG", "MPO", "PNG", "GIF", "WEBP"}
@@ -37,7 +36,7 @@ class ZipStream:
         this holds one image at a time, and its size and CRC are known before its header.
         """
         try:
-            with default_storage.open(stored_name, "rb") as source:
+            with file_open(stored_name) as source:
                 data = source.read()
         except OSError as exc:
             raise ValidationFailed(f"The stored file {stored_name} cannot be read: {exc}") from exc

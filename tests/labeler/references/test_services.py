@@ -300,11 +300,6 @@ def test_the_scan_task_runs_through_the_flow(project, s3: Bucket, lead, monkeypa
     assert added == list(Image.objects.values_list("pk", flat=True))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="until labeler.images.services.image_make_thumbnail opens the file through "
-    "labeler.images.references.file_open (drop this mark with that change)",
-)
 def test_images_read_in_place_get_their_previews(project, s3: Bucket, register):
     """The worker reads the object for the thumbnail and display copy, kept in our storage."""
     s3.put("big.jpg", image_bytes("JPEG", size=(2400, 1600)))
