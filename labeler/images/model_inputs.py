@@ -52,6 +52,14 @@ def prepare_image(image: PILImage.Image, *, image_size: int, grayscale: bool) ->
     turn = TURNS.get(image.getexif().get(ExifTags.Base.Orientation, 1))
     # JPEG: decode at 1/2, 1/4 or 1/8 scale when that still covers the target size.
     image.draft(mode, (image_size, image_size))
+    return _finished(image, image_size=image_size, mode=mode, turn=turn)
+
+
+def _finished(
+    image: PILImage.Image, *, image_size: int, mode: str, turn: PILImage.Transpose | None
+) -> np.ndarray:
+    """``prepare_image`` once the image is drafted: converted, squashed, turned."""
+    grayscale = mode == "L"
     if image.mode != mode:
         image = image.convert(mode)
     if image.size != (image_size, image_size):
@@ -157,10 +165,20 @@ def inputs_keep(cache: InputCache, key: str, content: bytes, specs: Iterable[Inp
     A file that does not decode is left to the model's own decoding, which reports it.
     """
     made = 0
+    # Inputs whose drafts come out alike (a 12-megapixel JPEG at 1/8 scale covers both 32
+    # and 224 pixels) share one decode: the pixels are those prepare_image gives each.
+    decoded: dict[tuple[str, tuple[int, int]], PILImage.Image] = {}
     for image_size, grayscale in sorted(cache.missing(key, specs)):
+        mode = "L" if grayscale else "RGB"
         try:
             with PILImage.open(io.BytesIO(content)) as image:
-                pixels = prepare_image(image, image_size=image_size, grayscale=grayscale)
+                turn = TURNS.get(image.getexif().get(ExifTags.Base.Orientation, 1))
+                image.draft(mode, (image_size, image_size))
+                drafted = (image.mode, image.size)
+                if drafted not in decoded:
+                    image.load()
+                    decoded[drafted] = image.copy()  # the file is closed after
+                pixels = _finished(decoded[drafted], image_size=image_size, mode=mode, turn=turn)
         except (OSError, SyntaxError, ValueError, EOFError, PILImage.DecompressionBombError):
             logger.warning("Could not make the %d-pixel model input of %s", image_size, key)
             return made

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image as PILImage
-from PIL import ImageOps
+from PIL import ImageFile, ImageOps
 
 from labeler import flows
 from labeler.images.model_inputs import InputCache, input_cache, inputs_keep, prepare_image
@@ -134,3 +134,29 @@ def test_a_turned_photo_gives_the_model_its_upright_pixels():
     assert np.abs(before - after).max() <= 8
     red, _, blue = before[:, 1, 4]  # top row: red
     assert red > 150 and blue < 100
+
+
+def test_inputs_sharing_a_draft_are_decoded_once_with_the_pixels_prepare_image_gives(
+    tmp_path, monkeypatch
+):
+    """A photo's 32- and 224-pixel inputs both come from its 1/8-scale decode: one decode,
+    each input the same pixels as prepare_image makes from the file."""
+    data = image_bytes("JPEG", size=(2400, 1800))
+    cache = InputCache(tmp_path, max_size=224)
+    loads = []
+    load = ImageFile.ImageFile.load
+
+    def counted(self):
+        if self.tile:  # pixels still to decode
+            loads.append(self.size)
+        return load(self)
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", counted)
+
+    assert inputs_keep(cache, "a" * 64, data, [(32, False), (224, False)]) == 2
+
+    assert loads == [(300, 225)]  # 2400 x 1800 at 1/8 scale, once
+    for size in (32, 224):
+        with PILImage.open(io.BytesIO(data)) as image:
+            expected = prepare_image(image, image_size=size, grayscale=False)
+        assert np.array_equal(cache.get("a" * 64, size, False), expected)
