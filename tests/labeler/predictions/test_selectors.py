@@ -6,7 +6,13 @@ import pytest
 
 from labeler.images.models import Image
 from labeler.predictions.models import MachineLabel, MachineLabelStatus
-from labeler.predictions.selectors import Suggestion, current_model, suggestion_for
+from labeler.predictions.selectors import (
+    Suggestion,
+    current_model,
+    image_side_median,
+    model_input_specs,
+    suggestion_for,
+)
 from labeler.projects.models import Label, Project
 from tests.factories import ModelVersionFactory, ProjectFactory, predict
 
@@ -200,3 +206,40 @@ def test_a_spot_checked_machine_label_is_labelled_blind(project, labels, image, 
         spot_check=spot_check,
     )
     assert (suggestion_for(project=project, image=image) is None) is spot_check
+
+
+# image sizes and model inputs
+
+
+def _sized(project: Project, sides: list[tuple[int, int]]) -> None:
+    first = project.images.count()
+    for i, (width, height) in enumerate(sides, start=first):
+        Image.objects.create(
+            project=project,
+            file=f"f{i}.jpg",
+            original_name=f"f{i}.jpg",
+            sha256=f"{i:064x}",
+            width=width,
+            height=height,
+            format="JPEG",
+            size_bytes=1,
+        )
+
+
+def test_image_side_median_is_the_median_shorter_side(project):
+    assert image_side_median(project) == (None, 0)
+    _sized(project, [(4000, 3000), (3000, 4000), (640, 480), (20, 5000), (5000, 3500)])
+    assert image_side_median(project) == (3000, 5)
+
+
+def test_the_thumbnail_worker_keeps_224_pixel_inputs_of_photos_for_auto(project):
+    """Architecture auto may settle on a backbone at 224 for photos: those inputs are kept
+    ahead too; small images only get the small CNN's."""
+    _sized(project, [(28, 28)] * 3)
+    assert model_input_specs(project) == {(32, False)}
+    _sized(project, [(4000, 3000)] * 10)
+    assert model_input_specs(project) == {(32, False), (224, False)}
+    project.training = {"architecture": "small-cnn"}
+    assert model_input_specs(project) == {(32, False)}
+    project.training = {"architecture": "efficientnet_b0", "grayscale": True}
+    assert model_input_specs(project) == {(224, True)}

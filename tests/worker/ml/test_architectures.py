@@ -71,3 +71,21 @@ def test_pretrained_weights_are_loaded_and_gray_stem_sums_them(settings, tmp_pat
     assert torch.allclose(gray.features[0][0].weight, stem.sum(1, keepdim=True))
     rgb = architectures.build("mobilenet_v3_small", 2, 3, 32, path)
     assert torch.equal(rgb.features[1].block[0][0].weight, source.features[1].block[0][0].weight)
+
+
+def test_pretrained_available_lists_the_backbones_with_a_weights_file(settings, tmp_path):
+    settings.LABELER_PRETRAINED_DIR = ""
+    assert architectures.pretrained_available() == []
+    settings.LABELER_PRETRAINED_DIR = str(tmp_path)
+    (tmp_path / "efficientnet_b0.pth").write_bytes(b"")
+    (tmp_path / "small-cnn.pth").write_bytes(b"")  # not a backbone: never fine-tuned
+    (tmp_path / "resnet18.pth").mkdir()  # not a file
+    assert architectures.pretrained_available() == ["efficientnet_b0"]
+
+
+@pytest.mark.parametrize("architecture", architectures.BACKBONES)
+def test_backbones_average_batch_norm_statistics_at_pytorchs_pace(architecture):
+    """MobileNetV3's own 0.01 left its statistics at their start over a fine-tuning."""
+    model = architectures.build(architecture, 3, 3, 32)
+    momenta = {m.momentum for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)}
+    assert momenta == {architectures.NORM_MOMENTUM}

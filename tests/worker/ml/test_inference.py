@@ -106,3 +106,18 @@ def test_thread_share_yields_to_decoding_only_while_it_lags():
         assert torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(before)
+
+
+def test_predict_files_beats_after_each_batch(files):
+    """A training's comparison with the current model predicts its validation images:
+    the run's heartbeat goes on meanwhile."""
+    beats = []
+    names = [name for name in files if name != "bad.png"]
+    inference.predict_files(
+        loaded_model(),
+        names,
+        lambda name: io.BytesIO(files[name]),
+        batch_size=3,
+        beat=lambda: beats.append(1),
+    )
+    assert len(beats) == 3  # 7 files in batches of 3

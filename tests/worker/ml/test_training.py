@@ -7,8 +7,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from labeler.projects.training_choice import TrainingFacts, training_config_resolve
+from labeler.projects.training_config import training_config_clean
 from tests.worker.ml.conftest import quadrant_images, tiny_config
-from worker.ml import training
+from tests.worker.ml.shapes import shape_images
+from worker.ml import architectures, batch_norm, training
 from worker.ml.data import to_model_input
 
 
@@ -189,3 +192,128 @@ def test_a_heartbeat_after_every_batch_and_a_cancel_within_an_epoch(toy):
     with pytest.raises(training.Cancelled, match="during an epoch, after 1 batch"):
         run(lambda: False, 8)
     assert epochs == []
+
+
+def test_validation_beats_too():
+    """Validating thousands of photos takes minutes: it beats between its batches."""
+    x_train, y_train = quadrant_images(40, seed=1)
+    x_val, y_val = quadrant_images(training._EVAL_BATCH + 10, seed=2)
+    beats = []
+    training.fit(
+        x_train=x_train,
+        y_train=y_train,
+        x_val=x_val,
+        y_val=y_val,
+        multi_label=False,
+        num_labels=3,
+        config=tiny_config(epochs=1, batch_size=20),
+        device=torch.device("cpu"),
+        on_epoch=lambda log: True,
+        on_batch=lambda: beats.append(1) or True,
+    )
+    steps = training.MIN_STEPS_PER_EPOCH
+    assert len(beats) == (steps - 1) + 1  # between training batches, then between validation's
+
+
+def test_an_unsettled_config_is_refused(toy):
+    """The worker settles "auto" before training; an unsettled config is a programming error."""
+    with pytest.raises(ValueError, match=r"leaves image_size, .*architecture, batch_norm open"):
+        fit(toy, training_config_clean({}))
+
+
+def test_norms_and_biases_are_not_decayed():
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4))
+    decayed, kept = training._parameter_groups(model, 0.01)
+    assert decayed["weight_decay"] == 0.01 and kept["weight_decay"] == 0.0
+    assert [p.shape for p in decayed["params"]] == [model[0].weight.shape]
+    assert len(kept["params"]) == 3  # the convolution's bias, the norm's scale and shift
+
+
+def test_the_learning_rate_warms_up_over_the_warmup_share(toy):
+    setup = training._setup(
+        toy["x_train"],
+        toy["y_train"],
+        False,
+        3,
+        tiny_config(epochs=4, learning_rate=0.01, warmup=0.25),
+        torch.device("cpu"),
+    )
+    rates = []
+    for _ in range(setup.scheduler.total_steps):  # type: ignore[attr-defined]
+        rates.append(setup.optimizer.param_groups[0]["lr"])
+        setup.optimizer.step()
+        setup.scheduler.step()
+    peak = int(np.argmax(rates))
+    assert rates[0] < 0.01 / 10 and max(rates) == pytest.approx(0.01)
+    assert peak == pytest.approx(0.25 * len(rates), abs=1.5)
+
+
+def test_mobilenet_learns_shapes_from_random_weights():
+    """MobileNetV3 small from random weights on four coloured shapes, at its own settings:
+    well above chance (25 %). Its batch norm statistics are measured again before each
+    validation; with running averages alone it predicted one class for everything."""
+    x_train, y_train = shape_images(96, seed=1)
+    x_val, y_val = shape_images(64, seed=2)
+    augment = {"hflip": False, "vflip": False, "rotation": 0, "crop": 0, "color_jitter": 0}
+    raw = {"architecture": "mobilenet_v3_small", "image_size": 48, "epochs": 5}
+    config = training_config_resolve(
+        training_config_clean({**raw, "batch_size": 16, "augment": augment}), TrainingFacts()
+    )
+    assert config["batch_norm"] == "recalibrate" and config["pretrained"] is False
+    result = training.fit(
+        x_train=x_train,
+        y_train=y_train,
+        x_val=x_val,
+        y_val=y_val,
+        multi_label=False,
+        num_labels=4,
+        config=config,
+        device=torch.device("cpu"),
+        on_epoch=lambda log: True,
+    )
+    accuracy = (result.val_probabilities.argmax(1) == y_val.numpy()).mean()
+    assert accuracy >= 0.6, [log["val_accuracy"] for log in result.history]
+
+
+def test_frozen_batch_norm_keeps_the_pretrained_statistics(settings, tmp_path, toy):
+    """With batches too small for batch statistics, a pretrained backbone's norms keep
+    the statistics of its weights file while the rest of it trains."""
+    torch.manual_seed(3)
+    pretrained = architectures.build("resnet18", 1000, 3, 224)
+    for layer in batch_norm.norm_layers(pretrained):
+        layer.running_mean.uniform_(-1, 1)
+    torch.save(pretrained.state_dict(), tmp_path / "resnet18.pth")
+    settings.LABELER_PRETRAINED_DIR = str(tmp_path)
+    config = tiny_config(
+        architecture="resnet18", pretrained=True, image_size=16, batch_size=8, epochs=1
+    )
+    assert config["batch_norm"] == "frozen"
+    result = fit(toy, config)
+    before = {k: v for k, v in pretrained.state_dict().items() if "running" in k}
+    after = result.model.state_dict()
+    assert all(torch.equal(after[key], value) for key, value in before.items())
+    assert not torch.equal(after["conv1.weight"], pretrained.state_dict()["conv1.weight"])
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_a_backbone_trains_on_cuda_channels_last_in_mixed_precision():
+    """The CUDA path: channels-last weights, float16 autocast with a gradient scaler, the
+    batches fed from pinned memory, batch norm recalibrated; it learns like the CPU."""
+    x_train, y_train = shape_images(96, seed=1)
+    x_val, y_val = shape_images(64, seed=2)
+    raw = {"architecture": "mobilenet_v3_small", "image_size": 48, "epochs": 6}
+    config = training_config_resolve(training_config_clean(raw), TrainingFacts(device="cuda"))
+    result = training.fit(
+        x_train=x_train,
+        y_train=y_train,
+        x_val=x_val,
+        y_val=y_val,
+        multi_label=False,
+        num_labels=4,
+        config=config,
+        device=torch.device("cuda"),
+        on_epoch=lambda log: True,
+    )
+    weight = next(p for p in result.model.parameters() if p.ndim == 4)
+    assert weight.is_contiguous(memory_format=torch.channels_last)
+    assert (result.val_probabilities.argmax(1) == y_val.numpy()).mean() >= 0.6
