@@ -64,9 +64,12 @@ export function createStage({ isShowing }) {
     const original = image.file_url;
     if (!original || original === image.display_url || !BROWSER_FORMATS.has(image.format)) return;
     if (img.dataset.original || !img.naturalWidth) return;
+    // Screen pixels per pixel of the copy. The image is contained in its box (object-fit),
+    // so the tighter of width and height sets its size: the box's width alone took a
+    // portrait photo for enlarged at fit, and fetched its original for nothing.
+    const fit = Math.min(img.offsetWidth / img.naturalWidth, img.offsetHeight / img.naturalHeight);
     const scale = panzoom ? panzoom.getScale() : 1;
-    const onScreen = img.offsetWidth * scale * window.devicePixelRatio;
-    if (onScreen <= img.naturalWidth * 1.05) return;
+    if (fit * scale * window.devicePixelRatio <= 1.05) return;
     img.dataset.original = "loading";
     const full = new Image();
     full.src = original;
