@@ -53,7 +53,7 @@ const outbox = createOutbox({
   stats: state.stats,
   status: $("save-status"),
 });
-const { fill } = createQueue({ url: data.urls.next, state, outbox, showMessage, showNext: () => advanceFromQueue(false) });
+const { fill, take } = createQueue({ url: data.urls.next, state, outbox, showMessage, showNext: () => advanceFromQueue(false) });
 const { renderLabels, renderMode } = createPanel({ state, labels, multi, chooseLabel, canGoBack });
 const clock = createClock({ isRunning: () => !!state.current });
 const skipDialog = createSkipDialog({ onSkip: skip });
@@ -76,7 +76,7 @@ function advanceFromQueue(countStall = true) {
     show(queueCurrent(item));
     return;
   }
-  const item = state.buffer.shift();
+  const item = take();
   if (item) {
     state.stats.queued.push(item.image.id);
     show(queueCurrent(item));

@@ -1,10 +1,25 @@
-/* The labelling queue ahead of the screen: images asked for from next/ and decoded before
- * they are shown, so that the next one shows at once. */
+/* The labelling queue ahead of the screen: images asked for from next/, loaded and decoded
+ * before their turn, the next one drawn out of sight (deck.js), so that a key puts it up
+ * in the frame that follows.
+ *
+ * What is fetched ahead is each image's display copy (display_url), never the original: a
+ * phone's photo is 3 MB, its copy a sixth of that. Three ahead are enough: at 20 Mbit/s a
+ * copy comes in about 0.3 s, twice as fast as a brisk annotator labels, and three take a
+ * burst of quick keys; more would hold leases that other annotators could use. Once an
+ * image is put up, the look-ahead waits for it to be painted before it asks for more: a
+ * download and a decode running beside that paint slow it down (docs/benchmarks.md,
+ * "Labelling page with photos"). */
 import { request, errorMessage, isRefusal, retryDelay, sleep } from "../lib/api.js";
+import { $ } from "../lib/dom.js";
+import { createDeck } from "./deck.js";
 
-const AHEAD = 3; // images prefetched beyond the one on screen
+const AHEAD = 3; // images loaded ahead of the one on screen
 const RETRY = { first: 500, max: 15000 };
 const SAVING = { first: 200, max: 2000 }; // waits for labels being saved to free leases
+// After the frame that shows a new image, its raster and draw still take tens of ms in
+// software; a hidden page gets no frames at all, so a timer stands in for one.
+const PAINT_MS = 50;
+const NO_FRAME_MS = 250;
 
 /** The server's answer to one who holds as many images as one may (LABELER_MAX_LEASES). */
 function atLeaseCap(result) {
@@ -15,9 +30,12 @@ function atLeaseCap(result) {
  * Fills state.buffer from url. state is the page's (buffer, current, parked, exhausted,
  * filling); the images of the outbox's writes are not asked for again. showMessage(text)
  * says the queue refused, outbox.renderStatus(text) that the server cannot be reached;
- * showNext() puts the next image up when none is, after each answer.
+ * showNext() puts the next image up when none is, after each answer; it takes it with
+ * take().
  */
 export function createQueue({ url, state, outbox, showMessage, showNext }) {
+  const deck = createDeck($("stage"));
+
   function busyImageIds() {
     const ids = state.buffer.map((item) => item.image.id);
     if (state.current) ids.push(state.current.item.image.id);
@@ -31,6 +49,8 @@ export function createQueue({ url, state, outbox, showMessage, showNext }) {
     state.filling = true;
     let failures = 0; // in a row: the wait before the next try grows with them
     try {
+      if (state.current) await afterPaint();
+      deck.put(state.buffer[0]?.img);
       while (!state.exhausted && state.buffer.length < AHEAD + (state.current ? 0 : 1)) {
         const result = await request("GET", `${url}?exclude=${busyImageIds().join(",")}`);
         if (result.status === 204) {
@@ -40,6 +60,7 @@ export function createQueue({ url, state, outbox, showMessage, showNext }) {
           const item = result.body;
           item.img = await preload(item.image);
           state.buffer.push(item);
+          if (state.buffer.length === 1) deck.put(item.img);
         } else if (atLeaseCap(result) && state.buffer.length + (state.current ? 1 : 0) > 0) {
           break; // holding as many images as one may: ask again once one is labelled
         } else if (atLeaseCap(result) && outbox.ops.length > 0) {
@@ -63,7 +84,26 @@ export function createQueue({ url, state, outbox, showMessage, showNext }) {
     if (!state.current) showNext();
   }
 
-  return { fill };
+  /** The next image to show, out of the buffer. Its first paint on the stage can be
+   * observed (Element Timing, "label-image"): bench/label_paint.py times it. */
+  function take() {
+    const item = state.buffer.shift();
+    if (item) item.img.setAttribute("elementtiming", "label-image");
+    return item;
+  }
+
+  return { fill, take };
+}
+
+/** Resolves once the image just put up has most likely been painted. */
+function afterPaint() {
+  return new Promise((resolve) => {
+    const fallback = setTimeout(resolve, NO_FRAME_MS);
+    requestAnimationFrame(() => {
+      clearTimeout(fallback);
+      setTimeout(resolve, PAINT_MS);
+    });
+  });
 }
 
 function preload(image) {
