@@ -8,7 +8,7 @@ PORT ?= 8000
 # pull a CUDA build of several GB. This pair installs from the local wheel cache here.
 TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
 
-.PHONY: run test fuzz lint format setup demo worker-cpu worker-gpu beat check-deploy compose-config clean bench-agreement bench-training bench-prelabel bench-active-learning bench-export bench-load bench-uploads bench-photos
+.PHONY: run test fuzz lint format setup demo worker-cpu worker-gpu beat check-deploy compose-config clean bench-agreement bench-training bench-prelabel bench-active-learning bench-export bench-load bench-uploads bench-photos bench-photo-models
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -107,3 +107,8 @@ clean:
 ## Phone photos uploaded over REST against a bare read+hash+copy loop, and their previews (docs/benchmarks.md).
 bench-photos: setup
 	$(BIN)/python bench/photos.py
+
+## ResNet-18 at 224 px: training and pre-labelling through our code against bare PyTorch on the same
+## kept inputs; CUDA when present, --device cpu for the CPU figures (docs/benchmarks.md).
+bench-photo-models: setup
+	$(BIN)/python bench/photo_models.py

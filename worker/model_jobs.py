@@ -19,10 +19,10 @@ from typing import Any
 
 import numpy as np
 from django.conf import settings
-from django.core.files.storage import default_storage
 
 from labeler.images.model_inputs import input_cache
 from labeler.images.models import Image
+from labeler.images.references import file_open
 from labeler.predictions import prelabel, runs
 from labeler.predictions.dataset import targets_array
 from labeler.predictions.evaluation import classification_metrics, correct_per_image
@@ -40,7 +40,7 @@ logger = logging.getLogger(__name__)
 
 
 def _open(name: str) -> Any:
-    return default_storage.open(name, "rb")
+    return file_open(name)  # stored here, or read in place (labeler.images.references)
 
 
 def weights_name(project_id: int, run_id: int) -> str:

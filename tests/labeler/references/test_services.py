@@ -219,6 +219,21 @@ def test_a_folder_becomes_images_read_in_place(project, roots: Path, register):
     assert (image.source, image.file.name) == ("folder", f"folder/{project.pk}{folder}/a.png")
 
 
+def test_models_read_a_folder_image_where_it_lies(project, roots: Path, register):
+    """Training and pre-labelling open an image's file through the worker's opener,
+    which reads a referenced file in place: the bytes are the folder's own."""
+    from worker import model_jobs
+
+    data = image_bytes("JPEG")
+    (roots / "photos").mkdir(parents=True, exist_ok=True)
+    (roots / "photos" / "a.jpg").write_bytes(data)
+    register(project, kind="folder", path=str(roots / "photos"))
+
+    image = Image.objects.get()
+    with model_jobs._open(image.file.name) as handle:
+        assert handle.read() == data
+
+
 def test_links_out_of_the_allowed_roots_are_not_followed(project, roots: Path, register):
     """A link to a file outside is refused when read; a link to a folder is not walked."""
     folder = roots / "photos"
