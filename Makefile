@@ -8,7 +8,7 @@ PORT ?= 8000
 # pull a CUDA build of several GB. This pair installs from the local wheel cache here.
 TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
 
-.PHONY: run test fuzz lint format setup demo worker-cpu worker-gpu beat check-deploy compose-config clean bench-agreement bench-training bench-prelabel bench-active-learning bench-export bench-load bench-uploads bench-photos bench-photo-models
+.PHONY: run test fuzz lint format setup demo worker-cpu worker-gpu beat check-deploy compose-config clean bench-agreement bench-training bench-prelabel bench-active-learning bench-export bench-load bench-uploads bench-photos bench-label-paint bench-photo-models
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -85,6 +85,10 @@ bench-load: setup
 ## Peak memory of gunicorn taking three uploads at the caps, beside a bare Pillow loop (docs/reliability.md).
 bench-uploads: setup
 	$(BIN)/python bench/uploads.py
+
+## Key press to the next photo painted on the labelling page at 20 Mbit/s, display copies against originals (docs/benchmarks.md).
+bench-label-paint: setup
+	$(BIN)/python bench/label_paint.py
 
 worker-cpu: setup
 	$(BIN)/celery -A worker.celery_app worker -Q default -n cpu@%h --loglevel=info
