@@ -28,6 +28,7 @@ from PIL import Image as PILImage
 from sklearn.datasets import load_digits
 
 from labeler.predictions.evaluation import split_stratified
+from labeler.projects.training_choice import TrainingFacts, training_config_resolve
 from labeler.projects.training_config import training_config_clean
 from worker.ml import data, device, inference, training, weights
 
@@ -63,7 +64,9 @@ def digit_files() -> tuple[dict[str, bytes], np.ndarray]:
 
 def run_seed(files: dict[str, bytes], targets: np.ndarray, seed: int, where: str = "cpu") -> Result:
     """Train on the first 800 digits of a seeded shuffle; test on the rest."""
-    config = training_config_clean({"seed": seed, "augment": {"hflip": False}})
+    # Settled as a worker settles it for 8-pixel digits: the small CNN at 32 pixels.
+    raw = training_config_clean({"seed": seed, "augment": {"hflip": False}})
+    config = training_config_resolve(raw, TrainingFacts(median_side=8, sampled=len(files)))
     names = sorted(files)
     order = np.random.default_rng(seed).permutation(len(names))
     labelled, held_out = order[:LABELLED], order[LABELLED:]
