@@ -77,8 +77,10 @@ def cores() -> int:
 
 def decode_threads(device: str | torch.device | None = None) -> int:
     """How many threads decode images: every core while nothing else computes (``device``
-    None: before a training's first epoch) or while the model runs on a GPU; on the CPU,
-    half of them, at least 2 (``inference.predict_files`` shares the cores with torch)."""
+    None: before a training's first epoch) or while the model runs on a GPU; beside torch
+    on the CPU, half of torch's threads, at least 2 (``inference.predict_files`` shares
+    them; a host running one worker process per core, torch on one thread in each, keeps
+    2 per process, not half the machine's)."""
     if device is None or torch.device(device).type != "cpu":
         return max(2, cores())
-    return max(2, cores() // 2)
+    return max(2, torch.get_num_threads() // 2)

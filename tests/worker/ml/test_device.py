@@ -80,10 +80,12 @@ def test_zero_threads_means_all_cores(settings, monkeypatch):
 
 
 def test_decode_threads_leave_cores_to_torch_on_the_cpu_only(monkeypatch):
-    """Before training and beside a GPU every core decodes; beside torch on the CPU half."""
+    """Before training and beside a GPU every core decodes; beside torch on the CPU, half
+    of torch's threads (2 at least: a process of a one-process-per-core worker)."""
     monkeypatch.setattr(device, "cores", lambda: 8)
+    monkeypatch.setattr(device.torch, "get_num_threads", lambda: 6)
     assert device.decode_threads() == 8
     assert device.decode_threads("cuda:0") == 8
-    assert device.decode_threads("cpu") == 4
-    monkeypatch.setattr(device, "cores", lambda: 1)
-    assert device.decode_threads("cpu") == 2
+    assert device.decode_threads("cpu") == 3
+    monkeypatch.setattr(device.torch, "get_num_threads", lambda: 1)
+    assert device.decode_threads(torch.device("cpu")) == 2
