@@ -17,6 +17,10 @@ ARG TORCH_SPEC=""
 # Optional index for TORCH_SPEC, e.g. https://download.pytorch.org/whl/cu126; the
 # default (PyPI) already serves CUDA builds of torch for linux/x86_64.
 ARG TORCH_INDEX_URL=""
+# Backbones whose ImageNet weights the image carries in /app/pretrained (the workers'
+# LABELER_PRETRAINED_DIR), fetched at build where TORCH_SPEC installs torchvision, e.g.
+# "resnet18 mobilenet_v3_small"; "all" for every backbone, empty for none.
+ARG PRETRAINED=""
 # A fixed uid so bind-mounted media can be given to the same user on the host.
 ARG APP_UID=1000
 
@@ -52,6 +56,12 @@ RUN pip install ".[s3]" && rm -rf build ./*.egg-info
 
 COPY . .
 COPY --from=static /app/node_modules ./node_modules
+
+# With weights for photos, a project of photos fine-tunes a pretrained backbone by default.
+RUN if [ -n "$PRETRAINED" ]; then \
+        DEBUG=1 python -m worker.ml.fetch_pretrained /app/pretrained \
+            $([ "$PRETRAINED" = all ] || echo $PRETRAINED); \
+    fi
 
 # collectstatic runs with DEBUG off so the manifest storage writes the hashed, compressed
 # files and the manifest the web process needs at run time; the dummy key lives only in
