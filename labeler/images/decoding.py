@@ -113,8 +113,15 @@ def image_header_check(opened: Opened) -> int:
     return _orientation(image.info)
 
 
+# A JPEG's reduced decode is kept as it comes when it is at least this share of the size
+# asked for: a 4032 x 3024 photo shown at up to 2048 pixels is decoded at half scale
+# (2016 x 1512) and kept so, not decoded whole to be shrunk by 32 pixels.
+DRAFT_SLACK = 0.75
+
+
 def image_decode_reduced(data: bytes, size: int) -> PILImage.Image:
-    """The image as RGB no larger than size x size, decoded as small as its format allows."""
+    """The image as RGB no larger than size x size, decoded as small as its format allows
+    (a JPEG at 1/2, 1/4 or 1/8 scale, then no smaller than ``DRAFT_SLACK`` of the size)."""
     header = webp_header(data)
     if header is not None and not header.animated:
         scale = max(header.width / size, header.height / size, 1.0)
@@ -125,7 +132,7 @@ def image_decode_reduced(data: bytes, size: int) -> PILImage.Image:
     with PILImage.open(io.BytesIO(data)) as image:
         # JPEG: decoded at 1/2, 1/4 or 1/8 scale, the most that still covers the box (a
         # box of the image's own shape: Pillow reduces by the smaller of the two ratios).
-        scale = max(image.width / size, image.height / size, 1.0)
+        scale = max(image.width / (size * DRAFT_SLACK), image.height / (size * DRAFT_SLACK), 1.0)
         image.draft("RGB", (max(1, int(image.width / scale)), max(1, int(image.height / scale))))
         image.load()
         rgb = image if image.mode == "RGB" else image.convert("RGB")

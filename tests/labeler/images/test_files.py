@@ -178,8 +178,10 @@ def test_a_small_image_browsers_show_is_shown_as_it_is(fmt):
     assert previews(samples.photo(fmt, (24, 18)), display_size=2000).display is None
 
 
-def test_a_large_jpeg_is_decoded_reduced_for_its_copy(monkeypatch):
-    """4032x3024 with a 2000 display size: decoded at half scale, the copy 2000x1500."""
+@pytest.mark.parametrize(("display_size", "copy"), [(2000, (2000, 1500)), (2048, (2016, 1512))])
+def test_a_large_jpeg_is_decoded_reduced_for_its_copy(monkeypatch, display_size, copy):
+    """4032x3024 decoded at half scale, never whole: with a 2000 display size shrunk to
+    2000x1500; with 2048 (the default), the half-scale pixels are the copy."""
     sizes = []
     load = PILImage.Image.load
 
@@ -189,8 +191,8 @@ def test_a_large_jpeg_is_decoded_reduced_for_its_copy(monkeypatch):
 
     data = samples.photo("JPEG", (4032, 3024))
     monkeypatch.setattr(PILImage.Image, "load", spy)
-    result = previews(data, display_size=2000)
-    assert decoded(result.display).size == (2000, 1500)
+    result = previews(data, display_size=display_size)
+    assert decoded(result.display).size == copy
     assert (2016, 1512) in sizes and (4032, 3024) not in sizes
 
 
