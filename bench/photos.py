@@ -154,18 +154,21 @@ def _run(
         for result in answer.json()["results"]:
             statuses[result["status"]] = statuses.get(result["status"], 0) + 1
 
-    workers = _worker_pids(stack)
-    cpu_before = _cpu_seconds(workers)
+    workers = _worker_pids(stack, "celery-cpu")
+    web = _worker_pids(stack, "gunicorn")
+    cpu_before, web_before = _cpu_seconds(workers), _cpu_seconds(web)
     started = time.perf_counter()
     with ThreadPoolExecutor(options.clients) as pool:
         list(pool.map(upload, batches))
     uploaded = time.perf_counter() - started
+    web_cpu = _cpu_seconds(web) - web_before
     ready = _previews_wait(project_id, count=len(paths), started=started)
     return {
         "upload_seconds": uploaded,
         "ready_seconds": ready,
         "statuses": statuses,
         "worker_cpu": _cpu_seconds(workers) - cpu_before,
+        "web_cpu": web_cpu,
     }
 
 
@@ -185,9 +188,9 @@ def _previews_wait(project_id: int, *, count: int, started: float, timeout: floa
     return time.perf_counter() - started
 
 
-def _worker_pids(stack: Any) -> list[int]:
-    """The CPU worker's processes: Celery's main process and its pool."""
-    pid = stack.processes["celery-cpu"].pid
+def _worker_pids(stack: Any, name: str) -> list[int]:
+    """A server's processes: its main process and its pool (gunicorn's, Celery's)."""
+    pid = stack.processes[name].pid
     children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
     return [pid, *map(int, children)]
 
@@ -228,9 +231,13 @@ def _print(
         f"{'previews and model inputs all ready':<44} {ready:>8.1f} {count / ready:>9.1f} "
         f"{'':>7} {ready / results['upload_seconds']:>6.2f} {'<=' + str(PREVIEWS_GOAL):>6}"
     )
+    print(
+        f"\ngunicorn used {results['web_cpu'] / count * 1000:.0f} ms of CPU a photo while "
+        "uploading (multipart parsing, header check, hash, store, rows)."
+    )
     cpu = results["worker_cpu"] / count
     print(
-        f"\nThe CPU worker used {cpu * 1000:.0f} ms of CPU a photo (thumbnail, display copy and "
+        f"The CPU worker used {cpu * 1000:.0f} ms of CPU a photo (thumbnail, display copy and "
         f"model input from one reduced decode): {cpu * upload_rate:.1f} cores keep up with "
         "uploads at this rate."
     )
