@@ -148,7 +148,7 @@ def image_store(
     path = f"images/{project.pk}/{checked.sha256[:2]}/{checked.sha256}.{checked.extension}"
     stored = default_storage.save(path, ContentFile(checked.content))
     try:
-        image = _image_create(
+        image = image_row_create(
             project,
             stored,
             short_name,
@@ -172,7 +172,7 @@ def image_store(
     return image, True
 
 
-def _image_create(
+def image_row_create(
     project: Project,
     stored: str,
     short_name: str,
@@ -182,6 +182,10 @@ def _image_create(
     source: str,
     source_key: str,
 ) -> Image:
+    """The image's row, its file ``stored`` already (or read in place: a reference).
+
+    Raises IntegrityError when the project has this content already.
+    """
     # The trigger images_counts_insert (migration 0002) adds the row to the project's
     # counters (ImageCounter) in the same statement.
     # A savepoint, so a duplicate caught by the constraint leaves an outer transaction usable.

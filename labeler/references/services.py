@@ -29,6 +29,7 @@ from django.utils import timezone
 from labeler import jobs
 from labeler.errors import ValidationFailed
 from labeler.images import buckets, references
+from labeler.images import services as image_services
 from labeler.images.exif import exif_read
 from labeler.images.files import CheckedImage, RejectedFile, image_check
 from labeler.images.models import Image
@@ -337,26 +338,15 @@ def _image_store(reference: Reference, key: str, checked: CheckedImage) -> tuple
     if project.strip_metadata_on_ingest:  # turned on since the registration
         facts = replace(facts, latitude=None, longitude=None)
     try:
-        # A savepoint: a twin stored a moment ago leaves this transaction usable. The
-        # trigger images_counts_insert (images migration 0002) counts the new row.
-        with transaction.atomic():
-            image = Image.objects.create(
-                project=project,
-                file=_name(reference, key),
-                original_name=key.rsplit("/", 1)[-1][:255],
-                source=reference.kind,
-                source_key=_source_key(reference, key),
-                captured_at=facts.captured_at,
-                camera=facts.camera,
-                gps_latitude=facts.latitude,
-                gps_longitude=facts.longitude,
-                sha256=checked.sha256,
-                width=checked.width,
-                height=checked.height,
-                format=checked.format,
-                size_bytes=len(checked.content),
-                is_complete=False,
-            )
+        image = image_services.image_row_create(
+            project,
+            _name(reference, key),
+            key.rsplit("/", 1)[-1][:255],
+            checked,
+            facts=facts,
+            source=reference.kind,
+            source_key=_source_key(reference, key),
+        )
     except IntegrityError:
         twin = Image.objects.filter(project=project, sha256=checked.sha256).first()
         if twin is None:
