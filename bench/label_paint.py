@@ -59,7 +59,17 @@ LABEL_KEY = "1"  # the first label's key: one press labels the photo and moves o
 PROBE = """
 (() => {
   const probe = { keys: [], paints: [] };
+  const waiting = [];
   window.labelPaint = probe;
+  // Resolves once count stage images have been painted (rejects after a minute).
+  probe.painted = (count) => new Promise((resolve, reject) => {
+    waiting.push({ count, resolve });
+    setTimeout(() => reject(new Error(`image ${count} not painted in 60 s`)), 60000);
+    settle();
+  });
+  function settle() {
+    for (const wait of waiting) if (probe.paints.length >= wait.count) wait.resolve();
+  }
   performance.setResourceTimingBufferSize(10000);
   addEventListener("keydown", (event) => probe.keys.push(event.timeStamp), true);
   new PerformanceObserver((list) => {
@@ -67,6 +77,7 @@ PROBE = """
       if (entry.identifier !== "label-image") continue;
       probe.paints.push({ at: entry.renderTime || entry.loadTime, url: entry.url });
     }
+    settle();
   }).observe({ type: "element", buffered: true });
 })();
 """
@@ -89,6 +100,7 @@ class Run:
     displays: int  # display copies fetched
     originals: int  # originals fetched
     mean_bytes: float  # per image file fetched
+    load: float  # the machine's 1-minute load average at the end (this run included)
 
     def quantile(self, q: float) -> float:
         """The nearest-rank quantile of the latencies."""
@@ -313,21 +325,17 @@ def _label(base_url: str, project_id: int, name: str, options: argparse.Namespac
             page.wait_for_timeout(pace.uniform(*options.pace))
             page.keyboard.press(LABEL_KEY)
         _wait_painted(page, options.photos)
-        probe = page.evaluate("window.labelPaint")
+        probe = page.evaluate("() => ({ keys: labelPaint.keys, paints: labelPaint.paints })")
         fetched = page.evaluate(FILES_FETCHED)
         stalls = page.evaluate("window.labeler.stats.stalls")
         browser.close()
     return _run(name, probe, fetched, stalls)
 
 
-def _wait_painted(page: Any, count: int, timeout: float = 60) -> None:
-    """Poll from here (the page's CSP allows no evaluated predicate, and a predicate run
-    every frame would make frames of its own) until count stage images were painted."""
-    deadline = time.monotonic() + timeout
-    while page.evaluate("window.labelPaint.paints.length") < count:
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"photo {count} was not painted within {timeout} s")
-        time.sleep(0.02)
+def _wait_painted(page: Any, count: int) -> None:
+    """Wait in the page, not by polling it from here, until count stage images were
+    painted: polling took CPU from the paints it was waiting for."""
+    page.evaluate("(count) => window.labelPaint.painted(count)", count)
 
 
 def _throttle(cdp: Any, options: argparse.Namespace) -> None:
@@ -359,6 +367,7 @@ def _run(name: str, probe: dict[str, Any], fetched: list[dict[str, Any]], stalls
         displays=sum("/displays/" in entry["url"] for entry in loaded),
         originals=sum("/images/" in entry["url"] for entry in loaded),
         mean_bytes=statistics.fmean([e["bytes"] for e in loaded]) if loaded else 0.0,
+        load=os.getloadavg()[0],
     )
 
 
@@ -371,13 +380,13 @@ def _print(options: argparse.Namespace, runs: list[Run]) -> None:
     )
     print(
         f"{'shown':<26} {'keys':>5} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8} {'stalls':>7} "
-        f"{'copies':>7} {'originals':>10} {'MB/file':>8}"
+        f"{'copies':>7} {'originals':>10} {'MB/file':>8} {'load':>5}"
     )
     for run in runs:
         print(
             f"{run.name:<26} {len(run.latencies):>5} {run.quantile(0.5):>8.1f} "
             f"{run.quantile(0.95):>8.1f} {max(run.latencies):>8.1f} {run.stalls:>7} "
-            f"{run.displays:>7} {run.originals:>10} {run.mean_bytes / 1e6:>8.2f}"
+            f"{run.displays:>7} {run.originals:>10} {run.mean_bytes / 1e6:>8.2f} {run.load:>5.1f}"
         )
     ours, reference = runs
     print(
