@@ -6,9 +6,9 @@
  * phone's photo is 3 MB, its copy a sixth of that. Three ahead are enough: at 20 Mbit/s a
  * copy comes in about 0.3 s, twice as fast as a brisk annotator labels, and three take a
  * burst of quick keys; more would hold leases that other annotators could use. Once an
- * image is put up, the look-ahead waits for it to be painted before it asks for more: a
- * download and a decode running beside that paint slow it down (docs/benchmarks.md,
- * "Labelling page with photos"). */
+ * image is put up, the look-ahead waits for it to be painted before it asks for more or
+ * puts the next one on the deck: a download, a decode or the deck's drawing beside that
+ * paint slow it down (docs/benchmarks.md, "Labelling page with photos"). */
 import { request, errorMessage, isRefusal, retryDelay, sleep } from "../lib/api.js";
 import { $ } from "../lib/dom.js";
 import { createDeck } from "./deck.js";
