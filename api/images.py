@@ -210,7 +210,7 @@ class ImageViewSet(
     parser_classes = [MultiPartParser, FormParser]
 
     def get_parsers(self) -> list[BaseParser]:
-        if getattr(self.request, "method", "") == "PATCH":
+        if getattr(getattr(self, "request", None), "method", "") == "PATCH":
             return [JSONParser()]  # tags are a list: no form carries them
         return super().get_parsers()
 

@@ -115,8 +115,9 @@ def image_header_check(opened: Opened) -> int:
 
 # A JPEG's reduced decode is kept as it comes when it is at least this share of the size
 # asked for: a 4032 x 3024 photo shown at up to 2048 pixels is decoded at half scale
-# (2016 x 1512) and kept so, not decoded whole to be shrunk by 32 pixels.
-DRAFT_SLACK = 0.75
+# (2016 x 1512) and kept so, not decoded whole to be shrunk by 32 pixels; a 1600-pixel one
+# shown at 1000 is still decoded whole (its half, 800, would be a fifth too small).
+DRAFT_SLACK = 0.95
 
 
 def image_decode_reduced(data: bytes, size: int) -> PILImage.Image:

@@ -344,3 +344,11 @@ def test_a_jpeg_is_stored_without_its_pixels_decoded(monkeypatch):
     checked = image_check(data)
 
     assert (checked.format, checked.width, checked.content) == ("JPEG", 64, data)
+
+
+def test_a_copy_is_never_much_smaller_than_the_display_size(monkeypatch):
+    """1600 pixels shown at up to 1000: its half-scale decode (800) would be a fifth too
+    small, so it is decoded whole and shrunk to 1000."""
+    result = previews(samples.photo("JPEG", (1600, 1200)), display_size=1000)
+
+    assert decoded(result.display).size == (1000, 750)
