@@ -79,6 +79,14 @@ class Project(models.Model):
             "like any other image and the suggestions' sway on annotators can be measured."
         ),
     )
+    suggestion_preselect = models.FloatField(
+        default=0.6,
+        validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        help_text=(
+            "The lowest confidence at which the model's suggestion is pre-selected on the "
+            "labelling page (Enter accepts it); below it the suggestion is shown, not selected."
+        ),
+    )
     export_keep_metadata = models.BooleanField(
         default=False,
         help_text=(
