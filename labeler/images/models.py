@@ -55,6 +55,16 @@ class Image(models.Model):
         default=False, help_text="Whether annotation_count has reached the project's overlap."
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    # The 64-bit pHash of the thumbnail's pixels (imagehash), stored signed, and its four
+    # 16-bit bands, each indexed: near-duplicates share a band within a bit or two
+    # (``labeler.images.duplicates``). Null until the worker has decoded the image.
+    phash = models.BigIntegerField(null=True, blank=True)
+    phash_band0 = models.IntegerField(null=True, blank=True)
+    phash_band1 = models.IntegerField(null=True, blank=True)
+    phash_band2 = models.IntegerField(null=True, blank=True)
+    phash_band3 = models.IntegerField(null=True, blank=True)
+    # The smallest image id of the image's near-duplicate group; null: none found.
+    duplicate_group = models.BigIntegerField(null=True, blank=True)
 
     class Meta:
         ordering = ["id"]
@@ -67,6 +77,17 @@ class Image(models.Model):
                 fields=["project", "-priority", "id"],
                 condition=models.Q(is_complete=False),
                 name="image_queue_idx",
+            ),
+            *[
+                models.Index(
+                    fields=["project", f"phash_band{band}"], name=f"image_phash_band{band}_idx"
+                )
+                for band in range(4)
+            ],
+            models.Index(
+                fields=["project", "duplicate_group"],
+                condition=models.Q(duplicate_group__isnull=False),
+                name="image_duplicate_group_idx",
             ),
         ]
 
