@@ -74,7 +74,8 @@ class ProjectSerializer(serializers.ModelSerializer):
             "review_threshold", "gold_rate", "active_learning", "active_learning_random_share",
             "retrain_after", "training", "machine_check_rate", "suggestion_holdback",
             "export_keep_metadata", "strip_metadata_on_ingest", "labels", "role", "created_at",
-            "updated_at",
+            "updated_at", "qualification_gold_count", "qualification_pass_mark",
+            "gold_pause_window", "gold_pause_below",
         ]  # fmt: skip
         read_only_fields = fields
 
@@ -126,6 +127,36 @@ class ProjectWriteSerializer(StrictInput, serializers.Serializer):
         default=False,
         help_text="Store new photos without their GPS position and other identifying EXIF, "
         "XMP and IPTC (capture time and camera are still recorded); off: byte for byte.",
+    )
+    qualification_gold_count = serializers.IntegerField(
+        required=False,
+        default=0,
+        min_value=0,
+        max_value=500,
+        help_text="How many gold images a new annotator labels as a test before the real "
+        "queue opens to them; 0: no test.",
+    )
+    qualification_pass_mark = serializers.FloatField(
+        required=False,
+        default=0.8,
+        min_value=0.0,
+        max_value=1.0,
+        help_text="The share (0 to 1) of the test's gold images an annotator must label right.",
+    )
+    gold_pause_window = serializers.IntegerField(
+        required=False,
+        default=20,
+        min_value=1,
+        max_value=1000,
+        help_text="How many of an annotator's latest gold answers their rolling accuracy uses.",
+    )
+    gold_pause_below = serializers.FloatField(
+        required=False,
+        default=0.0,
+        min_value=0.0,
+        max_value=1.0,
+        help_text="An annotator whose rolling gold accuracy falls below this share is paused "
+        "until a lead lets them go on; 0: never paused.",
     )
     labels = LabelListField()
 

@@ -28,10 +28,12 @@ from api.members import MembershipViewSet
 from api.predictions import ImagePredictionsView, PredictionListView
 from api.progress import HistoryView, ProgressView
 from api.projects import ProjectViewSet
+from api.qualification import StandingActionView, StandingListView
 from api.queue import NextImageView
 from api.references import ReferenceDetailView, ReferenceListView
 from api.review import DecisionDetailView, DecisionListView, ReviewDetailView, ReviewListView
 from api.skips import SkipViewSet
+from api.sway import SuggestionSwayView
 from api.training import (
     ModelVersionDetailView,
     ModelVersionListView,
@@ -78,6 +80,21 @@ urlpatterns = [
     path("projects/<int:project_pk>/progress/", ProgressView.as_view(), name="progress"),
     path("projects/<int:project_pk>/history/", HistoryView.as_view(), name="history"),
     path("projects/<int:project_pk>/agreement/", AgreementView.as_view(), name="agreement"),
+    path(
+        "projects/<int:project_pk>/agreement/suggestion-sway/",
+        SuggestionSwayView.as_view(),
+        name="suggestion-sway",
+    ),
+    path(
+        "projects/<int:project_pk>/qualification/",
+        StandingListView.as_view(),
+        name="standing-list",
+    ),
+    path(
+        "projects/<int:project_pk>/qualification/<int:user_pk>/",
+        StandingActionView.as_view(),
+        name="standing-action",
+    ),
     path("projects/<int:project_pk>/consensus/", ConsensusView.as_view(), name="consensus"),
     path("projects/<int:project_pk>/review/", ReviewListView.as_view(), name="review"),
     path(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from labeler.errors import Conflict
+from labeler.errors import Conflict, PermissionDenied
 
 
 class NotHandedOut(Conflict):
@@ -21,3 +21,21 @@ class LeaseLimit(Conflict):
     """The annotator holds as many live leases as one may."""
 
     code = "lease_limit"
+
+
+class QualificationFailed(PermissionDenied):
+    """The annotator failed the project's qualification test and waits for a lead."""
+
+    code = "qualification_failed"
+
+
+class AnnotatorPaused(PermissionDenied):
+    """The annotator's rolling gold accuracy fell below the mark; they wait for a lead."""
+
+    code = "annotator_paused"
+
+
+class QualificationUnavailable(Conflict):
+    """A qualification test is due and no gold image is left to ask."""
+
+    code = "qualification_unavailable"

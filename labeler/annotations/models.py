@@ -231,3 +231,58 @@ class LabelChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} of image {self.image_id}"
+
+
+class StandingStatus(models.TextChoices):
+    QUALIFYING = "qualifying", "Taking the qualification test"
+    FAILED = "failed", "Failed the qualification test"
+    QUALIFIED = "qualified", "Labelling"
+    PAUSED = "paused", "Paused: gold accuracy too low"
+
+
+class AnnotatorStanding(models.Model):
+    """Whether an annotator may take the project's real queue: their qualification test on
+    gold images, and whether their rolling gold accuracy has paused them.
+
+    Gold answers are counted by annotation id: the test counts the annotator's gold answers
+    after ``test_after``, the rolling accuracy those after ``window_after`` (a lead's retake
+    or unpause starts afresh).
+    """
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="standings")
+    annotator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="standings"
+    )
+    status = models.CharField(max_length=16, choices=StandingStatus.choices)
+    test_after = models.BigIntegerField(
+        default=0, help_text="Gold answers with a larger annotation id count toward the test."
+    )
+    window_after = models.BigIntegerField(
+        default=0, help_text="Gold answers with a larger annotation id count toward pausing."
+    )
+    checked_through = models.BigIntegerField(
+        default=0, help_text="The latest gold answer the rolling accuracy was checked after."
+    )
+    test_answered = models.PositiveIntegerField(default=0)
+    test_correct = models.PositiveIntegerField(default=0)
+    rolling_answered = models.PositiveIntegerField(default=0)
+    rolling_correct = models.PositiveIntegerField(default=0)
+    attempts = models.PositiveSmallIntegerField(default=1, help_text="Tests started.")
+    changed_at = models.DateTimeField(help_text="When the status last changed.")
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="The lead who last changed the status; empty when the queue did.",
+    )
+
+    class Meta:
+        ordering = ["project", "annotator"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "annotator"], name="standing_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.annotator_id} {self.status} in project {self.project_id}"

@@ -30,6 +30,7 @@ from django.utils import timezone
 from labeler.annotations import queue_sql
 from labeler.annotations.errors import LeaseLimit
 from labeler.annotations.models import Annotation, Assignment, FinalLabel, FinalLabelMethod, Skip
+from labeler.annotations.qualification import queue_gate
 from labeler.images.models import Image
 from labeler.projects.models import Project
 
@@ -45,6 +46,8 @@ def queue_next_image(
     An annotator who already holds an unexpired lease gets that image again (with the
     lease renewed), unless its id is in ``exclude`` (a client prefetching ahead). One who
     holds ``LABELER_MAX_LEASES`` live leases, all excluded, gets no more: ``LeaseLimit``.
+    An annotator taking the project's qualification test gets only gold images; one who
+    failed it or was paused is refused (``qualification.queue_gate``).
 
     The usual path is three statements in one transaction: the held leases, the best
     unlocked candidate (locked, the image's row read whole), and the lease written if
@@ -52,6 +55,7 @@ def queue_next_image(
     locked by someone else for a moment does a second transaction wait for them, one
     savepoint per try.
     """
+    qualifying = queue_gate(project=project, annotator=annotator)
     excluded = set(exclude)
     now = timezone.now()
     expires_at = now + timedelta(seconds=settings.LABELER_LEASE_SECONDS)
@@ -60,6 +64,8 @@ def queue_next_image(
         held = _renew_held(lease, excluded)
         if held is not None:
             return held
+        if qualifying:  # a new annotator's test: gold images only
+            return _lease_gold(lease, excluded)
         if project.gold_rate > 0 and _random.random() < project.gold_rate:
             gold = _lease_gold(lease, excluded)
             if gold is not None:

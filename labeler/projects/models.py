@@ -103,6 +103,32 @@ class Project(models.Model):
             "still recorded); by default originals are stored byte for byte."
         ),
     )
+    qualification_gold_count = models.PositiveSmallIntegerField(
+        default=0,
+        validators=[MaxValueValidator(500)],
+        help_text=(
+            "How many gold images a new annotator labels as a test before the real queue "
+            "opens to them; 0: no test."
+        ),
+    )
+    qualification_pass_mark = models.FloatField(
+        default=0.8,
+        validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        help_text="The share of the test's gold images an annotator must label right to pass.",
+    )
+    gold_pause_window = models.PositiveSmallIntegerField(
+        default=20,
+        validators=[MinValueValidator(1), MaxValueValidator(1000)],
+        help_text="How many of an annotator's latest gold answers their rolling accuracy uses.",
+    )
+    gold_pause_below = models.FloatField(
+        default=0.0,
+        validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        help_text=(
+            "An annotator whose rolling gold accuracy falls below this is paused until a "
+            "lead lets them go on; 0: never paused."
+        ),
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

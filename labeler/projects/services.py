@@ -39,7 +39,13 @@ MODEL_FIELDS = (
     "suggestion_holdback",
 )
 EXPORT_FIELDS = ("export_keep_metadata", "strip_metadata_on_ingest")
-SETTING_FIELDS = (*QUALITY_FIELDS, *MODEL_FIELDS, *EXPORT_FIELDS)
+QUALIFICATION_FIELDS = (
+    "qualification_gold_count",
+    "qualification_pass_mark",
+    "gold_pause_window",
+    "gold_pause_below",
+)
+SETTING_FIELDS = (*QUALITY_FIELDS, *MODEL_FIELDS, *EXPORT_FIELDS, *QUALIFICATION_FIELDS)
 
 
 def _check_quality(changes: dict[str, Any]) -> None:
@@ -54,6 +60,26 @@ def _check_quality(changes: dict[str, Any]) -> None:
         if value is None:
             continue
         if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+            raise ValidationFailed(f"{field} must be a number from 0 to 1.", field=field)
+    _check_qualification(changes)
+
+
+def _check_qualification(changes: dict[str, Any]) -> None:
+    """The qualification test's size and pass mark, the pause's window and mark."""
+    for field, low, high, words in (
+        ("qualification_gold_count", 0, 500, "a whole number from 0 to 500 (0: no test)"),
+        ("gold_pause_window", 1, 1000, "a whole number from 1 to 1000"),
+    ):
+        value = changes.get(field)
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high
+        ):
+            raise ValidationFailed(f"{field} must be {words}.", field=field)
+    for field in ("qualification_pass_mark", "gold_pause_below"):
+        value = changes.get(field)
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1
+        ):
             raise ValidationFailed(f"{field} must be a number from 0 to 1.", field=field)
 
 
