@@ -63,12 +63,31 @@ class ReviewAnnotationSerializer(serializers.Serializer):
     updated_at = serializers.DateTimeField()
 
 
+class ReviewRequestSerializer(serializers.Serializer):
+    reason = serializers.CharField(
+        help_text='Why it was sent: "requested" (a lead sent it), "model_disagrees", ...'
+    )
+    detail = serializers.JSONField(help_text="What the reviewer should know (free form).")
+    requested_by = serializers.CharField(
+        source="requested_by.username",
+        allow_null=True,
+        default=None,
+        help_text="Username of who sent it; null when a feature filed it.",
+    )
+    created_at = serializers.DateTimeField()
+
+
 class ReviewItemSerializer(serializers.Serializer):
     image = ImageSerializer()
     reason = serializers.ChoiceField(
-        choices=review.REASONS,
+        choices=review.QUEUE_REASONS,
         allow_null=True,
-        help_text="Why a person should decide; null when the image is not in the queue.",
+        help_text="Why a person should decide: requested (explicit requests, listed in "
+        "`requests`) or the consensus's tie, low_confidence or disagreement; null when the "
+        "image is not in the queue.",
+    )
+    requests = ReviewRequestSerializer(
+        many=True, help_text="The image's open review requests, oldest first."
     )
     consensus = ConsensusSerializer(allow_null=True)
     annotations = ReviewAnnotationSerializer(many=True)
@@ -79,6 +98,7 @@ class ReviewItemSerializer(serializers.Serializer):
 
 
 class ReasonCountsSerializer(serializers.Serializer):
+    requested = serializers.IntegerField(help_text="Images with an open review request.")
     tie = serializers.IntegerField()
     low_confidence = serializers.IntegerField()
     disagreement = serializers.IntegerField()
@@ -118,7 +138,7 @@ class ReviewListView(QualityView):
     @extend_schema(
         operation_id="projects_review_list",
         parameters=[
-            OpenApiParameter("reason", str, enum=review.REASONS),
+            OpenApiParameter("reason", str, enum=review.QUEUE_REASONS),
             OpenApiParameter("page", int),
             OpenApiParameter("page_size", int),
         ],

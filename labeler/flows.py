@@ -18,6 +18,7 @@ The chains, in the order they run:
     images added: an upload (``images_ingest``), an import (``images_import``), a step
     of a registered bucket's or folder's scan (``reference_scan``, task)
       -> ``image_added``: its thumbnail and model inputs made (``image_prepare``, task)
+         -> its perceptual hash, and its near-duplicate group joined
       -> ``images_added``: the current model pre-labels the new images (its pass then
          reorders the queue by uncertainty: ``labeler.predictions.prelabel``); for a
          scan, once its last step is done
@@ -63,6 +64,7 @@ from labeler.agreement.selectors import agreement_report
 from labeler.annotations import services as annotation_services
 from labeler.annotations.models import Annotation, FinalLabel
 from labeler.images import services as image_services
+from labeler.images.duplicate_groups import image_duplicates_link
 from labeler.images.models import Image
 from labeler.imports import services as import_services
 from labeler.predictions import machine_labels
@@ -329,8 +331,10 @@ def image_added(*, image_id: int) -> None:
 
 def image_prepare(*, image_id: int) -> None:
     """Render the image's thumbnail and display copy and keep its inputs at the sizes the
-    project's models take (``image_services.image_make_thumbnail``)."""
+    project's models take (``image_services.image_make_thumbnail``), then put it in the
+    group of its near-duplicates (hashed from the thumbnail's pixels)."""
     image_services.image_make_thumbnail(image_id=image_id, input_specs=model_input_specs)
+    image_duplicates_link(image_id=image_id)
 
 
 def reference_scan(*, reference_id: int) -> None:

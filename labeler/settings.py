@@ -238,6 +238,11 @@ LABELER_THUMBNAIL_SIZE = env_int("LABELER_THUMBNAIL_SIZE", 256)
 # The labelling page shows a copy of each photo at most this many pixels a side (the
 # original only when zoomed in past it); smaller images are shown as they are.
 LABELER_DISPLAY_SIZE = env_int("LABELER_DISPLAY_SIZE", 2048)
+# Two images are near-duplicates when their perceptual hashes differ in at most this many
+# of 64 bits (labeler.images.duplicates; 7 is calibrated in docs/benchmarks.md). Up to 7
+# a band of the index is searched exactly or one bit off; from 8 two bits off, slower.
+# -1 turns grouping off (hashes are still kept).
+LABELER_DUPLICATE_DISTANCE = env_int("LABELER_DUPLICATE_DISTANCE", 7)
 # The longest an image's address works (labeler.images.links); a page hands out the same
 # address for half this long, so that the browser's cache keeps hitting.
 LABELER_FILE_LINK_SECONDS = env_int("LABELER_FILE_LINK_SECONDS", 3600)

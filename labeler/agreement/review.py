@@ -11,6 +11,9 @@ Speed: the candidates (ids, reasons, consensus) come from ``consensus_rows``, ar
 over one query, and are cached as arrays under a watermark of the project's annotations
 and quality settings. People's decisions are not part of that key: the decided image
 ids are read live (one query), so deciding an image never throws the cache away.
+Explicit requests (``labeler.agreement.review_requests``: a lead sent the image, the
+model disagrees, ...) come first, oldest first, whether or not the consensus makes the
+image a candidate; a decision resolves them. Each item lists its open requests.
 Details (the image, every annotation, the final label) are loaded for the page shown
 only, in a fixed number of queries whatever its size; ``labeler.predictions.review`` adds
 the model's suggestion.
@@ -20,7 +23,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import overload
 
@@ -31,6 +34,12 @@ from django.db.models import Count, Max
 
 from labeler import cache_keys
 from labeler.agreement.final_labels import final_labels_current
+from labeler.agreement.models import ReviewRequest
+from labeler.agreement.review_requests import (
+    REQUESTED,
+    open_review_requests,
+    review_requests_open_ordered,
+)
 from labeler.agreement.rows import SETTLED, consensus_rows
 from labeler.annotations.models import Annotation, FinalLabel, FinalLabelMethod
 from labeler.errors import NotFound, ValidationFailed
@@ -40,6 +49,8 @@ from labeler.projects.models import Project
 CACHE_SECONDS = 24 * 3600
 TIE, LOW_CONFIDENCE, DISAGREEMENT = "tie", "low_confidence", "disagreement"
 REASONS = (TIE, LOW_CONFIDENCE, DISAGREEMENT)  # in the order they are checked
+# The queue's filters: the computed reasons and "requested", any open explicit request.
+QUEUE_REASONS = (REQUESTED, *REASONS)
 
 IntArray = npt.NDArray[np.int64]
 
@@ -77,11 +88,16 @@ class ConsensusLabel:
 
 @dataclass(frozen=True)
 class ReviewEntry:
-    """One image of the queue, before its details are loaded."""
+    """One image of the queue, before its details are loaded.
+
+    ``reason`` is "requested" for an image with open explicit requests (their own
+    reasons are in the item's ``requests``); ``consensus`` is None for such an image that
+    is no candidate of the consensus.
+    """
 
     image_id: int
     reason: str
-    consensus: ConsensusLabel
+    consensus: ConsensusLabel | None
 
 
 @dataclass(frozen=True)
@@ -104,21 +120,33 @@ class ReviewItem:
     consensus: ConsensusLabel | None
     annotations: list[ReviewAnnotation]
     final_label: FinalLabel | None
+    # The open explicit requests, oldest first (reason, detail, requested_by, created_at).
+    requests: list[ReviewRequest] = field(default_factory=list)
     # The current model's suggestion: models are a layer above, which fills it in
     # (``labeler.predictions.review``).
     suggestion: object | None = None
 
 
 class ReviewQueue(Sequence[ReviewEntry]):
-    """The undecided candidates (of one reason, if asked), as a sequence to page through."""
+    """The requested images, then the undecided candidates (of one reason, if asked).
 
-    def __init__(self, candidates: Candidates, rows: IntArray, counts: dict[str, int]) -> None:
+    A sequence to page through: ``requested`` image ids first, then candidate ``rows``.
+    """
+
+    def __init__(
+        self,
+        candidates: Candidates,
+        rows: IntArray,
+        counts: dict[str, int],
+        requested: IntArray | None = None,
+    ) -> None:
         self.candidates = candidates
         self.rows = rows
         self.counts = counts  # per reason, over the whole queue whatever the filter
+        self.requested = requested if requested is not None else np.zeros(0, dtype=np.int64)
 
     def __len__(self) -> int:
-        return len(self.rows)
+        return len(self.requested) + len(self.rows)
 
     @overload
     def __getitem__(self, index: int) -> ReviewEntry: ...
@@ -128,8 +156,17 @@ class ReviewQueue(Sequence[ReviewEntry]):
 
     def __getitem__(self, index: int | slice) -> ReviewEntry | list[ReviewEntry]:
         if isinstance(index, slice):
-            return [_entry(self.candidates, int(row)) for row in self.rows[index]]
-        return _entry(self.candidates, int(self.rows[index]))
+            return [self._at(position) for position in range(*index.indices(len(self)))]
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError(index)
+        return self._at(index)
+
+    def _at(self, position: int) -> ReviewEntry:
+        if position < len(self.requested):
+            return _requested_entry(self.candidates, int(self.requested[position]))
+        return _entry(self.candidates, int(self.rows[position - len(self.requested)]))
 
 
 def annotations_watermark(project: Project) -> str:
@@ -182,22 +219,30 @@ def candidates_compute(project: Project) -> Candidates:
 def review_queue(project: Project, *, reason: str | None = None) -> ReviewQueue:
     """The images waiting for a person's decision, most uncertain first (then by id).
 
-    ``reason`` keeps those of one reason (``tie``, ``low_confidence``, ``disagreement``);
-    the counts per reason are always over the whole queue.
+    Images with open explicit requests come first (oldest request first), counted under
+    ``requested`` and not again under their computed reason. ``reason`` keeps those of
+    one reason (``requested``, ``tie``, ``low_confidence``, ``disagreement``); the counts
+    per reason are always over the whole queue.
     """
-    if reason is not None and reason not in REASONS:
-        known = ", ".join(REASONS)
+    if reason is not None and reason not in QUEUE_REASONS:
+        known = ", ".join(QUEUE_REASONS)
         raise ValidationFailed(f"Unknown reason {reason!r}; use one of {known}.", field="reason")
     final_labels_current(project=project)  # its items show final labels
     candidates = review_candidates(project)
+    requested = review_requests_open_ordered(project)
     open_ = ~np.isin(candidates.image_ids, decided_image_ids(project))
+    open_ &= ~np.isin(candidates.image_ids, requested)
     counts = np.bincount(candidates.reasons[open_], minlength=len(REASONS))
     if reason is not None:
-        open_ &= candidates.reasons == REASONS.index(reason)
+        open_ &= candidates.reasons == (REASONS.index(reason) if reason in REASONS else -1)
     return ReviewQueue(
         candidates,
         np.flatnonzero(open_).astype(np.int64),
-        {name: int(count) for name, count in zip(REASONS, counts, strict=True)},
+        {
+            REQUESTED: len(requested),
+            **{name: int(count) for name, count in zip(REASONS, counts, strict=True)},
+        },
+        requested if reason in (None, REQUESTED) else None,
     )
 
 
@@ -225,7 +270,17 @@ def review_item(project: Project, image_id: int) -> ReviewItem:
     candidates = review_candidates(project)
     row = candidates.row_of(image_id)
     entries = {image_id: _entry(candidates, row)} if row is not None else {}
-    return _items(project, [image], entries)[0]
+    item = _items(project, [image], entries)[0]
+    if item.requests:
+        item = replace(item, reason=REQUESTED)
+    return item
+
+
+def _requested_entry(candidates: Candidates, image_id: int) -> ReviewEntry:
+    """A requested image's entry: the consensus where the image is a candidate too."""
+    row = candidates.row_of(image_id)
+    consensus = _entry(candidates, row).consensus if row is not None else None
+    return ReviewEntry(image_id=image_id, reason=REQUESTED, consensus=consensus)
 
 
 def _entry(candidates: Candidates, row: int) -> ReviewEntry:
@@ -247,6 +302,7 @@ def _items(
 ) -> list[ReviewItem]:
     ids = [image.pk for image in images]
     annotations = _annotations(ids)
+    requests = open_review_requests(ids)
     finals = {
         final.image_id: final
         for final in FinalLabel.objects.filter(image_id__in=ids)
@@ -261,9 +317,12 @@ def _items(
             ReviewItem(
                 image=image,
                 reason=entry.reason if entry else None,
-                consensus=entry.consensus if entry else _consensus_of(project, final),
+                consensus=(
+                    entry.consensus if entry and entry.consensus else _consensus_of(project, final)
+                ),
                 annotations=annotations.get(image.pk, []),
                 final_label=final,
+                requests=requests.get(image.pk, []),
             )
         )
     return items

@@ -12,6 +12,7 @@ from labeler.agreement.final_labels import (
     final_labels_refresh,
     label_changes,
 )
+from labeler.agreement.review_requests import review_requests_resolve
 from labeler.agreement.rows import HUMAN_DECISIONS
 from labeler.annotations.history import final_labels_tracked
 from labeler.annotations.models import FinalLabel, FinalLabelMethod
@@ -44,7 +45,8 @@ def image_decide(
 
     Without ``may_change_gold`` (a reviewer), a gold image's label is refused. That is
     checked under the project's final-label lock, so a lead marking the image gold at the
-    same moment is never overwritten.
+    same moment is never overwritten. The decision resolves the image's open review
+    requests.
     """
     if method not in HUMAN_DECISIONS:
         raise ValidationFailed(f"Unknown decision {method!r}.", field="method")
@@ -60,6 +62,7 @@ def image_decide(
             image=image, defaults={"method": method, "confidence": 1.0, "decided_by": decided_by}
         )
         final.labels.set(chosen)
+    review_requests_resolve(project, [image.pk])  # a person decided: the requests are answered
     final_labels_kept_current(project=project, seen=seen)
     return final
 

@@ -19,6 +19,7 @@ import { createQueue } from "./review/queue.js";
 const { data, labels, labelByKey } = readPageData("review-data");
 const multi = data.project.multi_label;
 const REASONS = {
+  requested: { title: "Requested", plural: "requested images", text: "Someone asked for a review." },
   tie: { title: "Tie", plural: "ties", text: "The annotators split evenly." },
   disagreement: {
     title: "Disagreement",

@@ -14,7 +14,15 @@ from tests.rows import row_counts
 
 pytestmark = pytest.mark.django_db
 
-ITEM_FIELDS = {"image", "reason", "consensus", "annotations", "suggestion", "final_label"}
+ITEM_FIELDS = {
+    "image",
+    "reason",
+    "consensus",
+    "annotations",
+    "suggestion",
+    "final_label",
+    "requests",
+}
 
 
 @pytest.fixture
@@ -58,7 +66,7 @@ def test_the_list_shows_what_a_reviewer_needs(project, reviewer, urls, split, an
     assert response.status_code == 200, response.content
     body = response.json()
     assert body["count"] == 2 and body["next"] is None
-    assert body["reasons"] == {"tie": 2, "low_confidence": 0, "disagreement": 0}
+    assert body["reasons"] == {"requested": 0, "tie": 2, "low_confidence": 0, "disagreement": 0}
     item = body["results"][0]
     assert set(item) == ITEM_FIELDS
     image = client_for(reviewer).get(f"{urls['images']}{first.pk}/").json()

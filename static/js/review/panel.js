@@ -24,6 +24,28 @@ export function localDecision(item) {
   return isHuman(item.final_label) ? item.final_label : null;
 }
 
+const REQUEST_REASONS = {
+  requested: "A lead sent it to review",
+  model_disagrees: "The model disagrees with the final label",
+  duplicate_labels_differ: "Near-duplicates of it are labelled differently",
+};
+
+function describeDetail(detail) {
+  if (!detail || typeof detail !== "object") return "";
+  const parts = Object.entries(detail).map(([key, value]) => {
+    const shown = typeof value === "object" ? JSON.stringify(value) : String(value);
+    return `${key.replaceAll("_", " ")}: ${shown}`;
+  });
+  return parts.length ? ` (${parts.join(", ")})` : "";
+}
+
+/** One open review request in words: its reason, who sent it, and its detail. */
+export function describeRequest(request) {
+  const what = REQUEST_REASONS[request.reason] || request.reason.replaceAll("_", " ");
+  const by = request.requested_by ? ` (${request.requested_by})` : "";
+  return `${what}${by}${describeDetail(request.detail)}.`;
+}
+
 /**
  * currentItem() is the item on screen (or null); reasons name and explain the queue's
  * reasons (tie, disagreement, low_confidence); historyUrl(id) is where an image's history is.
@@ -43,6 +65,10 @@ export function createPanel({ currentItem, reasons, historyUrl }) {
       title = decision.method === "gold" ? "Gold" : "Decided";
       const by = decision.decided_by ? ` by ${decision.decided_by}` : "";
       text = `${labelNames(decision.label_ids)}${by}${decision.pending ? " (saving…)" : ""}. Enter changes the decision.`;
+    } else if (item.reason === "requested" && item.requests && item.requests.length) {
+      box.dataset.reason = item.reason;
+      title = reasons.requested.title;
+      text = item.requests.map(describeRequest).join(" ");
     } else if (item.reason) {
       box.dataset.reason = item.reason;
       title = reasons[item.reason].title;

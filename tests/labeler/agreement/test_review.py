@@ -65,7 +65,7 @@ def test_reasons_and_order_most_uncertain_first(crowd):
         (images["split"].pk, "disagreement"),
     ]
     queue = review_queue(project)
-    assert queue.counts == {"tie": 1, "low_confidence": 1, "disagreement": 1}
+    assert queue.counts == {"requested": 0, "tie": 1, "low_confidence": 1, "disagreement": 1}
     low = queue[1]
     cat = Label.objects.get(project=project, name="cat")
     assert low.consensus.label_ids == [cat.pk]
@@ -107,8 +107,8 @@ def test_decided_images_leave_the_queue_without_a_recount(crowd, lead, django_as
     image_decide(
         project=project, image_id=images["tie"].pk, labels=["bird"], decided_by=lead, method="gold"
     )
-    # Final labels checked current, the watermark and the decided ids; no ratings.
-    with django_assert_num_queries(3):
+    # Final labels checked current, the watermark, the requested and decided ids; no ratings.
+    with django_assert_num_queries(4):
         assert queue_of(project) == [(images["split"].pk, "disagreement")]
     item = review_item(project, images["low"].pk)
     assert (item.reason, item.final_label.method) == ("low_confidence", "adjudicated")
@@ -160,7 +160,7 @@ def test_items_carry_annotations_suggestion_and_final_label(crowd, django_assert
     for image in images.values():
         predict(model, image, {str(ids["cat"]): 0.2, str(ids["dog"]): 0.7, str(ids["bird"]): 0.1})
     queue = review_queue(project)
-    with django_assert_max_num_queries(7):
+    with django_assert_max_num_queries(8):  # + the open review requests
         items = review_items(project, queue[0:3])
     assert [item.image.pk for item in items] == [entry.image_id for entry in queue]
     low = items[1]
