@@ -73,7 +73,8 @@ class ProjectSerializer(serializers.ModelSerializer):
             "id", "name", "instructions", "multi_label", "overlap", "consensus_method",
             "review_threshold", "gold_rate", "active_learning", "active_learning_random_share",
             "retrain_after", "training", "machine_check_rate", "suggestion_holdback",
-            "export_keep_metadata", "strip_metadata_on_ingest", "labels", "role", "created_at",
+            "suggestion_preselect", "export_keep_metadata", "strip_metadata_on_ingest", "labels",
+            "role", "created_at",
             "updated_at", "qualification_gold_count", "qualification_pass_mark",
             "gold_pause_window", "gold_pause_below",
         ]  # fmt: skip
@@ -115,6 +116,14 @@ class ProjectWriteSerializer(StrictInput, serializers.Serializer):
         min_value=0.0,
         max_value=1.0,
         help_text="Share of images shown to annotators without the model's suggestion.",
+    )
+    suggestion_preselect = serializers.FloatField(
+        required=False,
+        default=0.6,
+        min_value=0.0,
+        max_value=1.0,
+        help_text="The lowest confidence (0 to 1) at which the model's suggestion is "
+        "pre-selected on the labelling page; below it the suggestion is shown, not selected.",
     )
     export_keep_metadata = serializers.BooleanField(
         required=False,

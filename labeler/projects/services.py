@@ -37,6 +37,7 @@ MODEL_FIELDS = (
     "training",
     "machine_check_rate",
     "suggestion_holdback",
+    "suggestion_preselect",
 )
 EXPORT_FIELDS = ("export_keep_metadata", "strip_metadata_on_ingest")
 QUALIFICATION_FIELDS = (
@@ -92,7 +93,12 @@ def _clean_model_settings(changes: dict[str, Any]) -> None:
             f"Unknown active learning strategy {strategy!r}; use one of {known}.",
             field="active_learning",
         )
-    for field in ("active_learning_random_share", "machine_check_rate", "suggestion_holdback"):
+    for field in (
+        "active_learning_random_share",
+        "machine_check_rate",
+        "suggestion_holdback",
+        "suggestion_preselect",
+    ):
         value = changes.get(field)
         if value is not None and (
             isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1

@@ -115,6 +115,7 @@ SERVICE_FIELDS = {
     "active_learning_random_share": "random_percent",
     "machine_check_rate": "check_percent",
     "suggestion_holdback": "holdback_percent",
+    "suggestion_preselect": "preselect_percent",
     **{(f"{key}.{part}" if part else key): name for name, (key, part) in TRAINING_FIELDS.items()},
 }
 TRAINING_KEY = re.compile(r"^training\.([a-z_]+(?:\.[a-z_]+)?)")
@@ -196,6 +197,9 @@ class ProjectForm(DomainForm):
     holdback_percent = bounded_number(
         100, "The share of images shown without a suggestion is a percentage from 0 to 100."
     )
+    preselect_percent = bounded_number(
+        100, "The lowest pre-selected suggestion confidence is a percentage from 0 to 100."
+    )
     # Present (hidden) when the training inputs were on the page: unticked boxes then mean off.
     training_shown = forms.BooleanField(required=False, widget=forms.HiddenInput)
     training_architecture = forms.ChoiceField(
@@ -256,6 +260,7 @@ class ProjectForm(DomainForm):
             ("random_percent", "active_learning_random_share"),
             ("check_percent", "machine_check_rate"),
             ("holdback_percent", "suggestion_holdback"),
+            ("preselect_percent", "suggestion_preselect"),
         ):
             share = values.pop(percent)
             if share is not None:
@@ -317,6 +322,7 @@ class ProjectForm(DomainForm):
             "retrain_after": project.retrain_after,
             "check_percent": round(project.machine_check_rate * 100, 2),
             "holdback_percent": round(project.suggestion_holdback * 100, 2),
+            "preselect_percent": round(project.suggestion_preselect * 100, 2),
             "export_keep_metadata": project.export_keep_metadata,
             "strip_metadata_on_ingest": project.strip_metadata_on_ingest,
             **training_initial(project.training or {}),

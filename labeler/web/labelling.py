@@ -32,7 +32,11 @@ def _workspace(project: Project, user_id: int) -> dict[str, Any]:
     """What the script needs: the project's rules, its labels and the API's addresses."""
     api = partial(api_url, project)
     return {
-        "project": {"id": project.pk, "multi_label": project.multi_label},
+        "project": {
+            "id": project.pk,
+            "multi_label": project.multi_label,
+            "suggestion_preselect": project.suggestion_preselect,
+        },
         "user": user_id,
         "labels": page_labels(project),
         "urls": {

@@ -22,6 +22,10 @@ import { createWrites, settle, refusalText } from "./label/writes.js";
 
 const { data, labels, labelByKey } = readPageData("workspace-data");
 const multi = data.project.multi_label;
+// A suggestion at least this confident is pre-selected (Enter accepts it); a less
+// confident one is only shown, so that Enter never accepts a coin flip.
+const preselectFrom = Number(data.project.suggestion_preselect ?? 0);
+const preselected = (suggestion) => !!suggestion && suggestion.confidence >= preselectFrom;
 const HISTORY_SIZE = 200;
 
 // ---- state -------------------------------------------------------------------
@@ -54,7 +58,7 @@ const outbox = createOutbox({
   status: $("save-status"),
 });
 const { fill, take } = createQueue({ url: data.urls.next, state, outbox, showMessage, showNext: () => advanceFromQueue(false) });
-const { renderLabels, renderMode } = createPanel({ state, labels, multi, chooseLabel, canGoBack });
+const { renderLabels, renderMode } = createPanel({ state, labels, multi, chooseLabel, canGoBack, preselectFrom });
 const clock = createClock({ isRunning: () => !!state.current });
 const skipDialog = createSkipDialog({ onSkip: skip });
 
@@ -107,7 +111,7 @@ function advanceFromQueue(countStall = true) {
 }
 
 function queueCurrent(item) {
-  const selected = new Set(item.suggestion ? item.suggestion.label_ids : []);
+  const selected = new Set(preselected(item.suggestion) ? item.suggestion.label_ids : []);
   return {
     source: "queue",
     item,
@@ -139,7 +143,11 @@ function commit() {
   if (!current) return;
   const labelIds = [...current.selected].sort((a, b) => a - b);
   if (labelIds.length === 0) {
-    flash("Choose at least one label, or skip the image.");
+    flash(
+      current.suggestion && !preselected(current.suggestion)
+        ? "The suggestion is not confident enough to accept with Enter: press a label's key."
+        : "Choose at least one label, or skip the image."
+    );
     return;
   }
   const imageId = current.item.image.id;

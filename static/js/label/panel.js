@@ -7,7 +7,7 @@ import { labelOf, renderLabelButtons } from "../lib/labels.js";
  * state is the page's (current, history, historyIndex, undo); a label button calls
  * chooseLabel, and canGoBack() says whether there is an earlier image to go back to.
  */
-export function createPanel({ state, labels, multi, chooseLabel, canGoBack }) {
+export function createPanel({ state, labels, multi, chooseLabel, canGoBack, preselectFrom = 0 }) {
   const labelBox = $("labels");
   const suggestionBox = $("suggestion");
   const modeBanner = $("mode-banner");
@@ -27,8 +27,9 @@ export function createPanel({ state, labels, multi, chooseLabel, canGoBack }) {
       onChoose: chooseLabel,
     });
     renderSuggestion();
-    // Single-label: a label key submits; the button is there to accept a suggestion.
-    $("submit-button").hidden = !multi && !(current && current.suggestion);
+    // Single-label: a label key submits; the button is there to accept a pre-selected
+    // suggestion (one below the project's pre-select confidence is only shown).
+    $("submit-button").hidden = !multi && !(current && current.suggestion && current.selected.size);
     $("submit-button").disabled = !current;
     $("skip-button").disabled = !current || (current.entry && current.entry.kind === "annotation");
     $("back-button").disabled = !canGoBack();
@@ -43,11 +44,18 @@ export function createPanel({ state, labels, multi, chooseLabel, canGoBack }) {
     if (!suggestion) return;
     const names = suggestion.label_ids.map((id) => labelOf(id)?.name).filter(Boolean);
     const pct = Math.round(suggestion.confidence * 100);
+    const selected = suggestion.confidence >= preselectFrom;
+    suggestionBox.dataset.preselected = String(selected);
     fill(
       suggestionBox,
       el("strong", { text: "Model suggestion" }),
       el("span", { text: ` ${names.length ? names.join(", ") : "no label"} · ${pct}% confident (model v${suggestion.version}).` }),
-      el("span", { class: "muted", text: " Enter accepts it; any label key overrides it." }),
+      el("span", {
+        class: "muted",
+        text: selected
+          ? " Enter accepts it; any label key overrides it."
+          : ` Not pre-selected: below ${Math.round(preselectFrom * 100)}% confidence. Press a label's key to choose.`,
+      }),
     );
   }
 
