@@ -1,0 +1,228 @@
+"""What an image is, as query conditions: its agreement, its model's prediction, its review.
+
+Every condition is an ORM expression correlated to the image row (``OuterRef("pk")``),
+never raw SQL naming the image table: a filtered queryset stays valid as a subquery
+(a bulk action's ``id__in``), where Django renames its tables. All of it runs on SQLite
+and PostgreSQL alike; predictions' probabilities are read key by key from their JSON.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from django.db.models import (
+    Case,
+    Count,
+    Exists,
+    Expression,
+    F,
+    FloatField,
+    Func,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce, Greatest
+from django.db.models.lookups import Exact, GreaterThanOrEqual, LessThan
+
+from labeler.agreement.review import decided_image_ids, review_candidates
+from labeler.annotations.models import Annotation, FinalLabel
+from labeler.predictions.models import ModelVersion, Prediction
+from labeler.predictions.selectors import DEFAULT_THRESHOLD, current_model
+from labeler.projects.models import Project
+
+try:  # explicit review requests, beside the computed candidates
+    from labeler.agreement.review_requests import open_review_image_ids
+except ImportError:  # pragma: no cover - a tree without explicit requests
+    open_review_image_ids = None  # type: ignore[assignment]
+
+AnnotationLabel = Annotation.labels.through
+FinalLabelLabel = FinalLabel.labels.through
+
+UNANIMOUS, SPLIT, TIE = "unanimous", "split", "tie"
+AGREEMENTS = (UNANIMOUS, SPLIT, TIE)
+
+
+def _label_votes(image: Any) -> QuerySet:
+    """Per label given to the image: how many annotators gave it (``votes``), most first."""
+    return (
+        AnnotationLabel.objects.filter(annotation__image_id=image)
+        .order_by()
+        .values("label_id", "annotation__image__annotation_count")
+        .annotate(votes=Count("*"))
+    )
+
+
+# The image's annotation count, read through the join (an outer reference in HAVING is
+# not valid SQL on SQLite).
+RATERS = F("annotation__image__annotation_count")
+
+
+def agreement_condition(kind: str, *, multi_label: bool) -> Q:
+    """Images labelled by two or more annotators whose labels agree as ``kind`` says.
+
+    unanimous: every label given was given by every annotator. tie: the vote cannot
+    decide, by counts (single-label: two labels share the most votes; multi-label: a
+    label has exactly half of them). split: neither.
+    """
+    rated = Q(annotation_count__gte=2) & Exists(_label_votes(OuterRef("pk")))
+    unanimous = ~Exists(_label_votes(OuterRef("pk")).filter(votes__lt=RATERS))
+    tie = _tie_multi() if multi_label else _tie_single()
+    if kind == UNANIMOUS:
+        return rated & unanimous
+    if kind == TIE:
+        return rated & tie
+    return rated & ~unanimous & ~tie
+
+
+def _tie_single() -> Q:
+    ranked = _label_votes(OuterRef("pk")).order_by("-votes").values("votes")
+    return Q(Exact(Subquery(ranked[:1]), Subquery(ranked[1:2])))
+
+
+def _tie_multi() -> Q:
+    halves = _label_votes(OuterRef("pk")).annotate(doubled=F("votes") * 2).filter(doubled=RATERS)
+    return Q(Exists(halves))
+
+
+def review_image_ids(project: Project) -> list[int]:
+    """Images waiting for a person: open review requests, and the consensus's candidates
+    no person has decided yet (as the review queue lists them)."""
+    candidates = review_candidates(project).image_ids
+    ids = set(candidates[~np.isin(candidates, decided_image_ids(project))].tolist())
+    if open_review_image_ids is not None:
+        ids.update(open_review_image_ids(project))
+    return sorted(ids)
+
+
+# The current model's prediction --------------------------------------------------------
+
+
+class _Probability(Func):
+    """A label's probability in a prediction's JSON, keyed by the label id as text.
+
+    Django's key lookups read a key of digits as an array index (``$[5]``, ``-> 5``), so
+    the key is spelled out per database.
+    """
+
+    output_field = FloatField()
+
+    def __init__(self, label_id: int) -> None:
+        super().__init__(F("probabilities"))
+        self.key = str(int(label_id))
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        sql, params = compiler.compile(self.source_expressions[0])
+        return f"CAST(JSON_EXTRACT({sql}, %s) AS REAL)", (*params, f'$."{self.key}"')
+
+    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        sql, params = compiler.compile(self.source_expressions[0])
+        return f"(({sql}) ->> %s)::double precision", (*params, self.key)
+
+
+def _probability(label_id: int) -> Expression:
+    """The prediction's probability of a label, 0 where it holds none."""
+    return Coalesce(_Probability(label_id), Value(0.0))
+
+
+def _top_label(label_ids: Sequence[int]) -> Expression:
+    """The most probable label's id (the first of equals, in label order)."""
+    if len(label_ids) == 1:
+        return Value(label_ids[0], output_field=IntegerField())
+    best = Greatest(*(_probability(label) for label in label_ids))
+    return Case(
+        *(
+            When(GreaterThanOrEqual(_probability(label), best), then=Value(label))
+            for label in label_ids
+        ),
+        output_field=IntegerField(),
+    )
+
+
+def _threshold(model: ModelVersion, label_id: int) -> float:
+    thresholds = model.metrics.get("thresholds") or {}
+    return float(thresholds.get(str(label_id), DEFAULT_THRESHOLD))
+
+
+def _predictions(model: ModelVersion) -> QuerySet[Prediction]:
+    return Prediction.objects.filter(image_id=OuterRef("pk"), model_version=model)
+
+
+def no_model() -> Q:
+    """Matches nothing: the project has no current model to predict with."""
+    return Q(pk__in=[])
+
+
+def predicted_condition(project: Project, label_ids: Sequence[int]) -> Q:
+    """Images the current model labels with any of these labels (multi-label: at or above
+    the label's threshold)."""
+    model = current_model(project)
+    if model is None:
+        return no_model()
+    predictions = _predictions(model)
+    if project.multi_label:
+        chosen = Q()
+        for label in label_ids:
+            chosen |= Q(GreaterThanOrEqual(_probability(label), Value(_threshold(model, label))))
+        return Q(Exists(predictions.filter(chosen)))
+    labels = list(project.labels.values_list("pk", flat=True))
+    top = predictions.annotate(top=_top_label(labels)).filter(top__in=list(label_ids))
+    return Q(Exists(top))
+
+
+def model_confidence_condition(project: Project, *, low: float | None, high: float | None) -> Q:
+    """Images whose current model's confidence lies in [low, high]."""
+    model = current_model(project)
+    if model is None:
+        return no_model()
+    predictions = _predictions(model)
+    if low is not None:
+        predictions = predictions.filter(confidence__gte=low)
+    if high is not None:
+        predictions = predictions.filter(confidence__lte=high)
+    return Q(Exists(predictions))
+
+
+def model_confidence(project: Project) -> Expression:
+    """The current model's confidence on the image; -1 without a prediction (to sort by)."""
+    model = current_model(project)
+    if model is None:
+        return Value(-1.0, output_field=FloatField())
+    confidence = _predictions(model).values("confidence")[:1]
+    return Coalesce(Subquery(confidence, output_field=FloatField()), Value(-1.0))
+
+
+def model_disagrees_condition(project: Project) -> Q:
+    """Images with a final label that the current model's prediction does not match."""
+    model = current_model(project)
+    if model is None:
+        return no_model()
+    labels = list(project.labels.values_list("pk", flat=True))
+    has_final = Exists(FinalLabel.objects.filter(image_id=OuterRef("pk")))
+    if not labels:
+        return no_model()
+    predictions = _predictions(model)
+    if project.multi_label:
+        differs = Q()
+        for label in labels:
+            final_has = Exists(
+                FinalLabelLabel.objects.filter(
+                    finallabel__image_id=OuterRef("image_id"), label_id=label
+                )
+            )
+            cut = Value(_threshold(model, label))
+            chosen = GreaterThanOrEqual(_probability(label), cut)
+            not_chosen = LessThan(_probability(label), cut)
+            differs |= (Q(chosen) & ~Q(final_has)) | (Q(not_chosen) & Q(final_has))
+        return Q(has_final) & Q(Exists(predictions.filter(differs)))
+    final_has_top = FinalLabelLabel.objects.filter(
+        finallabel__image_id=OuterRef("image_id"), label_id=OuterRef("top")
+    )
+    wrong = predictions.annotate(top=_top_label(labels)).filter(~Exists(final_has_top))
+    return Q(has_final) & Q(Exists(wrong))

@@ -1,0 +1,171 @@
+"""The browser's sort orders and keyset pages over them.
+
+Every order is (key, id), both ascending or both descending, so a page starts where the
+last one ended (``key > k or (key = k and id > i)``) whatever the project's size: no
+OFFSET, and the same answer on SQLite and PostgreSQL. A key with no value (no final
+label's confidence, no prediction) sorts as -1, first when ascending.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import F, FloatField, Q, QuerySet, Value
+from django.db.models.functions import Coalesce
+
+from labeler.browse import facts
+from labeler.errors import ValidationFailed
+from labeler.images.models import Image
+from labeler.projects.models import Project
+
+SORT_KEY = "browse_key"
+MAX_PAGE_SIZE = 1000
+
+
+@dataclass(frozen=True)
+class Sort:
+    """A sort order: its name in ``?sort=``, what a person reads, the key it orders by."""
+
+    name: str
+    label: str
+    key: Callable[[Project], Any]
+    kind: str  # how a cursor carries the key: "int", "float", "text", "time"
+
+
+def _column(name: str) -> Callable[[Project], Any]:
+    return lambda project: F(name)
+
+
+SORTS: dict[str, Sort] = {
+    sort.name: sort
+    for sort in (
+        Sort("id", "Id", _column("id"), "int"),
+        Sort("created_at", "Upload time", _column("created_at"), "time"),
+        Sort("name", "File name", _column("original_name"), "text"),
+        Sort("priority", "Queue priority", _column("priority"), "float"),
+        Sort(
+            "confidence",
+            "Consensus confidence",
+            lambda project: Coalesce(F("final_label__confidence"), Value(-1.0)),
+            "float",
+        ),
+        Sort("model_confidence", "Model confidence", facts.model_confidence, "float"),
+    )
+}
+SORT_CHOICES = tuple(
+    (f"{prefix}{sort.name}", f"{sort.label}{suffix}")
+    for sort in SORTS.values()
+    for prefix, suffix in (("", ", lowest first"), ("-", ", highest first"))
+)
+
+
+def sort_read(value: str) -> tuple[Sort, bool]:
+    """The sort named (``-name`` for descending) and whether it descends."""
+    descending = value.startswith("-")
+    sort = SORTS.get(value.removeprefix("-"))
+    if sort is None:
+        known = ", ".join(SORTS)
+        raise ValidationFailed(
+            f"sort: unknown order {value!r}; use one of {known} (a leading - reverses it).",
+            field="sort",
+        )
+    return sort, descending
+
+
+def sort_apply(images: QuerySet[Image], value: str, project: Project) -> QuerySet[Image]:
+    """The images in this order, each carrying its key as ``browse_key``."""
+    sort, descending = sort_read(value)
+    sign = "-" if descending else ""
+    if sort.name == "id":
+        return images.order_by(f"{sign}id")
+    key = sort.key(project)
+    if sort.kind == "float":
+        key = Coalesce(key, Value(-1.0), output_field=FloatField())
+    return images.alias(**{SORT_KEY: key}).order_by(f"{sign}{SORT_KEY}", f"{sign}id")
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of images and the cursors of the pages after and before it (None: none)."""
+
+    images: list[Image]
+    next_cursor: str | None
+    previous_cursor: str | None
+
+
+def images_page(images: QuerySet[Image], *, sort: str, cursor: str | None, size: int) -> Page:
+    """The page of ``images`` (sorted by ``sort_apply``) that ``cursor`` points at."""
+    sorted_by, descending = sort_read(sort)
+    if not 1 <= size <= MAX_PAGE_SIZE:
+        raise ValidationFailed(f"page_size: from 1 to {MAX_PAGE_SIZE}.", field="page_size")
+    key_name = "id" if sorted_by.name == "id" else SORT_KEY
+    if sorted_by.name != "id":
+        images = images.annotate(**{SORT_KEY: F(SORT_KEY)})  # read the key back with the rows
+    backwards, position = _cursor_read(cursor, sorted_by)
+    forwards = not backwards
+    if position is not None:
+        images = images.filter(_after(key_name, position, ascending=descending == backwards))
+    if backwards:
+        images = images.reverse()
+    rows = list(images[: size + 1])
+    more = len(rows) > size
+    rows = rows[:size]
+    if backwards:
+        rows.reverse()
+    first = _cursor_make(rows[0], key_name, sorted_by, back=True) if rows else None
+    last = _cursor_make(rows[-1], key_name, sorted_by, back=False) if rows else None
+    has_next = more if forwards else position is not None
+    has_previous = more if backwards else position is not None
+    return Page(rows, last if has_next else None, first if has_previous else None)
+
+
+def _after(key_name: str, position: tuple[Any, int], *, ascending: bool) -> Q:
+    key, image_id = position
+    beyond = "gt" if ascending else "lt"
+    if key_name == "id":
+        return Q(**{f"id__{beyond}": image_id})
+    return Q(**{f"{key_name}__{beyond}": key}) | Q(**{key_name: key, f"id__{beyond}": image_id})
+
+
+def _cursor_make(image: Image, key_name: str, sort: Sort, *, back: bool) -> str:
+    key = getattr(image, key_name)
+    if isinstance(key, dt.datetime):
+        key = key.isoformat()
+    raw = json.dumps([int(back), key, image.pk], separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def _cursor_read(cursor: str | None, sort: Sort) -> tuple[bool, tuple[Any, int] | None]:
+    if not cursor:
+        return False, None
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        back, key, image_id = json.loads(raw)
+        key = _key_read(key, sort.kind)
+        if not isinstance(image_id, int) or back not in (0, 1):
+            raise ValueError(image_id)
+    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
+        raise ValidationFailed(
+            "cursor: not a cursor of this list in this order; follow the next and previous "
+            "links as given.",
+            field="cursor",
+        ) from None
+    return bool(back), (key, image_id)
+
+
+def _key_read(key: Any, kind: str) -> Any:
+    if kind == "time":
+        return dt.datetime.fromisoformat(key)
+    if kind == "float" and isinstance(key, int | float) and not isinstance(key, bool):
+        return float(key)
+    if kind == "int" and isinstance(key, int) and not isinstance(key, bool):
+        return key
+    if kind == "text" and isinstance(key, str):
+        return key
+    raise ValueError(key)
