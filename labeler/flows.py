@@ -12,6 +12,7 @@ The chains, in the order they run:
     (``machine_labels_review``)
       -> ``labels_changed``: one agreement refresh scheduled for a burst of changes
          -> ``agreement_refresh`` (task): the final labels refreshed
+            -> near-duplicates whose final labels differ sent to review
             -> a retraining started once ``retrain_after`` new final labels came in
             -> the agreement report and the review queue cached for the pages
 
@@ -58,6 +59,7 @@ from django.db import transaction
 
 from labeler import cache_keys, jobs
 from labeler.agreement import services as agreement_services
+from labeler.agreement.duplicate_labels import duplicate_reviews_request
 from labeler.agreement.final_labels import final_labels_refresh
 from labeler.agreement.review import review_candidates
 from labeler.agreement.selectors import agreement_report
@@ -236,6 +238,7 @@ def agreement_refresh(*, project: Project) -> None:
     read these find them ready; retrains the model when enough new final labels came in.
     """
     final_labels_refresh(project=project)
+    duplicate_reviews_request(project=project)
     training_refresh_if_due(project=project)
     agreement_report(project)
     review_candidates(project)
@@ -365,11 +368,14 @@ def images_added(*, project: Project) -> None:
 @transaction.atomic
 def project_update(*, project: Project, **changes: Any) -> Project:
     """Change a project's settings (``project_services.project_update``); a new overlap
-    sets every image's completeness again, in the same transaction."""
+    (or overlap mode, or adaptive maximum) sets every image's completeness again, in the
+    same transaction."""
     old_overlap = (
-        Project.objects.select_for_update().values_list("overlap", flat=True).get(pk=project.pk)
+        Project.objects.select_for_update()
+        .values_list("overlap", "overlap_mode", "overlap_max")
+        .get(pk=project.pk)
     )  # locked as the update locks it, so no other change comes between
     project = project_services.project_update(project=project, **changes)
-    if project.overlap != old_overlap:
+    if (project.overlap, project.overlap_mode, project.overlap_max) != old_overlap:
         annotation_services.images_complete_set(project=project)
     return project

@@ -33,7 +33,7 @@ from labeler.agreement.models import ConsensusWatermark
 from labeler.agreement.rows import SETTLED, consensus_rows
 from labeler.annotations.history import final_labels_lock, final_labels_tracked
 from labeler.annotations.models import FinalLabel, FinalLabelMethod, LabelChange, LabelChangeKind
-from labeler.projects.models import Project
+from labeler.projects.models import OverlapMode, Project
 
 FINAL_KINDS = (LabelChangeKind.FINAL_SET, LabelChangeKind.FINAL_CLEARED)
 BATCH = 2000  # rows a statement writes (SQLite allows 32,766 parameters a statement)
@@ -56,10 +56,14 @@ def label_changes(project: Project) -> Changes:
 
 def consensus_rules(project: Project) -> str:
     """The project's settings its consensus final labels depend on."""
-    return (
+    rules = (
         f"{project.consensus_method}:{project.overlap}:{project.review_threshold!r}:"
         f"{project.multi_label}"
     )
+    # Adaptive overlap decides which images are eligible; fixed keeps the rules as they were.
+    if project.overlap_mode != OverlapMode.FIXED:
+        rules += f":{project.overlap_mode}:{project.overlap_max}"
+    return rules
 
 
 def final_labels_stale(project: Project) -> bool:

@@ -13,7 +13,8 @@ from labeler.agreement.consensus import consensus as consensus_compute
 from labeler.agreement.consensus import multi_label_majority
 from labeler.agreement.ratings import Ratings, ratings_load
 from labeler.annotations.models import FinalLabelMethod
-from labeler.projects.models import Project
+from labeler.images.models import Image
+from labeler.projects.models import OverlapMode, Project
 
 HUMAN_DECISIONS = (FinalLabelMethod.ADJUDICATED, FinalLabelMethod.GOLD)
 # Final labels settled outside consensus (a person's decision, a machine label a person
@@ -36,7 +37,8 @@ class ConsensusRows:
 def consensus_rows(project: Project, method: str | None = None) -> ConsensusRows:
     """The consensus of the project's rated images by ``method`` (the project's by default).
 
-    An image is eligible for a final label once ``overlap`` annotators labelled it.
+    An image is eligible for a final label once ``overlap`` annotators labelled it; under
+    adaptive overlap, once it has every annotator it asked for (it is complete).
     """
     ratings = ratings_load(project)
     method = method or project.consensus_method
@@ -52,12 +54,18 @@ def consensus_rows(project: Project, method: str | None = None) -> ConsensusRows
         confidence, needs_review = result.confidence, result.needs_review
         rated = (ratings.codes >= 0).sum(axis=1)
         unanimous = _unanimous_codes(ratings.codes)
+    eligible = rated >= project.overlap
+    if project.overlap_mode == OverlapMode.ADAPTIVE:
+        waiting = Image.objects.filter(
+            project=project, is_complete=False, annotation_count__gt=0
+        ).values_list("id", flat=True)
+        eligible &= ~np.isin(ratings.image_ids, np.fromiter(waiting, dtype=np.int64))
     return ConsensusRows(
         ratings=ratings,
         labels=labels,
         confidence=np.asarray(confidence, dtype=float),
         needs_review=np.asarray(needs_review, dtype=bool),
-        eligible=rated >= project.overlap,
+        eligible=eligible,
         unanimous=unanimous,
     )
 

@@ -19,14 +19,16 @@ from labeler.annotations.models import Annotation, Assignment, Skip
 from labeler.images.models import Image
 
 # Whether image i has a slot for the annotator: not labelled nor skipped by them, and
-# fewer annotations plus other annotators' live leases than the overlap.
+# fewer annotations plus other annotators' live leases than the overlap, plus the
+# annotators adaptive overlap asked for beyond it (raised under the row lock, as the
+# count is).
 _OPEN_TO_ME = """
     NOT EXISTS (SELECT 1 FROM {annotation} a WHERE a.image_id = i.id AND a.annotator_id = %(me)s)
     AND NOT EXISTS (SELECT 1 FROM {skip} s WHERE s.image_id = i.id AND s.annotator_id = %(me)s)
     AND i.annotation_count + (
         SELECT COUNT(*) FROM {lease} o
         WHERE o.image_id = i.id AND o.expires_at > %(now)s AND o.annotator_id <> %(me)s
-    ) < %(overlap)s
+    ) < %(overlap)s + i.extra_annotations
 """
 
 # A lease handed out again starts with no suggestion: the queue records the one it shows.

@@ -13,13 +13,16 @@ from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from labeler.annotations import history, submit_sql
+from labeler.annotations.adaptive import adaptive_decision
 from labeler.annotations.errors import ImageFull, NotHandedOut
 from labeler.annotations.models import Annotation, Assignment, FinalLabelMethod, Skip
 from labeler.annotations.queue import queue_hold
+from labeler.annotations.reliability import annotator_accuracies, image_votes
 from labeler.errors import NotFound, ValidationFailed
 from labeler.images.models import Image
 from labeler.projects import selectors
 from labeler.projects.models import Label, Project
+from labeler.projects.overlap import overlap_extra_cap
 
 MAX_TIME_SPENT_MS = 24 * 3600 * 1000
 MAX_SKIP_REASON = 500
@@ -134,11 +137,12 @@ def _annotation_write(
             accepted=accepted,
             shown=shown,
             withheld=held.suggestion_withheld,
-            overlap=project.overlap,
+            overlap=project.overlap + held.extra_annotations,
             now=now,
             held=held,
         )
         if annotation_id is not None:
+            _adaptive_step(project, image_id, held)
             annotation = Annotation(
                 pk=annotation_id,
                 project=project,
@@ -201,17 +205,44 @@ def _check_room(
     taken = held.annotation_count
     if not held.lease_live:
         taken += submit_sql.others_leasing(image_id, annotator.pk, now)
-    if taken >= project.overlap:
+    needed = project.overlap + held.extra_annotations
+    if taken >= needed:
         why = (
             "the project's overlap was lowered"
             if held.lease_live
             else "your lease on it ran out and others took its place"
         )
         raise ImageFull(
-            f"Image {image_id} has all the labels it needs ({project.overlap}): {why}. "
+            f"Image {image_id} has all the labels it needs ({needed}): {why}. "
             "Nothing was saved for it.",
             field="image",
         )
+
+
+def _adaptive_step(project: Project, image_id: int, held: submit_sql.Held) -> None:
+    """Under adaptive overlap, ask for one more annotator of the image when the labels it
+    has now, this new one counted, leave doubt (``labeler.annotations.adaptive``).
+
+    Only the submit that gives the image the labels it asked for decides, and it holds
+    the image's row lock, as the queue does when it counts the image's slots: no image
+    is handed to more annotators than it asks for. Gold images are decided already.
+    """
+    cap = overlap_extra_cap(project)
+    needed = project.overlap + held.extra_annotations
+    if held.gold or held.extra_annotations >= cap or held.annotation_count + 1 < needed:
+        return
+    votes = image_votes(image_id)
+    accuracies = annotator_accuracies(project.pk, [annotator_id for annotator_id, _ in votes])
+    n_labels = len(selectors.project_labels(project))
+    decision = adaptive_decision(
+        [(labels, accuracies[annotator_id]) for annotator_id, labels in votes],
+        k=min(2**n_labels - 1, 1000) if project.multi_label else n_labels,
+        threshold=project.adaptive_confidence,
+        needed=needed,
+        maximum=project.overlap + cap,
+    )
+    if decision.more:
+        submit_sql.extra_annotations_set(image_id=image_id, extra=held.extra_annotations + 1)
 
 
 def _submitted(annotation: Annotation, chosen: list[Label], *, created: bool) -> LabelsWritten:
@@ -221,13 +252,18 @@ def _submitted(annotation: Annotation, chosen: list[Label], *, created: bool) ->
 
 
 def images_complete_set(*, project: Project) -> None:
-    """Mark each image complete or not again after the project's overlap changed.
+    """Mark each image complete or not again after the project's overlap settings changed.
 
-    Images imported with their final label are done whatever the overlap.
+    Annotators adaptive overlap asked for stay asked for, within the new maximum; none
+    are under fixed overlap. Images imported with their final label are done whatever
+    the overlap.
     """
     images = Image.objects.filter(project=project)
-    images.filter(annotation_count__gte=project.overlap).update(is_complete=True)
-    images.filter(annotation_count__lt=project.overlap).exclude(
+    cap = overlap_extra_cap(project)
+    images.filter(extra_annotations__gt=cap).update(extra_annotations=cap)
+    needed = F("extra_annotations") + project.overlap
+    images.filter(annotation_count__gte=needed).update(is_complete=True)
+    images.filter(annotation_count__lt=needed).exclude(
         final_label__method=FinalLabelMethod.IMPORTED
     ).update(is_complete=False)
 
@@ -248,7 +284,7 @@ def annotation_withdraw(*, project: Project, annotator: User, annotation_id: int
     image.annotation_count = F("annotation_count") - 1
     image.save(update_fields=["annotation_count"])
     image.refresh_from_db(fields=["annotation_count"])
-    if image.is_complete and image.annotation_count < project.overlap:
+    if image.is_complete and image.annotation_count < project.overlap + image.extra_annotations:
         image.is_complete = False
         image.save(update_fields=["is_complete"])
     queue_hold(project=project, image=image, annotator=annotator)

@@ -37,7 +37,8 @@ _STATEMENTS = {
             l.suggested_by_id, l.suggested_label_ids, COALESCE(l.suggestion_withheld, FALSE),
             EXISTS (SELECT 1 FROM {skip} s WHERE s.image_id = i.id AND s.annotator_id = %(me)s),
             i.annotation_count,
-            EXISTS (SELECT 1 FROM {final} f WHERE f.image_id = i.id AND f.method = 'gold')
+            EXISTS (SELECT 1 FROM {final} f WHERE f.image_id = i.id AND f.method = 'gold'),
+            i.extra_annotations
         FROM {image} i
         LEFT JOIN {lease} l ON l.image_id = i.id AND l.annotator_id = %(me)s
         WHERE i.id = %(image)s {lock}
@@ -101,6 +102,11 @@ _STATEMENTS = {
         )
         SELECT id FROM a
     """,
+    # Adaptive overlap asks for one more annotator of the image (the caller holds its lock).
+    "extra": """
+        UPDATE {image} SET extra_annotations = %(extra)s, is_complete = FALSE
+        WHERE id = %(image)s
+    """,
     "unlease": "DELETE FROM {lease} WHERE image_id = %(image)s AND annotator_id = %(me)s",
     "unskip": "DELETE FROM {skip} WHERE image_id = %(image)s AND annotator_id = %(me)s",
 }
@@ -112,6 +118,8 @@ class Held:
 
     ``lease`` is any lease of theirs on it, ``lease_live`` one not yet expired; the
     suggestion fields are what that lease handed out with the image.
+    ``extra_annotations`` is how many annotators adaptive overlap asked for beyond the
+    project's overlap.
     """
 
     project_id: int
@@ -124,6 +132,7 @@ class Held:
     skip: bool
     annotation_count: int
     gold: bool
+    extra_annotations: int = 0
 
 
 @functools.cache
@@ -159,7 +168,7 @@ def image_lock_held(image_id: int, annotator_id: int, now: datetime) -> Held | N
     if not rows:
         return None
     project_id, annotation_id, lease, live, suggested_by, suggested, withheld = rows[0][:7]
-    skip, count, gold = rows[0][7:]
+    skip, count, gold, extra = rows[0][7:]
     if isinstance(suggested, str):  # SQLite hands JSON back as text
         suggested = json.loads(suggested)
     return Held(
@@ -173,6 +182,7 @@ def image_lock_held(image_id: int, annotator_id: int, now: datetime) -> Held | N
         skip=bool(skip),
         annotation_count=int(count),
         gold=bool(gold),
+        extra_annotations=int(extra),
     )
 
 
@@ -258,6 +268,12 @@ def revision_insert(
         "now": connection.ops.adapt_datetimefield_value(now),
     }
     _run("revision", params)
+
+
+def extra_annotations_set(*, image_id: int, extra: int) -> None:
+    """Ask for ``extra`` annotators of the image beyond the project's overlap, which leaves
+    it open in the queue; the caller holds the image's row lock."""
+    _run("extra", {"image": image_id, "extra": extra})
 
 
 def held_release(*, image_id: int, annotator_id: int, lease: bool, skip: bool) -> None:

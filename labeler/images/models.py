@@ -54,6 +54,11 @@ class Image(models.Model):
     is_complete = models.BooleanField(
         default=False, help_text="Whether annotation_count has reached the project's overlap."
     )
+    # Adaptive overlap: annotators asked for beyond the project's overlap because the
+    # labels so far leave doubt (``labeler.annotations.adaptive``); raised by the submit
+    # under the image's row lock; complete once annotation_count reaches overlap plus it.
+    # A database default: rows loaded by COPY get 0.
+    extra_annotations = models.PositiveSmallIntegerField(default=0, db_default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     # The 64-bit pHash of the thumbnail's pixels (imagehash), stored signed, and its four
     # 16-bit bands, each indexed: near-duplicates share a band within a bit or two

@@ -12,6 +12,11 @@ class ConsensusMethod(models.TextChoices):
     DAWID_SKENE = "dawid_skene", "Dawid-Skene"
 
 
+class OverlapMode(models.TextChoices):
+    FIXED = "fixed", "Fixed"
+    ADAPTIVE = "adaptive", "Adaptive"
+
+
 class ActiveLearning(models.TextChoices):
     RANDOM = "random", "Random"
     LEAST_CONFIDENCE = "least_confidence", "Least confidence"
@@ -101,6 +106,29 @@ class Project(models.Model):
             "Remove photos' GPS position and other identifying EXIF, XMP and IPTC from the "
             "stored originals as they are uploaded or imported (capture time and camera are "
             "still recorded); by default originals are stored byte for byte."
+        ),
+    )
+    overlap_mode = models.CharField(
+        max_length=8,
+        choices=OverlapMode.choices,
+        default=OverlapMode.FIXED,
+        help_text=(
+            "Fixed: every image gets overlap annotators. Adaptive: overlap annotators first, "
+            "then one more at a time, up to overlap_max, while their labels disagree or the "
+            "consensus confidence is below adaptive_confidence."
+        ),
+    )
+    overlap_max = models.PositiveSmallIntegerField(
+        default=5,
+        validators=[MinValueValidator(1), MaxValueValidator(50)],
+        help_text="Adaptive overlap: the most annotators an image gets.",
+    )
+    adaptive_confidence = models.FloatField(
+        default=0.95,
+        validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        help_text=(
+            "Adaptive overlap: an image gets another annotator while the probability of its "
+            "leading label, weighing each annotator by their past accuracy, is below this."
         ),
     )
     qualification_gold_count = models.PositiveSmallIntegerField(

@@ -23,6 +23,7 @@ from labeler.projects.models import (
     Project,
     Role,
 )
+from labeler.projects.overlap import OVERLAP_FIELDS, overlap_settings_check
 from labeler.projects.training_config import training_config_clean
 from labeler.task_names import Task
 
@@ -46,7 +47,13 @@ QUALIFICATION_FIELDS = (
     "gold_pause_window",
     "gold_pause_below",
 )
-SETTING_FIELDS = (*QUALITY_FIELDS, *MODEL_FIELDS, *EXPORT_FIELDS, *QUALIFICATION_FIELDS)
+SETTING_FIELDS = (
+    *QUALITY_FIELDS,
+    *MODEL_FIELDS,
+    *EXPORT_FIELDS,
+    *QUALIFICATION_FIELDS,
+    *OVERLAP_FIELDS,
+)
 
 
 def _check_quality(changes: dict[str, Any]) -> None:
@@ -147,6 +154,7 @@ def project_create(
     if unknown:
         raise TypeError(f"project_create() got unexpected fields {sorted(unknown)}")
     _check_quality(quality)
+    overlap_settings_check({**quality, "overlap": overlap})
     _clean_model_settings(quality)
     specs = labels_parse(labels, multi_label=multi_label)
     if any(spec.id is not None for spec in specs):
@@ -173,6 +181,7 @@ def project_update(*, project: Project, **changes: Any) -> Project:
     project = Project.objects.select_for_update().get(pk=project.pk)
     _check_fields(name=changes.get("name"), overlap=changes.get("overlap"))
     _check_quality(changes)
+    overlap_settings_check(changes, project)
     _clean_model_settings(changes)
     multi_label = changes.get("multi_label", project.multi_label)
     if multi_label is False and project.multi_label:
