@@ -18,6 +18,9 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 CELERY_TASK_ALWAYS_EAGER = True
 CELERY_BROKER_URL = "memory://localhost/"
 SECURE_SSL_REDIRECT = False
+# The tests' generated images are each one flat colour, so all near-duplicates of each
+# other: grouping is off unless a test of it turns it on (tests/labeler/images/).
+LABELER_DUPLICATE_DISTANCE = -1
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},

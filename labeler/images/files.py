@@ -24,6 +24,7 @@ from labeler.images.decoding import (
     image_open,
     image_verify,
 )
+from labeler.images.duplicates import phash_of
 from labeler.images.model_inputs import TURNS
 
 ALLOWED_FORMATS = {
@@ -181,6 +182,7 @@ class Previews:
 
     thumbnail: bytes
     display: bytes | None  # None: the original is shown as it is
+    phash: int | None = None  # of the thumbnail's pixels (labeler.images.duplicates)
 
 
 def previews_render(data: bytes, *, display_size: int, thumbnail_size: int) -> Previews:
@@ -202,7 +204,8 @@ def previews_render(data: bytes, *, display_size: int, thumbnail_size: int) -> P
         rgb = rgb.transpose(TURNS[orientation])
     display = _jpeg(rgb) if copy else None
     rgb.thumbnail((thumbnail_size, thumbnail_size))
-    return Previews(thumbnail=_jpeg(rgb), display=display)
+    # The perceptual hash from the same pixels: no decode of its own.
+    return Previews(thumbnail=_jpeg(rgb), display=display, phash=phash_of(rgb))
 
 
 def _jpeg(image: PILImage.Image) -> bytes:

@@ -15,6 +15,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from labeler.errors import ValidationFailed
+from labeler.images.duplicates import phash_columns
 from labeler.images.exif import PhotoFacts, exif_read
 from labeler.images.files import (
     BROWSER_FORMATS,
@@ -260,12 +261,13 @@ def _previews_store(image: Image, previews: Previews, *, anew: bool) -> None:
     }
     if previews.display is not None:
         names["display"] = default_storage.save(f"displays/{where}", ContentFile(previews.display))
+    hashed = phash_columns(previews.phash) if previews.phash is not None else {}
     if not anew:
-        if not Image.objects.filter(pk=image.pk, thumbnail="").update(**names):
+        if not Image.objects.filter(pk=image.pk, thumbnail="").update(**names, **hashed):
             storage_delete_files(names=names.values())  # another run made them first
         return
     names.setdefault("display", "")
-    if not Image.objects.filter(pk=image.pk).update(**names):
+    if not Image.objects.filter(pk=image.pk).update(**names, **hashed):
         storage_delete_files(names=names.values())  # the image was deleted meanwhile
         return
     old = {str(image.thumbnail.name), str(image.display.name)} - {"", *names.values()}

@@ -1,0 +1,203 @@
+"""A project's near-duplicate groups, kept on its image rows.
+
+An image's ``duplicate_group`` is the smallest image id of its group (null: none
+found). A new image is checked against the project as soon as the worker has hashed it
+(``image_duplicates_link``: one indexed query, milliseconds in a million images) and
+joins, or merges, the groups of the images it is near. ``project_duplicates_regroup``
+computes every group of a project again from its hashes (``manage.py
+images_find_duplicates``): after a change of the distance, after hashing older images,
+or to settle two uploads that raced each other.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from django.conf import settings
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.db.models import Count, F, Q, QuerySet
+from PIL import Image as PILImage
+
+from labeler.images.duplicates import (
+    distance,
+    duplicate_groups,
+    neighbour_bands,
+    phash_columns,
+    phash_of,
+)
+from labeler.images.models import Image
+from labeler.projects.models import Project
+
+logger = logging.getLogger(__name__)
+_BATCH = 1000
+
+
+@dataclass(frozen=True)
+class NearImage:
+    """An image near a given hash: its id, how many bits apart, its group if any."""
+
+    id: int
+    distance: int
+    group: int | None
+
+
+def max_distance_setting() -> int:
+    """The distance, from settings (``LABELER_DUPLICATE_DISTANCE``); below 0: no groups."""
+    return int(settings.LABELER_DUPLICATE_DISTANCE)
+
+
+def near_images(
+    *, project_id: int, phash: int, exclude_id: int | None = None, max_distance: int | None = None
+) -> list[NearImage]:
+    """The project's images within ``max_distance`` bits of ``phash``, nearest first.
+
+    One query: the rows with a band among its neighbours (``neighbour_bands``), each band
+    through its own index, then the exact distance checked here.
+    """
+    limit = max_distance_setting() if max_distance is None else max_distance
+    if limit < 0:
+        return []  # grouping turned off
+    condition = Q()
+    for band, values in enumerate(neighbour_bands(phash, limit)):
+        condition |= Q(**{f"phash_band{band}__in": values})
+    rows = Image.objects.filter(condition, project_id=project_id)
+    if exclude_id is not None:
+        rows = rows.exclude(pk=exclude_id)
+    near = [
+        NearImage(pk, distance(phash, other), group)
+        for pk, other, group in rows.values_list("pk", "phash", "duplicate_group").order_by()
+        if other is not None
+    ]
+    return sorted((n for n in near if n.distance <= limit), key=lambda n: (n.distance, n.id))
+
+
+def image_duplicates_link(*, image_id: int) -> int | None:
+    """Put a hashed image in the group of the images near it (merging theirs); its group.
+
+    The group keeps its smallest member's id, so joining groups is one update.
+    """
+    row = Image.objects.filter(pk=image_id, phash__isnull=False).values("project_id", "phash")
+    found = row.first()
+    if found is None or found["phash"] is None:
+        return None
+    near = near_images(project_id=found["project_id"], phash=found["phash"], exclude_id=image_id)
+    if not near:
+        return None
+    groups = {n.group for n in near if n.group is not None}
+    members = {image_id, *(n.id for n in near)}
+    target = min(members | groups)
+    with transaction.atomic():
+        Image.objects.filter(project_id=found["project_id"]).filter(
+            Q(pk__in=members) | Q(duplicate_group__in=groups)
+        ).update(duplicate_group=target)
+    return target
+
+
+@dataclass(frozen=True)
+class Regrouped:
+    """What a project's regrouping found and changed."""
+
+    hashed: int
+    groups: int
+    grouped: int
+    changed: int
+
+
+def project_hashes(project: Project) -> tuple[np.ndarray, np.ndarray]:
+    """The project's hashed images: ids and (signed) hashes, in id order."""
+    rows = Image.objects.filter(project=project, phash__isnull=False).order_by("pk")
+    pairs = np.array(list(rows.values_list("pk", "phash").iterator(chunk_size=20_000)), np.int64)
+    if not len(pairs):
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    return pairs[:, 0], pairs[:, 1]
+
+
+def project_duplicates_regroup(*, project: Project, max_distance: int | None = None) -> Regrouped:
+    """Compute all of the project's groups from its hashes and store what changed."""
+    limit = max_distance_setting() if max_distance is None else max_distance
+    ids, hashes = project_hashes(project)
+    wanted = duplicate_groups(ids, hashes.view(np.uint64), limit) if limit >= 0 else {}
+    with transaction.atomic():
+        stored = dict(
+            Image.objects.filter(project=project, duplicate_group__isnull=False).values_list(
+                "pk", "duplicate_group"
+            )
+        )
+        changes: dict[int, int | None] = {pk: None for pk in stored if pk not in wanted}
+        changes.update({pk: g for pk, g in wanted.items() if stored.get(pk) != g})
+        _groups_store(changes)
+    return Regrouped(
+        hashed=len(ids), groups=len(set(wanted.values())), grouped=len(wanted), changed=len(changes)
+    )
+
+
+def _groups_store(changes: dict[int, int | None]) -> None:
+    by_group: dict[int | None, list[int]] = {}
+    for pk, group in changes.items():
+        by_group.setdefault(group, []).append(pk)
+    for group, pks in by_group.items():
+        for start in range(0, len(pks), _BATCH):
+            Image.objects.filter(pk__in=pks[start : start + _BATCH]).update(duplicate_group=group)
+
+
+def images_hash_backfill(*, images: QuerySet[Image]) -> int:
+    """Hash the images among these that have a thumbnail and no hash yet, from their
+    thumbnails (the pixels the worker hashes at ingest); returns how many."""
+    done = 0
+    pending = images.filter(phash__isnull=True).exclude(thumbnail="").filter(problem="")
+    for pk, name in pending.values_list("pk", "thumbnail").iterator(chunk_size=_BATCH):
+        try:
+            with (
+                default_storage.open(name) as handle,
+                PILImage.open(io.BytesIO(handle.read())) as im,
+            ):
+                value = phash_of(im.convert("RGB"))
+        except (OSError, ValueError) as exc:
+            logger.warning("image %s: its thumbnail cannot be hashed: %s", pk, exc)
+            continue
+        done += Image.objects.filter(pk=pk, phash__isnull=True).update(**phash_columns(value))
+    return done
+
+
+def duplicate_group_summaries(project: Project) -> QuerySet[Any, Any]:
+    """The project's groups of two images or more, largest first, as dicts of ``group``
+    and ``size``."""
+    return (
+        Image.objects.filter(project=project, duplicate_group__isnull=False)
+        .values(group=F("duplicate_group"))
+        .annotate(size=Count("pk"))
+        .filter(size__gte=2)
+        .order_by("-size", "group")
+    )
+
+
+def duplicate_groups_by_image(images: QuerySet[Image]) -> dict[int, int]:
+    """Each of these images that has near-duplicates in the project mapped to its group."""
+    rows = images.filter(duplicate_group__isnull=False).values_list("pk", "duplicate_group")
+    return {pk: group for pk, group in rows.order_by().iterator(chunk_size=20_000) if group}
+
+
+def group_members(project: Project, groups: Iterable[int]) -> QuerySet[Image]:
+    """The images of these groups of the project, by group then id."""
+    return Image.objects.filter(project=project, duplicate_group__in=list(groups)).order_by(
+        "duplicate_group", "pk"
+    )
+
+
+__all__ = [
+    "NearImage",
+    "Regrouped",
+    "duplicate_group_summaries",
+    "duplicate_groups_by_image",
+    "group_members",
+    "image_duplicates_link",
+    "images_hash_backfill",
+    "near_images",
+    "project_duplicates_regroup",
+]
