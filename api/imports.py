@@ -1,4 +1,5 @@
-"""Importing images with their labels: POST /projects/{id}/imports/ (leads and admins)."""
+"""Importing images with their labels (leads and admins): POST /projects/{id}/imports/
+(files and a label each) and POST /projects/{id}/imports/archive/ (a zip and a labels file)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from api.permissions import ProjectScopedView
 from labeler.errors import ValidationFailed
 from labeler.flows import images_import
 from labeler.images.services import upload_read
+from labeler.imports.archive import LABEL_FORMATS, archive_items, archive_plan
 from labeler.imports.labels import LABELS_AS
 from labeler.imports.services import ImportItem
 from labeler.imports.sources import LABEL_SEPARATORS
@@ -106,6 +108,76 @@ class ImportView(ProjectScopedView):
         summary = images_import(
             project=self.project,
             items=_items(files, labels),
+            labels_as=options.validated_data["labels_as"],
+            annotator_name=options.validated_data.get("annotator") or None,
+            create_labels=options.validated_data["create_labels"],
+            user=self.user,
+        )
+        body = ImportResponseSerializer(
+            {**asdict(summary), "results": [asdict(r) for r in summary.results]}
+        ).data
+        code = status.HTTP_201_CREATED if summary.created else status.HTTP_200_OK
+        return Response(body, status=code)
+
+
+class ArchiveOptionsSerializer(ImportOptionsSerializer):
+    labels_format = serializers.ChoiceField(
+        choices=list(LABEL_FORMATS),
+        help_text="Where the labels are: imagefolder (a folder per label), csv, label-studio, "
+        "coco (a labels file beside the archive or the one inside it), none.",
+    )
+
+
+_ARCHIVE_FORM = {
+    "type": "object",
+    "properties": {
+        "archive": {"type": "string", "format": "binary", "description": "A zip of images."},
+        "labels_file": {"type": "string", "format": "binary"},
+        "labels_format": {"type": "string", "enum": list(LABEL_FORMATS)},
+        "labels_as": {"type": "string", "enum": list(LABELS_AS), "default": "final"},
+        "annotator": {"type": "string"},
+        "create_labels": {"type": "boolean", "default": False},
+    },
+    "required": ["archive", "labels_format"],
+}
+
+
+class ArchiveImportView(ProjectScopedView):
+    """Leads and admins import a labelled dataset sent as one zip archive."""
+
+    parser_classes = [MultiPartParser, FormParser]
+    serializer_class = ImportResponseSerializer
+
+    @extend_schema(
+        request={"multipart/form-data": _ARCHIVE_FORM},
+        responses={
+            201: ImportResponseSerializer,
+            200: ImportResponseSerializer,
+            400: OpenApiResponse(description="No archive, unreadable labels, a bad field."),
+        },
+    )
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """Store the archive's images with their labels; report each file's fate."""
+        self.require_manager()
+        options = ArchiveOptionsSerializer(data=request.data)
+        options.is_valid(raise_exception=True)
+        archive = request.FILES.get("archive")
+        if archive is None:
+            raise ValidationFailed(
+                "No archive: send the zip in the field 'archive'.", field="archive"
+            )
+        limit = settings.LABELER_MAX_ARCHIVE_BYTES
+        if archive.size is not None and archive.size > limit:
+            raise ValidationFailed(f"The archive is over {limit:,} bytes.", field="archive")
+        sent = request.FILES.get("labels_file")
+        plan = archive_plan(
+            archive,
+            labels_format=options.validated_data["labels_format"],
+            labels_file=sent.read() if sent is not None else None,
+        )
+        summary = images_import(
+            project=self.project,
+            items=archive_items(archive, plan),
             labels_as=options.validated_data["labels_as"],
             annotator_name=options.validated_data.get("annotator") or None,
             create_labels=options.validated_data["create_labels"],

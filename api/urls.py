@@ -16,7 +16,7 @@ from api.annotations import AnnotationViewSet
 from api.auth import TokenLoginView
 from api.exports import ExportDetailView, ExportDownloadView, ExportListView, ExportView
 from api.images import ImageViewSet
-from api.imports import ImportView
+from api.imports import ArchiveImportView, ImportView
 from api.label_history import ImageHistoryView, LabelHistoryView
 from api.machine_labels import (
     MachineLabelListView,
@@ -34,6 +34,7 @@ from api.references import ReferenceDetailView, ReferenceListView
 from api.review import DecisionDetailView, DecisionListView, ReviewDetailView, ReviewListView
 from api.skips import SkipViewSet
 from api.sway import SuggestionSwayView
+from api.throughput import ThroughputView
 from api.training import (
     ModelVersionDetailView,
     ModelVersionListView,
@@ -67,6 +68,11 @@ urlpatterns = [
     path("auth/token/", TokenLoginView.as_view(), name="token"),
     path("projects/<int:project_pk>/next/", NextImageView.as_view(), name="next-image"),
     path("projects/<int:project_pk>/imports/", ImportView.as_view(), name="imports"),
+    path(
+        "projects/<int:project_pk>/imports/archive/",
+        ArchiveImportView.as_view(),
+        name="imports-archive",
+    ),
     path("projects/<int:project_pk>/references/", ReferenceListView.as_view(), name="references"),
     path(
         "projects/<int:project_pk>/references/<int:pk>/",
@@ -78,6 +84,7 @@ urlpatterns = [
     path("exports/<int:pk>/", ExportDetailView.as_view(), name="export-detail"),
     path("exports/<int:pk>/download/", ExportDownloadView.as_view(), name="export-download"),
     path("projects/<int:project_pk>/progress/", ProgressView.as_view(), name="progress"),
+    path("projects/<int:project_pk>/throughput/", ThroughputView.as_view(), name="throughput"),
     path("projects/<int:project_pk>/history/", HistoryView.as_view(), name="history"),
     path("projects/<int:project_pk>/agreement/", AgreementView.as_view(), name="agreement"),
     path(

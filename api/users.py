@@ -1,4 +1,4 @@
-"""User accounts: admins create them; everyone can read their own."""
+"""User accounts: admins create, invite, deactivate and reset them; everyone reads their own."""
 
 from __future__ import annotations
 
@@ -6,12 +6,15 @@ from typing import Any
 
 from django.contrib.auth import get_user_model, password_validation
 from django.core.exceptions import ValidationError as DjangoValidationError
-from rest_framework import mixins, permissions, serializers, viewsets
+from django.db import transaction
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, permissions, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from api.inputs import StrictInput
+from labeler.projects import accounts
 
 User = get_user_model()
 
@@ -23,8 +26,17 @@ class UserSerializer(StrictInput, serializers.ModelSerializer):
 
     class Meta:
         model = User
-        fields = ["id", "username", "email", "first_name", "last_name", "is_staff", "password"]
-        read_only_fields = ["id"]
+        fields = [
+            "id",
+            "username",
+            "email",
+            "first_name",
+            "last_name",
+            "is_staff",
+            "is_active",
+            "password",
+        ]
+        read_only_fields = ["id", "is_active"]
 
     def validate(self, attrs: dict) -> dict:
         candidate = User(**{k: v for k, v in attrs.items() if k != "password"})
@@ -38,6 +50,20 @@ class UserSerializer(StrictInput, serializers.ModelSerializer):
         return User.objects.create_user(**validated_data)
 
 
+class InviteSerializer(StrictInput, serializers.Serializer):
+    """An account to create without a password, and the address its invitation goes to."""
+
+    username = serializers.CharField(max_length=150)
+    email = serializers.EmailField(max_length=254)
+    first_name = serializers.CharField(max_length=150, required=False, allow_blank=True)
+    last_name = serializers.CharField(max_length=150, required=False, allow_blank=True)
+    is_staff = serializers.BooleanField(default=False)
+
+
+class LinkSentSerializer(serializers.Serializer):
+    sent_to = serializers.EmailField(help_text="Where the link was e-mailed.")
+
+
 class UserViewSet(
     mixins.CreateModelMixin,
     mixins.ListModelMixin,
@@ -49,8 +75,58 @@ class UserViewSet(
     serializer_class = UserSerializer
     queryset = User.objects.order_by("id")
     permission_classes = [permissions.IsAdminUser]
-    filterset_fields = ["username", "is_staff"]
+    filterset_fields = ["username", "is_staff", "is_active"]
+    lookup_value_regex = r"\d{1,18}"
 
     @action(detail=False, methods=["get"], permission_classes=[permissions.IsAuthenticated])
     def me(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return Response(self.get_serializer(request.user).data)
+
+    @extend_schema(request=InviteSerializer, responses={201: UserSerializer})
+    @action(detail=False, methods=["post"])
+    def invite(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """Create an account without a password and e-mail it a link to choose one."""
+        data = InviteSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        with transaction.atomic():
+            user = accounts.account_create(**data.validated_data)
+            accounts.account_link_send(user=user, base_url=request.build_absolute_uri("/"))
+        return Response(self.get_serializer(user).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses={202: LinkSentSerializer})
+    @action(detail=True, methods=["post"], url_path="send-invitation")
+    def send_invitation(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """E-mail the account a new invitation link (the earlier ones keep working until used)."""
+        return self._send(request, accounts.INVITE)
+
+    @extend_schema(request=None, responses={202: LinkSentSerializer})
+    @action(detail=True, methods=["post"], url_path="send-password-reset")
+    def send_password_reset(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """E-mail the account a link to choose a new password (the current one stays until then)."""
+        return self._send(request, accounts.RESET)
+
+    @extend_schema(request=None, responses={200: UserSerializer})
+    @action(detail=True, methods=["post"])
+    def deactivate(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """No more logins, sessions or API tokens for the account; its labels stay."""
+        return self._set_active(request, active=False)
+
+    @extend_schema(request=None, responses={200: UserSerializer})
+    @action(detail=True, methods=["post"])
+    def activate(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """Give a deactivated account its access back."""
+        return self._set_active(request, active=True)
+
+    def _send(self, request: Request, kind: str) -> Response:
+        sent = accounts.account_link_send(
+            user=self.get_object(), base_url=request.build_absolute_uri("/"), kind=kind
+        )
+        return Response({"sent_to": sent.email}, status=status.HTTP_202_ACCEPTED)
+
+    def _set_active(self, request: Request, *, active: bool) -> Response:
+        user = accounts.account_set_active(
+            user=self.get_object(),
+            active=active,
+            by=request.user,  # type: ignore[arg-type]
+        )
+        return Response(self.get_serializer(user).data)

@@ -506,6 +506,19 @@ else:
 # while after this many failures for one username from one address (labeler.login_throttle).
 LABELER_LOGIN_MAX_FAILURES = env_int("LABELER_LOGIN_MAX_FAILURES", 5)
 LABELER_LOGIN_LOCKOUT_SECONDS = env_int("LABELER_LOGIN_LOCKOUT_SECONDS", 15 * 60)
+# Invitations and password resets are e-mailed through Django's mail backends: printed
+# on the console unless EMAIL_BACKEND names another (smtp with EMAIL_HOST and the rest).
+EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND") or "django.core.mail.backends.console.EmailBackend"
+EMAIL_HOST = os.environ.get("EMAIL_HOST") or "localhost"
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER") or ""
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD") or ""
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL") or "labeler <labeler@localhost>"
+# How long an invitation or password-reset link stays valid (Django's token timeout).
+PASSWORD_RESET_TIMEOUT = env_int("PASSWORD_RESET_TIMEOUT", 7 * 24 * 3600)
+# Time on one image beyond this counts as idle in the annotators' active time.
+LABELER_ACTIVE_TIME_CAP_SECONDS = env_int("LABELER_ACTIVE_TIME_CAP_SECONDS", 120)
 if os.environ.get("SECURE_PROXY_SSL_HEADER_NAME"):
     SECURE_PROXY_SSL_HEADER = (os.environ["SECURE_PROXY_SSL_HEADER_NAME"], "https")
 

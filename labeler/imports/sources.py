@@ -1,4 +1,5 @@
-"""Label sources: which labels a folder, a CSV file or a Label Studio export gives each file.
+"""Label sources: which labels a folder, a CSV file, a Label Studio export or a COCO file
+gives each file.
 
 Every source returns ``{key: [label names]}``. A key is a path relative to the folder
 (ImageFolder, CSV) or a bare file name (CSV, Label Studio); ``LabelMatcher`` finds a
@@ -69,7 +70,12 @@ def imagefolder_labels(root: PathLike) -> dict[str, list[str]]:
     directly under ``root`` (or directly under a split) have no label and are left out.
     """
     base = Path(root)
-    files = [path.relative_to(base).parts for path in folder_files(base)]
+    return imagefolder_labels_of(path.relative_to(base).as_posix() for path in folder_files(base))
+
+
+def imagefolder_labels_of(names: Iterable[str]) -> dict[str, list[str]]:
+    """``imagefolder_labels`` over relative paths (``label/x.jpg``), an archive's say."""
+    files = [tuple(_normalise(name).split("/")) for name in names]
     tops = {parts[0] for parts in files if len(parts) > 1}
     depth = 1 if tops and {top.lower() for top in tops} <= SPLIT_NAMES else 0
     return {"/".join(parts): [parts[depth]] for parts in files if len(parts) > depth + 1}
@@ -147,6 +153,50 @@ def label_studio_labels(path_or_data: PathLike | Sequence[Any]) -> dict[str, lis
         if name and labels:
             _merge(result, name, labels)
     return result
+
+
+def coco_labels(path_or_data: PathLike | Mapping[str, Any]) -> dict[str, list[str]]:
+    """``{file name: [category names]}`` from a COCO JSON document.
+
+    Each annotation gives its image the name of its category, boxes or not (image-level
+    labels). Annotations marked ``attributes.method == "annotation"`` (one annotator's
+    labels, as our own COCO export adds them) are left out: the image's final labels are
+    imported. Images without annotations are left out.
+    """
+    data = path_or_data
+    if isinstance(data, str | os.PathLike):
+        data = _json_load(_read_text(data))
+    if not isinstance(data, Mapping):
+        raise LabelSourceError("A COCO file is a JSON object with images and annotations.")
+    images = _coco_list(data, "images")
+    categories = _coco_list(data, "categories")
+    names = {c.get("id"): c.get("name") for c in categories if isinstance(c, dict)}
+    files = {i.get("id"): i.get("file_name") for i in images if isinstance(i, dict)}
+    result: dict[str, list[str]] = {}
+    for number, item in enumerate(_coco_list(data, "annotations"), start=1):
+        if not isinstance(item, dict):
+            raise LabelSourceError(f"Annotation {number} is not an object.")
+        attributes = item.get("attributes")
+        if isinstance(attributes, dict) and attributes.get("method") == "annotation":
+            continue
+        file_name, category = files.get(item.get("image_id")), names.get(item.get("category_id"))
+        if not isinstance(file_name, str) or not file_name.strip():
+            raise LabelSourceError(
+                f"Annotation {number}: no image with id {item.get('image_id')!r}."
+            )
+        if not isinstance(category, str):
+            raise LabelSourceError(
+                f"Annotation {number}: no category with id {item.get('category_id')!r}."
+            )
+        _merge(result, _normalise(file_name), [category])
+    return result
+
+
+def _coco_list(data: Mapping[str, Any], key: str) -> list[Any]:
+    value = data.get(key)
+    if not isinstance(value, list):
+        raise LabelSourceError(f"A COCO file needs a list '{key}'.")
+    return value
 
 
 def _json_load(text: str) -> Any:

@@ -29,6 +29,11 @@ def dashboard(request: HttpRequest, project_id: int) -> HttpResponse:
         "progress": progress,
         "percent_complete": progress.complete * 100 // progress.images if progress.images else 0,
         "dashboard": _dashboard_data(project, has_labels=progress.annotations > 0),
+        "can_manage": project_selectors.can_manage(
+            user=page_user(request),
+            project=project,
+            role=project_selectors.project_role(user=page_user(request), project=project),
+        ),
     }
     return render(request, "agreement/dashboard.html", context)
 

@@ -4,17 +4,23 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.models import User
 from django.db import DatabaseError, connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.urls import NoReverseMatch, reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from labeler.agreement.review import decided_image_ids, review_candidates
+from labeler.agreement.selectors import agreement_report
 from labeler.annotations.selectors import annotator_progress, project_progress
 from labeler.login_throttle import client_address, lockout_message, login_wait_seconds
+from labeler.predictions.waiting import ModelWaits, model_waits
 from labeler.projects import selectors
+from labeler.projects.models import Project
 
 
 @require_GET
@@ -23,8 +29,9 @@ def home(request: HttpRequest) -> HttpResponse:
     user = request.user
     if not isinstance(user, User):
         return render(request, "home.html", {"cards": []})
-    cards = []
-    for project in selectors.projects_visible_to(user).order_by("name"):
+    cards: list[dict[str, Any]] = []
+    projects = list(selectors.projects_visible_to(user).order_by("name"))
+    for project in projects:
         role = selectors.project_role(user=user, project=project)
         mine = annotator_progress(project=project, annotator=user)
         done = mine.labelled + mine.skipped
@@ -38,11 +45,50 @@ def home(request: HttpRequest) -> HttpResponse:
                 "progress": project_progress(project),
             }
         )
+    models = model_waits(card["project"].pk for card in cards if card["can_manage"])
+    for card, project in zip(cards, projects, strict=True):
+        if card["can_manage"]:
+            card["waits"] = lead_waits(project, models.get(project.pk))
     return render(
         request,
         "home.html",
-        {"cards": cards, "can_create": selectors.can_create_projects(user)},
+        {
+            "cards": cards,
+            "can_create": selectors.can_create_projects(user),
+            "images_page": _images_page_exists(),
+        },
     )
+
+
+def lead_waits(project: Project, models: ModelWaits | None) -> dict[str, Any]:
+    """What waits on the project's leads: images in review, machine labels to confirm, a
+    training on, annotators flagged (all from cached figures while no label changes)."""
+    models = models or ModelWaits()
+    flagged = [
+        row for row in agreement_report(project).get("per_annotator", []) if row.get("needs_help")
+    ]
+    return {
+        "in_review": _review_count(project),
+        "machine_labels_pending": models.machine_labels_pending,
+        "training": models.training,
+        "flagged": len(flagged),
+    }
+
+
+def _review_count(project: Project) -> int:
+    """Images in the review queue not yet decided (the review page's own count)."""
+    candidates = review_candidates(project)
+    if candidates.image_ids.size == 0:
+        return 0
+    return int((~np.isin(candidates.image_ids, decided_image_ids(project))).sum())
+
+
+def _images_page_exists() -> bool:
+    try:
+        reverse("project-images", args=[1])
+    except NoReverseMatch:
+        return False
+    return True
 
 
 class LoginView(auth_views.LoginView):

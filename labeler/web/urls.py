@@ -3,18 +3,44 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from labeler.web import agreement, exports, home, images, labelling, model_pages, projects
+from labeler.web import (
+    agreement,
+    dataset_import,
+    exports,
+    home,
+    images,
+    labelling,
+    model_pages,
+    projects,
+    team,
+    throughput,
+)
 
 urlpatterns = [
     path("", home.home, name="home"),
     path("login/", home.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("password-reset/", team.PasswordResetView.as_view(), name="password-reset"),
+    path("password-reset/sent/", team.PasswordResetDoneView.as_view(), name="password-reset-done"),
+    path(
+        "password/<uidb64>/<token>/",
+        team.PasswordResetConfirmView.as_view(),
+        name="password-reset-confirm",
+    ),
+    path("password/set/", team.PasswordResetCompleteView.as_view(), name="password-reset-complete"),
+    path("team/", team.team, name="team"),
     path("projects/new/", projects.project_new, name="project-new"),
     path("projects/<int:project_id>/", projects.project_detail, name="project-detail"),
     path("projects/<int:project_id>/settings/", projects.project_edit, name="project-edit"),
     path("projects/<int:project_id>/members/", projects.project_members, name="project-members"),
     path("projects/<int:project_id>/upload/", images.upload, name="project-upload"),
     path("projects/<int:project_id>/export/", exports.export_page, name="project-export"),
+    path("projects/<int:project_id>/import/", dataset_import.import_page, name="project-import"),
+    path(
+        "projects/<int:project_id>/throughput/",
+        throughput.throughput_page,
+        name="project-throughput",
+    ),
     path("projects/<int:project_id>/label/", labelling.label, name="label"),
     path(
         "projects/<int:project_id>/agreement/",

@@ -1,0 +1,151 @@
+"""People's accounts: created by admins, invited by a link that sets the password,
+deactivated and reactivated, sent a password-reset link.
+
+The links are Django's own: a user id in base 64 and a ``default_token_generator`` token
+for the ``password-reset-confirm`` page. A token is bound to the account's password hash
+and last login, so it stops working once used (the password changed) and after
+``PASSWORD_RESET_TIMEOUT``. An invited account has no usable password until its owner
+chooses one; Django's "forgot password" form ignores such accounts, which is why an
+invitation is sent from here and not through that form.
+"""
+
+from __future__ import annotations
+
+import smtplib
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.contrib.auth.tokens import default_token_generator
+from django.core.mail import send_mail
+from django.core.validators import validate_email
+from django.db import transaction
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
+
+from labeler.errors import Conflict, DomainError, ValidationFailed
+
+INVITE, RESET = "invite", "reset"
+USERNAME_CHARS = "letters, digits and @ . + - _"
+
+
+class MailFailed(DomainError):
+    """The mail server refused the message or could not be reached."""
+
+    status_code = 503
+    code = "mail_failed"
+
+
+@dataclass(frozen=True)
+class LinkSent:
+    """An e-mailed link: to whom, and the link itself (shown to the admin too)."""
+
+    email: str
+    link: str
+
+
+def password_link(*, user: User, base_url: str) -> str:
+    """The absolute address where ``user`` sets a password, valid until it is used."""
+    path = reverse(
+        "password-reset-confirm",
+        kwargs={
+            "uidb64": urlsafe_base64_encode(force_bytes(user.pk)),
+            "token": default_token_generator.make_token(user),
+        },
+    )
+    return base_url.rstrip("/") + path
+
+
+def account_create(
+    *,
+    username: str,
+    email: str,
+    first_name: str = "",
+    last_name: str = "",
+    is_staff: bool = False,
+) -> User:
+    """A new active account without a usable password (its owner sets one by the invitation).
+
+    Raises ValidationFailed for a bad username or e-mail, Conflict when the username is taken.
+    """
+    username = username.strip()
+    email = email.strip()
+    _username_check(username)
+    _email_check(email)
+    with transaction.atomic():
+        if User.objects.filter(username__iexact=username).exists():
+            raise Conflict(f"The username {username!r} is taken.", field="username")
+        user = User(
+            username=username,
+            email=email,
+            first_name=first_name.strip()[:150],
+            last_name=last_name.strip()[:150],
+            is_staff=is_staff,
+        )
+        user.set_unusable_password()
+        user.save()
+    return user
+
+
+def account_link_send(*, user: User, base_url: str, kind: str = INVITE) -> LinkSent:
+    """E-mail ``user`` a link to set a password: an invitation or a password reset.
+
+    Raises ValidationFailed when the account has no e-mail address or is deactivated.
+    """
+    if kind not in (INVITE, RESET):
+        raise ValidationFailed(f"kind must be {INVITE} or {RESET}, not {kind!r}.", field="kind")
+    if not user.is_active:
+        raise ValidationFailed(
+            f"{user.username} is deactivated: reactivate the account first.", field="user"
+        )
+    if not user.email:
+        raise ValidationFailed(
+            f"{user.username} has no e-mail address to send the link to.", field="email"
+        )
+    link = password_link(user=user, base_url=base_url)
+    context = {"user": user, "link": link, "hours": settings.PASSWORD_RESET_TIMEOUT // 3600}
+    subject = render_to_string(f"team/email/{kind}_subject.txt", context).strip()
+    body = render_to_string(f"team/email/{kind}_body.txt", context)
+    try:
+        send_mail(subject, body, None, [user.email])
+    except (OSError, smtplib.SMTPException) as exc:
+        raise MailFailed(f"The e-mail to {user.email} could not be sent ({exc}).") from exc
+    return LinkSent(email=user.email, link=link)
+
+
+def account_set_active(*, user: User, active: bool, by: User) -> User:
+    """Deactivate (no login, no API token, no session) or reactivate an account.
+
+    Raises ValidationFailed when an admin would deactivate their own account.
+    """
+    if not active and user.pk == by.pk:
+        raise ValidationFailed("You cannot deactivate your own account.", field="is_active")
+    if user.is_active != active:
+        user.is_active = active
+        user.save(update_fields=["is_active"])
+    return user
+
+
+def _username_check(username: str) -> None:
+    validator = User.username_validator
+    if not username:
+        raise ValidationFailed("The username is empty.", field="username")
+    if len(username) > 150:
+        raise ValidationFailed("The username is longer than 150 characters.", field="username")
+    try:
+        validator(username)
+    except Exception as exc:  # django ValidationError: say it in our words
+        raise ValidationFailed(
+            f"A username holds only {USERNAME_CHARS}.", field="username"
+        ) from exc
+
+
+def _email_check(email: str) -> None:
+    if not email:
+        raise ValidationFailed("An e-mail address is needed to send the invitation.", field="email")
+    try:
+        validate_email(email)
+    except Exception as exc:
+        raise ValidationFailed(f"{email!r} is not an e-mail address.", field="email") from exc

@@ -1,0 +1,141 @@
+"""The team page: admins create accounts, invite people, deactivate and reset them.
+
+Setting a password from an invitation or a reset link, and asking for a reset link
+("Forgot password?"), are Django's own auth views with our templates.
+"""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.models import User
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse_lazy
+from django.views.decorators.http import require_http_methods
+
+from labeler.errors import DomainError
+from labeler.projects import accounts, selectors, services
+from labeler.projects.models import Project, Role
+from labeler.web.pages import page_user
+
+
+class InviteForm(forms.Form):
+    """An account to create and invite; optionally a project to add it to at once."""
+
+    username = forms.CharField(max_length=150)
+    email = forms.EmailField(max_length=254)
+    first_name = forms.CharField(max_length=150, required=False)
+    last_name = forms.CharField(max_length=150, required=False)
+    is_staff = forms.BooleanField(required=False, label="Admin")
+    project = forms.ModelChoiceField(queryset=Project.objects.order_by("name"), required=False)
+    role = forms.ChoiceField(choices=Role.choices, initial=Role.ANNOTATOR, required=False)
+
+    def add_domain_error(self, exc: DomainError) -> None:
+        self.add_error(exc.field if exc.field in self.fields else None, exc.message)
+
+
+def site_url(request: HttpRequest) -> str:
+    """This site's address as the browser used it (the links in e-mails start with it)."""
+    return request.build_absolute_uri("/")
+
+
+def _admin(request: HttpRequest) -> User:
+    user = page_user(request)
+    if not selectors.is_admin(user):
+        raise PermissionDenied("Only admins manage accounts.")
+    return user
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def team(request: HttpRequest) -> HttpResponse:
+    """Every account, the invitation form, and each account's actions."""
+    admin = _admin(request)
+    action = request.POST.get("action", "")
+    form = InviteForm(request.POST if action == "invite" else None)
+    if action == "invite" and form.is_valid():
+        try:
+            sent = _invite(request, form.cleaned_data)
+        except DomainError as exc:
+            form.add_domain_error(exc)
+        else:
+            messages.success(request, f"Invitation sent to {sent.email}.")
+            request.session["team_last_link"] = sent.link
+            return redirect("team")
+    elif action in ("resend", "reset", "deactivate", "activate"):
+        _account_action(request, admin, action)
+        return redirect("team")
+    context = {
+        "form": form,
+        "accounts": User.objects.order_by("username").prefetch_related("memberships__project"),
+        "last_link": request.session.pop("team_last_link", ""),
+        "roles": Role.choices,
+        "projects": Project.objects.order_by("name").only("pk", "name"),
+    }
+    return render(request, "team/team.html", context)
+
+
+def _invite(request: HttpRequest, data: dict) -> accounts.LinkSent:
+    """Create the account (and its membership) and send the invitation, all or nothing."""
+    with transaction.atomic():
+        user = accounts.account_create(
+            username=data["username"],
+            email=data["email"],
+            first_name=data["first_name"],
+            last_name=data["last_name"],
+            is_staff=data["is_staff"],
+        )
+        if data["project"] is not None:
+            role = data["role"] or Role.ANNOTATOR
+            services.membership_set(project=data["project"], user=user, role=role)
+        return accounts.account_link_send(user=user, base_url=site_url(request))
+
+
+def _account_action(request: HttpRequest, admin: User, action: str) -> None:
+    raw = request.POST.get("user", "")
+    user = User.objects.filter(pk=int(raw)).first() if raw.isdecimal() and len(raw) < 19 else None
+    if user is None:
+        messages.error(request, "That account does not exist (any more).")
+        return
+    try:
+        if action in ("resend", "reset"):
+            kind = accounts.INVITE if action == "resend" else accounts.RESET
+            sent = accounts.account_link_send(user=user, base_url=site_url(request), kind=kind)
+            what = "Invitation" if action == "resend" else "Password-reset link"
+            messages.success(request, f"{what} sent to {sent.email}.")
+            request.session["team_last_link"] = sent.link
+        else:
+            accounts.account_set_active(user=user, active=action == "activate", by=admin)
+            state = "reactivated" if action == "activate" else "deactivated"
+            messages.success(request, f"{user.username} was {state}.")
+    except DomainError as exc:
+        messages.error(request, exc.message)
+
+
+class PasswordResetView(auth_views.PasswordResetView):
+    """ "Forgot password?": a reset link to the address, if an active account has it."""
+
+    template_name = "team/password_reset_form.html"
+    email_template_name = "team/email/forgot_body.txt"
+    subject_template_name = "team/email/reset_subject.txt"
+    success_url = reverse_lazy("password-reset-done")
+
+
+class PasswordResetDoneView(auth_views.PasswordResetDoneView):
+    template_name = "team/password_reset_done.html"
+
+
+class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
+    """Choose a password from an invitation or a reset link."""
+
+    template_name = "team/password_set.html"
+    success_url = reverse_lazy("password-reset-complete")
+
+
+class PasswordResetCompleteView(auth_views.PasswordResetCompleteView):
+    template_name = "team/password_set_done.html"

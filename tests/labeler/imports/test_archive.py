@@ -1,0 +1,151 @@
+"""A labelled dataset as one zip: ImageFolder, CSV, Label Studio and COCO labels, inside the
+archive or beside it, each image's fate reported as the command line reports it."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+
+import pytest
+
+from labeler.annotations.models import FinalLabel
+from labeler.errors import ValidationFailed
+from labeler.flows import images_import
+from labeler.imports.archive import archive_items, archive_plan
+from labeler.imports.sources import LabelSourceError, coco_labels
+from tests.factories import image_bytes
+
+pytestmark = pytest.mark.django_db
+
+
+def zipped(files: dict[str, bytes]) -> io.BytesIO:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, data in files.items():
+            archive.writestr(name, data)
+    buffer.seek(0)
+    return buffer
+
+
+def run(project, archive, labels_format, labels_file=None, labels_as="final", user=None):
+    plan = archive_plan(archive, labels_format=labels_format, labels_file=labels_file)
+    return images_import(
+        project=project, items=archive_items(archive, plan), labels_as=labels_as, user=user
+    )
+
+
+def finals(project) -> dict[str, list[str]]:
+    return {
+        f.image.source_key: sorted(f.labels.values_list("name", flat=True))
+        for f in FinalLabel.objects.filter(image__project=project).select_related("image")
+    }
+
+
+def test_an_imagefolder_under_one_top_folder_with_splits_and_junk(project):
+    archive = zipped(
+        {
+            "pets/train/cat/1.png": image_bytes(),
+            "pets/val/dog/2.png": image_bytes(),
+            "pets/README.txt": b"not an image, left out",
+            "__MACOSX/pets/._1.png": b"resource fork",
+            "pets/train/cat/broken.png": b"junk",
+        }
+    )
+    summary = run(project, archive, "imagefolder")
+    assert (summary.created, summary.rejected, summary.labels_applied) == (2, 1, 2)
+    assert finals(project) == {"train/cat/1.png": ["cat"], "val/dog/2.png": ["dog"]}
+    broken = next(r for r in summary.results if r.status == "rejected")
+    assert broken.name == "train/cat/broken.png" and broken.labels == "refused"
+
+
+def test_a_single_label_imagefolder_keeps_its_folder_as_the_label(project):
+    summary = run(project, zipped({"cat/1.png": image_bytes()}), "imagefolder")
+    assert summary.labels_applied == 1 and finals(project) == {"cat/1.png": ["cat"]}
+
+
+def test_csv_inside_the_archive_and_unknown_labels_refused(project):
+    archive = zipped(
+        {
+            "a.png": image_bytes(),
+            "b.png": image_bytes(),
+            "c.png": image_bytes(),
+            "labels.csv": b"file,label\na.png,cat\nb.png,zebra\n",
+        }
+    )
+    summary = run(project, archive, "csv")
+    by_name = {r.name: r for r in summary.results}
+    assert by_name["a.png"].labels == "applied"
+    assert by_name["b.png"].labels == "refused" and "zebra" in by_name["b.png"].labels_reason
+    assert by_name["c.png"].labels == "none"
+
+
+def test_label_studio_export_sent_beside_the_archive(project, lead):
+    tasks = [
+        {
+            "data": {"image": "/data/upload/3/1a2b3c4d-a.png"},
+            "annotations": [{"result": [{"type": "choices", "value": {"choices": ["dog"]}}]}],
+        }
+    ]
+    archive = zipped({"photos/a.png": image_bytes(), "photos/b.png": image_bytes()})
+    summary = run(
+        project, archive, "label-studio", json.dumps(tasks).encode(), labels_as="gold", user=lead
+    )
+    assert summary.labels_applied == 1
+    assert finals(project) == {"a.png": ["dog"]}
+
+
+def test_coco_file_inside_the_archive(project):
+    coco = {
+        "images": [{"id": 7, "file_name": "x.png"}, {"id": 8, "file_name": "y.png"}],
+        "categories": [{"id": 1, "name": "bird"}],
+        "annotations": [
+            {"id": 1, "image_id": 7, "category_id": 1},
+            {"id": 2, "image_id": 8, "category_id": 1, "attributes": {"method": "annotation"}},
+        ],
+    }
+    archive = zipped(
+        {"x.png": image_bytes(), "y.png": image_bytes(), "coco.json": json.dumps(coco).encode()}
+    )
+    summary = run(project, archive, "coco")
+    assert (summary.created, summary.labels_applied, summary.labels_none) == (2, 1, 1)
+    assert finals(project) == {"x.png": ["bird"]}
+
+
+@pytest.mark.parametrize(
+    "files, labels_format, sent, message",
+    [
+        ({"a.txt": b"x"}, "none", None, "The archive holds no images"),
+        ({"a.png": b"x"}, "csv", None, "The archive holds no .csv files"),
+        ({"a.png": b"x", "1.json": b"[]", "2.json": b"[]"}, "coco", None, "holds 2 .json"),
+        ({"a.png": b"x"}, "coco", b"{", "the labels file sent: line 1: Not valid JSON"),
+        ({"a.png": b"x"}, "csv", b"name,label\n", "no file column"),
+        ({"a.png": b"x"}, "csv", b"\xff\xfe", "not UTF-8"),
+        ({"a.png": b"x"}, "yaml", None, "labels_format must be one of"),
+    ],
+)
+def test_bad_archives_and_labels_are_refused_before_any_image(
+    project, files, labels_format, sent, message
+):
+    with pytest.raises(ValidationFailed) as refused:
+        archive_plan(zipped(files), labels_format=labels_format, labels_file=sent)
+    assert message in refused.value.message
+    assert not project.images.exists()
+
+
+def test_a_file_that_is_no_zip_is_refused():
+    with pytest.raises(ValidationFailed, match="Not a readable zip archive"):
+        archive_plan(io.BytesIO(b"plain text"), labels_format="none")
+
+
+def test_coco_labels_name_what_is_wrong():
+    with pytest.raises(LabelSourceError, match="needs a list 'images'"):
+        coco_labels({"annotations": []})
+    with pytest.raises(LabelSourceError, match="no category with id 9"):
+        coco_labels(
+            {
+                "images": [{"id": 1, "file_name": "a.png"}],
+                "categories": [],
+                "annotations": [{"image_id": 1, "category_id": 9}],
+            }
+        )
