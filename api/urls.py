@@ -14,6 +14,7 @@ from rest_framework.routers import DefaultRouter, SimpleRouter
 from api.agreement import AgreementView, ConsensusView
 from api.annotations import AnnotationViewSet
 from api.auth import TokenLoginView
+from api.duplicates import DuplicateListView
 from api.exports import ExportDetailView, ExportDownloadView, ExportListView, ExportView
 from api.images import ImageViewSet
 from api.imports import ArchiveImportView, ImportView
@@ -104,6 +105,7 @@ urlpatterns = [
     ),
     path("projects/<int:project_pk>/consensus/", ConsensusView.as_view(), name="consensus"),
     path("projects/<int:project_pk>/review/", ReviewListView.as_view(), name="review"),
+    path("projects/<int:project_pk>/duplicates/", DuplicateListView.as_view(), name="duplicates"),
     path(
         "projects/<int:project_pk>/review/<int:image_id>/",
         ReviewDetailView.as_view(),

@@ -397,3 +397,6 @@ for _filter in (
     register_filter(_filter)
 
 __all__ = ["FILTERS", "SORTS", "ImageFilter", "images_filtered", "register_filter"]
+
+# Filters of other features, registered on import: last, since they use the registry above.
+from labeler.browse import duplicate_filters  # noqa: E402, F401

@@ -113,14 +113,21 @@ def current_model_version(project: Project) -> ModelVersion | None:
 
 
 def _split_plan(project: Project, options: ExportOptions) -> SplitPlan:
-    """One pass over the same selection first: the strata and their hashes."""
+    """One pass over the same selection first: the strata and their hashes; near-duplicate
+    groups are kept in one split."""
     unsplit = replace(options, split=None, predictions=False)
-    items = (
-        (row.sha256, tuple(row.final_labels or ()))
-        for row in _rows(export_selection(project, unsplit), unsplit, None)
-    )
+    selection = export_selection(project, unsplit)
+    grouped = selection.images.filter(duplicate_group__isnull=False).order_by()
+    groups = {
+        sha256: group
+        for sha256, group in grouped.values_list("sha256", "duplicate_group").iterator()
+        if group is not None
+    }
+    items = ((row.sha256, tuple(row.final_labels or ())) for row in _rows(selection, unsplit, None))
     assert options.split is not None
-    return SplitPlan(items, shares=options.split, names=options.split_names, seed=options.seed)
+    return SplitPlan(
+        items, shares=options.split, names=options.split_names, seed=options.seed, groups=groups
+    )
 
 
 _COLUMNS = ("pk", "original_name", "sha256", "width", "height", "file", "format")

@@ -8,12 +8,15 @@ label once final labels are refreshed.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from labeler.annotations.models import FinalLabel
 from labeler.errors import ValidationFailed
+from labeler.images.duplicate_groups import duplicate_groups_by_image
+from labeler.images.models import Image
 from labeler.predictions.evaluation import split_stratified
 from labeler.projects.models import Project
 
@@ -30,6 +33,8 @@ class TrainingSet:
     files: list[str]  # storage names
     targets: list[list[int]]  # label ids per image (exactly one for single-label)
     sha256s: list[str]  # the files' content hashes
+    # Near-duplicate group of each image that has one: a group stays on one side of a split.
+    groups: dict[int, int] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.image_ids)
@@ -65,12 +70,14 @@ def training_set(project: Project) -> TrainingSet:
     else:
         by_image = {i: labels for i, labels in by_image.items() if len(labels) == 1}
     image_ids = sorted(by_image)
+    groups = duplicate_groups_by_image(Image.objects.filter(project=project))
     return TrainingSet(
         label_ids=label_ids,
         image_ids=image_ids,
         files=[files[i][0] for i in image_ids],
         targets=[sorted(by_image[i]) for i in image_ids],
         sha256s=[files[i][1] for i in image_ids],
+        groups={i: groups[i] for i in image_ids if i in groups},
     )
 
 
@@ -91,17 +98,36 @@ def training_set_check(data: TrainingSet) -> None:
 
 
 def training_split(data: TrainingSet, *, share: float, seed: int, multi_label: bool) -> Split:
-    """A stratified split, stable across runs (an image stays in validation as data grows)."""
+    """A stratified split, stable across runs (an image stays in validation as data grows).
+
+    Near-duplicates never straddle it: a group goes where its smallest image fell, so a
+    copy of a validation image is never trained on.
+    """
     targets: list[object] = (
         list(data.targets) if multi_label else [labels[0] for labels in data.targets]
     )
     _, validation_ids = split_stratified(data.image_ids, targets, share, seed)
-    in_validation = set(validation_ids)
+    in_validation = groups_together(data.image_ids, set(validation_ids), data.groups)
     rows = range(len(data))
     return Split(
         train=[i for i in rows if data.image_ids[i] not in in_validation],
         validation=[i for i in rows if data.image_ids[i] in in_validation],
     )
+
+
+def groups_together(image_ids: list[int], chosen: set[int], groups: Mapping[int, int]) -> set[int]:
+    """``chosen`` with each near-duplicate group wholly in or out, as its smallest member."""
+    members: dict[int, list[int]] = {}
+    for image_id in image_ids:
+        if image_id in groups:
+            members.setdefault(groups[image_id], []).append(image_id)
+    together = set(chosen)
+    for ids in members.values():
+        if min(ids) in chosen:
+            together.update(ids)
+        else:
+            together.difference_update(ids)
+    return together
 
 
 def targets_array(data: TrainingSet, rows: list[int], *, multi_label: bool) -> np.ndarray:

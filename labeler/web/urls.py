@@ -6,6 +6,7 @@ from django.urls import path
 from labeler.web import (
     agreement,
     dataset_import,
+    duplicates,
     exports,
     home,
     images,
@@ -48,6 +49,7 @@ urlpatterns = [
         name="agreement-dashboard",
     ),
     path("projects/<int:project_id>/review/", agreement.review, name="review"),
+    path("projects/<int:project_id>/duplicates/", duplicates.duplicates, name="duplicates"),
     path("projects/<int:project_id>/models/", model_pages.models_page, name="models"),
     path(
         "projects/<int:project_id>/machine-review/",

@@ -1,0 +1,55 @@
+"""The near-duplicates page: a project's groups of copies, with their thumbnails."""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
+
+from labeler.agreement.duplicate_labels import duplicate_groups_page
+from labeler.images.duplicate_groups import max_distance_setting
+from labeler.images.links import file_link
+from labeler.web.pages import page_project, page_user
+
+PAGE_SIZE = 30
+
+
+@login_required
+@require_GET
+def duplicates(request: HttpRequest, project_id: int) -> HttpResponse:
+    """Near-duplicate groups, largest first, those whose final labels differ marked."""
+    project = page_project(request, project_id, oversee=True)
+    user = page_user(request)
+    raw = request.GET.get("page", "1")
+    page = int(raw) if raw.isascii() and raw.isdigit() and int(raw) > 0 else 1
+    total, groups = duplicate_groups_page(project, offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE)
+    shown = [
+        {
+            "group": group.group,
+            "size": group.size,
+            "labels_differ": group.labels_differ,
+            "images": [
+                {
+                    "id": member.id,
+                    "original_name": member.original_name,
+                    "final_labels": member.final_labels,
+                    "thumbnail_url": file_link(member.thumbnail, user_id=user.pk)
+                    if member.thumbnail
+                    else "",
+                }
+                for member in group.images
+            ],
+        }
+        for group in groups
+    ]
+    context = {
+        "project": project,
+        "groups": shown,
+        "total": total,
+        "page": page,
+        "previous_page": page - 1 if page > 1 else None,
+        "next_page": page + 1 if page * PAGE_SIZE < total else None,
+        "max_distance": max_distance_setting(),
+    }
+    return render(request, "images/duplicates.html", context)
