@@ -15,7 +15,7 @@ from api.permissions import request_user
 from labeler import flows
 from labeler.errors import PermissionDenied
 from labeler.projects import selectors, services
-from labeler.projects.models import ActiveLearning, ConsensusMethod, Label, Project
+from labeler.projects.models import ActiveLearning, ConsensusMethod, Label, OverlapMode, Project
 
 
 class LabelSerializer(serializers.ModelSerializer):
@@ -76,7 +76,8 @@ class ProjectSerializer(serializers.ModelSerializer):
             "suggestion_preselect", "export_keep_metadata", "strip_metadata_on_ingest", "labels",
             "role", "created_at",
             "updated_at", "qualification_gold_count", "qualification_pass_mark",
-            "gold_pause_window", "gold_pause_below",
+            "gold_pause_window", "gold_pause_below", "overlap_mode", "overlap_max",
+            "adaptive_confidence",
         ]  # fmt: skip
         read_only_fields = fields
 
@@ -99,6 +100,29 @@ class ProjectWriteSerializer(StrictInput, serializers.Serializer):
         required=False, default=0.7, min_value=0.0, max_value=1.0
     )
     gold_rate = serializers.FloatField(required=False, default=0.05, min_value=0.0, max_value=1.0)
+    overlap_mode = serializers.ChoiceField(
+        choices=OverlapMode.choices,
+        required=False,
+        default=OverlapMode.FIXED,
+        help_text="fixed: every image gets `overlap` annotators; adaptive: `overlap` first, then "
+        "one more at a time, up to `overlap_max`, while their labels disagree or the consensus "
+        "confidence is below `adaptive_confidence`.",
+    )
+    overlap_max = serializers.IntegerField(
+        required=False,
+        default=5,
+        min_value=1,
+        max_value=50,
+        help_text="Adaptive overlap: the most annotators an image gets (at least `overlap`).",
+    )
+    adaptive_confidence = serializers.FloatField(
+        required=False,
+        default=0.95,
+        min_value=0.0,
+        max_value=1.0,
+        help_text="Adaptive overlap: an image gets another annotator while the probability of "
+        "its leading label, each annotator weighed by their past accuracy, is below this.",
+    )
     active_learning = serializers.ChoiceField(
         choices=ActiveLearning.choices, required=False, default=ActiveLearning.MARGIN
     )

@@ -12,7 +12,7 @@ from django.utils.datastructures import MultiValueDict
 
 from labeler.errors import DomainError
 from labeler.projects.labels import DEFAULT_HOTKEYS, PALETTE
-from labeler.projects.models import ActiveLearning, ConsensusMethod, Project, Role
+from labeler.projects.models import ActiveLearning, ConsensusMethod, OverlapMode, Project, Role
 from labeler.projects.selectors import active_user_by_username
 from labeler.projects.training_config import training_config_defaults
 
@@ -115,6 +115,7 @@ SERVICE_FIELDS = {
     "active_learning_random_share": "random_percent",
     "machine_check_rate": "check_percent",
     "suggestion_holdback": "holdback_percent",
+    "adaptive_confidence": "adaptive_percent",
     "suggestion_preselect": "preselect_percent",
     **{(f"{key}.{part}" if part else key): name for name, (key, part) in TRAINING_FIELDS.items()},
 }
@@ -176,6 +177,25 @@ class ProjectForm(DomainForm):
     )
     review_threshold = bounded_number(1, "The review threshold is a confidence from 0 to 1.")
     gold_percent = bounded_number(100, "The share of gold images is a percentage from 0 to 100.")
+    # How many annotators an image gets: always overlap, or adaptively up to overlap_max.
+    overlap_mode = forms.ChoiceField(
+        required=False,
+        choices=[("", ""), *OverlapMode.choices],
+        error_messages={"invalid_choice": "Choose fixed or adaptive overlap."},
+    )
+    overlap_max = forms.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=50,
+        error_messages={
+            "min_value": "The most annotators an image gets is from 1 to 50.",
+            "max_value": "The most annotators an image gets is from 1 to 50.",
+            "invalid": "The most annotators an image gets is a whole number from 1 to 50.",
+        },
+    )
+    adaptive_percent = bounded_number(
+        100, "The confidence adaptive overlap asks for is a percentage from 0 to 100."
+    )
     # The model: queue order, retraining, machine-label checks and the training configuration.
     active_learning = forms.ChoiceField(
         required=False,
@@ -260,6 +280,7 @@ class ProjectForm(DomainForm):
             ("random_percent", "active_learning_random_share"),
             ("check_percent", "machine_check_rate"),
             ("holdback_percent", "suggestion_holdback"),
+            ("adaptive_percent", "adaptive_confidence"),
             ("preselect_percent", "suggestion_preselect"),
         ):
             share = values.pop(percent)
@@ -271,10 +292,10 @@ class ProjectForm(DomainForm):
                 posted["training_architecture"] = None
             stored = self.project.training if self.project is not None else {}
             values["training"] = training_overrides(stored, posted)
-        for name in ("review_threshold", "retrain_after"):
+        for name in ("review_threshold", "retrain_after", "overlap_max"):
             if values[name] is None:
                 del values[name]
-        for name in ("consensus_method", "active_learning"):
+        for name in ("consensus_method", "active_learning", "overlap_mode"):
             if not values[name]:
                 del values[name]
         return values
@@ -292,10 +313,19 @@ class ProjectForm(DomainForm):
                 "consensus_method": project.consensus_method,
                 "review_threshold": project.review_threshold,
                 "gold_percent": round(project.gold_rate * 100, 2),
+                **cls._overlap_initial(project),
                 **cls._model_initial(project),
             },
             project=project,
         )
+
+    @staticmethod
+    def _overlap_initial(project: Project) -> dict[str, Any]:
+        return {
+            "overlap_mode": project.overlap_mode,
+            "overlap_max": project.overlap_max,
+            "adaptive_percent": round(project.adaptive_confidence * 100, 2),
+        }
 
     @classmethod
     def blank(cls) -> ProjectForm:
@@ -310,6 +340,7 @@ class ProjectForm(DomainForm):
                 "consensus_method": defaults.consensus_method,
                 "review_threshold": defaults.review_threshold,
                 "gold_percent": round(defaults.gold_rate * 100, 2),
+                **cls._overlap_initial(defaults),
                 **cls._model_initial(defaults),
             }
         )
