@@ -8,13 +8,14 @@ from typing import Any
 
 from django.db.models import Prefetch, QuerySet
 from django.http import FileResponse
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.parsers import BaseParser, FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from api.image_browse import BrowsePagination, browse_parameters
 from api.image_metadata import (
     METADATA_FILTERS,
     POSITION_FILTERS,
@@ -28,6 +29,7 @@ from api.image_metadata import (
 from api.parsers import JSONParser
 from api.permissions import ProjectScopedView
 from labeler import flows
+from labeler.browse.filters import images_filtered
 from labeler.errors import NotFound, PermissionDenied, ValidationFailed
 from labeler.images import catalogue
 from labeler.images.links import file_link
@@ -193,6 +195,7 @@ class UploadResponseSerializer(serializers.Serializer):
     results = UploadResultSerializer(many=True)
 
 
+@extend_schema_view(list=extend_schema(parameters=browse_parameters()))
 class ImageViewSet(
     ProjectScopedView, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
 ):
@@ -201,12 +204,14 @@ class ImageViewSet(
     Annotators, who label blind, read images as the queue hands them out
     (``QueueImageSerializer``) and cannot filter by completeness nor metadata. Leads,
     reviewers and admins read each image's metadata (``ImageMetadataSerializer``); where a
-    photo was taken goes to leads and admins only.
+    photo was taken goes to leads and admins only. The list takes the data browser's
+    filters and sorts too (``labeler.browse``), for leads, reviewers and admins.
     """
 
     lookup_value_regex = r"\d+"
     serializer_class = ImageMetadataSerializer
     filterset_class = ImageFilter
+    pagination_class = BrowsePagination
     parser_classes = [MultiPartParser, FormParser]
 
     def get_parsers(self) -> list[BaseParser]:
@@ -218,7 +223,10 @@ class ImageViewSet(
         if getattr(self, "swagger_fake_view", False):  # schema generation
             return Image.objects.none()
         self._filters_check()
-        images = Image.objects.filter(project=self.project)
+        if self.action == "list":
+            images = images_filtered(self.project, self.request.query_params, user=self.user)
+        else:
+            images = Image.objects.filter(project=self.project)
         if self.sees_all_annotations:
             images = images.prefetch_related(
                 Prefetch("tags", queryset=ImageTag.objects.order_by("name"))

@@ -1,0 +1,121 @@
+"""The data browser's filters, sorts and pages on GET /api/v1/projects/{id}/images/."""
+
+from __future__ import annotations
+
+import pytest
+from drf_spectacular.generators import SchemaGenerator
+
+from labeler.annotations.models import FinalLabelMethod
+from labeler.browse.filters import FILTERS
+from labeler.flows import image_decide
+from labeler.images.models import Image
+from tests.factories import annotation_submit
+
+
+def url(project) -> str:
+    return f"/api/v1/projects/{project.pk}/images/"
+
+
+@pytest.fixture
+def images(project, lead, annotator, annotator2, make_images):
+    """Five images: the second and third labelled by both annotators, the fourth gold."""
+    made = make_images(project, 5)
+    for image in made[1:3]:
+        for user in (annotator, annotator2):
+            annotation_submit(project=project, annotator=user, image_id=image.pk, labels=["cat"])
+    image_decide(
+        project=project, image_id=made[3].pk, labels=["dog"], decided_by=lead,
+        method=FinalLabelMethod.GOLD,
+    )  # fmt: skip
+    return made
+
+
+def ids(body) -> list[int]:
+    return [row["id"] for row in body["results"]]
+
+
+@pytest.mark.django_db
+def test_filters_combine_and_the_old_ones_still_work(api_as, project, lead, images):
+    client = api_as(lead)
+    complete = client.get(url(project), {"status": "complete"})
+    assert complete.status_code == 200, complete.json()
+    assert ids(complete.json()) == [images[1].pk, images[2].pk]
+    both = client.get(url(project), {"status": ["complete", "gold"], "agreement": "unanimous"})
+    assert ids(both.json()) == [images[1].pk, images[2].pk]
+    old = client.get(url(project), {"is_complete": "true"})
+    assert ids(old.json()) == [images[1].pk, images[2].pk]
+    gold = client.get(url(project), {"final_label": "dog", "is_complete": "false"})
+    assert ids(gold.json()) == [images[3].pk]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("query", "field", "says"),
+    [
+        ({"status": "done"}, "status", "unknown value 'done'"),
+        ({"final_label": "zebra"}, "final_label", "not a label of this project"),
+        ({"labels_min": "many"}, "labels_min", "not a whole number"),
+        ({"confidence_max": "1.5"}, "confidence_max", "from 0 to 1"),
+        ({"model_disagrees": "maybe"}, "model_disagrees", "neither true nor false"),
+        ({"uploaded_after": "31/01/2026"}, "uploaded_after", "not a date"),
+        ({"sort": "colour"}, "sort", "unknown order"),
+        ({"cursor": "not-a-cursor"}, "cursor", "not a cursor"),
+        ({"page_size": "0"}, "page_size", "whole number"),
+        ({"labels_min": ["1", "2"]}, "labels_min", "given once"),
+    ],
+)
+def test_a_bad_value_is_a_400_naming_it(api_as, project, lead, images, query, field, says):
+    response = api_as(lead).get(url(project), query)
+    assert response.status_code == 400
+    assert says in response.json()["detail"]
+    assert field in response.json()["errors"]
+
+
+@pytest.mark.django_db
+def test_keyset_pages_follow_the_sort_both_ways(api_as, project, lead, images):
+    client = api_as(lead)
+    names = ["e.png", "b.png", "d.png", "a.png", "c.png"]
+    for image, name in zip(images, names, strict=True):
+        Image.objects.filter(pk=image.pk).update(original_name=name)
+    first = client.get(url(project), {"sort": "-name", "page_size": 2}).json()
+    assert [row["original_name"] for row in first["results"]] == ["e.png", "d.png"]
+    assert first["previous"] is None
+    second = client.get(first["next"]).json()
+    assert [row["original_name"] for row in second["results"]] == ["c.png", "b.png"]
+    third = client.get(second["next"]).json()
+    assert [row["original_name"] for row in third["results"]] == ["a.png"]
+    assert third["next"] is None
+    back = client.get(third["previous"]).json()
+    assert [row["original_name"] for row in back["results"]] == ["c.png", "b.png"]
+    assert client.get(back["previous"]).json()["results"] == first["results"]
+
+
+@pytest.mark.django_db
+def test_by_default_pages_are_in_id_order(api_as, project, lead, images):
+    body = api_as(lead).get(url(project), {"page_size": 3}).json()
+    assert ids(body) == [image.pk for image in images[:3]]
+    assert ids(api_as(lead).get(body["next"]).json()) == [image.pk for image in images[3:]]
+
+
+@pytest.mark.django_db
+def test_annotators_may_list_but_not_filter(api_as, project, annotator, images):
+    client = api_as(annotator)
+    assert client.get(url(project)).status_code == 200
+    for query in ({"status": "gold"}, {"sort": "-created_at"}, {"agreement": "tie"}):
+        response = client.get(url(project), query)
+        assert response.status_code == 403
+        assert "label blind" in response.json()["detail"]
+
+
+@pytest.mark.django_db
+def test_reviewers_filter(api_as, project, reviewer, images):
+    response = api_as(reviewer).get(url(project), {"status": "gold"})
+    assert ids(response.json()) == [images[3].pk]
+
+
+@pytest.mark.django_db
+def test_the_schema_lists_every_filter():
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    operation = schema["paths"]["/api/v1/projects/{project_pk}/images/"]["get"]
+    names = {parameter["name"] for parameter in operation["parameters"]}
+    assert set(FILTERS) | {"sort", "cursor", "page_size", "is_complete"} <= names
