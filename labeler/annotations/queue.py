@@ -65,7 +65,7 @@ def queue_next_image(
         if held is not None:
             return held
         if qualifying:  # a new annotator's test: gold images only
-            return _lease_gold(lease, excluded)
+            return _lease_test_image(lease, excluded)
         if project.gold_rate > 0 and _random.random() < project.gold_rate:
             gold = _lease_gold(lease, excluded)
             if gold is not None:
@@ -201,6 +201,19 @@ def _lease_gold(lease: _Lease, excluded: set[int]) -> Assignment | None:
     if gold is None:
         return None
     return _gold_write(lease, gold)
+
+
+def _lease_test_image(lease: _Lease, excluded: set[int]) -> Assignment:
+    """A gold image for the qualification test. The test is decided before this is
+    called once no gold image is left unseen, so none here means the annotator holds
+    every one still open: like the lease cap, they label those before asking again."""
+    gold = _lease_gold(lease, excluded)
+    if gold is None:
+        raise LeaseLimit(
+            "You hold every test image you have not labelled yet: label them before "
+            "asking for more."
+        )
+    return gold
 
 
 def _gold_write(lease: _Lease, image: Image) -> Assignment:

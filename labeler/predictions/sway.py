@@ -94,6 +94,8 @@ def _suggested(
 ) -> dict[tuple[int, int], frozenset[int]]:
     """The labels each (model version, image) suggested, as the queue computed them."""
     wanted = set(pairs)
+    if not wanted:
+        return {}
     versions = {
         v.pk: v for v in ModelVersion.objects.filter(project=project, pk__in={m for m, _ in wanted})
     }

@@ -14,6 +14,7 @@ from django.views.decorators.http import require_GET
 from labeler.annotations.selectors import project_progress
 from labeler.projects import selectors as project_selectors
 from labeler.projects.models import Project
+from labeler.web.annotator_gate import annotator_gate_context
 from labeler.web.labelling import IMAGE_ID_SLOT
 from labeler.web.pages import api_url, page_labels, page_project, page_user
 
@@ -29,6 +30,7 @@ def dashboard(request: HttpRequest, project_id: int) -> HttpResponse:
         "progress": progress,
         "percent_complete": progress.complete * 100 // progress.images if progress.images else 0,
         "dashboard": _dashboard_data(project, has_labels=progress.annotations > 0),
+        **annotator_gate_context(project, page_user(request)),
         "can_manage": project_selectors.can_manage(
             user=page_user(request),
             project=project,

@@ -117,6 +117,8 @@ SERVICE_FIELDS = {
     "suggestion_holdback": "holdback_percent",
     "adaptive_confidence": "adaptive_percent",
     "suggestion_preselect": "preselect_percent",
+    "qualification_pass_mark": "pass_percent",
+    "gold_pause_below": "pause_below_percent",
     **{(f"{key}.{part}" if part else key): name for name, (key, part) in TRAINING_FIELDS.items()},
 }
 TRAINING_KEY = re.compile(r"^training\.([a-z_]+(?:\.[a-z_]+)?)")
@@ -220,6 +222,31 @@ class ProjectForm(DomainForm):
     preselect_percent = bounded_number(
         100, "The lowest pre-selected suggestion confidence is a percentage from 0 to 100."
     )
+    # Who may label: the qualification test and the pause on low gold accuracy.
+    qualification_gold_count = forms.IntegerField(
+        required=False,
+        min_value=0,
+        max_value=500,
+        error_messages={
+            "min_value": "The test has 0 to 500 gold images (0: no test).",
+            "max_value": "The test has 0 to 500 gold images (0: no test).",
+            "invalid": "The test's size is a whole number of gold images (0: no test).",
+        },
+    )
+    pass_percent = bounded_number(100, "The pass mark is a percentage from 0 to 100.")
+    pause_below_percent = bounded_number(
+        100, "The pause's gold accuracy is a percentage from 0 to 100 (0: never)."
+    )
+    gold_pause_window = forms.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=1000,
+        error_messages={
+            "min_value": "The pause looks at 1 to 1000 gold answers.",
+            "max_value": "The pause looks at 1 to 1000 gold answers.",
+            "invalid": "The pause looks at a whole number of gold answers, 1 to 1000.",
+        },
+    )
     # Present (hidden) when the training inputs were on the page: unticked boxes then mean off.
     training_shown = forms.BooleanField(required=False, widget=forms.HiddenInput)
     training_architecture = forms.ChoiceField(
@@ -282,6 +309,8 @@ class ProjectForm(DomainForm):
             ("holdback_percent", "suggestion_holdback"),
             ("adaptive_percent", "adaptive_confidence"),
             ("preselect_percent", "suggestion_preselect"),
+            ("pass_percent", "qualification_pass_mark"),
+            ("pause_below_percent", "gold_pause_below"),
         ):
             share = values.pop(percent)
             if share is not None:
@@ -292,7 +321,13 @@ class ProjectForm(DomainForm):
                 posted["training_architecture"] = None
             stored = self.project.training if self.project is not None else {}
             values["training"] = training_overrides(stored, posted)
-        for name in ("review_threshold", "retrain_after", "overlap_max"):
+        for name in (
+            "review_threshold",
+            "retrain_after",
+            "overlap_max",
+            "qualification_gold_count",
+            "gold_pause_window",
+        ):
             if values[name] is None:
                 del values[name]
         for name in ("consensus_method", "active_learning", "overlap_mode"):
@@ -356,6 +391,10 @@ class ProjectForm(DomainForm):
             "preselect_percent": round(project.suggestion_preselect * 100, 2),
             "export_keep_metadata": project.export_keep_metadata,
             "strip_metadata_on_ingest": project.strip_metadata_on_ingest,
+            "qualification_gold_count": project.qualification_gold_count,
+            "pass_percent": round(project.qualification_pass_mark * 100, 2),
+            "pause_below_percent": round(project.gold_pause_below * 100, 2),
+            "gold_pause_window": project.gold_pause_window,
             **training_initial(project.training or {}),
         }
 

@@ -5,6 +5,7 @@ from django.urls import path
 
 from labeler.web import (
     agreement,
+    annotator_gate,
     dataset_import,
     duplicates,
     exports,
@@ -49,6 +50,11 @@ urlpatterns = [
         name="agreement-dashboard",
     ),
     path("projects/<int:project_id>/review/", agreement.review, name="review"),
+    path(
+        "projects/<int:project_id>/qualification/<int:user_id>/",
+        annotator_gate.standing_action,
+        name="standing-action",
+    ),
     path("projects/<int:project_id>/duplicates/", duplicates.duplicates, name="duplicates"),
     path("projects/<int:project_id>/models/", model_pages.models_page, name="models"),
     path(

@@ -92,7 +92,8 @@ function advanceFromQueue(countStall = true) {
   stage.element.dataset.imageId = "";
   if (state.exhausted) {
     stage.element.dataset.state = "done";
-    showMessage("Nothing left for you in this project. Thank you!");
+    // A queue that refused (a failed qualification test, a pause) says why, not "done".
+    showMessage(state.refusal || "Nothing left for you in this project. Thank you!");
     renderLabels();
     progress.refresh();
     // Leases of others expire and undone labels reopen images: look again later.

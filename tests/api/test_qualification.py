@@ -87,7 +87,9 @@ def test_a_new_annotator_gets_only_gold_until_they_pass(tested):
     user = newcomer(tested)
     seen = take_test(tested, user, ["cat", "dog"])
     unseen = tested.gold_ids - set(seen)
-    assert next_image(tested, user, unseen).status_code == 204, "no ordinary image yet"
+    held = next_image(tested, user, unseen)
+    assert held.status_code == 409, "no ordinary image yet"
+    assert held.json()["code"] == "lease_limit"
     seen += take_test(tested, user, ["cat"])
     response = next_image(tested, user, tested.gold_ids - set(seen))
     assert response.status_code == 200

@@ -102,7 +102,8 @@ def test_progress(filled, annotator, django_assert_num_queries):
     [
         ("label/", "annotator", 3),
         ("", "lead", 7),
-        ("agreement/", "lead", 6),
+        # 6, and 3 for who may label (standings, members) and the suggestions' sway
+        ("agreement/", "lead", 9),
     ],
     ids=["labelling page", "project page", "agreement dashboard"],
 )

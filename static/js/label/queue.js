@@ -28,7 +28,7 @@ function atLeaseCap(result) {
 
 /**
  * Fills state.buffer from url. state is the page's (buffer, current, parked, exhausted,
- * filling); the images of the outbox's writes are not asked for again. showMessage(text)
+ * filling, refusal: why the queue last refused, until it answers again); the images of the outbox's writes are not asked for again. showMessage(text)
  * says the queue refused, outbox.renderStatus(text) that the server cannot be reached;
  * showNext() puts the next image up when none is, after each answer; it takes it with
  * take().
@@ -57,6 +57,7 @@ export function createQueue({ url, state, outbox, showMessage, showNext }) {
           state.exhausted = true;
         } else if (result.ok) {
           failures = 0;
+          state.refusal = "";
           const item = result.body;
           item.img = await preload(item.image);
           state.buffer.push(item);
@@ -69,7 +70,8 @@ export function createQueue({ url, state, outbox, showMessage, showNext }) {
           failures += 1;
           await sleep(retryDelay(failures, SAVING));
         } else if (isRefusal(result)) {
-          showMessage(`The queue refused: ${errorMessage(result, { brief: true })}`);
+          state.refusal = `The queue refused: ${errorMessage(result, { brief: true })}`;
+          showMessage(state.refusal);
           state.exhausted = true;
         } else {
           outbox.renderStatus("Cannot reach the server; retrying…");
