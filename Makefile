@@ -8,7 +8,7 @@ PORT ?= 8000
 # pull a CUDA build of several GB. This pair installs from the local wheel cache here.
 TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
 
-.PHONY: run test fuzz lint format setup demo worker-cpu worker-gpu beat check-deploy compose-config clean bench-agreement bench-training bench-prelabel bench-active-learning bench-export bench-load bench-uploads bench-photos bench-label-paint bench-photo-models bench-duplicates
+.PHONY: run test fuzz lint format setup demo worker-cpu worker-gpu beat check-deploy compose-config clean bench-agreement bench-training bench-prelabel bench-active-learning bench-export bench-load bench-uploads bench-photos bench-label-paint bench-photo-models bench-adaptive-overlap bench-duplicates
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -116,6 +116,11 @@ bench-photos: setup
 ## kept inputs; CUDA when present, --device cpu for the CPU figures (docs/benchmarks.md).
 bench-photo-models: setup
 	$(BIN)/python bench/photo_models.py
+
+## Adaptive overlap against fixed overlap 3 (majority vote, Dawid-Skene): final-label accuracy and
+## labels per image, the demo's simulated annotators on the digits (docs/benchmarks.md).
+bench-adaptive-overlap: setup
+	$(BIN)/python bench/adaptive_overlap.py
 
 ## Near-duplicates: planted copies found at each distance, and one check and the whole project's
 ## groups at a million images in PostgreSQL against a scan and the pairwise reference (docs/benchmarks.md).
