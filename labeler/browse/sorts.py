@@ -110,7 +110,9 @@ def images_page(images: QuerySet[Image], *, sort: str, cursor: str | None, size:
     backwards, position = _cursor_read(cursor, sorted_by)
     forwards = not backwards
     if position is not None:
-        images = images.filter(_after(key_name, position, ascending=descending == backwards))
+        images = images.filter(
+            position_filter(sorted_by, position, ascending=descending == backwards)
+        )
     if backwards:
         images = images.reverse()
     rows = list(images[: size + 1])
@@ -125,10 +127,12 @@ def images_page(images: QuerySet[Image], *, sort: str, cursor: str | None, size:
     return Page(rows, last if has_next else None, first if has_previous else None)
 
 
-def _after(key_name: str, position: tuple[Any, int], *, ascending: bool) -> Q:
+def position_filter(sort: Sort, position: tuple[Any, int], *, ascending: bool) -> Q:
+    """The images after (key, id) in this order (``ascending``), or before it (not)."""
     key, image_id = position
     beyond = "gt" if ascending else "lt"
-    if key_name == "id":
+    key_name = SORT_KEY
+    if sort.name == "id":
         return Q(**{f"id__{beyond}": image_id})
     return Q(**{f"{key_name}__{beyond}": key}) | Q(**{key_name: key, f"id__{beyond}": image_id})
 

@@ -6,6 +6,7 @@ from django.urls import path
 from labeler.web import (
     agreement,
     annotator_gate,
+    browse,
     dataset_import,
     duplicates,
     exports,
@@ -36,6 +37,12 @@ urlpatterns = [
     path("projects/<int:project_id>/settings/", projects.project_edit, name="project-edit"),
     path("projects/<int:project_id>/members/", projects.project_members, name="project-members"),
     path("projects/<int:project_id>/upload/", images.upload, name="project-upload"),
+    path("projects/<int:project_id>/images/", browse.images_browse, name="images-browse"),
+    path(
+        "projects/<int:project_id>/images/<int:image_id>/",
+        browse.image_page,
+        name="image-page",
+    ),
     path("projects/<int:project_id>/export/", exports.export_page, name="project-export"),
     path("projects/<int:project_id>/import/", dataset_import.import_page, name="project-import"),
     path(
@@ -50,12 +57,12 @@ urlpatterns = [
         name="agreement-dashboard",
     ),
     path("projects/<int:project_id>/review/", agreement.review, name="review"),
+    path("projects/<int:project_id>/duplicates/", duplicates.duplicates, name="duplicates"),
     path(
         "projects/<int:project_id>/qualification/<int:user_id>/",
         annotator_gate.standing_action,
         name="standing-action",
     ),
-    path("projects/<int:project_id>/duplicates/", duplicates.duplicates, name="duplicates"),
     path("projects/<int:project_id>/models/", model_pages.models_page, name="models"),
     path(
         "projects/<int:project_id>/machine-review/",

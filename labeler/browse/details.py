@@ -1,0 +1,222 @@
+"""What the browser shows about images: a page's rows, and one image in full.
+
+A page's rows read their final labels and the current model's suggestion in a fixed
+number of queries whatever the page size. One image's details add every annotation
+(who, when, which labels), every model version's probabilities, and its label history.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.db.models import F
+
+from labeler.annotations.models import Annotation, FinalLabel, LabelChange, Skip
+from labeler.browse.sorts import SORT_KEY, position_filter, sort_apply, sort_read
+from labeler.errors import NotFound
+from labeler.images.models import Image
+from labeler.predictions.models import Prediction
+from labeler.predictions.selectors import suggestions_for
+from labeler.projects.models import Project
+
+
+@dataclass(frozen=True)
+class FinalFacts:
+    label_ids: list[int]
+    method: str
+    confidence: float | None
+    decided_by: str | None
+    updated_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class RowFacts:
+    """What a page's grid and table show beside an image."""
+
+    final: FinalFacts | None
+    predicted: list[int]
+    model_confidence: float | None
+
+
+def rows_facts(project: Project, images: Sequence[Image]) -> dict[int, RowFacts]:
+    """Each image's final label and current model's suggestion, in three queries."""
+    ids = [image.pk for image in images]
+    finals = _finals(ids)
+    suggestions = suggestions_for(project=project, image_ids=ids)
+    facts = {}
+    for image_id in ids:
+        suggestion = suggestions.get(image_id)
+        facts[image_id] = RowFacts(
+            final=finals.get(image_id),
+            predicted=suggestion.label_ids if suggestion else [],
+            model_confidence=suggestion.confidence if suggestion else None,
+        )
+    return facts
+
+
+def _finals(ids: list[int]) -> dict[int, FinalFacts]:
+    rows = FinalLabel.objects.filter(image_id__in=ids).select_related("decided_by")
+    return {
+        final.image_id: FinalFacts(
+            label_ids=sorted(label.pk for label in final.labels.all()),
+            method=final.method,
+            confidence=final.confidence,
+            decided_by=final.decided_by.username if final.decided_by else None,
+            updated_at=final.updated_at,
+        )
+        for final in rows.prefetch_related("labels")
+    }
+
+
+@dataclass(frozen=True)
+class AnnotationFacts:
+    annotator: str
+    label_ids: list[int]
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    time_spent_ms: int | None
+    suggestion_shown: bool
+    suggestion_accepted: bool
+
+
+@dataclass(frozen=True)
+class PredictionFacts:
+    version: int
+    is_current: bool
+    created_at: dt.datetime
+    confidence: float | None
+    probabilities: list[tuple[int, float]]  # most probable first
+
+
+@dataclass(frozen=True)
+class ChangeFacts:
+    kind: str
+    kind_label: str
+    who: str | None
+    annotator: str | None
+    method: str
+    from_label_ids: list[int]
+    to_label_ids: list[int]
+    created_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class ImageDetails:
+    image: Image
+    annotations: list[AnnotationFacts]
+    skipped_by: list[str]
+    final: FinalFacts | None
+    predictions: list[PredictionFacts]
+    history: list[ChangeFacts]
+
+
+def image_details(project: Project, image_id: int) -> ImageDetails:
+    """Everything a lead reads about one image of the project."""
+    image = Image.objects.filter(project=project, pk=image_id).first()
+    if image is None:
+        raise NotFound(f"Image {image_id} is not an image of this project.")
+    annotations = (
+        Annotation.objects.filter(image=image)
+        .select_related("annotator")
+        .prefetch_related("labels")
+        .order_by("created_at", "id")
+    )
+    return ImageDetails(
+        image=image,
+        annotations=[
+            AnnotationFacts(
+                annotator=a.annotator.username,
+                label_ids=sorted(label.pk for label in a.labels.all()),
+                created_at=a.created_at,
+                updated_at=a.updated_at,
+                time_spent_ms=a.time_spent_ms,
+                suggestion_shown=a.suggestion_shown,
+                suggestion_accepted=a.suggestion_accepted,
+            )
+            for a in annotations
+        ],
+        skipped_by=list(
+            Skip.objects.filter(image=image)
+            .order_by("id")
+            .values_list("annotator__username", flat=True)
+        ),
+        final=_finals([image.pk]).get(image.pk),
+        predictions=_predictions(image),
+        history=_history(image),
+    )
+
+
+def _predictions(image: Image) -> list[PredictionFacts]:
+    rows = (
+        Prediction.objects.filter(image=image)
+        .select_related("model_version")
+        .order_by("-model_version__version")
+    )
+    return [
+        PredictionFacts(
+            version=row.model_version.version,
+            is_current=row.model_version.is_current,
+            created_at=row.created_at,
+            confidence=row.confidence,
+            probabilities=sorted(_probabilities(row.probabilities), key=lambda p: -p[1]),
+        )
+        for row in rows
+    ]
+
+
+def _probabilities(stored: Mapping[str, Any]) -> list[tuple[int, float]]:
+    return [
+        (int(key), float(value))
+        for key, value in stored.items()
+        if str(key).isascii() and str(key).isdigit()
+    ]
+
+
+def _history(image: Image) -> list[ChangeFacts]:
+    changes = list(LabelChange.objects.filter(image=image).order_by("id"))
+    user_ids = {c.changed_by_id for c in changes} | {c.annotator_id for c in changes}
+    known = [pk for pk in user_ids if pk is not None]
+    names = dict(get_user_model().objects.filter(pk__in=known).values_list("pk", "username"))
+    return [
+        ChangeFacts(
+            kind=change.kind,
+            kind_label=change.get_kind_display(),
+            who=names.get(change.changed_by_id) if change.changed_by_id else None,
+            annotator=names.get(change.annotator_id) if change.annotator_id else None,
+            method=change.method,
+            from_label_ids=list(change.from_label_ids or []),
+            to_label_ids=list(change.to_label_ids or []),
+            created_at=change.created_at,
+        )
+        for change in changes
+    ]
+
+
+def image_neighbours(
+    images: Any, *, sort: str, image_id: int, project: Project
+) -> tuple[int | None, int | None]:
+    """The images before and after this one among ``images`` (filtered, in ``sort`` order).
+
+    The image itself need not match the filter any more (a label changed since): its place
+    in the order is taken from its own key.
+    """
+    sorted_by, descending = sort_read(sort)
+    one = sort_apply(Image.objects.filter(project=project, pk=image_id), sort, project)
+    if sorted_by.name == "id":
+        key: Any = image_id
+    else:
+        key = (
+            one.annotate(**{f"{SORT_KEY}_value": F(SORT_KEY)})
+            .values_list(f"{SORT_KEY}_value", flat=True)
+            .first()
+        )
+    position = (key, image_id)
+    after = images.filter(position_filter(sorted_by, position, ascending=not descending))
+    before = images.filter(position_filter(sorted_by, position, ascending=descending))
+    following = after.values_list("pk", flat=True).first()
+    preceding = before.reverse().values_list("pk", flat=True).first()
+    return preceding, following

@@ -1,0 +1,250 @@
+"""The Images page (a project's images, filtered, sorted, in keyset pages) and an image's page.
+
+Both read their filters from the address (``labeler.browse``), so a link shows what its
+sender saw; an image's page keeps them to step to the previous and next image of the same
+list. Reviewers, leads and admins only: annotators label blind.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse, QueryDict
+from django.shortcuts import render
+from django.urls import NoReverseMatch, reverse
+from django.views.decorators.http import require_GET
+
+from labeler.annotations.models import FinalLabelMethod
+from labeler.browse.details import image_details, image_neighbours, rows_facts
+from labeler.browse.filters import FILTERS, images_filtered, param_values
+from labeler.browse.sorts import SORT_CHOICES, Page, images_page
+from labeler.errors import NotFound, ValidationFailed
+from labeler.images.links import file_link
+from labeler.projects import selectors as project_selectors
+from labeler.projects.models import Label, Project
+from labeler.web.pages import api_url, page_labels, page_project, page_user
+
+VIEWS = {"grid": 60, "table": 100}  # images a page
+METHODS = dict(FinalLabelMethod.choices)
+
+
+@login_required
+@require_GET
+def images_browse(request: HttpRequest, project_id: int) -> HttpResponse:
+    """The project's images matching the address's filters, a page at a time."""
+    project = page_project(request, project_id, oversee=True)
+    user = page_user(request)
+    view = (param_values(request.GET, "view") or ["grid"])[-1]
+    view = view if view in VIEWS else "grid"
+    sort = (param_values(request.GET, "sort") or ["id"])[-1]
+    error = None
+    page = Page([], None, None)
+    try:
+        images = images_filtered(project, request.GET, user=user)
+        page = images_page(images, sort=sort, cursor=request.GET.get("cursor"), size=VIEWS[view])
+    except ValidationFailed as exc:
+        error = exc.message
+    labels = {label.pk: label for label in Label.objects.filter(project=project)}
+    context = {
+        "project": project,
+        "view": view,
+        "error": error,
+        "rows": _rows(project, page, labels, user_id=user.pk, query=_kept(request.GET)),
+        "form": _form(project, request.GET),
+        "sorts": SORT_CHOICES,
+        "sort": sort,
+        "next_url": _with(request.GET, cursor=page.next_cursor) if page.next_cursor else None,
+        "previous_url": _with(request.GET, cursor=page.previous_cursor)
+        if page.previous_cursor
+        else None,
+        "grid_url": _with(request.GET, view="grid", cursor=None),
+        "table_url": _with(request.GET, view="table", cursor=None),
+        "filter_query": _kept(request.GET, drop=("view",)),
+        "can_manage": project_selectors.can_manage(
+            user=user,
+            project=project,
+            role=project_selectors.project_role(user=user, project=project),
+        ),
+        "browse_data": {
+            "project": project.pk,
+            "bulk_url": _bulk_url(project),
+            "query": _kept(request.GET, drop=("view",)),
+            "labels": page_labels(project),
+        },
+    }
+    return render(request, "images/browse.html", context, status=400 if error else 200)
+
+
+def _bulk_url(project: Project) -> str | None:
+    try:
+        return api_url(project, "images-bulk")
+    except NoReverseMatch:  # no bulk endpoint in this build
+        return None
+
+
+def _kept(params: QueryDict, drop: tuple[str, ...] = ()) -> str:
+    """The address's filters and sort (no cursor), without empty values, as a query string."""
+    pairs = [
+        (name, value)
+        for name in params
+        if name not in ("cursor", *drop)
+        for value in param_values(params, name)
+    ]
+    return urlencode(pairs)
+
+
+def _with(params: QueryDict, **changes: str | None) -> str:
+    query = QueryDict(_kept(params), mutable=True)
+    for name, value in changes.items():
+        query.pop(name, None)
+        if value is not None:
+            query[name] = value
+    return f"?{query.urlencode()}"
+
+
+def _label_names(label_ids: list[int], labels: dict[int, Label]) -> list[dict[str, str]]:
+    return [
+        {"name": labels[pk].name, "color": labels[pk].color} for pk in label_ids if pk in labels
+    ]
+
+
+def _rows(
+    project: Project, page: Page, labels: dict[int, Label], *, user_id: int, query: str
+) -> list[dict[str, Any]]:
+    facts = rows_facts(project, page.images)
+    rows = []
+    for image in page.images:
+        fact = facts[image.pk]
+        final = fact.final
+        thumbnail = image.thumbnail.name or ""
+        rows.append(
+            {
+                "image": image,
+                "url": reverse("image-page", args=[project.pk, image.pk])
+                + (f"?{query}" if query else ""),
+                "thumbnail_url": file_link(thumbnail, user_id=user_id) if thumbnail else "",
+                "status": _status(image, final.method if final else None),
+                "final": _label_names(final.label_ids, labels) if final else [],
+                "final_method": METHODS.get(final.method, "") if final else "",
+                "confidence": final.confidence if final else None,
+                "predicted": _label_names(fact.predicted, labels),
+                "model_confidence": fact.model_confidence,
+            }
+        )
+    return rows
+
+
+def _status(image: Any, method: str | None) -> str:
+    if method == FinalLabelMethod.GOLD:
+        return "gold"
+    if image.is_complete:
+        return "complete"
+    return "in progress" if image.annotation_count else "not started"
+
+
+def _form(project: Project, params: QueryDict) -> list[dict[str, Any]]:
+    """The filter form's fields, from the registry, with the address's values."""
+    labels = [(label.name, label.name) for label in Label.objects.filter(project=project)]
+    annotators = [
+        (name, name)
+        for name in project.memberships.order_by("user__username").values_list(
+            "user__username", flat=True
+        )
+    ]
+    fields = []
+    for image_filter in FILTERS.values():
+        options: tuple[tuple[str, str], ...] | list[tuple[str, str]] = image_filter.choices
+        if image_filter.kind == "label":
+            options = labels + ([("none", "(none)")] if image_filter.name == "final_label" else [])
+        elif image_filter.kind == "user":
+            options = annotators
+        values = param_values(params, image_filter.name)
+        fields.append(
+            {
+                "name": image_filter.name,
+                "label": image_filter.label,
+                "help": image_filter.help,
+                "kind": image_filter.kind,
+                "group": image_filter.group,
+                "options": options,
+                "checkboxes": image_filter.kind == "choice" and image_filter.many,
+                "values": values,
+                "value": values[-1] if values else "",
+            }
+        )
+    return fields
+
+
+@login_required
+@require_GET
+def image_page(request: HttpRequest, project_id: int, image_id: int) -> HttpResponse:
+    """One image large, with every label, the consensus, the models' predictions and the
+    history; the previous and next image of the list it was opened from."""
+    project = page_project(request, project_id, oversee=True)
+    user = page_user(request)
+    try:
+        details = image_details(project, image_id)
+    except NotFound as exc:
+        raise Http404(str(exc)) from None
+    sort = (param_values(request.GET, "sort") or ["id"])[-1]
+    query = _kept(request.GET)
+    try:
+        images = images_filtered(project, request.GET, user=user)
+        previous_id, next_id = image_neighbours(
+            images, sort=sort, image_id=image_id, project=project
+        )
+        error = None
+    except ValidationFailed as exc:
+        previous_id = next_id = None
+        error = exc.message
+    labels = {label.pk: label for label in Label.objects.filter(project=project)}
+    image = details.image
+
+    def link(pk: int | None) -> str | None:
+        if pk is None:
+            return None
+        return reverse("image-page", args=[project.pk, pk]) + (f"?{query}" if query else "")
+
+    def names(ids: list[int]) -> list[dict[str, str]]:
+        return _label_names(ids, labels)
+
+    context = {
+        "project": project,
+        "image": image,
+        "error": error,
+        "annotations": [{"facts": a, "labels": names(a.label_ids)} for a in details.annotations],
+        "skipped_by": details.skipped_by,
+        "final": details.final,
+        "final_labels": names(details.final.label_ids) if details.final else [],
+        "final_method": METHODS.get(details.final.method, "") if details.final else "",
+        "predictions": [
+            {
+                "facts": p,
+                "rows": [
+                    {"label": labels[pk].name, "color": labels[pk].color, "p": prob}
+                    for pk, prob in p.probabilities
+                    if pk in labels
+                ],
+            }
+            for p in details.predictions
+        ],
+        "history": [
+            {"facts": c, "from": names(c.from_label_ids), "to": names(c.to_label_ids)}
+            for c in details.history
+        ],
+        "previous_url": link(previous_id),
+        "next_url": link(next_id),
+        "back_url": reverse("images-browse", args=[project.pk]) + (f"?{query}" if query else ""),
+        "image_data": {
+            "id": image.pk,
+            "original_name": image.original_name,
+            "width": image.width,
+            "height": image.height,
+            "format": image.format,
+            "file_url": file_link(image.file.name or "", user_id=user.pk),
+            "display_url": file_link((image.display or image.file).name or "", user_id=user.pk),
+        },
+    }
+    return render(request, "images/image.html", context)
