@@ -20,6 +20,7 @@ from django.utils import timezone
 from labeler import cache_keys
 from labeler.agreement import metrics
 from labeler.agreement.consensus import consensus
+from labeler.agreement.needs_help import needs_help, rules
 from labeler.agreement.over_time import (
     BUCKETS,
     Bucket,
@@ -33,6 +34,9 @@ from labeler.annotations.models import Annotation, FinalLabel, FinalLabelMethod
 from labeler.projects.models import Project
 
 CACHE_SECONDS = 24 * 3600
+# Part of the cache key: a report computed by an older version of this module (other
+# fields) is not served once the module changes.
+REPORT_VERSION = 2
 
 
 CHANCE_CORRECTED = {"kappa_with_others", "consensus_kappa", "gold_kappa"}
@@ -75,7 +79,10 @@ def agreement_report(project: Project, bucket: Bucket | None = None) -> dict[str
     ``bucket`` ("day" or "week") sets the points of ``over_time``; by default days when the
     ratings span at most 60 days, else weeks.
     """
-    settings = f"{project.consensus_method}:{bucket or 'auto'}:{timezone.get_current_timezone()}"
+    settings = (
+        f"{REPORT_VERSION}:{project.consensus_method}:{bucket or 'auto'}:"
+        f"{timezone.get_current_timezone()}"
+    )
     mark = hashlib.sha256(f"{settings}:{_watermark(project)}".encode()).hexdigest()
     key = cache_keys.agreement_report(project.pk, mark)
     report = cache.get(key)
@@ -100,6 +107,7 @@ def agreement_compute(project: Project, bucket: Bucket | None = None) -> dict[st
             {"id": int(a), "username": names.get(int(a), "")} for a in ratings.annotator_ids
         ],
         "labels": ratings.label_ids,
+        "needs_help_rules": rules(),
     }
     zone = timezone.get_current_timezone()
 
@@ -157,7 +165,7 @@ def _single_label(
             "pairs": _pairs_json(matrix, ratings.annotator_ids),
         },
         **report,
-        "per_annotator": _per_annotator_json(ratings, annotators),
+        "per_annotator": needs_help(_per_annotator_json(ratings, annotators)),
     }
 
 

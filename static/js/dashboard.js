@@ -9,7 +9,7 @@ import { request, errorMessage } from "./lib/api.js";
 import { $, el, fill, pageData } from "./lib/dom.js";
 import { isNum, fixed, percent, plural } from "./lib/format.js";
 import { setLabels, labelName, labelChip } from "./lib/labels.js";
-import { bandBadge } from "./dashboard/common.js";
+import { bandBadge, isFew, setFewImages } from "./dashboard/common.js";
 import { heatmapIsDense, renderConfusion, renderHeatmap } from "./dashboard/matrices.js";
 import { renderOverTime } from "./dashboard/over-time.js";
 import { helpReasons, renderAnnotators, renderLabels } from "./dashboard/tables.js";
@@ -47,7 +47,10 @@ function headlineCard(key, title, figure, { asPercent = false, note = null } = {
         })
       : null,
     defined
-      ? el("p", { class: "figure-n", text: `over ${plural(figure.n_items, "image")}` })
+      ? el("p", {
+          class: isFew(figure.n_items) ? "figure-n few" : "figure-n",
+          text: `over ${plural(figure.n_items, "image")}${isFew(figure.n_items) ? ": too few to say much" : ""}`,
+        })
       : el("p", {
           class: "figure-reason",
           text: figure && figure.reason ? figure.reason : "not computed",
@@ -271,6 +274,7 @@ function renderReport() {
 async function loadReport() {
   try {
     report = await getJson(data.urls.agreement);
+    if (report.needs_help_rules) setFewImages(report.needs_help_rules.few_images);
   } catch (error) {
     const box = $("load-error");
     box.textContent = `The agreement figures could not be loaded (${error.message}). Reload the page to try again.`;

@@ -32,21 +32,15 @@ export const slug = (name) => name.replace(/\s+/g, "-");
 export const cssVar = (name) =>
   getComputedStyle(document.documentElement).getPropertyValue(name).trim() || "#999";
 
-// ---- statistics ------------------------------------------------------------------------
-export function median(values) {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+// ---- few images ------------------------------------------------------------------------
+// A figure over fewer images than this shows its n beside it (the report's rules say how
+// many; until a report is read, the server's default).
+let fewImages = 20;
+export function setFewImages(n) {
+  if (isNum(n)) fewImages = n;
 }
-
-/** The upper end of the Wilson 95% interval of a proportion observed over n items. */
-export function wilsonUpper(p, n) {
-  if (!n) return 1;
-  const z = 1.96;
-  const centre = p + (z * z) / (2 * n);
-  const spread = z * Math.sqrt((p * (1 - p)) / n + (z * z) / (4 * n * n));
-  return (centre + spread) / (1 + (z * z) / n);
-}
+export const isFew = (n) => isNum(n) && n < fewImages;
+export const fewImagesLimit = () => fewImages;
 
 // ---- figures ---------------------------------------------------------------------------
 export function bandBadge(band) {
@@ -74,6 +68,7 @@ export function figureCell(figure, { asPercent = false, withBand = true } = {}) 
       text: asPercent ? percent(figure.value) : fixed(figure.value),
     }),
     withBand ? bandBadge(figure.band) : null,
+    isFew(figure.n_items) ? el("span", { class: "n-items", text: `n = ${figure.n_items}` }) : null,
   );
 }
 

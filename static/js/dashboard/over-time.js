@@ -4,7 +4,16 @@
 import { el, fill, svg } from "../lib/dom.js";
 import { isNum, fixed, percent, plural } from "../lib/format.js";
 import { table } from "../lib/tables.js";
-import { figureCell, BANDS, BAND_EDGES, PALETTE, slug, cssVar } from "./common.js";
+import {
+  figureCell,
+  fewImagesLimit,
+  isFew,
+  BANDS,
+  BAND_EDGES,
+  PALETTE,
+  slug,
+  cssVar,
+} from "./common.js";
 
 // Raw agreement is drawn dashed and written as a percentage.
 const RAW = { dashed: true, asPercent: true };
@@ -55,7 +64,7 @@ export function renderOverTime(box, report, { flagged = new Set() } = {}) {
     box,
     el("p", {
       class: "muted card-help",
-      text: `Per ${unit}: the images whose last label came that ${unit}, with all their labels.${report.multi_label ? "" : " Shaded: the Landis & Koch bands."}`,
+      text: `Per ${unit}: the images whose last label came that ${unit}, with all their labels; n under each point is its number of images. Faded: a point over fewer than ${fewImagesLimit()} images, too few to read much into.${report.multi_label ? "" : " Shaded: the Landis & Koch bands."}`,
     }),
     charts,
     timeTable(points, series, unit),
@@ -69,7 +78,14 @@ export function renderOverTime(box, report, { flagged = new Set() } = {}) {
   charts.append(
     chartBlock(
       "Project",
-      lineChart({ dates, series, width, bands: !report.multi_label, id: "chart-project" }),
+      lineChart({
+        dates,
+        series,
+        width,
+        bands: !report.multi_label,
+        id: "chart-project",
+        counts: points.map((point) => point.n_images),
+      }),
       series,
     ),
   );
@@ -128,9 +144,9 @@ const shortDate = (iso) =>
   });
 
 /** An inline SVG line chart of figures (or null) per date; gaps where a figure is undefined. */
-function lineChart({ dates, series, width, bands, id, axisPercent = false }) {
-  const height = 230;
-  const margin = { top: 10, right: 14, bottom: 26, left: 40 };
+function lineChart({ dates, series, width, bands, id, axisPercent = false, counts = null }) {
+  const height = counts ? 244 : 230;
+  const margin = { top: 10, right: 14, bottom: counts ? 40 : 26, left: 40 };
   const plotW = width - margin.left - margin.right;
   const plotH = height - margin.top - margin.bottom;
   const all = series.flatMap((s) =>
@@ -204,6 +220,26 @@ function lineChart({ dates, series, width, bands, id, axisPercent = false }) {
       );
     }
   });
+  if (counts) {
+    // Each point's number of images, under it (every other one, or fewer, when crowded).
+    const every = Math.max(1, Math.ceil(28 / Math.max(1, plotW / Math.max(1, dates.length - 1))));
+    counts.forEach((n, i) => {
+      if (i % every !== 0 && i !== counts.length - 1) return;
+      root.append(
+        svg(
+          "text",
+          {
+            x: x(i),
+            y: margin.top + plotH + 13,
+            class: isFew(n) ? "tick point-n few" : "tick point-n",
+            "text-anchor": "middle",
+            "data-n": String(n),
+          },
+          `n=${n}`,
+        ),
+      );
+    });
+  }
   series.forEach((s, index) => {
     const group = svg("g", { class: "series-group", "data-series": String(index) });
     let d = "";
@@ -228,7 +264,8 @@ function lineChart({ dates, series, width, bands, id, axisPercent = false }) {
     const show = s.asPercent ? percent : fixed;
     s.values.forEach((f, i) => {
       if (!f || !isNum(f.value)) return;
-      const title = `${s.name}, ${shortDate(dates[i])}: ${show(f.value)} over ${plural(f.n_items, "image")}`;
+      const few = isFew(f.n_items);
+      const title = `${s.name}, ${shortDate(dates[i])}: ${show(f.value)} over ${plural(f.n_items, "image")}${few ? " (few: faded)" : ""}`;
       group.append(
         svg(
           "circle",
@@ -236,10 +273,13 @@ function lineChart({ dates, series, width, bands, id, axisPercent = false }) {
             cx: x(i),
             cy: y(f.value),
             r: dates.length > 20 ? 2.2 : 3.2,
-            "fill-opacity": s.weight === "faint" ? "0.45" : null,
+            "fill-opacity": few ? "0.25" : s.weight === "faint" ? "0.45" : null,
+            stroke: few ? s.colour : null,
+            "stroke-opacity": few ? "0.6" : null,
             fill: s.colour,
-            class: "point",
+            class: few ? "point few" : "point",
             "data-value": f.value,
+            "data-n": String(f.n_items),
           },
           svg("title", { text: title }),
         ),

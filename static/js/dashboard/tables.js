@@ -1,50 +1,32 @@
 /* The dashboard's tables: annotators (who may need help) and labels. */
 import { el, fill } from "../lib/dom.js";
-import { isNum, fixed, percent, plural } from "../lib/format.js";
+import { isNum, percent, plural } from "../lib/format.js";
 import { labelName, labelChip } from "../lib/labels.js";
 import { table, makeSortable } from "../lib/tables.js";
-import { figureCell, sortValue, median, wilsonUpper } from "./common.js";
+import { figureCell, sortValue } from "./common.js";
 
-// "Needs help": this far below the median of the other annotators, or gold accuracy
-// below GOLD_FLOOR even at the top of its 95% interval (a few gold images prove little).
-const HELP_GAP = 0.15;
-const GOLD_FLOOR = 0.7;
-
-/** Why each annotator may need help: well below the others, or poor on gold images. */
+/** Why each annotator may need help, as the server judged it: only on enough images, and
+ * for shares only when even the top of their 95% interval is below the acceptable level
+ * (labeler/agreement/needs_help.py holds the rules and their rationale). */
 export function helpReasons(report) {
-  const rows = report.per_annotator;
-  const checks = [
-    { key: "kappa_with_others", what: "κ with others", show: fixed },
-    { key: "consensus_accuracy", what: "agrees with consensus", show: percent },
-  ];
   const reasons = new Map();
-  for (const row of rows) {
-    const found = [];
-    for (const check of checks) {
-      const mine = row[check.key].value;
-      const others = rows
-        .filter((o) => o !== row)
-        .map((o) => o[check.key].value)
-        .filter(isNum);
-      if (!isNum(mine) || others.length < 2) continue;
-      const typical = median(others);
-      if (mine < typical - HELP_GAP) {
-        found.push(`${check.what} ${check.show(mine)}, others' median ${check.show(typical)}`);
-      }
-    }
-    const gold = row.gold_accuracy;
-    if (isNum(gold.value) && wilsonUpper(gold.value, gold.n_items) < GOLD_FLOOR) {
-      found.push(`gold accuracy ${percent(gold.value)} on ${plural(gold.n_items, "gold image")}`);
-    }
-    if (found.length) reasons.set(row.annotator, found);
+  for (const row of report.per_annotator) {
+    if (row.needs_help && row.needs_help.length) reasons.set(row.annotator, row.needs_help);
   }
   return reasons;
+}
+
+/** The fewest images an annotator's figure needs before it can flag them. */
+function fewestImages(row, rules) {
+  const shared = [row.kappa_with_others, row.consensus_accuracy].map((f) => f.n_items);
+  return Math.max(...shared, 0) < rules.min_shared_images ? Math.max(...shared, 0) : null;
 }
 
 /** Each annotator's figures, sortable, those who may need help marked and told why. */
 export function renderAnnotators(box, report) {
   const name = new Map(report.annotators.map((p) => [p.id, p.username]));
   const reasons = helpReasons(report);
+  const rules = report.needs_help_rules;
   const head = [
     columnHead("Annotator", { sortable: "text" }),
     columnHead("Labels", { num: true }),
@@ -90,10 +72,23 @@ export function renderAnnotators(box, report) {
       ),
       el(
         "td",
-        { class: "status-cell", dataset: { sort: help ? "0" : "1" } },
+        { class: "status-cell", dataset: { sort: help ? "0" : row.too_few_images ? "1" : "2" } },
         help
           ? el("span", { class: "help-reason", text: help.join("; ") })
-          : el("span", { class: "ok-mark", text: "OK" }),
+          : row.too_few_images
+            ? el(
+                "span",
+                {
+                  class: "few-mark",
+                  title: `Judged once ${rules.min_shared_images} of this annotator's images are shared with others (or ${rules.min_gold_images} gold images)`,
+                },
+                "Too few images to judge ",
+                el("span", {
+                  class: "n-items",
+                  text: `(n = ${fewestImages(row, rules) ?? row.n_rated})`,
+                }),
+              )
+            : el("span", { class: "ok-mark", text: "OK" }),
       ),
     );
   });
@@ -118,7 +113,7 @@ export function renderAnnotators(box, report) {
     el("div", { class: "table-wrap" }, annotatorsTable),
     el("p", {
       class: "footnote muted",
-      text: `“Needs help” means ${Math.round(HELP_GAP * 100)} points or more below the other annotators' median (κ with others, agreement with consensus), or gold accuracy under ${percent(GOLD_FLOOR)} even at the top of its 95% interval.`,
+      text: `“Needs help” needs evidence: at least ${rules.min_shared_images} images shared with others, and then κ with others more than ${Math.round(rules.gap * 100)} points below the other annotators' median, or agreement with the consensus below that even at the top of its 95% interval; or, on at least ${rules.min_gold_images} gold images, gold accuracy under ${percent(rules.gold_floor)} even at the top of its 95% interval. “n = …” marks a figure over fewer than ${rules.few_images} images.`,
     }),
   );
 }
