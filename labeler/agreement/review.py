@@ -179,7 +179,10 @@ def annotations_watermark(project: Project) -> str:
 
 def review_candidates(project: Project) -> Candidates:
     """The project's candidates for review, cached until its annotations or settings change."""
-    settings_mark = f"{project.consensus_method}:{project.overlap}:{project.review_threshold}"
+    settings_mark = (
+        f"{project.consensus_method}:{project.overlap}:{project.review_threshold}:"
+        f"{project.overlap_mode}:{project.overlap_max}"  # adaptive overlap: who is eligible
+    )
     mark = f"{settings_mark}:{annotations_watermark(project)}"
     key = cache_keys.review_candidates(project.pk, hashlib.sha256(mark.encode()).hexdigest())
     candidates = cache.get(key)

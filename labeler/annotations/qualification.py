@@ -298,7 +298,8 @@ def standing_act(
     with transaction.atomic():
         standing = (
             AnnotatorStanding.objects.select_for_update()
-            .filter(project=project, annotator_id=annotator_id)
+            # annotator__pk: an id beyond the column's range finds nothing, never an error.
+            .filter(project=project, annotator__pk=annotator_id)
             .first()
         )
         if standing is None:

@@ -149,6 +149,11 @@ def test_only_a_lead_acts_and_only_on_someone_waiting(tested, lead, annotator):
         url(tested, f"qualification/{user.pk}/"), {"action": "forgive"}, format="json"
     )
     assert bad.status_code == 400
+    for missing in (10**6, 2**70):
+        gone = client_for(lead).post(
+            url(tested, f"qualification/{missing}/"), {"action": "resume"}, format="json"
+        )
+        assert gone.status_code == 404, gone.content
 
 
 def test_annotators_already_labelling_and_leads_are_not_tested(lead, make_images):

@@ -59,3 +59,26 @@ def test_reviewers_see_the_section_without_actions_and_annotators_cannot_act(
     assert client_as(reviewer).post(url, {"action": "resume"}).status_code == 403
     assert client_as(annotator).post(url, {"action": "resume"}).status_code == 403
     assert AnnotatorStanding.objects.get(pk=failed.pk).status == StandingStatus.FAILED
+
+
+def test_the_settings_form_shows_and_saves_the_test_and_pause_rules(project, lead):
+    from tests.web.test_projects import edit_post
+
+    url = reverse("project-edit", args=[project.pk])
+    page = client_as(lead).get(url).content.decode()
+    assert 'name="qualification_gold_count"' in page and 'name="pause_below_percent"' in page
+    data = edit_post(
+        project,
+        qualification_gold_count="8",
+        pass_percent="75",
+        pause_below_percent="60",
+        gold_pause_window="15",
+    )
+    assert client_as(lead).post(url, data).status_code == 302
+    project.refresh_from_db()
+    assert (project.qualification_gold_count, project.gold_pause_window) == (8, 15)
+    assert (project.qualification_pass_mark, project.gold_pause_below) == (0.75, 0.6)
+    bad = client_as(lead).post(url, edit_post(project, pass_percent="120", name="Changed"))
+    assert "The pass mark is a percentage from 0 to 100." in bad.content.decode()
+    project.refresh_from_db()
+    assert project.name != "Changed"
