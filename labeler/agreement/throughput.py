@@ -59,6 +59,10 @@ class ThroughputRow:
     gold_correct: int
 
     @property
+    def active_minutes(self) -> float:
+        return self.active_seconds / 60
+
+    @property
     def consensus_rate(self) -> float | None:
         return self.consensus_agreed / self.consensus_n if self.consensus_n else None
 
