@@ -9,6 +9,7 @@ import pytest
 
 from labeler import flows
 from labeler.agreement.final_labels import final_labels_refresh
+from labeler.agreement.review import review_candidates
 from labeler.agreement.rows import consensus_rows
 from labeler.annotations.adaptive import PRIOR_ACCURACY, accuracy_estimate, adaptive_decision
 from labeler.annotations.models import Annotation, Assignment, FinalLabel
@@ -199,6 +200,7 @@ def test_a_contested_image_waits_for_its_third_opinion_before_a_final_label():
     image.refresh_from_db()
     assert (image.extra_annotations, image.is_complete) == (1, False)
     assert not consensus_rows(project).eligible.any()
+    assert review_candidates(project).row_of(image.pk) is None  # not a disagreement yet
     final_labels_refresh(project=project)
     assert not FinalLabel.objects.exists()
 
@@ -224,11 +226,14 @@ def test_settings_changes_keep_the_asked_for_annotators_within_bounds():
     image.refresh_from_db()
     assert (image.extra_annotations, image.is_complete) == (1, False)
 
-    flows.project_update(project=project, overlap_max=2)  # no room beyond the overlap
+    assert review_candidates(project).row_of(image.pk) is None
+    project = flows.project_update(project=project, overlap_max=2)  # no room beyond overlap
     image.refresh_from_db()
     assert (image.extra_annotations, image.is_complete) == (0, True)
+    # Complete now, and still split: a person decides it (the cached queue follows).
+    assert review_candidates(project).row_of(image.pk) is not None
 
-    flows.project_update(project=project, overlap_max=4, overlap_mode="fixed")
+    project = flows.project_update(project=project, overlap_max=4, overlap_mode="fixed")
     image.refresh_from_db()
     assert (image.extra_annotations, image.is_complete) == (0, True)
 
