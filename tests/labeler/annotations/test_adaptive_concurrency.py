@@ -29,10 +29,10 @@ def _postgres_only(needs_postgres):
 
 
 def test_annotators_label_everything_exactly_as_often_as_asked():
-    """Annotators loop next -> submit concurrently until the queue is empty, agreeing on
-    half the images and split on the rest: agreed images end with exactly 2 annotations,
-    split ones with as many as their labels asked for (3 or 4), all from distinct
-    annotators, every image complete and no lease left over."""
+    """Annotators loop next -> submit concurrently until the queue is empty, all agreeing
+    on half the images and split by parity on the rest: agreed images end with exactly 2
+    annotations, the others with as many as their labels asked for (up to 4), all from
+    distinct annotators, every image complete and no lease left over."""
     project = ProjectFactory(
         overlap=2, overlap_mode="adaptive", overlap_max=4, adaptive_confidence=THRESHOLD
     )
@@ -59,7 +59,10 @@ def test_annotators_label_everything_exactly_as_often_as_asked():
     counts = Counter(Annotation.objects.values_list("image_id", flat=True))
     assert total == sum(counts.values())
     assert all(counts[image_id] == 2 for image_id in agreed)
-    assert all(3 <= counts[image_id] <= 4 for image_id in set(image_ids) - agreed)
+    # Who comes first to a split image is up to the threads: two who happen to agree
+    # settle it; the replay below checks each image against its own labels.
+    contested = [counts[image_id] for image_id in set(image_ids) - agreed]
+    assert all(2 <= n <= 4 for n in contested) and max(contested) > 2
     pairs = Counter(Annotation.objects.values_list("image_id", "annotator_id"))
     assert max(pairs.values()) == 1
     assert_each_image_asked_exactly_what_its_labels_needed(project)
