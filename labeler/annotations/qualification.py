@@ -225,6 +225,19 @@ def _check_test(project: Project, standing: AnnotatorStanding) -> None:
 
 def _check_rolling(project: Project, standing: AnnotatorStanding) -> None:
     window = project.gold_pause_window
+    latest = (
+        Annotation.objects.filter(
+            project=project,
+            annotator_id=standing.annotator_id,
+            pk__gt=max(standing.window_after, standing.checked_through),
+            image__final_label__method=FinalLabelMethod.GOLD,
+        )
+        .order_by("-pk")
+        .values_list("pk", flat=True)
+        .first()
+    )
+    if latest is None:
+        return  # no gold answer since the last check: one query on the usual path
     answers = gold_answers(
         project=project,
         annotator_id=standing.annotator_id,

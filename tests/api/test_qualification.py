@@ -224,3 +224,26 @@ def test_project_settings_take_the_rules_and_refuse_bad_ones(tested, lead):
     )
     assert bad.status_code == 400
     assert "qualification_pass_mark" in bad.json()["errors"]
+
+
+def test_the_rules_cost_two_reads_when_nothing_changed(tested, make_images):
+    """Rules off: no query. The pause on, no new gold answer: the standing and one look,
+    in a transaction of their own (a savepoint pair inside the test's transaction)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    tested.qualification_gold_count = 0
+    tested.save()
+    user = newcomer(tested)
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert next_image(tested, user).status_code == 200
+        return len(captured)
+
+    queries()  # the first call makes nothing when the rules are off
+    without = queries()
+    tested.gold_pause_below = 0.5
+    tested.save()
+    queries()  # the standing is made
+    assert queries() == without + 2 + 2
