@@ -118,11 +118,15 @@ def label_through_queue(project: Project, annotators, choose) -> int:
                 project=project,
                 annotator=annotator,
                 image_id=lease.image_id,
-                labels=[choose(i, lease.image_id)],
+                labels=_as_list(choose(i, lease.image_id)),
             )
             given, progress = given + 1, True
         if not progress:
             return given
+
+
+def _as_list(labels: str | list[str]) -> list[str]:
+    return [labels] if isinstance(labels, str) else labels
 
 
 def assert_each_image_asked_exactly_what_its_labels_needed(project: Project) -> None:
@@ -257,3 +261,23 @@ def test_annotators_accuracy_is_their_agreement_with_final_labels():
     assert accuracies[good.pk] == pytest.approx(accuracy_estimate(6, 6))
     assert accuracies[poor.pk] == pytest.approx(accuracy_estimate(0, 6))
     assert accuracies[lead.pk] == PRIOR_ACCURACY  # no labels of their own yet
+
+
+@pytest.mark.django_db
+def test_multi_label_images_compare_whole_label_sets():
+    project = adaptive_project(multi_label=True)
+    [split, same] = new_images(project, 2)
+    annotators = [UserFactory() for _ in range(2)]
+    for annotator in annotators:
+        add_member(project, annotator)
+    given = {
+        (0, split.pk): ["cat", "dog"],
+        (1, split.pk): ["cat"],
+        (0, same.pk): ["cat", "dog"],
+        (1, same.pk): ["dog", "cat"],
+    }
+    label_through_queue(project, annotators, lambda i, image_id: given[(i, image_id)])
+    split.refresh_from_db()
+    same.refresh_from_db()
+    assert (split.extra_annotations, split.is_complete) == (1, False)
+    assert (same.extra_annotations, same.is_complete) == (0, True)
