@@ -21,6 +21,7 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
+from labeler.agreement.final_labels import final_labels_current
 from labeler.annotations.models import Annotation, FinalLabel, FinalLabelMethod, Skip
 from labeler.browse import facts
 from labeler.browse.sorts import SORTS, sort_apply
@@ -83,6 +84,8 @@ def images_filtered(project: Project, params: Mapping[str, Any], *, user: Any) -
             "Annotators label blind: only leads, reviewers and admins filter or sort images "
             "by their labels, status or predictions."
         )
+    if given or sort != "id":
+        final_labels_current(project=project)  # filters and sorts read final labels
     images = Image.objects.filter(project=project)
     for name, values in given.items():
         image_filter = FILTERS[name]

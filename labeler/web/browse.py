@@ -16,6 +16,7 @@ from django.shortcuts import render
 from django.urls import NoReverseMatch, reverse
 from django.views.decorators.http import require_GET
 
+from labeler.agreement.final_labels import final_labels_current
 from labeler.annotations.models import FinalLabelMethod
 from labeler.browse.details import image_details, image_neighbours, rows_facts
 from labeler.browse.filters import FILTERS, images_filtered, param_values
@@ -41,6 +42,7 @@ def images_browse(request: HttpRequest, project_id: int) -> HttpResponse:
     sort = (param_values(request.GET, "sort") or ["id"])[-1]
     error = None
     page = Page([], None, None)
+    final_labels_current(project=project)  # the page shows final labels
     try:
         images = images_filtered(project, request.GET, user=user)
         page = images_page(images, sort=sort, cursor=request.GET.get("cursor"), size=VIEWS[view])
@@ -184,6 +186,7 @@ def image_page(request: HttpRequest, project_id: int, image_id: int) -> HttpResp
     history; the previous and next image of the list it was opened from."""
     project = page_project(request, project_id, oversee=True)
     user = page_user(request)
+    final_labels_current(project=project)
     try:
         details = image_details(project, image_id)
     except NotFound as exc:
