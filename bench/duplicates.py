@@ -176,7 +176,7 @@ def scale_table() -> None:
         project_duplicates_regroup,
         project_hashes,
     )
-    from labeler.images.duplicates import near_pairs, pairwise_near_pairs, to_signed
+    from labeler.images.duplicates import near_pairs, pairwise_near_pairs
 
     project = _project(SIZE)
     rows = SIZE + PLANTED
@@ -193,8 +193,8 @@ def scale_table() -> None:
         with connection.cursor() as cursor:
             cursor.execute(
                 "SELECT count(*) FROM images_image WHERE project_id = %s AND "
-                "bit_count((phash # %s)::bit(64)) <= %s",
-                [project.pk, to_signed(queries[0]), bits],
+                "bit_count((phash # %s::bigint)::bit(64)) <= %s",
+                [project.pk, queries[0], bits],
             )
             return int(cursor.fetchone()[0])
 

@@ -194,8 +194,8 @@ def pairwise_near_pairs(hashes: np.ndarray, max_distance: int) -> tuple[np.ndarr
     """The reference: every pair compared (quadratic; for tests and benchmarks only)."""
     unsigned = np.asarray(hashes).astype(np.uint64)
     lefts, rights = [], []
-    for start in range(0, len(unsigned), 2048):
-        block = unsigned[start : start + 2048]
+    for start in range(0, len(unsigned), 512):
+        block = unsigned[start : start + 512]
         close = np.bitwise_count(block[:, None] ^ unsigned[None, :]) <= max_distance
         i, j = np.nonzero(close)
         i = i + start
