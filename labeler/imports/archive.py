@@ -128,6 +128,10 @@ def _labels_text(
     if suffix is None:
         return None, ""
     if sent is not None:
+        if len(sent) > MAX_LABELS_FILE_BYTES:
+            raise ValidationFailed(
+                f"The labels file is over {MAX_LABELS_FILE_BYTES:,} bytes.", field="labels_file"
+            )
         return _decoded(sent, "the labels file"), "the labels file sent"
     found = [e for e in entries if e.lower().endswith(suffix)]
     if len(found) != 1:

@@ -11,6 +11,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from labeler.flows import image_decide
 from labeler.predictions.models import MachineLabel, RunStatus, TrainingRun
 from labeler.projects.models import Role
 from tests.factories import ModelVersionFactory, ProjectFactory, add_member, annotation_submit
@@ -83,3 +84,15 @@ def test_the_query_count_is_pinned_per_project(waiting, lead):
 # two grouped queries for every project at once.
 PINNED_ONE = 19
 PINNED_PER_PROJECT = 12
+
+
+def test_an_annotator_wrong_on_ten_gold_images_is_counted_flagged(
+    project, lead, annotator, make_images
+):
+    for image in make_images(project, 10):
+        annotation_submit(project=project, annotator=annotator, image_id=image.pk, labels=["cat"])
+        image_decide(
+            project=project, image_id=image.pk, labels=["dog"], decided_by=lead, method="gold"
+        )
+    html = card(client_as(lead).get(reverse("home")).content.decode(), project.name)
+    assert re.search(r'<span class="n">1</span> annotator flagged', html)

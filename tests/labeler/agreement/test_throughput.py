@@ -12,7 +12,8 @@ from labeler.agreement.throughput import annotator_throughput, period_index
 from labeler.annotations.models import Annotation
 from labeler.errors import ValidationFailed
 from labeler.flows import image_decide
-from tests.factories import annotation_submit
+from labeler.projects.models import Role
+from tests.factories import ProjectFactory, add_member, annotation_submit
 
 pytestmark = pytest.mark.django_db
 UTC = dt.UTC
@@ -114,3 +115,25 @@ def test_bad_periods_and_ranges_are_refused(project, kwargs, field):
     with pytest.raises(ValidationFailed) as refused:
         annotator_throughput(project, **kwargs)
     assert refused.value.field == field
+
+
+def test_multi_label_agreement_is_on_the_whole_set(annotator, annotator2, lead, make_images):
+    project = ProjectFactory(multi_label=True, overlap=2)
+    for user, role in (
+        (annotator, Role.ANNOTATOR),
+        (annotator2, Role.ANNOTATOR),
+        (lead, Role.LEAD),
+    ):
+        add_member(project, user, role)
+    same, differ = make_images(project, 2)
+    for user in (annotator, annotator2):
+        annotation_submit(project=project, annotator=user, image_id=same.pk, labels=["cat", "dog"])
+    annotation_submit(project=project, annotator=annotator, image_id=differ.pk, labels=["cat"])
+    annotation_submit(project=project, annotator=annotator2, image_id=differ.pk, labels=["dog"])
+    image_decide(
+        project=project, image_id=same.pk, labels=["cat", "dog"], decided_by=lead, method="gold"
+    )
+    rows = {r.username: r for r in annotator_throughput(project, period="day")}
+    # The differing image ties on both labels: no consensus there.
+    assert (rows["ann1"].consensus_n, rows["ann1"].consensus_agreed) == (1, 1)
+    assert (rows["ann2"].gold_n, rows["ann2"].gold_correct) == (1, 1)
