@@ -96,3 +96,14 @@ def test_the_browser_filters_by_group(project, lead, planted):
     for bad in ({"has_duplicates": "maybe"}, {"duplicate_group": "-3"}):
         with pytest.raises(ValidationFailed):
             names(**bad)
+
+
+@pytest.mark.django_db
+def test_the_refresh_of_final_labels_files_the_requests(project, planted):
+    """People's decisions that differ within a group: the agreement refresh sends the
+    group to review, as the review queue's REST shows."""
+    finalise(planted["p2.png"], ["cat"], method="adjudicated", confidence=None)
+    finalise(planted["p2-small.jpg"], ["bird"], method="adjudicated", confidence=None)
+    flows.agreement_refresh(project=project)
+    filed = ReviewRequest.objects.filter(reason=REASON, resolved_at__isnull=True)
+    assert {r.image_id for r in filed} == {planted["p2.png"].pk, planted["p2-small.jpg"].pk}
