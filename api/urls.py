@@ -19,6 +19,7 @@ from api.exports import ExportDetailView, ExportDownloadView, ExportListView, Ex
 from api.images import ImageViewSet
 from api.imports import ArchiveImportView, ImportView
 from api.label_history import ImageHistoryView, LabelHistoryView
+from api.label_issues import LabelIssueListView
 from api.machine_labels import (
     MachineLabelListView,
     MachineLabelReviewView,
@@ -158,6 +159,11 @@ urlpatterns = [
         "projects/<int:project_pk>/images/<int:image_id>/history/",
         ImageHistoryView.as_view(),
         name="image-history",
+    ),
+    path(
+        "projects/<int:project_pk>/label-issues/",
+        LabelIssueListView.as_view(),
+        name="label-issues",
     ),
     path(
         "projects/<int:project_pk>/machine-labels/",

@@ -29,6 +29,7 @@ from labeler.predictions.evaluation import classification_metrics, correct_per_i
 from labeler.predictions.models import ModelVersion
 from labeler.predictions.selectors import current_model
 from labeler.projects.models import Project
+from worker.label_check import label_check_folds, label_check_save
 from worker.ml import weights
 from worker.ml.architectures import pretrained_available
 from worker.ml.data import decode_files
@@ -130,6 +131,9 @@ def _train(plan: runs.TrainingPlan, device: str) -> None:
         thresholds=result.thresholds,
     )
     metrics.update(best_epoch=result.best_epoch, undecodable=len(decoded.bad))
+    checked = label_check_folds(plan, decoded.images, position, device, heartbeat)
+    if checked is not None:
+        metrics["label_check"] = checked.summary()
     name = weights_name(run.project_id, run.pk)
     meta = {
         "architecture": config["architecture"],
@@ -161,6 +165,8 @@ def _train(plan: runs.TrainingPlan, device: str) -> None:
     )
     if version is None and not ModelVersion.objects.filter(weights=name).exists():
         weights_path(name).unlink(missing_ok=True)
+    elif checked is not None:
+        label_check_save(run.pk, checked)
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from django.conf import settings
 from django.db import models
 
 from labeler.images.models import Image
-from labeler.projects.models import Project
+from labeler.projects.models import Label, Project
 
 
 class RunStatus(models.TextChoices):
@@ -188,3 +188,38 @@ class MachineLabel(models.Model):
 
     def __str__(self) -> str:
         return f"machine label of image {self.image_id} ({self.status})"
+
+
+class LabelCheck(models.Model):
+    """A final label checked against a model that never trained on its image.
+
+    Written after a training with ``label_check_folds`` (``labeler.predictions.
+    label_check``): the out-of-sample probabilities, cleanlab's label quality score
+    (0..1, low: likely wrong) and whether confident learning flags the label. One row per
+    image, the latest check's.
+    """
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="label_checks")
+    image = models.OneToOneField(Image, on_delete=models.CASCADE, related_name="label_check")
+    run = models.ForeignKey(
+        TrainingRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    given_label = models.ForeignKey(
+        Label, null=True, on_delete=models.SET_NULL, related_name="+", help_text="Checked label."
+    )
+    predicted_label = models.ForeignKey(
+        Label, null=True, on_delete=models.SET_NULL, related_name="+", help_text="Model's top."
+    )
+    probabilities = models.JSONField(help_text="{label id: out-of-sample probability}")
+    quality = models.FloatField(help_text="cleanlab's label quality score; low: likely wrong.")
+    flagged = models.BooleanField(default=False, help_text="Confident learning's label issue.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["quality", "id"]
+        indexes = [
+            models.Index(fields=["project", "flagged", "quality"], name="label_check_flagged_idx")
+        ]
+
+    def __str__(self) -> str:
+        return f"label check of image {self.image_id} ({'flagged' if self.flagged else 'ok'})"

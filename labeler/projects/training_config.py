@@ -76,6 +76,12 @@ _DEFAULTS: dict[str, Any] = {
     "validation_share": 0.1,
     "seed": 0,
     "balance": "weighted_loss",
+    # After a training, every final-labelled image is predicted by a model that never saw
+    # it: k models, each trained on all the other folds (``worker.label_check``); 0 = off.
+    "label_check_folds": 5,
+    # The fold models' epochs; null: the run's own. Fewer is cheaper (k runs of it) and
+    # fits the noisy labels less, which is what makes a wrong one stand out.
+    "label_check_epochs": None,
     "augment": {
         "hflip": True,
         "vflip": False,
@@ -194,6 +200,18 @@ def _choice(choices: tuple[str, ...]) -> Callable[[str, Any], str]:
     return check
 
 
+MAX_LABEL_CHECK_FOLDS = 20
+
+
+def _folds(key: str, value: Any) -> int:
+    """0 (no label check) or 2 to MAX_LABEL_CHECK_FOLDS folds."""
+    if isinstance(value, bool) or not isinstance(value, int) or value == 1:
+        _fail(key, f"must be 0 (off) or an integer from 2 to {MAX_LABEL_CHECK_FOLDS}")
+    if value < 0 or value > MAX_LABEL_CHECK_FOLDS:
+        _fail(key, f"must be 0 (off) or an integer from 2 to {MAX_LABEL_CHECK_FOLDS}")
+    return int(value)
+
+
 _AUGMENT_CHECKS: dict[str, Callable[[str, Any], Any]] = {
     "hflip": _boolean,
     "vflip": _boolean,
@@ -230,5 +248,7 @@ _CHECKS: dict[str, Callable[[str, Any], Any]] = {
     "validation_share": _number(0.05, 0.5),
     "seed": _integer(0, 2**31 - 1),
     "balance": _choice(BALANCE_MODES),
+    "label_check_folds": _folds,
+    "label_check_epochs": _or_auto(_integer(1, 500)),
     "augment": _augment,
 }

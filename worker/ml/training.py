@@ -92,6 +92,7 @@ def fit(
     device: torch.device | str,
     on_epoch: Callable[[EpochLog], bool],
     on_batch: Callable[[], bool] | None = None,
+    keep_last: bool = False,
 ) -> FitResult:
     """Train, validating each epoch; stop early after ``patience`` epochs without progress.
 
@@ -102,7 +103,9 @@ def fit(
     Early stopping (and restoring the best epoch) needs at least
     ``EARLY_STOPPING_MIN_VALIDATION`` validation images; with fewer, every epoch runs and
     the last one's weights are kept. Raises ``Cancelled`` as soon as ``on_epoch`` returns
-    False.
+    False. ``keep_last``: every epoch runs and the last one's weights are kept whatever
+    the validation images, which then only get predicted (the held-out fold of a
+    cross-fit, whose labels must not choose the model).
     """
     if len(x_train) == 0 or len(x_val) == 0:
         raise ValueError("Training needs at least one training and one validation image.")
@@ -111,7 +114,7 @@ def fit(
     y_train, y_val = torch.as_tensor(y_train), torch.as_tensor(y_val)
     setup = _setup(x_train, y_train, multi_label, num_labels, config, device)
     history: list[EpochLog] = []
-    early_stopping = len(x_val) >= EARLY_STOPPING_MIN_VALIDATION
+    early_stopping = not keep_last and len(x_val) >= EARLY_STOPPING_MIN_VALIDATION
     best_loss, best_epoch = float("inf"), 0
     best_state: dict[str, torch.Tensor] = {}
     best_probs = np.empty((0, num_labels))

@@ -1,0 +1,95 @@
+"""Cross-fitting: every image's probabilities come from a model that never trained on it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from worker.ml.cross_fit import cross_fit, fold_assignment, torch_fit_fold
+
+
+def test_each_row_is_predicted_by_the_one_model_that_held_it_out():
+    """A recording fit: every model answers with its own number; each row's answer is the
+    number of a model whose training rows leave the row out, and every row has one."""
+    rng = np.random.default_rng(7)
+    y = rng.integers(0, 3, 103)
+    seen: list[np.ndarray] = []
+
+    def fit_fold(train: np.ndarray, held: np.ndarray) -> np.ndarray:
+        assert not set(train.tolist()) & set(held.tolist())
+        seen.append(train.copy())
+        out = np.zeros((len(held), 8))
+        out[:, len(seen) - 1] = 1.0  # "I am model number len(seen) - 1"
+        return out
+
+    result = cross_fit(y, folds=5, seed=0, fit_fold=fit_fold, num_labels=8)
+    assert len(seen) == 5 and not np.isnan(result.probabilities).any()
+    model_of = result.probabilities.argmax(1)
+    for row in range(len(y)):
+        model = model_of[row]
+        assert row not in set(seen[model].tolist())
+        assert model == result.fold_of[row]
+        assert np.array_equal(result.trained_on[model], seen[model])
+    # Each model trained on every row except its own fold's.
+    for fold, train in enumerate(seen):
+        assert set(train.tolist()) == set(np.flatnonzero(result.fold_of != fold).tolist())
+
+
+def test_folds_are_stratified_and_a_rare_label_is_spread():
+    y = np.array([0] * 50 + [1] * 50 + [2] * 2)
+    fold_of = fold_assignment(y, 5, seed=1)
+    for label in (0, 1):
+        assert np.bincount(fold_of[y == label], minlength=5).tolist() == [10] * 5
+    assert len(set(fold_of[y == 2].tolist())) == 2
+    # The same seed, the same folds.
+    assert np.array_equal(fold_of, fold_assignment(y, 5, seed=1))
+
+
+def test_too_few_rows_or_folds_is_refused():
+    with pytest.raises(ValueError):
+        cross_fit(np.array([0, 1]), folds=3, seed=0, fit_fold=lambda t, h: h, num_labels=2)
+    with pytest.raises(ValueError):
+        cross_fit(np.array([0, 1, 0]), folds=1, seed=0, fit_fold=lambda t, h: h, num_labels=2)
+
+
+CONFIG = {
+    "architecture": "small-cnn",
+    "pretrained": False,
+    "image_size": 8,
+    "grayscale": False,
+    "epochs": 6,
+    "patience": 6,
+    "batch_size": 8,
+    "learning_rate": 0.01,
+    "warmup": 0.15,
+    "batch_norm": "train",
+    "weight_decay": 1e-4,
+    "validation_share": 0.25,
+    "seed": 0,
+    "balance": "weighted_loss",
+    "label_check_folds": 3,
+    "label_check_epochs": 4,
+    "augment": {"hflip": False, "vflip": False, "rotation": 0, "crop": 0, "color_jitter": 0},
+}
+
+
+@pytest.mark.slow
+def test_a_planted_flip_gets_a_low_probability_out_of_sample():
+    """Torch, for real: two colours, one image labelled the other colour; its held-out
+    probability of the given label is low, the others' high."""
+    rng = np.random.default_rng(0)
+    y = np.array([0, 1] * 15)
+    images = rng.integers(0, 40, (30, 3, 8, 8))
+    images[y == 0, 0] += 200
+    images[y == 1, 2] += 200
+    given = y.copy()
+    given[4] = 1  # a red image labelled blue
+    fit_fold = torch_fit_fold(
+        torch.as_tensor(images.astype(np.uint8)), given, num_labels=2, config=CONFIG, device="cpu"
+    )
+    result = cross_fit(given, folds=3, seed=0, fit_fold=fit_fold, num_labels=2)
+    assert np.allclose(result.probabilities.sum(1), 1.0, atol=1e-4)
+    of_given = result.probabilities[np.arange(30), given]
+    assert of_given[4] < 0.5
+    assert np.median(np.delete(of_given, 4)) > 0.8

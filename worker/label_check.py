@@ -1,0 +1,109 @@
+"""The label check after a training: out-of-sample probabilities of every final label.
+
+Glue between a claimed run (its decoded images, its settled config) and
+``worker.ml.cross_fit``; the ranking and what is stored and sent to review are
+``labeler.predictions.label_check``'s. The folds run before the run is recorded as
+finished, so they keep its heartbeat and a cancel stops them; any other failure of
+theirs is logged and leaves the run's model as it is, without a check.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from labeler.predictions import label_check
+from labeler.predictions.dataset import targets_array
+from labeler.predictions.runs import TrainingPlan
+from worker.ml.cross_fit import CrossFit, cross_fit, torch_fit_fold
+from worker.ml.training import Cancelled
+
+if TYPE_CHECKING:
+    import torch  # noqa: TID251 - a type only: the tensors come from worker.ml
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Checked:
+    """A run's out-of-sample probabilities, ready to be ranked and stored."""
+
+    image_ids: list[int]
+    label_ids: list[int]
+    given: np.ndarray
+    result: CrossFit
+    folds: int
+    epochs: int
+
+    def summary(self) -> dict[str, Any]:
+        """What the run's metrics say of the check: its size and what it cost."""
+        return {
+            "folds": self.folds,
+            "epochs": self.epochs,
+            "images": len(self.image_ids),
+            "seconds": round(self.result.seconds, 3),
+            "cpu_seconds": round(self.result.cpu_seconds, 3),
+        }
+
+
+def label_check_folds(
+    plan: TrainingPlan,
+    images: torch.Tensor,
+    position: dict[int, int],
+    device: str,
+    beat: Callable[[], bool] | None = None,
+) -> Checked | None:
+    """Cross-fit the run's recipe over every decoded final-labelled image; None when the
+    check is off (``label_check_folds`` 0), the project is multi-label, there are fewer
+    images than folds, or the folds failed."""
+    config, data = plan.config, plan.data
+    folds = int(config.get("label_check_folds", 0) or 0)
+    rows = sorted(position)
+    if folds < 2 or plan.multi_label or len(rows) < folds:
+        return None
+    y = targets_array(data, rows, multi_label=False)
+    fit_fold = torch_fit_fold(
+        images[[position[r] for r in rows]],
+        y,
+        num_labels=len(data.label_ids),
+        config=config,
+        device=device,
+        beat=beat,
+    )
+    try:
+        result = cross_fit(
+            y, folds=folds, seed=config["seed"], fit_fold=fit_fold, num_labels=len(data.label_ids)
+        )
+    except Cancelled:
+        raise
+    except Exception:  # the model trained fine: a failed check is no reason to lose it
+        logger.exception("The label check of training run %s failed", plan.run.pk)
+        return None
+    epochs = min(int(config.get("label_check_epochs") or config["epochs"]), config["epochs"])
+    return Checked(
+        image_ids=[data.image_ids[r] for r in rows],
+        label_ids=list(data.label_ids),
+        given=y,
+        result=result,
+        folds=folds,
+        epochs=epochs,
+    )
+
+
+def label_check_save(run_id: int, checked: Checked) -> int:
+    """Rank and store the check, send the flagged images to review; how many were flagged."""
+    try:
+        return label_check.label_check_store(
+            run_id=run_id,
+            image_ids=checked.image_ids,
+            label_ids=checked.label_ids,
+            given=checked.given,
+            probabilities=checked.result.probabilities,
+        )
+    except Exception:
+        logger.exception("The label check of training run %s could not be stored", run_id)
+        return 0
