@@ -25,7 +25,11 @@ from labeler.images.models import Image
 from labeler.images.references import file_open
 from labeler.predictions import prelabel, runs
 from labeler.predictions.dataset import targets_array
-from labeler.predictions.evaluation import classification_metrics, correct_per_image
+from labeler.predictions.evaluation import (
+    classification_metrics,
+    correct_per_image,
+    metric_intervals,
+)
 from labeler.predictions.models import ModelVersion
 from labeler.predictions.selectors import current_model
 from labeler.projects.models import Project
@@ -131,6 +135,17 @@ def _train(plan: runs.TrainingPlan, device: str) -> None:
         thresholds=result.thresholds,
     )
     metrics.update(best_epoch=result.best_epoch, undecodable=len(decoded.bad))
+    # The epoch whose weights are saved (the learning curve marks it), and how sure the
+    # figures are on this many validation images.
+    metrics["kept_epoch"] = result.best_epoch
+    metrics.update(
+        metric_intervals(
+            y_true=y_val,
+            probabilities=result.val_probabilities,
+            multi_label=plan.multi_label,
+            thresholds=result.thresholds,
+        )
+    )
     checked = label_check_folds(plan, decoded.images, position, device, heartbeat)
     if checked is not None:
         metrics["label_check"] = checked.summary()

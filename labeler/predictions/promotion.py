@@ -18,10 +18,18 @@ from labeler.task_names import Task
 # right outnumber those the new one alone gets right by more than chance explains
 # (one-sided exact McNemar test at this level).
 WORSE_P_VALUE = 0.05
+# Two versions differ by more than chance on the same validation images when an exact
+# two-sided McNemar test on the images only one of them gets right says so at this level;
+# above it the validation set is too small to tell them apart.
+APART_P_VALUE = 0.05
 
 
 def promotion_decide(
-    *, project: Project, metrics: dict[str, Any], baseline: dict[str, Any] | None
+    *,
+    project: Project,
+    metrics: dict[str, Any],
+    baseline: dict[str, Any] | None,
+    label_count: int | None = None,
 ) -> tuple[bool, str]:
     """Whether a newly trained model should replace the current one, and why (a note).
 
@@ -35,6 +43,12 @@ def promotion_decide(
     otherwise refused run after run over a gap no larger than that. Chance is judged on
     the images only one of the two models gets right (``only_current_right`` and
     ``only_candidate_right``): an exact one-sided McNemar test, worse below p = 0.05.
+
+    A retraining on as many final labels as the current model's (``label_count``) that gets
+    the same figures, right on exactly the same images, is not a new model: nothing
+    changed, and the current one stays. When the new one is promoted on a gap an exact
+    two-sided McNemar test cannot tell from chance, the note says the validation set is too
+    small to tell the two apart.
     """
     current = ModelVersion.objects.filter(project=project, is_current=True).first()
     if current is None:
@@ -52,7 +66,20 @@ def promotion_decide(
     where = "validation images"
     if baseline.get("seen"):
         where += f" it was not trained on ({baseline['seen']} it was trained on left out)"
+    if _unchanged(baseline, new_f1, old_f1) and label_count == current.label_count:
+        return False, (
+            f"Nothing changed: no new labels since v{current.version}, and the same figures "
+            f"({comparison} {where}), right on the same images; v{current.version} stays current."
+        )
     if new_f1 >= old_f1:
+        apart = _apart_p_value(baseline)
+        if apart is not None and apart >= APART_P_VALUE:
+            return True, (
+                f"Promoted: {comparison} {where}; the validation set is too small to tell "
+                f"the two apart (v{current.version} alone right on "
+                f"{int(baseline['only_current_right'])}, this one alone on "
+                f"{int(baseline.get('only_candidate_right', 0))}, p = {apart:.2f})."
+            )
         return True, f"Promoted: {comparison} {where}."
     if "only_current_right" not in baseline:  # measured before the per-image figures
         return False, f"Not promoted: {comparison} {where}."
@@ -66,6 +93,26 @@ def promotion_decide(
     if p_value >= WORSE_P_VALUE:
         return True, f"Promoted: {comparison} {where}, a gap within chance ({tally})."
     return False, f"Not promoted: {comparison} {where} ({tally})."
+
+
+def _unchanged(baseline: dict[str, Any], new_f1: float, old_f1: float) -> bool:
+    """Whether both models have the same figures and are right on the same images."""
+    if "only_current_right" not in baseline or new_f1 != old_f1:
+        return False
+    same_accuracy = baseline.get("accuracy") == baseline.get("candidate_accuracy")
+    only = int(baseline["only_current_right"]) + int(baseline.get("only_candidate_right", 0))
+    return same_accuracy and only == 0
+
+
+def _apart_p_value(baseline: dict[str, Any]) -> float | None:
+    """The exact two-sided McNemar p-value of the two models on the same images."""
+    if "only_current_right" not in baseline:
+        return None
+    only_old = int(baseline["only_current_right"])
+    only_new = int(baseline.get("only_candidate_right", 0))
+    if only_old + only_new == 0:
+        return 1.0
+    return float(binomtest(only_old, only_old + only_new, 0.5).pvalue)
 
 
 def _worse_p_value(only_current_right: int, only_candidate_right: int) -> float:

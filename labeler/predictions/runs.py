@@ -273,7 +273,9 @@ def training_run_finish(
         weights=weights,
         weights_sha256=weights_sha256,
     )
-    promote, note = promotion_decide(project=project, metrics=metrics, baseline=baseline)
+    promote, note = promotion_decide(
+        project=project, metrics=metrics, baseline=baseline, label_count=run.label_count
+    )
     _run_end(run, RunStatus.SUCCEEDED, note)
     if promote:
         return model_version_promote(model_version=version, note=note)

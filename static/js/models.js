@@ -11,6 +11,7 @@ import { $, el, fill, pageData } from "./lib/dom.js";
 import { isNum, fixed, percent } from "./lib/format.js";
 import { setLabels } from "./lib/labels.js";
 import { bestEpoch, renderConfusion, renderCurve } from "./models/charts.js";
+import { accuracyInterval, intervalText } from "./models/intervals.js";
 import {
   ARCHITECTURES, duration, renderMachineStats, renderPerLabel, renderPrelabel, renderRuns,
   renderVersions, statusPill,
@@ -119,21 +120,21 @@ function drawSelected() {
   const facts = [
     ARCHITECTURES[version.architecture] || version.architecture,
     isNum(metrics.images) ? `${metrics.images} validation images` : null,
-    isNum(metrics.accuracy) ? `accuracy ${percent(metrics.accuracy)}` : null,
-    isNum(metrics.macro_f1) ? `macro-F1 ${fixed(metrics.macro_f1)}` : null,
+    isNum(metrics.accuracy) ? `accuracy ${percent(metrics.accuracy)}${intervalText(accuracyInterval(metrics), percent, " (95% CI ", ")")}` : null,
+    isNum(metrics.macro_f1) ? `macro-F1 ${fixed(metrics.macro_f1)}${intervalText(metrics.macro_f1_ci, fixed, " (95% CI ", ")")}` : null,
     isNum(metrics.ece) ? `ECE ${fixed(metrics.ece)}` : null,
   ];
   $("version-meta").textContent = facts.filter(Boolean).join(" · ");
   renderPerLabel($("per-label"), metrics.per_label);
   renderConfusion($("confusion"), metrics.confusion);
   const run = state.runs.find((r) => r.id === version.run);
-  drawCurve(run ? run.history : null);
+  drawCurve(run ? run.history : null, isNum(metrics.kept_epoch) ? metrics.kept_epoch : metrics.best_epoch);
   renderPrelabel($("prelabel"), version);
 }
 
-function drawCurve(history) {
+function drawCurve(history, kept = null) {
   const box = $("curve");
-  renderCurve(box, history, { width: Math.max(320, Math.floor(box.clientWidth || 520)) });
+  renderCurve(box, history, { width: Math.max(320, Math.floor(box.clientWidth || 520)), kept });
 }
 
 // ---- the active run, live --------------------------------------------------------------
@@ -240,7 +241,7 @@ function liveNote(run) {
   if (run.status === "running") {
     const device = run.device ? ` on ${run.device}` : "";
     const best = bestEpoch(run.history || []);
-    return [`Training${device}${images ? ` with ${images}` : ""} · ${duration(run)}`, best ? `best epoch so far ${best}` : null].filter(Boolean).join(" · ");
+    return [`Training${device}${images ? ` with ${images}` : ""} · ${duration(run)}`, best ? `lowest validation loss so far: epoch ${best}` : null].filter(Boolean).join(" · ");
   }
   if (run.status === "succeeded") {
     const version = state.versions.find((v) => v.id === run.model_version);

@@ -90,7 +90,7 @@ function renderPerLabelCounts(box, { labels, per_label: counts }) {
 }
 
 /** Train and validation loss (left axis) and validation accuracy and macro-F1 (right) per epoch. */
-export function renderCurve(box, history, { width = 520 } = {}) {
+export function renderCurve(box, history, { width = 520, kept = null } = {}) {
   const points = (history || []).filter((h) => isNum(h.epoch));
   if (!points.length) {
     fill(box, el("p", { class: "muted", text: "No epochs recorded for this version's run." }));
@@ -102,7 +102,7 @@ export function renderCurve(box, history, { width = 520 } = {}) {
     { key: "val_accuracy", name: "Validation accuracy", colour: METRIC_COLOURS.accuracy, axis: "metric", dashed: true },
     { key: "val_macro_f1", name: "Validation macro-F1", colour: METRIC_COLOURS.f1, axis: "metric", dashed: true },
   ].filter((s) => points.some((p) => isNum(p[s.key])));
-  const chart = lineChart(points, series, width);
+  const chart = lineChart(points, series, width, kept);
   fill(
     box,
     el(
@@ -124,13 +124,33 @@ export function renderCurve(box, history, { width = 520 } = {}) {
             el("span", { text: `${s.name}${s.axis === "metric" ? " (right)" : ""}` }),
           ),
         ),
+        epochMark(points, kept),
       ),
     ),
     curveTable(points, series),
   );
 }
 
-function lineChart(points, series, width) {
+/** The epoch the chart marks: the one whose weights were kept (from the version's figures),
+ * or while training, the lowest validation loss so far. */
+function markedEpoch(points, kept) {
+  if (isNum(kept)) return { epoch: kept, kept: true, text: `Weights kept: epoch ${kept}` };
+  const best = bestEpoch(points);
+  return best === null ? null : { epoch: best, kept: false, text: `Lowest validation loss so far: epoch ${best}` };
+}
+
+function epochMark(points, kept) {
+  const mark = markedEpoch(points, kept);
+  if (!mark) return null;
+  return el(
+    "li",
+    { class: "epoch-mark", dataset: { epoch: String(mark.epoch) } },
+    el("span", { class: "legend-line epoch-line", "aria-hidden": "true" }),
+    el("span", { text: mark.text }),
+  );
+}
+
+function lineChart(points, series, width, kept = null) {
   const height = 220;
   const margin = { top: 12, right: 44, bottom: 30, left: 44 };
   const plotW = width - margin.left - margin.right;
@@ -156,10 +176,21 @@ function lineChart(points, series, width) {
     root.append(svg("text", { x: margin.left - 6, y: y + 4, class: "tick", "text-anchor": "end" }, fixed(top * (1 - i / 4))));
     root.append(svg("text", { x: width - margin.right + 6, y: y + 4, class: "tick", "text-anchor": "start" }, `${Math.round(100 * (1 - i / 4))}%`));
   }
-  const best = bestEpoch(points);
-  if (best !== null) {
+  const mark = markedEpoch(points, kept);
+  if (mark) {
     root.append(
-      svg("line", { x1: x(best), x2: x(best), y1: margin.top, y2: margin.top + plotH, class: "best-epoch" }, svg("title", { text: `Lowest validation loss: epoch ${best}` })),
+      svg(
+        "line",
+        {
+          x1: x(mark.epoch),
+          x2: x(mark.epoch),
+          y1: margin.top,
+          y2: margin.top + plotH,
+          class: mark.kept ? "best-epoch kept-epoch" : "best-epoch",
+          "data-epoch": String(mark.epoch),
+        },
+        svg("title", { text: mark.text }),
+      ),
     );
   }
   const step = Math.max(1, Math.ceil(points.length / Math.max(2, Math.floor(plotW / 40))));
@@ -200,7 +231,9 @@ function seriesPath(points, s, x, y) {
   return group;
 }
 
-/** The epoch with the lowest validation loss: the one whose weights early stopping keeps. */
+/** The epoch with the lowest validation loss. The weights kept are not always its: with
+ * few validation images training runs every epoch and keeps the last (the version's
+ * figures say which, as kept_epoch). */
 export function bestEpoch(points) {
   let best = null;
   for (const p of points) if (isNum(p.val_loss) && (best === null || p.val_loss < best.val_loss)) best = p;

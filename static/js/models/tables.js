@@ -5,6 +5,7 @@ import { el, fill } from "../lib/dom.js";
 import { isNum, fixed, percent, plural } from "../lib/format.js";
 import { labelChip, labelName } from "../lib/labels.js";
 import { table } from "../lib/tables.js";
+import { accuracyInterval, intervalText, tooCloseToTell } from "./intervals.js";
 
 export const ARCHITECTURES = {
   auto: "Automatic",
@@ -59,14 +60,25 @@ function comparison(version) {
   // Both figures on the images the older version was not trained on (older records: the
   // new version's figure on its whole validation set).
   const mine = isNum(baseline?.candidate_macro_f1) ? baseline.candidate_macro_f1 : metrics.macro_f1;
+  const close = tooCloseToTell(baseline);
   if (baseline && isNum(baseline.macro_f1) && isNum(mine)) {
     const delta = mine - baseline.macro_f1;
     const sign = delta > 0 ? "+" : delta < 0 ? "−" : "±";
     parts.push(
       el("span", {
-        class: delta >= 0 ? "delta up" : "delta down",
+        class: close && close.close ? "delta flat" : delta >= 0 ? "delta up" : "delta down",
         title: `Macro-F1 ${mine.toFixed(3)} against version ${baseline.version}'s ${baseline.macro_f1.toFixed(3)} on the same validation images`,
         text: `${sign}${Math.abs(delta).toFixed(3)} vs v${baseline.version}`,
+      }),
+    );
+  }
+  const told = (version.promotion_note || "").includes("too small to tell");
+  if (close && close.close && close.differing && baseline.images && !told) {
+    parts.push(
+      el("span", {
+        class: "too-close",
+        title: `Exact McNemar test on the ${baseline.images} validation images both were measured on: p = ${close.p.toFixed(2)}`,
+        text: `too few validation images to tell the two apart (p = ${close.p.toFixed(2)})`,
       }),
     );
   }
@@ -88,7 +100,13 @@ export function renderVersions(box, versions, { selected, canManage, onSelect, o
     return;
   }
   const head = ["Version", "Architecture", "Labels", "Accuracy", "Macro-F1", "ECE", "Compared with the current model", ""].map(
-    (text, i) => el("th", { scope: "col", class: i >= 2 && i <= 5 ? "num" : null, text, title: i === 5 ? "Expected calibration error: lower is better" : null }),
+    (text, i) =>
+      el("th", {
+        scope: "col",
+        class: i >= 2 && i <= 5 ? "num" : null,
+        text,
+        title: i === 5 ? "Expected calibration error: lower is better" : i === 3 || i === 4 ? "Under the figure: its 95% interval on the validation images" : null,
+      }),
   );
   const rows = versions.map((version) => {
     const metrics = version.metrics || {};
@@ -109,8 +127,8 @@ export function renderVersions(box, versions, { selected, canManage, onSelect, o
       ),
       el("td", { text: architectureName(version.architecture) }),
       el("td", { class: "num", text: String(version.label_count ?? "—") }),
-      el("td", { class: "num", dataset: { metric: "accuracy" }, text: share(metrics.accuracy) }),
-      el("td", { class: "num", dataset: { metric: "macro_f1" }, text: two(metrics.macro_f1) }),
+      figureWithInterval(metrics, "accuracy", share(metrics.accuracy), accuracyInterval(metrics), percent),
+      figureWithInterval(metrics, "macro_f1", two(metrics.macro_f1), metrics.macro_f1_ci, fixed),
       el("td", { class: "num", dataset: { metric: "ece" }, text: two(metrics.ece) }),
       el("td", { class: "comparison" }, comparison(version)),
       el("td", { class: "actions-cell" }, currentCell(version, { canManage, onPromote, busy })),
@@ -122,6 +140,26 @@ export function renderVersions(box, versions, { selected, canManage, onSelect, o
     button.addEventListener("click", () => onSelect(id));
   }
   fill(box, el("div", { class: "table-wrap" }, versionsTable));
+}
+
+/** A figure and, under it, its 95% interval and the number of images it rests on. */
+function figureWithInterval(metrics, key, text, interval, show) {
+  const range = intervalText(interval, show);
+  const method = key === "accuracy" ? "Wilson score interval" : "bootstrap over the validation images";
+  const images = isNum(metrics.images) ? ` on ${plural(metrics.images, "validation image")}` : "";
+  return el(
+    "td",
+    { class: "num figure-cell" },
+    el("span", { dataset: { metric: key }, text }),
+    range
+      ? el("span", {
+          class: "interval",
+          dataset: { interval: key },
+          title: `95% interval (${method})${images}`,
+          text: range,
+        })
+      : null,
+  );
 }
 
 function currentCell(version, { canManage, onPromote, busy }) {
