@@ -402,4 +402,4 @@ for _filter in (
 __all__ = ["FILTERS", "SORTS", "ImageFilter", "images_filtered", "register_filter"]
 
 # Filters of other features, registered on import: last, since they use the registry above.
-from labeler.browse import duplicate_filters  # noqa: E402, F401
+from labeler.browse import duplicate_filters, label_check_filters  # noqa: E402, F401
