@@ -15,6 +15,7 @@ import { createStage } from "./workspace/stage.js";
 import { listenForShortcuts, keepKeysForShortcuts } from "./workspace/shortcuts.js";
 import { createPanel, isHuman, localDecision } from "./review/panel.js";
 import { createQueue } from "./review/queue.js";
+import { renderLabelCheck } from "./review/label-check.js";
 
 const { data, labels, labelByKey } = readPageData("review-data");
 const multi = data.project.multi_label;
@@ -238,6 +239,7 @@ function render() {
   panel.renderReason();
   panel.renderVotes();
   panel.renderFacts();
+  renderLabelCheck(state.current && state.current.item);
   renderLabels();
   renderCounts();
   panel.renderHistory();
