@@ -20,7 +20,6 @@ from django.db.models import (
     F,
     FloatField,
     Func,
-    IntegerField,
     OuterRef,
     Q,
     QuerySet,
@@ -71,8 +70,10 @@ def agreement_condition(kind: str, *, multi_label: bool) -> Q:
     decide, by counts (single-label: two labels share the most votes; multi-label: a
     label has exactly half of them). split: neither.
     """
-    rated = Q(annotation_count__gte=2) & Exists(_label_votes(OuterRef("pk")))
-    unanimous = ~Exists(_label_votes(OuterRef("pk")).filter(votes__lt=RATERS))
+    # The count alone (no join): an Exists here lets PostgreSQL plan a semi-join over every
+    # annotation, then sort, instead of walking the images in order until a page is full.
+    rated = Q(annotation_count__gte=2)
+    unanimous = ~Q(Exists(_label_votes(OuterRef("pk")).filter(votes__lt=RATERS)))
     tie = _tie_multi() if multi_label else _tie_single()
     if kind == UNANIMOUS:
         return rated & unanimous
@@ -113,8 +114,8 @@ class _Probability(Func):
 
     output_field = FloatField()
 
-    def __init__(self, label_id: int) -> None:
-        super().__init__(F("probabilities"))
+    def __init__(self, label_id: int, source: Any = None) -> None:
+        super().__init__(source if source is not None else F("probabilities"))
         self.key = str(int(label_id))
 
     def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
@@ -126,23 +127,19 @@ class _Probability(Func):
         return f"(({sql}) ->> %s)::double precision", (*params, self.key)
 
 
-def _probability(label_id: int) -> Expression:
+def _probability(label_id: int, source: Any = None) -> Expression:
     """The prediction's probability of a label, 0 where it holds none."""
-    return Coalesce(_Probability(label_id), Value(0.0))
+    return Coalesce(_Probability(label_id, source), Value(0.0))
 
 
-def _top_label(label_ids: Sequence[int]) -> Expression:
-    """The most probable label's id (the first of equals, in label order)."""
+def _top_probability(label_ids: Sequence[int], source: Any = None) -> Expression:
+    """The highest probability: the stored confidence (a single-label suggestion's), else
+    computed from every label's."""
+    confidence = OuterRef("confidence") if source is not None else F("confidence")
     if len(label_ids) == 1:
-        return Value(label_ids[0], output_field=IntegerField())
-    best = Greatest(*(_probability(label) for label in label_ids))
-    return Case(
-        *(
-            When(GreaterThanOrEqual(_probability(label), best), then=Value(label))
-            for label in label_ids
-        ),
-        output_field=IntegerField(),
-    )
+        return Coalesce(confidence, _probability(label_ids[0], source))
+    computed = Greatest(*(_probability(label, source) for label in label_ids))
+    return Coalesce(confidence, computed, output_field=FloatField())
 
 
 def _threshold(model: ModelVersion, label_id: int) -> float:
@@ -172,8 +169,11 @@ def predicted_condition(project: Project, label_ids: Sequence[int]) -> Q:
             chosen |= Q(GreaterThanOrEqual(_probability(label), Value(_threshold(model, label))))
         return Q(Exists(predictions.filter(chosen)))
     labels = list(project.labels.values_list("pk", flat=True))
-    top = predictions.annotate(top=_top_label(labels)).filter(top__in=list(label_ids))
-    return Q(Exists(top))
+    top = _top_probability(labels)
+    chosen = Q()
+    for label in label_ids:
+        chosen |= Q(GreaterThanOrEqual(_probability(label), top))
+    return Q(Exists(predictions.filter(chosen)))
 
 
 def model_confidence_condition(project: Project, *, low: float | None, high: float | None) -> Q:
@@ -221,8 +221,15 @@ def model_disagrees_condition(project: Project) -> Q:
             not_chosen = LessThan(_probability(label), cut)
             differs |= (Q(chosen) & ~Q(final_has)) | (Q(not_chosen) & Q(final_has))
         return Q(has_final) & Q(Exists(predictions.filter(differs)))
-    final_has_top = FinalLabelLabel.objects.filter(
-        finallabel__image_id=OuterRef("image_id"), label_id=OuterRef("top")
+    # A final label the model does not rank first: its probability (picked by a CASE on the
+    # label, read from the prediction's JSON) is below the prediction's top.
+    source = OuterRef("probabilities")
+    final_probability = Case(
+        *(When(label_id=label, then=_probability(label, source)) for label in labels),
+        default=Value(0.0),
+        output_field=FloatField(),
     )
-    wrong = predictions.annotate(top=_top_label(labels)).filter(~Exists(final_has_top))
-    return Q(has_final) & Q(Exists(wrong))
+    below = FinalLabelLabel.objects.filter(finallabel__image_id=OuterRef("image_id")).filter(
+        LessThan(final_probability, _top_probability(labels, source))
+    )
+    return Q(has_final) & Q(Exists(predictions.filter(Exists(below))))

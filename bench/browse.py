@@ -1,0 +1,155 @@
+"""Time the data browser's first page under each single filter, on a million images.
+
+    make bench-browse                                  # 1,000,000 images, PostgreSQL
+    .venv/bin/python bench/browse.py --images 200000   # a smaller project
+
+The project (``bench.browse_data``) is made once in its own database and reused. For each
+filter (and each sort) the first page of ``GET /api/v1/projects/{id}/images/`` is asked
+for as its lead, through Django's whole request path (authentication, the filters, the
+keyset page, the serializer) in this process: the server's time, no network. Each is the
+median of ``--repeat`` runs after one warm-up; the table prints it beside the 300 ms goal
+and the query alone (filter and page, no serializer).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.timing import timed
+
+DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/bench_browse"
+GOAL_MS = 300.0
+PAGE_SIZE = 100
+
+FILTERS = [
+    ("(no filter)", ""),
+    ("status=not_started", "status=not_started"),
+    ("status=in_progress", "status=in_progress"),
+    ("status=complete", "status=complete"),
+    ("status=skipped", "status=skipped"),
+    ("status=gold", "status=gold"),
+    ("status=in_review", "status=in_review"),
+    ("final_label=bird", "final_label=bird"),
+    ("final_method=gold", "final_method=gold"),
+    ("final_label=none", "final_label=none"),
+    ("annotator=ann3", "annotator=bench-browse-ann3"),
+    ("label=fish", "label=fish"),
+    ("labels_min=3", "labels_min=3"),
+    ("labels_max=0", "labels_max=0"),
+    ("agreement=unanimous", "agreement=unanimous"),
+    ("agreement=split", "agreement=split"),
+    ("agreement=tie", "agreement=tie"),
+    ("confidence_min=0.95", "confidence_min=0.95"),
+    ("confidence_max=0.55", "confidence_max=0.55"),
+    ("predicted=dog", "predicted=dog"),
+    ("model_confidence_min=0.95", "model_confidence_min=0.95"),
+    ("model_confidence_max=0.45", "model_confidence_max=0.45"),
+    ("model_disagrees=true", "model_disagrees=true"),
+    ("model_disagrees=false", "model_disagrees=false"),
+    ("suggestion=accepted", "suggestion=accepted"),
+    ("suggestion=changed", "suggestion=changed"),
+    ("uploaded_after=2026-06-01", "uploaded_after=2026-06-01"),
+    ("uploaded_before=2026-01-02", "uploaded_before=2026-01-02"),
+    ("name=photo_09999 (rare)", "name=photo_09999"),
+    ("sort=-created_at", "sort=-created_at"),
+    ("sort=name", "sort=name"),
+    ("sort=-priority", "sort=-priority"),
+    ("sort=confidence", "sort=confidence"),
+]
+
+
+def main(argv: list[str] | None = None) -> int:
+    options = _options(argv)
+    from bench.postgres import postgres_configure
+
+    postgres_configure(options.database_url)
+    _jit_off()
+    # Django is set up only now, on the chosen database.
+    from bench.browse_data import LEAD, project_prepare
+
+    project = project_prepare(options.images)
+    from django.contrib.auth.models import User
+    from django.test import Client
+
+    client = Client()
+    client.force_login(User.objects.get(username=LEAD))
+    print(
+        f"First page ({PAGE_SIZE} images) of GET /api/v1/projects/{project.pk}/images/ on "
+        f"{options.images:,} images, median of {options.repeat} (ms); goal {GOAL_MS:.0f} ms"
+    )
+    print(f"{'filter':<30} {'server':>8} {'query':>8} {'rows':>5} {'x goal':>7}  verdict")
+    slow = 0
+    for name, query in FILTERS:
+        server, rows = _request_time(client, project, query, options.repeat)
+        alone = _query_time(project, query, options.repeat)
+        ratio = server / GOAL_MS
+        slow += ratio > 1
+        verdict = "ok" if ratio <= 1 else "SLOW"
+        print(f"{name:<30} {server:>8.1f} {alone:>8.1f} {rows:>5} {ratio:>7.2f}  {verdict}")
+    print(f"{len(FILTERS) - slow} of {len(FILTERS)} within {GOAL_MS:.0f} ms")
+    return 0
+
+
+def _jit_off() -> None:
+    """As docker-compose runs PostgreSQL: JIT compiling a page's query costs more than it
+    saves (a second and more, for plans of many subqueries)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SET jit = off")
+
+
+def _request_time(client: Any, project: Any, query: str, repeat: int) -> tuple[float, int]:
+    url = f"/api/v1/projects/{project.pk}/images/?page_size={PAGE_SIZE}&{query}"
+
+    def ask() -> Any:
+        response = client.get(url, HTTP_HOST="localhost")
+        if response.status_code != 200:
+            raise SystemExit(f"{url}: {response.status_code} {response.content[:300]!r}")
+        return response
+
+    ask()  # warm: caches (review candidates), the connection, the plan
+    seconds, response = timed(ask, repeat)
+    return seconds * 1000, len(response.json()["results"])
+
+
+def _query_time(project: Any, query: str, repeat: int) -> float:
+    from django.contrib.auth.models import User
+    from django.http import QueryDict
+
+    from bench.browse_data import LEAD
+    from labeler.browse.filters import images_filtered, param_values
+    from labeler.browse.sorts import images_page
+
+    lead = User.objects.get(username=LEAD)
+    params = QueryDict(query)
+    sort = (param_values(params, "sort") or ["id"])[-1]
+
+    def page() -> Any:
+        images = images_filtered(project, params, user=lead)
+        return images_page(images, sort=sort, cursor=None, size=PAGE_SIZE)
+
+    seconds, _ = timed(page, repeat)
+    return seconds * 1000
+
+
+def _options(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="Time the data browser's first pages.")
+    parser.add_argument("--images", type=int, default=1_000_000, help="images (1000000)")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per filter (median)")
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get("BENCH_BROWSE_DATABASE_URL") or DEFAULT_DATABASE_URL,
+        help=f"PostgreSQL URL (default: BENCH_BROWSE_DATABASE_URL, else {DEFAULT_DATABASE_URL})",
+    )
+    return parser.parse_args(argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
