@@ -1,0 +1,98 @@
+"""The label check after a training: a planted wrong label is flagged, listed and reviewed."""
+
+from __future__ import annotations
+
+import pytest
+
+from labeler.agreement.models import ReviewRequest
+from labeler.annotations.models import FinalLabel
+from labeler.predictions.label_check import MODEL_DISAGREES, likely_wrong_image_ids
+from labeler.predictions.models import LabelCheck, ModelVersion
+from labeler.projects.models import Role
+from tests.conftest import client_for
+from tests.factories import ProjectFactory, UserFactory, add_member, annotation_submit
+from tests.worker.ml_project import CLASSES, FAST_TRAINING, colour_png, ingest
+
+pytestmark = pytest.mark.slow
+
+PURE = [(1.0, 0.0, 0.0), (0.0, 1.0, 0.0), (0.0, 0.0, 1.0)]
+
+
+@pytest.mark.django_db
+def test_a_planted_wrong_label_is_flagged_listed_and_sent_to_review(
+    django_capture_on_commit_callbacks,
+):
+    lead, annotator = UserFactory(username="lead"), UserFactory(username="ann")
+    training = {**FAST_TRAINING, "label_check_folds": 4}
+    project = ProjectFactory(
+        name="Colours", labels=list(CLASSES), training=training, retrain_after=0, gold_rate=0.0
+    )
+    add_member(project, lead, Role.LEAD)
+    add_member(project, annotator)
+    planted = None
+    for k, name in enumerate(CLASSES):
+        images = ingest(project, [colour_png(PURE[k], 100 * k + i) for i in range(10)], name)
+        for i, image in enumerate(images):
+            given = "blue" if (name == "red" and i == 0) else name
+            planted = image if given != name else planted
+            annotation_submit(
+                project=project, annotator=annotator, image_id=image.pk, labels=[given]
+            )
+    assert planted is not None
+    api = client_for(lead)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api.post(f"/api/v1/projects/{project.pk}/train/", {}, format="json")
+    assert response.status_code == 202, response.content
+
+    version = ModelVersion.objects.get(project=project)
+    summary = version.metrics["label_check"]
+    assert summary["folds"] == 4 and summary["images"] == 30 and summary["cpu_seconds"] > 0
+    # Every final-labelled image is checked; the planted one is flagged.
+    checks = {c.image_id: c for c in LabelCheck.objects.filter(project=project)}
+    assert set(checks) == set(FinalLabel.objects.values_list("image_id", flat=True))
+    blue, red = (project.labels.get(name=n).pk for n in ("blue", "red"))
+    mine = checks[planted.pk]
+    assert mine.flagged and mine.given_label_id == blue and mine.predicted_label_id == red
+    assert mine.probabilities[str(red)] > mine.probabilities[str(blue)]
+    assert mine.quality == min(c.quality for c in checks.values())
+    assert planted.pk in set(likely_wrong_image_ids(project))
+
+    # In the review queue with the model's view.
+    request = ReviewRequest.objects.get(image=planted, reason=MODEL_DISAGREES)
+    assert request.resolved_at is None
+    assert request.detail["given_label"] == blue and request.detail["predicted_label"] == red
+    assert set(request.detail["probabilities"]) == {
+        str(pk) for pk in project.labels.values_list("pk", flat=True)
+    }
+
+    # Over REST, with the annotator's label beside the model's view.
+    listed = api.get(f"/api/v1/projects/{project.pk}/label-issues/").json()["results"]
+    row = next(r for r in listed if r["image"] == planted.pk)
+    assert row["given_label"] == blue and row["predicted_label"] == red
+    assert row["annotators"] == [{"annotator": "ann", "labels": [blue]}]
+    assert row["probabilities"][str(red)] > 0.5
+    assert (
+        client_for(annotator).get(f"/api/v1/projects/{project.pk}/label-issues/").status_code == 403
+    )
+
+
+@pytest.mark.django_db
+def test_no_check_with_folds_off(django_capture_on_commit_callbacks):
+    lead, annotator = UserFactory(username="lead"), UserFactory(username="ann")
+    project = ProjectFactory(
+        labels=list(CLASSES),
+        training={**FAST_TRAINING, "label_check_folds": 0},
+        retrain_after=0,
+        gold_rate=0.0,
+    )
+    add_member(project, lead, Role.LEAD)
+    add_member(project, annotator)
+    for k, name in enumerate(CLASSES):
+        for image in ingest(project, [colour_png(PURE[k], 7 * k + i) for i in range(4)], name):
+            annotation_submit(
+                project=project, annotator=annotator, image_id=image.pk, labels=[name]
+            )
+    with django_capture_on_commit_callbacks(execute=True):
+        client_for(lead).post(f"/api/v1/projects/{project.pk}/train/", {}, format="json")
+    assert "label_check" not in ModelVersion.objects.get(project=project).metrics
+    assert not LabelCheck.objects.exists()
