@@ -37,7 +37,11 @@ def three_versions():
     project = ProjectFactory(name="Colours", labels=["red", "green", "blue"])
     add_member(project, UserFactory(username="lena"), Role.LEAD)
     ModelVersionFactory(
-        project=project, version=1, is_current=False, metrics=metrics_for(project, 0.9)
+        project=project,
+        version=1,
+        is_current=False,
+        label_count=160,
+        metrics=metrics_for(project, 0.9),
     )
     run = TrainingRun.objects.create(
         project=project,
@@ -76,6 +80,7 @@ def three_versions():
         version=2,
         run=run,
         is_current=True,
+        label_count=200,
         metrics=metrics,
         promotion_note="Promoted: macro-F1 0.930 vs 0.900 of v1 on 20 validation images.",
     )
@@ -83,6 +88,7 @@ def three_versions():
         project=project,
         version=3,
         is_current=False,
+        label_count=200,
         metrics={
             **metrics,
             "baseline": {

@@ -3,7 +3,7 @@ import { el, fill } from "../lib/dom.js";
 import { isNum, percent, plural } from "../lib/format.js";
 import { labelName, labelChip } from "../lib/labels.js";
 import { table, makeSortable } from "../lib/tables.js";
-import { figureCell, sortValue } from "./common.js";
+import { figureCell, isFew, sortValue } from "./common.js";
 
 /** Why each annotator may need help, as the server judged it: only on enough images, and
  * for shares only when even the top of their 95% interval is below the acceptable level
@@ -68,7 +68,10 @@ export function renderAnnotators(box, report) {
       figureTd(
         gold,
         { asPercent: true },
-        isNum(gold.value) ? el("span", { class: "sub", text: ` of ${gold.n_items}` }) : null,
+        // Over few gold images the figure carries its n already.
+        isNum(gold.value) && !isFew(gold.n_items)
+          ? el("span", { class: "sub", text: ` of ${gold.n_items}` })
+          : null,
       ),
       el(
         "td",
