@@ -86,7 +86,14 @@ def run_curve(
     ``training``: settings over the demo's training configuration (both strategies).
     """
     lead, annotator = _users()
-    config = {"seed": curve.seed, **(training or {}), "augment": AUGMENT[augment]}
+    # No label check after each training: it would cost four more trainings, none of them
+    # counted here (bench/label_errors.py measures it).
+    config = {
+        "seed": curve.seed,
+        "label_check_folds": 0,
+        **(training or {}),
+        "augment": AUGMENT[augment],
+    }
     project, truth = _project(curve, digits, lead, annotator, config)
     scorer = _Scorer(digits)
     labelled = 0

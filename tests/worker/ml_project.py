@@ -22,6 +22,7 @@ FAST_TRAINING = {
     "batch_size": 8,
     "learning_rate": 0.01,
     "validation_share": 0.25,
+    "label_check_folds": 0,  # the label check's own tests turn it on
     "augment": {"hflip": False, "vflip": False, "rotation": 0, "crop": 0, "color_jitter": 0},
 }
 
