@@ -14,6 +14,7 @@ from rest_framework.routers import DefaultRouter, SimpleRouter
 from api.agreement import AgreementView, ConsensusView
 from api.annotations import AnnotationViewSet
 from api.auth import TokenLoginView
+from api.bulk import BulkActionDetailView, BulkActionListView, BulkView
 from api.duplicates import DuplicateListView
 from api.exports import ExportDetailView, ExportDownloadView, ExportListView, ExportView
 from api.images import ImageViewSet
@@ -69,6 +70,14 @@ project_router.register("skips", SkipViewSet, basename="skip")
 urlpatterns = [
     path("auth/token/", TokenLoginView.as_view(), name="token"),
     path("projects/<int:project_pk>/next/", NextImageView.as_view(), name="next-image"),
+    # Before the images router: "bulk" is no image id.
+    path("projects/<int:project_pk>/images/bulk/", BulkView.as_view(), name="images-bulk"),
+    path(
+        "projects/<int:project_pk>/bulk-actions/",
+        BulkActionListView.as_view(),
+        name="bulk-actions",
+    ),
+    path("bulk-actions/<int:pk>/", BulkActionDetailView.as_view(), name="bulk-action-detail"),
     path("projects/<int:project_pk>/imports/", ImportView.as_view(), name="imports"),
     path(
         "projects/<int:project_pk>/imports/archive/",

@@ -82,6 +82,7 @@ INSTALLED_APPS = [
     "labeler.imports",
     "labeler.references",
     "labeler.exports",
+    "labeler.bulk",
     "labeler.demo",
     "labeler.idempotency",
     "labeler.outbox",
@@ -306,6 +307,7 @@ CELERY_TASK_ROUTES = {
     "worker.tasks.ml_*": {"queue": "gpu"},  # Task.ML_TRAIN, Task.ML_PREDICT
     # Exports read the database and storage only: any CPU worker writes them.
     Task.EXPORT_RUN: {"queue": "default"},
+    Task.BULK_RUN: {"queue": "default"},
 }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # A web request that sends a task while the broker is down gives up within about a

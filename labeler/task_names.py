@@ -29,6 +29,8 @@ class Task:
     TRAINING_RUNS_RESEND: Final = "worker.tasks.training_runs_resend"
     # Exports
     EXPORT_RUN: Final = "worker.tasks.export_run"
+    # Bulk actions
+    BULK_RUN: Final = "worker.tasks.bulk_run"
     # Plumbing
     IDEMPOTENCY_PURGE_EXPIRED: Final = "worker.tasks.idempotency_purge_expired"
     OUTBOX_SEND: Final = "worker.tasks.outbox_send"

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from labeler import flows, jobs
 from labeler.annotations import services as annotation_services
+from labeler.bulk import services as bulk_services
 from labeler.exports import services as export_services
 from labeler.idempotency import services as idempotency_services
 from labeler.images import services as image_services
@@ -79,6 +80,12 @@ def outbox_send() -> int:
 def export_run(export_id: int) -> None:
     """Write an export's file; a redelivery of a finished export does nothing."""
     export_services.export_run(export_id=export_id)
+
+
+@shared_task(name=Task.BULK_RUN, acks_late=True, reject_on_worker_lost=True)
+def bulk_run(action_id: int) -> None:
+    """Run a queued bulk action; a redelivery of one already claimed does nothing."""
+    bulk_services.bulk_action_run(action_id=action_id)
 
 
 # The ml_* tasks run on the "gpu" queue (CELERY_TASK_ROUTES). They import worker.ml inside

@@ -286,3 +286,25 @@ class AnnotatorStanding(models.Model):
 
     def __str__(self) -> str:
         return f"{self.annotator_id} {self.status} in project {self.project_id}"
+
+
+class ImageReservation(models.Model):
+    """An image kept for named annotators: the queue serves a reserved image only to them."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    image = models.ForeignKey(Image, on_delete=models.CASCADE, related_name="reservations")
+    annotator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["image", "annotator"], name="reservation_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"image {self.image_id} kept for {self.annotator_id}"

@@ -15,7 +15,7 @@ from typing import Any
 
 from django.db import connection
 
-from labeler.annotations.models import Annotation, Assignment, Skip
+from labeler.annotations.models import Annotation, Assignment, ImageReservation, Skip
 from labeler.images.models import Image
 
 # Whether image i has a slot for the annotator: not labelled nor skipped by them, and
@@ -29,6 +29,14 @@ _OPEN_TO_ME = """
         SELECT COUNT(*) FROM {lease} o
         WHERE o.image_id = i.id AND o.expires_at > %(now)s AND o.annotator_id <> %(me)s
     ) < %(overlap)s + i.extra_annotations
+"""
+
+# An image kept for named annotators (``ImageReservation``) is open to them only.
+_NOT_KEPT_FOR_OTHERS = """
+    AND (NOT EXISTS (SELECT 1 FROM {reservation} r WHERE r.image_id = i.id)
+        OR EXISTS (
+            SELECT 1 FROM {reservation} r WHERE r.image_id = i.id AND r.annotator_id = %(me)s
+        ))
 """
 
 # A lease handed out again starts with no suggestion: the queue records the one it shows.
@@ -73,6 +81,7 @@ _STATEMENTS = {
         SELECT %(project)s, i.id, %(me)s, %(expires)s, %(now)s FROM {image} i
         WHERE i.id = %(image)s AND """
     + _OPEN_TO_ME
+    + _NOT_KEPT_FOR_OTHERS
     + _UPSERT,
     # A gold image is leased whatever its slots.
     "lease_gold": """
@@ -88,6 +97,7 @@ _CANDIDATE = (
     WHERE i.project_id = %(project)s AND NOT i.is_complete AND i.problem = ''
         {excluded} AND """
     + _OPEN_TO_ME
+    + _NOT_KEPT_FOR_OTHERS
     + """
     ORDER BY i.priority DESC, i.id
     LIMIT 1 {lock}
@@ -104,6 +114,7 @@ def _tables(vendor: str) -> dict[str, str]:
         "annotation": quote(Annotation._meta.db_table),
         "skip": quote(Skip._meta.db_table),
         "lease": quote(Assignment._meta.db_table),
+        "reservation": quote(ImageReservation._meta.db_table),
     }
 
 

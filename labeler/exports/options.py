@@ -39,6 +39,8 @@ class ExportOptions:
     since: dt.datetime | None = None
     until: dt.datetime | None = None
     predictions: bool = False
+    # Exactly these images (a selection on the Images page); None: every image.
+    image_ids: tuple[int, ...] | None = None
 
     @property
     def final_only(self) -> bool:
@@ -52,6 +54,10 @@ class ExportOptions:
         """JSON-ready values that parse back to the same options."""
         data = asdict(self)
         data["split"] = list(self.split) if self.split else None
+        if self.image_ids is None:
+            del data["image_ids"]
+        else:
+            data["image_ids"] = list(self.image_ids)
         for name in ("since", "until"):
             data[name] = data[name].isoformat() if data[name] else None
         return data
@@ -172,6 +178,17 @@ def _split(value: Any, field: str) -> tuple[float, ...]:
     return shares
 
 
+def _image_ids(value: Any, field: str) -> tuple[int, ...]:
+    """Image ids: a list, or "1,2,3" in a query string; sorted, each once."""
+    items = value.split(",") if isinstance(value, str) else value
+    if not isinstance(items, list | tuple) or not items:
+        raise ValidationFailed(f"{field} takes a non-empty list of image ids.", field=field)
+    ids = {_int(item.strip() if isinstance(item, str) else item, field) for item in items}
+    if min(ids) <= 0:
+        raise ValidationFailed(f"{field} holds an id out of range.", field=field)
+    return tuple(sorted(ids))
+
+
 def _name(value: Any, field: str) -> str:
     if not isinstance(value, str) or not value.strip() or len(value) > 150:
         raise ValidationFailed(f"{field} must be a name, not {value!r}.", field=field)
@@ -220,4 +237,5 @@ PARSERS: dict[str, Callable[[Any, str], Any]] = {
     "since": _moment,
     "until": _moment,
     "predictions": _bool,
+    "image_ids": _image_ids,
 }

@@ -1,0 +1,170 @@
+"""Bulk actions on a selection of a project's images (leads and admins).
+
+``POST /projects/{id}/images/bulk/`` with ``{"action": ..., "selection": {...}, ...params}``
+answers 200 with the finished action, or 202 with the background job's URL for a large
+selection; ``GET /bulk-actions/{id}/`` follows its progress. ``GET
+/projects/{id}/bulk-actions/`` lists the project's actions, newest first (the audit).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from api.pagination import NewestFirst
+from api.parsers import JSONParser
+from api.permissions import ProjectObjectView, ProjectScopedView
+from labeler.bulk import services
+from labeler.bulk.actions import ACTIONS
+from labeler.bulk.models import BulkAction, BulkStatus
+from labeler.errors import ValidationFailed
+
+
+class BulkActionSerializer(serializers.ModelSerializer):
+    created_by = serializers.CharField(
+        source="created_by.username", read_only=True, allow_null=True, default=None
+    )
+    done = serializers.SerializerMethodField(help_text="Images acted on so far.")
+    progress = serializers.SerializerMethodField(help_text="done / total, 0 to 1.")
+    url = serializers.SerializerMethodField(help_text="Where to follow the action.")
+
+    class Meta:
+        model = BulkAction
+        fields = [
+            "id",
+            "action",
+            "params",
+            "selection",
+            "status",
+            "total",
+            "done",
+            "progress",
+            "changed",
+            "result",
+            "error",
+            "created_by",
+            "created_at",
+            "finished_at",
+            "url",
+        ]
+        read_only_fields = fields
+
+    def get_done(self, record: BulkAction) -> int:
+        return services.bulk_action_progress(record)
+
+    def get_progress(self, record: BulkAction) -> float:
+        return services.bulk_action_progress(record) / record.total if record.total else 1.0
+
+    def get_url(self, record: BulkAction) -> str:
+        path = reverse("api:bulk-action-detail", kwargs={"pk": record.pk})
+        request = self.context.get("request")
+        return request.build_absolute_uri(path) if request else path
+
+
+class BulkRequestSerializer(serializers.Serializer):
+    action = serializers.ChoiceField(
+        choices=list(ACTIONS), help_text="What to do; its parameters sit beside it."
+    )
+    selection = serializers.JSONField(
+        help_text='{"ids": [..]} or {"filter": "<Images page query string>", "exclude_ids": [..]}.'
+    )
+
+
+EXAMPLES = [
+    OpenApiExample("Send to review", {"action": "review", "selection": {"ids": [1, 2, 3]}}),
+    OpenApiExample(
+        "Send back for relabelling",
+        {"action": "relabel", "selection": {"ids": [1, 2]}, "annotators": ["ann1"]},
+    ),
+    OpenApiExample(
+        "Set priority on a filter",
+        {"action": "priority", "selection": {"filter": "status=not_started"}, "priority": 5},
+    ),
+    OpenApiExample("Mark gold", {"action": "gold", "selection": {"ids": [4]}, "gold": True}),
+    OpenApiExample(
+        "Reserve", {"action": "reserve", "selection": {"ids": [4]}, "annotators": ["ann2"]}
+    ),
+    OpenApiExample("Delete", {"action": "delete", "selection": {"ids": [9]}}),
+    OpenApiExample("Export", {"action": "export", "selection": {"ids": [1, 2]}, "format": "csv"}),
+]
+
+
+class BulkView(ProjectScopedView):
+    """Act on many images at once: one call, atomic, audited."""
+
+    parser_classes = [JSONParser]
+
+    @extend_schema(
+        request=BulkRequestSerializer,
+        examples=EXAMPLES,
+        responses={
+            200: BulkActionSerializer,
+            202: BulkActionSerializer,
+            400: OpenApiResponse(description="Unknown action, bad parameter or selection."),
+            403: OpenApiResponse(description="Leads and admins only."),
+        },
+    )
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """Run `action` on the selection, with the action's parameters beside it.
+
+        Actions: review (`note`), relabel (`annotators`: usernames; all when left out),
+        gold (`gold`: true/false, `labels`), priority (`priority`), reserve
+        (`annotators`; [] releases), delete, export (export options such as `format`).
+        A selection above the background threshold answers 202 and runs as a job.
+        """
+        self.require_manager()
+        body = request.data
+        if not isinstance(body, dict):
+            raise ValidationFailed("Send one JSON object.", field="action")
+        for name in ("action", "selection"):
+            if name not in body:
+                raise ValidationFailed(f"'{name}' is required.", field=name)
+        params = {k: v for k, v in body.items() if k not in ("action", "selection")}
+        record = services.bulk_action(
+            project=self.project,
+            user=self.user,
+            action=body["action"],
+            selection=body["selection"],
+            params=params,
+        )
+        data = BulkActionSerializer(record, context={"request": request}).data
+        queued = record.status == BulkStatus.QUEUED
+        response = Response(data, status=status.HTTP_202_ACCEPTED if queued else 200)
+        if queued:
+            response["Location"] = data["url"]
+        return response
+
+
+class BulkActionListView(ProjectScopedView):
+    """The project's bulk actions, newest first: who did what to how many images."""
+
+    pagination_class = NewestFirst
+    queryset: QuerySet[Any] = BulkAction.objects.none()
+
+    @extend_schema(responses={200: BulkActionSerializer(many=True)})
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        self.require_manager()
+        records = BulkAction.objects.filter(project=self.project).select_related("created_by")
+        page = self.paginate_queryset(records.defer("image_ids"))
+        body = BulkActionSerializer(page, many=True, context={"request": request}).data
+        return self.get_paginated_response(body)
+
+
+class BulkActionDetailView(ProjectObjectView):
+    """One bulk action: its status and progress (poll it while it runs)."""
+
+    queryset: QuerySet[Any] = BulkAction.objects.none()
+    model = BulkAction
+    noun = "Bulk action"
+
+    @extend_schema(responses={200: BulkActionSerializer, 404: OpenApiTypes.OBJECT})
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        self.require_manager()
+        return Response(BulkActionSerializer(self.object, context={"request": request}).data)

@@ -1,0 +1,1 @@
+"""Bulk actions on a selection of a project's images: one service call each, atomic, audited."""

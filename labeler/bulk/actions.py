@@ -1,0 +1,386 @@
+"""What each bulk action does to a batch of images, inside the caller's transaction.
+
+Each action has a parameter check (``check``: raw JSON to checked, JSON-ready values,
+raising ValidationFailed before anything is written) and a body run over the selection in
+batches (``apply``), reporting progress after each batch. The caller
+(``labeler.bulk.services``) holds one transaction around the whole run: a failure anywhere
+leaves nothing changed.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib.auth.models import User
+from django.db.models import Count, Max, OuterRef, Subquery
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from labeler.agreement.review_requests import (
+    REQUESTED,
+    review_requests_add,
+    review_requests_resolve,
+)
+from labeler.annotations.history import final_labels_tracked
+from labeler.annotations.models import (
+    Annotation,
+    FinalLabel,
+    FinalLabelMethod,
+    ImageReservation,
+    LabelChange,
+    LabelChangeKind,
+)
+from labeler.annotations.services import labels_resolve
+from labeler.bulk.selection import IdArray, in_batches
+from labeler.errors import ValidationFailed
+from labeler.exports import services as export_services
+from labeler.exports.options import export_options_parse
+from labeler.images.models import Image
+from labeler.projects.models import Membership, Project
+
+Progress = Callable[[int], None]
+MAX_NOTE = 500
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How many images the action changed, whether labels changed (consensus refreshes
+    then), and what it made (an export's id, ...)."""
+
+    changed: int
+    labels_changed: bool = False
+    result: Mapping[str, Any] | None = None
+    files_to_delete: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Action:
+    name: str
+    description: str
+    check: Callable[[Project, Mapping[str, Any]], dict[str, Any]]
+    apply: Callable[[Project, IdArray, dict[str, Any], User, Progress], Outcome]
+    background: bool = True  # large selections run as a job
+
+
+def _only(params: Mapping[str, Any], allowed: tuple[str, ...]) -> None:
+    unknown = sorted(set(params) - set(allowed))
+    if unknown:
+        known = ", ".join(allowed) if allowed else "none"
+        raise ValidationFailed(
+            f"Unknown parameter {unknown[0]!r} for this action; it takes: {known}.",
+            field=unknown[0],
+        )
+
+
+def _annotators(project: Project, raw: Any, *, field: str = "annotators") -> list[int]:
+    """Usernames of the project's members, as user ids."""
+    if not isinstance(raw, list) or any(not isinstance(name, str) for name in raw):
+        raise ValidationFailed(f"'{field}' must be a list of usernames.", field=field)
+    names = sorted(set(raw))
+    found = dict(
+        Membership.objects.filter(project=project, user__username__in=names).values_list(
+            "user__username", "user_id"
+        )
+    )
+    missing = [name for name in names if name not in found]
+    if missing:
+        raise ValidationFailed(
+            f"No member of this project is named {', '.join(map(repr, missing[:5]))}.",
+            field=field,
+        )
+    return sorted(found.values())
+
+
+# ---- send to review ----------------------------------------------------------------------
+def _review_check(project: Project, params: Mapping[str, Any]) -> dict[str, Any]:
+    _only(params, ("note",))
+    note = params.get("note", "")
+    if not isinstance(note, str) or len(note) > MAX_NOTE:
+        raise ValidationFailed(f"'note' is text of at most {MAX_NOTE} characters.", field="note")
+    return {"note": note.strip()} if note.strip() else {}
+
+
+def _review(
+    project: Project, ids: IdArray, params: dict[str, Any], user: User, progress: Progress
+) -> Outcome:
+    detail = {"note": params["note"]} if params.get("note") else {}
+    added = 0
+    for batch in in_batches(ids):
+        added += review_requests_add(
+            project,
+            batch,
+            reason=REQUESTED,
+            detail_by_image={image_id: detail for image_id in batch} if detail else None,
+            requested_by=user,
+        )
+        progress(len(batch))
+    return Outcome(changed=added)
+
+
+# ---- send back for relabelling -----------------------------------------------------------
+def _relabel_check(project: Project, params: Mapping[str, Any]) -> dict[str, Any]:
+    _only(params, ("annotators",))
+    if params.get("annotators") is None:
+        return {"annotators": None}
+    if not params["annotators"]:
+        raise ValidationFailed(
+            "'annotators' names whose labels to withdraw; leave it out for everyone's.",
+            field="annotators",
+        )
+    _annotators(project, params["annotators"])
+    return {"annotators": sorted(set(params["annotators"]))}
+
+
+def _relabel(
+    project: Project, ids: IdArray, params: dict[str, Any], user: User, progress: Progress
+) -> Outcome:
+    """Withdraw the chosen annotators' labels (kept in the history), clear the final label
+    (gold images keep theirs) and put the images first in the queue."""
+    who = None if params["annotators"] is None else _annotators(project, params["annotators"])
+    top = Image.objects.filter(project=project).aggregate(top=Max("priority"))["top"] or 0.0
+    first = max(top, 0.0) + 1.0
+    changed = 0
+    now = timezone.now()
+    for batch in in_batches(ids):
+        annotations = Annotation.objects.filter(project=project, image_id__in=batch)
+        if who is not None:
+            annotations = annotations.filter(annotator_id__in=who)
+        labels: dict[int, list[int]] = {}
+        for annotation_id, label_id in Annotation.labels.through.objects.filter(
+            annotation__in=annotations
+        ).values_list("annotation_id", "label_id"):
+            labels.setdefault(annotation_id, []).append(label_id)
+        rows = list(annotations.values_list("pk", "image_id", "annotator_id"))
+        LabelChange.objects.bulk_create(
+            [
+                LabelChange(
+                    project=project,
+                    image_id=image_id,
+                    kind=LabelChangeKind.ANNOTATION_WITHDRAWN,
+                    annotator_id=annotator_id,
+                    changed_by=user,
+                    annotation_id=annotation_id,
+                    from_label_ids=sorted(labels.get(annotation_id, [])),
+                    to_label_ids=[],
+                    created_at=now,
+                )
+                for annotation_id, image_id, annotator_id in rows
+            ],
+            batch_size=2000,
+        )
+        with final_labels_tracked(project=project, image_ids=batch, changed_by=user):
+            Annotation.objects.filter(pk__in=[row[0] for row in rows]).delete()
+            FinalLabel.objects.filter(image_id__in=batch).exclude(
+                method=FinalLabelMethod.GOLD
+            ).delete()
+        remaining = (
+            Annotation.objects.filter(image_id=OuterRef("pk"))
+            .order_by()
+            .values("image_id")
+            .annotate(n=Count("pk"))
+            .values("n")
+        )
+        Image.objects.filter(pk__in=batch).update(
+            annotation_count=Coalesce(Subquery(remaining), 0), is_complete=False, priority=first
+        )
+        changed += len({row[1] for row in rows})
+        progress(len(batch))
+    return Outcome(changed=changed, labels_changed=True, result={"priority": first})
+
+
+# ---- gold --------------------------------------------------------------------------------
+def _gold_check(project: Project, params: Mapping[str, Any]) -> dict[str, Any]:
+    _only(params, ("gold", "labels"))
+    gold = params.get("gold", True)
+    if not isinstance(gold, bool):
+        raise ValidationFailed("'gold' is true (mark) or false (unmark).", field="gold")
+    checked: dict[str, Any] = {"gold": gold}
+    if "labels" in params:
+        if not gold:
+            raise ValidationFailed("'labels' goes with marking gold only.", field="labels")
+        chosen = labels_resolve(project=project, raw_labels=params["labels"])
+        if not chosen:
+            raise ValidationFailed("A gold image needs at least one label.", field="labels")
+        checked["labels"] = sorted(label.pk for label in chosen)
+    return checked
+
+
+def _gold(
+    project: Project, ids: IdArray, params: dict[str, Any], user: User, progress: Progress
+) -> Outcome:
+    """Mark gold (with the given labels, or each image's final label as it is) or unmark."""
+    if params["gold"] and "labels" not in params:
+        unlabelled = sum(
+            len(batch) - FinalLabel.objects.filter(image_id__in=batch).count()
+            for batch in in_batches(ids)
+        )
+        if unlabelled:
+            raise ValidationFailed(
+                f"{unlabelled} of the selected images have no final label to keep as gold: "
+                "give 'labels', or leave them out.",
+                field="labels",
+            )
+    changed = 0
+    for batch in in_batches(ids):
+        with final_labels_tracked(project=project, image_ids=batch, changed_by=user):
+            if not params["gold"]:
+                changed += (
+                    FinalLabel.objects.filter(image_id__in=batch, method=FinalLabelMethod.GOLD)
+                    .delete()[1]
+                    .get(FinalLabel._meta.label, 0)
+                )
+            else:
+                changed += _gold_mark(batch, params.get("labels"), user)
+        if params["gold"]:
+            review_requests_resolve(project, batch)  # a person decided these images
+        progress(len(batch))
+    return Outcome(changed=changed, labels_changed=True)
+
+
+def _gold_mark(batch: list[int], label_ids: list[int] | None, user: User) -> int:
+    if label_ids is None:
+        changed = FinalLabel.objects.filter(image_id__in=batch).exclude(
+            method=FinalLabelMethod.GOLD
+        )
+        return changed.update(method=FinalLabelMethod.GOLD, confidence=1.0, decided_by=user)
+    have = set(FinalLabel.objects.filter(image_id__in=batch).values_list("image_id", flat=True))
+    FinalLabel.objects.filter(image_id__in=batch).update(
+        method=FinalLabelMethod.GOLD, confidence=1.0, decided_by=user
+    )
+    FinalLabel.objects.bulk_create(
+        [
+            FinalLabel(
+                image_id=image_id, method=FinalLabelMethod.GOLD, confidence=1.0, decided_by=user
+            )
+            for image_id in batch
+            if image_id not in have
+        ]
+    )
+    finals = list(FinalLabel.objects.filter(image_id__in=batch).values_list("pk", flat=True))
+    through = FinalLabel.labels.through
+    through.objects.filter(finallabel_id__in=finals).delete()
+    through.objects.bulk_create(
+        [through(finallabel_id=final, label_id=label) for final in finals for label in label_ids],
+        batch_size=5000,
+    )
+    return len(batch)
+
+
+# ---- priority ----------------------------------------------------------------------------
+def _priority_check(project: Project, params: Mapping[str, Any]) -> dict[str, Any]:
+    _only(params, ("priority",))
+    value = params.get("priority")
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ValidationFailed(
+            "'priority' is a number: higher comes first in the queue.", field="priority"
+        )
+    return {"priority": float(value)}
+
+
+def _priority(
+    project: Project, ids: IdArray, params: dict[str, Any], user: User, progress: Progress
+) -> Outcome:
+    changed = 0
+    for batch in in_batches(ids):
+        changed += (
+            Image.objects.filter(pk__in=batch)
+            .exclude(priority=params["priority"])
+            .update(priority=params["priority"])
+        )
+        progress(len(batch))
+    return Outcome(changed=changed)
+
+
+# ---- reserve -----------------------------------------------------------------------------
+def _reserve_check(project: Project, params: Mapping[str, Any]) -> dict[str, Any]:
+    _only(params, ("annotators",))
+    if "annotators" not in params:
+        raise ValidationFailed(
+            "'annotators' names who the images are kept for ([] releases them).",
+            field="annotators",
+        )
+    _annotators(project, params["annotators"])
+    return {"annotators": sorted(set(params["annotators"]))}
+
+
+def _reserve(
+    project: Project, ids: IdArray, params: dict[str, Any], user: User, progress: Progress
+) -> Outcome:
+    """Keep the images for these annotators only (replacing any earlier reservation);
+    an empty list releases them to everyone."""
+    who = _annotators(project, params["annotators"])
+    for batch in in_batches(ids):
+        ImageReservation.objects.filter(image_id__in=batch).delete()
+        ImageReservation.objects.bulk_create(
+            [
+                ImageReservation(
+                    project=project, image_id=image_id, annotator_id=annotator, created_by=user
+                )
+                for image_id in batch
+                for annotator in who
+            ],
+            batch_size=5000,
+        )
+        progress(len(batch))
+    return Outcome(changed=len(ids))
+
+
+# ---- delete ------------------------------------------------------------------------------
+def _delete_check(project: Project, params: Mapping[str, Any]) -> dict[str, Any]:
+    _only(params, ())
+    return {}
+
+
+def _delete(
+    project: Project, ids: IdArray, params: dict[str, Any], user: User, progress: Progress
+) -> Outcome:
+    """Delete the images with their labels; their files go once the deletion commits."""
+    files: list[str] = []
+    deleted = 0
+    for batch in in_batches(ids):
+        images = Image.objects.filter(project=project, pk__in=batch)
+        for names in images.values_list("file", "thumbnail", "display"):
+            files.extend(name for name in names if name)
+        deleted += images.delete()[1].get(Image._meta.label, 0)
+        progress(len(batch))
+    return Outcome(changed=deleted, labels_changed=True, files_to_delete=tuple(files))
+
+
+# ---- export ------------------------------------------------------------------------------
+def _export_check(project: Project, params: Mapping[str, Any]) -> dict[str, Any]:
+    if "image_ids" in params:
+        raise ValidationFailed(
+            "An export of a selection takes its images from it.", field="image_ids"
+        )
+    options = export_options_parse(dict(params))  # every export option, checked
+    data = options.as_dict()
+    return {name: value for name, value in data.items() if name in params or name == "format"}
+
+
+def _export(
+    project: Project, ids: IdArray, params: dict[str, Any], user: User, progress: Progress
+) -> Outcome:
+    options = export_options_parse({**params, "image_ids": ids.tolist()})
+    export = export_services.export_start(project=project, user=user, options=options)
+    progress(len(ids))
+    return Outcome(changed=len(ids), result={"export": export.pk})
+
+
+ACTIONS: dict[str, Action] = {
+    action.name: action
+    for action in (
+        Action("review", "Send to review", _review_check, _review),
+        Action("relabel", "Send back for relabelling", _relabel_check, _relabel),
+        Action("gold", "Mark or unmark gold", _gold_check, _gold),
+        Action("priority", "Set the queue priority", _priority_check, _priority),
+        Action("reserve", "Reserve for named annotators", _reserve_check, _reserve),
+        Action("delete", "Delete", _delete_check, _delete),
+        # The export runs as an export job of its own (with its progress): never a bulk job.
+        Action("export", "Export exactly this selection", _export_check, _export, False),
+    )
+}
+
+__all__ = ["ACTIONS", "Action", "Outcome"]
