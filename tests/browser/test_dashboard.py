@@ -143,7 +143,8 @@ def test_heat_map_has_a_cell_per_pair(live_server, page, make_images):
                 expect(cell).to_have_class("cell empty")
                 expect(cell).to_have_text("")
                 continue
-            expect(cell).to_have_text(kappa_text(pair["value"]))
+            few = f"n = {pair['n_items']}" if pair["n_items"] < 20 else ""  # n beside few
+            expect(cell).to_have_text(kappa_text(pair["value"]) + few)
             assert float(cell.get_attribute("data-value") or "nan") == pair["value"]
             title = cell.get_attribute("title") or ""
             assert f"{pair['n_items']} shared images" in title

@@ -5,7 +5,7 @@ import { el, fill } from "../lib/dom.js";
 import { isNum, fixed, percent, plural } from "../lib/format.js";
 import { labelName, labelChip } from "../lib/labels.js";
 import { table, shareCell } from "../lib/tables.js";
-import { BANDS, kappaColour, inkFor } from "./common.js";
+import { BANDS, kappaColour, inkFor, isFew } from "./common.js";
 
 const TOP_CONFUSIONS = 6;
 // From this many annotators on, the heat map's cells shrink and its column names turn upright.
@@ -41,6 +41,8 @@ export function renderHeatmap(box, report) {
     pairs.set(`${b}:${a}`, pair);
   }
   const name = new Map(people.map((p) => [p.id, p.username]));
+  // Small cells (many annotators) keep n in the tooltip only.
+  const showN = !heatmapIsDense(report);
   const head = [
     el("td", { class: "corner" }),
     people.map((p) =>
@@ -52,7 +54,7 @@ export function renderHeatmap(box, report) {
       "tr",
       {},
       el("th", { scope: "row", title: row.username, text: row.username }),
-      people.map((col) => heatCell(row, col, pairs.get(`${row.id}:${col.id}`), name)),
+      people.map((col) => heatCell(row, col, pairs.get(`${row.id}:${col.id}`), name, showN)),
     ),
   );
   const grid = table(
@@ -83,7 +85,7 @@ function interval(pair) {
   return `, 95% CI ${fixed(pair.ci_low)} – ${fixed(pair.ci_high)}`;
 }
 
-function heatCell(row, col, pair, name) {
+function heatCell(row, col, pair, name, showN = true) {
   if (row.id === col.id)
     return el("td", { class: "cell self", title: `${row.username} (same annotator)` });
   const between = `${name.get(row.id)} × ${name.get(col.id)}`;
@@ -125,6 +127,7 @@ function heatCell(row, col, pair, name) {
       },
     },
     fixed(pair.value),
+    showN && isFew(pair.n_items) ? el("span", { class: "cell-n", text: `n = ${pair.n_items}` }) : null,
   );
 }
 
