@@ -103,6 +103,7 @@ TRAINING_FIELDS: dict[str, tuple[str, str | None]] = {
     "training_architecture": ("architecture", None),
     "training_image_size": ("image_size", None),
     "training_epochs": ("epochs", None),
+    "training_label_check_folds": ("label_check_folds", None),
     "augment_hflip": ("augment", "hflip"),
     "augment_vflip": ("augment", "vflip"),
     "augment_rotation": ("augment", "rotation"),
@@ -272,6 +273,16 @@ class ProjectForm(DomainForm):
             "min_value": "Train for 1 to 500 epochs.",
             "max_value": "Train for 1 to 500 epochs.",
             "invalid": "The number of epochs is a whole number from 1 to 500.",
+        },
+    )
+    training_label_check_folds = forms.IntegerField(
+        required=False,
+        min_value=0,
+        max_value=20,
+        error_messages={
+            "min_value": "Check labels with 2 to 20 folds, or 0 for no check.",
+            "max_value": "Check labels with 2 to 20 folds, or 0 for no check.",
+            "invalid": "The label check's folds are a whole number: 0 (off) or 2 to 20.",
         },
     )
     augment_hflip = forms.BooleanField(required=False)
