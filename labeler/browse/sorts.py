@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import F, FloatField, Q, QuerySet, Value
+from django.db.models import F, Q, QuerySet, Value
 from django.db.models.functions import Coalesce
 
 from labeler.browse import facts
@@ -84,9 +84,9 @@ def sort_apply(images: QuerySet[Image], value: str, project: Project) -> QuerySe
     sign = "-" if descending else ""
     if sort.name == "id":
         return images.order_by(f"{sign}id")
+    # Keys that may be missing come with their own Coalesce (below); the others are bare
+    # columns, so that PostgreSQL reads them in order from an index.
     key = sort.key(project)
-    if sort.kind == "float":
-        key = Coalesce(key, Value(-1.0), output_field=FloatField())
     return images.alias(**{SORT_KEY: key}).order_by(f"{sign}{SORT_KEY}", f"{sign}id")
 
 

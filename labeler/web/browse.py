@@ -42,7 +42,6 @@ def images_browse(request: HttpRequest, project_id: int) -> HttpResponse:
     sort = (param_values(request.GET, "sort") or ["id"])[-1]
     error = None
     page = Page([], None, None)
-    final_labels_current(project=project)  # the page shows final labels
     try:
         images = images_filtered(project, request.GET, user=user)
         page = images_page(images, sort=sort, cursor=request.GET.get("cursor"), size=VIEWS[view])
