@@ -53,7 +53,8 @@ class LabelListField(serializers.JSONField):
         "type": "object",
         "additionalProperties": True,
         "description": "Overrides of the training configuration (architecture, image_size, "
-        "epochs, augment, ...); the rest keeps its defaults.",
+        "epochs, augment, label_check_folds (0: no label check after a training; default 5), "
+        "label_check_epochs, ...); the rest keeps its defaults.",
         "example": {"architecture": "resnet18", "image_size": 224, "epochs": 20},
     }
 )
