@@ -8,7 +8,7 @@ PORT ?= 8000
 # pull a CUDA build of several GB. This pair installs from the local wheel cache here.
 TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
 
-.PHONY: run test fuzz lint format setup demo worker-cpu worker-gpu beat check-deploy compose-config clean bench-agreement bench-training bench-prelabel bench-active-learning bench-export bench-load bench-uploads bench-photos bench-label-paint bench-photo-models bench-adaptive-overlap bench-duplicates bench-label-errors bench-browse
+.PHONY: run test fuzz lint format setup demo worker-cpu worker-gpu beat check-deploy compose-config clean bench-agreement bench-training bench-prelabel bench-active-learning bench-export bench-load bench-uploads bench-photos bench-label-paint bench-photo-models bench-adaptive-overlap bench-duplicates bench-label-errors bench-browse bench-bulk
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -134,3 +134,7 @@ bench-label-errors: setup
 ## The data browser's first page under each single filter and sort on 1,000,000 images, against 300 ms (docs/benchmarks.md).
 bench-browse: setup
 	$(BIN)/python bench/browse.py
+
+## Bulk actions (priority, send back for relabelling, send to review) over 100,000 images on PostgreSQL (docs/benchmarks.md).
+bench-bulk: setup
+	$(BIN)/python bench/bulk.py

@@ -21,6 +21,7 @@ from rest_framework.test import APIClient
 
 from labeler.annotations.models import FinalLabelMethod
 from labeler.annotations.services import skip_create
+from labeler.bulk.models import BulkAction
 from labeler.exports.models import Export
 from labeler.flows import image_decide
 from labeler.images.links import file_link
@@ -202,6 +203,9 @@ RULES: dict[str, Rule] = {
     "api:export-list": Rule({"get": managers(), "post": managers()}),
     "api:export-detail": Rule({"get": managers(), "delete": managers()}, ids={"pk": "export"}),
     "api:export-download": read(managers(), ids={"pk": "export"}),
+    "api:images-bulk": write(managers()),
+    "api:bulk-actions": read(managers()),
+    "api:bulk-action-detail": read(managers(), ids={"pk": "bulk_action"}),
     "api:progress": read(members()),
     "api:history": read(members()),
     "api:agreement": read(overseers()),
@@ -328,6 +332,7 @@ def world(project, lead, annotator, annotator2, outsider, admin_user, make_image
         "mine": mine.pk,
         "my_skip": skip_create(project=project, annotator=annotator, image_id=skipped.pk).pk,
         "export": export.pk,
+        "bulk_action": BulkAction.objects.create(project=project, action="review").pk,
         "reference": reference.pk,
         "run": run.pk,
         "version": version.pk,
