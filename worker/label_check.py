@@ -75,8 +75,14 @@ def label_check_folds(
         beat=beat,
     )
     try:
+        groups = np.array([data.groups.get(data.image_ids[r], -1) for r in rows])
         result = cross_fit(
-            y, folds=folds, seed=config["seed"], fit_fold=fit_fold, num_labels=len(data.label_ids)
+            y,
+            folds=folds,
+            seed=config["seed"],
+            fit_fold=fit_fold,
+            num_labels=len(data.label_ids),
+            groups=groups,
         )
     except Cancelled:
         raise

@@ -59,14 +59,37 @@ def fold_assignment(y: np.ndarray, folds: int, seed: int) -> np.ndarray:
     return fold_of
 
 
+def groups_together(fold_of: np.ndarray, groups: np.ndarray | None) -> np.ndarray:
+    """Each near-duplicate group (``groups[i]``, -1 for none) moved wholly into the fold of
+    its first row: a model never trains on a copy of an image it predicts."""
+    if groups is None:
+        return fold_of
+    fold_of = fold_of.copy()
+    grouped = np.flatnonzero(groups >= 0)
+    _, first = np.unique(groups[grouped], return_index=True)
+    heads = grouped[first]
+    fold_of_group = dict(zip(groups[heads].tolist(), fold_of[heads].tolist(), strict=True))
+    fold_of[grouped] = [fold_of_group[g] for g in groups[grouped].tolist()]
+    return fold_of
+
+
 def cross_fit(
-    y: np.ndarray, *, folds: int, seed: int, fit_fold: FitFold, num_labels: int
+    y: np.ndarray,
+    *,
+    folds: int,
+    seed: int,
+    fit_fold: FitFold,
+    num_labels: int,
+    groups: np.ndarray | None = None,
 ) -> CrossFit:
-    """Train ``folds`` models with ``fit_fold`` and gather each row's held-out prediction."""
+    """Train ``folds`` models with ``fit_fold`` and gather each row's held-out prediction.
+
+    ``groups``: each row's near-duplicate group (-1: none); a group stays in one fold.
+    """
     if folds < 2 or len(y) < folds:
         raise ValueError(f"Cross-fitting needs 2 or more folds and as many rows (got {folds}).")
     started, cpu_started = time.perf_counter(), time.process_time()
-    fold_of = fold_assignment(y, folds, seed)
+    fold_of = groups_together(fold_assignment(y, folds, seed), groups)
     probabilities = np.full((len(y), num_labels), np.nan)
     trained_on = []
     for fold in range(folds):
@@ -122,4 +145,11 @@ def torch_fit_fold(
     return fit_fold
 
 
-__all__ = ["Cancelled", "CrossFit", "cross_fit", "fold_assignment", "torch_fit_fold"]
+__all__ = [
+    "Cancelled",
+    "CrossFit",
+    "cross_fit",
+    "fold_assignment",
+    "groups_together",
+    "torch_fit_fold",
+]

@@ -93,3 +93,23 @@ def test_a_planted_flip_gets_a_low_probability_out_of_sample():
     of_given = result.probabilities[np.arange(30), given]
     assert of_given[4] < 0.5
     assert np.median(np.delete(of_given, 4)) > 0.8
+
+
+def test_a_near_duplicate_group_stays_in_one_fold():
+    """Copies of an image are held out together: no model trains on a copy of what it
+    predicts."""
+    y = np.array([0, 1] * 30)
+    groups = np.full(60, -1)
+    groups[[0, 7, 13, 40]] = 100
+    groups[[2, 3]] = 200
+    seen: list[np.ndarray] = []
+
+    def fit_fold(train: np.ndarray, held: np.ndarray) -> np.ndarray:
+        seen.append(train)
+        return np.full((len(held), 2), 0.5)
+
+    result = cross_fit(y, folds=5, seed=3, fit_fold=fit_fold, num_labels=2, groups=groups)
+    assert len(set(result.fold_of[[0, 7, 13, 40]].tolist())) == 1
+    assert result.fold_of[2] == result.fold_of[3]
+    for row in (0, 7, 13, 40):
+        assert not set(seen[result.fold_of[row]].tolist()) & {0, 7, 13, 40}
