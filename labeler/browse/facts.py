@@ -31,15 +31,11 @@ from django.db.models.functions import Coalesce, Greatest
 from django.db.models.lookups import Exact, GreaterThanOrEqual, LessThan
 
 from labeler.agreement.review import decided_image_ids, review_candidates
+from labeler.agreement.review_requests import open_review_image_ids
 from labeler.annotations.models import Annotation, FinalLabel
 from labeler.predictions.models import ModelVersion, Prediction
 from labeler.predictions.selectors import DEFAULT_THRESHOLD, current_model
 from labeler.projects.models import Project
-
-try:  # explicit review requests, beside the computed candidates
-    from labeler.agreement.review_requests import open_review_image_ids
-except ImportError:  # pragma: no cover - a tree without explicit requests
-    open_review_image_ids = None  # type: ignore[assignment]
 
 AnnotationLabel = Annotation.labels.through
 FinalLabelLabel = FinalLabel.labels.through
@@ -97,8 +93,7 @@ def review_image_ids(project: Project) -> list[int]:
     no person has decided yet (as the review queue lists them)."""
     candidates = review_candidates(project).image_ids
     ids = set(candidates[~np.isin(candidates, decided_image_ids(project))].tolist())
-    if open_review_image_ids is not None:
-        ids.update(open_review_image_ids(project))
+    ids.update(open_review_image_ids(project))
     return sorted(ids)
 
 
