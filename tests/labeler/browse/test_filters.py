@@ -12,6 +12,7 @@ from django.http import QueryDict
 from django.utils import timezone
 
 from labeler.agreement.final_labels import final_labels_refresh
+from labeler.agreement.review_requests import review_requests_add
 from labeler.annotations.models import Annotation, FinalLabelMethod
 from labeler.annotations.services import skip_create
 from labeler.browse.filters import FILTERS, ImageFilter, images_filtered, register_filter
@@ -275,3 +276,9 @@ def test_another_module_registers_a_filter(project, lead, scene):
             register_filter(ImageFilter("status", "Status", "choice", only_gold))
     finally:
         del FILTERS["golden"]
+
+
+@pytest.mark.django_db
+def test_in_review_holds_explicit_review_requests(project, lead, scene):
+    review_requests_add(project, [scene["fresh"].pk], reason="requested", requested_by=lead)
+    assert names_of(project, lead, "status=in_review", scene) == {"tie", "fresh"}
