@@ -288,6 +288,11 @@ LABELER_LATE_SUBMIT_SECONDS = env_int("LABELER_LATE_SUBMIT_SECONDS", 7 * 24 * 36
 # Larger selections are refused for direct download: a background export writes them.
 LABELER_EXPORT_DIRECT_MAX_IMAGES = env_int("LABELER_EXPORT_DIRECT_MAX_IMAGES", 10_000)
 FILE_UPLOAD_MAX_MEMORY_SIZE = env_int("FILE_UPLOAD_MAX_MEMORY_SIZE", 5 * 1024 * 1024)
+# A request's uploaded files stay in memory up to this many bytes together, the rest go
+# to temporary files (labeler.images.upload_handler): a batch of photos is parsed without
+# a round trip through the disk, an archive of gigabytes still is not held in memory.
+LABELER_UPLOAD_MEMORY_BYTES = env_int("LABELER_UPLOAD_MEMORY_BYTES", 128 * 1024 * 1024)
+FILE_UPLOAD_HANDLERS = ["labeler.images.upload_handler.SpooledUploadHandler"]
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 10 * 1024 * 1024)
 DATA_UPLOAD_MAX_NUMBER_FILES = LABELER_MAX_FILES_PER_REQUEST
 FILE_UPLOAD_TEMP_DIR = os.environ.get("FILE_UPLOAD_TEMP_DIR") or None

@@ -273,9 +273,11 @@ def test_mixed_upload_creates_the_good_and_rejects_the_bad(client, project, medi
     assert_storage_matches_rows(media_root)
 
 
-def test_uploads_streamed_to_disk_are_read_alike(client, project, media_root, settings):
-    """Files above FILE_UPLOAD_MAX_MEMORY_SIZE arrive as temporary files: same results."""
-    settings.FILE_UPLOAD_MAX_MEMORY_SIZE = 10
+@pytest.mark.parametrize("budget", [10, 2_000, 128 * 1024 * 1024])
+def test_uploads_spilled_to_disk_are_read_alike(client, project, media_root, settings, budget):
+    """Past LABELER_UPLOAD_MEMORY_BYTES a request's files go to temporary files, however
+    many of them fit before: same results."""
+    settings.LABELER_UPLOAD_MEMORY_BYTES = budget
     archive = samples.zip_of({"b.png": image_bytes(), "../evil.png": image_bytes()})
 
     response = upload(client, project, ("a.png", image_bytes()), ("pics.zip", archive))
