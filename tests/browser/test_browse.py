@@ -148,3 +148,21 @@ def test_annotators_cannot_open_the_images_page(live_server, page):
     login(page, live_server, "ann1")
     response = page.goto(f"{live_server.url}/projects/{project.pk}/images/")
     assert response.status == 403
+
+
+def test_a_lead_sets_the_priority_of_ticked_images(live_server, page):
+    project, _ = digits_project()
+    login(page, live_server, "lead")
+    open_images(page, live_server, project, "?status=gold")
+    cards = page.locator(".browse-card")
+    expect(cards).to_have_count(6)
+    cards.nth(0).locator(".pick").check()
+    cards.nth(1).locator(".pick").check()
+    expect(page.locator("#selected-count")).to_have_text("2 selected")
+    page.locator("#bulk-action").select_option("priority")
+    page.locator("#bulk-param").fill("7")
+    page.locator("#bulk-apply").click()
+    expect(page.locator("#bulk-status")).to_contain_text("Done", timeout=WAIT)
+    ids = [int(cards.nth(n).get_attribute("data-image-id")) for n in (0, 1)]
+    priorities = set(Image.objects.filter(pk__in=ids).values_list("priority", flat=True))
+    assert priorities == {7.0}
