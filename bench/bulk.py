@@ -29,7 +29,7 @@ GOAL_SECONDS = 60.0
 CHUNK = 5000
 ACTIONS = {
     "priority": {"priority": 5},
-    "relabel": {"annotators": ["bench-load-annotator-01"]},
+    "relabel": {"annotators": ["bench-load-annotator-02"]},
     "review": {},
     "gold": {"gold": True},
     "reserve": {"annotators": ["bench-load-annotator-02"]},
@@ -49,6 +49,12 @@ def main(argv: list[str] | None = None) -> int:
     project = load_data.project_prepare(
         options.size, overlap=2, annotators=annotators, media=MEDIA_ROOT
     )
+    from django.contrib.auth.models import User
+
+    from labeler.projects.models import Membership
+
+    for user in User.objects.filter(username__in=annotators):
+        Membership.objects.get_or_create(project=project, user=user)
     floor = _bare_update(project.pk)
     rows = []
     for action in options.actions:
