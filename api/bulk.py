@@ -12,7 +12,6 @@ from typing import Any
 
 from django.db.models import QuerySet
 from django.urls import reverse
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
@@ -164,7 +163,7 @@ class BulkActionDetailView(ProjectObjectView):
     model = BulkAction
     noun = "Bulk action"
 
-    @extend_schema(responses={200: BulkActionSerializer, 404: OpenApiTypes.OBJECT})
+    @extend_schema(responses={200: BulkActionSerializer})
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         self.require_manager()
         return Response(BulkActionSerializer(self.object, context={"request": request}).data)

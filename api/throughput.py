@@ -44,6 +44,7 @@ class ThroughputView(ProjectScopedView):
     """Each annotator's labels, active time, pace, agreement and gold accuracy per period."""
 
     serializer_class = ThroughputRowSerializer
+    pagination_class = None  # one row per annotator and period: the whole list at once
     queryset = Annotation.objects.none()  # names the path's id type for the schema
 
     @extend_schema(

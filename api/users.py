@@ -14,6 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from api.inputs import StrictInput
+from api.parsers import JSONParser
 from labeler.projects import accounts
 
 User = get_user_model()
@@ -59,6 +60,13 @@ class InviteSerializer(StrictInput, serializers.Serializer):
     last_name = serializers.CharField(max_length=150, required=False, allow_blank=True)
     is_staff = serializers.BooleanField(default=False)
 
+    def to_internal_value(self, data: Any) -> Any:
+        # JSON only (the view's parser): true or false, not DRF's 0, 1, "yes" or "off".
+        staff = data.get("is_staff") if isinstance(data, dict) else None
+        if staff is not None and not isinstance(staff, bool):
+            raise serializers.ValidationError({"is_staff": ["Must be true or false."]})
+        return super().to_internal_value(data)
+
 
 class LinkSentSerializer(serializers.Serializer):
     sent_to = serializers.EmailField(help_text="Where the link was e-mailed.")
@@ -83,7 +91,7 @@ class UserViewSet(
         return Response(self.get_serializer(request.user).data)
 
     @extend_schema(request=InviteSerializer, responses={201: UserSerializer})
-    @action(detail=False, methods=["post"])
+    @action(detail=False, methods=["post"], parser_classes=[JSONParser])
     def invite(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         """Create an account without a password and e-mail it a link to choose one."""
         data = InviteSerializer(data=request.data)
