@@ -217,7 +217,7 @@ def annotation_create(
     request wrote it after the snapshot of ``image_lock_held`` and before its lock.
 
     Database triggers do the rest in the same statements: ``annotations_revision_history``
-    (migration annotations 0005) logs the change, ``images_counts_update`` (images 0002)
+    (migration annotations 0005) logs the change, ``images_counts_update`` (images 0002, 0008)
     moves the image's counts.
     """
     params = {

@@ -66,6 +66,21 @@ def test_counts_follow_bulk_inserts_deletes_and_project_deletion(project, make_i
     assert image_counts(project.pk) == _counted(project)
 
 
+def test_one_statement_changing_many_images_of_two_projects_is_counted(project, make_images):
+    """One UPDATE over both projects' images, some changed, some set to what they were
+    (PostgreSQL counts a statement's changed rows at once: images migration 0008)."""
+    other = ProjectFactory(name="Other", labels=["a", "b"])
+    ours, theirs = make_images(project, 20), make_images(other, 11)
+    Image.objects.filter(pk__in=[i.pk for i in ours[:7]]).update(annotation_count=1)
+    everything = Image.objects.filter(pk__in=[i.pk for i in ours + theirs])
+    everything.exclude(pk=ours[0].pk).update(annotation_count=2, is_complete=True)
+    everything.filter(pk__in=[i.pk for i in ours[:3]]).update(
+        annotation_count=0, is_complete=False
+    )
+    assert image_counts(project.pk) == ImageCounts(20, 17, 0, 34) == _counted(project)
+    assert image_counts(other.pk) == ImageCounts(11, 11, 0, 22) == _counted(other)
+
+
 def test_the_counts_are_spread_over_shares(project, make_images):
     make_images(project, 16)
     shares = ImageCounter.objects.filter(project_id=project.pk)
