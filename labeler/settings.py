@@ -526,6 +526,8 @@ DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL") or "labeler <labeler@l
 PASSWORD_RESET_TIMEOUT = env_int("PASSWORD_RESET_TIMEOUT", 7 * 24 * 3600)
 # Time on one image beyond this counts as idle in the annotators' active time.
 LABELER_ACTIVE_TIME_CAP_SECONDS = env_int("LABELER_ACTIVE_TIME_CAP_SECONDS", 120)
+# Bulk actions over more images than this run in the background, with a progress URL.
+LABELER_BULK_BACKGROUND_OVER = env_int("LABELER_BULK_BACKGROUND_OVER", 5000)
 if os.environ.get("SECURE_PROXY_SSL_HEADER_NAME"):
     SECURE_PROXY_SSL_HEADER = (os.environ["SECURE_PROXY_SSL_HEADER_NAME"], "https")
 

@@ -35,7 +35,7 @@ PROGRESS_SECONDS = 24 * 3600
 
 def background_threshold() -> int:
     """Selections of more images than this run in the background."""
-    return int(getattr(settings, "LABELER_BULK_BACKGROUND_OVER", 5000))
+    return int(settings.LABELER_BULK_BACKGROUND_OVER)
 
 
 def bulk_action(
