@@ -118,6 +118,26 @@ RULES: dict[str, Rule] = {
     "project-upload": read(page(managers())),
     "project-export": read(page(managers())),
     "label": read(page(members())),
+    # The data browser: every annotator's labels on show, so annotators (labelling blind)
+    # are refused.
+    "images-browse": read(page(overseers())),
+    "image-page": read(page(overseers())),
+    "duplicates": read(page(overseers())),
+    "project-import": Rule({"get": page(managers()), "post": page(managers())}),
+    "project-throughput": read(page(managers())),
+    # A lead lets a failed or paused annotator go on (the dashboard's form posts here).
+    "standing-action": write(page(managers()), ids={"user_id": "annotator"}),
+    # Accounts are the admins' alone.
+    "team": Rule({"get": page(admins()), "post": page(admins())}),
+    # Forgotten passwords: open to anyone, logged in or not.
+    "password-reset": Rule({"get": public(), "post": public(), "put": public()}),
+    "password-reset-done": read(public()),
+    # A link that is not valid shows its "link not valid" page to any method (Django's
+    # view answers before it looks at the method).
+    "password-reset-confirm": Rule(
+        {"get": public(), "post": public(), "put": public()}, other=public()
+    ),
+    "password-reset-complete": read(public()),
     "agreement-dashboard": read(page(overseers())),
     "review": read(page(overseers())),
     "models": read(page(overseers())),
@@ -176,6 +196,11 @@ RULES: dict[str, Rule] = {
     "api:user-list": Rule({"get": admins(), "post": admins()}, other=admins(405)),
     "api:user-me": read(everyone()),
     "api:user-detail": read(admins(), ids={"pk": "annotator"}, other=admins(405)),
+    "api:user-invite": write(admins(), other=admins(405)),
+    **{
+        f"api:user-{action}": write(admins(), ids={"pk": "annotator"}, other=admins(405))
+        for action in ("send-invitation", "send-password-reset", "deactivate", "activate")
+    },
     "api:member-list": Rule({"get": managers(), "post": managers()}),
     "api:member-detail": Rule(
         {"get": managers(), "patch": managers(), "delete": managers()},
@@ -197,6 +222,7 @@ RULES: dict[str, Rule] = {
     ),
     "api:next-image": read(members()),
     "api:imports": write(managers()),
+    "api:imports-archive": write(managers()),
     "api:references": Rule({"get": managers(), "post": managers()}),
     "api:reference-detail": read(managers(), ids={"pk": "reference"}),
     "api:export": read(managers()),
@@ -207,9 +233,15 @@ RULES: dict[str, Rule] = {
     "api:bulk-actions": read(managers()),
     "api:bulk-action-detail": read(managers(), ids={"pk": "bulk_action"}),
     "api:progress": read(members()),
+    "api:throughput": read(managers()),
     "api:history": read(members()),
     "api:agreement": read(overseers()),
     "api:consensus": read(overseers()),
+    "api:suggestion-sway": read(overseers()),
+    "api:standing-list": read(overseers()),
+    "api:standing-action": write(managers(), ids={"user_pk": "annotator"}),
+    "api:duplicates": read(overseers()),
+    "api:label-issues": read(overseers()),
     "api:review": read(overseers()),
     "api:review-detail": read(overseers()),
     "api:decisions": Rule({"get": overseers(), "post": overseers()}),
@@ -357,7 +389,15 @@ DEFAULT_IDS = {
     "image_id": "image",
     "id": "annotator",  # the admin's password page of a user
 }
-FIXED = {"format": "json", "object_id": "1", "content_type_id": "1", "url": "nowhere/"}
+FIXED = {
+    "format": "json",
+    "object_id": "1",
+    "content_type_id": "1",
+    "url": "nowhere/",
+    # A password link that is not valid (a valid one is spent by the first to open it).
+    "uidb64": "MQ",
+    "token": "not-a-token",
+}
 
 
 def path_of(route: Route, rule: Rule, world: dict[str, Any]) -> str:
