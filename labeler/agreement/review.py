@@ -29,7 +29,6 @@ from typing import overload
 
 import numpy as np
 import numpy.typing as npt
-from django.core.cache import cache
 from django.db.models import Count, Max
 
 from labeler import cache_keys
@@ -42,6 +41,7 @@ from labeler.agreement.review_requests import (
 )
 from labeler.agreement.rows import SETTLED, consensus_rows
 from labeler.annotations.models import Annotation, FinalLabel, FinalLabelMethod
+from labeler.cached import cached
 from labeler.errors import NotFound, ValidationFailed
 from labeler.images.models import Image
 from labeler.projects.models import Project
@@ -185,11 +185,7 @@ def review_candidates(project: Project) -> Candidates:
     )
     mark = f"{settings_mark}:{annotations_watermark(project)}"
     key = cache_keys.review_candidates(project.pk, hashlib.sha256(mark.encode()).hexdigest())
-    candidates = cache.get(key)
-    if candidates is None:
-        candidates = candidates_compute(project)
-        cache.set(key, candidates, CACHE_SECONDS)
-    return candidates
+    return cached(key, lambda: candidates_compute(project), CACHE_SECONDS)
 
 
 def candidates_compute(project: Project) -> Candidates:

@@ -13,7 +13,6 @@ from typing import Any
 
 import numpy as np
 from django.contrib.auth.models import User
-from django.core.cache import cache
 from django.db.models import Count, Max
 from django.utils import timezone
 
@@ -31,6 +30,7 @@ from labeler.agreement.over_time import (
 )
 from labeler.agreement.ratings import Ratings, ratings_load
 from labeler.annotations.models import Annotation, FinalLabel, FinalLabelMethod
+from labeler.cached import cached
 from labeler.projects.models import Project
 
 CACHE_SECONDS = 24 * 3600
@@ -85,11 +85,7 @@ def agreement_report(project: Project, bucket: Bucket | None = None) -> dict[str
     )
     mark = hashlib.sha256(f"{settings}:{_watermark(project)}".encode()).hexdigest()
     key = cache_keys.agreement_report(project.pk, mark)
-    report = cache.get(key)
-    if report is None:
-        report = agreement_compute(project, bucket)
-        cache.set(key, report, CACHE_SECONDS)
-    return report
+    return cached(key, lambda: agreement_compute(project, bucket), CACHE_SECONDS)
 
 
 def agreement_compute(project: Project, bucket: Bucket | None = None) -> dict[str, Any]:
