@@ -95,6 +95,8 @@ def bulk_run(action_id: int) -> None:
 @shared_task(name=Task.ML_TRAIN, acks_late=True, reject_on_worker_lost=True)
 def ml_train(run_id: int) -> None:
     """Train a queued run; a redelivery of a run already claimed or ended does nothing."""
+    if not runs.training_run_claimable(run_id=run_id):
+        return  # decided before torch loads, while a live run's heartbeat is still fresh
     from worker import model_jobs as ml_jobs  # torch: only in the worker (see above)
 
     ml_jobs.train(run_id)

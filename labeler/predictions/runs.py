@@ -187,6 +187,19 @@ def training_run_begin(
     )
 
 
+def training_run_claimable(*, run_id: int) -> bool:
+    """Whether ``training_run_begin`` would claim the run now (it decides again, locked).
+
+    The training task asks first, before it loads torch: a duplicate delivery of a run
+    whose worker is alive (one put back in the queue when its pool process was killed, say)
+    is dropped at once, while the heartbeat is still fresh, instead of claiming the run
+    after seconds of imports have made that heartbeat stale; the reaper fails the run
+    later if no heartbeat comes.
+    """
+    run = TrainingRun.objects.filter(pk=run_id).first()
+    return run is not None and _claimable(run)
+
+
 def _claimable(run: TrainingRun) -> bool:
     if run.status == RunStatus.QUEUED:
         return not run.cancel_requested
