@@ -6,35 +6,97 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('annotations', '0006_suggestion_holdback'),
-        ('projects', '0010_qualification'),
+        ("annotations", "0006_suggestion_holdback"),
+        ("projects", "0010_qualification"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='AnnotatorStanding',
+            name="AnnotatorStanding",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('status', models.CharField(choices=[('qualifying', 'Taking the qualification test'), ('failed', 'Failed the qualification test'), ('qualified', 'Labelling'), ('paused', 'Paused: gold accuracy too low')], max_length=16)),
-                ('test_after', models.BigIntegerField(default=0, help_text='Gold answers with a larger annotation id count toward the test.')),
-                ('window_after', models.BigIntegerField(default=0, help_text='Gold answers with a larger annotation id count toward pausing.')),
-                ('checked_through', models.BigIntegerField(default=0, help_text='The latest gold answer the rolling accuracy was checked after.')),
-                ('test_answered', models.PositiveIntegerField(default=0)),
-                ('test_correct', models.PositiveIntegerField(default=0)),
-                ('rolling_answered', models.PositiveIntegerField(default=0)),
-                ('rolling_correct', models.PositiveIntegerField(default=0)),
-                ('attempts', models.PositiveSmallIntegerField(default=1, help_text='Tests started.')),
-                ('changed_at', models.DateTimeField(help_text='When the status last changed.')),
-                ('annotator', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='standings', to=settings.AUTH_USER_MODEL)),
-                ('changed_by', models.ForeignKey(blank=True, help_text='The lead who last changed the status; empty when the queue did.', null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('project', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='standings', to='projects.project')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("qualifying", "Taking the qualification test"),
+                            ("failed", "Failed the qualification test"),
+                            ("qualified", "Labelling"),
+                            ("paused", "Paused: gold accuracy too low"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "test_after",
+                    models.BigIntegerField(
+                        default=0,
+                        help_text="Gold answers with a larger annotation id count toward the test.",
+                    ),
+                ),
+                (
+                    "window_after",
+                    models.BigIntegerField(
+                        default=0,
+                        help_text="Gold answers with a larger annotation id count toward pausing.",
+                    ),
+                ),
+                (
+                    "checked_through",
+                    models.BigIntegerField(
+                        default=0,
+                        help_text="The latest gold answer the rolling accuracy was checked after.",
+                    ),
+                ),
+                ("test_answered", models.PositiveIntegerField(default=0)),
+                ("test_correct", models.PositiveIntegerField(default=0)),
+                ("rolling_answered", models.PositiveIntegerField(default=0)),
+                ("rolling_correct", models.PositiveIntegerField(default=0)),
+                (
+                    "attempts",
+                    models.PositiveSmallIntegerField(default=1, help_text="Tests started."),
+                ),
+                ("changed_at", models.DateTimeField(help_text="When the status last changed.")),
+                (
+                    "annotator",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="standings",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "changed_by",
+                    models.ForeignKey(
+                        blank=True,
+                        help_text="The lead who last changed the status; empty when the queue did.",
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "project",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="standings",
+                        to="projects.project",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['project', 'annotator'],
-                'constraints': [models.UniqueConstraint(fields=('project', 'annotator'), name='standing_unique')],
+                "ordering": ["project", "annotator"],
+                "constraints": [
+                    models.UniqueConstraint(fields=("project", "annotator"), name="standing_unique")
+                ],
             },
         ),
     ]

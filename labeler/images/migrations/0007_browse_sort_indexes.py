@@ -4,23 +4,28 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('images', '0006_adaptive_overlap'),
-        ('projects', '0011_adaptive_overlap'),
+        ("images", "0006_adaptive_overlap"),
+        ("projects", "0011_adaptive_overlap"),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='image',
-            index=models.Index(fields=['project', 'created_at', 'id'], name='image_browse_created_idx'),
+            model_name="image",
+            index=models.Index(
+                fields=["project", "created_at", "id"], name="image_browse_created_idx"
+            ),
         ),
         migrations.AddIndex(
-            model_name='image',
-            index=models.Index(fields=['project', 'original_name', 'id'], name='image_browse_name_idx'),
+            model_name="image",
+            index=models.Index(
+                fields=["project", "original_name", "id"], name="image_browse_name_idx"
+            ),
         ),
         migrations.AddIndex(
-            model_name='image',
-            index=models.Index(fields=['project', 'priority', 'id'], name='image_browse_priority_idx'),
+            model_name="image",
+            index=models.Index(
+                fields=["project", "priority", "id"], name="image_browse_priority_idx"
+            ),
         ),
     ]

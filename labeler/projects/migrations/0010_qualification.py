@@ -5,30 +5,54 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('projects', '0009_suggestion_preselect'),
+        ("projects", "0009_suggestion_preselect"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='project',
-            name='gold_pause_below',
-            field=models.FloatField(default=0.0, help_text='An annotator whose rolling gold accuracy falls below this is paused until a lead lets them go on; 0: never paused.', validators=[django.core.validators.MinValueValidator(0.0), django.core.validators.MaxValueValidator(1.0)]),
+            model_name="project",
+            name="gold_pause_below",
+            field=models.FloatField(
+                default=0.0,
+                help_text="An annotator whose rolling gold accuracy falls below this is paused until a lead lets them go on; 0: never paused.",
+                validators=[
+                    django.core.validators.MinValueValidator(0.0),
+                    django.core.validators.MaxValueValidator(1.0),
+                ],
+            ),
         ),
         migrations.AddField(
-            model_name='project',
-            name='gold_pause_window',
-            field=models.PositiveSmallIntegerField(default=20, help_text="How many of an annotator's latest gold answers their rolling accuracy uses.", validators=[django.core.validators.MinValueValidator(1), django.core.validators.MaxValueValidator(1000)]),
+            model_name="project",
+            name="gold_pause_window",
+            field=models.PositiveSmallIntegerField(
+                default=20,
+                help_text="How many of an annotator's latest gold answers their rolling accuracy uses.",
+                validators=[
+                    django.core.validators.MinValueValidator(1),
+                    django.core.validators.MaxValueValidator(1000),
+                ],
+            ),
         ),
         migrations.AddField(
-            model_name='project',
-            name='qualification_gold_count',
-            field=models.PositiveSmallIntegerField(default=0, help_text='How many gold images a new annotator labels as a test before the real queue opens to them; 0: no test.', validators=[django.core.validators.MaxValueValidator(500)]),
+            model_name="project",
+            name="qualification_gold_count",
+            field=models.PositiveSmallIntegerField(
+                default=0,
+                help_text="How many gold images a new annotator labels as a test before the real queue opens to them; 0: no test.",
+                validators=[django.core.validators.MaxValueValidator(500)],
+            ),
         ),
         migrations.AddField(
-            model_name='project',
-            name='qualification_pass_mark',
-            field=models.FloatField(default=0.8, help_text="The share of the test's gold images an annotator must label right to pass.", validators=[django.core.validators.MinValueValidator(0.0), django.core.validators.MaxValueValidator(1.0)]),
+            model_name="project",
+            name="qualification_pass_mark",
+            field=models.FloatField(
+                default=0.8,
+                help_text="The share of the test's gold images an annotator must label right to pass.",
+                validators=[
+                    django.core.validators.MinValueValidator(0.0),
+                    django.core.validators.MaxValueValidator(1.0),
+                ],
+            ),
         ),
     ]

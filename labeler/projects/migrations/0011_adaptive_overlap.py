@@ -5,25 +5,43 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('projects', '0010_qualification'),
+        ("projects", "0010_qualification"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='project',
-            name='adaptive_confidence',
-            field=models.FloatField(default=0.95, help_text='Adaptive overlap: an image gets another annotator while the probability of its leading label, weighing each annotator by their past accuracy, is below this.', validators=[django.core.validators.MinValueValidator(0.0), django.core.validators.MaxValueValidator(1.0)]),
+            model_name="project",
+            name="adaptive_confidence",
+            field=models.FloatField(
+                default=0.95,
+                help_text="Adaptive overlap: an image gets another annotator while the probability of its leading label, weighing each annotator by their past accuracy, is below this.",
+                validators=[
+                    django.core.validators.MinValueValidator(0.0),
+                    django.core.validators.MaxValueValidator(1.0),
+                ],
+            ),
         ),
         migrations.AddField(
-            model_name='project',
-            name='overlap_max',
-            field=models.PositiveSmallIntegerField(default=5, help_text='Adaptive overlap: the most annotators an image gets.', validators=[django.core.validators.MinValueValidator(1), django.core.validators.MaxValueValidator(50)]),
+            model_name="project",
+            name="overlap_max",
+            field=models.PositiveSmallIntegerField(
+                default=5,
+                help_text="Adaptive overlap: the most annotators an image gets.",
+                validators=[
+                    django.core.validators.MinValueValidator(1),
+                    django.core.validators.MaxValueValidator(50),
+                ],
+            ),
         ),
         migrations.AddField(
-            model_name='project',
-            name='overlap_mode',
-            field=models.CharField(choices=[('fixed', 'Fixed'), ('adaptive', 'Adaptive')], default='fixed', help_text='Fixed: every image gets overlap annotators. Adaptive: overlap annotators first, then one more at a time, up to overlap_max, while their labels disagree or the consensus confidence is below adaptive_confidence.', max_length=8),
+            model_name="project",
+            name="overlap_mode",
+            field=models.CharField(
+                choices=[("fixed", "Fixed"), ("adaptive", "Adaptive")],
+                default="fixed",
+                help_text="Fixed: every image gets overlap annotators. Adaptive: overlap annotators first, then one more at a time, up to overlap_max, while their labels disagree or the consensus confidence is below adaptive_confidence.",
+                max_length=8,
+            ),
         ),
     ]

@@ -74,9 +74,7 @@ def test_one_statement_changing_many_images_of_two_projects_is_counted(project, 
     Image.objects.filter(pk__in=[i.pk for i in ours[:7]]).update(annotation_count=1)
     everything = Image.objects.filter(pk__in=[i.pk for i in ours + theirs])
     everything.exclude(pk=ours[0].pk).update(annotation_count=2, is_complete=True)
-    everything.filter(pk__in=[i.pk for i in ours[:3]]).update(
-        annotation_count=0, is_complete=False
-    )
+    everything.filter(pk__in=[i.pk for i in ours[:3]]).update(annotation_count=0, is_complete=False)
     assert image_counts(project.pk) == ImageCounts(20, 17, 0, 34) == _counted(project)
     assert image_counts(other.pk) == ImageCounts(11, 11, 0, 22) == _counted(other)
 

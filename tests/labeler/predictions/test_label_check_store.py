@@ -51,7 +51,7 @@ def test_the_flagged_image_is_stored_and_sent_to_review(project, checked):
 
 @pytest.mark.django_db
 def test_the_browser_filters_likely_wrong_labels(project, lead, checked):
-    images, _, cat, dog = checked
+    images, _, _cat, dog = checked
 
     def ids(value: str) -> set[int]:
         chosen = images_filtered(project, {"likely_wrong": [value]}, user=lead)
