@@ -121,6 +121,10 @@ def worker_start(
         "LABELER_TORCH_THREADS": "1",
         "LABELER_PRELABEL_CHUNK": "60",
         "LABELER_TRAINING_STALE_SECONDS": str(STALE_SECONDS),
+        # Heartbeats well within the stale time, as in production (30 s against 900 s):
+        # else only each epoch's end beats, and an epoch slowed by a loaded machine makes a
+        # live run look stale to its own redelivered task.
+        "LABELER_TRAINING_HEARTBEAT_SECONDS": "1",
         "AGREEMENT_REFRESH_SECONDS": "1",
     }
     saved = {key: app.conf[key] for key in ("broker_url", "task_always_eager")}
