@@ -7,8 +7,8 @@ them back to be labelled again) took minutes, growing with the square of the row
 statement trigger sees the changed rows as two transition tables and adds their deltas to
 at most 8 shares per project in one upsert, as the insert and delete triggers already do.
 Transition tables cannot go with a column list, so the trigger fires on every UPDATE of
-images and skips rows whose counted columns did not change; a one-row UPDATE (a label
-submitted) costs the same upsert as before. SQLite keeps its row trigger: it has no
+images and writes nothing where the counted columns did not change (a priority update);
+a one-row UPDATE (a label submitted) costs the same upsert as before. SQLite keeps its row trigger: it has no
 statement triggers, and its rows are upserted in place.
 """
 
@@ -22,19 +22,26 @@ _TABLE = "images_imagecounter"
 
 
 def _per_statement() -> list[str]:
-    delta = ", ".join(
-        f"SUM(({expr.format(r='n')}) - ({expr.format(r='o')}))" for expr in _ROW.values()
-    ).replace("SUM((1) - (1))", "0")
+    counted = [column for column in _ROW if column != "images"]  # an update moves no image
+    sides = " UNION ALL ".join(
+        f"SELECT {r}.project_id, {r}.id % {_SHARDS} AS shard, "
+        + ", ".join(f"{sign}({_ROW[c].format(r=r)}) AS {c}" for c in counted)
+        + f" FROM {table} {r}"
+        for r, sign, table in (("n", "", "new_rows"), ("o", "-", "old_rows"))
+    )
+    sums = ", ".join(f"SUM(d.{c})" for c in counted)
+    changed = " OR ".join(f"SUM(d.{c}) <> 0" for c in counted)
     return [
         "DROP TRIGGER IF EXISTS images_counts_update ON images_image",
+        # No join of the two tables (they have no index: a plan without statistics would
+        # pair every row with every other): each side is summed, new minus old.
         f"""CREATE FUNCTION images_counts_updated_rows() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN
             INSERT INTO {_TABLE} AS c (project_id, shard, {_COLUMNS})
-            SELECT n.project_id, n.id % {_SHARDS}, {delta}
-            FROM new_rows n JOIN old_rows o ON o.id = n.id
-            WHERE o.is_complete IS DISTINCT FROM n.is_complete
-                OR o.annotation_count IS DISTINCT FROM n.annotation_count
-            GROUP BY n.project_id, n.id % {_SHARDS}
+            SELECT d.project_id, d.shard, 0, {sums}
+            FROM ({sides}) d
+            GROUP BY d.project_id, d.shard
+            HAVING {changed}
             ORDER BY 1, 2
             ON CONFLICT (project_id, shard) DO UPDATE SET {_ADD};
             RETURN NULL;
