@@ -52,6 +52,9 @@ export function createQueue({ url, state, outbox, showMessage, showNext }) {
       if (state.current) await afterPaint();
       deck.put(state.buffer[0]?.img);
       while (!state.exhausted && state.buffer.length < AHEAD + (state.current ? 0 : 1)) {
+        // Labels being saved when the request went out may have held its answer back even
+        // if they are in by the time it comes.
+        const saving = outbox.ops.length > 0;
         const result = await request("GET", `${url}?exclude=${busyImageIds().join(",")}`);
         if (result.status === 204) {
           state.exhausted = true;
@@ -64,7 +67,7 @@ export function createQueue({ url, state, outbox, showMessage, showNext }) {
           if (state.buffer.length === 1) deck.put(item.img);
         } else if (atLeaseCap(result) && state.buffer.length + (state.current ? 1 : 0) > 0) {
           break; // holding as many images as one may: ask again once one is labelled
-        } else if (atLeaseCap(result) && outbox.ops.length > 0) {
+        } else if (atLeaseCap(result) && (saving || outbox.ops.length > 0)) {
           // Nothing to show, but labels still being saved hold their images' leases (a
           // slow server): ask again once they are in, rather than give up.
           failures += 1;
