@@ -23,6 +23,11 @@ def review_candidates(project_id: int, digest: str) -> str:
     return f"review:{project_id}:{digest}"
 
 
+def review_candidates_recent(project_id: int, digest: str) -> str:
+    """The project's review queue as last computed, under ``digest`` of its settings."""
+    return f"review-recent:{project_id}:{digest}"
+
+
 def login_throttle(scope: str, kind: str, who: str) -> str:
     """A login throttle's counter (``kind`` "count") or lockout end ("until") for ``who``
     (a user at an address, or an address), in ``scope`` ("user" or "address")."""

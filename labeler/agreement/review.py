@@ -47,6 +47,7 @@ from labeler.images.models import Image
 from labeler.projects.models import Project
 
 CACHE_SECONDS = 24 * 3600
+RECENT_SECONDS = 60
 TIE, LOW_CONFIDENCE, DISAGREEMENT = "tie", "low_confidence", "disagreement"
 REASONS = (TIE, LOW_CONFIDENCE, DISAGREEMENT)  # in the order they are checked
 # The queue's filters: the computed reasons and "requested", any open explicit request.
@@ -179,13 +180,29 @@ def annotations_watermark(project: Project) -> str:
 
 def review_candidates(project: Project) -> Candidates:
     """The project's candidates for review, cached until its annotations or settings change."""
-    settings_mark = (
-        f"{project.consensus_method}:{project.overlap}:{project.review_threshold}:"
-        f"{project.overlap_mode}:{project.overlap_max}"  # adaptive overlap: who is eligible
-    )
-    mark = f"{settings_mark}:{annotations_watermark(project)}"
+    mark = f"{_settings_mark(project)}:{annotations_watermark(project)}"
     key = cache_keys.review_candidates(project.pk, hashlib.sha256(mark.encode()).hexdigest())
     return cached(key, lambda: candidates_compute(project), CACHE_SECONDS)
+
+
+def review_candidates_recent(project: Project) -> Candidates:
+    """The candidates as computed within the last ``RECENT_SECONDS``, else as of now.
+
+    For the data browser, which reads final labels as the background refresh left them
+    too: a page skips the watermark's count of the project's annotations (120 ms at 1.35
+    million) and may lag a new label by up to a minute.
+    """
+    digest = hashlib.sha256(_settings_mark(project).encode()).hexdigest()
+    key = cache_keys.review_candidates_recent(project.pk, digest)
+    return cached(key, lambda: review_candidates(project), RECENT_SECONDS)
+
+
+def _settings_mark(project: Project) -> str:
+    """The settings that change who is a candidate (adaptive overlap: who is eligible)."""
+    return (
+        f"{project.consensus_method}:{project.overlap}:{project.review_threshold}:"
+        f"{project.overlap_mode}:{project.overlap_max}"
+    )
 
 
 def candidates_compute(project: Project) -> Candidates:

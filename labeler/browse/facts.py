@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
 from django.db.models import (
     Case,
     Count,
@@ -30,9 +29,11 @@ from django.db.models import (
 from django.db.models.functions import Coalesce, Greatest
 from django.db.models.lookups import Exact, GreaterThanOrEqual, LessThan
 
-from labeler.agreement.review import decided_image_ids, review_candidates
-from labeler.agreement.review_requests import open_review_image_ids
+from labeler.agreement.models import ReviewRequest
+from labeler.agreement.review import review_candidates_recent
+from labeler.agreement.rows import SETTLED
 from labeler.annotations.models import Annotation, FinalLabel
+from labeler.id_lists import ids_subquery
 from labeler.predictions.models import ModelVersion, Prediction
 from labeler.predictions.selectors import DEFAULT_THRESHOLD, current_model
 from labeler.projects.models import Project
@@ -88,13 +89,15 @@ def _tie_multi() -> Q:
     return Q(Exists(halves))
 
 
-def review_image_ids(project: Project) -> list[int]:
-    """Images waiting for a person: open review requests, and the consensus's candidates
-    no person has decided yet (as the review queue lists them)."""
-    candidates = review_candidates(project).image_ids
-    ids = set(candidates[~np.isin(candidates, decided_image_ids(project))].tolist())
-    ids.update(open_review_image_ids(project))
-    return sorted(ids)
+def review_condition(project: Project) -> Q:
+    """Images waiting for a person: an open review request, or a consensus candidate no
+    person has decided yet (as the review queue lists them, from its cached arrays at
+    most a minute old). The candidates go to the database as one array parameter."""
+    candidates = review_candidates_recent(project).image_ids
+    settled = FinalLabel.objects.filter(image_id=OuterRef("pk"), method__in=SETTLED)
+    requested = ReviewRequest.objects.filter(image_id=OuterRef("pk"), resolved_at__isnull=True)
+    undecided = Q(pk__in=ids_subquery(candidates.tolist())) & ~Q(Exists(settled))
+    return undecided | Q(Exists(requested))
 
 
 # The current model's prediction --------------------------------------------------------
@@ -193,8 +196,14 @@ def model_confidence(project: Project) -> Expression:
     return Coalesce(Subquery(confidence, output_field=FloatField()), Value(-1.0))
 
 
-def model_disagrees_condition(project: Project) -> Q:
-    """Images with a final label that the current model's prediction does not match."""
+def model_disagrees_condition(project: Project, *, disagrees: bool = True) -> Q:
+    """Images with a final label that the current model's prediction does not match
+    (``disagrees``), or does (not ``disagrees``); images without both match neither.
+
+    Either way a condition the images are walked in order under until a page is full:
+    "not disagrees" as a negation would have PostgreSQL hash every final label against
+    every prediction first (half a second at a million images).
+    """
     model = current_model(project)
     if model is None:
         return no_model()
@@ -215,7 +224,7 @@ def model_disagrees_condition(project: Project) -> Q:
             chosen = GreaterThanOrEqual(_probability(label), cut)
             not_chosen = LessThan(_probability(label), cut)
             differs |= (Q(chosen) & ~Q(final_has)) | (Q(not_chosen) & Q(final_has))
-        return Q(has_final) & Q(Exists(predictions.filter(differs)))
+        return Q(has_final) & Q(Exists(predictions.filter(differs if disagrees else ~differs)))
     # A final label the model does not rank first: its probability (picked by a CASE on the
     # label, read from the prediction's JSON) is below the prediction's top.
     source = OuterRef("probabilities")
@@ -227,4 +236,5 @@ def model_disagrees_condition(project: Project) -> Q:
     below = FinalLabelLabel.objects.filter(finallabel__image_id=OuterRef("image_id")).filter(
         LessThan(final_probability, _top_probability(labels, source))
     )
-    return Q(has_final) & Q(Exists(predictions.filter(Exists(below))))
+    matched = Q(Exists(below)) if disagrees else ~Q(Exists(below))
+    return Q(has_final) & Q(Exists(predictions.filter(matched)))

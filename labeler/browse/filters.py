@@ -226,7 +226,7 @@ def _status(images: QuerySet[Image], values: list[str], project: Project) -> Que
         elif value == "gold":
             condition |= Q(final_label__method=FinalLabelMethod.GOLD)
         else:
-            condition |= Q(pk__in=facts.review_image_ids(project))
+            condition |= facts.review_condition(project)
     return images.filter(condition)
 
 
@@ -308,8 +308,8 @@ def _yes_no(name: str, value: str) -> bool:
 def _model_disagrees(
     images: QuerySet[Image], values: list[str], project: Project
 ) -> QuerySet[Image]:
-    condition = facts.model_disagrees_condition(project)
-    return images.filter(condition if _yes_no("model_disagrees", values[-1]) else ~condition)
+    disagrees = _yes_no("model_disagrees", values[-1])
+    return images.filter(facts.model_disagrees_condition(project, disagrees=disagrees))
 
 
 SUGGESTIONS = (
@@ -386,8 +386,9 @@ for _filter in (
                 _range("model_confidence", "max"), many=False, group="model",
                 help="The current model's confidence at most this (0 to 1)."),
     ImageFilter("model_disagrees", "Model disagrees", "choice", _model_disagrees, many=False,
-                choices=(("true", "Yes"), ("false", "No")), group="model",
-                help="true: the current model's prediction differs from the final label."),
+                choices=(("true", "Yes"), ("false", "No, it agrees")), group="model",
+                help="true: the current model's prediction differs from the final label; "
+                     "false: it matches it (images without both match neither)."),
     ImageFilter("suggestion", "Suggestion", "choice", _suggestion, choices=SUGGESTIONS,
                 group="model", help="How an annotator met the model's suggestion."),
     ImageFilter("uploaded_after", "Uploaded from", "date", _uploaded("after"), many=False,

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
-from django.db import connection
 from django.db.models import Exists, OuterRef, Q, QuerySet
-from django.db.models.expressions import RawSQL
 
 from labeler.annotations.models import Annotation, FinalLabel, FinalLabelMethod
 from labeler.errors import ValidationFailed
 from labeler.exports.options import ExportOptions
+from labeler.id_lists import ids_subquery
 from labeler.images.models import Image
 from labeler.projects.models import Project
 
@@ -58,14 +55,6 @@ def export_selection(project: Project, options: ExportOptions) -> Selection:
     return Selection(
         project=project, images=images, annotator_id=annotator_id, label_names=label_names
     )
-
-
-def ids_subquery(ids: Sequence[int]) -> RawSQL:
-    """The ids as one query parameter (an array, or JSON on SQLite), for ``pk__in``: any
-    number of them, where a plain ``IN`` list runs into the database's parameter limit."""
-    if connection.vendor == "postgresql":
-        return RawSQL("SELECT unnest(%s::bigint[])", [list(ids)])
-    return RawSQL("SELECT value FROM json_each(%s)", [json.dumps(list(ids))])
 
 
 def export_count(project: Project, options: ExportOptions) -> int:
