@@ -163,6 +163,10 @@ class FinalLabel(models.Model):
 
     class Meta:
         ordering = ["image"]
+        indexes = [
+            # The data browser's confidence order walks it (labeler.browse.sorts).
+            models.Index(fields=["confidence", "image"], name="final_label_by_confidence_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"final label of image {self.image_id} ({self.method})"

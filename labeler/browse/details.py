@@ -16,7 +16,7 @@ from django.contrib.auth import get_user_model
 from django.db.models import F
 
 from labeler.annotations.models import Annotation, FinalLabel, LabelChange, Skip
-from labeler.browse.sorts import SORT_KEY, position_filter, sort_apply, sort_read
+from labeler.browse.sorts import SORT_KEY, sort_apply, sort_read, sorted_walk
 from labeler.errors import NotFound
 from labeler.images.models import Image
 from labeler.predictions.models import Prediction
@@ -215,8 +215,9 @@ def image_neighbours(
             .first()
         )
     position = (key, image_id)
-    after = images.filter(position_filter(sorted_by, position, ascending=not descending))
-    before = images.filter(position_filter(sorted_by, position, ascending=descending))
-    following = after.values_list("pk", flat=True).first()
-    preceding = before.reverse().values_list("pk", flat=True).first()
+    walked = [
+        sorted_walk(images, sorted_by, ascending=ascending, position=position, limit=1)
+        for ascending in (descending, not descending)
+    ]
+    preceding, following = (rows[0].pk if rows else None for rows in walked)
     return preceding, following
