@@ -41,6 +41,8 @@ logger = logging.getLogger(__name__)
 
 # How many more failures an address may have than one username from it.
 ADDRESS_FACTOR = 10
+# The window over which password-reset requests are counted.
+RESET_WINDOW_SECONDS = 3600
 # What the cache raises when Redis cannot be reached (redis-py wraps socket errors, mostly).
 CACHE_ERRORS = (RedisError, OSError)
 
@@ -151,6 +153,34 @@ def login_attempt_withdrawn(*, username: str, address: str) -> None:
         logger.warning("Login attempt not withdrawn: the cache cannot be reached", exc_info=True)
 
 
+def password_reset_allowed(*, email: str, address: str) -> bool:
+    """Count a "forgot password?" request; False once this e-mail address was asked for
+    more than ``LABELER_PASSWORD_RESETS_PER_HOUR`` times within the hour, or this client
+    address asked ``ADDRESS_FACTOR`` times as many (for any addresses).
+
+    Counted whether or not an account has the e-mail address, so a refusal tells nothing
+    about accounts; it keeps the form from being used to flood someone's mailbox. While
+    the cache is unreachable every request is let through.
+    """
+    limit = settings.LABELER_PASSWORD_RESETS_PER_HOUR
+    scopes = (
+        (
+            cache_keys.login_throttle("reset-email", "count", _digest(email.strip().casefold())),
+            limit,
+        ),
+        (
+            cache_keys.login_throttle("reset-address", "count", _digest(address)),
+            limit * ADDRESS_FACTOR,
+        ),
+    )
+    try:
+        counts = [_increment(key, RESET_WINDOW_SECONDS) for key, _ in scopes]
+    except CACHE_ERRORS:
+        logger.warning("Reset throttle unavailable: the cache cannot be reached", exc_info=True)
+        return True
+    return all(count <= most for count, (_, most) in zip(counts, scopes, strict=True))
+
+
 def lockout_message(seconds: int) -> str:
     """What a refused person reads: how long to wait, in whole minutes."""
     minutes = max(1, math.ceil(seconds / 60))
@@ -186,13 +216,14 @@ def _locked_for(scopes: tuple[_Scope, ...], now: float) -> int:
     return max([0, *(math.ceil(until - now) for until in untils if until is not None)])
 
 
-def _increment(key: str) -> int:
+def _increment(key: str, seconds: int | None = None) -> int:
     # add() is a no-op when the key exists; incr() is Redis's atomic INCR.
-    cache.add(key, 0, timeout=settings.LABELER_LOGIN_LOCKOUT_SECONDS)
+    timeout = settings.LABELER_LOGIN_LOCKOUT_SECONDS if seconds is None else seconds
+    cache.add(key, 0, timeout=timeout)
     try:
         return int(cache.incr(key))
     except ValueError:  # it expired between the two calls: this attempt is its first
-        cache.set(key, 1, timeout=settings.LABELER_LOGIN_LOCKOUT_SECONDS)
+        cache.set(key, 1, timeout=timeout)
         return 1
 
 

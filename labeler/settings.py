@@ -513,6 +513,8 @@ else:
 # while after this many failures for one username from one address (labeler.login_throttle).
 LABELER_LOGIN_MAX_FAILURES = env_int("LABELER_LOGIN_MAX_FAILURES", 5)
 LABELER_LOGIN_LOCKOUT_SECONDS = env_int("LABELER_LOGIN_LOCKOUT_SECONDS", 15 * 60)
+# "Forgot password?" requests per e-mail address an hour (ten times as many per client).
+LABELER_PASSWORD_RESETS_PER_HOUR = env_int("LABELER_PASSWORD_RESETS_PER_HOUR", 3)
 # Invitations and password resets are e-mailed through Django's mail backends: printed
 # on the console unless EMAIL_BACKEND names another (smtp with EMAIL_HOST and the rest).
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND") or "django.core.mail.backends.console.EmailBackend"

@@ -6,6 +6,8 @@ Setting a password from an invitation or a reset link, and asking for a reset li
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
@@ -19,6 +21,7 @@ from django.urls import reverse_lazy
 from django.views.decorators.http import require_http_methods
 
 from labeler.errors import DomainError
+from labeler.login_throttle import client_address, password_reset_allowed
 from labeler.projects import accounts, selectors, services
 from labeler.projects.models import Project, Role
 from labeler.web.pages import page_user
@@ -124,6 +127,17 @@ class PasswordResetView(auth_views.PasswordResetView):
     email_template_name = "team/email/forgot_body.txt"
     subject_template_name = "team/email/reset_subject.txt"
     success_url = reverse_lazy("password-reset-done")
+
+    def form_valid(self, form: Any) -> HttpResponse:
+        address = client_address(self.request)
+        if not password_reset_allowed(email=form.cleaned_data["email"], address=address):
+            form.add_error(
+                "email",
+                "Too many password-reset links were asked for this address or from here; "
+                "try again in an hour.",
+            )
+            return self.render_to_response(self.get_context_data(form=form), status=429)
+        return super().form_valid(form)
 
 
 class PasswordResetDoneView(auth_views.PasswordResetDoneView):

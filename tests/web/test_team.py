@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from django.contrib.auth.models import User
 from django.core import mail
-from django.test import Client
+from django.test import Client, override_settings
 from django.urls import reverse
 
 from labeler.projects import accounts
@@ -149,6 +149,28 @@ def test_forgot_password_sends_a_link_only_to_a_known_active_address(annotator):
     assert len(mail.outbox) == 1
     set_password(Client(), link_path(mail.outbox[0]), "forgotten-no-more-7")
     assert Client().login(username="ann1", password="forgotten-no-more-7")
+
+
+@override_settings(LABELER_PASSWORD_RESETS_PER_HOUR=2)
+def test_forgot_password_is_limited_per_address_asked_for_and_per_client(annotator):
+    """A third request for one address within the hour is refused (429), whether or not
+    an account has it, and sends nothing; other addresses go on until the client has
+    asked ten times the limit."""
+    annotator.email = "ann@example.org"
+    annotator.save()
+    client = Client()
+    for email in ("ann@example.org", "Ann@Example.org "):
+        assert client.post(reverse("password-reset"), {"email": email}).status_code == 302
+    refused = client.post(reverse("password-reset"), {"email": "ann@example.org"})
+    assert refused.status_code == 429
+    assert "Too many password-reset links" in refused.content.decode()
+    assert len(mail.outbox) == 2
+    for n in range(17):
+        answer = client.post(reverse("password-reset"), {"email": f"who{n % 9}@example.org"})
+        assert answer.status_code == 302, n
+    # 21 requests from this client: over ten times the limit of 2.
+    last = client.post(reverse("password-reset"), {"email": "someone-new@example.org"})
+    assert last.status_code == 429
 
 
 def test_the_team_page_lists_status_and_projects(admin_user, project):
