@@ -105,19 +105,7 @@ class ImportView(ProjectScopedView):
         options.is_valid(raise_exception=True)
         files = request.FILES.getlist("files")
         labels = _labels(request, len(_check_count(files)))
-        summary = images_import(
-            project=self.project,
-            items=_items(files, labels),
-            labels_as=options.validated_data["labels_as"],
-            annotator_name=options.validated_data.get("annotator") or None,
-            create_labels=options.validated_data["create_labels"],
-            user=self.user,
-        )
-        body = ImportResponseSerializer(
-            {**asdict(summary), "results": [asdict(r) for r in summary.results]}
-        ).data
-        code = status.HTTP_201_CREATED if summary.created else status.HTTP_200_OK
-        return Response(body, status=code)
+        return _import_answer(self, _items(files, labels), options.validated_data)
 
 
 class ArchiveOptionsSerializer(ImportOptionsSerializer):
@@ -175,19 +163,24 @@ class ArchiveImportView(ProjectScopedView):
             labels_format=options.validated_data["labels_format"],
             labels_file=sent.read() if sent is not None else None,
         )
-        summary = images_import(
-            project=self.project,
-            items=archive_items(archive, plan),
-            labels_as=options.validated_data["labels_as"],
-            annotator_name=options.validated_data.get("annotator") or None,
-            create_labels=options.validated_data["create_labels"],
-            user=self.user,
-        )
-        body = ImportResponseSerializer(
-            {**asdict(summary), "results": [asdict(r) for r in summary.results]}
-        ).data
-        code = status.HTTP_201_CREATED if summary.created else status.HTTP_200_OK
-        return Response(body, status=code)
+        return _import_answer(self, archive_items(archive, plan), options.validated_data)
+
+
+def _import_answer(view: ProjectScopedView, items: Any, options: dict[str, Any]) -> Response:
+    """Import the items with the request's options; 201 when any image was created."""
+    summary = images_import(
+        project=view.project,
+        items=items,
+        labels_as=options["labels_as"],
+        annotator_name=options.get("annotator") or None,
+        create_labels=options["create_labels"],
+        user=view.user,
+    )
+    body = ImportResponseSerializer(
+        {**asdict(summary), "results": [asdict(r) for r in summary.results]}
+    ).data
+    code = status.HTTP_201_CREATED if summary.created else status.HTTP_200_OK
+    return Response(body, status=code)
 
 
 def _check_count(files: list[UploadedFile]) -> list[UploadedFile]:
