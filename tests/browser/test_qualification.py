@@ -11,7 +11,15 @@ from labeler.images.models import Image
 from labeler.projects.models import Project
 from tests.api.test_sway import build_sway_set
 from tests.browser.conftest import login
-from tests.browser.test_label import WAIT, make_project, open_workspace, press_when_ready
+from tests.browser.test_label import (
+    WAIT,
+    make_project,
+    open_workspace,
+    press_when_ready,
+    shown_image,
+    wait_moved_on,
+    wait_saved,
+)
 from tests.factories import UserFactory, add_member
 
 expect = pytest.importorskip("playwright.sync_api").expect
@@ -75,6 +83,43 @@ def test_passing_the_test_opens_the_real_queue(live_server, page):
     after = int(page.locator("#stage").get_attribute("data-image-id"))
     assert after not in gold, "the real queue opened"
     assert AnnotatorStanding.objects.get(annotator=annotator).status == StandingStatus.QUALIFIED
+
+
+def test_a_refusal_answered_after_the_last_test_label_was_saved_is_asked_again(live_server, page):
+    """next/ asked while the test images are held answers lease_limit (the annotator
+    holds every test image left); that answer is held back until both are labelled and
+    their labels saved, so nothing is being saved when it comes. The page asks
+    again and gets a real image (it took the 409 for a refusal and said nothing was left)."""
+    annotator = UserFactory(username="newcomer")
+    project = make_project(5, annotators=[annotator])
+    gold = with_gold(project, 2)
+    Project.objects.filter(pk=project.pk).update(
+        gold_rate=0.0, qualification_gold_count=2, qualification_pass_mark=1.0
+    )
+    held = []
+
+    def hold_refusals(route):
+        response = route.fetch()
+        if response.status == 409:
+            held.append((route, response))
+        else:
+            route.fulfill(response=response)
+
+    login(page, live_server, "newcomer")
+    page.route("**/next/**", hold_refusals)
+    open_workspace(page, live_server, project)
+    first = press_when_ready(page, "1")
+    wait_moved_on(page, first)
+    last = press_when_ready(page, "1")
+    assert held, "next/ was refused while the test images were held"
+    assert {first, last} == gold
+    wait_saved(page)
+    for route, response in held:
+        route.fulfill(response=response)
+    page.unroute("**/next/**")
+    page.wait_for_selector("#stage[data-state=ready]", timeout=WAIT)
+    assert shown_image(page) not in gold, "the real queue opened"
+    assert "refused" not in stage_message(page)
 
 
 def test_a_paused_annotator_is_shown_to_the_lead_who_lets_them_go_on(live_server, page):

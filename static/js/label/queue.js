@@ -52,10 +52,11 @@ export function createQueue({ url, state, outbox, showMessage, showNext }) {
       if (state.current) await afterPaint();
       deck.put(state.buffer[0]?.img);
       while (!state.exhausted && state.buffer.length < AHEAD + (state.current ? 0 : 1)) {
-        // Labels being saved when the request went out may have held its answer back even
-        // if they are in by the time it comes.
-        const saving = outbox.ops.length > 0;
-        const result = await request("GET", `${url}?exclude=${busyImageIds().join(",")}`);
+        // The images held when the request went out (on screen, ahead, being saved) are
+        // excluded from it: their leases may have held its answer back even if they are
+        // labelled and saved by the time it comes.
+        const excluded = busyImageIds();
+        const result = await request("GET", `${url}?exclude=${excluded.join(",")}`);
         if (result.status === 204) {
           state.exhausted = true;
         } else if (result.ok) {
@@ -67,9 +68,11 @@ export function createQueue({ url, state, outbox, showMessage, showNext }) {
           if (state.buffer.length === 1) deck.put(item.img);
         } else if (atLeaseCap(result) && state.buffer.length + (state.current ? 1 : 0) > 0) {
           break; // holding as many images as one may: ask again once one is labelled
-        } else if (atLeaseCap(result) && (saving || outbox.ops.length > 0)) {
-          // Nothing to show, but labels still being saved hold their images' leases (a
-          // slow server): ask again once they are in, rather than give up.
+        } else if (atLeaseCap(result) && (excluded.length > 0 || outbox.ops.length > 0)) {
+          // Nothing to show, but the leases of images excluded from the request, or of
+          // labels still being saved, held the answer back (a slow server, a last test
+          // label): ask again without them, rather than give up. A request that excluded
+          // nothing and is still at the cap is a refusal.
           failures += 1;
           await sleep(retryDelay(failures, SAVING));
         } else if (isRefusal(result)) {
