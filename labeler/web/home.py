@@ -10,7 +10,6 @@ from django.contrib.auth.models import User
 from django.db import DatabaseError, connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
-from django.urls import NoReverseMatch, reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
@@ -55,7 +54,6 @@ def home(request: HttpRequest) -> HttpResponse:
         {
             "cards": cards,
             "can_create": selectors.can_create_projects(user),
-            "images_page": _images_page_exists(),
         },
     )
 
@@ -81,14 +79,6 @@ def _review_count(project: Project) -> int:
     if candidates.image_ids.size == 0:
         return 0
     return int((~np.isin(candidates.image_ids, decided_image_ids(project))).sum())
-
-
-def _images_page_exists() -> bool:
-    try:
-        reverse("project-images", args=[1])
-    except NoReverseMatch:
-        return False
-    return True
 
 
 class LoginView(auth_views.LoginView):

@@ -152,6 +152,10 @@ def test_lead_home_and_throughput(live_server, page: Page, make_images, screensh
     expect(panel.get_by_role("link", name="Agreement")).to_be_visible()
     screenshot("home-lead")
 
+    panel.get_by_role("link", name="Images").click()
+    expect(page).to_have_url(f"{live_server.url}/projects/{project.pk}/images/")
+    expect(page.locator("h1")).to_contain_text("Images")
+    page.go_back()
     panel.get_by_role("link", name="Agreement").click()
     page.get_by_role("link", name="Time and throughput").click()
     page.get_by_label("Per", exact=True).select_option("day")
