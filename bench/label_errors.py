@@ -1,7 +1,7 @@
 """Wrong final labels found: the digits with 5 % of their final labels flipped.
 
     .venv/bin/python bench/label_errors.py                # or: make bench-label-errors
-    .venv/bin/python bench/label_errors.py --folds 5 --fold-epochs 10 --threads 1
+    .venv/bin/python bench/label_errors.py --folds 5 --fold-epochs 0 --threads 1
 
 Everything goes through the application's own services on a throw-away SQLite database
 with tasks in-process, as the embedded default runs them: a project of the ten digits is
@@ -229,8 +229,8 @@ def _options(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--fold-epochs",
         type=int,
-        default=10,
-        help="label_check_epochs (10: half the run's 20; 0: the run's own)",
+        default=0,
+        help="label_check_epochs (0: the product's default, half the run's 20 epochs)",
     )
     parser.add_argument("--seed", type=int, default=0, help="training seed (0)")
     parser.add_argument(

@@ -79,8 +79,8 @@ _DEFAULTS: dict[str, Any] = {
     # After a training, every final-labelled image is predicted by a model that never saw
     # it: k models, each trained on all the other folds (``worker.label_check``); 0 = off.
     "label_check_folds": 5,
-    # The fold models' epochs; null: the run's own. Fewer is cheaper (k runs of it) and
-    # fits the noisy labels less, which is what makes a wrong one stand out.
+    # The fold models' epochs; null: half the run's own. Fewer is cheaper (k runs of it)
+    # and fits the noisy labels less, which is what makes a wrong one stand out.
     "label_check_epochs": None,
     "augment": {
         "hflip": True,

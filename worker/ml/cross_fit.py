@@ -107,6 +107,15 @@ def cross_fit(
     )
 
 
+def fold_epochs(config: dict[str, Any]) -> int:
+    """The fold models' epochs: ``label_check_epochs`` when set, else half the run's own
+    (rounded up), never more than the run's. Half is what ``bench/label_errors.py``
+    measured: fewer epochs fit the other folds' wrong labels less and cost half."""
+    run = int(config["epochs"])
+    chosen = config.get("label_check_epochs")
+    return min(int(chosen), run) if chosen else max(1, (run + 1) // 2)
+
+
 def torch_fit_fold(
     images: torch.Tensor,
     y: np.ndarray,
@@ -116,10 +125,9 @@ def torch_fit_fold(
     device: torch.device | str,
     beat: Callable[[], bool] | None = None,
 ) -> FitFold:
-    """A ``FitFold`` training the settled ``config`` (``label_check_epochs`` when set) on
-    uint8 images and label indexes."""
-    epochs = config.get("label_check_epochs") or config["epochs"]
-    fold_config = {**config, "epochs": min(int(epochs), int(config["epochs"]))}
+    """A ``FitFold`` training the settled ``config`` for ``fold_epochs`` on uint8 images
+    and label indexes."""
+    fold_config = {**config, "epochs": fold_epochs(config)}
     targets = torch.as_tensor(y, dtype=torch.int64)
 
     def on_epoch(log: EpochLog) -> bool:

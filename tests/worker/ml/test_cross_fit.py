@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from worker.ml.cross_fit import cross_fit, fold_assignment, torch_fit_fold
+from worker.ml.cross_fit import cross_fit, fold_assignment, fold_epochs, torch_fit_fold
 
 
 def test_each_row_is_predicted_by_the_one_model_that_held_it_out():
@@ -113,3 +113,11 @@ def test_a_near_duplicate_group_stays_in_one_fold():
     assert result.fold_of[2] == result.fold_of[3]
     for row in (0, 7, 13, 40):
         assert not set(seen[result.fold_of[row]].tolist()) & {0, 7, 13, 40}
+
+
+def test_fold_epochs_default_to_half_the_runs_and_never_exceed_it():
+    assert fold_epochs({"epochs": 20, "label_check_epochs": None}) == 10
+    assert fold_epochs({"epochs": 7}) == 4
+    assert fold_epochs({"epochs": 1, "label_check_epochs": None}) == 1
+    assert fold_epochs({"epochs": 20, "label_check_epochs": 6}) == 6
+    assert fold_epochs({"epochs": 5, "label_check_epochs": 50}) == 5
