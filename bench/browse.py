@@ -52,8 +52,10 @@ FILTERS = [
     ("model_confidence_max=0.45", "model_confidence_max=0.45"),
     ("model_disagrees=true", "model_disagrees=true"),
     ("model_disagrees=false", "model_disagrees=false"),
+    ("suggestion=shown", "suggestion=shown"),
     ("suggestion=accepted", "suggestion=accepted"),
     ("suggestion=changed", "suggestion=changed"),
+    ("suggestion=not_shown", "suggestion=not_shown"),
     ("uploaded_after=2026-06-01", "uploaded_after=2026-06-01"),
     ("uploaded_before=2026-01-02", "uploaded_before=2026-01-02"),
     ("name=photo_09999 (rare)", "name=photo_09999"),
@@ -62,6 +64,8 @@ FILTERS = [
     ("sort=-priority", "sort=-priority"),
     ("sort=confidence", "sort=confidence"),
     ("sort=-confidence", "sort=-confidence"),
+    ("sort=model_confidence", "sort=model_confidence"),
+    ("sort=-model_confidence", "sort=-model_confidence"),
 ]
 
 

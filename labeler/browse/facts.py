@@ -12,11 +12,13 @@ from collections.abc import Sequence
 from typing import Any
 
 from django.db.models import (
+    BooleanField,
     Case,
     Count,
     Exists,
     Expression,
     F,
+    FilteredRelation,
     FloatField,
     Func,
     OuterRef,
@@ -187,8 +189,38 @@ def model_confidence_condition(project: Project, *, low: float | None, high: flo
     return Q(Exists(predictions))
 
 
+CURRENT_PREDICTION = "current_prediction"
+
+
+def current_prediction(project: Project) -> FilteredRelation:
+    """The image's prediction by the project's current model, as a relation to join once
+    (``CURRENT_PREDICTION``): its confidence sorts the browser in the order of the
+    predictions' (model, confidence) index. Without a current model it joins nothing."""
+    model = current_model(project)
+    if model is None:
+        return FilteredRelation("predictions", condition=Q(predictions__model_version=None))
+    return FilteredRelation("predictions", condition=Q(predictions__model_version=model))
+
+
+MODEL_CONFIDENT = "model_confident"
+
+
+def model_confident(project: Project) -> Expression:
+    """Whether the current model has a confidence on the image (``MODEL_CONFIDENT``): its
+    negation is an anti-join, which PostgreSQL walks in id order (a left join's missing
+    rows it cannot count, and it hashed a million images)."""
+    model = current_model(project)
+    if model is None:
+        return Value(False, output_field=BooleanField())
+    return Exists(_predictions(model).filter(confidence__isnull=False))
+
+
 def model_confidence(project: Project) -> Expression:
-    """The current model's confidence on the image; -1 without a prediction (to sort by)."""
+    """The current model's confidence on the image; -1 without a prediction (to sort by).
+
+    A subquery, read for a page's rows only: the sort's runs walk ``current_prediction``,
+    joined once by the run's own filter (a second filter would join the predictions
+    again, and the index would no longer give the order)."""
     model = current_model(project)
     if model is None:
         return Value(-1.0, output_field=FloatField())

@@ -70,6 +70,11 @@ class Sort:
     key: Callable[[Project], Any]
     kind: str  # how a cursor carries the key: "int", "float", "text", "time"
     segments: tuple[Segment, ...] = ()
+    # What the segments read, by name: relations joined once, conditions.
+    relations: Callable[[Project], dict[str, Any]] | None = None
+
+
+_PREDICTION = facts.CURRENT_PREDICTION
 
 
 def _column(name: str) -> Callable[[Project], Any]:
@@ -93,7 +98,23 @@ SORTS: dict[str, Sort] = {
                 Segment(Q(final_label__confidence__isnull=False), column="final_label__confidence"),
             ),
         ),
-        Sort("model_confidence", "Model confidence", facts.model_confidence, "float"),
+        Sort(
+            "model_confidence",
+            "Model confidence",
+            facts.model_confidence,
+            "float",
+            segments=(
+                Segment(Q(**{facts.MODEL_CONFIDENT: False}), constant=-1.0),
+                Segment(
+                    Q(**{f"{_PREDICTION}__confidence__isnull": False}),
+                    column=f"{_PREDICTION}__confidence",
+                ),
+            ),
+            relations=lambda project: {
+                _PREDICTION: facts.current_prediction(project),
+                facts.MODEL_CONFIDENT: facts.model_confident(project),
+            },
+        ),
     )
 }
 SORT_CHOICES = tuple(
@@ -124,6 +145,8 @@ def sort_apply(images: QuerySet[Image], value: str, project: Project) -> QuerySe
         return images.order_by(f"{sign}id")
     # Keys that may be missing come with their own Coalesce (below); the others are bare
     # columns, so that PostgreSQL reads them in order from an index.
+    if sort.relations is not None:
+        images = images.alias(**sort.relations(project))
     key = sort.key(project)
     return images.alias(**{SORT_KEY: key}).order_by(f"{sign}{SORT_KEY}", f"{sign}id")
 
@@ -184,9 +207,11 @@ def sorted_walk(
         start = segments.index(holding)
     rows: list[Image] = []
     for segment in segments[start:]:
-        part = images.filter(segment.condition)
+        condition = segment.condition
         if position is not None and segment is segments[start]:
-            part = part.filter(segment.after(position, ascending=ascending))
+            condition &= segment.after(position, ascending=ascending)
+        # One filter: a column of a multi-valued relation is joined once for it and the order.
+        part = images.filter(condition)
         rows += part.order_by(*segment.order(sign))[: limit - len(rows)]
         if len(rows) >= limit:
             break

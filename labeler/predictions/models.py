@@ -135,8 +135,9 @@ class Prediction(models.Model):
     image = models.ForeignKey(
         Image, on_delete=models.CASCADE, related_name="predictions", db_index=False
     )
+    # Indexed with the confidence (prediction_model_confidence), not on its own.
     model_version = models.ForeignKey(
-        ModelVersion, on_delete=models.CASCADE, related_name="predictions"
+        ModelVersion, on_delete=models.CASCADE, related_name="predictions", db_index=False
     )
     probabilities = models.JSONField(help_text="{label id: probability}")
     confidence = models.FloatField(
@@ -148,6 +149,14 @@ class Prediction(models.Model):
         ordering = ["id"]
         constraints = [
             models.UniqueConstraint(fields=["image", "model_version"], name="prediction_unique"),
+        ]
+        # A model's predictions in confidence order, for the data browser's sort by the
+        # model's confidence (labeler.browse.sorts); it serves the model's lookups too.
+        indexes = [
+            models.Index(
+                fields=["model_version", "confidence", "image"],
+                name="prediction_model_confidence",
+            )
         ]
 
     def __str__(self) -> str:

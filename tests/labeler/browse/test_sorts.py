@@ -13,6 +13,8 @@ from labeler.browse.details import image_neighbours
 from labeler.browse.filters import images_filtered
 from labeler.browse.sorts import images_page
 from labeler.images.models import Image
+from labeler.predictions.models import Prediction
+from tests.factories import ModelVersionFactory
 
 SEED = 20261125
 # Confidences with ties, and images with no final label or one without a confidence:
@@ -37,9 +39,31 @@ def ranked(project, make_images):
     return keys
 
 
+@pytest.fixture
+def model_ranked(project, ranked):
+    """The current model's confidence on each image of ``ranked`` (with ties, a prediction
+    without a confidence and images without a prediction: both sort as -1), beside an
+    older model's predictions that must not count."""
+    rng = random.Random(SEED + 1)
+    current = ModelVersionFactory(project=project)
+    older = ModelVersionFactory(project=project, is_current=False)
+    keys = {}
+    for image_id in sorted(ranked):
+        Prediction.objects.create(
+            model_version=older, image_id=image_id, probabilities={}, confidence=rng.random()
+        )
+        confidence = rng.choice([None, "none", 0.3, 0.6, 0.6, 0.95, rng.random()])
+        keys[image_id] = -1.0 if confidence in (None, "none") else confidence
+        if confidence != "none":
+            Prediction.objects.create(
+                model_version=current, image_id=image_id, probabilities={}, confidence=confidence
+            )
+    return keys
+
+
 def expected_order(project, ranked, sort: str) -> list[int]:
     name = sort.removeprefix("-")
-    if name == "confidence":
+    if name in ("confidence", "model_confidence"):
         key = ranked
     else:
         key = dict(Image.objects.filter(project=project).values_list("pk", name))
@@ -95,3 +119,35 @@ def test_a_filtered_page_in_confidence_order_keeps_the_filter(project, lead, ran
     labelled = expected_order(project, ranked, "-confidence")
     with_final = set(FinalLabel.objects.values_list("image_id", flat=True))
     assert [image.pk for image in page.images] == [pk for pk in labelled if pk in with_final]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("sort", ["model_confidence", "-model_confidence"])
+@pytest.mark.parametrize("size", [1, 4, 100])
+def test_pages_in_the_models_confidence_order_both_ways(project, lead, model_ranked, sort, size):
+    expected = expected_order(project, model_ranked, sort)
+    forwards, backwards = walk(project, lead, sort, size)
+    assert forwards == expected
+    assert backwards == expected
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("sort", ["model_confidence", "-model_confidence"])
+def test_neighbours_in_the_models_confidence_order(project, lead, model_ranked, sort):
+    expected = expected_order(project, model_ranked, sort)
+    images = images_filtered(project, QueryDict(f"sort={sort}"), user=lead)
+    for n, image_id in enumerate(expected):
+        preceding, following = image_neighbours(
+            images, sort=sort, image_id=image_id, project=project
+        )
+        assert preceding == (expected[n - 1] if n > 0 else None)
+        assert following == (expected[n + 1] if n + 1 < len(expected) else None)
+
+
+@pytest.mark.django_db
+def test_without_a_current_model_every_image_sorts_as_minus_one(project, lead, model_ranked):
+    """No model pre-labels the project: its images come in id order, one of each."""
+    project.model_versions.update(is_current=False)
+    expected = expected_order(project, dict.fromkeys(model_ranked, -1.0), "-model_confidence")
+    forwards, backwards = walk(project, lead, "-model_confidence", 3)
+    assert forwards == backwards == expected
