@@ -205,7 +205,7 @@ def current_prediction(project: Project) -> FilteredRelation:
 MODEL_CONFIDENT = "model_confident"
 
 
-def model_confident(project: Project) -> Expression:
+def model_confident(project: Project) -> Exists | Value:
     """Whether the current model has a confidence on the image (``MODEL_CONFIDENT``): its
     negation is an anti-join, which PostgreSQL walks in id order (a left join's missing
     rows it cannot count, and it hashed a million images)."""
