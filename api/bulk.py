@@ -2,7 +2,8 @@
 
 ``POST /projects/{id}/images/bulk/`` with ``{"action": ..., "selection": {...}, ...params}``
 answers 200 with the finished action, or 202 with the background job's URL for a large
-selection; ``GET /bulk-actions/{id}/`` follows its progress. ``GET
+selection; ``GET /projects/{id}/images/bulk/?filter=<query>`` counts what a filter
+selection holds before acting; ``GET /bulk-actions/{id}/`` follows its progress. ``GET
 /projects/{id}/bulk-actions/`` lists the project's actions, newest first (the audit).
 """
 
@@ -12,7 +13,14 @@ from typing import Any
 
 from django.db.models import QuerySet
 from django.urls import reverse
-from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    inline_serializer,
+)
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -23,6 +31,7 @@ from api.permissions import ProjectObjectView, ProjectScopedView
 from labeler.bulk import services
 from labeler.bulk.actions import ACTIONS
 from labeler.bulk.models import BulkAction, BulkStatus
+from labeler.bulk.selection import selection_count
 from labeler.errors import ValidationFailed
 
 
@@ -99,6 +108,27 @@ class BulkView(ProjectScopedView):
     """Act on many images at once: one call, atomic, audited."""
 
     parser_classes = [JSONParser]
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "filter",
+                OpenApiTypes.STR,
+                description="The Images page's query string (empty: every image).",
+            )
+        ],
+        responses={
+            200: inline_serializer("BulkSelectionCount", {"count": serializers.IntegerField()}),
+            400: OpenApiResponse(description="A bad filter value."),
+            403: OpenApiResponse(description="Leads and admins only."),
+        },
+    )
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """How many images `{"filter": ...}` selects: what the page acts on when a lead
+        picks everything the filter matches (less the images unticked)."""
+        self.require_manager()
+        query = request.query_params.get("filter", "")
+        return Response({"count": selection_count(self.project, query, user=self.user)})
 
     @extend_schema(
         request=BulkRequestSerializer,

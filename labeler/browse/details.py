@@ -1,8 +1,10 @@
 """What the browser shows about images: a page's rows, and one image in full.
 
-A page's rows read their final labels and the current model's suggestion in a fixed
-number of queries whatever the page size. One image's details add every annotation
-(who, when, which labels), every model version's probabilities, and its label history.
+A page's rows read their final labels, the current model's suggestion and whether they
+are skipped or waiting for review in a fixed number of queries whatever the page size.
+One image's details add every annotation (who, when, which labels), every model
+version's probabilities, its label history, its review requests, and who it is reserved
+for.
 """
 
 from __future__ import annotations
@@ -15,7 +17,15 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.db.models import F
 
-from labeler.annotations.models import Annotation, FinalLabel, LabelChange, Skip
+from labeler.agreement.models import ReviewRequest
+from labeler.annotations.models import (
+    Annotation,
+    FinalLabel,
+    ImageReservation,
+    LabelChange,
+    Skip,
+)
+from labeler.browse import facts as conditions
 from labeler.browse.sorts import SORT_KEY, sort_apply, sort_read, sorted_walk
 from labeler.errors import NotFound
 from labeler.images.models import Image
@@ -40,13 +50,18 @@ class RowFacts:
     final: FinalFacts | None
     predicted: list[int]
     model_confidence: float | None
+    skipped: bool = False
+    in_review: bool = False
 
 
 def rows_facts(project: Project, images: Sequence[Image]) -> dict[int, RowFacts]:
-    """Each image's final label and current model's suggestion, in three queries."""
+    """Each image's final label, current model's suggestion, and whether it is skipped or
+    in review (as the status filter reads them), in five queries."""
     ids = [image.pk for image in images]
     finals = _finals(ids)
     suggestions = suggestions_for(project=project, image_ids=ids)
+    skipped = set(Skip.objects.filter(image_id__in=ids).values_list("image_id", flat=True))
+    in_review = _in_review(project, ids)
     facts = {}
     for image_id in ids:
         suggestion = suggestions.get(image_id)
@@ -54,8 +69,17 @@ def rows_facts(project: Project, images: Sequence[Image]) -> dict[int, RowFacts]
             final=finals.get(image_id),
             predicted=suggestion.label_ids if suggestion else [],
             model_confidence=suggestion.confidence if suggestion else None,
+            skipped=image_id in skipped,
+            in_review=image_id in in_review,
         )
     return facts
+
+
+def _in_review(project: Project, ids: list[int]) -> set[int]:
+    if not ids:
+        return set()
+    waiting = Image.objects.filter(pk__in=ids).filter(conditions.review_condition(project))
+    return set(waiting.values_list("pk", flat=True))
 
 
 def _finals(ids: list[int]) -> dict[int, FinalFacts]:
@@ -105,6 +129,17 @@ class ChangeFacts:
 
 
 @dataclass(frozen=True)
+class ReviewFacts:
+    """A review request on the image: why, who asked, when, and when a person decided."""
+
+    reason: str
+    note: str
+    requested_by: str | None
+    created_at: dt.datetime
+    resolved_at: dt.datetime | None
+
+
+@dataclass(frozen=True)
 class ImageDetails:
     image: Image
     annotations: list[AnnotationFacts]
@@ -112,6 +147,8 @@ class ImageDetails:
     final: FinalFacts | None
     predictions: list[PredictionFacts]
     history: list[ChangeFacts]
+    reviews: list[ReviewFacts]
+    reserved_for: list[str]
 
 
 def image_details(project: Project, image_id: int) -> ImageDetails:
@@ -147,6 +184,12 @@ def image_details(project: Project, image_id: int) -> ImageDetails:
         final=_finals([image.pk]).get(image.pk),
         predictions=_predictions(image),
         history=_history(image),
+        reviews=_reviews(image),
+        reserved_for=list(
+            ImageReservation.objects.filter(image=image)
+            .order_by("annotator__username")
+            .values_list("annotator__username", flat=True)
+        ),
     )
 
 
@@ -193,6 +236,20 @@ def _history(image: Image) -> list[ChangeFacts]:
             created_at=change.created_at,
         )
         for change in changes
+    ]
+
+
+def _reviews(image: Image) -> list[ReviewFacts]:
+    rows = ReviewRequest.objects.filter(image=image).select_related("requested_by")
+    return [
+        ReviewFacts(
+            reason=row.reason,
+            note=str(row.detail.get("note", "")) if isinstance(row.detail, dict) else "",
+            requested_by=row.requested_by.username if row.requested_by else None,
+            created_at=row.created_at,
+            resolved_at=row.resolved_at,
+        )
+        for row in rows.order_by("created_at", "id")
     ]
 
 

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 from django.contrib.auth.models import User
+from django.db.models import QuerySet
 from django.http import QueryDict
 
 from labeler.errors import ValidationFailed
@@ -69,6 +70,12 @@ def selection_resolve(project: Project, selection: Any, *, user: User) -> IdArra
     return ids
 
 
+def selection_count(project: Project, query: Any, *, user: User) -> int:
+    """How many of the project's images a filter (the Images page's query string) matches:
+    what "everything the filter matches" acts on, before any image is unticked."""
+    return _matching(project, query, user).order_by().count()
+
+
 def selection_summary(selection: Mapping[str, Any], count: int) -> dict[str, Any]:
     """What the audit row keeps of a selection: its filter (not a long id list) and size."""
     summary: dict[str, Any] = {"count": count}
@@ -122,6 +129,13 @@ def _check_project(project: Project, ids: IdArray) -> None:
 
 
 def _filtered(project: Project, query: Any, user: User) -> IdArray:
+    images = _matching(project, query, user)
+    return np.unique(
+        np.fromiter(images.order_by().values_list("pk", flat=True).iterator(), dtype=np.int64)
+    )
+
+
+def _matching(project: Project, query: Any, user: User) -> QuerySet[Image]:
     if not isinstance(query, str):
         raise ValidationFailed(
             "'filter' is the Images page's query string, e.g. \"status=complete\".",
@@ -129,8 +143,4 @@ def _filtered(project: Project, query: Any, user: User) -> IdArray:
         )
     from labeler.browse.filters import images_filtered  # the data browser's filters
 
-    params = QueryDict(query.lstrip("?"))
-    images = images_filtered(project, params, user=user)
-    return np.unique(
-        np.fromiter(images.order_by().values_list("pk", flat=True).iterator(), dtype=np.int64)
-    )
+    return images_filtered(project, QueryDict(query.lstrip("?")), user=user)

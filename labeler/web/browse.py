@@ -18,13 +18,20 @@ from django.views.decorators.http import require_GET
 
 from labeler.agreement.final_labels import final_labels_current
 from labeler.annotations.models import FinalLabelMethod
-from labeler.browse.details import image_details, image_neighbours, rows_facts
+from labeler.browse.details import (
+    ImageDetails,
+    RowFacts,
+    image_details,
+    image_neighbours,
+    rows_facts,
+)
 from labeler.browse.filters import FILTERS, images_filtered, param_values
 from labeler.browse.sorts import SORT_CHOICES, Page, images_page
 from labeler.errors import NotFound, ValidationFailed
 from labeler.images.links import file_link
 from labeler.projects import selectors as project_selectors
 from labeler.projects.models import Label, Project
+from labeler.web.exports import FORMAT_CHOICES
 from labeler.web.pages import api_url, page_labels, page_project, page_user
 
 VIEWS = {"grid": 60, "table": 100}  # images a page
@@ -56,6 +63,7 @@ def images_browse(request: HttpRequest, project_id: int) -> HttpResponse:
         "form": _form(project, request.GET),
         "sorts": SORT_CHOICES,
         "sort": sort,
+        "export_formats": [(value, title) for value, title, _ in FORMAT_CHOICES],
         "next_url": _with(request.GET, cursor=page.next_cursor) if page.next_cursor else None,
         "previous_url": _with(request.GET, cursor=page.previous_cursor)
         if page.previous_cursor
@@ -71,6 +79,8 @@ def images_browse(request: HttpRequest, project_id: int) -> HttpResponse:
         "browse_data": {
             "project": project.pk,
             "bulk_url": _bulk_url(project),
+            # The address of export 0; the script puts the bulk export's id in its place.
+            "export_url_template": reverse("api:export-detail", kwargs={"pk": 0}),
             "query": _kept(request.GET, drop=("view",)),
             "labels": page_labels(project),
         },
@@ -120,13 +130,15 @@ def _rows(
         fact = facts[image.pk]
         final = fact.final
         thumbnail = image.thumbnail.name or ""
+        statuses = _statuses(image, fact)
         rows.append(
             {
                 "image": image,
                 "url": reverse("image-page", args=[project.pk, image.pk])
                 + (f"?{query}" if query else ""),
                 "thumbnail_url": file_link(thumbnail, user_id=user_id) if thumbnail else "",
-                "status": _status(image, final.method if final else None),
+                "status": statuses[0],
+                "statuses": statuses,
                 "final": _label_names(final.label_ids, labels) if final else [],
                 "final_method": METHODS.get(final.method, "") if final else "",
                 "confidence": final.confidence if final else None,
@@ -137,12 +149,20 @@ def _rows(
     return rows
 
 
-def _status(image: Any, method: str | None) -> str:
-    if method == FinalLabelMethod.GOLD:
-        return "gold"
-    if image.is_complete:
-        return "complete"
-    return "in progress" if image.annotation_count else "not started"
+def _statuses(image: Any, fact: RowFacts) -> list[str]:
+    """The image's status chips, as the status filter defines them: gold, complete, in
+    progress or not started first, then in review and skipped where they hold too."""
+    if fact.final and fact.final.method == FinalLabelMethod.GOLD:
+        statuses = ["gold"]
+    elif image.is_complete:
+        statuses = ["complete"]
+    else:
+        statuses = ["in progress" if image.annotation_count else "not started"]
+    if fact.in_review:
+        statuses.append("in review")
+    if fact.skipped:
+        statuses.append("skipped")
+    return statuses
 
 
 def _form(project: Project, params: QueryDict) -> list[dict[str, Any]]:
@@ -176,6 +196,25 @@ def _form(project: Project, params: QueryDict) -> list[dict[str, Any]]:
             }
         )
     return fields
+
+
+def _history(details: ImageDetails, names: Any) -> list[dict[str, Any]]:
+    """Label changes and review requests (opened, then resolved), oldest first."""
+    events: list[dict[str, Any]] = [
+        {
+            "kind": "change",
+            "at": c.created_at,
+            "facts": c,
+            "from": names(c.from_label_ids),
+            "to": names(c.to_label_ids),
+        }
+        for c in details.history
+    ]
+    for review in details.reviews:
+        events.append({"kind": "review", "at": review.created_at, "review": review})
+        if review.resolved_at:
+            events.append({"kind": "resolved", "at": review.resolved_at, "review": review})
+    return sorted(events, key=lambda event: event["at"])  # stable: ties keep their order
 
 
 @login_required
@@ -232,10 +271,9 @@ def image_page(request: HttpRequest, project_id: int, image_id: int) -> HttpResp
             }
             for p in details.predictions
         ],
-        "history": [
-            {"facts": c, "from": names(c.from_label_ids), "to": names(c.to_label_ids)}
-            for c in details.history
-        ],
+        "history": _history(details, names),
+        "reviews": details.reviews,
+        "reserved_for": details.reserved_for,
         "previous_url": link(previous_id),
         "next_url": link(next_id),
         "back_url": reverse("images-browse", args=[project.pk]) + (f"?{query}" if query else ""),

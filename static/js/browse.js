@@ -4,7 +4,8 @@
  * background job's progress.
  */
 import { request, errorMessage } from "./lib/api.js";
-import { $ } from "./lib/dom.js";
+import { $, el, fill } from "./lib/dom.js";
+import { plural } from "./lib/format.js";
 
 const data = JSON.parse($("browse-data").textContent);
 
@@ -42,28 +43,58 @@ function setUpBulk() {
   const count = $("selected-count");
   const action = $("bulk-action");
   const param = $("bulk-param");
+  const format = $("bulk-format");
   const apply = $("bulk-apply");
   const status = $("bulk-status");
+  let matching = null; // how many images the filter matches, once counted
 
   if (!data.bulk_url) {
     status.textContent = "Bulk actions are not available on this server.";
     apply.disabled = true;
   }
 
+  /** The ids of this page's images left unticked under "everything the filter matches". */
+  const unticked = () => picks().filter((box) => !box.checked).map((box) => Number(box.value));
+
   function refresh() {
     const chosen = picks().filter((box) => box.checked).length;
-    if (allMatching.checked) count.textContent = "Everything the filter matches";
-    else count.textContent = chosen ? `${chosen} selected` : "None selected";
-    apply.disabled = !data.bulk_url || (!allMatching.checked && chosen === 0);
+    let touched = chosen;
+    if (allMatching.checked) {
+      const less = unticked().length;
+      touched = matching === null ? null : Math.max(matching - less, 0);
+      const excluded = less ? ` less ${less} unticked` : "";
+      count.textContent =
+        matching === null
+          ? `Everything the filter matches${excluded} (counting…)`
+          : `Everything the filter matches: ${plural(matching, "image")}${excluded}, so ${plural(touched, "image")} will be acted on`;
+    } else count.textContent = chosen ? `${chosen} selected` : "None selected";
+    apply.disabled = !data.bulk_url || touched === 0;
     param.hidden = !["priority", "reserve", "relabel"].includes(action.value);
     param.placeholder = action.value === "priority" ? "Priority (a number)" : "Usernames, comma-separated";
+    format.hidden = action.value !== "export";
+  }
+
+  async function countMatching() {
+    matching = null;
+    refresh();
+    const answer = await request("GET", `${data.bulk_url}?${new URLSearchParams({ filter: data.query })}`);
+    if (!allMatching.checked) return;
+    if (answer.ok) matching = answer.body.count;
+    else status.textContent = errorMessage(answer);
+    refresh();
   }
 
   selectPage.addEventListener("change", () => {
     for (const box of picks()) box.checked = selectPage.checked;
     refresh();
   });
-  allMatching.addEventListener("change", refresh);
+  // Everything the filter matches starts with this page ticked: unticking an image leaves it out.
+  allMatching.addEventListener("change", () => {
+    for (const box of picks()) box.checked = allMatching.checked;
+    selectPage.checked = allMatching.checked;
+    if (allMatching.checked && data.bulk_url) countMatching();
+    else refresh();
+  });
   action.addEventListener("change", refresh);
   document.addEventListener("change", (event) => {
     if (event.target.classList?.contains("pick")) refresh();
@@ -72,7 +103,7 @@ function setUpBulk() {
 
   function body() {
     const selection = allMatching.checked
-      ? { filter: data.query }
+      ? { filter: data.query, ...(unticked().length ? { exclude_ids: unticked() } : {}) }
       : { ids: picks().filter((box) => box.checked).map((box) => Number(box.value)) };
     const names = param.value.split(",").map((name) => name.trim()).filter(Boolean);
     switch (action.value) {
@@ -86,6 +117,8 @@ function setUpBulk() {
         return { action: "gold", selection, gold: true };
       case "ungold":
         return { action: "gold", selection, gold: false };
+      case "export":
+        return { action: "export", selection, format: format.value };
       default:
         return { action: action.value, selection };
     }
@@ -105,18 +138,28 @@ function setUpBulk() {
     else done(answer.body);
   });
 
-  async function follow(url) {
-    const bar = $("bulk-progress");
-    bar.hidden = false;
+  /** Poll url every second until its status leaves queued and running; the last answer. */
+  async function poll(url, onProgress) {
     for (;;) {
       const answer = await request("GET", url);
       if (answer.ok) {
-        bar.firstElementChild.style.width = `${Math.round((answer.body.progress || 0) * 100)}%`;
-        status.textContent = `${answer.body.done} of ${answer.body.total} images…`;
-        if (!["queued", "running"].includes(answer.body.status)) return done(answer.body);
+        onProgress(answer.body);
+        if (!["queued", "running"].includes(answer.body.status)) return answer.body;
+      } else if (answer.status >= 400 && answer.status < 500) {
+        return { status: "failed", error: errorMessage(answer) };
       }
       await new Promise((resolve) => setTimeout(resolve, 1000));
     }
+  }
+
+  async function follow(url) {
+    const progress = $("bulk-progress");
+    progress.hidden = false;
+    const record = await poll(url, (job) => {
+      progress.firstElementChild.style.width = `${Math.round((job.progress || 0) * 100)}%`;
+      status.textContent = `${job.done} of ${job.total} images…`;
+    });
+    done(record);
   }
 
   function done(record) {
@@ -125,7 +168,27 @@ function setUpBulk() {
       apply.disabled = false;
       return;
     }
+    if (record.action === "export" && record.result?.export) {
+      offerExport(record.result.export, record.total);
+      return;
+    }
     status.textContent = `Done: ${record.changed ?? record.total} image(s) changed. Reloading…`;
     setTimeout(() => window.location.reload(), 800);
+  }
+
+  /** Follow the export the action started, then offer its file (the list stays as it is). */
+  async function offerExport(id, total) {
+    status.textContent = `Exporting ${plural(total, "image")}…`;
+    const url = data.export_url_template.replace(/\/0\/$/, `/${id}/`);
+    const exported = await poll(url, (job) => {
+      if (job.total) status.textContent = `Exporting: ${job.done} of ${job.total} images…`;
+    });
+    apply.disabled = false;
+    if (exported.status !== "done" || !exported.download_url) {
+      status.textContent = `The export failed: ${exported.error || "unknown error"}.`;
+      return;
+    }
+    const link = el("a", { id: "bulk-download-link", class: "button", href: exported.download_url, text: "Download" });
+    fill(status, `Export ${id} is ready (${plural(exported.total, "image")}): `, link);
   }
 }

@@ -229,7 +229,7 @@ RULES: dict[str, Rule] = {
     "api:export-list": Rule({"get": managers(), "post": managers()}),
     "api:export-detail": Rule({"get": managers(), "delete": managers()}, ids={"pk": "export"}),
     "api:export-download": read(managers(), ids={"pk": "export"}),
-    "api:images-bulk": write(managers()),
+    "api:images-bulk": Rule({"get": managers(), "post": managers()}),
     "api:bulk-actions": read(managers()),
     "api:bulk-action-detail": read(managers(), ids={"pk": "bulk_action"}),
     "api:progress": read(members()),
