@@ -1,5 +1,6 @@
 # One image for every process: web (gunicorn), the Celery workers and beat.
-# docker-compose.yml reuses it; the GPU worker builds it again with TORCH_SPEC set.
+# docker-compose.yml reuses it; the GPU worker builds it again with TORCH_SPEC set (which
+# also installs the "ml" extra: cleanlab for the label check).
 #
 #   docker build -t labeler .
 #   docker build -t labeler-gpu --build-arg TORCH_SPEC="torch torchvision" .
@@ -12,7 +13,7 @@ RUN npm ci --no-audit --no-fund
 FROM python:3.11-slim
 
 # Extra pip requirements for the GPU worker, e.g. "torch==2.7.1 torchvision==0.22.1".
-# Empty by default: the web image never carries torch.
+# Empty by default: the web image never carries torch (nor the rest of the "ml" extra).
 ARG TORCH_SPEC=""
 # Optional index for TORCH_SPEC, e.g. https://download.pytorch.org/whl/cu126; the
 # default (PyPI) already serves CUDA builds of torch for linux/x86_64.
@@ -50,9 +51,11 @@ RUN if [ -n "$TORCH_SPEC" ]; then \
 
 # Dependencies from pyproject.toml alone, so editing the code does not reinstall them.
 # With no source copied yet the wheel holds only metadata; the code is imported from
-# /app (PYTHONPATH), so there is exactly one copy of it in the image.
+# /app (PYTHONPATH), so there is exactly one copy of it in the image. An image with
+# TORCH_SPEC trains, so it takes the "ml" extra too: cleanlab, which ranks the label check
+# after a training (torch and torchvision are already there, so pip keeps those builds).
 COPY pyproject.toml ./
-RUN pip install ".[s3]" && rm -rf build ./*.egg-info
+RUN pip install ".[s3${TORCH_SPEC:+,ml}]" && rm -rf build ./*.egg-info
 
 COPY . .
 COPY --from=static /app/node_modules ./node_modules

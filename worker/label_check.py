@@ -4,11 +4,14 @@ Glue between a claimed run (its decoded images, its settled config) and
 ``worker.ml.cross_fit``; the ranking and what is stored and sent to review are
 ``labeler.predictions.label_check``'s. The folds run before the run is recorded as
 finished, so they keep its heartbeat and a cancel stops them; any other failure of
-theirs is logged and leaves the run's model as it is, without a check.
+theirs is logged and leaves the run's model as it is, without a check. Without cleanlab
+(the "ml" extra), which ranks the check, the folds are not run at all: the run's metrics
+and its message say the check was skipped.
 """
 
 from __future__ import annotations
 
+import importlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,14 +21,20 @@ import numpy as np
 
 from labeler.predictions import label_check
 from labeler.predictions.dataset import targets_array
+from labeler.predictions.models import TrainingRun
 from labeler.predictions.runs import TrainingPlan
-from worker.ml.cross_fit import CrossFit, cross_fit, torch_fit_fold
+from worker.ml.cross_fit import CrossFit, cross_fit, fold_epochs, torch_fit_fold
 from worker.ml.training import Cancelled
 
 if TYPE_CHECKING:
     import torch  # noqa: TID251 - a type only: the tensors come from worker.ml
 
 logger = logging.getLogger(__name__)
+
+NO_CLEANLAB = (
+    'Label check skipped: cleanlab is not installed on this worker (the "ml" extra; '
+    "docker-compose's GPU worker image has it)."
+)
 
 
 @dataclass(frozen=True)
@@ -50,21 +59,46 @@ class Checked:
         }
 
 
+@dataclass(frozen=True)
+class Skipped:
+    """A check that was due but not run, and why (a note for the run's metrics and message)."""
+
+    reason: str
+
+    def summary(self) -> dict[str, Any]:
+        """What the run's metrics say of the check: that it was skipped, and why."""
+        return {"skipped": self.reason}
+
+
+def cleanlab_missing() -> bool:
+    """Whether cleanlab, which ranks the check's probabilities, cannot be imported here."""
+    try:
+        importlib.import_module("cleanlab.filter")
+        importlib.import_module("cleanlab.rank")
+    except ImportError:
+        return True
+    return False
+
+
 def label_check_folds(
     plan: TrainingPlan,
     images: torch.Tensor,
     position: dict[int, int],
     device: str,
     beat: Callable[[], bool] | None = None,
-) -> Checked | None:
+) -> Checked | Skipped | None:
     """Cross-fit the run's recipe over every decoded final-labelled image; None when the
     check is off (``label_check_folds`` 0), the project is multi-label, there are fewer
-    images than folds, or the folds failed."""
+    images than folds, or the folds failed; ``Skipped`` without cleanlab, before any fold
+    spends its CPU on probabilities nothing could rank."""
     config, data = plan.config, plan.data
     folds = int(config.get("label_check_folds", 0) or 0)
     rows = sorted(position)
     if folds < 2 or plan.multi_label or len(rows) < folds:
         return None
+    if cleanlab_missing():
+        logger.warning("Training run %s: %s", plan.run.pk, NO_CLEANLAB)
+        return Skipped(NO_CLEANLAB)
     y = targets_array(data, rows, multi_label=False)
     fit_fold = torch_fit_fold(
         images[[position[r] for r in rows]],
@@ -89,7 +123,7 @@ def label_check_folds(
     except Exception:  # the model trained fine: a failed check is no reason to lose it
         logger.exception("The label check of training run %s failed", plan.run.pk)
         return None
-    epochs = min(int(config.get("label_check_epochs") or config["epochs"]), config["epochs"])
+    epochs = fold_epochs(config)
     return Checked(
         image_ids=[data.image_ids[r] for r in rows],
         label_ids=list(data.label_ids),
@@ -100,8 +134,14 @@ def label_check_folds(
     )
 
 
-def label_check_save(run_id: int, checked: Checked) -> int:
-    """Rank and store the check, send the flagged images to review; how many were flagged."""
+def label_check_save(run_id: int, checked: Checked | Skipped) -> int:
+    """Rank and store the check, send the flagged images to review; how many were flagged.
+
+    A skipped check stores nothing: its reason is added to the finished run's message.
+    """
+    if isinstance(checked, Skipped):
+        run_note_add(run_id, checked.reason)
+        return 0
     try:
         return label_check.label_check_store(
             run_id=run_id,
@@ -113,3 +153,11 @@ def label_check_save(run_id: int, checked: Checked) -> int:
     except Exception:
         logger.exception("The label check of training run %s could not be stored", run_id)
         return 0
+
+
+def run_note_add(run_id: int, note: str) -> None:
+    """Add a sentence to a finished run's message (after the promotion's note)."""
+    run = TrainingRun.objects.filter(pk=run_id).first()
+    if run is not None:
+        run.message = f"{run.message} {note}".strip()[:10_000]
+        run.save(update_fields=["message"])
