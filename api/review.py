@@ -8,24 +8,31 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+)
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from api.agreement import QualityView
 from api.fields import IdField
-from api.images import ImageSerializer
+from api.images import ImageSerializer, stored_file_url
 from api.inputs import StrictInput
 from api.pagination import NewestFirst, PageNumbers
 from api.queue import SuggestionSerializer
 from labeler import flows
 from labeler.agreement import review
+from labeler.agreement.models import ReviewRequest
+from labeler.agreement.review_requests import GroupImage, requests_group_images
 from labeler.agreement.rows import HUMAN_DECISIONS
 from labeler.annotations.models import FinalLabel, FinalLabelMethod
 from labeler.errors import PermissionDenied, ValidationFailed
 from labeler.predictions import review as model_review
-from labeler.projects.models import Label
+from labeler.projects.models import Label, Project
 
 METHODS = [method.value for method in HUMAN_DECISIONS]
 
@@ -63,11 +70,26 @@ class ReviewAnnotationSerializer(serializers.Serializer):
     updated_at = serializers.DateTimeField()
 
 
+class GroupImageSerializer(serializers.Serializer):
+    id = serializers.IntegerField(help_text="Id of the image.")
+    original_name = serializers.CharField()
+    thumbnail_url = serializers.CharField(allow_null=True, help_text="Null until rendered.")
+    final_label_ids = serializers.ListField(
+        child=serializers.IntegerField(),
+        allow_null=True,
+        help_text="Its final labels now; null until decided.",
+    )
+
+
 class ReviewRequestSerializer(serializers.Serializer):
     reason = serializers.CharField(
         help_text='Why it was sent: "requested" (a lead sent it), "model_disagrees", ...'
     )
     detail = serializers.JSONField(help_text="What the reviewer should know (free form).")
+    group_images = serializers.SerializerMethodField(
+        help_text="The images of the near-duplicate group the detail names (a "
+        "duplicate_labels_differ request), with their final labels now; else empty."
+    )
     requested_by = serializers.CharField(
         source="requested_by.username",
         allow_null=True,
@@ -75,6 +97,22 @@ class ReviewRequestSerializer(serializers.Serializer):
         help_text="Username of who sent it; null when a feature filed it.",
     )
     created_at = serializers.DateTimeField()
+
+    @extend_schema_field(GroupImageSerializer(many=True))
+    def get_group_images(self, filed: ReviewRequest) -> list[dict[str, Any]]:
+        group = filed.detail.get("group") if isinstance(filed.detail, dict) else None
+        members: list[GroupImage] = self.context.get("group_images", {}).get(group, [])
+        return [
+            {
+                "id": member.id,
+                "original_name": member.original_name,
+                "thumbnail_url": stored_file_url(self.context, member.thumbnail)
+                if member.thumbnail
+                else None,
+                "final_label_ids": member.final_label_ids,
+            }
+            for member in members
+        ]
 
 
 class ReviewItemSerializer(serializers.Serializer):
@@ -150,6 +188,7 @@ class ReviewListView(QualityView):
         paginator = ReviewPagination()
         entries = paginator.paginate_queryset(queue, request, view=self) or []
         items = model_review.review_items(self.project, entries)
+        context = _context(request, self.project, items)
         body = {
             "count": len(queue),
             "reasons": queue.counts,
@@ -157,7 +196,7 @@ class ReviewListView(QualityView):
             "previous": paginator.get_previous_link(),
             "results": items,
         }
-        return Response(ReviewPageSerializer(body, context={"request": request}).data)
+        return Response(ReviewPageSerializer(body, context=context).data)
 
 
 class ReviewDetailView(QualityView):
@@ -167,7 +206,15 @@ class ReviewDetailView(QualityView):
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         self.require_overseer()
         item = model_review.review_item(self.project, int(self.kwargs["image_id"]))
-        return Response(ReviewItemSerializer(item, context={"request": request}).data)
+        context = _context(request, self.project, [item])
+        return Response(ReviewItemSerializer(item, context=context).data)
+
+
+def _context(request: Request, project: Project, items: list[review.ReviewItem]) -> dict[str, Any]:
+    """The serializers' context: the caller, and the near-duplicate groups the items'
+    requests name, read at once for the whole page."""
+    requests = [r for item in items for r in item.requests]
+    return {"request": request, "group_images": requests_group_images(project, requests)}
 
 
 class DecisionListView(QualityView):

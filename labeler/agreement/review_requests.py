@@ -11,6 +11,7 @@ should know in ``detail``. A person's decision on the image resolves its open re
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -21,6 +22,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from labeler.agreement.models import ReviewRequest
+from labeler.annotations.models import FinalLabel
 from labeler.errors import ValidationFailed
 from labeler.images.models import Image
 from labeler.projects.models import Project
@@ -31,12 +33,24 @@ BATCH = 5000
 
 __all__ = [
     "REQUESTED",
+    "GroupImage",
     "open_review_image_ids",
     "open_review_requests",
+    "requests_group_images",
     "review_requests_add",
     "review_requests_open_ordered",
     "review_requests_resolve",
 ]
+
+
+@dataclass(frozen=True)
+class GroupImage:
+    """An image of a near-duplicate group a request names, with its final labels now."""
+
+    id: int
+    original_name: str
+    thumbnail: str  # storage name, blank until rendered
+    final_label_ids: list[int] | None  # None: not decided yet
 
 
 @transaction.atomic
@@ -140,6 +154,39 @@ def open_review_requests(image_ids: Collection[int]) -> dict[int, list[ReviewReq
     for request in requests:
         by_image.setdefault(request.image_id, []).append(request)
     return by_image
+
+
+def requests_group_images(
+    project: Project, requests: Iterable[ReviewRequest]
+) -> dict[int, list[GroupImage]]:
+    """The images of each near-duplicate group named in these requests' details
+    (``detail["group"]``, as ``duplicate_labels_differ`` files it), by id, with their
+    final labels as they are now; two queries for a whole page of requests."""
+    groups = {group for request in requests if (group := _group_of(request)) is not None}
+    if not groups:
+        return {}
+    members = list(
+        Image.objects.filter(project=project, duplicate_group__in=groups)
+        .order_by("duplicate_group", "pk")
+        .values_list("pk", "duplicate_group", "original_name", "thumbnail")
+    )
+    finals: dict[int, list[int]] = {}
+    decided = FinalLabel.objects.filter(image_id__in=[row[0] for row in members])
+    for image_id, label_id in decided.values_list("image_id", "labels").order_by("labels"):
+        finals.setdefault(image_id, [])
+        if label_id is not None:
+            finals[image_id].append(label_id)
+    by_group: dict[int, list[GroupImage]] = {}
+    for pk, group, name, thumbnail in members:
+        if group is None:  # not possible (filtered on it); mypy cannot tell
+            continue
+        by_group.setdefault(group, []).append(GroupImage(pk, name, thumbnail or "", finals.get(pk)))
+    return by_group
+
+
+def _group_of(request: ReviewRequest) -> int | None:
+    group = request.detail.get("group") if isinstance(request.detail, dict) else None
+    return group if isinstance(group, int) and not isinstance(group, bool) else None
 
 
 def _ids(image_ids: Iterable[Any]) -> npt.NDArray[np.int64]:

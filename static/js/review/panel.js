@@ -5,6 +5,7 @@ import { request, errorMessage } from "../lib/api.js";
 import { $, el, fill } from "../lib/dom.js";
 import { ago, percent } from "../lib/format.js";
 import { chips, labelNames } from "../lib/labels.js";
+import { REASON as DUPLICATES, renderDuplicates } from "./duplicates.js";
 
 // Final labels people set; the others are the consensus's or the model's, and may change.
 const HUMAN = new Set(["adjudicated", "gold"]);
@@ -39,11 +40,23 @@ function describeDetail(detail) {
   return parts.length ? ` (${parts.join(", ")})` : "";
 }
 
-/** One open review request in words: its reason, who sent it, and its detail. */
+/** A near-duplicate group's labels in words, when its thumbnails cannot be shown (the
+ *  group has changed since the request): "#12: car; #15: bus". */
+function describeGroup(request) {
+  if (request.group_images && request.group_images.length) return "";
+  const labels = request.detail && request.detail.labels;
+  if (!labels || typeof labels !== "object") return "";
+  const parts = Object.entries(labels).map(([id, names]) => `#${id}: ${[].concat(names).join(", ") || "(none)"}`);
+  return parts.length ? ` (${parts.join("; ")})` : "";
+}
+
+/** One open review request in words: its reason, who sent it, and its detail (a
+ *  near-duplicate group's is shown as thumbnails instead, by duplicates.js). */
 export function describeRequest(request) {
   const what = REQUEST_REASONS[request.reason] || request.reason.replaceAll("_", " ");
   const by = request.requested_by ? ` (${request.requested_by})` : "";
-  return `${what}${by}${describeDetail(request.detail)}.`;
+  const detail = request.reason === DUPLICATES ? describeGroup(request) : describeDetail(request.detail);
+  return `${what}${by}${detail}.`;
 }
 
 /**
@@ -56,16 +69,20 @@ export function createPanel({ currentItem, reasons, historyUrl }) {
     const item = currentItem();
     box.replaceChildren();
     box.hidden = !item;
+    renderDuplicates(item);
     if (!item) return;
     const decision = localDecision(item);
+    // Open requests outlive no decision (a decision resolves them): those still open were
+    // filed after a person's final label, so they say more than it, until this session decides.
+    const requested = item.reason === "requested" && item.requests && item.requests.length;
     let title;
     let text;
-    if (decision) {
+    if (decision && (item.decision || !requested)) {
       box.dataset.reason = "decided";
       title = decision.method === "gold" ? "Gold" : "Decided";
       const by = decision.decided_by ? ` by ${decision.decided_by}` : "";
       text = `${labelNames(decision.label_ids)}${by}${decision.pending ? " (saving…)" : ""}. Enter changes the decision.`;
-    } else if (item.reason === "requested" && item.requests && item.requests.length) {
+    } else if (requested) {
       box.dataset.reason = item.reason;
       title = reasons.requested.title;
       text = item.requests.map(describeRequest).join(" ");
