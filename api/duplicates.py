@@ -33,7 +33,7 @@ class DuplicateGroupSerializer(serializers.Serializer):
     group = serializers.IntegerField(help_text="The group's id: its smallest image id.")
     size = serializers.IntegerField()
     labels_differ = serializers.BooleanField(
-        help_text="Whether two of its images carry different final labels (sent to review)."
+        help_text="Whether two of its images carry different final labels (sent to review then)."
     )
     images = DuplicateImageSerializer(many=True)
 

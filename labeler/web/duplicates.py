@@ -8,6 +8,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from labeler.agreement.duplicate_labels import duplicate_groups_page
+from labeler.agreement.review_requests import open_review_image_ids
 from labeler.images.duplicate_groups import max_distance_setting
 from labeler.images.links import file_link
 from labeler.web.pages import page_project, page_user
@@ -18,17 +19,23 @@ PAGE_SIZE = 30
 @login_required
 @require_GET
 def duplicates(request: HttpRequest, project_id: int) -> HttpResponse:
-    """Near-duplicate groups, largest first, those whose final labels differ marked."""
+    """Near-duplicate groups, largest first, those whose final labels differ marked (and
+    said to be in review only while one of their images has an open review request)."""
     project = page_project(request, project_id, oversee=True)
     user = page_user(request)
     raw = request.GET.get("page", "1")
     page = int(raw) if raw.isascii() and raw.isdigit() and int(raw) > 0 else 1
     total, groups = duplicate_groups_page(project, offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE)
+    # "Sent to review" only while a request is open: labels that differ go to review at
+    # the next refresh of the final labels, and a decision resolves the request.
+    members = [member.id for group in groups for member in group.images]
+    in_review = set(open_review_image_ids(project).filter(image_id__in=members))
     shown = [
         {
             "group": group.group,
             "size": group.size,
             "labels_differ": group.labels_differ,
+            "in_review": any(member.id in in_review for member in group.images),
             "images": [
                 {
                     "id": member.id,
