@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/bulk.py               # or: make bench-bulk
     .venv/bin/python bench/bulk.py --size 100000 --actions priority relabel review
+    .venv/bin/python bench/bulk.py --actions gold reserve delete   # delete runs last
 
 DATABASE_URL picks the database (default: a dedicated ``bench_bulk`` database on the
 local PostgreSQL server, created and migrated here). The project's image rows are loaded
@@ -33,6 +34,8 @@ ACTIONS = {
     "review": {},
     "gold": {"gold": True},
     "reserve": {"annotators": ["bench-load-annotator-02"]},
+    # Last whatever the order asked: the next run makes the project's rows again (COPY).
+    "delete": {},
 }
 
 
@@ -57,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
         Membership.objects.get_or_create(project=project, user=user)
     floor = _bare_update(project.pk)
     rows = []
-    for action in options.actions:
+    for action in sorted(options.actions, key=lambda name: name == "delete"):
         _label(project.pk, annotators)
         seconds = _run(project, action)
         rows.append((action, seconds))
@@ -147,6 +150,8 @@ def _reset(project_id: int) -> None:
         ):
             cursor.execute(sql, [project_id])
     bounds = Image.objects.filter(project_id=project_id).aggregate(low=Min("pk"), high=Max("pk"))
+    if bounds["low"] is None:
+        return  # deleted by the last action
     for start in range(bounds["low"], bounds["high"] + 1, CHUNK):  # see _label
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(
