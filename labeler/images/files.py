@@ -10,7 +10,7 @@ import stat
 import warnings
 import zipfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -185,13 +185,21 @@ class Previews:
     phash: int | None = None  # of the thumbnail's pixels (labeler.images.duplicates)
 
 
-def previews_render(data: bytes, *, display_size: int, thumbnail_size: int) -> Previews:
+def previews_render(
+    data: bytes,
+    *,
+    display_size: int,
+    thumbnail_size: int,
+    with_pixels: Callable[[PILImage.Image], object] | None = None,
+) -> Previews:
     """The thumbnail and, where the original cannot be shown as it is, the display copy.
 
     The original stays as it was sent. A display copy is made when the original is larger
     than ``display_size`` a side, carries a GPS position (a copy has no EXIF at all) or is
     a format browsers do not show (HEIC, TIFF). Both come from one decode, reduced as far
-    as the format allows (a 12-megapixel JPEG at half scale), turned as the EXIF says.
+    as the format allows (a 12-megapixel JPEG at half scale), turned as the EXIF says;
+    ``with_pixels`` is handed that decode too (the model inputs are made from it), before
+    the thumbnail is shrunk from it.
     """
     with PILImage.open(io.BytesIO(data)) as header:
         fmt, (width, height) = header.format or "", header.size
@@ -202,6 +210,8 @@ def previews_render(data: bytes, *, display_size: int, thumbnail_size: int) -> P
     rgb = image_decode_reduced(data, display_size if copy else thumbnail_size)
     if orientation in TURNS:
         rgb = rgb.transpose(TURNS[orientation])
+    if with_pixels is not None:
+        with_pixels(rgb)
     display = _jpeg(rgb) if copy else None
     rgb.thumbnail((thumbnail_size, thumbnail_size))
     # The perceptual hash from the same pixels: no decode of its own.
