@@ -61,10 +61,16 @@ def model_ranked(project, ranked):
     return keys
 
 
-def expected_order(project, ranked, sort: str) -> list[int]:
+@pytest.fixture
+def keys(ranked, model_ranked):
+    """Each order's keys that the images' rows do not hold themselves."""
+    return {"confidence": ranked, "model_confidence": model_ranked}
+
+
+def expected_order(project, keys, sort: str) -> list[int]:
     name = sort.removeprefix("-")
-    if name in ("confidence", "model_confidence"):
-        key = ranked
+    if name in keys:
+        key = keys[name]
     else:
         key = dict(Image.objects.filter(project=project).values_list("pk", name))
     order = sorted(key, key=lambda pk: (key[pk], pk))
@@ -87,20 +93,23 @@ def walk(project, lead, sort: str, size: int) -> tuple[list[int], list[int]]:
     return forwards, backwards
 
 
+ORDERS = ["confidence", "-confidence", "model_confidence", "-model_confidence"]
+
+
 @pytest.mark.django_db
-@pytest.mark.parametrize("sort", ["confidence", "-confidence", "priority", "-priority", "id"])
+@pytest.mark.parametrize("sort", [*ORDERS, "priority", "-priority", "id"])
 @pytest.mark.parametrize("size", [1, 3, 5, 100])
-def test_pages_follow_the_order_both_ways(project, lead, ranked, sort, size):
-    expected = expected_order(project, ranked, sort)
+def test_pages_follow_the_order_both_ways(project, lead, keys, sort, size):
+    expected = expected_order(project, keys, sort)
     forwards, backwards = walk(project, lead, sort, size)
     assert forwards == expected
     assert backwards == expected
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("sort", ["confidence", "-confidence"])
-def test_neighbours_are_the_images_beside_one_in_the_order(project, lead, ranked, sort):
-    expected = expected_order(project, ranked, sort)
+@pytest.mark.parametrize("sort", ORDERS)
+def test_neighbours_are_the_images_beside_one_in_the_order(project, lead, keys, sort):
+    expected = expected_order(project, keys, sort)
     images = images_filtered(project, QueryDict(f"sort={sort}"), user=lead)
     for n, image_id in enumerate(expected):
         preceding, following = image_neighbours(
@@ -116,38 +125,16 @@ def test_a_filtered_page_in_confidence_order_keeps_the_filter(project, lead, ran
     params = "final_method=consensus&sort=-confidence"
     images = images_filtered(project, QueryDict(params), user=lead)
     page = images_page(images, sort="-confidence", cursor=None, size=100)
-    labelled = expected_order(project, ranked, "-confidence")
+    labelled = expected_order(project, {"confidence": ranked}, "-confidence")
     with_final = set(FinalLabel.objects.values_list("image_id", flat=True))
     assert [image.pk for image in page.images] == [pk for pk in labelled if pk in with_final]
-
-
-@pytest.mark.django_db
-@pytest.mark.parametrize("sort", ["model_confidence", "-model_confidence"])
-@pytest.mark.parametrize("size", [1, 4, 100])
-def test_pages_in_the_models_confidence_order_both_ways(project, lead, model_ranked, sort, size):
-    expected = expected_order(project, model_ranked, sort)
-    forwards, backwards = walk(project, lead, sort, size)
-    assert forwards == expected
-    assert backwards == expected
-
-
-@pytest.mark.django_db
-@pytest.mark.parametrize("sort", ["model_confidence", "-model_confidence"])
-def test_neighbours_in_the_models_confidence_order(project, lead, model_ranked, sort):
-    expected = expected_order(project, model_ranked, sort)
-    images = images_filtered(project, QueryDict(f"sort={sort}"), user=lead)
-    for n, image_id in enumerate(expected):
-        preceding, following = image_neighbours(
-            images, sort=sort, image_id=image_id, project=project
-        )
-        assert preceding == (expected[n - 1] if n > 0 else None)
-        assert following == (expected[n + 1] if n + 1 < len(expected) else None)
 
 
 @pytest.mark.django_db
 def test_without_a_current_model_every_image_sorts_as_minus_one(project, lead, model_ranked):
     """No model pre-labels the project: its images come in id order, one of each."""
     project.model_versions.update(is_current=False)
-    expected = expected_order(project, dict.fromkeys(model_ranked, -1.0), "-model_confidence")
+    no_model = {"model_confidence": dict.fromkeys(model_ranked, -1.0)}
+    expected = expected_order(project, no_model, "-model_confidence")
     forwards, backwards = walk(project, lead, "-model_confidence", 3)
     assert forwards == backwards == expected
