@@ -14,7 +14,13 @@ from labeler.predictions.label_check import label_check_store
 from labeler.predictions.models import TrainingRun
 from labeler.projects.models import Role
 from tests.browser.conftest import login
-from tests.factories import ProjectFactory, UserFactory, add_member, image_bytes
+from tests.factories import (
+    ProjectFactory,
+    UserFactory,
+    add_member,
+    annotation_submit,
+    image_bytes,
+)
 
 expect = pytest.importorskip("playwright.sync_api").expect
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -23,8 +29,11 @@ WAIT = 10_000
 
 
 def test_the_review_page_shows_the_models_view(page, live_server):
-    project = ProjectFactory(name="Pets", overlap=1, labels=["cat", "dog"])
+    project = ProjectFactory(name="Pets", overlap=2, labels=["cat", "dog"])
     add_member(project, UserFactory(username="rita"), Role.REVIEWER)
+    annotators = [UserFactory(username=name) for name in ("ann1", "ann2")]
+    for user in annotators:
+        add_member(project, user, Role.ANNOTATOR)
     files = [SimpleUploadedFile(f"pet-{i}.png", image_bytes(size=(64, 48))) for i in range(12)]
     flows.images_ingest(project=project, files=files)
     images = list(Image.objects.filter(project=project).order_by("pk"))
@@ -33,6 +42,8 @@ def test_the_review_page_shows_the_models_view(page, live_server):
     for image, g in zip(images, given, strict=True):
         final = FinalLabel.objects.create(image=image, method=FinalLabelMethod.IMPORTED)
         final.labels.set([(cat, dog)[g]])
+    for user in annotators:  # both said cat, as the final label does
+        annotation_submit(project=project, annotator=user, image_id=images[4].pk, labels=["cat"])
     p = np.where(given[:, None] == np.arange(2), 0.95, 0.05)
     p[4] = [0.02, 0.98]  # labelled cat; a dog to a model that never saw it
     run = TrainingRun.objects.create(project=project, status="succeeded", config={})
@@ -60,3 +71,8 @@ def test_the_review_page_shows_the_models_view(page, live_server):
     expect(bars.first).to_contain_text("98%")
     expect(page.locator("#label-check-bars li[data-given=true]")).to_contain_text("cat")
     expect(page.locator("#reason")).to_contain_text("model disagrees")
+    # The annotators' labels beside the model's view.
+    votes = page.locator("#votes li")
+    expect(votes).to_have_count(2)
+    for name in ("ann1", "ann2"):
+        expect(votes.filter(has_text=name)).to_contain_text("cat")
