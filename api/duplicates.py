@@ -13,7 +13,7 @@ from api.agreement import QualityView
 from api.images import stored_file_url
 from labeler.agreement.duplicate_labels import duplicate_groups_page
 from labeler.errors import ValidationFailed
-from labeler.images.duplicate_groups import max_distance_setting
+from labeler.images.duplicate_groups import project_max_distance
 
 MAX_PAGE_SIZE = 200
 
@@ -43,7 +43,8 @@ class DuplicatePageSerializer(serializers.Serializer):
     page = serializers.IntegerField()
     page_size = serializers.IntegerField()
     max_distance = serializers.IntegerField(
-        help_text="Most bits two near-duplicates' perceptual hashes differ in."
+        help_text="Most bits two near-duplicates' perceptual hashes differ in: the "
+        "project's `duplicate_distance`, or the server's where it is null; -1: grouping off."
     )
     results = DuplicateGroupSerializer(many=True)
 
@@ -96,7 +97,7 @@ class DuplicateListView(QualityView):
             "count": total,
             "page": page,
             "page_size": size,
-            "max_distance": max_distance_setting(),
+            "max_distance": project_max_distance(self.project),
             "results": results,
         }
         return Response(DuplicatePageSerializer(body).data)

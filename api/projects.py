@@ -15,7 +15,14 @@ from api.permissions import request_user
 from labeler import flows
 from labeler.errors import PermissionDenied
 from labeler.projects import selectors, services
-from labeler.projects.models import ActiveLearning, ConsensusMethod, Label, OverlapMode, Project
+from labeler.projects.models import (
+    DUPLICATE_DISTANCE_MAX,
+    ActiveLearning,
+    ConsensusMethod,
+    Label,
+    OverlapMode,
+    Project,
+)
 
 
 class LabelSerializer(serializers.ModelSerializer):
@@ -78,13 +85,19 @@ class ProjectSerializer(serializers.ModelSerializer):
             "role", "created_at",
             "updated_at", "qualification_gold_count", "qualification_pass_mark",
             "gold_pause_window", "gold_pause_below", "overlap_mode", "overlap_max",
-            "adaptive_confidence",
+            "adaptive_confidence", "duplicate_distance",
         ]  # fmt: skip
         read_only_fields = fields
 
     def get_role(self, project: Project) -> str | None:
         roles: dict[int, str] = self.context.get("roles", {})
         return roles.get(project.pk)
+
+
+DUPLICATE_DISTANCE_WORDS = (
+    f"Must be a whole number of bits from 0 to {DUPLICATE_DISTANCE_MAX}, -1 (no grouping "
+    "in this project) or null (the server's distance)."
+)
 
 
 class ProjectWriteSerializer(StrictInput, serializers.Serializer):
@@ -191,6 +204,22 @@ class ProjectWriteSerializer(StrictInput, serializers.Serializer):
         max_value=1.0,
         help_text="An annotator whose rolling gold accuracy falls below this share is paused "
         "until a lead lets them go on; 0: never paused.",
+    )
+    duplicate_distance = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        default=None,
+        min_value=-1,
+        max_value=DUPLICATE_DISTANCE_MAX,
+        error_messages=dict.fromkeys(
+            ("invalid", "min_value", "max_value"), DUPLICATE_DISTANCE_WORDS
+        ),
+        help_text="Most bits two images' perceptual hashes differ in for them to be "
+        f"near-duplicates: 0 to {DUPLICATE_DISTANCE_MAX} (as far as the banded index reaches "
+        "without scanning the project; lower it for small, alike images such as 8x8 "
+        "digits), -1: no grouping in this project, null: the server's "
+        "LABELER_DUPLICATE_DISTANCE (7 by default). A change regroups the project's images "
+        "in the background.",
     )
     labels = LabelListField()
 

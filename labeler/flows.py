@@ -32,6 +32,9 @@ The chains, in the order they run:
     a project's overlap changed (``project_update``)
       -> every image's completeness set again
 
+    a project's near-duplicate distance changed (``project_update``)
+      -> its groups computed again at the new distance (``duplicates_regroup``, task)
+
 Follow-ups that stay within one layer are enqueued by that layer (a promotion's pre-label
 pass, a training run's task, an export's file); every task's name is in
 ``labeler.task_names``.
@@ -369,13 +372,15 @@ def images_added(*, project: Project) -> None:
 def project_update(*, project: Project, **changes: Any) -> Project:
     """Change a project's settings (``project_services.project_update``); a new overlap
     (or overlap mode, or adaptive maximum) sets every image's completeness again, in the
-    same transaction."""
-    old_overlap = (
+    same transaction; a new near-duplicate distance regroups its images in the background."""
+    *old_overlap, old_distance = (
         Project.objects.select_for_update()
-        .values_list("overlap", "overlap_mode", "overlap_max")
+        .values_list("overlap", "overlap_mode", "overlap_max", "duplicate_distance")
         .get(pk=project.pk)
     )  # locked as the update locks it, so no other change comes between
     project = project_services.project_update(project=project, **changes)
-    if (project.overlap, project.overlap_mode, project.overlap_max) != old_overlap:
+    if [project.overlap, project.overlap_mode, project.overlap_max] != old_overlap:
         annotation_services.images_complete_set(project=project)
+    if project.duplicate_distance != old_distance:
+        jobs.enqueue(Task.DUPLICATES_REGROUP, project.pk)
     return project

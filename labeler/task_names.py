@@ -15,6 +15,7 @@ class Task:
     IMAGE_MAKE_THUMBNAIL: Final = "worker.tasks.image_make_thumbnail"
     STORAGE_DELETE_FILES: Final = "worker.tasks.storage_delete_files"
     REFERENCE_SCAN: Final = "worker.tasks.reference_scan"
+    DUPLICATES_REGROUP: Final = "worker.tasks.duplicates_regroup"
     # Annotations
     ASSIGNMENTS_PURGE_EXPIRED: Final = "worker.tasks.assignments_purge_expired"
     # Agreement

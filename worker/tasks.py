@@ -14,6 +14,7 @@ from labeler.bulk import services as bulk_services
 from labeler.exports import services as export_services
 from labeler.idempotency import services as idempotency_services
 from labeler.images import services as image_services
+from labeler.images.duplicate_groups import project_duplicates_regroup
 from labeler.predictions import prelabel, runs
 from labeler.projects.models import Project
 from labeler.task_names import Task
@@ -35,6 +36,16 @@ def storage_delete_files(names: list[str]) -> None:
 def reference_scan(reference_id: int) -> None:
     """Scan the next files of a registered bucket or folder; a finished scan does nothing."""
     flows.reference_scan(reference_id=reference_id)
+
+
+@shared_task(name=Task.DUPLICATES_REGROUP)
+def duplicates_regroup(project_id: int) -> int:
+    """Compute a project's near-duplicate groups again at its distance; returns how many
+    images changed group (0 if the project is gone)."""
+    project = Project.objects.filter(pk=project_id).first()
+    if project is None:
+        return 0
+    return project_duplicates_regroup(project=project).changed
 
 
 @shared_task(name=Task.ASSIGNMENTS_PURGE_EXPIRED)

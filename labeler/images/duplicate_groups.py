@@ -4,9 +4,13 @@ An image's ``duplicate_group`` is the smallest image id of its group (null: none
 found). A new image is checked against the project as soon as the worker has hashed it
 (``image_duplicates_link``: one indexed query, milliseconds in a million images) and
 joins, or merges, the groups of the images it is near. ``project_duplicates_regroup``
-computes every group of a project again from its hashes (``manage.py
-images_find_duplicates``): after a change of the distance, after hashing older images,
-or to settle two uploads that raced each other.
+computes every group of a project again from its hashes: in the background after a
+change of the project's distance (``flows.project_update``), from ``manage.py
+images_find_duplicates`` after hashing older images or a change of the server's
+distance, or to settle two uploads that raced each other.
+
+The distance is the project's (``Project.duplicate_distance``) where it set one, the
+server's ``LABELER_DUPLICATE_DISTANCE`` otherwise (``project_max_distance``).
 """
 
 from __future__ import annotations
@@ -48,19 +52,36 @@ class NearImage:
 
 
 def max_distance_setting() -> int:
-    """The distance, from settings (``LABELER_DUPLICATE_DISTANCE``); below 0: no groups."""
+    """The server's distance (``LABELER_DUPLICATE_DISTANCE``), for projects that set none;
+    below 0: no groups."""
     return int(settings.LABELER_DUPLICATE_DISTANCE)
+
+
+def distance_or_setting(duplicate_distance: int | None) -> int:
+    """A project's stored ``duplicate_distance``, or the server's where it is null."""
+    return max_distance_setting() if duplicate_distance is None else duplicate_distance
+
+
+def project_max_distance(project: Project) -> int:
+    """The distance the project's groups use; below 0: no groups."""
+    return distance_or_setting(project.duplicate_distance)
+
+
+def _project_distance(project_id: int) -> int:
+    stored = Project.objects.filter(pk=project_id).values_list("duplicate_distance", flat=True)
+    return distance_or_setting(stored.first())
 
 
 def near_images(
     *, project_id: int, phash: int, exclude_id: int | None = None, max_distance: int | None = None
 ) -> list[NearImage]:
-    """The project's images within ``max_distance`` bits of ``phash``, nearest first.
+    """The project's images within ``max_distance`` bits of ``phash`` (by default the
+    project's distance), nearest first.
 
     One query: the rows with a band among its neighbours (``neighbour_bands``), each band
     through its own index, then the exact distance checked here.
     """
-    limit = max_distance_setting() if max_distance is None else max_distance
+    limit = _project_distance(project_id) if max_distance is None else max_distance
     if limit < 0:
         return []  # grouping turned off
     condition = Q()
@@ -82,11 +103,18 @@ def image_duplicates_link(*, image_id: int) -> int | None:
 
     The group keeps its smallest member's id, so joining groups is one update.
     """
-    row = Image.objects.filter(pk=image_id, phash__isnull=False).values("project_id", "phash")
+    row = Image.objects.filter(pk=image_id, phash__isnull=False).values(
+        "project_id", "phash", "project__duplicate_distance"
+    )
     found = row.first()
     if found is None or found["phash"] is None:
         return None
-    near = near_images(project_id=found["project_id"], phash=found["phash"], exclude_id=image_id)
+    near = near_images(
+        project_id=found["project_id"],
+        phash=found["phash"],
+        exclude_id=image_id,
+        max_distance=distance_or_setting(found["project__duplicate_distance"]),
+    )
     if not near:
         return None
     groups = {n.group for n in near if n.group is not None}
@@ -119,8 +147,9 @@ def project_hashes(project: Project) -> tuple[np.ndarray, np.ndarray]:
 
 
 def project_duplicates_regroup(*, project: Project, max_distance: int | None = None) -> Regrouped:
-    """Compute all of the project's groups from its hashes and store what changed."""
-    limit = max_distance_setting() if max_distance is None else max_distance
+    """Compute all of the project's groups from its hashes (within ``max_distance`` bits,
+    by default the project's distance) and store what changed."""
+    limit = project_max_distance(project) if max_distance is None else max_distance
     ids, hashes = project_hashes(project)
     wanted = duplicate_groups(ids, hashes.view(np.uint64), limit) if limit >= 0 else {}
     with transaction.atomic():
@@ -198,6 +227,8 @@ __all__ = [
     "group_members",
     "image_duplicates_link",
     "images_hash_backfill",
+    "max_distance_setting",
     "near_images",
     "project_duplicates_regroup",
+    "project_max_distance",
 ]

@@ -6,6 +6,14 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
+# The largest near-duplicate distance a project may set. The banded index
+# (labeler.images.duplicates) finds hashes within d bits among those sharing a 16-bit
+# band within d // 4 bits: up to 11 bits that is 1 + 16 + 120 = 137 values a band, 8 times
+# the candidates of the default 7 bits; from 12 bits 697 values a band (and 560 sorts a
+# band to regroup), a few percent of a project's rows for every check, close to a scan,
+# and unrelated pictures (16 bits or more apart) come within reach.
+DUPLICATE_DISTANCE_MAX = 11
+
 
 class ConsensusMethod(models.TextChoices):
     MAJORITY = "majority", "Majority vote"
@@ -155,6 +163,17 @@ class Project(models.Model):
         help_text=(
             "An annotator whose rolling gold accuracy falls below this is paused until a "
             "lead lets them go on; 0: never paused."
+        ),
+    )
+    duplicate_distance = models.SmallIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(-1), MaxValueValidator(DUPLICATE_DISTANCE_MAX)],
+        help_text=(
+            "Most bits two images' perceptual hashes differ in for them to be near-duplicates: "
+            "0 to 11 (11 is as far as the banded index reaches without scanning the project; "
+            "lower it for small, alike images such as 8x8 digits); -1: no grouping in this "
+            "project; empty: the server's LABELER_DUPLICATE_DISTANCE (default 7)."
         ),
     )
     created_by = models.ForeignKey(

@@ -16,6 +16,7 @@ from labeler import jobs
 from labeler.errors import Conflict, ValidationFailed
 from labeler.projects.labels import LabelSpec, labels_parse
 from labeler.projects.models import (
+    DUPLICATE_DISTANCE_MAX,
     ActiveLearning,
     ConsensusMethod,
     Label,
@@ -47,12 +48,14 @@ QUALIFICATION_FIELDS = (
     "gold_pause_window",
     "gold_pause_below",
 )
+DUPLICATE_FIELDS = ("duplicate_distance",)
 SETTING_FIELDS = (
     *QUALITY_FIELDS,
     *MODEL_FIELDS,
     *EXPORT_FIELDS,
     *QUALIFICATION_FIELDS,
     *OVERLAP_FIELDS,
+    *DUPLICATE_FIELDS,
 )
 
 
@@ -70,6 +73,22 @@ def _check_quality(changes: dict[str, Any]) -> None:
         if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
             raise ValidationFailed(f"{field} must be a number from 0 to 1.", field=field)
     _check_qualification(changes)
+    _check_duplicate_distance(changes)
+
+
+def _check_duplicate_distance(changes: dict[str, Any]) -> None:
+    """The near-duplicate distance: null (the server's), -1 (off) or 0 to the index's reach."""
+    value = changes.get("duplicate_distance")
+    if value is not None and (
+        isinstance(value, bool)
+        or not isinstance(value, int)
+        or not -1 <= value <= DUPLICATE_DISTANCE_MAX
+    ):
+        raise ValidationFailed(
+            f"duplicate_distance must be a whole number of bits from 0 to "
+            f"{DUPLICATE_DISTANCE_MAX}, -1 (no grouping) or null (the server's distance).",
+            field="duplicate_distance",
+        )
 
 
 def _check_qualification(changes: dict[str, Any]) -> None:

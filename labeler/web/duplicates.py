@@ -9,7 +9,7 @@ from django.views.decorators.http import require_GET
 
 from labeler.agreement.duplicate_labels import duplicate_groups_page
 from labeler.agreement.review_requests import open_review_image_ids
-from labeler.images.duplicate_groups import max_distance_setting
+from labeler.images.duplicate_groups import project_max_distance
 from labeler.images.links import file_link
 from labeler.web.pages import page_project, page_user
 
@@ -57,6 +57,6 @@ def duplicates(request: HttpRequest, project_id: int) -> HttpResponse:
         "page": page,
         "previous_page": page - 1 if page > 1 else None,
         "next_page": page + 1 if page * PAGE_SIZE < total else None,
-        "max_distance": max_distance_setting(),
+        "max_distance": project_max_distance(project),
     }
     return render(request, "images/duplicates.html", context)

@@ -12,7 +12,14 @@ from django.utils.datastructures import MultiValueDict
 
 from labeler.errors import DomainError
 from labeler.projects.labels import DEFAULT_HOTKEYS, PALETTE
-from labeler.projects.models import ActiveLearning, ConsensusMethod, OverlapMode, Project, Role
+from labeler.projects.models import (
+    DUPLICATE_DISTANCE_MAX,
+    ActiveLearning,
+    ConsensusMethod,
+    OverlapMode,
+    Project,
+    Role,
+)
 from labeler.projects.selectors import active_user_by_username
 from labeler.projects.training_config import training_config_defaults
 
@@ -162,6 +169,12 @@ def training_overrides(stored: dict[str, Any], posted: dict[str, Any]) -> dict[s
     return overrides
 
 
+DUPLICATE_DISTANCE_WORDS = (
+    f"The near-duplicate distance is a whole number of bits from 0 to {DUPLICATE_DISTANCE_MAX}, "
+    "-1 for no grouping, or empty for the server's distance."
+)
+
+
 class ProjectForm(DomainForm):
     """A project's settings and labels; limits are the services' to check."""
 
@@ -287,6 +300,17 @@ class ProjectForm(DomainForm):
     )
     augment_hflip = forms.BooleanField(required=False)
     augment_vflip = forms.BooleanField(required=False)
+    # Near-duplicates: blank posts null (the server's distance); left out keeps the stored one.
+    duplicate_distance = forms.IntegerField(
+        required=False,
+        min_value=-1,
+        max_value=DUPLICATE_DISTANCE_MAX,
+        error_messages={
+            "min_value": DUPLICATE_DISTANCE_WORDS,
+            "max_value": DUPLICATE_DISTANCE_WORDS,
+            "invalid": DUPLICATE_DISTANCE_WORDS,
+        },
+    )
     export_keep_metadata = forms.BooleanField(required=False)
     strip_metadata_on_ingest = forms.BooleanField(required=False)
     augment_rotation = bounded_number(45, "The rotation is from 0 to 45 degrees.")
@@ -344,6 +368,8 @@ class ProjectForm(DomainForm):
         for name in ("consensus_method", "active_learning", "overlap_mode"):
             if not values[name]:
                 del values[name]
+        if "duplicate_distance" not in self.data:
+            del values["duplicate_distance"]
         return values
 
     @classmethod
@@ -406,6 +432,7 @@ class ProjectForm(DomainForm):
             "pass_percent": round(project.qualification_pass_mark * 100, 2),
             "pause_below_percent": round(project.gold_pause_below * 100, 2),
             "gold_pause_window": project.gold_pause_window,
+            "duplicate_distance": project.duplicate_distance,
             **training_initial(project.training or {}),
         }
 

@@ -12,9 +12,17 @@ from django.views.decorators.http import require_GET, require_http_methods
 from labeler import flows
 from labeler.annotations.selectors import annotation_counts_by_annotator, project_progress
 from labeler.errors import DomainError, ValidationFailed
+from labeler.images.duplicate_groups import max_distance_setting
 from labeler.projects import selectors, services
 from labeler.projects.labels import DEFAULT_HOTKEYS, PALETTE
-from labeler.projects.models import ActiveLearning, ConsensusMethod, Membership, Project, Role
+from labeler.projects.models import (
+    DUPLICATE_DISTANCE_MAX,
+    ActiveLearning,
+    ConsensusMethod,
+    Membership,
+    Project,
+    Role,
+)
 from labeler.projects.services import MAX_OVERLAP
 from labeler.web.forms import ARCHITECTURE_CHOICES, MemberAddForm, MemberRoleForm, ProjectForm
 from labeler.web.pages import page_project, page_user
@@ -95,6 +103,8 @@ def _project_form(request: HttpRequest, form: ProjectForm, project: Project | No
         "consensus_methods": ConsensusMethod.choices,
         "active_learning_choices": ActiveLearning.choices,
         "architectures": ARCHITECTURE_CHOICES,
+        "server_duplicate_distance": max_distance_setting(),
+        "max_duplicate_distance": DUPLICATE_DISTANCE_MAX,
     }
     return render(request, "projects/form.html", context)
 

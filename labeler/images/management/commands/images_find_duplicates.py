@@ -25,8 +25,8 @@ class Command(BaseCommand):
             "--distance",
             type=int,
             metavar="BITS",
-            help="Most bits two near-duplicates' hashes differ in (default: "
-            "LABELER_DUPLICATE_DISTANCE).",
+            help="Most bits two near-duplicates' hashes differ in (default: each project's "
+            "duplicate_distance, or LABELER_DUPLICATE_DISTANCE where it has none).",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
