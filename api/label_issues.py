@@ -31,6 +31,17 @@ class LabelIssueSerializer(serializers.ModelSerializer):
         child=serializers.FloatField(),
         help_text="{label id: probability} from a model that never trained on the image.",
     )
+    given_labels = serializers.ListField(
+        source="given_label_ids",
+        child=serializers.IntegerField(),
+        help_text="The final label set checked (label ids; one in a single-label project).",
+    )
+    predicted_labels = serializers.ListField(
+        source="predicted_label_ids",
+        child=serializers.IntegerField(),
+        help_text="The labels the out-of-sample model gives: its top label, or in a "
+        "multi-label project those at 0.5 or more.",
+    )
     annotators = serializers.SerializerMethodField(
         help_text="Each annotator's labels for the image (none for imported final labels)."
     )
@@ -39,13 +50,18 @@ class LabelIssueSerializer(serializers.ModelSerializer):
         model = LabelCheck
         fields = [
             "image", "file_url", "thumbnail_url", "quality", "given_label", "predicted_label",
-            "probabilities", "annotators", "run", "created_at",
+            "given_labels", "predicted_labels", "probabilities", "annotators", "run",
+            "created_at",
         ]  # fmt: skip
         read_only_fields = fields
         extra_kwargs = {
             "quality": {"help_text": "cleanlab's label quality score (0-1; low: likely wrong)."},
-            "given_label": {"help_text": "The final label checked (a label id)."},
-            "predicted_label": {"help_text": "The out-of-sample model's top label."},
+            "given_label": {
+                "help_text": "The final label checked (a label id); null in a multi-label project."
+            },
+            "predicted_label": {
+                "help_text": "The out-of-sample model's top label; null in a multi-label project."
+            },
             "run": {"help_text": "The training run whose folds made the check."},
         }
 

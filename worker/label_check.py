@@ -73,8 +73,8 @@ class Skipped:
 def cleanlab_missing() -> bool:
     """Whether cleanlab, which ranks the check's probabilities, cannot be imported here."""
     try:
-        importlib.import_module("cleanlab.filter")
-        importlib.import_module("cleanlab.rank")
+        for module in ("filter", "rank", "multilabel_classification.filter"):
+            importlib.import_module(f"cleanlab.{module}")
     except ImportError:
         return True
     return False
@@ -87,19 +87,20 @@ def label_check_folds(
     device: str,
     beat: Callable[[], bool] | None = None,
 ) -> Checked | Skipped | None:
-    """Cross-fit the run's recipe over every decoded final-labelled image; None when the
-    check is off (``label_check_folds`` 0), the project is multi-label, there are fewer
-    images than folds, or the folds failed; ``Skipped`` without cleanlab, before any fold
-    spends its CPU on probabilities nothing could rank."""
+    """Cross-fit the run's recipe over every decoded final-labelled image (a multi-label
+    project's folds train multi-label models); None when the check is off
+    (``label_check_folds`` 0), there are fewer images than folds, or the folds failed;
+    ``Skipped`` without cleanlab, before any fold spends its CPU on probabilities nothing
+    could rank."""
     config, data = plan.config, plan.data
     folds = int(config.get("label_check_folds", 0) or 0)
     rows = sorted(position)
-    if folds < 2 or plan.multi_label or len(rows) < folds:
+    if folds < 2 or len(rows) < folds:
         return None
     if cleanlab_missing():
         logger.warning("Training run %s: %s", plan.run.pk, NO_CLEANLAB)
         return Skipped(NO_CLEANLAB)
-    y = targets_array(data, rows, multi_label=False)
+    y = targets_array(data, rows, multi_label=plan.multi_label)
     fit_fold = torch_fit_fold(
         images[[position[r] for r in rows]],
         y,

@@ -22,10 +22,16 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 from django.db import transaction
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from labeler.agreement.review_requests import review_requests_add
-from labeler.annotations.models import Annotation, FinalLabel, FinalLabelMethod
+from labeler.annotations.models import (
+    Annotation,
+    FinalLabel,
+    FinalLabelMethod,
+    LabelChange,
+    LabelChangeKind,
+)
 from labeler.predictions.models import LabelCheck, TrainingRun
 from labeler.projects.models import Project
 
@@ -42,21 +48,40 @@ class Ranking:
 
 
 def label_issues_rank(labels: npt.ArrayLike, probabilities: npt.ArrayLike) -> Ranking:
-    """cleanlab's verdict on labels (indexes into the columns) given out-of-sample
-    probabilities (N, L).
+    """cleanlab's verdict on labels (indexes into the columns; multi-label: multi-hot rows)
+    given out-of-sample probabilities (N, L).
 
-    Columns of labels no row carries are left out (and the rows renormalised): confident
-    learning estimates a noise rate per given label, which an absent label has none of.
+    Single-label: columns of labels no row carries are left out (and the rows
+    renormalised): confident learning estimates a noise rate per given label, which an
+    absent label has none of. Multi-label: each label is a yes-or-no question of its own
+    (cleanlab's ``multi_label``), and a row's quality is its labels' aggregated.
     """
-    from cleanlab.filter import find_label_issues  # cleanlab comes with the "ml" extra
-    from cleanlab.rank import get_label_quality_scores
-
-    y = np.asarray(labels, dtype=np.int64)
+    y = np.asarray(labels)
     p = np.asarray(probabilities, dtype=np.float64)
-    if p.ndim != 2 or len(y) != len(p):
-        raise ValueError("One probability row per label is needed.")
+    if p.ndim != 2 or len(y) != len(p) or (y.ndim == 2 and y.shape != p.shape):
+        raise ValueError("One probability row per label (or label set) is needed.")
     if len(y) == 0:
         return Ranking(np.zeros(0, dtype=bool), np.zeros(0))
+    if y.ndim == 2:
+        return _multi_label_rank(y, p)
+    return _single_label_rank(y.astype(np.int64), p)
+
+
+def _multi_label_rank(y: np.ndarray, p: np.ndarray) -> Ranking:
+    # cleanlab comes with the "ml" extra.
+    from cleanlab.multilabel_classification.filter import find_label_issues
+    from cleanlab.multilabel_classification.rank import get_label_quality_scores
+
+    sets = [np.flatnonzero(row > 0).tolist() for row in y]
+    quality = get_label_quality_scores(sets, p)
+    flagged = find_label_issues(sets, p, n_jobs=1)
+    return Ranking(np.asarray(flagged, dtype=bool), np.asarray(quality, dtype=np.float64))
+
+
+def _single_label_rank(y: np.ndarray, p: np.ndarray) -> Ranking:
+    from cleanlab.filter import find_label_issues
+    from cleanlab.rank import get_label_quality_scores
+
     present = np.unique(y)
     column = np.full(p.shape[1], -1)
     column[present] = np.arange(len(present))
@@ -83,14 +108,17 @@ def label_check_store(
     and send the flagged images to review; returns how many were flagged.
 
     ``given``: each image's label as an index into ``label_ids`` (the model's columns).
-    Images deleted meanwhile are skipped. Nothing is written when the run is gone.
+    A multi-label project's ``given`` is multi-hot rows; the labels the model gives are
+    those at 0.5 or more. Images deleted meanwhile are skipped. Nothing is written when
+    the run is gone.
     """
     run = TrainingRun.objects.select_related("project").filter(pk=run_id).first()
     if run is None:
         return 0
     project = run.project
-    y = np.asarray(given, dtype=np.int64)
+    y = np.asarray(given)
     p = np.asarray(probabilities, dtype=np.float64)
+    multi_label = y.ndim == 2
     ranking = label_issues_rank(y, p)
     ids = np.asarray(image_ids, dtype=np.int64)
     alive = set(
@@ -102,7 +130,13 @@ def label_check_store(
         if image_id not in alive:
             continue
         view = {str(label_id): round(float(p[i, k]), 6) for k, label_id in enumerate(label_ids)}
-        given_id, top_id = int(label_ids[y[i]]), int(label_ids[int(np.argmax(p[i]))])
+        if multi_label:
+            given_id = top_id = None
+            given_ids = [int(label_ids[k]) for k in np.flatnonzero(y[i] > 0).tolist()]
+            predicted_ids = [int(label_ids[k]) for k in np.flatnonzero(p[i] >= 0.5).tolist()]
+        else:
+            given_id, top_id = int(label_ids[int(y[i])]), int(label_ids[int(np.argmax(p[i]))])
+            given_ids, predicted_ids = [given_id], [top_id]
         flagged, quality = bool(ranking.flagged[i]), float(ranking.quality[i])
         rows.append(
             LabelCheck(
@@ -111,6 +145,8 @@ def label_check_store(
                 run=run,
                 given_label_id=given_id,
                 predicted_label_id=top_id,
+                given_label_ids=given_ids,
+                predicted_label_ids=predicted_ids,
                 probabilities=view,
                 quality=quality,
                 flagged=flagged,
@@ -122,6 +158,8 @@ def label_check_store(
                 "quality": round(quality, 6),
                 "given_label": given_id,
                 "predicted_label": top_id,
+                "given_labels": given_ids,
+                "predicted_labels": predicted_ids,
                 "probabilities": view,
             }
     LabelCheck.objects.filter(project=project).delete()
@@ -133,9 +171,20 @@ def label_check_store(
 
 def label_issues(project: Project) -> QuerySet[LabelCheck]:
     """The project's likely-wrong final labels, lowest quality first: flagged by the latest
-    check, the final label unchanged since and no person's decision after it."""
+    check, the final label unchanged since and no person's decision after it.
+
+    Unchanged: a single-label check's label is still the final one; a multi-label
+    check's final label set has not been set or cleared since (its label history)."""
     still_given = FinalLabel.labels.through.objects.filter(
         finallabel__image_id=OuterRef("image_id"), label_id=OuterRef("given_label_id")
+    )
+    set_since = LabelChange.objects.filter(
+        image_id=OuterRef("image_id"),
+        kind__in=[LabelChangeKind.FINAL_SET, LabelChangeKind.FINAL_CLEARED],
+        created_at__gt=OuterRef("created_at"),
+    )
+    unchanged = (Q(given_label__isnull=False) & Exists(still_given)) | (
+        Q(given_label__isnull=True) & ~Exists(set_since)
     )
     decided_since = FinalLabel.objects.filter(
         image_id=OuterRef("image_id"),
@@ -144,7 +193,7 @@ def label_issues(project: Project) -> QuerySet[LabelCheck]:
     )
     return (
         LabelCheck.objects.filter(project=project, flagged=True)
-        .filter(Exists(still_given) & ~Exists(decided_since))
+        .filter(unchanged & ~Exists(decided_since))
         .order_by("quality", "image_id")
     )
 

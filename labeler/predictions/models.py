@@ -219,6 +219,12 @@ class LabelCheck(models.Model):
     predicted_label = models.ForeignKey(
         Label, null=True, on_delete=models.SET_NULL, related_name="+", help_text="Model's top."
     )
+    # The label sets, in single-label projects one label each; a multi-label project's
+    # check has only these (given_label and predicted_label stay null).
+    given_label_ids = models.JSONField(default=list, help_text="Checked labels (ids).")
+    predicted_label_ids = models.JSONField(
+        default=list, help_text="Labels the model gives (top label; multi-label: p >= 0.5)."
+    )
     probabilities = models.JSONField(help_text="{label id: out-of-sample probability}")
     quality = models.FloatField(help_text="cleanlab's label quality score; low: likely wrong.")
     flagged = models.BooleanField(default=False, help_text="Confident learning's label issue.")

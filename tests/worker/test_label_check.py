@@ -96,3 +96,49 @@ def test_no_check_with_folds_off(django_capture_on_commit_callbacks):
         client_for(lead).post(f"/api/v1/projects/{project.pk}/train/", {}, format="json")
     assert "label_check" not in ModelVersion.objects.get(project=project).metrics
     assert not LabelCheck.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_multi_label_projects_planted_wrong_label_set_is_flagged(
+    django_capture_on_commit_callbacks,
+):
+    """Colours labelled by the primaries they hold: pure ones by one, yellow (red and
+    green) by two. One red image is labelled {blue}: the multi-label fold models, which
+    never saw it, give it red, and the check flags it with both sets."""
+    lead, annotator = UserFactory(username="lead"), UserFactory(username="ann")
+    training = {**FAST_TRAINING, "label_check_folds": 4}
+    project = ProjectFactory(
+        name="Primaries",
+        labels=list(CLASSES),
+        multi_label=True,
+        training=training,
+        retrain_after=0,
+        gold_rate=0.0,
+    )
+    add_member(project, lead, Role.LEAD)
+    add_member(project, annotator)
+    kinds = [(PURE[0], ["red"]), (PURE[1], ["green"]), (PURE[2], ["blue"])]
+    kinds.append(((1.0, 1.0, 0.0), ["red", "green"]))
+    planted = None
+    for k, (colour, names) in enumerate(kinds):
+        images = ingest(project, [colour_png(colour, 100 * k + i) for i in range(10)], f"c{k}")
+        for i, image in enumerate(images):
+            given = ["blue"] if (k == 0 and i == 0) else names
+            planted = image if given != names else planted
+            annotation_submit(project=project, annotator=annotator, image_id=image.pk, labels=given)
+    assert planted is not None
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client_for(lead).post(f"/api/v1/projects/{project.pk}/train/", {}, format="json")
+    assert response.status_code == 202, response.content
+
+    version = ModelVersion.objects.get(project=project)
+    assert version.metrics["label_check"]["images"] == 40
+    checks = {c.image_id: c for c in LabelCheck.objects.filter(project=project)}
+    assert len(checks) == 40
+    red, blue = (project.labels.get(name=n).pk for n in ("red", "blue"))
+    mine = checks[planted.pk]
+    assert mine.flagged and mine.given_label_ids == [blue] and red in mine.predicted_label_ids
+    assert mine.given_label_id is None
+    assert mine.quality == min(c.quality for c in checks.values())
+    assert planted.pk in set(likely_wrong_image_ids(project))
+    assert ReviewRequest.objects.filter(image=planted, reason=MODEL_DISAGREES).exists()

@@ -5,7 +5,8 @@ The images are split into ``folds`` stratified folds; for each fold a model is t
 all the others (the run's recipe, ``epochs`` maybe fewer) and predicts the held-out one.
 The fold models train every epoch and keep their last weights (``fit(keep_last=True)``):
 the held-out labels, which may be the wrong ones being looked for, never choose an epoch.
-Single-label only. Knows tensors and arrays, never the database.
+Single-label (label indexes) or multi-label (multi-hot rows). Knows tensors and arrays,
+never the database.
 """
 
 from __future__ import annotations
@@ -38,9 +39,21 @@ class CrossFit:
     cpu_seconds: float
 
 
+def strata(y: np.ndarray) -> np.ndarray:
+    """What folds are stratified by: the label of a single-label row; a multi-label row's
+    (multi-hot) rarest label, so that every label is spread over the folds, and one stratum
+    more for rows with no label at all."""
+    if y.ndim == 1:
+        return y
+    counts = y.sum(0)
+    rarest = np.where(y > 0, counts[None, :], np.inf).argmin(1)
+    return np.where(y.sum(1) > 0, rarest, y.shape[1]).astype(np.int64)
+
+
 def fold_assignment(y: np.ndarray, folds: int, seed: int) -> np.ndarray:
-    """Each row's fold, stratified by label (a label with fewer rows than folds is spread
-    over as many folds as it has rows)."""
+    """Each row's fold, stratified by label (``strata``; a label with fewer rows than folds
+    is spread over as many folds as it has rows)."""
+    y = strata(y)
     counts = np.bincount(y)
     if counts[counts > 0].min() >= folds:
         splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
@@ -126,9 +139,10 @@ def torch_fit_fold(
     beat: Callable[[], bool] | None = None,
 ) -> FitFold:
     """A ``FitFold`` training the settled ``config`` for ``fold_epochs`` on uint8 images
-    and label indexes."""
+    and label indexes (multi-hot rows: a multi-label model, each label's probability)."""
     fold_config = {**config, "epochs": fold_epochs(config)}
-    targets = torch.as_tensor(y, dtype=torch.int64)
+    multi_label = y.ndim == 2
+    targets = torch.as_tensor(y, dtype=torch.float32 if multi_label else torch.int64)
 
     def on_epoch(log: EpochLog) -> bool:
         return beat() if beat is not None else True
@@ -140,7 +154,7 @@ def torch_fit_fold(
             y_train=targets[train_t],
             x_val=images[held_t],
             y_val=targets[held_t],
-            multi_label=False,
+            multi_label=multi_label,
             num_labels=num_labels,
             config=fold_config,
             device=device,

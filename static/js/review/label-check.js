@@ -24,15 +24,21 @@ export function renderLabelCheck(item) {
     .map(([id, p]) => [Number(id), Number(p)])
     .sort((a, b) => b[1] - a[1]);
   const quality = Number(detail.quality);
+  // A multi-label check names label sets (given_labels, predicted_labels) and no single label.
+  const multi = detail.given_label === null || detail.given_label === undefined;
+  const given = multi ? detail.given_labels || [] : [detail.given_label];
+  const names = (ids) => (ids.length ? ids.map(labelName).join(", ") : "none");
+  const verdict = multi
+    ? `Final labels: ${names(given)}; the model gives ${names(detail.predicted_labels || [])}. `
+    : `Final label ${labelName(detail.given_label)}; the model says ${labelName(detail.predicted_label)}. `;
   $("label-check-note").textContent =
-    `Final label ${labelName(detail.given_label)}; the model says ${labelName(detail.predicted_label)}. ` +
-    `Label quality ${Number.isFinite(quality) ? quality.toFixed(2) : "?"} (0-1, low: likely wrong).`;
+    verdict + `Label quality ${Number.isFinite(quality) ? quality.toFixed(2) : "?"} (0-1, low: likely wrong).`;
   fill(
     $("label-check-bars"),
     rows.map(([id, p]) =>
       el(
         "li",
-        { dataset: { given: String(id === detail.given_label) } },
+        { dataset: { given: String(given.includes(id)) } },
         chips([id]),
         el("meter", { min: "0", max: "1", value: String(p), "aria-label": labelName(id) }),
         el("span", { class: "rv-label-check-p", text: percent(p) }),

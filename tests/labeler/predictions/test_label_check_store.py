@@ -4,13 +4,21 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from django.db import transaction
 
 from labeler.agreement.models import ReviewRequest
+from labeler.annotations.history import final_labels_tracked
 from labeler.annotations.models import FinalLabel, FinalLabelMethod
 from labeler.browse.filters import images_filtered
 from labeler.errors import ValidationFailed
-from labeler.predictions.label_check import MODEL_DISAGREES, label_check_store
+from labeler.predictions.label_check import (
+    MODEL_DISAGREES,
+    label_check_store,
+    likely_wrong_image_ids,
+)
 from labeler.predictions.models import LabelCheck, TrainingRun
+from labeler.projects.models import Role
+from tests.factories import ProjectFactory, add_member
 
 
 @pytest.fixture
@@ -99,3 +107,53 @@ def test_a_new_check_replaces_the_last(project, checked):
     assert LabelCheck.objects.filter(project=project).count() == 20
     assert not LabelCheck.objects.filter(flagged=True).exists()
     assert set(LabelCheck.objects.values_list("run", flat=True)) == {run.pk}
+
+
+@pytest.mark.django_db
+def test_a_multi_label_check_is_stored_listed_and_goes_stale_when_the_set_changes(
+    api_as, lead, make_images
+):
+    """Label sets over cat, dog, bird: image 5 is labelled {cat} but, to a model that never
+    saw it, is a dog and a bird. Flagged, stored with both sets, sent to review and
+    listed; once its final label set is changed (the label history says so) it is not."""
+    project = ProjectFactory(name="Scenes", multi_label=True, labels=["cat", "dog", "bird"])
+    add_member(project, lead, Role.LEAD)
+    ids = [label.pk for label in project.labels.order_by("position")]
+    images = make_images(project, 30)
+    rng = np.random.default_rng(5)
+    truth = (rng.random((30, 3)) < 0.4).astype(np.int64)
+    truth[5] = [0, 1, 1]
+    given = truth.copy()
+    given[5] = [1, 0, 0]
+    for image, row in zip(images, given, strict=True):
+        final = FinalLabel.objects.create(image=image, method=FinalLabelMethod.CONSENSUS)
+        final.labels.set([ids[k] for k in np.flatnonzero(row)])
+    p = np.clip(np.where(truth == 1, 0.9, 0.08) + rng.normal(0, 0.03, truth.shape), 0.01, 0.99)
+    run = TrainingRun.objects.create(project=project, status="succeeded", config={})
+    flagged = label_check_store(
+        run_id=run.pk,
+        image_ids=[image.pk for image in images],
+        label_ids=ids,
+        given=given,
+        probabilities=p,
+    )
+
+    assert flagged >= 1
+    check = LabelCheck.objects.get(image=images[5])
+    assert check.flagged and check.given_label_id is None and check.predicted_label_id is None
+    assert (check.given_label_ids, check.predicted_label_ids) == ([ids[0]], [ids[1], ids[2]])
+    request = ReviewRequest.objects.get(reason=MODEL_DISAGREES, image=images[5])
+    assert request.detail["given_labels"] == [ids[0]]
+    assert request.detail["predicted_labels"] == [ids[1], ids[2]]
+    listed = api_as(lead).get(f"/api/v1/projects/{project.pk}/label-issues/").json()["results"]
+    mine = next(row for row in listed if row["image"] == images[5].pk)
+    assert (mine["given_labels"], mine["predicted_labels"]) == ([ids[0]], [ids[1], ids[2]])
+
+    with transaction.atomic(), final_labels_tracked(project=project, image_ids=[images[5].pk]):
+        FinalLabel.objects.get(image=images[5]).labels.set([ids[1], ids[2]])
+    assert images[5].pk not in set(likely_wrong_image_ids(project))
+    assert set(likely_wrong_image_ids(project)) == set(
+        LabelCheck.objects.filter(flagged=True)
+        .exclude(image=images[5])
+        .values_list("image_id", flat=True)
+    )

@@ -121,3 +121,16 @@ def test_fold_epochs_default_to_half_the_runs_and_never_exceed_it():
     assert fold_epochs({"epochs": 1, "label_check_epochs": None}) == 1
     assert fold_epochs({"epochs": 20, "label_check_epochs": 6}) == 6
     assert fold_epochs({"epochs": 5, "label_check_epochs": 50}) == 5
+
+
+def test_multi_label_rows_are_spread_over_the_folds_by_their_rarest_label():
+    """Label 2 is on 6 rows only, each of which also carries the common label 0: every
+    fold holds some of them, and the rows with no label are spread too."""
+    y = np.zeros((60, 3), dtype=np.float32)
+    y[:40, 0] = 1
+    y[40:50, 1] = 1
+    y[:6, 2] = 1
+    fold_of = fold_assignment(y, 3, seed=0)
+    for label in range(3):
+        assert set(fold_of[y[:, label] > 0]) == {0, 1, 2}
+    assert set(fold_of[y.sum(1) == 0]) == {0, 1, 2}
