@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import logging
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
@@ -64,13 +65,68 @@ def images_ingest(*, project: Project, files: Iterable[UploadedFile]) -> list[In
             f"At most {settings.LABELER_MAX_FILES_PER_REQUEST} files per request.", field="files"
         )
     results: list[IngestResult] = []
+    # Files held in memory (within LABELER_UPLOAD_MEMORY_BYTES together) are checked first
+    # and their hashes looked up in one query; the others are read one at a time.
+    held = [upload for upload in uploads if _in_memory(upload)]
+    checked = {id(upload): _checked(upload_read(upload)) for upload in held}
+    known = _stored_hashes(project, [c for c in checked.values() if isinstance(c, CheckedImage)])
     for upload in uploads:
         name = upload.name or "upload"
         if is_archive(name):
             results.extend(_ingest_archive(project, upload, name))
+        elif id(upload) not in checked:
+            results.append(_ingest_checked(project, name, _checked(upload_read(upload))))
         else:
-            results.append(_ingest_one(project, name, upload_read(upload)))
+            found = checked[id(upload)]
+            # Not among the stored contents a moment ago: no need to look again (a twin
+            # stored since is caught by the unique constraint).
+            absent = (
+                isinstance(found, CheckedImage)
+                and found.sha256 not in known
+                and not project.strip_metadata_on_ingest
+            )
+            results.append(_ingest_checked(project, name, found, absent=absent))
+            if isinstance(found, CheckedImage):
+                known.add(found.sha256)  # its twins later in the request look it up
     return results
+
+
+def _in_memory(upload: UploadedFile) -> bool:
+    """An image file (not an archive) whose bytes are in memory already."""
+    return isinstance(getattr(upload, "file", None), io.BytesIO) and not is_archive(
+        upload.name or "upload"
+    )
+
+
+def _checked(data: bytes | RejectedFile) -> CheckedImage | RejectedFile:
+    if isinstance(data, RejectedFile):
+        return data
+    try:
+        return image_check(data)
+    except RejectedFile as exc:
+        return exc
+
+
+def _stored_hashes(project: Project, checked: list[CheckedImage]) -> set[str]:
+    """Which of these contents the project has already (stripped too: see image_store)."""
+    if not checked:
+        return set()
+    hashes = {c.sha256 for c in checked}
+    found = Image.objects.filter(project=project, sha256__in=hashes)
+    return set(found.values_list("sha256", flat=True))
+
+
+def _ingest_checked(
+    project: Project, name: str, checked: CheckedImage | RejectedFile, *, absent: bool = False
+) -> IngestResult:
+    """One checked file stored, or found a duplicate (``image_store``'s ``absent``)."""
+    if isinstance(checked, RejectedFile):
+        return IngestResult(name, "rejected", reason=str(checked))
+    try:
+        image, created = image_store(project=project, name=name, checked=checked, absent=absent)
+    except RejectedFile as exc:
+        return IngestResult(name, "rejected", reason=str(exc))
+    return IngestResult(name, "created" if created else "duplicate", image_id=image.pk)
 
 
 def upload_read(upload: UploadedFile) -> bytes | RejectedFile:
@@ -100,19 +156,9 @@ def _ingest_archive(project: Project, upload: UploadedFile, name: str) -> Iterat
 def _ingest_member(project: Project, archive: str, member: ArchiveMember) -> IngestResult:
     if member.data is None:
         return IngestResult(member.name, "rejected", reason=member.reason, archive=archive)
-    result = _ingest_one(project, member.name, member.data)
+    result = _ingest_checked(project, member.name, _checked(member.data))
     result.archive = archive
     return result
-
-
-def _ingest_one(project: Project, name: str, data: bytes | RejectedFile) -> IngestResult:
-    try:
-        if isinstance(data, RejectedFile):
-            raise data
-        image, created = image_store(project=project, name=name, checked=image_check(data))
-    except RejectedFile as exc:
-        return IngestResult(name, "rejected", reason=str(exc))
-    return IngestResult(name, "created" if created else "duplicate", image_id=image.pk)
 
 
 def image_store(
@@ -122,6 +168,7 @@ def image_store(
     checked: CheckedImage,
     source: str = "upload",
     source_key: str = "",
+    absent: bool = False,
 ) -> tuple[Image, bool]:
     """The project's image with this content, stored now if new; returns (image, created).
 
@@ -131,7 +178,8 @@ def image_store(
     position in its originals (``strip_metadata_on_ingest``) stores the file without its
     metadata (``metadata_strip_checked``), hashed as stored, and no position; the capture
     time and camera are recorded all the same. A file whose row cannot be written is
-    removed again. Inside a transaction, the caller deletes ``image.file`` of a created
+    removed again. ``absent``: the caller found no image of this content a moment ago
+    (the lookup is skipped). Inside a transaction, the caller deletes ``image.file`` of a created
     image if it rolls back. Its thumbnail is the caller's follow-up
     (``labeler.flows.image_added``), sent once the image is committed.
     """
@@ -140,10 +188,11 @@ def image_store(
     if project.strip_metadata_on_ingest:
         checked = metadata_strip_checked(checked)
     # Stripped: the same photo stored whole before the project chose to strip is found too.
-    hashes = {checked.sha256, original.sha256}
-    existing = Image.objects.filter(project=project, sha256__in=hashes).first()
-    if existing is not None:
-        return existing, False
+    if not absent:
+        hashes = {checked.sha256, original.sha256}
+        existing = Image.objects.filter(project=project, sha256__in=hashes).first()
+        if existing is not None:
+            return existing, False
     facts = exif_read(original.content, naive_zone=timezone.get_default_timezone())
     if project.strip_metadata_on_ingest:
         facts = replace(facts, latitude=None, longitude=None)

@@ -544,3 +544,28 @@ def test_a_photo_the_worker_cannot_decode_is_listed_with_its_problem(
     assert [(row["id"], row["problem"]) for row in healthy] == [(fine, "")]
     refused = client.get(images_url(project), {"has_problem": "perhaps"})
     assert refused.status_code == 400 and "has_problem" in refused.json()["errors"]
+
+
+def test_a_requests_new_files_are_looked_up_in_one_query(client, project, media_root):
+    """Five new photos and one already stored: the stored contents among them are found
+    by one query, not one a file; the known one is a duplicate, the rest created."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    stored = image_bytes(size=(20, 20))
+    upload(client, project, ("old.png", stored))
+    files = [(f"n{i}.png", image_bytes(size=(20 + i, 21))) for i in range(5)]
+    with CaptureQueriesContext(connection) as queries:
+        response = upload(client, project, *files, ("old-again.png", stored))
+    assert response.status_code == 201, response.content
+    statuses = [r["status"] for r in response.json()["results"]]
+    assert statuses == ["created"] * 5 + ["duplicate"]
+    lookups = [
+        q["sql"]
+        for q in queries.captured_queries
+        if q["sql"].lstrip().upper().startswith("SELECT")
+        and "images_image" in q["sql"]
+        and "sha256" in q["sql"].split("WHERE", 1)[-1]
+    ]
+    assert len(lookups) == 2, lookups  # the request's hashes, then the duplicate's row
+    assert_storage_matches_rows(media_root)
