@@ -27,6 +27,21 @@ def upload(project, content: bytes, capture) -> Image:
     return Image.objects.get(pk=result.image_id)
 
 
+@pytest.fixture
+def loads(monkeypatch) -> list[tuple[int, int]]:
+    """The sizes of the images decoded from now on, one entry a decode."""
+    decoded: list[tuple[int, int]] = []
+    load = ImageFile.ImageFile.load
+
+    def counted(self):
+        if self.tile:  # pixels still to decode
+            decoded.append(self.size)
+        return load(self)
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", counted)
+    return decoded
+
+
 def kept_files(cache: InputCache) -> list[str]:
     return sorted(str(p.relative_to(cache.root)) for p in cache.root.rglob("*.u8"))
 
@@ -69,7 +84,7 @@ def photo_jpeg(size: tuple[int, int], *, orientation: int = 1) -> bytes:
 
 @pytest.mark.django_db
 def test_a_photos_previews_and_inputs_come_from_one_decode(
-    media_root, django_capture_on_commit_callbacks, monkeypatch, settings
+    media_root, django_capture_on_commit_callbacks, loads, settings
 ):
     """A 2400 x 1800 photo turned by its EXIF: decoded once, at half scale, for its display
     copy, thumbnail and both model inputs; each input within a few levels of the model's
@@ -80,15 +95,6 @@ def test_a_photos_previews_and_inputs_come_from_one_decode(
     run = TrainingRun.objects.create(project=project, config={"image_size": 32})
     ModelVersionFactory(project=project, run=run)
     content = photo_jpeg((2400, 1800), orientation=6)
-    loads = []
-    load = ImageFile.ImageFile.load
-
-    def counted(self):
-        if self.tile:  # pixels still to decode
-            loads.append(self.size)
-        return load(self)
-
-    monkeypatch.setattr(ImageFile.ImageFile, "load", counted)
     image = upload(project, content, django_capture_on_commit_callbacks)
 
     assert image.thumbnail and image.display
@@ -192,21 +198,12 @@ def test_a_turned_photo_gives_the_model_its_upright_pixels():
 
 
 def test_inputs_sharing_a_draft_are_decoded_once_with_the_pixels_prepare_image_gives(
-    tmp_path, monkeypatch
+    tmp_path, loads
 ):
     """A photo's 32- and 224-pixel inputs both come from its 1/8-scale decode: one decode,
     each input the same pixels as prepare_image makes from the file."""
     data = image_bytes("JPEG", size=(2400, 1800))
     cache = InputCache(tmp_path, max_size=224)
-    loads = []
-    load = ImageFile.ImageFile.load
-
-    def counted(self):
-        if self.tile:  # pixels still to decode
-            loads.append(self.size)
-        return load(self)
-
-    monkeypatch.setattr(ImageFile.ImageFile, "load", counted)
 
     assert inputs_keep(cache, "a" * 64, data, [(32, False), (224, False)]) == 2
 
