@@ -30,6 +30,7 @@ from typing import Any
 
 import requests
 from tqdm import tqdm
+from urllib3.fields import format_multipart_header_param
 
 from labeler.imports import sources
 
@@ -225,23 +226,86 @@ def _send_batch(
     batch: Sequence[Path],
     labels: dict[Path, list[str]] | None,
 ) -> dict[str, Any]:
-    handles = [path.open("rb") for path in batch]
-    try:
-        files = [
-            ("files", (path.name, handle)) for path, handle in zip(batch, handles, strict=True)
-        ]
-        if labels is None:
-            return api.post(f"projects/{args.project}/images/", files=files)
-        data: list[tuple[str, str]] = [("labels", ";".join(labels[path])) for path in batch]
-        data.append(("labels_as", args.labels_as))
-        if args.annotator:
-            data.append(("annotator", args.annotator))
-        if args.create_labels:
-            data.append(("create_labels", "true"))
-        return api.post(f"projects/{args.project}/imports/", files=files, data=data)
-    finally:
-        for handle in handles:
-            handle.close()
+    if labels is None:
+        body = MultipartBody(files=[("files", path) for path in batch])
+        return api.post(f"projects/{args.project}/images/", **body.request_arguments())
+    fields: list[tuple[str, str]] = [("labels", ";".join(labels[path])) for path in batch]
+    fields.append(("labels_as", args.labels_as))
+    if args.annotator:
+        fields.append(("annotator", args.annotator))
+    if args.create_labels:
+        fields.append(("create_labels", "true"))
+    body = MultipartBody(fields=fields, files=[("files", path) for path in batch])
+    return api.post(f"projects/{args.project}/imports/", **body.request_arguments())
+
+
+class MultipartBody:
+    """A multipart/form-data body streamed from the files on disk, its length known.
+
+    requests builds a form's whole body in memory (each file read, then copied into the
+    body, then sent): for a batch of 50 photos that is 170 MB held and copied twice. Here
+    each file is read when its turn comes and sent as read, and the Content-Length is
+    summed from the files' sizes beforehand (the server needs it: a chunked form is not
+    parsed). A file that changes size meanwhile is a ClientError, not a body that lies
+    about its length.
+    """
+
+    READ_BYTES = 8 << 20  # a file is read and sent in pieces of at most this
+
+    def __init__(
+        self, *, fields: Sequence[tuple[str, str]] = (), files: Sequence[tuple[str, Path]] = ()
+    ) -> None:
+        self.boundary = os.urandom(16).hex()
+        self.fields = list(fields)
+        self.files = [(name, path, path.stat().st_size) for name, path in files]
+
+    def _field_head(self, name: str) -> bytes:
+        disposition = f"form-data; {format_multipart_header_param('name', name)}"
+        return f"--{self.boundary}\r\nContent-Disposition: {disposition}\r\n\r\n".encode()
+
+    def _file_head(self, name: str, path: Path) -> bytes:
+        # Quoted as requests quotes a form's file names (urllib3's HTML5 style).
+        disposition = (
+            f"form-data; {format_multipart_header_param('name', name)}; "
+            f"{format_multipart_header_param('filename', path.name)}"
+        )
+        return (
+            f"--{self.boundary}\r\nContent-Disposition: {disposition}\r\n"
+            "Content-Type: application/octet-stream\r\n\r\n"
+        ).encode()
+
+    def _tail(self) -> bytes:
+        return f"--{self.boundary}--\r\n".encode()
+
+    def __len__(self) -> int:
+        length = len(self._tail())
+        for name, value in self.fields:
+            length += len(self._field_head(name)) + len(value.encode()) + 2
+        for name, path, size in self.files:
+            length += len(self._file_head(name, path)) + size + 2
+        return length
+
+    def __iter__(self) -> Iterator[bytes]:
+        for name, value in self.fields:
+            yield self._field_head(name) + value.encode() + b"\r\n"
+        for name, path, size in self.files:
+            yield self._file_head(name, path)
+            sent = 0
+            with path.open("rb") as handle:
+                while piece := handle.read(min(self.READ_BYTES, size - sent + 1)):
+                    sent += len(piece)
+                    if sent > size:
+                        break
+                    yield piece
+            if sent != size:
+                raise ClientError(f"{path} changed while it was being sent; send it again.")
+            yield b"\r\n"
+        yield self._tail()
+
+    def request_arguments(self) -> dict[str, Any]:
+        """The ``data`` and ``headers`` that send this body with requests."""
+        content_type = f"multipart/form-data; boundary={self.boundary}"
+        return {"data": self, "headers": {"Content-Type": content_type}}
 
 
 def _refusals(report: dict[str, Any]) -> list[str]:

@@ -207,3 +207,50 @@ def test_batches_hold_a_count_and_a_byte_budget(tmp_path):
         ["2.bin"],
         ["3.bin", "4.bin", "5.bin"],
     ]
+
+
+def test_a_streamed_form_is_as_long_as_it_says_and_names_files_as_requests_does(tmp_path):
+    """The upload body is read from the files as it is sent: its Content-Length is the
+    bytes it yields, and a file name with a quote or a line break is escaped as requests
+    escapes it (and so stays one header)."""
+    import requests
+
+    photo = tmp_path / 'a "b"\nc é.png'
+    photo.write_bytes(image_bytes(seed=1))
+    body = client.MultipartBody(fields=[("labels", "cat;dog")], files=[("files", photo)])
+    sent = b"".join(body)
+    assert len(sent) == len(body)
+    assert b'filename="a %22b%22%0Ac \xc3\xa9.png"' in sent
+    with photo.open("rb") as handle:
+        built = requests.Request(
+            "POST", "http://x/", files=[("files", (photo.name, handle))], data={"labels": "x"}
+        ).prepare()
+    assert b'filename="a %22b%22%0Ac \xc3\xa9.png"' in built.body
+
+
+def test_a_file_that_changes_while_sent_is_an_error(tmp_path):
+    """A file that grows or shrinks between the length's sum and its read is refused, not
+    sent with a Content-Length that lies."""
+    for change in (b"more", b""):
+        photo = tmp_path / "a.png"
+        photo.write_bytes(b"x" * 100)
+        body = client.MultipartBody(files=[("files", photo)])
+        photo.write_bytes(b"x" * 100 + change if change else b"x" * 50)
+        with pytest.raises(client.ClientError, match="changed while it was being sent"):
+            b"".join(body)
+
+
+def test_upload_sends_names_the_server_reads_back(run, logged_in, tmp_path):
+    """Files are streamed to the server, which stores each under the name it was sent."""
+    folder = tmp_path / "pets"
+    folder.mkdir()
+    names = ["plain.png", "été.png", "with space.png"]
+    for seed, name in enumerate(names, start=1):
+        (folder / name).write_bytes(image_bytes(seed=seed))
+    assert run("projects", "create", "Pets", "--labels", "cat,dog")[0] == 0
+    project = Project.objects.get(name="Pets")
+
+    status, _, err = run("upload", str(project.pk), str(folder))
+
+    assert status == 0, err
+    assert sorted(Image.objects.values_list("original_name", flat=True)) == sorted(names)
