@@ -29,6 +29,8 @@ class SpooledUploadHandler(FileUploadHandler):
     they go to a temporary file, and the rest of the file follows them there.
     """
 
+    chunk_size = 1024 * 1024
+
     def __init__(self, request: HttpRequest | None = None) -> None:
         super().__init__(request)
         self.budget = int(settings.LABELER_UPLOAD_MEMORY_BYTES)
