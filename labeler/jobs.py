@@ -54,7 +54,7 @@ UNAVAILABLE: tuple[type[Exception], ...] = (
 CHILD_PROCESS_TASKS = frozenset({Task.ML_TRAIN, Task.PRELABEL_DISPATCH, Task.ML_PREDICT})
 # These run on a thread a core (Pillow lets go of the GIL while it decodes, resizes and
 # encodes): a photo's previews take a tenth of a second, and an upload sends hundreds.
-POOLED_TASKS = frozenset({Task.IMAGE_MAKE_THUMBNAIL})
+POOLED_TASKS = frozenset({Task.IMAGE_MAKE_THUMBNAIL, Task.IMAGES_PREPARE})
 
 
 class _Background:
@@ -193,7 +193,8 @@ def wait_for_background(timeout: float = 60.0) -> bool:
 
 
 @functools.cache
-def _register_tasks() -> None:
+def register_tasks() -> None:
+    """Import the task modules, once (the first send runs Celery's Django checks)."""
     # Celery's loader imports the modules named in `imports` (worker.tasks).
     app.loader.import_default_modules()
 
@@ -203,7 +204,7 @@ def enqueue(task_name: str, *args: Any, **kwargs: Any) -> None:
 
     If the broker cannot be reached the send is kept in the outbox and sent again by beat.
     """
-    _register_tasks()
+    register_tasks()
     signature = app.signature(task_name, args=args, kwargs=kwargs)
     # robust: a failure to keep the send (the database down too) is logged, never turned
     # into an error for a committed write.
@@ -216,7 +217,7 @@ def enqueue_in(seconds: float, task_name: str, *args: Any) -> None:
     In-process inline there is no worker to wait for it: it runs at once. A send that
     fails for the broker is kept, as ``enqueue``'s, and counts down again when resent.
     """
-    _register_tasks()
+    register_tasks()
     signature = app.signature(task_name, args=args, countdown=seconds)
     transaction.on_commit(_sender(signature, seconds), robust=True)
 
@@ -227,7 +228,7 @@ def send_now(seconds: float, task_name: str, *args: Any) -> None:
     For callers that keep the intent elsewhere when the broker is down (see
     ``labeler.flows.labels_changed``); ``enqueue`` keeps such a send in the outbox.
     """
-    _register_tasks()
+    register_tasks()
     signature = app.signature(task_name, args=args, countdown=seconds or None)
     _sender(signature, seconds, keep=False)()
 
@@ -239,7 +240,7 @@ def outbox_send(*, batch: int = 100) -> int:
     it is still down, and the rest waits for the next run. A row that fails otherwise is
     logged and left for the next run, so it never holds back the rows after it.
     """
-    _register_tasks()
+    register_tasks()
     sent = after_id = 0
     while pending := outbox_services.outbox_pending(after_id=after_id, count=batch):
         for row in pending:

@@ -7,9 +7,17 @@ from django.core.wsgi import get_wsgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "labeler.settings")
 application = get_wsgi_application()
 
+# The URLconf (with every view module) and the tasks loaded now rather than by a worker's
+# first request, which they held up by a tenth of a second or more.
+from django.urls import get_resolver  # noqa: E402
+
+from labeler import jobs  # noqa: E402 - needs the settings and apps set up above
+
+get_resolver().url_patterns  # noqa: B018 - loading is the point
+jobs.register_tasks()
+
 # With no broker, the server runs background tasks on a thread of its own, not inside the
 # request that sends them (a training would hold its request for the whole run).
-from labeler import jobs  # noqa: E402 - needs the settings and apps set up above
 from labeler.predictions.runs import training_runs_resume  # noqa: E402
 
 jobs.run_in_background(on_start=training_runs_resume)
