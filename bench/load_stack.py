@@ -84,6 +84,10 @@ def _signal_group(process: subprocess.Popen[bytes], signum: int) -> None:
         os.killpg(process.pid, signum)
 
 
+# glibc's allocator as the Dockerfile sets it (blocks up to 16 MB from the heap).
+MALLOC_ENV = {"MALLOC_MMAP_THRESHOLD_": "16777216", "MALLOC_TRIM_THRESHOLD_": "67108864"}
+
+
 def stack_env(*, database_url: str, redis_url: str, var_dir: Path) -> dict[str, str]:
     """Production settings (DEBUG off, a random secret) for plain HTTP on loopback."""
     env = {
@@ -107,6 +111,7 @@ def stack_env(*, database_url: str, redis_url: str, var_dir: Path) -> dict[str, 
         PYTHONPATH=str(ROOT),
         PYTHONUNBUFFERED="1",
     )
+    env.update(MALLOC_ENV)
     return env
 
 
@@ -146,8 +151,8 @@ def stack_running(
     worker_nice: int = 0,
 ) -> Iterator[Stack]:
     """Start gunicorn and (unless not ``workers``) the Celery workers, wait until they
-    answer, stop them all at the end. ``worker_nice``: the CPU worker's niceness, as
-    docker-compose.yml gives it."""
+    answer, stop them all at the end. ``worker_nice``: the CPU worker's niceness, for the
+    small CPU share docker-compose.yml gives it."""
     logs.mkdir(parents=True, exist_ok=True)
     port = free_port()
     stack = Stack(f"http://127.0.0.1:{port}", env, logs)
@@ -160,6 +165,8 @@ def stack_running(
             if worker_nice:
                 cpu = ["nice", "-n", str(worker_nice), *cpu]
             _start(stack, "celery-cpu", cpu)
+            if worker_nice:
+                _session_nice(stack.processes["celery-cpu"].pid, worker_nice)
             _start(stack, "celery-gpu", _celery_command("gpu", f"{tag}-gpu", concurrency=1))
             names = [f"{tag}-cpu@{socket.gethostname()}", f"{tag}-gpu@{socket.gethostname()}"]
         _wait_ready(stack, names)
@@ -199,6 +206,19 @@ def _celery_command(queue: str, name: str, *, concurrency: int) -> list[str]:
         "--loglevel",
         "INFO",
     ]
+
+
+def _session_nice(pid: int, nice: int) -> None:
+    """Give the session led by ``pid`` (a server and its children) ``nice`` against the
+    others, as compose's ``cpu_shares`` gives a container a smaller share.
+
+    Where the kernel groups processes by session (autogroups: Linux's default on most
+    distributions), a process's own niceness weighs only against its session's other
+    processes, and each server here leads a session of its own: a niced worker still took
+    as much CPU as gunicorn. Without autogroups the command's own ``nice`` does it.
+    """
+    with contextlib.suppress(OSError):
+        Path(f"/proc/{pid}/autogroup").write_text(str(nice))
 
 
 def _start(stack: Stack, name: str, command: list[str]) -> None:
