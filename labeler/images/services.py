@@ -64,31 +64,58 @@ def images_ingest(*, project: Project, files: Iterable[UploadedFile]) -> list[In
         raise ValidationFailed(
             f"At most {settings.LABELER_MAX_FILES_PER_REQUEST} files per request.", field="files"
         )
-    results: list[IngestResult] = []
+    results: list[IngestResult | None] = []
     # Files held in memory (within LABELER_UPLOAD_MEMORY_BYTES together) are checked first
-    # and their hashes looked up in one query; the others are read one at a time.
+    # and their hashes looked up in one query; the new ones among them are stored together
+    # (``_images_store_new``: their rows in one insert). The others are read one at a time.
     held = [upload for upload in uploads if _in_memory(upload)]
     checked = {id(upload): _checked(upload_read(upload)) for upload in held}
     known = _stored_hashes(project, [c for c in checked.values() if isinstance(c, CheckedImage)])
+    new: dict[str, tuple[int, str, CheckedImage]] = {}  # by content: (place, name, file)
+    twins: list[tuple[int, str, str]] = []  # (place, name, content) of a new one's twins
+
+    def new_store() -> None:
+        """Store the new ones gathered so far, in their places (and their twins')."""
+        stored = _images_store_new(project, [(name, found) for _, name, found in new.values()])
+        by_hash = {}
+        for (place, _, found), result in zip(new.values(), stored, strict=True):
+            results[place] = by_hash[found.sha256] = result
+        for place, name, sha256 in twins:
+            first = by_hash[sha256]
+            status = "rejected" if first.status == "rejected" else "duplicate"
+            results[place] = IngestResult(
+                name, status, image_id=first.image_id, reason=first.reason
+            )
+        new.clear()
+        twins.clear()
+
     for upload in uploads:
         name = upload.name or "upload"
+        found = checked.get(id(upload))
+        # Not among the stored contents a moment ago: stored with the others (a twin stored
+        # since by another request is caught by the unique constraint).
+        if (
+            isinstance(found, CheckedImage)
+            and found.sha256 not in known
+            and not project.strip_metadata_on_ingest
+        ):
+            if found.sha256 in new:
+                twins.append((len(results), name, found.sha256))
+            else:
+                new[found.sha256] = (len(results), name, found)
+            results.append(None)
+            continue
+        if new:  # stored first: images are stored in the order they were sent
+            new_store()
         if is_archive(name):
             results.extend(_ingest_archive(project, upload, name))
-        elif id(upload) not in checked:
+        elif found is None:
             results.append(_ingest_checked(project, name, _checked(upload_read(upload))))
         else:
-            found = checked[id(upload)]
-            # Not among the stored contents a moment ago: no need to look again (a twin
-            # stored since is caught by the unique constraint).
-            absent = (
-                isinstance(found, CheckedImage)
-                and found.sha256 not in known
-                and not project.strip_metadata_on_ingest
-            )
-            results.append(_ingest_checked(project, name, found, absent=absent))
-            if isinstance(found, CheckedImage):
-                known.add(found.sha256)  # its twins later in the request look it up
-    return results
+            results.append(_ingest_checked(project, name, found))
+    if new:
+        new_store()
+    return [result for result in results if result is not None]
 
 
 def _in_memory(upload: UploadedFile) -> bool:
@@ -183,7 +210,6 @@ def image_store(
     image if it rolls back. Its thumbnail is the caller's follow-up
     (``labeler.flows.image_added``), sent once the image is committed.
     """
-    short_name = name.replace("\\", "/").rsplit("/", 1)[-1][:255] or "image"
     original = checked
     if project.strip_metadata_on_ingest:
         checked = metadata_strip_checked(checked)
@@ -193,11 +219,104 @@ def image_store(
         existing = Image.objects.filter(project=project, sha256__in=hashes).first()
         if existing is not None:
             return existing, False
+    facts = _facts(project, original)
+    stored = default_storage.save(_stored_path(project, checked), WholeContent(checked.content))
+    return _row_or_twin(
+        project,
+        stored,
+        checked,
+        short_name=_short_name(name),
+        facts=facts,
+        source=source,
+        source_key=source_key,
+    )
+
+
+def _images_store_new(
+    project: Project, items: list[tuple[str, CheckedImage]]
+) -> list[IngestResult]:
+    """Images the project had none of a moment ago, stored together: each one's file, then
+    their rows in one insert (a savepoint, a statement and the counters' trigger once, not
+    once an image). Where the insert fails (another request stored one of them meanwhile),
+    each row is written on its own (``_row_or_twin``). A file whose row is not written is
+    removed again."""
+    facts = [_facts(project, checked) for _, checked in items]
+    stored: list[str] = []
+    try:
+        for _, checked in items:
+            stored.append(
+                default_storage.save(_stored_path(project, checked), WholeContent(checked.content))
+            )
+        rows = [
+            _row(project, path, _short_name(name), checked, facts=fact, source="upload")
+            for (name, checked), path, fact in zip(items, stored, facts, strict=True)
+        ]
+        with transaction.atomic():
+            Image.objects.bulk_create(rows)
+    except IntegrityError:
+        pass  # below, one at a time
+    except BaseException:
+        storage_delete_files(names=stored)
+        raise
+    else:
+        return [
+            IngestResult(name, "created", image_id=row.pk)
+            for (name, _), row in zip(items, rows, strict=True)
+        ]
+    results: list[IngestResult] = []
+    try:
+        for (name, checked), path, fact in zip(items, stored, facts, strict=True):
+            try:
+                image, created = _row_or_twin(
+                    project, path, checked, short_name=_short_name(name), facts=fact
+                )
+            except RejectedFile as exc:
+                results.append(IngestResult(name, "rejected", reason=str(exc)))
+                continue
+            status = "created" if created else "duplicate"
+            results.append(IngestResult(name, status, image_id=image.pk))
+    except BaseException:
+        storage_delete_files(names=stored[len(results) + 1 :])  # those not reached
+        raise
+    return results
+
+
+class WholeContent(ContentFile):
+    """Bytes that a storage writes in one piece: FileSystemStorage writes a file in the
+    pieces its ``chunks()`` give, 64 KB by default, each one copied first (a photo's 55
+    writes cost 0.7 ms more than one)."""
+
+    DEFAULT_CHUNK_SIZE = 1 << 30
+
+
+def _short_name(name: str) -> str:
+    return name.replace("\\", "/").rsplit("/", 1)[-1][:255] or "image"
+
+
+def _stored_path(project: Project, checked: CheckedImage) -> str:
+    return f"images/{project.pk}/{checked.sha256[:2]}/{checked.sha256}.{checked.extension}"
+
+
+def _facts(project: Project, original: CheckedImage) -> PhotoFacts:
+    """What the file's EXIF says; no position where the project strips it on ingest."""
     facts = exif_read(original.content, naive_zone=timezone.get_default_timezone())
     if project.strip_metadata_on_ingest:
         facts = replace(facts, latitude=None, longitude=None)
-    path = f"images/{project.pk}/{checked.sha256[:2]}/{checked.sha256}.{checked.extension}"
-    stored = default_storage.save(path, ContentFile(checked.content))
+    return facts
+
+
+def _row_or_twin(
+    project: Project,
+    stored: str,
+    checked: CheckedImage,
+    *,
+    short_name: str,
+    facts: PhotoFacts,
+    source: str = "upload",
+    source_key: str = "",
+) -> tuple[Image, bool]:
+    """The new image's row for its file ``stored``, or the twin another request stored a
+    moment ago (this file removed); (image, created)."""
     try:
         image = image_row_create(
             project,
@@ -240,24 +359,42 @@ def image_row_create(
     # The trigger images_counts_insert (migration 0002) adds the row to the project's
     # counters (ImageCounter) in the same statement.
     # A savepoint, so a duplicate caught by the constraint leaves an outer transaction usable.
+    row = _row(
+        project, stored, short_name, checked, facts=facts, source=source, source_key=source_key
+    )
     with transaction.atomic():
-        return Image.objects.create(
-            project=project,
-            file=stored,
-            original_name=short_name,
-            source=source,
-            source_key=source_key,
-            captured_at=facts.captured_at,
-            camera=facts.camera,
-            gps_latitude=facts.latitude,
-            gps_longitude=facts.longitude,
-            sha256=checked.sha256,
-            width=checked.width,
-            height=checked.height,
-            format=checked.format,
-            size_bytes=len(checked.content),
-            is_complete=False,
-        )
+        row.save(force_insert=True)
+    return row
+
+
+def _row(
+    project: Project,
+    stored: str,
+    short_name: str,
+    checked: CheckedImage,
+    *,
+    facts: PhotoFacts,
+    source: str,
+    source_key: str = "",
+) -> Image:
+    """The (unsaved) row of a new image whose file is ``stored``."""
+    return Image(
+        project=project,
+        file=stored,
+        original_name=short_name,
+        source=source,
+        source_key=source_key,
+        captured_at=facts.captured_at,
+        camera=facts.camera,
+        gps_latitude=facts.latitude,
+        gps_longitude=facts.longitude,
+        sha256=checked.sha256,
+        width=checked.width,
+        height=checked.height,
+        format=checked.format,
+        size_bytes=len(checked.content),
+        is_complete=False,
+    )
 
 
 InputSpecs = Callable[[Project], set[tuple[int, bool]]]
@@ -317,10 +454,10 @@ def image_make_thumbnail(*, image_id: int, input_specs: InputSpecs, again: bool 
 def _previews_store(image: Image, previews: Previews, *, anew: bool) -> None:
     where = f"{image.project_id}/{image.sha256}.jpg"
     names = {
-        "thumbnail": default_storage.save(f"thumbnails/{where}", ContentFile(previews.thumbnail))
+        "thumbnail": default_storage.save(f"thumbnails/{where}", WholeContent(previews.thumbnail))
     }
     if previews.display is not None:
-        names["display"] = default_storage.save(f"displays/{where}", ContentFile(previews.display))
+        names["display"] = default_storage.save(f"displays/{where}", WholeContent(previews.display))
     hashed = phash_columns(previews.phash) if previews.phash is not None else {}
     if not anew:
         if not Image.objects.filter(pk=image.pk, thumbnail="").update(**names, **hashed):

@@ -569,3 +569,60 @@ def test_a_requests_new_files_are_looked_up_in_one_query(client, project, media_
     ]
     assert len(lookups) == 2, lookups  # the request's hashes, then the duplicate's row
     assert_storage_matches_rows(media_root)
+
+
+def test_a_requests_new_files_are_written_in_one_insert_in_the_order_sent(
+    client, project, media_root
+):
+    """Seven new photos, a twin among them: their rows are one INSERT, their ids follow
+    the order they were sent, and the twin points at the first."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    files = [(f"n{i}.png", image_bytes(size=(20 + i, 21))) for i in range(7)]
+    files.insert(3, ("twin.png", files[1][1]))
+    with CaptureQueriesContext(connection) as queries:
+        response = upload(client, project, *files)
+
+    assert response.status_code == 201, response.content
+    results = response.json()["results"]
+    assert [r["status"] for r in results] == ["created"] * 3 + ["duplicate"] + ["created"] * 4
+    assert results[3]["image_id"] == results[1]["image_id"]
+    created = [r["image_id"] for r in results if r["status"] == "created"]
+    assert created == sorted(created)
+    inserts = [
+        q["sql"]
+        for q in queries.captured_queries
+        if q["sql"].lstrip().upper().startswith('INSERT INTO "IMAGES_IMAGE"')
+    ]
+    assert len(inserts) == 1, inserts
+    assert_storage_matches_rows(media_root)
+
+
+def test_a_file_stored_meanwhile_by_another_request_is_its_duplicate(
+    client, project, media_root, monkeypatch
+):
+    """The request's lookup found none of its files, but one was stored since (by another
+    request): the insert of them all fails on the unique constraint, each is then written
+    on its own; that one is a duplicate of the stored image, its copy removed, the others
+    created."""
+    from labeler.images import services
+
+    meanwhile = image_bytes(size=(30, 30))
+    earlier = upload(client, project, ("first.png", meanwhile)).json()["results"][0]["image_id"]
+    monkeypatch.setattr(services, "_stored_hashes", lambda project, checked: set())
+
+    response = upload(
+        client,
+        project,
+        ("a.png", image_bytes(size=(31, 30))),
+        ("again.png", meanwhile),
+        ("b.png", image_bytes(size=(32, 30))),
+    )
+
+    assert response.status_code == 201, response.content
+    results = response.json()["results"]
+    assert [r["status"] for r in results] == ["created", "duplicate", "created"]
+    assert results[1]["image_id"] == earlier
+    assert Image.objects.count() == 3
+    assert_storage_matches_rows(media_root)
