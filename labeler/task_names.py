@@ -13,6 +13,7 @@ class Task:
 
     # Images
     IMAGE_MAKE_THUMBNAIL: Final = "worker.tasks.image_make_thumbnail"
+    IMAGES_PREPARE: Final = "worker.tasks.images_prepare"
     STORAGE_DELETE_FILES: Final = "worker.tasks.storage_delete_files"
     REFERENCE_SCAN: Final = "worker.tasks.reference_scan"
     DUPLICATES_REGROUP: Final = "worker.tasks.duplicates_regroup"

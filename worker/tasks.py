@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 
 from celery import shared_task
@@ -19,11 +20,29 @@ from labeler.predictions import prelabel, runs
 from labeler.projects.models import Project
 from labeler.task_names import Task
 
+logger = logging.getLogger(__name__)
+
 
 @shared_task(name=Task.IMAGE_MAKE_THUMBNAIL, autoretry_for=(OSError,), max_retries=3)
 def image_make_thumbnail(image_id: int) -> None:
     """Render the thumbnail of one image (no-op if the image is gone)."""
     flows.image_prepare(image_id=image_id)
+
+
+@shared_task(name=Task.IMAGES_PREPARE, autoretry_for=(OSError,), max_retries=3)
+def images_prepare(image_ids: list[int]) -> None:
+    """Render the previews of each of these images in turn. One image's failure never
+    stops the others'; the first is raised at the end, so an OSError retries them all
+    (those already done are skipped)."""
+    failed: Exception | None = None
+    for image_id in image_ids:
+        try:
+            flows.image_prepare(image_id=image_id)
+        except Exception as exc:
+            logger.exception("Preparing image %s failed", image_id)
+            failed = failed or exc
+    if failed is not None:
+        raise failed
 
 
 @shared_task(name=Task.STORAGE_DELETE_FILES)

@@ -30,6 +30,7 @@ from worker.celery_app import app
 RECORD = "tests.labeler.test_outbox.record"
 BROKEN = "tests.labeler.test_outbox.broken"
 THUMBNAIL = "worker.tasks.image_make_thumbnail"
+PREPARE = "worker.tasks.images_prepare"
 calls: list[object] = []
 pytestmark = pytest.mark.django_db
 
@@ -90,8 +91,8 @@ def test_a_thumbnail_not_sent_while_the_broker_is_down_is_kept(
         )
     kept = PendingSend.objects.get()
     assert (kept.task, kept.args, kept.kwargs, kept.attempts) == (
-        THUMBNAIL,
-        [result.image_id],
+        PREPARE,
+        [[result.image_id]],
         {},
         1,
     )

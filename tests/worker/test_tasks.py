@@ -83,3 +83,25 @@ def test_web_process_and_tasks_module_do_not_import_torch():
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings"}
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+@pytest.mark.django_db
+def test_an_image_that_fails_to_prepare_never_stops_the_others(monkeypatch, caplog):
+    """images_prepare prepares each image in turn: one that raises is logged, the images
+    after it are prepared all the same, and its error is raised at the end (so an OSError
+    retries the task)."""
+    from labeler import flows
+    from worker import tasks
+
+    prepared: list[int] = []
+
+    def prepare(*, image_id: int) -> None:
+        if image_id == 2:
+            raise RuntimeError("image 2 is broken")
+        prepared.append(image_id)
+
+    monkeypatch.setattr(flows, "image_prepare", prepare)
+    with pytest.raises(RuntimeError, match="image 2 is broken"):
+        tasks.images_prepare.run([1, 2, 3])
+    assert prepared == [1, 3]
+    assert "Preparing image 2 failed" in caplog.text

@@ -13,6 +13,7 @@ from labeler.annotations.queue import queue_next_image
 from labeler.images import services
 from labeler.images.models import Image
 from labeler.projects.services import project_delete
+from labeler.task_names import Task
 from tests.api.test_images import assert_storage_matches_rows
 from tests.factories import ModelVersionFactory, image_bytes
 from tests.labeler.images import samples
@@ -143,3 +144,24 @@ def test_a_photo_the_worker_cannot_decode_is_noted_and_leaves_the_queue(
 
     flows.image_prepare(image_id=image.pk)  # run again: the noted image is left as it is
     assert Image.objects.get(pk=image.pk).problem == image.problem
+
+
+@pytest.mark.django_db
+def test_an_uploads_new_images_are_prepared_a_few_a_task(project, media_root, monkeypatch):
+    """Each task sent after an upload prepares up to PREPARE_BATCH of its new images:
+    seven new images (and a duplicate, not prepared again) are two tasks."""
+    sent: list[tuple[str, tuple[object, ...]]] = []
+    monkeypatch.setattr(flows.jobs, "enqueue", lambda name, *args: sent.append((name, args)))
+    old = image_bytes(size=(40, 40))
+    flows.images_ingest(project=project, files=[SimpleUploadedFile("old.png", old)])
+    sent.clear()
+
+    files = [SimpleUploadedFile(f"{n}.png", image_bytes(size=(41 + n, 40))) for n in range(7)]
+    results = flows.images_ingest(
+        project=project, files=[*files, SimpleUploadedFile("old-again.png", old)]
+    )
+
+    created = [r.image_id for r in results if r.status == "created"]
+    prepares = [args[0] for name, args in sent if name == Task.IMAGES_PREPARE]
+    assert flows.PREPARE_BATCH == 5
+    assert prepares == [created[:5], created[5:]]
