@@ -6,7 +6,8 @@
 Phone-sized photos (4032 x 3024 JPEG, about 3.4 MB each, ``bench/photo_files.py``) are
 uploaded through the REST API, ``--batch`` to a request, by ``--clients`` clients at
 once, to gunicorn as docker-compose runs it (sync workers, DEBUG off) with the Celery
-workers on Redis (the CPU worker at niceness 10, as there), on a PostgreSQL database of
+workers on Redis (the CPU worker with a small CPU share, as there: its session at
+niceness 9, a weight near compose's ``cpu_shares: 128``), on a PostgreSQL database of
 its own. The upload answers once each file
 is stored and hashed; the CPU worker then decodes each photo once for its thumbnail, its
 display copy and its model input. The table gives:
@@ -41,7 +42,7 @@ LEAD = "bench-photos-lead"
 UPLOAD_GOAL = 0.5  # of the bare loop's photos a second
 PREVIEWS_GOAL = 1.5  # times the upload's seconds
 MB = 1_000_000
-WORKER_NICE = 10  # as docker-compose.yml runs the CPU worker: uploads come first
+WORKER_NICE = 9  # a weight of 137 to 1024: docker-compose.yml's cpu_shares 128 for the CPU worker
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -153,14 +154,18 @@ def _run(
     """Upload every photo, then wait for every photo's previews; the times and CPU."""
     import requests
 
+    from labeler.client import MultipartBody
+
     url = f"{stack.base_url}/api/v1/projects/{project_id}/images/"
     headers = {"Authorization": f"Token {token}"}
     batches = [paths[at : at + options.batch] for at in range(0, len(paths), options.batch)]
     statuses: dict[str, int] = {}
 
     def upload(batch: list[Path]) -> None:
-        files = [("files", (path.name, path.read_bytes(), "image/jpeg")) for path in batch]
-        answer = requests.post(url, headers=headers, files=files, timeout=600)
+        body = MultipartBody(files=[("files", path) for path in batch])
+        arguments = body.request_arguments()
+        arguments["headers"].update(headers)
+        answer = requests.post(url, timeout=600, **arguments)
         if answer.status_code != 201:
             raise RuntimeError(f"an upload answered {answer.status_code}: {answer.text[:300]}")
         for result in answer.json()["results"]:
