@@ -52,10 +52,11 @@ class IngestResult:
 
 
 def images_ingest(*, project: Project, files: Iterable[UploadedFile]) -> list[IngestResult]:
-    """Store every acceptable image among the uploads; report each file's fate.
+    """Store every acceptable image among the uploads; report each file's fate, in the
+    order the files were sent.
 
-    Each image is stored on its own: a bad file never stops the others, and a file
-    whose row cannot be written is removed again, so nothing is left half-stored.
+    A bad file never stops the others, and a file whose row cannot be written is removed
+    again, so nothing is left half-stored.
     """
     uploads = list(files)
     if not uploads:
@@ -144,13 +145,13 @@ def _stored_hashes(project: Project, checked: list[CheckedImage]) -> set[str]:
 
 
 def _ingest_checked(
-    project: Project, name: str, checked: CheckedImage | RejectedFile, *, absent: bool = False
+    project: Project, name: str, checked: CheckedImage | RejectedFile
 ) -> IngestResult:
-    """One checked file stored, or found a duplicate (``image_store``'s ``absent``)."""
+    """One checked file stored, or found a duplicate."""
     if isinstance(checked, RejectedFile):
         return IngestResult(name, "rejected", reason=str(checked))
     try:
-        image, created = image_store(project=project, name=name, checked=checked, absent=absent)
+        image, created = image_store(project=project, name=name, checked=checked)
     except RejectedFile as exc:
         return IngestResult(name, "rejected", reason=str(exc))
     return IngestResult(name, "created" if created else "duplicate", image_id=image.pk)
@@ -195,7 +196,6 @@ def image_store(
     checked: CheckedImage,
     source: str = "upload",
     source_key: str = "",
-    absent: bool = False,
 ) -> tuple[Image, bool]:
     """The project's image with this content, stored now if new; returns (image, created).
 
@@ -205,8 +205,7 @@ def image_store(
     position in its originals (``strip_metadata_on_ingest``) stores the file without its
     metadata (``metadata_strip_checked``), hashed as stored, and no position; the capture
     time and camera are recorded all the same. A file whose row cannot be written is
-    removed again. ``absent``: the caller found no image of this content a moment ago
-    (the lookup is skipped). Inside a transaction, the caller deletes ``image.file`` of a created
+    removed again. Inside a transaction, the caller deletes ``image.file`` of a created
     image if it rolls back. Its thumbnail is the caller's follow-up
     (``labeler.flows.image_added``), sent once the image is committed.
     """
@@ -214,11 +213,10 @@ def image_store(
     if project.strip_metadata_on_ingest:
         checked = metadata_strip_checked(checked)
     # Stripped: the same photo stored whole before the project chose to strip is found too.
-    if not absent:
-        hashes = {checked.sha256, original.sha256}
-        existing = Image.objects.filter(project=project, sha256__in=hashes).first()
-        if existing is not None:
-            return existing, False
+    hashes = {checked.sha256, original.sha256}
+    existing = Image.objects.filter(project=project, sha256__in=hashes).first()
+    if existing is not None:
+        return existing, False
     facts = _facts(project, original)
     stored = default_storage.save(_stored_path(project, checked), WholeContent(checked.content))
     return _row_or_twin(
