@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from labeler.annotations.models import AnnotatorStanding, StandingStatus
+from labeler.annotations.models import Annotation, AnnotatorStanding, Assignment, StandingStatus
 from labeler.flows import image_decide
 from labeler.images.models import Image
 from labeler.projects.models import Project
@@ -22,7 +22,9 @@ from tests.browser.test_label import (
 )
 from tests.factories import UserFactory, add_member
 
-expect = pytest.importorskip("playwright.sync_api").expect
+sync_api = pytest.importorskip("playwright.sync_api")
+expect = sync_api.expect
+PlaywrightTimeout = sync_api.TimeoutError
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 
@@ -38,6 +40,23 @@ def with_gold(project: Project, n: int) -> set[int]:
 
 def stage_message(page) -> str:
     return page.locator("#stage-message").inner_text()
+
+
+def wait_ready_or_say_why(page, annotator) -> None:
+    """Wait for an image on the stage; failing that, say what the page and the server hold."""
+    try:
+        page.wait_for_selector("#stage[data-state=ready]", timeout=WAIT)
+    except PlaywrightTimeout:
+        standing = AnnotatorStanding.objects.filter(annotator=annotator).first()
+        leases = Assignment.objects.filter(annotator=annotator).values_list("image_id", flat=True)
+        labelled = Annotation.objects.filter(annotator=annotator).values_list("image_id", flat=True)
+        stage = page.locator("#stage").get_attribute("data-state")
+        pytest.fail(
+            f"no image on the stage: state {stage!r}, message {stage_message(page)!r}, save "
+            f"status {page.locator('#save-status').inner_text()!r}, standing "
+            f"{standing.status if standing else None!r}, leases {list(leases)}, labelled "
+            f"{list(labelled)}"
+        )
 
 
 def test_a_new_annotator_labels_only_gold_until_the_test_is_decided(live_server, page):
@@ -79,7 +98,7 @@ def test_passing_the_test_opens_the_real_queue(live_server, page):
     open_workspace(page, live_server, project)
     first = [press_when_ready(page, "1"), press_when_ready(page, "1")]
     assert set(first) == gold
-    page.wait_for_selector("#stage[data-state=ready]", timeout=WAIT)
+    wait_ready_or_say_why(page, annotator)
     after = int(page.locator("#stage").get_attribute("data-image-id"))
     assert after not in gold, "the real queue opened"
     assert AnnotatorStanding.objects.get(annotator=annotator).status == StandingStatus.QUALIFIED
