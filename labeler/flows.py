@@ -18,7 +18,8 @@ The chains, in the order they run:
 
     images added: an upload (``images_ingest``), an import (``images_import``), a step
     of a registered bucket's or folder's scan (``reference_scan``, task)
-      -> ``image_added``: its thumbnail and model inputs made (``image_prepare``, task)
+      -> ``image_added``: its thumbnail and model inputs made (``image_prepare``, task;
+         an upload sends ``PREPARE_BATCH`` images to a task)
          -> its perceptual hash, and its near-duplicate group joined
       -> ``images_added``: the current model pre-labels the new images (its pass then
          reorders the queue by uncertainty: ``labeler.predictions.prelabel``); for a
@@ -272,6 +273,8 @@ def agreement_refresh_overdue() -> int:
 
 # Images added -> thumbnails and model inputs -> pre-labels.
 
+PREPARE_BATCH = 5  # images an upload sends to each IMAGES_PREPARE task
+
 
 def images_ingest(
     *, project: Project, files: Iterable[UploadedFile]
@@ -335,9 +338,6 @@ def images_import(
 def image_added(*, image_id: int) -> None:
     """A stored image gets its thumbnail and model inputs in the background."""
     jobs.enqueue(Task.IMAGE_MAKE_THUMBNAIL, image_id)
-
-
-PREPARE_BATCH = 5  # images an upload sends to each IMAGES_PREPARE task
 
 
 def image_prepare(*, image_id: int) -> None:
