@@ -1,0 +1,85 @@
+"""Text from outside refused when it holds NUL or a lone surrogate: the one owner of that rule.
+
+PostgreSQL stores NUL neither in text nor in JSON, and a lone surrogate (U+D800-U+DFFF,
+which JSON's ``\\ud800`` escape gives Python as a code point of its own) cannot be
+encoded as UTF-8: either one reaching the database, a hash or a cache key was a 500.
+Every string that arrives goes through ``text_refuse_unsafe``: the site's middleware
+(path, query strings, the pages' forms), the API's parsers (bodies at any depth, form
+fields, file names), and the decoders of strings nested in others (filters, cursors,
+uploaded label files) once they have decoded them. A refusal is a ``ValidationFailed``
+naming the field, which both faces answer as a 400.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from labeler.errors import ValidationFailed
+
+# NUL, and any surrogate code point: a well-formed pair never reaches a Python str as two
+# code points (JSON's decoder joins "\ud83d\ude00" into one), so one found here is lone.
+_UNSAFE = re.compile("[\x00\ud800-\udfff]")
+
+
+def text_unsafe_find(value: str) -> str | None:
+    """What in ``value`` no text here can hold (a description), or None when it is safe."""
+    found = _UNSAFE.search(value)
+    if found is None:
+        return None
+    if found.group() == "\x00":
+        return "the NUL character (U+0000)"
+    return f"a lone surrogate (U+{ord(found.group()):04X}, half of a UTF-16 pair)"
+
+
+def text_refuse_unsafe(value: str, *, field: str) -> None:
+    """Raise ValidationFailed naming ``field`` when ``value`` holds NUL or a lone surrogate."""
+    what = text_unsafe_find(value)
+    if what is not None:
+        raise ValidationFailed(
+            f"{field}: holds {what}, which no text here can contain.", field=field
+        )
+
+
+def data_refuse_unsafe(data: Any, *, field: str = "") -> None:
+    """Refuse (ValidationFailed) NUL or a lone surrogate in any string of decoded data.
+
+    ``data`` is what a decoder gave: text, numbers, and dicts (keys too) and lists of them
+    at any depth. The refusal names the string's path (``split[1]``, ``filter.name``, ``a
+    key of filter``); ``field`` names the whole (empty: the body). The walk keeps a stack
+    of its own (a body as deep as its decoder allows cannot exhaust the recursion limit).
+    """
+    stack: list[tuple[Any, str]] = [(data, field)]
+    while stack:
+        value, where = stack.pop()
+        if isinstance(value, str):
+            text_refuse_unsafe(value, field=where or "the body")
+        elif isinstance(value, Mapping):
+            for key in value:
+                if isinstance(key, str):
+                    text_refuse_unsafe(key, field=f"a key of {where or 'the body'}")
+            stack.extend((child, _member(where, str(key))) for key, child in value.items())
+        elif isinstance(value, list | tuple):
+            stack.extend((child, f"{where}[{index}]") for index, child in enumerate(value))
+
+
+def pairs_refuse_unsafe(pairs: Iterable[tuple[str, list[str]]]) -> None:
+    """Refuse NUL or a lone surrogate in the names and values of a form or a query string.
+
+    ``pairs`` is ``QueryDict.lists()``: each name with all its values. A refusal names the
+    parameter; a name that is itself unsafe is named with its escapes (``x\\x00``).
+    """
+    for name, values in pairs:
+        text_refuse_unsafe(name, field=f"the name {_escaped(name)}")
+        for value in values:
+            text_refuse_unsafe(value, field=name)
+
+
+def _member(where: str, key: str) -> str:
+    return f"{where}.{key}" if where else key
+
+
+def _escaped(text: str) -> str:
+    """``text`` with NUL and lone surrogates written as escapes (printable, encodable)."""
+    return _UNSAFE.sub(lambda found: f"\\u{ord(found.group()):04x}", text)
