@@ -240,12 +240,26 @@ def agreement_refresh(*, project: Project) -> None:
 
     Run in the background after labels change (``labels_changed``), so the pages that
     read these find them ready; retrains the model when enough new final labels came in.
+    Each step after the final labels runs even if one before it failed (each in its own
+    savepoint, logged); the first failure is raised at the end, so the refresh still
+    counts as failed and is tried again.
     """
     final_labels_refresh(project=project)
-    duplicate_reviews_request(project=project)
-    training_refresh_if_due(project=project)
-    agreement_report(project)
-    review_candidates(project)
+    failures: list[Exception] = []
+    for step in (
+        partial(duplicate_reviews_request, project=project),
+        partial(training_refresh_if_due, project=project),
+        partial(agreement_report, project),
+        partial(review_candidates, project),
+    ):
+        try:
+            with transaction.atomic():
+                step()
+        except Exception as exc:  # the others still run; raised below
+            logger.exception("Refresh of project %s: %s failed", project.pk, step.func.__name__)
+            failures.append(exc)
+    if failures:
+        raise failures[0]
 
 
 def agreement_refresh_overdue() -> int:
