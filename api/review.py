@@ -87,8 +87,9 @@ class ReviewRequestSerializer(serializers.Serializer):
     )
     detail = serializers.JSONField(help_text="What the reviewer should know (free form).")
     group_images = serializers.SerializerMethodField(
-        help_text="The images of the near-duplicate group the detail names (a "
-        "duplicate_labels_differ request), with their final labels now; else empty."
+        help_text="For a duplicate_labels_differ request: the images of the near-duplicate "
+        "group its image is in now (groups merge as images come), with their final labels "
+        "now; else empty."
     )
     requested_by = serializers.CharField(
         source="requested_by.username",
@@ -100,8 +101,8 @@ class ReviewRequestSerializer(serializers.Serializer):
 
     @extend_schema_field(GroupImageSerializer(many=True))
     def get_group_images(self, filed: ReviewRequest) -> list[dict[str, Any]]:
-        group = filed.detail.get("group") if isinstance(filed.detail, dict) else None
-        members: list[GroupImage] = self.context.get("group_images", {}).get(group, [])
+        # By request: the group its image is in now, which may have merged since filing.
+        members: list[GroupImage] = self.context.get("group_images", {}).get(filed.pk, [])
         return [
             {
                 "id": member.id,

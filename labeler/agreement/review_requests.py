@@ -159,14 +159,27 @@ def open_review_requests(image_ids: Collection[int]) -> dict[int, list[ReviewReq
 def requests_group_images(
     project: Project, requests: Iterable[ReviewRequest]
 ) -> dict[int, list[GroupImage]]:
-    """The images of each near-duplicate group named in these requests' details
-    (``detail["group"]``, as ``duplicate_labels_differ`` files it), by id, with their
-    final labels as they are now; two queries for a whole page of requests."""
-    groups = {group for request in requests if (group := _group_of(request)) is not None}
-    if not groups:
+    """For each request that names a near-duplicate group (``detail["group"]``, as
+    ``duplicate_labels_differ`` files it), keyed by the request's id: the images of the
+    group that image is in now, by id, with their final labels as they are now.
+
+    The group is read from the request's image at read time, not from the id the request
+    was filed with: groups merge as images are hashed (a merged group keeps the smaller
+    id), and a request follows its image into the merged group. Three queries for a whole
+    page of requests.
+    """
+    named = {request.pk: request.image_id for request in requests if _group_of(request) is not None}
+    if not named:
         return {}
+    group_of = dict(
+        Image.objects.filter(
+            project=project, pk__in=set(named.values()), duplicate_group__isnull=False
+        )
+        .order_by()
+        .values_list("pk", "duplicate_group")
+    )
     members = list(
-        Image.objects.filter(project=project, duplicate_group__in=groups)
+        Image.objects.filter(project=project, duplicate_group__in=set(group_of.values()))
         .order_by("duplicate_group", "pk")
         .values_list("pk", "duplicate_group", "original_name", "thumbnail")
     )
@@ -181,7 +194,11 @@ def requests_group_images(
         if group is None:  # not possible (filtered on it); mypy cannot tell
             continue
         by_group.setdefault(group, []).append(GroupImage(pk, name, thumbnail or "", finals.get(pk)))
-    return by_group
+    return {
+        request_id: by_group[group_of[image_id]]
+        for request_id, image_id in named.items()
+        if image_id in group_of
+    }
 
 
 def _group_of(request: ReviewRequest) -> int | None:

@@ -10,7 +10,10 @@ from django.test.utils import CaptureQueriesContext
 
 from labeler import flows
 from labeler.agreement.duplicate_labels import REASON, duplicate_reviews_request
+from labeler.agreement.models import ReviewRequest
 from labeler.agreement.review_requests import review_requests_add, review_requests_resolve
+from labeler.images.duplicate_groups import image_duplicates_link
+from labeler.images.duplicates import phash_columns
 from labeler.images.models import Image
 from tests.labeler.exports.data import finalise
 from tests.labeler.images.scenes import COPIES, encoded, scene
@@ -101,3 +104,32 @@ def test_the_groups_images_cost_the_same_queries_for_one_request_or_many(
     with CaptureQueriesContext(connection) as one:
         client.get(REVIEW.format(project.pk))
     assert len(two) <= len(one)
+
+
+@pytest.mark.django_db
+def test_a_request_follows_its_image_when_groups_merge(
+    project, lead, api_as, make_images, media_root, settings
+):
+    """Two groups each sent to review, then merged by an image near both: every request
+    lists the merged group (filed with group ids of which one no longer exists)."""
+    settings.LABELER_DUPLICATE_DISTANCE = 7
+    a, b, c, d, bridge = make_images(project, 5)
+    for image, value in ((a, 0), (b, 0b1111), (c, 0b1111 << 20), (d, (0b1111 << 20) | 0xF0)):
+        Image.objects.filter(pk=image.pk).update(**phash_columns(value))
+    image_duplicates_link(image_id=b.pk)
+    image_duplicates_link(image_id=d.pk)
+    for image, name in ((a, "cat"), (b, "dog"), (c, "cat"), (d, "dog")):
+        finalise(image, [name])
+    assert duplicate_reviews_request(project=project) == 4
+    filed_groups = set(ReviewRequest.objects.values_list("detail__group", flat=True))
+    assert filed_groups == {a.pk, c.pk}
+
+    Image.objects.filter(pk=bridge.pk).update(**phash_columns(0b11 << 20 | 0b11))
+    assert image_duplicates_link(image_id=bridge.pk) == a.pk  # c's group is gone
+
+    body = api_as(lead).get(REVIEW.format(project.pk), {"reason": "requested"}).json()
+    by_image = {item["image"]["id"]: item for item in body["results"]}
+    merged = [a.pk, b.pk, c.pk, d.pk, bridge.pk]
+    for image in (a, b, c, d):
+        [filed] = by_image[image.pk]["requests"]
+        assert [shown["id"] for shown in filed["group_images"]] == merged, image.pk
