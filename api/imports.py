@@ -161,7 +161,7 @@ class ArchiveImportView(ProjectScopedView):
         plan = archive_plan(
             archive,
             labels_format=options.validated_data["labels_format"],
-            labels_file=sent.read() if sent is not None else None,
+            labels_file=sent,
         )
         return _import_answer(self, archive_items(archive, plan), options.validated_data)
 

@@ -1,49 +1,50 @@
 """A labelled dataset sent as one zip archive: its images, and their labels from the folder
-names (ImageFolder), a CSV file, a Label Studio export or a COCO file.
+names (ImageFolder), a CSV file, our JSON or JSON Lines export, a Label Studio export or a
+COCO file.
 
-The labels file is sent beside the archive or found inside it (the one ``.csv`` or
-``.json`` file there). Entries are checked as uploads are (unsafe paths, bomb-like
-ratios, sizes: ``labeler.images.files.archive_members``) and read one at a time. When
-every image sits under one top folder (``dataset/cat/1.jpg``) that folder is dropped from
-the names, so the labels match as they would on the command line run inside it.
+The labels file is sent beside the archive or found inside it (the one ``.csv``,
+``.json`` or ``.jsonl`` file there); either way ``labels_file_load`` reads it, the member
+as a stream that may not inflate past its limits. Entries are checked as uploads are
+(unsafe paths, bomb-like ratios, sizes: ``labeler.images.files.archive_members``) and read
+one at a time; the files that are no image are reported, each with why it was skipped.
+When every image sits under one top folder (``dataset/cat/1.jpg``) that folder is dropped
+from the names, so the labels match as they would on the command line run inside it.
 """
 
 from __future__ import annotations
 
-import json
 import posixpath
 import zipfile
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from typing import IO, Any
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import IO
 
 from labeler.errors import ValidationFailed
 from labeler.images.files import RejectedFile, archive_members
 from labeler.imports.services import ImportItem
 from labeler.imports.sources import (
+    COCO,
+    CSV,
     IMAGE_EXTENSIONS,
+    JSON,
+    JSONL,
+    LABEL_FILE_SUFFIX,
+    LABEL_STUDIO,
     LabelMatcher,
     LabelSourceError,
-    coco_labels,
-    csv_labels,
     imagefolder_labels_of,
-    label_studio_labels,
+    labels_file_load,
 )
 
-NONE, IMAGEFOLDER, CSV, LABEL_STUDIO, COCO = "none", "imagefolder", "csv", "label-studio", "coco"
+NONE, IMAGEFOLDER = "none", "imagefolder"
 LABEL_FORMATS: dict[str, str] = {
     IMAGEFOLDER: "ImageFolder: a folder per label",
     CSV: "CSV: file and label columns",
+    JSON: "JSON: our export (images with file_name and final_labels)",
+    JSONL: "JSON Lines: our export (an image a line)",
     LABEL_STUDIO: "Label Studio JSON export",
     COCO: "COCO JSON",
     NONE: "No labels: images only",
-}
-LABEL_FILE_SUFFIX = {CSV: ".csv", LABEL_STUDIO: ".json", COCO: ".json"}
-MAX_LABELS_FILE_BYTES = 256 * 1024 * 1024
-_READERS: dict[str, Callable[[Any], dict[str, list[str]]]] = {
-    CSV: csv_labels,
-    LABEL_STUDIO: label_studio_labels,
-    COCO: coco_labels,
 }
 
 
@@ -54,15 +55,17 @@ class ArchivePlan:
     names: dict[str, str]
     matcher: LabelMatcher | None
     labels_file: str  # where the labels came from, for the report ("" none)
+    skipped: dict[str, str] = field(default_factory=dict)  # entry name -> why
 
 
 def archive_plan(
-    archive: IO[bytes], *, labels_format: str, labels_file: bytes | None = None
+    archive: IO[bytes], *, labels_format: str, labels_file: IO[bytes] | bytes | None = None
 ) -> ArchivePlan:
     """Read the archive's directory and the labels, before any image is stored.
 
-    Raises ValidationFailed, naming the problem, for an unknown format, an unreadable
-    archive, an archive without images, or labels that are missing or cannot be read.
+    Raises ValidationFailed, naming the problem (and the labels file's record), for an
+    unknown format, an unreadable archive, an archive without images, or labels that are
+    missing or cannot be read: nothing is stored then.
     """
     if labels_format not in LABEL_FORMATS:
         known = ", ".join(LABEL_FORMATS)
@@ -77,12 +80,20 @@ def archive_plan(
                 raise ValidationFailed(
                     "The archive holds no images (.jpg, .png, .webp, ...).", field="archive"
                 )
-            text, source = _labels_text(zipped, entries, labels_format, labels_file)
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError) as exc:
+            labels, source = _labels(zipped, entries, labels_format, labels_file)
+    except (
+        zipfile.BadZipFile,
+        OSError,
+        ValueError,
+        EOFError,
+        NotImplementedError,
+        RuntimeError,
+    ) as exc:
         raise ValidationFailed(f"Not a readable zip archive: {exc}", field="archive") from exc
     finally:
         archive.seek(0)
-    return ArchivePlan(names, _matcher(labels_format, text, names, source), source)
+    skipped = {e: _skip_reason(e) for e in entries if e not in names and e != source}
+    return ArchivePlan(names, _matcher(labels_format, labels, names), source, skipped)
 
 
 def archive_items(archive: IO[bytes], plan: ArchivePlan) -> Iterator[ImportItem]:
@@ -91,6 +102,8 @@ def archive_items(archive: IO[bytes], plan: ArchivePlan) -> Iterator[ImportItem]
         for member in archive_members(archive):
             name = plan.names.get(member.name)
             if name is None:
+                if member.name in plan.skipped:
+                    yield ImportItem(member.name, RejectedFile(plan.skipped[member.name]), None)
                 continue
             data: bytes | RejectedFile = (
                 member.data if member.data is not None else RejectedFile(member.reason)
@@ -120,19 +133,18 @@ def _image_names(entries: list[str], labels_format: str) -> dict[str, str]:
     return {e: e for e in images}
 
 
-def _labels_text(
-    zipped: zipfile.ZipFile, entries: list[str], labels_format: str, sent: bytes | None
-) -> tuple[str | None, str]:
-    """The labels file's text and where it came from (None for formats without one)."""
+def _labels(
+    zipped: zipfile.ZipFile,
+    entries: list[str],
+    labels_format: str,
+    sent: IO[bytes] | bytes | None,
+) -> tuple[dict[str, list[str]] | None, str]:
+    """The labels file's labels and where they came from (None for formats without one)."""
     suffix = LABEL_FILE_SUFFIX.get(labels_format)
     if suffix is None:
         return None, ""
     if sent is not None:
-        if len(sent) > MAX_LABELS_FILE_BYTES:
-            raise ValidationFailed(
-                f"The labels file is over {MAX_LABELS_FILE_BYTES:,} bytes.", field="labels_file"
-            )
-        return _decoded(sent, "the labels file"), "the labels file sent"
+        return _loaded(sent, labels_format, "the labels file sent"), "the labels file sent"
     found = [e for e in entries if e.lower().endswith(suffix)]
     if len(found) != 1:
         what = "no" if not found else f"{len(found)}"
@@ -142,41 +154,34 @@ def _labels_text(
             field="labels_file",
         )
     info = zipped.getinfo(found[0])
-    if info.file_size > MAX_LABELS_FILE_BYTES:
-        raise ValidationFailed(f"{found[0]} is over {MAX_LABELS_FILE_BYTES:,} bytes.")
-    return _decoded(zipped.read(info), found[0]), found[0]
+    with zipped.open(info) as member:
+        loaded = _loaded(member, labels_format, found[0], packed_size=info.compress_size)
+    return loaded, found[0]
 
 
-def _decoded(data: bytes, what: str) -> str:
+def _loaded(
+    source: IO[bytes] | bytes, labels_format: str, name: str, packed_size: int | None = None
+) -> dict[str, list[str]]:
     try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise ValidationFailed(
-            f"{what} is not UTF-8 text: {exc.reason}.", field="labels_file"
-        ) from exc
+        return labels_file_load(source, labels_format=labels_format, packed_size=packed_size)
+    except LabelSourceError as exc:
+        raise ValidationFailed(f"{name}: {exc}", field="labels_file") from exc
+
+
+def _skip_reason(entry: str) -> str:
+    """Why an entry that is neither an image nor the labels file is not imported."""
+    extension = posixpath.splitext(entry)[1].lower() or "no extension"
+    known = ", ".join(sorted(IMAGE_EXTENSIONS))
+    return f"Skipped: not an image file ({extension}); images are {known}."
 
 
 def _matcher(
-    labels_format: str, text: str | None, names: dict[str, str], source: str
+    labels_format: str, labels: dict[str, list[str]] | None, names: dict[str, str]
 ) -> LabelMatcher | None:
     files = list(names.values())
     if labels_format == NONE:
         return None
     if labels_format == IMAGEFOLDER:
         return LabelMatcher(imagefolder_labels_of(files), files=files)
-    assert text is not None
-    try:
-        if labels_format == CSV:
-            labels = csv_labels(text if "\n" in text else text + "\n")
-        else:
-            labels = _READERS[labels_format](_json(text))
-    except LabelSourceError as exc:
-        raise ValidationFailed(f"{source}: {exc}", field="labels_file") from exc
+    assert labels is not None
     return LabelMatcher(labels, files=files)
-
-
-def _json(text: str) -> Any:
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise LabelSourceError(f"Not valid JSON: {exc.msg}.", line=exc.lineno) from exc

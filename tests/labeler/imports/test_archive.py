@@ -53,10 +53,12 @@ def test_an_imagefolder_under_one_top_folder_with_splits_and_junk(project):
         }
     )
     summary = run(project, archive, "imagefolder")
-    assert (summary.created, summary.rejected, summary.labels_applied) == (2, 1, 2)
+    assert (summary.created, summary.rejected, summary.labels_applied) == (2, 2, 2)
     assert finals(project) == {"train/cat/1.png": ["cat"], "val/dog/2.png": ["dog"]}
-    broken = next(r for r in summary.results if r.status == "rejected")
-    assert broken.name == "train/cat/broken.png" and broken.labels == "refused"
+    rejected = {r.name: r for r in summary.results if r.status == "rejected"}
+    broken = rejected["pets/train/cat/broken.png".removeprefix("pets/")]
+    assert broken.labels == "refused"
+    assert rejected["pets/README.txt"].reason.startswith("Skipped: not an image file (.txt)")
 
 
 def test_a_single_label_imagefolder_keeps_its_folder_as_the_label(project):

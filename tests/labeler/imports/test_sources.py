@@ -173,8 +173,8 @@ def test_label_studio_prefers_the_file_name_our_export_writes_beside_the_url():
     ("data", "message"),
     [
         ('{"tasks": []}', "JSON list of tasks"),
-        ('[{"data": {}}]', "Task 1 has no 'data.image'"),
-        ("[1]", "Task 1 is not an object"),
+        ('[{"data": {}}]', "Task 1: data.image must be text, not null"),
+        ("[1]", "Task 1 must be an object, not the number 1"),
         ('[\n{"data": ', "line 2: Not valid JSON"),
     ],
 )

@@ -1,5 +1,6 @@
-"""manage.py import_images: a folder of images, with labels from the folders, a CSV file
-or a Label Studio export."""
+"""manage.py import_images: a folder of images, with labels from the folders or a labels
+file (CSV, our JSON or JSON Lines export, Label Studio, COCO), read by the loader every
+labels file goes through (``labeler.imports.sources.labels_file_load``)."""
 
 from __future__ import annotations
 
@@ -17,12 +18,14 @@ from labeler.images.files import RejectedFile
 from labeler.imports.labels import LABELS_AS
 from labeler.imports.services import ImportItem, ImportResult, ImportSummary
 from labeler.imports.sources import (
+    CSV,
+    LABEL_FILE_SUFFIX,
+    LABEL_STUDIO,
     LabelMatcher,
     LabelSourceError,
-    csv_labels,
     folder_files,
     imagefolder_labels,
-    label_studio_labels,
+    labels_file_load,
 )
 from labeler.projects.models import Project
 
@@ -30,8 +33,8 @@ from labeler.projects.models import Project
 class Command(BaseCommand):
     help = (
         "Import the images of a folder into a project, with their labels: from the folder "
-        "names (--layout imagefolder), a CSV file (--labels-csv) or a Label Studio JSON "
-        "export (--label-studio). Prints each file's fate and a summary."
+        "names (--layout imagefolder) or a labels file (--labels-file and --labels-format; "
+        "--labels-csv and --label-studio for short). Prints each file's fate and a summary."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -44,6 +47,8 @@ class Command(BaseCommand):
         source = parser.add_mutually_exclusive_group()
         source.add_argument("--labels-csv", type=Path, metavar="FILE")
         source.add_argument("--label-studio", type=Path, metavar="FILE")
+        source.add_argument("--labels-file", type=Path, metavar="FILE")
+        parser.add_argument("--labels-format", choices=list(LABEL_FILE_SUFFIX), default=CSV)
         parser.add_argument(
             "--labels-as",
             choices=LABELS_AS,
@@ -109,18 +114,20 @@ def _ignore(result: ImportResult) -> None:
 
 
 def _matcher(folder: Path, files: list[Path], options: dict[str, Any]) -> LabelMatcher | None:
+    path, labels_format = options["labels_file"], options["labels_format"]
+    if options["labels_csv"] is not None:
+        path, labels_format = options["labels_csv"], CSV
+    elif options["label_studio"] is not None:
+        path, labels_format = options["label_studio"], LABEL_STUDIO
     try:
-        if options["labels_csv"] is not None:
-            labels = csv_labels(options["labels_csv"])
-        elif options["label_studio"] is not None:
-            labels = label_studio_labels(options["label_studio"])
+        if path is not None:
+            labels = labels_file_load(path, labels_format=labels_format)
         elif options["layout"] == "imagefolder":
             labels = imagefolder_labels(folder)
         else:
             return None
     except LabelSourceError as exc:
-        source = options["labels_csv"] or options["label_studio"] or folder
-        raise CommandError(f"{source}: {exc}") from exc
+        raise CommandError(f"{path or folder}: {exc}") from exc
     return LabelMatcher(labels, files=[path.relative_to(folder).as_posix() for path in files])
 
 

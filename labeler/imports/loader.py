@@ -1,0 +1,188 @@
+"""Reading a labels file from outside: the bytes, bounded; the text, checked; the JSON,
+parsed no deeper than ``MAX_DEPTH``; each field, typed.
+
+Every labels file comes through here, whatever its format and however it came: sent
+beside an archive, found inside one (read as a stream, refused once it inflates past
+``MAX_INFLATION`` times its packed size or past ``MAX_LABELS_FILE_BYTES``) or read from a
+folder. A file that cannot be read raises ``LabelSourceError`` naming the record (line,
+task, image, annotation) and what is wrong with it. Nothing here imports Django: the
+command-line client reads its labels files through the same functions.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+from labeler.json_depth import MAX_DEPTH
+
+# A labels file becomes Python objects several times its size; 32 MiB holds the labels
+# of a few hundred thousand images in any of the formats.
+MAX_LABELS_FILE_BYTES = 32 * 1024 * 1024
+# Labels files compress well (JSON keys repeat), but not a thousandfold as a bomb does.
+MAX_INFLATION = 100
+INFLATION_FREE_BYTES = 1024 * 1024  # small members are not held to the ratio
+CHUNK_BYTES = 1024 * 1024
+# A string, or one of the brackets that nest; a string's brackets are not counted.
+_JSON_TOKENS = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]')
+
+PathLike = str | os.PathLike[str]
+
+
+class LabelSourceError(ValueError):
+    """A folder or label file that cannot be read, with where the problem is."""
+
+    def __init__(self, message: str, *, line: int | None = None) -> None:
+        super().__init__(f"line {line}: {message}" if line is not None else message)
+        self.line = line
+
+
+def labels_bytes_read(stream: IO[bytes], *, packed_size: int | None = None) -> bytes:
+    """The stream's bytes, read a chunk at a time and never more than the limits allow.
+
+    ``packed_size`` is the compressed size of an archive member: the stream may inflate
+    to ``MAX_INFLATION`` times it (at least ``INFLATION_FREE_BYTES``). Raises
+    LabelSourceError as soon as a limit is passed, holding no more than it allows.
+    """
+    limit = MAX_LABELS_FILE_BYTES
+    if packed_size is not None:
+        limit = min(limit, max(INFLATION_FREE_BYTES, packed_size * MAX_INFLATION))
+    data = bytearray()
+    while chunk := stream.read(min(CHUNK_BYTES, limit + 1 - len(data))):
+        data += chunk
+        if len(data) > limit:
+            if limit < MAX_LABELS_FILE_BYTES:
+                raise LabelSourceError(
+                    f"The labels file inflates to more than {MAX_INFLATION} times its packed "
+                    f"size ({packed_size:,} bytes); a zip bomb is refused."
+                )
+            raise LabelSourceError(f"The labels file is over {MAX_LABELS_FILE_BYTES:,} bytes.")
+    return bytes(data)
+
+
+def labels_path_read(path: PathLike) -> str:
+    """The text of the labels file at ``path``, read as ``labels_text`` says."""
+    try:
+        with Path(path).open("rb") as stream:
+            return labels_text(labels_bytes_read(stream))
+    except OSError as exc:
+        raise LabelSourceError(f"Cannot read {path}: {exc.strerror or exc}.") from exc
+
+
+def labels_text(data: bytes) -> str:
+    """The file's UTF-8 text (a byte order mark dropped); its NULs are refused by line."""
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise LabelSourceError(f"The file is not UTF-8 text: {exc.reason}.", line=line) from exc
+    if "\x00" in text:
+        line = text.count("\n", 0, text.index("\x00")) + 1
+        raise LabelSourceError("The NUL character is no text a labels file holds.", line=line)
+    return text
+
+
+def json_parse(text: str) -> Any:
+    """The JSON document ``text``, refused (naming its line) when it nests too deep or is
+    not JSON. The depth is counted before parsing, so no depth reaches the decoder."""
+    _depth_check(text, line=None)
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise LabelSourceError(f"Not valid JSON: {exc.msg}.", line=exc.lineno) from exc
+
+
+def jsonl_parse(text: str) -> Iterator[tuple[int, Any]]:
+    """Each non-blank line's JSON value with its line number, checked as ``json_parse``."""
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        _depth_check(line, line=number)
+        try:
+            yield number, json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise LabelSourceError(f"Not valid JSON: {exc.msg}.", line=number) from exc
+
+
+def _depth_check(text: str, *, line: int | None) -> None:
+    depth = 0
+    for token in _JSON_TOKENS.finditer(text):
+        bracket = token.group()
+        if bracket in ("[", "{"):
+            depth += 1
+            if depth > MAX_DEPTH:
+                at = line if line is not None else text.count("\n", 0, token.start()) + 1
+                raise LabelSourceError(
+                    f"Arrays and objects nest more than {MAX_DEPTH} levels deep.", line=at
+                )
+        elif bracket in ("]", "}"):
+            depth -= 1
+
+
+def text_field(value: Any, where: str, *, blank: bool = False) -> str:
+    """``value`` as text from outside: a string, not blank (unless ``blank``), holding
+    neither NUL nor a lone surrogate (which no database stores). ``where`` names the
+    record and field for the message (``"Task 3: data.image"``)."""
+    if not isinstance(value, str):
+        raise LabelSourceError(f"{where} must be text, not {_kind(value)}.")
+    if "\x00" in value:
+        raise LabelSourceError(f"{where} holds the NUL character, which no text here holds.")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise LabelSourceError(
+            f"{where} holds a lone surrogate (an unpaired \\ud800-\\udfff escape), "
+            "which is not text."
+        ) from None
+    if not blank and not value.strip():
+        raise LabelSourceError(f"{where} is empty.")
+    return value
+
+
+def id_field(value: Any, where: str) -> int | str:
+    """``value`` as a record's id: a whole number or text."""
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise LabelSourceError(f"{where} must be a whole number or text, not {_kind(value)}.")
+    return text_field(value, where) if isinstance(value, str) else value
+
+
+def names_field(value: Any, where: str) -> list[str]:
+    """Label names: a list of text, or one text (a single name); None is none."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [text_field(value, where, blank=True)]
+    if not isinstance(value, list):
+        raise LabelSourceError(f"{where} must be a list of label names, not {_kind(value)}.")
+    return [text_field(name, f"{where}[{i}]", blank=True) for i, name in enumerate(value)]
+
+
+def object_field(value: Any, where: str) -> dict[str, Any]:
+    """``value`` as a JSON object."""
+    if not isinstance(value, dict):
+        raise LabelSourceError(f"{where} must be an object, not {_kind(value)}.")
+    return value
+
+
+def list_field(value: Any, where: str) -> list[Any]:
+    """``value`` as a JSON list."""
+    if not isinstance(value, list):
+        raise LabelSourceError(f"{where} must be a list, not {_kind(value)}.")
+    return value
+
+
+def _kind(value: Any) -> str:
+    """What a JSON value is, for a message: ``a list``, ``the number 3``, ``null``."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return f"{str(value).lower()}"
+    if isinstance(value, int | float):
+        return f"the number {value!r}"
+    if isinstance(value, str):
+        return "text"
+    return "a list" if isinstance(value, list) else "an object"
