@@ -61,7 +61,7 @@ def import_page(request: HttpRequest, project_id: int) -> HttpResponse:
             plan = archive_plan(
                 data["archive"],
                 labels_format=data["labels_format"],
-                labels_file=sent.read() if sent is not None else None,
+                labels_file=sent,
             )
             summary = images_import(
                 project=project,
