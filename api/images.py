@@ -41,11 +41,16 @@ def stored_file_url(context: Mapping[str, Any], name: str | None) -> str:
     """A stored file's address for the caller (see labeler.images.links).
 
     Without a request there is no caller: the address is made for no one and never serves.
+    ``context["originals"]``: the caller is served originals (a lead or an admin), so a
+    bucket's image may be fetched from the bucket itself.
     """
     request = context.get("request")
     if request is None:
         return file_link(name or "", user_id=0)
-    return request.build_absolute_uri(file_link(name or "", user_id=request.user.pk or 0))
+    link = file_link(
+        name or "", user_id=request.user.pk or 0, originals=bool(context.get("originals"))
+    )
+    return request.build_absolute_uri(link)
 
 
 DATETIME = serializers.DateTimeField()  # formats datetimes as every serializer here does
@@ -258,7 +263,7 @@ class ImageViewSet(
     def get_serializer_context(self) -> dict[str, Any]:
         context = dict(super().get_serializer_context())
         if not getattr(self, "swagger_fake_view", False):
-            context["positions"] = self.can_manage
+            context["positions"] = context["originals"] = self.can_manage
         return context
 
     def get_object(self) -> Image:
@@ -334,8 +339,9 @@ class ImageViewSet(
     @extend_schema(responses={(200, "image/*"): OpenApiResponse(description="The image file.")})
     @action(detail=True, methods=["get"])
     def file(self, request: Request, *args: Any, **kwargs: Any) -> FileResponse:
-        """The image itself; cached for long, since names are content addressed."""
-        return _serve(self.get_object().file.name or "")
+        """The image itself: the original for leads and admins, for others a copy without
+        metadata (``labeler.images.served``); cached for long, names being content addressed."""
+        return _serve(self.get_object().file.name or "", originals=self.can_manage)
 
     @extend_schema(responses={(200, "image/jpeg"): OpenApiResponse(description="A thumbnail.")})
     @action(detail=True, methods=["get"])
@@ -344,11 +350,11 @@ class ImageViewSet(
         image = self.get_object()
         if not image.thumbnail:
             raise NotFound("The thumbnail is not ready yet.")
-        return _serve(image.thumbnail.name or "")
+        return _serve(image.thumbnail.name or "", originals=self.can_manage)
 
 
-def _serve(name: str) -> FileResponse:
-    response = stored_file_response(name)
+def _serve(name: str, *, originals: bool) -> FileResponse:
+    response = stored_file_response(name, originals=originals)
     if response is None:
         raise NotFound("The stored file is missing.")
     return response

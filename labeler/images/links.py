@@ -37,6 +37,7 @@ from django.urls import reverse
 from django.utils.crypto import constant_time_compare
 
 from labeler.images.references import reference_address
+from labeler.images.served import is_original, sees_originals
 from labeler.projects.models import Membership
 
 SALT = "labeler.images.links"
@@ -60,13 +61,16 @@ def _signature(name: str, issued: int, user_id: int) -> str:
     return signing.Signer(salt=SALT).signature(f"{issued}:{user_id}:{name}")
 
 
-def file_link(name: str, *, user_id: int) -> str:
+def file_link(name: str, *, user_id: int, originals: bool = False) -> str:
     """The address (a path on this site) at which this user may fetch a stored file.
 
-    For a bucket's image read in place, a presigned address of the bucket instead (made
-    for a user only: an address for no one never serves).
+    For a bucket's image read in place, a presigned address of the bucket instead, made
+    for a user who is served originals only (``originals``, leads and admins: the bucket
+    serves the original as it lies): an address for no one never serves, and others get
+    this site's address, which answers them with the stripped copy.
     """
-    if user_id and (presigned := reference_address(name)):
+    presign = user_id and (originals or not is_original(name))
+    if presign and (presigned := reference_address(name)):
         return presigned
     step = _lifetime() // 2
     issued = int(_now()) // step * step
@@ -99,6 +103,7 @@ class FileReader:
     user_id: int
     password: str  # the hash: a session is valid while it was made with this one
     may_read: bool  # staff, or a member of the project
+    originals: bool  # staff, or a lead of the project (labeler.images.served)
 
     def session_valid(self, session_hash: object) -> bool:
         """Whether a session's hash was made with the user's current password (Django's
@@ -120,8 +125,13 @@ def file_reader(
         row = cursor.fetchone()
     if row is None:
         return None
-    pk, password, is_staff, is_member = row
-    return FileReader(user_id=pk, password=password, may_read=bool(is_staff or is_member))
+    pk, password, is_staff, role = row
+    return FileReader(
+        user_id=pk,
+        password=password,
+        may_read=bool(is_staff or role),
+        originals=sees_originals(is_admin=bool(is_staff), role=role),
+    )
 
 
 @functools.cache
@@ -137,7 +147,7 @@ def _reader_sql(vendor: str, by_token: bool) -> str:
         f"JOIN {tokens} t ON t.user_id = u.id WHERE t.key = %s" if by_token else "WHERE u.id = %s"
     )
     return (
-        "SELECT u.id, u.password, u.is_staff, EXISTS(SELECT 1 FROM "
+        "SELECT u.id, u.password, u.is_staff, (SELECT m.role FROM "
         f"{members} m WHERE m.project_id = %s AND m.user_id = u.id) FROM {users} u "
         f"{found} AND u.is_active"
     )

@@ -35,6 +35,7 @@ from labeler.images.metadata import metadata_strip_checked
 from labeler.images.model_inputs import input_cache, inputs_keep, inputs_keep_decoded
 from labeler.images.models import Image
 from labeler.images.references import file_open, is_reference
+from labeler.images.served import stripped_delete
 from labeler.projects.models import Project
 
 logger = logging.getLogger(__name__)
@@ -483,11 +484,12 @@ def images_needing_display(images: QuerySet[Image]) -> QuerySet[Image]:
 
 
 def storage_delete_files(*, names: Iterable[str]) -> None:
-    """Delete files from storage, ignoring those already gone."""
+    """Delete files from storage (and an original's stripped copy), ignoring those gone."""
     for name in names:
-        if is_reference(name):
-            continue  # read in place: never ours to delete
         try:
+            stripped_delete(name=name)  # ours, even for an image read in place
+            if is_reference(name):
+                continue  # read in place: never ours to delete
             default_storage.delete(name)
         except OSError:
             logger.warning("could not delete stored file %s", name, exc_info=True)

@@ -9,6 +9,7 @@ import re
 from django.http import FileResponse
 
 from labeler.images.references import CONTENT_TYPES, file_open, is_reference
+from labeler.images.served import image_bytes_for
 
 logger = logging.getLogger(__name__)
 
@@ -26,8 +27,14 @@ STORED_CONTENT_TYPES = {
 }
 
 
-def stored_file_response(name: str, *, max_age: int = 31_536_000) -> FileResponse | None:
-    """The stored file, never to change for the browser (its name is its content's hash).
+def stored_file_response(
+    name: str, *, originals: bool, max_age: int = 31_536_000
+) -> FileResponse | None:
+    """The stored file as this user may have it, never to change for the browser (its
+    name is its content's hash); None when it is missing or cannot be read now.
+
+    ``originals``: whether the user is served originals (leads and admins); else an
+    original is answered by its stripped copy (``labeler.images.served.image_bytes_for``).
 
     The browser keeps it for ``max_age`` seconds: a year, or what its address has left.
 
@@ -39,8 +46,12 @@ def stored_file_response(name: str, *, max_age: int = 31_536_000) -> FileRespons
     its type named by its key's image extension, the only ones registered.
     """
     try:
+        name = image_bytes_for(name=name, originals=originals)
         handle = file_open(name)
     except (FileNotFoundError, IsADirectoryError):
+        return None
+    except (ValueError, SyntaxError) as exc:  # passed the upload's checks: not expected
+        logger.warning("Cannot strip %s: %s", name, exc)
         return None
     except OSError as exc:  # a referenced bucket or folder that cannot be read now
         if not is_reference(name):

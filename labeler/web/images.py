@@ -54,7 +54,9 @@ def file_link_serve(
 ) -> HttpResponse | FileResponse:
     """A stored image or thumbnail by its address, for the logged-in member it was made for.
 
-    One query (the user and their membership); the session comes from the cache.
+    One query (the user and their role); the session comes from the cache. An original
+    goes to the project's leads and admins only; others get its stripped copy
+    (``labeler.images.served``).
     """
     project_id = file_project(name)
     if project_id is None:
@@ -66,7 +68,9 @@ def file_link_serve(
         return _refused(404, WRONG_OR_EXPIRED)
     if not reader.may_read:
         return _refused(403, "You are not a member of this image's project.")
-    response = stored_file_response(name, max_age=file_link_remaining(issued=issued))
+    response = stored_file_response(
+        name, originals=reader.originals, max_age=file_link_remaining(issued=issued)
+    )
     if response is None:
         return _refused(404, "The stored file is missing.")
     return response

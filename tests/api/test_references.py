@@ -14,6 +14,7 @@ import pytest
 from django.test import Client
 
 from labeler.images.models import Image
+from tests.api.test_original_bytes import leaks, private_photo
 from tests.conftest import client_for
 from tests.factories import image_bytes
 from tests.s3 import Bucket, moto_server, s3_bucket  # noqa: F401 - fixtures
@@ -65,17 +66,23 @@ def test_a_lead_registers_a_bucket_and_follows_its_scan(project, lead, s3: Bucke
 def test_a_bucket_image_is_shown_from_a_presigned_address(
     project, lead, annotator, s3: Bucket, post, settings
 ):
-    """Its file_url is the bucket's own, fetched without any credentials, for a while."""
-    data = image_bytes("JPEG")
+    """A lead's file_url is the bucket's own, fetched without any credentials, for a while;
+    an annotator's is this site's, which serves the photo without its metadata."""
+    data = private_photo(located=False)
     s3.put("photo.jpg", data)
     post(lead, {"kind": "s3", "bucket": s3.name})
     image = Image.objects.get(project=project)
+    path = f"/api/v1/projects/{project.pk}/images/{image.pk}/"
 
-    for user in (lead, annotator):
-        body = client_for(user).get(f"/api/v1/projects/{project.pk}/images/{image.pk}/").json()
-        address = body["file_url"]
-        assert address.startswith(f"{s3.endpoint}/{s3.name}/photo.jpg?")
-        assert fetch(address) == (200, data, "image/jpeg")
+    mine = client_for(annotator).get(path).json()["file_url"]
+    assert mine.startswith("http://testserver/files/")
+    browser = Client()
+    browser.force_login(annotator)
+    stripped = b"".join(browser.get(mine).streaming_content)
+    assert not leaks(stripped)
+    address = client_for(lead).get(path).json()["file_url"]
+    assert address.startswith(f"{s3.endpoint}/{s3.name}/photo.jpg?")
+    assert fetch(address) == (200, data, "image/jpeg")
 
     query = parse_qs(urlsplit(address).query)
     assert query["X-Amz-Expires"] == [str(settings.LABELER_S3_PRESIGN_SECONDS)]

@@ -1,0 +1,90 @@
+"""Which bytes a user is served for a stored image: the one rule every file route follows.
+
+Only a project's leads and admins are ever served an original (an upload as it was sent,
+or an image read in place), with its EXIF: GPS position, owner, camera serial. Everyone
+else, whatever address they follow (``file_url``, ``display_url`` where no display copy
+was needed, the labelling page's full-resolution zoom, the API's ``file/`` route), gets
+the original's stripped copy (``labeler.images.stripped``): full resolution, upright, no
+metadata. Thumbnails and display copies are made without metadata and go to every member.
+
+A stripped copy is made on its first request and kept in storage under ``stripped/``,
+named by the hash of the original's name (content addressed for uploads), written whole
+before anyone reads it; deleting the original deletes it (``stripped_delete``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+
+from labeler.images.references import file_open
+from labeler.images.stripped import stripped_copy
+
+# Made without metadata (labeler.images.files.previews_render): served to every member.
+DERIVED_FOLDERS = ("thumbnails/", "displays/")
+STRIPPED_FOLDER = "stripped"
+_EXTENSIONS = ("jpg", "png", "webp", "bmp")
+
+
+def sees_originals(*, is_admin: bool, role: str | None) -> bool:
+    """Whether a user is served originals: admins and the project's leads."""
+    return is_admin or role == "lead"
+
+
+def is_original(name: str) -> bool:
+    """Whether a stored name is an original (anything not a derived copy counts as one)."""
+    return not name.startswith(DERIVED_FOLDERS)
+
+
+def image_bytes_for(*, name: str, originals: bool) -> str:
+    """The stored name whose bytes this user gets when asking for ``name``.
+
+    ``originals``: whether they may have the original (``sees_originals``). Otherwise an
+    original's stripped copy, made now if it was not yet. Raises FileNotFoundError when
+    the original is gone, ValueError or OSError when it cannot be read as its format.
+    """
+    if originals or not is_original(name):
+        return name
+    for extension in _EXTENSIONS:
+        cached = _stripped_base(name) + extension
+        if default_storage.exists(cached):
+            return cached
+    with file_open(name) as handle:
+        data = handle.read()
+    copy = stripped_copy(data, os.path.splitext(name)[1].lstrip(".").lower())
+    return _store_whole(_stripped_base(name) + copy.extension, copy.content)
+
+
+def stripped_delete(*, name: str) -> None:
+    """Delete an original's stripped copy, if one was made."""
+    if not is_original(name):
+        return
+    for extension in _EXTENSIONS:
+        default_storage.delete(_stripped_base(name) + extension)
+
+
+def _stripped_base(name: str) -> str:
+    digest = hashlib.sha256(name.encode()).hexdigest()
+    project = name.split("/", 2)[1] if name.count("/") >= 2 else "0"
+    return f"{STRIPPED_FOLDER}/{project}/{digest[:2]}/{digest}."
+
+
+def _store_whole(name: str, content: bytes) -> str:
+    """Write the copy so that no one ever reads it half-written: on a local disk to a
+    temporary file renamed into place (a storage's save writes where readers look);
+    an object store's put is whole anyway."""
+    try:
+        target = Path(default_storage.path(name))
+    except NotImplementedError:
+        return default_storage.save(name, ContentFile(content))
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=target.parent, delete=False) as temporary:
+        temporary.write(content)
+    os.chmod(temporary.name, 0o644)
+    os.replace(temporary.name, target)
+    return name

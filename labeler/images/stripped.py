@@ -1,0 +1,166 @@
+"""A photo's full-resolution copy without any metadata: what people below lead are served.
+
+``metadata.metadata_strip`` leaves out what exports must not carry (EXIF, XMP, IPTC) and
+keeps the rest; this copy keeps only what draws the picture, by a list of what to keep
+rather than of what to drop, so a comment, a maker's segment or a text chunk never slips
+through:
+
+- JPEG: SOI, the JFIF header, the ICC profile, Adobe's colour transform, the tables,
+  frames and scans (copied bit for bit, segments between progressive scans walked too),
+  EOI; nothing after the image's end. A minimal EXIF holding the orientation is put back,
+  so the photo shows the right way up, as the original does.
+- PNG: the critical chunks and those that say how to draw them (transparency, colour,
+  animation); no text, EXIF nor time.
+- WebP: the bitstream, alpha, animation and ICC chunks; no EXIF nor XMP.
+- Anything else, and a PNG or WebP turned by its EXIF: decoded, turned upright and
+  written as PNG (lossless; a GIF's first frame).
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import struct
+from dataclasses import dataclass
+
+from PIL import ExifTags, ImageOps
+from PIL import Image as PILImage
+
+_SOI, _SOS, _EOI = b"\xff\xd8", 0xDA, 0xD9
+# Marker bytes of segments that draw the picture: SOFn, DHT, DAC (C0-CF), DQT, DNL, DRI,
+# DHP/EXP (DB-DF), and the APPn that hold colour rather than private data.
+_TABLES = {*range(0xC0, 0xD0), 0xDB, 0xDC, 0xDD, 0xDE, 0xDF}
+_KEPT_APP = {0xE0: (b"JFIF\x00",), 0xE2: (b"ICC_PROFILE\x00",), 0xEE: (b"Adobe",)}
+_STANDALONE = {0x01, *range(0xD0, 0xD8)}
+# A marker inside entropy-coded data: 0xFF then neither a stuffed zero, RSTn nor a fill.
+_NEXT_MARKER = re.compile(rb"\xff[\x01-\xcf\xd8-\xfe]")
+
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_PNG_KEPT = {
+    b"IHDR", b"PLTE", b"IDAT", b"IEND", b"tRNS", b"cHRM", b"gAMA", b"iCCP", b"sBIT",
+    b"sRGB", b"cICP", b"mDCv", b"cLLi", b"bKGD", b"pHYs", b"acTL", b"fcTL", b"fdAT",
+}  # fmt: skip
+_WEBP_KEPT = {b"VP8 ", b"VP8L", b"VP8X", b"ALPH", b"ANIM", b"ANMF", b"ICCP"}
+_VP8X_EXIF_XMP = 0x08 | 0x04
+
+
+@dataclass(frozen=True)
+class StrippedCopy:
+    """The copy's bytes and the extension of its format."""
+
+    content: bytes
+    extension: str
+
+
+def stripped_copy(data: bytes, extension: str) -> StrippedCopy:
+    """The image in ``data`` (stored with this extension) with nothing but its picture.
+
+    Raises ValueError (or Pillow's OSError) when the file cannot be read as its format.
+    """
+    orientation = _orientation(data)
+    if extension == "jpg":
+        return StrippedCopy(_jpeg(data, orientation), "jpg")
+    if extension == "png" and orientation == 1:
+        return StrippedCopy(_png(data), "png")
+    if extension == "webp" and orientation == 1:
+        return StrippedCopy(_webp(data), "webp")
+    if extension == "bmp":
+        return StrippedCopy(data, "bmp")  # BMP holds no metadata
+    return StrippedCopy(_png(_redrawn(data)), "png")
+
+
+def _orientation(data: bytes) -> int:
+    with PILImage.open(io.BytesIO(data)) as image:
+        return int(image.getexif().get(ExifTags.Base.Orientation, 1) or 1)
+
+
+def _redrawn(data: bytes) -> bytes:
+    """The first frame decoded, turned as its EXIF says, written as PNG with nothing else."""
+    with PILImage.open(io.BytesIO(data)) as image:
+        upright = ImageOps.exif_transpose(image)
+        upright.info = {}
+        buffer = io.BytesIO()
+        upright.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def _orientation_segment(orientation: int) -> bytes:
+    if orientation == 1:
+        return b""
+    exif = PILImage.Exif()
+    exif[ExifTags.Base.Orientation] = orientation
+    payload = b"Exif\x00\x00" + exif.tobytes()
+    return b"\xff\xe1" + struct.pack(">H", len(payload) + 2) + payload
+
+
+def _jpeg(data: bytes, orientation: int) -> bytes:
+    """The JPEG's picture segments and scans; every other segment left out."""
+    if data[:2] != _SOI:
+        raise ValueError("Not a JPEG file.")
+    out = bytearray(_SOI + _orientation_segment(orientation))
+    position = 2
+    while position + 1 < len(data):
+        if data[position] != 0xFF:
+            raise ValueError(f"A JPEG segment was expected at byte {position}.")
+        marker = data[position + 1]
+        if marker == 0xFF:  # fill byte
+            position += 1
+        elif marker in _STANDALONE:
+            out += data[position : position + 2]
+            position += 2
+        elif marker == _EOI:
+            break  # what follows (an MPO's other images, a trailer) is left out
+        else:
+            (length,) = struct.unpack(">H", data[position + 2 : position + 4])
+            end = position + 2 + length
+            if _jpeg_kept(marker, data[position + 4 : end]):
+                out += data[position:end]
+            if marker == _SOS:  # the entropy-coded data, up to the next marker
+                found = _NEXT_MARKER.search(data, end)
+                end = found.start() if found else len(data)
+                out += data[position + 2 + length : end]
+            position = end
+    return bytes(out + b"\xff\xd9")
+
+
+def _jpeg_kept(marker: int, body: bytes) -> bool:
+    if marker in _TABLES or marker == _SOS:
+        return True
+    return any(body.startswith(prefix) for prefix in _KEPT_APP.get(marker, ()))
+
+
+def _png(data: bytes) -> bytes:
+    """The PNG's chunks that draw it (``_PNG_KEPT``), CRCs as they were."""
+    if not data.startswith(_PNG_SIGNATURE):
+        raise ValueError("Not a PNG file.")
+    out = bytearray(_PNG_SIGNATURE)
+    position = len(_PNG_SIGNATURE)
+    while position + 8 <= len(data):
+        (length,) = struct.unpack(">I", data[position : position + 4])
+        kind = data[position + 4 : position + 8]
+        end = position + 12 + length
+        if kind in _PNG_KEPT:
+            out += data[position:end]
+        if kind == b"IEND":
+            break
+        position = end
+    return bytes(out)
+
+
+def _webp(data: bytes) -> bytes:
+    """The WebP's picture chunks, its VP8X flags for EXIF and XMP cleared."""
+    if data[:4] != b"RIFF" or data[8:12] != b"WEBP":
+        raise ValueError("Not a WebP file.")
+    body = bytearray()
+    position = 12
+    while position + 8 <= len(data):
+        kind = data[position : position + 4]
+        (length,) = struct.unpack("<I", data[position + 4 : position + 8])
+        end = position + 8 + length + (length & 1)
+        chunk = bytearray(data[position:end])
+        if kind == b"VP8X":
+            chunk[8] &= ~_VP8X_EXIF_XMP & 0xFF
+        if kind in _WEBP_KEPT:
+            body += chunk
+        position = end
+    return b"RIFF" + struct.pack("<I", len(body) + 4) + b"WEBP" + bytes(body)
