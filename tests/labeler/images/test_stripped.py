@@ -1,0 +1,89 @@
+"""The copy served below lead: the whole picture, nothing but the picture."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from PIL import ExifTags, PngImagePlugin
+from PIL import Image as PILImage
+
+from labeler.images.stripped import stripped_copy
+from tests.api.test_original_bytes import OWNER, leaks, private_photo
+
+
+def _exif(orientation: int = 1) -> PILImage.Exif:
+    exif = PILImage.Exif()
+    exif[ExifTags.Base.Artist] = OWNER
+    if orientation != 1:
+        exif[ExifTags.Base.Orientation] = orientation
+    return exif
+
+
+def _picture(fmt: str, size: tuple[int, int] = (30, 20), **options: object) -> bytes:
+    image = PILImage.linear_gradient("L").resize(size).convert("RGB")
+    buffer = io.BytesIO()
+    image.save(buffer, format=fmt, **options)
+    return buffer.getvalue()
+
+
+def _pixels(data: bytes) -> tuple[tuple[int, int], bytes]:
+    with PILImage.open(io.BytesIO(data)) as image:
+        upright = image.copy() if image.format == "PNG" else image.convert("RGB")
+        return upright.size, upright.convert("RGB").tobytes()
+
+
+def test_a_jpeg_keeps_its_scans_and_orientation_and_loses_the_rest():
+    """Comments, EXIF, XMP and what follows the image's end go; scans are copied as they are."""
+    data = private_photo(located=True) + b"trailer: " + OWNER.encode()
+    copy = stripped_copy(data, "jpg")
+    assert copy.extension == "jpg"
+    assert not leaks(copy.content)
+    assert (
+        copy.content.split(b"\xff\xda", 1)[1] == data.split(b"\xff\xda", 1)[1].split(b"trailer")[0]
+    )
+    turned = _picture("JPEG", exif=_exif(6), comment=b"x " + OWNER.encode())
+    with PILImage.open(io.BytesIO(stripped_copy(turned, "jpg").content)) as image:
+        assert image.getexif().get(ExifTags.Base.Orientation) == 6
+        assert set(image.getexif()) == {ExifTags.Base.Orientation}
+
+
+def test_a_progressive_jpegs_segments_between_scans_are_walked():
+    """A comment between two scans of a progressive JPEG is left out too."""
+    data = _picture("JPEG", size=(64, 48), progressive=True)
+    second_scan = data.index(b"\xff\xda", data.index(b"\xff\xda") + 2)
+    comment = b"\xff\xfe" + (len(OWNER) + 2).to_bytes(2, "big") + OWNER.encode()
+    spliced = data[:second_scan] + comment + data[second_scan:]
+    copy = stripped_copy(spliced, "jpg").content
+    assert OWNER.encode() not in copy
+    assert copy == data
+
+
+def test_a_png_keeps_its_pixel_chunks_only():
+    info = PngImagePlugin.PngInfo()
+    info.add_text("Author", OWNER)
+    info.add_itxt("Comment", OWNER, zip=True)
+    data = _picture("PNG", pnginfo=info, exif=_exif())
+    copy = stripped_copy(data, "png")
+    assert (copy.extension, leaks(copy.content)) == ("png", [])
+    assert _pixels(copy.content) == _pixels(data)
+
+
+def test_a_webp_loses_its_exif_and_xmp_chunks():
+    data = _picture("WEBP", lossless=True, exif=_exif(), xmp=b"<x>" + OWNER.encode() + b"</x>")
+    copy = stripped_copy(data, "webp")
+    assert (copy.extension, leaks(copy.content)) == ("webp", [])
+    assert _pixels(copy.content) == _pixels(data)
+
+
+@pytest.mark.parametrize(("fmt", "extension"), [("PNG", "png"), ("WEBP", "webp"), ("TIFF", "tif")])
+def test_a_turned_or_other_format_is_drawn_again_upright_as_png(fmt, extension):
+    """Turned by its EXIF (no lossless way to keep that alone), or a TIFF's tags: a PNG."""
+    options: dict[str, object] = {"exif": _exif(6)}
+    if fmt == "WEBP":
+        options["lossless"] = True
+    data = _picture(fmt, **options)
+    copy = stripped_copy(data, extension)
+    assert (copy.extension, leaks(copy.content)) == ("png", [])
+    with PILImage.open(io.BytesIO(copy.content)) as image:
+        assert image.size == (20, 30)  # upright
