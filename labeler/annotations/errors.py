@@ -39,3 +39,27 @@ class QualificationUnavailable(Conflict):
     """A qualification test is due and no gold image is left to ask."""
 
     code = "qualification_unavailable"
+
+
+class QualificationImagesOnly(Conflict):
+    """The annotator is taking the qualification test: only its images are open to them."""
+
+    code = "test_images_only"
+
+
+class QualificationNotSkippable(Conflict):
+    """A question of the qualification test cannot be skipped: skipping would shorten it."""
+
+    code = "test_not_skippable"
+
+
+class ImageProblem(Conflict):
+    """The image is flagged as a problem: it is not labelled until a lead clears it."""
+
+    code = "image_problem"
+
+
+class ImageReserved(Conflict):
+    """The image is kept for other annotators."""
+
+    code = "image_reserved"

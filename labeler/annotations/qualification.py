@@ -41,6 +41,7 @@ from labeler.annotations.models import (
     AnnotatorStanding,
     FinalLabel,
     FinalLabelMethod,
+    ImageReservation,
     Skip,
     StandingStatus,
 )
@@ -53,16 +54,14 @@ RETAKE = "retake"
 ACTIONS = (RESUME, RETAKE)
 
 
-def qualification_outcome(
-    correct: Sequence[bool], *, size: int, pass_mark: float, exhausted: bool = False
-) -> bool | None:
+def qualification_outcome(correct: Sequence[bool], *, size: int, pass_mark: float) -> bool | None:
     """Whether a test of ``size`` answers is passed: True or False once its first ``size``
-    answers are in (or, ``exhausted``, once no question is left), None while it goes on.
+    answers are in, None while it goes on. A test is never decided on fewer answers.
 
-    Answers beyond ``size`` are not counted; a test with no answer is never decided.
+    Answers beyond ``size`` are not counted.
     """
     taken = list(correct[:size])
-    if not taken or (len(taken) < size and not exhausted):
+    if size < 1 or len(taken) < size:
         return None
     return sum(taken) / len(taken) >= pass_mark
 
@@ -198,24 +197,29 @@ def _advance(project: Project, standing: AnnotatorStanding) -> None:
 
 
 def _check_test(project: Project, standing: AnnotatorStanding) -> None:
+    """Decide the test once its full number of answers is in; never on fewer.
+
+    Test images cannot be skipped (``skip_create``), so a test runs short only when the
+    project has too few gold images open to the annotator: it then waits, refused as
+    ``QualificationUnavailable``, until a lead marks more images as gold.
+    """
     size = project.qualification_gold_count
     answers = gold_answers(
         project=project, annotator_id=standing.annotator_id, after=standing.test_after, first=size
     )
     correct = [right for _, right in answers]
-    exhausted = len(answers) < size and not _unseen_gold(project, standing.annotator_id).exists()
-    if exhausted and not answers:
-        raise QualificationUnavailable(
-            "This project asks new annotators to pass a test on gold images first, and it "
-            "has no gold image left that you have not seen: ask a lead to mark more images "
-            "as gold.",
-            status=standing.status,
-        )
     standing.test_answered, standing.test_correct = len(correct), sum(correct)
-    passed = qualification_outcome(
-        correct, size=size, pass_mark=project.qualification_pass_mark, exhausted=exhausted
-    )
+    passed = qualification_outcome(correct, size=size, pass_mark=project.qualification_pass_mark)
     if passed is None:
+        if not gold_open_to(project=project, annotator_id=standing.annotator_id).exists():
+            raise QualificationUnavailable(
+                f"This project asks new annotators to pass a test of {size} gold images "
+                f"first; you have answered {len(correct)}, with no gold image left that you have "
+                "not seen: ask a lead to mark more images as gold.",
+                status=standing.status,
+                test_answered=len(correct),
+                test_size=size,
+            )
         standing.save(update_fields=["test_answered", "test_correct"])
         return
     # The rolling window starts after the test's answers.
@@ -256,13 +260,18 @@ def _check_rolling(project: Project, standing: AnnotatorStanding) -> None:
         standing.save(update_fields=["checked_through", "rolling_answered", "rolling_correct"])
 
 
-def _unseen_gold(project: Project, annotator_id: int) -> QuerySet[Image]:
+def gold_open_to(*, project: Project, annotator_id: int) -> QuerySet[Image]:
+    """The gold images the queue may lease to the annotator: not labelled nor skipped by
+    them, not flagged as a problem, not kept for other annotators."""
     seen = Annotation.objects.filter(image=OuterRef("pk"), annotator_id=annotator_id)
     skipped = Skip.objects.filter(image=OuterRef("pk"), annotator_id=annotator_id)
+    kept = ImageReservation.objects.filter(image=OuterRef("pk"))
+    kept_for_me = kept.filter(annotator_id=annotator_id)
     return (
-        Image.objects.filter(project=project, final_label__method=FinalLabelMethod.GOLD)
+        Image.objects.filter(project=project, final_label__method=FinalLabelMethod.GOLD, problem="")
         .exclude(Exists(seen))
         .exclude(Exists(skipped))
+        .exclude(Exists(kept) & ~Exists(kept_for_me))
     )
 
 

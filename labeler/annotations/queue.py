@@ -18,19 +18,20 @@ from __future__ import annotations
 import json
 import random
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import connection, transaction
-from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from labeler.annotations import queue_sql
-from labeler.annotations.errors import LeaseLimit
-from labeler.annotations.models import Annotation, Assignment, FinalLabel, FinalLabelMethod, Skip
-from labeler.annotations.qualification import queue_gate
+from labeler.annotations.errors import LeaseLimit, QualificationImagesOnly
+from labeler.annotations.models import Assignment
+from labeler.annotations.qualification import gold_open_to, queue_gate
+from labeler.annotations.refusals import lease_facts, lease_refusal, qualification_images_only
+from labeler.errors import Conflict
 from labeler.images.models import Image
 from labeler.projects.models import Project
 
@@ -47,7 +48,7 @@ def queue_next_image(
     lease renewed), unless its id is in ``exclude`` (a client prefetching ahead). One who
     holds ``LABELER_MAX_LEASES`` live leases, all excluded, gets no more: ``LeaseLimit``.
     An annotator taking the project's qualification test gets only gold images; one who
-    failed it or was paused is refused (``qualification.queue_gate``).
+    failed it or was paused is refused (the gate, ``_Lease.open``).
 
     The usual path is three statements in one transaction: the held leases, the best
     unlocked candidate (locked, the image's row read whole), and the lease written if
@@ -55,16 +56,13 @@ def queue_next_image(
     locked by someone else for a moment does a second transaction wait for them, one
     savepoint per try.
     """
-    qualifying = queue_gate(project=project, annotator=annotator)
+    lease = _Lease.open(project=project, annotator=annotator)
     excluded = set(exclude)
-    now = timezone.now()
-    expires_at = now + timedelta(seconds=settings.LABELER_LEASE_SECONDS)
-    lease = _Lease(project, annotator, now, expires_at)
     with transaction.atomic():
         held = _renew_held(lease, excluded)
         if held is not None:
             return held
-        if qualifying:  # a new annotator's test: gold images only
+        if lease.test_only:  # a new annotator's test: gold images only
             return _lease_test_image(lease, excluded)
         if project.gold_rate > 0 and _random.random() < project.gold_rate:
             gold = _lease_gold(lease, excluded)
@@ -83,26 +81,71 @@ def queue_next_image(
     return None
 
 
-class _Lease:
-    """One call's lease terms: who, where, from when to when, as the statements take them."""
+def queue_hold(*, project: Project, image: Image, annotator: User) -> Assignment | None:
+    """Lease an image to an annotator coming back to it (an undo), through the whole gate.
 
-    def __init__(
-        self, project: Project, annotator: User, now: datetime, expires_at: datetime
-    ) -> None:
-        self.project, self.annotator = project, annotator
-        self.now, self.expires_at = now, expires_at
+    Raises what closes the queue to the annotator (failed, paused), ``LeaseLimit`` at
+    the lease cap and ``QualificationImagesOnly`` for a non-test image during the test; returns
+    None, leasing nothing, when the image itself is not open to them (complete, flagged
+    as a problem, kept for others, or with no slot left). The caller holds the image's
+    row lock (as every writer of its slots does).
+    """
+    lease = _Lease.open(project=project, annotator=annotator)
+    written = lease.write(image)
+    if written is None:
+        refusal = lease.refusal(image.pk)
+        if isinstance(refusal, LeaseLimit | QualificationImagesOnly):
+            raise refusal
+    return written
+
+
+def queue_take(*, project: Project, image_id: int, annotator: User, late: bool) -> None:
+    """Lease the image for a new label given without a live lease of it (``late``: one
+    that expired; else after a skip), through the whole gate; raises why it may not.
+
+    The caller holds the image's row lock and has taken the annotator's skip of it back.
+    """
+    lease = _Lease.open(project=project, annotator=annotator)
+    if lease.write(Image(pk=image_id, project=project)) is None:
+        raise lease.refusal(image_id, late=late)
+
+
+def queue_admit(*, project: Project, annotator: User, gold: bool) -> None:
+    """The gate's half on the annotator, for a new label on an image they hold a live
+    lease of: refused while failed or paused, and to test images only during the test."""
+    lease = _Lease.open(project=project, annotator=annotator)
+    if lease.test_only and not gold:
+        raise qualification_images_only()
+
+
+class _Lease:
+    """One annotator's lease terms, the gate's half on them applied (``open``); ``write``
+    is the only writer of a lease and applies the image's half."""
+
+    def __init__(self, project: Project, annotator: User, *, test_only: bool) -> None:
+        self.project, self.annotator, self.test_only = project, annotator, test_only
+        self.now = timezone.now()
+        self.expires_at = self.now + timedelta(seconds=settings.LABELER_LEASE_SECONDS)
         adapt = connection.ops.adapt_datetimefield_value
         self.params: dict[str, Any] = {
             "project": project.pk,
             "me": annotator.pk,
             "overlap": project.overlap,
-            "now": adapt(now),
-            "expires": adapt(expires_at),
+            "now": adapt(self.now),
+            "expires": adapt(self.expires_at),
+            "cap": settings.LABELER_MAX_LEASES,
+            "test_only": test_only,
         }
 
+    @classmethod
+    def open(cls, *, project: Project, annotator: User) -> _Lease:
+        """The gate on the annotator: raises ``QualificationFailed`` or ``AnnotatorPaused``
+        when the queue is closed to them; during the test only gold images are leased."""
+        return cls(project, annotator, test_only=queue_gate(project=project, annotator=annotator))
+
     def write(self, image: Image) -> Assignment | None:
-        """Lease the image (or renew the lease) if it has a slot for the annotator, counted
-        afresh; None when it has none."""
+        """Lease the image (or renew the lease) if the gate lets the annotator take it and
+        it has a slot for them, counted afresh; None when not (``refusal`` says why)."""
         with connection.cursor() as cursor:
             cursor.execute(queue_sql.statement("lease"), {**self.params, "image": image.pk})
             row = cursor.fetchone()
@@ -116,6 +159,19 @@ class _Lease:
             expires_at=self.expires_at,
             created_at=self.now,
         )
+
+    def refusal(self, image_id: int, *, late: bool = False) -> Conflict:
+        """Why ``write`` leased nothing, as the error the annotator is answered with."""
+        facts = lease_facts(
+            project_id=self.project.pk,
+            overlap=self.project.overlap,
+            annotator_id=self.annotator.pk,
+            image_id=image_id,
+            now=self.now,
+            cap=settings.LABELER_MAX_LEASES,
+            test_only=self.test_only,
+        )
+        return lease_refusal(facts, late=late)
 
 
 def _renew_held(lease: _Lease, excluded: set[int]) -> Assignment | None:
@@ -167,43 +223,24 @@ def queue_suggestion_record(
         cursor.execute(queue_sql.statement("suggestion"), params)
 
 
-def queue_hold(*, project: Project, image: Image, annotator: User) -> Assignment | None:
-    """Lease an image to an annotator coming back to it, if it has room for them (a gold
-    image, which every annotator gets, always has).
-
-    The caller holds the image's row lock (as every writer of its slots does).
-    """
-    now = timezone.now()
-    expires_at = now + timedelta(seconds=settings.LABELER_LEASE_SECONDS)
-    lease = _Lease(project, annotator, now, expires_at)
-    if FinalLabel.objects.filter(image=image, method=FinalLabelMethod.GOLD).exists():
-        return _gold_write(lease, image)
-    return lease.write(image)
-
-
 def _lease_gold(lease: _Lease, excluded: set[int]) -> Assignment | None:
     """A gold image the annotator has not seen, leased like any other.
 
     Gold images score annotators, so every annotator gets them whatever the overlap;
     nothing in the answer tells them apart from the rest of the queue.
     """
-    annotator = lease.annotator
-    seen = Annotation.objects.filter(image=OuterRef("pk"), annotator=annotator)
-    skipped = Skip.objects.filter(image=OuterRef("pk"), annotator=annotator)
     gold = (
-        Image.objects.filter(project=lease.project, final_label__method=FinalLabelMethod.GOLD)
+        gold_open_to(project=lease.project, annotator_id=lease.annotator.pk)
         .exclude(pk__in=excluded)
-        .exclude(Exists(seen))
-        .exclude(Exists(skipped))
         .order_by("?")
         .first()
     )
     if gold is None:
         return None
-    return _gold_write(lease, gold)
+    return lease.write(gold)
 
 
-def _lease_test_image(lease: _Lease, excluded: set[int]) -> Assignment:
+def _lease_test_image(lease: _Lease, excluded: set[int]) -> Assignment | None:
     """A gold image for the qualification test. The test is decided before this is
     called once no gold image is left unseen, so none here means the annotator holds
     every one still open: like the lease cap, they label those before asking again."""
@@ -214,21 +251,6 @@ def _lease_test_image(lease: _Lease, excluded: set[int]) -> Assignment:
             "asking for more."
         )
     return gold
-
-
-def _gold_write(lease: _Lease, image: Image) -> Assignment:
-    """A lease on a gold image: it takes no slot, so no count decides it."""
-    with connection.cursor() as cursor:
-        cursor.execute(queue_sql.statement("lease_gold"), {**lease.params, "image": image.pk})
-        (pk,) = cursor.fetchone()
-    return Assignment(
-        pk=pk,
-        project=lease.project,
-        image=image,
-        annotator=lease.annotator,
-        expires_at=lease.expires_at,
-        created_at=lease.now,
-    )
 
 
 class _NoFreeSlot(Exception):

@@ -15,21 +15,30 @@ from typing import Any
 
 from django.db import connection
 
-from labeler.annotations.models import Annotation, Assignment, ImageReservation, Skip
+from labeler.annotations.models import (
+    Annotation,
+    Assignment,
+    FinalLabel,
+    ImageReservation,
+    Skip,
+)
 from labeler.images.models import Image
 
 # Whether image i has a slot for the annotator: not labelled nor skipped by them, and
 # fewer annotations plus other annotators' live leases than the overlap, plus the
 # annotators adaptive overlap asked for beyond it (raised under the row lock, as the
 # count is).
-_OPEN_TO_ME = """
+_UNSEEN = """
     NOT EXISTS (SELECT 1 FROM {annotation} a WHERE a.image_id = i.id AND a.annotator_id = %(me)s)
     AND NOT EXISTS (SELECT 1 FROM {skip} s WHERE s.image_id = i.id AND s.annotator_id = %(me)s)
-    AND i.annotation_count + (
+"""
+_SLOT = """
+    i.annotation_count + (
         SELECT COUNT(*) FROM {lease} o
         WHERE o.image_id = i.id AND o.expires_at > %(now)s AND o.annotator_id <> %(me)s
     ) < %(overlap)s + i.extra_annotations
 """
+_OPEN_TO_ME = _UNSEEN + " AND " + _SLOT
 
 # An image kept for named annotators (``ImageReservation``) is open to them only.
 _NOT_KEPT_FOR_OTHERS = """
@@ -37,6 +46,30 @@ _NOT_KEPT_FOR_OTHERS = """
         OR EXISTS (
             SELECT 1 FROM {reservation} r WHERE r.image_id = i.id AND r.annotator_id = %(me)s
         ))
+"""
+
+# The gate's half on the image (the caller holds its row lock): image i may be leased to
+# the annotator, or their lease on it renewed, when it is not flagged as a problem, not
+# labelled nor skipped by them, not kept for others, and either gold (which every
+# annotator gets whatever its slots) or, off the qualification test (``test_only``), not
+# complete (an imported label completes an image whatever its count) and with a slot.
+_GRANTABLE = (
+    "i.problem = '' AND "
+    + _UNSEEN
+    + _NOT_KEPT_FOR_OTHERS
+    + """
+    AND (EXISTS (SELECT 1 FROM {final} f WHERE f.image_id = i.id AND f.method = 'gold')
+        OR (NOT %(test_only)s AND NOT i.is_complete AND """
+    + _SLOT
+    + """))
+"""
+)
+
+# Fewer live leases of the annotator's on other images of the project than one may hold.
+_UNDER_CAP = """
+    AND (SELECT COUNT(*) FROM {lease} h
+        WHERE h.project_id = %(project)s AND h.annotator_id = %(me)s
+            AND h.expires_at > %(now)s AND h.image_id <> i.id) < %(cap)s
 """
 
 # A lease handed out again starts with no suggestion: the queue records the one it shows.
@@ -58,13 +91,14 @@ _STATEMENTS = {
         WHERE l.project_id = %(project)s AND l.annotator_id = %(me)s AND l.expires_at > %(now)s
         ORDER BY l.created_at, l.id
     """,
-    # Renew a held lease if its image still has room (renewing takes no new slot).
+    # Renew a held lease if the gate still lets its image be leased (renewing takes no
+    # new slot, so the cap does not count).
     "renew": """
         UPDATE {lease} SET expires_at = %(expires)s, suggested_by_id = NULL,
             suggested_label_ids = NULL, suggestion_withheld = FALSE
         WHERE id = %(lease)s AND EXISTS (
             SELECT 1 FROM {image} i WHERE i.id = {lease}.image_id AND """
-    + _OPEN_TO_ME
+    + _GRANTABLE
     + """)
     """,
     "drop": "DELETE FROM {lease} WHERE id = %(lease)s",
@@ -74,20 +108,15 @@ _STATEMENTS = {
             suggested_label_ids = %(label_ids)s, suggestion_withheld = %(withheld)s
         WHERE id = %(lease)s
     """,
-    # Lease the image if it has a slot, counted in this fresh statement (the caller holds
-    # the image's row lock, so no other writer of its slots can commit meanwhile).
+    # The only statement that writes a lease: the image's part of the gate and the cap,
+    # its slots counted in this fresh statement (the caller holds the image's row lock,
+    # so no other writer of its slots can commit meanwhile).
     "lease": """
         INSERT INTO {lease} (project_id, image_id, annotator_id, expires_at, created_at)
         SELECT %(project)s, i.id, %(me)s, %(expires)s, %(now)s FROM {image} i
-        WHERE i.id = %(image)s AND """
-    + _OPEN_TO_ME
-    + _NOT_KEPT_FOR_OTHERS
-    + _UPSERT,
-    # A gold image is leased whatever its slots.
-    "lease_gold": """
-        INSERT INTO {lease} (project_id, image_id, annotator_id, expires_at, created_at)
-        VALUES (%(project)s, %(image)s, %(me)s, %(expires)s, %(now)s)
-    """
+        WHERE i.id = %(image)s AND i.project_id = %(project)s AND """
+    + _GRANTABLE
+    + _UNDER_CAP
     + _UPSERT,
 }
 
@@ -115,6 +144,7 @@ def _tables(vendor: str) -> dict[str, str]:
         "skip": quote(Skip._meta.db_table),
         "lease": quote(Assignment._meta.db_table),
         "reservation": quote(ImageReservation._meta.db_table),
+        "final": quote(FinalLabel._meta.db_table),
     }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
@@ -14,9 +15,16 @@ from django.utils import timezone
 
 from labeler.annotations import history, submit_sql
 from labeler.annotations.adaptive import adaptive_decision
-from labeler.annotations.errors import ImageFull, NotHandedOut
-from labeler.annotations.models import Annotation, Assignment, FinalLabelMethod, Skip
-from labeler.annotations.queue import queue_hold
+from labeler.annotations.errors import ImageFull, NotHandedOut, QualificationNotSkippable
+from labeler.annotations.models import (
+    Annotation,
+    Assignment,
+    FinalLabel,
+    FinalLabelMethod,
+    Skip,
+)
+from labeler.annotations.qualification import queue_gate
+from labeler.annotations.queue import queue_admit, queue_hold, queue_take
 from labeler.annotations.reliability import annotator_accuracies, image_votes
 from labeler.errors import NotFound, ValidationFailed
 from labeler.images.models import Image
@@ -125,7 +133,7 @@ def _annotation_write(
     accepted = shown and held.suggested_label_ids == label_ids
     annotation_id = held.annotation_id
     if annotation_id is None and queued:
-        _check_room(project, held, image_id, annotator, now)
+        held = _check_room(project, held, image_id, annotator, now)
     if annotation_id is None:
         annotation_id = submit_sql.annotation_create(
             project_id=project.pk,
@@ -188,11 +196,14 @@ def _annotation_write(
 
 def _check_room(
     project: Project, held: submit_sql.Held, image_id: int, annotator: User, now: datetime
-) -> None:
-    """Refuse a new label the queue did not hand out, or one past the image's overlap.
+) -> submit_sql.Held:
+    """Refuse a new label the queue did not hand out, or one the lease gate would refuse;
+    returns what the annotator holds on the image once it is theirs.
 
-    With a live lease the slot is the annotator's (only a lowered overlap can take it);
-    an expired lease or a skip holds none, so other annotators' live leases count too.
+    A live lease passed the gate when it was written: the slot is the annotator's (only a
+    lowered overlap can take it), and only their own standing is checked again. An
+    expired lease or a skip holds no slot: the label takes one through the gate, as a
+    new lease would (``queue_take``), the skip taken back first as the label takes it.
     """
     if not (held.lease or held.skip):
         raise NotHandedOut(
@@ -200,23 +211,22 @@ def _check_room(
             "next/ gives you.",
             field="image",
         )
-    if held.gold:
-        return
-    taken = held.annotation_count
     if not held.lease_live:
-        taken += submit_sql.others_leasing(image_id, annotator.pk, now)
+        if held.skip:
+            submit_sql.held_release(
+                image_id=image_id, annotator_id=annotator.pk, lease=False, skip=True
+            )
+        queue_take(project=project, image_id=image_id, annotator=annotator, late=held.lease)
+        return replace(held, lease=True, lease_live=True, skip=False)
+    queue_admit(project=project, annotator=annotator, gold=held.gold)
     needed = project.overlap + held.extra_annotations
-    if taken >= needed:
-        why = (
-            "the project's overlap was lowered"
-            if held.lease_live
-            else "your lease on it ran out and others took its place"
-        )
+    if not held.gold and held.annotation_count >= needed:
         raise ImageFull(
-            f"Image {image_id} has all the labels it needs ({needed}): {why}. "
-            "Nothing was saved for it.",
+            f"Image {image_id} has all the labels it needs ({needed}): the project's overlap "
+            "was lowered. Nothing was saved for it.",
             field="image",
         )
+    return held
 
 
 def _adaptive_step(project: Project, image_id: int, held: submit_sql.Held) -> None:
@@ -270,7 +280,10 @@ def images_complete_set(*, project: Project) -> None:
 
 @transaction.atomic
 def annotation_withdraw(*, project: Project, annotator: User, annotation_id: int) -> Image:
-    """Take back one's own annotation (undo): the image is open again and leased to them."""
+    """Take back one's own annotation (undo): the image is open again and leased to them
+    through the lease gate (``queue_hold``). What the gate refuses the annotator (their
+    standing, the lease cap) refuses the undo, leaving everything as it was; an image the
+    gate does not open to them (complete, a problem, kept for others) is left unleased."""
     mine = Annotation.objects.filter(pk=annotation_id, project=project, annotator=annotator)
     missing = NotFound(f"Annotation {annotation_id} does not exist or is not yours.")
     image = _lock_own(project, mine, missing)
@@ -284,7 +297,9 @@ def annotation_withdraw(*, project: Project, annotator: User, annotation_id: int
     image.annotation_count = F("annotation_count") - 1
     image.save(update_fields=["annotation_count"])
     image.refresh_from_db(fields=["annotation_count"])
-    if image.is_complete and image.annotation_count < project.overlap + image.extra_annotations:
+    imported = FinalLabel.objects.filter(image=image, method=FinalLabelMethod.IMPORTED)
+    needed = project.overlap + image.extra_annotations
+    if image.is_complete and image.annotation_count < needed and not imported.exists():
         image.is_complete = False
         image.save(update_fields=["is_complete"])
     queue_hold(project=project, image=image, annotator=annotator)
@@ -296,7 +311,11 @@ def skip_create(*, project: Project, annotator: User, image_id: Any, reason: Any
     """Pass on an image, with an optional reason; it leaves the annotator's queue.
 
     Skipping is for images not yet labelled by the annotator (change the label instead),
-    and skipping twice keeps the first skip with the latest reason.
+    and skipping twice keeps the first skip with the latest reason. An annotator taking
+    the qualification test skips nothing (the test is decided on all its answers), and
+    one whose queue is closed (failed, paused) is refused as the queue refuses them.
+    A skip leads to no lease or label by itself: taking it back or labelling the image
+    goes through the lease gate (``queue_hold``, ``queue_take``).
     """
     if not isinstance(reason, str):
         raise ValidationFailed("'reason' must be text.", field="reason")
@@ -306,6 +325,12 @@ def skip_create(*, project: Project, annotator: User, image_id: Any, reason: Any
             f"The reason is {len(reason)} characters; at most {MAX_SKIP_REASON}.", field="reason"
         )
     image = _lock_image(project, image_id)
+    if queue_gate(project=project, annotator=annotator):
+        raise QualificationNotSkippable(
+            "You are taking this project's qualification test, which is decided on all "
+            "of its answers: its images cannot be skipped. Label each as best you can.",
+            field="image",
+        )
     if Annotation.objects.filter(image=image, annotator=annotator).exists():
         raise ValidationFailed(
             f"You have labelled image {image.pk} already; change its label instead of skipping.",
@@ -320,7 +345,8 @@ def skip_create(*, project: Project, annotator: User, image_id: Any, reason: Any
 
 @transaction.atomic
 def skip_withdraw(*, project: Project, annotator: User, skip_id: int) -> Image:
-    """Take back one's own skip (undo): the image is leased to them again."""
+    """Take back one's own skip (undo): the image is leased to them again through the
+    lease gate (``queue_hold``), as ``annotation_withdraw`` does."""
     image = _delete_locked(
         project,
         Skip.objects.filter(pk=skip_id, project=project, annotator=annotator),

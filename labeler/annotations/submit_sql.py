@@ -43,12 +43,6 @@ _STATEMENTS = {
         LEFT JOIN {lease} l ON l.image_id = i.id AND l.annotator_id = %(me)s
         WHERE i.id = %(image)s {lock}
     """,
-    # Other annotators' live leases on the image, read after its lock was taken (a fresh
-    # statement sees every lease committed before: their writers held the lock too).
-    "others": """
-        SELECT COUNT(*) FROM {lease} o
-        WHERE o.image_id = %(image)s AND o.expires_at > %(now)s AND o.annotator_id <> %(me)s
-    """,
     "annotation": """
         INSERT INTO {annotation} (project_id, image_id, annotator_id, time_spent_ms,
             suggested_by_id, suggestion_accepted, suggestion_shown, suggestion_withheld,
@@ -184,13 +178,6 @@ def image_lock_held(image_id: int, annotator_id: int, now: datetime) -> Held | N
         gold=bool(gold),
         extra_annotations=int(extra),
     )
-
-
-def others_leasing(image_id: int, annotator_id: int, now: datetime) -> int:
-    """How many other annotators hold a live lease on the image (the caller holds its lock)."""
-    params = {"image": image_id, "me": annotator_id}
-    [(count,)] = _run("others", {**params, "now": connection.ops.adapt_datetimefield_value(now)})
-    return int(count)
 
 
 def annotation_create(

@@ -77,8 +77,8 @@ def test_outcome_and_rolling_accuracy_are_pure():
     assert qualification_outcome([True, True], size=3, pass_mark=0.6) is None
     assert qualification_outcome([True, True, False], size=3, pass_mark=0.6) is True
     assert qualification_outcome([True, False, False, True], size=3, pass_mark=0.6) is False
-    assert qualification_outcome([True], size=3, pass_mark=0.6, exhausted=True) is True
-    assert qualification_outcome([], size=3, pass_mark=0.6, exhausted=True) is None
+    assert qualification_outcome([True], size=3, pass_mark=0.6) is None, "never on fewer"
+    assert qualification_outcome([], size=0, pass_mark=0.6) is None
     assert rolling_accuracy([True, False], window=3) is None
     assert rolling_accuracy([False, True, True, False], window=3) == pytest.approx(2 / 3)
 
