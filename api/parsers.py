@@ -1,11 +1,30 @@
-"""Request body parsers: JSON bodies a view can read without a 500."""
+"""Request bodies a view can read without a 500: nesting bounded, no NUL nor lone surrogate.
+
+Every body the API parses goes through ``TextCheckedParser``: the content negotiation
+below (``DEFAULT_CONTENT_NEGOTIATION_CLASS``) wraps whichever parser a view names, DRF's
+or ours, so a JSON body at any depth, a form's fields and a multipart request's field
+values and file names are all refused (400, naming the field) when a string holds NUL or
+a lone surrogate (``labeler.text_in``).
+"""
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
-from rest_framework import parsers
+from django.utils.datastructures import MultiValueDict
+from rest_framework import negotiation, parsers
 from rest_framework.exceptions import ParseError
+from rest_framework.parsers import BaseParser, DataAndFiles, FormParser
+from rest_framework.request import Request
+
+from labeler.errors import ValidationFailed
+from labeler.text_in import (
+    data_refuse_unsafe,
+    pairs_refuse_unsafe,
+    query_refuse_unsafe,
+    uploads_refuse_unsafe,
+)
 
 # Nesting of arrays and objects; the API's own bodies need three levels at most. Deeper
 # bodies would recurse through the serializers, the error handler and the idempotency
@@ -15,62 +34,70 @@ TOO_DEEP = f"JSON parse error - arrays and objects nest more than {MAX_DEPTH} le
 
 
 class JSONParser(parsers.JSONParser):
-    """DRF's JSON parser, refusing (400) bodies nested too deep and text holding NUL."""
+    """DRF's JSON parser, refusing (400) bodies nested deeper than MAX_DEPTH."""
 
     def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
         try:
             data = super().parse(stream, media_type, parser_context)
         except RecursionError:
             raise ParseError(TOO_DEEP) from None
-        json_body_check(data)
+        json_depth_check(data)
         return data
 
 
-def json_body_check(data: Any) -> None:
-    """Raise ParseError for nesting beyond MAX_DEPTH or a NUL character in any text.
+def json_depth_check(data: Any) -> None:
+    """Raise ParseError for arrays and objects nested beyond MAX_DEPTH.
 
-    PostgreSQL stores no NUL in text or JSON, so such a body could only fail later. The
-    walk keeps a stack of its own (it cannot run out of recursion itself) and looks for
-    where a NUL is only once it has found one.
+    The walk keeps a stack of its own: it cannot run out of recursion itself.
     """
-    if isinstance(data, str):
-        _text_check(data, "the body")
     stack: list[tuple[Any, int]] = [(data, 1)] if isinstance(data, dict | list) else []
     while stack:
         value, depth = stack.pop()
-        if isinstance(value, dict):
-            if any("\x00" in key for key in value):
-                _nul_find(data)
-            value = value.values()
-        for child in value:
-            if isinstance(child, str):
-                if "\x00" in child:
-                    _nul_find(data)
-            elif isinstance(child, dict | list):
+        for child in value.values() if isinstance(value, dict) else value:
+            if isinstance(child, dict | list):
                 if depth == MAX_DEPTH:
                     raise ParseError(TOO_DEEP)
                 stack.append((child, depth + 1))
 
 
-def _nul_find(data: Any) -> None:
-    """Raise the ParseError naming where the body's first NUL is (its members' path)."""
-    stack: list[tuple[Any, str]] = [(data, "")]
-    while stack:
-        value, where = stack.pop()
-        if isinstance(value, str):
-            _text_check(value, where or "the body")
-        elif isinstance(value, list):
-            stack.extend((child, f"{where}[{index}]") for index, child in enumerate(value))
-        elif isinstance(value, dict):
-            for key in value:
-                _text_check(key, f"a key of {where or 'the body'}")
-            members = value.items()
-            stack.extend((child, f"{where}.{key}" if where else key) for key, child in members)
+class TextCheckedParser(BaseParser):
+    """The parser it wraps, then NUL and lone surrogates refused in every string it gave."""
+
+    def __init__(self, parser: BaseParser) -> None:
+        self.parser = parser
+        self.media_type = parser.media_type
+
+    def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
+        if isinstance(self.parser, FormParser) and stream is not None:
+            # Read strictly as UTF-8 first: the parser would make U+FFFD of what is not.
+            body = stream.read()
+            query_refuse_unsafe(body)
+            stream = io.BytesIO(body)
+        parsed = self.parser.parse(stream, media_type, parser_context)
+        if isinstance(parsed, DataAndFiles):
+            try:
+                parsed_text_check(parsed.data)
+            except ValidationFailed as refusal:
+                # Most often a file's bytes, sent in a part without a file name (a field).
+                message = f"{refusal.message} A file is sent in a part with a file name."
+                raise ValidationFailed(message, field=refusal.field) from None
+            uploads_refuse_unsafe(parsed.files.lists())
+        else:
+            parsed_text_check(parsed)
+        return parsed
 
 
-def _text_check(text: str, where: str) -> None:
-    if "\x00" in text:
-        raise ParseError(
-            f"JSON parse error - {where} holds the NUL character (\\u0000), "
-            "which no text here can contain."
-        )
+def parsed_text_check(data: Any) -> None:
+    """Refuse NUL or a lone surrogate in a parsed body: a form's fields or JSON's strings."""
+    if isinstance(data, MultiValueDict):
+        pairs_refuse_unsafe(data.lists())
+    else:
+        data_refuse_unsafe(data)
+
+
+class ContentNegotiation(negotiation.DefaultContentNegotiation):
+    """DRF's content negotiation, handing out each parser wrapped in TextCheckedParser."""
+
+    def select_parser(self, request: Request, parsers: list[BaseParser]) -> BaseParser | None:
+        parser = super().select_parser(request, parsers)
+        return None if parser is None else TextCheckedParser(parser)

@@ -100,7 +100,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, so that its 400 still passes the others and gets their headers.
-    "labeler.middleware.NulInQueryStringRefused",
+    "labeler.middleware.UnsafeTextRefused",
 ]
 
 ROOT_URLCONF = "labeler.urls"
@@ -411,12 +411,14 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    # DRF's, but JSON nested too deep or holding NUL is a 400 (api/parsers.py).
+    # DRF's, but JSON nested too deep is a 400 (api/parsers.py).
     "DEFAULT_PARSER_CLASSES": [
         "api.parsers.JSONParser",
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],
+    # Whatever parser a view names, NUL or a lone surrogate in what it parsed is a 400.
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "api.parsers.ContentNegotiation",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["api.filters.FilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "api.pagination.IdCursorPagination",

@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
+from urllib.parse import parse_qsl
 
 from labeler.errors import ValidationFailed
 
@@ -76,8 +77,48 @@ def pairs_refuse_unsafe(pairs: Iterable[tuple[str, list[str]]]) -> None:
             text_refuse_unsafe(value, field=name)
 
 
+def query_refuse_unsafe(raw: bytes) -> None:
+    """Refuse a query string or form body (as sent) that is not UTF-8 or holds unsafe text.
+
+    Django decodes ``%ED%A0%80`` (a lone surrogate written as UTF-8) and other bytes that
+    are not UTF-8 into U+FFFD without a word, so these are decoded here strictly, name by
+    name and value by value, and then checked as any text is. A refusal names the
+    parameter.
+    """
+    if not raw:
+        return
+    for name, value in parse_qsl(raw.decode("latin-1"), keep_blank_values=True, encoding="latin-1"):
+        name_text = _utf8_decode(name, field=f"the name {name.encode('latin-1')!r}")
+        text_refuse_unsafe(name_text, field=f"the name {_escaped(name_text)}")
+        text_refuse_unsafe(_utf8_decode(value, field=name_text), field=name_text)
+
+
+def uploads_refuse_unsafe(files: Iterable[tuple[str, list[Any]]]) -> None:
+    """Refuse NUL or a lone surrogate in a multipart body's file field names and file names.
+
+    ``files`` is ``request.FILES.lists()``. Django's multipart parser drops unprintable
+    characters from file names already; this holds whatever parser read them.
+    """
+    for field, uploads in files:
+        text_refuse_unsafe(field, field=f"the file field {_escaped(field)}")
+        for upload in uploads:
+            text_refuse_unsafe(getattr(upload, "name", None) or "", field=field)
+
+
 def _member(where: str, key: str) -> str:
     return f"{where}.{key}" if where else key
+
+
+def _utf8_decode(text: str, *, field: str) -> str:
+    """``text``, each character one byte as sent (latin-1), decoded strictly as UTF-8."""
+    try:
+        return text.encode("latin-1").decode("utf-8")
+    except UnicodeDecodeError:
+        raise ValidationFailed(
+            f"{field}: its bytes are not UTF-8 (a lone surrogate, or another encoding), "
+            "which no text here can be.",
+            field=field,
+        ) from None
 
 
 def _escaped(text: str) -> str:

@@ -1,39 +1,59 @@
-"""Query strings holding NUL are a 400 on every page: PostgreSQL could not compare them."""
+"""The path, query strings and the pages' forms: unsafe text is a 400 naming where it was.
+
+PostgreSQL compares no text holding NUL, and a lone surrogate (or other bytes that are
+not UTF-8) was quietly made U+FFFD by Django's decoding: both are refused on every page.
+"""
 
 from __future__ import annotations
 
 import pytest
+from django.contrib.auth.models import User
 
 pytestmark = pytest.mark.django_db
 
-NUL_MESSAGE = "holds the NUL character (%00), which no parameter here can contain."
+NUL = "holds the NUL character (U+0000), which no text here can contain."
+NOT_UTF8 = (
+    "its bytes are not UTF-8 (a lone surrogate, or another encoding), which no text here can be."
+)
 
 
 @pytest.mark.parametrize(
-    ("query", "name"),
+    ("query", "name", "message"),
     [
-        ("export/?annotator=a%00b", "annotator"),
-        ("export/?format=csv&label=%00", "label"),
-        ("images/?sha256=%00", "sha256"),
-        ("label-history/?kind=a&x%00=1", "x\x00"),
+        ("export/?annotator=a%00b", "annotator", NUL),
+        ("export/?format=csv&label=%00", "label", NUL),
+        ("images/?sha256=%00", "sha256", NUL),
+        ("label-history/?kind=a&x%00=1", "the name x\\u0000", NUL),
+        ("export/?annotator=%ED%A0%80", "annotator", NOT_UTF8),
+        ("images/?cursor=%ED%B0%80", "cursor", NOT_UTF8),
+        ("images/?x%ED%A0%80=1", "the name b'x\\xed\\xa0\\x80'", NOT_UTF8),
+        ("images/?name=%FF", "name", NOT_UTF8),
     ],
 )
-def test_an_api_query_string_with_nul_is_a_400_naming_the_parameter(
-    api_as, lead, project, query, name
+def test_an_api_query_string_with_unsafe_text_is_a_400_naming_the_parameter(
+    api_as, lead, project, query, name, message
 ):
     """The direct export's annotator reached the database (a 500 on PostgreSQL)."""
     response = api_as(lead).get(f"/api/v1/projects/{project.pk}/{query}")
     assert response.status_code == 400, response.content
     assert response.json() == {
-        "detail": f"The query parameter {name!r} {NUL_MESSAGE}",
+        "detail": f"{name}: {message}",
         "code": "invalid",
-        "errors": {name: [f"The query parameter {name!r} {NUL_MESSAGE}"]},
+        "errors": {name: [f"{name}: {message}"]},
     }
 
 
-def test_an_export_without_nul_is_still_answered(api_as, lead, project):
+def test_safe_text_reaches_the_view_decoded(api_as, lead, project):
     response = api_as(lead).get(f"/api/v1/projects/{project.pk}/export/?annotator=ann1")
     assert response.status_code == 200, response.content
+    response = api_as(lead).get(f"/api/v1/projects/{project.pk}/export/?annotator=ann%C3%A9")
+    assert response.json()["detail"] == "No user is named 'ann\u00e9'."
+
+
+def test_a_path_holding_nul_is_a_400(api_as, lead):
+    response = api_as(lead).get("/api/v1/users/a%00b/")
+    assert response.status_code == 400, response.content
+    assert list(response.json()["errors"]) == ["the path"]
 
 
 def test_an_admin_search_with_nul_is_a_400(client, admin_user):
@@ -41,5 +61,30 @@ def test_an_admin_search_with_nul_is_a_400(client, admin_user):
     response = client.get("/admin/auth/user/?q=a%00b")
     assert response.status_code == 400
     assert response["Content-Type"].startswith("text/plain")
-    assert response.content.decode() == f"The query parameter 'q' {NUL_MESSAGE}"
+    assert response.content.decode() == f"q: {NUL}"
     assert client.get("/admin/auth/user/?q=adm").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b"username=a%00&password=x", f"username: {NUL}"),
+        (b"username=%ED%A0%80&password=x", f"username: {NOT_UTF8}"),
+    ],
+)
+def test_a_page_form_with_unsafe_text_is_a_400_and_logs_no_one_in(client, lead, body, message):
+    response = client.post("/login/", body, content_type="application/x-www-form-urlencoded")
+    assert response.status_code == 400
+    assert response.content.decode() == message
+    assert "_auth_user_id" not in client.session
+
+
+def test_a_page_multipart_form_with_nul_is_a_400_and_changes_nothing(client, admin_user):
+    client.force_login(admin_user)
+    response = client.post(
+        "/admin/auth/user/add/",
+        {"username": "x\x00y", "password1": "a long passphrase", "password2": "a long passphrase"},
+    )
+    assert response.status_code == 400
+    assert response.content.decode() == f"username: {NUL}"
+    assert not User.objects.filter(username__startswith="x").exists()
