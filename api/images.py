@@ -17,10 +17,7 @@ from rest_framework.response import Response
 
 from api.image_browse import BrowsePagination, browse_parameters
 from api.image_metadata import (
-    METADATA_FILTERS,
-    POSITION_FILTERS,
     ImageDescriptionSerializer,
-    ImageFilter,
     ImagesDescribedSerializer,
     ImagesDescriptionSerializer,
     body_read,
@@ -30,7 +27,7 @@ from api.parsers import JSONParser
 from api.permissions import ProjectScopedView
 from labeler import flows
 from labeler.browse.filters import images_filtered
-from labeler.errors import NotFound, PermissionDenied, ValidationFailed
+from labeler.errors import NotFound, ValidationFailed
 from labeler.images import catalogue
 from labeler.images.links import file_link
 from labeler.images.models import Image, ImageTag
@@ -53,6 +50,8 @@ def stored_file_url(context: Mapping[str, Any], name: str | None) -> str:
     return request.build_absolute_uri(link)
 
 
+# What the list reads beside the filters: its order, its pages and DRF's format override.
+LIST_PARAMETERS = ("sort", "cursor", "page_size", "format")
 DATETIME = serializers.DateTimeField()  # formats datetimes as every serializer here does
 
 
@@ -215,7 +214,7 @@ class ImageViewSet(
 
     lookup_value_regex = r"\d+"
     serializer_class = ImageMetadataSerializer
-    filterset_class = ImageFilter
+    filter_backends: list[Any] = []  # images_filtered reads every filter (get_queryset)
     pagination_class = BrowsePagination
     parser_classes = [MultiPartParser, FormParser]
 
@@ -227,9 +226,10 @@ class ImageViewSet(
     def get_queryset(self) -> QuerySet[Image]:
         if getattr(self, "swagger_fake_view", False):  # schema generation
             return Image.objects.none()
-        self._filters_check()
-        if self.action == "list":
-            images = images_filtered(self.project, self.request.query_params, user=self.user)
+        if self.action == "list":  # the data browser's filters: every key checked there
+            images = images_filtered(
+                self.project, self.request.query_params, user=self.user, reads=LIST_PARAMETERS
+            )
         else:
             images = Image.objects.filter(project=self.project)
         if self.sees_all_annotations:
@@ -237,23 +237,6 @@ class ImageViewSet(
                 Prefetch("tags", queryset=ImageTag.objects.order_by("name"))
             )
         return images
-
-    def _filters_check(self) -> None:
-        asked = self.request.query_params
-        if not self.sees_all_annotations and "is_complete" in asked:
-            raise PermissionDenied(
-                "Annotators label blind: only leads, reviewers and admins filter images by "
-                "completeness."
-            )
-        if not self.sees_all_annotations and any(name in asked for name in METADATA_FILTERS):
-            raise PermissionDenied(
-                "Annotators label blind: only leads, reviewers and admins filter images by "
-                "their metadata."
-            )
-        if not self.can_manage and any(name in asked for name in POSITION_FILTERS):
-            raise PermissionDenied(
-                "Only the project's leads and admins see where photos were taken (has_gps)."
-            )
 
     def get_serializer_class(self) -> type[serializers.BaseSerializer]:
         if getattr(self, "swagger_fake_view", False) or self.sees_all_annotations:

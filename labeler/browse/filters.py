@@ -14,27 +14,38 @@ every page.
 
 from __future__ import annotations
 
-import datetime as dt
-from collections.abc import Callable, Mapping, Sequence
+import difflib
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.contrib.auth import get_user_model
 from django.db.models import Exists, OuterRef, Q, QuerySet
-from django.utils import timezone
-from django.utils.dateparse import parse_date, parse_datetime
 
 from labeler.annotations.models import Annotation, FinalLabel, FinalLabelMethod, Skip
 from labeler.browse import facts
 from labeler.browse.sorts import SORTS, sort_apply
+from labeler.browse.values import (
+    MAX_VALUES,
+    boolean_value,
+    choice_values,
+    integer_value,
+    label_ids,
+    moment_value,
+    number_value,
+    param_values,
+    text_value,
+    user_ids,
+)
 from labeler.errors import PermissionDenied, ValidationFailed
 from labeler.images.models import Image
-from labeler.projects.models import Label, Project
-from labeler.projects.selectors import can_see_all_annotations, project_role
+from labeler.projects.models import Project
+from labeler.projects.selectors import can_manage, can_see_all_annotations, project_role
 
 Apply = Callable[[QuerySet[Image], list[str], Project], QuerySet[Image]]
-MAX_VALUES = 50
 NAME_LENGTH = 255
+# Who may use a filter: every member, leads, reviewers and admins (who see every
+# annotation: annotators label blind), or leads and admins only.
+AUDIENCES = ("members", "overseers", "managers")
 
 
 @dataclass(frozen=True)
@@ -53,7 +64,8 @@ class ImageFilter:
     help: str = ""
     choices: tuple[tuple[str, str], ...] = ()
     many: bool = True  # whether it may be given several times (matching any)
-    group: str = "image"  # where the page's form shows it
+    group: str = "image"  # where the page's form shows it ("": the API's only)
+    audience: str = "overseers"  # who may use it (AUDIENCES)
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -70,27 +82,36 @@ def register_filter(image_filter: ImageFilter) -> ImageFilter:
 
 # Given together, these hold for one annotation (an annotator gave that label).
 JOINT = frozenset({"annotator", "label"})
+# Parameters that are not filters, read by the routes that take them (see ``reads``).
 RESERVED = ("sort", "cursor", "page_size", "view", "format", "page")
 
 
-def images_filtered(project: Project, params: Mapping[str, Any], *, user: Any) -> QuerySet[Image]:
+def images_filtered(
+    project: Project,
+    params: Mapping[str, Any],
+    *,
+    user: Any,
+    reads: Collection[str] = ("sort",),
+    empty_is_none: bool = False,
+) -> QuerySet[Image]:
     """The project's images that match every filter in ``params``, in its ``sort`` order.
 
-    Raises ValidationFailed naming the parameter for a value it cannot read, and
-    PermissionDenied when an annotator (who labels blind) asks for any filter or sort.
+    The one reader of image filters: the images list, the Images page, the bulk count
+    and every bulk action's selection call it. ``reads`` names the other parameters the
+    caller reads itself (``sort`` is read here); any other key, unknown or one the caller
+    cannot apply (a cursor in a selection), is a 400 naming it, as is an empty value
+    unless ``empty_is_none`` (a page's form sends its empty fields). Raises
+    ValidationFailed naming the parameter for a value it cannot read, and
+    PermissionDenied when a filter is not for the caller's role (annotators label blind).
     """
-    given = {name: values for name in FILTERS if (values := param_values(params, name))}
+    given = _given(params, reads=reads, empty_is_none=empty_is_none)
     sort = (param_values(params, "sort") or ["id"])[-1]
-    if (given or sort != "id") and not _sees_all(project, user):
-        raise PermissionDenied(
-            "Annotators label blind: only leads, reviewers and admins filter or sort images "
-            "by their labels, status or predictions."
-        )
+    _check_audience(project, user, given, sorted_by=sort)
     images = Image.objects.filter(project=project)
     for name, values in given.items():
         image_filter = FILTERS[name]
         if len(values) > MAX_VALUES:
-            raise ValidationFailed(f"{name}: at most {MAX_VALUES} values.", field=name)
+            raise ValidationFailed(f"At most {MAX_VALUES} values, not {len(values)}.", field=name)
         if not image_filter.many and len(values) > 1:
             raise ValidationFailed(f"{name} is given once, not {len(values)} times.", field=name)
         if name not in JOINT or not JOINT.issubset(given):
@@ -99,105 +120,54 @@ def images_filtered(project: Project, params: Mapping[str, Any], *, user: Any) -
         images = _annotated(
             images,
             {
-                "annotator": user_ids("annotator", given["annotator"]),
+                "annotator": user_ids("annotator", given["annotator"], project),
                 "label": label_ids("label", given["label"], project),
             },
         )
     return sort_apply(images, sort, project)
 
 
-def param_values(params: Mapping[str, Any], name: str) -> list[str]:
-    """Every non-empty value of a parameter, from a QueryDict or a mapping of lists."""
-    raw = params.getlist(name) if hasattr(params, "getlist") else params.get(name, [])
-    values = [raw] if isinstance(raw, str) else list(raw or [])
-    return [str(value).strip() for value in values if str(value).strip()]
-
-
-def _sees_all(project: Project, user: Any) -> bool:
-    return can_see_all_annotations(user=user, role=project_role(user=user, project=project))
-
-
-# Reading values -------------------------------------------------------------------------
-
-
-def choice_values(name: str, values: list[str], choices: Sequence[tuple[str, str]]) -> list[str]:
-    known = [value for value, _ in choices]
-    for value in values:
-        if value not in known:
+def filter_keys_check(params: Mapping[str, Any], *, reads: Collection[str] = ("sort",)) -> None:
+    """Refuse (ValidationFailed naming it) a key that is neither a filter nor in ``reads``."""
+    for key in params:
+        if key in FILTERS or key in reads or key == "sort":
+            continue
+        if key in RESERVED:
             raise ValidationFailed(
-                f"{name}: unknown value {value!r}; use one of {', '.join(known)}.", field=name
+                f"{key}: not taken here; this takes the image filters and sort only.", field=key
             )
-    return values
+        close = difflib.get_close_matches(key, [*FILTERS, *reads, "sort"], n=1)
+        hint = f"did you mean {close[0]!r}?" if close else "see the filters in the API schema."
+        raise ValidationFailed(f"Unknown filter {key!r}; {hint}", field=str(key))
 
 
-def label_ids(name: str, values: list[str], project: Project) -> list[int]:
-    """Labels of the project by id or (any case) name."""
-    labels = list(Label.objects.filter(project=project).values_list("pk", "name"))
-    by_name = {label_name.casefold(): pk for pk, label_name in labels}
-    ids = {pk for pk, _ in labels}
-    found = []
-    for value in values:
-        pk = int(value) if value.isascii() and value.isdigit() else by_name.get(value.casefold())
-        if pk not in ids:
-            raise ValidationFailed(
-                f"{name}: {value!r} is not a label of this project (give its id or name).",
-                field=name,
-            )
-        found.append(pk)
-    return found
+def _given(
+    params: Mapping[str, Any], *, reads: Collection[str], empty_is_none: bool
+) -> dict[str, list[str]]:
+    filter_keys_check(params, reads=reads)
+    given = {}
+    for name in FILTERS:
+        values = param_values(params, name)
+        if not values and name in params and not empty_is_none:
+            raise ValidationFailed(f"{name} is empty: give a value or leave it out.", field=name)
+        if values:
+            given[name] = values
+    return given
 
 
-def user_ids(name: str, values: list[str]) -> list[int]:
-    """Users by id or username; an unknown one is a 400."""
-    users = get_user_model().objects
-    found = []
-    for value in values:
-        if value.isascii() and value.isdigit():
-            pk = users.filter(pk=int(value)).values_list("pk", flat=True).first()
-        else:
-            pk = users.filter(username=value).values_list("pk", flat=True).first()
-        if pk is None:
-            raise ValidationFailed(f"{name}: no user {value!r}.", field=name)
-        found.append(pk)
-    return found
-
-
-def integer_value(name: str, values: list[str]) -> int:
-    value = values[-1]
-    if not (value.isascii() and value.isdigit()) or int(value) > 10_000:
-        raise ValidationFailed(f"{name}: {value!r} is not a whole number from 0.", field=name)
-    return int(value)
-
-
-def number_value(name: str, values: list[str]) -> float:
-    value = values[-1]
-    try:
-        number = float(value)
-    except ValueError:
-        number = -1.0
-    if not 0.0 <= number <= 1.0:  # also refuses nan
-        raise ValidationFailed(f"{name}: {value!r} is not a number from 0 to 1.", field=name)
-    return number
-
-
-def moment_value(name: str, values: list[str], *, end: bool) -> dt.datetime:
-    """An ISO 8601 date or time; a date covers its whole day (``end``: up to its end)."""
-    value = values[-1]
-    try:  # a date first: Python reads "2026-01-31" as a time too (midnight)
-        day = parse_date(value) if len(value) <= 10 else None
-        moment = None if day else parse_datetime(value)
-    except ValueError:
-        moment = day = None
-    if day is not None:
-        moment = dt.datetime.combine(day + dt.timedelta(days=1) if end else day, dt.time())
-    if moment is None or not 1900 <= moment.year <= 9000:
-        raise ValidationFailed(
-            f"{name}: {value!r} is not a date (2026-01-31) or a time (2026-01-31T12:00).",
-            field=name,
+def _check_audience(project: Project, user: Any, given: Mapping[str, Any], sorted_by: str) -> None:
+    role = project_role(user=user, project=project)
+    audiences = {FILTERS[name].audience for name in given}
+    if "managers" in audiences and not can_manage(user=user, project=project, role=role):
+        raise PermissionDenied(
+            "Only the project's leads and admins see where photos were taken (has_gps)."
         )
-    if timezone.is_naive(moment):
-        moment = timezone.make_aware(moment)
-    return moment.astimezone(dt.UTC)
+    overseen = audiences - {"members"} or sorted_by != "id"
+    if overseen and not can_see_all_annotations(user=user, role=role):
+        raise PermissionDenied(
+            "Annotators label blind: only leads, reviewers and admins filter images by their "
+            "metadata, labels, status or predictions, or sort them."
+        )
 
 
 # The filters -------------------------------------------------------------------------------
@@ -258,7 +228,7 @@ def _annotated(images: QuerySet[Image], params: dict[str, list[int]]) -> QuerySe
 
 def _annotator(images: QuerySet[Image], values: list[str], project: Project) -> QuerySet[Image]:
     # With ``label`` too, both hold for one annotation: the label filter joins it.
-    return _annotated(images, {"annotator": user_ids("annotator", values)})
+    return _annotated(images, {"annotator": user_ids("annotator", values, project)})
 
 
 def _label(images: QuerySet[Image], values: list[str], project: Project) -> QuerySet[Image]:
@@ -299,16 +269,10 @@ def _predicted(images: QuerySet[Image], values: list[str], project: Project) -> 
     return images.filter(facts.predicted_condition(project, ids))
 
 
-def _yes_no(name: str, value: str) -> bool:
-    if value not in ("true", "false"):
-        raise ValidationFailed(f"{name}: {value!r} is neither true nor false.", field=name)
-    return value == "true"
-
-
 def _model_disagrees(
     images: QuerySet[Image], values: list[str], project: Project
 ) -> QuerySet[Image]:
-    disagrees = _yes_no("model_disagrees", values[-1])
+    disagrees = boolean_value("model_disagrees", values)
     return images.filter(facts.model_disagrees_condition(project, disagrees=disagrees))
 
 
@@ -346,9 +310,7 @@ def _uploaded(bound: str) -> Apply:
 def _name(images: QuerySet[Image], values: list[str], project: Project) -> QuerySet[Image]:
     condition = Q()
     for value in values:
-        if len(value) > NAME_LENGTH:
-            raise ValidationFailed(f"name: at most {NAME_LENGTH} characters.", field="name")
-        condition |= Q(original_name__icontains=value)
+        condition |= Q(original_name__icontains=text_value("name", value, most=NAME_LENGTH))
     return images.filter(condition)
 
 
@@ -400,7 +362,19 @@ for _filter in (
 ):  # fmt: skip
     register_filter(_filter)
 
-__all__ = ["FILTERS", "SORTS", "ImageFilter", "images_filtered", "register_filter"]
+__all__ = [
+    "FILTERS",
+    "SORTS",
+    "ImageFilter",
+    "filter_keys_check",
+    "images_filtered",
+    "param_values",
+    "register_filter",
+]
 
 # Filters of other features, registered on import: last, since they use the registry above.
-from labeler.browse import duplicate_filters, label_check_filters  # noqa: E402, F401
+from labeler.browse import (  # noqa: E402, F401
+    duplicate_filters,
+    label_check_filters,
+    metadata_filters,
+)

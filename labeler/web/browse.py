@@ -27,7 +27,7 @@ from labeler.browse.details import (
 )
 from labeler.browse.filters import FILTERS, images_filtered, param_values
 from labeler.browse.sorts import SORT_CHOICES, Page, images_page
-from labeler.errors import NotFound, ValidationFailed
+from labeler.errors import DomainError, NotFound
 from labeler.images.links import file_link
 from labeler.projects import selectors as project_selectors
 from labeler.projects.models import Label, Project
@@ -35,6 +35,7 @@ from labeler.web.exports import FORMAT_CHOICES
 from labeler.web.pages import api_url, page_labels, page_project, page_user
 
 VIEWS = {"grid": 60, "table": 100}  # images a page
+PAGE_PARAMETERS = ("sort", "cursor", "view")  # the pages' own, beside the filters
 METHODS = dict(FinalLabelMethod.choices)
 
 
@@ -47,20 +48,25 @@ def images_browse(request: HttpRequest, project_id: int) -> HttpResponse:
     view = (param_values(request.GET, "view") or ["grid"])[-1]
     view = view if view in VIEWS else "grid"
     sort = (param_values(request.GET, "sort") or ["id"])[-1]
-    error = None
+    error, status = None, 200
     page = Page([], None, None)
+    manages = project_selectors.can_manage(
+        user=user, project=project, role=project_selectors.project_role(user=user, project=project)
+    )
     try:
-        images = images_filtered(project, request.GET, user=user)
+        images = images_filtered(
+            project, request.GET, user=user, reads=PAGE_PARAMETERS, empty_is_none=True
+        )
         page = images_page(images, sort=sort, cursor=request.GET.get("cursor"), size=VIEWS[view])
-    except ValidationFailed as exc:
-        error = exc.message
+    except DomainError as exc:  # a filter it cannot read or apply, or not for this role
+        error, status = exc.message, exc.status_code
     labels = {label.pk: label for label in Label.objects.filter(project=project)}
     context = {
         "project": project,
         "view": view,
         "error": error,
         "rows": _rows(project, page, labels, user_id=user.pk, query=_kept(request.GET)),
-        "form": _form(project, request.GET),
+        "form": _form(project, request.GET, manages=manages),
         "sorts": SORT_CHOICES,
         "sort": sort,
         "export_formats": [(value, title) for value, title, _ in FORMAT_CHOICES],
@@ -71,11 +77,7 @@ def images_browse(request: HttpRequest, project_id: int) -> HttpResponse:
         "grid_url": _with(request.GET, view="grid", cursor=None),
         "table_url": _with(request.GET, view="table", cursor=None),
         "filter_query": _kept(request.GET, drop=("view",)),
-        "can_manage": project_selectors.can_manage(
-            user=user,
-            project=project,
-            role=project_selectors.project_role(user=user, project=project),
-        ),
+        "can_manage": manages,
         "browse_data": {
             "project": project.pk,
             "bulk_url": _bulk_url(project),
@@ -85,7 +87,7 @@ def images_browse(request: HttpRequest, project_id: int) -> HttpResponse:
             "labels": page_labels(project),
         },
     }
-    return render(request, "images/browse.html", context, status=400 if error else 200)
+    return render(request, "images/browse.html", context, status=status)
 
 
 def _bulk_url(project: Project) -> str | None:
@@ -165,8 +167,9 @@ def _statuses(image: Any, fact: RowFacts) -> list[str]:
     return statuses
 
 
-def _form(project: Project, params: QueryDict) -> list[dict[str, Any]]:
-    """The filter form's fields, from the registry, with the address's values."""
+def _form(project: Project, params: QueryDict, *, manages: bool) -> list[dict[str, Any]]:
+    """The filter form's fields, from the registry, with the address's values: those the
+    caller may use, grouped as the registry first names each group."""
     labels = [(label.name, label.name) for label in Label.objects.filter(project=project)]
     annotators = [
         (name, name)
@@ -176,6 +179,8 @@ def _form(project: Project, params: QueryDict) -> list[dict[str, Any]]:
     ]
     fields = []
     for image_filter in FILTERS.values():
+        if not image_filter.group or (image_filter.audience == "managers" and not manages):
+            continue
         options: tuple[tuple[str, str], ...] | list[tuple[str, str]] = image_filter.choices
         if image_filter.kind == "label":
             options = labels + ([("none", "(none)")] if image_filter.name == "final_label" else [])
@@ -195,7 +200,8 @@ def _form(project: Project, params: QueryDict) -> list[dict[str, Any]]:
                 "value": values[-1] if values else "",
             }
         )
-    return fields
+    order = {group: n for n, group in reversed(list(enumerate(f["group"] for f in fields)))}
+    return sorted(fields, key=lambda field: order[field["group"]])
 
 
 def _history(details: ImageDetails, names: Any) -> list[dict[str, Any]]:
@@ -232,12 +238,14 @@ def image_page(request: HttpRequest, project_id: int, image_id: int) -> HttpResp
     sort = (param_values(request.GET, "sort") or ["id"])[-1]
     query = _kept(request.GET)
     try:
-        images = images_filtered(project, request.GET, user=user)
+        images = images_filtered(
+            project, request.GET, user=user, reads=PAGE_PARAMETERS, empty_is_none=True
+        )
         previous_id, next_id = image_neighbours(
             images, sort=sort, image_id=image_id, project=project
         )
         error = None
-    except ValidationFailed as exc:
+    except DomainError as exc:
         previous_id = next_id = None
         error = exc.message
     labels = {label.pk: label for label in Label.objects.filter(project=project)}

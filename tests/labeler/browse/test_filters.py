@@ -121,8 +121,19 @@ class TestLabels:
         assert names_of(project, lead, "annotator=ann2&label=dog", scene) == {"tie"}
 
     def test_an_unknown_annotator_is_refused(self, project, lead, scene):
-        with pytest.raises(ValidationFailed, match="annotator: no user 'nobody'"):
+        with pytest.raises(ValidationFailed, match="annotator: 'nobody' is no annotator of"):
             images_filtered(project, QueryDict("annotator=nobody"), user=lead)
+
+    def test_a_user_outside_the_project_is_refused_as_no_user_is(
+        self, project, lead, scene, outsider
+    ):
+        """Answers that differed told a lead which usernames exist elsewhere."""
+        answers = []
+        for value in (outsider.username, "nobody-at-all", str(outsider.pk), "999999"):
+            with pytest.raises(ValidationFailed) as refused:
+                images_filtered(project, QueryDict(f"annotator={value}"), user=lead)
+            answers.append(refused.value.message.replace(repr(value), "NAME"))
+        assert len(set(answers)) == 1, answers
 
     def test_number_of_labels(self, project, lead, scene):
         assert names_of(project, lead, "labels_min=2", scene) == {"agreed", "tie"}
@@ -247,8 +258,11 @@ class TestImageFacts:
         Image.objects.filter(pk=scene["gold"].pk).update(original_name="Beach_Dog.JPG")
         assert names_of(project, lead, "name=dog.jpg", scene) == {"gold"}
 
-    def test_empty_values_are_no_filter(self, project, lead, scene):
-        assert names_of(project, lead, "status=&name=", scene) == set(scene)
+    def test_empty_values_are_no_filter_where_a_form_sends_them(self, project, lead, scene):
+        found = images_filtered(project, QueryDict("status=&name="), user=lead, empty_is_none=True)
+        assert found.count() == len(scene)
+        with pytest.raises(ValidationFailed, match="status is empty"):
+            images_filtered(project, QueryDict("status=&name="), user=lead)
 
 
 @pytest.mark.django_db
