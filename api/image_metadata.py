@@ -1,7 +1,9 @@
-"""Images' metadata in the API: the filters on it, and the bodies that change it.
+"""Images' metadata in the API: the bodies that change it.
 
 The image's own representation (``ImageMetadataSerializer``) and its routes are in
-``api.images``; the rules on licences and tags in ``labeler.images.catalogue``.
+``api.images``; the filters on metadata in ``labeler.browse.metadata_filters`` (the one
+filter set of the list, the Images page and bulk actions); the rules on licences and
+tags in ``labeler.images.catalogue``.
 """
 
 from __future__ import annotations
@@ -9,23 +11,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import django_filters
-from django.core.exceptions import ValidationError
-from django.db.models import Exists, OuterRef, Q, QuerySet
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from api.filters import AllOfFilter, FilterSet, StrictBooleanFilter, StrictIsoDateTimeFilter
 from api.inputs import StrictInput
 from labeler.errors import ValidationFailed
 from labeler.images import catalogue
-from labeler.images.models import SOURCES, Image, ImageTag
-
-# Filters on what only overseers see, and on where photos were taken (leads and admins).
-METADATA_FILTERS = (
-    "captured_after", "captured_before", "camera", "source", "licence", "tag", "has_problem",
-)  # fmt: skip
-POSITION_FILTERS = ("has_gps",)
 
 
 @extend_schema_field({"type": "array", "items": {"type": "string", "maxLength": 64}})
@@ -68,76 +59,6 @@ class ImagesDescriptionSerializer(StrictInput, serializers.Serializer):
 
 class ImagesDescribedSerializer(serializers.Serializer):
     updated = serializers.IntegerField(help_text="How many images the change was made to.")
-
-
-def _tag_item(value: str) -> str:
-    try:
-        return catalogue.tag_clean(value, field="tag")
-    except ValidationFailed as exc:
-        raise ValidationError(exc.message, code="invalid") from None
-
-
-def _has_tag(name: str) -> Q:
-    return Q(Exists(ImageTag.objects.filter(image=OuterRef("pk"), name=name)))
-
-
-@extend_schema_field(
-    {
-        "type": "array",
-        "items": {"type": "string"},
-        "description": "Carrying this tag; repeated (?tag=a&tag=b): every one of them.",
-    }
-)
-class TagFilter(AllOfFilter):
-    """Images carrying every tag given."""
-
-
-class ImageFilter(FilterSet):
-    captured_after = StrictIsoDateTimeFilter(
-        field_name="captured_at",
-        lookup_expr="gte",
-        help_text="Taken at or after this moment (ISO 8601; a date or a time without an "
-        "offset is in the server's TIME_ZONE).",
-    )
-    captured_before = StrictIsoDateTimeFilter(
-        field_name="captured_at",
-        lookup_expr="lt",
-        help_text="Taken before this moment (ISO 8601, as captured_after).",
-    )
-    camera = django_filters.CharFilter(
-        lookup_expr="icontains", max_length=128, help_text="Camera name containing this text."
-    )
-    has_gps = StrictBooleanFilter(
-        method="filter_has_gps", help_text="With a GPS position or without (leads and admins)."
-    )
-    source = django_filters.ChoiceFilter(
-        choices=SOURCES,
-        error_messages={
-            "invalid_choice": "Unknown source %(value)r; choose one of "
-            + ", ".join(name for name, _ in SOURCES)
-            + "."
-        },
-    )
-    licence = django_filters.CharFilter(
-        lookup_expr="iexact", max_length=255, help_text="This licence (any case)."
-    )
-    has_problem = StrictBooleanFilter(
-        method="filter_has_problem",
-        help_text="Whose file the worker could not decode (problem says why), or not.",
-    )
-    tag = TagFilter(match=_has_tag, item=_tag_item, max_values=catalogue.TAGS_PER_IMAGE)
-
-    class Meta:
-        model = Image
-        fields = {"is_complete": ["exact"], "sha256": ["exact"], "created_at": ["gte", "lte"]}
-
-    def filter_has_problem(
-        self, queryset: QuerySet[Image], name: str, value: bool
-    ) -> QuerySet[Image]:
-        return queryset.exclude(problem="") if value else queryset.filter(problem="")
-
-    def filter_has_gps(self, queryset: QuerySet[Image], name: str, value: bool) -> QuerySet[Image]:
-        return queryset.filter(gps_latitude__isnull=not value)
 
 
 def body_read(serializer_class: type[serializers.Serializer], body: Any) -> dict[str, Any]:
