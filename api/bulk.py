@@ -76,12 +76,24 @@ class BulkActionSerializer(serializers.ModelSerializer):
         return request.build_absolute_uri(path) if request else path
 
 
+DESTROYING = [name for name, spec in ACTIONS.items() if spec.destroys]
+
+
 class BulkRequestSerializer(serializers.Serializer):
     action = serializers.ChoiceField(
         choices=list(ACTIONS), help_text="What to do; its parameters sit beside it."
     )
     selection = serializers.JSONField(
         help_text='{"ids": [..]} or {"filter": "<Images page query string>", "exclude_ids": [..]}.'
+        " A filter takes the images list's filters (and sort); any other key is a 400."
+    )
+    expected_count = serializers.IntegerField(
+        required=False,
+        min_value=0,
+        help_text="How many images the sender saw selected (after exclude_ids). Required by "
+        f"the actions that destroy or withdraw data ({', '.join(DESTROYING)}); any action "
+        "given it is refused (409, with both numbers) when the selection now matches another "
+        "number of images.",
     )
 
 
@@ -89,17 +101,34 @@ EXAMPLES = [
     OpenApiExample("Send to review", {"action": "review", "selection": {"ids": [1, 2, 3]}}),
     OpenApiExample(
         "Send back for relabelling",
-        {"action": "relabel", "selection": {"ids": [1, 2]}, "annotators": ["ann1"]},
+        {
+            "action": "relabel",
+            "selection": {"ids": [1, 2]},
+            "annotators": ["ann1"],
+            "expected_count": 2,
+        },
     ),
     OpenApiExample(
         "Set priority on a filter",
         {"action": "priority", "selection": {"filter": "status=not_started"}, "priority": 5},
     ),
-    OpenApiExample("Mark gold", {"action": "gold", "selection": {"ids": [4]}, "gold": True}),
     OpenApiExample(
-        "Reserve", {"action": "reserve", "selection": {"ids": [4]}, "annotators": ["ann2"]}
+        "Mark gold",
+        {"action": "gold", "selection": {"ids": [4]}, "gold": True, "expected_count": 1},
     ),
-    OpenApiExample("Delete", {"action": "delete", "selection": {"ids": [9]}}),
+    OpenApiExample(
+        "Reserve",
+        {
+            "action": "reserve",
+            "selection": {"ids": [4]},
+            "annotators": ["ann2"],
+            "expected_count": 1,
+        },
+    ),
+    OpenApiExample(
+        "Delete what a filter matches",
+        {"action": "delete", "selection": {"filter": "tag=junk"}, "expected_count": 2},
+    ),
     OpenApiExample("Export", {"action": "export", "selection": {"ids": [1, 2]}, "format": "csv"}),
 ]
 
@@ -127,6 +156,12 @@ class BulkView(ProjectScopedView):
         """How many images `{"filter": ...}` selects: what the page acts on when a lead
         picks everything the filter matches (less the images unticked)."""
         self.require_manager()
+        for name in request.query_params:
+            if name not in ("filter", "format"):
+                raise ValidationFailed(
+                    f"Unknown parameter {name!r}: put the image filters in 'filter'.",
+                    field=name,
+                )
         query = request.query_params.get("filter", "")
         return Response({"count": selection_count(self.project, query, user=self.user)})
 
@@ -136,8 +171,16 @@ class BulkView(ProjectScopedView):
         responses={
             200: BulkActionSerializer,
             202: BulkActionSerializer,
-            400: OpenApiResponse(description="Unknown action, bad parameter or selection."),
+            400: OpenApiResponse(
+                description="Unknown action, bad parameter or selection (a filter key it "
+                "does not know is named), or expected_count missing for an action that "
+                "destroys or withdraws data."
+            ),
             403: OpenApiResponse(description="Leads and admins only."),
+            409: OpenApiResponse(
+                description="The selection now matches another number of images than "
+                "expected_count (both in the answer: expected_count, matched_count)."
+            ),
         },
     )
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -147,6 +190,8 @@ class BulkView(ProjectScopedView):
         gold (`gold`: true/false, `labels`), priority (`priority`), reserve
         (`annotators`; [] releases), delete, export (export options such as `format`).
         A selection above the background threshold answers 202 and runs as a job.
+        Relabel, gold, reserve and delete carry `expected_count`, the number of images
+        the sender saw selected: a selection that now matches another number is a 409.
         """
         self.require_manager()
         body = request.data
@@ -155,13 +200,14 @@ class BulkView(ProjectScopedView):
         for name in ("action", "selection"):
             if name not in body:
                 raise ValidationFailed(f"'{name}' is required.", field=name)
-        params = {k: v for k, v in body.items() if k not in ("action", "selection")}
+        own = ("action", "selection", "expected_count")
         record = services.bulk_action(
             project=self.project,
             user=self.user,
             action=body["action"],
             selection=body["selection"],
-            params=params,
+            params={k: v for k, v in body.items() if k not in own},
+            expected_count=body.get("expected_count"),
         )
         data = BulkActionSerializer(record, context={"request": request}).data
         queued = record.status == BulkStatus.QUEUED

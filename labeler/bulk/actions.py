@@ -29,10 +29,10 @@ from labeler.annotations.models import (
     Annotation,
     FinalLabel,
     FinalLabelMethod,
-    ImageReservation,
     LabelChange,
     LabelChangeKind,
 )
+from labeler.annotations.reservations import reservation_annotators, reservations_replace
 from labeler.annotations.services import labels_resolve
 from labeler.bulk.selection import IdArray, in_batches
 from labeler.errors import ValidationFailed
@@ -63,6 +63,9 @@ class Action:
     check: Callable[[Project, Mapping[str, Any]], dict[str, Any]]
     apply: Callable[[Project, IdArray, dict[str, Any], User, Progress], Outcome]
     background: bool = True  # large selections run as a job
+    # Destroys or withdraws what was stored (images, labels, gold answers, reservations):
+    # the request must carry the count its sender saw (``expected_count``).
+    destroys: bool = False
 
 
 def _only(params: Mapping[str, Any], allowed: tuple[str, ...]) -> None:
@@ -130,7 +133,7 @@ def _relabel_check(project: Project, params: Mapping[str, Any]) -> dict[str, Any
             "'annotators' names whose labels to withdraw; leave it out for everyone's.",
             field="annotators",
         )
-    _annotators(project, params["annotators"])
+    reservation_annotators(project=project, usernames=params["annotators"])
     return {"annotators": sorted(set(params["annotators"]))}
 
 
@@ -145,6 +148,10 @@ def _relabel(
     changed = 0
     now = timezone.now()
     for batch in in_batches(ids):
+        # The image rows first (the order annotation_submit and the final-label lock keep):
+        # a second relabel of the same images waits here, then reads what the first left,
+        # so each withdrawn annotation is recorded once.
+        list(Image.objects.select_for_update().filter(pk__in=batch).order_by("pk").values("pk"))
         annotations = Annotation.objects.filter(project=project, image_id__in=batch)
         if who is not None:
             annotations = annotations.filter(annotator_id__in=who)
@@ -302,7 +309,7 @@ def _reserve_check(project: Project, params: Mapping[str, Any]) -> dict[str, Any
             "'annotators' names who the images are kept for ([] releases them).",
             field="annotators",
         )
-    _annotators(project, params["annotators"])
+    reservation_annotators(project=project, usernames=params["annotators"])
     return {"annotators": sorted(set(params["annotators"]))}
 
 
@@ -311,19 +318,9 @@ def _reserve(
 ) -> Outcome:
     """Keep the images for these annotators only (replacing any earlier reservation);
     an empty list releases them to everyone."""
-    who = _annotators(project, params["annotators"])
+    who = reservation_annotators(project=project, usernames=params["annotators"])
     for batch in in_batches(ids):
-        ImageReservation.objects.filter(image_id__in=batch).delete()
-        ImageReservation.objects.bulk_create(
-            [
-                ImageReservation(
-                    project=project, image_id=image_id, annotator_id=annotator, created_by=user
-                )
-                for image_id in batch
-                for annotator in who
-            ],
-            batch_size=5000,
-        )
+        reservations_replace(project=project, image_ids=batch, annotator_ids=who, by=user)
         progress(len(batch))
     return Outcome(changed=len(ids))
 
@@ -373,11 +370,13 @@ ACTIONS: dict[str, Action] = {
     action.name: action
     for action in (
         Action("review", "Send to review", _review_check, _review),
-        Action("relabel", "Send back for relabelling", _relabel_check, _relabel),
-        Action("gold", "Mark or unmark gold", _gold_check, _gold),
+        Action("relabel", "Send back for relabelling", _relabel_check, _relabel, destroys=True),
+        # Marking replaces final labels; unmarking withdraws gold answers.
+        Action("gold", "Mark or unmark gold", _gold_check, _gold, destroys=True),
         Action("priority", "Set the queue priority", _priority_check, _priority),
-        Action("reserve", "Reserve for named annotators", _reserve_check, _reserve),
-        Action("delete", "Delete", _delete_check, _delete),
+        # Replaces (or, with [], withdraws) the images' earlier reservations.
+        Action("reserve", "Reserve for named annotators", _reserve_check, _reserve, destroys=True),
+        Action("delete", "Delete", _delete_check, _delete, destroys=True),
         # The export runs as an export job of its own (with its progress): never a bulk job.
         Action("export", "Export exactly this selection", _export_check, _export, False),
     )

@@ -1,8 +1,9 @@
 """Which images a bulk action acts on: ``{"ids": [...]}`` or ``{"filter": "<query>"}``.
 
 A filter selection is the Images page's query string, resolved by the data browser's
-``labeler.browse.filters.images_filtered``; ``exclude_ids`` takes images out of it (those
-unticked after "select everything the filter matches").
+``labeler.browse.filters.images_filtered`` (the same filters as the images list: any other
+key is a 400 naming it); ``exclude_ids`` takes images out of it (those unticked after
+"select everything the filter matches").
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from django.contrib.auth.models import User
 from django.db.models import QuerySet
 from django.http import QueryDict
 
+from labeler.browse.filters import images_filtered
 from labeler.errors import ValidationFailed
 from labeler.images.models import Image
 from labeler.projects.models import Project
@@ -141,6 +143,7 @@ def _matching(project: Project, query: Any, user: User) -> QuerySet[Image]:
             "'filter' is the Images page's query string, e.g. \"status=complete\".",
             field="filter",
         )
-    from labeler.browse.filters import images_filtered  # the data browser's filters
-
-    return images_filtered(project, QueryDict(query.lstrip("?")), user=user)
+    # The data browser's one filter set: a key it does not know, or one a selection cannot
+    # apply (a cursor, a page size), is a 400 naming it, never dropped (which once made a
+    # delete of one tag's images delete every image).
+    return images_filtered(project, QueryDict(query.lstrip("?")), user=user, reads=("sort",))

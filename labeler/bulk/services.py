@@ -25,7 +25,7 @@ from labeler import flows, jobs
 from labeler.bulk.actions import ACTIONS, Outcome
 from labeler.bulk.models import BulkAction, BulkStatus
 from labeler.bulk.selection import selection_resolve, selection_summary
-from labeler.errors import ValidationFailed
+from labeler.errors import Conflict, ValidationFailed
 from labeler.projects.models import Project
 from labeler.task_names import Task
 
@@ -45,12 +45,15 @@ def bulk_action(
     action: Any,
     selection: Any,
     params: Mapping[str, Any] | None = None,
+    expected_count: Any = None,
 ) -> BulkAction:
     """Run a bulk action on a selection, or queue it when the selection is large.
 
     Returns its record: ``status`` is "done" (ran at once) or "queued" (a background
     job; follow ``done``/``total``). Raises ValidationFailed, before any write, for an
-    unknown action, bad parameters or a bad or empty selection.
+    unknown action, bad parameters or a bad or empty selection, and Conflict when
+    ``expected_count`` (the number of images its sender saw, required by an action that
+    destroys or withdraws data) is not the number the selection matches now.
     """
     if not isinstance(action, str) or action not in ACTIONS:
         raise ValidationFailed(
@@ -58,7 +61,16 @@ def bulk_action(
         )
     spec = ACTIONS[action]
     checked = spec.check(project, dict(params or {}))
+    expected = _expected_count(action, expected_count, required=spec.destroys)
     ids = selection_resolve(project, selection, user=user)
+    if expected is not None and expected != len(ids):
+        raise Conflict(
+            f"The selection matches {len(ids)} images now, not the {expected} you saw: "
+            "look at the selection again, then send its new count.",
+            field="expected_count",
+            expected_count=expected,
+            matched_count=len(ids),
+        )
     summary = selection_summary(selection, len(ids))
     if spec.background and len(ids) > background_threshold():
         record = BulkAction.objects.create(
@@ -89,6 +101,23 @@ def bulk_action(
         )
         _after_commit(project, outcome)
     return record
+
+
+def _expected_count(action: str, raw: Any, *, required: bool) -> int | None:
+    if raw is None:
+        if required:
+            raise ValidationFailed(
+                f"expected_count: {action} destroys or withdraws data, so it carries the "
+                "number of images you saw selected; send it.",
+                field="expected_count",
+            )
+        return None
+    if isinstance(raw, bool) or not isinstance(raw, int) or raw < 0:
+        raise ValidationFailed(
+            f"expected_count: a whole number of images from 0, not {raw!r}.",
+            field="expected_count",
+        )
+    return raw
 
 
 def bulk_action_run(*, action_id: int) -> BulkAction | None:

@@ -5,11 +5,14 @@ from __future__ import annotations
 import pytest
 
 from labeler.agreement.review_requests import open_review_image_ids
-from labeler.annotations.models import Annotation, FinalLabel, ImageReservation
+from labeler.annotations.models import Annotation, FinalLabel, ImageReservation, LabelChange
+from labeler.bulk.actions import ACTIONS
 from labeler.bulk.models import BulkAction
+from labeler.images.catalogue import images_describe
 from labeler.images.models import Image
 from tests.conftest import client_for
 from tests.factories import ProjectFactory, annotation_submit
+from tests.rows import row_counts
 
 pytestmark = pytest.mark.django_db
 
@@ -43,7 +46,8 @@ def ids(images):
     ],
 )
 def test_every_action_answers_its_record(project, lead, images, action, params):
-    response = post(lead, project, {"action": action, "selection": ids(images[:2]), **params})
+    body = {"action": action, "selection": ids(images[:2]), "expected_count": 2, **params}
+    response = post(lead, project, body)
     assert response.status_code == 200, response.content
     body = response.json()
     assert (body["action"], body["status"], body["total"], body["done"]) == (
@@ -97,7 +101,11 @@ def test_bad_input_is_a_clear_400(project, lead, images, body, field):
 
 def test_ids_of_another_project_are_a_400(project, lead, images, make_images):
     (foreign,) = make_images(ProjectFactory(), 1)
-    body = {"action": "delete", "selection": {"ids": [images[0].pk, foreign.pk]}}
+    body = {
+        "action": "delete",
+        "selection": {"ids": [images[0].pk, foreign.pk]},
+        "expected_count": 2,
+    }
     response = post(lead, project, body)
     assert response.status_code == 400
     assert "not images of this project" in response.json()["detail"]
@@ -153,3 +161,81 @@ def test_progress_is_for_leads_of_the_project(project, lead, annotator, outsider
     assert client_for(annotator).get(body["url"]).status_code == 403
     assert client_for(outsider).get(body["url"]).status_code == 404
     assert client_for(lead).get("/api/v1/bulk-actions/999999/").status_code == 404
+
+
+# The count the lead saw ------------------------------------------------------------------
+
+DESTROYING = sorted(name for name, spec in ACTIONS.items() if spec.destroys)
+
+
+def stored():
+    """What a refused action must leave as it was."""
+    return {
+        **row_counts(),
+        "reservations": ImageReservation.objects.count(),
+        "history": LabelChange.objects.count(),
+        "bulk actions": BulkAction.objects.count(),
+        "gold": FinalLabel.objects.filter(method="gold").count(),
+    }
+
+
+PARAMS = {"relabel": {}, "gold": {"labels": ["dog"]}, "reserve": {"annotators": []}}
+
+
+def test_delete_relabel_gold_and_reserve_destroy():
+    """The registry says which actions destroy or withdraw data; these at least."""
+    assert {"delete", "relabel", "gold", "reserve"} <= set(DESTROYING)
+
+
+@pytest.mark.parametrize("action", DESTROYING)
+def test_an_action_that_destroys_data_needs_the_count_its_sender_saw(project, lead, images, action):
+    before = stored()
+    body = {"action": action, "selection": ids(images[:2]), **PARAMS.get(action, {})}
+    response = post(lead, project, body)
+    assert response.status_code == 400, response.content
+    assert list(response.json()["errors"]) == ["expected_count"]
+    assert stored() == before
+
+
+@pytest.mark.parametrize("action", DESTROYING)
+def test_a_selection_that_now_matches_another_count_is_a_409_with_both(
+    project, lead, images, action
+):
+    before = stored()
+    body = {
+        "action": action,
+        "selection": {"filter": "status=not_started"},  # two images match now
+        "expected_count": 3,  # what the lead saw before one was labelled
+        **PARAMS.get(action, {}),
+    }
+    response = post(lead, project, body)
+    assert response.status_code == 409, response.content
+    answer = response.json()
+    assert (answer["expected_count"], answer["matched_count"]) == (3, 2)
+    assert "matches 2 images now, not the 3" in answer["detail"]
+    assert stored() == before
+
+
+@pytest.mark.parametrize("value", [-1, "2", True, 2.5, [2]])
+def test_an_expected_count_that_is_no_count_is_a_400(project, lead, images, value):
+    body = {"action": "delete", "selection": ids(images[:2]), "expected_count": value}
+    response = post(lead, project, body)
+    assert response.status_code == 400, response.content
+    assert list(response.json()["errors"]) == ["expected_count"]
+    assert Image.objects.count() == 3
+
+
+def test_a_delete_by_tag_deletes_the_tagged_images_only(project, lead, make_images):
+    """A tag filter was dropped by the selection: the delete then took every image."""
+    images = make_images(project, 5)
+    images_describe(project=project, image_ids=[images[0].pk, images[3].pk], add_tags=["junk"])
+    count = client_for(lead).get(
+        f"/api/v1/projects/{project.pk}/images/bulk/", {"filter": "tag=junk"}
+    )
+    assert count.json() == {"count": 2}
+    body = {"action": "delete", "selection": {"filter": "tag=junk"}, "expected_count": 2}
+    response = post(lead, project, body)
+    assert response.status_code == 200, response.content
+    assert set(Image.objects.values_list("pk", flat=True)) == {
+        image.pk for image in (images[1], images[2], images[4])
+    }

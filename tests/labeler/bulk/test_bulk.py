@@ -45,7 +45,12 @@ def ids_of(images):
 
 def run(project, lead, action, images, **params):
     return bulk_action(
-        project=project, user=lead, action=action, selection=ids_of(images), params=params
+        project=project,
+        user=lead,
+        action=action,
+        selection=ids_of(images),
+        params=params,
+        expected_count=len({image.pk for image in images}),
     )
 
 
