@@ -133,7 +133,7 @@ def _relabel_check(project: Project, params: Mapping[str, Any]) -> dict[str, Any
             "'annotators' names whose labels to withdraw; leave it out for everyone's.",
             field="annotators",
         )
-    reservation_annotators(project=project, usernames=params["annotators"])
+    _annotators(project, params["annotators"])
     return {"annotators": sorted(set(params["annotators"]))}
 
 

@@ -1,0 +1,71 @@
+"""Reservations: images kept for named annotators, whom alone the queue serves them to.
+
+The queue reads them in its lease gate (``queue_sql``); this module is their only writer.
+Only annotators take images from the queue, so only annotators may be named: an image
+kept for a lead or a reviewer would go to no one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from django.contrib.auth.models import User
+
+from labeler.annotations.models import ImageReservation
+from labeler.errors import ValidationFailed
+from labeler.projects.models import Membership, Project, Role
+
+MAX_NAMED = 5  # usernames quoted in one refusal
+
+
+def reservation_annotators(
+    *, project: Project, usernames: Any, field: str = "annotators"
+) -> list[int]:
+    """The user ids of the named annotators of the project, sorted; refuses (400, naming
+    them) a name that is no member, or a member who is not an annotator."""
+    if not isinstance(usernames, list) or any(not isinstance(name, str) for name in usernames):
+        raise ValidationFailed(f"'{field}' must be a list of usernames.", field=field)
+    names = sorted(set(usernames))
+    roles = dict(
+        Membership.objects.filter(project=project, user__username__in=names).values_list(
+            "user__username", "role"
+        )
+    )
+    missing = [name for name in names if name not in roles]
+    if missing:
+        raise ValidationFailed(
+            f"No member of this project is named {', '.join(map(repr, missing[:MAX_NAMED]))}.",
+            field=field,
+        )
+    others = [
+        f"{name!r} ({Role(roles[name]).label.lower()})"
+        for name in names
+        if roles[name] != Role.ANNOTATOR
+    ]
+    if others:
+        raise ValidationFailed(
+            f"Images are kept for annotators only, and {', '.join(others[:MAX_NAMED])} "
+            f"{'is not one' if len(others) == 1 else 'are not'}: the queue would hand "
+            "the images to no one.",
+            field=field,
+        )
+    ids = Membership.objects.filter(project=project, user__username__in=names)
+    return sorted(ids.values_list("user_id", flat=True))
+
+
+def reservations_replace(
+    *, project: Project, image_ids: Iterable[int], annotator_ids: list[int], by: User
+) -> None:
+    """Keep the images for these annotators only, replacing any earlier reservation of
+    them; an empty list releases them to everyone."""
+    batch = list(image_ids)
+    ImageReservation.objects.filter(image_id__in=batch).delete()
+    ImageReservation.objects.bulk_create(
+        [
+            ImageReservation(project=project, image_id=image_id, annotator_id=who, created_by=by)
+            for image_id in batch
+            for who in annotator_ids
+        ],
+        batch_size=5000,
+    )
