@@ -47,6 +47,7 @@ function setUpBulk() {
   const apply = $("bulk-apply");
   const status = $("bulk-status");
   let matching = null; // how many images the filter matches, once counted
+  let shown = null; // how many images the page said it would act on: sent as expected_count
 
   if (!data.bulk_url) {
     status.textContent = "Bulk actions are not available on this server.";
@@ -68,7 +69,8 @@ function setUpBulk() {
           ? `Everything the filter matches${excluded} (counting…)`
           : `Everything the filter matches: ${plural(matching, "image")}${excluded}, so ${plural(touched, "image")} will be acted on`;
     } else count.textContent = chosen ? `${chosen} selected` : "None selected";
-    apply.disabled = !data.bulk_url || touched === 0;
+    shown = touched;
+    apply.disabled = !data.bulk_url || touched === null || touched === 0;
     param.hidden = !["priority", "reserve", "relabel"].includes(action.value);
     param.placeholder = action.value === "priority" ? "Priority (a number)" : "Usernames, comma-separated";
     format.hidden = action.value !== "export";
@@ -101,7 +103,11 @@ function setUpBulk() {
   });
   refresh();
 
-  function body() {
+  /** The action's request: it carries the count the page showed (the server refuses a
+   * selection that now matches another number, so nothing unseen is deleted). */
+  const body = () => ({ ...actionBody(), expected_count: shown });
+
+  function actionBody() {
     const selection = allMatching.checked
       ? { filter: data.query, ...(unticked().length ? { exclude_ids: unticked() } : {}) }
       : { ids: picks().filter((box) => box.checked).map((box) => Number(box.value)) };
@@ -132,6 +138,9 @@ function setUpBulk() {
     if (!answer.ok) {
       status.textContent = errorMessage(answer);
       apply.disabled = false;
+      // The images changed since they were counted: count again, so the lead sees what
+      // a second press would act on.
+      if (answer.status === 409 && allMatching.checked) await countMatching();
       return;
     }
     if (answer.status === 202) await follow(answer.body.url);
