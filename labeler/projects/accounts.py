@@ -1,12 +1,14 @@
 """People's accounts: created by admins, invited by a link that sets the password,
 deactivated and reactivated, sent a password-reset link.
 
-The links are Django's own: a user id in base 64 and a ``default_token_generator`` token
-for the ``password-reset-confirm`` page. A token is bound to the account's password hash
-and last login, so it stops working once used (the password changed) and after
-``PASSWORD_RESET_TIMEOUT``. An invited account has no usable password until its owner
-chooses one; Django's "forgot password" form ignores such accounts, which is why an
-invitation is sent from here and not through that form.
+The links are Django's own: a user id in base 64 and a token for the
+``password-reset-confirm`` page, made and checked by ``password_link_tokens`` (every
+link, whether an invitation, an admin's reset or "forgot password", and the page that
+takes them). A token is bound to the account's password hash, last login and whether it
+is active, so it stops working once used (the password changed), once the account is
+deactivated, and after ``PASSWORD_RESET_TIMEOUT``. An invited account has no usable
+password until its owner chooses one; Django's "forgot password" form ignores such
+accounts, which is why an invitation is sent from here and not through that form.
 """
 
 from __future__ import annotations
@@ -15,8 +17,9 @@ import smtplib
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import User
-from django.contrib.auth.tokens import default_token_generator
+from django.contrib.auth.tokens import PasswordResetTokenGenerator
 from django.core.mail import send_mail
 from django.core.validators import validate_email
 from django.db import transaction
@@ -38,6 +41,17 @@ class MailFailed(DomainError):
     code = "mail_failed"
 
 
+class PasswordLinkTokens(PasswordResetTokenGenerator):
+    """Django's password-link tokens, bound to whether the account is active too: a link
+    sent before the account was deactivated sets no password while it is."""
+
+    def _make_hash_value(self, user: AbstractBaseUser, timestamp: int) -> str:
+        return f"{super()._make_hash_value(user, timestamp)}:{user.is_active}"
+
+
+password_link_tokens = PasswordLinkTokens()
+
+
 @dataclass(frozen=True)
 class LinkSent:
     """An e-mailed link: to whom, and the link itself (shown to the admin too)."""
@@ -52,7 +66,7 @@ def password_link(*, user: User, base_url: str) -> str:
         "password-reset-confirm",
         kwargs={
             "uidb64": urlsafe_base64_encode(force_bytes(user.pk)),
-            "token": default_token_generator.make_token(user),
+            "token": password_link_tokens.make_token(user),
         },
     )
     return base_url.rstrip("/") + path

@@ -124,6 +124,7 @@ class PasswordResetView(auth_views.PasswordResetView):
     """ "Forgot password?": a reset link to the address, if an active account has it."""
 
     template_name = "team/password_reset_form.html"
+    token_generator = accounts.password_link_tokens
     email_template_name = "team/email/forgot_body.txt"
     subject_template_name = "team/email/reset_subject.txt"
     success_url = reverse_lazy("password-reset-done")
@@ -145,10 +146,18 @@ class PasswordResetDoneView(auth_views.PasswordResetDoneView):
 
 
 class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
-    """Choose a password from an invitation or a reset link."""
+    """Choose a password from an invitation or a reset link; a dead link is a 400 that
+    says why it may have died (used, expired, the account deactivated)."""
 
     template_name = "team/password_set.html"
+    token_generator = accounts.password_link_tokens
     success_url = reverse_lazy("password-reset-complete")
+
+    def dispatch(self, *args: Any, **kwargs: Any) -> HttpResponse:
+        response: HttpResponse = super().dispatch(*args, **kwargs)
+        if not self.validlink and response.status_code == 200:
+            response.status_code = 400
+        return response
 
 
 class PasswordResetCompleteView(auth_views.PasswordResetCompleteView):
