@@ -1,0 +1,134 @@
+"""The labels-file loader: bounded reads, inflation refused early, typed fields."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from labeler.imports import loader
+from labeler.imports.loader import LabelSourceError, labels_bytes_read
+from labeler.imports.sources import labels_file_load
+from labeler.json_depth import MAX_DEPTH
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def test_a_file_over_the_size_cap_is_refused_without_reading_it_all(monkeypatch):
+    monkeypatch.setattr(loader, "MAX_LABELS_FILE_BYTES", 1000)
+    stream = io.BytesIO(b"x" * 5000)
+    with pytest.raises(LabelSourceError, match="over 1,000 bytes"):
+        labels_bytes_read(stream)
+    assert stream.tell() <= 1001
+
+
+def test_a_member_may_inflate_a_hundredfold_past_its_first_megabyte():
+    data = b"a" * (3 << 20)
+    assert labels_bytes_read(io.BytesIO(data), packed_size=(3 << 20) // 100 + 1) == data
+    with pytest.raises(LabelSourceError, match="100 times its packed size"):
+        labels_bytes_read(io.BytesIO(data), packed_size=(3 << 20) // 100 - 1)
+    assert labels_bytes_read(io.BytesIO(b"a" * (1 << 20)), packed_size=1) == b"a" * (1 << 20)
+
+
+def _zeros_zip(path: Path, size: int) -> None:
+    with (
+        zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive,
+        archive.open("labels.json", "w") as member,
+    ):
+        for _ in range(size >> 20):
+            member.write(bytes(1 << 20))
+
+
+# VmHWM, the peak resident memory of this process's own image (ru_maxrss would count its
+# parent's, pytest's, from before the exec).
+PEAK_SCRIPT = """
+import re, sys, zipfile
+from labeler.imports.sources import LabelSourceError, labels_file_load
+def peak():
+    with open("/proc/self/status") as status:
+        return int(re.search(r"VmHWM:\\s+(\\d+)", status.read()).group(1))
+with zipfile.ZipFile(sys.argv[1]) as zipped:
+    info = zipped.getinfo("labels.json")
+    before = peak()
+    with zipped.open(info) as member:
+        try:
+            labels_file_load(member, labels_format="coco", packed_size=info.compress_size)
+        except LabelSourceError as exc:
+            print(exc, file=sys.stderr)
+        else:
+            sys.exit("read")
+    after = peak()
+print((after - before) // 1024)
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="Linux's /proc")
+def test_reading_a_zip_bomb_member_grows_the_process_by_a_few_megabytes(tmp_path):
+    """A 256 MB member of zeros (about 250 KB packed) is refused after 25 MB at most: the
+    peak resident memory grows by less than 40 MB (it was the whole file, several times)."""
+    archive = tmp_path / "bomb.zip"
+    _zeros_zip(archive, 256 << 20)
+    assert archive.stat().st_size < 300_000
+    done = subprocess.run(
+        [sys.executable, "-c", PEAK_SCRIPT, str(archive)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "inflates to more than 100 times" in done.stderr
+    grown_mb = int(done.stdout)
+    print(f"peak RSS grew by {grown_mb} MB")
+    assert grown_mb < 40
+
+
+def _task(choices: object) -> dict:
+    result = [{"type": "choices", "value": {"choices": choices}}]
+    return {"data": {"image": "/data/upload/1/ab12cd34-a.png"}, "annotations": [{"result": result}]}
+
+
+def test_a_label_studio_choice_given_as_one_text_is_one_label():
+    data = json.dumps([_task("cat"), _task(["dog", "bird"])]).encode()
+    assert labels_file_load(data, labels_format="label-studio") == {
+        "ab12cd34-a.png": ["cat", "dog", "bird"]
+    }
+
+
+def test_our_json_and_json_lines_exports_give_their_final_labels():
+    images = [
+        {"file_name": "a.png", "final_labels": ["cat"]},
+        {"file_name": "b.png", "final_labels": None},
+        {"file_name": "c.png", "labels": "dog"},
+    ]
+    expected = {"a.png": ["cat"], "c.png": ["dog"]}
+    as_json = json.dumps({"images": images}).encode()
+    as_jsonl = "\n".join(json.dumps(image) for image in images).encode()
+    assert labels_file_load(as_json, labels_format="json") == expected
+    assert labels_file_load(as_jsonl, labels_format="jsonl") == expected
+
+
+def test_nesting_up_to_the_limit_is_read_and_brackets_in_strings_do_not_count():
+    deep = "[" * (MAX_DEPTH - 2) + "]" * (MAX_DEPTH - 2)
+    text = json.dumps({"images": [{"file_name": "[[[[" * 20, "labels": ["x"]}], "d": 0})
+    text = text.replace('"d": 0', f'"d": {deep}')
+    assert labels_file_load(text.encode(), labels_format="json") == {"[[[[" * 20: ["x"]}
+
+
+@pytest.mark.parametrize(
+    ("coco", "message"),
+    [
+        ({"images": [{"id": True, "file_name": "a"}]}, "Image 1: id must be a whole number"),
+        ({"images": [], "categories": [], "annotations": [{"image_id": [1]}]}, "Annotation 1"),
+        ({"images": [], "categories": [], "annotations": [5]}, "Annotation 1 must be an object"),
+    ],
+)
+def test_coco_ids_of_the_wrong_type_name_their_record(coco, message):
+    coco.setdefault("categories", [])
+    coco.setdefault("annotations", [])
+    with pytest.raises(LabelSourceError, match=message):
+        labels_file_load(json.dumps(coco).encode(), labels_format="coco")
