@@ -75,7 +75,12 @@ def duplicate_groups_page(
 
 def duplicate_label_conflicts(project: Project) -> dict[int, dict[int, list[str]]]:
     """The groups whose decided images carry different final labels: group id -> each
-    decided member's labels."""
+    decided member's labels.
+
+    The groups are read once and the final labels after: the worker hashes and groups
+    images meanwhile, so an image grouped between the two reads is left to the next
+    refresh (as are images not hashed yet, in no group).
+    """
     grouped = Image.objects.filter(project=project, duplicate_group__isnull=False)
     group_of = {
         pk: group for pk, group in grouped.values_list("pk", "duplicate_group").order_by() if group
@@ -83,7 +88,8 @@ def duplicate_label_conflicts(project: Project) -> dict[int, dict[int, list[str]
     finals = _final_labels(grouped)
     by_group: dict[int, dict[int, list[str]]] = defaultdict(dict)
     for pk, labels in finals.items():
-        by_group[group_of[pk]][pk] = labels
+        if pk in group_of:
+            by_group[group_of[pk]][pk] = labels
     return {
         group: members
         for group, members in by_group.items()

@@ -21,6 +21,7 @@ from labeler.exports.formats.archives import hf_labels_check
 from labeler.exports.models import Export, ExportStatus
 from labeler.exports.options import ExportOptions, export_options_parse
 from labeler.exports.selection import export_count
+from labeler.images.duplicate_groups import duplicate_groups_settled_check
 from labeler.projects.models import Project
 from labeler.task_names import Task
 
@@ -31,8 +32,12 @@ def export_check(*, project: Project, options: ExportOptions) -> int:
     """Check what the options name against the project; returns the images selected.
 
     Final labels are brought up to date first: an export holds every label given before
-    it was asked for (and, written by a worker, before it started).
+    it was asked for (and, written by a worker, before it started). A split keeps each
+    near-duplicate group on one side, so it is refused (Conflict, with how many) while
+    the worker is still hashing images of the project.
     """
+    if options.split:
+        duplicate_groups_settled_check(project=project)
     final_labels_current(project=project)
     if options.format == "hf-imagefolder":
         hf_labels_check(project)

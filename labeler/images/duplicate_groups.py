@@ -11,14 +11,19 @@ distance, or to settle two uploads that raced each other.
 
 The distance is the project's (``Project.duplicate_distance``) where it set one, the
 server's ``LABELER_DUPLICATE_DISTANCE`` otherwise (``project_max_distance``).
+
+A split that keeps each group on one side (a training's, its label check's folds, an
+export's) first asks ``duplicate_groups_settled_check``: while the worker has images of
+the project still to hash, their groups are not known, and a split made then would put
+copies on both sides.
 """
 
 from __future__ import annotations
 
-import io
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import numpy as np
@@ -26,8 +31,10 @@ from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import Count, F, Q, QuerySet
-from PIL import Image as PILImage
+from django.utils import timezone
 
+from labeler.errors import Conflict
+from labeler.images.decoding import image_decode
 from labeler.images.duplicates import (
     distance,
     duplicate_groups,
@@ -40,6 +47,10 @@ from labeler.projects.models import Project
 
 logger = logging.getLogger(__name__)
 _BATCH = 1000
+# An image the worker has not hashed this long after it was stored is taken as one whose
+# preparation failed (it is logged there), not as one to wait for: a split waits for the
+# hashes of a large import, never for good.
+HASHING_WAIT = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -127,6 +138,38 @@ def image_duplicates_link(*, image_id: int) -> int | None:
     return target
 
 
+def images_hashing(project: Project) -> QuerySet[Image]:
+    """The project's images the worker is still to hash: stored within ``HASHING_WAIT``,
+    with no thumbnail (it and the hash are stored together) and no decoding problem.
+    None while the project groups nothing."""
+    if project_max_distance(project) < 0:
+        return Image.objects.none()
+    return Image.objects.filter(
+        project=project,
+        phash__isnull=True,
+        thumbnail="",
+        problem="",
+        created_at__gte=timezone.now() - HASHING_WAIT,
+    )
+
+
+def duplicate_groups_settled_check(*, project: Project) -> None:
+    """Refuse (Conflict, with how many) while images of the project are still being hashed.
+
+    Every split that keeps near-duplicate groups on one side goes through here first: an
+    image not yet hashed is in no group, so its copies could land on the other side.
+    """
+    waiting = images_hashing(project).count()
+    if waiting:
+        raise Conflict(
+            f"{waiting} image(s) of this project are still being hashed for near-duplicates, "
+            "so their groups are not known yet and a split could put copies of one picture "
+            "on both sides; try again once they are (usually seconds after an upload).",
+            field="duplicates",
+            hashing=waiting,
+        )
+
+
 @dataclass(frozen=True)
 class Regrouped:
     """What a project's regrouping found and changed."""
@@ -182,11 +225,8 @@ def images_hash_backfill(*, images: QuerySet[Image]) -> int:
     pending = images.filter(phash__isnull=True).exclude(thumbnail="").filter(problem="")
     for pk, name in pending.values_list("pk", "thumbnail").iterator(chunk_size=_BATCH):
         try:
-            with (
-                default_storage.open(name) as handle,
-                PILImage.open(io.BytesIO(handle.read())) as im,
-            ):
-                value = phash_of(im.convert("RGB"))
+            with default_storage.open(name) as handle:
+                value = phash_of(image_decode(handle.read(), mode="RGB"))
         except (OSError, ValueError) as exc:
             logger.warning("image %s: its thumbnail cannot be hashed: %s", pk, exc)
             continue
@@ -224,9 +264,11 @@ __all__ = [
     "Regrouped",
     "duplicate_group_summaries",
     "duplicate_groups_by_image",
+    "duplicate_groups_settled_check",
     "group_members",
     "image_duplicates_link",
     "images_hash_backfill",
+    "images_hashing",
     "max_distance_setting",
     "near_images",
     "project_duplicates_regroup",

@@ -42,10 +42,12 @@ class TrainingSet:
 
 @dataclass(frozen=True)
 class Split:
-    """Indexes into a TrainingSet's rows for training and validation."""
+    """Indexes into a TrainingSet's rows for training and validation; ``note`` says why,
+    when it does, the split could not keep each near-duplicate group on one side."""
 
     train: list[int]
     validation: list[int]
+    note: str = ""
 
 
 def training_set(project: Project) -> TrainingSet:
@@ -101,17 +103,35 @@ def training_split(data: TrainingSet, *, share: float, seed: int, multi_label: b
     """A stratified split, stable across runs (an image stays in validation as data grows).
 
     Near-duplicates never straddle it: a group goes where its smallest image fell, so a
-    copy of a validation image is never trained on.
+    copy of a validation image is never trained on. Where the groups leave one side empty
+    (every image in one group, say), there is no such split: the images are split as if
+    ungrouped, and ``note`` says so, since the validation figures are then optimistic.
     """
     targets: list[object] = (
         list(data.targets) if multi_label else [labels[0] for labels in data.targets]
     )
     _, validation_ids = split_stratified(data.image_ids, targets, share, seed)
     in_validation = groups_together(data.image_ids, set(validation_ids), data.groups)
+    note = ""
+    if data.groups and not 0 < len(in_validation) < len(data):
+        in_validation, note = set(validation_ids), groups_unsplittable_note(data)
     rows = range(len(data))
     return Split(
         train=[i for i in rows if data.image_ids[i] not in in_validation],
         validation=[i for i in rows if data.image_ids[i] in in_validation],
+        note=note,
+    )
+
+
+def groups_unsplittable_note(data: TrainingSet) -> str:
+    """What a run says when its near-duplicate groups left no split between them."""
+    grouped = len(data.groups)
+    return (
+        f"{grouped} of the {len(data)} labelled images fall in "
+        f"{len(set(data.groups.values()))} near-duplicate group(s), which leave no split "
+        "keeping each group on one side: the images were split within their groups, so "
+        "copies of validation images were trained on and the validation figures are "
+        "optimistic. A lower near-duplicate distance for the project may separate them."
     )
 
 

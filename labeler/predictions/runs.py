@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
@@ -26,6 +26,7 @@ from labeler import jobs
 from labeler.agreement.final_labels import final_labels_current
 from labeler.annotations.models import Annotation
 from labeler.errors import Conflict, DomainError
+from labeler.images.duplicate_groups import duplicate_groups_settled_check
 from labeler.predictions.dataset import (
     Split,
     TrainingSet,
@@ -102,8 +103,10 @@ def training_refresh_if_due(*, project: Project) -> TrainingRun | None:
     Called after final labels were refreshed. Nothing happens while a run is active,
     with ``retrain_after`` 0, without enough labels, or with a stale training config;
     nor while an import is still storing files (``import_settles_at``: the import's last
-    refresh comes after it), nor while a label that annotators or an import gave some
-    image has no final label yet: a model that never saw a class would be promoted.
+    refresh comes after it), nor while the worker is still hashing images for their
+    near-duplicate groups (the next refresh tries again), nor while a label that
+    annotators or an import gave some image has no final label yet: a model that never
+    saw a class would be promoted.
     """
     if project.retrain_after <= 0 or training_run_active(project) is not None:
         return None
@@ -113,6 +116,7 @@ def training_refresh_if_due(*, project: Project) -> TrainingRun | None:
         return None
     try:
         _import_settled_check(project)
+        duplicate_groups_settled_check(project=project)
         _labels_covered_check(project, data)
         training_set_check(data)
         config = training_config_clean(project.training)
@@ -158,12 +162,18 @@ def training_run_begin(
     The settings its config leaves to the system are settled here and recorded on the
     run (``config["choice"]`` says what and why), from the project's image sizes and
     ``pretrained``: the backbones whose weights this worker holds.
+
+    The split keeps each near-duplicate group on one side, so a run is not claimed while
+    the worker is still hashing images of the project (Conflict, recorded as the run's
+    failure, with how many); where the groups leave no such split, the run says so in its
+    message and its label check's folds ignore the groups too (``training_split``).
     """
     run = TrainingRun.objects.select_for_update().filter(pk=run_id).first()
     if run is None or not _claimable(run):
         return None
     project = run.project
     final_labels_current(project=project)
+    duplicate_groups_settled_check(project=project)
     data = training_set(project)
     training_set_check(data)
     side, sampled = image_side_median(project)
@@ -174,10 +184,13 @@ def training_run_begin(
     split = training_split(
         data, share=config["validation_share"], seed=config["seed"], multi_label=project.multi_label
     )
+    if split.note:
+        data = replace(data, groups={})  # the folds cannot keep them apart either
     now = timezone.now()
     run.status = RunStatus.RUNNING
     run.device = device[:32]
     run.epoch, run.progress, run.history = 0, 0.0, []
+    run.message = split.note
     run.label_count = len(data)
     run.train_count, run.validation_count = len(split.train), len(split.validation)
     run.started_at = run.heartbeat_at = now
@@ -289,7 +302,8 @@ def training_run_finish(
     promote, note = promotion_decide(
         project=project, metrics=metrics, baseline=baseline, label_count=run.label_count
     )
-    _run_end(run, RunStatus.SUCCEEDED, note)
+    # The split's note (groups it could not keep apart) stays beside the promotion's.
+    _run_end(run, RunStatus.SUCCEEDED, " ".join(filter(None, (run.message, note))))
     if promote:
         return model_version_promote(model_version=version, note=note)
     version.promotion_note = note

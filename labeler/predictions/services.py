@@ -14,6 +14,7 @@ from django.db import transaction
 from labeler import jobs
 from labeler.agreement.services import final_labels_refresh
 from labeler.errors import Conflict, ValidationFailed
+from labeler.images.duplicate_groups import duplicate_groups_settled_check
 from labeler.predictions.dataset import training_set, training_set_check
 from labeler.predictions.models import ModelVersion, TrainingRun
 from labeler.predictions.promotion import model_version_promote
@@ -49,9 +50,11 @@ def training_start(
 
     Final labels are brought up to date first, so a project with overlap 1 trains on
     the annotations given a moment ago. Refuses (Conflict, with the active run's id)
-    while a run is active, and (ValidationFailed) without 2 labels of 2 images each. A
-    run whose worker went quiet is failed first, as ``beat`` would (which the embedded
-    default does not run), so it never blocks the project for good.
+    while a run is active, (Conflict, with how many) while the worker is still hashing
+    images for their near-duplicate groups, which the split keeps on one side, and
+    (ValidationFailed) without 2 labels of 2 images each. A run whose worker went quiet
+    is failed first, as ``beat`` would (which the embedded default does not run), so it
+    never blocks the project for good.
     """
     training_runs_reap(project)
     active = training_run_active(project)
@@ -61,6 +64,7 @@ def training_start(
             run=active.pk,
         )
     config = training_config_clean(training_config_merge(project.training or {}, overrides))
+    duplicate_groups_settled_check(project=project)
     with transaction.atomic():
         final_labels_refresh(project=project)
         data = training_set(project)
