@@ -244,10 +244,10 @@ def image_page(request: HttpRequest, project_id: int, image_id: int) -> HttpResp
         previous_id, next_id = image_neighbours(
             images, sort=sort, image_id=image_id, project=project
         )
-        error = None
-    except DomainError as exc:
+        error, status = None, 200
+    except DomainError as exc:  # the image shows; the list it was opened from cannot
         previous_id = next_id = None
-        error = exc.message
+        error, status = exc.message, exc.status_code
     labels = {label.pk: label for label in Label.objects.filter(project=project)}
     image = details.image
 
@@ -295,4 +295,4 @@ def image_page(request: HttpRequest, project_id: int, image_id: int) -> HttpResp
             "display_url": file_link((image.display or image.file).name or "", user_id=user.pk),
         },
     }
-    return render(request, "images/image.html", context)
+    return render(request, "images/image.html", context, status=status)
