@@ -106,11 +106,20 @@ def test_every_format_streams_with_its_type_and_name(
         assert len(zipfile.ZipFile(io.BytesIO(data)).namelist()) >= 2
 
 
-def test_label_studio_points_at_absolute_image_urls(project, lead, url, make_images):
-    labelled_images(project, make_images(project, 1), ["cat"])
-    response = client_for(lead).get(url, {"format": "label-studio"})
+def test_label_studio_points_at_image_urls_that_serve_the_file(project, lead, url, make_images):
+    """The link is the image's API file URL, which answers its bytes to a member's
+    credentials (stored files are not served under /media/)."""
+    (image,) = make_images(project, 1)
+    labelled_images(project, [image], ["cat"])
+    client = client_for(lead)
+    response = client.get(url, {"format": "label-studio"})
     (task,) = json.loads(b"".join(response.streaming_content))
-    assert task["data"]["image"].startswith("http://testserver/media/")
+    link = task["data"]["image"]
+    assert link == f"http://testserver/api/v1/projects/{project.pk}/images/{image.pk}/file/"
+    served = client.get(link)
+    assert served.status_code == 200
+    image.file.open("rb")
+    assert b"".join(served.streaming_content) == image.file.read()
 
 
 def test_a_selection_above_the_limit_asks_for_a_background_export(

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urljoin
 
-from django.core.files.storage import default_storage
+from django.urls import reverse
 
 from labeler.exports.formats.source import ExportSource
 from labeler.exports.selectors import ImageRow
@@ -29,11 +29,7 @@ def export_label_studio(source: ExportSource) -> Iterator[bytes]:
 
 
 def _task(row: ImageRow, source: ExportSource) -> dict[str, Any]:
-    url = (
-        (reference_uri(row.file) or urljoin(source.base_url, default_storage.url(row.file)))
-        if row.file
-        else row.file_name
-    )
+    url = (reference_uri(row.file) or _file_url(row, source)) if row.file else row.file_name
     task: dict[str, Any] = {
         "id": row.id,
         "data": {"image": url, "file_name": row.file_name},
@@ -49,6 +45,14 @@ def _task(row: ImageRow, source: ExportSource) -> dict[str, Any]:
     if source.options.predictions:
         task["predictions"] = _predictions(row, multi_label=source.project.multi_label)
     return task
+
+
+def _file_url(row: ImageRow, source: ExportSource) -> str:
+    """The image's file in the REST API, which serves it to whoever may see the project
+    (a Label Studio user fetching it with their token); stored files are not served at
+    MEDIA_URL."""
+    path = reverse("api:image-file", kwargs={"project_pk": source.project.pk, "pk": row.id})
+    return urljoin(source.base_url, path)
 
 
 def _result(choices: list[str]) -> list[dict[str, Any]]:
