@@ -5,15 +5,17 @@ which JSON's ``\\ud800`` escape gives Python as a code point of its own) cannot 
 encoded as UTF-8: either one reaching the database, a hash or a cache key was a 500.
 Every string that arrives goes through ``text_refuse_unsafe``: the site's middleware
 (path, query strings, the pages' forms), the API's parsers (bodies at any depth, form
-fields, file names), and the decoders of strings nested in others (filters, cursors,
-uploaded label files) once they have decoded them. A refusal is a ``ValidationFailed``
-naming the field, which both faces answer as a 400.
+fields, file names), and the decoders of strings nested in others once they have decoded
+them (``data_refuse_unsafe`` for decoded JSON such as cursors and label files,
+``query_refuse_unsafe`` for a query string given as a field, such as a bulk action's
+filter). A refusal is a ``ValidationFailed`` naming the field, which both faces answer
+as a 400.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -48,15 +50,39 @@ def data_refuse_unsafe(data: Any, *, field: str = "") -> None:
 
     ``data`` is what a decoder gave: text, numbers, and dicts (keys too) and lists of them
     at any depth. The refusal names the string's path (``split[1]``, ``filter.name``, ``a
-    key of filter``); ``field`` names the whole (empty: the body). The walk keeps a stack
-    of its own (a body as deep as its decoder allows cannot exhaust the recursion limit).
+    key of filter``); ``field`` names the whole (empty: the body). The walks keep a stack
+    of their own (a body as deep as its decoder allows cannot exhaust the recursion
+    limit); the paths are only made once something was found (on the hot paths, such as
+    the annotators' submits, there is nothing to find).
     """
+    if not _data_safe(data):
+        _data_refuse_named(data, field)
+
+
+def _data_safe(data: Any) -> bool:
+    search = _UNSAFE.search
+    stack = [data]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, str):
+            if search(value):
+                return False
+        elif isinstance(value, dict):
+            if any(isinstance(key, str) and search(key) for key in value):
+                return False
+            stack.extend(value.values())
+        elif isinstance(value, list | tuple):
+            stack.extend(value)
+    return True
+
+
+def _data_refuse_named(data: Any, field: str) -> None:
     stack: list[tuple[Any, str]] = [(data, field)]
     while stack:
         value, where = stack.pop()
         if isinstance(value, str):
             text_refuse_unsafe(value, field=where or "the body")
-        elif isinstance(value, Mapping):
+        elif isinstance(value, dict):
             for key in value:
                 if isinstance(key, str):
                     text_refuse_unsafe(key, field=f"a key of {where or 'the body'}")
@@ -77,20 +103,26 @@ def pairs_refuse_unsafe(pairs: Iterable[tuple[str, list[str]]]) -> None:
             text_refuse_unsafe(value, field=name)
 
 
-def query_refuse_unsafe(raw: bytes) -> None:
+def query_refuse_unsafe(raw: bytes | str, *, within: str = "") -> None:
     """Refuse a query string or form body (as sent) that is not UTF-8 or holds unsafe text.
 
     Django decodes ``%ED%A0%80`` (a lone surrogate written as UTF-8) and other bytes that
     are not UTF-8 into U+FFFD without a word, so these are decoded here strictly, name by
     name and value by value, and then checked as any text is. A refusal names the
-    parameter.
+    parameter, within ``within`` where the query string was itself a field (a bulk
+    action's ``selection.filter``: ``selection.filter.tag``). Text (a query string nested
+    in a field) is taken as its UTF-8 bytes.
     """
     if not raw:
         return
-    for name, value in parse_qsl(raw.decode("latin-1"), keep_blank_values=True, encoding="latin-1"):
-        name_text = _utf8_decode(name, field=f"the name {name.encode('latin-1')!r}")
-        text_refuse_unsafe(name_text, field=f"the name {_escaped(name_text)}")
-        text_refuse_unsafe(_utf8_decode(value, field=name_text), field=name_text)
+    if isinstance(raw, str):
+        raw = raw.encode("utf-8", errors="surrogatepass")  # a surrogate is then refused
+    pairs = parse_qsl(raw.decode("latin-1"), keep_blank_values=True, encoding="latin-1")
+    for name, value in pairs:
+        name_text = _utf8_decode(name, field=_name(repr(name.encode("latin-1")), within))
+        text_refuse_unsafe(name_text, field=_name(_escaped(name_text), within))
+        field = _member(within, name_text)
+        text_refuse_unsafe(_utf8_decode(value, field=field), field=field)
 
 
 def uploads_refuse_unsafe(files: Iterable[tuple[str, list[Any]]]) -> None:
@@ -107,6 +139,11 @@ def uploads_refuse_unsafe(files: Iterable[tuple[str, list[Any]]]) -> None:
 
 def _member(where: str, key: str) -> str:
     return f"{where}.{key}" if where else key
+
+
+def _name(shown: str, within: str) -> str:
+    """The field naming a parameter's own name (``the name x\\u0000 in selection.filter``)."""
+    return f"the name {shown} in {within}" if within else f"the name {shown}"
 
 
 def _utf8_decode(text: str, *, field: str) -> str:

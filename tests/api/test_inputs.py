@@ -1,11 +1,21 @@
-"""Request bodies are read as the schema documents them: text is text, empty is not absent."""
+"""Request bodies are read as the schema documents them: text is text, empty is not absent,
+and text holding NUL or a lone surrogate is refused."""
 
 from __future__ import annotations
 
-import pytest
+import json
 
+import pytest
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from labeler.agreement.models import ReviewRequest
+from labeler.annotations.models import Annotation
+from labeler.bulk.models import BulkAction
+from labeler.exports.models import Export
+from labeler.images.models import Image
 from labeler.projects.models import Project
-from tests.factories import UserFactory
+from tests.factories import UserFactory, annotation_submit
 
 pytestmark = pytest.mark.django_db
 
@@ -78,3 +88,101 @@ def test_a_member_added_with_an_empty_role_in_a_form_is_refused(api_as, lead, pr
         "role": ["Empty: choose one of lead, reviewer, annotator, or leave the field out."]
     }
     assert not project.memberships.filter(user=newcomer).exists()
+
+
+# Text from outside holding NUL or a lone surrogate: a 400 naming the field, nothing kept.
+# JSON bodies are sent as json.dumps writes them (a lone surrogate as its \ud800 escape).
+
+SURROGATE = "\ud800"
+
+
+def post_json(client, path, body):
+    return client.post(path, json.dumps(body), content_type="application/json")
+
+
+@pytest.mark.parametrize("username", [SURROGATE, "a\x00", f"ann{SURROGATE}1"])
+def test_a_token_login_with_unsafe_text_is_a_400_not_a_500(lead, username):
+    """The login throttle's cache key encoded the username: UnicodeEncodeError, a 500."""
+    response = post_json(
+        APIClient(), "/api/v1/auth/token/", {"username": username, "password": "x"}
+    )
+    assert response.status_code == 400, response.content
+    assert list(response.json()["errors"]) == ["username"]
+    assert not Token.objects.exists()
+
+
+@pytest.fixture
+def bulk_images(project, annotator, make_images):
+    images = make_images(project, 2)
+    annotation_submit(project=project, annotator=annotator, image_id=images[0].pk, labels=["cat"])
+    return images
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"action": "review", "note": SURROGATE}, "note"),
+        ({"action": "review", "note": "look\x00again"}, "note"),
+        ({"action": "relabel", "annotators": [SURROGATE]}, "annotators[0]"),
+        ({"action": "relabel", "annotators": ["ann1\x00"]}, "annotators[0]"),
+        ({"action": "export", "format": "csv", "annotator": SURROGATE}, "annotator"),
+    ],
+)
+def test_a_bulk_action_with_unsafe_text_is_a_400_and_does_nothing(
+    api_as, lead, project, bulk_images, params, field
+):
+    """A bulk note, relabel's annotators and an export's annotator were each a 500."""
+    before = snapshot()
+    body = {"selection": {"ids": [image.pk for image in bulk_images]}, **params}
+    response = post_json(api_as(lead), f"/api/v1/projects/{project.pk}/images/bulk/", body)
+    assert response.status_code == 400, response.content
+    assert list(response.json()["errors"]) == [field]
+    assert snapshot() == before
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [(SURROGATE, "selection.filter"), ("status=\x00", "selection.filter")],
+)
+def test_a_bulk_filter_with_unsafe_text_is_a_400_and_does_nothing(
+    api_as, lead, project, bulk_images, query, field
+):
+    before = snapshot()
+    body = {"action": "priority", "priority": 3, "selection": {"filter": query}}
+    response = post_json(api_as(lead), f"/api/v1/projects/{project.pk}/images/bulk/", body)
+    assert response.status_code == 400, response.content
+    assert list(response.json()["errors"]) == [field]
+    assert snapshot() == before
+
+
+@pytest.mark.parametrize("query", ["name=a%00b", "tag=%ED%A0%80", "a%00=1"])
+def test_a_bulk_filter_with_escaped_unsafe_text_is_a_400_and_does_nothing(
+    api_as, lead, project, bulk_images, query
+):
+    """The filter string is decoded again inside: its %00 reached the database (a 500)."""
+    before = snapshot()
+    body = {"action": "priority", "priority": 3, "selection": {"filter": query}}
+    response = post_json(api_as(lead), f"/api/v1/projects/{project.pk}/images/bulk/", body)
+    assert response.status_code == 400, response.content
+    assert response.json()["errors"]
+    assert snapshot() == before
+
+
+def test_an_export_asked_for_an_unsafe_annotator_is_a_400(api_as, lead, project):
+    response = post_json(
+        api_as(lead), f"/api/v1/projects/{project.pk}/exports/", {"annotator": SURROGATE}
+    )
+    assert response.status_code == 400, response.content
+    assert list(response.json()["errors"]) == ["annotator"]
+    assert not Export.objects.exists()
+
+
+def snapshot() -> dict[str, list[tuple]]:
+    """Every row the bulk actions could touch, as stored."""
+    return {
+        "images": list(Image.objects.order_by("pk").values_list()),
+        "annotations": list(Annotation.objects.order_by("pk").values_list()),
+        "bulk": list(BulkAction.objects.order_by("pk").values_list()),
+        "exports": list(Export.objects.order_by("pk").values_list()),
+        "reviews": list(ReviewRequest.objects.order_by("pk").values_list()),
+    }
