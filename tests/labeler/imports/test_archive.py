@@ -151,3 +151,21 @@ def test_coco_labels_name_what_is_wrong():
                 "annotations": [{"image_id": 1, "category_id": 9}],
             }
         )
+
+
+def test_heic_and_avif_photos_are_imported_and_other_files_reported_skipped(project, media_root):
+    """Phones' formats are images like any other; a file that is no image is reported
+    with the reason it was skipped, never left out in silence."""
+    archive = zipped(
+        {
+            "cat/a.heic": image_bytes("HEIF"),
+            "cat/b.avif": image_bytes("AVIF"),
+            "cat/notes.pdf": b"%PDF-1.4",
+        }
+    )
+    summary = run(project, archive, "imagefolder")
+    assert (summary.created, summary.labels_applied) == (2, 2)
+    (skipped,) = [r for r in summary.results if r.status == "rejected"]
+    assert skipped.name == "cat/notes.pdf"
+    assert skipped.reason.startswith("Skipped: not an image file (.pdf); images are ")
+    assert ".avif" in skipped.reason and ".heic" in skipped.reason
