@@ -34,6 +34,7 @@ from labeler.images.exif import exif_read
 from labeler.images.files import CheckedImage, RejectedFile, image_check
 from labeler.images.models import Image
 from labeler.projects.models import Project
+from labeler.references.claims import place_claim_check
 from labeler.references.listing import Entry, Page, folder_page, s3_page
 from labeler.references.models import Reference, ReferenceKind, ReferenceStatus
 from labeler.task_names import Task
@@ -62,8 +63,9 @@ def reference_register(
 
     Raises ValidationFailed for an unknown kind, a bucket this server may not read or
     whose name S3 would refuse, and a folder that is not one inside
-    ``LABELER_REFERENCE_ROOTS`` (after resolving its links). Whether the bucket exists
-    and answers is the scan's to find out: the answer comes at once.
+    ``LABELER_REFERENCE_ROOTS`` (after resolving its links); PermissionDenied for a place
+    another project registered, for all but its leads and admins (``claims``). Whether
+    the bucket exists and answers is the scan's to find out: the answer comes at once.
     """
     if project.strip_metadata_on_ingest:
         raise ValidationFailed(
@@ -78,6 +80,7 @@ def reference_register(
         where = {"path": _folder_checked(path)}
     else:
         raise ValidationFailed(f"kind must be 's3' or 'folder', not {kind!r}.", field="kind")
+    place_claim_check(project=project, user=user, kind=kind, where=where)
     reference = Reference.objects.create(project=project, created_by=user, kind=kind, **where)
     jobs.enqueue(Task.REFERENCE_SCAN, reference.pk)
     return reference
