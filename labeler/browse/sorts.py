@@ -12,6 +12,7 @@ import base64
 import binascii
 import datetime as dt
 import json
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -23,6 +24,7 @@ from labeler.browse import facts
 from labeler.errors import ValidationFailed
 from labeler.images.models import Image
 from labeler.projects.models import Project
+from labeler.text_in import text_unsafe_find
 
 SORT_KEY = "browse_key"
 MAX_PAGE_SIZE = 1000
@@ -243,9 +245,9 @@ def _cursor_read(cursor: str | None, sort: Sort) -> tuple[bool, tuple[Any, int] 
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         back, key, image_id = json.loads(raw)
         key = _key_read(key, sort.kind)
-        if not isinstance(image_id, int) or back not in (0, 1):
+        if not _is_int64(image_id) or back not in (0, 1):
             raise ValueError(image_id)
-    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
+    except (ValueError, TypeError, OverflowError, binascii.Error, UnicodeDecodeError):
         raise ValidationFailed(
             "cursor: not a cursor of this list in this order; follow the next and previous "
             "links as given.",
@@ -255,12 +257,22 @@ def _cursor_read(cursor: str | None, sort: Sort) -> tuple[bool, tuple[Any, int] 
 
 
 def _key_read(key: Any, kind: str) -> Any:
-    if kind == "time":
-        return dt.datetime.fromisoformat(key)
+    """The sort key a cursor carries, as its column holds it; ValueError for anything else
+    (text with NUL or a lone surrogate, a time without a UTC equivalent, a number beyond
+    the column's range): each was a 500 in the database or its driver."""
+    if kind == "time" and isinstance(key, str):
+        moment = dt.datetime.fromisoformat(key)
+        return moment.astimezone(dt.UTC) if moment.tzinfo else moment  # OverflowError
     if kind == "float" and isinstance(key, int | float) and not isinstance(key, bool):
+        if not math.isfinite(float(key)):
+            raise ValueError(key)
         return float(key)
-    if kind == "int" and isinstance(key, int) and not isinstance(key, bool):
+    if kind == "int" and _is_int64(key):
         return key
-    if kind == "text" and isinstance(key, str):
+    if kind == "text" and isinstance(key, str) and text_unsafe_find(key) is None:
         return key
     raise ValueError(key)
+
+
+def _is_int64(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and -(2**63) <= value < 2**63

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import json
+
 import pytest
 from drf_spectacular.generators import SchemaGenerator
 
@@ -119,3 +122,65 @@ def test_the_schema_lists_every_filter():
     operation = schema["paths"]["/api/v1/projects/{project_pk}/images/"]["get"]
     names = {parameter["name"] for parameter in operation["parameters"]}
     assert set(FILTERS) | {"sort", "cursor", "page_size", "is_complete"} <= names
+
+
+def cursor_of(*parts) -> str:
+    """A cursor as the list makes them: its parts as JSON in URL-safe base64."""
+    raw = json.dumps(list(parts), separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("sort", "cursor"),
+    [
+        ("name", cursor_of(0, "a\u0000b", 1)),  # NUL: PostgreSQL stores no NUL in text
+        ("name", cursor_of(0, "a\ud800b", 1)),  # a lone surrogate: no UTF-8 for it
+        ("created_at", cursor_of(0, "0001-01-01T00:00:00+14:00", 1)),  # before year 1 in UTC
+        ("created_at", cursor_of(0, "9999-12-31T23:59:59-14:00", 1)),  # after year 9999
+        ("id", cursor_of(0, 2**70, 1)),  # beyond a 64-bit id
+        ("id", cursor_of(0, 1, 2**70)),
+        ("priority", cursor_of(0, 1e400, 1)),  # JSON's Infinity
+    ],
+)
+def test_a_cursor_that_decodes_to_what_no_column_holds_is_a_400_naming_it(
+    api_as, project, lead, images, sort, cursor
+):
+    """Such cursors were 500s (a NUL or a surrogate in the database, an overflow on SQLite)."""
+    response = api_as(lead).get(url(project), {"sort": sort, "cursor": cursor})
+    assert response.status_code == 400, response.content
+    assert list(response.json()["errors"]) == ["cursor"]
+    page = f"/projects/{project.pk}/images/"
+    client = api_as(lead)
+    client.force_login(lead)
+    assert client.get(page, {"sort": sort, "cursor": cursor}).status_code == 400
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ({"name": "a\ud800b"}, "name"),
+        ({"uploaded_after": "0001-01-01T00:00:00+14:00"}, "uploaded_after"),
+        ({"uploaded_before": "9999-12-31"}, "uploaded_before"),  # its end: year 10000
+        ({"captured_after": "0001-01-01T00:00:00+14:00"}, "captured_after"),
+    ],
+)
+def test_a_filter_value_no_column_holds_is_a_400_in_the_list_and_in_a_selection(
+    api_as, project, lead, images, query, field
+):
+    if "\ud800" not in query.get("name", ""):  # a query string cannot carry a surrogate
+        response = api_as(lead).get(url(project), query)
+        assert response.status_code == 400, response.content
+        assert list(response.json()["errors"]) == [field]
+    body = {
+        "action": "delete",
+        "selection": {"filter": "&".join(f"{key}={value}" for key, value in query.items())},
+        "expected_count": 5,
+    }
+    sent = json.dumps(body)  # escaped: "\ud800", as a client sends it
+    response = api_as(lead).post(f"{url(project)}bulk/", sent, content_type="application/json")
+    assert response.status_code == 400, response.content
+    errors = response.json()["errors"]
+    assert list(errors) in ([field], ["selection.filter"])  # the body's parser may come first
+    assert Image.objects.count() == 5

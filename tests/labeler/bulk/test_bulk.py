@@ -264,3 +264,23 @@ def test_a_decision_after_review_resolves_the_request(project, lead, labelled):
         method="adjudicated",
     )
     assert not open_review_image_ids(project).exists()
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [("name=a\x00b", "name"), ("name=a\ud800b", "name"), ("camera=\ud800", "camera")],
+)
+def test_a_filter_holding_what_no_text_can_is_refused_naming_it(
+    project, lead, labelled, query, field
+):
+    """name=a%00b in a selection was a 500 on PostgreSQL (and the surrogate everywhere)."""
+    with pytest.raises(ValidationFailed) as refused:
+        bulk_action(
+            project=project,
+            user=lead,
+            action="delete",
+            selection={"filter": query},
+            expected_count=len(labelled),
+        )
+    assert refused.value.field == field
+    assert Image.objects.count() == len(labelled)
