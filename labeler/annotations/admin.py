@@ -40,9 +40,15 @@ class AnnotationAdmin(ViewOnly, admin.ModelAdmin):
 
 
 @admin.register(Assignment)
-class AssignmentAdmin(admin.ModelAdmin):
+class AssignmentAdmin(ViewOnly, admin.ModelAdmin):
+    """Leases are written by the queue's gate only (``labeler.annotations.queue``); one
+    added or changed here would hand an image out past it. Deleting one frees its slot."""
+
     list_display = ["image", "annotator", "expires_at"]
     raw_id_fields = ["image", "annotator"]
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return True
 
 
 @admin.register(FinalLabel)
