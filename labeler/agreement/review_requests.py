@@ -171,13 +171,12 @@ def requests_group_images(
     named = {request.pk: request.image_id for request in requests if _group_of(request) is not None}
     if not named:
         return {}
-    group_of = dict(
-        Image.objects.filter(
-            project=project, pk__in=set(named.values()), duplicate_group__isnull=False
-        )
-        .order_by()
-        .values_list("pk", "duplicate_group")
-    )
+    grouped = Image.objects.filter(project=project, pk__in=set(named.values()))
+    group_of = {
+        pk: group
+        for pk, group in grouped.order_by().values_list("pk", "duplicate_group")
+        if group is not None
+    }
     members = list(
         Image.objects.filter(project=project, duplicate_group__in=set(group_of.values()))
         .order_by("duplicate_group", "pk")
