@@ -50,13 +50,15 @@ def image_bytes_for(*, name: str, originals: bool) -> str:
     """
     if originals or not is_original(name):
         return name
-    for extension in _EXTENSIONS:
-        cached = _stripped_base(name) + extension
+    extension = os.path.splitext(name)[1].lstrip(".").lower()
+    # The copy's likely format first: an object store answers each look-up in a request.
+    for candidate in sorted(_EXTENSIONS, key=lambda e: (e != extension, e != "png")):
+        cached = _stripped_base(name) + candidate
         if default_storage.exists(cached):
             return cached
     with file_open(name) as handle:
         data = handle.read()
-    copy = stripped_copy(data, os.path.splitext(name)[1].lstrip(".").lower())
+    copy = stripped_copy(data, extension)
     return _store_whole(_stripped_base(name) + copy.extension, copy.content)
 
 

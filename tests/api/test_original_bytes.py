@@ -21,6 +21,7 @@ from PIL import Image as PILImage
 
 from labeler import flows
 from labeler.images.models import Image
+from labeler.images.services import storage_delete_files
 from labeler.projects.models import Role
 from tests.api.test_permission_matrix import Route, routes
 from tests.factories import UserFactory, add_member
@@ -195,3 +196,19 @@ def test_the_stripped_copy_is_the_full_picture_upright(world, annotator):
         assert copy.size == first.size
         assert copy.tobytes() == first.tobytes()
     assert data.split(b"\xff\xda", 1)[1] == original.split(b"\xff\xda", 1)[1]
+
+
+def test_the_stripped_copy_is_made_once_and_goes_with_its_original(world, annotator, media_root):
+    """Kept under stripped/ after its first request, served from there, deleted with it."""
+    image = world["images"][1]
+    url = f"/api/v1/projects/{world['project'].pk}/images/{image.pk}/file/"
+    client = browser(annotator)
+    first = content(client.get(url))
+    (kept,) = (media_root / "stripped").rglob("*.jpg")
+    modified = kept.stat().st_mtime_ns
+    assert content(client.get(url)) == first  # served from the copy, not made again
+    assert kept.stat().st_mtime_ns == modified
+
+    storage_delete_files(names=[image.file.name])
+
+    assert not kept.exists()
