@@ -13,6 +13,12 @@ def agreement_refresh_scheduled(project_id: int) -> str:
     return f"agreement-refresh:{project_id}"
 
 
+def retraining_after_hashing(project_id: int) -> str:
+    """Present while a refresh is scheduled to try a retraining that waited for the
+    worker's near-duplicate hashes (``labeler.predictions.runs``)."""
+    return f"retraining-after-hashing:{project_id}"
+
+
 def agreement_report(project_id: int, mark: str) -> str:
     """The project's agreement report, as of ``mark`` (its labels' and settings' state)."""
     return f"agreement:{project_id}:{mark}"
