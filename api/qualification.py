@@ -80,7 +80,10 @@ class StandingActionView(QualityView):
         responses={
             200: StandingSerializer,
             404: OpenApiResponse(description="No such annotator standing in the project."),
-            409: OpenApiResponse(description="The annotator is neither failed nor paused."),
+            409: OpenApiResponse(
+                description="The annotator is neither failed nor paused, or no longer an "
+                "annotator of the project."
+            ),
         },
     )
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -93,11 +96,7 @@ class StandingActionView(QualityView):
             action=data.validated_data["action"],
             by=self.user,
         )
-        row = next(
-            r
-            for r in qualification.project_standings(self.project)
-            if r.annotator_id == standing.annotator_id
-        )
+        row = qualification.standing_row(project=self.project, standing=standing)
         return Response(_standing(asdict(row)))
 
 

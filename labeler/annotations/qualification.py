@@ -326,6 +326,7 @@ def standing_act(
         )
         if standing is None:
             raise NotFound("That annotator has no standing in this project yet.")
+        _check_still_annotator(project, standing)
         if standing.status not in (StandingStatus.FAILED, StandingStatus.PAUSED):
             raise Conflict(
                 f"That annotator is {standing.get_status_display().lower()}: only a failed "
@@ -342,6 +343,28 @@ def standing_act(
         else:
             _move(standing, StandingStatus.QUALIFIED, by=by)
     return standing
+
+
+def _check_still_annotator(project: Project, standing: AnnotatorStanding) -> None:
+    """Refuse to act on the standing of someone who is no longer an annotator here: the
+    queue tests and pauses annotators only, so their standing has nothing to hold."""
+    role = (
+        Membership.objects.filter(project=project, user_id=standing.annotator_id)
+        .values_list("role", flat=True)
+        .first()
+    )
+    if role != Role.ANNOTATOR:
+        name = standing.annotator.get_username()
+        now = f"a {Role(role).label.lower()}" if role else "no longer a member"
+        raise Conflict(
+            f"{name} is {now} of this project, not an annotator: only an annotator's "
+            "standing can be changed."
+        )
+
+
+def standing_row(*, project: Project, standing: AnnotatorStanding) -> StandingRow:
+    """One annotator's standing as the dashboard and the API show it."""
+    return _row(project, standing.annotator, standing)
 
 
 def _latest_annotation(project: Project, annotator_id: int) -> int:

@@ -9,9 +9,10 @@ from django.core import mail
 from labeler.annotations.models import AnnotatorStanding, StandingStatus
 from labeler.annotations.qualification import qualification_outcome, rolling_accuracy
 from labeler.flows import image_decide
-from labeler.projects.models import Project, Role
+from labeler.projects.models import Membership, Project, Role
 from tests.conftest import client_for
 from tests.factories import ProjectFactory, UserFactory, add_member
+from tests.rows import row_counts
 
 pytestmark = pytest.mark.django_db
 
@@ -247,3 +248,65 @@ def test_the_rules_cost_two_reads_when_nothing_changed(tested, make_images):
     tested.save()
     queries()  # the standing is made
     assert queries() == without + 2 + 2
+
+
+def test_test_images_cannot_be_skipped_so_the_test_is_not_shortened(tested):
+    """Ten questions at a 0.9 mark were once passed on one answer by skipping the rest:
+    a skip of a test image is refused (409) and the test goes on until all are answered."""
+    user = newcomer(tested)
+    [first] = take_test(tested, user, ["cat"])
+    held = next_image(tested, user).json()["image"]["id"]
+    before = row_counts()
+    refused = client_for(user).post(url(tested, "skips/"), {"image": held}, format="json")
+    assert refused.status_code == 409, refused.content
+    assert refused.json()["code"] == "test_not_skippable"
+    assert "cannot be skipped" in refused.json()["detail"]
+    assert row_counts() == before
+    standing = AnnotatorStanding.objects.get(project=tested, annotator=user)
+    assert (standing.status, standing.test_answered) == (StandingStatus.QUALIFYING, 1)
+    assert next_image(tested, user).json()["image"]["id"] in tested.gold_ids - {first}
+
+
+def test_a_test_short_of_gold_waits_rather_than_deciding_on_fewer_answers(lead, make_images):
+    """A 3-image test with 2 gold images: after both answers (both right) the annotator is
+    not passed on 2; they wait (409 saying so) and stay qualifying."""
+    project = ProjectFactory(
+        overlap=1, gold_rate=0.0, qualification_gold_count=3, qualification_pass_mark=0.6
+    )
+    add_member(project, lead, Role.LEAD)
+    images = make_images(project, 4)
+    for image in images[:2]:
+        image_decide(
+            project=project, image_id=image.pk, labels=["cat"], decided_by=lead, method="gold"
+        )
+    project.gold_ids = {image.pk for image in images[:2]}  # type: ignore[attr-defined]
+    user = newcomer(project)
+    take_test(project, user, ["cat", "cat"])
+    response = next_image(project, user)
+    assert response.status_code == 409, response.content
+    body = response.json()
+    assert body["code"] == "qualification_unavailable"
+    assert "test of 3 gold images" in body["detail"] and "answered 2" in body["detail"]
+    standing = AnnotatorStanding.objects.get(project=project, annotator=user)
+    assert standing.status == StandingStatus.QUALIFYING
+
+
+def test_acting_on_someone_no_longer_an_annotator_is_a_409_that_changes_nothing(tested, lead):
+    """A failed annotator made a reviewer: resume once answered 500 after its change had
+    committed; now it is refused, naming them, and their standing stays as it was."""
+    user = newcomer(tested)
+    take_test(tested, user, ["dog", "dog", "dog"])
+    assert next_image(tested, user).status_code == 403
+    Membership.objects.filter(project=tested, user=user).update(role=Role.REVIEWER)
+    for action in ("resume", "retake"):
+        response = client_for(lead).post(
+            url(tested, f"qualification/{user.pk}/"), {"action": action}, format="json"
+        )
+        assert response.status_code == 409, response.content
+        assert "new is a reviewer of this project" in response.json()["detail"]
+    standing = AnnotatorStanding.objects.get(project=tested, annotator=user)
+    assert (standing.status, standing.attempts, standing.changed_by) == (
+        StandingStatus.FAILED,
+        1,
+        None,
+    )
