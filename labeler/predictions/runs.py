@@ -18,11 +18,12 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import User
+from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
-from labeler import jobs
+from labeler import cache_keys, jobs
 from labeler.agreement.final_labels import final_labels_current
 from labeler.annotations.models import Annotation
 from labeler.errors import Conflict, DomainError
@@ -50,6 +51,8 @@ from labeler.task_names import Task
 
 logger = logging.getLogger(__name__)
 HISTORY_KEYS = ("epoch", "train_loss", "val_loss", "val_accuracy", "val_macro_f1")
+# How long a retraining that waits for the worker's hashes waits before it is tried again.
+HASHING_RECHECK_SECONDS = 30
 
 
 @dataclass(frozen=True)
@@ -104,9 +107,9 @@ def training_refresh_if_due(*, project: Project) -> TrainingRun | None:
     with ``retrain_after`` 0, without enough labels, or with a stale training config;
     nor while an import is still storing files (``import_settles_at``: the import's last
     refresh comes after it), nor while the worker is still hashing images for their
-    near-duplicate groups (the next refresh tries again), nor while a label that
-    annotators or an import gave some image has no final label yet: a model that never
-    saw a class would be promoted.
+    near-duplicate groups (a refresh is scheduled ``HASHING_RECHECK_SECONDS`` later to
+    try again, one at a time), nor while a label that annotators or an import gave some
+    image has no final label yet: a model that never saw a class would be promoted.
     """
     if project.retrain_after <= 0 or training_run_active(project) is not None:
         return None
@@ -125,7 +128,20 @@ def training_refresh_if_due(*, project: Project) -> TrainingRun | None:
         )
     except DomainError as exc:
         logger.info("No retraining of project %s: %s", project.pk, exc.message)
+        if exc.details.get("hashing"):
+            _retraining_recheck(project)
         return None
+
+
+def _retraining_recheck(project: Project) -> None:
+    """Refresh the project again once its hashes are likely in (an import's may take a
+    while and no label may come to refresh it); one such refresh scheduled at a time."""
+    key = cache_keys.retraining_after_hashing(project.pk)
+    try:
+        if cache.add(key, 1, timeout=HASHING_RECHECK_SECONDS):
+            jobs.enqueue_in(HASHING_RECHECK_SECONDS, Task.AGREEMENT_REFRESH, project.pk)
+    except jobs.UNAVAILABLE as exc:  # the next label's refresh tries again
+        logger.warning("Retraining of project %s not scheduled again (%s)", project.pk, exc)
 
 
 def _import_settled_check(project: Project) -> None:

@@ -26,6 +26,7 @@ from labeler.images.duplicates import phash_columns
 from labeler.images.models import Image
 from labeler.predictions import runs
 from labeler.predictions.models import RunStatus, TrainingRun
+from labeler.task_names import Task
 from tests.labeler.exports.data import finalise
 
 HASHING = "still being hashed"
@@ -143,13 +144,18 @@ def test_hashing_counts_the_images_the_worker_has_still_to_hash(project, unhashe
 
 
 @pytest.mark.django_db
-def test_a_retraining_waits_for_the_hashes(project, unhashed):
-    """The refresh's retraining check starts no run while images are being hashed, and
-    the next refresh, once they are, does."""
+def test_a_retraining_waits_for_the_hashes(project, unhashed, django_capture_on_commit_callbacks):
+    """The refresh's retraining check starts no run while images are being hashed and
+    schedules one more refresh (one at a time), which, once they are, starts it."""
     project.retrain_after = 1
     project.save(update_fields=["retrain_after"])
-    assert runs.training_refresh_if_due(project=project) is None
+    with django_capture_on_commit_callbacks() as sent:
+        assert runs.training_refresh_if_due(project=project) is None
+        assert runs.training_refresh_if_due(project=project) is None
     assert not TrainingRun.objects.exists()
+    [again] = [callback.signature for callback in sent]
+    assert again.task == Task.AGREEMENT_REFRESH and again.args == (project.pk,)
+    assert again.options["countdown"] == runs.HASHING_RECHECK_SECONDS
     prepare_all(unhashed)
     assert runs.training_refresh_if_due(project=project) is not None
 
