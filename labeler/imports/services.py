@@ -9,7 +9,6 @@ images and refreshes the final labels once the import is done.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -20,6 +19,7 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
 
+from labeler.annotations.history import final_labels_lock
 from labeler.errors import ValidationFailed
 from labeler.images.files import RejectedFile, image_check, is_archive
 from labeler.images.models import Image
@@ -98,6 +98,7 @@ class _Import:
     labels: ProjectLabels
     user: User | None
     annotator: User | None
+    new_files: list[str]  # stored by this import: removed again if it is undone
     started: datetime = field(default_factory=timezone.now)
 
 
@@ -116,24 +117,54 @@ def images_import(
     ``final``: an imported final label (the image is done); ``gold``: a gold label, as
     a lead decides it; ``annotation``: an annotation by the account ``annotator_name``
     (default ``imported``), which cannot log in. Duplicates get their labels too, so a
-    second run updates and never adds. Each file is stored with its labels at once, or
-    not at all; a bad file or label never stops the others. Items are read one at a
-    time; with ``report`` each result goes there as it comes and the summary keeps
-    counts only. Raises ValidationFailed, before any file, for a bad ``labels_as``,
-    annotator or user.
+    second run updates and never adds. A bad file or label is reported and never stops
+    the others; anything else that goes wrong (a lost connection, a deadlock) undoes the
+    whole import, its stored files included: it is one transaction, all or nothing.
+    Items are read one at a time; with ``report`` each result goes there as it comes and
+    the summary keeps counts only. Raises ValidationFailed, before any file, for a bad
+    ``labels_as``, annotator or user.
     """
+    project_import_mark(project_id=project.pk)
+    new_files: list[str] = []
+    try:
+        with transaction.atomic():
+            summary = _import_all(
+                project, items, labels_as, annotator_name, create_labels, user, report, new_files
+            )
+    except BaseException:
+        for name in new_files:
+            default_storage.delete(name)
+        raise
+    # Retraining waits until the import settles, counted from its commit.
+    project_import_mark(project_id=project.pk)
+    return summary
+
+
+def _import_all(
+    project: Project,
+    items: Iterable[ImportItem],
+    labels_as: str,
+    annotator_name: str | None,
+    create_labels: bool,
+    user: User | None,
+    report: Callable[[ImportResult], object] | None,
+    new_files: list[str],
+) -> ImportSummary:
+    """The import's transaction: the project's final-label lock first, as every writer of
+    final labels takes it (docs/architecture.md, Locks), then the files one by one."""
+    if labels_as != ANNOTATION:
+        final_labels_lock(project.pk)
     shared = _Import(
         project=project,
         labels_as=labels_as,
         labels=ProjectLabels(project, create=create_labels),
         user=user,
         annotator=_annotator(project, labels_as, annotator_name, user),
+        new_files=new_files,
     )
     summary = ImportSummary()
-    marked = _settle_mark(project, at=None)
     for item in items:
         result = _import_one(shared, ImportItem(*item))
-        marked = _settle_mark(project, at=marked)
         summary.add(result)
         summary.changed += result.labels == APPLIED and result.labels_reason == ""
         if report is None:
@@ -141,21 +172,7 @@ def images_import(
         else:
             report(result)
     summary.labels_created = shared.labels.created
-    _settle_mark(project, at=None)
     return summary
-
-
-MARK_EVERY_SECONDS = 5.0
-
-
-def _settle_mark(project: Project, *, at: float | None) -> float:
-    """Push the project's import settle time ahead (at most every few seconds while the
-    import goes on: ``at`` is the last mark's time). Returns this mark's time."""
-    now = time.monotonic()
-    if at is not None and now - at < MARK_EVERY_SECONDS:
-        return at
-    project_import_mark(project_id=project.pk)
-    return now
 
 
 def _annotator(
@@ -197,12 +214,15 @@ def _import_one(shared: _Import, item: ImportItem) -> ImportResult:
                 source_key=item.name,
             )
             new_file = image.file.name if created else None
+            if new_file:
+                shared.new_files.append(new_file)
             result = ImportResult(item.name, "created" if created else "duplicate", image.pk)
             _labels_apply(shared, image, item, result)
     except RejectedFile as exc:  # stored by someone else and removed at the same moment
         return _rejected(item, str(exc))
     except BaseException:
         if new_file:
+            shared.new_files.remove(new_file)
             default_storage.delete(new_file)
         raise
     return result
