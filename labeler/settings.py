@@ -532,6 +532,11 @@ PASSWORD_RESET_TIMEOUT = env_int("PASSWORD_RESET_TIMEOUT", 7 * 24 * 3600)
 LABELER_ACTIVE_TIME_CAP_SECONDS = env_int("LABELER_ACTIVE_TIME_CAP_SECONDS", 120)
 # Bulk actions over more images than this run in the background, with a progress URL.
 LABELER_BULK_BACKGROUND_OVER = env_int("LABELER_BULK_BACKGROUND_OVER", 5000)
+# A filtered listing (a page of images, a bulk count or selection) stopped past this many
+# milliseconds, answered 503 saying to narrow the filters (labeler.browse.budget); 0: none.
+LABELER_FILTER_BUDGET_MS = env_int("LABELER_FILTER_BUDGET_MS", 2000)
+# Filtered listings a user may ask for (the images list and the bulk count), DRF's form.
+LABELER_FILTER_THROTTLE_RATE = os.environ.get("LABELER_FILTER_THROTTLE_RATE") or "120/min"
 if os.environ.get("SECURE_PROXY_SSL_HEADER_NAME"):
     SECURE_PROXY_SSL_HEADER = (os.environ["SECURE_PROXY_SSL_HEADER_NAME"], "https")
 
