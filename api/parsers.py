@@ -19,6 +19,7 @@ from rest_framework.parsers import BaseParser, DataAndFiles, FormParser
 from rest_framework.request import Request
 
 from labeler.errors import ValidationFailed
+from labeler.json_depth import MAX_DEPTH  # bodies and labels files share one limit
 from labeler.text_in import (
     data_refuse_unsafe,
     pairs_refuse_unsafe,
@@ -26,10 +27,6 @@ from labeler.text_in import (
     uploads_refuse_unsafe,
 )
 
-# Nesting of arrays and objects; the API's own bodies need three levels at most. Deeper
-# bodies would recurse through the serializers, the error handler and the idempotency
-# fingerprint; past about a thousand levels Python's decoder itself gives up.
-MAX_DEPTH = 32
 TOO_DEEP = f"JSON parse error - arrays and objects nest more than {MAX_DEPTH} levels deep."
 
 
