@@ -17,7 +17,6 @@ import smtplib
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import User
 from django.contrib.auth.tokens import PasswordResetTokenGenerator
 from django.core.mail import send_mail
@@ -45,7 +44,7 @@ class PasswordLinkTokens(PasswordResetTokenGenerator):
     """Django's password-link tokens, bound to whether the account is active too: a link
     sent before the account was deactivated sets no password while it is."""
 
-    def _make_hash_value(self, user: AbstractBaseUser, timestamp: int) -> str:
+    def _make_hash_value(self, user: User, timestamp: int) -> str:
         return f"{super()._make_hash_value(user, timestamp)}:{user.is_active}"
 
 

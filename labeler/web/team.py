@@ -16,6 +16,7 @@ from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
 from django.views.decorators.http import require_http_methods
@@ -153,8 +154,8 @@ class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
     token_generator = accounts.password_link_tokens
     success_url = reverse_lazy("password-reset-complete")
 
-    def dispatch(self, *args: Any, **kwargs: Any) -> HttpResponse:
-        response: HttpResponse = super().dispatch(*args, **kwargs)
+    def dispatch(self, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        response = super().dispatch(*args, **kwargs)
         if not self.validlink and response.status_code == 200:
             response.status_code = 400
         return response
