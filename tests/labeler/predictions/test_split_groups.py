@@ -6,14 +6,16 @@ from __future__ import annotations
 import pytest
 
 from labeler.annotations.models import FinalLabel, FinalLabelMethod
-from labeler.images.duplicate_groups import image_duplicates_link
+from labeler.images.duplicate_groups import image_duplicates_link, project_duplicates_regroup
 from labeler.images.duplicates import phash_columns
 from labeler.images.models import Image
 from labeler.predictions import runs
 from labeler.predictions.dataset import TrainingSet, training_split
-from labeler.predictions.models import RunStatus
+from labeler.predictions.models import RunStatus, TrainingRun
 from labeler.projects.training_config import training_config_clean
-from tests.factories import ProjectFactory
+from tests.conftest import client_for
+from tests.factories import ProjectFactory, UserFactory
+from tests.worker.ml_project import ml_project
 
 CATS_AND_DOGS = ["cat", "dog"] * 6
 
@@ -96,3 +98,22 @@ def test_a_project_of_one_group_trains_and_its_run_says_how(one_group):
     run.refresh_from_db()
     assert run.status == RunStatus.SUCCEEDED
     assert run.message.startswith(plan.split.note) and len(run.message) > len(plan.split.note)
+
+
+@pytest.mark.slow
+@pytest.mark.django_db
+def test_a_project_of_one_group_trains_end_to_end(settings, django_capture_on_commit_callbacks):
+    """Through the worker: every image one picture's copy, the run succeeds (it failed
+    with "No training or validation image could be decoded") and says why its split
+    could not keep the group together."""
+    settings.LABELER_DUPLICATE_DISTANCE = 7
+    lead = UserFactory(username="lead")
+    project, _, _ = ml_project(lead, UserFactory(username="ann"))
+    Image.objects.filter(project=project).update(**phash_columns(12345))
+    assert project_duplicates_regroup(project=project).groups == 1
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client_for(lead).post(f"/api/v1/projects/{project.pk}/train/", {})
+    assert response.status_code == 202, response.content
+    run = TrainingRun.objects.get(pk=response.json()["id"])
+    assert run.status == RunStatus.SUCCEEDED, run.message
+    assert "near-duplicate group" in run.message and run.validation_count > 0
