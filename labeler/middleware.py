@@ -33,8 +33,9 @@ class UnsafeTextRefused:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         try:
+            # A path's bytes that are not UTF-8 Django keeps percent-encoded: safe text.
             text_refuse_unsafe(request.path_info, field="the path")
-            query_refuse_unsafe(_query_bytes(request.META.get("QUERY_STRING", "")))
+            query_refuse_unsafe(_wsgi_bytes(request.META.get("QUERY_STRING", "")))
         except ValidationFailed as refusal:
             return _refusal(request, refusal)
         return self.get_response(request)
@@ -58,12 +59,12 @@ class UnsafeTextRefused:
         return None
 
 
-def _query_bytes(query: str) -> bytes:
-    """The query string's bytes: WSGI hands them over as latin-1 (PEP 3333)."""
+def _wsgi_bytes(text: str) -> bytes:
+    """The bytes of the path or the query string: WSGI hands them over as latin-1 (PEP 3333)."""
     try:
-        return query.encode("latin-1")
+        return text.encode("latin-1")
     except UnicodeEncodeError:  # not from a WSGI server (a test's request): text as it is
-        return query.encode("utf-8", errors="surrogatepass")
+        return text.encode("utf-8", errors="surrogatepass")
 
 
 def _refusal(request: HttpRequest, refusal: ValidationFailed) -> HttpResponse:
