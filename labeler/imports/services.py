@@ -129,7 +129,14 @@ def images_import(
     try:
         with transaction.atomic():
             summary = _import_all(
-                project, items, labels_as, annotator_name, create_labels, user, report, new_files
+                project=project,
+                items=items,
+                labels_as=labels_as,
+                annotator_name=annotator_name,
+                create_labels=create_labels,
+                user=user,
+                report=report,
+                new_files=new_files,
             )
     except BaseException:
         for name in new_files:
@@ -141,6 +148,7 @@ def images_import(
 
 
 def _import_all(
+    *,
     project: Project,
     items: Iterable[ImportItem],
     labels_as: str,
