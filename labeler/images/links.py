@@ -16,9 +16,12 @@ half-lifetime: the same address repeats for that long, so the browser's cache ke
 hitting, and each works for between a half and a whole lifetime.
 
 Images read in place (``labeler.images.references``) have such addresses too (their
-names carry the project), with one exception: a bucket's image is fetched by the browser
-from the bucket itself, at a presigned address that works for whoever holds it for
-``LABELER_S3_PRESIGN_SECONDS`` (unless ``LABELER_S3_PRESIGN`` is off).
+names carry the project), with one exception: for a project's leads and admins, a
+bucket's image is fetched by the browser from the bucket itself, at a presigned address
+that works for whoever holds it for ``LABELER_S3_PRESIGN_SECONDS`` (unless
+``LABELER_S3_PRESIGN`` is off). What an address serves depends on who follows it: an
+original goes to leads and admins only, others get its copy without metadata
+(``labeler.images.served``).
 """
 
 from __future__ import annotations
