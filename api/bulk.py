@@ -24,7 +24,9 @@ from drf_spectacular.utils import (
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.throttling import BaseThrottle
 
+from api.image_browse import FilterThrottle
 from api.pagination import NewestFirst
 from api.parsers import JSONParser
 from api.permissions import ProjectObjectView, ProjectScopedView
@@ -137,6 +139,11 @@ class BulkView(ProjectScopedView):
     """Act on many images at once: one call, atomic, audited."""
 
     parser_classes = [JSONParser]
+
+    def get_throttles(self) -> list[BaseThrottle]:
+        if self.request.method == "GET":  # the count: a filtered listing, counted per user
+            return [*super().get_throttles(), FilterThrottle()]
+        return super().get_throttles()
 
     @extend_schema(
         parameters=[

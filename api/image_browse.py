@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework.pagination import BasePagination
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.throttling import UserRateThrottle
 from rest_framework.utils.urls import replace_query_param
 
 from labeler.browse.filters import FILTERS, param_values
@@ -21,6 +23,18 @@ from labeler.browse.sorts import MAX_PAGE_SIZE, SORT_CHOICES, Page, images_page
 from labeler.errors import ValidationFailed
 
 DEFAULT_PAGE_SIZE = 100
+
+
+class FilterThrottle(UserRateThrottle):
+    """Filtered image listings (the images list, the bulk count) a user may ask for a
+    while: ``LABELER_FILTER_THROTTLE_RATE``; past it a 429 says when to come back."""
+
+    scope = "image_filter"
+
+    def get_rate(self) -> str:
+        return str(settings.LABELER_FILTER_THROTTLE_RATE)
+
+
 _TYPES = {"integer": OpenApiTypes.INT, "number": OpenApiTypes.NUMBER, "date": OpenApiTypes.STR}
 
 

@@ -14,8 +14,9 @@ from rest_framework.decorators import action
 from rest_framework.parsers import BaseParser, FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.throttling import BaseThrottle
 
-from api.image_browse import BrowsePagination, browse_parameters
+from api.image_browse import BrowsePagination, FilterThrottle, browse_parameters
 from api.image_metadata import (
     ImageDescriptionSerializer,
     ImagesDescribedSerializer,
@@ -217,6 +218,11 @@ class ImageViewSet(
     filter_backends: list[Any] = []  # images_filtered reads every filter (get_queryset)
     pagination_class = BrowsePagination
     parser_classes = [MultiPartParser, FormParser]
+
+    def get_throttles(self) -> list[BaseThrottle]:
+        if self.action == "list":  # a filtered listing: heavy, so counted per user
+            return [*super().get_throttles(), FilterThrottle()]
+        return super().get_throttles()
 
     def get_parsers(self) -> list[BaseParser]:
         if getattr(getattr(self, "request", None), "method", "") == "PATCH":

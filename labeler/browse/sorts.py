@@ -21,6 +21,7 @@ from django.db.models import F, Q, QuerySet, Value
 from django.db.models.functions import Coalesce
 
 from labeler.browse import facts
+from labeler.browse.budget import filter_budget
 from labeler.errors import ValidationFailed
 from labeler.images.models import Image
 from labeler.projects.models import Project
@@ -195,7 +196,23 @@ def sorted_walk(
     limit: int,
 ) -> list[Image]:
     """Up to ``limit`` of ``images`` after ``position`` (from the first without one) in
-    the sort's key order, ``ascending`` or not, whichever way the page reads."""
+    the sort's key order, ``ascending`` or not, whichever way the page reads.
+
+    Every page and neighbour of filtered images is read here, within the filter budget
+    (``labeler.browse.budget``: FilterTooSlow past it).
+    """
+    with filter_budget():
+        return _walk(images, sort, ascending=ascending, position=position, limit=limit)
+
+
+def _walk(
+    images: QuerySet[Image],
+    sort: Sort,
+    *,
+    ascending: bool,
+    position: tuple[Any, int] | None,
+    limit: int,
+) -> list[Image]:
     sign = "" if ascending else "-"
     if not sort.segments:
         if position is not None:

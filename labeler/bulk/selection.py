@@ -17,6 +17,7 @@ from django.contrib.auth.models import User
 from django.db.models import QuerySet
 from django.http import QueryDict
 
+from labeler.browse.budget import filter_budget
 from labeler.browse.filters import images_filtered
 from labeler.errors import ValidationFailed
 from labeler.images.models import Image
@@ -75,7 +76,9 @@ def selection_resolve(project: Project, selection: Any, *, user: User) -> IdArra
 def selection_count(project: Project, query: Any, *, user: User) -> int:
     """How many of the project's images a filter (the Images page's query string) matches:
     what "everything the filter matches" acts on, before any image is unticked."""
-    return _matching(project, query, user).order_by().count()
+    images = _matching(project, query, user).order_by()
+    with filter_budget():
+        return images.count()
 
 
 def selection_summary(selection: Mapping[str, Any], count: int) -> dict[str, Any]:
@@ -131,10 +134,9 @@ def _check_project(project: Project, ids: IdArray) -> None:
 
 
 def _filtered(project: Project, query: Any, user: User) -> IdArray:
-    images = _matching(project, query, user)
-    return np.unique(
-        np.fromiter(images.order_by().values_list("pk", flat=True).iterator(), dtype=np.int64)
-    )
+    images = _matching(project, query, user).order_by().values_list("pk", flat=True)
+    with filter_budget():  # FilterTooSlow past it: nothing is written before the ids are read
+        return np.unique(np.fromiter(images.iterator(), dtype=np.int64))
 
 
 def _matching(project: Project, query: Any, user: User) -> QuerySet[Image]:
