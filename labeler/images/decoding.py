@@ -15,7 +15,13 @@ allows:
   whole-image buffers libwebp keeps for lossless data and for alpha. An animated WebP,
   or any where libwebp cannot be reached, is decoded by Pillow, at Pillow's cost.
 - GIF, BMP and TIFF decoded whole: what they cost is their decoded size; HEIC (through
-  pillow-heif) and AVIF whole too, plus what their decoders hold beside.
+  pillow-heif) and AVIF whole too, plus what their decoders hold beside. An AVIF costs
+  the frames its AV1 data holds (``labeler.images.avif``), whatever its header says.
+
+This module is the only one that opens images with Pillow (a test walks the code for
+any other): every decode (the upload check, previews, model inputs, metadata stripping,
+exports) goes through ``image_open`` and is refused, before any pixel is decoded, when
+it would hold more than LABELER_MAX_DECODE_BYTES (``DecodeRefused``).
 """
 
 from __future__ import annotations
@@ -26,10 +32,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from PIL import ExifTags, ImageFile
+from django.conf import settings
+from PIL import ExifTags, ImageFile, ImageOps
 from PIL import Image as PILImage
 
-from labeler.images.png_data import STEP, png_data_check
+from labeler.images.avif import avif_frame_pixels
+from labeler.images.png_data import STEP, png_data_check, png_exif
 from labeler.images.webp import WebPHeader, webp_decode, webp_decoder_available, webp_header
 
 SCALE = 8  # JPEG and WebP are checked at 1/SCALE of their size
@@ -38,6 +46,11 @@ _PILLOW_WEBP_BYTES = 20  # a pixel decoded by Pillow's WebP decoder: canvas twic
 # re skips to each 0xFF at C speed (3 ms over a 3 MB photo, against 60 ms).
 _MARKER = re.compile(rb"\xff([^\x00\xff\xd0-\xd7])")
 _MAX_MARKERS = 65_536
+
+
+class DecodeRefused(OSError):
+    """An image refused before decoding: it would hold more memory than allowed, or holds
+    larger frames than its header says. The message says which, for the uploader."""
 
 
 @dataclass(frozen=True)
@@ -60,12 +73,17 @@ def image_open(data: bytes) -> Opened:
     Raises UnidentifiedImageError for what is no image Pillow reads, and Pillow's
     DecompressionBombError above twice ``Image.MAX_IMAGE_PIXELS``, as Pillow does.
     """
+    max_pixels = settings.LABELER_MAX_IMAGE_PIXELS
+    # Pillow refuses, while reading the header, images over twice its own cap: ours.
+    PILImage.MAX_IMAGE_PIXELS = max_pixels
     header = webp_header(data)
     if header is not None:
         return _webp_opened(header)
     image = PILImage.open(io.BytesIO(data))
     fmt = image.format or ""
     width, height = image.size
+    if fmt == "AVIF":
+        _frames_check(data, width, height, max_pixels=max_pixels)
     if fmt in ("JPEG", "MPO"):
         scans, complete = _jpeg_scan(data)
         kind, cost = _jpeg_cost(image, scans)
@@ -75,6 +93,33 @@ def image_open(data: bytes) -> Opened:
     else:
         kind, cost = fmt, width * height * _pixel_bytes(image.mode) + _extra_cost(image, data)
     return Opened(fmt, width, height, kind, cost, image=image)
+
+
+def _frames_check(data: bytes, width: int, height: int, *, max_pixels: int) -> None:
+    """Refuse an AVIF whose AV1 frames hold more pixels than its header says, or the cap."""
+    frames = avif_frame_pixels(data)
+    if frames > max(width * height, 1) * 2 or frames > 2 * max_pixels:
+        raise DecodeRefused(
+            f"The image's header says {width}x{height} pixels but its data holds "
+            f"{frames:,} pixels; the limit is {max_pixels:,} pixels."
+        )
+
+
+def decode_cost_check(opened: Opened, cost: int | None = None) -> None:
+    """Refuse, before decoding, a decode that would hold more than LABELER_MAX_DECODE_BYTES
+    (``cost``; by default checking the pixels, ``opened.cost``)."""
+    cost = opened.cost if cost is None else cost
+    limit = settings.LABELER_MAX_DECODE_BYTES
+    if cost > limit:
+        raise DecodeRefused(
+            f"Decoding this {opened.width}x{opened.height} {opened.kind} would take "
+            f"{_megabytes(cost)} of memory; the limit is {_megabytes(limit)} per image. "
+            "Send it smaller, or in another format."
+        )
+
+
+def _megabytes(count: int) -> str:
+    return f"{count / (1024 * 1024):,.1f} MB"
 
 
 def image_verify(opened: Opened, data: bytes) -> int:
@@ -122,23 +167,152 @@ DRAFT_SLACK = 0.95
 
 def image_decode_reduced(data: bytes, size: int) -> PILImage.Image:
     """The image as RGB no larger than size x size, decoded as small as its format allows
-    (a JPEG at 1/2, 1/4 or 1/8 scale, then no smaller than ``DRAFT_SLACK`` of the size)."""
-    header = webp_header(data)
-    if header is not None and not header.animated:
+    (a JPEG at 1/2, 1/4 or 1/8 scale, then no smaller than ``DRAFT_SLACK`` of the size).
+
+    Raises DecodeRefused, before decoding, when that would hold more than the cap.
+    """
+    opened = image_open(data)
+    header = opened.webp
+    if header is not None and not header.animated and webp_decoder_available():
+        decode_cost_check(opened, opened.cost + 3 * size * size)
         scale = max(header.width / size, header.height / size, 1.0)
         box = (max(1, round(header.width / scale)), max(1, round(header.height / scale)))
         decoded = webp_decode(data, box)
         if decoded is not None:
             return decoded
-    with PILImage.open(io.BytesIO(data)) as image:
-        # JPEG: decoded at 1/2, 1/4 or 1/8 scale, the most that still covers the box (a
-        # box of the image's own shape: Pillow reduces by the smaller of the two ratios).
-        scale = max(image.width / (size * DRAFT_SLACK), image.height / (size * DRAFT_SLACK), 1.0)
-        image.draft("RGB", (max(1, int(image.width / scale)), max(1, int(image.height / scale))))
-        image.load()
-        rgb = image if image.mode == "RGB" else image.convert("RGB")
-        rgb.thumbnail((size, size), reducing_gap=2.0)
+    # JPEG: decoded at 1/2, 1/4 or 1/8 scale, the most that still covers the box (a box
+    # of the image's own shape: Pillow reduces by the smaller of the two ratios).
+    width, height = opened.width, opened.height
+    scale = max(width / (size * DRAFT_SLACK), height / (size * DRAFT_SLACK), 1.0)
+    rgb = _decoded(opened, data, (max(1, int(width / scale)), max(1, int(height / scale))), "RGB")
+    rgb.thumbnail((size, size), reducing_gap=2.0)
     return rgb
+
+
+def image_reduced_cost(opened: Opened, size: int) -> int:
+    """What ``image_decode_reduced(data, size)`` will hold, known from the header alone."""
+    width, height = opened.width, opened.height
+    if opened.webp is not None and not opened.webp.animated and webp_decoder_available():
+        return opened.cost + 3 * size * size
+    mode = opened.image.mode if opened.image is not None else "RGBA"
+    if opened.format in ("JPEG", "MPO"):  # as Pillow's draft picks its scale
+        ratio = min(width / (size * DRAFT_SLACK), height / (size * DRAFT_SLACK))
+        factor = next(f for f in (8, 4, 2, 1) if ratio >= f or f == 1)
+        width, height = _ceil_div(width, factor), _ceil_div(height, factor)
+    converted = width * height * 4  # converted or copied: the file's image is let go
+    if opened.format in _CHECKED_REDUCED:
+        return opened.cost + width * height * _pixel_bytes(mode) + converted
+    return opened.cost + converted
+
+
+def image_decode(
+    data: bytes, *, mode: str | None = None, box: tuple[int, int] | None = None
+) -> PILImage.Image:
+    """The image in ``mode`` (None: its own), decoded no smaller than ``box`` where the
+    format can reduce while decoding (a JPEG's draft), whole otherwise (``box`` None);
+    not turned, without metadata.
+
+    Raises DecodeRefused, before decoding, when that would hold more than the cap.
+    """
+    opened = image_open(data)
+    header = opened.webp
+    if box is not None and header is not None and not header.animated:
+        # libwebp scales while it decodes, as a JPEG's draft: no smaller than the box.
+        scale = max(min(header.width / box[0], header.height / box[1]), 1.0)
+        size = (max(1, round(header.width / scale)), max(1, round(header.height / scale)))
+        decode_cost_check(opened, opened.cost + 7 * size[0] * size[1])
+        decoded = webp_decode(data, size)
+        if decoded is not None:
+            return decoded if mode in (None, "RGB") else decoded.convert(mode)
+    return _decoded(opened, data, box, mode)
+
+
+def image_decode_upright(data: bytes) -> PILImage.Image:
+    """The whole image in its own mode, turned as its EXIF says, without metadata.
+
+    Raises DecodeRefused, before decoding, when that would hold more than the cap.
+    """
+    return _decoded(image_open(data), data, None, None, upright=True)
+
+
+def image_whole_check(data: bytes) -> None:
+    """Refuse (``DecodeRefused``) an image whose decode at full size, as RGBA, would hold
+    more than the cap: for a decoder that cannot reduce (the GPU's nvJPEG)."""
+    opened = image_open(data)
+    decode_cost_check(opened, opened.width * opened.height * 4)
+
+
+def image_exif(data: bytes) -> PILImage.Exif:
+    """The image's EXIF, read from its header: no pixels are decoded (a PNG's eXIf chunk
+    is found wherever it is, where Pillow would decode the pixels to look past them)."""
+    header = webp_header(data)
+    if header is not None:
+        return _carrier({"exif": header.exif, "xmp": header.xmp}).getexif()
+    if data[:8] == b"\x89PNG\r\n\x1a\n":
+        with PILImage.open(io.BytesIO(data)) as image:
+            info = dict(image.info)
+        info.setdefault("exif", png_exif(data))
+        return _carrier(info).getexif()
+    with PILImage.open(io.BytesIO(data)) as image:
+        return image.getexif()
+
+
+def image_has_metadata(data: bytes) -> bool:
+    """Whether the image carries EXIF, XMP or a comment (read from its header)."""
+    with PILImage.open(io.BytesIO(data)) as image:
+        keys = ("exif", "xmp", "XML:com.adobe.xmp", "comment", "description")
+        if any(image.info.get(key) for key in keys):
+            return True
+    return bool(image_exif(data))
+
+
+def image_orientation(data: bytes) -> int:
+    """The EXIF orientation (1: upright, or none said), read without decoding pixels."""
+    return _orientation_value(image_exif(data))
+
+
+def _decoded(
+    opened: Opened,
+    data: bytes,
+    box: tuple[int, int] | None,
+    mode: str | None,
+    *,
+    upright: bool = False,
+) -> PILImage.Image:
+    """Decode as ``image_decode`` says (``box`` None: whole; ``mode`` None: its own), and
+    turn it as its EXIF says where ``upright``; the decode's cost checked first."""
+    with PILImage.open(io.BytesIO(data)) if opened.image is None else opened.image as image:
+        if box is not None:
+            image.draft(mode, box)  # JPEG only: the others ignore it
+        width, height = image.size
+        pixels = width * height * _pixel_bytes(image.mode)
+        converted = width * height * 4  # converted or copied, below
+        held = opened.cost if opened.format not in _CHECKED_REDUCED else opened.cost + pixels
+        decode_cost_check(opened, held + converted)
+        image.load()
+        # A copy, not the file's image: Pillow's writers copy some tags of a file they
+        # read (a TIFF's XMP and IPTC) into what is saved from it. Turned once loaded:
+        # Pillow turns some (a TIFF's tiles) itself while loading, and says so then.
+        if upright:
+            result = ImageOps.exif_transpose(image)
+        else:
+            result = image.copy() if mode in (None, image.mode) else image.convert(mode)
+    result.info = {}  # comments and metadata stay with the original
+    return result
+
+
+# Formats whose ``Opened.cost`` is that of a reduced or streamed check, not of a decode.
+_CHECKED_REDUCED = frozenset({"PNG", "JPEG", "MPO", "WEBP"})
+# What turns an image upright, by EXIF orientation (as ImageOps.exif_transpose does).
+TURNS = {
+    2: PILImage.Transpose.FLIP_LEFT_RIGHT,
+    3: PILImage.Transpose.ROTATE_180,
+    4: PILImage.Transpose.FLIP_TOP_BOTTOM,
+    5: PILImage.Transpose.TRANSPOSE,
+    6: PILImage.Transpose.ROTATE_270,
+    7: PILImage.Transpose.TRANSVERSE,
+    8: PILImage.Transpose.ROTATE_90,
+}
 
 
 def _pixel_bytes(mode: str) -> int:
@@ -263,10 +437,15 @@ def _png_verify(image: ImageFile.ImageFile, data: bytes) -> int:
 
 def _orientation(info: Mapping[Any, Any]) -> int:
     """The orientation Pillow reads from these metadata (EXIF, else XMP), with no pixels."""
+    return _orientation_value(_carrier(info).getexif())
+
+
+def _carrier(info: Mapping[Any, Any]) -> PILImage.Image:
+    """A 1-pixel image holding these metadata, for Pillow to read them without pixels."""
     keys = ("exif", "xmp", "XML:com.adobe.xmp", "Raw profile type exif")
     carrier = PILImage.new("1", (1, 1))
     carrier.info = {key: info[key] for key in keys if info.get(key) is not None}
-    return _orientation_value(carrier.getexif())
+    return carrier
 
 
 def _orientation_value(exif: PILImage.Exif) -> int:

@@ -22,7 +22,6 @@ at a time, so a broken position does not lose the camera). Nothing here raises.
 from __future__ import annotations
 
 import datetime as dt
-import io
 import logging
 import math
 import re
@@ -33,6 +32,8 @@ from typing import Any, TypeVar
 
 from PIL import ExifTags
 from PIL import Image as PILImage
+
+from labeler.images.decoding import image_exif
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -82,10 +83,9 @@ def exif_read(data: bytes, *, naive_zone: dt.tzinfo = dt.UTC) -> PhotoFacts:
 
 def _facts(data: bytes, naive_zone: dt.tzinfo) -> PhotoFacts:
     try:
-        with PILImage.open(io.BytesIO(data)) as image:
-            exif = _exif_of(image)
-            main = _ifd(exif, ExifTags.IFD.Exif)
-            gps = _ifd(exif, ExifTags.IFD.GPSInfo)
+        exif = image_exif(data)  # from the header: no pixels decoded
+        main = _ifd(exif, ExifTags.IFD.Exif)
+        gps = _ifd(exif, ExifTags.IFD.GPSInfo)
     except Exception:  # Pillow's EXIF parser lets a zoo of errors out; see _guarded
         logger.debug("EXIF could not be read", exc_info=True)
         return PhotoFacts()
@@ -96,17 +96,6 @@ def _facts(data: bytes, naive_zone: dt.tzinfo) -> PhotoFacts:
         latitude=latitude,
         longitude=longitude,
     )
-
-
-def _exif_of(image: PILImage.Image) -> PILImage.Exif:
-    if image.format != "PNG":
-        return image.getexif()
-    # A PNG's getexif() decodes the pixels to look for an eXIf chunk after them: read
-    # the one before them (where the PNG specification puts it) from the header alone.
-    carrier = PILImage.new("1", (1, 1))
-    keys = ("exif", "Raw profile type exif")
-    carrier.info = {key: image.info[key] for key in keys if image.info.get(key) is not None}
-    return carrier.getexif()
 
 
 def _ifd(exif: PILImage.Exif, tag: int) -> dict[int, Any]:

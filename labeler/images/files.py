@@ -18,10 +18,14 @@ from PIL import ExifTags, UnidentifiedImageError
 from PIL import Image as PILImage
 
 from labeler.images.decoding import (
+    DecodeRefused,
     Opened,
+    decode_cost_check,
     image_decode_reduced,
+    image_exif,
     image_header_check,
     image_open,
+    image_reduced_cost,
     image_verify,
 )
 from labeler.images.duplicates import phash_of
@@ -38,6 +42,19 @@ ALLOWED_FORMATS = {
     "HEIF": "heic",  # HEIC and HEIF photos, read through pillow-heif
     "AVIF": "avif",
 }
+# Other names files of these formats go by.
+_EXTENSION_ALIASES = {"JPEG": ("jpeg",), "TIFF": ("tiff",), "HEIF": ("heif",)}
+
+
+def image_extensions() -> frozenset[str]:
+    """The file name extensions (".jpg", ".heic", ...) of every format the decoder
+    accepts: what an import of a folder or an archive takes for an image."""
+    names = set(ALLOWED_FORMATS.values())
+    for aliases in _EXTENSION_ALIASES.values():
+        names.update(aliases)
+    return frozenset(f".{name}" for name in names)
+
+
 # Photos: checked up to their pixels when uploaded (``image_header_check``), decoded by
 # the worker that renders their previews. The upload answers once the file is stored.
 PIXELS_LATER = frozenset({"JPEG", "MPO", "HEIF", "AVIF"})
@@ -103,9 +120,6 @@ def image_check(data: bytes) -> CheckedImage:
     if not data:
         raise RejectedFile("File is empty.")
     max_pixels = settings.LABELER_MAX_IMAGE_PIXELS
-    # Pillow refuses, while reading the header, images over twice its own cap: make that
-    # ours, so a bomb never gets as far as our check below nor decoding.
-    PILImage.MAX_IMAGE_PIXELS = max_pixels
     try:
         with warnings.catch_warnings():
             # Between the cap and twice the cap our own check below refuses, with the size.
@@ -124,6 +138,8 @@ def image_check(data: bytes) -> CheckedImage:
                 orientation = image_verify(opened, data)
     except RejectedFile:
         raise
+    except DecodeRefused as exc:
+        raise RejectedFile(str(exc)) from exc
     except PILImage.DecompressionBombError as exc:
         raise RejectedFile(
             f"Image is too large to decode safely; the limit is {max_pixels:,} pixels."
@@ -154,22 +170,15 @@ def _dimensions_check(width: int, height: int, *, max_pixels: int) -> None:
 
 
 def _cost_check(opened: Opened) -> None:
-    """Refuse, before decoding, an image whose check would hold more than the decoding cap.
+    """Refuse, before decoding, an image whose check, or whose previews' decode in the
+    worker, would hold more than the decoding cap (``decoding.decode_cost_check``).
 
     A request's files (and an archive's) are checked one after another, each released
-    before the next, so what a request holds at once is one file's check.
+    before the next, so what a request holds at once is one file's check. An image whose
+    previews could never be made is refused here, with a 4xx, not stored to fail later.
     """
-    limit = settings.LABELER_MAX_DECODE_BYTES
-    if opened.cost > limit:
-        raise RejectedFile(
-            f"Checking this {opened.width}x{opened.height} {opened.kind} would take "
-            f"{_megabytes(opened.cost)} of memory; the limit is {_megabytes(limit)} per "
-            "image. Send it smaller, or in another format."
-        )
-
-
-def _megabytes(count: int) -> str:
-    return f"{count / (1024 * 1024):,.1f} MB"
+    previews = image_reduced_cost(opened, settings.LABELER_DISPLAY_SIZE)
+    decode_cost_check(opened, max(opened.cost, previews))
 
 
 # Formats a browser shows as they are; others are shown through their display copy.
@@ -201,11 +210,11 @@ def previews_render(
     ``with_pixels`` is handed that decode too (the model inputs are made from it), before
     the thumbnail is shrunk from it.
     """
-    with PILImage.open(io.BytesIO(data)) as header:
-        fmt, (width, height) = header.format or "", header.size
-        exif = header.getexif()
-        orientation = exif.get(ExifTags.Base.Orientation, 1)
-        located = bool(exif.get_ifd(ExifTags.IFD.GPSInfo))
+    opened = image_open(data)
+    fmt, width, height = opened.format, opened.width, opened.height
+    exif = image_exif(data)
+    orientation = exif.get(ExifTags.Base.Orientation, 1)
+    located = bool(exif.get_ifd(ExifTags.IFD.GPSInfo))
     copy = max(width, height) > display_size or fmt not in BROWSER_FORMATS or located
     rgb = image_decode_reduced(data, display_size if copy else thumbnail_size)
     if orientation in TURNS:
@@ -220,7 +229,7 @@ def previews_render(
 
 def _jpeg(image: PILImage.Image) -> bytes:
     buffer = io.BytesIO()
-    image.save(buffer, format="JPEG", quality=85)
+    image.save(buffer, format="JPEG", quality=85, comment=b"")  # no comment of the original
     return buffer.getvalue()
 
 

@@ -11,7 +11,6 @@ cover: its pixels are those of the upload's inputs within a level or two (measur
 
 from __future__ import annotations
 
-import io
 import logging
 import os
 import re
@@ -22,8 +21,10 @@ from pathlib import Path
 
 import numpy as np
 from django.conf import settings
-from PIL import ExifTags
 from PIL import Image as PILImage
+from PIL.ExifTags import Base
+
+from labeler.images.decoding import TURNS, image_decode, image_open, image_orientation
 
 _CACHE_KEY = re.compile(r"^[0-9a-f]{64}$")
 # Part of every kept input's path: raise it when prepare_image changes its output, and
@@ -32,28 +33,26 @@ _CACHE_FORMAT = 1
 logger = logging.getLogger(__name__)
 
 InputSpec = tuple[int, bool]  # (image_size, grayscale)
-# What turns an image upright, by EXIF orientation (as ImageOps.exif_transpose does).
-TURNS = {
-    2: PILImage.Transpose.FLIP_LEFT_RIGHT,
-    3: PILImage.Transpose.ROTATE_180,
-    4: PILImage.Transpose.FLIP_TOP_BOTTOM,
-    5: PILImage.Transpose.TRANSPOSE,
-    6: PILImage.Transpose.ROTATE_270,
-    7: PILImage.Transpose.TRANSVERSE,
-    8: PILImage.Transpose.ROTATE_90,
-}
+
+
+def prepare_bytes(content: bytes, *, image_size: int, grayscale: bool) -> np.ndarray:
+    """An image file's bytes as ``prepare_image`` makes them, decoded by the one decoder
+    (``labeler.images.decoding``: reduced where the format allows, refused above the cap).
+
+    Raises OSError (DecodeRefused among them), SyntaxError, ValueError or EOFError for a
+    file that cannot be decoded, or not within the cap.
+    """
+    mode = "L" if grayscale else "RGB"
+    turn = TURNS.get(image_orientation(content))
+    image = image_decode(content, mode=mode, box=(image_size, image_size))
+    return _finished(image, image_size=image_size, mode=mode, turn=turn)
 
 
 def prepare_image(image: PILImage.Image, *, image_size: int, grayscale: bool) -> np.ndarray:
-    """One PIL image as a uint8 (C, image_size, image_size) array, turned upright.
-
-    Stored files are turned upright by the worker after the upload; one read before that
-    still says how to turn it in its EXIF, so the pixels are the same either way.
-    """
+    """One decoded PIL image as a uint8 (C, image_size, image_size) array, turned upright
+    as its EXIF says. A file's bytes go through ``prepare_bytes``, which decodes them."""
     mode = "L" if grayscale else "RGB"
-    turn = TURNS.get(image.getexif().get(ExifTags.Base.Orientation, 1))
-    # JPEG: decode at 1/2, 1/4 or 1/8 scale when that still covers the target size.
-    image.draft(mode, (image_size, image_size))
+    turn = TURNS.get(image.getexif().get(Base.Orientation, 1))
     return _finished(image, image_size=image_size, mode=mode, turn=turn)
 
 
@@ -193,21 +192,27 @@ def inputs_keep(cache: InputCache, key: str, content: bytes, specs: Iterable[Inp
     made = 0
     # Inputs whose drafts come out alike (a 12-megapixel JPEG at 1/8 scale covers both 32
     # and 224 pixels) share one decode: the pixels are those prepare_image gives each.
-    decoded: dict[tuple[str, tuple[int, int]], PILImage.Image] = {}
+    decoded: dict[tuple[str, int], PILImage.Image] = {}
     for image_size, grayscale in sorted(cache.missing(key, specs)):
         mode = "L" if grayscale else "RGB"
         try:
-            with PILImage.open(io.BytesIO(content)) as image:
-                turn = TURNS.get(image.getexif().get(ExifTags.Base.Orientation, 1))
-                image.draft(mode, (image_size, image_size))
-                drafted = (image.mode, image.size)
-                if drafted not in decoded:
-                    image.load()
-                    decoded[drafted] = image.copy()  # the file is closed after
-                pixels = _finished(decoded[drafted], image_size=image_size, mode=mode, turn=turn)
+            turn = TURNS.get(image_orientation(content))
+            drafted = (mode, _draft_factor(content, image_size))
+            if drafted not in decoded:
+                decoded[drafted] = image_decode(content, mode=mode, box=(image_size, image_size))
+            pixels = _finished(decoded[drafted], image_size=image_size, mode=mode, turn=turn)
         except (OSError, SyntaxError, ValueError, EOFError, PILImage.DecompressionBombError):
             logger.warning("Could not make the %d-pixel model input of %s", image_size, key)
             return made
         cache.put(key, image_size, grayscale, pixels)
         made += 1
     return made
+
+
+def _draft_factor(content: bytes, image_size: int) -> int:
+    """The scale a JPEG is decoded at for this size, as Pillow's draft picks it (1: whole)."""
+    opened = image_open(content)
+    if opened.format not in ("JPEG", "MPO"):
+        return 1
+    scale = min(opened.width // image_size, opened.height // image_size)
+    return next(factor for factor in (8, 4, 2, 1) if scale >= factor or factor == 1)

@@ -37,6 +37,28 @@ def png_data_check(data: bytes, *, start: int, size: tuple[int, int]) -> bytes |
     return _chunks_after(data, end)
 
 
+def png_chunks(data: bytes) -> Iterator[tuple[bytes, int, int]]:
+    """Each chunk of a PNG file as (type, where it starts, where it ends, CRC included),
+    its data skipped over, up to IEND or where the file ends."""
+    position = 8
+    while position + 12 <= len(data):
+        length = int.from_bytes(data[position : position + 4], "big")
+        kind = data[position + 4 : position + 8]
+        end = position + 12 + length
+        yield kind, position, min(end, len(data))
+        if kind == b"IEND":
+            return
+        position = end
+
+
+def png_exif(data: bytes) -> bytes | None:
+    """The EXIF block of the first eXIf chunk, before the pixels or after them."""
+    for kind, start, end in png_chunks(data):
+        if kind == b"eXIf":
+            return b"Exif\x00\x00" + data[start + 8 : end - 4]
+    return None
+
+
 def _rows(width: int, height: int, *, bits: int, interlaced: bool) -> list[tuple[int, int]]:
     """(bytes a row takes with its filter byte, rows) for each pass over the image."""
     passes = _ADAM7 if interlaced else ((0, 0, 1, 1),)

@@ -21,7 +21,8 @@ import torch
 import torch.nn.functional as F
 from PIL import Image as PILImage
 
-from labeler.images.model_inputs import InputCache, prepare_image
+from labeler.images.decoding import DecodeRefused, image_whole_check
+from labeler.images.model_inputs import InputCache, prepare_bytes, prepare_image
 
 Opener = Callable[[str], BinaryIO]
 # Decodes JPEG files' bytes (on a GPU) to inputs; None for each it could not decode.
@@ -69,11 +70,16 @@ def decode_file(
     return pixels
 
 
+# What decoding a damaged (or too costly) image raises.
+DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, PILImage.DecompressionBombError)
+
+
 def _decode(name: str, opener: Opener, *, image_size: int, grayscale: bool) -> np.ndarray:
     try:
-        with opener(name) as handle, PILImage.open(handle) as image:
-            return prepare_image(image, image_size=image_size, grayscale=grayscale)
-    except (OSError, SyntaxError, ValueError, EOFError, PILImage.DecompressionBombError) as exc:
+        with opener(name) as handle:
+            content = handle.read()
+        return prepare_bytes(content, image_size=image_size, grayscale=grayscale)
+    except DECODE_ERRORS as exc:
         raise BadImage(name, str(exc) or type(exc).__name__) from exc
 
 
@@ -185,6 +191,12 @@ def _jpeg_or_decoded(
     except OSError as exc:
         raise BadImage(name, str(exc) or type(exc).__name__) from exc
     if content.startswith(_JPEG_MAGIC) and len(content) >= JPEG_GPU_MIN_BYTES:
+        try:  # decoded whole on the GPU: refused first above the decoding cap
+            image_whole_check(content)
+        except DecodeRefused as exc:
+            raise BadImage(name, str(exc)) from exc
+        except DECODE_ERRORS:
+            pass  # a broken header: the GPU's decoder (then PIL) says what is wrong
         return content
     kept = cache is not None and cache.applies(key, image_size)
     pixels = decode_bytes(name, content, image_size=image_size, grayscale=grayscale)

@@ -17,17 +17,15 @@ module is where a move to it would happen.
 
 from __future__ import annotations
 
-import io
 import warnings
 from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import ExifTags
 from PIL import Image as PILImage
 
-from labeler.images.model_inputs import TURNS
+from labeler.images.decoding import TURNS, image_orientation
 from worker.ml.device import setting
 
 try:
@@ -129,7 +127,6 @@ def _square(image: torch.Tensor, content: bytes, image_size: int) -> torch.Tenso
 def _orientation(content: bytes) -> int:
     """The EXIF orientation in a JPEG's header (1, upright, when it says none)."""
     try:
-        with PILImage.open(io.BytesIO(content)) as image:
-            return int(image.getexif().get(ExifTags.Base.Orientation, 1))
+        return image_orientation(content)
     except (OSError, SyntaxError, ValueError):
         return 1

@@ -136,7 +136,7 @@ def test_image_whose_check_would_hold_too_much_is_refused_before_decoding(settin
 
     with pytest.raises(
         RejectedFile,
-        match=r"Checking this 2000x1000 GIF would take 1\.9 MB of memory; the limit is 1\.0 MB",
+        match=r"Decoding this 2000x1000 GIF would take 9\.5 MB of memory; the limit is 1\.0 MB",
     ):
         image_check(data)
 

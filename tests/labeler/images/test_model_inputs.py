@@ -12,7 +12,7 @@ from PIL import Image as PILImage
 from PIL import ImageFile, ImageOps
 
 from labeler import flows
-from labeler.images.model_inputs import InputCache, input_cache, inputs_keep, prepare_image
+from labeler.images.model_inputs import InputCache, input_cache, inputs_keep, prepare_bytes
 from labeler.images.models import Image
 from labeler.predictions.models import TrainingRun
 from tests.factories import ModelVersionFactory, ProjectFactory, image_bytes
@@ -60,8 +60,8 @@ def test_an_upload_keeps_the_input_of_its_projects_model(
     assert cache is not None
     assert image.thumbnail
     assert kept_files(cache) == [f"v1/24-rgb/{image.sha256[:2]}/{image.sha256}.u8"]
-    with image.file.open("rb") as handle, PILImage.open(handle) as decoded:
-        expected = prepare_image(decoded, image_size=24, grayscale=False)
+    with image.file.open("rb") as handle:
+        expected = prepare_bytes(handle.read(), image_size=24, grayscale=False)
     kept = cache.get(image.sha256, 24, False)
     assert kept is not None and kept.shape == expected.shape
     difference = np.abs(kept.astype(int) - expected.astype(int))
@@ -102,8 +102,7 @@ def test_a_photos_previews_and_inputs_come_from_one_decode(
     cache = input_cache()
     assert cache is not None
     for size in (32, 224):
-        with PILImage.open(io.BytesIO(content)) as decoded:
-            expected = prepare_image(decoded, image_size=size, grayscale=False)
+        expected = prepare_bytes(content, image_size=size, grayscale=False)
         kept = cache.get(image.sha256, size, False)
         assert kept is not None and kept.shape == expected.shape == (3, size, size)
         difference = np.abs(kept.astype(int) - expected.astype(int))
@@ -187,21 +186,19 @@ def test_a_turned_photo_gives_the_model_its_upright_pixels():
     buffer = io.BytesIO()
     turned_image.save(buffer, format="JPEG", quality=95)
 
-    with PILImage.open(io.BytesIO(sent)) as image:
-        before = prepare_image(image, image_size=8, grayscale=False).astype(int)
-    with PILImage.open(buffer) as image:
-        after = prepare_image(image, image_size=8, grayscale=False).astype(int)
+    before = prepare_bytes(sent, image_size=8, grayscale=False).astype(int)
+    after = prepare_bytes(buffer.getvalue(), image_size=8, grayscale=False).astype(int)
 
     assert np.abs(before - after).max() <= 8
     red, _, blue = before[:, 1, 4]  # top row: red
     assert red > 150 and blue < 100
 
 
-def test_inputs_sharing_a_draft_are_decoded_once_with_the_pixels_prepare_image_gives(
+def test_inputs_sharing_a_draft_are_decoded_once_with_the_pixels_prepare_bytes_gives(
     tmp_path, loads
 ):
     """A photo's 32- and 224-pixel inputs both come from its 1/8-scale decode: one decode,
-    each input the same pixels as prepare_image makes from the file."""
+    each input the same pixels as prepare_bytes makes from the file."""
     data = image_bytes("JPEG", size=(2400, 1800))
     cache = InputCache(tmp_path, max_size=224)
 
@@ -209,6 +206,5 @@ def test_inputs_sharing_a_draft_are_decoded_once_with_the_pixels_prepare_image_g
 
     assert loads == [(300, 225)]  # 2400 x 1800 at 1/8 scale, once
     for size in (32, 224):
-        with PILImage.open(io.BytesIO(data)) as image:
-            expected = prepare_image(image, image_size=size, grayscale=False)
+        expected = prepare_bytes(data, image_size=size, grayscale=False)
         assert np.array_equal(cache.get("a" * 64, size, False), expected)

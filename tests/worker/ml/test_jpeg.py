@@ -11,7 +11,7 @@ import pytest
 import torch
 from PIL import Image as PILImage
 
-from labeler.images.model_inputs import InputCache, prepare_image
+from labeler.images.model_inputs import InputCache, prepare_bytes
 from tests.worker.ml.test_inference import loaded_model
 from worker.ml import data, inference, jpeg
 from worker.ml.weights import LoadedModel
@@ -37,8 +37,7 @@ def photo(orientation: int = 1, size: tuple[int, int] = (400, 300), mode: str = 
 @pytest.mark.parametrize("grayscale", [False, True])
 def test_the_same_picture_as_pil_upright(orientation, grayscale):
     content = photo(orientation)
-    with PILImage.open(io.BytesIO(content)) as image:
-        expected = prepare_image(image, image_size=32, grayscale=grayscale).astype(int)
+    expected = prepare_bytes(content, image_size=32, grayscale=grayscale).astype(int)
     [got] = jpeg.decode_jpegs([content], device=CPU, image_size=32, grayscale=grayscale)
     assert got is not None and got.shape == expected.shape and got.dtype == np.uint8
     # Another filter, the same picture: a wrong turn would be tens of levels off.
