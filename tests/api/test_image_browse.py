@@ -184,3 +184,17 @@ def test_a_filter_value_no_column_holds_is_a_400_in_the_list_and_in_a_selection(
     errors = response.json()["errors"]
     assert list(errors) in ([field], ["selection.filter"])  # the body's parser may come first
     assert Image.objects.count() == 5
+
+
+@pytest.mark.django_db
+def test_the_annotator_filter_tells_no_one_which_usernames_exist(
+    api_as, project, lead, images, outsider
+):
+    """A user of no project of the lead's and a name nobody has get the same answer."""
+    answers = []
+    for name in (outsider.username, "no-such-user"):
+        response = api_as(lead).get(url(project), {"annotator": name})
+        assert response.status_code == 400
+        answers.append(response.json()["detail"].replace(repr(name), "NAME"))
+    assert answers[0] == answers[1]
+    assert api_as(lead).get(url(project), {"annotator": "ann1"}).status_code == 200
