@@ -15,7 +15,8 @@ from drf_spectacular.renderers import OpenApiJsonRenderer
 from labeler import flows
 from labeler.agreement import duplicate_labels
 from labeler.agreement.duplicate_labels import duplicate_label_conflicts
-from labeler.errors import Conflict
+from labeler.bulk.actions import ACTIONS
+from labeler.errors import Conflict, DomainError
 from labeler.exports.models import Export
 from labeler.images.duplicate_groups import (
     duplicate_groups_settled_check,
@@ -126,6 +127,33 @@ def test_every_route_that_splits_waits_for_the_hashes(project, lead, api_as, unh
     for method, path, how in routes:
         response = call(client, method, path, how, project)
         assert 200 <= response.status_code < 300, (path, response.content)
+
+
+def bulk_split_actions(project) -> list[str]:
+    """Every bulk action that takes a ``split`` (its own check accepts one)."""
+    found = []
+    for name, action in ACTIONS.items():
+        try:
+            action.check(project, {"split": "0.5,0.5", "format": "json"})
+        except DomainError:
+            continue
+        found.append(name)
+    return found
+
+
+@pytest.mark.django_db
+def test_every_bulk_action_that_splits_waits_for_the_hashes(project, lead, api_as, unhashed):
+    """A selection's export with a split: 409 saying how many, nothing stored."""
+    actions = bulk_split_actions(project)
+    assert actions == ["export"]
+    url = f"/api/v1/projects/{project.pk}/images/bulk/"
+    for action in actions:
+        body = {"action": action, "selection": {"ids": [i.pk for i in unhashed]}}
+        body.update(split="0.5,0.5", format="json", expected_count=4)
+        response = api_as(lead).post(url, body, format="json")
+        assert response.status_code == 409, response.content
+        assert HASHING in response.json()["detail"]
+    assert not Export.objects.exists()
 
 
 @pytest.mark.django_db
