@@ -4,9 +4,11 @@ deactivated and reactivated, sent a password-reset link.
 The links are Django's own: a user id in base 64 and a token for the
 ``password-reset-confirm`` page, made and checked by ``password_link_tokens`` (every
 link, whether an invitation, an admin's reset or "forgot password", and the page that
-takes them). A token is bound to the account's password hash, last login and whether it
-is active, so it stops working once used (the password changed), once the account is
-deactivated, and after ``PASSWORD_RESET_TIMEOUT``. An invited account has no usable
+takes them). A token is bound to the account's password hash, last login, whether it
+is active and when its links were last revoked (``account_set_active`` revokes them on
+every deactivation), so it stops working once used (the password changed), once the
+account is deactivated (for good: reactivating it does not revive an earlier link), and
+after ``PASSWORD_RESET_TIMEOUT``. An invited account has no usable
 password until its owner chooses one; Django's "forgot password" form ignores such
 accounts, which is why an invitation is sent from here and not through that form.
 """
@@ -24,10 +26,12 @@ from django.core.validators import validate_email
 from django.db import transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
 from labeler.errors import Conflict, DomainError, ValidationFailed
+from labeler.projects.models import AccountLinks
 
 INVITE, RESET = "invite", "reset"
 USERNAME_CHARS = "letters, digits and @ . + - _"
@@ -41,11 +45,16 @@ class MailFailed(DomainError):
 
 
 class PasswordLinkTokens(PasswordResetTokenGenerator):
-    """Django's password-link tokens, bound to whether the account is active too: a link
-    sent before the account was deactivated sets no password while it is."""
+    """Django's password-link tokens, bound to whether the account is active and to when
+    its links were last revoked: a link sent before the account was deactivated sets no
+    password, neither while it is nor once it is reactivated."""
 
     def _make_hash_value(self, user: User, timestamp: int) -> str:
-        return f"{super()._make_hash_value(user, timestamp)}:{user.is_active}"
+        revoked = (
+            AccountLinks.objects.filter(user=user).values_list("revoked_at", flat=True).first()
+        )
+        revoked_at = "" if revoked is None else revoked.isoformat()
+        return f"{super()._make_hash_value(user, timestamp)}:{user.is_active}:{revoked_at}"
 
 
 password_link_tokens = PasswordLinkTokens()
@@ -135,9 +144,14 @@ def account_set_active(*, user: User, active: bool, by: User) -> User:
     """
     if not active and user.pk == by.pk:
         raise ValidationFailed("You cannot deactivate your own account.", field="is_active")
-    if user.is_active != active:
-        user.is_active = active
-        user.save(update_fields=["is_active"])
+    with transaction.atomic():
+        if user.is_active != active:
+            user.is_active = active
+            user.save(update_fields=["is_active"])
+        if not active:  # every link sent so far dies, whatever happens to the account later
+            AccountLinks.objects.update_or_create(
+                user=user, defaults={"revoked_at": timezone.now()}
+            )
     return user
 
 

@@ -1,5 +1,12 @@
-from django.contrib import admin
+from typing import Any
 
+from django.contrib import admin, messages
+from django.contrib.auth.admin import UserAdmin
+from django.contrib.auth.models import User
+from django.http import HttpRequest
+
+from labeler.errors import DomainError
+from labeler.projects import accounts
 from labeler.projects.models import Label, Membership, Project
 
 
@@ -19,3 +26,22 @@ class ProjectAdmin(admin.ModelAdmin):
     list_display = ["name", "multi_label", "overlap", "created_at"]
     search_fields = ["name"]
     inlines = [LabelInline, MembershipInline]
+
+
+admin.site.unregister(User)
+
+
+@admin.register(User)
+class AccountAdmin(UserAdmin):
+    """Django's user admin, deactivating through ``account_set_active`` like every other
+    path, so that the account's password links die with it."""
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        active = obj.is_active
+        if change and "is_active" in form.changed_data:
+            obj.is_active = not active  # the service makes the change and what follows it
+            try:
+                accounts.account_set_active(user=obj, active=active, by=request.user)
+            except DomainError as refused:
+                self.message_user(request, str(refused), level=messages.ERROR)
+        super().save_model(request, obj, form, change)

@@ -244,3 +244,16 @@ class Membership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} ({self.role}) in {self.project}"
+
+
+class AccountLinks(models.Model):
+    """When an account's password links were last revoked (its deactivation): a link made
+    before then sets no password, even once the account is active again."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="account_links"
+    )
+    revoked_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.user}'s links revoked at {self.revoked_at:%Y-%m-%d %H:%M}"

@@ -106,3 +106,47 @@ def test_a_live_link_still_sets_the_password(person: User, made_by: str):
     done = set_password(Client(), LINK_MAKERS[made_by](person), NEW)
     assert done.status_code == 302
     assert Client().login(username="nora", password=NEW)
+
+
+@pytest.mark.parametrize("made_by", LINK_MAKERS)
+def test_a_link_sent_before_deactivation_stays_dead_once_the_account_is_reactivated(
+    person: User, made_by: str
+):
+    """Reactivating the account revives no link sent before its deactivation; a new link
+    works."""
+    path = LINK_MAKERS[made_by](person)
+    admin = UserFactory(is_staff=True)
+    accounts.account_set_active(user=person, active=False, by=admin)
+    accounts.account_set_active(user=person, active=True, by=admin)
+
+    assert set_password(Client(), path, NEW).status_code == 400
+    person.refresh_from_db()
+    assert person.check_password(OLD)
+    assert set_password(Client(), LINK_MAKERS[made_by](person), NEW).status_code == 302
+
+
+def test_deactivating_in_the_admin_site_revokes_the_links_too(person: User):
+    """The admin site's user form deactivates through the same service as the team page
+    and the API, so its links die there as well."""
+    path = _admin_reset(person)
+    admin = UserFactory(is_staff=True, is_superuser=True)
+    client = Client()
+    client.force_login(admin)
+    change = reverse("admin:auth_user_change", args=[person.pk])
+    form = {
+        "username": person.username,
+        "email": person.email,
+        "is_staff": "",
+        "is_active": "",
+        "date_joined_0": "2026-01-01",
+        "date_joined_1": "00:00:00",
+        "initial-date_joined_0": "2026-01-01",
+        "initial-date_joined_1": "00:00:00",
+    }
+    assert client.post(change, form).status_code == 302
+    person.refresh_from_db()
+    assert not person.is_active
+    person.is_active = True
+    person.save(update_fields=["is_active"])
+
+    assert set_password(Client(), path, NEW).status_code == 400
