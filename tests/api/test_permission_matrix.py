@@ -160,6 +160,13 @@ RULES: dict[str, Rule] = {
             ("change", staff_site()),
         )
     },
+    # Leases are written by the queue's gate only: never added or changed in the admin.
+    **{
+        f"admin:annotations_assignment_{view}": Rule(
+            {"get": get, "post": {**staff_site(), "admin": 403}}, methods=["get", "post"]
+        )
+        for view, get in (("add", {**staff_site(), "admin": 403}), ("change", staff_site()))
+    },
     "admin:login": Rule({"get": public(), "post": public()}, methods=["get", "post"]),
     "admin:logout": Rule({"post": {**public(), "admin": LOGIN}}, methods=["post"]),
     "admin:password_change_done": read(staff_site(), methods=["get"]),
