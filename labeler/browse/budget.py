@@ -66,16 +66,22 @@ def filter_budget() -> Iterator[None]:
 
 @contextmanager
 def _postgresql_timeout(limit: int) -> Iterator[None]:
-    # SET LOCAL lasts to the end of the transaction: the savepoint's release would keep it
-    # for the rest of an enclosing one, so the old value is put back after the block.
+    # SET LOCAL lasts to the end of the transaction. Alone, the block is that transaction;
+    # inside another, a savepoint's release would keep the limit for the rest of it, so
+    # the old value is put back (a stopped statement's rollback puts it back itself).
+    nested = connection.in_atomic_block
     with transaction.atomic():
         with connection.cursor() as cursor:
-            cursor.execute("SHOW statement_timeout")
-            (before,) = cursor.fetchone()
-            cursor.execute("SELECT set_config('statement_timeout', %s, true)", [f"{limit}ms"])
+            cursor.execute(
+                "SELECT current_setting('statement_timeout'), "
+                "set_config('statement_timeout', %s, true)",
+                [f"{limit}ms"],
+            )
+            before = cursor.fetchone()[0]
         yield
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT set_config('statement_timeout', %s, true)", [before])
+        if nested:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT set_config('statement_timeout', %s, true)", [before])
 
 
 @contextmanager
