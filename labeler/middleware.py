@@ -22,41 +22,55 @@ class UnsafeTextRefused:
 
     PostgreSQL stores no NUL in text and no lone surrogate can be encoded, so a filter, a
     search or a form field given one would fail in the database (a 500) instead of being
-    refused. Checked here: the path and the query string (names and values) of every
-    request, and the form fields and file names of the pages' and the admin's bodies. The
-    API's bodies are its parsers' to check (``api.parsers``): reading them here would
-    parse them before the view chose its parsers. The API answers in its error shape.
+    refused. Checked here, before the view: the path and the query string (names and
+    values, strictly UTF-8) of every request, and the form fields and file names of the
+    pages' and the admin's bodies. The API's bodies are its parsers' to check
+    (``api.parsers``): reading them here would parse them before the view chose its
+    parsers. The API answers in its error shape.
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        try:
-            # A path's bytes that are not UTF-8 Django keeps percent-encoded: safe text.
-            text_refuse_unsafe(request.path_info, field="the path")
-            query_refuse_unsafe(_wsgi_bytes(request.META.get("QUERY_STRING", "")))
-        except ValidationFailed as refusal:
-            return _refusal(request, refusal)
         return self.get_response(request)
 
     def process_view(
         self, request: HttpRequest, view: Callable[..., Any], args: Any, kwargs: Any
     ) -> HttpResponse | None:
-        """Refuse a page's form holding unsafe text before its view reads it."""
-        view_class = getattr(view, "cls", None)
-        if request.method in ("GET", "HEAD", "OPTIONS") or (
-            isinstance(view_class, type) and issubclass(view_class, APIView)
-        ):
+        """Refuse unsafe text before the view reads it (a 400), unless it takes no such
+        request: then its own 405 says what is wrong (the text would not be read)."""
+        if not _handles(view, request.method or ""):
             return None
         try:
-            if request.content_type == "application/x-www-form-urlencoded":
-                query_refuse_unsafe(request.body)  # strictly UTF-8, as query strings
-            pairs_refuse_unsafe(request.POST.lists())
-            uploads_refuse_unsafe(request.FILES.lists())
+            # A path's bytes that are not UTF-8 Django keeps percent-encoded: safe text.
+            text_refuse_unsafe(request.path_info, field="the path")
+            query_refuse_unsafe(_wsgi_bytes(request.META.get("QUERY_STRING", "")))
+            if request.method not in ("GET", "HEAD", "OPTIONS") and _api_view(view) is None:
+                if request.content_type == "application/x-www-form-urlencoded":
+                    query_refuse_unsafe(request.body)  # strictly UTF-8, as query strings
+                pairs_refuse_unsafe(request.POST.lists())
+                uploads_refuse_unsafe(request.FILES.lists())
         except ValidationFailed as refusal:
             return _refusal(request, refusal)
         return None
+
+
+def _api_view(view: Callable[..., Any]) -> type[APIView] | None:
+    view_class = getattr(view, "cls", None)
+    return view_class if isinstance(view_class, type) and issubclass(view_class, APIView) else None
+
+
+def _handles(view: Callable[..., Any], method: str) -> bool:
+    """Whether an API view has a handler for ``method`` (a page's view is taken to)."""
+    view_class, name = _api_view(view), method.lower()
+    if view_class is None or name == "options":
+        return True
+    name = "get" if name == "head" else name
+    actions = getattr(view, "actions", None)  # a viewset's: method -> action
+    if actions is not None:
+        return name in actions
+    return name in view_class.http_method_names and hasattr(view_class, name)
 
 
 def _wsgi_bytes(text: str) -> bytes:

@@ -50,10 +50,22 @@ def test_safe_text_reaches_the_view_decoded(api_as, lead, project):
     assert response.json()["detail"] == "No user is named 'ann\u00e9'."
 
 
-def test_a_path_holding_nul_is_a_400(api_as, lead):
-    response = api_as(lead).get("/api/v1/users/a%00b/")
+def test_a_path_holding_nul_is_a_400_where_a_route_takes_it(client, api_as, lead):
+    """A route's text parameter would take it; a path no route matches stays a 404."""
+    response = client.get("/files/1/a%00b/x.png")
     assert response.status_code == 400, response.content
-    assert list(response.json()["errors"]) == ["the path"]
+    assert response.content.decode() == f"the path: {NUL}"
+    assert api_as(lead).get("/api/v1/users/a%00b/").status_code == 404
+
+
+def test_a_method_a_view_does_not_take_is_a_405_whatever_its_query(api_as, lead, project):
+    """Its text would not be read: the view's own answer says what is wrong."""
+    response = api_as(lead).generic("TRACE", "/api/v1/projects/?name=a%00b")
+    assert response.status_code == 405, response.content
+    response = api_as(lead).put(f"/api/v1/projects/{project.pk}/export/?annotator=a%00b")
+    assert response.status_code == 405, response.content
+    response = api_as(lead).head(f"/api/v1/projects/{project.pk}/export/?annotator=a%00b")
+    assert response.status_code == 400
 
 
 def test_an_admin_search_with_nul_is_a_400(client, admin_user):

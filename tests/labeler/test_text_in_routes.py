@@ -198,8 +198,10 @@ def test_every_string_path_parameter_refuses_unsafe_text(world):
                 for what, (_text, escaped) in UNSAFE.items():
                     path = template.replace(f"{{{parameter['name']}}}", escaped)
                     response = getattr(client, method)(fill(path, world["ids"]))
-                    if what == "NUL" and (problem := refused(response)):
-                        failures.append(f"{method.upper()} {path}: {problem}")
+                    # No route matched (its pattern takes digits only): a 404 says so.
+                    if what == "NUL" and response.status_code != 404:
+                        if problem := refused(response):
+                            failures.append(f"{method.upper()} {path}: {problem}")
                     elif not 400 <= response.status_code < 500:
                         failures.append(f"{method.upper()} {path}: {response.status_code}")
     assert failures == []
@@ -225,6 +227,7 @@ def page_routes(resolver: URLResolver | None = None, prefix: str = "/") -> list[
     return routes
 
 
+TEXT_PARAMETER = re.compile(r"<(?:str|path|slug):\w+>")
 FIELD = re.compile(r"<(?:input|textarea|select)\b[^>]*\bname=\"([^\"]+)\"")
 
 
@@ -240,7 +243,11 @@ def test_every_page_refuses_unsafe_text_in_its_query_and_its_forms(world):
         names = {"name", *FIELD.findall(page.content.decode(errors="replace"))}
         names.discard("csrfmiddlewaretoken")
         before = rows()
-        for sent, response in page_answers(client, path, names):
+        answers = list(page_answers(client, path, names))
+        if TEXT_PARAMETER.search(route):  # a text parameter of the path itself
+            text_path = fill(TEXT_PARAMETER.sub("a%00b", route), world["ids"])
+            answers.append(("NUL in the path", client.get(text_path)))
+        for sent, response in answers:
             if problem := refused(response):
                 failures.append(f"{route} {sent}: {problem}")
         if rows() != before:
