@@ -35,7 +35,8 @@ test: setup
 	$(BIN)/pytest
 
 ## The API fuzzed wider than `make test` does (a fixed seed there): more requests and a new
-## seed each run, printed; `make fuzz FUZZ_SEED=<seed>` replays a run. Pin what it finds
+## seed each run, printed; `make fuzz FUZZ_SEED=<seed>` replays a run. Half the requests
+## carry NUL or a lone surrogate in one of their strings (sprinkle). Pin what it finds
 ## as a test in tests/api/test_schema_fuzz.py.
 FUZZ_EXAMPLES ?= 200
 fuzz: setup
