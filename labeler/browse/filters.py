@@ -40,6 +40,7 @@ from labeler.errors import PermissionDenied, ValidationFailed
 from labeler.images.models import Image
 from labeler.projects.models import Project
 from labeler.projects.selectors import can_manage, can_see_all_annotations, project_role
+from labeler.text_in import text_unsafe_find
 
 Apply = Callable[[QuerySet[Image], list[str], Project], QuerySet[Image]]
 NAME_LENGTH = 255
@@ -138,7 +139,9 @@ def filter_keys_check(params: Mapping[str, Any], *, reads: Collection[str] = ("s
             )
         close = difflib.get_close_matches(key, [*FILTERS, *reads, "sort"], n=1)
         hint = f"did you mean {close[0]!r}?" if close else "see the filters in the API schema."
-        raise ValidationFailed(f"Unknown filter {key!r}; {hint}", field=str(key))
+        # A key no text can hold (NUL, a lone surrogate) is named as written in Python.
+        named = str(key) if text_unsafe_find(str(key)) is None else ascii(key)
+        raise ValidationFailed(f"Unknown filter {key!r}; {hint}", field=named)
 
 
 def _given(

@@ -284,3 +284,18 @@ def test_a_filter_holding_what_no_text_can_is_refused_naming_it(
         )
     assert refused.value.field == field
     assert Image.objects.count() == len(labelled)
+
+
+@pytest.mark.parametrize("key", ["tag\x00", "tag\ud800", "tagg"])
+def test_an_unknown_key_is_named_in_text_an_answer_can_carry(project, lead, labelled, key):
+    with pytest.raises(ValidationFailed, match="Unknown filter") as refused:
+        bulk_action(
+            project=project,
+            user=lead,
+            action="delete",
+            selection={"filter": f"{key}=junk"},
+            expected_count=len(labelled),
+        )
+    refused.value.field.encode()  # no NUL, no lone surrogate: the answer can be written
+    assert "\x00" not in refused.value.field
+    assert Image.objects.count() == len(labelled)
