@@ -10,6 +10,7 @@ a lone surrogate (``labeler.text_in``).
 from __future__ import annotations
 
 import io
+from collections.abc import Iterable
 from typing import Any
 
 from django.utils.datastructures import MultiValueDict
@@ -95,6 +96,6 @@ def parsed_text_check(data: Any) -> None:
 class ContentNegotiation(negotiation.DefaultContentNegotiation):
     """DRF's content negotiation, handing out each parser wrapped in TextCheckedParser."""
 
-    def select_parser(self, request: Request, parsers: list[BaseParser]) -> BaseParser | None:
+    def select_parser(self, request: Request, parsers: Iterable[BaseParser]) -> BaseParser | None:
         parser = super().select_parser(request, parsers)
         return None if parser is None else TextCheckedParser(parser)
