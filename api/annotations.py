@@ -84,6 +84,18 @@ class AnnotationFilter(FilterSet):
         fields = {"image": ["exact"], "annotator": ["exact"], "updated_at": ["gte", "lte"]}
 
 
+# An undo leases the image back through the queue's gate: what it refuses the caller
+# refuses the undo, and nothing changes.
+UNDO_RESPONSES = {
+    204: None,
+    403: OpenApiResponse(description="The caller failed the qualification test or is paused."),
+    409: OpenApiResponse(
+        description="The caller holds as many images as one may, or takes the "
+        "qualification test and the image is not one of its images."
+    ),
+}
+
+
 class AnnotationViewSet(
     ProjectScopedView, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
 ):
@@ -117,7 +129,14 @@ class AnnotationViewSet(
         responses={
             201: AnnotationSerializer,
             200: AnnotationSerializer,
-            409: OpenApiResponse(description="Not handed out by the queue, or no room left."),
+            403: OpenApiResponse(
+                description="The caller failed the qualification test or is paused."
+            ),
+            409: OpenApiResponse(
+                description="Not handed out by the queue, or refused by its lease gate: no "
+                "room left, complete, flagged as a problem, kept for others, the lease cap, "
+                "or not a test image while qualifying (the code says which)."
+            ),
         },
     )
     @idempotent
@@ -144,7 +163,7 @@ class AnnotationViewSet(
         code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
         return Response(AnnotationSerializer(annotation).data, status=code)
 
-    @extend_schema(parameters=[IDEMPOTENCY_KEY], responses={204: None})
+    @extend_schema(parameters=[IDEMPOTENCY_KEY], responses=UNDO_RESPONSES)
     @idempotent
     def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         """Take back one's own annotation (undo): the image is open again and held for you."""

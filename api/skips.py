@@ -6,11 +6,12 @@ from typing import Any
 
 from django.contrib.auth.models import User
 from django.db.models import QuerySet
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from api.annotations import UNDO_RESPONSES
 from api.filters import FilterSet
 from api.idempotency import IDEMPOTENCY_KEY, idempotent
 from api.inputs import StrictInput
@@ -67,7 +68,18 @@ class SkipViewSet(
         return skip
 
     @extend_schema(
-        request=SkipCreateSerializer, responses={201: SkipSerializer}, parameters=[IDEMPOTENCY_KEY]
+        request=SkipCreateSerializer,
+        responses={
+            201: SkipSerializer,
+            403: OpenApiResponse(
+                description="The caller failed the qualification test or is paused."
+            ),
+            409: OpenApiResponse(
+                description="The caller takes the qualification test: its images are not "
+                "skipped (`test_not_skippable`)."
+            ),
+        },
+        parameters=[IDEMPOTENCY_KEY],
     )
     @idempotent
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -83,7 +95,7 @@ class SkipViewSet(
         )
         return Response(SkipSerializer(skip).data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(parameters=[IDEMPOTENCY_KEY], responses={204: None})
+    @extend_schema(parameters=[IDEMPOTENCY_KEY], responses=UNDO_RESPONSES)
     @idempotent
     def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         """Take back one's own skip (undo): the image is held for you again."""
