@@ -23,8 +23,10 @@ import re
 import struct
 from dataclasses import dataclass
 
-from PIL import ExifTags, ImageOps
+from PIL import ExifTags
 from PIL import Image as PILImage
+
+from labeler.images.decoding import image_decode_upright, image_orientation
 
 _SOI, _SOS, _EOI = b"\xff\xd8", 0xDA, 0xD9
 # Marker bytes of segments that draw the picture: SOFn, DHT, DAC (C0-CF), DQT, DNL, DRI,
@@ -71,9 +73,8 @@ def stripped_copy(data: bytes, extension: str) -> StrippedCopy:
 
 
 def _orientation(data: bytes) -> int:
-    """The EXIF orientation as Pillow reads it (headers only for JPEG and WebP)."""
-    with PILImage.open(io.BytesIO(data)) as image:
-        return int(image.getexif().get(ExifTags.Base.Orientation, 1) or 1)
+    """The EXIF orientation as Pillow reads it, from the headers (the one decoder's)."""
+    return image_orientation(data)
 
 
 def _exif_orientation(exif: bytes) -> int:
@@ -85,12 +86,11 @@ def _exif_orientation(exif: bytes) -> int:
 
 
 def _redrawn(data: bytes) -> bytes:
-    """The first frame decoded, turned as its EXIF says, written as PNG with nothing else."""
-    with PILImage.open(io.BytesIO(data)) as image:
-        upright = ImageOps.exif_transpose(image)
-        upright.info = {}
-        buffer = io.BytesIO()
-        upright.save(buffer, format="PNG")
+    """The first frame decoded, turned as its EXIF says, written as PNG with nothing else;
+    decoded by the one decoder, which refuses (DecodeRefused) above its memory cap."""
+    upright = image_decode_upright(data)
+    buffer = io.BytesIO()
+    upright.save(buffer, format="PNG")
     return buffer.getvalue()
 
 
