@@ -27,7 +27,6 @@ it would hold more than LABELER_MAX_DECODE_BYTES (``DecodeRefused``).
 from __future__ import annotations
 
 import io
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -37,15 +36,19 @@ from PIL import ExifTags, ImageFile, ImageOps
 from PIL import Image as PILImage
 
 from labeler.images.avif import avif_frame_pixels
+from labeler.images.decode_costs import (
+    PILLOW_WEBP_BYTES,
+    SCALE,
+    ceil_div,
+    extra_cost,
+    jpeg_cost,
+    jpeg_scan,
+    megabytes,
+    pixel_bytes,
+    reduced_bytes,
+)
 from labeler.images.png_data import STEP, png_data_check, png_exif
 from labeler.images.webp import WebPHeader, webp_decode, webp_decoder_available, webp_header
-
-SCALE = 8  # JPEG and WebP are checked at 1/SCALE of their size
-_PILLOW_WEBP_BYTES = 20  # a pixel decoded by Pillow's WebP decoder: canvas twice, copied twice
-# A JPEG marker (RSTn aside). One 0xFF before it, not "\xff+": with a literal to look for,
-# re skips to each 0xFF at C speed (3 ms over a 3 MB photo, against 60 ms).
-_MARKER = re.compile(rb"\xff([^\x00\xff\xd0-\xd7])")
-_MAX_MARKERS = 65_536
 
 
 class DecodeRefused(OSError):
@@ -85,13 +88,13 @@ def image_open(data: bytes) -> Opened:
     if fmt == "AVIF":
         _frames_check(data, width, height, max_pixels=max_pixels)
     if fmt in ("JPEG", "MPO"):
-        scans, complete = _jpeg_scan(data)
-        kind, cost = _jpeg_cost(image, scans)
+        scans, complete = jpeg_scan(data)
+        kind, cost = jpeg_cost(image, scans)
         return Opened(fmt, width, height, kind, cost, image=image, complete=complete)
     elif fmt == "PNG":
         kind, cost = "PNG", 3 * STEP
     else:
-        kind, cost = fmt, width * height * _pixel_bytes(image.mode) + _extra_cost(image, data)
+        kind, cost = fmt, width * height * pixel_bytes(image.mode) + extra_cost(image, data)
     return Opened(fmt, width, height, kind, cost, image=image)
 
 
@@ -113,13 +116,9 @@ def decode_cost_check(opened: Opened, cost: int | None = None) -> None:
     if cost > limit:
         raise DecodeRefused(
             f"Decoding this {opened.width}x{opened.height} {opened.kind} would take "
-            f"{_megabytes(cost)} of memory; the limit is {_megabytes(limit)} per image. "
+            f"{megabytes(cost)} of memory; the limit is {megabytes(limit)} per image. "
             "Send it smaller, or in another format."
         )
-
-
-def _megabytes(count: int) -> str:
-    return f"{count / (1024 * 1024):,.1f} MB"
 
 
 def image_verify(opened: Opened, data: bytes) -> int:
@@ -198,10 +197,10 @@ def image_reduced_cost(opened: Opened, size: int) -> int:
     if opened.format in ("JPEG", "MPO"):  # as Pillow's draft picks its scale
         ratio = min(width / (size * DRAFT_SLACK), height / (size * DRAFT_SLACK))
         factor = next(f for f in (8, 4, 2, 1) if ratio >= f or f == 1)
-        width, height = _ceil_div(width, factor), _ceil_div(height, factor)
+        width, height = ceil_div(width, factor), ceil_div(height, factor)
     converted = width * height * 4  # converted or copied: the file's image is let go
     if opened.format in _CHECKED_REDUCED:
-        return opened.cost + width * height * _pixel_bytes(mode) + converted
+        return opened.cost + width * height * pixel_bytes(mode) + converted
     return opened.cost + converted
 
 
@@ -285,7 +284,7 @@ def _decoded(
         if box is not None:
             image.draft(mode, box)  # JPEG only: the others ignore it
         width, height = image.size
-        pixels = width * height * _pixel_bytes(image.mode)
+        pixels = width * height * pixel_bytes(image.mode)
         converted = width * height * 4  # converted or copied, below
         held = opened.cost if opened.format not in _CHECKED_REDUCED else opened.cost + pixels
         decode_cost_check(opened, held + converted)
@@ -315,79 +314,6 @@ TURNS = {
 }
 
 
-def _pixel_bytes(mode: str) -> int:
-    """What Pillow keeps per pixel: a byte for 1, L and P, two at 16 bits, four otherwise."""
-    if mode in ("1", "L", "P"):
-        return 1
-    return 2 if mode.startswith("I;16") else 4
-
-
-def _ceil_div(numerator: int, denominator: int) -> int:
-    return -(-numerator // denominator)
-
-
-def _reduced_bytes(width: int, height: int, pixel_bytes: int) -> int:
-    """What an image decoded at 1/SCALE holds."""
-    return _ceil_div(width, SCALE) * _ceil_div(height, SCALE) * pixel_bytes
-
-
-# HEIC and AVIF: the decoder's YUV planes and RGB output beside Pillow's image, measured
-# at 3.9 and 5.9 bytes a pixel for 8-bit 12-megapixel photos; rounded up for 10-bit ones.
-_DECODER_BYTES = {"HEIF": 6, "AVIF": 8}
-
-
-def _extra_cost(image: PILImage.Image, data: bytes) -> int:
-    width, height = image.size
-    if image.format in _DECODER_BYTES:  # decoded whole: libheif and libavif cannot reduce
-        return _DECODER_BYTES[image.format] * width * height
-    if image.format == "BMP":  # run-length data is expanded in a bytearray, then copied, first
-        return 2 * width * height
-    if image.format == "TIFF":  # libtiff's strip or tile buffer, and the file read whole
-        tags = image.tag_v2  # type: ignore[attr-defined]
-        bits = tags.get(258, (8,))
-        bits = sum(bits) if isinstance(bits, tuple) else int(bits) * int(tags.get(277, 1))
-        if 322 in tags and 323 in tags:
-            block = int(tags[322]) * int(tags[323]) * bits // 8
-        else:
-            block = min(int(tags.get(278, height)), height) * ((width * bits + 7) // 8)
-        return block + len(data)
-    return 0
-
-
-def _jpeg_cost(image: PILImage.Image, scans: int) -> tuple[str, int]:
-    width, height = image.size
-    layers = getattr(image, "layer", None) or [(1, 1, 1, 0)] * 3
-    cost = _reduced_bytes(width, height, _pixel_bytes(image.mode)) + width * 128 * len(layers)
-    progressive = bool(image.info.get("progressive"))
-    if not progressive and scans <= 1:
-        return "JPEG", cost
-    most_h = max(layer[1] for layer in layers) or 1
-    most_v = max(layer[2] for layer in layers) or 1
-    for _, h, v, _ in layers:  # every coefficient: 64 of 2 bytes per 8 x 8 block
-        columns = _ceil_div(_ceil_div(width * h, most_h), 8)
-        cost += columns * _ceil_div(_ceil_div(height * v, most_v), 8) * 128
-    return ("progressive JPEG" if progressive else "multi-scan JPEG"), cost
-
-
-def _jpeg_scan(data: bytes) -> tuple[int, bool]:
-    """The first image's scans (several: libjpeg buffers it whole) and whether its end
-    marker was reached: the markers walked, the entropy-coded data skipped over."""
-    position, scans = 2, 0
-    for _ in range(_MAX_MARKERS):
-        match = _MARKER.search(data, position)
-        if match is None:
-            return scans, False  # the file ends inside the image
-        if match[1] == b"\xd9":
-            return scans, True
-        position = match.end()
-        if match[1] == b"\x01":  # TEM: no length
-            continue
-        if match[1] == b"\xda":
-            scans += 1
-        position += max(2, int.from_bytes(data[position : position + 2], "big"))
-    return _MAX_MARKERS, False  # an endless run of markers: assume the worst
-
-
 def _webp_opened(header: WebPHeader) -> Opened:
     width, height = header.width, header.height
     limit = PILImage.MAX_IMAGE_PIXELS
@@ -398,9 +324,9 @@ def _webp_opened(header: WebPHeader) -> Opened:
         )
     if header.animated or not webp_decoder_available():
         kind = "animated WebP" if header.animated else "WebP"
-        cost = width * height * _PILLOW_WEBP_BYTES
+        cost = width * height * PILLOW_WEBP_BYTES
         return Opened("WEBP", width, height, kind, cost, webp=header)
-    cost = _reduced_bytes(width, height, 3) + width * 256  # the output, libwebp's rows
+    cost = reduced_bytes(width, height, 3) + width * 256  # the output, libwebp's rows
     if header.lossless:
         kind, cost = "lossless WebP", cost + 4 * width * height
     elif header.alpha:
@@ -414,7 +340,7 @@ def _webp_verify(opened: Opened, data: bytes) -> int:
     header = opened.webp
     assert header is not None
     if not header.animated and webp_decoder_available():
-        webp_decode(data, (_ceil_div(opened.width, SCALE), _ceil_div(opened.height, SCALE)))
+        webp_decode(data, (ceil_div(opened.width, SCALE), ceil_div(opened.height, SCALE)))
         return _orientation({"exif": header.exif, "xmp": header.xmp})
     with PILImage.open(io.BytesIO(data)) as image:
         image.load()

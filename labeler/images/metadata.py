@@ -110,13 +110,14 @@ def _webp_strip(data: bytes) -> bytes:
         return data
     kept = _orientation_exif(image_orientation(data))
     body = bytearray(b"WEBP")
-    for kind, payload in chunks:
+    for kind, view in chunks:
         if kind in _WEBP_PRIVATE:
             continue
-        if kind == b"VP8X" and len(payload) >= 1:
+        payload = bytes(view)
+        if kind == b"VP8X" and payload:
             flags = (payload[0] & ~(_VP8X_EXIF | _VP8X_XMP)) | (_VP8X_EXIF if kept else 0)
-            payload = bytes([flags]) + bytes(payload[1:])
-        body += _riff_chunk(kind, bytes(payload))
+            payload = bytes([flags]) + payload[1:]
+        body += _riff_chunk(kind, payload)
     if kept:
         body += _riff_chunk(b"EXIF", kept)
     return b"RIFF" + struct.pack("<I", len(body)) + bytes(body)
