@@ -18,7 +18,7 @@ from labeler.annotations.models import (
     FinalLabelMethod,
 )
 from labeler.errors import ValidationFailed
-from labeler.flows import agreement_refresh, images_import, project_update
+from labeler.flows import agreement_refresh, annotation_record, images_import, project_update
 from labeler.images.files import RejectedFile
 from labeler.images.models import Image
 from labeler.imports.services import ImportItem
@@ -69,8 +69,9 @@ def test_imported_final_label_survives_an_agreement_refresh(
     another label; the image stays out of the review queue."""
     summary = run(project, item("a.png", ["cat"]))
     image_id = summary.results[0].image_id
+    # The queue hands out no complete image: these labels come from outside it.
     for person in (annotator, annotator2):
-        annotation_submit(project=project, annotator=person, image_id=image_id, labels=["dog"])
+        annotation_record(project=project, annotator=person, image_id=image_id, labels=["dog"])
 
     agreement_refresh(project=project)
     final_labels_refresh(project=project)
