@@ -29,31 +29,8 @@ from labeler.images.decoding import (
     image_verify,
 )
 from labeler.images.duplicates import phash_of
+from labeler.images.formats import ALLOWED_FORMATS
 from labeler.images.model_inputs import TURNS
-
-ALLOWED_FORMATS = {
-    "JPEG": "jpg",
-    "MPO": "jpg",
-    "PNG": "png",
-    "GIF": "gif",
-    "BMP": "bmp",
-    "TIFF": "tif",
-    "WEBP": "webp",
-    "HEIF": "heic",  # HEIC and HEIF photos, read through pillow-heif
-    "AVIF": "avif",
-}
-# Other names files of these formats go by.
-_EXTENSION_ALIASES = {"JPEG": ("jpeg",), "TIFF": ("tiff",), "HEIF": ("heif",)}
-
-
-def image_extensions() -> frozenset[str]:
-    """The file name extensions (".jpg", ".heic", ...) of every format the decoder
-    accepts: what an import of a folder or an archive takes for an image."""
-    names = set(ALLOWED_FORMATS.values())
-    for aliases in _EXTENSION_ALIASES.values():
-        names.update(aliases)
-    return frozenset(f".{name}" for name in names)
-
 
 # Photos: checked up to their pixels when uploaded (``image_header_check``), decoded by
 # the worker that renders their previews. The upload answers once the file is stored.

@@ -29,7 +29,8 @@ from rest_framework.test import APIClient
 from bench.uploads_files import png_rgba_turned, webp_at_cap
 from labeler import flows
 from labeler.images.decoding import DecodeRefused, image_decode_upright
-from labeler.images.files import RejectedFile, image_check, image_extensions, previews_render
+from labeler.images.files import RejectedFile, image_check, previews_render
+from labeler.images.formats import image_extensions
 from labeler.images.metadata import metadata_strip
 from labeler.images.model_inputs import prepare_bytes
 from labeler.images.models import Image
