@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
+from labeler.images.formats import image_extensions
 from labeler.imports.json_formats import (
     coco_labels_of,
     json_labels_of,
@@ -48,10 +49,7 @@ __all__ = [
 ]
 
 # The images an import takes, by extension: those ``labeler.images.files`` accepts.
-IMAGE_EXTENSIONS = frozenset(
-    {".jpg", ".jpeg", ".png", ".gif", ".bmp", ".webp", ".tif", ".tiff"}
-    | {".heic", ".heif", ".avif"}
-)
+IMAGE_EXTENSIONS = image_extensions()
 SPLIT_NAMES = frozenset({"train", "val", "valid", "validation", "test"})
 FILE_COLUMNS = ("file", "file_name", "filename", "image", "path")
 LABEL_COLUMNS = ("label", "labels")
