@@ -114,17 +114,13 @@ def lease_refusal(facts: LeaseFacts, *, late: bool = False) -> Conflict:
             "next/ gives you.",
             field="image",
         )
-    if facts.complete and not gold:
-        why = (
-            "it came with its label from an import"
-            if facts.method == FinalLabelMethod.IMPORTED
-            else "it is complete"
-        )
+    if facts.complete and not gold and facts.method == FinalLabelMethod.IMPORTED:
         return ImageFull(
-            f"Image {image_id} needs no more labels: {why}. Nothing was saved for it.",
+            f"Image {image_id} needs no more labels: it came with its label from an "
+            "import. Nothing was saved for it.",
             field="image",
         )
-    why = "your lease on it ran out and others took its place" if late else "others took it"
+    why = "your lease on it ran out and others took its place" if late else "others hold it"
     return ImageFull(
         f"Image {image_id} has all the labels it needs ({facts.needed}): {why}. "
         "Nothing was saved for it.",

@@ -116,6 +116,28 @@ def test_a_late_label_whose_slot_was_taken_is_409(project, make_images):
     assert Image.objects.get(pk=image_id).annotation_count == 2
 
 
+def test_a_late_label_on_an_image_completed_meanwhile_says_its_lease_ran_out(project, make_images):
+    """Overlap 1: the lease ran out and another annotator labelled the image, now
+    complete; the late label is refused saying so, and nothing is written."""
+    Project.objects.filter(pk=project.pk).update(overlap=1)
+    project.refresh_from_db()
+    late, other = crowd(project, 2)
+    make_images(project, 1)
+    image_id = take_next(project, late)["image"]["id"]
+    Assignment.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
+    assert post(project, other, image_id).status_code == 409  # never handed to them
+    assert take_next(project, other)["image"]["id"] == image_id
+    assert post(project, other, image_id).status_code == 201
+    before = row_counts()
+    response = post(project, late, image_id)
+    assert response.status_code == 409, response.content
+    assert response.json()["detail"] == (
+        f"Image {image_id} has all the labels it needs (1): your lease on it ran out and "
+        "others took its place. Nothing was saved for it."
+    )
+    assert row_counts() == before
+
+
 def test_a_lowered_overlap_refuses_labels_past_it(project, make_images):
     """Both annotators hold a lease; the lead lowers the overlap to 1: the first label
     completes the image and the second is refused."""
