@@ -24,7 +24,7 @@ from labeler.agreement.review_requests import (
     review_requests_add,
     review_requests_resolve,
 )
-from labeler.annotations.history import final_labels_tracked
+from labeler.annotations.history import final_labels_lock, final_labels_tracked
 from labeler.annotations.models import (
     Annotation,
     FinalLabel,
@@ -143,14 +143,16 @@ def _relabel(
     """Withdraw the chosen annotators' labels (kept in the history), clear the final label
     (gold images keep theirs) and put the images first in the queue."""
     who = None if params["annotators"] is None else _annotators(project, params["annotators"])
+    # The documented order (docs/architecture.md, "Locks: one order"): the project's
+    # final-label lock before any row, then the image rows; a second relabel of the same
+    # images waits here, then reads what the first left, so each withdrawal is recorded once.
+    final_labels_lock(project.pk)
     top = Image.objects.filter(project=project).aggregate(top=Max("priority"))["top"] or 0.0
     first = max(top, 0.0) + 1.0
     changed = 0
     now = timezone.now()
     for batch in in_batches(ids):
-        # The image rows first (the order annotation_submit and the final-label lock keep):
-        # a second relabel of the same images waits here, then reads what the first left,
-        # so each withdrawn annotation is recorded once.
+        # The image rows before their annotations are read (a submit locks its image too).
         list(Image.objects.select_for_update().filter(pk__in=batch).order_by("pk").values("pk"))
         annotations = Annotation.objects.filter(project=project, image_id__in=batch)
         if who is not None:
