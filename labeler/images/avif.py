@@ -39,6 +39,33 @@ def avif_frame_sizes(data: bytes) -> list[tuple[int, int]]:
     return sizes
 
 
+def box_bodies(data: bytes, kind: bytes) -> list[tuple[int, int]]:
+    """The bodies (start, end) of every box of this kind in the file's ``meta`` box or
+    among its item properties (``meta/iprp/ipco``)."""
+    meta = _box(data, 0, len(data), b"meta")
+    if meta is None:
+        return []
+    parents = [(meta[0] + 4, meta[1])]  # meta is a full box: 4 bytes first
+    properties = _box(data, *parents[0], b"iprp")
+    container = _box(data, *properties, b"ipco") if properties is not None else None
+    if container is not None:
+        parents.append(container)
+    return [body for parent in parents for body in _children(data, *parent, kind)]
+
+
+def _children(data: bytes, start: int, end: int, kind: bytes) -> list[tuple[int, int]]:
+    found = []
+    position = start
+    while position + 8 <= end:
+        size = int.from_bytes(data[position : position + 4], "big")
+        if size < 8:
+            break
+        if data[position + 4 : position + 8] == kind:
+            found.append((position + 8, min(position + size, end)))
+        position += size
+    return found
+
+
 def _box(data: bytes, start: int, end: int, kind: bytes) -> tuple[int, int] | None:
     """The body (start, end) of the first box of this kind between start and end."""
     position = start

@@ -47,6 +47,7 @@ from labeler.images.decode_costs import (
     pixel_bytes,
     reduced_bytes,
 )
+from labeler.images.heif import heif_frame_pixels
 from labeler.images.png_data import STEP, png_data_check, png_exif
 from labeler.images.webp import WebPHeader, webp_decode, webp_decoder_available, webp_header
 
@@ -85,7 +86,7 @@ def image_open(data: bytes) -> Opened:
     image = PILImage.open(io.BytesIO(data))
     fmt = image.format or ""
     width, height = image.size
-    if fmt == "AVIF":
+    if fmt in ("AVIF", "HEIF"):
         _frames_check(data, width, height, max_pixels=max_pixels)
     if fmt in ("JPEG", "MPO"):
         scans, complete = jpeg_scan(data)
@@ -99,9 +100,10 @@ def image_open(data: bytes) -> Opened:
 
 
 def _frames_check(data: bytes, width: int, height: int, *, max_pixels: int) -> None:
-    """Refuse an AVIF whose AV1 frames hold more pixels than its header says, or the cap."""
-    frames = avif_frame_pixels(data)
-    if frames > max(width * height, 1) * 2 or frames > 2 * max_pixels:
+    """Refuse an AVIF or HEIC whose coded frames hold more pixels than its header says
+    (beyond what coding pads: a block's rows and columns, an alpha plane), or the cap."""
+    frames = avif_frame_pixels(data) + heif_frame_pixels(data)
+    if frames > 2 * (width + 64) * (height + 64) or frames > 2 * max_pixels:
         raise DecodeRefused(
             f"The image's header says {width}x{height} pixels but its data holds "
             f"{frames:,} pixels; the limit is {max_pixels:,} pixels."

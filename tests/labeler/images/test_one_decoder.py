@@ -24,6 +24,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.http.response import HttpResponseBase
 from drf_spectacular.generators import SchemaGenerator
+from PIL import Image as PILImage
 from rest_framework.test import APIClient
 
 from bench.uploads_files import png_rgba_turned, webp_at_cap
@@ -269,3 +270,19 @@ def test_the_worker_notes_an_image_it_may_not_decode_and_keeps_the_file(
     image.refresh_from_db()
     assert image.problem.startswith("The image cannot be decoded: Decoding this 600x400 PNG")
     assert Path(media_root, image.file.name).read_bytes() == stored
+
+
+@pytest.mark.parametrize("fmt", ["HEIF", "AVIF"])
+def test_a_photo_whose_coded_frame_outgrows_its_header_is_refused(fmt):
+    """A HEIC's HEVC parameter set, like an AVIF's AV1 sequence header, says the size the
+    decoder will decode: a header (``ispe``) claiming less is refused before decoding."""
+    buffer = io.BytesIO()
+    PILImage.new("RGB", (1000, 600), (10, 20, 30)).save(buffer, format=fmt, quality=10)
+    honest = buffer.getvalue()
+    lying = bytearray(honest)
+    at = lying.index(b"ispe")
+    lying[at + 8 : at + 16] = (8).to_bytes(4, "big") * 2
+
+    assert image_check(honest).width == 1000
+    with pytest.raises(RejectedFile, match=r"header says 8x8 pixels but its data holds 600,000"):
+        image_check(bytes(lying))
