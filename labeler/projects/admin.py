@@ -37,11 +37,11 @@ class AccountAdmin(UserAdmin):
     path, so that the account's password links die with it."""
 
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
-        active = obj.is_active
-        if change and "is_active" in form.changed_data:
+        active, by = obj.is_active, request.user
+        if change and "is_active" in form.changed_data and isinstance(by, User):
             obj.is_active = not active  # the service makes the change and what follows it
             try:
-                accounts.account_set_active(user=obj, active=active, by=request.user)
+                accounts.account_set_active(user=obj, active=active, by=by)
             except DomainError as refused:
                 self.message_user(request, str(refused), level=messages.ERROR)
         super().save_model(request, obj, form, change)
