@@ -66,12 +66,13 @@ class TextCheckedParser(BaseParser):
         self.media_type = parser.media_type
 
     def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
+        body = None
         if isinstance(self.parser, FormParser) and stream is not None:
-            # Read strictly as UTF-8 first: the parser would make U+FFFD of what is not.
             body = stream.read()
-            query_refuse_unsafe(body)
             stream = io.BytesIO(body)
         parsed = self.parser.parse(stream, media_type, parser_context)
+        if body is not None:  # read strictly as UTF-8: the parser made U+FFFD of what is not
+            query_refuse_unsafe(body)
         if isinstance(parsed, DataAndFiles):
             try:
                 parsed_text_check(parsed.data)

@@ -47,9 +47,9 @@ class UnsafeTextRefused:
             text_refuse_unsafe(request.path_info, field="the path")
             query_refuse_unsafe(_wsgi_bytes(request.META.get("QUERY_STRING", "")))
             if request.method not in ("GET", "HEAD", "OPTIONS") and _api_view(view) is None:
+                pairs_refuse_unsafe(request.POST.lists())  # Django's limits on fields first
                 if request.content_type == "application/x-www-form-urlencoded":
                     query_refuse_unsafe(request.body)  # strictly UTF-8, as query strings
-                pairs_refuse_unsafe(request.POST.lists())
                 uploads_refuse_unsafe(request.FILES.lists())
         except ValidationFailed as refusal:
             return _refusal(request, refusal)
