@@ -200,7 +200,7 @@ def image_reduced_cost(opened: Opened, size: int) -> int:
         ratio = min(width / (size * DRAFT_SLACK), height / (size * DRAFT_SLACK))
         factor = next(f for f in (8, 4, 2, 1) if ratio >= f or f == 1)
         width, height = ceil_div(width, factor), ceil_div(height, factor)
-    converted = width * height * 4  # converted or copied: the file's image is let go
+    converted = width * height * 4 if mode != "RGB" else 0
     if opened.format in _CHECKED_REDUCED:
         return opened.cost + width * height * pixel_bytes(mode) + converted
     return opened.cost + converted
@@ -287,14 +287,17 @@ def _decoded(
             image.draft(mode, box)  # JPEG only: the others ignore it
         width, height = image.size
         pixels = width * height * pixel_bytes(image.mode)
-        converted = width * height * 4  # converted or copied, below
+        as_loaded = mode == image.mode and not upright  # the decode itself is handed back
+        converted = 0 if as_loaded else width * height * 4  # converted, copied or turned
         held = opened.cost if opened.format not in _CHECKED_REDUCED else opened.cost + pixels
         decode_cost_check(opened, held + converted)
         image.load()
-        # A copy, not the file's image: Pillow's writers copy some tags of a file they
-        # read (a TIFF's XMP and IPTC) into what is saved from it. Turned once loaded:
+        # Otherwise a copy, not the file's image: Pillow's writers copy some tags of a file
+        # they read (a TIFF's XMP and IPTC) into what is saved from it. Turned once loaded:
         # Pillow turns some (a TIFF's tiles) itself while loading, and says so then.
-        if upright:
+        if as_loaded:
+            result: PILImage.Image = image
+        elif upright:
             result = ImageOps.exif_transpose(image)
         else:
             result = image.copy() if mode in (None, image.mode) else image.convert(mode)
