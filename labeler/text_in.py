@@ -117,6 +117,8 @@ def query_refuse_unsafe(raw: bytes | str, *, within: str = "") -> None:
         return
     if isinstance(raw, str):
         raw = raw.encode("utf-8", errors="surrogatepass")  # a surrogate is then refused
+    if raw.isascii() and b"%" not in raw and b"\x00" not in raw:
+        return  # plain ASCII, nothing escaped: nothing to find (most queries)
     pairs = parse_qsl(raw.decode("latin-1"), keep_blank_values=True, encoding="latin-1")
     for name, value in pairs:
         name_text = _utf8_decode(name, field=_name(repr(name.encode("latin-1")), within))

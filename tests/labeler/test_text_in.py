@@ -83,6 +83,7 @@ def test_form_pairs_name_the_parameter_or_escape_its_name():
     ("raw", "within", "field", "what"),
     [
         (b"a=1&b=x%00", "", "b", "holds the NUL character"),
+        (b"a=\x00", "", "a", "holds the NUL character"),  # a raw NUL, not escaped
         (b"tag=%ED%A0%80", "", "tag", "its bytes are not UTF-8"),
         (b"tag=\xed\xa0\x80", "", "tag", "its bytes are not UTF-8"),
         (b"q=%FF", "", "q", "its bytes are not UTF-8"),
