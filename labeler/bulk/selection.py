@@ -22,6 +22,7 @@ from labeler.browse.filters import images_filtered
 from labeler.errors import ValidationFailed
 from labeler.images.models import Image
 from labeler.projects.models import Project
+from labeler.text_in import query_refuse_unsafe
 
 IdArray = npt.NDArray[np.int64]
 MAX_IDS = 1_000_000
@@ -147,5 +148,7 @@ def _matching(project: Project, query: Any, user: User) -> QuerySet[Image]:
         )
     # The data browser's one filter set: a key it does not know, or one a selection cannot
     # apply (a cursor, a page size), is a 400 naming it, never dropped (which once made a
-    # delete of one tag's images delete every image).
+    # delete of one tag's images delete every image). Read strictly, as the Images page's
+    # own query string is: QueryDict would make U+FFFD of an escaped lone surrogate.
+    query_refuse_unsafe(query.lstrip("?"), within="filter")
     return images_filtered(project, QueryDict(query.lstrip("?")), user=user, reads=("sort",))
