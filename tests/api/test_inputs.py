@@ -156,16 +156,26 @@ def test_a_bulk_filter_with_unsafe_text_is_a_400_and_does_nothing(
     assert snapshot() == before
 
 
-@pytest.mark.parametrize("query", ["name=a%00b", "tag=%ED%A0%80", "a%00=1"])
+@pytest.mark.parametrize(
+    ("query", "field", "what"),
+    [
+        ("name=a%00b", "filter.name", "holds the NUL character"),
+        ("name=%ED%A0%80", "filter.name", "its bytes are not UTF-8"),
+        ("status=not_started&tag=%FF", "filter.tag", "its bytes are not UTF-8"),
+        ("a%00=1", "the name a\\u0000 in filter", "holds the NUL character"),
+    ],
+)
 def test_a_bulk_filter_with_escaped_unsafe_text_is_a_400_and_does_nothing(
-    api_as, lead, project, bulk_images, query
+    api_as, lead, project, bulk_images, query, field, what
 ):
-    """The filter string is decoded again inside: its %00 reached the database (a 500)."""
+    """The filter string is decoded again inside: its %00 reached the database (a 500), and
+    an escaped lone surrogate became U+FFFD (a filter on something else than was sent)."""
     before = snapshot()
     body = {"action": "priority", "priority": 3, "selection": {"filter": query}}
     response = post_json(api_as(lead), f"/api/v1/projects/{project.pk}/images/bulk/", body)
     assert response.status_code == 400, response.content
-    assert response.json()["errors"]
+    assert list(response.json()["errors"]) == [field]
+    assert response.json()["detail"].startswith(f"{field}: {what}")
     assert snapshot() == before
 
 
