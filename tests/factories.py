@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import io
 import itertools
+from datetime import timedelta
 from typing import Any
 
 import factory
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.utils import timezone
 from PIL import Image as PILImage
 
 from labeler import flows
+from labeler.annotations import services
+from labeler.annotations.models import Assignment
 from labeler.annotations.queue import queue_hold
 from labeler.images.models import Image
 from labeler.predictions.models import ModelVersion, Prediction
@@ -104,3 +108,23 @@ def annotation_submit(*, project: Project, annotator: object, image_id: object, 
     return flows.annotation_submit(
         project=project, annotator=annotator, image_id=image_id, **kwargs
     )
+
+
+def skip_create(*, project: Project, annotator: object, image_id: object, **kwargs: Any):
+    """Skip an image the way the labelling page does: handed out first, then skipped.
+
+    An image the queue would not hand out now (full, complete) is taken to have been
+    handed out earlier, its lease since run out, as when others labelled it meanwhile.
+    """
+    hold(project, annotator, image_id)
+    image = (
+        Image.objects.filter(pk=image_id, project=project).first()
+        if isinstance(image_id, int)
+        else None
+    )
+    if image is not None and not image.assignments.filter(annotator=annotator).exists():
+        ran_out = timezone.now() - timedelta(minutes=1)
+        Assignment.objects.create(
+            project=project, image=image, annotator=annotator, expires_at=ran_out
+        )
+    return services.skip_create(project=project, annotator=annotator, image_id=image_id, **kwargs)

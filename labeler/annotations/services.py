@@ -310,8 +310,10 @@ def annotation_withdraw(*, project: Project, annotator: User, annotation_id: int
 def skip_create(*, project: Project, annotator: User, image_id: Any, reason: Any = "") -> Skip:
     """Pass on an image, with an optional reason; it leaves the annotator's queue.
 
-    Skipping is for images not yet labelled by the annotator (change the label instead),
-    and skipping twice keeps the first skip with the latest reason. An annotator taking
+    Skipping is for images the queue handed to the annotator (a lease, live or expired)
+    and not yet labelled by them (change the label instead): an image picked by id is a
+    409, or a skip would be a way round the queue's order. Skipping twice keeps the first
+    skip with the latest reason. An annotator taking
     the qualification test skips nothing (the test is decided on all its answers), and
     one whose queue is closed (failed, paused) is refused as the queue refuses them.
     A skip leads to no lease or label by itself: taking it back or labelling the image
@@ -334,6 +336,12 @@ def skip_create(*, project: Project, annotator: User, image_id: Any, reason: Any
     if Annotation.objects.filter(image=image, annotator=annotator).exists():
         raise ValidationFailed(
             f"You have labelled image {image.pk} already; change its label instead of skipping.",
+            field="image",
+        )
+    mine = {"image": image, "annotator": annotator}
+    if not (Assignment.objects.filter(**mine).exists() or Skip.objects.filter(**mine).exists()):
+        raise NotHandedOut(
+            f"Image {image.pk} was not handed to you: skip an image the queue gave you.",
             field="image",
         )
     skip, _ = Skip.objects.update_or_create(

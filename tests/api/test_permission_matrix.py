@@ -20,7 +20,6 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from rest_framework.test import APIClient
 
 from labeler.annotations.models import FinalLabelMethod
-from labeler.annotations.services import skip_create
 from labeler.bulk.models import BulkAction
 from labeler.exports.models import Export
 from labeler.flows import image_decide
@@ -36,6 +35,7 @@ from tests.factories import (
     UserFactory,
     add_member,
     annotation_submit,
+    skip_create,
 )
 
 METHODS = ["get", "post", "put", "patch", "delete"]

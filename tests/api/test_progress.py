@@ -9,11 +9,10 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from labeler.annotations.models import Annotation, Assignment, Skip
-from labeler.annotations.services import skip_create
 from labeler.images.models import Image
 from labeler.projects.models import Project
 from tests.conftest import client_for
-from tests.factories import ProjectFactory, UserFactory, add_member, annotation_submit
+from tests.factories import ProjectFactory, UserFactory, add_member, annotation_submit, skip_create
 from tests.rows import row_counts
 
 

@@ -11,9 +11,8 @@ import pytest
 from django.db import connection
 from django.test import Client
 
-from labeler.annotations.services import skip_create
 from labeler.projects.models import Role
-from tests.factories import UserFactory, add_member, annotation_submit
+from tests.factories import UserFactory, add_member, annotation_submit, skip_create
 
 pytestmark = pytest.mark.django_db
 

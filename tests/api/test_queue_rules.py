@@ -13,12 +13,12 @@ from django.utils import timezone
 
 from labeler.agreement.services import final_labels_refresh
 from labeler.annotations.models import Annotation, Assignment, FinalLabel
-from labeler.annotations.services import assignments_purge_expired, skip_create
+from labeler.annotations.services import assignments_purge_expired
 from labeler.flows import image_decide
 from labeler.images.models import Image
 from labeler.projects.models import Project
 from tests.conftest import client_for
-from tests.factories import ProjectFactory, UserFactory, add_member, annotation_submit
+from tests.factories import ProjectFactory, UserFactory, add_member, annotation_submit, skip_create
 from tests.rows import row_counts
 
 

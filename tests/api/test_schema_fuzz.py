@@ -29,7 +29,6 @@ from rest_framework.authtoken.models import Token
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 from werkzeug.sansio.multipart import Data, Event, MultipartEncoder, State
 
-from labeler.annotations.services import skip_create
 from labeler.exports.models import Export
 from labeler.images.models import Image
 from labeler.predictions.models import ModelVersion, TrainingRun
@@ -41,6 +40,7 @@ from tests.factories import (
     add_member,
     annotation_submit,
     image_bytes,
+    skip_create,
 )
 
 MAX_EXAMPLES = int(os.environ.get("LABELER_FUZZ_EXAMPLES", "25"))

@@ -7,11 +7,17 @@ from typing import Any
 import pytest
 
 from labeler.annotations.models import Annotation, Assignment, Skip
-from labeler.annotations.services import skip_create
 from labeler.images.models import Image
 from labeler.projects.models import Project, Role
 from tests.conftest import client_for
-from tests.factories import ProjectFactory, UserFactory, add_member, annotation_submit
+from tests.factories import (
+    ProjectFactory,
+    UserFactory,
+    add_member,
+    annotation_submit,
+    hold,
+    skip_create,
+)
 from tests.rows import row_counts
 
 
@@ -28,6 +34,10 @@ def third(project):
 
 
 def skip(url: str, user, payload: Any) -> Any:
+    """Skip as the labelling page does: the image handed out by the queue first."""
+    project = Project.objects.get(pk=int(url.split("/")[4]))
+    if isinstance(payload, dict) and user is not None:
+        hold(project, user, payload.get("image"))
     return client_for(user).post(url, payload, format="json")
 
 
@@ -430,3 +440,19 @@ def test_skips_leave_annotations_alone(project, url, annotator, annotator2, make
     assert Annotation.objects.count() == 1
     image.refresh_from_db()
     assert image.annotation_count == 1
+
+
+def test_an_image_the_queue_did_not_hand_out_cannot_be_skipped(
+    project, url, annotator, make_images
+):
+    """A skip is of an image the annotator was handed: one picked by id is a 409 and
+    writes nothing, so skipping (and taking the skip back) is no way round the queue."""
+    held, picked = make_images(project, 2)
+    hold(project, annotator, held.pk)
+    before = row_counts()
+    response = client_for(annotator).post(url, {"image": picked.pk}, format="json")
+    assert response.status_code == 409, response.content
+    assert response.json()["code"] == "not_handed_out"
+    assert "not handed to you" in response.json()["detail"]
+    assert row_counts() == before
+    assert skip(url, annotator, {"image": held.pk}).status_code == 201

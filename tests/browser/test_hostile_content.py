@@ -13,11 +13,17 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from labeler import flows
-from labeler.annotations.services import skip_create
 from labeler.images.models import Image
 from labeler.projects.models import Role
 from tests.browser.conftest import login, save_screenshot
-from tests.factories import ProjectFactory, UserFactory, add_member, annotation_submit, image_bytes
+from tests.factories import (
+    ProjectFactory,
+    UserFactory,
+    add_member,
+    annotation_submit,
+    image_bytes,
+    skip_create,
+)
 from tests.labeler.test_security import page_urls
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]

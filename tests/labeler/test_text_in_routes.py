@@ -33,7 +33,6 @@ from drf_spectacular.generators import SchemaGenerator
 from drf_spectacular.renderers import OpenApiJsonRenderer
 from rest_framework.authtoken.models import Token
 
-from labeler.annotations.services import skip_create
 from labeler.exports.models import Export
 from labeler.predictions.models import TrainingRun
 from labeler.projects.models import Role
@@ -43,6 +42,7 @@ from tests.factories import (
     UserFactory,
     add_member,
     annotation_submit,
+    skip_create,
 )
 
 pytestmark = pytest.mark.django_db

@@ -14,7 +14,6 @@ from django.utils import timezone
 from labeler.agreement.final_labels import final_labels_refresh
 from labeler.agreement.review_requests import review_requests_add
 from labeler.annotations.models import Annotation, FinalLabelMethod
-from labeler.annotations.services import skip_create
 from labeler.browse.filters import FILTERS, ImageFilter, images_filtered, register_filter
 from labeler.errors import PermissionDenied, ValidationFailed
 from labeler.flows import image_decide
@@ -27,6 +26,7 @@ from tests.factories import (
     add_member,
     annotation_submit,
     predict,
+    skip_create,
 )
 
 
