@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -10,6 +11,7 @@ from rest_framework.views import APIView
 
 from labeler.errors import ValidationFailed
 from labeler.text_in import (
+    data_refuse_unsafe,
     pairs_refuse_unsafe,
     query_refuse_unsafe,
     text_refuse_unsafe,
@@ -23,8 +25,8 @@ class UnsafeTextRefused:
     PostgreSQL stores no NUL in text and no lone surrogate can be encoded, so a filter, a
     search or a form field given one would fail in the database (a 500) instead of being
     refused. Checked here, before the view: the path and the query string (names and
-    values, strictly UTF-8) of every request, and the form fields and file names of the
-    pages' and the admin's bodies. The API's bodies are its parsers' to check
+    values, strictly UTF-8) of every request, and the form fields, file names and JSON of
+    the pages' and the admin's bodies. The API's bodies are its parsers' to check
     (``api.parsers``): reading them here would parse them before the view chose its
     parsers. The API answers in its error shape.
     """
@@ -47,13 +49,25 @@ class UnsafeTextRefused:
             text_refuse_unsafe(request.path_info, field="the path")
             query_refuse_unsafe(_wsgi_bytes(request.META.get("QUERY_STRING", "")))
             if request.method not in ("GET", "HEAD", "OPTIONS") and _api_view(view) is None:
-                pairs_refuse_unsafe(request.POST.lists())  # Django's limits on fields first
-                if request.content_type == "application/x-www-form-urlencoded":
-                    query_refuse_unsafe(request.body)  # strictly UTF-8, as query strings
-                uploads_refuse_unsafe(request.FILES.lists())
+                _page_body_check(request)
         except ValidationFailed as refusal:
             return _refusal(request, refusal)
         return None
+
+
+def _page_body_check(request: HttpRequest) -> None:
+    """Refuse unsafe text in a page's form or file names, or in a JSON body sent to it."""
+    if request.content_type == "application/json":
+        try:
+            data = json.loads(request.body)
+        except (ValueError, RecursionError):  # not JSON, or too deep: the view's to refuse
+            return
+        data_refuse_unsafe(data)
+        return
+    pairs_refuse_unsafe(request.POST.lists())  # Django's limits on fields first
+    if request.content_type == "application/x-www-form-urlencoded":
+        query_refuse_unsafe(request.body)  # strictly UTF-8, as query strings
+    uploads_refuse_unsafe(request.FILES.lists())
 
 
 def _api_view(view: Callable[..., Any]) -> type[APIView] | None:

@@ -6,6 +6,8 @@ not UTF-8) was quietly made U+FFFD by Django's decoding: both are refused on eve
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from django.contrib.auth.models import User
 
@@ -100,3 +102,14 @@ def test_a_page_multipart_form_with_nul_is_a_400_and_changes_nothing(client, adm
     assert response.status_code == 400
     assert response.content.decode() == f"username: {NUL}"
     assert not User.objects.filter(username__startswith="x").exists()
+
+
+def test_a_json_body_sent_to_a_page_with_unsafe_text_is_a_400(client, lead):
+    """No page reads JSON today; one that will is covered already."""
+    body = json.dumps({"username": "lead", "nested": [{"x": "\ud800"}]})
+    response = client.post("/login/", body, content_type="application/json")
+    assert response.status_code == 400
+    assert response.content.decode().startswith("nested[0].x: holds a lone surrogate (U+D800")
+    bottomless = "[" * 100_000
+    response = client.post("/login/", bottomless, content_type="application/json")
+    assert response.status_code < 500

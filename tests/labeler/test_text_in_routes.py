@@ -52,6 +52,7 @@ UNSAFE = {"NUL": ("a\x00b", "a%00b"), "lone surrogate": ("\ud800", "%ED%A0%80")}
 REFUSALS = ("holds the NUL character", "holds a lone surrogate", "bytes are not UTF-8")
 BOUNDARY = "text-in-boundary"
 FORM = "application/x-www-form-urlencoded"
+JSON = "application/json"
 
 
 @pytest.fixture
@@ -155,7 +156,7 @@ def api_requests(path: str, operation: dict[str, Any], components: dict[str, Any
                 if not takes_text(schema, components) or schema.get("readOnly"):
                     continue
                 value: Any = [text] if schema.get("type") == "array" else text
-                if media_type == "application/json":
+                if media_type == JSON:
                     yield f"{name} in JSON ({what})", "", media_type, json.dumps({name: value})
                 elif media_type == FORM:
                     yield f"{name} in a form ({what})", "", media_type, f"{name}={escaped}"
@@ -264,6 +265,7 @@ def page_answers(client: Client, path: str, names: set[str]):
             form = f"{name}={escaped}"
             yield f"?{name} ({what})", client.get(f"{path}?{form}")
             yield f"form {name} ({what})", client.post(path, form, FORM)
+            yield f"JSON {name} ({what})", client.post(path, json.dumps({name: text}), JSON)
             if what == "NUL":
                 yield (
                     f"multipart {name}",
