@@ -161,3 +161,43 @@ def test_sent_to_review_shows_on_the_image_page(live_server, page, screenshot):
     expect(page.locator("#queue-facts")).to_have_text("Queue priority 0 · not reserved")
     page.wait_for_selector("#stage[data-state=ready]", timeout=WAIT)
     screenshot("image-page-review-history", full_page=False)
+
+
+def test_a_delete_of_a_selection_that_changed_since_it_was_counted_is_refused_and_recounted(
+    live_server, page, screenshot
+):
+    """The page sends the count it showed; when the filter matches another number by the
+    time the lead presses the button, nothing is deleted, the page says why and counts
+    again, and a second press deletes what the new count says."""
+    project, _ = digits_project()
+    lead = project.memberships.get(user__username="lead").user
+    matching = list(
+        images_filtered(project, {"status": ["complete"]}, user=lead).values_list("pk", flat=True)
+    )
+    login(page, live_server, "lead")
+    open_images(page, live_server, project, "?status=complete")
+    page.locator("#select-all-matching").check()
+    count = page.locator("#selected-count")
+    expect(count).to_contain_text(f"{len(matching)} images, so {len(matching)} images")
+    gone = matching[-1]
+    Image.objects.filter(pk=gone).delete()  # another lead deletes one meanwhile
+    before = Image.objects.count()
+
+    page.once("dialog", lambda dialog: dialog.accept())
+    with page.expect_response(
+        lambda r: r.url.endswith("/images/bulk/") and r.request.method == "POST"
+    ) as answer:
+        apply(page, "delete")
+    assert answer.value.status == 409
+    assert answer.value.request.post_data_json["expected_count"] == len(matching)
+    status = page.locator("#bulk-status")
+    expect(status).to_contain_text(f"not the {len(matching)} you saw", timeout=WAIT)
+    expect(count).to_contain_text(f"so {len(matching) - 1} images", timeout=WAIT)
+    screenshot("browse-bulk-recounted", full_page=False)
+    assert Image.objects.count() == before
+
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.locator("#bulk-apply").click()
+    expect(status).to_contain_text("Done", timeout=WAIT)
+    assert not Image.objects.filter(pk__in=matching).exists()
+    assert Image.objects.count() == before - (len(matching) - 1)
