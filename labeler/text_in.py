@@ -14,26 +14,13 @@ as a 400.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from typing import Any
 from urllib.parse import parse_qsl
 
 from labeler.errors import ValidationFailed
-
-# NUL, and any surrogate code point: a well-formed pair never reaches a Python str as two
-# code points (JSON's decoder joins "\ud83d\ude00" into one), so one found here is lone.
-_UNSAFE = re.compile("[\x00\ud800-\udfff]")
-
-
-def text_unsafe_find(value: str) -> str | None:
-    """What in ``value`` no text here can hold (a description), or None when it is safe."""
-    found = _UNSAFE.search(value)
-    if found is None:
-        return None
-    if found.group() == "\x00":
-        return "the NUL character (U+0000)"
-    return f"a lone surrogate (U+{ord(found.group()):04X}, half of a UTF-16 pair)"
+from labeler.unsafe_text import UNSAFE as _UNSAFE
+from labeler.unsafe_text import text_unsafe_find
 
 
 def text_refuse_unsafe(value: str, *, field: str) -> None:

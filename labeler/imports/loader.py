@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from labeler.json_depth import MAX_DEPTH
+from labeler.unsafe_text import text_unsafe_find
 
 # A labels file becomes Python objects several times its size; 32 MiB holds the labels
 # of a few hundred thousand images in any of the formats.
@@ -129,15 +130,9 @@ def text_field(value: Any, where: str, *, blank: bool = False) -> str:
     record and field for the message (``"Task 3: data.image"``)."""
     if not isinstance(value, str):
         raise LabelSourceError(f"{where} must be text, not {_kind(value)}.")
-    if "\x00" in value:
-        raise LabelSourceError(f"{where} holds the NUL character, which no text here holds.")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise LabelSourceError(
-            f"{where} holds a lone surrogate (an unpaired \\ud800-\\udfff escape), "
-            "which is not text."
-        ) from None
+    unsafe = text_unsafe_find(value)
+    if unsafe is not None:
+        raise LabelSourceError(f"{where} holds {unsafe}, which no text here can contain.")
     if not blank and not value.strip():
         raise LabelSourceError(f"{where} is empty.")
     return value
