@@ -11,6 +11,9 @@ allows:
   or corrupt file fails as it would at full size; a progressive or multi-scan file also
   holds all its coefficients (2 bytes a sample), since libjpeg needs them at once.
 - PNG inflated and checked row by row, never held (``labeler.images.png_data``).
+  Its previews and model inputs are shrunk by libvips as its rows stream past
+  (``labeler.images.vips``), holding some 2,000 rows and the output, never the image,
+  where that holds less than Pillow's whole decode (an interlaced PNG is decoded whole).
 - WebP decoded by libwebp straight to 1/8 scale (``labeler.images.webp``), plus the
   whole-image buffers libwebp keeps for lossless data and for alpha. An animated WebP,
   or any where libwebp cannot be reached, is decoded by Pillow, at Pillow's cost.
@@ -27,6 +30,7 @@ it would hold more than LABELER_MAX_DECODE_BYTES (``DecodeRefused``).
 from __future__ import annotations
 
 import io
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -48,7 +52,8 @@ from labeler.images.decode_costs import (
     reduced_bytes,
 )
 from labeler.images.heif import heif_frame_pixels
-from labeler.images.png_data import STEP, png_data_check, png_exif
+from labeler.images.png_data import STEP, png_data_check, png_decoded_row, png_exif
+from labeler.images.vips import vips_available, vips_cost, vips_held, vips_reduce
 from labeler.images.webp import WebPHeader, webp_decode, webp_decoder_available, webp_header
 
 
@@ -69,6 +74,7 @@ class Opened:
     image: ImageFile.ImageFile | None = None  # Pillow's, opened lazily (no pixels read yet)
     webp: WebPHeader | None = None
     complete: bool = True  # a JPEG: whether its markers run to its end marker
+    streamed: int = 0  # what libvips holds shrinking it row by row (0: it cannot)
 
 
 def image_open(data: bytes) -> Opened:
@@ -93,7 +99,8 @@ def image_open(data: bytes) -> Opened:
         kind, cost = jpeg_cost(image, scans)
         return Opened(fmt, width, height, kind, cost, image=image, complete=complete)
     elif fmt == "PNG":
-        kind, cost = "PNG", 3 * STEP
+        streamed = vips_held(png_decoded_row(data, width))
+        return Opened(fmt, width, height, "PNG", 3 * STEP, image=image, streamed=streamed)
     else:
         kind, cost = fmt, width * height * pixel_bytes(image.mode) + extra_cost(image, data)
     return Opened(fmt, width, height, kind, cost, image=image)
@@ -181,9 +188,13 @@ def image_decode_reduced(data: bytes, size: int) -> PILImage.Image:
         decoded = webp_decode(data, box)
         if decoded is not None:
             return decoded
+    width, height = opened.width, opened.height
+    fitted = _fitted(width, height, size)
+    if _streams(opened, fitted):
+        decode_cost_check(opened, vips_cost(opened.streamed, fitted))
+        return vips_reduce(data, fmt=opened.format, source=(width, height), size=fitted)
     # JPEG: decoded at 1/2, 1/4 or 1/8 scale, the most that still covers the box (a box
     # of the image's own shape: Pillow reduces by the smaller of the two ratios).
-    width, height = opened.width, opened.height
     scale = max(width / (size * DRAFT_SLACK), height / (size * DRAFT_SLACK), 1.0)
     rgb = _decoded(opened, data, (max(1, int(width / scale)), max(1, int(height / scale))), "RGB")
     rgb.thumbnail((size, size), reducing_gap=2.0)
@@ -195,6 +206,9 @@ def image_reduced_cost(opened: Opened, size: int) -> int:
     width, height = opened.width, opened.height
     if opened.webp is not None and not opened.webp.animated and webp_decoder_available():
         return opened.cost + 3 * size * size
+    fitted = _fitted(width, height, size)
+    if _streams(opened, fitted):
+        return vips_cost(opened.streamed, fitted)
     mode = opened.image.mode if opened.image is not None else "RGBA"
     if opened.format in ("JPEG", "MPO"):  # as Pillow's draft picks its scale
         ratio = min(width / (size * DRAFT_SLACK), height / (size * DRAFT_SLACK))
@@ -225,7 +239,42 @@ def image_decode(
         decoded = webp_decode(data, size)
         if decoded is not None:
             return decoded if mode in (None, "RGB") else decoded.convert(mode)
+    if box is not None and mode in ("RGB", "L"):
+        size = _covering(opened.width, opened.height, box)
+        if _streams(opened, size):
+            decode_cost_check(opened, vips_cost(opened.streamed, size))
+            rgb = vips_reduce(
+                data, fmt=opened.format, source=(opened.width, opened.height), size=size
+            )
+            return rgb if mode == "RGB" else rgb.convert(mode)
     return _decoded(opened, data, box, mode)
+
+
+def _streams(opened: Opened, size: tuple[int, int]) -> bool:
+    """Whether libvips shrinks this image to ``size`` as its rows stream past: it can,
+    the image is larger, and that holds less than Pillow's decode of the whole image."""
+    if not opened.streamed or (opened.width, opened.height) == size:
+        return False
+    whole = opened.width * opened.height * pixel_bytes(opened.image.mode if opened.image else "")
+    return vips_cost(opened.streamed, size) < whole and vips_available()
+
+
+def _fitted(width: int, height: int, size: int) -> tuple[int, int]:
+    """The size Pillow's ``thumbnail((size, size))`` makes of width x height."""
+    if width <= size and height <= size:
+        return width, height
+    aspect = width / height
+    if aspect <= 1:  # as Pillow rounds: the side that keeps the aspect closest
+        near = (math.floor(size * aspect), math.ceil(size * aspect))
+        return max(min(near, key=lambda n: abs(aspect - n / size)), 1), size
+    near = (math.floor(size / aspect), math.ceil(size / aspect))
+    return size, max(min(near, key=lambda n: 0 if n == 0 else abs(aspect - size / n)), 1)
+
+
+def _covering(width: int, height: int, box: tuple[int, int]) -> tuple[int, int]:
+    """The image's size shrunk, its shape kept, no smaller than ``box`` (as a draft)."""
+    scale = max(min(width / box[0], height / box[1]), 1.0)
+    return max(1, round(width / scale)), max(1, round(height / scale))
 
 
 def image_decode_upright(data: bytes) -> PILImage.Image:

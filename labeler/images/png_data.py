@@ -37,6 +37,15 @@ def png_data_check(data: bytes, *, start: int, size: tuple[int, int]) -> bytes |
     return _chunks_after(data, end)
 
 
+def png_decoded_row(data: bytes, width: int) -> int:
+    """What one row holds decoded in 8 or 16-bit samples (a palette's as RGBA), or 0 for an
+    interlaced PNG, whose rows come in seven passes over the whole image."""
+    if data[28]:  # IHDR: interlace method
+        return 0
+    channels = 4 if data[25] == 3 else _CHANNELS.get(data[25], 4)
+    return width * channels * (2 if data[24] == 16 else 1)
+
+
 def png_chunks(data: bytes) -> Iterator[tuple[bytes, int, int]]:
     """Each chunk of a PNG file as (type, where it starts, where it ends, CRC included),
     its data skipped over, up to IEND or where the file ends."""
