@@ -153,6 +153,8 @@ def _cost_check(opened: Opened) -> None:
     A request's files (and an archive's) are checked one after another, each released
     before the next, so what a request holds at once is one file's check. An image whose
     previews could never be made is refused here, with a 4xx, not stored to fail later.
+    The previews' cost is the decoder's (``image_reduced_cost``): a large PNG's is that of
+    libvips shrinking its rows as they stream past, so PNGs are taken up to the pixel cap.
     """
     previews = image_reduced_cost(opened, settings.LABELER_DISPLAY_SIZE)
     decode_cost_check(opened, max(opened.cost, previews))
