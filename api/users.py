@@ -7,11 +7,12 @@ from typing import Any
 from django.contrib.auth import get_user_model, password_validation
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import mixins, permissions, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.validators import UniqueValidator
 
 from api.inputs import StrictInput
 from api.parsers import JSONParser
@@ -20,9 +21,30 @@ from labeler.projects import accounts
 User = get_user_model()
 
 
+@extend_schema_field(
+    {
+        "type": "string",
+        "maxLength": 150,
+        "description": f"Unique; {accounts.USERNAME_CHARS}, letters of any script.",
+    }
+)
+class UsernameField(serializers.CharField):
+    """A username as Django's validator takes it: letters of any script, which a JSON
+    Schema pattern's ASCII-only ``\\w`` would document as refused."""
+
+
+def _username_check(value: str) -> None:
+    # Called, not listed: a listed RegexValidator becomes that pattern in the schema.
+    User.username_validator(value)
+
+
 class UserSerializer(StrictInput, serializers.ModelSerializer):
     """A user as clients see it; the password is write-only and validated."""
 
+    username = UsernameField(
+        max_length=150,
+        validators=[_username_check, UniqueValidator(queryset=User.objects.all())],
+    )
     password = serializers.CharField(write_only=True, style={"input_type": "password"})
 
     class Meta:
