@@ -28,8 +28,12 @@ MAX_LABELS_FILE_BYTES = 32 * 1024 * 1024
 MAX_INFLATION = 100
 INFLATION_FREE_BYTES = 1024 * 1024  # small members are not held to the ratio
 CHUNK_BYTES = 1024 * 1024
-# A string, or one of the brackets that nest; a string's brackets are not counted.
-_JSON_TOKENS = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]')
+# A string, or one of the brackets that nest; a string's brackets are not counted. A
+# string left open runs to the end of the text (its closing quote is optional): were it
+# required, each quote of an unclosed run of escaped ones would rescan the rest of the
+# text, quadratic (128 kB of escaped quotes held a worker for a minute); the decoder refuses
+# the open string after.
+_JSON_TOKENS = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"?|[\[\]{}]', re.DOTALL)
 
 PathLike = str | os.PathLike[str]
 

@@ -6,6 +6,7 @@ import io
 import json
 import subprocess
 import sys
+import time
 import zipfile
 from pathlib import Path
 
@@ -117,6 +118,17 @@ def test_nesting_up_to_the_limit_is_read_and_brackets_in_strings_do_not_count():
     text = json.dumps({"images": [{"file_name": "[[[[" * 20, "labels": ["x"]}], "d": 0})
     text = text.replace('"d": 0', f'"d": {deep}')
     assert labels_file_load(text.encode(), labels_format="json") == {"[[[[" * 20: ["x"]}
+
+
+@pytest.mark.parametrize("labels_format", ["json", "jsonl", "coco", "label-studio"])
+def test_an_unclosed_run_of_escaped_quotes_is_refused_in_linear_time(labels_format):
+    # Each quote opens a string the scan of nesting followed to the end of the text and
+    # gave up on: 48 kB took seconds (a 128 kB file held a web worker for a minute).
+    data = b"[" + b'"\\' * 24_000
+    started = time.monotonic()
+    with pytest.raises(LabelSourceError, match="line 1: Not valid JSON"):
+        labels_file_load(data, labels_format=labels_format)
+    assert time.monotonic() - started < 1
 
 
 @pytest.mark.parametrize(
