@@ -25,8 +25,9 @@ from labeler import flows, jobs
 from labeler.bulk.actions import ACTIONS, Outcome
 from labeler.bulk.models import BulkAction, BulkStatus
 from labeler.bulk.selection import selection_resolve, selection_summary
-from labeler.errors import Conflict, ValidationFailed
+from labeler.errors import Conflict, DomainError, PermissionDenied, ValidationFailed
 from labeler.projects.models import Project
+from labeler.projects.selectors import can_manage, project_role
 from labeler.task_names import Task
 
 logger = logging.getLogger(__name__)
@@ -55,6 +56,7 @@ def bulk_action(
     ``expected_count`` (the number of images its sender saw, required by an action that
     destroys or withdraws data) is not the number the selection matches now.
     """
+    bulk_authority_check(project=project, user=user)
     if not isinstance(action, str) or action not in ACTIONS:
         raise ValidationFailed(
             f"Unknown action {action!r}; use one of {', '.join(ACTIONS)}.", field="action"
@@ -103,6 +105,20 @@ def bulk_action(
     return record
 
 
+def bulk_authority_check(*, project: Project, user: User | None) -> None:
+    """Refuse (PermissionDenied) a bulk action by anyone but an active lead of the project
+    or an admin: when it is asked for, and again when a queued one runs, since its asker
+    may have lost the role (or the account) meanwhile."""
+    if user is None:
+        raise PermissionDenied("The person who asked for the action no longer exists.")
+    role = project_role(user=user, project=project, fresh=True)
+    if not user.is_active or not can_manage(user=user, project=project, role=role):
+        raise PermissionDenied(
+            f"Only the project's leads and admins run bulk actions, and {user.username} "
+            "is neither (any more)."
+        )
+
+
 def _expected_count(action: str, raw: Any, *, required: bool) -> int | None:
     if raw is None:
         if required:
@@ -142,8 +158,7 @@ def bulk_action_run(*, action_id: int) -> BulkAction | None:
     try:
         with transaction.atomic():
             project = Project.objects.get(pk=record.project_id)
-            if user is None:
-                raise ValidationFailed("The person who asked for the action no longer exists.")
+            bulk_authority_check(project=project, user=user)
             outcome = ACTIONS[record.action].apply(
                 project, ids, dict(record.params), user, progress
             )
@@ -193,7 +208,7 @@ def _after_commit(project: Project, outcome: Outcome) -> None:
 
 
 def _reason(exc: Exception) -> str:
-    if isinstance(exc, ValidationFailed):
+    if isinstance(exc, DomainError):
         return str(exc)
     return f"The action failed ({type(exc).__name__}); nothing was changed."
 
