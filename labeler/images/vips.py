@@ -1,6 +1,6 @@
-"""Large PNG and TIFF images shrunk by libvips while they are read, never held whole.
+"""Large PNG images shrunk by libvips while they are read, never held whole.
 
-Pillow cannot decode a PNG or TIFF at a reduced scale: a 10000 x 10000 RGBA PNG's
+Pillow cannot decode a PNG at a reduced scale: a 10000 x 10000 RGBA PNG's
 previews held 400 MB decoded, and more once converted. libvips (through pyvips) reads the
 rows in sequence and shrinks them as they pass, so what it holds grows with the image's
 width, not its area: measured up to about 1,700 decoded rows at a time (the loader's
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 from types import ModuleType
 
 from PIL import Image as PILImage
@@ -32,7 +33,7 @@ ROWS_HELD = 2048
 # The reduced image, held three times: libvips' output, its bytes, Pillow's image.
 OUTPUT_COPIES = 3
 # The loader for each format; only these are ever called (no sniffing of the bytes).
-_LOADERS = {"PNG": "pngload_buffer", "TIFF": "tiffload_buffer"}
+_LOADERS = {"PNG": "pngload_buffer"}
 # Interpretations libvips turns into 8-bit sRGB as Pillow's convert("RGB") does.
 _CONVERTIBLE = frozenset({"srgb", "b-w", "rgb16", "grey16"})
 
@@ -52,6 +53,21 @@ def _load_pyvips() -> tuple[ModuleType | None, str]:
 
 
 _pyvips, _missing = _load_pyvips()
+_used = False  # whether this process has decoded with libvips yet
+
+
+def _after_fork_in_child() -> None:
+    """libvips keeps its worker threads once it has used them, and a forked child has
+    none of them: a decode there waits for them forever. A child forked after libvips
+    ran (not the usual case: Celery's and gunicorn's parents decode nothing) decodes with
+    Pillow instead."""
+    global _pyvips, _missing
+    if _used:
+        _pyvips, _missing = None, "it was used before this process was forked"
+        vips_available.cache_clear()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 @functools.cache
@@ -59,8 +75,8 @@ def vips_available() -> bool:
     """Whether libvips can shrink images here; logs once when it cannot."""
     if _pyvips is None:
         logger.warning(
-            "libvips (pyvips) cannot be loaded (%s): large PNG and TIFF images are decoded "
-            "whole, and refused above LABELER_MAX_DECODE_BYTES.",
+            "libvips (pyvips) cannot be used (%s): large PNG images are decoded whole, and "
+            "refused above LABELER_MAX_DECODE_BYTES.",
             _missing,
         )
     return _pyvips is not None
@@ -88,7 +104,9 @@ def vips_reduce(
     Raises OSError for data that is truncated or corrupt, or a frame of another size than
     ``source`` (the header the caller checked).
     """
+    global _used
     assert _pyvips is not None
+    _used = True
     try:
         image = getattr(_pyvips.Image, _LOADERS[fmt])(data, access="sequential", fail_on="error")
         if (image.width, image.height) != source:

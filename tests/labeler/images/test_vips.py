@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import multiprocessing
 import os
 import struct
 import subprocess
@@ -191,7 +192,30 @@ def test_without_libvips_the_large_png_is_refused_as_before(monkeypatch, caplog,
             image_check(large_png)
     finally:
         vips.vips_available.cache_clear()
-    assert "libvips (pyvips) cannot be loaded (No module named 'pyvips')" in caplog.text
+    assert "libvips (pyvips) cannot be used (No module named 'pyvips')" in caplog.text
+
+
+def _decode_in_child(data: bytes, answers: multiprocessing.Queue) -> None:
+    answers.put(image_decode_reduced(data, 100).size)
+
+
+def test_a_process_forked_after_libvips_ran_decodes_with_pillow_instead():
+    """libvips' worker threads do not survive a fork: a child forked after the parent
+    decoded with it decodes with Pillow (within the cap) instead of waiting forever."""
+    data = png_rgba_turned(side=3000)
+    assert image_decode_reduced(data, 100).size == (100, 100)  # libvips, in this process
+    context = multiprocessing.get_context("fork")
+    answers = context.Queue()
+    child = context.Process(target=_decode_in_child, args=(data, answers))
+
+    child.start()
+    child.join(timeout=60)
+    if child.exitcode is None:
+        child.kill()
+
+    assert child.exitcode == 0, "the child's decode did not finish"
+    assert answers.get(timeout=5) == (100, 100)
+    assert vips.vips_available()  # this process still uses libvips
 
 
 @pytest.mark.parametrize("size", [(8000, 3001), (3001, 8000), (6001, 5999), (5555, 3333)])
