@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
@@ -33,6 +34,7 @@ CHUNK_BYTES = 1024 * 1024
 # required, each quote of an unclosed run of escaped ones would rescan the rest of the
 # text, quadratic (128 kB of escaped quotes held a worker for a minute); the decoder refuses
 # the open string after.
+_DIGITS = re.compile("[0-9]+")  # each run matched once (linear, unlike [0-9]{4301,})
 _JSON_TOKENS = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"?|[\[\]{}]', re.DOTALL)
 
 PathLike = str | os.PathLike[str]
@@ -95,10 +97,7 @@ def json_parse(text: str) -> Any:
     """The JSON document ``text``, refused (naming its line) when it nests too deep or is
     not JSON. The depth is counted before parsing, so no depth reaches the decoder."""
     _depth_check(text, line=None)
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise LabelSourceError(f"Not valid JSON: {exc.msg}.", line=exc.lineno) from exc
+    return _json_loads(text, line=None)
 
 
 def jsonl_parse(text: str) -> Iterator[tuple[int, Any]]:
@@ -107,10 +106,21 @@ def jsonl_parse(text: str) -> Iterator[tuple[int, Any]]:
         if not line.strip():
             continue
         _depth_check(line, line=number)
-        try:
-            yield number, json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise LabelSourceError(f"Not valid JSON: {exc.msg}.", line=number) from exc
+        yield number, _json_loads(line, line=number)
+
+
+def _json_loads(text: str, *, line: int | None) -> Any:
+    """``json.loads(text)``, its refusals a LabelSourceError naming the line (``line``: the
+    line ``text`` is, None: counted within it)."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise LabelSourceError(f"Not valid JSON: {exc.msg}.", line=line or exc.lineno) from exc
+    except ValueError as exc:  # an integer longer than Python converts (sys.int_info)
+        limit = sys.get_int_max_str_digits()
+        found = next((run for run in _DIGITS.finditer(text) if len(run.group()) > limit), None)
+        at = text.count("\n", 0, found.start()) + 1 if found is not None else None
+        raise LabelSourceError(f"A number has more than {limit} digits.", line=line or at) from exc
 
 
 def _depth_check(text: str, *, line: int | None) -> None:

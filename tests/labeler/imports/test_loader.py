@@ -131,6 +131,16 @@ def test_an_unclosed_run_of_escaped_quotes_is_refused_in_linear_time(labels_form
     assert time.monotonic() - started < 1
 
 
+@pytest.mark.parametrize("labels_format", ["json", "jsonl", "coco", "label-studio"])
+def test_a_number_longer_than_python_converts_names_its_line(labels_format):
+    # json.loads raised a bare ValueError: the archive import blamed the archive ("Not a
+    # readable zip archive", field archive), the command-line import had a traceback.
+    data = b"\n" * (labels_format == "jsonl") + b"[" + b"1" * 5000 + b"]"
+    line = 2 if labels_format == "jsonl" else 1
+    with pytest.raises(LabelSourceError, match=f"^line {line}: A number has more than 4300"):
+        labels_file_load(data, labels_format=labels_format)
+
+
 @pytest.mark.parametrize(
     ("coco", "message"),
     [
