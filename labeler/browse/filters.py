@@ -151,11 +151,19 @@ def _given(
     given = {}
     for name in FILTERS:
         values = param_values(params, name)
-        if not values and name in params and not empty_is_none:
+        # Every empty value is refused, one beside others too (status=gold&status=): a
+        # selection is exactly what its query string says, or a 400 naming what it cannot.
+        if not empty_is_none and name in params and len(values) < _sent_count(params, name):
             raise ValidationFailed(f"{name} is empty: give a value or leave it out.", field=name)
         if values:
             given[name] = values
     return given
+
+
+def _sent_count(params: Mapping[str, Any], name: str) -> int:
+    """How many values of ``name`` were sent, empty ones included."""
+    raw = params.getlist(name) if hasattr(params, "getlist") else params.get(name, [])
+    return 1 if isinstance(raw, str) else len(list(raw or [""]))
 
 
 def _check_audience(project: Project, user: Any, given: Mapping[str, Any], sorted_by: str) -> None:
