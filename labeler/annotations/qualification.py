@@ -155,10 +155,18 @@ def queue_gate(*, project: Project, annotator: User) -> bool:
 
 
 def _standing_locked(project: Project, annotator: User) -> AnnotatorStanding | None:
-    """The annotator's standing, row-locked, made on first need; None for a lead or reviewer."""
+    """The annotator's standing, row-locked, made on first need; None for a lead or reviewer.
+
+    A standing holds its annotator only while they are one: a failed or paused annotator
+    made a reviewer or lead is not held by it (and leads act on annotators' standings
+    only), and is held again if made an annotator again.
+    """
+    current_annotator = Membership.objects.filter(
+        project=project, user_id=OuterRef("annotator_id"), role=Role.ANNOTATOR
+    )
     standing = (
-        AnnotatorStanding.objects.select_for_update()
-        .filter(project=project, annotator=annotator)
+        AnnotatorStanding.objects.select_for_update(of=("self",))
+        .filter(Exists(current_annotator), project=project, annotator=annotator)
         .first()
     )
     if standing is not None:
