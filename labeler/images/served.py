@@ -8,8 +8,9 @@ the original's stripped copy (``labeler.images.stripped``): full resolution, upr
 metadata. Thumbnails and display copies are made without metadata and go to every member.
 
 A stripped copy is made on its first request and kept in storage under ``stripped/``,
-named by the hash of the original's name (content addressed for uploads), written whole
-before anyone reads it; deleting the original deletes it (``stripped_delete``).
+named by the hash of the original's name (content addressed for uploads) and the copies'
+version, written whole before anyone reads it; deleting the original deletes it, of
+every version (``stripped_delete``).
 """
 
 from __future__ import annotations
@@ -28,6 +29,9 @@ from labeler.images.stripped import stripped_copy
 # Made without metadata (labeler.images.files.previews_render): served to every member.
 DERIVED_FOLDERS = ("thumbnails/", "displays/")
 STRIPPED_FOLDER = "stripped"
+# What the copies leave out changed with each version: a copy of an earlier one is made
+# again (version 2: ICC profiles lose their text; version 1 kept them whole).
+_COPY_VERSION = 2
 _EXTENSIONS = ("jpg", "png", "webp", "bmp")
 
 
@@ -66,12 +70,14 @@ def stripped_delete(*, name: str) -> None:
     """Delete an original's stripped copy, if one was made."""
     if not is_original(name):
         return
-    for extension in _EXTENSIONS:
-        default_storage.delete(_stripped_base(name) + extension)
+    for version in range(1, _COPY_VERSION + 1):
+        for extension in _EXTENSIONS:
+            default_storage.delete(_stripped_base(name, version=version) + extension)
 
 
-def _stripped_base(name: str) -> str:
-    digest = hashlib.sha256(name.encode()).hexdigest()
+def _stripped_base(name: str, *, version: int = _COPY_VERSION) -> str:
+    key = name if version == 1 else f"{version}:{name}"
+    digest = hashlib.sha256(key.encode()).hexdigest()
     project = name.split("/", 2)[1] if name.count("/") >= 2 else "0"
     return f"{STRIPPED_FOLDER}/{project}/{digest[:2]}/{digest}."
 

@@ -5,7 +5,7 @@ keeps the rest; this copy keeps only what draws the picture, by a list of what t
 rather than of what to drop, so a comment, a maker's segment or a text chunk never slips
 through:
 
-- JPEG: SOI, the JFIF header, the ICC profile, Adobe's colour transform, the tables,
+- JPEG: SOI, the JFIF header, the ICC profile's colour, Adobe's colour transform, the tables,
   frames and scans (copied bit for bit, segments between progressive scans walked too),
   EOI; nothing after the image's end. A minimal EXIF holding the orientation is put back,
   so the photo shows the right way up, as the original does.
@@ -14,6 +14,10 @@ through:
 - WebP: the bitstream, alpha, animation and ICC chunks; no EXIF nor XMP.
 - Anything else, and a PNG or WebP turned by its EXIF: decoded, turned upright and
   written as PNG (lossless; a GIF's first frame).
+
+An ICC profile keeps its colour and loses its text (description, copyright, the device's
+maker, model and owner, private tags: ``labeler.images.icc``); one that cannot be read
+is left out.
 """
 
 from __future__ import annotations
@@ -21,18 +25,22 @@ from __future__ import annotations
 import io
 import re
 import struct
+import zlib
 from dataclasses import dataclass
 
 from PIL import ExifTags
 from PIL import Image as PILImage
 
 from labeler.images.decoding import image_decode_upright, image_orientation
+from labeler.images.icc import MAX_PROFILE_BYTES, icc_colour_only
 
 _SOI, _SOS, _EOI = b"\xff\xd8", 0xDA, 0xD9
 # Marker bytes of segments that draw the picture: SOFn, DHT, DAC (C0-CF), DQT, DNL, DRI,
 # DHP/EXP (DB-DF), and the APPn that hold colour rather than private data.
 _TABLES = {*range(0xC0, 0xD0), 0xDB, 0xDC, 0xDD, 0xDE, 0xDF}
-_KEPT_APP = {0xE0: (b"JFIF\x00",), 0xE2: (b"ICC_PROFILE\x00",), 0xEE: (b"Adobe",)}
+_KEPT_APP = {0xE0: (b"JFIF\x00",), 0xEE: (b"Adobe",)}
+_APP2, _ICC_PROFILE = 0xE2, b"ICC_PROFILE\x00"
+_ICC_CHUNK = 65519  # the most profile one APP2 segment holds (65535 - 2 - 14)
 _STANDALONE = {0x01, *range(0xD0, 0xD8)}
 # A marker inside entropy-coded data: 0xFF then neither a stuffed zero, RSTn nor a fill.
 _NEXT_MARKER = re.compile(rb"\xff[\x01-\xcf\xd8-\xfe]")
@@ -42,8 +50,8 @@ _PNG_KEPT = {
     b"IHDR", b"PLTE", b"IDAT", b"IEND", b"tRNS", b"cHRM", b"gAMA", b"iCCP", b"sBIT",
     b"sRGB", b"cICP", b"mDCv", b"cLLi", b"bKGD", b"pHYs", b"acTL", b"fcTL", b"fdAT",
 }  # fmt: skip
-_WEBP_KEPT = {b"VP8 ", b"VP8L", b"VP8X", b"ALPH", b"ANIM", b"ANMF", b"ICCP"}
-_VP8X_EXIF_XMP = 0x08 | 0x04
+_WEBP_KEPT = {b"VP8 ", b"VP8L", b"VP8X", b"ALPH", b"ANIM", b"ANMF"}
+_VP8X_ICC, _VP8X_EXIF_XMP = 0x20, 0x08 | 0x04
 
 
 @dataclass(frozen=True)
@@ -108,6 +116,7 @@ def _jpeg(data: bytes, orientation: int) -> bytes:
     if data[:2] != _SOI:
         raise ValueError("Not a JPEG file.")
     out = bytearray(_SOI + _orientation_segment(orientation))
+    profile: bytes | None = _jpeg_icc(data)
     position = 2
     while position + 1 < len(data):
         if data[position] != 0xFF:
@@ -123,7 +132,11 @@ def _jpeg(data: bytes, orientation: int) -> bytes:
         else:
             (length,) = struct.unpack(">H", data[position + 2 : position + 4])
             end = position + 2 + length
-            if _jpeg_kept(marker, data[position + 4 : end]):
+            body = data[position + 4 : end]
+            if marker == _APP2 and body.startswith(_ICC_PROFILE):
+                out += _icc_segments(profile)  # all of it where its first part was
+                profile = None
+            elif _jpeg_kept(marker, body):
                 out += data[position:end]
             if marker == _SOS:  # the entropy-coded data, up to the next marker
                 found = _NEXT_MARKER.search(data, end)
@@ -131,6 +144,47 @@ def _jpeg(data: bytes, orientation: int) -> bytes:
                 out += data[position + 2 + length : end]
             position = end
     return bytes(out + b"\xff\xd9")
+
+
+def _jpeg_icc(data: bytes) -> bytes | None:
+    """The colour of the JPEG's ICC profile (its APP2 parts joined in their order), or
+    None when it has none or its parts do not make one profile."""
+    parts: dict[int, bytes] = {}
+    total, position = 0, 2
+    while position + 4 <= len(data) and data[position] == 0xFF:
+        marker = data[position + 1]
+        if marker == 0xFF or marker in _STANDALONE:
+            position += 1 if marker == 0xFF else 2
+            continue
+        if marker in (_SOS, _EOI):
+            break
+        (length,) = struct.unpack(">H", data[position + 2 : position + 4])
+        body = data[position + 4 : position + 2 + length]
+        if marker == _APP2 and body.startswith(_ICC_PROFILE) and len(body) > 14:
+            total = body[13]
+            if body[12] in parts or not 0 < body[12] <= total:
+                return None
+            parts[body[12]] = body[14:]
+        position += 2 + length
+    if not parts or len(parts) != total:
+        return None
+    joined = b"".join(parts[number] for number in range(1, total + 1))
+    return icc_colour_only(joined)
+
+
+def _icc_segments(profile: bytes | None) -> bytes:
+    """APP2 segments holding ``profile`` (nothing for None)."""
+    if profile is None:
+        return b""
+    chunks = [profile[at : at + _ICC_CHUNK] for at in range(0, len(profile), _ICC_CHUNK)]
+    return b"".join(
+        b"\xff\xe2"
+        + struct.pack(">H", 2 + len(_ICC_PROFILE) + 2 + len(chunk))
+        + _ICC_PROFILE
+        + bytes([number, len(chunks)])
+        + chunk
+        for number, chunk in enumerate(chunks, start=1)
+    )
 
 
 def _jpeg_kept(marker: int, body: bytes) -> bool:
@@ -153,7 +207,9 @@ def _png(data: bytes) -> tuple[bytes, bytes]:
         (length,) = struct.unpack(">I", data[position : position + 4])
         kind = data[position + 4 : position + 8]
         end = position + 12 + length
-        if kind in _PNG_KEPT:
+        if kind == b"iCCP":
+            out += _png_icc(data[position + 8 : end - 4])
+        elif kind in _PNG_KEPT:
             out += data[position:end]
         elif kind == b"eXIf":
             exif = data[position + 8 : end - 4]
@@ -163,11 +219,29 @@ def _png(data: bytes) -> tuple[bytes, bytes]:
     return bytes(out), exif
 
 
+def _png_icc(body: bytes) -> bytes:
+    """An iCCP chunk of the colour of the one in ``body`` (its name, free text, now
+    ``ICC``), or nothing when it cannot be read (inflating past the profiles' cap too)."""
+    _, _, rest = body.partition(b"\0")
+    if not rest or rest[0] != 0:  # deflate is the one compression method
+        return b""
+    inflater = zlib.decompressobj()
+    try:
+        profile = inflater.decompress(rest[1:], MAX_PROFILE_BYTES + 1)
+    except zlib.error:
+        return b""
+    colour = icc_colour_only(profile) if inflater.eof else None
+    if colour is None:
+        return b""
+    chunk = b"iCCP" + b"ICC\0\0" + zlib.compress(colour)
+    return struct.pack(">I", len(chunk) - 4) + chunk + struct.pack(">I", zlib.crc32(chunk))
+
+
 def _webp(data: bytes) -> bytes:
     """The WebP's picture chunks, its VP8X flags for EXIF and XMP cleared."""
     if data[:4] != b"RIFF" or data[8:12] != b"WEBP":
         raise ValueError("Not a WebP file.")
-    body = bytearray()
+    body, icc = bytearray(), False
     position = 12
     while position + 8 <= len(data):
         kind = data[position : position + 4]
@@ -176,7 +250,16 @@ def _webp(data: bytes) -> bytes:
         chunk = bytearray(data[position:end])
         if kind == b"VP8X":
             chunk[8] &= ~_VP8X_EXIF_XMP & 0xFF
-        if kind in _WEBP_KEPT:
+        if kind == b"ICCP":
+            colour = icc_colour_only(bytes(chunk[8 : 8 + length]))
+            if colour is not None:
+                body += (
+                    b"ICCP" + struct.pack("<I", len(colour)) + colour + b"\0" * (len(colour) & 1)
+                )
+                icc = True
+        elif kind in _WEBP_KEPT:
             body += chunk
         position = end
+    if not icc and body[:4] == b"VP8X":  # the profile left out: its flag too
+        body[8] &= ~_VP8X_ICC & 0xFF
     return b"RIFF" + struct.pack("<I", len(body) + 4) + b"WEBP" + bytes(body)

@@ -213,3 +213,21 @@ def test_the_stripped_copy_is_made_once_and_goes_with_its_original(world, annota
     storage_delete_files(names=[image.file.name])
 
     assert not kept.exists()
+
+
+def test_a_copy_made_before_the_copies_changed_is_made_again(world, annotator, media_root):
+    """A copy kept from an earlier version (its ICC profile whole) is neither served nor
+    left behind: the request makes the current one, and deleting the original both."""
+    from labeler.images import served
+
+    image = world["images"][1]
+    url = f"/api/v1/projects/{world['project'].pk}/images/{image.pk}/file/"
+    earlier = media_root / (served._stripped_base(image.file.name, version=1) + "jpg")
+    earlier.parent.mkdir(parents=True, exist_ok=True)
+    earlier.write_bytes(b"an earlier copy")
+    assert content(browser(annotator).get(url)) != b"an earlier copy"
+    assert len(list((media_root / "stripped").rglob("*.jpg"))) == 2
+
+    storage_delete_files(names=[image.file.name])
+
+    assert not list((media_root / "stripped").rglob("*.jpg"))

@@ -87,3 +87,55 @@ def test_a_turned_or_other_format_is_drawn_again_upright_as_png(fmt, extension):
     assert (copy.extension, leaks(copy.content)) == ("png", [])
     with PILImage.open(io.BytesIO(copy.content)) as image:
         assert image.size == (20, 30)  # upright
+
+
+def _owned_profile() -> bytes:
+    """An sRGB profile whose description, device model and a private tag name its owner."""
+    from PIL import ImageCms
+
+    profile = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    count = int.from_bytes(profile[128:132], "big")
+    entries = [profile[132 + 12 * i : 144 + 12 * i] for i in range(count)]
+    tags = {
+        entry[:4]: profile[
+            int.from_bytes(entry[4:8], "big") : int.from_bytes(entry[4:8], "big")
+            + int.from_bytes(entry[8:12], "big")
+        ]
+        for entry in entries
+    }
+    text = b"text\0\0\0\0" + OWNER.encode() + b"\0"
+    tags.update({b"desc": text, b"dmdd": text, b"zzzz": text, b"cprt": text})
+    table_end = 132 + 12 * len(tags)
+    table, body = b"", b""
+    for signature, data in tags.items():
+        table += signature + (table_end + len(body)).to_bytes(4, "big")
+        table += len(data).to_bytes(4, "big")
+        body += data + bytes(-len(data) % 4)
+    header = bytearray(profile[:128])
+    header[52:56] = b"Jane"  # the device model
+    whole = bytes(header) + len(tags).to_bytes(4, "big") + table + body
+    return len(whole).to_bytes(4, "big") + whole[4:]
+
+
+@pytest.mark.parametrize(("fmt", "extension"), [("JPEG", "jpg"), ("PNG", "png"), ("WEBP", "webp")])
+def test_an_icc_profile_keeps_its_colour_and_loses_its_text(fmt, extension):
+    """A profile's description, copyright, device model and private tags name people."""
+    from PIL import ImageCms
+
+    profile = _owned_profile()
+    options: dict[str, object] = {"icc_profile": profile}
+    if fmt == "WEBP":
+        options["lossless"] = True
+    data = _picture(fmt, **options)
+    copy = stripped_copy(data, extension)
+    assert copy.extension == extension
+    with PILImage.open(io.BytesIO(copy.content)) as image:
+        kept = image.info["icc_profile"]
+    assert OWNER.encode() not in kept and b"Jane" not in kept
+    assert OWNER.encode() not in copy.content
+    original = ImageCms.ImageCmsProfile(io.BytesIO(profile)).profile
+    colour = ImageCms.ImageCmsProfile(io.BytesIO(kept)).profile
+    assert colour.red_colorant == original.red_colorant
+    assert colour.media_white_point == original.media_white_point
+    assert colour.profile_description == "ICC"
+    assert _pixels(copy.content) == _pixels(data)
