@@ -167,6 +167,11 @@ RULES: dict[str, Rule] = {
         )
         for view, get in (("add", {**staff_site(), "admin": 403}), ("change", staff_site()))
     },
+    # Images come from uploads and imports, which check and decode them: none added here.
+    "admin:images_image_add": Rule(
+        {"get": {**staff_site(), "admin": 403}, "post": {**staff_site(), "admin": 403}},
+        methods=["get", "post"],
+    ),
     "admin:login": Rule({"get": public(), "post": public()}, methods=["get", "post"]),
     "admin:logout": Rule({"post": {**public(), "admin": LOGIN}}, methods=["post"]),
     "admin:password_change_done": read(staff_site(), methods=["get"]),
