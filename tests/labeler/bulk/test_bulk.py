@@ -268,12 +268,17 @@ def test_a_decision_after_review_resolves_the_request(project, lead, labelled):
 
 @pytest.mark.parametrize(
     ("query", "field"),
-    [("name=a\x00b", "name"), ("name=a\ud800b", "name"), ("camera=\ud800", "camera")],
+    [
+        ("name=a\x00b", "filter.name"),
+        ("name=a\ud800b", "filter.name"),
+        ("camera=\ud800", "filter.camera"),
+    ],
 )
 def test_a_filter_holding_what_no_text_can_is_refused_naming_it(
     project, lead, labelled, query, field
 ):
-    """name=a%00b in a selection was a 500 on PostgreSQL (and the surrogate everywhere)."""
+    """name=a%00b in a selection was a 500 on PostgreSQL (and the surrogate everywhere):
+    the owner of text from outside refuses it, naming the filter's parameter."""
     with pytest.raises(ValidationFailed) as refused:
         bulk_action(
             project=project,
@@ -286,9 +291,12 @@ def test_a_filter_holding_what_no_text_can_is_refused_naming_it(
     assert Image.objects.count() == len(labelled)
 
 
-@pytest.mark.parametrize("key", ["tag\x00", "tag\ud800", "tagg"])
-def test_an_unknown_key_is_named_in_text_an_answer_can_carry(project, lead, labelled, key):
-    with pytest.raises(ValidationFailed, match="Unknown filter") as refused:
+@pytest.mark.parametrize(
+    ("key", "said"),
+    [("tag\x00", "NUL"), ("tag\ud800", "not UTF-8"), ("tagg", "Unknown filter")],
+)
+def test_an_unknown_key_is_named_in_text_an_answer_can_carry(project, lead, labelled, key, said):
+    with pytest.raises(ValidationFailed, match=said) as refused:
         bulk_action(
             project=project,
             user=lead,
