@@ -12,6 +12,7 @@ from rest_framework.views import APIView
 from labeler.errors import ValidationFailed
 from labeler.text_in import (
     data_refuse_unsafe,
+    fields_encoding,
     pairs_refuse_unsafe,
     query_refuse_unsafe,
     text_refuse_unsafe,
@@ -35,6 +36,10 @@ class UnsafeTextRefused:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.content_type == "multipart/form-data":
+            # Before anything reads its parts (the CSRF check reads a page's form): bytes
+            # that are not UTF-8 are then refused, not made U+FFFD (text_in.FIELDS_ENCODING).
+            request.encoding = fields_encoding(request.encoding)
         return self.get_response(request)
 
     def process_view(

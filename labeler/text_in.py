@@ -4,16 +4,17 @@ PostgreSQL stores NUL neither in text nor in JSON, and a lone surrogate (U+D800-
 which JSON's ``\\ud800`` escape gives Python as a code point of its own) cannot be
 encoded as UTF-8: either one reaching the database, a hash or a cache key was a 500.
 Every string that arrives goes through ``text_refuse_unsafe``: the site's middleware
-(path, query strings, the pages' forms), the API's parsers (bodies at any depth, form
-fields, file names), and the decoders of strings nested in others once they have decoded
-them (``data_refuse_unsafe`` for decoded JSON such as cursors and label files,
-``query_refuse_unsafe`` for a query string given as a field, such as a bulk action's
-filter). A refusal is a ``ValidationFailed`` naming the field, which both faces answer
-as a 400.
+(path, query strings, the pages' forms; multipart bodies decoded with ``FIELDS_ENCODING``),
+the API's parsers (bodies at any depth, form fields, file names), and the decoders of
+strings nested in others once they have decoded them (``data_refuse_unsafe`` for
+decoded JSON such as cursors and label files, ``query_refuse_unsafe`` for a query string
+given as a field, such as a bulk action's filter). A refusal is a ``ValidationFailed``
+naming the field, which both faces answer as a 400.
 """
 
 from __future__ import annotations
 
+import codecs
 from collections.abc import Iterable
 from typing import Any
 from urllib.parse import parse_qsl
@@ -112,6 +113,45 @@ def query_refuse_unsafe(raw: bytes | str, *, within: str = "") -> None:
         text_refuse_unsafe(name_text, field=_name(_escaped(name_text), within))
         field = _member(within, name_text)
         text_refuse_unsafe(_utf8_decode(value, field=field), field=field)
+
+
+# Django's multipart parser decodes each field's name and value with errors="replace":
+# bytes that are not UTF-8 (``ED A0 80``, a lone surrogate written as UTF-8; an overlong
+# ``C0 80``) became U+FFFD without a word, where a form body or a query string holding
+# them is refused (file names lose what is unprintable, a lone surrogate too). The site's
+# middleware has every multipart body decoded with this codec instead (UTF-8, whatever
+# errors the caller asks for, each such byte kept as the lone surrogate U+DC80-U+DCFF),
+# they reach the checks here as lone surrogates, and are refused as any is.
+FIELDS_ENCODING = "labeler-utf-8-fields"
+_FIELDS_CODEC = "labeler_utf_8_fields"  # as codecs.lookup hands it to a search function
+
+
+def _fields_decode(data: Any, errors: str = "strict", /) -> tuple[str, int]:
+    return codecs.utf_8_decode(data, "surrogateescape", True)
+
+
+def _fields_encode(text: str, errors: str = "strict", /) -> tuple[bytes, int]:
+    return codecs.utf_8_encode(text, "surrogateescape")
+
+
+def _fields_codec_find(name: str) -> codecs.CodecInfo | None:
+    if name.replace("-", "_") != _FIELDS_CODEC:
+        return None
+    return codecs.CodecInfo(_fields_encode, _fields_decode, name=FIELDS_ENCODING)
+
+
+codecs.register(_fields_codec_find)
+
+
+def fields_encoding(declared: str | None) -> str:
+    """The encoding a multipart body's parts are to be decoded with: ``FIELDS_ENCODING``
+    for UTF-8 (what a body that declares none is), else the charset it declared."""
+    if declared is None:
+        return FIELDS_ENCODING
+    try:
+        return FIELDS_ENCODING if codecs.lookup(declared).name == "utf-8" else declared
+    except LookupError:  # no such codec: left to Django's decoding, as before
+        return declared
 
 
 def uploads_refuse_unsafe(files: Iterable[tuple[str, list[Any]]]) -> None:

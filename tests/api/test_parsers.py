@@ -154,7 +154,8 @@ def test_a_multipart_field_with_nul_is_a_400(api_as, lead, project):
 
 
 def test_a_file_sent_without_a_file_name_is_a_text_field_and_refused(api_as, lead, project):
-    """A part with no file name is a field: a PNG's bytes there are text holding NUL."""
+    """A part with no file name is a field: a PNG's bytes there are not UTF-8 text (its
+    first byte, 0x89, decoded as the lone surrogate U+DC89) and hold NUL."""
     boundary = "b"
     body = (
         (
@@ -172,8 +173,8 @@ def test_a_file_sent_without_a_file_name_is_a_text_field_and_refused(api_as, lea
     assert response.status_code == 400, response.content
     assert response.json()["errors"] == {
         "files": [
-            "files: holds the NUL character (U+0000), which no text here can contain. "
-            "A file is sent in a part with a file name."
+            "files: holds a lone surrogate (U+DC89, half of a UTF-16 pair), which no text "
+            "here can contain. A file is sent in a part with a file name."
         ]
     }
     assert not Image.objects.exists()

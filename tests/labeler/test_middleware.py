@@ -113,3 +113,47 @@ def test_a_json_body_sent_to_a_page_with_unsafe_text_is_a_400(client, lead):
     bottomless = "[" * 100_000
     response = client.post("/login/", bottomless, content_type="application/json")
     assert response.status_code < 500
+
+
+def _multipart(field: str, value: bytes) -> bytes:
+    return (
+        b'--XX\r\nContent-Disposition: form-data; name="' + field.encode() + b'"'
+        + b"\r\n\r\n" + value + b"\r\n--XX--\r\n"
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("value", [b"x\xed\xa0\x80y", b"x\xc0\x80y", b"x\xffy"])
+def test_a_multipart_value_that_is_not_utf8_is_a_400_on_pages_and_the_api(
+    client, admin_user, api_as, lead, project, value
+):
+    """Django's multipart parser made such bytes U+FFFD without a word (a 200 storing
+    U+FFFD), where a form body or a query string holding them is refused."""
+    client.force_login(admin_user)
+    response = client.post(
+        "/admin/auth/user/add/",
+        _multipart("username", value),
+        content_type="multipart/form-data; boundary=XX",
+    )
+    assert response.status_code == 400
+    assert response.content.decode().startswith("username: holds a lone surrogate")
+    assert not User.objects.filter(username__startswith="x").exists()
+
+    before = project.instructions
+    response = api_as(lead).patch(
+        f"/api/v1/projects/{project.pk}/",
+        _multipart("instructions", value),
+        content_type="multipart/form-data; charset=utf-8; boundary=XX",
+    )
+    assert response.status_code == 400
+    assert list(response.json()["errors"]) == ["instructions"]
+    project.refresh_from_db()
+    assert project.instructions == before
+
+
+def test_a_multipart_value_in_utf8_passes_as_sent(api_as, lead, project):
+    response = api_as(lead).patch(
+        f"/api/v1/projects/{project.pk}/",
+        _multipart("instructions", "Étiquetez ✓".encode()),
+        content_type="multipart/form-data; boundary=XX",
+    )
+    assert (response.status_code, response.json()["instructions"]) == (200, "Étiquetez ✓")
