@@ -126,14 +126,22 @@ def coco_labels_of(data: Any) -> dict[str, list[str]]:
 
 
 def _coco_index(data: dict[str, Any], key: str, what: str, field: str) -> dict[int | str, str]:
-    """``{id: field}`` of a COCO list's objects (images' file names, categories' names)."""
+    """``{id: field}`` of a COCO list's objects (images' file names, categories' names).
+
+    An id given twice is refused: annotations naming it would go to whichever came last.
+    """
     index: dict[int | str, str] = {}
+    first: dict[int | str, int] = {}
     for number, item in enumerate(_coco_list(data, key), start=1):
         where = f"{what} {number}"
         item = object_field(item, where)
-        index[id_field(item.get("id"), f"{where}: id")] = text_field(
-            item.get(field), f"{where}: {field}"
-        )
+        identifier = id_field(item.get("id"), f"{where}: id")
+        if identifier in first:
+            raise LabelSourceError(
+                f"{where}: id {identifier!r} is {what.lower()} {first[identifier]}'s too."
+            )
+        first[identifier] = number
+        index[identifier] = text_field(item.get(field), f"{where}: {field}")
     return index
 
 

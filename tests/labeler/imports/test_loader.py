@@ -154,3 +154,19 @@ def test_coco_ids_of_the_wrong_type_name_their_record(coco, message):
     coco.setdefault("annotations", [])
     with pytest.raises(LabelSourceError, match=message):
         labels_file_load(json.dumps(coco).encode(), labels_format="coco")
+
+
+def test_a_coco_id_given_twice_is_refused_naming_both_records():
+    """Annotations of an id given twice went, silently, to whichever came last."""
+    images = [{"id": 1, "file_name": "a.png"}, {"id": 1, "file_name": "b.png"}]
+    categories = [{"id": "c", "name": "cat"}, {"id": "d", "name": "dog"}]
+    coco = {"images": images, "categories": categories, "annotations": []}
+    with pytest.raises(LabelSourceError, match=r"^Image 2: id 1 is image 1's too"):
+        labels_file_load(json.dumps(coco).encode(), labels_format="coco")
+    images[1]["id"] = 2
+    categories[1]["id"] = "c"
+    with pytest.raises(LabelSourceError, match=r"^Category 2: id 'c' is category 1's too"):
+        labels_file_load(json.dumps(coco).encode(), labels_format="coco")
+    categories[1]["id"] = "d"
+    coco["annotations"] = [{"image_id": 1, "category_id": "c"}]
+    assert labels_file_load(json.dumps(coco).encode(), labels_format="coco") == {"a.png": ["cat"]}
