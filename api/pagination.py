@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import binascii
+from base64 import b64decode
 from typing import Any
 
+from django.core.exceptions import FieldDoesNotExist
+from django.core.exceptions import ValidationError as DjangoValidationError
+from rest_framework.exceptions import NotFound
 from rest_framework.pagination import CursorPagination, PageNumberPagination
 from rest_framework.request import Request
 
 from labeler.errors import ValidationFailed
+from labeler.text_in import query_refuse_unsafe
 
 
 class StrictPageSize:
@@ -28,7 +34,36 @@ class StrictPageSize:
 
 
 class Cursor(StrictPageSize, CursorPagination):
-    """Cursor pages in ``ordering``; clients follow `next` links."""
+    """Cursor pages in ``ordering``; clients follow `next` links.
+
+    A cursor is a query string (base64) whose position ``p`` is compared with the first
+    ordering field: its text is checked as any query string's (``query_refuse_unsafe``:
+    NUL, a lone surrogate or bytes that are not UTF-8 are a 400), and a position that is
+    no value of that field (``p=abc`` for an id) is DRF's 404 for an invalid cursor, not
+    a 500 from the database's lookup.
+    """
+
+    def paginate_queryset(self, queryset: Any, request: Request, view: Any = None) -> Any:
+        self._model = queryset.model
+        return super().paginate_queryset(queryset, request, view)
+
+    def decode_cursor(self, request: Request) -> Any:
+        cursor = super().decode_cursor(request)
+        if cursor is None or cursor.position is None:
+            return cursor
+        try:
+            sent = b64decode(request.query_params[self.cursor_query_param].encode("ascii"))
+        except (ValueError, binascii.Error):  # decoded by DRF just now: not reached
+            raise NotFound(self.invalid_cursor_message) from None
+        query_refuse_unsafe(sent, within=self.cursor_query_param)
+        name = self.ordering[0].lstrip("-")
+        try:
+            self._model._meta.get_field(name).to_python(cursor.position)
+        except FieldDoesNotExist:  # an annotation: compared as the database takes it
+            pass
+        except (DjangoValidationError, TypeError, ValueError):
+            raise NotFound(self.invalid_cursor_message) from None
+        return cursor
 
 
 class PageNumbers(StrictPageSize, PageNumberPagination):
