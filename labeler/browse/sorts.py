@@ -264,7 +264,14 @@ def _cursor_read(cursor: str | None, sort: Sort) -> tuple[bool, tuple[Any, int] 
         key = _key_read(key, sort.kind)
         if not _is_int64(image_id) or back not in (0, 1):
             raise ValueError(image_id)
-    except (ValueError, TypeError, OverflowError, binascii.Error, UnicodeDecodeError):
+    except (
+        ValueError,
+        TypeError,
+        OverflowError,
+        RecursionError,  # JSON nested past the decoder's limit
+        binascii.Error,
+        UnicodeDecodeError,
+    ):
         raise ValidationFailed(
             "cursor: not a cursor of this list in this order; follow the next and previous "
             "links as given.",

@@ -141,6 +141,8 @@ def cursor_of(*parts) -> str:
         ("id", cursor_of(0, 2**70, 1)),  # beyond a 64-bit id
         ("id", cursor_of(0, 1, 2**70)),
         ("priority", cursor_of(0, 1e400, 1)),  # JSON's Infinity
+        # Nested past the JSON decoder's recursion limit (a RecursionError).
+        ("id", base64.urlsafe_b64encode(b"[" * 2500).decode().rstrip("=")),
     ],
 )
 def test_a_cursor_that_decodes_to_what_no_column_holds_is_a_400_naming_it(
