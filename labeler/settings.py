@@ -387,6 +387,9 @@ LABELER_INPUT_CACHE_MAX_SIZE = env_int("LABELER_INPUT_CACHE_MAX_SIZE", 224)  # p
 # Automatic retraining waits until no import has stored a file for this long: the
 # batches of one client's import count as one import while they come this close.
 LABELER_IMPORT_SETTLE_SECONDS = env_int("LABELER_IMPORT_SETTLE_SECONDS", 60)
+# How long a worker that picks up a queued training waits for the project's new images to
+# be hashed for near-duplicates (their groups decide the split) before the run fails.
+LABELER_HASHING_WAIT_SECONDS = env_int("LABELER_HASHING_WAIT_SECONDS", 300)
 # A running training with no heartbeat for this long is marked failed (its worker is gone).
 LABELER_TRAINING_STALE_SECONDS = env_int("LABELER_TRAINING_STALE_SECONDS", 900)
 # A training writes its heartbeat at least this often: while it decodes, every few batches

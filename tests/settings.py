@@ -21,6 +21,8 @@ SECURE_SSL_REDIRECT = False
 # The tests' generated images are each one flat colour, so all near-duplicates of each
 # other: grouping is off unless a test of it turns it on (tests/labeler/images/).
 LABELER_DUPLICATE_DISTANCE = -1
+# A worker claiming a training does not wait for hashes here (tests that do set it).
+LABELER_HASHING_WAIT_SECONDS = 0
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},

@@ -63,6 +63,7 @@ def train(run_id: int) -> None:
     try:
         configure_threads()
         device = str(select_device(settings.LABELER_DEVICE))
+        runs.training_hashes_wait(run_id=run_id)
         plan = runs.training_run_begin(
             run_id=run_id, device=device, pretrained=pretrained_available()
         )

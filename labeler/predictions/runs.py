@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 from collections.abc import Collection
 from dataclasses import dataclass, replace
 from datetime import timedelta
@@ -27,7 +28,7 @@ from labeler import cache_keys, jobs
 from labeler.agreement.final_labels import final_labels_current
 from labeler.annotations.models import Annotation
 from labeler.errors import Conflict, DomainError
-from labeler.images.duplicate_groups import duplicate_groups_settled_check
+from labeler.images.duplicate_groups import duplicate_groups_settled_check, images_hashing
 from labeler.predictions.dataset import (
     Split,
     TrainingSet,
@@ -214,6 +215,23 @@ def training_run_begin(
     return TrainingPlan(
         run=run, config=config, multi_label=project.multi_label, data=data, split=split
     )
+
+
+def training_hashes_wait(*, run_id: int, poll: float = 2.0) -> None:
+    """Wait, up to ``LABELER_HASHING_WAIT_SECONDS``, while the run's project has images the
+    worker is still hashing for near-duplicates, before the run is claimed.
+
+    A training asked for right after an upload is taken (the request does not wait), and
+    its split needs every image's group; claiming it meanwhile would fail it. The run stays
+    queued while it waits; past the wait ``training_run_begin`` refuses it with how many
+    images were still being hashed.
+    """
+    run = TrainingRun.objects.filter(pk=run_id).select_related("project").first()
+    if run is None:
+        return
+    deadline = time.monotonic() + settings.LABELER_HASHING_WAIT_SECONDS
+    while images_hashing(run.project).exists() and time.monotonic() < deadline:
+        time.sleep(poll)
 
 
 def training_run_claimable(*, run_id: int) -> bool:

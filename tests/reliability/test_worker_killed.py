@@ -118,6 +118,9 @@ def worker_start(
         "LABELER_MODEL_DIR": str(settings.LABELER_MODEL_DIR),
         "LABELER_INPUT_CACHE_DIR": "",
         "LABELER_DEVICE": "cpu",
+        # Grouping as the test process has it (off): its images get no previews here, so
+        # a worker grouping them would wait for hashes that never come before training.
+        "LABELER_DUPLICATE_DISTANCE": str(settings.LABELER_DUPLICATE_DISTANCE),
         "LABELER_TORCH_THREADS": "1",
         "LABELER_PRELABEL_CHUNK": "60",
         "LABELER_TRAINING_STALE_SECONDS": str(STALE_SECONDS),

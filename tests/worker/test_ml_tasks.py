@@ -203,6 +203,7 @@ def celery_process(transactional_db, model_dir, media_root, tmp_path):
         "LABELER_TORCH_THREADS": "1",
         "LABELER_PRELABEL_CHUNK": "2",
         "AGREEMENT_REFRESH_SECONDS": "1",
+        "LABELER_DUPLICATE_DISTANCE": str(settings.LABELER_DUPLICATE_DISTANCE),  # as here
     }
     log = open(tmp_path / "worker.log", "w")  # noqa: SIM115 - closed below
     worker = subprocess.Popen(

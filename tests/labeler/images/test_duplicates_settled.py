@@ -27,6 +27,7 @@ from labeler.images.duplicates import phash_columns
 from labeler.images.models import Image
 from labeler.predictions import runs
 from labeler.predictions.models import RunStatus, TrainingRun
+from labeler.projects.training_config import training_config_clean
 from labeler.task_names import Task
 from tests.labeler.exports.data import finalise
 
@@ -200,6 +201,32 @@ def test_a_queued_run_is_not_claimed_while_images_are_being_hashed(project, unha
         runs.training_run_begin(run_id=run.pk, device="cpu")
     run.refresh_from_db()
     assert run.status == RunStatus.QUEUED  # the worker's failure handler marks it failed
+
+
+@pytest.mark.django_db
+def test_a_queued_run_waits_for_the_hashes_and_is_then_claimed(
+    project, unhashed, settings, monkeypatch
+):
+    """A training asked for right after an upload is taken, and the worker that picks it up
+    waits (the run still queued) while the new images are hashed, then claims it: the
+    run is not failed for images that were seconds from their groups."""
+    settings.LABELER_HASHING_WAIT_SECONDS = 60
+    prepare_all(unhashed[:3])
+    run = runs.training_run_create(
+        project=project, config=training_config_clean({"epochs": 1}), label_count=4
+    )
+    waits = []
+
+    def meanwhile_the_worker_hashes(seconds: float) -> None:
+        waits.append(TrainingRun.objects.get(pk=run.pk).status)
+        prepare_all(unhashed[3:])
+
+    monkeypatch.setattr(runs.time, "sleep", meanwhile_the_worker_hashes)
+    runs.training_hashes_wait(run_id=run.pk)
+    plan = runs.training_run_begin(run_id=run.pk, device="cpu")
+
+    assert waits == [RunStatus.QUEUED]
+    assert plan is not None and plan.run.status == RunStatus.RUNNING
 
 
 def hashed_pair(project, make_images):
