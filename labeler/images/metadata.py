@@ -9,11 +9,12 @@ Nothing is decoded where the format allows: the file's metadata are cut out of i
 a minimal EXIF holding the orientation put back, the compressed pixels copied as they
 are, bit for bit.
 
-- JPEG: its metadata segments (APP1 EXIF and XMP, APP13 IPTC) and comments (COM) are
-  dropped. What follows the image's end is left out too (an MPO's other images, a
-  phone's trailer or motion video: each carries metadata of its own).
-- PNG: its eXIf chunk and text chunks (tEXt, zTXt, iTXt: comments, XMP) are dropped.
-- WebP: its EXIF and XMP chunks are dropped (and their flags in the VP8X chunk).
+- JPEG, PNG and WebP keep only what draws the picture, by the list of what to keep that
+  the copies served below lead use (``labeler.images.stripped``): a JPEG's JFIF and Adobe
+  headers, tables and scans; a PNG's critical and colour chunks; a WebP's bitstream,
+  alpha and animation chunks; an ICC profile's colour without its text. What follows a
+  JPEG's end is left out too (an MPO's other images, a phone's trailer or motion video:
+  each carries metadata of its own).
 - Other formats that carry EXIF, XMP or a comment (TIFF, HEIC, AVIF, GIF, BMP) are
   decoded by ``labeler.images.decoding`` (refused there above its memory cap), turned
   upright and written again by Pillow without any: lossless formats keep their pixels,
@@ -25,25 +26,12 @@ from __future__ import annotations
 
 import hashlib
 import io
-import struct
-import zlib
 from dataclasses import replace
 
-from PIL import ExifTags
-from PIL import Image as PILImage
-
-from labeler.images.decoding import image_decode_upright, image_has_metadata, image_orientation
+from labeler.images.decoding import image_decode_upright, image_has_metadata
 from labeler.images.files import CheckedImage, RejectedFile
-from labeler.images.png_data import png_chunks
-from labeler.images.webp import webp_chunks
+from labeler.images.stripped import picture_with_orientation
 
-# JPEG markers whose segments hold metadata: APP1 (EXIF, XMP), APP13 (IPTC/Photoshop),
-# COM (free text).
-_PRIVATE_MARKERS = {0xE1, 0xED, 0xFE}
-_STANDALONE = {0x01, *range(0xD0, 0xD8)}  # markers without a length (TEM, RSTn)
-_SOS, _EOI = 0xDA, 0xD9
-_APP2 = 0xE2  # ICC profiles (kept) and an MPO's index of its other images (left out)
-_JPEG_FORMATS = {"JPEG", "MPO"}
 _QUALITY = {"WEBP": 95, "HEIF": 95, "AVIF": 95}
 
 
@@ -53,12 +41,9 @@ def metadata_strip(data: bytes, image_format: str) -> bytes:
     Raises DecodeRefused (an OSError) for a format that must be decoded to be written
     again, when decoding it would hold more than the cap.
     """
-    if image_format in _JPEG_FORMATS:
-        return _jpeg_strip(data)
-    if image_format == "PNG":
-        return _png_strip(data)
-    if image_format == "WEBP":
-        return _webp_strip(data)
+    kept = picture_with_orientation(data, image_format)
+    if kept is not None:  # JPEG, PNG, WebP: what draws them, copied, nothing decoded
+        return kept
     if not image_has_metadata(data):
         return data
     # Turned as the EXIF says, then written with no EXIF at all: nothing to misread.
@@ -72,107 +57,6 @@ def metadata_strip(data: bytes, image_format: str) -> bytes:
     buffer = io.BytesIO()
     upright.save(buffer, format=image_format, **options)
     return buffer.getvalue()
-
-
-# PNG chunks that hold metadata: EXIF, and text (comments, XMP, raw EXIF or IPTC profiles).
-_PNG_PRIVATE = {b"eXIf", b"tEXt", b"zTXt", b"iTXt"}
-
-
-def _png_strip(data: bytes) -> bytes:
-    """A PNG's chunks copied but its metadata ones; an eXIf of the orientation after IHDR."""
-    if data[:8] != b"\x89PNG\r\n\x1a\n":
-        raise ValueError("Not a PNG file.")
-    chunks = list(png_chunks(data))
-    if not any(kind in _PNG_PRIVATE for kind, _, _ in chunks):
-        return data
-    out = bytearray(data[:8])
-    kept = _orientation_exif(image_orientation(data))
-    for kind, start, end in chunks:
-        if kind not in _PNG_PRIVATE:
-            out += data[start:end]
-        if kind == b"IHDR" and kept:
-            out += _png_chunk(b"eXIf", kept)
-    return bytes(out)
-
-
-def _png_chunk(kind: bytes, body: bytes) -> bytes:
-    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
-
-
-_WEBP_PRIVATE = {b"EXIF", b"XMP "}
-_VP8X_EXIF, _VP8X_XMP = 0x08, 0x04
-
-
-def _webp_strip(data: bytes) -> bytes:
-    """A WebP's chunks copied but EXIF and XMP; an EXIF of the orientation at its end."""
-    chunks = webp_chunks(data)
-    if not any(kind in _WEBP_PRIVATE for kind, _ in chunks):
-        return data
-    kept = _orientation_exif(image_orientation(data))
-    body = bytearray(b"WEBP")
-    for kind, view in chunks:
-        if kind in _WEBP_PRIVATE:
-            continue
-        payload = bytes(view)
-        if kind == b"VP8X" and payload:
-            flags = (payload[0] & ~(_VP8X_EXIF | _VP8X_XMP)) | (_VP8X_EXIF if kept else 0)
-            payload = bytes([flags]) + payload[1:]
-        body += _riff_chunk(kind, payload)
-    if kept:
-        body += _riff_chunk(b"EXIF", kept)
-    return b"RIFF" + struct.pack("<I", len(body)) + bytes(body)
-
-
-def _riff_chunk(kind: bytes, payload: bytes) -> bytes:
-    return kind + struct.pack("<I", len(payload)) + payload + b"\0" * (len(payload) & 1)
-
-
-def _orientation_exif(orientation: int) -> bytes:
-    """EXIF holding the orientation only (empty when the image is upright)."""
-    if orientation in (None, 1):
-        return b""
-    exif = PILImage.Exif()
-    exif[ExifTags.Base.Orientation] = orientation
-    return exif.tobytes()
-
-
-def _jpeg_strip(data: bytes) -> bytes:
-    """Copy a JPEG's segments but its metadata ones; everything from the scan on as it is."""
-    if data[:2] != b"\xff\xd8":
-        raise ValueError("Not a JPEG file.")
-    orientation = image_orientation(data)
-    out = bytearray(b"\xff\xd8")
-    kept = _orientation_exif(orientation)
-    if kept:
-        payload = b"Exif\x00\x00" + kept
-        out += b"\xff\xe1" + struct.pack(">H", len(payload) + 2) + payload
-    position = 2
-    while position < len(data):
-        if data[position] != 0xFF:
-            raise ValueError(f"A JPEG segment was expected at byte {position}.")
-        marker = data[position + 1]
-        if marker == 0xFF:  # fill byte
-            position += 1
-            continue
-        if marker in _STANDALONE:
-            out += data[position : position + 2]
-            position += 2
-            continue
-        if marker in (_SOS, _EOI):
-            # The scans as they are, up to the image's end: what may follow it (an MPO's
-            # second image, a phone's trailer or motion video) has metadata of its own.
-            end = data.find(b"\xff\xd9", position)
-            out += data[position : end + 2 if end >= 0 else len(data)]
-            return bytes(out)
-        (length,) = struct.unpack(">H", data[position + 2 : position + 4])
-        end = position + 2 + length
-        private = marker in _PRIVATE_MARKERS or (
-            marker == _APP2 and data[position + 4 : position + 8] == b"MPF\x00"
-        )
-        if not private:
-            out += data[position:end]
-        position = end
-    return bytes(out)
 
 
 def metadata_strip_checked(checked: CheckedImage) -> CheckedImage:

@@ -51,7 +51,7 @@ _PNG_KEPT = {
     b"sRGB", b"cICP", b"mDCv", b"cLLi", b"bKGD", b"pHYs", b"acTL", b"fcTL", b"fdAT",
 }  # fmt: skip
 _WEBP_KEPT = {b"VP8 ", b"VP8L", b"VP8X", b"ALPH", b"ANIM", b"ANMF"}
-_VP8X_ICC, _VP8X_EXIF_XMP = 0x20, 0x08 | 0x04
+_VP8X_ICC, _VP8X_EXIF, _VP8X_EXIF_XMP = 0x20, 0x08, 0x08 | 0x04
 
 
 @dataclass(frozen=True)
@@ -78,6 +78,50 @@ def stripped_copy(data: bytes, extension: str) -> StrippedCopy:
     elif extension == "bmp":
         return StrippedCopy(data, "bmp")  # BMP holds no metadata
     return StrippedCopy(_png(_redrawn(data))[0], "png")
+
+
+def picture_with_orientation(data: bytes, image_format: str) -> bytes | None:
+    """A JPEG, PNG or WebP with nothing but what draws it and, as its only metadata, the
+    orientation (a minimal EXIF), so it still shows upright where EXIF is read; None for
+    other formats. What ``metadata.metadata_strip`` gives exports and stored originals:
+    the same list of what to keep as the served copies', nothing decoded.
+    """
+    if image_format in ("JPEG", "MPO"):
+        return _jpeg(data, _orientation(data))
+    if image_format == "PNG":
+        kept, exif = _png(data)
+        turn = _orientation_exif_bytes(_exif_orientation(exif))
+        if not turn:
+            return kept
+        header_end = len(_PNG_SIGNATURE) + 25  # IHDR: length, type, 13 bytes, CRC
+        return kept[:header_end] + _png_chunk(b"eXIf", turn) + kept[header_end:]
+    if image_format == "WEBP":
+        return _webp_turned(_webp(data), _orientation_exif_bytes(_orientation(data)))
+    return None
+
+
+def _orientation_exif_bytes(orientation: int) -> bytes:
+    """EXIF holding the orientation only (empty when the image is upright)."""
+    if orientation in (None, 1):
+        return b""
+    exif = PILImage.Exif()
+    exif[ExifTags.Base.Orientation] = orientation
+    return bytes(exif.tobytes())
+
+
+def _png_chunk(kind: bytes, body: bytes) -> bytes:
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+
+def _webp_turned(data: bytes, turn: bytes) -> bytes:
+    """The stripped WebP with an EXIF chunk of the orientation (its VP8X flag set)."""
+    if not turn:
+        return data
+    body = bytearray(data[12:])
+    if body[:4] == b"VP8X":
+        body[8] |= _VP8X_EXIF
+    body += b"EXIF" + struct.pack("<I", len(turn)) + turn + b"\0" * (len(turn) & 1)
+    return b"RIFF" + struct.pack("<I", len(body) + 4) + b"WEBP" + bytes(body)
 
 
 def _orientation(data: bytes) -> int:

@@ -8,6 +8,7 @@ import pytest
 from PIL import ExifTags, PngImagePlugin
 from PIL import Image as PILImage
 
+from labeler.images.metadata import metadata_strip
 from labeler.images.stripped import stripped_copy
 from tests.api.test_original_bytes import OWNER, leaks, private_photo
 
@@ -139,3 +140,25 @@ def test_an_icc_profile_keeps_its_colour_and_loses_its_text(fmt, extension):
     assert colour.media_white_point == original.media_white_point
     assert colour.profile_description == "ICC"
     assert _pixels(copy.content) == _pixels(data)
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG", "WEBP"])
+def test_the_strip_of_exports_and_stored_originals_keeps_what_the_served_copy_keeps(fmt):
+    """``metadata_strip`` (exports, strip-on-ingest) goes by the served copy's list of what
+    to keep: an ICC profile's text and a JPEG's other APPn segments (APP3-APP15 but
+    Adobe's) are left out too, the picture and its turn kept."""
+    options: dict[str, object] = {"icc_profile": _owned_profile()}
+    if fmt == "WEBP":
+        options["lossless"] = True
+    exif = PILImage.Exif()
+    exif[ExifTags.Base.Orientation] = 6
+    options["exif"] = exif.tobytes()
+    data = _picture(fmt, **options)
+    if fmt == "JPEG":  # an APP12 segment ("Ducky", Photoshop's) naming the owner
+        payload = b"Ducky\0" + OWNER.encode()
+        data = data[:2] + b"\xff\xec" + (len(payload) + 2).to_bytes(2, "big") + payload + data[2:]
+    stripped = metadata_strip(data, fmt)
+    assert OWNER.encode() not in stripped and b"Jane" not in stripped
+    with PILImage.open(io.BytesIO(stripped)) as image:
+        assert image.getexif().get(ExifTags.Base.Orientation) == 6
+    assert _pixels(stripped) == _pixels(data)
