@@ -169,6 +169,11 @@ class BulkView(ProjectScopedView):
                     f"Unknown parameter {name!r}: put the image filters in 'filter'.",
                     field=name,
                 )
+        if len(request.query_params.getlist("filter")) > 1:
+            raise ValidationFailed(
+                "filter is given once: put every image filter in one query string.",
+                field="filter",
+            )
         query = request.query_params.get("filter", "")
         return Response({"count": selection_count(self.project, query, user=self.user)})
 

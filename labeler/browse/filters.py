@@ -106,7 +106,7 @@ def images_filtered(
     PermissionDenied when a filter is not for the caller's role (annotators label blind).
     """
     given = _given(params, reads=reads, empty_is_none=empty_is_none)
-    sort = (param_values(params, "sort") or ["id"])[-1]
+    sort = _sort_given(params, empty_is_none=empty_is_none)
     _check_audience(project, user, given, sorted_by=sort)
     images = Image.objects.filter(project=project)
     for name, values in given.items():
@@ -158,6 +158,21 @@ def _given(
         if values:
             given[name] = values
     return given
+
+
+def _sort_given(params: Mapping[str, Any], *, empty_is_none: bool) -> str:
+    """The one ``sort`` asked for (``id`` when none): given twice or empty, where no page's
+    form sends it so, is a 400 rather than a quiet choice of one order."""
+    values = param_values(params, "sort")
+    if empty_is_none:  # a page: its forms keep the order they were opened with
+        return values[-1] if values else "id"
+    if "sort" in params and _sent_count(params, "sort") > 1:
+        raise ValidationFailed(
+            f"sort is given once, not {_sent_count(params, 'sort')} times.", field="sort"
+        )
+    if "sort" in params and not values:
+        raise ValidationFailed("sort is empty: give an order or leave it out.", field="sort")
+    return values[-1] if values else "id"
 
 
 def _sent_count(params: Mapping[str, Any], name: str) -> int:

@@ -63,3 +63,21 @@ def test_the_images_page_form_still_sends_its_empty_fields(project, lead, make_i
         project, QueryDict("name=&name=img&status="), user=lead, empty_is_none=True
     )
     assert images.count() == 2
+
+
+@pytest.mark.parametrize("query", ["sort=", "sort=id&sort=-id", "sort=name&sort="])
+def test_a_sort_given_twice_or_empty_is_a_400_not_a_quiet_choice(project, lead, query):
+    """The list and a selection take one order or none; the pages keep theirs as sent."""
+    with pytest.raises(ValidationFailed) as refused:
+        images_filtered(project, QueryDict(query), user=lead)
+    assert refused.value.field == "sort"
+    images_filtered(project, QueryDict(query), user=lead, reads=("sort",), empty_is_none=True)
+
+
+def test_the_bulk_count_takes_one_filter(project, lead):
+    """Two ``filter`` parameters were counted as the last one (an empty one: everything)."""
+    response = client_for(lead).get(
+        f"/api/v1/projects/{project.pk}/images/bulk/?filter=status%3Dcomplete&filter="
+    )
+    assert response.status_code == 400, response.content
+    assert "filter" in response.json()["errors"]
