@@ -10,22 +10,43 @@ from labeler.projects import accounts
 from labeler.projects.models import Label, Membership, Project
 
 
-class LabelInline(admin.TabularInline):
+class ReadOnlyInline(admin.TabularInline):
+    """Shown, not changed: labels and members change through their services (the project's
+    pages and the API), which keep a lead in every project and the labels' images whole."""
+
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class LabelInline(ReadOnlyInline):
     model = Label
-    extra = 0
 
 
-class MembershipInline(admin.TabularInline):
+class MembershipInline(ReadOnlyInline):
     model = Membership
-    extra = 0
-    raw_id_fields = ["user"]
 
 
 @admin.register(Project)
 class ProjectAdmin(admin.ModelAdmin):
+    """Projects to look at: their settings change on the project's settings page or over
+    the API, where what follows a change happens too (a new overlap sets every image's
+    completeness again, a new near-duplicate distance regroups the images)."""
+
     list_display = ["name", "multi_label", "overlap", "created_at"]
     search_fields = ["name"]
     inlines = [LabelInline, MembershipInline]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
 
 
 admin.site.unregister(User)

@@ -172,6 +172,15 @@ RULES: dict[str, Rule] = {
         {"get": {**staff_site(), "admin": 403}, "post": {**staff_site(), "admin": 403}},
         methods=["get", "post"],
     ),
+    # Projects change through their pages and the API (what follows a change, the lead
+    # kept): the admin shows them, adds none and changes none.
+    "admin:projects_project_add": Rule(
+        {"get": {**staff_site(), "admin": 403}, "post": {**staff_site(), "admin": 403}},
+        methods=["get", "post"],
+    ),
+    "admin:projects_project_change": Rule(
+        {"get": staff_site(), "post": {**staff_site(), "admin": 403}}, methods=["get", "post"]
+    ),
     "admin:login": Rule({"get": public(), "post": public()}, methods=["get", "post"]),
     "admin:logout": Rule({"post": {**public(), "admin": LOGIN}}, methods=["post"]),
     "admin:password_change_done": read(staff_site(), methods=["get"]),
