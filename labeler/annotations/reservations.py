@@ -14,9 +14,8 @@ from django.contrib.auth.models import User
 
 from labeler.annotations.models import ImageReservation
 from labeler.errors import ValidationFailed
-from labeler.projects.models import Membership, Project, Role
-
-MAX_NAMED = 5  # usernames quoted in one refusal
+from labeler.projects.models import Project, Role
+from labeler.projects.selectors import MAX_NAMED, members_named
 
 
 def reservation_annotators(
@@ -24,24 +23,11 @@ def reservation_annotators(
 ) -> list[int]:
     """The user ids of the named annotators of the project, sorted; refuses (400, naming
     them) a name that is no member, or a member who is not an annotator."""
-    if not isinstance(usernames, list) or any(not isinstance(name, str) for name in usernames):
-        raise ValidationFailed(f"'{field}' must be a list of usernames.", field=field)
-    names = sorted(set(usernames))
-    roles = dict(
-        Membership.objects.filter(project=project, user__username__in=names).values_list(
-            "user__username", "role"
-        )
-    )
-    missing = [name for name in names if name not in roles]
-    if missing:
-        raise ValidationFailed(
-            f"No member of this project is named {', '.join(map(repr, missing[:MAX_NAMED]))}.",
-            field=field,
-        )
+    members = members_named(project=project, usernames=usernames, field=field)
     others = [
-        f"{name!r} ({Role(roles[name]).label.lower()})"
-        for name in names
-        if roles[name] != Role.ANNOTATOR
+        f"{name!r} ({Role(role).label.lower()})"
+        for name, (_, role) in members.items()
+        if role != Role.ANNOTATOR
     ]
     if others:
         raise ValidationFailed(
@@ -50,8 +36,7 @@ def reservation_annotators(
             "the images to no one.",
             field=field,
         )
-    ids = Membership.objects.filter(project=project, user__username__in=names)
-    return sorted(ids.values_list("user_id", flat=True))
+    return sorted(user_id for user_id, _ in members.values())
 
 
 def reservations_replace(

@@ -39,7 +39,8 @@ from labeler.errors import ValidationFailed
 from labeler.exports import services as export_services
 from labeler.exports.options import export_options_parse
 from labeler.images.models import Image
-from labeler.projects.models import Membership, Project
+from labeler.projects.models import Project
+from labeler.projects.selectors import members_named
 
 Progress = Callable[[int], None]
 MAX_NOTE = 500
@@ -80,21 +81,8 @@ def _only(params: Mapping[str, Any], allowed: tuple[str, ...]) -> None:
 
 def _annotators(project: Project, raw: Any, *, field: str = "annotators") -> list[int]:
     """Usernames of the project's members, as user ids."""
-    if not isinstance(raw, list) or any(not isinstance(name, str) for name in raw):
-        raise ValidationFailed(f"'{field}' must be a list of usernames.", field=field)
-    names = sorted(set(raw))
-    found = dict(
-        Membership.objects.filter(project=project, user__username__in=names).values_list(
-            "user__username", "user_id"
-        )
-    )
-    missing = [name for name in names if name not in found]
-    if missing:
-        raise ValidationFailed(
-            f"No member of this project is named {', '.join(map(repr, missing[:5]))}.",
-            field=field,
-        )
-    return sorted(found.values())
+    members = members_named(project=project, usernames=raw, field=field)
+    return sorted(user_id for user_id, _ in members.values())
 
 
 # ---- send to review ----------------------------------------------------------------------

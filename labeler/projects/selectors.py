@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import functools
+from typing import Any
 
 from django.apps import apps
 from django.contrib.auth.models import AnonymousUser, User
 from django.db import connection
 from django.db.models import QuerySet
 
-from labeler.errors import NotFound
+from labeler.errors import NotFound, ValidationFailed
 from labeler.projects.models import Label, Membership, Project, Role
 
 AnyUser = User | AnonymousUser
@@ -133,3 +134,30 @@ def active_user_by_username(username: str) -> User | None:
         matches = list(active.filter(username__iexact=username)[:2])
         user = matches[0] if len(matches) == 1 else None
     return user
+
+
+MAX_NAMED = 5  # usernames quoted in one refusal
+
+
+def members_named(
+    *, project: Project, usernames: Any, field: str = "annotators"
+) -> dict[str, tuple[int, str]]:
+    """The project's members by the names given: ``{username: (user id, role)}``.
+
+    Raises ValidationFailed naming ``field`` for anything but a list of usernames, and
+    naming the names that are no member of the project.
+    """
+    if not isinstance(usernames, list) or any(not isinstance(name, str) for name in usernames):
+        raise ValidationFailed(f"'{field}' must be a list of usernames.", field=field)
+    names = sorted(set(usernames))
+    rows = Membership.objects.filter(project=project, user__username__in=names).values_list(
+        "user__username", "user_id", "role"
+    )
+    found = {name: (user_id, role) for name, user_id, role in rows}
+    missing = [name for name in names if name not in found]
+    if missing:
+        raise ValidationFailed(
+            f"No member of this project is named {', '.join(map(repr, missing[:MAX_NAMED]))}.",
+            field=field,
+        )
+    return found
