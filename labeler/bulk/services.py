@@ -105,10 +105,10 @@ def bulk_action(
     return record
 
 
-def bulk_authority_check(*, project: Project, user: User | None) -> None:
-    """Refuse (PermissionDenied) a bulk action by anyone but an active lead of the project
-    or an admin: when it is asked for, and again when a queued one runs, since its asker
-    may have lost the role (or the account) meanwhile."""
+def bulk_authority_check(*, project: Project, user: User | None) -> User:
+    """The asker, if an active lead of the project or an admin; else PermissionDenied.
+    Checked when a bulk action is asked for, and again when a queued one runs, since its
+    asker may have lost the role (or the account) meanwhile."""
     if user is None:
         raise PermissionDenied("The person who asked for the action no longer exists.")
     role = project_role(user=user, project=project, fresh=True)
@@ -117,6 +117,7 @@ def bulk_authority_check(*, project: Project, user: User | None) -> None:
             f"Only the project's leads and admins run bulk actions, and {user.username} "
             "is neither (any more)."
         )
+    return user
 
 
 def _expected_count(action: str, raw: Any, *, required: bool) -> int | None:
@@ -154,11 +155,10 @@ def bulk_action_run(*, action_id: int) -> BulkAction | None:
         cache.set(key, done, PROGRESS_SECONDS)
 
     ids = np.asarray(record.image_ids or [], dtype=np.int64)
-    user = record.created_by
     try:
         with transaction.atomic():
             project = Project.objects.get(pk=record.project_id)
-            bulk_authority_check(project=project, user=user)
+            user = bulk_authority_check(project=project, user=record.created_by)
             outcome = ACTIONS[record.action].apply(
                 project, ids, dict(record.params), user, progress
             )
