@@ -5,9 +5,11 @@ from __future__ import annotations
 import logging
 import posixpath
 import re
+import struct
 
 from django.http import FileResponse
 
+from labeler.images.decoding import DecodeRefused
 from labeler.images.references import CONTENT_TYPES, file_open, is_reference
 from labeler.images.served import image_bytes_for
 
@@ -50,7 +52,9 @@ def stored_file_response(
         handle = file_open(name)
     except (FileNotFoundError, IsADirectoryError):
         return None
-    except (ValueError, SyntaxError) as exc:  # passed the upload's checks: not expected
+    except (ValueError, SyntaxError, struct.error, DecodeRefused) as exc:
+        # Passed the upload's checks, so not expected: a copy that cannot be made (a
+        # damaged file read in place, a redraw over the decoding cap) is not served.
         logger.warning("Cannot strip %s: %s", name, exc)
         return None
     except OSError as exc:  # a referenced bucket or folder that cannot be read now

@@ -65,17 +65,16 @@ class StrippedCopy:
 def stripped_copy(data: bytes, extension: str) -> StrippedCopy:
     """The image in ``data`` (stored with this extension) with nothing but its picture.
 
-    Raises ValueError (or Pillow's OSError) when the file cannot be read as its format.
+    Raises ValueError (or Pillow's OSError, the decoder's DecodeRefused among them) when
+    the file cannot be read as its format, or redrawn within the decoding cap.
     """
     if extension == "jpg":
         return StrippedCopy(_jpeg(data, _orientation(data)), "jpg")
-    if extension == "png":
-        kept, exif = _png(data)
-        if _exif_orientation(exif) == 1:
-            return StrippedCopy(kept, "png")
-    elif extension == "webp" and _orientation(data) == 1:
+    if extension == "png":  # a turn kept as an eXIf chunk, which browsers follow: no decode
+        return StrippedCopy(picture_with_orientation(data, "PNG") or b"", "png")
+    if extension == "webp" and _orientation(data) == 1:
         return StrippedCopy(_webp(data), "webp")
-    elif extension == "bmp":
+    if extension == "bmp":
         return StrippedCopy(data, "bmp")  # BMP holds no metadata
     return StrippedCopy(_png(_redrawn(data))[0], "png")
 
@@ -174,6 +173,8 @@ def _jpeg(data: bytes, orientation: int) -> bytes:
         elif marker == _EOI:
             break  # what follows (an MPO's other images, a trailer) is left out
         else:
+            if position + 4 > len(data):
+                raise ValueError("The JPEG ends inside a segment's header.")
             (length,) = struct.unpack(">H", data[position + 2 : position + 4])
             end = position + 2 + length
             body = data[position + 4 : end]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 
 import pytest
-from PIL import ExifTags, PngImagePlugin
+from PIL import ExifTags, ImageOps, PngImagePlugin
 from PIL import Image as PILImage
 
 from labeler.images.metadata import metadata_strip
@@ -77,9 +77,23 @@ def test_a_webp_loses_its_exif_and_xmp_chunks():
     assert _pixels(copy.content) == _pixels(data)
 
 
-@pytest.mark.parametrize(("fmt", "extension"), [("PNG", "png"), ("WEBP", "webp"), ("TIFF", "tif")])
+def test_a_turned_png_keeps_its_pixels_and_only_its_turn():
+    """Browsers follow a PNG's eXIf orientation, so a turned PNG is not decoded: its chunks
+    are copied and an eXIf holding the orientation alone is put back (a 10000-pixel PNG
+    turned by its EXIF was redrawn whole, over the decoding cap: a 500 for annotators)."""
+    data = _picture("PNG", exif=_exif(6))
+    copy = stripped_copy(data, "png")
+    assert (copy.extension, leaks(copy.content)) == ("png", [])
+    assert _pixels(copy.content) == _pixels(data)
+    with PILImage.open(io.BytesIO(copy.content)) as image:
+        assert dict(image.getexif()) == {ExifTags.Base.Orientation: 6}
+        assert ImageOps.exif_transpose(image).size == (20, 30)  # shown upright
+
+
+@pytest.mark.parametrize(("fmt", "extension"), [("WEBP", "webp"), ("TIFF", "tif")])
 def test_a_turned_or_other_format_is_drawn_again_upright_as_png(fmt, extension):
-    """Turned by its EXIF (no lossless way to keep that alone), or a TIFF's tags: a PNG."""
+    """A WebP turned by its EXIF (browsers do not follow a WebP's), or a TIFF's tags: a
+    PNG drawn upright."""
     options: dict[str, object] = {"exif": _exif(6)}
     if fmt == "WEBP":
         options["lossless"] = True
@@ -162,3 +176,12 @@ def test_the_strip_of_exports_and_stored_originals_keeps_what_the_served_copy_ke
     with PILImage.open(io.BytesIO(stripped)) as image:
         assert image.getexif().get(ExifTags.Base.Orientation) == 6
     assert _pixels(stripped) == _pixels(data)
+
+
+def test_a_jpeg_that_ends_inside_a_segment_header_is_a_value_error():
+    """A marker after the scan with its length cut off (a damaged file read in place):
+    a ValueError, which the file routes answer as a file they cannot serve, not a 500."""
+    data = _picture("JPEG")
+    damaged = data[: data.rindex(b"\xff\xd9")] + b"\xff\xc4\x00"
+    with pytest.raises(ValueError, match="ends inside"):
+        stripped_copy(damaged, "jpg")
