@@ -10,9 +10,10 @@ through:
   EOI; nothing after the image's end. A minimal EXIF holding the orientation is put back,
   so the photo shows the right way up, as the original does.
 - PNG: the critical chunks and those that say how to draw them (transparency, colour,
-  animation); no text, EXIF nor time.
+  animation); no text nor time, and an eXIf of the orientation alone where it is turned.
 - WebP: the bitstream, alpha, animation and ICC chunks; no EXIF nor XMP.
-- Anything else, and a PNG or WebP turned by its EXIF: decoded, turned upright and
+- Anything else, and a WebP turned by its EXIF (browsers follow a PNG's eXIf turn, not a
+  WebP's): decoded, turned upright and
   written as PNG (lossless; a GIF's first frame).
 
 An ICC profile keeps its colour and loses its text (description, copyright, the device's

@@ -101,8 +101,13 @@ def json_parse(text: str) -> Any:
 
 
 def jsonl_parse(text: str) -> Iterator[tuple[int, Any]]:
-    """Each non-blank line's JSON value with its line number, checked as ``json_parse``."""
-    for number, line in enumerate(text.splitlines(), start=1):
+    """Each non-blank line's JSON value with its line number, checked as ``json_parse``.
+
+    Lines end at a line feed only (a carriage return before it dropped): JSON text may
+    hold U+2028, U+2029 and U+0085 unescaped, which ``str.splitlines`` would break at.
+    """
+    for number, line in enumerate(text.split("\n"), start=1):
+        line = line.removesuffix("\r")
         if not line.strip():
             continue
         _depth_check(line, line=number)

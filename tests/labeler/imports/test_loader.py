@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from labeler.imports import loader
-from labeler.imports.loader import LabelSourceError, labels_bytes_read
+from labeler.imports.loader import LabelSourceError, jsonl_parse, labels_bytes_read
 from labeler.imports.sources import labels_file_load
 from labeler.json_depth import MAX_DEPTH
 
@@ -170,3 +170,12 @@ def test_a_coco_id_given_twice_is_refused_naming_both_records():
     categories[1]["id"] = "d"
     coco["annotations"] = [{"image_id": 1, "category_id": "c"}]
     assert labels_file_load(json.dumps(coco).encode(), labels_format="coco") == {"a.png": ["cat"]}
+
+
+def test_json_lines_end_at_line_feeds_only():
+    """U+2028, U+2029 and U+0085 are text inside a JSON string, not line ends."""
+    text = '{"file_name": "a\u2028b.png", "final_labels": ["c\u0085t"]}\r\n\n{"x": "\u2029"}\n'
+    assert list(jsonl_parse(text)) == [
+        (1, {"file_name": "a\u2028b.png", "final_labels": ["c\u0085t"]}),
+        (3, {"x": "\u2029"}),
+    ]
