@@ -32,7 +32,7 @@ STRIPPED_FOLDER = "stripped"
 # What the copies leave out changed with each version: a copy of an earlier one is made
 # again (version 2: ICC profiles lose their text; version 1 kept them whole).
 _COPY_VERSION = 2
-_EXTENSIONS = ("jpg", "png", "webp", "bmp")
+_KEPT_FORMATS = ("jpg", "webp", "bmp")  # a copy keeps these; any other is a PNG
 
 
 def sees_originals(*, is_admin: bool, role: str | None) -> bool:
@@ -55,8 +55,8 @@ def image_bytes_for(*, name: str, originals: bool) -> str:
     if originals or not is_original(name):
         return name
     extension = os.path.splitext(name)[1].lstrip(".").lower()
-    # The copy's likely format first: an object store answers each look-up in a request.
-    for candidate in sorted(_EXTENSIONS, key=lambda e: (e != extension, e != "png")):
+    # Only the formats its copy can have: an object store answers each look-up in a request.
+    for candidate in _copy_extensions(extension):
         cached = _stripped_base(name) + candidate
         if default_storage.exists(cached):
             return cached
@@ -70,9 +70,16 @@ def stripped_delete(*, name: str) -> None:
     """Delete an original's stripped copy, if one was made."""
     if not is_original(name):
         return
+    extension = os.path.splitext(name)[1].lstrip(".").lower()
     for version in range(1, _COPY_VERSION + 1):
-        for extension in _EXTENSIONS:
-            default_storage.delete(_stripped_base(name, version=version) + extension)
+        for candidate in _copy_extensions(extension):
+            default_storage.delete(_stripped_base(name, version=version) + candidate)
+
+
+def _copy_extensions(extension: str) -> tuple[str, ...]:
+    """The formats an original's copy can be in, the likeliest first: its own where the
+    copy keeps it (``stripped_copy``), PNG for what is drawn again."""
+    return (extension, "png") if extension in _KEPT_FORMATS else ("png",)
 
 
 def _stripped_base(name: str, *, version: int = _COPY_VERSION) -> str:
