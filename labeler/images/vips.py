@@ -44,6 +44,8 @@ def _load_pyvips() -> tuple[ModuleType | None, str]:
         import pyvips
     except (ImportError, OSError) as exc:  # no pyvips, or pyvips without libvips
         return None, str(exc)
+    if not pyvips.at_least_libvips(8, 12):  # fail_on, which stops at a file's first error
+        return None, f"libvips {pyvips.version(0)}.{pyvips.version(1)} is older than 8.12"
     pyvips.cache_set_max(0)  # no operation cache: nothing decoded outlives its call
     pyvips.cache_set_max_mem(0)
     pyvips.cache_set_max_files(0)
