@@ -38,3 +38,8 @@ def login_throttle(scope: str, kind: str, who: str) -> str:
     """A login throttle's counter (``kind`` "count") or lockout end ("until") for ``who``
     (a user at an address, or an address), in ``scope`` ("user" or "address")."""
     return f"labeler:login:{scope}:{kind}:{who}"
+
+
+def bulk_action_progress(action_id: int) -> str:
+    """How many images a running bulk action has done so far (``labeler.bulk.services``)."""
+    return f"labeler:bulk:{action_id}:done"

@@ -21,7 +21,7 @@ from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
-from labeler import flows, jobs
+from labeler import cache_keys, flows, jobs
 from labeler.bulk.actions import ACTIONS, Outcome
 from labeler.bulk.models import BulkAction, BulkStatus
 from labeler.bulk.selection import selection_resolve, selection_summary
@@ -146,7 +146,7 @@ def bulk_action_run(*, action_id: int) -> BulkAction | None:
     record = _claim(action_id)
     if record is None:
         return None
-    key = _progress_key(record.pk)
+    key = cache_keys.bulk_action_progress(record.pk)
     done = 0
 
     def progress(n: int) -> None:
@@ -187,7 +187,7 @@ def bulk_action_run(*, action_id: int) -> BulkAction | None:
 def bulk_action_progress(record: BulkAction) -> int:
     """Images acted on so far: live from the running job, else as recorded."""
     if record.status == BulkStatus.RUNNING:
-        return int(cache.get(_progress_key(record.pk), 0))
+        return int(cache.get(cache_keys.bulk_action_progress(record.pk), 0))
     return record.done
 
 
@@ -211,7 +211,3 @@ def _reason(exc: Exception) -> str:
     if isinstance(exc, DomainError):
         return str(exc)
     return f"The action failed ({type(exc).__name__}); nothing was changed."
-
-
-def _progress_key(action_id: int) -> str:
-    return f"labeler:bulk:{action_id}:done"
