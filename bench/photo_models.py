@@ -39,8 +39,8 @@ import torch.nn.functional as F
 from PIL import Image as PILImage
 
 from labeler.images.model_inputs import InputCache
-from labeler.projects.training_choice import TrainingFacts, training_config_resolve
-from labeler.projects.training_config import training_config_clean
+from labeler.predictions.training_choice import TrainingFacts, training_config_resolve
+from labeler.predictions.training_config import training_config_clean
 from worker.ml import architectures, device, inference, training, weights
 from worker.ml.data import decode_files
 

@@ -26,7 +26,7 @@ from labeler.images.models import Image
 from labeler.predictions import prelabel
 from labeler.predictions.models import ModelVersion, RunStatus, TrainingRun
 from labeler.projects.models import Label, Project
-from labeler.projects.training_config import training_config_clean
+from labeler.predictions.training_config import training_config_clean
 from worker import model_jobs as ml_jobs
 from worker.ml import architectures, weights
 

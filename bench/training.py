@@ -28,8 +28,8 @@ from PIL import Image as PILImage
 from sklearn.datasets import load_digits
 
 from labeler.predictions.evaluation import split_stratified
-from labeler.projects.training_choice import TrainingFacts, training_config_resolve
-from labeler.projects.training_config import training_config_clean
+from labeler.predictions.training_choice import TrainingFacts, training_config_resolve
+from labeler.predictions.training_config import training_config_clean
 from worker.ml import data, device, inference, training, weights
 
 LABELLED = 800

@@ -18,8 +18,8 @@ from labeler.predictions.models import (
     TrainingRun,
 )
 from labeler.projects.models import Project
-from labeler.projects.training_choice import training_input_sizes
-from labeler.projects.training_config import AUTO, training_config_clean
+from labeler.predictions.training_choice import training_input_sizes
+from labeler.predictions.training_config import AUTO, training_config_clean
 
 DEFAULT_THRESHOLD = 0.5
 # How many images the median image side is taken over: enough to tell photos from

@@ -25,7 +25,7 @@ from labeler.predictions.runs import (
 )
 from labeler.predictions.selectors import current_model
 from labeler.projects.models import Project
-from labeler.projects.training_config import training_config_clean
+from labeler.predictions.training_config import training_config_clean
 from labeler.task_names import Task
 
 __all__ = ["model_version_promote", "prelabel_start", "training_config_merge", "training_start"]

@@ -25,7 +25,7 @@ from labeler.projects.models import (
     Role,
 )
 from labeler.projects.overlap import OVERLAP_FIELDS, overlap_settings_check
-from labeler.projects.training_config import training_config_clean
+from labeler.predictions.training_config import training_config_clean
 from labeler.task_names import Task
 
 MAX_OVERLAP = 50

@@ -21,7 +21,7 @@ from labeler.projects.models import (
     Role,
 )
 from labeler.projects.selectors import active_user_by_username
-from labeler.projects.training_config import training_config_defaults
+from labeler.predictions.training_config import training_config_defaults
 
 LABEL_PARTS = ("id", "name", "color", "hotkey")
 NEW_PROJECT_LABEL_ROWS = 2  # a single-label project needs at least two labels

@@ -10,7 +10,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from labeler.projects.training_config import ARCHITECTURES, BACKBONES
+from labeler.predictions.training_config import ARCHITECTURES, BACKBONES
 from worker.ml.device import setting
 
 __all__ = ["BACKBONES", "build", "normalisation_for", "pretrained_available", "pretrained_path"]

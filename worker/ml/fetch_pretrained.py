@@ -15,7 +15,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from labeler.projects.training_config import BACKBONES
+from labeler.predictions.training_config import BACKBONES
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -2,7 +2,7 @@
 
 ``fit`` takes uint8 (N, C, H, W) tensors, single-label targets as label indices (N,) or
 multi-label targets as multi-hot floats (N, L), and the settled training config
-(``labeler.projects.training_choice``: no "auto" left). With enough validation images it
+(``labeler.predictions.training_choice``: no "auto" left). With enough validation images it
 stops early and keeps the weights of the epoch with the lowest validation loss; with
 fewer it trains the whole one-cycle schedule and keeps the last, annealed weights.
 
@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from labeler.predictions.evaluation import classification_metrics, tune_thresholds
-from labeler.projects.training_config import AUTO, PER_ARCHITECTURE_KEYS
+from labeler.predictions.training_config import AUTO, PER_ARCHITECTURE_KEYS
 from worker.ml import batch_norm, feed
 from worker.ml.architectures import build, normalisation_for, pretrained_path
 from worker.ml.data import Augmenter, to_model_input
@@ -147,7 +147,7 @@ def _settled_check(config: dict[str, Any]) -> None:
     if open_keys:
         raise ValueError(
             f"The training config leaves {', '.join(open_keys)} open: settle it first "
-            "(labeler.projects.training_choice.training_config_resolve)."
+            "(labeler.predictions.training_choice.training_config_resolve)."
         )
 
 

@@ -27,7 +27,7 @@ from labeler.images.duplicates import phash_columns
 from labeler.images.models import Image
 from labeler.predictions import runs
 from labeler.predictions.models import RunStatus, TrainingRun
-from labeler.projects.training_config import training_config_clean
+from labeler.predictions.training_config import training_config_clean
 from labeler.task_names import Task
 from tests.labeler.exports.data import finalise
 

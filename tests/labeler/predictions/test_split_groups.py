@@ -12,7 +12,7 @@ from labeler.images.models import Image
 from labeler.predictions import runs
 from labeler.predictions.dataset import TrainingSet, training_split
 from labeler.predictions.models import RunStatus, TrainingRun
-from labeler.projects.training_config import training_config_clean
+from labeler.predictions.training_config import training_config_clean
 from tests.conftest import client_for
 from tests.factories import ProjectFactory, UserFactory
 from tests.worker.ml_project import ml_project

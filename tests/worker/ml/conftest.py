@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 import torch
 
-from labeler.projects.training_choice import TrainingFacts, training_config_resolve
-from labeler.projects.training_config import training_config_clean
+from labeler.predictions.training_choice import TrainingFacts, training_config_resolve
+from labeler.predictions.training_config import training_config_clean
 
 SIZE = 8
 

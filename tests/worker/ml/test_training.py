@@ -7,8 +7,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from labeler.projects.training_choice import TrainingFacts, training_config_resolve
-from labeler.projects.training_config import training_config_clean
+from labeler.predictions.training_choice import TrainingFacts, training_config_resolve
+from labeler.predictions.training_config import training_config_clean
 from tests.worker.ml.conftest import quadrant_images, tiny_config
 from tests.worker.ml.shapes import shape_images
 from worker.ml import architectures, batch_norm, training

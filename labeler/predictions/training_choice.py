@@ -14,7 +14,7 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
-from labeler.projects.training_config import (
+from labeler.predictions.training_config import (
     AUTO,
     BACKBONES,
     MIN_BATCH_FOR_NORM,

@@ -5,7 +5,7 @@ with the defaults and checks every value. Some settings default to "pick for me"
 (``architecture`` "auto", ``batch_norm`` "auto"; ``image_size``, ``pretrained``,
 ``learning_rate``, ``batch_size`` and ``warmup`` None): the worker that claims a run
 settles them from what it holds and the project's images
-(``labeler.projects.training_choice``), so it always trains on a full, concrete dict.
+(``labeler.predictions.training_choice``), so it always trains on a full, concrete dict.
 """
 
 from __future__ import annotations

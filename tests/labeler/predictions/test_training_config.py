@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from labeler.errors import ValidationFailed
-from labeler.projects.training_config import training_config_clean, training_config_defaults
+from labeler.predictions.training_config import training_config_clean, training_config_defaults
 
 
 def test_defaults_are_complete_and_fresh():

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import pytest
 
-from labeler.projects.training_choice import (
+from labeler.predictions.training_choice import (
     PHOTO_SIDE,
     TrainingFacts,
     training_config_resolve,
     training_input_sizes,
 )
-from labeler.projects.training_config import PER_ARCHITECTURE, training_config_clean
+from labeler.predictions.training_config import PER_ARCHITECTURE, training_config_clean
 
 PHOTOS = {"median_side": 3000, "sampled": 101}
 ALL_WEIGHTS = frozenset(PER_ARCHITECTURE) - {"small-cnn"}
