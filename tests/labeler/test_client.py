@@ -12,6 +12,7 @@ from django.contrib.auth.models import Permission
 
 from labeler import client
 from labeler.annotations.models import FinalLabel, FinalLabelMethod
+from labeler.client import upload
 from labeler.images.models import Image
 from labeler.projects.models import Project
 from tests.factories import UserFactory, image_bytes
@@ -201,7 +202,7 @@ def test_batches_hold_a_count_and_a_byte_budget(tmp_path):
         path = tmp_path / f"{index}.bin"
         path.write_bytes(b"x" * size)
         paths.append(path)
-    batches = list(client._batches(paths, size=3, max_bytes=40))
+    batches = list(upload._batches(paths, size=3, max_bytes=40))
     assert [[p.name for p in batch] for batch in batches] == [
         ["0.bin", "1.bin"],
         ["2.bin"],
