@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 
-from labeler.browse.filters import ImageFilter, register_filter
+from labeler.browse.image_filter import ImageFilter
 from labeler.errors import ValidationFailed
 from labeler.images.models import Image
 from labeler.projects.models import Project
@@ -40,23 +40,21 @@ def _duplicate_group(
     return images.filter(duplicate_group__in=groups)
 
 
-HAS_DUPLICATES = register_filter(
-    ImageFilter(
-        "has_duplicates",
-        "Has near-duplicates",
-        "choice",
-        _has_duplicates,
-        choices=(("true", "Yes"), ("false", "No")),
-        many=False,
-        help="true: a resized, re-encoded, cropped or recoloured copy of it is in the project.",
-    )
+HAS_DUPLICATES = ImageFilter(
+    "has_duplicates",
+    "Has near-duplicates",
+    "choice",
+    _has_duplicates,
+    choices=(("true", "Yes"), ("false", "No")),
+    many=False,
+    help="true: a resized, re-encoded, cropped or recoloured copy of it is in the project.",
 )
-DUPLICATE_GROUP = register_filter(
-    ImageFilter(
-        "duplicate_group",
-        "Near-duplicate group",
-        "integer",
-        _duplicate_group,
-        help="The images of this near-duplicate group (its id: the group's smallest image id).",
-    )
+DUPLICATE_GROUP = ImageFilter(
+    "duplicate_group",
+    "Near-duplicate group",
+    "integer",
+    _duplicate_group,
+    help="The images of this near-duplicate group (its id: the group's smallest image id).",
 )
+
+IMAGE_FILTERS = (HAS_DUPLICATES, DUPLICATE_GROUP)

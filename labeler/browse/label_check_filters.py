@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 
-from labeler.browse.filters import ImageFilter, register_filter
+from labeler.browse.image_filter import ImageFilter
 from labeler.errors import ValidationFailed
 from labeler.images.models import Image
 from labeler.predictions.label_check import likely_wrong_image_ids
@@ -28,15 +28,15 @@ def _likely_wrong(images: QuerySet[Image], values: list[str], project: Project) 
     return images.exclude(pk__in=flagged)
 
 
-LIKELY_WRONG = register_filter(
-    ImageFilter(
-        "likely_wrong",
-        "Likely wrong label",
-        "choice",
-        _likely_wrong,
-        choices=(("true", "Yes"), ("false", "No")),
-        many=False,
-        help="true: after the latest training, a model that never saw the image disagrees "
-        "with its final label (confident learning).",
-    )
+LIKELY_WRONG = ImageFilter(
+    "likely_wrong",
+    "Likely wrong label",
+    "choice",
+    _likely_wrong,
+    choices=(("true", "Yes"), ("false", "No")),
+    many=False,
+    help="true: after the latest training, a model that never saw the image disagrees "
+    "with its final label (confident learning).",
 )
+
+IMAGE_FILTERS = (LIKELY_WRONG,)

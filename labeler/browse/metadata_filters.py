@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from django.db.models import Exists, OuterRef, QuerySet
 
-from labeler.browse.filters import ImageFilter, register_filter
+from labeler.browse.image_filter import ImageFilter
 from labeler.browse.values import boolean_value, moment_value, text_value
 from labeler.errors import ValidationFailed
 from labeler.images import catalogue
@@ -77,7 +77,7 @@ def _sha256(images: QuerySet[Image], values: list[str], project: Project) -> Que
     return images.filter(sha256__in=wanted)
 
 
-for _filter in (
+IMAGE_FILTERS = (
     ImageFilter("captured_after", "Taken from", "date",
                 _moment("captured_after", "captured_at__gte"), many=False,
                 help="Taken at or after this moment (ISO 8601; a date or a time without an "
@@ -112,5 +112,4 @@ for _filter in (
                 _moment("created_at__lte", "created_at__lte"), many=False, group="",
                 audience="members",
                 help="Uploaded at or before this moment (ISO 8601)."),
-):  # fmt: skip
-    register_filter(_filter)
+)  # fmt: skip
