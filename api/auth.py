@@ -16,7 +16,7 @@ from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from api.parsers import JSONParser
-from labeler.login_throttle import CACHE_ERRORS, client_address, login_wait_seconds
+from labeler.http.login_throttle import CACHE_ERRORS, client_address, login_wait_seconds
 
 logger = logging.getLogger(__name__)
 

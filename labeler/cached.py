@@ -1,8 +1,8 @@
 """Results kept in the shared cache, computed afresh while the cache cannot be reached.
 
 The cache (Redis in production) only saves work: a page that reads a cached report must
-still answer while Redis is down, as logging in and labelling do (``labeler.sessions``,
-``labeler.login_throttle``). A read that fails counts as a miss and the result is
+still answer while Redis is down, as logging in and labelling do (``labeler.http.sessions``,
+``labeler.http.login_throttle``). A read that fails counts as a miss and the result is
 computed without trying to store it (one connection timeout a call, not two); a write
 that fails is logged and the computed result returned.
 """

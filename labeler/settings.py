@@ -100,7 +100,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, so that its 400 still passes the others and gets their headers.
-    "labeler.middleware.UnsafeTextRefused",
+    "labeler.http.middleware.UnsafeTextRefused",
 ]
 
 ROOT_URLCONF = "labeler.urls"
@@ -138,10 +138,10 @@ CACHES = {
 
 # Sessions are read from the cache and written through to the database: a page or API
 # call by a logged-in user costs no session query, and a cache flush logs nobody out.
-# (labeler.sessions: Django's cached_db, which also serves sessions while the cache is down).
-SESSION_ENGINE = "labeler.sessions"
-# Django's backend, with the session's user read by a fixed statement (labeler.backends).
-AUTHENTICATION_BACKENDS = ["labeler.backends.UserBackend"]
+# (labeler.http.sessions: Django's cached_db, which also serves sessions while the cache is down).
+SESSION_ENGINE = "labeler.http.sessions"
+# Django's backend, with the session's user read by a fixed statement (labeler.http.backends).
+AUTHENTICATION_BACKENDS = ["labeler.http.backends.UserBackend"]
 
 # Database: DATABASE_URL (postgres://user:pass@host:5432/name or sqlite:///path);
 # the default is a SQLite file under var/.
@@ -515,7 +515,7 @@ if env_bool("LABELER_CSP_REPORT_ONLY", False):
 else:
     CONTENT_SECURITY_POLICY = _CSP_POLICY
 # Web logins (the login page, the admin's, the API's token exchange) are refused for a
-# while after this many failures for one username from one address (labeler.login_throttle).
+# while after this many failures for one username from one address (labeler.http.login_throttle).
 LABELER_LOGIN_MAX_FAILURES = env_int("LABELER_LOGIN_MAX_FAILURES", 5)
 LABELER_LOGIN_LOCKOUT_SECONDS = env_int("LABELER_LOGIN_LOCKOUT_SECONDS", 15 * 60)
 # "Forgot password?" requests per e-mail address an hour (ten times as many per client).

@@ -16,7 +16,7 @@ from django.views.decorators.http import require_GET
 from labeler.agreement.review import decided_image_ids, review_candidates
 from labeler.agreement.selectors import agreement_report
 from labeler.annotations.selectors import annotator_progress, project_progress
-from labeler.login_throttle import client_address, lockout_message, login_wait_seconds
+from labeler.http.login_throttle import client_address, lockout_message, login_wait_seconds
 from labeler.predictions.waiting import ModelWaits, model_waits
 from labeler.projects import selectors
 from labeler.projects.models import Project

@@ -22,7 +22,7 @@ from django.urls import reverse_lazy
 from django.views.decorators.http import require_http_methods
 
 from labeler.errors import DomainError
-from labeler.login_throttle import client_address, password_reset_allowed
+from labeler.http.login_throttle import client_address, password_reset_allowed
 from labeler.projects import accounts, selectors, services
 from labeler.projects.models import Project, Role
 from labeler.web.pages import page_user

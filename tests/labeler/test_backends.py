@@ -6,7 +6,7 @@ import pytest
 from django.contrib.auth import get_user
 from django.test import Client
 
-from labeler.backends import UserBackend
+from labeler.http.backends import UserBackend
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db

@@ -30,7 +30,7 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 from rest_framework.throttling import SimpleRateThrottle
 
-from labeler.login_throttle import client_address, username_normalise
+from labeler.http.login_throttle import client_address, username_normalise
 from tests.factories import UserFactory
 
 PASSWORD = "correct-horse-battery"

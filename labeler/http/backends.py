@@ -3,7 +3,7 @@
 Every request with a session reads its user (``get_user``); the ORM spent several times
 what the database takes building that one-row query, about a quarter of a labelling
 call's time. Logging in (``authenticate``, and ``aauthenticate`` through it) is Django's,
-refused after repeated failures (``labeler.login_throttle``) whichever form or endpoint it
+refused after repeated failures (``labeler.http.login_throttle``) whichever form or endpoint it
 comes through; permissions are Django's own.
 """
 
@@ -19,7 +19,7 @@ from django.core.exceptions import PermissionDenied
 from django.db import connection
 from django.http import HttpRequest
 
-from labeler.login_throttle import (
+from labeler.http.login_throttle import (
     client_address,
     login_attempt_failed,
     login_attempt_start,
