@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+from functools import partial
 from typing import Any
 
 from django.db.models import QuerySet
@@ -15,14 +17,8 @@ from api.permissions import request_user
 from labeler import flows
 from labeler.errors import PermissionDenied
 from labeler.projects import selectors, services
-from labeler.projects.models import (
-    DUPLICATE_DISTANCE_MAX,
-    ActiveLearning,
-    ConsensusMethod,
-    Label,
-    OverlapMode,
-    Project,
-)
+from labeler.projects.models import Label, Project
+from labeler.projects.settings_registry import ProjectSetting, project_settings, setting_names
 
 
 class LabelSerializer(serializers.ModelSerializer):
@@ -55,28 +51,45 @@ class LabelListField(serializers.JSONField):
     """Labels as plain names or objects (name, color, hotkey; id to keep an existing one)."""
 
 
-@extend_schema_field(
-    {
-        "type": "object",
-        "additionalProperties": True,
-        "description": "Overrides of the training configuration (architecture, image_size, "
-        "epochs, augment, label_check_folds (0: no label check after a training; default 5), "
-        "label_check_epochs, ...); the rest keeps its defaults.",
-        "example": {"architecture": "resnet18", "image_size": 224, "epochs": 20},
-    }
-)
-class TrainingOverridesField(serializers.JSONField):
-    """Training settings that differ from the defaults."""
+def setting_object_field(setting: ProjectSetting, **options: Any) -> serializers.JSONField:
+    """An object-valued setting (``training``), documented from its declaration."""
+    field = serializers.JSONField(help_text=setting.help, **options)
+    schema = {"type": "object", "additionalProperties": True, "description": setting.help}
+    if setting.example is not None:
+        schema["example"] = setting.example
+    # drf-spectacular reads the schema from the field itself, instance or class.
+    return extend_schema_field(schema)(field)  # type: ignore[type-var]
+
+
+def setting_field(setting: ProjectSetting) -> serializers.Field:
+    """The REST field of a project setting, from its declaration: optional, its default
+    when left out, its bounds or choices, and its words as the message where declared."""
+    options: dict[str, Any] = {"required": False, "help_text": setting.help}
+    if setting.nullable:
+        options["allow_null"] = True
+    if setting.words is not None:
+        words = f"Must be {setting.words}."
+        options["error_messages"] = dict.fromkeys(("invalid", "min_value", "max_value"), words)
+    if setting.kind == "json":
+        return setting_object_field(setting, default=partial(copy.deepcopy, setting.default))
+    options["default"] = setting.default
+    if setting.kind == "bool":
+        return serializers.BooleanField(**options)
+    if setting.kind == "choice":
+        return serializers.ChoiceField(choices=setting.choice_pairs, **options)
+    options.update(min_value=setting.minimum, max_value=setting.maximum)
+    if setting.kind == "int":
+        return serializers.IntegerField(**options)
+    return serializers.FloatField(**options)
 
 
 class ProjectSerializer(serializers.ModelSerializer):
-    training = TrainingOverridesField(read_only=True)
-
     labels = LabelSerializer(many=True, read_only=True)
     role = serializers.SerializerMethodField()
 
     class Meta:
         model = Project
+        # The order of a project's keys; settings declared after these come at the end.
         fields = [
             "id", "name", "instructions", "multi_label", "overlap", "consensus_method",
             "review_threshold", "gold_rate", "active_learning", "active_learning_random_share",
@@ -89,139 +102,39 @@ class ProjectSerializer(serializers.ModelSerializer):
         ]  # fmt: skip
         read_only_fields = fields
 
+    def get_field_names(self, declared_fields: Any, info: Any) -> list[str]:
+        names = list(super().get_field_names(declared_fields, info))
+        return names + [name for name in setting_names() if name not in names]
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        fields = super().get_fields()
+        for setting in project_settings():
+            if setting.kind == "json":
+                fields[setting.name] = setting_object_field(setting, read_only=True)
+            else:
+                fields[setting.name].help_text = setting.help
+        return fields
+
     def get_role(self, project: Project) -> str | None:
         roles: dict[int, str] = self.context.get("roles", {})
         return roles.get(project.pk)
 
 
-DUPLICATE_DISTANCE_WORDS = (
-    f"Must be a whole number of bits from 0 to {DUPLICATE_DISTANCE_MAX}, -1 (no grouping "
-    "in this project) or null (the server's distance)."
-)
-
-
 class ProjectWriteSerializer(StrictInput, serializers.Serializer):
-    """The fields a client may send; domain rules are checked by the services."""
+    """The fields a client may send; the settings' fields come from their declarations
+    (``labeler.projects.settings_registry``); domain rules are checked by the services."""
 
     name = serializers.CharField(max_length=200)
     instructions = serializers.CharField(required=False, allow_blank=True, default="")
     multi_label = serializers.BooleanField(required=False, default=False)
-    overlap = serializers.IntegerField(required=False, default=1, min_value=1, max_value=50)
-    consensus_method = serializers.ChoiceField(
-        choices=ConsensusMethod.choices, required=False, default=ConsensusMethod.MAJORITY
-    )
-    review_threshold = serializers.FloatField(
-        required=False, default=0.7, min_value=0.0, max_value=1.0
-    )
-    gold_rate = serializers.FloatField(required=False, default=0.05, min_value=0.0, max_value=1.0)
-    overlap_mode = serializers.ChoiceField(
-        choices=OverlapMode.choices,
-        required=False,
-        default=OverlapMode.FIXED,
-        help_text="fixed: every image gets `overlap` annotators; adaptive: `overlap` first, then "
-        "one more at a time, up to `overlap_max`, while their labels disagree or the consensus "
-        "confidence is below `adaptive_confidence`.",
-    )
-    overlap_max = serializers.IntegerField(
-        required=False,
-        default=5,
-        min_value=1,
-        max_value=50,
-        help_text="Adaptive overlap: the most annotators an image gets (at least `overlap`).",
-    )
-    adaptive_confidence = serializers.FloatField(
-        required=False,
-        default=0.95,
-        min_value=0.0,
-        max_value=1.0,
-        help_text="Adaptive overlap: an image gets another annotator while the probability of "
-        "its leading label, each annotator weighed by their past accuracy, is below this.",
-    )
-    active_learning = serializers.ChoiceField(
-        choices=ActiveLearning.choices, required=False, default=ActiveLearning.MARGIN
-    )
-    active_learning_random_share = serializers.FloatField(
-        required=False, default=0.1, min_value=0.0, max_value=1.0
-    )
-    retrain_after = serializers.IntegerField(required=False, default=200, min_value=0)
-    training = TrainingOverridesField(required=False, default=dict)
-    machine_check_rate = serializers.FloatField(
-        required=False, default=0.1, min_value=0.0, max_value=1.0
-    )
-    suggestion_holdback = serializers.FloatField(
-        required=False,
-        default=0.1,
-        min_value=0.0,
-        max_value=1.0,
-        help_text="Share of images shown to annotators without the model's suggestion.",
-    )
-    suggestion_preselect = serializers.FloatField(
-        required=False,
-        default=0.6,
-        min_value=0.0,
-        max_value=1.0,
-        help_text="The lowest confidence (0 to 1) at which the model's suggestion is "
-        "pre-selected on the labelling page; below it the suggestion is shown, not selected.",
-    )
-    export_keep_metadata = serializers.BooleanField(
-        required=False,
-        default=False,
-        help_text="Keep photos' EXIF, XMP and IPTC (GPS, camera) in exported image files, "
-        "and images' GPS positions in JSON, CSV and COCO exports.",
-    )
-    strip_metadata_on_ingest = serializers.BooleanField(
-        required=False,
-        default=False,
-        help_text="Store new photos without their GPS position and other identifying EXIF, "
-        "XMP and IPTC (capture time and camera are still recorded); off: byte for byte.",
-    )
-    qualification_gold_count = serializers.IntegerField(
-        required=False,
-        default=0,
-        min_value=0,
-        max_value=500,
-        help_text="How many gold images a new annotator labels as a test before the real "
-        "queue opens to them; 0: no test.",
-    )
-    qualification_pass_mark = serializers.FloatField(
-        required=False,
-        default=0.8,
-        min_value=0.0,
-        max_value=1.0,
-        help_text="The share (0 to 1) of the test's gold images an annotator must label right.",
-    )
-    gold_pause_window = serializers.IntegerField(
-        required=False,
-        default=20,
-        min_value=1,
-        max_value=1000,
-        help_text="How many of an annotator's latest gold answers their rolling accuracy uses.",
-    )
-    gold_pause_below = serializers.FloatField(
-        required=False,
-        default=0.0,
-        min_value=0.0,
-        max_value=1.0,
-        help_text="An annotator whose rolling gold accuracy falls below this share is paused "
-        "until a lead lets them go on; 0: never paused.",
-    )
-    duplicate_distance = serializers.IntegerField(
-        required=False,
-        allow_null=True,
-        default=None,
-        min_value=-1,
-        max_value=DUPLICATE_DISTANCE_MAX,
-        error_messages=dict.fromkeys(
-            ("invalid", "min_value", "max_value"), DUPLICATE_DISTANCE_WORDS
-        ),
-        help_text="Most bits two images' perceptual hashes differ in for them to be "
-        f"near-duplicates: 0 to {DUPLICATE_DISTANCE_MAX} (as far as the banded index reaches "
-        "without scanning the project; lower it for small, alike images such as 8x8 "
-        "digits), -1: no grouping in this project, null: the server's "
-        "LABELER_DUPLICATE_DISTANCE (7 by default). A change regroups the project's images "
-        "in the background.",
-    )
     labels = LabelListField()
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        fields = super().get_fields()
+        labels = fields.pop("labels")
+        fields.update({setting.name: setting_field(setting) for setting in project_settings()})
+        fields["labels"] = labels
+        return fields
 
 
 class ProjectViewSet(viewsets.ModelViewSet):

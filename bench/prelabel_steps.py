@@ -25,8 +25,8 @@ from labeler.images.model_inputs import input_cache
 from labeler.images.models import Image
 from labeler.predictions import prelabel
 from labeler.predictions.models import ModelVersion, RunStatus, TrainingRun
-from labeler.projects.models import Label, Project
 from labeler.predictions.training_config import training_config_clean
+from labeler.projects.models import Label, Project
 from worker import model_jobs as ml_jobs
 from worker.ml import architectures, weights
 

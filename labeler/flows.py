@@ -30,11 +30,11 @@ The chains, in the order they run:
       -> one more once the import settled (``LABELER_IMPORT_SETTLE_SECONDS`` without a
          new file): automatic retraining waits for it
 
-    a project's overlap changed (``project_update``)
-      -> every image's completeness set again
-
-    a project's near-duplicate distance changed (``project_update``)
-      -> its groups computed again at the new distance (``duplicates_regroup``, task)
+    a project's setting changed (``project_update``)
+      -> what its layer declared to follow (``on_change`` in ``<layer>/project_settings.py``;
+         the list is in docs/settings.md): a new overlap, overlap mode or adaptive
+         maximum sets every image's completeness again; a new near-duplicate distance
+         computes its groups again (``duplicates_regroup``, task)
 
 Follow-ups that stay within one layer are enqueued by that layer (a promotion's pre-label
 pass, a training run's task, an export's file); every task's name is in
@@ -77,6 +77,7 @@ from labeler.predictions import machine_labels
 from labeler.predictions.runs import training_refresh_if_due
 from labeler.predictions.selectors import current_model, model_input_specs
 from labeler.projects import services as project_services
+from labeler.projects import settings_registry
 from labeler.projects.models import Project
 from labeler.references import services as reference_services
 from labeler.references.models import ReferenceStatus
@@ -389,17 +390,14 @@ def images_added(*, project: Project) -> None:
 
 @transaction.atomic
 def project_update(*, project: Project, **changes: Any) -> Project:
-    """Change a project's settings (``project_services.project_update``); a new overlap
-    (or overlap mode, or adaptive maximum) sets every image's completeness again, in the
-    same transaction; a new near-duplicate distance regroups its images in the background."""
-    *old_overlap, old_distance = (
-        Project.objects.select_for_update()
-        .values_list("overlap", "overlap_mode", "overlap_max", "duplicate_distance")
-        .get(pk=project.pk)
-    )  # locked as the update locks it, so no other change comes between
+    """Change a project's settings (``project_services.project_update``), then run what
+    follows each setting that changed, as its layer declared it (``on_change`` in its
+    ``project_settings``): a new overlap sets every image's completeness again in the same
+    transaction; a new near-duplicate distance regroups the images in the background."""
+    watched = settings_registry.watched_names()
+    # Locked as the update locks it, so no other change comes between.
+    before = Project.objects.select_for_update().values(*watched).get(pk=project.pk)
     project = project_services.project_update(project=project, **changes)
-    if [project.overlap, project.overlap_mode, project.overlap_max] != old_overlap:
-        annotation_services.images_complete_set(project=project)
-    if project.duplicate_distance != old_distance:
-        jobs.enqueue(Task.DUPLICATES_REGROUP, project.pk)
+    for follow_up in settings_registry.follow_ups_due(before, project):
+        follow_up(project)
     return project

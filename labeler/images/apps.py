@@ -1,6 +1,8 @@
 from django.apps import AppConfig
 from django.conf import settings
 
+from labeler.projects import settings_registry
+
 
 class ImagesConfig(AppConfig):
     name = "labeler.images"
@@ -9,6 +11,11 @@ class ImagesConfig(AppConfig):
     def ready(self) -> None:
         import pillow_heif
         from PIL import Image
+
+        # The declarations name this layer's models: read once models are loaded.
+        from labeler.images.project_settings import SETTINGS
+
+        settings_registry.register(SETTINGS)
 
         # HEIC/HEIF, phones' default format: Pillow opens it through pillow-heif.
         pillow_heif.register_heif_opener()

@@ -45,9 +45,9 @@ from labeler.predictions.models import (
 )
 from labeler.predictions.promotion import model_version_promote, promotion_decide
 from labeler.predictions.selectors import image_side_median
-from labeler.projects.models import Label, Project
 from labeler.predictions.training_choice import TrainingFacts, training_config_resolve
 from labeler.predictions.training_config import training_config_clean
+from labeler.projects.models import Label, Project
 from labeler.task_names import Task
 
 logger = logging.getLogger(__name__)

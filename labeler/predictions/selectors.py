@@ -17,9 +17,9 @@ from labeler.predictions.models import (
     Prediction,
     TrainingRun,
 )
-from labeler.projects.models import Project
 from labeler.predictions.training_choice import training_input_sizes
 from labeler.predictions.training_config import AUTO, training_config_clean
+from labeler.projects.models import Project
 
 DEFAULT_THRESHOLD = 0.5
 # How many images the median image side is taken over: enough to tell photos from

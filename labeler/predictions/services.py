@@ -24,8 +24,8 @@ from labeler.predictions.runs import (
     training_runs_reap,
 )
 from labeler.predictions.selectors import current_model
-from labeler.projects.models import Project
 from labeler.predictions.training_config import training_config_clean
+from labeler.projects.models import Project
 from labeler.task_names import Task
 
 __all__ = ["model_version_promote", "prelabel_start", "training_config_merge", "training_start"]

@@ -15,141 +15,16 @@ from django.utils import timezone
 from labeler import jobs
 from labeler.errors import Conflict, ValidationFailed
 from labeler.projects.labels import LabelSpec, labels_parse
-from labeler.projects.models import (
-    DUPLICATE_DISTANCE_MAX,
-    ActiveLearning,
-    ConsensusMethod,
-    Label,
-    Membership,
-    Project,
-    Role,
-)
-from labeler.projects.overlap import OVERLAP_FIELDS, overlap_settings_check
-from labeler.predictions.training_config import training_config_clean
+from labeler.projects.models import Label, Membership, Project, Role
+from labeler.projects.settings_registry import setting_names, settings_check
 from labeler.task_names import Task
 
-MAX_OVERLAP = 50
 
-
-QUALITY_FIELDS = ("consensus_method", "review_threshold", "gold_rate")
-MODEL_FIELDS = (
-    "active_learning",
-    "active_learning_random_share",
-    "retrain_after",
-    "training",
-    "machine_check_rate",
-    "suggestion_holdback",
-    "suggestion_preselect",
-)
-EXPORT_FIELDS = ("export_keep_metadata", "strip_metadata_on_ingest")
-QUALIFICATION_FIELDS = (
-    "qualification_gold_count",
-    "qualification_pass_mark",
-    "gold_pause_window",
-    "gold_pause_below",
-)
-DUPLICATE_FIELDS = ("duplicate_distance",)
-SETTING_FIELDS = (
-    *QUALITY_FIELDS,
-    *MODEL_FIELDS,
-    *EXPORT_FIELDS,
-    *QUALIFICATION_FIELDS,
-    *OVERLAP_FIELDS,
-    *DUPLICATE_FIELDS,
-)
-
-
-def _check_quality(changes: dict[str, Any]) -> None:
-    method = changes.get("consensus_method")
-    if method is not None and method not in ConsensusMethod.values:
-        known = ", ".join(ConsensusMethod.values)
-        raise ValidationFailed(
-            f"Unknown consensus method {method!r}; use one of {known}.", field="consensus_method"
-        )
-    for field in ("review_threshold", "gold_rate"):
-        value = changes.get(field)
-        if value is None:
-            continue
-        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
-            raise ValidationFailed(f"{field} must be a number from 0 to 1.", field=field)
-    _check_qualification(changes)
-    _check_duplicate_distance(changes)
-
-
-def _check_duplicate_distance(changes: dict[str, Any]) -> None:
-    """The near-duplicate distance: null (the server's), -1 (off) or 0 to the index's reach."""
-    value = changes.get("duplicate_distance")
-    if value is not None and (
-        isinstance(value, bool)
-        or not isinstance(value, int)
-        or not -1 <= value <= DUPLICATE_DISTANCE_MAX
-    ):
-        raise ValidationFailed(
-            f"duplicate_distance must be a whole number of bits from 0 to "
-            f"{DUPLICATE_DISTANCE_MAX}, -1 (no grouping) or null (the server's distance).",
-            field="duplicate_distance",
-        )
-
-
-def _check_qualification(changes: dict[str, Any]) -> None:
-    """The qualification test's size and pass mark, the pause's window and mark."""
-    for field, low, high, words in (
-        ("qualification_gold_count", 0, 500, "a whole number from 0 to 500 (0: no test)"),
-        ("gold_pause_window", 1, 1000, "a whole number from 1 to 1000"),
-    ):
-        value = changes.get(field)
-        if value is not None and (
-            isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high
-        ):
-            raise ValidationFailed(f"{field} must be {words}.", field=field)
-    for field in ("qualification_pass_mark", "gold_pause_below"):
-        value = changes.get(field)
-        if value is not None and (
-            isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1
-        ):
-            raise ValidationFailed(f"{field} must be a number from 0 to 1.", field=field)
-
-
-def _clean_model_settings(changes: dict[str, Any]) -> None:
-    """Check the model-in-the-loop settings; keep the training overrides as cleaned."""
-    strategy = changes.get("active_learning")
-    if strategy is not None and strategy not in ActiveLearning.values:
-        known = ", ".join(ActiveLearning.values)
-        raise ValidationFailed(
-            f"Unknown active learning strategy {strategy!r}; use one of {known}.",
-            field="active_learning",
-        )
-    for field in (
-        "active_learning_random_share",
-        "machine_check_rate",
-        "suggestion_holdback",
-        "suggestion_preselect",
-    ):
-        value = changes.get(field)
-        if value is not None and (
-            isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1
-        ):
-            raise ValidationFailed(f"{field} must be a number from 0 to 1.", field=field)
-    retrain_after = changes.get("retrain_after")
-    if retrain_after is not None and (
-        isinstance(retrain_after, bool) or not isinstance(retrain_after, int) or retrain_after < 0
-    ):
-        raise ValidationFailed(
-            "retrain_after must be a whole number, 0 or more (0: never).", field="retrain_after"
-        )
-    if "training" in changes:
-        raw = changes["training"] if changes["training"] is not None else {}
-        cleaned = training_config_clean(raw)
-        changes["training"] = {key: cleaned[key] for key in raw}
-
-
-def _check_fields(*, name: str | None, overlap: int | None) -> None:
+def _check_name(name: str | None) -> None:
     if name is not None and not name.strip():
         raise ValidationFailed("The project needs a name.", field="name")
     if name is not None and len(name.strip()) > 200:
         raise ValidationFailed("A project name has at most 200 characters.", field="name")
-    if overlap is not None and not 1 <= overlap <= MAX_OVERLAP:
-        raise ValidationFailed(f"Overlap must be between 1 and {MAX_OVERLAP}.", field="overlap")
 
 
 @transaction.atomic
@@ -159,22 +34,19 @@ def project_create(
     name: str,
     labels: Any,
     multi_label: bool = False,
-    overlap: int = 1,
     instructions: str = "",
-    **quality: Any,
+    **project_settings: Any,
 ) -> Project:
     """Create a project with its labels; the creator becomes its lead.
 
-    ``quality`` may set consensus_method, review_threshold and gold_rate, and the model
-    settings (``MODEL_FIELDS``).
+    ``project_settings`` are settings by name (``labeler.projects.settings_registry``);
+    the others keep their declared defaults.
     """
-    _check_fields(name=name, overlap=overlap)
-    unknown = set(quality) - set(SETTING_FIELDS)
+    _check_name(name)
+    unknown = set(project_settings) - set(setting_names())
     if unknown:
         raise TypeError(f"project_create() got unexpected fields {sorted(unknown)}")
-    _check_quality(quality)
-    overlap_settings_check({**quality, "overlap": overlap})
-    _clean_model_settings(quality)
+    cleaned = settings_check(project_settings)
     specs = labels_parse(labels, multi_label=multi_label)
     if any(spec.id is not None for spec in specs):
         raise ValidationFailed("New labels cannot carry an id.", field="labels")
@@ -182,9 +54,8 @@ def project_create(
         name=name.strip(),
         instructions=instructions,
         multi_label=multi_label,
-        overlap=overlap,
         created_by=creator,
-        **quality,
+        **cleaned,
     )
     Label.objects.bulk_create(
         Label(project=project, name=s.name, color=s.color or "", hotkey=s.hotkey or "", position=i)
@@ -198,10 +69,8 @@ def project_create(
 def project_update(*, project: Project, **changes: Any) -> Project:
     """Change a project's settings and labels, refusing changes that would orphan labels."""
     project = Project.objects.select_for_update().get(pk=project.pk)
-    _check_fields(name=changes.get("name"), overlap=changes.get("overlap"))
-    _check_quality(changes)
-    overlap_settings_check(changes, project)
-    _clean_model_settings(changes)
+    _check_name(changes.get("name"))
+    cleaned = settings_check(changes, project)
     multi_label = changes.get("multi_label", project.multi_label)
     if multi_label is False and project.multi_label:
         _check_can_become_single_label(project)
@@ -209,10 +78,12 @@ def project_update(*, project: Project, **changes: Any) -> Project:
         _labels_sync(project, _labels_parse_update(project, changes["labels"], multi_label))
     elif multi_label is False and project.labels.count() < 2:
         raise ValidationFailed("A single-label project needs at least 2 labels.", field="labels")
-    for field in ("name", "instructions", "multi_label", "overlap", *SETTING_FIELDS):
+    for field in ("name", "instructions", "multi_label"):
         if field in changes:
             value = changes[field]
             setattr(project, field, value.strip() if field == "name" else value)
+    for field, value in cleaned.items():
+        setattr(project, field, value)
     project.save()
     return project
 

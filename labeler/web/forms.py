@@ -11,17 +11,11 @@ from django.contrib.auth.models import User
 from django.utils.datastructures import MultiValueDict
 
 from labeler.errors import DomainError
-from labeler.projects.labels import DEFAULT_HOTKEYS, PALETTE
-from labeler.projects.models import (
-    DUPLICATE_DISTANCE_MAX,
-    ActiveLearning,
-    ConsensusMethod,
-    OverlapMode,
-    Project,
-    Role,
-)
-from labeler.projects.selectors import active_user_by_username
 from labeler.predictions.training_config import training_config_defaults
+from labeler.projects.labels import DEFAULT_HOTKEYS, PALETTE
+from labeler.projects.models import Project, Role
+from labeler.projects.selectors import active_user_by_username
+from labeler.projects.settings_registry import FormInput, ProjectSetting, project_settings
 
 LABEL_PARTS = ("id", "name", "color", "hotkey")
 NEW_PROJECT_LABEL_ROWS = 2  # a single-label project needs at least two labels
@@ -117,17 +111,9 @@ TRAINING_FIELDS: dict[str, tuple[str, str | None]] = {
     "augment_crop": ("augment", "crop"),
     "augment_color_jitter": ("augment", "color_jitter"),
 }
-# A service's field (or training key, from "training.<key>..." messages) -> the form's field.
-SERVICE_FIELDS = {
-    "gold_rate": "gold_percent",
-    "active_learning_random_share": "random_percent",
-    "machine_check_rate": "check_percent",
-    "suggestion_holdback": "holdback_percent",
-    "adaptive_confidence": "adaptive_percent",
-    "suggestion_preselect": "preselect_percent",
-    "qualification_pass_mark": "pass_percent",
-    "gold_pause_below": "pause_below_percent",
-    **{(f"{key}.{part}" if part else key): name for name, (key, part) in TRAINING_FIELDS.items()},
+# A training key, from "training.<key>..." messages of the services -> the form's field.
+TRAINING_INPUTS = {
+    (f"{key}.{part}" if part else key): name for name, (key, part) in TRAINING_FIELDS.items()
 }
 TRAINING_KEY = re.compile(r"^training\.([a-z_]+(?:\.[a-z_]+)?)")
 
@@ -169,98 +155,64 @@ def training_overrides(stored: dict[str, Any], posted: dict[str, Any]) -> dict[s
     return overrides
 
 
-DUPLICATE_DISTANCE_WORDS = (
-    f"The near-duplicate distance is a whole number of bits from 0 to {DUPLICATE_DISTANCE_MAX}, "
-    "-1 for no grouping, or empty for the server's distance."
-)
+def setting_input(setting: ProjectSetting) -> str:
+    """The name of a setting's input on the settings page."""
+    return (setting.form.name if setting.form else None) or setting.name
+
+
+def page_settings() -> list[ProjectSetting]:
+    """The settings the page asks for through inputs made from their declarations."""
+    return [setting for setting in project_settings() if setting.form is not None]
+
+
+def setting_form_field(setting: ProjectSetting) -> forms.Field:
+    """A setting's input, from its declaration: optional unless declared required (left
+    out, the stored or default value is kept), its bounds scaled as the page shows them."""
+    form = setting.form or FormInput()
+    messages: dict[str, str] = {}
+    if form.required:
+        messages["required"] = form.required
+    if setting.kind == "bool":
+        return forms.BooleanField(required=False)
+    if setting.kind == "choice":
+        if form.message:
+            messages["invalid_choice"] = form.message
+        return forms.ChoiceField(
+            required=False, choices=[("", ""), *setting.choice_pairs], error_messages=messages
+        )
+    if form.message:
+        messages.update(min_value=form.message, max_value=form.message)
+    if form.invalid:
+        messages["invalid"] = form.invalid
+    low, high = setting.minimum, setting.maximum
+    if setting.kind == "int" and form.scale == 1:
+        return forms.IntegerField(
+            required=bool(form.required),
+            min_value=None if low is None else int(low),
+            max_value=None if high is None else int(high),
+            error_messages=messages,
+        )
+    return forms.FloatField(
+        required=bool(form.required),
+        min_value=None if low is None else low * form.scale,
+        max_value=None if high is None else high * form.scale,
+        error_messages=messages,
+    )
 
 
 class ProjectForm(DomainForm):
-    """A project's settings and labels; limits are the services' to check."""
+    """A project's settings and labels; limits are the services' to check.
+
+    The settings' inputs are made from their declarations (``setting_form_field``); the
+    training inputs are the page's own, merged into the ``training`` overrides.
+    """
 
     name = forms.CharField(required=False, strip=False)
     instructions = forms.CharField(required=False)
     multi_label = forms.ChoiceField(
         choices=[("0", "Single label"), ("1", "Multi-label")], required=False
     )
-    overlap = forms.IntegerField(error_messages={"required": "Give the overlap, e.g. 1."})
     labels = LabelRowsField(required=False)
-    # Left out of a post, the quality settings keep their stored (or default) values.
-    consensus_method = forms.ChoiceField(
-        required=False,
-        choices=[("", ""), *ConsensusMethod.choices],
-        error_messages={"invalid_choice": "Choose majority vote or Dawid-Skene."},
-    )
-    review_threshold = bounded_number(1, "The review threshold is a confidence from 0 to 1.")
-    gold_percent = bounded_number(100, "The share of gold images is a percentage from 0 to 100.")
-    # How many annotators an image gets: always overlap, or adaptively up to overlap_max.
-    overlap_mode = forms.ChoiceField(
-        required=False,
-        choices=[("", ""), *OverlapMode.choices],
-        error_messages={"invalid_choice": "Choose fixed or adaptive overlap."},
-    )
-    overlap_max = forms.IntegerField(
-        required=False,
-        min_value=1,
-        max_value=50,
-        error_messages={
-            "min_value": "The most annotators an image gets is from 1 to 50.",
-            "max_value": "The most annotators an image gets is from 1 to 50.",
-            "invalid": "The most annotators an image gets is a whole number from 1 to 50.",
-        },
-    )
-    adaptive_percent = bounded_number(
-        100, "The confidence adaptive overlap asks for is a percentage from 0 to 100."
-    )
-    # The model: queue order, retraining, machine-label checks and the training configuration.
-    active_learning = forms.ChoiceField(
-        required=False,
-        choices=[("", ""), *ActiveLearning.choices],
-        error_messages={"invalid_choice": "Choose random, least confidence, margin or entropy."},
-    )
-    random_percent = bounded_number(
-        100, "The random share of the queue is a percentage from 0 to 100."
-    )
-    retrain_after = forms.IntegerField(
-        required=False,
-        min_value=0,
-        error_messages={
-            "min_value": "Retrain after a number of new final labels: 0 or more (0: never).",
-            "invalid": "Retrain after a whole number of new final labels (0: never).",
-        },
-    )
-    check_percent = bounded_number(100, "The spot-check rate is a percentage from 0 to 100.")
-    holdback_percent = bounded_number(
-        100, "The share of images shown without a suggestion is a percentage from 0 to 100."
-    )
-    preselect_percent = bounded_number(
-        100, "The lowest pre-selected suggestion confidence is a percentage from 0 to 100."
-    )
-    # Who may label: the qualification test and the pause on low gold accuracy.
-    qualification_gold_count = forms.IntegerField(
-        required=False,
-        min_value=0,
-        max_value=500,
-        error_messages={
-            "min_value": "The test has 0 to 500 gold images (0: no test).",
-            "max_value": "The test has 0 to 500 gold images (0: no test).",
-            "invalid": "The test's size is a whole number of gold images (0: no test).",
-        },
-    )
-    pass_percent = bounded_number(100, "The pass mark is a percentage from 0 to 100.")
-    pause_below_percent = bounded_number(
-        100, "The pause's gold accuracy is a percentage from 0 to 100 (0: never)."
-    )
-    gold_pause_window = forms.IntegerField(
-        required=False,
-        min_value=1,
-        max_value=1000,
-        error_messages={
-            "min_value": "The pause looks at 1 to 1000 gold answers.",
-            "max_value": "The pause looks at 1 to 1000 gold answers.",
-            "invalid": "The pause looks at a whole number of gold answers, 1 to 1000.",
-        },
-    )
     # Present (hidden) when the training inputs were on the page: unticked boxes then mean off.
     training_shown = forms.BooleanField(required=False, widget=forms.HiddenInput)
     training_architecture = forms.ChoiceField(
@@ -300,19 +252,6 @@ class ProjectForm(DomainForm):
     )
     augment_hflip = forms.BooleanField(required=False)
     augment_vflip = forms.BooleanField(required=False)
-    # Near-duplicates: blank posts null (the server's distance); left out keeps the stored one.
-    duplicate_distance = forms.IntegerField(
-        required=False,
-        min_value=-1,
-        max_value=DUPLICATE_DISTANCE_MAX,
-        error_messages={
-            "min_value": DUPLICATE_DISTANCE_WORDS,
-            "max_value": DUPLICATE_DISTANCE_WORDS,
-            "invalid": DUPLICATE_DISTANCE_WORDS,
-        },
-    )
-    export_keep_metadata = forms.BooleanField(required=False)
-    strip_metadata_on_ingest = forms.BooleanField(required=False)
     augment_rotation = bounded_number(45, "The rotation is from 0 to 45 degrees.")
     augment_crop = bounded_number(0.5, "The crop is a share of the image from 0 to 0.5.")
     augment_color_jitter = bounded_number(1, "The colour jitter is from 0 to 1.")
@@ -320,6 +259,8 @@ class ProjectForm(DomainForm):
     def __init__(self, *args: Any, project: Project | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.project = project
+        for setting in page_settings():
+            self.fields[setting_input(setting)] = setting_form_field(setting)
 
     def clean_multi_label(self) -> bool:
         return bool(self.cleaned_data.get("multi_label") == "1")
@@ -329,112 +270,82 @@ class ProjectForm(DomainForm):
         field = exc.field
         if field == "training":
             match = TRAINING_KEY.match(exc.message)
-            field = SERVICE_FIELDS.get(match.group(1)) if match else None
-        field = SERVICE_FIELDS.get(field or "", field)
+            field = TRAINING_INPUTS.get(match.group(1)) if match else None
+        inputs = {setting.name: setting_input(setting) for setting in page_settings()}
+        field = inputs.get(field or "", field)
         self.add_error(field if field in self.fields else None, exc.message)
 
     def settings(self) -> dict[str, Any]:
         """The cleaned values as the project services take them: rates as fractions, the
-        training inputs merged into the project's stored ``training`` overrides."""
-        values = dict(self.cleaned_data)
-        for percent, rate in (
-            ("gold_percent", "gold_rate"),
-            ("random_percent", "active_learning_random_share"),
-            ("check_percent", "machine_check_rate"),
-            ("holdback_percent", "suggestion_holdback"),
-            ("adaptive_percent", "adaptive_confidence"),
-            ("preselect_percent", "suggestion_preselect"),
-            ("pass_percent", "qualification_pass_mark"),
-            ("pause_below_percent", "gold_pause_below"),
-        ):
-            share = values.pop(percent)
-            if share is not None:
-                values[rate] = share / 100
-        posted = {name: values.pop(name) for name in TRAINING_FIELDS}
-        if values.pop("training_shown"):
+        training inputs merged into the project's stored ``training`` overrides; a setting
+        whose input was left blank (or out) is left out, so its value is kept."""
+        values = {name: self.cleaned_data[name] for name in ("name", "instructions", "labels")}
+        values["multi_label"] = self.cleaned_data["multi_label"]
+        for setting in page_settings():
+            given, value = self._posted(setting)
+            if given:
+                values[setting.name] = value
+        if self.cleaned_data["training_shown"]:
+            posted = {name: self.cleaned_data[name] for name in TRAINING_FIELDS}
             if not posted["training_architecture"]:
                 posted["training_architecture"] = None
             stored = self.project.training if self.project is not None else {}
             values["training"] = training_overrides(stored, posted)
-        for name in (
-            "review_threshold",
-            "retrain_after",
-            "overlap_max",
-            "qualification_gold_count",
-            "gold_pause_window",
-        ):
-            if values[name] is None:
-                del values[name]
-        for name in ("consensus_method", "active_learning", "overlap_mode"):
-            if not values[name]:
-                del values[name]
-        if "duplicate_distance" not in self.data:
-            del values["duplicate_distance"]
         return values
+
+    def _posted(self, setting: ProjectSetting) -> tuple[bool, Any]:
+        """Whether the post sets the setting, and to what (a percentage as a fraction)."""
+        form = setting.form or FormInput()
+        name = setting_input(setting)
+        value = self.cleaned_data.get(name)
+        if setting.kind == "bool":
+            return True, bool(value)
+        if value is None or value == "":
+            # Blank posts null where the setting takes it; left out keeps the stored one.
+            return form.blank_is_null and name in self.data, None
+        return True, value / form.scale if form.scale != 1 else value
 
     @classmethod
     def for_project(cls, project: Project) -> ProjectForm:
         """An unbound form showing the project as stored."""
+        stored = {setting.name: getattr(project, setting.name) for setting in page_settings()}
         return cls(
             initial={
                 "name": project.name,
                 "instructions": project.instructions,
                 "multi_label": "1" if project.multi_label else "0",
-                "overlap": project.overlap,
                 "labels": project_label_rows(project),
-                "consensus_method": project.consensus_method,
-                "review_threshold": project.review_threshold,
-                "gold_percent": round(project.gold_rate * 100, 2),
-                **cls._overlap_initial(project),
-                **cls._model_initial(project),
+                **cls._settings_initial(stored),
+                **training_initial(project.training or {}),
             },
             project=project,
         )
-
-    @staticmethod
-    def _overlap_initial(project: Project) -> dict[str, Any]:
-        return {
-            "overlap_mode": project.overlap_mode,
-            "overlap_max": project.overlap_max,
-            "adaptive_percent": round(project.adaptive_confidence * 100, 2),
-        }
 
     @classmethod
     def blank(cls) -> ProjectForm:
         """An unbound form for a new project, with two empty label rows."""
         rows = [default_label_row(i) for i in range(NEW_PROJECT_LABEL_ROWS)]
-        defaults = Project()  # an unsaved project holds the model's defaults
+        defaults = {setting.name: setting.default for setting in page_settings()}
         return cls(
             initial={
                 "multi_label": "0",
-                "overlap": 1,
                 "labels": rows,
-                "consensus_method": defaults.consensus_method,
-                "review_threshold": defaults.review_threshold,
-                "gold_percent": round(defaults.gold_rate * 100, 2),
-                **cls._overlap_initial(defaults),
-                **cls._model_initial(defaults),
+                **cls._settings_initial(defaults),
+                **training_initial({}),
             }
         )
 
     @staticmethod
-    def _model_initial(project: Project) -> dict[str, Any]:
-        return {
-            "active_learning": project.active_learning,
-            "random_percent": round(project.active_learning_random_share * 100, 2),
-            "retrain_after": project.retrain_after,
-            "check_percent": round(project.machine_check_rate * 100, 2),
-            "holdback_percent": round(project.suggestion_holdback * 100, 2),
-            "preselect_percent": round(project.suggestion_preselect * 100, 2),
-            "export_keep_metadata": project.export_keep_metadata,
-            "strip_metadata_on_ingest": project.strip_metadata_on_ingest,
-            "qualification_gold_count": project.qualification_gold_count,
-            "pass_percent": round(project.qualification_pass_mark * 100, 2),
-            "pause_below_percent": round(project.gold_pause_below * 100, 2),
-            "gold_pause_window": project.gold_pause_window,
-            "duplicate_distance": project.duplicate_distance,
-            **training_initial(project.training or {}),
-        }
+    def _settings_initial(values: dict[str, Any]) -> dict[str, Any]:
+        """The settings' inputs showing ``values`` (percentages for fractions)."""
+        initial: dict[str, Any] = {}
+        for setting in page_settings():
+            scale = setting.form.scale if setting.form else 1
+            value = values[setting.name]
+            initial[setting_input(setting)] = (
+                round(value * scale, 2) if scale != 1 and value is not None else value
+            )
+        return initial
 
 
 class MemberAddForm(DomainForm):

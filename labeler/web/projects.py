@@ -10,20 +10,14 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
 from labeler import flows
+from labeler.annotations.project_settings import MAX_OVERLAP
 from labeler.annotations.selectors import annotation_counts_by_annotator, project_progress
 from labeler.errors import DomainError, ValidationFailed
 from labeler.images.duplicate_groups import max_distance_setting
+from labeler.images.project_settings import DUPLICATE_DISTANCE_MAX
 from labeler.projects import selectors, services
 from labeler.projects.labels import DEFAULT_HOTKEYS, PALETTE
-from labeler.projects.models import (
-    DUPLICATE_DISTANCE_MAX,
-    ActiveLearning,
-    ConsensusMethod,
-    Membership,
-    Project,
-    Role,
-)
-from labeler.projects.services import MAX_OVERLAP
+from labeler.projects.models import ActiveLearning, ConsensusMethod, Membership, Project, Role
 from labeler.web.forms import ARCHITECTURE_CHOICES, MemberAddForm, MemberRoleForm, ProjectForm
 from labeler.web.pages import page_project, page_user
 

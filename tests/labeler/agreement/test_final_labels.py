@@ -23,8 +23,8 @@ from labeler.agreement.final_labels import (
 from labeler.annotations.models import FinalLabel, FinalLabelMethod, LabelChange
 from labeler.flows import image_decide, image_decision_clear
 from labeler.predictions import runs
-from labeler.projects.models import Project, Role
 from labeler.predictions.training_config import training_config_clean
+from labeler.projects.models import Project, Role
 from tests.conftest import client_for
 from tests.factories import ProjectFactory, UserFactory, add_member, annotation_submit
 

@@ -12,7 +12,8 @@ from labeler.errors import ValidationFailed
 from labeler.images import duplicates
 from labeler.images.duplicate_groups import project_duplicates_regroup, project_max_distance
 from labeler.images.models import Image
-from labeler.projects.models import DUPLICATE_DISTANCE_MAX, Project
+from labeler.images.project_settings import DUPLICATE_DISTANCE_MAX
+from labeler.projects.models import Project
 from tests.factories import ProjectFactory, image_bytes
 
 pytestmark = pytest.mark.django_db

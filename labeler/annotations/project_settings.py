@@ -1,0 +1,172 @@
+"""The project settings the annotation layer reads: how many annotators an image gets,
+gold images in the queue, the qualification test and the pause on low gold accuracy."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from labeler.annotations.services import images_complete_set
+from labeler.errors import ValidationFailed
+from labeler.projects.models import OverlapMode, Project
+from labeler.projects.settings_registry import FormInput, ProjectSetting
+
+MAX_OVERLAP = 50
+
+
+def completeness_reset(project: Project) -> None:
+    """Every image's completeness set again, in the same transaction."""
+    images_complete_set(project=project)
+
+
+def adaptive_bounds_check(values: Mapping[str, Any]) -> None:
+    """Under adaptive overlap the maximum may not be below the overlap (the minimum)."""
+    overlap, maximum = values["overlap"], values["overlap_max"]
+    if values["overlap_mode"] == OverlapMode.ADAPTIVE and maximum < overlap:
+        raise ValidationFailed(
+            f"Under adaptive overlap, overlap_max ({maximum}) may not be below the overlap "
+            f"({overlap}), the number of annotators every image gets first.",
+            field="overlap_max",
+        )
+
+
+SETTINGS = (
+    ProjectSetting(
+        name="overlap",
+        owner="annotations",
+        kind="int",
+        default=1,
+        minimum=1,
+        maximum=MAX_OVERLAP,
+        help="How many distinct annotators label each image.",
+        form=FormInput(
+            message=f"Overlap must be between 1 and {MAX_OVERLAP}.",
+            required="Give the overlap, e.g. 1.",
+        ),
+        check_with=adaptive_bounds_check,
+        on_change=completeness_reset,
+    ),
+    ProjectSetting(
+        name="overlap_mode",
+        owner="annotations",
+        kind="choice",
+        choices=OverlapMode,
+        default=OverlapMode.FIXED.value,
+        label="overlap mode",
+        help=(
+            "fixed: every image gets `overlap` annotators; adaptive: `overlap` first, then "
+            "one more at a time, up to `overlap_max`, while their labels disagree or the "
+            "consensus confidence is below `adaptive_confidence`."
+        ),
+        form=FormInput(message="Choose fixed or adaptive overlap."),
+        check_with=adaptive_bounds_check,
+        on_change=completeness_reset,
+    ),
+    ProjectSetting(
+        name="overlap_max",
+        owner="annotations",
+        kind="int",
+        default=5,
+        minimum=1,
+        maximum=MAX_OVERLAP,
+        help="Adaptive overlap: the most annotators an image gets (at least `overlap`).",
+        form=FormInput(
+            message=f"The most annotators an image gets is from 1 to {MAX_OVERLAP}.",
+            invalid=f"The most annotators an image gets is a whole number from 1 to {MAX_OVERLAP}.",
+        ),
+        check_with=adaptive_bounds_check,
+        on_change=completeness_reset,
+    ),
+    ProjectSetting(
+        name="adaptive_confidence",
+        owner="annotations",
+        kind="float",
+        default=0.95,
+        minimum=0.0,
+        maximum=1.0,
+        help=(
+            "Adaptive overlap: an image gets another annotator while the probability of its "
+            "leading label, each annotator weighed by their past accuracy, is below this."
+        ),
+        form=FormInput(
+            name="adaptive_percent",
+            scale=100,
+            message="The confidence adaptive overlap asks for is a percentage from 0 to 100.",
+        ),
+    ),
+    ProjectSetting(
+        name="gold_rate",
+        owner="annotations",
+        kind="float",
+        default=0.05,
+        minimum=0.0,
+        maximum=1.0,
+        help="Share of queue images that are gold images, mixed in unannounced.",
+        form=FormInput(
+            name="gold_percent",
+            scale=100,
+            message="The share of gold images is a percentage from 0 to 100.",
+        ),
+    ),
+    ProjectSetting(
+        name="qualification_gold_count",
+        owner="annotations",
+        kind="int",
+        default=0,
+        minimum=0,
+        maximum=500,
+        words="a whole number from 0 to 500 (0: no test)",
+        help=(
+            "How many gold images a new annotator labels as a test before the real queue "
+            "opens to them; 0: no test."
+        ),
+        form=FormInput(
+            message="The test has 0 to 500 gold images (0: no test).",
+            invalid="The test's size is a whole number of gold images (0: no test).",
+        ),
+    ),
+    ProjectSetting(
+        name="qualification_pass_mark",
+        owner="annotations",
+        kind="float",
+        default=0.8,
+        minimum=0.0,
+        maximum=1.0,
+        help="The share (0 to 1) of the test's gold images an annotator must label right.",
+        form=FormInput(
+            name="pass_percent",
+            scale=100,
+            message="The pass mark is a percentage from 0 to 100.",
+        ),
+    ),
+    ProjectSetting(
+        name="gold_pause_window",
+        owner="annotations",
+        kind="int",
+        default=20,
+        minimum=1,
+        maximum=1000,
+        help="How many of an annotator's latest gold answers their rolling accuracy uses.",
+        form=FormInput(
+            message="The pause looks at 1 to 1000 gold answers.",
+            invalid="The pause looks at a whole number of gold answers, 1 to 1000.",
+        ),
+    ),
+    ProjectSetting(
+        name="gold_pause_below",
+        owner="annotations",
+        kind="float",
+        default=0.0,
+        minimum=0.0,
+        maximum=1.0,
+        help=(
+            "An annotator whose rolling gold accuracy falls below this share is paused "
+            "until a lead lets them go on; 0: never paused."
+        ),
+        form=FormInput(
+            name="pause_below_percent",
+            scale=100,
+            message="The pause's gold accuracy is a percentage from 0 to 100 (0: never).",
+        ),
+    ),
+)

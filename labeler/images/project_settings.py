@@ -1,0 +1,69 @@
+"""The project settings the image layer reads: metadata stripped as images come in, and
+the distance of near-duplicates."""
+
+from __future__ import annotations
+
+from labeler import jobs
+from labeler.projects.models import Project
+from labeler.projects.settings_registry import FormInput, ProjectSetting
+from labeler.task_names import Task
+
+# The largest near-duplicate distance a project may set. The banded index
+# (labeler.images.duplicates) finds hashes within d bits among those sharing a 16-bit
+# band within d // 4 bits: up to 11 bits that is 1 + 16 + 120 = 137 values a band, 8 times
+# the candidates of the default 7 bits; from 12 bits 697 values a band (and 560 sorts a
+# band to regroup), a few percent of a project's rows for every check, close to a scan,
+# and unrelated pictures (16 bits or more apart) come within reach.
+DUPLICATE_DISTANCE_MAX = 11
+
+
+def duplicates_regroup_soon(project: Project) -> None:
+    """The project's near-duplicate groups computed again at the new distance, in the
+    background once the change commits (``duplicates_regroup`` task)."""
+    jobs.enqueue(Task.DUPLICATES_REGROUP, project.pk)
+
+
+DUPLICATE_DISTANCE_FORM_WORDS = (
+    f"The near-duplicate distance is a whole number of bits from 0 to {DUPLICATE_DISTANCE_MAX}, "
+    "-1 for no grouping, or empty for the server's distance."
+)
+
+SETTINGS = (
+    ProjectSetting(
+        name="strip_metadata_on_ingest",
+        owner="images",
+        kind="bool",
+        default=False,
+        help=(
+            "Store new photos without their GPS position and other identifying EXIF, XMP "
+            "and IPTC (capture time and camera are still recorded); off: byte for byte. "
+            "Images already stored are not changed."
+        ),
+    ),
+    ProjectSetting(
+        name="duplicate_distance",
+        owner="images",
+        kind="int",
+        default=None,
+        nullable=True,
+        minimum=-1,
+        maximum=DUPLICATE_DISTANCE_MAX,
+        words=(
+            f"a whole number of bits from 0 to {DUPLICATE_DISTANCE_MAX}, -1 (no grouping in "
+            "this project) or null (the server's distance)"
+        ),
+        help=(
+            "Most bits two images' perceptual hashes differ in for them to be "
+            f"near-duplicates: 0 to {DUPLICATE_DISTANCE_MAX} (as far as the banded index "
+            "reaches without scanning the project; lower it for small, alike images such as "
+            "8x8 digits), -1: no grouping in this project, null: the server's "
+            "LABELER_DUPLICATE_DISTANCE (7 by default)."
+        ),
+        form=FormInput(
+            message=DUPLICATE_DISTANCE_FORM_WORDS,
+            invalid=DUPLICATE_DISTANCE_FORM_WORDS,
+            blank_is_null=True,
+        ),
+        on_change=duplicates_regroup_soon,
+    ),
+)

@@ -1,0 +1,123 @@
+"""The project settings the prediction layer reads: the queue's order by the model's
+uncertainty, retraining, machine-label checks, suggestions and the training configuration."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from labeler.predictions.training_config import training_config_clean
+from labeler.projects.models import ActiveLearning
+from labeler.projects.settings_registry import FormInput, ProjectSetting
+
+
+def training_overrides_clean(raw: Any) -> dict[str, Any]:
+    """The overrides as given, each checked (null: none); the defaults are not stored."""
+    overrides = raw if raw is not None else {}
+    cleaned = training_config_clean(overrides)
+    return {key: cleaned[key] for key in overrides}
+
+
+SETTINGS = (
+    ProjectSetting(
+        name="active_learning",
+        owner="predictions",
+        kind="choice",
+        choices=ActiveLearning,
+        default=ActiveLearning.MARGIN.value,
+        label="active learning strategy",
+        help="How the model's uncertainty orders the annotation queue.",
+        form=FormInput(message="Choose random, least confidence, margin or entropy."),
+    ),
+    ProjectSetting(
+        name="active_learning_random_share",
+        owner="predictions",
+        kind="float",
+        default=0.1,
+        minimum=0.0,
+        maximum=1.0,
+        help="Share of queue positions given to random images.",
+        form=FormInput(
+            name="random_percent",
+            scale=100,
+            message="The random share of the queue is a percentage from 0 to 100.",
+        ),
+    ),
+    ProjectSetting(
+        name="retrain_after",
+        owner="predictions",
+        kind="int",
+        default=200,
+        minimum=0,
+        words="a whole number, 0 or more (0: never)",
+        help="Retrain once this many final labels were added since the last run; 0: never.",
+        form=FormInput(
+            message="Retrain after a number of new final labels: 0 or more (0: never).",
+            invalid="Retrain after a whole number of new final labels (0: never).",
+        ),
+    ),
+    ProjectSetting(
+        name="training",
+        owner="predictions",
+        kind="json",
+        default={},
+        help=(
+            "Overrides of the training configuration (architecture, image_size, epochs, "
+            "augment, label_check_folds (0: no label check after a training; default 5), "
+            "label_check_epochs, ...); the rest keeps its defaults."
+        ),
+        example={"architecture": "resnet18", "image_size": 224, "epochs": 20},
+        clean=training_overrides_clean,
+        form=None,  # the settings page has its own inputs for the common keys
+    ),
+    ProjectSetting(
+        name="machine_check_rate",
+        owner="predictions",
+        kind="float",
+        default=0.1,
+        minimum=0.0,
+        maximum=1.0,
+        help="Share of confirmed machine labels still sent to annotators blind.",
+        form=FormInput(
+            name="check_percent",
+            scale=100,
+            message="The spot-check rate is a percentage from 0 to 100.",
+        ),
+    ),
+    ProjectSetting(
+        name="suggestion_holdback",
+        owner="predictions",
+        kind="float",
+        default=0.1,
+        minimum=0.0,
+        maximum=1.0,
+        help=(
+            "Share of images shown without the model's suggestion, so that spot checks look "
+            "like any other image and the suggestions' sway on annotators can be measured."
+        ),
+        form=FormInput(
+            name="holdback_percent",
+            scale=100,
+            message="The share of images shown without a suggestion is a percentage from 0 to 100.",
+        ),
+    ),
+    ProjectSetting(
+        name="suggestion_preselect",
+        owner="predictions",
+        kind="float",
+        default=0.6,
+        minimum=0.0,
+        maximum=1.0,
+        help=(
+            "The lowest confidence (0 to 1) at which the model's suggestion is pre-selected "
+            "on the labelling page (Enter accepts it); below it the suggestion is shown, not "
+            "selected."
+        ),
+        form=FormInput(
+            name="preselect_percent",
+            scale=100,
+            message=(
+                "The lowest pre-selected suggestion confidence is a percentage from 0 to 100."
+            ),
+        ),
+    ),
+)

@@ -1,0 +1,188 @@
+"""Project settings, each declared once by the layer that owns it.
+
+A layer above ``projects`` declares its settings in its own ``project_settings`` module
+(type, default, bounds or choices, help, how the settings page asks for it, what follows
+a change) and registers them from its app's ``ready()``. The REST serializer, the settings
+form, the services' validation, the follow-ups of ``labeler.flows.project_update`` and the
+settings reference (``docs/settings.md``) are all made from these declarations, as
+Zulip makes its realm settings from ``Realm.property_types``.
+
+The values are stored in columns of ``Project`` (storage only: no help, no bounds there).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import TYPE_CHECKING, Any, Literal
+
+from labeler.errors import ValidationFailed
+
+if TYPE_CHECKING:
+    from labeler.projects.models import Project
+
+Kind = Literal["bool", "int", "float", "choice", "json"]
+FollowUp = Callable[["Project"], None]
+CrossCheck = Callable[[Mapping[str, Any]], None]
+
+# The layers that own settings, bottom-up: the order of the reference's sections.
+LAYERS = ("annotations", "images", "agreement", "predictions", "exports")
+
+
+@dataclass(frozen=True)
+class FormInput:
+    """How the settings page asks for a setting (Django form field derived from it)."""
+
+    name: str | None = None  # the input's name where it is not the setting's
+    scale: int = 1  # 100: a percentage on the page, a fraction stored
+    message: str | None = None  # shown for a value out of bounds (and a bad choice)
+    invalid: str | None = None  # shown for a value that is no number; Django's by default
+    required: str | None = None  # the input is required, with this message when empty
+    blank_is_null: bool = False  # an empty input sets null; left out, the value is kept
+
+
+@dataclass(frozen=True)
+class ProjectSetting:
+    """One project setting: what it holds, who owns it, and what follows a change."""
+
+    name: str
+    owner: str
+    kind: Kind
+    default: Any
+    help: str
+    minimum: float | None = None
+    maximum: float | None = None
+    choices: type[Enum] | None = None
+    nullable: bool = False
+    # What the setting takes, in words ("a whole number from 0 to 500 (0: no test)");
+    # given, it is also the REST API's message; derived from the bounds otherwise.
+    words: str | None = None
+    label: str = ""  # a noun for messages about it: "consensus method"
+    form: FormInput | None = field(default_factory=FormInput)
+    clean: Callable[[Any], Any] | None = None  # a json setting's cleaner (raises ValidationFailed)
+    example: Any = None  # a json setting's example value, for the API's schema
+    check_with: CrossCheck | None = None  # a rule across settings, given them all after a change
+    on_change: FollowUp | None = None  # run by flows.project_update when the value changed
+
+    @property
+    def choice_values(self) -> list[str]:
+        return [member.value for member in self.choices] if self.choices is not None else []
+
+    @property
+    def choice_pairs(self) -> list[tuple[str, str]]:
+        """(value, label) pairs of a choice setting, as Django's TextChoices give them."""
+        return list(getattr(self.choices, "choices", []))
+
+    def describe(self) -> str:
+        """What the setting takes, in words."""
+        if self.words is not None:
+            return self.words
+        if self.kind == "bool":
+            return "true or false"
+        if self.kind == "choice":
+            return "one of " + ", ".join(self.choice_values)
+        if self.kind == "json":
+            return "an object"
+        noun = "a whole number" if self.kind == "int" else "a number"
+        low, high = _number_text(self.minimum), _number_text(self.maximum)
+        if self.maximum is None:
+            return f"{noun}, {low} or more"
+        return f"{noun} from {low} to {high}"
+
+    def check(self, value: Any) -> Any:
+        """The value as stored, or ValidationFailed naming the setting."""
+        if self.kind == "json":
+            return self.clean(value) if self.clean is not None else value
+        if value is None:
+            if self.nullable:
+                return None
+            raise ValidationFailed(f"{self.name} must be {self.describe()}.", field=self.name)
+        if self.kind == "choice":
+            if value not in self.choice_values:
+                known = ", ".join(self.choice_values)
+                label = self.label or self.name
+                raise ValidationFailed(
+                    f"Unknown {label} {value!r}; use one of {known}.", field=self.name
+                )
+            return value
+        if not self._type_fits(value) or not self._within(value):
+            raise ValidationFailed(f"{self.name} must be {self.describe()}.", field=self.name)
+        return value
+
+    def _type_fits(self, value: Any) -> bool:
+        if self.kind == "bool":
+            return isinstance(value, bool)
+        if isinstance(value, bool):
+            return False
+        if self.kind == "int":
+            return isinstance(value, int)
+        return isinstance(value, int | float) and math.isfinite(value)
+
+    def _within(self, value: Any) -> bool:
+        if self.kind == "bool":
+            return True
+        if self.minimum is not None and value < self.minimum:
+            return False
+        return self.maximum is None or value <= self.maximum
+
+
+def _number_text(number: float | None) -> str:
+    if number is None:
+        return ""
+    return str(int(number)) if float(number).is_integer() else str(number)
+
+
+_registered: dict[str, ProjectSetting] = {}
+
+
+def register(settings: Iterable[ProjectSetting]) -> None:
+    """Add a layer's settings; called from its app's ``ready()`` (again: no change)."""
+    for setting in settings:
+        if setting.owner not in LAYERS:
+            raise ValueError(f"{setting.name}: unknown owner {setting.owner!r}")
+        known = _registered.get(setting.name)
+        if known is not None and known != setting:
+            raise ValueError(f"Project setting {setting.name!r} is declared twice.")
+        _registered[setting.name] = setting
+
+
+def project_settings() -> list[ProjectSetting]:
+    """Every registered setting, by owning layer (bottom-up), then as declared."""
+    return sorted(_registered.values(), key=lambda s: LAYERS.index(s.owner))
+
+
+def setting_names() -> list[str]:
+    return [setting.name for setting in project_settings()]
+
+
+def settings_check(changes: Mapping[str, Any], current: Project | None = None) -> dict[str, Any]:
+    """The registered settings among ``changes``, each checked and cleaned, then the rules
+    across settings checked on the project as it would be (``current``, or the defaults
+    for a new project). Other keys of ``changes`` are left out."""
+    declared = project_settings()
+    cleaned = {s.name: s.check(changes[s.name]) for s in declared if s.name in changes}
+    after = {
+        s.name: cleaned.get(s.name, s.default if current is None else getattr(current, s.name))
+        for s in declared
+    }
+    for rule in dict.fromkeys(s.check_with for s in declared if s.check_with is not None):
+        rule(after)
+    return cleaned
+
+
+def watched_names() -> list[str]:
+    """The settings whose change has a follow-up."""
+    return [s.name for s in project_settings() if s.on_change is not None]
+
+
+def follow_ups_due(before: Mapping[str, Any], project: Project) -> list[FollowUp]:
+    """The follow-ups of the settings that differ between ``before`` and ``project``, each
+    once (settings may share one), in declaration order."""
+    due = [
+        s.on_change
+        for s in project_settings()
+        if s.on_change is not None and before.get(s.name) != getattr(project, s.name)
+    ]
+    return list(dict.fromkeys(due))
