@@ -1,17 +1,15 @@
 """Domain errors: raised by services, mapped to 4xx responses by the API's one handler.
 
 Also what every entry point answers while the database cannot be reached (a 503 with
-Retry-After, from the API's handler and from the pages' 500 handler alike).
+Retry-After, from the API's handler and from the pages' 500 handler alike). Free of
+Django, so that pure modules (the training config, worker/ml's readers of it) may raise
+these too.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.db import InterfaceError, OperationalError
-
-# What a lost or refused database connection raises (a restart, a failover, a full pool).
-DATABASE_UNAVAILABLE = (OperationalError, InterfaceError)
 RETRY_AFTER_SECONDS = 5
 UNAVAILABLE_MESSAGE = "The database is unavailable; try again in a few seconds."
 

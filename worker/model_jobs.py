@@ -61,11 +61,13 @@ def weights_path(name: str) -> Path:
 def train(run_id: int) -> None:
     """Claim the run and train it; a failure or cancel is recorded on the run, not raised."""
     try:
-        configure_threads()
+        configure_threads(setting=settings.LABELER_TORCH_THREADS)
         device = str(select_device(settings.LABELER_DEVICE))
         runs.training_hashes_wait(run_id=run_id)
         plan = runs.training_run_begin(
-            run_id=run_id, device=device, pretrained=pretrained_available()
+            run_id=run_id,
+            device=device,
+            pretrained=pretrained_available(settings.LABELER_PRETRAINED_DIR),
         )
         if plan is None:
             return
@@ -127,6 +129,7 @@ def _train(plan: runs.TrainingPlan, device: str) -> None:
         device=device,
         on_epoch=lambda log: runs.training_run_progress(run_id=run.pk, log=dict(log)),
         on_batch=heartbeat,
+        pretrained_dir=settings.LABELER_PRETRAINED_DIR,
     )
     metrics = classification_metrics(
         y_true=y_val,
@@ -295,7 +298,7 @@ def predict(model_version_id: int, image_ids: list[int]) -> int:
     version = ModelVersion.objects.filter(pk=model_version_id).first()
     if version is None:
         return 0
-    configure_threads()
+    configure_threads(setting=settings.LABELER_TORCH_THREADS)
     device = select_device(settings.LABELER_DEVICE)
     loaded = _load(version.weights, version.weights_sha256, str(device))
     stored = Image.objects.filter(pk__in=image_ids, project_id=version.project_id)

@@ -1,6 +1,7 @@
 from django.apps import AppConfig
 from django.conf import settings
 
+from labeler.images import runtime_settings
 from labeler.projects import settings_registry
 
 
@@ -22,3 +23,6 @@ class ImagesConfig(AppConfig):
         # Pillow warns above this many pixels and refuses twice as many; we reject
         # anything above it before decoding (see files.image_check).
         Image.MAX_IMAGE_PIXELS = settings.LABELER_MAX_IMAGE_PIXELS
+        # Decoding and the model-input cache read their settings without importing
+        # Django (worker/ml uses them too): in this process, from Django's settings.
+        runtime_settings.settings_reader_set(lambda name: getattr(settings, name))

@@ -35,7 +35,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from django.conf import settings
 from PIL import ExifTags, ImageFile, ImageOps
 from PIL import Image as PILImage
 
@@ -52,6 +51,7 @@ from labeler.images.decode_costs import (
     reduced_bytes,
 )
 from labeler.images.heif import heif_frame_pixels
+from labeler.images.runtime_settings import max_decode_bytes, max_image_pixels
 from labeler.images.png_data import STEP, png_data_check, png_decoded_row, png_exif
 from labeler.images.vips import vips_available, vips_cost, vips_held, vips_reduce
 from labeler.images.webp import WebPHeader, webp_decode, webp_decoder_available, webp_header
@@ -83,7 +83,7 @@ def image_open(data: bytes) -> Opened:
     Raises UnidentifiedImageError for what is no image Pillow reads, and Pillow's
     DecompressionBombError above twice ``Image.MAX_IMAGE_PIXELS``, as Pillow does.
     """
-    max_pixels = settings.LABELER_MAX_IMAGE_PIXELS
+    max_pixels = max_image_pixels()
     # Pillow refuses, while reading the header, images over twice its own cap: ours.
     PILImage.MAX_IMAGE_PIXELS = max_pixels
     header = webp_header(data)
@@ -121,7 +121,7 @@ def decode_cost_check(opened: Opened, cost: int | None = None) -> None:
     """Refuse, before decoding, a decode that would hold more than LABELER_MAX_DECODE_BYTES
     (``cost``; by default checking the pixels, ``opened.cost``)."""
     cost = opened.cost if cost is None else cost
-    limit = settings.LABELER_MAX_DECODE_BYTES
+    limit = max_decode_bytes()
     if cost > limit:
         raise DecodeRefused(
             f"Decoding this {opened.width}x{opened.height} {opened.kind} would take "

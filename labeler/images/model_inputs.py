@@ -20,11 +20,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from django.conf import settings
 from PIL import Image as PILImage
 from PIL.ExifTags import Base
 
 from labeler.images.decoding import TURNS, image_decode, image_open, image_orientation
+from labeler.images.runtime_settings import input_cache_dir, input_cache_max_size
 
 _CACHE_KEY = re.compile(r"^[0-9a-f]{64}$")
 # Part of every kept input's path: raise it when prepare_image changes its output, and
@@ -154,10 +154,10 @@ class InputCache:
 
 def input_cache() -> InputCache | None:
     """The workers' folder of model inputs (None when LABELER_INPUT_CACHE_DIR is "")."""
-    root = settings.LABELER_INPUT_CACHE_DIR
+    root = input_cache_dir()
     if not root:
         return None
-    return InputCache(Path(root), max_size=settings.LABELER_INPUT_CACHE_MAX_SIZE)
+    return InputCache(Path(root), max_size=input_cache_max_size())
 
 
 def inputs_keep_decoded(

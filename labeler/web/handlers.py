@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import sys
 
+from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 
-from labeler.errors import DATABASE_UNAVAILABLE, RETRY_AFTER_SECONDS, UNAVAILABLE_MESSAGE
+from labeler.errors import RETRY_AFTER_SECONDS, UNAVAILABLE_MESSAGE
+
+# What a lost or refused database connection raises (a restart, a failover, a full pool).
+DATABASE_UNAVAILABLE = (OperationalError, InterfaceError)
 
 
 def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from labeler.predictions.training_config import ARCHITECTURES, BACKBONES
-from worker.ml.device import setting
+from worker.ml.config import env_text
 
 __all__ = ["BACKBONES", "build", "normalisation_for", "pretrained_available", "pretrained_path"]
 # torchvision's MobileNetV3 averages its batch norm statistics with momentum 0.01, tuned
@@ -89,17 +89,19 @@ def normalisation_for(architecture: str, channels: int) -> dict[str, list[float]
     return {key: list(values) for key, values in _IMAGENET.items()}
 
 
-def pretrained_available() -> list[str]:
+def pretrained_available(directory: str | None = None) -> list[str]:
     """The backbones whose ImageNet weights this worker holds (``<architecture>.pth`` in
-    ``LABELER_PRETRAINED_DIR``): those an "auto" training may fine-tune."""
-    directory = setting("LABELER_PRETRAINED_DIR", "")
+    ``directory``, by default the environment's ``LABELER_PRETRAINED_DIR``): those an
+    "auto" training may fine-tune."""
+    directory = _pretrained_dir(directory)
     if not directory:
         return []
     return [name for name in BACKBONES if (Path(directory) / f"{name}.pth").is_file()]
 
 
-def pretrained_path(config: dict[str, Any]) -> str | None:
-    """Where the backbone's ImageNet weights are, when the config asks for them.
+def pretrained_path(config: dict[str, Any], directory: str | None = None) -> str | None:
+    """Where the backbone's ImageNet weights are, when the config asks for them: in
+    ``directory``, by default the environment's ``LABELER_PRETRAINED_DIR``.
 
     Raises ``FileNotFoundError`` with what to set when ``LABELER_PRETRAINED_DIR`` or the
     file ``<architecture>.pth`` in it is missing.
@@ -107,7 +109,7 @@ def pretrained_path(config: dict[str, Any]) -> str | None:
     if not config.get("pretrained"):
         return None
     architecture = config["architecture"]
-    directory = setting("LABELER_PRETRAINED_DIR", "")
+    directory = _pretrained_dir(directory)
     if not directory:
         raise FileNotFoundError(
             "Pretrained weights asked for, but LABELER_PRETRAINED_DIR is not set: point it "
@@ -120,6 +122,11 @@ def pretrained_path(config: dict[str, Any]) -> str | None:
             f"{architecture} ImageNet state dict there, or train without pretrained."
         )
     return str(path)
+
+
+def _pretrained_dir(directory: str | None) -> str:
+    """The folder of ImageNet weights: as the worker passes it, else from the environment."""
+    return env_text("LABELER_PRETRAINED_DIR", "") if directory is None else directory
 
 
 def _torchvision_model(architecture: str) -> nn.Module:

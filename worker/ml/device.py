@@ -3,28 +3,22 @@
 from __future__ import annotations
 
 import os
-from typing import Any
 
 import torch
-from django.conf import settings
+
+from worker.ml.config import env_int, env_text
 
 _CHOICES = ("auto", "cuda", "mps", "cpu")
 _threads_configured = False
 
 
-def setting(name: str, default: Any) -> Any:
-    """A Django setting, or ``default`` when it is absent or Django is not configured."""
-    if not settings.configured:
-        return default
-    return getattr(settings, name, default)
-
-
 def select_device(preference: str | None = None) -> torch.device:
-    """The device to use: ``preference``, else ``LABELER_DEVICE``; "auto" picks CUDA, MPS, CPU.
+    """The device to use: ``preference`` (the worker passes its setting), else the
+    environment's ``LABELER_DEVICE``; "auto" picks CUDA, MPS, CPU.
 
     An explicit device that is not available raises ``RuntimeError`` saying so.
     """
-    wanted = (preference or setting("LABELER_DEVICE", "auto") or "auto").strip().lower()
+    wanted = (preference or env_text("LABELER_DEVICE", "auto")).strip().lower()
     kind = wanted.split(":", 1)[0]
     if kind not in _CHOICES:
         raise RuntimeError(
@@ -51,16 +45,20 @@ def _mps_available() -> bool:
     return bool(backend is not None and backend.is_available())
 
 
-def configure_threads(threads: int | None = None) -> int:
+def configure_threads(threads: int | None = None, *, setting: int | None = None) -> int:
     """Pin torch's CPU threads once per process (``LABELER_TORCH_THREADS``, 0 = every core
     this process may use: run several worker processes on one machine with a share each).
 
-    Returns the thread count in force; later calls change nothing unless ``threads`` is given.
+    The count is ``setting`` as the worker passes it, else the environment's. Returns the
+    thread count in force; later calls change nothing unless ``threads`` is given.
     """
     global _threads_configured
     if threads is None and _threads_configured:
         return torch.get_num_threads()
-    count = int(setting("LABELER_TORCH_THREADS", 0)) if threads is None else threads
+    if threads is not None:
+        count = threads
+    else:
+        count = env_int("LABELER_TORCH_THREADS", 0) if setting is None else setting
     if count <= 0:
         count = cores()
     torch.set_num_threads(count)

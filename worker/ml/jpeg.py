@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from PIL import Image as PILImage
 
 from labeler.images.decoding import TURNS, image_orientation
-from worker.ml.device import setting
+from worker.ml.config import env_bool
 
 try:
     from torchvision.io import ImageReadMode, decode_jpeg
@@ -49,8 +49,8 @@ _TURN_OPS: dict[PILImage.Transpose, Callable[[torch.Tensor], torch.Tensor]] = {
 
 def gpu_decode_wanted(device: torch.device) -> bool:
     """Whether cache misses are decoded on this device: CUDA with torchvision's image
-    ops, unless ``LABELER_GPU_DECODE`` is off."""
-    wanted = bool(setting("LABELER_GPU_DECODE", True))
+    ops, unless the environment's ``LABELER_GPU_DECODE`` is off."""
+    wanted = env_bool("LABELER_GPU_DECODE", True)
     return device.type == "cuda" and wanted and decode_jpeg is not None
 
 

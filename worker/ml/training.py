@@ -93,6 +93,7 @@ def fit(
     on_epoch: Callable[[EpochLog], bool],
     on_batch: Callable[[], bool] | None = None,
     keep_last: bool = False,
+    pretrained_dir: str | None = None,
 ) -> FitResult:
     """Train, validating each epoch; stop early after ``patience`` epochs without progress.
 
@@ -105,14 +106,16 @@ def fit(
     the last one's weights are kept. Raises ``Cancelled`` as soon as ``on_epoch`` returns
     False. ``keep_last``: every epoch runs and the last one's weights are kept whatever
     the validation images, which then only get predicted (the held-out fold of a
-    cross-fit, whose labels must not choose the model).
+    cross-fit, whose labels must not choose the model). ``pretrained_dir``: where a
+    pretrained backbone's weights are (``architectures.pretrained_path``).
     """
     if len(x_train) == 0 or len(x_val) == 0:
         raise ValueError("Training needs at least one training and one validation image.")
     _settled_check(config)
     device = torch.device(device)
     y_train, y_val = torch.as_tensor(y_train), torch.as_tensor(y_val)
-    setup = _setup(x_train, y_train, multi_label, num_labels, config, device)
+    weights = pretrained_path(config, pretrained_dir)
+    setup = _setup(x_train, y_train, multi_label, num_labels, config, device, weights)
     history: list[EpochLog] = []
     early_stopping = not keep_last and len(x_val) >= EARLY_STOPPING_MIN_VALIDATION
     best_loss, best_epoch = float("inf"), 0
@@ -158,10 +161,11 @@ def _setup(
     num_labels: int,
     config: dict[str, Any],
     device: torch.device,
+    pretrained: str | None = None,
 ) -> _Setup:
     torch.manual_seed(config["seed"])  # the weights' initialisation
     architecture, channels = config["architecture"], int(x.shape[1])
-    model = build(architecture, num_labels, channels, config["image_size"], pretrained_path(config))
+    model = build(architecture, num_labels, channels, config["image_size"], pretrained)
     model = model.to(device)
     if device.type == "cuda":
         # Tensor cores read NHWC; cuDNN picks the fastest kernels for the fixed input size.

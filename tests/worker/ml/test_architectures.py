@@ -47,24 +47,24 @@ def test_no_pretrained_path_unless_asked():
     assert architectures.pretrained_path({"architecture": "resnet18", "pretrained": False}) is None
 
 
-def test_pretrained_without_folder_setting_is_a_clear_error(settings):
-    settings.LABELER_PRETRAINED_DIR = ""
+def test_pretrained_without_folder_setting_is_a_clear_error(monkeypatch):
+    monkeypatch.setenv("LABELER_PRETRAINED_DIR", "")
     with pytest.raises(FileNotFoundError, match="LABELER_PRETRAINED_DIR"):
         architectures.pretrained_path({"architecture": "resnet18", "pretrained": True})
 
 
-def test_pretrained_file_missing_is_a_clear_error(settings, tmp_path):
-    settings.LABELER_PRETRAINED_DIR = str(tmp_path)
+def test_pretrained_file_missing_is_a_clear_error(monkeypatch, tmp_path):
+    monkeypatch.setenv("LABELER_PRETRAINED_DIR", str(tmp_path))
     with pytest.raises(FileNotFoundError, match=r"mobilenet_v3_small\.pth"):
         architectures.pretrained_path({"architecture": "mobilenet_v3_small", "pretrained": True})
 
 
-def test_pretrained_weights_are_loaded_and_gray_stem_sums_them(settings, tmp_path):
+def test_pretrained_weights_are_loaded_and_gray_stem_sums_them(monkeypatch, tmp_path):
     """The backbone starts from the file's weights; a grayscale stem sums the RGB filters."""
     torch.manual_seed(1)
     source = torchvision.models.mobilenet_v3_small(weights=None)
     torch.save(source.state_dict(), tmp_path / "mobilenet_v3_small.pth")
-    settings.LABELER_PRETRAINED_DIR = str(tmp_path)
+    monkeypatch.setenv("LABELER_PRETRAINED_DIR", str(tmp_path))
     path = architectures.pretrained_path({"architecture": "mobilenet_v3_small", "pretrained": True})
     gray = architectures.build("mobilenet_v3_small", 2, 1, 32, path)
     stem = source.features[0][0].weight
@@ -73,10 +73,10 @@ def test_pretrained_weights_are_loaded_and_gray_stem_sums_them(settings, tmp_pat
     assert torch.equal(rgb.features[1].block[0][0].weight, source.features[1].block[0][0].weight)
 
 
-def test_pretrained_available_lists_the_backbones_with_a_weights_file(settings, tmp_path):
-    settings.LABELER_PRETRAINED_DIR = ""
+def test_pretrained_available_lists_the_backbones_with_a_weights_file(monkeypatch, tmp_path):
+    monkeypatch.setenv("LABELER_PRETRAINED_DIR", "")
     assert architectures.pretrained_available() == []
-    settings.LABELER_PRETRAINED_DIR = str(tmp_path)
+    monkeypatch.setenv("LABELER_PRETRAINED_DIR", str(tmp_path))
     (tmp_path / "efficientnet_b0.pth").write_bytes(b"")
     (tmp_path / "small-cnn.pth").write_bytes(b"")  # not a backbone: never fine-tuned
     (tmp_path / "resnet18.pth").mkdir()  # not a file

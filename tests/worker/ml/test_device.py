@@ -8,17 +8,17 @@ import torch
 from worker.ml import device
 
 
-def test_auto_is_cpu_without_accelerators(settings, monkeypatch):
+def test_auto_is_cpu_without_accelerators(monkeypatch):
     """With no CUDA and no MPS, auto picks the CPU."""
-    settings.LABELER_DEVICE = "auto"
+    monkeypatch.setenv("LABELER_DEVICE", "auto")
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     monkeypatch.setattr(device, "_mps_available", lambda: False)
     assert device.select_device() == torch.device("cpu")
 
 
-def test_auto_prefers_cuda_then_mps(settings, monkeypatch):
+def test_auto_prefers_cuda_then_mps(monkeypatch):
     """Auto takes CUDA when present, else MPS."""
-    settings.LABELER_DEVICE = "auto"
+    monkeypatch.setenv("LABELER_DEVICE", "auto")
     monkeypatch.setattr(device, "_mps_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     assert device.select_device().type == "cuda"
@@ -26,53 +26,53 @@ def test_auto_prefers_cuda_then_mps(settings, monkeypatch):
     assert device.select_device().type == "mps"
 
 
-def test_setting_is_honoured(settings, monkeypatch):
+def test_setting_is_honoured(monkeypatch):
     """LABELER_DEVICE=cpu gives the CPU even when CUDA is there."""
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
-    settings.LABELER_DEVICE = "cpu"
+    monkeypatch.setenv("LABELER_DEVICE", "cpu")
     assert device.select_device() == torch.device("cpu")
 
 
-def test_argument_overrides_setting(settings):
-    settings.LABELER_DEVICE = "nonsense"
+def test_argument_overrides_setting(monkeypatch):
+    monkeypatch.setenv("LABELER_DEVICE", "nonsense")
     assert device.select_device("cpu") == torch.device("cpu")
 
 
-def test_missing_cuda_is_a_clear_error(settings, monkeypatch):
+def test_missing_cuda_is_a_clear_error(monkeypatch):
     """Asking for CUDA on a machine without it says so instead of falling back."""
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    settings.LABELER_DEVICE = "cuda"
+    monkeypatch.setenv("LABELER_DEVICE", "cuda")
     with pytest.raises(RuntimeError, match="CUDA is not available"):
         device.select_device()
 
 
-def test_unknown_device_is_rejected(settings):
-    settings.LABELER_DEVICE = "tpu"
+def test_unknown_device_is_rejected(monkeypatch):
+    monkeypatch.setenv("LABELER_DEVICE", "tpu")
     with pytest.raises(RuntimeError, match="not a device"):
         device.select_device()
 
 
-def test_threads_pinned_once_from_setting(settings, monkeypatch):
+def test_threads_pinned_once_from_setting(monkeypatch):
     """LABELER_TORCH_THREADS pins torch's threads; later calls keep the first choice."""
     before = torch.get_num_threads()
     monkeypatch.setattr(device, "_threads_configured", False)
-    settings.LABELER_TORCH_THREADS = 1
+    monkeypatch.setenv("LABELER_TORCH_THREADS", "1")
     try:
         assert device.configure_threads() == 1
         assert torch.get_num_threads() == 1
-        settings.LABELER_TORCH_THREADS = 2
+        monkeypatch.setenv("LABELER_TORCH_THREADS", "2")
         assert device.configure_threads() == 1
     finally:
         torch.set_num_threads(before)
 
 
-def test_zero_threads_means_all_cores(settings, monkeypatch):
+def test_zero_threads_means_all_cores(monkeypatch):
     """0 threads: every core this process may run on (its affinity, else the machine's)."""
     before = torch.get_num_threads()
     monkeypatch.setattr(device, "_threads_configured", False)
     monkeypatch.setattr(device.os, "sched_getaffinity", lambda pid: {0, 1, 2}, raising=False)
     monkeypatch.setattr(device.os, "cpu_count", lambda: 64)
-    settings.LABELER_TORCH_THREADS = 0
+    monkeypatch.setenv("LABELER_TORCH_THREADS", "0")
     try:
         assert device.configure_threads() == 3
     finally:

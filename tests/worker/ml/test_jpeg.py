@@ -53,9 +53,9 @@ def test_a_file_the_decoder_refuses_is_none_and_the_rest_decode():
     assert results[0] is not None and np.array_equal(results[0], results[2])
 
 
-def test_gpu_decoding_is_for_cuda_only(settings):
+def test_gpu_decoding_is_for_cuda_only(monkeypatch):
     assert not jpeg.gpu_decode_wanted(CPU)
-    settings.LABELER_GPU_DECODE = False
+    monkeypatch.setenv("LABELER_GPU_DECODE", "0")
     assert not jpeg.gpu_decode_wanted(torch.device("cuda"))
 
 

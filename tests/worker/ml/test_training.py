@@ -275,7 +275,7 @@ def test_mobilenet_learns_shapes_from_random_weights():
     assert accuracy >= 0.6, [log["val_accuracy"] for log in result.history]
 
 
-def test_frozen_batch_norm_keeps_the_pretrained_statistics(settings, tmp_path, toy):
+def test_frozen_batch_norm_keeps_the_pretrained_statistics(monkeypatch, tmp_path, toy):
     """With batches too small for batch statistics, a pretrained backbone's norms keep
     the statistics of its weights file while the rest of it trains."""
     torch.manual_seed(3)
@@ -283,7 +283,7 @@ def test_frozen_batch_norm_keeps_the_pretrained_statistics(settings, tmp_path, t
     for layer in batch_norm.norm_layers(pretrained):
         layer.running_mean.uniform_(-1, 1)
     torch.save(pretrained.state_dict(), tmp_path / "resnet18.pth")
-    settings.LABELER_PRETRAINED_DIR = str(tmp_path)
+    monkeypatch.setenv("LABELER_PRETRAINED_DIR", str(tmp_path))
     config = tiny_config(
         architecture="resnet18", pretrained=True, image_size=16, batch_size=8, epochs=1
     )
