@@ -51,8 +51,8 @@ from labeler.images.decode_costs import (
     reduced_bytes,
 )
 from labeler.images.heif import heif_frame_pixels
-from labeler.images.runtime_settings import max_decode_bytes, max_image_pixels
 from labeler.images.png_data import STEP, png_data_check, png_decoded_row, png_exif
+from labeler.images.runtime_settings import max_decode_bytes, max_image_pixels
 from labeler.images.vips import vips_available, vips_cost, vips_held, vips_reduce
 from labeler.images.webp import WebPHeader, webp_decode, webp_decoder_available, webp_header
 
