@@ -8,6 +8,7 @@ is a uint8 (N, C, H, W) tensor, C = 1 (grayscale) or 3 (RGB).
 
 from __future__ import annotations
 
+import functools
 import io
 import itertools
 import math
@@ -343,8 +344,9 @@ def images_from_arrays(
 def _stack(
     arrays: Sequence[np.ndarray], channels: int, size: int, *, pin: bool = False
 ) -> torch.Tensor:
-    if pin:
-        pinned = torch.empty((len(arrays), channels, size, size), dtype=torch.uint8).pin_memory()
+    if pin:  # straight from the pinned pool: no pageable block copied into it first
+        shape = (len(arrays), channels, size, size)
+        pinned = torch.empty(shape, dtype=torch.uint8, pin_memory=True)
         out = pinned.numpy()
     else:
         out = np.empty((len(arrays), channels, size, size), dtype=np.uint8)
@@ -365,9 +367,27 @@ def to_model_input(
     batch = x.to(device, non_blocking=True).float().div_(255.0)
     if augmenter is not None:
         batch = augmenter(batch, generator)
-    mean = torch.tensor(normalisation["mean"], device=device).view(1, -1, 1, 1)
-    std = torch.tensor(normalisation["std"], device=device).view(1, -1, 1, 1)
+    mean, std = _normaliser(device, tuple(normalisation["mean"]), tuple(normalisation["std"]))
     return batch.sub_(mean).div_(std)
+
+
+@functools.lru_cache(maxsize=8)
+def _gray_weights(device: torch.device) -> torch.Tensor:
+    """The luminance weights as a (1, 3, 1, 1) tensor on ``device``, made once."""
+    return torch.tensor(_GRAY_WEIGHTS, device=device).view(1, 3, 1, 1)
+
+
+@functools.lru_cache(maxsize=16)
+def _normaliser(
+    device: torch.device, mean: tuple[float, ...], std: tuple[float, ...]
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The mean and deviation as (1, C, 1, 1) tensors on ``device``, made once: a tensor
+    built from a list on a GPU is a blocking copy that waits for every kernel queued
+    before it, twice a batch, which kept the GPU from running ahead of the CPU."""
+    return (
+        torch.tensor(mean, device=device).view(1, -1, 1, 1),
+        torch.tensor(std, device=device).view(1, -1, 1, 1),
+    )
 
 
 class Augmenter:
@@ -389,7 +409,12 @@ class Augmenter:
 
         def uniform(*shape: int) -> torch.Tensor:
             # Draws come from a CPU generator so a seed gives the same batch on every device.
-            return torch.rand(shape, generator=generator).to(x.device)
+            draws = torch.rand(shape, generator=generator)
+            if x.device.type != "cuda":
+                return draws.to(x.device)
+            # From pinned memory the copy queues behind the kernels instead of waiting
+            # for them: a blocking copy here stalled the CPU every batch.
+            return draws.pin_memory().to(x.device, non_blocking=True)
 
         n = x.shape[0]
         if self.hflip:
@@ -417,7 +442,7 @@ class Augmenter:
     def _jitter(self, x: torch.Tensor, draws: torch.Tensor) -> torch.Tensor:
         factors = 1 + (draws * 2 - 1) * self.color_jitter
         brightness, contrast, saturation = (factors[:, i].view(-1, 1, 1, 1) for i in range(3))
-        weights = torch.tensor(_GRAY_WEIGHTS, device=x.device).view(1, 3, 1, 1)
+        weights = _gray_weights(x.device)
         x = x * brightness
         mean = (x * weights).sum(1, keepdim=True).mean((2, 3), keepdim=True)
         x = (x - mean) * contrast + mean

@@ -65,7 +65,7 @@ def predict_files(
     starts = range(0, len(names), batch_size)
     ok: list[int] = []
     bad: list[str] = []
-    parts: list[np.ndarray] = []
+    parts: list[Callable[[], np.ndarray]] = []
     share = _ThreadShare(decode_threads=max(1, threads), cpu=loaded.device.type == "cpu")
     with ThreadPoolExecutor(max_workers=max(1, threads)) as pool, share:
 
@@ -101,12 +101,13 @@ def predict_files(
             bad.extend(decoded.bad)
             if decoded.ok:
                 forward = time.perf_counter()
-                parts.append(_forward(loaded, decoded.images))
+                parts.append(_forward_start(loaded, decoded.images))
                 share.adjust(waited=waited, forward=time.perf_counter() - forward)
             if beat is not None:
                 beat()
     labels = len(loaded.meta["label_ids"])
-    probabilities = np.concatenate(parts) if parts else np.empty((0, labels), np.float32)
+    done = [finish() for finish in parts]
+    probabilities = np.concatenate(done) if done else np.empty((0, labels), np.float32)
     return ok, probabilities, bad
 
 
@@ -137,6 +138,16 @@ class _ThreadShare:
 
 
 def _forward(loaded: LoadedModel, x_uint8: torch.Tensor) -> np.ndarray:
+    return _forward_start(loaded, x_uint8)()
+
+
+def _forward_start(loaded: LoadedModel, x_uint8: torch.Tensor) -> Callable[[], np.ndarray]:
+    """Start the forward pass of one batch; the returned call gives its probabilities.
+
+    On CUDA nothing waits here: the probabilities come back to pinned memory behind the
+    kernels, so the CPU stacks the next batch while the GPU runs this one, and only the
+    call waits (for this batch alone). On the CPU the work is done before it returns.
+    """
     device = loaded.device
     with torch.inference_mode():
         inputs = to_model_input(x_uint8, device=device, normalisation=loaded.meta["normalisation"])
@@ -148,4 +159,16 @@ def _forward(loaded: LoadedModel, x_uint8: torch.Tensor) -> np.ndarray:
             logits = loaded.model(inputs)
         logits = logits.float()
         probs = torch.sigmoid(logits) if loaded.meta["multi_label"] else torch.softmax(logits, 1)
-    return probs.cpu().numpy()
+        if device.type != "cuda":
+            result = probs.cpu().numpy()
+            return lambda: result
+        host = torch.empty(probs.shape, dtype=probs.dtype, pin_memory=True)
+        host.copy_(probs, non_blocking=True)
+        copied = torch.cuda.Event()
+        copied.record()
+
+    def finish() -> np.ndarray:
+        copied.synchronize()
+        return host.numpy()
+
+    return finish

@@ -121,3 +121,24 @@ def test_predict_files_beats_after_each_batch(files):
         beat=lambda: beats.append(1),
     )
     assert len(beats) == 3  # 7 files in batches of 3
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_predict_files_on_cuda_gives_each_batch_its_own_probabilities(files):
+    """On CUDA a batch's probabilities come back behind the next batches' kernels: with
+    many batches in flight, each image still gets its own, as the CPU computes them."""
+    names = [f"{i % 7}.png" for i in range(40)]
+    on_cpu = loaded_model()
+    on_gpu = weights.LoadedModel(
+        weights.for_inference(loaded_model().model, torch.device("cuda")), on_cpu.meta
+    )
+
+    def opener(name: str) -> io.BytesIO:
+        return io.BytesIO(files[name])
+
+    ok, probs, bad = inference.predict_files(on_gpu, names, opener, batch_size=3)
+    expected = inference.predict_tensor(
+        on_cpu, data.load_images(names, opener, image_size=8, grayscale=False)
+    )
+    assert ok == list(range(40)) and bad == []
+    assert np.allclose(probs, expected, atol=2e-3)  # float16 on the GPU
