@@ -88,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     options = _options(argv)
     with tempfile.TemporaryDirectory(prefix="labeler-prelabel-") as tmp:
         folder = Path(tmp)
-        _configure(folder, options.database_url)
+        _configure(folder, options.database_url, options.device)
         # Django is set up only now: the application's modules can be imported from here.
         from django.conf import settings
 
@@ -158,10 +158,16 @@ def _options(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--database-url", default="", help="a PostgreSQL URL (default: a fresh SQLite file)"
     )
+    parser.add_argument(
+        "--device",
+        default="cpu",
+        help="where the worker and the reference run: cpu (default), cuda, auto "
+        "(LABELER_DEVICE); on a GPU, use --processes 1",
+    )
     return parser.parse_args(argv)
 
 
-def _configure(folder: Path, database_url: str) -> None:
+def _configure(folder: Path, database_url: str, device: str) -> None:
     """Settings as a gpu-queue worker has them, on the chosen database; no broker."""
     for name in ("REDIS_URL", "CELERY_BROKER_URL"):
         os.environ.pop(name, None)
@@ -173,6 +179,7 @@ def _configure(folder: Path, database_url: str) -> None:
         LABELER_MODEL_DIR=str(folder / "models"),
         LABELER_INPUT_CACHE_DIR=str(folder / "inputs"),
         LABELER_TORCH_THREADS=str(THREADS),
+        LABELER_DEVICE=device,
         LOG_LEVEL="WARNING",
     )
     sys.path.insert(0, str(ROOT))
@@ -246,6 +253,15 @@ def measure(bench: Any, repeat: int, batch_size: int, workers: Any) -> list[Row]
     ]
 
 
+def _device_name() -> str:
+    import torch
+
+    from worker.ml.device import select_device
+
+    where = select_device()
+    return torch.cuda.get_device_name(where) if where.type == "cuda" else "CPU"
+
+
 def print_table(rows: list[Row], options: argparse.Namespace) -> bool:
     """The table and the verdict; True when every model and source reaches the target in
     at least one layout."""
@@ -255,7 +271,7 @@ def print_table(rows: list[Row], options: argparse.Namespace) -> bool:
     chunk = options.chunk or f"up to {settings.LABELER_PRELABEL_CHUNK}"
     print(
         f"JPEG q90 files, {connection.vendor} database, tasks of {chunk} images, reference "
-        f"batch {options.batch_size}, CPU, load average {os.getloadavg()[0]:.1f} "
+        f"batch {options.batch_size}, {_device_name()}, load average {os.getloadavg()[0]:.1f} "
         f"({os.cpu_count()} cores)"
     )
     print(

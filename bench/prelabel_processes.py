@@ -112,6 +112,9 @@ def forward_batches(loaded: Any, inputs: Any, batch_size: int) -> None:
     """The model alone over ``inputs``, ``batch_size`` at a time: what the reference times."""
     import torch
 
-    with torch.inference_mode():
+    cuda = inputs.device.type == "cuda"
+    with torch.inference_mode(), torch.autocast("cuda", dtype=torch.float16, enabled=cuda):
         for first in range(0, len(inputs), batch_size):
             loaded.model(inputs[first : first + batch_size])
+    if cuda:
+        torch.cuda.synchronize()

@@ -29,6 +29,7 @@ from labeler.predictions.training_config import training_config_clean
 from labeler.projects.models import Label, Project
 from worker import model_jobs as ml_jobs
 from worker.ml import architectures, weights
+from worker.ml.device import select_device
 
 ROWS_PER_INSERT = 2_000
 LABELS = 10
@@ -67,9 +68,12 @@ class Bench:
         self.names = tuple(
             Image.objects.filter(project=self.project).order_by("id").values_list("file", flat=True)
         )
-        self.loaded = weights.load(ml_jobs.weights_path(self.version.weights), "cpu")
+        # The reference runs where the worker's task runs (LABELER_DEVICE).
+        where = select_device()
+        self.loaded = weights.load(ml_jobs.weights_path(self.version.weights), where)
         # The reference's inputs, decoded and normalised in memory (not timed).
-        self.inputs = prelabel_processes.model_inputs(self.loaded, self.names, image_size)
+        inputs = prelabel_processes.model_inputs(self.loaded, self.names, image_size)
+        self.inputs = inputs.to(where)
 
     def _images(self, files: list[Path]) -> tuple[list[int], float]:
         """Image rows, each with a file of its own in MEDIA_ROOT (copies of the photos)."""
