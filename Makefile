@@ -4,17 +4,20 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
-# Installed before the project so that pip finds them satisfied: an unpinned torch would
-# pull a CUDA build of several GB. This pair installs from the local wheel cache here.
+# Installed before the project, so that pip then finds them satisfied. On Linux x86_64
+# PyPI's torch is the CUDA build: with its NVIDIA libraries (3.2 GB) the virtualenv takes
+# about 6.7 GB. TORCH_SPEC goes to pip as it is, so it may name another index: a fresh
+# checkout gets torch's CPU build, without those libraries, where that index is reachable:
+#   make run TORCH_SPEC="torch==2.14.1 torchvision==0.29.1 --index-url https://download.pytorch.org/whl/cpu"
 TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
 
-.PHONY: run test fuzz lint format setup demo worker-cpu worker-gpu beat check-deploy compose-config clean bench-agreement bench-training bench-prelabel bench-active-learning bench-export bench-load bench-uploads bench-photos bench-label-paint bench-photo-models bench-adaptive-overlap bench-duplicates bench-label-errors bench-browse bench-bulk
+.PHONY: run test fuzz lint format setup docs docs-serve demo worker-cpu worker-gpu beat check-deploy compose-config clean bench-agreement bench-training bench-prelabel bench-active-learning bench-export bench-load bench-uploads bench-photos bench-label-paint bench-photo-models bench-adaptive-overlap bench-duplicates bench-label-errors bench-browse bench-bulk
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet $(TORCH_SPEC)
-	$(BIN)/pip install --quiet -e '.[dev,ml]'
+	$(BIN)/pip install --quiet -e '.[dev,ml,docs]'
 	touch $@
 
 # Front-end packages (package-lock.json) land in node_modules/, served by staticfiles.
@@ -54,6 +57,15 @@ lint: setup
 	DEBUG=1 $(BIN)/python manage.py makemigrations --check --dry-run
 	DEBUG=1 $(BIN)/python manage.py spectacular --fail-on-warn --file /dev/null
 	node_modules/.bin/eslint --max-warnings 0 static/js
+	$(MAKE) docs
+
+## The documentation site (mkdocs.yml) into site/: strict, so a broken link or anchor, or a
+## page left out of nav, fails it. The API reference is rendered from the OpenAPI schema.
+docs: setup
+	$(BIN)/mkdocs build --strict
+
+docs-serve: setup
+	$(BIN)/mkdocs serve --strict -a 127.0.0.1:8001
 
 format: setup
 	$(BIN)/ruff format .
@@ -105,6 +117,8 @@ beat: setup
 
 compose-config:
 	docker-compose --env-file .env.example config --quiet
+	docker-compose --env-file .env.example --profile gpu config --quiet
+	docker-compose --env-file .env.example --profile cpu config --quiet
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -90,7 +90,7 @@ def test_the_next_photo_needs_no_request_once_its_key_is_pressed(
     requests = label_ready(page, live_server, project)
     page.wait_for_function(SETTLED, timeout=WAIT)
     assert page.evaluate(f"[{SHOWN}.naturalWidth, {SHOWN}.naturalHeight]") == [750, 1000]
-    screenshot("label-photo", full_page=False)  # upright: docs/screenshots/label-photo.png
+    screenshot("label-photo", full_page=False)  # upright: docs/img/label-photo.png
     for _ in range(3):
         page.wait_for_function(SETTLED, timeout=WAIT)
         upcoming = page.evaluate("window.labeler.state.buffer[0].image")

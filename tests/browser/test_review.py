@@ -223,7 +223,7 @@ def test_filter_by_reason_and_the_model_suggestion(live_server, page, screenshot
     expect(page.locator("#model-row")).to_be_visible()
     expect(page.locator("#votes li")).to_have_count(3)
     wait_image_decoded(page)
-    screenshot("review", full_page=False)  # docs/screenshots/review.png is a copy of it
+    screenshot("review", full_page=False)  # docs/img/review.png is a copy of it
 
     page.get_by_role("button", name="Ties").click()
     expect(page.locator("#left-count")).to_have_text("1")
