@@ -373,8 +373,9 @@ LABELER_DEVICE = os.environ.get("LABELER_DEVICE") or "auto"  # auto | cuda | mps
 LABELER_TORCH_THREADS = env_int("LABELER_TORCH_THREADS", 0)  # 0: every core
 LABELER_MODEL_DIR = Path(os.environ.get("LABELER_MODEL_DIR") or VAR_DIR / "models")
 LABELER_PRETRAINED_DIR = os.environ.get("LABELER_PRETRAINED_DIR", "")
-# On CUDA, pre-labelling decodes large JPEGs not yet kept as inputs on the GPU (nvJPEG).
-LABELER_GPU_DECODE = env_bool("LABELER_GPU_DECODE", True)
+# On CUDA, pre-labelling may decode large JPEGs not yet kept as inputs on the GPU (nvJPEG);
+# off by default: measured on an H200 it was slower than the CPU's threads (docs/benchmarks.md).
+LABELER_GPU_DECODE = env_bool("LABELER_GPU_DECODE", False)
 LABELER_PRELABEL_CHUNK = env_int("LABELER_PRELABEL_CHUNK", 1024)
 # Each worker keeps images decoded to small model inputs here, by content hash, so that
 # later passes and runs skip decoding; "" turns it off. Safe to empty at any time.

@@ -53,6 +53,15 @@ def test_a_file_the_decoder_refuses_is_none_and_the_rest_decode():
     assert results[0] is not None and np.array_equal(results[0], results[2])
 
 
+def test_gpu_decoding_is_off_unless_asked_for(monkeypatch):
+    """nvJPEG lost to the CPU's threads in the pre-labelling pipeline where it was
+    measured (an H200, docs/benchmarks.md), so it is off by default."""
+    monkeypatch.delenv("LABELER_GPU_DECODE", raising=False)
+    assert not jpeg.gpu_decode_wanted(torch.device("cuda"))
+    monkeypatch.setenv("LABELER_GPU_DECODE", "1")
+    assert jpeg.gpu_decode_wanted(torch.device("cuda")) == (jpeg.decode_jpeg is not None)
+
+
 def test_gpu_decoding_is_for_cuda_only(monkeypatch):
     assert not jpeg.gpu_decode_wanted(CPU)
     monkeypatch.setenv("LABELER_GPU_DECODE", "0")
