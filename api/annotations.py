@@ -16,8 +16,9 @@ from api.idempotency import IDEMPOTENCY_KEY, idempotent
 from api.images import DATETIME
 from api.inputs import StrictInput
 from api.permissions import ProjectScopedView
-from labeler import flows
+from labeler.annotations import services as annotation_services
 from labeler.annotations.models import Annotation
+from labeler.annotations.submit import annotation_submit
 from labeler.errors import NotFound
 from labeler.projects.models import Label
 
@@ -151,7 +152,7 @@ class AnnotationViewSet(
         self.require_member()
         data = AnnotationSubmitSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        annotation, created = flows.annotation_submit(
+        annotation, created, _ = annotation_submit(
             project=self.project,
             annotator=self.user,
             image_id=data.validated_data["image"],
@@ -168,7 +169,7 @@ class AnnotationViewSet(
     def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         """Take back one's own annotation (undo): the image is open again and held for you."""
         self.require_member()
-        flows.annotation_withdraw(
+        annotation_services.annotation_withdraw(
             project=self.project, annotator=self.user, annotation_id=int(self.kwargs["pk"])
         )
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -19,7 +19,6 @@ from api.pagination import Cursor
 from api.parsers import JSONParser
 from api.predictions import id_param
 from api.training import ModelView
-from labeler import flows
 from labeler.errors import ValidationFailed
 from labeler.predictions import machine_labels
 from labeler.predictions.models import MachineLabel, MachineLabelStatus
@@ -163,7 +162,7 @@ class MachineLabelReviewView(ModelView):
         self.require_overseer()
         data = ReviewRequestSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        result = flows.machine_labels_review(
+        result = machine_labels.machine_labels_review(
             project=self.project,
             reviewer=self.user,
             confirm=data.validated_data["confirm"],

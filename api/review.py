@@ -24,8 +24,8 @@ from api.images import ImageSerializer, stored_file_url
 from api.inputs import StrictInput
 from api.pagination import NewestFirst, PageNumbers
 from api.queue import SuggestionSerializer
-from labeler import flows
 from labeler.agreement import review
+from labeler.agreement import services as agreement_services
 from labeler.agreement.models import ReviewRequest
 from labeler.agreement.review_requests import GroupImage, requests_group_images
 from labeler.agreement.rows import HUMAN_DECISIONS
@@ -262,7 +262,7 @@ class DecisionListView(QualityView):
         image_id, method = data.validated_data["image"], data.validated_data["method"]
         if method == FinalLabelMethod.GOLD and not self.can_manage:
             raise PermissionDenied("Only the project's leads and admins mark gold images.")
-        final = flows.image_decide(
+        final = agreement_services.image_decide(
             project=self.project,
             image_id=image_id,
             labels=data.validated_data["labels"],
@@ -280,7 +280,7 @@ class DecisionDetailView(QualityView):
     def delete(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         """Take the decision back (leads and admins): consensus decides the image again."""
         self.require_manager()
-        flows.image_decision_clear(
+        agreement_services.image_decision_clear(
             project=self.project, image_id=int(self.kwargs["image_id"]), cleared_by=self.user
         )
         return Response(status=status.HTTP_204_NO_CONTENT)

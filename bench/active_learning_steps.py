@@ -16,9 +16,10 @@ from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
 from labeler.annotations.queue import queue_next_image
+from labeler.annotations.submit import annotation_submit
 from labeler.demo.services import digit_png
 from labeler.errors import ValidationFailed
-from labeler.flows import annotation_submit, images_ingest
+from labeler.flows import images_ingest
 from labeler.images.models import Image
 from labeler.predictions.models import ModelVersion, RunStatus
 from labeler.predictions.selectors import current_model

@@ -117,8 +117,8 @@ def _steps(project: Any, repeat: int) -> list[tuple[str, float, str]]:
 
     from labeler.agreement.final_labels import final_labels_current, label_changes
     from labeler.agreement.models import ConsensusWatermark
+    from labeler.agreement.services import image_decide
     from labeler.annotations.models import FinalLabel, LabelChange
-    from labeler.flows import image_decide
     from labeler.images.models import Image
 
     ConsensusWatermark.objects.filter(project=project).delete()
@@ -148,7 +148,7 @@ def _steps(project: Any, repeat: int) -> list[tuple[str, float, str]]:
         )  # fmt: skip
 
     # Without the background refresh a decision schedules: it is what readers do without.
-    with mock.patch("labeler.flows.labels_changed"):
+    with mock.patch("labeler.agreement.final_writes.labels_changed"):
         decision, _ = timed(decide, repeat)
     still_current = not final_labels_current(project=project)
     return [

@@ -6,11 +6,11 @@ follow-ups are called through this module, which may import every layer: each fu
 here makes the write through its layer's service, then enqueues what follows on commit.
 The chains, in the order they run:
 
-    labels changed: a label given, changed or taken back (``annotation_submit``,
-    ``annotation_record``, ``annotation_withdraw``), a person's decision (``image_decide``,
-    ``image_gold_clear``, ``image_decision_clear``), machine labels reviewed
-    (``machine_labels_review``)
-      -> ``labels_changed``: one agreement refresh scheduled for a burst of changes
+    labels changed: every writer of labels, in its own layer: a label given, changed or
+    taken back (``annotations.submit``, ``annotations.services``), a final label written
+    (``agreement.final_writes``: decisions, gold, bulk actions, imports, machine labels)
+      -> ``labels_changed`` (``annotations.changes``, which those writers call themselves):
+         one agreement refresh scheduled for a burst of changes
          -> ``agreement_refresh`` (task): the final labels refreshed
             -> near-duplicates whose final labels differ sent to review
             -> a retraining started once ``retrain_after`` new final labels came in
@@ -18,8 +18,8 @@ The chains, in the order they run:
 
     images added: an upload (``images_ingest``), an import (``images_import``), a step
     of a registered bucket's or folder's scan (``reference_scan``, task)
-      -> ``image_added``: its thumbnail and model inputs made (``image_prepare``, task;
-         an upload sends ``PREPARE_BATCH`` images to a task)
+      -> ``image_added``: its previews and model inputs made (``image_prepare``, task;
+         an upload sends ``PREPARE_BATCH`` images to an ``images_prepare`` task)
          -> its perceptual hash, and its near-duplicate group joined
       -> ``images_added``: the current model pre-labels the new images (its pass then
          reorders the queue by uncertainty: ``labeler.predictions.prelabel``); for a
@@ -48,32 +48,25 @@ refreshes it once they are back. Readers never wait for a refresh:
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from collections.abc import Callable, Iterable
 from functools import partial
 from typing import Any
 
-import numpy as np
 from django.conf import settings
 from django.contrib.auth.models import User
-from django.core.cache import cache
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 
-from labeler import cache_keys, jobs
-from labeler.agreement import services as agreement_services
+from labeler import jobs
 from labeler.agreement.duplicate_labels import duplicate_reviews_request
 from labeler.agreement.final_labels import final_labels_refresh
 from labeler.agreement.review import review_candidates
 from labeler.agreement.selectors import agreement_report
-from labeler.annotations import services as annotation_services
-from labeler.annotations.models import Annotation, FinalLabel
+from labeler.annotations.changes import MARGIN_SECONDS, labels_changed
 from labeler.images import services as image_services
 from labeler.images.duplicate_groups import image_duplicates_link
-from labeler.images.models import Image
 from labeler.imports import services as import_services
-from labeler.predictions import machine_labels
 from labeler.predictions.runs import training_refresh_if_due
 from labeler.predictions.selectors import current_model, model_input_specs
 from labeler.projects import services as project_services
@@ -85,155 +78,12 @@ from labeler.task_names import Task
 
 logger = logging.getLogger(__name__)
 
-MARGIN_SECONDS = 1  # a refresh starts this long after its key expired (clocks differ a little)
+# The head of the first chain, called by every writer of labels itself (annotations
+# services, the one writer of final labels); named here with the chain it starts.
+__all__ = ["labels_changed"]
 
 
 # Labels changed -> final labels -> retraining, reports.
-
-
-def annotation_submit(
-    *,
-    project: Project,
-    annotator: User,
-    image_id: Any,
-    labels: Any,
-    time_spent_ms: int | None = None,
-) -> tuple[Annotation, bool]:
-    """An annotator's label through the queue (``annotation_services.annotation_submit``);
-    returns (annotation, created)."""
-    written = annotation_services.annotation_submit(
-        project=project,
-        annotator=annotator,
-        image_id=image_id,
-        labels=labels,
-        time_spent_ms=time_spent_ms,
-    )
-    if written.changed:
-        labels_changed(project_id=project.pk)
-    return written.annotation, written.created
-
-
-def annotation_record(
-    *,
-    project: Project,
-    annotator: User,
-    image_id: Any,
-    labels: Any,
-    time_spent_ms: int | None = None,
-) -> tuple[Annotation, bool]:
-    """Labels given outside the queue (``annotation_services.annotation_record``)."""
-    written = annotation_services.annotation_record(
-        project=project,
-        annotator=annotator,
-        image_id=image_id,
-        labels=labels,
-        time_spent_ms=time_spent_ms,
-    )
-    if written.changed:
-        labels_changed(project_id=project.pk)
-    return written.annotation, written.created
-
-
-def annotation_withdraw(*, project: Project, annotator: User, annotation_id: int) -> Image:
-    """Take back one's own annotation (``annotation_services.annotation_withdraw``)."""
-    image = annotation_services.annotation_withdraw(
-        project=project, annotator=annotator, annotation_id=annotation_id
-    )
-    labels_changed(project_id=project.pk)
-    return image
-
-
-def image_decide(
-    *,
-    project: Project,
-    image_id: Any,
-    labels: Any,
-    decided_by: User,
-    method: str,
-    may_change_gold: bool = True,
-) -> FinalLabel:
-    """A person's final label for an image (``agreement_services.image_decide``)."""
-    final = agreement_services.image_decide(
-        project=project,
-        image_id=image_id,
-        labels=labels,
-        decided_by=decided_by,
-        method=method,
-        may_change_gold=may_change_gold,
-    )
-    labels_changed(project_id=project.pk)
-    return final
-
-
-def image_gold_clear(*, project: Project, image_id: Any, cleared_by: User) -> None:
-    """Stop using an image as gold (``agreement_services.image_gold_clear``)."""
-    agreement_services.image_gold_clear(project=project, image_id=image_id, cleared_by=cleared_by)
-    labels_changed(project_id=project.pk)
-
-
-def image_decision_clear(*, project: Project, image_id: int, cleared_by: User) -> None:
-    """Take back a person's decision (``agreement_services.image_decision_clear``)."""
-    agreement_services.image_decision_clear(
-        project=project, image_id=image_id, cleared_by=cleared_by
-    )
-    labels_changed(project_id=project.pk)
-
-
-def machine_labels_review(
-    *,
-    project: Project,
-    reviewer: User,
-    confirm: Any = (),
-    correct: Any = (),
-    rng: np.random.Generator | None = None,
-) -> dict[str, int]:
-    """Confirm and correct machine labels (``machine_labels.machine_labels_review``)."""
-    counts = machine_labels.machine_labels_review(
-        project=project, reviewer=reviewer, confirm=confirm, correct=correct, rng=rng
-    )
-    if counts["confirmed"] or counts["corrected"]:
-        labels_changed(project_id=project.pk)
-    return counts
-
-
-def labels_changed(*, project_id: int) -> None:
-    """Refresh the project's final labels and quality caches soon after this transaction commits.
-
-    A burst of changes costs one refresh that sees all of them. The first change committed
-    after a refresh adds a key to the shared cache for ``AGREEMENT_REFRESH_SECONDS`` and
-    schedules the task a second after the key expires; changes committed while the key
-    lives ride on that run, which starts after every one of them committed. With no
-    broker the web server waits the countdown out on its task thread (``labeler.jobs``),
-    as a worker would; where tasks run inline (commands, tests) the task runs at once, so
-    there changes within the window after a refresh wait for the next change after it.
-
-    Nothing is scheduled for a transaction that rolls back; a cache or broker failure is
-    logged and marks the project due (never an error for the write that has committed).
-    """
-    transaction.on_commit(partial(_refresh_schedule, project_id), robust=True)
-
-
-def _refresh_schedule(project_id: int) -> None:
-    seconds = settings.AGREEMENT_REFRESH_SECONDS
-    key = cache_keys.agreement_refresh_scheduled(project_id)
-    try:
-        # Added after the commit: a write that finds the key is committed before the run reads.
-        if not cache.add(key, 1, timeout=seconds):
-            return
-    except jobs.UNAVAILABLE as exc:
-        _refresh_due(project_id, exc)  # the cache is down: one timeout, not a second on a delete
-        return
-    try:
-        jobs.send_now(seconds + MARGIN_SECONDS, Task.AGREEMENT_REFRESH, project_id)
-    except jobs.UNAVAILABLE as exc:
-        _refresh_due(project_id, exc)
-        with contextlib.suppress(*jobs.UNAVAILABLE):
-            cache.delete(key)  # the next write tries again, if the broker is back
-
-
-def _refresh_due(project_id: int, exc: Exception) -> None:
-    logger.warning("Agreement refresh of project %s not scheduled (%s): due", project_id, exc)
-    project_services.agreement_refresh_due_mark(project_id=project_id)
 
 
 def agreement_refresh(*, project: Project) -> None:
@@ -351,15 +201,19 @@ def images_import(
 
 
 def image_added(*, image_id: int) -> None:
-    """A stored image gets its thumbnail and model inputs in the background."""
-    jobs.enqueue(Task.IMAGE_MAKE_THUMBNAIL, image_id)
+    """A stored image is prepared in the background (``image_prepare``, task)."""
+    jobs.enqueue(Task.IMAGE_PREPARE, image_id)
 
 
 def image_prepare(*, image_id: int) -> None:
-    """Render the image's thumbnail and display copy and keep its inputs at the sizes the
-    project's models take (``image_services.image_make_thumbnail``), then put it in the
-    group of its near-duplicates (hashed from the thumbnail's pixels)."""
-    image_services.image_make_thumbnail(image_id=image_id, input_specs=model_input_specs)
+    """Prepare a stored image: its previews and its model inputs at the sizes the project's
+    models take (``image_services.image_prepare``; the sizes are the predictions layer's,
+    read here and handed down as data), then put it in the group of its near-duplicates
+    (hashed from the thumbnail's pixels)."""
+    project = Project.objects.filter(images__pk=image_id).first()
+    if project is None:
+        return  # deleted meanwhile
+    image_services.image_prepare(image_id=image_id, input_specs=model_input_specs(project))
     image_duplicates_link(image_id=image_id)
 
 

@@ -54,7 +54,7 @@ UNAVAILABLE: tuple[type[Exception], ...] = (
 CHILD_PROCESS_TASKS = frozenset({Task.ML_TRAIN, Task.PRELABEL_DISPATCH, Task.ML_PREDICT})
 # These run on a thread a core (Pillow lets go of the GIL while it decodes, resizes and
 # encodes): a photo's previews take a tenth of a second, and an upload sends hundreds.
-POOLED_TASKS = frozenset({Task.IMAGE_MAKE_THUMBNAIL, Task.IMAGES_PREPARE})
+POOLED_TASKS = frozenset({Task.IMAGE_PREPARE, Task.IMAGES_PREPARE, Task.IMAGE_PREPARE_FORMER})
 
 
 class _Background:
@@ -226,7 +226,7 @@ def send_now(seconds: float, task_name: str, *args: Any) -> None:
     """Send the named task now (to run ``seconds`` from now), raising what sending raised.
 
     For callers that keep the intent elsewhere when the broker is down (see
-    ``labeler.flows.labels_changed``); ``enqueue`` keeps such a send in the outbox.
+    ``labeler.annotations.changes.labels_changed``); ``enqueue`` keeps such a send in the outbox.
     """
     register_tasks()
     signature = app.signature(task_name, args=args, countdown=seconds or None)

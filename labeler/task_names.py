@@ -12,8 +12,11 @@ class Task:
     """Celery tasks' registered names (plain strings, as Celery and the outbox keep them)."""
 
     # Images
-    IMAGE_MAKE_THUMBNAIL: Final = "worker.tasks.image_make_thumbnail"
-    IMAGES_PREPARE: Final = "worker.tasks.images_prepare"
+    IMAGE_PREPARE: Final = "worker.tasks.image_prepare"
+    IMAGES_PREPARE: Final = "worker.tasks.images_prepare"  # several images, one after another
+    # IMAGE_PREPARE's name until it had one name everywhere: still run, for the messages
+    # sent under it before (on the queue, in the outbox); nothing sends it any more.
+    IMAGE_PREPARE_FORMER: Final = "worker.tasks.image_make_thumbnail"
     STORAGE_DELETE_FILES: Final = "worker.tasks.storage_delete_files"
     REFERENCE_SCAN: Final = "worker.tasks.reference_scan"
     DUPLICATES_REGROUP: Final = "worker.tasks.duplicates_regroup"

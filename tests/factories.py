@@ -13,8 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 from PIL import Image as PILImage
 
-from labeler import flows
-from labeler.annotations import services
+from labeler.annotations import services, submit
 from labeler.annotations.models import Assignment
 from labeler.annotations.queue import queue_hold
 from labeler.images.models import Image
@@ -105,9 +104,10 @@ def hold(project: Project, annotator: object, image_id: object) -> None:
 def annotation_submit(*, project: Project, annotator: object, image_id: object, **kwargs: Any):
     """Label an image the way the labelling page does: handed out first, then submitted."""
     hold(project, annotator, image_id)
-    return flows.annotation_submit(
+    written = submit.annotation_submit(
         project=project, annotator=annotator, image_id=image_id, **kwargs
     )
+    return written.annotation, written.created
 
 
 def skip_create(*, project: Project, annotator: object, image_id: object, **kwargs: Any):

@@ -23,15 +23,21 @@ from labeler.task_names import Task
 logger = logging.getLogger(__name__)
 
 
-@shared_task(name=Task.IMAGE_MAKE_THUMBNAIL, autoretry_for=(OSError,), max_retries=3)
-def image_make_thumbnail(image_id: int) -> None:
-    """Render the thumbnail of one image (no-op if the image is gone)."""
+@shared_task(name=Task.IMAGE_PREPARE, autoretry_for=(OSError,), max_retries=3)
+def image_prepare(image_id: int) -> None:
+    """Prepare one image: previews, model inputs, near-duplicate group (no-op if it is gone)."""
+    flows.image_prepare(image_id=image_id)
+
+
+@shared_task(name=Task.IMAGE_PREPARE_FORMER, autoretry_for=(OSError,), max_retries=3)
+def image_prepare_former(image_id: int) -> None:
+    """``image_prepare`` for messages sent under its former name (``Task``)."""
     flows.image_prepare(image_id=image_id)
 
 
 @shared_task(name=Task.IMAGES_PREPARE, autoretry_for=(OSError,), max_retries=3)
 def images_prepare(image_ids: list[int]) -> None:
-    """Render the previews of each of these images in turn. One image's failure never
+    """Prepare each of these images in turn (``image_prepare``). One image's failure never
     stops the others'; the first is raised at the end, so an OSError retries them all
     (those already done are skipped)."""
     failed: Exception | None = None

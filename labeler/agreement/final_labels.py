@@ -29,15 +29,13 @@ from django.db import connection, transaction
 from django.db.models import Count, Max
 from django.utils import timezone
 
+from labeler.agreement.final_writes import Labels, consensus_write, final_labels_lock
 from labeler.agreement.models import ConsensusWatermark
 from labeler.agreement.rows import SETTLED, consensus_rows
-from labeler.annotations.history import final_labels_lock, final_labels_tracked
-from labeler.annotations.models import FinalLabel, FinalLabelMethod, LabelChange, LabelChangeKind
+from labeler.annotations.models import FinalLabel, LabelChange, LabelChangeKind
 from labeler.projects.models import OverlapMode, Project
 
 FINAL_KINDS = (LabelChangeKind.FINAL_SET, LabelChangeKind.FINAL_CLEARED)
-BATCH = 2000  # rows a statement writes (SQLite allows 32,766 parameters a statement)
-Labels = tuple[int, ...]
 
 
 @dataclass(frozen=True)
@@ -123,12 +121,13 @@ def final_labels_refresh(*, project: Project) -> int:
     Adjudicated, gold and confirmed machine final labels are settled by people and are
     left alone; consensus labels of images that now need review are removed. Returns how many
     consensus final labels the project holds afterwards. Records what it saw in the
-    project's ``ConsensusWatermark``.
+    project's ``ConsensusWatermark``. The final labels are written, with their history, by
+    their one writer (``final_writes.consensus_write``).
     """
-    with final_labels_tracked(project=project):
-        # Counted under the lock and before the ratings are read: all of these are in them.
-        seen = label_changes(project)
-        written = _consensus_write(project)
+    final_labels_lock(project.pk)
+    # Counted under the lock and before the ratings are read: all of these are in them.
+    seen = label_changes(project)
+    written = consensus_write(project, _consensus_chosen(project))
     _watermark_store(project, _with_own_changes(project, seen))
     return written
 
@@ -170,27 +169,6 @@ def _watermark_store(project: Project, changes: Changes) -> None:
     )
 
 
-def _consensus_write(project: Project) -> int:
-    """Make the consensus final labels what consensus decides now; returns how many there are.
-
-    Only what differs is written: a refresh after one new label changes a few rows, not
-    every consensus final label of the project (which is what readers would wait for).
-    """
-    chosen = _consensus_chosen(project)
-    current = _consensus_finals(project)
-    kept = {
-        image_id: final
-        for image_id, final in current.items()
-        if image_id in chosen and chosen[image_id][0] == final[1]
-    }
-    replaced = [final[0] for image_id, final in current.items() if image_id not in kept]
-    for start in range(0, len(replaced), BATCH):
-        FinalLabel.objects.filter(pk__in=replaced[start : start + BATCH]).delete()
-    _confidence_update(kept, chosen)
-    _consensus_create({i: chosen[i] for i in chosen.keys() - kept.keys()})
-    return len(chosen)
-
-
 def _consensus_chosen(project: Project) -> dict[int, tuple[Labels, float]]:
     """Image id -> (label ids, confidence) of every image consensus decides, people's aside."""
     rows = consensus_rows(project)
@@ -210,46 +188,3 @@ def _consensus_chosen(project: Project) -> dict[int, tuple[Labels, float]]:
         for row, image_id in enumerate(rows.ratings.image_ids)
         if decided[row] and int(image_id) not in human
     }
-
-
-def _consensus_finals(project: Project) -> dict[int, tuple[int, Labels, float | None]]:
-    """The project's consensus final labels: image id -> (final label id, labels, confidence)."""
-    finals = FinalLabel.objects.filter(image__project=project, method=FinalLabelMethod.CONSENSUS)
-    labels: dict[int, list[int]] = {}
-    through = FinalLabel.labels.through.objects.filter(
-        finallabel__image__project=project, finallabel__method=FinalLabelMethod.CONSENSUS
-    )
-    for final_id, label_id in through.values_list("finallabel_id", "label_id"):
-        labels.setdefault(final_id, []).append(label_id)
-    return {
-        image_id: (final_id, tuple(sorted(labels.get(final_id, []))), confidence)
-        for final_id, image_id, confidence in finals.values_list("pk", "image_id", "confidence")
-    }
-
-
-def _confidence_update(
-    kept: dict[int, tuple[int, Labels, float | None]],
-    chosen: dict[int, tuple[Labels, float]],
-) -> None:
-    """New confidences of consensus final labels whose labels stay."""
-    now = timezone.now()
-    changed = [
-        FinalLabel(pk=final_id, confidence=chosen[image_id][1], updated_at=now)
-        for image_id, (final_id, _, confidence) in kept.items()
-        if confidence != chosen[image_id][1]
-    ]
-    FinalLabel.objects.bulk_update(changed, ["confidence", "updated_at"], batch_size=BATCH)
-
-
-def _consensus_create(chosen: dict[int, tuple[Labels, float]]) -> None:
-    new = sorted(chosen.items())
-    finals = FinalLabel.objects.bulk_create(
-        FinalLabel(image_id=image_id, method=FinalLabelMethod.CONSENSUS, confidence=confidence)
-        for image_id, (_, confidence) in new
-    )
-    through = FinalLabel.labels.through
-    through.objects.bulk_create(
-        through(finallabel_id=final.pk, label_id=label_id)
-        for final, (_, (labels, _)) in zip(finals, new, strict=True)
-        for label_id in labels
-    )

@@ -1,4 +1,8 @@
-"""Writes about quality: consensus final labels, adjudication and gold images."""
+"""Writes about quality: consensus final labels, adjudication and gold images.
+
+Each write goes through the one writer of final labels (``final_writes``), which keeps
+their history and schedules the refresh that follows.
+"""
 
 from __future__ import annotations
 
@@ -12,9 +16,9 @@ from labeler.agreement.final_labels import (
     final_labels_refresh,
     label_changes,
 )
+from labeler.agreement.final_writes import final_labels_written
 from labeler.agreement.review_requests import review_requests_resolve
 from labeler.agreement.rows import HUMAN_DECISIONS
-from labeler.annotations.history import final_labels_tracked
 from labeler.annotations.models import FinalLabel, FinalLabelMethod
 from labeler.annotations.services import labels_resolve
 from labeler.errors import NotFound, PermissionDenied, ValidationFailed
@@ -52,16 +56,17 @@ def image_decide(
         raise ValidationFailed(f"Unknown decision {method!r}.", field="method")
     chosen: list[Label] = labels_resolve(project=project, raw_labels=labels)
     image = _image(project, image_id)
-    with final_labels_tracked(project=project, image_ids=[image.pk], changed_by=decided_by):
+    with final_labels_written(
+        project=project, image_ids=[image.pk], changed_by=decided_by
+    ) as write:
         if not may_change_gold and _is_gold(image):
             raise PermissionDenied(
                 f"Image {image.pk} is a gold image: only leads and admins change its label."
             )
         seen = label_changes(project)
-        final, _ = FinalLabel.objects.update_or_create(
-            image=image, defaults={"method": method, "confidence": 1.0, "decided_by": decided_by}
+        final = write.set_one(
+            image.pk, chosen, method=method, confidence=1.0, decided_by=decided_by
         )
-        final.labels.set(chosen)
     review_requests_resolve(project, [image.pk])  # a person decided: the requests are answered
     final_labels_kept_current(project=project, seen=seen)
     return final
@@ -71,8 +76,9 @@ def image_decide(
 def image_gold_clear(*, project: Project, image_id: Any, cleared_by: User) -> None:
     """Stop using an image as gold; consensus decides its label again."""
     image = _image(project, image_id)
-    with final_labels_tracked(project=project, image_ids=[image.pk], changed_by=cleared_by):
-        FinalLabel.objects.filter(image=image, method=FinalLabelMethod.GOLD).delete()
+    written = final_labels_written(project=project, image_ids=[image.pk], changed_by=cleared_by)
+    with written as write:
+        write.clear([image.pk], methods=[FinalLabelMethod.GOLD])
 
 
 @transaction.atomic
@@ -80,10 +86,9 @@ def image_decision_clear(*, project: Project, image_id: int, cleared_by: User) -
     """Take back a person's decision (adjudicated or gold): consensus decides the image again."""
     if not 0 < image_id <= MAX_ID:
         raise NotFound(f"Image {image_id} has no decision by a person in this project.")
-    with final_labels_tracked(project=project, image_ids=[image_id], changed_by=cleared_by):
-        deleted, _ = FinalLabel.objects.filter(
-            image_id=image_id, image__project=project, method__in=HUMAN_DECISIONS
-        ).delete()
+    written = final_labels_written(project=project, image_ids=[image_id], changed_by=cleared_by)
+    with written as write:
+        deleted = write.clear([image_id], methods=HUMAN_DECISIONS)
     if not deleted:
         raise NotFound(f"Image {image_id} has no decision by a person in this project.")
 

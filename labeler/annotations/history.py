@@ -1,27 +1,30 @@
-"""The history of images' labels: final label changes and withdrawn annotations.
+"""The one writer of the label history (``LabelChange`` rows).
 
-Annotators' submits are logged by a database trigger on their revisions (see migration
-0005); everything that writes final labels runs inside ``final_labels_tracked``, which
-compares the final labels before and after and keeps one row per image that changed.
+Two writers, one table, each the writer of record for its own kinds of row:
+
+- annotators' labels given or changed (``annotation_created``, ``annotation_changed``):
+  the database trigger ``annotations_revision_history`` on ``AnnotationRevision``
+  (migration 0005), so a submit stays one statement (``submit_sql``);
+- everything else, here: annotations taken back (an undo, a bulk relabel:
+  ``annotations_withdrawn_record``) and final labels set or cleared
+  (``final_changes_record``, called by the one writer of final labels,
+  ``labeler.agreement.final_writes``).
+
+No other module writes the table; ``tests/labeler/test_one_writer.py`` walks the code for
+any that does.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
-from django.contrib.auth.models import User
-from django.db import connection
 from django.utils import timezone
 
-from labeler.annotations.models import (
-    Annotation,
-    FinalLabel,
-    LabelChange,
-    LabelChangeKind,
-)
-from labeler.projects.models import Project
+from labeler.annotations.models import LabelChange, LabelChangeKind
+
+BATCH = 2000  # rows a statement writes
 
 
 @dataclass(frozen=True)
@@ -32,42 +35,29 @@ class Final:
     label_ids: tuple[int, ...]
 
 
-def final_labels_of(project: Project, image_ids: Collection[int] | None) -> dict[int, Final]:
-    """The final labels of the project's images (all of them when ``image_ids`` is None)."""
-    finals = FinalLabel.objects.filter(image__project=project)
-    through = FinalLabel.labels.through.objects.filter(finallabel__image__project=project)
-    if image_ids is not None:
-        finals = finals.filter(image_id__in=image_ids)
-        through = through.filter(finallabel__image_id__in=image_ids)
-    labels: dict[int, list[int]] = {}
-    for image_id, label_id in through.values_list("finallabel__image_id", "label_id"):
-        labels.setdefault(image_id, []).append(label_id)
-    return {
-        image_id: Final(method, tuple(sorted(labels.get(image_id, []))))
-        for image_id, method in finals.values_list("image_id", "method")
-    }
+@dataclass(frozen=True)
+class Withdrawn:
+    """An annotation taken back: whose, of which image, and the labels it had."""
+
+    annotation_id: int
+    image_id: int
+    annotator_id: int
+    label_ids: Sequence[int]
 
 
-@contextmanager
-def final_labels_tracked(
+def final_changes_record(
     *,
-    project: Project,
-    image_ids: Collection[int] | None = None,
-    changed_by: User | None = None,
+    project_id: int,
+    before: Mapping[int, Final],
+    after: Mapping[int, Final],
+    changed_by_id: int | None,
     model_versions: Mapping[int, int] | None = None,
-) -> Iterator[None]:
-    """Keep the history of the final labels the block changes, as ``changed_by`` did them.
+) -> int:
+    """Keep one row per image whose final label differs between ``before`` and ``after``
+    (image id -> final label; absent: none), in image order; returns how many.
 
-    ``image_ids`` bounds what the block may change (None: any image of the project);
-    ``model_versions`` names the model whose labels an image's final label took.
-    Must run in a transaction: the project's final-label writers take turns until it
-    ends, so no other writer's change falls between the two reads and is taken for
-    this block's (a lead deciding while consensus is refreshed).
+    ``model_versions`` names the model whose labels an image's new final label took.
     """
-    final_labels_lock(project.pk)
-    before = final_labels_of(project, image_ids)
-    yield
-    after = final_labels_of(project, image_ids)
     now = timezone.now()
     changes = []
     for image_id in sorted(before.keys() | after.keys()):
@@ -76,42 +66,46 @@ def final_labels_tracked(
             continue
         changes.append(
             LabelChange(
-                project=project,
+                project_id=project_id,
                 image_id=image_id,
                 kind=LabelChangeKind.FINAL_SET if new else LabelChangeKind.FINAL_CLEARED,
                 method=(new or old).method,  # type: ignore[union-attr]
-                changed_by=changed_by,
+                changed_by_id=changed_by_id,
                 model_version_id=(model_versions or {}).get(image_id) if new else None,
                 from_label_ids=list(old.label_ids) if old else [],
                 to_label_ids=list(new.label_ids) if new else [],
                 created_at=now,
             )
         )
-    LabelChange.objects.bulk_create(changes)
+    LabelChange.objects.bulk_create(changes, batch_size=BATCH)
+    return len(changes)
 
 
-def final_labels_lock(project_id: int) -> None:
-    """Hold the project's final-label lock until the transaction ends (PostgreSQL; SQLite
-    lets one writer in at a time anyway)."""
-    assert connection.in_atomic_block, "final labels are written in a transaction"
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
-                [f"labeler.final_labels.{project_id}"],
+def annotations_withdrawn_record(
+    *, project_id: int, withdrawn: Iterable[Withdrawn], changed_by_id: int | None
+) -> None:
+    """Keep annotations taken back (by their annotator, or a lead's relabel): the labels
+    each had, now none, in the order given."""
+    now = timezone.now()
+    LabelChange.objects.bulk_create(
+        [
+            LabelChange(
+                project_id=project_id,
+                image_id=gone.image_id,
+                kind=LabelChangeKind.ANNOTATION_WITHDRAWN,
+                annotator_id=gone.annotator_id,
+                changed_by_id=changed_by_id,
+                annotation_id=gone.annotation_id,
+                from_label_ids=sorted(gone.label_ids),
+                to_label_ids=[],
+                created_at=now,
             )
-
-
-def annotation_withdrawn_record(*, annotation: Annotation, label_ids: list[int]) -> None:
-    """Keep an annotation its annotator took back: the labels it had, now none."""
-    LabelChange.objects.create(
-        project_id=annotation.project_id,
-        image_id=annotation.image_id,
-        kind=LabelChangeKind.ANNOTATION_WITHDRAWN,
-        annotator_id=annotation.annotator_id,
-        changed_by_id=annotation.annotator_id,
-        annotation_id=annotation.pk,
-        from_label_ids=sorted(label_ids),
-        to_label_ids=[],
-        created_at=timezone.now(),
+            for gone in withdrawn
+        ],
+        batch_size=BATCH,
     )
+
+
+def annotation_history_backdate(*, annotation_id: int, at: datetime) -> None:
+    """Date the history of an annotation at ``at`` (the demo's simulated labels)."""
+    LabelChange.objects.filter(annotation_id=annotation_id).update(created_at=at)

@@ -15,25 +15,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth.models import User
-from django.db.models import Count, Max, OuterRef, Subquery
-from django.db.models.functions import Coalesce
-from django.utils import timezone
+from django.db.models import Max
 
+from labeler.agreement.final_writes import final_labels_lock, final_labels_written
 from labeler.agreement.review_requests import (
     REQUESTED,
     review_requests_add,
     review_requests_resolve,
 )
-from labeler.annotations.history import final_labels_lock, final_labels_tracked
-from labeler.annotations.models import (
-    Annotation,
-    FinalLabel,
-    FinalLabelMethod,
-    LabelChange,
-    LabelChangeKind,
-)
+from labeler.annotations.models import FinalLabel, FinalLabelMethod
 from labeler.annotations.reservations import reservation_annotators, reservations_replace
-from labeler.annotations.services import labels_resolve
+from labeler.annotations.services import annotations_withdraw, labels_resolve
 from labeler.bulk.selection import IdArray, in_batches
 from labeler.errors import ValidationFailed
 from labeler.exports import services as export_services
@@ -44,12 +36,14 @@ from labeler.projects.selectors import members_named
 
 Progress = Callable[[int], None]
 MAX_NOTE = 500
+GOLD = FinalLabelMethod.GOLD
 
 
 @dataclass(frozen=True)
 class Outcome:
-    """How many images the action changed, whether labels changed (consensus refreshes
-    then), and what it made (an export's id, ...)."""
+    """How many images the action changed, whether labels changed without a writer of
+    labels to say so (images deleted: consensus refreshes then), and what it made (an
+    export's id, ...). Writers of labels schedule the refresh themselves."""
 
     changed: int
     labels_changed: bool = False
@@ -138,54 +132,14 @@ def _relabel(
     top = Image.objects.filter(project=project).aggregate(top=Max("priority"))["top"] or 0.0
     first = max(top, 0.0) + 1.0
     changed = 0
-    now = timezone.now()
     for batch in in_batches(ids):
-        # The image rows before their annotations are read (a submit locks its image too).
-        list(Image.objects.select_for_update().filter(pk__in=batch).order_by("pk").values("pk"))
-        annotations = Annotation.objects.filter(project=project, image_id__in=batch)
-        if who is not None:
-            annotations = annotations.filter(annotator_id__in=who)
-        labels: dict[int, list[int]] = {}
-        for annotation_id, label_id in Annotation.labels.through.objects.filter(
-            annotation__in=annotations
-        ).values_list("annotation_id", "label_id"):
-            labels.setdefault(annotation_id, []).append(label_id)
-        rows = list(annotations.values_list("pk", "image_id", "annotator_id"))
-        LabelChange.objects.bulk_create(
-            [
-                LabelChange(
-                    project=project,
-                    image_id=image_id,
-                    kind=LabelChangeKind.ANNOTATION_WITHDRAWN,
-                    annotator_id=annotator_id,
-                    changed_by=user,
-                    annotation_id=annotation_id,
-                    from_label_ids=sorted(labels.get(annotation_id, [])),
-                    to_label_ids=[],
-                    created_at=now,
-                )
-                for annotation_id, image_id, annotator_id in rows
-            ],
-            batch_size=2000,
+        changed += annotations_withdraw(
+            project=project, image_ids=batch, annotator_ids=who, withdrawn_by=user, priority=first
         )
-        with final_labels_tracked(project=project, image_ids=batch, changed_by=user):
-            Annotation.objects.filter(pk__in=[row[0] for row in rows]).delete()
-            FinalLabel.objects.filter(image_id__in=batch).exclude(
-                method=FinalLabelMethod.GOLD
-            ).delete()
-        remaining = (
-            Annotation.objects.filter(image_id=OuterRef("pk"))
-            .order_by()
-            .values("image_id")
-            .annotate(n=Count("pk"))
-            .values("n")
-        )
-        Image.objects.filter(pk__in=batch).update(
-            annotation_count=Coalesce(Subquery(remaining), 0), is_complete=False, priority=first
-        )
-        changed += len({row[1] for row in rows})
+        with final_labels_written(project=project, image_ids=batch, changed_by=user) as write:
+            write.clear(batch, keep=[FinalLabelMethod.GOLD])
         progress(len(batch))
-    return Outcome(changed=changed, labels_changed=True, result={"priority": first})
+    return Outcome(changed=changed, result={"priority": first})
 
 
 # ---- gold --------------------------------------------------------------------------------
@@ -222,48 +176,19 @@ def _gold(
             )
     changed = 0
     for batch in in_batches(ids):
-        with final_labels_tracked(project=project, image_ids=batch, changed_by=user):
+        with final_labels_written(project=project, image_ids=batch, changed_by=user) as write:
             if not params["gold"]:
-                changed += (
-                    FinalLabel.objects.filter(image_id__in=batch, method=FinalLabelMethod.GOLD)
-                    .delete()[1]
-                    .get(FinalLabel._meta.label, 0)
+                changed += write.clear(batch, methods=[FinalLabelMethod.GOLD])
+            elif "labels" in params:
+                changed += write.set_many(
+                    batch, params["labels"], method=GOLD, confidence=1.0, decided_by=user
                 )
-            else:
-                changed += _gold_mark(batch, params.get("labels"), user)
+            else:  # each image's final label as it is, now gold
+                changed += write.method_set(batch, method=GOLD, confidence=1.0, decided_by=user)
         if params["gold"]:
             review_requests_resolve(project, batch)  # a person decided these images
         progress(len(batch))
-    return Outcome(changed=changed, labels_changed=True)
-
-
-def _gold_mark(batch: list[int], label_ids: list[int] | None, user: User) -> int:
-    if label_ids is None:
-        changed = FinalLabel.objects.filter(image_id__in=batch).exclude(
-            method=FinalLabelMethod.GOLD
-        )
-        return changed.update(method=FinalLabelMethod.GOLD, confidence=1.0, decided_by=user)
-    have = set(FinalLabel.objects.filter(image_id__in=batch).values_list("image_id", flat=True))
-    FinalLabel.objects.filter(image_id__in=batch).update(
-        method=FinalLabelMethod.GOLD, confidence=1.0, decided_by=user
-    )
-    FinalLabel.objects.bulk_create(
-        [
-            FinalLabel(
-                image_id=image_id, method=FinalLabelMethod.GOLD, confidence=1.0, decided_by=user
-            )
-            for image_id in batch
-            if image_id not in have
-        ]
-    )
-    finals = list(FinalLabel.objects.filter(image_id__in=batch).values_list("pk", flat=True))
-    through = FinalLabel.labels.through
-    through.objects.filter(finallabel_id__in=finals).delete()
-    through.objects.bulk_create(
-        [through(finallabel_id=final, label_id=label) for final in finals for label in label_ids],
-        batch_size=5000,
-    )
-    return len(batch)
+    return Outcome(changed=changed)
 
 
 # ---- priority ----------------------------------------------------------------------------

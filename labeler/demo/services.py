@@ -14,14 +14,11 @@ from django.utils import timezone
 from PIL import Image as PILImage
 from sklearn.datasets import load_digits
 
-from labeler.agreement.services import final_labels_refresh
-from labeler.annotations.models import (
-    Annotation,
-    AnnotationRevision,
-    FinalLabelMethod,
-    LabelChange,
-)
-from labeler.flows import annotation_record, image_decide, images_ingest
+from labeler.agreement.services import final_labels_refresh, image_decide
+from labeler.annotations.history import annotation_history_backdate
+from labeler.annotations.models import Annotation, AnnotationRevision, FinalLabelMethod
+from labeler.annotations.submit import annotation_record
+from labeler.flows import images_ingest
 from labeler.projects.models import Project, Role
 from labeler.projects.services import membership_set, project_create
 
@@ -144,7 +141,7 @@ def _simulate(
         for username in rng.choice(names, size=per_image, replace=False):
             error = 1 - SIMULATED[str(username)]
             label = _noisy_label(truth[image_id], error if revised else 2 * error, rng)
-            annotation, _ = annotation_record(
+            annotation, _, _ = annotation_record(
                 project=project,
                 annotator=users[str(username)],
                 image_id=image_id,
@@ -170,7 +167,7 @@ def _backdate(stamps: list[tuple[int, datetime]]) -> None:
     for annotation_id, at in stamps:
         Annotation.objects.filter(pk=annotation_id).update(created_at=at, updated_at=at)
         AnnotationRevision.objects.filter(annotation_id=annotation_id).update(created_at=at)
-        LabelChange.objects.filter(annotation_id=annotation_id).update(created_at=at)
+        annotation_history_backdate(annotation_id=annotation_id, at=at)
 
 
 def _gold(project: Project, lead: User, truth: dict[int, int], rng: np.random.Generator) -> int:

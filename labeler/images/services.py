@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 import logging
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, replace
 
 from django.conf import settings
@@ -32,7 +32,12 @@ from labeler.images.files import (
     previews_render,
 )
 from labeler.images.metadata import metadata_strip_checked
-from labeler.images.model_inputs import input_cache, inputs_keep, inputs_keep_decoded
+from labeler.images.model_inputs import (
+    InputSpec,
+    input_cache,
+    inputs_keep,
+    inputs_keep_decoded,
+)
 from labeler.images.models import Image
 from labeler.images.references import file_open, is_reference
 from labeler.images.served import stripped_delete
@@ -208,7 +213,7 @@ def image_store(
     time and camera are recorded all the same. A file whose row cannot be written is
     removed again. Inside a transaction, the caller deletes ``image.file`` of a created
     image if it rolls back. Its thumbnail is the caller's follow-up
-    (``labeler.flows.image_added``), sent once the image is committed.
+    (``labeler.flows.image_added``: ``image_prepare``), sent once the image is committed.
     """
     original = checked
     if project.strip_metadata_on_ingest:
@@ -396,29 +401,29 @@ def _row(
     )
 
 
-InputSpecs = Callable[[Project], set[tuple[int, bool]]]
-
-
-def image_make_thumbnail(*, image_id: int, input_specs: InputSpecs, again: bool = False) -> None:
-    """Decode a stored image once for its previews, and keep its model inputs.
+def image_prepare(
+    *, image_id: int, input_specs: Collection[InputSpec], again: bool = False
+) -> None:
+    """Prepare a stored image: decode it once for its previews, and keep its model inputs.
 
     The upload checked a photo's header only (``files.PIXELS_LATER``): decoding it for the
     thumbnail and display copy (``previews_render``) is its pixels' check, and an image
     that fails it is noted in ``Image.problem`` and leaves the annotation queue. The
     original stays as it was sent, byte for byte: the previews are turned upright as its
     EXIF says, and so are the model inputs (``labeler.images.model_inputs``), kept for the
-    sizes the project's models take (``input_specs``: models are a layer above) so that
+    sizes the project's models take (``input_specs``: models are a layer above, which
+    hands them down, ``labeler.flows.image_prepare``) so that
     pre-labelling the new image reads a few kilobytes of pixels instead of decoding the
     file again. One read of the file and, for a photo, one decode: the model inputs are
     made from the previews' reduced decode (``inputs_keep_decoded``; a 12-megapixel
     JPEG's 1/8-scale decode of their own cost 28 ms more). ``again``: the previews are
     rendered anew and replace those made before (``manage.py images_render_previews``).
     """
-    image = Image.objects.select_related("project").filter(pk=image_id).first()
+    image = Image.objects.filter(pk=image_id).first()
     if image is None or image.problem:
         return
     cache = input_cache()
-    missing = cache.missing(image.sha256, input_specs(image.project)) if cache else set()
+    missing = cache.missing(image.sha256, input_specs) if cache else set()
     if image.thumbnail and not missing and not again:
         return
     with file_open(str(image.file.name)) as handle:

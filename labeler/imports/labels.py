@@ -15,9 +15,9 @@ from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from labeler.annotations.history import final_labels_tracked
+from labeler.agreement.final_writes import FinalLabelsWrite, final_labels_written
 from labeler.annotations.models import Annotation, FinalLabel, FinalLabelMethod
-from labeler.annotations.services import annotation_record
+from labeler.annotations.submit import annotation_record
 from labeler.errors import DomainError, ValidationFailed
 from labeler.images.models import Image
 from labeler.projects.models import Label, Membership, Project, Role
@@ -168,11 +168,13 @@ def labels_record(
     if labels_as == ANNOTATION:
         assert annotator is not None
         return _annotation_record(project, image, labels, annotator)
-    with final_labels_tracked(project=project, image_ids=[image.pk], changed_by=user):
-        return _final_record(image, labels, _METHODS[labels_as], user)
+    with final_labels_written(project=project, image_ids=[image.pk], changed_by=user) as write:
+        return _final_record(write, image, labels, _METHODS[labels_as], user)
 
 
-def _final_record(image: Image, labels: list[Label], method: str, user: User | None) -> bool:
+def _final_record(
+    write: FinalLabelsWrite, image: Image, labels: list[Label], method: str, user: User | None
+) -> bool:
     final = FinalLabel.objects.select_for_update().filter(image=image).first()
     wanted = sorted(label.pk for label in labels)
     if (
@@ -181,16 +183,9 @@ def _final_record(image: Image, labels: list[Label], method: str, user: User | N
         and sorted(final.labels.values_list("pk", flat=True)) == wanted
     ):
         return False
-    final, _ = FinalLabel.objects.update_or_create(
-        image=image,
-        defaults={
-            "method": method,
-            # Nobody here measured how sure the source was; a gold label is certain.
-            "confidence": 1.0 if method == FinalLabelMethod.GOLD else None,
-            "decided_by": user,
-        },
-    )
-    final.labels.set(labels)
+    # Nobody here measured how sure the source was; a gold label is certain.
+    confidence = 1.0 if method == FinalLabelMethod.GOLD else None
+    write.set_one(image.pk, labels, method=method, confidence=confidence, decided_by=user)
     if method == FinalLabelMethod.IMPORTED:
         Image.objects.filter(pk=image.pk).update(is_complete=True)
     return True

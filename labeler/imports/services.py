@@ -19,7 +19,7 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
 
-from labeler.annotations.history import final_labels_lock
+from labeler.agreement.final_writes import final_labels_lock
 from labeler.errors import ValidationFailed
 from labeler.images.files import RejectedFile, image_check, is_archive
 from labeler.images.models import Image

@@ -14,8 +14,8 @@ from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
-from labeler.annotations.history import final_labels_tracked
-from labeler.annotations.models import FinalLabel, FinalLabelMethod
+from labeler.agreement.final_writes import FinalLabelsWrite, final_labels_written
+from labeler.annotations.models import FinalLabelMethod
 from labeler.annotations.services import labels_resolve
 from labeler.errors import Conflict, ValidationFailed
 from labeler.images.models import Image
@@ -118,13 +118,16 @@ def machine_labels_review(
         )
     pending = _pending(project, [*confirm_ids, *corrections])
     models = {i: m.model_version_id for i, m in pending.items() if i in confirm_ids}
-    with final_labels_tracked(
+    if not pending:  # all reviewed already: a retried request changes nothing
+        return {"confirmed": 0, "corrected": 0, "spot_checked": 0}
+    with final_labels_written(
         project=project, image_ids=list(pending), changed_by=reviewer, model_versions=models
-    ):
-        return _review(project, reviewer, pending, confirm_ids, corrections, rng)
+    ) as write:
+        return _review(write, project, reviewer, pending, confirm_ids, corrections, rng)
 
 
 def _review(
+    write: FinalLabelsWrite,
     project: Project,
     reviewer: User,
     pending: dict[int, MachineLabel],
@@ -136,12 +139,23 @@ def _review(
     confirmed = [pending[i] for i in confirm_ids if i in pending]
     spot = _spot_check_sample(len(confirmed), project.machine_check_rate, rng)
     for machine_label, is_spot in zip(confirmed, spot, strict=True):
-        _final(machine_label.image_id, FinalLabelMethod.MACHINE, machine_label, reviewer)
+        write.set_one(
+            machine_label.image_id,
+            machine_label.label_ids,
+            method=FinalLabelMethod.MACHINE,
+            confidence=machine_label.confidence,
+            decided_by=reviewer,
+        )
         machine_label.status, machine_label.spot_check = MachineLabelStatus.CONFIRMED, is_spot
     corrected = [pending[i] for i in corrections if i in pending]
     for machine_label in corrected:
-        final = _final(machine_label.image_id, FinalLabelMethod.ADJUDICATED, None, reviewer)
-        final.labels.set(corrections[machine_label.image_id])
+        write.set_one(
+            machine_label.image_id,
+            corrections[machine_label.image_id],
+            method=FinalLabelMethod.ADJUDICATED,
+            confidence=1.0,
+            decided_by=reviewer,
+        )
         machine_label.status = MachineLabelStatus.CORRECTED
     for machine_label in (*confirmed, *corrected):
         machine_label.reviewed_by, machine_label.reviewed_at = reviewer, now
@@ -199,19 +213,3 @@ def _spot_check_sample(n: int, rate: float, rng: np.random.Generator | None) -> 
     flags = np.zeros(n, dtype=bool)
     flags[rng.choice(n, size=k, replace=False)] = True
     return [bool(flag) for flag in flags]
-
-
-def _final(
-    image_id: int, method: str, machine_label: MachineLabel | None, reviewer: User
-) -> FinalLabel:
-    final, _ = FinalLabel.objects.update_or_create(
-        image_id=image_id,
-        defaults={
-            "method": method,
-            "confidence": machine_label.confidence if machine_label else 1.0,
-            "decided_by": reviewer,
-        },
-    )
-    if machine_label is not None:
-        final.labels.set(machine_label.label_ids)
-    return final

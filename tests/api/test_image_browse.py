@@ -8,9 +8,9 @@ import json
 import pytest
 from drf_spectacular.generators import SchemaGenerator
 
+from labeler.agreement.services import image_decide
 from labeler.annotations.models import FinalLabelMethod
 from labeler.browse.filters import FILTERS
-from labeler.flows import image_decide
 from labeler.images.models import Image
 from tests.factories import annotation_submit
 

@@ -7,8 +7,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from labeler.agreement.services import image_decide
 from labeler.annotations.models import LabelChange
-from labeler.flows import annotation_withdraw, image_decide
+from labeler.annotations.services import annotation_withdraw
 from tests.factories import annotation_submit
 
 pytestmark = pytest.mark.django_db

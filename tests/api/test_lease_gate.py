@@ -22,6 +22,7 @@ from django.test import Client
 from django.urls import URLResolver, get_resolver
 from django.utils import timezone
 
+from labeler.agreement.services import image_decide
 from labeler.annotations.models import (
     Annotation,
     AnnotatorStanding,
@@ -31,8 +32,7 @@ from labeler.annotations.models import (
     Skip,
     StandingStatus,
 )
-from labeler.annotations.services import annotation_record
-from labeler.flows import image_decide
+from labeler.annotations.submit import annotation_record
 from labeler.images.models import Image
 from labeler.projects.models import Project
 from tests.conftest import client_for

@@ -19,10 +19,10 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 from rest_framework.test import APIClient
 
+from labeler.agreement.services import image_decide
 from labeler.annotations.models import FinalLabelMethod
 from labeler.bulk.models import BulkAction
 from labeler.exports.models import Export
-from labeler.flows import image_decide
 from labeler.images.links import file_link
 from labeler.predictions.models import TrainingRun
 from labeler.projects.models import Role

@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 from django.core import mail
 
+from labeler.agreement.services import image_decide
 from labeler.annotations.models import AnnotatorStanding, StandingStatus
 from labeler.annotations.qualification import qualification_outcome, rolling_accuracy
-from labeler.flows import image_decide
 from labeler.projects.models import Membership, Project, Role
 from tests.conftest import client_for
 from tests.factories import ProjectFactory, UserFactory, add_member

@@ -11,10 +11,9 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from labeler.agreement.services import final_labels_refresh
+from labeler.agreement.services import final_labels_refresh, image_decide
 from labeler.annotations.models import Annotation, Assignment, FinalLabel
 from labeler.annotations.services import assignments_purge_expired
-from labeler.flows import image_decide
 from labeler.images.models import Image
 from labeler.projects.models import Project
 from tests.conftest import client_for

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from labeler.agreement.services import image_decide
 from labeler.annotations.models import AnnotatorStanding, StandingStatus
-from labeler.flows import image_decide
 from labeler.projects.models import Membership, Role
 from tests.conftest import client_for
 from tests.factories import ProjectFactory, UserFactory, add_member

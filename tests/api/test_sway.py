@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from labeler.agreement.services import image_decide
 from labeler.annotations.models import Annotation
-from labeler.flows import image_decide
 from labeler.projects.models import Project
 from tests.conftest import client_for
 from tests.factories import ModelVersionFactory, predict

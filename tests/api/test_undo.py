@@ -11,8 +11,8 @@ from django.db import connection, connections, transaction
 from rest_framework.test import APIClient
 
 from labeler.annotations.models import Annotation, AnnotationRevision, Assignment
+from labeler.annotations.services import annotation_withdraw
 from labeler.errors import NotFound
-from labeler.flows import annotation_withdraw
 from labeler.images.models import Image
 from labeler.projects.models import Project
 from tests.conftest import client_for

@@ -10,6 +10,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from sklearn.datasets import load_digits
 
 from labeler import flows
+from labeler.agreement.services import image_decide
 from labeler.annotations.models import FinalLabel, FinalLabelMethod
 from labeler.demo.services import digit_png
 from labeler.images.models import Image
@@ -57,7 +58,7 @@ def digits_project() -> tuple[Project, list[Image]]:
     for n, (image, i) in enumerate(zip(images, chosen, strict=True)):
         truth = NAMES[digits.target[i]]
         if n % 4 == 0:
-            flows.image_decide(
+            image_decide(
                 project=project, image_id=image.pk, labels=[truth], decided_by=lead,
                 method=FinalLabelMethod.GOLD,
             )  # fmt: skip

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from labeler.agreement.services import image_decide
 from labeler.annotations.models import Annotation, AnnotatorStanding, Assignment, StandingStatus
-from labeler.flows import image_decide
 from labeler.images.models import Image
 from labeler.projects.models import Project
 from tests.api.test_sway import build_sway_set

@@ -8,8 +8,9 @@ from sklearn.datasets import load_digits
 
 from labeler import flows
 from labeler.annotations.models import FinalLabel
+from labeler.annotations.services import annotation_withdraw
+from labeler.annotations.submit import annotation_record
 from labeler.demo.services import digit_png
-from labeler.flows import annotation_record, annotation_withdraw
 from labeler.images.models import Image
 from labeler.projects.labels import PALETTE
 from labeler.projects.models import Label, Project, Role
@@ -171,7 +172,9 @@ def test_a_lead_sees_who_changed_an_images_labels_when_from_what_to_what(
     eve = UserFactory(username="<i>eve</i>")
     add_member(project, eve)
     # A third label on an overlap-2 image, as an import brings it.
-    mine, _ = annotation_record(project=project, annotator=eve, image_id=image.pk, labels=["dog"])
+    mine, _, _ = annotation_record(
+        project=project, annotator=eve, image_id=image.pk, labels=["dog"]
+    )
     annotation_withdraw(project=project, annotator=eve, annotation_id=mine.pk)
     login(page, live_server, "lead")
     open_review(page, live_server, project, f"?image={image.pk}")

@@ -29,7 +29,7 @@ from worker.celery_app import app
 
 RECORD = "tests.labeler.test_outbox.record"
 BROKEN = "tests.labeler.test_outbox.broken"
-THUMBNAIL = "worker.tasks.image_make_thumbnail"
+THUMBNAIL = "worker.tasks.image_prepare"
 PREPARE = "worker.tasks.images_prepare"
 calls: list[object] = []
 pytestmark = pytest.mark.django_db

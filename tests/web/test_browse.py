@@ -7,8 +7,8 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
+from labeler.agreement.services import image_decide
 from labeler.annotations.models import FinalLabelMethod
-from labeler.flows import image_decide
 from tests.factories import ModelVersionFactory, ProjectFactory, annotation_submit, predict
 
 pytestmark = pytest.mark.django_db

@@ -11,9 +11,9 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from labeler.agreement.review_requests import REQUESTED, review_requests_add
+from labeler.agreement.services import image_decide
 from labeler.annotations.models import FinalLabelMethod, ImageReservation, Skip
 from labeler.browse.filters import images_filtered
-from labeler.flows import image_decide
 from labeler.images.models import Image
 
 pytestmark = pytest.mark.django_db

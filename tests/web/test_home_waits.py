@@ -11,7 +11,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from labeler.flows import image_decide
+from labeler.agreement.services import image_decide
 from labeler.predictions.models import MachineLabel, RunStatus, TrainingRun
 from labeler.projects.models import Role
 from tests.factories import ModelVersionFactory, ProjectFactory, add_member, annotation_submit

@@ -12,9 +12,10 @@ from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
+from labeler.agreement.services import image_decide
 from labeler.annotations.models import FinalLabel
+from labeler.annotations.services import annotation_withdraw
 from labeler.cache_keys import agreement_refresh_scheduled as refresh_key
-from labeler.flows import annotation_withdraw, image_decide
 from labeler.task_names import Task
 from tests.factories import ProjectFactory, annotation_submit
 from worker.celery_app import app

@@ -20,8 +20,8 @@ from labeler.agreement.final_labels import (
     final_labels_refresh,
     final_labels_stale,
 )
+from labeler.agreement.services import image_decide, image_decision_clear
 from labeler.annotations.models import FinalLabel, FinalLabelMethod, LabelChange
-from labeler.flows import image_decide, image_decision_clear
 from labeler.predictions import runs
 from labeler.predictions.training_config import training_config_clean
 from labeler.projects.models import Project, Role

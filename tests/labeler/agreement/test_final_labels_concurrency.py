@@ -9,9 +9,8 @@ import time
 import pytest
 
 from labeler.agreement import final_labels
-from labeler.agreement.services import final_labels_refresh
+from labeler.agreement.services import final_labels_refresh, image_decide
 from labeler.annotations.models import LabelChange, LabelChangeKind
-from labeler.flows import image_decide
 from tests.factories import annotation_submit
 from tests.labeler.annotations.test_queue_concurrency import run_together
 

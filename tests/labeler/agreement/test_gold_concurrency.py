@@ -6,9 +6,9 @@ import threading
 
 import pytest
 
+from labeler.agreement.services import image_decide
 from labeler.annotations.models import FinalLabel, FinalLabelMethod
 from labeler.errors import PermissionDenied
-from labeler.flows import image_decide
 from labeler.projects.models import Role
 from tests.factories import UserFactory, add_member
 from tests.labeler.annotations.test_queue_concurrency import run_together

@@ -7,9 +7,9 @@ from dataclasses import asdict
 import pytest
 
 from labeler.agreement.review import REASONS, review_candidates, review_queue
-from labeler.agreement.services import final_labels_refresh
+from labeler.agreement.services import final_labels_refresh, image_decide
+from labeler.annotations.submit import annotation_record
 from labeler.errors import NotFound, ValidationFailed
-from labeler.flows import annotation_record, image_decide
 from labeler.predictions.review import review_item, review_items
 from labeler.predictions.selectors import suggestion_for
 from labeler.projects.models import Label, Role

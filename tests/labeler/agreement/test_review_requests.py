@@ -7,8 +7,9 @@ import pytest
 from labeler.agreement.models import ReviewRequest
 from labeler.agreement.review import review_queue
 from labeler.agreement.review_requests import open_review_image_ids, review_requests_add
+from labeler.agreement.services import image_decide
+from labeler.annotations.submit import annotation_record
 from labeler.errors import ValidationFailed
-from labeler.flows import annotation_record, image_decide
 from labeler.images.models import Image
 from labeler.predictions.review import review_item, review_items
 from tests.factories import ProjectFactory, UserFactory, add_member

@@ -5,11 +5,10 @@ from __future__ import annotations
 import pytest
 
 from labeler import flows
-from labeler.agreement.services import final_labels_refresh
+from labeler.agreement.services import final_labels_refresh, image_decide, image_gold_clear
 from labeler.annotations.models import FinalLabel, FinalLabelMethod
 from labeler.annotations.queue import queue_next_image
 from labeler.errors import ValidationFailed
-from labeler.flows import image_decide, image_gold_clear
 from labeler.projects.models import Project
 from tests.factories import ProjectFactory, UserFactory, add_member, annotation_submit
 from tests.rows import row_counts

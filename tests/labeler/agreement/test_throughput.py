@@ -8,10 +8,10 @@ import datetime as dt
 import numpy as np
 import pytest
 
+from labeler.agreement.services import image_decide
 from labeler.agreement.throughput import annotator_throughput, period_index
 from labeler.annotations.models import Annotation
 from labeler.errors import ValidationFailed
-from labeler.flows import image_decide
 from labeler.projects.models import Role
 from tests.factories import ProjectFactory, add_member, annotation_submit
 

@@ -11,11 +11,12 @@ from labeler import flows
 from labeler.agreement.final_labels import final_labels_refresh
 from labeler.agreement.review import review_candidates
 from labeler.agreement.rows import consensus_rows
+from labeler.agreement.services import image_decide
 from labeler.annotations.adaptive import PRIOR_ACCURACY, accuracy_estimate, adaptive_decision
 from labeler.annotations.models import Annotation, Assignment, FinalLabel
 from labeler.annotations.queue import queue_next_image
 from labeler.annotations.reliability import annotator_accuracies
-from labeler.annotations.services import annotation_submit
+from labeler.annotations.submit import annotation_record, annotation_submit
 from labeler.images.models import Image, ImageCounter
 from labeler.projects.models import Project
 from tests.factories import ProjectFactory, UserFactory, add_member
@@ -250,13 +251,11 @@ def test_annotators_accuracy_is_their_agreement_with_final_labels():
         add_member(project, user)
     images = new_images(project, 6)
     for image in images:
-        flows.image_decide(
+        image_decide(
             project=project, image_id=image.pk, labels=["cat"], decided_by=lead, method="gold"
         )
         for user, label in ((good, "cat"), (poor, "dog")):
-            flows.annotation_record(
-                project=project, annotator=user, image_id=image.pk, labels=[label]
-            )
+            annotation_record(project=project, annotator=user, image_id=image.pk, labels=[label])
     accuracies = annotator_accuracies(project.pk, [good.pk, poor.pk, lead.pk])
     assert accuracies[good.pk] == pytest.approx(accuracy_estimate(6, 6))
     assert accuracies[poor.pk] == pytest.approx(accuracy_estimate(0, 6))

@@ -11,7 +11,7 @@ from django.db import connection
 
 from labeler.annotations.models import Annotation, Assignment
 from labeler.annotations.queue import queue_next_image
-from labeler.annotations.services import annotation_submit
+from labeler.annotations.submit import annotation_submit
 from labeler.images.models import Image
 from tests.factories import ProjectFactory, UserFactory, add_member
 from tests.labeler.annotations.test_adaptive import (

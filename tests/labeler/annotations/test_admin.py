@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
+from labeler.agreement.services import image_decide
 from labeler.annotations.models import Annotation, FinalLabel
-from labeler.flows import image_decide
 from tests.factories import annotation_submit
 
 pytestmark = pytest.mark.django_db

@@ -4,16 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from labeler.agreement.services import final_labels_refresh
+from labeler.agreement.services import final_labels_refresh, image_decide, image_decision_clear
 from labeler.annotations.models import AnnotationRevision, LabelChange
 from labeler.annotations.queue import queue_next_image, queue_suggestion_record
-from labeler.flows import (
-    annotation_withdraw,
-    image_decide,
-    image_decision_clear,
-    machine_labels_review,
-)
-from labeler.predictions.machine_labels import machine_labels_send
+from labeler.annotations.services import annotation_withdraw
+from labeler.predictions.machine_labels import machine_labels_review, machine_labels_send
 from labeler.predictions.models import Prediction
 from tests.factories import ModelVersionFactory, annotation_submit, predict
 

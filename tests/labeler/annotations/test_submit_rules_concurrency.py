@@ -9,8 +9,8 @@ import pytest
 from django.utils import timezone
 
 from labeler.annotations.models import Annotation, Assignment
+from labeler.annotations.submit import annotation_submit
 from labeler.errors import Conflict
-from labeler.flows import annotation_submit
 from labeler.images.models import Image
 from tests.factories import ProjectFactory, UserFactory, add_member, hold
 from tests.labeler.annotations.test_queue_concurrency import bulk_images, run_together

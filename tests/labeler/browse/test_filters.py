@@ -13,10 +13,10 @@ from django.utils import timezone
 
 from labeler.agreement.final_labels import final_labels_refresh
 from labeler.agreement.review_requests import review_requests_add
+from labeler.agreement.services import image_decide
 from labeler.annotations.models import Annotation, FinalLabelMethod
 from labeler.browse.filters import FILTERS, ImageFilter, images_filtered, register_filter
 from labeler.errors import PermissionDenied, ValidationFailed
-from labeler.flows import image_decide
 from labeler.images.models import Image
 from labeler.projects.models import Role
 from tests.factories import (

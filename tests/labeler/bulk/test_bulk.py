@@ -6,7 +6,7 @@ import pytest
 from django.db import connection
 
 from labeler.agreement.review_requests import open_review_image_ids
-from labeler.agreement.services import final_labels_refresh
+from labeler.agreement.services import final_labels_refresh, image_decide
 from labeler.annotations.models import (
     Annotation,
     FinalLabel,
@@ -20,7 +20,6 @@ from labeler.bulk.models import BulkAction, BulkStatus
 from labeler.bulk.services import bulk_action, bulk_action_progress, bulk_action_run
 from labeler.errors import ValidationFailed
 from labeler.exports.models import Export
-from labeler.flows import image_decide
 from labeler.images.models import Image
 from labeler.projects.models import Label
 from tests.factories import ProjectFactory, annotation_submit

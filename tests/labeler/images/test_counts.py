@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from django.db.models import Count, Q, Sum
 
-from labeler.flows import annotation_withdraw, project_update
+from labeler.annotations.services import annotation_withdraw
+from labeler.flows import project_update
 from labeler.images.counts import ImageCounts, image_counts
 from labeler.images.models import Image, ImageCounter
 from labeler.projects.services import project_delete

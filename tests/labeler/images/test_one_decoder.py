@@ -36,7 +36,7 @@ from labeler.images.formats import image_extensions
 from labeler.images.metadata import metadata_strip
 from labeler.images.model_inputs import prepare_bytes
 from labeler.images.models import Image
-from labeler.images.services import image_make_thumbnail
+from labeler.images.services import image_prepare
 from labeler.imports.sources import IMAGE_EXTENSIONS
 from tests.factories import image_bytes
 
@@ -325,7 +325,7 @@ def test_the_worker_notes_an_image_it_may_not_decode_and_keeps_the_file(
     stored = image.file.read()
     settings.LABELER_MAX_DECODE_BYTES = MIB
 
-    image_make_thumbnail(image_id=image.pk, input_specs=lambda _: set(), again=True)
+    image_prepare(image_id=image.pk, input_specs=(), again=True)
 
     image.refresh_from_db()
     assert image.problem.startswith("The image cannot be decoded: Decoding this 600x400 PNG")

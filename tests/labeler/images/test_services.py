@@ -32,7 +32,7 @@ def test_failing_follow_up_after_commit_never_deletes_a_stored_image(
     def thumbnail_fails(*, image_id: int, **_: object) -> None:
         raise RuntimeError("thumbnail task failed")
 
-    monkeypatch.setattr(services, "image_make_thumbnail", thumbnail_fails)
+    monkeypatch.setattr(services, "image_prepare", thumbnail_fails)
 
     [result] = flows.images_ingest(
         project=project, files=[SimpleUploadedFile("a.png", image_bytes())]

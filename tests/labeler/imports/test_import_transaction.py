@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from django.db import connection, transaction
 
+from labeler.agreement.final_writes import final_labels_lock
 from labeler.agreement.services import final_labels_refresh
-from labeler.annotations.history import final_labels_lock
 from labeler.annotations.models import FinalLabel, FinalLabelMethod
 from labeler.images.models import Image
 from labeler.imports.services import ImportItem, images_import

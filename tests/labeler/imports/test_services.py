@@ -17,8 +17,9 @@ from labeler.annotations.models import (
     FinalLabel,
     FinalLabelMethod,
 )
+from labeler.annotations.submit import annotation_record
 from labeler.errors import ValidationFailed
-from labeler.flows import agreement_refresh, annotation_record, images_import, project_update
+from labeler.flows import agreement_refresh, images_import, project_update
 from labeler.images.files import RejectedFile
 from labeler.images.models import Image
 from labeler.imports.services import ImportItem
@@ -247,7 +248,7 @@ def test_follow_ups_run_once_the_import_committed(
         run(project, item("a.png", ["cat"]), item("b.png"))
     tasks = [getattr(c, "signature", None) for c in callbacks]
     names = [str(t.task) for t in tasks if t is not None]
-    assert names.count("worker.tasks.image_make_thumbnail") == 2
+    assert names.count("worker.tasks.image_prepare") == 2
     refreshes = [t for t in tasks if t is not None and t.task == "worker.tasks.agreement_refresh"]
     settle = settings.LABELER_IMPORT_SETTLE_SECONDS + 1
     assert [t.options.get("countdown") for t in refreshes] == [None, settle]

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from django.db import transaction
 
+from labeler.agreement.final_writes import final_labels_written
 from labeler.agreement.models import ReviewRequest
-from labeler.annotations.history import final_labels_tracked
 from labeler.annotations.models import FinalLabel, FinalLabelMethod
 from labeler.browse.filters import images_filtered
 from labeler.errors import ValidationFailed
@@ -149,8 +149,18 @@ def test_a_multi_label_check_is_stored_listed_and_goes_stale_when_the_set_change
     mine = next(row for row in listed if row["image"] == images[5].pk)
     assert (mine["given_labels"], mine["predicted_labels"]) == ([ids[0]], [ids[1], ids[2]])
 
-    with transaction.atomic(), final_labels_tracked(project=project, image_ids=[images[5].pk]):
-        FinalLabel.objects.get(image=images[5]).labels.set([ids[1], ids[2]])
+    final = FinalLabel.objects.get(image=images[5])
+    with (
+        transaction.atomic(),
+        final_labels_written(project=project, image_ids=[images[5].pk]) as write,
+    ):
+        write.set_one(
+            images[5].pk,
+            [ids[1], ids[2]],
+            method=final.method,
+            confidence=final.confidence,
+            decided_by=final.decided_by,
+        )
     assert images[5].pk not in set(likely_wrong_image_ids(project))
     assert set(likely_wrong_image_ids(project)) == set(
         LabelCheck.objects.filter(flagged=True)

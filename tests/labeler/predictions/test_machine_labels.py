@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from labeler import flows
 from labeler.agreement.services import final_labels_refresh
 from labeler.annotations.models import FinalLabel, FinalLabelMethod
 from labeler.errors import Conflict, ValidationFailed
@@ -95,7 +94,7 @@ def test_review_confirms_and_corrects_and_is_safe_to_retry(project, ids, predict
     send(project, min_confidence=0.5)
     confirm = [predicted[0].pk, predicted[3].pk]
     correct = [{"image": predicted[1].pk, "labels": [ids["bird"]]}]
-    result = flows.machine_labels_review(
+    result = machine_labels.machine_labels_review(
         project=project, reviewer=reviewer, confirm=confirm, correct=correct
     )
     assert result == {"confirmed": 2, "corrected": 1, "spot_checked": 0}
@@ -104,7 +103,7 @@ def test_review_confirms_and_corrects_and_is_safe_to_retry(project, ids, predict
     assert [label.pk for label in finals[predicted[1].pk].labels.all()] == [ids["bird"]]
     assert finals[predicted[1].pk].method == FinalLabelMethod.ADJUDICATED
     assert Image.objects.get(pk=predicted[0].pk).is_complete  # left the queue
-    again = flows.machine_labels_review(
+    again = machine_labels.machine_labels_review(
         project=project, reviewer=reviewer, confirm=confirm, correct=correct
     )
     assert again == {"confirmed": 0, "corrected": 0, "spot_checked": 0}
@@ -113,11 +112,11 @@ def test_review_confirms_and_corrects_and_is_safe_to_retry(project, ids, predict
 def test_review_refuses_images_without_a_machine_label_or_named_twice(project, predicted):
     send(project, min_confidence=0.95)
     with pytest.raises(ValidationFailed, match="no machine label"):
-        flows.machine_labels_review(
+        machine_labels.machine_labels_review(
             project=project, reviewer=UserFactory(), confirm=[predicted[2].pk]
         )
     with pytest.raises(ValidationFailed, match="both"):
-        flows.machine_labels_review(
+        machine_labels.machine_labels_review(
             project=project,
             reviewer=UserFactory(),
             confirm=[predicted[0].pk],
@@ -130,7 +129,7 @@ def test_spot_checks_stay_in_the_queue_and_consensus_never_overwrites_them(proje
     project.machine_check_rate = 1.0
     project.save()
     send(project, min_confidence=0.85)
-    result = flows.machine_labels_review(
+    result = machine_labels.machine_labels_review(
         project=project,
         reviewer=UserFactory(),
         confirm=[predicted[0].pk, predicted[1].pk],

@@ -47,10 +47,6 @@ def _render(image_id: int) -> None:
     try:
         # No model inputs asked for: those are kept as they were, or made when a model
         # first needs them.
-        services.image_make_thumbnail(image_id=image_id, input_specs=_none, again=True)
+        services.image_prepare(image_id=image_id, input_specs=(), again=True)
     finally:
         connections.close_all()  # this thread's
-
-
-def _none(project: Project) -> set[tuple[int, bool]]:
-    return set()
