@@ -15,7 +15,7 @@ are handed on, as a broker hands them to the default queue's workers, not run he
 Two passes are timed over the same stored JPEGs:
 
 - **kept at upload**: as the product runs. Each image went through the upload's
-  thumbnail task first (``image_make_thumbnail``, timed apart: the CPU workers' share),
+  preparation task first (``image_prepare``, timed apart: the CPU workers' share),
   which keeps the small model inputs the project's models take, so the pass reads a few
   kilobytes per image instead of decoding the file (inputs of at most
   ``LABELER_INPUT_CACHE_MAX_SIZE`` pixels a side; larger ones are decoded every time);
