@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from django.conf import settings
 
 from labeler.predictions import label_check
 from labeler.predictions.dataset import targets_array
@@ -108,6 +109,7 @@ def label_check_folds(
         config=config,
         device=device,
         beat=beat,
+        pretrained_dir=settings.LABELER_PRETRAINED_DIR,
     )
     try:
         groups = np.array([data.groups.get(data.image_ids[r], -1) for r in rows])

@@ -137,9 +137,11 @@ def torch_fit_fold(
     config: dict[str, Any],
     device: torch.device | str,
     beat: Callable[[], bool] | None = None,
+    pretrained_dir: str | None = None,
 ) -> FitFold:
     """A ``FitFold`` training the settled ``config`` for ``fold_epochs`` on uint8 images
-    and label indexes (multi-hot rows: a multi-label model, each label's probability)."""
+    and label indexes (multi-hot rows: a multi-label model, each label's probability);
+    ``pretrained_dir``: where a pretrained backbone's weights are, as for ``fit``."""
     fold_config = {**config, "epochs": fold_epochs(config)}
     multi_label = y.ndim == 2
     targets = torch.as_tensor(y, dtype=torch.float32 if multi_label else torch.int64)
@@ -161,6 +163,7 @@ def torch_fit_fold(
             on_epoch=on_epoch,
             on_batch=beat,
             keep_last=True,
+            pretrained_dir=pretrained_dir,
         )
         return result.val_probabilities
 

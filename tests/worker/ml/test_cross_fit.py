@@ -134,3 +134,26 @@ def test_multi_label_rows_are_spread_over_the_folds_by_their_rarest_label():
     for label in range(3):
         assert set(fold_of[y[:, label] > 0]) == {0, 1, 2}
     assert set(fold_of[y.sum(1) == 0]) == {0, 1, 2}
+
+
+def test_a_pretrained_fold_takes_its_weights_from_the_folder_the_worker_passes(
+    monkeypatch, tmp_path
+):
+    """The label check's folds fine-tune from the worker's folder of ImageNet weights,
+    as its training did, not from whatever the environment says (here: nothing)."""
+    import torchvision
+
+    torch.save(torchvision.models.mobilenet_v3_small(weights=None).state_dict(),
+               tmp_path / "mobilenet_v3_small.pth")  # fmt: skip
+    monkeypatch.delenv("LABELER_PRETRAINED_DIR", raising=False)
+    config = {**CONFIG, "architecture": "mobilenet_v3_small", "pretrained": True}
+    images = torch.randint(0, 255, (12, 3, 32, 32), dtype=torch.uint8)
+    y = np.arange(12) % 2
+    fit_fold = torch_fit_fold(
+        images, y, num_labels=2, config=config, device="cpu", pretrained_dir=str(tmp_path)
+    )
+    held = fit_fold(np.arange(8), np.arange(8, 12))
+    assert held.shape == (4, 2)
+    without = torch_fit_fold(images, y, num_labels=2, config=config, device="cpu")
+    with pytest.raises(FileNotFoundError, match="LABELER_PRETRAINED_DIR"):
+        without(np.arange(8), np.arange(8, 12))
