@@ -241,6 +241,7 @@ def _baseline(
             cache=input_cache(),
             threads=decode_threads(device),
             beat=beat,
+            gpu_decode=settings.LABELER_GPU_DECODE,
         )
         rows = [keep[i] for i in ok]
         current_outputs = _Outputs(
@@ -311,6 +312,7 @@ def predict(model_version_id: int, image_ids: list[int]) -> int:
         keys=[files[i][1] for i in ids],
         cache=input_cache(),
         threads=decode_threads(device),
+        gpu_decode=settings.LABELER_GPU_DECODE,
     )
     if bad:
         logger.warning("Model version %s could not decode %d image(s)", version.pk, len(bad))

@@ -49,6 +49,7 @@ def predict_files(
     keys: Sequence[str | None] | None = None,
     cache: InputCache | None = None,
     beat: Callable[[], object] | None = None,
+    gpu_decode: bool | None = None,
 ) -> tuple[list[int], np.ndarray, list[str]]:
     """Decode and predict stored files, the next batch decoding while one runs forward.
 
@@ -57,10 +58,14 @@ def predict_files(
     bottleneck, torch gives up that many CPU threads to it (see ``_ThreadShare``).
     ``keys`` (each file's sha256) and ``cache``: decoded inputs kept between passes.
     ``beat`` is called after each batch (and while one decodes long): a heartbeat.
+    ``gpu_decode``: whether large JPEGs may be decoded on a CUDA device (``LABELER_GPU_DECODE``;
+    None: the environment's).
     """
     size, grayscale = loaded.meta["image_size"], loaded.meta["grayscale"]
     device = loaded.device
-    on_gpu = gpu_decode_wanted(device)
+    on_gpu = (
+        gpu_decode_wanted(device) if gpu_decode is None else gpu_decode_wanted(device, gpu_decode)
+    )
     decoder = jpeg_decoder(device, image_size=size, grayscale=grayscale) if on_gpu else None
     starts = range(0, len(names), batch_size)
     ok: list[int] = []
@@ -165,7 +170,7 @@ def _forward_start(loaded: LoadedModel, x_uint8: torch.Tensor) -> Callable[[], n
         host = torch.empty(probs.shape, dtype=probs.dtype, pin_memory=True)
         host.copy_(probs, non_blocking=True)
         copied = torch.cuda.Event()
-        copied.record()
+        copied.record(torch.cuda.current_stream(device))  # the copy's stream, on its device
 
     def finish() -> np.ndarray:
         copied.synchronize()

@@ -47,12 +47,13 @@ _TURN_OPS: dict[PILImage.Transpose, Callable[[torch.Tensor], torch.Tensor]] = {
 }
 
 
-def gpu_decode_wanted(device: torch.device) -> bool:
+def gpu_decode_wanted(device: torch.device, wanted: bool | None = None) -> bool:
     """Whether cache misses are decoded on this device: CUDA with torchvision's image
-    ops, when the environment's ``LABELER_GPU_DECODE`` is on (off by default: on an H200
-    the pipeline with nvJPEG pre-labelled new photos at 0.43x the pace of 16 CPU threads
-    decoding them, docs/benchmarks.md)."""
-    wanted = env_bool("LABELER_GPU_DECODE", False)
+    ops, when ``wanted`` (the worker passes its ``LABELER_GPU_DECODE`` setting; None: the
+    environment's) is on. Off by default: on an H200 the pipeline with nvJPEG pre-labelled
+    new photos at 0.43x the pace of 16 CPU threads decoding them (docs/benchmarks.md)."""
+    if wanted is None:
+        wanted = env_bool("LABELER_GPU_DECODE", False)
     return device.type == "cuda" and wanted and decode_jpeg is not None
 
 

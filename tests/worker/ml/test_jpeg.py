@@ -60,6 +60,10 @@ def test_gpu_decoding_is_off_unless_asked_for(monkeypatch):
     assert not jpeg.gpu_decode_wanted(torch.device("cuda"))
     monkeypatch.setenv("LABELER_GPU_DECODE", "1")
     assert jpeg.gpu_decode_wanted(torch.device("cuda")) == (jpeg.decode_jpeg is not None)
+    # The worker passes its setting, which outweighs the environment.
+    assert not jpeg.gpu_decode_wanted(torch.device("cuda"), False)
+    monkeypatch.setenv("LABELER_GPU_DECODE", "0")
+    assert jpeg.gpu_decode_wanted(torch.device("cuda"), True) == (jpeg.decode_jpeg is not None)
 
 
 def test_gpu_decoding_is_for_cuda_only(monkeypatch):
