@@ -66,6 +66,7 @@ from labeler.agreement.selectors import agreement_report
 from labeler.annotations.changes import MARGIN_SECONDS, labels_changed
 from labeler.images import services as image_services
 from labeler.images.duplicate_groups import image_duplicates_link
+from labeler.images.model_inputs import input_cache
 from labeler.imports import services as import_services
 from labeler.predictions.runs import training_refresh_if_due
 from labeler.predictions.selectors import current_model, model_input_specs
@@ -213,7 +214,10 @@ def image_prepare(*, image_id: int) -> None:
     project = Project.objects.filter(images__pk=image_id).first()
     if project is None:
         return  # deleted meanwhile
-    image_services.image_prepare(image_id=image_id, input_specs=model_input_specs(project))
+    # The sizes cost queries (a sample of the project's images for an "auto" model): only
+    # where the inputs are kept at all.
+    specs = model_input_specs(project) if input_cache() is not None else set()
+    image_services.image_prepare(image_id=image_id, input_specs=specs)
     image_duplicates_link(image_id=image_id)
 
 
