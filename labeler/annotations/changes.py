@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 from functools import partial
 
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import cache, caches
 from django.db import transaction
 
 from labeler import cache_keys, jobs
@@ -24,6 +25,7 @@ from labeler.task_names import Task
 logger = logging.getLogger(__name__)
 
 MARGIN_SECONDS = 1  # a refresh starts this long after its key expired (clocks differ a little)
+OUTAGE_SECONDS = 5  # after the cache failed, how long a project's changes skip it (marked due)
 
 
 def labels_changed(*, project_id: int) -> None:
@@ -46,12 +48,19 @@ def labels_changed(*, project_id: int) -> None:
 def _refresh_schedule(project_id: int) -> None:
     seconds = settings.AGREEMENT_REFRESH_SECONDS
     key = cache_keys.agreement_refresh_scheduled(project_id)
+    backend = caches["default"]
+    down: dict[int, float] = backend.__dict__.setdefault("labeler_refresh_down_until", {})
+    if time.monotonic() < down.get(project_id, 0.0):
+        return  # the cache failed moments ago and the project is marked due: no timeout more
     try:
         # Added after the commit: a write that finds the key is committed before the run reads.
         if not cache.add(key, 1, timeout=seconds):
             return
     except jobs.UNAVAILABLE as exc:
         _refresh_due(project_id, exc)  # the cache is down: one timeout, not a second on a delete
+        # The writes of one commit (an import's thousands of labels) each end here: the
+        # next ones within OUTAGE_SECONDS skip the cache rather than wait out its timeout.
+        down[project_id] = time.monotonic() + OUTAGE_SECONDS
         return
     try:
         jobs.send_now(seconds + MARGIN_SECONDS, Task.AGREEMENT_REFRESH, project_id)

@@ -44,3 +44,41 @@ def test_labels_given_while_the_cache_is_down_are_refreshed_by_the_overdue_task(
     assert not project.agreement_refresh_due
     assert FinalLabel.objects.filter(image__project=project).count() == 2
     assert agreement_refresh_overdue() == 0
+
+
+def test_many_labels_in_one_commit_wait_for_the_down_cache_once(
+    settings, make_images, monkeypatch, django_capture_on_commit_callbacks
+) -> None:
+    """An import's labels each schedule the refresh after the commit: with the cache down,
+    the first finds it down and marks the project due; the others do not wait out the
+    cache's timeout again."""
+    from django.db import transaction
+
+    from labeler.annotations.submit import annotation_record
+
+    project = ProjectFactory(overlap=3, retrain_after=0)
+    user = UserFactory()
+    add_member(project, user)
+    images = make_images(project, 4)
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": f"redis://127.0.0.1:{free_port()}/0",  # nothing listens there
+            "OPTIONS": {"socket_connect_timeout": 1},
+        }
+    }
+    attempts: list[int] = []
+    add = caches["default"].add
+
+    def counted_add(*args, **kwargs):
+        attempts.append(1)
+        return add(*args, **kwargs)
+
+    monkeypatch.setattr(caches["default"], "add", counted_add)
+    with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+        for image in images:
+            annotation_record(project=project, annotator=user, image_id=image.pk, labels=["cat"])
+    assert len(attempts) == 1
+    project.refresh_from_db()
+    assert project.agreement_refresh_due
+    caches["default"].close()
