@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.ast_parse import ast_parse
+
 ROOT = Path(__file__).resolve().parents[2]
 WALKED = ("labeler", "api", "worker")
 OWNERS = {
@@ -75,7 +77,7 @@ def _aliases(tree: ast.Module) -> dict[str, str]:
 
 def writes_in(source: str) -> list[tuple[int, str]]:
     """(line, what) of every write of final labels or label history in the source."""
-    tree = ast.parse(source)
+    tree = ast_parse(source)
     aliases = _aliases(tree)
     found: list[tuple[int, str]] = []
     for node in ast.walk(tree):

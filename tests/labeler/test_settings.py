@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.ast_parse import ast_parse
+
 ROOT = Path(__file__).resolve().parents[2]
 PRODUCTION = {
     "DEBUG": "0",
@@ -106,7 +108,7 @@ def test_each_local_install_signs_with_a_key_of_its_own(tmp_path):
 
 def test_the_settings_hold_no_fixed_secret_key():
     """Every SECRET_KEY the settings can set comes from the environment or var/."""
-    tree = ast.parse((ROOT / "labeler" / "settings.py").read_text())
+    tree = ast_parse((ROOT / "labeler" / "settings.py").read_text())
     values = [
         ast.unparse(node.value)
         for node in ast.walk(tree)

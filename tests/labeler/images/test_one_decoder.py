@@ -38,6 +38,7 @@ from labeler.images.model_inputs import prepare_bytes
 from labeler.images.models import Image
 from labeler.images.services import image_prepare
 from labeler.imports.sources import IMAGE_EXTENSIONS
+from tests.ast_parse import ast_parse
 from tests.factories import image_bytes
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -267,7 +268,7 @@ def test_no_module_but_the_decoder_opens_images_with_pyvips():
             allowed = {"pyvips"} if relative == VIPS_OWNER else set()
             if relative == OWNER:
                 allowed = {"labeler.images.vips"}
-            imported = _imports_vips(ast.parse(path.read_text(), relative)) - allowed
+            imported = _imports_vips(ast_parse(path.read_text(), relative)) - allowed
             if imported:
                 found[relative] = imported
     assert found == {}
@@ -279,8 +280,8 @@ def test_the_vips_guard_sees_pyvips_and_the_decoders_vips_module():
         "import pyvips\nfrom pyvips import Image\nfrom labeler.images import vips\n"
         "from labeler.images.vips import vips_reduce\nimport labeler.images.vips_other\n"
     )
-    assert _imports_vips(ast.parse(code)) == {"pyvips", "labeler.images.vips"}
-    assert _imports_vips(ast.parse("import labeler.images.vips as v")) == {"labeler.images.vips"}
+    assert _imports_vips(ast_parse(code)) == {"pyvips", "labeler.images.vips"}
+    assert _imports_vips(ast_parse("import labeler.images.vips as v")) == {"labeler.images.vips"}
 
 
 def test_no_module_but_the_decoder_opens_images_with_pillow():
@@ -292,7 +293,7 @@ def test_no_module_but_the_decoder_opens_images_with_pillow():
             relative = path.relative_to(ROOT).as_posix()
             if relative == OWNER or "/migrations/" in relative:
                 continue
-            lines = _opens_images(ast.parse(path.read_text(), relative))
+            lines = _opens_images(ast_parse(path.read_text(), relative))
             if lines:
                 found[relative] = lines
     assert found == {}
@@ -301,7 +302,7 @@ def test_no_module_but_the_decoder_opens_images_with_pillow():
 def test_the_guard_sees_an_image_opened_elsewhere():
     """The walk above finds the ways an image gets opened (else it proves nothing)."""
     code = "from PIL import Image as P, ImageOps\nP.open(b).draft('RGB', (8, 8))\n"
-    assert _opens_images(ast.parse(code)) == [1, 2, 2]
+    assert _opens_images(ast_parse(code)) == [1, 2, 2]
 
 
 def test_imports_take_every_format_the_decoder_accepts():
