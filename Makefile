@@ -33,9 +33,10 @@ run: setup
 	DEBUG=1 $(BIN)/python manage.py load_demo
 	DEBUG=1 $(BIN)/python manage.py runserver $(HOST):$(PORT)
 
-## The whole suite: PostgreSQL when DATABASE_URL points at one, SQLite otherwise.
+## The whole suite: PostgreSQL when DATABASE_URL points at one, SQLite otherwise
+## (PYTEST_ARGS: more arguments for pytest).
 test: setup
-	$(BIN)/pytest
+	$(BIN)/pytest $(PYTEST_ARGS)
 
 ## The API fuzzed wider than `make test` does (a fixed seed there): more requests and a new
 ## seed each run, printed; `make fuzz FUZZ_SEED=<seed>` replays a run. Half the requests
