@@ -49,7 +49,7 @@ refreshes it once they are back. Readers never wait for a refresh:
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from functools import partial
 from typing import Any
 
@@ -167,6 +167,8 @@ def images_import(
     create_labels: bool = False,
     user: User | None,
     report: Callable[[import_services.ImportResult], object] | None = None,
+    labels_in: import_services.LabelsIn | None = None,
+    annotators: Mapping[str, str] | None = None,
 ) -> import_services.ImportSummary:
     """Import images with their labels (``import_services.images_import``): each new image is
     prepared as it is stored; after the whole import, the new ones are pre-labelled and
@@ -186,6 +188,8 @@ def images_import(
         create_labels=create_labels,
         user=user,
         report=each,
+        labels_in=labels_in,
+        annotators=annotators,
     )
     summary.results = results
     if summary.created:

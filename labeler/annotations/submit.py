@@ -75,10 +75,29 @@ def annotation_record(
     image_id: Any,
     labels: Any,
     time_spent_ms: int | None = None,
+    created_at: datetime | None = None,
+    updated_at: datetime | None = None,
 ) -> LabelsWritten:
     """Record labels given outside the queue (an imported dataset's annotators, the demo's
-    simulated ones), as ``annotation_submit`` does but without the queue's rules."""
-    return _annotation_write(project, annotator, image_id, labels, time_spent_ms, queued=False)
+    simulated ones), as ``annotation_submit`` does but without the queue's rules.
+
+    ``created_at`` and ``updated_at``, when given, are when the labels were made where
+    they come from (an imported annotation keeps its dates); ``time_spent_ms`` then
+    replaces the time spent rather than adding to it.
+    """
+    with transaction.atomic():
+        written = _annotation_write(
+            project, annotator, image_id, labels, time_spent_ms, queued=False
+        )
+        dates = {"created_at": created_at, "updated_at": updated_at or created_at}
+        kept: dict[str, object] = {name: when for name, when in dates.items() if when}
+        if kept:
+            if time_spent_ms is not None:
+                kept["time_spent_ms"] = time_spent_ms
+            Annotation.objects.filter(pk=written.annotation.pk).update(**kept)
+            for name, value in kept.items():
+                setattr(written.annotation, name, value)
+    return written
 
 
 @transaction.atomic

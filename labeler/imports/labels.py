@@ -124,12 +124,57 @@ def final_check(*, image: Image, labels_as: str) -> None:
     """Refuse to replace a final label that a person (or another import kind) settled."""
     if labels_as == ANNOTATION:
         return
-    method = FinalLabel.objects.filter(image=image).values_list("method", flat=True).first()
-    if method not in (None, FinalLabelMethod.CONSENSUS, _METHODS[labels_as]):
-        shown = FinalLabelMethod(method).label.lower()
+    decision_check(image=image, method=_METHODS[labels_as])
+
+
+def decision_check(*, image: Image, method: str) -> None:
+    """Refuse a carried decision (``method``) where the image's final label was settled
+    another way: only a consensus final label, or one of the same method, gives way."""
+    current = FinalLabel.objects.filter(image=image).values_list("method", flat=True).first()
+    if current not in (None, FinalLabelMethod.CONSENSUS, method):
+        shown = FinalLabelMethod(current).label.lower()
         raise LabelsRefused(
             f"The image already has a final label ({shown}); an import does not replace it."
         )
+
+
+def decision_record(
+    *, project: Project, image: Image, labels: list[Label], method: str, decided_by: User | None
+) -> bool:
+    """Record a decision a labels file carries (gold, adjudicated or imported) as the
+    image's final label; returns whether anything changed."""
+    with final_labels_written(
+        project=project, image_ids=[image.pk], changed_by=decided_by
+    ) as write:
+        return _final_record(write, image, labels, method, decided_by)
+
+
+def annotation_imported(
+    *,
+    project: Project,
+    image: Image,
+    labels: list[Label],
+    annotator: User,
+    created_at: datetime | None,
+    updated_at: datetime | None,
+    time_spent_ms: int | None,
+) -> bool:
+    """Record one person's imported annotation with its dates and time spent; returns
+    whether its labels changed."""
+    annotation = Annotation.objects.filter(image=image, annotator=annotator).first()
+    wanted = sorted(label.pk for label in labels)
+    if annotation is not None and sorted(annotation.labels.values_list("pk", flat=True)) == wanted:
+        return False
+    annotation_record(
+        project=project,
+        annotator=annotator,
+        image_id=image.pk,
+        labels=wanted,
+        time_spent_ms=time_spent_ms,
+        created_at=created_at,
+        updated_at=updated_at,
+    )
+    return True
 
 
 def labels_recorded_since(

@@ -9,9 +9,9 @@ images and refreshes the final labels once the import is done.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import NamedTuple
 
 from django.contrib.auth.models import User
@@ -31,11 +31,15 @@ from labeler.imports.labels import (
     LABELS_AS,
     LabelsRefused,
     ProjectLabels,
+    annotation_imported,
+    decision_check,
+    decision_record,
     final_check,
     importer_account,
     labels_record,
     labels_recorded_since,
 )
+from labeler.imports.records import AnnotationIn, ImageRecords, Person, RecordsFile, Skipped
 from labeler.projects.models import Project
 from labeler.projects.services import project_import_mark
 
@@ -44,13 +48,80 @@ APPLIED, REFUSED, NONE = "applied", "refused", "none"
 
 class ImportItem(NamedTuple):
     """One file to import: its name (a relative path), its bytes (or why it was refused
-    before reading) and its label names (None: none known). ``refusal`` says why labels
-    that exist for it could not be attributed (an ambiguous file name)."""
+    before reading) and its labels: label names recorded as the import's ``labels_as``
+    says, or the records of a per-person file (each annotation its person's, a carried
+    decision), or None when none are known. ``refusal`` says why labels that exist for
+    it could not be attributed (an ambiguous file name)."""
 
     name: str
     data: bytes | RejectedFile
-    labels: Sequence[str] | None
+    labels: Sequence[str] | ImageRecords | None
     refusal: str = ""
+
+
+@dataclass(frozen=True)
+class NotApplied:
+    """A record of the labels file, or a file, whose labels the import did not write,
+    and why: every loss is listed."""
+
+    record: str
+    reason: str
+
+
+@dataclass
+class LabelsIn:
+    """What the labels file held, for the counts in: its records (tasks, rows, entries),
+    annotations, decisions and label values, the people it names, and the records its
+    reader could not use. ``unmatched``, called once every file went by, gives the
+    entries no file took."""
+
+    records: int = 0
+    annotations: int = 0
+    decisions: int = 0
+    labels: int = 0
+    people: list[Person] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+    unmatched: Callable[[], Iterable[str]] | None = None
+
+    @classmethod
+    def of(
+        cls,
+        labels: Mapping[str, Sequence[str]] | RecordsFile,
+        *,
+        labels_as: str,
+        unmatched: Callable[[], Iterable[str]] | None = None,
+    ) -> LabelsIn:
+        """The counts of a flat labels mapping (as ``labels_as`` records it) or of a
+        per-person file."""
+        if isinstance(labels, RecordsFile):
+            return cls(
+                records=labels.tasks or len(labels.images),
+                annotations=labels.annotation_count(),
+                decisions=labels.decision_count(),
+                labels=labels.label_count(),
+                people=labels.people(),
+                skipped=list(labels.skipped),
+                unmatched=unmatched,
+            )
+        entries = sum(1 for names in labels.values() if names)
+        annotated = labels_as == ANNOTATION
+        return cls(
+            records=len(labels),
+            annotations=entries if annotated else 0,
+            decisions=0 if annotated else entries,
+            labels=sum(len(names) for names in labels.values()),
+            unmatched=unmatched,
+        )
+
+
+@dataclass
+class PersonOut:
+    """Whose account a person of the labels file's annotations went to, and how."""
+
+    key: str
+    shown: str
+    account: str
+    how: str
 
 
 @dataclass
@@ -64,6 +135,8 @@ class ImportResult:
     labels: str = NONE  # "applied", "refused" or "none"
     labels_reason: str = ""
     label_names: list[str] = field(default_factory=list)
+    annotations: int = 0  # a per-person file's annotations recorded on it (new or kept)
+    decision: str = ""  # the method of the decision recorded on it, if any
 
 
 @dataclass
@@ -80,6 +153,20 @@ class ImportSummary:
     labels_created: list[str] = field(default_factory=list)
     results: list[ImportResult] = field(default_factory=list)
     changed: int = 0  # files whose labels were written (not already recorded as given)
+    # In: what was offered (files) and what the labels file held.
+    files_in: int = 0
+    records_in: int = 0
+    annotations_in: int = 0
+    decisions_in: int = 0
+    labels_in: int = 0
+    # Out: what was written (or found already recorded as the file says).
+    annotations_written: int = 0
+    annotations_unchanged: int = 0
+    decisions_written: int = 0
+    decisions_unchanged: int = 0
+    labels_out: int = 0
+    people: list[PersonOut] = field(default_factory=list)
+    not_applied: list[NotApplied] = field(default_factory=list)
 
     def add(self, result: ImportResult) -> None:
         """Count one file's result."""
@@ -87,6 +174,33 @@ class ImportSummary:
         setattr(self, status[result.status], getattr(self, status[result.status]) + 1)
         name = f"labels_{result.labels}"
         setattr(self, name, getattr(self, name) + 1)
+        self.files_in += 1
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        """The counts in and out, as every import path reports them."""
+        return {
+            "in": {
+                "files": self.files_in,
+                "records": self.records_in,
+                "annotations": self.annotations_in,
+                "decisions": self.decisions_in,
+                "labels": self.labels_in,
+            },
+            "out": {
+                "images": self.created + self.duplicates,
+                "images_created": self.created,
+                "annotations": self.annotations_written + self.annotations_unchanged,
+                "annotations_written": self.annotations_written,
+                "decisions": self.decisions_written + self.decisions_unchanged,
+                "decisions_written": self.decisions_written,
+                "labels": self.labels_out,
+                "not_applied": len(self.not_applied),
+            },
+        }
+
+    def lost(self, record: str, reason: str) -> None:
+        """List a record whose labels were not written."""
+        self.not_applied.append(NotApplied(record, reason))
 
 
 @dataclass
@@ -99,6 +213,8 @@ class _Import:
     user: User | None
     annotator: User | None
     new_files: list[str]  # stored by this import: removed again if it is undone
+    summary: ImportSummary
+    people: dict[str, User] = field(default_factory=dict)  # person key -> account
     started: datetime = field(default_factory=timezone.now)
 
 
@@ -111,8 +227,17 @@ def images_import(
     create_labels: bool = False,
     user: User | None,
     report: Callable[[ImportResult], object] | None = None,
+    labels_in: LabelsIn | None = None,
+    annotators: Mapping[str, str] | None = None,
 ) -> ImportSummary:
     """Store each file as an upload is stored and record its labels as ``labels_as`` says.
+
+    Items whose labels are a per-person file's records (``ImageRecords``) keep each
+    annotation as its person's: the people of ``labels_in`` are matched to the project's
+    members (``labeler.imports.people``; ``annotators`` is the lead's choice, person key
+    to member username or "new"), the others get inactive accounts, all before the first
+    file. ``labels_in`` also gives the counts in and the records the reader could not
+    use; the summary counts what went out and lists every record not applied.
 
     ``final``: an imported final label (the image is done); ``gold``: a gold label, as
     a lead decides it; ``annotation``: an annotation by the account ``annotator_name``
@@ -137,6 +262,8 @@ def images_import(
                 user=user,
                 report=report,
                 new_files=new_files,
+                labels_in=labels_in or LabelsIn(),
+                annotators=annotators,
             )
     except BaseException:
         for name in new_files:
@@ -157,11 +284,20 @@ def _import_all(
     user: User | None,
     report: Callable[[ImportResult], object] | None,
     new_files: list[str],
+    labels_in: LabelsIn,
+    annotators: Mapping[str, str] | None,
 ) -> ImportSummary:
     """The import's transaction: the project's final-label lock first, as every writer of
-    final labels takes it (docs/architecture.md, Locks), then the files one by one."""
-    if labels_as != ANNOTATION:
+    final labels takes it (docs/architecture.md, Locks), then the people of a per-person
+    file, then the files one by one, then the records no file took."""
+    if labels_as != ANNOTATION or labels_in.people:
         final_labels_lock(project.pk)
+    summary = ImportSummary(
+        records_in=labels_in.records,
+        annotations_in=labels_in.annotations,
+        decisions_in=labels_in.decisions,
+        labels_in=labels_in.labels,
+    )
     shared = _Import(
         project=project,
         labels_as=labels_as,
@@ -169,8 +305,18 @@ def _import_all(
         user=user,
         annotator=_annotator(project, labels_as, annotator_name, user),
         new_files=new_files,
+        summary=summary,
     )
-    summary = ImportSummary()
+    if labels_in.people or annotators:
+        from labeler.imports.people import people_match, people_resolve
+
+        matches = people_match(project=project, people=labels_in.people, chosen=annotators)
+        shared.people = people_resolve(project=project, matches=matches)
+        summary.people = [
+            PersonOut(m.person.key, m.person.shown(), m.account, m.how) for m in matches
+        ]
+    for skipped in labels_in.skipped:
+        summary.lost(skipped.record, skipped.reason)
     for item in items:
         result = _import_one(shared, ImportItem(*item))
         summary.add(result)
@@ -179,6 +325,8 @@ def _import_all(
             summary.results.append(result)
         else:
             report(result)
+    for key in labels_in.unmatched() if labels_in.unmatched is not None else ():
+        summary.lost(key, "No imported file matched this entry of the labels file.")
     summary.labels_created = shared.labels.created
     return summary
 
@@ -210,7 +358,7 @@ def _import_one(shared: _Import, item: ImportItem) -> ImportResult:
             raise RejectedFile("Archives are not unpacked by an import; unpack it first.")
         checked = image_check(item.data)
     except RejectedFile as exc:
-        return _rejected(item, str(exc))
+        return _rejected(shared, item, str(exc))
     new_file = None
     try:
         with transaction.atomic():
@@ -227,7 +375,7 @@ def _import_one(shared: _Import, item: ImportItem) -> ImportResult:
             result = ImportResult(item.name, "created" if created else "duplicate", image.pk)
             _labels_apply(shared, image, item, result)
     except RejectedFile as exc:  # stored by someone else and removed at the same moment
-        return _rejected(item, str(exc))
+        return _rejected(shared, item, str(exc))
     except BaseException:
         if new_file:
             shared.new_files.remove(new_file)
@@ -236,10 +384,11 @@ def _import_one(shared: _Import, item: ImportItem) -> ImportResult:
     return result
 
 
-def _rejected(item: ImportItem, reason: str) -> ImportResult:
+def _rejected(shared: _Import, item: ImportItem, reason: str) -> ImportResult:
     result = ImportResult(item.name, "rejected", reason=reason)
     if item.labels or item.refusal:
         result.labels, result.labels_reason = REFUSED, "The file was not stored."
+        shared.summary.lost(item.name, f"The file was not stored: {reason}")
     return result
 
 
@@ -247,6 +396,10 @@ def _labels_apply(shared: _Import, image: Image, item: ImportItem, result: Impor
     """Record the item's labels on the stored image, or say in the result why not."""
     if item.refusal:
         result.labels, result.labels_reason = REFUSED, item.refusal
+        shared.summary.lost(item.name, item.refusal)
+        return
+    if isinstance(item.labels, ImageRecords):
+        _records_apply(shared, image, item.labels, result)
         return
     try:
         names = shared.labels.check(item.labels or [])
@@ -274,6 +427,112 @@ def _labels_apply(shared: _Import, image: Image, item: ImportItem, result: Impor
             )
     except LabelsRefused as exc:
         result.labels, result.labels_reason = REFUSED, str(exc)
+        shared.summary.lost(item.name, str(exc))
         return
     result.labels = APPLIED
     result.labels_reason = "" if changed else "Already recorded."
+    summary = shared.summary
+    summary.labels_out += len(names)
+    if shared.labels_as == ANNOTATION:
+        summary.annotations_written += changed
+        summary.annotations_unchanged += not changed
+    else:
+        summary.decisions_written += changed
+        summary.decisions_unchanged += not changed
+
+
+def _records_apply(
+    shared: _Import, image: Image, records: ImageRecords, result: ImportResult
+) -> None:
+    """Record a per-person file's records on the image: each person's annotation (their
+    latest, when the file holds several on the image), then the carried decision. Each
+    is written or refused on its own; every refusal is listed."""
+    summary = shared.summary
+    written = unchanged = refused = 0
+    names: list[str] = []
+    for annotation in _latest_each(shared, records, result.name):
+        where = annotation.where or result.name
+        try:
+            checked = shared.labels.check(annotation.labels)
+            if not checked:
+                raise LabelsRefused("The annotation gives no label.")
+            with transaction.atomic():
+                changed = annotation_imported(
+                    project=shared.project,
+                    image=image,
+                    labels=shared.labels.resolve(checked),
+                    annotator=shared.people[annotation.person.key],
+                    created_at=annotation.created_at,
+                    updated_at=annotation.updated_at,
+                    time_spent_ms=annotation.lead_time_ms,
+                )
+        except LabelsRefused as exc:
+            summary.lost(where, f"{annotation.person.shown()}: {exc}")
+            refused += 1
+            continue
+        written += changed
+        unchanged += not changed
+        summary.labels_out += len(checked)
+        names.extend(n for n in checked if n not in names)
+    summary.annotations_written += written
+    summary.annotations_unchanged += unchanged
+    result.annotations = written + unchanged
+    decision = records.decision
+    if decision is not None:
+        try:
+            checked = shared.labels.check(decision.labels)
+            if not checked:
+                raise LabelsRefused("The decision gives no label.")
+            with transaction.atomic():
+                decision_check(image=image, method=decision.method)
+                by = shared.people.get(decision.by.key) if decision.by else None
+                changed = decision_record(
+                    project=shared.project,
+                    image=image,
+                    labels=shared.labels.resolve(checked),
+                    method=decision.method,
+                    decided_by=by or shared.user,
+                )
+        except LabelsRefused as exc:
+            summary.lost(decision.where or result.name, f"The {decision.method} decision: {exc}")
+            refused += 1
+        else:
+            written += changed
+            unchanged += not changed
+            summary.decisions_written += changed
+            summary.decisions_unchanged += not changed
+            summary.labels_out += len(checked)
+            result.decision = decision.method
+            names = checked
+    result.label_names = names
+    if written or unchanged:
+        result.labels = APPLIED
+        result.labels_reason = "" if written else "Already recorded."
+    elif refused:
+        result.labels = REFUSED
+        result.labels_reason = "Every record of this file was refused; the report lists why."
+
+
+def _latest_each(shared: _Import, records: ImageRecords, name: str) -> list[AnnotationIn]:
+    """Each person's latest annotation of the image; the earlier ones are listed."""
+    latest: dict[str, AnnotationIn] = {}
+    for annotation in records.annotations:
+        kept = latest.get(annotation.person.key)
+        if kept is None:
+            latest[annotation.person.key] = annotation
+            continue
+        older, newer = sorted((kept, annotation), key=_when)
+        latest[annotation.person.key] = newer
+        shared.summary.lost(
+            older.where or name,
+            f"{annotation.person.shown()} labelled this image again "
+            f"({newer.where or 'later'}); their later annotation is kept.",
+        )
+    return list(latest.values())
+
+
+def _when(annotation: AnnotationIn) -> datetime:
+    when = annotation.updated_at or annotation.created_at
+    if when is None:
+        return datetime.min.replace(tzinfo=UTC)
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)

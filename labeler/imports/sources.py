@@ -35,6 +35,7 @@ from labeler.imports.loader import (
     labels_text,
 )
 from labeler.imports.matching import LabelMatch, LabelMatcher, labels_merge, normalised
+from labeler.imports.records import RecordsFile
 
 __all__ = [
     "LabelMatch",
@@ -81,13 +82,33 @@ def labels_file_load(
     field's type are checked (``labeler.imports.loader``). Raises LabelSourceError
     naming the record and what is wrong with it.
     """
+    return _READERS[labels_format](_source_text(source, packed_size))
+
+
+def records_file_load(
+    source: PathLike | IO[bytes] | bytes, *, labels_format: str, packed_size: int | None = None
+) -> RecordsFile:
+    """The per-person records of a labels file in one of ``RECORDS_READERS``' formats,
+    read with the same checks as ``labels_file_load``."""
+    return RECORDS_READERS[labels_format](_source_text(source, packed_size))
+
+
+def labels_source_load(
+    source: PathLike | IO[bytes] | bytes, *, labels_format: str, packed_size: int | None = None
+) -> dict[str, list[str]] | RecordsFile:
+    """A labels file as its format gives it: per-person records for the formats that
+    know who labelled what (``PER_PERSON_FORMATS``), label names by file otherwise."""
+    if labels_format in RECORDS_READERS:
+        return records_file_load(source, labels_format=labels_format, packed_size=packed_size)
+    return labels_file_load(source, labels_format=labels_format, packed_size=packed_size)
+
+
+def _source_text(source: PathLike | IO[bytes] | bytes, packed_size: int | None) -> str:
     if isinstance(source, bytes):
-        text = labels_text(labels_bytes_read(io.BytesIO(source)))
-    elif isinstance(source, str | os.PathLike):
-        text = labels_path_read(source)
-    else:
-        text = labels_text(labels_bytes_read(source, packed_size=packed_size))
-    return _READERS[labels_format](text)
+        return labels_text(labels_bytes_read(io.BytesIO(source)))
+    if isinstance(source, str | os.PathLike):
+        return labels_path_read(source)
+    return labels_text(labels_bytes_read(source, packed_size=packed_size))
 
 
 def folder_files(root: PathLike, *, recursive: bool = True) -> list[Path]:
@@ -215,3 +236,7 @@ _READERS: dict[str, Callable[[str], dict[str, list[str]]]] = {
     LABEL_STUDIO: lambda text: label_studio_labels_of(json_parse(text)),
     COCO: lambda text: coco_labels_of(json_parse(text)),
 }
+
+# The formats that know who labelled what: read as per-person records (records.py).
+RECORDS_READERS: dict[str, Callable[[str], RecordsFile]] = {}
+PER_PERSON_FORMATS = frozenset(RECORDS_READERS)
