@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import posixpath
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import IO
+from typing import IO, Any
 
 from labeler.errors import ValidationFailed
 from labeler.images.files import RejectedFile, archive_members
-from labeler.imports.services import ImportItem
+from labeler.imports.records import RecordsFile
+from labeler.imports.services import ImportItem, LabelsIn, NotApplied, PersonOut
 from labeler.imports.sources import (
     COCO,
     CSV,
@@ -33,17 +34,30 @@ from labeler.imports.sources import (
     LabelMatcher,
     LabelSourceError,
     imagefolder_labels_of,
-    labels_file_load,
+    labels_source_load,
 )
+from labeler.projects.models import Project
 
 NONE, IMAGEFOLDER = "none", "imagefolder"
-LABEL_FORMATS: dict[str, str] = {
+_TITLES: dict[str, str] = {
     IMAGEFOLDER: "ImageFolder: a folder per label",
     CSV: "CSV: file and label columns",
+    "tsv": "TSV: file and label columns, tab-separated",
+    "csv-annotators": "CSV: a file column and a column per annotator",
     JSON: "JSON: our export (images with file_name and final_labels)",
     JSONL: "JSON Lines: our export (an image a line)",
-    LABEL_STUDIO: "Label Studio JSON export",
+    LABEL_STUDIO: "Label Studio JSON export (each annotator's labels)",
+    "label-studio-csv": "Label Studio CSV export",
+    "label-studio-tsv": "Label Studio TSV export",
     COCO: "COCO JSON",
+    "cvat-xml": "CVAT for images 1.1 XML",
+    "labelbox-ndjson": "Labelbox NDJSON export",
+    "fiftyone": "FiftyOne image classification dataset (labels.json)",
+}
+# Every labels format the loader reads, then the folder names, then none.
+LABEL_FORMATS: dict[str, str] = {
+    **{IMAGEFOLDER: _TITLES[IMAGEFOLDER]},
+    **{name: _TITLES.get(name, name) for name in LABEL_FILE_SUFFIX},
     NONE: "No labels: images only",
 }
 
@@ -56,6 +70,13 @@ class ArchivePlan:
     matcher: LabelMatcher | None
     labels_file: str  # where the labels came from, for the report ("" none)
     skipped: dict[str, str] = field(default_factory=dict)  # entry name -> why
+    labels: dict[str, list[str]] | RecordsFile | None = None  # as the labels file gave them
+
+    def labels_in(self, labels_as: str) -> LabelsIn | None:
+        """The counts in of the labels, for the import's report."""
+        if self.labels is None or self.matcher is None:
+            return None
+        return LabelsIn.of(self.labels, labels_as=labels_as, unmatched=self.matcher.unmatched)
 
 
 def archive_plan(
@@ -81,6 +102,8 @@ def archive_plan(
                     "The archive holds no images (.jpg, .png, .webp, ...).", field="archive"
                 )
             labels, source = _labels(zipped, entries, labels_format, labels_file)
+            if labels_format == IMAGEFOLDER:
+                labels = imagefolder_labels_of(names.values())
     except (
         zipfile.BadZipFile,
         OSError,
@@ -93,7 +116,7 @@ def archive_plan(
     finally:
         archive.seek(0)
     skipped = {e: _skip_reason(e) for e in entries if e not in names and e != source}
-    return ArchivePlan(names, _matcher(labels_format, labels, names), source, skipped)
+    return ArchivePlan(names, _matcher(labels_format, labels, names), source, skipped, labels)
 
 
 def archive_items(archive: IO[bytes], plan: ArchivePlan) -> Iterator[ImportItem]:
@@ -138,7 +161,7 @@ def _labels(
     entries: list[str],
     labels_format: str,
     sent: IO[bytes] | bytes | None,
-) -> tuple[dict[str, list[str]] | None, str]:
+) -> tuple[dict[str, list[str]] | RecordsFile | None, str]:
     """The labels file's labels and where they came from (None for formats without one)."""
     suffix = LABEL_FILE_SUFFIX.get(labels_format)
     if suffix is None:
@@ -161,9 +184,9 @@ def _labels(
 
 def _loaded(
     source: IO[bytes] | bytes, labels_format: str, name: str, packed_size: int | None = None
-) -> dict[str, list[str]]:
+) -> dict[str, list[str]] | RecordsFile:
     try:
-        return labels_file_load(source, labels_format=labels_format, packed_size=packed_size)
+        return labels_source_load(source, labels_format=labels_format, packed_size=packed_size)
     except LabelSourceError as exc:
         raise ValidationFailed(f"{name}: {exc}", field="labels_file") from exc
 
@@ -176,12 +199,55 @@ def _skip_reason(entry: str) -> str:
 
 
 def _matcher(
-    labels_format: str, labels: dict[str, list[str]] | None, names: dict[str, str]
+    labels_format: str, labels: dict[str, list[str]] | RecordsFile | None, names: dict[str, str]
 ) -> LabelMatcher | None:
     files = list(names.values())
     if labels_format == NONE:
         return None
-    if labels_format == IMAGEFOLDER:
-        return LabelMatcher(imagefolder_labels_of(files), files=files)
     assert labels is not None
+    if isinstance(labels, RecordsFile):
+        return LabelMatcher(labels.images, files=files)
     return LabelMatcher(labels, files=files)
+
+
+def archive_preview(
+    *,
+    project: Project,
+    plan: ArchivePlan,
+    labels_in: LabelsIn | None,
+    annotators: Mapping[str, str] | None,
+) -> dict[str, Any]:
+    """What importing the archive would do, read without writing anything: the counts
+    in, whose account each person of the labels file would take (``people_match``, with
+    the lead's ``annotators`` choices), and the records no file would take."""
+    from labeler.imports.people import people_match
+
+    labels_in = labels_in or LabelsIn()
+    people = labels_in.people
+    matches = (
+        people_match(project=project, people=people, chosen=annotators)
+        if people or annotators
+        else []
+    )
+    not_applied = [NotApplied(s.record, s.reason) for s in labels_in.skipped]
+    not_applied += [NotApplied(name, reason) for name, reason in plan.skipped.items()]
+    if plan.matcher is not None:
+        for name in plan.names.values():
+            match = plan.matcher.match(name)
+            if match.ambiguous:
+                not_applied.append(NotApplied(name, match.reason))
+        not_applied += [
+            NotApplied(key, "No file of the archive matches this entry of the labels file.")
+            for key in plan.matcher.unmatched()
+        ]
+    return {
+        "counts_in": {
+            "files": len(plan.names) + len(plan.skipped),
+            "records": labels_in.records,
+            "annotations": labels_in.annotations,
+            "decisions": labels_in.decisions,
+            "labels": labels_in.labels,
+        },
+        "people": [PersonOut(m.person.key, m.person.shown(), m.account, m.how) for m in matches],
+        "not_applied": not_applied,
+    }

@@ -103,13 +103,25 @@ class LabelsIn:
                 skipped=list(labels.skipped),
                 unmatched=unmatched,
             )
-        entries = sum(1 for names in labels.values() if names)
+        return cls.of_entries(list(labels.values()), labels_as=labels_as, unmatched=unmatched)
+
+    @classmethod
+    def of_entries(
+        cls,
+        entries: Sequence[Sequence[str]],
+        *,
+        labels_as: str,
+        unmatched: Callable[[], Iterable[str]] | None = None,
+    ) -> LabelsIn:
+        """The counts of flat entries (each a file's label names), recorded as
+        ``labels_as`` says: an annotation each, or a decision each."""
+        labelled = sum(1 for names in entries if names)
         annotated = labels_as == ANNOTATION
         return cls(
-            records=len(labels),
-            annotations=entries if annotated else 0,
-            decisions=0 if annotated else entries,
-            labels=sum(len(names) for names in labels.values()),
+            records=len(entries),
+            annotations=labelled if annotated else 0,
+            decisions=0 if annotated else labelled,
+            labels=sum(len(names) for names in entries),
             unmatched=unmatched,
         )
 
