@@ -11,7 +11,7 @@ PORT ?= 8000
 #   make run TORCH_SPEC="torch==2.14.1 torchvision==0.29.1 --index-url https://download.pytorch.org/whl/cpu"
 TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
 
-.PHONY: run test fuzz lint format setup docs docs-serve demo worker-cpu worker-gpu beat check-deploy compose-config clean bench-agreement bench-training bench-prelabel bench-active-learning bench-export bench-load bench-uploads bench-photos bench-label-paint bench-photo-models bench-adaptive-overlap bench-duplicates bench-label-errors bench-browse bench-bulk
+.PHONY: run test test-label-studio fuzz lint format setup docs docs-serve demo worker-cpu worker-gpu beat check-deploy compose-config clean bench-agreement bench-training bench-prelabel bench-active-learning bench-export bench-load bench-uploads bench-photos bench-label-paint bench-photo-models bench-adaptive-overlap bench-duplicates bench-label-errors bench-browse bench-bulk
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,21 @@ run: setup
 ## (PYTEST_ARGS: more arguments for pytest).
 test: setup
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+## The round trips through a real Label Studio (tests marked label_studio, which `make test`
+## skips): Label Studio in a virtualenv of its own (its Django never meets ours), started
+## as a separate server by the tests. The virtualenv is built once and reused.
+LABEL_STUDIO_VENV ?= .venv-label-studio
+LABEL_STUDIO_SPEC ?= label-studio==1.23.2
+$(LABEL_STUDIO_VENV)/.installed:
+	$(PYTHON) -m venv $(LABEL_STUDIO_VENV)
+	$(LABEL_STUDIO_VENV)/bin/pip install --quiet --upgrade pip
+	$(LABEL_STUDIO_VENV)/bin/pip install --quiet $(LABEL_STUDIO_SPEC)
+	touch $@
+
+test-label-studio: setup $(LABEL_STUDIO_VENV)/.installed
+	LABELER_LABEL_STUDIO=$(LABEL_STUDIO_VENV)/bin/label-studio \
+		$(BIN)/pytest -m label_studio tests/label_studio $(PYTEST_ARGS)
 
 ## The API fuzzed wider than `make test` does (a fixed seed there): more requests and a new
 ## seed each run, printed; `make fuzz FUZZ_SEED=<seed>` replays a run. Half the requests
