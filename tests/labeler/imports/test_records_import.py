@@ -1,0 +1,227 @@
+"""A per-person file's records imported: each annotation credited to its person (a member
+matched by e-mail, or an inactive account of their own), ties left to review, decisions
+carried with their method, dates and time spent kept, and every record that does not go
+in listed, with counts in and out that add up."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from labeler.agreement.services import final_labels_refresh
+from labeler.annotations.models import Annotation, FinalLabel, FinalLabelMethod
+from labeler.flows import images_import
+from labeler.imports.records import (
+    AnnotationIn,
+    DecisionIn,
+    ImageRecords,
+    Person,
+    RecordsFile,
+    Skipped,
+)
+from labeler.imports.services import ImportItem, LabelsIn
+from labeler.projects.models import Label
+from tests.factories import image_bytes
+
+ALICE = Person("ls:1", email="Alice@Example.org")
+BOB = Person("ls:2", email="bob@example.org")
+CAROL = Person("ls:3", email="carol@elsewhere.org")
+LEAD = Person("ls:9", email="lead@example.org")
+T0 = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
+
+
+def made(person: Person, labels: list[str], minute: int, where: str) -> AnnotationIn:
+    when = T0.replace(minute=minute)
+    return AnnotationIn(person, labels, where, when, when, lead_time_ms=1500 + minute)
+
+
+@pytest.fixture
+def members(project, lead, annotator, annotator2):
+    for user, email in ((annotator, "alice@example.org"), (annotator2, "bob@example.org")):
+        user.email = email
+        user.save()
+    lead.email = "lead@example.org"
+    lead.save()
+    for name in ("cat", "dog"):
+        Label.objects.get_or_create(project=project, name=name, defaults={"position": 0})
+    return project
+
+
+def records_file() -> RecordsFile:
+    file = RecordsFile(tasks=5)
+    file.add(
+        "agree.png",
+        ImageRecords(
+            [
+                made(ALICE, ["cat"], 1, "Task 1: annotation 1"),
+                made(BOB, ["cat"], 2, "Task 1: annotation 2"),
+            ]
+        ),
+    )
+    file.add(
+        "tie.png",
+        ImageRecords(
+            [
+                made(ALICE, ["cat"], 3, "Task 2: annotation 1"),
+                made(BOB, ["dog"], 4, "Task 2: annotation 2"),
+            ]
+        ),
+    )
+    file.add(
+        "decided.png",
+        ImageRecords(
+            [
+                made(ALICE, ["cat"], 5, "Task 3: annotation 1"),
+                made(CAROL, ["dog"], 6, "Task 3: annotation 2"),
+            ],
+            DecisionIn(["dog"], "adjudicated", "Task 3: meta", by=LEAD),
+        ),
+    )
+    file.add(
+        "twice.png",
+        ImageRecords(
+            [
+                made(BOB, ["cat"], 9, "Task 4: annotation 2"),
+                made(BOB, ["dog"], 7, "Task 4: annotation 1"),
+                made(CAROL, ["cat", "dog"], 8, "Task 4: annotation 3"),
+            ]
+        ),
+    )
+    file.add("gone.png", ImageRecords([made(ALICE, ["dog"], 10, "Task 5: annotation 1")]))
+    file.skipped.append(Skipped("Task 5: annotation 2", "cancelled in Label Studio"))
+    return file
+
+
+def run(project, file: RecordsFile, names: list[str], user, **options):
+    from labeler.imports.matching import LabelMatcher
+
+    matcher = LabelMatcher(file.images, files=names)
+    items = [
+        ImportItem(n, image_bytes(seed=i + 1), matcher.match(n).labels) for i, n in enumerate(names)
+    ]
+    labels_in = LabelsIn.of(file, labels_as="final", unmatched=matcher.unmatched)
+    return images_import(
+        project=project, items=items, labels_as="final", user=user, labels_in=labels_in, **options
+    )
+
+
+def labels(record) -> list[str]:
+    return sorted(record.labels.values_list("name", flat=True))
+
+
+NAMES = ["agree.png", "tie.png", "decided.png", "twice.png"]
+
+
+@pytest.mark.django_db
+def test_every_annotation_goes_to_its_person_and_decisions_keep_their_method(
+    members, lead, annotator, annotator2, media_root
+):
+    summary = run(members, records_file(), NAMES, lead)
+
+    by_person = {
+        (a.image.original_name, a.annotator.username): labels(a)
+        for a in Annotation.objects.select_related("image", "annotator")
+    }
+    carol = next(p for p in summary.people if p.key == "ls:3")
+    assert (carol.how, carol.account) == ("new", "carol@elsewhere.org")
+    assert by_person == {
+        ("agree.png", "ann1"): ["cat"],
+        ("agree.png", "ann2"): ["cat"],
+        ("tie.png", "ann1"): ["cat"],
+        ("tie.png", "ann2"): ["dog"],
+        ("decided.png", "ann1"): ["cat"],
+        ("decided.png", carol.account): ["dog"],
+        ("twice.png", "ann2"): ["cat"],  # Bob's later annotation (minute 9) is kept
+    }
+    hows = {p.key: p.how for p in summary.people}
+    assert hows == {"ls:1": "email", "ls:2": "email", "ls:3": "new", "ls:9": "email"}
+    carol_user = Annotation.objects.get(
+        image__original_name="decided.png", annotator__username=carol.account
+    ).annotator
+    assert not carol_user.is_active and not carol_user.has_usable_password()
+
+    decided = FinalLabel.objects.get(image__original_name="decided.png")
+    assert (decided.method, labels(decided), decided.decided_by) == (
+        FinalLabelMethod.ADJUDICATED,
+        ["dog"],
+        lead,
+    )
+    # The tie is not settled by the import, nor by consensus once it refreshes: review has it.
+    final_labels_refresh(project=members)
+    finals = {f.image.original_name: (f.method, labels(f)) for f in FinalLabel.objects.all()}
+    assert "tie.png" not in finals
+    assert finals["agree.png"] == (FinalLabelMethod.CONSENSUS, ["cat"])
+    assert finals["decided.png"] == (FinalLabelMethod.ADJUDICATED, ["dog"])
+
+    first = Annotation.objects.get(image__original_name="agree.png", annotator__username="ann1")
+    assert first.created_at == T0.replace(minute=1) and first.updated_at == T0.replace(minute=1)
+    assert first.time_spent_ms == 1501
+
+    lost = {n.record: n.reason for n in summary.not_applied}
+    assert "already" not in " ".join(lost.values()).lower()
+    assert "Task 5: annotation 2" in lost  # skipped by the reader
+    assert "gone.png" in lost  # no file matched it
+    assert (
+        "Task 4: annotation 1" in lost
+        and "later annotation is kept" in lost["Task 4: annotation 1"]
+    )
+    assert "single-label" in lost["Task 4: annotation 3"]  # two labels from one person
+
+    counts = summary.counts()
+    assert counts["in"] == {
+        "files": 4,
+        "records": 5,
+        "annotations": 10,
+        "decisions": 1,
+        "labels": 12,
+    }
+    out = counts["out"]
+    assert (out["annotations_written"], out["decisions_written"]) == (7, 1)
+    assert out["not_applied"] == len(summary.not_applied) == 4
+    # Every annotation in is written, or listed: 7 written + Bob's earlier one + Carol's
+    # two-label one + the one no file matched.
+    assert counts["in"]["annotations"] == out["annotations"] + 3
+
+
+@pytest.mark.django_db
+def test_a_second_import_of_the_same_file_changes_nothing(members, lead, media_root):
+    run(members, records_file(), NAMES, lead)
+    before = Annotation.objects.count(), FinalLabel.objects.filter(method="adjudicated").count()
+
+    again = run(members, records_file(), NAMES, lead)
+
+    assert (
+        Annotation.objects.count(),
+        FinalLabel.objects.filter(method="adjudicated").count(),
+    ) == before
+    out = again.counts()["out"]
+    assert (out["annotations_written"], out["annotations"], out["decisions_written"]) == (0, 7, 0)
+    assert {p.how for p in again.people if p.key == "ls:3"} == {"imported"}
+
+
+@pytest.mark.django_db
+def test_the_leads_choice_of_account_is_honoured(members, lead, annotator2, media_root):
+    summary = run(members, records_file(), NAMES, lead, annotators={"ls:3": "ann2", "ls:2": "new"})
+
+    hows = {p.key: (p.how, p.account) for p in summary.people}
+    assert hows["ls:3"] == ("chosen", "ann2")
+    assert hows["ls:2"][0] == "new"
+    carols = Annotation.objects.filter(image__original_name="decided.png", annotator=annotator2)
+    assert [labels(a) for a in carols] == [["dog"]]
+
+
+@pytest.mark.django_db
+def test_a_decision_never_replaces_a_final_label_a_person_settled(members, lead, media_root):
+    file = RecordsFile(tasks=1)
+    file.add("a.png", ImageRecords([], DecisionIn(["cat"], "gold", "Task 1", by=LEAD)))
+    run(members, file, ["a.png"], lead)
+    other = RecordsFile(tasks=1)
+    other.add("a.png", ImageRecords([], DecisionIn(["dog"], "adjudicated", "Task 1", by=LEAD)))
+
+    summary = run(members, other, ["a.png"], lead)
+
+    final = FinalLabel.objects.get(image__original_name="a.png")
+    assert (final.method, labels(final)) == ("gold", ["cat"])
+    assert [n.record for n in summary.not_applied] == ["Task 1"]
+    assert "does not replace" in summary.not_applied[0].reason
