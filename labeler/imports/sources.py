@@ -14,12 +14,17 @@ from __future__ import annotations
 import csv
 import io
 import os
-import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
 from labeler.images.formats import image_extensions
+from labeler.imports.csv_cells import (
+    FILE_COLUMNS,
+    FORMULA_STARTS,
+    LABEL_COLUMNS,
+    LABEL_SEPARATORS,
+)
 from labeler.imports.json_formats import (
     coco_labels_of,
     json_labels_of,
@@ -36,6 +41,12 @@ from labeler.imports.loader import (
 )
 from labeler.imports.matching import LabelMatch, LabelMatcher, labels_merge, normalised
 from labeler.imports.records import RecordsFile
+from labeler.imports.tool_formats import (
+    annotator_columns_records,
+    cvat_xml_records,
+    fiftyone_records,
+    labelbox_ndjson_records,
+)
 
 __all__ = [
     "LabelMatch",
@@ -52,20 +63,22 @@ __all__ = [
 # The images an import takes, by extension: those ``labeler.images.files`` accepts.
 IMAGE_EXTENSIONS = image_extensions()
 SPLIT_NAMES = frozenset({"train", "val", "valid", "validation", "test"})
-FILE_COLUMNS = ("file", "file_name", "filename", "image", "path")
-LABEL_COLUMNS = ("label", "labels")
-LABEL_SEPARATORS = re.compile(r"[;|]")
-# A spreadsheet runs a cell starting with one of these as a formula: our CSV export
-# quotes such cells (CSV injection), and the CSV source takes the quote off again.
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+UNLABELLED_FOLDER = "_unlabeled"  # FiftyOne's, in an ImageClassificationDirectoryTree
 
 CSV, JSON, JSONL, LABEL_STUDIO, COCO = "csv", "json", "jsonl", "label-studio", "coco"
+# The other tools' per-person formats (``labeler.imports.tool_formats``).
+CVAT_XML, LABELBOX, FIFTYONE = "cvat-xml", "labelbox-ndjson", "fiftyone"
+ANNOTATOR_COLUMNS = "csv-annotators"
 LABEL_FILE_SUFFIX = {
     CSV: ".csv",
     JSON: ".json",
     JSONL: ".jsonl",
     LABEL_STUDIO: ".json",
     COCO: ".json",
+    CVAT_XML: ".xml",
+    LABELBOX: ".ndjson",
+    FIFTYONE: ".json",
+    ANNOTATOR_COLUMNS: ".csv",
 }
 
 PathLike = str | os.PathLike[str]
@@ -135,7 +148,9 @@ def imagefolder_labels(root: PathLike) -> dict[str, list[str]]:
 
     When every top-level folder is a split name (train, val, valid, validation, test),
     the layout is ``root/<split>/<label>/.../<file>``, as our own export writes it. Files
-    directly under ``root`` (or directly under a split) have no label and are left out.
+    directly under ``root`` (or directly under a split) have no label and are left out, as
+    are those in ``_unlabeled`` (where FiftyOne's ImageClassificationDirectoryTree puts
+    its images without a label).
     """
     base = Path(root)
     return imagefolder_labels_of(path.relative_to(base).as_posix() for path in folder_files(base))
@@ -146,7 +161,11 @@ def imagefolder_labels_of(names: Iterable[str]) -> dict[str, list[str]]:
     files = [tuple(normalised(name).split("/")) for name in names]
     tops = {parts[0] for parts in files if len(parts) > 1}
     depth = 1 if tops and {top.lower() for top in tops} <= SPLIT_NAMES else 0
-    return {"/".join(parts): [parts[depth]] for parts in files if len(parts) > depth + 1}
+    return {
+        "/".join(parts): [parts[depth]]
+        for parts in files
+        if len(parts) > depth + 1 and parts[depth] != UNLABELLED_FOLDER
+    }
 
 
 def csv_labels(path_or_text: PathLike) -> dict[str, list[str]]:
@@ -238,5 +257,10 @@ _READERS: dict[str, Callable[[str], dict[str, list[str]]]] = {
 }
 
 # The formats that know who labelled what: read as per-person records (records.py).
-RECORDS_READERS: dict[str, Callable[[str], RecordsFile]] = {}
+RECORDS_READERS: dict[str, Callable[[str], RecordsFile]] = {
+    CVAT_XML: cvat_xml_records,
+    LABELBOX: labelbox_ndjson_records,
+    FIFTYONE: fiftyone_records,
+    ANNOTATOR_COLUMNS: annotator_columns_records,
+}
 PER_PERSON_FORMATS = frozenset(RECORDS_READERS)
