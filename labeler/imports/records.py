@@ -69,6 +69,7 @@ class ImageRecords:
     annotations: list[AnnotationIn] = field(default_factory=list)
     decision: DecisionIn | None = None
     where: str = ""  # the first record naming it ("Task 3"), for the report
+    sha256: str = ""  # the image's content hash where the file gives it (our own export)
 
     def people(self) -> Iterator[Person]:
         for annotation in self.annotations:
@@ -123,6 +124,7 @@ class RecordsFile:
             self.images[key] = records
             return
         current.annotations.extend(records.annotations)
+        current.sha256 = current.sha256 or records.sha256
         if records.decision is not None:
             if current.decision is None:
                 current.decision = records.decision
