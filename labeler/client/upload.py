@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -13,6 +14,7 @@ from urllib3.fields import format_multipart_header_param
 
 from labeler.client.api import Api, ClientError
 from labeler.imports import sources
+from labeler.imports.matching import label_hashes
 
 
 def cmd_upload(api: Api, args: argparse.Namespace) -> None:
@@ -55,14 +57,28 @@ def _labels_for(
         except (OSError, ValueError) as exc:  # LabelSourceError is a ValueError
             raise ClientError(f"Cannot read {args.labels_file}: {exc}") from None
     relative = {path: path.relative_to(root).as_posix() for path in files}
-    matcher = sources.LabelMatcher(found, files=relative.values())
+    matcher = sources.LabelMatcher(found, files=relative.values(), hashes=label_hashes(found))
     labels: dict[Path, list[str]] = {}
     for path, name in relative.items():
-        match = matcher.match(name)
+        match = matcher.match(name, _sha256(path) if matcher.wants_hash else None)
         labels[path] = match.labels or []
         if match.labels is None and not args.quiet:
-            print(f"no labels {name}: {match.reason}")
+            why = "in no label's folder" if args.labels_from == "folders" else match.reason
+            print(f"no labels {name}: {why}")
+    if not args.quiet:
+        for key in matcher.unmatched():
+            print(f"not applied {key!r}: no file of the folder matched this labels entry.")
     return labels
+
+
+def _sha256(path: Path) -> str | None:
+    """The file's content hash, to find its labels by (None: unreadable, which its upload
+    reports)."""
+    try:
+        with path.open("rb") as handle:
+            return hashlib.file_digest(handle, "sha256").hexdigest()
+    except OSError:
+        return None
 
 
 def _batches(files: Sequence[Path], size: int, max_bytes: int) -> Iterator[list[Path]]:

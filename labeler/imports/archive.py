@@ -21,6 +21,7 @@ from typing import IO, Any
 
 from labeler.errors import ValidationFailed
 from labeler.images.files import RejectedFile, archive_members
+from labeler.imports.matching import label_hashes
 from labeler.imports.records import RecordsFile
 from labeler.imports.services import ImportItem, LabelsIn, NotApplied, PersonOut
 from labeler.imports.sources import (
@@ -131,12 +132,21 @@ def archive_items(archive: IO[bytes], plan: ArchivePlan) -> Iterator[ImportItem]
             data: bytes | RejectedFile = (
                 member.data if member.data is not None else RejectedFile(member.reason)
             )
-            match = plan.matcher.match(name) if plan.matcher is not None else None
-            labels = match.labels if match is not None else None
-            refusal = match.reason if match is not None and match.ambiguous else ""
-            yield ImportItem(name, data, labels, refusal)
+            yield _item(plan, name, data)
     except RejectedFile as exc:  # only before the first member: checked by archive_plan
         raise ValidationFailed(str(exc), field="archive") from exc
+
+
+def _item(plan: ArchivePlan, name: str, data: bytes | RejectedFile) -> ImportItem:
+    """The image with the labels its entry gives, or why it has none: its bytes, already
+    read, are hashed only when the labels carry the images' sha256s."""
+    if plan.matcher is None:
+        return ImportItem(name, data, None)
+    match = plan.matcher.match_file(name, data if isinstance(data, bytes) else None)
+    if match.ambiguous:
+        return ImportItem(name, data, None, refusal=match.reason)
+    why = match.reason if plan.labels_file else "No label's folder holds this file."
+    return ImportItem(name, data, match.labels, no_labels="" if match.labels is not None else why)
 
 
 def _skipped(entry: str) -> bool:
@@ -206,7 +216,7 @@ def _matcher(
         return None
     assert labels is not None
     if isinstance(labels, RecordsFile):
-        return LabelMatcher(labels.images, files=files)
+        return LabelMatcher(labels.images, files=files, hashes=label_hashes(labels.images))
     return LabelMatcher(labels, files=files)
 
 

@@ -51,12 +51,14 @@ class ImportItem(NamedTuple):
     before reading) and its labels: label names recorded as the import's ``labels_as``
     says, or the records of a per-person file (each annotation its person's, a carried
     decision), or None when none are known. ``refusal`` says why labels that exist for
-    it could not be attributed (an ambiguous file name)."""
+    it could not be attributed (an ambiguous file name); ``no_labels`` why none were
+    found for it (no entry of the labels file names it)."""
 
     name: str
     data: bytes | RejectedFile
     labels: Sequence[str] | ImageRecords | None
     refusal: str = ""
+    no_labels: str = ""
 
 
 @dataclass(frozen=True)
@@ -409,6 +411,9 @@ def _labels_apply(shared: _Import, image: Image, item: ImportItem, result: Impor
     if item.refusal:
         result.labels, result.labels_reason = REFUSED, item.refusal
         shared.summary.lost(item.name, item.refusal)
+        return
+    if item.labels is None:
+        result.labels_reason = item.no_labels
         return
     if isinstance(item.labels, ImageRecords):
         _records_apply(shared, image, item.labels, result)

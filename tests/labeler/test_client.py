@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import stat
 import zipfile
@@ -255,3 +256,32 @@ def test_upload_sends_names_the_server_reads_back(run, logged_in, tmp_path):
 
     assert status == 0, err
     assert sorted(Image.objects.values_list("original_name", flat=True)) == sorted(names)
+
+
+def test_upload_labels_match_label_studio_s_renamed_uploads_and_list_what_none_took(
+    tmp_path, capsys
+):
+    root = tmp_path / "originals"
+    root.mkdir()
+    for name in ("holiday photo 4.png", "other.png"):
+        (root / name).write_bytes(image_bytes())
+    export = tmp_path / "export.json"
+    tasks = [
+        {
+            "data": {"image": f"/data/upload/1/{name}"},
+            "annotations": [{"result": [{"type": "choices", "value": {"choices": [label]}}]}],
+        }
+        for name, label in (("1a2b3c4d-holiday_photo_4.png", "cat"), ("5e6f7a8b-gone.png", "dog"))
+    ]
+    export.write_text(json.dumps(tasks))
+    args = argparse.Namespace(labels_from="label-studio", labels_file=str(export), quiet=False)
+    files = sorted(root.iterdir())
+
+    labels = upload._labels_for(root, files, args)
+
+    assert labels == {root / "holiday photo 4.png": ["cat"], root / "other.png": []}
+    printed = capsys.readouterr().out.splitlines()
+    assert printed == [
+        "no labels other.png: No entry of the labels file names this file.",
+        "not applied '5e6f7a8b-gone.png': no file of the folder matched this labels entry.",
+    ]

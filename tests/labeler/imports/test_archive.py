@@ -3,6 +3,7 @@ archive or beside it, each image's fate reported as the command line reports it.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import zipfile
@@ -12,7 +13,9 @@ import pytest
 from labeler.annotations.models import FinalLabel
 from labeler.errors import ValidationFailed
 from labeler.flows import images_import
-from labeler.imports.archive import archive_items, archive_plan
+from labeler.imports.archive import ArchivePlan, archive_items, archive_plan
+from labeler.imports.matching import LabelMatcher, label_hashes
+from labeler.imports.records import AnnotationIn, ImageRecords, Person
 from labeler.imports.sources import LabelSourceError, coco_labels
 from tests.factories import image_bytes
 
@@ -169,3 +172,46 @@ def test_heic_and_avif_photos_are_imported_and_other_files_reported_skipped(proj
     assert skipped.name == "cat/notes.pdf"
     assert skipped.reason.startswith("Skipped: not an image file (.pdf); images are ")
     assert ".avif" in skipped.reason and ".heic" in skipped.reason
+
+
+def test_a_file_without_an_entry_says_why_it_has_no_labels(project):
+    archive = zipped(
+        {
+            "a.png": image_bytes(),
+            "IMG-0002.png": image_bytes(),
+            "labels.csv": b"file,label\na.png,cat\nimg_0002.jpg,dog\ngone.png,cat\n",
+        }
+    )
+    summary = run(project, archive, "csv")
+    unlisted = next(r for r in summary.results if r.name == "IMG-0002.png")
+    assert (unlisted.labels, unlisted.labels_reason) == (
+        "none",
+        "No entry of the labels file names this file; the nearest is 'img_0002.jpg' (the "
+        "same name but for case, accents, punctuation or extension).",
+    )
+    top = run(project, zipped({"cat/1.png": image_bytes(), "2.png": image_bytes()}), "imagefolder")
+    assert [r.labels_reason for r in top.results if r.name == "2.png"] == [
+        "No label's folder holds this file."
+    ]
+
+
+def test_an_image_is_hashed_as_read_to_find_its_entry_by_content(project):
+    """Labels that carry each image's sha256 find a renamed image by its content, hashed
+    from the bytes the import reads anyway."""
+    cat = image_bytes(seed=1)
+    records = ImageRecords(
+        [AnnotationIn(Person("ls:1"), ["cat"])], sha256=hashlib.sha256(cat).hexdigest()
+    )
+    other = ImageRecords([AnnotationIn(Person("ls:1"), ["dog"])])
+    labels = {"exported/cat.png": records, "exported/dog.png": other}
+    archive = zipped({"renamed.png": cat, "stranger.png": image_bytes(seed=2)})
+    names = {"renamed.png": "renamed.png", "stranger.png": "stranger.png"}
+    matcher = LabelMatcher(labels, files=names.values(), hashes=label_hashes(labels))
+    plan = ArchivePlan(names, matcher, labels_file="labels.json")
+
+    items = {item.name: item for item in archive_items(archive, plan)}
+
+    assert items["renamed.png"].labels is records
+    assert items["stranger.png"].labels is None
+    assert "or carries its content" in items["stranger.png"].no_labels
+    assert matcher.unmatched() == ["exported/dog.png"]

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
+import unicodedata
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 from django.core.management import CommandError, call_command
 
 from labeler.annotations.models import Annotation, FinalLabel, FinalLabelMethod
 from labeler.images.models import Image
+from labeler.imports.management.commands import import_images as import_images_command
+from labeler.imports.matching import LabelMatcher
 from tests.factories import image_bytes
 
 
@@ -159,3 +164,42 @@ def test_an_import_from_the_command_line_gets_its_follow_ups(
     assert images.count() == 2 and all(image.thumbnail for image in images)
     # overlap 1: each image's one annotation is its consensus final label after the refresh
     assert finals(project) == {"a.png": ["cat"], "b.png": ["cat"]}
+
+
+@pytest.mark.django_db
+def test_originals_match_label_studio_s_renamed_uploads_and_the_rest_say_why(
+    project, tmp_path, media_root
+):
+    folder = tmp_path / "originals"
+    write(folder, "trip/holiday photo 4.png", unicodedata.normalize("NFD", "Été-5.png"), "x.png")
+    export = tmp_path / "export.json"
+    tasks = [
+        {
+            "data": {"image": f"/data/upload/1/{quote(name)}"},
+            "annotations": [{"result": [{"type": "choices", "value": {"choices": ["cat"]}}]}],
+        }
+        for name in ("1a2b3c4d-holiday_photo_4.png", "9f8e7d6c-Été-5.png")
+    ]
+    export.write_text(json.dumps(tasks))
+
+    out = import_images(project, folder, "--label-studio", str(export))
+
+    assert sorted(finals(project).values()) == [["cat"], ["cat"]]
+    assert "created   x.png (image" in out
+    assert "labels none: No entry of the labels file names this file." in out
+    assert "labels: 2 applied, 0 refused, 1 without labels." in out
+
+
+@pytest.mark.django_db
+def test_files_are_hashed_as_read_only_when_the_labels_carry_hashes(tmp_path):
+    write(tmp_path, "renamed.png", "other.png")
+    files = [tmp_path / "renamed.png", tmp_path / "other.png"]
+    content = hashlib.sha256((tmp_path / "renamed.png").read_bytes()).hexdigest()
+    labels = {"exported.png": ["cat"]}
+
+    hashed = LabelMatcher(labels, hashes={"exported.png": content})
+    items = list(import_images_command._items(tmp_path, files, hashed, from_folders=False))
+    assert [item.labels for item in items] == [["cat"], None]
+    assert items[1].no_labels.startswith("No entry of the labels file names this file or")
+    plain = list(import_images_command._items(tmp_path, files, LabelMatcher(labels), False))
+    assert [item.labels for item in plain] == [None, None]

@@ -16,6 +16,7 @@ from labeler.errors import DomainError
 from labeler.flows import images_import
 from labeler.images.files import RejectedFile
 from labeler.imports.labels import LABELS_AS
+from labeler.imports.matching import label_hashes
 from labeler.imports.services import ImportItem, ImportResult, ImportSummary
 from labeler.imports.sources import (
     CSV,
@@ -73,10 +74,12 @@ class Command(BaseCommand):
             raise CommandError("--layout imagefolder reads subfolders: drop --no-recursive.")
         files = folder_files(folder, recursive=not options["no_recursive"])
         matcher = _matcher(folder, files, options)
+        sources = ("labels_file", "labels_csv", "label_studio")
+        from_folders = all(options[source] is None for source in sources)
         try:
             summary = images_import(
                 project=project,
-                items=_items(folder, files, matcher),
+                items=_items(folder, files, matcher, from_folders),
                 labels_as=options["labels_as"],
                 annotator_name=options["annotator"],
                 create_labels=options["create_labels"],
@@ -128,7 +131,8 @@ def _matcher(folder: Path, files: list[Path], options: dict[str, Any]) -> LabelM
             return None
     except LabelSourceError as exc:
         raise CommandError(f"{path or folder}: {exc}") from exc
-    return LabelMatcher(labels, files=[path.relative_to(folder).as_posix() for path in files])
+    names = [path.relative_to(folder).as_posix() for path in files]
+    return LabelMatcher(labels, files=names, hashes=label_hashes(labels))
 
 
 def _user(username: str | None) -> User | None:
@@ -140,14 +144,25 @@ def _user(username: str | None) -> User | None:
     return user
 
 
-def _items(folder: Path, files: list[Path], matcher: LabelMatcher | None) -> Iterator[ImportItem]:
-    """Each file with its labels, read only when its turn comes (one in memory at a time)."""
+def _items(
+    folder: Path, files: list[Path], matcher: LabelMatcher | None, from_folders: bool
+) -> Iterator[ImportItem]:
+    """Each file with its labels, read only when its turn comes (one in memory at a time),
+    and hashed as read where the labels carry the images' sha256s."""
     for path in files:
         name = path.relative_to(folder).as_posix()
-        match = matcher.match(name) if matcher is not None else None
-        labels = match.labels if match is not None else None
-        refusal = match.reason if match is not None and match.ambiguous else ""
-        yield ImportItem(name, _read(path), labels, refusal)
+        data = _read(path)
+        if matcher is None:
+            yield ImportItem(name, data, None)
+            continue
+        match = matcher.match_file(name, data if isinstance(data, bytes) else None)
+        if match.ambiguous:
+            yield ImportItem(name, data, None, refusal=match.reason)
+            continue
+        why = "No label's folder holds this file." if from_folders else match.reason
+        yield ImportItem(
+            name, data, match.labels, no_labels="" if match.labels is not None else why
+        )
 
 
 def _read(path: Path) -> bytes | RejectedFile:
