@@ -141,6 +141,12 @@ class FinalLabelsWrite:
         )
         return changed.update(method=method, confidence=confidence, decided_by=decided_by)
 
+    def decided_by_set(self, image_ids: Sequence[int], *, decided_by: User) -> int:
+        """Credit these images' final labels to another account, their labels, method and
+        dates as they are (an imported account linked to its member); returns how many."""
+        finals = FinalLabel.objects.filter(image_id__in=self._mine(image_ids))
+        return finals.exclude(decided_by=decided_by).update(decided_by=decided_by)
+
     def clear(
         self,
         image_ids: Sequence[int],

@@ -6,9 +6,10 @@ Two writers, one table, each the writer of record for its own kinds of row:
   the database trigger ``annotations_revision_history`` on ``AnnotationRevision``
   (migration 0005), so a submit stays one statement (``submit_sql``);
 - everything else, here: annotations taken back (an undo, a bulk relabel:
-  ``annotations_withdrawn_record``) and final labels set or cleared
+  ``annotations_withdrawn_record``), final labels set or cleared
   (``final_changes_record``, called by the one writer of final labels,
-  ``labeler.agreement.final_writes``).
+  ``labeler.agreement.final_writes``), and an imported account's rows credited to the
+  member it stood for (``annotator_history_move``).
 
 No other module writes the table; ``tests/labeler/test_one_writer.py`` walks the code for
 any that does.
@@ -22,7 +23,7 @@ from datetime import datetime
 
 from django.utils import timezone
 
-from labeler.annotations.models import LabelChange, LabelChangeKind
+from labeler.annotations.models import Annotation, LabelChange, LabelChangeKind
 
 BATCH = 2000  # rows a statement writes
 
@@ -109,3 +110,20 @@ def annotations_withdrawn_record(
 def annotation_history_backdate(*, annotation_id: int, at: datetime) -> None:
     """Date the history of an annotation at ``at`` (the demo's simulated labels)."""
     LabelChange.objects.filter(annotation_id=annotation_id).update(created_at=at)
+
+
+def annotator_history_move(*, project_id: int, source_id: int, target_id: int) -> int:
+    """Credit the project's history of one account to another, after its annotations
+    moved (an imported account linked to the member it stood for); returns the rows changed.
+
+    Rows naming ``source`` as the annotator or as who made the change name ``target``,
+    but those of annotations ``source`` still has (images both labelled): they stay its own.
+    """
+    rows = LabelChange.objects.filter(project_id=project_id).exclude(
+        annotation_id__in=Annotation.objects.filter(
+            project_id=project_id, annotator_id=source_id
+        ).values("pk")
+    )
+    return rows.filter(annotator_id=source_id).update(annotator_id=target_id) + rows.filter(
+        changed_by_id=source_id
+    ).update(changed_by_id=target_id)
