@@ -1,4 +1,8 @@
-"""Project members and their roles, managed by the project's leads and admins."""
+"""Project members and their roles, managed by the project's leads and admins.
+
+``link`` gives a member the labels of an account an import made for someone who
+labelled elsewhere (``labeler.imports.people.imported_account_link``).
+"""
 
 from __future__ import annotations
 
@@ -8,12 +12,14 @@ from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from api.inputs import StrictInput
 from api.permissions import ProjectScopedView
 from labeler.errors import NotFound
+from labeler.imports.people import imported_account_link
 from labeler.projects import services
 from labeler.projects.models import Membership, Role
 
@@ -33,6 +39,38 @@ class MembershipSerializer(StrictInput, serializers.ModelSerializer):
 
 class RoleSerializer(StrictInput, serializers.Serializer):
     role = serializers.ChoiceField(choices=Role.choices)
+
+
+class LinkSerializer(StrictInput, serializers.Serializer):
+    to = serializers.CharField(
+        max_length=150, help_text="The username of the member whose labels these are."
+    )
+
+
+class MoveConflictSerializer(serializers.Serializer):
+    image = serializers.IntegerField(source="image_id")
+    account_labels = serializers.ListField(
+        child=serializers.CharField(), source="source_labels", help_text="The imported label."
+    )
+    member_labels = serializers.ListField(
+        child=serializers.CharField(), source="target_labels", help_text="The member's own."
+    )
+
+
+class LinkReportSerializer(serializers.Serializer):
+    account = serializers.CharField(source="source", help_text="The imported account.")
+    member = serializers.CharField(source="target", help_text="The member who now has its labels.")
+    moved = serializers.IntegerField(help_text="Annotations moved to the member.")
+    conflicts = MoveConflictSerializer(
+        many=True,
+        help_text="Images both labelled: their annotation stays with the imported account.",
+    )
+    decisions_moved = serializers.IntegerField(
+        help_text="Final labels the imported account decided, now credited to the member."
+    )
+    membership_removed = serializers.BooleanField(
+        help_text="Whether the imported account left the project (nothing of it was left)."
+    )
 
 
 class MembershipViewSet(
@@ -86,3 +124,23 @@ class MembershipViewSet(
     def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         services.membership_remove(membership=self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(
+        request=LinkSerializer,
+        responses={200: LinkReportSerializer},
+        description="Give the member named `to` the annotations and decisions of this "
+        "imported account (one that cannot log in). Images both labelled stay with the "
+        "imported account and are listed in `conflicts`.",
+    )
+    @action(detail=True, methods=["post"])
+    def link(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        membership = self.get_object()
+        data = LinkSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        report = imported_account_link(
+            project=self.project,
+            source=membership.user,
+            to=data.validated_data["to"],
+            by=self.user,
+        )
+        return Response(LinkReportSerializer(report).data)

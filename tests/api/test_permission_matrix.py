@@ -227,6 +227,7 @@ RULES: dict[str, Rule] = {
         {"get": managers(), "patch": managers(), "delete": managers()},
         ids={"user": "annotator2"},
     ),
+    "api:member-link": write(managers(), ids={"user": "annotator2"}),
     "api:image-list": Rule({"get": members(), "post": managers()}),
     "api:image-detail": Rule({"get": members(), "patch": managers()}, ids={"pk": "image"}),
     "api:image-metadata": write(managers()),
