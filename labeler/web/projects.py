@@ -1,4 +1,5 @@
-"""Project pages for people: overview with counts, create and edit, members."""
+"""Project pages for people: overview with counts, create and edit, members (and linking
+an account an import made to the member it stood for)."""
 
 from __future__ import annotations
 
@@ -10,11 +11,13 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
 from labeler import flows
+from labeler.annotations.accounts import MoveReport, imported_account
 from labeler.annotations.project_settings import MAX_OVERLAP
 from labeler.annotations.selectors import annotation_counts_by_annotator, project_progress
 from labeler.errors import DomainError, ValidationFailed
 from labeler.images.duplicate_groups import max_distance_setting
 from labeler.images.project_settings import DUPLICATE_DISTANCE_MAX
+from labeler.imports.people import imported_account_link
 from labeler.projects import selectors, services
 from labeler.projects.labels import DEFAULT_HOTKEYS, PALETTE
 from labeler.projects.models import ActiveLearning, ConsensusMethod, Membership, Project, Role
@@ -121,7 +124,8 @@ def _project_delete(request: HttpRequest, project: Project, *, confirmed: bool) 
 @login_required
 @require_http_methods(["GET", "POST"])
 def project_members(request: HttpRequest, project_id: int) -> HttpResponse:
-    """List members; add one by username, change a role, remove one."""
+    """List members; add one by username, change a role, remove one, link an imported
+    account to a member."""
     project = page_project(request, project_id, manage=True)
     action = request.POST.get("action", "")
     add_form = MemberAddForm(request.POST if action == "add" else None)
@@ -139,7 +143,7 @@ def project_members(request: HttpRequest, project_id: int) -> HttpResponse:
             verb = "added as" if created else "is now"
             messages.success(request, f"{membership.user.username} {verb} {membership.role}.")
             return redirect("project-members", project.pk)
-    elif action in ("role", "remove"):
+    elif action in ("role", "remove", "link"):
         response = _member_change(request, project, action, row_errors)
         if response is not None:
             return response
@@ -164,6 +168,8 @@ def _member_change(
         if action == "remove":
             services.membership_remove(membership=membership)
             messages.success(request, f"{username} was removed from the project.")
+        elif action == "link":
+            return _member_link(request, project, membership)
         else:
             role = _posted_role(request)
             services.membership_set(project=project, user=membership.user, role=role)
@@ -172,6 +178,23 @@ def _member_change(
         row_errors[membership.user_id] = exc.message
         return None
     return _after_member_change(request, project)
+
+
+def _member_link(request: HttpRequest, project: Project, membership: Membership) -> HttpResponse:
+    """Give the chosen member an imported account's labels; what it did (or why not) is
+    the page's message."""
+    try:
+        report = imported_account_link(
+            project=project,
+            source=membership.user,
+            to=request.POST.get("to", ""),
+            by=page_user(request),
+        )
+    except DomainError as exc:
+        messages.error(request, f"{membership.user.username} was not linked: {exc.message}")
+    else:
+        messages.success(request, link_message(report))
+    return redirect("project-members", project.pk)
 
 
 def _posted_role(request: HttpRequest) -> str:
@@ -192,6 +215,34 @@ def _after_member_change(request: HttpRequest, project: Project) -> HttpResponse
     return redirect("home")
 
 
+MAX_CONFLICTS_SHOWN = 10  # images both labelled that the message names
+
+
+def link_message(report: MoveReport) -> str:
+    """What a link did, in a sentence or three."""
+    moved = report.moved
+    said = [
+        f"{moved} annotation{'s' if moved != 1 else ''} of {report.source} moved to "
+        f"{report.target}."
+    ]
+    if report.decisions_moved:
+        said.append(f"{report.decisions_moved} final label(s) now credited to {report.target}.")
+    if report.conflicts:
+        shown = "; ".join(
+            f"image {c.image_id} ({report.source}: {', '.join(c.source_labels) or 'none'}, "
+            f"{report.target}: {', '.join(c.target_labels) or 'none'})"
+            for c in report.conflicts[:MAX_CONFLICTS_SHOWN]
+        )
+        more = len(report.conflicts) - MAX_CONFLICTS_SHOWN
+        said.append(
+            f"{len(report.conflicts)} image(s) both labelled stay with {report.source}: "
+            f"{shown}{f' and {more} more' if more > 0 else ''}."
+        )
+    if report.membership_removed:
+        said.append(f"{report.source} left the project.")
+    return " ".join(said)
+
+
 ROLE_ORDER: dict[str, int] = {Role.LEAD: 0, Role.REVIEWER: 1, Role.ANNOTATOR: 2}
 
 
@@ -208,8 +259,17 @@ def _members_page(
             "membership": m,
             "annotations": counts.get(m.user_id, 0),
             "error": row_errors.get(m.user_id),
+            "imported": imported_account(m.user),
         }
         for m in memberships
     ]
-    context = {"project": project, "rows": rows, "add_form": add_form, "roles": Role.choices}
+    context = {
+        "project": project,
+        "rows": rows,
+        "add_form": add_form,
+        "roles": Role.choices,
+        "link_targets": sorted(
+            (m.user.username for m in memberships if m.user.is_active), key=str.casefold
+        ),
+    }
     return render(request, "projects/members.html", context)
