@@ -22,6 +22,7 @@ from typing import IO, Any
 from labeler.errors import ValidationFailed
 from labeler.images.files import RejectedFile, archive_members
 from labeler.imports.matching import label_hashes
+from labeler.imports.people import people_match
 from labeler.imports.records import RecordsFile
 from labeler.imports.services import ImportItem, LabelsIn, NotApplied, PersonOut
 from labeler.imports.sources import (
@@ -230,7 +231,6 @@ def archive_preview(
     """What importing the archive would do, read without writing anything: the counts
     in, whose account each person of the labels file would take (``people_match``, with
     the lead's ``annotators`` choices), and the records no file would take."""
-    from labeler.imports.people import people_match
 
     labels_in = labels_in or LabelsIn()
     people = labels_in.people

@@ -20,6 +20,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from labeler.agreement.final_writes import final_labels_lock
+from labeler.annotations.submit import MAX_TIME_SPENT_MS
 from labeler.errors import ValidationFailed
 from labeler.images.files import RejectedFile, image_check, is_archive
 from labeler.images.models import Image
@@ -27,6 +28,7 @@ from labeler.images.services import image_store
 from labeler.imports.labels import (
     ANNOTATION,
     DEFAULT_ANNOTATOR,
+    FINAL,
     GOLD,
     LABELS_AS,
     LabelsRefused,
@@ -39,6 +41,7 @@ from labeler.imports.labels import (
     labels_record,
     labels_recorded_since,
 )
+from labeler.imports.people import people_match, people_resolve
 from labeler.imports.records import AnnotationIn, ImageRecords, Person, RecordsFile, Skipped
 from labeler.projects.models import Project
 from labeler.projects.services import project_import_mark
@@ -84,6 +87,7 @@ class LabelsIn:
     people: list[Person] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
     unmatched: Callable[[], Iterable[str]] | None = None
+    per_person: bool = False  # the file says who made each label
 
     @classmethod
     def of(
@@ -104,6 +108,7 @@ class LabelsIn:
                 people=labels.people(),
                 skipped=list(labels.skipped),
                 unmatched=unmatched,
+                per_person=True,
             )
         return cls.of_entries(list(labels.values()), labels_as=labels_as, unmatched=unmatched)
 
@@ -304,6 +309,13 @@ def _import_all(
     """The import's transaction: the project's final-label lock first, as every writer of
     final labels takes it (docs/architecture.md, Locks), then the people of a per-person
     file, then the files one by one, then the records no file took."""
+    if labels_in.per_person and (labels_as != FINAL or annotator_name):
+        raise ValidationFailed(
+            "labels_as and annotator apply to files that give labels without saying who "
+            "made them; this file names each annotation's person, and each goes to them "
+            "(choose their accounts with annotators).",
+            field="labels_as",
+        )
     if labels_as != ANNOTATION or labels_in.people:
         final_labels_lock(project.pk)
     summary = ImportSummary(
@@ -322,8 +334,6 @@ def _import_all(
         summary=summary,
     )
     if labels_in.people or annotators:
-        from labeler.imports.people import people_match, people_resolve
-
         matches = people_match(project=project, people=labels_in.people, chosen=annotators)
         shared.people = people_resolve(project=project, matches=matches)
         summary.people = [
@@ -478,10 +488,10 @@ def _records_apply(
                     project=shared.project,
                     image=image,
                     labels=shared.labels.resolve(checked),
-                    annotator=shared.people[annotation.person.key],
+                    annotator=_account(shared, annotation.person),
                     created_at=annotation.created_at,
                     updated_at=annotation.updated_at,
-                    time_spent_ms=annotation.lead_time_ms,
+                    time_spent_ms=_time_spent(annotation, summary),
                 )
         except LabelsRefused as exc:
             summary.lost(where, f"{annotation.person.shown()}: {exc}")
@@ -502,7 +512,7 @@ def _records_apply(
                 raise LabelsRefused("The decision gives no label.")
             with transaction.atomic():
                 decision_check(image=image, method=decision.method)
-                by = shared.people.get(decision.by.key) if decision.by else None
+                by = _account(shared, decision.by) if decision.by else None
                 changed = decision_record(
                     project=shared.project,
                     image=image,
@@ -528,6 +538,33 @@ def _records_apply(
     elif refused:
         result.labels = REFUSED
         result.labels_reason = "Every record of this file was refused; the report lists why."
+
+
+def _time_spent(annotation: AnnotationIn, summary: ImportSummary) -> int | None:
+    """The annotation's lead time, unless it is past what a label can take (a day): the
+    labels go in, the time is left out and the report says so."""
+    spent = annotation.lead_time_ms
+    if spent is not None and not 0 <= spent <= MAX_TIME_SPENT_MS:
+        summary.lost(
+            annotation.where,
+            f"The lead time ({spent / 1000:,.0f} s) is past a day; the labels are kept without it.",
+        )
+        return None
+    return spent
+
+
+def _account(shared: _Import, person: Person) -> User:
+    """The account a person's labels go to: as resolved before the first file, or, for
+    a person the import was not told of up front, matched and resolved now."""
+    user = shared.people.get(person.key)
+    if user is None:
+        matches = people_match(project=shared.project, people=[person])
+        user = people_resolve(project=shared.project, matches=matches)[person.key]
+        shared.people[person.key] = user
+        shared.summary.people += [
+            PersonOut(m.person.key, m.person.shown(), m.account, m.how) for m in matches
+        ]
+    return user
 
 
 def _latest_each(shared: _Import, records: ImageRecords, name: str) -> list[AnnotationIn]:

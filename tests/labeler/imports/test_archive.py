@@ -10,7 +10,7 @@ import zipfile
 
 import pytest
 
-from labeler.annotations.models import FinalLabel
+from labeler.annotations.models import Annotation, FinalLabel
 from labeler.errors import ValidationFailed
 from labeler.flows import images_import
 from labeler.imports.archive import ArchivePlan, archive_items, archive_plan
@@ -34,7 +34,11 @@ def zipped(files: dict[str, bytes]) -> io.BytesIO:
 def run(project, archive, labels_format, labels_file=None, labels_as="final", user=None):
     plan = archive_plan(archive, labels_format=labels_format, labels_file=labels_file)
     return images_import(
-        project=project, items=archive_items(archive, plan), labels_as=labels_as, user=user
+        project=project,
+        items=archive_items(archive, plan),
+        labels_as=labels_as,
+        user=user,
+        labels_in=plan.labels_in(labels_as),
     )
 
 
@@ -93,11 +97,28 @@ def test_label_studio_export_sent_beside_the_archive(project, lead):
         }
     ]
     archive = zipped({"photos/a.png": image_bytes(), "photos/b.png": image_bytes()})
-    summary = run(
-        project, archive, "label-studio", json.dumps(tasks).encode(), labels_as="gold", user=lead
-    )
+    summary = run(project, archive, "label-studio", json.dumps(tasks).encode(), user=lead)
     assert summary.labels_applied == 1
-    assert finals(project) == {"a.png": ["dog"]}
+    # Each annotation is its person's (one nobody names gets an account of its own), and
+    # no final label is made up from it.
+    assert finals(project) == {}
+    (annotation,) = Annotation.objects.filter(image__original_name="a.png")
+    assert not annotation.annotator.is_active
+    assert [n.name for n in annotation.labels.all()] == ["dog"]
+
+
+def test_a_per_person_file_takes_no_labels_as(project, lead):
+    tasks = [{"data": {"image": "a.png"}, "annotations": []}]
+    archive = zipped({"a.png": image_bytes()})
+    with pytest.raises(ValidationFailed, match="labels_as"):
+        run(
+            project,
+            archive,
+            "label-studio",
+            json.dumps(tasks).encode(),
+            labels_as="gold",
+            user=lead,
+        )
 
 
 def test_coco_file_inside_the_archive(project):
