@@ -189,6 +189,24 @@ def list_field(value: Any, where: str) -> list[Any]:
     return value
 
 
+def flag_field(value: Any, where: str) -> bool:
+    """``value`` as a yes or no: true or false; None is false."""
+    if value is None:
+        return False
+    if not isinstance(value, bool):
+        raise LabelSourceError(f"{where} must be true or false, not {_kind(value)}.")
+    return value
+
+
+def number_field(value: Any, where: str) -> int | float:
+    """``value`` as a number from 0 up (a whole number or a finite fraction)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise LabelSourceError(f"{where} must be a number, not {_kind(value)}.")
+    if value < 0 or value != value or value in (float("inf"), float("-inf")):
+        raise LabelSourceError(f"{where} must be a number from 0 up, not {value!r}.")
+    return value
+
+
 def _kind(value: Any) -> str:
     """What a JSON value is, for a message: ``a list``, ``the number 3``, ``null``."""
     if value is None:

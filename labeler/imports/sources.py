@@ -11,10 +11,10 @@ they are.
 
 from __future__ import annotations
 
-import csv
 import io
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
@@ -25,12 +25,14 @@ from labeler.imports.csv_cells import (
     LABEL_COLUMNS,
     LABEL_SEPARATORS,
 )
-from labeler.imports.json_formats import (
-    coco_labels_of,
-    json_labels_of,
-    jsonl_labels_of,
-    label_studio_labels_of,
+from labeler.imports.csv_text import csv_rows
+from labeler.imports.json_formats import coco_labels_of, json_labels_of, jsonl_labels_of
+from labeler.imports.label_studio import (
+    label_studio_file_key,
+    label_studio_records_of,
+    label_studio_tasks_records,
 )
+from labeler.imports.label_studio_csv import label_studio_csv_records_of
 from labeler.imports.loader import (
     LabelSourceError,
     json_parse,
@@ -40,7 +42,7 @@ from labeler.imports.loader import (
     labels_text,
 )
 from labeler.imports.matching import LabelMatch, LabelMatcher, labels_merge, normalised
-from labeler.imports.records import RecordsFile
+from labeler.imports.records import AnnotationIn, RecordsFile
 from labeler.imports.tool_formats import (
     annotator_columns_records,
     cvat_xml_records,
@@ -66,11 +68,15 @@ SPLIT_NAMES = frozenset({"train", "val", "valid", "validation", "test"})
 UNLABELLED_FOLDER = "_unlabeled"  # FiftyOne's, in an ImageClassificationDirectoryTree
 
 CSV, JSON, JSONL, LABEL_STUDIO, COCO = "csv", "json", "jsonl", "label-studio", "coco"
+TSV, LABEL_STUDIO_CSV, LABEL_STUDIO_TSV = "tsv", "label-studio-csv", "label-studio-tsv"
 # The other tools' per-person formats (``labeler.imports.tool_formats``).
 CVAT_XML, LABELBOX, FIFTYONE = "cvat-xml", "labelbox-ndjson", "fiftyone"
 ANNOTATOR_COLUMNS = "csv-annotators"
 LABEL_FILE_SUFFIX = {
     CSV: ".csv",
+    TSV: ".tsv",
+    LABEL_STUDIO_CSV: ".csv",
+    LABEL_STUDIO_TSV: ".tsv",
     JSON: ".json",
     JSONL: ".jsonl",
     LABEL_STUDIO: ".json",
@@ -82,6 +88,7 @@ LABEL_FILE_SUFFIX = {
 }
 
 PathLike = str | os.PathLike[str]
+_EARLIEST = datetime.min.replace(tzinfo=UTC)
 
 
 def labels_file_load(
@@ -168,37 +175,45 @@ def imagefolder_labels_of(names: Iterable[str]) -> dict[str, list[str]]:
     }
 
 
-def csv_labels(path_or_text: PathLike) -> dict[str, list[str]]:
-    """``{file: [labels]}`` from a CSV file with a header row.
+def csv_labels(path_or_text: PathLike, *, delimiter: str = ",") -> dict[str, list[str]]:
+    """``{file: [labels]}`` from a CSV file with a header row (``delimiter`` a tab: TSV).
 
     The file column is the first of ``file``, ``file_name``, ``filename``, ``image`` or
     ``path``; the label column is ``label`` or ``labels`` (header names are matched
     without regard to case). A cell may hold several labels separated by ``;`` or ``|``;
     an empty cell means no label. A file listed on several rows gets all their labels.
+    A file given as a URL or a Label Studio link is keyed as the Label Studio export's
+    (``label_studio_file_key``: ``/data/local-files/?d=a%20b.jpg`` is ``a b.jpg``).
     ``path_or_text`` is a path, or the CSV itself when it is a str holding a line break.
     """
-    return _csv_rows(_read_text(path_or_text))
+    return _csv_rows(_read_text(path_or_text), delimiter=delimiter)
 
 
-def _csv_rows(text: str) -> dict[str, list[str]]:
-    reader = csv.reader(io.StringIO(text), strict=True)
-    try:
-        header = next(reader, None)
-        if header is None:
-            raise LabelSourceError("The CSV file is empty; it needs a header row.", line=1)
-        file_at, label_at = _csv_columns(header)
-        result: dict[str, list[str]] = {}
-        for row in reader:
-            if not any(cell.strip() for cell in row):
-                continue
-            name = normalised(_unquoted(row[file_at]) if file_at < len(row) else "")
-            if not name:
-                raise LabelSourceError("The file name is empty.", line=reader.line_num)
-            cell = _unquoted(row[label_at]) if label_at < len(row) else ""
-            labels_merge(result, name, LABEL_SEPARATORS.split(cell))
-    except csv.Error as exc:
-        raise LabelSourceError(f"Not a readable CSV file: {exc}", line=reader.line_num) from exc
+def _csv_rows(text: str, delimiter: str = ",") -> dict[str, list[str]]:
+    kind, other = ("TSV", CSV) if delimiter == "\t" else ("CSV", TSV)
+    rows = csv_rows(text, delimiter=delimiter, other_format=other)
+    first = next(rows, None)
+    if first is None:
+        raise LabelSourceError(f"The {kind} file is empty; it needs a header row.", line=1)
+    file_at, label_at = _csv_columns(first[1], delimiter)
+    result: dict[str, list[str]] = {}
+    for line, row in rows:
+        if not any(cell.strip() for cell in row):
+            continue
+        name = _csv_file_key(_unquoted(row[file_at]) if file_at < len(row) else "", line)
+        cell = _unquoted(row[label_at]) if label_at < len(row) else ""
+        labels_merge(result, name, LABEL_SEPARATORS.split(cell))
     return result
+
+
+def _csv_file_key(cell: str, line: int) -> str:
+    """A file cell as a key: a URL or a Label Studio link decoded, a path as written."""
+    cell = cell.strip()
+    if not cell:
+        raise LabelSourceError("The file name is empty.", line=line)
+    if "://" in cell or cell.startswith("/data/"):
+        return label_studio_file_key(cell, f"line {line}: the file")
+    return normalised(cell)
 
 
 def _unquoted(cell: str) -> str:
@@ -206,30 +221,72 @@ def _unquoted(cell: str) -> str:
     return cell[1:] if cell.startswith("'") and cell[1:2] in FORMULA_STARTS else cell
 
 
-def _csv_columns(header: Sequence[str]) -> tuple[int, int]:
+def _csv_columns(header: Sequence[str], delimiter: str) -> tuple[int, int]:
     names = [cell.strip().lstrip("\ufeff").lower() for cell in header]
     file_at = next((names.index(c) for c in FILE_COLUMNS if c in names), None)
     label_at = next((names.index(c) for c in LABEL_COLUMNS if c in names), None)
-    found = ", ".join(repr(cell) for cell in header) or "nothing"
+    found = ", ".join(repr(cell) for cell in header[:20]) or "nothing"
     if file_at is None:
         raise LabelSourceError(
-            f"The header has no file column (one of {', '.join(FILE_COLUMNS)}); found {found}.",
+            f"The header has no file column (one of {', '.join(FILE_COLUMNS)}); found {found}."
+            + _csv_hint(names, delimiter),
             line=1,
         )
     if label_at is None:
         raise LabelSourceError(
-            f"The header has no label column (label or labels); found {found}.", line=1
+            f"The header has no label column (label or labels); found {found}."
+            + _csv_hint(names, delimiter),
+            line=1,
         )
     return file_at, label_at
 
 
+def _csv_hint(names: list[str], delimiter: str) -> str:
+    """The format a header that does not fit looks like it is in, to say so."""
+    if {"annotator", "annotation_id"} <= set(names):
+        other = LABEL_STUDIO_TSV if delimiter == "\t" else LABEL_STUDIO_CSV
+        return f" This is Label Studio's export, a row per annotation: use labels_format={other}."
+    if delimiter == "," and len(names) == 1 and "\t" in names[0]:
+        return f" The header holds tabs: is this a TSV file? Use labels_format={TSV}."
+    return ""
+
+
 def label_studio_labels(path_or_data: PathLike | Sequence[Any]) -> dict[str, list[str]]:
     """``{file name: [labels]}`` from a Label Studio JSON export (a path, or the parsed
-    list of tasks): see ``labeler.imports.json_formats.label_studio_labels_of``."""
+    list of tasks), one list an image (``records_labels``); the imports read every
+    person's instead (``records_file_load``)."""
     data = path_or_data
     if isinstance(data, str | os.PathLike):
         data = json_parse(_read_text(data))
     return label_studio_labels_of(data)
+
+
+def label_studio_labels_of(data: Any) -> dict[str, list[str]]:
+    """``label_studio_labels`` of the parsed list of tasks: each task's decision, else its
+    latest annotation; a file named by several tasks gets the labels of all of them."""
+    result: dict[str, list[str]] = {}
+    for task in label_studio_tasks_records(data):
+        for key, labels in records_labels(task).items():
+            labels_merge(result, key, labels)
+    return result
+
+
+def records_labels(records: RecordsFile) -> dict[str, list[str]]:
+    """``{key: [labels]}`` of per-person records, for the callers that take one list an
+    image: its decision's labels, else its latest annotation's (by date, then order)."""
+    result: dict[str, list[str]] = {}
+    for key, image in records.images.items():
+        if image.decision is not None:
+            labels_merge(result, normalised(key), image.decision.labels)
+        elif image.annotations:
+            latest = max(enumerate(image.annotations), key=_annotation_order)[1]
+            labels_merge(result, normalised(key), latest.labels)
+    return result
+
+
+def _annotation_order(pair: tuple[int, AnnotationIn]) -> tuple[datetime, int]:
+    number, annotation = pair
+    return (annotation.updated_at or annotation.created_at or _EARLIEST, number)
 
 
 def coco_labels(path_or_data: PathLike | Mapping[str, Any]) -> dict[str, list[str]]:
@@ -254,10 +311,16 @@ _READERS: dict[str, Callable[[str], dict[str, list[str]]]] = {
     JSONL: lambda text: jsonl_labels_of(jsonl_parse(text)),
     LABEL_STUDIO: lambda text: label_studio_labels_of(json_parse(text)),
     COCO: lambda text: coco_labels_of(json_parse(text)),
+    TSV: lambda text: _csv_rows(text, delimiter="\t"),
+    LABEL_STUDIO_CSV: lambda text: records_labels(label_studio_csv_records_of(text)),
+    LABEL_STUDIO_TSV: lambda text: records_labels(label_studio_csv_records_of(text, "\t")),
 }
 
 # The formats that know who labelled what: read as per-person records (records.py).
 RECORDS_READERS: dict[str, Callable[[str], RecordsFile]] = {
+    LABEL_STUDIO: lambda text: label_studio_records_of(json_parse(text)),
+    LABEL_STUDIO_CSV: label_studio_csv_records_of,
+    LABEL_STUDIO_TSV: lambda text: label_studio_csv_records_of(text, delimiter="\t"),
     CVAT_XML: cvat_xml_records,
     LABELBOX: labelbox_ndjson_records,
     FIFTYONE: fiftyone_records,

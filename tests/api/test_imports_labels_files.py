@@ -104,6 +104,40 @@ BAD_FILES: dict[str, list[tuple[str, bytes, str]]] = {
         ),
         ("NUL", _json([_task(choices=["c\x00t"])]), "choices[0] holds the NUL character"),
     ],
+    "tsv": [
+        ("no file column", b"name\tlabel\na.png\tcat\n", "line 1: The header has no file"),
+        (
+            "a CSV file",
+            b'"file","label"\n"a.png","cat"\n',
+            "line 1: a quoted cell goes on after its closing quote instead of ending at a tab",
+        ),
+    ],
+    "label-studio-csv": [
+        (
+            "a TSV file",
+            b'"annotation_id"\t"annotator"\t"choice"\t"image"\n',
+            "line 1: a quoted cell goes on after its closing quote instead of ending at a comma: "
+            "is this a TSV file? Use labels_format=label-studio-tsv.",
+        ),
+        ("no annotator", b"image,choice\na.png,cat\n", "line 1: The header has no annotator"),
+        (
+            "a date that is none",
+            b"annotator,image,choice,created_at\n1,/data/upload/1/ab12cd34-a.png,cat,today\n",
+            "line 2: created_at 'today' is not a date and time",
+        ),
+    ],
+    "label-studio-tsv": [
+        (
+            "a CSV file",
+            b'"annotation_id","annotator","choice","image"\n',
+            "is this a CSV file? Use labels_format=label-studio-csv.",
+        ),
+        (
+            "lead time not a number",
+            b"annotator\timage\tchoice\tlead_time\n1\ta.png\tcat\tslow\n",
+            "line 2: lead_time 'slow' is not a number of seconds",
+        ),
+    ],
     "coco": [
         ("nested 5,000 deep", DEEP, "line 1: Arrays and objects nest"),
         ("image id a list", _json(_coco(image_id=[1])), "Image 1: id must be a whole number"),

@@ -98,7 +98,7 @@ def test_csv_file_with_bom_and_a_file_on_several_rows(tmp_path):
         ("name,label\na.jpg,cat\n", "line 1: The header has no file column"),
         ("file,class\na.jpg,cat\n", "line 1: The header has no label column"),
         ("path,label\na.jpg,cat\n ,dog\n", "line 3: The file name is empty"),
-        ('file,label\n"a.jpg,cat\n', "Not a readable CSV file"),
+        ('file,label\n"a.jpg,cat\n', "line 2: a quoted cell is never closed"),
     ],
 )
 def test_bad_csv_names_the_line(text, message):
@@ -154,8 +154,8 @@ def test_label_studio_takes_the_latest_annotation_that_was_not_cancelled(tmp_pat
 
     expected = {
         "1a2b3c4d-cat.jpg": ["cat"],
-        "dog two.png": ["dog", "cat"],
-        "local.jpg": ["bird"],
+        "photos/dog two.png": ["dog", "cat"],
+        "photos/local.jpg": ["bird"],
     }
     assert label_studio_labels(path) == expected
     assert label_studio_labels(LABEL_STUDIO) == expected
