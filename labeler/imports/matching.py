@@ -144,6 +144,7 @@ class LabelMatcher(Generic[V]):
         self._decoded_names: dict[str, list[int]] = {}
         self._uploads: dict[str, list[int]] = {}
         self._folded: dict[str, list[int]] = {}
+        self._stems: dict[str, list[int]] = {}  # entries named without an extension
         self._forms: list[tuple[str, str]] = []  # each entry's path, as written and decoded
         for number, key in enumerate(self._keys):
             self._entry_add(number, key)
@@ -155,9 +156,11 @@ class LabelMatcher(Generic[V]):
         self._file_names: dict[str, int] = {}
         self._file_decoded_names: dict[str, int] = {}
         self._file_upload_names: dict[str, int] = {}
+        self._file_stems: dict[str, int] = {}
         for path in files:
             name = posixpath.basename(_composed(normalised(path)))
             _count(self._file_names, [name])
+            _count(self._file_stems, [posixpath.splitext(name)[0]])
             _count(self._file_decoded_names, [_decoded(name)])
             _count(self._file_upload_names, [name, *_upload_names(name)])
 
@@ -195,6 +198,11 @@ class LabelMatcher(Generic[V]):
                 return self._by_name(
                     "upload name", renamed, entries, self._file_upload_names, 0, ""
                 )
+        # FiftyOne keys its labels by the file's name without its extension.
+        stem = posixpath.splitext(name)[0]
+        entries = self._stems.get(stem)
+        if entries:
+            return self._by_name("stem", stem, entries, self._file_stems, 0, "")
         return LabelMatch(None, reason=self._none_reason(name))
 
     def match_file(self, path: str, data: bytes | None) -> LabelMatch[V]:
@@ -221,6 +229,9 @@ class LabelMatcher(Generic[V]):
             _add(self._decoded_names, name, number)
             if name != posixpath.basename(decoded):  # the bare name of an upload
                 _add(self._uploads, name, number)
+        base = posixpath.basename(path)
+        if base and not posixpath.splitext(base)[1]:
+            _add(self._stems, base, number)
         for name in {*_names_of(path), *_names_of(decoded)}:
             if folded := _folded(name):
                 _add(self._folded, folded, number)

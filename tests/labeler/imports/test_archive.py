@@ -236,3 +236,18 @@ def test_an_image_is_hashed_as_read_to_find_its_entry_by_content(project):
     assert items["stranger.png"].labels is None
     assert "or carries its content" in items["stranger.png"].no_labels
     assert matcher.unmatched() == ["exported/dog.png"]
+
+
+def test_a_fiftyone_dataset_finds_its_images_named_without_extensions(project, lead):
+    labels = {"classes": ["cat", "dog"], "labels": {"0a1b": 0, "2c3d": "dog", "9z9z": 1}}
+    archive = zipped(
+        {
+            "ds/data/0a1b.jpg": image_bytes("JPEG"),
+            "ds/data/2c3d.png": image_bytes(),
+            "ds/labels.json": json.dumps(labels).encode(),
+        }
+    )
+    summary = run(project, archive, "fiftyone", user=lead)
+
+    assert finals(project) == {"data/0a1b.jpg": ["cat"], "data/2c3d.png": ["dog"]}
+    assert [n.record for n in summary.not_applied] == ["9z9z"]

@@ -230,3 +230,18 @@ def test_values_are_any_type_the_caller_gives():
     found = matcher.match("renamed.jpg", sha256(b"cat"))
     assert found.labels is records and found.key == "1a2b3c4d-a.jpg"
     assert label_hashes({"x": ["cat"], "y": ImageRecords(), "z": records}) == {"z": records.sha256}
+
+
+def test_an_entry_named_without_its_extension_matches_the_one_file_with_that_stem():
+    matcher = LabelMatcher(
+        {"a1b2": ["cat"], "c3d4": ["dog"]}, files=["data/a1b2.jpg", "c3d4.png", "c3d4.jpg"]
+    )
+
+    found = matcher.match("data/a1b2.jpg")
+    assert (found.labels, found.by) == (["cat"], "stem")
+    # Two files share the stem: neither takes the entry.
+    twice = matcher.match("c3d4.png")
+    assert twice.labels is None and twice.ambiguous
+    assert matcher.unmatched() == ["c3d4"]
+    # A name with an extension never matches by stem.
+    assert LabelMatcher({"a1b2.png": ["cat"]}, files=["a1b2.jpg"]).match("a1b2.jpg").labels is None
