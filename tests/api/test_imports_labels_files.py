@@ -138,6 +138,35 @@ BAD_FILES: dict[str, list[tuple[str, bytes, str]]] = {
             "line 2: lead_time 'slow' is not a number of seconds",
         ),
     ],
+    "cvat-xml": [
+        ("unclosed", b"<annotations><image name='a.png'><tag label='cat'", "Not valid XML"),
+        (
+            "entities",
+            b"<!DOCTYPE x [<!ENTITY a 'b'>]><annotations/>",
+            "declares a document type or entities",
+        ),
+        ("no name", b"<annotations><image><tag label='c'/></image></annotations>", "has no name"),
+    ],
+    "labelbox-ndjson": [
+        ("not JSON", b"not json\n", "line 1: Not valid JSON"),
+        (
+            "data row a number",
+            b'{"data_row": {"external_id": "a.png"}}\n{"data_row": 5}\n',
+            "line 2: data_row must be an object, not the number 5",
+        ),
+    ],
+    "fiftyone": [
+        ("a list", b"[1, 2]", "A FiftyOne labels.json is an object"),
+        (
+            "index past the classes",
+            b'{"classes": ["cat"], "labels": {"a": 5}}',
+            "class index 5 is not one of the 1 classes",
+        ),
+    ],
+    "csv-annotators": [
+        ("no file column", b"name,alice\na.png,cat\n", "line 1: The header has no file column"),
+        ("a nameless column", b"file,,bob\na.png,cat,dog\n", "Column 2 has no header"),
+    ],
     "coco": [
         ("nested 5,000 deep", DEEP, "line 1: Arrays and objects nest"),
         ("image id a list", _json(_coco(image_id=[1])), "Image 1: id must be a whole number"),
