@@ -213,12 +213,17 @@ class BulkView(ProjectScopedView):
             if name not in body:
                 raise ValidationFailed(f"'{name}' is required.", field=name)
         own = ("action", "selection", "expected_count")
+        params = {k: v for k, v in body.items() if k not in own}
+        if body["action"] == "export":
+            # Signed image links (label-studio) are made absolute with the address this
+            # request reached; never the sender's word.
+            params["base_url"] = request.build_absolute_uri("/")
         record = services.bulk_action(
             project=self.project,
             user=self.user,
             action=body["action"],
             selection=body["selection"],
-            params={k: v for k, v in body.items() if k not in own},
+            params=params,
             expected_count=body.get("expected_count"),
         )
         data = BulkActionSerializer(record, context={"request": request}).data

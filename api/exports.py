@@ -23,7 +23,14 @@ from labeler.errors import Conflict
 from labeler.exports import services
 from labeler.exports.formats import EXPORTERS, ExportSource, exporter_get
 from labeler.exports.models import Export, ExportStatus
-from labeler.exports.options import FORMATS, export_options_parse
+from labeler.exports.options import (
+    ANNOTATORS,
+    FORMATS,
+    IMAGE_URLS,
+    LINK_DAYS_DEFAULT,
+    LINK_DAYS_MAX,
+    export_options_parse,
+)
 
 OPTION_PARAMETERS = [
     OpenApiParameter("format", str, enum=FORMATS, default="json"),
@@ -32,8 +39,8 @@ OPTION_PARAMETERS = [
         str,
         enum=["all", "final"],
         description="all: every annotation and the final label (default for json, jsonl, csv, "
-        "label-studio); final: final labels only (default for coco, the only choice for "
-        "imagefolder and hf-imagefolder).",
+        "label-studio, label-studio-zip); final: final labels only (default for coco, the "
+        "only choice for imagefolder and hf-imagefolder).",
     ),
     OpenApiParameter("min_confidence", float, description="0..1, on the final label."),
     OpenApiParameter("min_agreement", float, description="0..1: share agreeing with the final."),
@@ -44,7 +51,36 @@ OPTION_PARAMETERS = [
     OpenApiParameter("label", str, description="Only images with this label."),
     OpenApiParameter("since", str, description="ISO date or datetime of the last update."),
     OpenApiParameter("until", str, description="ISO date or datetime of the last update."),
-    OpenApiParameter("predictions", bool, description="json, jsonl, label-studio only."),
+    OpenApiParameter(
+        "predictions", bool, description="json, jsonl, label-studio, label-studio-zip only."
+    ),
+    OpenApiParameter(
+        "annotators",
+        str,
+        enum=list(ANNOTATORS),
+        description="Label Studio formats: email (default): each annotation's completed_by "
+        "is {email} (a placeholder <username>@labeler.invalid for a user without one); "
+        "none: left out (Label Studio credits the importing user).",
+    ),
+    OpenApiParameter(
+        "image_urls",
+        str,
+        enum=list(IMAGE_URLS),
+        description="label-studio: signed (default): absolute addresses that serve the image "
+        "without logging in until they expire; api: the REST file route (a token needed).",
+    ),
+    OpenApiParameter(
+        "link_expiry_days",
+        int,
+        description=f"Signed links: days they work, 1..{LINK_DAYS_MAX} "
+        f"(default {LINK_DAYS_DEFAULT}).",
+    ),
+    OpenApiParameter(
+        "label_studio_origin",
+        str,
+        description="Signed links: the http(s) origin of the Label Studio server whose pages "
+        "may read them (CORS), e.g. https://labelstudio.example.org.",
+    ),
 ]
 
 
@@ -102,6 +138,14 @@ class ExportRequestSerializer(serializers.Serializer):
         required=False, allow_null=True, help_text="ISO date or datetime."
     )
     predictions = serializers.BooleanField(required=False, allow_null=True)
+    annotators = serializers.ChoiceField(choices=ANNOTATORS, required=False, allow_null=True)
+    image_urls = serializers.ChoiceField(choices=IMAGE_URLS, required=False, allow_null=True)
+    link_expiry_days = serializers.IntegerField(
+        required=False, min_value=1, max_value=LINK_DAYS_MAX, allow_null=True
+    )
+    label_studio_origin = serializers.CharField(
+        required=False, allow_null=True, help_text="https://labelstudio.example.org"
+    )
 
 
 # An export file, documented by its media type.
@@ -114,7 +158,8 @@ EXPORT_FILE = {
     ),
     (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="csv."),
     (200, "application/zip"): OpenApiResponse(
-        OpenApiTypes.BINARY, description="imagefolder, hf-imagefolder: a zip archive."
+        OpenApiTypes.BINARY,
+        description="imagefolder, hf-imagefolder, label-studio-zip: a zip archive.",
     ),
 }
 
@@ -134,7 +179,7 @@ class ExportView(ProjectScopedView):
         options = export_options_parse(request.query_params)
         services.export_direct_check(project=self.project, options=options)
         base_url = request.build_absolute_uri("/")
-        source = ExportSource(self.project, options, base_url=base_url)
+        source = ExportSource(self.project, options, base_url=base_url, user_id=self.user.pk)
         kind = exporter_get(options.format)
         response = StreamingHttpResponse(kind.write(source), content_type=kind.content_type)
         filename = services.export_file_name(self.project, options, None)
@@ -166,7 +211,12 @@ class ExportListView(ProjectScopedView):
         """Queue an export: `{"format": "imagefolder", "split": "0.8,0.2", ...}`."""
         self.require_manager()
         options = export_options_parse(request.data)
-        export = services.export_start(project=self.project, user=self.user, options=options)
+        export = services.export_start(
+            project=self.project,
+            user=self.user,
+            options=options,
+            base_url=request.build_absolute_uri("/"),
+        )
         export.refresh_from_db()
         body = ExportSerializer(export, context={"request": request}).data
         return Response(body, status=status.HTTP_202_ACCEPTED)

@@ -263,20 +263,30 @@ def _delete(
 
 # ---- export ------------------------------------------------------------------------------
 def _export_check(project: Project, params: Mapping[str, Any]) -> dict[str, Any]:
+    """The export options, checked; ``base_url`` (this site's address, for signed image
+    links) is kept beside them."""
     if "image_ids" in params:
         raise ValidationFailed(
             "An export of a selection takes its images from it.", field="image_ids"
         )
-    options = export_options_parse(dict(params))  # every export option, checked
+    options_given = {name: value for name, value in params.items() if name != "base_url"}
+    options = export_options_parse(options_given)  # every export option, checked
     data = options.as_dict()
-    return {name: value for name, value in data.items() if name in params or name == "format"}
+    checked = {name: value for name, value in data.items() if name in params or name == "format"}
+    base_url = params.get("base_url")
+    if isinstance(base_url, str) and 0 < len(base_url) <= 2048:
+        checked["base_url"] = base_url
+    return checked
 
 
 def _export(
     project: Project, ids: IdArray, params: dict[str, Any], user: User, progress: Progress
 ) -> Outcome:
-    options = export_options_parse({**params, "image_ids": ids.tolist()})
-    export = export_services.export_start(project=project, user=user, options=options)
+    options_given = {name: value for name, value in params.items() if name != "base_url"}
+    options = export_options_parse({**options_given, "image_ids": ids.tolist()})
+    export = export_services.export_start(
+        project=project, user=user, options=options, base_url=params.get("base_url", "")
+    )
     progress(len(ids))
     return Outcome(changed=len(ids), result={"export": export.pk})
 

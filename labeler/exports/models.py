@@ -28,6 +28,13 @@ class Export(models.Model):
     )
     format = models.CharField(max_length=32)
     options = models.JSONField(default=dict, help_text="The checked options, format included.")
+    base_url = models.CharField(
+        max_length=2048,
+        blank=True,
+        db_default="",
+        help_text="This site's address as the request that started it reached it, which "
+        "signed image links are made absolute with.",
+    )
     status = models.CharField(
         max_length=16, choices=ExportStatus.choices, default=ExportStatus.QUEUED
     )

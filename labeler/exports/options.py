@@ -7,16 +7,36 @@ import math
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
 from labeler.errors import ValidationFailed
 
-FORMATS = ("json", "jsonl", "csv", "coco", "imagefolder", "hf-imagefolder", "label-studio")
+FORMATS = (
+    "json",
+    "jsonl",
+    "csv",
+    "coco",
+    "imagefolder",
+    "hf-imagefolder",
+    "label-studio",
+    "label-studio-zip",
+)
 FINAL_ONLY_FORMATS = ("imagefolder", "hf-imagefolder")
 DEFAULT_FINAL_FORMATS = ("coco", *FINAL_ONLY_FORMATS)
-PREDICTION_FORMATS = ("json", "jsonl", "label-studio")
+LABEL_STUDIO_FORMATS = ("label-studio", "label-studio-zip")
+PREDICTION_FORMATS = ("json", "jsonl", *LABEL_STUDIO_FORMATS)
+# How Label Studio tasks name their annotators: by e-mail, or not at all (Label Studio
+# then credits every annotation to whoever imports the file).
+ANNOTATORS = ("email", "none")
+# Where the label-studio format points its images: signed addresses anyone holding them
+# may load until they expire, or the REST API's file route (a member's token needed).
+IMAGE_URLS = ("signed", "api")
+LINK_DAYS_DEFAULT = 7
+LINK_DAYS_MAX = 30
+ORIGIN_MAX = 200
 SPLIT_NAMES = ("train", "val", "test")
 TRUE = {"1", "true", "yes", "on"}
 # Not "": an option given empty is refused, as every other option is, not taken as false.
@@ -41,6 +61,11 @@ class ExportOptions:
     predictions: bool = False
     # Exactly these images (a selection on the Images page); None: every image.
     image_ids: tuple[int, ...] | None = None
+    # Label Studio formats only (None elsewhere; their defaults are filled in by the parser).
+    annotators: str | None = None
+    image_urls: str | None = None
+    link_expiry_days: int | None = None
+    label_studio_origin: str | None = None
 
     @property
     def final_only(self) -> bool:
@@ -83,6 +108,10 @@ def export_options_parse(data: Any) -> ExportOptions:
     }
     fmt = values.setdefault("format", "json")
     values.setdefault("annotations", "final" if fmt in DEFAULT_FINAL_FORMATS else "all")
+    if fmt in LABEL_STUDIO_FORMATS:
+        values.setdefault("annotators", "email")
+    if fmt == "label-studio" and values.setdefault("image_urls", "signed") == "signed":
+        values.setdefault("link_expiry_days", LINK_DAYS_DEFAULT)
     options = ExportOptions(**values)
     _check_combination(options)
     return options
@@ -110,6 +139,27 @@ def _check_combination(options: ExportOptions) -> None:
         )
     if options.since and options.until and options.until < options.since:
         raise ValidationFailed("until must not be before since.", field="until")
+    _check_label_studio(options)
+
+
+def _check_label_studio(options: ExportOptions) -> None:
+    """The Label Studio options go with the formats (and the image links) they shape."""
+    if options.annotators is not None and options.format not in LABEL_STUDIO_FORMATS:
+        raise ValidationFailed(
+            f"annotators applies to {' and '.join(LABEL_STUDIO_FORMATS)} only.",
+            field="annotators",
+        )
+    if options.image_urls is not None and options.format != "label-studio":
+        raise ValidationFailed(
+            "image_urls applies to label-studio only (label-studio-zip holds the images).",
+            field="image_urls",
+        )
+    for name in ("link_expiry_days", "label_studio_origin"):
+        if getattr(options, name) is not None and options.image_urls != "signed":
+            raise ValidationFailed(
+                f"{name} applies to label-studio's signed image links only (image_urls=signed).",
+                field=name,
+            )
 
 
 def _choice(choices: tuple[str, ...]) -> Callable[[Any, str], str]:
@@ -189,6 +239,49 @@ def _image_ids(value: Any, field: str) -> tuple[int, ...]:
     return tuple(sorted(ids))
 
 
+def _link_days(value: Any, field: str) -> int:
+    """How many days signed image links work: 1 to LINK_DAYS_MAX."""
+    days = _int(value, field)
+    if not 1 <= days <= LINK_DAYS_MAX:
+        raise ValidationFailed(
+            f"{field} must be from 1 to {LINK_DAYS_MAX} days, not {value!r}.", field=field
+        )
+    return days
+
+
+def _origin(value: Any, field: str) -> str:
+    """An http(s) origin as a browser sends it in ``Origin``: ``scheme://host[:port]``,
+    lower case, its default port left out; a path, query, fragment or user name is
+    refused (a trailing "/" is taken off)."""
+    text = value.strip() if isinstance(value, str) else ""
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+    except ValueError:
+        parts, port = None, None
+    if (
+        parts is None
+        or len(text) > ORIGIN_MAX
+        or parts.scheme.lower() not in ("http", "https")
+        or not parts.hostname
+        or parts.username is not None
+        or parts.path not in ("", "/")
+        or parts.query
+        or parts.fragment
+        or not text.isascii()
+        or not text.isprintable()
+    ):
+        raise ValidationFailed(
+            f"{field} must be the http(s) origin of a Label Studio server, such as "
+            f"https://labelstudio.example.org or http://localhost:8080, not {value!r}.",
+            field=field,
+        )
+    scheme = parts.scheme.lower()
+    host = parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]"
+    default_port = {"http": 80, "https": 443}[scheme]
+    return f"{scheme}://{host}" + (f":{port}" if port not in (None, default_port) else "")
+
+
 def _name(value: Any, field: str) -> str:
     if not isinstance(value, str) or not value.strip() or len(value) > 150:
         raise ValidationFailed(f"{field} must be a name, not {value!r}.", field=field)
@@ -238,4 +331,8 @@ PARSERS: dict[str, Callable[[Any, str], Any]] = {
     "until": _moment,
     "predictions": _bool,
     "image_ids": _image_ids,
+    "annotators": _choice(ANNOTATORS),
+    "image_urls": _choice(IMAGE_URLS),
+    "link_expiry_days": _link_days,
+    "label_studio_origin": _origin,
 }

@@ -40,6 +40,10 @@ class ImageRow:
     final_labels: list[str] | None = None
     final_method: str | None = None
     final_confidence: float | None = None
+    # Who decided the final label (a person's decision: adjudicated, gold, confirmed
+    # machine label; imported, by whoever imported it), and when it last changed.
+    final_decided_by_id: int | None = None
+    final_updated_at: str | None = None  # ISO 8601
     file: str = ""
     format: str = ""
     split: str | None = None
@@ -72,10 +76,19 @@ class ImageRow:
         return data
 
 
+@dataclass(frozen=True)
+class _Final:
+    labels: list[str]
+    method: str
+    confidence: float | None
+    decided_by_id: int | None
+    updated_at: str
+
+
 @dataclass
 class _Batch:
     annotations: dict[int, list[AnnotationRow]]
-    finals: dict[int, tuple[list[str], str, float | None]]
+    finals: dict[int, _Final]
     predictions: dict[int, dict[str, Any]]
     tags: dict[int, list[str]]
 
@@ -187,12 +200,14 @@ def _fill(row: ImageRow, batch: _Batch, selection: Selection, options: ExportOpt
     """Put the batch's data on the row; False when min_agreement leaves it out."""
     final = batch.finals.get(row.id)
     if final is not None:
-        row.final_labels, row.final_method, row.final_confidence = final
+        row.final_labels, row.final_method = final.labels, final.method
+        row.final_confidence, row.final_decided_by_id = final.confidence, final.decided_by_id
+        row.final_updated_at = final.updated_at
     annotations = batch.annotations.get(row.id, [])
     if options.min_agreement is not None:
         if not annotations or final is None:
             return False
-        agreeing = sum(annotation.labels == final[0] for annotation in annotations)
+        agreeing = sum(annotation.labels == final.labels for annotation in annotations)
         if agreeing / len(annotations) < options.min_agreement:
             return False
     if not options.final_only:
@@ -249,19 +264,20 @@ def _annotations_by_image(
     return result
 
 
-def _finals_by_image(
-    image_ids: list[int], label_names: dict[int, str]
-) -> dict[int, tuple[list[str], str, float | None]]:
+def _finals_by_image(image_ids: list[int], label_names: dict[int, str]) -> dict[int, _Final]:
     rows = (
         FinalLabel.objects.filter(image_id__in=image_ids)
         .order_by("image_id")
-        .values_list("image_id", "method", "confidence", "labels__id")
+        .values_list(
+            "image_id", "method", "confidence", "labels__id", "decided_by_id", "updated_at"
+        )
     )
-    result: dict[int, tuple[list[str], str, float | None]] = {}
+    result: dict[int, _Final] = {}
     for image_id, group in groupby(rows, key=lambda r: r[0]):
         items = list(group)
         names = sorted(label_names[r[3]] for r in items if r[3] is not None)
-        result[image_id] = (names, items[0][1], items[0][2])
+        _, method, confidence, _, decided_by_id, updated_at = items[0]
+        result[image_id] = _Final(names, method, confidence, decided_by_id, updated_at.isoformat())
     return result
 
 

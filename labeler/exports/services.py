@@ -65,14 +65,20 @@ def export_file_name(project: Project, options: ExportOptions, export_id: int | 
 
 
 @transaction.atomic
-def export_start(*, project: Project, user: User | None, options: ExportOptions) -> Export:
-    """Record a queued export and send it to a worker once the transaction commits."""
+def export_start(
+    *, project: Project, user: User | None, options: ExportOptions, base_url: str = ""
+) -> Export:
+    """Record a queued export and send it to a worker once the transaction commits.
+
+    ``base_url``: this site's address as the request reached it (signed image links).
+    """
     total = export_check(project=project, options=options)
     export = Export.objects.create(
         project=project,
         created_by=user,
         format=options.format,
         options=options.as_dict(),
+        base_url=base_url,
         total=total,
     )
     jobs.enqueue(Task.EXPORT_RUN, export.pk)
@@ -121,7 +127,14 @@ def _write(export: Export) -> None:
 
     writer = exporter_get(options.format).write
     with tempfile.TemporaryFile(dir=settings.FILE_UPLOAD_TEMP_DIR) as spool:
-        for chunk in writer(ExportSource(project, options, on_batch=on_batch)):
+        source = ExportSource(
+            project,
+            options,
+            on_batch=on_batch,
+            base_url=export.base_url,
+            user_id=export.created_by_id,
+        )
+        for chunk in writer(source):
             spool.write(chunk)
         size = spool.tell()
         spool.seek(0)

@@ -1,4 +1,5 @@
-"""The page routes: every address a person opens in a browser, and the signed /files/ route."""
+"""The page routes: every address a person opens in a browser, and the signed /files/ and
+/export-files/ routes."""
 
 from django.contrib.auth import views as auth_views
 from django.urls import path
@@ -9,6 +10,7 @@ from labeler.web import (
     browse,
     dataset_import,
     duplicates,
+    export_links,
     exports,
     home,
     images,
@@ -73,6 +75,11 @@ urlpatterns = [
         "files/<int:issued>/<str:signature>/<path:name>",
         images.file_link_serve,
         name="image-file-link",
+    ),
+    path(
+        "export-files/<int:project_id>/<int:image_id>/<str:token>",
+        export_links.export_link_serve,
+        name="export-image-link",
     ),
     path("healthz/", home.healthz, name="healthz"),
 ]

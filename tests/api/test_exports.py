@@ -38,6 +38,35 @@ def url(project) -> str:
         ({"label": "horse"}, "label"),
         ({"format": "csv", "predictions": "true"}, "predictions"),
         ({"colour": "red"}, "colour"),
+        ({"format": "json", "annotators": "email"}, "annotators"),
+        ({"format": "label-studio", "annotators": "names"}, "annotators"),
+        ({"format": "label-studio-zip", "image_urls": "signed"}, "image_urls"),
+        ({"format": "label-studio", "image_urls": "s3"}, "image_urls"),
+        ({"format": "label-studio", "link_expiry_days": "0"}, "link_expiry_days"),
+        ({"format": "label-studio", "link_expiry_days": "31"}, "link_expiry_days"),
+        ({"format": "label-studio", "link_expiry_days": "7.5"}, "link_expiry_days"),
+        (
+            {"format": "label-studio", "image_urls": "api", "link_expiry_days": "3"},
+            "link_expiry_days",
+        ),
+        (
+            {"format": "label-studio", "label_studio_origin": "ftp://ls.example.org"},
+            "label_studio_origin",
+        ),
+        (
+            {"format": "label-studio", "label_studio_origin": "https://ls.example.org/projects"},
+            "label_studio_origin",
+        ),
+        ({"format": "label-studio", "label_studio_origin": "*"}, "label_studio_origin"),
+        (
+            {"format": "label-studio", "label_studio_origin": "https://user@ls.example.org"},
+            "label_studio_origin",
+        ),
+        (
+            {"format": "label-studio", "label_studio_origin": "https://ls.example.org:99999"},
+            "label_studio_origin",
+        ),
+        ({"format": "csv", "label_studio_origin": "https://ls.example.org"}, "label_studio_origin"),
     ],
 )
 def test_a_bad_option_is_refused_naming_its_field(project, lead, url, query, field):
@@ -90,6 +119,7 @@ def test_json_is_the_default_and_holds_everyones_labels(
         ("imagefolder", "application/zip", "imagefolder.zip"),
         ("hf-imagefolder", "application/zip", "hf.zip"),
         ("label-studio", "application/json", "label-studio.json"),
+        ("label-studio-zip", "application/zip", "label-studio.zip"),
     ],
 )
 def test_every_format_streams_with_its_type_and_name(
@@ -107,12 +137,12 @@ def test_every_format_streams_with_its_type_and_name(
 
 
 def test_label_studio_points_at_image_urls_that_serve_the_file(project, lead, url, make_images):
-    """The link is the image's API file URL, which answers its bytes to a member's
-    credentials (stored files are not served under /media/)."""
+    """With image_urls=api the link is the image's API file URL, which answers its bytes
+    to a member's credentials (stored files are not served under /media/)."""
     (image,) = make_images(project, 1)
     labelled_images(project, [image], ["cat"])
     client = client_for(lead)
-    response = client.get(url, {"format": "label-studio"})
+    response = client.get(url, {"format": "label-studio", "image_urls": "api"})
     (task,) = json.loads(b"".join(response.streaming_content))
     link = task["data"]["image"]
     assert link == f"http://testserver/api/v1/projects/{project.pk}/images/{image.pk}/file/"

@@ -145,6 +145,9 @@ RULES: dict[str, Rule] = {
     # Each role asks with an address made for its own user (the anonymous caller with the
     # annotator's): logged in and a member of the image's project, or staff.
     "image-file-link": read({**public(), "anonymous": 403, "stranger": 403}),
+    # An exported image's signed address needs no login: the address is the permission,
+    # so one that is wrong is not found, whoever asks (tests/labeler/exports/test_links.py).
+    "export-image-link": read(public(404)),
     "healthz": read(public()),
     # The admin site's views take any method; GET and POST are what they serve.
     "admin:*": Rule({"get": staff_site(), "post": staff_site()}, methods=["get", "post"]),

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from labeler.exports.formats.archives import export_hf_imagefolder, export_imagefolder
 from labeler.exports.formats.coco import export_coco
 from labeler.exports.formats.label_studio import export_label_studio
+from labeler.exports.formats.label_studio_zip import export_label_studio_zip
 from labeler.exports.formats.source import ExportSource
 from labeler.exports.formats.text import export_csv, export_json, export_jsonl
 from labeler.exports.options import FORMATS
@@ -30,6 +31,9 @@ EXPORTERS: dict[str, ExportFormat] = {
     "imagefolder": ExportFormat(export_imagefolder, "application/zip", "imagefolder.zip"),
     "hf-imagefolder": ExportFormat(export_hf_imagefolder, "application/zip", "hf.zip"),
     "label-studio": ExportFormat(export_label_studio, "application/json", "label-studio.json"),
+    "label-studio-zip": ExportFormat(
+        export_label_studio_zip, "application/zip", "label-studio.zip"
+    ),
 }
 assert tuple(EXPORTERS) == FORMATS, "options.FORMATS names every writer, in order"
 

@@ -12,12 +12,18 @@ from labeler.projects.models import Project
 
 @dataclass(frozen=True)
 class ExportSource:
-    """One export's input; ``on_batch`` hears how many images each finished batch held."""
+    """One export's input; ``on_batch`` hears how many images each finished batch held.
+
+    ``base_url`` is this site's address as the request that asked for the export reached
+    it, and ``user_id`` the lead who asked: the signed image links of the label-studio
+    format are made absolute with the one and work while the other still leads.
+    """
 
     project: Project
     options: ExportOptions
     on_batch: Callable[[int], None] | None = None
     base_url: str = ""
+    user_id: int | None = None
 
     def rows(self, *, counted: bool = True) -> Iterator[ImageRow]:
         """The selected rows; a format reading them twice counts one pass only."""

@@ -28,9 +28,12 @@ def finalise(
     *,
     method: str = "consensus",
     confidence: float | None = 1.0,
+    decided_by: object = None,
 ) -> FinalLabel:
-    """The image's final label."""
-    final = FinalLabel.objects.create(image=image, method=method, confidence=confidence)
+    """The image's final label (decided by a person with ``decided_by``)."""
+    final = FinalLabel.objects.create(
+        image=image, method=method, confidence=confidence, decided_by=decided_by
+    )
     final.labels.set(labels_of(image.project, names))
     return final
 

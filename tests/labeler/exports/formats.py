@@ -9,12 +9,18 @@ from typing import Any
 
 from labeler.exports.formats import EXPORTERS, ExportSource
 from labeler.exports.options import export_options_parse
-from labeler.projects.models import Project
+from labeler.projects.models import Project, Role
 
 
-def export_bytes(project: Project, **options: Any) -> bytes:
+def export_bytes(project: Project, *, user_id: int | None = None, **options: Any) -> bytes:
+    """The export as the direct download writes it for the project's first lead (or
+    ``user_id``), the site reached at http://testserver/."""
     parsed = export_options_parse(options)
-    return b"".join(EXPORTERS[parsed.format].write(ExportSource(project, parsed)))
+    if user_id is None:
+        lead = project.memberships.filter(role=Role.LEAD).order_by("pk").first()
+        user_id = lead.user_id if lead else None
+    source = ExportSource(project, parsed, base_url="http://testserver/", user_id=user_id)
+    return b"".join(EXPORTERS[parsed.format].write(source))
 
 
 def extract(data: bytes, folder: Path) -> Path:

@@ -83,7 +83,9 @@ def test_coco_loads_with_pycocotools(project, images, tmp_path):
 def test_label_studio_tasks_carry_choices_and_predictions(project, images):
     version = ModelVersionFactory(project=project)
     predict(version, images[2], {str(project.labels.get(name="bird").pk): 0.7})
-    tasks = json.loads(export_bytes(project, format="label-studio", predictions=True))
+    tasks = json.loads(
+        export_bytes(project, format="label-studio", predictions=True, image_urls="api")
+    )
     assert [task["id"] for task in tasks] == [image.pk for image in images]
     first = tasks[0]
     assert first["data"]["image"].endswith(
