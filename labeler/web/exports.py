@@ -10,6 +10,7 @@ from django.views.decorators.http import require_GET
 
 from labeler.agreement.final_labels import final_label_count
 from labeler.annotations.selectors import annotator_usernames
+from labeler.exports.options import LINK_DAYS_DEFAULT, LINK_DAYS_MAX
 from labeler.images.counts import image_count_exact
 from labeler.web.pages import api_url, page_labels, page_project
 
@@ -29,7 +30,17 @@ FORMAT_CHOICES = [
         "Hugging Face imagefolder zip",
         "split folders with metadata.csv, for datasets.load_dataset('imagefolder').",
     ),
-    ("label-studio", "Label Studio JSON", "Tasks with annotations, to import into Label Studio."),
+    (
+        "label-studio",
+        "Label Studio JSON",
+        "Tasks with every annotation by its annotator's e-mail and the final labels; "
+        "images at signed addresses Label Studio loads.",
+    ),
+    (
+        "label-studio-zip",
+        "Label Studio zip (local files)",
+        "The same tasks with the images, for Label Studio's local files storage.",
+    ),
 ]
 
 
@@ -48,5 +59,7 @@ def export_page(request: HttpRequest, project_id: int) -> HttpResponse:
         "exports_url": api_url(project, "export-list"),
         # The address of export 0; the script puts each export's id in its place.
         "export_url_template": reverse("api:export-detail", kwargs={"pk": 0}),
+        "link_days_default": LINK_DAYS_DEFAULT,
+        "link_days_max": LINK_DAYS_MAX,
     }
     return render(request, "exports/export.html", context)

@@ -9,6 +9,7 @@ import { formatSize, plural } from "./lib/format.js";
 const POLL_MS = 1500;
 // These formats hold one label per image, so they always take the final labels.
 const FOLDER_FORMATS = ["imagefolder", "hf-imagefolder"];
+const LABEL_STUDIO_FORMATS = ["label-studio", "label-studio-zip"];
 
 const root = $("exports");
 if (root) start();
@@ -32,6 +33,29 @@ function start() {
       input.disabled = foldersOnly;
       if (foldersOnly) input.checked = input.value === "final";
     }
+    syncLabelStudio();
+  }
+
+  /** The Label Studio options show for its formats; the links' for signed links only. */
+  function syncLabelStudio() {
+    const format = formatSelect.value;
+    $("label-studio-options").hidden = !LABEL_STUDIO_FORMATS.includes(format);
+    const json = format === "label-studio";
+    const signed = json && form.elements.image_urls.value === "signed";
+    for (const field of form.querySelectorAll("[data-ls-json]")) field.hidden = !json;
+    for (const field of form.querySelectorAll("[data-ls-signed]")) field.hidden = !signed;
+  }
+
+  function labelStudioOptions(body) {
+    if (!LABEL_STUDIO_FORMATS.includes(body.format)) return;
+    body.annotators = form.elements.annotators.value;
+    if (body.format !== "label-studio") return;
+    body.image_urls = form.elements.image_urls.value;
+    if (body.image_urls !== "signed") return;
+    const days = form.elements.link_expiry_days.value.trim();
+    if (days !== "") body.link_expiry_days = Number(days);
+    const origin = form.elements.label_studio_origin.value.trim();
+    if (origin) body.label_studio_origin = origin;
   }
 
   /** A field given in percent, as a fraction (null when empty). */
@@ -67,6 +91,7 @@ function start() {
     for (const name of ["reviewed_only", "predictions"]) {
       if (form.elements[name].checked) body[name] = true;
     }
+    labelStudioOptions(body);
     return body;
   }
 
@@ -100,6 +125,9 @@ function start() {
     if (opts.since) parts.push(`since ${opts.since}`);
     if (opts.until) parts.push(`until ${opts.until}`);
     if (opts.predictions) parts.push("with predictions");
+    if (opts.annotators === "none") parts.push("annotators left out");
+    if (opts.image_urls === "signed") parts.push(`links for ${opts.link_expiry_days} days`);
+    if (opts.label_studio_origin) parts.push(`for ${opts.label_studio_origin}`);
     return parts.join(", ") || "everything";
   }
 
@@ -185,6 +213,7 @@ function start() {
   }
 
   formatSelect.addEventListener("change", syncFormat);
+  form.elements.image_urls.addEventListener("change", syncLabelStudio);
   syncFormat();
   refresh();
 }
