@@ -1,8 +1,10 @@
 """Importing images with their labels (leads and admins): POST /projects/{id}/imports/
-(files and a label each) and POST /projects/{id}/imports/archive/ (a zip and a labels file)."""
+(files, and a label each or the labels file of their folder) and POST
+/projects/{id}/imports/archive/ (a zip and a labels file)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict
@@ -23,9 +25,20 @@ from labeler.errors import ValidationFailed
 from labeler.flows import images_import
 from labeler.images.services import upload_read
 from labeler.imports.archive import LABEL_FORMATS, archive_items, archive_plan, archive_preview
+from labeler.imports.batch import BatchLabels, batch_labels
 from labeler.imports.labels import LABELS_AS
-from labeler.imports.services import ImportItem, LabelsIn
-from labeler.imports.sources import LABEL_SEPARATORS
+from labeler.imports.matching import normalised
+from labeler.imports.preview import people_out, per_person_check
+from labeler.imports.records import RecordsFile
+from labeler.imports.services import ImportItem, LabelsIn, NotApplied
+from labeler.imports.sources import (
+    LABEL_FILE_SUFFIX,
+    LABEL_SEPARATORS,
+    LabelSourceError,
+    labels_source_load,
+)
+
+MAX_PATH = 1024  # an image's source_key
 
 
 class ImportOptionsSerializer(StrictInput, serializers.Serializer):
@@ -127,10 +140,27 @@ class CountsSerializer(serializers.Serializer):
         return {"in": CountsInSerializer(), "out": CountsOutSerializer()}
 
 
+class LabelsFileSerializer(serializers.Serializer):
+    records = serializers.IntegerField()
+    annotations = serializers.IntegerField()
+    decisions = serializers.IntegerField()
+    labels = serializers.IntegerField()
+    skipped = NotAppliedSerializer(
+        many=True, help_text="The records of the file its reader could not use, and why."
+    )
+
+
+_WHOLE_FILE = (
+    "The labels file sent with a batch of files (labels_file), as a whole: the same for "
+    "every batch, so a client sending a folder in batches takes it once. Null otherwise."
+)
+
+
 class ImportResponseSerializer(serializers.Serializer):
     counts = CountsSerializer()
     not_applied = NotAppliedSerializer(many=True)
     people = PersonSerializer(many=True)
+    labels_file = LabelsFileSerializer(allow_null=True, help_text=_WHOLE_FILE)
     created = serializers.IntegerField()
     duplicates = serializers.IntegerField()
     rejected = serializers.IntegerField()
@@ -141,19 +171,62 @@ class ImportResponseSerializer(serializers.Serializer):
     results = ImportResultSerializer(many=True)
 
 
+class FilesOptionsSerializer(ImportOptionsSerializer):
+    labels_format = serializers.ChoiceField(
+        choices=list(LABEL_FILE_SUFFIX),
+        required=False,
+        help_text="The format of labels_file (csv, tsv, json, jsonl, coco; per person: "
+        "label-studio, label-studio-csv, label-studio-tsv, cvat-xml, labelbox-ndjson, "
+        "fiftyone, csv-annotators).",
+    )
+    dry_run = serializers.BooleanField(
+        default=False,
+        help_text="Answer what the import would do (the counts in, the people matched and "
+        "how, the files whose entry is ambiguous), writing nothing. With labels_file the "
+        "files may be left out: the answer is then the labels file's and its people's.",
+    )
+
+
+class FilesPreviewSerializer(serializers.Serializer):
+    dry_run = serializers.BooleanField()
+    counts_in = CountsInSerializer()
+    people = PersonSerializer(many=True)
+    not_applied = NotAppliedSerializer(many=True)
+    labels_file = LabelsFileSerializer(allow_null=True, help_text=_WHOLE_FILE)
+
+
 _FORM = {
     "type": "object",
     "properties": {
         "files": {"type": "array", "items": {"type": "string", "format": "binary"}},
+        "paths": {
+            "type": "array",
+            "items": {"type": "string"},
+            "description": "One per file, in order: its path in the folder being imported "
+            "(cat/1.jpg), by which its labels entry is matched and which names the image. "
+            "Default: the file's name.",
+        },
         "labels": {
             "type": "array",
             "items": {"type": "string"},
             "description": "One per file, in order: a label name, several joined by ';', "
             "or empty for none. Leave out for no labels at all.",
         },
+        "labels_file": {
+            "type": "string",
+            "format": "binary",
+            "description": "Instead of labels: the labels file of the folder the files come "
+            "from, in labels_format. Each file takes the entry matched by its path, its "
+            "name, or its content, as an archive's files do; a folder sent in batches sends "
+            "the same file with each. A batch does not report the entries none of its "
+            "files matched: they may be another batch's, and the client knows the folder.",
+        },
+        "labels_format": {"type": "string", "enum": list(LABEL_FILE_SUFFIX)},
         "labels_as": {"type": "string", "enum": list(LABELS_AS), "default": "final"},
         "annotator": {"type": "string"},
         "create_labels": {"type": "boolean", "default": False},
+        "annotators": {"type": "string", "description": "JSON: person -> username or new."},
+        "dry_run": {"type": "boolean", "default": False},
     },
     "required": ["files"],
 }
@@ -169,24 +242,92 @@ class ImportView(ProjectScopedView):
         request={"multipart/form-data": _FORM},
         responses={
             201: ImportResponseSerializer,
-            200: ImportResponseSerializer,
+            200: PolymorphicProxySerializer(
+                component_name="FilesImportAnswer",
+                serializers=[ImportResponseSerializer, FilesPreviewSerializer],
+                resource_type_field_name=None,
+            ),
             400: OpenApiResponse(description="No files, too many, or a bad field (named)."),
         },
     )
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        """Store the files of `files` with the labels of `labels`; report each file's fate."""
+        """Store the files of `files` with the labels of `labels` or of `labels_file`;
+        report each file's fate, the counts in and out and every record not applied."""
         self.require_manager()
-        options = ImportOptionsSerializer(data=request.data)
+        options = FilesOptionsSerializer(data=request.data)
         options.is_valid(raise_exception=True)
+        data = options.validated_data
         files = request.FILES.getlist("files")
-        labels = _labels(request, len(_check_count(files)))
-        labels_in = LabelsIn.of_entries(
-            [names for names in labels if names is not None],
-            labels_as=options.validated_data["labels_as"],
+        loaded = _labels_file_load(request, data)
+        if loaded is None:
+            names = _paths(request, _check_count(files))
+            labels = _labels(request, len(files))
+            labels_in = LabelsIn.of_entries(
+                [given for given in labels if given is not None], labels_as=data["labels_as"]
+            )
+            if data["dry_run"]:
+                return self._preview(len(files), labels_in, [], None, data)
+            return _import_answer(self, _items(files, names, labels), data, labels_in=labels_in)
+        return self._batch(request, files, loaded, data)
+
+    def _batch(
+        self,
+        request: Request,
+        files: list[UploadedFile],
+        loaded: dict[str, list[str]] | RecordsFile,
+        options: dict[str, Any],
+    ) -> Response:
+        """The files with the labels file of their folder: each takes its entry."""
+        if files or not options["dry_run"]:
+            _check_count(files)
+        names = _paths(request, files)
+        batch = batch_labels(
+            loaded,
+            names=names,
+            labels_as=options["labels_as"],
+            sha256_of=lambda number: _sha256(files[number]),
         )
-        return _import_answer(
-            self, _items(files, labels), options.validated_data, labels_in=labels_in
+        whole = _whole(batch)
+        if options["dry_run"]:
+            matches = zip(names, batch.matches, strict=True)
+            refusals = [NotApplied(name, m.reason) for name, m in matches if m.ambiguous]
+            return self._preview(len(files), batch.labels_in, refusals, whole, options)
+        items = _batch_items(files, names, batch)
+        return _import_answer(self, items, options, labels_in=batch.labels_in, labels_file=whole)
+
+    def _preview(
+        self,
+        files: int,
+        labels_in: LabelsIn,
+        not_applied: list[NotApplied],
+        whole: dict[str, Any] | None,
+        options: dict[str, Any],
+    ) -> Response:
+        """The dry run's answer: the counts in, the people as they would be matched (the
+        lead's choices refused as the import would refuse them), nothing written."""
+        per_person_check(
+            labels_in, labels_as=options["labels_as"], annotator=options.get("annotator")
         )
+        people = people_out(
+            project=self.project,
+            people=labels_in.people,
+            chosen=options.get("annotators") or None,
+        )
+        counts_in = {
+            "files": files,
+            "records": labels_in.records,
+            "annotations": labels_in.annotations,
+            "decisions": labels_in.decisions,
+            "labels": labels_in.labels,
+        }
+        body = {
+            "dry_run": True,
+            "counts_in": counts_in,
+            "people": people,
+            "not_applied": not_applied,
+            "labels_file": whole,
+        }
+        return Response(FilesPreviewSerializer(body).data)
 
 
 class ArchiveOptionsSerializer(ImportOptionsSerializer):
@@ -267,6 +408,11 @@ class ArchiveImportView(ProjectScopedView):
         )
         labels_in = plan.labels_in(options.validated_data["labels_as"])
         if options.validated_data["dry_run"]:
+            per_person_check(
+                labels_in,
+                labels_as=options.validated_data["labels_as"],
+                annotator=options.validated_data.get("annotator"),
+            )
             preview = archive_preview(
                 project=self.project,
                 plan=plan,
@@ -280,7 +426,12 @@ class ArchiveImportView(ProjectScopedView):
 
 
 def _import_answer(
-    view: ProjectScopedView, items: Any, options: dict[str, Any], *, labels_in: LabelsIn | None
+    view: ProjectScopedView,
+    items: Any,
+    options: dict[str, Any],
+    *,
+    labels_in: LabelsIn | None,
+    labels_file: dict[str, Any] | None = None,
 ) -> Response:
     """Import the items with the request's options; 201 when any image was created."""
     summary = images_import(
@@ -298,6 +449,7 @@ def _import_answer(
             **asdict(summary),
             "counts": summary.counts(),
             "results": [asdict(r) for r in summary.results],
+            "labels_file": labels_file,
         }
     ).data
     code = status.HTTP_201_CREATED if summary.created else status.HTTP_200_OK
@@ -329,7 +481,104 @@ def _labels(request: Request, count: int) -> list[list[str] | None]:
     return [labels or None for labels in names]
 
 
-def _items(files: list[UploadedFile], labels: list[list[str] | None]) -> Iterator[ImportItem]:
+def _items(
+    files: list[UploadedFile], names: list[str], labels: list[list[str] | None]
+) -> Iterator[ImportItem]:
     """Each upload read only when its turn comes."""
-    for upload, names in zip(files, labels, strict=True):
-        yield ImportItem(upload.name or "upload", upload_read(upload), names)
+    for upload, name, label_names in zip(files, names, labels, strict=True):
+        yield ImportItem(name, upload_read(upload), label_names)
+
+
+def _paths(request: Request, files: list[UploadedFile]) -> list[str]:
+    """Each file's path in its folder (`paths`), or its name."""
+    data = request.data
+    if not isinstance(data, QueryDict) or "paths" not in data:
+        return [upload.name or "upload" for upload in files]
+    raw: Sequence[str] = data.getlist("paths")
+    if len(raw) != len(files):
+        raise ValidationFailed(
+            f"{len(raw)} 'paths' for {len(files)} files: send one per file, in the same order.",
+            field="paths",
+        )
+    paths = [normalised(path) for path in raw]
+    for path in paths:
+        parts = path.split("/")
+        if (
+            not path
+            or len(path) > MAX_PATH
+            or path.startswith("/")
+            or any(part in ("", ".", "..") for part in parts)
+            or not path.isprintable()
+        ):
+            raise ValidationFailed(
+                f"Not a relative path of a file: {path[:100]!r} (at most {MAX_PATH} "
+                "characters, no empty, '.' or '..' parts).",
+                field="paths",
+            )
+    return paths
+
+
+def _labels_file_load(
+    request: Request, options: dict[str, Any]
+) -> dict[str, list[str]] | RecordsFile | None:
+    """The labels file sent beside the files (None: none was), read as its format says."""
+    sent = request.FILES.get("labels_file")
+    labels_format = options.get("labels_format")
+    if sent is None:
+        if labels_format:
+            raise ValidationFailed(
+                "labels_format is the format of a labels file: send it in 'labels_file'.",
+                field="labels_file",
+            )
+        return None
+    if not labels_format:
+        known = ", ".join(LABEL_FILE_SUFFIX)
+        raise ValidationFailed(
+            f"Name the labels file's format in labels_format: one of {known}.",
+            field="labels_format",
+        )
+    if isinstance(request.data, QueryDict) and "labels" in request.data:
+        raise ValidationFailed(
+            "Send a label per file (labels) or the folder's labels file (labels_file), not both.",
+            field="labels",
+        )
+    try:
+        return labels_source_load(sent, labels_format=labels_format)
+    except LabelSourceError as exc:
+        raise ValidationFailed(f"{sent.name}: {exc}", field="labels_file") from exc
+
+
+def _sha256(upload: UploadedFile) -> str | None:
+    """An upload's content hash, to find its entry by (None: too big to be stored)."""
+    if upload.size is not None and upload.size > settings.LABELER_MAX_IMAGE_BYTES:
+        return None
+    digest = hashlib.sha256()
+    upload.seek(0)
+    for chunk in upload.chunks():
+        digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _whole(batch: BatchLabels) -> dict[str, Any]:
+    whole = batch.whole
+    return {
+        "records": whole.records,
+        "annotations": whole.annotations,
+        "decisions": whole.decisions,
+        "labels": whole.labels,
+        "skipped": [NotApplied(s.record, s.reason) for s in whole.skipped],
+    }
+
+
+def _batch_items(
+    files: list[UploadedFile], names: list[str], batch: BatchLabels
+) -> Iterator[ImportItem]:
+    """Each upload, read only when its turn comes, with the labels its entry gives (or
+    why the entry could not be told)."""
+    for upload, name, match in zip(files, names, batch.matches, strict=True):
+        data = upload_read(upload)
+        if match.ambiguous:
+            yield ImportItem(name, data, None, refusal=match.reason)
+        else:
+            why = "" if match.labels is not None else match.reason
+            yield ImportItem(name, data, match.labels, no_labels=why)
