@@ -353,6 +353,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": Task.IDEMPOTENCY_PURGE_EXPIRED,
         "schedule": 3600.0,
     },
+    # Archives the import page kept for a second step that never came (an hour at most).
+    "purge-import-stashes": {
+        "task": Task.IMPORT_STASHES_PURGE,
+        "schedule": 900.0,
+    },
     # Work whose sending failed while the broker or the cache was down.
     "refresh-overdue-agreement": {
         "task": Task.AGREEMENT_REFRESH_OVERDUE,

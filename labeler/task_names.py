@@ -38,4 +38,5 @@ class Task:
     BULK_RUN: Final = "worker.tasks.bulk_run"
     # Plumbing
     IDEMPOTENCY_PURGE_EXPIRED: Final = "worker.tasks.idempotency_purge_expired"
+    IMPORT_STASHES_PURGE: Final = "worker.tasks.import_stashes_purge"
     OUTBOX_SEND: Final = "worker.tasks.outbox_send"

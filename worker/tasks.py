@@ -16,6 +16,7 @@ from labeler.exports import services as export_services
 from labeler.idempotency import services as idempotency_services
 from labeler.images import services as image_services
 from labeler.images.duplicate_groups import project_duplicates_regroup
+from labeler.imports import stash
 from labeler.predictions import prelabel, runs
 from labeler.projects.models import Project
 from labeler.task_names import Task
@@ -83,6 +84,12 @@ def assignments_purge_expired() -> int:
 def idempotency_purge_expired() -> int:
     """Drop Idempotency-Keys past their expiry; returns how many."""
     return idempotency_services.idempotency_purge_expired()
+
+
+@shared_task(name=Task.IMPORT_STASHES_PURGE)
+def import_stashes_purge() -> int:
+    """Delete the archives the import page kept for a second step that never came."""
+    return stash.stash_purge()
 
 
 @shared_task(name=Task.AGREEMENT_REFRESH)
