@@ -126,7 +126,7 @@ def _task_read(records: RecordsFile, task: Any, where: str) -> None:
             return meta[name], f"{where}: meta.{name}"
         return data.get(name), f"{where}: data.{name}"
 
-    own = own_decision(field, golds, where, records)
+    own = own_decision(field, golds, where, records, annotated=bool(image.annotations))
     if field("final_method")[0] not in (None, ""):
         golds = []  # our own export writes its final label as ground truth too: the same
     reviews.sort(key=lambda review: review.decided_at or datetime.min.replace(tzinfo=UTC))
@@ -181,12 +181,19 @@ def _reviews(value: Any, labels: list[str], where: str) -> list[DecisionIn]:
 
 
 def own_decision(
-    field: Field, golds: list[DecisionIn], where: str, records: RecordsFile
+    field: Field,
+    golds: list[DecisionIn],
+    where: str,
+    records: RecordsFile,
+    *,
+    annotated: bool = True,
 ) -> DecisionIn | None:
     """The final label our own export writes in a task (``final_method``, ``final_labels``,
     ``decided_by`` or ``final_decided_by``, ``decided_at``; in ``meta`` or ``data``), as
     the decision it carries. Its labels and person default to those of the ground truth
-    annotation it writes beside them (``golds``)."""
+    annotation it writes beside them (``golds``). A consensus is worked out again from
+    the task's annotations; a task that carries none (an export of final labels only)
+    brings it as imported."""
     value, method_at = field("final_method")
     if value is None or value == "":
         return None
@@ -204,6 +211,8 @@ def own_decision(
         labels, by = golds[0].labels, by or golds[0].by
     decided_at = moment_of(*field("decided_at"))
     method = FINAL_METHODS[name]
+    if method is None and not annotated:
+        method = IMPORTED
     if method is None:
         records.skipped.append(
             Skipped(method_at, "a consensus final label is not carried: it is worked out again")

@@ -351,9 +351,15 @@ def test_our_final_only_export_carries_its_ground_truth_with_the_method_it_names
     assert decision is not None and (decision.labels, decision.method) == (["cat"], "adjudicated")
     assert adjudicated.skipped == []
 
+    # A consensus with no annotations to work it out from again comes in as imported.
     consensus = one(final, meta={"final_method": "consensus"})
-    assert consensus.images == {}
-    assert [s.record for s in consensus.skipped] == ["Task 1: meta.final_method"]
+    decision = consensus.images["ab12cd34-a.png"].decision
+    assert decision is not None and (decision.labels, decision.method) == (["cat"], "imported")
+    assert consensus.skipped == []
+    # Beside its annotations, it is worked out again and not carried.
+    annotated = one(annotation(["cat"], completed_by=1), final, meta={"final_method": "consensus"})
+    assert annotated.images["ab12cd34-a.png"].decision is None
+    assert [s.record for s in annotated.skipped] == ["Task 1: meta.final_method"]
 
     # An older export names no method: the ground truth is gold, by nobody.
     gold = one(final).images["ab12cd34-a.png"].decision
