@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from labeler.errors import ValidationFailed
 from labeler.imports.labels import FINAL
@@ -75,7 +76,7 @@ def people_preview(*, project: Project, people: Sequence[Person]) -> tuple[list[
 
 def labels_preview(
     *,
-    matcher: LabelMatcher[object] | None,
+    matcher: LabelMatcher[Any] | None,
     names: Iterable[str],
     labels_in: LabelsIn | None,
     files: int,

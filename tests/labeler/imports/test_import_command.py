@@ -5,14 +5,16 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import re
 import unicodedata
 from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+from django.contrib.auth.models import User
 from django.core.management import CommandError, call_command
 
-from labeler.annotations.models import Annotation, FinalLabel, FinalLabelMethod
+from labeler.annotations.models import Annotation, FinalLabel
 from labeler.images.models import Image
 from labeler.imports.management.commands import import_images as import_images_command
 from labeler.imports.matching import LabelMatcher
@@ -30,6 +32,14 @@ def import_images(project, folder: Path, *args: str) -> str:
     out = io.StringIO()
     call_command("import_images", str(project.pk), str(folder), *args, stdout=out)
     return out.getvalue()
+
+
+def annotated(project) -> dict[str, list[str]]:
+    """Each image's annotations' labels, by its name (one annotation an image here)."""
+    return {
+        a.image.original_name: sorted(a.labels.values_list("name", flat=True))
+        for a in Annotation.objects.filter(image__project=project).select_related("image")
+    }
 
 
 def finals(project) -> dict[str, list[str]]:
@@ -97,11 +107,13 @@ def test_label_studio_export_with_created_labels_and_an_ambiguous_name(
         project, folder, "--label-studio", str(export), "--create-labels", "--user", "lead"
     )
 
-    assert finals(project) == {"cat.png": ["Lynx"]}
-    assert out.count("Ambiguous file name 'x.png'") == 2
+    # Label Studio names who labelled what: the labels are annotations of that person
+    # (here one the export does not name), not final labels.
+    assert annotated(project) == {"cat.png": ["Lynx"]} and not FinalLabel.objects.exists()
+    assert out.count("Ambiguous file name 'x.png'") == 4  # each file's line, and listed
     assert "Labels created: Lynx." in out
-    final = FinalLabel.objects.get()
-    assert final.method == FinalLabelMethod.IMPORTED and final.decided_by == lead
+    assert "Not applied: 3\n  one/x.png: Ambiguous file name 'x.png'" in out
+    assert "  x.png: No imported file matched this entry of the labels file." in out
 
 
 @pytest.mark.django_db
@@ -115,7 +127,10 @@ def test_quiet_run_prints_the_summary_only(project, tmp_path, media_root):
     )  # fmt: skip
 
     assert out.getvalue().splitlines() == [
-        "1 created, 0 duplicates, 0 rejected; labels: 0 applied, 0 refused, 1 without labels."
+        "In:  1 file; no labels",
+        "Out: 1 image (1 new), 0 annotations (0 written), 0 decisions (0 written), 0 labels",
+        "Not applied: 0",
+        "1 created, 0 duplicates, 0 rejected; labels: 0 applied, 0 refused, 1 without labels.",
     ]
 
 
@@ -184,7 +199,7 @@ def test_originals_match_label_studio_s_renamed_uploads_and_the_rest_say_why(
 
     out = import_images(project, folder, "--label-studio", str(export))
 
-    assert sorted(finals(project).values()) == [["cat"], ["cat"]]
+    assert sorted(annotated(project).values()) == [["cat"], ["cat"]]
     assert "created   x.png (image" in out
     assert "labels none: No entry of the labels file names this file." in out
     assert "labels: 2 applied, 0 refused, 1 without labels." in out
@@ -203,3 +218,89 @@ def test_files_are_hashed_as_read_only_when_the_labels_carry_hashes(tmp_path):
     assert items[1].no_labels.startswith("No entry of the labels file names this file or")
     plain = list(import_images_command._items(tmp_path, files, LabelMatcher(labels), False))
     assert [item.labels for item in plain] == [None, None]
+
+
+PEOPLE_CSV = "file,ann1,zoe@x.org\na.png,cat,dog\nsub/b.png,dog,\nghost.png,cat,\n"
+
+
+@pytest.mark.django_db
+def test_a_file_naming_its_annotators_credits_each_and_reports_what_was_not_applied(
+    project, annotator2, tmp_path, media_root
+):
+    """Each person's labels go to the account the lead chose (or the one matched), and
+    the counts and every record not applied are printed even at verbosity 0."""
+    write(tmp_path / "data", "a.png", "sub/b.png")
+    labels = tmp_path / "people.csv"
+    labels.write_text(PEOPLE_CSV)
+    chosen = tmp_path / "annotators.json"
+    chosen.write_text(json.dumps({"zoe@x.org": annotator2.username}))
+    out = io.StringIO()
+    call_command(
+        "import_images", str(project.pk), str(tmp_path / "data"), "--labels-file", str(labels),
+        "--labels-format", "csv-annotators", "--annotators", str(chosen), verbosity=0, stdout=out,
+    )  # fmt: skip
+
+    credited = Annotation.objects.values_list("image__original_name", "annotator__username")
+    assert sorted(credited) == [("a.png", "ann1"), ("a.png", "ann2"), ("b.png", "ann1")]
+    assert out.getvalue().splitlines() == [
+        "People: 2",
+        "  ann1 -> ann1 (a member, by username)",
+        "  zoe@x.org -> ann2 (chosen)",
+        "In:  2 files; labels: 3 records, 4 annotations, 0 decisions, 4 labels",
+        "Out: 2 images (2 new), 3 annotations (3 written), 0 decisions (0 written), 3 labels",
+        "Not applied: 1",
+        "  ghost.png: No imported file matched this entry of the labels file.",
+        "2 created, 0 duplicates, 0 rejected; labels: 2 applied, 0 refused, 0 without labels.",
+    ]
+
+
+@pytest.mark.django_db
+def test_a_dry_run_prints_the_people_counts_and_unmatched_entries_and_writes_nothing(
+    project, tmp_path, media_root
+):
+    write(tmp_path / "data", "a.png", "sub/b.png")
+    labels = tmp_path / "people.csv"
+    labels.write_text(PEOPLE_CSV)
+    users = User.objects.count()
+
+    out = import_images(
+        project, tmp_path / "data", "--labels-file", str(labels), "--labels-format",
+        "csv-annotators", "--dry-run",
+    )  # fmt: skip
+
+    assert out.splitlines() == [
+        "People: 2",
+        "  ann1 -> ann1 (a member, by username)",
+        "  zoe@x.org -> zoe@x.org (a new inactive account)",
+        "In:  2 files; labels: 3 records, 4 annotations, 0 decisions, 4 labels",
+        "Not applied: 1",
+        "  ghost.png: No imported file matches this entry of the labels file.",
+        "Dry run: nothing was written.",
+    ]
+    assert not Image.objects.exists() and User.objects.count() == users
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "content, words",
+    [
+        ("{not json", "cannot be read as JSON"),
+        ('["ann1"]', "a JSON object of text to text"),
+        ('{"nobody": "ann1"}', "annotators: The file names no person 'nobody'"),
+        ('{"ann1": "stranger"}', "annotators: No active member of this project"),
+    ],
+)
+@pytest.mark.parametrize("dry_run", [False, True])
+def test_a_bad_choice_of_accounts_stops_before_anything_is_written(
+    project, tmp_path, media_root, content, words, dry_run
+):
+    write(tmp_path / "data", "a.png")
+    labels = tmp_path / "people.csv"
+    labels.write_text(PEOPLE_CSV)
+    chosen = tmp_path / "annotators.json"
+    chosen.write_text(content)
+    args = ["--labels-file", str(labels), "--labels-format", "csv-annotators"]
+    args += ["--annotators", str(chosen)] + (["--dry-run"] if dry_run else [])
+    with pytest.raises(CommandError, match=re.escape(words)):
+        import_images(project, tmp_path / "data", *args)
+    assert not Image.objects.exists() and not Annotation.objects.exists()

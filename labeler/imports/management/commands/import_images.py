@@ -1,10 +1,18 @@
 """manage.py import_images: a folder of images, with labels from the folders or a labels
-file (CSV, our JSON or JSON Lines export, Label Studio, COCO), read by the loader every
-labels file goes through (``labeler.imports.sources.labels_file_load``)."""
+file in any format the loader reads (``labeler.imports.sources.labels_source_load``): the
+flat ones (CSV, TSV, our JSON or JSON Lines export, COCO) and those that name each
+annotation's person (Label Studio, CVAT, Labelbox, FiftyOne, a CSV with a column per
+annotator), whose people are matched to the project's members (``--annotators`` for the
+lead's choice; ``--dry-run`` shows the matches and what would not apply, writing
+nothing). Every run ends with the counts in and out and a line for each record not
+applied (``labeler.imports.report``), whatever the verbosity."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Iterator
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +25,10 @@ from labeler.flows import images_import
 from labeler.images.files import RejectedFile
 from labeler.imports.labels import LABELS_AS
 from labeler.imports.matching import label_hashes
-from labeler.imports.services import ImportItem, ImportResult, ImportSummary
+from labeler.imports.preview import labels_preview, people_out, per_person_check
+from labeler.imports.records import ImageRecords, RecordsFile
+from labeler.imports.report import counts_lines, not_applied_lines, people_lines
+from labeler.imports.services import ImportItem, ImportResult, ImportSummary, LabelsIn
 from labeler.imports.sources import (
     CSV,
     LABEL_FILE_SUFFIX,
@@ -26,16 +37,19 @@ from labeler.imports.sources import (
     LabelSourceError,
     folder_files,
     imagefolder_labels,
-    labels_file_load,
+    labels_source_load,
 )
 from labeler.projects.models import Project
+
+Matcher = LabelMatcher[list[str] | ImageRecords]
 
 
 class Command(BaseCommand):
     help = (
         "Import the images of a folder into a project, with their labels: from the folder "
         "names (--layout imagefolder) or a labels file (--labels-file and --labels-format; "
-        "--labels-csv and --label-studio for short). Prints each file's fate and a summary."
+        "--labels-csv and --label-studio for short). Prints each file's fate, the counts in "
+        "and out, and each record not applied."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -62,6 +76,21 @@ class Command(BaseCommand):
             "--create-labels", action="store_true", help="Add unknown labels to the project."
         )
         parser.add_argument("--user", metavar="USERNAME", help="Who imports (needed for gold).")
+        parser.add_argument(
+            "--annotators",
+            type=Path,
+            metavar="FILE.json",
+            help="For a labels file that names its annotators: a JSON object from each "
+            "person (their key or e-mail, as --dry-run lists them) to a member's username, or "
+            'to "new" for an inactive account of their own. Others are matched by e-mail, '
+            "then username.",
+        )
+        parser.add_argument(
+            "--dry-run",
+            action="store_true",
+            help="Print the people and whose account each would take, the counts in and the "
+            "records that would not apply (entries no file matches among them); write nothing.",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         project = Project.objects.filter(pk=options["project_id"]).first()
@@ -73,10 +102,20 @@ class Command(BaseCommand):
         if options["no_recursive"] and options["layout"] == "imagefolder":
             raise CommandError("--layout imagefolder reads subfolders: drop --no-recursive.")
         files = folder_files(folder, recursive=not options["no_recursive"])
-        matcher = _matcher(folder, files, options)
+        annotators = _annotators(options["annotators"])
+        labels = _labels(folder, options)
+        matcher = _matcher(folder, files, labels)
+        labels_in = (
+            LabelsIn.of(labels, labels_as=options["labels_as"], unmatched=matcher.unmatched)
+            if labels is not None and matcher is not None
+            else None
+        )
         sources = ("labels_file", "labels_csv", "label_studio")
         from_folders = all(options[source] is None for source in sources)
         try:
+            if options["dry_run"]:
+                self._dry_run(project, folder, files, matcher, labels_in, annotators, options)
+                return
             summary = images_import(
                 project=project,
                 items=_items(folder, files, matcher, from_folders),
@@ -85,10 +124,43 @@ class Command(BaseCommand):
                 create_labels=options["create_labels"],
                 user=_user(options["user"]),
                 report=self._report if options["verbosity"] > 0 else _ignore,
+                labels_in=labels_in,
+                annotators=annotators,
             )
         except DomainError as exc:
-            raise CommandError(exc.message) from exc
+            raise CommandError(f"{exc.field}: {exc.message}" if exc.field else exc.message) from exc
         self._summary(summary)
+
+    def _dry_run(
+        self,
+        project: Project,
+        folder: Path,
+        files: list[Path],
+        matcher: Matcher | None,
+        labels_in: LabelsIn | None,
+        annotators: dict[str, str] | None,
+        options: dict[str, Any],
+    ) -> None:
+        """What the import would do: the people, the counts in, what would not apply."""
+        per_person_check(labels_in, labels_as=options["labels_as"], annotator=options["annotator"])
+        people = people_out(
+            project=project, people=labels_in.people if labels_in else [], chosen=annotators
+        )
+        preview = labels_preview(
+            matcher=matcher,
+            names=[path.relative_to(folder).as_posix() for path in files],
+            labels_in=labels_in,
+            files=len(files),
+            sha256_of=lambda name: _sha256(folder / name),
+        )
+        self._lines(people_lines(asdict(person) for person in people))
+        self._lines(counts_lines(preview.counts_in, None))
+        self._lines(not_applied_lines([(n.record, n.reason) for n in preview.not_applied]))
+        self.stdout.write("Dry run: nothing was written.")
+
+    def _lines(self, lines: list[str]) -> None:
+        for line in lines:
+            self.stdout.write(line)
 
     def _report(self, result: ImportResult) -> None:
         line = f"{result.status:9} {result.name}"
@@ -103,6 +175,12 @@ class Command(BaseCommand):
         self.stdout.write(line)
 
     def _summary(self, summary: ImportSummary) -> None:
+        """The people, the counts in and out, each record not applied, then the one line
+        that sums the files up (printed at every verbosity: nothing lost goes unsaid)."""
+        self._lines(people_lines(asdict(person) for person in summary.people))
+        counts = summary.counts()
+        self._lines(counts_lines(counts["in"], counts["out"]))
+        self._lines(not_applied_lines([(n.record, n.reason) for n in summary.not_applied]))
         self.stdout.write(
             f"{summary.created} created, {summary.duplicates} duplicates, "
             f"{summary.rejected} rejected; labels: {summary.labels_applied} applied, "
@@ -116,7 +194,8 @@ def _ignore(result: ImportResult) -> None:
     """Quiet: the summary alone (and no result kept in memory)."""
 
 
-def _matcher(folder: Path, files: list[Path], options: dict[str, Any]) -> LabelMatcher | None:
+def _labels(folder: Path, options: dict[str, Any]) -> dict[str, list[str]] | RecordsFile | None:
+    """The labels of the folder's files: from a labels file, the folders, or none."""
     path, labels_format = options["labels_file"], options["labels_format"]
     if options["labels_csv"] is not None:
         path, labels_format = options["labels_csv"], CSV
@@ -124,15 +203,49 @@ def _matcher(folder: Path, files: list[Path], options: dict[str, Any]) -> LabelM
         path, labels_format = options["label_studio"], LABEL_STUDIO
     try:
         if path is not None:
-            labels = labels_file_load(path, labels_format=labels_format)
-        elif options["layout"] == "imagefolder":
-            labels = imagefolder_labels(folder)
-        else:
-            return None
+            return labels_source_load(path, labels_format=labels_format)
+        if options["layout"] == "imagefolder":
+            return imagefolder_labels(folder)
     except LabelSourceError as exc:
         raise CommandError(f"{path or folder}: {exc}") from exc
+    return None
+
+
+def _matcher(
+    folder: Path, files: list[Path], labels: dict[str, list[str]] | RecordsFile | None
+) -> Matcher | None:
+    if labels is None:
+        return None
+    entries = labels.images if isinstance(labels, RecordsFile) else labels
     names = [path.relative_to(folder).as_posix() for path in files]
-    return LabelMatcher(labels, files=names, hashes=label_hashes(labels))
+    return LabelMatcher(entries, files=names, hashes=label_hashes(entries))
+
+
+def _annotators(path: Path | None) -> dict[str, str] | None:
+    """The lead's choice of accounts, from a JSON file: person -> username or "new"."""
+    if path is None:
+        return None
+    try:
+        chosen = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise CommandError(f"--annotators {path}: cannot be read as JSON: {exc}") from exc
+    if not isinstance(chosen, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in chosen.items()
+    ):
+        raise CommandError(
+            f'--annotators {path}: a JSON object of text to text: {{"<person>": "<username>" '
+            'or "new"}.'
+        )
+    return chosen
+
+
+def _sha256(path: Path) -> str | None:
+    """A file's content hash (None: unreadable, which the import would report)."""
+    try:
+        with path.open("rb") as handle:
+            return hashlib.file_digest(handle, "sha256").hexdigest()
+    except OSError:
+        return None
 
 
 def _user(username: str | None) -> User | None:
@@ -145,7 +258,7 @@ def _user(username: str | None) -> User | None:
 
 
 def _items(
-    folder: Path, files: list[Path], matcher: LabelMatcher | None, from_folders: bool
+    folder: Path, files: list[Path], matcher: Matcher | None, from_folders: bool
 ) -> Iterator[ImportItem]:
     """Each file with its labels, read only when its turn comes (one in memory at a time),
     and hashed as read where the labels carry the images' sha256s."""
