@@ -3,7 +3,9 @@
 Label Studio's import credits an annotation to the member of its organisation whose
 e-mail is ``completed_by: {"email": ...}`` (exactly as written; a bare string or one of
 our user ids is refused, and so is an e-mail it has no account for). So each annotator
-and each person who decided a final label is named by their e-mail; someone without one
+and each person who decided a final label is named by their e-mail, in lower case: Label
+Studio's sign-up page stores an e-mail so (``Anna@Example.org`` signs up as
+``anna@example.org``), and ours keep the case they were typed in. Someone without one
 by a placeholder that is stable and never delivers: ``<username>@labeler.invalid``
 (the reserved ``.invalid`` domain, RFC 2606), or ``user=<id>@labeler.invalid`` where the
 username is not a valid e-mail local part (Label Studio takes ASCII ones only; "=" is
@@ -30,7 +32,7 @@ _LOCAL_PART = re.compile(r"[-!#$%&'*+/=?^_`{}|~0-9A-Za-z]+(\.[-!#$%&'*+/=?^_`{}|
 def person_email(*, user_id: int, username: str, email: str) -> str:
     """The e-mail a Label Studio file names this user by: theirs, else a placeholder."""
     if email.strip():
-        return email.strip()
+        return email.strip().lower()
     local = username if _LOCAL_PART.match(username) and len(username) <= 64 else None
     return f"{local or f'user={user_id}'}@{PLACEHOLDER_DOMAIN}"
 

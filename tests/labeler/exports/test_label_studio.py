@@ -138,7 +138,7 @@ def test_gold_and_confirmed_machine_labels_are_ground_truth_imported_ones_are_no
 @pytest.mark.parametrize(
     ("username", "email", "expected"),
     [
-        ("alice", "Alice@Example.org", "Alice@Example.org"),  # as Label Studio matches it
+        ("alice", "Alice@Example.org", "alice@example.org"),  # as Label Studio signs it up
         ("alice", " ", "alice@labeler.invalid"),
         ("a.b+c-d_e", "", "a.b+c-d_e@labeler.invalid"),
         ("josé", "", "user=7@labeler.invalid"),  # Label Studio takes ASCII local parts only
