@@ -17,7 +17,8 @@ from labeler.client.commands import (
     cmd_projects_list,
     cmd_train,
 )
-from labeler.client.upload import cmd_upload
+from labeler.client.folder_labels import LABEL_SOURCES
+from labeler.client.upload import EXIT_NOT_APPLIED, cmd_upload
 
 DESCRIPTION = "The `labeler` command: a small client of the REST API, for scripts and terminals."
 
@@ -60,10 +61,13 @@ def _add_upload(commands: Any) -> None:
     upload.add_argument("--no-recursive", action="store_true", help="top-level files only")
     upload.add_argument(
         "--labels-from",
-        choices=["folders", "csv", "label-studio"],
-        help="folders: an ImageFolder tree (label/file or split/label/file)",
+        choices=LABEL_SOURCES,
+        help="folders: an ImageFolder tree (label/file or split/label/file); else the format "
+        "of --labels-file. Those that name each annotation's person (label-studio, "
+        "label-studio-csv, label-studio-tsv, cvat-xml, labelbox-ndjson, fiftyone, "
+        "csv-annotators) credit each label to its person, and the file goes with each batch",
     )
-    upload.add_argument("--labels-file", help="the CSV or Label Studio JSON")
+    upload.add_argument("--labels-file", help="the labels file (any format of --labels-from)")
     upload.add_argument(
         "--labels-as",
         choices=["final", "gold", "annotation"],
@@ -72,6 +76,23 @@ def _add_upload(commands: Any) -> None:
     )
     upload.add_argument("--annotator", help="the prior annotator's name (--labels-as annotation)")
     upload.add_argument("--create-labels", action="store_true", help="add unknown labels")
+    upload.add_argument(
+        "--annotators",
+        metavar="FILE.json",
+        help="whose account each person of the labels file takes: a JSON object from the "
+        'person (as --dry-run lists them) to a member\'s username, or "new"',
+    )
+    upload.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print the people and how they match, the counts in and the entries no file "
+        "of the folder matches; send no file",
+    )
+    upload.add_argument(
+        "--strict",
+        action="store_true",
+        help=f"exit with status {EXIT_NOT_APPLIED} when any record of the labels was not applied",
+    )
     upload.add_argument("--batch-size", type=int, default=50, help="files per request")
     upload.add_argument("--batch-bytes", type=int, default=64 << 20, help="bytes per request")
     upload.set_defaults(handler=cmd_upload)
@@ -106,17 +127,18 @@ def _add_export(commands: Any) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run one command; 0 on success, 1 with a message on a failure the user can fix."""
+    """Run one command; 0 on success, 1 with a message on a failure the user can fix,
+    3 for an upload with --strict that did not apply every record of its labels."""
     args = build_parser().parse_args(argv)
     saved = config_load()
     url = args.url or os.environ.get("LABELER_URL") or saved.get("url") or DEFAULT_URL
     token = args.token or os.environ.get("LABELER_TOKEN") or saved.get("token")
     try:
-        args.handler(Api(url=url, token=token), args)
+        status = args.handler(Api(url=url, token=token), args)
     except ClientError as exc:
         print(f"labeler: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("labeler: interrupted", file=sys.stderr)
         return 130
-    return 0
+    return status or 0

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import hashlib
 import os
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -13,72 +13,133 @@ from tqdm import tqdm
 from urllib3.fields import format_multipart_header_param
 
 from labeler.client.api import Api, ClientError
+from labeler.client.folder_labels import FOLDERS, FolderLabels, annotators_read, folder_labels
 from labeler.imports import sources
-from labeler.imports.matching import label_hashes
+from labeler.imports.report import counts_add, counts_lines, not_applied_lines, people_lines
+
+EXIT_NOT_APPLIED = 3  # --strict: some record of the labels was not applied
 
 
-def cmd_upload(api: Api, args: argparse.Namespace) -> None:
-    """Upload a folder's images, in batches, with a progress bar; labels when asked."""
+def cmd_upload(api: Api, args: argparse.Namespace) -> int:
+    """Upload a folder's images, in batches, with a progress bar; labels when asked.
+
+    Ends with the counts in and out summed over the batches and a line for every record
+    not applied (also with --quiet, which hides the progress bar only); with --strict,
+    exit status 3 when any record was not applied. --dry-run prints the people and how
+    they match, the counts in and what would not apply, and sends no file.
+    """
     root = Path(args.folder)
     if not root.is_dir():
         raise ClientError(f"{root} is not a folder.")
     files = [Path(path) for path in sources.folder_files(root, recursive=not args.no_recursive)]
     if not files:
         raise ClientError(f"No image files under {root}.")
-    labels = _labels_for(root, files, args)
-    totals = {"created": 0, "duplicates": 0, "rejected": 0}
-    refused: list[str] = []
-    with tqdm(total=len(files), unit="file", disable=args.quiet) as progress:
-        for batch in _batches(files, args.batch_size, args.batch_bytes):
-            report = _send_batch(api, args, batch, labels)
-            for key in totals:
-                totals[key] += report.get(key, 0)
-            refused.extend(_refusals(report))
-            progress.update(len(batch))
-    for line in refused:
-        print(line)
-    summary = ", ".join(f"{value} {key}" for key, value in totals.items())
-    print(f"Uploaded {len(files)} files to project {args.project}: {summary}.")
-
-
-def _labels_for(
-    root: Path, files: Sequence[Path], args: argparse.Namespace
-) -> dict[Path, list[str]] | None:
-    if args.labels_from is None:
-        return None
-    if args.labels_from == "folders":
-        found = sources.imagefolder_labels(root)
-    elif args.labels_file is None:
-        raise ClientError(f"--labels-from {args.labels_from} needs --labels-file.")
-    else:
-        reader = sources.csv_labels if args.labels_from == "csv" else sources.label_studio_labels
-        try:
-            found = reader(Path(args.labels_file))
-        except (OSError, ValueError) as exc:  # LabelSourceError is a ValueError
-            raise ClientError(f"Cannot read {args.labels_file}: {exc}") from None
-    relative = {path: path.relative_to(root).as_posix() for path in files}
-    matcher = sources.LabelMatcher(found, files=relative.values(), hashes=label_hashes(found))
-    labels: dict[Path, list[str]] = {}
-    for path, name in relative.items():
-        match = matcher.match(name, _sha256(path) if matcher.wants_hash else None)
-        labels[path] = match.labels or []
-        if match.labels is None and not args.quiet:
-            why = "in no label's folder" if args.labels_from == "folders" else match.reason
-            print(f"no labels {name}: {why}")
+    plan = folder_labels(
+        root,
+        files,
+        labels_from=args.labels_from,
+        labels_file=args.labels_file,
+        labels_as=args.labels_as,
+    )
+    annotators = annotators_read(args.annotators) if args.annotators else None
+    if annotators is not None and not plan.per_person:
+        raise ClientError(
+            "--annotators is for a labels file that names its annotators "
+            f"({', '.join(sorted(sources.PER_PERSON_FORMATS))})."
+        )
     if not args.quiet:
-        for key in matcher.unmatched():
-            print(f"not applied {key!r}: no file of the folder matched this labels entry.")
-    return labels
+        for name, why in plan.no_labels:
+            print(f"no labels {name}: {why}")
+    if args.dry_run:
+        report = _dry_run(api, args, plan, annotators)
+    else:
+        report = _upload(api, args, files, plan, annotators)
+    for line in report.lines():
+        print(line)
+    if args.dry_run:
+        print("Dry run: nothing was sent.")
+    else:
+        summary = ", ".join(f"{value} {key}" for key, value in report.totals.items())
+        print(f"Uploaded {len(files)} files to project {args.project}: {summary}.")
+    return EXIT_NOT_APPLIED if args.strict and report.not_applied else 0
 
 
-def _sha256(path: Path) -> str | None:
-    """The file's content hash, to find its labels by (None: unreadable, which its upload
-    reports)."""
-    try:
-        with path.open("rb") as handle:
-            return hashlib.file_digest(handle, "sha256").hexdigest()
-    except OSError:
-        return None
+@dataclass
+class UploadReport:
+    """What the batches answered, summed: the counts in and out, the people, the files
+    refused and every record not applied."""
+
+    counts_in: dict[str, int]
+    counts_out: dict[str, int] | None = None
+    people: dict[str, dict[str, str]] = field(default_factory=dict)
+    rejected: list[str] = field(default_factory=list)
+    not_applied: list[tuple[str, str]] = field(default_factory=list)
+    totals: dict[str, int] = field(
+        default_factory=lambda: {"created": 0, "duplicates": 0, "rejected": 0}
+    )
+
+    def add(self, answer: dict[str, Any]) -> None:
+        """Count one batch's answer in."""
+        for key in self.totals:
+            self.totals[key] += answer.get(key, 0)
+        counts = answer.get("counts") or {"out": _counts_out(answer)}
+        if self.counts_out is None:
+            self.counts_out = {}
+        counts_add(self.counts_out, counts.get("out") or {})
+        for person in answer.get("people") or []:
+            self.people.setdefault(person["key"], person)
+        self.not_applied += [(n["record"], n["reason"]) for n in answer.get("not_applied") or []]
+        self.rejected += [
+            f"rejected  {r['name']}: {r.get('reason', '')}"
+            for r in answer.get("results", [])
+            if r.get("status") == "rejected"
+        ]
+
+    def lines(self) -> list[str]:
+        return [
+            *self.rejected,
+            *people_lines(self.people.values()),
+            *counts_lines(self.counts_in, self.counts_out),
+            *not_applied_lines(self.not_applied),
+        ]
+
+
+def _upload(
+    api: Api,
+    args: argparse.Namespace,
+    files: Sequence[Path],
+    plan: FolderLabels,
+    annotators: str | None,
+) -> UploadReport:
+    """Send the files in batches; those whose entry is ambiguous go without the labels
+    file (their lines are the folder's, found before)."""
+    report = UploadReport(dict(plan.counts_in))
+    report.not_applied += plan.not_applied
+    matched = [path for path in files if path not in plan.ambiguous]
+    unmatched = [path for path in files if path in plan.ambiguous]
+    with tqdm(total=len(files), unit="file", disable=args.quiet) as progress:
+        for group, with_labels in ((matched, True), (unmatched, False)):
+            for batch in _batches(group, args.batch_size, args.batch_bytes):
+                report.add(_send_batch(api, args, batch, plan, annotators, with_labels))
+                progress.update(len(batch))
+    return report
+
+
+def _dry_run(
+    api: Api, args: argparse.Namespace, plan: FolderLabels, annotators: str | None
+) -> UploadReport:
+    """The people as the server would match them (asked with the labels file alone, no
+    file sent), the counts in and what would not apply, from the folder read here."""
+    report = UploadReport(dict(plan.counts_in))
+    report.not_applied += plan.not_applied
+    if args.labels_file and args.labels_from != FOLDERS:
+        fields = [("labels_format", args.labels_from), *_options(args, annotators)]
+        fields.append(("dry_run", "true"))
+        body = MultipartBody(fields=fields, files=[("labels_file", Path(args.labels_file))])
+        answer = api.post(f"projects/{args.project}/imports/", **body.request_arguments())
+        for person in answer.get("people") or []:
+            report.people.setdefault(person["key"], person)
+    return report
 
 
 def _batches(files: Sequence[Path], size: int, max_bytes: int) -> Iterator[list[Path]]:
@@ -100,19 +161,43 @@ def _send_batch(
     api: Api,
     args: argparse.Namespace,
     batch: Sequence[Path],
-    labels: dict[Path, list[str]] | None,
+    plan: FolderLabels,
+    annotators: str | None,
+    with_labels: bool,
 ) -> dict[str, Any]:
-    if labels is None:
-        body = MultipartBody(files=[("files", path) for path in batch])
+    """Send one batch: to images/ without labels, else to imports/ with each file's path
+    in the folder and its labels (or the labels file that names its annotators)."""
+    files = [("files", path) for path in batch]
+    if args.labels_from is None:
+        body = MultipartBody(files=files)
         return api.post(f"projects/{args.project}/images/", **body.request_arguments())
-    fields: list[tuple[str, str]] = [("labels", ";".join(labels[path])) for path in batch]
-    fields.append(("labels_as", args.labels_as))
+    fields = [("paths", plan.paths[path]) for path in batch]
+    if plan.per_person and with_labels:
+        fields += [("labels_format", args.labels_from), *_options(args, annotators)]
+        files.insert(0, ("labels_file", Path(args.labels_file)))
+    elif not plan.per_person:
+        fields += [("labels", ";".join(plan.labels[path] or [])) for path in batch]
+        fields += _options(args, None)
+    body = MultipartBody(fields=fields, files=files)
+    return api.post(f"projects/{args.project}/imports/", **body.request_arguments())
+
+
+def _options(args: argparse.Namespace, annotators: str | None) -> list[tuple[str, str]]:
+    """The options every batch with labels sends alike."""
+    fields = [("labels_as", args.labels_as)]
     if args.annotator:
         fields.append(("annotator", args.annotator))
     if args.create_labels:
         fields.append(("create_labels", "true"))
-    body = MultipartBody(fields=fields, files=[("files", path) for path in batch])
-    return api.post(f"projects/{args.project}/imports/", **body.request_arguments())
+    if annotators is not None:
+        fields.append(("annotators", annotators))
+    return fields
+
+
+def _counts_out(answer: dict[str, Any]) -> dict[str, int]:
+    """The counts out of an answer of images/, which stores files without labels."""
+    created, duplicates = answer.get("created", 0), answer.get("duplicates", 0)
+    return {"images": created + duplicates, "images_created": created}
 
 
 class MultipartBody:
@@ -182,13 +267,3 @@ class MultipartBody:
         """The ``data`` and ``headers`` that send this body with requests."""
         content_type = f"multipart/form-data; boundary={self.boundary}"
         return {"data": self, "headers": {"Content-Type": content_type}}
-
-
-def _refusals(report: dict[str, Any]) -> list[str]:
-    lines = []
-    for result in report.get("results", []):
-        if result.get("status") == "rejected":
-            lines.append(f"rejected  {result['name']}: {result.get('reason', '')}")
-        elif result.get("labels") == "refused":
-            lines.append(f"unlabelled {result['name']}: {result.get('labels_reason', '')}")
-    return lines

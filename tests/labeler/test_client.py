@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import stat
 import zipfile
 from pathlib import Path
 
 import pytest
-from django.contrib.auth.models import Permission
+from django.contrib.auth.models import Permission, User
 
 from labeler import client
-from labeler.annotations.models import FinalLabel, FinalLabelMethod
+from labeler.annotations.models import Annotation, FinalLabel, FinalLabelMethod
+from labeler.client import folder_labels as folder_labels_module
 from labeler.client import upload
+from labeler.client.folder_labels import folder_labels
 from labeler.images.models import Image
 from labeler.projects.models import Project
 from tests.factories import UserFactory, image_bytes
@@ -258,9 +259,7 @@ def test_upload_sends_names_the_server_reads_back(run, logged_in, tmp_path):
     assert sorted(Image.objects.values_list("original_name", flat=True)) == sorted(names)
 
 
-def test_upload_labels_match_label_studio_s_renamed_uploads_and_list_what_none_took(
-    tmp_path, capsys
-):
+def test_upload_labels_match_label_studio_s_renamed_uploads_and_list_what_none_took(tmp_path):
     root = tmp_path / "originals"
     root.mkdir()
     for name in ("holiday photo 4.png", "other.png"):
@@ -274,14 +273,150 @@ def test_upload_labels_match_label_studio_s_renamed_uploads_and_list_what_none_t
         for name, label in (("1a2b3c4d-holiday_photo_4.png", "cat"), ("5e6f7a8b-gone.png", "dog"))
     ]
     export.write_text(json.dumps(tasks))
-    args = argparse.Namespace(labels_from="label-studio", labels_file=str(export), quiet=False)
     files = sorted(root.iterdir())
 
-    labels = upload._labels_for(root, files, args)
+    plan = folder_labels(
+        root,
+        files,
+        labels_from="csv",
+        labels_file=str(write_csv(tmp_path, tasks)),
+        labels_as="final",
+    )
+    assert plan.labels == {root / "holiday photo 4.png": ["cat"], root / "other.png": None}
+    assert plan.no_labels == [("other.png", "No entry of the labels file names this file.")]
+    assert plan.not_applied == [("5e6f7a8b-gone.png", folder_labels_module.UNMATCHED)]
 
-    assert labels == {root / "holiday photo 4.png": ["cat"], root / "other.png": []}
-    printed = capsys.readouterr().out.splitlines()
-    assert printed == [
-        "no labels other.png: No entry of the labels file names this file.",
-        "not applied '5e6f7a8b-gone.png': no file of the folder matched this labels entry.",
+    plan = folder_labels(
+        root, files, labels_from="label-studio", labels_file=str(export), labels_as="final"
+    )
+    assert plan.per_person and plan.labels == dict.fromkeys(files)
+    assert plan.not_applied == [("5e6f7a8b-gone.png", folder_labels_module.UNMATCHED)]
+    assert plan.counts_in == {
+        "files": 2,
+        "records": 2,
+        "annotations": 2,
+        "decisions": 0,
+        "labels": 2,
+    }
+
+
+def write_csv(folder: Path, tasks: list[dict]) -> Path:
+    """The tasks' images and their first choice as a CSV of file and label."""
+    path = folder / "labels.csv"
+    rows = [
+        f"{task['data']['image'].rsplit('/', 1)[1]},"
+        f"{task['annotations'][0]['result'][0]['value']['choices'][0]}"
+        for task in tasks
     ]
+    path.write_text("file,label\n" + "\n".join(rows) + "\n")
+    return path
+
+
+PEOPLE_CSV = "file,mia@x.org,tom\na.png,cat,dog\nsub/b.png,dog,dog\nghost.png,cat,\n"
+
+
+@pytest.fixture
+def people_folder(run, logged_in, tmp_path) -> tuple[Project, Path, Path]:
+    """A project with a member Mia (by e-mail), a folder of two images in two folders and
+    a labels file with a column per annotator (Tom is no member; ghost.png is no file)."""
+    run("projects", "create", "Pets", "--labels", "cat,dog")
+    project = Project.objects.get(name="Pets")
+    mia = UserFactory(username="mia", email="mia@x.org")
+    project.memberships.create(user=mia, role="annotator")
+    folder = tmp_path / "photos"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "a.png").write_bytes(image_bytes(seed=1))
+    (folder / "sub" / "b.png").write_bytes(image_bytes(seed=2))
+    labels = tmp_path / "people.csv"
+    labels.write_text(PEOPLE_CSV)
+    return project, folder, labels
+
+
+def test_upload_with_a_file_naming_its_annotators_credits_each_and_reports_losses(
+    run, people_folder, tmp_path
+):
+    """In batches of one, each with the labels file: Mia's labels go to Mia, Tom's to
+    the member chosen; the counts are summed over the batches and every record not
+    applied is printed, under --quiet too; --strict makes that exit status 3."""
+    project, folder, labels = people_folder
+    chosen = tmp_path / "annotators.json"
+    chosen.write_text(json.dumps({"tom": "lena"}))  # the lead, who created the project
+    args = ["upload", str(project.pk), str(folder), "--labels-from", "csv-annotators"]
+    args += ["--labels-file", str(labels), "--annotators", str(chosen), "--batch-size", "1"]
+
+    status, out, err = run(*args)
+
+    assert status == 0, err
+    credited = Annotation.objects.values_list("image__source_key", "annotator__username")
+    assert sorted(credited) == [
+        ("a.png", "lena"), ("a.png", "mia"), ("sub/b.png", "lena"), ("sub/b.png", "mia"),
+    ]  # fmt: skip
+    assert out.splitlines() == [
+        "People: 2",
+        "  mia@x.org -> mia (a member, by e-mail)",
+        "  tom -> lena (chosen)",
+        "In:  2 files; labels: 3 records, 5 annotations, 0 decisions, 5 labels",
+        "Out: 2 images (2 new), 4 annotations (4 written), 0 decisions (0 written), 4 labels",
+        "Not applied: 1",
+        f"  ghost.png: {folder_labels_module.UNMATCHED}",
+        f"Uploaded 2 files to project {project.pk}: 2 created, 0 duplicates, 0 rejected.",
+    ]
+    status, out, _ = run(*args, "--strict")
+    assert status == 3
+    assert "Out: 2 images (0 new), 4 annotations (0 written)" in out
+
+
+def test_upload_dry_run_prints_who_is_who_and_what_would_not_apply(run, people_folder):
+    project, folder, labels = people_folder
+    args = ["upload", str(project.pk), str(folder), "--labels-from", "csv-annotators"]
+
+    status, out, err = run(*args, "--labels-file", str(labels), "--dry-run")
+
+    assert status == 0, err
+    assert out.splitlines() == [
+        "People: 2",
+        "  mia@x.org -> mia (a member, by e-mail)",
+        "  tom -> tom (a new inactive account)",
+        "In:  2 files; labels: 3 records, 5 annotations, 0 decisions, 5 labels",
+        "Not applied: 1",
+        f"  ghost.png: {folder_labels_module.UNMATCHED}",
+        "Dry run: nothing was sent.",
+    ]
+    assert not Image.objects.exists() and not User.objects.filter(username="tom").exists()
+    bad = folder.parent / "bad.json"
+    bad.write_text('{"tom": "nobody"}')
+    status, _, err = run(*args, "--labels-file", str(labels), "--dry-run", "--annotators", str(bad))
+    assert status == 1 and "No active member of this project is named 'nobody'" in err
+
+
+def test_files_sharing_a_name_the_labels_give_once_get_none_in_any_batch(run, people_folder):
+    """one/x.png and two/x.png, sent in different batches, are both refused the entry
+    x.png (the server, seeing one at a time, could not tell)."""
+    project, folder, _ = people_folder
+    for sub, seed in (("one", 5), ("two", 6)):
+        (folder / sub).mkdir()
+        (folder / sub / "x.png").write_bytes(image_bytes(seed=seed))
+    labels = folder.parent / "x.csv"
+    labels.write_text("file,mia@x.org\nx.png,cat\n")
+    args = ["upload", str(project.pk), str(folder), "--labels-from", "csv-annotators"]
+
+    status, out, err = run(*args, "--labels-file", str(labels), "--batch-size", "1", "--strict")
+
+    assert status == 3, err
+    assert not Annotation.objects.exists() and Image.objects.count() == 4
+    lines = out.splitlines()
+    assert "Not applied: 3" in lines
+    assert sum("Ambiguous file name 'x.png'" in line for line in lines) == 2
+    assert f"  x.png: {folder_labels_module.UNMATCHED}" in lines
+
+
+def test_annotators_are_refused_for_labels_that_name_no_one(run, people_folder, tmp_path):
+    project, folder, _ = people_folder
+    chosen = tmp_path / "annotators.json"
+    chosen.write_text("{}")
+    status, _, err = run(
+        "upload", str(project.pk), str(folder), "--labels-from", "folders",
+        "--annotators", str(chosen),
+    )  # fmt: skip
+    assert status == 1 and "--annotators is for a labels file that names its annotators" in err
+    assert not Image.objects.exists()

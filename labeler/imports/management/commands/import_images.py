@@ -258,7 +258,7 @@ def _user(username: str | None) -> User | None:
 
 
 def _items(
-    folder: Path, files: list[Path], matcher: Matcher | None, from_folders: bool
+    folder: Path, files: list[Path], matcher: LabelMatcher[Any] | None, from_folders: bool
 ) -> Iterator[ImportItem]:
     """Each file with its labels, read only when its turn comes (one in memory at a time),
     and hashed as read where the labels carry the images' sha256s."""
