@@ -101,15 +101,15 @@ class LabelStudio:
         """Upload image files, one task each, as the import page does (each file in a
         field of its own: Label Studio keeps one file per field name)."""
         fields = {f"file{n}": (name, data) for n, (name, data) in enumerate(files.items())}
-        return self.call("POST", f"/api/projects/{project}/import", files=fields)  # type: ignore[no-any-return]
+        return self.call("POST", f"/api/projects/{project}/import", files=fields)
 
     def tasks_import(self, project: int, tasks: list[dict[str, Any]] | bytes) -> dict[str, Any]:
         """Import tasks: a list, or a JSON file's bytes (as the import page sends one)."""
         if isinstance(tasks, bytes):
-            return self.call(  # type: ignore[no-any-return]
+            return self.call(
                 "POST", f"/api/projects/{project}/import", files={"file": ("tasks.json", tasks)}
             )
-        return self.call("POST", f"/api/projects/{project}/import", json=tasks)  # type: ignore[no-any-return]
+        return self.call("POST", f"/api/projects/{project}/import", json=tasks)
 
     def local_storage_add(self, project: int, folder: Path) -> None:
         """Connect a folder under the document root, so that its files are served to the
@@ -150,7 +150,7 @@ class LabelStudio:
             body["lead_time"] = lead_time
         if cancelled:
             body["was_cancelled"] = True
-        return self.call("POST", f"/api/tasks/{task}/annotations/", token=user.token, json=body)  # type: ignore[no-any-return]
+        return self.call("POST", f"/api/tasks/{task}/annotations/", token=user.token, json=body)
 
     def ground_truth_mark(self, annotation: int) -> None:
         self.call("PATCH", f"/api/annotations/{annotation}/", json={"ground_truth": True})
@@ -166,7 +166,7 @@ class LabelStudio:
                 params={"exportType": export_type},
                 raw=True,
             )
-            return response.content  # type: ignore[no-any-return]
+            return response.content
         options = {"annotations__completed_by": {"only_id": False}}
         snapshot = self.call(
             "POST", f"/api/projects/{project}/exports/", json={"serialization_options": options}
@@ -186,7 +186,7 @@ class LabelStudio:
         response = self.call(
             "GET", f"{base}/download", params={"exportType": export_type}, raw=True
         )
-        return response.content  # type: ignore[no-any-return]
+        return response.content
 
     def _wait_for(self, path: str, done: Any, what: str, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
