@@ -195,21 +195,26 @@ def _walk(patterns: list, prefix: str = "") -> Iterator[tuple[str, URLPattern]]:
 
 
 def labels_file_routes() -> list[str]:
-    """Every route whose view calls the loader (``archive_plan``, ``labels_file_load``)."""
+    """Every route whose view calls the loader (``archive_plan``, ``labels_file_load``),
+    itself or through a function of its own module (a page's steps)."""
     found = set()
     for name, pattern in _walk(get_resolver().url_patterns):
         callback = inspect.unwrap(pattern.callback)
         view = getattr(callback, "view_class", None) or getattr(callback, "cls", callback)
         functions = [view] if inspect.isfunction(view) else list(vars(view).values())
-        called = {
-            called
-            for function in functions
-            if inspect.isfunction(function)
-            for called in inspect.unwrap(function).__code__.co_names
-        }
+        called = _names_called(f for f in functions if inspect.isfunction(f))
+        module = vars(inspect.getmodule(view))
+        steps = [module[n] for n in called if inspect.isfunction(module.get(n))]
+        called |= _names_called(f for f in steps if f.__module__ == view.__module__)
         if {"archive_plan", "labels_file_load"} & called:
             found.add(name)
     return sorted(found)
+
+
+def _names_called(functions: Iterator) -> set[str]:
+    return {
+        called for function in functions for called in inspect.unwrap(function).__code__.co_names
+    }
 
 
 ROUTES = labels_file_routes()

@@ -151,6 +151,50 @@ def test_two_people_on_one_account_are_asked_for_again_and_nothing_is_written(le
     assert stash_id(response) == kept and len(stashed()) == 3
 
 
+@pytest.mark.parametrize(
+    "choice, words",
+    [
+        ({"person-0-key": "ann1", "person-0": "outsider"}, "No active member"),
+        ({"person-0-key": "nobody@x.org", "person-0": "ann1"}, "The file names no person"),
+    ],
+)
+def test_a_choice_the_import_refuses_is_shown_with_the_check(
+    lead, outsider, project, choice, words
+):
+    client = client_as(lead)
+    kept = stash_id(check(client, project, people_archive(), "csv-annotators", PEOPLE_CSV))
+    response = client.post(url(project), {"stash": kept, **choice})
+    assert response.status_code == 400
+    assert words in unescape(response.content.decode())
+    assert stash_id(response) == kept
+    assert not Image.objects.exists() and not User.objects.filter(username="zoe@x.org").exists()
+
+
+def test_a_person_two_members_could_be_is_left_for_the_lead_to_choose(lead, project):
+    for name in ("zoe", "zoe2"):
+        add_member(project, UserFactory(username=name, email="zoe@x.org"))
+    client = client_as(lead)
+    checked = check(client, project, people_archive(), "csv-annotators", PEOPLE_CSV)
+    assert checked.status_code == 200
+    html = unescape(checked.content.decode())
+    assert "could be any of the members 'zoe', 'zoe2'" in html
+    assert choices(checked) == {"ann1": "ann1", "zoe@x.org": ""}
+    response = client.post(
+        url(project),
+        {
+            "stash": stash_id(checked),
+            "person-0-key": "ann1",
+            "person-0": "ann1",
+            "person-1-key": "zoe@x.org",
+            "person-1": "zoe2",
+        },
+    )
+    assert response.status_code == 200
+    assert ("a.png", "zoe2") in set(
+        Annotation.objects.values_list("image__original_name", "annotator__username")
+    )
+
+
 def test_a_flat_format_is_checked_then_imported(lead, project):
     client = client_as(lead)
     files = {"cat/a.png": image_bytes(seed=1), "dog/b.png": b"junk"}
