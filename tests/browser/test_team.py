@@ -125,12 +125,15 @@ def test_a_lead_imports_a_labelled_zip_and_reads_the_report(
     page.get_by_role("link", name="Import labelled").click()
     page.get_by_label("Archive (.zip)").set_input_files(str(archive))
     page.get_by_label("Labels", exact=True).select_option("imagefolder")
+    page.get_by_role("button", name="Check").click()
+    expect(page.locator("#check-counts")).to_contain_text("5")  # files in
     page.get_by_role("button", name="Import").click()
     expect(page.locator("#import-summary")).to_have_text(
         "4 created, 0 duplicates, 1 rejected; labels: 3 applied, 2 refused, 0 without labels."
     )
     expect(page.locator('tr[data-status="created"][data-labels="applied"]')).to_have_count(3)
-    expect(page.locator("tr", has_text="fox/4.png")).to_contain_text("fox")
+    expect(page.locator(".import-report tr", has_text="fox/4.png")).to_contain_text("fox")
+    expect(page.locator(".import-not-applied")).to_contain_text("Unknown label(s) 'fox'")
     screenshot("import")
 
 
