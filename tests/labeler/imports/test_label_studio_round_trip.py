@@ -135,6 +135,18 @@ def test_to_label_studio_and_back_every_label_stays_its_persons(
         }
     )
     assert time_spent(fresh) == time_spent(project)
+    # Only the consensus final labels are not carried: they are worked out again.
+    agreed = [
+        n for n, t in enumerate(exported, start=1) if t["meta"]["final_method"] == "consensus"
+    ]
+    assert len(agreed) == 3
+    assert {(line["record"], line["reason"]) for line in report["not_applied"]} == {
+        (
+            f"Task {n}: meta.final_method",
+            "a consensus final label is not carried: it is worked out again",
+        )
+        for n in agreed
+    }
     counts = report["counts"]
     annotations = sum(len(given) for given in GIVEN.values())
     assert counts["in"]["annotations"] == counts["out"]["annotations"] == annotations
