@@ -31,6 +31,7 @@ from labeler.imports.loader import (
     id_field,
     json_parse,
     list_field,
+    moment_kept,
     names_field,
     number_field,
     object_field,
@@ -47,6 +48,7 @@ from labeler.imports.records import (
     Person,
     RecordsFile,
     Skipped,
+    email_key,
 )
 
 # Whoever Label Studio no longer names: the author of an annotation whose user was
@@ -83,6 +85,7 @@ def label_studio_records_of(data: Any) -> RecordsFile:
         records.skipped += one.skipped
         for key, image in one.images.items():
             records.add(key, image)
+    records.people_joined()
     return records
 
 
@@ -112,7 +115,9 @@ def _task_read(records: RecordsFile, task: Any, where: str) -> None:
     golds: list[DecisionIn] = []
     reviews: list[DecisionIn] = []
     for number, annotation in enumerate(annotations, start=1):
-        found, accepted = _annotation_read(annotation, f"{where}: annotation {number}")
+        found, accepted = _annotation_read(
+            annotation, f"{where}: annotation {number}", records.skipped
+        )
         if isinstance(found, Skipped):
             records.skipped.append(found)
         elif isinstance(found, DecisionIn):
@@ -128,7 +133,12 @@ def _task_read(records: RecordsFile, task: Any, where: str) -> None:
 
     own = own_decision(field, golds, where, records, annotated=bool(image.annotations))
     if field("final_method")[0] not in (None, ""):
-        golds = []  # our own export writes its final label as ground truth too: the same
+        # Our own export writes its final label as ground truth too (an older one only
+        # there): that one is the same decision. Ground truth with other labels was set
+        # in Label Studio since: it is carried where the final label is not, else listed.
+        final = own.labels if own else _final_labels(*field("final_labels"))
+        same = set(final or (golds[0].labels if golds else []))
+        golds = [gold for gold in golds if set(gold.labels) != same]
     reviews.sort(key=lambda review: review.decided_at or datetime.min.replace(tzinfo=UTC))
     _decide(image, [*([own] if own else []), *golds, *reversed(reviews)], records)
     if image.annotations or image.decision is not None:
@@ -138,10 +148,11 @@ def _task_read(records: RecordsFile, task: Any, where: str) -> None:
 
 
 def _annotation_read(
-    annotation: Any, where: str
+    annotation: Any, where: str, skipped: list[Skipped]
 ) -> tuple[AnnotationIn | DecisionIn | Skipped, list[DecisionIn]]:
     """An annotation as an annotation, the gold decision (ground truth) or skipped (with
-    why), and the decisions of the reviewers who accepted it."""
+    why), and the decisions of the reviewers who accepted it. A lead time too long to
+    keep is listed in ``skipped``, the annotation kept without it."""
     annotation = object_field(annotation, where)
     labels, others = _choices(annotation.get("result"), where)
     cancelled = flag_field(annotation.get("was_cancelled"), f"{where}: was_cancelled")
@@ -150,7 +161,8 @@ def _annotation_read(
     person = person_of(annotation.get("completed_by"), f"{where}: completed_by")
     created = moment_of(annotation.get("created_at"), f"{where}: created_at")
     updated = moment_of(annotation.get("updated_at"), f"{where}: updated_at")
-    lead_time_ms = lead_time_ms_of(annotation.get("lead_time"), f"{where}: lead_time")
+    left_out: list[Skipped] = []
+    lead_time_ms = lead_time_ms_of(annotation.get("lead_time"), f"{where}: lead_time", left_out)
     gold = flag_field(annotation.get("ground_truth"), f"{where}: ground_truth")
     reviews = _reviews(annotation.get("reviews"), labels, where)
     if not labels:
@@ -160,6 +172,7 @@ def _annotation_read(
             labels, GOLD, where=where, by=person, decided_at=updated or created
         ), reviews
     found = AnnotationIn(person or UNKNOWN, labels, where, created, updated, lead_time_ms)
+    skipped += left_out
     return found, reviews
 
 
@@ -340,7 +353,7 @@ def person_of(value: Any, where: str) -> Person | None:
         return Person(f"ls:{_id(identifier, f'{where}.id')}", email=email, username=username)
     if not (email or username):
         raise LabelSourceError(f"{where} names nobody: it needs an id or an email.")
-    return Person(email.lower() or username, email=email, username=username)
+    return Person(email_key(email) if email else username, email=email, username=username)
 
 
 def person_named(text: str, where: str) -> Person | None:
@@ -352,7 +365,7 @@ def person_named(text: str, where: str) -> Person | None:
     if _DIGITS.fullmatch(text):
         return Person(f"ls:{int(text)}")
     if "@" in text:
-        return Person(text.lower(), email=_bounded(text, where, MAX_EMAIL))
+        return Person(email_key(text), email=_bounded(text, where, MAX_EMAIL))
     return Person(text, username=_bounded(text, where, MAX_USERNAME))
 
 
@@ -376,7 +389,7 @@ def _bounded(value: Any, where: str, limit: int) -> str:
 
 def moment_of(value: Any, where: str) -> datetime | None:
     """An ISO 8601 date and time (``2024-05-01T10:00:00.123Z``); UTC when it names no
-    zone; None for null or blank."""
+    zone; None for null or blank. One no time zone could show is refused (``moment_kept``)."""
     if value is None or value == "":
         return None
     text = text_field(value, where).strip()
@@ -386,12 +399,13 @@ def moment_of(value: Any, where: str) -> datetime | None:
         raise LabelSourceError(
             f"{where} {text[:40]!r} is not a date and time (ISO 8601: 2024-05-01T10:00:00Z)."
         ) from None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    return moment_kept(moment, where)
 
 
-def lead_time_ms_of(value: Any, where: str) -> int | None:
+def lead_time_ms_of(value: Any, where: str, left_out: list[Skipped] | None = None) -> int | None:
     """Label Studio's ``lead_time`` (seconds, a number or, in the CSV, its text) in ms;
-    None for null, blank, or longer than the database holds."""
+    None for null, blank, or longer than the database holds (24 days), which is then
+    listed in ``left_out``: the annotation is kept without it, and the report says so."""
     if value is None or value == "":
         return None
     if isinstance(value, str):
@@ -400,7 +414,14 @@ def lead_time_ms_of(value: Any, where: str) -> int | None:
         except ValueError:
             raise LabelSourceError(f"{where} {value[:40]!r} is not a number of seconds.") from None
     seconds = number_field(value, where)
-    return round(seconds * 1000) if seconds * 1000 <= MAX_LEAD_TIME_MS else None
+    if seconds * 1000 <= MAX_LEAD_TIME_MS:
+        return round(seconds * 1000)
+    if left_out is not None:
+        shown = f"{seconds:,.0f}" if seconds < 1e12 else f"{seconds:.3g}"
+        left_out.append(
+            Skipped(where, f"{shown} s is past a day: the annotation is kept without its time")
+        )
+    return None
 
 
 def sha256_of(value: Any, where: str) -> str:

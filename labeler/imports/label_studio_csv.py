@@ -154,12 +154,14 @@ class _CsvReader:
         person = person_named(annotator, f"{where}: annotator")
         created = moment_of(cell("created_at"), f"{where}: created_at")
         updated = moment_of(cell("updated_at"), f"{where}: updated_at")
-        lead_time_ms = lead_time_ms_of(cell("lead_time"), f"{where}: lead_time")
+        left_out: list[Skipped] = []
+        lead_time_ms = lead_time_ms_of(cell("lead_time"), f"{where}: lead_time", left_out)
         if not labels:
             self.records.skipped.append(Skipped(where, "no choices in this row: nothing to import"))
             return
         found = AnnotationIn(person or UNKNOWN, labels, where, created, updated, lead_time_ms)
         records.annotations.append(found)
+        self.records.skipped += left_out
 
 
 def _csv_choices(text: str, where: str) -> list[str]:

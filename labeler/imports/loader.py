@@ -16,6 +16,7 @@ import os
 import re
 import sys
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
 
@@ -196,6 +197,25 @@ def flag_field(value: Any, where: str) -> bool:
     if not isinstance(value, bool):
         raise LabelSourceError(f"{where} must be true or false, not {_kind(value)}.")
     return value
+
+
+# The dates a labels file may give: those every time zone can show (two days inside the
+# calendar's ends), so that no page, export or database write overflows on one.
+EARLIEST = datetime.min.replace(tzinfo=UTC) + timedelta(days=2)
+LATEST = datetime.max.replace(tzinfo=UTC) - timedelta(days=2)
+
+
+def moment_kept(moment: datetime, where: str) -> datetime:
+    """A date and time a file gives, in UTC where it names no zone; refused when it lies
+    so near the calendar's ends that some time zone cannot show it
+    (``0001-01-01T00:00:00+01:00`` is before year 1 in UTC)."""
+    moment = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    if not EARLIEST <= moment <= LATEST:
+        raise LabelSourceError(
+            f"{where} {moment.isoformat()!r} is out of the dates a record may have "
+            f"({EARLIEST.date()} to {LATEST.date()}, in UTC)."
+        )
+    return moment
 
 
 def number_field(value: Any, where: str) -> int | float:

@@ -31,6 +31,7 @@ gives the member its annotations and decisions (``annotations.accounts``).
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
@@ -171,11 +172,11 @@ def _picks(
             field=FIELD,
         )
     by_key = {person.key: person for person in persons}
-    by_email = {person.email.strip().casefold(): person for person in persons if person.email}
+    by_email = {_folded(person.email): person for person in persons if person.email}
     picks: dict[str, _Member | None] = {}
     unknown_people, unknown_members = [], []
     for named, username in chosen.items():
-        person = by_key.get(named) or by_email.get(named.strip().casefold())
+        person = by_key.get(named) or by_email.get(_folded(named))
         if person is None:
             unknown_people.append(named)
             continue
@@ -216,10 +217,10 @@ def _active_member(members: dict[int, _Member], username: str) -> _Member | None
 
 def _member_match(person: Person, members: dict[int, _Member]) -> PersonMatch | None:
     """The active member the person is, by e-mail, then by username (or e-mail as one)."""
-    email = _email(person).casefold()
+    email = _folded(_email(person))
     active = [m for m in members.values() if m.active]
     tries = (
-        (EMAIL, [m for m in active if email and m.email.strip().casefold() == email]),
+        (EMAIL, [m for m in active if email and _folded(m.email) == email]),
         (USERNAME, _username_matches(active, person.username.strip())),
         (USERNAME, [m for m in active if email and m.username.casefold() == email]),
     )
@@ -247,7 +248,7 @@ def _account_walk(person: Person, members: dict[int, _Member], taken: set[str]) 
     is an account an import made for them in this project, or free; none is written."""
     base = account_name(person)
     accounts = _accounts_named(base)
-    email = _email(person).casefold()
+    email = _folded(_email(person))
     names = _names(base)
     for name in names:
         if name.casefold() in taken:
@@ -258,9 +259,7 @@ def _account_walk(person: Person, members: dict[int, _Member], taken: set[str]) 
         mine = [
             user
             for user in holders
-            if user.pk in members
-            and members[user.pk].imported
-            and user.email.strip().casefold() == email
+            if user.pk in members and members[user.pk].imported and _folded(user.email) == email
         ]
         if len(holders) == 1 and mine:
             return PersonMatch(person, mine[0].username, mine[0].pk, IMPORTED)
@@ -271,7 +270,13 @@ def _account_walk(person: Person, members: dict[int, _Member], taken: set[str]) 
 
 
 def _email(person: Person) -> str:
-    return person.email.strip()[:MAX_EMAIL]
+    return unicodedata.normalize("NFC", person.email.strip())[:MAX_EMAIL]
+
+
+def _folded(email: str) -> str:
+    """An e-mail as compared: composed (NFC; a file may write ``josé`` decomposed), case
+    aside."""
+    return unicodedata.normalize("NFC", email.strip()).casefold()
 
 
 def _names(base: str) -> list[str]:

@@ -14,6 +14,7 @@ with its reason. Plain Python, no Django: the command-line client reads files th
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -82,6 +83,13 @@ class ImageRecords:
         return sum(len(a.labels) for a in self.annotations) + decided
 
 
+def email_key(email: str) -> str:
+    """The key of a person a file names by e-mail: the address in Unicode's composed form
+    (NFC), lower case, so that one address written in two cases or compositions is one
+    person."""
+    return unicodedata.normalize("NFC", email.strip()).lower()
+
+
 @dataclass(frozen=True)
 class Skipped:
     """A record of the file the import does not apply, and why (``Task 4: annotation 2``,
@@ -100,12 +108,41 @@ class RecordsFile:
     tasks: int = 0  # the records the file holds (tasks, rows, images), used or not
 
     def people(self) -> list[Person]:
-        """Everyone the file names, once each, in their first order."""
+        """Everyone the file names, once each, in their first order; the e-mail and
+        username a record gives them, where the first to name them gave none (Label Studio
+        names one person by their id here and by the expanded object there)."""
         seen: dict[str, Person] = {}
         for records in self.images.values():
             for person in records.people():
-                seen.setdefault(person.key, person)
+                known = seen.setdefault(person.key, person)
+                if known is not person and (
+                    (person.email and not known.email) or (person.username and not known.username)
+                ):
+                    seen[person.key] = Person(
+                        known.key, known.email or person.email, known.username or person.username
+                    )
         return list(seen.values())
+
+    def people_joined(self) -> None:
+        """Make one person of the keys that give the same e-mail: a file may name someone
+        by an id here (with their e-mail) and by the e-mail alone there (Label Studio's
+        expanded ``completed_by`` beside our own export's ``final_decided_by``). Their
+        records go to the first key the file names them by."""
+        first: dict[str, Person] = {}
+        joined: dict[str, Person] = {}
+        for person in self.people():
+            if person.email:
+                kept = first.setdefault(email_key(person.email), person)
+                if kept is not person:
+                    joined[person.key] = kept
+        if not joined:
+            return
+        for records in self.images.values():
+            for annotation in records.annotations:
+                annotation.person = joined.get(annotation.person.key, annotation.person)
+            decision = records.decision
+            if decision is not None and decision.by is not None:
+                decision.by = joined.get(decision.by.key, decision.by)
 
     def annotation_count(self) -> int:
         return sum(len(records.annotations) for records in self.images.values())
@@ -118,7 +155,11 @@ class RecordsFile:
 
     def add(self, key: str, records: ImageRecords) -> None:
         """Add an image's records; a key named again adds its annotations (a decision
-        named twice keeps the first and lists the second as skipped)."""
+        named twice keeps the first and lists the second as skipped). Keys are kept in
+        Unicode's composed form (NFC), as files are matched: ``Été.jpg`` written composed
+        in one record and decomposed in another is one image, not two entries that would
+        make its match ambiguous."""
+        key = unicodedata.normalize("NFC", key)
         current = self.images.get(key)
         if current is None:
             self.images[key] = records

@@ -26,6 +26,7 @@ from labeler.imports.records import (
     Person,
     RecordsFile,
     Skipped,
+    email_key,
 )
 from labeler.imports.tool_formats.names import counted, name_add
 from labeler.json_depth import MAX_DEPTH
@@ -123,7 +124,8 @@ def _cvat_person(assignee: Element | None) -> Person | None:
     email = (assignee.findtext("email") or "").strip()
     if not username and not email:
         return None
-    return Person(key=f"cvat:{username}" if username else email, email=email, username=username)
+    key = f"cvat:{username}" if username else email_key(email)
+    return Person(key=key, email=email, username=username)
 
 
 def _cvat_image(result: RecordsFile, image: Element, number: int, person: Person | None) -> None:

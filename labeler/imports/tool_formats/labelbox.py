@@ -12,6 +12,7 @@ from labeler.imports.loader import (
     LabelSourceError,
     jsonl_parse,
     list_field,
+    moment_kept,
     object_field,
     text_field,
 )
@@ -25,6 +26,7 @@ from labeler.imports.records import (
     Person,
     RecordsFile,
     Skipped,
+    email_key,
 )
 from labeler.imports.tool_formats.names import counted, name_add
 
@@ -51,6 +53,8 @@ def labelbox_ndjson_records(text: str) -> RecordsFile:
     for number, row in jsonl_parse(text):
         result.tasks += 1
         _labelbox_row(result, object_field(row, f"line {number}"), f"line {number}")
+    if not result.tasks:  # an empty file is no export: importing it would label nothing
+        raise LabelSourceError("The file is empty; a Labelbox export holds a data row a line.")
     return result
 
 
@@ -135,7 +139,7 @@ def _labelbox_annotation(
         result.skipped.append(Skipped(where, reason))
         return None
     return AnnotationIn(
-        Person(key=email, email=email),
+        Person(key=email_key(email), email=email),
         names,
         where=where,
         created_at=_date_field(details.get("created_at"), f"{where}: created_at"),
@@ -186,19 +190,21 @@ def _labelbox_approval(label: dict[str, Any], where: str) -> tuple[Person, datet
         email = text_field(review.get("reviewed_by"), f"{at}: reviewed_by").strip()
         when = _date_field(review.get("reviewed_at"), f"{at}: reviewed_at")
         if latest is None or _later(when, latest[1]):
-            latest = (Person(key=email, email=email), when)
+            latest = (Person(key=email_key(email), email=email), when)
     return latest
 
 
 def _date_field(value: Any, where: str) -> datetime | None:
-    """An ISO 8601 date and time (``2024-04-08T16:21:26.000+00:00``, ``...Z``), or None."""
+    """An ISO 8601 date and time (``2024-04-08T16:21:26.000+00:00``, ``...Z``), or None;
+    UTC where it names no zone, refused where no time zone could show it."""
     if value is None or value == "":
         return None
     text = text_field(value, where)
     try:
-        return datetime.fromisoformat(text.strip())
+        moment = datetime.fromisoformat(text.strip())
     except ValueError:
         raise LabelSourceError(f"{where} {text[:40]!r} is not an ISO 8601 date.") from None
+    return moment_kept(moment, where)
 
 
 def _lead_time(result: RecordsFile, seconds: Any, where: str) -> int | None:
