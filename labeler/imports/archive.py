@@ -17,14 +17,14 @@ import posixpath
 import zipfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import IO, Any
+from typing import IO
 
 from labeler.errors import ValidationFailed
 from labeler.images.files import RejectedFile, archive_members
 from labeler.imports.matching import label_hashes
-from labeler.imports.people import people_match
+from labeler.imports.preview import Preview, labels_preview, people_out
 from labeler.imports.records import RecordsFile
-from labeler.imports.services import ImportItem, LabelsIn, NotApplied, PersonOut
+from labeler.imports.services import ImportItem, LabelsIn, NotApplied
 from labeler.imports.sources import (
     COCO,
     CSV,
@@ -227,37 +227,19 @@ def archive_preview(
     plan: ArchivePlan,
     labels_in: LabelsIn | None,
     annotators: Mapping[str, str] | None,
-) -> dict[str, Any]:
+) -> Preview:
     """What importing the archive would do, read without writing anything: the counts
-    in, whose account each person of the labels file would take (``people_match``, with
-    the lead's ``annotators`` choices), and the records no file would take."""
-
-    labels_in = labels_in or LabelsIn()
-    people = labels_in.people
-    matches = (
-        people_match(project=project, people=people, chosen=annotators)
-        if people or annotators
-        else []
+    in, whose account each person of the labels file would take (with the lead's
+    ``annotators`` choices), and the records that would not apply, the archive's
+    entries that are no image among them. Entries that carry a sha256 are matched by
+    name here; the import compares their content too."""
+    preview = labels_preview(
+        matcher=plan.matcher,
+        names=plan.names.values(),
+        labels_in=labels_in,
+        files=len(plan.names) + len(plan.skipped),
     )
-    not_applied = [NotApplied(s.record, s.reason) for s in labels_in.skipped]
-    not_applied += [NotApplied(name, reason) for name, reason in plan.skipped.items()]
-    if plan.matcher is not None:
-        for name in plan.names.values():
-            match = plan.matcher.match(name)
-            if match.ambiguous:
-                not_applied.append(NotApplied(name, match.reason))
-        not_applied += [
-            NotApplied(key, "No file of the archive matches this entry of the labels file.")
-            for key in plan.matcher.unmatched()
-        ]
-    return {
-        "counts_in": {
-            "files": len(plan.names) + len(plan.skipped),
-            "records": labels_in.records,
-            "annotations": labels_in.annotations,
-            "decisions": labels_in.decisions,
-            "labels": labels_in.labels,
-        },
-        "people": [PersonOut(m.person.key, m.person.shown(), m.account, m.how) for m in matches],
-        "not_applied": not_applied,
-    }
+    preview.not_applied += [NotApplied(name, reason) for name, reason in plan.skipped.items()]
+    people = labels_in.people if labels_in is not None else []
+    preview.people = people_out(project=project, people=people, chosen=annotators)
+    return preview

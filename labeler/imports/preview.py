@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from labeler.errors import ValidationFailed
-from labeler.imports.labels import FINAL
 from labeler.imports.matching import LabelMatcher
 from labeler.imports.people import people_match
 from labeler.imports.records import Person
@@ -33,18 +32,6 @@ class Preview:
     people: list[PersonOut] = field(default_factory=list)
     not_applied: list[NotApplied] = field(default_factory=list)
     problem: str = ""
-
-
-def per_person_check(labels_in: LabelsIn | None, *, labels_as: str, annotator: str | None) -> None:
-    """Refuse, as the import does, ``labels_as`` other than final or an ``annotator`` for a
-    file that names each annotation's person: a dry run answers what the import would."""
-    if labels_in is not None and labels_in.per_person and (labels_as != FINAL or annotator):
-        raise ValidationFailed(
-            "labels_as and annotator apply to files that give labels without saying who "
-            "made them; this file names each annotation's person, and each goes to them "
-            "(choose their accounts with annotators).",
-            field="labels_as",
-        )
 
 
 def people_out(

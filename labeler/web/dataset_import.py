@@ -33,10 +33,10 @@ from labeler.imports.archive import (
 )
 from labeler.imports.labels import LABELS_AS
 from labeler.imports.people import CHOSEN, EMAIL, USERNAME
-from labeler.imports.preview import people_preview, per_person_check
+from labeler.imports.preview import people_preview
 from labeler.imports.records import Person
 from labeler.imports.report import HOW_SAID
-from labeler.imports.services import NotApplied, PersonOut
+from labeler.imports.services import NotApplied, PersonOut, per_person_check
 from labeler.imports.stash import Stash, stash_drop, stash_keep, stash_open, stash_purge
 from labeler.projects.models import Membership, Project
 from labeler.web.pages import page_project, page_user
@@ -225,8 +225,8 @@ def _check(
     return Check(
         stash=stash_id,
         options=options,
-        counts_in=preview["counts_in"],
-        not_applied=preview["not_applied"],
+        counts_in=preview.counts_in,
+        not_applied=preview.not_applied,
         people=rows,
         members=_member_names(project) if rows else [],
         problem=problem,

@@ -87,7 +87,7 @@ def test_the_check_shows_what_came_in_who_is_who_and_what_will_not_apply(lead, p
     assert re.search(r'data-counts="in"><td>3</td><td>3</td><td>4</td><td>0</td><td>4</td>', html)
     assert choices(response) == {"ann1": "ann1", "zoe@x.org": "new"}
     assert "a member, by username: ann1" in html and "a new inactive account: zoe@x.org" in html
-    assert "ghost.png" in html and "No file of the archive matches this entry" in html
+    assert "ghost.png" in html and "No imported file matches this entry" in html
     assert "notes.txt" in html
     # Nothing is written before the import; the archive waits, and only for its owner.
     assert not Image.objects.exists() and not User.objects.filter(username="zoe@x.org").exists()

@@ -25,10 +25,16 @@ from labeler.flows import images_import
 from labeler.images.files import RejectedFile
 from labeler.imports.labels import LABELS_AS
 from labeler.imports.matching import label_hashes
-from labeler.imports.preview import labels_preview, people_out, per_person_check
+from labeler.imports.preview import labels_preview, people_out
 from labeler.imports.records import ImageRecords, RecordsFile
 from labeler.imports.report import counts_lines, not_applied_lines, people_lines
-from labeler.imports.services import ImportItem, ImportResult, ImportSummary, LabelsIn
+from labeler.imports.services import (
+    ImportItem,
+    ImportResult,
+    ImportSummary,
+    LabelsIn,
+    per_person_check,
+)
 from labeler.imports.sources import (
     CSV,
     LABEL_FILE_SUFFIX,
