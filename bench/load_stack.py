@@ -8,6 +8,7 @@ which then stops them in order (``Stack.stop``, also run on errors).
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import secrets
 import signal
@@ -118,21 +119,29 @@ def stack_env(*, database_url: str, redis_url: str, var_dir: Path) -> dict[str, 
 def static_collect(env: dict[str, str]) -> None:
     """collectstatic with DEBUG off (the manifest storage's hashed names), when needed.
 
-    Skipped while the manifest is newer than every source file: it takes seconds.
+    Skipped while the manifest is newer than every source file: it takes seconds. Test
+    runs side by side (CI's two passes) share one folder: they take turns on a lock file
+    beside it, so that the second finds the first's manifest whole instead of collecting
+    over it while the first one's server reads it.
     """
-    manifest = Path(env["STATIC_ROOT"]) / "staticfiles.json"
-    sources = [ROOT / "static", ROOT / "node_modules" / "@panzoom"]
-    newest = max(
-        (path.stat().st_mtime for folder in sources for path in folder.rglob("*")), default=0.0
-    )
-    if manifest.exists() and manifest.stat().st_mtime > newest:
-        return
-    subprocess.run(
-        [str(BIN / "python"), "manage.py", "collectstatic", "--noinput", "--verbosity", "0"],
-        cwd=ROOT,
-        env=env,
-        check=True,
-    )
+    static_root = Path(env["STATIC_ROOT"])
+    static_root.parent.mkdir(parents=True, exist_ok=True)
+    with open(static_root.with_name(static_root.name + ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file is closed
+        manifest = static_root / "staticfiles.json"
+        sources = [ROOT / "static", ROOT / "node_modules" / "@panzoom"]
+        newest = max(
+            (path.stat().st_mtime for folder in sources for path in folder.rglob("*")),
+            default=0.0,
+        )
+        if manifest.exists() and manifest.stat().st_mtime > newest:
+            return
+        subprocess.run(
+            [str(BIN / "python"), "manage.py", "collectstatic", "--noinput", "--verbosity", "0"],
+            cwd=ROOT,
+            env=env,
+            check=True,
+        )
 
 
 def free_port() -> int:
