@@ -42,7 +42,14 @@ from labeler.imports.labels import (
     labels_recorded_since,
 )
 from labeler.imports.people import people_match, people_resolve
-from labeler.imports.records import AnnotationIn, ImageRecords, Person, RecordsFile, Skipped
+from labeler.imports.records import (
+    AnnotationIn,
+    DecisionIn,
+    ImageRecords,
+    Person,
+    RecordsFile,
+    Skipped,
+)
 from labeler.projects.models import Project
 from labeler.projects.services import project_import_mark
 
@@ -235,6 +242,11 @@ class _Import:
     summary: ImportSummary
     people: dict[str, User] = field(default_factory=dict)  # person key -> account
     started: datetime = field(default_factory=timezone.now)
+    # What this import recorded on each image, for a file with the content of an earlier
+    # one (a duplicate): (image, person key) -> the annotation, whether it changed
+    # anything and its label count; image -> the decision.
+    recorded: dict[tuple[int, str], tuple[AnnotationIn, bool, int]] = field(default_factory=dict)
+    decided: dict[int, DecisionIn] = field(default_factory=dict)
 
 
 def images_import(
@@ -479,6 +491,12 @@ def _records_apply(
     names: list[str] = []
     for annotation in _latest_each(shared, records, result.name):
         where = annotation.where or result.name
+        kept = shared.recorded.get((image.pk, annotation.person.key))
+        if kept is not None and kept[0] is annotation:  # one entry taken twice: recorded
+            continue
+        if kept is not None and not _replaces(shared, image, annotation, where):
+            refused += 1
+            continue
         try:
             checked = shared.labels.check(annotation.labels)
             if not checked:
@@ -497,6 +515,7 @@ def _records_apply(
             summary.lost(where, f"{annotation.person.shown()}: {exc}")
             refused += 1
             continue
+        shared.recorded[image.pk, annotation.person.key] = (annotation, changed, len(checked))
         written += changed
         unchanged += not changed
         summary.labels_out += len(checked)
@@ -505,6 +524,16 @@ def _records_apply(
     summary.annotations_unchanged += unchanged
     result.annotations = written + unchanged
     decision = records.decision
+    first = shared.decided.get(image.pk)
+    if decision is not None and first is not None:
+        if decision is not first:  # the same entry twice decides nothing more
+            summary.lost(
+                decision.where or result.name,
+                f"A second decision for this image ({result.name} has the content of an "
+                f"earlier file); the first ({first.where}) is kept.",
+            )
+            refused += 1
+        decision = None
     if decision is not None:
         try:
             checked = shared.labels.check(decision.labels)
@@ -529,6 +558,7 @@ def _records_apply(
             summary.decisions_written += changed
             summary.decisions_unchanged += not changed
             summary.labels_out += len(checked)
+            shared.decided[image.pk] = decision
             result.decision = decision.method
             names = checked
     result.label_names = names
@@ -538,6 +568,32 @@ def _records_apply(
     elif refused:
         result.labels = REFUSED
         result.labels_reason = "Every record of this file was refused; the report lists why."
+
+
+def _replaces(shared: _Import, image: Image, annotation: AnnotationIn, where: str) -> bool:
+    """Whether the annotation replaces the one by the same person that this import
+    recorded on the image from an earlier file with the same content: the later of the two
+    is kept (the first on a tie), the other listed, and its counts undone if replaced."""
+    key = (image.pk, annotation.person.key)
+    kept, changed, labels = shared.recorded[key]
+    summary = shared.summary
+    if _when(annotation) <= _when(kept):
+        summary.lost(
+            where,
+            f"{annotation.person.shown()} labelled this image again ({kept.where}, a file "
+            "with the same content); their later annotation is kept.",
+        )
+        return False
+    summary.lost(
+        kept.where,
+        f"{annotation.person.shown()} labelled this image again ({where}, a file with the "
+        "same content); their later annotation is kept.",
+    )
+    summary.annotations_written -= changed
+    summary.annotations_unchanged -= not changed
+    summary.labels_out -= labels
+    del shared.recorded[key]
+    return True
 
 
 def _time_spent(annotation: AnnotationIn, summary: ImportSummary) -> int | None:
