@@ -5,7 +5,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict
 from typing import Any
@@ -27,10 +26,11 @@ from labeler.images.services import upload_read
 from labeler.imports.archive import LABEL_FORMATS, archive_items, archive_plan, archive_preview
 from labeler.imports.batch import BatchLabels, batch_labels
 from labeler.imports.labels import LABELS_AS
+from labeler.imports.loader import annotators_parse
 from labeler.imports.matching import normalised
-from labeler.imports.preview import people_out, per_person_check
+from labeler.imports.preview import people_out
 from labeler.imports.records import RecordsFile
-from labeler.imports.services import ImportItem, LabelsIn, NotApplied
+from labeler.imports.services import ImportItem, LabelsIn, NotApplied, per_person_check
 from labeler.imports.sources import (
     LABEL_FILE_SUFFIX,
     LABEL_SEPARATORS,
@@ -68,19 +68,10 @@ class ImportOptionsSerializer(StrictInput, serializers.Serializer):
     )
 
     def validate_annotators(self, value: str) -> dict[str, str]:
-        if not value.strip():
-            return {}
         try:
-            chosen = json.loads(value)
-        except ValueError as exc:
-            raise serializers.ValidationError(f"Not JSON: {exc}.") from exc
-        if not isinstance(chosen, dict) or not all(
-            isinstance(k, str) and isinstance(v, str) for k, v in chosen.items()
-        ):
-            raise serializers.ValidationError(
-                'A JSON object of text to text: {"<person>": "<username>" or "new"}.'
-            )
-        return chosen
+            return annotators_parse(value)
+        except LabelSourceError as exc:
+            raise serializers.ValidationError(str(exc)) from exc
 
 
 class ImportResultSerializer(serializers.Serializer):
@@ -187,11 +178,14 @@ class FilesOptionsSerializer(ImportOptionsSerializer):
     )
 
 
-class FilesPreviewSerializer(serializers.Serializer):
+class PreviewSerializer(serializers.Serializer):
     dry_run = serializers.BooleanField()
     counts_in = CountsInSerializer()
     people = PersonSerializer(many=True)
     not_applied = NotAppliedSerializer(many=True)
+
+
+class FilesPreviewSerializer(PreviewSerializer):
     labels_file = LabelsFileSerializer(allow_null=True, help_text=_WHOLE_FILE)
 
 
@@ -313,13 +307,7 @@ class ImportView(ProjectScopedView):
             people=labels_in.people,
             chosen=options.get("annotators") or None,
         )
-        counts_in = {
-            "files": files,
-            "records": labels_in.records,
-            "annotations": labels_in.annotations,
-            "decisions": labels_in.decisions,
-            "labels": labels_in.labels,
-        }
+        counts_in = labels_in.counts(files)
         body = {
             "dry_run": True,
             "counts_in": counts_in,
@@ -344,13 +332,6 @@ class ArchiveOptionsSerializer(ImportOptionsSerializer):
         "(the people matched and how, the counts in, the records no file matches), "
         "writing nothing.",
     )
-
-
-class PreviewSerializer(serializers.Serializer):
-    dry_run = serializers.BooleanField()
-    counts_in = CountsInSerializer()
-    people = PersonSerializer(many=True)
-    not_applied = NotAppliedSerializer(many=True)
 
 
 _ARCHIVE_FORM = {
@@ -419,7 +400,7 @@ class ArchiveImportView(ProjectScopedView):
                 labels_in=labels_in,
                 annotators=options.validated_data.get("annotators") or None,
             )
-            return Response(PreviewSerializer({"dry_run": True, **preview}).data)
+            return Response(PreviewSerializer({"dry_run": True, **asdict(preview)}).data)
         return _import_answer(
             self, archive_items(archive, plan), options.validated_data, labels_in=labels_in
         )

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from labeler.client.api import ClientError
 from labeler.imports import sources
+from labeler.imports.loader import LabelSourceError, annotators_parse
 from labeler.imports.matching import label_hashes
 from labeler.imports.records import ImageRecords, RecordsFile
 
@@ -132,14 +133,7 @@ def annotators_read(path: str | os.PathLike[str]) -> str:
     """The lead's choice of accounts from a JSON file (person -> username or "new"), as
     the text the server takes; refused here when it is no such object."""
     try:
-        chosen = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ClientError(f"--annotators {path}: cannot be read as JSON: {exc}") from None
-    if not isinstance(chosen, dict) or not all(
-        isinstance(k, str) and isinstance(v, str) for k, v in chosen.items()
-    ):
-        raise ClientError(
-            f'--annotators {path}: a JSON object of text to text: {{"<person>": "<username>" '
-            'or "new"}.'
-        )
+        chosen = annotators_parse(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeError, LabelSourceError) as exc:
+        raise ClientError(f"--annotators {path}: {exc}") from None
     return json.dumps(chosen)

@@ -238,3 +238,24 @@ def _kind(value: Any) -> str:
     if isinstance(value, str):
         return "text"
     return "a list" if isinstance(value, list) else "an object"
+
+
+def annotators_parse(text: str) -> dict[str, str]:
+    """The lead's choice of accounts for a per-person file's people, as the API, the page,
+    the command and the client take it: a JSON object from each person (their key or
+    e-mail) to a member's username, or to "new" for an account of their own. Read as
+    every labels file's JSON is (bounded, checked); raises LabelSourceError saying what
+    is wrong. Blank text is no choice."""
+    if not text.strip():
+        return {}
+    try:
+        chosen = json_parse(text)
+    except LabelSourceError as exc:  # not JSON, nested too deep, a number too long
+        raise LabelSourceError(f"Not JSON that can be read: {exc}") from exc
+    if not isinstance(chosen, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in chosen.items()
+    ):
+        raise LabelSourceError(
+            'A JSON object of text to text: {"<person>": "<username>" or "new"}.'
+        )
+    return chosen

@@ -83,11 +83,4 @@ def labels_preview(
             if match.ambiguous:
                 not_applied.append(NotApplied(name, match.reason))
         not_applied += [NotApplied(key, UNMATCHED) for key in matcher.unmatched()]
-    counts_in = {
-        "files": files,
-        "records": labels_in.records,
-        "annotations": labels_in.annotations,
-        "decisions": labels_in.decisions,
-        "labels": labels_in.labels,
-    }
-    return Preview(counts_in, [], not_applied)
+    return Preview(labels_in.counts(files), [], not_applied)

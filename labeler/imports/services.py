@@ -119,6 +119,16 @@ class LabelsIn:
             )
         return cls.of_entries(list(labels.values()), labels_as=labels_as, unmatched=unmatched)
 
+    def counts(self, files: int) -> dict[str, int]:
+        """The counts in, as every import and dry run reports them, with ``files`` offered."""
+        return {
+            "files": files,
+            "records": self.records,
+            "annotations": self.annotations,
+            "decisions": self.decisions,
+            "labels": self.labels,
+        }
+
     @classmethod
     def of_entries(
         cls,
@@ -321,13 +331,7 @@ def _import_all(
     """The import's transaction: the project's final-label lock first, as every writer of
     final labels takes it (docs/architecture.md, Locks), then the people of a per-person
     file, then the files one by one, then the records no file took."""
-    if labels_in.per_person and (labels_as != FINAL or annotator_name):
-        raise ValidationFailed(
-            "labels_as and annotator apply to files that give labels without saying who "
-            "made them; this file names each annotation's person, and each goes to them "
-            "(choose their accounts with annotators).",
-            field="labels_as",
-        )
+    per_person_check(labels_in, labels_as=labels_as, annotator=annotator_name)
     if labels_as != ANNOTATION or labels_in.people:
         final_labels_lock(project.pk)
     summary = ImportSummary(
@@ -365,6 +369,19 @@ def _import_all(
         summary.lost(key, "No imported file matched this entry of the labels file.")
     summary.labels_created = shared.labels.created
     return summary
+
+
+def per_person_check(labels_in: LabelsIn | None, *, labels_as: str, annotator: str | None) -> None:
+    """Refuse ``labels_as`` other than final, or an ``annotator``, for a file that names
+    each annotation's person: each label goes to its person. The import and every dry
+    run ask here."""
+    if labels_in is not None and labels_in.per_person and (labels_as != FINAL or annotator):
+        raise ValidationFailed(
+            "labels_as and annotator apply to files that give labels without saying who "
+            "made them; this file names each annotation's person, and each goes to them "
+            "(choose their accounts with annotators).",
+            field="labels_as",
+        )
 
 
 def _annotator(

@@ -284,8 +284,8 @@ def test_a_dry_run_prints_the_people_counts_and_unmatched_entries_and_writes_not
 @pytest.mark.parametrize(
     "content, words",
     [
-        ("{not json", "cannot be read as JSON"),
-        ('["ann1"]', "a JSON object of text to text"),
+        ("{not json", "Not JSON that can be read"),
+        ('["ann1"]', "A JSON object of text to text"),
         ('{"nobody": "ann1"}', "annotators: The file names no person 'nobody'"),
         ('{"ann1": "stranger"}', "annotators: No active member of this project"),
     ],

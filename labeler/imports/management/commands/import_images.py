@@ -10,7 +10,6 @@ applied (``labeler.imports.report``), whatever the verbosity."""
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
@@ -24,6 +23,7 @@ from labeler.errors import DomainError
 from labeler.flows import images_import
 from labeler.images.files import RejectedFile
 from labeler.imports.labels import LABELS_AS
+from labeler.imports.loader import annotators_parse
 from labeler.imports.matching import label_hashes
 from labeler.imports.preview import labels_preview, people_out
 from labeler.imports.records import ImageRecords, RecordsFile
@@ -232,17 +232,9 @@ def _annotators(path: Path | None) -> dict[str, str] | None:
     if path is None:
         return None
     try:
-        chosen = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise CommandError(f"--annotators {path}: cannot be read as JSON: {exc}") from exc
-    if not isinstance(chosen, dict) or not all(
-        isinstance(k, str) and isinstance(v, str) for k, v in chosen.items()
-    ):
-        raise CommandError(
-            f'--annotators {path}: a JSON object of text to text: {{"<person>": "<username>" '
-            'or "new"}.'
-        )
-    return chosen
+        return annotators_parse(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeError, LabelSourceError) as exc:
+        raise CommandError(f"--annotators {path}: {exc}") from exc
 
 
 def _sha256(path: Path) -> str | None:
