@@ -160,11 +160,18 @@ def annotation_imported(
     time_spent_ms: int | None,
 ) -> bool:
     """Record one person's imported annotation with its dates and time spent; returns
-    whether its labels changed."""
+    whether its labels changed. Where the person's annotation of the image here is newer
+    than the file's (they labelled it again since), theirs is kept: LabelsRefused says so."""
     annotation = Annotation.objects.filter(image=image, annotator=annotator).first()
     wanted = sorted(label.pk for label in labels)
     if annotation is not None and sorted(annotation.labels.values_list("pk", flat=True)) == wanted:
         return False
+    made = updated_at or created_at
+    if annotation is not None and made is not None and annotation.updated_at > made:
+        raise LabelsRefused(
+            f"their annotation here ({annotation.updated_at:%Y-%m-%d %H:%M} UTC) is newer "
+            f"than the file's ({made:%Y-%m-%d %H:%M} UTC) and is kept."
+        )
     annotation_record(
         project=project,
         annotator=annotator,

@@ -157,7 +157,9 @@ class LabelMatcher(Generic[V]):
         self._file_decoded_names: dict[str, int] = {}
         self._file_upload_names: dict[str, int] = {}
         self._file_stems: dict[str, int] = {}
+        self._file_paths: dict[str, int] = {}  # files by path, composed
         for path in files:
+            _count(self._file_paths, [_composed(normalised(path))])
             name = posixpath.basename(_composed(normalised(path)))
             _count(self._file_names, [name])
             _count(self._file_stems, [posixpath.splitext(name)[0]])
@@ -177,6 +179,13 @@ class LabelMatcher(Generic[V]):
     def _by_names(self, path: str) -> LabelMatch[V]:
         path = _composed(normalised(path))
         decoded = _decoded(path)
+        if self._file_paths.get(path, 0) > 1:  # composed and decomposed: two files, one name
+            return LabelMatch(
+                None,
+                reason=f"Ambiguous file name {path!r}: {self._file_paths[path]} files have it "
+                "once their accents are written the same way.",
+                ambiguous=True,
+            )
         for index, form in ((self._paths, path), (self._decoded_paths, decoded)):
             entries = index.get(form)
             if entries and len(entries) == 1:

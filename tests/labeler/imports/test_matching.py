@@ -245,3 +245,13 @@ def test_an_entry_named_without_its_extension_matches_the_one_file_with_that_ste
     assert matcher.unmatched() == ["c3d4"]
     # A name with an extension never matches by stem.
     assert LabelMatcher({"a1b2.png": ["cat"]}, files=["a1b2.jpg"]).match("a1b2.jpg").labels is None
+
+
+def test_two_files_whose_names_differ_only_in_their_accents_composition_take_no_entry():
+    composed, decomposed = "\u00c9t\u00e9.png", "E\u0301te\u0301.png"
+    matcher = LabelMatcher({composed: ["cat"]}, files=[composed, decomposed])
+
+    for name in (composed, decomposed):
+        found = matcher.match(name)
+        assert found.labels is None and found.ambiguous
+    assert matcher.unmatched() == [composed]

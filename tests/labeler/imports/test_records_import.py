@@ -11,6 +11,7 @@ import pytest
 
 from labeler.agreement.services import final_labels_refresh
 from labeler.annotations.models import Annotation, FinalLabel, FinalLabelMethod
+from labeler.annotations.submit import annotation_record
 from labeler.flows import images_import
 from labeler.imports.records import (
     AnnotationIn,
@@ -225,3 +226,19 @@ def test_a_decision_never_replaces_a_final_label_a_person_settled(members, lead,
     assert (final.method, labels(final)) == ("gold", ["cat"])
     assert [n.record for n in summary.not_applied] == ["Task 1"]
     assert "does not replace" in summary.not_applied[0].reason
+
+
+@pytest.mark.django_db
+def test_a_members_newer_annotation_here_is_kept_over_an_older_one_in_the_file(
+    members, lead, annotator, media_root
+):
+    run(members, records_file(), NAMES, lead)
+    mine = Annotation.objects.get(image__original_name="tie.png", annotator=annotator)
+    dog = Label.objects.get(project=members, name="dog")
+    annotation_record(project=members, annotator=annotator, image_id=mine.image_id, labels=[dog.pk])
+
+    again = run(members, records_file(), NAMES, lead)
+
+    assert labels(Annotation.objects.get(pk=mine.pk)) == ["dog"]
+    (kept,) = [n for n in again.not_applied if n.record == "Task 2: annotation 1"]
+    assert "newer than the file's" in kept.reason and "is kept" in kept.reason
