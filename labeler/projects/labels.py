@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -34,6 +35,17 @@ def _fail(message: str) -> ValidationFailed:
     return ValidationFailed(message, field="labels")
 
 
+# Characters that reorder the text shown around them (U+202A-U+202E, U+2066-U+2069): in
+# a name they make it read as something else.
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def _visible(ch: str) -> bool:
+    """Whether a character shows: not a space, a format character (zero-width) or a mark
+    alone."""
+    return unicodedata.category(ch)[0] not in "ZC" and unicodedata.category(ch) != "Mn"
+
+
 def _parse_one(raw: Any, index: int) -> LabelSpec:
     if isinstance(raw, str):
         raw = {"name": raw}
@@ -48,6 +60,11 @@ def _parse_one(raw: Any, index: int) -> LabelSpec:
     name = name.strip()
     if len(name) > 100 or any(ord(ch) < 32 for ch in name):
         raise _fail(f"Label name {name[:40]!r} is too long or holds control characters.")
+    if any(ch in _BIDI_CONTROLS for ch in name) or not any(_visible(ch) for ch in name):
+        raise _fail(
+            f"Label name {name[:40]!r} holds text direction controls or nothing visible: "
+            "a label's name is what annotators read."
+        )
     color = raw.get("color", raw.get("colour"))
     if color is not None:
         if not isinstance(color, str) or not _COLOR.match(color.strip().lower()):

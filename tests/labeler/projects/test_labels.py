@@ -164,3 +164,16 @@ def test_a_new_hotkey_clashing_with_a_kept_one_is_refused():
         )
     swapped = [{"id": 10, "name": "cat", "hotkey": "x"}, "dog", {"name": "cow", "hotkey": "c"}]
     assert [s[2] for s in parsed(swapped, current=CURRENT)] == ["x", "d", "c"]
+
+
+@pytest.mark.parametrize(
+    "name", ["\u202e", "\u200b\u200d", "cat\u202edog", "\u2066x\u2069", "\u0301"]
+)
+def test_a_name_with_direction_controls_or_nothing_visible_is_refused(name):
+    with pytest.raises(ValidationFailed, match="direction controls or nothing visible"):
+        labels_parse([name, "other"], multi_label=False)
+
+
+@pytest.mark.parametrize("name", ["Été", "猫", "👨\u200d👩\u200d👧", "n/a", "x\u0301"])
+def test_names_in_any_script_with_marks_and_joiners_are_kept(name):
+    assert labels_parse([name, "other"], multi_label=False)[0].name == name
