@@ -114,13 +114,18 @@ def _csv_columns(header: list[str]) -> dict[str, int]:
     return columns
 
 
+# The cells our own export writes a task's final label in, repeated on each of its rows.
+FINAL_CELLS = ("final_method", "final_labels", "decided_by", "final_decided_by", "decided_at")
+
+
 class _CsvReader:
     """The records of the converter's rows, read one at a time."""
 
     def __init__(self, columns: dict[str, int]) -> None:
         self.columns = columns
         self.records = RecordsFile()
-        self.decided: set[str] = set()  # the tasks whose final label was read
+        # The tasks whose final label was read, with its cells and the row that gave it.
+        self.decided: dict[str, tuple[tuple[str, ...], str]] = {}
 
     def row_read(self, row: list[str], where: str) -> None:
         def cell(name: str) -> str:
@@ -138,11 +143,21 @@ class _CsvReader:
             self._annotation_read(records, cell, where)
         else:  # a task without annotations: its one row
             self.records.skipped.append(Skipped(where, NOT_LABELLED))
-        if task not in self.decided:  # each of a task's rows repeats its data
-            self.decided.add(task)
+        final = tuple(cell(name) for name in FINAL_CELLS)
+        first = self.decided.get(task)
+        if first is None:  # each of a task's rows repeats its data
+            self.decided[task] = (final, where)
             self.records.tasks += 1
             field: Field = lambda name: (cell(name), f"{where}: {name}")  # noqa: E731
             records.decision = own_decision(field, [], where, self.records)
+        elif final != first[0]:
+            self.records.skipped.append(
+                Skipped(
+                    where,
+                    f"its final label differs from the one of this task's first row "
+                    f"({first[1]}), which is kept",
+                )
+            )
         if records.annotations or records.decision is not None:
             self.records.add(key, records)
 

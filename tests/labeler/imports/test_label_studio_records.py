@@ -612,3 +612,16 @@ def test_the_flat_csv_source_reads_tsv_and_decodes_links_like_the_json():
 def test_the_flat_csv_source_says_which_format_a_file_looks_like(text, labels_format, message):
     with pytest.raises(LabelSourceError, match=message):
         labels_file_load(text.encode(), labels_format=labels_format)
+
+
+def test_a_csv_task_whose_rows_disagree_on_its_final_label_keeps_the_first_and_says_so():
+    text = (
+        "id,annotator,image,choice,final_method,final_labels\n"
+        "7,1,/data/upload/1/ab12cd34-a.png,cat,adjudicated,cat\n"
+        "7,2,/data/upload/1/ab12cd34-a.png,dog,adjudicated,dog\n"
+    )
+    records = label_studio_csv_records_of(text)
+
+    decision = records.images["ab12cd34-a.png"].decision
+    assert decision is not None and decision.labels == ["cat"]
+    assert [(s.record, "differs" in s.reason) for s in records.skipped] == [("line 3", True)]
