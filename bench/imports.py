@@ -29,7 +29,8 @@ written per second, and the process's peak resident memory (VmHWM, reset before 
 The background work an import sends (each new image's previews, one final-labels
 refresh) is counted, not run, as a broker would queue it; the refresh of the per-person
 project is then timed on its own. Each run's counts are checked against what the export
-holds; the exit code says whether all matched.
+holds; the exit code says whether all matched (2: the export would be over the size a
+labels file may have, ``MAX_LABELS_FILE_BYTES``: about 12,000 images).
 """
 
 from __future__ import annotations
@@ -94,11 +95,19 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["MEDIA_ROOT"] = str(options.var_dir / "media")
     os.environ.setdefault("LOG_LEVEL", "WARNING")
     postgres_configure(options.database_url)
+    from labeler.imports.loader import MAX_LABELS_FILE_BYTES
+
     started = time.perf_counter()
     per_person, flat, expected = archives_write(options.var_dir / "data", options.images)
     warm_person, warm_flat, _ = archives_write(options.var_dir / "warm-up", WARM_UP, seed=1)
     print(f"archives of {options.images:,} images written in "
           f"{time.perf_counter() - started:.1f} s", flush=True)  # fmt: skip
+    if expected.export_bytes > MAX_LABELS_FILE_BYTES:
+        print(
+            f"The export of {options.images:,} images is {expected.export_bytes:,} bytes, "
+            f"over the {MAX_LABELS_FILE_BYTES:,} a labels file may hold: ask for fewer."
+        )
+        return 2
     lead = _people_prepare(options)
     _run(_project_new("warm-up flat", lead, options), warm_flat, CSV, "warm-up", lead)
     _run(_project_new("warm-up", lead, options), warm_person, LABEL_STUDIO, "warm-up", lead)

@@ -14,7 +14,8 @@ snapshot export gives. On about 10% of the tasks one of them picks another label
 fifth of those are three-way splits); on about 1% one annotation was cancelled (skipped
 by its annotator); on about 1% the first annotator's annotation is the ground truth.
 Dates run from 2026-03-02, each annotation with its lead time in seconds; about 5% were
-edited later (``updated_at`` after ``created_at``).
+edited later (``updated_at`` after ``created_at``). The JSON is written on one line, as
+the server sends it: about 2.7 KB a task.
 
 The archives hold the images under ``images/`` and the labels beside them: the export
 (``label_studio.json``) for the per-person import, a CSV of one final label per image
@@ -58,6 +59,7 @@ class Expected:
     cancelled: int = 0
     disagreements: int = 0
     finals: dict[str, str] = field(default_factory=dict)  # file name -> flat final label
+    export_bytes: int = 0  # the size of the export's JSON
 
 
 def image_name(number: int) -> str:
@@ -235,7 +237,9 @@ def archives_write(folder: Path, count: int, seed: int = 0) -> tuple[Path, Path,
             data = image_bytes(number, rng)
             people.writestr(f"images/{image_name(number)}", data)
             plain.writestr(f"images/{image_name(number)}", data)
-        people.writestr(EXPORT_NAME, json.dumps(tasks, indent=2, ensure_ascii=False))
+        export = json.dumps(tasks, ensure_ascii=False).encode()  # as the server writes it
+        expected.export_bytes = len(export)
+        people.writestr(EXPORT_NAME, export)
         plain.writestr(CSV_NAME, _final_labels_csv(expected.finals))
     return per_person, flat, expected
 
