@@ -518,12 +518,14 @@ def _records_apply(
             checked = shared.labels.check(annotation.labels)
             if not checked:
                 raise LabelsRefused("The annotation gives no label.")
+            # Outside the savepoint: an account made here outlives a refusal in it.
+            annotator = _account(shared, annotation.person)
             with transaction.atomic():
                 changed = annotation_imported(
                     project=shared.project,
                     image=image,
                     labels=shared.labels.resolve(checked),
-                    annotator=_account(shared, annotation.person),
+                    annotator=annotator,
                     created_at=annotation.created_at,
                     updated_at=annotation.updated_at,
                     time_spent_ms=_time_spent(annotation, summary),
@@ -556,9 +558,9 @@ def _records_apply(
             checked = shared.labels.check(decision.labels)
             if not checked:
                 raise LabelsRefused("The decision gives no label.")
+            by = _account(shared, decision.by) if decision.by else None
             with transaction.atomic():
                 decision_check(image=image, method=decision.method)
-                by = _account(shared, decision.by) if decision.by else None
                 changed = decision_record(
                     project=shared.project,
                     image=image,
