@@ -24,8 +24,7 @@ class LabelFigures:
     ``n_ratings`` counts every rating that chose it, on any image. ``kappa`` is Fleiss'
     kappa on the one-vs-rest recoding. ``specific_agreement`` is the proportion of specific
     agreement: of the pairs of ratings on one image where at least one side chose this
-    label, counted once from each side, the share where both did (the confusion matrix's
-    diagonal entry over its row sum).
+    label, counted once from each side, the share where both did.
 
     ``kappa`` carries no interval: being a multi-rater kappa, it has no per-pair table for
     an asymptotic one, and a bootstrap per label (``with_ci`` on the binary recoding, the
@@ -40,25 +39,27 @@ class LabelFigures:
 
 
 def confusion_matrix(codes: Codes, k: int) -> Counts:
-    """The k x k coincidence counts of categories given to the same image.
+    """The k x k counts of images by the categories two of their annotators gave them.
 
-    Entry [c, d] counts the ordered pairs of two different ratings of one image where the
-    first is c and the second d: each unordered pair of ratings is counted once in each
-    direction. So the matrix is symmetric, a disagreeing pair {c, d} adds 1 to [c, d] and 1
-    to [d, c], an agreeing pair on c adds 2 to [c, c], the trace over the total is the
-    pairwise percent agreement, and row c divided by its sum is how the other rating is
-    spread when one rating is c. Images rated once contribute nothing. Costs
+    Entry [c, d], c != d, counts the images where one annotator gave c and another d; entry
+    [c, c] counts the images where at least two annotators gave c. Each image counts once
+    in a cell whatever the number of its ratings: with two annotators an image, an image
+    they agreed on adds 1 to one diagonal entry, and one they did not agree on adds 1 to
+    [c, d] and to its mirror [d, c], so the matrix is symmetric and its upper triangle
+    counts each disagreeing image once. Images rated once contribute nothing. Costs
     n_items * k^2 multiplications (by BLAS), so it is best kept to tens of categories.
     """
     check_codes(codes, k)
-    products = np.zeros((k, k), dtype=np.float64)
-    totals = np.zeros(k, dtype=np.int64)
+    together = np.zeros((k, k), dtype=np.float64)
+    agreed = np.zeros(k, dtype=np.int64)
     for counts in count_blocks(codes, k):
         # Float products go through BLAS; these integer sums stay far below 2**53, so exact.
-        as_float = counts.astype(np.float64)
-        products += as_float.T @ as_float
-        totals += counts.sum(axis=0)
-    return np.rint(products).astype(np.int64) - np.diag(totals)
+        given = (counts > 0).astype(np.float64)
+        together += given.T @ given
+        agreed += (counts >= 2).sum(axis=0)
+    matrix = np.rint(together).astype(np.int64)
+    np.fill_diagonal(matrix, agreed)
+    return matrix
 
 
 def per_label(codes: Codes, k: int) -> list[LabelFigures]:

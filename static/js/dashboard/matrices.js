@@ -1,5 +1,5 @@
 /* The dashboard's two matrices: Cohen's kappa for each pair of annotators, and which labels
- * two annotators gave the same image (the confusion between labels).
+ * two annotators gave the same image (the confusion between labels), counted in images.
  */
 import { el, fill } from "../lib/dom.js";
 import { isNum, fixed, percent, plural } from "../lib/format.js";
@@ -168,7 +168,7 @@ function bandLegend() {
   );
 }
 
-/** The labels x labels matrix of two annotators' labels per image, and the pairs most confused. */
+/** The labels x labels matrix of images by two annotators' labels, and the pairs most confused. */
 export function renderConfusion(box, report) {
   const ids = report.labels;
   const matrix = report.confusion;
@@ -207,7 +207,7 @@ export function renderConfusion(box, report) {
         { class: "confusion-matrix" },
         el("p", {
           class: "muted card-help",
-          text: "Two annotators' labels on the same image; each row shaded by its share. Blue: agreed; orange: confused.",
+          text: "In images: each cell counts the images where one annotator gave the row's label and another the column's; each row shaded by its share. Blue: agreed; orange: confused.",
         }),
         el("div", { class: "table-wrap plain" }, grid),
       ),
@@ -217,10 +217,10 @@ export function renderConfusion(box, report) {
 }
 
 function confusionCell(count, total, diagonal, rowId, colId) {
-  const share = total ? count / total : 0;
-  const title = total
-    ? `When one annotator chose “${labelName(rowId)}”, another chose “${labelName(colId)}” in ${percent(share)} of the comparisons (${count} of ${total}).`
-    : `No comparisons with “${labelName(rowId)}”.`;
+  const images = plural(count, "image");
+  let title = `No image has “${labelName(rowId)}” from one annotator and another's label.`;
+  if (total && diagonal) title = `${images} where two annotators both chose “${labelName(rowId)}”.`;
+  else if (total) title = `${images} where one annotator chose “${labelName(rowId)}” and another “${labelName(colId)}”.`;
   return shareCell(count, total, diagonal, title);
 }
 
@@ -265,7 +265,7 @@ function topConfusions(ids, matrix) {
               ),
               el("span", {
                 class: "pair-count",
-                text: `${pair.count} · ${percent(pair.count / disagreements)}`,
+                text: `${plural(pair.count, "image")} · ${percent(pair.count / disagreements)}`,
               }),
             ),
           ),
@@ -274,7 +274,7 @@ function topConfusions(ids, matrix) {
     top.length
       ? el("p", {
           class: "footnote muted",
-          text: `Share of all ${disagreements} disagreeing pairs of labels.`,
+          text: `In images given both labels by two annotators; shares of all ${disagreements}.`,
         })
       : null,
   );
