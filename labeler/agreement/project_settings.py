@@ -9,6 +9,7 @@ from labeler.projects.settings_registry import FormInput, ProjectSetting
 SETTINGS = (
     ProjectSetting(
         name="consensus_method",
+        section="review",
         owner="agreement",
         kind="choice",
         choices=ConsensusMethod,
@@ -19,6 +20,7 @@ SETTINGS = (
     ),
     ProjectSetting(
         name="review_threshold",
+        section="review",
         owner="agreement",
         kind="float",
         default=0.7,

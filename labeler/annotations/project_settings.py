@@ -33,6 +33,7 @@ def adaptive_bounds_check(values: Mapping[str, Any]) -> None:
 SETTINGS = (
     ProjectSetting(
         name="overlap",
+        section="essentials",
         owner="annotations",
         kind="int",
         default=1,
@@ -48,6 +49,7 @@ SETTINGS = (
     ),
     ProjectSetting(
         name="overlap_mode",
+        section="overlap",
         owner="annotations",
         kind="choice",
         choices=OverlapMode,
@@ -64,6 +66,7 @@ SETTINGS = (
     ),
     ProjectSetting(
         name="overlap_max",
+        section="overlap",
         owner="annotations",
         kind="int",
         default=5,
@@ -79,6 +82,7 @@ SETTINGS = (
     ),
     ProjectSetting(
         name="adaptive_confidence",
+        section="overlap",
         owner="annotations",
         kind="float",
         default=0.95,
@@ -96,6 +100,7 @@ SETTINGS = (
     ),
     ProjectSetting(
         name="gold_rate",
+        section="gold",
         owner="annotations",
         kind="float",
         default=0.05,
@@ -110,6 +115,7 @@ SETTINGS = (
     ),
     ProjectSetting(
         name="qualification_gold_count",
+        section="gold",
         owner="annotations",
         kind="int",
         default=0,
@@ -127,6 +133,7 @@ SETTINGS = (
     ),
     ProjectSetting(
         name="qualification_pass_mark",
+        section="gold",
         owner="annotations",
         kind="float",
         default=0.8,
@@ -141,6 +148,7 @@ SETTINGS = (
     ),
     ProjectSetting(
         name="gold_pause_window",
+        section="gold",
         owner="annotations",
         kind="int",
         default=20,
@@ -154,6 +162,7 @@ SETTINGS = (
     ),
     ProjectSetting(
         name="gold_pause_below",
+        section="gold",
         owner="annotations",
         kind="float",
         default=0.0,

@@ -7,6 +7,7 @@ from labeler.projects.settings_registry import ProjectSetting
 SETTINGS = (
     ProjectSetting(
         name="export_keep_metadata",
+        section="privacy",
         owner="exports",
         kind="bool",
         default=False,

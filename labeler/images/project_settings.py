@@ -31,6 +31,7 @@ DUPLICATE_DISTANCE_FORM_WORDS = (
 SETTINGS = (
     ProjectSetting(
         name="strip_metadata_on_ingest",
+        section="privacy",
         owner="images",
         kind="bool",
         default=False,
@@ -42,6 +43,7 @@ SETTINGS = (
     ),
     ProjectSetting(
         name="duplicate_distance",
+        section="duplicates",
         owner="images",
         kind="int",
         default=None,

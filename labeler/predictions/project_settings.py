@@ -20,6 +20,7 @@ def training_overrides_clean(raw: Any) -> dict[str, Any]:
 SETTINGS = (
     ProjectSetting(
         name="active_learning",
+        section="model",
         owner="predictions",
         kind="choice",
         choices=ActiveLearning,
@@ -30,6 +31,7 @@ SETTINGS = (
     ),
     ProjectSetting(
         name="active_learning_random_share",
+        section="model",
         owner="predictions",
         kind="float",
         default=0.1,
@@ -44,6 +46,7 @@ SETTINGS = (
     ),
     ProjectSetting(
         name="retrain_after",
+        section="model",
         owner="predictions",
         kind="int",
         default=200,
@@ -57,6 +60,7 @@ SETTINGS = (
     ),
     ProjectSetting(
         name="training",
+        section="training",
         owner="predictions",
         kind="json",
         default={},
@@ -71,6 +75,7 @@ SETTINGS = (
     ),
     ProjectSetting(
         name="machine_check_rate",
+        section="model",
         owner="predictions",
         kind="float",
         default=0.1,
@@ -85,6 +90,7 @@ SETTINGS = (
     ),
     ProjectSetting(
         name="suggestion_holdback",
+        section="model",
         owner="predictions",
         kind="float",
         default=0.1,
@@ -102,6 +108,7 @@ SETTINGS = (
     ),
     ProjectSetting(
         name="suggestion_preselect",
+        section="model",
         owner="predictions",
         kind="float",
         default=0.6,

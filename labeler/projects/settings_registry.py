@@ -32,6 +32,77 @@ LAYERS = ("annotations", "images", "agreement", "predictions", "exports")
 
 
 @dataclass(frozen=True)
+class SettingsSection:
+    """A group of settings the settings page shows together, and what the group is for."""
+
+    key: str
+    title: str
+    purpose: str  # one sentence, shown beside the title while the section is folded
+    folded: bool = True  # asked up front (False) or folded away with its defaults
+
+
+# The settings page's sections, in page order. Each setting names its own; a section may
+# also hold the page's own inputs (the project's instructions, the training inputs).
+SECTIONS = (
+    SettingsSection(
+        "essentials",
+        "What to label",
+        "The name, the labels, how many people label each image, and the images.",
+        folded=False,
+    ),
+    SettingsSection(
+        "instructions",
+        "Instructions for annotators",
+        "Text shown to annotators beside every image: what each label means, what to do "
+        "with unclear cases.",
+    ),
+    SettingsSection(
+        "overlap",
+        "More people where they disagree",
+        "Adaptive overlap: every image gets the number of people above first, then one more "
+        "at a time while their labels disagree.",
+    ),
+    SettingsSection(
+        "review",
+        "Final labels and review",
+        "How an image's final label is decided from its annotations, and when a reviewer "
+        "decides instead.",
+    ),
+    SettingsSection(
+        "gold",
+        "Gold images and qualification",
+        "Images whose answer a lead has set score annotators: mixed into their queues, as a "
+        "test new annotators pass before they start, and to pause one whose accuracy slips.",
+    ),
+    SettingsSection(
+        "model",
+        "Model in the loop",
+        "Once a model is trained, it orders the queue by its uncertainty and suggests labels; "
+        "these say when it retrains and how far its suggestions are checked.",
+    ),
+    SettingsSection(
+        "training",
+        "Training",
+        "How the model is trained: architecture, image size, epochs, the label check after "
+        "each training, and augmentation.",
+    ),
+    SettingsSection(
+        "duplicates",
+        "Near-duplicates",
+        "Images nearly alike are grouped, kept on one side of every split, and sent to review "
+        "when their labels differ.",
+    ),
+    SettingsSection(
+        "privacy",
+        "Exports and privacy",
+        "What is kept of photos' location, camera and owner metadata as they come in and go "
+        "out, and what annotators see of file names.",
+    ),
+)
+SECTION_KEYS = tuple(section.key for section in SECTIONS)
+
+
+@dataclass(frozen=True)
 class FormInput:
     """How the settings page asks for a setting (Django form field derived from it)."""
 
@@ -65,6 +136,7 @@ class ProjectSetting:
     example: Any = None  # a json setting's example value, for the API's schema
     check_with: CrossCheck | None = None  # a rule across settings, given them all after a change
     on_change: FollowUp | None = None  # run by flows.project_update when the value changed
+    section: str = ""  # the settings page's section (a key of SECTIONS) asking for it
 
     @property
     def choice_values(self) -> list[str]:
@@ -145,6 +217,8 @@ def register(settings: Iterable[ProjectSetting]) -> None:
         known = _registered.get(setting.name)
         if known is not None and known != setting:
             raise ValueError(f"Project setting {setting.name!r} is declared twice.")
+        if setting.section not in SECTION_KEYS:
+            raise ValueError(f"{setting.name}: unknown section {setting.section!r}")
         _registered[setting.name] = setting
 
 

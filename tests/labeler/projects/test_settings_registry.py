@@ -140,3 +140,22 @@ def test_the_page_input_is_made_from_the_declaration(setting):
     assert field.required == bool(form.required)
     if setting.kind in ("int", "float") and setting.maximum is not None:
         assert field.max_value == setting.maximum * form.scale
+
+
+@pytest.mark.parametrize("setting", project_settings(), ids=lambda s: s.name)
+def test_every_setting_names_a_section_of_the_settings_page(setting):
+    assert setting.section in settings_registry.SECTION_KEYS
+
+
+def test_a_setting_without_a_known_section_is_refused():
+    stray = ProjectSetting(name="stray", owner="exports", kind="bool", default=False, help="")
+    with pytest.raises(ValueError, match="stray: unknown section ''"):
+        settings_registry.register([stray])
+    assert "stray" not in settings_registry.setting_names()
+
+
+def test_only_the_essentials_are_asked_up_front():
+    up_front = [s.key for s in settings_registry.SECTIONS if not s.folded]
+    assert up_front == ["essentials"]
+    in_it = [s.name for s in project_settings() if s.section == "essentials"]
+    assert in_it == ["overlap"]
