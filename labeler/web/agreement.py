@@ -11,7 +11,7 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_GET
 
-from labeler.annotations.selectors import project_progress
+from labeler.annotations.selectors import ProjectProgress, project_progress
 from labeler.projects import selectors as project_selectors
 from labeler.projects.models import Project
 from labeler.web.annotator_gate import annotator_gate_context
@@ -62,12 +62,75 @@ def review(request: HttpRequest, project_id: int) -> HttpResponse:
     user = page_user(request)
     role = project_selectors.project_role(user=user, project=project)
     can_gold = project_selectors.can_manage(user=user, project=project, role=role)
-    context = {
-        "project": project,
-        "can_gold": can_gold,
-        "review": _review_data(project, role=role or "admin", can_gold=can_gold),
-    }
+    data = _review_data(project, role=role or "admin", can_gold=can_gold)
+    data["empty"] = review_empty_state(project, project_progress(project))
+    context = {"project": project, "can_gold": can_gold, "review": data}
     return render(request, "agreement/review.html", context)
+
+
+def review_empty_state(project: Project, progress: ProjectProgress) -> dict[str, str]:
+    """What an empty review queue says: why nothing is waiting, and the next step.
+
+    An empty queue means different things on a new project and a finished one: nothing to
+    label, nothing labelled, no image labelled by enough annotators yet, or every image
+    labelled so far settled. Each gets its own title, so that no one reads "all agreed"
+    where nobody has labelled anything.
+    """
+    overlap = project.overlap
+    who = f"the {overlap} annotators who label it" if overlap > 1 else "its annotator"
+    comes = (
+        f"An image comes here when {who} disagree, when their consensus is below "
+        f"{round(project.review_threshold * 100)}%, or when someone asks for a review."
+    )
+    label_link = {"link": reverse("label", args=[project.pk]), "link_text": "Label images"}
+    if progress.images == 0:
+        return {
+            "state": "no-images",
+            "title": "No images yet — nothing to review",
+            "text": f"{comes} Upload images first.",
+            "link": reverse("project-upload", args=[project.pk]),
+            "link_text": "Upload images",
+        }
+    if progress.annotations == 0:
+        images = _count(progress.images, "image")
+        return {
+            "state": "no-labels",
+            "title": "Nothing labelled yet — nothing to review",
+            "text": f"None of the {images} has a label yet. {comes}",
+            **label_link,
+        }
+    if progress.complete == 0:
+        return {
+            "state": "not-complete",
+            "title": f"No image has reached {_count(overlap, 'annotator')} yet",
+            "text": (
+                f"{_count(progress.annotations, 'label')} so far. An image is reviewed once "
+                f"{_count(overlap, 'annotator')} have labelled it: the missing votes often "
+                "settle a split."
+            ),
+            **label_link,
+        }
+    waiting = progress.images - progress.complete
+    settled = (
+        "The one fully labelled image is agreed on or decided."
+        if progress.complete == 1
+        else f"All {progress.complete} fully labelled images are agreed on or decided."
+    )
+    rest = f" {_count(waiting, 'image')} still {'waits' if waiting == 1 else 'wait'} for labels."
+    return {
+        "state": "settled",
+        "title": "Nothing to review",
+        "text": (
+            f"{settled}{rest if waiting else ''} New disagreements show up here as annotators "
+            "label."
+        ),
+        "link": reverse("agreement-dashboard", args=[project.pk]),
+        "link_text": "Agreement dashboard",
+    }
+
+
+def _count(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
 
 
 def _review_data(project: Project, *, role: str, can_gold: bool) -> dict[str, Any]:

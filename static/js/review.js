@@ -296,9 +296,12 @@ function showEmpty() {
     $("empty-title").textContent = `No ${REASONS[state.reason].plural} to review`;
     $("empty-text").textContent = "Other reasons may still have images waiting.";
   } else {
-    $("empty-title").textContent = "All agreed — nothing to review";
-    $("empty-text").textContent = "New disagreements show up here as annotators label.";
+    // Why the whole queue is empty (nothing labelled yet, not enough annotators yet, all
+    // settled) is the server's to say, from the project's progress.
+    $("empty-title").textContent = data.empty.title;
+    $("empty-text").textContent = data.empty.text;
   }
+  $("empty").dataset.state = skipped || state.reason ? "filtered" : data.empty.state;
   const query = new URLSearchParams(window.location.search);
   query.delete("image");
   const rest = query.toString();

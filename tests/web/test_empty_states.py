@@ -1,0 +1,89 @@
+"""What the pages say on a new project: nothing yet is said as it is, with the next step.
+
+Each empty page through the Django test client; tests/browser/test_empty_project.py walks
+the same pages in Chromium, where the scripts draw what they draw.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from labeler.projects.models import Project
+from tests.factories import annotation_submit
+
+pytestmark = pytest.mark.django_db
+
+
+def client_as(user: Any) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def script_data(html: str, name: str) -> dict[str, Any]:
+    start = html.index(f'<script id="{name}" type="application/json">')
+    start = html.index(">", start) + 1
+    return json.loads(html[start : html.index("</script>", start)])
+
+
+def review_empty(project: Project, user: Any) -> dict[str, str]:
+    response = client_as(user).get(reverse("review", args=[project.pk]))
+    assert response.status_code == 200
+    html = response.content.decode()
+    data = script_data(html, "review-data")["empty"]
+    # The page's own markup says the same before its script runs.
+    assert f'<h2 id="empty-title">{data["title"]}</h2>' in html
+    assert "All agreed" not in html
+    return data
+
+
+def test_review_queue_of_a_project_without_images_says_upload(project, lead):
+    """No images: the queue says there is nothing to review because nothing is uploaded."""
+    empty = review_empty(project, lead)
+    assert empty["state"] == "no-images"
+    assert empty["title"] == "No images yet — nothing to review"
+    assert empty["link"] == reverse("project-upload", args=[project.pk])
+
+
+def test_review_queue_before_any_label_says_nothing_is_labelled(project, lead, make_images):
+    """Images but no label: not "all agreed" but nothing labelled, and where to label."""
+    make_images(project, 3)
+    empty = review_empty(project, lead)
+    assert empty["state"] == "no-labels"
+    assert empty["title"] == "Nothing labelled yet — nothing to review"
+    assert "None of the 3 images has a label yet." in empty["text"]
+    assert "2 annotators who label it disagree" in empty["text"]
+    assert empty["link"] == reverse("label", args=[project.pk])
+
+
+def test_review_queue_before_any_image_reaches_the_overlap(
+    project, reviewer, annotator, make_images
+):
+    """Labels, but no image labelled by the project's two annotators yet: it says so."""
+    images = make_images(project, 3)
+    annotation_submit(project=project, annotator=annotator, image_id=images[0].pk, labels=["cat"])
+    empty = review_empty(project, reviewer)
+    assert empty["state"] == "not-complete"
+    assert empty["title"] == "No image has reached 2 annotators yet"
+    assert empty["text"].startswith("1 label so far.")
+
+
+def test_review_queue_with_every_image_agreed_counts_them(
+    project, lead, annotator, annotator2, make_images
+):
+    """Two images agreed, one waiting: nothing to review, with how many are settled."""
+    images = make_images(project, 3)
+    for image in images[:2]:
+        for who in (annotator, annotator2):
+            annotation_submit(project=project, annotator=who, image_id=image.pk, labels=["dog"])
+    empty = review_empty(project, lead)
+    assert empty["state"] == "settled"
+    assert empty["title"] == "Nothing to review"
+    assert empty["text"].startswith(
+        "All 2 fully labelled images are agreed on or decided. 1 image still waits for labels."
+    )
