@@ -14,6 +14,7 @@ from django.views.decorators.http import require_POST
 
 from labeler.annotations import qualification
 from labeler.errors import DomainError
+from labeler.predictions.selectors import current_model
 from labeler.predictions.sway import suggestion_sway
 from labeler.projects import selectors
 from labeler.projects.models import Project
@@ -29,6 +30,7 @@ def annotator_gate_context(project: Project, user: User) -> dict[str, Any]:
         "standings": standings,
         "standings_waiting": [row for row in standings if row.needs_lead],
         "sway": suggestion_sway(project),
+        "sway_has_model": current_model(project) is not None,
     }
 
 

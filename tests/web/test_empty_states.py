@@ -13,8 +13,8 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from labeler.projects.models import Project
-from tests.factories import annotation_submit
+from labeler.projects.models import Project, Role
+from tests.factories import ProjectFactory, add_member, annotation_submit
 
 pytestmark = pytest.mark.django_db
 
@@ -87,3 +87,51 @@ def test_review_queue_with_every_image_agreed_counts_them(
     assert empty["text"].startswith(
         "All 2 fully labelled images are agreed on or decided. 1 image still waits for labels."
     )
+
+
+def dashboard_html(project: Project, user: Any) -> str:
+    response = client_as(user).get(reverse("agreement-dashboard", args=[project.pk]))
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+def test_dashboard_shows_the_agreement_figures_before_who_may_label(
+    project, lead, annotator, make_images
+):
+    """With labels, the kappa heat map comes first; the annotators' standings follow."""
+    (image,) = make_images(project, 1)
+    annotation_submit(project=project, annotator=annotator, image_id=image.pk, labels=["dog"])
+    html = dashboard_html(project, lead)
+    assert html.index('id="pairs-card"') < html.index('id="standings-card"')
+    assert html.index('id="confusion-card"') < html.index('id="sway-card"')
+    assert "Which labels get confused <span" in html and "in images" in html
+
+
+def test_dashboard_folds_the_sway_card_until_there_is_something_to_compare(project, lead):
+    """No model, no labels: the sway card is one folded line that says when it fills."""
+    html = dashboard_html(project, lead)
+    assert '<details class="card wide suggestion-sway" id="sway-card">' in html
+    assert "— no model suggests labels yet" in html
+    assert 'id="sway"' not in html  # no table of headers only
+
+
+def test_dashboard_of_a_project_without_images_says_upload(lead):
+    """No images: no "0%" complete, but that there are none and where to upload them."""
+    project = ProjectFactory(name="New", overlap=2)
+    add_member(project, lead, Role.LEAD)
+    html = dashboard_html(project, lead)
+    assert 'id="no-images-note"' in html and "upload some" in html
+    assert "0% ·" not in html
+    assert f'href="{reverse("project-members", args=[project.pk])}"' in html
+    assert "No annotators in this project yet" in html
+
+
+def test_dashboard_of_a_one_annotator_project_says_agreement_needs_two(lead, make_images):
+    """One annotator an image: the page says no agreement can be measured, and where to change it."""
+    project = ProjectFactory(name="Solo", overlap=1)
+    add_member(project, lead, Role.LEAD)
+    make_images(project, 2)
+    html = dashboard_html(project, lead)
+    assert 'id="overlap-one"' in html
+    assert "Each image is labelled by one annotator, so no two labels" in html
+    assert f'href="{reverse("project-edit", args=[project.pk])}"' in html
