@@ -127,7 +127,7 @@ def test_dashboard_of_a_project_without_images_says_upload(lead):
 
 
 def test_dashboard_of_a_one_annotator_project_says_agreement_needs_two(lead, make_images):
-    """One annotator an image: the page says no agreement can be measured, and where to change it."""
+    """One annotator an image: no agreement to measure, and the page says where to change it."""
     project = ProjectFactory(name="Solo", overlap=1)
     add_member(project, lead, Role.LEAD)
     make_images(project, 2)
