@@ -554,6 +554,12 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL") or "INFO"},
-    # One line per task is noise in the web process when tasks run in-process.
-    "loggers": {"celery.app.trace": {"level": "WARNING" if CELERY_TASK_ALWAYS_EAGER else "INFO"}},
+    # Django's default config gives the "django" logger a console handler of its own (while
+    # DEBUG is on) and lets it propagate to root: every refused request was printed twice.
+    # Its records go to root's handler alone (ADMINS is not set: no mail to send).
+    "loggers": {
+        "django": {"handlers": [], "level": "INFO"},
+        # One line per task is noise in the web process when tasks run in-process.
+        "celery.app.trace": {"level": "WARNING" if CELERY_TASK_ALWAYS_EAGER else "INFO"},
+    },
 }
