@@ -15,7 +15,12 @@ from api.permissions import ProjectScopedView
 from labeler.annotations.models import Assignment
 from labeler.annotations.queue import queue_next_image, queue_suggestion_record
 from labeler.errors import ValidationFailed
-from labeler.predictions.selectors import Suggestion, suggestion_for, suggestion_withheld
+from labeler.predictions.selectors import (
+    Suggestion,
+    suggestion_for,
+    suggestion_held_back_note,
+    suggestion_withheld,
+)
 from labeler.projects.models import Project
 
 MAX_ID = 2**63 - 1  # the largest id a row can have
@@ -37,6 +42,13 @@ class NextImageSerializer(serializers.Serializer):
         help_text=(
             "The current model's labels for the image; null when it has none, when the "
             "image is labelled blind, or when the project holds suggestions back from it."
+        ),
+    )
+    suggestion_note = serializers.CharField(
+        allow_blank=True,
+        help_text=(
+            "Why no suggestion is shown where one is held back on purpose (the image is "
+            "labelled blind), for the labelling page to say; empty otherwise."
         ),
     )
 
@@ -71,7 +83,7 @@ class NextImageView(ProjectScopedView):
         )
         if assignment is None:
             return Response(status=status.HTTP_204_NO_CONTENT)
-        suggestion = _suggestion_handed_out(self.project, assignment)
+        suggestion, note = _suggestion_handed_out(self.project, assignment)
         # Built directly rather than by NextImageSerializer (which documents it): this is
         # the hottest answer of the API, and the serializer's fields cost milliseconds.
         context = self.get_serializer_context()
@@ -80,26 +92,33 @@ class NextImageView(ProjectScopedView):
                 "image": QueueImageSerializer(assignment.image, context=context).data,
                 "lease_expires_at": DATETIME.to_representation(assignment.expires_at),
                 "suggestion": asdict(suggestion) if suggestion else None,
+                "suggestion_note": note,
             }
         )
 
 
-def _suggestion_handed_out(project: Project, assignment: Assignment) -> Suggestion | None:
-    """The current model's suggestion for the leased image, unless held back; what was
-    shown (or held back) is kept on the lease for the submit."""
+def _suggestion_handed_out(
+    project: Project, assignment: Assignment
+) -> tuple[Suggestion | None, str]:
+    """The current model's suggestion for the leased image, unless held back, and the
+    note saying why where it is; what was shown (or held back) is kept on the lease for
+    the submit."""
     suggestion = suggestion_for(project=project, image=assignment.image)
-    if suggestion is None:
-        return None
-    withheld = suggestion_withheld(
+    withheld = suggestion is not None and suggestion_withheld(
         project=project, image_id=assignment.image_id, annotator_id=assignment.annotator_id
     )
+    note = suggestion_held_back_note(
+        project=project, image_id=assignment.image_id, suggestion=suggestion, withheld=withheld
+    )
+    if suggestion is None:
+        return None, note
     queue_suggestion_record(
         assignment=assignment,
         model_version=suggestion.model_version,
         label_ids=suggestion.label_ids,
         withheld=withheld,
     )
-    return None if withheld else suggestion
+    return (None if withheld else suggestion), note
 
 
 def _parse_ids(request: Request) -> list[int]:

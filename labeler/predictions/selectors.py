@@ -110,6 +110,36 @@ def suggestion_withheld(*, project: Project, image_id: int, annotator_id: int) -
     return int.from_bytes(digest[:8], "big") / 2**64 < share
 
 
+# What the labelling page says where a suggestion is held back on purpose. One line for
+# both reasons (the holdback share, a spot check of a confirmed machine label): told apart,
+# spot checks would stand out, which the holdback is there to prevent.
+SUGGESTION_HELD_BACK = (
+    "No suggestion shown: some images are labelled blind, so that people's labels can be "
+    "checked against the model's."
+)
+
+
+def suggestion_held_back_note(
+    *, project: Project, image_id: int, suggestion: Suggestion | None, withheld: bool
+) -> str:
+    """Why the annotator sees no suggestion on this image, or "" when nothing is held back.
+
+    ``suggestion`` is the current model's (``suggestion_for``) and ``withheld`` the
+    holdback's draw (``suggestion_withheld``). A spot-checked image has no suggestion at
+    all; it gets the same note as a held-back one where the model has a prediction for it.
+    """
+    if suggestion is not None:
+        return SUGGESTION_HELD_BACK if withheld else ""
+    model = current_model(project)
+    if model is None:
+        return ""
+    # Held back from a spot check only where the model would have suggested something.
+    spot_checked = Prediction.objects.filter(
+        model_version=model, image_id=image_id, image__machine_label__spot_check=True
+    ).exists()
+    return SUGGESTION_HELD_BACK if spot_checked else ""
+
+
 def suggestions_for(*, project: Project, image_ids: list[int]) -> dict[int, Suggestion]:
     """The current model's suggestion per image (as ``suggestion_for``), in three queries."""
     model = current_model(project)

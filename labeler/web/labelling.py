@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from functools import partial
 from typing import Any
 
@@ -10,6 +11,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
+from labeler.projects import selectors as project_selectors
 from labeler.projects.models import Project
 from labeler.web.pages import api_url, page_labels, page_project, page_user
 
@@ -21,11 +23,15 @@ IMAGE_ID_SLOT = 999999999  # replaced by the script with each image's id
 def label(request: HttpRequest, project_id: int) -> HttpResponse:
     """The labelling workspace; the page's script talks to the REST API."""
     project = page_project(request, project_id)
-    return render(
-        request,
-        "annotations/label.html",
-        {"project": project, "workspace": _workspace(project, page_user(request).pk)},
-    )
+    user = page_user(request)
+    role = project_selectors.project_role(user=user, project=project)
+    context = {
+        "project": project,
+        "workspace": _workspace(project, user.pk),
+        # The finish screen offers the review queue to those who may open it.
+        "can_review": project_selectors.can_see_all_annotations(user=user, role=role),
+    }
+    return render(request, "annotations/label.html", context)
 
 
 def _workspace(project: Project, user_id: int) -> dict[str, Any]:
@@ -38,6 +44,7 @@ def _workspace(project: Project, user_id: int) -> dict[str, Any]:
             "suggestion_preselect": project.suggestion_preselect,
         },
         "user": user_id,
+        "instructions": _instructions_seen_key(project, user_id),
         "labels": page_labels(project),
         "urls": {
             "next": api("next-image"),
@@ -50,3 +57,17 @@ def _workspace(project: Project, user_id: int) -> dict[str, Any]:
         },
         "slot": str(IMAGE_ID_SLOT),
     }
+
+
+def _instructions_seen_key(project: Project, user_id: int) -> str:
+    """The browser's note that this person has seen this project's instructions ("" when
+    there are none to show): the page opens them the first time, and again once they change.
+
+    Kept in the browser (localStorage) rather than on the server: it only saves a click,
+    and the Instructions button opens them at any time.
+    """
+    text = project.instructions.strip()
+    if not text:
+        return ""
+    digest = hashlib.sha256(text.encode()).hexdigest()[:16]
+    return f"labeler:instructions-seen:{project.pk}:{user_id}:{digest}"

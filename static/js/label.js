@@ -64,6 +64,7 @@ const skipDialog = createSkipDialog({ onSkip: skip });
 
 // ---- showing an image ----------------------------------------------------------
 function show(current) {
+  $("done").hidden = true;
   state.current = current;
   clock.restart(current.activeMs || 0);
   stage.show(current.item.img, current.item.image);
@@ -94,14 +95,12 @@ function advanceFromQueue(countStall = true) {
     stage.element.dataset.state = "done";
     // A queue that refused (a failed qualification test, a pause) says why, not "done".
     showMessage(state.refusal || "Nothing left for you in this project. Thank you!");
+    $("done").hidden = false;
     renderLabels();
     progress.refresh();
     // Leases of others expire and undone labels reopen images: look again later.
     setTimeout(() => {
-      if (!state.current && state.exhausted) {
-        state.exhausted = false;
-        fill();
-      }
+      if (!state.current && state.exhausted) checkAgain();
     }, 30000);
   } else {
     if (countStall) state.stats.stalls += 1;
@@ -109,6 +108,15 @@ function advanceFromQueue(countStall = true) {
     showMessage("Loading…");
     fill();
   }
+}
+
+/** Asks the queue again after it ran dry: others' leases expire, new images arrive. */
+function checkAgain() {
+  $("done").hidden = true;
+  state.exhausted = false;
+  stage.element.dataset.state = "loading";
+  showMessage("Looking for new images…");
+  fill();
 }
 
 function queueCurrent(item) {
@@ -341,6 +349,21 @@ async function loadHistory() {
   renderLabels();
 }
 
+// ---- instructions ---------------------------------------------------------------------
+/** Opens the project's instructions the first time this person labels it here (and again
+ * once they change: the key carries their digest); the button opens them at any time. */
+function showInstructionsFirstTime() {
+  const key = data.instructions;
+  if (!key) return;
+  try {
+    if (window.localStorage.getItem(key)) return;
+    window.localStorage.setItem(key, new Date().toISOString());
+  } catch {
+    return; // storage refused (private mode, full): the button still opens them
+  }
+  $("instructions-dialog").showModal();
+}
+
 // ---- keyboard and buttons -----------------------------------------------------------
 function openSkip() {
   if (!state.current) return;
@@ -384,6 +407,8 @@ $("back-button").addEventListener("click", goBack);
 $("forward-button").addEventListener("click", goForward);
 $("undo-button").addEventListener("click", undo);
 $("instructions-button").addEventListener("click", () => $("instructions-dialog").showModal());
+$("check-again").addEventListener("click", checkAgain);
+showInstructionsFirstTime();
 setUpHelp(labels);
 keepKeysForShortcuts(".panel");
 

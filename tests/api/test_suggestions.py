@@ -9,6 +9,7 @@ import pytest
 from labeler.annotations.models import Annotation, Assignment
 from labeler.images.models import Image
 from labeler.predictions.models import MachineLabel, MachineLabelStatus, ModelVersion
+from labeler.predictions.selectors import SUGGESTION_HELD_BACK
 from labeler.projects.models import Project
 from tests.conftest import client_for
 from tests.factories import ModelVersionFactory, ProjectFactory, predict
@@ -41,13 +42,16 @@ def test_without_a_model_the_suggestion_is_null(project, annotator, image):
     body = next_body(project, annotator)
     assert body["image"]["id"] == image.pk
     assert body["suggestion"] is None
+    assert body["suggestion_note"] == ""  # nothing held back: no model, nothing to say
 
 
 def test_the_current_models_prediction_comes_with_the_image(project, annotator, image, model):
     """Single-label: the most probable label, its probability as confidence, all probabilities."""
     cat, dog, bird = (label_id(project, n) for n in ("cat", "dog", "bird"))
     predict(model, image, {str(cat): 0.2, str(dog): 0.7, str(bird): 0.1})
-    assert next_body(project, annotator)["suggestion"] == {
+    body = next_body(project, annotator)
+    assert body["suggestion_note"] == ""
+    assert body["suggestion"] == {
         "model_version": model.pk,
         "version": 3,
         "label_ids": [dog],
@@ -248,7 +252,9 @@ def test_a_held_back_suggestion_is_not_shown_and_is_recorded(project, url, annot
     project.suggestion_holdback = 1.0
     project.save()
     predict(model, image, {str(label_id(project, "dog")): 0.9})
-    assert next_body(project, annotator)["suggestion"] is None
+    body = next_body(project, annotator)
+    assert body["suggestion"] is None
+    assert body["suggestion_note"].startswith("No suggestion shown: some images are labelled blind")
     response = submit(url, annotator, {"image": image.pk, "labels": ["dog"]})
     assert response.status_code == 201, response.content
     assert response.json()["suggestion_shown"] is False
@@ -303,3 +309,14 @@ def test_a_spot_check_looks_like_a_held_back_image(project, annotator, make_imag
     assert {first["image"]["id"], second["image"]["id"]} == {ordinary.pk, spot.pk}
     assert first["suggestion"] is None and second["suggestion"] is None
     assert first["image"].keys() == second["image"].keys()
+    # Both say why in the same words: the note does not tell a spot check apart.
+    assert first["suggestion_note"] == second["suggestion_note"] == SUGGESTION_HELD_BACK
+
+
+def test_an_image_the_model_has_not_scored_has_no_note(project, annotator, image, model):
+    """No prediction for the image: nothing is held back, so nothing is said."""
+    project.suggestion_holdback = 1.0
+    project.save()
+    body = next_body(project, annotator)
+    assert body["suggestion"] is None
+    assert body["suggestion_note"] == ""

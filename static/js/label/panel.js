@@ -40,8 +40,14 @@ export function createPanel({ state, labels, multi, chooseLabel, canGoBack, pres
   function renderSuggestion() {
     const current = state.current;
     const suggestion = current && current.source === "queue" ? current.suggestion : null;
-    suggestionBox.hidden = !suggestion;
-    if (!suggestion) return;
+    // Held back on purpose: the server's line says why, so it does not look like a fault.
+    const note = current && current.source === "queue" ? current.item.suggestion_note || "" : "";
+    suggestionBox.hidden = !suggestion && !note;
+    suggestionBox.dataset.heldBack = String(!suggestion && !!note);
+    if (!suggestion) {
+      if (note) fill(suggestionBox, el("span", { class: "muted", text: note }));
+      return;
+    }
     const names = suggestion.label_ids.map((id) => labelOf(id)?.name).filter(Boolean);
     const pct = Math.round(suggestion.confidence * 100);
     const selected = suggestion.confidence >= preselectFrom;

@@ -46,11 +46,18 @@ export function createStage({ isShowing }) {
     stage.dataset.state = "ready";
     stage.dataset.imageId = String(image.id);
     message.textContent = "";
-    info.textContent = `#${image.id} · ${image.original_name || ""} · ${image.width}×${image.height}`;
+    // The file name only where the server gives it: annotators label blind unless the
+    // project shows them names.
+    const parts = [`#${image.id}`, image.original_name, `${image.width}×${image.height}`];
+    info.textContent = parts.filter(Boolean).join(" · ");
   }
 
+  /** Takes the image down, with its line: no caption of an image that is gone. */
   function clear() {
+    shown = null;
     frame.replaceChildren();
+    info.textContent = "";
+    delete stage.dataset.imageId;
   }
 
   function setUpZoom(img) {
