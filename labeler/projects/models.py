@@ -141,3 +141,37 @@ class AccountLinks(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user}'s links revoked at {self.revoked_at:%Y-%m-%d %H:%M}"
+
+
+class Invitation(models.Model):
+    """A way into one project with one role: e-mailed to one address, or a link to share.
+
+    Only the SHA-256 of its token is kept: the link is shown once, when it is made (and
+    e-mailed, for an invitation by e-mail), and nothing stored can rebuild it.
+    """
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="invitations")
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.ANNOTATOR)
+    # The invited address; empty for a shareable link.
+    email = models.EmailField(blank=True)
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    expires_at = models.DateTimeField()
+    # How many people may join by it; None: any number until it expires (an e-mailed one: 1).
+    max_uses = models.PositiveIntegerField(null=True, blank=True)
+    uses = models.PositiveIntegerField(default=0)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["project", "-created_at", "-id"]
+
+    def __str__(self) -> str:
+        to = self.email or "anyone with the link"
+        return f"{to} as {self.role} in {self.project}"
+
+    @property
+    def is_link(self) -> bool:
+        return not self.email

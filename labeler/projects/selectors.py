@@ -8,10 +8,11 @@ from typing import Any
 from django.apps import apps
 from django.contrib.auth.models import AnonymousUser, User
 from django.db import connection
-from django.db.models import QuerySet
+from django.db.models import F, Q, QuerySet
+from django.utils import timezone
 
 from labeler.errors import NotFound, ValidationFailed
-from labeler.projects.models import Label, Membership, Project, Role
+from labeler.projects.models import Invitation, Label, Membership, Project, Role
 
 AnyUser = User | AnonymousUser
 MAX_ID = 2**63 - 1  # the largest id a row can have
@@ -161,3 +162,19 @@ def members_named(
             field=field,
         )
     return found
+
+
+def project_invitations_live(project: Project) -> QuerySet[Invitation]:
+    """The project's invitations that can still be used: not revoked, expired or used up."""
+    return (
+        project.invitations.filter(revoked_at=None, expires_at__gt=timezone.now())
+        .filter(Q(max_uses=None) | Q(uses__lt=F("max_uses")))
+        .select_related("created_by")
+    )
+
+
+def project_invitation(*, project: Project, invitation_id: int) -> Invitation | None:
+    """One of the project's invitations by id, whatever its state; None if it has none such."""
+    if not 0 < invitation_id <= MAX_ID:
+        return None
+    return project.invitations.select_related("project").filter(pk=invitation_id).first()

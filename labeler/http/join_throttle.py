@@ -1,0 +1,65 @@
+"""Holding back the join page: accounts made from one client, and guessed invitation links.
+
+Each client address (as ``login_throttle.client_address`` identifies it) may send
+``LABELER_JOINS_PER_HOUR`` join forms an hour, and open ``LABELER_JOIN_MISSES_PER_HOUR``
+invitation links that no invitation has; past the latter every join request from it is
+refused for the rest of the hour, so tokens cannot be guessed by trying them. The counts
+live in the shared cache; while it cannot be reached every request is let through (with
+a warning in the log), as the login throttle does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+
+from django.conf import settings
+from django.core.cache import cache
+
+from labeler import cache_keys
+from labeler.http.login_throttle import CACHE_ERRORS
+
+logger = logging.getLogger(__name__)
+
+WINDOW_SECONDS = 3600
+REFUSED_MESSAGE = "Too many attempts to join from here; try again in an hour."
+
+
+def join_allowed(*, address: str, post: bool) -> bool:
+    """Whether this client may open (``post`` False) or send (True) the join page now; a
+    sent form is counted."""
+    try:
+        if _count(_key("join-miss", address)) >= settings.LABELER_JOIN_MISSES_PER_HOUR:
+            return False
+        if not post:
+            return True
+        return _increment(_key("join-post", address)) <= settings.LABELER_JOINS_PER_HOUR
+    except CACHE_ERRORS:
+        logger.warning("Join throttle unavailable: the cache cannot be reached", exc_info=True)
+        return True
+
+
+def join_token_missed(*, address: str) -> None:
+    """Count a link no invitation has, opened or sent from this client."""
+    try:
+        _increment(_key("join-miss", address))
+    except CACHE_ERRORS:
+        logger.warning("Join miss not counted: the cache cannot be reached", exc_info=True)
+
+
+def _key(scope: str, address: str) -> str:
+    return cache_keys.login_throttle(scope, "count", hashlib.sha256(address.encode()).hexdigest())
+
+
+def _count(key: str) -> int:
+    return int(cache.get(key) or 0)
+
+
+def _increment(key: str) -> int:
+    # add() is a no-op when the key exists; incr() is Redis's atomic INCR.
+    cache.add(key, 0, timeout=WINDOW_SECONDS)
+    try:
+        return int(cache.incr(key))
+    except ValueError:  # it expired between the two calls: this one is its first
+        cache.set(key, 1, timeout=WINDOW_SECONDS)
+        return 1

@@ -1,0 +1,333 @@
+"""Invitations into a project: who may join which project with which role.
+
+A project's leads (and admins, on any project) invite people either by e-mail (one
+address, one use) or by a link to share (any number of uses, or at most ``max_uses``).
+Each lives a number of days the lead chooses. Its token is random (``secrets``) and
+only its SHA-256 is stored; a token is looked up by that hash and compared in constant
+time. The link is shown once, when made (and e-mailed, for an invitation by e-mail).
+
+Accepting one gives the person the invited role in the project, unless they are a
+member with that role or a stronger one already: a link never demotes anyone. Someone
+without an account makes one on the join page (``invitation_join``); someone signed in
+joins in one click (``invitation_accept``). Deactivated accounts join nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import smtplib
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.contrib.auth import password_validation
+from django.contrib.auth.models import User
+from django.core.exceptions import ValidationError
+from django.core.mail import send_mail
+from django.core.validators import validate_email
+from django.db import transaction
+from django.db.models import F
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+
+from labeler.errors import Conflict, DomainError, NotFound, PermissionDenied, ValidationFailed
+from labeler.projects import accounts, selectors, services
+from labeler.projects.accounts import MailFailed
+from labeler.projects.models import Invitation, Membership, Project, Role
+
+EXPIRY_CHOICES = (1, 7, 30)  # days, as the members page offers them
+DEFAULT_EXPIRY_DAYS = 7
+MAX_EXPIRY_DAYS = 30
+MAX_USES_LIMIT = 1000
+TOKEN_BYTES = 32
+TOKEN_LENGTH = 43  # token_urlsafe(32): 43 characters of A-Z a-z 0-9 - _
+_TOKEN_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+# A stronger role includes what a weaker one may do: lead > reviewer > annotator.
+ROLE_RANK = {Role.ANNOTATOR: 0, Role.REVIEWER: 1, Role.LEAD: 2}
+
+
+class InvitationUnusable(DomainError):
+    """The invitation existed but can no longer be used: expired, revoked or used up."""
+
+    status_code = 410
+    code = "invitation_unusable"
+
+
+@dataclass(frozen=True)
+class InvitationMade:
+    """A new invitation and its link (the only time the link can be read)."""
+
+    invitation: Invitation
+    link: str
+
+
+@dataclass(frozen=True)
+class Joined:
+    """What accepting did: the membership, whether it is new, and whether the member's
+    stronger role was kept rather than the invitation's."""
+
+    membership: Membership
+    created: bool
+    role_kept: bool
+
+
+def token_hash(token: str) -> str:
+    """What is stored of a token: its SHA-256, in hex."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def may_invite(*, user: User, project: Project) -> bool:
+    """Leads of the project and admins invite people into it."""
+    role = selectors.project_role(user=user, project=project, fresh=True)
+    return selectors.can_manage(user=user, project=project, role=role)
+
+
+@transaction.atomic
+def invitation_create(
+    *,
+    project: Project,
+    by: User,
+    base_url: str,
+    role: str = Role.ANNOTATOR,
+    email: str = "",
+    days: Any = DEFAULT_EXPIRY_DAYS,
+    max_uses: Any = None,
+) -> InvitationMade:
+    """Invite someone into ``project`` as ``role``: by e-mail when ``email`` is given
+    (sent now; nothing is kept if it cannot be sent), else a link to share.
+
+    Raises PermissionDenied unless ``by`` leads the project or is an admin,
+    ValidationFailed for a bad role, address, lifetime or number of uses, Conflict when
+    the address is a member's already, MailFailed when the mail server refuses.
+    """
+    if not may_invite(user=by, project=project):
+        raise PermissionDenied("Only the project's leads and admins can invite people.")
+    _role_check(role)
+    days = _days_check(days)
+    email = (email or "").strip()
+    if email:
+        _email_check(email)
+        if max_uses is not None:
+            raise ValidationFailed(
+                "An invitation by e-mail is used once; max_uses is for links.", field="max_uses"
+            )
+        _not_member_check(project, email)
+        _pending_to(project, email).update(revoked_at=timezone.now())
+    else:
+        max_uses = _max_uses_check(max_uses)
+    token = secrets.token_urlsafe(TOKEN_BYTES)
+    invitation = Invitation.objects.create(
+        project=project,
+        role=role,
+        email=email,
+        token_hash=token_hash(token),
+        expires_at=timezone.now() + timedelta(days=days),
+        max_uses=1 if email else max_uses,
+        created_by=by,
+    )
+    link = base_url.rstrip("/") + reverse("join", kwargs={"token": token})
+    if email:
+        _mail(invitation, link=link, by=by)
+    return InvitationMade(invitation=invitation, link=link)
+
+
+def invitation_revoke(*, invitation: Invitation, by: User) -> Invitation:
+    """Revoke an invitation: its link stops working at once (revoking twice is a no-op).
+
+    Raises PermissionDenied unless ``by`` leads the invitation's project or is an admin.
+    """
+    if not may_invite(user=by, project=invitation.project):
+        raise PermissionDenied("Only the project's leads and admins can revoke invitations.")
+    if invitation.revoked_at is None:
+        invitation.revoked_at = timezone.now()
+        Invitation.objects.filter(pk=invitation.pk, revoked_at=None).update(
+            revoked_at=invitation.revoked_at
+        )
+    return invitation
+
+
+def invitation_find(token: str, *, lock: bool = False) -> Invitation:
+    """The usable invitation with this token.
+
+    Raises NotFound for a token no invitation has, InvitationUnusable (410) saying
+    whether it was revoked, has expired or was used up.
+    """
+    unknown = NotFound("This invitation link is not known: check that it was copied whole.")
+    if len(token) != TOKEN_LENGTH or not set(token) <= _TOKEN_CHARS:
+        raise unknown
+    digest = token_hash(token)
+    rows = Invitation.objects.select_related("project", "created_by")
+    if lock:
+        rows = rows.select_for_update(of=("self",))
+    found = rows.filter(token_hash=digest).first()
+    if found is None or not hmac.compare_digest(found.token_hash, digest):
+        raise unknown
+    _usable_check(found)
+    return found
+
+
+def invitation_accept(*, token: str, user: User) -> Joined:
+    """A signed-in person takes the invitation: they become a member with its role.
+
+    Raises as ``invitation_find`` does; PermissionDenied for a deactivated account or,
+    for an invitation by e-mail, an account with another address.
+    """
+    with transaction.atomic():
+        invitation = invitation_find(token, lock=True)
+        if not user.is_active:
+            raise PermissionDenied("This account is deactivated: it cannot join projects.")
+        if invitation.email and invitation.email.casefold() != (user.email or "").casefold():
+            raise PermissionDenied(
+                f"This invitation is for {invitation.email}; you are signed in as "
+                f"{user.username}. Log out to accept it, or ask the lead to invite your address."
+            )
+        return _grant(invitation, user)
+
+
+def invitation_join(*, token: str, username: str, email: str, password: str) -> Joined:
+    """Someone without an account makes one from the invitation and joins, all or nothing.
+
+    For an invitation by e-mail the address is the invited one, whatever ``email`` says.
+    The password must pass the server's password validators. Raises as
+    ``invitation_find`` does; ValidationFailed or Conflict naming the field at fault
+    (a taken username, an address an account has already: sign in instead);
+    PermissionDenied when that account is deactivated.
+    """
+    with transaction.atomic():
+        invitation = invitation_find(token, lock=True)
+        email = invitation.email or (email or "").strip()
+        if not email:
+            raise ValidationFailed("Give your e-mail address.", field="email")
+        _email_check(email)
+        _no_account_with(email)
+        user = accounts.account_create(username=username, email=email)
+        try:
+            password_validation.validate_password(password, user=user)
+        except ValidationError as exc:
+            raise ValidationFailed(" ".join(exc.messages), field="password") from exc
+        user.set_password(password)
+        user.save(update_fields=["password"])
+        return _grant(invitation, user)
+
+
+def _grant(invitation: Invitation, user: User) -> Joined:
+    """The membership the invitation gives; a stronger role held already is kept."""
+    project = invitation.project
+    current = Membership.objects.filter(project=project, user=user).first()
+    if current is not None and ROLE_RANK[Role(current.role)] >= ROLE_RANK[Role(invitation.role)]:
+        return Joined(membership=current, created=False, role_kept=current.role != invitation.role)
+    membership, created = services.membership_set(project=project, user=user, role=invitation.role)
+    Invitation.objects.filter(pk=invitation.pk).update(uses=F("uses") + 1)
+    return Joined(membership=membership, created=created, role_kept=False)
+
+
+def _usable_check(invitation: Invitation) -> None:
+    if invitation.revoked_at is not None:
+        raise InvitationUnusable(
+            "This invitation was revoked by the project's lead: ask them for a new one.",
+            reason="revoked",
+        )
+    if invitation.expires_at <= timezone.now():
+        raise InvitationUnusable(
+            f"This invitation expired on {invitation.expires_at:%d %b %Y at %H:%M} UTC: "
+            "ask the project's lead for a new one.",
+            reason="expired",
+        )
+    if invitation.max_uses is not None and invitation.uses >= invitation.max_uses:
+        raise InvitationUnusable(
+            "This invitation has been used up"
+            + (
+                " already"
+                if invitation.max_uses == 1
+                else f" ({invitation.max_uses} people joined)"
+            )
+            + ": ask the project's lead for a new one.",
+            reason="used_up",
+        )
+
+
+def _role_check(role: Any) -> None:
+    if role not in Role.values:
+        raise ValidationFailed(
+            f"Role must be one of {', '.join(Role.values)}, not {role!r}.", field="role"
+        )
+
+
+def _days_check(days: Any) -> int:
+    if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= MAX_EXPIRY_DAYS:
+        raise ValidationFailed(
+            f"An invitation lives from 1 to {MAX_EXPIRY_DAYS} days, not {days!r}.",
+            field="expires_in_days",
+        )
+    return days
+
+
+def _max_uses_check(max_uses: Any) -> int | None:
+    if max_uses is None:
+        return None
+    if (
+        isinstance(max_uses, bool)
+        or not isinstance(max_uses, int)
+        or not 1 <= max_uses <= MAX_USES_LIMIT
+    ):
+        raise ValidationFailed(
+            f"max_uses is a number from 1 to {MAX_USES_LIMIT}, or none for no limit.",
+            field="max_uses",
+        )
+    return max_uses
+
+
+def _email_check(email: str) -> None:
+    try:
+        validate_email(email)
+    except ValidationError as exc:
+        raise ValidationFailed(f"{email!r} is not an e-mail address.", field="email") from exc
+
+
+def _not_member_check(project: Project, email: str) -> None:
+    member = (
+        Membership.objects.filter(project=project, user__email__iexact=email)
+        .values_list("user__username", flat=True)
+        .first()
+    )
+    if member is not None:
+        raise Conflict(f"{email} is a member already ({member}).", field="email")
+
+
+def _pending_to(project: Project, email: str) -> Any:
+    return Invitation.objects.filter(project=project, email__iexact=email, revoked_at=None)
+
+
+def _no_account_with(email: str) -> None:
+    holder = User.objects.filter(email__iexact=email).order_by("-is_active").first()
+    if holder is None:
+        return
+    if not holder.is_active:
+        raise PermissionDenied(
+            "The account with this e-mail address is deactivated: it cannot join. "
+            "Ask an admin to reactivate it."
+        )
+    raise Conflict(
+        "An account with this e-mail address exists already: sign in to join.",
+        field="email",
+        sign_in=True,
+    )
+
+
+def _mail(invitation: Invitation, *, link: str, by: User) -> None:
+    context = {
+        "project": invitation.project,
+        "role": invitation.get_role_display().lower(),
+        "by": by.get_full_name() or by.username,
+        "link": link,
+        "expires_at": invitation.expires_at,
+    }
+    subject = render_to_string("projects/email/invitation_subject.txt", context).strip()
+    body = render_to_string("projects/email/invitation_body.txt", context)
+    try:
+        send_mail(subject, body, None, [invitation.email])
+    except (OSError, smtplib.SMTPException) as exc:
+        raise MailFailed(f"The e-mail to {invitation.email} could not be sent ({exc}).") from exc
