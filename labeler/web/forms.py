@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from itertools import zip_longest
 from typing import Any
 
 from django import forms
+from django.conf import settings as django_settings
 from django.contrib.auth.models import User
+from django.core.files.uploadedfile import UploadedFile
 from django.utils.datastructures import MultiValueDict
 
 from labeler.errors import DomainError
@@ -15,10 +18,19 @@ from labeler.predictions.training_config import training_config_defaults
 from labeler.projects.labels import DEFAULT_HOTKEYS, PALETTE
 from labeler.projects.models import Project, Role
 from labeler.projects.selectors import active_user_by_username
-from labeler.projects.settings_registry import FormInput, ProjectSetting, project_settings
+from labeler.projects.settings_registry import (
+    SECTIONS,
+    FormInput,
+    ProjectSetting,
+    SettingsSection,
+    project_settings,
+)
 
 LABEL_PARTS = ("id", "name", "color", "hotkey")
 NEW_PROJECT_LABEL_ROWS = 2  # a single-label project needs at least two labels
+# The new-project page asks for two people an image, so that agreement is measured from the
+# start; the API's default (the setting's) stays 1 for scripts that set it themselves.
+NEW_PROJECT_OVERLAP = 2
 
 
 def default_label_row(position: int) -> dict[str, str]:
@@ -72,6 +84,37 @@ class LabelRowsField(forms.Field):
                 label["id"] = int(label_id) if label_id.isdecimal() else label_id
             labels.append(label)
         return labels
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    """A file input that sends any number of files under one name."""
+
+    allow_multiple_selected = True
+
+
+class UploadedFilesField(forms.Field):
+    """The files chosen, as a list; the image services judge each one."""
+
+    widget = MultipleFileInput
+
+    def clean(self, value: Any) -> list[UploadedFile]:
+        files = [f for f in (value if isinstance(value, list | tuple) else [value]) if f]
+        limit = django_settings.LABELER_MAX_FILES_PER_REQUEST
+        if len(files) > limit:
+            raise forms.ValidationError(
+                f"{len(files)} files chosen; at most {limit} go with the form. Choose fewer, "
+                "or add the rest from the project's Upload page."
+            )
+        return files
+
+
+@dataclass(frozen=True)
+class Fold:
+    """A folded section of the settings page: its declaration, its template, whether open."""
+
+    section: SettingsSection
+    template: str
+    open: bool
 
 
 def bounded_number(maximum: float, message: str) -> forms.FloatField:
@@ -213,6 +256,7 @@ class ProjectForm(DomainForm):
         choices=[("0", "Single label"), ("1", "Multi-label")], required=False
     )
     labels = LabelRowsField(required=False)
+    images = UploadedFilesField(required=False)  # the new-project page's files
     # Present (hidden) when the training inputs were on the page: unticked boxes then mean off.
     training_shown = forms.BooleanField(required=False, widget=forms.HiddenInput)
     training_architecture = forms.ChoiceField(
@@ -264,6 +308,23 @@ class ProjectForm(DomainForm):
 
     def clean_multi_label(self) -> bool:
         return bool(self.cleaned_data.get("multi_label") == "1")
+
+    def input_sections(self) -> dict[str, str]:
+        """The section of each of the page's inputs that is not up front."""
+        sections = {setting_input(s): s.section for s in page_settings()}
+        sections.update({name: "training" for name in [*TRAINING_FIELDS, "training_shown"]})
+        sections["instructions"] = "instructions"
+        return sections
+
+    def folds(self) -> list[Fold]:
+        """The folded sections in page order, those with an error after a post open."""
+        sections = self.input_sections()
+        with_errors = {sections.get(name) for name in self.errors} if self.is_bound else set()
+        return [
+            Fold(section, f"projects/sections/{section.key}.html", section.key in with_errors)
+            for section in SECTIONS
+            if section.folded
+        ]
 
     def add_domain_error(self, exc: DomainError) -> None:
         """Show the error beside the input it is about, training keys included."""
@@ -326,6 +387,7 @@ class ProjectForm(DomainForm):
         """An unbound form for a new project, with two empty label rows."""
         rows = [default_label_row(i) for i in range(NEW_PROJECT_LABEL_ROWS)]
         defaults = {setting.name: setting.default for setting in page_settings()}
+        defaults["overlap"] = NEW_PROJECT_OVERLAP
         return cls(
             initial={
                 "multi_label": "0",

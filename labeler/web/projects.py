@@ -3,9 +3,11 @@ an account an import made to the member it stood for)."""
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.core.files.uploadedfile import UploadedFile
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
@@ -16,6 +18,7 @@ from labeler.annotations.project_settings import MAX_OVERLAP
 from labeler.annotations.selectors import annotation_counts_by_annotator, project_progress
 from labeler.errors import DomainError, ValidationFailed
 from labeler.images.duplicate_groups import max_distance_setting
+from labeler.images.files import ALLOWED_FORMATS
 from labeler.images.project_settings import DUPLICATE_DISTANCE_MAX
 from labeler.imports.people import imported_account_link
 from labeler.projects import selectors, services
@@ -49,22 +52,55 @@ def project_detail(request: HttpRequest, project_id: int) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def project_new(request: HttpRequest) -> HttpResponse:
-    """Create a project; its creator becomes its lead."""
+    """Create a project, its creator its lead, and store the images chosen with it.
+
+    A refused form creates nothing (its files are not kept). Once the project exists, its
+    images go through the upload's own ingest, where a bad file never stops the others: the
+    project page then lists each file refused and why.
+    """
     user = page_user(request)
     if not selectors.can_create_projects(user):
         raise PermissionDenied("Only admins and project creators can create projects.")
     if request.method != "POST":
         return _project_form(request, ProjectForm.blank(), project=None)
-    form = ProjectForm(request.POST)
+    form = ProjectForm(request.POST, request.FILES)
     if form.is_valid():
         try:
             project = services.project_create(creator=user, **form.settings())
         except DomainError as exc:
             form.add_domain_error(exc)
         else:
-            messages.success(request, f"Project “{project.name}” created. Next, upload images.")
+            _images_add(request, project, form.cleaned_data["images"])
             return redirect("project-detail", project.pk)
     return _project_form(request, form, project=None)
+
+
+MAX_REFUSALS_SHOWN = 20  # refused files the message names one by one
+
+
+def _images_add(request: HttpRequest, project: Project, files: list[UploadedFile]) -> None:
+    """The chosen images stored as the upload page stores them; what came of them said."""
+    created = f"Project “{project.name}” created"
+    if not files:
+        messages.success(request, f"{created}. Next, add its images from the Upload page.")
+        return
+    results = flows.images_ingest(project=project, files=files)
+    added = sum(r.status == "created" for r in results)
+    twins = sum(r.status == "duplicate" for r in results)
+    said = f"{created} with {added} image{'s' if added != 1 else ''}"
+    messages.success(request, f"{said}{f' ({twins} duplicate(s) left out)' if twins else ''}.")
+    refused = [r for r in results if r.status == "rejected"]
+    if refused:
+        shown = "; ".join(
+            f"{r.archive + ': ' if r.archive else ''}{r.name} ({r.reason})"
+            for r in refused[:MAX_REFUSALS_SHOWN]
+        )
+        more = len(refused) - MAX_REFUSALS_SHOWN
+        messages.error(
+            request,
+            f"{len(refused)} file(s) were not added: {shown}"
+            f"{f' and {more} more' if more > 0 else ''}.",
+        )
 
 
 @login_required
@@ -90,9 +126,12 @@ def project_edit(request: HttpRequest, project_id: int) -> HttpResponse:
 
 
 def _project_form(request: HttpRequest, form: ProjectForm, project: Project | None) -> HttpResponse:
+    """The form page: a refused post answers 400, with each message beside its input."""
     context = {
         "form": form,
         "project": project,
+        "folds": form.folds(),
+        "files_dropped": form.is_bound and bool(request.FILES),
         "label_rows": form["labels"].value() or [],
         "max_overlap": MAX_OVERLAP,
         "palette": PALETTE,
@@ -102,8 +141,12 @@ def _project_form(request: HttpRequest, form: ProjectForm, project: Project | No
         "architectures": ARCHITECTURE_CHOICES,
         "server_duplicate_distance": max_distance_setting(),
         "max_duplicate_distance": DUPLICATE_DISTANCE_MAX,
+        "formats": ", ".join(sorted(ALLOWED_FORMATS)),
+        "max_image_mb": settings.LABELER_MAX_IMAGE_BYTES // (1024 * 1024),
+        "max_files": settings.LABELER_MAX_FILES_PER_REQUEST,
     }
-    return render(request, "projects/form.html", context)
+    status = 400 if form.is_bound else 200
+    return render(request, "projects/form.html", context, status=status)
 
 
 def _project_delete(request: HttpRequest, project: Project, *, confirmed: bool) -> HttpResponse:

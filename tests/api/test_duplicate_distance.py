@@ -108,7 +108,7 @@ def test_the_settings_form_shows_a_bad_distance_beside_its_input(project, lead, 
     client.force_login(lead)
     page_url = reverse("project-edit", args=[project.pk])
     refused = client.post(page_url, edit_post(project, duplicate_distance=value))
-    assert refused.status_code == 200
+    assert refused.status_code == 400
     page = refused.content.decode()
     assert 'id="duplicate-distance-error"' in page
     assert "The near-duplicate distance is a whole number of bits from 0 to 11" in page

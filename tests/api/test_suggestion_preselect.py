@@ -58,7 +58,7 @@ def test_the_settings_form_takes_a_percentage(project, lead):
     project.refresh_from_db()
     assert project.suggestion_preselect == 0.75
     refused = client.post(url, edit_post(project, preselect_percent="150"))
-    assert refused.status_code == 200
+    assert refused.status_code == 400
     page = refused.content.decode()
     assert 'id="preselect-error"' in page
     assert "The lowest pre-selected suggestion confidence is a percentage from 0 to 100" in page

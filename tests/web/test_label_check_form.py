@@ -33,7 +33,7 @@ def test_the_folds_show_save_and_go_back_to_the_default(project, lead):
 def test_bad_folds_are_shown_by_their_field(project, lead, value, message):
     data = settings_post(project, training_label_check_folds=value)
     response = client_as(lead).post(settings_url(project), data)
-    assert response.status_code == 200
+    assert response.status_code == 400
     html = response.content.decode()
     start = html.index('id="label-check-error"')
     assert message in html[start : html.index("</p>", start)]

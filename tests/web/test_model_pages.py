@@ -288,7 +288,7 @@ def test_a_post_without_the_training_inputs_leaves_training_alone(project, lead)
 def test_bad_model_settings_are_shown_by_their_field(project, lead, change, field, message):
     """Each bad input comes back beside its field, nothing saved."""
     response = client_as(lead).post(settings_url(project), settings_post(project, **change))
-    assert response.status_code == 200
+    assert response.status_code == 400
     html = response.content.decode()
     start = html.index(f'id="{field}-error"')
     assert message in html[start : html.index("</p>", start)]

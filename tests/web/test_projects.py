@@ -1,6 +1,6 @@
 """The project pages through the Django test client: who may open them, what they write.
 
-A refused form re-renders with a 200, shows the service's message and writes nothing.
+A refused form re-renders with a 400, shows the service's message and writes nothing.
 """
 
 from __future__ import annotations
@@ -267,7 +267,7 @@ def test_bad_create_re_renders_with_the_error_and_keeps_values(change, field, me
     before = row_counts()
     response = client.post("/projects/new/", project_post(**change))
     page = response.content.decode()
-    assert response.status_code == 200
+    assert response.status_code == 400
     assert message in page
     assert f'id="{field}-error"' in page
     assert row_counts() == before
@@ -341,7 +341,7 @@ def test_bad_edit_re_renders_and_changes_nothing(project, lead, change, field, m
     before = row_counts()
     data = edit_post(project, **change)
     response = client_as(lead).post(reverse("project-edit", args=[project.pk]), data)
-    assert response.status_code == 200
+    assert response.status_code == 400
     page = response.content.decode()
     assert message in page
     assert f'id="{field}-error"' in page
@@ -370,7 +370,7 @@ def test_removing_a_label_in_use_is_refused(project, lead, annotator, make_image
         },
     )
     response = client_as(lead).post(reverse("project-edit", args=[project.pk]), data)
-    assert response.status_code == 200
+    assert response.status_code == 400
     assert "Labels in use cannot be removed: bird" in response.content.decode()
     assert row_counts() == before
 
@@ -386,7 +386,7 @@ def test_becoming_single_label_is_refused_when_annotations_carry_several(
     response = client_as(lead).post(
         reverse("project-edit", args=[project.pk]), edit_post(project, multi_label="0")
     )
-    assert response.status_code == 200
+    assert response.status_code == 400
     assert 'id="multi-label-error"' in response.content.decode()
     project.refresh_from_db()
     assert project.multi_label is True
@@ -612,7 +612,7 @@ def test_bad_quality_settings_are_named_and_nothing_is_saved(project, lead, over
     response = client_as(lead).post(
         reverse("project-edit", args=[project.pk]), edit_post(project, name="Changed", **override)
     )
-    assert response.status_code == 200
+    assert response.status_code == 400
     assert message in response.content.decode()
     project.refresh_from_db()
     assert project.name != "Changed"
