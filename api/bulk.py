@@ -199,7 +199,8 @@ class BulkView(ProjectScopedView):
         """Run `action` on the selection, with the action's parameters beside it.
 
         Actions: review (`note`), relabel (`annotators`: usernames; all when left out),
-        gold (`gold`: true/false, `labels`), priority (`priority`), reserve
+        gold (`gold`: true/false, `labels`), priority (`priority`: a number, or text
+        holding one as a form sends it; empty or not a number is a 400), reserve
         (`annotators`; [] releases), delete, export (export options such as `format`).
         A selection above the background threshold answers 202 and runs as a job.
         Relabel, gold, reserve and delete carry `expected_count`, the number of images

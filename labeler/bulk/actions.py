@@ -9,7 +9,6 @@ leaves nothing changed.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -31,6 +30,7 @@ from labeler.errors import ValidationFailed
 from labeler.exports import services as export_services
 from labeler.exports.options import export_options_parse
 from labeler.images.models import Image
+from labeler.images.priority import priority_parse
 from labeler.projects.models import Project
 from labeler.projects.selectors import members_named
 
@@ -194,12 +194,7 @@ def _gold(
 # ---- priority ----------------------------------------------------------------------------
 def _priority_check(project: Project, params: Mapping[str, Any]) -> dict[str, Any]:
     _only(params, ("priority",))
-    value = params.get("priority")
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise ValidationFailed(
-            "'priority' is a number: higher comes first in the queue.", field="priority"
-        )
-    return {"priority": float(value)}
+    return {"priority": priority_parse(params.get("priority"))}
 
 
 def _priority(

@@ -9,10 +9,13 @@ project. Images are added by uploads and imports, which check and decode them.
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin
 from django.http import HttpRequest
 
+from labeler.errors import ValidationFailed
 from labeler.images.models import Image
+from labeler.images.priority import priority_parse
 
 # Written by their owners only (uploads, imports, the thumbnail worker, the submit and
 # overlap services, the near-duplicate hashing).
@@ -41,8 +44,27 @@ OWNED_FIELDS = [
 ]
 
 
+class ImageAdminForm(forms.ModelForm):
+    """The priority is read as every other route reads it (``priority_parse``)."""
+
+    priority = forms.CharField(
+        required=False, help_text="Higher comes first in the annotation queue."
+    )
+
+    class Meta:
+        model = Image
+        fields = "__all__"  # noqa: DJ007 (the admin lists and orders the fields)
+
+    def clean_priority(self) -> float:
+        try:
+            return priority_parse(self.cleaned_data["priority"])
+        except ValidationFailed as refused:
+            raise forms.ValidationError(refused.message) from refused
+
+
 @admin.register(Image)
 class ImageAdmin(admin.ModelAdmin):
+    form = ImageAdminForm
     list_display = ["original_name", "project", "width", "height", "annotation_count", "priority"]
     list_filter = ["project", "is_complete"]
     search_fields = ["original_name", "sha256"]

@@ -114,7 +114,8 @@ function setUpBulk() {
     const names = param.value.split(",").map((name) => name.trim()).filter(Boolean);
     switch (action.value) {
       case "priority":
-        return { action: "priority", selection, priority: Number(param.value) };
+        // As typed: the server reads it (an empty field or a word is refused, never 0).
+        return { action: "priority", selection, priority: param.value };
       case "reserve":
         return { action: "reserve", selection, annotators: names };
       case "relabel":

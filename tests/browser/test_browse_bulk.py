@@ -201,3 +201,18 @@ def test_a_delete_of_a_selection_that_changed_since_it_was_counted_is_refused_an
     expect(status).to_contain_text("Done", timeout=WAIT)
     assert not Image.objects.filter(pk__in=matching).exists()
     assert Image.objects.count() == before - (len(matching) - 1)
+
+
+@pytest.mark.parametrize(("typed", "said"), [("", "'priority' is empty"), ("soon", "not 'soon'")])
+def test_set_priority_refuses_an_empty_field_or_a_word(live_server, page, typed, said):
+    """The field used to be sent as Number(""), 0: the images' priorities were reset unsaid."""
+    project, _ = digits_project()
+    Image.objects.filter(project=project).update(priority=4)
+    login(page, live_server, "lead")
+    open_images(page, live_server, project)
+    page.locator(".browse-card .pick").first.check()
+    apply(page, "priority", typed)
+    expect(page.locator("#bulk-status")).to_contain_text(said, timeout=WAIT)
+    expect(page.locator("#bulk-apply")).to_be_enabled()
+    assert set(Image.objects.filter(project=project).values_list("priority", flat=True)) == {4.0}
+    assert not BulkAction.objects.exists()
