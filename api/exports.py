@@ -5,6 +5,7 @@ Annotators get 403 and non-members 404, whether the path names the project or th
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from django.db.models import QuerySet
@@ -19,9 +20,10 @@ from rest_framework.response import Response
 from api.pagination import NewestFirst
 from api.parsers import JSONParser
 from api.permissions import ProjectObjectView, ProjectScopedView
-from labeler.errors import Conflict
+from labeler.errors import Conflict, ValidationFailed
 from labeler.exports import services
 from labeler.exports.formats import EXPORTERS, ExportSource, exporter_get
+from labeler.exports.lanes import export_waits_behind
 from labeler.exports.models import Export, ExportStatus
 from labeler.exports.options import (
     ANNOTATORS,
@@ -90,16 +92,30 @@ class ExportSerializer(serializers.ModelSerializer):
     )
     options = serializers.DictField(read_only=True, help_text="The checked options.")
     progress = serializers.FloatField(read_only=True, help_text="Share of images read, 0..1.")
+    queued_behind = serializers.SerializerMethodField(
+        help_text="Queued: how many exports started before it are still queued or running "
+        "in its lane (small exports have a lane of their own); null once it runs."
+    )
+    reused = serializers.SerializerMethodField(
+        help_text="In the answer to a POST: true when an identical export (same options, "
+        "nothing in the project changed since) is handed back instead of a new one."
+    )
     download_url = serializers.SerializerMethodField()
 
     class Meta:
         model = Export
         fields = [
             "id", "project", "format", "options", "status", "done", "total", "progress",
-            "size_bytes", "error", "download_url", "created_by", "created_at", "started_at",
-            "finished_at",
+            "queued_behind", "size_bytes", "error", "download_url", "created_by", "created_at",
+            "started_at", "finished_at", "reused",
         ]  # fmt: skip
         read_only_fields = fields
+
+    def get_queued_behind(self, export: Export) -> int | None:
+        return self.context.get("behind", {}).get(export.pk)
+
+    def get_reused(self, export: Export) -> bool:
+        return bool(self.context.get("reused", False))
 
     def get_download_url(self, export: Export) -> str | None:
         if export.status != ExportStatus.DONE:
@@ -145,6 +161,12 @@ class ExportRequestSerializer(serializers.Serializer):
     )
     label_studio_origin = serializers.CharField(
         required=False, allow_null=True, help_text="https://labelstudio.example.org"
+    )
+    reuse = serializers.BooleanField(
+        default=True,
+        help_text="true (default): an identical export not yet deleted (same options, "
+        "nothing in the project changed since) is answered with 200 and reused: true "
+        "instead of building a copy; false: always build a new one.",
     )
 
 
@@ -200,26 +222,49 @@ class ExportListView(ProjectScopedView):
         self.require_manager()
         exports = Export.objects.filter(project=self.project).select_related("created_by")
         page = self.paginate_queryset(exports)
-        body = ExportSerializer(page, many=True, context={"request": request}).data
+        context = {"request": request, "behind": export_waits_behind(page or [])}
+        body = ExportSerializer(page, many=True, context=context).data
         return self.get_paginated_response(body)
 
     @extend_schema(
         request=ExportRequestSerializer,
-        responses={202: ExportSerializer, 400: OpenApiResponse(description="A bad option.")},
+        responses={
+            202: ExportSerializer,
+            200: OpenApiResponse(ExportSerializer, description="An identical export, reused."),
+            400: OpenApiResponse(description="A bad option."),
+        },
     )
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         """Queue an export: `{"format": "imagefolder", "split": "0.8,0.2", ...}`."""
         self.require_manager()
-        options = export_options_parse(request.data)
-        export = services.export_start(
+        data, reuse = _reuse_taken(request.data)
+        started = services.export_request(
             project=self.project,
             user=self.user,
-            options=options,
+            options=export_options_parse(data),
             base_url=request.build_absolute_uri("/"),
+            reuse=reuse,
         )
+        export = started.export
         export.refresh_from_db()
-        body = ExportSerializer(export, context={"request": request}).data
-        return Response(body, status=status.HTTP_202_ACCEPTED)
+        context = {
+            "request": request,
+            "behind": export_waits_behind([export]),
+            "reused": started.reused,
+        }
+        body = ExportSerializer(export, context=context).data
+        code = status.HTTP_200_OK if started.reused else status.HTTP_202_ACCEPTED
+        return Response(body, status=code)
+
+
+def _reuse_taken(data: Any) -> tuple[Any, bool]:
+    """The body without its ``reuse`` choice, and that choice (true unless false is sent)."""
+    if not isinstance(data, Mapping) or "reuse" not in data:
+        return data, True
+    reuse = data["reuse"]
+    if not isinstance(reuse, bool):
+        raise ValidationFailed("reuse must be true or false.", field="reuse")
+    return {name: value for name, value in data.items() if name != "reuse"}, reuse
 
 
 class ObjectExportView(ProjectObjectView):
@@ -240,7 +285,8 @@ class ExportDetailView(ObjectExportView):
     @extend_schema(responses={200: ExportSerializer})
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         self.require_manager()
-        return Response(ExportSerializer(self.export, context={"request": request}).data)
+        context = {"request": request, "behind": export_waits_behind([self.export])}
+        return Response(ExportSerializer(self.export, context=context).data)
 
     @extend_schema(responses={204: None})
     def delete(self, request: Request, *args: Any, **kwargs: Any) -> Response:

@@ -8,7 +8,10 @@ broker, and a countdown is waited out on a timer; an image's previews (``POOLED_
 are rendered on a pool of threads, one a core; the tasks that load torch (training,
 pre-labelling: ``CHILD_PROCESS_TASKS``) go to a second thread instead, which runs each in
 a process of its own (``worker.run_task``), so that the web process never holds torch and
-thumbnails keep coming while a model trains. Anywhere else (a management command, the
+thumbnails keep coming while a model trains. Exports have two threads of their own
+(``LANE_TASKS``): one writes archives and large exports in turn, the other small ones, so
+a JSON file of a few hundred images is never written after a zip of every photo, nor
+after the other work on the first thread. Anywhere else (a management command, the
 tests, a script) each task runs at once, inside the call that sends it.
 
 With a broker, a task whose sending fails because the broker is down is kept in the
@@ -55,17 +58,23 @@ CHILD_PROCESS_TASKS = frozenset({Task.ML_TRAIN, Task.PRELABEL_DISPATCH, Task.ML_
 # These run on a thread a core (Pillow lets go of the GIL while it decodes, resizes and
 # encodes): a photo's previews take a tenth of a second, and an upload sends hundreds.
 POOLED_TASKS = frozenset({Task.IMAGE_PREPARE, Task.IMAGES_PREPARE, Task.IMAGE_PREPARE_FORMER})
+# These run on a thread of their own each, in the order sent (``labeler.exports.lanes``
+# decides which an export takes): a zip of every photo takes minutes.
+LANE_TASKS = {Task.EXPORT_RUN: "labeler-exports", Task.EXPORT_RUN_SMALL: "labeler-small-exports"}
 
 
 class _Background:
     """Daemon threads that run in-process tasks, each on fresh connections: one runs most
-    tasks in turn, one hands ``CHILD_PROCESS_TASKS`` to a child process each, and one a
-    core runs ``POOLED_TASKS`` side by side."""
+    tasks in turn, one hands ``CHILD_PROCESS_TASKS`` to a child process each, one a core
+    runs ``POOLED_TASKS`` side by side, and one for each of ``LANE_TASKS`` runs its own."""
 
     def __init__(self, on_start: Callable[[], object] | None) -> None:
         self._tasks: queue.Queue[Signature | None] = queue.Queue()
         self._child_tasks: queue.Queue[Signature | None] = queue.Queue()
         self._pooled_tasks: queue.Queue[Signature | None] = queue.Queue()
+        self._lanes: dict[str, queue.Queue[Signature | None]] = {
+            name: queue.Queue() for name in LANE_TASKS
+        }
         self._on_start = on_start
         self._pending = 1 if on_start else 0  # sent and not yet ended
         self._idle = threading.Condition()
@@ -77,6 +86,11 @@ class _Background:
             threading.Thread(target=self._pooled_loop, name=f"labeler-image-tasks-{n}", daemon=True)
             for n in range(self._pool_size)
         ]
+        for task, lane in self._lanes.items():
+            name = LANE_TASKS[task]
+            self._threads.append(
+                threading.Thread(target=self._lane_loop, args=(lane,), name=name, daemon=True)
+            )
 
     def start(self) -> None:
         for thread in self._threads:
@@ -90,6 +104,8 @@ class _Background:
             self._child_tasks.put(signature)
         elif name in POOLED_TASKS:
             self._pooled_tasks.put(signature)
+        elif name in self._lanes:
+            self._lanes[name].put(signature)
         else:
             self._tasks.put(signature)
 
@@ -103,6 +119,8 @@ class _Background:
         self._child_tasks.put(None)
         for _ in range(self._pool_size):
             self._pooled_tasks.put(None)
+        for lane in self._lanes.values():
+            lane.put(None)
 
     def wait(self, timeout: float) -> bool:
         """Whether the thread fell idle in time: every task sent, and every task those sent
@@ -118,6 +136,10 @@ class _Background:
 
     def _pooled_loop(self) -> None:
         while (signature := self._pooled_tasks.get()) is not None:
+            self._run(signature.apply, str(signature.task))
+
+    def _lane_loop(self, lane: queue.Queue[Signature | None]) -> None:
+        while (signature := lane.get()) is not None:
             self._run(signature.apply, str(signature.task))
 
     def _child_loop(self) -> None:

@@ -287,6 +287,10 @@ LABELER_MAX_LEASES = env_int("LABELER_MAX_LEASES", 10)
 LABELER_LATE_SUBMIT_SECONDS = env_int("LABELER_LATE_SUBMIT_SECONDS", 7 * 24 * 3600)
 # Larger selections are refused for direct download: a background export writes them.
 LABELER_EXPORT_DIRECT_MAX_IMAGES = env_int("LABELER_EXPORT_DIRECT_MAX_IMAGES", 10_000)
+# Finished (or failed) background exports are deleted, file and row, once older than this
+# many days, and beyond the newest this many of a project; 0 turns either rule off.
+LABELER_EXPORT_KEEP_DAYS = env_int("LABELER_EXPORT_KEEP_DAYS", 14)
+LABELER_EXPORT_KEEP_LAST = env_int("LABELER_EXPORT_KEEP_LAST", 10)
 FILE_UPLOAD_MAX_MEMORY_SIZE = env_int("FILE_UPLOAD_MAX_MEMORY_SIZE", 5 * 1024 * 1024)
 # A request's uploaded files stay in memory up to this many bytes together, the rest go
 # to temporary files (labeler.images.upload_handler): a batch of photos is parsed without
@@ -312,6 +316,7 @@ CELERY_TASK_ROUTES = {
     "worker.tasks.ml_*": {"queue": "gpu"},  # Task.ML_TRAIN, Task.ML_PREDICT
     # Exports read the database and storage only: any CPU worker writes them.
     Task.EXPORT_RUN: {"queue": "default"},
+    Task.EXPORT_RUN_SMALL: {"queue": "default"},
     Task.BULK_RUN: {"queue": "default"},
 }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
@@ -357,6 +362,11 @@ CELERY_BEAT_SCHEDULE = {
     "purge-import-stashes": {
         "task": Task.IMPORT_STASHES_PURGE,
         "schedule": 900.0,
+    },
+    # Exports past LABELER_EXPORT_KEEP_DAYS or LABELER_EXPORT_KEEP_LAST (also after each export).
+    "purge-old-exports": {
+        "task": Task.EXPORTS_PURGE,
+        "schedule": 3600.0,
     },
     # Work whose sending failed while the broker or the cache was down.
     "refresh-overdue-agreement": {

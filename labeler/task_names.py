@@ -33,7 +33,9 @@ class Task:
     TRAINING_RUNS_REAP: Final = "worker.tasks.training_runs_reap"
     TRAINING_RUNS_RESEND: Final = "worker.tasks.training_runs_resend"
     # Exports
-    EXPORT_RUN: Final = "worker.tasks.export_run"
+    EXPORT_RUN: Final = "worker.tasks.export_run"  # archives, and large text exports
+    EXPORT_RUN_SMALL: Final = "worker.tasks.export_run_small"  # never waits behind those
+    EXPORTS_PURGE: Final = "worker.tasks.exports_purge"
     # Bulk actions
     BULK_RUN: Final = "worker.tasks.bulk_run"
     # Plumbing

@@ -12,6 +12,7 @@ from django.utils import timezone
 from labeler import flows, jobs
 from labeler.annotations import services as annotation_services
 from labeler.bulk import services as bulk_services
+from labeler.exports import retention
 from labeler.exports import services as export_services
 from labeler.idempotency import services as idempotency_services
 from labeler.images import services as image_services
@@ -123,6 +124,18 @@ def outbox_send() -> int:
 def export_run(export_id: int) -> None:
     """Write an export's file; a redelivery of a finished export does nothing."""
     export_services.export_run(export_id=export_id)
+
+
+@shared_task(name=Task.EXPORT_RUN_SMALL, acks_late=True, reject_on_worker_lost=True)
+def export_run_small(export_id: int) -> None:
+    """``export_run`` for a small export, in a lane of its own (``labeler.exports.lanes``)."""
+    export_services.export_run(export_id=export_id)
+
+
+@shared_task(name=Task.EXPORTS_PURGE)
+def exports_purge() -> int:
+    """Delete the exports past LABELER_EXPORT_KEEP_DAYS or _KEEP_LAST; returns how many."""
+    return retention.exports_purge()
 
 
 @shared_task(name=Task.BULK_RUN, acks_late=True, reject_on_worker_lost=True)

@@ -43,12 +43,24 @@ class Export(models.Model):
     file = models.FileField(upload_to=export_upload_to, max_length=255, blank=True)
     size_bytes = models.PositiveBigIntegerField(null=True, blank=True)
     error = models.TextField(blank=True)
+    content_version = models.CharField(
+        max_length=64,
+        blank=True,
+        db_default="",
+        help_text="What the project held when the file was written (labels, final labels, "
+        "images): an export asked for again with the same options while this is unchanged "
+        "gets this one back instead of a copy.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["project", "-id"]
+        indexes = [
+            # The cleanup and the queue position read the exports of a status, oldest first.
+            models.Index(fields=["status", "id"], name="export_by_status_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"export {self.pk} of {self.project} ({self.format}, {self.status})"

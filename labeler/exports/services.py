@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import tempfile
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.contrib.auth.models import User
@@ -16,8 +17,11 @@ from django.utils.text import slugify
 from labeler import jobs
 from labeler.agreement.final_labels import final_labels_current
 from labeler.errors import DomainError, ValidationFailed
+from labeler.exports import retention
+from labeler.exports.content_version import export_content_version
 from labeler.exports.formats import ExportSource, exporter_get
 from labeler.exports.formats.archives import hf_labels_check
+from labeler.exports.lanes import export_lane
 from labeler.exports.models import Export, ExportStatus
 from labeler.exports.options import ExportOptions, export_options_parse
 from labeler.exports.selection import export_count
@@ -64,15 +68,36 @@ def export_file_name(project: Project, options: ExportOptions, export_id: int | 
     return f"{slugify(project.name) or 'project'}-{project.pk}{suffix}.{extension}"
 
 
-@transaction.atomic
-def export_start(
-    *, project: Project, user: User | None, options: ExportOptions, base_url: str = ""
-) -> Export:
-    """Record a queued export and send it to a worker once the transaction commits.
+@dataclass(frozen=True)
+class ExportStarted:
+    """The export a request got, and whether it is an earlier one handed back."""
 
-    ``base_url``: this site's address as the request reached it (signed image links).
+    export: Export
+    reused: bool
+
+
+@transaction.atomic
+def export_request(
+    *,
+    project: Project,
+    user: User | None,
+    options: ExportOptions,
+    base_url: str = "",
+    reuse: bool = True,
+) -> ExportStarted:
+    """Queue an export, or with ``reuse`` hand back an identical one not yet deleted.
+
+    Identical: the same options (and site address), asked for while the project held
+    what it holds now (``export_content_version``), and not failed; it may still be queued
+    or running. Exports with signed image links are never handed back: a new one gets
+    links that work for as long as asked.
     """
     total = export_check(project=project, options=options)
+    version = export_content_version(project, options)
+    if reuse and options.image_urls != "signed":
+        same = _same_export(project, options, base_url, version)
+        if same is not None:
+            return ExportStarted(same, reused=True)
     export = Export.objects.create(
         project=project,
         created_by=user,
@@ -80,9 +105,37 @@ def export_start(
         options=options.as_dict(),
         base_url=base_url,
         total=total,
+        content_version=version,
     )
-    jobs.enqueue(Task.EXPORT_RUN, export.pk)
-    return export
+    jobs.enqueue(export_lane(format=export.format, total=total), export.pk)
+    return ExportStarted(export, reused=False)
+
+
+def export_start(
+    *, project: Project, user: User | None, options: ExportOptions, base_url: str = ""
+) -> Export:
+    """Record a new queued export and send it to a worker once the transaction commits.
+
+    ``base_url``: this site's address as the request reached it (signed image links).
+    """
+    started = export_request(
+        project=project, user=user, options=options, base_url=base_url, reuse=False
+    )
+    return started.export
+
+
+def _same_export(
+    project: Project, options: ExportOptions, base_url: str, version: str
+) -> Export | None:
+    candidates = Export.objects.filter(
+        project=project,
+        format=options.format,
+        base_url=base_url,
+        content_version=version,
+        status__in=(ExportStatus.QUEUED, ExportStatus.RUNNING, ExportStatus.DONE),
+    ).select_related("created_by")
+    wanted = options.as_dict()
+    return next((e for e in candidates.order_by("-pk") if e.options == wanted), None)
 
 
 def export_run(*, export_id: int) -> Export | None:
@@ -90,6 +143,7 @@ def export_run(*, export_id: int) -> Export | None:
 
     The file is written to a temporary file and stored once complete, so an export is
     never marked done with a partial file; any failure marks it failed with its reason.
+    Once it ended, exports the settings no longer keep are deleted (``retention``).
     """
     export = _claim(export_id)
     if export is None:
@@ -101,7 +155,16 @@ def export_run(*, export_id: int) -> Export | None:
         Export.objects.filter(pk=export_id).update(
             status=ExportStatus.FAILED, error=_reason(exc), finished_at=timezone.now()
         )
+    _purge_after(export_id)
     return Export.objects.filter(pk=export_id).first()
+
+
+def _purge_after(export_id: int) -> None:
+    # The export itself has ended: a failure to clean up is logged, never made its own.
+    try:
+        retention.exports_purge()
+    except Exception:
+        logger.exception("Cleaning up old exports after export %s failed", export_id)
 
 
 @transaction.atomic
@@ -120,7 +183,9 @@ def _write(export: Export) -> None:
     options = export_options_parse(export.options)
     project = export.project
     total = export_check(project=project, options=options)
-    Export.objects.filter(pk=export.pk).update(total=total)
+    # What it holds from here on: an export asked for later while this is unchanged is this one.
+    version = export_content_version(project, options)
+    Export.objects.filter(pk=export.pk).update(total=total, content_version=version)
 
     def on_batch(images: int) -> None:
         Export.objects.filter(pk=export.pk).update(done=F("done") + images)

@@ -52,7 +52,10 @@ def test_the_list_is_newest_first_and_paginated(
 ):
     client = client_for(lead)
     with django_capture_on_commit_callbacks(execute=True):
-        ids = [client.post(url, {"format": "csv"}, format="json").json()["id"] for _ in range(3)]
+        ids = [
+            client.post(url, {"format": "csv", "seed": seed}, format="json").json()["id"]
+            for seed in range(3)
+        ]
     body = client.get(url, {"page_size": 2}).json()
     assert [item["id"] for item in body["results"]] == ids[::-1][:2]
     assert client.get(body["next"]).json()["results"][0]["id"] == ids[0]
@@ -139,5 +142,7 @@ def test_an_earlier_exports_options_sent_back_start_the_same_export(
         options = first.json()["options"]
         assert options["since"] is None and options["until"] is None
         again = client.post(url, options, format="json")
-    assert again.status_code == 202, again.json()
+    # The very same options: the same export, handed back (nothing changed meanwhile).
+    assert again.status_code == 200, again.json()
     assert again.json()["options"] == options
+    assert (again.json()["id"], again.json()["reused"]) == (first.json()["id"], True)

@@ -14,6 +14,8 @@ from worker.celery_app import app
 RECORD = "tests.labeler.test_jobs.record"
 FAIL = "tests.labeler.test_jobs.fail"
 SIDE_BY_SIDE = "tests.labeler.test_jobs.side_by_side"
+BIG_EXPORT = "tests.labeler.test_jobs.big_export"
+SMALL_EXPORT = "tests.labeler.test_jobs.small_export"
 calls: list[tuple[str, object, float]] = []
 # Autocommit, as in a request or a command: a task is sent as soon as it is enqueued.
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -128,3 +130,49 @@ def test_image_tasks_run_side_by_side_on_a_thread_pool(background, monkeypatch):
     assert sorted(value for _, value, _ in calls) == ["a", "b"]
     names = {name for name, _, _ in calls}
     assert len(names) == 2 and all(n.startswith("labeler-image-tasks-") for n in names)
+
+
+_zip_may_end = threading.Event()
+
+
+@app.task(name=BIG_EXPORT)
+def big_export() -> None:
+    # Ends only once the small export has run: on one thread it would wait out its timeout.
+    assert _zip_may_end.wait(10), "the small export never ran while this one was running"
+    record("zip")
+
+
+@app.task(name=SMALL_EXPORT)
+def small_export() -> None:
+    record("json")
+    _zip_may_end.set()
+
+
+def test_a_small_export_does_not_wait_behind_a_zip(monkeypatch):
+    """Exports have lanes of their own: a JSON export sent after a long zip ends first."""
+    lanes = {BIG_EXPORT: "labeler-exports", SMALL_EXPORT: "labeler-small-exports"}
+    monkeypatch.setattr(jobs, "LANE_TASKS", lanes)
+    _zip_may_end.clear()
+    assert jobs.run_in_background()
+    try:
+        jobs.enqueue(BIG_EXPORT)
+        jobs.enqueue(SMALL_EXPORT)
+        assert jobs.wait_for_background(15)
+    finally:
+        jobs.stop_background()
+    assert [(name, value) for name, value, _ in calls] == [
+        ("labeler-small-exports", "json"),
+        ("labeler-exports", "zip"),
+    ]
+
+
+def test_the_export_tasks_have_their_lanes():
+    from labeler.exports.lanes import export_lane
+    from labeler.task_names import Task
+
+    assert jobs.LANE_TASKS.keys() == {Task.EXPORT_RUN, Task.EXPORT_RUN_SMALL}
+    assert len(set(jobs.LANE_TASKS.values())) == 2
+    assert export_lane(format="json", total=49) == Task.EXPORT_RUN_SMALL
+    assert export_lane(format="coco", total=49) == Task.EXPORT_RUN_SMALL
+    assert export_lane(format="imagefolder", total=49) == Task.EXPORT_RUN
+    assert export_lane(format="label-studio-zip", total=1) == Task.EXPORT_RUN
