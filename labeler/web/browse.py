@@ -28,6 +28,7 @@ from labeler.browse.details import (
 from labeler.browse.filters import FILTERS, images_filtered, param_values
 from labeler.browse.sorts import SORT_CHOICES, Page, images_page
 from labeler.errors import DomainError, NotFound
+from labeler.images.counts import image_counts
 from labeler.images.links import file_link
 from labeler.projects import selectors as project_selectors
 from labeler.projects.models import Label, Project
@@ -65,6 +66,8 @@ def images_browse(request: HttpRequest, project_id: int) -> HttpResponse:
         "project": project,
         "view": view,
         "error": error,
+        # An empty page of a project without images says so, not "no image matches".
+        "project_empty": not page.images and image_counts(project.pk).images == 0,
         "rows": _rows(project, page, labels, user_id=user.pk, query=_kept(request.GET)),
         "form": _form(project, request.GET, manages=manages),
         "sorts": SORT_CHOICES,

@@ -9,6 +9,7 @@ from labeler.annotations.models import Annotation
 from labeler.demo.services import DEMO_PASSWORD, demo_load
 from labeler.images.models import Image
 from tests.browser.conftest import login, save_screenshot
+from tests.browser.test_label import close_first_instructions
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -22,6 +23,7 @@ def test_label_100_digits_with_the_keyboard_without_waiting(live_server, page):
     login(page, live_server, "annotator1", DEMO_PASSWORD)
     page.goto(f"{live_server.url}/projects/{summary.project.pk}/label/")
     page.wait_for_selector("#stage[data-state=ready]", timeout=15_000)
+    close_first_instructions(page)  # the demo project has instructions: they open first
     # The first image is on screen: while it is looked at, the ones after it arrive.
     page.wait_for_function("window.labeler.state.buffer.length >= 3", timeout=15_000)
     save_screenshot(page, "label-demo", full_page=False)

@@ -16,6 +16,7 @@ from labeler import flows
 from labeler.images.models import Image
 from labeler.projects.models import Role
 from tests.browser.conftest import login, save_screenshot
+from tests.browser.test_label import close_first_instructions
 from tests.factories import (
     ProjectFactory,
     UserFactory,
@@ -144,6 +145,7 @@ def test_an_annotator_labels_with_payload_labels_and_nothing_runs(
         assert label in text
     save_screenshot(watched, "hostile-label")
 
+    close_first_instructions(watched)
     watched.keyboard.press("1")
     watched.keyboard.press("3")
     watched.keyboard.press("Enter")

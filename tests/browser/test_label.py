@@ -16,6 +16,7 @@ from labeler.idempotency.models import IdempotentRequest
 from labeler.images import links
 from labeler.images.models import Image
 from labeler.predictions.models import ModelVersion, Prediction
+from labeler.predictions.selectors import SUGGESTION_HELD_BACK
 from labeler.projects.models import Label, Role
 from tests.browser.conftest import login, save_screenshot
 from tests.factories import ProjectFactory, UserFactory, add_member, annotation_submit, image_bytes
@@ -331,24 +332,131 @@ def test_other_annotators_labels_are_never_shown(live_server, page):
     assert page.locator("#mode-banner").is_hidden()
 
 
-def test_instructions_and_shortcuts_are_one_click_away(live_server, page):
-    """The instructions open from the bar and close with Escape; ? lists the shortcuts."""
+def close_first_instructions(page) -> None:
+    """Close the project's instructions, which open by themselves the first time a person
+    labels it: label keys pressed while they are open are not shortcuts."""
+    dialog = page.locator("#instructions-dialog")
+    expect(dialog).to_be_visible(timeout=WAIT)
+    page.keyboard.press("Escape")
+    expect(dialog).to_be_hidden()
+
+
+def test_instructions_open_the_first_time_only_and_one_click_away(live_server, page, screenshot):
+    """The instructions open by themselves on a person's first visit to the labelling page,
+    not on the next; they open from the bar and close with Escape; ? lists the shortcuts."""
     annotator = UserFactory(username="ann")
-    project = make_project(1, annotators=[annotator])
+    project = make_project(2, annotators=[annotator])
     project.instructions = "Cats only if you see whiskers.\n<script>alert(1)</script>"
     project.save()
     login(page, live_server, "ann")
     open_workspace(page, live_server, project)
-    page.get_by_role("button", name="Instructions").click()
     dialog = page.locator("#instructions-dialog")
-    assert dialog.is_visible()
+    expect(dialog).to_be_visible()
     assert "whiskers" in dialog.inner_text() and "<script>" in dialog.inner_text()
+    assert "Open them again at any time" in dialog.inner_text()
+    screenshot("label-instructions-first-time", full_page=False)
+    page.keyboard.press("Escape")
+    expect(dialog).to_be_hidden()
+
+    page.reload()
+    page.wait_for_selector("#stage[data-state=ready]", timeout=WAIT)
+    page.wait_for_timeout(300)  # the first-time check runs as the page starts
+    assert dialog.is_hidden()
+    page.get_by_role("button", name="Instructions").click()
+    assert dialog.is_visible()
     page.keyboard.press("Escape")
     assert dialog.is_hidden()
     page.keyboard.press("?")
     assert "Keyboard shortcuts" in page.locator("#help-dialog").inner_text()
     page.keyboard.press("Escape")
     assert page.locator("#help-dialog").is_hidden()
+
+    # Changed instructions are new to everyone: they open once more.
+    project.instructions = "Cats only if you see whiskers and a tail."
+    project.save()
+    page.reload()
+    expect(dialog).to_be_visible(timeout=WAIT)
+    assert "a tail" in dialog.inner_text()
+
+
+def test_a_project_without_instructions_opens_no_dialog(live_server, page):
+    """Nothing written: the labelling page starts on the image, no empty dialog first."""
+    annotator = UserFactory(username="ann")
+    project = make_project(1, annotators=[annotator])
+    login(page, live_server, "ann")
+    open_workspace(page, live_server, project)
+    page.wait_for_timeout(300)
+    assert page.locator("#instructions-dialog").is_hidden()
+
+
+def test_the_finish_screen_drops_the_last_caption_and_offers_a_way_on(
+    live_server, page, screenshot
+):
+    """After the last image: no caption of the image just labelled, and buttons back to the
+    project and to check again; checking again finds an image added since."""
+    annotator = UserFactory(username="ann")
+    project = make_project(1, annotators=[annotator])
+    login(page, live_server, "ann")
+    open_workspace(page, live_server, project)
+    first = shown_image(page)
+    assert page.locator("#stage-info").inner_text().startswith(f"#{first} ·")
+    press_when_ready(page, "1")
+    page.wait_for_selector("#stage[data-state=done]", timeout=WAIT)
+    wait_saved(page)
+    assert page.locator("#stage-message").inner_text().startswith("Nothing left for you")
+    assert page.locator("#stage-info").inner_text() == ""
+    assert page.locator("#stage-info").is_hidden()
+    done = page.locator("#done")
+    expect(done).to_be_visible()
+    project_link = done.get_by_role("link", name="Back to the project")
+    assert project_link.get_attribute("href") == f"/projects/{project.pk}/"
+    assert done.get_by_role("link", name="Review queue").count() == 0  # annotators: no
+    screenshot("label-finished", full_page=False)
+
+    flows.images_ingest(
+        project=project,
+        files=[SimpleUploadedFile("pet-new.png", image_bytes(size=(90, 60)))],
+    )
+    done.get_by_role("button", name="Check again for new images").click()
+    page.wait_for_selector("#stage[data-state=ready]", timeout=WAIT)
+    new = Image.objects.get(project=project, original_name="pet-new.png").pk
+    assert shown_image(page) == new
+    assert page.locator("#stage-info").inner_text().startswith(f"#{new} ·")
+    assert done.is_hidden()
+    project_link.wait_for(state="hidden")
+
+
+def test_a_lead_who_finishes_is_offered_the_review_queue(live_server, page):
+    """Leads and reviewers label too: their finish screen links the review queue."""
+    annotator = UserFactory(username="ann")
+    project = make_project(1, annotators=[annotator])
+    image = Image.objects.get(project=project)
+    annotation_submit(project=project, annotator=annotator, image_id=image.pk, labels=["cat"])
+    login(page, live_server, "lead")
+    page.goto(f"{live_server.url}/projects/{project.pk}/label/")
+    page.wait_for_selector("#stage[data-state=done]", timeout=WAIT)
+    review = page.locator("#done").get_by_role("link", name="Review queue")
+    assert review.get_attribute("href") == f"/projects/{project.pk}/review/"
+
+
+def test_a_suggestion_held_back_says_why(live_server, page, screenshot):
+    """A project holding every suggestion back: the panel says the image is labelled blind,
+    in the predictions layer's words, rather than showing nothing."""
+    annotator = UserFactory(username="ann")
+    project = make_project(1, annotators=[annotator])
+    project.suggestion_holdback = 1.0
+    project.save()
+    model = ModelVersion.objects.create(project=project, version=1, is_current=True, metrics={})
+    image = Image.objects.get(project=project)
+    cat = Label.objects.get(project=project, name="cat")
+    Prediction.objects.create(model_version=model, image=image, probabilities={str(cat.pk): 0.9})
+    login(page, live_server, "ann")
+    open_workspace(page, live_server, project)
+    box = page.locator("#suggestion")
+    expect(box).to_be_visible()
+    assert box.inner_text() == SUGGESTION_HELD_BACK
+    assert page.locator("#labels .suggested").count() == 0
+    screenshot("label-suggestion-held-back", full_page=False)
 
 
 def test_tablet_layout_fits_without_scrolling(live_server, browser):
