@@ -19,6 +19,7 @@ from api.duplicates import DuplicateListView
 from api.exports import ExportDetailView, ExportDownloadView, ExportListView, ExportView
 from api.images import ImageViewSet
 from api.imports import ArchiveImportView, ImportView
+from api.invitations import InvitationViewSet
 from api.label_history import ImageHistoryView, LabelHistoryView
 from api.label_issues import LabelIssueListView
 from api.machine_labels import (
@@ -63,6 +64,7 @@ router.register("users", UserViewSet, basename="user")
 
 project_router = SimpleRouter()
 project_router.register("members", MembershipViewSet, basename="member")
+project_router.register("invitations", InvitationViewSet, basename="invitation")
 project_router.register("images", ImageViewSet, basename="image")
 project_router.register("annotations", AnnotationViewSet, basename="annotation")
 project_router.register("skips", SkipViewSet, basename="skip")

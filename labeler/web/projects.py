@@ -3,6 +3,8 @@ an account an import made to the member it stood for)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -25,6 +27,7 @@ from labeler.projects import selectors, services
 from labeler.projects.labels import DEFAULT_HOTKEYS, PALETTE
 from labeler.projects.models import ActiveLearning, ConsensusMethod, Membership, Project, Role
 from labeler.web.forms import ARCHITECTURE_CHOICES, MemberAddForm, MemberRoleForm, ProjectForm
+from labeler.web.invitations import members_invite_action, members_invite_context
 from labeler.web.pages import page_project, page_user
 
 
@@ -173,6 +176,9 @@ def project_members(request: HttpRequest, project_id: int) -> HttpResponse:
     action = request.POST.get("action", "")
     add_form = MemberAddForm(request.POST if action == "add" else None)
     row_errors: dict[int, str] = {}
+    invite_response, invite_forms = members_invite_action(request, project, action)
+    if invite_response is not None:
+        return invite_response
     if action == "add" and add_form.is_valid():
         try:
             membership, created = services.membership_set(
@@ -190,7 +196,7 @@ def project_members(request: HttpRequest, project_id: int) -> HttpResponse:
         response = _member_change(request, project, action, row_errors)
         if response is not None:
             return response
-    return _members_page(request, project, add_form, row_errors)
+    return _members_page(request, project, add_form, row_errors, invite_forms)
 
 
 def _member_change(
@@ -290,7 +296,11 @@ ROLE_ORDER: dict[str, int] = {Role.LEAD: 0, Role.REVIEWER: 1, Role.ANNOTATOR: 2}
 
 
 def _members_page(
-    request: HttpRequest, project: Project, add_form: MemberAddForm, row_errors: dict[int, str]
+    request: HttpRequest,
+    project: Project,
+    add_form: MemberAddForm,
+    row_errors: dict[int, str],
+    invite_forms: dict[str, Any],
 ) -> HttpResponse:
     memberships: list[Membership] = sorted(
         selectors.project_memberships(project),
@@ -314,5 +324,7 @@ def _members_page(
         "link_targets": sorted(
             (m.user.username for m in memberships if m.user.is_active), key=str.casefold
         ),
+        **invite_forms,
+        **members_invite_context(request, project),
     }
     return render(request, "projects/members.html", context)
