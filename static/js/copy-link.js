@@ -7,7 +7,7 @@ async function copy(button) {
   const field = document.getElementById(button.dataset.copy);
   const status = document.getElementById(button.dataset.copyStatus);
   field.select();
-  let done = false;
+  let done;
   try {
     await navigator.clipboard.writeText(field.value);
     done = true;
