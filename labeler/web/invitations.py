@@ -135,8 +135,8 @@ def _revoke(request: HttpRequest, project: Project, by: User) -> None:
     except DomainError as exc:
         messages.error(request, exc.message)
         return
-    who = found.email or "The link"
-    messages.success(request, f"{who} can no longer join by that invitation: it was revoked.")
+    what = f"The invitation of {found.email}" if found.email else "The link"
+    messages.success(request, f"{what} no longer works: it was revoked.")
 
 
 def members_invite_context(request: HttpRequest, project: Project) -> dict[str, Any]:
