@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -10,7 +11,7 @@ from django.views.decorators.http import require_GET
 
 from labeler.agreement.final_labels import final_label_count
 from labeler.annotations.selectors import annotator_usernames
-from labeler.exports.options import LINK_DAYS_DEFAULT, LINK_DAYS_MAX
+from labeler.exports.options import DEFAULT_FINAL_FORMATS, LINK_DAYS_DEFAULT, LINK_DAYS_MAX
 from labeler.images.counts import image_count_exact
 from labeler.web.pages import api_url, page_labels, page_project
 
@@ -19,7 +20,12 @@ FORMAT_CHOICES = [
     ("json", "JSON", "One document: every image with its annotations and final label."),
     ("jsonl", "JSON Lines", "One image per line; easy to stream and to split."),
     ("csv", "CSV", "One row per annotation, labels joined with ';'."),
-    ("coco", "COCO", "Categories, images and image-level labels; pycocotools reads it."),
+    (
+        "coco",
+        "COCO",
+        "Categories, images and one annotation per image from its final label (every "
+        "annotator's too if you ask); pycocotools reads it.",
+    ),
     (
         "imagefolder",
         "ImageFolder zip",
@@ -52,6 +58,10 @@ def export_page(request: HttpRequest, project_id: int) -> HttpResponse:
     context = {
         "project": project,
         "formats": FORMAT_CHOICES,
+        # Which formats take the final labels unless asked otherwise, as the API does.
+        "final_formats": DEFAULT_FINAL_FORMATS,
+        "keep_days": settings.LABELER_EXPORT_KEEP_DAYS,
+        "keep_last": settings.LABELER_EXPORT_KEEP_LAST,
         "labels": page_labels(project),
         "annotators": annotator_usernames(project),
         "image_count": image_count_exact(project.pk),

@@ -1,10 +1,11 @@
 /* The export page: start a background export from the form, then follow every export's
- * progress and offer its file once written. Names coming from the server are set as
- * textContent only.
+ * progress and offer its file once written. The list comes first, and a new export is
+ * scrolled to and marked; an identical one the server hands back instead is said so, with
+ * a way to build a new one anyway. Names coming from the server are set as textContent only.
  */
 import { request, errorMessage, rows } from "./lib/api.js";
 import { $, el, fill } from "./lib/dom.js";
-import { formatSize, plural } from "./lib/format.js";
+import { ago, formatSize, plural } from "./lib/format.js";
 
 const POLL_MS = 1500;
 // These formats hold one label per image, so they always take the final labels.
@@ -22,6 +23,9 @@ function start() {
   const errorBox = $("export-error");
   const startButton = $("export-start");
   let timer = null;
+  let lastOptions = null;
+  let justStarted = null; // the id to mark, and to scroll to once the list shows it
+  let scrolledTo = null;
 
   // ---- the form ----
 
@@ -29,9 +33,11 @@ function start() {
     const option = formatSelect.selectedOptions[0];
     $("format-help").textContent = option.dataset.help || "";
     const foldersOnly = FOLDER_FORMATS.includes(formatSelect.value);
+    // Each format starts from the server's own default (COCO: final labels).
+    const fallback = option.dataset.annotations || "all";
     for (const input of form.querySelectorAll("input[name=annotations]")) {
       input.disabled = foldersOnly;
-      if (foldersOnly) input.checked = input.value === "final";
+      input.checked = input.value === fallback;
     }
     syncLabelStudio();
   }
@@ -100,14 +106,38 @@ function start() {
     errorBox.hidden = !message;
   }
 
-  form.addEventListener("submit", async (event) => {
-    event.preventDefault();
+  function showReused(exportRow) {
+    const box = $("export-reused");
+    box.hidden = !exportRow;
+    if (!exportRow) return;
+    const state = exportRow.status === "done" ? "made" : exportRow.status;
+    $("export-reused-text").textContent =
+      `Export #${exportRow.id} has these options and nothing in the project changed since it was ${state}: ` +
+      "here it is, not a copy.";
+  }
+
+  async function startExport(body) {
     showError("");
+    showReused(null);
     startButton.disabled = true;
-    const result = await request("POST", url, options());
-    if (result.ok) await refresh();
-    else showError(errorMessage(result, { otherwise: "The export could not be started." }));
+    lastOptions = body;
+    const result = await request("POST", url, body);
+    if (result.ok) {
+      justStarted = result.body.id;
+      if (result.body.reused) showReused(result.body);
+      await refresh();
+      // The list (and the row) may be out of view, above the form: say so where it shows.
+      if (result.body.reused) $("export-reused").scrollIntoView({ block: "start" });
+    } else showError(errorMessage(result, { otherwise: "The export could not be started." }));
     startButton.disabled = false;
+  }
+
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    startExport(options());
+  });
+  $("export-anyway").addEventListener("click", () => {
+    if (lastOptions) startExport({ ...lastOptions, reuse: false });
   });
 
   // ---- the list ----
@@ -155,8 +185,25 @@ function start() {
       },
       el("span", { style: { width: `${percentDone}%` } }),
     );
-    const label = exportRow.status === "queued" ? "Queued" : `${exportRow.done} of ${total}`;
-    cell.append(el("span", { text: label }), bar);
+    cell.append(el("span", { text: activeLabel(exportRow, total) }), bar);
+    return cell;
+  }
+
+  /** What a queued or running export is doing: what it waits behind, or how far it got. */
+  function activeLabel(exportRow, total) {
+    if (exportRow.status === "running") return `Running · ${exportRow.done} of ${plural(total, "image")}`;
+    const behind = exportRow.queued_behind || 0;
+    return behind ? `Queued behind ${plural(behind, "export")}` : "Queued · next to run";
+  }
+
+  function madeCell(exportRow) {
+    const cell = el("td", { class: "export-made" });
+    const made = new Date(exportRow.created_at);
+    cell.append(el("time", { datetime: exportRow.created_at, title: made.toLocaleString(), text: made.toLocaleString() }));
+    if (exportRow.finished_at) {
+      const verb = exportRow.status === "failed" ? "failed" : "finished";
+      cell.append(el("br"), el("span", { class: "muted", title: new Date(exportRow.finished_at).toLocaleString(), text: `${verb} ${ago(exportRow.finished_at)}` }));
+    }
     return cell;
   }
 
@@ -173,9 +220,10 @@ function start() {
     }
     return el(
       "tr",
-      { dataset: { exportId: exportRow.id, status: exportRow.status } },
+      { dataset: { exportId: exportRow.id, status: exportRow.status }, class: exportRow.id === justStarted ? "just-started" : null },
       el("td", { class: "num", text: String(exportRow.id) }),
-      el("td", { text: new Date(exportRow.created_at).toLocaleString() }),
+      madeCell(exportRow),
+      el("td", { text: exportRow.created_by || "" }),
       el("td", { text: format }),
       el("td", { text: describe(exportRow) }),
       statusCell(exportRow),
@@ -195,6 +243,12 @@ function start() {
     fill($("exports-body"), exportsList.map(row));
     $("exports-table").hidden = exportsList.length === 0;
     $("exports-empty").hidden = exportsList.length > 0;
+    if (justStarted === null || scrolledTo === justStarted) return;
+    const started = $("exports-body").querySelector(`tr[data-export-id='${justStarted}']`);
+    if (started) {
+      started.scrollIntoView({ block: "center" });
+      scrolledTo = justStarted;
+    }
   }
 
   /** The list again, and again every POLL_MS while an export is under way. */

@@ -6,6 +6,7 @@ and the list shows it done on its next refresh.
 
 from __future__ import annotations
 
+import re
 import zipfile
 from typing import TYPE_CHECKING
 
@@ -13,7 +14,7 @@ import pytest
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from labeler import flows
+from labeler import flows, jobs
 from labeler.annotations.models import FinalLabel, FinalLabelMethod
 from labeler.exports.models import Export
 from labeler.projects.models import Project, Role
@@ -58,7 +59,7 @@ def test_a_lead_exports_a_split_imagefolder_zip_and_downloads_it(
     page.goto(f"{live_server.url}/projects/{project.pk}/")
     page.get_by_role("link", name="Export").click()
     expect(page.get_by_role("heading", name="Export Pets <b>")).to_be_visible()
-    expect(page.get_by_text("No exports yet.")).to_be_visible()
+    expect(page.get_by_text("No exports yet")).to_be_visible()
 
     page.get_by_label("Format").select_option("imagefolder")
     expect(page.get_by_label("Every annotation")).to_be_disabled()
@@ -90,7 +91,7 @@ def test_a_lead_exports_a_split_imagefolder_zip_and_downloads_it(
     stored = Export.objects.get().file.name
     page.once("dialog", lambda dialog: dialog.accept())
     row.get_by_role("button", name="Delete export").click()
-    expect(page.get_by_text("No exports yet.")).to_be_visible(timeout=WAIT)
+    expect(page.get_by_text("No exports yet")).to_be_visible(timeout=WAIT)
     assert not Export.objects.exists()
     assert not default_storage.exists(stored)
 
@@ -113,3 +114,55 @@ def test_annotators_cannot_open_the_export_page(live_server, page: Page):
     assert response is not None and response.status == 403
     page.goto(f"{live_server.url}/projects/{project.pk}/")
     expect(page.get_by_role("link", name="Export")).to_have_count(0)
+
+
+@pytest.fixture
+def tasks_in_background():
+    """As the server runs them: the POST answers at once and the export runs on its lane."""
+    assert jobs.run_in_background()
+    yield
+    assert jobs.wait_for_background(30)
+    jobs.stop_background()
+
+
+def test_a_new_export_shows_at_the_top_with_its_state_until_done(
+    live_server, page: Page, tasks_in_background
+):
+    project = labelled_project()
+    login(page, live_server, "lena")
+    page.set_viewport_size({"width": 1280, "height": 800})
+    page.goto(f"{live_server.url}/projects/{project.pk}/export/")
+    expect(page.get_by_text("No exports yet")).to_be_in_viewport()
+    page.get_by_label("Format").select_option("coco")
+    # COCO takes the final labels unless asked otherwise, as the API does.
+    expect(page.get_by_label("Final labels only")).to_be_checked()
+    page.get_by_role("button", name="Start export").click()
+
+    row = page.locator("#exports-body tr").first
+    expect(row).to_be_in_viewport(timeout=WAIT)
+    expect(row.locator(".export-status")).to_have_text(
+        re.compile(r"Queued|Running|Done"), timeout=WAIT
+    )
+    expect(row).to_have_attribute("data-status", "done", timeout=WAIT)
+    expect(row).to_contain_text("COCO")
+    expect(row).to_contain_text("final labels")
+    expect(row).to_contain_text("lena")
+    expect(row).to_contain_text("Done · 8 images")
+    expect(row).to_contain_text(re.compile(r"\d+(\.\d)? (B|KB)"))
+    expect(row).to_contain_text("finished")
+    save_screenshot(page, "exports-new-at-top", full_page=False)
+    export = Export.objects.get()
+    assert export.options["annotations"] == "final" and export.size_bytes
+
+    # The same again: the same export, said so; then a new one all the same.
+    page.get_by_role("button", name="Start export").click()
+    expect(page.get_by_role("status")).to_contain_text(f"Export #{export.pk} has these options")
+    expect(page.get_by_role("status")).to_be_in_viewport()
+    assert Export.objects.count() == 1
+    save_screenshot(page, "exports-reused", full_page=False)
+    page.get_by_role("button", name="Build a new one anyway").click()
+    expect(page.locator("#exports-body tr")).to_have_count(2, timeout=WAIT)
+    expect(page.locator("#exports-body tr").first).to_have_attribute(
+        "data-status", "done", timeout=WAIT
+    )
+    assert Export.objects.count() == 2
