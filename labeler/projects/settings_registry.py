@@ -53,50 +53,42 @@ SECTIONS = (
     SettingsSection(
         "instructions",
         "Instructions for annotators",
-        "Text shown to annotators beside every image: what each label means, what to do "
-        "with unclear cases.",
+        "Shown to annotators beside every image: what each label means, what to do when unsure.",
     ),
     SettingsSection(
         "overlap",
         "More people where they disagree",
-        "Adaptive overlap: every image gets the number of people above first, then one more "
-        "at a time while their labels disagree.",
+        "Images start with the number of people above and get more while those disagree.",
     ),
     SettingsSection(
         "review",
         "Final labels and review",
-        "How an image's final label is decided from its annotations, and when a reviewer "
-        "decides instead.",
+        "How the final label is decided, and when a reviewer decides instead.",
     ),
     SettingsSection(
         "gold",
         "Gold images and qualification",
-        "Images whose answer a lead has set score annotators: mixed into their queues, as a "
-        "test new annotators pass before they start, and to pause one whose accuracy slips.",
+        "Images with known answers score annotators, test newcomers and pause those who slip.",
     ),
     SettingsSection(
         "model",
         "Model in the loop",
-        "Once a model is trained, it orders the queue by its uncertainty and suggests labels; "
-        "these say when it retrains and how far its suggestions are checked.",
+        "When the model retrains, how it orders the queue, how far its suggestions are checked.",
     ),
     SettingsSection(
         "training",
         "Training",
-        "How the model is trained: architecture, image size, epochs, the label check after "
-        "each training, and augmentation.",
+        "The model's architecture, image size, epochs, label check and augmentation.",
     ),
     SettingsSection(
         "duplicates",
         "Near-duplicates",
-        "Images nearly alike are grouped, kept on one side of every split, and sent to review "
-        "when their labels differ.",
+        "Nearly alike images stay on one side of every split; differing labels go to review.",
     ),
     SettingsSection(
         "privacy",
         "Exports and privacy",
-        "What is kept of photos' location, camera and owner metadata as they come in and go "
-        "out, and what annotators see of file names.",
+        "Photos' location and camera metadata on the way in and out; file names annotators see.",
     ),
 )
 SECTION_KEYS = tuple(section.key for section in SECTIONS)

@@ -68,3 +68,16 @@ function start() {
   const invalid = document.querySelector("#project-form [aria-invalid='true'], #labels-error");
   if (invalid) invalid.focus();
 }
+
+// A value the browser refuses inside a folded section opens it, so that its message shows.
+const form = $("project-form");
+if (form) {
+  form.addEventListener(
+    "invalid",
+    (event) => {
+      const section = event.target.closest("details");
+      if (section) section.open = true;
+    },
+    true,
+  );
+}

@@ -53,6 +53,7 @@ def test_lead_creates_a_project_through_the_form(live_server, page, screenshot):
     expect(page).to_have_title("New project · labeler")
 
     page.get_by_label("Name", exact=True).fill("Road signs")
+    page.get_by_text("Instructions for annotators").click()  # a folded section
     page.get_by_label("Instructions").fill("Pick the sign's shape.\nIgnore signs behind glass.")
     page.get_by_label("Name of label 1").fill("round")
     page.get_by_label("Name of label 2").fill("triangle")
@@ -63,7 +64,7 @@ def test_lead_creates_a_project_through_the_form(live_server, page, screenshot):
     expect(page.get_by_label("Hotkey of label 3")).to_have_value("3")
     page.get_by_label("Hotkey of label 3").fill("s")
     page.get_by_label("Single label").check()
-    page.get_by_label("Overlap", exact=True).fill("2")
+    page.get_by_label("People who label each image").fill("2")
     # A fourth row added and removed again leaves no trace.
     page.get_by_role("button", name="+ Add label").click()
     page.get_by_role("button", name="Remove label 4").click()
