@@ -30,7 +30,7 @@ setup: $(BIN)/.installed node_modules/.installed
 ## Migrate, load the demo project and serve on the embedded default (SQLite, in-process tasks).
 run: setup
 	DEBUG=1 $(BIN)/python manage.py migrate --noinput
-	DEBUG=1 $(BIN)/python manage.py load_demo
+	DEBUG=1 $(BIN)/python manage.py load_demo --host $(HOST) --port $(PORT)
 	DEBUG=1 $(BIN)/python manage.py runserver $(HOST):$(PORT)
 
 ## The whole suite: PostgreSQL when DATABASE_URL points at one, SQLite otherwise

@@ -16,7 +16,12 @@ from sklearn.datasets import load_digits
 
 from labeler.agreement.services import final_labels_refresh, image_decide
 from labeler.annotations.history import annotation_history_backdate
-from labeler.annotations.models import Annotation, AnnotationRevision, FinalLabelMethod
+from labeler.annotations.models import (
+    Annotation,
+    AnnotationRevision,
+    FinalLabel,
+    FinalLabelMethod,
+)
 from labeler.annotations.submit import annotation_record
 from labeler.flows import images_ingest
 from labeler.projects.models import Project, Role
@@ -24,6 +29,7 @@ from labeler.projects.services import membership_set, project_create
 
 DEMO_PROJECT = "Handwritten digits (demo)"
 DEMO_PASSWORD = "demo-password"
+ADMIN = "admin"
 LEAD = "lead"
 ANNOTATORS = ("annotator1", "annotator2", "annotator3")
 # Simulated annotators and how often each gives the true digit (after the instructions
@@ -62,13 +68,18 @@ def digit_png(pixels: np.ndarray, size: int = IMAGE_SIZE) -> bytes:
 
 
 def demo_users(password: str = DEMO_PASSWORD) -> dict[str, User]:
-    """The demo's lead, annotators and simulated annotators (created once)."""
+    """The demo's admin, lead, annotators and simulated annotators (created once).
+
+    The admin opens the team page and every project: someone trying the demo can invite
+    people and make accounts without a terminal.
+    """
 
     users = {}
-    for username in (LEAD, *ANNOTATORS, *SIMULATED):
+    for username in (ADMIN, LEAD, *ANNOTATORS, *SIMULATED):
         user, created = User.objects.get_or_create(username=username)
         if created:
             user.set_password(password)
+            user.is_staff = user.is_superuser = username == ADMIN
             user.save()
         users[username] = user
     users[LEAD].user_permissions.add(Permission.objects.get(codename="add_project"))
@@ -80,7 +91,11 @@ def demo_load(*, n_images: int, simulate_fraction: float, seed: int = 0) -> Demo
     users = demo_users()
     existing = Project.objects.filter(name=DEMO_PROJECT).first()
     if existing is not None:
-        return DemoSummary(existing, False, existing.images.count(), existing.annotations.count())
+        gold_images = FinalLabel.objects.filter(
+            image__project=existing, method=FinalLabelMethod.GOLD
+        ).count()
+        images, annotations = existing.images.count(), existing.annotations.count()
+        return DemoSummary(existing, False, images, annotations, gold_images)
     digits = load_digits()
     n_images = min(n_images, len(digits.target))
     with transaction.atomic():

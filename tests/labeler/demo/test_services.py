@@ -8,6 +8,7 @@ from datetime import timedelta
 import numpy as np
 import pytest
 from django.contrib.auth import authenticate
+from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.utils import timezone
 from PIL import Image as PILImage
@@ -21,6 +22,7 @@ from labeler.annotations.models import (
     LabelChangeKind,
 )
 from labeler.demo.services import (
+    ADMIN,
     ANNOTATORS,
     DEMO_PASSWORD,
     DEMO_PROJECT,
@@ -68,6 +70,30 @@ def test_demo_builds_the_project_once(capsys):
     call_command("load_demo", images=40, simulate=0.5)
     assert Project.objects.filter(name=DEMO_PROJECT).count() == 1
     assert Annotation.objects.count() == 20 * 3
+
+
+@pytest.mark.django_db
+def test_demo_prints_an_admin_login_the_port_served_and_the_gold_it_has(capsys, monkeypatch):
+    """The admin login is printed and works (the team page needs no terminal); the address
+    is the one make run serves on; a rerun reports the gold images the project has."""
+    monkeypatch.delenv("PORT", raising=False)
+    call_command("load_demo", images=30, simulate=0.5, host="0.0.0.0", port=9123)
+    first = capsys.readouterr().out
+    admin = authenticate(username=ADMIN, password=DEMO_PASSWORD)
+    assert admin is not None and admin.is_staff and admin.is_superuser
+    assert f"admin:       {ADMIN}" in first
+    assert "Open http://127.0.0.1:9123/  (API docs: http://127.0.0.1:9123/api/v1/docs/)" in first
+    assert f"{GOLD_IMAGES} gold images." in first and "8000" not in first
+
+    admin.set_password("changed-by-the-admin")
+    admin.save()
+    monkeypatch.setenv("PORT", "8765")
+    call_command("load_demo", images=30, simulate=0.5)
+    again = capsys.readouterr().out
+    assert again.startswith("Found demo project") and f"{GOLD_IMAGES} gold images." in again
+    assert "http://127.0.0.1:8765/" in again
+    assert authenticate(username=ADMIN, password="changed-by-the-admin") is not None
+    assert User.objects.filter(username=ADMIN).count() == 1
 
 
 @pytest.mark.django_db

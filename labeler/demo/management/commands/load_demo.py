@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from labeler.demo.services import ANNOTATORS, DEMO_PASSWORD, LEAD, SIMULATED, demo_load
+from labeler.demo.services import ADMIN, ANNOTATORS, DEMO_PASSWORD, LEAD, SIMULATED, demo_load
 
 
 class Command(BaseCommand):
@@ -21,6 +22,18 @@ class Command(BaseCommand):
             help="Share of images labelled by simulated annotators of different reliability.",
         )
         parser.add_argument("--seed", type=int, default=0)
+        parser.add_argument(
+            "--host",
+            default="127.0.0.1",
+            help="The address the server listens on, for the address printed (make run's HOST).",
+        )
+        parser.add_argument(
+            "--port",
+            type=int,
+            default=int(os.environ.get("PORT") or 8000),
+            help="The port the server listens on, for the address printed (make run's PORT; "
+            "else $PORT, else 8000).",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         if not 0 <= options["simulate"] <= 1:
@@ -39,9 +52,18 @@ class Command(BaseCommand):
             f"{summary.gold_images} gold images."
         )
         self.stdout.write(f"Logins (password for all: {DEMO_PASSWORD}):")
-        self.stdout.write(f"  lead:        {LEAD}")
+        self.stdout.write(f"  admin:       {ADMIN}  (the Team page: accounts and invitations)")
+        self.stdout.write(f"  lead:        {LEAD}  (the project's Members page invites people)")
         self.stdout.write(f"  annotators:  {', '.join(ANNOTATORS)}")
         self.stdout.write(f"  simulated:   {', '.join(SIMULATED)}")
-        self.stdout.write(
-            "Open http://127.0.0.1:8000/  (API docs: http://127.0.0.1:8000/api/v1/docs/)"
-        )
+        site = site_address(options["host"], options["port"])
+        self.stdout.write(f"Open {site}/  (API docs: {site}/api/v1/docs/)")
+
+
+def site_address(host: str, port: int) -> str:
+    """Where a browser on this machine reaches a server listening on ``host``:``port``."""
+    if host in ("", "0.0.0.0", "::", "[::]"):  # every interface: this machine's is one
+        host = "127.0.0.1"
+    elif ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    return f"http://{host}:{port}"
