@@ -9,8 +9,10 @@ from django.views.decorators.http import require_GET
 
 from labeler.agreement.duplicate_labels import duplicate_groups_page
 from labeler.agreement.review_requests import open_review_image_ids
+from labeler.images.counts import image_counts
 from labeler.images.duplicate_groups import project_max_distance
 from labeler.images.links import file_link
+from labeler.projects import selectors as project_selectors
 from labeler.web.pages import page_project, page_user
 
 PAGE_SIZE = 30
@@ -58,5 +60,12 @@ def duplicates(request: HttpRequest, project_id: int) -> HttpResponse:
         "previous_page": page - 1 if page > 1 else None,
         "next_page": page + 1 if page * PAGE_SIZE < total else None,
         "max_distance": project_max_distance(project),
+        # Why there are no groups: nothing to compare, or nothing compared.
+        "has_images": bool(total) or image_counts(project.pk).images > 0,
+        "can_manage": project_selectors.can_manage(
+            user=user,
+            project=project,
+            role=project_selectors.project_role(user=user, project=project),
+        ),
     }
     return render(request, "images/duplicates.html", context)

@@ -94,7 +94,7 @@ function advanceFromQueue(countStall = true) {
   if (state.exhausted) {
     stage.element.dataset.state = "done";
     // A queue that refused (a failed qualification test, a pause) says why, not "done".
-    showMessage(state.refusal || "Nothing left for you in this project. Thank you!");
+    showMessage(state.refusal || doneMessage());
     $("done").hidden = false;
     renderLabels();
     progress.refresh();
@@ -108,6 +108,13 @@ function advanceFromQueue(countStall = true) {
     showMessage("Loading…");
     fill();
   }
+}
+
+function doneMessage() {
+  if (!data.project.has_images && state.history.length === 0) {
+    return "This project has no images yet: labelling starts once a lead uploads them.";
+  }
+  return "Nothing left for you in this project. Thank you!";
 }
 
 /** Asks the queue again after it ran dry: others' leases expire, new images arrive. */

@@ -37,11 +37,14 @@ export function createProgress({ url, isSaving }) {
   function render() {
     const { mine, project } = progress;
     const myTotal = mine.labelled + mine.skipped + mine.remaining;
-    $("mine-bar").style.width = `${myTotal ? (100 * (mine.labelled + mine.skipped)) / myTotal : 100}%`;
+    // Nothing to label (no images yet, or others did them all) is not a full bar.
+    $("mine-bar").style.width = `${myTotal ? (100 * (mine.labelled + mine.skipped)) / myTotal : 0}%`;
     $("mine-text").textContent = `${mine.labelled} labelled${mine.skipped ? `, ${mine.skipped} skipped` : ""}`;
     $("mine-left").textContent = `${mine.remaining} left`;
     $("project-bar").style.width = `${project.images ? (100 * project.complete) / project.images : 0}%`;
-    $("project-text").textContent = `${project.complete} of ${project.images} complete`;
+    $("project-text").textContent = project.images
+      ? `${project.complete} of ${project.images} complete`
+      : "no images yet";
   }
 
   return { bump, refresh };
