@@ -5,15 +5,24 @@ Run against a server that serves the demo (``make run``, or any ``load_demo``-ed
     .venv/bin/python tests/docs/screenshots.py http://127.0.0.1:8000
 
 Debian's Chromium is driven headless by Playwright, as in tests/browser/. The pages are
-those the guides show: the labelling page as ``annotator1``, the lead's pages as ``lead``.
+those the guides show: the labelling page as ``annotator1``, the lead's pages as ``lead``,
+then the first hour of a new team (``tests/docs/first_hour.py``: the demo's ``admin``
+creates a project of photos and two newcomers join it by link and label), whose
+``first-*.png`` the getting-started page shows. That walk makes accounts and a project,
+so it runs once per server: on a fresh ``make run`` (or after ``make clean``).
 """
 
 from __future__ import annotations
 
 import sys
+import tempfile
 from pathlib import Path
 
 from playwright.sync_api import Page, sync_playwright
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # run as a script from anywhere
+
+from tests.docs.first_hour import first_hour, photos_write
 
 OUT = Path(__file__).resolve().parents[2] / "docs" / "img"
 PASSWORD = "demo-password"
@@ -55,6 +64,15 @@ def main(base: str, project: int = 1) -> None:
             page.screenshot(path=str(OUT / f"{name}.png"), full_page=False)
             print(f"docs/img/{name}.png")
             context.close()
+
+        def shot(page: Page, name: str) -> None:
+            page.wait_for_timeout(1000)
+            page.screenshot(path=str(OUT / f"{name}.png"), full_page=False)
+            print(f"docs/img/{name}.png")
+
+        with tempfile.TemporaryDirectory() as folder:
+            photos = photos_write(Path(folder))
+            first_hour(browser, base, admin="admin", password=PASSWORD, photos=photos, shot=shot)
         browser.close()
 
 
