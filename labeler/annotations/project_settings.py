@@ -178,4 +178,17 @@ SETTINGS = (
             message="The pause's gold accuracy is a percentage from 0 to 100 (0: never).",
         ),
     ),
+    ProjectSetting(
+        name="annotators_see_file_names",
+        section="privacy",
+        owner="annotations",
+        kind="bool",
+        default=False,
+        help=(
+            "Annotators see each image's file name while labelling (never its folder, path "
+            "or metadata). Off by default: names and folders such as `cat/IMG_1_cat.jpg` "
+            "often carry the class, which biases labels and agreement, so annotators see an "
+            "image by its number only. Leads and reviewers always see names and metadata."
+        ),
+    ),
 )
