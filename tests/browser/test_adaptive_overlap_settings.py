@@ -20,6 +20,7 @@ def test_a_lead_turns_adaptive_overlap_on_and_sees_a_contradiction_explained(
     project = ProjectFactory(name="Digits", overlap=2)
     add_member(project, UserFactory(username="lena"), Role.LEAD)
     log_in(page, live_server.url, "lena", f"/projects/{project.pk}/settings/")
+    page.get_by_text("More people where they disagree").click()  # a folded section
 
     expect(page.get_by_role("radio", name="Fixed")).to_be_checked()
     expect(page.get_by_label("Adaptive: at most (annotators)")).to_have_value("5")
@@ -44,5 +45,6 @@ def test_a_lead_turns_adaptive_overlap_on_and_sees_a_contradiction_explained(
         0.9,
     )
     page.goto(f"{live_server.url}/projects/{project.pk}/settings/")
+    page.get_by_text("More people where they disagree").click()
     expect(page.get_by_role("radio", name="Adaptive")).to_be_checked()
     screenshot("project-settings-adaptive-overlap")

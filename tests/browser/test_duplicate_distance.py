@@ -33,6 +33,7 @@ def test_a_lead_sets_the_distance_and_sees_an_out_of_range_one_refused(
         "Empty: the server's distance (7)"
     )
 
+    page.get_by_text("Near-duplicates", exact=True).click()  # a folded section
     distance.fill("12")
     page.get_by_role("button", name="Save settings").click()
     assert distance.evaluate("input => input.validity.rangeOverflow")
