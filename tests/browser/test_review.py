@@ -101,7 +101,10 @@ def test_a_reviewer_resolves_ties_with_the_keyboard(live_server, page, screensho
         page.keyboard.press("Enter")
         decided[image_id] = name
     expect(page.locator("#empty")).to_be_visible(timeout=WAIT)
-    expect(page.locator("#empty-title")).to_have_text("All agreed — nothing to review")
+    expect(page.locator("#empty-title")).to_have_text("Nothing to review")
+    expect(page.locator("#empty-text")).to_contain_text(
+        "fully labelled images are agreed on or decided"
+    )
     expect(page.locator("#left-count")).to_have_text("0")
     wait_saved(page)
     screenshot("review-empty", full_page=False)
