@@ -29,6 +29,7 @@ STORAGES = {
 }
 REST_FRAMEWORK = {**REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"login": "1000/min"}}  # noqa: F405
 LABELER_FILTER_THROTTLE_RATE = "100000/min"  # a test of the throttle sets its own
+LABELER_JOIN_MISSES_PER_HOUR = 100000  # likewise: the route tests open made-up join links
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not memory: the live server's threads then share it with real locking
     # (WAL, busy timeout) instead of in-memory shared cache's "table is locked" errors.

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -17,6 +18,7 @@ from django.core.cache import cache
 from django.db import transaction
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from labeler.agreement.services import image_decide
@@ -25,7 +27,7 @@ from labeler.bulk.models import BulkAction
 from labeler.exports.models import Export
 from labeler.images.links import file_link
 from labeler.predictions.models import TrainingRun
-from labeler.projects.models import Role
+from labeler.projects.models import Invitation, Role
 from labeler.references.models import Reference
 from tests.api.test_permissions import ROLES
 from tests.conftest import client_for
@@ -138,6 +140,8 @@ RULES: dict[str, Rule] = {
         {"get": public(), "post": public(), "put": public()}, other=public()
     ),
     "password-reset-complete": read(public()),
+    # Joining by an invitation: open to anyone; a link no invitation has is a 404 to all.
+    "join": Rule({"get": public(404), "post": public(404)}),
     "agreement-dashboard": read(page(overseers())),
     "review": read(page(overseers())),
     "models": read(page(overseers())),
@@ -231,6 +235,8 @@ RULES: dict[str, Rule] = {
         ids={"user": "annotator2"},
     ),
     "api:member-link": write(managers(), ids={"user": "annotator2"}),
+    "api:invitation-list": Rule({"get": managers(), "post": managers()}),
+    "api:invitation-detail": Rule({"delete": managers()}, ids={"pk": "invitation"}),
     "api:image-list": Rule({"get": members(), "post": managers()}),
     "api:image-detail": Rule({"get": members(), "patch": managers()}, ids={"pk": "image"}),
     "api:image-metadata": write(managers()),
@@ -393,6 +399,7 @@ def world(project, lead, annotator, annotator2, outsider, admin_user, make_image
         "reference": reference.pk,
         "run": run.pk,
         "version": version.pk,
+        "invitation": invitation_of(project, lead).pk,
     }
     users = {
         "annotator": annotator,
@@ -406,6 +413,16 @@ def world(project, lead, annotator, annotator2, outsider, admin_user, make_image
         role: file_link(image.file.name, user_id=user.pk) for role, user in holders.items()
     }
     return {"ids": ids, "users": users, "file_links": file_links}
+
+
+def invitation_of(project, by) -> Invitation:
+    """An open invitation of the project (its token is not needed: only its id is asked)."""
+    return Invitation.objects.create(
+        project=project,
+        token_hash=f"{project.pk:064d}",
+        expires_at=timezone.now() + timedelta(days=1),
+        created_by=by,
+    )
 
 
 DEFAULT_IDS = {
@@ -524,7 +541,10 @@ def test_every_route_answers_every_role_as_its_rule_says(world, capsys):
 
 
 # Path parameters naming objects that belong to a project (a user for a member).
-PROJECT_OBJECTS = {"image", "theirs", "mine", "my_skip", "export", "run", "version", "annotator2"}
+PROJECT_OBJECTS = {
+    *("image", "theirs", "mine", "my_skip", "export", "run", "version", "annotator2"),
+    "invitation",
+}
 
 
 @pytest.fixture
@@ -551,6 +571,7 @@ def elsewhere(outsider, make_images):
         "run": TrainingRun.objects.create(project=other, requested_by=owner).pk,
         "version": ModelVersionFactory(project=other, is_current=False).pk,
         "annotator2": second.pk,
+        "invitation": invitation_of(other, owner).pk,
     }
 
 
