@@ -11,7 +11,7 @@ PORT ?= 8000
 #   make run TORCH_SPEC="torch==2.14.1 torchvision==0.29.1 --index-url https://download.pytorch.org/whl/cpu"
 TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
 
-.PHONY: run test test-label-studio fuzz lint format setup docs docs-serve demo worker-cpu worker-gpu beat check-deploy compose-config clean bench-agreement bench-training bench-prelabel bench-active-learning bench-export bench-load bench-uploads bench-photos bench-label-paint bench-photo-models bench-adaptive-overlap bench-duplicates bench-label-errors bench-browse bench-bulk bench-imports
+.PHONY: run test test-servers test-postgres test-label-studio fuzz lint format setup docs docs-serve demo worker-cpu worker-gpu beat check-deploy compose-config clean bench-agreement bench-training bench-prelabel bench-active-learning bench-export bench-load bench-uploads bench-photos bench-label-paint bench-photo-models bench-adaptive-overlap bench-duplicates bench-label-errors bench-browse bench-bulk bench-imports
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,10 +33,45 @@ run: setup
 	DEBUG=1 $(BIN)/python manage.py load_demo --host $(HOST) --port $(PORT)
 	DEBUG=1 $(BIN)/python manage.py runserver $(HOST):$(PORT)
 
-## The whole suite: PostgreSQL when DATABASE_URL points at one, SQLite otherwise
-## (PYTEST_ARGS: more arguments for pytest).
+## The whole suite: on PostgreSQL when DATABASE_URL points at one, on SQLite otherwise.
+## On SQLite the tests that need PostgreSQL or Redis skip; a second, short pass then runs
+## them on the servers at their default addresses when these answer (test-servers below;
+## TEST_SERVERS=no leaves it out). Every run ends listing what it skipped and why.
+## PYTEST_ARGS: more arguments for pytest, in both passes.
 test: setup
-	$(BIN)/pytest $(PYTEST_ARGS)
+	@status=0; $(BIN)/pytest $(PYTEST_ARGS) || status=$$?; \
+	case "$$DATABASE_URL" in postgres*) ;; *) [ "$(TEST_SERVERS)" = no ] || \
+		$(MAKE) --no-print-directory test-servers || status=$$?;; esac; \
+	exit $$status
+
+# The servers the second pass and test-postgres use: PostgreSQL with trust auth (pytest
+# creates test_test there) and Redis database 1 (the login-throttle tests use 0).
+TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test
+TEST_REDIS_URL ?= redis://127.0.0.1:6379/1
+# Exits 0 when the server of a URL answers on its port (or the default port after the URL).
+ANSWERS = $(BIN)/python -c "import socket, sys, urllib.parse as u; a = u.urlsplit(sys.argv[1]); \
+	socket.create_connection((a.hostname, a.port or int(sys.argv[2])), 2).close()"
+
+## The tests a run on SQLite skips for want of PostgreSQL or Redis (marked postgres or
+## redis), on TEST_DATABASE_URL and TEST_REDIS_URL; said, and left out, when PostgreSQL
+## does not answer (the Redis tests skip, listed, when Redis does not).
+test-servers: setup
+	@if ! $(ANSWERS) $(TEST_DATABASE_URL) 5432 2>/dev/null; then \
+		echo "!! No PostgreSQL answers at $(TEST_DATABASE_URL): the tests that need it or Redis did not run (make test-servers once it does)."; \
+		exit 0; fi; \
+	redis=; if $(ANSWERS) $(TEST_REDIS_URL) 6379 2>/dev/null; then redis=$(TEST_REDIS_URL); fi; \
+	echo "== The tests that need PostgreSQL or Redis, on $(TEST_DATABASE_URL) $${redis:-(no Redis answers)}"; \
+	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$$redis $(BIN)/pytest -m "postgres or redis" $(PYTEST_ARGS); \
+	status=$$?; [ $$status -ne 5 ] || status=0; exit $$status
+
+## The whole suite on PostgreSQL and Redis (TEST_DATABASE_URL, TEST_REDIS_URL), as CI's
+## second pass: less what runs alike on either database, which the SQLite pass covers (the
+## model code on arrays, the docs' examples, the benchmarks' small runs, the browser tests).
+test-postgres: setup
+	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(BIN)/pytest \
+		--ignore=tests/worker/ml --ignore=tests/docs --ignore=tests/browser \
+		--ignore=tests/bench/test_model_benchmarks.py --ignore=tests/bench/test_prelabel.py \
+		$(PYTEST_ARGS)
 
 ## The round trips through a real Label Studio (tests marked label_studio, which `make test`
 ## skips): Label Studio in a virtualenv of its own (its Django never meets ours), started

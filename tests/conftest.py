@@ -19,6 +19,9 @@ from labeler.projects.models import Project, Role
 from tests.factories import ProjectFactory, UserFactory, add_member, image_bytes
 from tests.reliability.conftest import PrivateRedis
 
+# Every run ends with what it skipped, grouped by why (tests/skipped_summary.py).
+pytest_plugins = ["tests.skipped_summary"]
+
 
 @pytest.fixture(autouse=True)
 def empty_cache():
