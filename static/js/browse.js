@@ -1,5 +1,5 @@
-/* The Images page: the filter form and the sort keep the address clean (no empty
- * parameters, so a link carries only what was chosen), and leads pick images (or everything
+/* The Images page: the filters apply as they change, and they and the sort keep the address
+ * clean (no empty parameters, so a link carries only what was chosen), and leads pick images (or everything
  * the filter matches) to act on with one bulk action through the REST API, following a
  * background job's progress.
  */
@@ -23,6 +23,52 @@ filters.addEventListener("submit", (event) => {
   event.preventDefault();
   submitClean(filters);
 });
+
+// Filters apply as they change: a select, a tick or a date at once, typed text and numbers
+// after a short pause (or on Enter, the form's own submit). Each applies by loading the
+// filtered address, so the address always says what is shown and can be shared; the field
+// being typed in keeps the focus across the load. The Filter button is for pages without
+// this script.
+const TYPING_PAUSE_MS = 600;
+const FOCUS_KEY = "browse-filter-focus";
+let typingTimer = null;
+filters.querySelector("button[type=submit]").hidden = true;
+const typed = (field) => field.matches("input[type=search], input[type=text], input[type=number]");
+
+function applyFilters(field) {
+  clearTimeout(typingTimer);
+  if (field && typed(field)) {
+    sessionStorage.setItem(FOCUS_KEY, field.name);
+  }
+  submitClean(filters);
+}
+
+filters.addEventListener("change", (event) => {
+  if (!typed(event.target)) applyFilters(event.target);
+});
+filters.addEventListener("input", (event) => {
+  if (!typed(event.target)) return;
+  clearTimeout(typingTimer);
+  typingTimer = setTimeout(() => applyFilters(event.target), TYPING_PAUSE_MS);
+});
+filters.addEventListener("keydown", (event) => {
+  if (event.key === "Enter" && typed(event.target)) {
+    event.preventDefault();
+    applyFilters(event.target);
+  }
+});
+
+/** Put the caret back in the field typed in before the filtered page loaded. */
+function restoreFocus() {
+  const name = sessionStorage.getItem(FOCUS_KEY);
+  sessionStorage.removeItem(FOCUS_KEY);
+  if (!name) return;
+  const field = filters.elements.namedItem(name);
+  if (!(field instanceof HTMLInputElement)) return;
+  field.focus();
+  if (field.type !== "number") field.setSelectionRange(field.value.length, field.value.length);
+}
+restoreFocus();
 
 // The sort keeps the filters: it changes one parameter of the address and starts over.
 $("sort").addEventListener("change", (event) => {

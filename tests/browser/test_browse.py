@@ -97,9 +97,11 @@ def test_filters_live_in_the_address(live_server, page):
     project, _ = digits_project()
     login(page, live_server, "lead")
     open_images(page, live_server, project)
+    # No Filter button: each choice applies as it is made, and the address follows.
+    expect(page.get_by_role("button", name="Filter")).to_be_hidden()
     page.locator("#filters input[name=status][value=gold]").check()
+    expect(page).to_have_url(re.compile(r"\?view=grid&sort=id&status=gold$"))
     page.locator("#filters select[name=final_label]").select_option("two")
-    page.get_by_role("button", name="Filter").click()
     expect(page).to_have_url(re.compile(r"\?view=grid&sort=id&status=gold&final_label=two$"))
     shown = page.locator(".browse-card").count()
     assert shown >= 1
@@ -118,6 +120,26 @@ def test_filters_live_in_the_address(live_server, page):
     # A bad value in an address says what is wrong.
     open_images(page, live_server, project, "?labels_min=lots")
     expect(page.locator("#filter-error")).to_contain_text("labels_min")
+
+
+def test_typed_filters_apply_after_a_pause_keeping_the_caret(live_server, page):
+    """Text applies once typing stops (or on Enter), and the caret stays in the field."""
+    project, _ = digits_project()
+    login(page, live_server, "lead")
+    open_images(page, live_server, project)
+    expect(page.locator(".browse-card")).to_have_count(24)
+    name = page.locator("#filters input[name=name]")
+    name.press_sequentially("digit-1", delay=50)
+    expect(page).to_have_url(re.compile(r"[?&]name=digit-1$"), timeout=WAIT)
+    expect(page.locator(".browse-card")).to_have_count(10)  # digit-10 to digit-19
+    expect(name).to_be_focused()
+    name.press("End")
+    name.press_sequentially("2", delay=50)
+    name.press("Enter")
+    expect(page).to_have_url(re.compile(r"[?&]name=digit-12$"), timeout=WAIT)
+    expect(page.locator(".browse-card")).to_have_count(1)
+    expect(name).to_be_focused()
+    expect(name).to_have_value("digit-12")
 
 
 def test_the_image_page_steps_through_the_filter_by_keyboard(live_server, page, screenshot):
