@@ -117,6 +117,8 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
             ],
+            # Dates and times as every page writes them: |when, |when_text, |iso.
+            "builtins": ["labeler.web.when"],
         },
     },
 ]
