@@ -5,7 +5,7 @@
  */
 import { request, errorMessage, rows } from "./lib/api.js";
 import { $, el, fill } from "./lib/dom.js";
-import { ago, formatSize, plural } from "./lib/format.js";
+import { ago, formatSize, plural, timeTag } from "./lib/format.js";
 
 const POLL_MS = 1500;
 // These formats hold one label per image, so they always take the final labels.
@@ -198,11 +198,10 @@ function start() {
 
   function madeCell(exportRow) {
     const cell = el("td", { class: "export-made" });
-    const made = new Date(exportRow.created_at);
-    cell.append(el("time", { datetime: exportRow.created_at, title: made.toLocaleString(), text: made.toLocaleString() }));
+    cell.append(timeTag(exportRow.created_at));
     if (exportRow.finished_at) {
       const verb = exportRow.status === "failed" ? "failed" : "finished";
-      cell.append(el("br"), el("span", { class: "muted", title: new Date(exportRow.finished_at).toLocaleString(), text: `${verb} ${ago(exportRow.finished_at)}` }));
+      cell.append(el("br"), el("span", { class: "muted" }, `${verb} `, timeTag(exportRow.finished_at, ago(exportRow.finished_at))));
     }
     return cell;
   }

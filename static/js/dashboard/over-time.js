@@ -2,7 +2,7 @@
  * the same figures as a table.
  */
 import { el, fill, svg } from "../lib/dom.js";
-import { isNum, fixed, percent, plural } from "../lib/format.js";
+import { day, isNum, fixed, percent, plural } from "../lib/format.js";
 import { table } from "../lib/tables.js";
 import {
   figureCell,
@@ -136,12 +136,7 @@ function chartBlock(title, chart, series) {
   return el("figure", { class: "chart" }, el("figcaption", { text: title }), chart, legend);
 }
 
-const shortDate = (iso) =>
-  new Date(`${iso}T00:00:00Z`).toLocaleDateString("en", {
-    month: "short",
-    day: "numeric",
-    timeZone: "UTC",
-  });
+const shortDate = day;
 
 /** An inline SVG line chart of figures (or null) per date; gaps where a figure is undefined. */
 function lineChart({ dates, series, width, bands, id, axisPercent = false, counts = null }) {

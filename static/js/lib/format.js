@@ -1,4 +1,5 @@
 /* Numbers, sizes and times as the pages write them. */
+import { el } from "./dom.js";
 
 export const isNum = (value) => typeof value === "number" && Number.isFinite(value);
 // A true minus sign: a hyphen reads as a dash beside the figures.
@@ -25,4 +26,29 @@ export function ago(iso) {
     value /= size;
   }
   return "";
+}
+
+// Dates and times as every page writes them, the server's |when filter's twin
+// (labeler/web/when.py): "26 Nov 2026, 13:52", on the reader's clock.
+const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+const pad = (n) => String(n).padStart(2, "0");
+
+/** "26 Nov 2026, 13:52" for an ISO time ("" for none). */
+export function when(iso) {
+  if (!iso) return "";
+  const d = new Date(iso);
+  return `${d.getDate()} ${MONTHS[d.getMonth()]} ${d.getFullYear()}, ${pad(d.getHours())}:${pad(d.getMinutes())}`;
+}
+
+/** "26 Nov" for an ISO date (a chart's axis). */
+export function day(isoDate) {
+  const d = new Date(`${isoDate}T00:00:00Z`);
+  return `${d.getUTCDate()} ${MONTHS[d.getUTCMonth()]}`;
+}
+
+/** A <time> element: the date as people read it, the ISO time its title. With text (how
+ * long ago, where a page is about recency), that text, and the date in the title. */
+export function timeTag(iso, text = null) {
+  if (!iso) return el("span", { class: "muted", text: "—" });
+  return el("time", { datetime: iso, title: text === null ? iso : when(iso), text: text ?? when(iso) });
 }

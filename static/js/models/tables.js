@@ -2,7 +2,7 @@
  * its pre-labelling pass and the machine labels' counts.
  */
 import { el, fill } from "../lib/dom.js";
-import { isNum, fixed, percent, plural } from "../lib/format.js";
+import { isNum, fixed, percent, plural, timeTag, when as whenText } from "../lib/format.js";
 import { labelChip, labelName } from "../lib/labels.js";
 import { table } from "../lib/tables.js";
 import { accuracyInterval, intervalText, tooCloseToTell } from "./intervals.js";
@@ -26,16 +26,8 @@ const architectureName = (key) => ARCHITECTURES[key] || key || "—";
 const share = (value) => (isNum(value) ? percent(value) : "—");
 const two = (value) => (isNum(value) ? fixed(value) : "—");
 
-/** A date and time as people read it here; the exact moment in the tooltip. */
-export function when(iso) {
-  if (!iso) return el("span", { class: "muted", text: "—" });
-  const date = new Date(iso);
-  return el("time", {
-    datetime: iso,
-    title: date.toLocaleString(),
-    text: date.toLocaleString(undefined, { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" }),
-  });
-}
+/** A date and time as every page writes it; the exact moment in the tooltip. */
+export const when = (iso) => timeTag(iso);
 
 /** How long a run took (or has been running), as "1 min 05 s". */
 export function duration(run) {
@@ -164,7 +156,7 @@ function figureWithInterval(metrics, key, text, interval, show) {
 
 function currentCell(version, { canManage, onPromote, busy }) {
   if (version.is_current) {
-    const since = version.promoted_at ? `current since ${new Date(version.promoted_at).toLocaleString()}` : "current";
+    const since = version.promoted_at ? `current since ${whenText(version.promoted_at)}` : "current";
     return el("span", { class: "current-badge", title: since, text: "current" });
   }
   if (!canManage) return null;
@@ -255,7 +247,7 @@ export function renderPrelabel(box, version) {
   const pct = total ? Math.round((100 * done) / total) : finished ? 100 : 0;
   let note;
   if (!version.is_current && !total) note = "Only the current version pre-labels images.";
-  else if (finished) note = `Done ${new Date(prelabel.finished_at).toLocaleString()}: the queue is ordered by this model.`;
+  else if (finished) note = `Done ${whenText(prelabel.finished_at)}: the queue is ordered by this model.`;
   else if (total) note = "Predicting the unlabelled images…";
   else note = "Waiting for the pre-labelling pass to be planned.";
   fill(

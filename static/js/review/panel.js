@@ -3,7 +3,7 @@
  */
 import { request, errorMessage } from "../lib/api.js";
 import { $, el, fill } from "../lib/dom.js";
-import { ago, percent } from "../lib/format.js";
+import { ago, percent, timeTag } from "../lib/format.js";
 import { chips, labelNames } from "../lib/labels.js";
 import { REASON as DUPLICATES, renderDuplicates } from "./duplicates.js";
 
@@ -196,7 +196,7 @@ function historyRow(change) {
 
 /** A time as how long ago it was, the date and time in full on hover. */
 function time(iso) {
-  return el("time", { datetime: iso, title: new Date(iso).toLocaleString(), text: ago(iso) });
+  return timeTag(iso, ago(iso));
 }
 
 function figure(confidence, source) {
