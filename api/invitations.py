@@ -24,6 +24,9 @@ from labeler.projects.models import Invitation, Role
 
 class InvitationSerializer(serializers.ModelSerializer):
     kind = serializers.SerializerMethodField(help_text="`email` or `link`.")
+    email = serializers.CharField(
+        read_only=True, help_text="The invited address; empty for a link to share."
+    )
     created_by = serializers.CharField(
         source="created_by.username",
         read_only=True,
@@ -62,7 +65,9 @@ class InvitationMadeSerializer(InvitationSerializer):
 
 
 class InvitationCreateSerializer(StrictInput, serializers.Serializer):
-    role = serializers.ChoiceField(choices=Role.choices, default=Role.ANNOTATOR)
+    role = serializers.ChoiceField(
+        choices=Role.choices, help_text="The role whoever joins by it gets in the project."
+    )
     email = serializers.EmailField(
         required=False,
         allow_blank=True,

@@ -44,7 +44,9 @@ def test_a_lead_makes_a_link_lists_it_and_revokes_it(project, lead, url):
 
 
 def test_an_e_mail_invitation_is_sent(project, lead, url):
-    made = client_for(lead).post(url, {"email": "nora@example.org"}, format="json")
+    made = client_for(lead).post(
+        url, {"role": "annotator", "email": "nora@example.org"}, format="json"
+    )
     assert made.status_code == 201, made.content
     body = made.json()
     assert (body["kind"], body["role"], body["max_uses"]) == ("email", "annotator", 1)
@@ -69,10 +71,12 @@ def test_an_admin_invites_into_any_project(project, admin_user, url):
         ({"max_uses": 1001}, "max_uses"),
         ({"email": "nora@example.org", "max_uses": 2}, "max_uses"),
         ({"email": 42}, "email"),
+        ({}, "role"),
     ],
 )
 def test_bad_input_is_a_400_naming_the_field(project, lead, url, payload, field):
-    response = client_for(lead).post(url, payload, format="json")
+    body = payload if field == "role" else {"role": "annotator", **payload}
+    response = client_for(lead).post(url, body, format="json")
     assert response.status_code == 400, response.content
     assert field in response.json()["errors"]
     assert not Invitation.objects.exists() and mail.outbox == []
@@ -81,7 +85,9 @@ def test_bad_input_is_a_400_naming_the_field(project, lead, url, payload, field)
 def test_a_member_s_address_is_a_409(project, lead, annotator, url):
     annotator.email = "ann1@example.org"
     annotator.save()
-    response = client_for(lead).post(url, {"email": "ann1@example.org"}, format="json")
+    response = client_for(lead).post(
+        url, {"role": "reviewer", "email": "ann1@example.org"}, format="json"
+    )
     assert response.status_code == 409 and "member already" in response.json()["detail"]
 
 
@@ -90,18 +96,20 @@ def test_a_mail_server_refusal_is_a_503_keeping_nothing(project, lead, url, monk
         raise smtplib.SMTPServerDisconnected("gone")
 
     monkeypatch.setattr("labeler.projects.invitations.send_mail", refuse)
-    response = client_for(lead).post(url, {"email": "nora@example.org"}, format="json")
+    response = client_for(lead).post(
+        url, {"role": "annotator", "email": "nora@example.org"}, format="json"
+    )
     assert response.status_code == 503 and response.json()["code"] == "mail_failed"
     assert "could not be sent" in response.json()["detail"]
     assert not Invitation.objects.exists()
 
 
 def test_annotators_and_reviewers_get_403(project, annotator, reviewer, lead, url):
-    made = client_for(lead).post(url, {}, format="json").json()
+    made = client_for(lead).post(url, {"role": "annotator"}, format="json").json()
     for user in (annotator, reviewer):
         client = client_for(user)
         assert client.get(url).status_code == 403
-        assert client.post(url, {}, format="json").status_code == 403
+        assert client.post(url, {"role": "lead"}, format="json").status_code == 403
         assert client.delete(f"{url}{made['id']}/").status_code == 403
     assert Invitation.objects.filter(revoked_at=None).count() == 1
 
@@ -111,7 +119,7 @@ def test_another_project_is_a_404(project, url):
     add_member(ProjectFactory(name="Birds"), other_lead, Role.LEAD)
     client = client_for(other_lead)
     assert client.get(url).status_code == 404
-    assert client.post(url, {}, format="json").status_code == 404
+    assert client.post(url, {"role": "lead"}, format="json").status_code == 404
     assert not Invitation.objects.exists()
 
 
@@ -120,7 +128,7 @@ def test_revoking_another_project_s_invitation_is_a_404(project, lead, url):
     add_member(elsewhere, lead, Role.LEAD)
     theirs = (
         client_for(lead)
-        .post(f"/api/v1/projects/{elsewhere.pk}/invitations/", {}, format="json")
+        .post(f"/api/v1/projects/{elsewhere.pk}/invitations/", {"role": "annotator"}, format="json")
         .json()
     )
     for pk in (theirs["id"], 2**63, 10**30):

@@ -32,6 +32,7 @@ from werkzeug.sansio.multipart import Data, Event, MultipartEncoder, State
 from labeler.exports.models import Export
 from labeler.images.models import Image
 from labeler.predictions.models import ModelVersion, TrainingRun
+from labeler.projects.invitations import invitation_create
 from labeler.projects.models import Project, Role
 from tests.factories import (
     ModelVersionFactory,
@@ -127,6 +128,9 @@ def world(db, make_images, in_process):
         ).pk,
         "review": images[0].pk,
         "decisions": images[0].pk,
+        "invitations": invitation_create(
+            project=project, by=lead, base_url="http://testserver/"
+        ).invitation.pk,
     }
     token, _ = Token.objects.get_or_create(user=lead)
     return {"headers": {"Authorization": f"Token {token.key}"}, "ids": ids}
