@@ -1,9 +1,10 @@
-"""The pages write dates one way and headings in sentence case.
+"""The pages write dates one way, and headings, table headers and buttons in sentence case.
 
 Dates and times: the ``when`` filters (labeler/web/when.py) in templates, ``when`` and
-``timeTag`` (static/js/lib/format.js) in scripts; no other date format. Headings (h1-h3),
-table headers and button labels: sentence case ("Export labels", not "Export Labels"),
-names and abbreviations apart.
+``timeTag`` (static/js/lib/format.js) in scripts; no other date format. Headings, table
+headers, buttons (and links that look like one), legends and summaries, in templates and
+built by scripts: sentence case ("Export labels", not "Export Labels"), names and
+abbreviations apart.
 """
 
 from __future__ import annotations
@@ -80,7 +81,15 @@ PROPER = {
     "ROC",
     "Gmail",
 }
-HEADING = re.compile(r"<(h[1-3]|th|button)\b[^>]*>(.*?)</\1>", re.S | re.I)
+HEADING = re.compile(
+    r"<(h[1-4]|th|button|summary|legend|caption|a\b[^>]*class=\"[^\"]*\bbutton\b[^>]*)\b[^>]*>"
+    r"(.*?)</(?:h[1-4]|th|button|summary|legend|caption|a)>",
+    re.S | re.I,
+)
+# The same elements built by the scripts, with a literal text: el("th", { text: "..." }).
+SCRIPT_HEADING = re.compile(
+    r"el\(\"(h[1-4]|th|button|summary|legend|caption)\",\s*\{[^}]*?\btext:\s*\"([^\"]+)\""
+)
 
 
 def _segments(markup: str) -> list[str]:
@@ -132,15 +141,49 @@ def test_scripts_write_dates_through_the_format_helpers() -> None:
     assert not found, "use when() or timeTag() from lib/format.js:\n" + "\n".join(found)
 
 
-def test_headings_table_headers_and_buttons_are_in_sentence_case() -> None:
+def _title_case_in_markup(markup: str) -> list[str]:
     found = []
-    for path in TEMPLATES:
-        for match in HEADING.finditer(path.read_text()):
-            for text in _segments(match.group(2)):
-                wrong = _capitalised_words(text)
-                if wrong:
-                    found.append(f"{_relative(path)}: <{match.group(1)}> {text!r}: {wrong}")
+    for match in HEADING.finditer(markup):
+        for text in _segments(match.group(2)):
+            if wrong := _capitalised_words(text):
+                found.append(f"<{match.group(1).split()[0]}> {text!r}: {wrong}")
+    return found
+
+
+def _title_case_in_script(source: str) -> list[str]:
+    found = []
+    for match in SCRIPT_HEADING.finditer(source):
+        if wrong := _capitalised_words(match.group(2)):
+            found.append(f"{match.group(1)} {match.group(2)!r}: {wrong}")
+    return found
+
+
+def test_headings_table_headers_and_buttons_are_in_sentence_case() -> None:
+    found = [
+        f"{_relative(path)}: {line}"
+        for path in TEMPLATES
+        for line in _title_case_in_markup(path.read_text())
+    ] + [
+        f"{_relative(path)}: {line}"
+        for path in SCRIPTS
+        for line in _title_case_in_script(path.read_text())
+    ]
     assert not found, "sentence case, or add a name to PROPER:\n" + "\n".join(found)
+
+
+def test_the_walk_finds_title_case_where_it_looks() -> None:
+    markup = (
+        '<h2 class="x">Export Labels</h2><th scope="col">Final label</th>'
+        '<a class="button primary" href="#">Open Project</a><a href="#">Any Link</a>'
+        "<button>{% if a %}Save{% else %}Save Changes{% endif %} <kbd>Enter</kbd></button>"
+    )
+    assert _title_case_in_markup(markup) == [
+        "<h2> 'Export Labels': ['Labels']",
+        "<a> 'Open Project': ['Project']",
+        "<button> 'Save Changes': ['Changes']",
+    ]
+    script = 'el("th", { text: "Model Version" }), el("button", { type: "button", text: "Undo" })'
+    assert _title_case_in_script(script) == ["th 'Model Version': ['Version']"]
 
 
 @pytest.mark.parametrize(
