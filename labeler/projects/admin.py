@@ -7,7 +7,7 @@ from django.http import HttpRequest
 
 from labeler.errors import DomainError
 from labeler.projects import accounts
-from labeler.projects.models import Label, Membership, Project
+from labeler.projects.models import Invitation, Label, Membership, Project
 
 
 class ReadOnlyInline(admin.TabularInline):
@@ -32,6 +32,13 @@ class MembershipInline(ReadOnlyInline):
     model = Membership
 
 
+class InvitationInline(ReadOnlyInline):
+    """Invitations made (a token's hash only: no link can be read back from here)."""
+
+    model = Invitation
+    fields = ["email", "role", "expires_at", "max_uses", "uses", "created_by", "revoked_at"]
+
+
 @admin.register(Project)
 class ProjectAdmin(admin.ModelAdmin):
     """Projects to look at: their settings change on the project's settings page or over
@@ -40,7 +47,7 @@ class ProjectAdmin(admin.ModelAdmin):
 
     list_display = ["name", "multi_label", "overlap", "created_at"]
     search_fields = ["name"]
-    inlines = [LabelInline, MembershipInline]
+    inlines = [LabelInline, MembershipInline, InvitationInline]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -10,6 +10,8 @@ import pytest
 from django.contrib.auth.models import User
 from django.core import mail
 from django.db import connection
+from django.test import Client
+from django.urls import reverse
 from django.utils import timezone
 
 from labeler.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
@@ -261,3 +263,13 @@ def test_a_weak_password_or_taken_username_keeps_nothing(project, lead, annotato
     assert not User.objects.filter(username="nora").exists()
     invitation.refresh_from_db()
     assert invitation.uses == 0
+
+
+def test_the_admin_site_shows_invitations_without_their_hashes(project, lead, admin_user):
+    invitation, token = make_link(project, lead, email="nora@example.org")
+    client = Client()
+    client.force_login(admin_user)
+    page = client.get(reverse("admin:projects_project_change", args=[project.pk]))
+    text = page.content.decode()
+    assert page.status_code == 200 and "nora@example.org" in text
+    assert invitation.token_hash not in text and token not in text
