@@ -538,6 +538,10 @@ LABELER_LOGIN_MAX_FAILURES = env_int("LABELER_LOGIN_MAX_FAILURES", 5)
 LABELER_LOGIN_LOCKOUT_SECONDS = env_int("LABELER_LOGIN_LOCKOUT_SECONDS", 15 * 60)
 # "Forgot password?" requests per e-mail address an hour (ten times as many per client).
 LABELER_PASSWORD_RESETS_PER_HOUR = env_int("LABELER_PASSWORD_RESETS_PER_HOUR", 3)
+# Join-page forms sent from one client an hour (accounts made from invitation links), and
+# invitation links no invitation has that one client may open an hour (token guesses).
+LABELER_JOINS_PER_HOUR = env_int("LABELER_JOINS_PER_HOUR", 20)
+LABELER_JOIN_MISSES_PER_HOUR = env_int("LABELER_JOIN_MISSES_PER_HOUR", 10)
 # Invitations and password resets are e-mailed through Django's mail backends: printed
 # on the console unless EMAIL_BACKEND names another (smtp with EMAIL_HOST and the rest).
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND") or "django.core.mail.backends.console.EmailBackend"
@@ -548,10 +552,6 @@ EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD") or ""
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL") or "labeler <labeler@localhost>"
 # How long an invitation or password-reset link stays valid (Django's token timeout).
-# Join-page forms sent from one client an hour (accounts made from invitation links), and
-# invitation links no invitation has that one client may open an hour (token guesses).
-LABELER_JOINS_PER_HOUR = env_int("LABELER_JOINS_PER_HOUR", 20)
-LABELER_JOIN_MISSES_PER_HOUR = env_int("LABELER_JOIN_MISSES_PER_HOUR", 10)
 PASSWORD_RESET_TIMEOUT = env_int("PASSWORD_RESET_TIMEOUT", 7 * 24 * 3600)
 # Time on one image beyond this counts as idle in the annotators' active time.
 LABELER_ACTIVE_TIME_CAP_SECONDS = env_int("LABELER_ACTIVE_TIME_CAP_SECONDS", 120)
