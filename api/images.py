@@ -27,6 +27,8 @@ from api.image_metadata import (
 from api.parsers import JSONParser
 from api.permissions import ProjectScopedView
 from labeler import flows
+from labeler.annotations import blind
+from labeler.annotations.blind import ImageView
 from labeler.browse.filters import images_filtered
 from labeler.errors import NotFound, ValidationFailed
 from labeler.images import catalogue
@@ -51,12 +53,68 @@ def stored_file_url(context: Mapping[str, Any], name: str | None) -> str:
     return request.build_absolute_uri(link)
 
 
+# Where a serializer's context says nothing of the caller: names and metadata hidden.
+HIDDEN = ImageView(name=False, paths=False, metadata=False)
+
+
+def context_view(context: Mapping[str, Any]) -> ImageView:
+    """What the caller may see of images (``labeler.annotations.blind``), from the context
+    every project-scoped view gives (``ProjectScopedView.get_serializer_context``)."""
+    return context.get("image_view") or HIDDEN
+
+
+def image_urls(context: Mapping[str, Any], image: Image) -> dict[str, str | None]:
+    """The addresses of an image's files for the caller (``blind.image_addresses``):
+    ``file_url``, ``display_url`` and ``thumbnail_url``."""
+    return files_urls(
+        context,
+        project_id=image.project_id,
+        image_id=image.pk,
+        file=image.file.name or "",
+        display=image.display.name or "",
+        thumbnail=image.thumbnail.name or "",
+    )
+
+
+def files_urls(
+    context: Mapping[str, Any],
+    *,
+    project_id: int,
+    image_id: int,
+    file: str,
+    display: str,
+    thumbnail: str = "",
+) -> dict[str, str | None]:
+    """``image_urls`` from the stored names of the image's files (blank for none)."""
+    request = context.get("request")
+    addresses = blind.image_addresses(
+        project_id=project_id,
+        image_id=image_id,
+        file=file,
+        display=display,
+        thumbnail=thumbnail,
+        user_id=(request.user.pk or 0) if request is not None else 0,
+        view=context_view(context),
+        originals=bool(context.get("originals")),
+    )
+    absolute = request.build_absolute_uri if request is not None else str
+    return {
+        "file_url": absolute(addresses.file),
+        "display_url": absolute(addresses.display),
+        "thumbnail_url": absolute(addresses.thumbnail) if addresses.thumbnail else None,
+    }
+
+
 # What the list reads beside the filters: its order, its pages and DRF's format override.
 LIST_PARAMETERS = ("sort", "cursor", "page_size", "format")
 DATETIME = serializers.DateTimeField()  # formats datetimes as every serializer here does
 
 
 class ImageSerializer(serializers.ModelSerializer):
+    original_name = serializers.SerializerMethodField(
+        help_text="The file's name; blank for annotators unless the project's "
+        "annotators_see_file_names is on (labeler.annotations.blind)."
+    )
     file_url = serializers.SerializerMethodField()
     display_url = serializers.SerializerMethodField(
         help_text="What to show: a copy at most LABELER_DISPLAY_SIZE a side, upright and "
@@ -74,21 +132,25 @@ class ImageSerializer(serializers.ModelSerializer):
         ]  # fmt: skip
         read_only_fields = fields
 
+    def get_original_name(self, image: Image) -> str:
+        return blind.image_name_shown(image.original_name, context_view(self.context))
+
     def get_file_url(self, image: Image) -> str:
-        return stored_file_url(self.context, image.file.name or "")
+        return image_urls(self.context, image)["file_url"] or ""
 
     def get_display_url(self, image: Image) -> str:
-        return stored_file_url(self.context, (image.display or image.file).name or "")
+        return image_urls(self.context, image)["display_url"] or ""
 
     def get_thumbnail_url(self, image: Image) -> str | None:
-        return stored_file_url(self.context, image.thumbnail.name) if image.thumbnail else None
+        return image_urls(self.context, image)["thumbnail_url"]
 
     def to_representation(self, instance: Image) -> dict[str, Any]:
         """The fields above, read directly: every next/ answer carries one image, and
-        building the serializer's field objects cost more than the query behind it."""
+        building the serializer's field objects cost more than the query behind it.
+        The name and addresses as the caller may see them (``context_view``)."""
         return {
             "id": instance.pk,
-            "original_name": instance.original_name,
+            "original_name": self.get_original_name(instance),
             "sha256": instance.sha256,
             "width": instance.width,
             "height": instance.height,
@@ -97,16 +159,16 @@ class ImageSerializer(serializers.ModelSerializer):
             "priority": instance.priority,
             "annotation_count": instance.annotation_count,
             "is_complete": instance.is_complete,
-            "file_url": self.get_file_url(instance),
-            "display_url": self.get_display_url(instance),
-            "thumbnail_url": self.get_thumbnail_url(instance),
+            **image_urls(self.context, instance),
             "created_at": DATETIME.to_representation(instance.created_at),
         }
 
 
 class QueueImageSerializer(ImageSerializer):
     """An image as an annotator sees it: what labelling it needs, nothing that tells a gold
-    image or a spot check from the rest (counts, completeness, priority, dates)."""
+    image or a spot check from the rest (counts, completeness, priority, dates), and nothing
+    that may tell its class (``labeler.annotations.blind``): the addresses name the image by
+    id, and ``original_name`` is blank unless the project shows annotators file names."""
 
     class Meta:
         model = Image
@@ -119,13 +181,11 @@ class QueueImageSerializer(ImageSerializer):
     def to_representation(self, instance: Image) -> dict[str, Any]:
         return {
             "id": instance.pk,
-            "original_name": instance.original_name,
+            "original_name": self.get_original_name(instance),
             "width": instance.width,
             "height": instance.height,
             "format": instance.format,
-            "file_url": self.get_file_url(instance),
-            "display_url": self.get_display_url(instance),
-            "thumbnail_url": self.get_thumbnail_url(instance),
+            **image_urls(self.context, instance),
         }
 
 
@@ -238,14 +298,14 @@ class ImageViewSet(
             )
         else:
             images = Image.objects.filter(project=self.project)
-        if self.sees_all_annotations:
+        if self.image_view.metadata:
             images = images.prefetch_related(
                 Prefetch("tags", queryset=ImageTag.objects.order_by("name"))
             )
         return images
 
     def get_serializer_class(self) -> type[serializers.BaseSerializer]:
-        if getattr(self, "swagger_fake_view", False) or self.sees_all_annotations:
+        if getattr(self, "swagger_fake_view", False) or self.image_view.metadata:
             return ImageMetadataSerializer
         return QueueImageSerializer
 
@@ -330,7 +390,8 @@ class ImageViewSet(
     def file(self, request: Request, *args: Any, **kwargs: Any) -> FileResponse:
         """The image itself: the original for leads and admins, for others a copy without
         metadata (``labeler.images.served``); cached for long, names being content addressed."""
-        return _serve(self.get_object().file.name or "", originals=self.can_manage)
+        image = self.get_object()
+        return self._serve(image, "file", image.file.name or "")
 
     @extend_schema(responses={(200, "image/jpeg"): OpenApiResponse(description="A thumbnail.")})
     @action(detail=True, methods=["get"])
@@ -339,11 +400,16 @@ class ImageViewSet(
         image = self.get_object()
         if not image.thumbnail:
             raise NotFound("The thumbnail is not ready yet.")
-        return _serve(image.thumbnail.name or "", originals=self.can_manage)
+        return self._serve(image, "thumbnail", image.thumbnail.name or "")
 
-
-def _serve(name: str, *, originals: bool) -> FileResponse:
-    response = stored_file_response(name, originals=originals)
-    if response is None:
-        raise NotFound("The stored file is missing.")
-    return response
+    def _serve(self, image: Image, kind: str, name: str) -> FileResponse:
+        """The file as the caller may have it, under a name they may see."""
+        download_name = blind.image_download_name(
+            image_id=image.pk, kind=kind, stored=name, view=self.image_view
+        )
+        response = stored_file_response(
+            name, originals=self.can_manage, download_name=download_name
+        )
+        if response is None:
+            raise NotFound("The stored file is missing.")
+        return response

@@ -10,6 +10,7 @@ from rest_framework.exceptions import NotAuthenticated
 from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 
+from labeler.annotations import blind
 from labeler.errors import NotFound, PermissionDenied
 from labeler.projects import selectors
 from labeler.projects.models import Project
@@ -50,6 +51,19 @@ class ProjectScopedView(GenericAPIView):
     @property
     def sees_all_annotations(self) -> bool:
         return selectors.can_see_all_annotations(user=self.user, role=self.role)
+
+    @cached_property
+    def image_view(self) -> blind.ImageView:
+        """What the caller may see of the project's images (file names, metadata)."""
+        return blind.image_view(user=self.user, project=self.project, role=self.role)
+
+    def get_serializer_context(self) -> dict[str, Any]:
+        """DRF's context, with what the caller may see of images (``image_view``): every
+        serializer of an image reads it there."""
+        context = dict(super().get_serializer_context())
+        if not getattr(self, "swagger_fake_view", False):  # schema generation: no caller
+            context["image_view"] = self.image_view
+        return context
 
     def require_manager(self) -> None:
         """Only the project's leads and admins pass."""

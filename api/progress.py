@@ -10,9 +10,9 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from api.images import stored_file_url
+from api.images import context_view, files_urls
 from api.permissions import ProjectScopedView
-from labeler.annotations import selectors
+from labeler.annotations import blind, selectors
 from labeler.annotations.models import Annotation
 from labeler.errors import ValidationFailed
 from labeler.images.counts import image_counts
@@ -42,7 +42,10 @@ class HistoryItemSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=["annotation", "skip"])
     id = serializers.IntegerField(help_text="The annotation's or the skip's id.")
     image_id = serializers.IntegerField()
-    image_name = serializers.CharField(help_text="The image's original file name.")
+    image_name = serializers.CharField(
+        help_text="The image's original file name; blank for annotators unless the "
+        "project's annotators_see_file_names is on."
+    )
     width = serializers.IntegerField()
     height = serializers.IntegerField()
     label_ids = serializers.ListField(child=serializers.IntegerField())
@@ -51,11 +54,29 @@ class HistoryItemSerializer(serializers.Serializer):
     file_url = serializers.SerializerMethodField()
     display_url = serializers.SerializerMethodField(help_text="What to show (see images).")
 
+    def to_representation(self, instance: dict[str, Any]) -> dict[str, Any]:
+        """The item as the caller may see it (``labeler.annotations.blind``): its name
+        blank and its addresses by id where names are hidden."""
+        data = dict(super().to_representation(instance))
+        data["image_name"] = blind.image_name_shown(
+            instance["image_name"], context_view(self.context)
+        )
+        return data
+
     def get_file_url(self, item: dict[str, Any]) -> str:
-        return stored_file_url(self.context, item["file_name"])
+        return self._urls(item)["file_url"] or ""
 
     def get_display_url(self, item: dict[str, Any]) -> str:
-        return stored_file_url(self.context, item["display_name"])
+        return self._urls(item)["display_url"] or ""
+
+    def _urls(self, item: dict[str, Any]) -> dict[str, str | None]:
+        return files_urls(
+            self.context,
+            project_id=self.context["project_id"],
+            image_id=item["image_id"],
+            file=item["file_name"],
+            display=item["display_name"],
+        )
 
 
 class ProgressView(ProjectScopedView):
@@ -104,4 +125,6 @@ class HistoryView(ProjectScopedView):
         items = selectors.annotator_history(
             project=self.project, annotator=self.user, limit=int(raw)
         )
-        return Response(self.get_serializer([asdict(item) for item in items], many=True).data)
+        body = [asdict(item) for item in items]
+        context = {**self.get_serializer_context(), "project_id": self.project.pk}
+        return Response(HistoryItemSerializer(body, many=True, context=context).data)

@@ -22,11 +22,19 @@ that works for whoever holds it for ``LABELER_S3_PRESIGN_SECONDS`` (unless
 ``LABELER_S3_PRESIGN`` is off). What an address serves depends on who follows it: an
 original goes to leads and admins only, others get its copy without metadata
 (``labeler.images.served``).
+
+Those shown no file names (annotators labelling blind, ``labeler.annotations.blind``)
+get addresses by id instead, ``image/<project>/<image>/<file|display|thumbnail>``: an
+image read in place is named by its bucket's key or its folder's path, which may carry
+its class (``cat/IMG_1_cat.jpg``), and such an address says nothing but the image's
+number. It is signed, checked and served as any other (``link_target`` finds the stored
+file), under a download name made of the number too.
 """
 
 from __future__ import annotations
 
 import functools
+import posixpath
 import re
 import time
 from dataclasses import dataclass
@@ -39,6 +47,7 @@ from django.db import connection
 from django.urls import reverse
 from django.utils.crypto import constant_time_compare
 
+from labeler.images.models import Image
 from labeler.images.references import reference_address
 from labeler.images.served import is_original, sees_originals
 from labeler.projects.models import Membership
@@ -46,10 +55,16 @@ from labeler.projects.models import Membership
 SALT = "labeler.images.links"
 # The folders of stored images, thumbnails and display copies, and the names of images
 # read in place (s3/, folder/); the project is the name's second part.
-# Nothing else in storage (exports, say) has an address.
+# Nothing else in storage (exports, say) has an address. An address by id (image/) names
+# the project in the same place.
 STORED_NAME = re.compile(
-    r"(?:images|thumbnails|displays|s3|folder)/(?P<project>[1-9][0-9]{0,17})/[^/]"
+    r"(?:images|thumbnails|displays|s3|folder|image)/(?P<project>[1-9][0-9]{0,17})/[^/]"
 )
+BY_ID = re.compile(
+    r"image/(?P<project>[1-9][0-9]{0,17})/(?P<image>[1-9][0-9]{0,18})/"
+    r"(?P<kind>file|display|thumbnail)\Z"
+)
+FILE_KINDS = ("file", "display", "thumbnail")  # an image's stored files, as Image names them
 
 
 def _now() -> float:
@@ -79,6 +94,47 @@ def file_link(name: str, *, user_id: int, originals: bool = False) -> str:
     issued = int(_now()) // step * step
     kwargs = {"issued": issued, "signature": _signature(name, issued, user_id), "name": name}
     return reverse("image-file-link", kwargs=kwargs)
+
+
+def image_file_link(*, project_id: int, image_id: int, kind: str, user_id: int) -> str:
+    """The address of one of an image's files (``FILE_KINDS``) that names the image by its
+    id only: for those shown no file names. Never presigned (a bucket's address is its key)."""
+    if kind not in FILE_KINDS:
+        raise ValueError(f"Unknown kind of image file {kind!r}.")
+    return file_link(f"image/{project_id}/{image_id}/{kind}", user_id=user_id)
+
+
+@dataclass(frozen=True)
+class LinkTarget:
+    """What an address serves: a stored name, and the name the browser is told."""
+
+    name: str  # "" where an address by id names an image, or a file of it, that is gone
+    download_name: str | None = None  # None: the stored name's own
+
+
+def link_target(name: str) -> LinkTarget:
+    """The stored file an address's name stands for: itself, or for an address by id the
+    image's file of that kind (one query), told to the browser as ``image-<id>.<ext>``."""
+    match = BY_ID.match(name)
+    if match is None:
+        return LinkTarget(name)
+    kind = match["kind"]
+    stored = (
+        Image.objects.filter(pk=int(match["image"]), project_id=int(match["project"]))
+        .values_list(kind, flat=True)
+        .first()
+    )
+    if not stored:
+        return LinkTarget("")
+    return LinkTarget(stored, download_name=download_name_by_id(int(match["image"]), kind, stored))
+
+
+def download_name_by_id(image_id: int, kind: str, stored: str) -> str:
+    """The name a browser is told for an image's file served by id: ``image-12.jpg``,
+    ``image-12-thumbnail.jpg`` (the stored name's extension)."""
+    extension = posixpath.splitext(stored)[1].lower()
+    suffix = "" if kind == "file" else f"-{kind}"
+    return f"image-{image_id}{suffix}{extension}"
 
 
 def file_link_remaining(*, issued: int) -> int:

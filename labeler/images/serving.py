@@ -30,7 +30,7 @@ STORED_CONTENT_TYPES = {
 
 
 def stored_file_response(
-    name: str, *, originals: bool, max_age: int = 31_536_000
+    name: str, *, originals: bool, max_age: int = 31_536_000, download_name: str | None = None
 ) -> FileResponse | None:
     """The stored file as this user may have it, never to change for the browser (its
     name is its content's hash); None when it is missing or cannot be read now.
@@ -39,6 +39,8 @@ def stored_file_response(
     original is answered by its stripped copy (``labeler.images.served.image_bytes_for``).
 
     The browser keeps it for ``max_age`` seconds: a year, or what its address has left.
+    It is told the file's name is ``download_name``, or else the stored name's last part
+    (a bucket's key may carry a class: those labelling blind are given a number instead).
 
     Stored names end in the extension of the format the upload was validated as, so the
     content type comes from that and never from the bytes: a polyglot (an image with HTML
@@ -70,6 +72,6 @@ def stored_file_response(
     response["Content-Security-Policy"] = "default-src 'none'; sandbox"
     disposition = "inline" if content_type else "attachment"
     response["Content-Disposition"] = (
-        f'{disposition}; filename="{SAFE_NAME.sub("_", posixpath.basename(name))}"'
+        f'{disposition}; filename="{SAFE_NAME.sub("_", download_name or posixpath.basename(name))}"'
     )
     return response

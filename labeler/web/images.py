@@ -18,6 +18,7 @@ from labeler.images.links import (
     file_link_valid,
     file_project,
     file_reader,
+    link_target,
 )
 from labeler.images.serving import stored_file_response
 from labeler.projects.selectors import MAX_ID
@@ -54,8 +55,9 @@ def file_link_serve(
 ) -> HttpResponse | FileResponse:
     """A stored image or thumbnail by its address, for the logged-in member it was made for.
 
-    One query (the user and their role); the session comes from the cache. An original
-    goes to the project's leads and admins only; others get its stripped copy
+    One query (the user and their role), and one more for an address by id (what it
+    stands for: ``labeler.images.links.link_target``); the session comes from the cache.
+    An original goes to the project's leads and admins only; others get its stripped copy
     (``labeler.images.served``).
     """
     project_id = file_project(name)
@@ -68,8 +70,16 @@ def file_link_serve(
         return _refused(404, WRONG_OR_EXPIRED)
     if not reader.may_read:
         return _refused(403, "You are not a member of this image's project.")
-    response = stored_file_response(
-        name, originals=reader.originals, max_age=file_link_remaining(issued=issued)
+    target = link_target(name)
+    response = (
+        stored_file_response(
+            target.name,
+            originals=reader.originals,
+            max_age=file_link_remaining(issued=issued),
+            download_name=target.download_name,
+        )
+        if target.name
+        else None
     )
     if response is None:
         return _refused(404, "The stored file is missing.")

@@ -232,7 +232,11 @@ def test_history_lists_my_labels_and_skips_newest_first(project, annotator, done
         "kind", "id", "image_id", "image_name", "width", "height", "label_ids", "reason", "at",
         "file_url", "display_url",
     }  # fmt: skip
-    assert (items[0]["image_name"], items[0]["width"]) == (c.original_name, c.width)
+    # Annotators label blind: the name is blank unless the project shows them names.
+    assert (items[0]["image_name"], items[0]["width"]) == ("", c.width)
+    project.annotators_see_file_names = True
+    project.save(update_fields=["annotators_see_file_names"])
+    assert history(project, annotator)[0]["image_name"] == c.original_name
 
 
 def test_history_never_shows_another_annotators_work(project, annotator, annotator2, done):

@@ -81,10 +81,11 @@ def test_submit_with_an_idempotency_key(filled, annotator, django_assert_num_que
 
 def test_image_file(filled, annotator, django_assert_num_queries):
     """The address is the annotator's own: one query finds them still active and a member
-    (the session comes from the cache)."""
+    (the session comes from the cache), and one the file of the image it names by id
+    (annotators label blind: labeler.annotations.blind)."""
     client = browser(annotator)
     image = client.get(f"/api/v1/projects/{filled.pk}/next/").json()["image"]
-    with django_assert_num_queries(1):
+    with django_assert_num_queries(2):
         response = client.get(image["file_url"])
     assert response.status_code == 200
 

@@ -52,9 +52,10 @@ def test_the_response_carries_the_image_and_the_lease_end(
     assert response.status_code == 200
     body = response.json()
     assert body["image"]["id"] == image.pk
-    # The file's address is content addressed and the caller's own (their token or session).
+    # The file's address names the image by id (annotators label blind, so no stored name
+    # of a bucket's key) and is the caller's own (their token or session).
     file_url = body["image"]["file_url"]
-    assert image.sha256 in file_url
+    assert file_url.endswith(f"/image/{project.pk}/{image.pk}/file")
     assert Client().get(file_url).status_code == 403
     fetched = client.get(file_url)
     assert fetched.status_code == 200
