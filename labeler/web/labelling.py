@@ -11,7 +11,6 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from labeler.images.counts import image_counts
 from labeler.projects import selectors as project_selectors
 from labeler.projects.models import Project
 from labeler.web.pages import api_url, page_labels, page_project, page_user
@@ -43,8 +42,6 @@ def _workspace(project: Project, user_id: int) -> dict[str, Any]:
             "id": project.pk,
             "multi_label": project.multi_label,
             "suggestion_preselect": project.suggestion_preselect,
-            # A queue empty from the start says why: no images yet is not "all done".
-            "has_images": image_counts(project.pk).images > 0,
         },
         "user": user_id,
         "instructions": _instructions_seen_key(project, user_id),

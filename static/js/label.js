@@ -97,7 +97,10 @@ function advanceFromQueue(countStall = true) {
     showMessage(state.refusal || doneMessage());
     $("done").hidden = false;
     renderLabels();
-    progress.refresh();
+    // The project's counts say whether "nothing left" means no images at all.
+    progress.refresh().then(() => {
+      if (!state.current && state.exhausted && !state.refusal) showMessage(doneMessage());
+    });
     // Leases of others expire and undone labels reopen images: look again later.
     setTimeout(() => {
       if (!state.current && state.exhausted) checkAgain();
@@ -111,7 +114,7 @@ function advanceFromQueue(countStall = true) {
 }
 
 function doneMessage() {
-  if (!data.project.has_images && state.history.length === 0) {
+  if (progress.projectImages() === 0) {
     return "This project has no images yet: labelling starts once a lead uploads them.";
   }
   return "Nothing left for you in this project. Thank you!";

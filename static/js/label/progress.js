@@ -47,5 +47,10 @@ export function createProgress({ url, isSaving }) {
       : "no images yet";
   }
 
-  return { bump, refresh };
+  /** The project's number of images as last counted; null before the first count. */
+  function projectImages() {
+    return progress ? progress.project.images : null;
+  }
+
+  return { bump, refresh, projectImages };
 }
