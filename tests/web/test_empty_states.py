@@ -135,3 +135,24 @@ def test_dashboard_of_a_one_annotator_project_says_agreement_needs_two(lead, mak
     assert 'id="overlap-one"' in html
     assert "Each image is labelled by one annotator, so no two labels" in html
     assert f'href="{reverse("project-edit", args=[project.pk])}"' in html
+
+
+@pytest.mark.parametrize(
+    ("page", "says"),
+    [
+        ("images-browse", "No images in this project yet."),
+        ("duplicates", "No near-duplicates looked for: grouping is turned off."),
+        ("project-throughput", "No labels yet: each annotator's labels, pace and agreement"),
+        ("machine-review", "No machine labels yet: there is no model to make them"),
+        ("project-export", "No images yet: <a href="),
+        ("project-detail", "No images yet."),
+    ],
+)
+def test_pages_of_a_project_without_images_say_so(lead, page, says):
+    """Each page of a new project says what is missing, never a result of nothing."""
+    project = ProjectFactory(name="New", overlap=2)
+    add_member(project, lead, Role.LEAD)
+    html = client_as(lead).get(reverse(page, args=[project.pk])).content.decode()
+    assert says in html
+    for misleading in ("No image matches these filters", "0 of 0", "No near-duplicates found"):
+        assert misleading not in html
