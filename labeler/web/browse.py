@@ -17,6 +17,7 @@ from django.urls import NoReverseMatch, reverse
 from django.views.decorators.http import require_GET
 
 from labeler.agreement.final_labels import final_labels_current
+from labeler.annotations import blind
 from labeler.annotations.models import FinalLabelMethod
 from labeler.browse.details import (
     ImageDetails,
@@ -33,6 +34,7 @@ from labeler.images.links import file_link
 from labeler.projects import selectors as project_selectors
 from labeler.projects.models import Label, Project
 from labeler.web.exports import FORMAT_CHOICES
+from labeler.web.image_facts import file_facts
 from labeler.web.pages import api_url, page_labels, page_project, page_user
 
 VIEWS = {"grid": 60, "table": 100}  # images a page
@@ -233,6 +235,9 @@ def image_page(request: HttpRequest, project_id: int, image_id: int) -> HttpResp
     history; the previous and next image of the list it was opened from."""
     project = page_project(request, project_id, oversee=True)
     user = page_user(request)
+    role = project_selectors.project_role(user=user, project=project)
+    view = blind.image_view(user=user, project=project, role=role)
+    manages = project_selectors.can_manage(user=user, project=project, role=role)
     final_labels_current(project=project)
     try:
         details = image_details(project, image_id)
@@ -262,9 +267,20 @@ def image_page(request: HttpRequest, project_id: int, image_id: int) -> HttpResp
     def names(ids: list[int]) -> list[dict[str, str]]:
         return _label_names(ids, labels)
 
+    addresses = blind.image_addresses(
+        project_id=project.pk,
+        image_id=image.pk,
+        file=image.file.name or "",
+        display=image.display.name or "",
+        thumbnail="",
+        user_id=user.pk,
+        view=view,
+    )
     context = {
         "project": project,
         "image": image,
+        "title": blind.image_title(image_id=image.pk, original_name=image.original_name, view=view),
+        "file": file_facts(image, view=view, positions=manages),
         "error": error,
         "annotations": [{"facts": a, "labels": names(a.label_ids)} for a in details.annotations],
         "skipped_by": details.skipped_by,
@@ -290,12 +306,12 @@ def image_page(request: HttpRequest, project_id: int, image_id: int) -> HttpResp
         "back_url": reverse("images-browse", args=[project.pk]) + (f"?{query}" if query else ""),
         "image_data": {
             "id": image.pk,
-            "original_name": image.original_name,
+            "original_name": blind.image_name_shown(image.original_name, view),
             "width": image.width,
             "height": image.height,
             "format": image.format,
-            "file_url": file_link(image.file.name or "", user_id=user.pk),
-            "display_url": file_link((image.display or image.file).name or "", user_id=user.pk),
+            "file_url": addresses.file,
+            "display_url": addresses.display,
         },
     }
     return render(request, "images/image.html", context, status=status)
