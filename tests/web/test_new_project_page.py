@@ -69,9 +69,12 @@ class FormInputs(HTMLParser):
                 self._select = entry
             if tag == "textarea":
                 self._textarea, entry["value"] = entry, ""
-        elif tag == "option" and self._select is not None:
-            if "selected" in a or "value" not in self._select:
-                self._select["value"] = a.get("value", "")
+        elif (
+            tag == "option"
+            and self._select is not None
+            and ("selected" in a or "value" not in self._select)
+        ):
+            self._select["value"] = a.get("value", "")
 
     def handle_endtag(self, tag: str) -> None:
         if tag == "template":
