@@ -206,3 +206,35 @@ def test_an_address_by_id_serves_its_user_only_under_a_numbered_name(dataset, pr
     assert api_file["Content-Disposition"] == f'inline; filename="image-{image.pk}.png"'
     Image.objects.filter(pk=image.pk).delete()
     assert browser.get(body["file_url"]).status_code == 404
+
+
+def test_a_lead_turns_file_names_on_over_rest_and_a_bad_value_is_refused(
+    project, lead, annotator, make_images
+):
+    (image,) = make_images(project, 1)
+    url = f"/api/v1/projects/{project.pk}/"
+    image_url = f"/api/v1/projects/{project.pk}/images/{image.pk}/"
+    assert client_for(lead).get(url).json()["annotators_see_file_names"] is False
+    assert client_for(annotator).get(image_url).json()["original_name"] == ""
+    refused = client_for(lead).patch(url, {"annotators_see_file_names": "maybe"}, format="json")
+    assert refused.status_code == 400
+    assert "annotators_see_file_names" in refused.content.decode()
+    denied = client_for(annotator).patch(url, {"annotators_see_file_names": True}, format="json")
+    assert denied.status_code == 403
+    changed = client_for(lead).patch(url, {"annotators_see_file_names": True}, format="json")
+    assert changed.status_code == 200 and changed.json()["annotators_see_file_names"] is True
+    assert client_for(annotator).get(image_url).json()["original_name"] == image.original_name
+
+
+def test_the_settings_page_asks_for_it_ticked_as_it_is(project, lead):
+    page = Client()
+    page.force_login(lead)
+    url = f"/projects/{project.pk}/settings/"
+    unticked = page.get(url).content.decode()
+    box = re.search(r'<input type="checkbox" name="annotators_see_file_names"[^>]*>', unticked)
+    assert box is not None and "checked" not in box.group()
+    project.annotators_see_file_names = True
+    project.save(update_fields=["annotators_see_file_names"])
+    ticked = page.get(url).content.decode()
+    box = re.search(r'<input type="checkbox" name="annotators_see_file_names"[^>]*>', ticked)
+    assert box is not None and "checked" in box.group()
