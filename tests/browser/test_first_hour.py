@@ -29,6 +29,7 @@ def test_from_the_demo_to_two_newcomers_labelling_their_own_project(live_server,
         shot=save_screenshot,
     )
 
+    assert walked.refused == []
     project = Project.objects.get(pk=walked.project_id)
     assert project.name == "Holiday photos" and project.overlap == 2
     assert list(project.labels.order_by("position").values_list("name", flat=True)) == list(LABELS)
