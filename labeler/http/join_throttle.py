@@ -10,14 +10,13 @@ a warning in the log), as the login throttle does.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 
 from django.conf import settings
 from django.core.cache import cache
 
 from labeler import cache_keys
-from labeler.http.login_throttle import CACHE_ERRORS
+from labeler.http.login_throttle import CACHE_ERRORS, digest, window_count_add
 
 logger = logging.getLogger(__name__)
 
@@ -48,7 +47,7 @@ def join_token_missed(*, address: str) -> None:
 
 
 def _key(scope: str, address: str) -> str:
-    return cache_keys.login_throttle(scope, "count", hashlib.sha256(address.encode()).hexdigest())
+    return cache_keys.login_throttle(scope, "count", digest(address))
 
 
 def _count(key: str) -> int:
@@ -56,10 +55,4 @@ def _count(key: str) -> int:
 
 
 def _increment(key: str) -> int:
-    # add() is a no-op when the key exists; incr() is Redis's atomic INCR.
-    cache.add(key, 0, timeout=WINDOW_SECONDS)
-    try:
-        return int(cache.incr(key))
-    except ValueError:  # it expired between the two calls: this one is its first
-        cache.set(key, 1, timeout=WINDOW_SECONDS)
-        return 1
+    return window_count_add(key, seconds=WINDOW_SECONDS)

@@ -165,11 +165,11 @@ def password_reset_allowed(*, email: str, address: str) -> bool:
     limit = settings.LABELER_PASSWORD_RESETS_PER_HOUR
     scopes = (
         (
-            cache_keys.login_throttle("reset-email", "count", _digest(email.strip().casefold())),
+            cache_keys.login_throttle("reset-email", "count", digest(email.strip().casefold())),
             limit,
         ),
         (
-            cache_keys.login_throttle("reset-address", "count", _digest(address)),
+            cache_keys.login_throttle("reset-address", "count", digest(address)),
             limit * ADDRESS_FACTOR,
         ),
     )
@@ -191,8 +191,8 @@ def lockout_message(seconds: int) -> str:
 def _scopes(username: str, address: str) -> tuple[_Scope, _Scope]:
     limit = settings.LABELER_LOGIN_MAX_FAILURES
     # Hashed: usernames may hold characters a cache key may not.
-    user = _digest(f"{username_normalise(username)}\0{address}")
-    where = _digest(address)
+    user = digest(f"{username_normalise(username)}\0{address}")
+    where = digest(address)
     return (
         _Scope(
             cache_keys.login_throttle("user", "count", user),
@@ -207,24 +207,31 @@ def _scopes(username: str, address: str) -> tuple[_Scope, _Scope]:
     )
 
 
-def _digest(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
 def _locked_for(scopes: tuple[_Scope, ...], now: float) -> int:
     untils: list[Any] = [cache.get(scope.lock_key) for scope in scopes]
     return max([0, *(math.ceil(until - now) for until in untils if until is not None)])
 
 
 def _increment(key: str, seconds: int | None = None) -> int:
-    # add() is a no-op when the key exists; incr() is Redis's atomic INCR.
     timeout = settings.LABELER_LOGIN_LOCKOUT_SECONDS if seconds is None else seconds
-    cache.add(key, 0, timeout=timeout)
+    return window_count_add(key, seconds=timeout)
+
+
+def window_count_add(key: str, *, seconds: int) -> int:
+    """Add one to the count kept under ``key`` in the shared cache, which starts at the
+    first and ends ``seconds`` later; returns the count. Raises ``CACHE_ERRORS``."""
+    # add() is a no-op when the key exists; incr() is Redis's atomic INCR.
+    cache.add(key, 0, timeout=seconds)
     try:
         return int(cache.incr(key))
-    except ValueError:  # it expired between the two calls: this attempt is its first
-        cache.set(key, 1, timeout=timeout)
+    except ValueError:  # it expired between the two calls: this one is its first
+        cache.set(key, 1, timeout=seconds)
         return 1
+
+
+def digest(text: str) -> str:
+    """What the cache's keys hold of a name or an address: its SHA-256, in hex."""
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _decrement(scopes: list[_Scope]) -> None:
