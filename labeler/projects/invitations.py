@@ -213,11 +213,22 @@ def invitation_join(*, token: str, username: str, email: str, password: str) -> 
         return _grant(invitation, user)
 
 
+def role_kept(*, current: str | None, invited: str) -> bool:
+    """Whether a member whose role is ``current`` (None: not a member) keeps it on taking
+    an invitation as ``invited``: it is as strong or stronger."""
+    return current is not None and ROLE_RANK[Role(current)] >= ROLE_RANK[Role(invited)]
+
+
+def account_with_email(email: str) -> User | None:
+    """The account this address belongs to (an active one first), if any."""
+    return User.objects.filter(email__iexact=email).order_by("-is_active").first()
+
+
 def _grant(invitation: Invitation, user: User) -> Joined:
     """The membership the invitation gives; a stronger role held already is kept."""
     project = invitation.project
     current = Membership.objects.filter(project=project, user=user).first()
-    if current is not None and ROLE_RANK[Role(current.role)] >= ROLE_RANK[Role(invitation.role)]:
+    if current is not None and role_kept(current=current.role, invited=invitation.role):
         return Joined(membership=current, created=False, role_kept=current.role != invitation.role)
     membership, created = services.membership_set(project=project, user=user, role=invitation.role)
     Invitation.objects.filter(pk=invitation.pk).update(uses=F("uses") + 1)
@@ -302,7 +313,7 @@ def _pending_to(project: Project, email: str) -> Any:
 
 
 def _no_account_with(email: str) -> None:
-    holder = User.objects.filter(email__iexact=email).order_by("-is_active").first()
+    holder = account_with_email(email)
     if holder is None:
         return
     if not holder.is_active:

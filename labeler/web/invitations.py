@@ -193,7 +193,7 @@ def _join_signed_in(
 def _join_new_account(request: HttpRequest, token: str, invitation: Invitation) -> HttpResponse:
     form = JoinForm(request.POST if request.method == "POST" else None)
     context = _join_context(invitation, user=None)
-    holder = _account_with(invitation.email) if invitation.email else None
+    holder = invitations.account_with_email(invitation.email) if invitation.email else None
     if holder is not None:  # sign in as that account instead of making a second one
         context["holder"] = holder
         return render(
@@ -223,18 +223,12 @@ def _join_new_account(request: HttpRequest, token: str, invitation: Invitation) 
     return render(request, "projects/join.html", context, status=status)
 
 
-def _account_with(email: str) -> User | None:
-    return User.objects.filter(email__iexact=email).order_by("-is_active").first()
-
-
 def _join_context(invitation: Invitation, *, user: User | None) -> dict[str, Any]:
     project = invitation.project
     current = (
         selectors.project_role(user=user, project=project, fresh=True) if user is not None else None
     )
-    kept = current is not None and (
-        invitations.ROLE_RANK[Role(current)] >= invitations.ROLE_RANK[Role(invitation.role)]
-    )
+    kept = invitations.role_kept(current=current, invited=invitation.role)
     return {
         "invitation": invitation,
         "project": project,
