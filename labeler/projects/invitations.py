@@ -7,7 +7,10 @@ only its SHA-256 is stored; a token is looked up by that hash and compared in co
 time. The link is shown once, when made (and e-mailed, for an invitation by e-mail).
 
 Accepting one gives the person the invited role in the project, unless they are a
-member with that role or a stronger one already: a link never demotes anyone. Someone
+member with that role or a stronger one already: a link never demotes anyone. An
+invitation works only while its maker may still invite people into the project: once
+they are no longer its lead (or an admin), or their account is deactivated or deleted,
+their invitations let no one in. Someone
 without an account makes one on the join page (``invitation_join``); someone signed in
 joins in one click (``invitation_accept``). Deactivated accounts join nothing.
 """
@@ -166,6 +169,7 @@ def invitation_find(token: str, *, lock: bool = False) -> Invitation:
     if found is None or not hmac.compare_digest(found.token_hash, digest):
         raise unknown
     _usable_check(found)
+    _maker_check(found)
     return found
 
 
@@ -243,7 +247,7 @@ def _usable_check(invitation: Invitation) -> None:
         )
     if invitation.expires_at <= timezone.now():
         raise InvitationUnusable(
-            f"This invitation expired on {invitation.expires_at:%d %b %Y at %H:%M} UTC: "
+            f"This invitation expired on {invitation.expires_at:%d %b %Y, %H:%M} UTC: "
             "ask the project's lead for a new one.",
             reason="expired",
         )
@@ -257,6 +261,23 @@ def _usable_check(invitation: Invitation) -> None:
             )
             + ": ask the project's lead for a new one.",
             reason="used_up",
+        )
+
+
+def _maker_check(invitation: Invitation) -> None:
+    # An invitation lets people in on its maker's authority, so it lasts only as long as
+    # that authority does: a lead who is demoted, removed or deactivated (or an admin who
+    # is no longer one) cannot come back, or bring anyone in, by a link made earlier.
+    maker = invitation.created_by
+    if (
+        maker is None
+        or not maker.is_active
+        or not may_invite(user=maker, project=invitation.project)
+    ):
+        raise InvitationUnusable(
+            "Whoever made this invitation can no longer invite people into "
+            f"{invitation.project.name}: ask one of its leads for a new one.",
+            reason="maker_lost_rights",
         )
 
 
@@ -336,7 +357,8 @@ def _mail(invitation: Invitation, *, link: str, by: User) -> None:
         "link": link,
         "expires_at": invitation.expires_at,
     }
-    subject = render_to_string("projects/email/invitation_subject.txt", context).strip()
+    # A header is one line: a project named with a line break must not break the mail.
+    subject = " ".join(render_to_string("projects/email/invitation_subject.txt", context).split())
     body = render_to_string("projects/email/invitation_body.txt", context)
     try:
         send_mail(subject, body, None, [invitation.email])

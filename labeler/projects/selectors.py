@@ -8,7 +8,7 @@ from typing import Any
 from django.apps import apps
 from django.contrib.auth.models import AnonymousUser, User
 from django.db import connection
-from django.db.models import F, Q, QuerySet
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from labeler.errors import NotFound, ValidationFailed
@@ -165,10 +165,16 @@ def members_named(
 
 
 def project_invitations_live(project: Project) -> QuerySet[Invitation]:
-    """The project's invitations that can still be used: not revoked, expired or used up."""
+    """The project's invitations that can still be used: not revoked, expired or used up,
+    and made by someone who may still invite people into it (an active admin or lead)."""
+    maker_leads = Membership.objects.filter(
+        project=project, user=OuterRef("created_by"), role=Role.LEAD
+    )
     return (
         project.invitations.filter(revoked_at=None, expires_at__gt=timezone.now())
         .filter(Q(max_uses=None) | Q(uses__lt=F("max_uses")))
+        .filter(created_by__is_active=True)
+        .filter(Q(created_by__is_staff=True) | Exists(maker_leads))
         .select_related("created_by")
     )
 

@@ -197,6 +197,24 @@ def test_a_dead_link_says_which_way_it_died(project, lead, change, status, headi
     assert role_of(project, "someone") is None and not User.objects.filter(username="nora")
 
 
+def test_a_demoted_lead_s_link_no_longer_works_and_says_so(project, lead):
+    """A lead who made a lead link and was then demoted cannot take the lead back by it."""
+    second = UserFactory(username="second")
+    add_member(project, second, Role.LEAD)
+    path = make_link(project, second, role="lead")
+    client_as(lead).post(
+        members_url(project), {"action": "role", "user": str(second.pk), "role": "annotator"}
+    )
+    assert role_of(project, "second") == "annotator"
+    for client in (client_as(second), Client()):
+        for response in (client.get(path), client.post(path, join_form())):
+            assert response.status_code == 410
+            page = response.content.decode()
+            assert "This invitation no longer works" in page and "can no longer invite" in page
+    assert role_of(project, "second") == "annotator" and not User.objects.filter(username="nora")
+    assert "Anyone with the link" not in client_as(lead).get(members_url(project)).content.decode()
+
+
 def test_an_unknown_link_is_404_and_guessing_is_held_back(project, lead, settings):
     settings.LABELER_JOIN_MISSES_PER_HOUR = 3
     real = make_link(project, lead)

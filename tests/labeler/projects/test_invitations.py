@@ -15,7 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from labeler.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
-from labeler.projects import accounts, selectors
+from labeler.projects import accounts, selectors, services
 from labeler.projects.invitations import (
     InvitationUnusable,
     invitation_accept,
@@ -104,6 +104,69 @@ def test_a_link_lets_in_at_most_max_uses_people(project, lead):
     assert not User.objects.filter(username="three").exists()
     invitation.refresh_from_db()
     assert invitation.uses == 2
+
+
+def _demote(project, maker):
+    services.membership_set(project=project, user=maker, role=Role.ANNOTATOR)
+
+
+def _remove(project, maker):
+    services.membership_remove(membership=Membership.objects.get(project=project, user=maker))
+
+
+def _deactivate(project, maker):
+    User.objects.filter(pk=maker.pk).update(is_active=False)
+
+
+def _delete(project, maker):
+    User.objects.filter(pk=maker.pk).delete()
+
+
+@pytest.mark.parametrize("lose_rights", [_demote, _remove, _deactivate, _delete])
+def test_an_invitation_dies_once_its_maker_may_no_longer_invite(project, lead, lose_rights):
+    """A lead who is demoted, removed, deactivated or deleted cannot come back as lead, nor
+    bring anyone in, by a link made while they led the project; it is no longer listed."""
+    second = UserFactory(username="second", email="second@example.org")
+    add_member(project, second, Role.LEAD)
+    _, token = make_link(project, second, role=Role.LEAD)
+    _, by_mail = make_link(project, second, role=Role.LEAD, email="new@example.org")
+    lose_rights(project, second)
+    leads = set(Membership.objects.filter(project=project, role=Role.LEAD))
+    for each in (token, by_mail):
+        with pytest.raises(InvitationUnusable) as refused:
+            invitation_find(each)
+        assert refused.value.details["reason"] == "maker_lost_rights"
+        assert "can no longer invite" in refused.value.message
+    if User.objects.filter(pk=second.pk, is_active=True).exists():
+        with pytest.raises(InvitationUnusable):
+            invitation_accept(token=token, user=second)
+    with pytest.raises(InvitationUnusable):
+        join(token)
+    assert set(Membership.objects.filter(project=project, role=Role.LEAD)) == leads
+    assert not User.objects.filter(username="nora").exists()
+    assert not selectors.project_invitations_live(project).exists()
+
+
+def test_an_admin_s_invitation_dies_when_they_are_no_longer_one(project, admin_user, lead):
+    _, token = make_link(project, admin_user, role=Role.LEAD)
+    kept, _ = make_link(project, lead)
+    assert invitation_find(token)
+    User.objects.filter(pk=admin_user.pk).update(is_staff=False)
+    with pytest.raises(InvitationUnusable):
+        invitation_find(token)
+    assert list(selectors.project_invitations_live(project)) == [kept]
+
+
+def test_a_project_name_with_a_line_break_still_mails_one_line_subject(project, lead):
+    """A name is free text (a line break can be stored): the subject header stays one
+    line and carries no header of its own, and nobody else is mailed."""
+    project.name = "Pets\nBcc: someone@example.net"
+    project.save(update_fields=["name"])
+    invitation_create(project=project, by=lead, base_url=BASE, email="nora@example.org")
+    (message,) = mail.outbox
+    assert message.subject == "You are invited to Pets Bcc: someone@example.net on labeler"
+    assert message.recipients() == ["nora@example.org"]
+    assert "\nBcc" not in message.message().as_string().split("\n\n", 1)[0]
 
 
 def test_an_unknown_or_malformed_token_is_not_found(project, lead):
