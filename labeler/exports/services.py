@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import tempfile
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import User
@@ -134,6 +135,10 @@ def _same_export(
         content_version=version,
         status__in=(ExportStatus.QUEUED, ExportStatus.RUNNING, ExportStatus.DONE),
     ).select_related("created_by")
+    keep_days = settings.LABELER_EXPORT_KEEP_DAYS
+    if keep_days > 0:  # one handed back has a day left at least before the cleanup takes it
+        ends_soon = timezone.now() - timedelta(days=keep_days - 1)
+        candidates = candidates.exclude(status=ExportStatus.DONE, finished_at__lt=ends_soon)
     wanted = options.as_dict()
     return next((e for e in candidates.order_by("-pk") if e.options == wanted), None)
 

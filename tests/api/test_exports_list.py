@@ -4,6 +4,7 @@ takes the final labels unless asked for every annotation."""
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import pytest
 from django.core.files.storage import default_storage
@@ -163,6 +164,27 @@ def test_reuse_false_always_builds_a_new_one(
     response = client.post(url, {"format": "json", "reuse": "maybe"}, format="json")
     assert response.status_code == 400
     assert "reuse" in json.dumps(response.json())
+
+
+def test_an_export_the_cleanup_takes_within_a_day_is_not_handed_back(
+    project, lead, url, images, settings, django_capture_on_commit_callbacks
+):
+    """A download link handed back must outlive the next hourly cleanup."""
+    settings.LABELER_EXPORT_KEEP_DAYS = 3
+    client = client_for(lead)
+    with django_capture_on_commit_callbacks(execute=True):
+        first = client.post(url, {"format": "json"}, format="json").json()
+    made = Export.objects.get(pk=first["id"])
+    made.finished_at -= timedelta(days=1, hours=23)  # a day and a hour left: still handed back
+    made.save(update_fields=["finished_at"])
+    with django_capture_on_commit_callbacks(execute=True):
+        again = client.post(url, {"format": "json"}, format="json")
+    assert (again.status_code, again.json()["id"]) == (200, first["id"])
+    made.finished_at -= timedelta(hours=2)  # under a day left: a new one
+    made.save(update_fields=["finished_at"])
+    with django_capture_on_commit_callbacks(execute=True):
+        fresh = client.post(url, {"format": "json"}, format="json")
+    assert fresh.status_code == 202 and fresh.json()["id"] != first["id"]
 
 
 def test_a_queued_identical_export_is_handed_back(project, lead, url, images):
