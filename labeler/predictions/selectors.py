@@ -114,8 +114,8 @@ def suggestion_withheld(*, project: Project, image_id: int, annotator_id: int) -
 # both reasons (the holdback share, a spot check of a confirmed machine label): told apart,
 # spot checks would stand out, which the holdback is there to prevent.
 SUGGESTION_HELD_BACK = (
-    "No suggestion shown: some images are labelled blind, so that people's labels can be "
-    "checked against the model's."
+    "No suggestion shown: some images are labelled without one, so that people's labels "
+    "can be checked against the model's."
 )
 
 
