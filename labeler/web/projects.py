@@ -327,4 +327,6 @@ def _members_page(
         **invite_forms,
         **members_invite_context(request, project),
     }
-    return render(request, "projects/members.html", context)
+    bound = [add_form, *invite_forms.values()]
+    refused = bool(row_errors) or any(form.is_bound and not form.is_valid() for form in bound)
+    return render(request, "projects/members.html", context, status=400 if refused else 200)

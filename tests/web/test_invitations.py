@@ -279,7 +279,7 @@ def test_a_bad_invitation_form_says_what_is_wrong(project, lead):
     bad_days = client.post(
         members_url(project), {"action": "invite-link", "link-role": "annotator", "link-days": "9"}
     )
-    assert bad_days.status_code == 200 and "Select a valid choice" in bad_days.content.decode()
+    assert bad_days.status_code == 400 and "Select a valid choice" in bad_days.content.decode()
     bad_email = client.post(
         members_url(project),
         {
@@ -289,5 +289,11 @@ def test_a_bad_invitation_form_says_what_is_wrong(project, lead):
             "email-days": "7",
         },
     )
+    assert bad_email.status_code == 400
     assert 'id="invite-email-error"' in bad_email.content.decode()
+    for role in ("admin", "LEAD", " lead"):  # only the offered roles, exactly as offered
+        crafted = client.post(
+            members_url(project), {"action": "invite-link", "link-role": role, "link-days": "7"}
+        )
+        assert crafted.status_code == 400 and "Select a valid choice" in crafted.content.decode()
     assert not Invitation.objects.exists()

@@ -482,7 +482,7 @@ BAD_ADDS = [
 def test_bad_add_re_renders_with_the_error(project, lead, outsider, data, field, message):
     before = row_counts()
     response = client_as(lead).post(members_url(project), {"action": "add", **data})
-    assert response.status_code == 200
+    assert response.status_code == 400
     page = response.content.decode()
     assert message in page
     assert f'id="{field}-error"' in page
@@ -518,7 +518,7 @@ def test_the_last_lead_cannot_step_down(project, lead, data):
     """The service refuses; the page shows its message in the lead's row and changes nothing."""
     before = row_counts()
     response = client_as(lead).post(members_url(project), {**data, "user": lead.pk})
-    assert response.status_code == 200
+    assert response.status_code == 400
     page = response.content.decode()
     assert "A project must keep at least one lead." in page
     assert f'id="error-{lead.pk}"' in page
@@ -530,7 +530,7 @@ def test_bad_role_in_a_row_is_refused(project, lead, annotator):
     response = client_as(lead).post(
         members_url(project), {"action": "role", "user": annotator.pk, "role": "king"}
     )
-    assert response.status_code == 200
+    assert response.status_code == 400
     assert f'id="error-{annotator.pk}"' in response.content.decode()
     assert row_counts() == before
 
