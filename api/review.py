@@ -32,7 +32,7 @@ from labeler.agreement.rows import HUMAN_DECISIONS
 from labeler.annotations.models import FinalLabel, FinalLabelMethod
 from labeler.errors import PermissionDenied, ValidationFailed
 from labeler.predictions import review as model_review
-from labeler.projects.models import Label, Project
+from labeler.projects.models import Label
 
 METHODS = [method.value for method in HUMAN_DECISIONS]
 
@@ -189,7 +189,7 @@ class ReviewListView(QualityView):
         paginator = ReviewPagination()
         entries = paginator.paginate_queryset(queue, request, view=self) or []
         items = model_review.review_items(self.project, entries)
-        context = _context(request, self.project, items)
+        context = _context(self, items)
         body = {
             "count": len(queue),
             "reasons": queue.counts,
@@ -207,15 +207,16 @@ class ReviewDetailView(QualityView):
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         self.require_overseer()
         item = model_review.review_item(self.project, int(self.kwargs["image_id"]))
-        context = _context(request, self.project, [item])
+        context = _context(self, [item])
         return Response(ReviewItemSerializer(item, context=context).data)
 
 
-def _context(request: Request, project: Project, items: list[review.ReviewItem]) -> dict[str, Any]:
-    """The serializers' context: the caller, and the near-duplicate groups the items'
-    requests name, read at once for the whole page."""
+def _context(view: QualityView, items: list[review.ReviewItem]) -> dict[str, Any]:
+    """The serializers' context: the view's (the caller, what they may see of images), and
+    the near-duplicate groups the items' requests name, read at once for the whole page."""
     requests = [r for item in items for r in item.requests]
-    return {"request": request, "group_images": requests_group_images(project, requests)}
+    groups = requests_group_images(view.project, requests)
+    return {**view.get_serializer_context(), "group_images": groups}
 
 
 class DecisionListView(QualityView):
