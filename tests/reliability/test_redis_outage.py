@@ -145,8 +145,8 @@ def test_labelling_goes_on_while_redis_is_down_and_queued_work_runs_after(
     assert run is not None and due
     assert export.status == 202, export.body
     assert queued_export is not None and queued_export.status == ExportStatus.QUEUED
-    assert "worker.tasks.export_run" in kept
-    assert not PendingSend.objects.filter(task="worker.tasks.export_run").exists()
+    assert "worker.tasks.export_run_small" in kept  # a small JSON Lines export: its own lane
+    assert not PendingSend.objects.filter(task="worker.tasks.export_run_small").exists()
     project.refresh_from_db()
     assert not project.agreement_refresh_due
     print(
