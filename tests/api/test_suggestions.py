@@ -254,7 +254,9 @@ def test_a_held_back_suggestion_is_not_shown_and_is_recorded(project, url, annot
     predict(model, image, {str(label_id(project, "dog")): 0.9})
     body = next_body(project, annotator)
     assert body["suggestion"] is None
-    assert body["suggestion_note"].startswith("No suggestion shown: some images are labelled without one")
+    assert body["suggestion_note"].startswith(
+        "No suggestion shown: some images are labelled without one"
+    )
     response = submit(url, annotator, {"image": image.pk, "labels": ["dog"]})
     assert response.status_code == 201, response.content
     assert response.json()["suggestion_shown"] is False
