@@ -31,7 +31,14 @@ from tests.factories import ProjectFactory, add_member
 from tests.reliability.conftest import PrivateRedis
 from tests.reliability.stack import STATIC_ROOT, Answer, call, served_database_url
 
-pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+# The broker's outage matters where there is a broker: production's PostgreSQL and
+# Redis (the embedded SQLite default runs tasks in-process), so the suite's SQLite pass
+# leaves this to the PostgreSQL one.
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("needs_postgres"),
+]
 
 IMAGES = 12
 BEFORE, DURING = 4, 6  # images both annotators label before and during the outage
