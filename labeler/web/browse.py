@@ -26,11 +26,13 @@ from labeler.browse.details import (
     image_neighbours,
     rows_facts,
 )
-from labeler.browse.filters import FILTERS, images_filtered, param_values
+from labeler.browse.filters import FILTERS, ImageFilter, images_filtered, param_values
 from labeler.browse.sorts import SORT_CHOICES, Page, images_page
 from labeler.errors import DomainError, NotFound
 from labeler.images.counts import image_counts
 from labeler.images.links import file_link
+from labeler.images.models import MetadataField
+from labeler.images.selectors import project_fields
 from labeler.projects import selectors as project_selectors
 from labeler.projects.models import Label, Project
 from labeler.web.exports import FORMAT_CHOICES
@@ -183,8 +185,12 @@ def _form(project: Project, params: QueryDict, *, manages: bool) -> list[dict[st
         )
     ]
     fields = []
+    own = list(project_fields(project).values())  # in name order
     for image_filter in FILTERS.values():
         if not image_filter.group or (image_filter.audience == "managers" and not manages):
+            continue
+        if image_filter.kind == "field":
+            fields += _field_inputs(image_filter, own, params)
             continue
         options: tuple[tuple[str, str], ...] | list[tuple[str, str]] = image_filter.choices
         if image_filter.kind == "label":
@@ -206,7 +212,56 @@ def _form(project: Project, params: QueryDict, *, manages: bool) -> list[dict[st
             }
         )
     order = {group: n for n, group in reversed(list(enumerate(f["group"] for f in fields)))}
-    return sorted(fields, key=lambda field: order[field["group"]])
+    # A project field's inputs side by side (its from and to together), fields by name.
+    return sorted(fields, key=lambda field: (order[field["group"]], field.get("field", "")))
+
+
+# Which filter of a project field's the page offers for each kind of field: a choice's
+# value, text that a text field contains, and a number's or a date's range.
+PAGE_FIELD_FILTERS = {
+    "field": ("choice",),
+    "field_contains": ("text",),
+    "field_min": ("number", "date"),
+    "field_max": ("number", "date"),
+}
+_FIELD_WORDS = {"field": "", "field_contains": "contains", "field_min": "from", "field_max": "to"}
+
+
+def _field_inputs(
+    image_filter: ImageFilter, own: list[MetadataField], params: QueryDict
+) -> list[dict[str, Any]]:
+    """One input of ``image_filter`` per project field it serves on the page, showing the
+    address's value for that field. A choice's options carry the field's name
+    (``site:north``); the others carry it in ``data_field``, which the page's script puts
+    before the value typed."""
+    given: dict[str, str] = {}
+    for value in param_values(params, image_filter.name):
+        name, _, rest = value.partition(":")
+        given[name.strip()] = rest.strip()
+    inputs = []
+    for field in own:
+        if field.kind not in PAGE_FIELD_FILTERS.get(image_filter.name, ()):
+            continue
+        choice = field.kind == "choice"
+        inputs.append(
+            {
+                "name": image_filter.name,
+                "id": f"filter-{image_filter.name}-{field.name}",
+                "label": f"{field.name} {_FIELD_WORDS[image_filter.name]}".strip(),
+                "help": image_filter.help,
+                "kind": "project_field",
+                "input": field.kind,
+                "group": image_filter.group,
+                "field": field.name,
+                "data_field": "" if choice else field.name,
+                "options": [(f"{field.name}:{c}", c) for c in field.choices] if choice else [],
+                "values": [],
+                "value": f"{field.name}:{given[field.name]}"
+                if choice and field.name in given
+                else given.get(field.name, ""),
+            }
+        )
+    return inputs
 
 
 def _history(details: ImageDetails, names: Any) -> list[dict[str, Any]]:
