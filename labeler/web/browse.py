@@ -7,6 +7,7 @@ list. Reviewers, leads and admins only: annotators label blind.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 from urllib.parse import urlencode
 
@@ -32,7 +33,7 @@ from labeler.errors import DomainError, NotFound
 from labeler.images.counts import image_counts
 from labeler.images.links import file_link
 from labeler.images.models import MetadataField
-from labeler.images.selectors import project_fields
+from labeler.images.selectors import image_fields_of, project_fields
 from labeler.projects import selectors as project_selectors
 from labeler.projects.models import Label, Project
 from labeler.web.exports import FORMAT_CHOICES
@@ -367,6 +368,31 @@ def image_page(request: HttpRequest, project_id: int, image_id: int) -> HttpResp
             "format": image.format,
             "file_url": addresses.file,
             "display_url": addresses.display,
+            "metadata_url": api_url(project, "image-detail", pk=image.pk) if manages else None,
         },
+        "edit": _metadata_inputs(project, image) if manages else None,
     }
     return render(request, "images/image.html", context, status=status)
+
+
+def _metadata_inputs(project: Project, image: Any) -> dict[str, Any]:
+    """What a lead's form in the File card starts from: the image's metadata as the
+    inputs show it, and the project's fields with their values."""
+    values = image_fields_of(image)
+    fields = []
+    for field in project_fields(project).values():
+        value = values.get(field.name)
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        shown = value.isoformat() if hasattr(value, "isoformat") else value
+        fields.append({"field": field, "value": "" if shown is None else shown})
+    captured = image.captured_at
+    return {
+        "captured_at": captured.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+        if captured
+        else "",
+        "latitude": "" if image.gps_latitude is None else image.gps_latitude,
+        "longitude": "" if image.gps_longitude is None else image.gps_longitude,
+        "tags": ", ".join(image.tags.order_by("name").values_list("name", flat=True)),
+        "fields": fields,
+    }
