@@ -69,6 +69,7 @@ class MetadataFieldViewSet(
 
     serializer_class = MetadataFieldSerializer
     lookup_value_regex = r"\d+"
+    pagination_class = None  # a project has at most FIELDS_PER_PROJECT: one list, by name
 
     def get_queryset(self) -> QuerySet[MetadataField]:
         if getattr(self, "swagger_fake_view", False):  # schema generation
