@@ -133,7 +133,8 @@ def position_clean(
 
 
 def choices_clean(value: Any, *, field: str = "choices") -> list[str]:
-    """A choice field's choices: a list of distinct short texts, at least one."""
+    """A choice field's choices: a list of short texts that differ in more than their case
+    (the filters compare them in any case), at least one."""
     if not isinstance(value, list | tuple):
         raise ValidationFailed(
             f'{field} must be a list of texts, such as ["north", "south"].', field=field
@@ -143,8 +144,10 @@ def choices_clean(value: Any, *, field: str = "choices") -> list[str]:
         choice = text_clean(item, field=field, most=CHOICE_LENGTH)
         if not choice:
             raise ValidationFailed(f"{field}: a choice cannot be empty.", field=field)
-        if choice in choices:
-            raise ValidationFailed(f"{field}: {choice!r} is given twice.", field=field)
+        twin = next((c for c in choices if c.casefold() == choice.casefold()), None)
+        if twin is not None:
+            same = "twice" if twin == choice else f"twice, as {twin!r} too"
+            raise ValidationFailed(f"{field}: {choice!r} is given {same}.", field=field)
         choices.append(choice)
     if not choices:
         raise ValidationFailed(f"{field}: a choice field needs at least one choice.", field=field)

@@ -215,7 +215,10 @@ class FieldValue(models.Model):
     found without walking them (docs/benchmarks.md, the data browser).
     """
 
-    field = models.ForeignKey(MetadataField, on_delete=models.CASCADE, related_name="values")
+    # Indexed by the unique constraint, which leads with it.
+    field = models.ForeignKey(
+        MetadataField, on_delete=models.CASCADE, related_name="values", db_index=False
+    )
     image = models.ForeignKey(Image, on_delete=models.CASCADE, related_name="field_values")
     # Text and choice fields' values; null in a number's or a date's row (never blank: a
     # blank value clears the field), so each kind's index holds its own rows only.
@@ -228,7 +231,6 @@ class FieldValue(models.Model):
             models.UniqueConstraint(fields=["field", "image"], name="field_value_unique"),
         ]
         indexes = [
-            models.Index(fields=["image"], name="field_value_image_idx"),
             models.Index(
                 fields=["field", "number", "image"],
                 condition=models.Q(number__isnull=False),

@@ -37,7 +37,7 @@ from labeler.images.selectors import image_fields_of, project_fields
 from labeler.projects import selectors as project_selectors
 from labeler.projects.models import Label, Project
 from labeler.web.exports import FORMAT_CHOICES
-from labeler.web.image_facts import file_facts
+from labeler.web.image_facts import field_value_text, file_facts
 from labeler.web.pages import api_url, page_labels, page_project, page_user
 
 VIEWS = {"grid": 60, "table": 100}  # images a page
@@ -381,11 +381,7 @@ def _metadata_inputs(project: Project, image: Any) -> dict[str, Any]:
     values = image_fields_of(image)
     fields = []
     for field in project_fields(project).values():
-        value = values.get(field.name)
-        if isinstance(value, float) and value.is_integer():
-            value = int(value)
-        shown = value.isoformat() if hasattr(value, "isoformat") else value
-        fields.append({"field": field, "value": "" if shown is None else shown})
+        fields.append({"field": field, "value": field_value_text(values.get(field.name))})
     captured = image.captured_at
     return {
         "captured_at": captured.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")

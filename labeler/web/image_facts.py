@@ -96,13 +96,17 @@ def file_facts(image: Image, *, view: ImageView, positions: bool) -> FileFacts:
         tags=tuple(image.tags.order_by("name").values_list("name", flat=True)),
         problem=image.problem,
         origin=image.origin,
-        fields=tuple((name, _shown(value)) for name, value in image_fields_of(image).items()),
+        fields=tuple(
+            (name, field_value_text(value)) for name, value in image_fields_of(image).items()
+        ),
     )
 
 
-def _shown(value: object) -> str:
-    """A field's value as the page writes it: a date as ISO 8601, a whole number without
-    its decimals."""
+def field_value_text(value: object) -> str:
+    """A field's value as the pages write it: a date as ISO 8601, a whole number without
+    its decimals; "" for none."""
+    if value is None:
+        return ""
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return value.isoformat() if isinstance(value, date) else str(value)

@@ -107,7 +107,7 @@ def _field_change(
             form = FieldChangeForm(request.POST)
             if not form.is_valid():
                 first = next(iter(form.errors.values()))
-                raise ValidationFailed(" ".join(first), field="name")
+                raise ValidationFailed(" ".join(str(error) for error in first), field="name")
             data = form.cleaned_data
             choices = choices_split(data["choices"]) if field.kind == "choice" else None
             field = metadata_fields.field_update(field=field, name=data["name"], choices=choices)

@@ -25,8 +25,8 @@ from labeler.agreement.services import image_decide
 from labeler.annotations.models import FinalLabelMethod
 from labeler.bulk.models import BulkAction
 from labeler.exports.models import Export
-from labeler.images.metadata_fields import field_create
 from labeler.images.links import file_link
+from labeler.images.metadata_fields import field_create
 from labeler.predictions.models import TrainingRun
 from labeler.projects.models import Invitation, Role
 from labeler.references.models import Reference

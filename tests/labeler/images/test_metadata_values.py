@@ -104,7 +104,8 @@ def test_a_value_its_field_cannot_hold_is_refused_naming_the_field(kind, given, 
 
 def test_choices_are_distinct_short_texts():
     assert choices_clean([" north", "south "]) == ["north", "south"]
-    for bad in ([], ["a", "a"], [""], "north", [1], ["x" * 101], [f"c{n}" for n in range(201)]):
+    bad_choices = ([], ["a", "a"], ["North", "north"], [""], "north", [1], ["x" * 101])
+    for bad in (*bad_choices, [f"c{n}" for n in range(201)]):
         with pytest.raises(ValidationFailed):
             choices_clean(bad)
 
