@@ -29,7 +29,13 @@ from labeler.imports.labels import LABELS_AS
 from labeler.imports.loader import annotators_parse
 from labeler.imports.matching import normalised
 from labeler.imports.preview import people_out
-from labeler.imports.services import ImportItem, LabelsIn, NotApplied, per_person_check
+from labeler.imports.services import (
+    ImportItem,
+    LabelsIn,
+    NotApplied,
+    metadata_checked,
+    per_person_check,
+)
 from labeler.imports.sources import (
     LABEL_FILE_SUFFIX,
     LABEL_SEPARATORS,
@@ -308,6 +314,7 @@ class ImportView(ProjectScopedView):
         per_person_check(
             labels_in, labels_as=options["labels_as"], annotator=options.get("annotator")
         )
+        metadata_checked(self.project, labels_in.metadata)
         people = people_out(
             project=self.project,
             people=labels_in.people,
@@ -400,6 +407,7 @@ class ArchiveImportView(ProjectScopedView):
                 labels_as=options.validated_data["labels_as"],
                 annotator=options.validated_data.get("annotator"),
             )
+            metadata_checked(self.project, plan.metadata)
             preview = archive_preview(
                 project=self.project,
                 plan=plan,

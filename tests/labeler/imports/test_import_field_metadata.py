@@ -131,7 +131,7 @@ LABEL_STUDIO = json.dumps(
 FILES = {"label-studio": LABEL_STUDIO, "csv": CSV, "jsonl": JSONL, "coco": COCO}
 
 
-def post(client, project, labels_format: str, labels: bytes, images=("a.png", "b.png")):
+def post(client, project, labels_format: str, labels: bytes, images=("a.png", "b.png"), **more):
     archive = zipped({name: image_bytes() for name in images}).getvalue()
     return client.post(
         f"/api/v1/projects/{project.pk}/imports/archive/",
@@ -140,6 +140,7 @@ def post(client, project, labels_format: str, labels: bytes, images=("a.png", "b
             "labels_file": SimpleUploadedFile(f"labels.{labels_format}", labels),
             "labels_format": labels_format,
             "create_labels": True,
+            **more,
         },
         format="multipart",
     )
@@ -203,10 +204,13 @@ def test_each_format_sets_the_metadata_its_records_carry(
 def test_a_value_that_does_not_fit_refuses_the_import_before_any_file(
     api_as, lead, project, fields, labels_format, labels, words
 ):
-    response = post(api_as(lead), project, labels_format, labels, images=("a.png",))
-    assert response.status_code == 400, response.content
-    assert words in response.json()["detail"]
-    assert "labels_file" in response.json()["errors"]
+    for dry_run in (True, False):  # the dry run says so too
+        response = post(
+            api_as(lead), project, labels_format, labels, images=("a.png",), dry_run=dry_run
+        )
+        assert response.status_code == 400, response.content
+        assert words in response.json()["detail"]
+        assert "labels_file" in response.json()["errors"]
     assert not Image.objects.filter(project=project).exists()
 
 

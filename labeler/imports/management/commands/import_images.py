@@ -34,6 +34,7 @@ from labeler.imports.services import (
     ImportResult,
     ImportSummary,
     LabelsIn,
+    metadata_checked,
     per_person_check,
 )
 from labeler.imports.sources import (
@@ -158,6 +159,7 @@ class Command(BaseCommand):
     ) -> None:
         """What the import would do: the people, the counts in, what would not apply."""
         per_person_check(labels_in, labels_as=options["labels_as"], annotator=options["annotator"])
+        metadata_checked(project, labels_in.metadata if labels_in is not None else {})
         people = people_out(
             project=project, people=labels_in.people if labels_in else [], chosen=annotators
         )
