@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import asdict
-from typing import Any
+from typing import Any, cast
 
 from django.db.models import Prefetch, QuerySet
 from django.http import FileResponse
@@ -22,6 +22,8 @@ from api.image_metadata import (
     ImagesDescribedSerializer,
     ImagesDescriptionSerializer,
     body_read,
+    changes_of,
+    description_of,
     tags_read,
 )
 from api.parsers import JSONParser
@@ -33,7 +35,8 @@ from labeler.browse.filters import images_filtered
 from labeler.errors import NotFound, ValidationFailed
 from labeler.images import catalogue
 from labeler.images.links import file_link
-from labeler.images.models import Image, ImageTag
+from labeler.images.models import FieldValue, Image, ImageTag
+from labeler.images.selectors import project_fields
 from labeler.images.serving import stored_file_response
 
 
@@ -204,19 +207,35 @@ class ImageMetadataSerializer(ImageSerializer):
         "admins; null for others, and where the file holds no position.",
     )
     tags = serializers.ListField(child=serializers.CharField(), help_text="In name order.")
+    # Named as the body's key; DRF's metaclass takes declared fields off the class, so the
+    # serializer's own ``fields`` stays what DRF makes it.
+    fields = serializers.DictField(  # type: ignore[assignment]
+        child=serializers.JSONField(),
+        help_text="The project's own fields that have a value on the image, by name: text, "
+        "a number, or a date (2024-05-01).",
+    )
 
     class Meta:
         model = Image
         fields = [
-            *ImageSerializer.Meta.fields, "source", "source_key", "captured_at", "camera",
-            "gps", "licence", "tags", "problem",
+            *ImageSerializer.Meta.fields, "source", "source_key", "origin", "captured_at",
+            "camera", "gps", "licence", "tags", "fields", "problem",
         ]  # fmt: skip
         read_only_fields = fields
         extra_kwargs = {
             "source_key": {"help_text": "An import's path in its folder; else blank."},
-            "captured_at": {"help_text": "When the photo was taken (EXIF); null if unknown."},
-            "camera": {"help_text": "Make and model (EXIF); blank if unknown."},
-            "licence": {"help_text": "Set by a lead; blank for none."},
+            "origin": {
+                "help_text": "Where the image comes from (a dataset, site, provider or URL), "
+                "as an import or a lead set it; blank if unknown."
+            },
+            "captured_at": {
+                "help_text": "When the photo was taken (its EXIF, an import or a lead); null "
+                "if unknown."
+            },
+            "camera": {
+                "help_text": "Make and model (EXIF, an import or a lead); blank if unknown."
+            },
+            "licence": {"help_text": "Set by an import or a lead; blank for none."},
             "problem": {
                 "help_text": "Why the worker could not decode the file (the upload checks "
                 "a photo's header only); blank for none. Such an image is never handed out "
@@ -230,6 +249,7 @@ class ImageMetadataSerializer(ImageSerializer):
         data.update(
             source=instance.source,
             source_key=instance.source_key,
+            origin=instance.origin,
             captured_at=DATETIME.to_representation(instance.captured_at)
             if instance.captured_at
             else None,
@@ -240,9 +260,20 @@ class ImageMetadataSerializer(ImageSerializer):
             licence=instance.licence,
             # From the prefetch, in name order (ImageViewSet.get_queryset).
             tags=[tag.name for tag in instance.tags.all()],
+            # From the prefetch too, in field name order.
+            fields={
+                value.field.name: _json_value(value.value)
+                for value in instance.field_values.all()
+                if value.value is not None
+            },
             problem=instance.problem,
         )
         return data
+
+
+def _json_value(value: Any) -> Any:
+    """A field's value as JSON has it: a date as ISO 8601 text."""
+    return value.isoformat() if hasattr(value, "isoformat") else value
 
 
 class UploadResultSerializer(serializers.Serializer):
@@ -264,7 +295,7 @@ class UploadResponseSerializer(serializers.Serializer):
 class ImageViewSet(
     ProjectScopedView, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
 ):
-    """Members read images; leads and admins upload them and set their licence and tags.
+    """Members read images; leads and admins upload them and set their metadata.
 
     Annotators, who label blind, read images as the queue hands them out
     (``QueueImageSerializer``) and cannot filter by completeness nor metadata. Leads,
@@ -300,7 +331,11 @@ class ImageViewSet(
             images = Image.objects.filter(project=self.project)
         if self.image_view.metadata:
             images = images.prefetch_related(
-                Prefetch("tags", queryset=ImageTag.objects.order_by("name"))
+                Prefetch("tags", queryset=ImageTag.objects.order_by("name")),
+                Prefetch(
+                    "field_values",
+                    queryset=FieldValue.objects.select_related("field").order_by("field__name"),
+                ),
             )
         return images
 
@@ -323,31 +358,51 @@ class ImageViewSet(
 
     @extend_schema(request=ImageDescriptionSerializer, responses={200: ImageMetadataSerializer})
     def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        """Set the image's licence and replace its tags (leads and admins)."""
+        """Set the image's metadata: capture time, position, origin, camera, licence, tags
+        (replacing its own) and the project's fields (leads and admins). Every value is
+        checked first: a 400 names the first one that is wrong, and nothing changes."""
         self.require_manager()
         image = self.get_object()  # a 404 before any complaint about the body
-        data = body_read(ImageDescriptionSerializer, request.data)
-        catalogue.image_describe(
-            image=image,
-            licence=data.get("licence"),
-            tags=tags_read(data, "tags") if "tags" in data else None,
-        )
+        body_read(ImageDescriptionSerializer, request.data)  # an object of known keys
+        body = cast(Mapping[str, Any], request.data)
+        description = description_of(body, fields=project_fields(self.project))
+        catalogue.image_describe(image=image, description=description)
         return Response(self.get_serializer(self.get_object()).data)
 
     @extend_schema(request=ImagesDescriptionSerializer, responses={200: ImagesDescribedSerializer})
     @action(detail=False, methods=["post"], url_path="metadata", parser_classes=[JSONParser])
     def metadata(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        """Set the licence of many images and add or remove tags, all or none (leads and admins)."""
+        """Change the metadata of many images, all or none (leads and admins): the same
+        change to each of ``images`` (with tags added and removed), or a change of its own
+        to each image of ``items``."""
         self.require_manager()
         data = body_read(ImagesDescriptionSerializer, request.data)
-        if not {"licence", "add_tags", "remove_tags"} & set(data):
-            raise ValidationFailed("Send licence, add_tags or remove_tags: nothing to change.")
+        body = cast(Mapping[str, Any], request.data)
+        fields = project_fields(self.project)
+        if "items" in data:
+            if set(data) != {"items"}:
+                raise ValidationFailed(
+                    "Send items alone: each item says what to set of its image.", field="items"
+                )
+            changes = changes_of(body["items"], fields=fields)
+            updated = catalogue.images_describe_each(project=self.project, changes=changes)
+            return Response({"updated": updated})
+        if "images" not in data:
+            raise ValidationFailed(
+                "Send images (their ids) with what to set of them, or items.", field="images"
+            )
+        description = description_of(body, fields=fields)
+        if not description and not {"add_tags", "remove_tags"} & set(data):
+            raise ValidationFailed(
+                "Nothing to change: send captured_at, gps, origin, camera, licence, tags, "
+                "fields, add_tags or remove_tags."
+            )
         updated = catalogue.images_describe(
             project=self.project,
             image_ids=data["images"],
-            licence=data.get("licence"),
             add_tags=tags_read(data, "add_tags"),
             remove_tags=tags_read(data, "remove_tags"),
+            description=description,
         )
         return Response({"updated": updated})
 

@@ -29,13 +29,19 @@ from labeler.imports.labels import LABELS_AS
 from labeler.imports.loader import annotators_parse
 from labeler.imports.matching import normalised
 from labeler.imports.preview import people_out
-from labeler.imports.records import RecordsFile
-from labeler.imports.services import ImportItem, LabelsIn, NotApplied, per_person_check
+from labeler.imports.services import (
+    ImportItem,
+    LabelsIn,
+    NotApplied,
+    metadata_checked,
+    per_person_check,
+)
 from labeler.imports.sources import (
     LABEL_FILE_SUFFIX,
     LABEL_SEPARATORS,
     LabelSourceError,
-    labels_source_load,
+    LabelsSource,
+    labels_source_read,
 )
 
 MAX_PATH = 1024  # an image's source_key
@@ -88,6 +94,10 @@ class ImportResultSerializer(serializers.Serializer):
     decision = serializers.CharField(
         allow_blank=True, help_text="The method of the decision recorded on it, if any."
     )
+    metadata = serializers.BooleanField(
+        help_text="Whether its entry of the labels file set metadata on it (capture time, "
+        "position, origin, camera, licence, tags, the project's fields)."
+    )
 
 
 class NotAppliedSerializer(serializers.Serializer):
@@ -122,6 +132,7 @@ class CountsOutSerializer(serializers.Serializer):
     decisions = serializers.IntegerField()
     decisions_written = serializers.IntegerField()
     labels = serializers.IntegerField()
+    metadata = serializers.IntegerField(help_text="Images whose metadata the labels file set.")
     not_applied = serializers.IntegerField()
 
 
@@ -268,7 +279,7 @@ class ImportView(ProjectScopedView):
         self,
         request: Request,
         files: list[UploadedFile],
-        loaded: dict[str, list[str]] | RecordsFile,
+        loaded: LabelsSource,
         options: dict[str, Any],
     ) -> Response:
         """The files with the labels file of their folder: each takes its entry."""
@@ -276,10 +287,11 @@ class ImportView(ProjectScopedView):
             _check_count(files)
         names = _paths(request, files)
         batch = batch_labels(
-            loaded,
+            loaded.labels,
             names=names,
             labels_as=options["labels_as"],
             sha256_of=lambda number: _sha256(files[number]),
+            metadata=loaded.metadata,
         )
         whole = _whole(batch)
         if options["dry_run"]:
@@ -302,6 +314,7 @@ class ImportView(ProjectScopedView):
         per_person_check(
             labels_in, labels_as=options["labels_as"], annotator=options.get("annotator")
         )
+        metadata_checked(self.project, labels_in.metadata)
         people = people_out(
             project=self.project,
             people=labels_in.people,
@@ -394,6 +407,7 @@ class ArchiveImportView(ProjectScopedView):
                 labels_as=options.validated_data["labels_as"],
                 annotator=options.validated_data.get("annotator"),
             )
+            metadata_checked(self.project, plan.metadata)
             preview = archive_preview(
                 project=self.project,
                 plan=plan,
@@ -499,9 +513,7 @@ def _paths(request: Request, files: list[UploadedFile]) -> list[str]:
     return paths
 
 
-def _labels_file_load(
-    request: Request, options: dict[str, Any]
-) -> dict[str, list[str]] | RecordsFile | None:
+def _labels_file_load(request: Request, options: dict[str, Any]) -> LabelsSource | None:
     """The labels file sent beside the files (None: none was), read as its format says."""
     sent = request.FILES.get("labels_file")
     labels_format = options.get("labels_format")
@@ -524,7 +536,7 @@ def _labels_file_load(
             field="labels",
         )
     try:
-        return labels_source_load(sent, labels_format=labels_format)
+        return labels_source_read(sent, labels_format=labels_format)
     except LabelSourceError as exc:
         raise ValidationFailed(f"{sent.name}: {exc}", field="labels_file") from exc
 
@@ -562,4 +574,5 @@ def _batch_items(
             yield ImportItem(name, data, None, refusal=match.reason)
         else:
             why = "" if match.labels is not None else match.reason
-            yield ImportItem(name, data, match.labels, no_labels=why)
+            metadata = batch.metadata.get(match.key) if match.key is not None else None
+            yield ImportItem(name, data, match.labels, no_labels=why, metadata=metadata)

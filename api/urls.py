@@ -29,6 +29,7 @@ from api.machine_labels import (
     MachineLabelStatsView,
 )
 from api.members import MembershipViewSet
+from api.metadata_fields import MetadataFieldViewSet
 from api.predictions import ImagePredictionsView, PredictionListView
 from api.progress import HistoryView, ProgressView
 from api.projects import ProjectViewSet
@@ -68,6 +69,7 @@ project_router.register("invitations", InvitationViewSet, basename="invitation")
 project_router.register("images", ImageViewSet, basename="image")
 project_router.register("annotations", AnnotationViewSet, basename="annotation")
 project_router.register("skips", SkipViewSet, basename="skip")
+project_router.register("fields", MetadataFieldViewSet, basename="metadata-field")
 
 urlpatterns = [
     path("auth/token/", TokenLoginView.as_view(), name="token"),

@@ -15,9 +15,16 @@ ORM would take hours). Image ``i`` (0-based, in id order) gets:
   the model then disagrees), with probability 0.40 to 0.99 as its confidence; the
   suggestion shown on every third annotation and accepted on every sixth;
 - one label change per annotation, and a consensus watermark saying the final labels
-  are current, as the application leaves a project whose refresh has run.
+  are current, as the application leaves a project whose refresh has run;
+- its metadata: a capture time 30 s after image ``i - 1``'s from 2024-01-01 (none where
+  ``i % 10 == 9``); origin ``dataset-a`` or ``dataset-b`` by turns, ``rare-site`` where
+  ``i % 1000 == 5``; a position on every fourth image, spread over the globe; and four
+  project fields: ``site`` (a choice of ``site-0`` to ``site-9`` by ``i % 10``, ``rare``
+  where ``i % 10000 == 7``), ``score`` (a number, ``i % 1000``), ``visit`` (a date in
+  2024, ``i % 365`` days in) and ``note`` (text, ``note <i % 500>``, on every fifth).
 
-The project is found by name and reused while its image count matches.
+The project is found by name and reused while its image count matches and it has its
+fields (a project the builder made before it wrote metadata is made again).
 """
 
 from __future__ import annotations
@@ -26,6 +33,8 @@ import time
 from typing import Any
 
 LABELS = ["cat", "dog", "bird", "fish"]
+SITES = [*(f"site-{n}" for n in range(10)), "rare"]
+FIELDS = {"site": "choice", "score": "number", "visit": "date", "note": "text"}
 LEAD = "bench-browse-lead"
 ANNOTATORS = ["bench-browse-ann1", "bench-browse-ann2", "bench-browse-ann3"]
 PASSWORD = "bench-browse-password"
@@ -37,11 +46,15 @@ def project_name(size: int) -> str:
 
 def project_prepare(size: int) -> Any:
     """The benchmark project of ``size`` images, created unless it exists at that size."""
-    from labeler.images.models import Image
+    from labeler.images.models import Image, MetadataField
     from labeler.projects.models import Project
 
     found = Project.objects.filter(name=project_name(size)).order_by("id").first()
-    if found is not None and Image.objects.filter(project=found).count() == size:
+    if (
+        found is not None
+        and Image.objects.filter(project=found).count() == size
+        and MetadataField.objects.filter(project=found).count() == len(FIELDS)
+    ):
         return found
     if found is not None:
         found.delete()
@@ -57,6 +70,7 @@ def _create(size: int) -> Any:
     from django.db import connection, transaction
 
     from labeler.agreement.final_labels import consensus_rules
+    from labeler.images.models import MetadataField
     from labeler.predictions.models import ModelVersion
     from labeler.projects.models import Label, Membership, Project, Role
 
@@ -76,7 +90,14 @@ def _create(size: int) -> Any:
             role = Role.LEAD if name == LEAD else Role.ANNOTATOR
             Membership.objects.create(project=project, user=user, role=role)
         model = ModelVersion.objects.create(project=project, version=1, is_current=True)
+        fields = {
+            name: MetadataField.objects.create(
+                project=project, name=name, kind=kind, choices=SITES if kind == "choice" else []
+            ).pk
+            for name, kind in FIELDS.items()
+        }
         params: dict[str, Any] = {
+            **{f"field_{name}": pk for name, pk in fields.items()},
             "project": project.pk,
             "size": size,
             "model": model.pk,
@@ -105,14 +126,21 @@ STEPS = [
         "images",
         """
         INSERT INTO images_image (project_id, file, thumbnail, original_name, sha256, width,
-            height, format, size_bytes, priority, annotation_count, is_complete, created_at)
+            height, format, size_bytes, priority, annotation_count, is_complete, created_at,
+            captured_at, origin, gps_latitude, gps_longitude)
         SELECT %(project)s, 'images/bench/browse.jpg', '', 'photo_' || lpad(i::text, 7, '0')
                 || '.jpg', lpad(to_hex(%(project)s), 16, '0') || lpad(to_hex(i), 48, '0'),
             320, 240, 'JPEG', 20000, (i %% 13)::float,
             CASE WHEN i %% 10 < 6 THEN 2 + (i %% 20 = 1)::int
                  WHEN i %% 10 = 6 THEN 1 ELSE 0 END,
             i %% 10 < 6,
-            timestamptz '2026-01-01 00:00:00+00' + i * interval '20 seconds'
+            timestamptz '2026-01-01 00:00:00+00' + i * interval '20 seconds',
+            CASE WHEN i %% 10 <> 9
+                 THEN timestamptz '2024-01-01 00:00:00+00' + i * interval '30 seconds' END,
+            CASE WHEN i %% 1000 = 5 THEN 'rare-site'
+                 WHEN i %% 2 = 0 THEN 'dataset-a' ELSE 'dataset-b' END,
+            CASE WHEN i %% 4 = 0 THEN -60 + (i * 7 %% 12000) / 100.0 END,
+            CASE WHEN i %% 4 = 0 THEN -180 + (i * 13 %% 36000) / 100.0 END
         FROM generate_series(0, %(size)s - 1) AS i
         """,
     ),
@@ -208,6 +236,31 @@ STEPS = [
             WHERE img.project_id = %(project)s AND (img.id - f.first) %% 2 = 0
         ) p CROSS JOIN generate_series(0, 3) AS l
         GROUP BY p.id
+        """,
+    ),
+    (
+        "field values",
+        f"""
+        INSERT INTO images_fieldvalue (field_id, image_id, text, number, date)
+        SELECT %(field_site)s, img.id,
+            CASE WHEN (img.id - f.first) %% 10000 = 7 THEN 'rare'
+                 ELSE 'site-' || ((img.id - f.first) %% 10)::text END,
+            NULL::double precision, NULL::date
+        FROM images_image img CROSS JOIN (SELECT {_FIRST} AS first) f
+        WHERE img.project_id = %(project)s
+        UNION ALL
+        SELECT %(field_score)s, img.id, NULL, ((img.id - f.first) %% 1000)::float, NULL
+        FROM images_image img CROSS JOIN (SELECT {_FIRST} AS first) f
+        WHERE img.project_id = %(project)s
+        UNION ALL
+        SELECT %(field_visit)s, img.id, NULL, NULL,
+            date '2024-01-01' + ((img.id - f.first) %% 365)::int
+        FROM images_image img CROSS JOIN (SELECT {_FIRST} AS first) f
+        WHERE img.project_id = %(project)s
+        UNION ALL
+        SELECT %(field_note)s, img.id, 'note ' || ((img.id - f.first) %% 500)::text, NULL, NULL
+        FROM images_image img CROSS JOIN (SELECT {_FIRST} AS first) f
+        WHERE img.project_id = %(project)s AND (img.id - f.first) %% 5 = 0
         """,
     ),
     (

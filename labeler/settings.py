@@ -474,6 +474,8 @@ SPECTACULAR_SETTINGS = {
         "FileStatusEnum": ["created", "duplicate", "rejected"],
         # How a final label was decided (final labels and their history).
         "FinalLabelMethodEnum": "labeler.annotations.models.FinalLabelMethod",
+        # What a project's own metadata field holds (text, number, date, choice).
+        "MetadataFieldKindEnum": "labeler.images.models.FIELD_KINDS",
         # Where a registration points (references) and how its scan went.
         "ReferenceKindEnum": "labeler.references.models.ReferenceKind",
         "ReferenceStatusEnum": "labeler.references.models.ReferenceStatus",

@@ -21,7 +21,13 @@ from typing import Any
 
 from django.db.models import QuerySet
 
-from labeler.browse import core_filters, duplicate_filters, label_check_filters, metadata_filters
+from labeler.browse import (
+    core_filters,
+    duplicate_filters,
+    field_filters,
+    label_check_filters,
+    metadata_filters,
+)
 from labeler.browse.image_filter import ImageFilter
 from labeler.browse.sorts import SORTS, sort_apply
 from labeler.browse.values import MAX_VALUES, label_ids, param_values, user_ids
@@ -32,7 +38,13 @@ from labeler.projects.selectors import can_manage, can_see_all_annotations, proj
 from labeler.text_in import text_unsafe_find
 
 # Every module of filters, in the order the Images page's form and the API schema list them.
-FILTER_MODULES = (core_filters, duplicate_filters, label_check_filters, metadata_filters)
+FILTER_MODULES = (
+    core_filters,
+    duplicate_filters,
+    label_check_filters,
+    metadata_filters,
+    field_filters,
+)
 
 FILTERS: dict[str, ImageFilter] = {}
 
@@ -150,7 +162,7 @@ def _check_audience(project: Project, user: Any, given: Mapping[str, Any], sorte
     audiences = {FILTERS[name].audience for name in given}
     if "managers" in audiences and not can_manage(user=user, project=project, role=role):
         raise PermissionDenied(
-            "Only the project's leads and admins see where photos were taken (has_gps)."
+            "Only the project's leads and admins see where photos were taken (has_gps, bbox)."
         )
     overseen = audiences - {"members"} or sorted_by != "id"
     if overseen and not can_see_all_annotations(user=user, role=role):

@@ -1,5 +1,7 @@
 """Filters on what an image's file and its leads say about it: capture time, camera, source,
-licence, tags, position, decoding problems, completeness, content hash and upload time.
+origin, licence, tags, position (whether it has one, and a box on the map), decoding
+problems, completeness, content hash and upload time. A project's own fields have their
+filters in ``field_filters``.
 
 They sit in the data browser's one registry, so the images list, the Images page, the
 bulk count and every bulk action read them alike (a filter the bulk selection did not know
@@ -11,12 +13,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models.functions import Upper
 
 from labeler.browse.image_filter import ImageFilter
 from labeler.browse.values import boolean_value, moment_value, text_value
 from labeler.errors import ValidationFailed
 from labeler.images import catalogue
+from labeler.images.metadata_values import ORIGIN_LENGTH
 from labeler.images.models import SOURCES, Image, ImageTag
 from labeler.projects.models import Project
 
@@ -58,6 +62,45 @@ def _tag(images: QuerySet[Image], values: list[str], project: Project) -> QueryS
     return images
 
 
+def _origin(images: QuerySet[Image], values: list[str], project: Project) -> QuerySet[Image]:
+    # Compared as the (project, UPPER(origin)) index is written, several values in one IN.
+    wanted = [text_value("origin", value, most=ORIGIN_LENGTH).upper() for value in values]
+    return images.alias(origin_upper=Upper("origin")).filter(origin_upper__in=wanted)
+
+
+BOX_HELP = "south,west,north,east in decimal degrees, such as 48.8,2.2,48.9,2.5"
+
+
+def box_value(value: str) -> tuple[float, float, float, float]:
+    """A box on the map, ``south,west,north,east``; west past east crosses the 180th
+    meridian. A 400 naming ``bbox`` for anything else."""
+    parts = value.split(",")
+    try:
+        south, west, north, east = (float(part) for part in parts)
+    except ValueError:
+        raise ValidationFailed(f"bbox: {value[:60]!r} is not {BOX_HELP}.", field="bbox") from None
+    bounds = (("south", south, 90), ("north", north, 90), ("west", west, 180), ("east", east, 180))
+    for name, degrees, limit in bounds:
+        if not -limit <= degrees <= limit:  # also refuses nan
+            raise ValidationFailed(
+                f"bbox: {name} {degrees:g} is not between -{limit} and {limit} degrees.",
+                field="bbox",
+            )
+    if south > north:
+        raise ValidationFailed(f"bbox: south {south:g} is north of north {north:g}.", field="bbox")
+    return south, west, north, east
+
+
+def _bbox(images: QuerySet[Image], values: list[str], project: Project) -> QuerySet[Image]:
+    south, west, north, east = box_value(values[-1])
+    inside = Q(gps_latitude__gte=south, gps_latitude__lte=north)
+    if west <= east:
+        inside &= Q(gps_longitude__gte=west, gps_longitude__lte=east)
+    else:  # across the 180th meridian
+        inside &= Q(gps_longitude__gte=west) | Q(gps_longitude__lte=east)
+    return images.filter(inside)
+
+
 def _has_gps(images: QuerySet[Image], values: list[str], project: Project) -> QuerySet[Image]:
     return images.filter(gps_latitude__isnull=not boolean_value("has_gps", values))
 
@@ -89,6 +132,9 @@ IMAGE_FILTERS = (
                 help="Camera name containing this text (any case)."),
     ImageFilter("source", "Source", "choice", _source, choices=tuple(SOURCES),
                 help="How the image came in."),
+    ImageFilter("origin", "Origin", "text", _origin,
+                help="Where it comes from (a dataset, site, provider or URL), in any case; "
+                     "repeated: any of them."),
     ImageFilter("licence", "Licence", "text", _licence, many=False,
                 help="This licence (any case)."),
     ImageFilter("tag", "Tag", "text", _tag,
@@ -96,6 +142,10 @@ IMAGE_FILTERS = (
     ImageFilter("has_gps", "Has a position", "choice", _has_gps, many=False,
                 audience="managers", choices=(("true", "Yes"), ("false", "No")),
                 help="With a GPS position or without (leads and admins)."),
+    ImageFilter("bbox", "Within a box on the map", "text", _bbox, many=False,
+                audience="managers",
+                help=f"Taken within a box: {BOX_HELP}; west past east crosses the 180th "
+                     "meridian (leads and admins)."),
     ImageFilter("has_problem", "Cannot be decoded", "choice", _has_problem, many=False,
                 choices=(("true", "Yes"), ("false", "No")),
                 help="Whose file the worker could not decode (problem says why), or not."),

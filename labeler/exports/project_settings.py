@@ -13,7 +13,8 @@ SETTINGS = (
         default=False,
         help=(
             "Keep photos' EXIF, XMP and IPTC (GPS, camera) in exported image files, and "
-            "images' GPS positions in JSON, CSV and COCO exports; by default they are left out."
+            "images' positions in every format that carries metadata (JSON, JSON Lines, CSV, "
+            "COCO, Label Studio, Hugging Face's metadata.csv); by default they are left out."
         ),
     ),
 )

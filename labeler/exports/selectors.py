@@ -12,7 +12,7 @@ from labeler.annotations.models import Annotation, FinalLabel
 from labeler.exports.options import ExportOptions
 from labeler.exports.selection import Selection, export_selection
 from labeler.exports.split import SplitPlan
-from labeler.images.models import ImageTag
+from labeler.images.models import FieldValue, ImageTag, MetadataField
 from labeler.predictions.models import ModelVersion, Prediction
 from labeler.projects.models import Project
 
@@ -50,10 +50,14 @@ class ImageRow:
     prediction: dict[str, Any] | None = None
     source: str = "upload"
     source_key: str = ""
+    origin: str = ""
     captured_at: str | None = None  # ISO 8601, in UTC
     camera: str = ""
     licence: str = ""
     tags: list[str] = field(default_factory=list)
+    # The project's own fields that have a value, by name: text, a number, or a date as
+    # ISO 8601 text.
+    fields: dict[str, str | float] = field(default_factory=dict)
     # Read only for a project that keeps photos' metadata in its exports.
     latitude: float | None = None
     longitude: float | None = None
@@ -62,9 +66,11 @@ class ImageRow:
         """What the file and the leads say of the image; its position with ``positions``."""
         data: dict[str, Any] = {
             "captured_at": self.captured_at,
+            "origin": self.origin,
             "camera": self.camera,
             "licence": self.licence,
             "tags": self.tags,
+            "fields": self.fields,
             "source": self.source,
             "source_key": self.source_key,
         }
@@ -91,6 +97,7 @@ class _Batch:
     finals: dict[int, _Final]
     predictions: dict[int, dict[str, Any]]
     tags: dict[int, list[str]]
+    fields: dict[int, dict[str, str | float]]
 
 
 def export_rows(
@@ -144,7 +151,7 @@ def _split_plan(project: Project, options: ExportOptions) -> SplitPlan:
 
 
 _COLUMNS = ("pk", "original_name", "sha256", "width", "height", "file", "format")
-_METADATA = ("source", "source_key", "captured_at", "camera", "licence")
+_METADATA = ("source", "source_key", "captured_at", "camera", "licence", "origin")
 _POSITION = ("gps_latitude", "gps_longitude")
 
 
@@ -167,6 +174,7 @@ def _rows(
         for values in images:
             row = _row(values, positions=bool(positions))
             row.tags = batch.tags.get(row.id, [])
+            row.fields = batch.fields.get(row.id, {})
             if _fill(row, batch, selection, options):
                 yield row
         if on_batch is not None:
@@ -177,9 +185,10 @@ def _row(values: tuple[Any, ...], *, positions: bool) -> ImageRow:
     pk, name, sha, width, height, file, fmt, source, key, captured, camera, licence = values[:12]
     row = ImageRow(pk, name, sha, width, height, file=file, format=fmt)
     row.source, row.source_key, row.camera, row.licence = source, key, camera, licence
+    row.origin = values[12]
     row.captured_at = captured.astimezone(dt.UTC).isoformat() if captured else None
     if positions:
-        row.latitude, row.longitude = values[12:14]
+        row.latitude, row.longitude = values[13:15]
     return row
 
 
@@ -193,6 +202,7 @@ def _batch_of(
         finals=_finals_by_image(ids, names),
         predictions=_predictions_by_image(ids, names, version) if version else {},
         tags=_tags_by_image(ids),
+        fields=_fields_by_image(ids),
     )
 
 
@@ -228,6 +238,29 @@ def _tags_by_image(image_ids: list[int]) -> dict[int, list[str]]:
         image_id: [name for _, name in group]
         for image_id, group in groupby(rows, key=lambda r: r[0])
     }
+
+
+def _fields_by_image(image_ids: list[int]) -> dict[int, dict[str, str | float]]:
+    """Each image's project field values by field name (dates as ISO 8601 text)."""
+    rows = (
+        FieldValue.objects.filter(image_id__in=image_ids)
+        .order_by("image_id", "field__name")
+        .values_list("image_id", "field__name", "text", "number", "date")
+    )
+    found: dict[int, dict[str, str | float]] = {}
+    for image_id, name, text, number, date in rows:
+        value = text if text is not None else number if number is not None else date
+        if value is not None:
+            found.setdefault(image_id, {})[name] = (
+                value.isoformat() if isinstance(value, dt.date) else value
+            )
+    return found
+
+
+def export_field_names(project: Project) -> list[str]:
+    """The project's own fields' names, in name order: the columns of the formats that
+    write a column per field."""
+    return list(MetadataField.objects.filter(project=project).values_list("name", flat=True))
 
 
 def _annotations_by_image(

@@ -1,21 +1,28 @@
-"""What leads say about images: their licence and free tags, one image or many at once.
+"""What leads say about images: the rules of licences and tags, and the one writer of a
+change to images' metadata (capture time, position, origin, camera, licence, tags and the
+project's own fields' values), one image or many at once.
 
-The rest of an image's metadata (capture time, camera, position, source) comes from its
-file as it is stored (``services.image_store``) and is not edited.
+A change is read and checked first (``labeler.images.descriptions``); what an image's
+file says (its EXIF) is recorded when it is stored (``services.image_store``).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
 from django.db.models import Count
 
 from labeler.errors import ValidationFailed
-from labeler.images.models import Image, ImageTag
+from labeler.images.models import FieldValue, Image, ImageTag, MetadataField
 from labeler.projects.models import Project
+
+if TYPE_CHECKING:
+    from labeler.images.descriptions import Description
+
+FieldChange = tuple[MetadataField, Any]  # a field and its value (None: cleared)
 
 TAG_LENGTH = 64  # ImageTag.name's
 TAGS_PER_IMAGE = 50
@@ -79,17 +86,17 @@ def licence_clean(value: Any, *, field: str = "licence") -> str:
 
 
 @transaction.atomic
-def image_describe(
-    *, image: Image, licence: str | None = None, tags: Sequence[str] | None = None
-) -> Image:
-    """Set an image's licence and replace its tags (None: leave as they are)."""
-    if licence is not None:
-        image.licence = licence_clean(licence)
-        Image.objects.filter(pk=image.pk).update(licence=image.licence)
-    if tags is not None:
-        wanted = tags_clean(list(tags))
-        image.tags.exclude(name__in=wanted).delete()
-        _tags_add([image.pk], wanted)
+def image_describe(*, image: Image, description: Description) -> Image:
+    """Set what ``description`` says of one image (``labeler.images.descriptions``): its
+    row's columns, its tags (replaced) and its project fields' values, all or none."""
+    if description.columns:
+        Image.objects.filter(pk=image.pk).update(**description.columns)
+        for name, value in description.columns.items():
+            setattr(image, name, value)
+    if description.tags is not None:
+        image.tags.exclude(name__in=description.tags).delete()
+        _tags_add([image.pk], description.tags)
+    _field_values_write([image.pk], description)
     return image
 
 
@@ -101,8 +108,10 @@ def images_describe(
     licence: str | None = None,
     add_tags: Sequence[str] = (),
     remove_tags: Sequence[str] = (),
+    description: Description | None = None,
 ) -> int:
-    """Set the licence of many images of the project, add and remove tags; returns how many.
+    """Set the same on many images of the project: ``description`` (its tags, if any,
+    replace theirs), the licence, tags added and removed; returns how many.
 
     Every id must be one of the project's images (ValidationFailed naming those that are
     not), and none may end with more than ``TAGS_PER_IMAGE`` tags.
@@ -113,24 +122,107 @@ def images_describe(
     both = sorted(set(added) & set(removed))
     if both:
         raise ValidationFailed(f"Tag {both[0]!r} is both added and removed.", field="add_tags")
+    columns = dict(description.columns) if description is not None else {}
     if licence is not None:
-        Image.objects.filter(pk__in=ids).update(licence=licence_clean(licence))
+        columns["licence"] = licence_clean(licence)
+    if columns:
+        Image.objects.filter(pk__in=ids).update(**columns)
+    if description is not None and description.tags is not None:
+        ImageTag.objects.filter(image_id__in=ids).exclude(name__in=description.tags).delete()
+        _tags_add(ids, description.tags)
     if removed:
         ImageTag.objects.filter(image_id__in=ids, name__in=removed).delete()
     if added:
         _tags_add(ids, added)
         _count_check(ids)
+    if description is not None:
+        _field_values_write(ids, description)
     return len(ids)
 
 
-def _ids_check(project: Project, image_ids: Iterable[Any]) -> list[int]:
+@transaction.atomic
+def images_describe_each(
+    *, project: Project, changes: Sequence[tuple[Any, Description]], at: str = "items"
+) -> int:
+    """Set a description of its own on each of many images, all or none; returns how many.
+
+    Each id must be one of the project's images, once (ValidationFailed naming the
+    change, ``items[3].image``, otherwise).
+    """
+    raw = [image_id for image_id, _ in changes]
+    ids = _ids_check(project, raw, field=at)
+    if len(ids) != len(raw):
+        seen: set[Any] = set()
+        for number, image_id in enumerate(raw):
+            if image_id in seen:
+                raise ValidationFailed(
+                    f"Image {image_id} is changed twice ({at}[{number}]); give each image once.",
+                    field=f"{at}[{number}].image",
+                )
+            seen.add(image_id)
+    images = {image.pk: image for image in Image.objects.filter(pk__in=ids)}
+    changed: set[str] = set()
+    for image_id, description in changes:
+        for name, value in description.columns.items():
+            setattr(images[image_id], name, value)
+            changed.add(name)
+    if changed:
+        Image.objects.bulk_update(images.values(), sorted(changed), batch_size=500)
+    by_tags: dict[tuple[str, ...], list[int]] = {}
+    for image_id, description in changes:
+        if description.tags is not None:
+            by_tags.setdefault(tuple(description.tags), []).append(image_id)
+    for tags, tagged in by_tags.items():
+        ImageTag.objects.filter(image_id__in=tagged).exclude(name__in=tags).delete()
+        _tags_add(tagged, list(tags))
+    _field_values_write_each([(image_id, d.fields) for image_id, d in changes])
+    return len(ids)
+
+
+def _field_values_write(image_ids: list[int], description: Description) -> None:
+    """Each project field's value on the images: written where given, removed where null."""
+    _field_values_write_each([(image_id, description.fields) for image_id in image_ids])
+
+
+def _field_values_write_each(changes: Sequence[tuple[int, dict[int, FieldChange]]]) -> None:
+    """Per field, one statement writing its values on the images that give one and one
+    removing it from those that clear it."""
+    by_field: dict[int, tuple[MetadataField, list[tuple[int, Any]]]] = {}
+    for image_id, fields in changes:
+        for pk, (metadata_field, value) in fields.items():
+            by_field.setdefault(pk, (metadata_field, []))[1].append((image_id, value))
+    for metadata_field, values in by_field.values():
+        cleared = [image_id for image_id, value in values if value is None]
+        if cleared:
+            FieldValue.objects.filter(field=metadata_field, image_id__in=cleared).delete()
+        column = _column(metadata_field)
+        rows = [
+            FieldValue(field=metadata_field, image_id=image_id, **{column: value})
+            for image_id, value in values
+            if value is not None
+        ]
+        FieldValue.objects.bulk_create(
+            rows,
+            update_conflicts=True,
+            unique_fields=["field", "image"],
+            update_fields=[column],
+            batch_size=2000,
+        )
+
+
+def _column(metadata_field: MetadataField) -> str:
+    """The FieldValue column a field's kind stores its values in."""
+    return {"number": "number", "date": "date"}.get(metadata_field.kind, "text")
+
+
+def _ids_check(project: Project, image_ids: Iterable[Any], *, field: str = "images") -> list[int]:
     raw = list(image_ids) if isinstance(image_ids, list | tuple) else None
     if not raw or any(isinstance(i, bool) or not isinstance(i, int) or i < 1 for i in raw):
-        raise ValidationFailed("images must be a list of image ids.", field="images")
+        raise ValidationFailed(f"{field} must be a list of image ids.", field=field)
     ids = sorted(set(raw))
     if len(ids) > IMAGES_PER_CHANGE:
         raise ValidationFailed(
-            f"At most {IMAGES_PER_CHANGE} images per request, not {len(ids)}.", field="images"
+            f"At most {IMAGES_PER_CHANGE} images per request, not {len(ids)}.", field=field
         )
     storable = [i for i in ids if i < 2**63]  # larger: no id, and an overflow in the database
     images = Image.objects.filter(project=project, pk__in=storable)
@@ -139,7 +231,7 @@ def _ids_check(project: Project, image_ids: Iterable[Any]) -> list[int]:
     if missing:
         listed = ", ".join(str(i) for i in missing[:10]) + (", ..." if len(missing) > 10 else "")
         raise ValidationFailed(
-            f"Not images of this project: {listed}.", field="images", missing=missing[:100]
+            f"Not images of this project: {listed}.", field=field, missing=missing[:100]
         )
     return ids
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.db import models
+from django.db.models.functions import Upper
 
 from labeler.projects.models import Project
 
@@ -33,7 +36,11 @@ class Image(models.Model):
     source_key = models.CharField(
         max_length=1024, blank=True, db_default="", help_text="Import path or bucket key."
     )
-    # From the file's EXIF, read when it is stored; blank or null where it says nothing.
+    # Where the image comes from, in words: a dataset, a site, a provider or a URL (free
+    # text, set by an import or a lead; ``source`` says how the file came in).
+    origin = models.CharField(max_length=512, blank=True, db_default="")
+    # From the file's EXIF when it is stored, or from an import's columns or a lead's
+    # change (``labeler.images.catalogue``); blank or null where nothing says.
     captured_at = models.DateTimeField(null=True, blank=True)
     camera = models.CharField(max_length=128, blank=True, db_default="")
     gps_latitude = models.FloatField(null=True, blank=True)
@@ -99,6 +106,20 @@ class Image(models.Model):
                 condition=models.Q(duplicate_group__isnull=False),
                 name="image_duplicate_group_idx",
             ),
+            # The metadata filters (labeler.browse.metadata_filters): a range of capture
+            # times, an origin or a box on the map that few of a million images match is
+            # read from these instead of walking the project.
+            models.Index(
+                fields=["project", "captured_at"],
+                condition=models.Q(captured_at__isnull=False),
+                name="image_captured_idx",
+            ),
+            models.Index(models.F("project"), Upper("origin"), name="image_origin_idx"),
+            models.Index(
+                fields=["project", "gps_latitude", "gps_longitude"],
+                condition=models.Q(gps_latitude__isnull=False),
+                name="image_position_idx",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -152,3 +173,90 @@ class ImageTag(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+FIELD_KINDS = [
+    ("text", "Text"),
+    ("number", "Number"),
+    ("date", "Date"),
+    ("choice", "Choice"),
+]
+
+
+class MetadataField(models.Model):
+    """A field a project's lead declares for its images ("site", "patient age band"), typed.
+
+    Its values are ``FieldValue`` rows, one per image that has one. Declared, renamed and
+    removed through ``labeler.images.metadata_fields``.
+    """
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="metadata_fields")
+    name = models.CharField(max_length=40)
+    kind = models.CharField(max_length=8, choices=FIELD_KINDS)
+    # A choice field's values, in the order a form offers them; empty for other kinds.
+    choices = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "name"], name="metadata_field_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class FieldValue(models.Model):
+    """One image's value of one project field, in the column of the field's kind.
+
+    Typed columns rather than text: a number or date range is an index range, and the
+    indexes below lead with the field, so a value that few of a million images hold is
+    found without walking them (docs/benchmarks.md, the data browser).
+    """
+
+    # Indexed by the unique constraint, which leads with it.
+    field = models.ForeignKey(
+        MetadataField, on_delete=models.CASCADE, related_name="values", db_index=False
+    )
+    image = models.ForeignKey(Image, on_delete=models.CASCADE, related_name="field_values")
+    # Text and choice fields' values; null in a number's or a date's row (never blank: a
+    # blank value clears the field), so each kind's index holds its own rows only.
+    text = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001
+    number = models.FloatField(null=True, blank=True)
+    date = models.DateField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["field", "image"], name="field_value_unique"),
+        ]
+        indexes = [
+            models.Index(
+                fields=["field", "number", "image"],
+                condition=models.Q(number__isnull=False),
+                name="field_value_number_idx",
+            ),
+            models.Index(
+                fields=["field", "date", "image"],
+                condition=models.Q(date__isnull=False),
+                name="field_value_date_idx",
+            ),
+            models.Index(
+                models.F("field"),
+                Upper("text"),
+                models.F("image"),
+                condition=models.Q(text__isnull=False),
+                name="field_value_text_idx",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.field_id}={self.value}"
+
+    @property
+    def value(self) -> str | float | dt.date | None:
+        """The value in the column of its field's kind."""
+        for value in (self.text, self.number, self.date):
+            if value is not None:
+                return value
+        return None

@@ -37,8 +37,9 @@ SETTINGS = (
         default=False,
         help=(
             "Store new photos without their GPS position and other identifying EXIF, XMP "
-            "and IPTC (capture time and camera are still recorded); off: byte for byte. "
-            "Images already stored are not changed."
+            "and IPTC (capture time and camera are still recorded), and take no position "
+            "from an import's labels file; off: byte for byte. Images already stored are "
+            "not changed."
         ),
     ),
     ProjectSetting(

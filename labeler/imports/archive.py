@@ -22,6 +22,7 @@ from typing import IO
 from labeler.errors import ValidationFailed
 from labeler.images.files import RejectedFile, archive_members
 from labeler.imports.matching import label_hashes
+from labeler.imports.metadata_in import MetadataIn
 from labeler.imports.preview import Preview, labels_preview, people_out
 from labeler.imports.records import RecordsFile
 from labeler.imports.services import ImportItem, LabelsIn, NotApplied
@@ -35,8 +36,9 @@ from labeler.imports.sources import (
     LABEL_STUDIO,
     LabelMatcher,
     LabelSourceError,
+    LabelsSource,
     imagefolder_labels_of,
-    labels_source_load,
+    labels_source_read,
 )
 from labeler.projects.models import Project
 
@@ -73,12 +75,18 @@ class ArchivePlan:
     labels_file: str  # where the labels came from, for the report ("" none)
     skipped: dict[str, str] = field(default_factory=dict)  # entry name -> why
     labels: dict[str, list[str]] | RecordsFile | None = None  # as the labels file gave them
+    metadata: dict[str, MetadataIn] = field(default_factory=dict)  # by the labels' keys
 
     def labels_in(self, labels_as: str) -> LabelsIn | None:
-        """The counts in of the labels, for the import's report."""
+        """The counts in of the labels, and the metadata, for the import's report."""
         if self.labels is None or self.matcher is None:
             return None
-        return LabelsIn.of(self.labels, labels_as=labels_as, unmatched=self.matcher.unmatched)
+        return LabelsIn.of(
+            self.labels,
+            labels_as=labels_as,
+            unmatched=self.matcher.unmatched,
+            metadata=self.metadata,
+        )
 
 
 def archive_plan(
@@ -103,7 +111,8 @@ def archive_plan(
                 raise ValidationFailed(
                     "The archive holds no images (.jpg, .png, .webp, ...).", field="archive"
                 )
-            labels, source = _labels(zipped, entries, labels_format, labels_file)
+            read, source = _labels(zipped, entries, labels_format, labels_file)
+            labels = read.labels if read is not None else None
             if labels_format == IMAGEFOLDER:
                 labels = imagefolder_labels_of(names.values())
     except (
@@ -118,7 +127,9 @@ def archive_plan(
     finally:
         archive.seek(0)
     skipped = {e: _skip_reason(e) for e in entries if e not in names and e != source}
-    return ArchivePlan(names, _matcher(labels_format, labels, names), source, skipped, labels)
+    metadata = read.metadata if read is not None else {}
+    matcher = _matcher(labels_format, labels, names)
+    return ArchivePlan(names, matcher, source, skipped, labels, metadata)
 
 
 def archive_items(archive: IO[bytes], plan: ArchivePlan) -> Iterator[ImportItem]:
@@ -147,7 +158,14 @@ def _item(plan: ArchivePlan, name: str, data: bytes | RejectedFile) -> ImportIte
     if match.ambiguous:
         return ImportItem(name, data, None, refusal=match.reason)
     why = match.reason if plan.labels_file else "No label's folder holds this file."
-    return ImportItem(name, data, match.labels, no_labels="" if match.labels is not None else why)
+    metadata = plan.metadata.get(match.key) if match.key is not None else None
+    return ImportItem(
+        name,
+        data,
+        match.labels,
+        no_labels="" if match.labels is not None else why,
+        metadata=metadata,
+    )
 
 
 def _skipped(entry: str) -> bool:
@@ -172,8 +190,9 @@ def _labels(
     entries: list[str],
     labels_format: str,
     sent: IO[bytes] | bytes | None,
-) -> tuple[dict[str, list[str]] | RecordsFile | None, str]:
-    """The labels file's labels and where they came from (None for formats without one)."""
+) -> tuple[LabelsSource | None, str]:
+    """The labels file's labels and metadata, and where they came from (None for formats
+    without one)."""
     suffix = LABEL_FILE_SUFFIX.get(labels_format)
     if suffix is None:
         return None, ""
@@ -195,9 +214,9 @@ def _labels(
 
 def _loaded(
     source: IO[bytes] | bytes, labels_format: str, name: str, packed_size: int | None = None
-) -> dict[str, list[str]] | RecordsFile:
+) -> LabelsSource:
     try:
-        return labels_source_load(source, labels_format=labels_format, packed_size=packed_size)
+        return labels_source_read(source, labels_format=labels_format, packed_size=packed_size)
     except LabelSourceError as exc:
         raise ValidationFailed(f"{name}: {exc}", field="labels_file") from exc
 

@@ -12,9 +12,10 @@ only the client knows the whole folder.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from labeler.imports.matching import LabelMatch, LabelMatcher, label_hashes
+from labeler.imports.metadata_in import MetadataIn
 from labeler.imports.records import ImageRecords, RecordsFile
 from labeler.imports.services import LabelsIn
 
@@ -31,6 +32,7 @@ class BatchLabels:
     matches: list[LabelMatch[Entry]]
     labels_in: LabelsIn
     whole: LabelsIn
+    metadata: Mapping[str, MetadataIn] = field(default_factory=dict)  # by entry key
 
 
 def batch_labels(
@@ -39,11 +41,14 @@ def batch_labels(
     names: Sequence[str],
     labels_as: str,
     sha256_of: Callable[[int], str | None] | None = None,
+    metadata: Mapping[str, MetadataIn] | None = None,
 ) -> BatchLabels:
     """Match the batch's files (``names``, their paths in the folder) to the labels.
 
     ``sha256_of(i)`` gives the i-th file's content hash: asked only where the entries
-    carry sha256s and no name matched the file.
+    carry sha256s and no name matched the file. ``metadata`` is the labels file's, by
+    entry: the batch's counts in carry the entries its files matched, checked before
+    any is stored.
     """
     entries: Mapping[str, Entry] = labels.images if isinstance(labels, RecordsFile) else labels
     matcher: LabelMatcher[Entry] = LabelMatcher(entries, files=names, hashes=label_hashes(entries))
@@ -55,7 +60,10 @@ def batch_labels(
         matches.append(match)
     whole = LabelsIn.of(labels, labels_as=labels_as)
     matched = {m.key: m.labels for m in matches if m.key is not None and m.labels is not None}
-    return BatchLabels(matches, _matched_in(matched, whole, labels_as), whole)
+    labels_in = _matched_in(matched, whole, labels_as)
+    found = metadata or {}
+    labels_in.metadata = {key: found[key] for key in matched if key in found}
+    return BatchLabels(matches, labels_in, whole, found)
 
 
 def _matched_in(matched: Mapping[str, Entry], whole: LabelsIn, labels_as: str) -> LabelsIn:

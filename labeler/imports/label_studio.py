@@ -13,8 +13,10 @@ with its method. What is not used is listed as skipped, with the reason: nothing
 without a word.
 
 An image is keyed by the file Label Studio names (``label_studio_file_key``), or by the
-``data.file_name`` our own export writes. Plain Python, no Django: the command-line
-client reads these files the same way.
+``data.file_name`` our own export writes. What a task's ``meta`` and ``data`` say of its
+image beside the labels (capture time, position, origin, fields...: our export writes
+them in ``meta``) is its metadata (``labeler.imports.metadata_in``). Plain Python, no
+Django: the command-line client reads these files the same way.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from labeler.imports.loader import (
     text_field,
 )
 from labeler.imports.matching import normalised
+from labeler.imports.metadata_in import metadata_of_object
 from labeler.imports.records import (
     ADJUDICATED,
     GOLD,
@@ -141,9 +144,12 @@ def _task_read(records: RecordsFile, task: Any, where: str) -> None:
         golds = [gold for gold in golds if set(gold.labels) != same]
     reviews.sort(key=lambda review: review.decided_at or datetime.min.replace(tzinfo=UTC))
     _decide(image, [*([own] if own else []), *golds, *reversed(reviews)], records)
-    if image.annotations or image.decision is not None:
+    metadata = metadata_of_object(meta, where=f"{where}: meta")
+    metadata.merge(metadata_of_object(data, where=f"{where}: data", skip=("image",)))
+    image.metadata = metadata or None
+    if image.annotations or image.decision is not None or image.metadata is not None:
         records.add(key, image)
-    elif not annotations:
+    if not annotations and image.decision is None:
         records.skipped.append(Skipped(where, NOT_LABELLED))
 
 

@@ -19,6 +19,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from labeler.imports.metadata_in import MetadataIn
+
 # How a carried decision is recorded: the final label methods an import may write.
 GOLD, ADJUDICATED, IMPORTED = "gold", "adjudicated", "imported"
 DECISION_METHODS = (GOLD, ADJUDICATED, IMPORTED)
@@ -71,6 +73,8 @@ class ImageRecords:
     decision: DecisionIn | None = None
     where: str = ""  # the first record naming it ("Task 3"), for the report
     sha256: str = ""  # the image's content hash where the file gives it (our own export)
+    # What the record says of the image beside its labels (capture time, fields...).
+    metadata: MetadataIn | None = None
 
     def people(self) -> Iterator[Person]:
         for annotation in self.annotations:
@@ -166,6 +170,10 @@ class RecordsFile:
             return
         current.annotations.extend(records.annotations)
         current.sha256 = current.sha256 or records.sha256
+        if current.metadata is None:
+            current.metadata = records.metadata
+        elif records.metadata is not None:
+            current.metadata.merge(records.metadata)
         if records.decision is not None:
             if current.decision is None:
                 current.decision = records.decision

@@ -46,11 +46,13 @@ def counts_lines(counts_in: Mapping[str, int], counts_out: Mapping[str, int] | N
     lines = [f"In:  {_n(got['files'], 'file')}; {labels}"]
     if counts_out is not None:
         out = {key: counts_out.get(key, 0) for key in OUT_KEYS}
+        metadata = counts_out.get("metadata", 0)  # images the labels file described
         lines.append(
             f"Out: {_n(out['images'], 'image')} ({out['images_created']} new), "
             f"{_n(out['annotations'], 'annotation')} ({out['annotations_written']} written), "
             f"{_n(out['decisions'], 'decision')} ({out['decisions_written']} written), "
             f"{_n(out['labels'], 'label')}"
+            + (f", metadata on {_n(metadata, 'image')}" if metadata else "")
         )
     return lines
 

@@ -22,8 +22,11 @@ from django.utils import timezone
 from labeler.agreement.final_writes import final_labels_lock
 from labeler.annotations.submit import MAX_TIME_SPENT_MS
 from labeler.errors import ValidationFailed
+from labeler.images.catalogue import image_describe
+from labeler.images.descriptions import Description, description_of_record
 from labeler.images.files import RejectedFile, image_check, is_archive
 from labeler.images.models import Image
+from labeler.images.selectors import project_fields
 from labeler.images.services import image_store
 from labeler.imports.labels import (
     ANNOTATION,
@@ -41,6 +44,7 @@ from labeler.imports.labels import (
     labels_record,
     labels_recorded_since,
 )
+from labeler.imports.metadata_in import MetadataIn
 from labeler.imports.people import people_match, people_resolve
 from labeler.imports.records import (
     AnnotationIn,
@@ -62,13 +66,15 @@ class ImportItem(NamedTuple):
     says, or the records of a per-person file (each annotation its person's, a carried
     decision), or None when none are known. ``refusal`` says why labels that exist for
     it could not be attributed (an ambiguous file name); ``no_labels`` why none were
-    found for it (no entry of the labels file names it)."""
+    found for it (no entry of the labels file names it); ``metadata`` what its entry says
+    of the image (capture time, position, fields...), set on the image stored."""
 
     name: str
     data: bytes | RejectedFile
     labels: Sequence[str] | ImageRecords | None
     refusal: str = ""
     no_labels: str = ""
+    metadata: MetadataIn | None = None  # what its entry says of the image beside labels
 
 
 @dataclass(frozen=True)
@@ -95,6 +101,9 @@ class LabelsIn:
     skipped: list[Skipped] = field(default_factory=list)
     unmatched: Callable[[], Iterable[str]] | None = None
     per_person: bool = False  # the file says who made each label
+    # What the file's records say of their images beside the labels, by key: every
+    # value is checked against the project before the first file is stored.
+    metadata: Mapping[str, MetadataIn] = field(default_factory=dict)
 
     @classmethod
     def of(
@@ -103,9 +112,10 @@ class LabelsIn:
         *,
         labels_as: str,
         unmatched: Callable[[], Iterable[str]] | None = None,
+        metadata: Mapping[str, MetadataIn] | None = None,
     ) -> LabelsIn:
         """The counts of a flat labels mapping (as ``labels_as`` records it) or of a
-        per-person file."""
+        per-person file, with the file's metadata."""
         if isinstance(labels, RecordsFile):
             return cls(
                 records=labels.tasks or len(labels.images),
@@ -116,8 +126,11 @@ class LabelsIn:
                 skipped=list(labels.skipped),
                 unmatched=unmatched,
                 per_person=True,
+                metadata=metadata or {},
             )
-        return cls.of_entries(list(labels.values()), labels_as=labels_as, unmatched=unmatched)
+        found = cls.of_entries(list(labels.values()), labels_as=labels_as, unmatched=unmatched)
+        found.metadata = metadata or {}
+        return found
 
     def counts(self, files: int) -> dict[str, int]:
         """The counts in, as every import and dry run reports them, with ``files`` offered."""
@@ -173,6 +186,7 @@ class ImportResult:
     label_names: list[str] = field(default_factory=list)
     annotations: int = 0  # a per-person file's annotations recorded on it (new or kept)
     decision: str = ""  # the method of the decision recorded on it, if any
+    metadata: bool = False  # whether its entry's metadata was set on it
 
 
 @dataclass
@@ -201,6 +215,7 @@ class ImportSummary:
     decisions_written: int = 0
     decisions_unchanged: int = 0
     labels_out: int = 0
+    metadata_out: int = 0  # images whose metadata the labels file set
     people: list[PersonOut] = field(default_factory=list)
     not_applied: list[NotApplied] = field(default_factory=list)
 
@@ -230,6 +245,7 @@ class ImportSummary:
                 "decisions": self.decisions_written + self.decisions_unchanged,
                 "decisions_written": self.decisions_written,
                 "labels": self.labels_out,
+                "metadata": self.metadata_out,
                 "not_applied": len(self.not_applied),
             },
         }
@@ -257,6 +273,8 @@ class _Import:
     # anything and its label count; image -> the decision.
     recorded: dict[tuple[int, str], tuple[AnnotationIn, bool, int]] = field(default_factory=dict)
     decided: dict[int, DecisionIn] = field(default_factory=dict)
+    # What an entry's metadata sets of its image, checked against the project's fields.
+    describe: Callable[[MetadataIn], Description] | None = None
 
 
 def images_import(
@@ -348,6 +366,7 @@ def _import_all(
         annotator=_annotator(project, labels_as, annotator_name, user),
         new_files=new_files,
         summary=summary,
+        describe=metadata_checked(project, labels_in.metadata),
     )
     if labels_in.people or annotators:
         matches = people_match(project=project, people=labels_in.people, chosen=annotators)
@@ -369,6 +388,39 @@ def _import_all(
         summary.lost(key, "No imported file matched this entry of the labels file.")
     summary.labels_created = shared.labels.created
     return summary
+
+
+def metadata_checked(
+    project: Project, metadata: Mapping[str, MetadataIn]
+) -> Callable[[MetadataIn], Description]:
+    """What each entry's metadata sets of its image (``labeler.images.descriptions``),
+    every entry checked now, before any file is stored: a value that does not fit (a
+    date that is none, a field the project lacks, a choice it does not offer) is a
+    ValidationFailed naming the record, its file and the field, and nothing is imported.
+    A project that keeps no position of what comes in (``strip_metadata_on_ingest``)
+    takes none from a labels file either."""
+    fields = project_fields(project)
+    positions = not project.strip_metadata_on_ingest
+
+    def describe(found: MetadataIn, key: str = "") -> Description:
+        where = f"{found.where} ({key})" if key and found.where else found.where or key
+        try:
+            return description_of_record(
+                found.values,
+                found.named,
+                found.extra,
+                fields=fields,
+                where=where,
+                positions=positions,
+            )
+        except ValidationFailed as exc:
+            raise ValidationFailed(
+                f"The labels file's metadata: {exc.message}", field="labels_file"
+            ) from exc
+
+    for key, found in metadata.items():
+        describe(found, key)
+    return describe
 
 
 def per_person_check(labels_in: LabelsIn | None, *, labels_as: str, annotator: str | None) -> None:
@@ -426,6 +478,10 @@ def _import_one(shared: _Import, item: ImportItem) -> ImportResult:
             if new_file:
                 shared.new_files.append(new_file)
             result = ImportResult(item.name, "created" if created else "duplicate", image.pk)
+            if item.metadata and shared.describe is not None:
+                image_describe(image=image, description=shared.describe(item.metadata))
+                result.metadata = True
+                shared.summary.metadata_out += 1
             _labels_apply(shared, image, item, result)
     except RejectedFile as exc:  # stored by someone else and removed at the same moment
         return _rejected(shared, item, str(exc))

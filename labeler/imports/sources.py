@@ -14,6 +14,7 @@ from __future__ import annotations
 import io
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
@@ -42,6 +43,7 @@ from labeler.imports.loader import (
     labels_text,
 )
 from labeler.imports.matching import LabelMatch, LabelMatcher, labels_merge, normalised
+from labeler.imports.metadata_in import MetadataIn, metadata_merge, metadata_of_columns
 from labeler.imports.records import AnnotationIn, RecordsFile
 from labeler.imports.tool_formats import (
     annotator_columns_records,
@@ -60,6 +62,7 @@ __all__ = [
     "imagefolder_labels_of",
     "label_studio_labels",
     "labels_file_load",
+    "labels_source_read",
 ]
 
 # The images an import takes, by extension: those ``labeler.images.files`` accepts.
@@ -121,6 +124,34 @@ def labels_source_load(
     if labels_format in RECORDS_READERS:
         return records_file_load(source, labels_format=labels_format, packed_size=packed_size)
     return labels_file_load(source, labels_format=labels_format, packed_size=packed_size)
+
+
+@dataclass
+class LabelsSource:
+    """A labels file as read: its labels (by file key, or a per-person file's records) and
+    what its records say of each image beside them (``metadata``, by the same keys)."""
+
+    labels: dict[str, list[str]] | RecordsFile
+    metadata: dict[str, MetadataIn] = field(default_factory=dict)
+
+
+def labels_source_read(
+    source: PathLike | IO[bytes] | bytes, *, labels_format: str, packed_size: int | None = None
+) -> LabelsSource:
+    """``labels_source_load``, with each image's metadata where the format carries it (CSV,
+    TSV, our JSON and JSON Lines, COCO, Label Studio's JSON): an image the file gives
+    metadata and no labels is an entry without labels, so that its file takes it."""
+    text = _source_text(source, packed_size)
+    if labels_format in RECORDS_READERS:
+        records = RECORDS_READERS[labels_format](text)
+        found = {key: r.metadata for key, r in records.images.items() if r.metadata}
+        return LabelsSource(records, found)
+    metadata: dict[str, MetadataIn] = {}
+    reader = _METADATA_READERS.get(labels_format)
+    labels = reader(text, metadata) if reader is not None else _READERS[labels_format](text)
+    for key in metadata:
+        labels.setdefault(key, [])
+    return LabelsSource(labels, metadata)
 
 
 def _source_text(source: PathLike | IO[bytes] | bytes, packed_size: int | None) -> str:
@@ -189,7 +220,11 @@ def csv_labels(path_or_text: PathLike, *, delimiter: str = ",") -> dict[str, lis
     return _csv_rows(_read_text(path_or_text), delimiter=delimiter)
 
 
-def _csv_rows(text: str, delimiter: str = ",") -> dict[str, list[str]]:
+def _csv_rows(
+    text: str, delimiter: str = ",", metadata: dict[str, MetadataIn] | None = None
+) -> dict[str, list[str]]:
+    """``csv_labels`` of the text; with ``metadata``, each row's other columns go there
+    (``labeler.imports.metadata_in``), by the same key."""
     kind, other = ("TSV", CSV) if delimiter == "\t" else ("CSV", TSV)
     rows = csv_rows(text, delimiter=delimiter, other_format=other)
     first = next(rows, None)
@@ -203,6 +238,12 @@ def _csv_rows(text: str, delimiter: str = ",") -> dict[str, list[str]]:
         name = _csv_file_key(_unquoted(row[file_at]) if file_at < len(row) else "", line)
         cell = _unquoted(row[label_at]) if label_at < len(row) else ""
         labels_merge(result, name, LABEL_SEPARATORS.split(cell))
+        if metadata is not None:
+            cells = [_unquoted(cell) for cell in row]
+            found = metadata_of_columns(
+                first[1], cells, where=f"line {line}", skip=(file_at, label_at)
+            )
+            metadata_merge(metadata, name, found)
     return result
 
 
@@ -314,6 +355,15 @@ _READERS: dict[str, Callable[[str], dict[str, list[str]]]] = {
     TSV: lambda text: _csv_rows(text, delimiter="\t"),
     LABEL_STUDIO_CSV: lambda text: records_labels(label_studio_csv_records_of(text)),
     LABEL_STUDIO_TSV: lambda text: records_labels(label_studio_csv_records_of(text, "\t")),
+}
+
+# The flat formats whose readers give each image's metadata too.
+_METADATA_READERS: dict[str, Callable[[str, dict[str, MetadataIn]], dict[str, list[str]]]] = {
+    CSV: lambda text, found: _csv_rows(text, metadata=found),
+    TSV: lambda text, found: _csv_rows(text, delimiter="\t", metadata=found),
+    JSON: lambda text, found: json_labels_of(json_parse(text), metadata=found),
+    JSONL: lambda text, found: jsonl_labels_of(jsonl_parse(text), metadata=found),
+    COCO: lambda text, found: coco_labels_of(json_parse(text), metadata=found),
 }
 
 # The formats that know who labelled what: read as per-person records (records.py).

@@ -7,6 +7,7 @@ list. Reviewers, leads and admins only: annotators label blind.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 from urllib.parse import urlencode
 
@@ -26,15 +27,17 @@ from labeler.browse.details import (
     image_neighbours,
     rows_facts,
 )
-from labeler.browse.filters import FILTERS, images_filtered, param_values
+from labeler.browse.filters import FILTERS, ImageFilter, images_filtered, param_values
 from labeler.browse.sorts import SORT_CHOICES, Page, images_page
 from labeler.errors import DomainError, NotFound
 from labeler.images.counts import image_counts
 from labeler.images.links import file_link
+from labeler.images.models import MetadataField
+from labeler.images.selectors import image_fields_of, project_fields
 from labeler.projects import selectors as project_selectors
 from labeler.projects.models import Label, Project
 from labeler.web.exports import FORMAT_CHOICES
-from labeler.web.image_facts import file_facts
+from labeler.web.image_facts import field_value_text, file_facts
 from labeler.web.pages import api_url, page_labels, page_project, page_user
 
 VIEWS = {"grid": 60, "table": 100}  # images a page
@@ -183,8 +186,12 @@ def _form(project: Project, params: QueryDict, *, manages: bool) -> list[dict[st
         )
     ]
     fields = []
+    own = list(project_fields(project).values())  # in name order
     for image_filter in FILTERS.values():
         if not image_filter.group or (image_filter.audience == "managers" and not manages):
+            continue
+        if image_filter.kind == "field":
+            fields += _field_inputs(image_filter, own, params)
             continue
         options: tuple[tuple[str, str], ...] | list[tuple[str, str]] = image_filter.choices
         if image_filter.kind == "label":
@@ -206,7 +213,56 @@ def _form(project: Project, params: QueryDict, *, manages: bool) -> list[dict[st
             }
         )
     order = {group: n for n, group in reversed(list(enumerate(f["group"] for f in fields)))}
-    return sorted(fields, key=lambda field: order[field["group"]])
+    # A project field's inputs side by side (its from and to together), fields by name.
+    return sorted(fields, key=lambda field: (order[field["group"]], field.get("field", "")))
+
+
+# Which filter of a project field's the page offers for each kind of field: a choice's
+# value, text that a text field contains, and a number's or a date's range.
+PAGE_FIELD_FILTERS = {
+    "field": ("choice",),
+    "field_contains": ("text",),
+    "field_min": ("number", "date"),
+    "field_max": ("number", "date"),
+}
+_FIELD_WORDS = {"field": "", "field_contains": "contains", "field_min": "from", "field_max": "to"}
+
+
+def _field_inputs(
+    image_filter: ImageFilter, own: list[MetadataField], params: QueryDict
+) -> list[dict[str, Any]]:
+    """One input of ``image_filter`` per project field it serves on the page, showing the
+    address's value for that field. A choice's options carry the field's name
+    (``site:north``); the others carry it in ``data_field``, which the page's script puts
+    before the value typed."""
+    given: dict[str, str] = {}
+    for value in param_values(params, image_filter.name):
+        name, _, rest = value.partition(":")
+        given[name.strip()] = rest.strip()
+    inputs = []
+    for field in own:
+        if field.kind not in PAGE_FIELD_FILTERS.get(image_filter.name, ()):
+            continue
+        choice = field.kind == "choice"
+        inputs.append(
+            {
+                "name": image_filter.name,
+                "id": f"filter-{image_filter.name}-{field.name}",
+                "label": f"{field.name} {_FIELD_WORDS[image_filter.name]}".strip(),
+                "help": image_filter.help,
+                "kind": "project_field",
+                "input": field.kind,
+                "group": image_filter.group,
+                "field": field.name,
+                "data_field": "" if choice else field.name,
+                "options": [(f"{field.name}:{c}", c) for c in field.choices] if choice else [],
+                "values": [],
+                "value": f"{field.name}:{given[field.name]}"
+                if choice and field.name in given
+                else given.get(field.name, ""),
+            }
+        )
+    return inputs
 
 
 def _history(details: ImageDetails, names: Any) -> list[dict[str, Any]]:
@@ -312,6 +368,27 @@ def image_page(request: HttpRequest, project_id: int, image_id: int) -> HttpResp
             "format": image.format,
             "file_url": addresses.file,
             "display_url": addresses.display,
+            "metadata_url": api_url(project, "image-detail", pk=image.pk) if manages else None,
         },
+        "edit": _metadata_inputs(project, image) if manages else None,
     }
     return render(request, "images/image.html", context, status=status)
+
+
+def _metadata_inputs(project: Project, image: Any) -> dict[str, Any]:
+    """What a lead's form in the File card starts from: the image's metadata as the
+    inputs show it, and the project's fields with their values."""
+    values = image_fields_of(image)
+    fields = []
+    for field in project_fields(project).values():
+        fields.append({"field": field, "value": field_value_text(values.get(field.name))})
+    captured = image.captured_at
+    return {
+        "captured_at": captured.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+        if captured
+        else "",
+        "latitude": "" if image.gps_latitude is None else image.gps_latitude,
+        "longitude": "" if image.gps_longitude is None else image.gps_longitude,
+        "tags": ", ".join(image.tags.order_by("name").values_list("name", flat=True)),
+        "fields": fields,
+    }

@@ -36,7 +36,7 @@ from labeler.imports.people import CHOSEN, EMAIL, USERNAME
 from labeler.imports.preview import people_preview
 from labeler.imports.records import Person
 from labeler.imports.report import HOW_SAID
-from labeler.imports.services import NotApplied, PersonOut, per_person_check
+from labeler.imports.services import NotApplied, PersonOut, metadata_checked, per_person_check
 from labeler.imports.stash import Stash, stash_drop, stash_keep, stash_open, stash_purge
 from labeler.projects.models import Membership, Project
 from labeler.web.pages import page_project, page_user
@@ -132,6 +132,7 @@ def _check_step(request: HttpRequest, project: Project, form: ArchiveImportForm)
             labels_as=data["labels_as"],
             annotator=data["annotator"],
         )
+        metadata_checked(project, plan.metadata)  # a value that does not fit: said now
     except DomainError as exc:
         form.add_domain_error(exc)
         return _page(request, project, form=form, status=400)

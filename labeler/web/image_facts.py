@@ -1,15 +1,17 @@
 """What an image's page says of its file: name, size, where it came from, and what its
-EXIF and its leads say (camera, capture time, position, licence, tags), as far as the
-person looking may see it (``labeler.annotations.blind``; positions: leads and admins)."""
+EXIF, its import and its leads say (origin, camera, capture time, position, licence, tags,
+the project's fields), as far as the person looking may see it
+(``labeler.annotations.blind``; positions: leads and admins)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import date, datetime
 from urllib.parse import urlencode
 
 from labeler.annotations.blind import ImageView
 from labeler.images.models import SOURCES, Image
+from labeler.images.selectors import image_fields_of
 
 OSM_ZOOM = 15  # a few streets around the point
 SOURCE_NAMES = dict(SOURCES)
@@ -52,6 +54,8 @@ class FileFacts:
     licence: str = ""
     tags: tuple[str, ...] = ()
     problem: str = ""
+    origin: str = ""
+    fields: tuple[tuple[str, str], ...] = ()  # the project's fields with a value: name, text
 
 
 def map_url(latitude: float, longitude: float) -> str:
@@ -91,4 +95,18 @@ def file_facts(image: Image, *, view: ImageView, positions: bool) -> FileFacts:
         licence=image.licence,
         tags=tuple(image.tags.order_by("name").values_list("name", flat=True)),
         problem=image.problem,
+        origin=image.origin,
+        fields=tuple(
+            (name, field_value_text(value)) for name, value in image_fields_of(image).items()
+        ),
     )
+
+
+def field_value_text(value: object) -> str:
+    """A field's value as the pages write it: a date as ISO 8601, a whole number without
+    its decimals; "" for none."""
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return value.isoformat() if isinstance(value, date) else str(value)

@@ -16,6 +16,7 @@ from labeler.web import (
     images,
     invitations,
     labelling,
+    metadata_fields,
     model_pages,
     projects,
     team,
@@ -40,6 +41,7 @@ urlpatterns = [
     path("projects/<int:project_id>/", projects.project_detail, name="project-detail"),
     path("projects/<int:project_id>/settings/", projects.project_edit, name="project-edit"),
     path("projects/<int:project_id>/members/", projects.project_members, name="project-members"),
+    path("projects/<int:project_id>/fields/", metadata_fields.fields_page, name="project-fields"),
     path("projects/<int:project_id>/upload/", images.upload, name="project-upload"),
     path("projects/<int:project_id>/images/", browse.images_browse, name="images-browse"),
     path(

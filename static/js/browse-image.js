@@ -1,7 +1,10 @@
 /* An image's page: the image large on the stage (zoom with the wheel, drag, the buttons
- * or + - =), and the previous and next image of the list it was opened from by keyboard
- * (ArrowLeft / ArrowRight, or k / j).
+ * or + - =), the previous and next image of the list it was opened from by keyboard
+ * (ArrowLeft / ArrowRight, or k / j), and for leads the File card's metadata form, saved
+ * through the REST API (PATCH on the image: every value is checked there, and a refusal
+ * names the field).
  */
+import { errorMessage, request } from "./lib/api.js";
 import { $ } from "./lib/dom.js";
 import { createStage } from "./workspace/stage.js";
 
@@ -31,3 +34,46 @@ document.addEventListener("keydown", (event) => {
     window.location.href = link.href;
   }
 });
+
+/** The PATCH body of the metadata form: every input as the API takes it ("" clears). */
+function metadataBody(form) {
+  const value = (name) => form.elements.namedItem(name).value.trim();
+  const degrees = (name) => (value(name) === "" ? null : Number(value(name)));
+  const located = value("latitude") !== "" || value("longitude") !== "";
+  const body = {
+    captured_at: value("captured_at") || null,
+    // One coordinate without the other is sent as it is: the API says which is missing.
+    gps: located ? { latitude: degrees("latitude"), longitude: degrees("longitude") } : null,
+    origin: value("origin"),
+    camera: value("camera"),
+    licence: value("licence"),
+    tags: value("tags").split(",").map((tag) => tag.trim()).filter(Boolean),
+    fields: {},
+  };
+  for (const input of form.querySelectorAll("[data-field]")) {
+    const text = input.value.trim();
+    body.fields[input.dataset.field] = text === "" ? null : input.dataset.kind === "number" ? Number(text) : text;
+  }
+  return body;
+}
+
+const metadataForm = $("metadata-form");
+if (metadataForm && image.metadata_url) {
+  const status = $("metadata-status");
+  metadataForm.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const save = $("metadata-save");
+    save.disabled = true;
+    status.textContent = "Saving…";
+    status.className = "";
+    const result = await request("PATCH", image.metadata_url, metadataBody(metadataForm));
+    save.disabled = false;
+    if (result.ok) {
+      status.textContent = "Saved.";
+      window.location.reload();
+      return;
+    }
+    status.textContent = errorMessage(result);
+    status.className = "field-error";
+  });
+}

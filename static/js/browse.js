@@ -9,11 +9,19 @@ import { plural } from "./lib/format.js";
 
 const data = JSON.parse($("browse-data").textContent);
 
-/** Submit a GET form with only its filled-in fields, so the address stays short. */
+/**
+ * Submit a GET form with only its filled-in fields, so the address stays short. A field
+ * of a project field's filter (data-field="site") sends its value after the field's name:
+ * field_min=age:30.
+ */
 function submitClean(form) {
   const params = new URLSearchParams();
-  for (const [name, value] of new FormData(form)) {
-    if (String(value).trim() !== "") params.append(name, String(value).trim());
+  for (const field of form.elements) {
+    if (!field.name || field.disabled) continue;
+    if ((field.type === "checkbox" || field.type === "radio") && !field.checked) continue;
+    const value = String(field.value).trim();
+    if (value === "") continue;
+    params.append(field.name, field.dataset.field ? `${field.dataset.field}:${value}` : value);
   }
   window.location.search = params.toString();
 }
@@ -38,7 +46,7 @@ const typed = (field) => field.matches("input[type=search], input[type=text], in
 function applyFilters(field) {
   clearTimeout(typingTimer);
   if (field && typed(field)) {
-    sessionStorage.setItem(FOCUS_KEY, field.name);
+    sessionStorage.setItem(FOCUS_KEY, field.id || field.name);
   }
   submitClean(filters);
 }
@@ -63,7 +71,7 @@ function restoreFocus() {
   const name = sessionStorage.getItem(FOCUS_KEY);
   sessionStorage.removeItem(FOCUS_KEY);
   if (!name) return;
-  const field = filters.elements.namedItem(name);
+  const field = document.getElementById(name) ?? filters.elements.namedItem(name);
   if (!(field instanceof HTMLInputElement)) return;
   field.focus();
   if (field.type !== "number") field.setSelectionRange(field.value.length, field.value.length);

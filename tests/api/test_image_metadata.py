@@ -11,7 +11,8 @@ import datetime as dt
 import pytest
 from django.db import connection
 
-from labeler.images.models import Image, ImageTag
+from labeler.images.metadata_fields import field_create
+from labeler.images.models import FieldValue, Image, ImageTag
 from labeler.projects.models import Role
 from tests.factories import ProjectFactory, UserFactory, add_member
 
@@ -203,7 +204,7 @@ def test_tags_of_any_script_are_taken(api_as, lead, project, images):
         ({"licence": 4}, "licence", "Must be text (a JSON string), not a number."),
         ({"licence": "x" * 256}, "licence", "At most 255 characters, not 256."),
         ({"licence": "CC\nBY"}, "licence", "line breaks or control characters"),
-        ({"width": 3}, "width", "'width' cannot be set here; the fields are licence, tags."),
+        ({"width": 3}, "width", "'width' cannot be set here; the fields are captured_at, gps,"),
     ],
 )
 def test_a_bad_description_is_a_400_saying_what_is_wrong(
@@ -221,7 +222,7 @@ def test_a_bad_description_is_a_400_saying_what_is_wrong(
 def test_a_body_that_is_no_object_or_empty_is_a_400(api_as, lead, project, images, body):
     response = patch(api_as(lead), project, images[0], body)
     assert response.status_code == 400
-    assert "Send a JSON object with any of licence, tags." in response.json()["detail"]
+    assert "Send a JSON object with any of captured_at, gps," in response.json()["detail"]
 
 
 def test_a_form_body_is_refused_for_json(api_as, lead, project, images):
@@ -302,7 +303,7 @@ def test_adding_a_tag_twice_is_no_error(api_as, lead, project, images):
         ({"images": [0], "add_tags": "a"}, "add_tags", "add_tags must be a list of tags"),
         ({"images": [0], "remove_tags": ["a!"]}, "remove_tags", "Tag 'a!': use letters"),
         ({"images": [0], "tags": ["a"]}, "tags", "'tags' cannot be set here"),
-        ({"licence": "x"}, "images", "This field is required."),
+        ({"licence": "x"}, "images", "Send images (their ids) with what to set of them"),
     ],
 )
 def test_a_bad_bulk_change_is_a_400_and_changes_nothing(
@@ -321,7 +322,7 @@ def test_a_bad_bulk_change_is_a_400_and_changes_nothing(
 def test_a_bulk_change_with_nothing_to_change_is_a_400(api_as, lead, project, images):
     response = bulk(api_as(lead), project, {"images": [images[0].pk]})
     assert response.status_code == 400
-    assert response.json()["detail"] == "Send licence, add_tags or remove_tags: nothing to change."
+    assert response.json()["detail"].startswith("Nothing to change: send captured_at, gps,")
 
 
 def test_a_bulk_change_that_would_crowd_an_image_is_refused_whole(api_as, lead, project, images):
@@ -345,16 +346,19 @@ def test_only_leads_and_admins_change_many_images(api_as, project, images, who, 
 
 
 @pytest.mark.parametrize("count", [3, 30])
-def test_the_list_reads_every_images_tags_in_one_query(
+def test_the_list_reads_every_images_tags_and_field_values_in_one_query_each(
     api_as, lead, project, make_images, count, django_assert_num_queries
 ):
-    """Tags are prefetched: the count stays the same however many images and tags."""
+    """Tags and field values are prefetched: the count stays the same however many images."""
+    site = field_create(project=project, name="site", kind="text")
     for image in make_images(project, count):
         ImageTag.objects.bulk_create([ImageTag(image=image, name=n) for n in ("a", "b")])
+        FieldValue.objects.create(field=site, image=image, text="north")
     client = api_as(lead)
-    # The token with its user, the project with the caller's role, the page, its tags;
-    # on PostgreSQL, the filter budget's savepoint, time limit, its restoring and release
-    # (the test runs in a transaction; a request alone sets the limit only).
-    with django_assert_num_queries(4 + (4 if connection.vendor == "postgresql" else 0)):
+    # The token with its user, the project with the caller's role, the page, its tags, its
+    # field values; on PostgreSQL, the filter budget's savepoint, time limit, its restoring
+    # and release (the test runs in a transaction; a request alone sets the limit only).
+    with django_assert_num_queries(5 + (4 if connection.vendor == "postgresql" else 0)):
         response = client.get(url(project), {"page_size": 100, "tag": "a"})
     assert len(response.json()["results"]) == count
+    assert {item["fields"]["site"] for item in response.json()["results"]} == {"north"}

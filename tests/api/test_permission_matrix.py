@@ -26,6 +26,7 @@ from labeler.annotations.models import FinalLabelMethod
 from labeler.bulk.models import BulkAction
 from labeler.exports.models import Export
 from labeler.images.links import file_link
+from labeler.images.metadata_fields import field_create
 from labeler.predictions.models import TrainingRun
 from labeler.projects.models import Invitation, Role
 from labeler.references.models import Reference
@@ -117,6 +118,7 @@ RULES: dict[str, Rule] = {
     "project-detail": read(page(members())),
     "project-edit": Rule({"get": page(managers()), "post": page(managers())}),
     "project-members": Rule({"get": page(managers()), "post": page(managers())}),
+    "project-fields": Rule({"get": page(managers()), "post": page(managers())}),
     "project-upload": read(page(managers())),
     "project-export": read(page(managers())),
     "label": read(page(members())),
@@ -238,6 +240,10 @@ RULES: dict[str, Rule] = {
     "api:invitation-list": Rule({"get": managers(), "post": managers()}),
     "api:invitation-detail": Rule({"delete": managers()}, ids={"pk": "invitation"}),
     "api:image-list": Rule({"get": members(), "post": managers()}),
+    "api:metadata-field-list": Rule({"get": overseers(), "post": managers()}),
+    "api:metadata-field-detail": Rule(
+        {"get": overseers(), "patch": managers(), "delete": managers()}, ids={"pk": "field"}
+    ),
     "api:image-detail": Rule({"get": members(), "patch": managers()}, ids={"pk": "image"}),
     "api:image-metadata": write(managers()),
     "api:image-file": read(members(), ids={"pk": "image"}),
@@ -400,6 +406,7 @@ def world(project, lead, annotator, annotator2, outsider, admin_user, make_image
         "run": run.pk,
         "version": version.pk,
         "invitation": invitation_of(project, lead).pk,
+        "field": field_create(project=project, name="site", kind="text").pk,
     }
     users = {
         "annotator": annotator,
@@ -543,7 +550,7 @@ def test_every_route_answers_every_role_as_its_rule_says(world, capsys):
 # Path parameters naming objects that belong to a project (a user for a member).
 PROJECT_OBJECTS = {
     *("image", "theirs", "mine", "my_skip", "export", "run", "version", "annotator2"),
-    "invitation",
+    *("invitation", "field"),
 }
 
 
@@ -572,6 +579,7 @@ def elsewhere(outsider, make_images):
         "version": ModelVersionFactory(project=other, is_current=False).pk,
         "annotator2": second.pk,
         "invitation": invitation_of(other, owner).pk,
+        "field": field_create(project=other, name="site", kind="text").pk,
     }
 
 

@@ -34,6 +34,7 @@ from drf_spectacular.renderers import OpenApiJsonRenderer
 from rest_framework.authtoken.models import Token
 
 from labeler.exports.models import Export
+from labeler.images.metadata_fields import field_create
 from labeler.predictions.models import TrainingRun
 from labeler.projects.models import Role
 from tests.factories import (
@@ -77,6 +78,7 @@ def world(make_images) -> dict[str, Any]:
         "exports": Export.objects.create(project=project, created_by=lead, format="csv").pk,
         "training-runs": TrainingRun.objects.create(project=project, requested_by=lead).pk,
         "model-versions": ModelVersionFactory(project=project, is_current=False).pk,
+        "fields": field_create(project=project, name="site", kind="text").pk,
     }  # fmt: skip
     token, _ = Token.objects.get_or_create(user=lead)
     return {"lead": lead, "ids": ids, "auth": f"Token {token.key}"}

@@ -10,6 +10,7 @@ from typing import IO
 
 from labeler.errors import ValidationFailed
 from labeler.exports.formats.members import ZipStream, folder_names, safe_file_name
+from labeler.exports.formats.metadata_csv import metadata_cells, metadata_columns
 from labeler.exports.formats.source import ExportSource
 from labeler.exports.formats.text import spreadsheet_safe
 from labeler.projects.models import Project
@@ -40,13 +41,15 @@ def export_hf_imagefolder(source: ExportSource) -> Iterator[bytes]:
     """``<split>/<id>-<name>`` plus ``<split>/metadata.csv`` (``train/`` without a split).
 
     metadata.csv holds ``file_name``, ``image_id`` and ``label`` (single-label projects)
-    or ``labels`` (multi-label: the names joined with ';'), its cells quoted as the CSV
-    export's are when they start like a formula. Each split's metadata is spooled to a
+    or ``labels`` (multi-label: the names joined with ';'), then the images' metadata
+    (``metadata_csv``), its cells quoted as the CSV export's are when they start like a
+    formula. Each split's metadata is spooled to a
     temporary file and added after its images.
     """
     multi_label = source.project.multi_label
     hf_labels_check(source.project)
     label_column = "labels" if multi_label else "label"
+    columns = metadata_columns(source)
     stream = ZipStream(keep_metadata=source.project.export_keep_metadata)
     metadata: dict[str, csv.DictWriter] = {}
     spools: dict[str, IO[str]] = {}
@@ -59,10 +62,11 @@ def export_hf_imagefolder(source: ExportSource) -> Iterator[bytes]:
                 spools[split] = closing.enter_context(
                     tempfile.TemporaryFile("w+", encoding="utf-8", newline="")
                 )
-                metadata[split] = _metadata_writer(spools[split], label_column)
+                metadata[split] = _metadata_writer(spools[split], label_column, columns)
             name = safe_file_name(row.id, row.file_name, row.format)
             labels = LABEL_SEPARATOR.join(row.final_labels) if multi_label else row.final_labels[0]
             cells = {"file_name": name, "image_id": row.id, label_column: labels}
+            cells |= metadata_cells(row, columns)
             metadata[split].writerow({key: spreadsheet_safe(cell) for key, cell in cells.items()})
             yield from stream.add_stored_file(f"{split}/{name}", row.file, row.format)
         for split, spool in spools.items():
@@ -85,8 +89,9 @@ def hf_labels_check(project: Project) -> None:
         )
 
 
-def _metadata_writer(spool: IO[str], label_column: str) -> csv.DictWriter:
-    writer = csv.DictWriter(spool, fieldnames=["file_name", "image_id", label_column])
+def _metadata_writer(spool: IO[str], label_column: str, columns: list[str]) -> csv.DictWriter:
+    fieldnames = ["file_name", "image_id", label_column, *columns]
+    writer = csv.DictWriter(spool, fieldnames=fieldnames)
     writer.writeheader()
     return writer
 

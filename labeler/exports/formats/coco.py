@@ -1,9 +1,9 @@
 """COCO: categories, images and image-level labels as annotations without boxes.
 
 Each image carries COCO's ``date_captured`` and ``license`` (an id in ``licenses``) where
-known, and the rest of its metadata as extra keys COCO readers pass over: ``camera``,
-``tags``, ``source``, ``source_key``, and ``gps`` where the project keeps positions in
-its exports.
+known, and the rest of its metadata as extra keys COCO readers pass over: ``origin``,
+``camera``, ``tags``, ``fields`` (the project's own, by name), ``source``, ``source_key``,
+and ``gps`` where the project keeps positions in its exports.
 """
 
 from __future__ import annotations
@@ -78,7 +78,8 @@ def _image(row: ImageRow, licences: dict[str, int], *, positions: bool) -> dict[
     if row.captured_at:
         image["date_captured"] = row.captured_at
     metadata = row.metadata(positions=positions)
-    image.update({key: metadata[key] for key in ("camera", "tags", "source", "source_key")})
+    extra = ("origin", "camera", "tags", "fields", "source", "source_key")
+    image.update({key: metadata[key] for key in extra})
     if positions:
         image["gps"] = metadata["gps"]
     return image

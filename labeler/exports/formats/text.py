@@ -5,18 +5,21 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict
 from typing import Any
 
 from labeler.exports.formats.source import ExportSource
 from labeler.exports.options import ExportOptions
-from labeler.exports.selectors import ImageRow
+from labeler.exports.selectors import ImageRow, export_field_names
+from labeler.images.metadata_keys import FIELD_PREFIX
 from labeler.imports.sources import FORMULA_STARTS
 
 IMAGE_COLUMNS = ["image_id", "file_name", "sha256", "width", "height"]
-METADATA_COLUMNS = ["captured_at", "camera", "licence", "tags", "source", "source_key"]
+METADATA_COLUMNS = ["captured_at", "origin", "camera", "licence", "tags", "source", "source_key"]
 POSITION_COLUMNS = ["gps_latitude", "gps_longitude"]  # where the project keeps them
+# A project field's column, as the CSV import reads it back: field:site.
+FIELD_COLUMN = FIELD_PREFIX + "{}"
 TAG_SEPARATOR = ";"
 ANNOTATION_COLUMNS = ["annotator", "labels", "time_spent_ms", "created_at", "updated_at"]
 FINAL_COLUMNS = ["final_labels", "final_method", "final_confidence"]
@@ -84,10 +87,17 @@ def export_jsonl(source: ExportSource) -> Iterator[bytes]:
         yield (json.dumps(row_json(row, source.options, positions=positions)) + "\n").encode()
 
 
-def csv_columns(options: ExportOptions, *, positions: bool = False) -> list[str]:
-    """The header: the image's, its position's with ``positions``, annotation columns
-    unless final only, split when asked."""
-    image = [*IMAGE_COLUMNS, *METADATA_COLUMNS, *(POSITION_COLUMNS if positions else [])]
+def csv_columns(
+    options: ExportOptions, *, positions: bool = False, field_names: Sequence[str] = ()
+) -> list[str]:
+    """The header: the image's, its position's with ``positions``, a column per project
+    field (``field:<name>``), annotation columns unless final only, split when asked."""
+    image = [
+        *IMAGE_COLUMNS,
+        *METADATA_COLUMNS,
+        *(POSITION_COLUMNS if positions else []),
+        *(FIELD_COLUMN.format(name) for name in field_names),
+    ]
     columns = [*image, *([] if options.final_only else ANNOTATION_COLUMNS)]
     return [*columns, *FINAL_COLUMNS, *(["split"] if options.split else [])]
 
@@ -99,11 +109,12 @@ def export_csv(source: ExportSource) -> Iterator[bytes]:
     """
     options = source.options
     positions = source.project.export_keep_metadata
+    names = export_field_names(source.project)
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(csv_columns(options, positions=positions))
+    writer.writerow(csv_columns(options, positions=positions, field_names=names))
     for row in source.rows():
-        for values in _csv_rows(row, options, positions=positions):
+        for values in _csv_rows(row, options, positions=positions, field_names=names):
             writer.writerow([spreadsheet_safe(value) for value in values])
         yield buffer.getvalue().encode()
         buffer.seek(0)
@@ -121,12 +132,15 @@ def spreadsheet_safe(value: Any) -> Any:
     return value
 
 
-def _csv_rows(row: ImageRow, options: ExportOptions, *, positions: bool) -> Iterator[list[Any]]:
+def _csv_rows(
+    row: ImageRow, options: ExportOptions, *, positions: bool, field_names: Sequence[str]
+) -> Iterator[list[Any]]:
     base = [
         *[row.id, row.file_name, row.sha256, row.width, row.height],
-        *[row.captured_at or "", row.camera, row.licence, TAG_SEPARATOR.join(row.tags)],
-        *[row.source, row.source_key],
+        *[row.captured_at or "", row.origin, row.camera, row.licence],
+        *[TAG_SEPARATOR.join(row.tags), row.source, row.source_key],
         *(_blank_none([row.latitude, row.longitude]) if positions else []),
+        *(row.fields.get(name, "") for name in field_names),
     ]
     final = [
         ";".join(row.final_labels) if row.final_labels is not None else "",

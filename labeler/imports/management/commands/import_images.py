@@ -1,5 +1,5 @@
 """manage.py import_images: a folder of images, with labels from the folders or a labels
-file in any format the loader reads (``labeler.imports.sources.labels_source_load``): the
+file in any format the loader reads (``labeler.imports.sources.labels_source_read``): the
 flat ones (CSV, TSV, our JSON or JSON Lines export, COCO) and those that name each
 annotation's person (Label Studio, CVAT, Labelbox, FiftyOne, a CSV with a column per
 annotator), whose people are matched to the project's members (``--annotators`` for the
@@ -10,7 +10,7 @@ applied (``labeler.imports.report``), whatever the verbosity."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -25,6 +25,7 @@ from labeler.images.files import RejectedFile
 from labeler.imports.labels import LABELS_AS
 from labeler.imports.loader import annotators_parse
 from labeler.imports.matching import label_hashes
+from labeler.imports.metadata_in import MetadataIn
 from labeler.imports.preview import labels_preview, people_out
 from labeler.imports.records import ImageRecords, RecordsFile
 from labeler.imports.report import counts_lines, not_applied_lines, people_lines
@@ -33,6 +34,7 @@ from labeler.imports.services import (
     ImportResult,
     ImportSummary,
     LabelsIn,
+    metadata_checked,
     per_person_check,
 )
 from labeler.imports.sources import (
@@ -41,9 +43,10 @@ from labeler.imports.sources import (
     LABEL_STUDIO,
     LabelMatcher,
     LabelSourceError,
+    LabelsSource,
     folder_files,
     imagefolder_labels,
-    labels_source_load,
+    labels_source_read,
 )
 from labeler.projects.models import Project
 
@@ -109,10 +112,17 @@ class Command(BaseCommand):
             raise CommandError("--layout imagefolder reads subfolders: drop --no-recursive.")
         files = folder_files(folder, recursive=not options["no_recursive"])
         annotators = _annotators(options["annotators"])
-        labels = _labels(folder, options)
+        source = _labels(folder, options)
+        labels = source.labels if source is not None else None
+        metadata = source.metadata if source is not None else {}
         matcher = _matcher(folder, files, labels)
         labels_in = (
-            LabelsIn.of(labels, labels_as=options["labels_as"], unmatched=matcher.unmatched)
+            LabelsIn.of(
+                labels,
+                labels_as=options["labels_as"],
+                unmatched=matcher.unmatched,
+                metadata=metadata,
+            )
             if labels is not None and matcher is not None
             else None
         )
@@ -124,7 +134,7 @@ class Command(BaseCommand):
                 return
             summary = images_import(
                 project=project,
-                items=_items(folder, files, matcher, from_folders),
+                items=_items(folder, files, matcher, from_folders, metadata),
                 labels_as=options["labels_as"],
                 annotator_name=options["annotator"],
                 create_labels=options["create_labels"],
@@ -149,6 +159,7 @@ class Command(BaseCommand):
     ) -> None:
         """What the import would do: the people, the counts in, what would not apply."""
         per_person_check(labels_in, labels_as=options["labels_as"], annotator=options["annotator"])
+        metadata_checked(project, labels_in.metadata if labels_in is not None else {})
         people = people_out(
             project=project, people=labels_in.people if labels_in else [], chosen=annotators
         )
@@ -200,8 +211,9 @@ def _ignore(result: ImportResult) -> None:
     """Quiet: the summary alone (and no result kept in memory)."""
 
 
-def _labels(folder: Path, options: dict[str, Any]) -> dict[str, list[str]] | RecordsFile | None:
-    """The labels of the folder's files: from a labels file, the folders, or none."""
+def _labels(folder: Path, options: dict[str, Any]) -> LabelsSource | None:
+    """The labels of the folder's files (and their metadata, from a labels file that
+    carries it): from a labels file, the folders, or none."""
     path, labels_format = options["labels_file"], options["labels_format"]
     if options["labels_csv"] is not None:
         path, labels_format = options["labels_csv"], CSV
@@ -209,9 +221,9 @@ def _labels(folder: Path, options: dict[str, Any]) -> dict[str, list[str]] | Rec
         path, labels_format = options["label_studio"], LABEL_STUDIO
     try:
         if path is not None:
-            return labels_source_load(path, labels_format=labels_format)
+            return labels_source_read(path, labels_format=labels_format)
         if options["layout"] == "imagefolder":
-            return imagefolder_labels(folder)
+            return LabelsSource(imagefolder_labels(folder))
     except LabelSourceError as exc:
         raise CommandError(f"{path or folder}: {exc}") from exc
     return None
@@ -256,10 +268,14 @@ def _user(username: str | None) -> User | None:
 
 
 def _items(
-    folder: Path, files: list[Path], matcher: LabelMatcher[Any] | None, from_folders: bool
+    folder: Path,
+    files: list[Path],
+    matcher: LabelMatcher[Any] | None,
+    from_folders: bool,
+    metadata: Mapping[str, MetadataIn] | None = None,
 ) -> Iterator[ImportItem]:
-    """Each file with its labels, read only when its turn comes (one in memory at a time),
-    and hashed as read where the labels carry the images' sha256s."""
+    """Each file with its labels and metadata, read only when its turn comes (one in
+    memory at a time), and hashed as read where the labels carry the images' sha256s."""
     for path in files:
         name = path.relative_to(folder).as_posix()
         data = _read(path)
@@ -272,7 +288,11 @@ def _items(
             continue
         why = "No label's folder holds this file." if from_folders else match.reason
         yield ImportItem(
-            name, data, match.labels, no_labels="" if match.labels is not None else why
+            name,
+            data,
+            match.labels,
+            no_labels="" if match.labels is not None else why,
+            metadata=(metadata or {}).get(match.key) if match.key is not None else None,
         )
 
 
