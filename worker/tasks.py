@@ -16,7 +16,7 @@ from labeler.exports import retention
 from labeler.exports import services as export_services
 from labeler.idempotency import services as idempotency_services
 from labeler.images import services as image_services
-from labeler.images.duplicate_groups import project_duplicates_regroup
+from labeler.images.duplicate_groups import images_hash_backfill, project_duplicates_regroup
 from labeler.imports import stash
 from labeler.predictions import prelabel, runs
 from labeler.projects.models import Project
@@ -67,11 +67,13 @@ def reference_scan(reference_id: int) -> None:
 
 @shared_task(name=Task.DUPLICATES_REGROUP)
 def duplicates_regroup(project_id: int) -> int:
-    """Compute a project's near-duplicate groups again at its distance; returns how many
-    images changed group (0 if the project is gone)."""
+    """Compute a project's near-duplicate groups again at its distance, first hashing again
+    its images hashed by an older version of the hashing; returns how many images changed
+    group (0 if the project is gone)."""
     project = Project.objects.filter(pk=project_id).first()
     if project is None:
         return 0
+    images_hash_backfill(images=project.images.all())
     return project_duplicates_regroup(project=project).changed
 
 

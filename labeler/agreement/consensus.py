@@ -15,6 +15,8 @@ import numpy as np
 import numpy.typing as npt
 from scipy import sparse
 
+from labeler.agreement.metrics.counts import TIED
+
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
@@ -151,6 +153,14 @@ def consensus(codes: npt.ArrayLike, k: int, method: str) -> Consensus:
         choices = ", ".join(repr(name) for name in _METHODS)
         raise ValueError(f"Unknown consensus method {method!r}; choose one of {choices}.") from None
     return compute(codes, k)
+
+
+def consensus_reference(codes: npt.ArrayLike, k: int, method: str) -> IntArray:
+    """Each item's consensus label by ``method`` as the agreement figures compare with it:
+    -1 where nobody rated it, ``TIED`` where its raters tied (majority vote), so an
+    annotator's rating of a tied item counts as not agreeing rather than not at all."""
+    found = consensus(codes, k, method)
+    return np.where(found.needs_review & (found.labels < 0), TIED, found.labels)
 
 
 def multi_label_majority(label_sets: npt.ArrayLike) -> MultiLabelConsensus:

@@ -7,8 +7,9 @@ top of its 95% Wilson interval falls below the acceptable level:
 - ``kappa_with_others``: over at least ``MIN_SHARED_IMAGES`` images shared with other
   annotators, more than ``HELP_GAP`` below the median of the other annotators who have
   that many too (at least two of them).
-- ``consensus_accuracy``: over at least ``MIN_SHARED_IMAGES`` images with a consensus,
-  the Wilson interval's upper end more than ``HELP_GAP`` below the others' median.
+- ``consensus_accuracy``: over at least ``MIN_SHARED_IMAGES`` images with a consensus
+  or a tie (which counts as not agreeing; the reason says how many tied), the Wilson
+  interval's upper end more than ``HELP_GAP`` below the others' median.
 - ``gold_accuracy``: over at least ``MIN_GOLD_IMAGES`` gold images, the Wilson interval's
   upper end below ``GOLD_FLOOR``.
 
@@ -109,6 +110,9 @@ def _below_others(
     if top >= typical - HELP_GAP:
         return []
     told = f"{what} {show(mine)} on {n} images"
+    ties = row.get("consensus_ties", 0) if key == "consensus_accuracy" else 0
+    if ties:  # counted as not agreeing: say so, or a low share reads as wrong labels
+        told += f" ({ties} of them tied)"
     if interval:
         told += f" (95% interval up to {show(top)})"
     return [f"{told}, others' median {show(typical)}"]

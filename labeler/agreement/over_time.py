@@ -20,6 +20,7 @@ import numpy.typing as npt
 
 from labeler.agreement import metrics
 from labeler.agreement.consensus import multi_label_majority
+from labeler.agreement.metrics.counts import TIED
 from labeler.agreement.metrics.figures import defined, undefined
 from labeler.agreement.ratings import Ratings
 
@@ -91,7 +92,8 @@ def over_time(
     bucket: Bucket,
     zone: dt.tzinfo,
 ) -> OverTime:
-    """The figures of every bucket; ``consensus`` is one code per image (-1 none).
+    """The figures of every bucket; ``consensus`` is one code per image (-1 none, ``TIED``
+    its raters tied).
 
     For multi-label ratings ``consensus`` is ignored (each label's majority is used).
     """
@@ -190,8 +192,11 @@ def _multi_label_figures(
 def _multi_label_raw(
     label_sets: npt.NDArray[np.int8], groups: IntArray, n_groups: int
 ) -> list[list[metrics.RawAgreement]]:
-    """Per bucket and annotator, the mean over labels of raw agreement (others, majority)."""
+    """Per bucket and annotator, the mean over labels of raw agreement (others, majority;
+    a label whose raters tied counts as not agreeing)."""
     majority = multi_label_majority(label_sets).labels.astype(np.int64)
+    rated = np.any(label_sets[:, :, 0] >= 0, axis=1, keepdims=True)
+    majority = np.where(rated & (majority < 0), TIED, majority)
     by_label = [
         [
             group.annotators

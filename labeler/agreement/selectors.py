@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from labeler import cache_keys
 from labeler.agreement import metrics
-from labeler.agreement.consensus import consensus
+from labeler.agreement.consensus import consensus_reference
 from labeler.agreement.needs_help import needs_help, rules
 from labeler.agreement.over_time import (
     BUCKETS,
@@ -36,7 +36,7 @@ from labeler.projects.models import Project
 CACHE_SECONDS = 24 * 3600
 # Part of the cache key: a report computed by an older version of this module (other
 # fields) is not served once the module changes.
-REPORT_VERSION = 2
+REPORT_VERSION = 3
 
 
 CHANCE_CORRECTED = {"kappa_with_others", "consensus_kappa", "gold_kappa"}
@@ -187,6 +187,8 @@ def _per_annotator_json(
             "n_rated": f.n_rated,
             "labels_per_hour": pace[f.annotator][0],
             "labels_per_hour_reason": pace[f.annotator][1],
+            # Of consensus_accuracy's n_items, the images whose raters tied (not agreeing).
+            "consensus_ties": f.consensus_ties,
             **{
                 name: figure_json(getattr(f, name), kappa=name in CHANCE_CORRECTED)
                 for name in (
@@ -222,10 +224,11 @@ def _multi_label(ratings: Ratings) -> dict[str, Any]:
 
 
 def _consensus_codes(project: Project, ratings: Ratings) -> np.ndarray:
-    """Each image's consensus label index by the project's method (-1: none, multi-label)."""
+    """Each image's consensus label index by the project's method (-1: none, multi-label;
+    ``TIED``: its raters tied, which counts as not agreeing)."""
     if ratings.label_sets is not None:  # over time, each label's majority is used instead
         return np.full(len(ratings.image_ids), -1, dtype=np.int64)
-    return consensus(ratings.codes, ratings.k, project.consensus_method).labels
+    return consensus_reference(ratings.codes, ratings.k, project.consensus_method)
 
 
 def _gold_codes(project: Project, ratings: Ratings) -> np.ndarray:

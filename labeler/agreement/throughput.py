@@ -9,7 +9,8 @@ each image's time capped at ``LABELER_ACTIVE_TIME_CAP_SECONDS``: time beyond it 
 idle gap (a coffee break with the page open), not work. Labels per hour count only the
 labels with a recorded time, over those labels' active time, so clients that send no
 time neither inflate nor deflate it. Agreement with the consensus counts only images
-labelled by at least two people (one person's label is its own consensus); every
+labelled by at least two people (one person's label is its own consensus), and an image
+whose labellers tied (no consensus) counts as not agreeing, its count shown apart; every
 figure carries the number of labels it stands on, so a rate from three images is shown
 as what it is.
 """
@@ -26,7 +27,8 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.utils import timezone
 
-from labeler.agreement.consensus import consensus, multi_label_majority
+from labeler.agreement.consensus import consensus_reference, multi_label_majority
+from labeler.agreement.metrics.counts import TIED
 from labeler.agreement.over_time import bucket_index
 from labeler.agreement.ratings import Ratings, ratings_load
 from labeler.annotations.models import FinalLabel, FinalLabelMethod
@@ -55,6 +57,7 @@ class ThroughputRow:
     labels_per_hour: float | None
     consensus_n: int
     consensus_agreed: int
+    consensus_ties: int
     gold_n: int
     gold_correct: int
 
@@ -78,6 +81,8 @@ class References:
 
     known: BoolArray
     matches: BoolArray
+    # Per image: known, yet with no consensus (its raters tied); None for gold.
+    tied: BoolArray | None = None
 
 
 def period_index(seconds: IntArray, period: Period, zone: dt.tzinfo) -> IntArray:
@@ -101,7 +106,7 @@ def throughput_rows(
     """(period start day, annotator column, figures) for each annotator active in a period.
 
     The figures, in order: labels, timed labels, active ms, consensus n, consensus agreed,
-    gold n, gold correct. Pure: arrays in, numbers out.
+    consensus ties, gold n, gold correct. Pure: arrays in, numbers out.
     """
     rated = _rated(ratings)
     rows, cols = np.nonzero(rated)
@@ -114,6 +119,7 @@ def throughput_rows(
     spent = ratings.time_spent_ms[rows, cols]
     timed = spent > 0
     in_consensus = consensus_ref.known[rows]
+    tied = consensus_ref.tied
     on_gold = gold_ref.known[rows]
     columns = [
         np.ones(rows.size),
@@ -121,6 +127,7 @@ def throughput_rows(
         np.minimum(spent, cap_ms) * timed,
         in_consensus,
         in_consensus & consensus_ref.matches[rows, cols],
+        np.zeros(rows.size) if tied is None else in_consensus & tied[rows],
         on_gold,
         on_gold & gold_ref.matches[rows, cols],
     ]
@@ -131,17 +138,21 @@ def throughput_rows(
 
 
 def consensus_references(project: Project, ratings: Ratings) -> References:
-    """The consensus of each image labelled by two or more people, and who matches it."""
+    """The consensus of each image labelled by two or more people, and who matches it.
+
+    An image whose labellers tied (on any label, multi-label) has no consensus, and no
+    rating of it matches: it is known and tied.
+    """
     rated = _rated(ratings)
     shared = rated.sum(axis=1) >= 2
     if ratings.label_sets is not None:
         majority = multi_label_majority(ratings.label_sets).labels
-        known = shared & (majority >= 0).all(axis=1)
+        tied = shared & (majority < 0).any(axis=1)
         matches = (ratings.label_sets == majority[:, None, :]).all(axis=2)
-        return References(known=known, matches=matches & rated)
-    codes = consensus(ratings.codes, ratings.k, project.consensus_method).labels
-    known = shared & (codes >= 0)
-    return References(known=known, matches=(ratings.codes == codes[:, None]) & rated)
+        return References(known=shared, matches=matches & rated, tied=tied)
+    codes = consensus_reference(ratings.codes, ratings.k, project.consensus_method)
+    matches = (ratings.codes == codes[:, None]) & rated
+    return References(known=shared, matches=matches, tied=shared & (codes == TIED))
 
 
 def gold_references(ratings: Ratings) -> References:
@@ -209,7 +220,7 @@ def annotator_throughput(
 
 
 def _row(day: int, annotator_id: int, username: str, figures: list[float]) -> ThroughputRow:
-    labels, timed, active_ms, c_n, c_ok, g_n, g_ok = figures
+    labels, timed, active_ms, c_n, c_ok, c_tied, g_n, g_ok = figures
     hours = active_ms / 3_600_000
     return ThroughputRow(
         period_start=dt.date(1970, 1, 1) + dt.timedelta(days=day),
@@ -221,6 +232,7 @@ def _row(day: int, annotator_id: int, username: str, figures: list[float]) -> Th
         labels_per_hour=round(timed / hours, 1) if hours > 0 else None,
         consensus_n=int(c_n),
         consensus_agreed=int(c_ok),
+        consensus_ties=int(c_tied),
         gold_n=int(g_n),
         gold_correct=int(g_ok),
     )

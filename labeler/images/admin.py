@@ -40,6 +40,8 @@ OWNED_FIELDS = [
     "phash_band1",
     "phash_band2",
     "phash_band3",
+    "phash_check",
+    "phash_version",
     "duplicate_group",
 ]
 

@@ -38,11 +38,17 @@ from labeler.images.decoding import image_decode
 from labeler.images.duplicates import (
     distance,
     duplicate_groups,
+    hash_columns,
     neighbour_bands,
-    phash_columns,
-    phash_of,
 )
 from labeler.images.models import Image
+from labeler.images.perceptual import (
+    CHECK_DISTANCE,
+    HASH_VERSION,
+    check_distance,
+    check_words,
+    image_hashes,
+)
 from labeler.projects.models import Project
 
 logger = logging.getLogger(__name__)
@@ -84,13 +90,19 @@ def _project_distance(project_id: int) -> int:
 
 
 def near_images(
-    *, project_id: int, phash: int, exclude_id: int | None = None, max_distance: int | None = None
+    *,
+    project_id: int,
+    phash: int,
+    check: bytes | None = None,
+    exclude_id: int | None = None,
+    max_distance: int | None = None,
 ) -> list[NearImage]:
     """The project's images within ``max_distance`` bits of ``phash`` (by default the
-    project's distance), nearest first.
+    project's distance), nearest first; with a ``check`` (a framed subject), those whose
+    checks are within ``CHECK_DISTANCE`` bits of it, without one, those without one.
 
     One query: the rows with a band among its neighbours (``neighbour_bands``), each band
-    through its own index, then the exact distance checked here.
+    through its own index, then the exact distances checked here.
     """
     limit = _project_distance(project_id) if max_distance is None else max_distance
     if limit < 0:
@@ -99,14 +111,25 @@ def near_images(
     for band, values in enumerate(neighbour_bands(phash, limit)):
         condition |= Q(**{f"phash_band{band}__in": values})
     rows = Image.objects.filter(condition, project_id=project_id)
+    rows = rows.filter(phash_check__isnull=check is None)
     if exclude_id is not None:
         rows = rows.exclude(pk=exclude_id)
     near = [
         NearImage(pk, distance(phash, other), group)
-        for pk, other, group in rows.values_list("pk", "phash", "duplicate_group").order_by()
-        if other is not None
+        for pk, other, other_check, group in rows.values_list(
+            "pk", "phash", "phash_check", "duplicate_group"
+        ).order_by()
+        if other is not None and _checks_near(check, other_check)
     ]
     return sorted((n for n in near if n.distance <= limit), key=lambda n: (n.distance, n.id))
+
+
+def _checks_near(check: bytes | None, other: bytes | memoryview | None) -> bool:
+    """Whether two images' checks let them be near-duplicates (the query has already
+    kept the rows with a check alike the image's: both or neither)."""
+    if check is None or other is None:
+        return check is None and other is None
+    return check_distance(check, bytes(other)) <= CHECK_DISTANCE
 
 
 def image_duplicates_link(*, image_id: int) -> int | None:
@@ -115,14 +138,16 @@ def image_duplicates_link(*, image_id: int) -> int | None:
     The group keeps its smallest member's id, so joining groups is one update.
     """
     row = Image.objects.filter(pk=image_id, phash__isnull=False).values(
-        "project_id", "phash", "project__duplicate_distance"
+        "project_id", "phash", "phash_check", "project__duplicate_distance"
     )
     found = row.first()
     if found is None or found["phash"] is None:
         return None
+    check = found["phash_check"]
     near = near_images(
         project_id=found["project_id"],
         phash=found["phash"],
+        check=None if check is None else bytes(check),
         exclude_id=image_id,
         max_distance=distance_or_setting(found["project__duplicate_distance"]),
     )
@@ -189,12 +214,27 @@ def project_hashes(project: Project) -> tuple[np.ndarray, np.ndarray]:
     return pairs[:, 0], pairs[:, 1]
 
 
+def project_checks(project: Project, ids: np.ndarray) -> np.ndarray | None:
+    """The ``check_words`` of these hashed images of the project (in the order of ``ids``,
+    as ``project_hashes`` gives them); None where none has a check (a project of photos),
+    read without a row of them."""
+    framed = Image.objects.filter(
+        project=project, phash__isnull=False, phash_check__isnull=False
+    ).order_by()
+    found = dict(framed.values_list("pk", "phash_check").iterator(chunk_size=20_000))
+    if not found:
+        return None
+    checks = [found.get(int(pk)) for pk in ids]
+    return check_words([None if c is None else bytes(c) for c in checks])
+
+
 def project_duplicates_regroup(*, project: Project, max_distance: int | None = None) -> Regrouped:
     """Compute all of the project's groups from its hashes (within ``max_distance`` bits,
     by default the project's distance) and store what changed."""
     limit = project_max_distance(project) if max_distance is None else max_distance
     ids, hashes = project_hashes(project)
-    wanted = duplicate_groups(ids, hashes.view(np.uint64), limit) if limit >= 0 else {}
+    checks = project_checks(project, ids) if limit >= 0 else None
+    wanted = duplicate_groups(ids, hashes.view(np.uint64), limit, checks) if limit >= 0 else {}
     with transaction.atomic():
         stored = dict(
             Image.objects.filter(project=project, duplicate_group__isnull=False).values_list(
@@ -218,19 +258,28 @@ def _groups_store(changes: dict[int, int | None]) -> None:
             Image.objects.filter(pk__in=pks[start : start + _BATCH]).update(duplicate_group=group)
 
 
+def images_to_hash(images: QuerySet[Image]) -> QuerySet[Image]:
+    """The images among these with a thumbnail and no hash, or a hash of an older version
+    of the hashing (``HASH_VERSION``)."""
+    stale = Q(phash__isnull=True) | Q(phash_version__isnull=True)
+    stale |= Q(phash_version__lt=HASH_VERSION)
+    return images.filter(stale).exclude(thumbnail="").filter(problem="")
+
+
 def images_hash_backfill(*, images: QuerySet[Image]) -> int:
-    """Hash the images among these that have a thumbnail and no hash yet, from their
-    thumbnails (the pixels the worker hashes at ingest); returns how many."""
+    """Hash the images among these that have no hash yet, or one of an older version,
+    from their thumbnails (the pixels the worker hashes at ingest); returns how many."""
     done = 0
-    pending = images.filter(phash__isnull=True).exclude(thumbnail="").filter(problem="")
+    pending = images_to_hash(images)
     for pk, name in pending.values_list("pk", "thumbnail").iterator(chunk_size=_BATCH):
         try:
             with default_storage.open(name) as handle:
-                value = phash_of(image_decode(handle.read(), mode="RGB"))
+                hashes = image_hashes(image_decode(handle.read(), mode="RGB"))
         except (OSError, ValueError) as exc:
             logger.warning("image %s: its thumbnail cannot be hashed: %s", pk, exc)
             continue
-        done += Image.objects.filter(pk=pk, phash__isnull=True).update(**phash_columns(value))
+        columns = hash_columns(hashes, HASH_VERSION)
+        done += images_to_hash(Image.objects.filter(pk=pk)).update(**columns)
     return done
 
 
@@ -269,6 +318,7 @@ __all__ = [
     "image_duplicates_link",
     "images_hash_backfill",
     "images_hashing",
+    "images_to_hash",
     "max_distance_setting",
     "near_images",
     "project_duplicates_regroup",

@@ -1,10 +1,13 @@
 """Near-duplicate images by perceptual hash: pure functions over hashes, no database.
 
 An image's pHash (``imagehash.phash``: the signs of the 8x8 lowest frequencies of the
-DCT of its 32x32 greyscale) changes by a few bits when the image is resized,
-re-encoded, recoloured or cropped a little, and by about 32 between unrelated images.
+DCT of its 32x32 greyscale; of its framed subject where it has a plain background, see
+``labeler.images.perceptual``) changes by a few bits when the image is resized,
+re-encoded, recoloured or cropped a little, and by about 32 between unrelated photos.
 Two images are near-duplicates when their hashes differ in at most ``max_distance``
-bits.
+bits and, where they carry a 256-bit check (a framed subject), their checks differ in
+at most ``CHECK_DISTANCE`` bits (``checks_pass``); an image with a check is never near
+one without.
 
 Finding them never compares every pair. The 64 bits are cut into four 16-bit bands:
 hashes within ``d`` bits agree in at least one band to within ``d // 4`` bits
@@ -12,7 +15,9 @@ hashes within ``d`` bits agree in at least one band to within ``d // 4`` bits
 band's few neighbours (multi-index hashing, Norouzi et al. 2012). A database finds them
 through one index per band (``neighbour_bands``); a whole project's groups come from
 sorting each band with ``d // 4`` of its bits masked, where neighbours fall together
-(``near_pairs``), then joining the pairs into groups (``groups_of``).
+(``near_pairs``), then joining the pairs into groups (``groups_of``). The check is
+only compared on the pairs the 64 bits let through, so it costs nothing where nothing
+is near.
 """
 
 from __future__ import annotations
@@ -20,11 +25,12 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from itertools import combinations
 
-import imagehash
 import numpy as np
-from PIL import Image as PILImage
+import numpy.typing as npt
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
+
+from labeler.images.perceptual import CHECK_DISTANCE, ImageHashes
 
 BANDS = 4
 BAND_BITS = 16
@@ -32,10 +38,7 @@ _BAND_MASK = (1 << BAND_BITS) - 1
 _SIGN = 1 << 63
 
 
-def phash_of(image: PILImage.Image) -> int:
-    """The image's 64-bit pHash as an unsigned integer."""
-    bits = imagehash.phash(image).hash.flatten()
-    return int("".join("1" if bit else "0" for bit in bits), 2)
+Words = npt.NDArray[np.uint64]
 
 
 def to_signed(value: int) -> int:
@@ -55,10 +58,25 @@ def bands_of(value: int) -> tuple[int, ...]:
 
 
 def phash_columns(value: int) -> dict[str, int]:
-    """What an image row stores of its hash: the signed value and its four bands."""
+    """What an image row stores of its 64-bit hash: the signed value and its four bands."""
     columns = {"phash": to_signed(value)}
     columns.update({f"phash_band{band}": part for band, part in enumerate(bands_of(value))})
     return columns
+
+
+def hash_columns(hashes: ImageHashes, version: int) -> dict[str, int | bytes | None]:
+    """What an image row stores of its hashes: the 64-bit hash's columns, the check and
+    the version of the hashing."""
+    return {**phash_columns(hashes.phash), "phash_check": hashes.check, "phash_version": version}
+
+
+def checks_pass(words: Words, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """Which of these pairs of rows of ``check_words`` may be near-duplicates: both photos
+    (no check), or both framed subjects whose checks are within ``CHECK_DISTANCE`` bits."""
+    a, b = words[left], words[right]
+    same_kind = a[:, 4] == b[:, 4]
+    apart = np.bitwise_count(a[:, :4] ^ b[:, :4]).sum(axis=1)
+    return same_kind & ((a[:, 4] == 0) | (apart <= CHECK_DISTANCE))
 
 
 def distance(a: int, b: int) -> int:
@@ -85,18 +103,29 @@ def neighbour_bands(value: int, max_distance: int) -> list[list[int]]:
     return [[band ^ mask for mask in masks] for band in bands_of(value)]
 
 
-def near_pairs(hashes: np.ndarray, max_distance: int) -> tuple[np.ndarray, np.ndarray]:
-    """Index pairs (i < j) of hashes within ``max_distance`` bits that join the same groups
-    as all such pairs would: enough to group, never all pairs compared.
+def near_pairs(
+    hashes: np.ndarray, max_distance: int, checks: Words | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Index pairs (i < j) of hashes within ``max_distance`` bits (and, with ``checks``,
+    rows of ``check_words``, passing ``checks_pass``) that join the same groups as all
+    such pairs would: enough to group, never all pairs compared.
 
-    Hashes are first collapsed to their distinct values (an identical one pairs with the
-    first image holding it), then, for each band and each choice of ``max_distance // 4``
-    of its bits masked to zero, sorted by that masked band: any two hashes within the
-    distance share such a key at least once, and only hashes sharing a key (a run of the
-    sorted order) are compared.
+    Hashes (with their checks) are first collapsed to their distinct values (an identical
+    one pairs with the first image holding it), then, for each band and each choice of
+    ``max_distance // 4`` of its bits masked to zero, sorted by that masked band: any two
+    hashes within the distance share such a key at least once, and only hashes sharing a
+    key (a run of the sorted order) are compared.
     """
     unsigned = np.asarray(hashes).astype(np.uint64)
-    distinct, first, inverse = np.unique(unsigned, return_index=True, return_inverse=True)
+    if checks is not None and checks[:, 4].any():
+        rows = np.column_stack([unsigned, checks])
+        distinct_rows, first, inverse = np.unique(
+            rows, axis=0, return_index=True, return_inverse=True
+        )
+        distinct, distinct_checks = distinct_rows[:, 0], distinct_rows[:, 1:]
+    else:
+        distinct, first, inverse = np.unique(unsigned, return_index=True, return_inverse=True)
+        distinct_checks = None
     same_left, same_right = _same_value_pairs(inverse.ravel())
     lefts, rights = [same_left], [same_right]
     radius = band_radius(max_distance)
@@ -108,6 +137,9 @@ def near_pairs(hashes: np.ndarray, max_distance: int) -> tuple[np.ndarray, np.nd
         for bits in combinations(range(BAND_BITS), radius):
             masked = values & ~sum(1 << bit for bit in bits)
             for left, right in _key_pairs(masked, distinct, max_distance):
+                if distinct_checks is not None:
+                    keep = checks_pass(distinct_checks, left, right)
+                    left, right = left[keep], right[keep]
                 close_left.append(left)
                 close_right.append(right)
     if close_left:
@@ -174,12 +206,16 @@ def groups_of(count: int, left: np.ndarray, right: np.ndarray) -> np.ndarray:
 
 
 def duplicate_groups(
-    ids: Sequence[int] | np.ndarray, hashes: Sequence[int] | np.ndarray, max_distance: int
+    ids: Sequence[int] | np.ndarray,
+    hashes: Sequence[int] | np.ndarray,
+    max_distance: int,
+    checks: Words | None = None,
 ) -> dict[int, int]:
-    """Each image id in a near-duplicate group mapped to its group's smallest image id."""
+    """Each image id in a near-duplicate group mapped to its group's smallest image id;
+    ``checks``: the images' ``check_words``, None where none has a check."""
     ids = np.asarray(ids, dtype=np.int64)
     unsigned = np.array([to_unsigned(int(h)) for h in hashes], dtype=np.uint64)
-    left, right = near_pairs(unsigned, max_distance)
+    left, right = near_pairs(unsigned, max_distance, checks)
     labels = groups_of(len(ids), left, right)
     grouped = labels >= 0
     if not grouped.any():
@@ -190,7 +226,9 @@ def duplicate_groups(
     return dict(zip(members.tolist(), smallest[group_labels].tolist(), strict=True))
 
 
-def pairwise_near_pairs(hashes: np.ndarray, max_distance: int) -> tuple[np.ndarray, np.ndarray]:
+def pairwise_near_pairs(
+    hashes: np.ndarray, max_distance: int, checks: Words | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """The reference: every pair compared (quadratic; for tests and benchmarks only)."""
     unsigned = np.asarray(hashes).astype(np.uint64)
     lefts, rights = [], []
@@ -200,6 +238,8 @@ def pairwise_near_pairs(hashes: np.ndarray, max_distance: int) -> tuple[np.ndarr
         i, j = np.nonzero(close)
         i = i + start
         keep = i < j
+        if checks is not None:
+            keep &= checks_pass(checks, i, j)
         lefts.append(i[keep])
         rights.append(j[keep])
     if not lefts:

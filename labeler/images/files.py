@@ -28,9 +28,9 @@ from labeler.images.decoding import (
     image_reduced_cost,
     image_verify,
 )
-from labeler.images.duplicates import phash_of
 from labeler.images.formats import ALLOWED_FORMATS
 from labeler.images.model_inputs import TURNS
+from labeler.images.perceptual import ImageHashes, image_hashes
 
 # Photos: checked up to their pixels when uploaded (``image_header_check``), decoded by
 # the worker that renders their previews. The upload answers once the file is stored.
@@ -170,7 +170,7 @@ class Previews:
 
     thumbnail: bytes
     display: bytes | None  # None: the original is shown as it is
-    phash: int | None = None  # of the thumbnail's pixels (labeler.images.duplicates)
+    hashes: ImageHashes | None = None  # of the thumbnail's pixels (labeler.images.perceptual)
 
 
 def previews_render(
@@ -202,8 +202,8 @@ def previews_render(
         with_pixels(rgb)
     display = _jpeg(rgb) if copy else None
     rgb.thumbnail((thumbnail_size, thumbnail_size))
-    # The perceptual hash from the same pixels: no decode of its own.
-    return Previews(thumbnail=_jpeg(rgb), display=display, phash=phash_of(rgb))
+    # The perceptual hashes from the same pixels: no decode of their own.
+    return Previews(thumbnail=_jpeg(rgb), display=display, hashes=image_hashes(rgb))
 
 
 def _jpeg(image: PILImage.Image) -> bytes:

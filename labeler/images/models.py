@@ -75,6 +75,13 @@ class Image(models.Model):
     phash_band1 = models.IntegerField(null=True, blank=True)
     phash_band2 = models.IntegerField(null=True, blank=True)
     phash_band3 = models.IntegerField(null=True, blank=True)
+    # A picture of one subject on a plain background is hashed framed on its subject, and
+    # carries a 256-bit check a near-duplicate must also pass (32 bytes; null: a photo,
+    # hashed as it is) (``labeler.images.perceptual``).
+    phash_check = models.BinaryField(null=True, blank=True, max_length=32)
+    # The hashing's version (``perceptual.HASH_VERSION``); null: hashed before subjects
+    # were framed, to be hashed again from the thumbnail (``images_hash_backfill``).
+    phash_version = models.SmallIntegerField(null=True, blank=True)
     # The smallest image id of the image's near-duplicate group; null: none found.
     duplicate_group = models.BigIntegerField(null=True, blank=True)
 

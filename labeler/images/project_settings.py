@@ -56,11 +56,13 @@ SETTINGS = (
             "this project) or null (the server's distance)"
         ),
         help=(
-            "Most bits two images' perceptual hashes differ in for them to be "
+            "Most bits two images' 64-bit perceptual hashes differ in for them to be "
             f"near-duplicates: 0 to {DUPLICATE_DISTANCE_MAX} (as far as the banded index "
-            "reaches without scanning the project; lower it for small, alike images such as "
-            "8x8 digits), -1: no grouping in this project, null: the server's "
-            "LABELER_DUPLICATE_DISTANCE (7 by default)."
+            "reaches without scanning the project). A picture on a plain background (a "
+            "digit, a scanned sign, a product shot) is hashed framed on its subject and must "
+            "also pass a 256-bit check, so the default suits small, alike images too. -1: no "
+            "grouping in this project, null: the server's LABELER_DUPLICATE_DISTANCE (7 by "
+            "default)."
         ),
         form=FormInput(
             message=DUPLICATE_DISTANCE_FORM_WORDS,

@@ -17,7 +17,7 @@ from django.utils import timezone
 from PIL import Image as PILImage
 
 from labeler.errors import ValidationFailed
-from labeler.images.duplicates import phash_columns
+from labeler.images.duplicates import hash_columns
 from labeler.images.exif import PhotoFacts, exif_read
 from labeler.images.files import (
     BROWSER_FORMATS,
@@ -39,6 +39,7 @@ from labeler.images.model_inputs import (
     inputs_keep_decoded,
 )
 from labeler.images.models import Image
+from labeler.images.perceptual import HASH_VERSION
 from labeler.images.references import file_open, is_reference
 from labeler.images.served import stripped_delete
 from labeler.projects.models import Project
@@ -462,7 +463,8 @@ def _previews_store(image: Image, previews: Previews, *, anew: bool) -> None:
     }
     if previews.display is not None:
         names["display"] = default_storage.save(f"displays/{where}", WholeContent(previews.display))
-    hashed = phash_columns(previews.phash) if previews.phash is not None else {}
+    hashes = previews.hashes
+    hashed = hash_columns(hashes, HASH_VERSION) if hashes is not None else {}
     if not anew:
         if not Image.objects.filter(pk=image.pk, thumbnail="").update(**names, **hashed):
             storage_delete_files(names=names.values())  # another run made them first

@@ -25,6 +25,7 @@ CSV_COLUMNS = [
     "labels_per_hour",
     "consensus_n",
     "consensus_agreement",
+    "consensus_ties",
     "gold_n",
     "gold_accuracy",
 ]
@@ -72,6 +73,7 @@ def csv_row(row: ThroughputRow) -> list[object]:
         "" if row.labels_per_hour is None else row.labels_per_hour,
         row.consensus_n,
         "" if row.consensus_rate is None else round(row.consensus_rate, 4),
+        row.consensus_ties,
         row.gold_n,
         "" if row.gold_accuracy is None else round(row.gold_accuracy, 4),
     ]

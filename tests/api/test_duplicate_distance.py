@@ -9,6 +9,7 @@ from django.urls import reverse
 
 from labeler import flows
 from labeler.images.models import Image
+from labeler.images.perceptual import ImageHashes
 from tests.conftest import client_for
 from tests.factories import image_bytes
 from tests.rows import row_counts
@@ -68,7 +69,9 @@ def test_a_change_over_rest_regroups_the_projects_images(
     splits them as soon as the regrouping has run."""
     settings.LABELER_DUPLICATE_DISTANCE = 7
     hashes = iter([0, 0b11111])
-    monkeypatch.setattr("labeler.images.files.phash_of", lambda _pixels: next(hashes))
+    monkeypatch.setattr(
+        "labeler.images.files.image_hashes", lambda _pixels: ImageHashes(next(hashes))
+    )
     with django_capture_on_commit_callbacks(execute=True):
         results = flows.images_ingest(
             project=project, files=[SimpleUploadedFile(f"{n}.png", image_bytes()) for n in (1, 2)]

@@ -74,6 +74,8 @@ def test_one_shared_image_is_not_enough_to_flag(live_server, page, make_images):
     assert line.locator("td .figure .n-items").all_inner_texts() == ["n = 1", "n = 1", "n = 1"]
     sure = page.locator('#annotators-table tr[data-username="alice"]')
     assert sure.locator(".ok-mark").inner_text() == "OK"
+    # Bruno differs from alice on 3 of their 30 images: ties, counted as not agreeing.
+    assert sure.locator(".consensus-n").inner_text().strip() == "of 31, 3 tied"
     footnote = page.locator("#annotators .footnote").inner_text()
     assert f"at least {MIN_SHARED_IMAGES} images shared" in footnote
 

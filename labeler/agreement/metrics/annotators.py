@@ -6,7 +6,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from labeler.agreement.metrics.counts import Codes, Counts, Floats, check_codes, check_reference
+from labeler.agreement.metrics.counts import (
+    NOT_RATED,
+    TIED,
+    Codes,
+    Counts,
+    Floats,
+    check_codes,
+    check_reference,
+)
 from labeler.agreement.metrics.figures import Figure, defined, undefined
 from labeler.agreement.metrics.pairwise import (
     PairCounts,
@@ -18,6 +26,10 @@ from labeler.agreement.metrics.pairwise import (
 )
 
 ALONE = "this annotator rated no image that another annotator also rated"
+ALL_TIED = (
+    "every image this annotator rated tied among its raters: there is no consensus "
+    "category to compute kappa against"
+)
 NO_DEFINED_OTHER = (
     "kappa with every other annotator is undefined: on the images each pair shares, both "
     "used one and the same category throughout"
@@ -33,8 +45,12 @@ class AnnotatorFigures:
     other annotator (one comparison per other annotator) and gives the share of matching
     categories. The consensus and gold figures compare with that label on the images this
     annotator rated and the reference has (not -1): accuracy is the share that match, and
-    kappa is Cohen's kappa treating the reference as a second rater. A consensus computed
-    from this annotator's own ratings flatters them; that is the caller's choice.
+    kappa is Cohen's kappa treating the reference as a second rater. An image whose raters
+    tied (``TIED`` in the consensus) counts for the accuracy as rated and not agreeing
+    (``consensus_ties`` says how many of its ``n_items`` tied): left out, a pair of
+    annotators who disagree would both agree with the consensus 100 % of the time. Kappa
+    needs a category to compare with, so it is over the images with one. A consensus
+    computed from this annotator's own ratings flatters them; that is the caller's choice.
     """
 
     annotator: int
@@ -45,6 +61,7 @@ class AnnotatorFigures:
     consensus_kappa: Figure
     gold_accuracy: Figure
     gold_kappa: Figure
+    consensus_ties: int = 0
 
 
 @dataclass(frozen=True)
@@ -52,7 +69,8 @@ class RawAgreement:
     """One annotator's raw agreement over one group of images.
 
     ``with_others`` and ``with_reference`` are ``AnnotatorFigures``' ``agreement_with_others``
-    and ``consensus_accuracy`` (against whatever reference is given) on the group's images.
+    and ``consensus_accuracy`` (against whatever reference is given, its ties counted as
+    not agreeing) on the group's images.
     """
 
     n_rated: int
@@ -76,6 +94,8 @@ class _Reference:
     missing: str
     none_rated: str
     one_category: str
+    # Per annotator column: the images they rated whose raters tied (a consensus only).
+    ties: Counts | None = None
 
 
 @dataclass(frozen=True)
@@ -95,8 +115,9 @@ def per_annotator(
 ) -> list[AnnotatorFigures]:
     """Figures for each annotator column of ``codes``, in column order.
 
-    ``consensus`` and ``gold`` hold one code per image, -1 where the image has none; either
-    may be None, which leaves its figures undefined.
+    ``consensus`` and ``gold`` hold one code per image, -1 where the image has none (and
+    ``TIED`` in the consensus where its raters tied); either may be None, which leaves its
+    figures undefined.
     """
     return annotator_figures(codes, k, consensus, gold)[1]
 
@@ -132,9 +153,9 @@ def pairs_by_group(
     Image (row) i is in group ``groups[i]`` (-1: none). The matrices are those of
     ``cohen_kappa_matrices``; each annotator column's raw agreement is as
     ``per_annotator`` gives it on the group's images, with ``reference`` (one code per
-    image, -1: none) in the place of the consensus. The pair counts serve both; what they
-    lack (images rated by an annotator and someone else, matches with the reference) comes
-    from a few bincounts over the ratings.
+    image, -1: none, ``TIED``: its raters tied) in the place of the consensus. The pair
+    counts serve both; what they lack (images rated by an annotator and someone else,
+    matches with the reference) comes from a few bincounts over the ratings.
     """
     check_codes(codes, k)
     check_reference(reference, codes.shape[0], k, "reference")
@@ -147,7 +168,7 @@ def pairs_by_group(
     key = groups[row] * size + cells - row * size
     per_cell = n_groups * size
     wanted = reference[row]
-    judged = wanted >= 0
+    judged = (wanted >= 0) | (wanted == TIED)  # a tie: judged, never matching
     tallies = {
         "rated": np.bincount(key, minlength=per_cell),
         "paired": np.bincount(key[width[row] >= 2], minlength=per_cell),
@@ -200,10 +221,18 @@ def _with_references(
     for name, reference in (("consensus", consensus), ("gold", gold)):
         if reference is not None:
             check_reference(reference, n_items, k, name)
-            columns.append(reference.reshape(-1, 1))
+            # A tie has no category: out of the pair counts, counted apart below.
+            columns.append(np.where(reference == TIED, NOT_RATED, reference).reshape(-1, 1))
     consensus_column = None if consensus is None else size
     gold_column = None if gold is None else size + int(consensus is not None)
-    return np.concatenate(columns, axis=1), _consensus(consensus_column), _gold(gold_column)
+    ties = None
+    if consensus is not None:
+        ties = np.count_nonzero((codes >= 0) & (consensus == TIED)[:, np.newaxis], axis=0)
+    return (
+        np.concatenate(columns, axis=1),
+        _consensus(consensus_column, ties),
+        _gold(gold_column),
+    )
 
 
 def _annotator_figures(
@@ -221,6 +250,7 @@ def _annotator_figures(
         consensus_kappa=consensus_kappa,
         gold_accuracy=gold_accuracy,
         gold_kappa=gold_kappa,
+        consensus_ties=0 if consensus.ties is None else int(consensus.ties[i]),
     )
 
 
@@ -244,19 +274,23 @@ def _with_reference(pairs: _Pairs, i: int, reference: _Reference) -> tuple[Figur
     """Accuracy and Cohen's kappa of column i against a reference column."""
     if reference.column is None:
         return undefined(reference.missing, 0), undefined(reference.missing, 0)
-    n_items = int(pairs.counts.shared[i, reference.column])
+    decided = int(pairs.counts.shared[i, reference.column])
+    n_items = decided + (0 if reference.ties is None else int(reference.ties[i]))
     if n_items == 0:
         return undefined(reference.none_rated, 0), undefined(reference.none_rated, 0)
     accuracy = defined(int(pairs.counts.agreeing[i, reference.column]) / n_items, n_items)
+    if decided == 0:
+        return accuracy, undefined(ALL_TIED, 0)
     value = pairs.kappa[i, reference.column]
     if np.isnan(value):
-        return accuracy, undefined(reference.one_category, n_items)
-    return accuracy, defined(value, n_items)
+        return accuracy, undefined(reference.one_category, decided)
+    return accuracy, defined(value, decided)
 
 
-def _consensus(column: int | None) -> _Reference:
+def _consensus(column: int | None, ties: Counts | None = None) -> _Reference:
     return _Reference(
         column=column,
+        ties=ties,
         missing="no consensus labels were given",
         none_rated="this annotator rated no image that has a consensus label",
         one_category=(

@@ -18,6 +18,10 @@ Counts = npt.NDArray[np.int64]
 Floats = npt.NDArray[np.float64]
 
 NOT_RATED = -1
+# A reference's (a consensus's) code for an image whose raters tied: it has no consensus,
+# yet each annotator who rated it did not agree with one. The figures against a consensus
+# count such an image as rated and not agreeing (``metrics.annotators``).
+TIED = -2
 
 # Cells (images x categories) in one block of counts, about 32 MiB of int64: memory stays
 # bounded with hundreds of categories, and small projects fit in a single block.
@@ -37,10 +41,10 @@ def check_codes(codes: Codes, k: int) -> None:
 
 
 def check_reference(reference: Codes, n_items: int, k: int, name: str) -> None:
-    """Raise ValueError unless ``reference`` is one code (or -1) per image."""
+    """Raise ValueError unless ``reference`` is one code (or -1, or ``TIED``) per image."""
     if not isinstance(reference, np.ndarray) or reference.shape != (n_items,):
         raise ValueError(f"{name} must be a 1-D array with one entry per image ({n_items}).")
-    check_codes(reference.reshape(-1, 1), k)
+    check_codes(np.where(reference == TIED, NOT_RATED, reference).reshape(-1, 1), k)
 
 
 def category_counts(codes: Codes, k: int) -> Counts:

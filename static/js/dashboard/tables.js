@@ -64,7 +64,7 @@ export function renderAnnotators(box, report) {
         perHour === null ? "—" : String(perHour),
       ),
       figureTd(row.kappa_with_others),
-      figureTd(row.consensus_accuracy, { asPercent: true }),
+      consensusTd(row),
       figureTd(
         gold,
         { asPercent: true },
@@ -133,6 +133,29 @@ function figureTd(figure, { asPercent = false, withBand = true } = {}, ...extra)
     { class: asPercent ? "num" : null, dataset: { sort: sortValue(figure) } },
     figureCell(figure, { asPercent, withBand }),
     ...extra,
+  );
+}
+
+/** Agreement with the consensus and what it is over: images whose raters tied have no
+ * consensus and count as not agreeing, so their number is said beside the figure's n. */
+function consensusTd(row) {
+  const figure = row.consensus_accuracy;
+  const ties = row.consensus_ties || 0;
+  const shown = isNum(figure.value);
+  const over = isFew(figure.n_items) ? "" : ` of ${figure.n_items}`;
+  const tied = ties ? `${over ? "," : ""} ${ties} tied` : "";
+  return figureTd(
+    figure,
+    { asPercent: true },
+    shown && (over || tied)
+      ? el("span", {
+          class: "sub consensus-n",
+          title: ties
+            ? `${plural(ties, "image")} of these ${figure.n_items} tied among their annotators: no consensus, counted as not agreeing`
+            : null,
+          text: `${over}${tied}`,
+        })
+      : null,
   );
 }
 

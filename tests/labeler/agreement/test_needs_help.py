@@ -74,6 +74,8 @@ def test_a_share_within_its_interval_of_the_others_is_not_flagged():
     assert flagged(rows) == {}
     rows[0]["consensus_accuracy"] = figure(0.65, 200)  # on many images the interval is tight
     assert "agrees with consensus 65% on 200 images" in flagged(rows)[1][0]
+    rows[0]["consensus_ties"] = 30  # ties count as not agreeing, and the reason says so
+    assert "agrees with consensus 65% on 200 images (30 of them tied)" in flagged(rows)[1][0]
 
 
 def test_gold_needs_its_minimum_and_an_interval_below_the_floor():

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from labeler.agreement import metrics
-from labeler.agreement.consensus import majority_vote
+from labeler.agreement.consensus import consensus_reference
 from labeler.agreement.over_time import NOT_TIMED, bucket_index, labels_per_hour
 from labeler.agreement.ratings import ratings_load
 from labeler.agreement.selectors import agreement_compute
@@ -105,7 +105,7 @@ def test_a_points_figures_are_the_metrics_of_its_images(project, three, make_ima
     report = agreement_compute(project)
     ratings = ratings_load(project)
     last_day = (ratings.rated_at.max(axis=1) // 86_400).astype(np.int64)
-    consensus = majority_vote(ratings.codes, ratings.k).labels
+    consensus = consensus_reference(ratings.codes, ratings.k, "majority")  # ties: TIED
     ids = list(ratings.annotator_ids)
     checked = 0
     for point in report["over_time"]["points"]:

@@ -74,9 +74,10 @@ def test_agreement_counts_shared_images_and_gold_accuracy_counts_gold_ones(
     rows = {r.username: r for r in annotator_throughput(project, period="month")}
     one, two = rows["ann1"], rows["ann2"]
     assert one.labels == 4 and two.labels == 3
-    # Agreed image: both match. Split image and gold image: a tie, no consensus (majority vote).
-    assert (one.consensus_n, one.consensus_agreed) == (1, 1)
-    assert (two.consensus_n, two.consensus_agreed) == (1, 1)
+    # Agreed image: both match. Split image and gold image: a tie, no consensus (majority
+    # vote), so neither agrees there: counted, as ties, not left out.
+    assert (one.consensus_n, one.consensus_agreed, one.consensus_ties) == (3, 1, 2)
+    assert (two.consensus_n, two.consensus_agreed, two.consensus_ties) == (3, 1, 2)
     assert (one.gold_n, one.gold_correct, one.gold_accuracy) == (1, 0, 0.0)
     assert (two.gold_n, two.gold_correct, two.gold_accuracy) == (1, 1, 1.0)
 
@@ -134,6 +135,7 @@ def test_multi_label_agreement_is_on_the_whole_set(annotator, annotator2, lead, 
         project=project, image_id=same.pk, labels=["cat", "dog"], decided_by=lead, method="gold"
     )
     rows = {r.username: r for r in annotator_throughput(project, period="day")}
-    # The differing image ties on both labels: no consensus there.
-    assert (rows["ann1"].consensus_n, rows["ann1"].consensus_agreed) == (1, 1)
+    # The differing image ties on both labels: no consensus there, and no agreement.
+    ann1 = rows["ann1"]
+    assert (ann1.consensus_n, ann1.consensus_agreed, ann1.consensus_ties) == (2, 1, 1)
     assert (rows["ann2"].gold_n, rows["ann2"].gold_correct) == (1, 1)

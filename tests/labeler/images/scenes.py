@@ -70,3 +70,24 @@ def encoded(image: PILImage.Image, fmt: str = "PNG") -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, format=fmt)
     return buffer.getvalue()
+
+
+def subject_scene(seed: int, size: tuple[int, int] = (480, 360)) -> PILImage.Image:
+    """A few coloured shapes in the middle of a plain light background (a product shot,
+    a scanned sign), the same for the same seed."""
+    rng = np.random.default_rng(seed)
+    width, height = size
+    background = tuple(int(v) for v in rng.integers(225, 256, 3))
+    image = PILImage.new("RGB", size, background)
+    draw = ImageDraw.Draw(image)
+    for _ in range(int(rng.integers(2, 6))):
+        x = int(rng.integers(width * 3 // 10, width * 7 // 10))
+        y = int(rng.integers(height * 3 // 10, height * 7 // 10))
+        half = int(rng.integers(height // 12, height // 5))
+        colour = tuple(int(v) for v in rng.integers(0, 180, 3))
+        box = (x - half, y - half, x + half, y + half)
+        if rng.integers(0, 2):
+            draw.ellipse(box, fill=colour)
+        else:
+            draw.rectangle(box, fill=colour)
+    return image

@@ -12,6 +12,7 @@ from labeler.errors import ValidationFailed
 from labeler.images import duplicates
 from labeler.images.duplicate_groups import project_duplicates_regroup, project_max_distance
 from labeler.images.models import Image
+from labeler.images.perceptual import ImageHashes
 from labeler.images.project_settings import DUPLICATE_DISTANCE_MAX
 from labeler.projects.models import Project
 from tests.factories import ProjectFactory, image_bytes
@@ -26,7 +27,9 @@ def hashes(monkeypatch) -> Callable[[Iterator[int]], None]:
     """Give the next images hashed by the worker these hashes, in order."""
 
     def plant(values: Iterator[int]) -> None:
-        monkeypatch.setattr("labeler.images.files.phash_of", lambda _pixels: next(values))
+        monkeypatch.setattr(
+            "labeler.images.files.image_hashes", lambda _pixels: ImageHashes(next(values))
+        )
 
     return plant
 

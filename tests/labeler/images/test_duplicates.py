@@ -9,7 +9,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 
 from labeler import flows
-from labeler.images import duplicates
+from labeler.images import duplicates, perceptual
 from labeler.images.duplicate_groups import (
     image_duplicates_link,
     near_images,
@@ -44,7 +44,7 @@ def components(count: int, left: np.ndarray, right: np.ndarray) -> list[tuple[in
 def test_our_hash_is_imagehash_phash_and_survives_the_column():
     """The integer kept is imagehash's own pHash, and a BIGINT holds it both ways."""
     image = scene(1)
-    value = duplicates.phash_of(image)
+    value = perceptual.phash_of(image)
     assert value == int(str(imagehash.phash(image)), 16)
     assert duplicates.to_unsigned(duplicates.to_signed(value)) == value
     columns = duplicates.phash_columns(2**64 - 1)
@@ -92,11 +92,11 @@ def test_altered_copies_are_within_the_default_distance(kind, settings):
     generated pictures: nearly all within 7 bits; distinct pictures are farther apart."""
     alter = COPIES[kind]
     near = [
-        duplicates.distance(duplicates.phash_of(scene(s)), duplicates.phash_of(alter(scene(s))))
+        duplicates.distance(perceptual.phash_of(scene(s)), perceptual.phash_of(alter(scene(s))))
         for s in range(30)
     ]
     assert np.mean(np.array(near) <= 7) >= 0.9
-    originals = [duplicates.phash_of(scene(s)) for s in range(30)]
+    originals = [perceptual.phash_of(scene(s)) for s in range(30)]
     apart = [duplicates.distance(a, b) for i, a in enumerate(originals) for b in originals[:i]]
     assert min(apart) > 7
 

@@ -1,5 +1,6 @@
 """manage.py images_find_duplicates: hash images stored before perceptual hashes were
-kept, and compute every project's near-duplicate groups again."""
+kept, or hashed by an older version of the hashing (run it once after upgrading), and
+compute every project's near-duplicate groups again."""
 
 from __future__ import annotations
 
@@ -14,9 +15,10 @@ from labeler.projects.models import Project
 
 class Command(BaseCommand):
     help = (
-        "Give a perceptual hash to the stored images that have a thumbnail and no hash yet "
-        "(hashed from the thumbnail, no decode of the original), then compute each "
-        "project's near-duplicate groups again from all its hashes. Safe to run again."
+        "Give a perceptual hash to the stored images that have a thumbnail and no hash yet, "
+        "or a hash of an older version of the hashing (hashed from the thumbnail, no decode "
+        "of the original), then compute each project's near-duplicate groups again from "
+        "all its hashes. Safe to run again."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
