@@ -12,8 +12,10 @@ every label with enough images gets its share of test images:
   project and the image id first (so the same state always gives the same answer);
 - a near-duplicate group stays on one side: where some of its images are decided, the new
   ones follow them (development where any is in development); otherwise the whole group
-  follows its lowest-ranked image, unless it is larger than the test set's share of all
-  the images, which would tip the test set over on its own: then it stays in development.
+  follows its smallest image (by id: the hash ranks picked the test images, so following
+  the lowest-ranked image instead would pull groups into the test set), unless it is
+  larger than the test set's share of all the images, which would tip the test set over
+  on its own: then it stays in development.
 """
 
 from __future__ import annotations
@@ -78,15 +80,11 @@ def sides_plan(
         wanted = max(0, min(wanted - tested[key], len(members)))
         picked.update(sorted(members, key=lambda i: _rank(i, salt))[:wanted])
     sides = {i: TEST if i in picked else DEVELOPMENT for key in fresh for i in fresh[key]}
-    return _groups_together(sides, stored, groups, share * len(image_ids), salt)
+    return _groups_together(sides, stored, groups, share * len(image_ids))
 
 
 def _groups_together(
-    sides: dict[int, str],
-    stored: Mapping[int, str],
-    groups: Mapping[int, int],
-    test_size: float,
-    salt: str,
+    sides: dict[int, str], stored: Mapping[int, str], groups: Mapping[int, int], test_size: float
 ) -> dict[int, str]:
     """``sides`` with each near-duplicate group's new images on one side (see the module)."""
     members: dict[int, list[int]] = defaultdict(list)
@@ -102,8 +100,8 @@ def _groups_together(
             side = DEVELOPMENT if DEVELOPMENT in decided else TEST
         elif len(ids) > max(1.0, test_size):
             side = DEVELOPMENT
-        else:
-            side = sides[min(new, key=lambda i: _rank(i, salt))]
+        else:  # its smallest image's side: drawn with the stratum's share, whatever its size
+            side = sides[min(new)]
         sides.update(dict.fromkeys(new, side))
     return sides
 
