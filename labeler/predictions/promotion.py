@@ -64,10 +64,13 @@ def promotion_decide(
     if baseline.get("verdict") == WORSE:
         return False, f"Not promoted: {words}."
     if baseline.get("verdict") == SAME:
-        return True, (
-            f"Promoted: {words}. A model trained on more labels is kept unless the test "
-            "set shows it worse beyond noise."
+        more = label_count is not None and label_count > current.label_count
+        why = (
+            f"Trained on more labels ({label_count} against {current.label_count}), it is kept"
+            if more
+            else "A new model is kept"
         )
+        return True, f"Promoted: {words}. {why} unless the test set shows it worse beyond noise."
     return True, f"Promoted: {words}."
 
 
@@ -84,7 +87,7 @@ def comparison_words(baseline: dict[str, Any]) -> str:
     words = (
         f"{head} on {baseline['images']} test images neither was trained on{seen} "
         f"({version} alone right on {baseline['only_current_right']}, this one alone on "
-        f"{baseline['only_candidate_right']}, exact McNemar test p = {baseline['p_value']:.3f})"
+        f"{baseline['only_candidate_right']}, exact McNemar test {p_text(baseline['p_value'])})"
     )
     old, new = baseline.get("macro_f1"), baseline.get("candidate_macro_f1")
     if old is not None and new is not None:
@@ -93,6 +96,11 @@ def comparison_words(baseline: dict[str, Any]) -> str:
         if interval:
             words += f" (gain 95% interval {interval[0]:+.3f} to {interval[1]:+.3f})"
     return words
+
+
+def p_text(p_value: float) -> str:
+    """ "p = 0.042", or "p < 0.001" where three decimals would read 0."""
+    return "p < 0.001" if p_value < 0.001 else f"p = {p_value:.3f}"
 
 
 def _unchanged(baseline: dict[str, Any]) -> bool:

@@ -102,7 +102,8 @@ def test_no_difference_beyond_noise_promotes_a_model_trained_on_more_labels(proj
         "test p = 0.625)"
     )
     assert version.promotion_note.endswith(
-        "A model trained on more labels is kept unless the test set shows it worse beyond noise."
+        f"Trained on more labels ({version.label_count} against {version.label_count - 1}), it "
+        "is kept unless the test set shows it worse beyond noise."
     )
 
 
