@@ -34,6 +34,14 @@ function path(xs, ys, x, y) {
   return xs.map((v, i) => `${i ? "L" : "M"}${x(v).toFixed(1)},${y(ys[i]).toFixed(1)}`).join("");
 }
 
+/** A precision-recall curve as scikit-learn draws it (steps-post): precision holds until
+ * the next threshold, never a straight line between two thresholds' points. */
+function stepPath(xs, ys, x, y) {
+  let d = `M${x(xs[0]).toFixed(1)},${y(ys[0]).toFixed(1)}`;
+  for (let i = 1; i < xs.length; i += 1) d += `H${x(xs[i]).toFixed(1)}V${y(ys[i]).toFixed(1)}`;
+  return d;
+}
+
 const labelColour = (id) => (labelOf(id) ? labelOf(id).color : "#7f7f7f");
 const areaText = (figure) => (figure && isNum(figure.value) ? fixed(figure.value) : "—");
 
@@ -83,7 +91,7 @@ export function renderCurves(box, test, kind) {
     root.append(
       svg(
         "path",
-        { d: path(xs, ys, x, y), class: "curve", fill: "none", stroke: s.colour, "stroke-width": s.dashed ? "2" : "1.6", "stroke-dasharray": s.dashed ? "5 3" : null, "data-series": s.key, "data-points": String(s.curve.points) },
+        { d: (roc ? path : stepPath)(xs, ys, x, y), class: "curve", fill: "none", stroke: s.colour, "stroke-width": s.dashed ? "2" : "1.6", "stroke-dasharray": s.dashed ? "5 3" : null, "data-series": s.key, "data-points": String(s.curve.points) },
         svg("title", { text: `${s.name}: ${area} ${s.area} (${plural(s.curve.points, "point")} in full)` }),
       ),
     );

@@ -139,8 +139,22 @@ export function renderVerdict(box, version) {
       el("span", { class: "verdict", dataset: { verdict: baseline.verdict }, text: VERDICTS[baseline.verdict] }),
       el("span", { class: "verdict-text", text }),
     ),
-    el("p", { class: "muted small", text: version.promotion_note || "" }),
+    el("p", { class: "muted small decision", text: decision(version) }),
   );
+}
+
+/** What the comparison decided when the version was trained (the sentence above says why). */
+const DECISIONS = {
+  Promoted: "Promoted when it was trained",
+  "Not promoted": "Not promoted when it was trained",
+  "Nothing changed": "Not promoted when it was trained: nothing changed",
+};
+
+function decision(version) {
+  const note = version.promotion_note || "";
+  const made = DECISIONS[note.split(":")[0]];
+  if (!made) return note;
+  return `${made}${version.is_current ? "; it is the current version" : ""}.`;
 }
 
 /** What the test figures rest on, in a sentence; or why there are none. */
