@@ -15,7 +15,9 @@ ORM would take hours). Image ``i`` (0-based, in id order) gets:
   the model then disagrees), with probability 0.40 to 0.99 as its confidence; the
   suggestion shown on every third annotation and accepted on every sixth;
 - one label change per annotation, and a consensus watermark saying the final labels
-  are current, as the application leaves a project whose refresh has run.
+  are current, as the application leaves a project whose refresh has run;
+- a side of the held-out test split for every final-labelled image, one in ten a test
+  image.
 
 The project is found by name and reused while its image count matches.
 """
@@ -42,6 +44,7 @@ def project_prepare(size: int) -> Any:
 
     found = Project.objects.filter(name=project_name(size)).order_by("id").first()
     if found is not None and Image.objects.filter(project=found).count() == size:
+        _split_fill(found)
         return found
     if found is not None:
         found.delete()
@@ -49,6 +52,18 @@ def project_prepare(size: int) -> Any:
     project = _create(size)
     print(f"created {project.name} in {time.perf_counter() - started:.0f} s", flush=True)
     return project
+
+
+def _split_fill(project: Any) -> None:
+    """The test split's sides, in a project made before the benchmark gave it one."""
+    from django.db import connection
+
+    from labeler.predictions.models import SplitAssignment
+
+    if not SplitAssignment.objects.filter(project=project).exists():
+        with connection.cursor() as cursor:
+            cursor.execute(SPLIT_SQL, {"project": project.pk})
+            cursor.execute("ANALYZE predictions_splitassignment")
 
 
 def _create(size: int) -> Any:
@@ -99,6 +114,16 @@ def _create(size: int) -> Any:
 
 # i is the image's 0-based number in the project: id - (the project's first id).
 _FIRST = "(SELECT MIN(id) FROM images_image WHERE project_id = %(project)s)"
+# Every final-labelled image has a side of the test split: those where i % 10 == 2 are test
+# images (a tenth of the images, a sixth of the final-labelled ones).
+SPLIT_SQL = f"""
+    INSERT INTO predictions_splitassignment (image_id, project_id, side, assigned_at)
+    SELECT fl.image_id, %(project)s,
+        CASE WHEN (fl.image_id - f.first) %% 10 = 2 THEN 'test' ELSE 'development' END, now()
+    FROM annotations_finallabel fl JOIN images_image img ON img.id = fl.image_id
+        CROSS JOIN (SELECT {_FIRST} AS first) f
+    WHERE img.project_id = %(project)s
+"""
 
 STEPS = [
     (
@@ -209,6 +234,10 @@ STEPS = [
         ) p CROSS JOIN generate_series(0, 3) AS l
         GROUP BY p.id
         """,
+    ),
+    (
+        "test split",
+        SPLIT_SQL,
     ),
     (
         "watermark",
