@@ -100,8 +100,8 @@ class Draws:
         low, high = np.quantile(defined, [tail, 1 - tail])
         if low == high:
             return None, (
-                f"No interval: all {len(defined)} bootstrap draws give {low:.2f} (every test "
-                "image is scored alike), so resampling cannot bound it."
+                f"No interval: all {len(defined)} bootstrap draws give {low:.2f} (as when every "
+                "test image is right), so resampling cannot bound it."
             )
         return [float(low), float(high)], None
 
