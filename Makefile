@@ -11,7 +11,7 @@ PORT ?= 8000
 #   make run TORCH_SPEC="torch==2.14.1 torchvision==0.29.1 --index-url https://download.pytorch.org/whl/cpu"
 TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
 
-.PHONY: run test test-servers test-postgres test-label-studio fuzz lint format setup docs docs-serve demo worker-cpu worker-gpu beat check-deploy compose-config clean bench-agreement bench-training bench-prelabel bench-active-learning bench-export bench-load bench-uploads bench-photos bench-label-paint bench-photo-models bench-adaptive-overlap bench-duplicates bench-label-errors bench-browse bench-bulk bench-imports
+.PHONY: run test test-servers test-postgres test-label-studio fuzz lint format setup docs docs-serve demo worker-cpu worker-gpu beat check-deploy compose-config clean bench-agreement bench-training bench-prelabel bench-active-learning bench-export bench-load bench-uploads bench-photos bench-label-paint bench-photo-models bench-adaptive-overlap bench-duplicates bench-label-errors bench-browse bench-bulk bench-imports bench-scorecard
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -196,6 +196,10 @@ bench-duplicates: setup
 ## Wrong final labels found: the digits with 5% of labels flipped, the label check's flags against the flips (docs/benchmarks.md).
 bench-label-errors: setup
 	$(BIN)/python bench/label_errors.py
+
+## A version's test scorecard, and its bootstrap's areas against scikit-learn per draw (docs/benchmarks.md).
+bench-scorecard: setup
+	$(BIN)/python bench/scorecard.py
 
 ## The data browser's first page under each single filter and sort on 1,000,000 images, against 300 ms (docs/benchmarks.md).
 bench-browse: setup

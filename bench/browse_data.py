@@ -22,6 +22,8 @@ ORM would take hours). Image ``i`` (0-based, in id order) gets:
   project fields: ``site`` (a choice of ``site-0`` to ``site-9`` by ``i % 10``, ``rare``
   where ``i % 10000 == 7``), ``score`` (a number, ``i % 1000``), ``visit`` (a date in
   2024, ``i % 365`` days in) and ``note`` (text, ``note <i % 500>``, on every fifth).
+- a side of the held-out test split for every final-labelled image, one in ten a test
+  image.
 
 The project is found by name and reused while its image count matches and it has its
 fields (a project the builder made before it wrote metadata is made again).
@@ -55,6 +57,7 @@ def project_prepare(size: int) -> Any:
         and Image.objects.filter(project=found).count() == size
         and MetadataField.objects.filter(project=found).count() == len(FIELDS)
     ):
+        _split_fill(found)
         return found
     if found is not None:
         found.delete()
@@ -62,6 +65,18 @@ def project_prepare(size: int) -> Any:
     project = _create(size)
     print(f"created {project.name} in {time.perf_counter() - started:.0f} s", flush=True)
     return project
+
+
+def _split_fill(project: Any) -> None:
+    """The test split's sides, in a project made before the benchmark gave it one."""
+    from django.db import connection
+
+    from labeler.predictions.models import SplitAssignment
+
+    if not SplitAssignment.objects.filter(project=project).exists():
+        with connection.cursor() as cursor:
+            cursor.execute(SPLIT_SQL, {"project": project.pk})
+            cursor.execute("ANALYZE predictions_splitassignment")
 
 
 def _create(size: int) -> Any:
@@ -120,6 +135,16 @@ def _create(size: int) -> Any:
 
 # i is the image's 0-based number in the project: id - (the project's first id).
 _FIRST = "(SELECT MIN(id) FROM images_image WHERE project_id = %(project)s)"
+# Every final-labelled image has a side of the test split: those where i % 10 == 2 are test
+# images (a tenth of the images, a sixth of the final-labelled ones).
+SPLIT_SQL = f"""
+    INSERT INTO predictions_splitassignment (image_id, project_id, side, assigned_at)
+    SELECT fl.image_id, %(project)s,
+        CASE WHEN (fl.image_id - f.first) %% 10 = 2 THEN 'test' ELSE 'development' END, now()
+    FROM annotations_finallabel fl JOIN images_image img ON img.id = fl.image_id
+        CROSS JOIN (SELECT {_FIRST} AS first) f
+    WHERE img.project_id = %(project)s
+"""
 
 STEPS = [
     (
@@ -262,6 +287,10 @@ STEPS = [
         FROM images_image img CROSS JOIN (SELECT {_FIRST} AS first) f
         WHERE img.project_id = %(project)s AND (img.id - f.first) %% 5 = 0
         """,
+    ),
+    (
+        "test split",
+        SPLIT_SQL,
     ),
     (
         "watermark",

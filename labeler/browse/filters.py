@@ -27,6 +27,7 @@ from labeler.browse import (
     field_filters,
     label_check_filters,
     metadata_filters,
+    split_filters,
 )
 from labeler.browse.image_filter import ImageFilter
 from labeler.browse.sorts import SORTS, sort_apply
@@ -42,6 +43,7 @@ FILTER_MODULES = (
     core_filters,
     duplicate_filters,
     label_check_filters,
+    split_filters,
     metadata_filters,
     field_filters,
 )

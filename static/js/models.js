@@ -11,6 +11,8 @@ import { $, el, fill, pageData } from "./lib/dom.js";
 import { isNum, fixed, percent } from "./lib/format.js";
 import { setLabels } from "./lib/labels.js";
 import { bestEpoch, renderConfusion, renderCurve } from "./models/charts.js";
+import { renderCurves, renderReliability } from "./models/curves.js";
+import { renderTestFigures, renderTestPerLabel, renderVerdict, testNote } from "./models/evaluation.js";
 import { accuracyInterval, intervalText } from "./models/intervals.js";
 import {
   ARCHITECTURES, duration, renderMachineStats, renderPerLabel, renderPrelabel, renderRuns,
@@ -115,21 +117,39 @@ function drawSelected() {
   card.hidden = !version;
   if (!version) return;
   const metrics = version.metrics || {};
+  const test = metrics.test;
   card.dataset.version = String(version.id);
   $("version-heading").textContent = `Version ${version.version}${version.is_current ? " (current)" : ""}`;
   const facts = [
     ARCHITECTURES[version.architecture] || version.architecture,
+    test ? `${test.images} test images` : null,
     isNum(metrics.images) ? `${metrics.images} validation images` : null,
-    isNum(metrics.accuracy) ? `accuracy ${percent(metrics.accuracy)}${intervalText(accuracyInterval(metrics), percent, " (95% CI ", ")")}` : null,
-    isNum(metrics.macro_f1) ? `macro-F1 ${fixed(metrics.macro_f1)}${intervalText(metrics.macro_f1_ci, fixed, " (95% CI ", ")")}` : null,
-    isNum(metrics.ece) ? `ECE ${fixed(metrics.ece)}` : null,
+    isNum(metrics.accuracy) ? `validation accuracy ${percent(metrics.accuracy)}${intervalText(accuracyInterval(metrics), percent, " (95% CI ", ")")}` : null,
+    isNum(metrics.macro_f1) ? `validation macro-F1 ${fixed(metrics.macro_f1)}${intervalText(metrics.macro_f1_ci, fixed, " (95% CI ", ")")}` : null,
   ];
   $("version-meta").textContent = facts.filter(Boolean).join(" · ");
+  const run = state.runs.find((r) => r.id === version.run);
+  drawTest(version, run);
   renderPerLabel($("per-label"), metrics.per_label);
   renderConfusion($("confusion"), metrics.confusion);
-  const run = state.runs.find((r) => r.id === version.run);
   drawCurve(run ? run.history : null, isNum(metrics.kept_epoch) ? metrics.kept_epoch : metrics.best_epoch);
   renderPrelabel($("prelabel"), version);
+}
+
+/** The version's figures on the held-out test images, and its comparison in words. */
+function drawTest(version, run) {
+  const test = (version.metrics || {}).test;
+  $("test-set").dataset.state = test ? "scored" : "none";
+  $("test-note").textContent = testNote(version, run);
+  renderVerdict($("test-verdict"), version);
+  $("test-body").hidden = !test;
+  if (!test) return;
+  renderTestFigures($("test-figures"), test);
+  renderCurves($("roc-curves"), test, "roc");
+  renderCurves($("pr-curves"), test, "pr");
+  renderReliability($("reliability"), test.calibration);
+  renderConfusion($("test-confusion"), test.confusion, { id: "test-confusion-table", where: "test" });
+  renderTestPerLabel($("test-per-label"), test, data.project.multi_label);
 }
 
 function drawCurve(history, kept = null) {
@@ -236,7 +256,8 @@ function choiceNote(run) {
 }
 
 function liveNote(run) {
-  const images = run.train_count ? `${run.train_count} training and ${run.validation_count} validation images` : "";
+  const held = run.test_count ? ` (${run.test_count} test images held out)` : "";
+  const images = run.train_count ? `${run.train_count} training and ${run.validation_count} validation images${held}` : "";
   if (run.status === "queued") return "Waiting for a worker to start the training…";
   if (run.status === "running") {
     const device = run.device ? ` on ${run.device}` : "";

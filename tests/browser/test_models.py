@@ -73,7 +73,8 @@ def open_models(page: Page, live_server, project: Project, username: str = "lena
 
 def test_a_lead_trains_and_sees_the_run_and_the_new_version(live_server, page):
     """Train: the run shows while it trains, then succeeds as version 1, current, with its
-    per-label figures, confusion matrix and learning curve."""
+    figures on the held-out test images, per-label figures, confusion matrix and learning
+    curve."""
     project = colour_project()
     open_models(page, live_server, project)
     expect(page.locator("#versions")).to_contain_text("No model yet")
@@ -89,7 +90,14 @@ def test_a_lead_trains_and_sees_the_run_and_the_new_version(live_server, page):
     version = ModelVersion.objects.get(project=project)
     row = page.locator(f"#versions-table tr[data-version='{version.pk}']")
     expect(row.locator(".current-badge")).to_have_text("current")
-    expect(row.locator("[data-metric=macro_f1]")).to_have_text(f"{version.metrics['macro_f1']:.2f}")
+    # The table shows the figures on the held-out test images (one image of each colour).
+    test = version.metrics["test"]
+    assert run.test_count == test["images"] == 3
+    expect(row.locator("[data-metric=macro_f1] .value")).to_have_text(
+        f"{test['macro_f1']['value']:.2f}"
+    )
+    expect(row.locator("[data-metric=macro_f1] .n")).to_have_text("n = 3")
+    expect(page.locator("#test-confusion-table td.cell")).to_have_count(9)
     expect(page.locator("#version-card")).to_have_attribute("data-version", str(version.pk))
     expect(page.locator("#per-label-table tbody tr")).to_have_count(3)
     expect(page.locator("#confusion-table td.cell")).to_have_count(9)

@@ -27,7 +27,8 @@ from tests.docs.first_hour import first_hour, photos_write
 OUT = Path(__file__).resolve().parents[2] / "docs" / "img"
 PASSWORD = "demo-password"
 
-# (file name, user, path, what to wait for)
+# (file name, user, path, what to wait for); the page's viewport, or only the element waited
+# for where ELEMENT_SHOTS names it.
 SHOTS = [
     ("demo-label", "annotator1", "/projects/{project}/label/", "img"),
     ("demo-project", "lead", "/projects/{project}/", "main"),
@@ -36,7 +37,10 @@ SHOTS = [
     ("demo-images", "lead", "/projects/{project}/images/", "img"),
     ("demo-models", "lead", "/projects/{project}/models/", "main"),
     ("demo-settings", "lead", "/projects/{project}/settings/", "main"),
+    # The current version's figures on the held-out test images (after a training).
+    ("models-test-demo", "lead", "/projects/{project}/models/", "#test-set[data-state=scored]"),
 ]
+ELEMENT_SHOTS = {"models-test-demo"}
 
 
 def log_in(page: Page, base: str, username: str) -> None:
@@ -61,7 +65,10 @@ def main(base: str, project: int = 1) -> None:
             page.wait_for_load_state("networkidle")
             page.wait_for_selector(ready)
             page.wait_for_timeout(1500)  # charts drawn, images decoded
-            page.screenshot(path=str(OUT / f"{name}.png"), full_page=False)
+            if name in ELEMENT_SHOTS:
+                page.locator(ready).screenshot(path=str(OUT / f"{name}.png"))
+            else:
+                page.screenshot(path=str(OUT / f"{name}.png"), full_page=False)
             print(f"docs/img/{name}.png")
             context.close()
 

@@ -1,4 +1,5 @@
-/* A model version's pictures: its confusion on the validation images and its learning curve.
+/* A model version's pictures: its confusion (on the validation or the test images) and its
+ * learning curve.
  *
  * Strings from data (label names) go in as text or attributes, never as markup.
  */
@@ -10,17 +11,18 @@ import { table, shareCell } from "../lib/tables.js";
 const LOSS_COLOURS = { train: "#2458d6", val: "#d9480f" };
 const METRIC_COLOURS = { accuracy: "#2b8a3e", f1: "#7048e8" };
 
-/** The confusion: true x predicted counts (single label), or tn/fp/fn/tp per label (multi). */
-export function renderConfusion(box, confusion) {
+/** The confusion: true x predicted counts (single label), or tn/fp/fn/tp per label (multi);
+ * ``where``: which images ("validation" or "test"), ``id``: the table's id. */
+export function renderConfusion(box, confusion, { id = "confusion-table", where = "validation" } = {}) {
   if (!confusion || !Array.isArray(confusion.labels) || !confusion.labels.length) {
     fill(box, el("p", { class: "muted", text: "This version has no confusion figures." }));
     return;
   }
-  if (Array.isArray(confusion.per_label)) renderPerLabelCounts(box, confusion);
-  else renderMatrix(box, confusion);
+  if (Array.isArray(confusion.per_label)) renderPerLabelCounts(box, confusion, id, where);
+  else renderMatrix(box, confusion, id, where);
 }
 
-function renderMatrix(box, { labels, matrix }) {
+function renderMatrix(box, { labels, matrix }, id, where) {
   const head = [
     el(
       "td",
@@ -36,7 +38,7 @@ function renderMatrix(box, { labels, matrix }) {
       "tr",
       { dataset: { label: String(rowId) } },
       el("th", { scope: "row", title: labelName(rowId) }, labelChip(rowId)),
-      labels.map((colId, j) => matrixCell(row[j] || 0, total, i === j, rowId, colId)),
+      labels.map((colId, j) => matrixCell(row[j] || 0, total, i === j, rowId, colId, where)),
     );
   });
   const images = matrix.flat().reduce((sum, n) => sum + n, 0);
@@ -44,21 +46,21 @@ function renderMatrix(box, { labels, matrix }) {
     box,
     el("p", {
       class: "muted card-help",
-      text: `${plural(images, "validation image")}; each row shaded by its share. Blue: right; orange: confused.`,
+      text: `${plural(images, `${where} image`)}; each row shaded by its share. Blue: right; orange: confused.`,
     }),
-    el("div", { class: "table-wrap plain" }, table({ class: "confusion", id: "confusion-table" }, head, body)),
+    el("div", { class: "table-wrap plain" }, table({ class: "confusion", id }, head, body)),
   );
 }
 
-function matrixCell(count, total, diagonal, rowId, colId) {
+function matrixCell(count, total, diagonal, rowId, colId, where) {
   const share = total ? count / total : 0;
   const title = total
     ? `“${labelName(rowId)}” predicted as “${labelName(colId)}”: ${count} of ${total} (${percent(share)})`
-    : `No validation image is “${labelName(rowId)}”.`;
+    : `No ${where} image is “${labelName(rowId)}”.`;
   return shareCell(count, total, diagonal, title);
 }
 
-function renderPerLabelCounts(box, { labels, per_label: counts }) {
+function renderPerLabelCounts(box, { labels, per_label: counts }, id, where) {
   const heads = ["True negative", "False positive", "False negative", "True positive"];
   const body = labels.map((id, i) => {
     const [tn, fp, fn, tp] = counts[i] || [0, 0, 0, 0];
@@ -75,13 +77,13 @@ function renderPerLabelCounts(box, { labels, per_label: counts }) {
     box,
     el("p", {
       class: "muted card-help",
-      text: "Each label as a yes/no decision on the validation images, at its tuned threshold.",
+      text: `Each label as a yes/no decision on the ${where} images, at its tuned threshold.`,
     }),
     el(
       "div",
       { class: "table-wrap" },
       table(
-        { class: "data-table confusion-counts", id: "confusion-table" },
+        { class: "data-table confusion-counts", id },
         [el("th", { scope: "col", text: "Label" }), heads.map((h) => el("th", { scope: "col", class: "num", text: h }))],
         body,
       ),

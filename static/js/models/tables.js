@@ -5,6 +5,7 @@ import { el, fill } from "../lib/dom.js";
 import { isNum, fixed, percent, plural, timeTag, when as whenText } from "../lib/format.js";
 import { labelChip, labelName } from "../lib/labels.js";
 import { table } from "../lib/tables.js";
+import { figureBlock, pText, verdictText } from "./evaluation.js";
 import { accuracyInterval, intervalText, tooCloseToTell } from "./intervals.js";
 
 export const ARCHITECTURES = {
@@ -46,6 +47,32 @@ export function statusPill(status) {
 
 /** What the new version was measured against, and why it was (or was not) promoted. */
 function comparison(version) {
+  const baseline = (version.metrics || {}).baseline;
+  if (baseline && baseline.split === "test") return testComparison(version, baseline);
+  return validationComparison(version);
+}
+
+/** Paired on the test images: the verdict in words, the macro-F1 change, the note. */
+function testComparison(version, baseline) {
+  const text = verdictText(baseline);
+  const parts = [];
+  if (text) {
+    parts.push(el("span", { class: "verdict", dataset: { verdict: baseline.verdict }, title: text, text: `${VERDICT_WORDS[baseline.verdict]} vs v${baseline.version}` }));
+    parts.push(
+      el("span", {
+        class: "paired",
+        text: `v${baseline.version} alone right on ${baseline.only_current_right}, this one on ${baseline.only_candidate_right} of ${plural(baseline.images, "test image")}, ${pText(baseline.p_value)}`,
+      }),
+    );
+  }
+  if (version.promotion_note) parts.push(el("span", { class: "note", text: version.promotion_note }));
+  return parts;
+}
+
+const VERDICT_WORDS = { better: "better beyond noise", same: "no difference beyond noise", worse: "worse beyond noise" };
+
+/** Versions trained before the project had a test set: compared on validation images. */
+function validationComparison(version) {
   const metrics = version.metrics || {};
   const baseline = metrics.baseline;
   const parts = [];
@@ -97,7 +124,12 @@ export function renderVersions(box, versions, { selected, canManage, onSelect, o
         scope: "col",
         class: i >= 2 && i <= 5 ? "num" : null,
         text,
-        title: i === 5 ? "Expected calibration error: lower is better" : i === 3 || i === 4 ? "Under the figure: its 95% interval on the validation images" : null,
+        title:
+          i === 5
+            ? "Expected calibration error: lower is better"
+            : i === 3 || i === 4
+              ? "On the held-out test images (versions trained before the project had a test set: on their validation images); under the figure its 95% interval"
+              : null,
       }),
   );
   const rows = versions.map((version) => {
@@ -119,9 +151,7 @@ export function renderVersions(box, versions, { selected, canManage, onSelect, o
       ),
       el("td", { text: architectureName(version.architecture) }),
       el("td", { class: "num", text: String(version.label_count ?? "—") }),
-      figureWithInterval(metrics, "accuracy", share(metrics.accuracy), accuracyInterval(metrics), percent),
-      figureWithInterval(metrics, "macro_f1", two(metrics.macro_f1), metrics.macro_f1_ci, fixed),
-      el("td", { class: "num", dataset: { metric: "ece" }, text: two(metrics.ece) }),
+      ...headlineCells(metrics),
       el("td", { class: "comparison" }, comparison(version)),
       el("td", { class: "actions-cell" }, currentCell(version, { canManage, onPromote, busy })),
     );
@@ -132,6 +162,22 @@ export function renderVersions(box, versions, { selected, canManage, onSelect, o
     button.addEventListener("click", () => onSelect(id));
   }
   fill(box, el("div", { class: "table-wrap" }, versionsTable));
+}
+
+/** Accuracy, macro-F1 and ECE: on the test images, or on the validation images for a
+ * version trained before the project had a test set. */
+function headlineCells(metrics) {
+  const test = metrics.test;
+  if (!test) {
+    return [
+      figureWithInterval(metrics, "accuracy", share(metrics.accuracy), accuracyInterval(metrics), percent),
+      figureWithInterval(metrics, "macro_f1", two(metrics.macro_f1), metrics.macro_f1_ci, fixed),
+      el("td", { class: "num", dataset: { metric: "ece", split: "validation" }, text: two(metrics.ece) }),
+    ];
+  }
+  const cell = (key, figure, show) =>
+    el("td", { class: "num figure-cell", dataset: { metric: key, split: "test" } }, figureBlock(figure, show, { brief: true }), el("span", { class: "n", text: `n = ${figure ? figure.n : test.images}` }));
+  return [cell("accuracy", test.accuracy, percent), cell("macro_f1", test.macro_f1, fixed), cell("ece", test.calibration && test.calibration.ece, fixed)];
 }
 
 /** A figure and, under it, its 95% interval and the number of images it rests on. */
@@ -177,7 +223,7 @@ export function renderRuns(box, runs) {
     fill(box, el("p", { class: "muted", text: "No training yet." }));
     return;
   }
-  const head = ["Run", "Status", "Reason", "Started", "Duration", "Labels", "Images (train / validation)", "Message"].map((text, i) =>
+  const head = ["Run", "Status", "Reason", "Started", "Duration", "Labels", "Images (train / validation / test)", "Message"].map((text, i) =>
     el("th", { scope: "col", class: i === 5 ? "num" : null, text }),
   );
   const rows = runs.map((run) =>
@@ -190,7 +236,7 @@ export function renderRuns(box, runs) {
       el("td", { class: "nowrap" }, when(run.started_at || run.created_at)),
       el("td", { class: "nowrap", text: duration(run) }),
       el("td", { class: "num", text: String(run.label_count ?? "—") }),
-      el("td", { class: "nowrap", text: run.train_count || run.validation_count ? `${run.train_count} / ${run.validation_count}` : "—" }),
+      el("td", { class: "nowrap", text: run.train_count || run.validation_count ? `${run.train_count} / ${run.validation_count} / ${run.test_count || 0}` : "—" }),
       el("td", { class: "run-message", text: runMessage(run) }),
     ),
   );
