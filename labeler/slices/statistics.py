@@ -284,9 +284,23 @@ def adjust(p_values: list[float | None], method: str = DEFAULT_CORRECTION) -> li
     if not tested:
         return adjusted
     values = np.array([p_values[i] for i in tested], dtype=np.float64)
-    corrected = multipletests(values, alpha=ALPHA, method=method)[1]
+    corrected = _holm(values) if method == "holm" else multipletests(values, method=method)[1]
     for i, value in zip(tested, corrected.tolist(), strict=True):
         adjusted[i] = float(value)
+    return adjusted
+
+
+def _holm(p_values: Floats) -> Floats:
+    """Holm's step-down adjustment: the i-th smallest p-value times (m - i), made monotone.
+
+    The same figures as statsmodels' ``multipletests(method="holm")`` (a test checks), which
+    runs a full garbage collection on every call: a quarter of a second in a web process.
+    """
+    m = p_values.size
+    order = np.argsort(p_values, kind="stable")
+    stepped = np.minimum(1.0, np.maximum.accumulate(p_values[order] * np.arange(m, 0, -1)))
+    adjusted = np.empty(m)
+    adjusted[order] = stepped
     return adjusted
 
 

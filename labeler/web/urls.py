@@ -18,6 +18,7 @@ from labeler.web import (
     labelling,
     model_pages,
     projects,
+    slices,
     team,
     throughput,
 )
@@ -68,6 +69,7 @@ urlpatterns = [
         name="standing-action",
     ),
     path("projects/<int:project_id>/models/", model_pages.models_page, name="models"),
+    path("projects/<int:project_id>/slices/", slices.slices_page, name="slices"),
     path(
         "projects/<int:project_id>/machine-review/",
         model_pages.machine_review,

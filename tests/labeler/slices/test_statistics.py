@@ -130,6 +130,12 @@ def test_adjust_is_statsmodels_and_leaves_untested_slices_out() -> None:
         found = adjust(p_values, method)
         assert [found[i] for i in (0, 2, 3, 5)] == pytest.approx(expected)
         assert found[1] is None and found[4] is None
+    many = np.random.default_rng(4).random(50) ** 3
+    many[[3, 9]] = many[5]  # ties
+    for method in ("fdr_bh", "holm"):
+        assert adjust(many.tolist(), method) == pytest.approx(
+            multipletests(many, method=method)[1].tolist()
+        )
     assert adjust([None, None]) == [None, None]
     with pytest.raises(ValueError, match="method must be one of"):
         adjust([0.1], "bonferroni")

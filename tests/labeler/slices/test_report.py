@@ -1,0 +1,117 @@
+"""The slice report of a project with planted slices: the corrupted camera is flagged as
+labelled worse, the clean ones are not; figures agree with the metrics on the same ratings;
+the report is cached until the labels change."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from labeler.agreement import metrics
+from labeler.agreement.ratings import ratings_load
+from labeler.annotations.submit import annotation_record
+from labeler.slices.report import slice_compute, slice_report
+from tests.factories import ProjectFactory
+from tests.labeler.slices.planted import CAMERAS, planted_project
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def planted():
+    return planted_project(seed=0)
+
+
+def dimension(report, key):
+    return next(d for d in report["dimensions"] if d["key"] == key)
+
+
+def slice_of(report, key, name):
+    return next(s for s in dimension(report, key)["slices"] if s["name"] == name)
+
+
+def test_the_corrupted_camera_is_flagged_and_the_clean_ones_are_not(planted):
+    """Only BrokenCam is labelled worse, by a kappa far below the rest's, with its words."""
+    report = slice_compute(planted.project)
+    cameras = {s["name"]: s for s in dimension(report, "camera")["slices"]}
+    assert set(cameras) == set(CAMERAS)
+    broken = cameras["BrokenCam"]["labels"]
+    assert broken["test"]["flagged"] and broken["test"]["p_adjusted"] < 0.001
+    assert broken["kappa"]["value"] < broken["rest_kappa"]["value"] - 0.4
+    assert broken["test"]["words"].startswith("κ ") and "lower" in broken["test"]["words"]
+    for name in ("CleanCam", "OtherCam"):
+        assert cameras[name]["labels"]["test"]["tested"]
+        assert not cameras[name]["labels"]["test"]["flagged"]
+    worse = [f for f in report["flags"] if f["question"] == "labels"]
+    assert [(f["dimension"], f["name"]) for f in worse] == [("camera", "BrokenCam")]
+    assert report["settings"]["correction"] == "Holm"
+
+
+def test_figures_are_the_metrics_on_the_slices_own_ratings(planted):
+    """A slice's kappa is fleiss_kappa on its images' rows, its counts are its final labels,
+    and a camera's slices partition the final labels."""
+    report = slice_compute(planted.project)
+    ratings = ratings_load(planted.project)
+    broken_ids = [image.pk for image in planted.images["BrokenCam"]]
+    rows = np.isin(ratings.image_ids, broken_ids)
+    expected = metrics.fleiss_kappa(ratings.codes[rows], ratings.k)
+    found = slice_of(report, "camera", "BrokenCam")["labels"]["kappa"]
+    assert found["value"] == pytest.approx(expected.value) and found["n_items"] == 60
+    assert report["overall"]["kappa"]["value"] == pytest.approx(
+        metrics.fleiss_kappa(ratings.codes, ratings.k).value
+    )
+    totals = np.sum([s["counts"] for s in dimension(report, "camera")["slices"]], axis=0)
+    assert totals.tolist() == report["overall"]["counts"]
+    assert sum(report["overall"]["counts"]) == report["overall"]["n_final"] > 0
+    assert report["overall"]["n_images"] == 180
+
+
+def test_every_dimension_cuts_the_images(planted):
+    """Tags, capture months, annotators (by username) and sources, with Images page filters."""
+    report = slice_compute(planted.project)
+    night = slice_of(report, "tag", "night")
+    assert night["n_images"] == 90 and night["browse"] == {"tag": "night"}
+    months = {s["name"]: s for s in dimension(report, "capture_month")["slices"]}
+    assert set(months) == {"March 2026", "April 2026"}
+    assert months["March 2026"]["browse"] == {
+        "captured_after": "2026-03-01",
+        "captured_before": "2026-04-01",
+    }
+    annotators = {s["name"]: s for s in dimension(report, "annotator")["slices"]}
+    assert set(annotators) == {user.username for user in planted.annotators}
+    assert all(s["n_images"] == 180 for s in annotators.values())
+    # Every image is uploaded: one slice holding everything, with no rest to compare.
+    (source,) = dimension(report, "source")["slices"]
+    assert source["name"] == "Uploaded" and not source["labels"]["test"]["tested"]
+    assert "no rest" in source["labels"]["test"]["reason"]
+
+
+def test_the_report_is_cached_until_a_label_changes(planted, django_assert_max_num_queries):
+    """A second read is a few watermark queries; a new label gives a new report."""
+    first = slice_report(planted.project)
+    with django_assert_max_num_queries(12):
+        assert slice_report(planted.project) == first
+    image = planted.images["CleanCam"][0]
+    annotation_record(
+        project=planted.project, annotator=planted.lead, image_id=image.pk, labels=["bird"]
+    )
+    assert slice_report(planted.project)["generated_at"] != first["generated_at"]
+
+
+def test_a_project_without_labels_has_a_report_that_says_so():
+    """No images, no labels: counts of zero, undefined figures with reasons, no flags."""
+    project = ProjectFactory(labels=["yes", "no"])
+    report = slice_compute(project)
+    assert report["overall"]["counts"] == [0, 0]
+    assert report["overall"]["imbalance"]["words"] == "No final labels yet."
+    assert report["overall"]["kappa"]["value"] is None and report["overall"]["kappa"]["reason"]
+    assert report["flags"] == [] and all(not d["slices"] for d in report["dimensions"])
+
+
+def test_the_report_reads_in_a_bounded_number_of_queries(planted):
+    """Queries do not grow with the images or the slices."""
+    with CaptureQueriesContext(connection) as queries:
+        slice_compute(planted.project)
+    assert len(queries) <= 16
