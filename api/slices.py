@@ -17,8 +17,9 @@ from rest_framework.response import Response
 from api.inputs import StrictInput
 from api.permissions import ProjectScopedView
 from labeler.annotations.models import Annotation
-from labeler.errors import PermissionDenied
+from labeler.errors import PermissionDenied, ValidationFailed
 from labeler.exports.formats.text import spreadsheet_safe
+from labeler.predictions.selectors import model_versions_of
 from labeler.slices.report import slice_report
 from labeler.slices.table import report_header, report_rows
 
@@ -29,6 +30,7 @@ FILE_KINDS = ("json", "csv")
 
 class SliceQuerySerializer(StrictInput, serializers.Serializer):
     correction = serializers.ChoiceField(choices=list(CORRECTIONS), default="holm")
+    version = serializers.IntegerField(required=False, min_value=1)
 
 
 class SliceDownloadQuerySerializer(SliceQuerySerializer):
@@ -36,6 +38,12 @@ class SliceDownloadQuerySerializer(SliceQuerySerializer):
     file = serializers.ChoiceField(choices=FILE_KINDS, default="csv")
 
 
+VERSION_PARAMETER = OpenApiParameter(
+    "version",
+    int,
+    description="The model version (its id) whose figures on the test images are shown; "
+    "by default the current one.",
+)
 CORRECTION_PARAMETER = OpenApiParameter(
     "correction",
     str,
@@ -60,15 +68,24 @@ class SliceView(ProjectScopedView):
         asked = query(data=self.request.query_params)
         asked.is_valid(raise_exception=True)
         options = asked.validated_data
-        return slice_report(self.project, correction=CORRECTIONS[options["correction"]]), options
+        version = None
+        if "version" in options:
+            version = model_versions_of(self.project).filter(pk=options["version"]).first()
+            if version is None:
+                raise ValidationFailed(
+                    f"No model version {options['version']} in this project.", field="version"
+                )
+        correction = CORRECTIONS[options["correction"]]
+        return slice_report(self.project, version=version, correction=correction), options
 
 
 class SliceReportView(SliceView):
     """Label counts and imbalance, then per slice (camera, source, licence, tag, capture
-    month, annotator) its label mix, agreement and flags against the rest."""
+    month, annotator) its label mix, agreement and the model's figures on its test images,
+    each against the rest, with flags."""
 
     @extend_schema(
-        parameters=[CORRECTION_PARAMETER],
+        parameters=[VERSION_PARAMETER, CORRECTION_PARAMETER],
         responses={200: OpenApiResponse(OpenApiTypes.OBJECT, description="The slice report.")},
     )
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -82,6 +99,7 @@ class SliceDownloadView(SliceView):
 
     @extend_schema(
         parameters=[
+            VERSION_PARAMETER,
             CORRECTION_PARAMETER,
             OpenApiParameter(
                 "file", str, enum=list(FILE_KINDS), description="csv (default) or json."

@@ -25,6 +25,8 @@ from labeler.agreement.selectors import figure_json
 from labeler.annotations.models import Annotation, FinalLabel
 from labeler.cached import cached
 from labeler.images.models import Image, ImageTag
+from labeler.predictions.models import ModelVersion, VersionTestOutputs
+from labeler.predictions.selectors import current_model
 from labeler.projects.models import Project
 from labeler.slices import statistics
 from labeler.slices.data import Mask, ProjectData, project_data
@@ -36,6 +38,7 @@ from labeler.slices.dimensions import (
     dimensions_for,
     largest,
 )
+from labeler.slices.model import ModelData, model_data, model_figures, model_test
 from labeler.slices.statistics import Test
 
 CACHE_SECONDS = 10 * 60
@@ -62,30 +65,47 @@ class SliceResult:
 
 
 def slice_report(
-    project: Project, *, correction: str = statistics.DEFAULT_CORRECTION
+    project: Project,
+    *,
+    version: ModelVersion | None = None,
+    correction: str = statistics.DEFAULT_CORRECTION,
 ) -> dict[str, Any]:
-    """The project's slice report, cached until what it reads changes (see the module)."""
+    """The project's slice report, cached until what it reads changes (see the module).
+
+    The model's figures are ``version``'s, else the current version's.
+    """
     final_labels_current(project=project)
-    state = f"{REPORT_VERSION}:{correction}:{timezone.get_current_timezone()}:{_watermark(project)}"
+    state = (
+        f"{REPORT_VERSION}:{correction}:{timezone.get_current_timezone()}:"
+        f"{_watermark(project, version)}"
+    )
     mark = hashlib.sha256(state.encode()).hexdigest()
     key = cache_keys.slice_report(project.pk, mark)
-    return cached(key, lambda: slice_compute(project, correction=correction), CACHE_SECONDS)
+    return cached(
+        key,
+        lambda: slice_compute(project, version=version, correction=correction),
+        CACHE_SECONDS,
+    )
 
 
 def slice_compute(
-    project: Project, *, correction: str = statistics.DEFAULT_CORRECTION
+    project: Project,
+    *,
+    version: ModelVersion | None = None,
+    correction: str = statistics.DEFAULT_CORRECTION,
 ) -> dict[str, Any]:
     """Every figure of the report (call ``final_labels_current`` first)."""
     if correction not in statistics.CORRECTIONS:
         raise ValueError(f"correction must be one of {sorted(statistics.CORRECTIONS)}.")
     data = project_data(project)
+    model, model_reason = model_data(project, version)
     sources = Sources(ratings=data.ratings, usernames=data.usernames)
     dimensions: list[tuple[SliceDimension, list[SliceResult], int, int]] = []
     results: list[SliceResult] = []
     for dimension in dimensions_for(project):
         values, left_out = largest(dimension.values(project, sources))
         found = [
-            _slice_result(data, dimension, value, len(results) + i)
+            _slice_result(data, model, dimension, value, len(results) + i)
             for i, value in enumerate(values)
         ]
         dimensions.append((dimension, found, left_out, len(values) + left_out))
@@ -106,7 +126,7 @@ def slice_compute(
             "max_values": MAX_VALUES,
         },
         "overall": _overall(project, data),
-        "model": {"version": None, "reason": MODEL_PENDING},
+        "model": _model_json(model, model_reason),
         "dimensions": [
             {
                 "key": dimension.key,
@@ -120,12 +140,6 @@ def slice_compute(
         ],
         "flags": _flags(results, adjusted),
     }
-
-
-MODEL_PENDING = (
-    "Model figures per slice are measured on the held-out test images, which this project "
-    "does not have yet."
-)
 
 
 def _overall(project: Project, data: ProjectData) -> dict[str, Any]:
@@ -150,7 +164,11 @@ def _overall(project: Project, data: ProjectData) -> dict[str, Any]:
 
 
 def _slice_result(
-    data: ProjectData, dimension: SliceDimension, value: SliceValue, index: int
+    data: ProjectData,
+    model: ModelData | None,
+    dimension: SliceDimension,
+    value: SliceValue,
+    index: int,
 ) -> SliceResult:
     in_finals = data.finals.rows.mask(value.image_ids)
     n_labels = len(data.label_ids)
@@ -167,7 +185,7 @@ def _slice_result(
     in_rated = data.rated.mask(value.image_ids)
     kappa_in = fleiss_kappa_within(data.kappa_terms, data.kappa_mask(in_rated))
     kappa_out = fleiss_kappa_within(data.kappa_terms, data.kappa_mask(~in_rated))
-    return SliceResult(
+    result = SliceResult(
         index=index,
         dimension=dimension,
         value=value,
@@ -181,6 +199,30 @@ def _slice_result(
             "rest_final_agreement": _final_agreement(data, ~in_rated),
         },
     )
+    if model is not None:
+        in_test = model.rows.mask(value.image_ids)
+        result.tests["model"] = model_test(model, in_test)
+        result.figures["model"] = model_figures(model, in_test)
+        result.figures["rest_model"] = model_figures(model, ~in_test, intervals=False)
+    return result
+
+
+def _model_json(model: ModelData | None, reason: str) -> dict[str, Any]:
+    """Which version the model's figures are of, and its figures on every test image."""
+    if model is None:
+        return {"version": None, "reason": reason, "n_test": 0}
+    everything = model_figures(model, np.ones(model.rows.ids.size, dtype=bool))
+    return {
+        "version": {
+            "id": model.version.pk,
+            "version": model.version.version,
+            "is_current": model.version.is_current,
+        },
+        "reason": None,
+        "n_test": int(model.rows.ids.size),
+        "accuracy": figure_json(everything.accuracy, kappa=False),
+        "macro_f1": figure_json(everything.macro_f1, kappa=False),
+    }
 
 
 def _final_agreement(data: ProjectData, chosen: Mask) -> Figure:
@@ -218,7 +260,23 @@ def _slice_json(result: SliceResult, adjusted: dict[str, list[float | None]]) ->
             "rest_final_agreement": figure_json(figures["rest_final_agreement"], kappa=False),
             "test": tests["labels"],
         },
-        "model": tests.get("model"),
+        "model": _slice_model_json(figures, tests.get("model")),
+    }
+
+
+def _slice_model_json(
+    figures: dict[str, Any], test: dict[str, Any] | None
+) -> dict[str, Any] | None:
+    if test is None:
+        return None
+    here, rest = figures["model"], figures["rest_model"]
+    return {
+        "n_test": here.accuracy.n_items,
+        "accuracy": figure_json(here.accuracy, kappa=False),
+        "macro_f1": figure_json(here.macro_f1, kappa=False),
+        "rest_accuracy": figure_json(rest.accuracy, kappa=False),
+        "rest_macro_f1": figure_json(rest.macro_f1, kappa=False),
+        "test": test,
     }
 
 
@@ -263,10 +321,20 @@ def _flags(
     return sorted(flags, key=lambda flag: (flag["p_adjusted"], flag["dimension"], flag["name"]))
 
 
-def _watermark(project: Project) -> str:
+def _watermark(project: Project, version: ModelVersion | None) -> str:
     """A string that changes when the report's inputs change (but metadata edits: see the
     module)."""
+    model = version or current_model(project)
+    scored = None
+    if model is not None:
+        scored = (
+            VersionTestOutputs.objects.filter(model_version=model)
+            .values_list("created_at", flat=True)
+            .first()
+        )
     parts = [
+        None if model is None else model.pk,
+        scored,
         Annotation.objects.filter(project=project).aggregate(
             n=Count("id"), last=Max("updated_at"), top=Max("id")
         ),

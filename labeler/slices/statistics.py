@@ -222,8 +222,8 @@ def kappa_difference_test(inside: KappaEstimate, outside: KappaEstimate) -> Test
         effect=difference,
         effect_name="kappa here minus kappa in the rest",
         words=(
-            f"κ {here:.2f} on {figures[0].n_items:,} images against {rest:.2f} on the other "
-            f"{figures[1].n_items:,}: {_more_or_less(difference, 'higher', 'lower')}"
+            f"κ {_signed(here)} on {figures[0].n_items:,} images against {_signed(rest)} on the "
+            f"other {figures[1].n_items:,}: {_more_or_less(difference, 'higher', 'lower')}"
         ),
     )
 
@@ -328,6 +328,11 @@ def _more_or_less(difference: float, more: str, less: str) -> str:
     if abs(difference) < 0.005:
         return "the same"
     return f"{abs(difference):.2f} {more if difference > 0 else less}"
+
+
+def _signed(value: float) -> str:
+    """Two decimals, with a true minus sign (a hyphen reads as a dash beside figures)."""
+    return f"{value:.2f}".replace("-", "\u2212")
 
 
 def _percent(share: Any) -> str:

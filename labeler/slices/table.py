@@ -28,6 +28,11 @@ def report_header(report: dict[str, Any]) -> list[str]:
         *(f"rest_kappa_{part}" for part in FIGURE_PARTS),
         *(f"labels_{part}" for part in TEST_PARTS),
         *(f"final_agreement_{part}" for part in FIGURE_PARTS),
+        *(f"accuracy_{part}" for part in FIGURE_PARTS),
+        *(f"rest_accuracy_{part}" for part in FIGURE_PARTS),
+        *(f"macro_f1_{part}" for part in FIGURE_PARTS),
+        "rest_macro_f1_value",
+        *(f"model_{part}" for part in TEST_PARTS),
     ]
 
 
@@ -46,6 +51,7 @@ def report_rows(report: dict[str, Any]) -> Iterator[list[Any]]:
         *[""] * len(FIGURE_PARTS),
         *[""] * len(TEST_PARTS),
         *_figure(overall["final_agreement"]),
+        *_model_overall(report["model"]),
     ]
     for dimension in report["dimensions"]:
         for part in dimension["slices"]:
@@ -62,7 +68,35 @@ def report_rows(report: dict[str, Any]) -> Iterator[list[Any]]:
                 *_figure(labels["rest_kappa"]),
                 *_test(labels["test"]),
                 *_figure(labels["final_agreement"]),
+                *_model(part["model"]),
             ]
+
+
+def _model_overall(model: dict[str, Any]) -> list[Any]:
+    if model["version"] is None:
+        return [""] * _MODEL_WIDTH
+    return [
+        *_figure(model["accuracy"]),
+        *[""] * len(FIGURE_PARTS),
+        *_figure(model["macro_f1"]),
+        "",
+        *[""] * len(TEST_PARTS),
+    ]
+
+
+def _model(model: dict[str, Any] | None) -> list[Any]:
+    if model is None:
+        return [""] * _MODEL_WIDTH
+    return [
+        *_figure(model["accuracy"]),
+        *_figure(model["rest_accuracy"]),
+        *_figure(model["macro_f1"]),
+        _blank(model["rest_macro_f1"]["value"]),
+        *_test(model["test"]),
+    ]
+
+
+_MODEL_WIDTH = 3 * len(FIGURE_PARTS) + 1 + len(TEST_PARTS)
 
 
 def _figure(figure: dict[str, Any]) -> list[Any]:

@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET
 
 from labeler.annotations.selectors import project_progress
+from labeler.predictions.selectors import model_versions_of
 from labeler.projects.models import Project
 from labeler.web.pages import api_url, page_labels, page_project
 
@@ -19,11 +20,14 @@ from labeler.web.pages import api_url, page_labels, page_project
 @login_required
 @require_GET
 def slices_page(request: HttpRequest, project_id: int) -> HttpResponse:
-    """The page: the counts arrive with the report, fetched by the page's script."""
+    """The page: the figures arrive with the report, fetched by the page's script (with
+    the ``version`` the page was opened with, a model version's id)."""
     project = page_project(request, project_id, oversee=True)
     context = {
         "project": project,
         "progress": project_progress(project),
+        "versions": model_versions_of(project),
+        "chosen_version": request.GET.get("version", ""),
         "slices": _slices_data(project),
     }
     return render(request, "slices/slices.html", context)

@@ -9,7 +9,7 @@ import { request, errorMessage } from "./lib/api.js";
 import { $, el, fill, pageData } from "./lib/dom.js";
 import { plural } from "./lib/format.js";
 import { setLabels } from "./lib/labels.js";
-import { labelBars, mixLegend } from "./slices/charts.js";
+import { labelBars, mixLegend, setColours } from "./slices/charts.js";
 import { flagList, slicesTable } from "./slices/tables.js";
 
 const data = pageData("slices-data");
@@ -88,12 +88,45 @@ function renderMethod() {
   $("method-note").textContent =
     `Each slice is compared with the rest of the project. Label mix: chi-square test (exact, by simulation, where counts are small). ` +
     `Labelled worse: Fleiss' κ inside against outside, with 95% intervals from its linearised standard error. ` +
+    `Agrees with final label: the share of the annotators' labels equal to their image's final label, over the images that have one (those waiting for review have none). ` +
+    `Model worse: accuracy on the slice's held-out test images against the other test images, Fisher's exact test; Wilson intervals for accuracy, a bootstrap for macro-F1. ` +
     `P-values are adjusted by ${settings.correction} over every slice tested for each question; a slice is flagged below ${settings.alpha}. ` +
     `Slices with fewer than ${settings.min_tested} images for a question, or whose rest has fewer, are shown but not tested.`;
 }
 
+function renderModel() {
+  const { model } = report;
+  const note = $("model-note");
+  if (!model.version) {
+    note.textContent = model.reason;
+    return;
+  }
+  const current = model.version.is_current ? " (the current model)" : "";
+  note.textContent = `Model v${model.version.version}${current} on its ${plural(model.n_test, "held-out test image")}: the images no version was trained, validated or tuned on.`;
+}
+
+function setUpVersions() {
+  const select = $("version-select");
+  if (!select) return;
+  select.addEventListener("change", () => {
+    const url = new URL(window.location.href);
+    if (select.value) url.searchParams.set("version", select.value);
+    else url.searchParams.delete("version");
+    window.location.assign(url);
+  });
+}
+
+/** The report's address with the page's own choices (?version=) passed on. */
+function withChoices(address) {
+  const version = new URLSearchParams(window.location.search).get("version");
+  if (!version) return address;
+  const url = new URL(address, window.location.origin);
+  url.searchParams.set("version", version);
+  return url.pathname + url.search;
+}
+
 async function loadReport() {
-  const result = await request("GET", data.urls.report);
+  const result = await request("GET", withChoices(data.urls.report));
   if (!result.ok || result.body === null) {
     const box = $("load-error");
     box.textContent = `The slice report could not be loaded (${errorMessage(result, { brief: true })}). Reload the page to try again.`;
@@ -102,11 +135,15 @@ async function loadReport() {
     return;
   }
   report = result.body;
+  setColours(report.labels.map((label) => label.id));
   renderCounts();
+  renderModel();
   renderFlags();
   showDimension(chosenDimension());
   renderMethod();
   $("slices-report").dataset.state = "ready";
 }
 
+for (const id of ["download-csv", "download-json"]) $(id).href = withChoices($(id).getAttribute("href"));
+setUpVersions();
 loadReport();

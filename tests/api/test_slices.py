@@ -10,8 +10,8 @@ import pytest
 
 from labeler.images.models import ImageTag
 from tests.conftest import client_for
-from tests.factories import UserFactory, add_member
-from tests.labeler.slices.planted import planted_project
+from tests.factories import ModelVersionFactory, ProjectFactory, UserFactory, add_member
+from tests.labeler.slices.planted import planted_model, planted_project
 
 pytestmark = pytest.mark.django_db
 
@@ -74,3 +74,20 @@ def test_the_json_file_is_the_report(planted):
     answer = lead.get(url(planted.project, "download/") + "?file=json")
     assert answer["Content-Type"] == "application/json"
     assert answer.json() == lead.get(url(planted.project)).json()
+
+
+def test_a_version_is_chosen_by_id_and_another_projects_is_a_400(planted):
+    """?version= picks the model whose figures are shown; one of another project, or none,
+    is refused naming the field; the CSV carries the model's columns."""
+    version = planted_model(planted, fails_on="CleanCam", current=False)
+    lead = client_for(planted.lead)
+    body = lead.get(url(planted.project) + f"?version={version.pk}").json()
+    assert body["model"]["version"]["id"] == version.pk
+    elsewhere = ModelVersionFactory(project=ProjectFactory(name="Elsewhere"))
+    for bad in (elsewhere.pk, 999999, "v1"):
+        answer = lead.get(url(planted.project) + f"?version={bad}")
+        assert answer.status_code == 400 and "version" in answer.json()["errors"], bad
+    table = lead.get(url(planted.project, "download/") + f"?version={version.pk}")
+    rows = list(csv.DictReader(io.StringIO(table.content.decode())))
+    clean = next(r for r in rows if r["dimension"] == "camera" and r["slice"] == "CleanCam")
+    assert clean["model_flagged"] == "True" and clean["accuracy_n_items"] == "30"

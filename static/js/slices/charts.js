@@ -4,8 +4,20 @@
 import { el, svg } from "../lib/dom.js";
 import { percent, plural } from "../lib/format.js";
 import { labelName, labelOf } from "../lib/labels.js";
+import { PALETTE } from "../dashboard/common.js";
 
-const colourOf = (id) => (labelOf(id) ? labelOf(id).color : "#7f7f7f");
+// Labels' own colours, unless two labels share one: then the bars could not be told
+// apart, and the dashboard's palette colours them in label order instead.
+let colours = new Map();
+
+/** Decide the colour of each label of the report (call before drawing). */
+export function setColours(labelIds) {
+  const own = labelIds.map((id) => (labelOf(id) ? labelOf(id).color.toLowerCase() : null));
+  const distinct = own.every((colour) => colour) && new Set(own).size === own.length;
+  colours = new Map(labelIds.map((id, i) => [id, distinct ? own[i] : PALETTE[i % PALETTE.length]]));
+}
+
+const colourOf = (id) => colours.get(id) || "#7f7f7f";
 
 /** One horizontal bar per label: its count and share of the final labels, the rarest marked. */
 export function labelBars(labelIds, counts, { rarest = null, width = 520 } = {}) {
@@ -42,7 +54,7 @@ export function labelBars(labelIds, counts, { rarest = null, width = 520 } = {})
 }
 
 /** A slice's label mix as one bar of its labels' shares (empty without final labels). */
-export function mixBar(labelIds, counts, { width = 150, height = 14 } = {}) {
+export function mixBar(labelIds, counts, { width = 96, height = 14 } = {}) {
   const total = counts.reduce((sum, n) => sum + n, 0);
   const root = svg("svg", {
     class: "mix-bar",

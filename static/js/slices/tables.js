@@ -5,7 +5,6 @@
 import { el } from "../lib/dom.js";
 import { isNum, fixed, percent, plural } from "../lib/format.js";
 import { makeSortable, table } from "../lib/tables.js";
-import { bandBadge } from "../dashboard/common.js";
 import { mixBar } from "./charts.js";
 
 const QUESTION_BADGES = { mix: "Mix differs", labels: "Labelled worse", model: "Model worse" };
@@ -25,18 +24,21 @@ export function figureText(figure, { asPercent = false } = {}) {
   return { value: show(figure.value), interval, n: figure.n_items };
 }
 
-function figureTd(figure, { asPercent = false, band = false } = {}) {
+function figureTd(figure, { asPercent = false, band = false, rest = null } = {}) {
   const text = figureText(figure, { asPercent });
+  const restText = rest ? figureText(rest, { asPercent }) : null;
+  const elsewhere = rest ? el("span", { class: "sub rest", text: `elsewhere ${restText ? restText.value : "—"}` }) : null;
   if (!text) {
     const reason = figure && figure.reason ? figure.reason : "not computed";
-    return el("td", { class: "num undefined-figure", title: reason, dataset: { sort: "" } }, "—");
+    return el("td", { class: "num undefined-figure", title: reason, dataset: { sort: "" } }, "—", elsewhere);
   }
   return el(
     "td",
     { class: "num", dataset: { sort: String(figure.value) }, title: `95% interval${text.interval || ": none"}, over ${plural(text.n, "image")}` },
     el("span", { class: "figure-number", text: text.value }),
-    band ? bandBadge(figure.band) : null,
+    band && figure.band ? el("span", { class: `band-dot band-${figure.band.replace(/\s+/g, "-")}`, title: figure.band, "aria-label": figure.band }) : null,
     el("span", { class: "sub interval", text: `${text.interval ? `${text.interval.trim()} · ` : ""}n ${text.n}` }),
+    elsewhere,
   );
 }
 
@@ -47,10 +49,13 @@ function testTd(question, test) {
   }
   return el(
     "td",
-    { class: test.flagged ? "test-cell flagged" : "test-cell", dataset: { sort: String(test.p_adjusted) }, title: test.method },
+    {
+      class: test.flagged ? "test-cell flagged" : "test-cell",
+      dataset: { sort: String(test.p_adjusted) },
+      title: `${test.words ? `${test.words}. ` : ""}${test.method}; ${pText(test.p_value)} before adjusting.`,
+    },
     test.flagged ? el("span", { class: "flag-badge", text: QUESTION_BADGES[question] }) : el("span", { class: "ok-mark", text: "No" }),
-    el("span", { class: "sub", text: `${pText(test.p_adjusted)} adjusted` }),
-    test.flagged ? el("span", { class: "sub effect", text: test.words }) : null,
+    el("span", { class: "sub", text: `adj. ${pText(test.p_adjusted)}` }),
   );
 }
 
@@ -64,8 +69,17 @@ function sliceName(part, imagesUrl) {
   );
 }
 
-function sliceRow(part, labelIds, imagesUrl) {
-  const flagged = [part.mix, part.labels.test, part.model].some((t) => t && t.flagged);
+function modelCells(model) {
+  if (!model) return [];
+  return [
+    figureTd(model.accuracy, { asPercent: true, rest: model.rest_accuracy }),
+    figureTd(model.macro_f1, { rest: model.rest_macro_f1 }),
+    testTd("model", model.test),
+  ];
+}
+
+function sliceRow(part, labelIds, imagesUrl, withModel) {
+  const flagged = [part.mix, part.labels.test, part.model && part.model.test].some((t) => t && t.flagged);
   return el(
     "tr",
     { class: flagged ? "flagged" : null, dataset: { slice: part.value, name: part.name } },
@@ -73,45 +87,49 @@ function sliceRow(part, labelIds, imagesUrl) {
     el("td", { class: "num", dataset: { sort: String(part.n_images) } }, String(part.n_images), el("span", { class: "sub", text: `${part.n_final} final` })),
     el("td", { class: "mix-cell" }, mixBar(labelIds, part.counts)),
     testTd("mix", part.mix),
-    figureTd(part.labels.kappa, { band: true }),
-    figureTd(part.labels.rest_kappa),
+    figureTd(part.labels.kappa, { band: true, rest: part.labels.rest_kappa }),
     figureTd(part.labels.final_agreement, { asPercent: true }),
     testTd("labels", part.labels.test),
+    withModel ? modelCells(part.model) : null,
   );
 }
 
-/** The overall row every slice is compared with (its mix, its agreement). */
-function overallRow(overall, labelIds) {
+/** The overall row every slice is compared with (its mix, its agreement, its model). */
+function overallRow(report, labelIds, withModel) {
+  const { overall, model } = report;
+  const none = () => el("td", { class: "muted" }, "—");
   return el(
     "tr",
     { class: "overall-row" },
     el("th", { scope: "row", class: "slice-name" }, el("span", { class: "name", text: "All images" })),
     el("td", { class: "num" }, String(overall.n_images), el("span", { class: "sub", text: `${overall.n_final} final` })),
     el("td", { class: "mix-cell" }, mixBar(labelIds, overall.counts)),
-    el("td", { class: "muted" }, "—"),
+    none(),
     figureTd(overall.kappa, { band: true }),
-    el("td", { class: "muted" }, "—"),
     figureTd(overall.final_agreement, { asPercent: true }),
-    el("td", { class: "muted" }, "—"),
+    none(),
+    withModel ? [figureTd(model.accuracy, { asPercent: true }), figureTd(model.macro_f1), none()] : null,
   );
 }
 
 /** The table of one dimension's slices, sortable by its figures. */
 export function slicesTable(dimension, report, imagesUrl) {
   const labelIds = report.labels.map((label) => label.id);
-  const head = [
+  const withModel = Boolean(report.model.version);
+  const columns = [
     ["Slice", "text"],
     ["Images", "num"],
     ["Label mix", null],
     ["Mix differs", "num"],
-    ["κ here", "num"],
-    ["κ elsewhere", "num"],
-    ["Agrees with final label", "num"],
+    ["Fleiss' κ", "num"],
+    ["Agrees with final", "num"],
     ["Labelled worse", "num"],
-  ].map(([name, sort]) =>
+    ...(withModel ? [["Test accuracy", "num"], ["Test macro-F1", "num"], ["Model worse", "num"]] : []),
+  ];
+  const head = columns.map(([name, sort]) =>
     el("th", { scope: "col", class: sort === "num" ? "num" : null, dataset: sort ? { sortable: sort } : {} }, name),
   );
-  const rows = [overallRow(report.overall, labelIds), ...dimension.slices.map((part) => sliceRow(part, labelIds, imagesUrl))];
+  const rows = [overallRow(report, labelIds, withModel), ...dimension.slices.map((part) => sliceRow(part, labelIds, imagesUrl, withModel))];
   const built = table({ class: "data-table slices-table", id: "slices-data-table", dataset: { dimension: dimension.key } }, head, rows);
   makeSortable(built);
   return el("div", { class: "table-wrap" }, built);
@@ -120,7 +138,9 @@ export function slicesTable(dimension, report, imagesUrl) {
 /** The flagged slices, surest first, each with its question, effect and adjusted p-value. */
 export function flagList(report) {
   if (!report.flags.length) {
-    const tested = report.dimensions.flatMap((d) => d.slices).filter((s) => s.mix.tested || s.labels.test.tested).length;
+    const tested = report.dimensions
+      .flatMap((d) => d.slices)
+      .filter((s) => s.mix.tested || s.labels.test.tested || (s.model && s.model.test.tested)).length;
     return el("p", {
       class: "muted no-flags",
       text: tested

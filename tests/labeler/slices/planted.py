@@ -4,7 +4,8 @@ Three annotators label every image, each right 92% of the time, except on the ca
 "BrokenCam", where two of them label at random: its labels are corrupted. "CleanCam" and
 "OtherCam" are labelled alike. Image rows are written straight (no files: the report reads
 none), the labels through the annotations' own recorder, the final labels by the consensus
-refresh.
+refresh. ``planted_model`` adds a model version scored on half of the images, which fails
+on one camera.
 """
 
 from __future__ import annotations
@@ -19,12 +20,16 @@ from django.contrib.auth.models import User
 from labeler.agreement.final_labels import final_labels_current
 from labeler.annotations.submit import annotation_record
 from labeler.images.models import Image, ImageTag
+from labeler.predictions.models import ModelVersion
+from labeler.predictions.test_outputs import TestOutputs, outputs_row
 from labeler.projects.models import Project, Role
 from tests.factories import ProjectFactory, UserFactory, add_member
 
 CAMERAS = {"CleanCam": 60, "BrokenCam": 60, "OtherCam": 60}
 LABELS = ["cat", "dog", "bird"]
+COLOURS = ["#2458d6", "#d9480f", "#2b8a3e"]
 ACCURACY = 0.92
+LICENCES = ("CC BY 4.0", "CC BY 4.0", "CC0 1.0")
 
 
 @dataclass
@@ -36,24 +41,39 @@ class Planted:
     truth: dict[int, int]  # image id: label index
 
 
-def planted_project(seed: int = 0, *, name: str = "Planted", tags: bool = True) -> Planted:
+def planted_project(
+    seed: int = 0,
+    *,
+    name: str = "Planted",
+    tags: bool = True,
+    cameras: tuple[str, str, str] = tuple(CAMERAS),
+) -> Planted:
     """The project (see the module); half of each camera's images carry the tag "night",
-    every image a capture month (March or April 2026)."""
+    every image a capture month (March or April 2026) and a licence. ``cameras`` names the
+    clean camera, the corrupted one and the other one."""
     rng = np.random.default_rng(seed)
-    project = ProjectFactory(name=name, overlap=3, labels=LABELS)
+    broken = cameras[1]
+    # A 2-of-3 majority decides (as in the demo); ties go to review.
+    project = ProjectFactory(name=name, overlap=3, labels=LABELS, review_threshold=0.6)
+    for label, colour in zip(project.labels.order_by("position"), COLOURS, strict=True):
+        label.color = colour
+        label.save(update_fields=["color"])
     lead = UserFactory(username=f"{name.lower()}-lead")
     add_member(project, lead, Role.LEAD)
     annotators = [UserFactory(username=f"{name.lower()}-ann{i}") for i in range(3)]
     for user in annotators:
         add_member(project, user)
-    images = {camera: _images(project, camera, n) for camera, n in CAMERAS.items()}
+    images = {
+        camera: _images(project, camera, n)
+        for camera, n in zip(cameras, CAMERAS.values(), strict=True)
+    }
     truth = {}
     for camera, rows in images.items():
         for image in rows:
             true = int(rng.integers(0, len(LABELS)))
             truth[image.pk] = true
             for index, user in enumerate(annotators):
-                random = camera == "BrokenCam" and index > 0
+                random = camera == broken and index > 0
                 label = (
                     int(rng.integers(0, len(LABELS))) if random or rng.random() > ACCURACY else true
                 )
@@ -82,7 +102,41 @@ def _images(project: Project, camera: str, n: int) -> list[Image]:
             size_bytes=100,
             camera=camera,
             captured_at=months[i % 2],
+            licence=LICENCES[i % len(LICENCES)],
         )
         for i in range(n)
     ]
     return Image.objects.bulk_create(rows)
+
+
+def planted_model(
+    planted: Planted, *, fails_on: str = "OtherCam", seed: int = 0, current: bool = True
+) -> ModelVersion:
+    """A model version scored on every other image of each camera (30 test images each):
+    right on 95% of them, but on 45% of ``fails_on``'s."""
+    rng = np.random.default_rng(seed)
+    project = planted.project
+    label_ids = list(project.labels.order_by("position", "id").values_list("pk", flat=True))
+    image_ids, y_true, probabilities = [], [], []
+    for camera, rows in planted.images.items():
+        accuracy = 0.45 if camera == fails_on else 0.95
+        for image in rows[1::2]:
+            true = planted.truth[image.pk]
+            guess = true if rng.random() < accuracy else (true + 1 + int(rng.integers(0, 2))) % 3
+            row = np.full(len(label_ids), 0.1)
+            row[guess] = 0.8
+            image_ids.append(image.pk)
+            y_true.append(true)
+            probabilities.append(row)
+    number = project.model_versions.count() + 1
+    version = ModelVersion.objects.create(project=project, version=number, is_current=current)
+    outputs = TestOutputs(
+        image_ids=image_ids,
+        y_true=np.array(y_true),
+        probabilities=np.array(probabilities),
+        label_ids=label_ids,
+        multi_label=False,
+        thresholds=None,
+    )
+    outputs_row(version, outputs).save()
+    return version

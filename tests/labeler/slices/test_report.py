@@ -1,6 +1,7 @@
 """The slice report of a project with planted slices: the corrupted camera is flagged as
 labelled worse, the clean ones are not; figures agree with the metrics on the same ratings;
-the report is cached until the labels change."""
+the report is cached until the labels change. A model version scored on test images that
+fails on one camera is flagged there."""
 
 from __future__ import annotations
 
@@ -8,13 +9,15 @@ import numpy as np
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from sklearn.metrics import accuracy_score, f1_score
 
 from labeler.agreement import metrics
 from labeler.agreement.ratings import ratings_load
 from labeler.annotations.submit import annotation_record
+from labeler.predictions.selectors import version_test_outputs
 from labeler.slices.report import slice_compute, slice_report
-from tests.factories import ProjectFactory
-from tests.labeler.slices.planted import CAMERAS, planted_project
+from tests.factories import ModelVersionFactory, ProjectFactory
+from tests.labeler.slices.planted import CAMERAS, planted_model, planted_project
 
 pytestmark = pytest.mark.django_db
 
@@ -115,3 +118,49 @@ def test_the_report_reads_in_a_bounded_number_of_queries(planted):
     with CaptureQueriesContext(connection) as queries:
         slice_compute(planted.project)
     assert len(queries) <= 16
+
+
+def test_the_camera_the_model_fails_on_is_flagged_and_the_others_are_not(planted):
+    """On the current version's test images: OtherCam's accuracy is lower beyond chance;
+    figures are scikit-learn's on the slice's test images, with intervals and n."""
+    version = planted_model(planted, fails_on="OtherCam")
+    report = slice_compute(planted.project)
+    assert report["model"]["version"] == {"id": version.pk, "version": 1, "is_current": True}
+    assert report["model"]["n_test"] == 90
+    cameras = {s["name"]: s["model"] for s in dimension(report, "camera")["slices"]}
+    assert cameras["OtherCam"]["test"]["flagged"]
+    assert "points lower" in cameras["OtherCam"]["test"]["words"]
+    for name in ("CleanCam", "BrokenCam"):
+        assert cameras[name]["test"]["tested"] and not cameras[name]["test"]["flagged"]
+    outputs = version_test_outputs(version)
+    rows = [i for i, pk in enumerate(outputs.image_ids) if pk in ids(planted, "OtherCam")]
+    predicted = outputs.probabilities[rows].argmax(axis=1)
+    other = cameras["OtherCam"]
+    assert other["n_test"] == 30
+    truth = outputs.y_true[rows]
+    assert other["accuracy"]["value"] == pytest.approx(accuracy_score(truth, predicted))
+    assert other["macro_f1"]["value"] == pytest.approx(f1_score(truth, predicted, average="macro"))
+    assert other["accuracy"]["ci_low"] < other["accuracy"]["value"] < other["accuracy"]["ci_high"]
+    assert other["macro_f1"]["ci_low"] is not None and other["rest_accuracy"]["n_items"] == 60
+    assert ("camera", "OtherCam", "model") in {
+        (f["dimension"], f["name"], f["question"]) for f in report["flags"]
+    }
+
+
+def test_a_chosen_version_and_one_never_scored_on_test_images(planted):
+    """An older version is read when asked for; a version without test outputs says why."""
+    failing = planted_model(planted, fails_on="CleanCam", current=False)
+    planted_model(planted, fails_on="OtherCam", seed=1)
+    chosen = slice_compute(planted.project, version=failing)
+    assert chosen["model"]["version"]["id"] == failing.pk
+    flagged = {f["name"] for f in chosen["flags"] if f["question"] == "model"}
+    assert "CleanCam" in flagged and "OtherCam" not in flagged
+    unscored = ModelVersionFactory(project=planted.project, version=9, is_current=False)
+    report = slice_compute(planted.project, version=unscored)
+    assert report["model"]["version"] is None
+    assert "v9 was not scored on held-out test images" in report["model"]["reason"]
+    assert all(s["model"] is None for d in report["dimensions"] for s in d["slices"])
+
+
+def ids(planted, camera):
+    return {image.pk for image in planted.images[camera]}
