@@ -29,6 +29,11 @@ def slice_report(project_id: int, mark: str) -> str:
     return f"slices:{project_id}:{mark}"
 
 
+def slice_report_recent(project_id: int, digest: str) -> str:
+    """The project's slice report as last computed, under ``digest`` of what was asked."""
+    return f"slices-recent:{project_id}:{digest}"
+
+
 def review_candidates(project_id: int, digest: str) -> str:
     """The project's review queue, as of ``digest`` (its labels' and settings' state)."""
     return f"review:{project_id}:{digest}"

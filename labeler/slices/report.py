@@ -1,10 +1,13 @@
 """The slice report of a project: label counts and imbalance, then per slice of every
 dimension its label mix, its agreement and its model figures against the rest, with flags.
 
-Reports are cached under a watermark of what they read (annotations, final labels,
-images, tags, the model version), as the agreement report is, so page views and
-downloads reuse one until something changes. A lead's edit of an image's camera or
-licence leaves no watermark, so a cached report also expires after ``CACHE_SECONDS``.
+Reports are cached under a watermark of what they read (label changes, which every
+annotation and final label leaves; the images; the model version), as the agreement
+report is, so page views and downloads reuse one until something changes. An edit of an
+image's camera, licence or tags leaves no watermark (counting tags through the images cost
+more than the rest of a cached read at 100,000 images), so a cached report also expires
+after ``CACHE_SECONDS``. Readers get the report as computed within the last
+``RECENT_SECONDS`` (``slice_report``), so labelling does not make every view compute it.
 """
 
 from __future__ import annotations
@@ -18,13 +21,12 @@ from django.db.models import Count, Max
 from django.utils import timezone
 
 from labeler import cache_keys
-from labeler.agreement.final_labels import final_labels_current
+from labeler.agreement.final_labels import final_labels_current, label_changes
 from labeler.agreement.metrics import Figure
 from labeler.agreement.metrics.linearised import fleiss_kappa_within
 from labeler.agreement.selectors import figure_json
-from labeler.annotations.models import Annotation, FinalLabel
 from labeler.cached import cached
-from labeler.images.models import Image, ImageTag
+from labeler.images.models import Image
 from labeler.predictions.models import ModelVersion, VersionTestOutputs
 from labeler.predictions.selectors import current_model
 from labeler.projects.models import Project
@@ -42,6 +44,7 @@ from labeler.slices.model import ModelData, model_data, model_figures, model_tes
 from labeler.slices.statistics import Test
 
 CACHE_SECONDS = 10 * 60
+RECENT_SECONDS = 5 * 60
 # Part of the cache key: a report of an older layout is not served once this changes.
 REPORT_VERSION = 1
 QUESTIONS = {
@@ -70,15 +73,34 @@ def slice_report(
     version: ModelVersion | None = None,
     correction: str = statistics.DEFAULT_CORRECTION,
 ) -> dict[str, Any]:
+    """The project's slice report as computed within the last ``RECENT_SECONDS``, else as
+    of now (``slice_report_current``).
+
+    While annotators label, every label changes the watermark: without this a lead's every
+    view would compute the report afresh (seconds at 100,000 images, see
+    docs/benchmarks.md). The report says when it was computed (``generated_at``).
+    """
+    choices = _choices(project, version, correction)
+    key = cache_keys.slice_report_recent(project.pk, choices)
+    return cached(
+        key,
+        lambda: slice_report_current(project, version=version, correction=correction),
+        RECENT_SECONDS,
+    )
+
+
+def slice_report_current(
+    project: Project,
+    *,
+    version: ModelVersion | None = None,
+    correction: str = statistics.DEFAULT_CORRECTION,
+) -> dict[str, Any]:
     """The project's slice report, cached until what it reads changes (see the module).
 
     The model's figures are ``version``'s, else the current version's.
     """
     final_labels_current(project=project)
-    state = (
-        f"{REPORT_VERSION}:{correction}:{timezone.get_current_timezone()}:"
-        f"{_watermark(project, version)}"
-    )
+    state = f"{_choices(project, version, correction)}:{_watermark(project, version)}"
     mark = hashlib.sha256(state.encode()).hexdigest()
     key = cache_keys.slice_report(project.pk, mark)
     return cached(
@@ -86,6 +108,13 @@ def slice_report(
         lambda: slice_compute(project, version=version, correction=correction),
         CACHE_SECONDS,
     )
+
+
+def _choices(project: Project, version: ModelVersion | None, correction: str) -> str:
+    """What the report is asked for, beside the data: a digest of it."""
+    chosen = "current" if version is None else version.pk
+    state = f"{REPORT_VERSION}:{correction}:{chosen}:{timezone.get_current_timezone()}"
+    return hashlib.sha256(state.encode()).hexdigest()
 
 
 def slice_compute(
@@ -322,8 +351,9 @@ def _flags(
 
 
 def _watermark(project: Project, version: ModelVersion | None) -> str:
-    """A string that changes when the report's inputs change (but metadata edits: see the
-    module)."""
+    """A string that changes when the report's inputs change, but for metadata edits (see
+    the module): every change of labels (annotations and final labels alike leave a label
+    change, counted by one index-only aggregate), the images, the labels and the model."""
     model = version or current_model(project)
     scored = None
     if model is not None:
@@ -335,14 +365,8 @@ def _watermark(project: Project, version: ModelVersion | None) -> str:
     parts = [
         None if model is None else model.pk,
         scored,
-        Annotation.objects.filter(project=project).aggregate(
-            n=Count("id"), last=Max("updated_at"), top=Max("id")
-        ),
-        FinalLabel.objects.filter(labels__project=project).aggregate(
-            n=Count("id"), last=Max("updated_at")
-        ),
+        label_changes(project),
         Image.objects.filter(project=project).aggregate(n=Count("id"), top=Max("id")),
-        ImageTag.objects.filter(image__project=project).aggregate(n=Count("id"), top=Max("id")),
         list(project.labels.order_by("position", "id").values_list("pk", "name")),
         project.multi_label,
     ]

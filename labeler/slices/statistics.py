@@ -259,18 +259,20 @@ def ratio_within(numerator: Floats, denominator: Floats, chosen: Mask) -> Figure
 
     For shares of ratings that are clustered in rows (the ratings of one image): each row
     is one unit, and the interval comes from the ratio's linearised standard error,
-    clipped to [0, 1]. ``n_items`` counts the rows with a nonzero denominator.
+    clipped to [0, 1]. ``n_items`` counts the rows with a nonzero denominator. Sums are
+    products with the rows' 0/1 weights, with no copy of the rows.
     """
-    used = chosen & (denominator > 0)
-    n_rows = int(np.count_nonzero(used))
+    weights = (chosen & (denominator > 0)).astype(np.float64)
+    n_rows = int(weights.sum())
     if n_rows == 0:
         return Figure(value=None, reason="no image here has a final label and a rating", n_items=0)
-    top, bottom = numerator[used], denominator[used]
-    share = float(top.sum() / bottom.sum())
+    bottom = float(np.einsum("i,i->", weights, denominator))
+    share = float(np.einsum("i,i->", weights, numerator)) / bottom
     if n_rows < 2:
         return Figure(value=share, reason=None, n_items=n_rows)
-    influence = (top - share * bottom) / bottom.sum()
-    error = float(np.sqrt(n_rows / (n_rows - 1.0) * float(influence @ influence)))
+    influence = weights * (numerator - share * denominator) / bottom
+    spread = float(np.einsum("i,i->", influence, influence))
+    error = float(np.sqrt(n_rows / (n_rows - 1.0) * spread))
     low, high = (float(np.clip(share + side * Z_95 * error, 0.0, 1.0)) for side in (-1, 1))
     return Figure(value=share, reason=None, n_items=n_rows, ci_low=low, ci_high=high)
 

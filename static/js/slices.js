@@ -7,7 +7,7 @@
  */
 import { request, errorMessage } from "./lib/api.js";
 import { $, el, fill, pageData } from "./lib/dom.js";
-import { plural } from "./lib/format.js";
+import { plural, timeTag } from "./lib/format.js";
 import { setLabels } from "./lib/labels.js";
 import { labelBars, mixLegend, setColours } from "./slices/charts.js";
 import { flagList, slicesTable } from "./slices/tables.js";
@@ -136,6 +136,7 @@ async function loadReport() {
   }
   report = result.body;
   setColours(report.labels.map((label) => label.id));
+  $("report-meta").append(" · computed ", timeTag(report.generated_at));
   renderCounts();
   renderModel();
   renderFlags();
