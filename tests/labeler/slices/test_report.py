@@ -12,11 +12,14 @@ from django.test.utils import CaptureQueriesContext
 from sklearn.metrics import accuracy_score, f1_score
 
 from labeler.agreement import metrics
+from labeler.agreement.final_labels import final_labels_current
 from labeler.agreement.ratings import ratings_load
+from labeler.annotations.models import FinalLabel
 from labeler.annotations.submit import annotation_record
+from labeler.images.models import Image
 from labeler.predictions.selectors import version_test_outputs
 from labeler.slices.report import slice_compute, slice_report, slice_report_current
-from tests.factories import ModelVersionFactory, ProjectFactory
+from tests.factories import ModelVersionFactory, ProjectFactory, UserFactory, add_member
 from tests.labeler.slices.planted import CAMERAS, planted_model, planted_project
 
 pytestmark = pytest.mark.django_db
@@ -171,3 +174,44 @@ def test_a_chosen_version_and_one_never_scored_on_test_images(planted):
 
 def ids(planted, camera):
     return {image.pk for image in planted.images[camera]}
+
+
+def test_a_multi_label_project_counts_images_per_label_and_pools_decisions():
+    """Counts are images carrying each label; the kappa pools every yes/no decision, its n
+    counting images; the mix is tested label by label."""
+    project = ProjectFactory(
+        name="Tags", overlap=2, multi_label=True, labels=["sky", "sea", "land"]
+    )
+    annotators = [UserFactory(username=f"multi-{i}") for i in range(2)]
+    for user in annotators:
+        add_member(project, user)
+    rng = np.random.default_rng(4)
+    images = Image.objects.bulk_create(
+        Image(project=project, file=f"m/{i}.png", original_name=f"{i}.png", width=8, height=8,
+              sha256=f"{i:064d}", format="PNG", size_bytes=10, camera=("A", "B")[i % 2])
+        for i in range(100)
+    )  # fmt: skip
+    for image in images:
+        often = 0.8 if image.camera == "A" else 0.15
+        truth = [name for name in ("sky", "sea") if rng.random() < often]
+        for user in annotators:
+            given = [n for n in ("sky", "sea") if (n in truth) != (rng.random() < 0.1)]
+            annotation_record(
+                project=project, annotator=user, image_id=image.pk, labels=given or ["land"]
+            )
+    final_labels_current(project=project)
+    report = slice_compute(project)
+    ratings = ratings_load(project)
+    pooled = np.concatenate(metrics.binary_matrices(ratings.label_sets))
+    assert report["overall"]["kappa"]["value"] == pytest.approx(
+        metrics.fleiss_kappa(pooled, 2).value
+    )
+    assert report["overall"]["kappa"]["n_items"] == 100
+    finals = FinalLabel.objects.filter(image__project=project)
+    assert report["overall"]["n_final"] == finals.count() > 0
+    sky = finals.filter(labels__name="sky").count()
+    assert report["overall"]["counts"][0] == sky
+    camera_a = slice_of(report, "camera", "A")
+    assert camera_a["mix"]["method"] == "Fisher's exact test per label, Bonferroni over the labels"
+    assert camera_a["mix"]["flagged"]
+    assert camera_a["labels"]["final_agreement"]["value"] is not None
