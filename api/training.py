@@ -15,6 +15,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from api.inputs import StrictInput
+from api.model_figures import BaselineSerializer, TestSetFiguresSerializer
 from api.parsers import JSONParser
 from api.permissions import ProjectObjectView, ProjectScopedView
 from labeler.errors import PermissionDenied
@@ -45,8 +46,8 @@ class TrainingRunSerializer(serializers.ModelSerializer):
         fields = [
             "id", "project", "status", "reason", "requested_by", "config", "device", "epoch",
             "epochs", "progress", "history", "message", "cancel_requested", "label_count",
-            "train_count", "validation_count", "model_version", "created_at", "started_at",
-            "finished_at",
+            "train_count", "validation_count", "test_count", "model_version", "created_at",
+            "started_at", "finished_at",
         ]  # fmt: skip
         read_only_fields = fields
 
@@ -70,25 +71,10 @@ class PerLabelSerializer(serializers.Serializer):
     support = serializers.IntegerField()
 
 
-class BaselineSerializer(serializers.Serializer):
-    version = serializers.IntegerField(help_text="The version that was current.")
-    images = serializers.IntegerField(
-        required=False, help_text="Validation images compared: those it was not trained on."
-    )
-    seen = serializers.IntegerField(
-        required=False, help_text="Validation images left out: it was trained on them."
-    )
-    accuracy = serializers.FloatField(required=False, allow_null=True)
-    macro_f1 = serializers.FloatField(required=False, allow_null=True)
-    candidate_accuracy = serializers.FloatField(
-        required=False, help_text="The new version's accuracy on the same images."
-    )
-    candidate_macro_f1 = serializers.FloatField(
-        required=False, help_text="The new version's macro-F1 on the same images."
-    )
-
-
 class MetricsSerializer(serializers.Serializer):
+    """The top-level figures are on the validation images, which chose the kept epoch and
+    the thresholds; ``test`` holds the figures on images no model trained on."""
+
     accuracy = serializers.FloatField(allow_null=True)
     macro_f1 = serializers.FloatField(allow_null=True)
     ece = serializers.FloatField(allow_null=True)
@@ -104,8 +90,15 @@ class MetricsSerializer(serializers.Serializer):
     )
     baseline = BaselineSerializer(
         allow_null=True,
-        help_text="The model current at training time and the new one, both measured on the "
-        "new one's validation images that the current one was not trained on.",
+        help_text="The model current at training time and the new one, paired on the new "
+        "one's test images that the current one never saw (versions trained before the "
+        "project had a test set: on the new one's validation images).",
+    )
+    test = TestSetFiguresSerializer(
+        allow_null=True,
+        help_text="Every figure on the held-out test images, which no model of the project "
+        "trains on; null for a version trained before the project had a test set, or "
+        "without a test image.",
     )
 
 
@@ -134,6 +127,13 @@ class ModelVersionSerializer(serializers.ModelSerializer):
             for entry in metrics.get("per_label", [])
         ]
         metrics.setdefault("baseline", None)
+        test = metrics.get("test")
+        if test:
+            rows = test.get("per_label", [])
+            named = [{**row, "name": names.get(row.get("label"), "")} for row in rows]
+            metrics["test"] = {**test, "per_label": named}
+        else:
+            metrics["test"] = None
         return metrics
 
     @extend_schema_field(PrelabelSerializer)

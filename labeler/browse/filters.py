@@ -21,7 +21,13 @@ from typing import Any
 
 from django.db.models import QuerySet
 
-from labeler.browse import core_filters, duplicate_filters, label_check_filters, metadata_filters
+from labeler.browse import (
+    core_filters,
+    duplicate_filters,
+    label_check_filters,
+    metadata_filters,
+    split_filters,
+)
 from labeler.browse.image_filter import ImageFilter
 from labeler.browse.sorts import SORTS, sort_apply
 from labeler.browse.values import MAX_VALUES, label_ids, param_values, user_ids
@@ -32,7 +38,13 @@ from labeler.projects.selectors import can_manage, can_see_all_annotations, proj
 from labeler.text_in import text_unsafe_find
 
 # Every module of filters, in the order the Images page's form and the API schema list them.
-FILTER_MODULES = (core_filters, duplicate_filters, label_check_filters, metadata_filters)
+FILTER_MODULES = (
+    core_filters,
+    duplicate_filters,
+    label_check_filters,
+    split_filters,
+    metadata_filters,
+)
 
 FILTERS: dict[str, ImageFilter] = {}
 

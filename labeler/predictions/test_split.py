@@ -10,6 +10,7 @@ same for anyone who needs the assignment fixed before reading it (an export).
 from __future__ import annotations
 
 from django.db import transaction
+from django.db.models import Exists, OuterRef, Q
 
 from labeler.predictions.dataset import TrainingSet, training_set
 from labeler.predictions.models import SplitAssignment
@@ -70,3 +71,12 @@ def _plan(project: Project, data: TrainingSet, stored: dict[int, str]) -> dict[i
 
 # Named for what it does, not a test: pytest leaves it alone where a test imports it.
 test_split_assign.__test__ = False  # type: ignore[attr-defined]
+
+
+def side_condition(side: str | None) -> Q:
+    """An image filter's condition (for ``Image`` rows): on ``side`` of the test split, or
+    not assigned yet (``None``: no final label yet, or one given since the last training)."""
+    assigned = SplitAssignment.objects.filter(image_id=OuterRef("pk"))
+    if side is None:
+        return ~Q(Exists(assigned))
+    return Q(Exists(assigned.filter(side=side)))

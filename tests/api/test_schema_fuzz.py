@@ -15,6 +15,7 @@ import os
 import random
 import re
 
+import numpy as np
 import pytest
 import schemathesis
 import werkzeug.test
@@ -31,7 +32,9 @@ from werkzeug.sansio.multipart import Data, Event, MultipartEncoder, State
 
 from labeler.exports.models import Export
 from labeler.images.models import Image
+from labeler.predictions.comparison import paired_comparison
 from labeler.predictions.models import ModelVersion, TrainingRun
+from labeler.predictions.scorecard import scorecard
 from labeler.projects.invitations import invitation_create
 from labeler.projects.models import Project, Role
 from tests.factories import (
@@ -136,11 +139,26 @@ def world(db, make_images, in_process):
     return {"headers": {"Authorization": f"Token {token.key}"}, "ids": ids}
 
 
-# What a training stores (labeler.predictions.evaluation), for a version the world makes.
-TRAINED_METRICS = {
-    "accuracy": 0.5, "macro_f1": 0.5, "ece": 0.1, "loss": 0.7, "images": 2, "per_label": [],
-    "confusion": {"labels": [], "matrix": []},
-}  # fmt: skip
+def _trained_metrics() -> dict:
+    """What a training stores (labeler.predictions.evaluation on the validation images, the
+    scorecard on the test images, the paired comparison), for a version the world makes:
+    one label no test image has, so that null figures and their reasons are checked too."""
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 24)
+    probabilities = np.c_[np.eye(2)[y] * 0.6 + rng.random((24, 2)) * 0.2, np.full(24, 0.05)]
+    card = scorecard(y_true=y, probabilities=probabilities, label_ids=[1, 2, 3], multi_label=False)
+    baseline = paired_comparison(
+        y_true=y, current=(probabilities[::-1], None), candidate=(probabilities, None),
+        multi_label=False,
+    )  # fmt: skip
+    return {
+        "accuracy": 0.5, "macro_f1": 0.5, "ece": 0.1, "loss": 0.7, "images": 2, "per_label": [],
+        "confusion": {"labels": [], "matrix": []}, "test": card,
+        "baseline": {"version": 1, "images": 24, "seen": 0, "split": "test", **baseline},
+    }  # fmt: skip
+
+
+TRAINED_METRICS = _trained_metrics()
 
 
 def aim(case, ids: dict[str, int], rng: random.Random) -> None:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from django.utils import timezone
 
 from labeler.annotations.models import FinalLabel, FinalLabelMethod
 from labeler.predictions import runs
+from labeler.predictions.comparison import paired_comparison
 from labeler.predictions.models import RunStatus, TrainingRun
+from labeler.predictions.scorecard import scorecard
 from tests.factories import ModelVersionFactory, ProjectFactory
 
 
@@ -183,3 +186,31 @@ def test_project_settings_carry_the_model_fields(api_as, lead, project):
     assert bad.status_code == 400 and "epochs" in bad.json()["detail"]
     bad = api_as(lead).patch(url, {"active_learning": "vibes"}, format="json")
     assert bad.status_code == 400
+
+
+def test_a_version_carries_its_test_figures_named_and_its_comparison(api_as, reviewer, project):
+    """The test scorecard comes with each label's name; the baseline says the verdict."""
+    cat, dog = project.labels.get(name="cat"), project.labels.get(name="dog")
+    y = np.array([0, 1] * 15)
+    probabilities = np.eye(2)[y] * 0.7 + 0.15
+    card = scorecard(
+        y_true=y, probabilities=probabilities, label_ids=[cat.pk, dog.pk], multi_label=False
+    )
+    paired = paired_comparison(
+        y_true=y,
+        current=(probabilities[::-1], None),
+        candidate=(probabilities, None),
+        multi_label=False,
+    )
+    baseline = {"version": 1, "images": 30, "seen": 0, "split": "test", **paired}
+    version = ModelVersionFactory(project=project, metrics={"test": card, "baseline": baseline})
+    body = api_as(reviewer).get(f"/api/v1/model-versions/{version.pk}/").json()
+    test = body["metrics"]["test"]
+    assert [row["name"] for row in test["per_label"]] == ["cat", "dog"]
+    assert test["accuracy"] == {"value": 1.0, "interval": card["accuracy"]["interval"],
+                                "n": 30, "reason": None}  # fmt: skip
+    assert body["metrics"]["baseline"]["verdict"] == "better"
+    old = ModelVersionFactory(project=project, is_current=False, metrics={"accuracy": 0.9})
+    assert (
+        api_as(reviewer).get(f"/api/v1/model-versions/{old.pk}/").json()["metrics"]["test"] is None
+    )

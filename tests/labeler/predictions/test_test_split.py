@@ -202,3 +202,34 @@ def test_a_versions_test_outputs_read_back_as_stored(project, multi_label):
     )  # fmt: skip
     part = read.rows([1, 3])
     assert part.image_ids == [12, 14] and np.array_equal(part.probabilities, probabilities[[1, 3]])
+
+
+def test_the_test_split_filter_finds_each_side_over_rest_and_on_the_images_page(project):
+    """Leads see the test images, the development ones and those not assigned yet; a value
+    it does not know is a 400 naming it; annotators label blind and may not filter."""
+    lead, annotator = UserFactory(), UserFactory()
+    add_member(project, lead, Role.LEAD)
+    add_member(project, annotator)
+    labelled(project, ["cat"] * 10 + ["dog"] * 10)
+    sides = test_split.test_split_assign(project=project)
+    later = labelled(project, ["cat", "dog"], start=100)  # labelled since: not assigned
+    url = f"/api/v1/projects/{project.pk}/images/"
+    api = client_for(lead)
+
+    def ids(value: str) -> set[int]:
+        response = api.get(url, {"test_split": value, "page_size": 100})
+        assert response.status_code == 200, response.content
+        return {row["id"] for row in response.json()["results"]}
+
+    assert ids("test") == {i for i, side in sides.items() if side == TEST} and ids("test")
+    assert ids("development") == {i for i, side in sides.items() if side == DEVELOPMENT}
+    assert ids("none") == {image.pk for image in later}
+    response = api.get(url, {"test_split": "train"})
+    assert response.status_code == 400 and list(response.json()["errors"]) == ["test_split"]
+    assert client_for(annotator).get(url, {"test_split": "test"}).status_code == 403
+    client = Client()
+    client.force_login(lead)
+    page = client.get(f"/projects/{project.pk}/images/", {"test_split": "test"})
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert 'name="test_split"' in html and "In the test set" in html
