@@ -25,6 +25,7 @@ function renderCounts() {
   const box = $("label-chart");
   box.classList.remove("loading-box");
   if (!overall.n_final) {
+    $("imbalance").hidden = true; // the box below says it
     fill(box, el("p", { class: "muted", text: "No image has a final label yet: counts appear as images are labelled and agreed on." }));
     return;
   }
