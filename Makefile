@@ -11,7 +11,7 @@ PORT ?= 8000
 #   make run TORCH_SPEC="torch==2.14.1 torchvision==0.29.1 --index-url https://download.pytorch.org/whl/cpu"
 TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
 
-.PHONY: run test test-servers test-postgres test-label-studio fuzz lint format setup docs docs-serve demo worker-cpu worker-gpu beat check-deploy compose-config clean bench-agreement bench-training bench-prelabel bench-active-learning bench-export bench-load bench-uploads bench-photos bench-label-paint bench-photo-models bench-adaptive-overlap bench-duplicates bench-label-errors bench-browse bench-bulk bench-imports bench-scorecard
+.PHONY: run test test-servers test-postgres test-label-studio fuzz lint format setup docs docs-serve demo worker-cpu worker-gpu beat check-deploy compose-config clean bench-agreement bench-training bench-prelabel bench-active-learning bench-export bench-load bench-uploads bench-photos bench-label-paint bench-photo-models bench-adaptive-overlap bench-duplicates bench-label-errors bench-browse bench-bulk bench-imports bench-scorecard bench-slices
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -204,6 +204,10 @@ bench-scorecard: setup
 ## The data browser's first page under each single filter and sort on 1,000,000 images, against 300 ms (docs/benchmarks.md).
 bench-browse: setup
 	$(BIN)/python bench/browse.py
+
+## The slice report of 100,000 images (300,000 annotations, metadata, a scored model) on PostgreSQL, against the agreement report (docs/benchmarks.md).
+bench-slices: setup
+	$(BIN)/python bench/slices.py
 
 ## Bulk actions (priority, send back for relabelling, send to review) over 100,000 images on PostgreSQL (docs/benchmarks.md).
 bench-bulk: setup

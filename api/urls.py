@@ -38,6 +38,7 @@ from api.queue import NextImageView
 from api.references import ReferenceDetailView, ReferenceListView
 from api.review import DecisionDetailView, DecisionListView, ReviewDetailView, ReviewListView
 from api.skips import SkipViewSet
+from api.slices import SliceDownloadView, SliceReportView
 from api.sway import SuggestionSwayView
 from api.throughput import ThroughputView
 from api.training import (
@@ -118,6 +119,12 @@ urlpatterns = [
         name="standing-action",
     ),
     path("projects/<int:project_pk>/consensus/", ConsensusView.as_view(), name="consensus"),
+    path("projects/<int:project_pk>/slices/", SliceReportView.as_view(), name="slices"),
+    path(
+        "projects/<int:project_pk>/slices/download/",
+        SliceDownloadView.as_view(),
+        name="slices-download",
+    ),
     path("projects/<int:project_pk>/review/", ReviewListView.as_view(), name="review"),
     path("projects/<int:project_pk>/duplicates/", DuplicateListView.as_view(), name="duplicates"),
     path(

@@ -24,6 +24,16 @@ def agreement_report(project_id: int, mark: str) -> str:
     return f"agreement:{project_id}:{mark}"
 
 
+def slice_report(project_id: int, mark: str) -> str:
+    """The project's slice report, as of ``mark`` (its labels', images' and model's state)."""
+    return f"slices:{project_id}:{mark}"
+
+
+def slice_report_recent(project_id: int, digest: str) -> str:
+    """The project's slice report as last computed, under ``digest`` of what was asked."""
+    return f"slices-recent:{project_id}:{digest}"
+
+
 def review_candidates(project_id: int, digest: str) -> str:
     """The project's review queue, as of ``digest`` (its labels' and settings' state)."""
     return f"review:{project_id}:{digest}"

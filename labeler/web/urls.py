@@ -19,6 +19,7 @@ from labeler.web import (
     metadata_fields,
     model_pages,
     projects,
+    slices,
     team,
     throughput,
 )
@@ -70,6 +71,7 @@ urlpatterns = [
         name="standing-action",
     ),
     path("projects/<int:project_id>/models/", model_pages.models_page, name="models"),
+    path("projects/<int:project_id>/slices/", slices.slices_page, name="slices"),
     path(
         "projects/<int:project_id>/machine-review/",
         model_pages.machine_review,

@@ -147,6 +147,8 @@ RULES: dict[str, Rule] = {
     "agreement-dashboard": read(page(overseers())),
     "review": read(page(overseers())),
     "models": read(page(overseers())),
+    # The slice report names annotators and their agreement: annotators are refused.
+    "slices": read(page(overseers())),
     "machine-review": read(page(overseers())),
     # Each role asks with an address made for its own user (the anonymous caller with the
     # annotator's): logged in and a member of the image's project, or staff.
@@ -274,6 +276,8 @@ RULES: dict[str, Rule] = {
     "api:history": read(members()),
     "api:agreement": read(overseers()),
     "api:consensus": read(overseers()),
+    "api:slices": read(overseers()),
+    "api:slices-download": read(overseers()),
     "api:suggestion-sway": read(overseers()),
     "api:standing-list": read(overseers()),
     "api:standing-action": write(managers(), ids={"user_pk": "annotator"}),

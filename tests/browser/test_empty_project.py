@@ -58,6 +58,12 @@ PAGES: dict[str, tuple[str, str, str, str]] = {
         "img-0.png",
     ),
     "models": ("models/", "oversee", "No model yet", "No model yet"),
+    "slices": (
+        "slices/",
+        "oversee",
+        "No image has a final label yet",
+        "No image has a final label yet",
+    ),
     "machine-review": (
         "machine-review/",
         "oversee",

@@ -1,0 +1,212 @@
+"""The registry of slice dimensions: each way of cutting a project's images into slices.
+
+A dimension is one entry: a key, a title, and a function that lists its values with the
+images of each. The report cuts the project along every dimension of ``DIMENSIONS``, then
+along those each of ``PROVIDERS`` returns for the project (fields a project defines for
+itself give one dimension each). A new field plugs in as one line, e.g. an image column::
+
+    SliceDimension("origin", "Origin", image_column("origin", empty="No origin"),
+                   help="Where the images came from."),
+
+or, for a project's own typed fields, a provider that returns one dimension per field
+(its values from the field's stored values, grouped in the database as ``image_column``
+does; numbers and dates binned into a few ranges first).
+
+Values are grouped in the database (one row per value, its image ids as one string), so a
+dimension costs one query whatever the number of images. Dimensions keep their
+``MAX_VALUES`` largest values; the report says how many smaller ones it left out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from django.db.models import Aggregate, F, QuerySet, TextField
+from django.db.models.functions import TruncMonth
+
+from labeler.agreement.ratings import Ratings
+from labeler.images.models import SOURCES, Image, ImageTag
+from labeler.projects.models import Project
+
+Ints = npt.NDArray[np.int64]
+MAX_VALUES = 30
+
+
+@dataclass(frozen=True)
+class SliceValue:
+    """One slice: a dimension's value (as stored; "" for none), how it reads, its images."""
+
+    value: str
+    name: str
+    image_ids: Ints  # sorted
+
+
+@dataclass(frozen=True)
+class Sources:
+    """What the report has read already, which some dimensions cut by (the ratings)."""
+
+    ratings: Ratings
+    usernames: dict[int, str] = field(default_factory=dict)
+
+
+Values = Callable[[Project, Sources], list[SliceValue]]
+# The Images page's filters that show a slice's images (its query), None where none does.
+Browse = Callable[[str], dict[str, str] | None]
+
+
+def no_filter(value: str) -> None:
+    """No filter of the Images page shows these slices' images."""
+    return None
+
+
+@dataclass(frozen=True)
+class SliceDimension:
+    """One way of cutting the images into slices; ``values`` lists the slices, ``browse``
+    names the Images page's filter that shows a slice's images."""
+
+    key: str
+    title: str
+    values: Values
+    help: str = ""
+    browse: Browse = no_filter
+
+
+def browse_by(name: str) -> Browse:
+    """The Images page's filter ``name`` set to the slice's value (none for "none")."""
+
+    def browse(value: str) -> dict[str, str] | None:
+        return {name: value} if value else None
+
+    return browse
+
+
+def browse_month(value: str) -> dict[str, str] | None:
+    """Taken from the first of the month to the first of the next ("2026-03")."""
+    if not value:
+        return None
+    year, month = (int(part) for part in value.split("-"))
+    after = f"{year:04d}-{month:02d}-01"
+    before = f"{year + month // 12:04d}-{month % 12 + 1:02d}-01"
+    return {"captured_after": after, "captured_before": before}
+
+
+class IdList(Aggregate):
+    """The grouped rows' ids as one comma-separated string (parsed by numpy in C)."""
+
+    function = "STRING_AGG"
+    template = "%(function)s(CAST(%(expressions)s AS TEXT), ',')"
+    output_field = TextField()
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        return self.as_sql(
+            compiler,
+            connection,
+            function="GROUP_CONCAT",
+            template="%(function)s(%(expressions)s, ',')",
+        )
+
+
+def id_array(text: str | None) -> Ints:
+    """The ids of an ``IdList`` string, sorted."""
+    if not text:
+        return np.zeros(0, dtype=np.int64)
+    return np.sort(np.fromstring(text, dtype=np.int64, sep=","))
+
+
+def grouped(rows: QuerySet[Any], value: Any, ids: str = "id") -> list[tuple[Any, Ints]]:
+    """Each distinct ``value`` (an expression over ``rows``) with the ids of its rows."""
+    found = rows.values(slice_value=value).annotate(slice_ids=IdList(ids)).order_by()
+    return [(row["slice_value"], id_array(row["slice_ids"])) for row in found]
+
+
+def image_column(column: str, *, empty: str, names: dict[str, str] | None = None) -> Values:
+    """The values of a text column of the image rows ("" or NULL: ``empty``)."""
+
+    def values(project: Project, sources: Sources) -> list[SliceValue]:
+        found = grouped(Image.objects.filter(project=project), F(column))
+        return _merged_blank(
+            [
+                SliceValue(str(v or ""), (names or {}).get(str(v), str(v)) if v else empty, ids)
+                for v, ids in found
+            ]
+        )
+
+    return values
+
+
+def capture_month(project: Project, sources: Sources) -> list[SliceValue]:
+    """The month each photo was taken (its EXIF or stored capture time), in the server's
+    time zone."""
+    found = grouped(Image.objects.filter(project=project), TruncMonth("captured_at"))
+    return [
+        SliceValue(month.strftime("%Y-%m"), month.strftime("%B %Y"), ids)
+        if month is not None
+        else SliceValue("", "No capture time", ids)
+        for month, ids in found
+    ]
+
+
+def tags(project: Project, sources: Sources) -> list[SliceValue]:
+    """Each tag with the images carrying it (an image with several is in several slices)."""
+    rows = ImageTag.objects.filter(image__project=project)
+    return [SliceValue(name, name, ids) for name, ids in grouped(rows, F("name"), "image_id")]
+
+
+def annotators(project: Project, sources: Sources) -> list[SliceValue]:
+    """Each annotator with the images they labelled."""
+    ratings = sources.ratings
+    rated = ratings.codes >= 0 if ratings.label_sets is None else ratings.label_sets[:, :, 0] >= 0
+    return [
+        SliceValue(
+            str(int(user_id)),
+            sources.usernames.get(int(user_id), f"user {int(user_id)}"),
+            ratings.image_ids[rated[:, column]],
+        )
+        for column, user_id in enumerate(ratings.annotator_ids)
+    ]
+
+
+def _merged_blank(values: list[SliceValue]) -> list[SliceValue]:
+    """NULL and "" are both "none": one slice."""
+    blank = [v for v in values if v.value == ""]
+    if len(blank) < 2:
+        return values
+    ids = np.sort(np.concatenate([v.image_ids for v in blank]))
+    return [v for v in values if v.value != ""] + [SliceValue("", blank[0].name, ids)]
+
+
+DIMENSIONS: tuple[SliceDimension, ...] = (
+    SliceDimension("camera", "Camera", image_column("camera", empty="No camera"),
+                   help="The camera named in the photo's EXIF.", browse=browse_by("camera")),
+    SliceDimension("source", "Source", image_column("source", empty="Unknown",
+                                                    names=dict(SOURCES)),
+                   help="How the image came in: uploaded, imported, or read in place.",
+                   browse=browse_by("source")),
+    SliceDimension("licence", "Licence", image_column("licence", empty="No licence"),
+                   help="The licence a lead gave the image.", browse=browse_by("licence")),
+    SliceDimension("tag", "Tag", tags, help="Each tag; an image with several is in several.",
+                   browse=browse_by("tag")),
+    SliceDimension("capture_month", "Capture month", capture_month,
+                   help="The month the photo was taken.", browse=browse_month),
+    SliceDimension("annotator", "Annotator", annotators,
+                   help="The images each annotator labelled (labelled by others too).",
+                   browse=browse_by("annotator")),
+)  # fmt: skip
+
+# Functions that return a project's own dimensions (one per field it defines).
+PROVIDERS: tuple[Callable[[Project], list[SliceDimension]], ...] = ()
+
+
+def dimensions_for(project: Project) -> list[SliceDimension]:
+    """Every dimension the project is cut along: the registry's, then its own fields'."""
+    return [*DIMENSIONS, *(d for provider in PROVIDERS for d in provider(project))]
+
+
+def largest(values: list[SliceValue]) -> tuple[list[SliceValue], int]:
+    """The ``MAX_VALUES`` values with the most images (ties by name), and how many are left."""
+    ordered = sorted(values, key=lambda v: (-v.image_ids.size, v.name))
+    return ordered[:MAX_VALUES], max(0, len(ordered) - MAX_VALUES)
