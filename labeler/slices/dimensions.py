@@ -2,15 +2,13 @@
 
 A dimension is one entry: a key, a title, and a function that lists its values with the
 images of each. The report cuts the project along every dimension of ``DIMENSIONS``, then
-along those each of ``PROVIDERS`` returns for the project (fields a project defines for
-itself give one dimension each). A new field plugs in as one line, e.g. an image column::
+along those each of ``PROVIDERS`` returns for the project: the fields a project defines
+for itself give one dimension each (``field_dimensions``: a text or choice field by value,
+a date field by month, a number field in ranges of about as many images each). A new
+column of the images plugs in as one line, e.g.::
 
     SliceDimension("origin", "Origin", image_column("origin", empty="No origin"),
                    help="Where the images came from."),
-
-or, for a project's own typed fields, a provider that returns one dimension per field
-(its values from the field's stored values, grouped in the database as ``image_column``
-does; numbers and dates binned into a few ranges first).
 
 Values are grouped in the database (one row per value, its image ids as one string), so a
 dimension costs one query whatever the number of images. Dimensions keep their
@@ -19,6 +17,7 @@ dimension costs one query whatever the number of images. Dimensions keep their
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,11 +28,13 @@ from django.db.models import Aggregate, F, QuerySet, TextField
 from django.db.models.functions import TruncMonth
 
 from labeler.agreement.ratings import Ratings
-from labeler.images.models import SOURCES, Image, ImageTag
+from labeler.images.models import SOURCES, FieldValue, Image, ImageTag, MetadataField
 from labeler.projects.models import Project
 
 Ints = npt.NDArray[np.int64]
 MAX_VALUES = 30
+# A number field is cut in at most this many ranges, each about as many images.
+NUMBER_RANGES = 5
 
 
 @dataclass(frozen=True)
@@ -186,6 +187,9 @@ DIMENSIONS: tuple[SliceDimension, ...] = (
                                                     names=dict(SOURCES)),
                    help="How the image came in: uploaded, imported, or read in place.",
                    browse=browse_by("source")),
+    SliceDimension("origin", "Origin", image_column("origin", empty="No origin"),
+                   help="Where the images came from: a data set, site, provider or address.",
+                   browse=browse_by("origin")),
     SliceDimension("licence", "Licence", image_column("licence", empty="No licence"),
                    help="The licence a lead gave the image.", browse=browse_by("licence")),
     SliceDimension("tag", "Tag", tags, help="Each tag; an image with several is in several.",
@@ -197,8 +201,115 @@ DIMENSIONS: tuple[SliceDimension, ...] = (
                    browse=browse_by("annotator")),
 )  # fmt: skip
 
+
+def field_dimensions(project: Project) -> list[SliceDimension]:
+    """One dimension per field the project defines for its images, keyed ``field:<name>``."""
+    found = MetadataField.objects.filter(project=project).order_by("name")
+    return [
+        SliceDimension(
+            f"field:{field.name}",
+            field.name,
+            _FIELD_VALUES[field.kind](field),
+            help=f"The project's {field.kind} field {field.name!r}.",
+            browse=browse_by_field(field),
+        )
+        for field in found
+    ]
+
+
+def browse_by_field(field: MetadataField) -> Browse:
+    """The Images page's field filters that show a slice's images: the value, the month
+    ("2026-03") or the range ("10..20") of the slice."""
+
+    def browse(value: str) -> dict[str, str] | None:
+        if not value:
+            return None
+        if field.kind == "date":
+            year, month = (int(part) for part in value.split("-"))
+            first = dt.date(year, month, 1)
+            last = dt.date(year + month // 12, month % 12 + 1, 1) - dt.timedelta(days=1)
+            return {"field_min": f"{field.name}:{first}", "field_max": f"{field.name}:{last}"}
+        if field.kind == "number":
+            low, high = value.split("..")
+            return {"field_min": f"{field.name}:{low}", "field_max": f"{field.name}:{high}"}
+        return {"field": f"{field.name}:{value}"}
+
+    return browse
+
+
+def _field_rows(field: MetadataField) -> QuerySet[FieldValue]:
+    return FieldValue.objects.filter(field=field)
+
+
+def _without_value(project: Project, field: MetadataField, having: list[Ints]) -> SliceValue:
+    """The project's images that hold no value of the field."""
+    every = Image.objects.filter(project=project).values_list("id", flat=True)
+    ids = np.fromiter(every.iterator(chunk_size=10_000), dtype=np.int64)
+    held = np.concatenate(having) if having else np.zeros(0, dtype=np.int64)
+    return SliceValue("", f"No {field.name}", np.setdiff1d(ids, held))
+
+
+def _field_text(field: MetadataField) -> Values:
+    def values(project: Project, sources: Sources) -> list[SliceValue]:
+        found = grouped(_field_rows(field), F("text"), "image_id")
+        slices = [SliceValue(str(v), str(v), ids) for v, ids in found]
+        return [*slices, _without_value(project, field, [v.image_ids for v in slices])]
+
+    return values
+
+
+def _field_month(field: MetadataField) -> Values:
+    def values(project: Project, sources: Sources) -> list[SliceValue]:
+        found = grouped(_field_rows(field), TruncMonth("date"), "image_id")
+        slices = [SliceValue(m.strftime("%Y-%m"), m.strftime("%B %Y"), ids) for m, ids in found]
+        return [*slices, _without_value(project, field, [v.image_ids for v in slices])]
+
+    return values
+
+
+def _field_ranges(field: MetadataField) -> Values:
+    def values(project: Project, sources: Sources) -> list[SliceValue]:
+        rows = _field_rows(field).values_list("image_id", "number")
+        pairs = np.array(list(rows.iterator(chunk_size=10_000)), dtype=np.float64).reshape(-1, 2)
+        slices = number_ranges(pairs[:, 0].astype(np.int64), pairs[:, 1])
+        return [*slices, _without_value(project, field, [v.image_ids for v in slices])]
+
+    return values
+
+
+def number_ranges(image_ids: Ints, numbers: npt.NDArray[np.float64]) -> list[SliceValue]:
+    """The images cut in at most ``NUMBER_RANGES`` ranges of their values, about as many
+    images each (quantiles; equal values never straddle two ranges); each range's value
+    is ``low..high``, both ends held by its images."""
+    if numbers.size == 0:
+        return []
+    order = np.argsort(numbers, kind="stable")
+    ids, sorted_numbers = image_ids[order], numbers[order]
+    distinct = np.unique(sorted_numbers)
+    cuts = np.unique(np.quantile(distinct, np.linspace(0, 1, NUMBER_RANGES + 1)[1:-1]))
+    bins = np.searchsorted(cuts, sorted_numbers, side="right")
+    found = []
+    for b in np.unique(bins):
+        inside = bins == b
+        low, high = sorted_numbers[inside][0], sorted_numbers[inside][-1]
+        text = f"{_number_text(low)}..{_number_text(high)}"
+        found.append(SliceValue(text, text.replace("..", " to "), np.sort(ids[inside])))
+    return found
+
+
+def _number_text(number: float) -> str:
+    return str(int(number)) if float(number).is_integer() else f"{number:g}"
+
+
+_FIELD_VALUES: dict[str, Callable[[MetadataField], Values]] = {
+    "text": _field_text,
+    "choice": _field_text,
+    "date": _field_month,
+    "number": _field_ranges,
+}
+
 # Functions that return a project's own dimensions (one per field it defines).
-PROVIDERS: tuple[Callable[[Project], list[SliceDimension]], ...] = ()
+PROVIDERS: tuple[Callable[[Project], list[SliceDimension]], ...] = (field_dimensions,)
 
 
 def dimensions_for(project: Project) -> list[SliceDimension]:

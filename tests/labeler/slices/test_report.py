@@ -16,8 +16,12 @@ from labeler.agreement.final_labels import final_labels_current
 from labeler.agreement.ratings import ratings_load
 from labeler.annotations.models import FinalLabel
 from labeler.annotations.submit import annotation_record
+from labeler.images.catalogue import images_describe
+from labeler.images.descriptions import description_read
+from labeler.images.metadata_fields import field_create
 from labeler.images.models import Image
 from labeler.predictions.selectors import version_test_outputs
+from labeler.slices.dimensions import number_ranges
 from labeler.slices.report import slice_compute, slice_report, slice_report_current
 from tests.factories import ModelVersionFactory, ProjectFactory, UserFactory, add_member
 from tests.labeler.slices.planted import CAMERAS, planted_model, planted_project
@@ -215,3 +219,60 @@ def test_a_multi_label_project_counts_images_per_label_and_pools_decisions():
     assert camera_a["mix"]["method"] == "Fisher's exact test per label, Bonferroni over the labels"
     assert camera_a["mix"]["flagged"]
     assert camera_a["labels"]["final_agreement"]["value"] is not None
+
+
+def _describe(project, images, **body):
+    fields = {f.name: f for f in project.metadata_fields.all()}
+    description = description_read(body, fields=fields)
+    images_describe(project=project, image_ids=[i.pk for i in images], description=description)
+
+
+def test_origin_and_the_projects_own_fields_cut_the_images_and_find_the_corrupted_site(planted):
+    """Origin is a dimension; each project field is one: a choice field by value (the site
+    whose images are BrokenCam's is labelled worse), a date field by month, a number field
+    in ranges of about as many images; images without a value make a slice of their own.
+    Each slice names the Images page's filters that show it."""
+    project = planted.project
+    field_create(project=project, name="site", kind="choice", choices=["north", "south"])
+    field_create(project=project, name="visit", kind="date")
+    field_create(project=project, name="age", kind="number")
+    broken, clean = planted.images["BrokenCam"], planted.images["CleanCam"]
+    _describe(project, broken, origin="ward B", fields={"site": "north", "visit": "2026-05-02"})
+    _describe(project, clean, origin="ward A", fields={"site": "south", "visit": "2026-06-30"})
+    for age, image in enumerate([*broken, *clean]):
+        _describe(project, [image], fields={"age": age})
+
+    report = slice_compute(project)
+
+    origins = {s["name"]: s["n_images"] for s in dimension(report, "origin")["slices"]}
+    assert origins == {"ward A": 60, "ward B": 60, "No origin": 60}
+    sites = {s["name"]: s for s in dimension(report, "field:site")["slices"]}
+    assert {name: s["n_images"] for name, s in sites.items()} == {
+        "north": 60, "south": 60, "No site": 60,
+    }  # fmt: skip
+    assert sites["north"]["browse"] == {"field": "site:north"}
+    assert ("field:site", "north") in {(f["dimension"], f["name"]) for f in report["flags"]}
+    assert not sites["south"]["labels"]["test"]["flagged"]
+    months = {s["name"]: s for s in dimension(report, "field:visit")["slices"]}
+    assert months["May 2026"]["n_images"] == 60
+    assert months["June 2026"]["browse"] == {
+        "field_min": "visit:2026-06-01",
+        "field_max": "visit:2026-06-30",
+    }
+    ages = [s for s in dimension(report, "field:age")["slices"] if s["value"]]
+    assert [s["n_images"] for s in ages] == [24] * 5
+    assert ages[0]["name"] == "0 to 23" and ages[0]["browse"] == {
+        "field_min": "age:0",
+        "field_max": "age:23",
+    }
+
+
+def test_number_ranges_keep_equal_values_together():
+    """Quantile ranges of the distinct values: a value many images share is one range's."""
+    ids = np.arange(10, dtype=np.int64)
+    numbers = np.array([1, 1, 1, 1, 1, 1, 2, 3, 4, 5], dtype=float)
+    found = number_ranges(ids, numbers)
+    assert sum(v.image_ids.size for v in found) == 10
+    (ones,) = [v for v in found if 0 in v.image_ids]
+    assert set(ones.image_ids.tolist()) >= {0, 1, 2, 3, 4, 5}
+    assert all(v.value.count("..") == 1 for v in found)
