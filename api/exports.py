@@ -57,6 +57,13 @@ OPTION_PARAMETERS = [
         "predictions", bool, description="json, jsonl, label-studio, label-studio-zip only."
     ),
     OpenApiParameter(
+        "convert_images",
+        bool,
+        description="imagefolder, hf-imagefolder: true (default): HEIC and AVIF images are "
+        "written as JPEG and GIF as PNG (its first frame), which torchvision's ImageFolder and "
+        "datasets read; false: every image in its own format.",
+    ),
+    OpenApiParameter(
         "annotators",
         str,
         enum=list(ANNOTATORS),
@@ -154,6 +161,12 @@ class ExportRequestSerializer(serializers.Serializer):
         required=False, allow_null=True, help_text="ISO date or datetime."
     )
     predictions = serializers.BooleanField(required=False, allow_null=True)
+    convert_images = serializers.BooleanField(
+        required=False,
+        allow_null=True,
+        help_text="imagefolder, hf-imagefolder: true (default): HEIC and AVIF as JPEG, GIF as "
+        "PNG; false: every image in its own format.",
+    )
     annotators = serializers.ChoiceField(choices=ANNOTATORS, required=False, allow_null=True)
     image_urls = serializers.ChoiceField(choices=IMAGE_URLS, required=False, allow_null=True)
     link_expiry_days = serializers.IntegerField(

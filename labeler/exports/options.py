@@ -25,6 +25,8 @@ FORMATS = (
     "label-studio-zip",
 )
 FINAL_ONLY_FORMATS = ("imagefolder", "hf-imagefolder")
+# The archives read by dataset tools, which skip HEIC, AVIF and GIF files: converted there.
+CONVERTING_FORMATS = FINAL_ONLY_FORMATS
 DEFAULT_FINAL_FORMATS = ("coco", *FINAL_ONLY_FORMATS)
 LABEL_STUDIO_FORMATS = ("label-studio", "label-studio-zip")
 PREDICTION_FORMATS = ("json", "jsonl", *LABEL_STUDIO_FORMATS)
@@ -66,6 +68,9 @@ class ExportOptions:
     image_urls: str | None = None
     link_expiry_days: int | None = None
     label_studio_origin: str | None = None
+    # ImageFolder and Hugging Face zips only (None elsewhere; true unless asked otherwise):
+    # HEIC and AVIF written as JPEG, GIF as PNG.
+    convert_images: bool | None = None
 
     @property
     def final_only(self) -> bool:
@@ -110,6 +115,8 @@ def export_options_parse(data: Any) -> ExportOptions:
     values.setdefault("annotations", "final" if fmt in DEFAULT_FINAL_FORMATS else "all")
     if fmt in LABEL_STUDIO_FORMATS:
         values.setdefault("annotators", "email")
+    if fmt in CONVERTING_FORMATS:
+        values.setdefault("convert_images", True)
     if fmt == "label-studio" and values.setdefault("image_urls", "signed") == "signed":
         values.setdefault("link_expiry_days", LINK_DAYS_DEFAULT)
     options = ExportOptions(**values)
@@ -139,6 +146,12 @@ def _check_combination(options: ExportOptions) -> None:
         )
     if options.since and options.until and options.until < options.since:
         raise ValidationFailed("until must not be before since.", field="until")
+    if options.convert_images is not None and options.format not in CONVERTING_FORMATS:
+        raise ValidationFailed(
+            f"convert_images applies to {' and '.join(CONVERTING_FORMATS)} only "
+            "(the other formats keep each image in its own format).",
+            field="convert_images",
+        )
     _check_label_studio(options)
 
 
@@ -335,4 +348,5 @@ PARSERS: dict[str, Callable[[Any, str], Any]] = {
     "image_urls": _choice(IMAGE_URLS),
     "link_expiry_days": _link_days,
     "label_studio_origin": _origin,
+    "convert_images": _bool,
 }

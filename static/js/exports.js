@@ -39,6 +39,7 @@ function start() {
       input.disabled = foldersOnly;
       input.checked = input.value === fallback;
     }
+    $("folder-options").hidden = !foldersOnly;
     syncLabelStudio();
   }
 
@@ -97,6 +98,7 @@ function start() {
     for (const name of ["reviewed_only", "predictions"]) {
       if (form.elements[name].checked) body[name] = true;
     }
+    if (FOLDER_FORMATS.includes(body.format)) body.convert_images = form.elements.convert_images.checked;
     labelStudioOptions(body);
     return body;
   }
@@ -155,6 +157,7 @@ function start() {
     if (opts.since) parts.push(`since ${opts.since}`);
     if (opts.until) parts.push(`until ${opts.until}`);
     if (opts.predictions) parts.push("with predictions");
+    if (opts.convert_images === false) parts.push("HEIC, AVIF and GIF kept as they are");
     if (opts.annotators === "none") parts.push("annotators left out");
     if (opts.image_urls === "signed") parts.push(`links for ${opts.link_expiry_days} days`);
     if (opts.label_studio_origin) parts.push(`for ${opts.label_studio_origin}`);

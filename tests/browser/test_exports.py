@@ -61,9 +61,12 @@ def test_a_lead_exports_a_split_imagefolder_zip_and_downloads_it(
     expect(page.get_by_role("heading", name="Export Pets <b>")).to_be_visible()
     expect(page.get_by_text("No exports yet")).to_be_visible()
 
+    convert = page.get_by_label("Convert HEIC and AVIF photos to JPEG, GIF to PNG")
+    expect(convert).to_be_hidden()  # JSON keeps every image as it is
     page.get_by_label("Format").select_option("imagefolder")
     expect(page.get_by_label("Every annotation")).to_be_disabled()
     expect(page.get_by_label("Final labels only")).to_be_checked()
+    expect(convert).to_be_checked()
     page.get_by_label("Train %").fill("50")
     page.get_by_label("Validation %").fill("50")
     page.get_by_role("button", name="Start export").click()
@@ -80,13 +83,15 @@ def test_a_lead_exports_a_split_imagefolder_zip_and_downloads_it(
     download_info.value.save_as(target)
     with zipfile.ZipFile(target) as bundle:
         names = bundle.namelist()
-    assert sorted({name.rsplit("/", 1)[0] for name in names}) == [
+        assert bundle.read("val/classes.txt") == b"cat\ndog\n"
+    images = [name for name in names if name.endswith(".png")]
+    assert sorted({name.rsplit("/", 1)[0] for name in images}) == [
         "train/cat",
         "train/dog",
         "val/cat",
         "val/dog",
     ]
-    assert len(names) == 8
+    assert len(images) == 8
 
     stored = Export.objects.get().file.name
     page.once("dialog", lambda dialog: dialog.accept())

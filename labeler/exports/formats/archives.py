@@ -9,7 +9,13 @@ from contextlib import ExitStack
 from typing import IO
 
 from labeler.errors import ValidationFailed
-from labeler.exports.formats.members import ZipStream, folder_names, safe_file_name
+from labeler.exports.formats.classes import (
+    CLASSES_FILE,
+    export_classes,
+    folder_classes_text,
+    label_classes_text,
+)
+from labeler.exports.formats.members import ZipStream, safe_file_name
 from labeler.exports.formats.source import ExportSource
 from labeler.exports.formats.text import spreadsheet_safe
 from labeler.projects.models import Project
@@ -21,19 +27,27 @@ LABEL_SEPARATOR = ";"
 def export_imagefolder(source: ExportSource) -> Iterator[bytes]:
     """``[split/]label/<id>-<name>`` for every final label of every labelled image.
 
-    A multi-label image goes into each of its labels' folders; images without a final
-    label (or with an empty one) are left out.
+    Each split folder (the archive's root without a split) holds a folder for every
+    label, empty where the split has none of its images, and ``classes.txt``
+    (``formats.classes``), so torchvision numbers the classes alike in every split. A
+    multi-label image goes into each of its labels' folders, read and written once;
+    images without a final label (or with an empty one) are left out.
     """
-    folders = folder_names(source.label_names())
-    stream = ZipStream(keep_metadata=source.project.export_keep_metadata)
-    for row in source.rows():
-        prefix = f"{row.split}/" if row.split else ""
-        name = safe_file_name(row.id, row.file_name, row.format)
-        for label in row.final_labels or []:
-            yield from stream.add_stored_file(
-                f"{prefix}{folders[label]}/{name}", row.file, row.format
-            )
-    yield from stream.close()
+    classes = export_classes(source.label_names())
+    folders = {item.label: item.folder for item in classes}
+    with _image_stream(source) as stream:
+        for prefix in [f"{name}/" for name in source.options.split_names] or [""]:
+            for item in classes:
+                yield from stream.add_directory(f"{prefix}{item.folder}/")
+            yield from stream.add_text(f"{prefix}{CLASSES_FILE}", folder_classes_text(classes))
+        for row in source.rows():
+            if not row.final_labels:
+                continue
+            prefix = f"{row.split}/" if row.split else ""
+            name = safe_file_name(row.id, row.file_name, stream.written_format(row.format))
+            paths = [f"{prefix}{folders[label]}/{name}" for label in row.final_labels]
+            yield from stream.add_image(paths, row.file, row.format)
+        yield from stream.close()
 
 
 def export_hf_imagefolder(source: ExportSource) -> Iterator[bytes]:
@@ -42,15 +56,19 @@ def export_hf_imagefolder(source: ExportSource) -> Iterator[bytes]:
     metadata.csv holds ``file_name``, ``image_id`` and ``label`` (single-label projects)
     or ``labels`` (multi-label: the names joined with ';'), its cells quoted as the CSV
     export's are when they start like a formula. Each split's metadata is spooled to a
-    temporary file and added after its images.
+    temporary file and added after its images. ``classes.txt``, at the root, names every
+    label in the ImageFolder export's class order, for ``datasets.ClassLabel(names_file=...)``:
+    the label column is text, and encoding it split by split would number it per split.
     """
     multi_label = source.project.multi_label
     hf_labels_check(source.project)
     label_column = "labels" if multi_label else "label"
-    stream = ZipStream(keep_metadata=source.project.export_keep_metadata)
+    classes = export_classes(source.label_names())
     metadata: dict[str, csv.DictWriter] = {}
     spools: dict[str, IO[str]] = {}
     with ExitStack() as closing:
+        stream = closing.enter_context(_image_stream(source))
+        yield from stream.add_text(CLASSES_FILE, label_classes_text(classes))
         for row in source.rows():
             if not row.final_labels:
                 continue
@@ -60,7 +78,7 @@ def export_hf_imagefolder(source: ExportSource) -> Iterator[bytes]:
                     tempfile.TemporaryFile("w+", encoding="utf-8", newline="")
                 )
                 metadata[split] = _metadata_writer(spools[split], label_column)
-            name = safe_file_name(row.id, row.file_name, row.format)
+            name = safe_file_name(row.id, row.file_name, stream.written_format(row.format))
             labels = LABEL_SEPARATOR.join(row.final_labels) if multi_label else row.final_labels[0]
             cells = {"file_name": name, "image_id": row.id, label_column: labels}
             metadata[split].writerow({key: spreadsheet_safe(cell) for key, cell in cells.items()})
@@ -68,7 +86,15 @@ def export_hf_imagefolder(source: ExportSource) -> Iterator[bytes]:
         for split, spool in spools.items():
             spool.seek(0)
             yield from stream.add_file_object(f"{split}/metadata.csv", _Encoded(spool))
-    yield from stream.close()
+        yield from stream.close()
+
+
+def _image_stream(source: ExportSource) -> ZipStream:
+    """The zip the images go into: converted unless asked not to (``convert_images``)."""
+    return ZipStream(
+        keep_metadata=source.project.export_keep_metadata,
+        convert=bool(source.options.convert_images),
+    )
 
 
 def hf_labels_check(project: Project) -> None:
