@@ -2,11 +2,14 @@
 
 Glue between a claimed run (its decoded images, its settled config) and
 ``worker.ml.cross_fit``; the ranking and what is stored and sent to review are
-``labeler.predictions.label_check``'s. The folds run before the run is recorded as
-finished, so they keep its heartbeat and a cancel stops them; any other failure of
-theirs is logged and leaves the run's model as it is, without a check. Without cleanlab
-(the "ml" extra), which ranks the check, the folds are not run at all: the run's metrics
-and its message say the check was skipped.
+``labeler.predictions.label_check``'s. The fold models train on development images only
+(the run's training and validation images): a test image is never trained on, not even
+by a fold model. A test image's out-of-sample probabilities are the run's own model's
+(which never saw it either), so every final label is still checked. The folds run
+before the run is recorded as finished, so they keep its heartbeat and a cancel stops
+them; any other failure of theirs is logged and leaves the run's model as it is,
+without a check. Without cleanlab (the "ml" extra), which ranks the check, the folds are
+not run at all: the run's metrics and its message say the check was skipped.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from labeler.predictions import label_check
 from labeler.predictions.dataset import targets_array
 from labeler.predictions.models import TrainingRun
 from labeler.predictions.runs import TrainingPlan
+from labeler.predictions.test_outputs import TestOutputs
 from worker.ml.cross_fit import CrossFit, cross_fit, fold_epochs, torch_fit_fold
 from worker.ml.training import Cancelled
 
@@ -40,14 +44,18 @@ NO_CLEANLAB = (
 
 @dataclass(frozen=True)
 class Checked:
-    """A run's out-of-sample probabilities, ready to be ranked and stored."""
+    """A run's out-of-sample probabilities, ready to be ranked and stored: the fold models'
+    on the development images (``result``), then the run's model's on its test images
+    (``test_images`` of them, last)."""
 
     image_ids: list[int]
     label_ids: list[int]
     given: np.ndarray
+    probabilities: np.ndarray
     result: CrossFit
     folds: int
     epochs: int
+    test_images: int = 0
 
     def summary(self) -> dict[str, Any]:
         """What the run's metrics say of the check: its size and what it cost."""
@@ -55,6 +63,7 @@ class Checked:
             "folds": self.folds,
             "epochs": self.epochs,
             "images": len(self.image_ids),
+            "test_images": self.test_images,
             "seconds": round(self.result.seconds, 3),
             "cpu_seconds": round(self.result.cpu_seconds, 3),
         }
@@ -87,15 +96,16 @@ def label_check_folds(
     position: dict[int, int],
     device: str,
     beat: Callable[[], bool] | None = None,
+    tested: TestOutputs | None = None,
 ) -> Checked | Skipped | None:
-    """Cross-fit the run's recipe over every decoded final-labelled image (a multi-label
-    project's folds train multi-label models); None when the check is off
-    (``label_check_folds`` 0), there are fewer images than folds, or the folds failed;
-    ``Skipped`` without cleanlab, before any fold spends its CPU on probabilities nothing
-    could rank."""
+    """Cross-fit the run's recipe over its decoded development images (a multi-label
+    project's folds train multi-label models), and add ``tested``, the run's model's
+    probabilities on its test images; None when the check is off (``label_check_folds``
+    0), there are fewer development images than folds, or the folds failed; ``Skipped``
+    without cleanlab, before any fold spends its CPU on probabilities nothing could rank."""
     config, data = plan.config, plan.data
     folds = int(config.get("label_check_folds", 0) or 0)
-    rows = sorted(position)
+    rows = sorted(r for r in [*plan.split.train, *plan.split.validation] if r in position)
     if folds < 2 or len(rows) < folds:
         return None
     if cleanlab_missing():
@@ -126,14 +136,20 @@ def label_check_folds(
     except Exception:  # the model trained fine: a failed check is no reason to lose it
         logger.exception("The label check of training run %s failed", plan.run.pk)
         return None
-    epochs = fold_epochs(config)
+    image_ids, probabilities = [data.image_ids[r] for r in rows], result.probabilities
+    if tested is not None:
+        image_ids += tested.image_ids
+        y = np.concatenate([y, tested.y_true.astype(y.dtype)])
+        probabilities = np.concatenate([probabilities, tested.probabilities])
     return Checked(
-        image_ids=[data.image_ids[r] for r in rows],
+        image_ids=image_ids,
         label_ids=list(data.label_ids),
         given=y,
+        probabilities=probabilities,
         result=result,
         folds=folds,
-        epochs=epochs,
+        epochs=fold_epochs(config),
+        test_images=0 if tested is None else len(tested),
     )
 
 
@@ -151,7 +167,7 @@ def label_check_save(run_id: int, checked: Checked | Skipped) -> int:
             image_ids=checked.image_ids,
             label_ids=checked.label_ids,
             given=checked.given,
-            probabilities=checked.result.probabilities,
+            probabilities=checked.probabilities,
         )
     except Exception:
         logger.exception("The label check of training run %s could not be stored", run_id)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import functools
 import logging
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,21 +24,19 @@ from labeler.images.models import Image
 from labeler.images.references import file_open
 from labeler.predictions import prelabel, runs
 from labeler.predictions.dataset import targets_array
-from labeler.predictions.evaluation import (
-    classification_metrics,
-    correct_per_image,
-    metric_intervals,
-)
+from labeler.predictions.evaluation import classification_metrics, metric_intervals
 from labeler.predictions.models import ModelVersion
 from labeler.predictions.selectors import current_model
+from labeler.predictions.test_outputs import TestOutputs
 from labeler.projects.models import Project
+from worker import held_out
 from worker.label_check import label_check_folds, label_check_save
 from worker.ml import weights
 from worker.ml.architectures import pretrained_available
 from worker.ml.data import decode_files
 from worker.ml.device import configure_threads, decode_threads, select_device
 from worker.ml.inference import predict_files
-from worker.ml.training import Cancelled, fit
+from worker.ml.training import Cancelled, FitResult, fit
 
 logger = logging.getLogger(__name__)
 
@@ -118,6 +115,8 @@ def _train(plan: runs.TrainingPlan, device: str) -> None:
     if not train_rows or not val_rows:
         raise ValueError("No training or validation image could be decoded.")
     y_val = targets_array(data, val_rows, multi_label=plan.multi_label)
+    # Only training and validation images reach the fit: the test images are predicted
+    # once the model is chosen, by the model as it is saved.
     result = fit(
         x_train=decoded.images[[position[r] for r in train_rows]],
         y_train=targets_array(data, train_rows, multi_label=plan.multi_label),
@@ -131,14 +130,59 @@ def _train(plan: runs.TrainingPlan, device: str) -> None:
         on_batch=heartbeat,
         pretrained_dir=settings.LABELER_PRETRAINED_DIR,
     )
+    metrics = _validation_metrics(plan, result, y_val, undecodable=len(decoded.bad))
+    meta = {
+        "architecture": config["architecture"],
+        "label_ids": data.label_ids,
+        "thresholds": result.thresholds,
+        "image_size": config["image_size"],
+        "grayscale": config["grayscale"],
+        "channels": 1 if config["grayscale"] else 3,
+        "normalisation": result.normalisation,
+        "multi_label": plan.multi_label,
+    }
+    tested = held_out.held_out_predict(
+        plan, weights.LoadedModel(result.model, meta), decoded, position
+    )
+    metrics["test"] = held_out.held_out_scorecard(tested)
+    checked = label_check_folds(plan, decoded.images, position, device, heartbeat, tested)
+    if checked is not None:
+        metrics["label_check"] = checked.summary()
+    name = weights_name(run.project_id, run.pk)
+    sha256 = weights.save(
+        weights_path(name),
+        model=result.model,
+        meta=meta,
+        trained_on=[data.image_ids[r] for r in train_rows],
+    )
+    version = runs.training_run_finish(
+        run_id=run.pk,
+        weights=name,
+        weights_sha256=sha256,
+        metrics=metrics,
+        validation_image_ids=[data.image_ids[r] for r in val_rows],
+        baseline=_baseline(run.project, tested, device, heartbeat),
+        test_outputs=tested,
+    )
+    if version is None and not ModelVersion.objects.filter(weights=name).exists():
+        weights_path(name).unlink(missing_ok=True)
+    elif checked is not None:
+        label_check_save(run.pk, checked)
+
+
+def _validation_metrics(
+    plan: runs.TrainingPlan, result: FitResult, y_val: np.ndarray, *, undecodable: int
+) -> dict[str, Any]:
+    """The figures on the validation images, which chose the kept epoch and the thresholds:
+    the learning curve's, kept beside the test figures."""
     metrics = classification_metrics(
         y_true=y_val,
         probabilities=result.val_probabilities,
-        label_ids=data.label_ids,
+        label_ids=plan.data.label_ids,
         multi_label=plan.multi_label,
         thresholds=result.thresholds,
     )
-    metrics.update(best_epoch=result.best_epoch, undecodable=len(decoded.bad))
+    metrics.update(best_epoch=result.best_epoch, undecodable=undecodable)
     # The epoch whose weights are saved (the learning curve marks it), and how sure the
     # figures are on this many validation images.
     metrics["kept_epoch"] = result.best_epoch
@@ -150,138 +194,41 @@ def _train(plan: runs.TrainingPlan, device: str) -> None:
             thresholds=result.thresholds,
         )
     )
-    checked = label_check_folds(plan, decoded.images, position, device, heartbeat)
-    if checked is not None:
-        metrics["label_check"] = checked.summary()
-    name = weights_name(run.project_id, run.pk)
-    meta = {
-        "architecture": config["architecture"],
-        "label_ids": data.label_ids,
-        "thresholds": result.thresholds,
-        "image_size": config["image_size"],
-        "grayscale": config["grayscale"],
-        "channels": 1 if config["grayscale"] else 3,
-        "normalisation": result.normalisation,
-        "multi_label": plan.multi_label,
-    }
-    sha256 = weights.save(
-        weights_path(name),
-        model=result.model,
-        meta=meta,
-        trained_on=[data.image_ids[r] for r in train_rows],
-    )
-    val_ids = [data.image_ids[r] for r in val_rows]
-    candidate = _Outputs(result.val_probabilities, result.thresholds, plan.multi_label)
-    version = runs.training_run_finish(
-        run_id=run.pk,
-        weights=name,
-        weights_sha256=sha256,
-        metrics=metrics,
-        validation_image_ids=val_ids,
-        baseline=_baseline(
-            run.project, val_ids, y_val, candidate, data.label_ids, device, heartbeat
-        ),
-    )
-    if version is None and not ModelVersion.objects.filter(weights=name).exists():
-        weights_path(name).unlink(missing_ok=True)
-    elif checked is not None:
-        label_check_save(run.pk, checked)
-
-
-@dataclass(frozen=True)
-class _Outputs:
-    """A model's outputs on validation images, to score it on any subset of them."""
-
-    probabilities: np.ndarray
-    thresholds: list[float] | None
-    multi_label: bool
-
-    def rows(self, rows: list[int]) -> _Outputs:
-        """The outputs of these rows only."""
-        return _Outputs(self.probabilities[rows], self.thresholds, self.multi_label)
+    return metrics
 
 
 def _baseline(
     project: Project,
-    val_ids: list[int],
-    y_val: np.ndarray,
-    candidate: _Outputs,
-    label_ids: list[int],
+    tested: TestOutputs | None,
     device: str,
     beat: _Heartbeat | None = None,
 ) -> dict[str, Any] | None:
-    """The current and the new model on the validation images the current one never saw.
+    """The current and the new model, paired on the new one's test images that the current
+    one was neither trained nor validated on (``held_out.paired_baseline``).
 
-    Images the current model was trained on (an image can move from training to
-    validation as the labelled set grows) would flatter it, so they are left out of the
-    comparison. None when there is nothing comparable: no current model, other labels,
-    or an unreadable file. ``images`` 0 when the current model saw every one of them.
+    Images the current model saw would flatter it (a model trained before the project had
+    a test split trained on some of today's test images), so they are left out. None when
+    there is nothing comparable: no current model, other labels, or an unreadable file;
+    ``images`` 0 when no test image is left (or the project has none yet).
     """
     current = current_model(project)
     if current is None or not current.weights:
         return None
+    if tested is None:
+        return {"version": current.version, "images": 0, "seen": 0, "split": "test"}
     try:
         loaded = _load(current.weights, current.weights_sha256, device)
-        if list(loaded.meta["label_ids"]) != list(label_ids):
+        if list(loaded.meta["label_ids"]) != list(tested.label_ids):
             return None
-        seen = np.zeros(len(val_ids), dtype=bool)
+        seen = set(current.validation_image_ids or [])
         if loaded.trained_on is not None:
-            seen = np.isin(np.asarray(val_ids, dtype=np.int64), loaded.trained_on)
-        keep = np.flatnonzero(~seen).tolist()
-        compared = {"version": current.version, "images": 0, "seen": len(val_ids) - len(keep)}
-        if not keep:
-            return compared
-        stored = Image.objects.filter(pk__in=val_ids).values_list("pk", "file", "sha256")
-        files = {pk: (name, sha256) for pk, name, sha256 in stored}
-        ok, probabilities, _ = predict_files(
-            loaded,
-            [files[val_ids[r]][0] for r in keep],
-            _open,
-            keys=[files[val_ids[r]][1] for r in keep],
-            cache=input_cache(),
-            threads=decode_threads(device),
-            beat=beat,
-            gpu_decode=settings.LABELER_GPU_DECODE,
+            seen.update(int(i) for i in loaded.trained_on.tolist())
+        return held_out.paired_baseline(
+            current.version, loaded, tested, seen, _open, device=device, beat=beat
         )
-        rows = [keep[i] for i in ok]
-        current_outputs = _Outputs(
-            probabilities, loaded.meta.get("thresholds"), bool(loaded.meta["multi_label"])
-        )
-        figures = _compare(y_val[rows], current_outputs, candidate.rows(rows), label_ids)
     except Exception:  # a missing or unreadable old model is no reason to fail the new one
         logger.exception("Could not measure model version %s for comparison", current.pk)
         return None
-    return {**compared, "images": len(rows), **figures}
-
-
-def _compare(
-    y: np.ndarray, current: _Outputs, candidate: _Outputs, label_ids: list[int]
-) -> dict[str, Any]:
-    """Both models' accuracy and macro-F1 on the same images, and the images only one of
-    them gets right (whether a gap between them is more than chance)."""
-    figures: dict[str, Any] = {}
-    right = []
-    for prefix, out in (("", current), ("candidate_", candidate)):
-        metrics = classification_metrics(
-            y_true=y,
-            probabilities=out.probabilities,
-            label_ids=label_ids,
-            multi_label=out.multi_label,
-            thresholds=out.thresholds,
-        )
-        figures[f"{prefix}accuracy"] = metrics["accuracy"]
-        figures[f"{prefix}macro_f1"] = metrics["macro_f1"]
-        right.append(
-            correct_per_image(
-                y_true=y,
-                probabilities=out.probabilities,
-                multi_label=out.multi_label,
-                thresholds=out.thresholds,
-            )
-        )
-    figures["only_current_right"] = int((right[0] & ~right[1]).sum())
-    figures["only_candidate_right"] = int((right[1] & ~right[0]).sum())
-    return figures
 
 
 @functools.lru_cache(maxsize=2)

@@ -18,6 +18,7 @@ from labeler.errors import ValidationFailed
 from labeler.images.duplicate_groups import duplicate_groups_by_image
 from labeler.images.models import Image
 from labeler.predictions.evaluation import split_stratified
+from labeler.predictions.splitting import TEST
 from labeler.projects.models import Project
 
 MIN_LABELS = 2
@@ -42,12 +43,21 @@ class TrainingSet:
 
 @dataclass(frozen=True)
 class Split:
-    """Indexes into a TrainingSet's rows for training and validation; ``note`` says why,
-    when it does, the split could not keep each near-duplicate group on one side."""
+    """Indexes into a TrainingSet's rows for training, validation and the held-out test
+    set; ``excluded``: development rows left out of both (a near-duplicate of theirs is a
+    test image); ``note`` says why, when it does, the split could not keep each
+    near-duplicate group on one side."""
 
     train: list[int]
     validation: list[int]
     note: str = ""
+    test: list[int] = field(default_factory=list)
+    excluded: list[int] = field(default_factory=list)
+
+    def sides(self, data: TrainingSet) -> dict[int, str]:
+        """Each image's part: "train", "validation" or "test" (excluded images left out)."""
+        parts = (("train", self.train), ("validation", self.validation), ("test", self.test))
+        return {data.image_ids[r]: name for name, rows in parts for r in rows}
 
 
 def training_set(project: Project) -> TrainingSet:
@@ -99,36 +109,61 @@ def training_set_check(data: TrainingSet) -> None:
     )
 
 
-def training_split(data: TrainingSet, *, share: float, seed: int, multi_label: bool) -> Split:
-    """A stratified split, stable across runs (an image stays in validation as data grows).
+def training_split(
+    data: TrainingSet,
+    *,
+    share: float,
+    seed: int,
+    multi_label: bool,
+    sides: Mapping[int, str] | None = None,
+) -> Split:
+    """Training and validation among the development images, stratified and stable across
+    runs (an image stays in validation as data grows); the test images apart.
 
-    Near-duplicates never straddle it: a group goes where its smallest image fell, so a
-    copy of a validation image is never trained on. Where the groups leave one side empty
-    (every image in one group, say), there is no such split: the images are split as if
-    ungrouped, and ``note`` says so, since the validation figures are then optimistic.
+    ``sides``: each image's side of the held-out test split (``labeler.predictions.
+    test_split``); without it every image is a development image. A development image
+    whose near-duplicate is a test image (a group straddles the test split when the
+    near-duplicate distance changed after both were assigned) is left out (``excluded``):
+    training on it would train on a copy of a test image.
+
+    Near-duplicates never straddle training and validation: a group goes where its
+    smallest image fell, so a copy of a validation image is never trained on. Where the
+    groups leave one side empty (every image in one group, say), there is no such split:
+    the images are split as if ungrouped, and ``note`` says so, since the validation
+    figures are then optimistic.
     """
-    targets: list[object] = (
-        list(data.targets) if multi_label else [labels[0] for labels in data.targets]
-    )
-    _, validation_ids = split_stratified(data.image_ids, targets, share, seed)
-    in_validation = groups_together(data.image_ids, set(validation_ids), data.groups)
+    sides = sides or {}
+    test_ids = {i for i in data.image_ids if sides.get(i) == TEST}
+    tested_groups = {data.groups[i] for i in test_ids if i in data.groups}
+    excluded_ids = {
+        i for i in data.image_ids if i not in test_ids and data.groups.get(i) in tested_groups
+    }
+    rows = [r for r, i in enumerate(data.image_ids) if i not in test_ids | excluded_ids]
+    ids = [data.image_ids[r] for r in rows]
+    targets: list[object] = [data.targets[r] if multi_label else data.targets[r][0] for r in rows]
+    _, validation_ids = split_stratified(ids, targets, share, seed)
+    groups = {i: data.groups[i] for i in ids if i in data.groups}
+    in_validation = groups_together(ids, set(validation_ids), groups)
     note = ""
-    if data.groups and not 0 < len(in_validation) < len(data):
-        in_validation, note = set(validation_ids), groups_unsplittable_note(data)
-    rows = range(len(data))
+    if groups and not 0 < len(in_validation) < len(ids):
+        in_validation, note = set(validation_ids), groups_unsplittable_note(data, ids)
     return Split(
-        train=[i for i in rows if data.image_ids[i] not in in_validation],
-        validation=[i for i in rows if data.image_ids[i] in in_validation],
+        train=[r for r in rows if data.image_ids[r] not in in_validation],
+        validation=[r for r in rows if data.image_ids[r] in in_validation],
         note=note,
+        test=[r for r, i in enumerate(data.image_ids) if i in test_ids],
+        excluded=[r for r, i in enumerate(data.image_ids) if i in excluded_ids],
     )
 
 
-def groups_unsplittable_note(data: TrainingSet) -> str:
-    """What a run says when its near-duplicate groups left no split between them."""
-    grouped = len(data.groups)
+def groups_unsplittable_note(data: TrainingSet, ids: list[int] | None = None) -> str:
+    """What a run says when its near-duplicate groups left no split between them
+    (``ids``: the images training and validation share, all by default)."""
+    ids = data.image_ids if ids is None else ids
+    groups = [data.groups[i] for i in ids if i in data.groups]
     return (
-        f"{grouped} of the {len(data)} labelled images fall in "
-        f"{len(set(data.groups.values()))} near-duplicate group(s), which leave no split "
+        f"{len(groups)} of the {len(ids)} labelled images fall in "
+        f"{len(set(groups))} near-duplicate group(s), which leave no split "
         "keeping each group on one side: the images were split within their groups, so "
         "copies of validation images were trained on and the validation figures are "
         "optimistic. A lower near-duplicate distance for the project may separate them."

@@ -114,10 +114,11 @@ def correct_per_image(
 
 
 def expected_calibration_error(confidence: np.ndarray, outcome: np.ndarray) -> float:
-    """Weighted mean gap between confidence and outcome over 10 equal-width confidence bins."""
+    """Weighted mean gap between confidence and outcome over 10 equal-width confidence bins,
+    each closed on its right as ``sklearn.calibration.calibration_curve`` bins them."""
     confidence = np.asarray(confidence, dtype=np.float64)
     outcome = np.asarray(outcome, dtype=np.float64)
-    bins = np.minimum((confidence * ECE_BINS).astype(np.int64), ECE_BINS - 1)
+    bins = np.searchsorted(np.linspace(0.0, 1.0, ECE_BINS + 1)[1:-1], confidence)
     counts = np.bincount(bins, minlength=ECE_BINS)
     gap = np.bincount(bins, weights=confidence - outcome, minlength=ECE_BINS)
     return float(np.abs(gap).sum() / max(counts.sum(), 1))

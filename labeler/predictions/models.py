@@ -51,6 +51,9 @@ class TrainingRun(models.Model):
     )
     train_count = models.PositiveIntegerField(default=0)
     validation_count = models.PositiveIntegerField(default=0)
+    test_count = models.PositiveIntegerField(
+        default=0, help_text="Held-out test images the new version is scored on."
+    )
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
@@ -125,6 +128,54 @@ class ModelVersion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.project} model v{self.version}"
+
+
+class SplitSide(models.TextChoices):
+    TEST = "test", "Test"
+    DEVELOPMENT = "development", "Development"
+
+
+class SplitAssignment(models.Model):
+    """Which side of the project's held-out test split a final-labelled image is on.
+
+    Written once per image (``labeler.predictions.test_split``, its one writer) and never
+    changed: a test image is never trained on, tuned on or used to choose an epoch, and an
+    image once used for development never moves into the test set.
+    """
+
+    image = models.OneToOneField(
+        Image, on_delete=models.CASCADE, primary_key=True, related_name="split_assignment"
+    )
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    side = models.CharField(max_length=16, choices=SplitSide.choices)
+    assigned_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["image"]
+        indexes = [models.Index(fields=["project", "side"], name="split_assignment_side_idx")]
+
+    def __str__(self) -> str:
+        return f"image {self.image_id} in {self.side}"
+
+
+class VersionTestOutputs(models.Model):
+    """A model version's probabilities on each held-out test image, and the labels it was
+    scored against then: what its test figures were computed from, for other figures
+    (slices) later. Probabilities are float64, row-major (images x labels)."""
+
+    model_version = models.OneToOneField(
+        ModelVersion, on_delete=models.CASCADE, primary_key=True, related_name="test_outputs"
+    )
+    image_ids = models.JSONField(default=list)
+    label_ids = models.JSONField(default=list, help_text="The probabilities' columns.")
+    targets = models.JSONField(default=list, help_text="Per image, its final label ids then.")
+    probabilities = models.BinaryField()
+    multi_label = models.BooleanField(default=False)
+    thresholds = models.JSONField(null=True, blank=True, help_text="Multi-label: per column.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"test outputs of model version {self.model_version_id}"
 
 
 class Prediction(models.Model):

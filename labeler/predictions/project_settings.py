@@ -1,5 +1,6 @@
 """The project settings the prediction layer reads: the queue's order by the model's
-uncertainty, retraining, machine-label checks, suggestions and the training configuration."""
+uncertainty, retraining, machine-label checks, suggestions, the training configuration and
+the held-out test split's share."""
 
 from __future__ import annotations
 
@@ -72,6 +73,27 @@ SETTINGS = (
         example={"architecture": "resnet18", "image_size": 224, "epochs": 20},
         clean=training_overrides_clean,
         form=None,  # the settings page has its own inputs for the common keys
+    ),
+    ProjectSetting(
+        name="test_share",
+        section="training",
+        owner="predictions",
+        kind="float",
+        default=0.1,
+        minimum=0.05,
+        maximum=0.5,
+        help=(
+            "Share of the final-labelled images held out as the test set, per label: never "
+            "trained on, and every model version is scored and compared on it. Images are "
+            "assigned once, as they get their final label; a change applies to images "
+            "assigned after it (a test image stays in the test set, a development image "
+            "never moves into it)."
+        ),
+        form=FormInput(
+            name="test_percent",
+            scale=100,
+            message="The test set's share is a percentage from 5 to 50.",
+        ),
     ),
     ProjectSetting(
         name="machine_check_rate",

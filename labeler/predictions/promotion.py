@@ -7,21 +7,17 @@ from typing import Any
 from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
-from scipy.stats import binomtest
 
 from labeler import jobs
+from labeler.predictions.comparison import BETTER, SAME, WORSE
 from labeler.predictions.models import ModelVersion
 from labeler.projects.models import Project
 from labeler.task_names import Task
 
-# A lower macro-F1 counts as worse only when the images the current model alone gets
-# right outnumber those the new one alone gets right by more than chance explains
-# (one-sided exact McNemar test at this level).
-WORSE_P_VALUE = 0.05
-# Two versions differ by more than chance on the same validation images when an exact
-# two-sided McNemar test on the images only one of them gets right says so at this level;
-# above it the validation set is too small to tell them apart.
-APART_P_VALUE = 0.05
+NO_TEST_IMAGES = (
+    "the project has no test image yet (a label gets test images once it has a few more "
+    "final labels than the two a training needs)"
+)
 
 
 def promotion_decide(
@@ -33,94 +29,80 @@ def promotion_decide(
 ) -> tuple[bool, str]:
     """Whether a newly trained model should replace the current one, and why (a note).
 
-    ``baseline`` holds both models' figures on the new model's validation images that
-    the current one was not trained on (``images`` of them; ``candidate_macro_f1`` is
-    the new model's there). The new model is promoted when there is no current model,
-    when the two could not be compared (``baseline`` None: other labels, or no image the
-    current model had not seen), or when it is not worse there: its macro-F1 is at least
-    the current one's, or lower by no more than chance. On a few dozen validation images
-    one image flips macro-F1 by several points, and a model trained on more labels was
-    otherwise refused run after run over a gap no larger than that. Chance is judged on
-    the images only one of the two models gets right (``only_current_right`` and
-    ``only_candidate_right``): an exact one-sided McNemar test, worse below p = 0.05.
-
-    A retraining on as many final labels as the current model's (``label_count``) that gets
-    the same figures, right on exactly the same images, is not a new model: nothing
-    changed, and the current one stays. When the new one is promoted on a gap an exact
-    two-sided McNemar test cannot tell from chance, the note says the validation set is too
-    small to tell the two apart.
+    ``baseline`` holds both models on the new one's held-out test images that neither
+    was trained on nor validated on (``images`` of them; ``seen`` left out), paired image
+    by image (``labeler.predictions.comparison``): the images only one of them gets right,
+    the exact McNemar test's p-value and its ``verdict``, better, same (no difference
+    beyond noise) or worse, and both models' macro-F1. The new model is promoted when
+    there is no current model, when the two could not be compared (``baseline`` None:
+    other labels; no test image left), and unless it is worse beyond noise: a model
+    trained on more labels is not refused over a gap the test set cannot tell from
+    chance. A retraining on as many final labels as the current model's (``label_count``)
+    right on exactly the same images with the same figures is not a new model: nothing
+    changed, and the current one stays.
     """
     current = ModelVersion.objects.filter(project=project, is_current=True).first()
     if current is None:
         return True, "Promoted: the project had no current model."
-    if baseline is None or baseline.get("macro_f1") is None:
-        if baseline is not None and baseline.get("seen"):
-            reason = "it was trained on every one of these validation images"
-        else:
-            reason = "it could not be measured on the same validation images (its labels differ)"
+    if baseline is None:
+        reason = "it could not be measured on the same test images (its labels differ)"
         return True, f"Promoted: v{current.version} was not compared: {reason}."
-    old_f1 = float(baseline["macro_f1"])
-    new_f1 = float(baseline.get("candidate_macro_f1", metrics.get("macro_f1")) or 0.0)
-    images = baseline.get("images", metrics.get("images", "the"))
-    comparison = f"macro-F1 {new_f1:.3f} vs {old_f1:.3f} of v{current.version} on {images}"
-    where = "validation images"
-    if baseline.get("seen"):
-        where += f" it was not trained on ({baseline['seen']} it was trained on left out)"
-    if _unchanged(baseline, new_f1, old_f1) and label_count == current.label_count:
-        return False, (
-            f"Nothing changed: no new labels since v{current.version}, and the same figures "
-            f"({comparison} {where}), right on the same images; v{current.version} stays current."
-        )
-    if new_f1 >= old_f1:
-        apart = _apart_p_value(baseline)
-        if apart is not None and apart >= APART_P_VALUE:
-            return True, (
-                f"Promoted: {comparison} {where}; the validation set is too small to tell "
-                f"the two apart (v{current.version} alone right on "
-                f"{int(baseline['only_current_right'])}, this one alone on "
-                f"{int(baseline.get('only_candidate_right', 0))}, p = {apart:.2f})."
+    if not baseline.get("images"):
+        if baseline.get("seen"):
+            reason = (
+                f"it was trained or validated on every one of the {baseline['seen']} test images"
             )
-        return True, f"Promoted: {comparison} {where}."
-    if "only_current_right" not in baseline:  # measured before the per-image figures
-        return False, f"Not promoted: {comparison} {where}."
-    only_old = int(baseline["only_current_right"])
-    only_new = int(baseline.get("only_candidate_right", 0))
-    p_value = _worse_p_value(only_old, only_new)
-    tally = (
-        f"v{current.version} alone right on {only_old}, this one alone on {only_new}, "
-        f"p = {p_value:.2f}"
+        else:
+            reason = NO_TEST_IMAGES
+        return True, f"Promoted: v{current.version} was not compared: {reason}."
+    words = comparison_words(baseline)
+    if _unchanged(baseline) and label_count == current.label_count:
+        return False, (
+            f"Nothing changed: no new labels since v{current.version}, and right on exactly "
+            f"the same test images ({words}); v{current.version} stays current."
+        )
+    if baseline.get("verdict") == WORSE:
+        return False, f"Not promoted: {words}."
+    if baseline.get("verdict") == SAME:
+        return True, (
+            f"Promoted: {words}. A model trained on more labels is kept unless the test "
+            "set shows it worse beyond noise."
+        )
+    return True, f"Promoted: {words}."
+
+
+def comparison_words(baseline: dict[str, Any]) -> str:
+    """The comparison in words: the verdict, on how many test images, the counts and p."""
+    version = f"v{baseline['version']}"
+    verdict = baseline.get("verdict", SAME)
+    head = {
+        BETTER: f"better beyond noise than {version}",
+        WORSE: f"worse beyond noise than {version}",
+        SAME: f"no difference beyond noise from {version}",
+    }[verdict]
+    seen = f", {baseline['seen']} it had seen left out" if baseline.get("seen") else ""
+    words = (
+        f"{head} on {baseline['images']} test images neither was trained on{seen} "
+        f"({version} alone right on {baseline['only_current_right']}, this one alone on "
+        f"{baseline['only_candidate_right']}, exact McNemar test p = {baseline['p_value']:.3f})"
     )
-    if p_value >= WORSE_P_VALUE:
-        return True, f"Promoted: {comparison} {where}, a gap within chance ({tally})."
-    return False, f"Not promoted: {comparison} {where} ({tally})."
+    old, new = baseline.get("macro_f1"), baseline.get("candidate_macro_f1")
+    if old is not None and new is not None:
+        words += f"; macro-F1 {new:.3f} against {old:.3f}"
+        interval = (baseline.get("macro_f1_gain") or {}).get("interval")
+        if interval:
+            words += f" (gain 95% interval {interval[0]:+.3f} to {interval[1]:+.3f})"
+    return words
 
 
-def _unchanged(baseline: dict[str, Any], new_f1: float, old_f1: float) -> bool:
+def _unchanged(baseline: dict[str, Any]) -> bool:
     """Whether both models have the same figures and are right on the same images."""
-    if "only_current_right" not in baseline or new_f1 != old_f1:
-        return False
-    same_accuracy = baseline.get("accuracy") == baseline.get("candidate_accuracy")
-    only = int(baseline["only_current_right"]) + int(baseline.get("only_candidate_right", 0))
-    return same_accuracy and only == 0
-
-
-def _apart_p_value(baseline: dict[str, Any]) -> float | None:
-    """The exact two-sided McNemar p-value of the two models on the same images."""
-    if "only_current_right" not in baseline:
-        return None
-    only_old = int(baseline["only_current_right"])
-    only_new = int(baseline.get("only_candidate_right", 0))
-    if only_old + only_new == 0:
-        return 1.0
-    return float(binomtest(only_old, only_old + only_new, 0.5).pvalue)
-
-
-def _worse_p_value(only_current_right: int, only_candidate_right: int) -> float:
-    """How likely the current model alone is right this often if neither is better."""
-    disagreements = only_current_right + only_candidate_right
-    if disagreements == 0:
-        return 1.0
-    return float(binomtest(only_current_right, disagreements, 0.5, alternative="greater").pvalue)
+    only = int(baseline.get("only_current_right", 0)) + int(baseline.get("only_candidate_right", 0))
+    return (
+        only == 0
+        and baseline.get("accuracy") == baseline.get("candidate_accuracy")
+        and baseline.get("macro_f1") == baseline.get("candidate_macro_f1")
+    )
 
 
 @transaction.atomic

@@ -45,6 +45,8 @@ from labeler.predictions.models import (
 )
 from labeler.predictions.promotion import model_version_promote, promotion_decide
 from labeler.predictions.selectors import image_side_median
+from labeler.predictions.test_outputs import TestOutputs, outputs_row
+from labeler.predictions.test_split import test_split_assign
 from labeler.predictions.training_choice import TrainingFacts, training_config_resolve
 from labeler.predictions.training_config import training_config_clean
 from labeler.projects.models import Label, Project
@@ -180,6 +182,10 @@ def training_run_begin(
     run (``config["choice"]`` says what and why), from the project's image sizes and
     ``pretrained``: the backbones whose weights this worker holds.
 
+    The project's final-labelled images without a side of the held-out test split get
+    theirs here (``test_split_assign``): the run trains and validates on the development
+    images, and its version is scored on the test images.
+
     The split keeps each near-duplicate group on one side, so a run is not claimed while
     the worker is still hashing images of the project (Conflict, recorded as the run's
     failure, with how many); where the groups leave no such split, the run says so in its
@@ -199,7 +205,11 @@ def training_run_begin(
     )
     config = run.config = training_config_resolve(run.config, facts)
     split = training_split(
-        data, share=config["validation_share"], seed=config["seed"], multi_label=project.multi_label
+        data,
+        share=config["validation_share"],
+        seed=config["seed"],
+        multi_label=project.multi_label,
+        sides=test_split_assign(project=project, data=data),
     )
     if split.note:
         data = replace(data, groups={})  # the folds cannot keep them apart either
@@ -210,6 +220,7 @@ def training_run_begin(
     run.message = split.note
     run.label_count = len(data)
     run.train_count, run.validation_count = len(split.train), len(split.validation)
+    run.test_count = len(split.test)
     run.started_at = run.heartbeat_at = now
     run.save()
     return TrainingPlan(
@@ -306,13 +317,16 @@ def training_run_finish(
     metrics: dict[str, Any],
     validation_image_ids: list[int],
     baseline: dict[str, Any] | None = None,
+    test_outputs: TestOutputs | None = None,
 ) -> ModelVersion | None:
     """Record the trained model as the project's next version and mark the run succeeded.
 
     Called once the weights file is in place. The version is promoted when there is no
-    current model or it does at least as well (macro-F1) as the current one on the same
-    validation images (``baseline``). Returns None (and records nothing) when the run
-    is no longer running: cancelled meanwhile, reaped, or finished by an earlier delivery.
+    current model, or unless it is worse beyond noise than the current one on the same
+    test images (``baseline``, see ``promotion.promotion_decide``). ``test_outputs``: its
+    probabilities on the held-out test images, stored with it (none without test images).
+    Returns None (and records nothing) when the run is no longer running: cancelled
+    meanwhile, reaped, or finished by an earlier delivery.
     """
     run = TrainingRun.objects.select_for_update().select_related("project").get(pk=run_id)
     if run.status != RunStatus.RUNNING:
@@ -333,6 +347,8 @@ def training_run_finish(
         weights=weights,
         weights_sha256=weights_sha256,
     )
+    if test_outputs is not None and len(test_outputs):
+        outputs_row(version, test_outputs).save()
     promote, note = promotion_decide(
         project=project, metrics=metrics, baseline=baseline, label_count=run.label_count
     )

@@ -10,13 +10,17 @@ from django.utils.crypto import salted_hmac
 
 from labeler.annotations.models import Annotation
 from labeler.images.models import Image
+from labeler.predictions.dataset import training_set, training_split
 from labeler.predictions.models import (
     MachineLabel,
     MachineLabelStatus,
     ModelVersion,
     Prediction,
     TrainingRun,
+    VersionTestOutputs,
 )
+from labeler.predictions.test_outputs import TestOutputs, outputs_read
+from labeler.predictions.test_split import split_sides
 from labeler.predictions.training_choice import training_input_sizes
 from labeler.predictions.training_config import AUTO, training_config_clean
 from labeler.projects.models import Project
@@ -232,3 +236,32 @@ def machine_label_stats(*, project: Project) -> dict[str, Any]:
         given.setdefault(annotation.image_id, []).append(labels)
     agreed = sum(all(g == machine[i] for g in labels) for i, labels in given.items())
     return {**counts, "spot_checks": {"checked": len(given), "agreed": agreed}}
+
+
+def project_splits(project: Project) -> dict[int, str]:
+    """Each final-labelled image's part, "train", "validation" or "test", exactly as the
+    next training would use them (its training configuration's validation share and seed).
+
+    A read: images not yet assigned a side of the test split get the side that
+    ``labeler.predictions.test_split.test_split_assign`` would store for them now, which
+    the next training (or that service, called first) then stores for good. A development
+    image whose near-duplicate is a test image is left out (the training leaves it out).
+    """
+    data = training_set(project)
+    config = training_config_clean(project.training)
+    split = training_split(
+        data,
+        share=config["validation_share"],
+        seed=config["seed"],
+        multi_label=project.multi_label,
+        sides=split_sides(project, data),
+    )
+    return split.sides(data)
+
+
+def version_test_outputs(version: ModelVersion) -> TestOutputs | None:
+    """The version's probabilities on its test images and the labels they were scored
+    against then; None when it was not scored on a test set (trained before the project
+    had one, or with no test image yet)."""
+    row = VersionTestOutputs.objects.filter(model_version=version).first()
+    return None if row is None else outputs_read(row)

@@ -1,4 +1,5 @@
-"""Final labels and the label history each have one writer, and no other module writes them.
+"""Final labels, the label history and the test split's assignment each have one writer,
+and no other module writes them.
 
 ``labeler.agreement.final_writes`` writes every ``FinalLabel`` row (and its labels),
 ``labeler.annotations.history`` every ``LabelChange`` row beside the database trigger
@@ -25,6 +26,8 @@ WALKED = ("labeler", "api", "worker")
 OWNERS = {
     "FinalLabel": "labeler/agreement/final_writes.py",
     "LabelChange": "labeler/annotations/history.py",
+    # An image's side of the held-out test split is decided once, by its one writer.
+    "SplitAssignment": "labeler/predictions/test_split.py",
 }
 WRITES = {
     "create",
@@ -41,6 +44,7 @@ LABEL_WRITES = {"set", "add", "remove", "clear"}
 TABLES = {
     "FinalLabel": ("annotations_finallabel", "{final}"),
     "LabelChange": ("annotations_labelchange", "{history}", "{label_change}"),
+    "SplitAssignment": ("predictions_splitassignment",),
 }
 SQL_WRITE = r"(insert\s+into|update|delete\s+from)\s+\"?{table}(?!\w)"
 

@@ -55,7 +55,8 @@ def test_train_promote_prelabel_and_suggest_the_most_uncertain_image(
 
     run = TrainingRun.objects.get(pk=response.json()["id"])
     assert run.status == RunStatus.SUCCEEDED, run.message
-    assert run.label_count == 24 and run.train_count + run.validation_count == 24
+    assert run.label_count == 24 and run.test_count == 3
+    assert run.train_count + run.validation_count + run.test_count == 24
     assert len(run.history) >= 1 and run.progress == 1.0
     version = ModelVersion.objects.get(run=run)
     assert version.is_current and version.version == 1
@@ -126,7 +127,7 @@ def _margin(probabilities: dict[str, float]) -> float:
 def test_a_second_run_is_compared_with_the_current_model(
     model_dir, django_capture_on_commit_callbacks
 ):
-    """The next version is measured against the current one on the same validation images.
+    """The next version is measured against the current one on the same test images.
 
     Both runs train on the same labels, so a repeatable training gets the same figures
     and changes nothing (v1 stays current: tests/worker/test_model_figures.py); one that
@@ -142,7 +143,10 @@ def test_a_second_run_is_compared_with_the_current_model(
     assert baseline["version"] == 1
     assert baseline["macro_f1"] is not None and baseline["images"] > 0
     assert second.promotion_note.startswith(("Promoted", "Not promoted", "Nothing changed"))
-    assert f"of v1 on {baseline['images']} validation images" in second.promotion_note
+    assert f"v1 on {baseline['images']} test images neither was trained on" in (
+        second.promotion_note
+    )
+    assert baseline["verdict"] in ("better", "same", "worse") and 0 <= baseline["p_value"] <= 1
     assert ModelVersion.objects.filter(project=project, is_current=True).count() == 1
 
 

@@ -6,12 +6,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from django.core.files.storage import default_storage
 
 from labeler.annotations.models import FinalLabel
 from labeler.images.models import Image
 from labeler.predictions.models import ModelVersion, Prediction
+from labeler.predictions.selectors import version_test_outputs
+from labeler.predictions.test_outputs import TestOutputs
 from tests.conftest import client_for
 from tests.factories import UserFactory
 from tests.worker.ml_project import ml_project
@@ -22,11 +23,12 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.mark.django_db
-def test_the_current_model_is_compared_only_on_images_it_did_not_train_on(
+def test_the_current_model_is_compared_only_on_images_it_did_not_see(
     django_capture_on_commit_callbacks,
 ):
-    """Validation images the current version was trained on are left out of the comparison
-    (they would flatter it); on the rest both models are scored."""
+    """A new model's test images that the current version trained or validated on (a test
+    set drawn after it, in a project older than its test split) are left out of the
+    comparison: they would flatter it. On the rest both models are scored, paired."""
     lead, annotator = UserFactory(username="lead"), UserFactory(username="ann")
     project, _, _ = ml_project(lead, annotator)
     with django_capture_on_commit_callbacks(execute=True):
@@ -34,29 +36,33 @@ def test_the_current_model_is_compared_only_on_images_it_did_not_train_on(
     first = ModelVersion.objects.get(project=project, version=1)
     trained = weights.load(jobs.weights_path(first.weights), "cpu").trained_on.tolist()
     held = list(first.validation_image_ids)
+    tested = version_test_outputs(first)
     finals = FinalLabel.objects.filter(image__project=project)
-    assert trained and held and not set(trained) & set(held)
-    assert set(trained) | set(held) == set(finals.values_list("image_id", flat=True))
-
-    label_ids = list(project.labels.order_by("position").values_list("pk", flat=True))
+    assert tested is not None and trained and held
+    assert set(trained) | set(held) | set(tested.image_ids) == set(
+        finals.values_list("image_id", flat=True)
+    )
+    label_ids = tested.label_ids
     label_of = dict(finals.values_list("image_id", "labels"))
-    # A new model's validation set: the current one's, plus two images it trained on.
-    val_ids = held + trained[:2]
-    y_val = np.array([label_ids.index(label_of[i]) for i in val_ids])
-    perfect = jobs._Outputs(np.eye(len(label_ids))[y_val], None, multi_label=False)
-    baseline = jobs._baseline(project, val_ids, y_val, perfect, label_ids, torch.device("cpu"))
-    assert baseline["version"] == 1 and baseline["seen"] == 2 and baseline["images"] == len(held)
+    # A new model's test set: the current one's, plus two images it trained on and one it
+    # was validated on; the new model is right on every one.
+    ids = [*tested.image_ids, *trained[:2], held[0]]
+    y = np.array([label_ids.index(label_of[i]) for i in ids])
+    perfect = TestOutputs(ids, y, np.eye(len(label_ids))[y], label_ids, False, None)
+    baseline = jobs._baseline(project, perfect, "cpu")
+    assert baseline["version"] == 1 and baseline["seen"] == 3
+    assert baseline["images"] == len(tested) and baseline["split"] == "test"
     assert baseline["candidate_accuracy"] == baseline["candidate_macro_f1"] == 1.0
-    # On its own validation images the current version scores what it scored when trained.
-    assert baseline["accuracy"] == pytest.approx(first.metrics["accuracy"], abs=1 / len(held))
+    # On its own test images the current version scores what it scored when trained.
+    own = first.metrics["test"]["accuracy"]["value"]
+    assert baseline["accuracy"] == pytest.approx(own, abs=1 / len(tested))
     # A perfect model is alone right wherever the current one is wrong, never the reverse.
-    wrong = round((1 - baseline["accuracy"]) * len(held))
+    wrong = round((1 - baseline["accuracy"]) * len(tested))
     assert (baseline["only_current_right"], baseline["only_candidate_right"]) == (0, wrong)
 
-    only_seen = jobs._baseline(
-        project, trained[:3], y_val[:3], perfect, label_ids, torch.device("cpu")
-    )
-    assert only_seen == {"version": 1, "images": 0, "seen": 3}
+    seen = TestOutputs(trained[:3], y[:3], np.eye(len(label_ids))[y[:3]], label_ids, False, None)
+    only_seen = jobs._baseline(project, seen, "cpu")
+    assert only_seen == {"version": 1, "images": 0, "seen": 3, "split": "test"}
 
 
 @pytest.mark.django_db

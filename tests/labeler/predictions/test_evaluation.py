@@ -100,18 +100,18 @@ def test_multi_label_threshold_defaults_to_half():
 
 
 def test_ece_by_hand():
-    """Five images: bins 0.9 (3 images, 2 right) and 0.6 (2 images, 2 right).
+    """Five images, in bins closed on their right as calibration_curve's: (0.8, 0.9] holds
+    0.9 (right), (0.9, 1.0] holds 1.0 (right) and 0.95 (wrong), (0.5, 0.6] holds 0.6
+    (right), (0.6, 0.7] holds 0.7 (right).
 
-    Bin [0.9, 1.0]: confidence 0.95 mean, accuracy 2/3 -> gap 0.2833, weight 3/5.
-    Bin [0.6, 0.7): confidence 0.65 mean, accuracy 1 -> gap 0.35, weight 2/5.
-    ECE = 0.6 * 0.28333 + 0.4 * 0.35 = 0.31.
+    Gaps: 0.1 x 1, |0.975 - 0.5| = 0.475 x 2, 0.4 x 1, 0.3 x 1: ECE = 1.75 / 5 = 0.35.
     """
     probs = np.array([[0.9, 0.1], [1.0, 0.0], [0.05, 0.95], [0.6, 0.4], [0.3, 0.7]])
     y = np.array([0, 0, 0, 0, 1])
     result = classification_metrics(
         y_true=y, probabilities=probs, label_ids=[1, 2], multi_label=False
     )
-    assert result["ece"] == pytest.approx(0.31)
+    assert result["ece"] == pytest.approx(0.35)
     assert expected_calibration_error(np.array([0.25, 0.25]), np.array([0, 1])) == pytest.approx(
         0.25
     )

@@ -1,4 +1,4 @@
-"""Intervals beside a model's figures, and promotion notes that do not overclaim."""
+"""Intervals beside a model's figures on its validation images."""
 
 from __future__ import annotations
 
@@ -6,12 +6,7 @@ import numpy as np
 import pytest
 from statsmodels.stats.proportion import proportion_confint
 
-from labeler.predictions import runs
 from labeler.predictions.evaluation import classification_metrics, metric_intervals
-from tests.factories import ModelVersionFactory
-from tests.labeler.predictions.test_runs import finish, labelled, project, start
-
-__all__ = ["labelled", "project"]  # fixtures used by the tests below
 
 
 def made_up(n: int, k: int = 3, *, seed: int = 1, skill: float = 0.3):
@@ -73,67 +68,3 @@ def test_intervals_narrow_as_the_validation_set_grows():
         )
     assert widths[0][0] > widths[1][0] > widths[2][0]
     assert widths[0][1] > widths[1][1] > widths[2][1]
-
-
-def same_as(version: int, images: int = 20) -> dict:
-    return {
-        "version": version,
-        "images": images,
-        "seen": 0,
-        "accuracy": 0.95,
-        "candidate_accuracy": 0.95,
-        "macro_f1": 0.93,
-        "candidate_macro_f1": 0.93,
-        "only_current_right": 0,
-        "only_candidate_right": 0,
-    }
-
-
-def test_a_retraining_on_the_same_labels_with_the_same_figures_changed_nothing(project, labelled):
-    run = start(project)
-    runs.training_run_begin(run_id=run.pk, device="cpu")
-    run.refresh_from_db()
-    current = ModelVersionFactory(project=project, version=1, label_count=run.label_count)
-    version = finish(run, baseline=same_as(1))
-    assert not version.is_current
-    assert version.promotion_note.startswith("Nothing changed: no new labels since v1")
-    assert version.promotion_note.endswith("v1 stays current.")
-    current.refresh_from_db()
-    assert current.is_current
-
-
-def test_new_labels_with_the_same_figures_still_promote(project, labelled):
-    run = start(project)
-    runs.training_run_begin(run_id=run.pk, device="cpu")
-    run.refresh_from_db()
-    ModelVersionFactory(project=project, version=1, label_count=run.label_count - 1)
-    version = finish(run, baseline=same_as(1))
-    assert version.is_current
-    assert version.promotion_note.startswith("Promoted:")
-
-
-def test_a_gain_within_chance_says_the_set_is_too_small_to_tell(project, labelled):
-    ModelVersionFactory(project=project, version=1)
-    run = start(project)
-    runs.training_run_begin(run_id=run.pk, device="cpu")
-    baseline = {**same_as(1), "candidate_macro_f1": 0.96, "only_current_right": 1}
-    baseline["only_candidate_right"] = 2
-    version = finish(run, baseline=baseline)
-    assert version.is_current
-    assert version.promotion_note == (
-        "Promoted: macro-F1 0.960 vs 0.930 of v1 on 20 validation images; the validation set "
-        "is too small to tell the two apart (v1 alone right on 1, this one alone on 2, "
-        "p = 1.00)."
-    )
-
-
-def test_a_gain_beyond_chance_is_promoted_plainly(project, labelled):
-    ModelVersionFactory(project=project, version=1)
-    run = start(project)
-    runs.training_run_begin(run_id=run.pk, device="cpu")
-    baseline = {**same_as(1, images=200), "candidate_macro_f1": 0.97}
-    baseline.update(only_current_right=2, only_candidate_right=20)
-    version = finish(run, baseline=baseline)
-    assert version.promotion_note == (
-        "Promoted: macro-F1 0.970 vs 0.930 of v1 on 200 validation images."
-    )

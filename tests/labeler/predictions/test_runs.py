@@ -14,7 +14,6 @@ from labeler.imports.services import ImportItem
 from labeler.predictions import runs, services
 from labeler.predictions.models import ModelVersion, RunReason, RunStatus, TrainingRun
 from tests.factories import (
-    ModelVersionFactory,
     ProjectFactory,
     UserFactory,
     add_member,
@@ -148,82 +147,6 @@ def test_finish_creates_and_promotes_the_first_version_once(project, labelled):
     assert run.status == RunStatus.SUCCEEDED and run.progress == 1.0
     assert finish(run) is None  # a redelivery records nothing more
     assert ModelVersion.objects.count() == 1
-
-
-def test_a_worse_model_is_kept_but_not_promoted(project, labelled):
-    current = ModelVersionFactory(project=project, version=1)
-    run = start(project)
-    runs.training_run_begin(run_id=run.pk, device="cpu")
-    version = finish(run, macro_f1=0.5, baseline={"version": 1, "macro_f1": 0.7})
-    assert version is not None and not version.is_current and version.version == 2
-    assert version.promotion_note.startswith("Not promoted")
-    current.refresh_from_db()
-    assert current.is_current
-
-
-def test_the_comparison_uses_both_models_figures_on_the_images_the_current_one_never_saw(
-    project, labelled
-):
-    ModelVersionFactory(project=project, version=1)
-    run = start(project)
-    runs.training_run_begin(run_id=run.pk, device="cpu")
-    baseline = {"version": 1, "images": 5, "seen": 2, "macro_f1": 0.7, "candidate_macro_f1": 0.75}
-    version = finish(run, macro_f1=0.5, baseline=baseline)
-    assert version.is_current
-    assert version.promotion_note == (
-        "Promoted: macro-F1 0.750 vs 0.700 of v1 on 5 validation images it was not trained "
-        "on (2 it was trained on left out)."
-    )
-
-
-def test_a_lower_score_within_chance_is_not_worse(project, labelled):
-    """One or two images flip macro-F1 on a small validation set: a model that loses by
-    no more than chance is promoted, and the note says why."""
-    ModelVersionFactory(project=project, version=1)
-    run = start(project)
-    runs.training_run_begin(run_id=run.pk, device="cpu")
-    baseline = {
-        "version": 1,
-        "images": 12,
-        "seen": 0,
-        "macro_f1": 0.92,
-        "candidate_macro_f1": 0.81,
-        "only_current_right": 3,
-        "only_candidate_right": 1,
-    }
-    version = finish(run, baseline=baseline)
-    assert version.is_current
-    assert version.promotion_note == (
-        "Promoted: macro-F1 0.810 vs 0.920 of v1 on 12 validation images, a gap within "
-        "chance (v1 alone right on 3, this one alone on 1, p = 0.31)."
-    )
-
-
-def test_a_gap_beyond_chance_is_worse(project, labelled):
-    ModelVersionFactory(project=project, version=1)
-    run = start(project)
-    runs.training_run_begin(run_id=run.pk, device="cpu")
-    baseline = {
-        "version": 1,
-        "images": 40,
-        "seen": 0,
-        "macro_f1": 0.95,
-        "candidate_macro_f1": 0.80,
-        "only_current_right": 7,
-        "only_candidate_right": 1,
-    }
-    version = finish(run, baseline=baseline)
-    assert not version.is_current
-    assert version.promotion_note.endswith("(v1 alone right on 7, this one alone on 1, p = 0.04).")
-
-
-def test_a_current_model_that_saw_every_validation_image_is_not_compared(project, labelled):
-    ModelVersionFactory(project=project, version=1)
-    run = start(project)
-    runs.training_run_begin(run_id=run.pk, device="cpu")
-    version = finish(run, macro_f1=0.1, baseline={"version": 1, "images": 0, "seen": 2})
-    assert version.is_current
-    assert "trained on every one of these validation images" in version.promotion_note
 
 
 def test_a_run_cancelled_before_finishing_makes_no_version(project, labelled):

@@ -1,0 +1,36 @@
+"""A figure as the test scorecard stores it: value, 95% interval, n and why it is missing.
+
+``{"value", "interval", "n", "reason"}``: ``value`` None when it cannot be computed (a
+label no test image has: null, never 0), ``interval`` None when there is no honest one,
+``reason`` saying why either is missing. Pure.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from scipy.stats import binomtest
+
+INTERVAL_LEVEL = 0.95
+
+
+def figure(value: Any, n: int, interval: Any = None, reason: str | None = None) -> dict:
+    """One figure: its value (None, NaN: cannot be computed), interval, n and reason."""
+    missing = value is None or not np.isfinite(value)
+    return {
+        "value": None if missing else float(value),
+        "interval": None if missing or interval is None else [float(x) for x in interval],
+        "n": int(n),
+        "reason": reason,
+    }
+
+
+def wilson(successes: int, n: int) -> list[float] | None:
+    """The 95% Wilson score interval of a share (scipy's; None over no item)."""
+    if n <= 0:
+        return None
+    ci = binomtest(int(successes), int(n)).proportion_ci(
+        confidence_level=INTERVAL_LEVEL, method="wilson"
+    )
+    return [float(ci.low), float(ci.high)]
