@@ -40,6 +40,8 @@ LINK_DAYS_DEFAULT = 7
 LINK_DAYS_MAX = 30
 ORIGIN_MAX = 200
 SPLIT_NAMES = ("train", "val", "test")
+# The split option's other value: the project's own train/validation/test assignment.
+PROJECT_SPLIT = "project"
 TRUE = {"1", "true", "yes", "on"}
 # Not "": an option given empty is refused, as every other option is, not taken as false.
 FALSE = {"0", "false", "no", "off"}
@@ -54,7 +56,8 @@ class ExportOptions:
     min_confidence: float | None = None
     min_agreement: float | None = None
     reviewed_only: bool = False
-    split: tuple[float, ...] | None = None
+    # Shares of a seeded split, or PROJECT_SPLIT: the project's own assignment.
+    split: tuple[float, ...] | str | None = None
     seed: int = 0
     annotator: str | None = None
     label: str | None = None
@@ -77,13 +80,25 @@ class ExportOptions:
         return self.annotations == "final"
 
     @property
+    def split_by_project(self) -> bool:
+        return self.split == PROJECT_SPLIT
+
+    @property
+    def split_shares(self) -> tuple[float, ...] | None:
+        return self.split if isinstance(self.split, tuple) else None
+
+    @property
     def split_names(self) -> tuple[str, ...]:
-        return SPLIT_NAMES[: len(self.split or ())]
+        """The splits the export may hold, in order (none without a split)."""
+        if self.split_by_project:
+            return SPLIT_NAMES
+        return SPLIT_NAMES[: len(self.split_shares or ())]
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready values that parse back to the same options."""
         data = asdict(self)
-        data["split"] = list(self.split) if self.split else None
+        shares = self.split_shares
+        data["split"] = list(shares) if shares else self.split
         if self.image_ids is None:
             del data["image_ids"]
         else:
@@ -226,12 +241,17 @@ def _int(value: Any, field: str) -> int:
     return number
 
 
-def _split(value: Any, field: str) -> tuple[float, ...]:
-    """Two or three shares summing to 1: "0.8,0.2" or [0.8, 0.1, 0.1]."""
+def _split(value: Any, field: str) -> tuple[float, ...] | str:
+    """Two or three shares summing to 1: "0.8,0.2" or [0.8, 0.1, 0.1]; or "project": the
+    project's own train/validation/test assignment."""
+    if value == PROJECT_SPLIT:
+        return PROJECT_SPLIT
     items = value.split(",") if isinstance(value, str) else value
     if not isinstance(items, list | tuple) or len(items) not in (2, 3):
         raise ValidationFailed(
-            f"{field} takes 2 or 3 shares (train, val[, test]) such as 0.8,0.1,0.1.", field=field
+            f"{field} takes 2 or 3 shares (train, val[, test]) such as 0.8,0.1,0.1, or "
+            f"{PROJECT_SPLIT}: the project's own train, validation and test images.",
+            field=field,
         )
     shares = tuple(_share(item.strip() if isinstance(item, str) else item, field) for item in items)
     if not math.isclose(sum(shares), 1.0, abs_tol=1e-6):

@@ -18,6 +18,7 @@ from labeler.exports.formats.classes import (
 from labeler.exports.formats.members import ZipStream, safe_file_name
 from labeler.exports.formats.source import ExportSource
 from labeler.exports.formats.text import spreadsheet_safe
+from labeler.exports.selectors import ImageRow
 from labeler.projects.models import Project
 
 # A multi-label image's labels in one metadata.csv cell: example["labels"].split(";").
@@ -31,7 +32,8 @@ def export_imagefolder(source: ExportSource) -> Iterator[bytes]:
     label, empty where the split has none of its images, and ``classes.txt``
     (``formats.classes``), so torchvision numbers the classes alike in every split. A
     multi-label image goes into each of its labels' folders, read and written once;
-    images without a final label (or with an empty one) are left out.
+    images without a final label (or with an empty one) are left out, and with the
+    project's own split those it leaves out.
     """
     classes = export_classes(source.label_names())
     folders = {item.label: item.folder for item in classes}
@@ -41,7 +43,7 @@ def export_imagefolder(source: ExportSource) -> Iterator[bytes]:
                 yield from stream.add_directory(f"{prefix}{item.folder}/")
             yield from stream.add_text(f"{prefix}{CLASSES_FILE}", folder_classes_text(classes))
         for row in source.rows():
-            if not row.final_labels:
+            if not row.final_labels or _unplaced(row, source):
                 continue
             prefix = f"{row.split}/" if row.split else ""
             name = safe_file_name(row.id, row.file_name, stream.written_format(row.format))
@@ -70,7 +72,7 @@ def export_hf_imagefolder(source: ExportSource) -> Iterator[bytes]:
         stream = closing.enter_context(_image_stream(source))
         yield from stream.add_text(CLASSES_FILE, label_classes_text(classes))
         for row in source.rows():
-            if not row.final_labels:
+            if not row.final_labels or _unplaced(row, source):
                 continue
             split = row.split or "train"
             if split not in metadata:
@@ -87,6 +89,12 @@ def export_hf_imagefolder(source: ExportSource) -> Iterator[bytes]:
             spool.seek(0)
             yield from stream.add_file_object(f"{split}/metadata.csv", _Encoded(spool))
         yield from stream.close()
+
+
+def _unplaced(row: ImageRow, source: ExportSource) -> bool:
+    """An image the project's own split leaves out (a near-duplicate of a test image its
+    training leaves out), which no split folder may hold."""
+    return source.options.split_by_project and row.split is None
 
 
 def _image_stream(source: ExportSource) -> ZipStream:
