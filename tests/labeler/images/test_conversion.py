@@ -3,6 +3,7 @@ the metadata the exports' rule allows."""
 
 from __future__ import annotations
 
+import functools
 import io
 
 import pytest
@@ -16,7 +17,9 @@ from tests.labeler.images import samples
 GPS_IFD, MAKE, ORIENTATION = 0x8825, 0x010F, 0x0112
 
 
+@functools.cache
 def _srgb() -> bytes:
+    """One sRGB profile (a new one is dated when it is made)."""
     return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
 
 
