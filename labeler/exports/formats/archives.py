@@ -15,7 +15,7 @@ from labeler.exports.formats.classes import (
     folder_classes_text,
     label_classes_text,
 )
-from labeler.exports.formats.members import ZipStream, safe_file_name
+from labeler.exports.formats.members import StoredImage, ZipStream, safe_file_name
 from labeler.exports.formats.source import ExportSource
 from labeler.exports.formats.text import spreadsheet_safe
 from labeler.exports.selectors import ImageRow
@@ -42,13 +42,15 @@ def export_imagefolder(source: ExportSource) -> Iterator[bytes]:
             for item in classes:
                 yield from stream.add_directory(f"{prefix}{item.folder}/")
             yield from stream.add_text(f"{prefix}{CLASSES_FILE}", folder_classes_text(classes))
-        for row in source.rows():
-            if not row.final_labels or _unplaced(row, source):
-                continue
-            prefix = f"{row.split}/" if row.split else ""
-            name = safe_file_name(row.id, row.file_name, stream.written_format(row.format))
-            paths = [f"{prefix}{folders[label]}/{name}" for label in row.final_labels]
-            yield from stream.add_image(paths, row.file, row.format)
+
+        def placed() -> Iterator[StoredImage]:
+            for row in _exported_rows(source):
+                prefix = f"{row.split}/" if row.split else ""
+                name = safe_file_name(row.id, row.file_name, stream.written_format(row.format))
+                paths = [f"{prefix}{folders[label]}/{name}" for label in row.final_labels or []]
+                yield StoredImage(paths, row.file, row.format)
+
+        yield from stream.add_images(placed())
         yield from stream.close()
 
 
@@ -71,30 +73,36 @@ def export_hf_imagefolder(source: ExportSource) -> Iterator[bytes]:
     with ExitStack() as closing:
         stream = closing.enter_context(_image_stream(source))
         yield from stream.add_text(CLASSES_FILE, label_classes_text(classes))
-        for row in source.rows():
-            if not row.final_labels or _unplaced(row, source):
-                continue
-            split = row.split or "train"
-            if split not in metadata:
-                spools[split] = closing.enter_context(
-                    tempfile.TemporaryFile("w+", encoding="utf-8", newline="")
-                )
-                metadata[split] = _metadata_writer(spools[split], label_column)
-            name = safe_file_name(row.id, row.file_name, stream.written_format(row.format))
-            labels = LABEL_SEPARATOR.join(row.final_labels) if multi_label else row.final_labels[0]
-            cells = {"file_name": name, "image_id": row.id, label_column: labels}
-            metadata[split].writerow({key: spreadsheet_safe(cell) for key, cell in cells.items()})
-            yield from stream.add_stored_file(f"{split}/{name}", row.file, row.format)
+
+        def described() -> Iterator[StoredImage]:
+            """Each image, its metadata.csv row written as it is handed on."""
+            for row in _exported_rows(source):
+                split = row.split or "train"
+                if split not in metadata:
+                    spools[split] = closing.enter_context(
+                        tempfile.TemporaryFile("w+", encoding="utf-8", newline="")
+                    )
+                    metadata[split] = _metadata_writer(spools[split], label_column)
+                name = safe_file_name(row.id, row.file_name, stream.written_format(row.format))
+                finals = row.final_labels or []
+                labels = LABEL_SEPARATOR.join(finals) if multi_label else finals[0]
+                cells = {"file_name": name, "image_id": row.id, label_column: labels}
+                metadata[split].writerow({key: spreadsheet_safe(c) for key, c in cells.items()})
+                yield StoredImage([f"{split}/{name}"], row.file, row.format)
+
+        yield from stream.add_images(described())
         for split, spool in spools.items():
             spool.seek(0)
             yield from stream.add_file_object(f"{split}/metadata.csv", _Encoded(spool))
         yield from stream.close()
 
 
-def _unplaced(row: ImageRow, source: ExportSource) -> bool:
-    """An image the project's own split leaves out (a near-duplicate of a test image its
-    training leaves out), which no split folder may hold."""
-    return source.options.split_by_project and row.split is None
+def _exported_rows(source: ExportSource) -> Iterator[ImageRow]:
+    """The rows with a final label, but those the project's own split leaves out (a
+    near-duplicate of a test image its training leaves out): no split folder holds them."""
+    for row in source.rows():
+        if row.final_labels and not (source.options.split_by_project and row.split is None):
+            yield row
 
 
 def _image_stream(source: ExportSource) -> ZipStream:

@@ -155,3 +155,21 @@ def test_a_photo_that_cannot_be_decoded_fails_the_export_naming_it(project, sett
 
     with pytest.raises(ValidationFailed, match=rf"{photo.file.name} cannot be read: Decoding this"):
         export_bytes(project, format="imagefolder")
+
+
+def test_more_photos_to_convert_than_threads_each_go_in_once(project, settings):
+    """One conversion at a time: the others wait for it, the PNGs are copied meanwhile."""
+    settings.LABELER_EXPORT_CONVERT_THREADS = 1
+    files = {f"IMG_{n}.heic": samples.photo("HEIF", (32 + n, 24)) for n in range(3)}
+    photos = uploaded(project, {**files, "a.png": image_bytes(), "b.png": image_bytes()})
+    for photo in photos:
+        finalise(photo, ["cat"])
+
+    names = [name for name in names_in(export_bytes(project, format="imagefolder")) if "-" in name]
+
+    extensions = ["jpg"] * 3 + ["png"] * 2
+    expected = [
+        f"cat/{photo.pk}-{photo.original_name.rsplit('.', 1)[0]}.{extension}"
+        for photo, extension in zip(photos, extensions, strict=True)
+    ]
+    assert sorted(names) == sorted(expected)
