@@ -138,7 +138,7 @@ bench-prelabel: setup
 bench-active-learning: setup
 	$(BIN)/python bench/active_learning.py
 
-## Export 10,000 and 100,000 images as JSON and ImageFolder zips: time and peak memory (docs/benchmarks.md).
+## Export 10,000 and 100,000 images as JSON and ImageFolder zips: time and peak memory; then 35 photos (HEIC and AVIF converted) against a bare zipfile (docs/benchmarks.md).
 bench-export: setup
 	$(BIN)/python bench/export.py
 

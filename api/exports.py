@@ -47,14 +47,27 @@ OPTION_PARAMETERS = [
     OpenApiParameter("min_confidence", float, description="0..1, on the final label."),
     OpenApiParameter("min_agreement", float, description="0..1: share agreeing with the final."),
     OpenApiParameter("reviewed_only", bool, description="Adjudicated, gold, machine-confirmed."),
-    OpenApiParameter("split", str, description="2 or 3 shares summing to 1: 0.8,0.1,0.1."),
-    OpenApiParameter("seed", int, description="Seed of the split (default 0)."),
+    OpenApiParameter(
+        "split",
+        str,
+        description="2 or 3 shares summing to 1 (0.8,0.1,0.1): train, val[, test], seeded; "
+        "or project: the project's own train, validation (val) and test images, as its "
+        "training and its held-out test set use them.",
+    ),
+    OpenApiParameter("seed", int, description="Seed of a split by shares (default 0)."),
     OpenApiParameter("annotator", str, description="Username: only their annotations."),
     OpenApiParameter("label", str, description="Only images with this label."),
     OpenApiParameter("since", str, description="ISO date or datetime of the last update."),
     OpenApiParameter("until", str, description="ISO date or datetime of the last update."),
     OpenApiParameter(
         "predictions", bool, description="json, jsonl, label-studio, label-studio-zip only."
+    ),
+    OpenApiParameter(
+        "convert_images",
+        bool,
+        description="imagefolder, hf-imagefolder: true (default): HEIC and AVIF images are "
+        "written as JPEG and GIF as PNG (its first frame), which torchvision's ImageFolder and "
+        "datasets read; false: every image in its own format.",
     ),
     OpenApiParameter(
         "annotators",
@@ -142,7 +155,10 @@ class ExportRequestSerializer(serializers.Serializer):
     )
     reviewed_only = serializers.BooleanField(required=False, allow_null=True)
     split = serializers.CharField(
-        required=False, allow_null=True, help_text='"0.8,0.1,0.1" or [0.8, 0.1, 0.1]'
+        required=False,
+        allow_null=True,
+        help_text='"0.8,0.1,0.1" or [0.8, 0.1, 0.1]; or "project": the project\'s own train, '
+        "validation (val) and test images.",
     )
     seed = serializers.IntegerField(required=False, allow_null=True)
     annotator = serializers.CharField(required=False, allow_null=True)
@@ -154,6 +170,12 @@ class ExportRequestSerializer(serializers.Serializer):
         required=False, allow_null=True, help_text="ISO date or datetime."
     )
     predictions = serializers.BooleanField(required=False, allow_null=True)
+    convert_images = serializers.BooleanField(
+        required=False,
+        allow_null=True,
+        help_text="imagefolder, hf-imagefolder: true (default): HEIC and AVIF as JPEG, GIF as "
+        "PNG; false: every image in its own format.",
+    )
     annotators = serializers.ChoiceField(choices=ANNOTATORS, required=False, allow_null=True)
     image_urls = serializers.ChoiceField(choices=IMAGE_URLS, required=False, allow_null=True)
     link_expiry_days = serializers.IntegerField(

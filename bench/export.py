@@ -1,7 +1,9 @@
-"""Time exports of 10,000 and 100,000 labelled images and show their memory stays flat.
+"""Time exports of 10,000 and 100,000 labelled images and show their memory stays flat;
+then zip 35 phone-sized photos against a bare ``zipfile`` of the same stored files.
 
     .venv/bin/python bench/export.py              # or: make bench-export
     .venv/bin/python bench/export.py --sizes 10000 100000 --formats json imagefolder
+    .venv/bin/python bench/export.py --parts photos --repeats 5
 
 DATABASE_URL picks the database (default: a dedicated ``labeler_bench_export`` database
 on the local PostgreSQL server, created and migrated here). Each project is created once
@@ -9,6 +11,13 @@ with bulk_create (its image rows share a few small real PNG files under
 ``var/bench_export_media``) and reused while its image count matches. Every export runs
 in a child process of its own, which writes the file and reports its time and peak
 resident memory (VmHWM) before and during the export.
+
+The photos (``bench/export_photos.py``: 33 JPEGs, one HEIC, one AVIF, 4032 x 3024) are
+exported as ImageFolder and Hugging Face zips split 80/10/10 (HEIC and AVIF converted
+to JPEG, the default) and as an ImageFolder zip keeping them (``convert_images=false``:
+their metadata stripped by writing them again); each is timed against Python's
+``zipfile`` storing the same files as they lie, every run in a child process of its own,
+alternating, the median of ``--repeats`` taken.
 """
 
 from __future__ import annotations
@@ -18,9 +27,11 @@ import io
 import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import time
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -41,13 +52,16 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("LOG_LEVEL", "WARNING")
     postgres_configure(options.database_url, migrate=not options.child)
     if options.child:
-        return _child(options)
-    results = []
-    for size in options.sizes:
-        project_id = _project(size)
-        for fmt in options.formats:
-            results.append(_run_child(options, project_id, size, fmt))
-    _print_table(results, options.sizes)
+        return _bare_child(options) if options.bare else _child(options)
+    if "sizes" in options.parts:
+        results = []
+        for size in options.sizes:
+            project_id = _project(size)
+            for fmt in options.formats:
+                results.append(_run_child(options, project_id, size, fmt))
+        _print_table(results, options.sizes)
+    if "photos" in options.parts:
+        _photos(options)
     return 0
 
 
@@ -60,9 +74,15 @@ def _options(argv: list[str] | None) -> argparse.Namespace:
         default=os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL,
         help=f"PostgreSQL URL (default: DATABASE_URL, else {DEFAULT_DATABASE_URL})",
     )
+    parser.add_argument(
+        "--parts", nargs="+", choices=["sizes", "photos"], default=["sizes", "photos"]
+    )
+    parser.add_argument("--repeats", type=int, default=3, help="photo runs of each (median)")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--bare", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--project", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--format", help=argparse.SUPPRESS)
+    parser.add_argument("--options", default="{}", help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
 
@@ -140,7 +160,14 @@ def _create_batch(
     )
 
 
-def _run_child(options: argparse.Namespace, project_id: int, size: int, fmt: str) -> dict:
+def _run_child(
+    options: argparse.Namespace,
+    project_id: int,
+    size: int,
+    fmt: str,
+    *extra: str,
+    export_options: dict[str, Any] | None = None,
+) -> dict:
     command = [
         sys.executable,
         str(Path(__file__).resolve()),
@@ -148,6 +175,8 @@ def _run_child(options: argparse.Namespace, project_id: int, size: int, fmt: str
         f"--project={project_id}",
         f"--format={fmt}",
         f"--database-url={options.database_url}",
+        f"--options={json.dumps(export_options or {})}",
+        *extra,
     ]
     done = subprocess.run(command, capture_output=True, text=True, check=True)
     return {"size": size, "format": fmt, **json.loads(done.stdout.strip().splitlines()[-1])}
@@ -160,7 +189,7 @@ def _child(options: argparse.Namespace) -> int:
     from labeler.projects.models import Project
 
     project = Project.objects.get(pk=options.project)
-    parsed = export_options_parse({"format": options.format})
+    parsed = export_options_parse({"format": options.format, **json.loads(options.options)})
     OUT_DIR.mkdir(parents=True, exist_ok=True)
     path = OUT_DIR / f"{project.pk}.{EXPORTERS[parsed.format].extension}"
     before = _max_rss_mb()
@@ -211,6 +240,79 @@ def _print_table(results: list[dict], sizes: list[int]) -> None:
                 f"{fmt}: peak RSS at {large:,} / at {small:,} images = "
                 f"{peak[large] / peak[small]:.2f} ({large // small}x the images)"
             )
+
+
+# The photo zips: (name in the table, project, format, options), each against the bare
+# zipfile of the same project's files. "jpegs" holds the 33 JPEGs alone: the zip's own cost.
+PHOTO_EXPORTS = [
+    ("imagefolder", "photos", "imagefolder", {"split": "0.8,0.1,0.1"}),
+    ("hf-imagefolder", "photos", "hf-imagefolder", {"split": "0.8,0.1,0.1"}),
+    ("imagefolder, JPEGs", "jpegs", "imagefolder", {"split": "0.8,0.1,0.1"}),
+    (
+        "imagefolder, kept",
+        "photos",
+        "imagefolder",
+        {"split": "0.8,0.1,0.1", "convert_images": False},
+    ),
+]
+
+
+def _photos(options: argparse.Namespace) -> None:
+    """The photo projects' zips against a bare zipfile of their files, alternating runs."""
+    from bench.export_photos import photo_files, photo_project
+
+    files = photo_files(MEDIA_ROOT)
+    sizes = {stored: (MEDIA_ROOT / stored).stat().st_size for stored, _ in files}
+    jpegs = [(stored, fmt) for stored, fmt in files if fmt == "JPEG"]
+    projects = {
+        "photos": photo_project("bench-export-photos", files, sizes),
+        "jpegs": photo_project("bench-export-photos-jpegs", jpegs, sizes),
+    }
+    rows = []
+    for title, which, fmt, export_options in PHOTO_EXPORTS:
+        project_id = projects[which].pk
+        timed: dict[str, list[float]] = {"export": [], "bare": []}
+        for _ in range(options.repeats):
+            run = _run_child(options, project_id, 0, fmt, export_options=export_options)
+            timed["export"].append(run["seconds"])
+            bare = _run_child(options, project_id, 0, fmt, "--bare")
+            timed["bare"].append(bare["seconds"])
+        export, bare_seconds = (statistics.median(timed[key]) for key in ("export", "bare"))
+        rows.append((title, export, bare_seconds, run["file_mb"], run["rss_peak_mb"]))
+    total_mb = sum(sizes.values()) / 2**20
+    print(
+        f"\n{len(files)} photos ({len(jpegs)} JPEG, a HEIC, an AVIF), 4032x3024, "
+        f"{total_mb:.0f} MB stored; split 0.8,0.1,0.1; median of {options.repeats} runs"
+    )
+    header = f"{'zip':<20} {'seconds':>8} {'zipfile s':>9} {'ratio':>6} {'file MB':>8}"
+    print(f"{header} {'RSS peak MB':>11}")
+    for title, export, bare_seconds, file_mb, peak_mb in rows:
+        print(
+            f"{title:<20} {export:>8.2f} {bare_seconds:>9.2f} {export / bare_seconds:>6.1f} "
+            f"{file_mb:>8.1f} {peak_mb:>11.1f}"
+        )
+
+
+def _bare_child(options: argparse.Namespace) -> int:
+    """Python's zipfile storing the project's files as they lie (each once); print its time."""
+    from labeler.images.models import Image
+
+    stored = list(
+        Image.objects.filter(project_id=options.project)
+        .order_by("pk")
+        .values_list("file", flat=True)
+    )
+    OUT_DIR.mkdir(parents=True, exist_ok=True)
+    path = OUT_DIR / f"{options.project}.bare.zip"
+    started = time.perf_counter()
+    with zipfile.ZipFile(path, "w") as archive:
+        for name in stored:
+            archive.write(MEDIA_ROOT / name, arcname=Path(name).name)
+    seconds = time.perf_counter() - started
+    result = {"seconds": seconds, "file_mb": path.stat().st_size / 2**20}
+    path.unlink()
+    print(json.dumps(result))
+    return 0
 
 
 if __name__ == "__main__":

@@ -293,6 +293,9 @@ LABELER_EXPORT_DIRECT_MAX_IMAGES = env_int("LABELER_EXPORT_DIRECT_MAX_IMAGES", 1
 # many days, and beyond the newest this many of a project; 0 turns either rule off.
 LABELER_EXPORT_KEEP_DAYS = env_int("LABELER_EXPORT_KEEP_DAYS", 14)
 LABELER_EXPORT_KEEP_LAST = env_int("LABELER_EXPORT_KEEP_LAST", 10)
+# Threads an archive export converts HEIC, AVIF and GIF images on while it copies the
+# others: each holds one decode (within LABELER_MAX_DECODE_BYTES) at a time.
+LABELER_EXPORT_CONVERT_THREADS = env_int("LABELER_EXPORT_CONVERT_THREADS", 2)
 FILE_UPLOAD_MAX_MEMORY_SIZE = env_int("FILE_UPLOAD_MAX_MEMORY_SIZE", 5 * 1024 * 1024)
 # A request's uploaded files stay in memory up to this many bytes together, the rest go
 # to temporary files (labeler.images.upload_handler): a batch of photos is parsed without

@@ -112,8 +112,18 @@ def _add_export(commands: Any) -> None:
     export.add_argument("-f", "--format", default="json")
     export.add_argument("-o", "--output", required=True, help="the file to write")
     export.add_argument("--annotations", choices=["final", "all"])
-    export.add_argument("--split", help="shares of train,val[,test], e.g. 0.8,0.1,0.1")
-    export.add_argument("--seed", type=int, help="the split's seed (default 0)")
+    export.add_argument(
+        "--split",
+        help="shares of train,val[,test], e.g. 0.8,0.1,0.1; or project: the project's own "
+        "train, validation and test images",
+    )
+    export.add_argument("--seed", type=int, help="the seed of a split by shares (default 0)")
+    export.add_argument(
+        "--keep-image-formats",
+        action="store_true",
+        help="imagefolder, hf-imagefolder: keep HEIC, AVIF and GIF images as they are "
+        "(converted to JPEG and PNG by default)",
+    )
     export.add_argument("--min-confidence", type=float)
     export.add_argument("--min-agreement", type=float)
     export.add_argument("--reviewed-only", action="store_true")

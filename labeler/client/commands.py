@@ -120,6 +120,8 @@ def _export_options(args: argparse.Namespace) -> dict[str, Any]:
     for name in ("reviewed_only", "predictions"):
         if getattr(args, name):
             options[name] = True
+    if args.keep_image_formats:
+        options["convert_images"] = False
     return options
 
 

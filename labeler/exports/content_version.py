@@ -11,7 +11,9 @@ is read through an index, in a few small queries whatever the project's size:
 - tags: how many, and the newest (tags travel in every format);
 - the label set (names and order) and the project row's last save (its name, whether
   photos' metadata is kept);
-- with predictions asked for: the current model version and its newest prediction.
+- with predictions asked for: the current model version and its newest prediction;
+- with the project's own split: its newest stored side of the held-out test split (the
+  training and validation parts follow from the final labels and the settings above).
 
 What it does not see (an image's licence edited in place, a member's new e-mail) is rare
 enough that a lead who needs it builds the export anew ("build anyway").
@@ -30,7 +32,7 @@ from labeler.exports.options import ExportOptions
 from labeler.exports.selectors import current_model_version
 from labeler.images.counts import image_counts
 from labeler.images.models import Image, ImageTag
-from labeler.predictions.models import Prediction
+from labeler.predictions.models import Prediction, SplitAssignment
 from labeler.projects.models import Project
 
 
@@ -55,6 +57,11 @@ def export_content_version(project: Project, options: ExportOptions) -> str:
         list(project.labels.order_by("position", "id").values_list("id", "name")),
         project.updated_at.isoformat(),
     ]
+    if options.split_by_project:  # the sides of its held-out test split stored so far
+        stored = SplitAssignment.objects.filter(project=project)
+        parts.append(
+            list(stored.aggregate(count=Count("image_id"), newest=Max("assigned_at")).values())
+        )
     if options.predictions:
         version = current_model_version(project)
         newest = _newest(Prediction.objects.filter(model_version=version)) if version else None

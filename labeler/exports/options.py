@@ -25,6 +25,8 @@ FORMATS = (
     "label-studio-zip",
 )
 FINAL_ONLY_FORMATS = ("imagefolder", "hf-imagefolder")
+# The archives read by dataset tools, which skip HEIC, AVIF and GIF files: converted there.
+CONVERTING_FORMATS = FINAL_ONLY_FORMATS
 DEFAULT_FINAL_FORMATS = ("coco", *FINAL_ONLY_FORMATS)
 LABEL_STUDIO_FORMATS = ("label-studio", "label-studio-zip")
 PREDICTION_FORMATS = ("json", "jsonl", *LABEL_STUDIO_FORMATS)
@@ -38,6 +40,8 @@ LINK_DAYS_DEFAULT = 7
 LINK_DAYS_MAX = 30
 ORIGIN_MAX = 200
 SPLIT_NAMES = ("train", "val", "test")
+# The split option's other value: the project's own train/validation/test assignment.
+PROJECT_SPLIT = "project"
 TRUE = {"1", "true", "yes", "on"}
 # Not "": an option given empty is refused, as every other option is, not taken as false.
 FALSE = {"0", "false", "no", "off"}
@@ -52,7 +56,8 @@ class ExportOptions:
     min_confidence: float | None = None
     min_agreement: float | None = None
     reviewed_only: bool = False
-    split: tuple[float, ...] | None = None
+    # Shares of a seeded split, or PROJECT_SPLIT: the project's own assignment.
+    split: tuple[float, ...] | str | None = None
     seed: int = 0
     annotator: str | None = None
     label: str | None = None
@@ -66,19 +71,34 @@ class ExportOptions:
     image_urls: str | None = None
     link_expiry_days: int | None = None
     label_studio_origin: str | None = None
+    # ImageFolder and Hugging Face zips only (None elsewhere; true unless asked otherwise):
+    # HEIC and AVIF written as JPEG, GIF as PNG.
+    convert_images: bool | None = None
 
     @property
     def final_only(self) -> bool:
         return self.annotations == "final"
 
     @property
+    def split_by_project(self) -> bool:
+        return self.split == PROJECT_SPLIT
+
+    @property
+    def split_shares(self) -> tuple[float, ...] | None:
+        return self.split if isinstance(self.split, tuple) else None
+
+    @property
     def split_names(self) -> tuple[str, ...]:
-        return SPLIT_NAMES[: len(self.split or ())]
+        """The splits the export may hold, in order (none without a split)."""
+        if self.split_by_project:
+            return SPLIT_NAMES
+        return SPLIT_NAMES[: len(self.split_shares or ())]
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready values that parse back to the same options."""
         data = asdict(self)
-        data["split"] = list(self.split) if self.split else None
+        shares = self.split_shares
+        data["split"] = list(shares) if shares else self.split
         if self.image_ids is None:
             del data["image_ids"]
         else:
@@ -110,6 +130,8 @@ def export_options_parse(data: Any) -> ExportOptions:
     values.setdefault("annotations", "final" if fmt in DEFAULT_FINAL_FORMATS else "all")
     if fmt in LABEL_STUDIO_FORMATS:
         values.setdefault("annotators", "email")
+    if fmt in CONVERTING_FORMATS:
+        values.setdefault("convert_images", True)
     if fmt == "label-studio" and values.setdefault("image_urls", "signed") == "signed":
         values.setdefault("link_expiry_days", LINK_DAYS_DEFAULT)
     options = ExportOptions(**values)
@@ -139,6 +161,12 @@ def _check_combination(options: ExportOptions) -> None:
         )
     if options.since and options.until and options.until < options.since:
         raise ValidationFailed("until must not be before since.", field="until")
+    if options.convert_images is not None and options.format not in CONVERTING_FORMATS:
+        raise ValidationFailed(
+            f"convert_images applies to {' and '.join(CONVERTING_FORMATS)} only "
+            "(the other formats keep each image in its own format).",
+            field="convert_images",
+        )
     _check_label_studio(options)
 
 
@@ -213,12 +241,17 @@ def _int(value: Any, field: str) -> int:
     return number
 
 
-def _split(value: Any, field: str) -> tuple[float, ...]:
-    """Two or three shares summing to 1: "0.8,0.2" or [0.8, 0.1, 0.1]."""
+def _split(value: Any, field: str) -> tuple[float, ...] | str:
+    """Two or three shares summing to 1: "0.8,0.2" or [0.8, 0.1, 0.1]; or "project": the
+    project's own train/validation/test assignment."""
+    if value == PROJECT_SPLIT:
+        return PROJECT_SPLIT
     items = value.split(",") if isinstance(value, str) else value
     if not isinstance(items, list | tuple) or len(items) not in (2, 3):
         raise ValidationFailed(
-            f"{field} takes 2 or 3 shares (train, val[, test]) such as 0.8,0.1,0.1.", field=field
+            f"{field} takes 2 or 3 shares (train, val[, test]) such as 0.8,0.1,0.1, or "
+            f"{PROJECT_SPLIT}: the project's own train, validation and test images.",
+            field=field,
         )
     shares = tuple(_share(item.strip() if isinstance(item, str) else item, field) for item in items)
     if not math.isclose(sum(shares), 1.0, abs_tol=1e-6):
@@ -335,4 +368,5 @@ PARSERS: dict[str, Callable[[Any, str], Any]] = {
     "image_urls": _choice(IMAGE_URLS),
     "link_expiry_days": _link_days,
     "label_studio_origin": _origin,
+    "convert_images": _bool,
 }

@@ -9,14 +9,17 @@ from itertools import groupby
 from typing import Any
 
 from labeler.annotations.models import Annotation, FinalLabel
-from labeler.exports.options import ExportOptions
+from labeler.exports.options import SPLIT_NAMES, ExportOptions
 from labeler.exports.selection import Selection, export_selection
 from labeler.exports.split import SplitPlan
 from labeler.images.models import FieldValue, ImageTag, MetadataField
 from labeler.predictions.models import ModelVersion, Prediction
+from labeler.predictions.selectors import project_splits
 from labeler.projects.models import Project
 
 BATCH = 2000
+# The parts of the project's own split, in the order of the export's split names.
+PROJECT_PARTS = ("train", "validation", "test")
 
 
 @dataclass
@@ -114,11 +117,25 @@ def export_rows(
     """
     options = options or ExportOptions()
     selection = export_selection(project, options)
-    plan = _split_plan(project, options) if options.split else None
+    plan = _split_plan(project, options) if options.split_shares else None
+    parts = project_parts(project) if options.split_by_project else None
     for row in _rows(selection, options, on_batch):
         if plan is not None:
             row.split = plan.split_of(row.sha256, tuple(row.final_labels or ()))
+        elif parts is not None:
+            row.split = parts.get(row.id)
         yield row
+
+
+def project_parts(project: Project) -> dict[int, str]:
+    """Each image's part of the project's own split, named as the export's splits are
+    ("train", "val", "test"): as its next training uses them (``project_splits``).
+
+    Images it leaves out (no final label, or a near-duplicate of a test image kept from
+    training) have no part.
+    """
+    names = dict(zip(PROJECT_PARTS, SPLIT_NAMES, strict=True))
+    return {image_id: names[part] for image_id, part in project_splits(project).items()}
 
 
 def export_licences(project: Project, options: ExportOptions) -> list[str]:
@@ -144,9 +161,13 @@ def _split_plan(project: Project, options: ExportOptions) -> SplitPlan:
         if group is not None
     }
     items = ((row.sha256, tuple(row.final_labels or ())) for row in _rows(selection, unsplit, None))
-    assert options.split is not None
+    assert options.split_shares is not None
     return SplitPlan(
-        items, shares=options.split, names=options.split_names, seed=options.seed, groups=groups
+        items,
+        shares=options.split_shares,
+        names=options.split_names,
+        seed=options.seed,
+        groups=groups,
     )
 
 

@@ -27,6 +27,7 @@ from labeler.exports.models import Export, ExportStatus
 from labeler.exports.options import ExportOptions, export_options_parse
 from labeler.exports.selection import export_count
 from labeler.images.duplicate_groups import duplicate_groups_settled_check
+from labeler.predictions.test_split import test_split_assign
 from labeler.projects.models import Project
 from labeler.task_names import Task
 
@@ -39,11 +40,15 @@ def export_check(*, project: Project, options: ExportOptions) -> int:
     Final labels are brought up to date first: an export holds every label given before
     it was asked for (and, written by a worker, before it started). A split keeps each
     near-duplicate group on one side, so it is refused (Conflict, with how many) while
-    the worker is still hashing images of the project.
+    the worker is still hashing images of the project. The project's own split is
+    stored for every final-labelled image first (``test_split_assign``), so the images
+    an export calls test stay the test images the project's models are scored on.
     """
     if options.split:
         duplicate_groups_settled_check(project=project)
     final_labels_current(project=project)
+    if options.split_by_project:
+        test_split_assign(project=project)
     if options.format == "hf-imagefolder":
         hf_labels_check(project)
     return export_count(project, options)

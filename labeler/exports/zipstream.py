@@ -31,6 +31,8 @@ MADE_BY = (3 << 8) | VERSION_ZIP64  # Unix, so external_attr holds permissions
 FLAG_UTF8 = 1 << 11
 STORED, DEFLATED = 0, 8
 FILE_MODE = 0o100644 << 16  # a regular file, rw-r--r--
+# A folder, rwxr-xr-x, with MS-DOS's directory bit: an empty one is a member of its own.
+DIRECTORY_MODE = 0o40755 << 16 | 0x10
 
 LOCAL_HEADER = struct.Struct("<IHHHHHIIIHH")
 CENTRAL_HEADER = struct.Struct("<IHHHHHHIIIHHHHHII")
@@ -81,6 +83,7 @@ def central_record(
     size: int,
     compressed: int,
     offset: int,
+    mode: int = FILE_MODE,
 ) -> bytes:
     """A member's central directory record; fields that overflow move to a zip64 field."""
     date, clock = stamp
@@ -89,7 +92,7 @@ def central_record(
     size, compressed, offset = (min(value, MAX_32) for value in (size, compressed, offset))
     version = VERSION_ZIP64 if overflowing else VERSION
     fields = (MADE_BY, version, FLAG_UTF8, method, clock, date, crc, compressed, size)
-    counts = (len(name), len(extra), 0, 0, 0, FILE_MODE, offset)
+    counts = (len(name), len(extra), 0, 0, 0, mode, offset)
     return CENTRAL_HEADER.pack(0x02014B50, *fields, *counts) + name + extra
 
 
@@ -184,6 +187,12 @@ class ZipStreamWriter:
         yield data
         self._offset += len(data)
 
+    def iter_add_directory(self, name: str) -> Iterator[bytes]:
+        """A folder (``name`` ends with "/"), so that it is made even when nothing is in it."""
+        if not name.endswith("/"):
+            raise ValueError(f"A folder's name ends with '/': {name!r}.")
+        yield self._member_header(name, False, 0, 0, 0, mode=DIRECTORY_MODE)
+
     def iter_add_file(
         self, name: str, source: Readable, *, compress: bool = False
     ) -> Iterator[bytes]:
@@ -216,14 +225,16 @@ class ZipStreamWriter:
         yield end_records(self._entries, directory_size, self._offset)
 
     def _member_header(
-        self, name: str, compress: bool, crc: int, size: int, compressed: int
+        self, name: str, compress: bool, crc: int, size: int, compressed: int, mode: int = FILE_MODE
     ) -> bytes:
         """The local header; the member's directory record is filed as it is written."""
         if self._closed:
             raise ValueError("The zip is already closed.")
         encoded, method = name.encode(), DEFLATED if compress else STORED
         header = local_header(encoded, method, self._stamp, crc, size, compressed)
-        record = central_record(encoded, method, self._stamp, crc, size, compressed, self._offset)
+        record = central_record(
+            encoded, method, self._stamp, crc, size, compressed, self._offset, mode
+        )
         self._directory.write(record)
         self._entries += 1
         self._offset += len(header)

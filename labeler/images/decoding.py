@@ -277,12 +277,13 @@ def _covering(width: int, height: int, box: tuple[int, int]) -> tuple[int, int]:
     return max(1, round(width / scale)), max(1, round(height / scale))
 
 
-def image_decode_upright(data: bytes) -> PILImage.Image:
-    """The whole image in its own mode, turned as its EXIF says, without metadata.
+def image_decode_upright(data: bytes, *, mode: str | None = None) -> PILImage.Image:
+    """The whole image in ``mode`` (None: its own), turned as its EXIF says, without
+    metadata.
 
     Raises DecodeRefused, before decoding, when that would hold more than the cap.
     """
-    return _decoded(image_open(data), data, None, None, upright=True)
+    return _decoded(image_open(data), data, None, mode, upright=True)
 
 
 def image_whole_check(data: bytes) -> None:
@@ -338,6 +339,8 @@ def _decoded(
         pixels = width * height * pixel_bytes(image.mode)
         as_loaded = mode == image.mode and not upright  # the decode itself is handed back
         converted = 0 if as_loaded else width * height * 4  # converted, copied or turned
+        if upright and mode not in (None, image.mode):
+            converted += width * height * 4  # turned, then converted
         held = opened.cost if opened.format not in _CHECKED_REDUCED else opened.cost + pixels
         decode_cost_check(opened, held + converted)
         image.load()
@@ -348,6 +351,8 @@ def _decoded(
             result: PILImage.Image = image
         elif upright:
             result = ImageOps.exif_transpose(image)
+            if mode not in (None, result.mode):
+                result = result.convert(mode)
         else:
             result = image.copy() if mode in (None, image.mode) else image.convert(mode)
     result.info = {}  # comments and metadata stay with the original

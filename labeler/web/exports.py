@@ -29,12 +29,15 @@ FORMAT_CHOICES = [
     (
         "imagefolder",
         "ImageFolder zip",
-        "split/label/file: torchvision.datasets.ImageFolder reads it as it is.",
+        "split/label/file, every class folder in every split and a classes.txt: "
+        "torchvision.datasets.ImageFolder(split, allow_empty=True) numbers the classes "
+        "alike in each.",
     ),
     (
         "hf-imagefolder",
         "Hugging Face imagefolder zip",
-        "split folders with metadata.csv, for datasets.load_dataset('imagefolder').",
+        "split folders with metadata.csv and a classes.txt for ClassLabel, for "
+        "datasets.load_dataset('imagefolder').",
     ),
     (
         "label-studio",

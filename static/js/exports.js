@@ -39,6 +39,7 @@ function start() {
       input.disabled = foldersOnly;
       input.checked = input.value === fallback;
     }
+    $("folder-options").hidden = !foldersOnly;
     syncLabelStudio();
   }
 
@@ -70,6 +71,12 @@ function start() {
     return value === "" ? null : Number(value) / 100;
   }
 
+  /** The project's own split replaces the shares and their seed. */
+  function syncSplit() {
+    const own = form.elements.split_project.checked;
+    for (const name of ["split-train", "split-val", "split-test", "seed"]) form.elements[name].disabled = own;
+  }
+
   function splitShares() {
     const shares = ["split-train", "split-val", "split-test"].map(share);
     if (shares.every((s) => s === null)) return null;
@@ -83,7 +90,8 @@ function start() {
     const annotations = form.querySelector("input[name=annotations]:checked");
     if (annotations && !annotations.disabled) body.annotations = annotations.value;
     const split = splitShares();
-    if (split) {
+    if (form.elements.split_project.checked) body.split = "project";
+    else if (split) {
       body.split = split;
       body.seed = Number(form.elements.seed.value || 0);
     }
@@ -97,6 +105,7 @@ function start() {
     for (const name of ["reviewed_only", "predictions"]) {
       if (form.elements[name].checked) body[name] = true;
     }
+    if (FOLDER_FORMATS.includes(body.format)) body.convert_images = form.elements.convert_images.checked;
     labelStudioOptions(body);
     return body;
   }
@@ -146,7 +155,8 @@ function start() {
     const parts = [];
     const opts = exportRow.options || {};
     if (opts.annotations) parts.push(opts.annotations === "final" ? "final labels" : "every annotation");
-    if (opts.split) parts.push(`split ${Array.isArray(opts.split) ? opts.split.join("/") : opts.split}, seed ${opts.seed || 0}`);
+    if (opts.split === "project") parts.push("the project's own split");
+    else if (opts.split) parts.push(`split ${Array.isArray(opts.split) ? opts.split.join("/") : opts.split}, seed ${opts.seed || 0}`);
     if (opts.min_confidence) parts.push(`confidence ≥ ${Math.round(opts.min_confidence * 100)}%`);
     if (opts.min_agreement) parts.push(`agreement ≥ ${Math.round(opts.min_agreement * 100)}%`);
     if (opts.reviewed_only) parts.push("reviewed only");
@@ -155,6 +165,7 @@ function start() {
     if (opts.since) parts.push(`since ${opts.since}`);
     if (opts.until) parts.push(`until ${opts.until}`);
     if (opts.predictions) parts.push("with predictions");
+    if (opts.convert_images === false) parts.push("HEIC, AVIF and GIF kept as they are");
     if (opts.annotators === "none") parts.push("annotators left out");
     if (opts.image_urls === "signed") parts.push(`links for ${opts.link_expiry_days} days`);
     if (opts.label_studio_origin) parts.push(`for ${opts.label_studio_origin}`);
@@ -267,6 +278,8 @@ function start() {
 
   formatSelect.addEventListener("change", syncFormat);
   form.elements.image_urls.addEventListener("change", syncLabelStudio);
+  form.elements.split_project.addEventListener("change", syncSplit);
   syncFormat();
+  syncSplit();
   refresh();
 }

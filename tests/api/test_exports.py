@@ -67,6 +67,8 @@ def url(project) -> str:
             "label_studio_origin",
         ),
         ({"format": "csv", "label_studio_origin": "https://ls.example.org"}, "label_studio_origin"),
+        ({"format": "imagefolder", "convert_images": "jpeg"}, "convert_images"),
+        ({"format": "coco", "convert_images": "true"}, "convert_images"),
     ],
 )
 def test_a_bad_option_is_refused_naming_its_field(project, lead, url, query, field):

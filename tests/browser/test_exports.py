@@ -61,9 +61,12 @@ def test_a_lead_exports_a_split_imagefolder_zip_and_downloads_it(
     expect(page.get_by_role("heading", name="Export Pets <b>")).to_be_visible()
     expect(page.get_by_text("No exports yet")).to_be_visible()
 
+    convert = page.get_by_label("Convert HEIC and AVIF photos to JPEG, GIF to PNG")
+    expect(convert).to_be_hidden()  # JSON keeps every image as it is
     page.get_by_label("Format").select_option("imagefolder")
     expect(page.get_by_label("Every annotation")).to_be_disabled()
     expect(page.get_by_label("Final labels only")).to_be_checked()
+    expect(convert).to_be_checked()
     page.get_by_label("Train %").fill("50")
     page.get_by_label("Validation %").fill("50")
     page.get_by_role("button", name="Start export").click()
@@ -80,13 +83,15 @@ def test_a_lead_exports_a_split_imagefolder_zip_and_downloads_it(
     download_info.value.save_as(target)
     with zipfile.ZipFile(target) as bundle:
         names = bundle.namelist()
-    assert sorted({name.rsplit("/", 1)[0] for name in names}) == [
+        assert bundle.read("val/classes.txt") == b"cat\ndog\n"
+    images = [name for name in names if name.endswith(".png")]
+    assert sorted({name.rsplit("/", 1)[0] for name in images}) == [
         "train/cat",
         "train/dog",
         "val/cat",
         "val/dog",
     ]
-    assert len(names) == 8
+    assert len(images) == 8
 
     stored = Export.objects.get().file.name
     page.once("dialog", lambda dialog: dialog.accept())
@@ -136,6 +141,11 @@ def test_a_new_export_shows_at_the_top_with_its_state_until_done(
     page.get_by_label("Format").select_option("coco")
     # COCO takes the final labels unless asked otherwise, as the API does.
     expect(page.get_by_label("Final labels only")).to_be_checked()
+    # The project's own train/validation/test split takes the place of shares and seed.
+    page.get_by_label("Train %").fill("80")
+    page.get_by_label("The project's own split").check()
+    expect(page.get_by_label("Train %")).to_be_disabled()
+    expect(page.get_by_label("Seed")).to_be_disabled()
     page.get_by_role("button", name="Start export").click()
 
     row = page.locator("#exports-body tr").first
@@ -146,6 +156,7 @@ def test_a_new_export_shows_at_the_top_with_its_state_until_done(
     expect(row).to_have_attribute("data-status", "done", timeout=WAIT)
     expect(row).to_contain_text("COCO")
     expect(row).to_contain_text("final labels")
+    expect(row).to_contain_text("the project's own split")
     expect(row).to_contain_text("lena")
     expect(row).to_contain_text("Done · 8 images")
     expect(row).to_contain_text(re.compile(r"\d+(\.\d)? (B|KB)"))
@@ -153,6 +164,7 @@ def test_a_new_export_shows_at_the_top_with_its_state_until_done(
     save_screenshot(page, "exports-new-at-top", full_page=False)
     export = Export.objects.get()
     assert export.options["annotations"] == "final" and export.size_bytes
+    assert export.options["split"] == "project"
 
     # The same again: the same export, said so; then a new one all the same.
     page.get_by_role("button", name="Start export").click()

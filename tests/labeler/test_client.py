@@ -14,6 +14,8 @@ from labeler import client
 from labeler.annotations.models import Annotation, FinalLabel, FinalLabelMethod
 from labeler.client import folder_labels as folder_labels_module
 from labeler.client import upload
+from labeler.client.cli import build_parser
+from labeler.client.commands import _export_options
 from labeler.client.folder_labels import folder_labels
 from labeler.images.models import Image
 from labeler.projects.models import Project
@@ -161,7 +163,7 @@ def test_from_a_folder_of_images_to_a_split_imagefolder_zip(run, logged_in, tmp_
     assert status == 0, err
     assert f"Saved {archive}" in out
     with zipfile.ZipFile(archive) as bundle:
-        names = bundle.namelist()
+        names = [name for name in bundle.namelist() if "-" in name.rsplit("/", 1)[-1]]
         bundle.extractall(tmp_path / "extracted")
     assert len(names) == 20
     for split in ("train", "val"):
@@ -420,3 +422,27 @@ def test_annotators_are_refused_for_labels_that_name_no_one(run, people_folder, 
     )  # fmt: skip
     assert status == 1 and "--annotators is for a labels file that names its annotators" in err
     assert not Image.objects.exists()
+
+
+def test_export_options_take_the_project_split_and_keep_image_formats():
+    """--split project and --keep-image-formats become the REST options they stand for."""
+    args = build_parser().parse_args(
+        [
+            "export",
+            "3",
+            "-f",
+            "imagefolder",
+            "--split",
+            "project",
+            "--keep-image-formats",
+            "-o",
+            "x",
+        ]
+    )
+    assert _export_options(args) == {
+        "format": "imagefolder",
+        "split": "project",
+        "convert_images": False,
+    }
+    plain = build_parser().parse_args(["export", "3", "-f", "imagefolder", "-o", "x"])
+    assert "convert_images" not in _export_options(plain)

@@ -4,59 +4,171 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable, Iterator
+from collections import deque
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import PurePosixPath
+
+from django.conf import settings
 
 from labeler.errors import ValidationFailed
 from labeler.exports.zipstream import Readable, ZipStreamWriter
+from labeler.images.conversion import converted_format, image_converted
 from labeler.images.files import ALLOWED_FORMATS
 from labeler.images.metadata import metadata_strip
 from labeler.images.references import file_open
 
 # Already compressed: deflating them again costs time and saves nothing.
-COMPRESSED_FORMATS = {"JPEG", "MPO", "PNG", "GIF", "WEBP"}
+COMPRESSED_FORMATS = {"JPEG", "MPO", "PNG", "GIF", "WEBP", "HEIF", "AVIF"}
 UNSAFE = re.compile(r"[^\w.-]+")
+
+
+# How many images ahead of the one being written a conversion may start: a HEIC at the
+# end of a run of JPEGs is decoded while they are copied.
+LOOKAHEAD = 64
+
+
+@dataclass
+class StoredImage:
+    """An image to put in the zip under each of ``names`` (a multi-label image's folders)."""
+
+    names: Sequence[str]
+    stored_name: str
+    format: str
+    converting: Future[bytes] | None = field(default=None, repr=False)
 
 
 class ZipStream:
     """Members go in one after another; every method yields the archive's bytes so far.
 
     Images go without their private metadata (GPS, camera, owner: ``metadata_strip``)
-    unless ``keep_metadata`` (the project's ``export_keep_metadata``).
+    unless ``keep_metadata`` (the project's ``export_keep_metadata``); with ``convert``,
+    HEIC and AVIF go as JPEG and GIF as PNG (``labeler.images.conversion``), which strips
+    or keeps the same metadata as it writes them.
+
+    A conversion decodes the whole photo (a 12-megapixel HEIC: most of a second), where
+    the other images are copied: ``add_images`` starts conversions up to ``LOOKAHEAD``
+    images ahead, on ``LABELER_EXPORT_CONVERT_THREADS`` threads, copies the other images
+    meanwhile and writes each converted image once it is ready (so it may come later in
+    the zip than the images after it). At most that many conversions are held at once,
+    each within the decoding cap. Use it as a context manager: leaving it stops the
+    conversions still running.
     """
 
-    def __init__(self, *, keep_metadata: bool = False) -> None:
+    def __init__(self, *, keep_metadata: bool = False, convert: bool = False) -> None:
         self._writer = ZipStreamWriter()
         self._keep_metadata = keep_metadata
+        self._convert = convert
+        self._threads = max(1, settings.LABELER_EXPORT_CONVERT_THREADS)
+        self._pool: ThreadPoolExecutor | None = None
+        # Started, not yet written: each image with its conversion.
+        self._converting: deque[tuple[StoredImage, Future[bytes]]] = deque()
+
+    def __enter__(self) -> ZipStream:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def written_format(self, image_format: str) -> str:
+        """The format an image of ``image_format`` is written in (its file name's extension)."""
+        return converted_format(image_format) if self._convert else image_format
 
     def add_stored_file(self, name: str, stored_name: str, image_format: str) -> Iterator[bytes]:
-        """An image from storage (stored as is when already compressed).
+        """An image from storage (stored as is when already compressed)."""
+        yield from self.add_images([StoredImage([name], stored_name, image_format)])
 
-        It is read whole: the import refuses images over LABELER_MAX_IMAGE_BYTES, so
-        this holds one image at a time, and its size and CRC are known before its header.
+    def add_images(self, images: Iterable[StoredImage]) -> Iterator[bytes]:
+        """Images from storage, each read, stripped or converted once and written under
+        each of its names; those to convert are started ahead and written once done.
+
+        An image is read whole: the import refuses images over LABELER_MAX_IMAGE_BYTES, so
+        a copy holds one image at a time, and its size and CRC are known before its header.
         """
-        try:
-            with file_open(stored_name) as source:
-                data = source.read()
-        except OSError as exc:
-            raise ValidationFailed(f"The stored file {stored_name} cannot be read: {exc}") from exc
-        if not self._keep_metadata:
-            try:
-                data = metadata_strip(data, image_format)
-            except (OSError, ValueError, SyntaxError) as exc:
-                raise ValidationFailed(
-                    f"The stored file {stored_name} cannot be read: {exc}"
-                ) from exc
-        compress = image_format not in COMPRESSED_FORMATS
-        yield from self._writer.iter_add(name, data, compress=compress)
+        ahead: deque[StoredImage] = deque()
+        upcoming = iter(images)
+        while True:
+            ahead.extend(islice(upcoming, LOOKAHEAD - len(ahead)))
+            if not ahead:
+                return
+            self._start(ahead)
+            image = ahead.popleft()
+            if self._converts(image):
+                while image.converting is None:  # no thread was free for it yet
+                    yield from self._converted(wait=True)
+                    self._start([image])
+            else:
+                data = self._image_bytes(image.stored_name, image.format)
+                yield from self._members(image.names, data, self._compress(image))
+            yield from self._converted(wait=False)
+
+    def add_directory(self, name: str) -> Iterator[bytes]:
+        """A folder, made when the zip is unpacked even if nothing goes into it."""
+        yield from self._writer.iter_add_directory(name.rstrip("/") + "/")
+
+    def add_text(self, name: str, text: str) -> Iterator[bytes]:
+        """A small text file, in UTF-8, deflated."""
+        yield from self._writer.iter_add(name, text.encode(), compress=True)
 
     def add_file_object(self, name: str, source: Readable) -> Iterator[bytes]:
         """An open file of any size, deflated."""
         yield from self._writer.iter_add_file(name, source, compress=True)
 
     def close(self) -> Iterator[bytes]:
-        """The central directory and the end records: the archive's last bytes."""
+        """The conversions still running, then the central directory and the end records."""
+        while self._converting:
+            yield from self._converted(wait=True)
         yield from self._writer.iter_close()
+
+    def _converts(self, image: StoredImage) -> bool:
+        return self.written_format(image.format) != image.format
+
+    def _compress(self, image: StoredImage) -> bool:
+        return self.written_format(image.format) not in COMPRESSED_FORMATS
+
+    def _start(self, images: Iterable[StoredImage]) -> None:
+        """Start the conversions among ``images`` that wait, while threads are free."""
+        for image in images:
+            if len(self._converting) >= self._threads:
+                return
+            if image.converting is None and self._converts(image):
+                if self._pool is None:
+                    self._pool = ThreadPoolExecutor(self._threads, thread_name_prefix="export")
+                image.converting = self._pool.submit(
+                    self._image_bytes, image.stored_name, image.format
+                )
+                self._converting.append((image, image.converting))
+
+    def _converted(self, *, wait: bool) -> Iterator[bytes]:
+        """The conversions done (with ``wait``, the oldest at least), written in the order
+        they were started; a failed one raises its error here."""
+        while self._converting and (wait or self._converting[0][1].done()):
+            image, converting = self._converting.popleft()
+            wait = False
+            yield from self._members(image.names, converting.result(), self._compress(image))
+
+    def _members(self, names: Sequence[str], data: bytes, compress: bool) -> Iterator[bytes]:
+        for name in names:
+            yield from self._writer.iter_add(name, data, compress=compress)
+
+    def _image_bytes(self, stored_name: str, image_format: str) -> bytes:
+        """The stored file's bytes as they go into the zip: converted, else stripped."""
+        try:
+            with file_open(stored_name) as source:
+                data = source.read()
+        except OSError as exc:
+            raise ValidationFailed(f"The stored file {stored_name} cannot be read: {exc}") from exc
+        try:
+            if self.written_format(image_format) != image_format:
+                return image_converted(data, image_format, keep_metadata=self._keep_metadata)
+            if not self._keep_metadata:
+                return metadata_strip(data, image_format)
+        except (OSError, ValueError, SyntaxError, EOFError) as exc:
+            raise ValidationFailed(f"The stored file {stored_name} cannot be read: {exc}") from exc
+        return data
 
 
 def safe_file_name(image_id: int, original_name: str, image_format: str) -> str:

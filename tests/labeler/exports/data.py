@@ -42,3 +42,16 @@ def labelled_images(project: Project, images: Sequence[Image], names: Sequence[s
     """Give image i the final label names[i % len(names)] by consensus."""
     for index, image in enumerate(images):
         finalise(image, [names[index % len(names)]])
+
+
+def uploaded(project: Project, files: dict[str, bytes]) -> list[Image]:
+    """The files stored in the project as an upload stores them, in the order given."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from labeler import flows
+
+    results = flows.images_ingest(
+        project=project, files=[SimpleUploadedFile(name, data) for name, data in files.items()]
+    )
+    assert all(result.status == "created" for result in results), results
+    return [Image.objects.get(pk=result.image_id) for result in results]

@@ -12,8 +12,9 @@ import pytest
 from labeler.exports.formats import EXPORTERS
 from labeler.exports.formats.members import folder_names, safe_file_name
 from tests.factories import ModelVersionFactory, predict
-from tests.labeler.exports.data import annotate, finalise
+from tests.labeler.exports.data import annotate, finalise, uploaded
 from tests.labeler.exports.formats import export_bytes, extract
+from tests.labeler.images import samples
 
 pytestmark = pytest.mark.django_db
 
@@ -106,8 +107,8 @@ def test_label_studio_tasks_carry_choices_and_predictions(project, images):
 def test_imagefolder_zip_holds_label_folders_with_safe_unique_names(project, images):
     data = export_bytes(project, format="imagefolder")
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
-        names = archive.namelist()
-        assert all(info.compress_type == zipfile.ZIP_STORED for info in archive.infolist())
+        names = [name for name in archive.namelist() if name.endswith(".png")]
+        assert all(archive.getinfo(name).compress_type == zipfile.ZIP_STORED for name in names)
         assert archive.read(names[0]) == images[0].file.open("rb").read()
     assert names == [
         f"cat/{images[0].pk}-img0.png",
@@ -124,7 +125,8 @@ def test_a_multi_label_image_goes_into_each_labels_folder(project, make_images):
     (image,) = make_images(project, 1)
     finalise(image, ["cat", "dog"])
     with zipfile.ZipFile(io.BytesIO(export_bytes(project, format="imagefolder"))) as archive:
-        assert sorted(name.split("/")[0] for name in archive.namelist()) == ["cat", "dog"]
+        placed = [name.split("/")[0] for name in archive.namelist() if name.endswith(".png")]
+    assert sorted(placed) == ["cat", "dog"]
 
 
 def test_names_never_escape_their_folder():
@@ -139,21 +141,44 @@ def test_names_never_escape_their_folder():
     }
 
 
-def test_hf_imagefolder_loads_with_datasets(project, images, tmp_path, monkeypatch):
+def test_hf_imagefolder_loads_with_datasets_one_class_list_for_every_split(
+    project, make_images, tmp_path, monkeypatch
+):
+    """Split 80/10/10, val holds no image and test cats only: cast with the export's
+    classes.txt, every split numbers the labels alike; the HEIC and the AVIF are rows
+    (JPEGs now) like the rest."""
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
     monkeypatch.setenv("HF_DATASETS_CACHE", str(tmp_path / "cache"))
     datasets = pytest.importorskip("datasets")
-    folder = extract(export_bytes(project, format="hf-imagefolder"), tmp_path / "hf")
+    project.labels.create(name="sea/lake", color="#123456", position=3)
+    photos = {
+        "IMG_1.heic": samples.photo("HEIF", (32, 24)),
+        "IMG_2.avif": samples.photo("AVIF", (32, 24)),
+    }
+    images = make_images(project, 8) + uploaded(project, photos)
+    expected = dict(
+        zip([i.pk for i in images], ["cat"] * 6 + ["dog"] * 2 + ["bird"] * 2, strict=True)
+    )
+    for image in images:
+        finalise(image, [expected[image.pk]])
+    data = export_bytes(project, format="hf-imagefolder", split="0.8,0.1,0.1")
+    folder = extract(data, tmp_path / "hf")
+
     loaded = datasets.load_dataset(
         "imagefolder", data_dir=str(folder), cache_dir=str(tmp_path / "cache")
     )
-    train = loaded["train"]
-    assert sorted(zip(train["image_id"], train["label"], strict=True)) == [
-        (images[0].pk, "cat"),
-        (images[1].pk, "dog"),
-    ]
-    assert train[0]["image"].size == (32, 24)
+    classes = datasets.ClassLabel(names_file=str(folder / "classes.txt"))
+    loaded = loaded.cast_column("label", classes)
+
+    assert classes.names == ["bird", "cat", "dog", "sea/lake"] and set(loaded) == {"train", "test"}
+    seen = {}
+    for split in loaded.values():
+        assert split.features["label"] == classes
+        for row in split:
+            seen[row["image_id"]] = classes.int2str(row["label"])
+            assert row["image"].size == (32, 24)
+    assert seen == expected
 
 
 def test_hf_imagefolder_splits_and_joins_multi_labels(project, make_images, tmp_path, monkeypatch):

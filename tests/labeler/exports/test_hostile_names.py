@@ -115,8 +115,10 @@ def test_every_hostile_label_gets_its_own_folder(hostile_project):
     data = export_bytes(hostile_project, format="imagefolder")
 
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
-        folders = {name.split("/")[0] for name in archive.namelist()}
+        folders = {name.split("/")[0] for name in archive.namelist() if "/" in name}
+        listed = archive.read("classes.txt").decode().splitlines()
     assert len(folders) == len(HOSTILE_LABELS)
+    assert [line.split("\t")[0] for line in listed] == sorted(folders)
 
 
 def test_csv_cells_that_start_like_formulas_are_quoted(hostile_project):

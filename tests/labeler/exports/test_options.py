@@ -19,6 +19,17 @@ def test_defaults_depend_on_the_format():
         assert export_options_parse({"format": fmt}).annotations == "final"
 
 
+def test_the_archives_convert_images_unless_asked_not_to():
+    """ImageFolder and Hugging Face zips convert HEIC, AVIF and GIF by default; the option
+    reads from a query string as from JSON, and other formats leave it unset."""
+    for fmt in ("imagefolder", "hf-imagefolder"):
+        assert export_options_parse({"format": fmt}).convert_images is True
+        kept = export_options_parse(QueryDict(f"format={fmt}&convert_images=false"))
+        assert kept == export_options_parse({"format": fmt, "convert_images": False})
+        assert kept.convert_images is False and export_options_parse(kept.as_dict()) == kept
+    assert export_options_parse({"format": "label-studio-zip"}).convert_images is None
+
+
 def test_query_strings_and_json_bodies_give_the_same_options():
     query = QueryDict(
         "format=jsonl&split=0.8,0.1,0.1&seed=7&min_confidence=0.5&reviewed_only=true"
@@ -79,6 +90,10 @@ def test_a_date_until_reaches_the_end_of_its_day():
         ({"format": "csv", "predictions": True}, "predictions"),
         ({"format": "imagefolder", "predictions": "yes"}, "predictions"),
         ({"colour": "red"}, "colour"),
+        ({"format": "imagefolder", "convert_images": "jpeg"}, "convert_images"),
+        ({"format": "hf-imagefolder", "convert_images": ""}, "convert_images"),
+        ({"format": "json", "convert_images": True}, "convert_images"),
+        ({"format": "label-studio-zip", "convert_images": False}, "convert_images"),
     ],
 )
 def test_a_bad_value_names_its_field(data, field):

@@ -58,3 +58,25 @@ def test_a_project_that_keeps_metadata_exports_the_files_as_stored(located):
     [data] = members(export_bytes(project, format="imagefolder")).values()
 
     assert data == stored
+
+
+@pytest.mark.parametrize("fmt", ["imagefolder", "hf-imagefolder"])
+def test_a_converted_photo_carries_its_position_only_where_the_project_keeps_it(fmt):
+    """A HEIC goes as a JPEG: without its GPS position and camera by default, with them
+    where the project keeps photos' metadata."""
+    project = ProjectFactory(name="Trips")
+    [result] = flows.images_ingest(
+        project=project,
+        files=[SimpleUploadedFile("IMG_2.heic", samples.photo_located("HEIF"))],
+    )
+    finalise(Image.objects.get(pk=result.image_id), ["cat"])
+
+    [data] = members(export_bytes(project, format=fmt)).values()
+    exif = PILImage.open(io.BytesIO(data)).getexif()
+    assert not exif.get_ifd(GPS_IFD) and MAKE not in exif and b"PhoneMaker" not in data
+
+    project.export_keep_metadata = True
+    project.save()
+    [data] = members(export_bytes(project, format=fmt)).values()
+    exif = PILImage.open(io.BytesIO(data)).getexif()
+    assert exif.get_ifd(GPS_IFD)[1] == "N" and exif[MAKE] == "PhoneMaker"

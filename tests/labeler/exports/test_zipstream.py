@@ -8,6 +8,8 @@ import struct
 import tracemalloc
 import zipfile
 
+import pytest
+
 from labeler.exports.zipstream import (
     CENTRAL_HEADER,
     END_RECORD,
@@ -140,3 +142,27 @@ def test_memory_stays_flat_however_many_members():
         tracemalloc.stop()
     writer.close()
     assert grown < 200 * 1024, grown
+
+
+def test_an_empty_folder_is_a_member_of_its_own_that_unzips_as_a_folder(tmp_path):
+    """A name ending in '/' with no data, marked a directory: zipfile makes the folder."""
+    writer = ZipStreamWriter()
+    data = b"".join(
+        [
+            *writer.iter_add_directory("val/cat/"),
+            *writer.iter_add("train/cat/1.png", b"png", compress=False),
+            *writer.iter_close(),
+        ]
+    )
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        assert archive.testzip() is None
+        folder = archive.getinfo("val/cat/")
+        assert folder.is_dir() and folder.file_size == 0
+        assert folder.external_attr >> 16 == 0o40755 and folder.external_attr & 0x10
+        archive.extractall(tmp_path)
+    assert (tmp_path / "val" / "cat").is_dir() and not any((tmp_path / "val" / "cat").iterdir())
+
+
+def test_a_folder_is_named_with_a_trailing_slash():
+    with pytest.raises(ValueError, match="ends with '/'"):
+        list(ZipStreamWriter().iter_add_directory("val/cat"))

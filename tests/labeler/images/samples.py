@@ -137,6 +137,25 @@ def photo(fmt: str, size: tuple[int, int]) -> bytes:
     return buffer.getvalue()
 
 
+def photo_located(fmt: str, icc_profile: bytes | None = None) -> bytes:
+    """A 40x20 photo of the format, red left half and blue right half, whose metadata say
+    it was taken at a GPS position by "PhoneMaker", turned 90° clockwise (20x40 upright,
+    red on top), with XMP (``pets``, and an orientation) and the ICC profile given."""
+    image = PILImage.new("RGB", (40, 20), (220, 0, 0))
+    image.paste((0, 0, 220), (20, 0, 40, 20))
+    exif = image.getexif()
+    exif[0x0112], exif[0x010F] = 6, "PhoneMaker"
+    exif.get_ifd(0x8825).update({1: "N", 2: (48.0, 51.0, 29.0)})
+    xmp = (
+        b'<x:xmpmeta xmlns:x="adobe:ns:meta/">'
+        b"<tiff:Orientation>6</tiff:Orientation>pets</x:xmpmeta>"
+    )
+    options = {"icc_profile": icc_profile} if icc_profile else {}
+    buffer = io.BytesIO()
+    image.save(buffer, format=fmt, quality=90, exif=exif.tobytes(), xmp=xmp, **options)
+    return buffer.getvalue()
+
+
 def jpeg_undecodable(size: tuple[int, int] = (64, 64)) -> bytes:
     """A JPEG whole to its end marker whose scan names a component its frame lacks: its
     header reads, libjpeg refuses its pixels ("broken data stream")."""

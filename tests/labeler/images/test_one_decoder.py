@@ -30,6 +30,7 @@ from rest_framework.test import APIClient
 
 from bench.uploads_files import png_rgba_turned, webp_at_cap
 from labeler import flows
+from labeler.images.conversion import image_converted
 from labeler.images.decoding import DecodeRefused, image_decode_upright
 from labeler.images.files import RejectedFile, image_check, previews_render
 from labeler.images.formats import image_extensions
@@ -100,6 +101,8 @@ DECODING_PATHS: dict[str, Callable[[bytes], object]] = {
     ),
     "model inputs": lambda data: prepare_bytes(data, image_size=224, grayscale=False),
     "upright copy (metadata strip of other formats)": image_decode_upright,
+    # Decoded whole as the HEIC or AVIF it is named (its header says what it is).
+    "converted copy (exports' HEIC, AVIF and GIF)": lambda data: image_converted(data, "AVIF"),
 }
 # Paths that strip metadata: nothing decoded for PNG, JPEG and WebP.
 STRIPPING_PATHS: dict[str, Callable[[bytes], object]] = {
@@ -121,7 +124,8 @@ def bombs() -> dict[str, bytes]:
 @pytest.mark.slow
 def test_every_path_that_decodes_refuses_the_bombs_in_bounded_memory(bombs, settings):
     """Each decoding path refuses the lying AVIF before decoding (a 4xx or a recorded
-    problem follows), decodes the WebP and the PNG reduced, and stays under the bound."""
+    problem follows), decodes the WebP and the PNG reduced (the whole decodes of an
+    upright or converted copy refuse them at the cap), and stays under the bound."""
     settings.LABELER_MAX_DECODE_BYTES = 256 * MIB
     for path, run in {**DECODING_PATHS, **STRIPPING_PATHS}.items():
         for name, data in bombs.items():
@@ -129,7 +133,7 @@ def test_every_path_that_decodes_refuses_the_bombs_in_bounded_memory(bombs, sett
             outcome, growth, _ = peak_growth(functools.partial(run, data))
             if path in DECODING_PATHS:
                 # A whole decode (the upright copy) refuses the WebP at the cap too.
-                whole = path.startswith("upright")
+                whole = path.startswith(("upright", "converted"))
                 expected = "refused" if name in REFUSED or whole else "done"
                 assert outcome == expected, (path, name)
             assert growth < PEAK_GROWTH_BOUND, f"{path}, {name}: peak grew {growth / MIB:.0f} MB"
