@@ -5,6 +5,8 @@
 #
 #   bash bench/gpu.sh [OUT]        # tables and test log written under OUT (default: var/gpu)
 #
+# GPU_SKIP names steps to leave out ("photo_models prelabel"), for a run that checks the
+# tests on CUDA without timing the figures again.
 # Each step has its own time limit, so one that hangs costs only its share; the whole
 # run stops starting steps after GPU_BUDGET seconds (280).
 set -u
@@ -23,6 +25,7 @@ budget=${GPU_BUDGET:-280}  # seconds for the whole run: a step that may not fit 
 step() {  # step NAME SECONDS COMMAND...: the command's output in OUT/NAME.txt
     local name=$1 seconds=$2
     shift 2
+    case " ${GPU_SKIP:-} " in *" $name "*) echo "== $name: skipped (GPU_SKIP)"; return;; esac
     if [ $((SECONDS + seconds)) -gt "$budget" ]; then
         echo "== $name: skipped (${SECONDS} s spent of a ${budget} s budget)"
         return
@@ -46,6 +49,10 @@ cat "$out/device.txt"
 # model code's tests on CUDA.
 step tests_cuda 60 "$python" -m pytest -q -p no:cacheprovider tests/worker/ml -k cuda \
     -o addopts="-ra --tb=short"
+# The worker's jobs through the database on CUDA: trainings with their held-out test
+# images scored and compared, pre-labelling, the label check's folds.
+step tests_worker 180 "$python" -m pytest -q -p no:cacheprovider tests/worker \
+    --ignore=tests/worker/ml -o addopts="-ra --tb=short"
 step photo_models 150 "$python" bench/photo_models.py --device cuda
 step prelabel 100 "$python" bench/prelabel.py --device cuda --processes 1 --images 2048 \
     --models small-cnn resnet18 --sizes 640x480
