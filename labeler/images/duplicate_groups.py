@@ -5,9 +5,10 @@ found). A new image is checked against the project as soon as the worker has has
 (``image_duplicates_link``: one indexed query, milliseconds in a million images) and
 joins, or merges, the groups of the images it is near. ``project_duplicates_regroup``
 computes every group of a project again from its hashes: in the background after a
-change of the project's distance (``flows.project_update``), from ``manage.py
-images_find_duplicates`` after hashing older images or a change of the server's
-distance, or to settle two uploads that raced each other.
+change of the project's distance (``flows.project_update``) or once its images hashed
+by an older version of the hashing are hashed again (``labeler.images.hash_upgrade``),
+from ``manage.py images_find_duplicates`` after a change of the server's distance, or to
+settle two uploads that raced each other.
 
 The distance is the project's (``Project.duplicate_distance``) where it set one, the
 server's ``LABELER_DUPLICATE_DISTANCE`` otherwise (``project_max_distance``).
@@ -20,7 +21,6 @@ copies on both sides.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -28,31 +28,21 @@ from typing import Any
 
 import numpy as np
 from django.conf import settings
-from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import Count, F, Q, QuerySet
 from django.utils import timezone
 
 from labeler.errors import Conflict
-from labeler.images.decoding import image_decode
 from labeler.images.duplicates import (
     Zooms,
     distance,
     duplicate_groups,
-    hash_columns,
     neighbour_bands,
 )
 from labeler.images.models import Image
-from labeler.images.perceptual import (
-    CHECK_DISTANCE,
-    HASH_VERSION,
-    check_distance,
-    check_words,
-    image_hashes,
-)
+from labeler.images.perceptual import CHECK_DISTANCE, check_distance, check_words
 from labeler.projects.models import Project
 
-logger = logging.getLogger(__name__)
 _BATCH = 1000
 # An image the worker has not hashed this long after it was stored is taken as one whose
 # preparation failed (it is logged there), not as one to wait for: a split waits for the
@@ -303,31 +293,6 @@ def _groups_store(changes: dict[int, int | None]) -> None:
             Image.objects.filter(pk__in=pks[start : start + _BATCH]).update(duplicate_group=group)
 
 
-def images_to_hash(images: QuerySet[Image]) -> QuerySet[Image]:
-    """The images among these with a thumbnail and no hash, or a hash of an older version
-    of the hashing (``HASH_VERSION``)."""
-    stale = Q(phash__isnull=True) | Q(phash_version__isnull=True)
-    stale |= Q(phash_version__lt=HASH_VERSION)
-    return images.filter(stale).exclude(thumbnail="").filter(problem="")
-
-
-def images_hash_backfill(*, images: QuerySet[Image]) -> int:
-    """Hash the images among these that have no hash yet, or one of an older version,
-    from their thumbnails (the pixels the worker hashes at ingest); returns how many."""
-    done = 0
-    pending = images_to_hash(images)
-    for pk, name in pending.values_list("pk", "thumbnail").iterator(chunk_size=_BATCH):
-        try:
-            with default_storage.open(name) as handle:
-                hashes = image_hashes(image_decode(handle.read(), mode="RGB"))
-        except (OSError, ValueError) as exc:
-            logger.warning("image %s: its thumbnail cannot be hashed: %s", pk, exc)
-            continue
-        columns = hash_columns(hashes, HASH_VERSION)
-        done += images_to_hash(Image.objects.filter(pk=pk)).update(**columns)
-    return done
-
-
 def duplicate_group_summaries(project: Project) -> QuerySet[Any, Any]:
     """The project's groups of two images or more, largest first, as dicts of ``group``
     and ``size``."""
@@ -361,9 +326,7 @@ __all__ = [
     "duplicate_groups_settled_check",
     "group_members",
     "image_duplicates_link",
-    "images_hash_backfill",
     "images_hashing",
-    "images_to_hash",
     "max_distance_setting",
     "near_images",
     "project_duplicates_regroup",

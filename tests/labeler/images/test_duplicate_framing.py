@@ -14,11 +14,8 @@ from PIL import ImageOps
 
 from labeler import flows
 from labeler.images import duplicates, perceptual
-from labeler.images.duplicate_groups import (
-    images_hash_backfill,
-    near_images,
-    project_duplicates_regroup,
-)
+from labeler.images.duplicate_groups import near_images, project_duplicates_regroup
+from labeler.images.hash_upgrade import images_hash_backfill
 from labeler.images.models import Image
 from tests.labeler.images.digits import digit_image, mnist_digits, planted_figures, worker_hashes
 from tests.labeler.images.scenes import COPIES, cropped, encoded, scene, subject_scene
