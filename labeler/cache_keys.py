@@ -19,6 +19,12 @@ def retraining_after_hashing(project_id: int) -> str:
     return f"retraining-after-hashing:{project_id}"
 
 
+def hashes_upgrading(project_id: int) -> str:
+    """Present while a chain hashes again the project's images of an older version of the
+    near-duplicate hashing (``labeler.images.hash_upgrade``)."""
+    return f"hashes-upgrading:{project_id}"
+
+
 def agreement_report(project_id: int, mark: str) -> str:
     """The project's agreement report, as of ``mark`` (its labels' and settings' state)."""
     return f"agreement:{project_id}:{mark}"

@@ -36,6 +36,12 @@ The chains, in the order they run:
          maximum sets every image's completeness again; a new near-duplicate distance
          computes its groups again (``duplicates_regroup``, task)
 
+    a server with no broker started (``background_started``, first on its task thread;
+    with a broker, beat sends the same)
+      -> the training runs it had queued sent again (``training_runs_resume``)
+      -> images hashed by an older version of the near-duplicate hashing hashed again,
+         a batch at a time, then their projects regrouped (``hashes_upgrade``)
+
 Follow-ups that stay within one layer are enqueued by that layer (a promotion's pre-label
 pass, a training run's task, an export's file); every task's name is in
 ``labeler.task_names``.
@@ -66,9 +72,10 @@ from labeler.agreement.selectors import agreement_report
 from labeler.annotations.changes import MARGIN_SECONDS, labels_changed
 from labeler.images import services as image_services
 from labeler.images.duplicate_groups import image_duplicates_link
+from labeler.images.hash_upgrade import hashes_upgrade
 from labeler.images.model_inputs import input_cache
 from labeler.imports import services as import_services
-from labeler.predictions.runs import training_refresh_if_due
+from labeler.predictions.runs import training_refresh_if_due, training_runs_resume
 from labeler.predictions.selectors import current_model, model_input_specs
 from labeler.projects import services as project_services
 from labeler.projects import settings_registry
@@ -263,3 +270,14 @@ def project_update(*, project: Project, **changes: Any) -> Project:
     for follow_up in settings_registry.follow_ups_due(before, project):
         follow_up(project)
     return project
+
+
+# The server's own background (no broker, no beat).
+
+
+def background_started() -> None:
+    """What a server running its tasks itself does first on its task thread, where beat
+    would otherwise: the training runs queued when it stopped are sent again, and images
+    hashed by an older version of the hashing are hashed again (an upgrade is a restart)."""
+    training_runs_resume()
+    hashes_upgrade()

@@ -246,6 +246,15 @@ LABELER_DISPLAY_SIZE = env_int("LABELER_DISPLAY_SIZE", 2048)
 # a band of the index is searched exactly or one bit off; from 8 two bits off, slower.
 # -1 turns grouping off (hashes are still kept).
 LABELER_DUPLICATE_DISTANCE = env_int("LABELER_DUPLICATE_DISTANCE", 7)
+# Images hashed by an older version of the hashing are hashed again in the background,
+# this many per task (labeler.images.hash_upgrade); beat looks for them this often.
+LABELER_HASH_UPGRADE_BATCH = env_int("LABELER_HASH_UPGRADE_BATCH", 500)
+LABELER_HASH_UPGRADE_SECONDS = env_int("LABELER_HASH_UPGRADE_SECONDS", 600)
+if LABELER_HASH_UPGRADE_BATCH < 1 or LABELER_HASH_UPGRADE_SECONDS < 1:
+    raise ImproperlyConfigured(
+        "LABELER_HASH_UPGRADE_BATCH and LABELER_HASH_UPGRADE_SECONDS must be 1 or more, got "
+        f"{LABELER_HASH_UPGRADE_BATCH} and {LABELER_HASH_UPGRADE_SECONDS}."
+    )
 # The longest an image's address works (labeler.images.links); a page hands out the same
 # address for half this long, so that the browser's cache keeps hitting.
 LABELER_FILE_LINK_SECONDS = env_int("LABELER_FILE_LINK_SECONDS", 3600)
@@ -385,6 +394,11 @@ CELERY_BEAT_SCHEDULE = {
     "send-outbox": {
         "task": Task.OUTBOX_SEND,
         "schedule": 60.0,
+    },
+    # Images hashed by an older version of the near-duplicate hashing (after an upgrade).
+    "upgrade-outdated-hashes": {
+        "task": Task.HASHES_UPGRADE,
+        "schedule": float(LABELER_HASH_UPGRADE_SECONDS),
     },
 }
 

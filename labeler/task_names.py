@@ -20,6 +20,10 @@ class Task:
     STORAGE_DELETE_FILES: Final = "worker.tasks.storage_delete_files"
     REFERENCE_SCAN: Final = "worker.tasks.reference_scan"
     DUPLICATES_REGROUP: Final = "worker.tasks.duplicates_regroup"
+    # Images hashed by an older version of the hashing: the projects found (beat), and
+    # one batch of a project hashed again (a chain of them, then its regrouping).
+    HASHES_UPGRADE: Final = "worker.tasks.hashes_upgrade"
+    PROJECT_HASHES_UPGRADE: Final = "worker.tasks.project_hashes_upgrade"
     # Annotations
     ASSIGNMENTS_PURGE_EXPIRED: Final = "worker.tasks.assignments_purge_expired"
     # Agreement

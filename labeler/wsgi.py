@@ -17,7 +17,8 @@ get_resolver().url_patterns  # noqa: B018 - loading is the point
 jobs.register_tasks()
 
 # With no broker, the server runs background tasks on a thread of its own, not inside the
-# request that sends them (a training would hold its request for the whole run).
-from labeler.predictions.runs import training_runs_resume  # noqa: E402
+# request that sends them (a training would hold its request for the whole run). It runs
+# no beat either: what beat would find after an upgrade or a stop is sent as it starts.
+from labeler import flows  # noqa: E402
 
-jobs.run_in_background(on_start=training_runs_resume)
+jobs.run_in_background(on_start=flows.background_started)

@@ -15,8 +15,9 @@ from labeler.bulk import services as bulk_services
 from labeler.exports import retention
 from labeler.exports import services as export_services
 from labeler.idempotency import services as idempotency_services
+from labeler.images import hash_upgrade
 from labeler.images import services as image_services
-from labeler.images.duplicate_groups import images_hash_backfill, project_duplicates_regroup
+from labeler.images.duplicate_groups import project_duplicates_regroup
 from labeler.imports import stash
 from labeler.predictions import prelabel, runs
 from labeler.projects.models import Project
@@ -73,8 +74,25 @@ def duplicates_regroup(project_id: int) -> int:
     project = Project.objects.filter(pk=project_id).first()
     if project is None:
         return 0
-    images_hash_backfill(images=project.images.all())
+    hash_upgrade.images_hash_backfill(images=project.images.all())
     return project_duplicates_regroup(project=project).changed
+
+
+@shared_task(name=Task.HASHES_UPGRADE)
+def hashes_upgrade() -> int:
+    """Start hashing again, project by project, the images hashed by an older version of
+    the hashing; returns how many projects' chains were started."""
+    return hash_upgrade.hashes_upgrade()
+
+
+@shared_task(name=Task.PROJECT_HASHES_UPGRADE, acks_late=True, reject_on_worker_lost=True)
+def project_hashes_upgrade(project_id: int, after_id: int, hashed: int) -> int:
+    """Hash again one batch of a project's images of an older version (the next batch
+    follows; after the last, the project is regrouped); returns how many were hashed."""
+    step = hash_upgrade.project_hashes_upgrade(
+        project_id=project_id, after_id=after_id, hashed=hashed
+    )
+    return step.hashed
 
 
 @shared_task(name=Task.ASSIGNMENTS_PURGE_EXPIRED)

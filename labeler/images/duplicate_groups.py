@@ -5,9 +5,10 @@ found). A new image is checked against the project as soon as the worker has has
 (``image_duplicates_link``: one indexed query, milliseconds in a million images) and
 joins, or merges, the groups of the images it is near. ``project_duplicates_regroup``
 computes every group of a project again from its hashes: in the background after a
-change of the project's distance (``flows.project_update``), from ``manage.py
-images_find_duplicates`` after hashing older images or a change of the server's
-distance, or to settle two uploads that raced each other.
+change of the project's distance (``flows.project_update``) or once its images hashed
+by an older version of the hashing are hashed again (``labeler.images.hash_upgrade``),
+from ``manage.py images_find_duplicates`` after a change of the server's distance, or to
+settle two uploads that raced each other.
 
 The distance is the project's (``Project.duplicate_distance``) where it set one, the
 server's ``LABELER_DUPLICATE_DISTANCE`` otherwise (``project_max_distance``).
@@ -20,7 +21,6 @@ copies on both sides.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -28,30 +28,21 @@ from typing import Any
 
 import numpy as np
 from django.conf import settings
-from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import Count, F, Q, QuerySet
 from django.utils import timezone
 
 from labeler.errors import Conflict
-from labeler.images.decoding import image_decode
 from labeler.images.duplicates import (
+    Zooms,
     distance,
     duplicate_groups,
-    hash_columns,
     neighbour_bands,
 )
 from labeler.images.models import Image
-from labeler.images.perceptual import (
-    CHECK_DISTANCE,
-    HASH_VERSION,
-    check_distance,
-    check_words,
-    image_hashes,
-)
+from labeler.images.perceptual import CHECK_DISTANCE, check_distance, check_words
 from labeler.projects.models import Project
 
-logger = logging.getLogger(__name__)
 _BATCH = 1000
 # An image the worker has not hashed this long after it was stored is taken as one whose
 # preparation failed (it is logged there), not as one to wait for: a split waits for the
@@ -94,34 +85,57 @@ def near_images(
     project_id: int,
     phash: int,
     check: bytes | None = None,
+    zoom: int | None = None,
     exclude_id: int | None = None,
     max_distance: int | None = None,
 ) -> list[NearImage]:
     """The project's images within ``max_distance`` bits of ``phash`` (by default the
     project's distance), nearest first; with a ``check`` (a framed subject), those whose
-    checks are within ``CHECK_DISTANCE`` bits of it, without one, those without one.
+    checks are within ``CHECK_DISTANCE`` bits of it, without one, those without one. A
+    photo is also near another when either one's hash is within the distance of the
+    other's zoomed hash (``zoom``: this one's).
 
     One query: the rows with a band among its neighbours (``neighbour_bands``), each band
-    through its own index, then the exact distances checked here.
+    through its own index (a photo's also its hash's bands among the zoomed hashes' bands,
+    and its zoomed hash's among the hashes'), then the exact distances checked here.
     """
     limit = _project_distance(project_id) if max_distance is None else max_distance
     if limit < 0:
         return []  # grouping turned off
-    condition = Q()
-    for band, values in enumerate(neighbour_bands(phash, limit)):
-        condition |= Q(**{f"phash_band{band}__in": values})
-    rows = Image.objects.filter(condition, project_id=project_id)
+    rows = Image.objects.filter(_near_condition(phash, check, zoom, limit), project_id=project_id)
     rows = rows.filter(phash_check__isnull=check is None)
     if exclude_id is not None:
         rows = rows.exclude(pk=exclude_id)
     near = [
-        NearImage(pk, distance(phash, other), group)
-        for pk, other, other_check, group in rows.values_list(
-            "pk", "phash", "phash_check", "duplicate_group"
+        NearImage(pk, _apart(phash, zoom, other, other_zoom), group)
+        for pk, other, other_check, other_zoom, group in rows.values_list(
+            "pk", "phash", "phash_check", "phash_zoom", "duplicate_group"
         ).order_by()
         if other is not None and _checks_near(check, other_check)
     ]
     return sorted((n for n in near if n.distance <= limit), key=lambda n: (n.distance, n.id))
+
+
+def _near_condition(phash: int, check: bytes | None, zoom: int | None, limit: int) -> Q:
+    condition = Q()
+    for band, values in enumerate(neighbour_bands(phash, limit)):
+        condition |= Q(**{f"phash_band{band}__in": values})
+        if check is None:  # a photo: its hash near another's zoomed one
+            condition |= Q(**{f"phash_zoom_band{band}__in": values})
+    if zoom is not None:  # its zoomed hash near another's hash
+        for band, values in enumerate(neighbour_bands(zoom, limit)):
+            condition |= Q(**{f"phash_band{band}__in": values})
+    return condition
+
+
+def _apart(phash: int, zoom: int | None, other: int, other_zoom: int | None) -> int:
+    """The fewest bits between two images' hashes, or one's and the other's zoomed one."""
+    apart = distance(phash, other)
+    if other_zoom is not None:
+        apart = min(apart, distance(phash, other_zoom))
+    if zoom is not None:
+        apart = min(apart, distance(zoom, other))
+    return apart
 
 
 def _checks_near(check: bytes | None, other: bytes | memoryview | None) -> bool:
@@ -138,7 +152,7 @@ def image_duplicates_link(*, image_id: int) -> int | None:
     The group keeps its smallest member's id, so joining groups is one update.
     """
     row = Image.objects.filter(pk=image_id, phash__isnull=False).values(
-        "project_id", "phash", "phash_check", "project__duplicate_distance"
+        "project_id", "phash", "phash_check", "phash_zoom", "project__duplicate_distance"
     )
     found = row.first()
     if found is None or found["phash"] is None:
@@ -148,6 +162,7 @@ def image_duplicates_link(*, image_id: int) -> int | None:
         project_id=found["project_id"],
         phash=found["phash"],
         check=None if check is None else bytes(check),
+        zoom=found["phash_zoom"],
         exclude_id=image_id,
         max_distance=distance_or_setting(found["project__duplicate_distance"]),
     )
@@ -228,13 +243,33 @@ def project_checks(project: Project, ids: np.ndarray) -> np.ndarray | None:
     return check_words([None if c is None else bytes(c) for c in checks])
 
 
+def project_zooms(project: Project, ids: np.ndarray) -> Zooms | None:
+    """The zoomed hashes of these hashed images of the project (``ids`` in id order, as
+    ``project_hashes`` gives them); None where none has one (a project of framed
+    subjects), read without a row of them."""
+    zoomed = Image.objects.filter(project=project, phash__isnull=False, phash_zoom__isnull=False)
+    rows = zoomed.order_by().values_list("pk", "phash_zoom").iterator(chunk_size=20_000)
+    pairs = np.array(list(rows), np.int64).reshape(-1, 2)
+    if not len(pairs):
+        return None
+    at = np.searchsorted(ids, pairs[:, 0])
+    known = (at < len(ids)) & (ids[np.minimum(at, len(ids) - 1)] == pairs[:, 0])
+    values = np.zeros(len(ids), np.uint64)
+    values[at[known]] = pairs[known, 1].view(np.uint64)
+    present = np.zeros(len(ids), bool)
+    present[at[known]] = True
+    return Zooms(values, present)
+
+
 def project_duplicates_regroup(*, project: Project, max_distance: int | None = None) -> Regrouped:
     """Compute all of the project's groups from its hashes (within ``max_distance`` bits,
     by default the project's distance) and store what changed."""
     limit = project_max_distance(project) if max_distance is None else max_distance
     ids, hashes = project_hashes(project)
-    checks = project_checks(project, ids) if limit >= 0 else None
-    wanted = duplicate_groups(ids, hashes.view(np.uint64), limit, checks) if limit >= 0 else {}
+    wanted: dict[int, int] = {}
+    if limit >= 0:
+        checks, zooms = project_checks(project, ids), project_zooms(project, ids)
+        wanted = duplicate_groups(ids, hashes.view(np.uint64), limit, checks, zooms)
     with transaction.atomic():
         stored = dict(
             Image.objects.filter(project=project, duplicate_group__isnull=False).values_list(
@@ -256,31 +291,6 @@ def _groups_store(changes: dict[int, int | None]) -> None:
     for group, pks in by_group.items():
         for start in range(0, len(pks), _BATCH):
             Image.objects.filter(pk__in=pks[start : start + _BATCH]).update(duplicate_group=group)
-
-
-def images_to_hash(images: QuerySet[Image]) -> QuerySet[Image]:
-    """The images among these with a thumbnail and no hash, or a hash of an older version
-    of the hashing (``HASH_VERSION``)."""
-    stale = Q(phash__isnull=True) | Q(phash_version__isnull=True)
-    stale |= Q(phash_version__lt=HASH_VERSION)
-    return images.filter(stale).exclude(thumbnail="").filter(problem="")
-
-
-def images_hash_backfill(*, images: QuerySet[Image]) -> int:
-    """Hash the images among these that have no hash yet, or one of an older version,
-    from their thumbnails (the pixels the worker hashes at ingest); returns how many."""
-    done = 0
-    pending = images_to_hash(images)
-    for pk, name in pending.values_list("pk", "thumbnail").iterator(chunk_size=_BATCH):
-        try:
-            with default_storage.open(name) as handle:
-                hashes = image_hashes(image_decode(handle.read(), mode="RGB"))
-        except (OSError, ValueError) as exc:
-            logger.warning("image %s: its thumbnail cannot be hashed: %s", pk, exc)
-            continue
-        columns = hash_columns(hashes, HASH_VERSION)
-        done += images_to_hash(Image.objects.filter(pk=pk)).update(**columns)
-    return done
 
 
 def duplicate_group_summaries(project: Project) -> QuerySet[Any, Any]:
@@ -316,9 +326,7 @@ __all__ = [
     "duplicate_groups_settled_check",
     "group_members",
     "image_duplicates_link",
-    "images_hash_backfill",
     "images_hashing",
-    "images_to_hash",
     "max_distance_setting",
     "near_images",
     "project_duplicates_regroup",

@@ -79,8 +79,17 @@ class Image(models.Model):
     # carries a 256-bit check a near-duplicate must also pass (32 bytes; null: a photo,
     # hashed as it is) (``labeler.images.perceptual``).
     phash_check = models.BinaryField(null=True, blank=True, max_length=32)
+    # A photo's zoomed hash (the pHash of its central view, ``perceptual.zoom_phash_of``),
+    # stored as ``phash``, its bands indexed where present: a copy cropped a little is
+    # near it (null: a framed subject, or hashed before version 3).
+    phash_zoom = models.BigIntegerField(null=True, blank=True)
+    phash_zoom_band0 = models.IntegerField(null=True, blank=True)
+    phash_zoom_band1 = models.IntegerField(null=True, blank=True)
+    phash_zoom_band2 = models.IntegerField(null=True, blank=True)
+    phash_zoom_band3 = models.IntegerField(null=True, blank=True)
     # The hashing's version (``perceptual.HASH_VERSION``); null: hashed before subjects
-    # were framed, to be hashed again from the thumbnail (``images_hash_backfill``).
+    # were framed. Older versions are hashed again from the thumbnail in the background
+    # (``labeler.images.hash_upgrade``).
     phash_version = models.SmallIntegerField(null=True, blank=True)
     # The smallest image id of the image's near-duplicate group; null: none found.
     duplicate_group = models.BigIntegerField(null=True, blank=True)
@@ -105,6 +114,14 @@ class Image(models.Model):
             *[
                 models.Index(
                     fields=["project", f"phash_band{band}"], name=f"image_phash_band{band}_idx"
+                )
+                for band in range(4)
+            ],
+            *[
+                models.Index(
+                    fields=["project", f"phash_zoom_band{band}"],
+                    condition=models.Q(**{f"phash_zoom_band{band}__isnull": False}),
+                    name=f"image_phash_zoom_band{band}_idx",
                 )
                 for band in range(4)
             ],

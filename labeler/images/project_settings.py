@@ -60,7 +60,9 @@ SETTINGS = (
             f"near-duplicates: 0 to {DUPLICATE_DISTANCE_MAX} (as far as the banded index "
             "reaches without scanning the project). A picture on a plain background (a "
             "digit, a scanned sign, a product shot) is hashed framed on its subject and must "
-            "also pass a 256-bit check, so the default suits small, alike images too. -1: no "
+            "also pass a 256-bit check, so the default suits small, alike images too; a photo "
+            "is also compared with the hash of the other's central view, so copies cropped a "
+            "little are found. -1: no "
             "grouping in this project, null: the server's LABELER_DUPLICATE_DISTANCE (7 by "
             "default)."
         ),

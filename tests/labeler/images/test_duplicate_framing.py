@@ -4,6 +4,8 @@ not grouped (fixed seeds)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -12,14 +14,11 @@ from PIL import ImageOps
 
 from labeler import flows
 from labeler.images import duplicates, perceptual
-from labeler.images.duplicate_groups import (
-    images_hash_backfill,
-    near_images,
-    project_duplicates_regroup,
-)
+from labeler.images.duplicate_groups import near_images, project_duplicates_regroup
+from labeler.images.hash_upgrade import images_hash_backfill
 from labeler.images.models import Image
 from tests.labeler.images.digits import digit_image, mnist_digits, planted_figures, worker_hashes
-from tests.labeler.images.scenes import COPIES, encoded, scene, subject_scene
+from tests.labeler.images.scenes import COPIES, cropped, encoded, scene, subject_scene
 from worker.tasks import duplicates_regroup
 
 # The server's default distance (LABELER_DUPLICATE_DISTANCE in labeler/settings.py).
@@ -42,10 +41,42 @@ def test_a_plain_border_is_a_background_and_a_photo_has_none():
     ] * 10
 
 
-def test_a_photo_is_hashed_as_it_is_and_has_no_check():
-    """A photo's hashes are the plain pHash of its pixels, as before subjects were framed."""
-    photo = scene(3, (320, 240))
-    assert perceptual.image_hashes(photo) == perceptual.ImageHashes(perceptual.phash_of(photo))
+def test_a_photo_is_hashed_as_it_is_and_zoomed_in_and_has_no_check():
+    """A photo's hash is the plain pHash of its pixels, as before subjects were framed;
+    beside it, the pHash of its central view (2.5 % cut from each side: 10 and 6 pixels
+    of 400x240)."""
+    photo = scene(3, (400, 240))
+    hashes = perceptual.image_hashes(photo)
+    assert (hashes.phash, hashes.check) == (perceptual.phash_of(photo), None)
+    central = perceptual.phash_of(photo.crop((10, 6, 390, 234)))
+    assert hashes.zoom is not None
+    assert duplicates.distance(hashes.zoom, central) <= 2  # resampled from the box, not cut
+    assert duplicates.distance(hashes.zoom, hashes.phash) > duplicates.distance(
+        hashes.zoom, central
+    )
+
+
+def test_photos_cropped_a_little_meet_their_originals_zoomed_hash():
+    """30 generated photos and copies cropped 3 % and 4 % a side, hashed as the worker
+    hashes them: at the default distance nearly all copies join their original through
+    its zoomed hash (or theirs), where the hashes alone miss many, and no two photos
+    join each other."""
+    hashes, sources, kinds = [], [], []
+    for seed in range(30, 60):
+        photo = scene(seed, (320, 240))
+        for kind, picture in (
+            ("original", photo),
+            ("cropped 3 %", cropped(photo, 0.03)),
+            ("cropped 4 %", cropped(photo, 0.04)),
+        ):
+            hashes.append(worker_hashes(picture))
+            sources.append(seed)
+            kinds.append(kind)
+    recall, mixed = planted_figures(hashes, sources, kinds, DEFAULT_DISTANCE)
+    assert min(recall.values()) >= 0.9 and mixed == 0, recall
+    plain = [replace(h, zoom=None) for h in hashes]
+    before, _ = planted_figures(plain, sources, kinds, DEFAULT_DISTANCE)
+    assert max(before.values()) <= 0.8, before
 
 
 def test_a_subject_keeps_its_hashes_whatever_its_margin_and_size():

@@ -16,7 +16,7 @@ from labeler.images.duplicate_groups import (
     project_duplicates_regroup,
 )
 from labeler.images.models import Image
-from tests.labeler.images.scenes import COPIES, encoded, scene
+from tests.labeler.images.scenes import COPIES, cropped, encoded, scene
 
 
 def planted(rng: np.random.Generator, count: int, copies: int, max_flips: int) -> np.ndarray:
@@ -77,6 +77,36 @@ def test_the_banded_pass_groups_as_comparing_every_pair_does(max_distance):
     reference = components(count, *duplicates.pairwise_near_pairs(hashes, max_distance))
     assert fast == reference
     assert len(fast) > 100
+
+
+@pytest.mark.parametrize("max_distance", [3, 7, 10])
+def test_the_banded_pass_with_zoomed_hashes_groups_as_comparing_every_pair_does(max_distance):
+    """Against the quadratic reference: a hash near another image's zoomed hash joins it
+    (either way), two zoomed hashes near each other join nothing, an image's own two
+    hashes do not make a group, several images may share one zoomed hash, and an image
+    without one (a framed subject) is compared on its hash alone."""
+    rng = np.random.default_rng(200 + max_distance)
+    hashes = planted(rng, 2000, 200, max_distance + 2)
+    count = len(hashes)
+    zooms = hashes.copy()
+    for n in range(count):  # a photo's zoomed hash is a few bits from its own
+        for bit in rng.choice(64, int(rng.integers(2, 13)), replace=False):
+            zooms[n] ^= np.uint64(1 << int(bit))
+    zooms[rng.integers(0, count, 20)] = zooms[0]  # one zoomed hash held by several
+    # Cropped copies: hashes 2 bits from other images' zoomed hashes.
+    copies, sources = rng.choice(count, (2, 150), replace=False)
+    hashes[copies] = zooms[sources] ^ np.uint64(0b101)
+    present = rng.random(count) < 0.9
+    zoomed = duplicates.Zooms(np.where(present, zooms, np.uint64(0)), present)
+    fast = components(count, *duplicates.near_pairs(hashes, max_distance, None, zoomed))
+    reference = components(
+        count, *duplicates.pairwise_near_pairs(hashes, max_distance, None, zoomed)
+    )
+    assert fast == reference
+    labels = duplicates.groups_of(count, *duplicates.near_pairs(hashes, max_distance, None, zoomed))
+    pairs = zip(copies.tolist(), sources.tolist(), strict=True)
+    joined = [labels[copy] == labels[source] >= 0 for copy, source in pairs if present[source]]
+    assert len(joined) > 100 and all(joined)
 
 
 def test_groups_are_named_by_their_smallest_id():
@@ -145,6 +175,34 @@ def test_a_copy_joins_its_original_at_ingest(
         project_id=project.pk, phash=images["original.png"].phash or 0, exclude_id=first
     )
     assert {n.id for n in near} == {images["small.jpg"].pk, images["cropped.png"].pk}
+
+
+@pytest.mark.django_db
+def test_a_cropped_copy_meets_its_original_either_way_at_ingest(
+    project, media_root, grouping, django_capture_on_commit_callbacks
+):
+    """A photo cropped 4 % a side (10 and 12 bits from its original's hash) joins its
+    original through the original's zoomed hash, stored after it or before it."""
+    named = {}
+    for seed, crop_first in ((45, False), (57, True)):
+        original, crop = (
+            encoded(scene(seed, (320, 240))),
+            encoded(cropped(scene(seed, (320, 240)), 0.04)),
+        )
+        pair = [(f"{seed}-cropped.png", crop), (f"{seed}.png", original)]
+        named.update(pair if crop_first else pair[::-1])
+    images = ingest(project, named, django_capture_on_commit_callbacks)
+    for seed in (45, 57):
+        original, crop = images[f"{seed}.png"], images[f"{seed}-cropped.png"]
+        assert duplicates.distance(original.phash or 0, crop.phash or 0) > 7
+        assert original.duplicate_group == crop.duplicate_group == min(original.pk, crop.pk)
+    near = near_images(project_id=project.pk, phash=images["45.png"].phash or 0)
+    assert {n.id for n in near} == {images["45.png"].pk}  # the crop: only through the zoom
+    asked = images["45.png"]
+    near = near_images(
+        project_id=project.pk, phash=asked.phash or 0, zoom=asked.phash_zoom, exclude_id=asked.pk
+    )
+    assert [n.id for n in near] == [images["45-cropped.png"].pk]
 
 
 @pytest.mark.django_db
