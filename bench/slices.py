@@ -6,7 +6,9 @@
 DATABASE_URL picks the database (default: a dedicated ``bench_slices`` database on the
 local server, created and migrated here). The ratings come from the agreement benchmark's
 generator (``bench.agreement_data``, loaded by COPY); this script gives the images their
-metadata (8 cameras, 3 licences, 12 capture months, 13 tags), lets the consensus refresh
+metadata (8 cameras, 4 origins, 3 licences, 12 capture months, 13 tags, and two fields of
+the project's own: a choice of 5 sites on every image, a number on 4 in 5), lets the
+consensus refresh
 write their final labels, and stores a model version's outputs on a tenth of them as its
 held-out test images. It then times the report cold and cached against the agreement
 report on the same project, computed in the same run.
@@ -25,6 +27,8 @@ DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/bench_slices"
 CAMERAS = ["Canon EOS 80D", "Nikon D750", "Pixel 7", "iPhone 13", "Sony A7 III", "GoPro 11",
            "Fujifilm X-T4", "Olympus TG-6"]  # fmt: skip
 LICENCES = ["CC BY 4.0", "CC BY-SA 4.0", "CC0 1.0"]
+ORIGINS = ["ward A", "ward B", "ward C", "archive"]
+SITES = [f"site-{i}" for i in range(5)]
 TEST_EVERY = 10  # one final-labelled image in ten is a test image
 
 
@@ -108,8 +112,10 @@ def _describe(project: Any, *, rebuild: bool) -> bool:
 
     if not rebuild and Image.objects.filter(project=project, camera="").count() == 0:
         return False
+    site, age = _fields(project)
     with connection.cursor() as cursor:
         _metadata_write(cursor, project.pk)
+        _field_values_write(cursor, project.pk, site=site.pk, age=age.pk)
     # The ratings came by COPY, which leaves no label history for a refresh to notice.
     final_labels_refresh(project=project)
     _model_store(project)
@@ -123,12 +129,13 @@ def _metadata_write(cursor: Any, project_id: int) -> None:
         """
         UPDATE images_image SET
             camera = (%s::text[])[1 + id %% 8],
+            origin = (%s::text[])[1 + id %% 4],
             licence = (%s::text[])[1 + id %% 3],
             captured_at = timestamp with time zone '2025-01-15 12:00+00'
                           + make_interval(months => (id %% 12)::int)
         WHERE project_id = %s
         """,
-        [CAMERAS, LICENCES, project_id],
+        [CAMERAS, ORIGINS, LICENCES, project_id],
     )
     cursor.execute("DELETE FROM images_imagetag WHERE image_id IN "
                    "(SELECT id FROM images_image WHERE project_id = %s)", [project_id])  # fmt: skip
@@ -140,6 +147,35 @@ def _metadata_write(cursor: Any, project_id: int) -> None:
         SELECT id, 'night' FROM images_image WHERE project_id = %s AND id %% 5 = 0
         """,
         [project_id, project_id],
+    )
+
+
+def _fields(project: Any) -> tuple[Any, Any]:
+    """The project's two fields, declared through the images layer unless they exist."""
+    from labeler.images.metadata_fields import field_create
+    from labeler.images.models import MetadataField
+
+    found = {field.name: field for field in MetadataField.objects.filter(project=project)}
+    site = found.get("site") or field_create(
+        project=project, name="site", kind="choice", choices=SITES
+    )
+    age = found.get("age") or field_create(project=project, name="age", kind="number")
+    return site, age
+
+
+def _field_values_write(cursor: Any, project_id: int, *, site: int, age: int) -> None:
+    """A site on every image (by id), an age on four images in five."""
+    cursor.execute("DELETE FROM images_fieldvalue WHERE field_id IN (%s, %s)", [site, age])
+    cursor.execute(
+        """
+        INSERT INTO images_fieldvalue (field_id, image_id, text, number, date)
+        SELECT %s, id, (%s::text[])[1 + id %% 5], NULL::double precision, NULL::date
+        FROM images_image WHERE project_id = %s
+        UNION ALL
+        SELECT %s, id, NULL, (id %% 90)::float, NULL::date
+        FROM images_image WHERE project_id = %s AND id %% 5 <> 0
+        """,
+        [site, SITES, project_id, age, project_id],
     )
 
 

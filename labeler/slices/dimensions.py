@@ -241,19 +241,21 @@ def _field_rows(field: MetadataField) -> QuerySet[FieldValue]:
     return FieldValue.objects.filter(field=field)
 
 
-def _without_value(project: Project, field: MetadataField, having: list[Ints]) -> SliceValue:
-    """The project's images that hold no value of the field."""
+def _without_value(project: Project, field: MetadataField, having: list[Ints]) -> list[SliceValue]:
+    """The project's images that hold no value of the field, as a slice (none if every
+    image holds one)."""
     every = Image.objects.filter(project=project).values_list("id", flat=True)
     ids = np.fromiter(every.iterator(chunk_size=10_000), dtype=np.int64)
     held = np.concatenate(having) if having else np.zeros(0, dtype=np.int64)
-    return SliceValue("", f"No {field.name}", np.setdiff1d(ids, held))
+    missing = np.setdiff1d(ids, held)
+    return [SliceValue("", f"No {field.name}", missing)] if missing.size else []
 
 
 def _field_text(field: MetadataField) -> Values:
     def values(project: Project, sources: Sources) -> list[SliceValue]:
         found = grouped(_field_rows(field), F("text"), "image_id")
         slices = [SliceValue(str(v), str(v), ids) for v, ids in found]
-        return [*slices, _without_value(project, field, [v.image_ids for v in slices])]
+        return [*slices, *_without_value(project, field, [v.image_ids for v in slices])]
 
     return values
 
@@ -262,7 +264,7 @@ def _field_month(field: MetadataField) -> Values:
     def values(project: Project, sources: Sources) -> list[SliceValue]:
         found = grouped(_field_rows(field), TruncMonth("date"), "image_id")
         slices = [SliceValue(m.strftime("%Y-%m"), m.strftime("%B %Y"), ids) for m, ids in found]
-        return [*slices, _without_value(project, field, [v.image_ids for v in slices])]
+        return [*slices, *_without_value(project, field, [v.image_ids for v in slices])]
 
     return values
 
@@ -272,7 +274,7 @@ def _field_ranges(field: MetadataField) -> Values:
         rows = _field_rows(field).values_list("image_id", "number")
         pairs = np.array(list(rows.iterator(chunk_size=10_000)), dtype=np.float64).reshape(-1, 2)
         slices = number_ranges(pairs[:, 0].astype(np.int64), pairs[:, 1])
-        return [*slices, _without_value(project, field, [v.image_ids for v in slices])]
+        return [*slices, *_without_value(project, field, [v.image_ids for v in slices])]
 
     return values
 
