@@ -165,7 +165,9 @@ def test_lead_home_and_throughput(live_server, page: Page, make_images, screensh
     page.get_by_role("button", name="Show").click()
     row = page.locator('tr[data-username="ann"]')
     expect(row.locator(".labels")).to_have_text("6")
-    expect(row.locator(".consensus")).to_contain_text("n=4")  # the two ties have no consensus
+    # The two ties have no consensus: they count as not agreeing, and are said.
+    expect(row.locator(".consensus")).to_contain_text("67%")
+    expect(row.locator(".consensus")).to_contain_text("n=6, 2 tied")
     screenshot("throughput")
     with page.expect_download() as download:
         page.get_by_role("link", name="Download CSV").click()
