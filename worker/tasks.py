@@ -15,7 +15,7 @@ from labeler.bulk import services as bulk_services
 from labeler.exports import retention
 from labeler.exports import services as export_services
 from labeler.idempotency import services as idempotency_services
-from labeler.images import services as image_services
+from labeler.images import file_deletes
 from labeler.images.duplicate_groups import images_hash_backfill, project_duplicates_regroup
 from labeler.imports import stash
 from labeler.predictions import prelabel, runs
@@ -56,7 +56,7 @@ def images_prepare(image_ids: list[int]) -> None:
 @shared_task(name=Task.STORAGE_DELETE_FILES)
 def storage_delete_files(names: list[str]) -> None:
     """Delete stored files whose rows are gone."""
-    image_services.storage_delete_files(names=names)
+    file_deletes.storage_delete_files(names=names)
 
 
 @shared_task(name=Task.REFERENCE_SCAN, acks_late=True, reject_on_worker_lost=True)

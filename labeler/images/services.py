@@ -19,6 +19,7 @@ from PIL import Image as PILImage
 from labeler.errors import ValidationFailed
 from labeler.images.duplicates import hash_columns
 from labeler.images.exif import PhotoFacts, exif_read
+from labeler.images.file_deletes import storage_delete_files
 from labeler.images.files import (
     BROWSER_FORMATS,
     DECODE_ERRORS,
@@ -40,8 +41,7 @@ from labeler.images.model_inputs import (
 )
 from labeler.images.models import Image
 from labeler.images.perceptual import HASH_VERSION
-from labeler.images.references import file_open, is_reference
-from labeler.images.served import stripped_delete
+from labeler.images.references import file_open
 from labeler.projects.models import Project
 
 logger = logging.getLogger(__name__)
@@ -488,15 +488,3 @@ def images_needing_display(images: QuerySet[Image]) -> QuerySet[Image]:
         | Q(gps_latitude__isnull=False)
         | ~Q(format__in=BROWSER_FORMATS)
     )
-
-
-def storage_delete_files(*, names: Iterable[str]) -> None:
-    """Delete files from storage (and an original's stripped copy), ignoring those gone."""
-    for name in names:
-        try:
-            stripped_delete(name=name)  # ours, even for an image read in place
-            if is_reference(name):
-                continue  # read in place: never ours to delete
-            default_storage.delete(name)
-        except OSError:
-            logger.warning("could not delete stored file %s", name, exc_info=True)
