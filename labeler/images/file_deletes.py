@@ -16,8 +16,9 @@ logger = logging.getLogger(__name__)
 def storage_delete_files(*, names: Iterable[str]) -> None:
     """Delete files from storage (and an original's stripped copy), ignoring those gone.
 
-    An original read in place (a bucket's object, a mounted folder's file) is never ours
-    to delete; its copies are.
+    An image's files are those its row names (``models.STORED_FILE_FIELDS``: the original,
+    thumbnail, display copy and converted copy); an original read in place (a bucket's
+    object, a mounted folder's file) is never ours to delete, its copies are.
     """
     for name in names:
         try:

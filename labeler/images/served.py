@@ -24,8 +24,10 @@ from labeler.images.references import file_open
 from labeler.images.stored_whole import store_whole
 from labeler.images.stripped import stripped_copy
 
-# Made without metadata (labeler.images.files.previews_render): served to every member.
-DERIVED_FOLDERS = ("thumbnails/", "displays/")
+# Made without metadata (labeler.images.files.previews_render, labeler.images.converted):
+# thumbnails and display copies are served to every member; converted copies go into
+# exports only (no address names them).
+DERIVED_FOLDERS = ("thumbnails/", "displays/", "converted/")
 STRIPPED_FOLDER = "stripped"
 # What the copies leave out changed with each version: a copy of an earlier one is made
 # again (version 2: ICC profiles lose their text; version 1 kept them whole).
