@@ -20,6 +20,7 @@ class Task:
     STORAGE_DELETE_FILES: Final = "worker.tasks.storage_delete_files"
     REFERENCE_SCAN: Final = "worker.tasks.reference_scan"
     DUPLICATES_REGROUP: Final = "worker.tasks.duplicates_regroup"
+    IMAGES_CONVERTED_BACKFILL: Final = "worker.tasks.images_converted_backfill"
     # Annotations
     ASSIGNMENTS_PURGE_EXPIRED: Final = "worker.tasks.assignments_purge_expired"
     # Agreement

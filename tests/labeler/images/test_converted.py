@@ -1,12 +1,15 @@
 """HEIC, AVIF and GIF images keep a converted copy, made from the decode that makes their
-previews; every route that deletes an image's files deletes it too."""
+previews; every route that deletes an image's files deletes it too; images prepared
+before copies were kept get theirs a bounded step at a time."""
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import call_command
 from PIL import Image as PILImage
 
 from labeler import flows
@@ -22,6 +25,7 @@ from labeler.projects.services import project_delete
 from tests.api.test_images import assert_storage_matches_rows
 from tests.factories import image_bytes
 from tests.labeler.images import samples
+from worker import tasks
 
 pytestmark = pytest.mark.django_db
 
@@ -116,3 +120,33 @@ def test_every_route_that_deletes_an_images_files_deletes_its_copy(
     kept = Image.objects.exclude(converted="").count()
     assert len(copies(media_root)) == kept == (2 if route == "previews made again" else 0)
     assert_storage_matches_rows(media_root)
+
+
+def test_images_prepared_before_get_their_copies_a_bounded_step_at_a_time(
+    project, media_root, settings
+):
+    """Each step goes on after the last one's images and starts again once past the last,
+    so an image whose copy cannot be made never holds up the others."""
+    settings.LABELER_CONVERTED_BACKFILL_BATCH = 1
+    lost, gif, _ = prepared(
+        project,
+        {
+            "IMG_1.heic": samples.photo("HEIF", (64, 48)),
+            "anim.gif": image_bytes("GIF"),
+            "plain.jpg": image_bytes("JPEG"),
+        },
+    )
+    storage_delete_files(names=[lost.converted.name, gif.converted.name, lost.file.name])
+    Image.objects.update(converted="")  # as prepared before copies were kept
+
+    made = [tasks.images_converted_backfill() for _ in range(4)]
+
+    assert made == [0, 1, 0, 0]  # the lost original, the GIF, none left, the lost one again
+    gif.refresh_from_db()
+    assert gif.converted.name.endswith(".png") and len(copies(media_root)) == 1
+    out = io.StringIO()
+    call_command("images_make_converted", "--project", str(project.pk), stdout=out)
+    assert out.getvalue() == (
+        "1 images read, 0 given a converted copy, 0 that cannot be converted, "
+        "1 whose file is missing.\n"
+    )
