@@ -14,10 +14,14 @@ resident memory (VmHWM) before and during the export.
 
 The photos (``bench/export_photos.py``: 33 JPEGs, one HEIC, one AVIF, 4032 x 3024) are
 exported as ImageFolder and Hugging Face zips split 80/10/10 (HEIC and AVIF converted
-to JPEG, the default) and as an ImageFolder zip keeping them (``convert_images=false``:
-their metadata stripped by writing them again); each is timed against Python's
-``zipfile`` storing the same files as they lie, every run in a child process of its own,
-alternating, the median of ``--repeats`` taken.
+to JPEG, the default): from the converted copies the worker keeps when it prepares a
+photo, and, in a second project of the same files without them, converted while the zip
+is written (images prepared before copies were kept); and as an ImageFolder zip keeping
+them (``convert_images=false``: their metadata stripped by writing them again). Each is
+timed against Python's ``zipfile`` storing the same stored files as they lie, every run
+in a child process of its own, alternating, the median of ``--repeats`` taken. Then the
+copies' sizes against their originals', and what a HEIC's and an AVIF's preparation
+costs the worker with and without its copy.
 """
 
 from __future__ import annotations
@@ -243,10 +247,15 @@ def _print_table(results: list[dict], sizes: list[int]) -> None:
 
 
 # The photo zips: (name in the table, project, format, options), each against the bare
-# zipfile of the same project's files. "jpegs" holds the 33 JPEGs alone: the zip's own cost.
+# zipfile of the same project's files. "photos" holds the converted copies the worker
+# keeps when it prepares a photo; "unconverted" the same files without them (images
+# prepared before copies were kept, or a project that keeps metadata in its exports):
+# converted while the zip is written. "jpegs" holds the 33 JPEGs alone: the zip's own cost.
 PHOTO_EXPORTS = [
     ("imagefolder", "photos", "imagefolder", {"split": "0.8,0.1,0.1"}),
     ("hf-imagefolder", "photos", "hf-imagefolder", {"split": "0.8,0.1,0.1"}),
+    ("imagefolder, no copy", "unconverted", "imagefolder", {"split": "0.8,0.1,0.1"}),
+    ("hf, no copy", "unconverted", "hf-imagefolder", {"split": "0.8,0.1,0.1"}),
     ("imagefolder, JPEGs", "jpegs", "imagefolder", {"split": "0.8,0.1,0.1"}),
     (
         "imagefolder, kept",
@@ -259,15 +268,17 @@ PHOTO_EXPORTS = [
 
 def _photos(options: argparse.Namespace) -> None:
     """The photo projects' zips against a bare zipfile of their files, alternating runs."""
-    from bench.export_photos import photo_files, photo_project
+    from bench.export_photos import copies_keep, photo_files, photo_project
 
     files = photo_files(MEDIA_ROOT)
     sizes = {stored: (MEDIA_ROOT / stored).stat().st_size for stored, _ in files}
     jpegs = [(stored, fmt) for stored, fmt in files if fmt == "JPEG"]
     projects = {
         "photos": photo_project("bench-export-photos", files, sizes),
+        "unconverted": photo_project("bench-export-photos-unconverted", files, sizes),
         "jpegs": photo_project("bench-export-photos-jpegs", jpegs, sizes),
     }
+    copies = copies_keep(projects["photos"])
     rows = []
     for title, which, fmt, export_options in PHOTO_EXPORTS:
         project_id = projects[which].pk
@@ -291,6 +302,42 @@ def _photos(options: argparse.Namespace) -> None:
             f"{title:<20} {export:>8.2f} {bare_seconds:>9.2f} {export / bare_seconds:>6.1f} "
             f"{file_mb:>8.1f} {peak_mb:>11.1f}"
         )
+    print("\nconverted copies kept (made once, as the worker prepares each photo):")
+    header = f"{'format':<8} {'original MB':>11} {'copy MB':>8} {'copy/original':>13}"
+    print(f"{header} {'made in s':>9}")
+    for fmt, (original, copy, seconds) in copies.items():
+        print(
+            f"{fmt:<8} {original / 2**20:>11.2f} {copy / 2**20:>8.2f} "
+            f"{copy / original:>13.2f} {seconds:>9.2f}"
+        )
+    _prepare_costs(files, options.repeats)
+
+
+def _prepare_costs(files: list[tuple[str, str]], repeats: int) -> None:
+    """What a HEIC's and an AVIF's preparation costs the worker: its previews alone, as
+    before, against its converted copy and its previews from the copy's one decode."""
+    from django.conf import settings
+
+    from labeler.images.conversion import image_conversion
+    from labeler.images.files import previews_render
+
+    sizes = {"display_size": settings.LABELER_DISPLAY_SIZE, "thumbnail_size": 256}
+    print("\nthe worker's preparation of one photo (median of", repeats, "runs, seconds):")
+    print(f"{'format':<8} {'previews':>9} {'previews and copy':>17}")
+    for stored, fmt in files:
+        if fmt not in ("HEIF", "AVIF"):
+            continue
+        data = (MEDIA_ROOT / stored).read_bytes()
+        alone, both = [], []
+        for _ in range(repeats):
+            started = time.perf_counter()
+            previews_render(data, **sizes)
+            alone.append(time.perf_counter() - started)
+            started = time.perf_counter()
+            conversion = image_conversion(data, fmt)
+            previews_render(data, **sizes, upright=conversion.upright)
+            both.append(time.perf_counter() - started)
+        print(f"{fmt:<8} {statistics.median(alone):>9.2f} {statistics.median(both):>17.2f}")
 
 
 def _bare_child(options: argparse.Namespace) -> int:

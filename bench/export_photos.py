@@ -81,9 +81,13 @@ def photo_project(name: str, files: list[tuple[str, str]], sizes: dict[str, int]
     from django.db import transaction
 
     from labeler.annotations.models import FinalLabel
+    from labeler.images.file_deletes import storage_delete_files
     from labeler.images.models import Image
     from labeler.projects.models import Label, Project
 
+    # The last run's converted copies (named by its project): the originals are shared.
+    made = Image.objects.filter(project__name=name).exclude(converted="")
+    storage_delete_files(names=list(made.values_list("converted", flat=True)))
     with transaction.atomic():
         Project.objects.filter(name=name).delete()
         project = Project.objects.create(name=name)
@@ -107,3 +111,26 @@ def photo_project(name: str, files: list[tuple[str, str]], sizes: dict[str, int]
             final = FinalLabel.objects.create(image=image, method="consensus", confidence=1.0)
             final.labels.set([labels[min(number % 7, len(labels) - 1)]])
     return project
+
+
+def copies_keep(project: Any) -> dict[str, tuple[int, int, float]]:
+    """Each HEIC's and AVIF's converted copy made and stored, as the worker does when it
+    prepares the photo; by format: (original bytes, copy bytes, seconds to make it)."""
+    import time
+
+    from labeler.images.converted import converted_keep, converted_make, converts
+    from labeler.images.references import file_open
+
+    made = {}
+    for image in project.images.order_by("pk"):
+        if not converts(image.format):
+            continue
+        started = time.perf_counter()
+        with file_open(image.file.name) as handle:
+            data = handle.read()
+        conversion = converted_make(data, image.format, image_id=image.pk)
+        assert conversion is not None
+        name = converted_keep(image=image, content=conversion.content)
+        made[image.format] = (len(data), len(conversion.content), time.perf_counter() - started)
+        assert name
+    return made

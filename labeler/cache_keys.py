@@ -59,3 +59,9 @@ def login_throttle(scope: str, kind: str, who: str) -> str:
 def bulk_action_progress(action_id: int) -> str:
     """How many images a running bulk action has done so far (``labeler.bulk.services``)."""
     return f"labeler:bulk:{action_id}:done"
+
+
+def converted_backfill_after() -> str:
+    """The last image id the background backfill of converted copies reached
+    (``labeler.images.backfill``): its next run goes on after it."""
+    return "labeler:converted-backfill:after"

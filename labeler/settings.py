@@ -305,6 +305,9 @@ LABELER_EXPORT_KEEP_LAST = env_int("LABELER_EXPORT_KEEP_LAST", 10)
 # Threads an archive export converts HEIC, AVIF and GIF images on while it copies the
 # others: each holds one decode (within LABELER_MAX_DECODE_BYTES) at a time.
 LABELER_EXPORT_CONVERT_THREADS = env_int("LABELER_EXPORT_CONVERT_THREADS", 2)
+# Images prepared before converted copies were kept get theirs in the background: beat's
+# every 5 minutes, at most this many (a 12-megapixel HEIC: most of a second); 0: never.
+LABELER_CONVERTED_BACKFILL_BATCH = env_int("LABELER_CONVERTED_BACKFILL_BATCH", 100)
 FILE_UPLOAD_MAX_MEMORY_SIZE = env_int("FILE_UPLOAD_MAX_MEMORY_SIZE", 5 * 1024 * 1024)
 # A request's uploaded files stay in memory up to this many bytes together, the rest go
 # to temporary files (labeler.images.upload_handler): a batch of photos is parsed without
@@ -399,6 +402,11 @@ CELERY_BEAT_SCHEDULE = {
     "upgrade-outdated-hashes": {
         "task": Task.HASHES_UPGRADE,
         "schedule": float(LABELER_HASH_UPGRADE_SECONDS),
+    },
+    # Converted copies of HEIC, AVIF and GIF images prepared before they were kept.
+    "make-converted-copies": {
+        "task": Task.IMAGES_CONVERTED_BACKFILL,
+        "schedule": 300.0,
     },
 }
 

@@ -24,6 +24,8 @@ class Task:
     # one batch of a project hashed again (a chain of them, then its regrouping).
     HASHES_UPGRADE: Final = "worker.tasks.hashes_upgrade"
     PROJECT_HASHES_UPGRADE: Final = "worker.tasks.project_hashes_upgrade"
+    # Converted copies of HEIC, AVIF and GIF images prepared before they were kept.
+    IMAGES_CONVERTED_BACKFILL: Final = "worker.tasks.images_converted_backfill"
     # Annotations
     ASSIGNMENTS_PURGE_EXPIRED: Final = "worker.tasks.assignments_purge_expired"
     # Agreement

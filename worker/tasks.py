@@ -15,8 +15,7 @@ from labeler.bulk import services as bulk_services
 from labeler.exports import retention
 from labeler.exports import services as export_services
 from labeler.idempotency import services as idempotency_services
-from labeler.images import hash_upgrade
-from labeler.images import services as image_services
+from labeler.images import backfill, file_deletes, hash_upgrade
 from labeler.images.duplicate_groups import project_duplicates_regroup
 from labeler.imports import stash
 from labeler.predictions import prelabel, runs
@@ -57,7 +56,15 @@ def images_prepare(image_ids: list[int]) -> None:
 @shared_task(name=Task.STORAGE_DELETE_FILES)
 def storage_delete_files(names: list[str]) -> None:
     """Delete stored files whose rows are gone."""
-    image_services.storage_delete_files(names=names)
+    file_deletes.storage_delete_files(names=names)
+
+
+@shared_task(name=Task.IMAGES_CONVERTED_BACKFILL)
+def images_converted_backfill() -> int:
+    """Make the next few converted copies of images prepared before they were kept
+    (``LABELER_CONVERTED_BACKFILL_BATCH`` a run); returns how many were made."""
+    limit = settings.LABELER_CONVERTED_BACKFILL_BATCH
+    return backfill.converted_backfill_step(limit=limit).filled if limit > 0 else 0
 
 
 @shared_task(name=Task.REFERENCE_SCAN, acks_late=True, reject_on_worker_lost=True)

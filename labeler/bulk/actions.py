@@ -29,7 +29,7 @@ from labeler.bulk.selection import IdArray, in_batches
 from labeler.errors import ValidationFailed
 from labeler.exports import services as export_services
 from labeler.exports.options import export_options_parse
-from labeler.images.models import Image
+from labeler.images.models import STORED_FILE_FIELDS, Image
 from labeler.images.priority import priority_parse
 from labeler.projects.models import Project
 from labeler.projects.selectors import members_named
@@ -249,7 +249,7 @@ def _delete(
     deleted = 0
     for batch in in_batches(ids):
         images = Image.objects.filter(project=project, pk__in=batch)
-        for names in images.values_list("file", "thumbnail", "display"):
+        for names in images.values_list(*STORED_FILE_FIELDS):
             files.extend(name for name in names if name)
         deleted += images.delete()[1].get(Image._meta.label, 0)
         progress(len(batch))

@@ -49,6 +49,7 @@ class ImageRow:
     final_updated_at: str | None = None  # ISO 8601
     file: str = ""
     format: str = ""
+    converted: str = ""  # the stored converted copy of a HEIC, AVIF or GIF, if made
     split: str | None = None
     prediction: dict[str, Any] | None = None
     source: str = "upload"
@@ -171,7 +172,7 @@ def _split_plan(project: Project, options: ExportOptions) -> SplitPlan:
     )
 
 
-_COLUMNS = ("pk", "original_name", "sha256", "width", "height", "file", "format")
+_COLUMNS = ("pk", "original_name", "sha256", "width", "height", "file", "format", "converted")
 _METADATA = ("source", "source_key", "captured_at", "camera", "licence", "origin")
 _POSITION = ("gps_latitude", "gps_longitude")
 
@@ -203,13 +204,14 @@ def _rows(
 
 
 def _row(values: tuple[Any, ...], *, positions: bool) -> ImageRow:
-    pk, name, sha, width, height, file, fmt, source, key, captured, camera, licence = values[:12]
-    row = ImageRow(pk, name, sha, width, height, file=file, format=fmt)
+    pk, name, sha, width, height, file, fmt, converted = values[:8]
+    source, key, captured, camera, licence, origin = values[8:14]
+    row = ImageRow(pk, name, sha, width, height, file=file, format=fmt, converted=converted)
     row.source, row.source_key, row.camera, row.licence = source, key, camera, licence
-    row.origin = values[12]
+    row.origin = origin
     row.captured_at = captured.astimezone(dt.UTC).isoformat() if captured else None
     if positions:
-        row.latitude, row.longitude = values[13:15]
+        row.latitude, row.longitude = values[14:16]
     return row
 
 

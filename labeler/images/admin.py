@@ -24,6 +24,7 @@ OWNED_FIELDS = [
     "file",
     "thumbnail",
     "display",
+    "converted",
     "source",
     "source_key",
     "sha256",

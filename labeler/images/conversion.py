@@ -16,20 +16,25 @@ What the copy carries follows the same rule as every exported file
 alone, ``labeler.images.icc``); where the project keeps photos' metadata in its exports,
 the original's EXIF (its orientation now 1: the pixels are upright) and XMP too, and its
 whole ICC profile.
+
+The worker keeps one copy without metadata of each new HEIC, AVIF and GIF, made from the
+decode of its previews (``image_conversion`` hands the pixels back:
+``labeler.images.converted``); exports copy it rather than convert again.
 """
 
 from __future__ import annotations
 
 import io
 import re
+from dataclasses import dataclass
 
 from PIL import ExifTags, PngImagePlugin
+from PIL import Image as PILImage
 
 from labeler.images.decoding import image_decode_upright, image_exif, image_open
+from labeler.images.formats import CONVERTED_FORMATS
 from labeler.images.icc import icc_colour_only
 
-# The format each converted format is written in; every other format is kept as it is.
-CONVERTED_FORMATS = {"HEIF": "JPEG", "AVIF": "JPEG", "GIF": "PNG"}
 JPEG_QUALITY = 92
 # The modes each written format takes as they are; any other is converted to RGB(A).
 _WRITTEN_MODES = {"JPEG": ("RGB", "L"), "PNG": ("RGB", "RGBA", "L", "LA", "P", "1", "I;16")}
@@ -44,12 +49,29 @@ def converted_format(image_format: str) -> str:
     return CONVERTED_FORMATS.get(image_format, image_format)
 
 
+@dataclass(frozen=True)
+class Conversion:
+    """A converted copy's bytes, and the upright whole decode they were written from."""
+
+    content: bytes
+    upright: PILImage.Image
+
+
 def image_converted(data: bytes, image_format: str, *, keep_metadata: bool = False) -> bytes:
     """A HEIC or AVIF as a JPEG, a GIF as a PNG (``CONVERTED_FORMATS``): upright, full size,
     its private metadata kept only with ``keep_metadata``.
 
     Raises DecodeRefused (an OSError) before decoding when the decode would hold more than
     the cap, and OSError, SyntaxError or ValueError for a file that cannot be decoded.
+    """
+    return image_conversion(data, image_format, keep_metadata=keep_metadata).content
+
+
+def image_conversion(data: bytes, image_format: str, *, keep_metadata: bool = False) -> Conversion:
+    """``image_converted``, with the upright pixels it decoded: the worker that prepares a
+    new photo makes its previews from them too, instead of decoding it a second time.
+
+    Raises as ``image_converted`` does.
     """
     target = CONVERTED_FORMATS[image_format]
     opened = image_open(data)  # the header alone: its mode, colour profile and XMP
@@ -74,7 +96,7 @@ def image_converted(data: bytes, image_format: str, *, keep_metadata: bool = Fal
         options["pnginfo"] = text
     buffer = io.BytesIO()
     upright.save(buffer, format=target, **options)
-    return buffer.getvalue()
+    return Conversion(buffer.getvalue(), upright)
 
 
 def _kept_metadata(data: bytes, xmp: object) -> dict[str, object]:

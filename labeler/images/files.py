@@ -179,6 +179,7 @@ def previews_render(
     display_size: int,
     thumbnail_size: int,
     with_pixels: Callable[[PILImage.Image], object] | None = None,
+    upright: PILImage.Image | None = None,
 ) -> Previews:
     """The thumbnail and, where the original cannot be shown as it is, the display copy.
 
@@ -187,7 +188,9 @@ def previews_render(
     a format browsers do not show (HEIC, TIFF). Both come from one decode, reduced as far
     as the format allows (a 12-megapixel JPEG at half scale), turned as the EXIF says;
     ``with_pixels`` is handed that decode too (the model inputs are made from it), before
-    the thumbnail is shrunk from it.
+    the thumbnail is shrunk from it. ``upright``: the whole image decoded and turned
+    already (for its converted copy, ``labeler.images.converted``), shrunk in place
+    instead of decoding ``data`` again.
     """
     opened = image_open(data)
     fmt, width, height = opened.format, opened.width, opened.height
@@ -195,9 +198,14 @@ def previews_render(
     orientation = exif.get(ExifTags.Base.Orientation, 1)
     located = bool(exif.get_ifd(ExifTags.IFD.GPSInfo))
     copy = max(width, height) > display_size or fmt not in BROWSER_FORMATS or located
-    rgb = image_decode_reduced(data, display_size if copy else thumbnail_size)
-    if orientation in TURNS:
-        rgb = rgb.transpose(TURNS[orientation])
+    size = display_size if copy else thumbnail_size
+    if upright is not None:
+        rgb = upright if upright.mode == "RGB" else upright.convert("RGB")
+        rgb.thumbnail((size, size), reducing_gap=2.0)  # as image_decode_reduced shrinks
+    else:
+        rgb = image_decode_reduced(data, size)
+        if orientation in TURNS:
+            rgb = rgb.transpose(TURNS[orientation])
     if with_pixels is not None:
         with_pixels(rgb)
     display = _jpeg(rgb) if copy else None

@@ -17,6 +17,10 @@ ALLOWED_FORMATS = {
     "HEIF": "heic",  # HEIC and HEIF photos, read through pillow-heif
     "AVIF": "avif",
 }
+# The formats dataset readers skip (torchvision's ImageFolder lists neither ``.heic``,
+# ``.avif`` nor ``.gif``), and the format each is converted to for them
+# (``labeler.images.conversion``); every other format is kept as it is.
+CONVERTED_FORMATS = {"HEIF": "JPEG", "AVIF": "JPEG", "GIF": "PNG"}
 # Other names files of these formats go by.
 _EXTENSION_ALIASES = {"JPEG": ("jpeg",), "TIFF": ("tiff",), "HEIF": ("heif",)}
 

@@ -7,7 +7,13 @@ import datetime as dt
 from django.db import models
 from django.db.models.functions import Upper
 
+from labeler.images.formats import CONVERTED_FORMATS
 from labeler.projects.models import Project
+
+# An image's files in storage, each named by its row: every route that deletes an image
+# deletes them all (``file_deletes.storage_delete_files``). The projects layer, below this
+# one, lists them itself in ``project_delete``.
+STORED_FILE_FIELDS = ("file", "thumbnail", "display", "converted")
 
 SOURCES = [
     ("upload", "Uploaded"),
@@ -29,6 +35,11 @@ class Image(models.Model):
     # A database default too: rows loaded by COPY or plain INSERT (benchmarks, bulk loads)
     # that name no display get none.
     display = models.FileField(max_length=255, blank=True, db_default="")
+    # A HEIC, AVIF or GIF original as JPEG or PNG at full size, upright, without private
+    # metadata: what the ImageFolder and Hugging Face exports write for it, made once by
+    # the worker (``labeler.images.converted``). Blank: none (another format, not made
+    # yet, or it could not be made): an export converts the original itself.
+    converted = models.FileField(max_length=255, blank=True, db_default="")
     original_name = models.CharField(max_length=255)
     # Where the file came from. A reference ("folder", "s3") is read in place: ``file``
     # then names it in its own storage (``labeler.images.references``), never copied.
@@ -143,6 +154,14 @@ class Image(models.Model):
                 fields=["project", "gps_latitude", "gps_longitude"],
                 condition=models.Q(gps_latitude__isnull=False),
                 name="image_position_idx",
+            ),
+            # The images whose converted copy is still to be made: the background backfill
+            # (``backfill.images_converted_backfill``) reads its next few from here, not
+            # from a walk of every image, and the index empties as it goes.
+            models.Index(
+                fields=["id"],
+                condition=models.Q(converted="", format__in=sorted(CONVERTED_FORMATS)),
+                name="image_unconverted_idx",
             ),
         ]
 

@@ -17,17 +17,17 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
-from pathlib import Path
 
-from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 
 from labeler.images.references import file_open
+from labeler.images.stored_whole import store_whole
 from labeler.images.stripped import stripped_copy
 
-# Made without metadata (labeler.images.files.previews_render): served to every member.
-DERIVED_FOLDERS = ("thumbnails/", "displays/")
+# Made without metadata (labeler.images.files.previews_render, labeler.images.converted):
+# thumbnails and display copies are served to every member; converted copies go into
+# exports only (no address names them).
+DERIVED_FOLDERS = ("thumbnails/", "displays/", "converted/")
 STRIPPED_FOLDER = "stripped"
 # What the copies leave out changed with each version: a copy of an earlier one is made
 # again (version 2: ICC profiles lose their text; version 1 kept them whole).
@@ -63,7 +63,7 @@ def image_bytes_for(*, name: str, originals: bool) -> str:
     with file_open(name) as handle:
         data = handle.read()
     copy = stripped_copy(data, extension)
-    return _store_whole(_stripped_base(name) + copy.extension, copy.content)
+    return store_whole(_stripped_base(name) + copy.extension, copy.content)
 
 
 def stripped_delete(*, name: str) -> None:
@@ -87,19 +87,3 @@ def _stripped_base(name: str, *, version: int = _COPY_VERSION) -> str:
     digest = hashlib.sha256(key.encode()).hexdigest()
     project = name.split("/", 2)[1] if name.count("/") >= 2 else "0"
     return f"{STRIPPED_FOLDER}/{project}/{digest[:2]}/{digest}."
-
-
-def _store_whole(name: str, content: bytes) -> str:
-    """Write the copy so that no one ever reads it half-written: on a local disk to a
-    temporary file renamed into place (a storage's save writes where readers look);
-    an object store's put is whole anyway."""
-    try:
-        target = Path(default_storage.path(name))
-    except NotImplementedError:
-        return default_storage.save(name, ContentFile(content))
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=target.parent, delete=False) as temporary:
-        temporary.write(content)
-    os.chmod(temporary.name, 0o644)
-    os.replace(temporary.name, target)
-    return name

@@ -17,8 +17,10 @@ from django.utils import timezone
 from PIL import Image as PILImage
 
 from labeler.errors import ValidationFailed
+from labeler.images.converted import converted_keep, converted_make, converts
 from labeler.images.duplicates import hash_columns
 from labeler.images.exif import PhotoFacts, exif_read
+from labeler.images.file_deletes import storage_delete_files
 from labeler.images.files import (
     BROWSER_FORMATS,
     DECODE_ERRORS,
@@ -40,8 +42,7 @@ from labeler.images.model_inputs import (
 )
 from labeler.images.models import Image
 from labeler.images.perceptual import HASH_VERSION
-from labeler.images.references import file_open, is_reference
-from labeler.images.served import stripped_delete
+from labeler.images.references import file_open
 from labeler.projects.models import Project
 
 logger = logging.getLogger(__name__)
@@ -417,8 +418,10 @@ def image_prepare(
     pre-labelling the new image reads a few kilobytes of pixels instead of decoding the
     file again. One read of the file and, for a photo, one decode: the model inputs are
     made from the previews' reduced decode (``inputs_keep_decoded``; a 12-megapixel
-    JPEG's 1/8-scale decode of their own cost 28 ms more). ``again``: the previews are
-    rendered anew and replace those made before (``manage.py images_render_previews``).
+    JPEG's 1/8-scale decode of their own cost 28 ms more). A HEIC, AVIF or GIF, which
+    the previews decode whole, gets its converted copy for the exports from that same
+    decode (``labeler.images.converted``). ``again``: the previews (and converted copy)
+    are made anew and replace those made before (``manage.py images_render_previews``).
     """
     image = Image.objects.filter(pk=image_id).first()
     if image is None or image.problem:
@@ -438,21 +441,29 @@ def image_prepare(
             missing = inputs_keep_decoded(cache, image.sha256, upright, missing)
 
     if not image.thumbnail or again:
+        # A HEIC, AVIF or GIF is decoded whole for its previews anyway: that decode makes
+        # its converted copy first (``labeler.images.converted``), then the previews.
+        conversion = None
+        if converts(image.format):
+            conversion = converted_make(data, image.format, image_id=image.pk)
         try:
             previews = previews_render(
                 data,
                 display_size=settings.LABELER_DISPLAY_SIZE,
                 thumbnail_size=settings.LABELER_THUMBNAIL_SIZE,
                 with_pixels=keep_inputs,
+                upright=conversion.upright if conversion is not None else None,
             )
         except DECODE_ERRORS as exc:
             problem = f"The image cannot be decoded: {exc}"[:255]
             logger.warning("image %s: %s", image_id, problem)
             Image.objects.filter(pk=image_id).update(problem=problem)
             return
+        if conversion is not None and not converted_keep(image=image, content=conversion.content):
+            return  # deleted meanwhile
     if cache is not None and missing:
         inputs_keep(cache, image.sha256, data, missing)
-    if previews is not None:  # last: an image with a thumbnail has all three ready
+    if previews is not None:  # last: an image with a thumbnail has all ready
         _previews_store(image, previews, anew=again)
 
 
@@ -488,15 +499,3 @@ def images_needing_display(images: QuerySet[Image]) -> QuerySet[Image]:
         | Q(gps_latitude__isnull=False)
         | ~Q(format__in=BROWSER_FORMATS)
     )
-
-
-def storage_delete_files(*, names: Iterable[str]) -> None:
-    """Delete files from storage (and an original's stripped copy), ignoring those gone."""
-    for name in names:
-        try:
-            stripped_delete(name=name)  # ours, even for an image read in place
-            if is_reference(name):
-                continue  # read in place: never ours to delete
-            default_storage.delete(name)
-        except OSError:
-            logger.warning("could not delete stored file %s", name, exc_info=True)

@@ -148,9 +148,10 @@ def project_delete(*, project: Project) -> None:
     """Delete a project with everything in it, then its stored files."""
     with transaction.atomic():
         # Through the reverse relations: images and exports are layers above projects.
+        # An image's every stored file (images.models.STORED_FILE_FIELDS, named here).
         images = project.images
         names: list[tuple[str, ...]] = list(
-            images.values_list("file", "thumbnail", "display").iterator()
+            images.values_list("file", "thumbnail", "display", "converted").iterator()
         )
         names += [(name,) for name in project.exports.values_list("file", flat=True)]
         project.delete()

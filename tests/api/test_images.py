@@ -19,7 +19,7 @@ from PIL import Image as PILImage
 from rest_framework.response import Response
 from rest_framework.test import APIClient
 
-from labeler.images.models import Image
+from labeler.images.models import STORED_FILE_FIELDS, Image
 from labeler.projects.models import Project, Role
 from tests.factories import ProjectFactory, add_member, image_bytes
 from tests.labeler.images import samples
@@ -45,11 +45,8 @@ def assert_storage_matches_rows(media_root: Path) -> None:
     """Each image row has its file and each stored file belongs to a row."""
     names: set[str] = set()
     for image in Image.objects.all():
-        names.add(image.file.name)
-        if image.thumbnail:
-            names.add(image.thumbnail.name)
-        if image.display:
-            names.add(image.display.name)
+        stored = (getattr(image, field).name for field in STORED_FILE_FIELDS)
+        names.update(name for name in stored if name)
     assert stored_files(media_root) == names
 
 

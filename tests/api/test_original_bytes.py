@@ -20,8 +20,8 @@ from PIL import ExifTags
 from PIL import Image as PILImage
 
 from labeler import flows
+from labeler.images.file_deletes import storage_delete_files
 from labeler.images.models import Image
-from labeler.images.services import storage_delete_files
 from labeler.projects.models import Role
 from tests.api.test_permission_matrix import Route, routes
 from tests.factories import UserFactory, add_member

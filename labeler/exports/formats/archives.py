@@ -49,7 +49,7 @@ def export_imagefolder(source: ExportSource) -> Iterator[bytes]:
                 prefix = f"{row.split}/" if row.split else ""
                 name = safe_file_name(row.id, row.file_name, stream.written_format(row.format))
                 paths = [f"{prefix}{folders[label]}/{name}" for label in row.final_labels or []]
-                yield StoredImage(paths, row.file, row.format)
+                yield StoredImage(paths, row.file, row.format, converted_name=row.converted)
 
         yield from stream.add_images(placed())
         yield from stream.close()
@@ -92,7 +92,9 @@ def export_hf_imagefolder(source: ExportSource) -> Iterator[bytes]:
                 cells = {"file_name": name, "image_id": row.id, label_column: labels}
                 cells |= metadata_cells(row, columns)
                 metadata[split].writerow({key: spreadsheet_safe(c) for key, c in cells.items()})
-                yield StoredImage([f"{split}/{name}"], row.file, row.format)
+                yield StoredImage(
+                    [f"{split}/{name}"], row.file, row.format, converted_name=row.converted
+                )
 
         yield from stream.add_images(described())
         for split, spool in spools.items():

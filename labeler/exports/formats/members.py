@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import unicodedata
 from collections import deque
@@ -23,6 +24,7 @@ from labeler.images.references import file_open
 # Already compressed: deflating them again costs time and saves nothing.
 COMPRESSED_FORMATS = {"JPEG", "MPO", "PNG", "GIF", "WEBP", "HEIF", "AVIF"}
 UNSAFE = re.compile(r"[^\w.-]+")
+logger = logging.getLogger(__name__)
 
 
 # How many images ahead of the one being written a conversion may start: a HEIC at the
@@ -32,11 +34,13 @@ LOOKAHEAD = 64
 
 @dataclass
 class StoredImage:
-    """An image to put in the zip under each of ``names`` (a multi-label image's folders)."""
+    """An image to put in the zip under each of ``names`` (a multi-label image's folders);
+    ``converted_name``: its converted copy, kept in storage (``Image.converted``), if any."""
 
     names: Sequence[str]
     stored_name: str
     format: str
+    converted_name: str = ""
     converting: Future[bytes] | None = field(default=None, repr=False)
 
 
@@ -48,13 +52,16 @@ class ZipStream:
     HEIC and AVIF go as JPEG and GIF as PNG (``labeler.images.conversion``), which strips
     or keeps the same metadata as it writes them.
 
-    A conversion decodes the whole photo (a 12-megapixel HEIC: most of a second), where
-    the other images are copied: ``add_images`` starts conversions up to ``LOOKAHEAD``
-    images ahead, on ``LABELER_EXPORT_CONVERT_THREADS`` threads, copies the other images
-    meanwhile and writes each converted image once it is ready (so it may come later in
-    the zip than the images after it). At most that many conversions are held at once,
-    each within the decoding cap. Use it as a context manager: leaving it stops the
-    conversions still running.
+    Without ``keep_metadata``, an image whose converted copy the worker kept when it
+    prepared it (``labeler.images.converted``: the same bytes, made without metadata) is
+    copied from it like any JPEG; the others are converted here. A conversion decodes the
+    whole photo (a 12-megapixel HEIC: most of a second), where the other images are
+    copied: ``add_images`` starts conversions up to ``LOOKAHEAD`` images ahead, on
+    ``LABELER_EXPORT_CONVERT_THREADS`` threads, copies the other images meanwhile and
+    writes each converted image once it is ready (so it may come later in the zip than
+    the images after it). At most that many conversions are held at once, each within
+    the decoding cap. Use it as a context manager: leaving it stops the conversions still
+    running.
     """
 
     def __init__(self, *, keep_metadata: bool = False, convert: bool = False) -> None:
@@ -101,7 +108,7 @@ class ZipStream:
                     yield from self._converted(wait=True)
                     self._start([image])
             else:
-                data = self._image_bytes(image.stored_name, image.format)
+                data = self._image_bytes(image)
                 yield from self._members(image.names, data, self._compress(image))
             yield from self._converted(wait=False)
 
@@ -124,7 +131,13 @@ class ZipStream:
         yield from self._writer.iter_close()
 
     def _converts(self, image: StoredImage) -> bool:
-        return self.written_format(image.format) != image.format
+        """Whether the image is converted here (not copied as it is, nor from its copy)."""
+        return self.written_format(image.format) != image.format and not self._copied(image)
+
+    def _copied(self, image: StoredImage) -> bool:
+        """Whether the image goes in as its kept converted copy: made without metadata,
+        it serves only an export that leaves metadata out."""
+        return self._convert and not self._keep_metadata and bool(image.converted_name)
 
     def _compress(self, image: StoredImage) -> bool:
         return self.written_format(image.format) not in COMPRESSED_FORMATS
@@ -137,9 +150,7 @@ class ZipStream:
             if image.converting is None and self._converts(image):
                 if self._pool is None:
                     self._pool = ThreadPoolExecutor(self._threads, thread_name_prefix="export")
-                image.converting = self._pool.submit(
-                    self._image_bytes, image.stored_name, image.format
-                )
+                image.converting = self._pool.submit(self._image_bytes, image)
                 self._converting.append((image, image.converting))
 
     def _converted(self, *, wait: bool) -> Iterator[bytes]:
@@ -154,11 +165,21 @@ class ZipStream:
         for name in names:
             yield from self._writer.iter_add(name, data, compress=compress)
 
-    def _image_bytes(self, stored_name: str, image_format: str) -> bytes:
-        """The stored file's bytes as they go into the zip: converted, else stripped."""
+    def _image_bytes(self, image: StoredImage) -> bytes:
+        """The image's bytes as they go into the zip: its kept converted copy, else the
+        stored file converted, stripped or as it is.
+
+        A kept copy that cannot be read (removed from storage by hand) is made again from
+        the original, as for an image without one.
+        """
+        stored_name, image_format = image.stored_name, image.format
+        if self._copied(image):
+            try:
+                return _read(image.converted_name)
+            except OSError as exc:
+                logger.warning("%s not read (%s): converting it", image.converted_name, exc)
         try:
-            with file_open(stored_name) as source:
-                data = source.read()
+            data = _read(stored_name)
         except OSError as exc:
             raise ValidationFailed(f"The stored file {stored_name} cannot be read: {exc}") from exc
         try:
@@ -169,6 +190,11 @@ class ZipStream:
         except (OSError, ValueError, SyntaxError, EOFError) as exc:
             raise ValidationFailed(f"The stored file {stored_name} cannot be read: {exc}") from exc
         return data
+
+
+def _read(stored_name: str) -> bytes:
+    with file_open(stored_name) as source:
+        return source.read()
 
 
 def safe_file_name(image_id: int, original_name: str, image_format: str) -> str:

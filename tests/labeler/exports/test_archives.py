@@ -9,6 +9,7 @@ import zipfile
 
 import pytest
 
+from labeler import flows
 from labeler.errors import ValidationFailed
 from labeler.exports.formats import members
 from tests.factories import image_bytes
@@ -173,3 +174,28 @@ def test_more_photos_to_convert_than_threads_each_go_in_once(project, settings):
         for photo, extension in zip(photos, extensions, strict=True)
     ]
     assert sorted(names) == sorted(expected)
+
+
+def test_a_prepared_photo_goes_in_as_its_kept_copy_unless_its_metadata_are_kept(
+    project, monkeypatch
+):
+    """The worker's copy is written as it is, nothing converted; a copy gone from storage
+    is converted again; a project that keeps metadata converts with them."""
+    [photo] = uploaded(project, {"IMG_5.heic": samples.photo_located("HEIF")})
+    flows.image_prepare(image_id=photo.pk)
+    photo.refresh_from_db()
+    finalise(photo, ["cat"])
+    member = f"cat/{photo.pk}-IMG_5.jpg"
+    kept = photo.converted.read()
+    with monkeypatch.context() as patched:
+        patched.setattr(members, "image_converted", pytest.fail)
+        with zipfile.ZipFile(io.BytesIO(export_bytes(project, format="imagefolder"))) as archive:
+            assert archive.read(member) == kept
+
+    photo.converted.storage.delete(photo.converted.name)
+    with zipfile.ZipFile(io.BytesIO(export_bytes(project, format="imagefolder"))) as archive:
+        assert archive.read(member) == kept
+    project.export_keep_metadata = True
+    project.save()
+    with zipfile.ZipFile(io.BytesIO(export_bytes(project, format="imagefolder"))) as archive:
+        assert b"PhoneMaker" in archive.read(member)

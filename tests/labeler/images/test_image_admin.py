@@ -9,7 +9,7 @@ from django.forms.models import model_to_dict
 from django.test import Client
 
 from labeler.annotations.queue import queue_next_image
-from labeler.images.models import Image
+from labeler.images.models import STORED_FILE_FIELDS, Image
 from tests.factories import ProjectFactory, add_member, annotation_submit
 
 pytestmark = pytest.mark.django_db
@@ -19,6 +19,7 @@ OWNED = (
     "file",
     "thumbnail",
     "display",
+    "converted",
     "source",
     "source_key",
     "problem",
@@ -46,7 +47,7 @@ def test_the_admin_changes_nothing_the_lease_gate_reads(
     browser.force_login(admin_user)
     url = f"/admin/images/image/{image.pk}/change/"
     assert browser.get(url).status_code == 200
-    files = ("file", "thumbnail", "display")
+    files = STORED_FILE_FIELDS
     data = {k: "" if v is None else v for k, v in model_to_dict(image).items() if k not in files}
     data.update(project=other.pk, is_complete="", extra_annotations=5, problem="", priority=3.0)
     browser.post(url, data)

@@ -12,7 +12,7 @@ from django.forms.models import model_to_dict
 from django.test import Client
 
 from labeler.errors import ValidationFailed
-from labeler.images.models import Image
+from labeler.images.models import STORED_FILE_FIELDS, Image
 from labeler.images.priority import priority_parse
 from tests.conftest import client_for
 
@@ -100,7 +100,7 @@ def test_the_admin_form_refuses_it_and_changes_nothing(
     browser = Client()
     browser.force_login(admin_user)
     url = f"/admin/images/image/{image.pk}/change/"
-    files = ("file", "thumbnail", "display")
+    files = STORED_FILE_FIELDS
     data = {k: "" if v is None else v for k, v in model_to_dict(image).items() if k not in files}
     data["priority"] = typed
     answer = browser.post(url, data)

@@ -1,0 +1,30 @@
+"""Deleting an image's stored files: the one function every route that deletes them calls."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+
+from django.core.files.storage import default_storage
+
+from labeler.images.references import is_reference
+from labeler.images.served import stripped_delete
+
+logger = logging.getLogger(__name__)
+
+
+def storage_delete_files(*, names: Iterable[str]) -> None:
+    """Delete files from storage (and an original's stripped copy), ignoring those gone.
+
+    An image's files are those its row names (``models.STORED_FILE_FIELDS``: the original,
+    thumbnail, display copy and converted copy); an original read in place (a bucket's
+    object, a mounted folder's file) is never ours to delete, its copies are.
+    """
+    for name in names:
+        try:
+            stripped_delete(name=name)  # ours, even for an image read in place
+            if is_reference(name):
+                continue  # read in place: never ours to delete
+            default_storage.delete(name)
+        except OSError:
+            logger.warning("could not delete stored file %s", name, exc_info=True)
