@@ -12,7 +12,8 @@ from collections.abc import Hashable, Sequence
 from typing import Any
 
 import numpy as np
-from scipy.stats import binomtest
+
+from labeler.agreement.metrics.figures import wilson_bounds
 
 ECE_BINS = 10
 _EPS = 1e-7
@@ -218,11 +219,11 @@ def metric_intervals(
 ) -> dict[str, Any]:
     """95% intervals of accuracy and macro-F1 on these validation images.
 
-    Accuracy is a share of images, so its interval is the Wilson score interval (scipy's
-    ``binomtest(...).proportion_ci(method="wilson")``), good even near 0% or 100% and on a
-    few images. Macro-F1 has no closed form: its interval is the percentile bootstrap over
-    the images (``n_boot`` draws of as many images, with replacement, seeded), macro-F1
-    computed on each draw as ``classification_metrics`` does.
+    Accuracy is a share of images, so its interval is the Wilson score interval
+    (``wilson_bounds``), good even near 0% or 100% and on a few images. Macro-F1 has no
+    closed form: its interval is the percentile bootstrap over the images (``n_boot``
+    draws of as many images, with replacement, seeded), macro-F1 computed on each draw as
+    ``classification_metrics`` does.
     """
     probs = np.asarray(probabilities, dtype=np.float64)
     n_images, n_labels = probs.shape
@@ -239,14 +240,12 @@ def metric_intervals(
             y_true=y_true, probabilities=probs, multi_label=multi_label, thresholds=thresholds
         ).sum()
     )
-    wilson = binomtest(correct, n_images).proportion_ci(
-        confidence_level=INTERVAL_LEVEL, method="wilson"
-    )
+    accuracy_ci = wilson_bounds(correct, n_images, INTERVAL_LEVEL)
     values = _bootstrap_macro_f1(predicted, truth, multi_label, n_boot, seed)
     tail = (1 - INTERVAL_LEVEL) / 2
     low, high = np.quantile(values, [tail, 1 - tail])
     return {
-        "accuracy_ci": [float(wilson.low), float(wilson.high)],
+        "accuracy_ci": list(accuracy_ci),
         "macro_f1_ci": [float(low), float(high)],
         "interval_level": INTERVAL_LEVEL,
         "interval_methods": {
