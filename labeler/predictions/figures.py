@@ -12,8 +12,7 @@ from typing import Any
 import numpy as np
 
 from labeler.agreement.metrics.figures import wilson_bounds
-
-INTERVAL_LEVEL = 0.95
+from labeler.predictions.evaluation import INTERVAL_LEVEL
 
 
 def figure(value: Any, n: int, interval: Any = None, reason: str | None = None) -> dict:
