@@ -24,4 +24,4 @@ def test_the_small_benchmark_describes_its_images_and_times_every_step(needs_pos
     steps = {step.name: step for step in run_steps(project, repeat=1)}
     assert set(steps) >= {"slice_compute (cold)", "slice_report (recent)"}
     assert "slices / agreement" in steps["reference: agreement_compute"].note
-    assert "35 slices of 6 dimensions" in steps["slice_compute (cold)"].note
+    assert "36 slices of 7 dimensions" in steps["slice_compute (cold)"].note
