@@ -186,14 +186,15 @@ def split_stratified(
 def _group_keys(targets: Sequence[Any]) -> list[Hashable]:
     if not any(isinstance(t, list | tuple | set | frozenset | np.ndarray) for t in targets):
         return [int(t) for t in targets]
-    targets = [[int(label) for label in t] for t in targets]
-    counts: Counter[int] = Counter(label for t in targets for label in t)
-    return [
-        min((int(label) for label in t), key=lambda label: (counts[label], label))
-        if len(t)
-        else "none"
-        for t in targets
-    ]
+    return rarest_label_keys(targets)
+
+
+def rarest_label_keys(targets: Sequence[Any]) -> list[Hashable]:
+    """What a multi-label split stratifies each image by: its rarest label among these
+    images (the smaller id on a tie), or "none" for an image without labels."""
+    label_sets = [[int(label) for label in t] for t in targets]
+    counts: Counter[int] = Counter(label for t in label_sets for label in t)
+    return [min(t, key=lambda label: (counts[label], label)) if t else "none" for t in label_sets]
 
 
 def _rank(image_id: int, seed: int) -> bytes:
