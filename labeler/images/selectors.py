@@ -124,8 +124,8 @@ def _own_values(project: Project, name: str) -> Iterator[tuple[int, Any]]:
     field = MetadataField.objects.filter(project=project, name=name).first()
     if field is None:
         raise NotFound(f"The project has no field named {name!r}.")
-    column = {"number": "number", "date": "date"}.get(field.kind, "text")
-    rows = FieldValue.objects.filter(field=field).order_by().values_list("image_id", column)
+    values = FieldValue.objects.filter(field=field).order_by()
+    rows = values.values_list("image_id", field.value_column)
     for image_id, value in rows.iterator():
         if value is not None:
             yield image_id, value
