@@ -14,6 +14,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from django.db.models import Count, QuerySet
+
 from labeler.errors import NotFound
 from labeler.images.metadata_keys import FIELD_PREFIX
 from labeler.images.models import SOURCES, FieldValue, Image, ImageTag, MetadataField
@@ -74,6 +76,13 @@ def metadata_fields(project: Project) -> list[FieldInfo]:
         for field in MetadataField.objects.filter(project=project).order_by("name")
     ]
     return [*BUILT_IN_FIELDS, *own]
+
+
+def fields_counted(project: Project) -> QuerySet[MetadataField]:
+    """The project's own fields by name, each with ``image_count``: the images that have
+    a value of it (the fields' page and their REST list)."""
+    fields = MetadataField.objects.filter(project=project)
+    return fields.annotate(image_count=Count("values")).order_by("name")
 
 
 def metadata_field_get(project: Project, field_id: int) -> MetadataField:
