@@ -124,11 +124,16 @@ class IdList(Aggregate):
         )
 
 
-def id_array(text: str | None) -> Ints:
-    """The ids of an ``IdList`` string, sorted."""
+def id_values(text: str | None) -> Ints:
+    """The ids of an ``IdList`` string, in the order the database listed them."""
     if not text:
         return np.zeros(0, dtype=np.int64)
-    return np.sort(np.fromstring(text, dtype=np.int64, sep=","))
+    return np.fromstring(text, dtype=np.int64, sep=",")
+
+
+def id_array(text: str | None) -> Ints:
+    """The ids of an ``IdList`` string, sorted."""
+    return np.sort(id_values(text))
 
 
 def grouped(rows: QuerySet[Any], value: Any, ids: str = "id") -> list[tuple[Any, Ints]]:
