@@ -35,6 +35,7 @@ from labeler.browse.filters import images_filtered
 from labeler.errors import NotFound, ValidationFailed
 from labeler.images import catalogue
 from labeler.images.links import file_link
+from labeler.images.metadata_values import field_value_json
 from labeler.images.models import FieldValue, Image, ImageTag
 from labeler.images.selectors import project_fields
 from labeler.images.serving import stored_file_response
@@ -262,18 +263,13 @@ class ImageMetadataSerializer(ImageSerializer):
             tags=[tag.name for tag in instance.tags.all()],
             # From the prefetch too, in field name order.
             fields={
-                value.field.name: _json_value(value.value)
+                value.field.name: field_value_json(value.value)
                 for value in instance.field_values.all()
                 if value.value is not None
             },
             problem=instance.problem,
         )
         return data
-
-
-def _json_value(value: Any) -> Any:
-    """A field's value as JSON has it: a date as ISO 8601 text."""
-    return value.isoformat() if hasattr(value, "isoformat") else value
 
 
 class UploadResultSerializer(serializers.Serializer):

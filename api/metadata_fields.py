@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Count, QuerySet
+from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.request import Request
@@ -23,7 +23,7 @@ from labeler.errors import PermissionDenied
 from labeler.images import metadata_fields
 from labeler.images.metadata_keys import FIELD_NAME_RULE
 from labeler.images.models import FIELD_KINDS, MetadataField
-from labeler.images.selectors import metadata_field_get
+from labeler.images.selectors import fields_counted, metadata_field_get
 
 _NAME = f"The field's name: {FIELD_NAME_RULE}; not a built-in field's."
 _CHOICES = "A choice field's choices, in the order forms offer them (distinct texts)."
@@ -78,8 +78,7 @@ class MetadataFieldViewSet(
             raise PermissionDenied(
                 "Annotators label blind: only leads, reviewers and admins see the fields."
             )
-        fields = MetadataField.objects.filter(project=self.project)
-        return fields.annotate(image_count=Count("values")).order_by("name")
+        return fields_counted(self.project)
 
     def get_object(self) -> MetadataField:
         self.get_queryset()  # who may see them

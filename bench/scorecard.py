@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.timing import timed
 from labeler.predictions import ranking
-from labeler.predictions.resampling import draw_weights
+from labeler.predictions.evaluation import draw_weights
 from labeler.predictions.scorecard import scorecard
 
 

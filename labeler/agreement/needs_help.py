@@ -27,7 +27,7 @@ import statistics
 from collections.abc import Callable
 from typing import Any
 
-from scipy.stats import binomtest
+from labeler.agreement.metrics.figures import wilson_bounds
 
 MIN_SHARED_IMAGES = 20
 MIN_GOLD_IMAGES = 10
@@ -55,9 +55,7 @@ def wilson_interval(share: float, n: int, level: float = LEVEL) -> tuple[float, 
     """The Wilson score interval of a share observed over ``n`` items ((0, 1) for n = 0)."""
     if n <= 0:
         return 0.0, 1.0
-    successes = min(n, max(0, round(share * n)))
-    interval = binomtest(successes, n).proportion_ci(confidence_level=level, method="wilson")
-    return float(interval.low), float(interval.high)
+    return wilson_bounds(min(n, max(0, round(share * n))), n, level)
 
 
 def needs_help(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

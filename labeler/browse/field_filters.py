@@ -76,7 +76,7 @@ def _equal(images: QuerySet[Image], values: list[str], project: Project) -> Quer
             assert isinstance(cleaned, str)
             condition = Q(text_upper=cleaned.upper())
         else:
-            condition = Q(**{field.kind: cleaned})
+            condition = Q(**{field.value_column: cleaned})
         known, found = by_field.get(field.pk, (field, Q()))
         by_field[field.pk] = (known, found | condition)
     for field, condition in by_field.values():
@@ -111,7 +111,7 @@ def _bound(bound: str) -> Apply:
                 raise ValidationFailed(
                     f"{name}: give {field.name} a value after the colon.", field=name
                 )
-            condition = Q(**{f"{field.kind}__{lookup}": limit})
+            condition = Q(**{f"{field.value_column}__{lookup}": limit})
             images = images.filter(Exists(_values_of(field).filter(condition)))
         return images
 

@@ -12,6 +12,7 @@ from labeler.annotations.models import Annotation, FinalLabel
 from labeler.exports.options import SPLIT_NAMES, ExportOptions
 from labeler.exports.selection import Selection, export_selection
 from labeler.exports.split import SplitPlan
+from labeler.images.metadata_values import field_value_json
 from labeler.images.models import FieldValue, ImageTag, MetadataField
 from labeler.predictions.models import ModelVersion, Prediction
 from labeler.predictions.selectors import project_splits
@@ -274,9 +275,7 @@ def _fields_by_image(image_ids: list[int]) -> dict[int, dict[str, str | float]]:
     for image_id, name, text, number, date in rows:
         value = text if text is not None else number if number is not None else date
         if value is not None:
-            found.setdefault(image_id, {})[name] = (
-                value.isoformat() if isinstance(value, dt.date) else value
-            )
+            found.setdefault(image_id, {})[name] = field_value_json(value)
     return found
 
 

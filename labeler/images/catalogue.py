@@ -16,6 +16,7 @@ from django.db import transaction
 from django.db.models import Count
 
 from labeler.errors import ValidationFailed
+from labeler.images.metadata_values import text_clean
 from labeler.images.models import FieldValue, Image, ImageTag, MetadataField
 from labeler.projects.models import Project
 
@@ -72,17 +73,9 @@ def tag_clean(value: Any, *, field: str = "tags") -> str:
 
 
 def licence_clean(value: Any, *, field: str = "licence") -> str:
-    """A licence as stored: trimmed text ("CC-BY-4.0", a URL), "" for none."""
-    if not isinstance(value, str):
-        raise ValidationFailed(f"{field} must be text, not {value!r}.", field=field)
-    licence = value.strip()
-    if len(licence) > LICENCE_LENGTH:
-        raise ValidationFailed(
-            f"{field} is {len(licence)} characters long; at most {LICENCE_LENGTH}.", field=field
-        )
-    if not licence.isprintable():
-        raise ValidationFailed(f"{field} holds line breaks or control characters.", field=field)
-    return licence
+    """A licence as stored: trimmed text ("CC-BY-4.0", a URL) on one line; "" for none
+    (null too)."""
+    return text_clean(value, field=field, most=LICENCE_LENGTH)
 
 
 @transaction.atomic
@@ -195,7 +188,7 @@ def _field_values_write_each(changes: Sequence[tuple[int, dict[int, FieldChange]
         cleared = [image_id for image_id, value in values if value is None]
         if cleared:
             FieldValue.objects.filter(field=metadata_field, image_id__in=cleared).delete()
-        column = _column(metadata_field)
+        column = metadata_field.value_column
         rows = [
             FieldValue(field=metadata_field, image_id=image_id, **{column: value})
             for image_id, value in values
@@ -208,11 +201,6 @@ def _field_values_write_each(changes: Sequence[tuple[int, dict[int, FieldChange]
             update_fields=[column],
             batch_size=2000,
         )
-
-
-def _column(metadata_field: MetadataField) -> str:
-    """The FieldValue column a field's kind stores its values in."""
-    return {"number": "number", "date": "date"}.get(metadata_field.kind, "text")
 
 
 def _ids_check(project: Project, image_ids: Iterable[Any], *, field: str = "images") -> list[int]:

@@ -137,10 +137,7 @@ def _texts(columns: dict[str, Any], data: Mapping[str, Any], at: str) -> None:
     if CAMERA in data:
         columns["camera"] = text_clean(data[CAMERA], field=f"{at}{CAMERA}", most=CAMERA_LENGTH)
     if LICENCE in data:
-        licence = data[LICENCE]
-        columns["licence"] = catalogue.licence_clean(
-            "" if licence is None else licence, field=f"{at}{LICENCE}"
-        )
+        columns["licence"] = catalogue.licence_clean(data[LICENCE], field=f"{at}{LICENCE}")
 
 
 def _position_columns(value: Any, where: str) -> dict[str, float | None]:

@@ -31,6 +31,11 @@ def _shown(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+def _blank(value: Any) -> bool:
+    """Whether a value says nothing: null, or text of blanks (an empty CSV cell)."""
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
 def text_clean(value: Any, *, field: str, most: int) -> str:
     """Free text as stored: trimmed, on one line, at most ``most`` characters; "" for none."""
     if value is None:
@@ -50,7 +55,7 @@ def text_clean(value: Any, *, field: str, most: int) -> str:
 def moment_clean(value: Any, *, field: str) -> dt.datetime | None:
     """A capture time: ISO 8601 (``2024-05-01T10:00:00Z``, ``2024-05-01 10:00:00``, a date:
     its midnight), in UTC where it names no offset; None for null or blank."""
-    if value is None or (isinstance(value, str) and not value.strip()):
+    if _blank(value):
         return None
     if not isinstance(value, str):
         raise ValidationFailed(
@@ -78,7 +83,7 @@ def moment_clean(value: Any, *, field: str) -> dt.datetime | None:
 
 def date_clean(value: Any, *, field: str) -> dt.date | None:
     """A date field's value: ISO 8601 ``2024-05-01``; None for null or blank."""
-    if value is None or (isinstance(value, str) and not value.strip()):
+    if _blank(value):
         return None
     if isinstance(value, str):
         try:
@@ -92,7 +97,7 @@ def date_clean(value: Any, *, field: str) -> dt.date | None:
 
 def number_clean(value: Any, *, field: str) -> float | None:
     """A finite number, or its text (a CSV cell); None for null or blank."""
-    if value is None or (isinstance(value, str) and not value.strip()):
+    if _blank(value):
         return None
     number: float | None = None
     if isinstance(value, int | float) and not isinstance(value, bool):
@@ -176,3 +181,9 @@ def field_value_clean(
         shown = ", ".join(repr(c) for c in choices[:20]) + (", ..." if len(choices) > 20 else "")
         raise ValidationFailed(f"{field}: {text!r} is not one of {shown}.", field=field)
     return text
+
+
+def field_value_json(value: str | float | dt.date) -> str | float:
+    """A project field's stored value as JSON carries it (the API, the exports): a date as
+    ISO 8601 text, text and numbers as they are."""
+    return value.isoformat() if isinstance(value, dt.date) else value

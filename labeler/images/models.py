@@ -249,6 +249,11 @@ class MetadataField(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    @property
+    def value_column(self) -> str:
+        """The ``FieldValue`` column its values are stored in: its kind's, text for a choice."""
+        return self.kind if self.kind in ("number", "date") else "text"
+
 
 class FieldValue(models.Model):
     """One image's value of one project field, in the column of the field's kind.

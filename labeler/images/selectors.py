@@ -14,6 +14,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from django.db.models import Count, QuerySet
+
 from labeler.errors import NotFound
 from labeler.images.metadata_keys import FIELD_PREFIX
 from labeler.images.models import SOURCES, FieldValue, Image, ImageTag, MetadataField
@@ -76,6 +78,13 @@ def metadata_fields(project: Project) -> list[FieldInfo]:
     return [*BUILT_IN_FIELDS, *own]
 
 
+def fields_counted(project: Project) -> QuerySet[MetadataField]:
+    """The project's own fields by name, each with ``image_count``: the images that have
+    a value of it (the fields' page and their REST list)."""
+    fields = MetadataField.objects.filter(project=project)
+    return fields.annotate(image_count=Count("values")).order_by("name")
+
+
 def metadata_field_get(project: Project, field_id: int) -> MetadataField:
     """One of the project's fields, or NotFound."""
     found = MetadataField.objects.filter(project=project, pk=field_id).first()
@@ -124,8 +133,8 @@ def _own_values(project: Project, name: str) -> Iterator[tuple[int, Any]]:
     field = MetadataField.objects.filter(project=project, name=name).first()
     if field is None:
         raise NotFound(f"The project has no field named {name!r}.")
-    column = {"number": "number", "date": "date"}.get(field.kind, "text")
-    rows = FieldValue.objects.filter(field=field).order_by().values_list("image_id", column)
+    values = FieldValue.objects.filter(field=field).order_by()
+    rows = values.values_list("image_id", field.value_column)
     for image_id, value in rows.iterator():
         if value is not None:
             yield image_id, value

@@ -15,17 +15,17 @@ from typing import Any
 import numpy as np
 from scipy.stats import binomtest
 
-from labeler.predictions.evaluation import correct_per_image
-from labeler.predictions.figures import INTERVAL_LEVEL, figure
-from labeler.predictions.resampling import (
+from labeler.predictions.evaluation import (
     BOOTSTRAP_DRAWS,
     BOOTSTRAP_SEED,
-    MIN_BOOTSTRAP_IMAGES,
+    correct_per_image,
     draw_weights,
     f1_scores,
+    indicators,
     nanmean_rows,
 )
-from labeler.predictions.scorecard import indicators
+from labeler.predictions.figures import INTERVAL_LEVEL, figure
+from labeler.predictions.resampling import MIN_BOOTSTRAP_IMAGES
 
 APART_P_VALUE = 0.05
 BETTER, SAME, WORSE = "better", "same", "worse"

@@ -12,12 +12,12 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from scipy.stats import binomtest
 from sklearn.metrics import precision_recall_curve, roc_curve
+
+from labeler.predictions.figures import wilson
 
 CURVE_POINTS = 101
 CALIBRATION_BINS = 10
-INTERVAL_LEVEL = 0.95
 _DIGITS = 4
 
 
@@ -82,13 +82,10 @@ def calibration_bins(confidence: np.ndarray, outcome: np.ndarray) -> list[dict[s
             "interval": None,
         }
         if count:
-            ci = binomtest(round(hits[b]), count).proportion_ci(
-                confidence_level=INTERVAL_LEVEL, method="wilson"
-            )
             row.update(
                 confidence=float(sums[b] / count),
                 observed=float(hits[b] / count),
-                interval=[float(ci.low), float(ci.high)],
+                interval=wilson(round(hits[b]), count),
             )
         rows.append(row)
     return rows

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter, defaultdict
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
-from scipy.stats import binomtest
+
+from labeler.agreement.metrics.figures import wilson_bounds
 
 ECE_BINS = 10
 _EPS = 1e-7
@@ -185,14 +186,15 @@ def split_stratified(
 def _group_keys(targets: Sequence[Any]) -> list[Hashable]:
     if not any(isinstance(t, list | tuple | set | frozenset | np.ndarray) for t in targets):
         return [int(t) for t in targets]
-    targets = [[int(label) for label in t] for t in targets]
-    counts: Counter[int] = Counter(label for t in targets for label in t)
-    return [
-        min((int(label) for label in t), key=lambda label: (counts[label], label))
-        if len(t)
-        else "none"
-        for t in targets
-    ]
+    return rarest_label_keys(targets)
+
+
+def rarest_label_keys(targets: Sequence[Any]) -> list[Hashable]:
+    """What a multi-label split stratifies each image by: its rarest label among these
+    images (the smaller id on a tie), or "none" for an image without labels."""
+    label_sets = [[int(label) for label in t] for t in targets]
+    counts: Counter[int] = Counter(label for t in label_sets for label in t)
+    return [min(t, key=lambda label: (counts[label], label)) if t else "none" for t in label_sets]
 
 
 def _rank(image_id: int, seed: int) -> bytes:
@@ -200,11 +202,10 @@ def _rank(image_id: int, seed: int) -> bytes:
 
 
 # Intervals: 95%, the macro-F1 bootstrap with a fixed seed (the same figures give the same
-# interval), in chunks of draws so that memory stays small on large validation sets.
+# interval), in chunks of draws (``draw_weights``).
 INTERVAL_LEVEL = 0.95
 BOOTSTRAP_DRAWS = 1000
 BOOTSTRAP_SEED = 0
-_DRAWS_PER_CHUNK = 50
 
 
 def metric_intervals(
@@ -218,35 +219,26 @@ def metric_intervals(
 ) -> dict[str, Any]:
     """95% intervals of accuracy and macro-F1 on these validation images.
 
-    Accuracy is a share of images, so its interval is the Wilson score interval (scipy's
-    ``binomtest(...).proportion_ci(method="wilson")``), good even near 0% or 100% and on a
-    few images. Macro-F1 has no closed form: its interval is the percentile bootstrap over
-    the images (``n_boot`` draws of as many images, with replacement, seeded), macro-F1
-    computed on each draw as ``classification_metrics`` does.
+    Accuracy is a share of images, so its interval is the Wilson score interval
+    (``wilson_bounds``), good even near 0% or 100% and on a few images. Macro-F1 has no
+    closed form: its interval is the percentile bootstrap over the images (``n_boot``
+    draws of as many images, with replacement, seeded), macro-F1 computed on each draw as
+    ``classification_metrics`` does.
     """
     probs = np.asarray(probabilities, dtype=np.float64)
-    n_images, n_labels = probs.shape
-    if multi_label:
-        cut = np.full(n_labels, 0.5) if thresholds is None else np.asarray(thresholds, float)
-        predicted = probs >= cut
-        truth = np.asarray(y_true) > 0
-    else:
-        labels = np.arange(n_labels)
-        predicted = probs.argmax(axis=1)[:, None] == labels
-        truth = np.asarray(y_true, dtype=np.int64)[:, None] == labels
+    n_images = probs.shape[0]
+    truth, predicted = indicators(y_true, probs, multi_label, thresholds)
     correct = int(
         correct_per_image(
             y_true=y_true, probabilities=probs, multi_label=multi_label, thresholds=thresholds
         ).sum()
     )
-    wilson = binomtest(correct, n_images).proportion_ci(
-        confidence_level=INTERVAL_LEVEL, method="wilson"
-    )
+    accuracy_ci = wilson_bounds(correct, n_images, INTERVAL_LEVEL)
     values = _bootstrap_macro_f1(predicted, truth, multi_label, n_boot, seed)
     tail = (1 - INTERVAL_LEVEL) / 2
     low, high = np.quantile(values, [tail, 1 - tail])
     return {
-        "accuracy_ci": [float(wilson.low), float(wilson.high)],
+        "accuracy_ci": list(accuracy_ci),
         "macro_f1_ci": [float(low), float(high)],
         "interval_level": INTERVAL_LEVEL,
         "interval_methods": {
@@ -260,27 +252,60 @@ def _bootstrap_macro_f1(
     predicted: np.ndarray, truth: np.ndarray, multi_label: bool, n_boot: int, seed: int
 ) -> np.ndarray:
     """Macro-F1 on each of ``n_boot`` resamples of the images (rows)."""
-    rng = np.random.default_rng(seed)
-    n_images = predicted.shape[0]
-    parts = [
-        (predicted & truth).astype(np.float64),
-        (predicted & ~truth).astype(np.float64),
-        (~predicted & truth).astype(np.float64),
-    ]
+    parts = [(predicted & truth), (predicted & ~truth), (~predicted & truth)]
+    parts_f = [part.astype(np.float64) for part in parts]
     values = []
-    for start in range(0, n_boot, _DRAWS_PER_CHUNK):
-        draws = min(_DRAWS_PER_CHUNK, n_boot - start)
-        rows = rng.integers(0, n_images, (draws, n_images))
-        # How often each image is drawn in each draw: the tallies are then one product.
-        keys = (rows + np.arange(draws)[:, None] * n_images).ravel()
-        weights = np.bincount(keys, minlength=draws * n_images).reshape(draws, n_images)
-        weights = weights.astype(np.float64)
-        tp, fp, fn = (weights @ part for part in parts)
-        total = 2 * tp + fp + fn
-        f1 = np.divide(2 * tp, total, out=np.zeros_like(tp), where=total > 0)
-        if multi_label:
-            values.append(f1.mean(axis=1))
-        else:  # labels absent from the draw's truth and predictions do not count
-            present = total > 0
-            values.append((f1 * present).sum(axis=1) / np.maximum(present.sum(axis=1), 1))
+    for weights in draw_weights(len(predicted), n_boot, seed, cells=predicted.size):
+        tp, fp, fn = (weights @ part for part in parts_f)
+        f1 = f1_scores(tp, fp, fn)
+        # Multi-label: a label with nothing to score counts 0, as in classification_metrics;
+        # single-label: labels absent from the draw's truth and predictions do not count.
+        values.append(np.nan_to_num(f1).mean(axis=1) if multi_label else nanmean_rows(f1))
     return np.concatenate(values)
+
+
+def indicators(
+    y_true: Any, probabilities: np.ndarray, multi_label: bool, thresholds: list[float] | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """(truth, predicted) as (N, L) true/false: one-vs-rest for single-label (the top label
+    is the prediction), each label at its threshold (0.5 without) for multi-label."""
+    n_labels = probabilities.shape[1]
+    if multi_label:
+        cut = np.full(n_labels, 0.5) if thresholds is None else np.asarray(thresholds, float)
+        return np.asarray(y_true) > 0, probabilities >= cut
+    labels = np.arange(n_labels)
+    truth = np.asarray(y_true, dtype=np.int64)[:, None] == labels
+    return truth, probabilities.argmax(axis=1)[:, None] == labels
+
+
+def f1_scores(tp: np.ndarray, fp: np.ndarray, fn: np.ndarray) -> np.ndarray:
+    """F1 from (weighted) counts, NaN where there is nothing to score (0 / 0)."""
+    total = 2 * tp + fp + fn
+    return np.divide(2 * tp, total, out=np.full_like(total, np.nan), where=total > 0)
+
+
+def nanmean_rows(values: np.ndarray) -> np.ndarray:
+    """Each row's mean over its defined (finite) values; NaN for a row with none."""
+    defined = np.isfinite(values)
+    count = defined.sum(axis=1)
+    total = np.where(defined, values, 0.0).sum(axis=1)
+    return np.divide(total, count, out=np.full(len(values), np.nan), where=count > 0)
+
+
+# Bootstrap draws held at once: draws x images (x labels), so memory stays small on large
+# sets of images.
+_CELLS_PER_CHUNK = 4_000_000
+
+
+def draw_weights(n: int, n_boot: int, seed: int, cells: int) -> Iterator[np.ndarray]:
+    """The bootstrap's draws of ``n`` images with replacement, in chunks, each draw as how
+    often it drew each image (a weighting: a tally over a draw is then one product). The
+    same seed gives the same draws whatever the chunks; ``cells``: the size of what each
+    draw is multiplied with, which sets how many draws a chunk holds."""
+    rng = np.random.default_rng(seed)
+    per_chunk = max(1, min(n_boot, _CELLS_PER_CHUNK // max(cells, 1)))
+    for start in range(0, n_boot, per_chunk):
+        draws = min(per_chunk, n_boot - start)
+        rows = rng.integers(0, n, (draws, n))
+        keys = (rows + np.arange(draws)[:, None] * n).ravel()
+        yield np.bincount(keys, minlength=draws * n).reshape(draws, n).astype(np.float64)

@@ -10,9 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from scipy.stats import binomtest
 
-INTERVAL_LEVEL = 0.95
+from labeler.agreement.metrics.figures import wilson_bounds
+from labeler.predictions.evaluation import INTERVAL_LEVEL
 
 
 def figure(value: Any, n: int, interval: Any = None, reason: str | None = None) -> dict:
@@ -27,10 +27,5 @@ def figure(value: Any, n: int, interval: Any = None, reason: str | None = None) 
 
 
 def wilson(successes: int, n: int) -> list[float] | None:
-    """The 95% Wilson score interval of a share (scipy's; None over no item)."""
-    if n <= 0:
-        return None
-    ci = binomtest(int(successes), int(n)).proportion_ci(
-        confidence_level=INTERVAL_LEVEL, method="wilson"
-    )
-    return [float(ci.low), float(ci.high)]
+    """The 95% Wilson score interval of a share (``wilson_bounds``; None over no item)."""
+    return list(wilson_bounds(successes, n, INTERVAL_LEVEL)) if n > 0 else None

@@ -23,7 +23,6 @@ NO_TEST_IMAGES = (
 def promotion_decide(
     *,
     project: Project,
-    metrics: dict[str, Any],
     baseline: dict[str, Any] | None,
     label_count: int | None = None,
 ) -> tuple[bool, str]:

@@ -63,16 +63,6 @@ def ranking_scores(r: Ranked, weights: np.ndarray) -> tuple[np.ndarray, np.ndarr
     return auc, ap
 
 
-def roc_auc(r: Ranked, weights: np.ndarray) -> np.ndarray:
-    """Each weighting's ROC AUC (see ``ranking_scores``)."""
-    return ranking_scores(r, weights)[0]
-
-
-def average_precision(r: Ranked, weights: np.ndarray) -> np.ndarray:
-    """Each weighting's average precision (see ``ranking_scores``)."""
-    return ranking_scores(r, weights)[1]
-
-
 def _tallies(r: Ranked, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per weighting and threshold, highest first: the weight of the positives and of the
     negatives scored there."""

@@ -1,29 +1,26 @@
 """The bootstrap over test images: every figure of a scorecard on each draw (pure).
 
 A draw is ``n`` images drawn with replacement, kept as how often it drew each image (a
-weighting); every figure is computed on the same draws (``draw_weights``, seeded), so the
-same probabilities give the same intervals. ``Draws`` turns the draws into a figure's
-95% percentile interval, or says why there is none.
+weighting); every figure is computed on the same draws (``evaluation.draw_weights``,
+seeded), so the same probabilities give the same intervals. ``Draws`` turns the draws into
+a figure's 95% percentile interval, or says why there is none.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 
 from labeler.predictions import curves, ranking
+from labeler.predictions.evaluation import draw_weights, f1_scores, nanmean_rows
 from labeler.predictions.figures import INTERVAL_LEVEL, figure
 
-BOOTSTRAP_DRAWS = 1000
-BOOTSTRAP_SEED = 0
 MIN_BOOTSTRAP_IMAGES = 20
 MIN_CLASS_IMAGES = 5
 # Draws that leave a figure undefined (a label's positives all left out) are dropped;
 # above this share of them the interval would rest on a biased subset: none is given.
 MAX_UNDEFINED_DRAWS = 0.05
-_CELLS_PER_CHUNK = 4_000_000  # draws x images (x labels) held at once
 # Fewer draws on very large test sets (images x labels), never fewer than MIN_DRAWS: a
 # thousand draws of 5,000 images and 10 labels take about 15 s on a busy 2-core machine,
 # and intervals that narrow need fewer draws to place their ends.
@@ -155,20 +152,6 @@ def _bootstrap(
     return {key: np.concatenate(chunks) for key, chunks in out.items()}
 
 
-def f1_scores(tp: np.ndarray, fp: np.ndarray, fn: np.ndarray) -> np.ndarray:
-    """F1 from (weighted) counts, NaN where there is nothing to score (0 / 0)."""
-    total = 2 * tp + fp + fn
-    return np.divide(2 * tp, total, out=np.full_like(total, np.nan), where=total > 0)
-
-
-def nanmean_rows(values: np.ndarray) -> np.ndarray:
-    """Each row's mean over its defined (finite) values; NaN for a row with none."""
-    defined = np.isfinite(values)
-    count = defined.sum(axis=1)
-    total = np.where(defined, values, 0.0).sum(axis=1)
-    return np.divide(total, count, out=np.full(len(values), np.nan), where=count > 0)
-
-
 def _bin_tallies(
     confidence: np.ndarray, outcome: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -191,14 +174,3 @@ def _ece(weights: np.ndarray, counts: np.ndarray, sums: np.ndarray, hits: np.nda
     gap = np.abs(weights @ sums - weights @ hits).sum(axis=1)
     total = (weights @ counts).sum(axis=1)
     return np.divide(gap, total, out=np.full(len(weights), np.nan), where=total > 0)
-
-
-def draw_weights(n: int, n_boot: int, seed: int, cells: int) -> Iterator[np.ndarray]:
-    """The draws in chunks, each draw as how often it drew each image (seeded)."""
-    rng = np.random.default_rng(seed)
-    per_chunk = max(1, min(n_boot, _CELLS_PER_CHUNK // max(cells, 1)))
-    for start in range(0, n_boot, per_chunk):
-        draws = min(per_chunk, n_boot - start)
-        rows = rng.integers(0, n, (draws, n))
-        keys = (rows + np.arange(draws)[:, None] * n).ravel()
-        yield np.bincount(keys, minlength=draws * n).reshape(draws, n).astype(np.float64)

@@ -350,7 +350,7 @@ def training_run_finish(
     if test_outputs is not None and len(test_outputs):
         outputs_row(version, test_outputs).save()
     promote, note = promotion_decide(
-        project=project, metrics=metrics, baseline=baseline, label_count=run.label_count
+        project=project, baseline=baseline, label_count=run.label_count
     )
     # The split's note (groups it could not keep apart) stays beside the promotion's.
     _run_end(run, RunStatus.SUCCEEDED, " ".join(filter(None, (run.message, note))))

@@ -36,26 +36,9 @@ from sklearn.metrics import (
 )
 
 from labeler.predictions import curves
+from labeler.predictions.evaluation import BOOTSTRAP_DRAWS, BOOTSTRAP_SEED, indicators
 from labeler.predictions.figures import INTERVAL_LEVEL, figure, wilson
-from labeler.predictions.resampling import (
-    BOOTSTRAP_DRAWS,
-    BOOTSTRAP_SEED,
-    Draws,
-)
-
-
-def indicators(
-    y_true: Any, probabilities: np.ndarray, multi_label: bool, thresholds: list[float] | None
-) -> tuple[np.ndarray, np.ndarray]:
-    """(truth, predicted) as (N, L) true/false: one-vs-rest for single-label (the top label
-    is the prediction), each label at its threshold (0.5 without) for multi-label."""
-    n_labels = probabilities.shape[1]
-    if multi_label:
-        cut = np.full(n_labels, 0.5) if thresholds is None else np.asarray(thresholds, float)
-        return np.asarray(y_true) > 0, probabilities >= cut
-    labels = np.arange(n_labels)
-    truth = np.asarray(y_true, dtype=np.int64)[:, None] == labels
-    return truth, probabilities.argmax(axis=1)[:, None] == labels
+from labeler.predictions.resampling import Draws
 
 
 def scorecard(

@@ -25,6 +25,8 @@ import math
 from collections import Counter, defaultdict
 from collections.abc import Hashable, Mapping, Sequence
 
+from labeler.predictions.evaluation import rarest_label_keys
+
 TEST = "test"
 DEVELOPMENT = "development"
 SIDES = (TEST, DEVELOPMENT)
@@ -34,16 +36,10 @@ MIN_DEVELOPMENT = 2
 
 def stratum_keys(targets: Sequence[Sequence[int]], *, multi_label: bool) -> list[Hashable]:
     """What each image is stratified by: its label, or its rarest label (multi-label;
-    "none" for an image without labels)."""
+    "none" for an image without labels), as the validation split does."""
     if not multi_label:
         return [int(t[0]) for t in targets]
-    counts: Counter[int] = Counter(int(label) for t in targets for label in t)
-    return [
-        min((int(label) for label in t), key=lambda label: (counts[label], label))
-        if len(t)
-        else "none"
-        for t in targets
-    ]
+    return rarest_label_keys(targets)
 
 
 def sides_plan(

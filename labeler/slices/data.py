@@ -19,7 +19,7 @@ from labeler.agreement.metrics.linearised import FleissTerms, fleiss_terms, flei
 from labeler.agreement.ratings import Ratings, ratings_load
 from labeler.annotations.models import FinalLabel
 from labeler.projects.models import Project
-from labeler.slices.dimensions import IdList
+from labeler.slices.dimensions import IdList, id_values
 
 Ints = npt.NDArray[np.int64]
 Floats = npt.NDArray[np.float64]
@@ -109,7 +109,7 @@ def final_labels_load(project: Project, label_ids: list[int]) -> FinalLabels:
     pairs = through.objects.filter(label_id__in=label_ids).aggregate(
         images=IdList("finallabel__image_id"), labels=IdList("label_id")
     )
-    images, labels = _ids(pairs["images"]), _ids(pairs["labels"])
+    images, labels = id_values(pairs["images"]), id_values(pairs["labels"])
     order = np.argsort(np.asarray(label_ids, dtype=np.int64))
     sorted_ids = np.asarray(label_ids, dtype=np.int64)[order]
     index = order[np.searchsorted(sorted_ids, labels).clip(0, max(len(label_ids) - 1, 0))]
@@ -118,16 +118,10 @@ def final_labels_load(project: Project, label_ids: list[int]) -> FinalLabels:
         return FinalLabels(Rows(ids), index[first].astype(np.int64))
     # Multi-label: images whose final answer is "none of the labels" count too.
     every = FinalLabel.objects.filter(image__project=project).aggregate(ids=IdList("image_id"))
-    ids = np.unique(np.concatenate([_ids(every["ids"]), images]))
+    ids = np.unique(np.concatenate([id_values(every["ids"]), images]))
     codes = np.zeros((ids.size, len(label_ids)), dtype=np.int64)
     codes[np.searchsorted(ids, images), index] = 1
     return FinalLabels(Rows(ids), codes)
-
-
-def _ids(text: str | None) -> Ints:
-    if not text:
-        return np.zeros(0, dtype=np.int64)
-    return np.fromstring(text, dtype=np.int64, sep=",")
 
 
 def _kappa_terms(ratings: Ratings) -> FleissTerms:

@@ -48,10 +48,19 @@ class SliceValue:
 
 @dataclass(frozen=True)
 class Sources:
-    """What the report has read already, which some dimensions cut by (the ratings)."""
+    """What the report reads once for every dimension: the ratings, the annotators' names,
+    and every image id of the project (read when a dimension first asks)."""
 
     ratings: Ratings
     usernames: dict[int, str] = field(default_factory=dict)
+    _read: dict[int, Ints] = field(default_factory=dict, repr=False, compare=False)
+
+    def image_ids(self, project: Project) -> Ints:
+        """Every image id of the project (in no order)."""
+        if project.pk not in self._read:
+            every = Image.objects.filter(project=project).values_list("id", flat=True)
+            self._read[project.pk] = np.fromiter(every.iterator(chunk_size=10_000), dtype=np.int64)
+        return self._read[project.pk]
 
 
 Values = Callable[[Project, Sources], list[SliceValue]]
@@ -85,14 +94,18 @@ def browse_by(name: str) -> Browse:
     return browse
 
 
+def month_bounds(value: str) -> tuple[dt.date, dt.date]:
+    """The first day of a month's slice ("2026-03") and the first day of the next month."""
+    year, month = (int(part) for part in value.split("-"))
+    return dt.date(year, month, 1), dt.date(year + month // 12, month % 12 + 1, 1)
+
+
 def browse_month(value: str) -> dict[str, str] | None:
     """Taken from the first of the month to the first of the next ("2026-03")."""
     if not value:
         return None
-    year, month = (int(part) for part in value.split("-"))
-    after = f"{year:04d}-{month:02d}-01"
-    before = f"{year + month // 12:04d}-{month % 12 + 1:02d}-01"
-    return {"captured_after": after, "captured_before": before}
+    first, following = month_bounds(value)
+    return {"captured_after": first.isoformat(), "captured_before": following.isoformat()}
 
 
 class IdList(Aggregate):
@@ -111,11 +124,16 @@ class IdList(Aggregate):
         )
 
 
-def id_array(text: str | None) -> Ints:
-    """The ids of an ``IdList`` string, sorted."""
+def id_values(text: str | None) -> Ints:
+    """The ids of an ``IdList`` string, in the order the database listed them."""
     if not text:
         return np.zeros(0, dtype=np.int64)
-    return np.sort(np.fromstring(text, dtype=np.int64, sep=","))
+    return np.fromstring(text, dtype=np.int64, sep=",")
+
+
+def id_array(text: str | None) -> Ints:
+    """The ids of an ``IdList`` string, sorted."""
+    return np.sort(id_values(text))
 
 
 def grouped(rows: QuerySet[Any], value: Any, ids: str = "id") -> list[tuple[Any, Ints]]:
@@ -225,9 +243,8 @@ def browse_by_field(field: MetadataField) -> Browse:
         if not value:
             return None
         if field.kind == "date":
-            year, month = (int(part) for part in value.split("-"))
-            first = dt.date(year, month, 1)
-            last = dt.date(year + month // 12, month % 12 + 1, 1) - dt.timedelta(days=1)
+            first, following = month_bounds(value)
+            last = following - dt.timedelta(days=1)
             return {"field_min": f"{field.name}:{first}", "field_max": f"{field.name}:{last}"}
         if field.kind == "number":
             low, high = value.split("..")
@@ -241,13 +258,13 @@ def _field_rows(field: MetadataField) -> QuerySet[FieldValue]:
     return FieldValue.objects.filter(field=field)
 
 
-def _without_value(project: Project, field: MetadataField, having: list[Ints]) -> list[SliceValue]:
+def _without_value(
+    project: Project, sources: Sources, field: MetadataField, having: list[Ints]
+) -> list[SliceValue]:
     """The project's images that hold no value of the field, as a slice (none if every
     image holds one)."""
-    every = Image.objects.filter(project=project).values_list("id", flat=True)
-    ids = np.fromiter(every.iterator(chunk_size=10_000), dtype=np.int64)
     held = np.concatenate(having) if having else np.zeros(0, dtype=np.int64)
-    missing = np.setdiff1d(ids, held)
+    missing = np.setdiff1d(sources.image_ids(project), held)
     return [SliceValue("", f"No {field.name}", missing)] if missing.size else []
 
 
@@ -255,7 +272,7 @@ def _field_text(field: MetadataField) -> Values:
     def values(project: Project, sources: Sources) -> list[SliceValue]:
         found = grouped(_field_rows(field), F("text"), "image_id")
         slices = [SliceValue(str(v), str(v), ids) for v, ids in found]
-        return [*slices, *_without_value(project, field, [v.image_ids for v in slices])]
+        return [*slices, *_without_value(project, sources, field, [v.image_ids for v in slices])]
 
     return values
 
@@ -264,7 +281,7 @@ def _field_month(field: MetadataField) -> Values:
     def values(project: Project, sources: Sources) -> list[SliceValue]:
         found = grouped(_field_rows(field), TruncMonth("date"), "image_id")
         slices = [SliceValue(m.strftime("%Y-%m"), m.strftime("%B %Y"), ids) for m, ids in found]
-        return [*slices, *_without_value(project, field, [v.image_ids for v in slices])]
+        return [*slices, *_without_value(project, sources, field, [v.image_ids for v in slices])]
 
     return values
 
@@ -274,7 +291,7 @@ def _field_ranges(field: MetadataField) -> Values:
         rows = _field_rows(field).values_list("image_id", "number")
         pairs = np.array(list(rows.iterator(chunk_size=10_000)), dtype=np.float64).reshape(-1, 2)
         slices = number_ranges(pairs[:, 0].astype(np.int64), pairs[:, 1])
-        return [*slices, *_without_value(project, field, [v.image_ids for v in slices])]
+        return [*slices, *_without_value(project, sources, field, [v.image_ids for v in slices])]
 
     return values
 

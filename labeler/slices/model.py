@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy.stats import binomtest
 
 from labeler.agreement.metrics import Figure
+from labeler.agreement.metrics.figures import wilson_bounds
 from labeler.predictions.evaluation import (
     classification_metrics,
     correct_per_image,
@@ -108,8 +108,7 @@ def model_figures(model: ModelData, chosen: Mask, *, intervals: bool = True) -> 
         accuracy = _with(accuracy, spans["accuracy_ci"])
         macro_f1 = _with(macro_f1, spans["macro_f1_ci"])
     else:
-        wilson = binomtest(n_right, n).proportion_ci(confidence_level=0.95, method="wilson")
-        accuracy = _with(accuracy, [wilson.low, wilson.high])
+        accuracy = _with(accuracy, list(wilson_bounds(n_right, n)))
     return ModelFigures(accuracy, macro_f1, n_right)
 
 

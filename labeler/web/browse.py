@@ -33,11 +33,11 @@ from labeler.errors import DomainError, NotFound
 from labeler.images.counts import image_counts
 from labeler.images.links import file_link
 from labeler.images.models import MetadataField
-from labeler.images.selectors import image_fields_of, project_fields
+from labeler.images.selectors import project_fields
 from labeler.projects import selectors as project_selectors
 from labeler.projects.models import Label, Project
 from labeler.web.exports import FORMAT_CHOICES
-from labeler.web.image_facts import field_value_text, file_facts
+from labeler.web.image_facts import FileFacts, file_facts
 from labeler.web.pages import api_url, page_labels, page_project, page_user
 
 VIEWS = {"grid": 60, "table": 100}  # images a page
@@ -323,6 +323,7 @@ def image_page(request: HttpRequest, project_id: int, image_id: int) -> HttpResp
     def names(ids: list[int]) -> list[dict[str, str]]:
         return _label_names(ids, labels)
 
+    facts = file_facts(image, view=view, positions=manages)
     addresses = blind.image_addresses(
         project_id=project.pk,
         image_id=image.pk,
@@ -336,7 +337,7 @@ def image_page(request: HttpRequest, project_id: int, image_id: int) -> HttpResp
         "project": project,
         "image": image,
         "title": blind.image_title(image_id=image.pk, original_name=image.original_name, view=view),
-        "file": file_facts(image, view=view, positions=manages),
+        "file": facts,
         "error": error,
         "annotations": [{"facts": a, "labels": names(a.label_ids)} for a in details.annotations],
         "skipped_by": details.skipped_by,
@@ -370,18 +371,20 @@ def image_page(request: HttpRequest, project_id: int, image_id: int) -> HttpResp
             "display_url": addresses.display,
             "metadata_url": api_url(project, "image-detail", pk=image.pk) if manages else None,
         },
-        "edit": _metadata_inputs(project, image) if manages else None,
+        "edit": _metadata_inputs(project, image, facts) if manages else None,
     }
     return render(request, "images/image.html", context, status=status)
 
 
-def _metadata_inputs(project: Project, image: Any) -> dict[str, Any]:
+def _metadata_inputs(project: Project, image: Any, facts: FileFacts) -> dict[str, Any]:
     """What a lead's form in the File card starts from: the image's metadata as the
-    inputs show it, and the project's fields with their values."""
-    values = image_fields_of(image)
-    fields = []
-    for field in project_fields(project).values():
-        fields.append({"field": field, "value": field_value_text(values.get(field.name))})
+    inputs show it (its tags and fields as the File card read them, ``facts``), and the
+    project's fields with their values."""
+    shown = dict(facts.fields)
+    fields = [
+        {"field": field, "value": shown.get(field.name, "")}
+        for field in project_fields(project).values()
+    ]
     captured = image.captured_at
     return {
         "captured_at": captured.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
@@ -389,6 +392,6 @@ def _metadata_inputs(project: Project, image: Any) -> dict[str, Any]:
         else "",
         "latitude": "" if image.gps_latitude is None else image.gps_latitude,
         "longitude": "" if image.gps_longitude is None else image.gps_longitude,
-        "tags": ", ".join(image.tags.order_by("name").values_list("name", flat=True)),
+        "tags": ", ".join(facts.tags),
         "fields": fields,
     }

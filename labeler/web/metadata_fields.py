@@ -13,7 +13,6 @@ from typing import Any
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
@@ -21,8 +20,8 @@ from django.views.decorators.http import require_http_methods
 from labeler.errors import DomainError, ValidationFailed
 from labeler.images import metadata_fields
 from labeler.images.metadata_keys import FIELD_NAME_RULE
-from labeler.images.models import FIELD_KINDS, MetadataField
-from labeler.images.selectors import metadata_field_get
+from labeler.images.models import FIELD_KINDS
+from labeler.images.selectors import fields_counted, metadata_field_get
 from labeler.projects.models import Project
 from labeler.web.forms import DomainForm
 from labeler.web.pages import page_project
@@ -126,14 +125,13 @@ def _page(
     *,
     status: int = 200,
 ) -> HttpResponse:
-    fields = MetadataField.objects.filter(project=project).annotate(images=Count("values"))
     rows: list[dict[str, Any]] = [
         {
             "field": field,
             "choices_text": "\n".join(field.choices),
             "error": row_errors.get(field.pk, ""),
         }
-        for field in fields.order_by("name")
+        for field in fields_counted(project)
     ]
     context = {
         "project": project,

@@ -1,9 +1,12 @@
-"""The result every agreement metric returns, the reasons a metric can be undefined, and bands."""
+"""The result every agreement metric returns, the reasons a metric can be undefined, bands,
+and the interval of a share."""
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+
+from scipy.stats import binomtest
 
 NO_PAIRS = "fewer than two annotators rated any image"
 ONE_CATEGORY_KAPPA = (
@@ -38,6 +41,16 @@ def defined(value: float, n_items: int) -> Figure:
 def undefined(reason: str, n_items: int) -> Figure:
     """A figure that has no value, saying why."""
     return Figure(value=None, reason=reason, n_items=int(n_items))
+
+
+def wilson_bounds(successes: int, n: int, level: float = 0.95) -> tuple[float, float]:
+    """The Wilson score interval of ``successes`` out of ``n`` items (``n`` > 0), scipy's
+    ``binomtest(...).proportion_ci(method="wilson")``: it stays inside [0, 1] and keeps its
+    coverage on a few items and near 0% or 100%. Every share's interval is this one."""
+    interval = binomtest(int(successes), int(n)).proportion_ci(
+        confidence_level=level, method="wilson"
+    )
+    return float(interval.low), float(interval.high)
 
 
 _BANDS: tuple[tuple[float, str], ...] = (

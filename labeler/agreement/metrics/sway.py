@@ -8,8 +8,8 @@ without the suggestion shown, and, among shown suggestions that were wrong (not 
 label), the share the annotator took as it was: automation bias, measured.
 
 Each share is a ``Figure`` with its number of labels and a 95% Wilson score interval
-(scipy's ``binomtest(...).proportion_ci(method="wilson")``), which stays inside [0, 1] and
-keeps its coverage for the small counts one annotator has.
+(``figures.wilson_bounds``), which stays inside [0, 1] and keeps its coverage for the
+small counts one annotator has.
 """
 
 from __future__ import annotations
@@ -18,9 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.stats import binomtest
 
-from labeler.agreement.metrics.figures import Figure, undefined
+from labeler.agreement.metrics.figures import Figure, undefined, wilson_bounds
 
 Bools = NDArray[np.bool_]
 Ints = NDArray[np.int64]
@@ -50,16 +49,8 @@ def proportion(successes: int, n: int, reason: str) -> Figure:
     """``successes / n`` with its 95% Wilson score interval; undefined (``reason``) at n=0."""
     if n == 0:
         return undefined(reason, 0)
-    interval = binomtest(int(successes), int(n)).proportion_ci(
-        confidence_level=0.95, method="wilson"
-    )
-    return Figure(
-        value=successes / n,
-        reason=None,
-        n_items=int(n),
-        ci_low=float(interval.low),
-        ci_high=float(interval.high),
-    )
+    low, high = wilson_bounds(successes, n)
+    return Figure(value=successes / n, reason=None, n_items=int(n), ci_low=low, ci_high=high)
 
 
 def sway_figures(
