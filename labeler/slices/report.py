@@ -111,8 +111,13 @@ def slice_report_current(
 
 
 def _choices(project: Project, version: ModelVersion | None, correction: str) -> str:
-    """What the report is asked for, beside the data: a digest of it."""
-    chosen = "current" if version is None else version.pk
+    """What the report is asked for, beside the data: a digest of it. "The current
+    version" names which one, so a recent report is not served once another is promoted."""
+    if version is None:
+        current = current_model(project)
+        chosen = f"current:{current.pk if current is not None else None}"
+    else:
+        chosen = str(version.pk)
     state = f"{REPORT_VERSION}:{correction}:{chosen}:{timezone.get_current_timezone()}"
     return hashlib.sha256(state.encode()).hexdigest()
 

@@ -103,7 +103,7 @@ def test_the_report_is_cached_until_a_label_changes(planted, django_assert_max_n
     current one); a new label gives a new current report, while readers of the recent
     one keep theirs for its five minutes."""
     first = slice_report(planted.project)
-    with django_assert_max_num_queries(0):
+    with django_assert_max_num_queries(1):  # which version is current
         assert slice_report(planted.project) == first
     with django_assert_max_num_queries(8):
         assert slice_report_current(planted.project) == first
@@ -115,6 +115,16 @@ def test_the_report_is_cached_until_a_label_changes(planted, django_assert_max_n
     fresh = slice_report_current(planted.project)
     names = {s["name"] for s in dimension(fresh, "annotator")["slices"]}
     assert planted.lead.username in names and fresh["generated_at"] != first["generated_at"]
+
+
+def test_a_model_promoted_since_the_recent_report_is_in_the_next_one(planted):
+    """The recent report of "the current version" is not served once another version is
+    current: the page would say there is no model after one was trained."""
+    before = slice_report(planted.project)
+    assert before["model"]["version"] is None
+    version = planted_model(planted, fails_on="OtherCam")
+    after = slice_report(planted.project)
+    assert after["model"]["version"]["id"] == version.pk
 
 
 def test_a_project_without_labels_has_a_report_that_says_so():
