@@ -214,6 +214,8 @@ def _number(value: Any, field: str) -> float:
         raise ValidationFailed(f"{field} must be a number, not {value!r}.", field=field)
     try:
         number = float(value)
+    except OverflowError:  # a JSON integer past a float's range
+        number = math.inf
     except (TypeError, ValueError):
         raise ValidationFailed(f"{field} must be a number, not {value!r}.", field=field) from None
     if not math.isfinite(number):

@@ -96,7 +96,10 @@ def number_clean(value: Any, *, field: str) -> float | None:
         return None
     number: float | None = None
     if isinstance(value, int | float) and not isinstance(value, bool):
-        number = float(value)
+        try:
+            number = float(value)
+        except OverflowError:  # a JSON integer past a float's range: no finite number
+            number = math.inf
     elif isinstance(value, str):
         try:
             number = float(value.strip())

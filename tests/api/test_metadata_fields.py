@@ -111,6 +111,8 @@ def test_a_lead_sets_an_images_metadata_and_reads_it_back(
     ("body", "field"),
     [
         ({"fields": {"site": "west"}}, "fields.site"),
+        ({"fields": {"age": 10**400}}, "fields.age"),  # a JSON integer no float holds
+        ({"gps": {"latitude": 10**400, "longitude": 0}}, "gps.latitude"),
         ({"fields": {"colour": "red"}}, "fields.colour"),
         ({"fields": {"age": "old"}, "origin": "x"}, "fields.age"),
         ({"captured_at": "soon", "fields": {"age": 1}}, "captured_at"),

@@ -58,6 +58,7 @@ def test_a_position_is_both_coordinates_in_range_or_none():
         ("north", 0, "gps.latitude"),
         (True, 0, "gps.latitude"),
         (10, None, "gps.longitude"),
+        (10**400, 0, "gps.latitude"),  # a JSON integer no float holds
     ]:
         with pytest.raises(ValidationFailed) as refused:
             position_clean(latitude, longitude)
@@ -94,6 +95,8 @@ def test_a_fields_value_is_stored_as_its_kind(kind, given, stored):
         ("text", "x" * 256, "at most 255"),
         ("text", "a\nb", "line breaks"),
         ("text", ["a"], "must be text"),
+        ("number", 10**400, "is not a finite number"),  # a JSON integer past a float's range
+        ("number", 2**1024 - 1, "is not a finite number"),  # rounds up past the largest float
     ],
 )
 def test_a_value_its_field_cannot_hold_is_refused_naming_the_field(kind, given, words):
