@@ -107,3 +107,16 @@ def test_a_lead_edits_an_images_metadata_on_its_page(live_server, page, screensh
     assert saved.gps_longitude == 2.5
     assert saved.captured_at.isoformat() == "2024-05-01T08:00:00+00:00"
     assert image_field_values(project, "field:age").get(image.pk) is None
+    # Emptied, the capture time and the position are cleared: the form sends null for them.
+    page.locator("#metadata-edit summary").click()
+    for name in ("captured_at", "latitude", "longitude"):
+        form.locator(f"input[name={name}]").fill("")
+    form.get_by_role("button", name="Save metadata").click()
+    expect(page.locator("#file-taken")).to_contain_text("No capture time", timeout=WAIT)
+    expect(page.locator("#file-position")).to_contain_text("No position")
+    cleared = Image.objects.get(pk=image.pk)
+    assert (cleared.captured_at, cleared.gps_latitude, cleared.origin) == (
+        None,
+        None,
+        "Field survey, plot 4",
+    )
