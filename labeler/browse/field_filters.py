@@ -72,9 +72,10 @@ def _equal(images: QuerySet[Image], values: list[str], project: Project) -> Quer
             # needs. A choice's value is one of its choices, which differ in more than
             # case (metadata_values.choices_clean): equal in any case is equal. A second,
             # exact condition would have PostgreSQL count the same text twice, expect a
-            # hundredth of the rows and plan for that.
+            # hundredth of the rows and plan for that. Both sides are upper-cased by the
+            # database: Python's upper() differs from it ("ß" is "SS" in Python only).
             assert isinstance(cleaned, str)
-            condition = Q(text_upper=cleaned.upper())
+            condition = Q(text_upper=Upper(Value(cleaned)))
         else:
             condition = Q(**{field.kind: cleaned})
         known, found = by_field.get(field.pk, (field, Q()))
@@ -149,7 +150,7 @@ def _contains_condition(text: str) -> Q:
     which no index serves and PostgreSQL reads through the field's rows."""
     if len(text) >= TRIGRAM:
         return Q(text__icontains=text)
-    return Q(GreaterThan(StrIndex(Upper("text"), Value(text.upper())), 0))
+    return Q(GreaterThan(StrIndex(Upper("text"), Upper(Value(text))), 0))
 
 
 IMAGE_FILTERS = (

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet, Value
 from django.db.models.functions import Upper
 
 from labeler.browse.image_filter import ImageFilter
@@ -63,8 +63,10 @@ def _tag(images: QuerySet[Image], values: list[str], project: Project) -> QueryS
 
 
 def _origin(images: QuerySet[Image], values: list[str], project: Project) -> QuerySet[Image]:
-    # Compared as the (project, UPPER(origin)) index is written, several values in one IN.
-    wanted = [text_value("origin", value, most=ORIGIN_LENGTH).upper() for value in values]
+    # Compared as the (project, UPPER(origin)) index is written, several values in one IN,
+    # each upper-cased by the database as the index is: Python's upper() differs from it
+    # ("ß" is "SS" in Python only).
+    wanted = [Upper(Value(text_value("origin", value, most=ORIGIN_LENGTH))) for value in values]
     return images.alias(origin_upper=Upper("origin")).filter(origin_upper__in=wanted)
 
 
