@@ -22,7 +22,13 @@ from django.db.models.lookups import GreaterThan
 from labeler.browse.image_filter import ImageFilter
 from labeler.browse.values import text_value
 from labeler.errors import ValidationFailed
-from labeler.images.metadata_values import TEXT_LENGTH, date_clean, field_value_clean, number_clean
+from labeler.images.metadata_values import (
+    TEXT_LENGTH,
+    date_clean,
+    field_value_clean,
+    number_clean,
+    text_form,
+)
 from labeler.images.models import FieldValue, Image, MetadataField
 from labeler.images.selectors import project_fields
 from labeler.projects.models import Project
@@ -129,7 +135,7 @@ def _contains(images: QuerySet[Image], values: list[str], project: Project) -> Q
                 "and choice fields.",
                 field="field_contains",
             )
-        text = text_value("field_contains", raw, most=TEXT_LENGTH)
+        text = text_form(text_value("field_contains", raw, most=TEXT_LENGTH))
         if not text:
             raise ValidationFailed(
                 f"field_contains: give {field.name} some text after the colon.",

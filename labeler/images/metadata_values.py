@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import unicodedata
 from collections.abc import Sequence
 from typing import Any
 
@@ -31,13 +32,21 @@ def _shown(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+def text_form(text: str) -> str:
+    """Text in the one form it is stored and compared in: Unicode's composed form (NFC),
+    so that "é" typed as one character or as "e" and an accent is one value (a filter's
+    value is put in this form too)."""
+    return unicodedata.normalize("NFC", text)
+
+
 def text_clean(value: Any, *, field: str, most: int) -> str:
-    """Free text as stored: trimmed, on one line, at most ``most`` characters; "" for none."""
+    """Free text as stored: trimmed, composed (``text_form``), on one line, at most
+    ``most`` characters; "" for none."""
     if value is None:
         return ""
     if not isinstance(value, str):
         raise ValidationFailed(f"{field} must be text, not {_shown(value)}.", field=field)
-    text = value.strip()
+    text = text_form(value.strip())
     if len(text) > most:
         raise ValidationFailed(
             f"{field} is {len(text)} characters long; at most {most}.", field=field
@@ -137,7 +146,7 @@ def position_clean(
 
 def choices_clean(value: Any, *, field: str = "choices") -> list[str]:
     """A choice field's choices: a list of short texts that differ in more than their case
-    (the filters compare them in any case), at least one."""
+    and their Unicode form (the filters compare them in any case), at least one."""
     if not isinstance(value, list | tuple):
         raise ValidationFailed(
             f'{field} must be a list of texts, such as ["north", "south"].', field=field

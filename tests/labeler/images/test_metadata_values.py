@@ -113,6 +113,17 @@ def test_choices_are_distinct_short_texts():
             choices_clean(bad)
 
 
+def test_text_is_kept_composed_so_one_letter_is_one_value_however_typed():
+    """An "é" as one character or as "e" and an accent is one value: a choice cannot be
+    given twice so, and a value typed either way is the choice."""
+    composed, decomposed = "caf\u00e9", "cafe\u0301"
+    with pytest.raises(ValidationFailed, match="given twice"):
+        choices_clean([composed, decomposed])
+    assert choices_clean([decomposed]) == [composed]
+    assert field_value_clean("choice", [composed], decomposed, field="site") == composed
+    assert text_clean(decomposed, field="origin", most=10) == composed
+
+
 def test_free_text_is_trimmed_and_bounded():
     assert text_clean("  Kaggle  ", field="origin", most=10) == "Kaggle"
     assert text_clean(None, field="origin", most=10) == ""
