@@ -59,6 +59,12 @@ def test_the_correction_is_chosen_and_a_bad_one_is_a_400_naming_it(planted):
     assert bad.status_code == 400 and "correction" in bad.json()["errors"]
     wrong_file = lead.get(url(planted.project, "download/") + "?file=xlsx")
     assert wrong_file.status_code == 400 and "file" in wrong_file.json()["errors"]
+    # The report is of the whole project: a filter left in its address, or an option
+    # given twice, is refused rather than quietly passed over.
+    for query, name in (("tag=night", "tag"), ("correction=holm&correction=bh", "correction")):
+        for tail in ("", "download/"):
+            refused = lead.get(url(planted.project, tail) + f"?{query}")
+            assert refused.status_code == 400 and name in refused.json()["errors"], query
 
 
 def test_the_csv_has_a_row_per_slice_and_quotes_formulas(planted):
