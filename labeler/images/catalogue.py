@@ -160,7 +160,10 @@ def images_describe_each(
                     field=f"{at}[{number}].image",
                 )
             seen.add(image_id)
-    images = {image.pk: image for image in Image.objects.filter(pk__in=ids)}
+    # Locked as read: each row is written back whole (bulk_update), so a change another
+    # request made to one of its other columns meanwhile would be lost.
+    locked = Image.objects.select_for_update().filter(pk__in=ids).order_by("pk")
+    images = {image.pk: image for image in locked}
     changed: set[str] = set()
     for image_id, description in changes:
         for name, value in description.columns.items():
