@@ -12,6 +12,8 @@ from __future__ import annotations
 import datetime as dt
 import inspect
 import re
+from collections import Counter
+from html.parser import HTMLParser
 from urllib.parse import urlencode
 
 import pytest
@@ -256,6 +258,64 @@ def _page_ids(html: str) -> set[int]:
     return {int(pk) for pk in re.findall(r'data-image-id="(\d+)"', html)}
 
 
+class _FormSends(HTMLParser):
+    """What the Images page's filter form sends when a filter changes (browse.js's
+    submitClean): each named input's value that is not empty (a box only if ticked), a
+    select's chosen option, after the field's name where the input names one (data-field);
+    a date or number input keeps only a value it can read, as a browser does."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pairs: list[tuple[str, str]] = []
+        self.inside = False
+        self.select: dict[str, str | None] | None = None
+        self.chosen: str | None = None
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "form" and a.get("id") == "filters":
+            self.inside = True
+        if not self.inside:
+            return
+        ticked = a.get("type") not in ("checkbox", "radio") or "checked" in a
+        if tag == "input" and a.get("name") and ticked:
+            self._send(a, a.get("value") or "")
+        elif tag == "select":
+            self.select, self.chosen = a, None
+        elif (
+            tag == "option" and self.select is not None and (self.chosen is None or "selected" in a)
+        ):
+            self.chosen = a.get("value") or ""
+
+    def handle_endtag(self, tag):
+        if tag == "form":
+            self.inside = False
+        if tag == "select" and self.select is not None:
+            self._send(self.select, self.chosen or "")
+            self.select = None
+
+    def _send(self, a, value):
+        value = value.strip()
+        kind = a.get("type")
+        if kind == "date" and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+            value = ""
+        if kind == "number" and not re.fullmatch(r"-?\d+(\.\d*)?([eE][-+]?\d+)?", value):
+            value = ""
+        if value:
+            named = a.get("data-field")
+            self.pairs.append((a["name"], f"{named}:{value}" if named else value))
+
+
+def _pairs(query: str) -> list[tuple[str, str]]:
+    return [(name, value) for name, values in QueryDict(query).lists() for value in values]
+
+
+def _form_sends(html: str) -> Counter:
+    form = _FormSends()
+    form.feed(html)
+    return Counter(form.pairs)
+
+
 def test_every_filter_applies_alike_on_every_route(client, project, lead, described):
     """Each filter's example through every route that reads filters (found, as above): the
     images list, the bulk count, a bulk action's selection and the Images page each take
@@ -295,4 +355,7 @@ def test_every_filter_applies_alike_on_every_route(client, project, lead, descri
             Image.objects.filter(project=project).update(priority=0)
         for path in pages:
             url = "/" + path.replace("<int:project_id>", str(project.pk)) + "?" + query
-            assert _page_ids(client.get(url).content.decode()) == expected, (name, path)
+            html = client.get(url).content.decode()
+            assert _page_ids(html) == expected, (name, path)
+            # Its form, sent when another filter changes, keeps the filter in the address.
+            assert Counter(_pairs(query)) <= _form_sends(html), name

@@ -76,6 +76,16 @@ def test_the_images_page_filters_by_fields_and_a_box_on_the_map(live_server, pag
     expect(page.locator(".browse-card")).to_have_count(1)
     expect(page.locator(f".browse-card[data-image-id='{images[3].pk}']")).to_have_count(1)
     screenshot("images-page-field-filters", full_page=False)
+    # A second site and a file's hash, which the form has no input of their own for (a
+    # slice's link, a shared address), stay in the address when another filter changes.
+    kept = f"field=site:north&field=site:south&sha256={images[1].sha256}"
+    page.goto(f"{live_server.url}/projects/{project.pk}/images/?{kept}")
+    expect(page.locator("#filters fieldset[data-group=kept] input")).to_have_count(2)
+    page.locator("#filter-field_max-age").fill("60")
+    page.locator("#filter-field_max-age").press("Enter")
+    expect(page).to_have_url(re.compile(r"[?&]field_max=age%3A60(&|$)"), timeout=WAIT)
+    expect(page).to_have_url(re.compile(r"field=site%3Asouth.*sha256="))
+    expect(page.locator(".browse-card")).to_have_count(1)  # photo 1: south, 25
     # A field the project lacks, in a hand-made address: the page says which.
     page.goto(f"{live_server.url}/projects/{project.pk}/images/?field=colour:red")
     expect(page.locator("#filter-error")).to_contain_text("no field named 'colour'")
