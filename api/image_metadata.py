@@ -64,8 +64,8 @@ _CAPTURED = (
     "When the photo was taken: ISO 8601 (no offset: UTC; a date: its midnight); null: unknown."
 )
 _GPS = 'Where it was taken, {"latitude": .., "longitude": ..} in decimal degrees; null: nowhere.'
-_ORIGIN = 'Where the image comes from: a dataset, site, provider or URL; "" for none.'
-_CAMERA = 'Make and model; "" for none.'
+_ORIGIN = 'Where the image comes from: a dataset, site, provider or URL; "" or null for none.'
+_CAMERA = 'Make and model; "" or null for none.'
 _FIELDS = (
     "The project's own fields by name (GET /projects/{id}/fields/), each a value of its kind "
     "(text, a number, a date 2024-05-01, one of a choice field's choices) or null to clear it."
@@ -75,13 +75,23 @@ _FIELDS = (
 class DescriptionSerializer(serializers.Serializer):
     """The metadata a lead may set, one field or several; each left out stays as it is."""
 
-    captured_at = MomentField(required=False, help_text=_CAPTURED)
-    gps = PositionField(required=False, help_text=_GPS)
+    # Null clears a value, as "" does for text: what the image page's form sends for an
+    # input left empty.
+    captured_at = MomentField(required=False, allow_null=True, help_text=_CAPTURED)
+    gps = PositionField(required=False, allow_null=True, help_text=_GPS)
     origin = serializers.CharField(
-        required=False, allow_blank=True, max_length=ORIGIN_LENGTH, help_text=_ORIGIN
+        required=False,
+        allow_blank=True,
+        allow_null=True,
+        max_length=ORIGIN_LENGTH,
+        help_text=_ORIGIN,
     )
     camera = serializers.CharField(
-        required=False, allow_blank=True, max_length=CAMERA_LENGTH, help_text=_CAMERA
+        required=False,
+        allow_blank=True,
+        allow_null=True,
+        max_length=CAMERA_LENGTH,
+        help_text=_CAMERA,
     )
     # The body's key; DRF's metaclass takes declared fields off the class (see api.images).
     fields = FieldValuesField(required=False, help_text=_FIELDS)  # type: ignore[assignment]
@@ -93,8 +103,9 @@ class ImageDescriptionSerializer(StrictInput, DescriptionSerializer):
     licence = serializers.CharField(
         required=False,
         allow_blank=True,
+        allow_null=True,
         max_length=catalogue.LICENCE_LENGTH,
-        help_text='Free text such as "CC-BY-4.0", "proprietary" or a URL; "" for none.',
+        help_text='Free text such as "CC-BY-4.0", "proprietary" or a URL; "" or null for none.',
     )
     tags = TagListField(
         required=False,
@@ -133,8 +144,9 @@ class ImagesDescriptionSerializer(StrictInput, DescriptionSerializer):
     licence = serializers.CharField(
         required=False,
         allow_blank=True,
+        allow_null=True,
         max_length=catalogue.LICENCE_LENGTH,
-        help_text='The licence of every image; "" for none; left out: unchanged.',
+        help_text='The licence of every image; "" or null for none; left out: unchanged.',
     )
     add_tags = TagListField(required=False, help_text="Tags added to every image.")
     remove_tags = TagListField(required=False, help_text="Tags taken off every image.")

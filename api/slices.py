@@ -7,7 +7,7 @@ import io
 import json
 from typing import Any
 
-from django.http import HttpResponse
+from django.http import HttpResponse, QueryDict
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
@@ -65,7 +65,9 @@ class SliceView(ProjectScopedView):
             raise PermissionDenied(
                 "Only the project's reviewers, leads and admins see the slice report."
             )
-        asked = query(data=self.request.query_params)
+        params = self.request.query_params
+        _params_check(params, known=[*query().fields, "format"])
+        asked = query(data=params)
         asked.is_valid(raise_exception=True)
         options = asked.validated_data
         version = None
@@ -123,6 +125,22 @@ class SliceDownloadView(SliceView):
         name = f"slices-project-{self.project.pk}.{kind}"
         response["Content-Disposition"] = f'attachment; filename="{name}"'
         return response
+
+
+def _params_check(params: QueryDict, *, known: list[str]) -> None:
+    """Refuse (400 naming it) a parameter the report does not take, or one given twice:
+    the report is of the whole project, so a filter left in its address (``?tag=night``)
+    is not quietly answered with every image's figures."""
+    for name in params:
+        if name not in known:
+            raise ValidationFailed(
+                f"Unknown parameter {name!r}: the report takes {', '.join(known[:-1])} "
+                "(it covers the whole project; the Images page filters images).",
+                field=name,
+            )
+        count = len(params.getlist(name))
+        if count > 1:
+            raise ValidationFailed(f"{name} is given once, not {count} times.", field=name)
 
 
 def _csv(report: dict[str, Any]) -> str:

@@ -22,7 +22,13 @@ from django.db.models.lookups import GreaterThan
 from labeler.browse.image_filter import ImageFilter
 from labeler.browse.values import text_value
 from labeler.errors import ValidationFailed
-from labeler.images.metadata_values import TEXT_LENGTH, date_clean, field_value_clean, number_clean
+from labeler.images.metadata_values import (
+    TEXT_LENGTH,
+    date_clean,
+    field_value_clean,
+    number_clean,
+    text_form,
+)
 from labeler.images.models import FieldValue, Image, MetadataField
 from labeler.images.selectors import project_fields
 from labeler.projects.models import Project
@@ -72,9 +78,10 @@ def _equal(images: QuerySet[Image], values: list[str], project: Project) -> Quer
             # needs. A choice's value is one of its choices, which differ in more than
             # case (metadata_values.choices_clean): equal in any case is equal. A second,
             # exact condition would have PostgreSQL count the same text twice, expect a
-            # hundredth of the rows and plan for that.
+            # hundredth of the rows and plan for that. Both sides are upper-cased by the
+            # database: Python's upper() differs from it ("ß" is "SS" in Python only).
             assert isinstance(cleaned, str)
-            condition = Q(text_upper=cleaned.upper())
+            condition = Q(text_upper=Upper(Value(cleaned)))
         else:
             condition = Q(**{field.value_column: cleaned})
         known, found = by_field.get(field.pk, (field, Q()))
@@ -128,7 +135,7 @@ def _contains(images: QuerySet[Image], values: list[str], project: Project) -> Q
                 "and choice fields.",
                 field="field_contains",
             )
-        text = text_value("field_contains", raw, most=TEXT_LENGTH)
+        text = text_form(text_value("field_contains", raw, most=TEXT_LENGTH))
         if not text:
             raise ValidationFailed(
                 f"field_contains: give {field.name} some text after the colon.",
@@ -149,7 +156,7 @@ def _contains_condition(text: str) -> Q:
     which no index serves and PostgreSQL reads through the field's rows."""
     if len(text) >= TRIGRAM:
         return Q(text__icontains=text)
-    return Q(GreaterThan(StrIndex(Upper("text"), Value(text.upper())), 0))
+    return Q(GreaterThan(StrIndex(Upper("text"), Upper(Value(text))), 0))
 
 
 IMAGE_FILTERS = (

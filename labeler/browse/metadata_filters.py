@@ -13,14 +13,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet, Value
 from django.db.models.functions import Upper
 
 from labeler.browse.image_filter import ImageFilter
 from labeler.browse.values import boolean_value, moment_value, text_value
 from labeler.errors import ValidationFailed
 from labeler.images import catalogue
-from labeler.images.metadata_values import ORIGIN_LENGTH
+from labeler.images.metadata_values import ORIGIN_LENGTH, text_form
 from labeler.images.models import SOURCES, Image, ImageTag
 from labeler.projects.models import Project
 
@@ -63,8 +63,12 @@ def _tag(images: QuerySet[Image], values: list[str], project: Project) -> QueryS
 
 
 def _origin(images: QuerySet[Image], values: list[str], project: Project) -> QuerySet[Image]:
-    # Compared as the (project, UPPER(origin)) index is written, several values in one IN.
-    wanted = [text_value("origin", value, most=ORIGIN_LENGTH).upper() for value in values]
+    # Compared as the (project, UPPER(origin)) index is written, several values in one IN,
+    # each upper-cased by the database as the index is: Python's upper() differs from it
+    # ("ß" is "SS" in Python only).
+    wanted = [
+        Upper(Value(text_form(text_value("origin", value, most=ORIGIN_LENGTH)))) for value in values
+    ]
     return images.alias(origin_upper=Upper("origin")).filter(origin_upper__in=wanted)
 
 

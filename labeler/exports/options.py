@@ -126,6 +126,12 @@ def export_options_parse(data: Any) -> ExportOptions:
         for name, parse in PARSERS.items()
         if _single(data, name) is not None
     }
+    if values.get("split") == PROJECT_SPLIT and "seed" in values:
+        raise ValidationFailed(
+            f"seed is for a split by shares; split={PROJECT_SPLIT} is the project's own, "
+            "drawn once: leave seed out.",
+            field="seed",
+        )
     fmt = values.setdefault("format", "json")
     values.setdefault("annotations", "final" if fmt in DEFAULT_FINAL_FORMATS else "all")
     if fmt in LABEL_STUDIO_FORMATS:
@@ -214,6 +220,8 @@ def _number(value: Any, field: str) -> float:
         raise ValidationFailed(f"{field} must be a number, not {value!r}.", field=field)
     try:
         number = float(value)
+    except OverflowError:  # a JSON integer past a float's range
+        number = math.inf
     except (TypeError, ValueError):
         raise ValidationFailed(f"{field} must be a number, not {value!r}.", field=field) from None
     if not math.isfinite(number):

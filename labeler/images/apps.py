@@ -1,7 +1,9 @@
 from django.apps import AppConfig
 from django.conf import settings
+from django.db.backends.signals import connection_created
 
 from labeler.images import runtime_settings
+from labeler.images.text_case import sqlite_upper_install
 from labeler.projects import settings_registry
 
 
@@ -26,3 +28,5 @@ class ImagesConfig(AppConfig):
         # Decoding and the model-input cache read their settings without importing
         # Django (worker/ml uses them too): in this process, from Django's settings.
         runtime_settings.settings_reader_set(lambda name: getattr(settings, name))
+        # Case-blind comparisons alike on both databases (labeler.images.text_case).
+        connection_created.connect(sqlite_upper_install, dispatch_uid="labeler-sqlite-upper")

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from django.db import transaction
 from django.db.models import Count
 
-from labeler.errors import ValidationFailed
+from labeler.errors import Conflict, ValidationFailed
 from labeler.images.metadata_values import text_clean
 from labeler.images.models import FieldValue, Image, ImageTag, MetadataField
 from labeler.projects.models import Project
@@ -153,7 +153,10 @@ def images_describe_each(
                     field=f"{at}[{number}].image",
                 )
             seen.add(image_id)
-    images = {image.pk: image for image in Image.objects.filter(pk__in=ids)}
+    # Locked as read: each row is written back whole (bulk_update), so a change another
+    # request made to one of its other columns meanwhile would be lost.
+    locked = Image.objects.select_for_update().filter(pk__in=ids).order_by("pk")
+    images = {image.pk: image for image in locked}
     changed: set[str] = set()
     for image_id, description in changes:
         for name, value in description.columns.items():
@@ -184,6 +187,7 @@ def _field_values_write_each(changes: Sequence[tuple[int, dict[int, FieldChange]
     for image_id, fields in changes:
         for pk, (metadata_field, value) in fields.items():
             by_field.setdefault(pk, (metadata_field, []))[1].append((image_id, value))
+    _fields_lock(by_field)
     for metadata_field, values in by_field.values():
         cleared = [image_id for image_id, value in values if value is None]
         if cleared:
@@ -201,6 +205,32 @@ def _field_values_write_each(changes: Sequence[tuple[int, dict[int, FieldChange]
             update_fields=[column],
             batch_size=2000,
         )
+
+
+def _fields_lock(by_field: dict[int, tuple[MetadataField, list[tuple[int, Any]]]]) -> None:
+    """Lock the fields about to be written until the change commits (a removal, or a
+    change of choices, waits for it), and refuse the change (Conflict, nothing written)
+    where one was removed, or a value's choice taken away, since the values were checked."""
+    if not by_field:
+        return
+    locked = MetadataField.objects.select_for_update().filter(pk__in=by_field).order_by("pk")
+    current = {field.pk: field for field in locked}
+    for pk, (metadata_field, values) in by_field.items():
+        field = current.get(pk)
+        if field is None:
+            raise Conflict(
+                f"Field {metadata_field.name} was removed meanwhile; nothing was changed.",
+                field=f"fields.{metadata_field.name}",
+            )
+        if field.kind != "choice":
+            continue
+        taken = sorted({v for _, v in values if v is not None and v not in field.choices})
+        if taken:
+            raise Conflict(
+                f"{field.name}: {taken[0]!r} was taken away from its choices meanwhile; "
+                "nothing was changed.",
+                field=f"fields.{field.name}",
+            )
 
 
 def _ids_check(project: Project, image_ids: Iterable[Any], *, field: str = "images") -> list[int]:

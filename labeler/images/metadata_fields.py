@@ -108,10 +108,17 @@ def field_update(*, field: MetadataField, name: Any = None, choices: Any = None)
 
 
 def field_delete(*, field: MetadataField) -> int:
-    """Remove a field and every image's value of it; returns how many values went."""
+    """Remove a field and every image's value of it; returns how many values went.
+
+    The field is locked first: a change of images' values being written waits for it,
+    or is written first and its values go too (``catalogue`` locks the fields it writes).
+    """
     with transaction.atomic():
-        values, _ = FieldValue.objects.filter(field=field).delete()
-        field.delete()
+        locked = MetadataField.objects.select_for_update().filter(pk=field.pk).first()
+        if locked is None:
+            return 0  # removed by someone else meanwhile
+        values, _ = FieldValue.objects.filter(field=locked).delete()
+        locked.delete()
     return values
 
 

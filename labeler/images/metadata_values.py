@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import unicodedata
 from collections.abc import Sequence
 from typing import Any
 
@@ -36,13 +37,21 @@ def _blank(value: Any) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
 
+def text_form(text: str) -> str:
+    """Text in the one form it is stored and compared in: Unicode's composed form (NFC),
+    so that "é" typed as one character or as "e" and an accent is one value (a filter's
+    value is put in this form too)."""
+    return unicodedata.normalize("NFC", text)
+
+
 def text_clean(value: Any, *, field: str, most: int) -> str:
-    """Free text as stored: trimmed, on one line, at most ``most`` characters; "" for none."""
+    """Free text as stored: trimmed, composed (``text_form``), on one line, at most
+    ``most`` characters; "" for none."""
     if value is None:
         return ""
     if not isinstance(value, str):
         raise ValidationFailed(f"{field} must be text, not {_shown(value)}.", field=field)
-    text = value.strip()
+    text = text_form(value.strip())
     if len(text) > most:
         raise ValidationFailed(
             f"{field} is {len(text)} characters long; at most {most}.", field=field
@@ -101,7 +110,10 @@ def number_clean(value: Any, *, field: str) -> float | None:
         return None
     number: float | None = None
     if isinstance(value, int | float) and not isinstance(value, bool):
-        number = float(value)
+        try:
+            number = float(value)
+        except OverflowError:  # a JSON integer past a float's range: no finite number
+            number = math.inf
     elif isinstance(value, str):
         try:
             number = float(value.strip())
@@ -139,7 +151,7 @@ def position_clean(
 
 def choices_clean(value: Any, *, field: str = "choices") -> list[str]:
     """A choice field's choices: a list of short texts that differ in more than their case
-    (the filters compare them in any case), at least one."""
+    and their Unicode form (the filters compare them in any case), at least one."""
     if not isinstance(value, list | tuple):
         raise ValidationFailed(
             f'{field} must be a list of texts, such as ["north", "south"].', field=field

@@ -8,6 +8,7 @@ every field it uses for its type; a wrong one raises LabelSourceError naming the
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -75,7 +76,9 @@ def coco_metadata(
     for number, item in enumerate(_coco_list(data, "images"), start=1):
         where = f"Image {number}"
         image = object_field(item, where)
-        metadata = metadata_of_object(image, where=where, skip=_COCO_IMAGE_KEYS)
+        no_date = _coco_no_date(image.get("date_captured"))
+        skip = (*_COCO_IMAGE_KEYS, "date_captured") if no_date else _COCO_IMAGE_KEYS
+        metadata = metadata_of_object(image, where=where, skip=skip)
         licence = image.get("license")
         if licence is not None:
             if isinstance(licence, bool) or not isinstance(licence, int | str):
@@ -85,6 +88,18 @@ def coco_metadata(
             if licences[licence]:
                 metadata.values["licence"] = licences[licence]
         metadata_merge(found, normalised(files[image["id"]]), metadata)
+
+
+# A date of zeros: "0000-00-00 00:00:00", "0".
+_ZERO_DATE = re.compile(r"[0\-: T]*0[0\-: T]*")
+
+
+def _coco_no_date(value: Any) -> bool:
+    """Whether a COCO image's ``date_captured`` is its writer's way of saying none: CVAT
+    and Datumaro write 0, other tools a date of zeros ("0000-00-00 00:00:00")."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return value == 0
+    return isinstance(value, str) and _ZERO_DATE.fullmatch(value.strip()) is not None
 
 
 def _coco_index(data: dict[str, Any], key: str, what: str, field: str) -> dict[int | str, str]:

@@ -24,8 +24,8 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from django.db.models import Aggregate, F, QuerySet, TextField
-from django.db.models.functions import TruncMonth
+from django.db.models import Aggregate, F, Min, QuerySet, TextField
+from django.db.models.functions import TruncMonth, Upper
 
 from labeler.agreement.ratings import Ratings
 from labeler.images.models import SOURCES, FieldValue, Image, ImageTag, MetadataField
@@ -136,17 +136,31 @@ def id_array(text: str | None) -> Ints:
     return np.sort(id_values(text))
 
 
-def grouped(rows: QuerySet[Any], value: Any, ids: str = "id") -> list[tuple[Any, Ints]]:
-    """Each distinct ``value`` (an expression over ``rows``) with the ids of its rows."""
-    found = rows.values(slice_value=value).annotate(slice_ids=IdList(ids)).order_by()
+def grouped(
+    rows: QuerySet[Any], value: Any, ids: str = "id", *, any_case: bool = False
+) -> list[tuple[Any, Ints]]:
+    """Each distinct ``value`` (an expression over ``rows``) with the ids of its rows.
+
+    ``any_case``: text values that differ only in case are one (as the Images page's
+    filter on them finds them), given as one of the forms written.
+    """
+    if not any_case:
+        found = rows.values(slice_value=value).annotate(slice_ids=IdList(ids)).order_by()
+        return [(row["slice_value"], id_array(row["slice_ids"])) for row in found]
+    found = rows.values(slice_key=Upper(value)).annotate(slice_value=Min(value))
+    found = found.annotate(slice_ids=IdList(ids)).order_by()
     return [(row["slice_value"], id_array(row["slice_ids"])) for row in found]
 
 
-def image_column(column: str, *, empty: str, names: dict[str, str] | None = None) -> Values:
-    """The values of a text column of the image rows ("" or NULL: ``empty``)."""
+def image_column(
+    column: str, *, empty: str, names: dict[str, str] | None = None, any_case: bool = False
+) -> Values:
+    """The values of a text column of the image rows ("" or NULL: ``empty``); with
+    ``any_case``, values that differ only in case are one slice."""
 
     def values(project: Project, sources: Sources) -> list[SliceValue]:
-        found = grouped(Image.objects.filter(project=project), F(column))
+        images = Image.objects.filter(project=project)
+        found = grouped(images, F(column), any_case=any_case)
         return _merged_blank(
             [
                 SliceValue(str(v or ""), (names or {}).get(str(v), str(v)) if v else empty, ids)
@@ -205,10 +219,11 @@ DIMENSIONS: tuple[SliceDimension, ...] = (
                                                     names=dict(SOURCES)),
                    help="How the image came in: uploaded, imported, or read in place.",
                    browse=browse_by("source")),
-    SliceDimension("origin", "Origin", image_column("origin", empty="No origin"),
+    SliceDimension("origin", "Origin", image_column("origin", empty="No origin", any_case=True),
                    help="Where the images came from: a data set, site, provider or address.",
                    browse=browse_by("origin")),
-    SliceDimension("licence", "Licence", image_column("licence", empty="No licence"),
+    SliceDimension("licence", "Licence",
+                   image_column("licence", empty="No licence", any_case=True),
                    help="The licence a lead gave the image.", browse=browse_by("licence")),
     SliceDimension("tag", "Tag", tags, help="Each tag; an image with several is in several.",
                    browse=browse_by("tag")),
@@ -270,7 +285,7 @@ def _without_value(
 
 def _field_text(field: MetadataField) -> Values:
     def values(project: Project, sources: Sources) -> list[SliceValue]:
-        found = grouped(_field_rows(field), F("text"), "image_id")
+        found = grouped(_field_rows(field), F("text"), "image_id", any_case=True)
         slices = [SliceValue(str(v), str(v), ids) for v, ids in found]
         return [*slices, *_without_value(project, sources, field, [v.image_ids for v in slices])]
 
@@ -311,13 +326,20 @@ def number_ranges(image_ids: Ints, numbers: npt.NDArray[np.float64]) -> list[Sli
     for b in np.unique(bins):
         inside = bins == b
         low, high = sorted_numbers[inside][0], sorted_numbers[inside][-1]
+        # The value is exact (the range filters of its browse link hold its images, the
+        # ends included); its name is rounded for reading.
         text = f"{_number_text(low)}..{_number_text(high)}"
-        found.append(SliceValue(text, text.replace("..", " to "), np.sort(ids[inside])))
+        name = f"{_number_text(low, exact=False)} to {_number_text(high, exact=False)}"
+        found.append(SliceValue(text, name, np.sort(ids[inside])))
     return found
 
 
-def _number_text(number: float) -> str:
-    return str(int(number)) if float(number).is_integer() else f"{number:g}"
+def _number_text(number: float, *, exact: bool = True) -> str:
+    """A whole number without decimals; another as the shortest text that reads back as
+    itself (``exact``), or to 6 significant digits."""
+    if float(number).is_integer():
+        return str(int(number))
+    return repr(float(number)) if exact else f"{number:g}"
 
 
 _FIELD_VALUES: dict[str, Callable[[MetadataField], Values]] = {

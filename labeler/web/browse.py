@@ -8,6 +8,8 @@ list. Reviewers, leads and admins only: annotators label blind.
 from __future__ import annotations
 
 import datetime as dt
+import math
+from collections import Counter
 from typing import Any
 from urllib.parse import urlencode
 
@@ -212,9 +214,74 @@ def _form(project: Project, params: QueryDict, *, manages: bool) -> list[dict[st
                 "value": values[-1] if values else "",
             }
         )
+    fields += _kept_inputs(params, fields)
     order = {group: n for n, group in reversed(list(enumerate(f["group"] for f in fields)))}
     # A project field's inputs side by side (its from and to together), fields by name.
     return sorted(fields, key=lambda field: (order[field["group"]], field.get("field", "")))
+
+
+KEPT_GROUP = "kept"
+
+
+def _kept_inputs(params: QueryDict, fields: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """An input for each of the address's filter values that the form's inputs would not
+    send back (a filter with no input here, such as sha256 or a text field's equality
+    from a slice's link; a second value of a filter with one input; a value no option
+    offers): the form is sent whole when a filter changes, and without these the value
+    would be dropped from the address, the images shown and the bulk actions' selection
+    then matching more than the lead asked for."""
+    sent = Counter(pair for field in fields for pair in _sent(field))
+    kept = []
+    for name, image_filter in FILTERS.items():
+        for value in param_values(params, name):
+            if sent[(name, value)]:
+                sent[(name, value)] -= 1
+                continue
+            kept.append(
+                {
+                    "name": name,
+                    "label": image_filter.label,
+                    "help": image_filter.help,
+                    "kind": KEPT_GROUP,
+                    "group": KEPT_GROUP,
+                    "options": (),
+                    "checkboxes": False,
+                    "values": [value],
+                    "value": value,
+                }
+            )
+    return kept
+
+
+def _sent(field: dict[str, Any]) -> list[tuple[str, str]]:
+    """The (name, value) pairs an input of the form sends back as the page shows it."""
+    name, value = field["name"], field["value"]
+    offered = {option for option, _ in field["options"]}
+    if field.get("checkboxes", False):
+        return [(name, v) for v in field["values"] if v in offered]
+    if offered:
+        return [(name, value)] if value in offered else []
+    if not value or not _input_takes(field.get("input") or field["kind"], value):
+        return []
+    prefix = field.get("data_field", "")
+    return [(name, f"{prefix}:{value}" if prefix else value)]
+
+
+def _input_takes(kind: str, value: str) -> bool:
+    """Whether a number or date input keeps ``value`` (a browser empties one it cannot
+    read: a date with a time, a number in hexadecimal)."""
+    if kind == "date":
+        try:
+            dt.date.fromisoformat(value)
+        except ValueError:
+            return False
+        return len(value) == len("2024-05-01")
+    if kind in ("number", "integer"):
+        try:
+            return math.isfinite(float(value)) and "_" not in value
+        except ValueError:
+            return False
+    return True
 
 
 # Which filter of a project field's the page offers for each kind of field: a choice's

@@ -8,6 +8,7 @@ form answers 400 with the page and the reason beside the field it is about.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from django import forms
@@ -34,9 +35,17 @@ KIND_WORDS = {
 }
 
 
-def choices_split(text: str) -> list[str]:
-    """The choices typed in a box: one a line (commas separate them too)."""
-    return [part.strip() for line in text.splitlines() for part in line.split(",") if part.strip()]
+def choices_split(text: str, *, kept: Sequence[str] = ()) -> list[str]:
+    """The choices typed in a box: one a line (commas separate them too). A line that is
+    one of ``kept`` (the field's choices as the box showed them, one a line) is that
+    choice whole: a choice set over REST may hold a comma."""
+    whole = set(kept)
+    return [
+        part.strip()
+        for line in text.splitlines()
+        for part in ([line] if line.strip() in whole else line.split(","))
+        if part.strip()
+    ]
 
 
 class FieldAddForm(DomainForm):
@@ -108,7 +117,11 @@ def _field_change(
                 first = next(iter(form.errors.values()))
                 raise ValidationFailed(" ".join(str(error) for error in first), field="name")
             data = form.cleaned_data
-            choices = choices_split(data["choices"]) if field.kind == "choice" else None
+            choices = (
+                choices_split(data["choices"], kept=field.choices)
+                if field.kind == "choice"
+                else None
+            )
             field = metadata_fields.field_update(field=field, name=data["name"], choices=choices)
             messages.success(request, f"Field {field.name} saved.")
     except DomainError as exc:

@@ -19,7 +19,7 @@ import pytest
 from django.core.cache import cache
 from django.test import Client
 
-from labeler.images.models import Image, ImageTag
+from labeler.images.models import FieldValue, Image, ImageTag
 from tests.api.test_permission_matrix import RULES, Rule, path_of, routes
 from tests.api.test_permission_matrix import world as world
 from tests.conftest import client_for
@@ -31,7 +31,17 @@ ROOT = "blind-mnt-root"  # the mounted folder's name: its path must not reach an
 # The class the names carry ("kitten": no label's name, nor in any help text), and the
 # rest of what came with the files.
 SECRETS = ("kitten", "Kitten", "DSC_", ROOT)
-METADATA = ("KittenCam", "kitten-licence", "from-kitten-folder", "kitten/DSC")
+METADATA = (
+    "KittenCam",
+    "kitten-licence",
+    "from-kitten-folder",
+    "kitten/DSC",
+    "kitten-origin",
+    "kitten-site",
+)
+# Where the photos were taken, as the API (JSON) and the pages (5 places) write it: for
+# the project's leads and admins only.
+POSITION = ("12.3456", "65.4321")
 FILE_ADDRESS = re.compile(r"""(?:https?://testserver)?/files/\d+/[^/"'\s<>]+/[^"'\s<>]+""")
 
 
@@ -45,8 +55,11 @@ def dataset(
         image.original_name = f"DSC_{number}_kitten.png"
         image.source, image.source_key = "import", f"kitten/DSC_{number}_kitten.png"
         image.camera, image.licence = "KittenCam 3000", "kitten-licence"
+        image.origin = "kitten-origin"
+        image.gps_latitude, image.gps_longitude = 12.3456789, -65.4321
         image.save()
         ImageTag.objects.create(image=image, name="from-kitten-folder")
+        FieldValue.objects.create(field_id=world["ids"]["field"], image=image, text="kitten-site")
     folder = tmp_path / ROOT / "kitten"
     folder.mkdir(parents=True)
     (folder / "DSC_9_kitten.png").write_bytes(image_bytes(size=(40, 30)))
@@ -165,6 +178,18 @@ def test_leads_and_reviewers_see_names_and_metadata(dataset, project, lead):
     assert leaked  # the walk finds them where they are shown
     _, leaked, _ = walk(dataset, lead, secrets=METADATA)
     assert leaked
+
+
+def test_reviewers_meet_no_position_anywhere_and_leads_do(dataset, project, lead):
+    """Where a photo was taken is for leads and admins: no page or answer a reviewer opens
+    (the images, the slices, the exports they may read...) holds it."""
+    reviewer = UserFactory(username="looker")
+    add_member(project, reviewer, "reviewer")
+    statuses, leaked, _ = walk(dataset, reviewer, secrets=POSITION)
+    assert not leaked, "\n".join(leaked)
+    assert statuses["api:image-detail"] == statuses["api:slices"] == 200
+    _, leaked, _ = walk(dataset, lead, secrets=POSITION)
+    assert leaked  # the walk reaches them where they are shown
 
 
 def test_with_the_setting_on_annotators_see_file_names_but_no_metadata(dataset, project, annotator):

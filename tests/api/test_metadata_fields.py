@@ -107,10 +107,40 @@ def test_a_lead_sets_an_images_metadata_and_reads_it_back(
     assert item["fields"] == {"age": 41.0, "site": "south", "visit": "2024-04-30"}
 
 
+def test_null_clears_each_value_as_the_image_pages_form_sends_it(
+    api_as, lead, project, declared, make_images
+):
+    """The image page's form sends null for an input left empty (no capture time, no
+    position): the rest of its body is saved, and null clears what was set."""
+    image = make_images(project, 1)[0]
+    url = images_url(project, f"{image.pk}/")
+    set_all = {
+        "captured_at": "2024-05-01T10:00:00Z",
+        "gps": {"latitude": 1.5, "longitude": 2.5},
+        "origin": "scan",
+        "camera": "Canon",
+        "licence": "CC0-1.0",
+        "fields": {"age": 30},
+    }
+    assert api_as(lead).patch(url, set_all, format="json").status_code == 200
+    form = {"captured_at": None, "gps": None, "origin": "plot 4", "camera": None}
+    response = api_as(lead).patch(url, {**form, "licence": None}, format="json")
+    assert response.status_code == 200, response.content
+    item = response.json()
+    assert (item["captured_at"], item["gps"]) == (None, None)
+    assert (item["origin"], item["camera"], item["licence"]) == ("plot 4", "", "")
+    assert item["fields"] == {"age": 30.0}  # left out: unchanged
+    many = {"images": [image.pk], "captured_at": "2024-01-02", "licence": None}
+    answer = api_as(lead).post(images_url(project, "metadata/"), many, format="json")
+    assert answer.status_code == 200, answer.content
+
+
 @pytest.mark.parametrize(
     ("body", "field"),
     [
         ({"fields": {"site": "west"}}, "fields.site"),
+        ({"fields": {"age": 10**400}}, "fields.age"),  # a JSON integer no float holds
+        ({"gps": {"latitude": 10**400, "longitude": 0}}, "gps.latitude"),
         ({"fields": {"colour": "red"}}, "fields.colour"),
         ({"fields": {"age": "old"}, "origin": "x"}, "fields.age"),
         ({"captured_at": "soon", "fields": {"age": 1}}, "captured_at"),

@@ -76,6 +76,16 @@ def test_the_images_page_filters_by_fields_and_a_box_on_the_map(live_server, pag
     expect(page.locator(".browse-card")).to_have_count(1)
     expect(page.locator(f".browse-card[data-image-id='{images[3].pk}']")).to_have_count(1)
     screenshot("images-page-field-filters", full_page=False)
+    # A second site and a file's hash, which the form has no input of their own for (a
+    # slice's link, a shared address), stay in the address when another filter changes.
+    kept = f"field=site:north&field=site:south&sha256={images[1].sha256}"
+    page.goto(f"{live_server.url}/projects/{project.pk}/images/?{kept}")
+    expect(page.locator("#filters fieldset[data-group=kept] input")).to_have_count(2)
+    page.locator("#filter-field_max-age").fill("60")
+    page.locator("#filter-field_max-age").press("Enter")
+    expect(page).to_have_url(re.compile(r"[?&]field_max=age%3A60(&|$)"), timeout=WAIT)
+    expect(page).to_have_url(re.compile(r"field=site%3Asouth.*sha256="))
+    expect(page.locator(".browse-card")).to_have_count(1)  # photo 1: south, 25
     # A field the project lacks, in a hand-made address: the page says which.
     page.goto(f"{live_server.url}/projects/{project.pk}/images/?field=colour:red")
     expect(page.locator("#filter-error")).to_contain_text("no field named 'colour'")
@@ -107,3 +117,16 @@ def test_a_lead_edits_an_images_metadata_on_its_page(live_server, page, screensh
     assert saved.gps_longitude == 2.5
     assert saved.captured_at.isoformat() == "2024-05-01T08:00:00+00:00"
     assert image_field_values(project, "field:age").get(image.pk) is None
+    # Emptied, the capture time and the position are cleared: the form sends null for them.
+    page.locator("#metadata-edit summary").click()
+    for name in ("captured_at", "latitude", "longitude"):
+        form.locator(f"input[name={name}]").fill("")
+    form.get_by_role("button", name="Save metadata").click()
+    expect(page.locator("#file-taken")).to_contain_text("No capture time", timeout=WAIT)
+    expect(page.locator("#file-position")).to_contain_text("No position")
+    cleared = Image.objects.get(pk=image.pk)
+    assert (cleared.captured_at, cleared.gps_latitude, cleared.origin) == (
+        None,
+        None,
+        "Field survey, plot 4",
+    )

@@ -76,6 +76,19 @@ def test_a_choice_an_image_holds_is_kept_with_the_reason(client, lead, project, 
     assert names(project) == {"site": ("choice", ["north", "south"])}
 
 
+def test_a_choice_holding_a_comma_is_kept_whole_when_the_field_is_saved(client, lead, project):
+    """A choice set over REST may hold a comma; the page shows the choices one a line, and
+    saving them back (a rename, a new line) kept splitting it in two."""
+    field = field_create(project=project, name="ward", kind="choice", choices=["A, north"])
+    client.force_login(lead)
+    page = client.get(url(project)).content.decode()
+    shown = page[page.index(f'id="choices-{field.pk}"') :].split(">", 1)[1].split("</textarea")[0]
+    assert shown == "A, north"
+    form = {"action": "change", "field": field.pk, "name": "unit", "choices": f"{shown}\nB, C"}
+    assert client.post(url(project), form).status_code == 302
+    assert names(project) == {"unit": ("choice", ["A, north", "B", "C"])}
+
+
 def test_only_leads_and_admins_open_the_fields_page(client, reviewer, project):
     client.force_login(reviewer)
     assert client.get(url(project)).status_code == 403

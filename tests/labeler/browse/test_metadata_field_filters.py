@@ -26,6 +26,7 @@ SCENE = {
     "fiji": ("site 7", (-17.7, 178.1), "south", 52, "2024-06-30", None),
     "samoa": ("site 7", (-13.8, -172.1), None, None, None, "blurred"),
     "nowhere": ("", None, None, None, None, None),
+    "berlin": ("Straße café", None, None, None, None, "Straße café"),
 }
 
 
@@ -81,6 +82,13 @@ def found(project, user, query: str, images) -> set[str]:
         ("field_contains=note:ED", {"paris", "samoa"}),  # too short for a trigram
         ("field_contains=site:ort", {"paris"}),  # a choice's text too
         ("field=site:north&origin=kaggle&bbox=40,-5,52,10", {"paris"}),
+        # Upper-cased by the database on both sides, as its indexes are: Python's upper()
+        # makes "SS" of "ß", which the database's never matched.
+        ("origin=straße CAFÉ", {"berlin"}),
+        ("field=note:STRAßE CAFÉ", {"berlin"}),
+        ("field_contains=note:ß", {"berlin"}),
+        ("origin=Straße cafe\u0301", {"berlin"}),  # é typed as e and an accent
+        ("field_contains=note:cafe\u0301", {"berlin"}),
     ],
 )
 def test_each_filter_matches_the_images_it_names(project, lead, scene, query, expected):

@@ -79,6 +79,9 @@ def test_a_date_until_reaches_the_end_of_its_day():
         ({"split": "0.8,0.3"}, "split"),
         ({"split": "a,b"}, "split"),
         ({"split": 5}, "split"),
+        ({"split": [10**400, 0]}, "split"),  # a JSON integer no float holds
+        ({"min_confidence": 10**400}, "min_confidence"),
+        ({"split": "project", "seed": 3}, "seed"),  # the project's split draws nothing
         ({"seed": "x"}, "seed"),
         ({"seed": 1.5}, "seed"),
         ({"seed": 2**70}, "seed"),

@@ -113,6 +113,27 @@ def test_removing_a_field_removes_its_values(project, fields, make_images):
     assert not FieldValue.objects.exists() and "age" not in project_fields(project)
 
 
+def test_a_change_read_before_its_field_went_or_its_choice_was_taken_away_is_refused(
+    project, fields, make_images
+):
+    """A change checked against the fields as they were, then written after another
+    request removed one (or a choice it gives): a 409 naming the field, nothing written
+    (the foreign key was once a 500 at commit)."""
+    (image,) = make_images(project, 1)
+    removed = description_read({"origin": "scan", "fields": {"age": 3}}, fields=fields)
+    taken = description_read({"origin": "scan", "fields": {"site": "south"}}, fields=fields)
+    # As other requests do it: with the fields as they read them.
+    field_delete(field=project.metadata_fields.get(name="age"))
+    field_update(field=project.metadata_fields.get(name="site"), choices=["north"])
+    before = stored(project)
+    for description, words in ((removed, "removed meanwhile"), (taken, "taken away")):
+        with pytest.raises(Conflict, match=words):
+            images_describe(project=project, image_ids=[image.pk], description=description)
+        with pytest.raises(Conflict, match=words):
+            images_describe_each(project=project, changes=[(image.pk, description)])
+    assert stored(project) == before
+
+
 def test_one_image_is_described_whole(project, fields, make_images):
     image = make_images(project, 1)[0]
     body = {

@@ -58,6 +58,7 @@ def test_a_position_is_both_coordinates_in_range_or_none():
         ("north", 0, "gps.latitude"),
         (True, 0, "gps.latitude"),
         (10, None, "gps.longitude"),
+        (10**400, 0, "gps.latitude"),  # a JSON integer no float holds
     ]:
         with pytest.raises(ValidationFailed) as refused:
             position_clean(latitude, longitude)
@@ -94,6 +95,8 @@ def test_a_fields_value_is_stored_as_its_kind(kind, given, stored):
         ("text", "x" * 256, "at most 255"),
         ("text", "a\nb", "line breaks"),
         ("text", ["a"], "must be text"),
+        ("number", 10**400, "is not a finite number"),  # a JSON integer past a float's range
+        ("number", 2**1024 - 1, "is not a finite number"),  # rounds up past the largest float
     ],
 )
 def test_a_value_its_field_cannot_hold_is_refused_naming_the_field(kind, given, words):
@@ -108,6 +111,17 @@ def test_choices_are_distinct_short_texts():
     for bad in (*bad_choices, [f"c{n}" for n in range(201)]):
         with pytest.raises(ValidationFailed):
             choices_clean(bad)
+
+
+def test_text_is_kept_composed_so_one_letter_is_one_value_however_typed():
+    """An "é" as one character or as "e" and an accent is one value: a choice cannot be
+    given twice so, and a value typed either way is the choice."""
+    composed, decomposed = "caf\u00e9", "cafe\u0301"
+    with pytest.raises(ValidationFailed, match="given twice"):
+        choices_clean([composed, decomposed])
+    assert choices_clean([decomposed]) == [composed]
+    assert field_value_clean("choice", [composed], decomposed, field="site") == composed
+    assert text_clean(decomposed, field="origin", most=10) == composed
 
 
 def test_free_text_is_trimmed_and_bounded():

@@ -241,3 +241,33 @@ def test_a_project_that_keeps_no_position_takes_none_from_a_labels_file(
     assert post(api_as(lead), project, "csv", CSV).status_code == 201
     image = Image.objects.get(project=project, original_name="a.png")
     assert (image.gps_latitude, image.origin) == (None, "Kaggle")
+
+
+@pytest.mark.parametrize("no_date", [0, "0000-00-00 00:00:00"])
+def test_a_coco_file_saying_no_capture_time_as_its_writer_does_imports(
+    api_as, lead, project, no_date
+):
+    """CVAT and Datumaro write each image's date_captured as 0 (and a licence 0 with no
+    name), other tools a date of zeros: no capture time, not a refusal of the import."""
+    cvat = {
+        "licenses": [{"name": "", "id": 0, "url": ""}],
+        "categories": [{"id": 1, "name": "cat", "supercategory": ""}],
+        "images": [
+            {
+                "id": 1,
+                "width": 32,
+                "height": 24,
+                "file_name": "a.png",
+                "license": 0,
+                "flickr_url": "",
+                "coco_url": "",
+                "date_captured": no_date,
+            }
+        ],
+        "annotations": [{"id": 1, "image_id": 1, "category_id": 1}],
+    }
+    response = post(api_as(lead), project, "coco", json.dumps(cvat).encode(), images=("a.png",))
+    assert response.status_code == 201, response.content
+    image = Image.objects.get(project=project)
+    assert (image.captured_at, image.licence) == (None, "")
+    assert image.final_label.labels.get().name == "cat"

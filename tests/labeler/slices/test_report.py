@@ -286,3 +286,13 @@ def test_number_ranges_keep_equal_values_together():
     (ones,) = [v for v in found if 0 in v.image_ids]
     assert set(ones.image_ids.tolist()) >= {0, 1, 2, 3, 4, 5}
     assert all(v.value.count("..") == 1 for v in found)
+
+
+def test_a_number_ranges_value_holds_its_ends_exactly():
+    """The ends are as stored, so the range filters of a slice's link hold its images: they
+    were rounded to 6 digits (1.2345678 became 1.23457, and its image fell outside)."""
+    numbers = np.array([1.2345678, 2.3456749, 123456.78, 1e-7, 7.0])
+    found = number_ranges(np.arange(5, dtype=np.int64), numbers)
+    ends = {float(end) for v in found for end in v.value.split("..")}
+    assert ends == set(numbers.tolist())
+    assert "1.23457 to 1.23457" in {v.name for v in found}  # rounded for reading only
