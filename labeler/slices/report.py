@@ -26,7 +26,7 @@ from labeler.agreement.metrics import Figure
 from labeler.agreement.metrics.linearised import fleiss_kappa_within
 from labeler.agreement.selectors import figure_json
 from labeler.cached import cached
-from labeler.images.models import Image
+from labeler.images.models import Image, MetadataField
 from labeler.predictions.models import ModelVersion, VersionTestOutputs
 from labeler.predictions.selectors import current_model
 from labeler.projects.models import Project
@@ -112,13 +112,19 @@ def slice_report_current(
 
 def _choices(project: Project, version: ModelVersion | None, correction: str) -> str:
     """What the report is asked for, beside the data: a digest of it. "The current
-    version" names which one, so a recent report is not served once another is promoted."""
+    version" names which one, so a recent report is not served once another is promoted;
+    so do the project's fields."""
     if version is None:
         current = current_model(project)
         chosen = f"current:{current.pk if current is not None else None}"
     else:
         chosen = str(version.pk)
-    state = f"{REPORT_VERSION}:{correction}:{chosen}:{timezone.get_current_timezone()}"
+    # The project's own fields are dimensions: one added, renamed or removed is a new
+    # report at once (a slice's link names the field).
+    fields = list(
+        MetadataField.objects.filter(project=project).order_by("pk").values_list("pk", "name")
+    )
+    state = f"{REPORT_VERSION}:{correction}:{chosen}:{timezone.get_current_timezone()}:{fields}"
     return hashlib.sha256(state.encode()).hexdigest()
 
 

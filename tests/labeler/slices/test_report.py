@@ -18,7 +18,7 @@ from labeler.annotations.models import FinalLabel
 from labeler.annotations.submit import annotation_record
 from labeler.images.catalogue import images_describe
 from labeler.images.descriptions import description_read
-from labeler.images.metadata_fields import field_create
+from labeler.images.metadata_fields import field_create, field_update
 from labeler.images.models import Image
 from labeler.predictions.selectors import version_test_outputs
 from labeler.slices.dimensions import number_ranges
@@ -103,7 +103,7 @@ def test_the_report_is_cached_until_a_label_changes(planted, django_assert_max_n
     current one); a new label gives a new current report, while readers of the recent
     one keep theirs for its five minutes."""
     first = slice_report(planted.project)
-    with django_assert_max_num_queries(1):  # which version is current
+    with django_assert_max_num_queries(2):  # which version is current, the fields
         assert slice_report(planted.project) == first
     with django_assert_max_num_queries(8):
         assert slice_report_current(planted.project) == first
@@ -125,6 +125,18 @@ def test_a_model_promoted_since_the_recent_report_is_in_the_next_one(planted):
     version = planted_model(planted, fails_on="OtherCam")
     after = slice_report(planted.project)
     assert after["model"]["version"]["id"] == version.pk
+
+
+def test_a_field_added_or_renamed_since_the_recent_report_is_in_the_next_one(planted):
+    """A slice's link names the field: a report naming a renamed field would link to a
+    filter that now refuses it."""
+    project = planted.project
+    slice_report(project)
+    field = field_create(project=project, name="site", kind="choice", choices=["north"])
+    assert "field:site" in {d["key"] for d in slice_report(project)["dimensions"]}
+    field_update(field=field, name="ward")
+    keys = {d["key"] for d in slice_report(project)["dimensions"]}
+    assert "field:ward" in keys and "field:site" not in keys
 
 
 def test_a_project_without_labels_has_a_report_that_says_so():
