@@ -125,6 +125,11 @@ class BaselineSerializer(serializers.Serializer):
     seen = serializers.IntegerField(
         required=False, help_text="Images left out: the current one trained or validated on them."
     )
+    unmeasured = serializers.CharField(
+        required=False,
+        help_text="Why the current version could not be compared, where it could not "
+        '("its labels differ", "its weights could not be read").',
+    )
     accuracy = serializers.FloatField(required=False, allow_null=True)
     macro_f1 = serializers.FloatField(required=False, allow_null=True)
     candidate_accuracy = serializers.FloatField(

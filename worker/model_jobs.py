@@ -208,18 +208,20 @@ def _baseline(
 
     Images the current model saw would flatter it (a model trained before the project had
     a test split trained on some of today's test images), so they are left out. None when
-    there is nothing comparable: no current model, other labels, or an unreadable file;
-    ``images`` 0 when no test image is left (or the project has none yet).
+    there is no current model; ``images`` 0 when no test image is left (or the project has
+    none yet), or when the current one cannot be compared (``unmeasured`` says why: other
+    labels, or weights that cannot be read).
     """
     current = current_model(project)
     if current is None or not current.weights:
         return None
     if tested is None:
         return {"version": current.version, "images": 0, "seen": 0, "split": "test"}
+    unmeasured = {"version": current.version, "images": 0, "seen": 0, "split": "test"}
     try:
         loaded = _load(current.weights, current.weights_sha256, device)
         if list(loaded.meta["label_ids"]) != list(tested.label_ids):
-            return None
+            return {**unmeasured, "unmeasured": "its labels differ"}
         seen = set(current.validation_image_ids or [])
         if loaded.trained_on is not None:
             seen.update(int(i) for i in loaded.trained_on.tolist())
@@ -228,7 +230,7 @@ def _baseline(
         )
     except Exception:  # a missing or unreadable old model is no reason to fail the new one
         logger.exception("Could not measure model version %s for comparison", current.pk)
-        return None
+        return {**unmeasured, "unmeasured": "its weights could not be read"}
 
 
 @functools.lru_cache(maxsize=2)

@@ -44,10 +44,14 @@ def promotion_decide(
     if current is None:
         return True, "Promoted: the project had no current model."
     if baseline is None:
-        reason = "it could not be measured on the same test images (its labels differ)"
+        reason = "it could not be measured on the same test images"
         return True, f"Promoted: v{current.version} was not compared: {reason}."
     if not baseline.get("images"):
-        if baseline.get("seen"):
+        if baseline.get("unmeasured"):
+            reason = (
+                f"it could not be measured on the same test images ({baseline['unmeasured']})"
+            )
+        elif baseline.get("seen"):
             reason = (
                 f"it was trained or validated on every one of the {baseline['seen']} test images"
             )

@@ -64,6 +64,14 @@ def test_the_current_model_is_compared_only_on_images_it_did_not_see(
     only_seen = jobs._baseline(project, seen, "cpu")
     assert only_seen == {"version": 1, "images": 0, "seen": 3, "split": "test"}
 
+    # Other labels, or weights that cannot be read: not compared, and the reason kept.
+    other = TestOutputs(ids, y, np.eye(len(label_ids))[y], label_ids[::-1], False, None)
+    assert jobs._baseline(project, other, "cpu")["unmeasured"] == "its labels differ"
+    jobs.weights_path(first.weights).write_bytes(b"not a weights file")
+    jobs._load.cache_clear()
+    unread = jobs._baseline(project, perfect, "cpu")
+    assert unread["unmeasured"] == "its weights could not be read" and unread["images"] == 0
+
 
 @pytest.mark.django_db
 def test_training_and_pre_labelling_keep_the_decoded_inputs(

@@ -133,7 +133,27 @@ def test_new_labels_with_the_same_figures_still_promote(project, labelled):
     [
         ({"version": 1, "images": 0, "seen": 0, "split": "test"}, NO_TEST_IMAGES),
         ({"version": 1, "images": 0, "seen": 6, "split": "test"}, "on every one of the 6"),
-        (None, "its labels differ"),
+        (None, "could not be measured on the same test images"),
+        (
+            {
+                "version": 1,
+                "images": 0,
+                "seen": 0,
+                "split": "test",
+                "unmeasured": "its labels differ",
+            },
+            "(its labels differ)",
+        ),
+        (
+            {
+                "version": 1,
+                "images": 0,
+                "seen": 0,
+                "split": "test",
+                "unmeasured": "its weights could not be read",
+            },
+            "(its weights could not be read)",
+        ),
     ],
 )
 def test_a_version_that_could_not_be_compared_is_promoted_and_says_why(
