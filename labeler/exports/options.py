@@ -99,6 +99,8 @@ class ExportOptions:
         data = asdict(self)
         shares = self.split_shares
         data["split"] = list(shares) if shares else self.split
+        if self.split_by_project:
+            del data["seed"]  # no seed with the project's own split (the parser refuses one)
         if self.image_ids is None:
             del data["image_ids"]
         else:

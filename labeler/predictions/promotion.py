@@ -48,9 +48,7 @@ def promotion_decide(
         return True, f"Promoted: v{current.version} was not compared: {reason}."
     if not baseline.get("images"):
         if baseline.get("unmeasured"):
-            reason = (
-                f"it could not be measured on the same test images ({baseline['unmeasured']})"
-            )
+            reason = f"it could not be measured on the same test images ({baseline['unmeasured']})"
         elif baseline.get("seen"):
             reason = (
                 f"it was trained or validated on every one of the {baseline['seen']} test images"
