@@ -1,0 +1,1 @@
+"""Drift checks: recent served inputs against a version's test images."""

@@ -1,0 +1,1 @@
+"""Webhooks a lead registers, and the record of each delivery."""
