@@ -77,7 +77,9 @@ class DeliverySerializer(serializers.ModelSerializer):
 class EventSerializer(serializers.Serializer):
     name = serializers.CharField()
     cause = serializers.CharField()
-    data = serializers.DictField(child=serializers.CharField(), help_text="Its data's keys.")
+    keys = serializers.DictField(
+        child=serializers.CharField(), help_text="What its body's data holds: each key, in words."
+    )
 
 
 class WebhookViewSet(
@@ -162,9 +164,9 @@ class WebhookViewSet(
     @extend_schema(responses={200: EventSerializer(many=True)})
     @action(detail=False, methods=["get"])
     def events(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        """Every event a webhook may hear: its name, its cause and its data's keys."""
+        """Every event a webhook may hear: its name, its cause and its data's keys (``keys``)."""
         self.require_manager()
-        return Response([{"name": e.name, "cause": e.cause, "data": e.data} for e in EVENTS])
+        return Response([{"name": e.name, "cause": e.cause, "keys": e.data} for e in EVENTS])
 
     def _delivery_answer(self, delivery: WebhookDelivery) -> Response:
         delivery.refresh_from_db()  # sent already where tasks run in-process
