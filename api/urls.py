@@ -52,6 +52,7 @@ from api.training import (
     TrainView,
 )
 from api.users import UserViewSet
+from api.webhooks import WebhookViewSet
 
 app_name = "api"
 
@@ -71,6 +72,7 @@ project_router.register("images", ImageViewSet, basename="image")
 project_router.register("annotations", AnnotationViewSet, basename="annotation")
 project_router.register("skips", SkipViewSet, basename="skip")
 project_router.register("fields", MetadataFieldViewSet, basename="metadata-field")
+project_router.register("webhooks", WebhookViewSet, basename="webhook")
 
 urlpatterns = [
     path("auth/token/", TokenLoginView.as_view(), name="token"),

@@ -15,6 +15,7 @@ The chains, in the order they run:
             -> near-duplicates whose final labels differ sent to review
             -> a retraining started once ``retrain_after`` new final labels came in
             -> the agreement report and the review queue cached for the pages
+            -> webhooks told when the review queue grew past its alert size
 
     images added: an upload (``images_ingest``), an import (``images_import``), a step
     of a registered bucket's or folder's scan (``reference_scan``, task)
@@ -68,6 +69,7 @@ from labeler import jobs
 from labeler.agreement.duplicate_labels import duplicate_reviews_request
 from labeler.agreement.final_labels import final_labels_refresh
 from labeler.agreement.review import review_candidates
+from labeler.agreement.review_size import review_queue_size_check
 from labeler.agreement.selectors import agreement_report
 from labeler.annotations.changes import MARGIN_SECONDS, labels_changed
 from labeler.images import services as image_services
@@ -110,6 +112,7 @@ def agreement_refresh(*, project: Project) -> None:
         partial(training_refresh_if_due, project=project),
         partial(agreement_report, project),
         partial(review_candidates, project),
+        partial(review_queue_size_check, project=project),
     ):
         try:
             with transaction.atomic():

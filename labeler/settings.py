@@ -338,6 +338,7 @@ CELERY_TASK_ROUTES = {
     Task.EXPORT_RUN: {"queue": "default"},
     Task.EXPORT_RUN_SMALL: {"queue": "default"},
     Task.BULK_RUN: {"queue": "default"},
+    Task.WEBHOOK_DELIVER: {"queue": "default"},  # network only: any CPU worker
 }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # A web request that sends a task while the broker is down gives up within about a
@@ -592,6 +593,17 @@ LABELER_BULK_BACKGROUND_OVER = env_int("LABELER_BULK_BACKGROUND_OVER", 5000)
 LABELER_FILTER_BUDGET_MS = env_int("LABELER_FILTER_BUDGET_MS", 2000)
 # Filtered listings a user may ask for (the images list and the bulk count), DRF's form.
 LABELER_FILTER_THROTTLE_RATE = os.environ.get("LABELER_FILTER_THROTTLE_RATE") or "120/min"
+# Webhooks (labeler/webhooks, docs/webhooks.md). Deliveries go to public addresses only;
+# these networks (CIDRs, comma-separated) are allowed besides, e.g. a receiver on the LAN.
+LABELER_WEBHOOK_ALLOWED_NETWORKS = env_list("LABELER_WEBHOOK_ALLOWED_NETWORKS", [])
+# Each attempt waits this long to connect and for each read of the answer.
+LABELER_WEBHOOK_TIMEOUT_SECONDS = env_int("LABELER_WEBHOOK_TIMEOUT_SECONDS", 5)
+# Attempts a delivery gets before it fails; the wait doubles from the base up to the max.
+LABELER_WEBHOOK_MAX_ATTEMPTS = env_int("LABELER_WEBHOOK_MAX_ATTEMPTS", 8)
+LABELER_WEBHOOK_RETRY_BASE_SECONDS = env_int("LABELER_WEBHOOK_RETRY_BASE_SECONDS", 30)
+LABELER_WEBHOOK_RETRY_MAX_SECONDS = env_int("LABELER_WEBHOOK_RETRY_MAX_SECONDS", 3600)
+# An answer's body is read up to this many bytes (its first 1,000 characters are kept).
+LABELER_WEBHOOK_ANSWER_BYTES = env_int("LABELER_WEBHOOK_ANSWER_BYTES", 16 * 1024)
 if os.environ.get("SECURE_PROXY_SSL_HEADER_NAME"):
     SECURE_PROXY_SSL_HEADER = (os.environ["SECURE_PROXY_SSL_HEADER_NAME"], "https")
 

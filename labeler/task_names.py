@@ -44,6 +44,8 @@ class Task:
     EXPORTS_PURGE: Final = "worker.tasks.exports_purge"
     # Bulk actions
     BULK_RUN: Final = "worker.tasks.bulk_run"
+    # Webhooks: one delivery's attempt (it sends itself again while it is to be retried)
+    WEBHOOK_DELIVER: Final = "worker.tasks.webhook_deliver"
     # Plumbing
     IDEMPOTENCY_PURGE_EXPIRED: Final = "worker.tasks.idempotency_purge_expired"
     IMPORT_STASHES_PURGE: Final = "worker.tasks.import_stashes_purge"

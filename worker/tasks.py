@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from typing import Any
 
 from celery import shared_task
 from django.conf import settings
@@ -21,6 +22,7 @@ from labeler.imports import stash
 from labeler.predictions import prelabel, runs
 from labeler.projects.models import Project
 from labeler.task_names import Task
+from labeler.webhooks import deliveries as webhook_deliveries
 
 logger = logging.getLogger(__name__)
 
@@ -169,6 +171,20 @@ def exports_purge() -> int:
 def bulk_run(action_id: int) -> None:
     """Run a queued bulk action; a redelivery of one already claimed does nothing."""
     bulk_services.bulk_action_run(action_id=action_id)
+
+
+@shared_task(name=Task.WEBHOOK_DELIVER, bind=True, max_retries=None, acks_late=True)
+def webhook_deliver(self: Any, delivery_id: int) -> None:
+    """Make one attempt at a webhook's delivery; while it is to be tried again, retry this
+    task after the delay the attempt chose (the delivery's row counts the attempts)."""
+    delay = webhook_deliveries.delivery_attempt(delivery_id=delivery_id)
+    if delay is None:
+        return
+    if self.request.is_eager:
+        # No broker: Celery would retry at once; the in-process runner waits the delay out.
+        jobs.enqueue_in(delay, Task.WEBHOOK_DELIVER, delivery_id)
+        return
+    raise self.retry(countdown=delay)
 
 
 # The ml_* tasks run on the "gpu" queue (CELERY_TASK_ROUTES). They import worker.ml inside

@@ -12,6 +12,7 @@ from django.contrib.auth.models import User
 from django.core.files import File
 from django.db import transaction
 from django.db.models import F
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -30,6 +31,8 @@ from labeler.images.duplicate_groups import duplicate_groups_settled_check
 from labeler.predictions.test_split import test_split_assign
 from labeler.projects.models import Project
 from labeler.task_names import Task
+from labeler.webhooks import events
+from labeler.webhooks.services import webhook_event_emit
 
 logger = logging.getLogger(__name__)
 
@@ -218,17 +221,36 @@ def _write(export: Export) -> None:
 
 
 def _finish(export: Export, size: int) -> None:
-    stored = Export.objects.filter(pk=export.pk, status=ExportStatus.RUNNING).update(
-        status=ExportStatus.DONE,
-        file=export.file.name,
-        size_bytes=size,
-        done=F("total"),
-        error="",
-        finished_at=timezone.now(),
-    )
+    """Mark the export done with its file; webhooks hear ``export.ready`` with it."""
+    with transaction.atomic():
+        stored = Export.objects.filter(pk=export.pk, status=ExportStatus.RUNNING).update(
+            status=ExportStatus.DONE,
+            file=export.file.name,
+            size_bytes=size,
+            done=F("total"),
+            error="",
+            finished_at=timezone.now(),
+        )
+        if stored:
+            _ready_announce(export.pk, size)
     # Deleted (or ended by another delivery) meanwhile: keep no orphan file.
     if not stored and export.file.name:
         export.file.storage.delete(export.file.name)
+
+
+def _ready_announce(export_id: int, size: int) -> None:
+    export = Export.objects.get(pk=export_id)
+    webhook_event_emit(
+        project_id=export.project_id,
+        event=events.EXPORT_READY,
+        payload={
+            "export_id": export.pk,
+            "format": export.options.get("format"),
+            "images": export.total,
+            "size_bytes": size,
+            "download_path": reverse("api:export-download", kwargs={"pk": export.pk}),
+        },
+    )
 
 
 def _reason(exc: Exception) -> str:

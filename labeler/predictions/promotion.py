@@ -9,6 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from labeler import jobs
+from labeler.predictions.announcements import model_promoted_announce
 from labeler.predictions.comparison import BETTER, SAME, WORSE
 from labeler.predictions.models import ModelVersion
 from labeler.projects.models import Project
@@ -118,7 +119,8 @@ def _unchanged(baseline: dict[str, Any]) -> bool:
 def model_version_promote(
     *, model_version: ModelVersion, promoted_by: User | None = None, note: str = ""
 ) -> ModelVersion:
-    """Make the version the project's current model and start its pre-label pass on commit.
+    """Make the version the project's current model and start its pre-label pass on commit;
+    webhooks hear ``model.promoted``.
 
     Promoting the current version again changes nothing.
     """
@@ -127,9 +129,9 @@ def model_version_promote(
     version = ModelVersion.objects.select_for_update().get(pk=model_version.pk)
     if version.is_current:
         return version
-    ModelVersion.objects.filter(project_id=version.project_id, is_current=True).update(
-        is_current=False
-    )
+    current = ModelVersion.objects.filter(project_id=version.project_id, is_current=True)
+    previous = current.values_list("version", flat=True).first()
+    current.update(is_current=False)
     version.is_current = True
     version.promoted_at = timezone.now()
     version.promoted_by = promoted_by
@@ -138,4 +140,5 @@ def model_version_promote(
     )
     version.save(update_fields=["is_current", "promoted_at", "promoted_by", "promotion_note"])
     jobs.enqueue(Task.PRELABEL_DISPATCH, version.pk)
+    model_promoted_announce(version=version, previous=previous, automatic=promoted_by is None)
     return version

@@ -29,6 +29,10 @@ from labeler.agreement.final_labels import final_labels_current
 from labeler.annotations.models import Annotation
 from labeler.errors import Conflict, DomainError
 from labeler.images.duplicate_groups import duplicate_groups_settled_check, images_hashing
+from labeler.predictions.announcements import (
+    training_failed_announce,
+    training_finished_announce,
+)
 from labeler.predictions.dataset import (
     Split,
     TrainingSet,
@@ -326,7 +330,9 @@ def training_run_finish(
     test images (``baseline``, see ``promotion.promotion_decide``). ``test_outputs``: its
     probabilities on the held-out test images, stored with it (none without test images).
     Returns None (and records nothing) when the run is no longer running: cancelled
-    meanwhile, reaped, or finished by an earlier delivery.
+    meanwhile, reaped, or finished by an earlier delivery. Webhooks hear
+    ``training.finished`` (and ``model.promoted`` when it was); a failed run's end,
+    ``training.failed``.
     """
     run = TrainingRun.objects.select_for_update().select_related("project").get(pk=run_id)
     if run.status != RunStatus.RUNNING:
@@ -355,9 +361,11 @@ def training_run_finish(
     # The split's note (groups it could not keep apart) stays beside the promotion's.
     _run_end(run, RunStatus.SUCCEEDED, " ".join(filter(None, (run.message, note))))
     if promote:
-        return model_version_promote(model_version=version, note=note)
-    version.promotion_note = note
-    version.save(update_fields=["promotion_note"])
+        version = model_version_promote(model_version=version, note=note)
+    else:
+        version.promotion_note = note
+        version.save(update_fields=["promotion_note"])
+    training_finished_announce(run=run, version=version)
     return version
 
 
@@ -436,3 +444,5 @@ def _run_end(run: TrainingRun, status: str, message: str) -> None:
     if status == RunStatus.SUCCEEDED:
         run.progress = 1.0
     run.save(update_fields=["status", "message", "finished_at", "progress"])
+    if status == RunStatus.FAILED:
+        training_failed_announce(run=run)

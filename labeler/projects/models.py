@@ -62,6 +62,7 @@ class Project(models.Model):
     gold_pause_below = models.FloatField(default=0.0)
     duplicate_distance = models.SmallIntegerField(null=True, blank=True)
     annotators_see_file_names = models.BooleanField(default=False)
+    review_queue_alert_size = models.PositiveIntegerField(default=0)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

@@ -28,7 +28,7 @@ FollowUp = Callable[["Project"], None]
 CrossCheck = Callable[[Mapping[str, Any]], None]
 
 # The layers that own settings, bottom-up: the order of the reference's sections.
-LAYERS = ("annotations", "images", "agreement", "predictions", "exports")
+LAYERS = ("webhooks", "annotations", "images", "agreement", "predictions", "exports")
 
 
 @dataclass(frozen=True)
@@ -84,6 +84,11 @@ SECTIONS = (
         "duplicates",
         "Near-duplicates",
         "Nearly alike images stay on one side of every split; differing labels go to review.",
+    ),
+    SettingsSection(
+        "webhooks",
+        "Webhooks",
+        "Other systems hear what happens here: a training ended, a model promoted, an export.",
     ),
     SettingsSection(
         "privacy",

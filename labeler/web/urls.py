@@ -22,6 +22,7 @@ from labeler.web import (
     slices,
     team,
     throughput,
+    webhooks,
 )
 
 urlpatterns = [
@@ -43,6 +44,7 @@ urlpatterns = [
     path("projects/<int:project_id>/settings/", projects.project_edit, name="project-edit"),
     path("projects/<int:project_id>/members/", projects.project_members, name="project-members"),
     path("projects/<int:project_id>/fields/", metadata_fields.fields_page, name="project-fields"),
+    path("projects/<int:project_id>/webhooks/", webhooks.webhooks_page, name="project-webhooks"),
     path("projects/<int:project_id>/upload/", images.upload, name="project-upload"),
     path("projects/<int:project_id>/images/", browse.images_browse, name="images-browse"),
     path(
