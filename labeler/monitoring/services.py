@@ -41,9 +41,10 @@ def drift_reference_store(
     version = ModelVersion.objects.filter(pk=model_version_id).first()
     if version is None:
         return None
-    probabilities = np.asarray(probabilities, dtype=np.float64).reshape(len(image_ids), -1)
-    embeddings = np.asarray(embeddings, dtype=np.float32).reshape(len(image_ids), -1)
-    top = probabilities.argmax(axis=1) if len(image_ids) else np.zeros(0, dtype=np.int64)
+    n = len(image_ids)
+    probabilities = np.asarray(probabilities, dtype=np.float64).reshape(n, -1 if n else 0)
+    embeddings = np.asarray(embeddings, dtype=np.float32).reshape(n, -1 if n else 0)
+    top = probabilities.argmax(axis=1) if n else np.zeros(0, dtype=np.int64)
     reference, _ = DriftReference.objects.update_or_create(
         model_version=version,
         defaults={
@@ -53,7 +54,7 @@ def drift_reference_store(
             .astype(selectors.CONFIDENCE_DTYPE)
             .tobytes(),
             "embeddings": embeddings.astype(selectors.EMBEDDING_DTYPE).tobytes(),
-            "dimension": int(embeddings.shape[1]) if len(image_ids) else 0,
+            "dimension": int(embeddings.shape[1]),
         },
     )
     return reference

@@ -264,4 +264,5 @@ def verdict_reason(verdict: Verdict) -> str:
             f"No drift found at a {verdict.rate:.2%} false-alarm rate "
             f"(smallest p-value {smallest.p_value:.2g}, {smallest.name})."
         )
-    return "Drift: " + "; ".join(found) + "."
+    text = "; ".join(found)
+    return text[0].upper() + text[1:] + "."

@@ -74,7 +74,8 @@ function pChart(series, threshold, width) {
   const step = Math.max(1, Math.ceil(n / Math.max(2, Math.floor(plotW / 110))));
   series.forEach((check, i) => {
     if (i % step === 0 || i === n - 1) {
-      root.append(svg("text", { x: x(i), y: height - 14, class: "tick", "text-anchor": "middle" }, when(check.created_at)));
+      const anchor = n > 1 && i === 0 ? "start" : n > 1 && i === n - 1 ? "end" : "middle";
+      root.append(svg("text", { x: x(i), y: height - 14, class: "tick", "text-anchor": anchor }, when(check.created_at)));
     }
   });
   for (const test of TESTS) root.append(testPath(series, test, x, y));
