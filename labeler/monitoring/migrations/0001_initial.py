@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ("predictions", "0008_test_split"),
-        ("projects", "0018_project_drift_settings"),
+        ("projects", "0017_project_test_share"),
     ]
 
     operations = [
