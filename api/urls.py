@@ -15,6 +15,7 @@ from api.agreement import AgreementView, ConsensusView
 from api.annotations import AnnotationViewSet
 from api.auth import TokenLoginView
 from api.bulk import BulkActionDetailView, BulkActionListView, BulkView
+from api.drift import DriftChecksView
 from api.duplicates import DuplicateListView
 from api.exports import ExportDetailView, ExportDownloadView, ExportListView, ExportView
 from api.images import ImageViewSet
@@ -122,6 +123,7 @@ urlpatterns = [
     ),
     path("projects/<int:project_pk>/consensus/", ConsensusView.as_view(), name="consensus"),
     path("projects/<int:project_pk>/slices/", SliceReportView.as_view(), name="slices"),
+    path("projects/<int:project_pk>/drift/checks/", DriftChecksView.as_view(), name="drift-checks"),
     path(
         "projects/<int:project_pk>/slices/download/",
         SliceDownloadView.as_view(),

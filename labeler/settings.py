@@ -366,6 +366,8 @@ CELERY_TIMEZONE = TIME_ZONE
 # Final labels and agreement caches are refreshed in the background at most once per this
 # many seconds per project, by one run that sees every label given meanwhile.
 AGREEMENT_REFRESH_SECONDS = env_int("AGREEMENT_REFRESH_SECONDS", 10)
+# How often beat looks for projects due a drift check (labeler.monitoring).
+LABELER_DRIFT_CHECK_SECONDS = env_int("LABELER_DRIFT_CHECK_SECONDS", 3600)
 CELERY_BEAT_SCHEDULE = {
     "purge-expired-leases": {
         "task": Task.ASSIGNMENTS_PURGE_EXPIRED,
@@ -411,6 +413,11 @@ CELERY_BEAT_SCHEDULE = {
     "make-converted-copies": {
         "task": Task.IMAGES_CONVERTED_BACKFILL,
         "schedule": 300.0,
+    },
+    # Drift checks of the projects whose window holds enough served predictions.
+    "check-drift": {
+        "task": Task.DRIFT_CHECKS_DUE,
+        "schedule": float(LABELER_DRIFT_CHECK_SECONDS),
     },
 }
 

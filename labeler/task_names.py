@@ -38,6 +38,11 @@ class Task:
     QUEUE_ORDER_REFRESH: Final = "worker.tasks.queue_order_refresh"
     TRAINING_RUNS_REAP: Final = "worker.tasks.training_runs_reap"
     TRAINING_RUNS_RESEND: Final = "worker.tasks.training_runs_resend"
+    # Monitoring: the drift checks due (beat), one project's check, and a version's
+    # reference (its test images' embeddings: torch, so an ml_* task on the "gpu" queue)
+    DRIFT_CHECKS_DUE: Final = "worker.tasks.drift_checks_due"
+    DRIFT_CHECK: Final = "worker.tasks.drift_check"
+    ML_DRIFT_REFERENCE: Final = "worker.tasks.ml_drift_reference"
     # Exports
     EXPORT_RUN: Final = "worker.tasks.export_run"  # archives, and large text exports
     EXPORT_RUN_SMALL: Final = "worker.tasks.export_run_small"  # never waits behind those

@@ -13,12 +13,15 @@ from django.utils import timezone
 from labeler import flows, jobs
 from labeler.annotations import services as annotation_services
 from labeler.bulk import services as bulk_services
+from labeler.errors import DomainError
 from labeler.exports import retention
 from labeler.exports import services as export_services
 from labeler.idempotency import services as idempotency_services
 from labeler.images import backfill, file_deletes, hash_upgrade
 from labeler.images.duplicate_groups import project_duplicates_regroup
 from labeler.imports import stash
+from labeler.monitoring import selectors as monitoring_selectors
+from labeler.monitoring import services as monitoring_services
 from labeler.predictions import prelabel, runs
 from labeler.projects.models import Project
 from labeler.task_names import Task
@@ -231,3 +234,43 @@ def queue_order_refresh(project_id: int) -> int:
 def training_runs_reap() -> int:
     """Fail running trainings whose worker stopped sending heartbeats; returns how many."""
     return runs.training_runs_reap()
+
+
+@shared_task(name=Task.DRIFT_CHECKS_DUE)
+def drift_checks_due() -> int:
+    """Send a drift check for each project whose window holds enough served predictions."""
+    due = monitoring_selectors.projects_due_for_drift()
+    for project_id in due:
+        jobs.enqueue(Task.DRIFT_CHECK, project_id)
+    return len(due)
+
+
+@shared_task(name=Task.DRIFT_CHECK)
+def drift_check(project_id: int) -> int | None:
+    """Run one project's drift check; returns the check's id (None: its reference was queued,
+    or nothing to check: the reason is logged)."""
+    return _drift_check(project_id, queue_reference=True)
+
+
+def _drift_check(project_id: int, *, queue_reference: bool) -> int | None:
+    try:
+        check = monitoring_services.drift_check_run(
+            project_id=project_id, queue_reference=queue_reference
+        )
+    except DomainError as exc:
+        logger.info("Drift check of project %s skipped: %s", project_id, exc)
+        return None
+    return None if check is None else check.pk
+
+
+@shared_task(name=Task.ML_DRIFT_REFERENCE, acks_late=True, reject_on_worker_lost=True)
+def ml_drift_reference(model_version_id: int, check_after: bool = False) -> int:
+    """Compute a version's drift reference (its test images through the network), then the
+    project's drift check if asked; returns how many test images it holds."""
+    from worker import drift_reference  # torch: only in the worker (see above)
+
+    held = drift_reference.reference_compute(model_version_id)
+    project_id = drift_reference.version_project_id(model_version_id)
+    if check_after and project_id is not None:
+        _drift_check(project_id, queue_reference=False)
+    return held

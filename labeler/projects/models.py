@@ -63,6 +63,10 @@ class Project(models.Model):
     duplicate_distance = models.SmallIntegerField(null=True, blank=True)
     annotators_see_file_names = models.BooleanField(default=False)
     review_queue_alert_size = models.PositiveIntegerField(default=0)
+    # The drift check's settings (declared in labeler/monitoring/project_settings.py).
+    drift_window_hours = models.PositiveIntegerField(default=24)
+    drift_minimum_count = models.PositiveIntegerField(default=100)
+    drift_false_alarm_rate = models.FloatField(default=0.01)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

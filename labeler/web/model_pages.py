@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET
 
 from labeler.agreement.final_labels import final_label_count
+from labeler.monitoring.selectors import drift_state
 from labeler.predictions.selectors import current_model
 from labeler.projects import selectors as project_selectors
 from labeler.projects.models import Project
@@ -42,8 +43,15 @@ def models_page(request: HttpRequest, project_id: int) -> HttpResponse:
         "random_percent": _percent(project.active_learning_random_share),
         "check_percent": _percent(project.machine_check_rate),
         "models": _models_data(project, can_manage=can_manage),
+        "drift": _drift_data(project),
+        "drift_percent": f"{project.drift_false_alarm_rate * 100:g}",
     }
     return render(request, "models/models.html", context)
+
+
+def _drift_data(project: Project) -> dict[str, Any]:
+    """What drift.js needs: the checks (``monitoring.selectors.drift_state``) and where to ask."""
+    return {**drift_state(project), "url": reverse("api:drift-checks", args=[project.pk])}
 
 
 def _models_data(project: Project, *, can_manage: bool) -> dict[str, Any]:

@@ -23,6 +23,12 @@ def classifier_layer(model: nn.Module) -> nn.Linear:
     head = getattr(model, "fc", None) or getattr(model, "head", None) or model.classifier
     layer = head[-1] if isinstance(head, nn.Sequential) else head
     if not isinstance(layer, nn.Linear):
+        # A model loaded for inference (``weights.for_inference``, fused by torch.fx) keeps
+        # the head's layers under their names but not its Sequential: its last Linear.
+        parts = head.modules() if isinstance(head, nn.Module) else []
+        linear = [module for module in parts if isinstance(module, nn.Linear)]
+        layer = linear[-1] if linear else layer
+    if not isinstance(layer, nn.Linear):
         raise TypeError(f"{type(model).__name__} does not end in a linear layer.")
     return layer
 

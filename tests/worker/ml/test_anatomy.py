@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from labeler.predictions.training_config import ARCHITECTURES
-from worker.ml import anatomy, architectures
+from worker.ml import anatomy, architectures, weights
 from worker.ml.inference import predict_tensor
 from worker.ml.weights import LoadedModel
 
@@ -56,3 +56,20 @@ def test_multi_label_probabilities_are_sigmoids():
         loaded, torch.zeros(2, 3, 32, 32, dtype=torch.uint8)
     )
     assert not np.allclose(probs.sum(1), 1.0)
+
+
+@pytest.mark.parametrize("architecture", ARCHITECTURES)
+def test_a_model_loaded_for_inference_gives_its_embeddings_too(architecture):
+    """``weights.load`` fuses the network (torch.fx): its head is no longer a Sequential,
+    yet its last linear layer is found and gives the same embeddings and probabilities."""
+    plain = loaded_model(architecture)
+    fused = LoadedModel(
+        model=weights.for_inference(plain.model, torch.device("cpu")), meta=plain.meta
+    )
+    x = torch.randint(0, 256, (4, 3, 32, 32), dtype=torch.uint8)
+
+    probs, embeddings = anatomy.probabilities_and_embeddings(fused, x)
+
+    expected_probs, expected_embeddings = anatomy.probabilities_and_embeddings(plain, x)
+    np.testing.assert_allclose(probs, expected_probs, atol=1e-4)
+    np.testing.assert_allclose(embeddings, expected_embeddings, atol=1e-3)
