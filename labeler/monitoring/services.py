@@ -18,6 +18,8 @@ from labeler.predictions.models import ModelVersion
 from labeler.predictions.selectors import current_model
 from labeler.projects.models import Project
 from labeler.task_names import Task
+from labeler.webhooks.events import DRIFT_ALARM
+from labeler.webhooks.services import webhook_event_emit
 
 logger = logging.getLogger(__name__)
 
@@ -130,16 +132,31 @@ def _check_record(
             reason=verdict_reason(verdict),
         )
         if check.alarm:
-            transaction.on_commit(lambda: drift_alarm_raised(check))
+            drift_alarm_raised(check)
     return check
 
 
 def drift_alarm_raised(check: DriftCheck) -> None:
-    """What follows a drift alarm: logged for now (the one place an alarm is announced)."""
-    logger.warning(
-        "Drift alarm for project %s, model version %s (check %s): %s",
-        check.project_id,
-        check.model_version_id,
-        check.pk,
-        check.reason,
+    """What follows a drift alarm (the one place an alarm is announced): the project's
+    webhooks hear it, recorded in the check's transaction; the log says it on commit."""
+    data = selectors.check_data(check)
+    webhook_event_emit(
+        project_id=check.project_id,
+        event=DRIFT_ALARM,
+        payload={
+            "model_version_id": check.model_version_id,
+            "version": check.model_version.version,
+            "check_id": check.pk,
+            "tests": data["tests"],
+            "window": {"start": data["window_start"], "end": data["window_end"]},
+        },
+    )
+    transaction.on_commit(
+        lambda: logger.warning(
+            "Drift alarm for project %s, model version %s (check %s): %s",
+            check.project_id,
+            check.model_version_id,
+            check.pk,
+            check.reason,
+        )
     )

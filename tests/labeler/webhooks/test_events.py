@@ -11,14 +11,16 @@ from labeler import flows
 from labeler.agreement.review_requests import review_requests_add, review_requests_resolve
 from labeler.exports import services as export_services
 from labeler.exports.options import export_options_parse
+from labeler.monitoring import services as monitoring
 from labeler.predictions import runs
 from labeler.predictions.models import RunStatus, TrainingRun
 from labeler.predictions.promotion import model_version_promote
 from labeler.task_names import Task
 from labeler.webhooks import services
 from labeler.webhooks.events import EVENT_NAMES
-from tests.factories import ModelVersionFactory
+from tests.factories import ModelVersionFactory, ProjectFactory
 from tests.labeler.exports.data import labelled_images
+from tests.labeler.monitoring.drifted import serve, with_reference
 
 pytestmark = pytest.mark.django_db
 
@@ -161,3 +163,29 @@ def test_the_review_queue_is_announced_once_per_crossing_upward(
         flows.agreement_refresh(project=project)  # back to 1: below again
     grow_to(5)
     assert [body["data"]["size"] for body in heard(receiver)] == [3, 5]
+
+
+def test_a_drift_alarm_is_heard_with_its_check_and_tests(
+    lead, receiver, django_capture_on_commit_callbacks
+):
+    project = ProjectFactory(drift_minimum_count=40)
+    version = with_reference(project)
+    hook = services.webhook_create(
+        project=project, url=receiver.url, events=["drift.alarm"], created_by=lead
+    )
+    receiver.secret = hook.secret
+    serve(project, version, 120, mix=(0.8, 0.1, 0.1), shift=0.7)
+    with django_capture_on_commit_callbacks() as callbacks:
+        check = monitoring.drift_check_run(project_id=project.pk)
+    send_webhooks(callbacks)
+    [alarm] = heard(receiver)
+    assert check is not None and check.alarm
+    assert alarm["event"] == "drift.alarm"
+    data = alarm["data"]
+    assert (data["check_id"], data["version"], data["model_version_id"]) == (
+        check.pk,
+        version.version,
+        version.pk,
+    )
+    assert data["tests"]["labels"]["p_value"] == check.labels_p
+    assert set(data["window"]) == {"start", "end"}
