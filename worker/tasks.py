@@ -215,3 +215,11 @@ def queue_order_refresh(project_id: int) -> int:
 def training_runs_reap() -> int:
     """Fail running trainings whose worker stopped sending heartbeats; returns how many."""
     return runs.training_runs_reap()
+
+
+@shared_task(name=Task.ML_PACKAGE, acks_late=True, reject_on_worker_lost=True)
+def ml_package(model_version_id: int) -> None:
+    """Package a version for download (TorchScript, ONNX, card); files already there stay."""
+    from worker import model_package  # torch: only in the worker (see above)
+
+    model_package.package(model_version_id)
