@@ -107,6 +107,7 @@ class ModelPackageFileView(APIView):
         responses={
             (200, "application/octet-stream"): OpenApiTypes.BINARY,
             403: OpenApiResponse(description="Changed, or made for a lead who no longer leads."),
+            404: OpenApiResponse(description="The file is no longer on the server: ask again."),
             410: OpenApiResponse(description="Expired: ask for the download again."),
         },
     )
