@@ -37,6 +37,9 @@ FILES = {
     "card_json": ("model-card.json", "application/json"),
 }
 MODEL_FILES = ("onnx", "torchscript")
+# A packaging running for longer than this was lost with its worker (it takes a minute or
+# two): asking again starts it again.
+STALE_SECONDS = 30 * 60
 EXPIRED = "This download address has expired: ask for the model's download again for a new one."
 FORGED = "This download address is not valid: it was changed or made for someone else."
 NO_LONGER = "The lead this download address was made for no longer leads the project."
@@ -66,8 +69,8 @@ def package_missing(version: ModelVersion) -> list[str]:
 
 def model_package_request(*, version: ModelVersion) -> ModelPackage:
     """Have the version packaged: queued once; nothing is done while it is queued or
-    running, or when it is ready and every file is there. Raises ValidationFailed for a
-    version without weights."""
+    running (for less than ``STALE_SECONDS``), or when it is ready and every file is
+    there. Raises ValidationFailed for a version without weights."""
     if not version.weights:
         raise ValidationFailed(
             f"Model version {version.version} has no weights file to package.", field="version"
@@ -76,7 +79,11 @@ def model_package_request(*, version: ModelVersion) -> ModelPackage:
         package, created = ModelPackage.objects.select_for_update().get_or_create(
             model_version=version
         )
-        waiting = package.status in (PackageStatus.QUEUED, PackageStatus.RUNNING)
+        waiting = package.status == PackageStatus.QUEUED or (
+            package.status == PackageStatus.RUNNING
+            and package.started_at is not None
+            and (timezone.now() - package.started_at).total_seconds() < STALE_SECONDS
+        )
         if not created and (waiting or _ready(package, version)):
             return package
         package.status, package.message, package.files = PackageStatus.QUEUED, "", {}

@@ -4,8 +4,10 @@ signed, expiring address; everyone else, and every changed or old address, is re
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from labeler.images import links
@@ -154,3 +156,23 @@ def test_a_failed_package_says_why_and_may_be_asked_again(
     client = client_for(lead)
     assert client.get(package_url(version)).json()["message"] == "ValueError: boom"
     assert ready(client, version, django_capture_on_commit_callbacks)["message"] == ""
+
+
+def test_a_packaging_lost_with_its_worker_is_started_again(
+    version, lead, django_capture_on_commit_callbacks
+):
+    """Running for longer than a packaging takes: its worker is gone, so asking restarts it."""
+    started = timezone.now() - timedelta(seconds=packages.STALE_SECONDS + 60)
+    ModelPackage.objects.create(
+        model_version=version, status=PackageStatus.RUNNING, started_at=started
+    )
+    assert ready(client_for(lead), version, django_capture_on_commit_callbacks)["files"]
+
+
+def test_a_packaging_under_way_is_left_alone(version, lead, django_capture_on_commit_callbacks):
+    ModelPackage.objects.create(
+        model_version=version, status=PackageStatus.RUNNING, started_at=timezone.now()
+    )
+    with django_capture_on_commit_callbacks() as sent:
+        answer = client_for(lead).post(package_url(version))
+    assert answer.json()["status"] == "running" and sent == []

@@ -8,10 +8,13 @@ import json
 import numpy as np
 import pytest
 
+from labeler import jobs
 from labeler.images.models import Image
 from labeler.predictions import packages
 from labeler.predictions.model_card import training_hash
 from labeler.predictions.models import ModelPackage, PackageStatus
+from labeler.task_names import Task
+from tests.conftest import client_for
 from tests.worker.ml.packaged_version import (
     PEOPLE,
     SIZE,
@@ -149,3 +152,26 @@ def test_unreadable_weights_fail_the_package_with_the_reason(django_capture_on_c
     assert package.status == PackageStatus.FAILED
     assert "not a model file" in package.message
     assert not packages.package_folder(version).exists()
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_in_the_server_the_packaging_runs_in_a_process_of_its_own():
+    """With no broker, POST answers at once with the package queued; a child process (the
+    web process never loads torch) exports the files, and GET then links them."""
+    users = people()
+    project, stored = packaged_project(users)
+    version = packaged_version(project, stored)
+    client = client_for(users["lena.lindqvist"])
+    assert jobs.run_in_background()
+    try:
+        answer = client.post(f"/api/v1/model-versions/{version.pk}/package/")
+        assert answer.status_code == 202, answer.content
+        assert answer.json()["status"] in ("queued", "running")
+        assert jobs.wait_for_background(300)
+    finally:
+        jobs.stop_background()
+    body = client.get(f"/api/v1/model-versions/{version.pk}/package/").json()
+    assert body["status"] == "ready", body
+    assert set(body["files"]) == set(packages.FILES)
+    assert Task.ML_PACKAGE in jobs.CHILD_PROCESS_TASKS

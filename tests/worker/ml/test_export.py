@@ -15,7 +15,7 @@ from PIL import Image as PILImage
 from labeler.predictions.training_config import ARCHITECTURES
 from worker.ml import architectures, export, weights
 from worker.ml.data import decode_bytes
-from worker.ml.inference import predict_files
+from worker.ml.inference import predict_files, predict_tensor
 
 TOLERANCE = 1e-4
 # (architecture, input size, images): the small CNN on 100 images, the backbones on fewer,
@@ -125,3 +125,25 @@ def test_files_are_written_whole_through_a_temporary_name(tmp_path):
     export.write_atomically(target, b"second")
     assert target.read_bytes() == b"second"
     assert [p.name for p in target.parent.iterdir()] == ["model.onnx"]
+
+
+def test_a_grayscale_model_takes_one_channel(tmp_path):
+    torch.manual_seed(2)
+    model = architectures.build("resnet18", 3, 1, 32)
+    meta = {
+        "architecture": "resnet18",
+        "label_ids": [1, 2, 3],
+        "thresholds": None,
+        "image_size": 32,
+        "grayscale": True,
+        "channels": 1,
+        "normalisation": architectures.normalisation_for("resnet18", 1),
+        "multi_label": False,
+    }
+    weights.save(tmp_path / "gray.pt", model=model, meta=meta)
+    loaded = weights.load(tmp_path / "gray.pt", "cpu")
+    module = export.packaged(loaded)
+    onnx = export.onnx_bytes(module, export.example_pixels(meta))
+    pixels = export.example_pixels(meta, batch=6, seed=4)
+    from_onnx = export.onnx_probabilities(export.onnx_session(onnx), pixels.numpy())
+    assert np.abs(from_onnx - predict_tensor(loaded, pixels)).max() < TOLERANCE
