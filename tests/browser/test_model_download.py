@@ -54,7 +54,7 @@ def test_a_lead_packages_a_version_and_downloads_its_onnx_file(live_server, page
     card.scroll_into_view_if_needed()
     shot = save_screenshot(page, "model-download", full_page=False)
     DOCS_IMAGE.parent.mkdir(exist_ok=True)
-    page.locator("#model-download").screenshot(path=str(DOCS_IMAGE))
+    page.locator("#model-download").screenshot(path=str(DOCS_IMAGE), animations="disabled")
     assert shot.is_file()
 
     with page.expect_download() as started:
