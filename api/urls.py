@@ -31,6 +31,7 @@ from api.machine_labels import (
 )
 from api.members import MembershipViewSet
 from api.metadata_fields import MetadataFieldViewSet
+from api.model_packages import ModelPackageFileView, ModelPackageView
 from api.predictions import ImagePredictionsView, PredictionListView
 from api.progress import HistoryView, ProgressView
 from api.projects import ProjectViewSet
@@ -164,6 +165,12 @@ urlpatterns = [
         "model-versions/<int:pk>/promote/",
         ModelVersionPromoteView.as_view(),
         name="model-version-promote",
+    ),
+    path("model-versions/<int:pk>/package/", ModelPackageView.as_view(), name="model-package"),
+    path(
+        "model-files/<int:pk>/<str:kind>/<int:user_id>/<int:issued>/<str:signature>",
+        ModelPackageFileView.as_view(),
+        name="model-package-file",
     ),
     path("projects/<int:project_pk>/prelabel/", PrelabelView.as_view(), name="prelabel"),
     path(

@@ -515,6 +515,8 @@ SPECTACULAR_SETTINGS = {
         # Where a registration points (references) and how its scan went.
         "ReferenceKindEnum": "labeler.references.models.ReferenceKind",
         "ReferenceStatusEnum": "labeler.references.models.ReferenceStatus",
+        # How far a model version's packaging for download got.
+        "ModelPackageStatusEnum": "labeler.predictions.models.PackageStatus",
     },
 }
 

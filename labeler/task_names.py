@@ -35,6 +35,8 @@ class Task:
     ML_TRAIN: Final = "worker.tasks.ml_train"
     ML_PREDICT: Final = "worker.tasks.ml_predict"
     PRELABEL_DISPATCH: Final = "worker.tasks.prelabel_dispatch"
+    # A model version packaged for download: TorchScript, ONNX and its card.
+    ML_PACKAGE: Final = "worker.tasks.ml_package"
     QUEUE_ORDER_REFRESH: Final = "worker.tasks.queue_order_refresh"
     TRAINING_RUNS_REAP: Final = "worker.tasks.training_runs_reap"
     TRAINING_RUNS_RESEND: Final = "worker.tasks.training_runs_resend"

@@ -274,3 +274,11 @@ def ml_drift_reference(model_version_id: int, check_after: bool = False) -> int:
     if check_after and project_id is not None:
         _drift_check(project_id, queue_reference=False)
     return held
+
+
+@shared_task(name=Task.ML_PACKAGE, acks_late=True, reject_on_worker_lost=True)
+def ml_package(model_version_id: int) -> None:
+    """Package a version for download (TorchScript, ONNX, card); files already there stay."""
+    from worker import model_package  # torch: only in the worker (see above)
+
+    model_package.package(model_version_id)

@@ -79,6 +79,31 @@ def _signature(name: str, issued: int, user_id: int) -> str:
     return signing.Signer(salt=SALT).signature(f"{issued}:{user_id}:{name}")
 
 
+def link_signed(name: str, *, user_id: int, lifetime: int | None = None) -> tuple[int, str]:
+    """(issued, signature) of an address of ``name`` made for this user.
+
+    Issued for the start of the current half of ``lifetime`` (seconds; by default
+    ``LABELER_FILE_LINK_SECONDS``): the same address repeats for that long, and works for
+    between a half and a whole lifetime. Any stored thing's address is signed here (a
+    model's package as well as an image's files), each kind under names of its own.
+    """
+    step = max(1, (lifetime or _lifetime()) // 2)
+    issued = int(_now()) // step * step
+    return issued, _signature(name, issued, user_id)
+
+
+def link_state(
+    *, name: str, issued: int, signature: str, user_id: int, lifetime: int | None = None
+) -> str:
+    """ "valid", "expired" (signed here, too old) or "forged" (not signed here for this
+    user and name: changed, copied to another name, or made up)."""
+    if not constant_time_compare(signature, _signature(name, issued, user_id)):
+        return "forged"
+    if issued + (lifetime or _lifetime()) - int(_now()) <= 0:
+        return "expired"
+    return "valid"
+
+
 def file_link(name: str, *, user_id: int, originals: bool = False) -> str:
     """The address (a path on this site) at which this user may fetch a stored file.
 
@@ -90,9 +115,8 @@ def file_link(name: str, *, user_id: int, originals: bool = False) -> str:
     presign = user_id and (originals or not is_original(name))
     if presign and (presigned := reference_address(name)):
         return presigned
-    step = _lifetime() // 2
-    issued = int(_now()) // step * step
-    kwargs = {"issued": issued, "signature": _signature(name, issued, user_id), "name": name}
+    issued, signature = link_signed(name, user_id=user_id)
+    kwargs = {"issued": issued, "signature": signature, "name": name}
     return reverse("image-file-link", kwargs=kwargs)
 
 
@@ -144,9 +168,8 @@ def file_link_remaining(*, issued: int) -> int:
 
 def file_link_valid(*, name: str, issued: int, signature: str, user_id: int) -> bool:
     """Whether the address was made here for this user and file and has not expired."""
-    if file_link_remaining(issued=issued) <= 0:
-        return False
-    return constant_time_compare(signature, _signature(name, issued, user_id))
+    state = link_state(name=name, issued=issued, signature=signature, user_id=user_id)
+    return state == "valid"
 
 
 def file_project(name: str) -> int | None:

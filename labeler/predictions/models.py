@@ -289,3 +289,35 @@ class LabelCheck(models.Model):
 
     def __str__(self) -> str:
         return f"label check of image {self.image_id} ({'flagged' if self.flagged else 'ok'})"
+
+
+class PackageStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    READY = "ready", "Ready"
+    FAILED = "failed", "Failed"
+
+
+class ModelPackage(models.Model):
+    """A model version packaged to leave the server: TorchScript, ONNX and its model card.
+
+    The files lie under ``LABELER_MODEL_DIR`` (``labeler.predictions.packages``); this row
+    says how far the packaging got and what it wrote.
+    """
+
+    model_version = models.OneToOneField(
+        ModelVersion, on_delete=models.CASCADE, primary_key=True, related_name="package"
+    )
+    status = models.CharField(
+        max_length=16, choices=PackageStatus.choices, default=PackageStatus.QUEUED
+    )
+    message = models.TextField(blank=True, help_text="Why the packaging failed.")
+    files = models.JSONField(
+        default=dict, blank=True, help_text="{kind: {name, bytes, sha256}} once ready."
+    )
+    requested_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"package of model version {self.model_version_id} ({self.status})"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import pytest
 from django.conf import settings
 from django.db import connection
@@ -218,3 +220,17 @@ def test_a_display_copy_is_served_to_members_of_its_project_only(
     other = f"displays/{theirs.project_id}/{theirs.sha256}.jpg"
     assert client.get(links.file_link(other, user_id=annotator.pk)).status_code == 403
     assert Client().get(links.file_link(other, user_id=annotator.pk)).status_code == 403
+
+
+def test_a_link_is_valid_then_expired_and_a_changed_one_forged(monkeypatch):
+    """The one signer of addresses: any name, any lifetime; expired and forged told apart."""
+    monkeypatch.setattr(links, "_now", lambda: 1_000_000.0)
+    issued, signature = links.link_signed("model/1/2/onnx", user_id=5, lifetime=600)
+    assert issued == 1_000_000 // 300 * 300
+    state = functools.partial(links.link_state, issued=issued, lifetime=600)
+    assert state(name="model/1/2/onnx", signature=signature, user_id=5) == "valid"
+    assert state(name="model/1/2/card_md", signature=signature, user_id=5) == "forged"
+    assert state(name="model/1/2/onnx", signature=signature, user_id=6) == "forged"
+    assert state(name="model/1/2/onnx", signature=signature + "x", user_id=5) == "forged"
+    monkeypatch.setattr(links, "_now", lambda: issued + 600.0)
+    assert state(name="model/1/2/onnx", signature=signature, user_id=5) == "expired"
