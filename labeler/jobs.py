@@ -54,7 +54,9 @@ UNAVAILABLE: tuple[type[Exception], ...] = (
 
 # On the web server's background, these run in a child process each (``worker.run_task``):
 # they load torch, and a training would hold the one task thread for minutes.
-CHILD_PROCESS_TASKS = frozenset({Task.ML_TRAIN, Task.PRELABEL_DISPATCH, Task.ML_PREDICT})
+CHILD_PROCESS_TASKS = frozenset(
+    {Task.ML_TRAIN, Task.PRELABEL_DISPATCH, Task.ML_PREDICT, Task.EXPLANATION_RENDER}
+)
 # These run on a thread a core (Pillow lets go of the GIL while it decodes, resizes and
 # encodes): a photo's previews take a tenth of a second, and an upload sends hundreds.
 POOLED_TASKS = frozenset({Task.IMAGE_PREPARE, Task.IMAGES_PREPARE, Task.IMAGE_PREPARE_FORMER})

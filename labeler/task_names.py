@@ -38,6 +38,8 @@ class Task:
     QUEUE_ORDER_REFRESH: Final = "worker.tasks.queue_order_refresh"
     TRAINING_RUNS_REAP: Final = "worker.tasks.training_runs_reap"
     TRAINING_RUNS_RESEND: Final = "worker.tasks.training_runs_resend"
+    # A heat map of why a model version chose a label for an image, kept in storage.
+    EXPLANATION_RENDER: Final = "worker.tasks.explanation_render"
     # Exports
     EXPORT_RUN: Final = "worker.tasks.export_run"  # archives, and large text exports
     EXPORT_RUN_SMALL: Final = "worker.tasks.export_run_small"  # never waits behind those

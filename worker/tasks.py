@@ -215,3 +215,11 @@ def queue_order_refresh(project_id: int) -> int:
 def training_runs_reap() -> int:
     """Fail running trainings whose worker stopped sending heartbeats; returns how many."""
     return runs.training_runs_reap()
+
+
+@shared_task(name=Task.EXPLANATION_RENDER, acks_late=True, reject_on_worker_lost=True)
+def explanation_render(version_id: int, image_id: int, label_id: int | None) -> str | None:
+    """Make and keep a heat map of why the version chose a label for the image."""
+    from worker import explain_jobs  # torch: only in the worker (see ml_predict)
+
+    return explain_jobs.explanation_render(version_id, image_id, label_id)

@@ -39,6 +39,7 @@ class Explanation:
 
     heat: np.ndarray  # float32 (h, w) in [0, 1], the model input's size
     probabilities: np.ndarray  # float32 (L,): softmax, or sigmoid if multi-label
+    label_index: int  # the label explained
 
 
 def heat_map(loaded: LoadedModel, image: np.ndarray, label_index: int) -> np.ndarray:
@@ -47,15 +48,15 @@ def heat_map(loaded: LoadedModel, image: np.ndarray, label_index: int) -> np.nda
     return explain(loaded, image, label_index).heat
 
 
-def explain(loaded: LoadedModel, image: np.ndarray, label_index: int) -> Explanation:
-    """The heat map of ``label_index`` for one uint8 (C, h, w) image, and the model's
-    probabilities for it from the same forward pass.
+def explain(loaded: LoadedModel, image: np.ndarray, label_index: int | None) -> Explanation:
+    """The heat map of ``label_index`` (None: the most probable label) for one uint8
+    (C, h, w) image, and the model's probabilities for it from the same forward pass.
 
     Raises ``IndexError`` for a label index the model has no output for, ``ValueError``
     for an image that is not (C, h, w) with the model's channel count.
     """
     labels = len(loaded.meta["label_ids"])
-    if not 0 <= label_index < labels:
+    if label_index is not None and not 0 <= label_index < labels:
         raise IndexError(f"The model has {labels} labels; there is no label {label_index}.")
     pixels = np.asarray(image)
     if pixels.ndim != 3 or pixels.dtype != np.uint8:
@@ -66,16 +67,21 @@ def explain(loaded: LoadedModel, image: np.ndarray, label_index: int) -> Explana
         normalisation=loaded.meta["normalisation"],
     )
     cam = GradCAM(model=loaded.model, target_layers=[feature_map_layer(loaded.model)])
+    # No target: Grad-CAM takes the largest logit, the most probable label either way.
+    targets = None if label_index is None else [ClassifierOutputTarget(label_index)]
     try:
         with torch.enable_grad():
-            heat = cam(input_tensor=x, targets=[ClassifierOutputTarget(label_index)])[0]
+            heat = cam(input_tensor=x, targets=targets)[0]
         logits = cam.outputs.detach().float()
     finally:
         cam.activations_and_grads.release()
     multi = loaded.meta["multi_label"]
-    probabilities = torch.sigmoid(logits) if multi else torch.softmax(logits, 1)
+    probabilities = (torch.sigmoid(logits) if multi else torch.softmax(logits, 1))[0].cpu().numpy()
     heat = np.nan_to_num(np.asarray(heat, dtype=np.float32), nan=0.0, posinf=0.0, neginf=0.0)
-    return Explanation(heat=np.clip(heat, 0.0, 1.0), probabilities=probabilities[0].cpu().numpy())
+    chosen = int(np.argmax(probabilities)) if label_index is None else label_index
+    return Explanation(
+        heat=np.clip(heat, 0.0, 1.0), probabilities=probabilities, label_index=chosen
+    )
 
 
 def overlay(display: np.ndarray, heat: np.ndarray) -> np.ndarray:

@@ -53,8 +53,20 @@ def test_multi_label_maps_and_sigmoid_probabilities(architecture):
     result = explain.explain(loaded, image, 3)
 
     assert result.heat.shape == (64, 64) and np.isfinite(result.heat).all()
+    assert result.label_index == 3
     expected = predict_tensor(loaded, torch.from_numpy(image)[None])[0]
     np.testing.assert_allclose(result.probabilities, expected, atol=1e-5)
+
+
+def test_without_a_label_the_most_probable_one_is_explained():
+    loaded = untrained("mobilenet_v3_small")
+    image = np.random.default_rng(4).integers(0, 256, (3, 48, 48), dtype=np.uint8)
+
+    top = explain.explain(loaded, image, None)
+
+    assert top.label_index == int(np.argmax(top.probabilities))
+    same = explain.explain(loaded, image, top.label_index)
+    np.testing.assert_allclose(top.heat, same.heat, atol=1e-5)
 
 
 def test_a_label_the_model_lacks_is_refused():
