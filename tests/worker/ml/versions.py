@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import torch
 from django.conf import settings
 
 from labeler.predictions.models import ModelVersion
+from labeler.predictions.training_choice import TrainingFacts, training_config_resolve
+from labeler.predictions.training_config import training_config_clean
 from labeler.projects.models import Project
-from worker.ml import architectures, weights
+from worker.ml import architectures, training, weights
 
 
 def version_with_weights(
@@ -47,5 +50,50 @@ def version_with_weights(
         weights=name,
         weights_sha256=sha256,
         is_current=is_current,
+        metrics={"confusion": {"labels": label_ids, "matrix": []}},
+    )
+
+
+def fitted_version(
+    project: Project, x: np.ndarray, y: list[int], *, image_size: int, epochs: int = 12
+) -> ModelVersion:
+    """A current version of the project (labels in id order) trained for a few seconds:
+    the small CNN on uint8 (N, 3, image_size, image_size) images ``x`` of label indices
+    ``y`` (a quarter of them held out for validation)."""
+    label_ids = list(project.labels.order_by("pk").values_list("pk", flat=True))
+    images, targets = torch.from_numpy(x), torch.tensor(y)
+    held = torch.arange(len(y)) % 4 == 0
+    augment = {"hflip": True, "vflip": False, "rotation": 0, "crop": 0, "color_jitter": 0}
+    raw = {"image_size": image_size, "epochs": epochs, "batch_size": 16, "augment": augment}
+    config = training_config_resolve(training_config_clean(raw), TrainingFacts())
+    result = training.fit(
+        x_train=images[~held],
+        y_train=targets[~held],
+        x_val=images[held],
+        y_val=targets[held],
+        multi_label=False,
+        num_labels=len(label_ids),
+        config=config,
+        device="cpu",
+        on_epoch=lambda log: True,
+    )
+    meta = {
+        "architecture": "small-cnn",
+        "label_ids": label_ids,
+        "thresholds": None,
+        "image_size": image_size,
+        "grayscale": False,
+        "channels": 3,
+        "normalisation": result.normalisation,
+        "multi_label": False,
+    }
+    name = f"project-{project.pk}/fitted.pt"
+    sha256 = weights.save(Path(settings.LABELER_MODEL_DIR) / name, model=result.model, meta=meta)
+    return ModelVersion.objects.create(
+        project=project,
+        version=1,
+        weights=name,
+        weights_sha256=sha256,
+        is_current=True,
         metrics={"confusion": {"labels": label_ids, "matrix": []}},
     )
