@@ -71,8 +71,3 @@ def explanation_pending(version_id: int, image_id: int, label_id: int | None) ->
     """Present while the worker makes the heat map of a label (None: the top one) for an
     image by a model version (``labeler.predictions.explanations``)."""
     return f"explanation-pending:{version_id}:{image_id}:{label_id or 'top'}"
-
-
-def explanation_failed(version_id: int, image_id: int, label_id: int | None) -> str:
-    """Why the worker could not make that heat map, for a while (then it is tried again)."""
-    return f"explanation-failed:{version_id}:{image_id}:{label_id or 'top'}"

@@ -17,7 +17,11 @@ from django.conf import settings
 from labeler.images.decoding import image_decode_upright
 from labeler.images.models import Image
 from labeler.images.references import file_open
-from labeler.predictions.explanations import explanation_settled, explanation_store
+from labeler.predictions.explanations import (
+    explanation_failure_store,
+    explanation_settled,
+    explanation_store,
+)
 from labeler.predictions.models import ModelVersion
 from worker.ml import weights
 from worker.ml.data import DECODE_ERRORS, BadImage, decode_bytes
@@ -40,19 +44,19 @@ def explanation_render(version_id: int, image_id: int, label_id: int | None) -> 
     when the image cannot be decoded, the model has no such label or its file is gone."""
     version = ModelVersion.objects.filter(pk=version_id).first()
     row = Image.objects.filter(pk=image_id).values_list("project_id", "file", "display").first()
-    if version is None or row is None or row[0] != version.project_id:
-        explanation_settled(version_id=version_id, image_id=image_id, label_id=label_id)
-        return None  # deleted meanwhile
-    _, image_file, display_file = row
     try:
-        return _render(version, image_file, display_file or image_file, label_id)
-    except (BadImage, IndexError, weights.WeightsFormatError, *DECODE_ERRORS) as exc:
-        logger.warning("No heat map of image %s by version %s: %s", image_id, version_id, exc)
-        failure = str(exc) or type(exc).__name__
-        explanation_settled(
-            version_id=version_id, image_id=image_id, label_id=label_id, failure=failure
-        )
-        return None
+        if version is None or row is None or row[0] != version.project_id:
+            return None  # deleted meanwhile
+        _, image_file, display_file = row
+        try:
+            return _render(version, image_file, display_file or image_file, label_id)
+        except (BadImage, IndexError, weights.WeightsFormatError, *DECODE_ERRORS) as exc:
+            logger.warning("No heat map of image %s by version %s: %s", image_id, version_id, exc)
+            reason = str(exc) or type(exc).__name__
+            explanation_failure_store(
+                version=version, image_file=image_file, label_id=label_id, reason=reason
+            )
+            return None
     finally:
         explanation_settled(version_id=version_id, image_id=image_id, label_id=label_id)
 

@@ -7,6 +7,10 @@ addressed, so it never changes), the version's id and the label's id:
 
     explanations/<project>/<hash of the image's stored name>/v<version>-l<label>.png
     explanations/<project>/<hash of the image's stored name>/v<version>.json
+    explanations/<project>/<hash of the image's stored name>/v<version>-l<label|top>.failed
+
+(the last: why the worker could not make one, kept in storage because the worker may be
+another process, one with its own cache).
 
 Everything under the image's folder goes when its stored file is deleted
 (``file_deletes.storage_delete_files`` calls ``explanations_delete``): the one route every
@@ -46,6 +50,14 @@ def explanation_outputs_name(*, project_id: int, image_file: str, version_id: in
     its overlays by the same forward pass."""
     folder = explanations_folder(project_id=project_id, image_file=image_file)
     return f"{folder}v{version_id}.json"
+
+
+def explanation_failure_name(
+    *, project_id: int, image_file: str, version_id: int, label_id: int | None
+) -> str:
+    """The stored name of why the worker could not make a heat map (text)."""
+    folder = explanations_folder(project_id=project_id, image_file=image_file)
+    return f"{folder}v{version_id}-l{label_id or 'top'}.failed"
 
 
 def explanations_delete(*, name: str) -> None:

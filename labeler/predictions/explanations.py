@@ -15,14 +15,17 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.core.cache import cache
 from django.core.files.storage import default_storage
+from django.utils import timezone
 
 from labeler import cache_keys, jobs
 from labeler.annotations.blind import model_explanations_shown
 from labeler.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from labeler.images.explanation_files import (
+    explanation_failure_name,
     explanation_outputs_name,
     explanation_overlay_name,
 )
@@ -36,7 +39,7 @@ from labeler.task_names import Task
 
 # How long a request waits for the worker before it may send the work again (a worker
 # that died mid-way), and how long a failure is answered before it is tried again.
-PENDING_SECONDS = 300
+PENDING_SECONDS = 120
 FAILED_SECONDS = 600
 # What a 202 tells the caller to wait before asking again.
 POLL_SECONDS = 1
@@ -83,21 +86,20 @@ def explanation_request(
         raise NotFound(f"Image {image_id} is not in this project.")
     version = _version(project, version_number)
     _label_check(project, version, label_id)
-    failed = cache.get(cache_keys.explanation_failed(version.pk, image_id, label_id))
-    if failed:
-        raise Conflict(f"The heat map could not be made: {failed}")
     probabilities = _probabilities(version, image_id, image_file)
     if probabilities and label_id is None:
         label_id = max(probabilities, key=lambda key: probabilities[key])
+    probability = probabilities.get(label_id) if label_id is not None else None
     if label_id is not None and probabilities:
         name = explanation_overlay_name(
             project_id=project.pk, image_file=image_file, version_id=version.pk, label_id=label_id
         )
         if default_storage.exists(name):
-            probability = probabilities.get(label_id)
             return ExplanationState(version, image_id, label_id, probability, name)
+    failed = _failure(version, image_file, label_id)  # as sent: the top label, or this one
+    if failed:
+        raise Conflict(f"The heat map could not be made: {failed}")
     _send(version.pk, image_id, label_id)
-    probability = probabilities.get(label_id) if label_id is not None else None
     return ExplanationState(version, image_id, label_id, probability, None)
 
 
@@ -124,15 +126,42 @@ def explanation_store(
     return store_whole(name, overlay_png)
 
 
-def explanation_settled(
-    *, version_id: int, image_id: int, label_id: int | None, failure: str = ""
+def explanation_failure_store(
+    *, version: ModelVersion, image_file: str, label_id: int | None, reason: str
 ) -> None:
-    """The worker is done with a heat map: the next request may send it again, or, with a
-    ``failure``, is told why for ``FAILED_SECONDS``."""
+    """Keep why the worker could not make a heat map: requests are told so for
+    ``FAILED_SECONDS``, then it is tried again. Kept in storage, which every process
+    shares (the worker may be a child process with its own cache)."""
+    name = explanation_failure_name(
+        project_id=version.project_id,
+        image_file=image_file,
+        version_id=version.pk,
+        label_id=label_id,
+    )
+    store_whole(name, (reason[:500] or "unknown").encode())
+
+
+def explanation_settled(*, version_id: int, image_id: int, label_id: int | None) -> None:
+    """The worker is done with a heat map (made or not): a request may send it again."""
     cache.delete(cache_keys.explanation_pending(version_id, image_id, label_id))
-    if failure:
-        key = cache_keys.explanation_failed(version_id, image_id, label_id)
-        cache.set(key, failure[:500], FAILED_SECONDS)
+
+
+def _failure(version: ModelVersion, image_file: str, label_id: int | None) -> str:
+    """Why the worker could not make this heat map lately; "" when it did not fail (or
+    failed long enough ago to try again, and the note is dropped)."""
+    name = explanation_failure_name(
+        project_id=version.project_id,
+        image_file=image_file,
+        version_id=version.pk,
+        label_id=label_id,
+    )
+    if not default_storage.exists(name):
+        return ""
+    if default_storage.get_modified_time(name) < timezone.now() - timedelta(seconds=FAILED_SECONDS):
+        default_storage.delete(name)
+        return ""
+    with default_storage.open(name, "rb") as handle:
+        return handle.read().decode(errors="replace")
 
 
 def _version(project: Project, number: int | None) -> ModelVersion:

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import time
 
 import pytest
 from django.core.files.storage import default_storage
 from PIL import Image as PILImage
 
 from labeler.images.explanation_files import explanations_folder
+from labeler.predictions.explanations import FAILED_SECONDS
 from labeler.projects import services as project_services
 from tests.factories import ProjectFactory, UserFactory, add_member, predict
 from tests.worker.ml.versions import version_with_weights
@@ -191,3 +194,24 @@ def test_a_reviewer_of_another_project_gets_nothing(api_as, project, image, vers
     stranger = UserFactory(username="elsewhere")
     add_member(ProjectFactory(name="Theirs"), stranger, "reviewer")
     assert api_as(stranger).get(url(project, image)).status_code == 404
+
+
+def test_a_failure_is_tried_again_once_it_is_old(
+    api_as, lead, project, image, version, django_capture_on_commit_callbacks
+):
+    original = default_storage.open(image.file.name, "rb").read()
+    with default_storage.open(image.file.name, "wb") as handle:
+        handle.write(b"not an image")
+    client = api_as(lead)
+    with django_capture_on_commit_callbacks(execute=True):
+        client.get(url(project, image))
+    assert client.get(url(project, image)).status_code == 409
+    folder = explanations_folder(project_id=project.pk, image_file=image.file.name)
+    [note] = [name for name in default_storage.listdir(folder)[1] if name.endswith(".failed")]
+    old = time.time() - FAILED_SECONDS - 5
+    os.utime(default_storage.path(folder + note), (old, old))
+    with default_storage.open(image.file.name, "wb") as handle:
+        handle.write(original)  # mended
+
+    pending, ready = explained(client, url(project, image), django_capture_on_commit_callbacks)
+    assert pending["status"] == "computing" and ready["status"] == "ready"
