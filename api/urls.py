@@ -17,6 +17,7 @@ from api.auth import TokenLoginView
 from api.bulk import BulkActionDetailView, BulkActionListView, BulkView
 from api.drift import DriftChecksView
 from api.duplicates import DuplicateListView
+from api.explanations import ImageExplanationView
 from api.exports import ExportDetailView, ExportDownloadView, ExportListView, ExportView
 from api.images import ImageViewSet
 from api.imports import ArchiveImportView, ImportView
@@ -180,6 +181,11 @@ urlpatterns = [
         "projects/<int:project_pk>/images/<int:image_id>/predictions/",
         ImagePredictionsView.as_view(),
         name="image-predictions",
+    ),
+    path(
+        "projects/<int:project_pk>/images/<int:image_id>/explanation/",
+        ImageExplanationView.as_view(),
+        name="image-explanation",
     ),
     path(
         "projects/<int:project_pk>/label-history/",

@@ -65,3 +65,9 @@ def converted_backfill_after() -> str:
     """The last image id the background backfill of converted copies reached
     (``labeler.images.backfill``): its next run goes on after it."""
     return "labeler:converted-backfill:after"
+
+
+def explanation_pending(version_id: int, image_id: int, label_id: int | None) -> str:
+    """Present while the worker makes the heat map of a label (None: the top one) for an
+    image by a model version (``labeler.predictions.explanations``)."""
+    return f"explanation-pending:{version_id}:{image_id}:{label_id or 'top'}"

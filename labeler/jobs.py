@@ -55,7 +55,13 @@ UNAVAILABLE: tuple[type[Exception], ...] = (
 # On the web server's background, these run in a child process each (``worker.run_task``):
 # they load torch, and a training would hold the one task thread for minutes.
 CHILD_PROCESS_TASKS = frozenset(
-    {Task.ML_TRAIN, Task.PRELABEL_DISPATCH, Task.ML_PREDICT, Task.ML_PACKAGE}
+    {
+        Task.ML_TRAIN,
+        Task.PRELABEL_DISPATCH,
+        Task.ML_PREDICT,
+        Task.ML_PACKAGE,
+        Task.EXPLANATION_RENDER,
+    }
 )
 # A version's drift reference runs its test images through the network: torch too.
 CHILD_PROCESS_TASKS |= {Task.ML_DRIFT_REFERENCE}

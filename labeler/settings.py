@@ -339,6 +339,7 @@ CELERY_TASK_ROUTES = {
     Task.EXPORT_RUN_SMALL: {"queue": "default"},
     Task.BULK_RUN: {"queue": "default"},
     Task.WEBHOOK_DELIVER: {"queue": "default"},  # network only: any CPU worker
+    Task.EXPLANATION_RENDER: {"queue": "gpu"},  # a forward and a backward pass of a model
 }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # A web request that sends a task while the broker is down gives up within about a

@@ -45,6 +45,8 @@ class Task:
     DRIFT_CHECKS_DUE: Final = "worker.tasks.drift_checks_due"
     DRIFT_CHECK: Final = "worker.tasks.drift_check"
     ML_DRIFT_REFERENCE: Final = "worker.tasks.ml_drift_reference"
+    # A heat map of why a model version chose a label for an image, kept in storage.
+    EXPLANATION_RENDER: Final = "worker.tasks.explanation_render"
     # Exports
     EXPORT_RUN: Final = "worker.tasks.export_run"  # archives, and large text exports
     EXPORT_RUN_SMALL: Final = "worker.tasks.export_run_small"  # never waits behind those

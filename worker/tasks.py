@@ -282,3 +282,11 @@ def ml_package(model_version_id: int) -> None:
     from worker import model_package  # torch: only in the worker (see above)
 
     model_package.package(model_version_id)
+
+
+@shared_task(name=Task.EXPLANATION_RENDER, acks_late=True, reject_on_worker_lost=True)
+def explanation_render(version_id: int, image_id: int, label_id: int | None) -> str | None:
+    """Make and keep a heat map of why the version chose a label for the image."""
+    from worker import explain_jobs  # torch: only in the worker (see ml_predict)
+
+    return explain_jobs.explanation_render(version_id, image_id, label_id)

@@ -106,3 +106,16 @@ def image_addresses(
         display=by_id(kind="display" if own_display else "file"),
         thumbnail=by_id(kind="thumbnail") if thumbnail else None,
     )
+
+
+def model_explanations_shown(*, user: AnyUser, role: str | None) -> bool:
+    """Whether this person may see why the model chose a label (its heat maps, with the
+    label and its probability): leads, reviewers and admins.
+
+    An annotator's one view of the model is the suggestion the queue hands out with an
+    image, which the queue holds back on purpose from some (the holdback's share, spot
+    checks: ``predictions.selectors.suggestion_withheld``). An explanation names the
+    model's label, so no annotator gets one, held back or not: that keeps the holdback
+    whole without this rule knowing its draws.
+    """
+    return can_see_all_annotations(user=user, role=role)

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 
 from django.core.files.storage import default_storage
 
+from labeler.images.explanation_files import explanations_delete
 from labeler.images.references import is_reference
 from labeler.images.served import stripped_delete
 
@@ -14,7 +15,8 @@ logger = logging.getLogger(__name__)
 
 
 def storage_delete_files(*, names: Iterable[str]) -> None:
-    """Delete files from storage (and an original's stripped copy), ignoring those gone.
+    """Delete files from storage (and an original's stripped copy and explanations),
+    ignoring those gone.
 
     An image's files are those its row names (``models.STORED_FILE_FIELDS``: the original,
     thumbnail, display copy and converted copy); an original read in place (a bucket's
@@ -23,6 +25,7 @@ def storage_delete_files(*, names: Iterable[str]) -> None:
     for name in names:
         try:
             stripped_delete(name=name)  # ours, even for an image read in place
+            explanations_delete(name=name)  # ours too
             if is_reference(name):
                 continue  # read in place: never ours to delete
             default_storage.delete(name)

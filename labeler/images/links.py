@@ -56,9 +56,11 @@ SALT = "labeler.images.links"
 # The folders of stored images, thumbnails and display copies, and the names of images
 # read in place (s3/, folder/); the project is the name's second part.
 # Nothing else in storage (exports, say) has an address. An address by id (image/) names
-# the project in the same place.
+# the project in the same place. An image's explanations (explanations/) have addresses,
+# made only for those who may see them (``labeler.predictions.explanations``).
 STORED_NAME = re.compile(
-    r"(?:images|thumbnails|displays|s3|folder|image)/(?P<project>[1-9][0-9]{0,17})/[^/]"
+    r"(?:images|thumbnails|displays|s3|folder|image|explanations)"
+    r"/(?P<project>[1-9][0-9]{0,17})/[^/]"
 )
 BY_ID = re.compile(
     r"image/(?P<project>[1-9][0-9]{0,17})/(?P<image>[1-9][0-9]{0,18})/"

@@ -26,8 +26,10 @@ from labeler.images.stripped import stripped_copy
 
 # Made without metadata (labeler.images.files.previews_render, labeler.images.converted):
 # thumbnails and display copies are served to every member; converted copies go into
-# exports only (no address names them).
-DERIVED_FOLDERS = ("thumbnails/", "displays/", "converted/")
+# exports only (no address names them). Explanations (heat maps over a display copy,
+# ``labeler.images.explanation_files``) are given addresses only by the route that checks
+# who may see them.
+DERIVED_FOLDERS = ("thumbnails/", "displays/", "converted/", "explanations/")
 STRIPPED_FOLDER = "stripped"
 # What the copies leave out changed with each version: a copy of an earlier one is made
 # again (version 2: ICC profiles lose their text; version 1 kept them whole).

@@ -1,15 +1,19 @@
 /* An image's page: the image large on the stage (zoom with the wheel, drag, the buttons
  * or + - =), the previous and next image of the list it was opened from by keyboard
- * (ArrowLeft / ArrowRight, or k / j), and for leads the File card's metadata form, saved
+ * (ArrowLeft / ArrowRight, or k / j), the model's heat map over it (H, explanation.js),
+ * and for leads the File card's metadata form, saved
  * through the REST API (PATCH on the image: every value is checked there, and a refusal
  * names the field).
  */
 import { errorMessage, request } from "./lib/api.js";
 import { $ } from "./lib/dom.js";
+import { createExplanation } from "./explanation.js";
 import { createStage } from "./workspace/stage.js";
 
 const image = JSON.parse($("image-data").textContent);
 const stage = createStage({ isShowing: () => true });
+const explanation = createExplanation();
+explanation.setImage(image.id);
 
 const img = new Image();
 img.alt = image.original_name;
@@ -24,7 +28,7 @@ const KEYS = { ArrowLeft: "previous-image", k: "previous-image", ArrowRight: "ne
 document.addEventListener("keydown", (event) => {
   if (event.altKey || event.ctrlKey || event.metaKey) return;
   if (event.target.closest("input, select, textarea, [contenteditable]")) return;
-  if (stage.zoomKey(event.key)) {
+  if (stage.zoomKey(event.key) || explanation.key(event.key)) {
     event.preventDefault();
     return;
   }

@@ -16,6 +16,7 @@ import { listenForShortcuts, keepKeysForShortcuts } from "./workspace/shortcuts.
 import { createPanel, isHuman, localDecision } from "./review/panel.js";
 import { createQueue } from "./review/queue.js";
 import { renderLabelCheck } from "./review/label-check.js";
+import { createExplanation } from "./explanation.js";
 
 const { data, labels, labelByKey } = readPageData("review-data");
 const multi = data.project.multi_label;
@@ -54,6 +55,7 @@ const state = {
   stats: { shown: 0, stalls: 0, sent: 0, retries: 0 },
 };
 const stage = createStage({ isShowing: () => !!state.current });
+const explanation = createExplanation({ labelByKey });
 const { showMessage, flash } = stage;
 const announce = createAnnouncer("visually-hidden");
 // Decisions live only in memory: leaving the page with some unsent asks first.
@@ -123,6 +125,7 @@ function show(item) {
   $("empty").hidden = true;
   const image = item.image;
   stage.show(ensureImage(item), image);
+  explanation.setImage(image.id);
   stage.element.dataset.looking = state.backIndex >= 0 ? "back" : "queue";
   state.stats.shown += 1;
   const query = new URLSearchParams(window.location.search);
@@ -353,6 +356,7 @@ listenForShortcuts({
     else if (key === "g" && data.can_gold && !labelByKey.has("g")) decide("gold");
     else if (key === "ArrowRight" || key === " " || key === "Spacebar") skip();
     else if (key === "ArrowLeft" || key === "Backspace") goBack();
+    else if (explanation.key(key)) return true;
     else return false;
     return true;
   },
@@ -374,7 +378,7 @@ $("again").addEventListener("click", () => {
 for (const button of document.querySelectorAll(".rv-filter button")) {
   button.addEventListener("click", () => setReason(button.dataset.reason));
 }
-keepKeysForShortcuts(".panel, .rv-bar, .rv-empty");
+keepKeysForShortcuts(".panel, .rv-bar, .rv-empty, .explanation");
 
 // Exposed for the page's own tests and for debugging in the console.
 window.reviewer = { state, outbox: () => outbox.ops.slice(), stats: state.stats };

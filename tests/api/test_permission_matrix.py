@@ -299,6 +299,7 @@ RULES: dict[str, Rule] = {
     "api:image-predictions": read(overseers()),
     "api:label-history": read(overseers()),
     "api:image-history": read(overseers()),
+    "api:image-explanation": read(overseers()),
     "api:machine-labels": read(overseers()),
     "api:machine-labels-send": write(overseers()),
     "api:machine-labels-review": write(overseers()),

@@ -111,8 +111,13 @@ def _fsync_folder(folder: Path) -> None:
         os.close(descriptor)
 
 
-def load(path: str | os.PathLike[str], device: torch.device | str) -> LoadedModel:
+def load(
+    path: str | os.PathLike[str], device: torch.device | str, *, fused: bool = True
+) -> LoadedModel:
     """Rebuild the saved model on ``device`` in eval mode.
+
+    ``fused``: made faster to run forward only (``for_inference``); without it the model
+    keeps its modules as built, which what reads their gradients needs (``worker.ml.explain``).
 
     Raises ``WeightsFormatError`` for a file of another format version or no model file.
     """
@@ -133,8 +138,9 @@ def load(path: str | os.PathLike[str], device: torch.device | str) -> LoadedMode
     )
     model.load_state_dict(payload["state_dict"])
     trained_on = payload.get("trained_on")
+    target = torch.device(device)
     return LoadedModel(
-        model=for_inference(model, torch.device(device)),
+        model=for_inference(model, target) if fused else model.to(target).eval(),
         meta=meta,
         trained_on=None if trained_on is None else trained_on.numpy(),
     )

@@ -16,12 +16,14 @@ from labeler.predictions.training_config import training_config_clean
 SIZE = 8
 
 
-def quadrant_images(n: int, seed: int, classes: int = 3) -> tuple[torch.Tensor, torch.Tensor]:
-    """uint8 (n, 3, 8, 8) noise images; class k has its k-th quadrant bright (separable)."""
+def quadrant_images(
+    n: int, seed: int, classes: int = 3, size: int = SIZE
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """uint8 (n, 3, size, size) noise images; class k has its k-th quadrant bright (separable)."""
     generator = torch.Generator().manual_seed(seed)
     y = torch.arange(n) % classes
-    x = torch.randint(0, 90, (n, 3, SIZE, SIZE), generator=generator)
-    half = SIZE // 2
+    x = torch.randint(0, 90, (n, 3, size, size), generator=generator)
+    half = size // 2
     for k, (row, col) in enumerate([(0, 0), (0, half), (half, 0), (half, half)][:classes]):
         x[y == k, :, row : row + half, col : col + half] += 160
     return x.clamp(0, 255).to(torch.uint8), y
