@@ -193,6 +193,8 @@ def test_example_runs(example: Example, server: Server, tmp_path: Path) -> None:
         "API": f"{server.url}/api/v1",
         "TOKEN": server.token,
         "PROJECT": str(server.project),
+        # As in a terminal where the virtualenv is active: its python3 has onnxruntime.
+        "PATH": os.pathsep.join([os.path.dirname(sys.executable), server.env.get("PATH", "")]),
     }
     result = subprocess.run(
         ["bash", "-c", "\n".join(script)],
