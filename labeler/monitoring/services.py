@@ -145,7 +145,7 @@ def drift_alarm_raised(check: DriftCheck) -> None:
         event=DRIFT_ALARM,
         payload={
             "model_version_id": check.model_version_id,
-            "version": check.model_version.version,
+            "version": check.model_version.version if check.model_version else None,
             "check_id": check.pk,
             "tests": data["tests"],
             "window": {"start": data["window_start"], "end": data["window_end"]},
