@@ -38,6 +38,7 @@ from celery.canvas import Signature
 from django.conf import settings
 from django.db import connections, transaction
 
+from labeler import resident
 from labeler.outbox import services as outbox_services
 from labeler.task_names import Task
 from worker.celery_app import app
@@ -54,7 +55,9 @@ UNAVAILABLE: tuple[type[Exception], ...] = (
 
 # On the web server's background, these run in a child process each (``worker.run_task``):
 # they load torch, and a training would hold the one task thread for minutes.
-CHILD_PROCESS_TASKS = frozenset({Task.ML_TRAIN, Task.PRELABEL_DISPATCH, Task.ML_PREDICT})
+CHILD_PROCESS_TASKS = frozenset(
+    {Task.ML_TRAIN, Task.PRELABEL_DISPATCH, Task.ML_PREDICT, Task.ML_SERVE_JOB}
+)
 # These run on a thread a core (Pillow lets go of the GIL while it decodes, resizes and
 # encodes): a photo's previews take a tenth of a second, and an upload sends hundreds.
 POOLED_TASKS = frozenset({Task.IMAGE_PREPARE, Task.IMAGES_PREPARE, Task.IMAGE_PREPARE_FORMER})
@@ -253,6 +256,35 @@ def send_now(seconds: float, task_name: str, *args: Any) -> None:
     register_tasks()
     signature = app.signature(task_name, args=args, countdown=seconds or None)
     _sender(signature, seconds, keep=False)()
+
+
+class CallFailed(RuntimeError):
+    """A task the caller waited on did not answer: no worker in time, or it failed."""
+
+
+def call(task_name: str, *args: Any, timeout: float) -> Any:
+    """Run the named task now and return its result, waiting at most ``timeout`` seconds.
+
+    With a broker the task goes to its queue's workers and the result comes back through
+    the result backend. With none (the embedded default) it runs in the one resident
+    child process (``labeler.resident``), which keeps what it loaded between calls, so
+    this process never imports torch. Raises ``CallFailed`` when no answer comes.
+    """
+    register_tasks()
+    if app.conf.task_always_eager:
+        try:
+            return resident.resident_call(
+                task_name, list(args), env=_child_env(), cwd=settings.BASE_DIR, timeout=timeout
+            )
+        except resident.ResidentError as exc:
+            raise CallFailed(str(exc)) from exc
+    try:
+        sent = app.signature(task_name, args=args).apply_async()
+        return sent.get(timeout=timeout, disable_sync_subtasks=False)
+    except UNAVAILABLE as exc:
+        raise CallFailed(f"The task queue cannot be reached: {exc}") from exc
+    except Exception as exc:  # Celery's TimeoutError, or what the task raised
+        raise CallFailed(f"{type(exc).__name__}: {exc}") from exc
 
 
 def outbox_send(*, batch: int = 100) -> int:

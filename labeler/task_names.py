@@ -38,6 +38,11 @@ class Task:
     QUEUE_ORDER_REFRESH: Final = "worker.tasks.queue_order_refresh"
     TRAINING_RUNS_REAP: Final = "worker.tasks.training_runs_reap"
     TRAINING_RUNS_RESEND: Final = "worker.tasks.training_runs_resend"
+    # Serving: a prediction request answered at once (its caller waits on the result), a
+    # large one run as a job, and the served predictions' log kept to each project's days.
+    ML_SERVE_PREDICT: Final = "worker.tasks.ml_serve_predict"
+    ML_SERVE_JOB: Final = "worker.tasks.ml_serve_job"
+    SERVED_PREDICTIONS_PURGE: Final = "worker.tasks.served_predictions_purge"
     # Exports
     EXPORT_RUN: Final = "worker.tasks.export_run"  # archives, and large text exports
     EXPORT_RUN_SMALL: Final = "worker.tasks.export_run_small"  # never waits behind those

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from typing import Any
 
 from celery import shared_task
 from django.conf import settings
@@ -20,6 +21,7 @@ from labeler.images.duplicate_groups import project_duplicates_regroup
 from labeler.imports import stash
 from labeler.predictions import prelabel, runs
 from labeler.projects.models import Project
+from labeler.serving import services as serving_services
 from labeler.task_names import Task
 
 logger = logging.getLogger(__name__)
@@ -215,3 +217,29 @@ def queue_order_refresh(project_id: int) -> int:
 def training_runs_reap() -> int:
     """Fail running trainings whose worker stopped sending heartbeats; returns how many."""
     return runs.training_runs_reap()
+
+
+# Serving (labeler.serving): the ml_serve_* tasks run on the "gpu" queue with the others.
+
+
+@shared_task(name=Task.ML_SERVE_PREDICT, ignore_result=False, acks_late=False)
+def ml_serve_predict(request: dict[str, Any]) -> dict[str, Any]:
+    """Predict a small request's images with the version's kept model; the caller waits on
+    the result (with a broker, through the result backend)."""
+    from worker import serving  # torch: only in the worker (see above)
+
+    return serving.serve(request)
+
+
+@shared_task(name=Task.ML_SERVE_JOB, acks_late=True, reject_on_worker_lost=True)
+def ml_serve_job(job_id: int) -> None:
+    """Run a large prediction request's job (a redelivery of one already started does nothing)."""
+    from worker import serving  # torch: only in the worker (see above)
+
+    serving.serve_job(job_id)
+
+
+@shared_task(name=Task.SERVED_PREDICTIONS_PURGE)
+def served_predictions_purge() -> int:
+    """Delete served predictions past their project's days, and expired prediction jobs."""
+    return serving_services.served_predictions_purge() + serving_services.prediction_jobs_purge()

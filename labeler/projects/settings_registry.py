@@ -28,7 +28,7 @@ FollowUp = Callable[["Project"], None]
 CrossCheck = Callable[[Mapping[str, Any]], None]
 
 # The layers that own settings, bottom-up: the order of the reference's sections.
-LAYERS = ("annotations", "images", "agreement", "predictions", "exports")
+LAYERS = ("annotations", "images", "agreement", "predictions", "exports", "serving")
 
 
 @dataclass(frozen=True)

@@ -20,11 +20,17 @@ from worker.ml.weights import LoadedModel
 
 def classifier_layer(model: nn.Module) -> nn.Linear:
     """The network's last linear layer: its input is the embedding, its output the logits."""
-    head = getattr(model, "fc", None) or getattr(model, "head", None) or model.classifier
+    head = getattr(model, "fc", None) or getattr(model, "head", None)
+    head = head or getattr(model, "classifier", None)
     layer = head[-1] if isinstance(head, nn.Sequential) else head
-    if not isinstance(layer, nn.Linear):
+    if isinstance(layer, nn.Linear):
+        return layer
+    # A model made for inference (``weights.for_inference``) is traced by torch.fx, which
+    # keeps the modules but not always the containers: its last linear module is the head.
+    linears = [module for module in model.modules() if isinstance(module, nn.Linear)]
+    if not linears:
         raise TypeError(f"{type(model).__name__} does not end in a linear layer.")
-    return layer
+    return linears[-1]
 
 
 def feature_map_layer(model: nn.Module) -> nn.Module:
