@@ -109,7 +109,7 @@ class PredictView(PredictScopedView):
     @extend_schema(request=None, responses={200: None, 202: None})
     def post(self, request: Request, project_pk: int) -> Response:
         self.predict_access()
-        data = request.data
+        data: Any = request.data if isinstance(request.data, dict) else {}
         files = request.FILES.getlist("files") if hasattr(request, "FILES") else []
         raw_ids = data.getlist("images") if hasattr(data, "getlist") else data.get("images")
         references = _ids(raw_ids)

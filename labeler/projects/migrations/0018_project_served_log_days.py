@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('projects', '0017_project_test_share'),
+        ("projects", "0017_project_test_share"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='project',
-            name='served_log_days',
+            model_name="project",
+            name="served_log_days",
             field=models.PositiveIntegerField(default=30),
         ),
     ]
