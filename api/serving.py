@@ -22,6 +22,7 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from api.pagination import NewestFirst
 from api.parsers import JSONParser
 from api.permissions import ProjectScopedView
 from api.serving_auth import PredictTokenAuthentication
@@ -202,6 +203,7 @@ class ServedPredictionListView(ProjectScopedView):
     ``below`` (top probability under it)."""
 
     serializer_class = ServedPredictionSerializer
+    pagination_class = NewestFirst  # the default cursor pages oldest first
 
     def get_queryset(self) -> Any:
         self.require_manager()

@@ -242,7 +242,8 @@ def test_leads_list_served_predictions_with_filters_and_manage_tokens(world, lea
     )
     client.post(predict_url(world), {"files": [png(2)]}, format="multipart")
     served = f"/api/v1/projects/{world.pk}/served-predictions/"
-    assert len(client.get(served).json()["results"]) == 2
+    listed = client.get(served).json()["results"]
+    assert [(r["token"], r["caller"]) for r in listed] == [(None, "lead"), ("line 1", None)]
     by_token = client.get(served, {"token": issued.json()["id"]}).json()["results"]
     assert [r["token"] for r in by_token] == ["line 1"]
     assert client.get(served, {"version": 2}).json()["results"] == []
