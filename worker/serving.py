@@ -8,19 +8,19 @@ file (``file``); a job (``serve_job``) names files only, its uploads kept in sto
 from __future__ import annotations
 
 import base64
+import io
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
-import numpy as np
 from django.conf import settings
 
 from labeler.images.references import file_open
 from labeler.predictions.models import ModelVersion
 from labeler.serving import services
 from worker.ml import serving as ml_serving
-from worker.ml.data import BadImage, decode_bytes
-from worker.ml.device import configure_threads, select_device
+from worker.ml.device import configure_threads, decode_threads, select_device
 from worker.model_jobs import weights_path
 
 logger = logging.getLogger(__name__)
@@ -33,19 +33,18 @@ def serve(request: dict[str, Any]) -> dict[str, Any]:
     if version is None or not version.weights:
         return {"error": f"Model version {request['version_id']} has no weights to predict with."}
     loaded = _model(version)
-    size, grayscale = loaded.meta["image_size"], loaded.meta["grayscale"]
-    decoded: list[np.ndarray] = []
-    good: list[dict[str, Any]] = []
-    answers: list[dict[str, Any] | None] = []
-    for item in request["items"]:
-        try:
-            decoded.append(_decode(item, size, grayscale))
-        except (BadImage, OSError) as exc:
-            answers.append({"name": item["name"], "error": f"Cannot be decoded: {exc}"})
-            continue
-        good.append(item)
-        answers.append(None)
-    served = ml_serving.serve_arrays(loaded, decoded)
+    items = request["items"]
+    served = ml_serving.serve_files(
+        loaded,
+        [str(position) for position in range(len(items))],
+        _opener(items),
+        threads=decode_threads(loaded.device),
+    )
+    answers: list[dict[str, Any] | None] = [None] * len(items)
+    for position, reason in served.bad:
+        item = items[int(position)]
+        answers[int(position)] = {"name": item["name"], "error": f"Cannot be decoded: {reason}."}
+    good = [items[position] for position in served.ok]
     recorded = iter(
         services.served_predictions_record(
             version=version,
@@ -100,10 +99,13 @@ def _model(version: ModelVersion) -> Any:
     return ml_serving.model_kept(version.pk, version.weights_sha256, path, device)
 
 
-def _decode(item: dict[str, Any], size: int, grayscale: bool) -> np.ndarray:
-    if item.get("content") is not None:
-        content = base64.b64decode(item["content"])
-    else:
-        with file_open(item["file"]) as handle:
-            content = handle.read()
-    return decode_bytes(item["name"], content, image_size=size, grayscale=grayscale)
+def _opener(items: list[dict[str, Any]]) -> Callable[[str], Any]:
+    """Opens an item by its position: its inline bytes, or its stored file."""
+
+    def open_item(position: str) -> Any:
+        item = items[int(position)]
+        if item.get("content") is not None:
+            return io.BytesIO(base64.b64decode(item["content"]))
+        return file_open(item["file"])
+
+    return open_item

@@ -56,9 +56,10 @@ def served_predictions_record(
     in the order of ``outputs``' rows. The embedding is kept as float16 little-endian bytes.
     """
     names = dict(Label.objects.filter(pk__in=outputs.label_ids).values_list("pk", "name"))
+    embeddings = np.ascontiguousarray(outputs.embeddings, dtype="<f2")  # one conversion
     rows, answers = [], []
     for row, item in enumerate(inputs):
-        probabilities = [float(p) for p in outputs.probabilities[row]]
+        probabilities = outputs.probabilities[row].tolist()
         answer = prediction_answer(
             probabilities,
             label_ids=outputs.label_ids,
@@ -77,7 +78,7 @@ def served_predictions_record(
                 probabilities={
                     str(k): p for k, p in zip(outputs.label_ids, probabilities, strict=True)
                 },
-                embedding=outputs.embeddings[row].astype("<f2").tobytes(),
+                embedding=embeddings[row].tobytes(),
                 caller_id=caller_id,
                 token_id=token_id,
                 duration_ms=outputs.durations_ms[row],

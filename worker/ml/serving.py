@@ -15,9 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from worker.ml.anatomy import probabilities_and_embeddings
+from worker.ml.data import Opener
+from worker.ml.inference import decoded_batches
 from worker.ml.weights import LoadedModel, load
 
 BATCH = 64
@@ -29,11 +30,15 @@ _models_lock = threading.Lock()
 
 @dataclass(frozen=True)
 class Served:
-    """Probabilities (n, L), embeddings (n, D) and each image's share of the model's time."""
+    """For the images that decoded (``ok``: their positions in the input): probabilities
+    (n, L), embeddings (n, D) and each one's share of the model's time; ``bad``: (name,
+    why) of each image that did not decode."""
 
+    ok: list[int]
     probabilities: np.ndarray
     embeddings: np.ndarray
     durations_ms: list[float]
+    bad: list[tuple[str, str]]
 
 
 def model_kept(version_id: int, sha256: str, path: Path, device: str) -> LoadedModel:
@@ -51,18 +56,28 @@ def model_kept(version_id: int, sha256: str, path: Path, device: str) -> LoadedM
     return loaded
 
 
-def serve_arrays(loaded: LoadedModel, images: Sequence[np.ndarray], batch: int = BATCH) -> Served:
-    """Run decoded uint8 (C, H, W) images through the model ``batch`` at a time."""
+def serve_files(
+    loaded: LoadedModel, names: Sequence[str], opener: Opener, *, threads: int = 2,
+    batch: int = BATCH,
+) -> Served:  # fmt: skip
+    """Decode the named images and run them through the model ``batch`` at a time, the
+    next batch decoding while one runs (``inference.decoded_batches``)."""
     labels = len(loaded.meta["label_ids"])
+    ok: list[int] = []
+    bad: list[tuple[str, str]] = []
     probabilities, embeddings, durations = [], [], []
-    for start in range(0, len(images), batch):
-        part = images[start : start + batch]
+    for first, decoded in decoded_batches(loaded, names, opener, batch, threads=threads):
+        bad.extend(zip(decoded.bad, decoded.reasons, strict=True))
+        if not decoded.ok:
+            continue
         began = time.perf_counter()
-        probs, embedded = probabilities_and_embeddings(loaded, torch.from_numpy(np.stack(part)))
-        share = (time.perf_counter() - began) * 1000 / len(part)
+        probs, embedded = probabilities_and_embeddings(loaded, decoded.images)
+        share = (time.perf_counter() - began) * 1000 / len(decoded.ok)
+        ok.extend(first + index for index in decoded.ok)
         probabilities.append(probs)
         embeddings.append(embedded)
-        durations.extend([share] * len(part))
+        durations.extend([share] * len(decoded.ok))
     if not probabilities:
-        return Served(np.empty((0, labels), np.float32), np.empty((0, 0), np.float32), [])
-    return Served(np.concatenate(probabilities), np.concatenate(embeddings), durations)
+        empty = np.empty((0, labels), np.float32)
+        return Served(ok, empty, np.empty((0, 0), np.float32), [], bad)
+    return Served(ok, np.concatenate(probabilities), np.concatenate(embeddings), durations, bad)
