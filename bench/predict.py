@@ -10,7 +10,8 @@ them). Measured in the same run, on the same input images:
 
 - one image over HTTP (``POST /predict/`` with a prediction token): p50 and p95 of
   ``--requests`` requests, against a bare forward pass of the same model on the same
-  decoded image plus a bare HTTP round trip (a stdlib server answering the same upload);
+  decoded image (one before each request) plus a bare HTTP round trip (a stdlib server
+  answering the same upload);
 - 64 images in one request: images a second, against a bare batched forward pass of 64,
   the two taken in turn (``--repeat`` of each; the medians compared).
 
@@ -53,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     call_command("migrate", verbosity=0)
     images = _images(options.image_side)
     project_id, key, path = _project(options)
-    bare_one, bare_pass = _bare(path, images)
+    bare_pass = _bare(path, images)
     port = _free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "labeler.wsgi", "-b", f"127.0.0.1:{port}",
@@ -63,7 +64,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         _wait(port)
         http_bare = _bare_http(images[0], options.requests)
-        one, batch, bare_batch = _served(port, project_id, key, images, options, bare_pass)
+        one, bare_one, batch, bare_batch = _served(
+            port, project_id, key, images, options, bare_pass
+        )
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -135,10 +138,9 @@ def _project(options: argparse.Namespace) -> tuple[int, str, Path]:
     return project.pk, predict_token_issue(project=project, name="bench", created_by=None).key, path
 
 
-def _bare(path: Path, images: list[bytes]) -> tuple[list[float], Any]:
-    """One image's forward passes (ms each), and a call that times one bare pass of the
-    batch of 64 (ms), on the same decoded inputs, with the model loaded as the worker
-    loads it."""
+def _bare(path: Path, images: list[bytes]) -> Any:
+    """A call that times one bare forward pass (ms) of the first ``count`` images, decoded
+    once, with the model loaded as the worker loads it."""
     import numpy as np
     import torch
 
@@ -153,21 +155,15 @@ def _bare(path: Path, images: list[bytes]) -> tuple[list[float], Any]:
     decoded = torch.from_numpy(
         np.stack([decode_bytes("x", b, image_size=size, grayscale=False) for b in images])
     )
-    for _ in range(3):
-        probabilities_and_embeddings(loaded, decoded[:1])
-    one = []
-    for _ in range(50):
-        began = time.perf_counter()
-        probabilities_and_embeddings(loaded, decoded[:1])
-        one.append((time.perf_counter() - began) * 1000)
-    probabilities_and_embeddings(loaded, decoded)
 
-    def bare_pass() -> float:
+    def bare_pass(count: int) -> float:
         began = time.perf_counter()
-        probabilities_and_embeddings(loaded, decoded)
+        probabilities_and_embeddings(loaded, decoded[:count])
         return (time.perf_counter() - began) * 1000
 
-    return one, bare_pass
+    for count in (1, 1, 1, BATCH):
+        bare_pass(count)
+    return bare_pass
 
 
 def _multipart(files: list[bytes]) -> tuple[bytes, str]:
@@ -214,20 +210,23 @@ def _served(
     images: list[bytes],
     options: argparse.Namespace,
     bare_pass: Any,
-) -> tuple[list[float], float, float]:
-    """One image's requests (ms each); images a second at batch 64 served and bare. The
-    batches alternate, a bare pass then a request, so a machine shared with other work
-    weighs on both alike."""
+) -> tuple[list[float], list[float], float, float]:
+    """One image's requests and bare passes (ms each); images a second at batch 64, served
+    and bare. Each request follows a bare pass of the same size, so a machine shared with
+    other work weighs on both alike."""
     url = f"/api/v1/projects/{project_id}/predict/"
     _timed(port, url, images[:1], key, 3)  # the resident process starts, the model loads
-    one = _timed(port, url, images[:1], key, options.requests)
+    one, bare_one = [], []
+    for _ in range(options.requests):
+        bare_one.append(bare_pass(1))
+        one += _timed(port, url, images[:1], key, 1)
     _timed(port, url, images, key, 1)
     served, bare = [], []
     for _ in range(options.repeat):
-        bare.append(bare_pass())
+        bare.append(bare_pass(BATCH))
         served += _timed(port, url, images, key, 1)
     rate = lambda times: BATCH * 1000 / statistics.median(times)  # noqa: E731
-    return one, rate(served), rate(bare)
+    return one, bare_one, rate(served), rate(bare)
 
 
 def _timed(port: int, url: str, files: list[bytes], key: str, count: int) -> list[float]:
