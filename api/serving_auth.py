@@ -8,7 +8,10 @@ every other route authenticates with the site's defaults, which do not know the
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib.auth.models import AnonymousUser
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.request import Request
@@ -35,3 +38,17 @@ class PredictTokenAuthentication(BaseAuthentication):
 
     def authenticate_header(self, request: Request) -> str:
         return "Bearer"
+
+
+class PredictTokenScheme(OpenApiAuthenticationExtension):
+    """How the API schema names a prediction token: HTTP bearer (registered on import)."""
+
+    target_class = PredictTokenAuthentication
+    name = "predictToken"
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "A prediction token (lbp_...): its project's prediction routes only.",
+        }
