@@ -11,7 +11,7 @@ PORT ?= 8000
 #   make run TORCH_SPEC="torch==2.14.1 torchvision==0.29.1 --index-url https://download.pytorch.org/whl/cpu"
 TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
 
-.PHONY: run test test-servers test-postgres test-label-studio fuzz lint format setup docs docs-serve demo worker-cpu worker-gpu beat check-deploy compose-config clean bench-agreement bench-training bench-prelabel bench-active-learning bench-export bench-load bench-uploads bench-photos bench-label-paint bench-photo-models bench-adaptive-overlap bench-duplicates bench-label-errors bench-browse bench-bulk bench-imports bench-scorecard bench-slices
+.PHONY: run test test-servers test-postgres test-label-studio fuzz lint format setup docs docs-serve demo worker-cpu worker-gpu beat check-deploy compose-config clean bench-agreement bench-training bench-prelabel bench-active-learning bench-export bench-load bench-uploads bench-photos bench-label-paint bench-photo-models bench-adaptive-overlap bench-duplicates bench-label-errors bench-browse bench-bulk bench-imports bench-scorecard bench-slices bench-predict
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -216,3 +216,7 @@ bench-bulk: setup
 ## Every person's labels from a Label Studio export of 5,000 images, against a flat CSV import of the same (docs/benchmarks.md).
 bench-imports: setup
 	$(BIN)/python bench/imports.py
+
+## The prediction API: one image's latency and batch-64 throughput over HTTP against a bare forward pass (docs/benchmarks.md).
+bench-predict: setup
+	$(BIN)/python bench/predict.py

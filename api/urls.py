@@ -40,6 +40,13 @@ from api.qualification import StandingActionView, StandingListView
 from api.queue import NextImageView
 from api.references import ReferenceDetailView, ReferenceListView
 from api.review import DecisionDetailView, DecisionListView, ReviewDetailView, ReviewListView
+from api.serving import (
+    PredictJobView,
+    PredictTokenDetailView,
+    PredictTokenListView,
+    PredictView,
+    ServedPredictionListView,
+)
 from api.skips import SkipViewSet
 from api.slices import SliceDownloadView, SliceReportView
 from api.sway import SuggestionSwayView
@@ -221,6 +228,28 @@ urlpatterns = [
         "projects/<int:project_pk>/machine-labels/stats/",
         MachineLabelStatsView.as_view(),
         name="machine-labels-stats",
+    ),
+    # The prediction API: a prediction token reaches these two routes and no other.
+    path("projects/<int:project_pk>/predict/", PredictView.as_view(), name="predict"),
+    path(
+        "projects/<int:project_pk>/predict/jobs/<int:job_pk>/",
+        PredictJobView.as_view(),
+        name="predict-job",
+    ),
+    path(
+        "projects/<int:project_pk>/served-predictions/",
+        ServedPredictionListView.as_view(),
+        name="served-predictions",
+    ),
+    path(
+        "projects/<int:project_pk>/predict-tokens/",
+        PredictTokenListView.as_view(),
+        name="predict-tokens",
+    ),
+    path(
+        "projects/<int:project_pk>/predict-tokens/<int:pk>/",
+        PredictTokenDetailView.as_view(),
+        name="predict-token",
     ),
     path("projects/<int:project_pk>/", include(project_router.urls)),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -50,3 +50,10 @@ class Conflict(DomainError):
 
     status_code = 409
     code = "conflict"
+
+
+class Unavailable(DomainError):
+    """A service the request needs cannot answer now (the caller may try again)."""
+
+    status_code = 503
+    code = "unavailable"

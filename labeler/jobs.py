@@ -38,6 +38,7 @@ from celery.canvas import Signature
 from django.conf import settings
 from django.db import connections, transaction
 
+from labeler import resident
 from labeler.outbox import services as outbox_services
 from labeler.task_names import Task
 from worker.celery_app import app
@@ -61,6 +62,7 @@ CHILD_PROCESS_TASKS = frozenset(
         Task.ML_PREDICT,
         Task.ML_PACKAGE,
         Task.EXPLANATION_RENDER,
+        Task.ML_SERVE_JOB,
     }
 )
 # A version's drift reference runs its test images through the network: torch too.
@@ -263,6 +265,35 @@ def send_now(seconds: float, task_name: str, *args: Any) -> None:
     register_tasks()
     signature = app.signature(task_name, args=args, countdown=seconds or None)
     _sender(signature, seconds, keep=False)()
+
+
+class CallFailed(RuntimeError):
+    """A task the caller waited on did not answer: no worker in time, or it failed."""
+
+
+def call(task_name: str, *args: Any, timeout: float) -> Any:
+    """Run the named task now and return its result, waiting at most ``timeout`` seconds.
+
+    With a broker the task goes to its queue's workers and the result comes back through
+    the result backend. With none (the embedded default) it runs in the one resident
+    child process (``labeler.resident``), which keeps what it loaded between calls, so
+    this process never imports torch. Raises ``CallFailed`` when no answer comes.
+    """
+    register_tasks()
+    if app.conf.task_always_eager:
+        try:
+            return resident.resident_call(
+                task_name, list(args), env=_child_env(), cwd=settings.BASE_DIR, timeout=timeout
+            )
+        except resident.ResidentError as exc:
+            raise CallFailed(str(exc)) from exc
+    try:
+        sent = app.signature(task_name, args=args).apply_async()
+        return sent.get(timeout=timeout, disable_sync_subtasks=False)
+    except UNAVAILABLE as exc:
+        raise CallFailed(f"The task queue cannot be reached: {exc}") from exc
+    except Exception as exc:  # Celery's TimeoutError, or what the task raised
+        raise CallFailed(f"{type(exc).__name__}: {exc}") from exc
 
 
 def outbox_send(*, batch: int = 100) -> int:

@@ -328,6 +328,10 @@ if CELERY_TASK_ALWAYS_EAGER:
     CELERY_BROKER_URL = "memory://localhost/"  # never reached: tasks run in the calling process
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_IGNORE_RESULT = True
+# Only the tasks a request waits on keep a result (ignore_result=False: the prediction
+# API's), in the broker's Redis, for a minute: the caller reads it at once.
+CELERY_RESULT_BACKEND = None if CELERY_TASK_ALWAYS_EAGER else CELERY_BROKER_URL
+CELERY_RESULT_EXPIRES = 60
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -420,6 +424,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": Task.DRIFT_CHECKS_DUE,
         "schedule": float(LABELER_DRIFT_CHECK_SECONDS),
     },
+    # Served predictions past each project's served_log_days; expired prediction jobs.
+    "purge-served-predictions": {
+        "task": Task.SERVED_PREDICTIONS_PURGE,
+        "schedule": 3600.0,
+    },
 }
 
 # Model in the loop. Training and pre-labelling run on the "gpu" queue's workers.
@@ -431,6 +440,13 @@ LABELER_PRETRAINED_DIR = os.environ.get("LABELER_PRETRAINED_DIR", "")
 # off by default: measured on an H200 it was slower than the CPU's threads (docs/benchmarks.md).
 LABELER_GPU_DECODE = env_bool("LABELER_GPU_DECODE", False)
 LABELER_PRELABEL_CHUNK = env_int("LABELER_PRELABEL_CHUNK", 1024)
+# The prediction API (labeler.serving): requests of up to this many images are answered at
+# once, larger ones (up to the max) become a job to poll, kept this many hours; a request
+# answered at once waits this long for the worker before answering 503.
+LABELER_PREDICT_SYNC_MAX = env_int("LABELER_PREDICT_SYNC_MAX", 16)
+LABELER_PREDICT_MAX_IMAGES = env_int("LABELER_PREDICT_MAX_IMAGES", 1000)
+LABELER_PREDICT_JOB_KEEP_HOURS = env_int("LABELER_PREDICT_JOB_KEEP_HOURS", 24)
+LABELER_PREDICT_TIMEOUT_SECONDS = env_int("LABELER_PREDICT_TIMEOUT_SECONDS", 60)
 # Each worker keeps images decoded to small model inputs here, by content hash, so that
 # later passes and runs skip decoding; "" turns it off. Safe to empty at any time.
 LABELER_INPUT_CACHE_DIR = os.environ.get(

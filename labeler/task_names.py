@@ -47,6 +47,11 @@ class Task:
     ML_DRIFT_REFERENCE: Final = "worker.tasks.ml_drift_reference"
     # A heat map of why a model version chose a label for an image, kept in storage.
     EXPLANATION_RENDER: Final = "worker.tasks.explanation_render"
+    # Serving: a prediction request answered at once (its caller waits on the result), a
+    # large one run as a job, and the served predictions' log kept to each project's days.
+    ML_SERVE_PREDICT: Final = "worker.tasks.ml_serve_predict"
+    ML_SERVE_JOB: Final = "worker.tasks.ml_serve_job"
+    SERVED_PREDICTIONS_PURGE: Final = "worker.tasks.served_predictions_purge"
     # Exports
     EXPORT_RUN: Final = "worker.tasks.export_run"  # archives, and large text exports
     EXPORT_RUN_SMALL: Final = "worker.tasks.export_run_small"  # never waits behind those

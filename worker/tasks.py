@@ -24,6 +24,7 @@ from labeler.monitoring import selectors as monitoring_selectors
 from labeler.monitoring import services as monitoring_services
 from labeler.predictions import prelabel, runs
 from labeler.projects.models import Project
+from labeler.serving import services as serving_services
 from labeler.task_names import Task
 from labeler.webhooks import deliveries as webhook_deliveries
 
@@ -290,3 +291,29 @@ def explanation_render(version_id: int, image_id: int, label_id: int | None) -> 
     from worker import explain_jobs  # torch: only in the worker (see ml_predict)
 
     return explain_jobs.explanation_render(version_id, image_id, label_id)
+
+
+# Serving (labeler.serving): the ml_serve_* tasks run on the "gpu" queue with the others.
+
+
+@shared_task(name=Task.ML_SERVE_PREDICT, ignore_result=False, acks_late=False)
+def ml_serve_predict(request: dict[str, Any]) -> dict[str, Any]:
+    """Predict a small request's images with the version's kept model; the caller waits on
+    the result (with a broker, through the result backend)."""
+    from worker import serving  # torch: only in the worker (see above)
+
+    return serving.serve(request)
+
+
+@shared_task(name=Task.ML_SERVE_JOB, acks_late=True, reject_on_worker_lost=True)
+def ml_serve_job(job_id: int) -> None:
+    """Run a large prediction request's job (a redelivery of one already started does nothing)."""
+    from worker import serving  # torch: only in the worker (see above)
+
+    serving.serve_job(job_id)
+
+
+@shared_task(name=Task.SERVED_PREDICTIONS_PURGE)
+def served_predictions_purge() -> int:
+    """Delete served predictions past their project's days, and expired prediction jobs."""
+    return serving_services.served_predictions_purge() + serving_services.prediction_jobs_purge()

@@ -49,6 +49,7 @@ class Project(models.Model):
     suggestion_holdback = models.FloatField(default=0.1)
     suggestion_preselect = models.FloatField(default=0.6)
     test_share = models.FloatField(default=0.1)
+    served_log_days = models.PositiveIntegerField(default=30)
     export_keep_metadata = models.BooleanField(default=False)
     strip_metadata_on_ingest = models.BooleanField(default=False)
     overlap_mode = models.CharField(

@@ -28,7 +28,16 @@ FollowUp = Callable[["Project"], None]
 CrossCheck = Callable[[Mapping[str, Any]], None]
 
 # The layers that own settings, bottom-up: the order of the reference's sections.
-LAYERS = ("webhooks", "annotations", "images", "agreement", "predictions", "monitoring", "exports")
+LAYERS = (
+    "webhooks",
+    "annotations",
+    "images",
+    "agreement",
+    "predictions",
+    "serving",
+    "monitoring",
+    "exports",
+)
 
 
 @dataclass(frozen=True)

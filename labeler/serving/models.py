@@ -29,6 +29,10 @@ class ServedPrediction(models.Model):
     caller = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # The prediction token that asked, when a system asked rather than a person.
+    token = models.ForeignKey(
+        "serving.PredictToken", null=True, on_delete=models.SET_NULL, related_name="+"
+    )
     duration_ms = models.FloatField(default=0.0, help_text="The model's time for this image.")
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -37,3 +41,60 @@ class ServedPrediction(models.Model):
 
     def __str__(self) -> str:
         return f"served {self.image_sha256[:12]} ({self.project_id})"
+
+
+class PredictToken(models.Model):
+    """A key that may only request predictions, of one project (``labeler.serving.tokens``).
+
+    The key is shown once, when issued; only its sha256 is kept (a key is 32 random bytes,
+    so a plain hash cannot be reversed by guessing) and its first characters, to tell
+    tokens apart on the page.
+    """
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    name = models.CharField(max_length=100)
+    key_sha256 = models.CharField(max_length=64, unique=True)
+    prefix = models.CharField(max_length=16)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}...)"
+
+
+class JobStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+
+
+class PredictionJob(models.Model):
+    """A prediction request too large to answer at once: its inputs, then its results.
+
+    Uploaded inputs are kept in storage (``inputs``: one entry an image, with its stored
+    name) until the worker has read them; the results are kept until the job expires.
+    """
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    model_version = models.ForeignKey(
+        ModelVersion, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    status = models.CharField(max_length=8, choices=JobStatus.choices, default=JobStatus.QUEUED)
+    inputs = models.JSONField(default=list)
+    results = models.JSONField(default=list, blank=True)
+    message = models.TextField(blank=True)
+    caller = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    token = models.ForeignKey(PredictToken, null=True, on_delete=models.SET_NULL, related_name="+")
+    duration_ms = models.FloatField(default=0.0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"prediction job {self.pk} ({self.status})"

@@ -19,6 +19,7 @@ from labeler.web import (
     metadata_fields,
     model_pages,
     projects,
+    serving_pages,
     slices,
     team,
     throughput,
@@ -74,6 +75,11 @@ urlpatterns = [
     ),
     path("projects/<int:project_id>/models/", model_pages.models_page, name="models"),
     path("projects/<int:project_id>/slices/", slices.slices_page, name="slices"),
+    path(
+        "projects/<int:project_id>/prediction-api/",
+        serving_pages.prediction_api_page,
+        name="prediction-api",
+    ),
     path(
         "projects/<int:project_id>/machine-review/",
         model_pages.machine_review,

@@ -20,7 +20,8 @@ from worker.ml.weights import LoadedModel
 
 def classifier_layer(model: nn.Module) -> nn.Linear:
     """The network's last linear layer: its input is the embedding, its output the logits."""
-    head = getattr(model, "fc", None) or getattr(model, "head", None) or model.classifier
+    head = getattr(model, "fc", None) or getattr(model, "head", None)
+    head = head or getattr(model, "classifier", None)
     layer = head[-1] if isinstance(head, nn.Sequential) else head
     if not isinstance(layer, nn.Linear):
         # A model loaded for inference (``weights.for_inference``, fused by torch.fx) keeps

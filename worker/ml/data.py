@@ -41,6 +41,7 @@ class BadImage(ValueError):
     def __init__(self, name: str, reason: str = "", names: Sequence[str] = ()) -> None:
         super().__init__(f"Cannot decode image {name!r}" + (f": {reason}" if reason else "."))
         self.name = name
+        self.reason = reason
         self.names = list(names) or [name]
 
 
@@ -90,11 +91,13 @@ Outcome = np.ndarray | BadImage | bytes
 
 @dataclass
 class Decoded:
-    """A decoded batch: the images that worked, their positions in the input, the failures."""
+    """A decoded batch: the images that worked, their positions in the input, the failures
+    (``bad``: their names; ``reasons``: why each failed, in the same order)."""
 
     images: torch.Tensor
     ok: list[int] = field(default_factory=list)
     bad: list[str] = field(default_factory=list)
+    reasons: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -247,6 +250,7 @@ def decode_collect(
             decoded.ok.append(index)
         elif isinstance(result, BadImage):
             decoded.bad.append(result.name)
+            decoded.reasons.append(result.reason or "it cannot be decoded")
     decoded.images = _stack(arrays, 1 if grayscale else 3, image_size, pin=pin)
     return decoded
 

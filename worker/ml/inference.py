@@ -5,18 +5,21 @@ batch, a thread pool (PIL releases the GIL while it decodes) reads and decodes t
 two, which also hides the storage's latency. On CUDA the batches are stacked in pinned
 memory (the copy to the GPU does not block) and large JPEG photos not yet kept as
 inputs are decoded by the GPU (``worker.ml.jpeg``), the pool only reading their bytes.
+``decoded_batches`` is that pipeline for a caller with a forward pass of its own (the
+prediction API's, which also keeps each image's embedding).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import torch
 
 from worker.ml.data import (
+    Decoded,
     InputCache,
     Opener,
     Pending,
@@ -61,6 +64,42 @@ def predict_files(
     ``gpu_decode``: whether large JPEGs may be decoded on a CUDA device (``LABELER_GPU_DECODE``;
     None: the environment's).
     """
+    ok: list[int] = []
+    bad: list[str] = []
+    parts: list[Callable[[], np.ndarray]] = []
+    batches = decoded_batches(
+        loaded, names, opener, batch_size, threads=threads, keys=keys, cache=cache, beat=beat,
+        gpu_decode=gpu_decode,
+    )  # fmt: skip
+    for first, decoded in batches:
+        ok.extend(first + index for index in decoded.ok)
+        bad.extend(decoded.bad)
+        if decoded.ok:
+            parts.append(_forward_start(loaded, decoded.images))
+    labels = len(loaded.meta["label_ids"])
+    done = [finish() for finish in parts]
+    probabilities = np.concatenate(done) if done else np.empty((0, labels), np.float32)
+    return ok, probabilities, bad
+
+
+def decoded_batches(
+    loaded: LoadedModel,
+    names: Sequence[str],
+    opener: Opener,
+    batch_size: int = 256,
+    *,
+    threads: int = 2,
+    keys: Sequence[str | None] | None = None,
+    cache: InputCache | None = None,
+    beat: Callable[[], object] | None = None,
+    gpu_decode: bool | None = None,
+) -> Iterator[tuple[int, Decoded]]:
+    """Yield (position of the batch's first name, its ``Decoded``) batch by batch, the next
+    two batches decoding in a thread pool while the caller runs the model on this one.
+
+    The caller's time between two batches is taken as its forward pass, to share the CPU
+    between decoding and torch (``_ThreadShare``); the options are ``predict_files``'.
+    """
     size, grayscale = loaded.meta["image_size"], loaded.meta["grayscale"]
     device = loaded.device
     on_gpu = (
@@ -68,9 +107,6 @@ def predict_files(
     )
     decoder = jpeg_decoder(device, image_size=size, grayscale=grayscale) if on_gpu else None
     starts = range(0, len(names), batch_size)
-    ok: list[int] = []
-    bad: list[str] = []
-    parts: list[Callable[[], np.ndarray]] = []
     share = _ThreadShare(decode_threads=max(1, threads), cpu=loaded.device.type == "cpu")
     with ThreadPoolExecutor(max_workers=max(1, threads)) as pool, share:
 
@@ -102,18 +138,12 @@ def predict_files(
             waited = time.perf_counter() - waited
             if number + 2 < len(starts):
                 queued.append(submit(number + 2))
-            ok.extend(number * batch_size + index for index in decoded.ok)
-            bad.extend(decoded.bad)
+            forward = time.perf_counter()
+            yield starts[number], decoded
             if decoded.ok:
-                forward = time.perf_counter()
-                parts.append(_forward_start(loaded, decoded.images))
                 share.adjust(waited=waited, forward=time.perf_counter() - forward)
             if beat is not None:
                 beat()
-    labels = len(loaded.meta["label_ids"])
-    done = [finish() for finish in parts]
-    probabilities = np.concatenate(done) if done else np.empty((0, labels), np.float32)
-    return ok, probabilities, bad
 
 
 class _ThreadShare:

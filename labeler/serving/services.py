@@ -1,0 +1,191 @@
+"""Writes of the serving layer: the served predictions' log, its retention, prediction jobs.
+
+``served_predictions_record`` is the one writer of ``ServedPrediction``: the worker that
+ran the model calls it with the model's outputs, and it answers with what the API sends.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import numpy as np
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.utils import timezone
+
+from labeler import jobs
+from labeler.predictions.models import ModelVersion
+from labeler.projects.models import Label, Project
+from labeler.serving.answers import prediction_answer
+from labeler.serving.models import JobStatus, PredictionJob, ServedPrediction
+from labeler.task_names import Task
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ModelOutputs:
+    """What the model gave for the images it decoded, in their order."""
+
+    label_ids: list[int]
+    multi_label: bool
+    thresholds: list[float] | None
+    probabilities: np.ndarray  # (n, labels)
+    embeddings: np.ndarray  # (n, dimensions)
+    durations_ms: list[float]
+
+
+@transaction.atomic
+def served_predictions_record(
+    *,
+    version: ModelVersion,
+    inputs: Sequence[dict[str, Any]],
+    outputs: ModelOutputs,
+    caller_id: int | None,
+    token_id: int | None,
+) -> list[dict[str, Any]]:
+    """Log one served prediction a decoded input (one statement) and return each answer.
+
+    ``inputs``: each image's ``name``, ``sha256`` and ``image_id`` (None for an upload),
+    in the order of ``outputs``' rows. The embedding is kept as float16 little-endian bytes.
+    """
+    names = dict(Label.objects.filter(pk__in=outputs.label_ids).values_list("pk", "name"))
+    embeddings = np.ascontiguousarray(outputs.embeddings, dtype="<f2")  # one conversion
+    rows, answers = [], []
+    for row, item in enumerate(inputs):
+        probabilities = outputs.probabilities[row].tolist()
+        answer = prediction_answer(
+            probabilities,
+            label_ids=outputs.label_ids,
+            names=names,
+            multi_label=outputs.multi_label,
+            thresholds=outputs.thresholds,
+        )
+        best = max(range(len(probabilities)), key=lambda i: probabilities[i])
+        rows.append(
+            ServedPrediction(
+                project_id=version.project_id,
+                model_version=version,
+                image_sha256=item["sha256"],
+                top_label_id=outputs.label_ids[best],
+                probability=probabilities[best],
+                probabilities={
+                    str(k): p for k, p in zip(outputs.label_ids, probabilities, strict=True)
+                },
+                embedding=embeddings[row].tobytes(),
+                caller_id=caller_id,
+                token_id=token_id,
+                duration_ms=outputs.durations_ms[row],
+            )
+        )
+        answers.append(answer)
+    created = ServedPrediction.objects.bulk_create(rows)
+    return [
+        {"name": item["name"], "sha256": item["sha256"], "image_id": item.get("image_id"),
+         **answer, "duration_ms": round(row.duration_ms, 3), "served_id": row.pk}
+        for item, answer, row in zip(inputs, answers, created, strict=True)
+    ]  # fmt: skip
+
+
+def served_predictions_purge(*, now: Any = None) -> int:
+    """Delete served predictions older than their project's ``served_log_days``; returns
+    how many (one statement for each distinct setting)."""
+    now = now or timezone.now()
+    deleted = 0
+    kept_days = Project.objects.values_list("served_log_days", flat=True).distinct()
+    for days in sorted(set(kept_days)):
+        old = ServedPrediction.objects.filter(
+            project__served_log_days=days, created_at__lt=now - timedelta(days=days)
+        )
+        deleted += old._raw_delete(old.db)  # no signals or cascades hang from these rows
+    return deleted
+
+
+@transaction.atomic
+def prediction_job_create(
+    *,
+    project: Project,
+    version: ModelVersion,
+    inputs: Sequence[dict[str, Any]],
+    uploads: dict[int, bytes],
+    caller_id: int | None,
+    token_id: int | None,
+) -> PredictionJob:
+    """Keep a large request's uploaded images in storage, then queue the job on commit.
+
+    ``uploads``: the bytes of the inputs that were uploaded, by their position.
+    """
+    job = PredictionJob.objects.create(
+        project=project, model_version=version, caller_id=caller_id, token_id=token_id
+    )
+    kept = []
+    try:
+        for position, item in enumerate(inputs):
+            entry = dict(item)
+            if position in uploads:
+                name = f"serving/jobs/{job.pk}/{position}-{item['sha256'][:16]}"
+                entry["file"] = default_storage.save(name, ContentFile(uploads[position]))
+                entry["uploaded"] = True
+            kept.append(entry)
+    except BaseException:
+        _inputs_delete(kept)
+        raise
+    job.inputs = kept
+    job.save(update_fields=["inputs"])
+    jobs.enqueue(Task.ML_SERVE_JOB, job.pk)
+    return job
+
+
+def prediction_job_start(*, job_id: int) -> PredictionJob | None:
+    """Mark a queued job running and return it; None if it is gone or not queued."""
+    claimed = PredictionJob.objects.filter(pk=job_id, status=JobStatus.QUEUED).update(
+        status=JobStatus.RUNNING
+    )
+    return PredictionJob.objects.filter(pk=job_id).first() if claimed else None
+
+
+def prediction_job_finish(
+    *, job: PredictionJob, results: list[dict[str, Any]], duration_ms: float
+) -> None:
+    """Keep the job's results and delete its uploaded inputs."""
+    PredictionJob.objects.filter(pk=job.pk).update(
+        status=JobStatus.DONE,
+        results=results,
+        duration_ms=duration_ms,
+        finished_at=timezone.now(),
+    )
+    _inputs_delete(job.inputs)
+
+
+def prediction_job_fail(*, job: PredictionJob, message: str) -> None:
+    """Record why the job failed and delete its uploaded inputs."""
+    PredictionJob.objects.filter(pk=job.pk).update(
+        status=JobStatus.FAILED, message=message[:2000], finished_at=timezone.now()
+    )
+    _inputs_delete(job.inputs)
+
+
+def prediction_jobs_purge(*, now: Any = None) -> int:
+    """Delete jobs older than ``LABELER_PREDICT_JOB_KEEP_HOURS``, with any inputs left."""
+    now = now or timezone.now()
+    old = PredictionJob.objects.filter(
+        created_at__lt=now - timedelta(hours=settings.LABELER_PREDICT_JOB_KEEP_HOURS)
+    )
+    for inputs in old.values_list("inputs", flat=True):
+        _inputs_delete(inputs)
+    return old.delete()[0]
+
+
+def _inputs_delete(inputs: Sequence[dict[str, Any]]) -> None:
+    for item in inputs:
+        if item.get("uploaded") and item.get("file"):
+            try:
+                default_storage.delete(item["file"])
+            except OSError:  # left for nobody: logged, never a reason to fail the job
+                logger.warning("Could not delete a prediction job's input %s", item["file"])

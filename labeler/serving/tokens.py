@@ -1,0 +1,89 @@
+"""Prediction tokens: keys that may only request predictions, of one project.
+
+A key is ``lbp_`` and 32 random bytes (URL-safe base64); it is returned once, by
+``predict_token_issue``, and only its sha256 is stored. The API recognises it only on the
+prediction routes (``api/serving_auth.py``), so a key that leaks can classify images of
+its project and do nothing else; revoking it ends even that.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.contrib.auth.models import User
+from django.db import transaction
+from django.utils import timezone
+
+from labeler import text_in
+from labeler.errors import NotFound, ValidationFailed
+from labeler.projects.models import Project
+from labeler.serving.models import PredictToken
+
+KEY_PREFIX = "lbp_"
+# Writing the last use on every request would cost a write per prediction: once a minute
+# is as much as the tokens' page can show.
+LAST_USED_EVERY = timedelta(minutes=1)
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    """A token just issued, with its key (never stored, never shown again)."""
+
+    token: PredictToken
+    key: str
+
+
+def key_sha256(key: str) -> str:
+    """The stored form of a key."""
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+@transaction.atomic
+def predict_token_issue(*, project: Project, name: str, created_by: User | None) -> IssuedToken:
+    """Issue a prediction token for the project; the key is in the result only."""
+    cleaned = name.strip()
+    text_in.text_refuse_unsafe(cleaned, field="name")
+    if not cleaned or len(cleaned) > 100:
+        raise ValidationFailed("A token needs a name of 1 to 100 characters.", field="name")
+    key = KEY_PREFIX + secrets.token_urlsafe(32)
+    token = PredictToken.objects.create(
+        project=project,
+        name=cleaned,
+        key_sha256=key_sha256(key),
+        prefix=key[: len(KEY_PREFIX) + 6],
+        created_by=created_by,
+    )
+    return IssuedToken(token=token, key=key)
+
+
+@transaction.atomic
+def predict_token_revoke(*, project: Project, token_id: int) -> PredictToken:
+    """Revoke the project's token (revoking it twice keeps the first time)."""
+    token = PredictToken.objects.select_for_update().filter(pk=token_id, project=project).first()
+    if token is None:
+        raise NotFound(f"Prediction token {token_id} does not exist.")
+    if token.revoked_at is None:
+        token.revoked_at = timezone.now()
+        token.save(update_fields=["revoked_at"])
+    return token
+
+
+def predict_token_authenticate(*, key: str) -> PredictToken | None:
+    """The live token with this key (its last use noted), or None: unknown or revoked."""
+    if not key.startswith(KEY_PREFIX):
+        return None
+    token = (
+        PredictToken.objects.select_related("project")
+        .filter(key_sha256=key_sha256(key), revoked_at__isnull=True)
+        .first()
+    )
+    if token is None:
+        return None
+    now = timezone.now()
+    if token.last_used_at is None or now - token.last_used_at >= LAST_USED_EVERY:
+        PredictToken.objects.filter(pk=token.pk).update(last_used_at=now)
+        token.last_used_at = now
+    return token

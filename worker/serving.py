@@ -1,0 +1,111 @@
+"""The worker's side of the prediction API: decode the request's images, run the version's
+kept model on them in batches, and log and answer through ``labeler.serving.services``.
+
+A request (``serve``) carries each image inline (``content``: base64) or names a stored
+file (``file``); a job (``serve_job``) names files only, its uploads kept in storage.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from django.conf import settings
+
+from labeler.images.references import file_open
+from labeler.predictions.models import ModelVersion
+from labeler.serving import services
+from worker.ml import serving as ml_serving
+from worker.ml.device import configure_threads, decode_threads, select_device
+from worker.model_jobs import weights_path
+
+logger = logging.getLogger(__name__)
+
+
+def serve(request: dict[str, Any]) -> dict[str, Any]:
+    """Predict the request's images; returns ``{"predictions": [...]}`` in their order,
+    an image that cannot be decoded answered by ``{"name", "error"}``."""
+    version = ModelVersion.objects.filter(pk=request["version_id"]).first()
+    if version is None or not version.weights:
+        return {"error": f"Model version {request['version_id']} has no weights to predict with."}
+    loaded = _model(version)
+    items = request["items"]
+    served = ml_serving.serve_files(
+        loaded,
+        [str(position) for position in range(len(items))],
+        _opener(items),
+        threads=decode_threads(loaded.device),
+    )
+    answers: list[dict[str, Any] | None] = [None] * len(items)
+    for position, reason in served.bad:
+        item = items[int(position)]
+        answers[int(position)] = {"name": item["name"], "error": f"Cannot be decoded: {reason}."}
+    good = [items[position] for position in served.ok]
+    recorded = iter(
+        services.served_predictions_record(
+            version=version,
+            inputs=good,
+            outputs=services.ModelOutputs(
+                label_ids=list(loaded.meta["label_ids"]),
+                multi_label=bool(loaded.meta["multi_label"]),
+                thresholds=loaded.meta.get("thresholds"),
+                probabilities=served.probabilities,
+                embeddings=served.embeddings,
+                durations_ms=served.durations_ms,
+            ),
+            caller_id=request.get("caller_id"),
+            token_id=request.get("token_id"),
+        )
+        if good
+        else []
+    )
+    return {"predictions": [answer or next(recorded) for answer in answers]}
+
+
+def serve_job(job_id: int) -> None:
+    """Run a queued prediction job and keep its results (a failure is kept as its message)."""
+    job = services.prediction_job_start(job_id=job_id)
+    if job is None:
+        return
+    began = time.perf_counter()
+    try:
+        answered = serve(
+            {
+                "version_id": job.model_version_id,
+                "items": job.inputs,
+                "caller_id": job.caller_id,
+                "token_id": job.token_id,
+            }
+        )
+    except Exception as exc:
+        logger.exception("Prediction job %s failed", job_id)
+        services.prediction_job_fail(job=job, message=f"{type(exc).__name__}: {exc}")
+        return
+    if "error" in answered:
+        services.prediction_job_fail(job=job, message=answered["error"])
+        return
+    took = (time.perf_counter() - began) * 1000
+    services.prediction_job_finish(job=job, results=answered["predictions"], duration_ms=took)
+
+
+def _model(version: ModelVersion) -> Any:
+    configure_threads(setting=settings.LABELER_TORCH_THREADS)  # once a process; then a no-op
+    device = str(select_device(settings.LABELER_DEVICE))
+    path = weights_path(version.weights)
+    return ml_serving.model_kept(version.pk, version.weights_sha256, path, device)
+
+
+def _opener(items: list[dict[str, Any]]) -> Callable[[str], Any]:
+    """Opens an item by its position: its inline bytes, or its stored file."""
+
+    def open_item(position: str) -> Any:
+        item = items[int(position)]
+        if item.get("content") is not None:
+            return io.BytesIO(base64.b64decode(item["content"]))
+        return file_open(item["file"])
+
+    return open_item
