@@ -3,6 +3,7 @@ answer, not a good one)."""
 
 from __future__ import annotations
 
+import torch
 from django.conf import settings
 
 from labeler.predictions.models import ModelVersion
@@ -16,7 +17,9 @@ def served_version(
 ) -> ModelVersion:
     """A small CNN over the project's labels, saved, as version ``number`` of the project."""
     label_ids = list(project.labels.order_by("pk").values_list("pk", flat=True))
-    model = build("small-cnn", len(label_ids), 3, 8)
+    with torch.random.fork_rng():  # the same weights, so the same answers, every run
+        torch.manual_seed(number)
+        model = build("small-cnn", len(label_ids), 3, 8)
     meta = {
         "architecture": "small-cnn",
         "label_ids": label_ids,

@@ -27,9 +27,13 @@ from labeler.bulk.models import BulkAction
 from labeler.exports.models import Export
 from labeler.images.links import file_link
 from labeler.images.metadata_fields import field_create
+from labeler.predictions import packages
 from labeler.predictions.models import TrainingRun
 from labeler.projects.models import Invitation, Role
 from labeler.references.models import Reference
+from labeler.serving.models import PredictionJob
+from labeler.serving.tokens import predict_token_issue
+from labeler.webhooks.models import DeliveryStatus, Webhook, WebhookDelivery
 from tests.api.test_permissions import ROLES
 from tests.conftest import client_for
 from tests.factories import (
@@ -304,6 +308,33 @@ RULES: dict[str, Rule] = {
     "api:machine-labels-send": write(overseers()),
     "api:machine-labels-review": write(overseers()),
     "api:machine-labels-stats": read(overseers()),
+    # Drift: reviewers and leads read the checks, leads run one.
+    "api:drift-checks": Rule({"get": overseers(), "post": managers()}),
+    # A model version's download package: the leads' alone, reading it too.
+    "api:model-package": Rule({"get": managers(), "post": managers()}, ids={"pk": "version"}),
+    # A package file's signed address needs no login: each role asks with an address made
+    # for its own user (the anonymous caller with the annotator's), and only a lead of the
+    # version's project, or staff, is sent the file; anyone else's address is refused.
+    "api:model-package-file": read({**public(403), "lead": OK, "admin": OK}, other=public(405)),
+    # Webhooks are the leads' and admins' alone, the list of events too.
+    "api:webhook-list": Rule({"get": managers(), "post": managers()}),
+    "api:webhook-detail": Rule(
+        {"get": managers(), "patch": managers(), "delete": managers()}, ids={"pk": "webhook"}
+    ),
+    "api:webhook-deliveries": read(managers(), ids={"pk": "webhook"}),
+    "api:webhook-events": read(managers()),
+    "api:webhook-ping": write(managers(), ids={"pk": "webhook"}),
+    "api:webhook-redeliver": write(managers(), ids={"pk": "webhook", "delivery_pk": "delivery"}),
+    "project-webhooks": read(page(managers())),
+    # The prediction API: leads and admins (or a prediction token of the project, which
+    # no role here holds). Its two routes that a token reaches check who asks in the
+    # handler, so a method they do not offer is a 405 to the anonymous caller too.
+    "api:predict": write(managers(), other=public(405)),
+    "api:predict-job": read(managers(), ids={"job_pk": "predict_job"}, other=public(405)),
+    "api:served-predictions": read(managers()),
+    "api:predict-tokens": Rule({"get": managers(), "post": managers()}),
+    "api:predict-token": Rule({"delete": managers()}, ids={"pk": "predict_token"}),
+    "prediction-api": read(page(managers())),
 }
 
 
@@ -397,6 +428,7 @@ def world(project, lead, annotator, annotator2, outsider, admin_user, make_image
     reference = Reference.objects.create(project=project, kind="folder", path="/nowhere")
     run = TrainingRun.objects.create(project=project, requested_by=lead)
     version = ModelVersionFactory(project=project, is_current=False)
+    webhook, delivery = webhook_of(project, lead)
     ids = {
         "project": project.pk,
         "annotator": annotator.pk,
@@ -412,6 +444,10 @@ def world(project, lead, annotator, annotator2, outsider, admin_user, make_image
         "version": version.pk,
         "invitation": invitation_of(project, lead).pk,
         "field": field_create(project=project, name="site", kind="text").pk,
+        "webhook": webhook.pk,
+        "delivery": delivery.pk,
+        "predict_job": PredictionJob.objects.create(project=project, caller=lead).pk,
+        "predict_token": predict_token_issue(project=project, name="ci", created_by=lead).token.pk,
     }
     users = {
         "annotator": annotator,
@@ -420,11 +456,34 @@ def world(project, lead, annotator, annotator2, outsider, admin_user, make_image
         "lead": lead,
         "admin": admin_user,
     }
+    # Signed addresses: each role is sent one made for its own user.
     holders = {**users, "anonymous": annotator}
-    file_links = {
-        role: file_link(image.file.name, user_id=user.pk) for role, user in holders.items()
+    package_file = packages.package_path(version, "card_json")
+    package_file.parent.mkdir(parents=True, exist_ok=True)
+    package_file.write_text("{}")
+    links = {
+        "image-file-link": {
+            role: file_link(image.file.name, user_id=user.pk) for role, user in holders.items()
+        },
+        "api:model-package-file": {
+            role: packages.package_links(version=version, user=user)["card_json"]
+            for role, user in holders.items()
+        },
     }
-    return {"ids": ids, "users": users, "file_links": file_links}
+    return {"ids": ids, "users": users, "links": links}
+
+
+def webhook_of(project, by) -> tuple[Webhook, WebhookDelivery]:
+    """A webhook and one finished delivery, made directly: registering one through the
+    service resolves its address, and the tests reach no network."""
+    webhook = Webhook.objects.create(
+        project=project, url="https://hooks.example.com/labeler", events=["export.ready"],
+        secret="not-a-secret", created_by=by,
+    )  # fmt: skip
+    delivery = WebhookDelivery.objects.create(
+        webhook=webhook, event="ping", payload={}, status=DeliveryStatus.DELIVERED
+    )
+    return webhook, delivery
 
 
 def invitation_of(project, by) -> Invitation:
@@ -456,8 +515,8 @@ FIXED = {
 
 def path_of(route: Route, rule: Rule, world: dict[str, Any]) -> str:
     """The route's path with its parameters filled from the world."""
-    if route.name == "image-file-link":
-        return world["file_links"]["annotator"]  # the test of every role sends each its own
+    if route.name in world["links"]:
+        return world["links"][route.name]["annotator"]  # the test of every role sends each its own
 
     def value(name: str) -> str:
         if name in FIXED:
@@ -525,8 +584,8 @@ def test_every_route_answers_every_role_as_its_rule_says(world, capsys):
         cache.clear()
         for role in ROLES:
             client = client_for_role(world, role, api)
-            if route.name == "image-file-link":
-                path = world["file_links"][role]
+            if route.name in world["links"]:
+                path = world["links"][route.name][role]
             for method in sent:
                 if method in rule.expect:
                     expected = rule.expect[method][role]
@@ -555,7 +614,7 @@ def test_every_route_answers_every_role_as_its_rule_says(world, capsys):
 # Path parameters naming objects that belong to a project (a user for a member).
 PROJECT_OBJECTS = {
     *("image", "theirs", "mine", "my_skip", "export", "run", "version", "annotator2"),
-    *("invitation", "field"),
+    *("invitation", "field", "webhook", "delivery", "predict_job", "predict_token"),
 }
 
 
@@ -567,6 +626,7 @@ def elsewhere(outsider, make_images):
     add_member(other, owner, Role.LEAD)
     add_member(other, second)
     image, skipped = make_images(other, 2)
+    webhook, delivery = webhook_of(other, owner)
     answer, _ = annotation_submit(
         project=other, annotator=second, image_id=image.pk, labels=["cat"]
     )
@@ -585,6 +645,10 @@ def elsewhere(outsider, make_images):
         "annotator2": second.pk,
         "invitation": invitation_of(other, owner).pk,
         "field": field_create(project=other, name="site", kind="text").pk,
+        "webhook": webhook.pk,
+        "delivery": delivery.pk,
+        "predict_job": PredictionJob.objects.create(project=other, caller=owner).pk,
+        "predict_token": predict_token_issue(project=other, name="ci", created_by=owner).token.pk,
     }
 
 
