@@ -96,7 +96,7 @@ def _model_files(
 
 
 def _write(version: ModelVersion, kind: str, data: bytes) -> None:
-    export.write_atomically(packages.package_path(version, kind), data)
+    weights.write_atomically(packages.package_path(version, kind), data)
 
 
 def _described(kind: str, data: bytes) -> dict[str, Any]:

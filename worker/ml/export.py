@@ -111,22 +111,6 @@ def onnx_bytes(module: PackagedModel, example: torch.Tensor) -> bytes:
     return buffer.getvalue()
 
 
-def write_atomically(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file in its folder, then a rename:
-    readers see no file or the whole one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f"{path.name}.tmp-{os.getpid()}")
-    try:
-        with open(temporary, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
-
-
 def onnx_session(path: Path | bytes, threads: int | None = None) -> onnxruntime.InferenceSession:
     """An onnxruntime session on the CPU, with ``threads`` (default: torch's) intra-op threads."""
     options = onnxruntime.SessionOptions()

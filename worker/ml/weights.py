@@ -81,20 +81,26 @@ def save(
         payload["trained_on"] = torch.tensor(sorted(trained_on), dtype=torch.int64)
     torch.save(payload, buffer)
     data = buffer.getvalue()
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    temporary = target.with_name(f"{target.name}.tmp-{os.getpid()}")
+    write_atomically(Path(path), data)
+    return hashlib.sha256(data).hexdigest()
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Write a model file through a temporary file in its folder, then a rename, then the
+    folder's sync: readers see no file or the whole one, also after a power cut. Every
+    model file is written here (weights, and the packages' ONNX, TorchScript and cards)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f"{path.name}.tmp-{os.getpid()}")
     try:
         with open(temporary, "wb") as handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
-        os.replace(temporary, target)
+        os.replace(temporary, path)
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise
-    _fsync_folder(target.parent)
-    return hashlib.sha256(data).hexdigest()
+    _fsync_folder(path.parent)
 
 
 def _fsync_folder(folder: Path) -> None:

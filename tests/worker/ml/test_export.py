@@ -121,8 +121,8 @@ def test_mobilenet_exports_small_enough_for_a_phone(tmp_path):
 
 def test_files_are_written_whole_through_a_temporary_name(tmp_path):
     target = tmp_path / "package" / "model.onnx"
-    export.write_atomically(target, b"first")
-    export.write_atomically(target, b"second")
+    weights.write_atomically(target, b"first")
+    weights.write_atomically(target, b"second")
     assert target.read_bytes() == b"second"
     assert [p.name for p in target.parent.iterdir()] == ["model.onnx"]
 
