@@ -17,22 +17,15 @@ import os
 import sys
 import traceback
 
+from worker.run_task import child_app
+
 
 def main() -> int:
     answers = os.fdopen(os.dup(sys.stdout.fileno()), "w", buffering=1)
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # prints and logs go to stderr
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "labeler.settings")
-    import django
-    from django.conf import settings
+    app = child_app()
     from django.db import close_old_connections
 
-    database = os.environ.get("LABELER_TASK_DATABASE_NAME")
-    if database:
-        settings.DATABASES["default"]["NAME"] = database
-    django.setup()
-    from worker.celery_app import app
-
-    app.loader.import_default_modules()
     for line in sys.stdin:
         close_old_connections()
         try:

@@ -15,6 +15,10 @@ from __future__ import annotations
 import json
 import os
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from celery import Celery
 
 
 def main(argv: list[str]) -> int:
@@ -22,6 +26,14 @@ def main(argv: list[str]) -> int:
         print("usage: python -m worker.run_task NAME [ARGS_JSON]", file=sys.stderr)
         return 2
     name, args = argv[0], json.loads(argv[1]) if len(argv) == 2 else []
+    app = child_app()
+    result = app.signature(name, args=args).apply()
+    return 1 if result.failed() else 0
+
+
+def child_app() -> Celery:
+    """Django set up on the parent's database, and the Celery app with every task loaded:
+    what a child process of the web server (this one, or ``worker.run_resident``) runs."""
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "labeler.settings")
     import django
     from django.conf import settings
@@ -33,8 +45,7 @@ def main(argv: list[str]) -> int:
     from worker.celery_app import app
 
     app.loader.import_default_modules()
-    result = app.signature(name, args=args).apply()
-    return 1 if result.failed() else 0
+    return app
 
 
 if __name__ == "__main__":
