@@ -9,11 +9,12 @@ its jobs.
 
 from __future__ import annotations
 
+import math
 from functools import cached_property
 from typing import Any
 
 from django.contrib.auth.models import User
-from django.utils.dateparse import parse_datetime
+from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.authentication import SessionAuthentication, TokenAuthentication
@@ -22,6 +23,7 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from api.filters import UtcIsoDateTimeField
 from api.pagination import NewestFirst
 from api.parsers import JSONParser
 from api.permissions import ProjectScopedView
@@ -30,6 +32,7 @@ from labeler import flows
 from labeler.errors import NotFound, PermissionDenied, ValidationFailed
 from labeler.projects import selectors as project_selectors
 from labeler.projects.models import Project
+from labeler.projects.selectors import MAX_ID
 from labeler.serving import inputs as serving_inputs
 from labeler.serving import predict, selectors, tokens
 from labeler.serving.models import PredictionJob, PredictToken, ServedPrediction
@@ -227,10 +230,10 @@ def _int(query: Any, name: str) -> int | None:
     raw = query.get(name)
     if raw in (None, ""):
         return None
-    try:
-        return int(raw)
-    except ValueError:
-        raise ValidationFailed(f"{name}: a whole number.", field=name) from None
+    number = serving_inputs.whole_number(raw, top=MAX_ID)
+    if number is None:
+        raise ValidationFailed(f"{name}: a whole number from 1 to {MAX_ID}.", field=name)
+    return number
 
 
 def _float(query: Any, name: str) -> float | None:
@@ -238,19 +241,22 @@ def _float(query: Any, name: str) -> float | None:
     if raw in (None, ""):
         return None
     try:
-        return float(raw)
+        number = float(raw)
     except ValueError:
-        raise ValidationFailed(f"{name}: a number.", field=name) from None
+        number = math.nan
+    if not math.isfinite(number):
+        raise ValidationFailed(f"{name}: a number.", field=name)
+    return number
 
 
 def _time(query: Any, name: str) -> Any:
     raw = query.get(name)
     if raw in (None, ""):
         return None
-    parsed = parse_datetime(raw)
-    if parsed is None:
-        raise ValidationFailed(f"{name}: an ISO 8601 time.", field=name)
-    return parsed
+    try:  # the filters' reading of a time: an impossible date or offset is an error, in UTC
+        return UtcIsoDateTimeField().clean(raw)
+    except DjangoValidationError as exc:
+        raise ValidationFailed(f"{name}: {' '.join(exc.messages)}", field=name) from None
 
 
 class PredictTokenSerializer(serializers.ModelSerializer):

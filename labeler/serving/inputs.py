@@ -19,6 +19,9 @@ from labeler.images.services import upload_read
 from labeler.predictions.models import ModelVersion
 from labeler.predictions.selectors import current_model
 from labeler.projects.models import Project
+from labeler.projects.selectors import MAX_ID
+
+VERSION_MAX = 2**31 - 1  # a version's number is a database integer
 
 
 @dataclass(frozen=True)
@@ -60,12 +63,11 @@ def uploads_checked(files: Sequence[UploadedFile]) -> list[PredictionInput]:
 
 def references_resolved(project: Project, image_ids: Sequence[Any]) -> list[PredictionInput]:
     """The project's stored images by id, in the order given; unknown ids are named."""
-    try:
-        ids = [int(i) for i in image_ids]
-    except (TypeError, ValueError):
+    ids = [i for i in (whole_number(raw, top=MAX_ID) for raw in image_ids) if i is not None]
+    if len(ids) != len(image_ids):
         raise ValidationFailed(
-            "images: give the ids of the project's images.", field="images"
-        ) from None
+            "images: give the ids of the project's images (whole numbers).", field="images"
+        )
     found = {
         pk: (name, sha256)
         for pk, name, sha256 in Image.objects.filter(project=project, pk__in=ids).values_list(
@@ -105,10 +107,11 @@ def version_for(project: Project, number: Any = None) -> ModelVersion:
                 field="version",
             )
     else:
-        try:
-            wanted = int(number)
-        except (TypeError, ValueError):
-            raise ValidationFailed("version: a version number.", field="version") from None
+        wanted = whole_number(number, top=VERSION_MAX)
+        if wanted is None:
+            raise ValidationFailed(
+                f"version: a version number, from 1 to {VERSION_MAX}.", field="version"
+            )
         version = ModelVersion.objects.filter(project=project, version=wanted).first()
         if version is None:
             raise NotFound(f"This project has no model version {wanted}.", field="version")
@@ -117,3 +120,15 @@ def version_for(project: Project, number: Any = None) -> ModelVersion:
             f"Model version {version.version} has no weights to predict with.", field="version"
         )
     return version
+
+
+def whole_number(raw: Any, *, top: int) -> int | None:
+    """``raw`` as a whole number from 1 to ``top`` (a JSON integer, or its digits as text),
+    or None: a fraction, a boolean, infinity or a number past what a database column holds
+    is no id, where ``int()`` would round it, overflow, or pass it on to the database."""
+    if isinstance(raw, str):
+        text = raw.strip()
+        raw = int(text) if text.isascii() and text.isdigit() and len(text) <= 19 else None
+    if not isinstance(raw, int) or isinstance(raw, bool):
+        return None
+    return raw if 1 <= raw <= top else None

@@ -252,3 +252,59 @@ def test_leads_list_served_predictions_with_filters_and_manage_tokens(world, lea
     assert (
         client_for(annotator).get(f"/api/v1/projects/{world.pk}/predict-tokens/").status_code == 403
     )
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ('{"images": [1], "version": 1e309}', "version"),
+        ('{"images": [1], "version": 99999999999999999999999}', "version"),
+        ('{"images": [1], "version": 1.5}', "version"),
+        ('{"images": [1], "version": -1}', "version"),
+        ('{"images": [99999999999999999999999]}', "images"),
+        ('{"images": [1e309]}', "images"),
+        ('{"images": [1.5]}', "images"),
+        ('{"images": true}', "images"),
+        ('{"images": [-5]}', "images"),
+    ],
+)
+def test_versions_and_image_ids_that_are_no_whole_number_are_refused_by_name(
+    world, lead, body, field
+):
+    """Infinity, a fraction, a boolean or a number past a database column is a 400 naming
+    the field, not an overflow in the database nor a silently rounded id."""
+    served_version(world)
+    response = client_for(lead).post(predict_url(world), body, content_type="application/json")
+    assert response.status_code == 400, response.content
+    assert field in response.json()["errors"]
+    assert not ServedPrediction.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ({"label": str(2**70)}, "label"),
+        ({"token": str(2**70)}, "token"),
+        ({"version": "1e309"}, "version"),
+        ({"below": "nan"}, "below"),
+        ({"since": "2020-13-45T00:00:00"}, "since"),
+        ({"since": "9999-12-31T23:59:59-23:00"}, "since"),
+        ({"until": "0001-01-01T00:00:00+14:00"}, "until"),
+    ],
+)
+def test_served_predictions_filters_out_of_range_are_refused_by_name(world, lead, query, field):
+    served = f"/api/v1/projects/{world.pk}/served-predictions/"
+    response = client_for(lead).get(served, query)
+    assert response.status_code == 400, response.content
+    assert field in response.json()["errors"]
+
+
+def test_served_predictions_since_reads_an_offset_as_utc(world, lead):
+    served_version(world)
+    client_for(lead).post(predict_url(world), {"files": [png(1)]}, format="multipart")
+    served = f"/api/v1/projects/{world.pk}/served-predictions/"
+    assert (
+        len(client_for(lead).get(served, {"since": "2000-01-01T00:00:00+05:00"}).json()["results"])
+        == 1
+    )
+    assert client_for(lead).get(served, {"since": "2999-01-01T00:00:00Z"}).json()["results"] == []
