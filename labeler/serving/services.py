@@ -171,15 +171,48 @@ def prediction_job_fail(*, job: PredictionJob, message: str) -> None:
     _inputs_delete(job.inputs)
 
 
+# A job queued or running this long was lost with its worker (a batch of 1,000 images takes
+# minutes): it is failed, so its caller stops polling and sends the request again.
+JOB_STALE = timedelta(minutes=30)
+JOB_LOST = "Its worker stopped before it finished: send the request again."
+# Uploads are stored inside the request's transaction: a folder with no job after this long
+# belongs to a request that was rolled back (younger ones may belong to one still running).
+ORPHAN_AGE = timedelta(hours=1)
+JOBS_FOLDER = "serving/jobs"
+
+
 def prediction_jobs_purge(*, now: Any = None) -> int:
-    """Delete jobs older than ``LABELER_PREDICT_JOB_KEEP_HOURS``, with any inputs left."""
+    """Delete jobs older than ``LABELER_PREDICT_JOB_KEEP_HOURS``, with any inputs left; fail
+    the jobs lost with their worker; delete uploads no job holds. Returns the jobs deleted."""
     now = now or timezone.now()
     old = PredictionJob.objects.filter(
         created_at__lt=now - timedelta(hours=settings.LABELER_PREDICT_JOB_KEEP_HOURS)
     )
     for inputs in old.values_list("inputs", flat=True):
         _inputs_delete(inputs)
-    return old.delete()[0]
+    deleted = old.delete()[0]
+    lost = PredictionJob.objects.filter(
+        status__in=[JobStatus.QUEUED, JobStatus.RUNNING], created_at__lt=now - JOB_STALE
+    )
+    for job in lost:
+        prediction_job_fail(job=job, message=JOB_LOST)
+    _orphan_uploads_delete(now)
+    return deleted
+
+
+def _orphan_uploads_delete(now: Any) -> None:
+    """Delete the stored uploads of jobs that do not exist (a request rolled back)."""
+    try:
+        folders, _ = default_storage.listdir(JOBS_FOLDER)
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    ids = {int(name) for name in folders if name.isdigit()}
+    alive = set(PredictionJob.objects.filter(pk__in=ids).values_list("pk", flat=True))
+    for job_id in sorted(ids - alive):
+        folder = f"{JOBS_FOLDER}/{job_id}"
+        names = [f"{folder}/{name}" for name in default_storage.listdir(folder)[1]]
+        if all(default_storage.get_modified_time(name) < now - ORPHAN_AGE for name in names):
+            _inputs_delete([{"uploaded": True, "file": name} for name in names])
 
 
 def _inputs_delete(inputs: Sequence[dict[str, Any]]) -> None:
