@@ -3,13 +3,13 @@ answer, not a good one)."""
 
 from __future__ import annotations
 
-import torch
 from django.conf import settings
 
 from labeler.predictions.models import ModelVersion
 from labeler.projects.models import Project
 from worker.ml import weights
-from worker.ml.architectures import build, normalisation_for
+from tests.worker.ml.versions import seeded_network
+from worker.ml.architectures import normalisation_for
 
 
 def served_version(
@@ -17,9 +17,8 @@ def served_version(
 ) -> ModelVersion:
     """A small CNN over the project's labels, saved, as version ``number`` of the project."""
     label_ids = list(project.labels.order_by("pk").values_list("pk", flat=True))
-    with torch.random.fork_rng():  # the same weights, so the same answers, every run
-        torch.manual_seed(number)
-        model = build("small-cnn", len(label_ids), 3, 8)
+    # The same weights, so the same answers, every run.
+    model = seeded_network("small-cnn", len(label_ids), 3, 8, seed=number)
     meta = {
         "architecture": "small-cnn",
         "label_ids": label_ids,

@@ -15,6 +15,13 @@ from labeler.projects.models import Project
 from worker.ml import architectures, training, weights
 
 
+def seeded_network(architecture: str, outputs: int, channels: int, size: int, seed: int):
+    """An untrained network drawn with ``seed`` (the global generator left as it was)."""
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        return architectures.build(architecture, outputs, channels, size)
+
+
 def version_with_weights(
     project: Project,
     *,
