@@ -7,8 +7,8 @@ from django.conf import settings
 
 from labeler.predictions.models import ModelVersion
 from labeler.projects.models import Project
-from worker.ml import weights
 from tests.worker.ml.versions import seeded_network
+from worker.ml import weights
 from worker.ml.architectures import normalisation_for
 
 
