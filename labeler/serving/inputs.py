@@ -1,6 +1,6 @@
-"""What a prediction request is asked about: uploads checked, references resolved, and the
-model version chosen. Every refusal is a ``ValidationFailed`` or ``NotFound`` naming what
-is wrong (the file, the ids, the version)."""
+"""What a prediction request is asked about: uploads checked, references resolved, the
+model version chosen and the heat maps asked for. Every refusal is a ``ValidationFailed``
+or ``NotFound`` naming what is wrong (the file, the ids, the version, the label)."""
 
 from __future__ import annotations
 
@@ -19,6 +19,9 @@ from labeler.images.services import upload_read
 from labeler.predictions.models import ModelVersion
 from labeler.predictions.selectors import current_model
 from labeler.projects.models import Project
+
+# Ids as the database keeps them: a larger number is refused by name, not a 500.
+MAX_ID = 2**63 - 1
 
 
 @dataclass(frozen=True)
@@ -117,3 +120,34 @@ def version_for(project: Project, number: Any = None) -> ModelVersion:
             f"Model version {version.version} has no weights to predict with.", field="version"
         )
     return version
+
+
+def explain_check(count: int) -> None:
+    """Heat maps only for a request answered at once (up to ``LABELER_PREDICT_SYNC_MAX``
+    images): each costs a forward and a backward pass, and its PNG rides in the answer."""
+    limit = settings.LABELER_PREDICT_SYNC_MAX
+    if count > limit:
+        raise ValidationFailed(
+            f"explain: heat maps are made for up to {limit} images a request (those "
+            f"answered at once); this one has {count}. Send at most {limit} images with "
+            "explain=true.",
+            field="explain",
+        )
+
+
+def explain_label_for(project: Project, raw: Any) -> int | None:
+    """The label whose heat map is asked for (None: each image's most probable label);
+    a value that is not the id of one of the project's labels is refused."""
+    if raw in (None, ""):
+        return None
+    try:
+        label_id = int(raw)
+    except (TypeError, ValueError):
+        raise ValidationFailed(
+            "explain_label: the id of one of the project's labels.", field="explain_label"
+        ) from None
+    if not 1 <= label_id <= MAX_ID or not project.labels.filter(pk=label_id).exists():
+        raise ValidationFailed(
+            f"explain_label: {label_id} is not a label of this project.", field="explain_label"
+        )
+    return label_id
