@@ -93,20 +93,21 @@ def _ids(raw: Any) -> list[Any]:
     return [raw]
 
 
-def _flag(raw: Any) -> bool:
+def _flag(raw: Any, name: str) -> bool:
     if isinstance(raw, bool):
         return raw
     if str(raw).lower() in ("", "0", "false", "no", "none"):
         return False
     if str(raw).lower() in ("1", "true", "yes"):
         return True
-    raise ValidationFailed("keep: true or false.", field="keep")
+    raise ValidationFailed(f"{name}: true or false.", field=name)
 
 
 class PredictView(PredictScopedView):
     """POST images (``files``) or ids of the project's images (``images``): each label's
     probability from the current version (or ``version``), at once for up to
-    LABELER_PREDICT_SYNC_MAX images, else as a job (202 and its URL)."""
+    LABELER_PREDICT_SYNC_MAX images, else as a job (202 and its URL). ``explain``: each
+    image's heat map too (of ``explain_label``, else its top label), at once only."""
 
     parser_classes = [MultiPartParser, FormParser, JSONParser]
 
@@ -117,11 +118,14 @@ class PredictView(PredictScopedView):
         files = request.FILES.getlist("files") if hasattr(request, "FILES") else []
         raw_ids = data.getlist("images") if hasattr(data, "getlist") else data.get("images")
         references = _ids(raw_ids)
-        keep = _flag(data.get("keep", False))
+        keep = _flag(data.get("keep", False), "keep")
         if keep and not files:
             raise ValidationFailed("keep: only uploaded files can be kept.", field="keep")
+        explain, explain_label = self._explain_asked(data)
         count = len(files) + len(references)
         serving_inputs.count_check(count)
+        if explain:
+            serving_inputs.explain_check(count)
         version = serving_inputs.version_for(self.project, data.get("version"))
         items = serving_inputs.uploads_checked(files) + serving_inputs.references_resolved(
             self.project, references
@@ -138,11 +142,20 @@ class PredictView(PredictScopedView):
                 body["kept"] = kept
             return Response(body, status=status.HTTP_202_ACCEPTED)
         answer = predict.predictions_answer(
-            version=version, inputs=items, caller_id=caller_id, token_id=token_id
-        )
+            version=version, inputs=items, caller_id=caller_id, token_id=token_id,
+            explain=explain, explain_label=explain_label,
+        )  # fmt: skip
         if keep:  # once answered: a request refused keeps nothing
             answer["kept"] = self._keep(files)
         return Response(answer)
+
+    def _explain_asked(self, data: Any) -> tuple[bool, int | None]:
+        """``explain`` (true or false) and ``explain_label`` (a label's id, with it only)."""
+        explain = _flag(data.get("explain", False), "explain")
+        label_id = serving_inputs.explain_label_for(self.project, data.get("explain_label"))
+        if label_id is not None and not explain:
+            raise ValidationFailed("explain_label: only with explain=true.", field="explain_label")
+        return explain, label_id
 
     def _keep(self, files: list[Any]) -> list[dict[str, Any]]:
         """The uploads added to the project (the ingest flow: previews, pre-labels, queue)."""

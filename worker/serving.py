@@ -2,7 +2,9 @@
 kept model on them in batches, and log and answer through ``labeler.serving.services``.
 
 A request (``serve``) carries each image inline (``content``: base64) or names a stored
-file (``file``); a job (``serve_job``) names files only, its uploads kept in storage.
+file (``file``); a job (``serve_job``) names files only, its uploads kept in storage. A
+request with ``explain`` also answers, per image, a heat map of its most probable label
+(or of ``explain_label``) drawn over the image (``worker.serving_explain``).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from django.conf import settings
 from labeler.images.references import file_open
 from labeler.predictions.models import ModelVersion
 from labeler.serving import services
+from worker import serving_explain
 from worker.ml import serving as ml_serving
 from worker.ml.device import configure_threads, decode_threads, select_device
 from worker.model_jobs import weights_path
@@ -28,11 +31,36 @@ logger = logging.getLogger(__name__)
 
 def serve(request: dict[str, Any]) -> dict[str, Any]:
     """Predict the request's images; returns ``{"predictions": [...]}`` in their order,
-    an image that cannot be decoded answered by ``{"name", "error"}``."""
+    an image that cannot be decoded answered by ``{"name", "error"}``. A refused request
+    is ``{"error", "field"}``: a version without weights, a label it has no output for."""
     version = ModelVersion.objects.filter(pk=request["version_id"]).first()
     if version is None or not version.weights:
-        return {"error": f"Model version {request['version_id']} has no weights to predict with."}
+        return {
+            "error": f"Model version {request['version_id']} has no weights to predict with.",
+            "field": "version",
+        }
     loaded = _model(version)
+    explain_label = request.get("explain_label")
+    if explain_label is not None and explain_label not in loaded.meta["label_ids"]:
+        return {
+            "error": f"explain_label: version {version.version} was trained without label "
+            f"{explain_label}; it has no output to explain for it.",
+            "field": "explain_label",
+        }
+    predictions = _predictions(version, loaded, request)
+    # A request with an image that did not decode is refused whole: no map is worth making.
+    if request.get("explain") and not any("error" in answer for answer in predictions):
+        unfused = _model(version, fused=False)
+        serving_explain.explanations_add(
+            unfused, predictions, _opener(request["items"]), label_id=explain_label
+        )
+    return {"predictions": predictions}
+
+
+def _predictions(
+    version: ModelVersion, loaded: Any, request: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """Each item's answer, in order; those that decoded are logged as served."""
     items = request["items"]
     served = ml_serving.serve_files(
         loaded,
@@ -63,7 +91,7 @@ def serve(request: dict[str, Any]) -> dict[str, Any]:
         if good
         else []
     )
-    return {"predictions": [answer or next(recorded) for answer in answers]}
+    return [answer or next(recorded) for answer in answers]
 
 
 def serve_job(job_id: int) -> None:
@@ -92,11 +120,11 @@ def serve_job(job_id: int) -> None:
     services.prediction_job_finish(job=job, results=answered["predictions"], duration_ms=took)
 
 
-def _model(version: ModelVersion) -> Any:
+def _model(version: ModelVersion, *, fused: bool = True) -> Any:
     configure_threads(setting=settings.LABELER_TORCH_THREADS)  # once a process; then a no-op
     device = str(select_device(settings.LABELER_DEVICE))
     path = weights_path(version.weights)
-    return ml_serving.model_kept(version.pk, version.weights_sha256, path, device)
+    return ml_serving.model_kept(version.pk, version.weights_sha256, path, device, fused=fused)
 
 
 def _opener(items: list[dict[str, Any]]) -> Callable[[str], Any]:

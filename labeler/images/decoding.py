@@ -286,6 +286,16 @@ def image_decode_upright(data: bytes, *, mode: str | None = None) -> PILImage.Im
     return _decoded(image_open(data), data, None, mode, upright=True)
 
 
+def image_decode_reduced_upright(data: bytes, size: int) -> PILImage.Image:
+    """``image_decode_reduced`` (RGB, no larger than size x size) turned as its EXIF says.
+
+    Raises DecodeRefused, before decoding, when that would hold more than the cap.
+    """
+    rgb = image_decode_reduced(data, size)
+    turn = TURNS.get(image_orientation(data))
+    return rgb.transpose(turn) if turn is not None else rgb
+
+
 def image_whole_check(data: bytes) -> None:
     """Refuse (``DecodeRefused``) an image whose decode at full size, as RGBA, would hold
     more than the cap: for a decoder that cannot reduce (the GPU's nvJPEG)."""

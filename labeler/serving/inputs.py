@@ -1,6 +1,6 @@
-"""What a prediction request is asked about: uploads checked, references resolved, and the
-model version chosen. Every refusal is a ``ValidationFailed`` or ``NotFound`` naming what
-is wrong (the file, the ids, the version)."""
+"""What a prediction request is asked about: uploads checked, references resolved, the
+model version chosen and the heat maps asked for. Every refusal is a ``ValidationFailed``
+or ``NotFound`` naming what is wrong (the file, the ids, the version, the label)."""
 
 from __future__ import annotations
 
@@ -132,3 +132,33 @@ def whole_number(raw: Any, *, top: int) -> int | None:
     if not isinstance(raw, int) or isinstance(raw, bool):
         return None
     return raw if 1 <= raw <= top else None
+
+
+def explain_check(count: int) -> None:
+    """Heat maps only for a request answered at once (up to ``LABELER_PREDICT_SYNC_MAX``
+    images): each costs a forward and a backward pass, and its PNG rides in the answer."""
+    limit = settings.LABELER_PREDICT_SYNC_MAX
+    if count > limit:
+        raise ValidationFailed(
+            f"explain: heat maps are made for up to {limit} images a request (those "
+            f"answered at once); this one has {count}. Send at most {limit} images with "
+            "explain=true.",
+            field="explain",
+        )
+
+
+def explain_label_for(project: Project, raw: Any) -> int | None:
+    """The label whose heat map is asked for (None: each image's most probable label);
+    a value that is not the id of one of the project's labels is refused."""
+    if raw in (None, ""):
+        return None
+    label_id = whole_number(raw, top=MAX_ID)
+    if label_id is None:
+        raise ValidationFailed(
+            "explain_label: the id of one of the project's labels.", field="explain_label"
+        )
+    if not project.labels.filter(pk=label_id).exists():
+        raise ValidationFailed(
+            f"explain_label: {label_id} is not a label of this project.", field="explain_label"
+        )
+    return label_id

@@ -34,11 +34,15 @@ def predictions_answer(
     inputs: Sequence[PredictionInput],
     caller_id: int | None,
     token_id: int | None,
+    explain: bool = False,
+    explain_label: int | None = None,
 ) -> dict[str, Any]:
-    """Predict the images now and answer with each one's probabilities and times.
+    """Predict the images now and answer with each one's probabilities and times; with
+    ``explain``, each one's heat map of its most probable label (or ``explain_label``).
 
     An image the worker cannot decode (its header passed the upload checks, its pixels do
-    not) is a 400 naming it; the others' predictions are still logged as served.
+    not) is a 400 naming it; the others' predictions are still logged as served. A label
+    the version has no output for is a 400 naming it.
     """
     began = time.perf_counter()
     request = {
@@ -46,6 +50,8 @@ def predictions_answer(
         "items": [item.as_item(inline=True) for item in inputs],
         "caller_id": caller_id,
         "token_id": token_id,
+        "explain": explain,
+        "explain_label": explain_label,
     }
     try:
         answered = jobs.call(
@@ -54,7 +60,7 @@ def predictions_answer(
     except jobs.CallFailed as exc:
         raise Unavailable(f"The model could not answer now; try again shortly ({exc}).") from exc
     if "error" in answered:
-        raise ValidationFailed(answered["error"], field="version")
+        raise ValidationFailed(answered["error"], field=answered.get("field", "version"))
     failed = [p for p in answered["predictions"] if "error" in p]
     if failed:
         names = "; ".join(f"{p['name']}: {p['error']}" for p in failed[:5])

@@ -2,7 +2,9 @@
 
 A prediction request must not pay for loading its model: each process keeps the last
 few models it loaded (``MODELS_KEPT``), keyed by the version and its weights file's
-sha256, so a retrained file under the same name is loaded afresh.
+sha256, so a retrained file under the same name is loaded afresh. A request that asks for
+heat maps needs the unfused model too (``weights.load(..., fused=False)``: Grad-CAM hooks
+its layers), kept the same way beside the fused ones, so the two never evict each other.
 """
 
 from __future__ import annotations
@@ -24,7 +26,11 @@ from worker.ml.weights import LoadedModel, load
 BATCH = 64
 MODELS_KEPT = 4
 
-_models: OrderedDict[tuple[int, str, str], LoadedModel] = OrderedDict()
+# Fused (True) and unfused (False) models, each the last MODELS_KEPT used.
+_models: dict[bool, OrderedDict[tuple[int, str, str], LoadedModel]] = {
+    True: OrderedDict(),
+    False: OrderedDict(),
+}
 _models_lock = threading.Lock()
 
 
@@ -41,18 +47,22 @@ class Served:
     bad: list[tuple[str, str]]
 
 
-def model_kept(version_id: int, sha256: str, path: Path, device: str) -> LoadedModel:
-    """The version's model, loaded once per process and kept among the last few used."""
+def model_kept(
+    version_id: int, sha256: str, path: Path, device: str, *, fused: bool = True
+) -> LoadedModel:
+    """The version's model, loaded once per process and kept among the last few used;
+    ``fused`` False: the unfused one, for heat maps (kept apart from the fused ones)."""
     key = (version_id, sha256, device)
+    kept = _models[fused]
     with _models_lock:
-        if key in _models:
-            _models.move_to_end(key)
-            return _models[key]
-    loaded = load(path, device)
+        if key in kept:
+            kept.move_to_end(key)
+            return kept[key]
+    loaded = load(path, device, fused=fused)
     with _models_lock:
-        _models[key] = loaded
-        while len(_models) > MODELS_KEPT:
-            _models.popitem(last=False)
+        kept[key] = loaded
+        while len(kept) > MODELS_KEPT:
+            kept.popitem(last=False)
     return loaded
 
 
