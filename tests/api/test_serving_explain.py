@@ -122,7 +122,8 @@ def test_without_explain_the_answer_has_no_map(world, lead):
 
 @pytest.mark.parametrize(
     "case",
-    ["not a flag", "label not a number", "unknown label", "another project's label",
+    ["not a flag", "label not a number", "label past an id", "unknown label",
+     "another project's label",
      "label without explain", "label added since training", "too many for at once"],
 )  # fmt: skip
 def test_bad_explain_requests_are_refused_with_a_400_naming_what_is_wrong(
@@ -137,6 +138,8 @@ def test_bad_explain_requests_are_refused_with_a_400_naming_what_is_wrong(
         data["explain"] = "maybe"
     elif case == "label not a number":
         data["explain_label"] = "red"
+    elif case == "label past an id":
+        data["explain_label"] = str(2**70)
     elif case == "unknown label":
         data["explain_label"] = 987654
     elif case == "another project's label":
@@ -153,6 +156,7 @@ def test_bad_explain_requests_are_refused_with_a_400_naming_what_is_wrong(
     expected = {
         "not a flag": "explain: true or false",
         "label not a number": "explain_label: the id of one of the project's labels",
+        "label past an id": "explain_label: the id of one of the project's labels",
         "unknown label": "987654 is not a label of this project",
         "another project's label": "is not a label of this project",
         "label without explain": "explain_label: only with explain=true",
