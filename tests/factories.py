@@ -19,6 +19,7 @@ from labeler.annotations.queue import queue_hold
 from labeler.images.models import Image
 from labeler.predictions.models import ModelVersion, Prediction
 from labeler.projects.models import Label, Membership, Project, Role
+from labeler.webhooks.models import DeliveryStatus, Webhook, WebhookDelivery
 
 _colour = itertools.count(10_000)
 
@@ -128,3 +129,16 @@ def skip_create(*, project: Project, annotator: object, image_id: object, **kwar
             project=project, image=image, annotator=annotator, expires_at=ran_out
         )
     return services.skip_create(project=project, annotator=annotator, image_id=image_id, **kwargs)
+
+
+def webhook_of(project, by) -> tuple[Webhook, WebhookDelivery]:
+    """A webhook and one finished delivery, made directly: registering one through the
+    service resolves its address, and the tests reach no network."""
+    webhook = Webhook.objects.create(
+        project=project, url="https://hooks.example.com/labeler", events=["export.ready"],
+        secret="not-a-secret", created_by=by,
+    )  # fmt: skip
+    delivery = WebhookDelivery.objects.create(
+        webhook=webhook, event="ping", payload={}, status=DeliveryStatus.DELIVERED
+    )
+    return webhook, delivery

@@ -33,7 +33,6 @@ from labeler.projects.models import Invitation, Role
 from labeler.references.models import Reference
 from labeler.serving.models import PredictionJob
 from labeler.serving.tokens import predict_token_issue
-from labeler.webhooks.models import DeliveryStatus, Webhook, WebhookDelivery
 from tests.api.test_permissions import ROLES
 from tests.conftest import client_for
 from tests.factories import (
@@ -43,6 +42,7 @@ from tests.factories import (
     add_member,
     annotation_submit,
     skip_create,
+    webhook_of,
 )
 
 METHODS = ["get", "post", "put", "patch", "delete"]
@@ -471,19 +471,6 @@ def world(project, lead, annotator, annotator2, outsider, admin_user, make_image
         },
     }
     return {"ids": ids, "users": users, "links": links}
-
-
-def webhook_of(project, by) -> tuple[Webhook, WebhookDelivery]:
-    """A webhook and one finished delivery, made directly: registering one through the
-    service resolves its address, and the tests reach no network."""
-    webhook = Webhook.objects.create(
-        project=project, url="https://hooks.example.com/labeler", events=["export.ready"],
-        secret="not-a-secret", created_by=by,
-    )  # fmt: skip
-    delivery = WebhookDelivery.objects.create(
-        webhook=webhook, event="ping", payload={}, status=DeliveryStatus.DELIVERED
-    )
-    return webhook, delivery
 
 
 def invitation_of(project, by) -> Invitation:

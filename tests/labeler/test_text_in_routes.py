@@ -44,6 +44,7 @@ from tests.factories import (
     add_member,
     annotation_submit,
     skip_create,
+    webhook_of,
 )
 
 pytestmark = pytest.mark.django_db
@@ -79,6 +80,7 @@ def world(make_images) -> dict[str, Any]:
         "training-runs": TrainingRun.objects.create(project=project, requested_by=lead).pk,
         "model-versions": ModelVersionFactory(project=project, is_current=False).pk,
         "fields": field_create(project=project, name="site", kind="text").pk,
+        "webhooks": webhook_of(project, lead)[0].pk,
     }  # fmt: skip
     token, _ = Token.objects.get_or_create(user=lead)
     return {"lead": lead, "ids": ids, "auth": f"Token {token.key}"}
