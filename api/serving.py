@@ -222,6 +222,8 @@ class ServedPredictionListView(ProjectScopedView):
     pagination_class = NewestFirst  # the default cursor pages oldest first
 
     def get_queryset(self) -> Any:
+        if getattr(self, "swagger_fake_view", False):  # the schema's generator: no caller
+            return ServedPrediction.objects.none()
         self.require_manager()
         query = self.request.query_params
         return selectors.served_predictions(
@@ -234,6 +236,10 @@ class ServedPredictionListView(ProjectScopedView):
             below=_float(query, "below"),
         )
 
+    @extend_schema(
+        operation_id="projects_served_predictions_list",
+        responses=ServedPredictionSerializer(many=True),
+    )
     def get(self, request: Request, project_pk: int) -> Response:
         page = self.paginate_queryset(self.get_queryset())
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
@@ -290,8 +296,10 @@ class PredictTokenListView(ProjectScopedView):
     this answer only). Leads and admins."""
 
     serializer_class = PredictTokenSerializer
+    queryset = PredictToken.objects.none()  # the schema's path types; get reads the selector
     pagination_class = None
 
+    @extend_schema(responses=PredictTokenSerializer(many=True))
     def get(self, request: Request, project_pk: int) -> Response:
         self.require_manager()
         found = selectors.predict_tokens(project=self.project)

@@ -26,9 +26,18 @@ from worker.celery_app import app
 pytestmark = pytest.mark.slow
 
 
-def use_broker(url: str | None, *, eager: bool) -> None:
-    """Send tasks to ``url`` and read results from it (None, eager: as the tests run)."""
-    app.conf.update(broker_url=url, result_backend=url, task_always_eager=eager)
+BROKER_KEYS = ("broker_url", "result_backend", "task_always_eager")
+
+
+def use_broker(url: str | None, *, eager: bool) -> dict[str, object]:
+    """Send tasks to ``url`` and read results from it; returns the settings it replaced."""
+    saved = {key: app.conf[key] for key in BROKER_KEYS}
+    broker_set(dict(zip(BROKER_KEYS, (url, url, eager), strict=True)))
+    return saved
+
+
+def broker_set(values: dict[str, object]) -> None:
+    app.conf.update(values)
     app._local.__dict__.pop("backend", None)  # the result backend is cached per thread
     reset_producer_pools()
 
@@ -50,7 +59,7 @@ def test_a_real_worker_answers_at_once_and_runs_a_job(celery_process, settings, 
     version = served_version(project)
     key = predict_token_issue(project=project, name="line", created_by=lead).key
     url = f"/api/v1/projects/{project.pk}/predict/"
-    use_broker(BROKER_URL, eager=False)
+    saved = use_broker(BROKER_URL, eager=False)
     try:
         answered = client_for(lead).post(url, {"files": [png(1), png(2)]}, format="multipart")
         assert answered.status_code == 200, answered.content
@@ -82,7 +91,7 @@ def test_a_real_worker_answers_at_once_and_runs_a_job(celery_process, settings, 
         # The same image (photo-1) through either path: the same answer.
         assert polled["predictions"][0]["probabilities"] == body["predictions"][0]["probabilities"]
     finally:
-        use_broker(settings.CELERY_BROKER_URL, eager=True)
+        broker_set(saved)  # as it was: a memory:// backend would fail every later result
     log = (tmp_path / "worker.log").read_text()  # the worker process ran both, not this one
     assert re.search(r"Task worker\.tasks\.ml_serve_predict\[\S+\] succeeded", log), log[-3000:]
     assert re.search(r"Task worker\.tasks\.ml_serve_job\[\S+\] succeeded", log), log[-3000:]
