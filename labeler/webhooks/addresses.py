@@ -95,6 +95,11 @@ def target_resolve(url: str, *, allowed: Sequence[IPNetwork] = ()) -> Target:
     return Target(scheme, host, port, path, tuple(str(a) for a in addresses))
 
 
+class HostUnresolved(ValidationFailed):
+    """A host name with no address now: refused when a webhook is registered, tried again
+    when a delivery meets it (a name server's outage must not lose events)."""
+
+
 def _resolve(host: str, port: int) -> list[IPAddress]:
     try:
         return [ipaddress.ip_address(host)]
@@ -103,11 +108,11 @@ def _resolve(host: str, port: int) -> list[IPAddress]:
     try:
         found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as exc:
-        raise ValidationFailed(f"The host {host} could not be resolved.", field="url") from exc
+        raise HostUnresolved(f"The host {host} could not be resolved.", field="url") from exc
     # An IPv6 address may carry a zone ("fe80::1%eth0"): the address is what is checked.
     unique = dict.fromkeys(str(info[4][0]).split("%")[0] for info in found)
     if not unique:
-        raise ValidationFailed(f"The host {host} could not be resolved.", field="url")
+        raise HostUnresolved(f"The host {host} could not be resolved.", field="url")
     return [ipaddress.ip_address(address) for address in unique]
 
 

@@ -26,7 +26,7 @@ from django.utils import timezone
 
 from labeler.errors import ValidationFailed
 from labeler.webhooks import sending
-from labeler.webhooks.addresses import target_resolve
+from labeler.webhooks.addresses import HostUnresolved, target_resolve
 from labeler.webhooks.models import DeliveryStatus, WebhookDelivery
 from labeler.webhooks.services import allowed_networks
 from labeler.webhooks.signing import HEADER, signature_header
@@ -75,6 +75,8 @@ def delivery_attempt(*, delivery_id: int) -> float | None:
     body = json.dumps(delivery.payload, separators=(",", ":"), sort_keys=True).encode()
     try:
         target = target_resolve(hook.url, allowed=allowed_networks())
+    except HostUnresolved as exc:  # no answer yet, as for a connection refused: tried again
+        return _record(delivery, sending.Answer(None, b"", exc.message, 0), outcome(None))
     except ValidationFailed as exc:
         answer = sending.Answer(None, b"", f"Refused: {exc.message}", 0)
         return _record(delivery, answer, Outcome(DeliveryStatus.FAILED, False))

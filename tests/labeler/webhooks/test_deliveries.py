@@ -229,3 +229,26 @@ def test_a_receiver_refuses_an_old_or_altered_signature():
     assert not signature_verify("whsec_s", header, body, now=1_000_400)  # replayed too late
     assert not signature_verify("whsec_s", header, body + b" ", now=1_000_100)
     assert not signature_verify("whsec_s", "t=x,v1=00", body)
+
+
+def test_a_host_name_that_does_not_resolve_for_a_while_is_tried_again(
+    project, hook, receiver, monkeypatch, django_capture_on_commit_callbacks
+):
+    """A name server's outage is no reason to lose an event: the attempt is logged and the
+    delivery tried again, and it arrives once the name resolves."""
+    port = receiver.url.split(":")[2].split("/")[0]
+    Webhook.objects.filter(pk=hook.pk).update(url=f"http://hooks.test:{port}/hooks/in?team=7")
+    lookups: list[str] = []
+
+    def resolve(host, *args, **kwargs):
+        lookups.append(host)
+        if len(lookups) == 1:
+            raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", int(port)))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", resolve)
+    delivery = emit(django_capture_on_commit_callbacks, project, export_id=5)
+    assert (delivery.status, delivery.attempts) == (DeliveryStatus.DELIVERED, 2)
+    assert lookups[:2] == ["hooks.test", "hooks.test"]  # then the connection to the address
+    assert "could not be resolved" in json.dumps(delivery.attempt_log)
+    assert len(receiver.received) == 1
