@@ -19,7 +19,7 @@ from labeler.predictions.selectors import current_model
 from labeler.projects.models import Project
 from labeler.task_names import Task
 from labeler.webhooks.events import DRIFT_ALARM
-from labeler.webhooks.services import webhook_event_emit
+from labeler.webhooks.services import webhook_level_set
 
 logger = logging.getLogger(__name__)
 
@@ -131,18 +131,20 @@ def _check_record(
             alarm=verdict.alarm,
             reason=verdict_reason(verdict),
         )
-        if check.alarm:
-            drift_alarm_raised(check)
+        drift_verdict_announce(check)
     return check
 
 
-def drift_alarm_raised(check: DriftCheck) -> None:
-    """What follows a drift alarm (the one place an alarm is announced): the project's
-    webhooks hear it, recorded in the check's transaction; the log says it on commit."""
+def drift_verdict_announce(check: DriftCheck) -> None:
+    """What follows a check (the one place its verdict is announced): the project's webhooks
+    hear ``drift.alarm`` when checks turn to alarming, not again while they stay so (the
+    hourly checks of one episode overlap: one episode, one delivery); the log says each
+    alarm on commit."""
     data = selectors.check_data(check)
-    webhook_event_emit(
+    webhook_level_set(
         project_id=check.project_id,
         event=DRIFT_ALARM,
+        above=check.alarm,
         payload={
             "model_version_id": check.model_version_id,
             "version": check.model_version.version if check.model_version else None,
@@ -151,12 +153,13 @@ def drift_alarm_raised(check: DriftCheck) -> None:
             "window": {"start": data["window_start"], "end": data["window_end"]},
         },
     )
-    transaction.on_commit(
-        lambda: logger.warning(
-            "Drift alarm for project %s, model version %s (check %s): %s",
-            check.project_id,
-            check.model_version_id,
-            check.pk,
-            check.reason,
+    if check.alarm:
+        transaction.on_commit(
+            lambda: logger.warning(
+                "Drift alarm for project %s, model version %s (check %s): %s",
+                check.project_id,
+                check.model_version_id,
+                check.pk,
+                check.reason,
+            )
         )
-    )

@@ -15,6 +15,7 @@ from labeler.monitoring import services as monitoring
 from labeler.predictions import runs
 from labeler.predictions.models import RunStatus, TrainingRun
 from labeler.predictions.promotion import model_version_promote
+from labeler.serving.models import ServedPrediction
 from labeler.task_names import Task
 from labeler.webhooks import services
 from labeler.webhooks.events import EVENT_NAMES
@@ -189,3 +190,35 @@ def test_a_drift_alarm_is_heard_with_its_check_and_tests(
     )
     assert data["tests"]["labels"]["p_value"] == check.labels_p
     assert set(data["window"]) == {"start", "end"}
+
+
+def test_one_drift_episode_is_heard_once_and_the_next_one_again(
+    lead, receiver, django_capture_on_commit_callbacks
+):
+    """The hourly checks of one episode overlap: webhooks hear the episode's first alarm,
+    not each check's, and a new episode after a check without drift."""
+    project = ProjectFactory(drift_minimum_count=40)
+    version = with_reference(project)
+    hook = services.webhook_create(
+        project=project, url=receiver.url, events=["drift.alarm"], created_by=lead
+    )
+    receiver.secret = hook.secret
+
+    def check():
+        with django_capture_on_commit_callbacks() as callbacks:
+            found = monitoring.drift_check_run(project_id=project.pk)
+        send_webhooks(callbacks)
+        return found
+
+    serve(project, version, 120, mix=(0.8, 0.1, 0.1), shift=0.7)
+    first, second = check(), check()
+    assert first.alarm and second.alarm
+    assert [body["data"]["check_id"] for body in heard(receiver)] == [first.pk]
+    ServedPrediction.objects.all().delete()
+    serve(project, version, 120, seed=7)
+    assert not check().alarm
+    ServedPrediction.objects.all().delete()
+    serve(project, version, 120, mix=(0.8, 0.1, 0.1), shift=0.7, seed=8)
+    third = check()
+    assert third.alarm
+    assert [body["data"]["check_id"] for body in heard(receiver)] == [first.pk, third.pk]
