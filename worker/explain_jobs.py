@@ -53,10 +53,15 @@ def explanation_render(version_id: int, image_id: int, label_id: int | None) -> 
         except (BadImage, IndexError, weights.WeightsFormatError, *DECODE_ERRORS) as exc:
             logger.warning("No heat map of image %s by version %s: %s", image_id, version_id, exc)
             reason = str(exc) or type(exc).__name__
-            explanation_failure_store(
-                version=version, image_file=image_file, label_id=label_id, reason=reason
-            )
-            return None
+        except Exception as exc:
+            # Anything else (the GPU's memory, a file gone): logged whole, and the reason
+            # kept like the others', or each poll would send the same failing work again.
+            logger.exception("No heat map of image %s by version %s", image_id, version_id)
+            reason = f"{type(exc).__name__}: {exc}"
+        explanation_failure_store(
+            version=version, image_file=image_file, label_id=label_id, reason=reason
+        )
+        return None
     finally:
         explanation_settled(version_id=version_id, image_id=image_id, label_id=label_id)
 

@@ -16,6 +16,7 @@ from labeler.predictions.explanations import FAILED_SECONDS
 from labeler.projects import services as project_services
 from tests.factories import ProjectFactory, UserFactory, add_member, predict
 from tests.worker.ml.versions import version_with_weights
+from worker import explain_jobs
 
 
 def url(project, image, **query):
@@ -175,6 +176,25 @@ def test_an_image_that_cannot_be_decoded_says_so(
         assert client.get(url(project, image)).status_code == 202
     answer = client.get(url(project, image))
     assert answer.status_code == 409 and "could not be made" in answer.json()["detail"]
+
+
+def test_an_unforeseen_failure_is_kept_too_so_polling_sends_no_more_work(
+    api_as, lead, project, image, version, monkeypatch, django_capture_on_commit_callbacks
+):
+    """A failure outside the decoding and label errors (the GPU out of memory) is kept as
+    theirs are: the page's poll then reads a 409 instead of queueing the same work again."""
+
+    def out_of_memory(*args, **kwargs):
+        raise RuntimeError("CUDA out of memory")
+
+    monkeypatch.setattr(explain_jobs, "_render", out_of_memory)
+    client = api_as(lead)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert client.get(url(project, image)).status_code == 202
+    with django_capture_on_commit_callbacks() as again:
+        answer = client.get(url(project, image))
+    assert answer.status_code == 409 and "CUDA out of memory" in answer.json()["detail"]
+    assert not again
 
 
 def test_deleting_the_project_deletes_its_heat_maps(
