@@ -11,7 +11,7 @@ PORT ?= 8000
 #   make run TORCH_SPEC="torch==2.14.1 torchvision==0.29.1 --index-url https://download.pytorch.org/whl/cpu"
 TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
 
-.PHONY: run test test-servers test-postgres test-label-studio fuzz lint format setup docs docs-serve demo worker-cpu worker-gpu beat check-deploy compose-config clean bench-agreement bench-training bench-prelabel bench-active-learning bench-export bench-load bench-uploads bench-photos bench-label-paint bench-photo-models bench-adaptive-overlap bench-duplicates bench-label-errors bench-browse bench-bulk bench-imports bench-scorecard bench-slices bench-predict
+.PHONY: run test test-servers test-postgres test-label-studio fuzz lint format setup docs docs-serve demo worker-cpu worker-gpu worker-serve beat check-deploy compose-config clean bench-agreement bench-training bench-prelabel bench-active-learning bench-export bench-load bench-uploads bench-photos bench-label-paint bench-photo-models bench-adaptive-overlap bench-duplicates bench-label-errors bench-browse bench-bulk bench-imports bench-scorecard bench-slices bench-predict
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -162,6 +162,10 @@ worker-cpu: setup
 GPU_CONCURRENCY ?= 1
 worker-gpu: setup
 	$(BIN)/celery -A worker.celery_app worker -Q gpu -n gpu@%h --concurrency=$(GPU_CONCURRENCY) --loglevel=info
+
+## The prediction API's worker (queue serve): apart from training, so callers never wait behind one.
+worker-serve: setup
+	$(BIN)/celery -A worker.celery_app worker -Q serve -n serve@%h --loglevel=info
 
 beat: setup
 	$(BIN)/celery -A worker.celery_app beat --loglevel=info

@@ -288,7 +288,9 @@ def call(task_name: str, *args: Any, timeout: float) -> Any:
         except resident.ResidentError as exc:
             raise CallFailed(str(exc)) from exc
     try:
-        sent = app.signature(task_name, args=args).apply_async()
+        # Expires with the wait: a request answered 503 is not run later for nobody (its
+        # answers would enter the served log, and the drift window, as if delivered).
+        sent = app.signature(task_name, args=args).apply_async(expires=timeout)
         return sent.get(timeout=timeout, disable_sync_subtasks=False)
     except UNAVAILABLE as exc:
         raise CallFailed(f"The task queue cannot be reached: {exc}") from exc

@@ -337,6 +337,10 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
+    # The prediction API's own queue and workers: a caller waits on these, and on the gpu
+    # queue they would wait behind every training (docker-compose's worker-serve).
+    Task.ML_SERVE_PREDICT: {"queue": "serve"},
+    Task.ML_SERVE_JOB: {"queue": "serve"},
     "worker.tasks.ml_*": {"queue": "gpu"},  # Task.ML_TRAIN, Task.ML_PREDICT
     # Exports read the database and storage only: any CPU worker writes them.
     Task.EXPORT_RUN: {"queue": "default"},

@@ -186,7 +186,7 @@ BROKER_URL = REDIS_URL.rsplit("/", 1)[0] + "/11" if REDIS_URL else ""
 
 @pytest.fixture
 def celery_process(transactional_db, model_dir, media_root, tmp_path):
-    """A real worker (gpu and default queues) on the test database and Redis: two
+    """A real worker (gpu, serve and default queues) on the test database and Redis: two
     processes with torch on one thread each, as on a CPU-only machine, and tasks of two
     images, so a pass's chunks are shared between the processes."""
     if not REDIS_URL:
@@ -212,8 +212,8 @@ def celery_process(transactional_db, model_dir, media_root, tmp_path):
     }
     log = open(tmp_path / "worker.log", "w")  # noqa: SIM115 - closed below
     worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "worker.celery_app", "worker", "-Q", "gpu,default",
-         "--pool", "prefork", "--concurrency", "2", "--loglevel", "INFO",
+        [sys.executable, "-m", "celery", "-A", "worker.celery_app", "worker",
+         "-Q", "gpu,serve,default", "--pool", "prefork", "--concurrency", "2", "--loglevel", "INFO",
          "--without-gossip", "--without-mingle"],
         env=env, stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip
