@@ -1,4 +1,5 @@
-"""A Celery worker over the real Redis, for the worker tests that need one."""
+"""A Celery worker over the real Redis, for the worker tests that need one; torch's threads
+as a fresh worker process has them, for every worker test."""
 
 from __future__ import annotations
 
@@ -10,8 +11,17 @@ from celery.contrib.testing.worker import start_worker
 from kombu import pools
 
 from worker.celery_app import app
+from worker.ml.device import configure_threads, cores
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
+
+
+@pytest.fixture(autouse=True)
+def torch_threads_as_in_a_fresh_worker() -> None:
+    """Every core, as a new worker process pins them: a test before may have left another
+    count (the decoding pipeline lends threads to decoding), and a small model trained on
+    a few images lands elsewhere when its sums are split over other threads."""
+    configure_threads(threads=cores())
 
 
 @pytest.fixture
