@@ -126,7 +126,7 @@ def test_drift_check_alarms_on_planted_shifts_only(
     scenarios = {
         "class mix": [colour_picture(0 if i % 5 else 1, 20_000 + i) for i in range(SERVED)],
         "brightness": like_the_test_set(30_000, brightness=0.6),
-        "blur": like_the_test_set(40_000, blur=3.0),
+        "blur": like_the_test_set(40_000, blur=6.0),
     }
     for name, contents in scenarios.items():
         serve(project, version, loaded, contents)
