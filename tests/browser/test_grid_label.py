@@ -394,7 +394,11 @@ def test_enter_paints_the_page_ahead_within_a_few_frames(live_server, page):
             press(page, "Space", "ArrowRight")
         page.evaluate("window.__gridPaint.reset()")
         press(page, "1", "Enter")
-        page.wait_for_function("window.__gridPaint.painted() >= 12", timeout=WAIT)
+        # Every tile in sight is painted in one frame; those scrolled out of sight never are.
+        page.wait_for_function("window.__gridPaint.painted() >= 1", timeout=WAIT)
+        page.wait_for_timeout(300)
+        assert len(tiles(page)) == 12  # a whole page ahead, not one cut short by the lease cap
+        assert page.evaluate("window.__gridPaint.painted()") >= 8
         delay = page.evaluate("window.__gridPaint.delay()")
         print(f"Enter to the next page painted: {delay:.1f} ms")
         assert delay < 500
@@ -423,7 +427,7 @@ PAINT_PROBE = """
 
 # ---- photos, for the eye and the guide --------------------------------------------------
 PHOTOS = {
-    "animal": ["chelsea", "cat", "horse"],
+    "animal": ["chelsea", "horse"],
     "person": ["astronaut", "camera"],
     "space": ["hubble_deep_field", "moon", "rocket"],
     "texture": ["brick", "grass", "gravel"],
@@ -455,6 +459,10 @@ def test_a_page_of_photos_looks_right(live_server, page, settings):
         grid_size=18,
     )
     add_member(project, UserFactory(username="ann"))
+    colors = ["#d9480f", "#1971c2", "#7048e8", "#2b8a3e", "#e8590c"]
+    for label, color in zip(project.labels.order_by("position"), colors, strict=True):
+        label.color = color
+        label.save()
     files, wanted = [], []
     for label, names in PHOTOS.items():
         for name in names:
@@ -466,15 +474,17 @@ def test_a_page_of_photos_looks_right(live_server, page, settings):
     for label, names in PHOTOS.items():
         if label:
             suggest(project, {by_name[f"{n}.jpg"]: next(confidence) for n in names}, label)
-    # The rocket is no space photo but an object on the ground: the model is wrong there.
     login(page, live_server, "ann")
     open_grid(page, live_server, project)
     page.wait_for_function(
         "[...document.querySelectorAll('#grid-tiles img')].every(i => i.complete && i.naturalWidth)",
         timeout=WAIT,
     )
-    press(page, "ArrowRight", "ArrowRight", "2")  # the horse: fixed to person, to show a change
-    press(page, "ArrowRight", "Space", "ArrowRight", "Space")
+    # The rocket on its pad is an object, not space: fixed by key, its chip now differs.
+    rocket = by_name["rocket.jpg"]
+    focus_image(page, rocket)
+    press(page, "5")
+    press(page, "Home", "ArrowRight", "ArrowRight", "ArrowRight", "Space", "ArrowRight", "Space")
     path = save_screenshot(page, "grid-photos", full_page=False)
     page.screenshot(path="/tmp/grid-photos.png")
     assert path.exists()

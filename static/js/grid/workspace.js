@@ -92,6 +92,7 @@ export function startGrid({ data, labels, labelByKey, outbox, enqueue, progress,
     $("grid-done").hidden = true;
     message.textContent = "";
     draw();
+    box.scrollTop = 0;
     clock.restart(page.activeMs || 0);
   }
 
@@ -110,10 +111,18 @@ export function startGrid({ data, labels, labelByKey, outbox, enqueue, progress,
     let waits = 0;
     let answer;
     try {
+      // The page ahead waits for the labels being saved: their leases count against the
+      // cap until they are, and would cut the page short.
+      while (state.page && outbox.ops.length > 0) {
+        waits += 1;
+        await sleep(retryDelay(waits, SAVING));
+      }
+      waits = 0;
       for (;;) {
+        const saving = outbox.ops.length;
         answer = await pages.ask(busyIds());
-        // At the lease cap while labels are still being saved: their leases end once they are.
-        if (!answer.cap || outbox.ops.length === 0) break;
+        // At the lease cap while labels were being saved: their leases end once they are.
+        if (!answer.cap || (saving === 0 && outbox.ops.length === 0)) break;
         waits += 1;
         await sleep(retryDelay(waits, SAVING));
       }
@@ -415,6 +424,7 @@ export function startGrid({ data, labels, labelByKey, outbox, enqueue, progress,
       state.marks.clear();
       clock.restart(0);
       draw();
+      fetchPage();
       flash(`${left} image${left === 1 ? "" : "s"} without a label stay${left === 1 ? "s" : ""} on the page.`);
     } else {
       nextPage();
@@ -440,6 +450,7 @@ export function startGrid({ data, labels, labelByKey, outbox, enqueue, progress,
       nextPage();
     } else {
       draw();
+      fetchPage();
     }
   }
 
