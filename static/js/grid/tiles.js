@@ -106,7 +106,8 @@ function tileButton(tile, view, onTile) {
   });
   button.addEventListener("mousedown", (event) => event.shiftKey && event.preventDefault()); // no text selection
   const suggestion = tile.item.suggestion;
-  button.append(
+  fill(
+    button,
     el("span", { class: "grid-thumb" }, tile.item.img),
     suggestion
       ? el("span", { class: "grid-confidence", title: "The model's confidence", text: `${Math.round(suggestion.confidence * 100)}%` })

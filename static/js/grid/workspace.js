@@ -25,6 +25,7 @@ const SAVING = { first: 200, max: 2000 }; // waits for labels being saved to fre
 const PAINT_MS = 50; // after the frame that shows a page, before the next is asked for
 const NO_FRAME_MS = 250; // a hidden page gets no frames: a timer stands in for one
 const FLASH_MS = 2500;
+const LOOK_AGAIN_MS = 30000; // after the queue ran dry
 
 /** total ms shared over count tiles, in whole ms that add up to total (rounded). */
 export function shareTime(total, count) {
@@ -175,6 +176,10 @@ export function startGrid({ data, labels, labelByKey, outbox, enqueue, progress,
     $("grid-done").hidden = false;
     renderPanel();
     progress.refresh();
+    // Leases of others expire and undone labels reopen images: look again later.
+    setTimeout(() => {
+      if (!state.page && area.dataset.state === "done") checkAgain();
+    }, LOOK_AGAIN_MS);
   }
 
   function checkAgain() {
