@@ -168,8 +168,8 @@ MAX_BATCH = 200  # decisions in one batch: a page of the grid is at most 48
 
 
 class DecisionBatchSerializer(StrictInput, serializers.Serializer):
-    decisions = DecisionSerializer(
-        many=True,
+    decisions = serializers.ListField(
+        child=DecisionSerializer(),
         allow_empty=False,
         max_length=MAX_BATCH,
         help_text=f"1 to {MAX_BATCH} decisions, each image at most once.",
@@ -330,10 +330,7 @@ class DecisionBatchView(QualityView):
             raise PermissionDenied(
                 "Only the project's leads and admins mark gold images "
                 f"(decision{'s' if len(gold) > 1 else ''} {', '.join(map(str, gold))}).",
-                items=[
-                    {"index": i, "image": decisions[i].image_id, "status": 403}
-                    for i in gold
-                ],
+                items=[{"index": i, "image": decisions[i].image_id, "status": 403} for i in gold],
             )
         finals = agreement_services.images_decide(
             project=self.project,
