@@ -7,7 +7,7 @@ import { chips, labelNames, renderLabelButtons } from "../lib/labels.js";
 import { groupRuns, tileGroup, tileImage } from "../lib/tile-grid.js";
 
 export const NO_CONSENSUS = "none";
-const REASON_WORDS = { tie: "tie", disagreement: "split", low_confidence: "unsure", requested: "requested" };
+const REASON_WORDS = { tie: "tie", disagreement: "split", low_confidence: "low conf.", requested: "requested" };
 
 /** The consensus's labels of an item (none for a tie, or a requested image without one). */
 export const consensusIds = (item) => (item.consensus ? item.consensus.label_ids : []);
