@@ -53,7 +53,8 @@ def suggestion_sway(project: Project) -> dict[str, Any]:
     ]
     grid = np.array([row[5] for row in rows], dtype=bool)
     team, each = sway_figures(*arrays)
-    surfaces = sway_by_surface(*arrays, grid)
+    who, shown, agrees, right, took = arrays
+    surfaces = sway_by_surface(who, shown, agrees, right, took, grid)
     names = dict(
         get_user_model()
         .objects.filter(pk__in=[f.annotator for f in each])
