@@ -305,20 +305,9 @@ def _label(base_url: str, project_id: int, name: str, options: argparse.Namespac
 
     pace = random.Random(options.seed)
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        browser, page = throttled_page(
+            playwright, base_url, ANNOTATOR, PASSWORD, options, probe=PROBE, size=(1280, 800)
         )
-        context = browser.new_context(viewport={"width": 1280, "height": 800})
-        page = context.new_page()
-        page.add_init_script(PROBE)
-        page.goto(f"{base_url}/login/")
-        page.fill("input[name=username]", ANNOTATOR)
-        page.fill("input[name=password]", PASSWORD)
-        page.get_by_role("button", name="Log in").click()
-        page.wait_for_url(f"{base_url}/")
-        _throttle(context.new_cdp_session(page), options)
         page.goto(f"{base_url}/projects/{project_id}/label/")
         for shown in range(1, options.photos):
             _wait_painted(page, shown)
@@ -330,6 +319,35 @@ def _label(base_url: str, project_id: int, name: str, options: argparse.Namespac
         stalls = page.evaluate("window.labeler.stats.stalls")
         browser.close()
     return _run(name, probe, fetched, stalls)
+
+
+def throttled_page(
+    playwright: Any,
+    base_url: str,
+    username: str,
+    password: str,
+    options: argparse.Namespace,
+    *,
+    probe: str,
+    size: tuple[int, int],
+) -> tuple[Any, Any]:
+    """A fresh headless Chromium logged in as username, ``probe`` run before every page's
+    own scripts and the network throttled as ``options`` say; (browser, page)."""
+    browser = playwright.chromium.launch(
+        executable_path=CHROMIUM,
+        headless=True,
+        args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+    )
+    context = browser.new_context(viewport={"width": size[0], "height": size[1]})
+    page = context.new_page()
+    page.add_init_script(probe)
+    page.goto(f"{base_url}/login/")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(f"{base_url}/")
+    _throttle(context.new_cdp_session(page), options)
+    return browser, page
 
 
 def _wait_painted(page: Any, count: int) -> None:
