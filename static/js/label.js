@@ -20,7 +20,7 @@ import { createSkipDialog } from "./label/skip-dialog.js";
 import { fetchHistory, renewAddress, imageOf } from "./label/history.js";
 import { createWrites, settle, refusalText } from "./label/writes.js";
 
-const { data, labels, labelByKey } = readPageData("workspace-data");
+const { data, labels } = readPageData("workspace-data");
 const multi = data.project.multi_label;
 // A suggestion at least this confident is pre-selected (Enter accepts it); a less
 // confident one is only shown, so that Enter never accepts a coin flip.
@@ -58,7 +58,15 @@ const outbox = createOutbox({
   status: $("save-status"),
 });
 const { fill, take } = createQueue({ url: data.urls.next, state, outbox, showMessage, showNext: () => advanceFromQueue(false) });
-const { renderLabels, renderMode } = createPanel({ state, labels, multi, chooseLabel, canGoBack, preselectFrom });
+const { renderLabels, renderMode, picker } = createPanel({
+  state,
+  labels,
+  multi,
+  use: data.label_use || [],
+  chooseLabel,
+  canGoBack,
+  preselectFrom,
+});
 const clock = createClock({ isRunning: () => !!state.current });
 const skipDialog = createSkipDialog({ onSkip: skip });
 
@@ -387,8 +395,7 @@ function openSkip() {
 // Enter, Space and the arrows drive the queue; Ctrl+Z undoes.
 listenForShortcuts({
   stage,
-  labelByKey,
-  chooseLabel,
+  picker,
   withModifier: (event) => {
     if ((event.ctrlKey || event.metaKey) && !event.altKey && event.key.toLowerCase() === "z") {
       event.preventDefault();
@@ -423,7 +430,7 @@ setUpHelp(labels);
 keepKeysForShortcuts(".panel");
 
 // Exposed for the page's own tests and for debugging in the console.
-window.labeler = { state, outbox: () => outbox.ops.slice(), stats: state.stats };
+window.labeler = { state, outbox: () => outbox.ops.slice(), stats: state.stats, picker };
 
 renderLabels();
 outbox.renderStatus();
