@@ -1,4 +1,4 @@
-"""The annotation queue: the next image for the calling annotator."""
+"""The annotation queue: the next image, or a grid page of images, for the calling annotator."""
 
 from __future__ import annotations
 
@@ -13,7 +13,12 @@ from rest_framework.response import Response
 from api.images import DATETIME, QueueImageSerializer
 from api.permissions import ProjectScopedView
 from labeler.annotations.models import Assignment
-from labeler.annotations.queue import queue_next_image, queue_suggestion_record
+from labeler.annotations.queue import (
+    MAX_PAGE_SIZE,
+    queue_next_image,
+    queue_next_page,
+    queue_suggestion_record,
+)
 from labeler.errors import ValidationFailed
 from labeler.predictions.selectors import (
     Suggestion,
@@ -83,18 +88,81 @@ class NextImageView(ProjectScopedView):
         )
         if assignment is None:
             return Response(status=status.HTTP_204_NO_CONTENT)
-        suggestion, note = _suggestion_handed_out(self.project, assignment)
-        # Built directly rather than by NextImageSerializer (which documents it): this is
-        # the hottest answer of the API, and the serializer's fields cost milliseconds.
+        return Response(_handed_out(self.project, assignment, self.get_serializer_context()))
+
+
+class NextPageSerializer(serializers.Serializer):
+    images = NextImageSerializer(many=True)
+
+
+class NextPageView(ProjectScopedView):
+    """Lease a grid page: up to ``size`` images, each as next/ hands one out (its
+    suggestion held back or not on its own); 204 when none is left.
+
+    Fewer than ``size`` when the queue has fewer or the lease cap for pages (twice the
+    project's ``grid_size``, or ``LABELER_MAX_LEASES`` where higher) stops it. 409 with
+    next/'s codes when not one image could be leased (``lease_limit``, the qualification
+    test's), and ``grid_off`` when the project labels one image at a time only.
+    """
+
+    serializer_class = NextPageSerializer
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "size",
+                int,
+                description=(
+                    f"How many images the page holds, 1 to {MAX_PAGE_SIZE}; the project's "
+                    "grid_size when left out."
+                ),
+            ),
+            OpenApiParameter(
+                "exclude",
+                str,
+                description="Comma-separated image ids not to hand out (e.g. the page on screen).",
+            ),
+        ],
+        responses={
+            200: NextPageSerializer,
+            204: OpenApiResponse(description="Nothing left."),
+            400: OpenApiResponse(description="A size outside 1 to 48, or a malformed exclude."),
+            409: OpenApiResponse(
+                description="Grid labelling is off, or no image could be leased (as next/)."
+            ),
+        },
+    )
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        self.require_member()
+        page = queue_next_page(
+            project=self.project,
+            annotator=self.user,
+            size=_parse_size(request),
+            exclude=_parse_ids(request),
+        )
+        if not page:
+            return Response(status=status.HTTP_204_NO_CONTENT)
         context = self.get_serializer_context()
         return Response(
-            {
-                "image": QueueImageSerializer(assignment.image, context=context).data,
-                "lease_expires_at": DATETIME.to_representation(assignment.expires_at),
-                "suggestion": asdict(suggestion) if suggestion else None,
-                "suggestion_note": note,
-            }
+            {"images": [_handed_out(self.project, assignment, context) for assignment in page]}
         )
+
+
+def _handed_out(
+    project: Project, assignment: Assignment, context: dict[str, Any]
+) -> dict[str, Any]:
+    """A leased image as next/ answers it, its suggestion recorded on the lease.
+
+    Built directly rather than by NextImageSerializer (which documents it): this is the
+    hottest answer of the API, and the serializer's fields cost milliseconds.
+    """
+    suggestion, note = _suggestion_handed_out(project, assignment)
+    return {
+        "image": QueueImageSerializer(assignment.image, context=context).data,
+        "lease_expires_at": DATETIME.to_representation(assignment.expires_at),
+        "suggestion": asdict(suggestion) if suggestion else None,
+        "suggestion_note": note,
+    }
 
 
 def _suggestion_handed_out(
@@ -127,6 +195,17 @@ def _parse_ids(request: Request) -> list[int]:
     if not all(_is_id(part) for part in ids):
         raise ValidationFailed("'exclude' must be comma-separated image ids.", field="exclude")
     return [int(part) for part in ids]
+
+
+def _parse_size(request: Request) -> int | None:
+    text = request.query_params.get("size", "").strip()
+    if not text:
+        return None
+    if not (text.isascii() and text.isdigit() and len(text) <= 3):
+        raise ValidationFailed(
+            f"'size' must be a whole number of images from 1 to {MAX_PAGE_SIZE}.", field="size"
+        )
+    return int(text)
 
 
 def _is_id(text: str) -> bool:

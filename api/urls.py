@@ -37,7 +37,7 @@ from api.predictions import ImagePredictionsView, PredictionListView
 from api.progress import HistoryView, ProgressView
 from api.projects import ProjectViewSet
 from api.qualification import StandingActionView, StandingListView
-from api.queue import NextImageView
+from api.queue import NextImageView, NextPageView
 from api.references import ReferenceDetailView, ReferenceListView
 from api.review import DecisionDetailView, DecisionListView, ReviewDetailView, ReviewListView
 from api.serving import (
@@ -87,6 +87,7 @@ project_router.register("webhooks", WebhookViewSet, basename="webhook")
 urlpatterns = [
     path("auth/token/", TokenLoginView.as_view(), name="token"),
     path("projects/<int:project_pk>/next/", NextImageView.as_view(), name="next-image"),
+    path("projects/<int:project_pk>/queue/page/", NextPageView.as_view(), name="next-page"),
     # Before the images router: "bulk" is no image id.
     path("projects/<int:project_pk>/images/bulk/", BulkView.as_view(), name="images-bulk"),
     path(

@@ -63,3 +63,9 @@ class ImageReserved(Conflict):
     """The image is kept for other annotators."""
 
     code = "image_reserved"
+
+
+class GridOff(Conflict):
+    """A grid page asked of a project that labels one image at a time only."""
+
+    code = "grid_off"

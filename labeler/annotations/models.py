@@ -40,6 +40,11 @@ class Annotation(models.Model):
         db_default=False,
         help_text="Whether the model had a suggestion that the queue held back on purpose.",
     )
+    grid = models.BooleanField(
+        default=False,
+        db_default=False,
+        help_text="Whether the label was given on a grid page (the lease said so).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -101,6 +106,11 @@ class Assignment(models.Model):
         default=False,
         db_default=False,
         help_text="Whether the model's suggestion was held back on purpose.",
+    )
+    grid = models.BooleanField(
+        default=False,
+        db_default=False,
+        help_text="Whether the image was handed out on a grid page (queue/page/).",
     )
     created_at = models.DateTimeField(auto_now_add=True)
 

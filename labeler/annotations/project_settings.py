@@ -1,5 +1,6 @@
 """The project settings the annotation layer reads: how many annotators an image gets,
-gold images in the queue, the qualification test and the pause on low gold accuracy."""
+gold images in the queue, the qualification test and the pause on low gold accuracy, and
+whether annotators may label a page of images at once (grid labelling)."""
 
 from __future__ import annotations
 
@@ -8,10 +9,11 @@ from typing import Any
 
 from labeler.annotations.services import images_complete_set
 from labeler.errors import ValidationFailed
-from labeler.projects.models import OverlapMode, Project
+from labeler.projects.models import GridMode, OverlapMode, Project
 from labeler.projects.settings_registry import FormInput, ProjectSetting
 
 MAX_OVERLAP = 50
+MIN_GRID_SIZE, MAX_GRID_SIZE = 12, 48
 
 
 def completeness_reset(project: Project) -> None:
@@ -189,6 +191,39 @@ SETTINGS = (
             "or metadata). Off by default: names and folders such as `cat/IMG_1_cat.jpg` "
             "often carry the class, which biases labels and agreement, so annotators see an "
             "image by its number only. Leads and reviewers always see names and metadata."
+        ),
+    ),
+    ProjectSetting(
+        name="grid_mode",
+        section="labelling",
+        owner="annotations",
+        kind="choice",
+        choices=GridMode,
+        default=GridMode.CHOICE.value,
+        label="grid mode",
+        help=(
+            "Grid labelling, a page of thumbnails labelled at once: off (one image at a time "
+            "only), choice (each annotator switches between the two; one image at a time "
+            "first) or always (pages only). Every rule of the queue holds alike on both."
+        ),
+        form=FormInput(message="Choose off, choice or always for grid labelling."),
+    ),
+    ProjectSetting(
+        name="grid_size",
+        section="labelling",
+        owner="annotations",
+        kind="int",
+        default=24,
+        minimum=MIN_GRID_SIZE,
+        maximum=MAX_GRID_SIZE,
+        help=(
+            "Grid labelling: how many images a page holds. An annotator may hold two pages' "
+            "leases at once (the page on screen and the next), so the lease cap for pages is "
+            "twice this, or the server's cap where that is higher."
+        ),
+        form=FormInput(
+            message=f"A page holds {MIN_GRID_SIZE} to {MAX_GRID_SIZE} images.",
+            invalid=f"A page holds a whole number of images, {MIN_GRID_SIZE} to {MAX_GRID_SIZE}.",
         ),
     ),
 )

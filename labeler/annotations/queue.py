@@ -27,15 +27,16 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from labeler.annotations import queue_sql
-from labeler.annotations.errors import LeaseLimit, QualificationImagesOnly
+from labeler.annotations.errors import GridOff, LeaseLimit, QualificationImagesOnly
 from labeler.annotations.models import Assignment
 from labeler.annotations.qualification import gold_open_to, queue_gate
 from labeler.annotations.refusals import lease_facts, lease_refusal, qualification_images_only
-from labeler.errors import Conflict
+from labeler.errors import Conflict, ValidationFailed
 from labeler.images.models import Image
-from labeler.projects.models import Project
+from labeler.projects.models import GridMode, Project
 
 MAX_ATTEMPTS = 20
+MAX_PAGE_SIZE = 48  # the most images one grid page asks for (the largest grid_size)
 _random = random.Random()  # gold mixing; tests set the project's rate to 0 or 1
 
 
@@ -57,7 +58,60 @@ def queue_next_image(
     savepoint per try.
     """
     lease = _Lease.open(project=project, annotator=annotator)
+    return _lease_next(lease, set(exclude))
+
+
+def queue_next_page(
+    *, project: Project, annotator: User, size: int | None = None, exclude: Iterable[int] = ()
+) -> list[Assignment]:
+    """Lease up to ``size`` images (the project's ``grid_size`` by default) for a grid page.
+
+    Each image is leased as ``queue_next_image`` leases one, in a transaction of its own
+    (held leases renewed first, gold drawn at the project's rate, test images only during
+    the qualification test), the page's images excluded from the next; the leases say
+    they were handed out on a grid page. The lease cap for them is ``lease_cap(grid=True)``
+    (the page on screen and the page ahead). The page ends early when the queue runs out
+    or the cap is reached; an empty list means nothing is left. Raises what
+    ``queue_next_image`` raises when not one image could be leased (the cap, the
+    annotator's standing), ``GridOff`` when the project labels one image at a time only,
+    and ``ValidationFailed`` for a size outside 1 to ``MAX_PAGE_SIZE``.
+    """
+    if size is not None and not 1 <= size <= MAX_PAGE_SIZE:
+        raise ValidationFailed(
+            f"'size' must be a whole number of images from 1 to {MAX_PAGE_SIZE}.", field="size"
+        )
+    if project.grid_mode == GridMode.OFF:
+        raise GridOff("This project labels one image at a time: a lead turned grid labelling off.")
+    lease = _Lease.open(project=project, annotator=annotator, grid=True)
     excluded = set(exclude)
+    page: list[Assignment] = []
+    while len(page) < (size or project.grid_size):
+        try:
+            leased = _lease_next(lease, excluded)
+        except LeaseLimit:
+            if not page:
+                raise
+            break
+        if leased is None:
+            break
+        page.append(leased)
+        excluded.add(leased.image_id)
+    return page
+
+
+def lease_cap(project: Project, *, grid: bool) -> int:
+    """The most live leases an annotator may hold in the project: ``LABELER_MAX_LEASES``,
+    and for leases of a grid page at least two pages' worth (the page on screen and the
+    page ahead, leased before the first is done)."""
+    if grid:
+        return max(settings.LABELER_MAX_LEASES, 2 * project.grid_size)
+    return settings.LABELER_MAX_LEASES
+
+
+def _lease_next(lease: _Lease, excluded: set[int]) -> Assignment | None:
+    """The one path to a lease from the queue: a held lease renewed, else a test image, a
+    gold image at the project's rate, or the best open candidate (``excluded`` added to)."""
+    project = lease.project
     with transaction.atomic():
         held = _renew_held(lease, excluded)
         if held is not None:
@@ -81,16 +135,19 @@ def queue_next_image(
     return None
 
 
-def queue_hold(*, project: Project, image: Image, annotator: User) -> Assignment | None:
+def queue_hold(
+    *, project: Project, image: Image, annotator: User, grid: bool = False
+) -> Assignment | None:
     """Lease an image to an annotator coming back to it (an undo), through the whole gate.
 
     Raises what closes the queue to the annotator (failed, paused), ``LeaseLimit`` at
     the lease cap and ``QualificationImagesOnly`` for a non-test image during the test; returns
     None, leasing nothing, when the image itself is not open to them (complete, flagged
     as a problem, kept for others, or with no slot left). The caller holds the image's
-    row lock (as every writer of its slots does).
+    row lock (as every writer of its slots does). ``grid``: the image goes back to a grid
+    page (the lease says so, and the grid cap applies).
     """
-    lease = _Lease.open(project=project, annotator=annotator)
+    lease = _Lease.open(project=project, annotator=annotator, grid=grid)
     written = lease.write(image)
     if written is None:
         refusal = lease.refusal(image.pk)
@@ -99,13 +156,16 @@ def queue_hold(*, project: Project, image: Image, annotator: User) -> Assignment
     return written
 
 
-def queue_take(*, project: Project, image_id: int, annotator: User, late: bool) -> None:
+def queue_take(
+    *, project: Project, image_id: int, annotator: User, late: bool, grid: bool = False
+) -> None:
     """Lease the image for a new label given without a live lease of it (``late``: one
     that expired; else after a skip), through the whole gate; raises why it may not.
+    ``grid``: the expired lease was handed out on a grid page (the grid cap applies).
 
     The caller holds the image's row lock and has taken the annotator's skip of it back.
     """
-    lease = _Lease.open(project=project, annotator=annotator)
+    lease = _Lease.open(project=project, annotator=annotator, grid=grid)
     if lease.write(Image(pk=image_id, project=project)) is None:
         raise lease.refusal(image_id, late=late)
 
@@ -122,8 +182,12 @@ class _Lease:
     """One annotator's lease terms, the gate's half on them applied (``open``); ``write``
     is the only writer of a lease and applies the image's half."""
 
-    def __init__(self, project: Project, annotator: User, *, test_only: bool) -> None:
+    def __init__(
+        self, project: Project, annotator: User, *, test_only: bool, grid: bool = False
+    ) -> None:
         self.project, self.annotator, self.test_only = project, annotator, test_only
+        self.grid = grid
+        self.cap = lease_cap(project, grid=grid)
         self.now = timezone.now()
         self.expires_at = self.now + timedelta(seconds=settings.LABELER_LEASE_SECONDS)
         adapt = connection.ops.adapt_datetimefield_value
@@ -133,15 +197,18 @@ class _Lease:
             "overlap": project.overlap,
             "now": adapt(self.now),
             "expires": adapt(self.expires_at),
-            "cap": settings.LABELER_MAX_LEASES,
+            "cap": self.cap,
             "test_only": test_only,
+            "grid": grid,
         }
 
     @classmethod
-    def open(cls, *, project: Project, annotator: User) -> _Lease:
+    def open(cls, *, project: Project, annotator: User, grid: bool = False) -> _Lease:
         """The gate on the annotator: raises ``QualificationFailed`` or ``AnnotatorPaused``
-        when the queue is closed to them; during the test only gold images are leased."""
-        return cls(project, annotator, test_only=queue_gate(project=project, annotator=annotator))
+        when the queue is closed to them; during the test only gold images are leased.
+        ``grid``: the leases are handed out on a grid page (their cap is the grid's)."""
+        test_only = queue_gate(project=project, annotator=annotator)
+        return cls(project, annotator, test_only=test_only, grid=grid)
 
     def write(self, image: Image) -> Assignment | None:
         """Lease the image (or renew the lease) if the gate lets the annotator take it and
@@ -158,6 +225,7 @@ class _Lease:
             annotator=self.annotator,
             expires_at=self.expires_at,
             created_at=self.now,
+            grid=self.grid,
         )
 
     def refusal(self, image_id: int, *, late: bool = False) -> Conflict:
@@ -168,7 +236,7 @@ class _Lease:
             annotator_id=self.annotator.pk,
             image_id=image_id,
             now=self.now,
-            cap=settings.LABELER_MAX_LEASES,
+            cap=self.cap,
             test_only=self.test_only,
         )
         return lease_refusal(facts, late=late)
@@ -185,7 +253,7 @@ def _renew_held(lease: _Lease, excluded: set[int]) -> Assignment | None:
         cursor.execute(queue_sql.statement("held"), lease.params)
         live = cursor.fetchall()
     held = [(pk, image_id) for pk, image_id in live if image_id not in excluded]
-    if not held and len(live) >= settings.LABELER_MAX_LEASES:
+    if not held and len(live) >= lease.cap:
         raise LeaseLimit(
             f"You hold {len(live)} images already, the most one annotator may: label or "
             "skip them before asking for more."
@@ -204,6 +272,7 @@ def _renew_held(lease: _Lease, excluded: set[int]) -> Assignment | None:
                 image=Image.objects.get(pk=image_id),
                 annotator=lease.annotator,
                 expires_at=lease.expires_at,
+                grid=lease.grid,
             )
     return None
 

@@ -1,7 +1,9 @@
 """The queue's statements, in SQL that PostgreSQL and SQLite both run.
 
 Parameters are named: ``project``, ``me`` (the annotator), ``overlap``, ``now`` and
-``expires`` (datetimes as the connection stores them), ``image`` and ``lease`` (ids).
+``expires`` (datetimes as the connection stores them), ``image`` and ``lease`` (ids),
+``cap`` (the most live leases the annotator may hold) and ``grid`` (the lease is handed
+out on a grid page).
 Only the candidate's row lock differs between the two: PostgreSQL locks the row
 (``FOR UPDATE OF i``, ``SKIP LOCKED`` unless told to wait); SQLite has no row locks and
 serialises writers instead (see settings).
@@ -72,12 +74,14 @@ _UNDER_CAP = """
             AND h.expires_at > %(now)s AND h.image_id <> i.id) < %(cap)s
 """
 
-# A lease handed out again starts with no suggestion: the queue records the one it shows.
+# A lease handed out again starts with no suggestion (the queue records the one it shows),
+# on the surface that hands it out now.
 _UPSERT = """
     ON CONFLICT (image_id, annotator_id) DO UPDATE SET
         project_id = excluded.project_id,
         expires_at = excluded.expires_at,
         created_at = excluded.created_at,
+        grid = excluded.grid,
         suggested_by_id = NULL,
         suggested_label_ids = NULL,
         suggestion_withheld = FALSE
@@ -92,9 +96,9 @@ _STATEMENTS = {
         ORDER BY l.created_at, l.id
     """,
     # Renew a held lease if the gate still lets its image be leased (renewing takes no
-    # new slot, so the cap does not count).
+    # new slot, so the cap does not count), on the surface that hands it out now.
     "renew": """
-        UPDATE {lease} SET expires_at = %(expires)s, suggested_by_id = NULL,
+        UPDATE {lease} SET expires_at = %(expires)s, grid = %(grid)s, suggested_by_id = NULL,
             suggested_label_ids = NULL, suggestion_withheld = FALSE
         WHERE id = %(lease)s AND EXISTS (
             SELECT 1 FROM {image} i WHERE i.id = {lease}.image_id AND """
@@ -112,8 +116,8 @@ _STATEMENTS = {
     # its slots counted in this fresh statement (the caller holds the image's row lock,
     # so no other writer of its slots can commit meanwhile).
     "lease": """
-        INSERT INTO {lease} (project_id, image_id, annotator_id, expires_at, created_at)
-        SELECT %(project)s, i.id, %(me)s, %(expires)s, %(now)s FROM {image} i
+        INSERT INTO {lease} (project_id, image_id, annotator_id, expires_at, created_at, grid)
+        SELECT %(project)s, i.id, %(me)s, %(expires)s, %(now)s, %(grid)s FROM {image} i
         WHERE i.id = %(image)s AND i.project_id = %(project)s AND """
     + _GRANTABLE
     + _UNDER_CAP

@@ -117,7 +117,8 @@ def annotation_withdraw(*, project: Project, annotator: User, annotation_id: int
     if image.is_complete and image.annotation_count < needed and not imported.exists():
         image.is_complete = False
         image.save(update_fields=["is_complete"])
-    queue_hold(project=project, image=image, annotator=annotator)
+    # Back to the surface it was labelled on: a grid page's undo gets a grid page's lease.
+    queue_hold(project=project, image=image, annotator=annotator, grid=annotation.grid)
     labels_changed(project_id=project.pk)
     return image
 

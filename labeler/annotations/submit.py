@@ -59,7 +59,8 @@ def annotation_submit(
     annotator (or one they skipped), while it has room under the project's overlap
     (gold images, which every annotator gets, aside); a lease that expired still lets a
     late label in if no one took its place. Anything else is a conflict that says why.
-    Whether a suggestion was shown, and accepted, comes from what the lease handed out.
+    Whether a suggestion was shown, and accepted, comes from what the lease handed out,
+    as does whether the label was given on a grid page.
 
     Resubmitting the same labels changes nothing (safe for retries). Every change is
     kept as a revision, and the image's count and the annotator's lease are updated
@@ -182,6 +183,7 @@ def _create_params(
         "time_spent_ms": time_spent_ms,
         "suggested_by": held.suggested_by,
         "withheld": held.suggestion_withheld,
+        "grid": held.grid,
         "overlap": project.overlap + held.extra_annotations,
         "now": now,
         "held": held,
@@ -209,6 +211,7 @@ def _created(
         suggestion_accepted=accepted,
         suggestion_shown=held.suggested_by is not None,
         suggestion_withheld=held.suggestion_withheld,
+        grid=held.grid,
         created_at=now,
         updated_at=now,
     )
@@ -259,7 +262,9 @@ def _check_room(
             field="image",
         )
     if not held.lease_live:
-        queue_take(project=project, image_id=image_id, annotator=annotator, late=held.lease)
+        queue_take(
+            project=project, image_id=image_id, annotator=annotator, late=held.lease, grid=held.grid
+        )
         return replace(held, lease=True, lease_live=True, skip=False)
     queue_admit(project=project, annotator=annotator, gold=held.gold)
     needed = project.overlap + held.extra_annotations

@@ -38,7 +38,7 @@ _STATEMENTS = {
             EXISTS (SELECT 1 FROM {skip} s WHERE s.image_id = i.id AND s.annotator_id = %(me)s),
             i.annotation_count,
             EXISTS (SELECT 1 FROM {final} f WHERE f.image_id = i.id AND f.method = 'gold'),
-            i.extra_annotations
+            i.extra_annotations, COALESCE(l.grid, FALSE)
         FROM {image} i
         LEFT JOIN {lease} l ON l.image_id = i.id AND l.annotator_id = %(me)s
         WHERE i.id = %(image)s {lock}
@@ -46,9 +46,9 @@ _STATEMENTS = {
     "annotation": """
         INSERT INTO {annotation} (project_id, image_id, annotator_id, time_spent_ms,
             suggested_by_id, suggestion_accepted, suggestion_shown, suggestion_withheld,
-            created_at, updated_at)
+            grid, created_at, updated_at)
         VALUES (%(project)s, %(image)s, %(me)s, %(time_spent_ms)s, %(suggested_by)s,
-            %(accepted)s, %(shown)s, %(withheld)s, %(now)s, %(now)s)
+            %(accepted)s, %(shown)s, %(withheld)s, %(grid)s, %(now)s, %(now)s)
         ON CONFLICT (image_id, annotator_id) DO NOTHING
         RETURNING id
     """,
@@ -69,9 +69,9 @@ _STATEMENTS = {
         WITH a AS (
             INSERT INTO {annotation} (project_id, image_id, annotator_id, time_spent_ms,
                 suggested_by_id, suggestion_accepted, suggestion_shown, suggestion_withheld,
-                created_at, updated_at)
+                grid, created_at, updated_at)
             VALUES (%(project)s, %(image)s, %(me)s, %(time_spent_ms)s, %(suggested_by)s,
-                %(accepted)s, %(shown)s, %(withheld)s, %(now)s, %(now)s)
+                %(accepted)s, %(shown)s, %(withheld)s, %(grid)s, %(now)s, %(now)s)
             ON CONFLICT (image_id, annotator_id) DO NOTHING
             RETURNING id
         ), labelled AS (
@@ -113,7 +113,7 @@ class Held:
     ``lease`` is any lease of theirs on it, ``lease_live`` one not yet expired; the
     suggestion fields are what that lease handed out with the image.
     ``extra_annotations`` is how many annotators adaptive overlap asked for beyond the
-    project's overlap.
+    project's overlap; ``grid`` whether the lease was handed out on a grid page.
     """
 
     project_id: int
@@ -127,6 +127,7 @@ class Held:
     annotation_count: int
     gold: bool
     extra_annotations: int = 0
+    grid: bool = False
 
 
 @functools.cache
@@ -162,7 +163,7 @@ def image_lock_held(image_id: int, annotator_id: int, now: datetime) -> Held | N
     if not rows:
         return None
     project_id, annotation_id, lease, live, suggested_by, suggested, withheld = rows[0][:7]
-    skip, count, gold, extra = rows[0][7:]
+    skip, count, gold, extra, grid = rows[0][7:]
     if isinstance(suggested, str):  # SQLite hands JSON back as text
         suggested = json.loads(suggested)
     return Held(
@@ -177,6 +178,7 @@ def image_lock_held(image_id: int, annotator_id: int, now: datetime) -> Held | N
         annotation_count=int(count),
         gold=bool(gold),
         extra_annotations=int(extra),
+        grid=bool(grid),
     )
 
 
@@ -191,6 +193,7 @@ def annotation_create(
     accepted: bool,
     shown: bool,
     withheld: bool,
+    grid: bool,
     overlap: int,
     now: datetime,
     held: Held,
@@ -216,6 +219,7 @@ def annotation_create(
         "accepted": accepted,
         "shown": shown,
         "withheld": withheld,
+        "grid": grid,
         "now": connection.ops.adapt_datetimefield_value(now),
         "overlap": overlap,
         "label_ids": json.dumps(sorted(label_ids)),

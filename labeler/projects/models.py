@@ -16,6 +16,12 @@ class OverlapMode(models.TextChoices):
     ADAPTIVE = "adaptive", "Adaptive"
 
 
+class GridMode(models.TextChoices):
+    OFF = "off", "Off"
+    CHOICE = "choice", "Annotator's choice"
+    ALWAYS = "always", "Always"
+
+
 class ActiveLearning(models.TextChoices):
     RANDOM = "random", "Random"
     LEAST_CONFIDENCE = "least_confidence", "Least confidence"
@@ -63,6 +69,8 @@ class Project(models.Model):
     gold_pause_below = models.FloatField(default=0.0)
     duplicate_distance = models.SmallIntegerField(null=True, blank=True)
     annotators_see_file_names = models.BooleanField(default=False)
+    grid_mode = models.CharField(max_length=8, choices=GridMode.choices, default=GridMode.CHOICE)
+    grid_size = models.PositiveSmallIntegerField(default=24)
     review_queue_alert_size = models.PositiveIntegerField(default=0)
     # The drift check's settings (declared in labeler/monitoring/project_settings.py).
     drift_window_hours = models.PositiveIntegerField(default=24)

@@ -65,6 +65,11 @@ SECTIONS = (
         "Shown to annotators beside every image: what each label means, what to do when unsure.",
     ),
     SettingsSection(
+        "labelling",
+        "How annotators label",
+        "One image at a time, or a page of thumbnails labelled together (grid labelling).",
+    ),
+    SettingsSection(
         "overlap",
         "More people where they disagree",
         "Images start with the number of people above and get more while those disagree.",

@@ -43,6 +43,8 @@ def _workspace(project: Project, user_id: int) -> dict[str, Any]:
             "id": project.pk,
             "multi_label": project.multi_label,
             "suggestion_preselect": project.suggestion_preselect,
+            "grid_mode": project.grid_mode,
+            "grid_size": project.grid_size,
         },
         "user": user_id,
         "instructions": _instructions_seen_key(project, user_id),
@@ -51,6 +53,7 @@ def _workspace(project: Project, user_id: int) -> dict[str, Any]:
         "label_use": label_use(project=project, user_id=user_id),
         "urls": {
             "next": api("next-image"),
+            "page": api("next-page"),
             "annotations": api("annotation-list"),
             "annotation": api("annotation-detail", pk=IMAGE_ID_SLOT),
             "skips": api("skip-list"),

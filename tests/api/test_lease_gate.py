@@ -32,6 +32,7 @@ from labeler.annotations.models import (
     Skip,
     StandingStatus,
 )
+from labeler.annotations.queue import lease_cap
 from labeler.annotations.submit import annotation_record
 from labeler.images.models import Image
 from labeler.projects.models import Project
@@ -48,6 +49,7 @@ WRITES = {"post", "put", "patch", "delete"}
 # Every such (route name, method), and what it is to the gate.
 ROUTES = {
     ("api:next-image", "get"): "next",  # leases through the gate
+    ("api:next-page", "get"): "page-next",  # a grid page: leases each image through it
     ("api:annotation-list", "post"): "label",  # a new label takes a slot through the gate
     ("api:annotation-detail", "delete"): "label-undo",  # leases the image back through it
     ("api:skip-list", "post"): "skip",  # leases nothing; no skip of a test image
@@ -204,6 +206,8 @@ def _try(world: World, kind: str, name: str) -> list[Any]:
     client = _api(world)
     if kind == "next":
         return [client.get(f"{base}/next/")]
+    if kind == "page-next":
+        return [client.get(f"{base}/queue/page/")]
     if kind == "label":  # after a skip, and on a lease that ran out
         return [
             client.post(
@@ -256,12 +260,33 @@ def _real_labels(world: World) -> set[int]:
     return set(mine.values_list("image_id", flat=True))
 
 
+def _fill_to_the_grid_cap(world: World, make_images: Any) -> int:
+    """A grid page's leases have a cap of their own (two pages): the annotator at the cap
+    holds that many live leases. Returns the cap."""
+    Project.objects.filter(pk=world.project.pk).update(grid_size=12)
+    world.project.refresh_from_db()
+    cap = lease_cap(world.project, grid=True)
+    held = Assignment.objects.filter(annotator=world.user, expires_at__gt=timezone.now())
+    for image in make_images(world.project, cap - held.count()):
+        Assignment.objects.create(
+            project=world.project,
+            image=image,
+            annotator=world.user,
+            expires_at=timezone.now() + timedelta(minutes=5),
+            grid=True,
+        )
+    return cap
+
+
 @pytest.mark.parametrize("state", STATES)
 @pytest.mark.parametrize("route", sorted(ROUTES), ids=lambda route: f"{route[0]}-{route[1]}")
-def test_no_route_leases_or_labels_past_the_gate(world, state, route):
+def test_no_route_leases_or_labels_past_the_gate(world, state, route, make_images):
     """Whatever the route, the annotator gains no lease on a real (non-test) image and no
     label of one; a refusal is a 4xx that changed nothing, never a 500."""
     put_in_state(world, state)
+    cap = CAP
+    if state == "at-cap" and ROUTES[route] == "page-next":
+        cap = _fill_to_the_grid_cap(world, make_images)
     leases, labels = _live_real_leases(world), _real_labels(world)
     for response in _try(world, ROUTES[route], route[0]):
         assert response.status_code < 500, response.content[:500]
@@ -269,7 +294,7 @@ def test_no_route_leases_or_labels_past_the_gate(world, state, route):
     assert _real_labels(world) <= labels, "a real image was labelled past the gate"
     if state == "at-cap":
         live = Assignment.objects.filter(annotator=world.user, expires_at__gt=timezone.now())
-        assert live.count() <= CAP
+        assert live.count() <= cap
 
 
 @pytest.mark.parametrize("kind", ["label-undo", "skip-undo", "label"])

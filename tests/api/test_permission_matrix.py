@@ -264,6 +264,7 @@ RULES: dict[str, Rule] = {
         {"get": members(), "delete": {**members(404), "annotator": OK}}, ids={"pk": "my_skip"}
     ),
     "api:next-image": read(members()),
+    "api:next-page": read(members()),
     "api:imports": write(managers()),
     "api:imports-archive": write(managers()),
     "api:references": Rule({"get": managers(), "post": managers()}),

@@ -135,6 +135,7 @@ CASES = [
     Case("skip-delete-own", "delete", f"{P}/skips/{{my_skip}}/", own(204)),
     Case("skip-delete-another-annotators", "delete", f"{P}/skips/{{their_skip}}/", own(404)),
     Case("next", "get", f"{P}/next/", members(200)),
+    Case("next-page", "get", f"{P}/queue/page/", members(200)),
     Case("progress", "get", f"{P}/progress/", members(200)),
     Case("history", "get", f"{P}/history/", members(200)),
     Case("export", "get", f"{P}/export/", managers(200)),
