@@ -205,11 +205,38 @@ def test_three_hundred_labels_get_distinct_prefix_free_chords():
     assert specs[0].hotkey == "a0" and specs[0].group == "alder"
 
 
-WORDS = (
-    "alder birch cedar dogwood elm fir ginkgo hazel ilex juniper kapok larch maple nutmeg oak "
-    "pine quince rowan spruce teak ulmus viburnum willow xylosma yew zelkova acacia beech "
-    "cypress date"
-).split()
+WORDS = [
+    "alder",
+    "birch",
+    "cedar",
+    "dogwood",
+    "elm",
+    "fir",
+    "ginkgo",
+    "hazel",
+    "ilex",
+    "juniper",
+    "kapok",
+    "larch",
+    "maple",
+    "nutmeg",
+    "oak",
+    "pine",
+    "quince",
+    "rowan",
+    "spruce",
+    "teak",
+    "ulmus",
+    "viburnum",
+    "willow",
+    "xylosma",
+    "yew",
+    "zelkova",
+    "acacia",
+    "beech",
+    "cypress",
+    "date",
+]
 
 
 def test_names_without_latin_letters_get_sequential_chords():
