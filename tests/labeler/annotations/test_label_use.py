@@ -11,6 +11,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from labeler.annotations import selectors
 from labeler.annotations.selectors import label_use
 from tests.factories import ProjectFactory, add_member, annotation_submit
 
@@ -77,3 +78,14 @@ def test_the_labelling_and_review_pages_carry_the_callers_label_use(
     assert review["label_use"] == []
     machine = page_data(client, reverse("machine-review", args=[project.pk]), "machine-review-data")
     assert machine["label_use"] == []
+
+
+def test_only_the_latest_annotations_count(project, annotator, make_images, monkeypatch):
+    """The count covers a person's latest annotations (LABEL_USE_RECENT of them), so the
+    order follows what they label now and the cost stays bounded."""
+    monkeypatch.setattr(selectors, "LABEL_USE_RECENT", 3)
+    ids = {label.name: label.pk for label in project.labels.all()}
+    images = make_images(project, 5)
+    for image, name in zip(images, ["cat", "cat", "bird", "dog", "dog"], strict=True):
+        annotation_submit(project=project, annotator=annotator, image_id=image.pk, labels=[name])
+    assert label_use(project=project, user_id=annotator.pk) == [ids["dog"], ids["bird"]]
