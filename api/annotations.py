@@ -36,7 +36,7 @@ class AnnotationSerializer(serializers.ModelSerializer):
         fields = [
             "id", "image", "annotator", "annotator_username", "labels", "label_ids",
             "time_spent_ms", "suggested_by", "suggestion_shown", "suggestion_accepted",
-            "created_at", "updated_at",
+            "grid", "created_at", "updated_at",
         ]  # fmt: skip
         read_only_fields = fields
 
@@ -58,6 +58,7 @@ class AnnotationSerializer(serializers.ModelSerializer):
             "suggested_by": instance.suggested_by_id,
             "suggestion_shown": instance.suggestion_shown,
             "suggestion_accepted": instance.suggestion_accepted,
+            "grid": instance.grid,
             "created_at": DATETIME.to_representation(instance.created_at),
             "updated_at": DATETIME.to_representation(instance.updated_at),
         }

@@ -22,9 +22,9 @@ from labeler.annotations.queue import (
 from labeler.errors import ValidationFailed
 from labeler.predictions.selectors import (
     Suggestion,
-    suggestion_for,
-    suggestion_held_back_note,
+    suggestion_held_back_notes,
     suggestion_withheld,
+    suggestions_for,
 )
 from labeler.projects.models import Project
 
@@ -88,7 +88,7 @@ class NextImageView(ProjectScopedView):
         )
         if assignment is None:
             return Response(status=status.HTTP_204_NO_CONTENT)
-        return Response(_handed_out(self.project, assignment, self.get_serializer_context()))
+        return Response(_handed_out(self.project, [assignment], self.get_serializer_context())[0])
 
 
 class NextPageSerializer(serializers.Serializer):
@@ -143,50 +143,66 @@ class NextPageView(ProjectScopedView):
         if not page:
             return Response(status=status.HTTP_204_NO_CONTENT)
         context = self.get_serializer_context()
-        return Response(
-            {"images": [_handed_out(self.project, assignment, context) for assignment in page]}
-        )
+        return Response({"images": _handed_out(self.project, page, context)})
 
 
 def _handed_out(
-    project: Project, assignment: Assignment, context: dict[str, Any]
-) -> dict[str, Any]:
-    """A leased image as next/ answers it, its suggestion recorded on the lease.
+    project: Project, page: list[Assignment], context: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """Leased images as next/ answers each, their suggestions recorded on the leases.
 
     Built directly rather than by NextImageSerializer (which documents it): this is the
     hottest answer of the API, and the serializer's fields cost milliseconds.
     """
-    suggestion, note = _suggestion_handed_out(project, assignment)
-    return {
-        "image": QueueImageSerializer(assignment.image, context=context).data,
-        "lease_expires_at": DATETIME.to_representation(assignment.expires_at),
-        "suggestion": asdict(suggestion) if suggestion else None,
-        "suggestion_note": note,
-    }
+    handed = _suggestions_handed_out(project, page)
+    answers = []
+    for assignment in page:
+        suggestion, note = handed[assignment.pk]
+        answers.append(
+            {
+                "image": QueueImageSerializer(assignment.image, context=context).data,
+                "lease_expires_at": DATETIME.to_representation(assignment.expires_at),
+                "suggestion": asdict(suggestion) if suggestion else None,
+                "suggestion_note": note,
+            }
+        )
+    return answers
 
 
-def _suggestion_handed_out(
-    project: Project, assignment: Assignment
-) -> tuple[Suggestion | None, str]:
-    """The current model's suggestion for the leased image, unless held back, and the
+def _suggestions_handed_out(
+    project: Project, page: list[Assignment]
+) -> dict[int, tuple[Suggestion | None, str]]:
+    """Per lease: the current model's suggestion for its image, unless held back, and the
     note saying why where it is; what was shown (or held back) is kept on the lease for
-    the submit."""
-    suggestion = suggestion_for(project=project, image=assignment.image)
-    withheld = suggestion is not None and suggestion_withheld(
-        project=project, image_id=assignment.image_id, annotator_id=assignment.annotator_id
+    the submit. The page's suggestions and notes are read together (a few queries)."""
+    image_ids = [assignment.image_id for assignment in page]
+    suggestions = suggestions_for(project=project, image_ids=image_ids)
+    withheld = {
+        assignment.image_id
+        for assignment in page
+        if assignment.image_id in suggestions
+        and suggestion_withheld(
+            project=project, image_id=assignment.image_id, annotator_id=assignment.annotator_id
+        )
+    }
+    notes = suggestion_held_back_notes(
+        project=project, image_ids=image_ids, suggestions=suggestions, withheld=withheld
     )
-    note = suggestion_held_back_note(
-        project=project, image_id=assignment.image_id, suggestion=suggestion, withheld=withheld
-    )
-    if suggestion is None:
-        return None, note
-    queue_suggestion_record(
-        assignment=assignment,
-        model_version=suggestion.model_version,
-        label_ids=suggestion.label_ids,
-        withheld=withheld,
-    )
-    return (None if withheld else suggestion), note
+    handed: dict[int, tuple[Suggestion | None, str]] = {}
+    for assignment in page:
+        suggestion = suggestions.get(assignment.image_id)
+        note = notes[assignment.image_id]
+        if suggestion is not None:
+            held_back = assignment.image_id in withheld
+            queue_suggestion_record(
+                assignment=assignment,
+                model_version=suggestion.model_version,
+                label_ids=suggestion.label_ids,
+                withheld=held_back,
+            )
+            suggestion = None if held_back else suggestion
+        handed[assignment.pk] = (suggestion, note)
+    return handed
 
 
 def _parse_ids(request: Request) -> list[int]:

@@ -20,6 +20,7 @@ from rest_framework.response import Response
 
 from api.agreement import QualityView
 from api.fields import IdField
+from api.idempotency import IDEMPOTENCY_KEY, idempotent
 from api.images import ImageSerializer, stored_file_url
 from api.inputs import StrictInput
 from api.pagination import NewestFirst, PageNumbers
@@ -163,6 +164,22 @@ class DecisionSerializer(StrictInput, serializers.Serializer):
     )
 
 
+MAX_BATCH = 200  # decisions in one batch: a page of the grid is at most 48
+
+
+class DecisionBatchSerializer(StrictInput, serializers.Serializer):
+    decisions = serializers.ListField(
+        child=DecisionSerializer(),
+        allow_empty=False,
+        max_length=MAX_BATCH,
+        help_text=f"1 to {MAX_BATCH} decisions, each image at most once.",
+    )
+
+
+class DecisionBatchResultSerializer(serializers.Serializer):
+    decisions = FinalLabelSerializer(many=True, help_text="The final labels, in the batch's order.")
+
+
 class ReviewPagination(PageNumbers):
     """Pages of the queue in its order (most uncertain first)."""
 
@@ -272,6 +289,57 @@ class DecisionListView(QualityView):
             may_change_gold=self.can_manage,
         )
         return Response(FinalLabelSerializer(final).data, status=status.HTTP_201_CREATED)
+
+
+class DecisionBatchView(QualityView):
+    """A page of decisions at once (the review grid): all are written, or none."""
+
+    @extend_schema(
+        request=DecisionBatchSerializer,
+        parameters=[IDEMPOTENCY_KEY],
+        responses={
+            201: DecisionBatchResultSerializer,
+            400: OpenApiResponse(
+                description="Malformed, an image twice, or decisions refused (unknown image or "
+                "labels): `items` lists each refused decision's index, image, status and detail."
+            ),
+            403: OpenApiResponse(
+                description="Gold is for leads and admins; a reviewer may not change a gold "
+                "image's label (`items` names the decisions)."
+            ),
+        },
+    )
+    @idempotent
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """Decide many images' final labels: `{"decisions": [{"image": id, "labels": [...]}]}`.
+
+        Each decision is the one `decisions/` takes, made by the same service; if any is
+        refused, none is written and the answer names every refused one.
+        """
+        self.require_overseer()
+        data = DecisionBatchSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        decisions = [
+            agreement_services.Decision(
+                image_id=row["image"], labels=row["labels"], method=row["method"]
+            )
+            for row in data.validated_data["decisions"]
+        ]
+        gold = [i for i, d in enumerate(decisions) if d.method == FinalLabelMethod.GOLD]
+        if gold and not self.can_manage:
+            raise PermissionDenied(
+                "Only the project's leads and admins mark gold images "
+                f"(decision{'s' if len(gold) > 1 else ''} {', '.join(map(str, gold))}).",
+                items=[{"index": i, "image": decisions[i].image_id, "status": 403} for i in gold],
+            )
+        finals = agreement_services.images_decide(
+            project=self.project,
+            decisions=decisions,
+            decided_by=self.user,
+            may_change_gold=self.can_manage,
+        )
+        body = {"decisions": FinalLabelSerializer(finals, many=True).data}
+        return Response(body, status=status.HTTP_201_CREATED)
 
 
 class DecisionDetailView(QualityView):

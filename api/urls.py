@@ -39,7 +39,13 @@ from api.projects import ProjectViewSet
 from api.qualification import StandingActionView, StandingListView
 from api.queue import NextImageView, NextPageView
 from api.references import ReferenceDetailView, ReferenceListView
-from api.review import DecisionDetailView, DecisionListView, ReviewDetailView, ReviewListView
+from api.review import (
+    DecisionBatchView,
+    DecisionDetailView,
+    DecisionListView,
+    ReviewDetailView,
+    ReviewListView,
+)
 from api.serving import (
     PredictJobView,
     PredictTokenDetailView,
@@ -147,6 +153,11 @@ urlpatterns = [
         name="review-detail",
     ),
     path("projects/<int:project_pk>/decisions/", DecisionListView.as_view(), name="decisions"),
+    path(
+        "projects/<int:project_pk>/decisions/batch/",
+        DecisionBatchView.as_view(),
+        name="decisions-batch",
+    ),
     path(
         "projects/<int:project_pk>/decisions/<int:image_id>/",
         DecisionDetailView.as_view(),

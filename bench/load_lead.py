@@ -34,6 +34,8 @@ def page_paths(project_id: int) -> dict[str, str]:
         "export page": f"{page}/export/",
         "progress (API)": f"{api}/progress/",
         "next (API)": f"{api}/next/",
+        "page of 24 (API)": f"{api}/queue/page/?size=24",
+        "page of 48 (API)": f"{api}/queue/page/?size=48",
     }
 
 

@@ -6,6 +6,8 @@ their history and schedules the refresh that follows.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth.models import User
@@ -21,7 +23,7 @@ from labeler.agreement.review_requests import review_requests_resolve
 from labeler.agreement.rows import HUMAN_DECISIONS
 from labeler.annotations.models import FinalLabel, FinalLabelMethod
 from labeler.annotations.services import labels_resolve
-from labeler.errors import NotFound, PermissionDenied, ValidationFailed
+from labeler.errors import DomainError, NotFound, PermissionDenied, ValidationFailed
 from labeler.images.models import Image
 from labeler.projects.models import Label, Project
 from labeler.projects.selectors import MAX_ID
@@ -32,7 +34,47 @@ __all__ = [
     "image_decide",
     "image_decision_clear",
     "image_gold_clear",
+    "images_decide",
 ]
+
+
+@dataclass(frozen=True)
+class Decision:
+    """One image's decision in a batch: its labels (names or ids) and the method."""
+
+    image_id: int
+    labels: list[Any]
+    method: str
+
+
+class DecisionsRefused(DomainError):
+    """Some decisions of a batch were refused: none of the batch was written.
+
+    ``items`` says which and why, one entry per refused decision: its index in the batch,
+    its image, and the status, code and message it would have had on its own. The batch's
+    status is theirs when they share one, else 400.
+    """
+
+    def __init__(self, refused: list[tuple[int, int, DomainError]]) -> None:
+        statuses = {error.status_code for _, _, error in refused}
+        first_index, first_image, first = refused[0]
+        more = f" (and {len(refused) - 1} more)" if len(refused) > 1 else ""
+        super().__init__(
+            f"Nothing was saved: decision {first_index} (image {first_image}) was refused: "
+            f"{first.message}{more}",
+            items=[
+                {
+                    "index": index,
+                    "image": image_id,
+                    "status": error.status_code,
+                    "code": error.code,
+                    "detail": error.message,
+                }
+                for index, image_id, error in refused
+            ],
+        )
+        self.status_code = statuses.pop() if len(statuses) == 1 else 400
+        self.code = "decisions_refused"
 
 
 @transaction.atomic
@@ -70,6 +112,50 @@ def image_decide(
     review_requests_resolve(project, [image.pk])  # a person decided: the requests are answered
     final_labels_kept_current(project=project, seen=seen)
     return final
+
+
+@transaction.atomic
+def images_decide(
+    *,
+    project: Project,
+    decisions: Sequence[Decision],
+    decided_by: User,
+    may_change_gold: bool = True,
+) -> list[FinalLabel]:
+    """Record a page of decisions at once, all or none: each through ``image_decide``.
+
+    Every decision is tried (each in its own savepoint), so a refusal names every refused
+    decision of the batch, not only the first; then ``DecisionsRefused`` rolls the whole
+    batch back. An image named twice is refused before anything is written.
+    """
+    seen: dict[int, int] = {}
+    for index, decision in enumerate(decisions):
+        if decision.image_id in seen:
+            raise ValidationFailed(
+                f"Image {decision.image_id} is decided twice (decisions {seen[decision.image_id]} "
+                f"and {index}): decide each image once.",
+                field="decisions",
+            )
+        seen[decision.image_id] = index
+    finals: list[FinalLabel] = []
+    refused: list[tuple[int, int, DomainError]] = []
+    for index, decision in enumerate(decisions):
+        try:
+            finals.append(
+                image_decide(
+                    project=project,
+                    image_id=decision.image_id,
+                    labels=decision.labels,
+                    decided_by=decided_by,
+                    method=decision.method,
+                    may_change_gold=may_change_gold,
+                )
+            )
+        except DomainError as error:
+            refused.append((index, decision.image_id, error))
+    if refused:
+        raise DecisionsRefused(refused)
+    return finals
 
 
 @transaction.atomic

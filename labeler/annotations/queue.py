@@ -66,9 +66,10 @@ def queue_next_page(
 ) -> list[Assignment]:
     """Lease up to ``size`` images (the project's ``grid_size`` by default) for a grid page.
 
-    Each image is leased as ``queue_next_image`` leases one, in a transaction of its own
-    (held leases renewed first, gold drawn at the project's rate, test images only during
-    the qualification test), the page's images excluded from the next; the leases say
+    The annotator's held leases are renewed first, in one pass; each further image is
+    leased as ``queue_next_image`` leases one, in a transaction of its own (gold drawn at
+    the project's rate, test images only during the qualification test), the page's
+    images excluded from the next; the leases say
     they were handed out on a grid page. The lease cap for them is ``lease_cap(grid=True)``
     (the page on screen and the page ahead). The page ends early when the queue runs out
     or the cap is reached; an empty list means nothing is left. Raises what
@@ -84,11 +85,15 @@ def queue_next_page(
         raise GridOff("This project labels one image at a time: a lead turned grid labelling off.")
     lease = _Lease.open(project=project, annotator=annotator, grid=True)
     excluded = set(exclude)
-    page: list[Assignment] = []
-    while len(page) < (size or project.grid_size):
+    wanted = size or project.grid_size
+    # The held leases first, renewed in one pass (one read of them, not one per image).
+    with transaction.atomic():
+        page, live = _renew_held(lease, excluded, limit=wanted)
+    excluded.update(assignment.image_id for assignment in page)
+    while len(page) < wanted and live < lease.cap:
         try:
-            leased = _lease_next(lease, excluded)
-        except LeaseLimit:
+            leased = _lease_next(lease, excluded, renew=False)
+        except LeaseLimit:  # the test's images all held
             if not page:
                 raise
             break
@@ -96,6 +101,7 @@ def queue_next_page(
             break
         page.append(leased)
         excluded.add(leased.image_id)
+        live += 1
     return page
 
 
@@ -108,14 +114,16 @@ def lease_cap(project: Project, *, grid: bool) -> int:
     return settings.LABELER_MAX_LEASES
 
 
-def _lease_next(lease: _Lease, excluded: set[int]) -> Assignment | None:
-    """The one path to a lease from the queue: a held lease renewed, else a test image, a
-    gold image at the project's rate, or the best open candidate (``excluded`` added to)."""
+def _lease_next(lease: _Lease, excluded: set[int], *, renew: bool = True) -> Assignment | None:
+    """The one path to a lease from the queue: a held lease renewed (unless ``renew`` is
+    off: a page renewed its held leases already), else a test image, a gold image at the
+    project's rate, or the best open candidate (``excluded`` added to)."""
     project = lease.project
     with transaction.atomic():
-        held = _renew_held(lease, excluded)
-        if held is not None:
-            return held
+        if renew:
+            held, _ = _renew_held(lease, excluded, limit=1)
+            if held:
+                return held[0]
         if lease.test_only:  # a new annotator's test: gold images only
             return _lease_test_image(lease, excluded)
         if project.gold_rate > 0 and _random.random() < project.gold_rate:
@@ -242,8 +250,9 @@ class _Lease:
         return lease_refusal(facts, late=late)
 
 
-def _renew_held(lease: _Lease, excluded: set[int]) -> Assignment | None:
-    """The annotator's oldest live lease, renewed, if its image still has room for them.
+def _renew_held(lease: _Lease, excluded: set[int], *, limit: int) -> tuple[list[Assignment], int]:
+    """Up to ``limit`` of the annotator's live leases, oldest first, renewed where their
+    image still has room for them, and how many live leases they hold after.
 
     A lease whose image filled up meanwhile (overlap lowered) is dropped rather than
     handed out beyond overlap. Raises ``LeaseLimit`` when the annotator holds as many
@@ -258,23 +267,32 @@ def _renew_held(lease: _Lease, excluded: set[int]) -> Assignment | None:
             f"You hold {len(live)} images already, the most one annotator may: label or "
             "skip them before asking for more."
         )
+    renewed: list[tuple[int, int]] = []
+    dropped = 0
     for pk, image_id in held:
+        if len(renewed) == limit:
+            break
         # Renewing takes no new slot, so no row lock is needed to check for room.
         with connection.cursor() as cursor:
             cursor.execute(queue_sql.statement("renew"), {**lease.params, "lease": pk})
-            renewed = cursor.rowcount == 1
-            if not renewed:
+            if cursor.rowcount == 1:
+                renewed.append((pk, image_id))
+            else:
                 cursor.execute(queue_sql.statement("drop"), {"lease": pk})
-        if renewed:
-            return Assignment(
-                pk=pk,
-                project=lease.project,
-                image=Image.objects.get(pk=image_id),
-                annotator=lease.annotator,
-                expires_at=lease.expires_at,
-                grid=lease.grid,
-            )
-    return None
+                dropped += 1
+    images = Image.objects.in_bulk([image_id for _, image_id in renewed])
+    assignments = [
+        Assignment(
+            pk=pk,
+            project=lease.project,
+            image=images[image_id],
+            annotator=lease.annotator,
+            expires_at=lease.expires_at,
+            grid=lease.grid,
+        )
+        for pk, image_id in renewed
+    ]
+    return assignments, len(live) - dropped
 
 
 def queue_suggestion_record(

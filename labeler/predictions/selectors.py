@@ -132,16 +132,38 @@ def suggestion_held_back_note(
     holdback's draw (``suggestion_withheld``). A spot-checked image has no suggestion at
     all; it gets the same note as a held-back one where the model has a prediction for it.
     """
-    if suggestion is not None:
-        return SUGGESTION_HELD_BACK if withheld else ""
-    model = current_model(project)
-    if model is None:
-        return ""
-    # Held back from a spot check only where the model would have suggested something.
-    spot_checked = Prediction.objects.filter(
-        model_version=model, image_id=image_id, image__machine_label__spot_check=True
-    ).exists()
-    return SUGGESTION_HELD_BACK if spot_checked else ""
+    suggestions = {image_id: suggestion} if suggestion is not None else {}
+    withheld_ids = {image_id} if withheld else set()
+    return suggestion_held_back_notes(
+        project=project, image_ids=[image_id], suggestions=suggestions, withheld=withheld_ids
+    )[image_id]
+
+
+def suggestion_held_back_notes(
+    *,
+    project: Project,
+    image_ids: list[int],
+    suggestions: dict[int, Suggestion],
+    withheld: set[int],
+) -> dict[int, str]:
+    """``suggestion_held_back_note`` for many images at once (a grid page), in one query
+    at most: ``suggestions`` as ``suggestions_for`` gives them, ``withheld`` the ids whose
+    suggestion the holdback draws."""
+    notes = {
+        i: SUGGESTION_HELD_BACK if i in withheld else "" for i in image_ids if i in suggestions
+    }
+    missing = [i for i in image_ids if i not in suggestions]
+    model = current_model(project) if missing else None
+    spot_checked: set[int] = set()
+    if model is not None:
+        # Held back from a spot check only where the model would have suggested something.
+        spot_checked = set(
+            Prediction.objects.filter(
+                model_version=model, image_id__in=missing, image__machine_label__spot_check=True
+            ).values_list("image_id", flat=True)
+        )
+    notes.update({i: SUGGESTION_HELD_BACK if i in spot_checked else "" for i in missing})
+    return notes
 
 
 def suggestions_for(*, project: Project, image_ids: list[int]) -> dict[int, Suggestion]:

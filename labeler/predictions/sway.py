@@ -4,7 +4,9 @@ Each annotation records whether the queue showed the model's suggestion with its
 held it back on purpose (``Project.suggestion_holdback``, a random share of image and
 annotator pairs). Labels of images with a final label are compared with it, and a shown
 suggestion's own labels are recomputed from the stored prediction of the model version that
-made it (as the queue computed them). The figures are ``agreement.metrics.sway``'s.
+made it (as the queue computed them). The figures are ``agreement.metrics.sway``'s: for
+every label, and apart for labels given one image at a time (``single``) and on grid pages
+(``grid``, the annotation's ``grid`` flag).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from django.contrib.auth import get_user_model
 from django.db.models import Q
 
 from labeler.agreement.metrics.figures import Figure
-from labeler.agreement.metrics.sway import SwayFigures, sway_figures
+from labeler.agreement.metrics.sway import SURFACES, SwayFigures, sway_by_surface, sway_figures
 from labeler.annotations.models import Annotation, FinalLabel
 from labeler.predictions.models import ModelVersion, Prediction
 from labeler.predictions.selectors import suggested_labels
@@ -29,34 +31,54 @@ CHUNK = 2000  # ids per IN list
 
 
 def suggestion_sway(project: Project) -> dict[str, Any]:
-    """The team's and each annotator's sway figures, as the dashboard and the API show them."""
+    """The team's and each annotator's sway figures, as the dashboard and the API show them;
+    each also apart by surface (``single``, ``grid``), and ``labels_grid`` the labels given
+    on grid pages."""
     rows = list(
         Annotation.objects.filter(project=project, image__final_label__isnull=False)
         .filter(Q(suggestion_shown=True) | Q(suggestion_withheld=True))
         .order_by("pk")
-        .values_list("pk", "annotator_id", "image_id", "suggested_by_id", "suggestion_shown")
+        .values_list(
+            "pk", "annotator_id", "image_id", "suggested_by_id", "suggestion_shown", "grid"
+        )
     )
     given = _label_sets(Annotation.labels.through.objects, "annotation_id", [r[0] for r in rows])
     final = _label_sets(
         FinalLabel.labels.through.objects, "finallabel__image_id", [r[2] for r in rows]
     )
     suggested = _suggested(project, [(r[3], r[2]) for r in rows if r[4] and r[3] is not None])
-    columns = [_entry(row, given, final, suggested) for row in rows]
+    columns = [_entry(row[:5], given, final, suggested) for row in rows]
     arrays = [
         np.array([entry[i] for entry in columns], dtype=dtype) for i, dtype in enumerate(_DTYPES)
     ]
+    grid = np.array([row[5] for row in rows], dtype=bool)
     team, each = sway_figures(*arrays)
+    who, shown, agrees, right, took = arrays
+    surfaces = sway_by_surface(who, shown, agrees, right, took, grid)
     names = dict(
         get_user_model()
         .objects.filter(pk__in=[f.annotator for f in each])
         .values_list("pk", "username")
     )
+    apart = {surface: {f.annotator: f for f in surfaces[surface][1]} for surface in SURFACES}
     return {
         "holdback": project.suggestion_holdback,
         "labels": len(rows),
-        "team": _figures(team, None),
+        "labels_grid": int(grid.sum()),
+        "team": {
+            **_figures(team, None),
+            **{surface: _figures(surfaces[surface][0], None) for surface in SURFACES},
+        },
         "annotators": sorted(
-            (_figures(f, names.get(f.annotator, "")) for f in each),
+            (
+                {
+                    **_figures(f, names.get(f.annotator, "")),
+                    **{
+                        surface: _figures(apart[surface][f.annotator], None) for surface in SURFACES
+                    },
+                }
+                for f in each
+            ),
             key=lambda item: item["username"],
         ),
     }

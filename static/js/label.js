@@ -19,14 +19,17 @@ import { createQueue } from "./label/queue.js";
 import { createSkipDialog } from "./label/skip-dialog.js";
 import { fetchHistory, renewAddress, imageOf } from "./label/history.js";
 import { createWrites, settle, refusalText } from "./label/writes.js";
+import { workspaceMode, setUpModeToggle } from "./grid/mode.js";
 
-const { data, labels } = readPageData("workspace-data");
+const { data, labels, labelByKey } = readPageData("workspace-data");
 const multi = data.project.multi_label;
 // A suggestion at least this confident is pre-selected (Enter accepts it); a less
 // confident one is only shown, so that Enter never accepts a coin flip.
 const preselectFrom = Number(data.project.suggestion_preselect ?? 0);
 const preselected = (suggestion) => !!suggestion && suggestion.confidence >= preselectFrom;
 const HISTORY_SIZE = 200;
+// One image at a time, or a page of them (grid/): as the project allows and the annotator chose.
+const mode = workspaceMode(data);
 
 // ---- state -------------------------------------------------------------------
 const state = {
@@ -392,49 +395,72 @@ function openSkip() {
   skipDialog.open();
 }
 
-// Enter, Space and the arrows drive the queue; Ctrl+Z undoes.
-listenForShortcuts({
-  stage,
-  picker,
-  withModifier: (event) => {
-    if ((event.ctrlKey || event.metaKey) && !event.altKey && event.key.toLowerCase() === "z") {
-      event.preventDefault();
-      undo();
-    }
-  },
-  pageKey: (key) => {
-    if (key === "Enter") {
-      commit();
-    } else if (key === " " || key === "Spacebar") {
-      openSkip();
-    } else if (key === "ArrowLeft" || key === "Backspace") {
-      goBack();
-    } else if (key === "ArrowRight") {
-      if (state.current && state.current.source === "history") goForward();
-    } else {
-      return false;
-    }
-    return true;
-  },
-});
+// ---- starting -------------------------------------------------------------------------
+function startSingle() {
+  // Enter, Space and the arrows drive the queue; Ctrl+Z undoes.
+  listenForShortcuts({
+    stage,
+    picker,
+    withModifier: (event) => {
+      if ((event.ctrlKey || event.metaKey) && !event.altKey && event.key.toLowerCase() === "z") {
+        event.preventDefault();
+        undo();
+      }
+    },
+    pageKey: (key) => {
+      if (key === "Enter") {
+        commit();
+      } else if (key === " " || key === "Spacebar") {
+        openSkip();
+      } else if (key === "ArrowLeft" || key === "Backspace") {
+        goBack();
+      } else if (key === "ArrowRight") {
+        if (state.current && state.current.source === "history") goForward();
+      } else {
+        return false;
+      }
+      return true;
+    },
+  });
 
-$("submit-button").addEventListener("click", commit);
-$("skip-button").addEventListener("click", openSkip);
-$("back-button").addEventListener("click", goBack);
-$("forward-button").addEventListener("click", goForward);
-$("undo-button").addEventListener("click", undo);
+  $("submit-button").addEventListener("click", commit);
+  $("skip-button").addEventListener("click", openSkip);
+  $("back-button").addEventListener("click", goBack);
+  $("forward-button").addEventListener("click", goForward);
+  $("undo-button").addEventListener("click", undo);
+  $("check-again").addEventListener("click", checkAgain);
+  renderLabels();
+}
+
+/** Grid mode: the single mode's stage and panel give way to the grid's (grid/workspace.js). */
+async function startGrid() {
+  $("stage").hidden = true;
+  $("single-panel").hidden = true;
+  $("grid").hidden = false;
+  $("grid-panel").hidden = false;
+  $("grid-panel").append($("failures"));
+  $("help-single").hidden = true;
+  $("help-grid").hidden = false;
+  document.body.dataset.mode = "grid";
+  const { startGrid: start } = await import("./grid/workspace.js");
+  window.labeler.grid = start({ data, labels, labelByKey, outbox, enqueue, progress, announce, preselected });
+}
+
 $("instructions-button").addEventListener("click", () => $("instructions-dialog").showModal());
-$("check-again").addEventListener("click", checkAgain);
 showInstructionsFirstTime();
 setUpHelp(labels);
+setUpModeToggle(data, mode, { pending: () => outbox.ops.length });
 keepKeysForShortcuts(".panel");
 
 // Exposed for the page's own tests and for debugging in the console.
-window.labeler = { state, outbox: () => outbox.ops.slice(), stats: state.stats, picker };
+window.labeler = { state, outbox: () => outbox.ops.slice(), stats: state.stats, mode, picker };
 
-renderLabels();
+if (mode === "grid") startGrid();
+else startSingle();
 outbox.renderStatus();
 progress.refresh();
-loadHistory();
-fill();
+if (mode !== "grid") {
+  loadHistory();
+  fill();
+}
 outbox.send();

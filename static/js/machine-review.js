@@ -11,6 +11,7 @@ import { $, el, fill, createAnnouncer, reportFailure } from "./lib/dom.js";
 import { percent, plural } from "./lib/format.js";
 import { createLabelPicker } from "./lib/label-picker.js";
 import { readPageData, labelNames, chips as labelChips, setUpHelp } from "./lib/labels.js";
+import { MOVING_KEYS, groupRuns, movedIndex, rovingFocus, tileGroup, tileImage } from "./lib/tile-grid.js";
 
 const { data, labels } = readPageData("machine-review-data");
 const multi = data.project.multi_label;
@@ -81,27 +82,18 @@ function render() {
     state.total > state.items.length
       ? `showing the first ${state.items.length}; the next ${plural(Math.min(BATCH, state.total - state.items.length), "image")} follow once these are confirmed`
       : "";
-  const groups = [];
-  for (const [index, item] of state.items.entries()) {
-    const key = groupKey(item);
-    if (!groups.length || groups[groups.length - 1].key !== key) groups.push({ key, ids: item.label_ids, tiles: [] });
-    groups[groups.length - 1].tiles.push(tile(item, index));
-  }
   fill(
     box,
-    groups.map((group) =>
-      el(
-        "section",
-        { class: "mr-group", dataset: { group: group.key }, "aria-label": `Predicted ${names(group.ids)}` },
-        el(
-          "h3",
-          { class: "mr-group-head" },
-          chips(group.ids),
-          el("span", { class: "muted", text: plural(group.tiles.length, "image") }),
-        ),
-        el("ul", { class: "mr-tiles", role: "list" }, group.tiles),
-      ),
-    ),
+    groupRuns(state.items, groupKey).map(({ key, entries }) => {
+      const ids = entries[0].item.label_ids;
+      return tileGroup({
+        className: "mr-group",
+        key,
+        label: `Predicted ${names(ids)}`,
+        head: [...chips(ids), el("span", { class: "muted", text: plural(entries.length, "image") })],
+        tiles: entries.map(({ item, index }) => tile(item, index)),
+      });
+    }),
   );
   renderPanel();
   renderSummary();
@@ -122,21 +114,23 @@ function refetchOnError(image, imageId, kind) {
 
 function tile(item, index) {
   const mark = state.marks.get(item.image);
-  const src = item.thumbnail_url || item.file_url;
-  const image = el("img", { src, alt: "", loading: "lazy", draggable: "false" });
-  refetchOnError(image, item.image, item.thumbnail_url ? "thumbnail" : "file");
-  image.addEventListener("load", () => image.classList.toggle("pixelated", image.naturalWidth < 96), { once: true });
+  const kind = item.thumbnail_url ? "thumbnail" : "file";
+  const image = tileImage(item.thumbnail_url || item.file_url, {
+    onError: (img) => {
+      img.src = data.urls[`image_${kind}`].replace(data.slot, String(item.image));
+    },
+  });
   const button = el(
     "button",
     {
       type: "button",
-      class: "mr-tile",
+      class: "tile mr-tile",
       tabindex: index === state.focus ? "0" : "-1",
       "aria-pressed": mark ? "true" : "false",
       "aria-label": tileLabel(item, mark),
       dataset: { image: String(item.image), index: String(index), wrong: mark ? "true" : "false" },
     },
-    el("span", { class: "mr-thumb" }, image),
+    el("span", { class: "tile-thumb" }, image),
     el("span", { class: "mr-confidence", text: percent(item.confidence) }),
     mark ? el("span", { class: "mr-wrong-tag", text: "wrong" }) : null,
     mark && mark.labels.size ? el("span", { class: "mr-correct" }, chips([...mark.labels])) : null,
@@ -150,7 +144,7 @@ function tile(item, index) {
   button.addEventListener("focus", () => {
     if (state.focus !== index) moveTo(index, { focus: false });
   });
-  return el("li", {}, button);
+  return button;
 }
 
 function tileLabel(item, mark) {
@@ -238,39 +232,15 @@ function tiles() {
 function moveTo(index, { focus = true } = {}) {
   if (!state.items.length) return;
   state.focus = Math.max(0, Math.min(state.items.length - 1, index));
-  for (const [i, button] of tiles().entries()) button.tabIndex = i === state.focus ? 0 : -1;
-  const button = tiles()[state.focus];
-  if (focus && button) {
-    button.focus({ preventScroll: true });
-    button.scrollIntoView({ block: "nearest" });
-  }
+  rovingFocus(tiles(), state.focus, { focus });
   renderPanel();
-}
-
-/** Up and down: the tile above or below in the same group's rows, else the next group's. */
-function moveVertically(direction) {
-  const all = tiles();
-  const current = all[state.focus];
-  if (!current) return;
-  const box = current.getBoundingClientRect();
-  const centre = box.left + box.width / 2;
-  let best = null;
-  for (const [i, other] of all.entries()) {
-    const rect = other.getBoundingClientRect();
-    const below = direction > 0 ? rect.top > box.top + 4 : rect.top < box.top - 4;
-    if (!below) continue;
-    const rowGap = Math.abs(rect.top - box.top);
-    const score = rowGap * 10000 + Math.abs(rect.left + rect.width / 2 - centre);
-    if (best === null || score < best.score) best = { i, score };
-  }
-  if (best) moveTo(best.i);
 }
 
 function redrawTile(index) {
   const item = state.items[index];
   const old = tiles()[index];
   if (!old) return;
-  const fresh = tile(item, index).firstElementChild;
+  const fresh = tile(item, index);
   old.replaceWith(fresh);
   if (index === state.focus) fresh.focus({ preventScroll: true });
   renderPanel();
@@ -372,14 +342,6 @@ function showResult(text, kind) {
 const announce = createAnnouncer("sr-only");
 
 // ---- keys ----------------------------------------------------------------------------------
-const MOVES = {
-  ArrowLeft: () => moveTo(state.focus - 1),
-  ArrowRight: () => moveTo(state.focus + 1),
-  ArrowUp: () => moveVertically(-1),
-  ArrowDown: () => moveVertically(1),
-  Home: () => moveTo(0),
-  End: () => moveTo(state.items.length - 1),
-};
 
 document.addEventListener("keydown", (event) => {
   if (document.querySelector("dialog[open]")) return;
@@ -390,8 +352,10 @@ document.addEventListener("keydown", (event) => {
   if (picker.pendingChord && picker.handleKey(event)) return;
   // Space and Enter on a button other than a tile are that button's.
   const onButton = target instanceof HTMLElement && target.closest("button, a") && !target.closest(".mr-tile");
-  if (MOVES[key]) MOVES[key]();
-  else if (key === " " && !onButton) toggleWrong();
+  if (MOVING_KEYS.has(key)) {
+    const moved = movedIndex(key, tiles(), state.focus);
+    if (moved !== null) moveTo(moved);
+  } else if (key === " " && !onButton) toggleWrong();
   else if (key === "Enter" && target instanceof HTMLElement && target.closest(".mr-tile")) toggleWrong();
   else if (key === "?") $("help-dialog").showModal();
   else if (picker.handleKey(event)) return;

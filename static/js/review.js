@@ -16,6 +16,7 @@ import { createStage } from "./workspace/stage.js";
 import { listenForShortcuts, keepKeysForShortcuts } from "./workspace/shortcuts.js";
 import { createPanel, isHuman, localDecision } from "./review/panel.js";
 import { createQueue } from "./review/queue.js";
+import { createReviewGrid } from "./review/grid.js";
 import { renderLabelCheck } from "./review/label-check.js";
 import { createExplanation } from "./explanation.js";
 
@@ -63,7 +64,8 @@ const picker = createLabelPicker({
   labels,
   multi,
   use: data.label_use || [],
-  onChoose: (label) => chooseLabel(label),
+  // In the grid view a label goes to the marked tiles.
+  onChoose: (label) => (grid.active ? grid.applyLabel(label) : chooseLabel(label)),
   isPressed: (label) => !!state.current && state.current.selected.has(label.id),
   isDisabled: () => !state.current,
   decorate: (label, button) => {
@@ -77,8 +79,15 @@ const { showMessage, flash } = stage;
 const announce = createAnnouncer("visually-hidden");
 // Decisions live only in memory: leaving the page with some unsent asks first.
 const outbox = createOutbox({
-  deliver: (op) => request("POST", data.urls.decisions, { image: op.item.image.id, labels: op.labelIds, method: op.method }),
+  deliver: (op) =>
+    op.page
+      ? request("POST", data.urls.decisions_batch, { decisions: op.decisions }, { idempotencyKey: op.key })
+      : request("POST", data.urls.decisions, { image: op.item.image.id, labels: op.labelIds, method: op.method }),
   onSent: (op, result) => {
+    if (op.page) {
+      grid.sent(op, result);
+      return;
+    }
     op.item.final_label = result.body;
     op.item.decision = null;
     op.item.history = null; // the decision is part of it now
@@ -87,7 +96,7 @@ const outbox = createOutbox({
       loadHistory(op.item);
     }
   },
-  onRefused: refused,
+  onRefused: (op, result) => (op.page ? grid.refused(op, result) : refused(op, result)),
   stats: state.stats,
   status: $("save-status"),
 });
@@ -100,7 +109,8 @@ const panel = createPanel({
   historyUrl: (id) => slotted(data.urls.history, id),
 });
 const { loadHistory } = panel;
-const { fill, runningLow, ensureImage } = createQueue({ url: data.urls.queue, state, outbox, showMessage, renderCounts, showNext: advance });
+const { fill, runningLow, ensureImage, setCounts } = createQueue({ url: data.urls.queue, state, outbox, showMessage, renderCounts, showNext: advance });
+const grid = createReviewGrid({ data, labels, state, outbox, setCounts, bumpCount, announce, emptyText });
 
 // ---- moving through ------------------------------------------------------------------
 function advance() {
@@ -303,14 +313,10 @@ function showEmpty() {
   if (skipped) {
     $("empty-title").textContent = "Only skipped images are left";
     $("empty-text").textContent = `You skipped ${skipped} image${skipped > 1 ? "s" : ""}. Look at them again, or come back later.`;
-  } else if (state.reason) {
-    $("empty-title").textContent = `No ${REASONS[state.reason].plural} to review`;
-    $("empty-text").textContent = "Other reasons may still have images waiting.";
   } else {
-    // Why the whole queue is empty (nothing labelled yet, not enough annotators yet, all
-    // settled) is the server's to say, from the project's progress.
-    $("empty-title").textContent = data.empty.title;
-    $("empty-text").textContent = data.empty.text;
+    const { title, text } = emptyText();
+    $("empty-title").textContent = title;
+    $("empty-text").textContent = text;
   }
   $("empty").dataset.state = skipped || state.reason ? "filtered" : data.empty.state;
   const query = new URLSearchParams(window.location.search);
@@ -326,9 +332,19 @@ function showEmpty() {
   }, 30000);
 }
 
+/** Why the queue (of the reason chosen) is empty, when nothing was skipped. */
+function emptyText() {
+  if (state.reason) {
+    return { title: `No ${REASONS[state.reason].plural} to review`, text: "Other reasons may still have images waiting." };
+  }
+  // Why the whole queue is empty (nothing labelled yet, not enough annotators yet, all
+  // settled) is the server's to say, from the project's progress.
+  return { title: data.empty.title, text: data.empty.text };
+}
+
 // ---- filter ---------------------------------------------------------------------------
-function setReason(reason) {
-  if (reason === state.reason && state.current) return;
+function setReason(reason, { force = false } = {}) {
+  if (reason === state.reason && state.current && !force) return;
   state.reason = reason;
   state.generation += 1;
   state.filling = false;
@@ -346,7 +362,47 @@ function setReason(reason) {
   $("empty").hidden = true;
   showMessage("Loading…");
   render();
-  fill();
+  if (grid.active) grid.load();
+  else fill();
+}
+
+// ---- one at a time, or a grid ------------------------------------------------------------
+// The choice is kept per project in this browser.
+const VIEW_KEY = `labeler.review.view.${data.project.id}`;
+
+function setView(view, { save = true } = {}) {
+  const gridOn = view === "grid";
+  if (gridOn === grid.active && save) return;
+  $("single-view").hidden = gridOn;
+  $("grid-view").hidden = !gridOn;
+  $("view-toggle").setAttribute("aria-pressed", gridOn ? "true" : "false");
+  document.querySelector("main").dataset.view = gridOn ? "grid" : "single";
+  if (save) {
+    try {
+      localStorage.setItem(VIEW_KEY, view);
+    } catch {
+      // storage full or refused: the choice lasts for this page only
+    }
+  }
+  grid.setActive(gridOn);
+  if (gridOn) {
+    // A link to one image is the single view's: the grid's address names none.
+    const query = new URLSearchParams(window.location.search);
+    query.delete("image");
+    const rest = query.toString();
+    window.history.replaceState(null, "", `${window.location.pathname}${rest ? `?${rest}` : ""}`);
+  } else {
+    // The grid may have decided or left items this view holds: start it again from the queue.
+    setReason(state.reason, { force: true });
+  }
+}
+
+function savedView() {
+  try {
+    return localStorage.getItem(VIEW_KEY) === "grid" ? "grid" : "single";
+  } catch {
+    return "single";
+  }
 }
 
 // ---- keyboard and buttons -----------------------------------------------------------
@@ -354,7 +410,18 @@ function setReason(reason) {
 listenForShortcuts({
   stage,
   picker,
+  withModifier: (event) => {
+    // Alt+G switches the view; in the grid, Ctrl+Z (Cmd+Z) undoes.
+    if (event.altKey && !event.ctrlKey && !event.metaKey && event.code === "KeyG") {
+      event.preventDefault();
+      setView(grid.active ? "single" : "grid");
+    } else if (grid.active && (event.ctrlKey || event.metaKey) && !event.altKey && event.key.toLowerCase() === "z") {
+      event.preventDefault();
+      grid.undo();
+    }
+  },
   pageKey: (key, event) => {
+    if (grid.active) return grid.key(key, event);
     // Enter or Space on a focused button or link is for that button or link.
     const activation = key === "Enter" || key === " ";
     if (activation && event.target instanceof HTMLElement && event.target.closest("button, a")) return false;
@@ -369,6 +436,7 @@ listenForShortcuts({
   },
 });
 
+$("view-toggle").addEventListener("click", () => setView(grid.active ? "single" : "grid"));
 $("decide-button").addEventListener("click", () => decide("adjudicated"));
 if (goldButton) goldButton.addEventListener("click", () => decide("gold"));
 $("skip-button").addEventListener("click", skip);
@@ -388,11 +456,15 @@ for (const button of document.querySelectorAll(".rv-filter button")) {
 keepKeysForShortcuts(".panel, .rv-bar, .rv-empty, .explanation");
 
 // Exposed for the page's own tests and for debugging in the console.
-window.reviewer = { state, outbox: () => outbox.ops.slice(), stats: state.stats };
+window.reviewer = { state, grid: grid.state, outbox: () => outbox.ops.slice(), stats: state.stats };
 
 async function start() {
   render();
   const linked = new URLSearchParams(window.location.search).get("image");
+  if (savedView() === "grid" && !linked) {
+    setView("grid", { save: false });
+    return;
+  }
   if (linked && /^\d{1,18}$/.test(linked)) {
     const result = await request("GET", slotted(data.urls.item, linked));
     if (result.ok) show(result.body);

@@ -291,6 +291,7 @@ RULES: dict[str, Rule] = {
     "api:review": read(overseers()),
     "api:review-detail": read(overseers()),
     "api:decisions": Rule({"get": overseers(), "post": overseers()}),
+    "api:decisions-batch": write(overseers()),
     "api:decision-detail": Rule({"delete": managers()}),
     "api:train": write(managers()),
     "api:training-runs": read(overseers()),

@@ -82,6 +82,39 @@ def sway_figures(
     return team, each
 
 
+SURFACES = ("single", "grid")  # one image at a time, a grid page of them
+
+
+def sway_by_surface(
+    annotators: Ints,
+    shown: Bools,
+    agrees: Bools,
+    suggestion_right: Bools,
+    took_suggestion: Bools,
+    grid: Bools,
+) -> dict[str, tuple[SwayFigures, list[SwayFigures]]]:
+    """``sway_figures`` apart for labels given one image at a time (``"single"``) and on
+    grid pages (``"grid"``, where ``grid``): a page of thumbnails may sway annotators more,
+    or less, than one image. Every annotator of the arrays is in both lists (ascending),
+    with undefined figures on a surface they gave no label on."""
+    on_grid = np.asarray(grid).astype(bool)
+    arrays = [np.asarray(a) for a in (annotators, shown, agrees, suggestion_right, took_suggestion)]
+    if on_grid.shape != arrays[0].shape:
+        raise ValueError("sway_by_surface takes six one-dimensional arrays of one length")
+    who = arrays[0].astype(np.int64)
+    codes = np.unique(who)
+    figures = {}
+    for surface, mask in zip(SURFACES, (~on_grid, on_grid), strict=True):
+        team, each = sway_figures(*(a[mask] for a in arrays))
+        found = {f.annotator: f for f in each}
+        empty = np.zeros(0, dtype=bool)
+        figures[surface] = (
+            team,
+            [found.get(int(code)) or _group(int(code), *[empty] * 4) for code in codes],
+        )
+    return figures
+
+
 def _group(code: int, shown: Bools, agrees: Bools, right: Bools, took: Bools) -> SwayFigures:
     withheld = ~shown
     wrong = shown & ~right

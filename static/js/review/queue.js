@@ -74,7 +74,8 @@ export function createQueue({ url: queueBase, state, outbox, showMessage, render
 
   function setCounts(body) {
     // Decisions still on their way are not in the server's counts yet.
-    const pending = outbox.ops.filter((op) => op.counted);
+    // A page of the grid counts each of its items; a single decision, itself.
+    const pending = outbox.ops.flatMap((op) => (op.page ? op.counted : op.counted ? [op] : []));
     state.counts = { ...body.reasons };
     for (const op of pending) if (state.counts[op.reason] > 0) state.counts[op.reason] -= 1;
     const mine = pending.filter((op) => !state.reason || op.reason === state.reason).length;
@@ -102,5 +103,5 @@ export function createQueue({ url: queueBase, state, outbox, showMessage, render
     return img;
   }
 
-  return { fill, runningLow, ensureImage };
+  return { fill, runningLow, ensureImage, setCounts };
 }

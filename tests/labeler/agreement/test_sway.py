@@ -7,7 +7,14 @@ import numpy as np
 import pytest
 from statsmodels.stats.proportion import proportion_confint
 
-from labeler.agreement.metrics.sway import NONE_WITHHELD, NONE_WRONG, proportion, sway_figures
+from labeler.agreement.metrics.sway import (
+    NONE_SHOWN,
+    NONE_WITHHELD,
+    NONE_WRONG,
+    proportion,
+    sway_by_surface,
+    sway_figures,
+)
 
 
 def test_proportion_is_wilsons_interval():
@@ -59,3 +66,31 @@ def test_no_wrong_suggestion_says_so_and_bad_input_is_refused():
     assert each == [] and empty.agreement_shown.value is None
     with pytest.raises(ValueError):
         sway_figures(np.zeros(2), np.zeros(3), np.zeros(2), np.zeros(2), np.zeros(2))
+
+
+def test_figures_apart_for_single_images_and_grid_pages():
+    """Each surface's figures are sway_figures over its labels alone; an annotator with no
+    label on a surface is listed there with undefined figures."""
+    # annotator, shown, agrees with final, suggestion right, took the suggestion, on a page
+    rows = [
+        (0, True, True, True, True, False),
+        (0, False, False, True, False, False),
+        (0, True, False, False, True, True),
+        (0, True, False, False, True, True),
+        (1, True, True, True, True, False),
+    ]
+    columns = [np.array(column) for column in zip(*rows, strict=True)]
+    apart = sway_by_surface(*columns)
+    grid_team, grid_each = apart["grid"]
+    assert (grid_team.agreement_shown.value, grid_team.agreement_shown.n_items) == (0.0, 2)
+    assert grid_team.wrong_accepted.value == 1.0
+    assert grid_team.agreement_withheld.reason == NONE_WITHHELD
+    assert [f.annotator for f in grid_each] == [0, 1]
+    assert grid_each[1].agreement_shown.reason == NONE_SHOWN
+    single_team, single_each = apart["single"]
+    _, [expected] = sway_figures(*(column[:2] for column in columns[:5]))
+    assert single_each[0] == expected
+    assert single_team.agreement_shown.n_items == 2
+    assert single_team.agreement_withheld.n_items == 1
+    with pytest.raises(ValueError):
+        sway_by_surface(*columns[:5], np.array([True]))
