@@ -24,7 +24,7 @@ from labeler.projects.settings_registry import ProjectSetting, project_settings,
 class LabelSerializer(serializers.ModelSerializer):
     class Meta:
         model = Label
-        fields = ["id", "name", "color", "hotkey", "position"]
+        fields = ["id", "name", "color", "hotkey", "group", "position"]
 
 
 @extend_schema_field(
@@ -39,7 +39,18 @@ class LabelSerializer(serializers.ModelSerializer):
                         "id": {"type": "integer"},
                         "name": {"type": "string"},
                         "color": {"type": "string", "example": "#1f77b4"},
-                        "hotkey": {"type": "string", "maxLength": 1},
+                        "hotkey": {
+                            "type": "string",
+                            "maxLength": 2,
+                            "description": "One letter or digit, or a two-key chord; the "
+                            "project's hotkeys are prefix-free. Left out: 1-9 up to nine "
+                            "labels, else a chord from the name; empty: none.",
+                        },
+                        "group": {
+                            "type": "string",
+                            "maxLength": 100,
+                            "description": "The heading the label is shown under.",
+                        },
                     },
                     "required": ["name"],
                 },
@@ -48,7 +59,8 @@ class LabelSerializer(serializers.ModelSerializer):
     }
 )
 class LabelListField(serializers.JSONField):
-    """Labels as plain names or objects (name, color, hotkey; id to keep an existing one)."""
+    """Labels as plain names or objects (name, color, hotkey, group; id to keep an existing
+    one)."""
 
 
 def setting_object_field(setting: ProjectSetting, **options: Any) -> serializers.JSONField:

@@ -54,7 +54,9 @@ class Annotation(models.Model):
             models.UniqueConstraint(fields=["image", "annotator"], name="annotation_unique"),
         ]
         indexes = [
-            models.Index(fields=["project", "annotator"], name="annotation_by_annotator_idx"),
+            # (project, annotator) lookups, and a person's latest annotations newest first
+            # (label_use reads the last few thousand of them).
+            models.Index(fields=["project", "annotator", "id"], name="annotation_mine_recent_idx"),
             models.Index(fields=["project", "updated_at"], name="annotation_by_time_idx"),
         ]
 

@@ -9,16 +9,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from labeler.errors import ValidationFailed
+from labeler.projects.hotkeys import HotkeyChooser, hotkey_prefix_clash, hotkey_valid
 
 PALETTE = [
     "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
     "#7f7f7f", "#bcbd22", "#17becf", "#393b79", "#637939", "#8c6d31", "#843c39",
     "#7b4173", "#3182bd", "#e6550d", "#31a354", "#756bb1", "#636363",
 ]  # fmt: skip
-DEFAULT_HOTKEYS = "123456789abcdefghijklmnopqrstuvwxyz"
 MAX_LABELS = 500
+MAX_GROUP_LENGTH = 100
 _COLOR = re.compile(r"^#[0-9a-f]{6}$")
-_HOTKEY = re.compile(r"^[a-z0-9]$")
 
 
 @dataclass
@@ -29,6 +29,7 @@ class LabelSpec:
     color: str | None = None
     hotkey: str | None = None
     id: int | None = None
+    group: str | None = None
 
 
 def _fail(message: str) -> ValidationFailed:
@@ -51,7 +52,7 @@ def _parse_one(raw: Any, index: int) -> LabelSpec:
         raw = {"name": raw}
     if not isinstance(raw, dict):
         raise _fail(f"Label {index + 1} must be a name or an object with a 'name'.")
-    unknown = set(raw) - {"id", "name", "color", "colour", "hotkey"}
+    unknown = set(raw) - {"id", "name", "color", "colour", "hotkey", "group"}
     if unknown:
         raise _fail(f"Label {index + 1} has unknown fields: {', '.join(sorted(unknown))}.")
     name = raw.get("name")
@@ -72,13 +73,34 @@ def _parse_one(raw: Any, index: int) -> LabelSpec:
         color = color.strip().lower()
     hotkey = raw.get("hotkey")
     if hotkey is not None and hotkey != "":
-        if not isinstance(hotkey, str) or not _HOTKEY.match(hotkey.lower()):
-            raise _fail(f"Label {name!r}: hotkey must be one letter or digit.")
-        hotkey = hotkey.lower()
+        if not isinstance(hotkey, str) or not hotkey_valid(hotkey.strip().lower()):
+            raise _fail(
+                f"Label {name!r}: hotkey must be one letter or digit, or two of them "
+                "(a chord, pressed one after the other)."
+            )
+        hotkey = hotkey.strip().lower()
     label_id = raw.get("id")
     if label_id is not None and (not isinstance(label_id, int) or isinstance(label_id, bool)):
         raise _fail(f"Label {name!r}: id must be an integer.")
-    return LabelSpec(name=name, color=color, hotkey=hotkey, id=label_id)
+    return LabelSpec(
+        name=name, color=color, hotkey=hotkey, id=label_id, group=_parse_group(raw, name)
+    )
+
+
+def _parse_group(raw: dict[str, Any], name: str) -> str | None:
+    """The heading a label sits under: None when not given, "" for none."""
+    group = raw.get("group")
+    if group is None:
+        return None
+    if not isinstance(group, str):
+        raise _fail(f"Label {name!r}: group must be a text (the heading it sits under).")
+    group = " ".join(group.split())
+    if len(group) > MAX_GROUP_LENGTH or any(ord(ch) < 32 or ch in _BIDI_CONTROLS for ch in group):
+        raise _fail(
+            f"Label {name!r}: group {group[:40]!r} is longer than {MAX_GROUP_LENGTH} "
+            "characters or holds control characters."
+        )
+    return group
 
 
 def labels_parse(
@@ -88,7 +110,8 @@ def labels_parse(
 
     ``current`` holds a project's stored labels (with ids) when it is updated: a label
     named like a stored one without an id means that label, and a stored label keeps
-    its colour and hotkey unless new ones are given.
+    its colour, hotkey and group unless new ones are given. Hotkeys are one key or a
+    two-key chord and must be prefix-free (``labeler.projects.hotkeys``).
     """
     if not isinstance(raw_labels, Sequence) or isinstance(raw_labels, str | bytes):
         raise _fail("Labels must be a list of names or objects.")
@@ -102,15 +125,30 @@ def labels_parse(
     _match_current(specs, current)
     _check_unique([s.name.casefold() for s in specs], "label name")
     _check_unique([s.hotkey for s in specs if s.hotkey], "hotkey")
+    _check_prefix_free(specs)
     _check_unique([s.id for s in specs if s.id is not None], "label id")
-    taken = {s.hotkey for s in specs if s.hotkey}
-    free_keys = iter(k for k in DEFAULT_HOTKEYS if k not in taken)
+    chooser = HotkeyChooser((s.hotkey or "" for s in specs), label_count=len(specs))
     for position, spec in enumerate(specs):
         if spec.color is None:
             spec.color = PALETTE[position % len(PALETTE)]
         if spec.hotkey is None:
-            spec.hotkey = next(free_keys, "")
+            spec.hotkey = chooser.choose(spec.name)
+        if spec.group is None:
+            spec.group = ""
     return specs
+
+
+def _check_prefix_free(specs: Sequence[LabelSpec]) -> None:
+    clash = hotkey_prefix_clash(s.hotkey or "" for s in specs)
+    if clash is None:
+        return
+    single, chord = clash
+    owner = {s.hotkey: s.name for s in specs}
+    raise _fail(
+        f"Hotkey {single!r} of label {owner[single]!r} is the first key of the chord "
+        f"{chord!r} of label {owner[chord]!r}: a single key cannot start a chord. "
+        "Give one of them another key."
+    )
 
 
 def _match_current(specs: list[LabelSpec], current: Sequence[LabelSpec]) -> None:
@@ -126,6 +164,7 @@ def _match_current(specs: list[LabelSpec], current: Sequence[LabelSpec]) -> None
         if stored is not None:
             spec.color = stored.color if spec.color is None else spec.color
             spec.hotkey = stored.hotkey if spec.hotkey is None else spec.hotkey
+            spec.group = stored.group if spec.group is None else spec.group
 
 
 def _check_unique(values: Sequence[object], what: str) -> None:

@@ -97,12 +97,17 @@ class Project(models.Model):
 
 
 class Label(models.Model):
-    """One class an annotator can choose, with its colour and keyboard shortcut."""
+    """One class an annotator can choose, with its colour, keyboard shortcut and heading."""
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="labels")
     name = models.CharField(max_length=100)
     color = models.CharField(max_length=7, help_text="#rrggbb")
-    hotkey = models.CharField(max_length=1, blank=True)
+    hotkey = models.CharField(
+        max_length=2, blank=True, help_text="One key, or a two-key chord; prefix-free."
+    )
+    group = models.CharField(
+        max_length=100, blank=True, default="", help_text="The heading the label sits under."
+    )
     position = models.PositiveIntegerField()
 
     class Meta:

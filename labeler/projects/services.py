@@ -58,7 +58,14 @@ def project_create(
         **cleaned,
     )
     Label.objects.bulk_create(
-        Label(project=project, name=s.name, color=s.color or "", hotkey=s.hotkey or "", position=i)
+        Label(
+            project=project,
+            name=s.name,
+            color=s.color or "",
+            hotkey=s.hotkey or "",
+            group=s.group or "",
+            position=i,
+        )
         for i, s in enumerate(specs)
     )
     Membership.objects.create(project=project, user=creator, role=Role.LEAD)
@@ -101,7 +108,9 @@ def _check_can_become_single_label(project: Project) -> None:
 
 def _labels_parse_update(project: Project, raw_labels: Any, multi_label: bool) -> list[LabelSpec]:
     current = [
-        LabelSpec(name=label.name, color=label.color, hotkey=label.hotkey, id=label.pk)
+        LabelSpec(
+            name=label.name, color=label.color, hotkey=label.hotkey, id=label.pk, group=label.group
+        )
         for label in project.labels.all()
     ]
     return labels_parse(raw_labels, multi_label=multi_label, current=current)
@@ -127,17 +136,16 @@ def _labels_sync(project: Project, specs: list[LabelSpec]) -> None:
     Label.objects.filter(pk__in=keep).update(
         hotkey="", name=Concat(Value("~"), Cast(F("id"), CharField()))
     )
+    # One statement each for the kept and the new labels, however many there are.
+    kept: list[Label] = []
+    fresh: list[Label] = []
     for position, spec in enumerate(specs):
-        values = {
-            "name": spec.name,
-            "color": spec.color,
-            "hotkey": spec.hotkey,
-            "position": position,
-        }
-        if spec.id is None:
-            Label.objects.create(project=project, **values)
-        else:
-            Label.objects.filter(pk=spec.id).update(**values)
+        label = existing[spec.id] if spec.id is not None else Label(project=project)
+        label.name, label.color, label.hotkey = spec.name, spec.color or "", spec.hotkey or ""
+        label.group, label.position = spec.group or "", position
+        (kept if spec.id is not None else fresh).append(label)
+    Label.objects.bulk_update(kept, ["name", "color", "hotkey", "group", "position"])
+    Label.objects.bulk_create(fresh)
 
 
 def _label_in_use(label: Label) -> bool:

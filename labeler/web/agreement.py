@@ -11,7 +11,7 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_GET
 
-from labeler.annotations.selectors import ProjectProgress, project_progress
+from labeler.annotations.selectors import ProjectProgress, label_use, project_progress
 from labeler.projects import selectors as project_selectors
 from labeler.projects.models import Project
 from labeler.web.annotator_gate import annotator_gate_context
@@ -65,6 +65,7 @@ def review(request: HttpRequest, project_id: int) -> HttpResponse:
     role = project_selectors.project_role(user=user, project=project)
     can_gold = project_selectors.can_manage(user=user, project=project, role=role)
     data = _review_data(project, role=role or "admin", can_gold=can_gold)
+    data["label_use"] = label_use(project=project, user_id=user.pk)
     data["empty"] = review_empty_state(project, project_progress(project))
     context = {"project": project, "can_gold": can_gold, "review": data}
     return render(request, "agreement/review.html", context)

@@ -15,7 +15,8 @@ from django.utils.datastructures import MultiValueDict
 
 from labeler.errors import DomainError
 from labeler.predictions.training_config import training_config_defaults
-from labeler.projects.labels import DEFAULT_HOTKEYS, PALETTE
+from labeler.projects.hotkeys import DIGITS
+from labeler.projects.labels import PALETTE
 from labeler.projects.models import Project, Role
 from labeler.projects.selectors import active_user_by_username
 from labeler.projects.settings_registry import (
@@ -26,7 +27,7 @@ from labeler.projects.settings_registry import (
     project_settings,
 )
 
-LABEL_PARTS = ("id", "name", "color", "hotkey")
+LABEL_PARTS = ("id", "name", "group", "color", "hotkey")
 NEW_PROJECT_LABEL_ROWS = 2  # a single-label project needs at least two labels
 # The new-project page asks for two people an image, so that agreement is measured from the
 # start; the API's default (the setting's) stays 1 for scripts that set it themselves.
@@ -34,15 +35,23 @@ NEW_PROJECT_OVERLAP = 2
 
 
 def default_label_row(position: int) -> dict[str, str]:
-    """An empty row with the colour and hotkey the service would give that position."""
-    hotkey = DEFAULT_HOTKEYS[position] if position < len(DEFAULT_HOTKEYS) else ""
-    return {"id": "", "name": "", "color": PALETTE[position % len(PALETTE)], "hotkey": hotkey}
+    """An empty row with the colour and hotkey the service would give that position (past
+    the ninth row the hotkey is left empty: the service chooses a chord)."""
+    hotkey = DIGITS[position] if position < len(DIGITS) else ""
+    colour = PALETTE[position % len(PALETTE)]
+    return {"id": "", "name": "", "group": "", "color": colour, "hotkey": hotkey}
 
 
 def project_label_rows(project: Project) -> list[dict[str, str]]:
     """The project's stored labels as rows of the form, ids included."""
     return [
-        {"id": str(label.pk), "name": label.name, "color": label.color, "hotkey": label.hotkey}
+        {
+            "id": str(label.pk),
+            "name": label.name,
+            "group": label.group,
+            "color": label.color,
+            "hotkey": label.hotkey,
+        }
         for label in project.labels.all()
     ]
 
@@ -63,7 +72,11 @@ class LabelRowsWidget(forms.Widget):
 
 
 class LabelRowsField(forms.Field):
-    """Label rows in the shape labeler.projects.labels reads; blank new rows are dropped."""
+    """Label rows in the shape labeler.projects.labels reads; blank new rows are dropped.
+
+    A new row's empty hotkey asks the service to choose one (a digit, or a chord past nine
+    labels); an existing label's emptied hotkey means it has none.
+    """
 
     widget = LabelRowsWidget
 
@@ -74,10 +87,12 @@ class LabelRowsField(forms.Field):
             name = row.get("name", "")
             if not label_id and not name.strip():
                 continue
+            hotkey = row.get("hotkey", "").strip()
             label: dict[str, Any] = {
                 "name": name,
+                "group": row.get("group", ""),
                 "color": row.get("color") or None,
-                "hotkey": row.get("hotkey", "").strip(),
+                "hotkey": hotkey if hotkey or label_id else None,
             }
             if label_id:
                 # Anything but digits goes to the service as is, which names the problem.

@@ -11,6 +11,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
+from labeler.annotations.selectors import label_use
 from labeler.projects import selectors as project_selectors
 from labeler.projects.models import Project
 from labeler.web.pages import api_url, page_labels, page_project, page_user
@@ -48,6 +49,8 @@ def _workspace(project: Project, user_id: int) -> dict[str, Any]:
         "user": user_id,
         "instructions": _instructions_seen_key(project, user_id),
         "labels": page_labels(project),
+        # The caller's most used labels first: the label picker's "Frequent" strip.
+        "label_use": label_use(project=project, user_id=user_id),
         "urls": {
             "next": api("next-image"),
             "page": api("next-page"),

@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET
 
 from labeler.agreement.final_labels import final_label_count
+from labeler.annotations.selectors import label_use
 from labeler.monitoring.selectors import drift_state
 from labeler.predictions.selectors import current_model
 from labeler.projects import selectors as project_selectors
@@ -84,17 +85,19 @@ def machine_review(request: HttpRequest, project_id: int) -> HttpResponse:
         "labels": project.labels.order_by("position", "id"),
         "current": current_model(project),
         "check_percent": _percent(project.machine_check_rate),
-        "review": _machine_review_data(project),
+        "review": _machine_review_data(project, page_user(request).pk),
     }
     return render(request, "models/machine_review.html", context)
 
 
-def _machine_review_data(project: Project) -> dict[str, Any]:
-    """What machine-review.js needs: the labels and the machine-label endpoints."""
+def _machine_review_data(project: Project, user_id: int) -> dict[str, Any]:
+    """What machine-review.js needs: the labels (the caller's most used first in the
+    picker) and the machine-label endpoints."""
     api = partial(api_url, project)
     return {
         "project": {"id": project.pk, "multi_label": project.multi_label},
         "labels": page_labels(project),
+        "label_use": label_use(project=project, user_id=user_id),
         "urls": {
             "send": api("machine-labels-send"),
             "pending": api("machine-labels"),

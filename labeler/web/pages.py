@@ -39,7 +39,13 @@ def page_project(
 def page_labels(project: Project) -> list[dict[str, Any]]:
     """The project's labels in order, as the pages' scripts read them."""
     return [
-        {"id": label.pk, "name": label.name, "color": label.color, "hotkey": label.hotkey}
+        {
+            "id": label.pk,
+            "name": label.name,
+            "color": label.color,
+            "hotkey": label.hotkey,
+            "group": label.group,
+        }
         for label in project.labels.order_by("position", "id")
     ]
 

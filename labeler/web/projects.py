@@ -24,7 +24,8 @@ from labeler.images.files import ALLOWED_FORMATS
 from labeler.images.project_settings import DUPLICATE_DISTANCE_MAX
 from labeler.imports.people import imported_account_link
 from labeler.projects import selectors, services
-from labeler.projects.labels import DEFAULT_HOTKEYS, PALETTE
+from labeler.projects.hotkeys import DIGITS
+from labeler.projects.labels import PALETTE
 from labeler.projects.models import ActiveLearning, ConsensusMethod, Membership, Project, Role
 from labeler.web.forms import ARCHITECTURE_CHOICES, MemberAddForm, MemberRoleForm, ProjectForm
 from labeler.web.invitations import members_invite_action, members_invite_context
@@ -138,7 +139,7 @@ def _project_form(request: HttpRequest, form: ProjectForm, project: Project | No
         "label_rows": form["labels"].value() or [],
         "max_overlap": MAX_OVERLAP,
         "palette": PALETTE,
-        "hotkeys": DEFAULT_HOTKEYS,
+        "hotkeys": DIGITS,
         "consensus_methods": ConsensusMethod.choices,
         "active_learning_choices": ActiveLearning.choices,
         "architectures": ARCHITECTURE_CHOICES,

@@ -61,7 +61,15 @@ const outbox = createOutbox({
   status: $("save-status"),
 });
 const { fill, take } = createQueue({ url: data.urls.next, state, outbox, showMessage, showNext: () => advanceFromQueue(false) });
-const { renderLabels, renderMode } = createPanel({ state, labels, multi, chooseLabel, canGoBack, preselectFrom });
+const { renderLabels, renderMode, picker } = createPanel({
+  state,
+  labels,
+  multi,
+  use: data.label_use || [],
+  chooseLabel,
+  canGoBack,
+  preselectFrom,
+});
 const clock = createClock({ isRunning: () => !!state.current });
 const skipDialog = createSkipDialog({ onSkip: skip });
 
@@ -392,8 +400,7 @@ function startSingle() {
   // Enter, Space and the arrows drive the queue; Ctrl+Z undoes.
   listenForShortcuts({
     stage,
-    labelByKey,
-    chooseLabel,
+    picker,
     withModifier: (event) => {
       if ((event.ctrlKey || event.metaKey) && !event.altKey && event.key.toLowerCase() === "z") {
         event.preventDefault();
@@ -446,7 +453,7 @@ setUpModeToggle(data, mode, { pending: () => outbox.ops.length });
 keepKeysForShortcuts(".panel");
 
 // Exposed for the page's own tests and for debugging in the console.
-window.labeler = { state, outbox: () => outbox.ops.slice(), stats: state.stats, mode };
+window.labeler = { state, outbox: () => outbox.ops.slice(), stats: state.stats, mode, picker };
 
 if (mode === "grid") startGrid();
 else startSingle();

@@ -9,10 +9,11 @@
 import { request, errorMessage, rows } from "./lib/api.js";
 import { $, el, fill, createAnnouncer, reportFailure } from "./lib/dom.js";
 import { percent, plural } from "./lib/format.js";
-import { readPageData, labelNames, chips as labelChips, renderLabelButtons, setUpHelp } from "./lib/labels.js";
+import { createLabelPicker } from "./lib/label-picker.js";
+import { readPageData, labelNames, chips as labelChips, setUpHelp } from "./lib/labels.js";
 import { MOVING_KEYS, groupRuns, movedIndex, rovingFocus, tileGroup, tileImage } from "./lib/tile-grid.js";
 
-const { data, labels, labelByKey } = readPageData("machine-review-data");
+const { data, labels } = readPageData("machine-review-data");
 const multi = data.project.multi_label;
 const BATCH = 200; // machine labels shown and confirmed at once
 const PAGE = 100;
@@ -175,22 +176,31 @@ function renderPanel() {
   renderLabels(item);
 }
 
+let pickerItem = null; // the focused tile's item, whose labels the picker shows
+const picker = createLabelPicker({
+  box: $("labels"),
+  labels,
+  multi,
+  use: data.label_use || [],
+  isPressed: (label) => {
+    const mark = pickerItem && state.marks.get(pickerItem.image);
+    return !!mark && mark.labels.has(label.id);
+  },
+  isDisabled: () => !pickerItem,
+  decorate: (label, button) => {
+    if (pickerItem && pickerItem.label_ids.includes(label.id)) button.append(el("span", { class: "tag", text: "model" }));
+  },
+  onChoose: (label) => {
+    chooseLabel(label);
+    // Back to the tile, so that the arrow keys and Space go on from where they were.
+    const current = tiles()[state.focus];
+    if (current) current.focus({ preventScroll: true });
+  },
+});
+
 function renderLabels(item) {
-  const mark = item && state.marks.get(item.image);
-  const chosen = mark ? mark.labels : new Set();
-  renderLabelButtons($("labels"), labels, {
-    isPressed: (label) => chosen.has(label.id),
-    disabled: !item,
-    decorate: (label, button) => {
-      if (item && item.label_ids.includes(label.id)) button.append(el("span", { class: "tag", text: "model" }));
-    },
-    onChoose: (label) => {
-      chooseLabel(label);
-      // Back to the tile, so that the arrow keys and Space go on from where they were.
-      const current = tiles()[state.focus];
-      if (current) current.focus({ preventScroll: true });
-    },
-  });
+  pickerItem = item;
+  picker.render();
 }
 
 function renderSummary() {
@@ -339,6 +349,7 @@ document.addEventListener("keydown", (event) => {
   if (target instanceof HTMLElement && target.closest("input, textarea, select, #send-form")) return;
   if (event.ctrlKey || event.metaKey || event.altKey) return;
   const key = event.key;
+  if (picker.pendingChord && picker.handleKey(event)) return;
   // Space and Enter on a button other than a tile are that button's.
   const onButton = target instanceof HTMLElement && target.closest("button, a") && !target.closest(".mr-tile");
   if (MOVING_KEYS.has(key)) {
@@ -347,7 +358,7 @@ document.addEventListener("keydown", (event) => {
   } else if (key === " " && !onButton) toggleWrong();
   else if (key === "Enter" && target instanceof HTMLElement && target.closest(".mr-tile")) toggleWrong();
   else if (key === "?") $("help-dialog").showModal();
-  else if (key.length === 1 && labelByKey.has(key.toLowerCase())) chooseLabel(labelByKey.get(key.toLowerCase()));
+  else if (picker.handleKey(event)) return;
   else return;
   event.preventDefault();
 });

@@ -1,5 +1,7 @@
-/* Label rows of the project form: add a row (next free colour and hotkey), remove a row,
- * keep each input's accessible name numbered. The server checks everything again.
+/* Label rows of the project form: add a row (next free colour and, up to nine labels, the
+ * next free digit: past that the server chooses a chord), remove a row, offer the groups
+ * already typed, keep each input's accessible name numbered. The server checks everything
+ * again.
  */
 import { $, pageData } from "./lib/dom.js";
 
@@ -30,8 +32,18 @@ function start() {
   const used = (name) => new Set(rowList().map((row) => row.querySelector(`input[name='${name}']`).value.toLowerCase()));
 
   function nextHotkey() {
+    if (rowList().length >= hotkeys.length) return "";
     const taken = used("labels-hotkey");
-    return hotkeys.split("").find((key) => !taken.has(key)) || "";
+    const starts = new Set([...taken].filter((key) => key.length === 2).map((key) => key[0]));
+    return hotkeys.split("").find((key) => !taken.has(key) && !starts.has(key)) || "";
+  }
+
+  // The groups typed so far, offered to every group input.
+  function offerGroups() {
+    const typed = rowList().map((row) => row.querySelector("input[name='labels-group']").value.trim());
+    const groups = [...new Set(typed)].filter(Boolean).sort();
+    const list = $("label-groups");
+    list.replaceChildren(...groups.map((group) => Object.assign(document.createElement("option"), { value: group })));
   }
 
   function nextColour() {
@@ -59,6 +71,9 @@ function start() {
   }
 
   addButton.addEventListener("click", addRow);
+  rows.addEventListener("focusin", (event) => {
+    if (event.target.name === "labels-group") offerGroups();
+  });
   rows.addEventListener("click", (event) => {
     const button = event.target.closest("button.remove-label");
     if (button && !button.disabled) removeRow(button);

@@ -9,7 +9,8 @@
 import { request, errorMessage } from "./lib/api.js";
 import { $, el, createAnnouncer, reportFailure } from "./lib/dom.js";
 import { percent } from "./lib/format.js";
-import { readPageData, labelNames as names, renderLabelButtons, setUpHelp } from "./lib/labels.js";
+import { createLabelPicker } from "./lib/label-picker.js";
+import { readPageData, labelNames as names, setUpHelp } from "./lib/labels.js";
 import { createOutbox } from "./workspace/outbox.js";
 import { createStage } from "./workspace/stage.js";
 import { listenForShortcuts, keepKeysForShortcuts } from "./workspace/shortcuts.js";
@@ -19,7 +20,7 @@ import { createReviewGrid } from "./review/grid.js";
 import { renderLabelCheck } from "./review/label-check.js";
 import { createExplanation } from "./explanation.js";
 
-const { data, labels, labelByKey } = readPageData("review-data");
+const { data, labels } = readPageData("review-data");
 const multi = data.project.multi_label;
 const REASONS = {
   requested: { title: "Requested", plural: "requested images", text: "Someone asked for a review." },
@@ -56,7 +57,24 @@ const state = {
   stats: { shown: 0, stalls: 0, sent: 0, retries: 0 },
 };
 const stage = createStage({ isShowing: () => !!state.current });
-const explanation = createExplanation({ labelByKey });
+// Votes and the model's label of the item on screen, as tags on the label buttons.
+let tags = { votes: new Map(), suggested: new Set() };
+const picker = createLabelPicker({
+  box: labelBox,
+  labels,
+  multi,
+  use: data.label_use || [],
+  // In the grid view a label goes to the marked tiles.
+  onChoose: (label) => (grid.active ? grid.applyLabel(label) : chooseLabel(label)),
+  isPressed: (label) => !!state.current && state.current.selected.has(label.id),
+  isDisabled: () => !state.current,
+  decorate: (label, button) => {
+    const n = tags.votes.get(label.id);
+    if (n) button.append(el("span", { class: "rv-votes-tag", text: `${n} vote${n > 1 ? "s" : ""}` }));
+    if (tags.suggested.has(label.id)) button.append(el("span", { class: "tag", text: "model" }));
+  },
+});
+const explanation = createExplanation({ labelByKey: { has: picker.takesKey } });
 const { showMessage, flash } = stage;
 const announce = createAnnouncer("visually-hidden");
 // Decisions live only in memory: leaving the page with some unsent asks first.
@@ -262,17 +280,8 @@ function renderLabels() {
   const item = current && current.item;
   const votes = new Map();
   for (const a of item ? item.annotations : []) for (const id of a.label_ids) votes.set(id, (votes.get(id) || 0) + 1);
-  const suggested = new Set(item && item.suggestion ? item.suggestion.label_ids : []);
-  renderLabelButtons(labelBox, labels, {
-    isPressed: (label) => current && current.selected.has(label.id),
-    disabled: !current,
-    decorate: (label, button) => {
-      const n = votes.get(label.id);
-      if (n) button.append(el("span", { class: "rv-votes-tag", text: `${n} vote${n > 1 ? "s" : ""}` }));
-      if (suggested.has(label.id)) button.append(el("span", { class: "tag", text: "model" }));
-    },
-    onChoose: chooseLabel,
-  });
+  tags = { votes, suggested: new Set(item && item.suggestion ? item.suggestion.label_ids : []) };
+  picker.render();
   $("decide-button").disabled = !current;
   if (goldButton) goldButton.disabled = !current;
   $("skip-button").disabled = !current;
@@ -400,8 +409,7 @@ function savedView() {
 // Enter decides, G marks as gold, the arrows and Space move along the queue.
 listenForShortcuts({
   stage,
-  labelByKey,
-  chooseLabel: (label) => (grid.active ? grid.applyLabel(label) : chooseLabel(label)),
+  picker,
   withModifier: (event) => {
     // Alt+G switches the view; in the grid, Ctrl+Z (Cmd+Z) undoes.
     if (event.altKey && !event.ctrlKey && !event.metaKey && event.code === "KeyG") {
@@ -419,7 +427,7 @@ listenForShortcuts({
     if (activation && event.target instanceof HTMLElement && event.target.closest("button, a")) return false;
     if (key === "Enter") decide("adjudicated");
     else if (key === "G" && data.can_gold) decide("gold");
-    else if (key === "g" && data.can_gold && !labelByKey.has("g")) decide("gold");
+    else if (key === "g" && data.can_gold && !picker.takesKey("g")) decide("gold");
     else if (key === "ArrowRight" || key === " " || key === "Spacebar") skip();
     else if (key === "ArrowLeft" || key === "Backspace") goBack();
     else if (explanation.key(key)) return true;

@@ -94,7 +94,7 @@ BAD_PAYLOADS = [
         {"name": "P", "labels": ["a", {"name": "b", "color": "blue"}]}, "labels", id="bad-colour"
     ),
     pytest.param(
-        {"name": "P", "labels": ["a", {"name": "b", "hotkey": "ab"}]}, "labels", id="bad-hotkey"
+        {"name": "P", "labels": ["a", {"name": "b", "hotkey": "abc"}]}, "labels", id="bad-hotkey"
     ),
     pytest.param(
         {"name": "P", "labels": ["a", {"name": "b", "size": 3}]}, "labels", id="unknown-field"
@@ -402,3 +402,45 @@ def test_the_lead_deletes_the_project_with_everything_in_it(project, lead, label
     assert not Label.objects.exists()
     assert not Membership.objects.exists()
     assert not Image.objects.exists()
+
+
+# Large label sets
+
+
+def test_a_project_of_300_grouped_labels_comes_back_with_groups_and_chords(admin_user):
+    """300 labels under 30 headings: each keeps its group and gets a distinct two-key
+    chord; the project reads back in order with both, and a second label added later gets
+    a chord while the stored ones stay."""
+    groups = [f"Family {chr(ord('A') + i % 26)}{i // 26}" for i in range(30)]
+    labels = [
+        {"name": f"{group} species {n}", "group": group} for group in groups for n in range(10)
+    ]
+    client = client_for(admin_user)
+    response = client.post(URL, {"name": "Birds of the world", "labels": labels}, format="json")
+    assert response.status_code == 201, response.content
+    project_id = response.json()["id"]
+    body = client.get(f"{URL}{project_id}/").json()
+    got = body["labels"]
+    assert [(lb["name"], lb["group"], lb["position"]) for lb in got] == [
+        (lb["name"], lb["group"], i) for i, lb in enumerate(labels)
+    ]
+    keys = [lb["hotkey"] for lb in got]
+    assert all(len(key) == 2 for key in keys) and len(set(keys)) == 300
+    more = [{"id": lb["id"], "name": lb["name"]} for lb in got] + [{"name": "Zebra finch"}]
+    response = client.patch(f"{URL}{project_id}/", {"labels": more}, format="json")
+    assert response.status_code == 200, response.content
+    after = response.json()["labels"]
+    assert [lb["hotkey"] for lb in after[:300]] == keys
+    assert [lb["group"] for lb in after[:300]] == [lb["group"] for lb in labels]
+    assert after[300]["hotkey"] == "zf" and after[300]["group"] == ""
+
+
+def test_a_single_key_that_starts_a_chord_is_refused_with_both_labels_named(admin_user):
+    payload = {
+        "name": "P",
+        "labels": [{"name": "goose", "hotkey": "g"}, {"name": "gannet", "hotkey": "GA"}],
+    }
+    response = client_for(admin_user).post(URL, payload, format="json")
+    assert response.status_code == 400
+    body = response.content.decode()
+    assert "single key cannot start a chord" in body and "goose" in body and "gannet" in body

@@ -100,7 +100,8 @@ def test_progress(filled, annotator, django_assert_num_queries):
 @pytest.mark.parametrize(
     ("page", "who", "queries"),
     [
-        ("label/", "annotator", 3),
+        # 3, and 1 for the annotator's label use (label_use)
+        ("label/", "annotator", 4),
         ("", "lead", 7),
         # 6, and 3 for who may label (standings, members) and the suggestions' sway
         ("agreement/", "lead", 9),

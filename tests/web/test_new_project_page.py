@@ -29,6 +29,7 @@ ESSENTIAL_INPUTS = {
     "name",
     "multi_label",
     "labels-name",
+    "labels-group",
     "labels-color",
     "labels-hotkey",
     "overlap",

@@ -221,8 +221,8 @@ def test_create_project_stores_it_and_makes_the_creator_lead():
     assert "Project “Birds” created" in follow.content.decode()
 
 
-def test_create_skips_blank_rows_and_allows_no_hotkey():
-    """An empty added row is ignored; an empty hotkey means no hotkey."""
+def test_create_skips_blank_rows_and_chooses_an_empty_hotkey():
+    """An empty added row is ignored; a new label's empty hotkey is chosen for it."""
     data = project_post(
         **{
             "multi_label": "1",
@@ -235,7 +235,7 @@ def test_create_skips_blank_rows_and_allows_no_hotkey():
     assert client_as(creator()).post("/projects/new/", data).status_code == 302
     project = Project.objects.get()
     assert project.multi_label is True
-    assert labels_of(project) == [("solo", "#123456", "")]
+    assert labels_of(project) == [("solo", "#123456", "1")]
 
 
 BAD_CREATES = [
@@ -252,8 +252,9 @@ BAD_CREATES = [
         "Duplicate label name: &#x27;robin&#x27;",
     ),
     ({"labels-hotkey": ["r", "r", "o"]}, "labels", "Duplicate hotkey: &#x27;r&#x27;."),
-    ({"labels-hotkey": ["r", "!", "o"]}, "labels", "hotkey must be one letter or digit."),
-    ({"labels-hotkey": ["r", "ww", "o"]}, "labels", "hotkey must be one letter or digit."),
+    ({"labels-hotkey": ["r", "!", "o"]}, "labels", "hotkey must be one letter or digit, or two"),
+    ({"labels-hotkey": ["r", "www", "o"]}, "labels", "hotkey must be one letter or digit, or two"),
+    ({"labels-hotkey": ["r", "rw", "o"]}, "labels", "a single key cannot start a chord"),
     ({"labels-color": ["red", "#00ff00", "#0000ff"]}, "labels", "colour must look like"),
     ({"labels-name": ["robin", "", ""]}, "labels", "A single-label project needs at least 2"),
     ({"labels-id": ["7", "", ""]}, "labels", "New labels cannot carry an id."),
@@ -616,3 +617,33 @@ def test_bad_quality_settings_are_named_and_nothing_is_saved(project, lead, over
     assert message in response.content.decode()
     project.refresh_from_db()
     assert project.name != "Changed"
+
+
+# ---- groups and chords ----
+
+
+def test_the_form_sets_groups_and_a_new_rows_empty_hotkey_becomes_a_chord(project, lead):
+    """Each row's group is the heading its label sits under; past nine labels a new label
+    left without a hotkey gets a chord from its name, and the edit page shows both."""
+    labels = list(project.labels.all())
+    names = [label.name for label in labels] + [f"extra {i}" for i in range(6)] + ["zebra"]
+    rows = len(names)
+    data = edit_post(
+        project,
+        **{
+            "labels-id": [str(label.pk) for label in labels] + [""] * (rows - len(labels)),
+            "labels-name": names,
+            "labels-group": ["Pets"] * len(labels) + [""] * 6 + ["Wild  animals "],
+            "labels-color": [label.color for label in labels] + [""] * (rows - len(labels)),
+            "labels-hotkey": [label.hotkey for label in labels] + [""] * (rows - len(labels)),
+        },
+    )
+    response = client_as(lead).post(reverse("project-edit", args=[project.pk]), data)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    stored = list(project.labels.all())
+    assert [label.group for label in stored] == ["Pets"] * 3 + [""] * 6 + ["Wild animals"]
+    assert [label.hotkey for label in stored[:3]] == [label.hotkey for label in labels]
+    assert stored[-1].hotkey == "ze" and all(len(label.hotkey) == 2 for label in stored[3:])
+    page = client_as(lead).get(reverse("project-edit", args=[project.pk])).content.decode()
+    assert 'name="labels-group" value="Wild animals"' in page
+    assert 'name="labels-hotkey" value="ze"' in page

@@ -67,7 +67,13 @@ def export_json(source: ExportSource) -> Iterator[bytes]:
             "overlap": project.overlap,
         },
         "labels": [
-            {"id": label.pk, "name": label.name, "color": label.color, "hotkey": label.hotkey}
+            {
+                "id": label.pk,
+                "name": label.name,
+                "color": label.color,
+                "hotkey": label.hotkey,
+                "group": label.group,
+            }
             for label in project.labels.all()
         ],
         "options": source.options.as_dict(),

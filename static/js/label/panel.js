@@ -1,31 +1,38 @@
 /* The labelling workspace's panel: the label buttons, the model's suggestion, the buttons
  * that move through the queue, and the banner shown while looking back. */
 import { $, el, fill } from "../lib/dom.js";
-import { labelOf, renderLabelButtons } from "../lib/labels.js";
+import { createLabelPicker } from "../lib/label-picker.js";
+import { labelOf } from "../lib/labels.js";
 
 /**
- * state is the page's (current, history, historyIndex, undo); a label button calls
- * chooseLabel, and canGoBack() says whether there is an earlier image to go back to.
+ * state is the page's (current, history, historyIndex, undo); a label button, key, chord or
+ * search calls chooseLabel, and canGoBack() says whether there is an earlier image to go
+ * back to. use: the annotator's labels, most used first (the picker shows them first).
  */
-export function createPanel({ state, labels, multi, chooseLabel, canGoBack, preselectFrom = 0 }) {
-  const labelBox = $("labels");
+export function createPanel({ state, labels, multi, use = [], chooseLabel, canGoBack, preselectFrom = 0 }) {
   const suggestionBox = $("suggestion");
   const modeBanner = $("mode-banner");
+  const suggested = () => new Set(state.current && state.current.suggestion ? state.current.suggestion.label_ids : []);
+  let suggestedNow = new Set();
+  const picker = createLabelPicker({
+    box: $("labels"),
+    labels,
+    multi,
+    use,
+    onChoose: (label) => chooseLabel(label),
+    isPressed: (label) => !!state.current && state.current.selected.has(label.id),
+    isDisabled: () => !state.current,
+    decorate: (label, button) => {
+      if (!suggestedNow.has(label.id)) return;
+      button.classList.add("suggested");
+      button.append(el("span", { class: "tag", text: "suggested" }));
+    },
+  });
 
   function renderLabels() {
     const current = state.current;
-    const selected = current ? current.selected : new Set();
-    const suggested = new Set(current && current.suggestion ? current.suggestion.label_ids : []);
-    renderLabelButtons(labelBox, labels, {
-      isPressed: (label) => selected.has(label.id),
-      disabled: !current,
-      decorate: (label, button) => {
-        if (!suggested.has(label.id)) return;
-        button.classList.add("suggested");
-        button.append(el("span", { class: "tag", text: "suggested" }));
-      },
-      onChoose: chooseLabel,
-    });
+    suggestedNow = suggested();
+    picker.render();
     renderSuggestion();
     // Single-label: a label key submits; the button is there to accept a pre-selected
     // suggestion (one below the project's pre-select confidence is only shown).
@@ -80,5 +87,5 @@ export function createPanel({ state, labels, multi, chooseLabel, canGoBack, pres
         : `Looking back (${position} back): your label is selected. Change it, or press → to go forward.`;
   }
 
-  return { renderLabels, renderMode };
+  return { renderLabels, renderMode, picker };
 }

@@ -4,6 +4,7 @@
  * readPageData(); the helpers below look labels up by id from then on.
  */
 import { $, el, fill, pageData } from "./dom.js";
+import { FEW_LABELS } from "./label-picker.js";
 
 // Many labels: the stylesheet packs their buttons tighter.
 const MANY_LABELS = 6;
@@ -84,9 +85,20 @@ export function renderLabelButtons(box, labels, { isPressed, disabled, decorate,
   box.classList.toggle("many", labels.length > MANY_LABELS);
 }
 
-/** The ? button opens the shortcuts dialog, which lists the labels' hotkeys. */
+/** The ? button opens the shortcuts dialog, which lists the labels' hotkeys (past nine
+ * labels it says where they are: on the buttons, and / searches). */
 export function setUpHelp(labels) {
   $("help-button").addEventListener("click", () => $("help-dialog").showModal());
+  if (labels.length > FEW_LABELS) {
+    fill(
+      $("help-label-keys"),
+      el("span", { text: "a label's key or two-key chord (on its button), or " }),
+      el("kbd", { text: "/" }),
+      el("span", { text: " to search, then " }),
+      el("kbd", { text: "Enter" }),
+    );
+    return;
+  }
   fill(
     $("help-label-keys"),
     labels.filter((l) => l.hotkey).map((l) => el("kbd", { title: l.name, text: l.hotkey })),

@@ -6,9 +6,11 @@ import { $ } from "../lib/dom.js";
  * (dialogs handle their own Enter and Escape), are not shortcuts. withModifier(event) sees
  * keys pressed with Ctrl, Meta or Alt; pageKey(key, event) takes the page's own keys and
  * says whether it used one; then come the keys both pages share: + - = zoom, ? opens the
- * help, and a label's hotkey calls chooseLabel with it.
+ * help, and a label's hotkey: picker.handleKey (lib/label-picker.js: hotkeys, chords and
+ * "/" for its search) where the page has a picker, else chooseLabel with labelByKey's.
+ * The second key of a chord goes to the picker first.
  */
-export function listenForShortcuts({ stage, labelByKey, chooseLabel, pageKey, withModifier }) {
+export function listenForShortcuts({ stage, labelByKey, chooseLabel, picker, pageKey, withModifier }) {
   document.addEventListener("keydown", (event) => {
     if (document.querySelector("dialog[open]")) return;
     const target = event.target;
@@ -21,6 +23,7 @@ export function listenForShortcuts({ stage, labelByKey, chooseLabel, pageKey, wi
       return;
     }
     const key = event.key;
+    if (picker && picker.pendingChord && picker.handleKey(event)) return;
     let handled = true;
     if (pageKey(key, event)) {
       // the page's own
@@ -28,6 +31,8 @@ export function listenForShortcuts({ stage, labelByKey, chooseLabel, pageKey, wi
       // zoomed
     } else if (key === "?") {
       $("help-dialog").showModal();
+    } else if (picker) {
+      handled = picker.handleKey(event);
     } else if (key.length === 1 && labelByKey.has(key.toLowerCase())) {
       chooseLabel(labelByKey.get(key.toLowerCase()));
     } else {
@@ -39,10 +44,12 @@ export function listenForShortcuts({ stage, labelByKey, chooseLabel, pageKey, wi
 
 /**
  * Clicked buttons in these areas give their focus up at once: Enter and Space belong to
- * the page's shortcuts, not to the last button clicked.
+ * the page's shortcuts, not to the last button clicked. A field (the labels' search) keeps it.
  */
 export function keepKeysForShortcuts(selector) {
   for (const area of document.querySelectorAll(selector)) {
-    area.addEventListener("mouseup", () => document.activeElement.blur());
+    area.addEventListener("mouseup", () => {
+      if (!document.activeElement.closest("input, textarea, select")) document.activeElement.blur();
+    });
   }
 }

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 
 from labeler.errors import ValidationFailed
+from labeler.projects.hotkeys import hotkey_prefix_clash
 from labeler.projects.labels import (
-    DEFAULT_HOTKEYS,
     MAX_LABELS,
     PALETTE,
     LabelSpec,
@@ -54,12 +54,12 @@ def test_an_empty_hotkey_means_none():
     assert [spec[2] for spec in parsed([{"name": "a", "hotkey": ""}, "b"])] == ["", "1"]
 
 
-def test_defaults_run_out_gracefully():
-    """Past the 35 default keys labels get no hotkey; colours wrap around the palette."""
-    specs = labels_parse([f"l{i}" for i in range(40)], multi_label=True)
-    assert [s.hotkey for s in specs[:35]] == list(DEFAULT_HOTKEYS)
-    assert {s.hotkey for s in specs[35:]} == {""}
-    assert specs[len(PALETTE)].color == PALETTE[0]
+def test_nine_labels_get_the_digits_and_colours_wrap_around_the_palette():
+    """Up to nine labels get the keys 1 to 9; colours wrap around the palette."""
+    specs = labels_parse([f"l{i}" for i in range(9)], multi_label=True)
+    assert [s.hotkey for s in specs] == list("123456789")
+    many = labels_parse([f"l{i}" for i in range(40)], multi_label=True)
+    assert many[len(PALETTE)].color == PALETTE[0]
 
 
 def test_a_multi_label_project_may_have_one_label():
@@ -97,9 +97,13 @@ def test_ids_are_kept():
         (["cat", {"name": "dog", "color": "#1234567"}], "colour must look like"),
         (["cat", {"name": "dog", "color": "#gggggg"}], "colour must look like"),
         (["cat", {"name": "dog", "colour": 123456}], "colour must look like"),
-        (["cat", {"name": "dog", "hotkey": "do"}], "hotkey must be one letter or digit"),
+        (["cat", {"name": "dog", "hotkey": "dog"}], "hotkey must be one letter or digit"),
         (["cat", {"name": "dog", "hotkey": "!"}], "hotkey must be one letter or digit"),
+        (["cat", {"name": "dog", "hotkey": "d."}], "hotkey must be one letter or digit"),
         (["cat", {"name": "dog", "hotkey": 1}], "hotkey must be one letter or digit"),
+        (["cat", {"name": "dog", "group": 3}], "group must be a text"),
+        (["cat", {"name": "dog", "group": "g" * 101}], "longer than 100"),
+        (["cat", {"name": "dog", "group": "a\u202eb"}], "control characters"),
         (["cat", {"name": "dog", "id": "3"}], "id must be an integer"),
         (["cat", {"name": "dog", "id": True}], "id must be an integer"),
         (["cat", {"name": "dog", "id": 1.5}], "id must be an integer"),
@@ -177,3 +181,108 @@ def test_a_name_with_direction_controls_or_nothing_visible_is_refused(name):
 @pytest.mark.parametrize("name", ["Été", "猫", "👨\u200d👩\u200d👧", "n/a", "x\u0301"])
 def test_names_in_any_script_with_marks_and_joiners_are_kept(name):
     assert labels_parse([name, "other"], multi_label=False)[0].name == name
+
+
+# ---- large label sets: chords, prefix-free sets, groups -------------------------------
+
+
+def test_more_than_nine_labels_get_mnemonic_chords():
+    """Past nine labels every default is a two-key chord from the name: its first letter,
+    then its second word's (or a later letter); a taken chord moves on to the next letter."""
+    names = ["red fox", "zebra", "zebu", "zorilla", "otter", "owl", "orca", "ox", "ibis", "Élan"]
+    assert [s.hotkey for s in labels_parse(names, multi_label=False)] == [
+        "rf", "ze", "zb", "zo", "ot", "ow", "or", "ox", "ib", "el",
+    ]  # fmt: skip
+
+
+def test_three_hundred_labels_get_distinct_prefix_free_chords():
+    """300 labels (the ten digits of thirty groups) all get a distinct chord."""
+    raw = [{"name": f"{word} {n}", "group": word} for word in WORDS for n in range(10)]
+    specs = labels_parse(raw, multi_label=False)
+    keys = [s.hotkey for s in specs]
+    assert len(specs) == 300 and all(len(key) == 2 for key in keys)
+    assert len(set(keys)) == 300 and hotkey_prefix_clash(keys) is None
+    assert specs[0].hotkey == "a0" and specs[0].group == "alder"
+
+
+WORDS = [
+    "alder",
+    "birch",
+    "cedar",
+    "dogwood",
+    "elm",
+    "fir",
+    "ginkgo",
+    "hazel",
+    "ilex",
+    "juniper",
+    "kapok",
+    "larch",
+    "maple",
+    "nutmeg",
+    "oak",
+    "pine",
+    "quince",
+    "rowan",
+    "spruce",
+    "teak",
+    "ulmus",
+    "viburnum",
+    "willow",
+    "xylosma",
+    "yew",
+    "zelkova",
+    "acacia",
+    "beech",
+    "cypress",
+    "date",
+]
+
+
+def test_names_without_latin_letters_get_sequential_chords():
+    """A name with nothing to draw a chord from gets the next free pair."""
+    specs = labels_parse(["猫", "犬"] + [f"l{i}" for i in range(8)], multi_label=False)
+    assert [specs[0].hotkey, specs[1].hotkey] == ["aa", "ab"]
+
+
+def test_a_single_key_may_not_start_a_chord():
+    """A set where one label's key is the first key of another's chord is refused, naming
+    both labels; defaults never make one."""
+    raw = [{"name": "goose", "hotkey": "g"}, {"name": "gannet", "hotkey": "ga"}]
+    with pytest.raises(ValidationFailed, match="'g' of label 'goose' is the first key of the "
+                       "chord 'ga' of label 'gannet'") as caught:  # fmt: skip
+        labels_parse(raw, multi_label=False)
+    assert caught.value.field == "labels"
+    raw = [{"name": "goose", "hotkey": "g"}] + [f"g{i}" for i in range(10)]
+    keys = [s.hotkey for s in labels_parse(raw, multi_label=False)]
+    assert keys[0] == "g" and hotkey_prefix_clash(keys) is None
+    assert not any(key.startswith("g") for key in keys[1:])
+
+
+def test_chords_are_given_in_lower_case():
+    assert parsed([{"name": "cat", "hotkey": " CA "}, "dog"])[0][2] == "ca"
+
+
+def test_stored_hotkeys_stay_when_labels_are_added():
+    """A project of nine digit-keyed labels that grows keeps its keys; the new labels get
+    chords that no stored key starts."""
+    current = [LabelSpec(name=f"l{i}", color="#111111", hotkey=str(i + 1), id=i) for i in range(9)]
+    raw = [f"l{i}" for i in range(9)] + ["10 plus", "falcon"]
+    keys = [s.hotkey for s in labels_parse(raw, multi_label=False, current=current)]
+    assert keys[:9] == list("123456789")
+    assert keys[10] == "fa" and keys[9][0] not in "123456789"
+    assert hotkey_prefix_clash(keys) is None
+
+
+def test_groups_are_kept_trimmed_and_stay_when_not_given():
+    """A group is the heading a label sits under: spaces are tidied, "" means none, and a
+    stored label keeps its group unless the request gives another."""
+    raw = [{"name": "oak", "group": "  Broad   leaf "}, "pine"]
+    assert [s.group for s in labels_parse(raw, multi_label=False)] == ["Broad leaf", ""]
+    current = [LabelSpec(name="oak", color="#111111", hotkey="1", id=1, group="Trees")]
+    kept = labels_parse(["oak", "pine"], multi_label=False, current=current)
+    assert [s.group for s in kept] == ["Trees", ""]
+    cleared = labels_parse(
+        [{"name": "oak", "group": ""}, "pine"], multi_label=False, current=current
+    )
+    assert cleared[0].group == ""
