@@ -9,8 +9,10 @@ and Redis database, prepares projects of each size (COPY, reused while their siz
 matches), logs simulated annotators in through the login form and runs them at each
 concurrency: next, the image's file, submit, again. The same levels run as bare SQL (the
 floor) for scale. A lead then imports images over REST, exports a labelled project in
-the background and opens the pages of the largest project. Everything started is
-stopped at the end, also on errors and Ctrl-C. See docs/benchmarks.md.
+the background and opens the pages of the largest project, where an annotator and the
+lead also label and review a page in grid mode through Chromium (bench/load_grid.py).
+Everything started is stopped at the end, also on errors and Ctrl-C. See
+docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/labeler_bench_load"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/6"
 DEFAULT_GUNICORN = "gthread:4x4"
-STEPS = ("floor", "import", "export", "pages")
+STEPS = ("floor", "import", "export", "pages", "grid")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -126,6 +128,7 @@ def _prepare(options: argparse.Namespace) -> dict[str, Any]:
 def _run(options: argparse.Namespace, stack: Any, prepared: dict[str, Any]) -> dict[str, Any]:
     """Log everyone in, run each size's levels, then the lead's tasks."""
     from bench.load_data import _reset_project, import_project, label_everything
+    from bench.load_grid import grid_run
     from bench.load_lead import export_run, images_generate, images_import
     from bench.load_levels import level_run, pages_run
 
@@ -139,6 +142,7 @@ def _run(options: argparse.Namespace, stack: Any, prepared: dict[str, Any]) -> d
         "levels": [],
         "pages": [],
         "pages_size": max(projects),
+        "grid": None,
         "import": None,
         "export": None,
     }
@@ -148,6 +152,9 @@ def _run(options: argparse.Namespace, stack: Any, prepared: dict[str, Any]) -> d
             results["levels"].append(level_run(options, stack, project, logins, concurrency))
         if size == max(projects) and "pages" not in options.skip:
             results["pages"] = pages_run(lead, project, options.page_loads)
+        if size == max(projects) and "grid" not in options.skip:
+            annotator = prepared["annotators"][0]
+            results["grid"] = grid_run(stack.base_url, project, annotator, lead, options.var_dir)
         _reset_project(project.id)
     if "import" not in options.skip:
         target = import_project(prepared["annotators"], options.var_dir / "media")
@@ -187,6 +194,7 @@ def _logins(base_url: str, annotators: list[str], landing: str) -> tuple[list[An
 
 
 def _print(results: dict[str, Any]) -> None:
+    from bench.load_grid import print_grid
     from bench.load_report import (
         print_lead_tasks,
         print_level,
@@ -201,6 +209,8 @@ def _print(results: dict[str, Any]) -> None:
     print_summary(results["levels"])
     if results["pages"]:
         print_pages(results["pages"], results["pages_size"])
+    if results["grid"]:
+        print_grid(results["grid"])
     print_lead_tasks(results["import"], results["export"])
     print_targets(results["levels"], results["pages"])
     print_machine()

@@ -197,18 +197,20 @@ def _members_add(project: Any, annotators: Sequence[str]) -> None:
 
 def _reset_project(project_id: int) -> None:
     """Undo what a run changed in the project: the annotations (their label rows and
-    revisions), leases, skips and final labels go, and images are open again.
+    revisions), leases, skips, final labels and review requests go, and images are open
+    again.
 
     Maintained counters that the application may keep elsewhere belong here too.
     """
     from django.db import connection, transaction
 
+    from labeler.agreement.models import ReviewRequest
     from labeler.annotations.models import Annotation, Assignment, FinalLabel, Skip
     from labeler.images.models import Image
 
     images = f"SELECT id FROM {Image._meta.db_table} WHERE project_id = %s"
     with transaction.atomic():
-        for model in (Annotation, Assignment, Skip):
+        for model in (Annotation, Assignment, Skip, ReviewRequest):
             mine = f"SELECT id FROM {model._meta.db_table} WHERE project_id = %s"
             rows_delete(model, mine, [project_id])
         rows_delete(

@@ -46,7 +46,7 @@ def _redis_url() -> str:
 def test_a_tiny_run_labels_without_errors_or_over_assignment(tmp_path: Path) -> None:
     """Every level labels images with no error and nothing handed out beyond overlap; the
     database holds exactly the acknowledged labels; the floor, the lead's import, export
-    and page timings all ran."""
+    and page timings all ran; a page was labelled and reviewed in grid mode in Chromium."""
     results = tmp_path / "results.json"
     command = [
         sys.executable,
@@ -65,7 +65,7 @@ def test_a_tiny_run_labels_without_errors_or_over_assignment(tmp_path: Path) -> 
         f"--json={results}",
     ]
     env = {key: value for key, value in os.environ.items() if key != "DJANGO_SETTINGS_MODULE"}
-    done = subprocess.run(command, capture_output=True, text=True, timeout=170, cwd=ROOT, env=env)
+    done = subprocess.run(command, capture_output=True, text=True, timeout=240, cwd=ROOT, env=env)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     report = json.loads(results.read_text())
 
@@ -86,4 +86,10 @@ def test_a_tiny_run_labels_without_errors_or_over_assignment(tmp_path: Path) -> 
     assert all(page["status"] == 200 and page["milliseconds"] for page in report["pages"])
     assert report["import"]["created"] == 30 and report["import"]["errors"] == 0
     assert report["export"]["exported"] == 300 and report["export"]["status"] == 200
+    grid = report["grid"]
+    assert grid["size"] == 400 and grid["ok"], grid
+    assert grid["check"]["annotations"] == grid["check"]["grid_flagged"] == grid["tiles"] > 2
+    assert grid["reviewed"] == grid["tiles"] and grid["check"]["decisions_match"]
+    assert grid["label"]["enter_to_next_ms"] > 0 and grid["review"]["enter_to_confirmed_ms"] > 0
+    assert "grid step passed" in done.stdout
     assert "Targets" in done.stdout
