@@ -1,6 +1,7 @@
 /* The labelling workspace's progress bars: the annotator's own share and the project's. */
 import { request } from "../lib/api.js";
 import { $ } from "../lib/dom.js";
+import { count } from "../lib/format.js";
 
 const REFRESH_MS = 20000;
 
@@ -39,11 +40,11 @@ export function createProgress({ url, isSaving }) {
     const myTotal = mine.labelled + mine.skipped + mine.remaining;
     // Nothing to label (no images yet, or others did them all) is not a full bar.
     $("mine-bar").style.width = `${myTotal ? (100 * (mine.labelled + mine.skipped)) / myTotal : 0}%`;
-    $("mine-text").textContent = `${mine.labelled} labelled${mine.skipped ? `, ${mine.skipped} skipped` : ""}`;
-    $("mine-left").textContent = `${mine.remaining} left`;
+    $("mine-text").textContent = `${count(mine.labelled)} labelled${mine.skipped ? `, ${count(mine.skipped)} skipped` : ""}`;
+    $("mine-left").textContent = `${count(mine.remaining)} left`;
     $("project-bar").style.width = `${project.images ? (100 * project.complete) / project.images : 0}%`;
     $("project-text").textContent = project.images
-      ? `${project.complete} of ${project.images} complete`
+      ? `${count(project.complete)} of ${count(project.images)} complete`
       : "no images yet";
   }
 

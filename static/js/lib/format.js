@@ -5,7 +5,9 @@ export const isNum = (value) => typeof value === "number" && Number.isFinite(val
 // A true minus sign: a hyphen reads as a dash beside the figures.
 export const fixed = (value) => (value < 0 ? `−${(-value).toFixed(2)}` : value.toFixed(2));
 export const percent = (value) => `${Math.round(value * 100)}%`;
-export const plural = (n, word, many = `${word}s`) => `${n} ${n === 1 ? word : many}`;
+/** A count with thousands separators: 1,000,000 reads at a glance, 1000000 does not. */
+export const count = (n) => (isNum(n) ? n.toLocaleString("en-US") : String(n));
+export const plural = (n, word, many = `${word}s`) => `${count(n)} ${n === 1 ? word : many}`;
 
 /** A file size in B, KB or MB ("" when unknown). */
 export function formatSize(bytes) {
