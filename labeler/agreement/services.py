@@ -75,6 +75,7 @@ class DecisionsRefused(DomainError):
         )
         self.status_code = statuses.pop() if len(statuses) == 1 else 400
         self.code = "decisions_refused"
+        self.errors = [error for _, _, error in refused]
 
 
 @transaction.atomic
@@ -92,25 +93,18 @@ def image_decide(
     Without ``may_change_gold`` (a reviewer), a gold image's label is refused. That is
     checked under the project's final-label lock, so a lead marking the image gold at the
     same moment is never overwritten. The decision resolves the image's open review
-    requests.
+    requests. A batch of one (``images_decide``): refused, it raises its own error.
     """
-    if method not in HUMAN_DECISIONS:
-        raise ValidationFailed(f"Unknown decision {method!r}.", field="method")
-    chosen: list[Label] = labels_resolve(project=project, raw_labels=labels)
-    image = _image(project, image_id)
-    with final_labels_written(
-        project=project, image_ids=[image.pk], changed_by=decided_by
-    ) as write:
-        if not may_change_gold and _is_gold(image):
-            raise PermissionDenied(
-                f"Image {image.pk} is a gold image: only leads and admins change its label."
-            )
-        seen = label_changes(project)
-        final = write.set_one(
-            image.pk, chosen, method=method, confidence=1.0, decided_by=decided_by
+    decision = Decision(image_id=image_id, labels=labels, method=method)
+    try:
+        [final] = images_decide(
+            project=project,
+            decisions=[decision],
+            decided_by=decided_by,
+            may_change_gold=may_change_gold,
         )
-    review_requests_resolve(project, [image.pk])  # a person decided: the requests are answered
-    final_labels_kept_current(project=project, seen=seen)
+    except DecisionsRefused as refused:
+        raise refused.errors[0] from None
     return final
 
 
@@ -122,40 +116,56 @@ def images_decide(
     decided_by: User,
     may_change_gold: bool = True,
 ) -> list[FinalLabel]:
-    """Record a page of decisions at once, all or none: each through ``image_decide``.
+    """Record a page of decisions at once, all or none (``image_decide`` says what one is).
 
-    Every decision is tried (each in its own savepoint), so a refusal names every refused
-    decision of the batch, not only the first; then ``DecisionsRefused`` rolls the whole
-    batch back. An image named twice is refused before anything is written.
+    Every decision is checked, so a refusal names every refused decision of the batch, not
+    only the first, and ``DecisionsRefused`` then writes nothing. The page is written in one
+    turn of the project's final-label lock, its review requests resolved and the final
+    labels brought up to date once. An image named twice is refused before anything else.
     """
-    seen: dict[int, int] = {}
+    seen_at: dict[Any, int] = {}
     for index, decision in enumerate(decisions):
-        if decision.image_id in seen:
+        if decision.image_id in seen_at:
             raise ValidationFailed(
-                f"Image {decision.image_id} is decided twice (decisions {seen[decision.image_id]} "
-                f"and {index}): decide each image once.",
+                f"Image {decision.image_id} is decided twice (decisions "
+                f"{seen_at[decision.image_id]} and {index}): decide each image once.",
                 field="decisions",
             )
-        seen[decision.image_id] = index
-    finals: list[FinalLabel] = []
-    refused: list[tuple[int, int, DomainError]] = []
+        seen_at[decision.image_id] = index
+    chosen: list[tuple[int, Image, list[Label], str]] = []
+    refused: list[tuple[int, Any, DomainError]] = []
     for index, decision in enumerate(decisions):
         try:
-            finals.append(
-                image_decide(
-                    project=project,
-                    image_id=decision.image_id,
-                    labels=decision.labels,
-                    decided_by=decided_by,
-                    method=decision.method,
-                    may_change_gold=may_change_gold,
-                )
-            )
+            if decision.method not in HUMAN_DECISIONS:
+                raise ValidationFailed(f"Unknown decision {decision.method!r}.", field="method")
+            labels = labels_resolve(project=project, raw_labels=decision.labels)
+            chosen.append((index, _image(project, decision.image_id), labels, decision.method))
         except DomainError as error:
             refused.append((index, decision.image_id, error))
-    if refused:
-        raise DecisionsRefused(refused)
+    image_ids = [image.pk for _, image, _, _ in chosen]
+    with final_labels_written(project=project, image_ids=image_ids, changed_by=decided_by) as write:
+        if not may_change_gold:
+            refused += [
+                (index, image.pk, _gold_refusal(image))
+                for index, image, _, _ in chosen
+                if _is_gold(image)
+            ]
+        if refused:
+            raise DecisionsRefused(sorted(refused, key=lambda item: item[0]))
+        since = label_changes(project)
+        finals = [
+            write.set_one(image.pk, labels, method=method, confidence=1.0, decided_by=decided_by)
+            for _, image, labels, method in chosen
+        ]
+    review_requests_resolve(project, image_ids)  # a person decided: the requests are answered
+    final_labels_kept_current(project=project, seen=since)
     return finals
+
+
+def _gold_refusal(image: Image) -> PermissionDenied:
+    return PermissionDenied(
+        f"Image {image.pk} is a gold image: only leads and admins change its label."
+    )
 
 
 @transaction.atomic
