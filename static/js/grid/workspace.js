@@ -20,6 +20,7 @@ import { createPages } from "./pages.js";
 import { arrange, drawPage, updateTile } from "./tiles.js";
 import { createGridLabels } from "./picker.js";
 import { createFullSize } from "./fullsize.js";
+import { createGridDeck } from "./deck.js";
 
 const SAVING = { first: 200, max: 2000 }; // waits for labels being saved to free leases
 const PAINT_MS = 50; // after the frame that shows a page, before the next is asked for
@@ -66,6 +67,7 @@ export function startGrid({ data, labels, labelByKey, outbox, enqueue, progress,
     onRetry: (text) => outbox.renderStatus(text),
   });
   const full = createFullSize({ onClose: () => focusTile() });
+  const deck = createGridDeck(area);
   const picker = createGridLabels({
     box: $("grid-labels"),
     labels,
@@ -135,6 +137,9 @@ export function startGrid({ data, labels, labelByKey, outbox, enqueue, progress,
       arrange(answer.page, labels);
       if (state.page) {
         state.ahead.push(answer.page);
+        // Drawn out of sight at a tile's size, so that Enter's frame only puts them up.
+        const thumb = box.querySelector(".grid-thumb");
+        deck.put(answer.page.tiles.map((tile) => tile.item.img), thumb && thumb.getBoundingClientRect().width);
       } else {
         show(answer.page);
         afterPaint().then(fetchPage);
