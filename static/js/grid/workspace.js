@@ -16,14 +16,13 @@ import { $, el, fill } from "../lib/dom.js";
 import { labelName } from "../lib/labels.js";
 import { retryDelay, sleep } from "../lib/api.js";
 import { createClock } from "../label/clock.js";
+import { afterPaint } from "../workspace/paint.js";
 import { createPages } from "./pages.js";
 import { arrange, drawPage, updateTile } from "./tiles.js";
 import { createGridLabels } from "./picker.js";
 import { createFullSize } from "./fullsize.js";
 
 const SAVING = { first: 200, max: 2000 }; // waits for labels being saved to free leases
-const PAINT_MS = 50; // after the frame that shows a page, before the next is asked for
-const NO_FRAME_MS = 250; // a hidden page gets no frames: a timer stands in for one
 const FLASH_MS = 2500;
 const LOOK_AGAIN_MS = 30000; // after the queue ran dry
 
@@ -555,15 +554,4 @@ export function startGrid({ data, labels, labelByKey, outbox, enqueue, progress,
 
 function sameSet(a, b) {
   return a.size === b.size && [...a].every((x) => b.has(x));
-}
-
-/** Resolves once the page just put up has most likely been painted. */
-function afterPaint() {
-  return new Promise((resolve) => {
-    const fallback = setTimeout(resolve, NO_FRAME_MS);
-    requestAnimationFrame(() => {
-      clearTimeout(fallback);
-      setTimeout(resolve, PAINT_MS);
-    });
-  });
 }
