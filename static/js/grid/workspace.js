@@ -2,8 +2,9 @@
  *
  * A page (page/) is a set of leased images shown as tiles, grouped by the model's
  * suggestion. One tile has the focus (roving tabindex: arrows, Home, End), Space or a click
- * marks tiles (Shift+click a range), a label's key gives the marked tiles (none marked: the
- * focused one) that label, Shift+key asks "Which are <label>?" instead, Enter accepts the
+ * marks tiles (Shift+click a range), a label's key or chord, or a match of the label search
+ * ("/"), gives the marked tiles (none marked: the focused one) that label, Shift+key (or
+ * Shift+click on a label) asks "Which are <label>?" instead, Enter accepts the
  * page: every tile with a label is submitted, the others stay. Delete skips, "." shows a
  * tile at full size, Ctrl+Z undoes a tile's change or a whole accepted page, Escape clears.
  *
@@ -19,7 +20,7 @@ import { createClock } from "../label/clock.js";
 import { afterPaint } from "../workspace/paint.js";
 import { createPages } from "./pages.js";
 import { arrange, drawPage, updateTile } from "./tiles.js";
-import { createGridLabels } from "./picker.js";
+import { createLabelPicker } from "../lib/label-picker.js";
 import { createFullSize } from "./fullsize.js";
 
 const SAVING = { first: 200, max: 2000 }; // waits for labels being saved to free leases
@@ -38,7 +39,7 @@ export function shareTime(total, count) {
  * entry) send writes, progress.bump moves the bars, announce speaks, preselected(suggestion)
  * says whether a suggestion is chosen before the annotator acts.
  */
-export function startGrid({ data, labels, labelByKey, outbox, enqueue, progress, announce, preselected }) {
+export function startGrid({ data, labels, outbox, enqueue, progress, announce, preselected }) {
   const multi = data.project.multi_label;
   const binary = !multi && labels.length === 2;
   const area = $("grid");
@@ -65,10 +66,13 @@ export function startGrid({ data, labels, labelByKey, outbox, enqueue, progress,
     onRetry: (text) => outbox.renderStatus(text),
   });
   const full = createFullSize({ onClose: () => focusTile() });
-  const picker = createGridLabels({
+  // The single panel's picker (lib/label-picker.js): hotkeys, chords, the search, the
+  // annotator's frequent labels first and the labels under their headings.
+  const picker = createLabelPicker({
     box: $("grid-labels"),
     labels,
-    labelByKey,
+    multi,
+    use: data.label_use || [],
     onChoose: chooseLabel,
     isPressed: (label) => {
       const chosen = targets();
@@ -327,9 +331,10 @@ export function startGrid({ data, labels, labelByKey, outbox, enqueue, progress,
   }
 
   // ---- labels -------------------------------------------------------------------------
-  function chooseLabel(label, { question = false } = {}) {
+  /** A label's key, chord, search match or button; with Shift (event.shiftKey), the question. */
+  function chooseLabel(label, event) {
     if (!state.page) return;
-    if (question) {
+    if (event && event.shiftKey) {
       ask(label);
       return;
     }
@@ -529,6 +534,15 @@ export function startGrid({ data, labels, labelByKey, outbox, enqueue, progress,
     }
     if (event.altKey) return;
     const key = event.key;
+    // A chord's second key goes to the picker first; any other key drops the chord and is
+    // the grid's, except Escape, which only cancels it.
+    if (picker.pendingChord) {
+      if (picker.handleKey(event)) return;
+      if (key === "Escape") {
+        event.preventDefault();
+        return;
+      }
+    }
     if (MOVES[key]) MOVES[key]();
     else if (key === " " || key === "Spacebar") toggleMark();
     else if (key === "Enter") accept();
