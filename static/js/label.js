@@ -21,7 +21,7 @@ import { fetchHistory, renewAddress, imageOf } from "./label/history.js";
 import { createWrites, settle, refusalText } from "./label/writes.js";
 import { workspaceMode, setUpModeToggle } from "./grid/mode.js";
 
-const { data, labels, labelByKey } = readPageData("workspace-data");
+const { data, labels } = readPageData("workspace-data");
 const multi = data.project.multi_label;
 // A suggestion at least this confident is pre-selected (Enter accepts it); a less
 // confident one is only shown, so that Enter never accepts a coin flip.
@@ -443,7 +443,7 @@ async function startGrid() {
   $("help-grid").hidden = false;
   document.body.dataset.mode = "grid";
   const { startGrid: start } = await import("./grid/workspace.js");
-  window.labeler.grid = start({ data, labels, labelByKey, outbox, enqueue, progress, announce, preselected });
+  window.labeler.grid = start({ data, labels, outbox, enqueue, progress, announce, preselected });
 }
 
 $("instructions-button").addEventListener("click", () => $("instructions-dialog").showModal());

@@ -64,8 +64,7 @@ const picker = createLabelPicker({
   labels,
   multi,
   use: data.label_use || [],
-  // In the grid view a label goes to the marked tiles.
-  onChoose: (label) => (grid.active ? grid.applyLabel(label) : chooseLabel(label)),
+  onChoose: (label) => chooseLabel(label),
   isPressed: (label) => !!state.current && state.current.selected.has(label.id),
   isDisabled: () => !state.current,
   decorate: (label, button) => {
@@ -407,9 +406,16 @@ function savedView() {
 
 // ---- keyboard and buttons -----------------------------------------------------------
 // Enter decides, G marks as gold, the arrows and Space move along the queue.
+// The grid view has its own picker (review/grid.js): its labels fix the marked tiles.
+const activePicker = () => (grid.active ? grid.picker : picker);
 listenForShortcuts({
   stage,
-  picker,
+  picker: {
+    handleKey: (event) => activePicker().handleKey(event),
+    get pendingChord() {
+      return activePicker().pendingChord;
+    },
+  },
   withModifier: (event) => {
     // Alt+G switches the view; in the grid, Ctrl+Z (Cmd+Z) undoes.
     if (event.altKey && !event.ctrlKey && !event.metaKey && event.code === "KeyG") {

@@ -193,3 +193,94 @@ def test_three_hundred_labels_search_chords_headings_and_frequent(live_server, p
     alder = page.locator("#labels .label-group").first
     alder.locator(".label-heading-toggle").click()
     expect(alder.locator(".label-button").first).to_be_hidden()
+
+
+def test_three_hundred_labels_in_grid_mode(live_server, page):
+    """In grid mode the same picker serves: a chord labels the marked tile, the search
+    ("/", letters, Enter) the focused one, Shift+chord asks the page's question, Escape
+    cancels a pending chord and keeps the marks; the list scrolls beside usable tiles."""
+    annotator = UserFactory(username="ann")
+    project = make_project(12, annotator)
+    project.grid_mode, project.grid_size = "always", 12
+    project.save(update_fields=["grid_mode", "grid_size"])
+    oak, pine = (Label.objects.get(project=project, name=n).hotkey for n in ("Oak 3", "Pine 5"))
+    assert len(oak) == len(pine) == 2
+    login(page, live_server, "ann")
+    page.goto(f"{live_server.url}/projects/{project.pk}/label/")
+    page.wait_for_selector("#grid[data-state=ready]", timeout=WAIT)
+    tiles = page.locator("#grid-tiles .grid-tile")
+    expect(tiles).to_have_count(12)
+    ids = [int(i) for i in tiles.evaluate_all("bs => bs.map(b => b.dataset.imageId)")]
+    tile = lambda n: page.locator(f"#grid-tiles .grid-tile[data-image-id='{ids[n]}']")  # noqa: E731
+
+    expect(page.locator("#grid-labels .label-heading-name")).to_have_count(30)
+    assert page.locator("#grid-labels .label-list").evaluate(
+        "el => el.scrollHeight > el.clientHeight + 100"
+    )
+    viewport = page.viewport_size
+    for selector in ("#grid-accept", "#grid-undo"):
+        box = page.locator(selector).bounding_box()
+        assert box["y"] + box["height"] <= viewport["height"], selector
+    first = tiles.first.bounding_box()
+    assert first["width"] > 100 and first["y"] + first["height"] <= viewport["height"]
+    page.screenshot(path="/tmp/grid-picker-300.png")
+
+    # A chord: the first tile marked, the pending prefix shown, the second key labels it.
+    expect(tile(0)).to_be_focused()
+    page.keyboard.press("Space")
+    page.keyboard.press(oak[0])
+    expect(page.locator("#grid-labels .chord-pending")).to_contain_text("Oak 3")
+    page.screenshot(path="/tmp/grid-picker-chord.png")
+    page.keyboard.press(oak[1])
+    expect(page.locator("#grid-labels .chord-pending")).to_be_hidden()
+    expect(tile(0)).to_have_attribute("data-labels", str(label_id(project, "Oak 3")))
+    expect(tile(0)).to_have_attribute("data-marked", "false")
+
+    # The search labels the focused tile (none marked) and gives the focus back to it.
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("/")
+    expect(page.locator("#grid-labels .label-search")).to_be_focused()
+    page.keyboard.type("eRa")
+    expect(page.locator("#grid-labels .label-button.highlighted .label-name")).to_have_text(
+        "Érable 0"
+    )
+    page.screenshot(path="/tmp/grid-picker-search.png")
+    page.keyboard.press("Enter")
+    expect(tile(1)).to_be_focused()
+    expect(tile(1)).to_have_attribute("data-labels", str(label_id(project, "Érable 0")))
+
+    # Escape cancels a pending chord and nothing else: the mark stays, no label is given.
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("Space")
+    page.keyboard.press(pine[0])
+    expect(page.locator("#grid-labels .chord-pending")).to_be_visible()
+    page.keyboard.press("Escape")
+    expect(page.locator("#grid-labels .chord-pending")).to_be_hidden()
+    expect(tile(2)).to_have_attribute("data-marked", "true")
+    page.keyboard.press(pine[1])
+    expect(tile(2)).to_have_attribute("data-labels", "")
+    page.keyboard.press("Escape")
+    expect(tile(2)).to_have_attribute("data-marked", "false")
+
+    # Shift+chord asks "Which are Pine 5?": the focused tile marked yes, Enter answers.
+    page.keyboard.press(f"Shift+{pine[0]}")
+    page.keyboard.press(f"Shift+{pine[1]}")
+    expect(page.locator("#grid-question")).to_contain_text("Which are Pine 5?")
+    page.keyboard.press("Space")
+    page.keyboard.press("Enter")
+    expect(page.locator("#grid-question")).to_be_hidden()
+    expect(tile(2)).to_have_attribute("data-labels", str(label_id(project, "Pine 5")))
+
+    # Enter accepts the page: the three labelled tiles, as grid labels.
+    page.keyboard.press("Enter")
+    wait_saved(page)
+    assert {a.image_id: a.labels.get().name for a in Annotation.objects.filter(grid=True)} == {
+        ids[0]: "Oak 3",
+        ids[1]: "Érable 0",
+        ids[2]: "Pine 5",
+    }
+    assert not Annotation.objects.filter(grid=False).exists()
+
+
+def label_id(project, name: str) -> int:
+    return Label.objects.get(project=project, name=name).pk

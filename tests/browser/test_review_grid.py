@@ -185,3 +185,45 @@ def test_the_mouse_does_what_the_keys_do(live_server, page):
     decided = final_labels(project, "rita")
     assert len(decided) == 10
     assert decided[images[8].pk] == decided[images[9].pk] == ("dog", "adjudicated")
+
+
+def test_chords_and_the_search_fix_tiles_with_many_labels(live_server, page):
+    """With more than nine labels the grid's panel is the label picker: a chord fixes the
+    marked tiles, the search ("/", letters, Enter) the focused one."""
+    project, images = pets_split()
+    cat, dog, bird = (project.labels.get(name=n) for n in ("cat", "dog", "bird"))
+    for label, hotkey in ((cat, "ca"), (dog, "dg"), (bird, "bd")):
+        label.hotkey = hotkey
+        label.save(update_fields=["hotkey"])
+    for n in range(9):
+        project.labels.create(name=f"fish {n}", color="#123456", hotkey=f"f{n}", position=3 + n)
+    login(page, live_server, "rita")
+    open_grid(page, live_server, project)
+    expect(page.locator("#grid-labels .label-search")).to_be_visible()
+
+    expect(tile(page, images[0])).to_be_focused()
+    page.keyboard.press("Space")
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("Space")
+    page.keyboard.press("d")
+    expect(page.locator("#grid-labels .chord-pending")).to_contain_text("dog")
+    page.keyboard.press("g")
+    for image in images[:2]:
+        expect(tile(page, image)).to_have_attribute("data-fixed", "true")
+    expect(page.locator(".rg-tile[data-marked=true]")).to_have_count(0)
+
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("/")
+    expect(page.locator("#grid-labels .label-search")).to_be_focused()
+    page.keyboard.type("bir")
+    page.keyboard.press("Enter")
+    expect(tile(page, images[2])).to_be_focused()
+    expect(tile(page, images[2]).locator(".rg-outcome")).to_contain_text("bird")
+    look(page, "grid-picker-review")
+
+    page.keyboard.press("Enter")
+    expect(page.locator("#grid-empty")).to_be_visible(timeout=WAIT)
+    wait_saved(page)
+    decided = final_labels(project, "rita")
+    assert decided[images[0].pk] == decided[images[1].pk] == ("dog", "adjudicated")
+    assert decided[images[2].pk] == ("bird", "adjudicated")

@@ -2,8 +2,9 @@
  *
  * A page (page/) is a set of leased images shown as tiles, grouped by the model's
  * suggestion. One tile has the focus (roving tabindex: arrows, Home, End), Space or a click
- * marks tiles (Shift+click a range), a label's key gives the marked tiles (none marked: the
- * focused one) that label, Shift+key asks "Which are <label>?" instead, Enter accepts the
+ * marks tiles (Shift+click a range), a label's key or chord, or a match of the label search
+ * ("/"), gives the marked tiles (none marked: the focused one) that label, Shift+key (or
+ * Shift+click on a label) asks "Which are <label>?" instead, Enter accepts the
  * page: every tile with a label is submitted, the others stay. Delete skips, "." shows a
  * tile at full size, Ctrl+Z undoes a tile's change or a whole accepted page, Escape clears.
  *
@@ -16,15 +17,14 @@ import { $, el, fill } from "../lib/dom.js";
 import { labelName } from "../lib/labels.js";
 import { retryDelay, sleep } from "../lib/api.js";
 import { createClock } from "../label/clock.js";
+import { afterPaint } from "../workspace/paint.js";
 import { createPages } from "./pages.js";
 import { arrange, drawPage, updateTile } from "./tiles.js";
-import { createGridLabels } from "./picker.js";
+import { createLabelPicker } from "../lib/label-picker.js";
 import { createFullSize } from "./fullsize.js";
 import { createGridDeck } from "./deck.js";
 
 const SAVING = { first: 200, max: 2000 }; // waits for labels being saved to free leases
-const PAINT_MS = 50; // after the frame that shows a page, before the next is asked for
-const NO_FRAME_MS = 250; // a hidden page gets no frames: a timer stands in for one
 const FLASH_MS = 2500;
 const LOOK_AGAIN_MS = 30000; // after the queue ran dry
 
@@ -40,7 +40,7 @@ export function shareTime(total, count) {
  * entry) send writes, progress.bump moves the bars, announce speaks, preselected(suggestion)
  * says whether a suggestion is chosen before the annotator acts.
  */
-export function startGrid({ data, labels, labelByKey, outbox, enqueue, progress, announce, preselected }) {
+export function startGrid({ data, labels, outbox, enqueue, progress, announce, preselected }) {
   const multi = data.project.multi_label;
   const binary = !multi && labels.length === 2;
   const area = $("grid");
@@ -68,10 +68,13 @@ export function startGrid({ data, labels, labelByKey, outbox, enqueue, progress,
   });
   const full = createFullSize({ onClose: () => focusTile() });
   const deck = createGridDeck(area);
-  const picker = createGridLabels({
+  // The single panel's picker (lib/label-picker.js): hotkeys, chords, the search, the
+  // annotator's frequent labels first and the labels under their headings.
+  const picker = createLabelPicker({
     box: $("grid-labels"),
     labels,
-    labelByKey,
+    multi,
+    use: data.label_use || [],
     onChoose: chooseLabel,
     isPressed: (label) => {
       const chosen = targets();
@@ -333,9 +336,10 @@ export function startGrid({ data, labels, labelByKey, outbox, enqueue, progress,
   }
 
   // ---- labels -------------------------------------------------------------------------
-  function chooseLabel(label, { question = false } = {}) {
+  /** A label's key, chord, search match or button; with Shift (event.shiftKey), the question. */
+  function chooseLabel(label, event) {
     if (!state.page) return;
-    if (question) {
+    if (event && event.shiftKey) {
       ask(label);
       return;
     }
@@ -535,6 +539,15 @@ export function startGrid({ data, labels, labelByKey, outbox, enqueue, progress,
     }
     if (event.altKey) return;
     const key = event.key;
+    // A chord's second key goes to the picker first; any other key drops the chord and is
+    // the grid's, except Escape, which only cancels it.
+    if (picker.pendingChord) {
+      if (picker.handleKey(event)) return;
+      if (key === "Escape") {
+        event.preventDefault();
+        return;
+      }
+    }
     if (MOVES[key]) MOVES[key]();
     else if (key === " " || key === "Spacebar") toggleMark();
     else if (key === "Enter") accept();
@@ -560,15 +573,4 @@ export function startGrid({ data, labels, labelByKey, outbox, enqueue, progress,
 
 function sameSet(a, b) {
   return a.size === b.size && [...a].every((x) => b.has(x));
-}
-
-/** Resolves once the page just put up has most likely been painted. */
-function afterPaint() {
-  return new Promise((resolve) => {
-    const fallback = setTimeout(resolve, NO_FRAME_MS);
-    requestAnimationFrame(() => {
-      clearTimeout(fallback);
-      setTimeout(resolve, PAINT_MS);
-    });
-  });
 }

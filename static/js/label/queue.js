@@ -11,15 +11,12 @@
  * paint slow it down (docs/benchmarks.md, "Labelling page with photos"). */
 import { request, errorMessage, isRefusal, retryDelay, sleep } from "../lib/api.js";
 import { $ } from "../lib/dom.js";
+import { afterPaint } from "../workspace/paint.js";
 import { createDeck } from "./deck.js";
 
 const AHEAD = 3; // images loaded ahead of the one on screen
 const RETRY = { first: 500, max: 15000 };
 const SAVING = { first: 200, max: 2000 }; // waits for labels being saved to free leases
-// After the frame that shows a new image, its raster and draw still take tens of ms in
-// software; a hidden page gets no frames at all, so a timer stands in for one.
-const PAINT_MS = 50;
-const NO_FRAME_MS = 250;
 
 /** The server's answer to one who holds as many images as one may (LABELER_MAX_LEASES). */
 function atLeaseCap(result) {
@@ -101,17 +98,6 @@ export function createQueue({ url, state, outbox, showMessage, showNext }) {
   }
 
   return { fill, take };
-}
-
-/** Resolves once the image just put up has most likely been painted. */
-function afterPaint() {
-  return new Promise((resolve) => {
-    const fallback = setTimeout(resolve, NO_FRAME_MS);
-    requestAnimationFrame(() => {
-      clearTimeout(fallback);
-      setTimeout(resolve, PAINT_MS);
-    });
-  });
 }
 
 function preload(image) {

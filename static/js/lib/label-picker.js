@@ -17,11 +17,22 @@ export const FEW_LABELS = 9; // up to this many: buttons alone, as before
 const FREQUENT = 8; // most used labels shown first
 const CHORD_WAIT_MS = 1500;
 const KEY = /^[a-z0-9]$/;
+// Shift+1 is "!" on most layouts: with Shift held, a digit's key is read from its position,
+// so that Shift+hotkey reaches the page (the grid asks its question with it).
+const DIGIT = /^(?:Digit|Numpad)([0-9])$/;
+const LONE_MODIFIERS = new Set(["Shift", "CapsLock", "AltGraph", "Control", "Alt", "Meta"]);
 // Many labels: the stylesheet packs their buttons tighter.
 const MANY_LABELS = 6;
 
 /** Lower case without accents: what the search compares. */
 export const plain = (text) => text.normalize("NFD").replace(/\p{M}/gu, "").toLowerCase();
+
+/** The key an event stands for, lower case, or "" for one that is not a single character. */
+export function keyOf(event) {
+  const digit = event.shiftKey && DIGIT.exec(event.code || "");
+  if (digit) return digit[1];
+  return event.key && event.key.length === 1 ? event.key.toLowerCase() : "";
+}
 
 /**
  * How well a label matches a query: 0 its name starts with it, 1 a word of its name does,
@@ -263,13 +274,15 @@ export function createLabelPicker({ box, labels, multi = false, use = [], onChoo
   function handleKey(event) {
     if (event.ctrlKey || event.metaKey || event.altKey) return false;
     const key = event.key;
+    // Shift pressed on its own (between a chord's keys, for Shift+chord) keeps the chord.
+    if (LONE_MODIFIERS.has(key)) return false;
     if (key === "/" && search) {
       clearPending();
       focusSearch();
       event.preventDefault();
       return true;
     }
-    const k = key.length === 1 ? key.toLowerCase() : "";
+    const k = keyOf(event);
     if (pending) {
       const chord = pending + k;
       clearPending();

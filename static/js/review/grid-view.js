@@ -3,7 +3,7 @@
  */
 import { $, el, fill } from "../lib/dom.js";
 import { percent, plural } from "../lib/format.js";
-import { chips, labelNames, renderLabelButtons } from "../lib/labels.js";
+import { chips, labelNames } from "../lib/labels.js";
 import { groupRuns, tileGroup, tileImage } from "../lib/tile-grid.js";
 
 export const NO_CONSENSUS = "none";
@@ -121,20 +121,9 @@ function tileLabel(item, fix, marked) {
 }
 
 /** The panel: the focused image's votes, the label buttons, the page's summary. */
-export function renderPanel(grid, { labels, onChoose, sending }) {
+export function renderPanel(grid, { picker, sending }) {
   const item = grid.items[grid.focus];
-  const fix = item && grid.fixes.get(item.image.id);
-  const pressed = new Set(fix ? [...fix] : item ? consensusIds(item) : []);
-  const counted = votes(item || { annotations: [] });
-  renderLabelButtons($("grid-labels"), labels, {
-    isPressed: (label) => pressed.has(label.id),
-    disabled: !item,
-    decorate: (label, button) => {
-      const n = (counted.find(([id]) => id === label.id) || [])[1];
-      if (n) button.append(el("span", { class: "rv-votes-tag", text: `${n} vote${n > 1 ? "s" : ""}` }));
-    },
-    onChoose,
-  });
+  picker.render();
   const focused = $("grid-focused");
   if (!item) {
     fill(focused, el("p", { class: "muted", text: "No image on this page." }));

@@ -11,10 +11,11 @@
 import { request, errorMessage, newIdempotencyKey } from "../lib/api.js";
 import { $, el, fill } from "../lib/dom.js";
 import { plural } from "../lib/format.js";
+import { createLabelPicker } from "../lib/label-picker.js";
 import { labelNames } from "../lib/labels.js";
 import { MOVING_KEYS, movedIndex, rovingFocus } from "../lib/tile-grid.js";
 import { isHuman } from "./panel.js";
-import { consensusIds, renderPanel, renderTiles, sortByGroup, tile } from "./grid-view.js";
+import { consensusIds, renderPanel, renderTiles, sortByGroup, tile, votes } from "./grid-view.js";
 
 const MAX_SIZE = 48;
 const DEFAULT_SIZE = 24;
@@ -41,6 +42,23 @@ export function createReviewGrid({ data, labels, state, outbox, setCounts, bumpC
     active: false,
   };
   const tiles = () => [...document.querySelectorAll("#grid-groups .rg-tile")];
+  // The focused tile's labels (its fix, else its consensus) and votes, for the picker.
+  let side = { pressed: new Set(), votes: new Map() };
+  // The labelling page's picker (lib/label-picker.js): hotkeys, chords, the search ("/"),
+  // the reviewer's frequent labels and the headings; a label fixes the marked tiles.
+  const picker = createLabelPicker({
+    box: $("grid-labels"),
+    labels,
+    multi,
+    use: data.label_use || [],
+    onChoose: (label) => applyLabel(label, { refocus: true }),
+    isPressed: (label) => side.pressed.has(label.id),
+    isDisabled: () => !grid.items[grid.focus],
+    decorate: (label, button) => {
+      const n = side.votes.get(label.id);
+      if (n) button.append(el("span", { class: "rv-votes-tag", text: `${n} vote${n > 1 ? "s" : ""}` }));
+    },
+  });
   const handlers = {
     onClick: (index, event) => {
       if (event.shiftKey) markRange(index);
@@ -130,7 +148,10 @@ export function createReviewGrid({ data, labels, state, outbox, setCounts, bumpC
   }
 
   function renderSide() {
-    renderPanel(grid, { labels, onChoose: (label) => applyLabel(label, { refocus: true }), sending: false });
+    const item = grid.items[grid.focus];
+    const fix = item && grid.fixes.get(item.image.id);
+    side = { pressed: new Set(fix ? [...fix] : item ? consensusIds(item) : []), votes: new Map(item ? votes(item) : []) };
+    renderPanel(grid, { picker, sending: false });
     $("grid-undo").disabled = !grid.changes.length && !grid.last;
   }
 
@@ -414,6 +435,7 @@ export function createReviewGrid({ data, labels, state, outbox, setCounts, bumpC
     load,
     key,
     applyLabel,
+    picker,
     undo,
     sent,
     refused,

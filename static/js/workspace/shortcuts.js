@@ -8,7 +8,7 @@ import { $ } from "../lib/dom.js";
  * says whether it used one; then come the keys both pages share: + - = zoom, ? opens the
  * help, and a label's hotkey: picker.handleKey (lib/label-picker.js: hotkeys, chords and
  * "/" for its search) where the page has a picker, else chooseLabel with labelByKey's.
- * The second key of a chord goes to the picker first.
+ * The second key of a chord goes to the picker first; Escape only cancels a pending chord.
  */
 export function listenForShortcuts({ stage, labelByKey, chooseLabel, picker, pageKey, withModifier }) {
   document.addEventListener("keydown", (event) => {
@@ -23,7 +23,14 @@ export function listenForShortcuts({ stage, labelByKey, chooseLabel, picker, pag
       return;
     }
     const key = event.key;
-    if (picker && picker.pendingChord && picker.handleKey(event)) return;
+    if (picker && picker.pendingChord) {
+      if (picker.handleKey(event)) return;
+      // Escape only cancels the chord; another key drops it and is the page's.
+      if (key === "Escape") {
+        event.preventDefault();
+        return;
+      }
+    }
     let handled = true;
     if (pageKey(key, event)) {
       // the page's own
