@@ -5,9 +5,11 @@ suggestions and the lead's setting."""
 from __future__ import annotations
 
 import io
+import json
 import time
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image as PILImage
 from playwright.sync_api import expect
@@ -269,6 +271,58 @@ def test_a_reload_mid_page_loses_nothing(live_server, page):
     )
     assert set(left) <= set(held)
     assert not set(order[:4]) & set(held)
+
+
+def kept_labels(page, project) -> dict[int, list[int]] | None:
+    """The labels the browser keeps for the page's open tiles (None: no key at all)."""
+    user = get_user_model().objects.get(username="ann").pk
+    raw = page.evaluate(f"localStorage.getItem('labeler:grid-page:{user}:{project.pk}')")
+    if raw is None:
+        return None
+    return {int(k): v for k, v in json.loads(raw).items()}
+
+
+def test_labels_not_yet_accepted_come_back_after_a_reload(live_server, page):
+    """Two tiles fixed by key without Enter, then a reload: both show their labels again and
+    Enter saves them; the store is empty after. Undoing a fix takes it out of the store."""
+    project = make_project(12)
+    cat, dog = label_id(project, "cat"), label_id(project, "dog")
+    login(page, live_server, "ann")
+    open_grid(page, live_server, project)
+    order = [t["id"] for t in tiles(page)]
+    assert kept_labels(page, project) is None
+
+    press(page, "1", "ArrowRight", "ArrowRight", "2")
+    fixed = {order[0]: [cat], order[2]: [dog]}
+    assert kept_labels(page, project) == fixed
+    # An undo back to the start takes the tile out; a fix again puts it back.
+    press(page, "Control+z")
+    assert kept_labels(page, project) == {order[0]: [cat]}
+    press(page, "2")
+    assert kept_labels(page, project) == fixed
+
+    page.on("dialog", lambda dialog: dialog.accept())
+    page.reload()
+    page.wait_for_selector(f"{GRID}[data-state=ready]", timeout=WAIT)
+    shown = {t["id"]: t["labels"] for t in tiles(page)}
+    assert set(shown) == set(order)
+    assert shown == {i: fixed.get(i, []) for i in order}
+    save_screenshot(page, "grid-kept-after-reload", full_page=False)
+
+    press(page, "Enter")
+    wait_saved(page)
+    assert labels_by_image(project) == {order[0]: ["cat"], order[2]: ["dog"]}
+    assert kept_labels(page, project) is None
+    assert sorted(t["id"] for t in tiles(page)) == sorted(set(order) - set(fixed))
+
+    # Undoing the accept brings the two back with their labels, kept again until accepted.
+    press(page, "Control+z")
+    wait_saved(page)
+    assert kept_labels(page, project) == fixed
+    press(page, "Enter")
+    wait_saved(page)
+    assert kept_labels(page, project) is None
+    assert labels_by_image(project) == {order[0]: ["cat"], order[2]: ["dog"]}
 
 
 def test_full_size_and_back(live_server, page):

@@ -16,8 +16,8 @@ const RETRY = { first: 500, max: 15000 };
 const atLeaseCap = (result) => result.status === 409 && result.body?.code === "lease_limit";
 
 /**
- * A page: {seq, tiles: [{item, labels: Set, state: "open"|"accepted"|"skipped"}],
- * activeMs}. ask(excluded) resolves to {page} (its images decoded), {done: true} when the
+ * A page: {seq, tiles: [{item, labels: Set, start: Set (the labels it started with),
+ * state: "open"|"accepted"|"skipped"}], activeMs}. ask(excluded) resolves to {page} (its images decoded), {done: true} when the
  * queue has nothing left, {cap: true} at the lease cap, {refusal: text} when the queue
  * refused; a failure to reach the server is retried, the wait shown by onRetry(text).
  */
@@ -48,12 +48,10 @@ export function createPages({ url, size, preselected, onRetry }) {
     return {
       seq,
       activeMs: 0,
-      tiles: items.map((item) => ({
-        item,
-        state: "open",
-        labels: new Set(preselected(item.suggestion) ? item.suggestion.label_ids : []),
-        entry: null,
-      })),
+      tiles: items.map((item) => {
+        const start = new Set(preselected(item.suggestion) ? item.suggestion.label_ids : []);
+        return { item, state: "open", labels: new Set(start), start, entry: null };
+      }),
     };
   }
 

@@ -11,7 +11,8 @@
  * Every write goes through the workspace's outbox (label.js: kept in localStorage, sent in
  * order, idempotent), as in single mode; the page's active time is shared equally over the
  * tiles each accept submits. The next page is asked for and decoded while this one is on
- * screen (pages.js), so that Enter puts it up in the next frame.
+ * screen (pages.js), so that Enter puts it up in the next frame. Labels chosen and not yet
+ * accepted are kept in the browser (kept.js) and come back to their tiles after a reload.
  */
 import { $, el, fill } from "../lib/dom.js";
 import { labelName } from "../lib/labels.js";
@@ -23,6 +24,7 @@ import { arrange, drawPage, updateTile } from "./tiles.js";
 import { createLabelPicker } from "../lib/label-picker.js";
 import { createFullSize } from "./fullsize.js";
 import { createGridDeck } from "./deck.js";
+import { createKept } from "./kept.js";
 
 const SAVING = { first: 200, max: 2000 }; // waits for labels being saved to free leases
 const FLASH_MS = 2500;
@@ -68,6 +70,7 @@ export function startGrid({ data, labels, outbox, enqueue, progress, announce, p
   });
   const full = createFullSize({ onClose: () => focusTile() });
   const deck = createGridDeck(area);
+  const kept = createKept(data);
   // The single panel's picker (lib/label-picker.js): hotkeys, chords, the search, the
   // annotator's frequent labels first and the labels under their headings.
   const picker = createLabelPicker({
@@ -92,6 +95,7 @@ export function startGrid({ data, labels, outbox, enqueue, progress, announce, p
     state.anchor = null;
     state.focus = null;
     state.stats.pages += 1;
+    kept.restore(page, labels);
     for (const tile of page.tiles) tile.item.img.setAttribute("elementtiming", "grid-page");
     area.dataset.page = String(page.seq);
     area.dataset.state = "ready";
@@ -371,6 +375,7 @@ export function startGrid({ data, labels, outbox, enqueue, progress, announce, p
       if (!sameSet(before, tile.labels)) changes.push({ tile, before });
     }
     if (changes.length) state.undo.push({ type: "labels", page: state.page, changes });
+    kept.keep(changes.map(({ tile }) => tile));
     return changes;
   }
 
@@ -429,6 +434,7 @@ export function startGrid({ data, labels, outbox, enqueue, progress, announce, p
       tile.state = "accepted";
       enqueue({ kind: "annotate", image: id, body: { image: id, labels: labelIds, time_spent_ms: shares[i] } }, tile.entry);
     });
+    kept.keep(ready);
     page.activeMs = 0;
     state.undo.push({ type: "accept", page, tiles: ready, ms: total });
     progress.bump(ready.length, 0);
@@ -454,6 +460,7 @@ export function startGrid({ data, labels, outbox, enqueue, progress, announce, p
       tile.state = "skipped";
       enqueue({ kind: "skip", image: id, body: { image: id, reason: "" } }, tile.entry);
     }
+    kept.keep(chosen);
     state.undo.push({ type: "skip", page: state.page, tiles: chosen });
     progress.bump(0, chosen.length);
     announce(`Skipped ${chosen.length} image${chosen.length === 1 ? "" : "s"}.`);
@@ -498,6 +505,7 @@ export function startGrid({ data, labels, outbox, enqueue, progress, announce, p
       clock.restart(action.page.activeMs);
       announce(`Undone: ${n} image${n === 1 ? " is" : "s are"} back.`);
     }
+    kept.keep(action.type === "labels" ? action.changes.map(({ tile }) => tile) : action.tiles);
     state.marks.clear();
     state.question = null;
     area.dataset.state = "ready";
