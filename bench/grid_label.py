@@ -397,17 +397,19 @@ def _print(options: argparse.Namespace, runs: list[Run]) -> None:
         f"+{options.latency:g} ms a request, grid pages of {options.page}"
     )
     print(
-        f"{'mode':<8} {'labelled':>9} {'minutes':>8} {'per min':>8} {'p50 ms':>8} "
-        f"{'p95 ms':>8} {'accuracy':>9}"
+        f"{'mode':<8} {'labelled':>9} {'minutes':>8} {'per min':>8} {'keys':>5} {'p50 ms':>8} "
+        f"{'p95 ms':>8} {'max ms':>8} {'accuracy':>9}"
     )
     for run in runs:
         print(
             f"{run.mode:<8} {run.labelled:>9} {run.seconds / 60:>8.2f} {run.per_minute:>8.1f} "
-            f"{run.quantile(0.5):>8.1f} {run.quantile(0.95):>8.1f} "
+            f"{len(run.latencies):>5} {run.quantile(0.5):>8.1f} {run.quantile(0.95):>8.1f} "
+            f"{run.quantile(1.0):>8.1f} "
             f"{run.correct / max(1, run.labelled):>9.3f}"
         )
     single, grid = runs
     print(f"grid / single: {grid.per_minute / single.per_minute:.1f}x images per minute")
+    print(f"load average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 
 if __name__ == "__main__":
