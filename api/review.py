@@ -327,10 +327,20 @@ class DecisionBatchView(QualityView):
         ]
         gold = [i for i, d in enumerate(decisions) if d.method == FinalLabelMethod.GOLD]
         if gold and not self.can_manage:
+            # Each refused decision named as the service names its refusals.
+            why = "Only the project's leads and admins mark gold images."
             raise PermissionDenied(
-                "Only the project's leads and admins mark gold images "
-                f"(decision{'s' if len(gold) > 1 else ''} {', '.join(map(str, gold))}).",
-                items=[{"index": i, "image": decisions[i].image_id, "status": 403} for i in gold],
+                f"{why[:-1]} (decision{'s' if len(gold) > 1 else ''} {', '.join(map(str, gold))}).",
+                items=[
+                    {
+                        "index": i,
+                        "image": decisions[i].image_id,
+                        "status": PermissionDenied.status_code,
+                        "code": PermissionDenied.code,
+                        "detail": why,
+                    }
+                    for i in gold
+                ],
             )
         finals = agreement_services.images_decide(
             project=self.project,

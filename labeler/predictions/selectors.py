@@ -123,22 +123,6 @@ SUGGESTION_HELD_BACK = (
 )
 
 
-def suggestion_held_back_note(
-    *, project: Project, image_id: int, suggestion: Suggestion | None, withheld: bool
-) -> str:
-    """Why the annotator sees no suggestion on this image, or "" when nothing is held back.
-
-    ``suggestion`` is the current model's (``suggestion_for``) and ``withheld`` the
-    holdback's draw (``suggestion_withheld``). A spot-checked image has no suggestion at
-    all; it gets the same note as a held-back one where the model has a prediction for it.
-    """
-    suggestions = {image_id: suggestion} if suggestion is not None else {}
-    withheld_ids = {image_id} if withheld else set()
-    return suggestion_held_back_notes(
-        project=project, image_ids=[image_id], suggestions=suggestions, withheld=withheld_ids
-    )[image_id]
-
-
 def suggestion_held_back_notes(
     *,
     project: Project,
@@ -146,9 +130,14 @@ def suggestion_held_back_notes(
     suggestions: dict[int, Suggestion],
     withheld: set[int],
 ) -> dict[int, str]:
-    """``suggestion_held_back_note`` for many images at once (a grid page), in one query
-    at most: ``suggestions`` as ``suggestions_for`` gives them, ``withheld`` the ids whose
-    suggestion the holdback draws."""
+    """Per image: why the annotator sees no suggestion on it, or "" when nothing is held
+    back; one query at most, for a single image or a grid page.
+
+    ``suggestions`` are the current model's (``suggestions_for``) and ``withheld`` the ids
+    whose suggestion the holdback draws (``suggestion_withheld``). A spot-checked image has
+    no suggestion at all; it gets the same note as a held-back one where the model has a
+    prediction for it.
+    """
     notes = {
         i: SUGGESTION_HELD_BACK if i in withheld else "" for i in image_ids if i in suggestions
     }

@@ -18,8 +18,6 @@ from labeler.web.annotator_gate import annotator_gate_context
 from labeler.web.labelling import IMAGE_ID_SLOT
 from labeler.web.pages import api_url, page_labels, page_project, page_user
 
-DEFAULT_GRID_SIZE = 24
-
 
 @login_required
 @require_GET
@@ -144,8 +142,7 @@ def _review_data(project: Project, *, role: str, can_gold: bool) -> dict[str, An
             "id": project.pk,
             "multi_label": project.multi_label,
             "review_threshold": project.review_threshold,
-            # A page of the review grid: the project's grid size where the project has one.
-            "grid_size": getattr(project, "grid_size", DEFAULT_GRID_SIZE),
+            "grid_size": project.grid_size,  # a page of the review grid
         },
         "role": role,
         "can_gold": can_gold,

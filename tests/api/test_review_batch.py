@@ -89,7 +89,16 @@ def test_roles(project, lead, reviewer, annotator, outsider, admin_user, url, sp
     assert send(outsider, url, one).status_code == 404
     gold = [{"image": agreed.pk, "labels": ["dog"], "method": "gold"}]
     refused = send(reviewer, url, [*one, *gold])
-    assert refused.status_code == 403 and refused.json()["items"][0]["index"] == 1
+    assert refused.status_code == 403
+    assert refused.json()["items"] == [
+        {
+            "index": 1,
+            "image": agreed.pk,
+            "status": 403,
+            "code": "permission_denied",
+            "detail": "Only the project's leads and admins mark gold images.",
+        }
+    ]
     assert not FinalLabel.objects.filter(method="adjudicated").exists()
     assert send(lead, url, gold).status_code == 201
     over_gold = send(reviewer, url, [*one, {"image": agreed.pk, "labels": ["cat"]}])

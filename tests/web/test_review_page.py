@@ -13,8 +13,10 @@ pytestmark = pytest.mark.django_db
 
 
 def test_the_review_page_tells_its_grid_the_page_size_and_the_batch_address(project, lead):
-    """A page of the grid is the project's grid size (24 by default); a page's decisions go
-    to decisions/batch/, a lead's undo to each decision's address; the grid is in the page."""
+    """A page of the grid is the project's grid size; a page's decisions go to
+    decisions/batch/, a lead's undo to each decision's address; the grid is in the page."""
+    project.grid_size = 36
+    project.save(update_fields=["grid_size"])
     reviewer = UserFactory(username="rita")
     add_member(project, reviewer, Role.REVIEWER)
     for user, can_gold in ((lead, True), (reviewer, False)):
@@ -22,7 +24,7 @@ def test_the_review_page_tells_its_grid_the_page_size_and_the_batch_address(proj
         assert response.status_code == 200
         html = response.content.decode()
         data = script_data(html, "review-data")
-        assert data["project"]["grid_size"] == getattr(project, "grid_size", 24)
+        assert data["project"]["grid_size"] == 36
         assert data["can_gold"] is can_gold
         base = f"/api/v1/projects/{project.pk}"
         assert data["urls"]["decisions_batch"].endswith(f"{base}/decisions/batch/")

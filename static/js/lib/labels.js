@@ -1,13 +1,12 @@
-/* A project's labels on the page: names, chips, hotkeys and the buttons that choose them.
+/* A project's labels on the page: names, chips and the help's list of hotkeys (the buttons that
+ * choose them are lib/label-picker.js's).
  *
- * A page makes its labels ({id, name, color, hotkey}) known once, with setLabels() or
+ * A page makes its labels ({id, name, color, hotkey, group}) known once, with setLabels() or
  * readPageData(); the helpers below look labels up by id from then on.
  */
 import { $, el, fill, pageData } from "./dom.js";
 import { FEW_LABELS } from "./label-picker.js";
 
-// Many labels: the stylesheet packs their buttons tighter.
-const MANY_LABELS = 6;
 const byId = new Map();
 
 export function setLabels(labels) {
@@ -54,35 +53,6 @@ export function chips(ids) {
     const label = byId.get(id) || { name: `label ${id}`, color: "#7f7f7f" };
     return el("span", { class: "chip", style: { "--label-color": label.color }, text: label.name });
   });
-}
-
-/**
- * One button per label in box: its colour, hotkey and name. isPressed(label) marks the
- * chosen ones, decorate(label, button) adds the page's own tags, a click calls onChoose(label).
- */
-export function renderLabelButtons(box, labels, { isPressed, disabled, decorate, onChoose }) {
-  fill(
-    box,
-    labels.map((label) => {
-      const button = el(
-        "button",
-        {
-          type: "button",
-          class: "label-button",
-          style: { "--label-color": label.color },
-          "aria-pressed": isPressed(label) ? "true" : "false",
-          disabled,
-          dataset: { labelId: String(label.id) },
-        },
-        el("kbd", { text: label.hotkey || "" }),
-        el("span", { class: "label-name", text: label.name }),
-      );
-      if (decorate) decorate(label, button);
-      button.addEventListener("click", () => onChoose(label));
-      return button;
-    }),
-  );
-  box.classList.toggle("many", labels.length > MANY_LABELS);
 }
 
 /** The ? button opens the shortcuts dialog, which lists the labels' hotkeys (past nine
