@@ -57,6 +57,7 @@ from bench.label_paint import (  # noqa: E402
     photos_cached,
     throttled_page,
 )
+from bench.timing import nearest_rank  # noqa: E402
 
 LABELS = ("cat", "dog", "bird", "fish")
 KEYS = ("1", "2", "3", "4")
@@ -100,10 +101,8 @@ class Run:
         return 60.0 * self.labelled / self.seconds
 
     def quantile(self, q: float) -> float:
-        if not self.latencies:
-            return float("nan")
-        ordered = sorted(self.latencies)
-        return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+        """The nearest-rank quantile of the latencies."""
+        return nearest_rank(self.latencies, q)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -48,6 +48,8 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.timing import nearest_rank  # noqa: E402
+
 PHOTO_SIZE = (4032, 3024)  # a 12-megapixel phone camera
 PHOTOS_VERSION = 1  # of photo_jpeg: a new one makes the photos again
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
@@ -104,8 +106,7 @@ class Run:
 
     def quantile(self, q: float) -> float:
         """The nearest-rank quantile of the latencies."""
-        ordered = sorted(self.latencies)
-        return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+        return nearest_rank(self.latencies, q)
 
 
 def main(argv: list[str] | None = None) -> int:

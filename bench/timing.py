@@ -16,3 +16,11 @@ def timed(work: Callable[[], Any], repeat: int) -> tuple[float, Any]:
         result = work()
         times.append(time.perf_counter() - started)
     return statistics.median(times), result
+
+
+def nearest_rank(values: list[float], q: float) -> float:
+    """The nearest-rank quantile ``q`` (0 to 1) of ``values``; NaN when there are none."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
