@@ -1,0 +1,280 @@
+"""Grid labelling's API probed from outside: odd and hostile queries of queue/page/, the
+lease cap held across page/, next/, the undo routes and late labels, the grid flag taken
+from the lease only, and decisions/batch/ all or nothing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from labeler.annotations.models import Annotation, Assignment
+from labeler.annotations.queue import MAX_EXCLUDED, lease_cap
+from labeler.projects.models import Project, Role
+from tests.conftest import client_for
+from tests.factories import ProjectFactory, UserFactory, add_member
+from tests.rows import row_counts
+
+pytestmark = pytest.mark.django_db
+
+
+def url(project: Project, path: str) -> str:
+    return f"/api/v1/projects/{project.pk}/{path}"
+
+
+def live(project, user) -> int:
+    from django.utils import timezone
+
+    return Assignment.objects.filter(
+        project=project, annotator=user, expires_at__gt=timezone.now()
+    ).count()
+
+
+@pytest.fixture
+def grid_project(lead, annotator, annotator2) -> Project:
+    project = ProjectFactory(overlap=1, gold_rate=0.0, grid_size=12)
+    add_member(project, lead, Role.LEAD)
+    add_member(project, annotator)
+    add_member(project, annotator2)
+    return project
+
+
+SIZES = ["", "1", "48", "0", "49", "-1", "1.0", "1e1", " 12 ", "١٢", "１２", "²", "12abc",
+         "9" * 400, "0x10", "+12", "NaN", "\x00", "%00", "12,12"]  # fmt: skip
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_page_size_never_500(grid_project, annotator, make_images, size):
+    make_images(grid_project, 3)
+    response = client_for(annotator).get(url(grid_project, "queue/page/"), {"size": size})
+    assert response.status_code in (200, 204, 400), (size, response.status_code)
+
+
+EXCLUDES = ["", ",,,", "-1", "1.5", "١", "abc", "9" * 30, str(2**63), str(2**63 - 1),
+            "1,1,1,1", " 1 , 2 ", "\u00a01", "0"]  # fmt: skip
+
+
+@pytest.mark.parametrize("exclude", EXCLUDES)
+def test_page_exclude_never_500(grid_project, annotator, make_images, exclude):
+    make_images(grid_project, 3)
+    response = client_for(annotator).get(url(grid_project, "queue/page/"), {"exclude": exclude})
+    assert response.status_code in (200, 204, 400), (exclude, response.status_code)
+
+
+def test_repeated_params(grid_project, annotator, make_images):
+    make_images(grid_project, 3)
+    response = client_for(annotator).get(
+        url(grid_project, "queue/page/") + "?size=1&size=99&exclude=1&exclude=x"
+    )
+    assert response.status_code in (200, 204, 400)
+
+
+@pytest.mark.parametrize("path", ["queue/page/", "next/"])
+def test_an_exclude_of_too_many_ids_is_400_and_leases_nothing(
+    grid_project, annotator, make_images, path
+):
+    """Each excluded id is a parameter of every candidate statement: 70,000 of them kept
+    SQLite busy for a minute and more. Past MAX_EXCLUDED the request is refused, cheaply."""
+    images = make_images(grid_project, 3)
+    c = client_for(annotator)
+    ids = [*range(10**6, 10**6 + MAX_EXCLUDED), images[0].pk]
+    response = c.get(url(grid_project, path), {"exclude": ",".join(map(str, ids))})
+    assert response.status_code == 400, response.content
+    assert "exclude" in response.json()["errors"]
+    assert Assignment.objects.count() == 0
+    response = c.get(url(grid_project, path), {"exclude": ",".join(map(str, ids[1:]))})
+    assert response.status_code == 200, response.content
+    tiles = response.json()["images"] if path == "queue/page/" else [response.json()]
+    assert images[0].pk not in {tile["image"]["id"] for tile in tiles}
+
+
+def test_other_projects_ids_in_exclude(grid_project, annotator, make_images):
+    other = ProjectFactory(overlap=1, gold_rate=0.0)
+    add_member(other, annotator)
+    others = make_images(other, 3)
+    make_images(grid_project, 3)
+    response = client_for(annotator).get(
+        url(grid_project, "queue/page/"), {"exclude": ",".join(str(i.pk) for i in others)}
+    )
+    assert response.status_code == 200
+    assert len(response.json()["images"]) == 3
+
+
+def test_non_member_and_anonymous(grid_project, outsider, make_images):
+    make_images(grid_project, 3)
+    assert client_for(outsider).get(url(grid_project, "queue/page/")).status_code in (403, 404)
+    from rest_framework.test import APIClient
+
+    assert APIClient().get(url(grid_project, "queue/page/")).status_code in (401, 403)
+    assert Assignment.objects.count() == 0
+
+
+@pytest.mark.parametrize("role", [Role.REVIEWER, Role.LEAD])
+def test_roles(grid_project, make_images, role):
+    make_images(grid_project, 3)
+    user = UserFactory(username=f"u{role}")
+    add_member(grid_project, user, role)
+    response = client_for(user).get(url(grid_project, "queue/page/"))
+    assert response.status_code in (200, 204, 403, 409), response.status_code
+
+
+def test_grid_off(grid_project, annotator, make_images):
+    make_images(grid_project, 3)
+    grid_project.grid_mode = "off"
+    grid_project.save()
+    response = client_for(annotator).get(url(grid_project, "queue/page/"))
+    assert response.status_code == 409 and response.json()["code"] == "grid_off"
+    assert Assignment.objects.count() == 0
+
+
+def test_cap_alternating_page_and_next(grid_project, annotator, make_images):
+    make_images(grid_project, 80)
+    cap = lease_cap(grid_project, grid=True)
+    held: set[int] = set()
+    c = client_for(annotator)
+    for turn in range(12):
+        path = "queue/page/" if turn % 2 == 0 else "next/"
+        r = c.get(url(grid_project, path), {"exclude": ",".join(map(str, sorted(held)))})
+        assert r.status_code in (200, 204, 409), r.content
+        if r.status_code == 200:
+            body = r.json()
+            tiles = body["images"] if "images" in body else [body]
+            held |= {t["image"]["id"] for t in tiles}
+        assert live(grid_project, annotator) <= cap
+
+
+def test_cap_with_undo_routes(grid_project, annotator, make_images):
+    """Label a page, fill the cap again, then undo (DELETE) the labels and skip-undo."""
+    make_images(grid_project, 100)
+    cap = lease_cap(grid_project, grid=True)
+    c = client_for(annotator)
+    first = [t["image"]["id"] for t in c.get(url(grid_project, "queue/page/")).json()["images"]]
+    made = []
+    for image_id in first:
+        r = c.post(url(grid_project, "annotations/"), {"image": image_id, "labels": ["cat"]},
+                   format="json")  # fmt: skip
+        assert r.status_code == 201, r.content
+        made.append(r.json()["id"])
+    held: set[int] = set(first)
+    for _ in range(4):
+        r = c.get(url(grid_project, "queue/page/"), {"exclude": ",".join(map(str, held))})
+        if r.status_code == 200:
+            held |= {t["image"]["id"] for t in r.json()["images"]}
+    assert live(grid_project, annotator) <= cap
+    for pk in made:
+        r = c.delete(url(grid_project, f"annotations/{pk}/"))
+        assert r.status_code in (204, 409), r.content
+        assert live(grid_project, annotator) <= cap
+    # skips
+    ids = [a.image_id for a in Assignment.objects.filter(annotator=annotator)][:5]
+    for image_id in ids:
+        r = c.post(url(grid_project, "skips/"), {"image": image_id}, format="json")
+        assert r.status_code in (201, 200, 400, 409), r.content
+    for skip in c.get(url(grid_project, "skips/")).json().get("results", []):
+        r = c.delete(url(grid_project, f"skips/{skip['id']}/"))
+        assert r.status_code in (204, 409), r.content
+        assert live(grid_project, annotator) <= cap
+
+
+def test_grid_flag_not_forged(grid_project, annotator, make_images):
+    make_images(grid_project, 5)
+    c = client_for(annotator)
+    single = c.get(url(grid_project, "next/")).json()["image"]["id"]
+    r = c.post(url(grid_project, "annotations/"),
+               {"image": single, "labels": ["cat"], "grid": True}, format="json")  # fmt: skip
+    assert r.status_code in (201, 400)
+    if r.status_code == 201:
+        assert Annotation.objects.get(image_id=single).grid is False
+    tile = c.get(url(grid_project, "queue/page/"), {"size": 1}).json()["images"][0]["image"]["id"]
+    r = c.post(url(grid_project, "annotations/"),
+               {"image": tile, "labels": ["cat"], "grid": False}, format="json")  # fmt: skip
+    assert r.status_code in (201, 400)
+    if r.status_code == 201:
+        assert Annotation.objects.get(image_id=tile).grid is True
+
+
+@pytest.mark.parametrize("spent", [-1, 2**31, 2**63, 10**30, 1.5, "1e3", True, None])
+def test_time_spent(grid_project, annotator, make_images, spent):
+    make_images(grid_project, 2)
+    c = client_for(annotator)
+    tile = c.get(url(grid_project, "queue/page/"), {"size": 1}).json()["images"][0]["image"]["id"]
+    r = c.post(url(grid_project, "annotations/"),
+               {"image": tile, "labels": ["cat"], "time_spent_ms": spent}, format="json")  # fmt: skip
+    assert r.status_code in (201, 400), r.content
+
+
+# decisions/batch/
+
+
+def batch(project, user, body, key=None) -> Any:
+    headers = {"HTTP_IDEMPOTENCY_KEY": key} if key else {}
+    return client_for(user).post(url(project, "decisions/batch/"), body, format="json", **headers)
+
+
+BAD_BODIES: list[Any] = [
+    {"decisions": []},
+    {"decisions": "x"},
+    {"decisions": {"image": 1}},
+    {"decisions": [[1, 2]]},
+    {"decisions": [{"image": {"a": 1}, "labels": ["cat"]}]},
+    {"decisions": [{"image": 1, "labels": [[["cat"]]]}]},
+    {"decisions": [{"image": 1, "labels": [{"name": "cat"}]}]},
+    {"decisions": [{"image": 1, "labels": "cat"}]},
+    {"decisions": [{"image": 1, "labels": [None]}]},
+    {"decisions": [{"image": 1, "labels": [1.5]}]},
+    {"decisions": [{"image": 1, "labels": [2**70]}]},
+    {"decisions": [{"image": 2**70, "labels": ["cat"]}]},
+    {"decisions": [{"image": -1, "labels": ["cat"]}]},
+    {"decisions": [{"image": True, "labels": ["cat"]}]},
+    {"decisions": [{"image": 1, "labels": ["cat"], "method": "consensus"}]},
+    {"decisions": [{"image": 1, "labels": ["cat"], "method": ["gold"]}]},
+    [],
+    [{"image": 1, "labels": ["cat"]}],
+    "garbage",
+    None,
+    {},
+]
+
+
+@pytest.mark.parametrize("body", BAD_BODIES)
+def test_batch_garbage(project, lead, reviewer, make_images, body):
+    make_images(project, 2)
+    before = row_counts()
+    for user in (lead, reviewer):
+        r = batch(project, user, body)
+        assert 400 <= r.status_code < 500, (body, r.status_code, r.content)
+    assert row_counts() == before
+
+
+def test_batch_sizes_duplicates_other_projects(project, lead, reviewer, make_images):
+    images = make_images(project, 3)
+    other = ProjectFactory()
+    add_member(other, lead, Role.LEAD)
+    foreign = make_images(other, 1)[0]
+    before = row_counts()
+    body = {"decisions": [{"image": images[0].pk, "labels": ["cat"]}] * 201}
+    assert batch(project, lead, body).status_code == 400
+    body = {"decisions": [{"image": images[0].pk, "labels": ["cat"]}] * 2}
+    assert batch(project, lead, body).status_code == 400
+    body = {"decisions": [{"image": images[0].pk, "labels": ["cat"]},
+                          {"image": foreign.pk, "labels": ["cat"]}]}  # fmt: skip
+    assert 400 <= batch(project, lead, body).status_code < 500
+    body = {"decisions": [{"image": images[0].pk, "labels": ["cat"]},
+                          {"image": images[1].pk, "labels": ["cat"], "method": "gold"}]}  # fmt: skip
+    assert batch(project, reviewer, body).status_code == 403
+    body = {"decisions": [{"image": images[0].pk, "labels": ["cat"]},
+                          {"image": images[1].pk, "labels": ["nope"]}]}  # fmt: skip
+    assert batch(project, lead, body).status_code == 400
+    assert row_counts() == before
+
+
+def test_batch_idempotency_replay_other_body(project, lead, make_images):
+    images = make_images(project, 3)
+    first = {"decisions": [{"image": images[0].pk, "labels": ["cat"]}]}
+    other = {"decisions": [{"image": images[1].pk, "labels": ["dog"]}]}
+    assert batch(project, lead, first, key="k1").status_code == 201
+    r = batch(project, lead, other, key="k1")
+    assert r.status_code in (409, 422, 400), r.content
+    from labeler.annotations.models import FinalLabel
+
+    assert not FinalLabel.objects.filter(image=images[1]).exists()
