@@ -278,3 +278,101 @@ def test_batch_idempotency_replay_other_body(project, lead, make_images):
     from labeler.annotations.models import FinalLabel
 
     assert not FinalLabel.objects.filter(image=images[1]).exists()
+
+
+# Labels with groups and chords, grid settings, through the project API
+
+
+def patch(project, user, body) -> Any:
+    return client_for(user).patch(f"/api/v1/projects/{project.pk}/", body, format="json")
+
+
+def many_labels(n: int, **extra: Any) -> list[dict[str, Any]]:
+    return [{"name": f"label {i}", **extra} for i in range(n)]
+
+
+BAD_LABELS: list[Any] = [
+    [{"name": "a", "hotkey": "x"}, {"name": "b", "hotkey": "xy"}],
+    [{"name": "a", "hotkey": "X"}, {"name": "b", "hotkey": "xY"}],
+    [{"name": "a", "hotkey": "ab"}, {"name": "b", "hotkey": "AB"}],
+    [{"name": "a", "hotkey": "é"}, {"name": "b"}],
+    [{"name": "a", "hotkey": "١"}, {"name": "b"}],
+    [{"name": "a", "hotkey": "abc"}, {"name": "b"}],
+    [{"name": "a", "hotkey": "a\x00"}, {"name": "b"}],
+    [{"name": "a", "hotkey": ["a"]}, {"name": "b"}],
+    [{"name": "a", "hotkey": 1}, {"name": "b"}],
+    [{"name": "a", "hotkey": "a b"}, {"name": "b"}],
+    [{"name": "a", "group": "x" * 10_000}, {"name": "b"}],
+    [{"name": "a", "group": "bad\x07bell"}, {"name": "b"}],
+    [{"name": "a", "group": "bad\x7fdel"}, {"name": "b"}],
+    [{"name": "a", "group": "bad\x9bcsi"}, {"name": "b"}],
+    [{"name": "a", "group": "\u200b\u200d"}, {"name": "b"}],
+    [{"name": "a\x7f", "group": "g"}, {"name": "b"}],
+    [{"name": "a", "group": "\u202eevil"}, {"name": "b"}],
+    [{"name": "a", "group": ["g"]}, {"name": "b"}],
+    [{"name": "a", "group": {"g": 1}}, {"name": "b"}],
+    many_labels(501),
+]
+
+
+@pytest.mark.parametrize("labels", BAD_LABELS)
+def test_bad_labels_are_400_naming_labels(project, lead, labels):
+    before = list(project.labels.values_list("name", "hotkey", "group"))
+    response = patch(project, lead, {"labels": labels})
+    assert response.status_code == 400, (labels[:2], response.status_code, response.content[:300])
+    assert any(key.startswith("labels") for key in response.json()["errors"]), response.content
+    assert list(project.labels.values_list("name", "hotkey", "group")) == before
+
+
+def test_500_labels_get_prefix_free_chords(project, lead):
+    response = patch(project, lead, {"labels": [*["cat", "dog"], *[f"l{i}" for i in range(498)]]})
+    assert response.status_code == 200, response.content[:300]
+    keys = list(project.labels.values_list("hotkey", flat=True))
+    assert len(keys) == 500 and all(keys)
+    assert len(set(keys)) == 500
+    singles = {k for k in keys if len(k) == 1}
+    assert not any(len(k) == 2 and k[0] in singles for k in keys)
+
+
+def test_uppercase_and_spaced_hotkeys_are_stored_lower_case(project, lead):
+    response = patch(project, lead, {"labels": [
+        {"name": "cat", "hotkey": " Q "}, {"name": "dog", "hotkey": "WE"}]})  # fmt: skip
+    assert response.status_code == 200, response.content
+    assert sorted(project.labels.values_list("hotkey", flat=True)) == ["q", "we"]
+
+
+def test_a_stored_single_key_clashing_with_a_new_chord_is_400(project, lead):
+    assert patch(project, lead, {"labels": [{"name": "cat", "hotkey": "c"}, "dog"]}).status_code == 200
+    response = patch(project, lead, {"labels": ["cat", "dog", {"name": "cow", "hotkey": "co"}]})
+    assert response.status_code == 400, response.content
+    assert "labels" in response.json()["errors"]
+
+
+@pytest.mark.parametrize(
+    "field,value",
+    [("grid_size", 11), ("grid_size", 49), ("grid_size", -1), ("grid_size", 2**70),
+     ("grid_size", 12.5), ("grid_size", "24x"), ("grid_size", None), ("grid_size", True),
+     ("grid_size", [24]), ("grid_mode", "ON"), ("grid_mode", ""),
+     ("grid_mode", None), ("grid_mode", 1), ("grid_mode", ["off"]), ("grid_mode", "off\x00")],
+)  # fmt: skip
+def test_bad_grid_settings_are_400_naming_the_field(project, lead, field, value):
+    response = patch(project, lead, {field: value})
+    assert response.status_code == 400, (value, response.status_code, response.content)
+    assert field in response.json()["errors"], response.content
+    project.refresh_from_db()
+    assert (project.grid_mode, project.grid_size) == ("choice", 24)
+
+
+def test_grid_settings_by_a_non_lead(project, annotator, reviewer):
+    for user in (annotator, reviewer):
+        assert patch(project, user, {"grid_mode": "off"}).status_code == 403
+    project.refresh_from_db()
+    assert project.grid_mode == "choice"
+
+
+def test_a_group_is_kept_with_its_spaces_folded(project, lead):
+    response = patch(project, lead, {"labels": [
+        {"name": "cat", "group": "  Pets\u0085 at\thome "}, {"name": "dog", "group": "Ünïcödé 🐾"}]})  # fmt: skip
+    assert response.status_code == 200, response.content
+    assert list(project.labels.order_by("position").values_list("group", flat=True)) == [
+        "Pets at home", "Ünïcödé 🐾"]  # fmt: skip
