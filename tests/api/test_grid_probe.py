@@ -376,3 +376,46 @@ def test_a_group_is_kept_with_its_spaces_folded(project, lead):
     assert response.status_code == 200, response.content
     assert list(project.labels.order_by("position").values_list("group", flat=True)) == [
         "Pets at home", "Ünïcödé 🐾"]  # fmt: skip
+
+
+def two_pages(project, user) -> list[int]:
+    c = client_for(user)
+    first = [t["image"]["id"] for t in c.get(url(project, "queue/page/")).json()["images"]]
+    ahead = c.get(url(project, "queue/page/"), {"exclude": ",".join(map(str, first))})
+    return first + [t["image"]["id"] for t in ahead.json()["images"]]
+
+
+def test_a_skip_on_a_page_is_undone_within_the_pages_cap(grid_project, annotator, make_images):
+    """Two pages held (more than LABELER_MAX_LEASES), a tile skipped, the skip undone: the
+    image comes back on a page lease, under the cap for pages, not the single cap."""
+    make_images(grid_project, 40)
+    held = two_pages(grid_project, annotator)
+    assert len(held) == lease_cap(grid_project, grid=True) == 24
+    c = client_for(annotator)
+    skip = c.post(url(grid_project, "skips/"), {"image": held[0]}, format="json")
+    assert skip.status_code == 201, skip.content
+    response = c.delete(url(grid_project, f"skips/{skip.json()['id']}/"))
+    assert response.status_code in (200, 204), response.content
+    lease = Assignment.objects.get(annotator=annotator, image_id=held[0])
+    assert lease.grid is True
+    assert live(grid_project, annotator) == 24
+    # and labelled after a skip (the skip taken back by the label), still a page's label
+    skip = c.post(url(grid_project, "skips/"), {"image": held[1]}, format="json")
+    assert skip.status_code == 201, skip.content
+    response = c.post(url(grid_project, "annotations/"), {"image": held[1], "labels": ["cat"]},
+                      format="json")  # fmt: skip
+    assert response.status_code == 201, response.content
+    assert Annotation.objects.get(image_id=held[1]).grid is True
+
+
+def test_a_skip_in_single_mode_is_undone_under_the_single_cap(grid_project, annotator, make_images):
+    make_images(grid_project, 40)
+    held = two_pages(grid_project, annotator)
+    c = client_for(annotator)
+    single = c.get(url(grid_project, "next/"))  # renews a page lease as a single one
+    image = single.json()["image"]["id"]
+    skip = c.post(url(grid_project, "skips/"), {"image": image}, format="json")
+    assert skip.status_code == 201
+    response = c.delete(url(grid_project, f"skips/{skip.json()['id']}/"))
+    assert response.status_code == 409 and response.json()["code"] == "lease_limit"
+    assert live(grid_project, annotator) == len(held) - 1
