@@ -39,8 +39,9 @@ def grid_project(lead, annotator, annotator2) -> Project:
     return project
 
 
-SIZES = ["", "1", "48", "0", "49", "-1", "1.0", "1e1", " 12 ", "١٢", "１２", "²", "12abc",
-         "9" * 400, "0x10", "+12", "NaN", "\x00", "%00", "12,12"]  # fmt: skip
+SIZES = ["", "1", "48", "0", "49", "-1", "1.0", "1e1", " 12 ", "\u0661\u0662",
+         "\uff11\uff12", "\u00b2", "12abc", "9" * 400,
+         "0x10", "+12", "NaN", "\x00", "%00", "12,12"]  # fmt: skip
 
 
 @pytest.mark.parametrize("size", SIZES)
@@ -50,7 +51,7 @@ def test_page_size_never_500(grid_project, annotator, make_images, size):
     assert response.status_code in (200, 204, 400), (size, response.status_code)
 
 
-EXCLUDES = ["", ",,,", "-1", "1.5", "١", "abc", "9" * 30, str(2**63), str(2**63 - 1),
+EXCLUDES = ["", ",,,", "-1", "1.5", "\u0661", "abc", "9" * 30, str(2**63), str(2**63 - 1),
             "1,1,1,1", " 1 , 2 ", "\u00a01", "0"]  # fmt: skip
 
 
@@ -138,7 +139,7 @@ def test_cap_alternating_page_and_next(grid_project, annotator, make_images):
         assert r.status_code in (200, 204, 409), r.content
         if r.status_code == 200:
             body = r.json()
-            tiles = body["images"] if "images" in body else [body]
+            tiles = body.get("images", [body])
             held |= {t["image"]["id"] for t in tiles}
         assert live(grid_project, annotator) <= cap
 
@@ -151,8 +152,9 @@ def test_cap_with_undo_routes(grid_project, annotator, make_images):
     first = [t["image"]["id"] for t in c.get(url(grid_project, "queue/page/")).json()["images"]]
     made = []
     for image_id in first:
-        r = c.post(url(grid_project, "annotations/"), {"image": image_id, "labels": ["cat"]},
-                   format="json")  # fmt: skip
+        r = c.post(
+            url(grid_project, "annotations/"), {"image": image_id, "labels": ["cat"]}, format="json"
+        )
         assert r.status_code == 201, r.content
         made.append(r.json()["id"])
     held: set[int] = set(first)
@@ -180,14 +182,20 @@ def test_grid_flag_not_forged(grid_project, annotator, make_images):
     make_images(grid_project, 5)
     c = client_for(annotator)
     single = c.get(url(grid_project, "next/")).json()["image"]["id"]
-    r = c.post(url(grid_project, "annotations/"),
-               {"image": single, "labels": ["cat"], "grid": True}, format="json")  # fmt: skip
+    r = c.post(
+        url(grid_project, "annotations/"),
+        {"image": single, "labels": ["cat"], "grid": True},
+        format="json",
+    )
     assert r.status_code in (201, 400)
     if r.status_code == 201:
         assert Annotation.objects.get(image_id=single).grid is False
     tile = c.get(url(grid_project, "queue/page/"), {"size": 1}).json()["images"][0]["image"]["id"]
-    r = c.post(url(grid_project, "annotations/"),
-               {"image": tile, "labels": ["cat"], "grid": False}, format="json")  # fmt: skip
+    r = c.post(
+        url(grid_project, "annotations/"),
+        {"image": tile, "labels": ["cat"], "grid": False},
+        format="json",
+    )
     assert r.status_code in (201, 400)
     if r.status_code == 201:
         assert Annotation.objects.get(image_id=tile).grid is True
@@ -198,8 +206,11 @@ def test_time_spent(grid_project, annotator, make_images, spent):
     make_images(grid_project, 2)
     c = client_for(annotator)
     tile = c.get(url(grid_project, "queue/page/"), {"size": 1}).json()["images"][0]["image"]["id"]
-    r = c.post(url(grid_project, "annotations/"),
-               {"image": tile, "labels": ["cat"], "time_spent_ms": spent}, format="json")  # fmt: skip
+    r = c.post(
+        url(grid_project, "annotations/"),
+        {"image": tile, "labels": ["cat"], "time_spent_ms": spent},
+        format="json",
+    )
     assert r.status_code in (201, 400), r.content
 
 
@@ -256,14 +267,26 @@ def test_batch_sizes_duplicates_other_projects(project, lead, reviewer, make_ima
     assert batch(project, lead, body).status_code == 400
     body = {"decisions": [{"image": images[0].pk, "labels": ["cat"]}] * 2}
     assert batch(project, lead, body).status_code == 400
-    body = {"decisions": [{"image": images[0].pk, "labels": ["cat"]},
-                          {"image": foreign.pk, "labels": ["cat"]}]}  # fmt: skip
+    body = {
+        "decisions": [
+            {"image": images[0].pk, "labels": ["cat"]},
+            {"image": foreign.pk, "labels": ["cat"]},
+        ]
+    }
     assert 400 <= batch(project, lead, body).status_code < 500
-    body = {"decisions": [{"image": images[0].pk, "labels": ["cat"]},
-                          {"image": images[1].pk, "labels": ["cat"], "method": "gold"}]}  # fmt: skip
+    body = {
+        "decisions": [
+            {"image": images[0].pk, "labels": ["cat"]},
+            {"image": images[1].pk, "labels": ["cat"], "method": "gold"},
+        ]
+    }
     assert batch(project, reviewer, body).status_code == 403
-    body = {"decisions": [{"image": images[0].pk, "labels": ["cat"]},
-                          {"image": images[1].pk, "labels": ["nope"]}]}  # fmt: skip
+    body = {
+        "decisions": [
+            {"image": images[0].pk, "labels": ["cat"]},
+            {"image": images[1].pk, "labels": ["nope"]},
+        ]
+    }
     assert batch(project, lead, body).status_code == 400
     assert row_counts() == before
 
@@ -296,7 +319,7 @@ BAD_LABELS: list[Any] = [
     [{"name": "a", "hotkey": "X"}, {"name": "b", "hotkey": "xY"}],
     [{"name": "a", "hotkey": "ab"}, {"name": "b", "hotkey": "AB"}],
     [{"name": "a", "hotkey": "é"}, {"name": "b"}],
-    [{"name": "a", "hotkey": "١"}, {"name": "b"}],
+    [{"name": "a", "hotkey": "\u0661"}, {"name": "b"}],
     [{"name": "a", "hotkey": "abc"}, {"name": "b"}],
     [{"name": "a", "hotkey": "a\x00"}, {"name": "b"}],
     [{"name": "a", "hotkey": ["a"]}, {"name": "b"}],
@@ -335,14 +358,19 @@ def test_500_labels_get_prefix_free_chords(project, lead):
 
 
 def test_uppercase_and_spaced_hotkeys_are_stored_lower_case(project, lead):
-    response = patch(project, lead, {"labels": [
-        {"name": "cat", "hotkey": " Q "}, {"name": "dog", "hotkey": "WE"}]})  # fmt: skip
+    response = patch(
+        project,
+        lead,
+        {"labels": [{"name": "cat", "hotkey": " Q "}, {"name": "dog", "hotkey": "WE"}]},
+    )
     assert response.status_code == 200, response.content
     assert sorted(project.labels.values_list("hotkey", flat=True)) == ["q", "we"]
 
 
 def test_a_stored_single_key_clashing_with_a_new_chord_is_400(project, lead):
-    assert patch(project, lead, {"labels": [{"name": "cat", "hotkey": "c"}, "dog"]}).status_code == 200
+    assert (
+        patch(project, lead, {"labels": [{"name": "cat", "hotkey": "c"}, "dog"]}).status_code == 200
+    )
     response = patch(project, lead, {"labels": ["cat", "dog", {"name": "cow", "hotkey": "co"}]})
     assert response.status_code == 400, response.content
     assert "labels" in response.json()["errors"]
@@ -371,17 +399,29 @@ def test_grid_settings_by_a_non_lead(project, annotator, reviewer):
 
 
 def test_a_group_is_kept_with_its_spaces_folded(project, lead):
-    response = patch(project, lead, {"labels": [
-        {"name": "cat", "group": "  Pets\u0085 at\thome "}, {"name": "dog", "group": "Ünïcödé 🐾"}]})  # fmt: skip
+    response = patch(
+        project,
+        lead,
+        {
+            "labels": [
+                {"name": "cat", "group": "  Pets\u0085 at\thome "},
+                {"name": "dog", "group": "\u00dcn\u00efc\u00f6d\u00e9 \U0001f43e"},
+            ]
+        },
+    )
     assert response.status_code == 200, response.content
     assert list(project.labels.order_by("position").values_list("group", flat=True)) == [
-        "Pets at home", "Ünïcödé 🐾"]  # fmt: skip
+        "Pets at home",
+        "\u00dcn\u00efc\u00f6d\u00e9 \U0001f43e",
+    ]
 
 
-def two_pages(project, user) -> list[int]:
+def two_pages(project, user, exclude=()) -> list[int]:
     c = client_for(user)
-    first = [t["image"]["id"] for t in c.get(url(project, "queue/page/")).json()["images"]]
-    ahead = c.get(url(project, "queue/page/"), {"exclude": ",".join(map(str, first))})
+    query = {"exclude": ",".join(map(str, exclude))}
+    first = [t["image"]["id"] for t in c.get(url(project, "queue/page/"), query).json()["images"]]
+    query = {"exclude": ",".join(map(str, [*exclude, *first]))}
+    ahead = c.get(url(project, "queue/page/"), query)
     return first + [t["image"]["id"] for t in ahead.json()["images"]]
 
 
@@ -402,8 +442,9 @@ def test_a_skip_on_a_page_is_undone_within_the_pages_cap(grid_project, annotator
     # and labelled after a skip (the skip taken back by the label), still a page's label
     skip = c.post(url(grid_project, "skips/"), {"image": held[1]}, format="json")
     assert skip.status_code == 201, skip.content
-    response = c.post(url(grid_project, "annotations/"), {"image": held[1], "labels": ["cat"]},
-                      format="json")  # fmt: skip
+    response = c.post(
+        url(grid_project, "annotations/"), {"image": held[1], "labels": ["cat"]}, format="json"
+    )
     assert response.status_code == 201, response.content
     assert Annotation.objects.get(image_id=held[1]).grid is True
 
@@ -419,3 +460,53 @@ def test_a_skip_in_single_mode_is_undone_under_the_single_cap(grid_project, anno
     response = c.delete(url(grid_project, f"skips/{skip.json()['id']}/"))
     assert response.status_code == 409 and response.json()["code"] == "lease_limit"
     assert live(grid_project, annotator) == len(held) - 1
+
+
+def test_a_page_is_blind(project, lead, annotator, annotator2, make_images):
+    """Overlap 2: what annotator2 chose, and any file name, never reach annotator's page."""
+    make_images(project, 4)
+    project.grid_size = 12
+    project.save()
+    c2 = client_for(annotator2)
+    for tile in c2.get(url(project, "queue/page/")).json()["images"]:
+        r = c2.post(
+            url(project, "annotations/"),
+            {"image": tile["image"]["id"], "labels": ["dog"]},
+            format="json",
+        )
+        assert r.status_code == 201
+    response = client_for(annotator).get(url(project, "queue/page/"))
+    assert response.status_code == 200
+    text = response.content.decode()
+    assert len(response.json()["images"]) == 4
+    for leaked in ("ann2", "dog", "img0", ".png", "annotation", "label"):
+        assert leaked not in text, leaked
+    assert all(tile["image"]["original_name"] == "" for tile in response.json()["images"])
+
+
+def test_a_late_label_on_a_page_keeps_the_cap(grid_project, annotator, make_images):
+    """A page lease expired while the annotator took two more pages: labelling it late takes
+    a slot through the gate, refused while they hold the cap, accepted once below it."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    make_images(grid_project, 60)
+    c = client_for(annotator)
+    first = [t["image"]["id"] for t in c.get(url(grid_project, "queue/page/")).json()["images"]]
+    Assignment.objects.filter(image_id__in=first).update(
+        expires_at=timezone.now() - timedelta(seconds=1)
+    )
+    held = two_pages(grid_project, annotator, exclude=first)
+    assert not set(held) & set(first) and live(grid_project, annotator) == 24
+    r = c.post(
+        url(grid_project, "annotations/"), {"image": first[0], "labels": ["cat"]}, format="json"
+    )
+    assert r.status_code == 409 and r.json()["code"] == "lease_limit", r.content
+    assert c.post(url(grid_project, "skips/"), {"image": held[0]}, format="json").status_code == 201
+    r = c.post(
+        url(grid_project, "annotations/"), {"image": first[0], "labels": ["cat"]}, format="json"
+    )
+    assert r.status_code == 201, r.content
+    assert Annotation.objects.get(image_id=first[0]).grid is True
+    assert live(grid_project, annotator) == 23

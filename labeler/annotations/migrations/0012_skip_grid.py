@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('annotations', '0011_annotation_mine_recent_idx'),
+        ("annotations", "0011_annotation_mine_recent_idx"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='skip',
-            name='grid',
+            model_name="skip",
+            name="grid",
             field=models.BooleanField(default=False),
         ),
     ]
