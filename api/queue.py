@@ -14,6 +14,7 @@ from api.images import DATETIME, QueueImageSerializer
 from api.permissions import ProjectScopedView
 from labeler.annotations.models import Assignment
 from labeler.annotations.queue import (
+    MAX_EXCLUDED,
     MAX_PAGE_SIZE,
     queue_next_image,
     queue_next_page,
@@ -72,7 +73,10 @@ class NextImageView(ProjectScopedView):
             OpenApiParameter(
                 "exclude",
                 str,
-                description="Comma-separated image ids not to hand out (e.g. already prefetched).",
+                description=(
+                    "Comma-separated image ids not to hand out (e.g. already prefetched); "
+                    f"at most {MAX_EXCLUDED}."
+                ),
             )
         ],
         responses={
@@ -120,13 +124,18 @@ class NextPageView(ProjectScopedView):
             OpenApiParameter(
                 "exclude",
                 str,
-                description="Comma-separated image ids not to hand out (e.g. the page on screen).",
+                description=(
+                    "Comma-separated image ids not to hand out (e.g. the page on screen); "
+                    f"at most {MAX_EXCLUDED}."
+                ),
             ),
         ],
         responses={
             200: NextPageSerializer,
             204: OpenApiResponse(description="Nothing left."),
-            400: OpenApiResponse(description="A size outside 1 to 48, or a malformed exclude."),
+            400: OpenApiResponse(
+                description="A size outside 1 to 48, or a malformed or too long exclude."
+            ),
             409: OpenApiResponse(
                 description="Grid labelling is off, or no image could be leased (as next/)."
             ),

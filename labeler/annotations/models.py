@@ -139,6 +139,9 @@ class Skip(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="skips"
     )
     reason = models.CharField(max_length=500, blank=True)
+    # Whether the image was skipped on a grid page (its lease's flag): taking the skip
+    # back, or labelling the image after it, is then a page's lease and under its cap.
+    grid = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -37,6 +37,10 @@ from labeler.projects.models import GridMode, Project
 
 MAX_ATTEMPTS = 20
 MAX_PAGE_SIZE = 48  # the most images one grid page asks for (the largest grid_size)
+# The most image ids a client may exclude from one request. A client excludes what it has
+# leased and not yet saved (the deck or the page on screen and the page ahead, and its
+# outbox), at most a few hundred; every id costs each candidate statement a parameter.
+MAX_EXCLUDED = 1000
 _random = random.Random()  # gold mixing; tests set the project's rate to 0 or 1
 
 
@@ -49,7 +53,8 @@ def queue_next_image(
     lease renewed), unless its id is in ``exclude`` (a client prefetching ahead). One who
     holds ``LABELER_MAX_LEASES`` live leases, all excluded, gets no more: ``LeaseLimit``.
     An annotator taking the project's qualification test gets only gold images; one who
-    failed it or was paused is refused (the gate, ``_Lease.open``).
+    failed it or was paused is refused (the gate, ``_Lease.open``). More than
+    ``MAX_EXCLUDED`` ids excluded: ``ValidationFailed``.
 
     The usual path is three statements in one transaction: the held leases, the best
     unlocked candidate (locked, the image's row read whole), and the lease written if
@@ -57,8 +62,9 @@ def queue_next_image(
     locked by someone else for a moment does a second transaction wait for them, one
     savepoint per try.
     """
+    excluded = _excluded(exclude)
     lease = _Lease.open(project=project, annotator=annotator)
-    return _lease_next(lease, set(exclude))
+    return _lease_next(lease, excluded)
 
 
 def queue_next_page(
@@ -75,7 +81,8 @@ def queue_next_page(
     or the cap is reached; an empty list means nothing is left. Raises what
     ``queue_next_image`` raises when not one image could be leased (the cap, the
     annotator's standing), ``GridOff`` when the project labels one image at a time only,
-    and ``ValidationFailed`` for a size outside 1 to ``MAX_PAGE_SIZE``.
+    and ``ValidationFailed`` for a size outside 1 to ``MAX_PAGE_SIZE`` or more than
+    ``MAX_EXCLUDED`` ids excluded.
     """
     if size is not None and not 1 <= size <= MAX_PAGE_SIZE:
         raise ValidationFailed(
@@ -83,8 +90,8 @@ def queue_next_page(
         )
     if project.grid_mode == GridMode.OFF:
         raise GridOff("This project labels one image at a time: a lead turned grid labelling off.")
+    excluded = _excluded(exclude)
     lease = _Lease.open(project=project, annotator=annotator, grid=True)
-    excluded = set(exclude)
     wanted = size or project.grid_size
     # The held leases first, renewed in one pass (one read of them, not one per image).
     with transaction.atomic():
@@ -103,6 +110,17 @@ def queue_next_page(
         excluded.add(leased.image_id)
         live += 1
     return page
+
+
+def _excluded(exclude: Iterable[int]) -> set[int]:
+    """The ids a request excludes, refused past ``MAX_EXCLUDED``."""
+    excluded = set(exclude)
+    if len(excluded) > MAX_EXCLUDED:
+        raise ValidationFailed(
+            f"'exclude' names {len(excluded)} images; at most {MAX_EXCLUDED} may be excluded.",
+            field="exclude",
+        )
+    return excluded
 
 
 def lease_cap(project: Project, *, grid: bool) -> int:

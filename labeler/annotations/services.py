@@ -209,9 +209,11 @@ def skip_create(*, project: Project, annotator: User, image_id: Any, reason: Any
             f"Image {image.pk} was not handed to you: skip an image the queue gave you.",
             field="image",
         )
-    skip, _ = Skip.objects.update_or_create(
-        image=image, annotator=annotator, defaults={"project": project, "reason": reason}
-    )
+    defaults: dict[str, Any] = {"project": project, "reason": reason}
+    lease_grid = Assignment.objects.filter(**mine).values_list("grid", flat=True).first()
+    if lease_grid is not None:  # skipped twice: the first skip's surface stays
+        defaults["grid"] = lease_grid
+    skip, _ = Skip.objects.update_or_create(image=image, annotator=annotator, defaults=defaults)
     Assignment.objects.filter(image=image, annotator=annotator).delete()
     return skip
 
@@ -220,12 +222,15 @@ def skip_create(*, project: Project, annotator: User, image_id: Any, reason: Any
 def skip_withdraw(*, project: Project, annotator: User, skip_id: int) -> Image:
     """Take back one's own skip (undo): the image is leased to them again through the
     lease gate (``queue_hold``), as ``annotation_withdraw`` does."""
-    image = _delete_locked(
-        project,
-        Skip.objects.filter(pk=skip_id, project=project, annotator=annotator),
-        NotFound(f"Skip {skip_id} does not exist or is not yours."),
-    )
-    queue_hold(project=project, image=image, annotator=annotator)
+    mine = Skip.objects.filter(pk=skip_id, project=project, annotator=annotator)
+    missing = NotFound(f"Skip {skip_id} does not exist or is not yours.")
+    image = _lock_own(project, mine, missing)
+    grid = mine.values_list("grid", flat=True).first()
+    deleted, _ = mine.delete()
+    if not deleted or grid is None:
+        raise missing
+    # Back to the surface it was skipped on: a grid page's skip gets a grid page's lease.
+    queue_hold(project=project, image=image, annotator=annotator, grid=grid)
     return image
 
 

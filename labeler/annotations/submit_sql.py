@@ -38,7 +38,11 @@ _STATEMENTS = {
             EXISTS (SELECT 1 FROM {skip} s WHERE s.image_id = i.id AND s.annotator_id = %(me)s),
             i.annotation_count,
             EXISTS (SELECT 1 FROM {final} f WHERE f.image_id = i.id AND f.method = 'gold'),
-            i.extra_annotations, COALESCE(l.grid, FALSE)
+            i.extra_annotations, COALESCE(
+                l.grid,
+                (SELECT s.grid FROM {skip} s WHERE s.image_id = i.id AND s.annotator_id = %(me)s),
+                FALSE
+            )
         FROM {image} i
         LEFT JOIN {lease} l ON l.image_id = i.id AND l.annotator_id = %(me)s
         WHERE i.id = %(image)s {lock}
@@ -113,7 +117,8 @@ class Held:
     ``lease`` is any lease of theirs on it, ``lease_live`` one not yet expired; the
     suggestion fields are what that lease handed out with the image.
     ``extra_annotations`` is how many annotators adaptive overlap asked for beyond the
-    project's overlap; ``grid`` whether the lease was handed out on a grid page.
+    project's overlap; ``grid`` whether the lease (or, without one, the skip) was handed
+    out on a grid page.
     """
 
     project_id: int

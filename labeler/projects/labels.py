@@ -41,6 +41,11 @@ def _fail(message: str) -> ValidationFailed:
 _BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
 
+def _control(ch: str) -> bool:
+    """Whether a character is a control character: C0 (below U+0020), DEL or C1."""
+    return unicodedata.category(ch) == "Cc"
+
+
 def _visible(ch: str) -> bool:
     """Whether a character shows: not a space, a format character (zero-width) or a mark
     alone."""
@@ -59,7 +64,7 @@ def _parse_one(raw: Any, index: int) -> LabelSpec:
     if not isinstance(name, str) or not name.strip():
         raise _fail(f"Label {index + 1} needs a non-empty name.")
     name = name.strip()
-    if len(name) > 100 or any(ord(ch) < 32 for ch in name):
+    if len(name) > 100 or any(_control(ch) for ch in name):
         raise _fail(f"Label name {name[:40]!r} is too long or holds control characters.")
     if any(ch in _BIDI_CONTROLS for ch in name) or not any(_visible(ch) for ch in name):
         raise _fail(
@@ -95,10 +100,15 @@ def _parse_group(raw: dict[str, Any], name: str) -> str | None:
     if not isinstance(group, str):
         raise _fail(f"Label {name!r}: group must be a text (the heading it sits under).")
     group = " ".join(group.split())
-    if len(group) > MAX_GROUP_LENGTH or any(ord(ch) < 32 or ch in _BIDI_CONTROLS for ch in group):
+    if len(group) > MAX_GROUP_LENGTH or any(_control(ch) or ch in _BIDI_CONTROLS for ch in group):
         raise _fail(
             f"Label {name!r}: group {group[:40]!r} is longer than {MAX_GROUP_LENGTH} "
             "characters or holds control characters."
+        )
+    if group and not any(_visible(ch) for ch in group):
+        raise _fail(
+            f"Label {name!r}: group {group[:40]!r} holds nothing visible: a group is the "
+            "heading annotators read (leave it empty for none)."
         )
     return group
 
