@@ -65,17 +65,23 @@ def test_orm_refuses_updates_and_deletes(lead):
 )
 def test_database_refuses_raw_updates_and_deletes(lead, statement):
     _three(lead)
-    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute(statement)
+    with (
+        pytest.raises(DatabaseError, match="append-only"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute(statement)
     assert AuditEntry.objects.count() == 3
 
 
 def test_database_refuses_truncate_on_postgres(lead, needs_postgres):
     _three(lead)
-    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute("TRUNCATE audit_auditentry")
+    with (
+        pytest.raises(DatabaseError, match="append-only"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute("TRUNCATE audit_auditentry")
 
 
 def _tamper(sequence: int) -> None:
@@ -125,9 +131,8 @@ def test_purge_deletes_only_old_entries_and_the_chain_still_holds(lead, settings
     assert kept[0].details["deleted"] == 4
     assert audit_verify().ok
     # The flag is down again: deletes are refused after the purge.
-    with pytest.raises(DatabaseError), transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute("DELETE FROM audit_auditentry")
+    with pytest.raises(DatabaseError), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("DELETE FROM audit_auditentry")
 
 
 def test_purge_keeps_recent_entries(lead, settings):
