@@ -5,13 +5,15 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from django.db.models import QuerySet
+from django.utils import timezone
 
 from labeler.audit.chain import entry_hash, time_text
-from labeler.audit.models import AuditChain, AuditEntry
+from labeler.audit.models import Action, AuditChain, AuditEntry
+from labeler.errors import ValidationFailed
 
 ROW_FIELDS = (
     "sequence",
@@ -123,3 +125,53 @@ def _entry_fault(entry: AuditEntry, expected_sequence: int, prev_hash: str) -> s
 def audit_rows(entries: QuerySet[AuditEntry]) -> Iterator[AuditEntry]:
     """The entries one chunk at a time (exports stream them)."""
     return entries.iterator(chunk_size=2000)
+
+
+def audit_filter_parse(
+    query: Any, *, project_id: int | None, may_pick_project: bool
+) -> AuditFilter:
+    """The filter a page's or the API's query string asks for; a bad value is a 400.
+
+    ``project_id``: the one project a lead reads (fixed); ``may_pick_project``: an admin's
+    whole-server view may narrow itself to a project with ``project``.
+    """
+    action = (query.get("action") or "").strip()
+    if action and action not in Action.values:
+        raise ValidationFailed(
+            f"Unknown action {action!r}; use one of {', '.join(Action.values)}.", field="action"
+        )
+    picked = (query.get("project") or "").strip()
+    if picked and may_pick_project:
+        if not (picked.isascii() and picked.isdigit()) or len(picked) > 18:
+            raise ValidationFailed(
+                f"project must be a project id, not {picked!r}.", field="project"
+            )
+        project_id = int(picked)
+    return AuditFilter(
+        project_id=project_id,
+        action=action,
+        actor=(query.get("actor") or "").strip()[:150],
+        since=_day_or_time(query.get("since"), field="since"),
+        until=_day_or_time(query.get("until"), field="until", day_end=True),
+    )
+
+
+def _day_or_time(raw: Any, *, field: str, day_end: bool = False) -> datetime | None:
+    """A date (``2026-11-27``: its start, or for ``until`` its end) or an ISO date-time."""
+    text = (raw or "").strip()
+    if not text:
+        return None
+    try:
+        if len(text) == 10:
+            moment = datetime.combine(date.fromisoformat(text), time.min)
+            moment += timedelta(days=1) if day_end else timedelta()
+        else:
+            moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValidationFailed(
+            f"{field} must be a date (2026-11-27) or an ISO date and time, not {text[:40]!r}.",
+            field=field,
+        ) from None
+    if timezone.is_naive(moment):
+        moment = timezone.make_aware(moment)
+    return moment
