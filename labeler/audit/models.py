@@ -52,7 +52,7 @@ class AuditEntryQuerySet(models.QuerySet["AuditEntry"]):
     def update(self, **kwargs: Any) -> NoReturn:
         raise AppendOnly("Audit entries cannot be changed.")
 
-    def delete(self) -> NoReturn:  # type: ignore[override]
+    def delete(self) -> NoReturn:
         raise AppendOnly("Audit entries cannot be deleted (only the retention purge may).")
 
     def bulk_update(self, *args: Any, **kwargs: Any) -> NoReturn:
