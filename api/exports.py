@@ -339,7 +339,7 @@ class ExportDownloadView(ObjectExportView):
             )
         options = export_options_parse(export.options)
         return FileResponse(
-            export.file.open("rb"),
+            services.export_file_open(export=export),
             as_attachment=True,
             filename=services.export_file_name(self.project, options, export.pk),
             content_type=EXPORTERS[export.format].content_type,

@@ -13,6 +13,7 @@ from rest_framework.routers import DefaultRouter, SimpleRouter
 
 from api.agreement import AgreementView, ConsensusView
 from api.annotations import AnnotationViewSet
+from api.audit import AuditView, ProjectAuditView
 from api.auth import TokenLoginView
 from api.bulk import BulkActionDetailView, BulkActionListView, BulkView
 from api.drift import DriftChecksView
@@ -92,6 +93,8 @@ project_router.register("webhooks", WebhookViewSet, basename="webhook")
 
 urlpatterns = [
     path("auth/token/", TokenLoginView.as_view(), name="token"),
+    path("audit/", AuditView.as_view(), name="audit"),
+    path("projects/<int:project_pk>/audit/", ProjectAuditView.as_view(), name="project-audit"),
     path("projects/<int:project_pk>/next/", NextImageView.as_view(), name="next-image"),
     path("projects/<int:project_pk>/queue/page/", NextPageView.as_view(), name="next-page"),
     # Before the images router: "bulk" is no image id.

@@ -70,7 +70,7 @@ class UserSerializer(StrictInput, serializers.ModelSerializer):
         return attrs
 
     def create(self, validated_data: dict) -> object:
-        return User.objects.create_user(**validated_data)
+        return accounts.account_create_with_password(**validated_data)
 
 
 class InviteSerializer(StrictInput, serializers.Serializer):

@@ -89,6 +89,7 @@ INSTALLED_APPS = [
     "labeler.demo",
     "labeler.idempotency",
     "labeler.outbox",
+    "labeler.audit",
     "api",
 ]
 
@@ -100,6 +101,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Binds the request and its client address for the audit trail's entries.
+    "labeler.http.middleware.AuditRequest",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, so that its 400 still passes the others and gets their headers.
@@ -304,6 +307,8 @@ LABELER_EXPORT_DIRECT_MAX_IMAGES = env_int("LABELER_EXPORT_DIRECT_MAX_IMAGES", 1
 # Finished (or failed) background exports are deleted, file and row, once older than this
 # many days, and beyond the newest this many of a project; 0 turns either rule off.
 LABELER_EXPORT_KEEP_DAYS = env_int("LABELER_EXPORT_KEEP_DAYS", 14)
+# Audit entries older than this many days are purged (hourly by beat); 0 keeps them forever.
+LABELER_AUDIT_KEEP_DAYS = env_int("LABELER_AUDIT_KEEP_DAYS", 400)
 LABELER_EXPORT_KEEP_LAST = env_int("LABELER_EXPORT_KEEP_LAST", 10)
 # Threads an archive export converts HEIC, AVIF and GIF images on while it copies the
 # others: each holds one decode (within LABELER_MAX_DECODE_BYTES) at a time.
@@ -398,6 +403,11 @@ CELERY_BEAT_SCHEDULE = {
     # Exports past LABELER_EXPORT_KEEP_DAYS or LABELER_EXPORT_KEEP_LAST (also after each export).
     "purge-old-exports": {
         "task": Task.EXPORTS_PURGE,
+        "schedule": 3600.0,
+    },
+    # Audit entries past LABELER_AUDIT_KEEP_DAYS (the oldest only; the chain stays checkable).
+    "purge-old-audit-entries": {
+        "task": Task.AUDIT_PURGE,
         "schedule": 3600.0,
     },
     # Work whose sending failed while the broker or the cache was down.

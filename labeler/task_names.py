@@ -11,6 +11,8 @@ from typing import Final
 class Task:
     """Celery tasks' registered names (plain strings, as Celery and the outbox keep them)."""
 
+    # The audit trail's retention
+    AUDIT_PURGE: Final = "worker.tasks.audit_purge"
     # Images
     IMAGE_PREPARE: Final = "worker.tasks.image_prepare"
     IMAGES_PREPARE: Final = "worker.tasks.images_prepare"  # several images, one after another

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from labeler import flows, jobs
 from labeler.annotations import services as annotation_services
+from labeler.audit import services as audit_services
 from labeler.bulk import services as bulk_services
 from labeler.errors import DomainError
 from labeler.exports import retention
@@ -169,6 +170,12 @@ def export_run_small(export_id: int) -> None:
 def exports_purge() -> int:
     """Delete the exports past LABELER_EXPORT_KEEP_DAYS or _KEEP_LAST; returns how many."""
     return retention.exports_purge()
+
+
+@shared_task(name=Task.AUDIT_PURGE)
+def audit_purge() -> int:
+    """Delete the audit entries past LABELER_AUDIT_KEEP_DAYS; returns how many."""
+    return audit_services.audit_purge()
 
 
 @shared_task(name=Task.BULK_RUN, acks_late=True, reject_on_worker_lost=True)

@@ -13,6 +13,8 @@ from typing import Any
 from django.contrib.auth.models import User
 
 from labeler.annotations.models import ImageReservation
+from labeler.audit.models import Action
+from labeler.audit.services import audit_record
 from labeler.errors import ValidationFailed
 from labeler.projects.models import Project, Role
 from labeler.projects.selectors import MAX_NAMED, members_named
@@ -53,4 +55,11 @@ def reservations_replace(
             for who in annotator_ids
         ],
         batch_size=5000,
+    )
+    audit_record(
+        action=Action.RESERVATIONS_CHANGED,
+        actor=by,
+        project=project,
+        target=("images", len(batch), f"{len(batch)} images"),
+        details={"images": len(batch), "annotator_ids": annotator_ids},
     )

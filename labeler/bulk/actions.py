@@ -25,6 +25,8 @@ from labeler.agreement.review_requests import (
 from labeler.annotations.models import FinalLabel, FinalLabelMethod
 from labeler.annotations.reservations import reservation_annotators, reservations_replace
 from labeler.annotations.services import annotations_withdraw, labels_resolve
+from labeler.audit.models import Action as AuditAction
+from labeler.audit.services import audit_record
 from labeler.bulk.selection import IdArray, in_batches
 from labeler.errors import ValidationFailed
 from labeler.exports import services as export_services
@@ -236,6 +238,10 @@ def _reserve(
 
 
 # ---- delete ------------------------------------------------------------------------------
+# How many deleted images' ids an audit entry names (the count is always there).
+AUDIT_IDS_KEPT = 1000
+
+
 def _delete_check(project: Project, params: Mapping[str, Any]) -> dict[str, Any]:
     _only(params, ())
     return {}
@@ -253,6 +259,13 @@ def _delete(
             files.extend(name for name in names if name)
         deleted += images.delete()[1].get(Image._meta.label, 0)
         progress(len(batch))
+    audit_record(
+        action=AuditAction.IMAGES_DELETED,
+        actor=user,
+        project=project,
+        target=("images", len(ids), f"{deleted} images"),
+        details={"deleted": deleted, "image_ids": [int(i) for i in ids[:AUDIT_IDS_KEPT]]},
+    )
     return Outcome(changed=deleted, labels_changed=True, files_to_delete=tuple(files))
 
 

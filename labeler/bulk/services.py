@@ -22,6 +22,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from labeler import cache_keys, flows, jobs
+from labeler.audit.models import Action
+from labeler.audit.services import audit_record
 from labeler.bulk.actions import ACTIONS, Outcome
 from labeler.bulk.models import BulkAction, BulkStatus
 from labeler.bulk.selection import selection_resolve, selection_summary
@@ -84,6 +86,7 @@ def bulk_action(
             created_by=user,
             total=len(ids),
         )
+        _bulk_record(record)
         jobs.enqueue(Task.BULK_RUN, record.pk)  # once this transaction commits
         return record
     with transaction.atomic():
@@ -101,8 +104,26 @@ def bulk_action(
             result=dict(outcome.result or {}),
             finished_at=timezone.now(),
         )
+        _bulk_record(record)
         _after_commit(project, outcome)
     return record
+
+
+def _bulk_record(record: BulkAction) -> None:
+    """The bulk action's audit entry: what, on how many images, with which parameters."""
+    audit_record(
+        action=Action.BULK_ACTION,
+        actor=record.created_by,
+        project=record.project,
+        target=("bulk_action", record.pk, record.action),
+        details={
+            "action": record.action,
+            "params": record.params,
+            "selection": record.selection,
+            "images": record.total,
+            "status": record.status,
+        },
+    )
 
 
 def bulk_authority_check(*, project: Project, user: User | None) -> User:

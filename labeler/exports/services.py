@@ -6,6 +6,7 @@ import logging
 import tempfile
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import User
@@ -18,6 +19,8 @@ from django.utils.text import slugify
 
 from labeler import jobs
 from labeler.agreement.final_labels import final_labels_current
+from labeler.audit.models import Action
+from labeler.audit.services import audit_record
 from labeler.errors import DomainError, ValidationFailed
 from labeler.exports import retention
 from labeler.exports.content_version import export_content_version
@@ -58,7 +61,8 @@ def export_check(*, project: Project, options: ExportOptions) -> int:
 
 
 def export_direct_check(*, project: Project, options: ExportOptions) -> None:
-    """Refuse a direct download above LABELER_EXPORT_DIRECT_MAX_IMAGES images."""
+    """Refuse a direct download above LABELER_EXPORT_DIRECT_MAX_IMAGES images; one let
+    through is recorded in the audit trail (the reader from the request)."""
     count = export_check(project=project, options=options)
     limit = settings.LABELER_EXPORT_DIRECT_MAX_IMAGES
     if count > limit:
@@ -68,6 +72,12 @@ def export_direct_check(*, project: Project, options: ExportOptions) -> None:
             count=count,
             limit=limit,
         )
+    audit_record(
+        action=Action.EXPORT_DOWNLOADED,
+        project=project,
+        target=("export", "direct", options.format),
+        details={"direct": True, "images": count, "options": options.as_dict()},
+    )
 
 
 def export_file_name(project: Project, options: ExportOptions, export_id: int | None) -> str:
@@ -115,6 +125,13 @@ def export_request(
         base_url=base_url,
         total=total,
         content_version=version,
+    )
+    audit_record(
+        action=Action.EXPORT_CREATED,
+        actor=user,
+        project=project,
+        target=("export", export.pk, export.format),
+        details={"images": total, "options": export.options},
     )
     jobs.enqueue(export_lane(format=export.format, total=total), export.pk)
     return ExportStarted(export, reused=False)
@@ -260,6 +277,17 @@ def _reason(exc: Exception) -> str:
 
 
 @transaction.atomic
+def export_file_open(*, export: Export) -> Any:
+    """The finished export's file, opened for reading; the download is audited."""
+    audit_record(
+        action=Action.EXPORT_DOWNLOADED,
+        project=export.project_id,
+        target=("export", export.pk, export.format),
+        details={"direct": False, "size_bytes": export.size_bytes},
+    )
+    return export.file.open("rb")
+
+
 def export_delete(*, export: Export) -> None:
     """Delete an export; its file is deleted from storage once that commits."""
     name = export.file.name

@@ -61,6 +61,14 @@ def username_normalise(username: str) -> str:
     return unicodedata.normalize("NFKC", username).strip().casefold()
 
 
+def request_address(request: HttpRequest | Request | None) -> str:
+    """The client's address as DRF identifies it (``NUM_PROXIES``), whole; "" if unknown."""
+    if request is None:
+        return ""
+    # get_ident reads only headers and META, which a plain HttpRequest has as well.
+    return (BaseThrottle().get_ident(cast(Request, request)) or "")[:64]
+
+
 def client_address(request: HttpRequest | Request | None) -> str:
     """The client's address as DRF identifies it (``NUM_PROXIES``); an IPv6 one as its /64.
 

@@ -9,7 +9,9 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
 from rest_framework.views import APIView
 
+from labeler.audit.context import audit_request_bound
 from labeler.errors import ValidationFailed
+from labeler.http.login_throttle import request_address
 from labeler.text_in import (
     data_refuse_unsafe,
     fields_encoding,
@@ -109,3 +111,20 @@ def _refusal(request: HttpRequest, refusal: ValidationFailed) -> HttpResponse:
         }
         return JsonResponse(body, status=400)
     return HttpResponseBadRequest(refusal.message, content_type="text/plain; charset=utf-8")
+
+
+class AuditRequest:
+    """Binds the request and its client's address for the audit trail while it is served.
+
+    The address is DRF's client identification (``NUM_PROXIES``, as the login throttle
+    reads it), kept whole (the throttle counts an IPv6 address's /64; an audit entry keeps
+    the address itself). Services then record who and from where without being handed
+    the request (``labeler.audit.context``).
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        with audit_request_bound(request, request_address(request)):
+            return self.get_response(request)

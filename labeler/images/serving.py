@@ -9,9 +9,12 @@ import struct
 
 from django.http import FileResponse
 
+from labeler.audit.models import Action
+from labeler.audit.services import audit_record
 from labeler.images.decoding import DecodeRefused
+from labeler.images.links import file_project
 from labeler.images.references import CONTENT_TYPES, file_open, is_reference
-from labeler.images.served import image_bytes_for
+from labeler.images.served import image_bytes_for, is_original
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +52,7 @@ def stored_file_response(
     An image read in place (``labeler.images.references``) is served from where it lies,
     its type named by its key's image extension, the only ones registered.
     """
+    asked = name
     try:
         name = image_bytes_for(name=name, originals=originals)
         handle = file_open(name)
@@ -66,6 +70,8 @@ def stored_file_response(
         return None
     extension = posixpath.splitext(name)[1].lstrip(".").lower()
     content_type = (CONTENT_TYPES if is_reference(name) else STORED_CONTENT_TYPES).get(extension)
+    if originals and is_original(asked):
+        _original_served_record(asked, download_name)
     response = FileResponse(handle, content_type=content_type or "application/octet-stream")
     response["Cache-Control"] = f"private, max-age={max(max_age, 0)}, immutable"
     response["X-Content-Type-Options"] = "nosniff"
@@ -75,3 +81,13 @@ def stored_file_response(
         f'{disposition}; filename="{SAFE_NAME.sub("_", download_name or posixpath.basename(name))}"'
     )
     return response
+
+
+def _original_served_record(name: str, download_name: str | None) -> None:
+    """An original's bytes handed out (to a lead or an admin, or by an export's signed
+    link): one audit entry, the reader taken from the request."""
+    audit_record(
+        action=Action.ORIGINAL_DOWNLOADED,
+        project=file_project(name),
+        target=("file", posixpath.basename(name)[:64], download_name or name),
+    )

@@ -24,6 +24,8 @@ from django.utils import timezone
 
 from labeler import jobs
 from labeler.annotations.models import FinalLabel
+from labeler.audit.models import Action
+from labeler.audit.services import audit_record
 from labeler.errors import DomainError, NotFound, PermissionDenied, ValidationFailed
 from labeler.images.links import file_reader, link_signed, link_state
 from labeler.predictions.models import ModelPackage, ModelVersion, PackageStatus
@@ -188,6 +190,13 @@ def package_file_open(
     if not path.is_file():
         raise NotFound("This file of the package is missing: ask for the download again.")
     file_name, content_type = FILES[kind]
+    audit_record(
+        action=Action.MODEL_DOWNLOADED,
+        actor=User.objects.filter(pk=user_id).first(),
+        project=version.project_id,
+        target=("model_version", version.pk, f"version {version.version} {kind}"),
+        details={"file": kind},
+    )
     remaining = issued + int(settings.LABELER_FILE_LINK_SECONDS) - int(timezone.now().timestamp())
     return PackageFile(
         path=path,

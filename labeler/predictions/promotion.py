@@ -9,6 +9,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from labeler import jobs
+from labeler.audit.models import Action
+from labeler.audit.services import audit_record
 from labeler.predictions.announcements import model_promoted_announce
 from labeler.predictions.comparison import BETTER, SAME, WORSE
 from labeler.predictions.models import ModelVersion
@@ -139,6 +141,14 @@ def model_version_promote(
         f"Promoted by {promoted_by.get_username()}." if promoted_by else "Promoted."
     )
     version.save(update_fields=["is_current", "promoted_at", "promoted_by", "promotion_note"])
+    audit_record(
+        action=Action.MODEL_PROMOTED,
+        actor=promoted_by,
+        actor_name="" if promoted_by else "automatic",
+        project=version.project_id,
+        target=("model_version", version.pk, f"version {version.version}"),
+        details={"before": previous, "after": version.version, "note": version.promotion_note},
+    )
     jobs.enqueue(Task.PRELABEL_DISPATCH, version.pk)
     model_promoted_announce(version=version, previous=previous, automatic=promoted_by is None)
     return version

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import smtplib
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import User
@@ -30,6 +31,8 @@ from django.utils import timezone
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
+from labeler.audit.models import Action
+from labeler.audit.services import audit_record
 from labeler.errors import Conflict, DomainError, ValidationFailed
 from labeler.projects.models import AccountLinks
 
@@ -112,7 +115,36 @@ def account_create(
                 user.save()
         except IntegrityError as exc:  # the same name made by another request meanwhile
             raise Conflict(f"The username {username!r} is taken.", field="username") from exc
+        _created_record(user)
     return user
+
+
+def account_create_with_password(*, password: str, **fields: Any) -> User:
+    """A new active account with the password given (already validated by the caller)."""
+    with transaction.atomic():
+        user = User.objects.create_user(password=password, **fields)
+        _created_record(user)
+    return user
+
+
+def _created_record(user: User) -> None:
+    audit_record(
+        action=Action.ACCOUNT_CREATED,
+        target=("user", user.pk, user.username),
+        details={"after": {"is_staff": user.is_staff, "is_superuser": user.is_superuser}},
+    )
+
+
+def account_flags_changed(*, user: User, before: dict[str, bool]) -> None:
+    """Record a change of an account's staff or admin flags (``before``: the flags as
+    they were; the user holds them as they are), in the change's transaction."""
+    after = {name: bool(getattr(user, name)) for name in before}
+    if after != before:
+        audit_record(
+            action=Action.ACCOUNT_FLAGS_CHANGED,
+            target=("user", user.pk, user.username),
+            details={"before": before, "after": after},
+        )
 
 
 def account_link_send(*, user: User, base_url: str, kind: str = INVITE) -> LinkSent:
@@ -152,6 +184,12 @@ def account_set_active(*, user: User, active: bool, by: User) -> User:
         if user.is_active != active:
             user.is_active = active
             user.save(update_fields=["is_active"])
+            audit_record(
+                action=Action.ACCOUNT_ACTIVE_CHANGED,
+                actor=by,
+                target=("user", user.pk, user.username),
+                details={"before": not active, "after": active},
+            )
         if not active:  # every link sent so far dies, whatever happens to the account later
             AccountLinks.objects.update_or_create(
                 user=user, defaults={"revoked_at": timezone.now()}

@@ -72,4 +72,9 @@ class AccountAdmin(UserAdmin):
                 accounts.account_set_active(user=obj, active=active, by=by)
             except DomainError as refused:
                 self.message_user(request, str(refused), level=messages.ERROR)
+        flags = [name for name in ("is_staff", "is_superuser") if name in form.changed_data]
         super().save_model(request, obj, form, change)
+        if change and flags:  # the admin's change form is one transaction
+            accounts.account_flags_changed(
+                user=obj, before={name: form.initial.get(name, False) for name in flags}
+            )

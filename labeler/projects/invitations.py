@@ -36,6 +36,8 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
+from labeler.audit.models import Action
+from labeler.audit.services import audit_record
 from labeler.errors import Conflict, DomainError, NotFound, PermissionDenied, ValidationFailed
 from labeler.projects import accounts, selectors, services
 from labeler.projects.accounts import MailFailed
@@ -134,6 +136,13 @@ def invitation_create(
     link = base_url.rstrip("/") + reverse("join", kwargs={"token": token})
     if email:
         _mail(invitation, link=link, by=by)
+    audit_record(
+        action=Action.INVITATION_CREATED,
+        actor=by,
+        project=project,
+        target=("invitation", invitation.pk, email or "link"),
+        details={"role": role, "email": email, "days": days, "max_uses": invitation.max_uses},
+    )
     return InvitationMade(invitation=invitation, link=link)
 
 
@@ -148,6 +157,13 @@ def invitation_revoke(*, invitation: Invitation, by: User) -> Invitation:
         invitation.revoked_at = timezone.now()
         Invitation.objects.filter(pk=invitation.pk, revoked_at=None).update(
             revoked_at=invitation.revoked_at
+        )
+        audit_record(
+            action=Action.INVITATION_REVOKED,
+            actor=by,
+            project=invitation.project,
+            target=("invitation", invitation.pk, invitation.email or "link"),
+            details={"role": invitation.role},
         )
     return invitation
 

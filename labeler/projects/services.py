@@ -13,6 +13,8 @@ from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 
 from labeler import jobs
+from labeler.audit.models import Action
+from labeler.audit.services import audit_record
 from labeler.errors import Conflict, ValidationFailed
 from labeler.projects.labels import LabelSpec, labels_parse
 from labeler.projects.models import Label, Membership, Project, Role
@@ -69,6 +71,13 @@ def project_create(
         for i, s in enumerate(specs)
     )
     Membership.objects.create(project=project, user=creator, role=Role.LEAD)
+    audit_record(
+        action=Action.PROJECT_CREATED,
+        actor=creator,
+        project=project,
+        target=("project", project.pk, project.name),
+        details={"after": {"name": project.name, "multi_label": multi_label, **cleaned}},
+    )
     return project
 
 
@@ -78,6 +87,7 @@ def project_update(*, project: Project, **changes: Any) -> Project:
     project = Project.objects.select_for_update().get(pk=project.pk)
     _check_name(changes.get("name"))
     cleaned = settings_check(changes, project)
+    before = _audited_values(project, changes, cleaned)
     multi_label = changes.get("multi_label", project.multi_label)
     if multi_label is False and project.multi_label:
         _check_can_become_single_label(project)
@@ -92,7 +102,33 @@ def project_update(*, project: Project, **changes: Any) -> Project:
     for field, value in cleaned.items():
         setattr(project, field, value)
     project.save()
+    _settings_change_record(project, before, _audited_values(project, changes, cleaned))
     return project
+
+
+def _audited_values(project: Project, changes: dict[str, Any], cleaned: dict[str, Any]) -> dict:
+    """The project's values of the fields a change names (labels as their names)."""
+    names = [f for f in ("name", "instructions", "multi_label") if f in changes] + list(cleaned)
+    values: dict[str, Any] = {name: getattr(project, name) for name in names}
+    if "labels" in changes:
+        values["labels"] = list(project.labels.order_by("position").values_list("name", flat=True))
+    return values
+
+
+def _settings_change_record(project: Project, before: dict, after: dict) -> None:
+    """One audit entry naming each changed value before and after (none if nothing changed)."""
+    changed = [name for name in after if before.get(name) != after[name]]
+    if not changed:
+        return
+    audit_record(
+        action=Action.PROJECT_SETTINGS_CHANGED,
+        project=project,
+        target=("project", project.pk, project.name),
+        details={
+            "before": {name: before.get(name) for name in changed},
+            "after": {name: after[name] for name in changed},
+        },
+    )
 
 
 def _check_can_become_single_label(project: Project) -> None:
@@ -162,6 +198,12 @@ def project_delete(*, project: Project) -> None:
             images.values_list("file", "thumbnail", "display", "converted").iterator()
         )
         names += [(name,) for name in project.exports.values_list("file", flat=True)]
+        audit_record(
+            action=Action.PROJECT_DELETED,
+            project=project,
+            target=("project", project.pk, project.name),
+            details={"images": images.count()},
+        )
         project.delete()
     files = [name for pair in names for name in pair if name]
     for start in range(0, len(files), 1000):
@@ -179,11 +221,19 @@ def membership_set(*, project: Project, user: User, role: str) -> tuple[Membersh
     membership, created = Membership.objects.get_or_create(
         project=project, user=user, defaults={"role": role}
     )
+    before = None if created else membership.role
     if not created and membership.role != role:
         if membership.role == Role.LEAD:
             _check_not_last_lead(project, membership)
         membership.role = role
         membership.save(update_fields=["role"])
+    if before != role:
+        audit_record(
+            action=Action.ROLE_SET,
+            project=project,
+            target=("user", user.pk, user.get_username()),
+            details={"before": before, "after": role},
+        )
     return membership, created
 
 
@@ -197,6 +247,12 @@ def membership_remove(*, membership: Membership) -> None:
     if current.role == Role.LEAD:
         _check_not_last_lead(membership.project, current)
     current.delete()
+    audit_record(
+        action=Action.ROLE_REMOVED,
+        project=membership.project,
+        target=("user", current.user_id, current.user.get_username()),
+        details={"before": current.role, "after": None},
+    )
 
 
 def _lock_memberships(project: Project) -> None:

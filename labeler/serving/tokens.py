@@ -18,6 +18,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from labeler import text_in
+from labeler.audit.models import Action
+from labeler.audit.services import audit_record
 from labeler.errors import NotFound, ValidationFailed
 from labeler.projects.models import Project
 from labeler.serving.models import PredictToken
@@ -56,6 +58,13 @@ def predict_token_issue(*, project: Project, name: str, created_by: User | None)
         prefix=key[: len(KEY_PREFIX) + 6],
         created_by=created_by,
     )
+    audit_record(
+        action=Action.TOKEN_ISSUED,
+        actor=created_by,
+        project=project,
+        target=("predict_token", token.pk, f"{cleaned} ({token.prefix}...)"),
+        details={"name": cleaned, "prefix": token.prefix},
+    )
     return IssuedToken(token=token, key=key)
 
 
@@ -68,6 +77,12 @@ def predict_token_revoke(*, project: Project, token_id: int) -> PredictToken:
     if token.revoked_at is None:
         token.revoked_at = timezone.now()
         token.save(update_fields=["revoked_at"])
+        audit_record(
+            action=Action.TOKEN_REVOKED,
+            project=project,
+            target=("predict_token", token.pk, f"{token.name} ({token.prefix}...)"),
+            details={"name": token.name, "prefix": token.prefix},
+        )
     return token
 
 

@@ -7,6 +7,7 @@ from django.urls import path
 from labeler.web import (
     agreement,
     annotator_gate,
+    audit,
     browse,
     dataset_import,
     duplicates,
@@ -55,6 +56,8 @@ urlpatterns = [
     ),
     path("projects/<int:project_id>/export/", exports.export_page, name="project-export"),
     path("projects/<int:project_id>/import/", dataset_import.import_page, name="project-import"),
+    path("audit/", audit.audit_page, name="audit"),
+    path("projects/<int:project_id>/audit/", audit.project_audit_page, name="project-audit"),
     path(
         "projects/<int:project_id>/throughput/",
         throughput.throughput_page,

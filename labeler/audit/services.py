@@ -1,0 +1,114 @@
+"""Writing the audit trail: ``audit_record`` (its one writer) and the retention purge."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from labeler.audit.chain import canonical_details, entry_hash
+from labeler.audit.context import bound_address, bound_user
+from labeler.audit.models import Action, AuditChain, AuditEntry
+
+# Target of an entry: (type, id, text), e.g. ("export", 12, "export 12 (coco)").
+Target = tuple[str, Any, str]
+
+
+def _chain_locked() -> AuditChain:
+    """The chain's head row, locked until the transaction ends (made on first use)."""
+    AuditChain.objects.get_or_create(pk=1)
+    return AuditChain.objects.select_for_update().get(pk=1)
+
+
+def audit_record(
+    *,
+    action: str,
+    actor: Any = None,
+    project: Any = None,
+    target: Target | None = None,
+    details: dict[str, Any] | None = None,
+    address: str | None = None,
+    actor_name: str = "",
+) -> AuditEntry:
+    """Append one entry to the chain, in the caller's transaction (or its own).
+
+    ``actor`` defaults to the bound request's user and ``address`` to its client address
+    (``labeler.audit.context``); ``actor_name`` names an actor with no account (a failed
+    login's username). ``project`` is a project or its id. Call it inside the change's
+    transaction so the entry and the change are kept or undone together.
+    """
+    if action not in Action.values:
+        raise ValueError(f"Unknown audit action: {action!r}")
+    actor = actor if actor is not None else bound_user()
+    target_type, target_id, target_text = target or ("", "", "")
+    with transaction.atomic():
+        chain = _chain_locked()
+        fields: dict[str, Any] = {
+            "sequence": chain.last_sequence + 1,
+            "at": timezone.now(),
+            "actor_id": actor.pk if actor is not None else None,
+            "actor_name": (actor.get_username() if actor is not None else actor_name)[:150],
+            "address": (address if address is not None else bound_address())[:64],
+            "action": action,
+            "project_id": getattr(project, "pk", project),
+            "project_name": str(getattr(project, "name", ""))[:200],
+            "target_type": target_type[:40],
+            "target_id": str(target_id)[:64],
+            "target_text": str(target_text)[:300],
+            "details": canonical_details(details or {}),
+        }
+        digest = entry_hash(fields, chain.last_hash)
+        entry = AuditEntry(**fields, prev_hash=chain.last_hash, hash=digest)
+        entry.save()
+        AuditChain.objects.filter(pk=1).update(last_sequence=entry.sequence, last_hash=digest)
+    return entry
+
+
+def audit_purge(*, now: Any = None) -> int:
+    """Delete the entries older than ``LABELER_AUDIT_KEEP_DAYS`` (0 keeps all); returns how many.
+
+    Only a prefix of the chain goes: the newest purged entry's sequence and hash become the
+    anchor the first kept entry is checked against. The database triggers let these rows
+    go only inside this transaction (PostgreSQL: ``SET LOCAL labeler.audit_purge``, the
+    sequence purged through; SQLite: the chain row's ``purge_through``). The purge itself
+    is recorded.
+    """
+    days = int(settings.LABELER_AUDIT_KEEP_DAYS)
+    if days <= 0:
+        return 0
+    cutoff = (now or timezone.now()) - timedelta(days=days)
+    with transaction.atomic():
+        _chain_locked()
+        last_old = AuditEntry.objects.filter(at__lt=cutoff).order_by("-sequence").first()
+        if last_old is None:
+            return 0
+        through = last_old.sequence
+        deleted = _prefix_delete(through)
+        AuditChain.objects.filter(pk=1).update(anchor_sequence=through, anchor_hash=last_old.hash)
+        audit_record(
+            action=Action.AUDIT_PURGED,
+            actor_name="system",
+            details={"deleted": deleted, "through_sequence": through, "keep_days": days},
+        )
+    return deleted
+
+
+def _prefix_delete(through: int) -> int:
+    """Delete the entries numbered up to ``through``, as the triggers allow (raw SQL: the
+    ORM's delete is refused on purpose)."""
+    table = AuditEntry._meta.db_table
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SELECT set_config('labeler.audit_purge', %s, true)", [str(through)])
+        else:
+            AuditChain.objects.filter(pk=1).update(purge_through=through)
+        cursor.execute(f"DELETE FROM {table} WHERE sequence <= %s", [through])
+        deleted = cursor.rowcount
+        if connection.vendor == "postgresql":
+            cursor.execute("SELECT set_config('labeler.audit_purge', '', true)")
+        else:
+            AuditChain.objects.filter(pk=1).update(purge_through=0)
+    return deleted
