@@ -8,6 +8,7 @@ them, which the append-only rule forbids (the database triggers refuse any UPDAT
 
 from __future__ import annotations
 
+import json
 from typing import Any, NoReturn
 
 from django.db import models
@@ -98,6 +99,11 @@ class AuditEntry(models.Model):
 
     def delete(self, *args: Any, **kwargs: Any) -> NoReturn:
         raise AppendOnly("Audit entries cannot be deleted (only the retention purge may).")
+
+    @property
+    def details_json(self) -> str:
+        """The details as JSON, as the CSV and JSONL exports give them."""
+        return json.dumps(self.details, ensure_ascii=False, sort_keys=True)
 
 
 class AuditChain(models.Model):

@@ -21,7 +21,11 @@ def logged_in(user) -> Client:
 def test_lead_sees_own_project_entries_with_filters(project, lead, annotator):
     other = ProjectFactory(name="Elsewhere")
     audit_record(
-        action=Action.EXPORT_CREATED, actor=lead, project=project, target=("export", 1, "json")
+        action=Action.EXPORT_CREATED,
+        actor=lead,
+        project=project,
+        target=("export", 1, "json"),
+        details={"format": "json", "images": 3},
     )
     audit_record(action=Action.LOGIN, actor=lead, project=project)
     audit_record(
@@ -34,6 +38,8 @@ def test_lead_sees_own_project_entries_with_filters(project, lead, annotator):
     )
     page = client.get(f"/projects/{project.pk}/audit/?action=export_created").content.decode()
     assert page.count('data-action="export_created"') == 1 and "zq-secret" not in page
+    # The details read as JSON, as the downloads give them.
+    assert "{&quot;format&quot;: &quot;json&quot;, &quot;images&quot;: 3}" in page
     assert 'data-action="login"' not in page
     assert logged_in(annotator).get(f"/projects/{project.pk}/audit/").status_code == 403
     assert client.get("/audit/").status_code == 403
