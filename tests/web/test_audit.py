@@ -33,7 +33,7 @@ def test_lead_sees_own_project_entries_with_filters(project, lead, annotator):
     )
     client = logged_in(lead)
     assert (
-        'href="/projects/%d/audit/"' % project.pk
+        f'href="/projects/{project.pk}/audit/"'
         in client.get(f"/projects/{project.pk}/").content.decode()
     )
     page = client.get(f"/projects/{project.pk}/audit/?action=export_created").content.decode()
