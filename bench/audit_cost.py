@@ -4,7 +4,7 @@ The loop (``next`` then an annotation, through the real API with a token, in pro
 SQLite) writes no audit entry: the trail's cost there is its middleware binding each
 request's address (``labeler.http.middleware.AuditRequest``). The same loop is timed with
 the middleware on and off, in alternating blocks over the same project, and the ratio of
-the medians printed; the brief's budget is 5 %. Run: ``make bench-audit``.
+the medians printed; the budget is 5 %. Run: ``make bench-audit``.
 """
 
 from __future__ import annotations
