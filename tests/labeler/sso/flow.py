@@ -8,7 +8,7 @@ from urllib.parse import parse_qs, urljoin, urlsplit
 
 import requests
 
-from tests.labeler.sso.conftest import PASSWORD
+from tests.oidc_provider.fixtures import PASSWORD
 
 
 def follow(session: requests.Session, url: str, *, until: str = "") -> requests.Response:

@@ -14,8 +14,8 @@ from django.utils.module_loading import import_string
 from labeler.projects.models import Membership, Role
 from labeler.sso.models import STAFF, GroupRoleMapping, OidcIdentity, RoleGrant
 from tests.factories import ProjectFactory, UserFactory, add_member
-from tests.labeler.sso.conftest import provider_user
 from tests.labeler.sso.flow import callback_address, follow, sign_in
+from tests.oidc_provider.fixtures import provider_user
 from tests.oidc_provider.server import public_pem, rsa_private_pem
 
 pytestmark = pytest.mark.slow

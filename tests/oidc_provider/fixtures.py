@@ -1,4 +1,5 @@
-"""A real OpenID Connect provider for the single sign-on tests, and labeler pointed at it."""
+"""Fixtures: a real OpenID Connect provider for the single sign-on tests (one a run, started
+on first use), and labeler pointed at it. A plugin of tests/conftest.py."""
 
 from __future__ import annotations
 
