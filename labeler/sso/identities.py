@@ -19,6 +19,7 @@ from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from labeler.errors import Conflict
 from labeler.projects import accounts
 from labeler.sso.models import OidcIdentity
 from labeler.sso.roles import roles_sync
@@ -39,7 +40,13 @@ def identity_login(*, issuer: str, claims: dict[str, Any]) -> User:
         )
         if identity is None:
             user = _linked_by_email(claims) or _user_create(claims)
-            identity = OidcIdentity.objects.create(user=user, issuer=issuer, subject=subject)
+            try:
+                with transaction.atomic():
+                    identity = OidcIdentity.objects.create(
+                        user=user, issuer=issuer, subject=subject
+                    )
+            except IntegrityError as exc:  # a first sign-in of the same account at once
+                raise Conflict("This account is being signed in already; try again.") from exc
         user = identity.user
         _details_update(user, claims)
         identity.last_login_at = timezone.now()

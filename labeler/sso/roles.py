@@ -21,7 +21,7 @@ from labeler.sso.models import STAFF, GroupRoleMapping, RoleGrant
 
 logger = logging.getLogger(__name__)
 
-RANK = {Role.ANNOTATOR: 1, Role.REVIEWER: 2, Role.LEAD: 3}
+RANK: dict[str, int] = {Role.ANNOTATOR: 1, Role.REVIEWER: 2, Role.LEAD: 3}
 
 
 def roles_wanted(groups: Iterable[str]) -> tuple[bool, dict[int, str]]:
@@ -29,11 +29,11 @@ def roles_wanted(groups: Iterable[str]) -> tuple[bool, dict[int, str]]:
     mappings = GroupRoleMapping.objects.filter(group__in=set(groups)).values_list(
         "project_id", "role"
     )
-    staff, roles = False, {}
+    staff, roles = False, dict[int, str]()
     for project_id, role in mappings:
         if role == STAFF:
             staff = True
-        elif RANK[role] > RANK.get(roles.get(project_id), 0):
+        elif RANK[role] > RANK.get(roles.get(project_id, ""), 0):
             roles[project_id] = role
     return staff, roles
 
@@ -42,7 +42,10 @@ def roles_wanted(groups: Iterable[str]) -> tuple[bool, dict[int, str]]:
 def roles_sync(*, user: User, groups: Iterable[str]) -> None:
     """Give ``user`` the roles their groups map to and take back those the groups dropped."""
     staff, wanted = roles_wanted(groups)
-    grants = {g.project_id: g for g in RoleGrant.objects.select_for_update().filter(user=user)}
+    # The user's grants locked (not their projects: membership changes lock those), so
+    # that two logins of one user at once apply one after the other.
+    locked = RoleGrant.objects.select_for_update(of=("self",)).select_related("project")
+    grants = {g.project_id: g for g in locked.filter(user=user)}
     _staff_sync(user, staff, grants.pop(None, None))
     for project in Project.objects.filter(pk__in=wanted.keys()):
         _role_give(user, project, wanted[project.pk], grants.pop(project.pk, None))
@@ -84,7 +87,7 @@ def _role_give(user: User, project: Project, role: str, grant: RoleGrant | None)
 
 
 def _role_take_back(user: User, grant: RoleGrant) -> None:
-    membership = Membership.objects.filter(project_id=grant.project_id, user=user).first()
+    membership = Membership.objects.filter(project=grant.project, user=user).first()
     if membership is not None and membership.role == grant.role:
         try:
             if grant.previous_role:

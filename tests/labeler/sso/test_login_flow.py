@@ -189,3 +189,15 @@ def test_sso_pages_absent_when_not_configured(live_server):
     assert page.status_code == 200 and "Sign in with" not in page.text
     for route in ("/sso/login/", "/sso/callback/?code=x&state=y"):
         assert requests.get(f"{live_server.url}{route}", timeout=20).status_code == 404
+
+
+def test_deactivated_account_is_refused(sso, live_server, signals):
+    """A deactivated account stays out, however the provider vouches for it."""
+    provider_user(sso, "ivan", [])
+    sign_in(live_server.url, "ivan")
+    User.objects.filter(username="ivan").update(is_active=False)
+
+    _, page = sign_in(live_server.url, "ivan")
+
+    assert page.status_code == 403 and "deactivated" in page.text
+    assert signals["in"] == ["ivan"] and len(signals["failed"]) == 1
