@@ -54,12 +54,14 @@ def roles_sync(*, user: User, groups: Iterable[str]) -> None:
 
 
 def _staff_sync(user: User, wanted: bool, grant: RoleGrant | None) -> None:
+    if grant is not None and not user.is_staff:
+        grant.delete()  # taken away by hand since the mapping gave it
+        grant = None
     if wanted and not user.is_staff:
         accounts.account_set_staff(user=user, staff=True)
         RoleGrant.objects.create(user=user, project=None, role=STAFF)
     elif not wanted and grant is not None:
-        if user.is_staff:
-            accounts.account_set_staff(user=user, staff=False)
+        accounts.account_set_staff(user=user, staff=False)
         grant.delete()
 
 

@@ -92,3 +92,19 @@ def test_mapping_needs_a_project_except_for_staff():
         GroupRoleMapping.objects.create(group="g", project=None, role=Role.LEAD)
     with pytest.raises(IntegrityError), transaction.atomic():
         GroupRoleMapping.objects.create(group="g", project=ProjectFactory(), role=STAFF)
+
+
+def test_staff_taken_away_by_hand_then_given_again():
+    """An admin role the mapping gave, removed by hand: the group gives it again at the
+    next login, and takes it back once the group goes."""
+    user = UserFactory()
+    GroupRoleMapping.objects.create(group="admins", project=None, role=STAFF)
+    roles_sync(user=user, groups=["admins"])
+    user.is_staff = False
+    user.save()
+    roles_sync(user=user, groups=["admins"])
+    user.refresh_from_db()
+    assert user.is_staff and RoleGrant.objects.filter(user=user).count() == 1
+    roles_sync(user=user, groups=[])
+    user.refresh_from_db()
+    assert not user.is_staff and not RoleGrant.objects.exists()
