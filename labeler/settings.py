@@ -90,6 +90,7 @@ INSTALLED_APPS = [
     "labeler.idempotency",
     "labeler.outbox",
     "labeler.audit",
+    "labeler.sso",
     "api",
 ]
 
@@ -149,7 +150,8 @@ CACHES = {
 # (labeler.http.sessions: Django's cached_db, which also serves sessions while the cache is down).
 SESSION_ENGINE = "labeler.http.sessions"
 # Django's backend, with the session's user read by a fixed statement (labeler.http.backends).
-AUTHENTICATION_BACKENDS = ["labeler.http.backends.UserBackend"]
+# Single sign-on's (labeler.sso.backend) answers nothing until OIDC_RP_CLIENT_ID is set.
+AUTHENTICATION_BACKENDS = ["labeler.http.backends.UserBackend", "labeler.sso.backend.OidcBackend"]
 
 # Database: DATABASE_URL (postgres://user:pass@host:5432/name or sqlite:///path);
 # the default is a SQLite file under var/.
@@ -607,6 +609,32 @@ else:
 # while after this many failures for one username from one address (labeler.http.login_throttle).
 LABELER_LOGIN_MAX_FAILURES = env_int("LABELER_LOGIN_MAX_FAILURES", 5)
 LABELER_LOGIN_LOCKOUT_SECONDS = env_int("LABELER_LOGIN_LOCKOUT_SECONDS", 15 * 60)
+# Single sign-on with OpenID Connect (labeler.sso, docs/configuration.md): on once the
+# client id and the provider's issuer are set. Endpoints not given are read from the
+# issuer's /.well-known/openid-configuration; ID tokens are checked against its JWKS.
+OIDC_RP_CLIENT_ID = os.environ.get("OIDC_RP_CLIENT_ID", "")
+OIDC_RP_CLIENT_SECRET = os.environ.get("OIDC_RP_CLIENT_SECRET", "")
+OIDC_OP_ISSUER = os.environ.get("OIDC_OP_ISSUER", "")
+OIDC_OP_AUTHORIZATION_ENDPOINT = os.environ.get("OIDC_OP_AUTHORIZATION_ENDPOINT", "")
+OIDC_OP_TOKEN_ENDPOINT = os.environ.get("OIDC_OP_TOKEN_ENDPOINT", "")
+OIDC_OP_USER_ENDPOINT = os.environ.get("OIDC_OP_USER_ENDPOINT", "")
+OIDC_OP_JWKS_ENDPOINT = os.environ.get("OIDC_OP_JWKS_ENDPOINT", "")
+OIDC_RP_SIGN_ALGO = os.environ.get("OIDC_RP_SIGN_ALGO") or "RS256"
+OIDC_RP_SCOPES = os.environ.get("OIDC_RP_SCOPES") or "openid email profile"
+OIDC_USE_PKCE = env_bool("OIDC_USE_PKCE", True)
+# Seconds to wait for the provider before telling the user it cannot be reached.
+OIDC_TIMEOUT = env_int("OIDC_TIMEOUT", 10)
+OIDC_AUTHENTICATE_CLASS = "labeler.web.sso.SsoLoginView"
+OIDC_CALLBACK_CLASS = "labeler.web.sso.SsoCallbackView"
+LOGIN_REDIRECT_URL_FAILURE = "login"
+# The login page's button: "Sign in with <name>"; the local form hidden when asked.
+LABELER_OIDC_PROVIDER_NAME = os.environ.get("LABELER_OIDC_PROVIDER_NAME") or "single sign-on"
+LABELER_OIDC_HIDE_LOCAL_LOGIN = env_bool("LABELER_OIDC_HIDE_LOCAL_LOGIN", False)
+# The claim listing the user's groups, mapped to roles by the admin's group mappings.
+LABELER_OIDC_GROUPS_CLAIM = os.environ.get("LABELER_OIDC_GROUPS_CLAIM") or "groups"
+# Link a first SSO login to the one local account with its verified e-mail (off: see
+# labeler.sso.identities for why).
+LABELER_OIDC_LINK_BY_EMAIL = env_bool("LABELER_OIDC_LINK_BY_EMAIL", False)
 # "Forgot password?" requests per e-mail address an hour (ten times as many per client).
 LABELER_PASSWORD_RESETS_PER_HOUR = env_int("LABELER_PASSWORD_RESETS_PER_HOUR", 3)
 # Join-page forms sent from one client an hour (accounts made from invitation links), and

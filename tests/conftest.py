@@ -20,8 +20,9 @@ from tests.audit_support import audit_table_empty
 from tests.factories import ProjectFactory, UserFactory, add_member, image_bytes
 from tests.reliability.conftest import PrivateRedis
 
-# Every run ends with what it skipped, grouped by why (tests/skipped_summary.py).
-pytest_plugins = ["tests.skipped_summary"]
+# Every run ends with what it skipped, grouped by why (tests/skipped_summary.py); the
+# single sign-on tests' provider (tests/oidc_provider/fixtures.py).
+pytest_plugins = ["tests.skipped_summary", "tests.oidc_provider.fixtures"]
 
 
 @pytest.fixture(autouse=True)

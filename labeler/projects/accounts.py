@@ -90,15 +90,18 @@ def account_create(
     first_name: str = "",
     last_name: str = "",
     is_staff: bool = False,
+    email_required: bool = True,
 ) -> User:
-    """A new active account without a usable password (its owner sets one by the invitation).
+    """A new active account without a usable password (its owner sets one by the invitation,
+    or signs in through the identity provider: ``email_required`` off, for single sign-on).
 
     Raises ValidationFailed for a bad username or e-mail, Conflict when the username is taken.
     """
     username = username.strip()
     email = email.strip()
     _username_check(username)
-    _email_check(email)
+    if email or email_required:
+        _email_check(email)
     with transaction.atomic():
         if User.objects.filter(username__iexact=username).exists():
             raise Conflict(f"The username {username!r} is taken.", field="username")
@@ -194,6 +197,14 @@ def account_set_active(*, user: User, active: bool, by: User) -> User:
             AccountLinks.objects.update_or_create(
                 user=user, defaults={"revoked_at": timezone.now()}
             )
+    return user
+
+
+def account_set_staff(*, user: User, staff: bool) -> User:
+    """Make ``user`` a server admin (``is_staff``) or no longer one."""
+    if user.is_staff != staff:
+        user.is_staff = staff
+        user.save(update_fields=["is_staff"])
     return user
 
 

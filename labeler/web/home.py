@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from django.conf import settings
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.models import User
 from django.db import DatabaseError, connection
@@ -20,6 +21,7 @@ from labeler.http.login_throttle import client_address, lockout_message, login_w
 from labeler.predictions.waiting import ModelWaits, model_waits
 from labeler.projects import selectors
 from labeler.projects.models import Project
+from labeler.sso.provider import sso_enabled
 
 
 @require_GET
@@ -85,6 +87,17 @@ class LoginView(auth_views.LoginView):
     """Django's login page, answering 429 with the wait while attempts are refused."""
 
     redirect_authenticated_user = True
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        context["sso_name"] = settings.LABELER_OIDC_PROVIDER_NAME if sso_enabled() else ""
+        # Hidden, not switched off: ?local=1 shows it (a way in while the provider is down).
+        context["local_login"] = (
+            not (sso_enabled() and settings.LABELER_OIDC_HIDE_LOCAL_LOGIN)
+            or self.request.GET.get("local") == "1"
+            or self.request.method == "POST"
+        )
+        return context
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         username = request.POST.get("username", "")

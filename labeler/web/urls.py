@@ -22,6 +22,7 @@ from labeler.web import (
     projects,
     serving_pages,
     slices,
+    sso,
     team,
     throughput,
     webhooks,
@@ -31,6 +32,9 @@ urlpatterns = [
     path("", home.home, name="home"),
     path("login/", home.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    # Single sign-on (the names are mozilla-django-oidc's): off to the provider, and back.
+    path("sso/login/", sso.SsoLoginView.as_view(), name="oidc_authentication_init"),
+    path("sso/callback/", sso.SsoCallbackView.as_view(), name="oidc_authentication_callback"),
     path("password-reset/", team.PasswordResetView.as_view(), name="password-reset"),
     path("password-reset/sent/", team.PasswordResetDoneView.as_view(), name="password-reset-done"),
     path(

@@ -28,6 +28,9 @@ OWNERS = {
     "LabelChange": "labeler/annotations/history.py",
     # An image's side of the held-out test split is decided once, by its one writer.
     "SplitAssignment": "labeler/predictions/test_split.py",
+    # Who a provider's account is, and the roles its groups gave (single sign-on).
+    "OidcIdentity": "labeler/sso/identities.py",
+    "RoleGrant": "labeler/sso/roles.py",
 }
 WRITES = {
     "create",
@@ -45,6 +48,8 @@ TABLES = {
     "FinalLabel": ("annotations_finallabel", "{final}"),
     "LabelChange": ("annotations_labelchange", "{history}", "{label_change}"),
     "SplitAssignment": ("predictions_splitassignment",),
+    "OidcIdentity": ("sso_oidcidentity",),
+    "RoleGrant": ("sso_rolegrant",),
 }
 SQL_WRITE = r"(insert\s+into|update|delete\s+from)\s+\"?{table}(?!\w)"
 
