@@ -17,7 +17,9 @@ from labeler.audit.services import audit_record
 
 
 def _logged_in(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
-    audit_record(action=Action.LOGIN, actor=user, details={"via": "session"})
+    # login() names the backend that authenticated the user: single sign-on's or a password.
+    via = "sso" if "sso" in str(getattr(user, "backend", "")) else "session"
+    audit_record(action=Action.LOGIN, actor=user, details={"via": via})
 
 
 def _logged_out(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
@@ -26,7 +28,13 @@ def _logged_out(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
 
 
 def _login_failed(sender: Any, credentials: dict[str, Any], **kwargs: Any) -> None:
-    # Django hides the password in credentials already; only the username is kept.
+    # Django hides the password in credentials already; only the username is kept. A
+    # single sign-on callback that fails names the provider and the reason instead.
+    if "sso" in credentials:
+        details = {"via": "sso", "issuer": str(credentials["sso"])[:200]}
+        details["reason"] = str(credentials.get("reason", ""))[:200]
+        audit_record(action=Action.LOGIN_FAILED, details=details)
+        return
     username = str(credentials.get("username", ""))
     audit_record(
         action=Action.LOGIN_FAILED,

@@ -87,6 +87,8 @@ class SsoCallbackView(oidc_views.OIDCAuthenticationCallbackView):
     def _failed(self, reason: str, message: str, *, status: int) -> HttpResponse:
         logger.warning("SSO login failed: %s", reason)
         user_login_failed.send(
-            sender=OidcBackend, credentials={"sso": provider.issuer()}, request=self.request
+            sender=OidcBackend,
+            credentials={"sso": provider.issuer(), "reason": reason[:200]},
+            request=self.request,
         )
         return sso_failed(self.request, message, status=status)

@@ -11,6 +11,7 @@ from django.contrib.auth.signals import user_logged_in, user_login_failed
 from django.contrib.sessions.backends.base import SessionBase
 from django.utils.module_loading import import_string
 
+from labeler.audit.models import Action, AuditEntry
 from labeler.projects.models import Membership, Role
 from labeler.sso.models import STAFF, GroupRoleMapping, OidcIdentity, RoleGrant
 from tests.factories import ProjectFactory, UserFactory, add_member
@@ -57,6 +58,9 @@ def test_first_login_makes_the_account_and_maps_groups(sso, live_server, signals
     assert OidcIdentity.objects.get(user=user).issuer == sso.issuer
     assert Membership.objects.get(project=project, user=user).role == Role.REVIEWER
     assert signals["in"] == ["grace"] and signals["failed"] == []
+    # The audit trail names the sign-in as single sign-on's.
+    entry = AuditEntry.objects.get(action=Action.LOGIN, actor_id=user.pk)
+    assert entry.details == {"via": "sso"} and entry.address == "127.0.0.1"
     # The session works: a page behind the login answers, not a redirect to it.
     assert session.get(f"{live_server.url}/team/", allow_redirects=False).status_code == 200
 
@@ -134,6 +138,9 @@ def test_wrong_state_is_refused(sso, live_server, signals):
     assert page.status_code == 400 and "could not be verified" in page.text
     assert not User.objects.filter(username="eve").exists()
     assert signals["in"] == [] and len(signals["failed"]) == 1
+    failed = AuditEntry.objects.get(action=Action.LOGIN_FAILED)
+    assert failed.details["via"] == "sso" and failed.details["issuer"] == sso.issuer
+    assert failed.details["reason"] and failed.address == "127.0.0.1"
 
 
 def test_wrong_nonce_is_refused(sso, live_server, signals, settings):
