@@ -90,7 +90,9 @@ def _block(project, user, iterations: int, audited: bool) -> float:
             assert answer.status_code == 200, (answer.status_code, answer.content[:300])
             image = answer.json()["image"]
             body = {"image": image["id"], "labels": ["cat"], "time_spent_ms": 900}
-            response = client.post(f"/api/v1/projects/{project.pk}/annotations/", body, format="json")
+            response = client.post(
+                f"/api/v1/projects/{project.pk}/annotations/", body, format="json"
+            )
             assert response.status_code == 201, response.content
         return time.perf_counter() - start
 

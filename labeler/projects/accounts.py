@@ -34,7 +34,7 @@ from django.utils.http import urlsafe_base64_encode
 from labeler.audit.models import Action
 from labeler.audit.services import audit_record
 from labeler.errors import Conflict, DomainError, ValidationFailed
-from labeler.projects.models import AccountLinks
+from labeler.projects.models import AccountLinks, Invitation
 
 INVITE, RESET = "invite", "reset"
 USERNAME_CHARS = "letters, digits and @ . + - _"
@@ -91,9 +91,13 @@ def account_create(
     last_name: str = "",
     is_staff: bool = False,
     email_required: bool = True,
+    invitation: Invitation | None = None,
 ) -> User:
     """A new active account without a usable password (its owner sets one by the invitation,
     or signs in through the identity provider: ``email_required`` off, for single sign-on).
+
+    ``invitation``: the project invitation it is made from (someone signing up by its
+    link, who is then the audit entry's actor).
 
     Raises ValidationFailed for a bad username or e-mail, Conflict when the username is taken.
     """
@@ -118,7 +122,7 @@ def account_create(
                 user.save()
         except IntegrityError as exc:  # the same name made by another request meanwhile
             raise Conflict(f"The username {username!r} is taken.", field="username") from exc
-        _created_record(user)
+        _created_record(user, invitation=invitation)
     return user
 
 
@@ -130,11 +134,27 @@ def account_create_with_password(*, password: str, **fields: Any) -> User:
     return user
 
 
-def _created_record(user: User) -> None:
+def account_add(*, user: User) -> User:
+    """Save an account built by Django's admin add form (its password set already)."""
+    with transaction.atomic():
+        user.save()
+        _created_record(user)
+    return user
+
+
+def _created_record(user: User, *, invitation: Invitation | None = None) -> None:
+    """The account's creation, by the signed-in admin, or by its owner from an invitation."""
+    details: dict[str, Any] = {
+        "after": {"is_staff": user.is_staff, "is_superuser": user.is_superuser}
+    }
+    if invitation is not None:
+        details["invitation"] = invitation.pk
     audit_record(
         action=Action.ACCOUNT_CREATED,
+        actor=user if invitation is not None else None,
+        project=invitation.project if invitation is not None else None,
         target=("user", user.pk, user.username),
-        details={"after": {"is_staff": user.is_staff, "is_superuser": user.is_superuser}},
+        details=details,
     )
 
 
@@ -201,10 +221,14 @@ def account_set_active(*, user: User, active: bool, by: User) -> User:
 
 
 def account_set_staff(*, user: User, staff: bool) -> User:
-    """Make ``user`` a server admin (``is_staff``) or no longer one."""
+    """Make ``user`` a server admin (``is_staff``) or no longer one (recorded in the audit
+    trail with the flag before and after)."""
     if user.is_staff != staff:
-        user.is_staff = staff
-        user.save(update_fields=["is_staff"])
+        before = {"is_staff": user.is_staff}
+        with transaction.atomic():
+            user.is_staff = staff
+            user.save(update_fields=["is_staff"])
+            account_flags_changed(user=user, before=before)
     return user
 
 

@@ -62,7 +62,8 @@ admin.site.unregister(User)
 @admin.register(User)
 class AccountAdmin(UserAdmin):
     """Django's user admin, deactivating through ``account_set_active`` like every other
-    path, so that the account's password links die with it."""
+    path, so that the account's password links die with it; accounts added and flags
+    changed here are recorded in the audit trail by ``accounts``."""
 
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
         active, by = obj.is_active, request.user
@@ -72,9 +73,12 @@ class AccountAdmin(UserAdmin):
                 accounts.account_set_active(user=obj, active=active, by=by)
             except DomainError as refused:
                 self.message_user(request, str(refused), level=messages.ERROR)
+        if not change:  # an account added here is created and recorded like any other
+            accounts.account_add(user=obj)
+            return
         flags = [name for name in ("is_staff", "is_superuser") if name in form.changed_data]
         super().save_model(request, obj, form, change)
-        if change and flags:  # the admin's change form is one transaction
+        if flags:  # the admin's change form is one transaction
             accounts.account_flags_changed(
                 user=obj, before={name: form.initial.get(name, False) for name in flags}
             )

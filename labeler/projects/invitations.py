@@ -223,7 +223,7 @@ def invitation_join(*, token: str, username: str, email: str, password: str) -> 
             raise ValidationFailed("Give your e-mail address.", field="email")
         _email_check(email)
         _no_account_with(email)
-        user = accounts.account_create(username=username, email=email)
+        user = accounts.account_create(username=username, email=email, invitation=invitation)
         try:
             password_validation.validate_password(password, user=user)
         except ValidationError as exc:
@@ -250,7 +250,9 @@ def _grant(invitation: Invitation, user: User) -> Joined:
     current = Membership.objects.filter(project=project, user=user).first()
     if current is not None and role_kept(current=current.role, invited=invitation.role):
         return Joined(membership=current, created=False, role_kept=current.role != invitation.role)
-    membership, created = services.membership_set(project=project, user=user, role=invitation.role)
+    membership, created = services.membership_set(
+        project=project, user=user, role=invitation.role, invitation=invitation
+    )
     Invitation.objects.filter(pk=invitation.pk).update(uses=F("uses") + 1)
     return Joined(membership=membership, created=created, role_kept=False)
 

@@ -17,7 +17,7 @@ from labeler.audit.models import Action
 from labeler.audit.services import audit_record
 from labeler.errors import Conflict, ValidationFailed
 from labeler.projects.labels import LabelSpec, labels_parse
-from labeler.projects.models import Label, Membership, Project, Role
+from labeler.projects.models import Invitation, Label, Membership, Project, Role
 from labeler.projects.settings_registry import setting_names, settings_check
 from labeler.task_names import Task
 
@@ -211,8 +211,14 @@ def project_delete(*, project: Project) -> None:
 
 
 @transaction.atomic
-def membership_set(*, project: Project, user: User, role: str) -> tuple[Membership, bool]:
-    """Add a user to a project, or change their role there; returns (membership, created)."""
+def membership_set(
+    *, project: Project, user: User, role: str, invitation: Invitation | None = None
+) -> tuple[Membership, bool]:
+    """Add a user to a project, or change their role there; returns (membership, created).
+
+    ``invitation``: the invitation the user took, so the audit entry names it, and the
+    user as its actor (who joins by a link is the one acting, signed in or not yet).
+    """
     if role not in Role.values:
         raise ValidationFailed(
             f"Role must be one of {', '.join(Role.values)}, not {role!r}.", field="role"
@@ -228,11 +234,15 @@ def membership_set(*, project: Project, user: User, role: str) -> tuple[Membersh
         membership.role = role
         membership.save(update_fields=["role"])
     if before != role:
+        details: dict[str, object] = {"before": before, "after": role}
+        if invitation is not None:
+            details["invitation"] = invitation.pk
         audit_record(
             action=Action.ROLE_SET,
+            actor=user if invitation is not None else None,
             project=project,
             target=("user", user.pk, user.get_username()),
-            details={"before": before, "after": role},
+            details=details,
         )
     return membership, created
 

@@ -61,6 +61,8 @@ def test_first_login_makes_the_account_and_maps_groups(sso, live_server, signals
     # The audit trail names the sign-in as single sign-on's.
     entry = AuditEntry.objects.get(action=Action.LOGIN, actor_id=user.pk)
     assert entry.details == {"via": "sso"} and entry.address == "127.0.0.1"
+    made = AuditEntry.objects.get(action=Action.ACCOUNT_FLAGS_CHANGED, target_id=str(user.pk))
+    assert made.details == {"before": {"is_staff": False}, "after": {"is_staff": True}}
     # The session works: a page behind the login answers, not a redirect to it.
     assert session.get(f"{live_server.url}/team/", allow_redirects=False).status_code == 200
 
