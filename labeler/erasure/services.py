@@ -16,7 +16,7 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 from django.contrib.auth.models import User
 from django.db import transaction
@@ -68,12 +68,10 @@ def erasure_selection(query: Any) -> dict[str, Any]:
         return {"ids": query["image_ids"]}
     raw = query["filter"]
     if isinstance(raw, str):
-        return {"filter": raw}
-    if not isinstance(raw, Mapping) or not raw:
+        return {"filter": _narrowing(raw, parse_qsl(raw.lstrip("?"), keep_blank_values=True))}
+    if not isinstance(raw, Mapping):
         raise ValidationFailed(
-            'filter is an object of image filters, e.g. {"tag": "person-17"}; an empty '
-            "filter would match every image.",
-            field="filter",
+            'filter is an object of image filters, e.g. {"tag": "person-17"}.', field="filter"
         )
     pairs = []
     for key, value in raw.items():
@@ -85,7 +83,18 @@ def erasure_selection(query: Any) -> dict[str, Any]:
                 f"filter {key!r}: give a text or a list of texts.", field="filter"
             )
         pairs += [(str(key), str(v)) for v in values]
-    return {"filter": urlencode(pairs)}
+    return {"filter": _narrowing(urlencode(pairs), pairs)}
+
+
+def _narrowing(query: str, pairs: list[tuple[str, str]]) -> str:
+    """The query, if it holds a filter: one with none (nothing, or only a sort) would
+    match every image, which an erasure never takes for a request about some."""
+    if not any(key != "sort" for key, _ in pairs):
+        raise ValidationFailed(
+            "filter names no image filter: an empty filter would match every image.",
+            field="filter",
+        )
+    return query
 
 
 def images_erase(
