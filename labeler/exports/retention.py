@@ -50,7 +50,7 @@ def _too_old(now: dt.datetime) -> set[int]:
     own = Export.objects.filter(
         status__in=ENDED, project__export_keep_days__isnull=False
     ).values_list("project__export_keep_days", flat=True)
-    for days in sorted(set(own)):
+    for days in sorted({days for days in own if days is not None}):
         doomed.update(
             ended.filter(
                 project__export_keep_days=days, ended_at__lt=now - timedelta(days=days)

@@ -4,20 +4,19 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('predictions', '0009_model_package'),
+        ("predictions", "0009_model_package"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='modelversion',
-            name='erased_at',
+            model_name="modelversion",
+            name="erased_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='modelversion',
-            name='trained_on_erased',
+            model_name="modelversion",
+            name="trained_on_erased",
             field=models.PositiveIntegerField(db_default=0, default=0),
         ),
     ]
