@@ -106,3 +106,18 @@ def test_another_projects_report_is_not_found(lead, admin_user, url, images):
         == 404
     )
     assert client_for(admin_user).get(f"{url}{report_id}/").status_code == 200
+
+
+def test_export_keep_days_is_a_project_setting_of_1_to_3650_days_or_null(project, lead):
+    client = client_for(lead)
+    url = f"/api/v1/projects/{project.pk}/"
+    assert client.get(url).json()["export_keep_days"] is None
+    assert client.patch(url, {"export_keep_days": 45}, format="json").status_code == 200
+    project.refresh_from_db()
+    assert project.export_keep_days == 45
+    for bad in (0, 3651, "soon", 2.5):
+        response = client.patch(url, {"export_keep_days": bad}, format="json")
+        assert response.status_code == 400 and "export_keep_days" in str(response.json()), bad
+    assert client.patch(url, {"export_keep_days": None}, format="json").status_code == 200
+    project.refresh_from_db()
+    assert project.export_keep_days is None
