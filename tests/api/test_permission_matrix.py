@@ -134,6 +134,7 @@ RULES: dict[str, Rule] = {
     "duplicates": read(page(overseers())),
     "project-import": Rule({"get": page(managers()), "post": page(managers())}),
     "project-throughput": read(page(managers())),
+    "project-erasures": read(page(managers())),
     # A lead lets a failed or paused annotator go on (the dashboard's form posts here).
     "standing-action": write(page(managers()), ids={"user_id": "annotator"}),
     # Accounts are the admins' alone.

@@ -45,6 +45,10 @@ def test_a_lead_erases_ticked_images_after_confirming_the_dry_runs_counts(live_s
     report = Erasure.objects.get()
     assert (sorted(report.image_ids), report.reason) == (sorted(chosen), "Request of 3 May")
     expect(page.locator(".browse-card")).to_have_count(len(images) - 2, timeout=WAIT)
+    page.locator("#erasures-link").click()
+    row = page.locator(f"#erasures tr[data-erasure='{report.pk}']")
+    expect(row).to_contain_text("Request of 3 May")
+    expect(row).to_contain_text("2 original")
 
 
 def test_a_lead_erases_an_image_from_its_page(live_server, page):
