@@ -188,7 +188,7 @@ class ProjectViewSet(viewsets.ModelViewSet):
         return Response(self._read(project))
 
     def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        services.project_delete(project=self._managed_project())
+        flows.project_delete(project=self._managed_project())
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     def _managed_project(self) -> Project:

@@ -114,7 +114,7 @@ class ModelVersionSerializer(serializers.ModelSerializer):
         fields = [
             "id", "project", "version", "run", "architecture", "label_count", "metrics",
             "is_current", "promoted_at", "promoted_by", "promotion_note", "prelabel",
-            "created_at",
+            "trained_on_erased", "erased_at", "created_at",
         ]  # fmt: skip
         read_only_fields = fields
 

@@ -18,6 +18,7 @@ from api.auth import TokenLoginView
 from api.bulk import BulkActionDetailView, BulkActionListView, BulkView
 from api.drift import DriftChecksView
 from api.duplicates import DuplicateListView
+from api.erasures import ErasureDetailView, ErasureListView
 from api.explanations import ImageExplanationView
 from api.exports import ExportDetailView, ExportDownloadView, ExportListView, ExportView
 from api.images import ImageViewSet
@@ -116,6 +117,12 @@ urlpatterns = [
         "projects/<int:project_pk>/references/<int:pk>/",
         ReferenceDetailView.as_view(),
         name="reference-detail",
+    ),
+    path("projects/<int:project_pk>/erasures/", ErasureListView.as_view(), name="erasures"),
+    path(
+        "projects/<int:project_pk>/erasures/<int:pk>/",
+        ErasureDetailView.as_view(),
+        name="erasure-detail",
     ),
     path("projects/<int:project_pk>/export/", ExportView.as_view(), name="export"),
     path("projects/<int:project_pk>/exports/", ExportListView.as_view(), name="export-list"),

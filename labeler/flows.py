@@ -84,6 +84,7 @@ from labeler.projects import settings_registry
 from labeler.projects.models import Project
 from labeler.references import services as reference_services
 from labeler.references.models import ReferenceStatus
+from labeler.serving import services as serving_services
 from labeler.task_names import Task
 
 logger = logging.getLogger(__name__)
@@ -258,6 +259,15 @@ def images_added(*, project: Project) -> None:
 
 
 # Project settings.
+
+
+def project_delete(*, project: Project) -> None:
+    """Delete a project (``project_services.project_delete``: its rows, every stored file
+    of its images and exports, its images' model inputs), then the uploads its prediction
+    jobs kept (serving, a layer above projects, names them)."""
+    uploads = serving_services.prediction_job_uploads(project=project)
+    project_services.project_delete(project=project)
+    serving_services.uploads_delete(names=uploads)
 
 
 @transaction.atomic

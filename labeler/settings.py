@@ -86,6 +86,7 @@ INSTALLED_APPS = [
     "labeler.monitoring",
     "labeler.webhooks",
     "labeler.bulk",
+    "labeler.erasure",
     "labeler.demo",
     "labeler.idempotency",
     "labeler.outbox",
@@ -402,7 +403,8 @@ CELERY_BEAT_SCHEDULE = {
         "task": Task.IMPORT_STASHES_PURGE,
         "schedule": 900.0,
     },
-    # Exports past LABELER_EXPORT_KEEP_DAYS or LABELER_EXPORT_KEEP_LAST (also after each export).
+    # Exports past their project's export_keep_days (null: LABELER_EXPORT_KEEP_DAYS) or
+    # LABELER_EXPORT_KEEP_LAST (also after each export).
     "purge-old-exports": {
         "task": Task.EXPORTS_PURGE,
         "schedule": 3600.0,

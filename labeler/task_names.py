@@ -20,6 +20,8 @@ class Task:
     # sent under it before (on the queue, in the outbox); nothing sends it any more.
     IMAGE_PREPARE_FORMER: Final = "worker.tasks.image_make_thumbnail"
     STORAGE_DELETE_FILES: Final = "worker.tasks.storage_delete_files"
+    # The model inputs the workers keep of images erased or of a deleted project.
+    MODEL_INPUTS_DELETE: Final = "worker.tasks.model_inputs_delete"
     REFERENCE_SCAN: Final = "worker.tasks.reference_scan"
     DUPLICATES_REGROUP: Final = "worker.tasks.duplicates_regroup"
     # Images hashed by an older version of the hashing: the projects found (beat), and

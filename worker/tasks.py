@@ -66,6 +66,12 @@ def storage_delete_files(names: list[str]) -> None:
     file_deletes.storage_delete_files(names=names)
 
 
+@shared_task(name=Task.MODEL_INPUTS_DELETE)
+def model_inputs_delete(sha256s: list[str]) -> int:
+    """Delete the model inputs kept of these contents (erased images, a deleted project)."""
+    return file_deletes.model_inputs_delete(sha256s=sha256s)
+
+
 @shared_task(name=Task.IMAGES_CONVERTED_BACKFILL)
 def images_converted_backfill() -> int:
     """Make the next few converted copies of images prepared before they were kept
@@ -168,7 +174,8 @@ def export_run_small(export_id: int) -> None:
 
 @shared_task(name=Task.EXPORTS_PURGE)
 def exports_purge() -> int:
-    """Delete the exports past LABELER_EXPORT_KEEP_DAYS or _KEEP_LAST; returns how many."""
+    """Delete the exports past their project's days (or the server's) or
+    LABELER_EXPORT_KEEP_LAST; returns how many."""
     return retention.exports_purge()
 
 

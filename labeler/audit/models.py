@@ -38,6 +38,7 @@ class Action(models.TextChoices):
     EXPORT_DOWNLOADED = "export_downloaded", "Export downloaded"
     ORIGINAL_DOWNLOADED = "original_downloaded", "Original image downloaded"
     IMAGES_DELETED = "images_deleted", "Images deleted"
+    IMAGES_ERASED = "images_erased", "Images erased (a request to be forgotten)"
     BULK_ACTION = "bulk_action", "Bulk action"
     RESERVATIONS_CHANGED = "reservations_changed", "Reservations changed"
     MODEL_PROMOTED = "model_promoted", "Model promoted"

@@ -13,6 +13,9 @@ from labeler.audit.chain import canonical_details, entry_hash
 from labeler.audit.context import bound_address, bound_user
 from labeler.audit.models import Action, AuditChain, AuditEntry
 
+# The most ids of an action's images an entry lists (the count is always there).
+IDS_KEPT = 1000
+
 # Target of an entry: (type, id, text), e.g. ("export", 12, "export 12 (coco)").
 Target = tuple[str, Any, str]
 

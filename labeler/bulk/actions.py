@@ -26,12 +26,13 @@ from labeler.annotations.models import FinalLabel, FinalLabelMethod
 from labeler.annotations.reservations import reservation_annotators, reservations_replace
 from labeler.annotations.services import annotations_withdraw, labels_resolve
 from labeler.audit.models import Action as AuditAction
-from labeler.audit.services import audit_record
+from labeler.audit.services import IDS_KEPT, audit_record
 from labeler.bulk.selection import IdArray, in_batches
 from labeler.errors import ValidationFailed
 from labeler.exports import services as export_services
 from labeler.exports.options import export_options_parse
-from labeler.images.models import STORED_FILE_FIELDS, Image
+from labeler.images.deletion import images_delete
+from labeler.images.models import Image
 from labeler.images.priority import priority_parse
 from labeler.projects.models import Project
 from labeler.projects.selectors import members_named
@@ -238,8 +239,6 @@ def _reserve(
 
 
 # ---- delete ------------------------------------------------------------------------------
-# How many deleted images' ids an audit entry names (the count is always there).
-AUDIT_IDS_KEPT = 1000
 
 
 def _delete_check(project: Project, params: Mapping[str, Any]) -> dict[str, Any]:
@@ -250,23 +249,20 @@ def _delete_check(project: Project, params: Mapping[str, Any]) -> dict[str, Any]
 def _delete(
     project: Project, ids: IdArray, params: dict[str, Any], user: User, progress: Progress
 ) -> Outcome:
-    """Delete the images with their labels; their files go once the deletion commits."""
-    files: list[str] = []
+    """Delete the images with their labels (``images.deletion.images_delete``); their files
+    and kept model inputs go once the deletion commits."""
     deleted = 0
     for batch in in_batches(ids):
-        images = Image.objects.filter(project=project, pk__in=batch)
-        for names in images.values_list(*STORED_FILE_FIELDS):
-            files.extend(name for name in names if name)
-        deleted += images.delete()[1].get(Image._meta.label, 0)
+        deleted += images_delete(project=project, image_ids=batch).images
         progress(len(batch))
     audit_record(
         action=AuditAction.IMAGES_DELETED,
         actor=user,
         project=project,
         target=("images", len(ids), f"{deleted} images"),
-        details={"deleted": deleted, "image_ids": [int(i) for i in ids[:AUDIT_IDS_KEPT]]},
+        details={"deleted": deleted, "image_ids": [int(i) for i in ids[:IDS_KEPT]]},
     )
-    return Outcome(changed=deleted, labels_changed=True, files_to_delete=tuple(files))
+    return Outcome(changed=deleted, labels_changed=True)
 
 
 # ---- export ------------------------------------------------------------------------------

@@ -51,6 +51,11 @@ class Export(models.Model):
         "images): an export asked for again with the same options while this is unchanged "
         "gets this one back instead of a copy.",
     )
+    # Which images the file holds, as sorted [first, last] runs of ids (a project's ids
+    # mostly come in runs, so a million images take a few rows): an erasure finds the
+    # files that hold an image from it (``manifest.py``). Null: written before files
+    # were listed, or not written yet; an erasure counts such a file as holding any image.
+    image_id_runs = models.JSONField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from labeler.projects.settings_registry import ProjectSetting
+from labeler.projects.settings_registry import FormInput, ProjectSetting
 
 SETTINGS = (
     ProjectSetting(
@@ -15,6 +15,25 @@ SETTINGS = (
             "Keep photos' EXIF, XMP and IPTC (GPS, camera) in exported image files, and "
             "images' positions in every format that carries metadata (JSON, JSON Lines, CSV, "
             "COCO, Label Studio, Hugging Face's metadata.csv); by default they are left out."
+        ),
+    ),
+    ProjectSetting(
+        name="export_keep_days",
+        section="privacy",
+        owner="exports",
+        kind="int",
+        default=None,
+        nullable=True,
+        minimum=1,
+        maximum=3650,
+        label="days finished exports are kept",
+        words="a whole number of days from 1 to 3650, or null (the server's days)",
+        help=(
+            "Finished exports (their files) are deleted this many days after they ended; "
+            "null: the server's LABELER_EXPORT_KEEP_DAYS (14 by default)."
+        ),
+        form=FormInput(
+            message="Keep exports from 1 to 3650 days, or leave it empty.", blank_is_null=True
         ),
     ),
 )

@@ -1,5 +1,6 @@
-"""Old exports go: past ``LABELER_EXPORT_KEEP_DAYS`` days, or beyond a project's newest
-``LABELER_EXPORT_KEEP_LAST``; 0 turns either rule off.
+"""Old exports go: past their project's ``export_keep_days`` (null: the server's
+``LABELER_EXPORT_KEEP_DAYS``), or beyond a project's newest ``LABELER_EXPORT_KEEP_LAST``;
+0 turns either server rule off (a project's own days still apply).
 
 Only ended exports (done or failed) are ever deleted: a queued or running one is someone's
 file on its way. Beat runs ``exports_purge`` hourly, and each export that ends runs it
@@ -33,15 +34,29 @@ def exports_purge(*, now: dt.datetime | None = None) -> int:
 
 
 def _too_old(now: dt.datetime) -> set[int]:
-    days = settings.LABELER_EXPORT_KEEP_DAYS
-    if days <= 0:
-        return set()
-    return set(
-        Export.objects.filter(status__in=ENDED)
-        .alias(ended_at=Coalesce("finished_at", "created_at"))
-        .filter(ended_at__lt=now - timedelta(days=days))
-        .values_list("pk", flat=True)
+    """Ended exports past their project's days: one statement for each distinct setting."""
+    ended = Export.objects.filter(status__in=ENDED).alias(
+        ended_at=Coalesce("finished_at", "created_at")
     )
+    doomed: set[int] = set()
+    server = settings.LABELER_EXPORT_KEEP_DAYS
+    if server > 0:
+        doomed.update(
+            ended.filter(
+                project__export_keep_days__isnull=True,
+                ended_at__lt=now - timedelta(days=server),
+            ).values_list("pk", flat=True)
+        )
+    own = Export.objects.filter(
+        status__in=ENDED, project__export_keep_days__isnull=False
+    ).values_list("project__export_keep_days", flat=True)
+    for days in sorted({days for days in own if days is not None}):
+        doomed.update(
+            ended.filter(
+                project__export_keep_days=days, ended_at__lt=now - timedelta(days=days)
+            ).values_list("pk", flat=True)
+        )
+    return doomed
 
 
 def _beyond_last() -> set[int]:

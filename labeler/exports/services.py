@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import tempfile
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -27,9 +28,10 @@ from labeler.exports.content_version import export_content_version
 from labeler.exports.formats import ExportSource, exporter_get
 from labeler.exports.formats.archives import hf_labels_check
 from labeler.exports.lanes import export_lane
+from labeler.exports.manifest import runs_hold, runs_of
 from labeler.exports.models import Export, ExportStatus
 from labeler.exports.options import ExportOptions, export_options_parse
-from labeler.exports.selection import export_count
+from labeler.exports.selection import export_count, export_selection
 from labeler.images.duplicate_groups import duplicate_groups_settled_check
 from labeler.predictions.test_split import test_split_assign
 from labeler.projects.models import Project
@@ -234,15 +236,19 @@ def _write(export: Export) -> None:
         size = spool.tell()
         spool.seek(0)
         export.file.save(export_file_name(project, options, export.pk), File(spool), save=False)
-    _finish(export, size)
+    # Read after the file is whole: every image it holds is among these (an image erased
+    # meanwhile deleted this running export's row, and _finish then deletes the file).
+    held = export_selection(project, options).images.order_by().values_list("pk", flat=True)
+    _finish(export, size, runs_of(held.iterator()))
 
 
-def _finish(export: Export, size: int) -> None:
+def _finish(export: Export, size: int, image_id_runs: list[list[int]]) -> None:
     """Mark the export done with its file; webhooks hear ``export.ready`` with it."""
     with transaction.atomic():
         stored = Export.objects.filter(pk=export.pk, status=ExportStatus.RUNNING).update(
             status=ExportStatus.DONE,
             file=export.file.name,
+            image_id_runs=image_id_runs,
             size_bytes=size,
             done=F("total"),
             error="",
@@ -274,6 +280,33 @@ def _reason(exc: Exception) -> str:
     if isinstance(exc, DomainError):
         return exc.message
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
+def exports_holding(*, project: Project, image_ids: Collection[int]) -> list[Export]:
+    """The project's exports whose file may hold one of the images: those that list one,
+    those written before files were listed, and every export not ended yet (its file,
+    still being written, may take any image)."""
+    found = []
+    rows = Export.objects.filter(project=project).order_by("pk")
+    for export in rows.only("pk", "status", "file", "image_id_runs", "format"):
+        ended = export.status in (ExportStatus.DONE, ExportStatus.FAILED)
+        listed = export.image_id_runs
+        if not ended or (
+            export.status == ExportStatus.DONE and (listed is None or runs_hold(listed, image_ids))
+        ):
+            found.append(export)
+    return found
+
+
+def exports_delete(*, exports: Collection[Export]) -> list[str]:
+    """Delete exports (rows now, in the caller's transaction; files once it commits);
+    returns the stored names to be deleted. A running export whose row is gone deletes
+    the file it was writing itself (``_finish``)."""
+    names = [export.file.name for export in exports if export.file.name]
+    Export.objects.filter(pk__in=[export.pk for export in exports]).delete()
+    if names:
+        jobs.enqueue(Task.STORAGE_DELETE_FILES, names)
+    return names
 
 
 @transaction.atomic

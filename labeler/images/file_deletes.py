@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from django.core.files.storage import default_storage
 
 from labeler.images.explanation_files import explanations_delete
+from labeler.images.model_inputs import input_cache
 from labeler.images.references import is_reference
 from labeler.images.served import stripped_delete
 
@@ -31,3 +32,16 @@ def storage_delete_files(*, names: Iterable[str]) -> None:
             default_storage.delete(name)
         except OSError:
             logger.warning("could not delete stored file %s", name, exc_info=True)
+
+
+def model_inputs_delete(*, sha256s: Iterable[str]) -> int:
+    """Delete the model inputs kept for these files' contents (the workers' folder,
+    ``model_inputs.InputCache``, named by sha256); returns how many files went.
+
+    Run by the worker that keeps the folder: an erasure or a project's deletion sends it.
+    Another project holding the same photo only decodes it again on its next use.
+    """
+    cache = input_cache()
+    if cache is None:
+        return 0
+    return sum(cache.forget(key) for key in sha256s)

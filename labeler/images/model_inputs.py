@@ -139,6 +139,20 @@ class InputCache:
             if self.applies(key, size) and not self.has(key, size, gray)
         }
 
+    def forget(self, key: str) -> int:
+        """Delete every kept input of the file with this sha256 (every size, mode and
+        format version); returns how many files went."""
+        if not _CACHE_KEY.match(key):
+            return 0
+        gone = 0
+        for path in self.root.glob(f"v*/*/{key[:2]}/{key}.u8*"):
+            try:
+                path.unlink()
+                gone += 1
+            except FileNotFoundError:
+                continue
+        return gone
+
     def put(self, key: str, image_size: int, grayscale: bool, pixels: np.ndarray) -> None:
         """Keep the pixels: written under a temporary name, then renamed into place."""
         target = self.path(key, image_size, grayscale)

@@ -113,6 +113,11 @@ class ModelVersion(models.Model):
     )
     prelabel_started_at = models.DateTimeField(null=True, blank=True)
     prelabel_done_at = models.DateTimeField(null=True, blank=True)
+    # Images it may have learnt from (final-labelled, or among its test images, before it
+    # was made) that were erased since at someone's request: its weights still carry what
+    # it learnt of them, so it is due a retraining (``versions_mark_erased``).
+    trained_on_erased = models.PositiveIntegerField(default=0, db_default=0)
+    erased_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -57,6 +57,7 @@ class Project(models.Model):
     test_share = models.FloatField(default=0.1)
     served_log_days = models.PositiveIntegerField(default=30)
     export_keep_metadata = models.BooleanField(default=False)
+    export_keep_days = models.PositiveSmallIntegerField(null=True, blank=True)
     strip_metadata_on_ingest = models.BooleanField(default=False)
     overlap_mode = models.CharField(
         max_length=8, choices=OverlapMode.choices, default=OverlapMode.FIXED

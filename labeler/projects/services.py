@@ -197,6 +197,7 @@ def project_delete(*, project: Project) -> None:
         names: list[tuple[str, ...]] = list(
             images.values_list("file", "thumbnail", "display", "converted").iterator()
         )
+        contents = list(images.values_list("sha256", flat=True).iterator())
         names += [(name,) for name in project.exports.values_list("file", flat=True)]
         audit_record(
             action=Action.PROJECT_DELETED,
@@ -208,6 +209,9 @@ def project_delete(*, project: Project) -> None:
     files = [name for pair in names for name in pair if name]
     for start in range(0, len(files), 1000):
         jobs.enqueue(Task.STORAGE_DELETE_FILES, files[start : start + 1000])
+    # The model inputs the workers kept of its images (named by content).
+    for start in range(0, len(contents), 1000):
+        jobs.enqueue(Task.MODEL_INPUTS_DELETE, contents[start : start + 1000])
 
 
 @transaction.atomic

@@ -7,7 +7,7 @@ ran the model calls it with the model's outputs, and it answers with what the AP
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -105,6 +105,54 @@ def served_predictions_purge(*, now: Any = None) -> int:
         )
         deleted += old._raw_delete(old.db)  # no signals or cascades hang from these rows
     return deleted
+
+
+@dataclass(frozen=True)
+class ServedErased:
+    """What ``served_of_contents_delete`` removed."""
+
+    predictions: int
+    jobs: int
+    uploads: list[str]
+
+
+def served_of_contents_delete(*, project: Project, sha256s: Collection[str]) -> ServedErased:
+    """Delete what serving kept of these contents in the project: the served predictions'
+    log rows, and every prediction job that took one of them (rows now, in the caller's
+    transaction; the jobs' kept uploads once it commits)."""
+    wanted = set(sha256s)
+    logged = ServedPrediction.objects.filter(project=project, image_sha256__in=wanted)
+    predictions = logged._raw_delete(logged.db)  # no signals or cascades hang from these rows
+    doomed, uploads = [], []
+    # A project's jobs are few (kept LABELER_PREDICT_JOB_KEEP_HOURS): read in Python, where
+    # JSON containment differs between the databases.
+    for job in PredictionJob.objects.filter(project=project).only("pk", "inputs", "results"):
+        took = {item.get("sha256") for item in [*job.inputs, *job.results]}
+        if took & wanted:
+            doomed.append(job.pk)
+            uploads += [
+                item["file"] for item in job.inputs if item.get("uploaded") and item.get("file")
+            ]
+    PredictionJob.objects.filter(pk__in=doomed).delete()
+    if uploads:
+        kept = [{"uploaded": True, "file": name} for name in uploads]
+        transaction.on_commit(lambda: _inputs_delete(kept))
+    return ServedErased(predictions=predictions, jobs=len(doomed), uploads=uploads)
+
+
+def prediction_job_uploads(*, project: Project) -> list[str]:
+    """The stored uploads the project's prediction jobs keep (to delete with the project)."""
+    return [
+        item["file"]
+        for inputs in PredictionJob.objects.filter(project=project).values_list("inputs", flat=True)
+        for item in inputs
+        if item.get("uploaded") and item.get("file")
+    ]
+
+
+def uploads_delete(*, names: Sequence[str]) -> None:
+    """Delete stored uploads of prediction jobs whose rows are gone."""
+    _inputs_delete([{"uploaded": True, "file": name} for name in names])
 
 
 @transaction.atomic

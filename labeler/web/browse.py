@@ -91,6 +91,7 @@ def images_browse(request: HttpRequest, project_id: int) -> HttpResponse:
         "browse_data": {
             "project": project.pk,
             "bulk_url": _bulk_url(project),
+            "erasures_url": api_url(project, "erasures") if manages else None,
             # The address of export 0; the script puts the bulk export's id in its place.
             "export_url_template": reverse("api:export-detail", kwargs={"pk": 0}),
             "query": _kept(request.GET, drop=("view",)),
@@ -437,6 +438,8 @@ def image_page(request: HttpRequest, project_id: int, image_id: int) -> HttpResp
             "file_url": addresses.file,
             "display_url": addresses.display,
             "metadata_url": api_url(project, "image-detail", pk=image.pk) if manages else None,
+            "erasures_url": api_url(project, "erasures") if manages else None,
+            "back_url": reverse("images-browse", args=[project.pk]),
         },
         "edit": _metadata_inputs(project, image, facts) if manages else None,
     }

@@ -63,7 +63,8 @@ def export_page(request: HttpRequest, project_id: int) -> HttpResponse:
         "formats": FORMAT_CHOICES,
         # Which formats take the final labels unless asked otherwise, as the API does.
         "final_formats": DEFAULT_FINAL_FORMATS,
-        "keep_days": settings.LABELER_EXPORT_KEEP_DAYS,
+        # The project's own days, else the server's (``exports.retention``).
+        "keep_days": project.export_keep_days or settings.LABELER_EXPORT_KEEP_DAYS,
         "keep_last": settings.LABELER_EXPORT_KEEP_LAST,
         "labels": page_labels(project),
         "annotators": annotator_usernames(project),

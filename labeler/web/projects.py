@@ -156,7 +156,7 @@ def _project_form(request: HttpRequest, form: ProjectForm, project: Project | No
 def _project_delete(request: HttpRequest, project: Project, *, confirmed: bool) -> HttpResponse:
     typed = request.POST.get("confirm_name", "")
     if confirmed and typed.strip() == project.name:
-        services.project_delete(project=project)
+        flows.project_delete(project=project)
         messages.success(request, f"Project “{project.name}” and everything in it were deleted.")
         return redirect("home")
     context = {

@@ -11,6 +11,7 @@ from labeler.web import (
     browse,
     dataset_import,
     duplicates,
+    erasures,
     export_links,
     exports,
     home,
@@ -53,6 +54,11 @@ urlpatterns = [
     path("projects/<int:project_id>/webhooks/", webhooks.webhooks_page, name="project-webhooks"),
     path("projects/<int:project_id>/upload/", images.upload, name="project-upload"),
     path("projects/<int:project_id>/images/", browse.images_browse, name="images-browse"),
+    path(
+        "projects/<int:project_id>/images/erasures/",
+        erasures.erasures_page,
+        name="project-erasures",
+    ),
     path(
         "projects/<int:project_id>/images/<int:image_id>/",
         browse.image_page,

@@ -7,6 +7,7 @@
  */
 import { errorMessage, request } from "./lib/api.js";
 import { $ } from "./lib/dom.js";
+import { eraseImages } from "./erasure.js";
 import { createExplanation } from "./explanation.js";
 import { createStage } from "./workspace/stage.js";
 
@@ -79,5 +80,21 @@ if (metadataForm && image.metadata_url) {
     }
     status.textContent = errorMessage(result);
     status.className = "field-error";
+  });
+}
+
+// A lead's erasure of this image (erasure.js): a dry run confirmed, then back to the list.
+const eraseButton = $("erase-image");
+if (eraseButton && image.erasures_url) {
+  eraseButton.addEventListener("click", async () => {
+    eraseButton.disabled = true;
+    const report = await eraseImages({
+      url: image.erasures_url,
+      query: { image_ids: [image.id] },
+      reason: $("erase-reason").value,
+      setStatus: (text) => ($("erase-status").textContent = text),
+    });
+    if (report) setTimeout(() => (window.location.href = image.back_url), 1200);
+    else eraseButton.disabled = false;
   });
 }

@@ -6,6 +6,7 @@
 import { request, errorMessage } from "./lib/api.js";
 import { $, el, fill } from "./lib/dom.js";
 import { plural } from "./lib/format.js";
+import { eraseImages } from "./erasure.js";
 
 const data = JSON.parse($("browse-data").textContent);
 
@@ -125,8 +126,13 @@ function setUpBulk() {
     } else count.textContent = chosen ? `${chosen} selected` : "None selected";
     shown = touched;
     apply.disabled = !data.bulk_url || touched === null || touched === 0;
-    param.hidden = !["priority", "reserve", "relabel"].includes(action.value);
-    param.placeholder = action.value === "priority" ? "Priority (a number)" : "Usernames, comma-separated";
+    param.hidden = !["priority", "reserve", "relabel", "erase"].includes(action.value);
+    param.placeholder =
+      action.value === "priority"
+        ? "Priority (a number)"
+        : action.value === "erase"
+          ? "Reason (the person's request)"
+          : "Usernames, comma-separated";
     format.hidden = action.value !== "export";
   }
 
@@ -185,7 +191,25 @@ function setUpBulk() {
     }
   }
 
+  /** An erasure (a request to be forgotten): ticked images, or everything the filter
+   * matches; the dry run's counts are confirmed first (erasure.js). */
+  async function erase() {
+    if (allMatching.checked && unticked().length) {
+      status.textContent = "An erasure takes everything the filter matches, or the images ticked: untick “Everything the filter matches” to leave some out.";
+      return;
+    }
+    const query = allMatching.checked
+      ? { filter: data.query }
+      : { image_ids: picks().filter((box) => box.checked).map((box) => Number(box.value)) };
+    apply.disabled = true;
+    const setStatus = (text) => (status.textContent = text);
+    const report = await eraseImages({ url: data.erasures_url, query, reason: param.value, setStatus });
+    if (report) setTimeout(() => window.location.reload(), 1500);
+    else apply.disabled = false;
+  }
+
   apply.addEventListener("click", async () => {
+    if (action.value === "erase") return erase();
     if (action.value === "delete" && !window.confirm("Delete the selected images and their labels?")) return;
     apply.disabled = true;
     status.textContent = "Working…";

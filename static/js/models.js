@@ -126,6 +126,7 @@ function drawSelected() {
     isNum(metrics.images) ? `${metrics.images} validation images` : null,
     isNum(metrics.accuracy) ? `validation accuracy ${percent(metrics.accuracy)}${intervalText(accuracyInterval(metrics), percent, " (95% CI ", ")")}` : null,
     isNum(metrics.macro_f1) ? `validation macro-F1 ${fixed(metrics.macro_f1)}${intervalText(metrics.macro_f1_ci, fixed, " (95% CI ", ")")}` : null,
+    version.trained_on_erased ? `trained on ${version.trained_on_erased} image${version.trained_on_erased === 1 ? "" : "s"} since erased; retrain` : null,
   ];
   $("version-meta").textContent = facts.filter(Boolean).join(" · ");
   const run = state.runs.find((r) => r.id === version.run);

@@ -371,6 +371,28 @@ def test_reservations_through_the_bulk_route(project, lead, annotator, make_imag
     assert only(Action.BULK_ACTION).details["params"] == {"annotators": ["ann1"]}
 
 
+# ---- erasure ---------------------------------------------------------------------------
+def test_images_erased(project, lead, annotator, make_images, django_capture_on_commit_callbacks):
+    """An erasure names its report and the images' ids, not the reason (kept in the report,
+    which can itself be reached by a later erasure); a refused one records nothing."""
+    images = make_images(project, 3)
+    url = f"/api/v1/projects/{project.pk}/erasures/"
+    body = {"image_ids": [images[0].pk, images[1].pk], "reason": "Ada asked"}
+    assert api(annotator).post(url, body, format="json").status_code == 403
+    assert api(lead).post(url, {"filter": ""}, format="json").status_code == 400
+    assert api(lead).post(url, {**body, "dry_run": True}, format="json").status_code == 200
+    none_of(Action.IMAGES_ERASED)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api(lead).post(url, body, format="json")
+    assert response.status_code == 201, response.content
+    entry = only(Action.IMAGES_ERASED)
+    assert who(entry) == (lead.pk, ADDRESS, project.pk)
+    assert (entry.target_type, entry.target_id) == ("erasure", str(response.json()["id"]))
+    assert entry.details["images"] == 2
+    assert sorted(entry.details["image_ids"]) == sorted([images[0].pk, images[1].pk])
+    assert "Ada" not in str(entry.details) and "Ada" not in entry.target_text
+
+
 # ---- models ----------------------------------------------------------------------------
 @pytest.mark.parametrize("via", ["token", "page"])
 def test_model_promoted(project, lead, reviewer, django_capture_on_commit_callbacks, via):
@@ -446,6 +468,7 @@ ROUTE_TESTS = {
     Action.EXPORT_DOWNLOADED: "test_audit_routes.test_export_file_downloaded",
     Action.ORIGINAL_DOWNLOADED: "test_audit.test_original_served_to_a_lead_only",
     Action.IMAGES_DELETED: "test_audit.test_bulk_delete_records_the_action_and_the_deletion",
+    Action.IMAGES_ERASED: "test_audit_routes.test_images_erased",
     Action.BULK_ACTION: "test_audit.test_bulk_delete_records_the_action_and_the_deletion",
     Action.RESERVATIONS_CHANGED: "test_audit_routes.test_reservations_through_the_bulk_route",
     Action.MODEL_PROMOTED: "test_audit_routes.test_model_promoted",

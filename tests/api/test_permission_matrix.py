@@ -24,6 +24,7 @@ from rest_framework.test import APIClient
 from labeler.agreement.services import image_decide
 from labeler.annotations.models import FinalLabelMethod
 from labeler.bulk.models import BulkAction
+from labeler.erasure.models import Erasure
 from labeler.exports.models import Export
 from labeler.images.links import file_link
 from labeler.images.metadata_fields import field_create
@@ -133,6 +134,7 @@ RULES: dict[str, Rule] = {
     "duplicates": read(page(overseers())),
     "project-import": Rule({"get": page(managers()), "post": page(managers())}),
     "project-throughput": read(page(managers())),
+    "project-erasures": read(page(managers())),
     # A lead lets a failed or paused annotator go on (the dashboard's form posts here).
     "standing-action": write(page(managers()), ids={"user_id": "annotator"}),
     # Accounts are the admins' alone.
@@ -276,6 +278,8 @@ RULES: dict[str, Rule] = {
     "api:images-bulk": Rule({"get": managers(), "post": managers()}),
     "api:bulk-actions": read(managers()),
     "api:bulk-action-detail": read(managers(), ids={"pk": "bulk_action"}),
+    "api:erasures": Rule({"get": managers(), "post": managers()}),
+    "api:erasure-detail": read(managers(), ids={"pk": "erasure"}),
     "api:progress": read(members()),
     "api:throughput": read(managers()),
     "api:history": read(members()),
@@ -441,6 +445,7 @@ def world(project, lead, annotator, annotator2, outsider, admin_user, make_image
         "my_skip": skip_create(project=project, annotator=annotator, image_id=skipped.pk).pk,
         "export": export.pk,
         "bulk_action": BulkAction.objects.create(project=project, action="review").pk,
+        "erasure": Erasure.objects.create(project=project, reason="asked").pk,
         "reference": reference.pk,
         "run": run.pk,
         "version": version.pk,

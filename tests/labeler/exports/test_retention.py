@@ -104,3 +104,40 @@ def test_beat_runs_the_cleanup_hourly(settings):
 
     [entry] = [e for e in settings.CELERY_BEAT_SCHEDULE.values() if e["task"] == Task.EXPORTS_PURGE]
     assert entry["schedule"] == 3600.0
+
+
+def test_a_projects_own_days_override_the_servers(
+    project, settings, django_capture_on_commit_callbacks
+):
+    """export_keep_days set: that project's exports keep to it, longer or shorter than the
+    server's; null: the server's days."""
+    settings.LABELER_EXPORT_KEEP_DAYS, settings.LABELER_EXPORT_KEEP_LAST = 7, 0
+    longer, shorter = ProjectFactory(export_keep_days=30), ProjectFactory(export_keep_days=2)
+    kept_longer, gone_longer = ended(longer, days_ago=20), ended(longer, days_ago=31)
+    kept_shorter, gone_shorter = ended(shorter, days_ago=1), ended(shorter, days_ago=3)
+    kept_server, gone_server = ended(project, days_ago=6), ended(project, days_ago=8)
+    assert purge(django_capture_on_commit_callbacks) == 3
+    assert set(Export.objects.values_list("pk", flat=True)) == {
+        kept_longer.pk, kept_shorter.pk, kept_server.pk
+    }  # fmt: skip
+    for gone in (gone_longer, gone_shorter, gone_server):
+        assert not default_storage.exists(gone.file.name)
+    assert default_storage.exists(kept_longer.file.name)
+
+
+def test_the_beat_task_purges_by_the_projects_days(
+    project, settings, django_capture_on_commit_callbacks
+):
+    """The scheduled task (beat, hourly) runs the same purge; the server's rule off, a
+    project's own days still apply."""
+    from worker.tasks import exports_purge as task
+
+    assert settings.CELERY_BEAT_SCHEDULE["purge-old-exports"]["task"] == task.name
+    settings.LABELER_EXPORT_KEEP_DAYS, settings.LABELER_EXPORT_KEEP_LAST = 0, 0
+    own = ProjectFactory(export_keep_days=5)
+    young, old = ended(own, days_ago=4), ended(own, days_ago=6)
+    server_rule_off = ended(project, days_ago=400)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert task() == 1
+    assert set(Export.objects.values_list("pk", flat=True)) == {young.pk, server_rule_off.pk}
+    assert not default_storage.exists(old.file.name)
