@@ -58,6 +58,7 @@ class Project(models.Model):
     served_log_days = models.PositiveIntegerField(default=30)
     export_keep_metadata = models.BooleanField(default=False)
     strip_metadata_on_ingest = models.BooleanField(default=False)
+    blur_faces = models.BooleanField(default=False, db_default=False)
     overlap_mode = models.CharField(
         max_length=8, choices=OverlapMode.choices, default=OverlapMode.FIXED
     )
