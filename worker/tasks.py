@@ -65,14 +65,19 @@ def faces_detect(image_id: int) -> str:
     """Find one image's faces and store them; its copies are made again after."""
     from worker import faces  # OpenCV: loaded by this task only, not by the web process
 
-    return face_regions.image_faces_detect(image_id=image_id, finder=faces.faces_find)
+    state = face_regions.image_faces_detect(image_id=image_id, finder=faces.faces_find)
+    if state == "deriving":
+        images_derive_again([image_id])
+    return state
 
 
 @shared_task(name=Task.IMAGES_DERIVE_AGAIN, autoretry_for=(OSError,), max_retries=3)
 def images_derive_again(image_ids: list[int]) -> None:
-    """These images' thumbnails and display copies made anew (their faces changed)."""
+    """These images' thumbnails and display copies made anew (their faces changed), then
+    served again."""
     for image_id in image_ids:
         image_services.image_prepare(image_id=image_id, input_specs=(), again=True)
+        face_regions.faces_copies_made(image_id=image_id)
 
 
 @shared_task(name=Task.PROJECT_FACES_REFRESH)

@@ -50,8 +50,9 @@ def faces_blurred(image: Image) -> bool:
 
 
 def image_faces_detect(*, image_id: int, finder: FaceFinder) -> str:
-    """Find the faces on one image and store them; its copies are derived again after.
-    Returns the image's state: "done", "failed" (cannot be decoded), or "" (gone)."""
+    """Find the faces on one image and store them. Returns the image's state: "deriving"
+    (its copies are to be made again by the caller, then ``faces_copies_made``), "failed"
+    (cannot be decoded), or "" (gone)."""
     image = Image.objects.filter(pk=image_id).first()
     if image is None:
         return ""
@@ -71,9 +72,13 @@ def image_faces_detect(*, image_id: int, finder: FaceFinder) -> str:
         if locked is None:
             return ""
         _detected_replace(locked, boxes, scores)
-        Image.objects.filter(pk=image_id).update(faces_state="done")
-    copies_derive_soon([image_id])
-    return "done"
+        Image.objects.filter(pk=image_id).update(faces_state="deriving")
+    return "deriving"
+
+
+def faces_copies_made(*, image_id: int) -> None:
+    """The image's copies were made with its faces as they are: served again."""
+    Image.objects.filter(pk=image_id, faces_state="deriving").update(faces_state="done")
 
 
 def face_region_add(*, image: Image, left: int, top: int, width: int, height: int) -> FaceRegion:
@@ -118,9 +123,15 @@ def faces_detect_soon(image_ids: Collection[int]) -> None:
 
 def copies_derive_soon(image_ids: Collection[int]) -> None:
     """These images' thumbnails and display copies made again (with the faces as they
-    now are), in the background."""
-    if image_ids:
-        jobs.enqueue(Task.IMAGES_DERIVE_AGAIN, sorted(image_ids))
+    now are), in the background. Where their project blurs faces they are not served to
+    those who see no originals meanwhile (the copies still show the faces as they were:
+    a box a lead just drew is not blurred in them)."""
+    if not image_ids:
+        return
+    Image.objects.filter(pk__in=image_ids, project__blur_faces=True).exclude(
+        faces_state="pending"
+    ).update(faces_state="deriving")
+    jobs.enqueue(Task.IMAGES_DERIVE_AGAIN, sorted(image_ids))
 
 
 def project_faces_refresh(*, project_id: int) -> int:

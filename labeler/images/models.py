@@ -17,7 +17,8 @@ STORED_FILE_FIELDS = ("file", "thumbnail", "display", "converted")
 
 FACES_STATES = [
     ("pending", "Faces being found"),
-    ("done", "Faces found"),
+    ("deriving", "Copies being made with the faces blurred"),
+    ("done", "Faces found and blurred"),
     ("failed", "Faces could not be found"),
 ]
 FACE_SOURCES = [("detected", "Detected"), ("lead", "Added by a lead")]
@@ -111,9 +112,10 @@ class Image(models.Model):
     phash_version = models.SmallIntegerField(null=True, blank=True)
     # The smallest image id of the image's near-duplicate group; null: none found.
     duplicate_group = models.BigIntegerField(null=True, blank=True)
-    # Where the search for faces stands (``labeler.images.faces``): blank, never asked
-    # (the project does not blur faces); pending, failed or done. While the project blurs
-    # faces, copies are served to those who do not see originals only once it is done.
+    # Where the search for faces stands (``labeler.images.face_regions``): blank, never
+    # asked (the project does not blur faces); pending (to find), deriving (found or
+    # changed by a lead, copies being made again), done, or failed. While the project
+    # blurs faces, copies are served to those who see no originals only once done.
     faces_state = models.CharField(
         max_length=8, choices=FACES_STATES, blank=True, default="", db_default=""
     )

@@ -474,7 +474,7 @@ def _faces_blur_for(image: Image) -> Callable[[PILImage.Image], PILImage.Image] 
     """What blurs the faces of the image's previews: its boxes, where its project blurs
     faces and they were found (until then its copies are not served to those who see no
     originals: ``labeler.images.served``)."""
-    if not faces_blurred(image) or image.faces_state != "done":
+    if image.faces_state not in ("deriving", "done") or not faces_blurred(image):
         return None
     boxes = image_face_boxes(image)
     return lambda rgb: faces_blur(rgb, boxes, scale=rgb.width / image.width)
