@@ -118,6 +118,7 @@ def test_the_astronaut_is_blurred_in_every_copy(
     assert b"".join(client_for(lead).get(url).streaming_content) == original
 
 
+@pytest.mark.slow
 def test_twenty_lfw_faces_are_blurred_whole(
     blurring, annotator, django_capture_on_commit_callbacks
 ):
