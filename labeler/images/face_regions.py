@@ -26,9 +26,11 @@ from labeler.task_names import Task
 
 logger = logging.getLogger(__name__)
 
-# The detector sees the image no larger than this a side: a face a few dozen pixels
-# across in a 12-megapixel photo is still some 10 pixels here, and decoding is cheap.
-DETECT_SIDE = 1600
+# The detector sees the image no larger than this a side, and finds faces of 20 pixels
+# and more there (``worker/faces.py``): in a 4032-pixel photo, faces some 80 pixels
+# across and up. A photo costs about 3 s of a core at 1024, 1.3 s at 640, which misses
+# faces under 130 pixels (docs/benchmarks.md, "Faces blurred").
+DETECT_SIDE = 1024
 # A detected box sharing this much of the smaller of the two with a deleted one is the
 # same face found again.
 SAME_FACE = 0.5

@@ -10,8 +10,9 @@ metadata. Thumbnails and display copies are made without metadata and go to ever
 A project that blurs faces (``blur_faces``) serves those who do not see originals its
 images' copies with the faces blurred (``labeler.images.faces``): thumbnails and display
 copies are made blurred by the worker, and the full-size copy is made blurred here on
-its first request, under ``blurred/``, named by the hash of the original's name and of
-its boxes (a change of the boxes names a new copy). Fail closed: until an image's faces
+its first request, under ``blurred/``, in a folder named by the hash of the original's
+name, named by the hash of its boxes (a change of the boxes names a new copy; deleting
+the original deletes them all). Fail closed: until an image's faces
 are found (``Image.faces_state`` "done"), none of its files is served to them
 (``FacesNotShown``, answered 409 with its message), nor are explanations, drawn over the
 unblurred pixels.
@@ -122,15 +123,32 @@ def _blurred_for(name: str) -> str | None:
 
 
 def _blurred_copy(name: str, boxes: list[FaceBox]) -> str:
-    key = f"{name}:{[(b.left, b.top, b.width, b.height) for b in boxes]}"
+    key = str([(b.left, b.top, b.width, b.height) for b in boxes])
     digest = hashlib.sha256(key.encode()).hexdigest()
-    base = f"{BLURRED_FOLDER}/{_project_of(name)}/{digest[:2]}/{digest}."
+    base = f"{_blurred_folder(name)}/{digest}."
     for extension in ("jpg", "png"):
         if default_storage.exists(base + extension):
             return base + extension
     with file_open(name) as handle:
         content, extension = faces_blur_bytes(handle.read(), boxes)
     return store_whole(base + extension, content)
+
+
+def _blurred_folder(name: str) -> str:
+    """The folder of an original's blurred copies, one per set of boxes it had."""
+    digest = hashlib.sha256(name.encode()).hexdigest()
+    return f"{BLURRED_FOLDER}/{_project_of(name) or 0}/{digest}"
+
+
+def blurred_delete(*, name: str) -> None:
+    """Delete an original's blurred copies (of its boxes now and before), if any."""
+    folder = _blurred_folder(name)
+    try:
+        _, files = default_storage.listdir(folder)
+    except FileNotFoundError:
+        return
+    for file_name in files:
+        default_storage.delete(f"{folder}/{file_name}")
 
 
 def _project_of(name: str) -> int | None:
@@ -160,9 +178,10 @@ def _image_named(project_id: int, name: str) -> Image | None:
 
 
 def stripped_delete(*, name: str) -> None:
-    """Delete an original's stripped copy, if one was made."""
+    """Delete an original's stripped copy, if one was made, and its blurred copies."""
     if not is_original(name):
         return
+    blurred_delete(name=name)
     extension = os.path.splitext(name)[1].lstrip(".").lower()
     for version in range(1, _COPY_VERSION + 1):
         for candidate in _copy_extensions(extension):
