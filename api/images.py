@@ -7,7 +7,7 @@ from dataclasses import asdict
 from typing import Any, cast
 
 from django.db.models import Prefetch, QuerySet
-from django.http import FileResponse, HttpResponse
+from django.http import FileResponse
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
@@ -453,7 +453,7 @@ class ImageViewSet(
             raise NotFound("The thumbnail is not ready yet.")
         return self._serve(image, "thumbnail", image.thumbnail.name or "")
 
-    def _serve(self, image: Image, kind: str, name: str) -> FileResponse | HttpResponse:
+    def _serve(self, image: Image, kind: str, name: str) -> FileResponse:
         """The file as the caller may have it, under a name they may see."""
         download_name = blind.image_download_name(
             image_id=image.pk, kind=kind, stored=name, view=self.image_view

@@ -34,7 +34,7 @@ CASCADES = (
 
 @functools.cache
 def _cascade(file_name: str) -> cv2.CascadeClassifier:
-    return cv2.CascadeClassifier(cv2.data.haarcascades + file_name)
+    return cv2.CascadeClassifier(cv2.data.haarcascades + file_name)  # type: ignore[attr-defined]
 
 
 def faces_find(pixels: np.ndarray) -> list[tuple[float, float, float, float, float]]:

@@ -31,6 +31,7 @@ import os
 from django.core.files.storage import default_storage
 from django.db.models import Q
 
+from labeler.errors import Conflict
 from labeler.images.face_regions import image_face_boxes
 from labeler.images.faces import FaceBox, faces_blur_bytes
 from labeler.images.models import Image
@@ -50,9 +51,11 @@ BLURRED_FOLDER = "blurred"
 _SHA256_NAMED = ("images/", "thumbnails/", "displays/")  # names that start with the hash
 
 
-class FacesNotShown(Exception):
+class FacesNotShown(Conflict):
     """An image of a project that blurs faces whose copies cannot be shown to this user
     yet (its faces not found) or at all (an explanation over its unblurred pixels)."""
+
+    code = "faces_not_blurred"
 
 
 # What the copies leave out changed with each version: a copy of an earlier one is made

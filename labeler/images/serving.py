@@ -7,11 +7,11 @@ import posixpath
 import re
 import struct
 
-from django.http import FileResponse, HttpResponse
+from django.http import FileResponse
 
 from labeler.images.decoding import DecodeRefused
 from labeler.images.references import CONTENT_TYPES, file_open, is_reference
-from labeler.images.served import FacesNotShown, image_bytes_for
+from labeler.images.served import image_bytes_for
 
 logger = logging.getLogger(__name__)
 
@@ -31,7 +31,7 @@ STORED_CONTENT_TYPES = {
 
 def stored_file_response(
     name: str, *, originals: bool, max_age: int = 31_536_000, download_name: str | None = None
-) -> FileResponse | HttpResponse | None:
+) -> FileResponse | None:
     """The stored file as this user may have it, never to change for the browser (its
     name is its content's hash); None when it is missing or cannot be read now.
 
@@ -46,18 +46,14 @@ def stored_file_response(
     content type comes from that and never from the bytes: a polyglot (an image with HTML
     or a zip appended) is served as the image it passed for. The browser may not sniff
     another type, and were the file opened as a page it would run nothing (sandbox).
-    Where the project blurs faces and this image's are not found yet, a 409 with a
-    message instead (``FacesNotShown``), never kept by the browser.
+    Raises ``FacesNotShown`` (a 409 Conflict) where the project blurs faces and this
+    image's are not found yet: never the faces unblurred.
     An image read in place (``labeler.images.references``) is served from where it lies,
     its type named by its key's image extension, the only ones registered.
     """
     try:
         name = image_bytes_for(name=name, originals=originals)
         handle = file_open(name)
-    except FacesNotShown as exc:  # fail closed: never the faces unblurred
-        response = HttpResponse(str(exc), status=409, content_type="text/plain; charset=utf-8")
-        response["Cache-Control"] = "no-store"
-        return response
     except (FileNotFoundError, IsADirectoryError):
         return None
     except (ValueError, SyntaxError, struct.error, DecodeRefused) as exc:

@@ -89,7 +89,7 @@ def test_the_astronaut_is_blurred_in_every_copy(
     (image,) = ingest(blurring, {"astronaut.jpg": original}, django_capture_on_commit_callbacks)
     assert image.faces_state == "done"
     (region,) = FaceRegion.objects.filter(image=image)
-    left, top, right, bottom = ASTRONAUT_FACE
+    left, top, right, _ = ASTRONAUT_FACE
     assert region.source == "detected"
     assert left - 20 <= region.left <= left + 30 and top - 20 <= region.top <= top + 30
     assert right - 30 <= region.left + region.width <= right + 30
