@@ -51,11 +51,10 @@ class FacesState(serializers.Serializer):
 class FacesBase(ProjectScopedView):
     """The image of the address, for the project's leads and admins only."""
 
-    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
-        super().initial(request, *args, **kwargs)
-        self.require_manager()
-
     def image(self) -> Image:
+        """The image of the address; the caller checked first (in the handler, after the
+        method, as every view of a project does)."""
+        self.require_manager()
         image_id = int(self.kwargs["image_id"])
         found = Image.objects.filter(pk=image_id, project=self.project).first()
         if found is None:

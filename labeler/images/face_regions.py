@@ -34,6 +34,8 @@ DETECT_SIDE = 1024
 # A detected box sharing this much of the smaller of the two with a deleted one is the
 # same face found again.
 SAME_FACE = 0.5
+# Images whose copies one task makes again (a project turning blurring off: all of them).
+DERIVE_BATCH = 200
 # What the worker's detector is: an RGB array in, (left, top, width, height, score) out.
 FaceFinder = Callable[[np.ndarray], list[tuple[float, float, float, float, float]]]
 
@@ -130,10 +132,13 @@ def copies_derive_soon(image_ids: Collection[int]) -> None:
     a box a lead just drew is not blurred in them)."""
     if not image_ids:
         return
-    Image.objects.filter(pk__in=image_ids, project__blur_faces=True).exclude(
-        faces_state="pending"
-    ).update(faces_state="deriving")
-    jobs.enqueue(Task.IMAGES_DERIVE_AGAIN, sorted(image_ids))
+    ordered = sorted(image_ids)
+    for start in range(0, len(ordered), DERIVE_BATCH):
+        batch = ordered[start : start + DERIVE_BATCH]
+        Image.objects.filter(pk__in=batch, project__blur_faces=True).exclude(
+            faces_state="pending"
+        ).update(faces_state="deriving")
+        jobs.enqueue(Task.IMAGES_DERIVE_AGAIN, batch)
 
 
 def project_faces_refresh(*, project_id: int) -> int:

@@ -74,16 +74,19 @@ def is_original(name: str) -> bool:
     return not name.startswith(DERIVED_FOLDERS)
 
 
-def image_bytes_for(*, name: str, originals: bool) -> str:
+def image_bytes_for(*, name: str, originals: bool, blurs_faces: bool | None = None) -> str:
     """The stored name whose bytes this user gets when asking for ``name``.
 
     ``originals``: whether they may have the original (``sees_originals``). Otherwise an
-    original's stripped copy, made now if it was not yet. Raises FileNotFoundError when
-    the original is gone, ValueError or OSError when it cannot be read as its format.
+    original's stripped copy, made now if it was not yet, or where the project blurs
+    faces (``blurs_faces``, when the caller knows it already; None: read here) its
+    blurred copy, and for a thumbnail or display copy itself once the faces are blurred.
+    Raises FileNotFoundError when the original is gone, ValueError or OSError when it
+    cannot be read as its format, FacesNotShown while the image's faces are not blurred.
     """
     if originals:
         return name
-    if (blurred := _blurred_for(name)) is not None:
+    if blurs_faces is not False and (blurred := _blurred_for(name, blurs_faces)) is not None:
         return blurred
     if not is_original(name):
         return name
@@ -99,11 +102,12 @@ def image_bytes_for(*, name: str, originals: bool) -> str:
     return store_whole(_stripped_base(name) + copy.extension, copy.content)
 
 
-def _blurred_for(name: str) -> str | None:
-    """The name served for ``name`` where its project blurs faces; None where it does not.
-    Raises FacesNotShown while the image's faces are not found, and for explanations."""
+def _blurred_for(name: str, blurs_faces: bool | None) -> str | None:
+    """The name served for ``name`` where its project blurs faces (``blurs_faces``, or
+    read); None where it does not. Raises FacesNotShown while the image's faces are not
+    found, and for explanations."""
     project_id = _project_of(name)
-    if project_id is None or not _blurs(project_id):
+    if project_id is None or not (blurs_faces or _blurs(project_id)):
         return None
     if name.startswith("explanations/"):
         raise FacesNotShown(

@@ -79,6 +79,7 @@ def file_link_serve(
                 originals=reader.originals,
                 max_age=file_link_remaining(issued=issued),
                 download_name=target.download_name,
+                blurs_faces=reader.blurs_faces,  # read with the user: no query of its own
             )
             if target.name
             else None
