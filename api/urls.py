@@ -21,6 +21,7 @@ from api.duplicates import DuplicateListView
 from api.erasures import ErasureDetailView, ErasureListView
 from api.explanations import ImageExplanationView
 from api.exports import ExportDetailView, ExportDownloadView, ExportListView, ExportView
+from api.faces import ImageFacesDetectView, ImageFacesView, ImageFaceView
 from api.images import ImageViewSet
 from api.imports import ArchiveImportView, ImportView
 from api.invitations import InvitationViewSet
@@ -225,6 +226,21 @@ urlpatterns = [
         "projects/<int:project_pk>/images/<int:image_id>/history/",
         ImageHistoryView.as_view(),
         name="image-history",
+    ),
+    path(
+        "projects/<int:project_pk>/images/<int:image_id>/faces/",
+        ImageFacesView.as_view(),
+        name="image-faces",
+    ),
+    path(
+        "projects/<int:project_pk>/images/<int:image_id>/faces/detect/",
+        ImageFacesDetectView.as_view(),
+        name="image-faces-detect",
+    ),
+    path(
+        "projects/<int:project_pk>/images/<int:image_id>/faces/<int:pk>/",
+        ImageFaceView.as_view(),
+        name="image-face",
     ),
     path(
         "projects/<int:project_pk>/label-issues/",

@@ -19,6 +19,9 @@ display copy and its model input. The table gives:
 - the previews: seconds from the first request until every photo has its thumbnail,
   display copy and model input, and their ratio to the upload's seconds (goal: at most
   1.5), with the CPU seconds the worker spent a photo, which say how many cores keep up.
+
+Then the cost of blurring faces, in this process, against deriving the copies with
+blurring off (``bench/faces.py``).
 """
 
 from __future__ import annotations
@@ -80,6 +83,9 @@ def main(argv: list[str] | None = None) -> int:
     with stack_running(env, gunicorn, logs, worker_nice=WORKER_NICE) as stack:
         results = _run(stack, options, project_id, token, paths)
     _print(options, reference, results)
+    from bench.faces import faces_table
+
+    faces_table()  # what blurring faces adds to a photo's copies (bench/faces.py)
     return 0
 
 

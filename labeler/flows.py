@@ -74,6 +74,7 @@ from labeler.agreement.selectors import agreement_report
 from labeler.annotations.changes import MARGIN_SECONDS, labels_changed
 from labeler.images import services as image_services
 from labeler.images.duplicate_groups import image_duplicates_link
+from labeler.images.face_regions import image_faces_due
 from labeler.images.hash_upgrade import hashes_upgrade
 from labeler.images.model_inputs import input_cache
 from labeler.imports import services as import_services
@@ -234,6 +235,7 @@ def image_prepare(*, image_id: int) -> None:
     specs = model_input_specs(project) if input_cache() is not None else set()
     image_services.image_prepare(image_id=image_id, input_specs=specs)
     image_duplicates_link(image_id=image_id)
+    image_faces_due(image_id=image_id)
 
 
 def reference_scan(*, reference_id: int) -> None:

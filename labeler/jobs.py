@@ -69,7 +69,16 @@ CHILD_PROCESS_TASKS = frozenset(
 CHILD_PROCESS_TASKS |= {Task.ML_DRIFT_REFERENCE}
 # These run on a thread a core (Pillow lets go of the GIL while it decodes, resizes and
 # encodes): a photo's previews take a tenth of a second, and an upload sends hundreds.
-POOLED_TASKS = frozenset({Task.IMAGE_PREPARE, Task.IMAGES_PREPARE, Task.IMAGE_PREPARE_FORMER})
+POOLED_TASKS = frozenset(
+    {
+        Task.IMAGE_PREPARE,
+        Task.IMAGES_PREPARE,
+        Task.IMAGE_PREPARE_FORMER,
+        # Faces found (seconds a photo) and copies made again: image work of the same kind.
+        Task.FACES_DETECT,
+        Task.IMAGES_DERIVE_AGAIN,
+    }
+)
 # These run on a thread of their own each, in the order sent (``labeler.exports.lanes``
 # decides which an export takes): a zip of every photo takes minutes.
 LANE_TASKS = {Task.EXPORT_RUN: "labeler-exports", Task.EXPORT_RUN_SMALL: "labeler-small-exports"}

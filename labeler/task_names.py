@@ -28,6 +28,11 @@ class Task:
     # one batch of a project hashed again (a chain of them, then its regrouping).
     HASHES_UPGRADE: Final = "worker.tasks.hashes_upgrade"
     PROJECT_HASHES_UPGRADE: Final = "worker.tasks.project_hashes_upgrade"
+    # Faces found on one image (the blur_faces setting), and images' copies made again
+    # after their faces changed.
+    FACES_DETECT: Final = "worker.tasks.faces_detect"
+    IMAGES_DERIVE_AGAIN: Final = "worker.tasks.images_derive_again"
+    PROJECT_FACES_REFRESH: Final = "worker.tasks.project_faces_refresh"
     # Converted copies of HEIC, AVIF and GIF images prepared before they were kept.
     IMAGES_CONVERTED_BACKFILL: Final = "worker.tasks.images_converted_backfill"
     # Annotations

@@ -18,7 +18,8 @@ from labeler.errors import DomainError
 from labeler.exports import retention
 from labeler.exports import services as export_services
 from labeler.idempotency import services as idempotency_services
-from labeler.images import backfill, file_deletes, hash_upgrade
+from labeler.images import backfill, face_regions, file_deletes, hash_upgrade
+from labeler.images import services as image_services
 from labeler.images.duplicate_groups import project_duplicates_regroup
 from labeler.imports import stash
 from labeler.monitoring import selectors as monitoring_selectors
@@ -58,6 +59,32 @@ def images_prepare(image_ids: list[int]) -> None:
             failed = failed or exc
     if failed is not None:
         raise failed
+
+
+@shared_task(name=Task.FACES_DETECT, autoretry_for=(OSError,), max_retries=3)
+def faces_detect(image_id: int) -> str:
+    """Find one image's faces and store them; its copies are made again after."""
+    from worker import faces  # OpenCV: loaded by this task only, not by the web process
+
+    state = face_regions.image_faces_detect(image_id=image_id, finder=faces.faces_find)
+    if state == "deriving":
+        images_derive_again([image_id])
+    return state
+
+
+@shared_task(name=Task.IMAGES_DERIVE_AGAIN, autoretry_for=(OSError,), max_retries=3)
+def images_derive_again(image_ids: list[int]) -> None:
+    """These images' thumbnails and display copies made anew (their faces changed), then
+    served again."""
+    for image_id in image_ids:
+        image_services.image_prepare(image_id=image_id, input_specs=(), again=True)
+        face_regions.faces_copies_made(image_id=image_id)
+
+
+@shared_task(name=Task.PROJECT_FACES_REFRESH)
+def project_faces_refresh(project_id: int) -> int:
+    """After a project's blur_faces changed: its images' faces found, or copies made."""
+    return face_regions.project_faces_refresh(project_id=project_id)
 
 
 @shared_task(name=Task.STORAGE_DELETE_FILES)

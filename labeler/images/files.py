@@ -180,6 +180,7 @@ def previews_render(
     thumbnail_size: int,
     with_pixels: Callable[[PILImage.Image], object] | None = None,
     upright: PILImage.Image | None = None,
+    blur: Callable[[PILImage.Image], PILImage.Image] | None = None,
 ) -> Previews:
     """The thumbnail and, where the original cannot be shown as it is, the display copy.
 
@@ -190,7 +191,9 @@ def previews_render(
     ``with_pixels`` is handed that decode too (the model inputs are made from it), before
     the thumbnail is shrunk from it. ``upright``: the whole image decoded and turned
     already (for its converted copy, ``labeler.images.converted``), shrunk in place
-    instead of decoding ``data`` again.
+    instead of decoding ``data`` again. ``blur``: what blurs the faces of the decode
+    (``labeler.images.faces``), applied to the copies but not to the model inputs nor the
+    perceptual hashes (near-duplicates are found from the pixels as they are).
     """
     opened = image_open(data)
     fmt, width, height = opened.format, opened.width, opened.height
@@ -208,10 +211,13 @@ def previews_render(
             rgb = rgb.transpose(TURNS[orientation])
     if with_pixels is not None:
         with_pixels(rgb)
-    display = _jpeg(rgb) if copy else None
+    shown = blur(rgb) if blur is not None else rgb
+    display = _jpeg(shown) if copy else None
     rgb.thumbnail((thumbnail_size, thumbnail_size))
+    if shown is not rgb:
+        shown.thumbnail((thumbnail_size, thumbnail_size))
     # The perceptual hashes from the same pixels: no decode of their own.
-    return Previews(thumbnail=_jpeg(rgb), display=display, hashes=image_hashes(rgb))
+    return Previews(thumbnail=_jpeg(shown), display=display, hashes=image_hashes(rgb))
 
 
 def _jpeg(image: PILImage.Image) -> bytes:

@@ -50,7 +50,7 @@ from django.utils.crypto import constant_time_compare
 from labeler.images.models import Image
 from labeler.images.references import reference_address
 from labeler.images.served import is_original, sees_originals
-from labeler.projects.models import Membership
+from labeler.projects.models import Membership, Project
 
 SALT = "labeler.images.links"
 # The folders of stored images, thumbnails and display copies, and the names of images
@@ -188,6 +188,7 @@ class FileReader:
     password: str  # the hash: a session is valid while it was made with this one
     may_read: bool  # staff, or a member of the project
     originals: bool  # staff, or a lead of the project (labeler.images.served)
+    blurs_faces: bool = False  # the project blurs faces (``blur_faces``)
 
     def session_valid(self, session_hash: object) -> bool:
         """Whether a session's hash was made with the user's current password (Django's
@@ -205,16 +206,17 @@ def file_reader(
     by_token = user_id is None
     who = token if by_token else user_id
     with connection.cursor() as cursor:
-        cursor.execute(_reader_sql(connection.vendor, by_token), [project_id, who])
+        cursor.execute(_reader_sql(connection.vendor, by_token), [project_id, project_id, who])
         row = cursor.fetchone()
     if row is None:
         return None
-    pk, password, is_staff, role = row
+    pk, password, is_staff, role, blurs_faces = row
     return FileReader(
         user_id=pk,
         password=password,
         may_read=bool(is_staff or role),
         originals=sees_originals(is_admin=bool(is_staff), role=role),
+        blurs_faces=bool(blurs_faces),
     )
 
 
@@ -227,11 +229,13 @@ def _reader_sql(vendor: str, by_token: bool) -> str:
     users = quote(get_user_model()._meta.db_table)
     members = quote(Membership._meta.db_table)
     tokens = quote(apps.get_model("authtoken", "Token")._meta.db_table)
+    projects = quote(Project._meta.db_table)
     found = (
         f"JOIN {tokens} t ON t.user_id = u.id WHERE t.key = %s" if by_token else "WHERE u.id = %s"
     )
     return (
         "SELECT u.id, u.password, u.is_staff, (SELECT m.role FROM "
-        f"{members} m WHERE m.project_id = %s AND m.user_id = u.id) FROM {users} u "
+        f"{members} m WHERE m.project_id = %s AND m.user_id = u.id), "
+        f"(SELECT p.blur_faces FROM {projects} p WHERE p.id = %s) FROM {users} u "
         f"{found} AND u.is_active"
     )

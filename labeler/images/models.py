@@ -15,6 +15,14 @@ from labeler.projects.models import Project
 # one, lists them itself in ``project_delete``.
 STORED_FILE_FIELDS = ("file", "thumbnail", "display", "converted")
 
+FACES_STATES = [
+    ("pending", "Faces being found"),
+    ("deriving", "Copies being made with the faces blurred"),
+    ("done", "Faces found and blurred"),
+    ("failed", "Faces could not be found"),
+]
+FACE_SOURCES = [("detected", "Detected"), ("lead", "Added by a lead")]
+
 SOURCES = [
     ("upload", "Uploaded"),
     ("import", "Imported from a folder"),
@@ -104,6 +112,13 @@ class Image(models.Model):
     phash_version = models.SmallIntegerField(null=True, blank=True)
     # The smallest image id of the image's near-duplicate group; null: none found.
     duplicate_group = models.BigIntegerField(null=True, blank=True)
+    # Where the search for faces stands (``labeler.images.face_regions``): blank, never
+    # asked (the project does not blur faces); pending (to find), deriving (found or
+    # changed by a lead, copies being made again), done, or failed. While the project
+    # blurs faces, copies are served to those who see no originals only once done.
+    faces_state = models.CharField(
+        max_length=8, choices=FACES_STATES, blank=True, default="", db_default=""
+    )
 
     class Meta:
         ordering = ["id"]
@@ -167,6 +182,30 @@ class Image(models.Model):
 
     def __str__(self) -> str:
         return self.original_name
+
+
+class FaceRegion(models.Model):
+    """A face's box on an image, in the upright original's pixels, blurred in every copy
+    of it people other than leads see or export (``labeler.images.faces``)."""
+
+    image = models.ForeignKey(Image, on_delete=models.CASCADE, related_name="face_regions")
+    left = models.PositiveIntegerField()
+    top = models.PositiveIntegerField()
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    source = models.CharField(max_length=8, choices=FACE_SOURCES)
+    score = models.FloatField(null=True, blank=True)  # the detector's; null: drawn by a lead
+    # A lead deleted it (a false detection): kept, so a new detection finding the same box
+    # leaves it deleted. Never blurred.
+    removed = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["image", "removed"], name="face_region_image_idx")]
+
+    def __str__(self) -> str:
+        return f"face {self.left},{self.top} {self.width}x{self.height} on image {self.image_id}"
 
 
 class ImageCounter(models.Model):

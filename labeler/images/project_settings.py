@@ -1,5 +1,5 @@
-"""The project settings the image layer reads: metadata stripped as images come in, and
-the distance of near-duplicates."""
+"""The project settings the image layer reads: metadata stripped as images come in, faces
+blurred, and the distance of near-duplicates."""
 
 from __future__ import annotations
 
@@ -23,6 +23,12 @@ def duplicates_regroup_soon(project: Project) -> None:
     jobs.enqueue(Task.DUPLICATES_REGROUP, project.pk)
 
 
+def faces_refresh_soon(project: Project) -> None:
+    """Faces found on every image already stored (on) or copies made unblurred (off), in
+    the background once the change commits (``project_faces_refresh`` task)."""
+    jobs.enqueue(Task.PROJECT_FACES_REFRESH, project.pk)
+
+
 DUPLICATE_DISTANCE_FORM_WORDS = (
     f"The near-duplicate distance is a whole number of bits from 0 to {DUPLICATE_DISTANCE_MAX}, "
     "-1 for no grouping, or empty for the server's distance."
@@ -41,6 +47,21 @@ SETTINGS = (
             "from an import's labels file; off: byte for byte. Images already stored are "
             "not changed."
         ),
+    ),
+    ProjectSetting(
+        name="blur_faces",
+        section="privacy",
+        owner="images",
+        kind="bool",
+        default=False,
+        help=(
+            "Blur the faces the worker finds (and those a lead draws) in every copy "
+            "annotators and reviewers see and in every export; originals stay as they "
+            "were sent, for leads and admins only. Turning it on finds the faces of the "
+            "images already stored; until an image's faces are found its copies are not "
+            "shown to those who see no originals."
+        ),
+        on_change=faces_refresh_soon,
     ),
     ProjectSetting(
         name="duplicate_distance",

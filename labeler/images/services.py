@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 import logging
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, replace
 
 from django.conf import settings
@@ -20,6 +20,8 @@ from labeler.errors import ValidationFailed
 from labeler.images.converted import converted_keep, converted_make, converts
 from labeler.images.duplicates import hash_columns
 from labeler.images.exif import PhotoFacts, exif_read
+from labeler.images.face_regions import faces_blurred, image_face_boxes
+from labeler.images.faces import faces_blur
 from labeler.images.file_deletes import storage_delete_files
 from labeler.images.files import (
     BROWSER_FORMATS,
@@ -453,6 +455,7 @@ def image_prepare(
                 thumbnail_size=settings.LABELER_THUMBNAIL_SIZE,
                 with_pixels=keep_inputs,
                 upright=conversion.upright if conversion is not None else None,
+                blur=_faces_blur_for(image),
             )
         except DECODE_ERRORS as exc:
             problem = f"The image cannot be decoded: {exc}"[:255]
@@ -465,6 +468,16 @@ def image_prepare(
         inputs_keep(cache, image.sha256, data, missing)
     if previews is not None:  # last: an image with a thumbnail has all ready
         _previews_store(image, previews, anew=again)
+
+
+def _faces_blur_for(image: Image) -> Callable[[PILImage.Image], PILImage.Image] | None:
+    """What blurs the faces of the image's previews: its boxes, where its project blurs
+    faces and they were found (until then its copies are not served to those who see no
+    originals: ``labeler.images.served``)."""
+    if image.faces_state not in ("deriving", "done") or not faces_blurred(image):
+        return None
+    boxes = image_face_boxes(image)
+    return lambda rgb: faces_blur(rgb, boxes, scale=rgb.width / image.width)
 
 
 def _previews_store(image: Image, previews: Previews, *, anew: bool) -> None:

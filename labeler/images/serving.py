@@ -33,13 +33,19 @@ STORED_CONTENT_TYPES = {
 
 
 def stored_file_response(
-    name: str, *, originals: bool, max_age: int = 31_536_000, download_name: str | None = None
+    name: str,
+    *,
+    originals: bool,
+    max_age: int = 31_536_000,
+    download_name: str | None = None,
+    blurs_faces: bool | None = None,
 ) -> FileResponse | None:
     """The stored file as this user may have it, never to change for the browser (its
     name is its content's hash); None when it is missing or cannot be read now.
 
     ``originals``: whether the user is served originals (leads and admins); else an
-    original is answered by its stripped copy (``labeler.images.served.image_bytes_for``).
+    original is answered by its stripped copy (``labeler.images.served.image_bytes_for``),
+    or its blurred copy where the project blurs faces (``blurs_faces``: None, read there).
 
     The browser keeps it for ``max_age`` seconds: a year, or what its address has left.
     It is told the file's name is ``download_name``, or else the stored name's last part
@@ -49,12 +55,14 @@ def stored_file_response(
     content type comes from that and never from the bytes: a polyglot (an image with HTML
     or a zip appended) is served as the image it passed for. The browser may not sniff
     another type, and were the file opened as a page it would run nothing (sandbox).
+    Raises ``FacesNotShown`` (a 409 Conflict) where the project blurs faces and this
+    image's are not found yet: never the faces unblurred.
     An image read in place (``labeler.images.references``) is served from where it lies,
     its type named by its key's image extension, the only ones registered.
     """
     asked = name
     try:
-        name = image_bytes_for(name=name, originals=originals)
+        name = image_bytes_for(name=name, originals=originals, blurs_faces=blurs_faces)
         handle = file_open(name)
     except (FileNotFoundError, IsADirectoryError):
         return None

@@ -59,6 +59,7 @@ class Project(models.Model):
     export_keep_metadata = models.BooleanField(default=False)
     export_keep_days = models.PositiveSmallIntegerField(null=True, blank=True)
     strip_metadata_on_ingest = models.BooleanField(default=False)
+    blur_faces = models.BooleanField(default=False, db_default=False)
     overlap_mode = models.CharField(
         max_length=8, choices=OverlapMode.choices, default=OverlapMode.FIXED
     )

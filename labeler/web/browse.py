@@ -442,8 +442,23 @@ def image_page(request: HttpRequest, project_id: int, image_id: int) -> HttpResp
             "back_url": reverse("images-browse", args=[project.pk]),
         },
         "edit": _metadata_inputs(project, image, facts) if manages else None,
+        "faces": _faces_card(project, image, addresses.file) if manages else None,
     }
     return render(request, "images/image.html", context, status=status)
+
+
+def _faces_card(project: Project, image: Any, original_url: str) -> dict[str, Any] | None:
+    """What a lead's Faces card needs where the project blurs faces: the original (a
+    lead's address serves it) and the faces API."""
+    if not project.blur_faces:
+        return None
+    return {
+        "image_url": original_url,
+        "width": image.width,
+        "height": image.height,
+        "faces_url": api_url(project, "image-faces", image_id=image.pk),
+        "detect_url": api_url(project, "image-faces-detect", image_id=image.pk),
+    }
 
 
 def _metadata_inputs(project: Project, image: Any, facts: FileFacts) -> dict[str, Any]:

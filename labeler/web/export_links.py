@@ -19,6 +19,7 @@ from django.views.decorators.http import require_GET
 
 from labeler.exports.links import ExportLink, export_link_file, export_link_read
 from labeler.images.links import file_reader
+from labeler.images.served import FacesNotShown, project_blurs_faces
 from labeler.images.serving import stored_file_response
 
 WRONG = "This image address is wrong, or its image was deleted; export the tasks again."
@@ -47,7 +48,12 @@ def export_link_serve(
     if found is None:
         return _cors(request, link, _refused(404, WRONG))
     name, originals = found
-    response = stored_file_response(name, originals=originals, max_age=remaining)
+    # Whoever holds the link gets the file: with faces blurred, never the original.
+    originals = originals and not project_blurs_faces(project_id)
+    try:
+        response = stored_file_response(name, originals=originals, max_age=remaining)
+    except FacesNotShown as exc:  # fail closed: never the faces unblurred
+        return _cors(request, link, _refused(409, exc.message))
     if response is None:
         return _cors(request, link, _refused(404, MISSING))
     return _cors(request, link, response)

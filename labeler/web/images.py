@@ -20,6 +20,7 @@ from labeler.images.links import (
     file_reader,
     link_target,
 )
+from labeler.images.served import FacesNotShown
 from labeler.images.serving import stored_file_response
 from labeler.projects.selectors import MAX_ID
 from labeler.web.pages import page_project
@@ -71,16 +72,22 @@ def file_link_serve(
     if not reader.may_read:
         return _refused(403, "You are not a member of this image's project.")
     target = link_target(name)
-    response = (
-        stored_file_response(
-            target.name,
-            originals=reader.originals,
-            max_age=file_link_remaining(issued=issued),
-            download_name=target.download_name,
+    try:
+        response = (
+            stored_file_response(
+                target.name,
+                originals=reader.originals,
+                max_age=file_link_remaining(issued=issued),
+                download_name=target.download_name,
+                blurs_faces=reader.blurs_faces,  # read with the user: no query of its own
+            )
+            if target.name
+            else None
         )
-        if target.name
-        else None
-    )
+    except FacesNotShown as exc:  # fail closed: never the faces unblurred
+        refused = _refused(409, exc.message)
+        refused["Cache-Control"] = "no-store"  # shown once they are blurred
+        return refused
     if response is None:
         return _refused(404, "The stored file is missing.")
     return response

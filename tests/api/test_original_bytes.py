@@ -231,3 +231,25 @@ def test_a_copy_made_before_the_copies_changed_is_made_again(world, annotator, m
     storage_delete_files(names=[image.file.name])
 
     assert not list((media_root / "stripped").rglob("*.jpg"))
+
+
+def test_with_faces_blurred_no_route_hands_others_an_original(world):
+    """In a project that blurs faces, every route and address serves reviewers and
+    annotators a copy made anew (never the original's bytes, nor its stripped copy); while
+    the faces are not found, none serves them image bytes at all."""
+    project = world["project"]
+    type(project).objects.filter(pk=project.pk).update(blur_faces=True)
+    Image.objects.filter(project=project).update(faces_state="done")
+    originals = {i.file.read() for i in world["images"]}
+    for role in ("reviewer", "annotator"):
+        answers = image_answers(browser(world["users"][role]), world)
+        assert answers
+        for path, response in answers.items():
+            assert is_image(response), (role, path, response.status_code)
+            data = content(response)
+            assert data not in originals and not leaks(data), (role, path)
+    Image.objects.filter(project=project).update(faces_state="pending")
+    for role in ("reviewer", "annotator"):
+        answers = image_answers(browser(world["users"][role]), world)
+        assert not [p for p, r in answers.items() if is_image(r)], role
+        assert all(r.status_code == 409 for r in answers.values()), role

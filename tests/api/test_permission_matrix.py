@@ -28,6 +28,7 @@ from labeler.erasure.models import Erasure
 from labeler.exports.models import Export
 from labeler.images.links import file_link
 from labeler.images.metadata_fields import field_create
+from labeler.images.models import FaceRegion
 from labeler.predictions import packages
 from labeler.predictions.models import TrainingRun
 from labeler.projects.models import Invitation, Role
@@ -310,6 +311,10 @@ RULES: dict[str, Rule] = {
     "api:label-history": read(overseers()),
     "api:image-history": read(overseers()),
     "api:image-explanation": read(overseers()),
+    # The face boxes blurred in an image's copies: the leads' alone, reading them too.
+    "api:image-faces": Rule({"get": managers(), "post": managers()}),
+    "api:image-faces-detect": write(managers()),
+    "api:image-face": Rule({"delete": managers()}, ids={"pk": "face"}),
     "api:machine-labels": read(overseers()),
     "api:machine-labels-send": write(overseers()),
     "api:machine-labels-review": write(overseers()),
@@ -455,6 +460,7 @@ def world(project, lead, annotator, annotator2, outsider, admin_user, make_image
         "delivery": delivery.pk,
         "predict_job": PredictionJob.objects.create(project=project, caller=lead).pk,
         "predict_token": predict_token_issue(project=project, name="ci", created_by=lead).token.pk,
+        "face": face_of(image),
     }
     users = {
         "annotator": annotator,
@@ -608,8 +614,15 @@ def test_every_route_answers_every_role_as_its_rule_says(world, capsys):
 # Path parameters naming objects that belong to a project (a user for a member).
 PROJECT_OBJECTS = {
     *("image", "theirs", "mine", "my_skip", "export", "run", "version", "annotator2"),
-    *("invitation", "field", "webhook", "delivery", "predict_job", "predict_token"),
+    *("invitation", "field", "webhook", "delivery", "predict_job", "predict_token", "face"),
 }
+
+
+def face_of(image: Any) -> int:
+    """A face box a lead drew on the image."""
+    return FaceRegion.objects.create(
+        image_id=image.pk, left=0, top=0, width=1, height=1, source="lead"
+    ).pk
 
 
 @pytest.fixture
@@ -643,6 +656,7 @@ def elsewhere(outsider, make_images):
         "delivery": delivery.pk,
         "predict_job": PredictionJob.objects.create(project=other, caller=owner).pk,
         "predict_token": predict_token_issue(project=other, name="ci", created_by=owner).token.pk,
+        "face": face_of(image),
     }
 
 

@@ -72,12 +72,13 @@ def test_without_broker_tasks_run_in_process(django_capture_on_commit_callbacks)
 
 
 def test_web_process_and_tasks_module_do_not_import_torch():
-    """Loading the URLs (every view) and the tasks module leaves torch out of the process."""
+    """Loading the URLs (every view) and the tasks module leaves torch and OpenCV (the
+    face detector's, ``worker/faces.py``) out of the process."""
     code = (
         "import django, sys; django.setup();"
         "from django.urls import get_resolver; get_resolver().url_patterns;"
         "import api.urls, worker.tasks;"
-        "heavy = [m for m in ('torch', 'torchvision') if m in sys.modules];"
+        "heavy = [m for m in ('torch', 'torchvision', 'cv2') if m in sys.modules];"
         "print(heavy); sys.exit(1 if heavy else 0)"
     )
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings"}

@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
-        ("projects", "0023_project_export_keep_days"),
+        ("projects", "0024_project_export_keep_days"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -20,6 +20,7 @@ from labeler.exports.formats.metadata_csv import metadata_cells, metadata_column
 from labeler.exports.formats.source import ExportSource
 from labeler.exports.formats.text import spreadsheet_safe
 from labeler.exports.selectors import ImageRow
+from labeler.images.face_regions import export_face_boxes
 from labeler.projects.models import Project
 
 # A multi-label image's labels in one metadata.csv cell: example["labels"].split(";").
@@ -116,6 +117,7 @@ def _image_stream(source: ExportSource) -> ZipStream:
     return ZipStream(
         keep_metadata=source.project.export_keep_metadata,
         convert=bool(source.options.convert_images),
+        faces=export_face_boxes(source.project),
     )
 
 

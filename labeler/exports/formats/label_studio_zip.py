@@ -33,6 +33,7 @@ from labeler.exports.formats.label_studio import annotator_emails, label_studio_
 from labeler.exports.formats.members import ZipStream
 from labeler.exports.formats.source import ExportSource
 from labeler.exports.selectors import ImageRow
+from labeler.images.face_regions import export_face_boxes
 from labeler.images.files import ALLOWED_FORMATS
 from labeler.projects.models import Project
 
@@ -55,7 +56,10 @@ def export_label_studio_zip(source: ExportSource) -> Iterator[bytes]:
     folder = local_files_folder(source.project)
     emails = annotator_emails(source)
     names = LocalFileNames()
-    stream = ZipStream(keep_metadata=source.project.export_keep_metadata)
+    stream = ZipStream(
+        keep_metadata=source.project.export_keep_metadata,
+        faces=export_face_boxes(source.project),
+    )
     with tempfile.TemporaryFile() as tasks:
         tasks.write(b"[")
         for index, row in enumerate(source.rows()):

@@ -6,7 +6,7 @@ import logging
 import re
 import unicodedata
 from collections import deque
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from itertools import islice
@@ -17,6 +17,7 @@ from django.conf import settings
 from labeler.errors import ValidationFailed
 from labeler.exports.zipstream import Readable, ZipStreamWriter
 from labeler.images.conversion import converted_format, image_converted
+from labeler.images.faces import FaceBox, faces_blur_encoded
 from labeler.images.files import ALLOWED_FORMATS
 from labeler.images.metadata import metadata_strip
 from labeler.images.references import file_open
@@ -47,6 +48,8 @@ class StoredImage:
 class ZipStream:
     """Members go in one after another; every method yields the archive's bytes so far.
 
+    With ``faces`` (the project blurs them), every image goes with its faces blurred
+    (``labeler.images.faces``); one whose faces are not found yet stops the export.
     Images go without their private metadata (GPS, camera, owner: ``metadata_strip``)
     unless ``keep_metadata`` (the project's ``export_keep_metadata``); with ``convert``,
     HEIC and AVIF go as JPEG and GIF as PNG (``labeler.images.conversion``), which strips
@@ -64,8 +67,15 @@ class ZipStream:
     running.
     """
 
-    def __init__(self, *, keep_metadata: bool = False, convert: bool = False) -> None:
+    def __init__(
+        self,
+        *,
+        keep_metadata: bool = False,
+        convert: bool = False,
+        faces: Callable[[str], list[FaceBox]] | None = None,
+    ) -> None:
         self._writer = ZipStreamWriter()
+        self._faces = faces
         self._keep_metadata = keep_metadata
         self._convert = convert
         self._threads = max(1, settings.LABELER_EXPORT_CONVERT_THREADS)
@@ -166,6 +176,20 @@ class ZipStream:
             yield from self._writer.iter_add(name, data, compress=compress)
 
     def _image_bytes(self, image: StoredImage) -> bytes:
+        """The image's bytes as they go into the zip, their faces blurred where the project
+        blurs faces (``faces``: the boxes of a stored file)."""
+        data = self._unblurred_bytes(image)
+        if self._faces is None:
+            return data
+        written = self.written_format(image.format)
+        try:
+            return faces_blur_encoded(data, self._faces(image.stored_name), written)
+        except (OSError, ValueError, SyntaxError, EOFError) as exc:
+            raise ValidationFailed(
+                f"The stored file {image.stored_name} cannot be read: {exc}"
+            ) from exc
+
+    def _unblurred_bytes(self, image: StoredImage) -> bytes:
         """The image's bytes as they go into the zip: its kept converted copy, else the
         stored file converted, stripped or as it is.
 

@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("projects", "0022_label_groups_and_chords"),
+        ("projects", "0023_project_blur_faces"),
     ]
 
     operations = [
