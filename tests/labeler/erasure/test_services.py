@@ -22,10 +22,11 @@ from labeler.erasure.models import Erasure
 from labeler.erasure.services import ErasurePlan, images_erase
 from labeler.exports.models import Export, ExportStatus
 from labeler.images.explanation_files import explanation_overlay_name
-from labeler.images.models import Image
+from labeler.images.models import FaceRegion, Image
 from labeler.images.served import image_bytes_for
 from labeler.images.services import image_prepare
 from labeler.predictions.models import ModelVersion
+from labeler.projects.models import Project
 from labeler.serving.models import PredictionJob, ServedPrediction
 from tests.conftest import client_for
 from tests.labeler.exports.data import annotate, finalise
@@ -71,6 +72,14 @@ def traces(needles: dict[str, bytes]) -> list[str]:
             if needle in content or needle.decode("latin-1") in where:
                 found.append(f"{what} in {where}")
     return found
+
+
+@pytest.fixture
+def blurring(project):
+    """The project blurs faces (asked before ``kept`` stores its photos)."""
+    Project.objects.filter(pk=project.pk).update(blur_faces=True)
+    project.refresh_from_db()
+    return project
 
 
 @pytest.fixture
@@ -203,3 +212,24 @@ def test_a_project_deletion_takes_its_model_inputs_exports_and_served_uploads(
     with django_capture_on_commit_callbacks(execute=True):
         flows.project_delete(project=project)
     assert traces(needles) == []
+
+
+def test_with_faces_blurred_the_blurred_copies_and_boxes_go_too(
+    project, lead, annotator, blurring, kept, django_capture_on_commit_callbacks
+):
+    """In a project that blurs faces, the astronaut's boxes, her blurred full-size copy
+    and the blurred export members go with her; nothing of her is left in storage."""
+    target = kept[0]
+    assert FaceRegion.objects.filter(image=target).exists()
+    answer = client_for(annotator).get(f"/api/v1/projects/{project.pk}/images/{target.pk}/file/")
+    assert answer.status_code == 200, answer.content[:200]
+    blurred_copy = b"".join(answer.streaming_content) if answer.streaming else answer.content
+    assert blurred_copy != Path(target.file.path).read_bytes()
+    needles = {**needles_of(target), "blurred copy": blurred_copy}
+    assert any("blurred copy" in where for where in traces(needles))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        images_erase(project=project, query={"image_ids": [target.pk]}, actor=lead, reason="x")
+
+    assert traces(needles) == []
+    assert not FaceRegion.objects.filter(image_id=target.pk).exists()
