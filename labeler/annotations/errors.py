@@ -59,6 +59,12 @@ class ImageProblem(Conflict):
     code = "image_problem"
 
 
+class FacesNotBlurred(Conflict):
+    """The project blurs faces and this image's are not blurred yet: it is not shown."""
+
+    code = "faces_not_blurred"
+
+
 class ImageReserved(Conflict):
     """The image is kept for other annotators."""
 

@@ -226,6 +226,7 @@ class _Lease:
             "cap": self.cap,
             "test_only": test_only,
             "grid": grid,
+            "blur_faces": project.blur_faces,
         }
 
     @classmethod
@@ -264,6 +265,7 @@ class _Lease:
             now=self.now,
             cap=self.cap,
             test_only=self.test_only,
+            blur_faces=self.project.blur_faces,
         )
         return lease_refusal(facts, late=late)
 

@@ -2,8 +2,8 @@
 
 Parameters are named: ``project``, ``me`` (the annotator), ``overlap``, ``now`` and
 ``expires`` (datetimes as the connection stores them), ``image`` and ``lease`` (ids),
-``cap`` (the most live leases the annotator may hold) and ``grid`` (the lease is handed
-out on a grid page).
+``cap`` (the most live leases the annotator may hold), ``grid`` (the lease is handed
+out on a grid page) and ``blur_faces`` (the project blurs faces).
 Only the candidate's row lock differs between the two: PostgreSQL locks the row
 (``FOR UPDATE OF i``, ``SKIP LOCKED`` unless told to wait); SQLite has no row locks and
 serialises writers instead (see settings).
@@ -50,6 +50,11 @@ _NOT_KEPT_FOR_OTHERS = """
         ))
 """
 
+# In a project that blurs faces, an image is shown to annotators only once its faces are
+# found and its copies blurred (``labeler.images.face_regions``): before, its files answer
+# 409, so the queue does not hand it out.
+_SHOWN = " (NOT %(blur_faces)s OR i.faces_state = 'done') "
+
 # The gate's half on the image (the caller holds its row lock): image i may be leased to
 # the annotator, or their lease on it renewed, when it is not flagged as a problem, not
 # labelled nor skipped by them, not kept for others, and either gold (which every
@@ -57,6 +62,8 @@ _NOT_KEPT_FOR_OTHERS = """
 # complete (an imported label completes an image whatever its count) and with a slot.
 _GRANTABLE = (
     "i.problem = '' AND "
+    + _SHOWN
+    + " AND "
     + _UNSEEN
     + _NOT_KEPT_FOR_OTHERS
     + """
@@ -129,6 +136,8 @@ _CANDIDATE = (
     SELECT i.* FROM {image} i
     WHERE i.project_id = %(project)s AND NOT i.is_complete AND i.problem = ''
         {excluded} AND """
+    + _SHOWN
+    + " AND "
     + _OPEN_TO_ME
     + _NOT_KEPT_FOR_OTHERS
     + """

@@ -13,6 +13,7 @@ from datetime import datetime
 from django.db.models import Q
 
 from labeler.annotations.errors import (
+    FacesNotBlurred,
     ImageFull,
     ImageProblem,
     ImageReserved,
@@ -42,6 +43,7 @@ class LeaseFacts:
     test_only: bool
     method: str | None  # the image's final label's method, if it has one
     problem: str
+    faces_hidden: bool  # the project blurs faces and the image's are not blurred yet
     complete: bool
     kept_for_others: bool
     seen: bool  # labelled or skipped by the annotator
@@ -58,11 +60,12 @@ def lease_facts(
     now: datetime,
     cap: int,
     test_only: bool,
+    blur_faces: bool = False,
 ) -> LeaseFacts:
     """Read what the gate looked at (the caller holds the image's row lock)."""
     image = Image.objects.filter(pk=image_id, project_id=project_id).first()
     if image is None:
-        return LeaseFacts(image_id, 0, cap, test_only, None, "", False, False, True, 0, 0)
+        return LeaseFacts(image_id, 0, cap, test_only, None, "", False, False, False, True, 0, 0)
     live = Assignment.objects.filter(expires_at__gt=now)
     reserved = ImageReservation.objects.filter(image_id=image_id)
     mine = Q(image_id=image_id, annotator_id=annotator_id)
@@ -77,6 +80,7 @@ def lease_facts(
         .values_list("method", flat=True)
         .first(),
         problem=image.problem,
+        faces_hidden=blur_faces and image.faces_state != "done",
         complete=image.is_complete,
         kept_for_others=reserved.exists()
         and not reserved.filter(annotator_id=annotator_id).exists(),
@@ -104,6 +108,12 @@ def lease_refusal(facts: LeaseFacts, *, late: bool = False) -> Conflict:
         return ImageProblem(
             f"Image {image_id} is flagged as a problem ({facts.problem}): it is not "
             "labelled until a lead clears it.",
+            field="image",
+        )
+    if facts.faces_hidden:
+        return FacesNotBlurred(
+            f"Image {image_id} is shown once its faces are found and blurred: label the "
+            "images that next/ gives you meanwhile.",
             field="image",
         )
     if facts.kept_for_others:

@@ -312,23 +312,26 @@ def test_a_refused_undo_or_label_keeps_everything_as_it_was(world, state, kind):
 
 
 def _open_world(world: World) -> dict[str, Image]:
-    """Rules off; real 0 imported (complete, 0 labels), real 2 flagged as a problem; the
-    annotator skipped both, labelled the imported one, and holds expired leases on both."""
+    """Rules off; real 0 imported (complete, 0 labels), real 2 flagged as a problem, and
+    the project blurs faces with real 3's not blurred yet (the others' are)."""
     Project.objects.filter(pk=world.project.pk).update(
-        qualification_gold_count=0, gold_pause_below=0.0
+        qualification_gold_count=0, gold_pause_below=0.0, blur_faces=True
     )
     world.project.refresh_from_db()
-    imported, problem = world.real[0], world.real[2]
+    imported, problem, hidden = world.real[0], world.real[2], world.real[3]
     final = FinalLabel.objects.create(image=imported, method=FinalLabelMethod.IMPORTED)
     final.labels.set(world.project.labels.filter(name="cat"))
     Image.objects.filter(pk=imported.pk).update(is_complete=True)
     Image.objects.filter(pk=problem.pk).update(problem="unreadable")
-    Image.objects.exclude(pk__in=[imported.pk, problem.pk]).delete()
-    return {"imported": imported, "problem": problem}
+    Image.objects.update(faces_state="done")
+    Image.objects.filter(pk=hidden.pk).update(faces_state="pending")
+    Image.objects.exclude(pk__in=[imported.pk, problem.pk, hidden.pk]).delete()
+    return {"imported": imported, "problem": problem, "faces": hidden}
 
 
 def test_images_complete_from_an_import_or_flagged_are_never_leased(world):
-    """next/, labelling after a skip or a lease that ran out, undoing the skip and undoing
+    """Nor an image whose faces are not blurred yet in a project that blurs them: next/,
+    labelling after a skip or a lease that ran out, undoing the skip and undoing
     a label of the image: none leases or labels either image."""
     images = _open_world(world)
     other = world.annotation.image_id
@@ -343,7 +346,8 @@ def test_images_complete_from_an_import_or_flagged_are_never_leased(world):
             f"{base}/annotations/", {"image": image.pk, "labels": ["dog"]}, format="json"
         )
         assert response.status_code == 409, response.content
-        assert response.json()["code"] in {"image_full", "image_problem"}, name
+        codes = {"imported": "image_full", "problem": "image_problem"}
+        assert response.json()["code"] == codes.get(name, "faces_not_blurred"), name
         assert client.delete(f"{base}/skips/{skip.pk}/").status_code == 204
         Assignment.objects.update_or_create(
             image=image,
@@ -357,6 +361,7 @@ def test_images_complete_from_an_import_or_flagged_are_never_leased(world):
             f"{base}/annotations/", {"image": image.pk, "labels": ["dog"]}, format="json"
         )
         assert late.status_code == 409, late.content
+        assert late.json()["code"] == codes.get(name, "faces_not_blurred"), name
         Assignment.objects.filter(image=image).delete()
     assert other not in images.values()
     assert not Assignment.objects.filter(image__in=images.values()).exists()
