@@ -233,3 +233,19 @@ def test_with_faces_blurred_the_blurred_copies_and_boxes_go_too(
 
     assert traces(needles) == []
     assert not FaceRegion.objects.filter(image_id=target.pk).exists()
+
+
+def test_a_project_deletion_with_faces_blurred_leaves_no_blurred_copy(
+    project, annotator, blurring, kept, django_capture_on_commit_callbacks
+):
+    """Deleting a project that blurs faces takes every image's blurred copies with it."""
+    target = kept[0]
+    answer = client_for(annotator).get(f"/api/v1/projects/{project.pk}/images/{target.pk}/file/")
+    assert answer.status_code == 200
+    blurred_copy = b"".join(answer.streaming_content) if answer.streaming else answer.content
+    needles = {**needles_of(target), "blurred copy": blurred_copy}
+    with django_capture_on_commit_callbacks(execute=True):
+        flows.project_delete(project=project)
+    assert traces(needles) == []
+    blurred = Path(settings.MEDIA_ROOT) / "blurred"
+    assert not [path for path in blurred.rglob("*") if path.is_file()]
