@@ -27,6 +27,7 @@ from labeler.audit.selectors import (
     entry_row,
 )
 from labeler.errors import ValidationFailed
+from labeler.exports.formats.text import spreadsheet_safe
 
 FILTERS = [
     OpenApiParameter("action", str, description="One action (see docs/api.md)."),
@@ -60,10 +61,13 @@ class _Echo:
 
 
 def _csv_lines(entries: Any) -> Iterator[str]:
+    """The header, then one row an entry. A cell a spreadsheet would run as a formula (a
+    failed login's username "=HYPERLINK(...)", a project named "+cmd") gets a quote before
+    it, by the exports' one rule; the JSON Lines keep every value as written."""
     writer = csv.writer(_Echo())
     yield writer.writerow(ROW_FIELDS)
     for entry in audit_rows(entries):
-        yield writer.writerow(entry_csv_cells(entry))
+        yield writer.writerow([spreadsheet_safe(cell) for cell in entry_csv_cells(entry)])
 
 
 def _jsonl_lines(entries: Any) -> Iterator[str]:

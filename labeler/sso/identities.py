@@ -23,12 +23,19 @@ from labeler.errors import Conflict
 from labeler.projects import accounts
 from labeler.sso.models import OidcIdentity
 from labeler.sso.roles import roles_sync
+from labeler.text_in import data_refuse_unsafe
 
 USERNAME_UNSAFE = re.compile(r"[^\w.@+-]")
 
 
 def identity_login(*, issuer: str, claims: dict[str, Any]) -> User:
-    """The user these claims name (made on first login), with their details and roles updated."""
+    """The user these claims name (made on first login), with their details and roles updated.
+
+    Raises SuspiciousOperation for an unusable ``sub``, and ValidationFailed (the sign-in
+    page's 400) for claims holding NUL or a lone surrogate (a name or a group a provider's
+    user may set themselves), which no database text can hold.
+    """
+    data_refuse_unsafe(claims, field="claims")
     subject = claims.get("sub")
     if not isinstance(subject, str) or not subject or len(subject) > 255:
         raise SuspiciousOperation("The provider sent no usable subject (sub) claim.")
