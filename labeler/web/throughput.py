@@ -13,6 +13,7 @@ from django.views.decorators.http import require_GET
 
 from labeler.agreement.throughput import FEW, PERIODS, ThroughputRow, annotator_throughput
 from labeler.errors import DomainError, ValidationFailed
+from labeler.exports.formats.text import spreadsheet_safe
 from labeler.web.pages import page_project
 
 CSV_COLUMNS = [
@@ -85,12 +86,10 @@ def _csv(project_id: int, period: str, rows: list[ThroughputRow]) -> HttpRespons
     response["Content-Disposition"] = f'attachment; filename="{name}"'
     writer = csv.writer(response)
     writer.writerow(CSV_COLUMNS)
-    # Usernames are plain [\w.@+-], so no cell can start like a spreadsheet formula
-    # except through "-" or "+": quote those as the exports do.
+    # Usernames are plain [\w.@+-]: one starting with "-", "+" or "@" is quoted as the
+    # exports quote such text (one rule, ``spreadsheet_safe``).
     for row in rows:
-        cells = csv_row(row)
-        cells[2] = f"'{cells[2]}" if str(cells[2])[:1] in ("-", "+", "@", "=") else cells[2]
-        writer.writerow(cells)
+        writer.writerow([spreadsheet_safe(cell) for cell in csv_row(row)])
     return response
 
 
