@@ -11,26 +11,11 @@ from typing import Any
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from labeler.audit.chain import entry_hash, time_text
+from labeler.audit.chain import HASHED_FIELDS, entry_hash, time_text
 from labeler.audit.models import Action, AuditChain, AuditEntry
 from labeler.errors import ValidationFailed
 
-ROW_FIELDS = (
-    "sequence",
-    "at",
-    "actor_id",
-    "actor_name",
-    "address",
-    "action",
-    "project_id",
-    "project_name",
-    "target_type",
-    "target_id",
-    "target_text",
-    "details",
-    "prev_hash",
-    "hash",
-)
+ROW_FIELDS = (*HASHED_FIELDS, "prev_hash", "hash")
 
 
 @dataclass(frozen=True)
