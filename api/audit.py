@@ -9,7 +9,8 @@ from collections.abc import Iterator
 from typing import Any
 
 from django.http import StreamingHttpResponse
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import permissions, serializers
 from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
@@ -36,6 +37,17 @@ FILTERS = [
     OpenApiParameter("until", str, description="Until this date (its end) or date-time."),
     OpenApiParameter("export", str, enum=["csv", "jsonl"], description="Every match, streamed."),
 ]
+
+
+def _responses() -> dict[Any, Any]:
+    """A page of entries, or with ``export`` the whole match as CSV or JSON Lines."""
+    return {
+        (200, "application/json"): AuditEntrySerializer(many=True),
+        (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="export=csv"),
+        (200, "application/x-ndjson"): OpenApiResponse(
+            OpenApiTypes.STR, description="export=jsonl: one entry a line"
+        ),
+    }
 
 
 class AuditEntrySerializer(serializers.ModelSerializer):
@@ -81,8 +93,8 @@ def audit_answer(view: GenericAPIView, request: Request, *, project_id: int | No
         request.query_params, project_id=project_id, may_pick_project=project_id is None
     )
     entries = audit_entries(criteria)
-    kind = request.query_params.get("export", "")
-    if kind:
+    kind = request.query_params.get("export")
+    if kind is not None:
         if kind not in ("csv", "jsonl"):
             raise ValidationFailed(
                 f"export must be csv or jsonl, not {kind[:20]!r}.", field="export"
@@ -106,7 +118,8 @@ class AuditView(GenericAPIView):
     queryset = AuditEntry.objects.none()
 
     @extend_schema(
-        parameters=[*FILTERS, OpenApiParameter("project", int, description="One project.")]
+        parameters=[*FILTERS, OpenApiParameter("project", int, description="One project.")],
+        responses=_responses(),
     )
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return audit_answer(self, request, project_id=None)
@@ -119,7 +132,7 @@ class ProjectAuditView(ProjectScopedView):
     serializer_class = AuditEntrySerializer
     queryset = AuditEntry.objects.none()
 
-    @extend_schema(parameters=FILTERS, responses={200: AuditEntrySerializer(many=True)})
+    @extend_schema(parameters=FILTERS, responses=_responses())
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         self.require_manager()
         return audit_answer(self, request, project_id=self.project.pk)

@@ -136,6 +136,13 @@ RULES: dict[str, Rule] = {
     "project-import": Rule({"get": page(managers()), "post": page(managers())}),
     "project-throughput": read(page(managers())),
     "project-erasures": read(page(managers())),
+    # The audit trail: a project's for its leads, the whole server's for admins.
+    "project-audit": read(page(managers())),
+    "audit": read(page(admins())),
+    # Single sign-on's two addresses: not found while no provider is configured (these
+    # tests; tests/labeler/sso/ walks them with one).
+    "oidc_authentication_init": read(public(404)),
+    "oidc_authentication_callback": read(public(404)),
     # A lead lets a failed or paused annotator go on (the dashboard's form posts here).
     "standing-action": write(page(managers()), ids={"user_id": "annotator"}),
     # Accounts are the admins' alone.
@@ -199,6 +206,14 @@ RULES: dict[str, Rule] = {
     "admin:projects_project_change": Rule(
         {"get": staff_site(), "post": {**staff_site(), "admin": 403}}, methods=["get", "post"]
     ),
+    # What a sign-in through the provider wrote is shown and deleted, never added or edited.
+    **{
+        f"admin:sso_{model}_{view}": Rule(
+            {"get": get, "post": {**staff_site(), "admin": 403}}, methods=["get", "post"]
+        )
+        for model in ("oidcidentity", "rolegrant")
+        for view, get in (("add", {**staff_site(), "admin": 403}), ("change", staff_site()))
+    },
     "admin:login": Rule({"get": public(), "post": public()}, methods=["get", "post"]),
     "admin:logout": Rule({"post": {**public(), "admin": LOGIN}}, methods=["post"]),
     "admin:password_change_done": read(staff_site(), methods=["get"]),
@@ -279,6 +294,8 @@ RULES: dict[str, Rule] = {
     "api:images-bulk": Rule({"get": managers(), "post": managers()}),
     "api:bulk-actions": read(managers()),
     "api:bulk-action-detail": read(managers(), ids={"pk": "bulk_action"}),
+    "api:audit": read(admins(), other=admins(405)),
+    "api:project-audit": read(managers()),
     "api:erasures": Rule({"get": managers(), "post": managers()}),
     "api:erasure-detail": read(managers(), ids={"pk": "erasure"}),
     "api:progress": read(members()),

@@ -36,6 +36,6 @@ def test_lead_reads_the_projects_audit_trail(live_server, page):
     page.get_by_role("button", name="Show").click()
     page.wait_for_selector("table.audit")
     details = " ".join(page.locator("code.audit-details").all_inner_texts())
-    assert "'overlap': 3" in details and "Count the wings." in details
+    assert '"overlap": 3' in details and "Count the wings." in details
     assert page.locator("#csv-download").get_attribute("href").endswith("export=csv")
     save_screenshot(page, "audit-page")
