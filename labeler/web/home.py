@@ -92,10 +92,13 @@ class LoginView(auth_views.LoginView):
         context = super().get_context_data(**kwargs)
         context["sso_name"] = settings.LABELER_OIDC_PROVIDER_NAME if sso_enabled() else ""
         # Hidden, not switched off: ?local=1 shows it (a way in while the provider is down).
-        context["local_login"] = (
-            not (sso_enabled() and settings.LABELER_OIDC_HIDE_LOCAL_LOGIN)
-            or self.request.GET.get("local") == "1"
-            or self.request.method == "POST"
+        # The template shows the form unless told to hide it: the browsable API's login
+        # page extends it with a context of its own.
+        context["hide_local_login"] = (
+            sso_enabled()
+            and settings.LABELER_OIDC_HIDE_LOCAL_LOGIN
+            and self.request.GET.get("local") != "1"
+            and self.request.method != "POST"
         )
         return context
 
