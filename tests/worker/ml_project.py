@@ -44,9 +44,19 @@ def ingest(project: Project, contents: list[bytes], prefix: str) -> list[Image]:
 
 
 def ml_project(
-    lead: User, annotator: User, *, per_class: int = 8, clear: int = 6
+    lead: User,
+    annotator: User,
+    *,
+    per_class: int = 8,
+    clear: int = 6,
+    duplicate_distance: int | None = -1,
 ) -> tuple[Project, list[Image], Image]:
     """Overlap 1, labels red/green/blue; ``per_class`` labelled images of each colour.
+
+    The noisy images of one colour are near-duplicates of each other: grouped (the
+    server's distance, ``duplicate_distance=None``), a whole colour goes to one side of
+    the test split, and whether it does depends on when the background grouping ends.
+    The models' tests leave grouping off (-1); the split's own tests turn it on.
 
     Unlabelled: ``clear`` images of pure colours and one half red, half green (the one
     the model is least sure of). Returns (project, unlabelled images, the ambiguous one).
@@ -59,6 +69,7 @@ def ml_project(
         gold_rate=0.0,
         active_learning="margin",
         active_learning_random_share=0.0,
+        duplicate_distance=duplicate_distance,
     )
     add_member(project, lead, Role.LEAD)
     add_member(project, annotator)

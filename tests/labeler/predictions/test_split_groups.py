@@ -108,7 +108,7 @@ def test_a_project_of_one_group_trains_end_to_end(settings, django_capture_on_co
     could not keep the group together."""
     settings.LABELER_DUPLICATE_DISTANCE = 7
     lead = UserFactory(username="lead")
-    project, _, _ = ml_project(lead, UserFactory(username="ann"))
+    project, _, _ = ml_project(lead, UserFactory(username="ann"), duplicate_distance=None)
     Image.objects.filter(project=project).update(**phash_columns(12345))
     assert project_duplicates_regroup(project=project).groups == 1
     with django_capture_on_commit_callbacks(execute=True):
