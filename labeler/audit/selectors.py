@@ -152,7 +152,7 @@ def _day_or_time(raw: Any, *, field: str, day_end: bool = False) -> datetime | N
             moment += timedelta(days=1) if day_end else timedelta()
         else:
             moment = datetime.fromisoformat(text)
-    except ValueError:
+    except (ValueError, OverflowError):
         raise ValidationFailed(
             f"{field} must be a date (2026-11-27) or an ISO date and time, not {text[:40]!r}.",
             field=field,

@@ -283,17 +283,15 @@ def _reason(exc: Exception) -> str:
 
 
 def exports_holding(*, project: Project, image_ids: Collection[int]) -> list[Export]:
-    """The project's exports whose file may hold one of the images: those that list one,
-    those written before files were listed, and every export not ended yet (its file,
-    still being written, may take any image)."""
+    """The project's exports that may hold one of the images: those that list one, those
+    written before files were listed, every export not ended yet (its file, still being
+    written, may take any image), and every failed one (no file, but its message may name
+    the stored file it stopped at, which holds the image's hash)."""
     found = []
     rows = Export.objects.filter(project=project).order_by("pk")
     for export in rows.only("pk", "status", "file", "image_id_runs", "format"):
-        ended = export.status in (ExportStatus.DONE, ExportStatus.FAILED)
         listed = export.image_id_runs
-        if not ended or (
-            export.status == ExportStatus.DONE and (listed is None or runs_hold(listed, image_ids))
-        ):
+        if export.status != ExportStatus.DONE or listed is None or runs_hold(listed, image_ids):
             found.append(export)
     return found
 
@@ -321,6 +319,7 @@ def export_file_open(*, export: Export) -> Any:
     return export.file.open("rb")
 
 
+@transaction.atomic
 def export_delete(*, export: Export) -> None:
     """Delete an export; its file is deleted from storage once that commits."""
     name = export.file.name

@@ -141,6 +141,13 @@ def copies_derive_soon(image_ids: Collection[int]) -> None:
         jobs.enqueue(Task.IMAGES_DERIVE_AGAIN, batch)
 
 
+def project_faces_hide(*, project_id: int) -> int:
+    """Every image of the project hidden from those who see no originals until its faces
+    are found again (``blur_faces`` turned on): in the change's own transaction, so no copy
+    made while it was off is served after it commits. Returns how many images."""
+    return Image.objects.filter(project_id=project_id).update(faces_state="pending")
+
+
 def project_faces_refresh(*, project_id: int) -> int:
     """After ``blur_faces`` changed: on, every image's faces found again (and its copies
     derived after); off, every image's copies derived again unblurred. Returns how many

@@ -4,6 +4,7 @@ blurred, and the distance of near-duplicates."""
 from __future__ import annotations
 
 from labeler import jobs
+from labeler.images.face_regions import project_faces_hide
 from labeler.projects.models import Project
 from labeler.projects.settings_registry import FormInput, ProjectSetting
 from labeler.task_names import Task
@@ -25,7 +26,11 @@ def duplicates_regroup_soon(project: Project) -> None:
 
 def faces_refresh_soon(project: Project) -> None:
     """Faces found on every image already stored (on) or copies made unblurred (off), in
-    the background once the change commits (``project_faces_refresh`` task)."""
+    the background once the change commits (``project_faces_refresh`` task). Turned on,
+    every image is hidden first, in the change's transaction: its copies may have been
+    made unblurred while the setting was off."""
+    if project.blur_faces:
+        project_faces_hide(project_id=project.pk)
     jobs.enqueue(Task.PROJECT_FACES_REFRESH, project.pk)
 
 

@@ -175,6 +175,12 @@ def _blurs(project_id: int) -> bool:
     return Project.objects.filter(pk=project_id, blur_faces=True).exists()
 
 
+def image_of_file(*, project_id: int, name: str) -> int | None:
+    """The id of the image whose stored file (or copy) ``name`` is, if any."""
+    image = _image_named(project_id, name)
+    return image.pk if image is not None else None
+
+
 def _image_named(project_id: int, name: str) -> Image | None:
     """The image whose file, thumbnail or display copy ``name`` is (by its hash, an index
     look-up, where the name starts with it)."""

@@ -14,7 +14,7 @@ from labeler.audit.services import audit_record
 from labeler.images.decoding import DecodeRefused
 from labeler.images.links import file_project
 from labeler.images.references import CONTENT_TYPES, file_open, is_reference
-from labeler.images.served import image_bytes_for, is_original
+from labeler.images.served import image_bytes_for, image_of_file, is_original
 
 logger = logging.getLogger(__name__)
 
@@ -93,9 +93,13 @@ def stored_file_response(
 
 def _original_served_record(name: str, download_name: str | None) -> None:
     """An original's bytes handed out (to a lead or an admin, or by an export's signed
-    link): one audit entry, the reader taken from the request."""
+    link): one audit entry, the reader taken from the request. It names the image by id,
+    never by its file's name or hash (an erased image leaves nothing of them here)."""
+    project_id = file_project(name)
+    image_id = image_of_file(project_id=project_id, name=name) if project_id else None
     audit_record(
         action=Action.ORIGINAL_DOWNLOADED,
-        project=file_project(name),
-        target=("file", posixpath.basename(name)[:64], download_name or name),
+        project=project_id,
+        target=("image", image_id or "", f"image {image_id}" if image_id else "an original"),
+        details={"as_download": download_name is not None},
     )

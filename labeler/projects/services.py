@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from types import SimpleNamespace
 from typing import Any
 
 from django.conf import settings
@@ -199,13 +200,16 @@ def project_delete(*, project: Project) -> None:
         )
         contents = list(images.values_list("sha256", flat=True).iterator())
         names += [(name,) for name in project.exports.values_list("file", flat=True)]
+        gone = SimpleNamespace(pk=project.pk, name=project.name, images=images.count())
+        project.delete()
+        # Recorded after the cascade, in its transaction: the audit chain's lock is held
+        # for a moment, not for the whole delete.
         audit_record(
             action=Action.PROJECT_DELETED,
-            project=project,
-            target=("project", project.pk, project.name),
-            details={"images": images.count()},
+            project=gone,
+            target=("project", gone.pk, gone.name),
+            details={"images": gone.images},
         )
-        project.delete()
     files = [name for pair in names for name in pair if name]
     for start in range(0, len(files), 1000):
         jobs.enqueue(Task.STORAGE_DELETE_FILES, files[start : start + 1000])

@@ -144,6 +144,9 @@ def test_original_served_to_a_lead_only(project, lead, annotator, make_images):
     assert api(lead).get(url).status_code == 200
     entry = only(Action.ORIGINAL_DOWNLOADED)
     assert (entry.actor_id, entry.project_id, entry.address) == (lead.pk, project.pk, ADDRESS)
+    # The image by id: never its file's name or content hash, which an erasure must reach.
+    assert (entry.target_type, entry.target_id) == ("image", str(image.pk))
+    assert image.sha256 not in str(entry.details) + entry.target_text + entry.target_id
 
 
 def _entries(project, other):
@@ -177,7 +180,16 @@ def test_admin_filters(project, admin_user):
 
 
 @pytest.mark.parametrize(
-    "query", ["action=nope", "since=yesterday", "project=abc", "export=xml", "until=2026-13-01"]
+    "query",
+    [
+        "action=nope",
+        "since=yesterday",
+        "project=abc",
+        "export=xml",
+        "export=",
+        "until=2026-13-01",
+        "until=9999-12-31",  # its end is past the last date there is
+    ],
 )
 def test_bad_filters_are_a_400(admin_user, query):
     response = api(admin_user).get(f"/api/v1/audit/?{query}")

@@ -346,7 +346,8 @@ def test_exported_signed_image_link_records_the_original(project, lead, labelled
     assert response.status_code == 200
     b"".join(response.streaming_content)
     entry = only(Action.ORIGINAL_DOWNLOADED)
-    assert (entry.address, entry.project_id, entry.target_type) == (ADDRESS, project.pk, "file")
+    assert (entry.address, entry.project_id, entry.target_type) == (ADDRESS, project.pk, "image")
+    assert entry.target_id == str(image.pk)
 
 
 # ---- reservations ----------------------------------------------------------------------

@@ -224,6 +224,29 @@ def test_turning_it_on_finds_the_faces_of_images_stored_before(
     assert image.thumbnail.read() == before
 
 
+def test_turning_it_on_again_hides_the_unblurred_copies_at_once(
+    project, lead, annotator, django_capture_on_commit_callbacks
+):
+    """On, off, then on again: the copies made unblurred while it was off are not served,
+    nor the image handed out, from the moment the change commits, before any worker has
+    found the faces again."""
+    (image,) = ingest(
+        project, {"a.jpg": encoded(samples.astronaut(), "JPEG")}, django_capture_on_commit_callbacks
+    )
+    for blur in (True, False):
+        with django_capture_on_commit_callbacks(execute=True):
+            flows.project_update(project=project, blur_faces=blur)
+    image.refresh_from_db()
+    assert image.faces_state == "done"  # as the first search left it; copies unblurred
+    flows.project_update(project=project, blur_faces=True)  # its task not run
+    image.refresh_from_db()
+    assert image.faces_state == "pending"
+    client = client_for(annotator)
+    url = f"/api/v1/projects/{project.pk}/images/{image.pk}/file/"
+    assert client.get(url).status_code == 409
+    assert client.get(f"/api/v1/projects/{project.pk}/next/").status_code == 204
+
+
 @pytest.mark.parametrize("export_format", ["imagefolder", "label-studio-zip", "hf-imagefolder"])
 def test_every_zip_export_holds_the_blurred_face(
     blurring, lead, annotator, export_format, django_capture_on_commit_callbacks
