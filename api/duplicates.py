@@ -13,7 +13,7 @@ from api.agreement import QualityView
 from api.images import stored_file_url
 from labeler.agreement.duplicate_labels import duplicate_groups_page
 from labeler.errors import ValidationFailed
-from labeler.images.duplicate_groups import project_max_distance
+from labeler.images.duplicates.groups import project_max_distance
 
 MAX_PAGE_SIZE = 200
 

@@ -15,7 +15,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from api.permissions import ProjectScopedView
-from labeler.images.links import file_link
+from labeler.images.delivery.links import file_link
 from labeler.images.models import Image
 from labeler.predictions.explanations import POLL_SECONDS, ExplanationState, explanation_request
 

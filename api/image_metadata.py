@@ -3,7 +3,8 @@
 The image's own representation (``ImageMetadataSerializer``) and its routes are in
 ``api.images``; the filters on metadata in ``labeler.browse.metadata_filters`` (the one
 filter set of the list, the Images page and bulk actions); the rules on every value
-in ``labeler.images.descriptions`` (licences and tags: ``labeler.images.catalogue``).
+in ``labeler.images.catalogue.descriptions`` (licences and tags:
+``labeler.images.catalogue.services``).
 """
 
 from __future__ import annotations
@@ -16,15 +17,15 @@ from rest_framework import serializers
 
 from api.inputs import StrictInput
 from labeler.errors import ValidationFailed
-from labeler.images import catalogue
-from labeler.images.descriptions import Description, description_read
-from labeler.images.metadata_values import CAMERA_LENGTH, ORIGIN_LENGTH
+from labeler.images.catalogue import services as catalogue
+from labeler.images.catalogue.descriptions import Description, description_read
+from labeler.images.catalogue.metadata_values import CAMERA_LENGTH, ORIGIN_LENGTH
 from labeler.images.models import MetadataField
 
 
 @extend_schema_field({"type": "array", "items": {"type": "string", "maxLength": 64}})
 class TagListField(serializers.JSONField):
-    """Tags as a JSON list of text; checked by ``labeler.images.catalogue``."""
+    """Tags as a JSON list of text; checked by ``labeler.images.catalogue.services``."""
 
 
 @extend_schema_field(
@@ -39,7 +40,8 @@ class TagListField(serializers.JSONField):
     }
 )
 class PositionField(serializers.JSONField):
-    """Where a photo was taken, or null for nowhere; checked by ``labeler.images.descriptions``."""
+    """Where a photo was taken, or null for nowhere; checked by
+    ``labeler.images.catalogue.descriptions``."""
 
 
 @extend_schema_field({"type": "string", "format": "date-time", "nullable": True})
@@ -184,7 +186,7 @@ def description_of(
     body: Mapping[str, Any], *, fields: Mapping[str, MetadataField], at: str = ""
 ) -> Description:
     """The change a body's describing keys ask for, every value checked by the images
-    layer (``labeler.images.descriptions``): the body as sent, not DRF's reading of it,
+    layer (``labeler.images.catalogue.descriptions``): the body as sent, not DRF's reading of it,
     so that a null or a number reaches the rule that says what is wrong with it."""
     return description_read(
         {key: body[key] for key in DESCRIBED if key in body}, fields=fields, at=at

@@ -33,16 +33,16 @@ from labeler.annotations import blind
 from labeler.annotations.blind import ImageView
 from labeler.browse.filters import images_filtered
 from labeler.errors import NotFound, ValidationFailed
-from labeler.images import catalogue
-from labeler.images.links import file_link
-from labeler.images.metadata_values import field_value_json
+from labeler.images.catalogue import services as catalogue
+from labeler.images.catalogue.metadata_values import field_value_json
+from labeler.images.delivery.links import file_link
+from labeler.images.delivery.responses import stored_file_response
 from labeler.images.models import FieldValue, Image, ImageTag
 from labeler.images.selectors import project_fields
-from labeler.images.serving import stored_file_response
 
 
 def stored_file_url(context: Mapping[str, Any], name: str | None) -> str:
-    """A stored file's address for the caller (see labeler.images.links).
+    """A stored file's address for the caller (see labeler.images.delivery.links).
 
     Without a request there is no caller: the address is made for no one and never serves.
     ``context["originals"]``: the caller is served originals (a lead or an admin), so a
@@ -440,7 +440,8 @@ class ImageViewSet(
     @action(detail=True, methods=["get"])
     def file(self, request: Request, *args: Any, **kwargs: Any) -> FileResponse:
         """The image itself: the original for leads and admins, for others a copy without
-        metadata (``labeler.images.served``); cached for long, names being content addressed."""
+        metadata (``labeler.images.delivery.served``); cached for long, names being content
+        addressed."""
         image = self.get_object()
         return self._serve(image, "file", image.file.name or "")
 

@@ -1,7 +1,7 @@
 """A project's own metadata fields: listed for its leads, reviewers and admins; declared,
 renamed, their choices changed and removed by its leads and admins.
 
-The rules are the images layer's (``labeler.images.metadata_fields``); the values are set
+The rules are the images layer's (``labeler.images.catalogue.metadata_fields``); the values are set
 with the images' metadata (``PATCH /projects/{id}/images/{id}/``, ``fields``) and filtered
 with ``field``, ``field_min``, ``field_max`` and ``field_contains``.
 """
@@ -20,8 +20,8 @@ from api.image_metadata import body_read
 from api.inputs import StrictInput
 from api.permissions import ProjectScopedView
 from labeler.errors import PermissionDenied
-from labeler.images import metadata_fields
-from labeler.images.metadata_keys import FIELD_NAME_RULE
+from labeler.images.catalogue import metadata_fields
+from labeler.images.catalogue.metadata_keys import FIELD_NAME_RULE
 from labeler.images.models import FIELD_KINDS, MetadataField
 from labeler.images.selectors import fields_counted, metadata_field_get
 

@@ -106,7 +106,7 @@ class Planted:
     def add(self, picture: Any, source: int, kind: str, fmt: str) -> None:
         from PIL import Image as PILImage
 
-        from labeler.images.perceptual import ImageHashes, phash_of
+        from labeler.images.pixels.perceptual import ImageHashes, phash_of
         from tests.labeler.images.digits import worker_hashes
         from tests.labeler.images.scenes import encoded
 
@@ -178,8 +178,8 @@ def _generated(subjects: bool) -> Planted:
 
 
 def _figures(planted: Planted, hashes: list[Any], bits: int) -> tuple[dict[str, float], float, str]:
-    from labeler.images.duplicates import duplicate_groups, zooms_of
-    from labeler.images.perceptual import check_words
+    from labeler.images.duplicates.finding import duplicate_groups, zooms_of
+    from labeler.images.pixels.perceptual import check_words
     from tests.labeler.images.digits import planted_figures
 
     recall, mixed = planted_figures(hashes, planted.sources, planted.kinds, bits)
@@ -288,7 +288,7 @@ def _flipped(rng: Any, values: np.ndarray, fewest: int, most: int) -> np.ndarray
 def _copy(
     cursor: Any, project_id: int, values: np.ndarray, zooms: np.ndarray, start: int, end: int
 ) -> None:
-    from labeler.images.duplicates import phash_columns
+    from labeler.images.duplicates.finding import phash_columns
 
     columns = (
         "project_id, file, thumbnail, original_name, sha256, width, height, format, size_bytes, "
@@ -319,20 +319,20 @@ def scale_table() -> None:
     from django.db import connection
     from django.db.models import Q
 
-    from labeler.images.duplicate_groups import (
-        near_images,
-        project_duplicates_regroup,
-        project_hashes,
-        project_zooms,
-    )
-    from labeler.images.duplicates import (
+    from labeler.images.duplicates.finding import (
         distance,
         near_pairs,
         neighbour_bands,
         pairwise_near_pairs,
     )
+    from labeler.images.duplicates.groups import (
+        near_images,
+        project_duplicates_regroup,
+        project_hashes,
+        project_zooms,
+    )
     from labeler.images.models import Image
-    from labeler.images.perceptual import check_words
+    from labeler.images.pixels.perceptual import check_words
 
     project = _project(SIZE)
     rows = SIZE + 2 * PLANTED

@@ -318,8 +318,8 @@ def _prepare_costs(files: list[tuple[str, str]], repeats: int) -> None:
     before, against its converted copy and its previews from the copy's one decode."""
     from django.conf import settings
 
-    from labeler.images.conversion import image_conversion
-    from labeler.images.files import previews_render
+    from labeler.images.pixels.conversion import image_conversion
+    from labeler.images.pixels.files import previews_render
 
     sizes = {"display_size": settings.LABELER_DISPLAY_SIZE, "thumbnail_size": 256}
     print("\nthe worker's preparation of one photo (median of", repeats, "runs, seconds):")

@@ -118,8 +118,8 @@ def copies_keep(project: Any) -> dict[str, tuple[int, int, float]]:
     prepares the photo; by format: (original bytes, copy bytes, seconds to make it)."""
     import time
 
-    from labeler.images.converted import converted_keep, converted_make, converts
-    from labeler.images.references import file_open
+    from labeler.images.delivery.converted import converted_keep, converted_make, converts
+    from labeler.images.stored.references import file_open
 
     made = {}
     for image in project.images.order_by("pk"):

@@ -56,11 +56,11 @@ def photos() -> dict[str, bytes]:
 def measure(data: bytes, repeat: int) -> dict[str, float]:
     """Median seconds of each step for one photo."""
     from bench.timing import timed
-    from labeler.images.decoding import image_decode_reduced_upright
     from labeler.images.face_regions import DETECT_SIDE
-    from labeler.images.faces import FaceBox, faces_blur, faces_blur_bytes
-    from labeler.images.files import previews_render
-    from worker.faces import faces_find
+    from labeler.images.pixels.decoding import image_decode_reduced_upright
+    from labeler.images.pixels.face_finding import faces_find
+    from labeler.images.pixels.faces import FaceBox, faces_blur, faces_blur_bytes
+    from labeler.images.pixels.files import previews_render
 
     def previews(blur=None):
         return previews_render(data, display_size=1600, thumbnail_size=256, blur=blur)

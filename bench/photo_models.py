@@ -45,7 +45,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image as PILImage
 
-from labeler.images.model_inputs import InputCache
+from labeler.images.pixels.model_inputs import InputCache
 from labeler.predictions.training_choice import TrainingFacts, training_config_resolve
 from labeler.predictions.training_config import training_config_clean
 from worker.ml import architectures, device, inference, jpeg, training, weights

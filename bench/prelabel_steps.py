@@ -21,8 +21,8 @@ from bench import prelabel_processes
 from bench.prelabel_processes import Workers
 from labeler import jobs
 from labeler.flows import image_prepare
-from labeler.images.model_inputs import input_cache
 from labeler.images.models import Image
+from labeler.images.pixels.model_inputs import input_cache
 from labeler.predictions import prelabel
 from labeler.predictions.models import ModelVersion, RunStatus, TrainingRun
 from labeler.predictions.training_config import training_config_clean

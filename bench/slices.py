@@ -152,7 +152,7 @@ def _metadata_write(cursor: Any, project_id: int) -> None:
 
 def _fields(project: Any) -> tuple[Any, Any]:
     """The project's two fields, declared through the images layer unless they exist."""
-    from labeler.images.metadata_fields import field_create
+    from labeler.images.catalogue.metadata_fields import field_create
     from labeler.images.models import MetadataField
 
     found = {field.name: field for field in MetadataField.objects.filter(project=project)}

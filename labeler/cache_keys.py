@@ -21,7 +21,7 @@ def retraining_after_hashing(project_id: int) -> str:
 
 def hashes_upgrading(project_id: int) -> str:
     """Present while a chain hashes again the project's images of an older version of the
-    near-duplicate hashing (``labeler.images.hash_upgrade``)."""
+    near-duplicate hashing (``labeler.images.duplicates.hash_upgrade``)."""
     return f"hashes-upgrading:{project_id}"
 
 
@@ -63,7 +63,7 @@ def bulk_action_progress(action_id: int) -> str:
 
 def converted_backfill_after() -> str:
     """The last image id the background backfill of converted copies reached
-    (``labeler.images.backfill``): its next run goes on after it."""
+    (``labeler.images.catalogue.backfill``): its next run goes on after it."""
     return "labeler:converted-backfill:after"
 
 

@@ -73,10 +73,10 @@ from labeler.agreement.review_size import review_queue_size_check
 from labeler.agreement.selectors import agreement_report
 from labeler.annotations.changes import MARGIN_SECONDS, labels_changed
 from labeler.images import services as image_services
-from labeler.images.duplicate_groups import image_duplicates_link
+from labeler.images.duplicates.groups import image_duplicates_link
+from labeler.images.duplicates.hash_upgrade import hashes_upgrade
 from labeler.images.face_regions import image_faces_due
-from labeler.images.hash_upgrade import hashes_upgrade
-from labeler.images.model_inputs import input_cache
+from labeler.images.pixels.model_inputs import input_cache
 from labeler.imports import services as import_services
 from labeler.predictions.runs import training_refresh_if_due, training_runs_resume
 from labeler.predictions.selectors import current_model, model_input_specs

@@ -251,12 +251,12 @@ LABELER_THUMBNAIL_SIZE = env_int("LABELER_THUMBNAIL_SIZE", 256)
 # original only when zoomed in past it); smaller images are shown as they are.
 LABELER_DISPLAY_SIZE = env_int("LABELER_DISPLAY_SIZE", 2048)
 # Two images are near-duplicates when their perceptual hashes differ in at most this many
-# of 64 bits (labeler.images.duplicates; 7 is calibrated in docs/benchmarks.md). Up to 7
+# of 64 bits (labeler.images.duplicates.finding; 7 is calibrated in docs/benchmarks.md). Up to 7
 # a band of the index is searched exactly or one bit off; from 8 two bits off, slower.
 # -1 turns grouping off (hashes are still kept).
 LABELER_DUPLICATE_DISTANCE = env_int("LABELER_DUPLICATE_DISTANCE", 7)
 # Images hashed by an older version of the hashing are hashed again in the background,
-# this many per task (labeler.images.hash_upgrade); beat looks for them this often.
+# this many per task (labeler.images.duplicates.hash_upgrade); beat looks for them this often.
 LABELER_HASH_UPGRADE_BATCH = env_int("LABELER_HASH_UPGRADE_BATCH", 500)
 LABELER_HASH_UPGRADE_SECONDS = env_int("LABELER_HASH_UPGRADE_SECONDS", 600)
 if LABELER_HASH_UPGRADE_BATCH < 1 or LABELER_HASH_UPGRADE_SECONDS < 1:
@@ -264,7 +264,7 @@ if LABELER_HASH_UPGRADE_BATCH < 1 or LABELER_HASH_UPGRADE_SECONDS < 1:
         "LABELER_HASH_UPGRADE_BATCH and LABELER_HASH_UPGRADE_SECONDS must be 1 or more, got "
         f"{LABELER_HASH_UPGRADE_BATCH} and {LABELER_HASH_UPGRADE_SECONDS}."
     )
-# The longest an image's address works (labeler.images.links); a page hands out the same
+# The longest an image's address works (labeler.images.delivery.links); a page hands out the same
 # address for half this long, so that the browser's cache keeps hitting.
 LABELER_FILE_LINK_SECONDS = env_int("LABELER_FILE_LINK_SECONDS", 3600)
 if LABELER_FILE_LINK_SECONDS < 60:

@@ -14,9 +14,9 @@ from typing import Any
 import numpy as np
 from django.conf import settings
 
-from labeler.images.model_inputs import input_cache
 from labeler.images.models import Image
-from labeler.images.references import file_open
+from labeler.images.pixels.model_inputs import input_cache
+from labeler.images.stored.references import file_open
 from labeler.monitoring import services as monitoring_services
 from labeler.predictions.models import ModelVersion
 from labeler.predictions.selectors import project_splits, version_test_outputs
@@ -33,7 +33,7 @@ BATCH = 256
 
 
 def _open(name: str) -> Any:
-    return file_open(name)  # stored here, or read in place (labeler.images.references)
+    return file_open(name)  # stored here, or read in place (labeler.images.stored.references)
 
 
 def reference_image_ids(version: ModelVersion) -> list[int]:

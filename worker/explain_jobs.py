@@ -14,9 +14,9 @@ import logging
 import numpy as np
 from django.conf import settings
 
-from labeler.images.decoding import image_decode_upright
 from labeler.images.models import Image
-from labeler.images.references import file_open
+from labeler.images.pixels.decoding import image_decode_upright
+from labeler.images.stored.references import file_open
 from labeler.predictions.explanations import (
     explanation_failure_store,
     explanation_settled,

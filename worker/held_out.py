@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 from django.conf import settings
 
-from labeler.images.model_inputs import input_cache
 from labeler.images.models import Image
+from labeler.images.pixels.model_inputs import input_cache
 from labeler.predictions.comparison import paired_comparison
 from labeler.predictions.dataset import targets_array
 from labeler.predictions.runs import TrainingPlan

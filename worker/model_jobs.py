@@ -19,9 +19,9 @@ from typing import Any
 import numpy as np
 from django.conf import settings
 
-from labeler.images.model_inputs import input_cache
 from labeler.images.models import Image
-from labeler.images.references import file_open
+from labeler.images.pixels.model_inputs import input_cache
+from labeler.images.stored.references import file_open
 from labeler.predictions import prelabel, runs
 from labeler.predictions.dataset import targets_array
 from labeler.predictions.evaluation import classification_metrics, metric_intervals
@@ -42,7 +42,7 @@ logger = logging.getLogger(__name__)
 
 
 def _open(name: str) -> Any:
-    return file_open(name)  # stored here, or read in place (labeler.images.references)
+    return file_open(name)  # stored here, or read in place (labeler.images.stored.references)
 
 
 def weights_name(project_id: int, run_id: int) -> str:

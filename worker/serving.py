@@ -18,7 +18,7 @@ from typing import Any
 
 from django.conf import settings
 
-from labeler.images.references import file_open
+from labeler.images.stored.references import file_open
 from labeler.predictions.models import ModelVersion
 from labeler.serving import services
 from worker import serving_explain

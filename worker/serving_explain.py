@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from labeler.images.decoding import image_decode_reduced_upright
+from labeler.images.pixels.decoding import image_decode_reduced_upright
 from worker.ml.data import DECODE_ERRORS, BadImage, Opener, decode_bytes
 from worker.ml.explain import explain, overlay_png
 from worker.ml.weights import LoadedModel

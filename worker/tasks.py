@@ -18,9 +18,11 @@ from labeler.errors import DomainError
 from labeler.exports import retention
 from labeler.exports import services as export_services
 from labeler.idempotency import services as idempotency_services
-from labeler.images import backfill, face_regions, file_deletes, hash_upgrade
+from labeler.images import face_regions, file_deletes
 from labeler.images import services as image_services
-from labeler.images.duplicate_groups import project_duplicates_regroup
+from labeler.images.catalogue import backfill
+from labeler.images.duplicates import hash_upgrade
+from labeler.images.duplicates.groups import project_duplicates_regroup
 from labeler.imports import stash
 from labeler.monitoring import selectors as monitoring_selectors
 from labeler.monitoring import services as monitoring_services
@@ -64,9 +66,10 @@ def images_prepare(image_ids: list[int]) -> None:
 @shared_task(name=Task.FACES_DETECT, autoretry_for=(OSError,), max_retries=3)
 def faces_detect(image_id: int) -> str:
     """Find one image's faces and store them; its copies are made again after."""
-    from worker import faces  # OpenCV: loaded by this task only, not by the web process
+    # OpenCV: loaded by this task only, not by the web process
+    from labeler.images.pixels import face_finding
 
-    state = face_regions.image_faces_detect(image_id=image_id, finder=faces.faces_find)
+    state = face_regions.image_faces_detect(image_id=image_id, finder=face_finding.faces_find)
     if state == "deriving":
         images_derive_again([image_id])
     return state

@@ -1,6 +1,6 @@
 """Near-duplicate groups with their final labels; groups that disagree go to review.
 
-The groups themselves are the images layer's (``labeler.images.duplicate_groups``). Two
+The groups themselves are the images layer's (``labeler.images.duplicates.groups``). Two
 copies of one picture should carry one label: a group whose images' final labels differ
 is sent to the review queue with the reason ``duplicate_labels_differ`` and the group's
 labels in the request's detail, after every refresh of the final labels.
@@ -15,7 +15,7 @@ from django.db.models import QuerySet
 
 from labeler.agreement.review_requests import review_requests_add
 from labeler.annotations.models import FinalLabel
-from labeler.images.duplicate_groups import duplicate_group_summaries, group_members
+from labeler.images.duplicates.groups import duplicate_group_summaries, group_members
 from labeler.images.models import Image
 from labeler.projects.models import Project
 

@@ -7,7 +7,8 @@ image read in place, an import's path, its EXIF and the tags and licence leads g
 An annotator shown them is told the answer, which biases their labels and the agreement
 measured on them. So annotators see an image by its number: no file name (unless the
 project's lead turns ``annotators_see_file_names`` on), never its paths nor metadata, and
-addresses of its files that name the image by id (``labeler.images.links.image_file_link``).
+addresses of its files that name the image by id
+(``labeler.images.delivery.links.image_file_link``).
 Leads, reviewers and admins, who check the data, see it all.
 
 Every route by which an image reaches a person asks ``image_view`` what they may see of
@@ -21,7 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import partial
 
-from labeler.images.links import download_name_by_id, file_link, image_file_link
+from labeler.images.delivery.links import download_name_by_id, file_link, image_file_link
 from labeler.projects.models import Project
 from labeler.projects.selectors import AnyUser, can_see_all_annotations
 

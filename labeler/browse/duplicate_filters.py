@@ -1,6 +1,6 @@
 """The data browser's near-duplicate filters: ``has_duplicates`` and ``duplicate_group``.
 
-Groups are the images layer's (``labeler.images.duplicate_groups``): an image's
+Groups are the images layer's (``labeler.images.duplicates.groups``): an image's
 ``duplicate_group`` is its group's smallest image id, null when no near-duplicate of it
 was found.
 """

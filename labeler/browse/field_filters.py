@@ -1,5 +1,5 @@
-"""Filters on a project's own fields (``labeler.images.metadata_fields``): equality, ranges
-and text, each value naming its field: ``field=site:north``, ``field_min=age:30``.
+"""Filters on a project's own fields (``labeler.images.catalogue.metadata_fields``):
+equality, ranges and text, each value naming its field: ``field=site:north``, ``field_min=age:30``.
 
 The field's name comes first, then a colon, then the value, so one registered filter
 serves every field of every project (the page's form, the API schema and the bulk
@@ -22,7 +22,7 @@ from django.db.models.lookups import GreaterThan
 from labeler.browse.image_filter import ImageFilter
 from labeler.browse.values import text_value
 from labeler.errors import ValidationFailed
-from labeler.images.metadata_values import (
+from labeler.images.catalogue.metadata_values import (
     TEXT_LENGTH,
     date_clean,
     field_value_clean,

@@ -19,8 +19,8 @@ from django.db.models.functions import Upper
 from labeler.browse.image_filter import ImageFilter
 from labeler.browse.values import boolean_value, moment_value, text_value
 from labeler.errors import ValidationFailed
-from labeler.images import catalogue
-from labeler.images.metadata_values import ORIGIN_LENGTH, text_form
+from labeler.images.catalogue import services as catalogue
+from labeler.images.catalogue.metadata_values import ORIGIN_LENGTH, text_form
 from labeler.images.models import SOURCES, Image, ImageTag
 from labeler.projects.models import Project
 

@@ -17,7 +17,8 @@ An address is served (``labeler.web.export_links``) only while
   their role or account away ends every address they exported.
 
 The bytes are what the project's zips carry: the original where the project keeps
-photos' metadata in its exports, else its copy without metadata (``labeler.images.served``).
+photos' metadata in its exports, else its copy without metadata
+(``labeler.images.delivery.served``).
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ from labeler.annotations.models import Annotation, FinalLabel
 from labeler.exports.options import SPLIT_NAMES, ExportOptions
 from labeler.exports.selection import Selection, export_selection
 from labeler.exports.split import SplitPlan
-from labeler.images.metadata_values import field_value_json
+from labeler.images.catalogue.metadata_values import field_value_json
 from labeler.images.models import FieldValue, ImageTag, MetadataField
 from labeler.predictions.models import ModelVersion, Prediction
 from labeler.predictions.selectors import project_splits

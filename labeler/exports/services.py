@@ -32,7 +32,7 @@ from labeler.exports.manifest import runs_hold, runs_of
 from labeler.exports.models import Export, ExportStatus
 from labeler.exports.options import ExportOptions, export_options_parse
 from labeler.exports.selection import export_count, export_selection
-from labeler.images.duplicate_groups import duplicate_groups_settled_check
+from labeler.images.duplicates.groups import duplicate_groups_settled_check
 from labeler.predictions.test_split import test_split_assign
 from labeler.projects.models import Project
 from labeler.task_names import Task

@@ -2,8 +2,8 @@ from django.apps import AppConfig
 from django.conf import settings
 from django.db.backends.signals import connection_created
 
-from labeler.images import runtime_settings
-from labeler.images.text_case import sqlite_upper_install
+from labeler.images.catalogue.text_case import sqlite_upper_install
+from labeler.images.pixels import runtime_settings
 from labeler.projects import settings_registry
 
 
@@ -28,5 +28,5 @@ class ImagesConfig(AppConfig):
         # Decoding and the model-input cache read their settings without importing
         # Django (worker/ml uses them too): in this process, from Django's settings.
         runtime_settings.settings_reader_set(lambda name: getattr(settings, name))
-        # Case-blind comparisons alike on both databases (labeler.images.text_case).
+        # Case-blind comparisons alike on both databases (labeler.images.catalogue.text_case).
         connection_created.connect(sqlite_upper_install, dispatch_uid="labeler-sqlite-upper")

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from labeler import jobs
 from labeler.images.models import STORED_FILE_FIELDS, Image
-from labeler.images.references import is_reference
+from labeler.images.stored.references import is_reference
 from labeler.projects.models import Project
 from labeler.task_names import Task
 

@@ -1,5 +1,5 @@
 """Faces on a project's images: found by the worker, corrected by leads, and every copy
-derived again after each change (``labeler.images.faces`` blurs them).
+derived again after each change (``labeler.images.pixels.faces`` blurs them).
 
 Writes to ``FaceRegion`` and ``Image.faces_state`` go through here alone. A detection
 replaces the detected boxes but keeps those a lead drew, and a box a lead deleted stays
@@ -16,20 +16,20 @@ from django.db import transaction
 
 from labeler import jobs
 from labeler.errors import ValidationFailed
-from labeler.images.decoding import image_decode_reduced_upright
-from labeler.images.faces import FaceBox
-from labeler.images.files import DECODE_ERRORS
 from labeler.images.models import FaceRegion, Image
-from labeler.images.references import file_open
+from labeler.images.pixels.decoding import image_decode_reduced_upright
+from labeler.images.pixels.faces import FaceBox
+from labeler.images.pixels.files import DECODE_ERRORS
+from labeler.images.stored.references import file_open
 from labeler.projects.models import Project
 from labeler.task_names import Task
 
 logger = logging.getLogger(__name__)
 
 # The detector sees the image no larger than this a side, and finds faces of 20 pixels
-# and more there (``worker/faces.py``): in a 4032-pixel photo, faces some 80 pixels
-# across and up. A photo costs about 3 s of a core at 1024, 1.3 s at 640, which misses
-# faces under 130 pixels (docs/benchmarks.md, "Faces blurred").
+# and more there (``labeler/images/pixels/face_finding.py``): in a 4032-pixel photo,
+# faces some 80 pixels across and up. A photo costs about 3 s of a core at 1024, 1.3 s
+# at 640, which misses faces under 130 pixels (docs/benchmarks.md, "Faces blurred").
 DETECT_SIDE = 1024
 # A detected box sharing this much of the smaller of the two with a deleted one is the
 # same face found again.

@@ -7,10 +7,10 @@ from collections.abc import Iterable
 
 from django.core.files.storage import default_storage
 
-from labeler.images.explanation_files import explanations_delete
-from labeler.images.model_inputs import input_cache
-from labeler.images.references import is_reference
-from labeler.images.served import stripped_delete
+from labeler.images.delivery.explanation_files import explanations_delete
+from labeler.images.delivery.served import stripped_delete
+from labeler.images.pixels.model_inputs import input_cache
+from labeler.images.stored.references import is_reference
 
 logger = logging.getLogger(__name__)
 

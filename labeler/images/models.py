@@ -7,7 +7,7 @@ import datetime as dt
 from django.db import models
 from django.db.models.functions import Upper
 
-from labeler.images.formats import CONVERTED_FORMATS
+from labeler.images.pixels.formats import CONVERTED_FORMATS
 from labeler.projects.models import Project
 
 # An image's files in storage, each named by its row: every route that deletes an image
@@ -45,12 +45,12 @@ class Image(models.Model):
     display = models.FileField(max_length=255, blank=True, db_default="")
     # A HEIC, AVIF or GIF original as JPEG or PNG at full size, upright, without private
     # metadata: what the ImageFolder and Hugging Face exports write for it, made once by
-    # the worker (``labeler.images.converted``). Blank: none (another format, not made
+    # the worker (``labeler.images.delivery.converted``). Blank: none (another format, not made
     # yet, or it could not be made): an export converts the original itself.
     converted = models.FileField(max_length=255, blank=True, db_default="")
     original_name = models.CharField(max_length=255)
     # Where the file came from. A reference ("folder", "s3") is read in place: ``file``
-    # then names it in its own storage (``labeler.images.references``), never copied.
+    # then names it in its own storage (``labeler.images.stored.references``), never copied.
     source = models.CharField(max_length=16, choices=SOURCES, default="upload", db_default="upload")
     source_key = models.CharField(
         max_length=1024, blank=True, db_default="", help_text="Import path or bucket key."
@@ -59,7 +59,7 @@ class Image(models.Model):
     # text, set by an import or a lead; ``source`` says how the file came in).
     origin = models.CharField(max_length=512, blank=True, db_default="")
     # From the file's EXIF when it is stored, or from an import's columns or a lead's
-    # change (``labeler.images.catalogue``); blank or null where nothing says.
+    # change (``labeler.images.catalogue.services``); blank or null where nothing says.
     captured_at = models.DateTimeField(null=True, blank=True)
     camera = models.CharField(max_length=128, blank=True, db_default="")
     gps_latitude = models.FloatField(null=True, blank=True)
@@ -88,7 +88,7 @@ class Image(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     # The 64-bit pHash of the thumbnail's pixels (imagehash), stored signed, and its four
     # 16-bit bands, each indexed: near-duplicates share a band within a bit or two
-    # (``labeler.images.duplicates``). Null until the worker has decoded the image.
+    # (``labeler.images.duplicates.finding``). Null until the worker has decoded the image.
     phash = models.BigIntegerField(null=True, blank=True)
     phash_band0 = models.IntegerField(null=True, blank=True)
     phash_band1 = models.IntegerField(null=True, blank=True)
@@ -96,7 +96,7 @@ class Image(models.Model):
     phash_band3 = models.IntegerField(null=True, blank=True)
     # A picture of one subject on a plain background is hashed framed on its subject, and
     # carries a 256-bit check a near-duplicate must also pass (32 bytes; null: a photo,
-    # hashed as it is) (``labeler.images.perceptual``).
+    # hashed as it is) (``labeler.images.pixels.perceptual``).
     phash_check = models.BinaryField(null=True, blank=True, max_length=32)
     # A photo's zoomed hash (the pHash of its central view, ``perceptual.zoom_phash_of``),
     # stored as ``phash``, its bands indexed where present: a copy cropped a little is
@@ -108,7 +108,7 @@ class Image(models.Model):
     phash_zoom_band3 = models.IntegerField(null=True, blank=True)
     # The hashing's version (``perceptual.HASH_VERSION``); null: hashed before subjects
     # were framed. Older versions are hashed again from the thumbnail in the background
-    # (``labeler.images.hash_upgrade``).
+    # (``labeler.images.duplicates.hash_upgrade``).
     phash_version = models.SmallIntegerField(null=True, blank=True)
     # The smallest image id of the image's near-duplicate group; null: none found.
     duplicate_group = models.BigIntegerField(null=True, blank=True)
@@ -186,7 +186,7 @@ class Image(models.Model):
 
 class FaceRegion(models.Model):
     """A face's box on an image, in the upright original's pixels, blurred in every copy
-    of it people other than leads see or export (``labeler.images.faces``)."""
+    of it people other than leads see or export (``labeler.images.pixels.faces``)."""
 
     image = models.ForeignKey(Image, on_delete=models.CASCADE, related_name="face_regions")
     left = models.PositiveIntegerField()
@@ -269,7 +269,7 @@ class MetadataField(models.Model):
     """A field a project's lead declares for its images ("site", "patient age band"), typed.
 
     Its values are ``FieldValue`` rows, one per image that has one. Declared, renamed and
-    removed through ``labeler.images.metadata_fields``.
+    removed through ``labeler.images.catalogue.metadata_fields``.
     """
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="metadata_fields")

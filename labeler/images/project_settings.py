@@ -10,7 +10,7 @@ from labeler.projects.settings_registry import FormInput, ProjectSetting
 from labeler.task_names import Task
 
 # The largest near-duplicate distance a project may set. The banded index
-# (labeler.images.duplicates) finds hashes within d bits among those sharing a 16-bit
+# (labeler.images.duplicates.finding) finds hashes within d bits among those sharing a 16-bit
 # band within d // 4 bits: up to 11 bits that is 1 + 16 + 120 = 137 values a band, 8 times
 # the candidates of the default 7 bits; from 12 bits 697 values a band (and 560 sorts a
 # band to regroup), a few percent of a project's rows for every check, close to a scan,

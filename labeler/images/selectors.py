@@ -17,7 +17,7 @@ from typing import Any
 from django.db.models import Count, QuerySet
 
 from labeler.errors import NotFound
-from labeler.images.metadata_keys import FIELD_PREFIX
+from labeler.images.catalogue.metadata_keys import FIELD_PREFIX
 from labeler.images.models import SOURCES, FieldValue, Image, ImageTag, MetadataField
 from labeler.projects.models import Project
 

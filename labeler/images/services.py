@@ -17,34 +17,32 @@ from django.utils import timezone
 from PIL import Image as PILImage
 
 from labeler.errors import ValidationFailed
-from labeler.images.converted import converted_keep, converted_make, converts
-from labeler.images.duplicates import hash_columns
-from labeler.images.exif import PhotoFacts, exif_read
+from labeler.images.archives import ArchiveMember, archive_members, is_archive
+from labeler.images.catalogue.exif import PhotoFacts, exif_read
+from labeler.images.delivery.converted import converted_keep, converted_make, converts
+from labeler.images.duplicates.finding import hash_columns
 from labeler.images.face_regions import faces_blurred, image_face_boxes
-from labeler.images.faces import faces_blur
 from labeler.images.file_deletes import storage_delete_files
-from labeler.images.files import (
+from labeler.images.models import Image
+from labeler.images.pixels.faces import faces_blur
+from labeler.images.pixels.files import (
     BROWSER_FORMATS,
     DECODE_ERRORS,
-    ArchiveMember,
     CheckedImage,
     Previews,
     RejectedFile,
-    archive_members,
     image_check,
-    is_archive,
     previews_render,
 )
-from labeler.images.metadata import metadata_strip_checked
-from labeler.images.model_inputs import (
+from labeler.images.pixels.model_inputs import (
     InputSpec,
     input_cache,
     inputs_keep,
     inputs_keep_decoded,
 )
-from labeler.images.models import Image
-from labeler.images.perceptual import HASH_VERSION
-from labeler.images.references import file_open
+from labeler.images.pixels.perceptual import HASH_VERSION
+from labeler.images.pixels.private_metadata import metadata_strip_checked
+from labeler.images.stored.references import file_open
 from labeler.projects.models import Project
 
 logger = logging.getLogger(__name__)
@@ -210,8 +208,8 @@ def image_store(
     """The project's image with this content, stored now if new; returns (image, created).
 
     The new image gets what its EXIF says (capture time, camera, GPS position:
-    ``labeler.images.exif``; a time naming no offset is read in ``TIME_ZONE``) and where it
-    came from (``source``; ``source_key``, an import's path). A project that keeps no
+    ``labeler.images.catalogue.exif``; a time naming no offset is read in ``TIME_ZONE``) and
+    where it came from (``source``; ``source_key``, an import's path). A project that keeps no
     position in its originals (``strip_metadata_on_ingest``) stores the file without its
     metadata (``metadata_strip_checked``), hashed as stored, and no position; the capture
     time and camera are recorded all the same. A file whose row cannot be written is
@@ -414,7 +412,7 @@ def image_prepare(
     thumbnail and display copy (``previews_render``) is its pixels' check, and an image
     that fails it is noted in ``Image.problem`` and leaves the annotation queue. The
     original stays as it was sent, byte for byte: the previews are turned upright as its
-    EXIF says, and so are the model inputs (``labeler.images.model_inputs``), kept for the
+    EXIF says, and so are the model inputs (``labeler.images.pixels.model_inputs``), kept for the
     sizes the project's models take (``input_specs``: models are a layer above, which
     hands them down, ``labeler.flows.image_prepare``) so that
     pre-labelling the new image reads a few kilobytes of pixels instead of decoding the
@@ -422,7 +420,7 @@ def image_prepare(
     made from the previews' reduced decode (``inputs_keep_decoded``; a 12-megapixel
     JPEG's 1/8-scale decode of their own cost 28 ms more). A HEIC, AVIF or GIF, which
     the previews decode whole, gets its converted copy for the exports from that same
-    decode (``labeler.images.converted``). ``again``: the previews (and converted copy)
+    decode (``labeler.images.delivery.converted``). ``again``: the previews (and converted copy)
     are made anew and replace those made before (``manage.py images_render_previews``).
     """
     image = Image.objects.filter(pk=image_id).first()
@@ -444,7 +442,7 @@ def image_prepare(
 
     if not image.thumbnail or again:
         # A HEIC, AVIF or GIF is decoded whole for its previews anyway: that decode makes
-        # its converted copy first (``labeler.images.converted``), then the previews.
+        # its converted copy first (``labeler.images.delivery.converted``), then the previews.
         conversion = None
         if converts(image.format):
             conversion = converted_make(data, image.format, image_id=image.pk)
@@ -473,7 +471,7 @@ def image_prepare(
 def _faces_blur_for(image: Image) -> Callable[[PILImage.Image], PILImage.Image] | None:
     """What blurs the faces of the image's previews: its boxes, where its project blurs
     faces and they were found (until then its copies are not served to those who see no
-    originals: ``labeler.images.served``)."""
+    originals: ``labeler.images.delivery.served``)."""
     if image.faces_state not in ("deriving", "done") or not faces_blurred(image):
         return None
     boxes = image_face_boxes(image)

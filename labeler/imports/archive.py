@@ -5,7 +5,7 @@ COCO file.
 The labels file is sent beside the archive or found inside it (the one ``.csv``,
 ``.json`` or ``.jsonl`` file there); either way ``labels_file_load`` reads it, the member
 as a stream that may not inflate past its limits. Entries are checked as uploads are
-(unsafe paths, bomb-like ratios, sizes: ``labeler.images.files.archive_members``) and read
+(unsafe paths, bomb-like ratios, sizes: ``labeler.images.archives.archive_members``) and read
 one at a time; the files that are no image are reported, each with why it was skipped.
 When every image sits under one top folder (``dataset/cat/1.jpg``) that folder is dropped
 from the names, so the labels match as they would on the command line run inside it.
@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 from typing import IO
 
 from labeler.errors import ValidationFailed
-from labeler.images.files import RejectedFile, archive_members
+from labeler.images.archives import archive_members
+from labeler.images.pixels.files import RejectedFile
 from labeler.imports.matching import label_hashes
 from labeler.imports.metadata_in import MetadataIn
 from labeler.imports.preview import Preview, labels_preview, people_out

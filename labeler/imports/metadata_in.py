@@ -2,7 +2,7 @@
 camera, licence, tags and the project's own fields.
 
 A CSV's columns and a JSON record's keys are read by the names the images layer gives
-them (``labeler.images.metadata_keys``): ``captured_at`` (COCO's ``date_captured``),
+them (``labeler.images.catalogue.metadata_keys``): ``captured_at`` (COCO's ``date_captured``),
 ``latitude`` and ``longitude`` (``gps_latitude``, ``gps_longitude``; a ``gps`` object in
 JSON), ``origin``, ``camera``, ``licence`` (``license``), ``tags`` (a list, or text joined
 by ``;``), ``field:<name>`` and a ``fields`` object for a project field. Other columns and
@@ -11,7 +11,7 @@ as its value. A blank cell or a null says nothing (it clears nothing).
 
 Only what the file holds is read here, as text or JSON values, refused (LabelSourceError
 naming the record and the key) where no text can hold it; whether a value fits its field
-is the images layer's to say, when the import starts (``labeler.images.descriptions``).
+is the images layer's to say, when the import starts (``labeler.images.catalogue.descriptions``).
 Plain Python, no Django: the command-line client reads labels files the same way.
 """
 
@@ -21,7 +21,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from labeler.images.metadata_keys import (
+from labeler.images.catalogue.metadata_keys import (
     FIELDS_KEY,
     LATITUDE,
     LONGITUDE,

@@ -22,10 +22,11 @@ from django.utils import timezone
 from labeler.agreement.final_writes import final_labels_lock
 from labeler.annotations.submit import MAX_TIME_SPENT_MS
 from labeler.errors import ValidationFailed
-from labeler.images.catalogue import image_describe
-from labeler.images.descriptions import Description, description_of_record
-from labeler.images.files import RejectedFile, image_check, is_archive
+from labeler.images.archives import is_archive
+from labeler.images.catalogue.descriptions import Description, description_of_record
+from labeler.images.catalogue.services import image_describe
 from labeler.images.models import Image
+from labeler.images.pixels.files import RejectedFile, image_check
 from labeler.images.selectors import project_fields
 from labeler.images.services import image_store
 from labeler.imports.labels import (
@@ -393,7 +394,7 @@ def _import_all(
 def metadata_checked(
     project: Project, metadata: Mapping[str, MetadataIn]
 ) -> Callable[[MetadataIn], Description]:
-    """What each entry's metadata sets of its image (``labeler.images.descriptions``),
+    """What each entry's metadata sets of its image (``labeler.images.catalogue.descriptions``),
     every entry checked now, before any file is stored: a value that does not fit (a
     date that is none, a field the project lacks, a choice it does not offer) is a
     ValidationFailed naming the record, its file and the field, and nothing is imported.

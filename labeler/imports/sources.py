@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
-from labeler.images.formats import image_extensions
+from labeler.images.pixels.formats import image_extensions
 from labeler.imports.csv_cells import (
     FILE_COLUMNS,
     FORMULA_STARTS,
@@ -65,7 +65,7 @@ __all__ = [
     "labels_source_read",
 ]
 
-# The images an import takes, by extension: those ``labeler.images.files`` accepts.
+# The images an import takes, by extension: those ``labeler.images.pixels.files`` accepts.
 IMAGE_EXTENSIONS = image_extensions()
 SPLIT_NAMES = frozenset({"train", "val", "valid", "validation", "test"})
 UNLABELLED_FOLDER = "_unlabeled"  # FiftyOne's, in an ImageClassificationDirectoryTree

@@ -15,7 +15,7 @@ import numpy as np
 
 from labeler.annotations.models import FinalLabel
 from labeler.errors import ValidationFailed
-from labeler.images.duplicate_groups import duplicate_groups_by_image
+from labeler.images.duplicates.groups import duplicate_groups_by_image
 from labeler.images.models import Image
 from labeler.predictions.evaluation import split_stratified
 from labeler.predictions.splitting import TEST

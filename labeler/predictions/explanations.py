@@ -3,7 +3,7 @@
 A request names an image, and optionally a version (default: the current one) and a
 label (default: the version's most probable label for the image). The heat map is made
 by the worker (``Task.EXPLANATION_RENDER`` on the "gpu" queue; in a child process on the
-embedded default) and kept in storage beside the image (``images.explanation_files``),
+embedded default) and kept in storage beside the image (``images.delivery.explanation_files``),
 with the version's probabilities for the image from the same forward pass; a later
 request finds it there and nothing is computed again.
 
@@ -24,13 +24,13 @@ from django.utils import timezone
 from labeler import cache_keys, jobs
 from labeler.annotations.blind import model_explanations_shown
 from labeler.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
-from labeler.images.explanation_files import (
+from labeler.images.delivery.explanation_files import (
     explanation_failure_name,
     explanation_outputs_name,
     explanation_overlay_name,
 )
+from labeler.images.delivery.stored_whole import store_whole
 from labeler.images.models import Image
-from labeler.images.stored_whole import store_whole
 from labeler.predictions.models import ModelVersion, Prediction
 from labeler.predictions.selectors import current_model, model_versions_of
 from labeler.projects.models import Project

@@ -6,7 +6,7 @@ folder under ``LABELER_MODEL_DIR`` (``package_folder``), each whole or not at al
 only the files missing there (a package is never rebuilt while its files lie there).
 The files are fetched one by one at signed addresses (``package_link``), made for one
 lead and signed by the one signer of stored files' addresses
-(``labeler.images.links``): an address works for between a half and a whole
+(``labeler.images.delivery.links``): an address works for between a half and a whole
 ``LABELER_FILE_LINK_SECONDS`` and only while the lead who asked still leads the project.
 """
 
@@ -27,7 +27,7 @@ from labeler.annotations.models import FinalLabel
 from labeler.audit.models import Action
 from labeler.audit.services import audit_record
 from labeler.errors import DomainError, NotFound, PermissionDenied, ValidationFailed
-from labeler.images.links import file_reader, link_signed, link_state
+from labeler.images.delivery.links import file_reader, link_signed, link_state
 from labeler.predictions.models import ModelPackage, ModelVersion, PackageStatus
 from labeler.task_names import Task
 

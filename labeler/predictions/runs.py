@@ -28,7 +28,7 @@ from labeler import cache_keys, jobs
 from labeler.agreement.final_labels import final_labels_current
 from labeler.annotations.models import Annotation
 from labeler.errors import Conflict, DomainError
-from labeler.images.duplicate_groups import duplicate_groups_settled_check, images_hashing
+from labeler.images.duplicates.groups import duplicate_groups_settled_check, images_hashing
 from labeler.predictions.announcements import (
     training_failed_announce,
     training_finished_announce,

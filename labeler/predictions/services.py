@@ -14,7 +14,7 @@ from django.db import transaction
 from labeler import jobs
 from labeler.agreement.services import final_labels_refresh
 from labeler.errors import Conflict, ValidationFailed
-from labeler.images.duplicate_groups import duplicate_groups_settled_check
+from labeler.images.duplicates.groups import duplicate_groups_settled_check
 from labeler.predictions.dataset import training_set, training_set_check
 from labeler.predictions.models import ModelVersion, TrainingRun
 from labeler.predictions.promotion import model_version_promote

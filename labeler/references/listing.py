@@ -13,8 +13,8 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from labeler.images import buckets
-from labeler.images.references import image_extension
+from labeler.images.stored import buckets
+from labeler.images.stored.references import image_extension
 
 # A step lists at most this many entries that are not images, then lets the next go on.
 MAX_SKIPPED = 20_000

@@ -4,7 +4,7 @@
 (``reference_scan_step``, a task each: ``labeler.flows.reference_scan``) lists the next
 ``STEP`` image files after the cursor, reads each new one once, checks it as an upload
 is checked (``image_check``), and adds it as an image whose ``file`` names it where it
-lies (``labeler.images.references``): the bytes are never copied. Files registered
+lies (``labeler.images.stored.references``): the bytes are never copied. Files registered
 before are passed over unread; a file whose content the project already has is a
 duplicate, as for uploads.
 
@@ -28,11 +28,11 @@ from django.utils import timezone
 
 from labeler import jobs
 from labeler.errors import ValidationFailed
-from labeler.images import buckets, references
 from labeler.images import services as image_services
-from labeler.images.exif import exif_read
-from labeler.images.files import CheckedImage, RejectedFile, image_check
+from labeler.images.catalogue.exif import exif_read
 from labeler.images.models import Image
+from labeler.images.pixels.files import CheckedImage, RejectedFile, image_check
+from labeler.images.stored import buckets, references
 from labeler.projects.models import Project
 from labeler.references.claims import place_claim_check
 from labeler.references.listing import Entry, Page, folder_page, s3_page

@@ -13,8 +13,8 @@ from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 
 from labeler.errors import NotFound, ValidationFailed
-from labeler.images.files import RejectedFile, image_check
 from labeler.images.models import Image
+from labeler.images.pixels.files import RejectedFile, image_check
 from labeler.images.services import upload_read
 from labeler.predictions.models import ModelVersion
 from labeler.predictions.selectors import current_model

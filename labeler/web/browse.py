@@ -33,7 +33,7 @@ from labeler.browse.filters import FILTERS, ImageFilter, images_filtered, param_
 from labeler.browse.sorts import SORT_CHOICES, Page, images_page
 from labeler.errors import DomainError, NotFound
 from labeler.images.counts import image_counts
-from labeler.images.links import file_link
+from labeler.images.delivery.links import file_link
 from labeler.images.models import MetadataField
 from labeler.images.selectors import project_fields
 from labeler.projects import selectors as project_selectors

@@ -10,8 +10,8 @@ from django.views.decorators.http import require_GET
 from labeler.agreement.duplicate_labels import duplicate_groups_page
 from labeler.agreement.review_requests import open_review_image_ids
 from labeler.images.counts import image_counts
-from labeler.images.duplicate_groups import project_max_distance
-from labeler.images.links import file_link
+from labeler.images.delivery.links import file_link
+from labeler.images.duplicates.groups import project_max_distance
 from labeler.projects import selectors as project_selectors
 from labeler.web.pages import page_project, page_user
 

@@ -18,9 +18,9 @@ from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET
 
 from labeler.exports.links import ExportLink, export_link_file, export_link_read
-from labeler.images.links import file_reader
-from labeler.images.served import FacesNotShown, project_blurs_faces
-from labeler.images.serving import stored_file_response
+from labeler.images.delivery.links import file_reader
+from labeler.images.delivery.responses import stored_file_response
+from labeler.images.delivery.served import FacesNotShown, project_blurs_faces
 
 WRONG = "This image address is wrong, or its image was deleted; export the tasks again."
 EXPIRED = "This image address has expired; export the tasks again for new ones."

@@ -11,8 +11,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET
 
 from labeler.images.counts import image_counts
-from labeler.images.files import ALLOWED_FORMATS
-from labeler.images.links import (
+from labeler.images.delivery.links import (
     FileReader,
     file_link_remaining,
     file_link_valid,
@@ -20,8 +19,9 @@ from labeler.images.links import (
     file_reader,
     link_target,
 )
-from labeler.images.served import FacesNotShown
-from labeler.images.serving import stored_file_response
+from labeler.images.delivery.responses import stored_file_response
+from labeler.images.delivery.served import FacesNotShown
+from labeler.images.pixels.files import ALLOWED_FORMATS
 from labeler.projects.selectors import MAX_ID
 from labeler.web.pages import page_project
 
@@ -57,9 +57,9 @@ def file_link_serve(
     """A stored image or thumbnail by its address, for the logged-in member it was made for.
 
     One query (the user and their role), and one more for an address by id (what it
-    stands for: ``labeler.images.links.link_target``); the session comes from the cache.
+    stands for: ``labeler.images.delivery.links.link_target``); the session comes from the cache.
     An original goes to the project's leads and admins only; others get its stripped copy
-    (``labeler.images.served``).
+    (``labeler.images.delivery.served``).
     """
     project_id = file_project(name)
     if project_id is None:

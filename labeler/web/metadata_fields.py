@@ -19,8 +19,8 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
 from labeler.errors import DomainError, ValidationFailed
-from labeler.images import metadata_fields
-from labeler.images.metadata_keys import FIELD_NAME_RULE
+from labeler.images.catalogue import metadata_fields
+from labeler.images.catalogue.metadata_keys import FIELD_NAME_RULE
 from labeler.images.models import FIELD_KINDS
 from labeler.images.selectors import fields_counted, metadata_field_get
 from labeler.projects.models import Project

@@ -19,8 +19,8 @@ from labeler.annotations.accounts import MoveReport, imported_account
 from labeler.annotations.project_settings import MAX_OVERLAP
 from labeler.annotations.selectors import annotation_counts_by_annotator, project_progress
 from labeler.errors import DomainError, ValidationFailed
-from labeler.images.duplicate_groups import max_distance_setting
-from labeler.images.files import ALLOWED_FORMATS
+from labeler.images.duplicates.groups import max_distance_setting
+from labeler.images.pixels.files import ALLOWED_FORMATS
 from labeler.images.project_settings import DUPLICATE_DISTANCE_MAX
 from labeler.imports.people import imported_account_link
 from labeler.projects import selectors, services

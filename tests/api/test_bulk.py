@@ -8,7 +8,7 @@ from labeler.agreement.review_requests import open_review_image_ids
 from labeler.annotations.models import Annotation, FinalLabel, ImageReservation, LabelChange
 from labeler.bulk.actions import ACTIONS
 from labeler.bulk.models import BulkAction
-from labeler.images.catalogue import images_describe
+from labeler.images.catalogue.services import images_describe
 from labeler.images.models import Image
 from tests.conftest import client_for
 from tests.factories import ProjectFactory, annotation_submit

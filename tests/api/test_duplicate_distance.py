@@ -9,7 +9,7 @@ from django.urls import reverse
 
 from labeler import flows
 from labeler.images.models import Image
-from labeler.images.perceptual import ImageHashes
+from labeler.images.pixels.perceptual import ImageHashes
 from tests.conftest import client_for
 from tests.factories import image_bytes
 from tests.rows import row_counts
@@ -70,7 +70,7 @@ def test_a_change_over_rest_regroups_the_projects_images(
     settings.LABELER_DUPLICATE_DISTANCE = 7
     hashes = iter([0, 0b11111])
     monkeypatch.setattr(
-        "labeler.images.files.image_hashes", lambda _pixels: ImageHashes(next(hashes))
+        "labeler.images.pixels.files.image_hashes", lambda _pixels: ImageHashes(next(hashes))
     )
     with django_capture_on_commit_callbacks(execute=True):
         results = flows.images_ingest(

@@ -11,7 +11,7 @@ import pytest
 from django.core.files.storage import default_storage
 from PIL import Image as PILImage
 
-from labeler.images.explanation_files import explanations_folder
+from labeler.images.delivery.explanation_files import explanations_folder
 from labeler.predictions.explanations import FAILED_SECONDS
 from labeler.projects import services as project_services
 from tests.factories import ProjectFactory, UserFactory, add_member, predict

@@ -27,9 +27,9 @@ from labeler.annotations.models import FinalLabel, FinalLabelMethod, ImageReserv
 from labeler.browse.filters import FILTERS, images_filtered
 from labeler.bulk.actions import ACTIONS
 from labeler.bulk.models import BulkAction
-from labeler.images.catalogue import image_describe
-from labeler.images.descriptions import description_read
-from labeler.images.metadata_fields import field_create
+from labeler.images.catalogue.descriptions import description_read
+from labeler.images.catalogue.metadata_fields import field_create
+from labeler.images.catalogue.services import image_describe
 from labeler.images.models import Image
 from labeler.images.selectors import project_fields
 from labeler.predictions.models import SplitAssignment

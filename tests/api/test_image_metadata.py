@@ -11,7 +11,7 @@ import datetime as dt
 import pytest
 from django.db import connection
 
-from labeler.images.metadata_fields import field_create
+from labeler.images.catalogue.metadata_fields import field_create
 from labeler.images.models import FieldValue, Image, ImageTag
 from labeler.projects.models import Role
 from tests.factories import ProjectFactory, UserFactory, add_member

@@ -10,7 +10,7 @@ import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from labeler.images import links
+from labeler.images.delivery import links
 from labeler.predictions import packages
 from labeler.predictions.models import ModelPackage, ModelVersion, PackageStatus
 from labeler.projects.models import Membership, Role

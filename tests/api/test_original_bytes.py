@@ -218,7 +218,7 @@ def test_the_stripped_copy_is_made_once_and_goes_with_its_original(world, annota
 def test_a_copy_made_before_the_copies_changed_is_made_again(world, annotator, media_root):
     """A copy kept from an earlier version (its ICC profile whole) is neither served nor
     left behind: the request makes the current one, and deleting the original both."""
-    from labeler.images import served
+    from labeler.images.delivery import served
 
     image = world["images"][1]
     url = f"/api/v1/projects/{world['project'].pk}/images/{image.pk}/file/"

@@ -26,8 +26,8 @@ from labeler.annotations.models import FinalLabelMethod
 from labeler.bulk.models import BulkAction
 from labeler.erasure.models import Erasure
 from labeler.exports.models import Export
-from labeler.images.links import file_link
-from labeler.images.metadata_fields import field_create
+from labeler.images.catalogue.metadata_fields import field_create
+from labeler.images.delivery.links import file_link
 from labeler.images.models import FaceRegion
 from labeler.predictions import packages
 from labeler.predictions.models import TrainingRun

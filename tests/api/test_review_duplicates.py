@@ -12,8 +12,8 @@ from labeler import flows
 from labeler.agreement.duplicate_labels import REASON, duplicate_reviews_request
 from labeler.agreement.models import ReviewRequest
 from labeler.agreement.review_requests import review_requests_add, review_requests_resolve
-from labeler.images.duplicate_groups import image_duplicates_link
-from labeler.images.duplicates import phash_columns
+from labeler.images.duplicates.finding import phash_columns
+from labeler.images.duplicates.groups import image_duplicates_link
 from labeler.images.models import Image
 from tests.labeler.exports.data import finalise
 from tests.labeler.images.scenes import COPIES, encoded, scene

@@ -13,7 +13,7 @@ from playwright.sync_api import expect
 from labeler import flows
 from labeler.annotations.models import Annotation, AnnotationRevision, Assignment, Skip
 from labeler.idempotency.models import IdempotentRequest
-from labeler.images import links
+from labeler.images.delivery import links
 from labeler.images.models import Image
 from labeler.predictions.models import ModelVersion, Prediction
 from labeler.predictions.selectors import SUGGESTION_HELD_BACK

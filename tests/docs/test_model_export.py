@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from labeler.images.references import file_open
+from labeler.images.stored.references import file_open
 from labeler.predictions import packages
 from tests.worker.ml.packaged_version import packaged_project, packaged_version, people
 from worker.ml import weights

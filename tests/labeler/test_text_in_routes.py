@@ -34,7 +34,7 @@ from drf_spectacular.renderers import OpenApiJsonRenderer
 from rest_framework.authtoken.models import Token
 
 from labeler.exports.models import Export
-from labeler.images.metadata_fields import field_create
+from labeler.images.catalogue.metadata_fields import field_create
 from labeler.predictions.models import TrainingRun
 from labeler.projects.models import Role
 from tests.factories import (

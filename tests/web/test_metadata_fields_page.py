@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from labeler.images.catalogue import image_describe
-from labeler.images.descriptions import description_read
-from labeler.images.metadata_fields import field_create
+from labeler.images.catalogue.descriptions import description_read
+from labeler.images.catalogue.metadata_fields import field_create
+from labeler.images.catalogue.services import image_describe
 from labeler.images.models import MetadataField
 from labeler.images.selectors import project_fields
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from skimage import data as samples
 
-from worker.faces import faces_find
+from labeler.images.pixels.face_finding import faces_find
 
 
 def test_the_astronauts_face_is_found_where_it_is():

@@ -22,8 +22,8 @@ import torch
 import torch.nn.functional as F
 from PIL import Image as PILImage
 
-from labeler.images.decoding import DecodeRefused, image_whole_check
-from labeler.images.model_inputs import InputCache, prepare_bytes, prepare_image
+from labeler.images.pixels.decoding import DecodeRefused, image_whole_check
+from labeler.images.pixels.model_inputs import InputCache, prepare_bytes, prepare_image
 
 Opener = Callable[[str], BinaryIO]
 # Decodes JPEG files' bytes (on a GPU) to inputs; None for each it could not decode.

@@ -1,7 +1,7 @@
 """Training batches from images held in memory, on the model's device before it asks.
 
 The images are decoded once, before the first epoch, from the kept model inputs
-(``labeler.images.model_inputs``: a 12-megapixel photo is decoded once in its life at
+(``labeler.images.pixels.model_inputs``: a 12-megapixel photo is decoded once in its life at
 each input size), into one uint8 (N, C, H, W) tensor: 150 KB an image at 224 pixels.
 An epoch then only gathers rows of it. On the CPU that is all (a batch of 32 at 224
 pixels gathers in about a millisecond, beside seconds of training step). On CUDA the

@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image as PILImage
 
-from labeler.images.decoding import TURNS, image_orientation
+from labeler.images.pixels.decoding import TURNS, image_orientation
 from worker.ml.config import env_bool
 
 try:

@@ -39,7 +39,7 @@ from labeler.exports.links import export_link, link_expiry
 from labeler.exports.options import LINK_DAYS_DEFAULT
 from labeler.exports.people import export_emails
 from labeler.exports.selectors import AnnotationRow, ImageRow
-from labeler.images.references import reference_uri
+from labeler.images.stored.references import reference_uri
 
 # The names a labelling config uses: <Image name="image" value="$image"/> and
 # <Choices name="label" toName="image" choice="single|multiple">.

@@ -34,7 +34,7 @@ from labeler.exports.formats.members import ZipStream
 from labeler.exports.formats.source import ExportSource
 from labeler.exports.selectors import ImageRow
 from labeler.images.face_regions import export_face_boxes
-from labeler.images.files import ALLOWED_FORMATS
+from labeler.images.pixels.files import ALLOWED_FORMATS
 from labeler.projects.models import Project
 
 LOCAL_FILES_PATH = "/data/local-files/?d="

@@ -16,11 +16,11 @@ from django.conf import settings
 
 from labeler.errors import ValidationFailed
 from labeler.exports.zipstream import Readable, ZipStreamWriter
-from labeler.images.conversion import converted_format, image_converted
-from labeler.images.faces import FaceBox, faces_blur_encoded
-from labeler.images.files import ALLOWED_FORMATS
-from labeler.images.metadata import metadata_strip
-from labeler.images.references import file_open
+from labeler.images.pixels.conversion import converted_format, image_converted
+from labeler.images.pixels.faces import FaceBox, faces_blur_encoded
+from labeler.images.pixels.files import ALLOWED_FORMATS
+from labeler.images.pixels.private_metadata import metadata_strip
+from labeler.images.stored.references import file_open
 
 # Already compressed: deflating them again costs time and saves nothing.
 COMPRESSED_FORMATS = {"JPEG", "MPO", "PNG", "GIF", "WEBP", "HEIF", "AVIF"}
@@ -49,14 +49,14 @@ class ZipStream:
     """Members go in one after another; every method yields the archive's bytes so far.
 
     With ``faces`` (the project blurs them), every image goes with its faces blurred
-    (``labeler.images.faces``); one whose faces are not found yet stops the export.
+    (``labeler.images.pixels.faces``); one whose faces are not found yet stops the export.
     Images go without their private metadata (GPS, camera, owner: ``metadata_strip``)
     unless ``keep_metadata`` (the project's ``export_keep_metadata``); with ``convert``,
-    HEIC and AVIF go as JPEG and GIF as PNG (``labeler.images.conversion``), which strips
+    HEIC and AVIF go as JPEG and GIF as PNG (``labeler.images.pixels.conversion``), which strips
     or keeps the same metadata as it writes them.
 
     Without ``keep_metadata``, an image whose converted copy the worker kept when it
-    prepared it (``labeler.images.converted``: the same bytes, made without metadata) is
+    prepared it (``labeler.images.delivery.converted``: the same bytes, made without metadata) is
     copied from it like any JPEG; the others are converted here. A conversion decodes the
     whole photo (a 12-megapixel HEIC: most of a second), where the other images are
     copied: ``add_images`` starts conversions up to ``LOOKAHEAD`` images ahead, on

@@ -12,7 +12,7 @@ from typing import Any
 from labeler.exports.formats.source import ExportSource
 from labeler.exports.options import ExportOptions
 from labeler.exports.selectors import ImageRow, export_field_names
-from labeler.images.metadata_keys import FIELD_PREFIX
+from labeler.images.catalogue.metadata_keys import FIELD_PREFIX
 from labeler.imports.sources import FORMULA_STARTS
 
 IMAGE_COLUMNS = ["image_id", "file_name", "sha256", "width", "height"]

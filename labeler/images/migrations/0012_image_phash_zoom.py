@@ -2,7 +2,7 @@
 #
 # A photo's zoomed hash, so that copies cropped a little are found. Rows hashed before
 # (phash_version below 3) have none and are hashed again from their thumbnails in the
-# background (labeler.images.hash_upgrade), each project then grouped again.
+# background (labeler.images.duplicates.hash_upgrade), each project then grouped again.
 
 from django.db import migrations, models
 

@@ -5,7 +5,8 @@
  * What is shown is the image's display copy (a photo at most LABELER_DISPLAY_SIZE a side);
  * zoomed in past the copy's own pixels, the full-resolution image (file_url) takes its place,
  * once it has loaded: the original for leads and admins, for everyone else a copy without its
- * metadata, which the server decides (labeler.images.served), whatever address is followed.
+ * metadata, which the server decides (labeler.images.delivery.served), whatever address is
+ * followed.
  */
 import { $ } from "../lib/dom.js";
 

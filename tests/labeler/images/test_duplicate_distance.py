@@ -9,10 +9,10 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from labeler import flows
 from labeler.errors import ValidationFailed
-from labeler.images import duplicates
-from labeler.images.duplicate_groups import project_duplicates_regroup, project_max_distance
+from labeler.images.duplicates import finding as duplicates
+from labeler.images.duplicates.groups import project_duplicates_regroup, project_max_distance
 from labeler.images.models import Image
-from labeler.images.perceptual import ImageHashes
+from labeler.images.pixels.perceptual import ImageHashes
 from labeler.images.project_settings import DUPLICATE_DISTANCE_MAX
 from labeler.projects.models import Project
 from tests.factories import ProjectFactory, image_bytes
@@ -28,7 +28,7 @@ def hashes(monkeypatch) -> Callable[[Iterator[int]], None]:
 
     def plant(values: Iterator[int]) -> None:
         monkeypatch.setattr(
-            "labeler.images.files.image_hashes", lambda _pixels: ImageHashes(next(values))
+            "labeler.images.pixels.files.image_hashes", lambda _pixels: ImageHashes(next(values))
         )
 
     return plant

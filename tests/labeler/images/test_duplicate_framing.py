@@ -13,10 +13,11 @@ from PIL import Image as PILImage
 from PIL import ImageOps
 
 from labeler import flows
-from labeler.images import duplicates, perceptual
-from labeler.images.duplicate_groups import near_images, project_duplicates_regroup
-from labeler.images.hash_upgrade import images_hash_backfill
+from labeler.images.duplicates import finding as duplicates
+from labeler.images.duplicates.groups import near_images, project_duplicates_regroup
+from labeler.images.duplicates.hash_upgrade import images_hash_backfill
 from labeler.images.models import Image
+from labeler.images.pixels import perceptual
 from tests.labeler.images.digits import digit_image, mnist_digits, planted_figures, worker_hashes
 from tests.labeler.images.scenes import COPIES, cropped, encoded, scene, subject_scene
 from worker.tasks import duplicates_regroup

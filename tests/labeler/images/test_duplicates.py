@@ -9,13 +9,14 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 
 from labeler import flows
-from labeler.images import duplicates, perceptual
-from labeler.images.duplicate_groups import (
+from labeler.images.duplicates import finding as duplicates
+from labeler.images.duplicates.groups import (
     image_duplicates_link,
     near_images,
     project_duplicates_regroup,
 )
 from labeler.images.models import Image
+from labeler.images.pixels import perceptual
 from tests.labeler.images.scenes import COPIES, cropped, encoded, scene
 
 

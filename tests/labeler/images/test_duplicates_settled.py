@@ -18,12 +18,12 @@ from labeler.agreement.duplicate_labels import duplicate_label_conflicts
 from labeler.bulk.actions import ACTIONS
 from labeler.errors import Conflict, DomainError
 from labeler.exports.models import Export
-from labeler.images.duplicate_groups import (
+from labeler.images.duplicates.finding import phash_columns
+from labeler.images.duplicates.groups import (
     duplicate_groups_settled_check,
     image_duplicates_link,
     images_hashing,
 )
-from labeler.images.duplicates import phash_columns
 from labeler.images.models import Image
 from labeler.predictions import runs
 from labeler.predictions.models import RunStatus, TrainingRun

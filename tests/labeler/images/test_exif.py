@@ -13,7 +13,7 @@ from PIL import ExifTags
 from PIL import Image as PILImage
 from PIL.TiffImagePlugin import IFDRational
 
-from labeler.images.exif import PhotoFacts, _position, exif_read
+from labeler.images.catalogue.exif import PhotoFacts, _position, exif_read
 
 MAKE, MODEL, DATETIME = ExifTags.Base.Make, ExifTags.Base.Model, ExifTags.Base.DateTime
 ORIGINAL, OFFSET_ORIGINAL = ExifTags.Base.DateTimeOriginal, ExifTags.Base.OffsetTimeOriginal

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from django.core.files.storage import default_storage
 
-from labeler.images.explanation_files import (
+from labeler.images.delivery.explanation_files import (
     explanation_failure_name,
     explanation_outputs_name,
     explanation_overlay_name,
     explanations_folder,
 )
+from labeler.images.delivery.links import file_project
+from labeler.images.delivery.served import is_original
+from labeler.images.delivery.stored_whole import store_whole
 from labeler.images.file_deletes import storage_delete_files
-from labeler.images.links import file_project
-from labeler.images.served import is_original
-from labeler.images.stored_whole import store_whole
 
 
 def test_names_sit_in_the_images_folder_of_its_project():

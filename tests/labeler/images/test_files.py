@@ -10,7 +10,8 @@ import zipfile
 import pytest
 from PIL import Image as PILImage
 
-from labeler.images.files import RejectedFile, archive_members, image_check, previews_render
+from labeler.images.archives import archive_members
+from labeler.images.pixels.files import RejectedFile, image_check, previews_render
 from tests.factories import image_bytes
 from tests.labeler.images import samples
 

@@ -9,11 +9,11 @@ from django.core.cache import cache
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from labeler import cache_keys, flows
-from labeler.images import perceptual
-from labeler.images.duplicate_groups import project_duplicates_regroup
-from labeler.images.duplicates import ZOOM_COLUMNS
-from labeler.images.hash_upgrade import project_hashes_upgrade
+from labeler.images.duplicates.finding import ZOOM_COLUMNS
+from labeler.images.duplicates.groups import project_duplicates_regroup
+from labeler.images.duplicates.hash_upgrade import project_hashes_upgrade
 from labeler.images.models import Image
+from labeler.images.pixels import perceptual
 from labeler.task_names import Task
 from tests.labeler.images.scenes import cropped, encoded, scene
 from worker.celery_app import app

@@ -22,7 +22,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from rest_framework.test import APIClient
 
-from labeler.images.links import file_link
+from labeler.images.delivery.links import file_link
 from labeler.images.models import Image
 from tests.api.test_images import assert_nothing_stored, assert_storage_matches_rows, images_url
 from tests.factories import image_bytes

@@ -11,7 +11,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from rest_framework.authtoken.models import Token
 
-from labeler.images import links
+from labeler.images.delivery import links
 from labeler.projects.models import Membership
 from tests.factories import ProjectFactory
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image as PILImage
 
-from labeler.images.metadata import metadata_strip
+from labeler.images.pixels.private_metadata import metadata_strip
 
 GPS_IFD, MAKE, ORIENTATION = 0x8825, 0x010F, 0x0112
 XMP = b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><exif:GPSLatitude>48,51N</exif:GPSLatitude></x:xmpmeta>'

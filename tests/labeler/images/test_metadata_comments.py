@@ -12,8 +12,8 @@ import pytest
 from PIL import Image as PILImage
 
 from bench.uploads_files import png_rgba_turned
-from labeler.images.files import image_check, previews_render
-from labeler.images.metadata import metadata_strip, metadata_strip_checked
+from labeler.images.pixels.files import image_check, previews_render
+from labeler.images.pixels.private_metadata import metadata_strip, metadata_strip_checked
 from tests.factories import image_bytes
 
 SECRET = b"the owner's home address"

@@ -1,5 +1,5 @@
 """A project's own fields: declared, renamed and removed by the rules of
-``labeler.images.metadata_fields``; images' metadata changed through the one reader
+``labeler.images.catalogue.metadata_fields``; images' metadata changed through the one reader
 (``descriptions``) and writer (``catalogue``), whole or not at all; read back through the
 selectors every other part (the slices, the exports) groups images by."""
 
@@ -10,14 +10,14 @@ import datetime as dt
 import pytest
 
 from labeler.errors import Conflict, NotFound, ValidationFailed
-from labeler.images.catalogue import image_describe, images_describe, images_describe_each
-from labeler.images.descriptions import description_of_record, description_read
-from labeler.images.metadata_fields import (
+from labeler.images.catalogue.descriptions import description_of_record, description_read
+from labeler.images.catalogue.metadata_fields import (
     FIELDS_PER_PROJECT,
     field_create,
     field_delete,
     field_update,
 )
+from labeler.images.catalogue.services import image_describe, images_describe, images_describe_each
 from labeler.images.models import FieldValue, Image, ImageTag
 from labeler.images.selectors import image_field_values, metadata_fields, project_fields
 from tests.factories import ProjectFactory

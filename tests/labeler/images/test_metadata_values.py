@@ -8,8 +8,8 @@ import datetime as dt
 import pytest
 
 from labeler.errors import ValidationFailed
-from labeler.images.metadata_keys import RESERVED_NAMES, builtin_key, field_key
-from labeler.images.metadata_values import (
+from labeler.images.catalogue.metadata_keys import RESERVED_NAMES, builtin_key, field_key
+from labeler.images.catalogue.metadata_values import (
     choices_clean,
     field_value_clean,
     moment_clean,

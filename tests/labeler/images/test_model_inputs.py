@@ -12,8 +12,8 @@ from PIL import Image as PILImage
 from PIL import ImageFile, ImageOps
 
 from labeler import flows
-from labeler.images.model_inputs import InputCache, input_cache, inputs_keep, prepare_bytes
 from labeler.images.models import Image
+from labeler.images.pixels.model_inputs import InputCache, input_cache, inputs_keep, prepare_bytes
 from labeler.predictions.models import TrainingRun
 from tests.factories import ModelVersionFactory, ProjectFactory, image_bytes
 from tests.labeler.images import samples
@@ -159,7 +159,7 @@ def test_large_inputs_and_no_cache_keep_nothing(
 def test_a_file_that_does_not_decode_is_left_to_the_model(tmp_path, caplog):
     """Nothing is kept for it and nothing is raised: pre-labelling reports the bad file."""
     cache = InputCache(tmp_path)
-    with caplog.at_level(logging.WARNING, logger="labeler.images.model_inputs"):
+    with caplog.at_level(logging.WARNING, logger="labeler.images.pixels.model_inputs"):
         made = inputs_keep(cache, "a" * 64, b"not an image", {(32, False)})
     assert made == 0
     assert not list(tmp_path.rglob("*"))

@@ -1,5 +1,5 @@
 """One decoder owns pixels: every path that decodes an image goes through
-``labeler.images.decoding``, which refuses, before decoding, what would hold more than
+``labeler.images.pixels.decoding``, which refuses, before decoding, what would hold more than
 LABELER_MAX_DECODE_BYTES or what holds larger frames than its header says.
 
 The bombs: a 10000 x 10000 RGBA PNG with an eXIf chunk (400 KB; 400 MB and more decoded
@@ -30,13 +30,13 @@ from rest_framework.test import APIClient
 
 from bench.uploads_files import png_rgba_turned, webp_at_cap
 from labeler import flows
-from labeler.images.conversion import image_converted
-from labeler.images.decoding import DecodeRefused, image_decode_upright
-from labeler.images.files import RejectedFile, image_check, previews_render
-from labeler.images.formats import image_extensions
-from labeler.images.metadata import metadata_strip
-from labeler.images.model_inputs import prepare_bytes
 from labeler.images.models import Image
+from labeler.images.pixels.conversion import image_converted
+from labeler.images.pixels.decoding import DecodeRefused, image_decode_upright
+from labeler.images.pixels.files import RejectedFile, image_check, previews_render
+from labeler.images.pixels.formats import image_extensions
+from labeler.images.pixels.model_inputs import prepare_bytes
+from labeler.images.pixels.private_metadata import metadata_strip
 from labeler.images.services import image_prepare
 from labeler.imports.sources import IMAGE_EXTENSIONS
 from tests.ast_parse import ast_parse
@@ -49,9 +49,9 @@ MIB = 1024 * 1024
 # and the 2048-pixel display copy); any of the bombs decoded whole holds 380 MB or more.
 PEAK_GROWTH_BOUND = 160 * MIB
 # The one module that opens images with Pillow.
-OWNER = "labeler/images/decoding.py"
+OWNER = "labeler/images/pixels/decoding.py"
 # The decoder's libvips half: the only module that imports pyvips, imported by OWNER alone.
-VIPS_OWNER = "labeler/images/vips.py"
+VIPS_OWNER = "labeler/images/pixels/vips.py"
 
 
 def lying_avif() -> bytes:
@@ -245,7 +245,7 @@ def _opens_images(tree: ast.AST) -> list[int]:
 
 def _imports_vips(tree: ast.AST) -> set[str]:
     """The libvips modules a module imports: ``pyvips`` and the decoder's
-    ``labeler.images.vips`` (``from labeler.images import vips`` too)."""
+    ``labeler.images.pixels.vips`` (``from labeler.images.pixels import vips`` too)."""
     found = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
@@ -257,13 +257,15 @@ def _imports_vips(tree: ast.AST) -> set[str]:
         for name in names:
             if name.split(".")[0] == "pyvips":
                 found.add("pyvips")
-            elif name == "labeler.images.vips" or name.startswith("labeler.images.vips."):
-                found.add("labeler.images.vips")
+            elif name == "labeler.images.pixels.vips" or name.startswith(
+                "labeler.images.pixels.vips."
+            ):
+                found.add("labeler.images.pixels.vips")
     return found
 
 
 def test_no_module_but_the_decoder_opens_images_with_pyvips():
-    """libvips opens images too: only ``labeler/images/vips.py`` imports pyvips, and only
+    """libvips opens images too: only ``labeler/images/pixels/vips.py`` imports pyvips, and only
     the decoder imports that module, so every libvips decode passes the decoder's caps."""
     found = {}
     for package in ("labeler", "api", "worker"):
@@ -271,7 +273,7 @@ def test_no_module_but_the_decoder_opens_images_with_pyvips():
             relative = path.relative_to(ROOT).as_posix()
             allowed = {"pyvips"} if relative == VIPS_OWNER else set()
             if relative == OWNER:
-                allowed = {"labeler.images.vips"}
+                allowed = {"labeler.images.pixels.vips"}
             imported = _imports_vips(ast_parse(path.read_text(), relative)) - allowed
             if imported:
                 found[relative] = imported
@@ -281,15 +283,18 @@ def test_no_module_but_the_decoder_opens_images_with_pyvips():
 def test_the_vips_guard_sees_pyvips_and_the_decoders_vips_module():
     """The walk above finds each way of importing them (else it proves nothing)."""
     code = (
-        "import pyvips\nfrom pyvips import Image\nfrom labeler.images import vips\n"
-        "from labeler.images.vips import vips_reduce\nimport labeler.images.vips_other\n"
+        "import pyvips\nfrom pyvips import Image\nfrom labeler.images.pixels import vips\n"
+        "from labeler.images.pixels.vips import vips_reduce\n"
+        "import labeler.images.pixels.vips_other\n"
     )
-    assert _imports_vips(ast_parse(code)) == {"pyvips", "labeler.images.vips"}
-    assert _imports_vips(ast_parse("import labeler.images.vips as v")) == {"labeler.images.vips"}
+    assert _imports_vips(ast_parse(code)) == {"pyvips", "labeler.images.pixels.vips"}
+    assert _imports_vips(ast_parse("import labeler.images.pixels.vips as v")) == {
+        "labeler.images.pixels.vips"
+    }
 
 
 def test_no_module_but_the_decoder_opens_images_with_pillow():
-    """Outside ``labeler/images/decoding.py`` no module of the web process or the worker
+    """Outside ``labeler/images/pixels/decoding.py`` no module of the web process or the worker
     opens an image with Pillow: they ask the decoder, which holds the cap."""
     found = {}
     for package in ("labeler", "api", "worker"):

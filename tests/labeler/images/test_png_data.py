@@ -10,8 +10,8 @@ import pytest
 from PIL import Image as PILImage
 
 from bench.uploads_files import png_chunk, png_rgba_turned
-from labeler.images.files import RejectedFile, image_check
-from labeler.images.png_data import STEP, png_data_check
+from labeler.images.pixels.files import RejectedFile, image_check
+from labeler.images.pixels.png_data import STEP, png_data_check
 
 
 def chunks_of(data: bytes) -> list[tuple[bytes, bytes]]:

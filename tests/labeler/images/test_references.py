@@ -9,7 +9,8 @@ import pytest
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 
-from labeler.images import buckets, links, references
+from labeler.images.delivery import links
+from labeler.images.stored import buckets, references
 from tests.factories import image_bytes
 from tests.s3 import Bucket, moto_server, s3_bucket  # noqa: F401 - fixtures
 

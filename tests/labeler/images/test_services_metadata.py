@@ -14,8 +14,8 @@ from PIL import ExifTags
 from PIL import Image as PILImage
 
 from labeler import flows
-from labeler.images.files import image_check
 from labeler.images.models import Image
+from labeler.images.pixels.files import image_check
 from labeler.images.services import image_store
 from tests.factories import image_bytes
 from tests.labeler.images.test_exif import PHONE, photo
@@ -113,7 +113,7 @@ def test_a_photo_whose_metadata_cannot_be_removed_is_refused_not_stored_with_it(
     def broken(data: bytes, image_format: str) -> bytes:
         raise ValueError("A JPEG segment was expected at byte 20.")
 
-    monkeypatch.setattr("labeler.images.metadata.metadata_strip", broken)
+    monkeypatch.setattr("labeler.images.pixels.private_metadata.metadata_strip", broken)
     [result] = flows.images_ingest(
         project=project, files=[SimpleUploadedFile("a.jpg", photo(**PHONE))]
     )

@@ -8,8 +8,8 @@ import pytest
 from PIL import ExifTags, ImageOps, PngImagePlugin
 from PIL import Image as PILImage
 
-from labeler.images.metadata import metadata_strip
-from labeler.images.stripped import stripped_copy
+from labeler.images.pixels.private_metadata import metadata_strip
+from labeler.images.pixels.stripped import stripped_copy
 from tests.api.test_original_bytes import OWNER, leaks, private_photo
 
 

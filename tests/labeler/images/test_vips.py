@@ -1,4 +1,4 @@
-"""Large PNGs are shrunk by libvips as their rows stream past (``labeler.images.vips``,
+"""Large PNGs are shrunk by libvips as their rows stream past (``labeler.images.pixels.vips``,
 called by the one decoder only): accepted at upload up to the pixel cap, their previews
 upright and like Pillow's, in a bounded amount of memory; what is over the caps or
 broken is still refused, saying why.
@@ -24,10 +24,10 @@ from PIL import Image as PILImage
 
 from bench.uploads_files import png_chunk, png_rgba_turned
 from labeler import flows
-from labeler.images import vips
-from labeler.images.decoding import TURNS, _streams, image_decode_reduced, image_open
-from labeler.images.files import RejectedFile, image_check, previews_render
 from labeler.images.models import Image
+from labeler.images.pixels import vips
+from labeler.images.pixels.decoding import TURNS, _streams, image_decode_reduced, image_open
+from labeler.images.pixels.files import RejectedFile, image_check, previews_render
 
 ROOT = Path(__file__).resolve().parents[3]
 MIB = 1024 * 1024
@@ -43,7 +43,7 @@ import json, sys
 import django
 django.setup()
 from bench.uploads_files import png_rgba_turned
-from labeler.images.files import previews_render
+from labeler.images.pixels.files import previews_render
 from tests.factories import image_bytes
 def kib(field):
     return next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith(field))
@@ -186,7 +186,7 @@ def test_without_libvips_the_large_png_is_refused_as_before(monkeypatch, caplog,
     vips.vips_available.cache_clear()
     try:
         with (
-            caplog.at_level(logging.WARNING, logger="labeler.images.vips"),
+            caplog.at_level(logging.WARNING, logger="labeler.images.pixels.vips"),
             pytest.raises(RejectedFile, match=r"^Decoding this 10000x10000 PNG would take"),
         ):
             image_check(large_png)

@@ -7,7 +7,7 @@ import io
 import pytest
 from PIL import Image as PILImage
 
-from labeler.images.webp import webp_decode, webp_decoder_available, webp_header
+from labeler.images.pixels.webp import webp_decode, webp_decoder_available, webp_header
 
 pytestmark = pytest.mark.skipif(not webp_decoder_available(), reason="libwebp not reachable")
 

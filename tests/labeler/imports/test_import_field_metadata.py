@@ -13,7 +13,7 @@ import json
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from labeler.images.metadata_fields import field_create
+from labeler.images.catalogue.metadata_fields import field_create
 from labeler.images.models import Image
 from labeler.images.selectors import image_field_values
 from tests.factories import image_bytes

@@ -20,8 +20,8 @@ from labeler.annotations.models import (
 from labeler.annotations.submit import annotation_record
 from labeler.errors import ValidationFailed
 from labeler.flows import agreement_refresh, images_import, project_update
-from labeler.images.files import RejectedFile
 from labeler.images.models import Image
+from labeler.images.pixels.files import RejectedFile
 from labeler.imports.services import ImportItem
 from labeler.predictions.dataset import training_set
 from labeler.projects.models import Label, Membership, Role

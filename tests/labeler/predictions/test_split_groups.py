@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from labeler.annotations.models import FinalLabel, FinalLabelMethod
-from labeler.images.duplicate_groups import image_duplicates_link, project_duplicates_regroup
-from labeler.images.duplicates import phash_columns
+from labeler.images.duplicates.finding import phash_columns
+from labeler.images.duplicates.groups import image_duplicates_link, project_duplicates_regroup
 from labeler.images.models import Image
 from labeler.predictions import runs
 from labeler.predictions.dataset import TrainingSet, training_split

@@ -16,9 +16,9 @@ from labeler.agreement.final_labels import final_labels_current
 from labeler.agreement.ratings import ratings_load
 from labeler.annotations.models import FinalLabel
 from labeler.annotations.submit import annotation_record
-from labeler.images.catalogue import images_describe
-from labeler.images.descriptions import description_read
-from labeler.images.metadata_fields import field_create, field_update
+from labeler.images.catalogue.descriptions import description_read
+from labeler.images.catalogue.metadata_fields import field_create, field_update
+from labeler.images.catalogue.services import images_describe
 from labeler.images.models import Image
 from labeler.predictions.selectors import version_test_outputs
 from labeler.slices.dimensions import number_ranges

@@ -11,7 +11,7 @@ import pytest
 import torch
 from PIL import Image as PILImage
 
-from labeler.images.model_inputs import InputCache, prepare_bytes
+from labeler.images.pixels.model_inputs import InputCache, prepare_bytes
 from tests.worker.ml.test_inference import loaded_model
 from worker.ml import data, inference, jpeg
 from worker.ml.weights import LoadedModel

@@ -1,7 +1,7 @@
 """manage.py images_find_duplicates: hash images stored before perceptual hashes were
 kept, or hashed by an older version of the hashing, and compute every project's
 near-duplicate groups again, at once (the background does the same after an upgrade,
-``labeler.images.hash_upgrade``; run this after a change of the server's distance)."""
+``labeler.images.duplicates.hash_upgrade``; run this after a change of the server's distance)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from labeler.images.duplicate_groups import project_duplicates_regroup
-from labeler.images.hash_upgrade import images_hash_backfill
+from labeler.images.duplicates.groups import project_duplicates_regroup
+from labeler.images.duplicates.hash_upgrade import images_hash_backfill
 from labeler.images.models import Image
 from labeler.projects.models import Project
 

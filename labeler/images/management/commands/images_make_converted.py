@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from labeler.images.backfill import images_converted_backfill
+from labeler.images.catalogue.backfill import images_converted_backfill
 from labeler.images.models import Image
 from labeler.projects.models import Project
 

@@ -21,7 +21,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from labeler.errors import DomainError
 from labeler.flows import images_import
-from labeler.images.files import RejectedFile
+from labeler.images.pixels.files import RejectedFile
 from labeler.imports.labels import LABELS_AS
 from labeler.imports.loader import annotators_parse
 from labeler.imports.matching import label_hashes
