@@ -35,10 +35,10 @@ from labeler.browse.filters import images_filtered
 from labeler.errors import NotFound, ValidationFailed
 from labeler.images.catalogue import services as catalogue
 from labeler.images.catalogue.metadata_values import field_value_json
+from labeler.images.catalogue.selectors import project_fields
 from labeler.images.delivery.links import file_link
 from labeler.images.delivery.responses import stored_file_response
 from labeler.images.models import FieldValue, Image, ImageTag
-from labeler.images.selectors import project_fields
 
 
 def stored_file_url(context: Mapping[str, Any], name: str | None) -> str:

@@ -22,8 +22,8 @@ from api.permissions import ProjectScopedView
 from labeler.errors import PermissionDenied
 from labeler.images.catalogue import metadata_fields
 from labeler.images.catalogue.metadata_keys import FIELD_NAME_RULE
+from labeler.images.catalogue.selectors import fields_counted, metadata_field_get
 from labeler.images.models import FIELD_KINDS, MetadataField
-from labeler.images.selectors import fields_counted, metadata_field_get
 
 _NAME = f"The field's name: {FIELD_NAME_RULE}; not a built-in field's."
 _CHOICES = "A choice field's choices, in the order forms offer them (distinct texts)."

@@ -29,8 +29,8 @@ from labeler.images.catalogue.metadata_values import (
     number_clean,
     text_form,
 )
+from labeler.images.catalogue.selectors import project_fields
 from labeler.images.models import FieldValue, Image, MetadataField
-from labeler.images.selectors import project_fields
 from labeler.projects.models import Project
 
 Apply = Callable[[QuerySet[Image], list[str], Project], QuerySet[Image]]

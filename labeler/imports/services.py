@@ -24,10 +24,10 @@ from labeler.annotations.submit import MAX_TIME_SPENT_MS
 from labeler.errors import ValidationFailed
 from labeler.images.archives import is_archive
 from labeler.images.catalogue.descriptions import Description, description_of_record
+from labeler.images.catalogue.selectors import project_fields
 from labeler.images.catalogue.services import image_describe
 from labeler.images.models import Image
 from labeler.images.pixels.files import RejectedFile, image_check
-from labeler.images.selectors import project_fields
 from labeler.images.services import image_store
 from labeler.imports.labels import (
     ANNOTATION,

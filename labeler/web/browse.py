@@ -32,10 +32,10 @@ from labeler.browse.details import (
 from labeler.browse.filters import FILTERS, ImageFilter, images_filtered, param_values
 from labeler.browse.sorts import SORT_CHOICES, Page, images_page
 from labeler.errors import DomainError, NotFound
+from labeler.images.catalogue.selectors import project_fields
 from labeler.images.counts import image_counts
 from labeler.images.delivery.links import file_link
 from labeler.images.models import MetadataField
-from labeler.images.selectors import project_fields
 from labeler.projects import selectors as project_selectors
 from labeler.projects.models import Label, Project
 from labeler.web.exports import FORMAT_CHOICES

@@ -10,8 +10,8 @@ from datetime import date, datetime
 from urllib.parse import urlencode
 
 from labeler.annotations.blind import ImageView
+from labeler.images.catalogue.selectors import image_fields_of
 from labeler.images.models import SOURCES, Image
-from labeler.images.selectors import image_fields_of
 
 OSM_ZOOM = 15  # a few streets around the point
 SOURCE_NAMES = dict(SOURCES)

@@ -21,8 +21,8 @@ from django.views.decorators.http import require_http_methods
 from labeler.errors import DomainError, ValidationFailed
 from labeler.images.catalogue import metadata_fields
 from labeler.images.catalogue.metadata_keys import FIELD_NAME_RULE
+from labeler.images.catalogue.selectors import fields_counted, metadata_field_get
 from labeler.images.models import FIELD_KINDS
-from labeler.images.selectors import fields_counted, metadata_field_get
 from labeler.projects.models import Project
 from labeler.web.forms import DomainForm
 from labeler.web.pages import page_project

@@ -29,9 +29,9 @@ from labeler.bulk.actions import ACTIONS
 from labeler.bulk.models import BulkAction
 from labeler.images.catalogue.descriptions import description_read
 from labeler.images.catalogue.metadata_fields import field_create
+from labeler.images.catalogue.selectors import project_fields
 from labeler.images.catalogue.services import image_describe
 from labeler.images.models import Image
-from labeler.images.selectors import project_fields
 from labeler.predictions.models import SplitAssignment
 from tests.conftest import client_for
 from tests.factories import annotation_submit

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
+from labeler.images.catalogue.selectors import image_field_values
 from labeler.images.models import FieldValue, Image, ImageTag, MetadataField
-from labeler.images.selectors import image_field_values
 
 pytestmark = pytest.mark.django_db
 

@@ -11,9 +11,9 @@ import pytest
 
 from labeler.images.catalogue.descriptions import description_read
 from labeler.images.catalogue.metadata_fields import field_create
+from labeler.images.catalogue.selectors import project_fields
 from labeler.images.catalogue.services import images_describe_each
 from labeler.images.models import ImageTag
-from labeler.images.selectors import project_fields
 from tests.conftest import client_for
 from tests.factories import (
     ModelVersionFactory,

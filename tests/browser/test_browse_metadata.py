@@ -11,9 +11,9 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from labeler import flows
 from labeler.images.catalogue.descriptions import description_read
 from labeler.images.catalogue.metadata_fields import field_create
+from labeler.images.catalogue.selectors import image_field_values, project_fields
 from labeler.images.catalogue.services import images_describe_each
 from labeler.images.models import Image
-from labeler.images.selectors import image_field_values, project_fields
 from labeler.projects.models import Project, Role
 from tests.browser.conftest import login
 from tests.factories import ProjectFactory, UserFactory, add_member, image_bytes

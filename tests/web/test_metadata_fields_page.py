@@ -7,9 +7,9 @@ import pytest
 
 from labeler.images.catalogue.descriptions import description_read
 from labeler.images.catalogue.metadata_fields import field_create
+from labeler.images.catalogue.selectors import project_fields
 from labeler.images.catalogue.services import image_describe
 from labeler.images.models import MetadataField
-from labeler.images.selectors import project_fields
 
 pytestmark = pytest.mark.django_db
 

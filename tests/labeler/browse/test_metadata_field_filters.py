@@ -13,8 +13,8 @@ from labeler.browse.filters import images_filtered
 from labeler.errors import PermissionDenied, ValidationFailed
 from labeler.images.catalogue.descriptions import description_read
 from labeler.images.catalogue.metadata_fields import field_create
+from labeler.images.catalogue.selectors import project_fields
 from labeler.images.catalogue.services import images_describe_each
-from labeler.images.selectors import project_fields
 from tests.conftest import client_for
 
 pytestmark = pytest.mark.django_db

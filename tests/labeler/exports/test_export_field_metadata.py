@@ -13,9 +13,9 @@ import pytest
 
 from labeler.images.catalogue.descriptions import description_read
 from labeler.images.catalogue.metadata_fields import field_create
+from labeler.images.catalogue.selectors import image_field_values, project_fields
 from labeler.images.catalogue.services import images_describe_each
 from labeler.images.models import Image
-from labeler.images.selectors import image_field_values, project_fields
 from labeler.projects.models import Role
 from tests.factories import ProjectFactory, add_member
 from tests.labeler.exports.data import finalise

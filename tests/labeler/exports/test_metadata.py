@@ -16,7 +16,7 @@ from labeler.images.models import Image, ImageTag
 from tests.factories import image_bytes
 from tests.labeler.exports.data import finalise
 from tests.labeler.exports.formats import export_bytes
-from tests.labeler.images.test_exif import PHONE, photo
+from tests.labeler.images.catalogue.test_exif import PHONE, photo
 
 pytestmark = pytest.mark.django_db
 

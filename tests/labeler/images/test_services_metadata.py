@@ -18,7 +18,7 @@ from labeler.images.models import Image
 from labeler.images.pixels.files import image_check
 from labeler.images.services import image_store
 from tests.factories import image_bytes
-from tests.labeler.images.test_exif import PHONE, photo
+from tests.labeler.images.catalogue.test_exif import PHONE, photo
 
 pytestmark = pytest.mark.django_db
 

@@ -14,8 +14,8 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from labeler.images.catalogue.metadata_fields import field_create
+from labeler.images.catalogue.selectors import image_field_values
 from labeler.images.models import Image
-from labeler.images.selectors import image_field_values
 from tests.factories import image_bytes
 from tests.labeler.imports.test_archive import zipped
 

@@ -10,7 +10,7 @@ from django.core.management import call_command
 
 from labeler.images.models import Image
 from tests.factories import image_bytes
-from tests.labeler.images.test_exif import PHONE, photo
+from tests.labeler.images.catalogue.test_exif import PHONE, photo
 
 pytestmark = pytest.mark.django_db
 

@@ -11,7 +11,7 @@ from django.core.management import CommandError, call_command
 from labeler import flows
 from labeler.images.models import Image
 from tests.factories import ProjectFactory, image_bytes
-from tests.labeler.images.test_exif import PHONE, photo
+from tests.labeler.images.catalogue.test_exif import PHONE, photo
 
 pytestmark = pytest.mark.django_db
 

@@ -42,7 +42,7 @@ from labeler.imports.sources import IMAGE_EXTENSIONS
 from tests.ast_parse import ast_parse
 from tests.factories import image_bytes
 
-ROOT = Path(__file__).resolve().parents[3]
+ROOT = Path(__file__).resolve().parents[4]
 MIB = 1024 * 1024
 # What one path may add to the process's peak with a bomb: a reduced decode of the WebP
 # holds a few MB, the PNG's previews through libvips about 90 MB (some 2,000 rows of 40 KB

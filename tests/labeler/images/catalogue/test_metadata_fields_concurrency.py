@@ -13,9 +13,9 @@ from django.db import connection, transaction
 from labeler.errors import Conflict
 from labeler.images.catalogue.descriptions import description_read
 from labeler.images.catalogue.metadata_fields import field_create, field_delete
+from labeler.images.catalogue.selectors import project_fields
 from labeler.images.catalogue.services import images_describe, images_describe_each
 from labeler.images.models import FieldValue, Image, MetadataField
-from labeler.images.selectors import project_fields
 from tests.labeler.annotations.test_queue_concurrency import run_together
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]

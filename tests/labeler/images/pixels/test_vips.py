@@ -29,7 +29,7 @@ from labeler.images.pixels import vips
 from labeler.images.pixels.decoding import TURNS, _streams, image_decode_reduced, image_open
 from labeler.images.pixels.files import RejectedFile, image_check, previews_render
 
-ROOT = Path(__file__).resolve().parents[3]
+ROOT = Path(__file__).resolve().parents[4]
 MIB = 1024 * 1024
 # What the worker's previews of the 10000 x 10000 RGBA PNG may add to a fresh process's
 # peak: about 2,000 rows of 40 KB and the 2048-pixel display copy (the decoder's estimate

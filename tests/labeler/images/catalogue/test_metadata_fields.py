@@ -17,9 +17,9 @@ from labeler.images.catalogue.metadata_fields import (
     field_delete,
     field_update,
 )
+from labeler.images.catalogue.selectors import image_field_values, metadata_fields, project_fields
 from labeler.images.catalogue.services import image_describe, images_describe, images_describe_each
 from labeler.images.models import FieldValue, Image, ImageTag
-from labeler.images.selectors import image_field_values, metadata_fields, project_fields
 from tests.factories import ProjectFactory
 
 pytestmark = pytest.mark.django_db
