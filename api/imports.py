@@ -10,6 +10,7 @@ from dataclasses import asdict
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.core.files.uploadedfile import UploadedFile
 from django.http import QueryDict
 from drf_spectacular.utils import OpenApiResponse, PolymorphicProxySerializer, extend_schema
@@ -23,20 +24,14 @@ from api.permissions import ProjectScopedView
 from labeler.errors import ValidationFailed
 from labeler.flows import images_import
 from labeler.images.services import upload_read
-from labeler.imports.archive import LABEL_FORMATS, archive_items, archive_plan, archive_preview
-from labeler.imports.batch import BatchLabels, batch_labels
-from labeler.imports.labels import LABELS_AS
-from labeler.imports.loader import annotators_parse
-from labeler.imports.matching import normalised
-from labeler.imports.preview import people_out
-from labeler.imports.services import (
-    ImportItem,
-    LabelsIn,
-    NotApplied,
-    metadata_checked,
-    per_person_check,
-)
-from labeler.imports.sources import (
+from labeler.imports.planning.archive import archive_import_plan
+from labeler.imports.planning.batch import BatchLabels, batch_labels
+from labeler.imports.planning.labels_in import LABELS_AS, ImportItem, LabelsIn, NotApplied
+from labeler.imports.planning.plan import ImportOptions, ImportPlan, plan_preview
+from labeler.imports.reading.archive import LABEL_FORMATS, archive_read
+from labeler.imports.reading.loader import annotators_parse
+from labeler.imports.reading.matching import normalised
+from labeler.imports.reading.sources import (
     LABEL_FILE_SUFFIX,
     LABEL_SEPARATORS,
     LabelSourceError,
@@ -265,23 +260,34 @@ class ImportView(ProjectScopedView):
         files = request.FILES.getlist("files")
         loaded = _labels_file_load(request, data)
         if loaded is None:
-            names = _paths(request, _check_count(files))
-            labels = _labels(request, len(files))
-            labels_in = LabelsIn.of_entries(
-                [given for given in labels if given is not None], labels_as=data["labels_as"]
-            )
-            if data["dry_run"]:
-                return self._preview(len(files), labels_in, [], None, data)
-            return _import_answer(self, _items(files, names, labels), data, labels_in=labels_in)
-        return self._batch(request, files, loaded, data)
+            plan = self._files_plan(request, files, data)
+        else:
+            plan = self._batch_plan(request, files, loaded, data)
+        if data["dry_run"]:
+            preview = plan_preview(plan)
+            body = {"dry_run": True, **asdict(preview), "labels_file": plan.labels_file}
+            return Response(FilesPreviewSerializer(body).data)
+        return _import_answer(plan, self.user)
 
-    def _batch(
+    def _files_plan(
+        self, request: Request, files: list[UploadedFile], options: dict[str, Any]
+    ) -> ImportPlan:
+        """The files with a label each (or none), from the repeated field `labels`."""
+        names = _paths(request, _check_count(files))
+        labels = _labels(request, len(files))
+        labels_in = LabelsIn.of_entries(
+            [given for given in labels if given is not None], labels_as=options["labels_as"]
+        )
+        items = _items(files, names, labels)
+        return ImportPlan(self.project, _options(options), labels_in, items, len(files))
+
+    def _batch_plan(
         self,
         request: Request,
         files: list[UploadedFile],
         loaded: LabelsSource,
         options: dict[str, Any],
-    ) -> Response:
+    ) -> ImportPlan:
         """The files with the labels file of their folder: each takes its entry."""
         if files or not options["dry_run"]:
             _check_count(files)
@@ -293,42 +299,17 @@ class ImportView(ProjectScopedView):
             sha256_of=lambda number: _sha256(files[number]),
             metadata=loaded.metadata,
         )
-        whole = _whole(batch)
-        if options["dry_run"]:
-            matches = zip(names, batch.matches, strict=True)
-            refusals = [NotApplied(name, m.reason) for name, m in matches if m.ambiguous]
-            return self._preview(len(files), batch.labels_in, refusals, whole, options)
-        items = _batch_items(files, names, batch)
-        return _import_answer(self, items, options, labels_in=batch.labels_in, labels_file=whole)
-
-    def _preview(
-        self,
-        files: int,
-        labels_in: LabelsIn,
-        not_applied: list[NotApplied],
-        whole: dict[str, Any] | None,
-        options: dict[str, Any],
-    ) -> Response:
-        """The dry run's answer: the counts in, the people as they would be matched (the
-        lead's choices refused as the import would refuse them), nothing written."""
-        per_person_check(
-            labels_in, labels_as=options["labels_as"], annotator=options.get("annotator")
+        matches = zip(names, batch.matches, strict=True)
+        refusals = [NotApplied(name, m.reason) for name, m in matches if m.ambiguous]
+        return ImportPlan(
+            self.project,
+            _options(options),
+            batch.labels_in,
+            _batch_items(files, names, batch),
+            len(files),
+            tuple(refusals) if options["dry_run"] else (),
+            _whole(batch),
         )
-        metadata_checked(self.project, labels_in.metadata)
-        people = people_out(
-            project=self.project,
-            people=labels_in.people,
-            chosen=options.get("annotators") or None,
-        )
-        counts_in = labels_in.counts(files)
-        body = {
-            "dry_run": True,
-            "counts_in": counts_in,
-            "people": people,
-            "not_applied": not_applied,
-            "labels_file": whole,
-        }
-        return Response(FilesPreviewSerializer(body).data)
 
 
 class ArchiveOptionsSerializer(ImportOptionsSerializer):
@@ -394,57 +375,41 @@ class ArchiveImportView(ProjectScopedView):
         limit = settings.LABELER_MAX_ARCHIVE_BYTES
         if archive.size is not None and archive.size > limit:
             raise ValidationFailed(f"The archive is over {limit:,} bytes.", field="archive")
+        data = options.validated_data
         sent = request.FILES.get("labels_file")
-        plan = archive_plan(
-            archive,
-            labels_format=options.validated_data["labels_format"],
-            labels_file=sent,
+        contents = archive_read(archive, labels_format=data["labels_format"], labels_file=sent)
+        plan = archive_import_plan(
+            project=self.project,
+            archive=archive,
+            contents=contents,
+            options=_options(data),
+            dry_run=data["dry_run"],
         )
-        labels_in = plan.labels_in(options.validated_data["labels_as"])
-        if options.validated_data["dry_run"]:
-            per_person_check(
-                labels_in,
-                labels_as=options.validated_data["labels_as"],
-                annotator=options.validated_data.get("annotator"),
-            )
-            metadata_checked(self.project, plan.metadata)
-            preview = archive_preview(
-                project=self.project,
-                plan=plan,
-                labels_in=labels_in,
-                annotators=options.validated_data.get("annotators") or None,
-            )
+        if data["dry_run"]:
+            preview = plan_preview(plan)
             return Response(PreviewSerializer({"dry_run": True, **asdict(preview)}).data)
-        return _import_answer(
-            self, archive_items(archive, plan), options.validated_data, labels_in=labels_in
-        )
+        return _import_answer(plan, self.user)
 
 
-def _import_answer(
-    view: ProjectScopedView,
-    items: Any,
-    options: dict[str, Any],
-    *,
-    labels_in: LabelsIn | None,
-    labels_file: dict[str, Any] | None = None,
-) -> Response:
-    """Import the items with the request's options; 201 when any image was created."""
-    summary = images_import(
-        project=view.project,
-        items=items,
-        labels_as=options["labels_as"],
-        annotator_name=options.get("annotator") or None,
-        create_labels=options["create_labels"],
-        user=view.user,
-        labels_in=labels_in,
-        annotators=options.get("annotators") or None,
+def _options(data: dict[str, Any]) -> ImportOptions:
+    """The import's options from the request's validated fields."""
+    return ImportOptions(
+        labels_as=data["labels_as"],
+        annotator=data.get("annotator") or None,
+        create_labels=data["create_labels"],
+        annotators=data.get("annotators") or None,
     )
+
+
+def _import_answer(plan: ImportPlan, actor: User) -> Response:
+    """Apply the plan; 201 when any image was created."""
+    summary = images_import(plan=plan, actor=actor)
     body = ImportResponseSerializer(
         {
             **asdict(summary),
             "counts": summary.counts(),
             "results": [asdict(r) for r in summary.results],
-            "labels_file": labels_file,
+            "labels_file": plan.labels_file,
         }
     ).data
     code = status.HTTP_201_CREATED if summary.created else status.HTTP_200_OK

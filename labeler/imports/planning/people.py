@@ -43,7 +43,7 @@ from labeler.agreement.final_writes import final_labels_written
 from labeler.annotations.accounts import MoveReport, annotations_move
 from labeler.annotations.models import FinalLabel
 from labeler.errors import ValidationFailed
-from labeler.imports.records import Person
+from labeler.imports.reading.records import Person
 from labeler.projects.models import Membership, Project, Role
 from labeler.projects.selectors import MAX_NAMED
 from labeler.projects.services import membership_set
