@@ -21,6 +21,7 @@ from labeler.images.catalogue import image_describe
 from labeler.images.files import RejectedFile, image_check, is_archive
 from labeler.images.models import Image
 from labeler.images.services import image_store
+from labeler.imports.applying.accounts import people_resolve
 from labeler.imports.applying.labels import (
     LabelsRefused,
     ProjectLabels,
@@ -45,7 +46,7 @@ from labeler.imports.planning.labels_in import (
     ImportItem,
     PersonOut,
 )
-from labeler.imports.planning.people import people_match, people_resolve
+from labeler.imports.planning.people import people_match
 from labeler.imports.planning.plan import ImportPlan, metadata_checked, per_person_check
 from labeler.imports.reading.records import ImageRecords
 from labeler.projects.models import Project

@@ -12,6 +12,7 @@ from django.db import transaction
 
 from labeler.annotations.submit import MAX_TIME_SPENT_MS
 from labeler.images.models import Image
+from labeler.imports.applying.accounts import people_resolve
 from labeler.imports.applying.labels import (
     LabelsRefused,
     annotation_imported,
@@ -26,7 +27,7 @@ from labeler.imports.applying.summary import (
     ImportSummary,
 )
 from labeler.imports.planning.labels_in import PersonOut
-from labeler.imports.planning.people import people_match, people_resolve
+from labeler.imports.planning.people import people_match
 from labeler.imports.reading.records import AnnotationIn, DecisionIn, ImageRecords, Person
 
 

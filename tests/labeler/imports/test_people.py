@@ -8,6 +8,7 @@ import pytest
 from django.contrib.auth.models import User
 
 from labeler.errors import ValidationFailed
+from labeler.imports.applying.accounts import people_resolve
 from labeler.imports.planning.people import (
     CHOSEN,
     EMAIL,
@@ -16,7 +17,6 @@ from labeler.imports.planning.people import (
     USERNAME,
     account_name,
     people_match,
-    people_resolve,
 )
 from labeler.imports.reading.records import Person
 from labeler.projects.models import Membership, Role
