@@ -4,8 +4,7 @@
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Any
 
@@ -23,11 +22,10 @@ from api.inputs import StrictInput
 from api.permissions import ProjectScopedView
 from labeler.errors import ValidationFailed
 from labeler.flows import images_import
-from labeler.images.services import upload_read
 from labeler.imports.planning.archive import archive_import_plan
-from labeler.imports.planning.batch import BatchLabels, batch_labels
-from labeler.imports.planning.labels_in import LABELS_AS, ImportItem, LabelsIn, NotApplied
+from labeler.imports.planning.labels_in import LABELS_AS
 from labeler.imports.planning.plan import ImportOptions, ImportPlan, plan_preview
+from labeler.imports.planning.uploads import batch_import_plan, uploads_import_plan
 from labeler.imports.reading.archive import LABEL_FORMATS, archive_read
 from labeler.imports.reading.loader import annotators_parse
 from labeler.imports.reading.matching import normalised
@@ -275,11 +273,9 @@ class ImportView(ProjectScopedView):
         """The files with a label each (or none), from the repeated field `labels`."""
         names = _paths(request, _check_count(files))
         labels = _labels(request, len(files))
-        labels_in = LabelsIn.of_entries(
-            [given for given in labels if given is not None], labels_as=options["labels_as"]
+        return uploads_import_plan(
+            project=self.project, files=files, names=names, labels=labels, options=_options(options)
         )
-        items = _items(files, names, labels)
-        return ImportPlan(self.project, _options(options), labels_in, items, len(files))
 
     def _batch_plan(
         self,
@@ -291,24 +287,13 @@ class ImportView(ProjectScopedView):
         """The files with the labels file of their folder: each takes its entry."""
         if files or not options["dry_run"]:
             _check_count(files)
-        names = _paths(request, files)
-        batch = batch_labels(
-            loaded.labels,
-            names=names,
-            labels_as=options["labels_as"],
-            sha256_of=lambda number: _sha256(files[number]),
-            metadata=loaded.metadata,
-        )
-        matches = zip(names, batch.matches, strict=True)
-        refusals = [NotApplied(name, m.reason) for name, m in matches if m.ambiguous]
-        return ImportPlan(
-            self.project,
-            _options(options),
-            batch.labels_in,
-            _batch_items(files, names, batch),
-            len(files),
-            tuple(refusals) if options["dry_run"] else (),
-            _whole(batch),
+        return batch_import_plan(
+            project=self.project,
+            files=files,
+            names=_paths(request, files),
+            source=loaded,
+            options=_options(options),
+            dry_run=options["dry_run"],
         )
 
 
@@ -441,14 +426,6 @@ def _labels(request: Request, count: int) -> list[list[str] | None]:
     return [labels or None for labels in names]
 
 
-def _items(
-    files: list[UploadedFile], names: list[str], labels: list[list[str] | None]
-) -> Iterator[ImportItem]:
-    """Each upload read only when its turn comes."""
-    for upload, name, label_names in zip(files, names, labels, strict=True):
-        yield ImportItem(name, upload_read(upload), label_names)
-
-
 def _paths(request: Request, files: list[UploadedFile]) -> list[str]:
     """Each file's path in its folder (`paths`), or its name."""
     data = request.data
@@ -504,40 +481,3 @@ def _labels_file_load(request: Request, options: dict[str, Any]) -> LabelsSource
         return labels_source_read(sent, labels_format=labels_format)
     except LabelSourceError as exc:
         raise ValidationFailed(f"{sent.name}: {exc}", field="labels_file") from exc
-
-
-def _sha256(upload: UploadedFile) -> str | None:
-    """An upload's content hash, to find its entry by (None: too big to be stored)."""
-    if upload.size is not None and upload.size > settings.LABELER_MAX_IMAGE_BYTES:
-        return None
-    digest = hashlib.sha256()
-    upload.seek(0)
-    for chunk in upload.chunks():
-        digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _whole(batch: BatchLabels) -> dict[str, Any]:
-    whole = batch.whole
-    return {
-        "records": whole.records,
-        "annotations": whole.annotations,
-        "decisions": whole.decisions,
-        "labels": whole.labels,
-        "skipped": [NotApplied(s.record, s.reason) for s in whole.skipped],
-    }
-
-
-def _batch_items(
-    files: list[UploadedFile], names: list[str], batch: BatchLabels
-) -> Iterator[ImportItem]:
-    """Each upload, read only when its turn comes, with the labels its entry gives (or
-    why the entry could not be told)."""
-    for upload, name, match in zip(files, names, batch.matches, strict=True):
-        data = upload_read(upload)
-        if match.ambiguous:
-            yield ImportItem(name, data, None, refusal=match.reason)
-        else:
-            why = "" if match.labels is not None else match.reason
-            metadata = batch.metadata.get(match.key) if match.key is not None else None
-            yield ImportItem(name, data, match.labels, no_labels=why, metadata=metadata)
