@@ -7,7 +7,7 @@
 An archive of ``--images`` small real PNG and JPEG files and a Label Studio JSON export
 of them (``bench.imports_data``: three annotators by e-mail, disagreements, cancelled
 annotations, ground truth, dates and lead times) is imported as the archive endpoint
-imports it (``archive_read``, ``labels_in``, ``labeler.flows.images_import``), on a
+imports it (``archive_read``, ``archive_import_plan``, ``labeler.flows.images_import``), on a
 PostgreSQL database of its own (DATABASE_URL, else ``labeler_bench_imports`` on the
 local server, created and migrated here). Two of the three annotators are members of
 the project, matched by e-mail; the third gets an account of their own.
