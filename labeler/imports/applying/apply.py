@@ -9,7 +9,7 @@ images and refreshes the final labels once the import is done.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from django.contrib.auth.models import User
 from django.core.files.storage import default_storage
@@ -227,8 +227,17 @@ def _labels_apply(shared: ImportRun, image: Image, item: ImportItem, result: Imp
     if isinstance(item.labels, ImageRecords):
         records_apply(shared, image, item.labels, result)
         return
+    _names_apply(shared, image, item.name, item.labels, result)
+
+
+def _names_apply(
+    shared: ImportRun, image: Image, name: str, labels: Sequence[str], result: ImportResult
+) -> None:
+    """Record label names on the stored image as the import's ``labels_as`` says (with
+    those this import recorded on it from an earlier file of the same content, where
+    the project takes several labels an image), or list why not."""
     try:
-        names = shared.labels.check(item.labels or [])
+        names = shared.labels.check(labels or [])
         if not names:
             return
         if shared.project.multi_label and result.status == "duplicate":
@@ -253,7 +262,7 @@ def _labels_apply(shared: ImportRun, image: Image, item: ImportItem, result: Imp
             )
     except LabelsRefused as exc:
         result.labels, result.labels_reason = REFUSED, str(exc)
-        shared.summary.lost(item.name, str(exc))
+        shared.summary.lost(name, str(exc))
         return
     result.labels = APPLIED
     result.labels_reason = "" if changed else "Already recorded."

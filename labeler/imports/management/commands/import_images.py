@@ -107,28 +107,11 @@ class Command(BaseCommand):
         files = folder_files(folder, recursive=not options["no_recursive"])
         annotators = _annotators(options["annotators"])
         source = _labels(folder, options)
-        labels = source.labels if source is not None else None
+        matcher = _matcher(folder, files, source.labels if source is not None else None)
+        plan = _plan(project, files, source, matcher, options, annotators)
         metadata = source.metadata if source is not None else {}
-        matcher = _matcher(folder, files, labels)
-        labels_in = (
-            LabelsIn.of(
-                labels,
-                labels_as=options["labels_as"],
-                unmatched=matcher.unmatched,
-                metadata=metadata,
-            )
-            if labels is not None and matcher is not None
-            else None
-        )
         sources = ("labels_file", "labels_csv", "label_studio")
         from_folders = all(options[source] is None for source in sources)
-        import_options = ImportOptions(
-            labels_as=options["labels_as"],
-            annotator=options["annotator"],
-            create_labels=options["create_labels"],
-            annotators=annotators,
-        )
-        plan = ImportPlan(project, import_options, labels_in or LabelsIn(), (), len(files))
         try:
             if options["dry_run"]:
                 self._dry_run(plan, folder, files, matcher)
@@ -194,6 +177,32 @@ class Command(BaseCommand):
 
 def _ignore(result: ImportResult) -> None:
     """Quiet: the summary alone (and no result kept in memory)."""
+
+
+def _plan(
+    project: Project,
+    files: list[Path],
+    source: LabelsSource | None,
+    matcher: Matcher | None,
+    options: dict[str, Any],
+    annotators: dict[str, str] | None,
+) -> ImportPlan:
+    """The import's plan, its files yet to be added (each read when its turn comes)."""
+    labels_in = LabelsIn()
+    if source is not None and matcher is not None:
+        labels_in = LabelsIn.of(
+            source.labels,
+            labels_as=options["labels_as"],
+            unmatched=matcher.unmatched,
+            metadata=source.metadata,
+        )
+    import_options = ImportOptions(
+        labels_as=options["labels_as"],
+        annotator=options["annotator"],
+        create_labels=options["create_labels"],
+        annotators=annotators,
+    )
+    return ImportPlan(project, import_options, labels_in, (), len(files))
 
 
 def _labels(folder: Path, options: dict[str, Any]) -> LabelsSource | None:
