@@ -4,12 +4,12 @@
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.core.files.uploadedfile import UploadedFile
 from django.http import QueryDict
 from drf_spectacular.utils import OpenApiResponse, PolymorphicProxySerializer, extend_schema
@@ -22,21 +22,14 @@ from api.inputs import StrictInput
 from api.permissions import ProjectScopedView
 from labeler.errors import ValidationFailed
 from labeler.flows import images_import
-from labeler.images.services import upload_read
-from labeler.imports.archive import LABEL_FORMATS, archive_items, archive_plan, archive_preview
-from labeler.imports.batch import BatchLabels, batch_labels
-from labeler.imports.labels import LABELS_AS
-from labeler.imports.loader import annotators_parse
-from labeler.imports.matching import normalised
-from labeler.imports.preview import people_out
-from labeler.imports.services import (
-    ImportItem,
-    LabelsIn,
-    NotApplied,
-    metadata_checked,
-    per_person_check,
-)
-from labeler.imports.sources import (
+from labeler.imports.planning.archive import archive_import_plan
+from labeler.imports.planning.labels_in import LABELS_AS
+from labeler.imports.planning.plan import ImportOptions, ImportPlan, plan_preview
+from labeler.imports.planning.uploads import batch_import_plan, uploads_import_plan
+from labeler.imports.reading.archive import LABEL_FORMATS, archive_read
+from labeler.imports.reading.loader import annotators_parse
+from labeler.imports.reading.matching import normalised
+from labeler.imports.reading.sources import (
     LABEL_FILE_SUFFIX,
     LABEL_SEPARATORS,
     LabelSourceError,
@@ -265,70 +258,43 @@ class ImportView(ProjectScopedView):
         files = request.FILES.getlist("files")
         loaded = _labels_file_load(request, data)
         if loaded is None:
-            names = _paths(request, _check_count(files))
-            labels = _labels(request, len(files))
-            labels_in = LabelsIn.of_entries(
-                [given for given in labels if given is not None], labels_as=data["labels_as"]
-            )
-            if data["dry_run"]:
-                return self._preview(len(files), labels_in, [], None, data)
-            return _import_answer(self, _items(files, names, labels), data, labels_in=labels_in)
-        return self._batch(request, files, loaded, data)
+            plan = self._files_plan(request, files, data)
+        else:
+            plan = self._batch_plan(request, files, loaded, data)
+        if data["dry_run"]:
+            preview = plan_preview(plan)
+            body = {"dry_run": True, **asdict(preview), "labels_file": plan.labels_file}
+            return Response(FilesPreviewSerializer(body).data)
+        return _import_answer(plan, self.user)
 
-    def _batch(
+    def _files_plan(
+        self, request: Request, files: list[UploadedFile], options: dict[str, Any]
+    ) -> ImportPlan:
+        """The files with a label each (or none), from the repeated field `labels`."""
+        names = _paths(request, _check_count(files))
+        labels = _labels(request, len(files))
+        return uploads_import_plan(
+            project=self.project, files=files, names=names, labels=labels, options=_options(options)
+        )
+
+    def _batch_plan(
         self,
         request: Request,
         files: list[UploadedFile],
         loaded: LabelsSource,
         options: dict[str, Any],
-    ) -> Response:
+    ) -> ImportPlan:
         """The files with the labels file of their folder: each takes its entry."""
         if files or not options["dry_run"]:
             _check_count(files)
-        names = _paths(request, files)
-        batch = batch_labels(
-            loaded.labels,
-            names=names,
-            labels_as=options["labels_as"],
-            sha256_of=lambda number: _sha256(files[number]),
-            metadata=loaded.metadata,
-        )
-        whole = _whole(batch)
-        if options["dry_run"]:
-            matches = zip(names, batch.matches, strict=True)
-            refusals = [NotApplied(name, m.reason) for name, m in matches if m.ambiguous]
-            return self._preview(len(files), batch.labels_in, refusals, whole, options)
-        items = _batch_items(files, names, batch)
-        return _import_answer(self, items, options, labels_in=batch.labels_in, labels_file=whole)
-
-    def _preview(
-        self,
-        files: int,
-        labels_in: LabelsIn,
-        not_applied: list[NotApplied],
-        whole: dict[str, Any] | None,
-        options: dict[str, Any],
-    ) -> Response:
-        """The dry run's answer: the counts in, the people as they would be matched (the
-        lead's choices refused as the import would refuse them), nothing written."""
-        per_person_check(
-            labels_in, labels_as=options["labels_as"], annotator=options.get("annotator")
-        )
-        metadata_checked(self.project, labels_in.metadata)
-        people = people_out(
+        return batch_import_plan(
             project=self.project,
-            people=labels_in.people,
-            chosen=options.get("annotators") or None,
+            files=files,
+            names=_paths(request, files),
+            source=loaded,
+            options=_options(options),
+            dry_run=options["dry_run"],
         )
-        counts_in = labels_in.counts(files)
-        body = {
-            "dry_run": True,
-            "counts_in": counts_in,
-            "people": people,
-            "not_applied": not_applied,
-            "labels_file": whole,
-        }
-        return Response(FilesPreviewSerializer(body).data)
 
 
 class ArchiveOptionsSerializer(ImportOptionsSerializer):
@@ -394,57 +360,41 @@ class ArchiveImportView(ProjectScopedView):
         limit = settings.LABELER_MAX_ARCHIVE_BYTES
         if archive.size is not None and archive.size > limit:
             raise ValidationFailed(f"The archive is over {limit:,} bytes.", field="archive")
+        data = options.validated_data
         sent = request.FILES.get("labels_file")
-        plan = archive_plan(
-            archive,
-            labels_format=options.validated_data["labels_format"],
-            labels_file=sent,
+        contents = archive_read(archive, labels_format=data["labels_format"], labels_file=sent)
+        plan = archive_import_plan(
+            project=self.project,
+            archive=archive,
+            contents=contents,
+            options=_options(data),
+            dry_run=data["dry_run"],
         )
-        labels_in = plan.labels_in(options.validated_data["labels_as"])
-        if options.validated_data["dry_run"]:
-            per_person_check(
-                labels_in,
-                labels_as=options.validated_data["labels_as"],
-                annotator=options.validated_data.get("annotator"),
-            )
-            metadata_checked(self.project, plan.metadata)
-            preview = archive_preview(
-                project=self.project,
-                plan=plan,
-                labels_in=labels_in,
-                annotators=options.validated_data.get("annotators") or None,
-            )
+        if data["dry_run"]:
+            preview = plan_preview(plan)
             return Response(PreviewSerializer({"dry_run": True, **asdict(preview)}).data)
-        return _import_answer(
-            self, archive_items(archive, plan), options.validated_data, labels_in=labels_in
-        )
+        return _import_answer(plan, self.user)
 
 
-def _import_answer(
-    view: ProjectScopedView,
-    items: Any,
-    options: dict[str, Any],
-    *,
-    labels_in: LabelsIn | None,
-    labels_file: dict[str, Any] | None = None,
-) -> Response:
-    """Import the items with the request's options; 201 when any image was created."""
-    summary = images_import(
-        project=view.project,
-        items=items,
-        labels_as=options["labels_as"],
-        annotator_name=options.get("annotator") or None,
-        create_labels=options["create_labels"],
-        user=view.user,
-        labels_in=labels_in,
-        annotators=options.get("annotators") or None,
+def _options(data: dict[str, Any]) -> ImportOptions:
+    """The import's options from the request's validated fields."""
+    return ImportOptions(
+        labels_as=data["labels_as"],
+        annotator=data.get("annotator") or None,
+        create_labels=data["create_labels"],
+        annotators=data.get("annotators") or None,
     )
+
+
+def _import_answer(plan: ImportPlan, actor: User) -> Response:
+    """Apply the plan; 201 when any image was created."""
+    summary = images_import(plan=plan, actor=actor)
     body = ImportResponseSerializer(
         {
             **asdict(summary),
             "counts": summary.counts(),
             "results": [asdict(r) for r in summary.results],
-            "labels_file": labels_file,
+            "labels_file": plan.labels_file,
         }
     ).data
     code = status.HTTP_201_CREATED if summary.created else status.HTTP_200_OK
@@ -474,14 +424,6 @@ def _labels(request: Request, count: int) -> list[list[str] | None]:
         )
     names = [[n.strip() for n in LABEL_SEPARATORS.split(cell) if n.strip()] for cell in raw]
     return [labels or None for labels in names]
-
-
-def _items(
-    files: list[UploadedFile], names: list[str], labels: list[list[str] | None]
-) -> Iterator[ImportItem]:
-    """Each upload read only when its turn comes."""
-    for upload, name, label_names in zip(files, names, labels, strict=True):
-        yield ImportItem(name, upload_read(upload), label_names)
 
 
 def _paths(request: Request, files: list[UploadedFile]) -> list[str]:
@@ -539,40 +481,3 @@ def _labels_file_load(request: Request, options: dict[str, Any]) -> LabelsSource
         return labels_source_read(sent, labels_format=labels_format)
     except LabelSourceError as exc:
         raise ValidationFailed(f"{sent.name}: {exc}", field="labels_file") from exc
-
-
-def _sha256(upload: UploadedFile) -> str | None:
-    """An upload's content hash, to find its entry by (None: too big to be stored)."""
-    if upload.size is not None and upload.size > settings.LABELER_MAX_IMAGE_BYTES:
-        return None
-    digest = hashlib.sha256()
-    upload.seek(0)
-    for chunk in upload.chunks():
-        digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _whole(batch: BatchLabels) -> dict[str, Any]:
-    whole = batch.whole
-    return {
-        "records": whole.records,
-        "annotations": whole.annotations,
-        "decisions": whole.decisions,
-        "labels": whole.labels,
-        "skipped": [NotApplied(s.record, s.reason) for s in whole.skipped],
-    }
-
-
-def _batch_items(
-    files: list[UploadedFile], names: list[str], batch: BatchLabels
-) -> Iterator[ImportItem]:
-    """Each upload, read only when its turn comes, with the labels its entry gives (or
-    why the entry could not be told)."""
-    for upload, name, match in zip(files, names, batch.matches, strict=True):
-        data = upload_read(upload)
-        if match.ambiguous:
-            yield ImportItem(name, data, None, refusal=match.reason)
-        else:
-            why = "" if match.labels is not None else match.reason
-            metadata = batch.metadata.get(match.key) if match.key is not None else None
-            yield ImportItem(name, data, match.labels, no_labels=why, metadata=metadata)

@@ -1,7 +1,7 @@
 """Project members and their roles, managed by the project's leads and admins.
 
 ``link`` gives a member the labels of an account an import made for someone who
-labelled elsewhere (``labeler.imports.people.imported_account_link``).
+labelled elsewhere (``labeler.imports.applying.accounts.imported_account_link``).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from rest_framework.response import Response
 from api.inputs import StrictInput
 from api.permissions import ProjectScopedView
 from labeler.errors import NotFound
-from labeler.imports.people import imported_account_link
+from labeler.imports.applying.accounts import imported_account_link
 from labeler.projects import services
 from labeler.projects.models import Membership, Role
 

@@ -7,7 +7,7 @@
 An archive of ``--images`` small real PNG and JPEG files and a Label Studio JSON export
 of them (``bench.imports_data``: three annotators by e-mail, disagreements, cancelled
 annotations, ground truth, dates and lead times) is imported as the archive endpoint
-imports it (``archive_plan``, ``labels_in``, ``labeler.flows.images_import``), on a
+imports it (``archive_read``, ``archive_import_plan``, ``labeler.flows.images_import``), on a
 PostgreSQL database of its own (DATABASE_URL, else ``labeler_bench_imports`` on the
 local server, created and migrated here). Two of the three annotators are members of
 the project, matched by e-mail; the third gets an account of their own.
@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import dataclasses
 import os
 import pstats
 import re
@@ -95,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["MEDIA_ROOT"] = str(options.var_dir / "media")
     os.environ.setdefault("LOG_LEVEL", "WARNING")
     postgres_configure(options.database_url)
-    from labeler.imports.loader import MAX_LABELS_FILE_BYTES
+    from labeler.imports.reading.loader import MAX_LABELS_FILE_BYTES
 
     started = time.perf_counter()
     per_person, flat, expected = archives_write(options.var_dir / "data", options.images)
@@ -231,22 +232,22 @@ def _run(project: Any, archive_path: Path, labels_format: str, name: str, lead: 
     """Import the archive into the project as the archive endpoint does, timed."""
     from labeler.flows import images_import
     from labeler.images.models import Image
-    from labeler.imports.archive import archive_items, archive_plan
+    from labeler.imports.planning.archive import archive_import_plan
+    from labeler.imports.planning.plan import ImportOptions
+    from labeler.imports.reading.archive import archive_read
 
     images = Image.objects.filter(project=project).count()
     paces: list[float] = []
     rss = _memory_reset()
     with _sends_counted() as sends, archive_path.open("rb") as archive:
         started = time.perf_counter()
-        plan = archive_plan(archive, labels_format=labels_format)
-        labels_in = plan.labels_in("final")
+        contents = archive_read(archive, labels_format=labels_format)
+        plan = archive_import_plan(
+            project=project, archive=archive, contents=contents, options=ImportOptions()
+        )
         planned = time.perf_counter()
         summary = images_import(
-            project=project,
-            items=_paced(archive_items(archive, plan), paces),
-            labels_as="final",
-            user=lead,
-            labels_in=labels_in,
+            plan=dataclasses.replace(plan, items=_paced(plan.items, paces)), actor=lead
         )
         ended = time.perf_counter()
     paces.append(ended)

@@ -88,7 +88,9 @@ def _run(options: argparse.Namespace) -> int:
 
     from labeler.agreement.models import ReviewRequest
     from labeler.demo.services import digit_png
-    from labeler.imports.services import ImportItem, images_import
+    from labeler.imports.applying.apply import plan_apply
+    from labeler.imports.planning.labels_in import ImportItem
+    from labeler.imports.planning.plan import import_plan
     from labeler.predictions.label_check import MODEL_DISAGREES
     from labeler.predictions.models import LabelCheck, RunStatus
     from labeler.predictions.services import training_start
@@ -121,7 +123,7 @@ def _run(options: argparse.Namespace) -> int:
         for i, image in enumerate(digits.images)
     ]
     _say(f"importing {len(items)} digits with final labels")
-    summary = images_import(project=project, items=items, labels_as="final", user=lead)
+    summary = plan_apply(plan=import_plan(project=project, items=items), actor=lead)
     _say("training, then the label check's folds")
     index_of = {r.image_id: int(r.name[6:10]) for r in summary.results if r.image_id}
     if summary.labels_applied != len(items):

@@ -56,7 +56,7 @@ refreshes it once they are back. Readers never wait for a refresh:
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from functools import partial
 from typing import Any
 
@@ -77,7 +77,9 @@ from labeler.images.duplicates.groups import image_duplicates_link
 from labeler.images.duplicates.hash_upgrade import hashes_upgrade
 from labeler.images.face_regions import image_faces_due
 from labeler.images.pixels.model_inputs import input_cache
-from labeler.imports import services as import_services
+from labeler.imports.applying.apply import plan_apply
+from labeler.imports.applying.summary import ImportResult, ImportSummary
+from labeler.imports.planning.plan import ImportPlan
 from labeler.predictions.runs import training_refresh_if_due, training_runs_resume
 from labeler.predictions.selectors import current_model, model_input_specs
 from labeler.projects import services as project_services
@@ -172,37 +174,22 @@ def images_ingest(
 
 def images_import(
     *,
-    project: Project,
-    items: Iterable[import_services.ImportItem],
-    labels_as: str,
-    annotator_name: str | None = None,
-    create_labels: bool = False,
-    user: User | None,
-    report: Callable[[import_services.ImportResult], object] | None = None,
-    labels_in: import_services.LabelsIn | None = None,
-    annotators: Mapping[str, str] | None = None,
-) -> import_services.ImportSummary:
-    """Import images with their labels (``import_services.images_import``): each new image is
-    prepared as it is stored; after the whole import, the new ones are pre-labelled and
-    the final labels refreshed once if labels were written."""
-    results: list[import_services.ImportResult] = []
+    plan: ImportPlan,
+    actor: User | None,
+    report: Callable[[ImportResult], object] | None = None,
+) -> ImportSummary:
+    """Apply an import plan (``labeler.imports.applying.apply.plan_apply``), ``actor``
+    importing: each new image is prepared as it is stored; after the whole import, the
+    new ones are pre-labelled and the final labels refreshed once if labels were written."""
+    project = plan.project
+    results: list[ImportResult] = []
 
-    def each(result: import_services.ImportResult) -> None:
+    def each(result: ImportResult) -> None:
         if result.status == "created" and result.image_id:
             image_added(image_id=result.image_id)
         (report or results.append)(result)
 
-    summary = import_services.images_import(
-        project=project,
-        items=items,
-        labels_as=labels_as,
-        annotator_name=annotator_name,
-        create_labels=create_labels,
-        user=user,
-        report=each,
-        labels_in=labels_in,
-        annotators=annotators,
-    )
+    summary = plan_apply(plan=plan, actor=actor, report=each)
     summary.results = results
     if summary.created:
         images_added(project=project)

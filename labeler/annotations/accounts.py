@@ -10,7 +10,7 @@ theirs (one annotation per person and image): that image's annotation stays with
 imported account and the report lists it with both labels, for the lead to settle.
 
 Final labels credited to the imported account (a decision the file carried) are the
-layer above's to move (``labeler.imports.people.imported_account_link`` does both).
+layer above's to move (``labeler.imports.applying.accounts.imported_account_link`` does both).
 """
 
 from __future__ import annotations

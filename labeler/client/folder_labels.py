@@ -19,10 +19,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from labeler.client.api import ClientError
-from labeler.imports import sources
-from labeler.imports.loader import LabelSourceError, annotators_parse
-from labeler.imports.matching import label_hashes
-from labeler.imports.records import ImageRecords, RecordsFile
+from labeler.imports.reading import sources
+from labeler.imports.reading.loader import LabelSourceError, annotators_parse
+from labeler.imports.reading.matching import label_hashes
+from labeler.imports.reading.records import ImageRecords, RecordsFile
 
 FOLDERS = "folders"
 ANNOTATION = "annotation"

@@ -14,7 +14,7 @@ from urllib3.fields import format_multipart_header_param
 
 from labeler.client.api import Api, ClientError
 from labeler.client.folder_labels import FOLDERS, FolderLabels, annotators_read, folder_labels
-from labeler.imports import sources
+from labeler.imports.reading import sources
 from labeler.imports.report import counts_add, counts_lines, not_applied_lines, people_lines
 
 EXIT_NOT_APPLIED = 3  # --strict: some record of the labels was not applied

@@ -71,7 +71,7 @@ def people_lines(people: Iterable[Mapping[str, str]]) -> list[str]:
     return [f"People: {len(rows)}", *rows] if rows else []
 
 
-# How a person's account was found, in words (``labeler.imports.people``).
+# How a person's account was found, in words (``labeler.imports.planning.people``).
 HOW_SAID = {
     "email": "a member, by e-mail",
     "username": "a member, by username",

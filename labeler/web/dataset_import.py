@@ -24,19 +24,18 @@ from django.views.decorators.http import require_http_methods
 
 from labeler.errors import DomainError, ValidationFailed
 from labeler.flows import images_import
-from labeler.imports.archive import (
-    LABEL_FORMATS,
-    ArchivePlan,
-    archive_items,
-    archive_plan,
-    archive_preview,
+from labeler.imports.planning.archive import (
+    archive_import_plan,
+    archive_labels_in,
+    archive_not_applied,
 )
-from labeler.imports.labels import LABELS_AS
-from labeler.imports.people import CHOSEN, EMAIL, USERNAME
-from labeler.imports.preview import people_preview
-from labeler.imports.records import Person
+from labeler.imports.planning.labels_in import LABELS_AS, LabelsIn, NotApplied, PersonOut
+from labeler.imports.planning.people import CHOSEN, EMAIL, USERNAME
+from labeler.imports.planning.plan import ImportOptions, metadata_checked, per_person_check
+from labeler.imports.planning.preview import people_preview
+from labeler.imports.reading.archive import LABEL_FORMATS, ArchiveContents, archive_read
+from labeler.imports.reading.records import Person
 from labeler.imports.report import HOW_SAID
-from labeler.imports.services import NotApplied, PersonOut, metadata_checked, per_person_check
 from labeler.imports.stash import Stash, stash_drop, stash_keep, stash_open, stash_purge
 from labeler.projects.models import Membership, Project
 from labeler.web.pages import page_project, page_user
@@ -124,15 +123,15 @@ def _check_step(request: HttpRequest, project: Project, form: ArchiveImportForm)
     options = {k: data[k] for k in ("labels_format", "labels_as", "annotator", "create_labels")}
     options["archive_name"] = data["archive"].name
     try:
-        plan = archive_plan(
+        contents = archive_read(
             data["archive"], labels_format=data["labels_format"], labels_file=data["labels_file"]
         )
         per_person_check(
-            plan.labels_in(data["labels_as"]),
+            archive_labels_in(contents, data["labels_as"]),
             labels_as=data["labels_as"],
             annotator=data["annotator"],
         )
-        metadata_checked(project, plan.metadata)  # a value that does not fit: said now
+        metadata_checked(project, contents.metadata)  # a value that does not fit: said now
     except DomainError as exc:
         form.add_domain_error(exc)
         return _page(request, project, form=form, status=400)
@@ -144,7 +143,7 @@ def _check_step(request: HttpRequest, project: Project, form: ArchiveImportForm)
         labels_file=data["labels_file"],
         options=options,
     )
-    return _page(request, project, check=_check(project, plan, stash_id, options))
+    return _page(request, project, check=_check(project, contents, stash_id, options))
 
 
 def _import_step(request: HttpRequest, project: Project) -> HttpResponse:
@@ -157,10 +156,10 @@ def _import_step(request: HttpRequest, project: Project) -> HttpResponse:
         return _form_error(request, project, exc.message)
     chosen = _chosen(request.POST)
     try:
-        summary = _stash_import(project, user, stash, _stash_plan(stash), chosen)
+        summary = _stash_import(project, user, stash, _stash_read(stash), chosen)
     except DomainError as exc:  # nothing was written: the choices are asked for again
         try:
-            check = _check(project, _stash_plan(stash), stash_id, stash.options, chosen=chosen)
+            check = _check(project, _stash_read(stash), stash_id, stash.options, chosen=chosen)
         except DomainError as unread:  # the kept archive no longer reads: start again
             stash_drop(project=project, user=user, stash_id=stash_id)
             return _form_error(request, project, unread.message)
@@ -177,36 +176,40 @@ def _form_error(request: HttpRequest, project: Project, message: str) -> HttpRes
     return _page(request, project, error=message, status=400)
 
 
-def _stash_plan(stash: Stash) -> ArchivePlan:
-    """The kept archive's plan, read afresh (each plan's matcher counts what it took)."""
+def _stash_read(stash: Stash) -> ArchiveContents:
+    """The kept archive, read afresh (each reading's matcher counts what it took)."""
     stash.archive.seek(0)
     options = stash.options
-    return archive_plan(
+    return archive_read(
         stash.archive, labels_format=options["labels_format"], labels_file=stash.labels_file
     )
 
 
 def _stash_import(
-    project: Project, user: User, stash: Stash, plan: ArchivePlan, chosen: Mapping[str, str]
+    project: Project, user: User, stash: Stash, contents: ArchiveContents, chosen: Mapping[str, str]
 ) -> Any:
+    """Import the kept archive with the lead's choices of accounts that differ from how
+    each person matches now."""
     options = stash.options
-    labels_in = plan.labels_in(options["labels_as"])
+    labels_in = archive_labels_in(contents, options["labels_as"])
     people = labels_in.people if labels_in is not None else []
-    return images_import(
+    plan = archive_import_plan(
         project=project,
-        items=archive_items(stash.archive, plan),
-        labels_as=options["labels_as"],
-        annotator_name=options["annotator"] or None,
-        create_labels=options["create_labels"],
-        user=user,
-        labels_in=labels_in,
-        annotators=_changed(project, people, chosen) or None,
+        archive=stash.archive,
+        contents=contents,
+        options=ImportOptions(
+            labels_as=options["labels_as"],
+            annotator=options["annotator"] or None,
+            create_labels=options["create_labels"],
+            annotators=_changed(project, people, chosen) or None,
+        ),
     )
+    return images_import(plan=plan, actor=user)
 
 
 def _check(
     project: Project,
-    plan: ArchivePlan,
+    contents: ArchiveContents,
     stash_id: str,
     options: dict[str, Any],
     *,
@@ -214,9 +217,11 @@ def _check(
 ) -> Check:
     """The check's findings: the counts in, what would not apply and the people, each
     with the choice preselected (as matched, or as the lead chose before)."""
-    labels_in = plan.labels_in(options["labels_as"])
+    labels_in = archive_labels_in(contents, options["labels_as"])
     unpeopled = replace(labels_in, people=[]) if labels_in is not None else None
-    preview = archive_preview(project=project, plan=plan, labels_in=unpeopled, annotators=None)
+    files = len(contents.names) + len(contents.skipped)
+    counts_in = (unpeopled or LabelsIn()).counts(files)
+    not_applied = list(archive_not_applied(contents, unpeopled))
     people = labels_in.people if labels_in is not None else []
     matched, problem = people_preview(project=project, people=people)
     rows = [
@@ -226,8 +231,8 @@ def _check(
     return Check(
         stash=stash_id,
         options=options,
-        counts_in=preview.counts_in,
-        not_applied=preview.not_applied,
+        counts_in=counts_in,
+        not_applied=not_applied,
         people=rows,
         members=_member_names(project) if rows else [],
         problem=problem,

@@ -22,7 +22,7 @@ from labeler.errors import DomainError, ValidationFailed
 from labeler.images.duplicates.groups import max_distance_setting
 from labeler.images.pixels.files import ALLOWED_FORMATS
 from labeler.images.project_settings import DUPLICATE_DISTANCE_MAX
-from labeler.imports.people import imported_account_link
+from labeler.imports.applying.accounts import imported_account_link
 from labeler.projects import selectors, services
 from labeler.projects.hotkeys import DIGITS
 from labeler.projects.labels import PALETTE

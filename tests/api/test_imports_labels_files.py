@@ -1,7 +1,7 @@
 """Every labels file is read by one loader, whichever route and way it comes in.
 
 The routes are found, not listed: every URL whose view module calls the loader (through
-``archive_plan`` or ``labels_file_load``) is fed every bad labels file of every format,
+``archive_read`` or ``labels_file_load``) is fed every bad labels file of every format,
 sent beside the archive and inside it; ``manage.py import_images`` reads the same files
 from a folder. Each answers 400 (the command an error) naming the record and what is
 wrong with it, and nothing is stored.
@@ -24,8 +24,8 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from labeler.annotations.models import FinalLabel
 from labeler.images.models import Image
-from labeler.imports.archive import LABEL_FORMATS
-from labeler.imports.sources import LABEL_FILE_SUFFIX
+from labeler.imports.reading.archive import LABEL_FORMATS
+from labeler.imports.reading.sources import LABEL_FILE_SUFFIX
 from labeler.json_depth import MAX_DEPTH
 from tests.factories import image_bytes
 
@@ -195,7 +195,7 @@ def _walk(patterns: list, prefix: str = "") -> Iterator[tuple[str, URLPattern]]:
 
 
 def labels_file_routes() -> list[str]:
-    """Every route whose view calls the loader (``archive_plan``, ``labels_file_load``),
+    """Every route whose view calls the loader (``archive_read``, ``labels_file_load``),
     itself or through a function of its own module (a page's steps)."""
     found = set()
     for name, pattern in _walk(get_resolver().url_patterns):
@@ -206,7 +206,7 @@ def labels_file_routes() -> list[str]:
         module = vars(inspect.getmodule(view))
         steps = [module[n] for n in called if inspect.isfunction(module.get(n))]
         called |= _names_called(f for f in steps if f.__module__ == view.__module__)
-        if {"archive_plan", "labels_file_load"} & called:
+        if {"archive_read", "labels_file_load"} & called:
             found.add(name)
     return sorted(found)
 

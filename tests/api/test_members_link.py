@@ -7,8 +7,9 @@ import pytest
 
 from labeler.annotations.models import Annotation
 from labeler.annotations.submit import annotation_record
-from labeler.imports.people import people_match, people_resolve
-from labeler.imports.records import Person
+from labeler.imports.applying.accounts import people_resolve
+from labeler.imports.planning.people import people_match
+from labeler.imports.reading.records import Person
 from labeler.projects.models import Membership
 from tests.conftest import client_for
 from tests.factories import ProjectFactory, UserFactory, add_member, annotation_submit

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 
 from bench.imports_data import ANNOTATORS, label_studio_export
-from labeler.imports.sources import LABEL_STUDIO, RECORDS_READERS
+from labeler.imports.reading.sources import LABEL_STUDIO, RECORDS_READERS
 
 pytestmark = pytest.mark.slow
 

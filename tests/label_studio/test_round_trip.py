@@ -36,7 +36,7 @@ from django.test import Client
 from labeler.agreement.review import review_queue
 from labeler.annotations.models import Annotation, FinalLabel, FinalLabelMethod
 from labeler.images.models import Image
-from labeler.imports.matching import label_studio_upload_name
+from labeler.imports.reading.matching import label_studio_upload_name
 from labeler.projects.models import Label, Project, Role
 from tests.conftest import client_for
 from tests.factories import ProjectFactory, UserFactory, add_member, image_bytes

@@ -13,8 +13,9 @@ from django.urls import reverse
 
 from labeler.annotations.models import Annotation
 from labeler.annotations.submit import annotation_record
-from labeler.imports.people import people_match, people_resolve
-from labeler.imports.records import Person
+from labeler.imports.applying.accounts import people_resolve
+from labeler.imports.planning.people import people_match
+from labeler.imports.reading.records import Person
 from labeler.projects.models import Membership
 from tests.factories import annotation_submit
 from tests.rows import row_counts

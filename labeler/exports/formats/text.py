@@ -13,7 +13,7 @@ from labeler.exports.formats.source import ExportSource
 from labeler.exports.options import ExportOptions
 from labeler.exports.selectors import ImageRow, export_field_names
 from labeler.images.catalogue.metadata_keys import FIELD_PREFIX
-from labeler.imports.sources import FORMULA_STARTS
+from labeler.imports.reading.sources import FORMULA_STARTS
 
 IMAGE_COLUMNS = ["image_id", "file_name", "sha256", "width", "height"]
 METADATA_COLUMNS = ["captured_at", "origin", "camera", "licence", "tags", "source", "source_key"]

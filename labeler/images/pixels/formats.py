@@ -1,6 +1,6 @@
 """The image formats labeler accepts, and the file name extensions they go by.
 
-Free of Django: the command-line client's import of a folder (``labeler.imports.sources``)
+Free of Django: the command-line client's import of a folder (``labeler.imports.reading.sources``)
 takes its images by these extensions, where Django is not set up.
 """
 

@@ -21,8 +21,9 @@ from labeler.annotations.models import (
 )
 from labeler.annotations.submit import annotation_record
 from labeler.errors import NotFound, ValidationFailed
-from labeler.imports.people import imported_account_link, people_match, people_resolve
-from labeler.imports.records import Person
+from labeler.imports.applying.accounts import imported_account_link, people_resolve
+from labeler.imports.planning.people import people_match
+from labeler.imports.reading.records import Person
 from labeler.projects.models import Membership, Role
 from tests.factories import UserFactory, add_member, annotation_submit
 from tests.rows import row_counts

@@ -18,7 +18,7 @@ import pytest
 
 from labeler.annotations.models import FinalLabel
 from labeler.exports.formats import EXPORTERS
-from labeler.imports.sources import FORMULA_STARTS, csv_labels
+from labeler.imports.reading.sources import FORMULA_STARTS, csv_labels
 from labeler.projects.models import Label, Role
 from tests.factories import ProjectFactory, UserFactory, add_member
 from tests.labeler.exports.data import annotate, finalise

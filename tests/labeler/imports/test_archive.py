@@ -13,10 +13,12 @@ import pytest
 from labeler.annotations.models import Annotation, FinalLabel
 from labeler.errors import ValidationFailed
 from labeler.flows import images_import
-from labeler.imports.archive import ArchivePlan, archive_items, archive_plan
-from labeler.imports.matching import LabelMatcher, label_hashes
-from labeler.imports.records import AnnotationIn, ImageRecords, Person
-from labeler.imports.sources import LabelSourceError, coco_labels
+from labeler.imports.planning.archive import archive_import_plan, archive_items
+from labeler.imports.planning.plan import ImportOptions
+from labeler.imports.reading.archive import ArchiveContents, archive_read
+from labeler.imports.reading.matching import LabelMatcher, label_hashes
+from labeler.imports.reading.records import AnnotationIn, ImageRecords, Person
+from labeler.imports.reading.sources import LabelSourceError, coco_labels
 from tests.factories import image_bytes
 
 pytestmark = pytest.mark.django_db
@@ -32,14 +34,14 @@ def zipped(files: dict[str, bytes]) -> io.BytesIO:
 
 
 def run(project, archive, labels_format, labels_file=None, labels_as="final", user=None):
-    plan = archive_plan(archive, labels_format=labels_format, labels_file=labels_file)
-    return images_import(
+    contents = archive_read(archive, labels_format=labels_format, labels_file=labels_file)
+    plan = archive_import_plan(
         project=project,
-        items=archive_items(archive, plan),
-        labels_as=labels_as,
-        user=user,
-        labels_in=plan.labels_in(labels_as),
+        archive=archive,
+        contents=contents,
+        options=ImportOptions(labels_as=labels_as),
     )
+    return images_import(plan=plan, actor=user)
 
 
 def finals(project) -> dict[str, list[str]]:
@@ -154,14 +156,14 @@ def test_bad_archives_and_labels_are_refused_before_any_image(
     project, files, labels_format, sent, message
 ):
     with pytest.raises(ValidationFailed) as refused:
-        archive_plan(zipped(files), labels_format=labels_format, labels_file=sent)
+        archive_read(zipped(files), labels_format=labels_format, labels_file=sent)
     assert message in refused.value.message
     assert not project.images.exists()
 
 
 def test_a_file_that_is_no_zip_is_refused():
     with pytest.raises(ValidationFailed, match="Not a readable zip archive"):
-        archive_plan(io.BytesIO(b"plain text"), labels_format="none")
+        archive_read(io.BytesIO(b"plain text"), labels_format="none")
 
 
 def test_coco_labels_name_what_is_wrong():
@@ -228,9 +230,9 @@ def test_an_image_is_hashed_as_read_to_find_its_entry_by_content(project):
     archive = zipped({"renamed.png": cat, "stranger.png": image_bytes(seed=2)})
     names = {"renamed.png": "renamed.png", "stranger.png": "stranger.png"}
     matcher = LabelMatcher(labels, files=names.values(), hashes=label_hashes(labels))
-    plan = ArchivePlan(names, matcher, labels_file="labels.json")
+    contents = ArchiveContents(names, matcher, labels_file="labels.json")
 
-    items = {item.name: item for item in archive_items(archive, plan)}
+    items = {item.name: item for item in archive_items(archive, contents)}
 
     assert items["renamed.png"].labels is records
     assert items["stranger.png"].labels is None

@@ -17,7 +17,7 @@ from django.core.management import CommandError, call_command
 from labeler.annotations.models import Annotation, FinalLabel
 from labeler.images.models import Image
 from labeler.imports.management.commands import import_images as import_images_command
-from labeler.imports.matching import LabelMatcher
+from labeler.imports.reading.matching import LabelMatcher
 from tests.factories import image_bytes
 
 

@@ -15,7 +15,9 @@ from labeler.agreement.final_writes import final_labels_lock
 from labeler.agreement.services import final_labels_refresh
 from labeler.annotations.models import FinalLabel, FinalLabelMethod
 from labeler.images.models import Image
-from labeler.imports.services import ImportItem, images_import
+from labeler.imports.applying.apply import plan_apply
+from labeler.imports.planning.labels_in import ImportItem
+from labeler.imports.planning.plan import import_plan
 from tests.factories import annotation_submit, image_bytes
 from tests.labeler.annotations.test_queue_concurrency import run_together
 
@@ -30,7 +32,7 @@ def test_an_import_that_fails_midway_leaves_nothing_stored(project, media_root: 
         raise OSError("the archive can no longer be read")
 
     with pytest.raises(OSError, match="no longer"):
-        images_import(project=project, items=items(), labels_as="final", user=None)
+        plan_apply(plan=import_plan(project=project, items=items()), actor=None)
     assert not Image.objects.exists() and not FinalLabel.objects.exists()
     assert [p for p in media_root.rglob("*") if p.is_file()] == []
 
@@ -70,8 +72,8 @@ def test_an_import_creating_labels_during_a_refresh_waits_its_turn(
             ImportItem("new.png", image_bytes(), ["newt"]),
             ImportItem("old.png", image_bytes(), ["cat"]),
         ]
-        return images_import(
-            project=project, items=items, labels_as="final", create_labels=True, user=None
+        return plan_apply(
+            plan=import_plan(project=project, items=items, create_labels=True), actor=None
         )
 
     refreshed, summary = run_together(2, write)

@@ -19,14 +19,14 @@ from typing import Any
 
 import pytest
 
-from labeler.imports.label_studio import (
+from labeler.imports.reading.label_studio import (
     UNKNOWN,
     label_studio_file_key,
     label_studio_records_of,
 )
-from labeler.imports.label_studio_csv import label_studio_csv_records_of
-from labeler.imports.records import Person, RecordsFile, Skipped
-from labeler.imports.sources import (
+from labeler.imports.reading.label_studio_csv import label_studio_csv_records_of
+from labeler.imports.reading.records import Person, RecordsFile, Skipped
+from labeler.imports.reading.sources import (
     PER_PERSON_FORMATS,
     LabelSourceError,
     label_studio_labels,

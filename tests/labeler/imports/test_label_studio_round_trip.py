@@ -22,7 +22,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from labeler.agreement.review import review_queue
 from labeler.annotations.models import FinalLabel
 from labeler.images.models import Image
-from labeler.imports.matching import label_studio_upload_name
+from labeler.imports.reading.matching import label_studio_upload_name
 from tests.conftest import client_for
 from tests.labeler.imports.label_studio_team import (
     ADJUDICATED,

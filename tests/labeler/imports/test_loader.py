@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from labeler.imports import loader
-from labeler.imports.loader import LabelSourceError, jsonl_parse, labels_bytes_read
-from labeler.imports.sources import labels_file_load
+from labeler.imports.reading import loader
+from labeler.imports.reading.loader import LabelSourceError, jsonl_parse, labels_bytes_read
+from labeler.imports.reading.sources import labels_file_load
 from labeler.json_depth import MAX_DEPTH
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -49,7 +49,7 @@ def _zeros_zip(path: Path, size: int) -> None:
 # parent's, pytest's, from before the exec).
 PEAK_SCRIPT = """
 import re, sys, zipfile
-from labeler.imports.sources import LabelSourceError, labels_file_load
+from labeler.imports.reading.sources import LabelSourceError, labels_file_load
 def peak():
     with open("/proc/self/status") as status:
         return int(re.search(r"VmHWM:\\s+(\\d+)", status.read()).group(1))

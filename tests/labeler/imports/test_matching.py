@@ -8,8 +8,8 @@ import unicodedata
 
 import pytest
 
-from labeler.imports.matching import LabelMatcher, label_hashes, label_studio_upload_name
-from labeler.imports.records import AnnotationIn, ImageRecords, Person
+from labeler.imports.reading.matching import LabelMatcher, label_hashes, label_studio_upload_name
+from labeler.imports.reading.records import AnnotationIn, ImageRecords, Person
 
 NFC = unicodedata.normalize("NFC", "Été-5.png")
 NFD = unicodedata.normalize("NFD", "Été-5.png")

@@ -8,7 +8,8 @@ import pytest
 from django.contrib.auth.models import User
 
 from labeler.errors import ValidationFailed
-from labeler.imports.people import (
+from labeler.imports.applying.accounts import people_resolve
+from labeler.imports.planning.people import (
     CHOSEN,
     EMAIL,
     IMPORTED,
@@ -16,9 +17,8 @@ from labeler.imports.people import (
     USERNAME,
     account_name,
     people_match,
-    people_resolve,
 )
-from labeler.imports.records import Person
+from labeler.imports.reading.records import Person
 from labeler.projects.models import Membership, Role
 from tests.factories import ProjectFactory, UserFactory, add_member
 from tests.rows import row_counts

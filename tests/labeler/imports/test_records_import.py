@@ -13,7 +13,9 @@ from labeler.agreement.services import final_labels_refresh
 from labeler.annotations.models import Annotation, FinalLabel, FinalLabelMethod
 from labeler.annotations.submit import annotation_record
 from labeler.flows import images_import
-from labeler.imports.records import (
+from labeler.imports.planning.labels_in import ImportItem, LabelsIn
+from labeler.imports.planning.plan import import_plan
+from labeler.imports.reading.records import (
     AnnotationIn,
     DecisionIn,
     ImageRecords,
@@ -21,7 +23,6 @@ from labeler.imports.records import (
     RecordsFile,
     Skipped,
 )
-from labeler.imports.services import ImportItem, LabelsIn
 from labeler.projects.models import Label
 from tests.factories import image_bytes
 
@@ -95,16 +96,15 @@ def records_file() -> RecordsFile:
 
 
 def run(project, file: RecordsFile, names: list[str], user, **options):
-    from labeler.imports.matching import LabelMatcher
+    from labeler.imports.reading.matching import LabelMatcher
 
     matcher = LabelMatcher(file.images, files=names)
     items = [
         ImportItem(n, image_bytes(seed=i + 1), matcher.match(n).labels) for i, n in enumerate(names)
     ]
     labels_in = LabelsIn.of(file, labels_as="final", unmatched=matcher.unmatched)
-    return images_import(
-        project=project, items=items, labels_as="final", user=user, labels_in=labels_in, **options
-    )
+    plan = import_plan(project=project, items=items, labels_in=labels_in, **options)
+    return images_import(plan=plan, actor=user)
 
 
 def labels(record) -> list[str]:

@@ -22,7 +22,8 @@ from labeler.errors import ValidationFailed
 from labeler.flows import agreement_refresh, images_import, project_update
 from labeler.images.models import Image
 from labeler.images.pixels.files import RejectedFile
-from labeler.imports.services import ImportItem
+from labeler.imports.planning.labels_in import ImportItem
+from labeler.imports.planning.plan import import_plan
 from labeler.predictions.dataset import training_set
 from labeler.projects.models import Label, Membership, Role
 from tests.factories import ProjectFactory, annotation_submit, image_bytes
@@ -32,8 +33,13 @@ def item(name: str, labels: list[str] | None = None, data: bytes | None = None) 
     return ImportItem(name, image_bytes() if data is None else data, labels)
 
 
-def run(project, *items: ImportItem, labels_as: str = "final", user=None, **options):
-    return images_import(project=project, items=items, labels_as=labels_as, user=user, **options)
+def run(
+    project, *items: ImportItem, labels_as: str = "final", user=None, annotator_name=None, **options
+):
+    plan = import_plan(
+        project=project, items=items, labels_as=labels_as, annotator=annotator_name, **options
+    )
+    return images_import(plan=plan, actor=user)
 
 
 def labels_of(final: FinalLabel) -> list[str]:
@@ -230,7 +236,7 @@ def test_a_file_whose_labels_fail_to_write_leaves_nothing(project, media_root, m
     def fails(**kwargs: object) -> bool:
         raise RuntimeError("database went away")
 
-    monkeypatch.setattr("labeler.imports.services.labels_record", fails)
+    monkeypatch.setattr("labeler.imports.applying.apply.labels_record", fails)
     with pytest.raises(RuntimeError):
         run(project, item("a.png", ["cat"]))
 

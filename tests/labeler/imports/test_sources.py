@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from labeler.imports.sources import (
+from labeler.imports.reading.sources import (
     LabelMatcher,
     LabelSourceError,
     csv_labels,
@@ -224,7 +224,7 @@ def test_a_bare_name_shared_by_several_files_of_the_import_is_ambiguous():
 def test_sources_load_without_django():
     """The command-line client imports this module where Django is not set up."""
     code = (
-        "import sys, labeler.imports.sources; "
+        "import sys, labeler.imports.reading.sources; "
         "sys.exit(1 if any(m == 'django' or m.startswith('django.') for m in sys.modules) else 0)"
     )
     root = Path(__file__).resolve().parents[3]

@@ -10,15 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from labeler.imports.loader import LabelSourceError, labels_path_read
-from labeler.imports.records import ADJUDICATED, GOLD, IMPORTED, Person, RecordsFile
-from labeler.imports.sources import (
+from labeler.imports.reading.loader import LabelSourceError, labels_path_read
+from labeler.imports.reading.records import ADJUDICATED, GOLD, IMPORTED, Person, RecordsFile
+from labeler.imports.reading.sources import (
     LABEL_FILE_SUFFIX,
     PER_PERSON_FORMATS,
     imagefolder_labels_of,
     records_file_load,
 )
-from labeler.imports.tool_formats import (
+from labeler.imports.reading.tool_formats import (
     annotator_columns_records,
     cvat_xml_records,
     fiftyone_records,

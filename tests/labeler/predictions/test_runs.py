@@ -10,7 +10,8 @@ from django.utils import timezone
 from labeler.annotations.models import FinalLabel, FinalLabelMethod
 from labeler.errors import Conflict, ValidationFailed
 from labeler.flows import agreement_refresh, images_import
-from labeler.imports.services import ImportItem
+from labeler.imports.planning.labels_in import ImportItem
+from labeler.imports.planning.plan import import_plan
 from labeler.predictions import runs, services
 from labeler.predictions.models import ModelVersion, RunReason, RunStatus, TrainingRun
 from tests.factories import (
@@ -256,7 +257,7 @@ def test_retraining_waits_until_an_import_settles(
     names = ["cat", "cat", "dog", "dog"]
     items = [ImportItem(f"{i}.png", image_bytes(), [name]) for i, name in enumerate(names)]
     with django_capture_on_commit_callbacks(execute=True):
-        images_import(project=project, items=items, labels_as="final", user=lead)  # 1st batch
+        images_import(plan=import_plan(project=project, items=items), actor=lead)  # 1st batch
 
     assert FinalLabel.objects.filter(image__project=project).count() == 4
     assert not TrainingRun.objects.exists()  # the refreshes it sent (inline here) waited

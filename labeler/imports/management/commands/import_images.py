@@ -1,5 +1,5 @@
 """manage.py import_images: a folder of images, with labels from the folders or a labels
-file in any format the loader reads (``labeler.imports.sources.labels_source_read``): the
+file in any format the loader reads (``labeler.imports.reading.sources.labels_source_read``): the
 flat ones (CSV, TSV, our JSON or JSON Lines export, COCO) and those that name each
 annotation's person (Label Studio, CVAT, Labelbox, FiftyOne, a CSV with a column per
 annotator), whose people are matched to the project's members (``--annotators`` for the
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator, Mapping
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -22,22 +22,15 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from labeler.errors import DomainError
 from labeler.flows import images_import
 from labeler.images.pixels.files import RejectedFile
-from labeler.imports.labels import LABELS_AS
-from labeler.imports.loader import annotators_parse
-from labeler.imports.matching import label_hashes
-from labeler.imports.metadata_in import MetadataIn
-from labeler.imports.preview import labels_preview, people_out
-from labeler.imports.records import ImageRecords, RecordsFile
-from labeler.imports.report import counts_lines, not_applied_lines, people_lines
-from labeler.imports.services import (
-    ImportItem,
-    ImportResult,
-    ImportSummary,
-    LabelsIn,
-    metadata_checked,
-    per_person_check,
-)
-from labeler.imports.sources import (
+from labeler.imports.applying.summary import ImportResult, ImportSummary
+from labeler.imports.planning.labels_in import LABELS_AS, ImportItem, LabelsIn
+from labeler.imports.planning.plan import ImportOptions, ImportPlan, plan_preview
+from labeler.imports.planning.preview import labels_preview
+from labeler.imports.reading.loader import annotators_parse
+from labeler.imports.reading.matching import label_hashes
+from labeler.imports.reading.metadata_in import MetadataIn
+from labeler.imports.reading.records import ImageRecords, RecordsFile
+from labeler.imports.reading.sources import (
     CSV,
     LABEL_FILE_SUFFIX,
     LABEL_STUDIO,
@@ -48,6 +41,7 @@ from labeler.imports.sources import (
     imagefolder_labels,
     labels_source_read,
 )
+from labeler.imports.report import counts_lines, not_applied_lines, people_lines
 from labeler.projects.models import Project
 
 Matcher = LabelMatcher[list[str] | ImageRecords]
@@ -113,64 +107,38 @@ class Command(BaseCommand):
         files = folder_files(folder, recursive=not options["no_recursive"])
         annotators = _annotators(options["annotators"])
         source = _labels(folder, options)
-        labels = source.labels if source is not None else None
+        matcher = _matcher(folder, files, source.labels if source is not None else None)
+        plan = _plan(project, files, source, matcher, options, annotators)
         metadata = source.metadata if source is not None else {}
-        matcher = _matcher(folder, files, labels)
-        labels_in = (
-            LabelsIn.of(
-                labels,
-                labels_as=options["labels_as"],
-                unmatched=matcher.unmatched,
-                metadata=metadata,
-            )
-            if labels is not None and matcher is not None
-            else None
-        )
         sources = ("labels_file", "labels_csv", "label_studio")
         from_folders = all(options[source] is None for source in sources)
         try:
             if options["dry_run"]:
-                self._dry_run(project, folder, files, matcher, labels_in, annotators, options)
+                self._dry_run(plan, folder, files, matcher)
                 return
+            items = _items(folder, files, matcher, from_folders, metadata)
             summary = images_import(
-                project=project,
-                items=_items(folder, files, matcher, from_folders, metadata),
-                labels_as=options["labels_as"],
-                annotator_name=options["annotator"],
-                create_labels=options["create_labels"],
-                user=_user(options["user"]),
+                plan=replace(plan, items=items),
+                actor=_user(options["user"]),
                 report=self._report if options["verbosity"] > 0 else _ignore,
-                labels_in=labels_in,
-                annotators=annotators,
             )
         except DomainError as exc:
             raise CommandError(f"{exc.field}: {exc.message}" if exc.field else exc.message) from exc
         self._summary(summary)
 
     def _dry_run(
-        self,
-        project: Project,
-        folder: Path,
-        files: list[Path],
-        matcher: Matcher | None,
-        labels_in: LabelsIn | None,
-        annotators: dict[str, str] | None,
-        options: dict[str, Any],
+        self, plan: ImportPlan, folder: Path, files: list[Path], matcher: Matcher | None
     ) -> None:
         """What the import would do: the people, the counts in, what would not apply."""
-        per_person_check(labels_in, labels_as=options["labels_as"], annotator=options["annotator"])
-        metadata_checked(project, labels_in.metadata if labels_in is not None else {})
-        people = people_out(
-            project=project, people=labels_in.people if labels_in else [], chosen=annotators
-        )
-        preview = labels_preview(
+        found = labels_preview(
             matcher=matcher,
             names=[path.relative_to(folder).as_posix() for path in files],
-            labels_in=labels_in,
+            labels_in=plan.labels_in,
             files=len(files),
             sha256_of=lambda name: _sha256(folder / name),
         )
-        self._lines(people_lines(asdict(person) for person in people))
+        preview = plan_preview(replace(plan, not_applied=tuple(found.not_applied)))
+        self._lines(people_lines(asdict(person) for person in preview.people))
         self._lines(counts_lines(preview.counts_in, None))
         self._lines(not_applied_lines([(n.record, n.reason) for n in preview.not_applied]))
         self.stdout.write("Dry run: nothing was written.")
@@ -209,6 +177,32 @@ class Command(BaseCommand):
 
 def _ignore(result: ImportResult) -> None:
     """Quiet: the summary alone (and no result kept in memory)."""
+
+
+def _plan(
+    project: Project,
+    files: list[Path],
+    source: LabelsSource | None,
+    matcher: Matcher | None,
+    options: dict[str, Any],
+    annotators: dict[str, str] | None,
+) -> ImportPlan:
+    """The import's plan, its files yet to be added (each read when its turn comes)."""
+    labels_in = LabelsIn()
+    if source is not None and matcher is not None:
+        labels_in = LabelsIn.of(
+            source.labels,
+            labels_as=options["labels_as"],
+            unmatched=matcher.unmatched,
+            metadata=source.metadata,
+        )
+    import_options = ImportOptions(
+        labels_as=options["labels_as"],
+        annotator=options["annotator"],
+        create_labels=options["create_labels"],
+        annotators=annotators,
+    )
+    return ImportPlan(project, import_options, labels_in, (), len(files))
 
 
 def _labels(folder: Path, options: dict[str, Any]) -> LabelsSource | None:

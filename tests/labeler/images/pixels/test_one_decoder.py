@@ -38,7 +38,7 @@ from labeler.images.pixels.formats import image_extensions
 from labeler.images.pixels.model_inputs import prepare_bytes
 from labeler.images.pixels.private_metadata import metadata_strip
 from labeler.images.services import image_prepare
-from labeler.imports.sources import IMAGE_EXTENSIONS
+from labeler.imports.reading.sources import IMAGE_EXTENSIONS
 from tests.ast_parse import ast_parse
 from tests.factories import image_bytes
 

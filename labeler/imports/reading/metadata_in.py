@@ -30,7 +30,7 @@ from labeler.images.catalogue.metadata_keys import (
     builtin_key,
     field_key,
 )
-from labeler.imports.loader import LabelSourceError
+from labeler.imports.reading.loader import LabelSourceError
 from labeler.unsafe_text import text_unsafe_find
 
 Scalar = str | int | float

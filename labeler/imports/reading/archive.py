@@ -15,19 +15,14 @@ from __future__ import annotations
 
 import posixpath
 import zipfile
-from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import IO
 
 from labeler.errors import ValidationFailed
-from labeler.images.archives import archive_members
-from labeler.images.pixels.files import RejectedFile
-from labeler.imports.matching import label_hashes
-from labeler.imports.metadata_in import MetadataIn
-from labeler.imports.preview import Preview, labels_preview, people_out
-from labeler.imports.records import RecordsFile
-from labeler.imports.services import ImportItem, LabelsIn, NotApplied
-from labeler.imports.sources import (
+from labeler.imports.reading.matching import label_hashes
+from labeler.imports.reading.metadata_in import MetadataIn
+from labeler.imports.reading.records import RecordsFile
+from labeler.imports.reading.sources import (
     COCO,
     CSV,
     IMAGE_EXTENSIONS,
@@ -41,7 +36,6 @@ from labeler.imports.sources import (
     imagefolder_labels_of,
     labels_source_read,
 )
-from labeler.projects.models import Project
 
 NONE, IMAGEFOLDER = "none", "imagefolder"
 _TITLES: dict[str, str] = {
@@ -68,7 +62,7 @@ LABEL_FORMATS: dict[str, str] = {
 
 
 @dataclass(frozen=True)
-class ArchivePlan:
+class ArchiveContents:
     """The images an archive holds (entry name -> name as imported) and their labels."""
 
     names: dict[str, str]
@@ -78,21 +72,10 @@ class ArchivePlan:
     labels: dict[str, list[str]] | RecordsFile | None = None  # as the labels file gave them
     metadata: dict[str, MetadataIn] = field(default_factory=dict)  # by the labels' keys
 
-    def labels_in(self, labels_as: str) -> LabelsIn | None:
-        """The counts in of the labels, and the metadata, for the import's report."""
-        if self.labels is None or self.matcher is None:
-            return None
-        return LabelsIn.of(
-            self.labels,
-            labels_as=labels_as,
-            unmatched=self.matcher.unmatched,
-            metadata=self.metadata,
-        )
 
-
-def archive_plan(
+def archive_read(
     archive: IO[bytes], *, labels_format: str, labels_file: IO[bytes] | bytes | None = None
-) -> ArchivePlan:
+) -> ArchiveContents:
     """Read the archive's directory and the labels, before any image is stored.
 
     Raises ValidationFailed, naming the problem (and the labels file's record), for an
@@ -130,43 +113,7 @@ def archive_plan(
     skipped = {e: _skip_reason(e) for e in entries if e not in names and e != source}
     metadata = read.metadata if read is not None else {}
     matcher = _matcher(labels_format, labels, names)
-    return ArchivePlan(names, matcher, source, skipped, labels, metadata)
-
-
-def archive_items(archive: IO[bytes], plan: ArchivePlan) -> Iterator[ImportItem]:
-    """Each image of the archive with its labels, read when its turn comes."""
-    try:
-        for member in archive_members(archive):
-            name = plan.names.get(member.name)
-            if name is None:
-                if member.name in plan.skipped:
-                    yield ImportItem(member.name, RejectedFile(plan.skipped[member.name]), None)
-                continue
-            data: bytes | RejectedFile = (
-                member.data if member.data is not None else RejectedFile(member.reason)
-            )
-            yield _item(plan, name, data)
-    except RejectedFile as exc:  # only before the first member: checked by archive_plan
-        raise ValidationFailed(str(exc), field="archive") from exc
-
-
-def _item(plan: ArchivePlan, name: str, data: bytes | RejectedFile) -> ImportItem:
-    """The image with the labels its entry gives, or why it has none: its bytes, already
-    read, are hashed only when the labels carry the images' sha256s."""
-    if plan.matcher is None:
-        return ImportItem(name, data, None)
-    match = plan.matcher.match_file(name, data if isinstance(data, bytes) else None)
-    if match.ambiguous:
-        return ImportItem(name, data, None, refusal=match.reason)
-    why = match.reason if plan.labels_file else "No label's folder holds this file."
-    metadata = plan.metadata.get(match.key) if match.key is not None else None
-    return ImportItem(
-        name,
-        data,
-        match.labels,
-        no_labels="" if match.labels is not None else why,
-        metadata=metadata,
-    )
+    return ArchiveContents(names, matcher, source, skipped, labels, metadata)
 
 
 def _skipped(entry: str) -> bool:
@@ -239,27 +186,3 @@ def _matcher(
     if isinstance(labels, RecordsFile):
         return LabelMatcher(labels.images, files=files, hashes=label_hashes(labels.images))
     return LabelMatcher(labels, files=files)
-
-
-def archive_preview(
-    *,
-    project: Project,
-    plan: ArchivePlan,
-    labels_in: LabelsIn | None,
-    annotators: Mapping[str, str] | None,
-) -> Preview:
-    """What importing the archive would do, read without writing anything: the counts
-    in, whose account each person of the labels file would take (with the lead's
-    ``annotators`` choices), and the records that would not apply, the archive's
-    entries that are no image among them. Entries that carry a sha256 are matched by
-    name here; the import compares their content too."""
-    preview = labels_preview(
-        matcher=plan.matcher,
-        names=plan.names.values(),
-        labels_in=labels_in,
-        files=len(plan.names) + len(plan.skipped),
-    )
-    preview.not_applied += [NotApplied(name, reason) for name, reason in plan.skipped.items()]
-    people = labels_in.people if labels_in is not None else []
-    preview.people = people_out(project=project, people=people, chosen=annotators)
-    return preview

@@ -1,7 +1,7 @@
 """The labels of the flat JSON formats: a COCO file, and our own JSON and JSON Lines
-exports (a Label Studio export is read person by person: ``labeler.imports.label_studio``).
+exports (a Label Studio export is read person by person: ``labeler.imports.reading.label_studio``).
 
-Each reader takes the parsed document (``labeler.imports.loader.json_parse``) and checks
+Each reader takes the parsed document (``labeler.imports.reading.loader.json_parse``) and checks
 every field it uses for its type; a wrong one raises LabelSourceError naming the record
 (``Annotation 7``, ``Image 2``, ``line 5``) and the field.
 """
@@ -12,15 +12,15 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from labeler.imports.loader import (
+from labeler.imports.reading.loader import (
     LabelSourceError,
     id_field,
     names_field,
     object_field,
     text_field,
 )
-from labeler.imports.matching import labels_merge, normalised
-from labeler.imports.metadata_in import MetadataIn, metadata_merge, metadata_of_object
+from labeler.imports.reading.matching import labels_merge, normalised
+from labeler.imports.reading.metadata_in import MetadataIn, metadata_merge, metadata_of_object
 
 
 def coco_labels_of(
@@ -134,7 +134,7 @@ def json_labels_of(
 ) -> dict[str, list[str]]:
     """``{file name: [labels]}`` of our own JSON export: ``{"images": [...]}`` (or the
     list itself), each image an object with ``file_name`` and ``final_labels``; with
-    ``metadata``, each image's other keys go there (``labeler.imports.metadata_in``)."""
+    ``metadata``, each image's other keys go there (``labeler.imports.reading.metadata_in``)."""
     images = data.get("images") if isinstance(data, dict) else data
     if not isinstance(images, list):
         raise LabelSourceError("A JSON labels file is an object with a list 'images'.")

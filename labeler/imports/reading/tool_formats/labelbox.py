@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from labeler.imports.loader import (
+from labeler.imports.reading.loader import (
     LabelSourceError,
     jsonl_parse,
     list_field,
@@ -16,8 +16,8 @@ from labeler.imports.loader import (
     object_field,
     text_field,
 )
-from labeler.imports.matching import normalised
-from labeler.imports.records import (
+from labeler.imports.reading.matching import normalised
+from labeler.imports.reading.records import (
     ADJUDICATED,
     GOLD,
     AnnotationIn,
@@ -28,7 +28,7 @@ from labeler.imports.records import (
     Skipped,
     email_key,
 )
-from labeler.imports.tool_formats.names import counted, name_add
+from labeler.imports.reading.tool_formats.names import counted, name_add
 
 # An annotation's time spent is kept up to a day, as the annotation service allows: a
 # longer one is a page left open, not work.

@@ -13,7 +13,7 @@ import io
 import re
 from collections.abc import Iterator
 
-from labeler.imports.loader import LabelSourceError
+from labeler.imports.reading.loader import LabelSourceError
 
 _FIELD_LIMIT = re.compile(r"field larger than field limit \((\d+)\)")
 

@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from labeler.imports.metadata_in import MetadataIn
+from labeler.imports.reading.metadata_in import MetadataIn
 
 # How a carried decision is recorded: the final label methods an import may write.
 GOLD, ADJUDICATED, IMPORTED = "gold", "adjudicated", "imported"

@@ -15,7 +15,7 @@ without a word.
 An image is keyed by the file Label Studio names (``label_studio_file_key``), or by the
 ``data.file_name`` our own export writes. What a task's ``meta`` and ``data`` say of its
 image beside the labels (capture time, position, origin, fields...: our export writes
-them in ``meta``) is its metadata (``labeler.imports.metadata_in``). Plain Python, no
+them in ``meta``) is its metadata (``labeler.imports.reading.metadata_in``). Plain Python, no
 Django: the command-line client reads these files the same way.
 """
 
@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from labeler.imports.loader import (
+from labeler.imports.reading.loader import (
     LabelSourceError,
     flag_field,
     id_field,
@@ -39,9 +39,9 @@ from labeler.imports.loader import (
     object_field,
     text_field,
 )
-from labeler.imports.matching import normalised
-from labeler.imports.metadata_in import metadata_of_object
-from labeler.imports.records import (
+from labeler.imports.reading.matching import normalised
+from labeler.imports.reading.metadata_in import metadata_of_object
+from labeler.imports.reading.records import (
     ADJUDICATED,
     GOLD,
     IMPORTED,

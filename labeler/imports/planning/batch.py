@@ -14,10 +14,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
-from labeler.imports.matching import LabelMatch, LabelMatcher, label_hashes
-from labeler.imports.metadata_in import MetadataIn
-from labeler.imports.records import ImageRecords, RecordsFile
-from labeler.imports.services import LabelsIn
+from labeler.imports.planning.labels_in import LabelsIn
+from labeler.imports.reading.matching import LabelMatch, LabelMatcher, label_hashes
+from labeler.imports.reading.metadata_in import MetadataIn
+from labeler.imports.reading.records import ImageRecords, RecordsFile
 
 Labels = Mapping[str, Sequence[str]] | RecordsFile
 Entry = Sequence[str] | ImageRecords  # what one entry of the labels gives a file

@@ -2,7 +2,7 @@
 one per annotation.
 
 A row is one person's labels on one image, read as the JSON export's annotations are
-(``labeler.imports.label_studio``): the person from the ``annotator`` column, the labels
+(``labeler.imports.reading.label_studio``): the person from the ``annotator`` column, the labels
 from the column the converter names after the labelling config's ``<Choices name>``,
 the dates and lead time from theirs. The CSV holds less than the JSON: the cancelled
 annotations are not in it, nor which annotation is ground truth. Plain Python, no Django.
@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from labeler.imports.csv_text import csv_rows
-from labeler.imports.label_studio import (
+from labeler.imports.reading.csv_text import csv_rows
+from labeler.imports.reading.label_studio import (
     NOT_LABELLED,
     UNKNOWN,
     Field,
@@ -26,9 +26,9 @@ from labeler.imports.label_studio import (
     person_named,
     sha256_of,
 )
-from labeler.imports.loader import LabelSourceError, names_field, text_field
-from labeler.imports.matching import normalised
-from labeler.imports.records import AnnotationIn, ImageRecords, RecordsFile, Skipped
+from labeler.imports.reading.loader import LabelSourceError, names_field, text_field
+from labeler.imports.reading.matching import normalised
+from labeler.imports.reading.records import AnnotationIn, ImageRecords, RecordsFile, Skipped
 
 # The columns of the converter's CSV that are not the choices: the annotation's, and the
 # task data's (``image``; our own export's ``file_name`` and final label).

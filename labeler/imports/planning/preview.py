@@ -1,9 +1,9 @@
 """What an import would do, read without writing anything: the counts in, whose account
 each person of the labels file would take, and every record that would not apply.
 
-The dry runs answer it (``manage.py import_images --dry-run``; the API's is
-``archive.archive_preview`` for an archive, ``batch.batch_labels`` for a batch of
-files), and the import page shows it before the lead confirms who is who.
+The dry runs answer it (``plan.plan_preview``: ``manage.py import_images --dry-run`` and
+the API's, of an archive's plan or a batch of files'), and the import page shows it
+before the lead confirms who is who.
 """
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from labeler.errors import ValidationFailed
-from labeler.imports.matching import LabelMatcher
-from labeler.imports.people import people_match
-from labeler.imports.records import Person
-from labeler.imports.services import LabelsIn, NotApplied, PersonOut
+from labeler.imports.planning.labels_in import LabelsIn, NotApplied, PersonOut
+from labeler.imports.planning.people import people_match
+from labeler.imports.reading.matching import LabelMatcher
+from labeler.imports.reading.records import Person
 from labeler.projects.models import Project
 
 UNMATCHED = "No imported file matches this entry of the labels file."

@@ -4,7 +4,7 @@ Studio, COCO) gives each file.
 Every source returns ``{key: [label names]}``. A key is a path relative to the folder
 (ImageFolder, CSV) or a bare file name (CSV, Label Studio); ``LabelMatcher`` finds a
 file's entry by its relative path first, then by its file name. Every labels file is read
-by ``labels_file_load`` (``labeler.imports.loader``: bounded, checked, typed), whichever
+by ``labels_file_load`` (``labeler.imports.reading.loader``: bounded, checked, typed), whichever
 way it came. Nothing here imports Django: the command-line client uses these functions as
 they are.
 """
@@ -20,21 +20,21 @@ from pathlib import Path
 from typing import IO, Any
 
 from labeler.images.pixels.formats import image_extensions
-from labeler.imports.csv_cells import (
+from labeler.imports.reading.csv_cells import (
     FILE_COLUMNS,
     FORMULA_STARTS,
     LABEL_COLUMNS,
     LABEL_SEPARATORS,
 )
-from labeler.imports.csv_text import csv_rows
-from labeler.imports.json_formats import coco_labels_of, json_labels_of, jsonl_labels_of
-from labeler.imports.label_studio import (
+from labeler.imports.reading.csv_text import csv_rows
+from labeler.imports.reading.json_formats import coco_labels_of, json_labels_of, jsonl_labels_of
+from labeler.imports.reading.label_studio import (
     label_studio_file_key,
     label_studio_records_of,
     label_studio_tasks_records,
 )
-from labeler.imports.label_studio_csv import label_studio_csv_records_of
-from labeler.imports.loader import (
+from labeler.imports.reading.label_studio_csv import label_studio_csv_records_of
+from labeler.imports.reading.loader import (
     LabelSourceError,
     json_parse,
     jsonl_parse,
@@ -42,10 +42,10 @@ from labeler.imports.loader import (
     labels_path_read,
     labels_text,
 )
-from labeler.imports.matching import LabelMatch, LabelMatcher, labels_merge, normalised
-from labeler.imports.metadata_in import MetadataIn, metadata_merge, metadata_of_columns
-from labeler.imports.records import AnnotationIn, RecordsFile
-from labeler.imports.tool_formats import (
+from labeler.imports.reading.matching import LabelMatch, LabelMatcher, labels_merge, normalised
+from labeler.imports.reading.metadata_in import MetadataIn, metadata_merge, metadata_of_columns
+from labeler.imports.reading.records import AnnotationIn, RecordsFile
+from labeler.imports.reading.tool_formats import (
     annotator_columns_records,
     cvat_xml_records,
     fiftyone_records,
@@ -72,7 +72,7 @@ UNLABELLED_FOLDER = "_unlabeled"  # FiftyOne's, in an ImageClassificationDirecto
 
 CSV, JSON, JSONL, LABEL_STUDIO, COCO = "csv", "json", "jsonl", "label-studio", "coco"
 TSV, LABEL_STUDIO_CSV, LABEL_STUDIO_TSV = "tsv", "label-studio-csv", "label-studio-tsv"
-# The other tools' per-person formats (``labeler.imports.tool_formats``).
+# The other tools' per-person formats (``labeler.imports.reading.tool_formats``).
 CVAT_XML, LABELBOX, FIFTYONE = "cvat-xml", "labelbox-ndjson", "fiftyone"
 ANNOTATOR_COLUMNS = "csv-annotators"
 LABEL_FILE_SUFFIX = {
@@ -102,7 +102,7 @@ def labels_file_load(
     member's compressed size) or the bytes themselves.
 
     The one way a labels file is read: its size, inflation, encoding, nesting and every
-    field's type are checked (``labeler.imports.loader``). Raises LabelSourceError
+    field's type are checked (``labeler.imports.reading.loader``). Raises LabelSourceError
     naming the record and what is wrong with it.
     """
     return _READERS[labels_format](_source_text(source, packed_size))
@@ -224,7 +224,7 @@ def _csv_rows(
     text: str, delimiter: str = ",", metadata: dict[str, MetadataIn] | None = None
 ) -> dict[str, list[str]]:
     """``csv_labels`` of the text; with ``metadata``, each row's other columns go there
-    (``labeler.imports.metadata_in``), by the same key."""
+    (``labeler.imports.reading.metadata_in``), by the same key."""
     kind, other = ("TSV", CSV) if delimiter == "\t" else ("CSV", TSV)
     rows = csv_rows(text, delimiter=delimiter, other_format=other)
     first = next(rows, None)
@@ -332,7 +332,7 @@ def _annotation_order(pair: tuple[int, AnnotationIn]) -> tuple[datetime, int]:
 
 def coco_labels(path_or_data: PathLike | Mapping[str, Any]) -> dict[str, list[str]]:
     """``{file name: [category names]}`` from a COCO JSON document (a path, or the parsed
-    object): see ``labeler.imports.json_formats.coco_labels_of``."""
+    object): see ``labeler.imports.reading.json_formats.coco_labels_of``."""
     data = path_or_data
     if isinstance(data, str | os.PathLike):
         data = json_parse(_read_text(data))

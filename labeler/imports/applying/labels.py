@@ -20,12 +20,10 @@ from labeler.annotations.models import Annotation, FinalLabel, FinalLabelMethod
 from labeler.annotations.submit import annotation_record
 from labeler.errors import DomainError, ValidationFailed
 from labeler.images.models import Image
+from labeler.imports.planning.labels_in import ANNOTATION, FINAL, GOLD
 from labeler.projects.models import Label, Membership, Project, Role
 from labeler.projects.services import membership_set, project_update
 
-FINAL, GOLD, ANNOTATION = "final", "gold", "annotation"
-LABELS_AS = (FINAL, GOLD, ANNOTATION)
-DEFAULT_ANNOTATOR = "imported"
 _METHODS = {FINAL: FinalLabelMethod.IMPORTED, GOLD: FinalLabelMethod.GOLD}
 
 

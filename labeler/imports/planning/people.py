@@ -2,8 +2,8 @@
 
 A file that knows who labelled what (``records.Person``) credits each annotation to a
 person. Before anything is written, ``people_match`` says whose account will take each
-person's labels (the import's preview); ``people_resolve`` then makes the accounts that
-do not exist yet. In this order, the first that applies:
+person's labels (the import's preview); ``applying.accounts.people_resolve`` then makes
+the accounts that do not exist yet. In this order, the first that applies:
 
 1. **chosen**: the lead named a member for the person (by the person's key or e-mail),
    or ``""``/``"new"`` for an account of their own;
@@ -14,7 +14,7 @@ do not exist yet. In this order, the first that applies:
    person's e-mail (case aside). The e-mail's local part is not enough: ``alice@a.org``
    and ``alice@b.org`` are two people;
 5. **new**: an account of their own, created inactive without a usable password (it
-   cannot log in) and made an annotator of the project, as ``labels.importer_account``
+   cannot log in) and made an annotator of the project, as ``applying.labels.importer_account``
    makes one. Its name is the person's username, else e-mail, else key, with what a
    username cannot hold turned into ``-``; a name another account holds gets ``-2``,
    ``-3``...
@@ -24,8 +24,9 @@ not, even with the same e-mail (add them to the project first, or link later). T
 people matched to the same account would put two labels of one image on one annotation:
 that is refused, naming them, for the lead to choose for one of them.
 
-Later, when the lead knows who an imported account stood for, ``imported_account_link``
-gives the member its annotations and decisions (``annotations.accounts``).
+Later, when the lead knows who an imported account stood for,
+``applying.accounts.imported_account_link`` gives the member its annotations and decisions
+(``annotations.accounts``).
 """
 
 from __future__ import annotations
@@ -33,20 +34,15 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from django.contrib.auth.hashers import is_password_usable
 from django.contrib.auth.models import User
-from django.db import IntegrityError, transaction
 
-from labeler.agreement.final_writes import final_labels_written
-from labeler.annotations.accounts import MoveReport, annotations_move
-from labeler.annotations.models import FinalLabel
 from labeler.errors import ValidationFailed
-from labeler.imports.records import Person
-from labeler.projects.models import Membership, Project, Role
+from labeler.imports.reading.records import Person
+from labeler.projects.models import Membership, Project
 from labeler.projects.selectors import MAX_NAMED
-from labeler.projects.services import membership_set
 
 EMAIL, USERNAME, CHOSEN, IMPORTED, NEW = "email", "username", "chosen", "imported", "new"
 HOWS = (EMAIL, USERNAME, CHOSEN, IMPORTED, NEW)
@@ -107,38 +103,10 @@ def people_match(
     return matches
 
 
-@transaction.atomic
-def people_resolve(*, project: Project, matches: Sequence[PersonMatch]) -> dict[str, User]:
-    """The account of each person (by key), creating those to be made; every one is then
-    a member of the project (an annotator, unless a member already in another role).
-
-    Resolving the same matches again finds the accounts the first time made.
-    """
-    users: dict[str, User] = {}
-    taken: set[str] = set()
-    for match in matches:
-        user = _resolved(project, match, taken)
-        taken.add(user.username.casefold())
-        if not Membership.objects.filter(project=project, user=user).exists():
-            membership_set(project=project, user=user, role=Role.ANNOTATOR)
-        users[match.person.key] = user
-    return users
-
-
-@transaction.atomic
-def imported_account_link(*, project: Project, source: User, to: object, by: User) -> MoveReport:
-    """Give the member named ``to`` the annotations and decisions of the imported account
-    ``source`` (``annotations.accounts.annotations_move``: what both labelled stays and is
-    reported); final labels it decided are credited to the member, as they are."""
-    target = _member_named(project, to)
-    report = annotations_move(project=project, source=source, target=target, by=by)
-    decided = FinalLabel.objects.filter(image__project=project, decided_by=source)
-    image_ids = list(decided.values_list("image_id", flat=True))
-    if not image_ids:
-        return report
-    with final_labels_written(project=project, image_ids=image_ids, changed_by=by) as write:
-        moved = write.decided_by_set(image_ids, decided_by=target)
-    return replace(report, decisions_moved=moved)
+def person_rematch(*, project: Project, person: Person, taken: set[str]) -> PersonMatch:
+    """The person matched again as one of their own (imported, or a new account), the
+    names in ``taken`` (folded) being another's: an account made meanwhile is found."""
+    return _account_walk(person, _members(project), taken)
 
 
 def account_name(person: Person) -> str:
@@ -217,7 +185,7 @@ def _active_member(members: dict[int, _Member], username: str) -> _Member | None
 
 def _member_match(person: Person, members: dict[int, _Member]) -> PersonMatch | None:
     """The active member the person is, by e-mail, then by username (or e-mail as one)."""
-    email = _folded(_email(person))
+    email = _folded(person_email(person))
     active = [m for m in members.values() if m.active]
     tries = (
         (EMAIL, [m for m in active if email and _folded(m.email) == email]),
@@ -248,7 +216,7 @@ def _account_walk(person: Person, members: dict[int, _Member], taken: set[str]) 
     is an account an import made for them in this project, or free; none is written."""
     base = account_name(person)
     accounts = _accounts_named(base)
-    email = _folded(_email(person))
+    email = _folded(person_email(person))
     names = _names(base)
     for name in names:
         if name.casefold() in taken:
@@ -269,7 +237,7 @@ def _account_walk(person: Person, members: dict[int, _Member], taken: set[str]) 
     )
 
 
-def _email(person: Person) -> str:
+def person_email(person: Person) -> str:
     return unicodedata.normalize("NFC", person.email.strip())[:MAX_EMAIL]
 
 
@@ -306,45 +274,6 @@ def _collisions_check(matches: list[PersonMatch]) -> None:
                 'annotation: choose another member, or "new", for all but one of them.',
                 field=FIELD,
             )
-
-
-def _resolved(project: Project, match: PersonMatch, taken: set[str]) -> User:
-    """The account of one match, made when it is to be (named again if the name went)."""
-    if match.how in (EMAIL, USERNAME, CHOSEN):
-        found = User.objects.filter(pk=match.user_id or 0, is_active=True)
-        user = found.first()
-        if user is None:
-            raise ValidationFailed(
-                f"{match.account!r} is no longer an active account: look at the matches again.",
-                field=FIELD,
-            )
-        return user
-    for _ in range(2):  # a second try when another import took the name meanwhile
-        walked = _account_walk(match.person, _members(project), taken)
-        if walked.user_id is not None:
-            return User.objects.get(pk=walked.user_id)
-        try:
-            with transaction.atomic():
-                user = User(username=walked.account, email=_email(match.person))
-                user.is_active = False
-                user.set_unusable_password()
-                user.save()
-                return user
-        except IntegrityError:
-            continue
-    raise ValidationFailed(f"No account could be made for {match.person.shown()!r}.", field=FIELD)
-
-
-def _member_named(project: Project, to: object) -> User:
-    """The project's member named ``to`` (active or not: the move says what is wrong)."""
-    if not isinstance(to, str) or not to.strip():
-        raise ValidationFailed("Name the member to link to (their username).", field="to")
-    rows = Membership.objects.filter(project=project).select_related("user")
-    members = [m.user for m in rows.filter(user__username__iexact=to.strip())]
-    exact = [user for user in members if user.username == to.strip()]
-    if exact or len(members) == 1:
-        return (exact or members)[0]
-    raise ValidationFailed(f"No member of this project is named {to.strip()!r}.", field="to")
 
 
 def _quoted(names: Sequence[str]) -> str:

@@ -16,9 +16,9 @@ from xml.parsers.expat import ErrorString
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import iterparse
 
-from labeler.imports.loader import LabelSourceError
-from labeler.imports.matching import normalised
-from labeler.imports.records import (
+from labeler.imports.reading.loader import LabelSourceError
+from labeler.imports.reading.matching import normalised
+from labeler.imports.reading.records import (
     IMPORTED,
     AnnotationIn,
     DecisionIn,
@@ -28,7 +28,7 @@ from labeler.imports.records import (
     Skipped,
     email_key,
 )
-from labeler.imports.tool_formats.names import counted, name_add
+from labeler.imports.reading.tool_formats.names import counted, name_add
 from labeler.json_depth import MAX_DEPTH
 
 # What CVAT writes as a tag's source: drawn by a person (by hand, or with an interactive

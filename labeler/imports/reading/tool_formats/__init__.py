@@ -2,7 +2,7 @@
 images 1.1"), a Labelbox export (NDJSON), FiftyOne's image classification dataset
 (``labels.json``) and a CSV with a column per annotator.
 
-Each reader takes the file's text (read by ``labeler.imports.loader``: bounded, UTF-8)
+Each reader takes the file's text (read by ``labeler.imports.reading.loader``: bounded, UTF-8)
 and gives a ``RecordsFile``: every annotation credited to the person the tool names, with
 the dates and time spent it writes; a decision where the tool carries one (a Labelbox
 benchmark is gold, a label a reviewer approved adjudicated; labels that name no one, as
@@ -12,10 +12,10 @@ skip). A file that cannot be read raises LabelSourceError naming the record (``l
 ``Image 'a.jpg'``) and what is wrong with it. Plain Python, no Django.
 """
 
-from labeler.imports.tool_formats.annotator_csv import annotator_columns_records
-from labeler.imports.tool_formats.cvat import cvat_xml_records
-from labeler.imports.tool_formats.fiftyone import fiftyone_records
-from labeler.imports.tool_formats.labelbox import labelbox_ndjson_records
+from labeler.imports.reading.tool_formats.annotator_csv import annotator_columns_records
+from labeler.imports.reading.tool_formats.cvat import cvat_xml_records
+from labeler.imports.reading.tool_formats.fiftyone import fiftyone_records
+from labeler.imports.reading.tool_formats.labelbox import labelbox_ndjson_records
 
 __all__ = [
     "annotator_columns_records",

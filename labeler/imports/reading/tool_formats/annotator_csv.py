@@ -5,17 +5,17 @@ from __future__ import annotations
 import csv
 import io
 
-from labeler.imports.csv_cells import (
+from labeler.imports.reading.csv_cells import (
     FILE_COLUMNS,
     LABEL_COLUMNS,
     LABEL_SEPARATORS,
     cell_unquoted,
     header_names,
 )
-from labeler.imports.loader import LabelSourceError, text_field
-from labeler.imports.matching import normalised
-from labeler.imports.records import AnnotationIn, ImageRecords, Person, RecordsFile, Skipped
-from labeler.imports.tool_formats.names import name_add
+from labeler.imports.reading.loader import LabelSourceError, text_field
+from labeler.imports.reading.matching import normalised
+from labeler.imports.reading.records import AnnotationIn, ImageRecords, Person, RecordsFile, Skipped
+from labeler.imports.reading.tool_formats.names import name_add
 
 
 def annotator_columns_records(text: str) -> RecordsFile:

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from labeler.imports.loader import LabelSourceError, json_parse, list_field, text_field
-from labeler.imports.matching import normalised
-from labeler.imports.records import IMPORTED, DecisionIn, ImageRecords, RecordsFile, Skipped
-from labeler.imports.tool_formats.names import name_add
+from labeler.imports.reading.loader import LabelSourceError, json_parse, list_field, text_field
+from labeler.imports.reading.matching import normalised
+from labeler.imports.reading.records import IMPORTED, DecisionIn, ImageRecords, RecordsFile, Skipped
+from labeler.imports.reading.tool_formats.names import name_add
 
 
 def fiftyone_records(text: str) -> RecordsFile:

@@ -1,0 +1,1 @@
+"""Applying: an import plan is written, each row through the services of its owner."""

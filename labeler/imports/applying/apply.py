@@ -1,0 +1,277 @@
+"""Applying an import plan: each file stored as an upload is stored, then its labels
+recorded with their origin (``labeler.imports.applying.labels``). A new image's ``source``
+is "import" and its ``source_key`` the file's path in the imported folder (the file's name
+as the client sent it, through the API).
+
+Callers go through ``labeler.flows.images_import``, which prepares and pre-labels the new
+images and refreshes the final labels once the import is done.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from django.contrib.auth.models import User
+from django.core.files.storage import default_storage
+from django.db import transaction
+
+from labeler.agreement.final_writes import final_labels_lock
+from labeler.errors import ValidationFailed
+from labeler.images.archives import is_archive
+from labeler.images.catalogue.services import image_describe
+from labeler.images.models import Image
+from labeler.images.pixels.files import RejectedFile, image_check
+from labeler.images.services import image_store
+from labeler.imports.applying.accounts import people_resolve
+from labeler.imports.applying.labels import (
+    LabelsRefused,
+    ProjectLabels,
+    final_check,
+    importer_account,
+    labels_record,
+    labels_recorded_since,
+)
+from labeler.imports.applying.per_person import records_apply
+from labeler.imports.applying.summary import (
+    APPLIED,
+    REFUSED,
+    ImportResult,
+    ImportRun,
+    ImportSummary,
+)
+from labeler.imports.planning.labels_in import (
+    ANNOTATION,
+    DEFAULT_ANNOTATOR,
+    GOLD,
+    LABELS_AS,
+    ImportItem,
+    PersonOut,
+)
+from labeler.imports.planning.people import people_match
+from labeler.imports.planning.plan import ImportPlan, metadata_checked, per_person_check
+from labeler.imports.reading.records import ImageRecords
+from labeler.projects.models import Project
+from labeler.projects.services import project_import_mark
+
+
+def plan_apply(
+    *,
+    plan: ImportPlan,
+    actor: User | None,
+    report: Callable[[ImportResult], object] | None = None,
+) -> ImportSummary:
+    """Store each file of the plan as an upload is stored and record its labels as the
+    plan's ``labels_as`` says, ``actor`` importing.
+
+    Items whose labels are a per-person file's records (``ImageRecords``) keep each
+    annotation as its person's: the people of the plan's ``labels_in`` are matched to the
+    project's members (``labeler.imports.planning.people``; the options' ``annotators``
+    are the lead's choice, person key to member username or "new"), the others get
+    inactive accounts, all before the first file. ``labels_in`` also gives the counts in
+    and the records the reader could not use; the summary counts what went out and lists
+    every record not applied.
+
+    ``final``: an imported final label (the image is done); ``gold``: a gold label, as
+    a lead decides it; ``annotation``: an annotation by the account ``annotator``
+    (default ``imported``), which cannot log in. Duplicates get their labels too, so a
+    second run updates and never adds. A bad file or label is reported and never stops
+    the others; anything else that goes wrong (a lost connection, a deadlock) undoes the
+    whole import, its stored files included: it is one transaction, all or nothing.
+    Items are read one at a time; with ``report`` each result goes there as it comes and
+    the summary keeps counts only. Raises ValidationFailed, before any file, for a bad
+    ``labels_as``, annotator or user.
+    """
+    project = plan.project
+    project_import_mark(project_id=project.pk)
+    new_files: list[str] = []
+    try:
+        with transaction.atomic():
+            shared = _started(plan, actor, new_files)
+            _files_apply(shared, plan, report)
+    except BaseException:
+        for name in new_files:
+            default_storage.delete(name)
+        raise
+    # Retraining waits until the import settles, counted from its commit.
+    project_import_mark(project_id=project.pk)
+    return shared.summary
+
+
+def _started(plan: ImportPlan, actor: User | None, new_files: list[str]) -> ImportRun:
+    """The import's transaction begun: the options checked, the project's final-label
+    lock taken, as every writer of final labels takes it (docs/architecture.md, Locks),
+    then the people of a per-person file matched and their accounts made."""
+    project, options, labels_in = plan.project, plan.options, plan.labels_in
+    per_person_check(labels_in, labels_as=options.labels_as, annotator=options.annotator)
+    if options.labels_as != ANNOTATION or labels_in.people:
+        final_labels_lock(project.pk)
+    summary = ImportSummary(
+        records_in=labels_in.records,
+        annotations_in=labels_in.annotations,
+        decisions_in=labels_in.decisions,
+        labels_in=labels_in.labels,
+    )
+    shared = ImportRun(
+        project=project,
+        labels_as=options.labels_as,
+        labels=ProjectLabels(project, create=options.create_labels),
+        user=actor,
+        annotator=_annotator(project, options.labels_as, options.annotator, actor),
+        new_files=new_files,
+        summary=summary,
+        describe=metadata_checked(project, labels_in.metadata),
+    )
+    if labels_in.people or options.annotators:
+        matches = people_match(project=project, people=labels_in.people, chosen=options.annotators)
+        shared.people = people_resolve(project=project, matches=matches)
+        summary.people = [
+            PersonOut(m.person.key, m.person.shown(), m.account, m.how) for m in matches
+        ]
+    return shared
+
+
+def _files_apply(
+    shared: ImportRun, plan: ImportPlan, report: Callable[[ImportResult], object] | None
+) -> None:
+    """The files one by one, between the records the reader could not use and the
+    entries of the labels file that no file took."""
+    summary, labels_in = shared.summary, plan.labels_in
+    for skipped in labels_in.skipped:
+        summary.lost(skipped.record, skipped.reason)
+    for item in plan.items:
+        result = _import_one(shared, ImportItem(*item))
+        summary.add(result)
+        summary.changed += result.labels == APPLIED and result.labels_reason == ""
+        if report is None:
+            summary.results.append(result)
+        else:
+            report(result)
+    for key in labels_in.unmatched() if labels_in.unmatched is not None else ():
+        summary.lost(key, "No imported file matched this entry of the labels file.")
+    summary.labels_created = shared.labels.created
+
+
+def _annotator(
+    project: Project, labels_as: str, annotator_name: str | None, user: User | None
+) -> User | None:
+    if labels_as not in LABELS_AS:
+        raise ValidationFailed(
+            f"labels_as must be one of {', '.join(LABELS_AS)}, not {labels_as!r}.",
+            field="labels_as",
+        )
+    if labels_as == GOLD and user is None:
+        raise ValidationFailed("Gold labels are a lead's decision: name the user.", field="user")
+    if labels_as != ANNOTATION:
+        if annotator_name:
+            raise ValidationFailed(
+                "An annotator is named only with labels_as=annotation.", field="annotator"
+            )
+        return None
+    return importer_account(project=project, name=annotator_name or DEFAULT_ANNOTATOR)
+
+
+def _import_one(shared: ImportRun, item: ImportItem) -> ImportResult:
+    try:
+        if isinstance(item.data, RejectedFile):
+            raise item.data
+        if is_archive(item.name):
+            raise RejectedFile("Archives are not unpacked by an import; unpack it first.")
+        checked = image_check(item.data)
+    except RejectedFile as exc:
+        return _rejected(shared, item, str(exc))
+    new_file = None
+    try:
+        with transaction.atomic():
+            image, created = image_store(
+                project=shared.project,
+                name=item.name,
+                checked=checked,
+                source="import",
+                source_key=item.name,
+            )
+            new_file = image.file.name if created else None
+            if new_file:
+                shared.new_files.append(new_file)
+            result = ImportResult(item.name, "created" if created else "duplicate", image.pk)
+            if item.metadata and shared.describe is not None:
+                image_describe(image=image, description=shared.describe(item.metadata))
+                result.metadata = True
+                shared.summary.metadata_out += 1
+            _labels_apply(shared, image, item, result)
+    except RejectedFile as exc:  # stored by someone else and removed at the same moment
+        return _rejected(shared, item, str(exc))
+    except BaseException:
+        if new_file:
+            shared.new_files.remove(new_file)
+            default_storage.delete(new_file)
+        raise
+    return result
+
+
+def _rejected(shared: ImportRun, item: ImportItem, reason: str) -> ImportResult:
+    result = ImportResult(item.name, "rejected", reason=reason)
+    if item.labels or item.refusal:
+        result.labels, result.labels_reason = REFUSED, "The file was not stored."
+        shared.summary.lost(item.name, f"The file was not stored: {reason}")
+    return result
+
+
+def _labels_apply(shared: ImportRun, image: Image, item: ImportItem, result: ImportResult) -> None:
+    """Record the item's labels on the stored image, or say in the result why not."""
+    if item.refusal:
+        result.labels, result.labels_reason = REFUSED, item.refusal
+        shared.summary.lost(item.name, item.refusal)
+        return
+    if item.labels is None:
+        result.labels_reason = item.no_labels
+        return
+    if isinstance(item.labels, ImageRecords):
+        records_apply(shared, image, item.labels, result)
+        return
+    _names_apply(shared, image, item.name, item.labels, result)
+
+
+def _names_apply(
+    shared: ImportRun, image: Image, name: str, labels: Sequence[str], result: ImportResult
+) -> None:
+    """Record label names on the stored image as the import's ``labels_as`` says (with
+    those this import recorded on it from an earlier file of the same content, where
+    the project takes several labels an image), or list why not."""
+    try:
+        names = shared.labels.check(labels or [])
+        if not names:
+            return
+        if shared.project.multi_label and result.status == "duplicate":
+            earlier = labels_recorded_since(
+                image=image,
+                labels_as=shared.labels_as,
+                annotator=shared.annotator,
+                since=shared.started,
+            )
+            names = shared.labels.check([*earlier, *names])
+        result.label_names = names
+        # A savepoint: refused labels leave the image stored, with nothing of theirs.
+        with transaction.atomic():
+            final_check(image=image, labels_as=shared.labels_as)
+            changed = labels_record(
+                project=shared.project,
+                image=image,
+                labels=shared.labels.resolve(names),
+                labels_as=shared.labels_as,
+                user=shared.user,
+                annotator=shared.annotator,
+            )
+    except LabelsRefused as exc:
+        result.labels, result.labels_reason = REFUSED, str(exc)
+        shared.summary.lost(name, str(exc))
+        return
+    result.labels = APPLIED
+    result.labels_reason = "" if changed else "Already recorded."
+    summary = shared.summary
+    summary.labels_out += len(names)
+    if shared.labels_as == ANNOTATION:
+        summary.annotations_written += changed
+        summary.annotations_unchanged += not changed
+    else:
+        summary.decisions_written += changed
+        summary.decisions_unchanged += not changed
