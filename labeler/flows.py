@@ -50,7 +50,7 @@ pass, a training run's task, an export's file); every task's name is in
 With the cache or the broker down, a refresh that cannot be scheduled marks the project
 ``agreement_refresh_due`` instead, and ``agreement_refresh_overdue`` (run by beat)
 refreshes it once they are back. Readers never wait for a refresh:
-``final_labels_current`` refreshes at once when labels changed since the last one.
+``final_labels_fresh`` refreshes at once when labels changed since the last one.
 """
 
 from __future__ import annotations
