@@ -50,7 +50,7 @@ pass, a training run's task, an export's file); every task's name is in
 With the cache or the broker down, a refresh that cannot be scheduled marks the project
 ``agreement_refresh_due`` instead, and ``agreement_refresh_overdue`` (run by beat)
 refreshes it once they are back. Readers never wait for a refresh:
-``final_labels_current`` refreshes at once when labels changed since the last one.
+``final_labels_fresh`` refreshes at once when labels changed since the last one.
 """
 
 from __future__ import annotations
@@ -73,6 +73,7 @@ from labeler.agreement.review_size import review_queue_size_check
 from labeler.agreement.selectors import agreement_report
 from labeler.annotations.changes import MARGIN_SECONDS, labels_changed
 from labeler.images import services as image_services
+from labeler.images.deletion import project_images_delete
 from labeler.images.duplicates.groups import image_duplicates_link
 from labeler.images.duplicates.hash_upgrade import hashes_upgrade
 from labeler.images.face_regions import image_faces_due
@@ -251,11 +252,15 @@ def images_added(*, project: Project) -> None:
 
 
 def project_delete(*, project: Project) -> None:
-    """Delete a project (``project_services.project_delete``: its rows, every stored file
-    of its images and exports, its images' model inputs), then the uploads its prediction
-    jobs kept (serving, a layer above projects, names them)."""
+    """Delete a project: its images the one way images are deleted
+    (``deletion.project_images_delete``: rows, every stored file, model inputs), then the
+    project with the rest of its rows and its exports' files
+    (``project_services.project_delete``), in one transaction; then the uploads its
+    prediction jobs kept (serving, a layer above projects, names them)."""
     uploads = serving_services.prediction_job_uploads(project=project)
-    project_services.project_delete(project=project)
+    with transaction.atomic():
+        deleted = project_images_delete(project=project)
+        project_services.project_delete(project=project, images=deleted.images)
     serving_services.uploads_delete(names=uploads)
 
 

@@ -3,9 +3,9 @@
 The refresh that turns annotations into consensus final labels runs in the background
 at most every ``AGREEMENT_REFRESH_SECONDS`` after labels change (see ``refresh``), so
 on its own it leaves a window in which an export, a training run or the review queue
-would miss the newest labels. Every reader of final labels therefore calls
-``final_labels_current`` first, which refreshes at once when labels changed since the
-last refresh.
+would miss the newest labels. Every reader of final labels therefore reads them through
+``final_labels_fresh``, which refreshes at once (``final_labels_current``) when labels
+changed since the last refresh.
 
 Whether they did is read, not written on the submit: every change of an image's labels
 leaves a ``LabelChange`` row in its own transaction (a trigger does it for annotations),
@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from django.db import connection, transaction
-from django.db.models import Count, Max
+from django.db.models import Count, Max, QuerySet
 from django.utils import timezone
 
 from labeler.agreement.final_writes import Labels, consensus_write, final_labels_lock
@@ -108,10 +108,24 @@ def final_labels_current(*, project: Project) -> bool:
     return True
 
 
+def final_labels_fresh(*, project: Project) -> QuerySet[FinalLabel]:
+    """The project's final labels, every label committed so far counted: the one read of
+    final labels that keeps them fresh.
+
+    Refreshes the consensus first when labels changed since the last refresh
+    (``final_labels_current``: one statement when nothing did). The rows are a lazy
+    queryset, so a reader that reads final labels through its own query in the same
+    request (an export's rows, a training set, the review queue, the slice report, an
+    image's page) calls this first and reads them current; no other module calls the
+    refresh itself (``tests/labeler/agreement/test_final_labels_fresh.py``).
+    """
+    final_labels_current(project=project)
+    return FinalLabel.objects.filter(image__project=project)
+
+
 def final_label_count(project: Project) -> int:
     """How many of the project's images have a final label, every label given so far counted."""
-    final_labels_current(project=project)
-    return FinalLabel.objects.filter(image__project=project).count()
+    return final_labels_fresh(project=project).count()
 
 
 @transaction.atomic

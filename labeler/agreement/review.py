@@ -32,7 +32,7 @@ import numpy.typing as npt
 from django.db.models import Count, Max
 
 from labeler import cache_keys
-from labeler.agreement.final_labels import final_labels_current
+from labeler.agreement.final_labels import final_labels_fresh
 from labeler.agreement.models import ReviewRequest
 from labeler.agreement.review_requests import (
     REQUESTED,
@@ -243,7 +243,7 @@ def review_queue(project: Project, *, reason: str | None = None) -> ReviewQueue:
     if reason is not None and reason not in QUEUE_REASONS:
         known = ", ".join(QUEUE_REASONS)
         raise ValidationFailed(f"Unknown reason {reason!r}; use one of {known}.", field="reason")
-    final_labels_current(project=project)  # its items show final labels
+    final_labels_fresh(project=project)  # its items show final labels
     candidates = review_candidates(project)
     requested = review_requests_open_ordered(project)
     open_ = ~np.isin(candidates.image_ids, decided_image_ids(project))
@@ -282,7 +282,7 @@ def review_item(project: Project, image_id: int) -> ReviewItem:
     image = Image.objects.filter(pk=image_id, project=project).first()
     if image is None:
         raise NotFound(f"Image {image_id} is not an image of this project.")
-    final_labels_current(project=project)
+    final_labels_fresh(project=project)
     candidates = review_candidates(project)
     row = candidates.row_of(image_id)
     entries = {image_id: _entry(candidates, row)} if row is not None else {}

@@ -24,6 +24,7 @@ from django.db import transaction
 from labeler.annotations import history
 from labeler.annotations.changes import labels_changed
 from labeler.annotations.models import Annotation
+from labeler.annotations.services import annotations_reassign
 from labeler.errors import Conflict, NotFound, ValidationFailed
 from labeler.images.models import Image
 from labeler.projects.models import Membership, Project
@@ -100,13 +101,11 @@ def annotations_move(*, project: Project, source: User, target: User, by: User) 
     """
     move_check(project=project, source=source, target=target)
     mine = Annotation.objects.filter(project=project, annotator=source)
-    theirs = Annotation.objects.filter(project=project, annotator=target)
     # Image rows are locked in id order, as a submit locks its image: the target cannot
     # label one of these images between the conflicts read and the move.
     images = Image.objects.select_for_update().filter(pk__in=mine.values("image_id"))
     list(images.order_by("pk").values_list("pk", flat=True))
-    # QuerySet.update leaves updated_at alone: the annotation keeps its dates.
-    moved = mine.exclude(image_id__in=theirs.values("image_id")).update(annotator=target)
+    moved = annotations_reassign(project=project, source=source, target=target)
     history.annotator_history_move(project_id=project.pk, source_id=source.pk, target_id=target.pk)
     conflicts = _conflicts(project, source, target)
     removed = not conflicts and _membership_leave(project, source)

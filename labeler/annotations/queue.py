@@ -11,6 +11,10 @@ row locks: there every transaction takes the write lock up front (see settings).
 This is the hottest path of the application (every image an annotator sees), so its
 statements are written in SQL once rather than built by the ORM on every call: building
 them cost several times what PostgreSQL takes to run them. ``queue_sql`` holds them.
+
+This module and its statements are the one writer of leases (``Assignment``): the skip
+and the clean-up of expired leases call down into it, and the submit's statement embeds
+the lease's release (``queue_sql.LEASE_RELEASE_SQL``).
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from __future__ import annotations
 import json
 import random
 from collections.abc import Iterable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -194,6 +198,17 @@ def queue_take(
     lease = _Lease.open(project=project, annotator=annotator, grid=grid)
     if lease.write(Image(pk=image_id, project=project)) is None:
         raise lease.refusal(image_id, late=late)
+
+
+def lease_release(*, image: Image, annotator: User) -> None:
+    """End the annotator's lease of the image (they skipped it)."""
+    Assignment.objects.filter(image=image, annotator=annotator).delete()
+
+
+def leases_expired_delete(*, before: datetime) -> int:
+    """Delete the leases that expired before ``before``; returns how many went."""
+    deleted, _ = Assignment.objects.filter(expires_at__lte=before).delete()
+    return deleted
 
 
 def queue_admit(*, project: Project, annotator: User, gold: bool) -> None:

@@ -7,6 +7,10 @@ out on a grid page) and ``blur_faces`` (the project blurs faces).
 Only the candidate's row lock differs between the two: PostgreSQL locks the row
 (``FOR UPDATE OF i``, ``SKIP LOCKED`` unless told to wait); SQLite has no row locks and
 serialises writers instead (see settings).
+
+With ``queue``, whose gate runs them, this module is the one writer of leases
+(``Assignment``): every statement that writes one is here, the submit's release of the
+annotator's lease included (``LEASE_RELEASE_SQL``).
 """
 
 from __future__ import annotations
@@ -94,6 +98,10 @@ _UPSERT = """
         suggestion_withheld = FALSE
     RETURNING id
 """
+
+# The annotator's lease of the image ends (they labelled it: ``submit_sql``, whose
+# PostgreSQL statement embeds it, adding a condition).
+LEASE_RELEASE_SQL = "DELETE FROM {lease} WHERE image_id = %(image)s AND annotator_id = %(me)s"
 
 _STATEMENTS = {
     # The annotator's live leases in the project, oldest first.

@@ -1,20 +1,23 @@
-"""Writes to annotations: undo, skips, withdrawals, completeness and lease clean-up.
+"""Writes to annotations: undo, skips, withdrawals, reassignment, completeness and lease
+clean-up.
 
-A label's submit is ``labeler.annotations.submit``. Every write that changes an image's
-labels schedules the refresh that follows (``changes.labels_changed``) itself; its history
-is kept by the database trigger (a submit) or by ``history`` (a withdrawal).
+With the submit (``labeler.annotations.submit``, its statements in ``submit_sql``) this
+module is the one writer of annotations: every other module that changes one calls here.
+Every write that changes an image's labels schedules the refresh that follows
+(``changes.labels_changed``) itself; its history is kept by the database trigger (a
+submit) or by ``history`` (a withdrawal).
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import transaction
-from django.db.models import Count, F, OuterRef, QuerySet, Subquery
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -23,14 +26,15 @@ from labeler.annotations.changes import labels_changed
 from labeler.annotations.errors import NotHandedOut, QualificationNotSkippable
 from labeler.annotations.models import (
     Annotation,
+    AnnotationRevision,
     Assignment,
-    FinalLabel,
     FinalLabelMethod,
     Skip,
 )
 from labeler.annotations.qualification import queue_gate
-from labeler.annotations.queue import queue_hold
+from labeler.annotations.queue import lease_release, leases_expired_delete, queue_hold
 from labeler.errors import NotFound, ValidationFailed
+from labeler.images import queue_state
 from labeler.images.models import Image
 from labeler.projects import selectors
 from labeler.projects.models import Label, Project
@@ -79,14 +83,12 @@ def images_complete_set(*, project: Project) -> None:
     are under fixed overlap. Images imported with their final label are done whatever
     the overlap.
     """
-    images = Image.objects.filter(project=project)
-    cap = overlap_extra_cap(project)
-    images.filter(extra_annotations__gt=cap).update(extra_annotations=cap)
-    needed = F("extra_annotations") + project.overlap
-    images.filter(annotation_count__gte=needed).update(is_complete=True)
-    images.filter(annotation_count__lt=needed).exclude(
-        final_label__method=FinalLabelMethod.IMPORTED
-    ).update(is_complete=False)
+    queue_state.images_completeness_set(
+        project_id=project.pk,
+        overlap=project.overlap,
+        extra_cap=overlap_extra_cap(project),
+        kept_complete=Q(final_label__method=FinalLabelMethod.IMPORTED),
+    )
 
 
 @transaction.atomic
@@ -109,14 +111,11 @@ def annotation_withdraw(*, project: Project, annotator: User, annotation_id: int
         changed_by_id=annotator.pk,
     )
     annotation.delete()
-    image.annotation_count = F("annotation_count") - 1
-    image.save(update_fields=["annotation_count"])
-    image.refresh_from_db(fields=["annotation_count"])
-    imported = FinalLabel.objects.filter(image=image, method=FinalLabelMethod.IMPORTED)
-    needed = project.overlap + image.extra_annotations
-    if image.is_complete and image.annotation_count < needed and not imported.exists():
-        image.is_complete = False
-        image.save(update_fields=["is_complete"])
+    queue_state.image_count_one_less(
+        image=image,
+        overlap=project.overlap + image.extra_annotations,
+        kept_complete=Q(final_label__method=FinalLabelMethod.IMPORTED),
+    )
     # Back to the surface it was labelled on: a grid page's undo gets a grid page's lease.
     queue_hold(project=project, image=image, annotator=annotator, grid=annotation.grid)
     labels_changed(project_id=project.pk)
@@ -164,11 +163,28 @@ def annotations_withdraw(
         .annotate(n=Count("pk"))
         .values("n")
     )
-    Image.objects.filter(pk__in=image_ids).update(
-        annotation_count=Coalesce(Subquery(remaining), 0), is_complete=False, priority=priority
+    queue_state.images_reopen(
+        image_ids=image_ids, annotation_count=Coalesce(Subquery(remaining), 0), priority=priority
     )
     labels_changed(project_id=project.pk)
     return len({row[1] for row in rows})
+
+
+def annotations_reassign(*, project: Project, source: User, target: User) -> int:
+    """Credit ``source``'s annotations in the project to ``target``, but of images both
+    labelled (the caller holds those images' row locks); returns how many moved."""
+    mine = Annotation.objects.filter(project=project, annotator=source)
+    theirs = Annotation.objects.filter(project=project, annotator=target)
+    # QuerySet.update leaves updated_at alone: the annotation keeps its dates.
+    return mine.exclude(image_id__in=theirs.values("image_id")).update(annotator=target)
+
+
+def annotation_backdate(*, annotation_id: int, at: datetime) -> None:
+    """Date an annotation, its revisions and its history at ``at`` (the demo's simulated
+    labels)."""
+    Annotation.objects.filter(pk=annotation_id).update(created_at=at, updated_at=at)
+    AnnotationRevision.objects.filter(annotation_id=annotation_id).update(created_at=at)
+    history.annotation_history_backdate(annotation_id=annotation_id, at=at)
 
 
 @transaction.atomic
@@ -214,7 +230,7 @@ def skip_create(*, project: Project, annotator: User, image_id: Any, reason: Any
     if lease_grid is not None:  # skipped twice: the first skip's surface stays
         defaults["grid"] = lease_grid
     skip, _ = Skip.objects.update_or_create(image=image, annotator=annotator, defaults=defaults)
-    Assignment.objects.filter(image=image, annotator=annotator).delete()
+    lease_release(image=image, annotator=annotator)
     return skip
 
 
@@ -280,5 +296,4 @@ def _locked(project: Project, image_id: Any, images: QuerySet[Image]) -> Image:
 def assignments_purge_expired() -> int:
     """Delete leases expired longer ago than a late label may come; returns how many went."""
     cutoff = timezone.now() - timedelta(seconds=settings.LABELER_LATE_SUBMIT_SECONDS)
-    deleted, _ = Assignment.objects.filter(expires_at__lte=cutoff).delete()
-    return deleted
+    return leases_expired_delete(before=cutoff)

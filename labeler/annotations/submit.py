@@ -29,6 +29,7 @@ from labeler.annotations.queue import queue_admit, queue_take
 from labeler.annotations.reliability import annotator_accuracies, image_votes
 from labeler.annotations.services import MAX_ID, image_id_check, labels_resolve
 from labeler.errors import ValidationFailed
+from labeler.images import queue_state
 from labeler.projects import selectors
 from labeler.projects.models import Label, Project
 from labeler.projects.overlap import overlap_extra_cap
@@ -141,7 +142,7 @@ def _annotation_write(
         if annotation_id is not None:
             extra = _adaptive_extra(project, image_id, held)
             if extra is not None:
-                submit_sql.extra_annotations_set(image_id=image_id, extra=extra)
+                queue_state.image_extra_annotations_set(image_id=image_id, extra=extra)
             return _submitted(
                 _created(
                     project, annotator, image_id, annotation_id, time_spent_ms, now, held, accepted

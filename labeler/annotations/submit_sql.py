@@ -24,7 +24,10 @@ from labeler.annotations.models import (
     FinalLabel,
     Skip,
 )
+from labeler.annotations.queue_sql import LEASE_RELEASE_SQL
+from labeler.images import queue_state
 from labeler.images.models import Image
+from labeler.images.queue_state import COUNT_ONE_MORE_SQL
 
 _STATEMENTS = {
     # The image, row-locked, with what the annotator holds on it (their annotation, their
@@ -56,19 +59,14 @@ _STATEMENTS = {
         ON CONFLICT (image_id, annotator_id) DO NOTHING
         RETURNING id
     """,
-    # One statement: the count and whether the image is now complete.
-    "count": """
-        UPDATE {image} SET annotation_count = annotation_count + 1,
-            is_complete = CASE WHEN is_complete OR annotation_count + 1 >= %(overlap)s
-                THEN TRUE ELSE FALSE END
-        WHERE id = %(image)s
-    """,
     "revision": """
         INSERT INTO {revision} (annotation_id, label_ids, time_spent_ms, created_at)
         VALUES (%(annotation)s, %(label_ids)s, %(time_spent_ms)s, %(now)s)
     """,
     # PostgreSQL: all of a new annotation's writes in one statement. Its annotation may
     # exist already, written by the same submit sent twice at once (see annotation_create).
+    # The image's count is the queue state's writer's statement (``COUNT_ONE_MORE_SQL``),
+    # the lease's release the queue's (``LEASE_RELEASE_SQL``).
     "create": """
         WITH a AS (
             INSERT INTO {annotation} (project_id, image_id, annotator_id, time_spent_ms,
@@ -86,26 +84,19 @@ _STATEMENTS = {
             SELECT a.id, CAST(%(label_ids)s AS jsonb), CAST(%(time_spent_ms)s AS integer),
                 %(now)s
             FROM a
-        ), counted AS (
-            UPDATE {image} SET annotation_count = annotation_count + 1,
-                is_complete = CASE WHEN is_complete OR annotation_count + 1 >= %(overlap)s
-                    THEN TRUE ELSE FALSE END
-            WHERE id = %(image)s AND EXISTS (SELECT 1 FROM a)
-        ), unleased AS (
-            DELETE FROM {lease} WHERE image_id = %(image)s AND annotator_id = %(me)s
-                AND EXISTS (SELECT 1 FROM a)
+        ), counted AS ("""
+    + COUNT_ONE_MORE_SQL
+    + """ AND EXISTS (SELECT 1 FROM a)
+        ), unleased AS ("""
+    + LEASE_RELEASE_SQL
+    + """ AND EXISTS (SELECT 1 FROM a)
         ), unskipped AS (
             DELETE FROM {skip} WHERE image_id = %(image)s AND annotator_id = %(me)s
                 AND EXISTS (SELECT 1 FROM a)
         )
         SELECT id FROM a
     """,
-    # Adaptive overlap asks for one more annotator of the image (the caller holds its lock).
-    "extra": """
-        UPDATE {image} SET extra_annotations = %(extra)s, is_complete = FALSE
-        WHERE id = %(image)s
-    """,
-    "unlease": "DELETE FROM {lease} WHERE image_id = %(image)s AND annotator_id = %(me)s",
+    "unlease": LEASE_RELEASE_SQL,
     "unskip": "DELETE FROM {skip} WHERE image_id = %(image)s AND annotator_id = %(me)s",
 }
 
@@ -213,7 +204,8 @@ def annotation_create(
 
     Database triggers do the rest in the same statements: ``annotations_revision_history``
     (migration annotations 0005) logs the change, ``images_counts_update`` (images 0002, 0008)
-    moves the image's counts.
+    moves the image's counts. The image's own count is its queue state's writer's
+    statement (``images.queue_state``), which PostgreSQL's one statement embeds.
     """
     params = {
         "project": project_id,
@@ -243,7 +235,7 @@ def annotation_create(
             f"VALUES {marks}",
             [value for label_id in label_ids for value in (annotation_id, label_id)],
         )
-    _run("count", params)
+    queue_state.image_count_one_more(image_id=image_id, overlap=overlap)
     _run("revision", {**params, "annotation": annotation_id})
     held_release(image_id=image_id, annotator_id=annotator_id, lease=held.lease, skip=held.skip)
     return int(annotation_id)
@@ -264,12 +256,6 @@ def revision_insert(
         "now": connection.ops.adapt_datetimefield_value(now),
     }
     _run("revision", params)
-
-
-def extra_annotations_set(*, image_id: int, extra: int) -> None:
-    """Ask for ``extra`` annotators of the image beyond the project's overlap, which leaves
-    it open in the queue; the caller holds the image's row lock."""
-    _run("extra", {"image": image_id, "extra": extra})
 
 
 def held_release(*, image_id: int, annotator_id: int, lease: bool, skip: bool) -> None:

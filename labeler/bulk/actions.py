@@ -31,6 +31,7 @@ from labeler.bulk.selection import IdArray, in_batches
 from labeler.errors import ValidationFailed
 from labeler.exports import services as export_services
 from labeler.exports.options import export_options_parse
+from labeler.images import queue_state
 from labeler.images.deletion import images_delete
 from labeler.images.models import Image
 from labeler.images.priority import priority_parse
@@ -205,11 +206,7 @@ def _priority(
 ) -> Outcome:
     changed = 0
     for batch in in_batches(ids):
-        changed += (
-            Image.objects.filter(pk__in=batch)
-            .exclude(priority=params["priority"])
-            .update(priority=params["priority"])
-        )
+        changed += queue_state.images_priority_set(image_ids=batch, priority=params["priority"])
         progress(len(batch))
     return Outcome(changed=changed)
 

@@ -15,13 +15,11 @@ from PIL import Image as PILImage
 from sklearn.datasets import load_digits
 
 from labeler.agreement.services import final_labels_refresh, image_decide
-from labeler.annotations.history import annotation_history_backdate
 from labeler.annotations.models import (
-    Annotation,
-    AnnotationRevision,
     FinalLabel,
     FinalLabelMethod,
 )
+from labeler.annotations.services import annotation_backdate
 from labeler.annotations.submit import annotation_record
 from labeler.flows import images_ingest
 from labeler.projects.models import Project, Role
@@ -180,9 +178,7 @@ def _noisy_label(label: int, error: float, rng: np.random.Generator) -> int:
 def _backdate(stamps: list[tuple[int, datetime]]) -> None:
     """Give simulated labels the times they were (notionally) given."""
     for annotation_id, at in stamps:
-        Annotation.objects.filter(pk=annotation_id).update(created_at=at, updated_at=at)
-        AnnotationRevision.objects.filter(annotation_id=annotation_id).update(created_at=at)
-        annotation_history_backdate(annotation_id=annotation_id, at=at)
+        annotation_backdate(annotation_id=annotation_id, at=at)
 
 
 def _gold(project: Project, lead: User, truth: dict[int, int], rng: np.random.Generator) -> int:

@@ -19,7 +19,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from labeler import jobs
-from labeler.agreement.final_labels import final_labels_current
+from labeler.agreement.final_labels import final_labels_fresh
 from labeler.audit.models import Action
 from labeler.audit.services import audit_record
 from labeler.errors import DomainError, ValidationFailed
@@ -54,7 +54,7 @@ def export_check(*, project: Project, options: ExportOptions) -> int:
     """
     if options.split:
         duplicate_groups_settled_check(project=project)
-    final_labels_current(project=project)
+    final_labels_fresh(project=project)
     if options.split_by_project:
         test_split_assign(project=project)
     if options.format == "hf-imagefolder":

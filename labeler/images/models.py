@@ -10,10 +10,17 @@ from django.db.models.functions import Upper
 from labeler.images.pixels.formats import CONVERTED_FORMATS
 from labeler.projects.models import Project
 
-# An image's files in storage, each named by its row: every route that deletes an image
-# deletes them all (``file_deletes.storage_delete_files``). The projects layer, below this
-# one, lists them itself in ``project_delete``.
-STORED_FILE_FIELDS = ("file", "thumbnail", "display", "converted")
+# An image's files in storage, each named by its row, with what a report calls each: the
+# one list of them. Every route that deletes an image goes through
+# ``deletion.images_delete`` (a project's deletion too), which deletes them all
+# (``file_deletes.storage_delete_files``).
+STORED_FILES = {
+    "file": "original",
+    "thumbnail": "thumbnail",
+    "display": "display copy",
+    "converted": "converted copy",
+}
+STORED_FILE_FIELDS = tuple(STORED_FILES)
 
 FACES_STATES = [
     ("pending", "Faces being found"),

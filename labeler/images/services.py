@@ -399,7 +399,6 @@ def _row(
         height=checked.height,
         format=checked.format,
         size_bytes=len(checked.content),
-        is_complete=False,
     )
 
 

@@ -18,7 +18,7 @@ from labeler.agreement.final_writes import FinalLabelsWrite, final_labels_writte
 from labeler.annotations.models import FinalLabelMethod
 from labeler.annotations.services import labels_resolve
 from labeler.errors import Conflict, ValidationFailed
-from labeler.images.models import Image
+from labeler.images import queue_state
 from labeler.predictions.models import MachineLabel, MachineLabelStatus, Prediction
 from labeler.predictions.selectors import current_model, suggestions_for
 from labeler.projects.models import Project
@@ -163,9 +163,7 @@ def _review(
         [*confirmed, *corrected], ["status", "spot_check", "reviewed_by", "reviewed_at"]
     )
     leaving = [m.image_id for m, s in zip(confirmed, spot, strict=True) if not s]
-    Image.objects.filter(pk__in=[*leaving, *(m.image_id for m in corrected)]).update(
-        is_complete=True
-    )
+    queue_state.images_complete_mark(image_ids=[*leaving, *(m.image_id for m in corrected)])
     return {"confirmed": len(confirmed), "corrected": len(corrected), "spot_checked": sum(spot)}
 
 

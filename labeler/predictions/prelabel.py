@@ -19,6 +19,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from labeler import jobs
+from labeler.images import queue_state
 from labeler.images.models import Image
 from labeler.predictions.models import ModelVersion, Prediction
 from labeler.predictions.sampling import queue_order, uncertainty
@@ -258,6 +259,5 @@ def queue_order_refresh(*, project: Project, seed: int | None = None) -> int:
     priorities = queue_order(scores, share, np.random.default_rng(seed))
     by_id = dict(zip(ids, priorities.tolist(), strict=True))
     with transaction.atomic():
-        images = [Image(pk=i, priority=by_id.get(i, 0.0)) for i in open_ids]
-        Image.objects.bulk_update(images, ["priority"], batch_size=WRITE_BATCH)
+        queue_state.images_priorities_set(priorities={i: by_id.get(i, 0.0) for i in open_ids})
     return len(ids)

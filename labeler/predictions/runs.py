@@ -25,7 +25,7 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from labeler import cache_keys, jobs
-from labeler.agreement.final_labels import final_labels_current
+from labeler.agreement.final_labels import final_labels_fresh
 from labeler.annotations.models import Annotation
 from labeler.errors import Conflict, DomainError
 from labeler.images.duplicates.groups import duplicate_groups_settled_check, images_hashing
@@ -199,7 +199,7 @@ def training_run_begin(
     if run is None or not _claimable(run):
         return None
     project = run.project
-    final_labels_current(project=project)
+    final_labels_fresh(project=project)
     duplicate_groups_settled_check(project=project)
     data = training_set(project)
     training_set_check(data)

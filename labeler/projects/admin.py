@@ -3,8 +3,10 @@ from typing import Any
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.models import User
+from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from labeler import flows
 from labeler.errors import DomainError
 from labeler.projects import accounts
 from labeler.projects.models import Invitation, Label, Membership, Project
@@ -54,6 +56,15 @@ class ProjectAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+    def delete_model(self, request: HttpRequest, obj: Project) -> None:
+        """Deleted as the project's page and the API delete it (``flows.project_delete``:
+        its images the one way images are deleted, with their files)."""
+        flows.project_delete(project=obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Project]) -> None:
+        for project in queryset:
+            flows.project_delete(project=project)
 
 
 admin.site.unregister(User)

@@ -189,18 +189,17 @@ def _label_in_use(label: Label) -> bool:
     return label.annotations.exists() or label.final_labels.exists()
 
 
-def project_delete(*, project: Project) -> None:
-    """Delete a project with everything in it, then its stored files."""
+def project_delete(*, project: Project, images: int) -> None:
+    """Delete a project with everything in it, then its exports' stored files.
+
+    Its images are deleted first, in the same transaction, by the one way images are
+    deleted (``images.deletion.project_images_delete``, a layer above: ``flows.project_delete``
+    calls both); ``images`` is how many went, for the audit entry.
+    """
     with transaction.atomic():
-        # Through the reverse relations: images and exports are layers above projects.
-        # An image's every stored file (images.models.STORED_FILE_FIELDS, named here).
-        images = project.images
-        names: list[tuple[str, ...]] = list(
-            images.values_list("file", "thumbnail", "display", "converted").iterator()
-        )
-        contents = list(images.values_list("sha256", flat=True).iterator())
-        names += [(name,) for name in project.exports.values_list("file", flat=True)]
-        gone = SimpleNamespace(pk=project.pk, name=project.name, images=images.count())
+        # Through the reverse relation: exports are a layer above projects.
+        names = list(project.exports.values_list("file", flat=True))
+        gone = SimpleNamespace(pk=project.pk, name=project.name, images=images)
         project.delete()
         # Recorded after the cascade, in its transaction: the audit chain's lock is held
         # for a moment, not for the whole delete.
@@ -210,12 +209,9 @@ def project_delete(*, project: Project) -> None:
             target=("project", gone.pk, gone.name),
             details={"images": gone.images},
         )
-    files = [name for pair in names for name in pair if name]
+    files = [name for name in names if name]
     for start in range(0, len(files), 1000):
         jobs.enqueue(Task.STORAGE_DELETE_FILES, files[start : start + 1000])
-    # The model inputs the workers kept of its images (named by content).
-    for start in range(0, len(contents), 1000):
-        jobs.enqueue(Task.MODEL_INPUTS_DELETE, contents[start : start + 1000])
 
 
 @transaction.atomic

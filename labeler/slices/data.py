@@ -80,7 +80,7 @@ class ProjectData:
 
 
 def project_data(project: Project) -> ProjectData:
-    """Read the project's ratings and final labels (call ``final_labels_current`` first)."""
+    """Read the project's ratings and final labels (call ``final_labels_fresh`` first)."""
     labels = list(project.labels.order_by("position", "id").values_list("pk", "name"))
     label_ids = [pk for pk, _ in labels]
     ratings = ratings_load(project)

@@ -21,7 +21,7 @@ from django.db.models import Count, Max
 from django.utils import timezone
 
 from labeler import cache_keys
-from labeler.agreement.final_labels import final_labels_current, label_changes
+from labeler.agreement.final_labels import final_labels_fresh, label_changes
 from labeler.agreement.metrics import Figure
 from labeler.agreement.metrics.linearised import fleiss_kappa_within
 from labeler.agreement.selectors import figure_json
@@ -99,7 +99,7 @@ def slice_report_current(
 
     The model's figures are ``version``'s, else the current version's.
     """
-    final_labels_current(project=project)
+    final_labels_fresh(project=project)
     state = f"{_choices(project, version, correction)}:{_watermark(project, version)}"
     mark = hashlib.sha256(state.encode()).hexdigest()
     key = cache_keys.slice_report(project.pk, mark)
@@ -134,7 +134,7 @@ def slice_compute(
     version: ModelVersion | None = None,
     correction: str = statistics.DEFAULT_CORRECTION,
 ) -> dict[str, Any]:
-    """Every figure of the report (call ``final_labels_current`` first)."""
+    """Every figure of the report (call ``final_labels_fresh`` first)."""
     if correction not in statistics.CORRECTIONS:
         raise ValueError(f"correction must be one of {sorted(statistics.CORRECTIONS)}.")
     data = project_data(project)

@@ -19,7 +19,7 @@ from django.shortcuts import render
 from django.urls import NoReverseMatch, reverse
 from django.views.decorators.http import require_GET
 
-from labeler.agreement.final_labels import final_labels_current
+from labeler.agreement.final_labels import final_labels_fresh
 from labeler.annotations import blind
 from labeler.annotations.models import FinalLabelMethod
 from labeler.browse.details import (
@@ -362,7 +362,7 @@ def image_page(request: HttpRequest, project_id: int, image_id: int) -> HttpResp
     role = project_selectors.project_role(user=user, project=project)
     view = blind.image_view(user=user, project=project, role=role)
     manages = project_selectors.can_manage(user=user, project=project, role=role)
-    final_labels_current(project=project)
+    final_labels_fresh(project=project)
     try:
         details = image_details(project, image_id)
     except NotFound as exc:

@@ -11,9 +11,9 @@ import pytest
 from django.core.files.storage import default_storage
 from PIL import Image as PILImage
 
+from labeler import flows
 from labeler.images.delivery.explanation_files import explanations_folder
 from labeler.predictions.explanations import FAILED_SECONDS
-from labeler.projects import services as project_services
 from tests.factories import ProjectFactory, UserFactory, add_member, predict
 from tests.worker.ml.versions import version_with_weights
 from worker import explain_jobs
@@ -205,7 +205,7 @@ def test_deleting_the_project_deletes_its_heat_maps(
     assert default_storage.listdir(folder)[1]
 
     with django_capture_on_commit_callbacks(execute=True):
-        project_services.project_delete(project=project)
+        flows.project_delete(project=project)
 
     assert not default_storage.exists(folder.rstrip("/"))
 

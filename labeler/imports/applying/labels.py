@@ -19,6 +19,7 @@ from labeler.agreement.final_writes import FinalLabelsWrite, final_labels_writte
 from labeler.annotations.models import Annotation, FinalLabel, FinalLabelMethod
 from labeler.annotations.submit import annotation_record
 from labeler.errors import DomainError, ValidationFailed
+from labeler.images import queue_state
 from labeler.images.models import Image
 from labeler.imports.planning.labels_in import ANNOTATION, FINAL, GOLD
 from labeler.projects.models import Label, Membership, Project, Role
@@ -237,7 +238,7 @@ def _final_record(
     confidence = 1.0 if method == FinalLabelMethod.GOLD else None
     write.set_one(image.pk, labels, method=method, confidence=confidence, decided_by=user)
     if method == FinalLabelMethod.IMPORTED:
-        Image.objects.filter(pk=image.pk).update(is_complete=True)
+        queue_state.images_complete_mark(image_ids=[image.pk])
     return True
 
 

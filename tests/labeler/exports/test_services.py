@@ -14,7 +14,7 @@ from labeler.exports import services
 from labeler.exports.formats import EXPORTERS, ExportFormat
 from labeler.exports.models import Export, ExportStatus
 from labeler.exports.options import export_options_parse
-from labeler.projects.services import project_delete
+from labeler.flows import project_delete
 from tests.labeler.exports.data import labelled_images
 
 pytestmark = pytest.mark.django_db

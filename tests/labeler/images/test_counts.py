@@ -6,10 +6,9 @@ import pytest
 from django.db.models import Count, Q, Sum
 
 from labeler.annotations.services import annotation_withdraw
-from labeler.flows import project_update
+from labeler.flows import project_delete, project_update
 from labeler.images.counts import ImageCounts, image_counts
 from labeler.images.models import Image, ImageCounter
-from labeler.projects.services import project_delete
 from tests.factories import ProjectFactory, annotation_submit
 
 pytestmark = pytest.mark.django_db

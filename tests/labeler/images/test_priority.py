@@ -116,7 +116,8 @@ def test_the_admin_form_refuses_it_and_changes_nothing(
 
 def test_no_other_code_sets_a_priority_it_was_sent() -> None:
     """Only the queue's own writers (withdrawing labels, the model's uncertainty order) and
-    the bulk action set ``priority``; a new route that does must read it with
+    the bulk action and the admin set ``priority``, through the queue state's one writer
+    (``labeler.images.queue_state``); a new route that does must read it with
     ``priority_parse``."""
     writers = set()
     for folder in ("labeler", "api"):
@@ -130,6 +131,7 @@ def test_no_other_code_sets_a_priority_it_was_sent() -> None:
     assert writers <= {
         "labeler/bulk/actions.py",  # its check is priority_parse
         "labeler/annotations/services.py",  # the top of the queue, worked out
-        "labeler/predictions/prelabel.py",  # the model's uncertainty order
+        "labeler/images/admin.py",  # its form's check is priority_parse
+        "labeler/images/queue_state.py",  # the one writer the others call
         "labeler/images/models.py",  # the field itself
     }, writers

@@ -10,9 +10,9 @@ from PIL import Image as PILImage
 
 from labeler import flows
 from labeler.annotations.queue import queue_next_image
+from labeler.flows import project_delete
 from labeler.images import services
 from labeler.images.models import Image
-from labeler.projects.services import project_delete
 from labeler.task_names import Task
 from tests.api.test_images import assert_storage_matches_rows
 from tests.factories import ModelVersionFactory, image_bytes

@@ -8,12 +8,15 @@ import io
 from pathlib import Path
 
 import pytest
+from django.contrib.auth.models import User
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
+from django.test import Client
 from PIL import Image as PILImage
 
 from labeler import flows
 from labeler.bulk.services import bulk_action
+from labeler.flows import project_delete
 from labeler.images.delivery.converted import converted_keep
 from labeler.images.file_deletes import storage_delete_files
 from labeler.images.models import STORED_FILE_FIELDS, Image
@@ -21,7 +24,6 @@ from labeler.images.pixels import files
 from labeler.images.pixels.conversion import image_converted
 from labeler.images.pixels.decoding import image_exif
 from labeler.images.services import image_prepare
-from labeler.projects.services import project_delete
 from tests.api.test_images import assert_storage_matches_rows
 from tests.factories import image_bytes
 from tests.labeler.images import samples
@@ -90,9 +92,26 @@ def _deleted_while_kept(project, lead, images):
             assert converted_keep(image=image, content=b"late copy") == ""
 
 
+def _admin(path: str) -> None:
+    """Confirmed on the admin site's delete page, as a superuser."""
+    browser = Client()
+    admin = User.objects.filter(username="site-admin").first()
+    browser.force_login(admin or User.objects.create_superuser("site-admin", "a@x.org", "pw"))
+    assert browser.post(path, {"post": "yes"}).status_code == 302
+
+
+def _admin_image_delete(project, lead, images):
+    for image in images:
+        _admin(f"/admin/images/image/{image.pk}/delete/")
+
+
 ROUTES = {
     "bulk delete": _bulk_delete,
     "project delete": lambda project, lead, images: project_delete(project=project),
+    "image deleted in the admin": _admin_image_delete,
+    "project deleted in the admin": lambda project, lead, images: _admin(
+        f"/admin/projects/project/{project.pk}/delete/"
+    ),
     "previews made again": _made_again,
     "deleted while its copy was stored": _deleted_while_kept,
 }
