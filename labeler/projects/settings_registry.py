@@ -3,9 +3,10 @@
 A layer above ``projects`` declares its settings in its own ``project_settings`` module
 (type, default, bounds or choices, help, how the settings page asks for it, what follows
 a change) and registers them from its app's ``ready()``. The REST serializer, the settings
-form, the services' validation, the follow-ups of ``labeler.flows.project_update`` and the
-settings reference (``docs/settings.md``) are all made from these declarations, as
-Zulip makes its realm settings from ``Realm.property_types``.
+form and the inputs the page draws, the services' validation, the follow-ups of
+``labeler.flows.project_update`` and the settings reference (``manage.py
+settings_reference``) are all made from these declarations, as Zulip makes its realm
+settings from ``Realm.property_types``.
 
 The values are stored in columns of ``Project`` (storage only: no help, no bounds there).
 """
