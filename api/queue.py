@@ -134,7 +134,9 @@ class NextPageView(ProjectScopedView):
             200: NextPageSerializer,
             204: OpenApiResponse(description="Nothing left."),
             400: OpenApiResponse(
-                description="A size outside 1 to 48, or a malformed or too long exclude."
+                description=(
+                    f"A size outside 1 to {MAX_PAGE_SIZE}, or a malformed or too long exclude."
+                )
             ),
             409: OpenApiResponse(
                 description="Grid labelling is off, or no image could be leased (as next/)."

@@ -33,7 +33,7 @@ The chains, in the order they run:
 
     a project's setting changed (``project_update``)
       -> what its layer declared to follow (``on_change`` in ``<layer>/project_settings.py``;
-         the list is in docs/settings.md): a new overlap, overlap mode or adaptive
+         ``manage.py settings_reference`` lists them): a new overlap, overlap mode or adaptive
          maximum sets every image's completeness again; a new near-duplicate distance
          computes its groups again (``duplicates_regroup``, task)
 

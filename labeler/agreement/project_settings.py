@@ -16,7 +16,15 @@ SETTINGS = (
         default=ConsensusMethod.MAJORITY.value,
         label="consensus method",
         help="How an image's final label is decided from its annotations.",
-        form=FormInput(message="Choose majority vote or Dawid-Skene."),
+        form=FormInput(
+            message="Choose majority vote or Dawid-Skene.",
+            label="Final label from",
+            help=(
+                "Majority vote, or Dawid-Skene, which weighs each annotator by their "
+                "estimated reliability."
+            ),
+            anchor="consensus",
+        ),
     ),
     ProjectSetting(
         name="review_threshold",
@@ -27,6 +35,16 @@ SETTINGS = (
         minimum=0.0,
         maximum=1.0,
         help="Consensus below this confidence goes to the review queue.",
-        form=FormInput(message="The review threshold is a confidence from 0 to 1."),
+        form=FormInput(
+            message="The review threshold is a confidence from 0 to 1.",
+            label="Review below confidence",
+            help=(
+                "A consensus less sure than this (0 to 1) gets no final label until a "
+                "reviewer decides."
+            ),
+            anchor="threshold",
+            step=0.01,
+            fill_in=True,
+        ),
     ),
 )

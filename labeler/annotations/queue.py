@@ -40,7 +40,7 @@ from labeler.images.models import Image
 from labeler.projects.models import GridMode, Project
 
 MAX_ATTEMPTS = 20
-MAX_PAGE_SIZE = 48  # the most images one grid page asks for (the largest grid_size)
+MAX_PAGE_SIZE = 48  # the most images one grid page asks for (grid_size's maximum)
 # The most image ids a client may exclude from one request. A client excludes what it has
 # leased and not yet saved (the deck or the page on screen and the page ahead, and its
 # outbox), at most a few hundred; every id costs each candidate statement a parameter.

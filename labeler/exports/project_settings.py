@@ -16,6 +16,17 @@ SETTINGS = (
             "images' positions in every format that carries metadata (JSON, JSON Lines, CSV, "
             "COCO, Label Studio, Hugging Face's metadata.csv); by default they are left out."
         ),
+        form=FormInput(
+            label="Keep photos' metadata in exports",
+            help=(
+                "Exported image files keep their EXIF, XMP and IPTC: where a photo was taken "
+                "(GPS), the camera, its owner; JSON, CSV and COCO exports carry each image's GPS "
+                "position. Off, they are left out (the orientation is kept); annotators only "
+                "ever see copies without it."
+            ),
+            anchor="keep-metadata",
+            order=1,
+        ),
     ),
     ProjectSetting(
         name="export_keep_days",
@@ -33,7 +44,17 @@ SETTINGS = (
             "null: the server's LABELER_EXPORT_KEEP_DAYS (14 by default)."
         ),
         form=FormInput(
-            message="Keep exports from 1 to 3650 days, or leave it empty.", blank_is_null=True
+            message="Keep exports from 1 to 3650 days, or leave it empty.",
+            blank_is_null=True,
+            label="Keep finished exports (days)",
+            help=(
+                "Export files (which hold the images and their labels) are deleted this many "
+                "days after they were written. Empty: the server's days (14 unless its "
+                "administrator changed them)."
+            ),
+            anchor="export-days",
+            placeholder="the server's",
+            order=5,
         ),
     ),
 )

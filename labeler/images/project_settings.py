@@ -4,6 +4,7 @@ blurred, and the distance of near-duplicates."""
 from __future__ import annotations
 
 from labeler import jobs
+from labeler.images.duplicates.groups import max_distance_setting
 from labeler.images.face_regions import project_faces_hide
 from labeler.projects.models import Project
 from labeler.projects.settings_registry import FormInput, ProjectSetting
@@ -39,6 +40,28 @@ DUPLICATE_DISTANCE_FORM_WORDS = (
     "-1 for no grouping, or empty for the server's distance."
 )
 
+
+def server_distance() -> str:
+    """The server's distance, shown in an empty input of the settings page."""
+    return str(max_distance_setting())
+
+
+def duplicate_distance_page_help() -> str:
+    """The settings page's words on the distance, naming the server's."""
+    server = max_distance_setting()
+    return (
+        "Images whose perceptual hashes differ in at most this many of 64 bits are grouped "
+        "as near-duplicates: kept on one side of every split, sent to review when their "
+        f"labels differ. 0 to {DUPLICATE_DISTANCE_MAX} (the most the index finds without "
+        "reading every image). A picture on a plain background (a digit, a scanned sign, a "
+        "product shot) is hashed framed on its subject and must also pass a 256-bit check, "
+        "so the default suits small images alike by nature too (on 5,000 MNIST digits at 7 "
+        "bits: 97% of copies found, 0.4% of digits grouped). -1: no grouping in this "
+        f"project. Empty: the server's distance ({server}{': off' if server < 0 else ''}). "
+        "A change regroups the project's images in the background."
+    )
+
+
 SETTINGS = (
     ProjectSetting(
         name="strip_metadata_on_ingest",
@@ -51,6 +74,17 @@ SETTINGS = (
             "and IPTC (capture time and camera are still recorded), and take no position "
             "from an import's labels file; off: byte for byte. Images already stored are "
             "not changed."
+        ),
+        form=FormInput(
+            label="Remove photos' location and identifying metadata when they are added",
+            help=(
+                "New uploads and imports are stored without their GPS position, camera serial "
+                "numbers, owner and other EXIF, XMP and IPTC (a JPEG's pixels are kept bit for "
+                "bit). Their capture time and camera are still recorded for filtering. Off, "
+                "the originals are stored byte for byte. Images already stored are not changed."
+            ),
+            anchor="strip-metadata",
+            order=2,
         ),
     ),
     ProjectSetting(
@@ -65,6 +99,17 @@ SETTINGS = (
             "were sent, for leads and admins only. Turning it on finds the faces of the "
             "images already stored; until an image's faces are found its copies are not "
             "shown to those who see no originals."
+        ),
+        form=FormInput(
+            label="Blur faces",
+            help=(
+                "The worker finds the faces in every image and blurs them in every copy "
+                "annotators and reviewers see and in every export; you correct the boxes on "
+                "each image's page. Originals stay as they were sent, for leads and admins "
+                "only. Turning it on finds the faces of the images already stored; until an "
+                "image's are found it is not shown to annotators."
+            ),
+            order=3,
         ),
         on_change=faces_refresh_soon,
     ),
@@ -96,6 +141,9 @@ SETTINGS = (
             message=DUPLICATE_DISTANCE_FORM_WORDS,
             invalid=DUPLICATE_DISTANCE_FORM_WORDS,
             blank_is_null=True,
+            label="Near-duplicate distance (bits)",
+            help=duplicate_distance_page_help,
+            placeholder=server_distance,
         ),
         on_change=duplicates_regroup_soon,
     ),

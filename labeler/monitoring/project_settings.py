@@ -18,7 +18,15 @@ SETTINGS = (
             "The drift check compares the predictions served in this many past hours with "
             "the current model's test images."
         ),
-        form=FormInput(message="The drift check's window is a whole number of hours, 1 to 720."),
+        form=FormInput(
+            message="The drift check's window is a whole number of hours, 1 to 720.",
+            label="Drift check window (hours)",
+            help=(
+                "The drift check compares the predictions served in this many past hours with "
+                "the current model's test images."
+            ),
+            anchor="drift-window",
+        ),
     ),
     ProjectSetting(
         name="drift_minimum_count",
@@ -30,7 +38,10 @@ SETTINGS = (
         maximum=100_000,
         help="A scheduled drift check runs once the window holds this many served predictions.",
         form=FormInput(
-            message="The drift check needs a whole number of predictions, 20 to 100000."
+            message="The drift check needs a whole number of predictions, 20 to 100000.",
+            label="Drift check after (served predictions)",
+            help="A scheduled drift check runs once the window holds this many served predictions.",
+            anchor="drift-count",
         ),
     ),
     ProjectSetting(
@@ -49,6 +60,10 @@ SETTINGS = (
             name="drift_false_alarm_percent",
             scale=100,
             message="The drift check's false-alarm rate is a percentage from 0.1 to 10.",
+            label="Drift false-alarm rate (%)",
+            help="The chance of a drift alarm when nothing changed (its three tests together).",
+            anchor="drift-rate",
+            step=0.1,
         ),
     ),
 )

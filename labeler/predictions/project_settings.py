@@ -28,7 +28,15 @@ SETTINGS = (
         default=ActiveLearning.MARGIN.value,
         label="active learning strategy",
         help="How the model's uncertainty orders the annotation queue.",
-        form=FormInput(message="Choose random, least confidence, margin or entropy."),
+        form=FormInput(
+            message="Choose random, least confidence, margin or entropy.",
+            label="Queue order",
+            help=(
+                "Once a model exists, annotators get the images it is least sure of first: "
+                "least confidence, smallest margin between the two likeliest labels, or "
+                "highest entropy. Random ignores the model."
+            ),
+        ),
     ),
     ProjectSetting(
         name="active_learning_random_share",
@@ -43,6 +51,12 @@ SETTINGS = (
             name="random_percent",
             scale=100,
             message="The random share of the queue is a percentage from 0 to 100.",
+            label="Random share of the queue (%)",
+            help=(
+                "Queue positions given to random images, so that the labels stay "
+                "representative of the whole set."
+            ),
+            anchor="random",
         ),
     ),
     ProjectSetting(
@@ -57,6 +71,12 @@ SETTINGS = (
         form=FormInput(
             message="Retrain after a number of new final labels: 0 or more (0: never).",
             invalid="Retrain after a whole number of new final labels (0: never).",
+            label="Retrain after new final labels",
+            help=(
+                "A new model is trained by itself once this many final labels were added "
+                "since the last training; 0: only when a lead asks."
+            ),
+            anchor="retrain",
         ),
     ),
     ProjectSetting(
@@ -93,6 +113,13 @@ SETTINGS = (
             name="test_percent",
             scale=100,
             message="The test set's share is a percentage from 5 to 50.",
+            label="Held-out test set (%)",
+            help=(
+                "This share of each label's final-labelled images (5 to 50) is never trained "
+                "on: every model is scored and compared on it. Images keep their side for "
+                "good; a change applies to images labelled after it."
+            ),
+            anchor="test",
         ),
     ),
     ProjectSetting(
@@ -108,6 +135,12 @@ SETTINGS = (
             name="check_percent",
             scale=100,
             message="The spot-check rate is a percentage from 0 to 100.",
+            label="Spot checks of machine labels (%)",
+            help=(
+                "Of the machine labels a reviewer confirms, the share still sent to "
+                "annotators blind, to measure how often the model is wrong."
+            ),
+            anchor="check",
         ),
     ),
     ProjectSetting(
@@ -126,6 +159,13 @@ SETTINGS = (
             name="holdback_percent",
             scale=100,
             message="The share of images shown without a suggestion is a percentage from 0 to 100.",
+            label="Images shown without a suggestion (%)",
+            help=(
+                "The model's suggestion is held back on this share of images, so that spot "
+                "checks look like any other image and you can see how much suggestions sway "
+                "annotators."
+            ),
+            anchor="holdback",
         ),
     ),
     ProjectSetting(
@@ -147,6 +187,13 @@ SETTINGS = (
             message=(
                 "The lowest pre-selected suggestion confidence is a percentage from 0 to 100."
             ),
+            label="Pre-select suggestions from (% confidence)",
+            help=(
+                "A suggestion at least this confident is pre-selected, so Enter accepts it; a "
+                "less confident one is shown but not selected, and the annotator picks the "
+                "label."
+            ),
+            anchor="preselect",
         ),
     ),
 )

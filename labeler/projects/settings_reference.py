@@ -1,4 +1,5 @@
-"""The settings reference (docs/settings.md), written from the settings' declarations."""
+"""The settings reference (the docs site's settings page, written at its build by
+``docs_hooks/settings_reference.py``), made from the settings' declarations."""
 
 from __future__ import annotations
 
@@ -21,10 +22,11 @@ INTRODUCTION = """\
 Each setting is declared once, by the layer that reads it, in
 `labeler/<layer>/project_settings.py`: its type, default, bounds or choices, help, the
 settings page's input and what follows a change. The REST API's fields
-(`ProjectWriteSerializer`), the settings page's inputs (`ProjectForm`), the services'
-validation and the follow-ups of `flows.project_update` are made from these
-declarations, and so is this page: `manage.py settings_reference` prints it, and a test
-fails when it differs from the declarations. The values are stored on the project's row.
+(`ProjectWriteSerializer`), the settings page's inputs (`ProjectForm`, drawn by
+`templates/projects/setting_field.html`), the services' validation and the follow-ups of
+`flows.project_update` are made from these declarations, and so is this page:
+`manage.py settings_reference` prints it, and the docs' build writes it from that. The
+values are stored on the project's row.
 
 Percentages on the settings page are fractions (0 to 1) in the API. A setting left out
 of a change keeps its value.

@@ -3,9 +3,10 @@
 A layer above ``projects`` declares its settings in its own ``project_settings`` module
 (type, default, bounds or choices, help, how the settings page asks for it, what follows
 a change) and registers them from its app's ``ready()``. The REST serializer, the settings
-form, the services' validation, the follow-ups of ``labeler.flows.project_update`` and the
-settings reference (``docs/settings.md``) are all made from these declarations, as
-Zulip makes its realm settings from ``Realm.property_types``.
+form and the inputs the page draws, the services' validation, the follow-ups of
+``labeler.flows.project_update`` and the settings reference (``manage.py
+settings_reference``) are all made from these declarations, as Zulip makes its realm
+settings from ``Realm.property_types``.
 
 The values are stored in columns of ``Project`` (storage only: no help, no bounds there).
 """
@@ -48,6 +49,7 @@ class SettingsSection:
     title: str
     purpose: str  # one sentence, shown beside the title while the section is folded
     folded: bool = True  # asked up front (False) or folded away with its defaults
+    columns: int = 1  # the section's inputs side by side: 1, 2 or 3 a row
 
 
 # The settings page's sections, in page order. Each setting names its own; a section may
@@ -68,31 +70,37 @@ SECTIONS = (
         "labelling",
         "How annotators label",
         "One image at a time, or a page of thumbnails labelled together (grid labelling).",
+        columns=2,
     ),
     SettingsSection(
         "overlap",
         "More people where they disagree",
         "Images start with the number of people above and get more while those disagree.",
+        columns=3,
     ),
     SettingsSection(
         "review",
         "Final labels and review",
         "How the final label is decided, and when a reviewer decides instead.",
+        columns=2,
     ),
     SettingsSection(
         "gold",
         "Gold images and qualification",
         "Images with known answers score annotators, test newcomers and pause those who slip.",
+        columns=2,
     ),
     SettingsSection(
         "model",
         "Model in the loop",
         "When the model retrains, how it orders the queue, how far its suggestions are checked.",
+        columns=2,
     ),
     SettingsSection(
         "training",
         "Training",
         "The model's architecture, image size, epochs, label check and augmentation.",
+        columns=3,
     ),
     SettingsSection(
         "duplicates",
@@ -113,9 +121,19 @@ SECTIONS = (
 SECTION_KEYS = tuple(section.key for section in SECTIONS)
 
 
+PageText = str | Callable[[], str]  # a text, or a function giving it when the page is drawn
+
+
 @dataclass(frozen=True)
 class FormInput:
-    """How the settings page asks for a setting (Django form field derived from it)."""
+    """How the settings page asks for a setting: the Django form field and the input drawn
+    (``templates/projects/setting_field.html``) are both made from it.
+
+    A whole number or a number is a number input (its bounds, scaled, its min and max), a
+    bool a checkbox, a choice a list (``widget="radio"``: radio buttons, each choice with
+    its words from ``choice_help``). ``label`` and ``help`` are the page's words, in its
+    units (a percentage, empty for null) where the declaration's ``help`` is the API's.
+    """
 
     name: str | None = None  # the input's name where it is not the setting's
     scale: int = 1  # 100: a percentage on the page, a fraction stored
@@ -123,6 +141,15 @@ class FormInput:
     invalid: str | None = None  # shown for a value that is no number; Django's by default
     required: str | None = None  # the input is required, with this message when empty
     blank_is_null: bool = False  # an empty input sets null; left out, the value is kept
+    label: str = ""  # the input's label (a radio group's legend, a checkbox's words)
+    help: PageText = ""  # the words under the input; `code` in backticks
+    anchor: str = ""  # the ids of its help and message: "<anchor>-help"; the name's by default
+    step: float = 1  # a number input's step, in the page's units
+    fill_in: bool = False  # the browser asks for a value (empty would keep the stored one)
+    placeholder: PageText = ""  # shown in an empty number input
+    widget: Literal["select", "radio"] = "select"  # how a choice is asked for
+    choice_help: tuple[tuple[str, str], ...] = ()  # (value, words) beside a radio choice
+    order: int = 0  # its place in its section, lower first; alike: the settings' order
 
 
 @dataclass(frozen=True)

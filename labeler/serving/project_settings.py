@@ -15,6 +15,14 @@ SETTINGS = (
         maximum=3650,
         label="days served predictions are kept",
         help="Each prediction the API served is kept this many days, then deleted.",
-        form=FormInput(message="Keep served predictions from 1 to 3650 days."),
+        form=FormInput(
+            message="Keep served predictions from 1 to 3650 days.",
+            label="Keep served predictions (days)",
+            help=(
+                "Each prediction the prediction API served (its input's hash, the answer, who "
+                "asked) is kept this many days, then deleted."
+            ),
+            anchor="served-days",
+        ),
     ),
 )

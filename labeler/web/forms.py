@@ -26,6 +26,7 @@ from labeler.projects.settings_registry import (
     SettingsSection,
     project_settings,
 )
+from labeler.web.setting_fields import GRIDS, SettingField
 
 LABEL_PARTS = ("id", "name", "group", "color", "hotkey")
 NEW_PROJECT_LABEL_ROWS = 2  # a single-label project needs at least two labels
@@ -125,11 +126,19 @@ class UploadedFilesField(forms.Field):
 
 @dataclass(frozen=True)
 class Fold:
-    """A folded section of the settings page: its declaration, its template, whether open."""
+    """A folded section of the settings page: its declaration, its templates (its own,
+    where it has inputs of the page's own, else the settings' grid), whether it is open,
+    and its settings' inputs."""
 
     section: SettingsSection
-    template: str
+    templates: tuple[str, ...]
     open: bool
+    fields: list[SettingField]
+
+    @property
+    def grid(self) -> str:
+        """The class that sets its inputs side by side (none: one a row)."""
+        return GRIDS.get(self.section.columns, "")
 
 
 def bounded_number(maximum: float, message: str) -> forms.FloatField:
@@ -331,12 +340,23 @@ class ProjectForm(DomainForm):
         sections["instructions"] = "instructions"
         return sections
 
+    def setting_fields(self, section: str) -> list[SettingField]:
+        """The inputs of a section's settings, in their declared order on the page."""
+        settings = [setting for setting in page_settings() if setting.section == section]
+        settings.sort(key=lambda setting: setting.form.order if setting.form else 0)
+        return [SettingField(setting, self[setting_input(setting)]) for setting in settings]
+
     def folds(self) -> list[Fold]:
         """The folded sections in page order, those with an error after a post open."""
         sections = self.input_sections()
         with_errors = {sections.get(name) for name in self.errors} if self.is_bound else set()
         return [
-            Fold(section, f"projects/sections/{section.key}.html", section.key in with_errors)
+            Fold(
+                section,
+                (f"projects/sections/{section.key}.html", "projects/setting_fields.html"),
+                section.key in with_errors,
+                self.setting_fields(section.key),
+            )
             for section in SECTIONS
             if section.folded
         ]

@@ -16,17 +16,14 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from labeler import flows
 from labeler.annotations.accounts import MoveReport, imported_account
-from labeler.annotations.project_settings import MAX_OVERLAP
 from labeler.annotations.selectors import annotation_counts_by_annotator, project_progress
 from labeler.errors import DomainError, ValidationFailed
-from labeler.images.duplicates.groups import max_distance_setting
 from labeler.images.pixels.files import ALLOWED_FORMATS
-from labeler.images.project_settings import DUPLICATE_DISTANCE_MAX
 from labeler.imports.applying.accounts import imported_account_link
 from labeler.projects import selectors, services
 from labeler.projects.hotkeys import DIGITS
 from labeler.projects.labels import PALETTE
-from labeler.projects.models import ActiveLearning, ConsensusMethod, Membership, Project, Role
+from labeler.projects.models import Membership, Project, Role
 from labeler.web.forms import ARCHITECTURE_CHOICES, MemberAddForm, MemberRoleForm, ProjectForm
 from labeler.web.invitations import members_invite_action, members_invite_context
 from labeler.web.pages import page_project, page_user
@@ -134,17 +131,13 @@ def _project_form(request: HttpRequest, form: ProjectForm, project: Project | No
     context = {
         "form": form,
         "project": project,
+        "essentials": form.setting_fields("essentials"),
         "folds": form.folds(),
         "files_dropped": form.is_bound and bool(request.FILES),
         "label_rows": form["labels"].value() or [],
-        "max_overlap": MAX_OVERLAP,
         "palette": PALETTE,
         "hotkeys": DIGITS,
-        "consensus_methods": ConsensusMethod.choices,
-        "active_learning_choices": ActiveLearning.choices,
         "architectures": ARCHITECTURE_CHOICES,
-        "server_duplicate_distance": max_distance_setting(),
-        "max_duplicate_distance": DUPLICATE_DISTANCE_MAX,
         "formats": ", ".join(sorted(ALLOWED_FORMATS)),
         "max_image_mb": settings.LABELER_MAX_IMAGE_BYTES // (1024 * 1024),
         "max_files": settings.LABELER_MAX_FILES_PER_REQUEST,

@@ -19,6 +19,15 @@ SETTINGS = (
             "past this many images: once as it crosses upward, again only after it fell "
             "back to this size or below. 0 announces nothing."
         ),
-        form=FormInput(message="The review queue's alert size is a whole number, 0 or more."),
+        form=FormInput(
+            message="The review queue's alert size is a whole number, 0 or more.",
+            label="Announce a review queue longer than",
+            help=(
+                "Webhooks subscribed to `review_queue.above` hear once when the review queue "
+                "grows past this many images, and again only after it fell back. 0 announces "
+                "nothing."
+            ),
+            anchor="alert-size",
+        ),
     ),
 )

@@ -25,7 +25,7 @@ const { data, labels } = readPageData("workspace-data");
 const multi = data.project.multi_label;
 // A suggestion at least this confident is pre-selected (Enter accepts it); a less
 // confident one is only shown, so that Enter never accepts a coin flip.
-const preselectFrom = Number(data.project.suggestion_preselect ?? 0);
+const preselectFrom = data.project.suggestion_preselect;
 const preselected = (suggestion) => !!suggestion && suggestion.confidence >= preselectFrom;
 const HISTORY_SIZE = 200;
 // One image at a time, or a page of them (grid/): as the project allows and the annotator chose.

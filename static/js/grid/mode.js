@@ -13,7 +13,7 @@ const SAVE_WAIT_MS = 10000; // the longest a switch waits for the outbox before 
 
 /** "grid" or "single": what the page shows now. */
 export function workspaceMode(data) {
-  const setting = data.project.grid_mode || "off";
+  const setting = data.project.grid_mode;
   if (setting === "always") return "grid";
   if (setting !== "choice") return "single";
   try {

@@ -64,7 +64,7 @@ export function startGrid({ data, labels, outbox, enqueue, progress, announce, p
   const clock = createClock({ isRunning: () => !!state.page });
   const pages = createPages({
     url: data.urls.page,
-    size: data.project.grid_size || 24,
+    size: data.project.grid_size, // within its declared bounds, checked when stored
     preselected,
     onRetry: (text) => outbox.renderStatus(text),
   });

@@ -17,9 +17,6 @@ import { MOVING_KEYS, movedIndex, rovingFocus } from "../lib/tile-grid.js";
 import { isHuman } from "./panel.js";
 import { consensusIds, renderPanel, renderTiles, sortByGroup, tile, votes } from "./grid-view.js";
 
-const MAX_SIZE = 48;
-const DEFAULT_SIZE = 24;
-
 /**
  * data and labels are the page's; state is the review page's (reason, decided, skipped,
  * generation, counts); outbox sends the decisions (an op with page: true is a batch);
@@ -27,7 +24,8 @@ const DEFAULT_SIZE = 24;
  * announce(text) speaks; emptyText() says why the queue is empty.
  */
 export function createReviewGrid({ data, labels, state, outbox, setCounts, bumpCount, announce, emptyText }) {
-  const size = Math.max(1, Math.min(MAX_SIZE, Number(data.project.grid_size) || DEFAULT_SIZE));
+  // The project's grid_size, within the bounds its declaration sets (checked when stored).
+  const size = data.project.grid_size;
   const multi = data.project.multi_label;
   const grid = {
     items: [],

@@ -12,7 +12,7 @@ from labeler.projects.settings_reference import settings_reference_markdown
 class Command(BaseCommand):
     help = (
         "Print the reference of every project setting (type, default, values, settings "
-        "page input, what follows a change) as Markdown; docs/settings.md is its output."
+        "page input, what follows a change) as Markdown; the docs' settings page is its output."
     )
 
     def handle(self, *args: Any, **options: Any) -> None:
