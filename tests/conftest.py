@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Callable, Iterator
 
@@ -20,9 +21,22 @@ from tests.audit_support import audit_table_empty
 from tests.factories import ProjectFactory, UserFactory, add_member, image_bytes
 from tests.reliability.conftest import PrivateRedis
 
-# Every run ends with what it skipped, grouped by why (tests/skipped_summary.py); the
-# single sign-on tests' provider (tests/oidc_provider/fixtures.py).
-pytest_plugins = ["tests.skipped_summary", "tests.oidc_provider.fixtures"]
+# Every run ends with what it skipped, grouped by why (tests/skipped_summary.py), and the
+# tests over 20 s not marked slow (tests/slow_summary.py); the single sign-on tests'
+# provider (tests/oidc_provider/fixtures.py).
+pytest_plugins = ["tests.skipped_summary", "tests.slow_summary", "tests.oidc_provider.fixtures"]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Each pytest-xdist worker keeps to a core of its own, with whatever it starts (live
+    servers, Chromium, benchmarks' processes): torch's threads then match the cores the
+    process may use (``worker.ml.device.cores``) instead of every worker spinning a
+    thread per core of the machine on the same cores."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    allowed = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    if worker.startswith("gw") and 1 < count <= len(allowed):
+        os.sched_setaffinity(0, {allowed[int(worker[2:]) % len(allowed)]})
 
 
 @pytest.fixture(autouse=True)

@@ -10,8 +10,29 @@ import tempfile
 os.environ.setdefault("DEBUG", "1")
 os.environ.setdefault("SECRET_KEY", "test-secret-key-" + "t" * 40)
 
-from labeler.settings import *  # noqa: F403
-from labeler.settings import _CSP_POLICY, DATABASES
+
+def _redis_url_of_worker(url: str, worker: str) -> str:
+    """The Redis database of one pytest-xdist worker: the URL's, plus the worker's number.
+
+    The broker tests start Celery workers that consume the default queue: two test
+    processes on one database would run each other's tasks against the wrong test
+    database. Each pytest process (gw0, gw1, ...) gets a database of its own, as it gets
+    a PostgreSQL database of its own (pytest-django's test_<name>_gw<n>).
+    """
+    if not url or not worker.startswith("gw"):
+        return url
+    base, _, number = url.rpartition("/")
+    first = int(number) if number.isdigit() else 0
+    return f"{base}/{first + int(worker[2:])}"
+
+
+if os.environ.get("REDIS_URL"):
+    os.environ["REDIS_URL"] = _redis_url_of_worker(
+        os.environ["REDIS_URL"], os.environ.get("PYTEST_XDIST_WORKER", "")
+    )
+
+from labeler.settings import *  # noqa: E402, F403
+from labeler.settings import _CSP_POLICY, DATABASES  # noqa: E402
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # Tasks run in-process; the tests that need the real Redis broker set it themselves.

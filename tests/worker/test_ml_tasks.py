@@ -180,8 +180,13 @@ def test_new_uploads_are_prelabelled_from_the_inputs_kept_with_their_thumbnails(
 
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
-# A Redis database of its own, so no other test's worker takes these tasks (nor we theirs).
-BROKER_URL = REDIS_URL.rsplit("/", 1)[0] + "/11" if REDIS_URL else ""
+# A Redis database of its own, so no other test's worker takes these tasks (nor we theirs):
+# ten past the test process's own (tests/settings.py gives each pytest worker one).
+BROKER_URL = (
+    REDIS_URL.rsplit("/", 1)[0] + f"/{int(REDIS_URL.rsplit('/', 1)[1] or 0) + 10}"
+    if REDIS_URL
+    else ""
+)
 
 
 @pytest.fixture
