@@ -11,7 +11,7 @@ PORT ?= 8000
 #   make run TORCH_SPEC="torch==2.14.1 torchvision==0.29.1 --index-url https://download.pytorch.org/whl/cpu"
 TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
 
-.PHONY: run test test-servers test-postgres test-label-studio fuzz lint format setup docs docs-serve demo worker-cpu worker-gpu worker-serve beat check-deploy compose-config clean bench-agreement bench-training bench-prelabel bench-active-learning bench-export bench-load bench-uploads bench-photos bench-label-paint bench-grid bench-photo-models bench-adaptive-overlap bench-duplicates bench-label-errors bench-browse bench-bulk bench-audit bench-imports bench-scorecard bench-slices bench-predict
+.PHONY: run test test-postgres test-embedded test-sqlite label-studio-venv test-label-studio fuzz lint format setup docs docs-serve demo worker-cpu worker-gpu worker-serve beat check-deploy compose-config clean bench-agreement bench-training bench-prelabel bench-active-learning bench-export bench-load bench-uploads bench-photos bench-label-paint bench-grid bench-photo-models bench-adaptive-overlap bench-duplicates bench-label-errors bench-browse bench-bulk bench-audit bench-imports bench-scorecard bench-slices bench-predict
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,45 +33,54 @@ run: setup
 	DEBUG=1 $(BIN)/python manage.py load_demo --host $(HOST) --port $(PORT)
 	DEBUG=1 $(BIN)/python manage.py runserver $(HOST):$(PORT)
 
-## The whole suite: on PostgreSQL when DATABASE_URL points at one, on SQLite otherwise.
-## On SQLite the tests that need PostgreSQL or Redis skip; a second, short pass then runs
-## them on the servers at their default addresses when these answer (test-servers below;
-## TEST_SERVERS=no leaves it out). Every run ends listing what it skipped and why.
-## PYTEST_ARGS: more arguments for pytest, in both passes.
-test: setup
-	@status=0; $(BIN)/pytest $(PYTEST_ARGS) || status=$$?; \
-	case "$$DATABASE_URL" in postgres*) ;; *) [ "$(TEST_SERVERS)" = no ] || \
-		$(MAKE) --no-print-directory test-servers || status=$$?;; esac; \
-	exit $$status
-
-# The servers the second pass and test-postgres use: PostgreSQL with trust auth (pytest
-# creates test_test there) and Redis database 1 (the login-throttle tests use 0).
-TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test
+# The servers the production-shape pass uses: PostgreSQL with trust auth (each pytest
+# worker creates test_test_gw<n> there) and Redis from database 1 up, one database per
+# worker (tests/settings.py). DATABASE_URL, when it names a PostgreSQL, is taken instead.
+TEST_DATABASE_URL ?= $(if $(filter postgres%,$(DATABASE_URL)),$(DATABASE_URL),postgres://postgres@127.0.0.1:5432/test)
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/1
+# pytest-xdist: one process per core, each with a database of its own and pinned to its
+# core (tests/conftest.py); a test module's tests stay in one process, so that what a
+# module seeds once serves all of them. TEST_WORKERS=0 runs in one process.
+TEST_WORKERS ?= auto
+XDIST = $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadscope)
 # Exits 0 when the server of a URL answers on its port (or the default port after the URL).
 ANSWERS = $(BIN)/python -c "import socket, sys, urllib.parse as u; a = u.urlsplit(sys.argv[1]); \
 	socket.create_connection((a.hostname, a.port or int(sys.argv[2])), 2).close()"
 
-## The tests a run on SQLite skips for want of PostgreSQL or Redis (marked postgres or
-## redis), on TEST_DATABASE_URL and TEST_REDIS_URL; said, and left out, when PostgreSQL
-## does not answer (the Redis tests skip, listed, when Redis does not).
-test-servers: setup
-	@if ! $(ANSWERS) $(TEST_DATABASE_URL) 5432 2>/dev/null; then \
-		echo "!! No PostgreSQL answers at $(TEST_DATABASE_URL): the tests that need it or Redis did not run (make test-servers once it does)."; \
-		exit 0; fi; \
-	redis=; if $(ANSWERS) $(TEST_REDIS_URL) 6379 2>/dev/null; then redis=$(TEST_REDIS_URL); fi; \
-	echo "== The tests that need PostgreSQL or Redis, on $(TEST_DATABASE_URL) $${redis:-(no Redis answers)}"; \
-	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$$redis $(BIN)/pytest -m "postgres or redis" $(PYTEST_ARGS); \
-	status=$$?; [ $$status -ne 5 ] || status=0; exit $$status
+## The whole suite. Where PostgreSQL answers (TEST_DATABASE_URL): all of it once in the
+## production shape, on PostgreSQL and Redis (test-postgres), then what behaves
+## differently on the embedded default, on SQLite with tasks in-process (test-embedded:
+## the tests marked embedded). Where none answers: all of it on SQLite (test-sqlite).
+## TEST_SERVERS=no takes the SQLite run whatever answers. Every run ends listing what it
+## skipped and why, its slowest tests and any test over 20 s not marked slow.
+## PYTEST_ARGS: more arguments for pytest, in every pass.
+test: setup
+	@if [ "$(TEST_SERVERS)" != no ] && $(ANSWERS) $(TEST_DATABASE_URL) 5432 2>/dev/null; then \
+		status=0; \
+		$(MAKE) --no-print-directory test-postgres || status=$$?; \
+		$(MAKE) --no-print-directory test-embedded || status=$$?; \
+		exit $$status; \
+	fi; \
+	[ "$(TEST_SERVERS)" = no ] || echo "!! No PostgreSQL answers at $(TEST_DATABASE_URL): the whole suite on SQLite."; \
+	$(MAKE) --no-print-directory test-sqlite
 
-## The whole suite on PostgreSQL and Redis (TEST_DATABASE_URL, TEST_REDIS_URL), as CI's
-## second pass: less what runs alike on either database, which the SQLite pass covers (the
-## model code on arrays, the docs' examples, the benchmarks' small runs, the browser tests).
+## The whole suite on PostgreSQL and Redis (TEST_DATABASE_URL, TEST_REDIS_URL): the
+## production shape. The Redis tests skip, listed, when no Redis answers.
 test-postgres: setup
-	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(BIN)/pytest \
-		--ignore=tests/worker/ml --ignore=tests/docs --ignore=tests/browser \
-		--ignore=tests/bench/test_model_benchmarks.py --ignore=tests/bench/test_prelabel.py \
-		$(PYTEST_ARGS)
+	@redis=; if $(ANSWERS) $(TEST_REDIS_URL) 6379 2>/dev/null; then redis=$(TEST_REDIS_URL); fi; \
+	echo "== The whole suite on $(TEST_DATABASE_URL) and $${redis:-no Redis (none answers at $(TEST_REDIS_URL))}"; \
+	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$$redis $(BIN)/pytest $(XDIST) $(PYTEST_ARGS)
+
+## What behaves differently on the embedded default (tests marked embedded: SQLite's forms
+## of the raw SQL and its triggers, tasks run in-process, the first run), on SQLite.
+test-embedded: setup
+	@echo "== What differs on the embedded default: SQLite, tasks in-process (-m embedded)"
+	@env -u DATABASE_URL -u REDIS_URL -u CELERY_BROKER_URL $(BIN)/pytest -m embedded $(XDIST) $(PYTEST_ARGS)
+
+## The whole suite on SQLite, tasks in-process: what a machine without the servers runs.
+test-sqlite: setup
+	@echo "== The whole suite on SQLite, tasks in-process"
+	@env -u DATABASE_URL -u REDIS_URL -u CELERY_BROKER_URL $(BIN)/pytest $(XDIST) $(PYTEST_ARGS)
 
 ## The round trips through a real Label Studio (tests marked label_studio, which `make test`
 ## skips): Label Studio in a virtualenv of its own (its Django never meets ours), started
@@ -83,6 +92,8 @@ $(LABEL_STUDIO_VENV)/.installed:
 	$(LABEL_STUDIO_VENV)/bin/pip install --quiet --upgrade pip
 	$(LABEL_STUDIO_VENV)/bin/pip install --quiet $(LABEL_STUDIO_SPEC)
 	touch $@
+
+label-studio-venv: $(LABEL_STUDIO_VENV)/.installed
 
 test-label-studio: setup $(LABEL_STUDIO_VENV)/.installed
 	LABELER_LABEL_STUDIO=$(LABEL_STUDIO_VENV)/bin/label-studio \

@@ -6,7 +6,7 @@ how many tests, what they need, why they did not get it, and the command that ru
 
 It also marks the tests that ask for PostgreSQL or Redis through the shared fixtures
 (``needs_postgres``, ``redis_worker``), so ``-m "postgres or redis"`` selects every test a
-run on SQLite skips for want of them (``make test-servers``).
+run on SQLite skips for want of them.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ class Group:
 
     pattern: str
     needs: str
-    server: bool  # a server `make test` starts a second pass for, when it answers
+    server: bool  # a server `make test` runs the whole suite on, when it answers
 
     def why(self) -> str:
         if self.needs == "PostgreSQL":
@@ -37,14 +37,14 @@ class Group:
             said = "is not set" if not url else "is not a PostgreSQL URL"
             return (
                 f"DATABASE_URL {said}, so the suite ran on SQLite; `make test` runs them "
-                "when PostgreSQL answers on 127.0.0.1:5432 (make test-servers), "
-                "make test-postgres runs the whole suite on it"
+                "when PostgreSQL answers on 127.0.0.1:5432: the whole suite there (make "
+                "test-postgres)"
             )
         if self.needs == "Redis":
             said = "is not set" if not os.environ.get("REDIS_URL") else "names no Redis answering"
             return (
                 f"REDIS_URL {said}; `make test` runs them when Redis answers on "
-                "127.0.0.1:6379 (make test-servers)"
+                "127.0.0.1:6379 (make test-postgres)"
             )
         return ""
 

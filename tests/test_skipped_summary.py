@@ -77,10 +77,10 @@ def test_the_run_ends_with_its_skips_grouped_by_reason(tmp_path: Path) -> None:
     start = next(n for n, line in enumerate(lines) if "7 skipped, by reason" in line)
     assert lines[start + 1 : start + 6] == [
         "SKIPPED 3 tests that need PostgreSQL: DATABASE_URL is not set, so the suite ran on "
-        "SQLite; `make test` runs them when PostgreSQL answers on 127.0.0.1:5432 (make "
-        "test-servers), make test-postgres runs the whole suite on it",
+        "SQLite; `make test` runs them when PostgreSQL answers on 127.0.0.1:5432: the whole "
+        "suite there (make test-postgres)",
         "SKIPPED 1 test that needs Redis: REDIS_URL is not set; `make test` runs them when "
-        "Redis answers on 127.0.0.1:6379 (make test-servers)",
+        "Redis answers on 127.0.0.1:6379 (make test-postgres)",
         "SKIPPED 1 test that needs a CUDA GPU: needs a CUDA GPU",
         "SKIPPED 1 test that needs a Python package that is not installed: could not import "
         "'no_such_package_anywhere': No module named 'no_such_package_anywhere'",
@@ -105,6 +105,6 @@ def test_a_run_that_skips_nothing_says_nothing_more(tmp_path: Path) -> None:
 def test_the_tests_that_ask_for_a_server_are_marked(
     tmp_path: Path, marker: str, selected: int
 ) -> None:
-    """`make test-servers` selects them with -m "postgres or redis"."""
+    """-m "postgres or redis" selects every test a run on SQLite skips for want of them."""
     out = run(tmp_path, "-m", marker)
     assert f"{selected} skipped" in out and f"{8 - selected} deselected" in out

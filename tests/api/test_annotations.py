@@ -13,6 +13,9 @@ from tests.conftest import client_for
 from tests.factories import ProjectFactory, UserFactory, add_member, annotation_submit, hold
 from tests.rows import row_counts
 
+# SQL, triggers or task running that differ on the embedded default: run there too.
+pytestmark = pytest.mark.embedded
+
 
 @pytest.fixture
 def url(project) -> str:

@@ -18,7 +18,7 @@ from labeler.projects.models import Role
 from tests.conftest import client_for
 from tests.factories import ProjectFactory, add_member
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.embedded, pytest.mark.django_db]
 PASSWORD = "correct-horse-battery"
 ADDRESS = "203.0.113.9"
 

@@ -26,7 +26,7 @@ from tests.api.test_filter_rule import (
 from tests.conftest import client_for
 from tests.factories import annotation_submit
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.embedded, pytest.mark.django_db]
 # Counting to fifty million, in SQL both databases run: seconds, whatever the images.
 SLOW = (
     "(WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 50000000) "

@@ -8,7 +8,7 @@ import pytest
 
 from tests.factories import ProjectFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.embedded, pytest.mark.django_db]
 
 
 @pytest.mark.parametrize("value", ["%d", "%", "100%", "%(value)s", "%s%s"])

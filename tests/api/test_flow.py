@@ -7,12 +7,16 @@ import io
 import json
 import zipfile
 
+import pytest
 from django.contrib.auth.models import Permission
 from django.core.files.uploadedfile import SimpleUploadedFile
 from rest_framework.test import APIClient
 
 from labeler.annotations.models import Annotation, AnnotationRevision
 from tests.factories import image_bytes
+
+# SQL, triggers or task running that differ on the embedded default: run there too.
+pytestmark = pytest.mark.embedded
 
 
 def login(username: str, password: str) -> APIClient:

@@ -26,7 +26,7 @@ from tests.conftest import client_for
 from tests.factories import ModelVersionFactory, ProjectFactory, UserFactory, add_member, predict
 from tests.rows import row_counts
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.embedded, pytest.mark.django_db]
 
 
 def url(project: Project, path: str) -> str:

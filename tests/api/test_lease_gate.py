@@ -39,7 +39,7 @@ from labeler.projects.models import Project
 from tests.conftest import client_for
 from tests.rows import row_counts
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.embedded, pytest.mark.django_db]
 
 # A path with one of these words may lead to a lease or a label.
 WORDS = {"next", "annotations", "annotation", "assignment", "skips", "skip", "undo"}

@@ -20,6 +20,9 @@ from tests.conftest import client_for
 from tests.factories import UserFactory, add_member, annotation_submit
 from tests.rows import row_counts
 
+# SQL, triggers or task running that differ on the embedded default: run there too.
+pytestmark = pytest.mark.embedded
+
 
 def next_image(project: Project, user, exclude: str | None = None) -> int | None:
     """The id of the image the queue hands the user, or None on 204."""

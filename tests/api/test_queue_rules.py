@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from django.utils import timezone
 
 from labeler.agreement.services import final_labels_refresh, image_decide
@@ -19,6 +20,9 @@ from labeler.projects.models import Project
 from tests.conftest import client_for
 from tests.factories import ProjectFactory, UserFactory, add_member, annotation_submit, skip_create
 from tests.rows import row_counts
+
+# SQL, triggers or task running that differ on the embedded default: run there too.
+pytestmark = pytest.mark.embedded
 
 
 def url(project: Project, path: str = "annotations/") -> str:

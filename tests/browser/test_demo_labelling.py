@@ -11,7 +11,7 @@ from labeler.images.models import Image
 from tests.browser.conftest import login, save_screenshot
 from tests.browser.test_label import close_first_instructions
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
+pytestmark = [pytest.mark.embedded, pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 THINK_MS = 250  # quicker than a person reads a digit and finds its key
 

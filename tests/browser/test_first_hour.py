@@ -13,7 +13,7 @@ from labeler.projects.models import Membership, Project, Role
 from tests.browser.conftest import save_screenshot
 from tests.docs.first_hour import LABELS, NEWCOMERS, PHOTOS, first_hour, photos_write
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
+pytestmark = [pytest.mark.embedded, pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 
 def test_from_the_demo_to_two_newcomers_labelling_their_own_project(live_server, browser, tmp_path):

@@ -9,7 +9,7 @@ from django.test import Client
 from labeler.http.backends import UserBackend
 from tests.factories import UserFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.embedded, pytest.mark.django_db]
 
 
 def test_a_session_reads_its_user_in_one_statement(django_assert_num_queries):

@@ -18,7 +18,7 @@ BIG_EXPORT = "tests.labeler.test_jobs.big_export"
 SMALL_EXPORT = "tests.labeler.test_jobs.small_export"
 calls: list[tuple[str, object, float]] = []
 # Autocommit, as in a request or a command: a task is sent as soon as it is enqueued.
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.embedded, pytest.mark.django_db(transaction=True)]
 
 
 @app.task(name=RECORD)

@@ -32,7 +32,7 @@ BROKEN = "tests.labeler.test_outbox.broken"
 THUMBNAIL = "worker.tasks.image_prepare"
 PREPARE = "worker.tasks.images_prepare"
 calls: list[object] = []
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.embedded, pytest.mark.django_db]
 
 
 @app.task(name=RECORD)

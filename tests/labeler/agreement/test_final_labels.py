@@ -28,7 +28,7 @@ from labeler.projects.models import Project, Role
 from tests.conftest import client_for
 from tests.factories import ProjectFactory, UserFactory, add_member, annotation_submit
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.embedded, pytest.mark.django_db]
 
 N_IMAGES = 30
 

@@ -9,7 +9,7 @@ from labeler.agreement.ratings import ratings_load
 from labeler.projects.models import Role
 from tests.factories import ProjectFactory, UserFactory, add_member, annotation_submit
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.embedded, pytest.mark.django_db]
 
 
 def test_single_label_codes_follow_label_order(project, annotator, annotator2, make_images):

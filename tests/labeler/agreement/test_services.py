@@ -13,7 +13,7 @@ from labeler.projects.models import Project
 from tests.factories import ProjectFactory, UserFactory, add_member, annotation_submit
 from tests.rows import row_counts
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.embedded, pytest.mark.django_db]
 
 
 def names(final: FinalLabel) -> list[str]:

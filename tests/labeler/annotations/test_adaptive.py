@@ -21,6 +21,9 @@ from labeler.images.models import Image, ImageCounter
 from labeler.projects.models import Project
 from tests.factories import ProjectFactory, UserFactory, add_member
 
+# SQL, triggers or task running that differ on the embedded default: run there too.
+pytestmark = pytest.mark.embedded
+
 # With three labels, every annotator at the prior accuracy 0.8 and a threshold of 0.9:
 # two who agree (0.97) or three against one (0.98) settle an image; a split, or two
 # against one (0.88), asks for one more.

@@ -12,7 +12,7 @@ from labeler.predictions.machine_labels import machine_labels_review, machine_la
 from labeler.predictions.models import Prediction
 from tests.factories import ModelVersionFactory, annotation_submit, predict
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.embedded, pytest.mark.django_db]
 
 
 def changes(image) -> list[tuple]:

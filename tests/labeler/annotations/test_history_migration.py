@@ -9,7 +9,7 @@ from django.db.migrations.executor import MigrationExecutor
 from labeler.annotations.models import LabelChange
 from tests.factories import ProjectFactory, UserFactory, add_member, annotation_submit
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.embedded, pytest.mark.django_db(transaction=True)]
 BEFORE = [("annotations", "0004_final_label_imported")]
 AFTER = [("annotations", "0005_label_history")]
 

@@ -15,7 +15,7 @@ from labeler.audit.models import Action, AppendOnly, AuditChain, AuditEntry
 from labeler.audit.selectors import audit_verify
 from labeler.audit.services import audit_purge, audit_record
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.embedded, pytest.mark.django_db]
 
 
 def _three(user):

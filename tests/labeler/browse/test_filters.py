@@ -29,6 +29,9 @@ from tests.factories import (
     skip_create,
 )
 
+# SQL, triggers or task running that differ on the embedded default: run there too.
+pytestmark = pytest.mark.embedded
+
 
 @pytest.fixture
 def scene(project, lead, annotator, annotator2, make_images):

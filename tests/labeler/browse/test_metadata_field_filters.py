@@ -17,7 +17,7 @@ from labeler.images.catalogue.selectors import project_fields
 from labeler.images.catalogue.services import images_describe_each
 from tests.conftest import client_for
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.embedded, pytest.mark.django_db]
 
 SCENE = {
     # name: origin, position, site, age, visit, note

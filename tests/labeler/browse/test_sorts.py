@@ -16,6 +16,9 @@ from labeler.images.models import Image
 from labeler.predictions.models import Prediction
 from tests.factories import ModelVersionFactory
 
+# SQL, triggers or task running that differ on the embedded default: run there too.
+pytestmark = pytest.mark.embedded
+
 SEED = 20261125
 # Confidences with ties, and images with no final label or one without a confidence:
 # both sort as -1.

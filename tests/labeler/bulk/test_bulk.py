@@ -24,7 +24,7 @@ from labeler.images.models import Image
 from labeler.projects.models import Label
 from tests.factories import ProjectFactory, annotation_submit
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.embedded, pytest.mark.django_db]
 
 
 @pytest.fixture

@@ -37,6 +37,9 @@ from labeler.demo.services import (
 from labeler.predictions.models import TrainingRun
 from labeler.projects.models import Membership, Project, Role
 
+# SQL, triggers or task running that differ on the embedded default: run there too.
+pytestmark = pytest.mark.embedded
+
 
 def test_digit_png_is_an_upscaled_grayscale_image():
     """An 8x8 digit becomes a 64x64 grayscale PNG with dark ink on white."""

@@ -11,7 +11,7 @@ from labeler.images.counts import ImageCounts, image_counts
 from labeler.images.models import Image, ImageCounter
 from tests.factories import ProjectFactory, annotation_submit
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.embedded, pytest.mark.django_db]
 
 
 def _counted(project) -> ImageCounts:

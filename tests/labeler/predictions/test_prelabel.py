@@ -16,6 +16,9 @@ from labeler.predictions.models import Prediction
 from labeler.predictions.promotion import model_version_promote
 from tests.factories import ModelVersionFactory, ProjectFactory
 
+# SQL, triggers or task running that differ on the embedded default: run there too.
+pytestmark = pytest.mark.embedded
+
 
 @pytest.fixture
 def project(db):

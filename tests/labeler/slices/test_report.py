@@ -26,7 +26,7 @@ from labeler.slices.report import slice_compute, slice_report, slice_report_curr
 from tests.factories import ModelVersionFactory, ProjectFactory, UserFactory, add_member
 from tests.labeler.slices.planted import CAMERAS, planted_model, planted_project
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.embedded, pytest.mark.django_db]
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from labeler.images.delivery import links
 from labeler.projects.models import Membership
 from tests.factories import ProjectFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.embedded, pytest.mark.django_db]
 
 ONE_YEAR = 31_536_000
 
