@@ -141,9 +141,3 @@ def resident_call(
 def resident_stop() -> None:
     """Stop the resident child (the next call starts a new one)."""
     _resident.close()
-
-
-def resident_pid() -> int | None:
-    """The resident child's process id, if one runs."""
-    process = _resident.process
-    return None if process is None or process.poll() is not None else process.pid

@@ -264,17 +264,6 @@ def _lock_own(
     return _lock_image(project, image_id)
 
 
-def _delete_locked(
-    project: Project, mine: QuerySet[Annotation] | QuerySet[Skip], missing: NotFound
-) -> Image:
-    """Delete one's own annotation or skip under its image's lock; returns the image."""
-    image = _lock_own(project, mine, missing)
-    deleted, _ = mine.delete()
-    if not deleted:
-        raise missing
-    return image
-
-
 def _lock_image(project: Project, image_id: Any) -> Image:
     """The project's image, row-locked: this serialises its writers (see the queue)."""
     return _locked(project, image_id, Image.objects.all())

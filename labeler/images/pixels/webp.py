@@ -73,13 +73,6 @@ def webp_header(data: bytes) -> WebPHeader | None:
     )
 
 
-def webp_chunks(data: bytes) -> list[tuple[bytes, memoryview]]:
-    """A RIFF WebP file's chunks, (type, payload), in order (none: not one)."""
-    if len(data) < 20 or data[:4] != b"RIFF" or data[8:12] != b"WEBP":
-        return []
-    return _chunks(data)
-
-
 def _chunks(data: bytes) -> list[tuple[bytes, memoryview]]:
     view = memoryview(data)
     found = []

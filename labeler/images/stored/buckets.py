@@ -131,12 +131,6 @@ def objects_page(bucket: str, prefix: str, *, after: str) -> tuple[list[ListedOb
     return listed, bool(page.get("IsTruncated"))
 
 
-def bucket_check(bucket: str) -> None:
-    """Raise ``BucketUnavailable`` unless the bucket is there and may be listed."""
-    client = _client(s3_config(), for_browser=False)
-    _call(bucket, "", client.list_objects_v2, Bucket=bucket, MaxKeys=1)
-
-
 def object_read(bucket: str, key: str, *, limit: int) -> bytes:
     """The object's bytes; ``ValueError`` when it holds more than ``limit``."""
     with object_open(bucket, key) as body:
