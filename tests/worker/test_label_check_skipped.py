@@ -46,8 +46,12 @@ def test_without_cleanlab_no_fold_runs_and_the_run_says_why(
             annotation_submit(
                 project=project, annotator=annotator, image_id=image.pk, labels=[name]
             )
-    # The worker's loggers do not propagate to the root, where caplog listens.
+    # The worker's loggers do not propagate to the root, where caplog listens; and a real
+    # Celery worker started earlier in this process may have configured logging again,
+    # disabling the loggers that existed then.
     monkeypatch.setattr(label_check.logger, "handlers", [caplog.handler])
+    monkeypatch.setattr(label_check.logger, "disabled", False)
+    monkeypatch.setattr(label_check.logger, "level", logging.WARNING)
     with django_capture_on_commit_callbacks(execute=True):
         response = client_for(lead).post(f"/api/v1/projects/{project.pk}/train/", {}, format="json")
     assert response.status_code == 202, response.content

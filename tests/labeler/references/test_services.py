@@ -10,7 +10,6 @@ import pytest
 from labeler import flows
 from labeler.errors import ValidationFailed
 from labeler.images.models import Image
-from labeler.projects import services as project_services
 from labeler.references import services
 from labeler.references.models import Reference, ReferenceStatus
 from tests.factories import image_bytes
@@ -191,7 +190,7 @@ def test_deleting_the_project_leaves_the_bucket_as_it_was(
     register(project, kind="s3", bucket=s3.name)
 
     with django_capture_on_commit_callbacks(execute=True):
-        project_services.project_delete(project=project)
+        flows.project_delete(project=project)
 
     assert s3.keys() == ["keep/me.png"]
     assert s3.get("keep/me.png") == data
@@ -298,7 +297,7 @@ def test_deleting_the_project_leaves_the_folder_as_it_was(
     register(project, kind="folder", path=str(roots / "photos"))
 
     with django_capture_on_commit_callbacks(execute=True):
-        project_services.project_delete(project=project)
+        flows.project_delete(project=project)
 
     assert photo.exists()
 
