@@ -87,6 +87,7 @@ class Trace:
 
     calls: list[tuple[str, str, bool]] = field(default_factory=list)
     visits: list[tuple[str, bool]] = field(default_factory=list)
+    functions: dict[str, dict[str, None]] = field(default_factory=dict)
     _tasks: list[FrameType] = field(default_factory=list)
     _paths: dict[str, str | None] = field(default_factory=dict)
 
@@ -122,6 +123,7 @@ class Trace:
             self._tasks.append(frame)
         in_task = bool(self._tasks)
         self.visits.append((callee, in_task))
+        self.functions.setdefault(callee, {})[frame.f_code.co_name] = None
         if caller is not None and caller != callee:
             self.calls.append((caller, callee, in_task))
 
@@ -310,7 +312,8 @@ def report(name: str, trace: Trace, quiet: bool) -> None:
         if quiet:
             continue
         for number, path in enumerate(files, start=1):
-            print(f"{number:3}. {path}  (layer {rank_of(path)})")
+            names = ", ".join(list(trace.functions[path])[:5])
+            print(f"{number:3}. {path}  (layer {rank_of(path)}): {names}")
         print("climbing pairs (caller -> callee, calls):")
         for a, b in pairs:
             print(f"     {a} -> {b}  ({climbs.count((a, b))})")
