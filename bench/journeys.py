@@ -147,7 +147,7 @@ def traced(trace: Trace) -> Iterator[None]:
         yield
     finally:
         sys.setprofile(None)
-        threading.setprofile(None)  # type: ignore[arg-type]
+        threading.setprofile(None)
 
 
 def setup() -> Callable[[], None]:
@@ -192,7 +192,7 @@ def submit_journey() -> Trace:
     from tests.factories import image_bytes as png
 
     lead, annotator = UserFactory(username="s-lead"), UserFactory(username="s-ann")
-    project = ProjectFactory(name="Submit", overlap=2)
+    project: Any = ProjectFactory(name="Submit", overlap=2)
     add_member(project, lead, Role.LEAD)
     add_member(project, annotator)
     files = [SimpleUploadedFile(f"s{i}.png", png()) for i in range(2)]
@@ -219,7 +219,8 @@ def training_journey() -> Trace:
     from tests.worker.ml_project import CLASSES, colour_png, ingest, ml_project
     from worker import model_jobs
 
-    lead, annotator = UserFactory(username="t-lead"), UserFactory(username="t-ann")
+    lead: Any = UserFactory(username="t-lead")
+    annotator: Any = UserFactory(username="t-ann")
     project, _, _ = ml_project(lead, annotator)
     client = client_for(lead)
     url = f"/api/v1/projects/{project.pk}/train/"
@@ -247,13 +248,13 @@ def training_journey() -> Trace:
             return train(*args, **kwargs)
         finally:  # the request that started the training answers after it: not counted
             sys.setprofile(None)
-            threading.setprofile(None)  # type: ignore[arg-type]
+            threading.setprofile(None)
 
-    model_jobs._validation_metrics, model_jobs._train = started, ended  # type: ignore[assignment]
+    model_jobs._validation_metrics, model_jobs._train = started, ended
     try:
         assert client.post(url, {}).status_code == 202
     finally:
-        model_jobs._validation_metrics, model_jobs._train = metrics, train  # type: ignore[assignment]
+        model_jobs._validation_metrics, model_jobs._train = metrics, train
     assert ModelVersion.objects.filter(project=project).count() == 2, "no second version"
     return trace
 
@@ -267,7 +268,7 @@ def import_journey() -> Trace:
     from tests.factories import image_bytes as png
 
     lead = UserFactory(username="i-lead")
-    project = ProjectFactory(name="Import")
+    project: Any = ProjectFactory(name="Import")
     add_member(project, lead, Role.LEAD)
     client = client_for(lead)
     url = f"/api/v1/projects/{project.pk}/imports/"
