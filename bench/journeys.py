@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 import tempfile
 import threading
@@ -178,6 +179,7 @@ def setup() -> Callable[[], None]:
         audit_table_empty()
         connection.creation.destroy_test_db(old_name, verbosity=0)
         teardown_test_environment()
+        shutil.rmtree(scratch, ignore_errors=True)
 
     return teardown
 
