@@ -11,7 +11,7 @@ PORT ?= 8000
 #   make run TORCH_SPEC="torch==2.14.1 torchvision==0.29.1 --index-url https://download.pytorch.org/whl/cpu"
 TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
 
-.PHONY: run test test-postgres test-embedded test-sqlite label-studio-venv test-label-studio fuzz lint format setup docs docs-serve demo worker-cpu worker-gpu worker-serve beat check-deploy compose-config clean bench-agreement bench-training bench-prelabel bench-active-learning bench-export bench-load bench-uploads bench-photos bench-label-paint bench-grid bench-photo-models bench-adaptive-overlap bench-duplicates bench-label-errors bench-browse bench-bulk bench-audit bench-imports bench-scorecard bench-slices bench-predict
+.PHONY: run test test-postgres test-embedded test-sqlite label-studio-venv test-label-studio fuzz lint format setup docs docs-serve demo worker-cpu worker-gpu worker-serve beat check-deploy compose-config clean bench-agreement bench-training bench-prelabel bench-active-learning bench-export bench-load bench-uploads bench-photos bench-label-paint bench-grid bench-photo-models bench-adaptive-overlap bench-duplicates bench-label-errors bench-browse bench-bulk bench-audit bench-imports bench-scorecard bench-slices bench-predict bench-rooms bench-journeys
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -236,6 +236,14 @@ bench-bulk: setup
 ## The annotator loop with the audit trail's middleware on and off, same run (docs/benchmarks.md).
 bench-audit: setup
 	PYTHONPATH=. $(BIN)/python bench/audit_cost.py
+
+## Python files and lines per package and per room, labeler/images and labeler/imports against f3485d0 (docs/architecture.md).
+bench-rooms:
+	$(BIN)/python bench/rooms.py
+
+## Three journeys (a submit, a training's end, an import) traced file by file, with the calls that climb up the layers (docs/architecture.md).
+bench-journeys: setup
+	$(BIN)/python bench/journeys.py
 
 ## Every person's labels from a Label Studio export of 5,000 images, against a flat CSV import of the same (docs/benchmarks.md).
 bench-imports: setup
