@@ -156,6 +156,7 @@ def image_answers(client: Client, world: dict[str, Any]) -> dict[str, Any]:
     return answers
 
 
+@pytest.mark.slow
 def test_only_leads_and_admins_are_ever_served_an_original(world):
     """Every route serving image bytes and every image address found, for every role:
     strangers are refused, reviewers and annotators get bytes without any metadata,
@@ -233,6 +234,7 @@ def test_a_copy_made_before_the_copies_changed_is_made_again(world, annotator, m
     assert not list((media_root / "stripped").rglob("*.jpg"))
 
 
+@pytest.mark.slow
 def test_with_faces_blurred_no_route_hands_others_an_original(world):
     """In a project that blurs faces, every route and address serves reviewers and
     annotators a copy made anew (never the original's bytes, nor its stripped copy); while

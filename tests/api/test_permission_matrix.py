@@ -588,6 +588,7 @@ def not_offered(rule: Rule, role: str, api: bool) -> int | str:
     return 405
 
 
+@pytest.mark.slow
 def test_every_route_answers_every_role_as_its_rule_says(world, capsys):
     """Routes x roles x methods: who gets through, who is refused and how, and 405 otherwise."""
     wrong = []

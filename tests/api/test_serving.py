@@ -85,6 +85,7 @@ def test_a_lead_predicts_uploads_and_each_answer_is_logged(world, lead):
     assert len(bytes(row.embedding)) % 2 == 0 and len(bytes(row.embedding)) > 0
 
 
+@pytest.mark.slow
 def test_a_token_predicts_references_and_a_named_version(world, lead, make_images):
     """Ids of the project's own images, with version 1 while version 2 is current."""
     served_version(world, number=1, current=False)
@@ -219,6 +220,7 @@ def test_a_large_request_becomes_a_job_polled_until_done(world, lead, settings):
     assert token_client(other.key).get(job_url).status_code == 404  # another token's job
 
 
+@pytest.mark.slow
 def test_keep_adds_the_uploads_to_the_project(world, lead):
     served_version(world)
     before = world.images.count()
@@ -230,6 +232,7 @@ def test_keep_adds_the_uploads_to_the_project(world, lead):
     assert kept["status"] == "created" and world.images.count() == before + 1
 
 
+@pytest.mark.slow
 def test_leads_list_served_predictions_with_filters_and_manage_tokens(world, lead, annotator):
     served_version(world)
     client = client_for(lead)
@@ -299,6 +302,7 @@ def test_served_predictions_filters_out_of_range_are_refused_by_name(world, lead
     assert field in response.json()["errors"]
 
 
+@pytest.mark.slow
 def test_served_predictions_since_reads_an_offset_as_utc(world, lead):
     served_version(world)
     client_for(lead).post(predict_url(world), {"files": [png(1)]}, format="multipart")

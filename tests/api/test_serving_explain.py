@@ -68,6 +68,7 @@ def decoded_overlay(explanation: dict) -> PILImage.Image:
     return image
 
 
+@pytest.mark.slow
 def test_explain_answers_each_images_top_label_map_over_it_at_a_bounded_size(world, lead):
     """A wide photo larger than the display bound comes back at 512 x 256, a small tall one
     at its own size; each map is of the answer's top label, with its probability."""
@@ -111,6 +112,7 @@ def test_explain_label_names_the_label_explained_for_stored_images_too(world, le
     assert decoded_overlay(explanation).size == (32, 24)  # the factory's image, as it is
 
 
+@pytest.mark.slow
 def test_without_explain_the_answer_has_no_map(world, lead):
     served_version(world)
     response = client_for(lead).post(
@@ -120,6 +122,7 @@ def test_without_explain_the_answer_has_no_map(world, lead):
     assert "explanation" not in response.json()["predictions"][0]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "case",
     ["not a flag", "label not a number", "label past an id", "unknown label",
@@ -188,6 +191,7 @@ def heat_recovered(base: np.ndarray, drawn: np.ndarray) -> np.ndarray:
     return levels[np.argmin(np.stack(errors), axis=0)]
 
 
+@pytest.mark.slow
 def test_a_trained_models_map_lies_on_the_quadrant_that_makes_the_class(lead):
     """A small CNN trained on noise images whose class is one quadrant lit in the class's
     colour channel, placed at random: the map recovered from each overlay PNG is hottest

@@ -71,6 +71,7 @@ def test_without_broker_tasks_run_in_process(django_capture_on_commit_callbacks)
     assert Image.objects.get(pk=result.image_id).thumbnail
 
 
+@pytest.mark.slow
 def test_web_process_and_tasks_module_do_not_import_torch():
     """Loading the URLs (every view) and the tasks module leaves torch and OpenCV (the
     face detector's, ``labeler/images/pixels/face_finding.py``) out of the process."""

@@ -63,6 +63,7 @@ def test_same_distribution_alarms_at_no_more_than_the_rate():
     assert count / 400 <= 0.05
 
 
+@pytest.mark.slow
 def test_at_one_percent_the_same_distribution_rarely_alarms():
     """100 checks at 1%: at most one alarm (the default rate)."""
     assert alarms(100, rate=0.01) <= 1

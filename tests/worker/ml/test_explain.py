@@ -151,6 +151,7 @@ def _trained(architecture: str, size: int) -> LoadedModel:
 
 # The backbones train from scratch in minutes here (resnet18 at 64 pixels: 150 s), too
 # slow for the suite; their maps are checked for shape and finiteness above.
+@pytest.mark.slow
 @pytest.mark.parametrize(("architecture", "size"), [("small-cnn", 64)])
 def test_the_map_lies_on_the_quadrant_that_makes_the_class(architecture, size):
     """Trained on images whose class is one quadrant bright in the class's colour, the map

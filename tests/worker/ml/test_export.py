@@ -113,6 +113,7 @@ def test_the_batch_axis_is_dynamic(tmp_path):
         assert export.torchscript_probabilities(script, pixels).shape == (batch, 4)
 
 
+@pytest.mark.slow
 def test_mobilenet_exports_small_enough_for_a_phone(tmp_path):
     loaded = saved_model(tmp_path, "mobilenet_v3_small", 64)
     onnx = export.onnx_bytes(export.packaged(loaded), export.example_pixels(loaded.meta))
