@@ -166,13 +166,6 @@ def test_the_image_page_steps_through_the_filter_by_keyboard(live_server, page, 
     expect(page.locator("#previous-image")).to_have_count(0)
 
 
-def test_annotators_cannot_open_the_images_page(live_server, page):
-    project, _ = digits_project()
-    login(page, live_server, "ann1")
-    response = page.goto(f"{live_server.url}/projects/{project.pk}/images/")
-    assert response.status == 403
-
-
 def test_a_lead_sets_the_priority_of_ticked_images(live_server, page):
     project, _ = digits_project()
     login(page, live_server, "lead")

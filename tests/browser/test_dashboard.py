@@ -335,15 +335,6 @@ def test_undefined_figures_show_a_dash_and_why(live_server, page, make_images):
     save_screenshot(page, "dashboard-undefined")
 
 
-def test_annotators_get_403(live_server, page, make_images):
-    """The page compares annotators by name: annotators are refused."""
-    project = rated_project(make_images)
-    login(page, live_server, "alice")
-    response = page.goto(f"{live_server.url}/projects/{project.pk}/agreement/")
-    assert response is not None and response.status == 403
-    expect(page.get_by_role("heading", name="Not allowed")).to_be_visible()
-
-
 def test_names_with_markup_are_shown_as_text(live_server, page, make_images):
     """Usernames and label names go into the page as text, never as HTML."""
     project = ProjectFactory(name="Escapes", overlap=2)
