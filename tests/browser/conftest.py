@@ -54,19 +54,36 @@ def page(browser):
     assert refused == [], "the Content-Security-Policy refused something"
 
 
-def save_screenshot(page, name: str, *, full_page: bool = True) -> Path:
-    """Save a PNG of a page under test-artifacts/."""
-    ARTIFACTS.mkdir(exist_ok=True)
-    path = ARTIFACTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=full_page)
+SCREENSHOTS = "LABELER_SCREENSHOTS"
+
+
+def screenshots_wanted() -> bool:
+    """Screenshots are written only when asked for, with ``LABELER_SCREENSHOTS=1``: taking
+    them costs time on every run and nobody looks at them unless they asked."""
+    return os.environ.get(SCREENSHOTS, "") == "1"
+
+
+def take_screenshot(target, path: Path | str, **options) -> Path | None:
+    """Write a PNG of a page or a locator to ``path`` when screenshots are asked for;
+    ``None`` when they are not (nothing taken, nothing written)."""
+    if not screenshots_wanted():
+        return None
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    target.screenshot(path=str(path), **options)
     return path
+
+
+def save_screenshot(page, name: str, *, full_page: bool = True) -> Path | None:
+    """Save a PNG of a page under test-artifacts/ when screenshots are asked for."""
+    return take_screenshot(page, ARTIFACTS / f"{name}.png", full_page=full_page)
 
 
 @pytest.fixture
 def screenshot(page):
-    """Save a PNG of the test's page under test-artifacts/."""
+    """Save a PNG of the test's page under test-artifacts/ when screenshots are asked for."""
 
-    def save(name: str, *, full_page: bool = True) -> Path:
+    def save(name: str, *, full_page: bool = True) -> Path | None:
         return save_screenshot(page, name, full_page=full_page)
 
     return save

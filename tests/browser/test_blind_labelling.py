@@ -11,7 +11,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from labeler import flows
 from labeler.images.models import Image, ImageTag
 from labeler.projects.models import Role
-from tests.browser.conftest import ARTIFACTS, login
+from tests.browser.conftest import ARTIFACTS, login, take_screenshot
 from tests.factories import ProjectFactory, UserFactory, add_member, image_bytes
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -90,5 +90,4 @@ def test_a_lead_reads_the_files_metadata_on_its_page(live_server, page, screensh
     page.goto(f"{live_server.url}/projects/{project.pk}/images/{plain.pk}/")
     assert "No camera data in this file" in page.locator("#file-camera").inner_text()
     assert "No position in this file" in page.locator("#file-position").inner_text()
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.locator("#file-facts").screenshot(path=str(ARTIFACTS / "image-page-no-metadata.png"))
+    take_screenshot(page.locator("#file-facts"), ARTIFACTS / "image-page-no-metadata.png")

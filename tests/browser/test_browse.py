@@ -16,7 +16,7 @@ from labeler.demo.services import digit_png
 from labeler.images.models import Image
 from labeler.projects.labels import PALETTE
 from labeler.projects.models import Project, Role
-from tests.browser.conftest import login
+from tests.browser.conftest import login, save_screenshot
 from tests.factories import (
     ModelVersionFactory,
     ProjectFactory,
@@ -76,9 +76,7 @@ def open_images(page, live_server, project, query: str = "") -> None:
     page.goto(f"{live_server.url}/projects/{project.pk}/images/{query}")
 
 
-def test_a_lead_browses_the_grid_and_the_table(live_server, page, screenshot):
-    project, _ = digits_project()
-    login(page, live_server, "lead")
+def a_lead_browses_the_grid_and_the_table(page, live_server, project: Project) -> None:
     page.goto(f"{live_server.url}/projects/{project.pk}/")
     page.get_by_role("link", name="Images", exact=True).click()
     expect(page.locator(".browse-card")).to_have_count(24, timeout=WAIT)
@@ -87,15 +85,13 @@ def test_a_lead_browses_the_grid_and_the_table(live_server, page, screenshot):
         ".every(i => i.complete && i.naturalWidth)",
         timeout=WAIT,
     )
-    screenshot("images-browser", full_page=False)
+    save_screenshot(page, "images-browser", full_page=False)
     page.locator("#view-table").click()
     expect(page).to_have_url(re.compile(r"view=table"))
     expect(page.locator("#image-table tbody tr")).to_have_count(24)
 
 
-def test_filters_live_in_the_address(live_server, page):
-    project, _ = digits_project()
-    login(page, live_server, "lead")
+def filters_live_in_the_address(page, live_server, project: Project) -> None:
     open_images(page, live_server, project)
     # No Filter button: each choice applies as it is made, and the address follows.
     expect(page.get_by_role("button", name="Filter")).to_be_hidden()
@@ -122,10 +118,8 @@ def test_filters_live_in_the_address(live_server, page):
     expect(page.locator("#filter-error")).to_contain_text("labels_min")
 
 
-def test_typed_filters_apply_after_a_pause_keeping_the_caret(live_server, page):
+def typed_filters_apply_after_a_pause_keeping_the_caret(page, live_server, project) -> None:
     """Text applies once typing stops (or on Enter), and the caret stays in the field."""
-    project, _ = digits_project()
-    login(page, live_server, "lead")
     open_images(page, live_server, project)
     expect(page.locator(".browse-card")).to_have_count(24)
     name = page.locator("#filters input[name=name]")
@@ -142,9 +136,9 @@ def test_typed_filters_apply_after_a_pause_keeping_the_caret(live_server, page):
     expect(name).to_have_value("digit-12")
 
 
-def test_the_image_page_steps_through_the_filter_by_keyboard(live_server, page, screenshot):
-    project, images = digits_project()
-    login(page, live_server, "lead")
+def the_image_page_steps_through_the_filter_by_keyboard(
+    page, live_server, project: Project, images: list[Image]
+) -> None:
     open_images(page, live_server, project, "?status=complete")
     complete = [image.pk for image in images if Image.objects.get(pk=image.pk).is_complete]
     cards = page.locator(".browse-card")
@@ -161,16 +155,20 @@ def test_the_image_page_steps_through_the_filter_by_keyboard(live_server, page, 
         page.keyboard.press(key)
         expect(page).to_have_url(re.compile(rf"/images/{complete[shown]}/\?status=complete$"))
         page.wait_for_selector("#stage[data-state=ready]", timeout=WAIT)
-    screenshot("image-page", full_page=False)
+    save_screenshot(page, "image-page", full_page=False)
     page.keyboard.press("+")
     expect(page.locator("#previous-image")).to_have_count(0)
 
 
-def test_annotators_cannot_open_the_images_page(live_server, page):
-    project, _ = digits_project()
-    login(page, live_server, "ann1")
-    response = page.goto(f"{live_server.url}/projects/{project.pk}/images/")
-    assert response.status == 403
+def test_a_lead_walks_the_images_pages(live_server, page):
+    """One seeded project, one login as its lead: the grid and the table, filters in the
+    address, typed filters, then an image's page stepped through by keyboard."""
+    project, images = digits_project()
+    login(page, live_server, "lead")
+    a_lead_browses_the_grid_and_the_table(page, live_server, project)
+    filters_live_in_the_address(page, live_server, project)
+    typed_filters_apply_after_a_pause_keeping_the_caret(page, live_server, project)
+    the_image_page_steps_through_the_filter_by_keyboard(page, live_server, project, images)
 
 
 def test_a_lead_sets_the_priority_of_ticked_images(live_server, page):

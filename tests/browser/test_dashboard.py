@@ -91,11 +91,8 @@ def agreement_by(project: Project, bucket: str) -> dict[str, Any]:
     return client_for(lead).get(url).json()
 
 
-def test_headline_figures_match_the_api(live_server, page, make_images, screenshot):
+def headline_figures_match_the_api(page: Page, body: dict[str, Any]) -> None:
     """Each big figure is the API's value to two decimals, with its band and interval."""
-    project = rated_project(make_images)
-    body = agreement(project)
-    open_dashboard(page, live_server, project, "lena")
     figures = {
         "cohen_kappa": body["cohen_kappa"]["mean"],
         "fleiss_kappa": body["fleiss_kappa"],
@@ -118,15 +115,12 @@ def test_headline_figures_match_the_api(live_server, page, make_images, screensh
     expect(percent.locator(".band")).to_have_count(0)
     expect(page.locator("[data-stat=annotations]")).to_have_text(str(body["n_annotations"]))
     expect(page.locator("[data-stat=images]")).to_have_text(str(N_IMAGES))
-    screenshot("dashboard-pets")
+    save_screenshot(page, "dashboard-pets")
 
 
-def test_heat_map_has_a_cell_per_pair(live_server, page, make_images):
+def heat_map_has_a_cell_per_pair(page: Page, body: dict[str, Any]) -> None:
     """n x n cells: the pair's kappa, shared images and 95% interval, hatched when the interval
     is wide; blank where a pair shares none."""
-    project = rated_project(make_images)
-    body = agreement(project)
-    open_dashboard(page, live_server, project, "lena")
     people = body["annotators"]
     n = len(people)
     assert n == 6
@@ -162,10 +156,8 @@ def test_heat_map_has_a_cell_per_pair(live_server, page, make_images):
     expect(page.locator(".wide-note")).to_have_text("± wide interval: few shared images")
 
 
-def test_sloppy_annotator_is_flagged_and_sorts_first(live_server, page, make_images, screenshot):
+def sloppy_annotator_is_flagged_and_sorts_first(page: Page) -> None:
     """The one well below the others reads "Needs help" and why; sorting by kappa finds them."""
-    project = rated_project(make_images)
-    open_dashboard(page, live_server, project, "lena")
     table = page.locator("#annotators-table")
     sloppy = table.locator(f"tr[data-username='{SLOPPY}']")
     expect(sloppy).to_have_class("needs-help")
@@ -181,7 +173,7 @@ def test_sloppy_annotator_is_flagged_and_sorts_first(live_server, page, make_ima
     header.click()  # lowest first
     expect(table.locator("tbody tr").first).to_have_attribute("data-username", SLOPPY)
     expect(table.locator("th[aria-sort=ascending]")).to_have_count(1)
-    screenshot("dashboard-annotators", full_page=False)
+    save_screenshot(page, "dashboard-annotators", full_page=False)
 
 
 def spread_over_days(project: Project, days: int) -> None:
@@ -230,13 +222,11 @@ def test_agreement_over_time_matches_the_api(live_server, page, make_images):
     expect(page.locator(".time-table tbody tr")).to_have_count(len(weeks))
 
 
-def test_disagreements_link_to_the_review_page(live_server, page, make_images):
+def disagreements_link_to_the_review_page(page: Page, live_server: Any, project: Project) -> None:
     """The first items of the review queue show the annotators' labels and open the review."""
-    project = rated_project(make_images)
     lead = project.memberships.get(role=Role.LEAD).user
     queue = client_for(lead).get(f"/api/v1/projects/{project.pk}/review/?page_size=8").json()
     assert queue["count"] > 0
-    open_dashboard(page, live_server, project, "lena")
     expect(page.locator("#review-count")).to_have_text(str(queue["count"]))
     cards = page.locator("#disagreements a.disagreement")
     expect(cards).to_have_count(min(8, queue["count"]))
@@ -252,6 +242,18 @@ def test_disagreements_link_to_the_review_page(live_server, page, make_images):
     assert card.locator("img").evaluate("img => img.naturalWidth") > 0
     card.click()
     page.wait_for_url(f"{live_server.url}/projects/{project.pk}/review/?image={image_id}")
+
+
+def test_the_rated_projects_dashboard_walk(live_server, page, make_images):
+    """One seeded project, one visit as its lead: the headline figures, the heat map, the
+    annotators' table and its sorting, then the disagreements, the last opening the review."""
+    project = rated_project(make_images)
+    body = agreement(project)
+    open_dashboard(page, live_server, project, "lena")
+    headline_figures_match_the_api(page, body)
+    heat_map_has_a_cell_per_pair(page, body)
+    sloppy_annotator_is_flagged_and_sorts_first(page)
+    disagreements_link_to_the_review_page(page, live_server, project)
 
 
 def test_loading_state_then_figures(live_server, page, make_images):
@@ -333,15 +335,6 @@ def test_undefined_figures_show_a_dash_and_why(live_server, page, make_images):
     expect(page.locator("#report-notice")).to_contain_text("No image has been labelled by two")
     expect(page.locator("#confusion")).to_contain_text("No two annotators have labelled")
     save_screenshot(page, "dashboard-undefined")
-
-
-def test_annotators_get_403(live_server, page, make_images):
-    """The page compares annotators by name: annotators are refused."""
-    project = rated_project(make_images)
-    login(page, live_server, "alice")
-    response = page.goto(f"{live_server.url}/projects/{project.pk}/agreement/")
-    assert response is not None and response.status == 403
-    expect(page.get_by_role("heading", name="Not allowed")).to_be_visible()
 
 
 def test_names_with_markup_are_shown_as_text(live_server, page, make_images):

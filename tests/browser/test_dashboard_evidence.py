@@ -11,6 +11,7 @@ from labeler.agreement.needs_help import MIN_SHARED_IMAGES
 from labeler.agreement.services import image_decide
 from labeler.annotations.models import FinalLabelMethod
 from labeler.projects.models import Role
+from tests.browser.conftest import save_screenshot
 from tests.browser.test_dashboard import (
     agreement,
     open_dashboard,
@@ -80,9 +81,7 @@ def test_one_shared_image_is_not_enough_to_flag(live_server, page, make_images):
     assert f"at least {MIN_SHARED_IMAGES} images shared" in footnote
 
 
-def test_a_sloppy_annotator_on_many_images_is_still_flagged(live_server, page, make_images):
-    project = rated_project(make_images)
-    open_dashboard(page, live_server, project, "lena")
+def a_sloppy_annotator_on_many_images_is_still_flagged(page) -> None:
     flagged = page.locator("#annotators-table tr.needs-help")
     assert flagged.count() == 1
     assert flagged.get_attribute("data-username") == "sloppy-sam"
@@ -146,19 +145,29 @@ def overflow_report(page) -> dict[str, Any]:
     )
 
 
-@pytest.mark.parametrize("width", [1024, 1280])
-def test_the_dashboard_fits_the_window(live_server, page, make_images, width, screenshot):
+def the_dashboard_fits_the_window(page, width: int) -> None:
     """At 1024 pixels (and wider) no table runs past its card: the Status column is whole,
-    and no header word is broken over two lines."""
+    and no header word is broken over two lines. The page is loaded again at that width."""
     page.set_viewport_size({"width": width, "height": 900})
-    project = rated_project(make_images)
-    open_dashboard(page, live_server, project, "lena")
+    page.reload()
+    page.wait_for_selector("#report[data-state=ready]", timeout=15_000)
+    page.wait_for_selector("#disagreements[data-state=ready]", timeout=15_000)
     status = page.locator("#annotators-table thead th").last
     assert status.inner_text().strip() == "Status"
     if width == 1024:
-        screenshot("dashboard-1024")
+        save_screenshot(page, "dashboard-1024")
     report = overflow_report(page)
     assert report == {"page": 0, "tables": [], "clipped": [], "broken": []}
     card = page.locator("#annotators-card").bounding_box()
     cell = page.locator("#annotators-table tbody .status-cell").first.bounding_box()
     assert cell["x"] + cell["width"] <= card["x"] + card["width"]
+
+
+def test_the_rated_projects_dashboard_flags_and_fits_the_window(live_server, page, make_images):
+    """One seeded project, one login as its lead: the sloppy annotator flagged and the
+    latecomers too new to judge, then the page at 1024 and 1280 pixels."""
+    project = rated_project(make_images)
+    open_dashboard(page, live_server, project, "lena")
+    a_sloppy_annotator_on_many_images_is_still_flagged(page)
+    for width in (1024, 1280):
+        the_dashboard_fits_the_window(page, width)

@@ -12,7 +12,7 @@ from labeler.monitoring import services
 from labeler.monitoring.models import DriftCheck
 from labeler.projects.models import Role
 from labeler.serving.models import ServedPrediction
-from tests.browser.conftest import ARTIFACTS, login
+from tests.browser.conftest import ARTIFACTS, login, take_screenshot
 from tests.factories import ProjectFactory, UserFactory, add_member
 from tests.labeler.monitoring.drifted import serve, with_reference
 
@@ -58,10 +58,9 @@ def test_the_models_page_shows_the_alarm_and_the_checks_over_time(live_server, p
     expect(chart.locator(".drift-threshold")).to_have_count(1)
     expect(page.locator("#drift-card .chart-legend")).to_contain_text("Alarm below p = 0.0033")
     page.set_viewport_size({"width": 1100, "height": 800})
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.locator("#drift-card").screenshot(path=str(ARTIFACTS / "drift.png"))
+    take_screenshot(page.locator("#drift-card"), ARTIFACTS / "drift.png")
     page.evaluate("window.scrollTo(0, 0)")
-    page.screenshot(path=str(ARTIFACTS / "drift-alarm.png"))
+    take_screenshot(page, ARTIFACTS / "drift-alarm.png")
 
     # A check now: the served predictions look like the test set again.
     ServedPrediction.objects.filter(project=project).delete()

@@ -64,12 +64,3 @@ def test_a_lead_erases_an_image_from_its_page(live_server, page):
     page.wait_for_url(f"**/projects/{project.pk}/images/", timeout=WAIT)
     assert not Image.objects.filter(pk=image.pk).exists()
     assert Erasure.objects.get().image_ids == [image.pk]
-
-
-def test_only_leads_are_offered_the_erasure(live_server, page):
-    project, images = digits_project()
-    login(page, live_server, "ann1")
-    page.goto(f"{live_server.url}/projects/{project.pk}/images/{images[0].pk}/")
-    expect(page.locator("#erase")).to_have_count(0)
-    expect(page.locator("option[value='erase']")).to_have_count(0)
-    assert Image.objects.count() == len(images)

@@ -14,7 +14,7 @@ from skimage import data as photos
 from labeler import flows
 from labeler.images.models import Image
 from labeler.projects.models import Role
-from tests.browser.conftest import login
+from tests.browser.conftest import login, take_screenshot
 from tests.browser.test_review import open_review, pets_with_ties, shown_image, wait_image_decoded
 from tests.factories import ProjectFactory, UserFactory, add_member
 from tests.worker.ml.versions import fitted_version, version_with_weights
@@ -113,7 +113,7 @@ def test_a_lead_sees_why_on_the_image_page(live_server, page):
     expect(control).to_have_attribute("data-state", "shown", timeout=WAIT)
     expect(status).to_contain_text("Where v1 sees cat · p = ")
     wait_image_decoded(page)
-    page.locator("#stage").screenshot(path=str(DOCS_IMG / "explanation.png"))
+    take_screenshot(page.locator("#stage"), DOCS_IMG / "explanation.png")
 
     page.keyboard.press("h")
     expect(control).to_have_attribute("data-state", "off")

@@ -112,15 +112,6 @@ def test_a_bad_option_is_shown_and_nothing_is_started(live_server, page: Page):
     assert not Export.objects.exists()
 
 
-def test_annotators_cannot_open_the_export_page(live_server, page: Page):
-    project = labelled_project(per_label=1)
-    login(page, live_server, "ann")
-    response = page.goto(f"{live_server.url}/projects/{project.pk}/export/")
-    assert response is not None and response.status == 403
-    page.goto(f"{live_server.url}/projects/{project.pk}/")
-    expect(page.get_by_role("link", name="Export")).to_have_count(0)
-
-
 @pytest.fixture
 def tasks_in_background():
     """As the server runs them: the POST answers at once and the export runs on its lane."""

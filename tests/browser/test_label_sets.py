@@ -10,7 +10,7 @@ from labeler import flows
 from labeler.annotations.models import Annotation
 from labeler.projects.models import Label, Role
 from labeler.projects.services import project_create
-from tests.browser.conftest import login
+from tests.browser.conftest import login, take_screenshot
 from tests.factories import UserFactory, add_member, image_bytes
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -96,7 +96,7 @@ def test_three_hundred_labels_search_chords_headings_and_frequent(live_server, p
     headings = page.locator("#labels .label-heading-name")
     expect(headings).to_have_count(30)
     expect(headings.first).to_have_text("Alder trees")
-    page.screenshot(path=SHOTS.format("workspace"))
+    take_screenshot(page, SHOTS.format("workspace"))
     viewport = page.viewport_size
     for button in ("#submit-button", "#skip-button", "#undo-button"):
         box = page.locator(button).bounding_box()
@@ -113,7 +113,7 @@ def test_three_hundred_labels_search_chords_headings_and_frequent(live_server, p
     expect(page.locator(".label-search")).to_be_focused()
     page.keyboard.type("eRa")
     expect(page.locator("#labels .label-button.highlighted .label-name")).to_have_text("Érable 0")
-    page.screenshot(path=SHOTS.format("search"))
+    take_screenshot(page, SHOTS.format("search"))
     page.keyboard.press("Enter")
     expect(page.locator(".label-search")).not_to_be_focused()
     expect(page.locator(".label-search")).to_have_value("")
@@ -142,7 +142,7 @@ def test_three_hundred_labels_search_chords_headings_and_frequent(live_server, p
     expect(page.locator("#labels .chord-pending")).to_be_visible()
     expect(page.locator("#labels .chord-pending")).to_contain_text(f"{oak[0]}… then")
     expect(page.locator("#labels .chord-pending")).to_contain_text("Oak 3")
-    page.screenshot(path=SHOTS.format("chord"))
+    take_screenshot(page, SHOTS.format("chord"))
     page.keyboard.press(oak[1])
     expect(page.locator("#labels .chord-pending")).to_be_hidden()
     fourth = shown_image(page)
@@ -187,7 +187,7 @@ def test_three_hundred_labels_search_chords_headings_and_frequent(live_server, p
     frequent = page.locator("#labels .label-frequent .label-name")
     expect(frequent.first).to_have_text("Pine 5")
     expect(frequent).to_have_text(["Pine 5", "Oak 3", "Cedar 1", "Érable 0"])
-    page.screenshot(path=SHOTS.format("frequent"))
+    take_screenshot(page, SHOTS.format("frequent"))
 
     # A heading folds its group away.
     alder = page.locator("#labels .label-group").first
@@ -223,14 +223,14 @@ def test_three_hundred_labels_in_grid_mode(live_server, page):
         assert box["y"] + box["height"] <= viewport["height"], selector
     first = tiles.first.bounding_box()
     assert first["width"] > 100 and first["y"] + first["height"] <= viewport["height"]
-    page.screenshot(path="/tmp/grid-picker-300.png")
+    take_screenshot(page, "/tmp/grid-picker-300.png")
 
     # A chord: the first tile marked, the pending prefix shown, the second key labels it.
     expect(tile(0)).to_be_focused()
     page.keyboard.press("Space")
     page.keyboard.press(oak[0])
     expect(page.locator("#grid-labels .chord-pending")).to_contain_text("Oak 3")
-    page.screenshot(path="/tmp/grid-picker-chord.png")
+    take_screenshot(page, "/tmp/grid-picker-chord.png")
     page.keyboard.press(oak[1])
     expect(page.locator("#grid-labels .chord-pending")).to_be_hidden()
     expect(tile(0)).to_have_attribute("data-labels", str(label_id(project, "Oak 3")))
@@ -244,7 +244,7 @@ def test_three_hundred_labels_in_grid_mode(live_server, page):
     expect(page.locator("#grid-labels .label-button.highlighted .label-name")).to_have_text(
         "Érable 0"
     )
-    page.screenshot(path="/tmp/grid-picker-search.png")
+    take_screenshot(page, "/tmp/grid-picker-search.png")
     page.keyboard.press("Enter")
     expect(tile(1)).to_be_focused()
     expect(tile(1)).to_have_attribute("data-labels", str(label_id(project, "Érable 0")))

@@ -302,15 +302,6 @@ def test_project_page_shows_the_counts(live_server, page, screenshot, make_image
     screenshot("project")
 
 
-def test_annotators_see_no_management_links(live_server, page):
-    project = project_led_by_lena()
-    add_member(project, UserFactory(username="ana"))
-    log_in(page, live_server.url, "ana", f"/projects/{project.pk}/")
-    expect(page.get_by_role("link", name="Start labelling")).to_be_visible()
-    for name in ("Upload images", "Members", "Settings"):
-        expect(page.get_by_role("link", name=name)).to_have_count(0)
-
-
 def test_delete_project_after_typing_its_name(live_server, page, screenshot):
     project = project_led_by_lena()
     log_in(page, live_server.url, "lena", f"/projects/{project.pk}/settings/")

@@ -212,14 +212,6 @@ def test_a_lead_sees_who_changed_an_images_labels_when_from_what_to_what(
     screenshot("review-history", full_page=False)
 
 
-def test_annotators_get_403(live_server, page):
-    """The page shows every annotator's labels: annotators may not open it."""
-    project, _, _ = pets_with_ties(1)
-    login(page, live_server, "ann1")
-    response = page.goto(f"{live_server.url}/projects/{project.pk}/review/")
-    assert response is not None and response.status == 403
-
-
 def test_filter_by_reason_and_the_model_suggestion(live_server, page, screenshot):
     """Handwritten digits with ties, a low-confidence majority and a model: the docs' picture."""
     project = digits_to_review()

@@ -11,7 +11,7 @@ from rest_framework.test import APIClient
 from labeler import flows
 from labeler.images.models import Image
 from labeler.projects.models import Project, Role
-from tests.browser.conftest import login
+from tests.browser.conftest import login, save_screenshot
 from tests.factories import ProjectFactory, UserFactory, add_member, annotation_submit, image_bytes
 
 expect = pytest.importorskip("playwright.sync_api").expect
@@ -70,11 +70,11 @@ def wait_saved(page) -> None:
 
 
 def look(page, name: str) -> None:
-    """A screenshot for people to look at, under /tmp as well as test-artifacts/."""
-    from tests.browser.conftest import save_screenshot
-
+    """A screenshot for people to look at, under /tmp as well as test-artifacts/, when
+    screenshots are asked for."""
     path = save_screenshot(page, name, full_page=False)
-    shutil.copy(path, f"/tmp/{name}.png")
+    if path is not None:
+        shutil.copy(path, f"/tmp/{name}.png")
 
 
 def test_a_reviewer_confirms_a_page_and_fixes_two_by_key(live_server, page):

@@ -31,13 +31,3 @@ def test_sign_in_with_the_provider(sso, live_server, page: Page):
     expect(page.get_by_text("Birds").first).to_be_visible()
     user = User.objects.get(username="hedy")
     assert Membership.objects.get(project=project, user=user).role == Role.ANNOTATOR
-
-
-def test_local_form_hidden_when_asked(sso, live_server, page: Page, settings):
-    """LABELER_OIDC_HIDE_LOCAL_LOGIN leaves only the button; ?local=1 shows the form."""
-    settings.LABELER_OIDC_HIDE_LOCAL_LOGIN = True
-    page.goto(f"{live_server.url}/login/")
-    expect(page.get_by_role("link", name="Sign in with Test provider")).to_be_visible()
-    expect(page.locator("input[name=password]")).to_have_count(0)
-    page.goto(f"{live_server.url}/login/?local=1")
-    expect(page.locator("input[name=password]")).to_have_count(1)

@@ -56,6 +56,7 @@ def test_annotators_get_403(project, annotator):
     response = client_as(annotator).get(dashboard_url(project))
     assert response.status_code == 403
     assert b"reviewers, leads and admins" in response.content
+    assert "<h1>Not allowed</h1>" in response.content.decode()
 
 
 def test_strangers_get_404_and_anonymous_visitors_log_in(project, outsider):

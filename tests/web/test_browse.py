@@ -9,6 +9,7 @@ from django.urls import reverse
 
 from labeler.agreement.services import image_decide
 from labeler.annotations.models import FinalLabelMethod
+from labeler.images.models import Image
 from tests.factories import ModelVersionFactory, ProjectFactory, annotation_submit, predict
 
 pytestmark = pytest.mark.django_db
@@ -127,3 +128,10 @@ def test_an_image_of_another_project_is_a_404(project, lead, images, make_images
     other = ProjectFactory()
     [elsewhere] = make_images(other, 1)
     assert client_of(lead).get(image_url(project, elsewhere)).status_code == 404
+
+
+def test_only_leads_are_offered_the_erasure(project, images, annotator):
+    html = client_of(annotator).get(image_url(project, images[0])).content.decode()
+    assert 'id="erase"' not in html
+    assert 'value="erase"' not in html
+    assert Image.objects.count() == len(images)

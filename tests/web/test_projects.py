@@ -17,6 +17,7 @@ from labeler.images.models import Image
 from labeler.projects.models import Label, Membership, Project, Role
 from tests.factories import ProjectFactory, UserFactory, add_member
 from tests.rows import row_counts
+from tests.web.links import has_link
 
 pytestmark = pytest.mark.django_db
 
@@ -180,9 +181,11 @@ def test_detail_counts_complete_and_in_progress(project, lead, annotator, annota
 
 def test_annotators_see_no_management_links(project, annotator):
     page = client_as(annotator).get(reverse("project-detail", args=[project.pk])).content.decode()
-    assert "Start labelling" in page
+    assert "Start labelling" in page and has_link(page, "Start labelling")
     for path in ("upload", "members", "settings"):
         assert f"/projects/{project.pk}/{path}/" not in page
+    for name in ("Upload images", "Members", "Settings"):
+        assert not has_link(page, name)
 
 
 def test_detail_escapes_names_and_instructions(lead):

@@ -31,3 +31,9 @@ def test_the_review_page_tells_its_grid_the_page_size_and_the_batch_address(proj
         assert data["urls"]["decision"].endswith(f"{base}/decisions/{data['slot']}/")
         for element in ('id="view-toggle"', 'id="grid-view"', 'id="grid-full"'):
             assert element in html
+
+
+def test_annotators_get_403(project, annotator):
+    """The page shows every annotator's labels: annotators may not open it."""
+    response = client_as(annotator).get(f"/projects/{project.pk}/review/")
+    assert response.status_code == 403

@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 from django.contrib.auth.signals import user_login_failed
 
+from tests.web.links import has_link
+
 pytestmark = pytest.mark.django_db
 
 
@@ -57,3 +59,13 @@ def test_login_page_offers_the_provider(client, configured, settings):
     assert "Sign in with Acme ID" in page and 'name="password"' in page
     settings.LABELER_OIDC_HIDE_LOCAL_LOGIN = True
     assert 'name="password"' not in client.get("/login/").content.decode()
+
+
+def test_local_form_hidden_when_asked(client, configured, settings):
+    """LABELER_OIDC_HIDE_LOCAL_LOGIN leaves only the button; ?local=1 shows the form."""
+    settings.LABELER_OIDC_PROVIDER_NAME = "Test provider"
+    settings.LABELER_OIDC_HIDE_LOCAL_LOGIN = True
+    html = client.get("/login/").content.decode()
+    assert has_link(html, "Sign in with Test provider")
+    assert 'name="password"' not in html
+    assert client.get("/login/?local=1").content.decode().count('name="password"') == 1
