@@ -32,8 +32,10 @@ def settings_reference() -> str:
         [sys.executable, "manage.py", "settings_reference"],
         cwd=ROOT,
         env={**os.environ, "DEBUG": "1"},
-        check=True,
+        check=False,
         capture_output=True,
         text=True,
     )
+    if printed.returncode != 0:
+        raise RuntimeError(f"manage.py settings_reference failed:\n{printed.stderr}")
     return printed.stdout

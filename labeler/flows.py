@@ -256,12 +256,15 @@ def project_delete(*, project: Project) -> None:
     (``deletion.project_images_delete``: rows, every stored file, model inputs), then the
     project with the rest of its rows and its exports' files
     (``project_services.project_delete``), in one transaction; then the uploads its
-    prediction jobs kept (serving, a layer above projects, names them)."""
+    prediction jobs kept (serving, a layer above projects, names them), once that commits
+    (an outer transaction, the admin's, may still roll it back). The project's row is
+    locked first, then its images', in the one lock order (docs/architecture.md)."""
     uploads = serving_services.prediction_job_uploads(project=project)
     with transaction.atomic():
+        Project.objects.select_for_update().filter(pk=project.pk).first()
         deleted = project_images_delete(project=project)
         project_services.project_delete(project=project, images=deleted.images)
-    serving_services.uploads_delete(names=uploads)
+        transaction.on_commit(partial(serving_services.uploads_delete, names=uploads))
 
 
 @transaction.atomic

@@ -6,30 +6,44 @@ Each test gets its own MEDIA_ROOT (see conftest).
 
 import os
 import tempfile
+from urllib.parse import urlsplit, urlunsplit
 
 os.environ.setdefault("DEBUG", "1")
 os.environ.setdefault("SECRET_KEY", "test-secret-key-" + "t" * 40)
 
 
-def _redis_url_of_worker(url: str, worker: str) -> str:
-    """The Redis database of one pytest-xdist worker: the URL's, plus the worker's number.
+def redis_url_of_worker(offset: int = 0) -> str:
+    """A Redis database of this pytest process's own, "" when no REDIS_URL is set.
 
-    The broker tests start Celery workers that consume the default queue: two test
-    processes on one database would run each other's tasks against the wrong test
-    database. Each pytest process (gw0, gw1, ...) gets a database of its own, as it gets
-    a PostgreSQL database of its own (pytest-django's test_<name>_gw<n>).
+    The broker tests start Celery workers that consume queues on it: two test processes
+    on one database would run each other's tasks against the wrong test database. Each
+    pytest-xdist process gwN of C gets database base + N for its own use (the cache, the
+    login throttle, the broker tests' worker thread), base + C + N for a worker process
+    of its own (``offset`` 1) and base + 2C + N for a benchmark's stack (``offset`` 2):
+    base is the database the URL names (1 when it names none). Computed from the URL the
+    suite was started with (``LABELER_TEST_REDIS_URL``), so that a child process reading
+    these settings again gets the same database, not one shifted twice.
     """
-    if not url or not worker.startswith("gw"):
-        return url
-    base, _, number = url.rpartition("/")
-    first = int(number) if number.isdigit() else 0
-    return f"{base}/{first + int(worker[2:])}"
+    url = os.environ.get("LABELER_TEST_REDIS_URL", "")
+    if not url:
+        return ""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    number = int(worker[2:]) if worker.startswith("gw") else 0
+    count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    parts = urlsplit(url)
+    base = int(parts.path.strip("/") or 1)
+    database = base + offset * count + number
+    if database > 15:
+        raise RuntimeError(
+            f"Redis database {database} is past Redis's 16: run fewer test processes "
+            f"(TEST_WORKERS) or name a lower database than {base} in REDIS_URL"
+        )
+    return urlunsplit(parts._replace(path=f"/{database}"))
 
 
-if os.environ.get("REDIS_URL"):
-    os.environ["REDIS_URL"] = _redis_url_of_worker(
-        os.environ["REDIS_URL"], os.environ.get("PYTEST_XDIST_WORKER", "")
-    )
+os.environ.setdefault("LABELER_TEST_REDIS_URL", os.environ.get("REDIS_URL", ""))
+if os.environ["LABELER_TEST_REDIS_URL"]:
+    os.environ["REDIS_URL"] = redis_url_of_worker()
 
 from labeler.settings import *  # noqa: E402, F403
 from labeler.settings import _CSP_POLICY, DATABASES  # noqa: E402

@@ -70,6 +70,7 @@ def test_repeated_params(grid_project, annotator, make_images):
     assert response.status_code in (200, 204, 400)
 
 
+@pytest.mark.embedded
 @pytest.mark.parametrize("path", ["queue/page/", "next/"])
 def test_an_exclude_of_too_many_ids_is_400_and_leases_nothing(
     grid_project, annotator, make_images, path

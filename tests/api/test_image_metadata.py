@@ -345,6 +345,7 @@ def test_only_leads_and_admins_change_many_images(api_as, project, images, who, 
 # Queries
 
 
+@pytest.mark.embedded
 @pytest.mark.parametrize("count", [3, 30])
 def test_the_list_reads_every_images_tags_and_field_values_in_one_query_each(
     api_as, lead, project, make_images, count, django_assert_num_queries

@@ -371,6 +371,7 @@ def test_an_import_option_sent_empty_is_refused_not_taken_as_its_default(
     assert Image.objects.count() == before
 
 
+@pytest.mark.embedded
 @pytest.mark.parametrize(
     ("image", "message"),
     [

@@ -16,6 +16,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
+from tests.settings import redis_url_of_worker
+
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.redis]
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -35,7 +37,7 @@ def _redis_url() -> str:
     configured = os.environ.get("REDIS_URL", "")
     if not configured:
         pytest.skip("needs Redis: set REDIS_URL=redis://127.0.0.1:6379/0")
-    url = urlunsplit(urlsplit(configured)._replace(path="/7"))
+    url = redis_url_of_worker(offset=2)  # emptied by the benchmark: no other test's
     try:
         redis.Redis.from_url(url, socket_connect_timeout=2).ping()
     except redis.RedisError:

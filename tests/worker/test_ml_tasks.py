@@ -24,6 +24,7 @@ from labeler.images.models import Image
 from labeler.predictions.models import ModelVersion, Prediction, RunStatus, TrainingRun
 from tests.conftest import client_for
 from tests.factories import UserFactory, image_bytes
+from tests.settings import redis_url_of_worker
 from tests.worker.conftest import reset_producer_pools
 from tests.worker.ml_project import colour_png, ingest, ml_project
 from worker.celery_app import app
@@ -180,13 +181,8 @@ def test_new_uploads_are_prelabelled_from_the_inputs_kept_with_their_thumbnails(
 
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
-# A Redis database of its own, so no other test's worker takes these tasks (nor we theirs):
-# ten past the test process's own (tests/settings.py gives each pytest worker one).
-BROKER_URL = (
-    REDIS_URL.rsplit("/", 1)[0] + f"/{int(REDIS_URL.rsplit('/', 1)[1] or 0) + 10}"
-    if REDIS_URL
-    else ""
-)
+# A Redis database of its own, so no other test's worker takes these tasks (nor we theirs).
+BROKER_URL = redis_url_of_worker(offset=1)
 
 
 @pytest.fixture

@@ -120,6 +120,7 @@ def test_a_time_is_handed_on_in_utc_whatever_its_offset():
     assert options.until is not None and options.until.utcoffset() == dt.timedelta(0)
 
 
+@pytest.mark.embedded
 @pytest.mark.parametrize(
     ("field", "value"), [("since", "9999-12-31T23:59-15:00"), ("until", "0001-01-01T00:00+15:00")]
 )
