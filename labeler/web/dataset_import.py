@@ -219,7 +219,7 @@ def _check(
     with the choice preselected (as matched, or as the lead chose before)."""
     labels_in = archive_labels_in(contents, options["labels_as"])
     unpeopled = replace(labels_in, people=[]) if labels_in is not None else None
-    files = len(contents.names) + len(contents.skipped)
+    files = contents.files
     counts_in = (unpeopled or LabelsIn()).counts(files)
     not_applied = list(archive_not_applied(contents, unpeopled))
     people = labels_in.people if labels_in is not None else []

@@ -31,7 +31,7 @@ def archive_import_plan(
     content too, where the entries carry sha256s); an import's carries the images, read
     one at a time as it is applied."""
     labels_in = archive_labels_in(contents, options.labels_as)
-    files = len(contents.names) + len(contents.skipped)
+    files = contents.files
     if dry_run:
         not_applied = archive_not_applied(contents, labels_in)
         return ImportPlan(project, options, labels_in or LabelsIn(), (), files, not_applied)
@@ -62,7 +62,7 @@ def archive_not_applied(
         matcher=contents.matcher,
         names=contents.names.values(),
         labels_in=labels_in,
-        files=len(contents.names) + len(contents.skipped),
+        files=contents.files,
     )
     skipped = [NotApplied(name, reason) for name, reason in contents.skipped.items()]
     return (*preview.not_applied, *skipped)

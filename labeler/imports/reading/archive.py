@@ -72,6 +72,11 @@ class ArchiveContents:
     labels: dict[str, list[str]] | RecordsFile | None = None  # as the labels file gave them
     metadata: dict[str, MetadataIn] = field(default_factory=dict)  # by the labels' keys
 
+    @property
+    def files(self) -> int:
+        """Every file the archive holds: the images and the files skipped."""
+        return len(self.names) + len(self.skipped)
+
 
 def archive_read(
     archive: IO[bytes], *, labels_format: str, labels_file: IO[bytes] | bytes | None = None
