@@ -13,7 +13,10 @@ CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 
-@pytest.fixture(scope="session")
+# One browser a module, not a session: Playwright's sync API keeps an event loop running in
+# the thread while it is open, and a test of another module run later in the same process
+# (tests share processes under pytest-xdist) that calls async_to_sync would find it there.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
     if not shutil.which(CHROMIUM):
         pytest.skip(f"needs Chromium at {CHROMIUM} (apt-get install chromium)")
