@@ -32,6 +32,7 @@ from django.db.models import QuerySet
 from labeler.images.models import Image
 from labeler.predictions.models import ModelVersion, Prediction, RunStatus, TrainingRun
 from labeler.predictions.runs import training_runs_reap
+from labeler.task_names import Task
 from tests.conftest import client_for
 from tests.factories import UserFactory
 from tests.reliability.conftest import PrivateRedis
@@ -216,6 +217,9 @@ def test_a_prelabelling_whose_worker_is_killed_ends_with_one_prediction_per_imag
     """Killed in the middle of a chunk: the chunk is delivered again and stored once; the
     pass ends with its counts equal to its rows, one prediction per unlabelled image."""
     versions, unlabelled = _prelabelling_started()
+    # Killed while it holds a chunk, not in the moment between the dispatch and the first
+    # chunk, when an idle pool process is replaced without a word.
+    _wait_until(lambda: f"{Task.ML_PREDICT}[" in worker.log.read_text(), "a chunk received")
     worker.kill_pool_process()
     done_at_kill = versions.get().prelabel_done
     version = _pass_ended_with_one_prediction_per_image(versions, unlabelled)
