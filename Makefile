@@ -11,7 +11,7 @@ PORT ?= 8000
 #   make run TORCH_SPEC="torch==2.14.1 torchvision==0.29.1 --index-url https://download.pytorch.org/whl/cpu"
 TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
 
-.PHONY: run test test-postgres test-embedded test-sqlite label-studio-venv test-label-studio fuzz lint format setup docs docs-serve demo worker-cpu worker-gpu worker-serve beat check-deploy compose-config clean bench-agreement bench-training bench-prelabel bench-active-learning bench-export bench-load bench-uploads bench-photos bench-label-paint bench-grid bench-photo-models bench-adaptive-overlap bench-duplicates bench-label-errors bench-browse bench-bulk bench-audit bench-imports bench-scorecard bench-slices bench-predict bench-rooms bench-journeys
+.PHONY: run test test-postgres test-embedded test-sqlite label-studio-venv test-label-studio fuzz soak lint format setup docs docs-serve demo worker-cpu worker-gpu worker-serve beat check-deploy compose-config clean bench-agreement bench-training bench-prelabel bench-active-learning bench-export bench-load bench-uploads bench-photos bench-label-paint bench-grid bench-photo-models bench-adaptive-overlap bench-duplicates bench-label-errors bench-browse bench-bulk bench-audit bench-imports bench-scorecard bench-slices bench-predict bench-rooms bench-journeys
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -112,6 +112,13 @@ fuzz: setup
 	LABELER_FUZZ_SEED=$$seed LABELER_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) \
 		$(BIN)/pytest tests/api/test_schema_fuzz.py -k test_api_answers_as_documented; \
 	status=$$?; echo "fuzz seed: $$seed (replay: make fuzz FUZZ_SEED=$$seed)"; exit $$status
+
+## The soak longer than `make test` runs it (15 s there): 50 annotators against gunicorn
+## on PostgreSQL for SOAK_SECONDS, then the audit of what they were told (docs/reliability.md).
+SOAK_SECONDS ?= 300
+soak: setup
+	DATABASE_URL=$(TEST_DATABASE_URL) SOAK_SECONDS=$(SOAK_SECONDS) \
+		$(BIN)/pytest tests/reliability/test_soak.py -s -p no:cacheprovider
 
 lint: setup
 	$(BIN)/ruff check .

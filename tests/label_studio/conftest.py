@@ -67,6 +67,9 @@ def label_studio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabelStud
         "LOCAL_FILES_DOCUMENT_ROOT": str(files),
         "LATEST_VERSION_CHECK": "false",
         "COLLECT_ANALYTICS": "false",
+        # Its error reporting would send reports out of the machine (its default DSN).
+        "SENTRY_DSN": "",
+        "FRONTEND_SENTRY_DSN": "",
         "LOG_LEVEL": "INFO",
     }
     argv = [

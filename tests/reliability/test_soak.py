@@ -37,7 +37,8 @@ ANNOTATORS = 50
 ABANDONING = 5  # of them walk away holding a lease
 OVERLAP = 3
 IMAGES = 6000
-SECONDS = float(os.environ.get("SOAK_SECONDS", "45"))
+# 15 s in the suite; `make soak` runs it for longer (SOAK_SECONDS).
+SECONDS = float(os.environ.get("SOAK_SECONDS", "15"))
 LEASE_SECONDS = 8
 
 
