@@ -12,9 +12,11 @@ import io
 import json
 
 import pytest
+import requests
 
 from tests.factories import image_bytes
 from tests.label_studio.client import LabelStudio, choices_of
+from tests.label_studio.conftest import ADMIN_EMAIL, ADMIN_PASSWORD
 
 pytestmark = [pytest.mark.label_studio, pytest.mark.slow]
 
@@ -45,3 +47,26 @@ def test_uploads_are_renamed_and_annotations_are_each_persons(label_studio: Labe
     assert [(r["annotator"], r["label"], r["lead_time"]) for r in labelled] == [
         ("client.ann@example.org", "cat", "4.5")
     ]
+
+
+def test_its_error_reporting_is_off(label_studio: LabelStudio):
+    """The test server never sends error reports out of the machine: its pages name no
+    reporting address (Label Studio's own default is one of Sentry's)."""
+    browser = requests.Session()
+    login = label_studio.url + "/user/login/"
+    browser.get(login, timeout=60)
+    signed_in = browser.post(
+        login,
+        data={
+            "email": ADMIN_EMAIL,
+            "password": ADMIN_PASSWORD,
+            "csrfmiddlewaretoken": browser.cookies["csrftoken"],
+        },
+        headers={"Referer": login},
+        timeout=60,
+    )
+    assert signed_in.status_code == 200
+    page = browser.get(label_studio.url + "/projects/", timeout=60)
+    assert page.status_code == 200 and "sentry_dsn:" in page.text, page.text[:300]
+    assert "sentry_dsn: null" in page.text
+    assert "ingest.sentry.io" not in page.text
