@@ -31,11 +31,12 @@ def pytest_configure(config: pytest.Config) -> None:
     """Each pytest-xdist worker keeps to a core of its own, with whatever it starts (live
     servers, Chromium, benchmarks' processes): torch's threads then match the cores the
     process may use (``worker.ml.device.cores``) instead of every worker spinning a
-    thread per core of the machine on the same cores."""
+    thread per core of the machine on the same cores. With more workers than cores
+    (TEST_WORKERS), they take the cores in turn."""
     worker = os.environ.get("PYTEST_XDIST_WORKER", "")
     count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
     allowed = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
-    if worker.startswith("gw") and 1 < count <= len(allowed):
+    if worker.startswith("gw") and count > 1 and allowed:
         os.sched_setaffinity(0, {allowed[int(worker[2:]) % len(allowed)]})
 
 
