@@ -27,7 +27,7 @@ from labeler.imports.planning.labels_in import LABELS_AS
 from labeler.imports.planning.plan import ImportOptions, ImportPlan, plan_preview
 from labeler.imports.planning.uploads import batch_import_plan, uploads_import_plan
 from labeler.imports.reading.archive import LABEL_FORMATS, archive_read
-from labeler.imports.reading.loader import annotators_parse
+from labeler.imports.reading.loader import annotators_parse, people_confirmed_parse
 from labeler.imports.reading.matching import normalised
 from labeler.imports.reading.sources import (
     LABEL_FILE_SUFFIX,
@@ -66,9 +66,26 @@ class ImportOptionsSerializer(StrictInput, serializers.Serializer):
         "left out are matched by e-mail, then username.",
     )
 
+    people_confirmed = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=100_000,
+        help_text="The people (their key or e-mail, as a dry run lists them under "
+        "contradictions) whose account contradicts what the labels file says of them "
+        "(another e-mail, another member's name), confirmed by the lead: a JSON list, or "
+        "the names separated by commas. An import with an unconfirmed one answers 400 "
+        "listing them and writes nothing.",
+    )
+
     def validate_annotators(self, value: str) -> dict[str, str]:
         try:
             return annotators_parse(value)
+        except LabelSourceError as exc:
+            raise serializers.ValidationError(str(exc)) from exc
+
+    def validate_people_confirmed(self, value: str) -> list[str]:
+        try:
+            return people_confirmed_parse(value)
         except LabelSourceError as exc:
             raise serializers.ValidationError(str(exc)) from exc
 
@@ -182,11 +199,24 @@ class FilesOptionsSerializer(ImportOptionsSerializer):
     )
 
 
+class ContradictionSerializer(serializers.Serializer):
+    key = serializers.CharField(help_text="How the labels file names the person.")
+    shown = serializers.CharField()
+    account = serializers.CharField(help_text="The member their labels would go to.")
+    says = serializers.CharField(help_text="What of the file's the member contradicts.")
+    confirmed = serializers.BooleanField(help_text="Whether people_confirmed names them.")
+
+
 class PreviewSerializer(serializers.Serializer):
     dry_run = serializers.BooleanField()
     counts_in = CountsInSerializer()
     people = PersonSerializer(many=True)
     not_applied = NotAppliedSerializer(many=True)
+    contradictions = ContradictionSerializer(
+        many=True,
+        help_text="The people matched to a member the labels file says they are not; the "
+        "import needs each confirmed in people_confirmed.",
+    )
 
 
 class FilesPreviewSerializer(PreviewSerializer):
@@ -224,6 +254,10 @@ _FORM = {
         "annotator": {"type": "string"},
         "create_labels": {"type": "boolean", "default": False},
         "annotators": {"type": "string", "description": "JSON: person -> username or new."},
+        "people_confirmed": {
+            "type": "string",
+            "description": "JSON list: the people whose contradicting match is confirmed.",
+        },
         "dry_run": {"type": "boolean", "default": False},
     },
     "required": ["files"],
@@ -323,6 +357,10 @@ _ARCHIVE_FORM = {
         "annotator": {"type": "string"},
         "create_labels": {"type": "boolean", "default": False},
         "annotators": {"type": "string", "description": "JSON: person -> username or new."},
+        "people_confirmed": {
+            "type": "string",
+            "description": "JSON list: the people whose contradicting match is confirmed.",
+        },
         "dry_run": {"type": "boolean", "default": False},
     },
     "required": ["archive", "labels_format"],
@@ -383,6 +421,7 @@ def _options(data: dict[str, Any]) -> ImportOptions:
         annotator=data.get("annotator") or None,
         create_labels=data["create_labels"],
         annotators=data.get("annotators") or None,
+        people_confirmed=data.get("people_confirmed") or None,
     )
 
 

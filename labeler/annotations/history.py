@@ -8,8 +8,10 @@ Two writers, one table, each the writer of record for its own kinds of row:
 - everything else, here: annotations taken back (an undo, a bulk relabel:
   ``annotations_withdrawn_record``), final labels set or cleared
   (``final_changes_record``, called by the one writer of final labels,
-  ``labeler.agreement.final_writes``), and an imported account's rows credited to the
-  member it stood for (``annotator_history_move``).
+  ``labeler.agreement.final_writes``), an imported account's rows credited to the
+  member it stood for (``annotator_history_move``), and an import's writes of
+  annotations credited to the import and the lead who ran it, never to the annotation's
+  owner (``import_changes_credit``).
 
 No other module writes the table; ``tests/labeler/test_one_writer.py`` walks the code for
 any that does.
@@ -23,7 +25,7 @@ from datetime import datetime
 
 from django.utils import timezone
 
-from labeler.annotations.models import Annotation, LabelChange, LabelChangeKind
+from labeler.annotations.models import Annotation, FinalLabelMethod, LabelChange, LabelChangeKind
 
 BATCH = 2000  # rows a statement writes
 
@@ -127,3 +129,20 @@ def annotator_history_move(*, project_id: int, source_id: int, target_id: int) -
     return rows.filter(annotator_id=source_id).update(annotator_id=target_id) + rows.filter(
         changed_by_id=source_id
     ).update(changed_by_id=target_id)
+
+
+def history_last_id(*, annotation_id: int) -> int:
+    """The id of the newest history row of an annotation (0: none), to tell the rows a
+    write adds after it."""
+    rows = LabelChange.objects.filter(annotation_id=annotation_id).order_by("-id")
+    return rows.values_list("id", flat=True).first() or 0
+
+
+def import_changes_credit(*, annotation_id: int, after_id: int, changed_by_id: int | None) -> int:
+    """Credit the history rows an import's write of an annotation added (those after
+    ``after_id``, which the revision's trigger names its annotator as having made) to the
+    import: made by ``changed_by_id`` (the lead who ran it; None: the system), method
+    ``imported``. Returns the rows changed."""
+    return LabelChange.objects.filter(annotation_id=annotation_id, id__gt=after_id).update(
+        changed_by_id=changed_by_id, method=FinalLabelMethod.IMPORTED
+    )

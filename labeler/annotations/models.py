@@ -210,7 +210,8 @@ class LabelChange(models.Model):
         max_length=16,
         choices=FinalLabelMethod.choices,
         blank=True,
-        help_text="How a final label was decided; empty for annotations.",
+        help_text="How a final label was decided; for an annotation, imported when an "
+        "import wrote it, else empty.",
     )
     annotator = models.ForeignKey(
         settings.AUTH_USER_MODEL,

@@ -71,6 +71,17 @@ def people_lines(people: Iterable[Mapping[str, str]]) -> list[str]:
     return [f"People: {len(rows)}", *rows] if rows else []
 
 
+def contradiction_lines(contradictions: Iterable[Mapping[str, object]]) -> list[str]:
+    """A line for each person whose account contradicts what the labels file says of them,
+    and whether the lead confirmed it (an import needs every one confirmed)."""
+    rows = [
+        f"  {c['shown']} -> {c['account']}: {c['says']}"
+        f"{' (confirmed)' if c['confirmed'] else ' (confirm with --people-confirmed)'}"
+        for c in contradictions
+    ]
+    return [f"To confirm: {len(rows)}", *rows] if rows else []
+
+
 # How a person's account was found, in words (``labeler.imports.planning.people``).
 HOW_SAID = {
     "email": "a member, by e-mail",

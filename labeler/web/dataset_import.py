@@ -32,7 +32,7 @@ from labeler.imports.planning.archive import (
 from labeler.imports.planning.labels_in import LABELS_AS, LabelsIn, NotApplied, PersonOut
 from labeler.imports.planning.people import CHOSEN, EMAIL, USERNAME
 from labeler.imports.planning.plan import ImportOptions, metadata_checked, per_person_check
-from labeler.imports.planning.preview import people_preview
+from labeler.imports.planning.preview import people_out, people_preview
 from labeler.imports.reading.archive import LABEL_FORMATS, ArchiveContents, archive_read
 from labeler.imports.reading.records import Person
 from labeler.imports.report import HOW_SAID
@@ -81,6 +81,8 @@ class PersonRow:
     account: str
     how: str
     choice: str
+    says: str = ""  # what of the file's the member as matched contradicts, if anything
+    confirmed: bool = False
 
     @property
     def said(self) -> str:
@@ -155,11 +157,19 @@ def _import_step(request: HttpRequest, project: Project) -> HttpResponse:
     except ValidationFailed as exc:
         return _form_error(request, project, exc.message)
     chosen = _chosen(request.POST)
+    confirmed = request.POST.getlist("person-confirmed")
     try:
-        summary = _stash_import(project, user, stash, _stash_read(stash), chosen)
+        summary = _stash_import(project, user, stash, _stash_read(stash), chosen, confirmed)
     except DomainError as exc:  # nothing was written: the choices are asked for again
         try:
-            check = _check(project, _stash_read(stash), stash_id, stash.options, chosen=chosen)
+            check = _check(
+                project,
+                _stash_read(stash),
+                stash_id,
+                stash.options,
+                chosen=chosen,
+                confirmed=confirmed,
+            )
         except DomainError as unread:  # the kept archive no longer reads: start again
             stash_drop(project=project, user=user, stash_id=stash_id)
             return _form_error(request, project, unread.message)
@@ -186,7 +196,12 @@ def _stash_read(stash: Stash) -> ArchiveContents:
 
 
 def _stash_import(
-    project: Project, user: User, stash: Stash, contents: ArchiveContents, chosen: Mapping[str, str]
+    project: Project,
+    user: User,
+    stash: Stash,
+    contents: ArchiveContents,
+    chosen: Mapping[str, str],
+    confirmed: Sequence[str],
 ) -> Any:
     """Import the kept archive with the lead's choices of accounts that differ from how
     each person matches now."""
@@ -202,6 +217,7 @@ def _stash_import(
             annotator=options["annotator"] or None,
             create_labels=options["create_labels"],
             annotators=_changed(project, people, chosen) or None,
+            people_confirmed=list(confirmed) or None,
         ),
     )
     return images_import(plan=plan, actor=user)
@@ -214,9 +230,11 @@ def _check(
     options: dict[str, Any],
     *,
     chosen: Mapping[str, str] | None = None,
+    confirmed: Sequence[str] = (),
 ) -> Check:
     """The check's findings: the counts in, what would not apply and the people, each
-    with the choice preselected (as matched, or as the lead chose before)."""
+    with the choice preselected (as matched, or as the lead chose before) and what of the
+    file's that choice contradicts, for the lead to confirm."""
     labels_in = archive_labels_in(contents, options["labels_as"])
     unpeopled = replace(labels_in, people=[]) if labels_in is not None else None
     files = contents.files
@@ -224,8 +242,17 @@ def _check(
     not_applied = list(archive_not_applied(contents, unpeopled))
     people = labels_in.people if labels_in is not None else []
     matched, problem = people_preview(project=project, people=people)
+    flagged = _contradictions(project, people, chosen or {}, confirmed)
     rows = [
-        PersonRow(n, m.key, m.shown, m.account, m.how, (chosen or {}).get(m.key, _choice(m)))
+        PersonRow(
+            n,
+            m.key,
+            m.shown,
+            m.account,
+            m.how,
+            (chosen or {}).get(m.key, _choice(m)),
+            *flagged.get(m.key, ("", False)),
+        )
         for n, m in enumerate(matched)
     ]
     return Check(
@@ -237,6 +264,23 @@ def _check(
         members=_member_names(project) if rows else [],
         problem=problem,
     )
+
+
+def _contradictions(
+    project: Project, people: Sequence[Person], chosen: Mapping[str, str], confirmed: Sequence[str]
+) -> dict[str, tuple[str, bool]]:
+    """By person key: what of the file's their account (as chosen) contradicts, and
+    whether the lead confirmed it; none where the choices are refused as a whole."""
+    try:
+        _, found = people_out(
+            project=project,
+            people=people,
+            chosen=_changed(project, people, chosen) or None,
+            confirmed=confirmed,
+        )
+    except ValidationFailed:
+        return {}
+    return {c.key: (c.says, c.confirmed) for c in found}
 
 
 def _choice(match: PersonOut) -> str:

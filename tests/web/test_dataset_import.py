@@ -266,3 +266,32 @@ def test_only_leads_open_it(annotator, lead, project):
     assert client_as(lead).get(url(project)).status_code == 200
     detail = client_as(lead).get(reverse("project-detail", args=[project.pk])).content.decode()
     assert f'href="{url(project)}"' in detail
+
+
+def test_a_choice_that_contradicts_the_file_is_confirmed_by_a_tick_first(lead, annotator2, project):
+    """zoe@x.org given to ann2, whose e-mail is another: the import asks again, saying
+    so beside her with a box to tick, and writes nothing; ticked, it imports."""
+    annotator2.email = "ann2@x.org"
+    annotator2.save()
+    client = client_as(lead)
+    checked = check(client, project, people_archive(), "csv-annotators", PEOPLE_CSV)
+    chosen = {
+        "stash": stash_id(checked),
+        "person-0-key": "ann1",
+        "person-0": "ann1",
+        "person-1-key": "zoe@x.org",
+        "person-1": annotator2.username,
+    }
+
+    asked = client.post(url(project), chosen)
+
+    assert asked.status_code == 400
+    html = unescape(asked.content.decode())
+    assert 'data-contradiction="zoe@x.org"' in html and "people_confirmed" in html
+    assert 'name="person-confirmed" value="zoe@x.org"' in html
+    assert not Image.objects.exists() and not Annotation.objects.exists()
+
+    done = client.post(url(project), {**chosen, "person-confirmed": "zoe@x.org"})
+
+    assert done.status_code == 200, done.content.decode()
+    assert Annotation.objects.filter(annotator=annotator2).count() == 1

@@ -47,7 +47,12 @@ from labeler.imports.planning.labels_in import (
     ImportItem,
     PersonOut,
 )
-from labeler.imports.planning.people import people_match
+from labeler.imports.planning.people import (
+    PersonMatch,
+    contradictions_confirmed_check,
+    people_contradictions,
+    people_match,
+)
 from labeler.imports.planning.plan import ImportPlan, metadata_checked, per_person_check
 from labeler.imports.reading.records import ImageRecords
 from labeler.projects.models import Project
@@ -82,11 +87,12 @@ def plan_apply(
     ``labels_as``, annotator or user.
     """
     project = plan.project
+    matches = _people_checked(plan)
     project_import_mark(project_id=project.pk)
     new_files: list[str] = []
     try:
         with transaction.atomic():
-            shared = _started(plan, actor, new_files)
+            shared = _started(plan, actor, new_files, matches)
             _files_apply(shared, plan, report)
     except BaseException:
         for name in new_files:
@@ -97,7 +103,26 @@ def plan_apply(
     return shared.summary
 
 
-def _started(plan: ImportPlan, actor: User | None, new_files: list[str]) -> ImportRun:
+def _people_checked(plan: ImportPlan) -> list[PersonMatch] | None:
+    """The people of a per-person file matched, before anything is written; refused
+    (ValidationFailed naming each) while a match that contradicts what the file says of
+    its person is not confirmed by the lead."""
+    labels_in, options = plan.labels_in, plan.options
+    if not (labels_in.people or options.annotators):
+        return None
+    matches = people_match(project=plan.project, people=labels_in.people, chosen=options.annotators)
+    contradictions_confirmed_check(
+        people_contradictions(project=plan.project, matches=matches), options.people_confirmed
+    )
+    return matches
+
+
+def _started(
+    plan: ImportPlan,
+    actor: User | None,
+    new_files: list[str],
+    matches: list[PersonMatch] | None,
+) -> ImportRun:
     """The import's transaction begun: the options checked, the project's final-label
     lock taken, as every writer of final labels takes it (docs/architecture.md, Locks),
     then the people of a per-person file matched and their accounts made."""
@@ -120,9 +145,9 @@ def _started(plan: ImportPlan, actor: User | None, new_files: list[str]) -> Impo
         new_files=new_files,
         summary=summary,
         describe=metadata_checked(project, labels_in.metadata),
+        people_confirmed=tuple(options.people_confirmed or ()),
     )
-    if labels_in.people or options.annotators:
-        matches = people_match(project=project, people=labels_in.people, chosen=options.annotators)
+    if matches is not None:
         shared.people = people_resolve(project=project, matches=matches)
         summary.people = [
             PersonOut(m.person.key, m.person.shown(), m.account, m.how) for m in matches

@@ -16,8 +16,8 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from labeler.agreement.final_writes import FinalLabelsWrite, final_labels_written
+from labeler.annotations.imported import RecordKept, Written, annotation_import_write
 from labeler.annotations.models import Annotation, FinalLabel, FinalLabelMethod
-from labeler.annotations.submit import annotation_record
 from labeler.errors import DomainError, ValidationFailed
 from labeler.images import queue_state
 from labeler.images.models import Image
@@ -154,33 +154,28 @@ def annotation_imported(
     image: Image,
     labels: list[Label],
     annotator: User,
+    by: User | None,
     created_at: datetime | None,
     updated_at: datetime | None,
     time_spent_ms: int | None,
-) -> bool:
-    """Record one person's imported annotation with its dates and time spent; returns
-    whether its labels changed. Where the person's annotation of the image here is newer
-    than the file's (they labelled it again since), theirs is kept: LabelsRefused says so."""
-    annotation = Annotation.objects.filter(image=image, annotator=annotator).first()
-    wanted = sorted(label.pk for label in labels)
-    if annotation is not None and sorted(annotation.labels.values_list("pk", flat=True)) == wanted:
-        return False
-    made = updated_at or created_at
-    if annotation is not None and made is not None and annotation.updated_at > made:
-        raise LabelsRefused(
-            f"their annotation here ({annotation.updated_at:%Y-%m-%d %H:%M} UTC) is newer "
-            f"than the file's ({made:%Y-%m-%d %H:%M} UTC) and is kept."
+) -> Written:
+    """Record one person's imported annotation with its dates and time spent, ``by``
+    importing, through the one rule of what an import may replace
+    (``labeler.annotations.imported``): where the person's annotation here is kept,
+    LabelsRefused says why, with both dates."""
+    try:
+        return annotation_import_write(
+            project=project,
+            image=image,
+            labels=labels,
+            annotator=annotator,
+            by=by,
+            created_at=created_at,
+            updated_at=updated_at,
+            time_spent_ms=time_spent_ms,
         )
-    annotation_record(
-        project=project,
-        annotator=annotator,
-        image_id=image.pk,
-        labels=wanted,
-        time_spent_ms=time_spent_ms,
-        created_at=created_at,
-        updated_at=updated_at,
-    )
-    return True
+    except RecordKept as exc:
+        raise LabelsRefused(str(exc)) from exc
 
 
 def labels_recorded_since(
@@ -218,7 +213,7 @@ def labels_record(
     """Record the labels as ``labels_as`` says; returns whether anything changed."""
     if labels_as == ANNOTATION:
         assert annotator is not None
-        return _annotation_record(project, image, labels, annotator)
+        return _annotation_record(project, image, labels, annotator, user)
     with final_labels_written(project=project, image_ids=[image.pk], changed_by=user) as write:
         return _final_record(write, image, labels, _METHODS[labels_as], user)
 
@@ -243,11 +238,12 @@ def _final_record(
 
 
 def _annotation_record(
-    project: Project, image: Image, labels: list[Label], annotator: User
+    project: Project, image: Image, labels: list[Label], annotator: User, by: User | None
 ) -> bool:
-    annotation = Annotation.objects.filter(image=image, annotator=annotator).first()
-    wanted = sorted(label.pk for label in labels)
-    if annotation is not None and sorted(annotation.labels.values_list("pk", flat=True)) == wanted:
-        return False
-    annotation_record(project=project, annotator=annotator, image_id=image.pk, labels=wanted)
-    return True
+    try:
+        written = annotation_import_write(
+            project=project, image=image, labels=labels, annotator=annotator, by=by
+        )
+    except RecordKept as exc:
+        raise LabelsRefused(str(exc)) from exc
+    return written.changed

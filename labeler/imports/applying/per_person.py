@@ -27,7 +27,11 @@ from labeler.imports.applying.summary import (
     ImportSummary,
 )
 from labeler.imports.planning.labels_in import PersonOut
-from labeler.imports.planning.people import people_match
+from labeler.imports.planning.people import (
+    contradictions_confirmed_check,
+    people_contradictions,
+    people_match,
+)
 from labeler.imports.reading.records import AnnotationIn, DecisionIn, ImageRecords, Person
 
 
@@ -100,11 +104,12 @@ def _annotation_apply(
         # Outside the savepoint: an account made here outlives a refusal in it.
         annotator = _account(shared, annotation.person)
         with transaction.atomic():
-            changed = annotation_imported(
+            written = annotation_imported(
                 project=shared.project,
                 image=image,
                 labels=shared.labels.resolve(checked),
                 annotator=annotator,
+                by=shared.user,
                 created_at=annotation.created_at,
                 updated_at=annotation.updated_at,
                 time_spent_ms=_time_spent(annotation, summary),
@@ -113,6 +118,9 @@ def _annotation_apply(
         summary.lost(where, f"{annotation.person.shown()}: {exc}")
         tally.refused += 1
         return
+    changed = written.changed
+    if written.note:
+        summary.lost(where, f"{annotation.person.shown()}: {written.note}")
     shared.recorded[image.pk, annotation.person.key] = (annotation, changed, len(checked))
     tally.count(changed)
     summary.labels_out += len(checked)
@@ -196,6 +204,10 @@ def _account(shared: ImportRun, person: Person) -> User:
     user = shared.people.get(person.key)
     if user is None:
         matches = people_match(project=shared.project, people=[person])
+        contradictions_confirmed_check(
+            people_contradictions(project=shared.project, matches=matches),
+            shared.people_confirmed,
+        )
         user = people_resolve(project=shared.project, matches=matches)[person.key]
         shared.people[person.key] = user
         shared.summary.people += [

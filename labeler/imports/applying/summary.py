@@ -4,7 +4,7 @@ import (``ImportSummary``), and what every file of one import shares as it is ap
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -115,6 +115,8 @@ class ImportRun:
     new_files: list[str]  # stored by this import: removed again if it is undone
     summary: ImportSummary
     people: dict[str, User] = field(default_factory=dict)  # person key -> account
+    # The people whose match contradicts the file that the lead confirmed (keys, e-mails).
+    people_confirmed: Sequence[str] = ()
     started: datetime = field(default_factory=timezone.now)
     # What this import recorded on each image, for a file with the content of an earlier
     # one (a duplicate): (image, person key) -> the annotation, whether it changed

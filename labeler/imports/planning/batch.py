@@ -79,4 +79,5 @@ def _matched_in(matched: Mapping[str, Entry], whole: LabelsIn, labels_as: str) -
         labels=sum(r.label_count() for r in records),
         people=whole.people,
         per_person=whole.per_person,
+        entries={key: value for key, value in matched.items() if isinstance(value, ImageRecords)},
     )

@@ -66,6 +66,9 @@ class LabelsIn:
     # What the file's records say of their images beside the labels, by key: every
     # value is checked against the project before the first file is stored.
     metadata: Mapping[str, MetadataIn] = field(default_factory=dict)
+    # A per-person file's records by key, for the dry run to tell which records would not
+    # replace a member's annotation.
+    entries: Mapping[str, ImageRecords] = field(default_factory=dict, repr=False)
 
     @classmethod
     def of(
@@ -89,6 +92,7 @@ class LabelsIn:
                 unmatched=unmatched,
                 per_person=True,
                 metadata=metadata or {},
+                entries=labels.images,
             )
         found = cls.of_entries(list(labels.values()), labels_as=labels_as, unmatched=unmatched)
         found.metadata = metadata or {}

@@ -24,6 +24,13 @@ not, even with the same e-mail (add them to the project first, or link later). T
 people matched to the same account would put two labels of one image on one annotation:
 that is refused, naming them, for the lead to choose for one of them.
 
+A match to a member that contradicts what the file says of the person is flagged
+(``people_contradictions``): the file gives them an e-mail and the member has another,
+or the file's name for them is another member's username. Two people swapped by the
+lead's choices are two contradictions. The dry run lists them; the import writes nothing
+until the lead confirms each by the person's key or e-mail (``CONFIRMED``), and answers
+otherwise with a ValidationFailed naming every one (``contradictions_confirmed_check``).
+
 Later, when the lead knows who an imported account stood for,
 ``applying.accounts.imported_account_link`` gives the member its annotations and decisions
 (``annotations.accounts``).
@@ -48,6 +55,7 @@ EMAIL, USERNAME, CHOSEN, IMPORTED, NEW = "email", "username", "chosen", "importe
 HOWS = (EMAIL, USERNAME, CHOSEN, IMPORTED, NEW)
 NEW_ACCOUNT = ("", "new")  # what ``chosen`` maps a person to for an account of their own
 FIELD = "annotators"
+CONFIRMED = "people_confirmed"  # the option, and the field its refusal names
 MAX_NAME = 150  # Django's username length
 MAX_EMAIL = 254  # and its e-mail's
 MAX_SUFFIX = 1000  # names tried for one person before giving up
@@ -63,6 +71,16 @@ class PersonMatch:
     account: str
     user_id: int | None
     how: str
+
+
+@dataclass(frozen=True)
+class Contradiction:
+    """A person matched to a member the file says they are not: ``says`` what of the
+    file's the member contradicts (their e-mail, their name)."""
+
+    person: Person
+    account: str
+    says: str
 
 
 @dataclass(frozen=True)
@@ -101,6 +119,71 @@ def people_match(
         matches.append(match)
     _collisions_check(matches)
     return matches
+
+
+def people_contradictions(
+    *, project: Project, matches: Sequence[PersonMatch]
+) -> list[Contradiction]:
+    """The matches to an existing member that contradict what the file says of the
+    person, in the matches' order: an e-mail the member does not have (when the member
+    has one), or the file's name for them being another member's username (case aside)."""
+    members = _members(project)
+    found = []
+    for match in matches:
+        member = members.get(match.user_id) if match.user_id is not None else None
+        if member is None:
+            continue
+        says = _contradicted(match.person, member, members)
+        if says:
+            found.append(Contradiction(match.person, member.username, says))
+    return found
+
+
+def contradictions_confirmed_check(
+    contradictions: Sequence[Contradiction], confirmed: Sequence[str] | None
+) -> None:
+    """Raise ValidationFailed (field ``people_confirmed``), naming each one, unless the
+    lead confirmed every contradiction by the person's key or e-mail."""
+    named = {_folded(name) for name in confirmed or ()}
+    open_ = [
+        c
+        for c in contradictions
+        if _folded(c.person.key) not in named
+        and not (c.person.email and _folded(c.person.email) in named)
+    ]
+    if not open_:
+        return
+    listed = "; ".join(f"{c.person.shown()!r} -> {c.account!r} ({c.says})" for c in open_)
+    raise ValidationFailed(
+        f"{len(open_)} of the people would be credited to a member the labels file says "
+        f"they are not: {listed}. Confirm each by its key or e-mail in {CONFIRMED}, or "
+        "choose another account for them in annotators.",
+        field=CONFIRMED,
+        unconfirmed=[
+            {"key": c.person.key, "shown": c.person.shown(), "account": c.account, "says": c.says}
+            for c in open_
+        ],
+    )
+
+
+def _contradicted(person: Person, member: _Member, members: dict[int, _Member]) -> str:
+    email = _folded(person_email(person))
+    if email and member.email.strip() and _folded(member.email) != email:
+        return (
+            f"the file gives the e-mail {person_email(person)!r}, {member.username!r} has another"
+        )
+    for name in (person.username.strip(), person_email(person)):
+        others = [
+            m
+            for m in members.values()
+            if m.user_id != member.user_id
+            and m.active
+            and name
+            and m.username.casefold() == name.casefold()
+        ]
+        if others:
+            return f"the file names them {name!r}, another member's username"
+    return ""
 
 
 def person_rematch(*, project: Project, person: Person, taken: set[str]) -> PersonMatch:

@@ -11,7 +11,7 @@ that would not apply. ``labeler.flows.images_import`` applies a plan.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,7 +19,8 @@ from labeler.errors import ValidationFailed
 from labeler.images.catalogue.descriptions import Description, description_of_record
 from labeler.images.catalogue.selectors import project_fields
 from labeler.imports.planning.labels_in import FINAL, ImportItem, LabelsIn, NotApplied
-from labeler.imports.planning.preview import Preview, people_out
+from labeler.imports.planning.people import people_match
+from labeler.imports.planning.preview import Preview, members_kept, people_out
 from labeler.imports.reading.metadata_in import MetadataIn
 from labeler.projects.models import Project
 
@@ -29,12 +30,15 @@ class ImportOptions:
     """How the lead asks for the labels to be recorded: ``labels_as`` (final, gold or
     annotation), the ``annotator`` account of imported annotations, whether label names
     the project lacks are added (``create_labels``), and the lead's choice of account for
-    the people of a per-person file (``annotators``: person key to username or "new")."""
+    the people of a per-person file (``annotators``: person key to username or "new"),
+    and the people whose match contradicts the file that the lead confirmed
+    (``people_confirmed``: their keys or e-mails)."""
 
     labels_as: str = FINAL
     annotator: str | None = None
     create_labels: bool = False
     annotators: Mapping[str, str] | None = None
+    people_confirmed: Sequence[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -85,10 +89,24 @@ def plan_preview(plan: ImportPlan) -> Preview:
     options = plan.options
     per_person_check(plan.labels_in, labels_as=options.labels_as, annotator=options.annotator)
     metadata_checked(plan.project, plan.labels_in.metadata)
-    people = people_out(
-        project=plan.project, people=plan.labels_in.people, chosen=options.annotators or None
+    people, contradictions = people_out(
+        project=plan.project,
+        people=plan.labels_in.people,
+        chosen=options.annotators or None,
+        confirmed=options.people_confirmed,
     )
-    return Preview(plan.labels_in.counts(plan.files), people, list(plan.not_applied))
+    kept: list[NotApplied] = []
+    if plan.labels_in.entries and (plan.labels_in.people or options.annotators):
+        matches = people_match(
+            project=plan.project, people=plan.labels_in.people, chosen=options.annotators
+        )
+        kept = members_kept(project=plan.project, matches=matches, entries=plan.labels_in.entries)
+    return Preview(
+        plan.labels_in.counts(plan.files),
+        people,
+        [*plan.not_applied, *kept],
+        contradictions=contradictions,
+    )
 
 
 def metadata_checked(

@@ -10,16 +10,28 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
+from django.contrib.auth.models import User
+from django.utils import timezone
+
+from labeler.annotations.imported import dates_checked, is_members_own, record_verdict
+from labeler.annotations.models import Annotation
 from labeler.errors import ValidationFailed
 from labeler.imports.planning.labels_in import LabelsIn, NotApplied, PersonOut
-from labeler.imports.planning.people import people_match
+from labeler.imports.planning.people import (
+    PersonMatch,
+    contradictions_confirmed_check,
+    people_contradictions,
+    people_match,
+)
 from labeler.imports.reading.matching import LabelMatcher
-from labeler.imports.reading.records import Person
+from labeler.imports.reading.records import ImageRecords, Person
 from labeler.projects.models import Project
 
 UNMATCHED = "No imported file matches this entry of the labels file."
+_EARLIEST = datetime.min.replace(tzinfo=UTC)
 
 
 @dataclass
@@ -32,33 +44,110 @@ class Preview:
     people: list[PersonOut] = field(default_factory=list)
     not_applied: list[NotApplied] = field(default_factory=list)
     problem: str = ""
+    contradictions: list[ContradictionOut] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ContradictionOut:
+    """A person matched to a member the file says they are not (``says`` how), and
+    whether the lead confirmed it (the import needs every one confirmed)."""
+
+    key: str
+    shown: str
+    account: str
+    says: str
+    confirmed: bool
 
 
 def people_out(
-    *, project: Project, people: Sequence[Person], chosen: Mapping[str, str] | None = None
-) -> list[PersonOut]:
-    """Whose account takes each person's labels (``people_match``); raises ValidationFailed
-    (field ``annotators``) as it does."""
+    *,
+    project: Project,
+    people: Sequence[Person],
+    chosen: Mapping[str, str] | None = None,
+    confirmed: Sequence[str] | None = None,
+) -> tuple[list[PersonOut], list[ContradictionOut]]:
+    """Whose account takes each person's labels (``people_match``), and the matches that
+    contradict what the file says of the person, each with whether ``confirmed`` holds
+    it; raises ValidationFailed (field ``annotators``) as ``people_match`` does."""
     if not people and not chosen:
-        return []
+        return [], []
     matches = people_match(project=project, people=people, chosen=chosen)
-    return [PersonOut(m.person.key, m.person.shown(), m.account, m.how) for m in matches]
+    rows = [PersonOut(m.person.key, m.person.shown(), m.account, m.how) for m in matches]
+    flagged = []
+    for found in people_contradictions(project=project, matches=matches):
+        try:
+            contradictions_confirmed_check([found], confirmed)
+            done = True
+        except ValidationFailed:
+            done = False
+        person = found.person
+        flagged.append(
+            ContradictionOut(person.key, person.shown(), found.account, found.says, done)
+        )
+    return rows, flagged
 
 
 def people_preview(*, project: Project, people: Sequence[Person]) -> tuple[list[PersonOut], str]:
     """Each person's match and, where the whole would be refused, why: then each person
     is matched alone, and one who matches no way at all has no account (``""``)."""
     try:
-        return people_out(project=project, people=people), ""
+        return people_out(project=project, people=people)[0], ""
     except ValidationFailed as exc:
         problem = exc.message
     rows = []
     for person in people:
         try:
-            rows.extend(people_out(project=project, people=[person]))
+            rows.extend(people_out(project=project, people=[person])[0])
         except ValidationFailed:
             rows.append(PersonOut(person.key, person.shown(), "", ""))
     return rows, problem
+
+
+def members_kept(
+    *, project: Project, matches: Sequence[PersonMatch], entries: Mapping[str, ImageRecords]
+) -> list[NotApplied]:
+    """The records that would not replace their person's annotation here, as the import
+    would list them (``annotations.imported``'s rule, asked the same way): for the
+    project's images that a person matched to an account labelled, each found by its name
+    as an imported file finds its entry."""
+    accounts = {m.user_id: m.person.key for m in matches if m.user_id is not None}
+    if not accounts or not entries:
+        return []
+    members = {u.pk: is_members_own(u) for u in User.objects.filter(pk__in=list(accounts))}
+    matcher: LabelMatcher[ImageRecords] = LabelMatcher(entries)
+    now = timezone.now()
+    kept = []
+    annotations = Annotation.objects.filter(project=project, annotator_id__in=list(accounts))
+    for annotation in annotations.select_related("image").prefetch_related("labels"):
+        image = annotation.image
+        found = matcher.match(image.source_key or image.original_name).labels
+        mine = [
+            a
+            for a in (found.annotations if found else [])
+            if a.person.key == accounts.get(annotation.annotator_id)
+        ]
+        if not mine:
+            continue
+        record = max(mine, key=lambda a: a.updated_at or a.created_at or _EARLIEST)
+        if {label.name.casefold() for label in annotation.labels.all()} == {
+            name.strip().casefold() for name in record.labels
+        }:
+            continue
+        verdict = record_verdict(
+            theirs=annotation.updated_at,
+            member=members.get(annotation.annotator_id, True),
+            dates=dates_checked(
+                created_at=record.created_at, updated_at=record.updated_at, now=now
+            ),
+        )
+        if not verdict.applies:
+            kept.append(
+                NotApplied(
+                    record.where or image.original_name,
+                    f"{record.person.shown()}: {verdict.reason}",
+                )
+            )
+    return kept
 
 
 def labels_preview(

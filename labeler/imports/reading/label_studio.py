@@ -55,7 +55,8 @@ from labeler.imports.reading.records import (
 )
 
 # Whoever Label Studio no longer names: the author of an annotation whose user was
-# deleted (``completed_by`` null; the CSV export writes "None") or never given.
+# deleted (``completed_by`` null; the CSV export writes "None") or never given. Several
+# on one task are several people (``unknown_authors_apart``): ls:unknown, ls:unknown-2...
 UNKNOWN = Person("ls:unknown")
 # How our own export names the way a final label was made, and what an import records:
 # a consensus is not carried (it is worked out again from the annotations), a machine's
@@ -99,7 +100,22 @@ def label_studio_tasks_records(data: Any) -> Iterator[RecordsFile]:
     for number, task in enumerate(data, start=1):
         records = RecordsFile(tasks=1)
         _task_read(records, task, f"Task {number}")
+        unknown_authors_apart(records)
         yield records
+
+
+def unknown_authors_apart(records: RecordsFile) -> None:
+    """Keep apart the annotations of one image whose authors Label Studio no longer names:
+    each is one person labelling a task once, so the second is ``ls:unknown-2`` and so
+    on, never one person who "labelled it again". Across tasks they cannot be told apart:
+    the first unknown author of every task is one placeholder, ``ls:unknown``."""
+    for image in records.images.values():
+        count = 0
+        for annotation in image.annotations:
+            if annotation.person == UNKNOWN:
+                count += 1
+                if count > 1:
+                    annotation.person = Person(f"{UNKNOWN.key}-{count}")
 
 
 def _task_read(records: RecordsFile, task: Any, where: str) -> None:

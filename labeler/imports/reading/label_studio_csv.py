@@ -25,6 +25,7 @@ from labeler.imports.reading.label_studio import (
     own_decision,
     person_named,
     sha256_of,
+    unknown_authors_apart,
 )
 from labeler.imports.reading.loader import LabelSourceError, names_field, text_field
 from labeler.imports.reading.matching import normalised
@@ -78,6 +79,7 @@ def label_studio_csv_records_of(text: str, delimiter: str = ",") -> RecordsFile:
     for line, row in rows:
         if any(cell.strip() for cell in row):
             reader.row_read(row, f"line {line}")
+    unknown_authors_apart(reader.records)
     return reader.records
 
 

@@ -259,3 +259,22 @@ def annotators_parse(text: str) -> dict[str, str]:
             'A JSON object of text to text: {"<person>": "<username>" or "new"}.'
         )
     return chosen
+
+
+def people_confirmed_parse(text: str) -> list[str]:
+    """The people whose match contradicts the file that the lead confirmed, as the API,
+    the page and the command take them: a JSON list of their keys or e-mails, or the same
+    separated by commas or new lines. Blank text confirms no one; raises LabelSourceError
+    saying what is wrong."""
+    text = text.strip()
+    if not text:
+        return []
+    if not text.startswith("["):
+        return [name.strip() for name in re.split(r"[,\n]", text) if name.strip()]
+    try:
+        named = json_parse(text)
+    except LabelSourceError as exc:
+        raise LabelSourceError(f"Not JSON that can be read: {exc}") from exc
+    if not isinstance(named, list) or not all(isinstance(name, str) for name in named):
+        raise LabelSourceError('A JSON list of text: ["<person key or e-mail>", ...].')
+    return [name.strip() for name in named if name.strip()]

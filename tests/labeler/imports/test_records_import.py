@@ -203,7 +203,16 @@ def test_a_second_import_of_the_same_file_changes_nothing(members, lead, media_r
 
 @pytest.mark.django_db
 def test_the_leads_choice_of_account_is_honoured(members, lead, annotator2, media_root):
-    summary = run(members, records_file(), NAMES, lead, annotators={"ls:3": "ann2", "ls:2": "new"})
+    """The lead gives carol (carol@elsewhere.org) to ann2, whose e-mail is another: the
+    import takes it once the lead confirms it."""
+    summary = run(
+        members,
+        records_file(),
+        NAMES,
+        lead,
+        annotators={"ls:3": "ann2", "ls:2": "new"},
+        people_confirmed=["carol@elsewhere.org"],
+    )
 
     hows = {p.key: (p.how, p.account) for p in summary.people}
     assert hows["ls:3"] == ("chosen", "ann2")

@@ -26,7 +26,7 @@ from labeler.imports.applying.summary import ImportResult, ImportSummary
 from labeler.imports.planning.labels_in import LABELS_AS, ImportItem, LabelsIn
 from labeler.imports.planning.plan import ImportOptions, ImportPlan, plan_preview
 from labeler.imports.planning.preview import labels_preview
-from labeler.imports.reading.loader import annotators_parse
+from labeler.imports.reading.loader import annotators_parse, people_confirmed_parse
 from labeler.imports.reading.matching import label_hashes
 from labeler.imports.reading.metadata_in import MetadataIn
 from labeler.imports.reading.records import ImageRecords, RecordsFile
@@ -41,7 +41,12 @@ from labeler.imports.reading.sources import (
     imagefolder_labels,
     labels_source_read,
 )
-from labeler.imports.report import counts_lines, not_applied_lines, people_lines
+from labeler.imports.report import (
+    contradiction_lines,
+    counts_lines,
+    not_applied_lines,
+    people_lines,
+)
 from labeler.projects.models import Project
 
 Matcher = LabelMatcher[list[str] | ImageRecords]
@@ -87,6 +92,14 @@ class Command(BaseCommand):
             "person (their key or e-mail, as --dry-run lists them) to a member's username, or "
             'to "new" for an inactive account of their own. Others are matched by e-mail, '
             "then username.",
+        )
+        parser.add_argument(
+            "--people-confirmed",
+            default="",
+            metavar="KEYS",
+            help="The people (key or e-mail, comma-separated) whose account contradicts what "
+            "the labels file says of them, as --dry-run lists them, confirmed: an import "
+            "with an unconfirmed one writes nothing.",
         )
         parser.add_argument(
             "--dry-run",
@@ -139,6 +152,7 @@ class Command(BaseCommand):
         )
         preview = plan_preview(replace(plan, not_applied=tuple(found.not_applied)))
         self._lines(people_lines(asdict(person) for person in preview.people))
+        self._lines(contradiction_lines(asdict(c) for c in preview.contradictions))
         self._lines(counts_lines(preview.counts_in, None))
         self._lines(not_applied_lines([(n.record, n.reason) for n in preview.not_applied]))
         self.stdout.write("Dry run: nothing was written.")
@@ -201,6 +215,7 @@ def _plan(
         annotator=options["annotator"],
         create_labels=options["create_labels"],
         annotators=annotators,
+        people_confirmed=people_confirmed_parse(options.get("people_confirmed") or "") or None,
     )
     return ImportPlan(project, import_options, labels_in, (), len(files))
 

@@ -1,0 +1,193 @@
+"""May an imported record replace a person's annotation, and who is the change's author.
+
+The one rule every import's annotations go through, whatever the format (a Label Studio
+export, CVAT, Labelbox, a CSV of annotators, labels recorded as an imported annotator's):
+``annotation_import_write`` decides, then writes through the submit's writer
+(``submit.annotation_record``). The decision itself is pure (``dates_checked``,
+``record_verdict``): the imports' dry run asks it too, so it shows what the import does.
+
+- **A date from outside is checked first** (``dates_checked``): one later than now plus
+  ``CLOCK_SKEW`` is no date at all: it is never stored, and the report says so.
+- **A member's own annotation** (an account that can log in, or could) gives way only to
+  a record whose date is known, not in the future and later than the member's; otherwise
+  the member's labels are kept and the report lists the record with both dates.
+- **An imported account's annotation** (one an import made, which cannot log in) gives
+  way unless the record is known to be older than it.
+- **Creation dates are kept**: an annotation replaced keeps its own; a new one takes the
+  record's, once checked.
+- **The author of the change is the import**: the label history of what an import wrote
+  names the lead who ran it (``changed_by``) and the method ``imported``, never the
+  annotation's owner (``history.import_changes_credit``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from django.contrib.auth.models import User
+from django.utils import timezone
+
+from labeler.annotations.history import history_last_id, import_changes_credit
+from labeler.annotations.models import Annotation
+from labeler.annotations.submit import annotation_record
+from labeler.images.models import Image
+from labeler.projects.models import Label, Project
+
+# How far ahead of this server's clock a file's date may be and still count as a date:
+# the clocks of the tool that wrote it and of this server may differ a little.
+CLOCK_SKEW = timedelta(minutes=5)
+_SHOWN = "%Y-%m-%d %H:%M"
+
+
+class RecordKept(Exception):
+    """The person's annotation here is kept over the record; the message says why, with
+    both dates, for the import report."""
+
+
+@dataclass(frozen=True)
+class RecordDates:
+    """A record's dates as checked: ``created_at`` and ``updated_at`` None where absent or
+    in the future; ``future`` the first date dropped for being in the future."""
+
+    created_at: datetime | None
+    updated_at: datetime | None
+    future: datetime | None = None
+
+    @property
+    def made_at(self) -> datetime | None:
+        """When the record says its labels were last made: its update, else its creation."""
+        return self.updated_at or self.created_at
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Whether the record is written (``applies``), why not (``reason``), and the dates
+    to store: ``created_at`` None keeps the annotation's own (or takes now)."""
+
+    applies: bool
+    reason: str = ""
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Written:
+    """What ``annotation_import_write`` did: ``changed`` the labels, and ``note`` what the
+    report should say of the record's dates (a future date not kept), if anything."""
+
+    changed: bool
+    note: str = ""
+
+
+def dates_checked(
+    *, created_at: datetime | None, updated_at: datetime | None, now: datetime
+) -> RecordDates:
+    """The record's dates in UTC (a date without a zone read as UTC), those later than
+    ``now`` plus ``CLOCK_SKEW`` dropped."""
+    latest = now + CLOCK_SKEW
+    kept: list[datetime | None] = []
+    future = None
+    for when in (created_at, updated_at):
+        when = _aware(when)
+        if when is not None and when > latest:
+            future = future or when
+            when = None
+        kept.append(when)
+    return RecordDates(kept[0], kept[1], future)
+
+
+def record_verdict(
+    *,
+    theirs: datetime | None,
+    member: bool,
+    dates: RecordDates,
+    who: str = "their",
+) -> Verdict:
+    """May a record with these ``dates`` replace the annotation made at ``theirs`` (None:
+    there is none)? ``member``: the annotation is a member's own, not an imported
+    account's. Pure: the same answer for the dry run and the import."""
+    made = dates.made_at
+    if theirs is None:
+        return Verdict(True, created_at=dates.created_at, updated_at=made)
+    theirs = _aware(theirs)
+    assert theirs is not None
+    if member and made is None:
+        said = f"in the future ({dates.future:{_SHOWN}} UTC)" if dates.future else "not given"
+        return Verdict(
+            False,
+            f"{who} annotation here ({theirs:{_SHOWN}} UTC) is kept: the file's date is "
+            f"{said}, so it cannot be shown to be newer.",
+        )
+    if made is not None and (theirs >= made if member else theirs > made):
+        return Verdict(
+            False,
+            f"{who} annotation here ({theirs:{_SHOWN}} UTC) is newer than the file's "
+            f"({made:{_SHOWN}} UTC) and is kept.",
+        )
+    return Verdict(True, updated_at=made)
+
+
+def is_members_own(user: User) -> bool:
+    """Whether an account is a person's (who can log in, or could once reactivated) rather
+    than one an import made for someone it could not name (inactive, no usable password)."""
+    return user.is_active or user.has_usable_password()
+
+
+def annotation_import_write(
+    *,
+    project: Project,
+    image: Image,
+    labels: list[Label],
+    annotator: User,
+    by: User | None,
+    created_at: datetime | None = None,
+    updated_at: datetime | None = None,
+    time_spent_ms: int | None = None,
+) -> Written:
+    """Record an imported annotation of ``annotator`` on the image, as ``by`` (the lead
+    running the import) imports it; returns whether its labels changed.
+
+    Raises ``RecordKept`` where the annotator's annotation here is kept (see the module's
+    rule). The history of what is written names ``by`` and the import as its author.
+    """
+    annotation = Annotation.objects.filter(image=image, annotator=annotator).first()
+    wanted = sorted(label.pk for label in labels)
+    if annotation is not None and sorted(annotation.labels.values_list("pk", flat=True)) == wanted:
+        return Written(False)
+    dates = dates_checked(created_at=created_at, updated_at=updated_at, now=timezone.now())
+    verdict = record_verdict(
+        theirs=annotation.updated_at if annotation is not None else None,
+        member=is_members_own(annotator),
+        dates=dates,
+    )
+    if not verdict.applies:
+        raise RecordKept(verdict.reason)
+    before = history_last_id(annotation_id=annotation.pk) if annotation is not None else 0
+    written = annotation_record(
+        project=project,
+        annotator=annotator,
+        image_id=image.pk,
+        labels=wanted,
+        time_spent_ms=time_spent_ms,
+        created_at=verdict.created_at,
+        updated_at=verdict.updated_at,
+    )
+    import_changes_credit(
+        annotation_id=written.annotation.pk,
+        after_id=before,
+        changed_by_id=by.pk if by is not None else None,
+    )
+    note = ""
+    if dates.future is not None:
+        note = (
+            f"Its date ({dates.future:{_SHOWN}} UTC) is in the future and is not kept; the "
+            "labels are recorded with the import's date."
+        )
+    return Written(True, note)
+
+
+def _aware(when: datetime | None) -> datetime | None:
+    if when is None:
+        return None
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
