@@ -89,8 +89,14 @@ def _jsonl_lines(entries: Any) -> Iterator[str]:
 
 def audit_answer(view: GenericAPIView, request: Request, *, project_id: int | None) -> Any:
     """A page of entries, or with ``export`` every match as a streamed file."""
+    pages = view.paginator
+    # The keys the API reads besides the filters: the file asked for and the pages' own.
+    also = ("export", getattr(pages, "cursor_query_param", "cursor"), "page_size")
     criteria = audit_filter_parse(
-        request.query_params, project_id=project_id, may_pick_project=project_id is None
+        request.query_params,
+        project_id=project_id,
+        may_pick_project=project_id is None,
+        also=also,
     )
     entries = audit_entries(criteria)
     kind = request.query_params.get("export")
@@ -132,7 +138,13 @@ class ProjectAuditView(ProjectScopedView):
     serializer_class = AuditEntrySerializer
     queryset = AuditEntry.objects.none()
 
-    @extend_schema(parameters=FILTERS, responses=_responses())
+    @extend_schema(
+        parameters=[
+            *FILTERS,
+            OpenApiParameter("project", int, description="This project's id only, or a 400."),
+        ],
+        responses=_responses(),
+    )
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         self.require_manager()
         return audit_answer(self, request, project_id=self.project.pk)

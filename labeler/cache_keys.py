@@ -71,3 +71,13 @@ def explanation_pending(version_id: int, image_id: int, label_id: int | None) ->
     """Present while the worker makes the heat map of a label (None: the top one) for an
     image by a model version (``labeler.predictions.explanations``)."""
     return f"explanation-pending:{version_id}:{image_id}:{label_id or 'top'}"
+
+
+def audit_refusals(actor: str, minute: int) -> str:
+    """How many refusals of ``actor`` the trail saw in ``minute`` (``labeler.audit.refusals``)."""
+    return f"audit-refusals:{actor}:{minute}"
+
+
+def audit_refusals_unrecorded(actor: str) -> str:
+    """How many of ``actor``'s refusals went over the bound since one was last recorded."""
+    return f"audit-refusals-unrecorded:{actor}"

@@ -312,6 +312,9 @@ LABELER_EXPORT_DIRECT_MAX_IMAGES = env_int("LABELER_EXPORT_DIRECT_MAX_IMAGES", 1
 LABELER_EXPORT_KEEP_DAYS = env_int("LABELER_EXPORT_KEEP_DAYS", 14)
 # Audit entries older than this many days are purged (hourly by beat); 0 keeps them forever.
 LABELER_AUDIT_KEEP_DAYS = env_int("LABELER_AUDIT_KEEP_DAYS", 400)
+# Requests refused for a role short of the route's (403) recorded per actor and minute;
+# those over it are counted, and the actor's next recorded refusal says how many.
+LABELER_AUDIT_REFUSALS_PER_MINUTE = env_int("LABELER_AUDIT_REFUSALS_PER_MINUTE", 10)
 LABELER_EXPORT_KEEP_LAST = env_int("LABELER_EXPORT_KEEP_LAST", 10)
 # Threads an archive export converts HEIC, AVIF and GIF images on while it copies the
 # others: each holds one decode (within LABELER_MAX_DECODE_BYTES) at a time.

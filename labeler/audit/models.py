@@ -45,6 +45,7 @@ class Action(models.TextChoices):
     MODEL_DOWNLOADED = "model_downloaded", "Model downloaded"
     TOKEN_ISSUED = "token_issued", "Prediction token issued"
     TOKEN_REVOKED = "token_revoked", "Prediction token revoked"
+    ACCESS_REFUSED = "access_refused", "Refused: a role short of what the route needs"
     AUDIT_PURGED = "audit_purged", "Old audit entries purged"
 
 

@@ -112,26 +112,41 @@ def audit_rows(entries: QuerySet[AuditEntry]) -> Iterator[AuditEntry]:
     return entries.iterator(chunk_size=2000)
 
 
+FILTER_KEYS = ("action", "actor", "since", "until", "project")
+
+
 def audit_filter_parse(
-    query: Any, *, project_id: int | None, may_pick_project: bool
+    query: Any, *, project_id: int | None, may_pick_project: bool, also: tuple[str, ...] = ()
 ) -> AuditFilter:
     """The filter a page's or the API's query string asks for; a bad value is a 400.
 
-    ``project_id``: the one project a lead reads (fixed); ``may_pick_project``: an admin's
-    whole-server view may narrow itself to a project with ``project``.
+    ``project_id``: the one project a lead reads (fixed: ``project`` naming another is a
+    400); ``may_pick_project``: an admin's whole-server view may narrow itself to a project
+    with ``project``. ``also``: the keys the face reads itself (its pages, its files). Any
+    other key is a 400 naming it and the known ones: a filter misspelt is never dropped
+    into a wider answer.
     """
+    known = (*FILTER_KEYS, *also)
+    for key in query:
+        if key not in known:
+            raise ValidationFailed(
+                f"Unknown filter {key[:40]!r}; the audit trail knows {', '.join(known)}.",
+                field=key[:40],
+            )
     action = (query.get("action") or "").strip()
     if action and action not in Action.values:
         raise ValidationFailed(
             f"Unknown action {action!r}; use one of {', '.join(Action.values)}.", field="action"
         )
-    picked = (query.get("project") or "").strip()
-    if picked and may_pick_project:
-        if not (picked.isascii() and picked.isdigit()) or len(picked) > 18:
-            raise ValidationFailed(
-                f"project must be a project id, not {picked!r}.", field="project"
-            )
-        project_id = int(picked)
+    picked = _project_picked(query.get("project"))
+    if picked is not None and may_pick_project:
+        project_id = picked
+    elif picked is not None and picked != project_id:
+        raise ValidationFailed(
+            f"This is project {project_id}'s audit trail: project cannot name project "
+            f"{picked}; read that project's own trail.",
+            field="project",
+        )
     return AuditFilter(
         project_id=project_id,
         action=action,
@@ -139,6 +154,18 @@ def audit_filter_parse(
         since=_day_or_time(query.get("since"), field="since"),
         until=_day_or_time(query.get("until"), field="until", day_end=True),
     )
+
+
+def _project_picked(raw: Any) -> int | None:
+    """The project id ``project`` names, None when it is empty; not an id is a 400."""
+    picked = (raw or "").strip()
+    if not picked:
+        return None
+    if not (picked.isascii() and picked.isdigit()) or len(picked) > 18:
+        raise ValidationFailed(
+            f"project must be a project id, not {picked[:40]!r}.", field="project"
+        )
+    return int(picked)
 
 
 def _day_or_time(raw: Any, *, field: str, day_end: bool = False) -> datetime | None:

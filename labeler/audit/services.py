@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -10,7 +11,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from labeler.audit.chain import canonical_details, entry_hash
-from labeler.audit.context import bound_address, bound_user
+from labeler.audit.context import bound_actor, bound_address
 from labeler.audit.models import Action, AuditChain, AuditEntry
 
 # The most ids of an action's images an entry lists (the count is always there).
@@ -18,6 +19,28 @@ IDS_KEPT = 1000
 
 # Target of an entry: (type, id, text), e.g. ("export", 12, "export 12 (coco)").
 Target = tuple[str, Any, str]
+
+
+# The name of a project given by id: the projects layer registers its lookup when the
+# apps are ready (``audit_project_names_use``); the trail imports no layer above it.
+_project_name_of: Callable[[int], str] | None = None
+
+
+def audit_project_names_use(lookup: Callable[[int], str]) -> None:
+    """Name the function that gives a project's name from its id (the projects app's)."""
+    global _project_name_of
+    _project_name_of = lookup
+
+
+def _project_fields(project: Any) -> tuple[int | None, str]:
+    """The project's id and name, from a project or its id (its name then looked up)."""
+    if project is None:
+        return None, ""
+    if hasattr(project, "pk"):
+        return project.pk, str(getattr(project, "name", ""))
+    if _project_name_of is None:
+        raise RuntimeError("No project name lookup: the projects app is not ready.")
+    return int(project), _project_name_of(int(project))
 
 
 def _chain_locked() -> AuditChain:
@@ -38,14 +61,17 @@ def audit_record(
 ) -> AuditEntry:
     """Append one entry to the chain, in the caller's transaction (or its own).
 
-    ``actor`` defaults to the bound request's user and ``address`` to its client address
-    (``labeler.audit.context``); ``actor_name`` names an actor with no account (a failed
-    login's username). ``project`` is a project or its id. Call it inside the change's
-    transaction so the entry and the change are kept or undone together.
+    ``actor`` defaults to the bound request's actor, whatever authenticated it, and
+    ``address`` to its client address (``labeler.audit.context.bound_actor``);
+    ``actor_name`` names an actor with no account (a failed login's username). ``project``
+    is a project or its id (its name is then looked up: every entry with a project names
+    it). Call it inside the change's transaction so the entry and the change are kept or
+    undone together.
     """
     if action not in Action.values:
         raise ValueError(f"Unknown audit action: {action!r}")
-    actor = actor if actor is not None else bound_user()
+    actor = actor if actor is not None else bound_actor()
+    project_id, project_name = _project_fields(project)
     target_type, target_id, target_text = target or ("", "", "")
     with transaction.atomic():
         chain = _chain_locked()
@@ -56,8 +82,8 @@ def audit_record(
             "actor_name": (actor.get_username() if actor is not None else actor_name)[:150],
             "address": (address if address is not None else bound_address())[:64],
             "action": action,
-            "project_id": getattr(project, "pk", project),
-            "project_name": str(getattr(project, "name", ""))[:200],
+            "project_id": project_id,
+            "project_name": project_name[:200],
             "target_type": target_type[:40],
             "target_id": str(target_id)[:64],
             "target_text": str(target_text)[:300],

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 from typing import Any
 
+from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
 from rest_framework.views import APIView
 
 from labeler.audit.context import audit_request_bound
+from labeler.audit.refusals import audit_refusal_record
 from labeler.errors import ValidationFailed
 from labeler.http.login_throttle import request_address
 from labeler.text_in import (
@@ -20,6 +23,8 @@ from labeler.text_in import (
     text_refuse_unsafe,
     uploads_refuse_unsafe,
 )
+
+logger = logging.getLogger(__name__)
 
 
 class UnsafeTextRefused:
@@ -119,7 +124,8 @@ class AuditRequest:
     The address is DRF's client identification (``NUM_PROXIES``, as the login throttle
     reads it), kept whole (the throttle counts an IPv6 address's /64; an audit entry keeps
     the address itself). Services then record who and from where without being handed
-    the request (``labeler.audit.context``).
+    the request (``labeler.audit.context``). A 403 answered to someone the trail can name
+    is recorded here, whichever route refused it (``labeler.audit.refusals``).
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
@@ -127,4 +133,10 @@ class AuditRequest:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         with audit_request_bound(request, request_address(request)):
-            return self.get_response(request)
+            response = self.get_response(request)
+            if response.status_code == 403:
+                try:
+                    audit_refusal_record(request=request, status=response.status_code)
+                except DatabaseError:  # the refusal is still answered as it was
+                    logger.warning("A refusal was not recorded", exc_info=True)
+            return response

@@ -73,6 +73,11 @@ def _visible_statement() -> str:
     return _visible_sql(connection.vendor)
 
 
+def project_name_of(project_id: int) -> str:
+    """The project's name, or "" when there is no such project (the audit trail's lookup)."""
+    return Project.objects.filter(pk=project_id).values_list("name", flat=True).first() or ""
+
+
 def project_labels(project: Project) -> list[Label]:
     """The project's labels in their order, by one fixed statement (every submit reads them).
 

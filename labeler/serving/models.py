@@ -65,6 +65,11 @@ class PredictToken(models.Model):
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix}...)"
 
+    @property
+    def audit_actor_name(self) -> str:
+        """Who the audit trail names for a request this token authenticated (no user)."""
+        return f"prediction token {self}"
+
 
 class JobStatus(models.TextChoices):
     QUEUED = "queued", "Queued"

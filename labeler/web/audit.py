@@ -45,7 +45,7 @@ def _page(
     error = ""
     try:
         criteria = audit_filter_parse(
-            request.GET, project_id=project_id, may_pick_project=project is None
+            request.GET, project_id=project_id, may_pick_project=project is None, also=("page",)
         )
     except DomainError as exc:
         error, criteria = exc.message, AuditFilter(project_id=project_id)

@@ -17,6 +17,7 @@ from django.http import FileResponse, HttpRequest, HttpResponse
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET
 
+from labeler.audit.context import actor_bind
 from labeler.exports.links import ExportLink, export_link_file, export_link_read
 from labeler.images.delivery.links import file_reader
 from labeler.images.delivery.responses import stored_file_response
@@ -44,6 +45,8 @@ def export_link_serve(
     exporter = file_reader(project_id=project_id, user_id=link.user_id)
     if exporter is None or not exporter.originals:  # staff, or a lead of the project
         return _cors(request, link, _refused(403, NO_LONGER))
+    # The address is the lead's, who exported it: the trail names them for what it serves.
+    actor_bind(pk=exporter.user_id, name=exporter.username)
     found = export_link_file(link)
     if found is None:
         return _cors(request, link, _refused(404, WRONG))
@@ -57,6 +60,10 @@ def export_link_serve(
     if response is None:
         return _cors(request, link, _refused(404, MISSING))
     return _cors(request, link, response)
+
+
+# No session or token: the signed address is the credential (read by the audit trail's test).
+export_link_serve.authentication_classes = []  # type: ignore[attr-defined]
 
 
 def _cors(

@@ -9,7 +9,9 @@ from django.http import FileResponse, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_GET
+from rest_framework.authentication import SessionAuthentication, TokenAuthentication
 
+from labeler.audit.context import actor_bind
 from labeler.images.counts import image_counts
 from labeler.images.delivery.links import (
     FileReader,
@@ -69,6 +71,8 @@ def file_link_serve(
         return _refused(403, LOG_IN)
     if not file_link_valid(name=name, issued=issued, signature=signature, user_id=reader.user_id):
         return _refused(404, WRONG_OR_EXPIRED)
+    # This route reads the token or the session itself: the trail is told who it is.
+    actor_bind(pk=reader.user_id, name=reader.username)
     if not reader.may_read:
         return _refused(403, "You are not a member of this image's project.")
     target = link_target(name)
@@ -91,6 +95,11 @@ def file_link_serve(
     if response is None:
         return _refused(404, "The stored file is missing.")
     return response
+
+
+# What the route accepts, as DRF names it (an API token, or the session a login made):
+# read by the audit trail's test, which drives every route with each way it is entered.
+file_link_serve.authentication_classes = [TokenAuthentication, SessionAuthentication]  # type: ignore[attr-defined]
 
 
 def _reader(request: HttpRequest, project_id: int) -> FileReader | None:

@@ -4,6 +4,7 @@ address and details; who may read which entries; the CSV and JSON Lines files.""
 from __future__ import annotations
 
 import csv
+import html
 import io
 import json
 
@@ -163,8 +164,43 @@ def test_lead_reads_own_project_only_and_annotators_are_refused(project, lead, a
     assert api(lead).get(f"/api/v1/projects/{other.pk}/audit/").status_code == 404
     assert api(lead).get("/api/v1/audit/").status_code == 403
     assert api(annotator).get(f"/api/v1/projects/{project.pk}/audit/").status_code == 403
-    response = api(lead).get(f"/api/v1/projects/{project.pk}/audit/?project={other.pk}")
+    response = api(lead).get(f"/api/v1/projects/{project.pk}/audit/?project={project.pk}")
     assert {row["project_id"] for row in response.json()["results"]} == {project.pk}
+
+
+def test_project_trail_refuses_another_project(project, lead):
+    """``?project=`` naming another project on a project's trail is a 400 naming both,
+    never dropped into this project's answer (the pages' filter too)."""
+    other = ProjectFactory(name="Other")
+    add_member(other, lead, Role.LEAD)
+    _entries(project, other)
+    response = api(lead).get(f"/api/v1/projects/{project.pk}/audit/?project={other.pk}")
+    assert response.status_code == 400, response.content
+    assert str(other.pk) in response.json()["detail"]
+    assert response.json()["errors"].keys() == {"project"}
+    client = Client()
+    client.force_login(lead)
+    page = client.get(f"/projects/{project.pk}/audit/?project={other.pk}")
+    assert page.status_code == 400 and "project" in page.content.decode()
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["/api/v1/audit/", "/api/v1/projects/{pk}/audit/", "/audit/", "/projects/{pk}/audit/"],
+)
+def test_unknown_filter_keys_are_a_400(project, admin_user, url):
+    """A key the trail does not know (a typo of ``actor``) is a 400 naming it and the
+    known keys, on both trails, API and pages; the pages' and files' own keys pass."""
+    client = Client()
+    client.force_login(admin_user)
+    url = url.format(pk=project.pk)
+    _entries(project, ProjectFactory(name="Other"))
+    response = client.get(f"{url}?actr=x")
+    assert response.status_code == 400, response.content
+    text = html.unescape(response.content.decode())
+    assert "'actr'" in text and "actor" in text and "since" in text
+    own = "page=1" if not url.startswith("/api/") else "page_size=5&export=jsonl"
+    assert client.get(f"{url}?actor=x&{own}").status_code == 200
 
 
 def test_admin_filters(project, admin_user):
@@ -185,6 +221,8 @@ def test_admin_filters(project, admin_user):
         "action=nope",
         "since=yesterday",
         "project=abc",
+        "actr=x",
+        "project_id=1",
         "export=xml",
         "export=",
         "until=2026-13-01",
@@ -210,3 +248,60 @@ def test_csv_and_jsonl_exports(project, lead):
     response = client.get(f"{url}?export=jsonl&action=login")
     lines = b"".join(response.streaming_content).decode().splitlines()
     assert [json.loads(line)["actor_name"] for line in lines] == ["x"]
+
+
+def test_original_by_token_on_its_signed_address_names_the_lead(project, lead, make_images):
+    """The README's download of ``file_url`` with an API token (the address's route reads
+    the token itself) names the lead and the project, as a session's download does."""
+    [image] = make_images(project, 1)
+    body = api(lead).get(f"/api/v1/projects/{project.pk}/images/{image.pk}/").json()
+    response = api(lead).get(body["file_url"])
+    assert response.status_code == 200
+    b"".join(response.streaming_content)
+    entry = only(Action.ORIGINAL_DOWNLOADED)
+    assert (entry.actor_id, entry.actor_name, entry.address) == (lead.pk, "lead", ADDRESS)
+    assert (entry.project_id, entry.project_name) == (project.pk, "Pets")
+
+
+def test_refused_lead_and_admin_actions_are_recorded(project, lead, annotator):
+    """A 403 at a lead's or an admin's route, over the API or a page, is one entry naming
+    the actor, the project and the route's pattern (never its path); an anonymous caller
+    (a 401, a redirect to the login page) and an allowed request record none."""
+    assert api(annotator).get(f"/api/v1/projects/{project.pk}/audit/").status_code == 403
+    refused = only(Action.ACCESS_REFUSED)
+    assert (refused.actor_id, refused.address) == (annotator.pk, ADDRESS)
+    assert (refused.project_id, refused.project_name) == (project.pk, "Pets")
+    assert refused.target_type == "route" and refused.target_id == "api:project-audit"
+    assert refused.target_text == "GET /api/v1/projects/<int:project_pk>/audit/"
+    assert refused.details == {"method": "GET", "status": 403}
+    assert api(lead).post("/api/v1/users/", {}, format="json").status_code == 403
+    client = Client(REMOTE_ADDR=ADDRESS)
+    client.force_login(annotator)
+    assert client.get(f"/projects/{project.pk}/audit/").status_code == 403
+    entries = AuditEntry.objects.filter(action=Action.ACCESS_REFUSED).order_by("sequence")
+    assert [(e.actor_name, e.target_id, e.project_id) for e in entries] == [
+        ("ann1", "api:project-audit", project.pk),
+        ("lead", "api:user-list", None),
+        ("ann1", "project-audit", project.pk),
+    ]
+    assert APIClient().get("/api/v1/audit/").status_code == 401
+    assert Client().get("/audit/").status_code == 302
+    assert api(lead).get(f"/api/v1/projects/{project.pk}/audit/").status_code == 200
+    assert entries.count() == 3 and audit_verify().ok
+
+
+def test_refusals_are_bounded_per_actor_and_minute(project, annotator, settings, monkeypatch):
+    """Past ``LABELER_AUDIT_REFUSALS_PER_MINUTE`` an actor's refusals in a minute are
+    counted, not recorded; the next one recorded says how many went unrecorded."""
+    settings.LABELER_AUDIT_REFUSALS_PER_MINUTE = 3
+    now = [1_800_000_000.0]
+    monkeypatch.setattr("labeler.audit.refusals.time.time", lambda: now[0])
+    url = f"/api/v1/projects/{project.pk}/audit/"
+    for _ in range(7):
+        assert api(annotator).get(url).status_code == 403
+    entries = AuditEntry.objects.filter(action=Action.ACCESS_REFUSED)
+    assert entries.count() == 3
+    now[0] += 60
+    assert api(annotator).get(url).status_code == 403
+    assert entries.count() == 4
+    assert entries.order_by("-sequence").first().details["not_recorded_before"] == 4

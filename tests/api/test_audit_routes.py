@@ -476,6 +476,7 @@ ROUTE_TESTS = {
     Action.MODEL_DOWNLOADED: "test_audit_routes.test_model_package_file_downloaded",
     Action.TOKEN_ISSUED: "test_audit.test_prediction_tokens_issued_and_revoked",
     Action.TOKEN_REVOKED: "test_audit.test_prediction_tokens_issued_and_revoked",
+    Action.ACCESS_REFUSED: "test_audit.test_refused_lead_and_admin_actions_are_recorded",
 }
 # Recorded by the retention purge (a command), not by a request.
 NOT_ROUTED = {Action.AUDIT_PURGED}

@@ -96,10 +96,10 @@ def test_a_lead_reads_only_their_own_projects_trail(project, lead, annotator, re
     )
     client = client_for(lead)
     own = f"/api/v1/projects/{project.pk}/audit/"
-    # project= on a project's route does not widen it to another project.
+    # project= on a project's route does not widen it to another project: it is refused.
     for query in (f"?project={other.pk}", f"?project={other.pk}&export=jsonl"):
         answer = client.get(own + query)
-        assert answer.status_code == 200
+        assert answer.status_code == 400
         body = (
             b"".join(answer.streaming_content).decode()
             if answer.streaming
@@ -148,12 +148,13 @@ def test_actor_filter_with_odd_text_is_no_500(admin_user):
 
 def test_a_refused_request_leaves_no_entry_and_a_rolled_back_one_neither(project, annotator):
     before = AuditEntry.objects.count()
-    # An annotator may not change the project: nothing is recorded.
+    # An annotator may not change the project: no change is recorded, only the refusal.
     refused = client_for(annotator).patch(
         f"/api/v1/projects/{project.pk}/", {"name": "x"}, format="json"
     )
     assert refused.status_code == 403
-    assert AuditEntry.objects.count() == before
+    recorded = list(AuditEntry.objects.order_by("sequence")[before:])
+    assert [(e.action, e.actor_id) for e in recorded] == [("access_refused", annotator.pk)]
 
 
 # -- erasures --------------------------------------------------------------------------

@@ -185,6 +185,7 @@ class FileReader:
     """A user asking for a file: who, and may they see the project's files."""
 
     user_id: int
+    username: str  # who the audit trail names
     password: str  # the hash: a session is valid while it was made with this one
     may_read: bool  # staff, or a member of the project
     originals: bool  # staff, or a lead of the project (labeler.images.delivery.served)
@@ -210,9 +211,10 @@ def file_reader(
         row = cursor.fetchone()
     if row is None:
         return None
-    pk, password, is_staff, role, blurs_faces = row
+    pk, username, password, is_staff, role, blurs_faces = row
     return FileReader(
         user_id=pk,
+        username=username,
         password=password,
         may_read=bool(is_staff or role),
         originals=sees_originals(is_admin=bool(is_staff), role=role),
@@ -234,7 +236,7 @@ def _reader_sql(vendor: str, by_token: bool) -> str:
         f"JOIN {tokens} t ON t.user_id = u.id WHERE t.key = %s" if by_token else "WHERE u.id = %s"
     )
     return (
-        "SELECT u.id, u.password, u.is_staff, (SELECT m.role FROM "
+        "SELECT u.id, u.username, u.password, u.is_staff, (SELECT m.role FROM "
         f"{members} m WHERE m.project_id = %s AND m.user_id = u.id), "
         f"(SELECT p.blur_faces FROM {projects} p WHERE p.id = %s) FROM {users} u "
         f"{found} AND u.is_active"
