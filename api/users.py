@@ -17,6 +17,7 @@ from rest_framework.validators import UniqueValidator
 from api.inputs import StrictInput
 from api.parsers import JSONParser
 from labeler.projects import accounts
+from labeler.projects.models import AddressConfirmed
 
 User = get_user_model()
 
@@ -119,7 +120,7 @@ class UserViewSet(
         data = InviteSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         with transaction.atomic():
-            user = accounts.account_create(**data.validated_data)
+            user = accounts.account_create(**data.validated_data, confirmed=AddressConfirmed.ADMIN)
             accounts.account_link_send(user=user, base_url=request.build_absolute_uri("/"))
         return Response(self.get_serializer(user).data, status=status.HTTP_201_CREATED)
 

@@ -18,7 +18,8 @@ from labeler.annotations.models import Assignment
 from labeler.annotations.queue import queue_hold
 from labeler.images.models import Image
 from labeler.predictions.models import ModelVersion, Prediction
-from labeler.projects.models import Label, Membership, Project, Role
+from labeler.projects import addresses
+from labeler.projects.models import AddressConfirmed, Label, Membership, Project, Role
 from labeler.webhooks.models import DeliveryStatus, Webhook, WebhookDelivery
 
 _colour = itertools.count(10_000)
@@ -41,9 +42,16 @@ class UserFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = get_user_model()
         django_get_or_create = ("username",)
+        skip_postgeneration_save = True
 
     username = factory.Sequence(lambda n: f"user{n}")
     password = factory.django.Password("correct-horse-battery")
+
+    @factory.post_generation
+    def email_verified(self, create: bool, extracted: bool | None, **kwargs: object) -> None:
+        """``email_verified=True``: the account's address is confirmed (by an admin)."""
+        if create and extracted:
+            addresses.email_mark_verified(user=self, how=AddressConfirmed.ADMIN)
 
 
 class ProjectFactory(factory.django.DjangoModelFactory):

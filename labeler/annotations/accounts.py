@@ -28,7 +28,7 @@ from labeler.annotations.services import annotations_reassign
 from labeler.errors import Conflict, NotFound, ValidationFailed
 from labeler.images.models import Image
 from labeler.projects.models import Membership, Project
-from labeler.projects.services import membership_remove
+from labeler.projects.services import IMPORT, membership_remove
 
 logger = logging.getLogger(__name__)
 
@@ -151,7 +151,7 @@ def _membership_leave(project: Project, source: User) -> bool:
     if membership is None:
         return False
     try:
-        membership_remove(membership=membership)
+        membership_remove(membership=membership, via=IMPORT)  # merged, not removed by hand
     except Conflict:
         return False
     return True

@@ -27,6 +27,7 @@ class Action(models.TextChoices):
     ACCOUNT_CREATED = "account_created", "Account created"
     ACCOUNT_ACTIVE_CHANGED = "account_active_changed", "Account activated or deactivated"
     ACCOUNT_FLAGS_CHANGED = "account_flags_changed", "Staff or admin flag changed"
+    EMAIL_VERIFIED = "email_verified", "E-mail address verified"
     ROLE_SET = "role_set", "Project role given or changed"
     ROLE_REMOVED = "role_removed", "Project role removed"
     INVITATION_CREATED = "invitation_created", "Invitation created"

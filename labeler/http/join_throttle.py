@@ -1,11 +1,14 @@
 """Holding back the join page: accounts made from one client, and guessed invitation links.
 
 Each client address (as ``login_throttle.client_address`` identifies it) may send
-``LABELER_JOINS_PER_HOUR`` join forms an hour, and open ``LABELER_JOIN_MISSES_PER_HOUR``
-invitation links that no invitation has; past the latter every join request from it is
-refused for the rest of the hour, so tokens cannot be guessed by trying them. The counts
-live in the shared cache; while it cannot be reached every request is let through (with
-a warning in the log), as the login throttle does.
+``LABELER_JOINS_PER_HOUR`` join forms an hour by live invitations, and open
+``LABELER_JOIN_MISSES_PER_HOUR`` invitation links that no invitation has; past the
+latter, a link no invitation has is answered 429 for the rest of the hour instead of 404.
+A link an invitation has is never refused for the misses: one person's typos do not lock
+everyone behind the same address out of their own invitations, and a 43-character random
+token is not found by guessing, however many tries are let through. The counts live in
+the shared cache; while it cannot be reached every request is let through (with a
+warning in the log), as the login throttle does.
 """
 
 from __future__ import annotations
@@ -24,14 +27,18 @@ WINDOW_SECONDS = 3600
 REFUSED_MESSAGE = "Too many attempts to join from here; try again in an hour."
 
 
-def join_allowed(*, address: str, post: bool) -> bool:
-    """Whether this client may open (``post`` False) or send (True) the join page now; a
-    sent form is counted."""
+def join_misses_exceeded(*, address: str) -> bool:
+    """Whether this client opened too many links no invitation has this hour."""
     try:
-        if _count(_key("join-miss", address)) >= settings.LABELER_JOIN_MISSES_PER_HOUR:
-            return False
-        if not post:
-            return True
+        return _count(_key("join-miss", address)) >= settings.LABELER_JOIN_MISSES_PER_HOUR
+    except CACHE_ERRORS:
+        logger.warning("Join throttle unavailable: the cache cannot be reached", exc_info=True)
+        return False
+
+
+def join_post_allowed(*, address: str) -> bool:
+    """Whether this client may send another join form now; the form is counted."""
+    try:
         return _increment(_key("join-post", address)) <= settings.LABELER_JOINS_PER_HOUR
     except CACHE_ERRORS:
         logger.warning("Join throttle unavailable: the cache cannot be reached", exc_info=True)

@@ -15,17 +15,13 @@ accounts, which is why an invitation is sent from here and not through that form
 
 from __future__ import annotations
 
-import smtplib
-from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.contrib.auth.tokens import PasswordResetTokenGenerator
-from django.core.mail import send_mail
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
-from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.encoding import force_bytes
@@ -33,18 +29,13 @@ from django.utils.http import urlsafe_base64_encode
 
 from labeler.audit.models import Action
 from labeler.audit.services import audit_record
-from labeler.errors import Conflict, DomainError, ValidationFailed
-from labeler.projects.models import AccountLinks, Invitation
+from labeler.errors import Conflict, ValidationFailed
+from labeler.projects import addresses
+from labeler.projects.mail import LinkSent, mail_send
+from labeler.projects.models import AccountLinks, AddressConfirmed, Invitation
 
 INVITE, RESET = "invite", "reset"
 USERNAME_CHARS = "letters, digits and @ . + - _"
-
-
-class MailFailed(DomainError):
-    """The mail server refused the message or could not be reached."""
-
-    status_code = 503
-    code = "mail_failed"
 
 
 class PasswordLinkTokens(PasswordResetTokenGenerator):
@@ -61,14 +52,6 @@ class PasswordLinkTokens(PasswordResetTokenGenerator):
 
 
 password_link_tokens = PasswordLinkTokens()
-
-
-@dataclass(frozen=True)
-class LinkSent:
-    """An e-mailed link: to whom, and the link itself (shown to the admin too)."""
-
-    email: str
-    link: str
 
 
 def password_link(*, user: User, base_url: str) -> str:
@@ -92,12 +75,15 @@ def account_create(
     is_staff: bool = False,
     email_required: bool = True,
     invitation: Invitation | None = None,
+    confirmed: str = "",
 ) -> User:
     """A new active account without a usable password (its owner sets one by the invitation,
     or signs in through the identity provider: ``email_required`` off, for single sign-on).
 
     ``invitation``: the project invitation it is made from (someone signing up by its
-    link, who is then the audit entry's actor).
+    link, who is then the audit entry's actor). ``confirmed``: how the address is known
+    to be the account's (``AddressConfirmed``: an admin typed it, an invitation e-mailed
+    to it was taken), else "" and it stays unconfirmed (``labeler.projects.addresses``).
 
     Raises ValidationFailed for a bad username or e-mail, Conflict when the username is taken.
     """
@@ -123,23 +109,37 @@ def account_create(
         except IntegrityError as exc:  # the same name made by another request meanwhile
             raise Conflict(f"The username {username!r} is taken.", field="username") from exc
         _created_record(user, invitation=invitation)
+        _address_confirmed(user, confirmed)
     return user
 
 
 def account_create_with_password(*, password: str, **fields: Any) -> User:
-    """A new active account with the password given (already validated by the caller)."""
+    """A new active account with the password given (already validated by the caller), made
+    by an admin: its address, if any, is confirmed by them."""
     with transaction.atomic():
         user = User.objects.create_user(password=password, **fields)
         _created_record(user)
+        _address_confirmed(user, AddressConfirmed.ADMIN)
     return user
 
 
 def account_add(*, user: User) -> User:
-    """Save an account built by Django's admin add form (its password set already)."""
+    """Save an account built by Django's admin add form (its password set already); its
+    address, if any, is confirmed by the admin."""
     with transaction.atomic():
         user.save()
         _created_record(user)
+        _address_confirmed(user, AddressConfirmed.ADMIN)
     return user
+
+
+def _address_confirmed(user: User, how: str) -> None:
+    if not (how and user.email):
+        return
+    if how == AddressConfirmed.ADMIN:
+        addresses.email_set_by_admin(user=user)
+    else:
+        addresses.email_mark_verified(user=user, how=how, by=user)
 
 
 def _created_record(user: User, *, invitation: Invitation | None = None) -> None:
@@ -187,12 +187,7 @@ def account_link_send(*, user: User, base_url: str, kind: str = INVITE) -> LinkS
         )
     link = password_link(user=user, base_url=base_url)
     context = {"user": user, "link": link, "hours": settings.PASSWORD_RESET_TIMEOUT // 3600}
-    subject = render_to_string(f"team/email/{kind}_subject.txt", context).strip()
-    body = render_to_string(f"team/email/{kind}_body.txt", context)
-    try:
-        send_mail(subject, body, None, [user.email])
-    except (OSError, smtplib.SMTPException) as exc:
-        raise MailFailed(f"The e-mail to {user.email} could not be sent ({exc}).") from exc
+    mail_send(to=user.email, templates=f"team/email/{kind}", context=context)
     return LinkSent(email=user.email, link=link)
 
 

@@ -8,7 +8,7 @@ from django.http import HttpRequest
 
 from labeler import flows
 from labeler.errors import DomainError
-from labeler.projects import accounts
+from labeler.projects import accounts, addresses
 from labeler.projects.models import Invitation, Label, Membership, Project
 
 
@@ -74,10 +74,23 @@ admin.site.unregister(User)
 class AccountAdmin(UserAdmin):
     """Django's user admin, deactivating through ``account_set_active`` like every other
     path, so that the account's password links die with it; accounts added and flags
-    changed here are recorded in the audit trail by ``accounts``."""
+    changed here are recorded in the audit trail by ``accounts``. An address an admin sets
+    here is confirmed by them (``addresses.email_set_by_admin``, audited); one another
+    account confirmed is refused and the address left as it was."""
 
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
         active, by = obj.is_active, request.user
+        email_changed = change and "email" in form.changed_data and bool(obj.email)
+        if email_changed:
+            holder = addresses.person_by_verified_email(obj.email)
+            if holder is not None and holder.pk != obj.pk:
+                self.message_user(
+                    request,
+                    f"{obj.email} is the confirmed address of {holder.username}: the address "
+                    "was left as it was.",
+                    level=messages.ERROR,
+                )
+                obj.email, email_changed = form.initial.get("email", ""), False
         if change and "is_active" in form.changed_data and isinstance(by, User):
             obj.is_active = not active  # the service makes the change and what follows it
             try:
@@ -93,3 +106,5 @@ class AccountAdmin(UserAdmin):
             accounts.account_flags_changed(
                 user=obj, before={name: form.initial.get(name, False) for name in flags}
             )
+        if email_changed:
+            addresses.email_set_by_admin(user=obj)

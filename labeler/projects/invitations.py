@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import secrets
-import smtplib
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -28,20 +28,20 @@ from typing import Any
 from django.contrib.auth import password_validation
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
-from django.core.mail import send_mail
 from django.core.validators import validate_email
 from django.db import transaction
 from django.db.models import F
-from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
 from labeler.audit.models import Action
 from labeler.audit.services import audit_record
 from labeler.errors import Conflict, DomainError, NotFound, PermissionDenied, ValidationFailed
-from labeler.projects import accounts, selectors, services
-from labeler.projects.accounts import MailFailed
-from labeler.projects.models import Invitation, Membership, Project, Role
+from labeler.projects import accounts, addresses, selectors, services
+from labeler.projects.mail import mail_send
+from labeler.projects.models import AddressConfirmed, Invitation, Membership, Project, Role
+
+logger = logging.getLogger(__name__)
 
 EXPIRY_CHOICES = (1, 7, 30)  # days, as the members page offers them
 DEFAULT_EXPIRY_DAYS = 7
@@ -199,18 +199,24 @@ def invitation_accept(*, token: str, user: User) -> Joined:
         invitation = invitation_find(token, lock=True)
         if not user.is_active:
             raise PermissionDenied("This account is deactivated: it cannot join projects.")
-        if invitation.email and invitation.email.casefold() != (user.email or "").casefold():
-            raise PermissionDenied(
-                f"This invitation is for {invitation.email}; you are signed in as "
-                f"{user.username}. Log out to accept it, or ask the lead to invite your address."
-            )
-        return _grant(invitation, user)
+        if invitation.email:
+            _invited_address_check(invitation, user)
+        joined = _grant(invitation, user)
+        if invitation.email:  # the link went to that address: its owner holds it
+            addresses.email_mark_verified(user=user, how=AddressConfirmed.INVITATION, by=user)
+        return joined
 
 
-def invitation_join(*, token: str, username: str, email: str, password: str) -> Joined:
+def invitation_join(
+    *, token: str, username: str, email: str, password: str, base_url: str = ""
+) -> Joined:
     """Someone without an account makes one from the invitation and joins, all or nothing.
 
-    For an invitation by e-mail the address is the invited one, whatever ``email`` says.
+    For an invitation by e-mail the address is the invited one, whatever ``email`` says,
+    and it is confirmed (the link was e-mailed to it). The address typed on a link's join
+    page is not: a link to confirm it is e-mailed once the account is made (``base_url``:
+    where the link starts; none, no mail), and until then it is nobody's
+    (``labeler.projects.addresses``).
     The password must pass the server's password validators. Raises as
     ``invitation_find`` does; ValidationFailed or Conflict naming the field at fault
     (a taken username, an address an account has already: sign in instead);
@@ -223,14 +229,29 @@ def invitation_join(*, token: str, username: str, email: str, password: str) -> 
             raise ValidationFailed("Give your e-mail address.", field="email")
         _email_check(email)
         _no_account_with(email)
-        user = accounts.account_create(username=username, email=email, invitation=invitation)
+        services.membership_removal_check(
+            project=invitation.project,
+            user=None,
+            via=services.INVITATION,
+            invitation=invitation,
+            email=email,
+        )
+        user = accounts.account_create(
+            username=username,
+            email=email,
+            invitation=invitation,
+            confirmed=AddressConfirmed.INVITATION if invitation.email else "",
+        )
         try:
             password_validation.validate_password(password, user=user)
         except ValidationError as exc:
             raise ValidationFailed(" ".join(exc.messages), field="password") from exc
         user.set_password(password)
         user.save(update_fields=["password"])
-        return _grant(invitation, user)
+        joined = _grant(invitation, user)
+    if not invitation.email and base_url:  # once the account is stored
+        _confirmation_send(user, base_url)
+    return joined
 
 
 def role_kept(*, current: str | None, invited: str) -> bool:
@@ -240,8 +261,30 @@ def role_kept(*, current: str | None, invited: str) -> bool:
 
 
 def account_with_email(email: str) -> User | None:
-    """The account this address belongs to (an active one first), if any."""
-    return User.objects.filter(email__iexact=email).order_by("-is_active").first()
+    """The account this address belongs to: the one that confirmed it, if any."""
+    return addresses.person_by_verified_email(email)
+
+
+def _invited_address_check(invitation: Invitation, user: User) -> None:
+    """An invitation by e-mail is taken by the account with that address, and not by one
+    that holds it unconfirmed while another confirmed it."""
+    holder = addresses.person_by_verified_email(invitation.email)
+    if invitation.email.casefold() != (user.email or "").casefold() or (
+        holder is not None and holder.pk != user.pk
+    ):
+        raise PermissionDenied(
+            f"This invitation is for {invitation.email}; you are signed in as "
+            f"{user.username}. Log out to accept it, or ask the lead to invite your address."
+        )
+
+
+def _confirmation_send(user: User, base_url: str) -> None:
+    """E-mail a new account's typed address its confirmation link; a refusal of the mail
+    server is logged (the account is made: its owner can be sent another)."""
+    try:
+        addresses.email_verify_send(user=user, base_url=base_url)
+    except DomainError:
+        logger.warning("The confirmation of %s's address could not be sent", user, exc_info=True)
 
 
 def _grant(invitation: Invitation, user: User) -> Joined:
@@ -338,13 +381,9 @@ def _email_check(email: str) -> None:
 
 
 def _not_member_check(project: Project, email: str) -> None:
-    member = (
-        Membership.objects.filter(project=project, user__email__iexact=email)
-        .values_list("user__username", flat=True)
-        .first()
-    )
-    if member is not None:
-        raise Conflict(f"{email} is a member already ({member}).", field="email")
+    holder = addresses.person_by_verified_email(email)
+    if holder is not None and Membership.objects.filter(project=project, user=holder).exists():
+        raise Conflict(f"{email} is a member already ({holder.username}).", field="email")
 
 
 def _pending_to(project: Project, email: str) -> Any:
@@ -375,10 +414,4 @@ def _mail(invitation: Invitation, *, link: str, by: User) -> None:
         "link": link,
         "expires_at": invitation.expires_at,
     }
-    # A header is one line: a project named with a line break must not break the mail.
-    subject = " ".join(render_to_string("projects/email/invitation_subject.txt", context).split())
-    body = render_to_string("projects/email/invitation_body.txt", context)
-    try:
-        send_mail(subject, body, None, [invitation.email])
-    except (OSError, smtplib.SMTPException) as exc:
-        raise MailFailed(f"The e-mail to {invitation.email} could not be sent ({exc}).") from exc
+    mail_send(to=invitation.email, templates="projects/email/invitation", context=context)

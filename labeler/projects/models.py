@@ -1,9 +1,11 @@
-"""Projects, their ordered labels and who works on them in which role."""
+"""Projects, their ordered labels, who works on them in which role, and the addresses
+people confirmed."""
 
 from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.db.models.functions import Lower
 
 
 class ConsensusMethod(models.TextChoices):
@@ -198,3 +200,54 @@ class Invitation(models.Model):
     @property
     def is_link(self) -> bool:
         return not self.email
+
+
+class MembershipRemoval(models.Model):
+    """When a person was last removed from a project (``services.membership_remove``), and
+    the address their account had then: an invitation made before it, an import or a
+    provider's group brings them back no more; a lead's add or a newer invitation does,
+    and clears it."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="removals")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="removals"
+    )
+    email = models.EmailField(blank=True)
+    removed_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["project", "user"], name="membership_removal_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} removed from {self.project} at {self.removed_at:%Y-%m-%d %H:%M}"
+
+
+class AddressConfirmed(models.TextChoices):
+    OWNER = "owner", "Confirmed by its owner's link"
+    INVITATION = "invitation", "An invitation e-mailed to it was taken"
+    SSO = "sso", "Verified by the identity provider"
+    ADMIN = "admin", "Set by an admin"
+
+
+class VerifiedAddress(models.Model):
+    """The e-mail address an account has confirmed (``labeler.projects.addresses`` is its
+    only writer). It counts while it is the account's address: an account whose address
+    changed since has no verified address until the new one is confirmed. One address is
+    verified for one account at most."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="verified_address"
+    )
+    email = models.EmailField()
+    how = models.CharField(max_length=16, choices=AddressConfirmed.choices)
+    verified_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(Lower("email"), name="verified_address_unique_email"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.email} of {self.user} ({self.how})"

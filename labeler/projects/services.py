@@ -16,9 +16,16 @@ from django.utils import timezone
 from labeler import jobs
 from labeler.audit.models import Action
 from labeler.audit.services import audit_record
-from labeler.errors import Conflict, ValidationFailed
+from labeler.errors import Conflict, DomainError, ValidationFailed
 from labeler.projects.labels import LabelSpec, labels_parse
-from labeler.projects.models import Invitation, Label, Membership, Project, Role
+from labeler.projects.models import (
+    Invitation,
+    Label,
+    Membership,
+    MembershipRemoval,
+    Project,
+    Role,
+)
 from labeler.projects.settings_registry import setting_names, settings_check
 from labeler.task_names import Task
 
@@ -214,20 +221,50 @@ def project_delete(*, project: Project, images: int) -> None:
         jobs.enqueue(Task.STORAGE_DELETE_FILES, files[start : start + 1000])
 
 
+class MemberRemoved(DomainError):
+    """The person was removed from the project after the way back they tried was made."""
+
+    status_code = 403
+    code = "member_removed"
+
+
+# Who adds or removes a member. A removal by hand sticks: an invitation made before it,
+# an import or a provider's group does not bring the person back; a lead's add (by hand)
+# or an invitation made after it does, and clears it.
+BY_HAND, INVITATION, IMPORT, SSO = "hand", "invitation", "import", "sso"
+ROUTES = (BY_HAND, INVITATION, IMPORT, SSO)
+
+
 @transaction.atomic
 def membership_set(
-    *, project: Project, user: User, role: str, invitation: Invitation | None = None
+    *,
+    project: Project,
+    user: User,
+    role: str,
+    invitation: Invitation | None = None,
+    via: str = BY_HAND,
 ) -> tuple[Membership, bool]:
     """Add a user to a project, or change their role there; returns (membership, created).
 
     ``invitation``: the invitation the user took, so the audit entry names it, and the
     user as its actor (who joins by a link is the one acting, signed in or not yet).
+    ``via``: the route (``ROUTES``; ``INVITATION`` when an invitation is given).
+
+    Raises MemberRemoved when the person was removed from the project and ``via`` may not
+    bring them back (``membership_removal_check``).
     """
     if role not in Role.values:
         raise ValidationFailed(
             f"Role must be one of {', '.join(Role.values)}, not {role!r}.", field="role"
         )
+    if invitation is not None:
+        via = INVITATION
+    if via not in ROUTES:
+        raise ValueError(f"via must be one of {ROUTES}, not {via!r}")
     _lock_memberships(project)
+    if not Membership.objects.filter(project=project, user=user).exists():
+        membership_removal_check(project=project, user=user, via=via, invitation=invitation)
+        MembershipRemoval.objects.filter(project=project, user=user).delete()
     membership, created = Membership.objects.get_or_create(
         project=project, user=user, defaults={"role": role}
     )
@@ -251,9 +288,53 @@ def membership_set(
     return membership, created
 
 
+def membership_removal_check(
+    *,
+    project: Project,
+    user: User | None,
+    via: str,
+    invitation: Invitation | None = None,
+    email: str = "",
+) -> None:
+    """Refuse (MemberRemoved) a way back into ``project`` for a person removed from it: by
+    hand always brings them back; an invitation only if made after the removal; an import
+    or a provider's group never. ``user`` None: an account about to be made with ``email``
+    (an address a removed person's account had is refused by an earlier invitation too).
+    """
+    if via == BY_HAND:
+        return
+    removals = MembershipRemoval.objects.filter(project=project)
+    mine = removals.filter(user=user) if user is not None else removals.none()
+    address = email or (user.email if user is not None else "")
+    if invitation is not None:
+        mine = mine.filter(removed_at__gte=invitation.created_at)
+        if address:
+            same = removals.filter(email__iexact=address, removed_at__gte=invitation.created_at)
+            mine = mine | same
+    removal = mine.order_by("-removed_at").first()
+    if removal is None:
+        return
+    if invitation is not None:
+        raise MemberRemoved(
+            f"You were removed from {project.name} on {removal.removed_at:%d %b %Y, %H:%M} "
+            "UTC, after this invitation was made: ask one of its leads to invite you again.",
+            reason="removed",
+        )
+    raise MemberRemoved(
+        f"{removal.user.get_username()} was removed from {project.name} by hand: only a "
+        "lead's add or a new invitation brings them back.",
+        reason="removed",
+    )
+
+
 @transaction.atomic
-def membership_remove(*, membership: Membership) -> None:
-    """Remove a member; a project always keeps at least one lead."""
+def membership_remove(*, membership: Membership, via: str = BY_HAND) -> None:
+    """Remove a member; a project always keeps at least one lead.
+
+    A removal by hand (``via``) is recorded: the person comes back only by a lead's add or
+    an invitation made after it (``membership_set``). A provider's group taking back what
+    it gave, or an imported account merged into a member, is not such a removal.
+    """
     _lock_memberships(membership.project)
     current = Membership.objects.filter(pk=membership.pk).first()  # its role may have changed
     if current is None:
@@ -261,6 +342,12 @@ def membership_remove(*, membership: Membership) -> None:
     if current.role == Role.LEAD:
         _check_not_last_lead(membership.project, current)
     current.delete()
+    if via == BY_HAND:
+        MembershipRemoval.objects.update_or_create(
+            project=membership.project,
+            user=current.user,
+            defaults={"removed_at": timezone.now(), "email": current.user.email or ""},
+        )
     audit_record(
         action=Action.ROLE_REMOVED,
         project=membership.project,

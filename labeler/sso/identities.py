@@ -4,7 +4,9 @@ An account is matched by the provider's issuer and ``sub`` claim only, never by 
 unless ``LABELER_OIDC_LINK_BY_EMAIL`` is on: a provider that lets people set their own
 address (or a second provider) would otherwise hand anyone a local account, an admin's
 included, by claiming its e-mail. With the setting on, an address the provider says it
-has verified (``email_verified``) and that exactly one account here has is linked once.
+has verified (``email_verified``) and that an account here has confirmed
+(``projects.addresses``) is linked once, to that account. An address the provider says it
+verified is confirmed for the account it signs in (unless another account confirmed it).
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from labeler.errors import Conflict
-from labeler.projects import accounts
+from labeler.projects import accounts, addresses
+from labeler.projects.models import AddressConfirmed
 from labeler.sso.models import OidcIdentity
 from labeler.sso.roles import roles_sync
 from labeler.text_in import data_refuse_unsafe
@@ -56,6 +59,8 @@ def identity_login(*, issuer: str, claims: dict[str, Any]) -> User:
                 raise Conflict("This account is being signed in already; try again.") from exc
         user = identity.user
         _details_update(user, claims)
+        if claims.get("email_verified") is True and user.email == _email(claims):
+            addresses.email_mark_verified(user=user, how=AddressConfirmed.SSO, by=user)
         identity.last_login_at = timezone.now()
         identity.save(update_fields=["last_login_at"])
         if user.is_active:
@@ -79,8 +84,10 @@ def _linked_by_email(claims: dict[str, Any]) -> User | None:
         return None
     if not isinstance(email, str) or not email:
         return None
-    users = list(User.objects.filter(email__iexact=email, oidc_identities__isnull=True)[:2])
-    return users[0] if len(users) == 1 else None
+    holder = addresses.person_by_verified_email(email)
+    if holder is None or holder.oidc_identities.exists():
+        return None
+    return holder
 
 
 def _user_create(claims: dict[str, Any]) -> User:

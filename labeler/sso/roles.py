@@ -3,7 +3,9 @@
 What the mapping gives is added; what it gave before and the groups no longer give is
 taken back. A role given by hand is never taken: a membership the mapping did not make
 stays as it is, except that a group may raise it (the hand-given role comes back when the
-group goes), and a membership changed by hand since the mapping set it is the hand's.
+group goes), and a membership changed by hand since the mapping set it is the hand's. A
+person a lead removed from a project is not brought back by a group (``projects.services``
+refuses it) until a lead adds them again or they take an invitation made since.
 """
 
 from __future__ import annotations
@@ -94,10 +96,13 @@ def _role_take_back(user: User, grant: RoleGrant) -> None:
         try:
             if grant.previous_role:
                 services.membership_set(
-                    project=membership.project, user=user, role=grant.previous_role
+                    project=membership.project,
+                    user=user,
+                    role=grant.previous_role,
+                    via=services.SSO,
                 )
             else:
-                services.membership_remove(membership=membership)
+                services.membership_remove(membership=membership, via=services.SSO)
         except DomainError as exc:  # the project's last lead: kept, tried again next login
             logger.warning("SSO could not take back %s from %s: %s", grant, user, exc)
             return
@@ -106,8 +111,8 @@ def _role_take_back(user: User, grant: RoleGrant) -> None:
 
 def _membership_set(user: User, project: Project, role: str) -> bool:
     try:
-        services.membership_set(project=project, user=user, role=role)
-    except DomainError as exc:  # lowering the last lead: left as it is
+        services.membership_set(project=project, user=user, role=role, via=services.SSO)
+    except DomainError as exc:  # lowering the last lead, or removed by hand: left as it is
         logger.warning("SSO could not make %s %s in %s: %s", user, role, project, exc)
         return False
     return True

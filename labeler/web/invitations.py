@@ -21,11 +21,17 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
 from labeler.errors import DomainError, NotFound, PermissionDenied
-from labeler.http.join_throttle import REFUSED_MESSAGE, join_allowed, join_token_missed
+from labeler.http.join_throttle import (
+    REFUSED_MESSAGE,
+    join_misses_exceeded,
+    join_post_allowed,
+    join_token_missed,
+)
 from labeler.http.login_throttle import client_address
-from labeler.projects import invitations, selectors
+from labeler.projects import invitations, selectors, services
 from labeler.projects.invitations import InvitationUnusable, Joined
 from labeler.projects.models import Invitation, Project, Role
+from labeler.projects.services import MemberRemoved
 from labeler.web.forms import DomainForm
 from labeler.web.pages import page_user
 
@@ -159,15 +165,17 @@ def members_invite_context(request: HttpRequest, project: Project) -> dict[str, 
 def join(request: HttpRequest, token: str) -> HttpResponse:
     """Join a project by an invitation: one click when signed in, else a new account."""
     address = client_address(request)
-    if not join_allowed(address=address, post=request.method == "POST"):
-        return _refused(request, REFUSED_MESSAGE, status=429)
     try:
         invitation = invitations.invitation_find(token)
     except NotFound as exc:
+        if join_misses_exceeded(address=address):
+            return _refused(request, REFUSED_MESSAGE, status=429)
         join_token_missed(address=address)
         return _refused(request, exc.message, status=404, reason="unknown")
     except InvitationUnusable as exc:
         return _refused(request, exc.message, status=410, reason=exc.details.get("reason", ""))
+    if request.method == "POST" and not join_post_allowed(address=address):
+        return _refused(request, REFUSED_MESSAGE, status=429)
     user = request.user
     if isinstance(user, User) and user.is_authenticated:
         return _join_signed_in(request, token, invitation, user)
@@ -178,16 +186,25 @@ def _join_signed_in(
     request: HttpRequest, token: str, invitation: Invitation, user: User
 ) -> HttpResponse:
     context = _join_context(invitation, user=user)
-    if request.method == "POST":
-        try:
-            joined = invitations.invitation_accept(token=token, user=user)
-        except PermissionDenied as exc:
-            context["error"] = exc.message
-            return render(request, "projects/join.html", context, status=403)
-        except DomainError as exc:
-            return _refused(request, exc.message, status=exc.status_code)
-        return _landed(request, joined)
-    return render(request, "projects/join.html", context)
+    try:
+        if context["current_role"] is None:  # said before the click, not after
+            services.membership_removal_check(
+                project=invitation.project,
+                user=user,
+                via=services.INVITATION,
+                invitation=invitation,
+            )
+        if request.method != "POST":
+            return render(request, "projects/join.html", context)
+        joined = invitations.invitation_accept(token=token, user=user)
+    except MemberRemoved as exc:
+        return _refused(request, exc.message, status=exc.status_code, reason="removed")
+    except PermissionDenied as exc:
+        context["error"] = exc.message
+        return render(request, "projects/join.html", context, status=403)
+    except DomainError as exc:
+        return _refused(request, exc.message, status=exc.status_code)
+    return _landed(request, joined)
 
 
 def _join_new_account(request: HttpRequest, token: str, invitation: Invitation) -> HttpResponse:
@@ -208,14 +225,24 @@ def _join_new_account(request: HttpRequest, token: str, invitation: Invitation) 
                 username=data["username"],
                 email=data["email"],
                 password=data["password1"],
+                base_url=site_url(request),
             )
+        except MemberRemoved as exc:
+            return _refused(request, exc.message, status=exc.status_code, reason="removed")
         except DomainError as exc:
             form.add_domain_error(exc)
             context["sign_in"] = bool(exc.details.get("sign_in"))
             status = exc.status_code
         else:
             # The one configured backend (labeler.http.backends) keeps the session.
-            login(request, joined.membership.user, settings.AUTHENTICATION_BACKENDS[0])
+            user = joined.membership.user
+            login(request, user, settings.AUTHENTICATION_BACKENDS[0])
+            if not invitation.email:
+                messages.info(
+                    request,
+                    f"A link to confirm {user.email} was e-mailed to it: until it is "
+                    "confirmed, nothing is matched to your account by that address.",
+                )
             return _landed(request, joined)
     elif form.is_bound:
         status = 400

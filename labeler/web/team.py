@@ -23,8 +23,9 @@ from django.views.decorators.http import require_http_methods
 
 from labeler.errors import DomainError
 from labeler.http.login_throttle import client_address, password_reset_allowed
-from labeler.projects import accounts, selectors, services
-from labeler.projects.models import Project, Role
+from labeler.projects import accounts, addresses, selectors, services
+from labeler.projects.mail import LinkSent
+from labeler.projects.models import AddressConfirmed, Project, Role
 from labeler.web.pages import page_user
 
 
@@ -84,7 +85,7 @@ def team(request: HttpRequest) -> HttpResponse:
     return render(request, "team/team.html", context)
 
 
-def _invite(request: HttpRequest, data: dict) -> accounts.LinkSent:
+def _invite(request: HttpRequest, data: dict) -> LinkSent:
     """Create the account (and its membership) and send the invitation, all or nothing."""
     with transaction.atomic():
         user = accounts.account_create(
@@ -93,6 +94,7 @@ def _invite(request: HttpRequest, data: dict) -> accounts.LinkSent:
             first_name=data["first_name"],
             last_name=data["last_name"],
             is_staff=data["is_staff"],
+            confirmed=AddressConfirmed.ADMIN,
         )
         if data["project"] is not None:
             role = data["role"] or Role.ANNOTATOR
@@ -163,3 +165,36 @@ class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
 
 class PasswordResetCompleteView(auth_views.PasswordResetCompleteView):
     template_name = "team/password_set_done.html"
+
+
+@require_http_methods(["GET", "POST"])
+def email_confirm(request: HttpRequest, token: str) -> HttpResponse:
+    """Confirm an address by the link e-mailed to it: the page asks, a POST confirms (so
+    that a mail scanner opening the link confirms nothing)."""
+    context: dict[str, Any] = {"token": token}
+    if request.method == "POST":
+        try:
+            context["confirmed"] = addresses.email_confirm(token=token)
+        except DomainError as exc:
+            context["error"] = exc.message
+            return render(request, "team/email_confirmed.html", context, status=exc.status_code)
+        return render(request, "team/email_confirmed.html", context)
+    return render(request, "team/email_confirm.html", context)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def email_address(request: HttpRequest) -> HttpResponse:
+    """The signed-in person's address and whether it is confirmed; a POST e-mails it a
+    link that confirms it."""
+    user = page_user(request)
+    if request.method == "POST":
+        try:
+            sent = addresses.email_verify_send(user=user, base_url=site_url(request))
+        except DomainError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(request, f"A link to confirm your address was sent to {sent.email}.")
+        return redirect("email-address")
+    context = {"verified": addresses.email_verified(user)}
+    return render(request, "team/email_address.html", context)

@@ -45,6 +45,8 @@ urlpatterns = [
     ),
     path("password/set/", team.PasswordResetCompleteView.as_view(), name="password-reset-complete"),
     path("team/", team.team, name="team"),
+    path("email/", team.email_address, name="email-address"),
+    path("email/confirm/<str:token>/", team.email_confirm, name="email-confirm"),
     path("join/<str:token>/", invitations.join, name="join"),
     path("projects/new/", projects.project_new, name="project-new"),
     path("projects/<int:project_id>/", projects.project_detail, name="project-detail"),

@@ -83,6 +83,17 @@ def test_api_creates_an_account(admin_user, lead):
     assert entry.details == {"after": {"is_staff": True, "is_superuser": False}}
 
 
+def test_an_address_an_admin_sets_is_confirmed_by_them(admin_user):
+    """An account an admin makes over the API has its address confirmed, by that admin."""
+    body = {"username": "newbie", "password": PASSWORD, "email": "n@example.org"}
+    response = api(admin_user).post("/api/v1/users/", body, format="json")
+    assert response.status_code == 201, response.content
+    entry = only(Action.EMAIL_VERIFIED)
+    assert who(entry) == (admin_user.pk, ADDRESS, None)
+    assert target(entry) == ("user", str(response.json()["id"]), "newbie")
+    assert entry.details == {"email": "n@example.org", "how": "admin"}
+
+
 def test_api_invites_an_account(admin_user):
     url = "/api/v1/users/invite/"
     bad = api(admin_user).post(url, {"username": "x y", "email": "a@b.c"}, format="json")
@@ -458,6 +469,7 @@ ROUTE_TESTS = {
     Action.ACCOUNT_CREATED: "test_audit_routes.test_api_creates_an_account",
     Action.ACCOUNT_ACTIVE_CHANGED: "test_audit_routes.test_api_deactivates_and_reactivates",
     Action.ACCOUNT_FLAGS_CHANGED: "test_audit_routes.test_django_admin_changes_flags_and_activity",
+    Action.EMAIL_VERIFIED: "test_audit_routes.test_an_address_an_admin_sets_is_confirmed_by_them",
     Action.ROLE_SET: "test_audit.test_member_roles",
     Action.ROLE_REMOVED: "test_audit.test_member_roles",
     Action.INVITATION_CREATED: "test_audit_routes.test_api_invitation_created_and_revoked",

@@ -9,7 +9,8 @@ import pytest
 from django.core import mail
 from django.test import Client
 
-from labeler.projects.models import Invitation, Role
+from labeler.projects import addresses
+from labeler.projects.models import AddressConfirmed, Invitation, Role
 from tests.conftest import client_for
 from tests.factories import ProjectFactory, UserFactory, add_member
 
@@ -85,6 +86,7 @@ def test_bad_input_is_a_400_naming_the_field(project, lead, url, payload, field)
 def test_a_member_s_address_is_a_409(project, lead, annotator, url):
     annotator.email = "ann1@example.org"
     annotator.save()
+    addresses.email_mark_verified(user=annotator, how=AddressConfirmed.ADMIN)
     response = client_for(lead).post(
         url, {"role": "reviewer", "email": "ann1@example.org"}, format="json"
     )
@@ -95,7 +97,7 @@ def test_a_mail_server_refusal_is_a_503_keeping_nothing(project, lead, url, monk
     def refuse(*args, **kwargs):
         raise smtplib.SMTPServerDisconnected("gone")
 
-    monkeypatch.setattr("labeler.projects.invitations.send_mail", refuse)
+    monkeypatch.setattr("labeler.projects.mail.send_mail", refuse)
     response = client_for(lead).post(
         url, {"role": "annotator", "email": "nora@example.org"}, format="json"
     )

@@ -156,6 +156,10 @@ RULES: dict[str, Rule] = {
         {"get": public(), "post": public(), "put": public()}, other=public()
     ),
     "password-reset-complete": read(public()),
+    # Confirming one's address: the page for whoever is signed in; the link mailed to it
+    # for anyone who has it (a link that is not valid is said so, to anyone).
+    "email-address": Rule({"get": page(everyone()), "post": page(everyone())}),
+    "email-confirm": Rule({"get": public(), "post": public()}),
     # Joining by an invitation: open to anyone; a link no invitation has is a 404 to all.
     "join": Rule({"get": public(404), "post": public(404)}),
     "agreement-dashboard": read(page(overseers())),

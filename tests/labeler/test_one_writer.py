@@ -55,6 +55,10 @@ OWNERS: dict[str, tuple[str, ...]] = {
     "Assignment": ("labeler/annotations/queue.py", "labeler/annotations/queue_sql.py"),
     "AuditEntry": ("labeler/audit/services.py",),
     "Project": ("labeler/projects/services.py",),
+    # People: who is a member (and who was removed by hand), which account an address is.
+    "Membership": ("labeler/projects/services.py",),
+    "MembershipRemoval": ("labeler/projects/services.py",),
+    "VerifiedAddress": ("labeler/projects/addresses.py",),
     QUEUE_STATE: ("labeler/images/queue_state.py",),
     IMAGE_DELETION: ("labeler/images/deletion.py",),
 }
@@ -88,6 +92,9 @@ TABLES = {
     "Assignment": ("annotations_assignment", "{lease}"),
     "AuditEntry": ("audit_auditentry",),
     "Project": ("projects_project",),
+    "Membership": ("projects_membership",),
+    "MembershipRemoval": ("projects_membershipremoval",),
+    "VerifiedAddress": ("projects_verifiedaddress",),
 }
 IMAGE_TABLES = ("images_image", "{image}")
 SQL_WRITE = r"(insert\s+into|update|delete\s+from)\s+\"?{table}(?!\w)"

@@ -27,7 +27,7 @@ from labeler.imports.planning.people import (
     person_rematch,
 )
 from labeler.projects.models import Membership, Project, Role
-from labeler.projects.services import membership_set
+from labeler.projects.services import IMPORT, membership_set
 
 
 @transaction.atomic
@@ -43,7 +43,7 @@ def people_resolve(*, project: Project, matches: Sequence[PersonMatch]) -> dict[
         user = _resolved(project, match, taken)
         taken.add(user.username.casefold())
         if not Membership.objects.filter(project=project, user=user).exists():
-            membership_set(project=project, user=user, role=Role.ANNOTATOR)
+            membership_set(project=project, user=user, role=Role.ANNOTATOR, via=IMPORT)
         users[match.person.key] = user
     return users
 

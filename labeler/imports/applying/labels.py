@@ -23,7 +23,7 @@ from labeler.images import queue_state
 from labeler.images.models import Image
 from labeler.imports.planning.labels_in import ANNOTATION, FINAL, GOLD
 from labeler.projects.models import Label, Membership, Project, Role
-from labeler.projects.services import membership_set, project_update
+from labeler.projects.services import IMPORT, membership_set, project_update
 
 _METHODS = {FINAL: FinalLabelMethod.IMPORTED, GOLD: FinalLabelMethod.GOLD}
 
@@ -59,7 +59,7 @@ def importer_account(*, project: Project, name: str) -> User:
             field="annotator",
         )
     if not Membership.objects.filter(project=project, user=user).exists():
-        membership_set(project=project, user=user, role=Role.ANNOTATOR)
+        membership_set(project=project, user=user, role=Role.ANNOTATOR, via=IMPORT)
     return user
 
 

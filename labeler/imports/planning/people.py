@@ -9,10 +9,12 @@ the accounts that do not exist yet. In this order, the first that applies:
    or ``""``/``"new"`` for an account of their own;
 2. **imported**: an account an earlier import made for them in this project (the same
    name, the same e-mail or none): a second import of the file goes where the first went;
-3. **email**: an active member whose e-mail is the person's (case aside);
-4. **username**: an active member whose username is the person's username, or the
-   person's e-mail (case aside). The e-mail's local part is not enough: ``alice@a.org``
-   and ``alice@b.org`` are two people;
+3. **email**: an active member whose confirmed e-mail is the person's (case aside;
+   ``projects.addresses``: an address typed at sign-up and never confirmed is nobody's,
+   nor is a username that looks like one);
+4. **username**: an active member whose username is the person's username (case
+   aside). The e-mail's local part is not enough: ``alice@a.org`` and ``alice@b.org``
+   are two people;
 5. **new**: an account of their own, created inactive without a usable password (it
    cannot log in) and made an annotator of the project, as ``applying.labels.importer_account``
    makes one. Its name is the person's username, else e-mail, else key, with what a
@@ -48,6 +50,7 @@ from django.contrib.auth.models import User
 
 from labeler.errors import ValidationFailed
 from labeler.imports.reading.records import Person
+from labeler.projects.addresses import verified_emails
 from labeler.projects.models import Membership, Project
 from labeler.projects.selectors import MAX_NAMED
 
@@ -199,14 +202,21 @@ def account_name(person: Person) -> str:
 
 
 def _members(project: Project) -> dict[int, _Member]:
-    rows = Membership.objects.filter(project=project).values_list(
-        "user_id", "user__username", "user__email", "user__is_active", "user__password"
+    rows = list(
+        Membership.objects.filter(project=project).values_list(
+            "user_id", "user__username", "user__is_active", "user__password"
+        )
     )
+    emails = verified_emails(row[0] for row in rows)
     return {
         user_id: _Member(
-            user_id, username, email, active, not active and not is_password_usable(password)
+            user_id,
+            username,
+            emails.get(user_id, ""),
+            active,
+            not active and not is_password_usable(password),
         )
-        for user_id, username, email, active, password in rows
+        for user_id, username, active, password in rows
     }
 
 
@@ -273,7 +283,6 @@ def _member_match(person: Person, members: dict[int, _Member]) -> PersonMatch | 
     tries = (
         (EMAIL, [m for m in active if email and _folded(m.email) == email]),
         (USERNAME, _username_matches(active, person.username.strip())),
-        (USERNAME, [m for m in active if email and m.username.casefold() == email]),
     )
     for how, found in tries:
         if len(found) > 1:

@@ -45,15 +45,18 @@ def file_bytes(name: str) -> bytes:
     return image_bytes("JPEG" if name.endswith(".jpg") else "PNG", seed=seed)
 
 
-def team(project: Project, *, tag: str, importer: bool = False) -> dict[str, Any]:
+def team(
+    project: Project, *, tag: str, importer: bool = False, confirmed: bool = False
+) -> dict[str, Any]:
     """The lead and the three annotators, e-mails as everywhere, usernames of this site;
     with ``importer``, one more lead, who imports (so that a decision carried is told
-    apart from one the importing user would be credited with)."""
+    apart from one the importing user would be credited with); ``confirmed``: their
+    addresses confirmed here (what an import matches people by)."""
     users = {}
     for who in ("lead", *PEOPLE, *(["importer"] if importer else [])):
         # Django keeps an e-mail as typed; Label Studio's sign-up lowers it.
         email = "Anna@Example.org" if who == "anna" else f"{who}@example.org"
-        user = UserFactory(username=f"{who}-{tag}", email=email)
+        user = UserFactory(username=f"{who}-{tag}", email=email, email_verified=confirmed)
         add_member(project, user, Role.LEAD if who in ("lead", "importer") else Role.ANNOTATOR)
         users[who] = user
     return users

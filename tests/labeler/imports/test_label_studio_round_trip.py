@@ -101,7 +101,7 @@ def test_to_label_studio_and_back_every_label_stays_its_persons(
     back = through_label_studio(exported, [u.email.lower() for u in users.values()])
 
     fresh = new_project("Pets back")
-    again = team(fresh, tag="back", importer=True)
+    again = team(fresh, tag="back", importer=True, confirmed=True)
     with django_capture_on_commit_callbacks(execute=True):
         answer = client_for(again["importer"]).post(
             f"/api/v1/projects/{fresh.pk}/imports/archive/",

@@ -19,7 +19,8 @@ from labeler.imports.planning.people import (
     people_match,
 )
 from labeler.imports.reading.records import Person
-from labeler.projects.models import Membership, Role
+from labeler.projects import addresses
+from labeler.projects.models import AddressConfirmed, Membership, Role
 from tests.factories import ProjectFactory, UserFactory, add_member
 from tests.rows import row_counts
 
@@ -28,7 +29,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def alice(project):
-    user = UserFactory(username="alice", email="Alice@Example.org")
+    user = UserFactory(username="alice", email="Alice@Example.org", email_verified=True)
     add_member(project, user, Role.REVIEWER)
     return user
 
@@ -38,8 +39,8 @@ def hows(matches) -> dict[str, tuple[str, str]]:
 
 
 def test_members_are_matched_by_email_then_username(project, alice, annotator):
-    """E-mail first (case aside), then username, then the e-mail as a username; the rest
-    get an account of their own."""
+    """Confirmed e-mail first (case aside), then username; the rest get an account of
+    their own (an e-mail that is a member's username is no match: usernames are typed)."""
     annotator.email = "ann@example.org"
     annotator.save()
     people = [
@@ -54,14 +55,14 @@ def test_members_are_matched_by_email_then_username(project, alice, annotator):
     assert hows(matches) == {
         "ls:1": (EMAIL, "alice"),
         "ls:2": (USERNAME, "ann2"),
-        "ls:3": (USERNAME, "ann1"),
+        "ls:3": (NEW, "ann1-2"),
         "ls:4": (NEW, "zoe@example.org"),
         "cvat:bob": (NEW, "bob"),
     }
     assert [m.user_id for m in matches[:3]] == [
         alice.pk,
         User.objects.get(username="ann2").pk,
-        annotator.pk,
+        None,
     ]
 
 
@@ -146,18 +147,20 @@ def test_two_people_on_one_member_are_refused(project, alice):
     assert hows(matches) == {"a": (EMAIL, "alice"), "b": (NEW, "alice-2")}
 
 
-def test_two_members_with_one_email_are_refused(project, annotator, annotator2):
-    """A person whose e-mail two members share could be either: the lead chooses."""
+def test_of_two_members_with_one_email_the_one_who_confirmed_it_is_matched(
+    project, annotator, annotator2
+):
+    """Two members hold one address: unconfirmed, it matches neither; once one of them
+    confirms it, that one (an address is confirmed for one account at most)."""
     for user in (annotator, annotator2):
         user.email = "shared@example.org"
         user.save()
-    with pytest.raises(ValidationFailed) as refused:
-        people_match(project=project, people=[Person("k", email="shared@example.org")])
-    assert "'ann1', 'ann2'" in refused.value.message
-    [match] = people_match(
-        project=project, people=[Person("k", email="shared@example.org")], chosen={"k": "ann2"}
-    )
-    assert (match.how, match.account) == (CHOSEN, "ann2")
+    [match] = people_match(project=project, people=[Person("k", email="shared@example.org")])
+    assert (match.how, match.user_id) == (NEW, None)
+    addresses.email_mark_verified(user=annotator2, how=AddressConfirmed.ADMIN)
+    assert not addresses.email_mark_verified(user=annotator, how=AddressConfirmed.ADMIN)
+    [match] = people_match(project=project, people=[Person("k", email="SHARED@example.org")])
+    assert (match.how, match.account) == (EMAIL, "ann2")
 
 
 def test_account_names_keep_what_a_username_may_hold():

@@ -13,6 +13,8 @@ from labeler.images.models import Image
 from labeler.imports.planning.labels_in import ImportItem, LabelsIn, NotApplied
 from labeler.imports.planning.plan import ImportOptions, ImportPlan, import_plan, plan_preview
 from labeler.imports.reading.records import Person
+from labeler.projects import addresses
+from labeler.projects.models import AddressConfirmed
 from tests.factories import image_bytes
 from tests.rows import row_counts
 
@@ -32,6 +34,7 @@ def test_a_plan_is_a_frozen_value_printed_without_its_files(project):
 def test_the_dry_run_answers_the_plan_and_writes_nothing(project, annotator):
     annotator.email = "alice@example.org"
     annotator.save()
+    addresses.email_mark_verified(user=annotator, how=AddressConfirmed.ADMIN)
     people = [Person("ls:1", email="alice@example.org"), Person("ls:2", email="x@y.org")]
     plan = ImportPlan(
         project,

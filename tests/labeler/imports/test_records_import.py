@@ -23,7 +23,8 @@ from labeler.imports.reading.records import (
     RecordsFile,
     Skipped,
 )
-from labeler.projects.models import Label
+from labeler.projects import addresses
+from labeler.projects.models import AddressConfirmed, Label
 from tests.factories import image_bytes
 
 ALICE = Person("ls:1", email="Alice@Example.org")
@@ -45,6 +46,8 @@ def members(project, lead, annotator, annotator2):
         user.save()
     lead.email = "lead@example.org"
     lead.save()
+    for user in (annotator, annotator2, lead):
+        addresses.email_mark_verified(user=user, how=AddressConfirmed.ADMIN)
     for name in ("cat", "dog"):
         Label.objects.get_or_create(project=project, name=name, defaults={"position": 0})
     return project

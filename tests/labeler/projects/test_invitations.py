@@ -15,7 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from labeler.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
-from labeler.projects import accounts, selectors, services
+from labeler.projects import accounts, addresses, selectors, services
 from labeler.projects.invitations import (
     InvitationUnusable,
     invitation_accept,
@@ -24,7 +24,8 @@ from labeler.projects.invitations import (
     invitation_join,
     invitation_revoke,
 )
-from labeler.projects.models import Invitation, Membership, Role
+from labeler.projects.mail import MailFailed
+from labeler.projects.models import AddressConfirmed, Invitation, Membership, Role
 from tests.factories import ProjectFactory, UserFactory, add_member
 
 pytestmark = pytest.mark.django_db
@@ -195,8 +196,8 @@ def test_a_mail_server_refusal_keeps_no_invitation(project, lead, monkeypatch):
     def refuse(*args, **kwargs):
         raise smtplib.SMTPException("relay denied")
 
-    monkeypatch.setattr("labeler.projects.invitations.send_mail", refuse)
-    with pytest.raises(accounts.MailFailed) as failed:
+    monkeypatch.setattr("labeler.projects.mail.send_mail", refuse)
+    with pytest.raises(MailFailed) as failed:
         invitation_create(project=project, by=lead, base_url=BASE, email="nora@example.org")
     assert failed.value.status_code == 503 and "relay denied" in failed.value.message
     assert not Invitation.objects.exists()
@@ -204,7 +205,7 @@ def test_a_mail_server_refusal_keeps_no_invitation(project, lead, monkeypatch):
 
 def test_an_address_an_account_has_asks_to_sign_in_instead(project, lead):
     """Joining with an e-mail address an account has makes no second account."""
-    UserFactory(username="omar", email="Omar@Example.org")
+    UserFactory(username="omar", email="Omar@Example.org", email_verified=True)
     _, token = make_link(project, lead)
     with pytest.raises(Conflict) as refused:
         join(token, "omar2", "omar@example.org")
@@ -213,7 +214,7 @@ def test_an_address_an_account_has_asks_to_sign_in_instead(project, lead):
 
 
 def test_an_existing_account_joins_by_signing_in(project, lead):
-    omar = UserFactory(username="omar", email="omar@example.org")
+    omar = UserFactory(username="omar", email="omar@example.org", email_verified=True)
     made = invitation_create(project=project, by=lead, base_url=BASE, email="omar@example.org")
     joined = invitation_accept(token=token_of(made.link), user=omar)
     assert joined.created and role_of(project, omar) == Role.ANNOTATOR
@@ -231,7 +232,7 @@ def test_a_deactivated_account_cannot_join(project, lead, outsider, admin_user):
     accounts.account_set_active(user=outsider, active=False, by=admin_user)
     with pytest.raises(PermissionDenied, match="deactivated"):
         invitation_accept(token=token, user=outsider)
-    UserFactory(username="gone", email="gone@example.org", is_active=False)
+    UserFactory(username="gone", email="gone@example.org", is_active=False, email_verified=True)
     with pytest.raises(PermissionDenied, match="deactivated"):
         join(token, "gone2", "gone@example.org")
     assert not Membership.objects.filter(user__username__in=["outsider", "gone2"]).exists()
@@ -303,6 +304,7 @@ def test_bad_input_is_refused_naming_the_field(project, lead, kwargs, field):
 def test_inviting_a_member_s_address_is_a_conflict(project, lead, annotator):
     annotator.email = "ann1@example.org"
     annotator.save()
+    addresses.email_mark_verified(user=annotator, how=AddressConfirmed.ADMIN)
     with pytest.raises(Conflict, match="member already"):
         make_link(project, lead, email="ANN1@example.org")
 

@@ -32,8 +32,9 @@ def test_same_sub_at_another_issuer_is_another_user():
 
 
 def test_email_link_only_when_allowed_and_verified(settings):
-    """With LABELER_OIDC_LINK_BY_EMAIL, a verified e-mail of one local account links to it."""
-    local = UserFactory(username="ada", email="ada@example.org")
+    """With LABELER_OIDC_LINK_BY_EMAIL, a verified e-mail of one local account, confirmed
+    there too, links to it."""
+    local = UserFactory(username="ada", email="ada@example.org", email_verified=True)
     claims = {"sub": "9", "email": "ADA@example.org", "email_verified": False}
     settings.LABELER_OIDC_LINK_BY_EMAIL = True
     assert identity_login(issuer=ISSUER, claims=claims) != local
