@@ -18,6 +18,8 @@ from django.urls import reverse
 from labeler.annotations.models import Annotation
 from labeler.images.models import Image
 from labeler.imports import stash
+from labeler.projects import addresses
+from labeler.projects.models import AddressConfirmed
 from tests.factories import ProjectFactory, UserFactory, add_member, image_bytes
 from tests.labeler.imports.test_archive import zipped
 from worker import tasks
@@ -26,6 +28,7 @@ pytestmark = pytest.mark.django_db
 
 # ann1 is a member by username; zoe@x.org is no member; "ghost.png" is in no archive.
 PEOPLE_CSV = b"file,ann1,zoe@x.org\na.png,cat,dog\nb.png,dog,\nghost.png,cat,\n"
+ZOE_CSV = PEOPLE_CSV.replace(b"zoe@x.org", b"Zoe")
 
 
 def client_as(user) -> Client:
@@ -171,26 +174,29 @@ def test_a_choice_the_import_refuses_is_shown_with_the_check(
 
 
 def test_a_person_two_members_could_be_is_left_for_the_lead_to_choose(lead, project):
-    for name in ("zoe", "zoe2"):
-        add_member(project, UserFactory(username=name, email="zoe@x.org"))
+    """The file's "Zoe" could be the member "zoe" or "ZOE" (their names differ in case
+    only): the page says so and leaves the choice to the lead, who confirms it (the file's
+    name is the other one's too)."""
+    for name in ("zoe", "ZOE"):
+        add_member(project, UserFactory(username=name))
     client = client_as(lead)
-    checked = check(client, project, people_archive(), "csv-annotators", PEOPLE_CSV)
+    checked = check(client, project, people_archive(), "csv-annotators", ZOE_CSV)
     assert checked.status_code == 200
     html = unescape(checked.content.decode())
-    assert "could be any of the members 'zoe', 'zoe2'" in html
-    assert choices(checked) == {"ann1": "ann1", "zoe@x.org": ""}
-    response = client.post(
-        url(project),
-        {
-            "stash": stash_id(checked),
-            "person-0-key": "ann1",
-            "person-0": "ann1",
-            "person-1-key": "zoe@x.org",
-            "person-1": "zoe2",
-        },
-    )
-    assert response.status_code == 200
-    assert ("a.png", "zoe2") in set(
+    named = re.search(r"'Zoe' could be any of the members ('\w+'), ('\w+') \(by username\)", html)
+    assert named and {named[1], named[2]} == {"'zoe'", "'ZOE'"}
+    assert choices(checked) == {"ann1": "ann1", "Zoe": ""}
+    chosen = {
+        "stash": stash_id(checked),
+        "person-0-key": "ann1",
+        "person-0": "ann1",
+        "person-1-key": "Zoe",
+        "person-1": "ZOE",
+        "person-confirmed": "Zoe",
+    }
+    response = client.post(url(project), chosen)
+    assert response.status_code == 200, unescape(response.content.decode())
+    assert ("a.png", "ZOE") in set(
         Annotation.objects.values_list("image__original_name", "annotator__username")
     )
 
@@ -273,6 +279,7 @@ def test_a_choice_that_contradicts_the_file_is_confirmed_by_a_tick_first(lead, a
     so beside her with a box to tick, and writes nothing; ticked, it imports."""
     annotator2.email = "ann2@x.org"
     annotator2.save()
+    addresses.email_mark_verified(user=annotator2, how=AddressConfirmed.ADMIN)
     client = client_as(lead)
     checked = check(client, project, people_archive(), "csv-annotators", PEOPLE_CSV)
     chosen = {

@@ -23,7 +23,8 @@ from labeler.annotations.models import Annotation, LabelChange
 from labeler.annotations.submit import annotation_record
 from labeler.images.models import Image
 from labeler.imports.reading.archive import LABEL_FORMATS, NONE
-from labeler.projects.models import Label
+from labeler.projects import addresses
+from labeler.projects.models import AddressConfirmed, Label
 from tests.factories import image_bytes
 from tests.labeler.imports.test_archive import zipped
 
@@ -141,6 +142,7 @@ def alice(project, annotator):
     """A member of the project who labelled a.png "dog" herself."""
     annotator.email = ALICE
     annotator.save()
+    addresses.email_mark_verified(user=annotator, how=AddressConfirmed.ADMIN)
     return annotator
 
 
@@ -283,6 +285,7 @@ SWAPPED = [
 def bob(project, annotator2):
     annotator2.email = "bob@example.org"
     annotator2.save()
+    addresses.email_mark_verified(user=annotator2, how=AddressConfirmed.ADMIN)
     return annotator2
 
 
