@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
@@ -11,11 +10,13 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 from django_filters.fields import IsoDateTimeField
 from django_filters.rest_framework import DjangoFilterBackend
 from django_filters.widgets import BooleanWidget
 from drf_spectacular.utils import extend_schema_field
 
+from labeler.dates_in import moment_read
 from labeler.errors import ValidationFailed
 
 
@@ -49,24 +50,24 @@ class StrictBooleanFilter(django_filters.rest_framework.BooleanFilter):
 
 
 class UtcIsoDateTimeField(IsoDateTimeField):
-    """An ISO 8601 date and time, handed on in UTC.
+    """An ISO 8601 date and time, handed on in UTC, read by ``labeler.dates_in`` (one
+    outside the accepted years is refused naming them).
 
     PostgreSQL takes offsets up to 15:59 only (Python up to 23:59), and a time near the
     first or the last year has no UTC equivalent at all (an OverflowError on SQLite).
     """
 
     def to_python(self, value: Any) -> Any:
-        moment = super().to_python(value)
-        if moment is None:
+        if value in self.empty_values:
             return None
+        if not isinstance(value, str):
+            return super().to_python(value)
         try:
-            return moment.astimezone(dt.UTC)
-        except OverflowError:
-            raise ValidationError(
-                "%(value)s is out of range: give a time from year 1 to 9999 in UTC.",
-                code="invalid",
-                params={"value": value},
-            ) from None
+            return moment_read(value, field="", zone=timezone.get_current_timezone())
+        except ValidationFailed as refused:
+            # The value goes in params: django-filter formats the message with them.
+            why = {"why": refused.message}
+            raise ValidationError("%(why)s", code="invalid", params=why) from None
 
 
 class StrictIsoDateTimeFilter(django_filters.rest_framework.IsoDateTimeFilter):

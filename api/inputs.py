@@ -8,6 +8,9 @@ from typing import Any
 from rest_framework import serializers
 from rest_framework.utils import html
 
+from labeler.dates_in import day_read
+from labeler.errors import ValidationFailed
+
 # What a JSON value that is not text is, for the message refusing it.
 _JSON_KINDS = {bool: "true or false", int: "a number", float: "a number", list: "a list"}
 
@@ -35,6 +38,19 @@ class StrictInput(serializers.Serializer):
             if errors:
                 raise serializers.ValidationError(errors)
         return super().to_internal_value(data)
+
+
+class DayField(serializers.DateField):
+    """A date from outside (``2024-05-01``), read by ``labeler.dates_in``: a day outside
+    the accepted years is refused with a message that names them."""
+
+    def to_internal_value(self, value: Any) -> Any:
+        if not isinstance(value, str):
+            return super().to_internal_value(value)
+        try:
+            return day_read(value, field=self.field_name or "")
+        except ValidationFailed as refused:
+            raise serializers.ValidationError(refused.message) from None
 
 
 def input_problem(field: serializers.Field, value: Any, *, form: bool) -> str | None:

@@ -10,7 +10,7 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from api.inputs import StrictInput
+from api.inputs import DayField, StrictInput
 from api.permissions import ProjectScopedView
 from labeler.agreement.throughput import PERIODS, ThroughputRow, annotator_throughput
 from labeler.annotations.models import Annotation
@@ -18,8 +18,8 @@ from labeler.annotations.models import Annotation
 
 class ThroughputQuerySerializer(StrictInput, serializers.Serializer):
     period = serializers.ChoiceField(choices=PERIODS, default="week")
-    since = serializers.DateField(required=False, help_text="First period start kept.")
-    until = serializers.DateField(required=False, help_text="Last period start kept.")
+    since = DayField(required=False, help_text="First period start kept.")
+    until = DayField(required=False, help_text="Last period start kept.")
 
 
 class ThroughputRowSerializer(serializers.Serializer):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import datetime
 from typing import Any
 
 from django.db.models import QuerySet
@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from labeler.audit.chain import HASHED_FIELDS, entry_hash, time_text
 from labeler.audit.models import Action, AuditChain, AuditEntry
+from labeler.dates_in import moment_read
 from labeler.errors import ValidationFailed
 
 ROW_FIELDS = (*HASHED_FIELDS, "prev_hash", "hash")
@@ -169,21 +170,10 @@ def _project_picked(raw: Any) -> int | None:
 
 
 def _day_or_time(raw: Any, *, field: str, day_end: bool = False) -> datetime | None:
-    """A date (``2026-11-27``: its start, or for ``until`` its end) or an ISO date-time."""
+    """A date (``2026-11-27``: its start, or for ``until`` its end) or an ISO date-time,
+    read by ``labeler.dates_in`` (its years included)."""
     text = (raw or "").strip()
     if not text:
         return None
-    try:
-        if len(text) == 10:
-            moment = datetime.combine(date.fromisoformat(text), time.min)
-            moment += timedelta(days=1) if day_end else timedelta()
-        else:
-            moment = datetime.fromisoformat(text)
-    except (ValueError, OverflowError):
-        raise ValidationFailed(
-            f"{field} must be a date (2026-11-27) or an ISO date and time, not {text[:40]!r}.",
-            field=field,
-        ) from None
-    if timezone.is_naive(moment):
-        moment = timezone.make_aware(moment)
-    return moment
+    zone = timezone.get_current_timezone()
+    return moment_read(text, field=field, zone=zone, day_end=day_end)

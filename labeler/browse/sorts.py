@@ -22,6 +22,7 @@ from django.db.models.functions import Coalesce
 
 from labeler.browse import facts
 from labeler.browse.budget import filter_budget
+from labeler.dates_in import moment_read
 from labeler.errors import ValidationFailed
 from labeler.images.models import Image
 from labeler.projects.models import Project
@@ -285,8 +286,10 @@ def _key_read(key: Any, kind: str) -> Any:
     (text with NUL or a lone surrogate, a time without a UTC equivalent, a number beyond
     the column's range): each was a 500 in the database or its driver."""
     if kind == "time" and isinstance(key, str):
-        moment = dt.datetime.fromisoformat(key)
-        return moment.astimezone(dt.UTC) if moment.tzinfo else moment  # OverflowError
+        try:  # the one reader of dates from outside, its years included
+            return moment_read(key, field="cursor")
+        except ValidationFailed:
+            raise ValueError(key) from None
     if kind == "float" and isinstance(key, int | float) and not isinstance(key, bool):
         if not math.isfinite(float(key)):
             raise ValueError(key)

@@ -15,9 +15,9 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.db.models import Q
 from django.utils import timezone
-from django.utils.dateparse import parse_date, parse_datetime
 
 from labeler.annotations.models import Annotation
+from labeler.dates_in import moment_read
 from labeler.errors import ValidationFailed
 from labeler.projects.models import Label, Membership, Project
 from labeler.text_in import text_refuse_unsafe
@@ -130,29 +130,8 @@ def text_value(name: str, value: str, *, most: int) -> str:
 def moment_value(name: str, values: list[str], *, end: bool = False) -> dt.datetime:
     """An ISO 8601 date or time, in UTC; a date is its midnight (``end``: the next one).
 
-    A time without an offset is in the server's TIME_ZONE. A moment with no UTC
-    equivalent (near year 1 or 9999) is a 400, not an overflow in the database driver.
+    A time without an offset is in the server's TIME_ZONE. Read by ``labeler.dates_in``,
+    which refuses a moment outside the accepted years with a 400 saying them.
     """
-    value = values[-1]
-    try:  # a date first: Python reads "2026-01-31" as a time too (midnight)
-        day = parse_date(value) if len(value) <= 10 else None
-        moment = None if day else parse_datetime(value)
-    except ValueError:
-        moment = day = None
-    if day is None and moment is None:
-        raise ValidationFailed(
-            f"{name}: {value!r} is not a date (2026-01-31) or a time (2026-01-31T12:00): "
-            "enter a valid date/time.",
-            field=name,
-        )
-    try:
-        if day is not None:
-            moment = dt.datetime.combine(day + dt.timedelta(days=1) if end else day, dt.time())
-        assert moment is not None
-        if timezone.is_naive(moment):
-            moment = timezone.make_aware(moment)
-        return moment.astimezone(dt.UTC)
-    except (OverflowError, ValueError):
-        raise ValidationFailed(
-            f"{value} is out of range: give a time from year 1 to 9999 in UTC.", field=name
-        ) from None
+    zone = timezone.get_current_timezone()
+    return moment_read(values[-1], field=name, zone=zone, day_end=end)

@@ -10,8 +10,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from django.utils import timezone
-from django.utils.dateparse import parse_date, parse_datetime
 
+from labeler.dates_in import day_readable, moment_read
 from labeler.errors import ValidationFailed
 
 FORMATS = (
@@ -333,31 +333,19 @@ def _name(value: Any, field: str) -> str:
 
 def _moment(value: Any, field: str) -> dt.datetime:
     """An ISO date (its start; for until, its end) or datetime, in the site's zone if naive;
-    handed on in UTC."""
-    text = value if isinstance(value, str) else ""
-    try:
-        day = parse_date(text) if len(text) == 10 else None
-        moment = None if day else parse_datetime(text)
-    except ValueError:
-        moment = day = None
-    if day is not None:
-        moment = dt.datetime.combine(day, dt.time.min)
-        if field == "until":
-            moment += dt.timedelta(days=1) - dt.timedelta(microseconds=1)
-    if moment is None:
+    handed on in UTC. Read by ``labeler.dates_in`` (its years included)."""
+    if not isinstance(value, str):
         raise ValidationFailed(
             f"{field} must be an ISO date or datetime (2026-01-31 or 2026-01-31T12:00), "
             f"not {value!r}.",
             field=field,
         )
-    moment = moment if timezone.is_aware(moment) else timezone.make_aware(moment)
-    try:
-        # In UTC: PostgreSQL takes offsets up to 15:59 only (Python up to 23:59).
-        return moment.astimezone(dt.UTC)
-    except OverflowError:
-        raise ValidationFailed(
-            f"{field} is out of range: give a time from year 1 to 9999 in UTC.", field=field
-        ) from None
+    until = field == "until"
+    zone = timezone.get_current_timezone()
+    moment = moment_read(value, field=field, zone=zone, day_end=until)
+    if until and day_readable(value):  # through the day's end: until compares with <=
+        moment -= dt.timedelta(microseconds=1)
+    return moment
 
 
 PARSERS: dict[str, Callable[[Any, str], Any]] = {

@@ -95,9 +95,14 @@ def browse_by(name: str) -> Browse:
 
 
 def month_bounds(value: str) -> tuple[dt.date, dt.date]:
-    """The first day of a month's slice ("2026-03") and the first day of the next month."""
+    """The first day of a month's slice ("2026-03") and the first day of the next month
+    (the calendar's last day for its last month: a date stored before the years a date
+    may have were checked, ``labeler.dates_in``, or a capture time shown in a zone ahead)."""
     year, month = (int(part) for part in value.split("-"))
-    return dt.date(year, month, 1), dt.date(year + month // 12, month % 12 + 1, 1)
+    first = dt.date(year, month, 1)
+    if (year, month) == (dt.MAXYEAR, 12):
+        return first, dt.date.max
+    return first, dt.date(year + month // 12, month % 12 + 1, 1)
 
 
 def browse_month(value: str) -> dict[str, str] | None:

@@ -31,6 +31,7 @@ from labeler.browse.details import (
 )
 from labeler.browse.filters import FILTERS, ImageFilter, images_filtered, param_values
 from labeler.browse.sorts import SORT_CHOICES, Page, images_page
+from labeler.dates_in import day_readable
 from labeler.errors import DomainError, NotFound
 from labeler.images.catalogue.selectors import project_fields
 from labeler.images.counts import image_counts
@@ -272,11 +273,7 @@ def _input_takes(kind: str, value: str) -> bool:
     """Whether a number or date input keeps ``value`` (a browser empties one it cannot
     read: a date with a time, a number in hexadecimal)."""
     if kind == "date":
-        try:
-            dt.date.fromisoformat(value)
-        except ValueError:
-            return False
-        return len(value) == len("2024-05-01")
+        return day_readable(value)
     if kind in ("number", "integer"):
         try:
             return math.isfinite(float(value)) and "_" not in value

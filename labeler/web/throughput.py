@@ -12,7 +12,8 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from labeler.agreement.throughput import FEW, PERIODS, ThroughputRow, annotator_throughput
-from labeler.errors import DomainError, ValidationFailed
+from labeler.dates_in import day_read
+from labeler.errors import DomainError
 from labeler.exports.formats.text import spreadsheet_safe
 from labeler.web.pages import page_project
 
@@ -97,7 +98,4 @@ def _date(request: HttpRequest, name: str) -> dt.date | None:
     raw = request.GET.get(name, "").strip()
     if not raw:
         return None
-    try:
-        return dt.date.fromisoformat(raw)
-    except ValueError:
-        raise ValidationFailed(f"{name} must be a date like 2026-01-31, not {raw!r}.") from None
+    return day_read(raw, field=name)

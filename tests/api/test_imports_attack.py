@@ -112,18 +112,18 @@ def test_annotators_nested_deep_are_a_400_naming_the_field(api_as, lead, project
         (
             "label-studio",
             [task("a.png", annotation(1, ["cat"], created_at="0001-01-01T00:00:00+01:00"))],
-            "Task 1: annotation 1: created_at '0001-01-01T00:00:00+01:00'",
+            "Task 1: annotation 1: created_at: 0001-01-01T00:00:00+01:00",
         ),
         (
             "label-studio",
             [task("a.png", annotation(1, ["cat"], updated_at="9999-12-31T23:59:59-12:00"))],
-            "Task 1: annotation 1: updated_at '9999-12-31T23:59:59-12:00'",
+            "Task 1: annotation 1: updated_at: 9999-12-31T23:59:59-12:00",
         ),
         (
             "label-studio-csv",
             b"annotation_id,annotator,choice,created_at,id,image\n"
             b"1,1,cat,9999-12-31T23:59:59,1,a.png\n",
-            "line 2: created_at '9999-12-31T23:59:59+00:00'",
+            "line 2: created_at: 9999-12-31T23:59:59",
         ),
         (
             "labelbox-ndjson",
@@ -147,18 +147,19 @@ def test_annotators_nested_deep_are_a_400_naming_the_field(api_as, lead, project
                     },
                 }
             ).encode(),
-            "line 1: label 1: created_at '0001-01-01T00:00:00+05:00'",
+            "line 1: label 1: created_at: 0001-01-01T00:00:00+05:00",
         ),
     ],
 )
 def test_a_date_no_time_zone_can_show_is_a_400_naming_the_record(
     api_as, lead, project, fmt, labels, where
 ):
-    """Year 1 an hour east of Greenwich is before the calendar begins in UTC."""
+    """Year 1 an hour east of Greenwich is before the calendar begins in UTC; year 9999 is
+    past the years a date may have (1000 to 9998)."""
     response = send(api_as(lead), project, {"a.png": image_bytes()}, labels, fmt=fmt)
     assert response.status_code == 400, response.content
     message = response.json()["errors"]["labels_file"][0]
-    assert where in message and "is out of the dates a record may have" in message
+    assert where in message and "is out of range: give a date from 1000-01-01" in message
     assert nothing_stored(project)
 
 

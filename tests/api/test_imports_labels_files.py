@@ -123,7 +123,7 @@ BAD_FILES: dict[str, list[tuple[str, bytes, str]]] = {
         (
             "a date that is none",
             b"annotator,image,choice,created_at\n1,/data/upload/1/ab12cd34-a.png,cat,today\n",
-            "line 2: created_at 'today' is not a date and time",
+            "line 2: created_at: 'today' is not a date and time",
         ),
     ],
     "label-studio-tsv": [

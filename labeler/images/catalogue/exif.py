@@ -33,6 +33,8 @@ from typing import Any, TypeVar
 from PIL import ExifTags
 from PIL import Image as PILImage
 
+from labeler.dates_in import moment_check
+from labeler.errors import ValidationFailed
 from labeler.images.pixels.decoding import image_exif
 
 logger = logging.getLogger(__name__)
@@ -139,9 +141,9 @@ def _captured_at(
         if moment is None:
             continue
         zone = _zone(tags.get(offset_tag)) or naive_zone
-        try:
-            return moment.replace(tzinfo=zone).astimezone(dt.UTC)
-        except (OverflowError, ValueError):
+        try:  # a year past the accepted ones (9999:12:31) is a clock wrongly set too
+            return moment_check(moment.replace(tzinfo=zone), field="captured_at")
+        except ValidationFailed:
             continue
     return None
 

@@ -15,6 +15,7 @@ import unicodedata
 from collections.abc import Sequence
 from typing import Any
 
+from labeler.dates_in import day_read, moment_read
 from labeler.errors import ValidationFailed
 
 TEXT_LENGTH = 255  # FieldValue.text's
@@ -22,9 +23,6 @@ ORIGIN_LENGTH = 512  # Image.origin's
 CAMERA_LENGTH = 128  # Image.camera's
 CHOICES_MAX = 200
 CHOICE_LENGTH = 100
-# The moments a capture time may be: those every time zone can show.
-EARLIEST = dt.datetime.min.replace(tzinfo=dt.UTC) + dt.timedelta(days=2)
-LATEST = dt.datetime.max.replace(tzinfo=dt.UTC) - dt.timedelta(days=2)
 
 
 def _shown(value: Any) -> str:
@@ -63,7 +61,8 @@ def text_clean(value: Any, *, field: str, most: int) -> str:
 
 def moment_clean(value: Any, *, field: str) -> dt.datetime | None:
     """A capture time: ISO 8601 (``2024-05-01T10:00:00Z``, ``2024-05-01 10:00:00``, a date:
-    its midnight), in UTC where it names no offset; None for null or blank."""
+    its midnight), in UTC where it names no offset; None for null or blank. Read, and
+    kept within the accepted years, by ``labeler.dates_in``."""
     if _blank(value):
         return None
     if not isinstance(value, str):
@@ -71,34 +70,16 @@ def moment_clean(value: Any, *, field: str) -> dt.datetime | None:
             f"{field} must be a date and time as text (2024-05-01T10:00:00Z), not {_shown(value)}.",
             field=field,
         )
-    text = value.strip()
-    try:
-        moment = dt.datetime.fromisoformat(text)
-    except ValueError:
-        raise ValidationFailed(
-            f"{field}: {_shown(text)} is not a date and time (ISO 8601: 2024-05-01T10:00:00Z "
-            "or 2024-05-01).",
-            field=field,
-        ) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.UTC)
-    if not EARLIEST <= moment <= LATEST:
-        raise ValidationFailed(
-            f"{field}: {text} is out of range: give a time from year 1 to 9999 in UTC.",
-            field=field,
-        )
-    return moment.astimezone(dt.UTC)
+    return moment_read(value, field=field)
 
 
 def date_clean(value: Any, *, field: str) -> dt.date | None:
-    """A date field's value: ISO 8601 ``2024-05-01``; None for null or blank."""
+    """A date field's value: ISO 8601 ``2024-05-01`` (``labeler.dates_in``); None for
+    null or blank."""
     if _blank(value):
         return None
     if isinstance(value, str):
-        try:
-            return dt.date.fromisoformat(value.strip())
-        except ValueError:
-            pass
+        return day_read(value, field=field)
     raise ValidationFailed(
         f"{field}: {_shown(value)} is not a date (ISO 8601: 2024-05-01).", field=field
     )

@@ -33,7 +33,7 @@ from labeler.imports.reading.loader import (
     id_field,
     json_parse,
     list_field,
-    moment_kept,
+    moment_text,
     names_field,
     number_field,
     object_field,
@@ -411,17 +411,10 @@ def _bounded(value: Any, where: str, limit: int) -> str:
 
 def moment_of(value: Any, where: str) -> datetime | None:
     """An ISO 8601 date and time (``2024-05-01T10:00:00.123Z``); UTC when it names no
-    zone; None for null or blank. One no time zone could show is refused (``moment_kept``)."""
+    zone; None for null or blank. One outside the accepted years is refused (``moment_text``)."""
     if value is None or value == "":
         return None
-    text = text_field(value, where).strip()
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise LabelSourceError(
-            f"{where} {text[:40]!r} is not a date and time (ISO 8601: 2024-05-01T10:00:00Z)."
-        ) from None
-    return moment_kept(moment, where)
+    return moment_text(text_field(value, where), where)
 
 
 def lead_time_ms_of(value: Any, where: str, left_out: list[Skipped] | None = None) -> int | None:

@@ -16,10 +16,12 @@ import os
 import re
 import sys
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
+from labeler.dates_in import moment_read
+from labeler.errors import ValidationFailed
 from labeler.json_depth import MAX_DEPTH
 from labeler.unsafe_text import text_unsafe_find
 
@@ -199,23 +201,14 @@ def flag_field(value: Any, where: str) -> bool:
     return value
 
 
-# The dates a labels file may give: those every time zone can show (two days inside the
-# calendar's ends), so that no page, export or database write overflows on one.
-EARLIEST = datetime.min.replace(tzinfo=UTC) + timedelta(days=2)
-LATEST = datetime.max.replace(tzinfo=UTC) - timedelta(days=2)
-
-
-def moment_kept(moment: datetime, where: str) -> datetime:
-    """A date and time a file gives, in UTC where it names no zone; refused when it lies
-    so near the calendar's ends that some time zone cannot show it
-    (``0001-01-01T00:00:00+01:00`` is before year 1 in UTC)."""
-    moment = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-    if not EARLIEST <= moment <= LATEST:
-        raise LabelSourceError(
-            f"{where} {moment.isoformat()!r} is out of the dates a record may have "
-            f"({EARLIEST.date()} to {LATEST.date()}, in UTC)."
-        )
-    return moment
+def moment_text(text: str, where: str) -> datetime:
+    """A date and time a file writes in ISO 8601 (``2024-05-01T10:00:00.123Z``), in UTC
+    where it names no zone, read by ``labeler.dates_in`` (which refuses years outside the
+    ones every date from outside keeps to)."""
+    try:
+        return moment_read(text, field=where)
+    except ValidationFailed as refused:
+        raise LabelSourceError(refused.message) from None
 
 
 def number_field(value: Any, where: str) -> int | float:

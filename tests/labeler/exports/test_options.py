@@ -130,5 +130,6 @@ def test_a_time_with_no_utc_equivalent_is_refused(field, value):
         export_options_parse({field: value})
     assert refusal.value.field == field
     assert refusal.value.message == (
-        f"{field} is out of range: give a time from year 1 to 9999 in UTC."
+        f"{field}: {value} is out of range: give a date from 1000-01-01 to 9998-12-31 "
+        "(years 1000 to 9998, in UTC)."
     )

@@ -407,7 +407,7 @@ def test_a_bad_final_label_field_is_refused(meta, message):
 @pytest.mark.parametrize(
     ("fields", "message"),
     [
-        ({"created_at": "yesterday"}, "annotation 1: created_at 'yesterday' is not a date"),
+        ({"created_at": "yesterday"}, "annotation 1: created_at: 'yesterday' is not a date"),
         ({"updated_at": 5}, "annotation 1: updated_at must be text, not the number 5"),
         ({"lead_time": -1}, "annotation 1: lead_time must be a number from 0 up, not -1"),
         ({"lead_time": "3"}, None),

@@ -284,7 +284,8 @@ def test_labelbox_free_text_is_no_label_and_a_day_long_time_is_not_kept():
                 label_details={"created_by": "a@b.c", "created_at": "yesterday"},
                 annotations={"classifications": [radio("Cat")]},
             ),
-            "line 1: label 1: created_at 'yesterday' is not an ISO 8601 date.",
+            "line 1: label 1: created_at: 'yesterday' is not a date and time (ISO 8601: "
+            "2024-05-01T10:00:00Z or 2024-05-01); give one from 1000-01-01 to 9998-12-31.",
         ),
         (
             labelbox_row(

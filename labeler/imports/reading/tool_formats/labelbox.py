@@ -12,7 +12,7 @@ from labeler.imports.reading.loader import (
     LabelSourceError,
     jsonl_parse,
     list_field,
-    moment_kept,
+    moment_text,
     object_field,
     text_field,
 )
@@ -199,12 +199,7 @@ def _date_field(value: Any, where: str) -> datetime | None:
     UTC where it names no zone, refused where no time zone could show it."""
     if value is None or value == "":
         return None
-    text = text_field(value, where)
-    try:
-        moment = datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise LabelSourceError(f"{where} {text[:40]!r} is not an ISO 8601 date.") from None
-    return moment_kept(moment, where)
+    return moment_text(text_field(value, where), where)
 
 
 def _lead_time(result: RecordsFile, seconds: Any, where: str) -> int | None:
