@@ -31,7 +31,7 @@ setup: $(BIN)/.installed node_modules/.installed
 run: setup
 	DEBUG=1 $(BIN)/python manage.py migrate --noinput
 	DEBUG=1 $(BIN)/python manage.py load_demo --host $(HOST) --port $(PORT)
-	DEBUG=1 $(BIN)/python manage.py runserver $(HOST):$(PORT)
+	DEBUG=1 LABELER_SITE_URL=$${LABELER_SITE_URL:-http://$(HOST):$(PORT)} $(BIN)/python manage.py runserver $(HOST):$(PORT)
 
 # The servers the production-shape pass uses: PostgreSQL with trust auth (each pytest
 # worker creates test_test_gw<n> there) and Redis from database 1 up, one database per

@@ -35,6 +35,7 @@ from labeler.bulk.actions import ACTIONS
 from labeler.bulk.models import BulkAction, BulkStatus
 from labeler.bulk.selection import selection_count
 from labeler.errors import ValidationFailed
+from labeler.site_address import site_url
 
 
 class BulkActionSerializer(serializers.ModelSerializer):
@@ -74,8 +75,7 @@ class BulkActionSerializer(serializers.ModelSerializer):
 
     def get_url(self, record: BulkAction) -> str:
         path = reverse("api:bulk-action-detail", kwargs={"pk": record.pk})
-        request = self.context.get("request")
-        return request.build_absolute_uri(path) if request else path
+        return site_url(path)
 
 
 DESTROYING = [name for name, spec in ACTIONS.items() if spec.destroys]
@@ -216,9 +216,9 @@ class BulkView(ProjectScopedView):
         own = ("action", "selection", "expected_count")
         params = {k: v for k, v in body.items() if k not in own}
         if body["action"] == "export":
-            # Signed image links (label-studio) are made absolute with the address this
-            # request reached; never the sender's word.
-            params["base_url"] = request.build_absolute_uri("/")
+            # Signed image links (label-studio) start with the site's address; never the
+            # sender's word, nor the Host its request named.
+            params["base_url"] = site_url()
         record = services.bulk_action(
             project=self.project,
             user=self.user,

@@ -33,6 +33,7 @@ from labeler.exports.options import (
     LINK_DAYS_MAX,
     export_options_parse,
 )
+from labeler.site_address import site_url
 
 OPTION_PARAMETERS = [
     OpenApiParameter("format", str, enum=FORMATS, default="json"),
@@ -134,8 +135,7 @@ class ExportSerializer(serializers.ModelSerializer):
         if export.status != ExportStatus.DONE:
             return None
         path = reverse("api:export-download", kwargs={"pk": export.pk})
-        request = self.context.get("request")
-        return request.build_absolute_uri(path) if request is not None else path
+        return site_url(path)
 
 
 class ExportRequestSerializer(serializers.Serializer):
@@ -222,8 +222,7 @@ class ExportView(ProjectScopedView):
         self.require_manager()
         options = export_options_parse(request.query_params)
         services.export_direct_check(project=self.project, options=options)
-        base_url = request.build_absolute_uri("/")
-        source = ExportSource(self.project, options, base_url=base_url, user_id=self.user.pk)
+        source = ExportSource(self.project, options, base_url=site_url(), user_id=self.user.pk)
         kind = exporter_get(options.format)
         response = StreamingHttpResponse(kind.write(source), content_type=kind.content_type)
         filename = services.export_file_name(self.project, options, None)
@@ -264,7 +263,7 @@ class ExportListView(ProjectScopedView):
             project=self.project,
             user=self.user,
             options=export_options_parse(data),
-            base_url=request.build_absolute_uri("/"),
+            base_url=site_url(),
             reuse=reuse,
         )
         export = started.export

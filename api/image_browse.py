@@ -21,6 +21,7 @@ from rest_framework.utils.urls import replace_query_param
 from labeler.browse.filters import FILTERS, param_values
 from labeler.browse.sorts import MAX_PAGE_SIZE, SORT_CHOICES, Page, images_page
 from labeler.errors import ValidationFailed
+from labeler.site_address import site_url
 
 DEFAULT_PAGE_SIZE = 100
 
@@ -97,7 +98,7 @@ class BrowsePagination(BasePagination):
     def _link(self, cursor: str | None) -> str | None:
         if cursor is None:
             return None
-        url = self.request.build_absolute_uri()
+        url = site_url(self.request.get_full_path())
         return replace_query_param(url, self.cursor_query_param, cursor)
 
     def get_paginated_response(self, data: Any) -> Response:

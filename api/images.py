@@ -39,6 +39,7 @@ from labeler.images.catalogue.selectors import project_fields
 from labeler.images.delivery.links import file_link
 from labeler.images.delivery.responses import stored_file_response
 from labeler.images.models import FieldValue, Image, ImageTag
+from labeler.site_address import site_url
 
 
 def stored_file_url(context: Mapping[str, Any], name: str | None) -> str:
@@ -54,7 +55,13 @@ def stored_file_url(context: Mapping[str, Any], name: str | None) -> str:
     link = file_link(
         name or "", user_id=request.user.pk or 0, originals=bool(context.get("originals"))
     )
-    return request.build_absolute_uri(link)
+    return _absolute(link)
+
+
+def _absolute(link: str) -> str:
+    """A link of this site's on its address (``site_url``); a bucket's presigned address
+    as it is."""
+    return site_url(link) if link.startswith("/") else link
 
 
 # Where a serializer's context says nothing of the caller: names and metadata hidden.
@@ -101,7 +108,7 @@ def files_urls(
         view=context_view(context),
         originals=bool(context.get("originals")),
     )
-    absolute = request.build_absolute_uri if request is not None else str
+    absolute = _absolute if request is not None else str
     return {
         "file_url": absolute(addresses.file),
         "display_url": absolute(addresses.display),

@@ -20,6 +20,7 @@ from api.permissions import ProjectScopedView
 from labeler.errors import NotFound
 from labeler.projects import invitations, selectors
 from labeler.projects.models import Invitation, Role
+from labeler.site_address import site_url
 
 
 class InvitationSerializer(serializers.ModelSerializer):
@@ -135,7 +136,7 @@ class InvitationViewSet(
             project=self.project,
             by=self.user,
             role=values["role"],
-            base_url=request.build_absolute_uri("/"),
+            base_url=site_url(),
             email=values.get("email", ""),
             days=values["expires_in_days"],
             max_uses=values.get("max_uses"),

@@ -25,6 +25,7 @@ from rest_framework.views import APIView
 from api.training import ObjectModelView
 from labeler.predictions import packages
 from labeler.predictions.models import ModelPackage, ModelVersion, PackageStatus
+from labeler.site_address import site_url
 
 
 class PackageFileSerializer(serializers.Serializer):
@@ -90,7 +91,7 @@ class ModelPackageView(ObjectModelView):
             return body
         links = packages.package_links(version=version, user=self.user)
         body["files"] = {
-            kind: {**package.files[kind], "url": self.request.build_absolute_uri(links[kind])}
+            kind: {**package.files[kind], "url": site_url(links[kind])}
             for kind in packages.FILES
             if kind in package.files
         }

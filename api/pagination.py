@@ -13,6 +13,7 @@ from rest_framework.pagination import CursorPagination, PageNumberPagination
 from rest_framework.request import Request
 
 from labeler.errors import ValidationFailed
+from labeler.site_address import site_link
 from labeler.text_in import query_refuse_unsafe
 
 
@@ -33,7 +34,18 @@ class StrictPageSize:
         return size
 
 
-class Cursor(StrictPageSize, CursorPagination):
+class SiteLinks:
+    """Next and previous links on the site's address (``site_link``): DRF builds them
+    from the request, its Host header included."""
+
+    def get_next_link(self) -> str | None:
+        return site_link(super().get_next_link())  # type: ignore[misc]
+
+    def get_previous_link(self) -> str | None:
+        return site_link(super().get_previous_link())  # type: ignore[misc]
+
+
+class Cursor(SiteLinks, StrictPageSize, CursorPagination):
     """Cursor pages in ``ordering``; clients follow `next` links.
 
     A cursor is a query string (base64) whose position ``p`` is compared with the first
@@ -66,7 +78,7 @@ class Cursor(StrictPageSize, CursorPagination):
         return cursor
 
 
-class PageNumbers(StrictPageSize, PageNumberPagination):
+class PageNumbers(SiteLinks, StrictPageSize, PageNumberPagination):
     """Numbered pages, for lists in an order computed per request."""
 
     def paginate_queryset(self, queryset: Any, request: Request, view: Any = None) -> Any:

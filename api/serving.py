@@ -36,6 +36,7 @@ from labeler.projects.selectors import MAX_ID
 from labeler.serving import inputs as serving_inputs
 from labeler.serving import predict, selectors, tokens
 from labeler.serving.models import PredictionJob, PredictToken, ServedPrediction
+from labeler.site_address import site_url
 
 PREDICT_REFUSED = (
     "Only the project's leads and admins, or a prediction token of this project, can "
@@ -167,7 +168,7 @@ class PredictView(PredictScopedView):
 
 
 def _job_body(job: PredictionJob, request: Request) -> dict[str, Any]:
-    url = request.build_absolute_uri(f"/api/v1/projects/{job.project_id}/predict/jobs/{job.pk}/")
+    url = site_url(f"/api/v1/projects/{job.project_id}/predict/jobs/{job.pk}/")
     body: dict[str, Any] = {
         "id": job.pk,
         "status": job.status,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from csp.decorators import csp_update
 from django.urls import include, path
 from drf_spectacular.views import (
@@ -9,7 +11,9 @@ from drf_spectacular.views import (
     SpectacularRedocView,
     SpectacularSwaggerSplitView,
 )
-from rest_framework.routers import DefaultRouter, SimpleRouter
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.routers import APIRootView, DefaultRouter, SimpleRouter
 
 from api.agreement import AgreementView, ConsensusView
 from api.annotations import AnnotationViewSet
@@ -72,6 +76,7 @@ from api.training import (
 )
 from api.users import UserViewSet
 from api.webhooks import WebhookViewSet
+from labeler.site_address import site_link
 
 app_name = "api"
 
@@ -80,7 +85,21 @@ app_name = "api"
 SWAGGER_CSP = {"style-src": ["'unsafe-inline'"], "img-src": ["data:"]}
 REDOC_CSP = {"style-src": ["'unsafe-inline'"], "img-src": ["data:"], "worker-src": ["blob:"]}
 
-router = DefaultRouter()
+
+class SiteAPIRootView(APIRootView):
+    """The API's root: its links on the site's address (``site_link``), not the Host's."""
+
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        response = super().get(request, *args, **kwargs)
+        response.data = {name: site_link(link) for name, link in response.data.items()}
+        return response
+
+
+class SiteRouter(DefaultRouter):
+    APIRootView = SiteAPIRootView
+
+
+router = SiteRouter()
 router.register("projects", ProjectViewSet, basename="project")
 router.register("users", UserViewSet, basename="user")
 

@@ -18,6 +18,7 @@ from api.inputs import StrictInput
 from api.parsers import JSONParser
 from labeler.projects import accounts
 from labeler.projects.models import AddressConfirmed
+from labeler.site_address import site_url
 
 User = get_user_model()
 
@@ -121,7 +122,7 @@ class UserViewSet(
         data.is_valid(raise_exception=True)
         with transaction.atomic():
             user = accounts.account_create(**data.validated_data, confirmed=AddressConfirmed.ADMIN)
-            accounts.account_link_send(user=user, base_url=request.build_absolute_uri("/"))
+            accounts.account_link_send(user=user, base_url=site_url())
         return Response(self.get_serializer(user).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=None, responses={202: LinkSentSerializer})
@@ -149,9 +150,7 @@ class UserViewSet(
         return self._set_active(request, active=True)
 
     def _send(self, request: Request, kind: str) -> Response:
-        sent = accounts.account_link_send(
-            user=self.get_object(), base_url=request.build_absolute_uri("/"), kind=kind
-        )
+        sent = accounts.account_link_send(user=self.get_object(), base_url=site_url(), kind=kind)
         return Response({"sent_to": sent.email}, status=status.HTTP_202_ACCEPTED)
 
     def _set_active(self, request: Request, *, active: bool) -> Response:

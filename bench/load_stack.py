@@ -164,7 +164,8 @@ def stack_running(
     small CPU share docker-compose.yml gives it."""
     logs.mkdir(parents=True, exist_ok=True)
     port = free_port()
-    stack = Stack(f"http://127.0.0.1:{port}", env, logs)
+    url = f"http://127.0.0.1:{port}"
+    stack = Stack(url, {**env, "LABELER_SITE_URL": url}, logs)  # its links lead to itself
     try:
         _start(stack, "gunicorn", _gunicorn_command(gunicorn, port))
         tag = f"bench-load-{port}"

@@ -14,6 +14,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 from labeler.secret_key import local_secret_key
+from labeler.site_address import site_address_check
 from labeler.task_names import Task
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -60,6 +61,15 @@ if not SECRET_KEY:
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"] if DEBUG else [])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+# The address people reach the site at: every e-mailed, invitation, exported and answered
+# link starts with it (labeler.site_address), never with a request's Host header. By
+# default the address `make run` serves on.
+try:
+    LABELER_SITE_URL = site_address_check(
+        os.environ.get("LABELER_SITE_URL") or "http://127.0.0.1:8000"
+    )
+except ValueError as wrong:
+    raise ImproperlyConfigured(str(wrong)) from None
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -124,6 +134,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "labeler.site_address.site_address_context",
             ],
             # Dates and times as every page writes them: |when, |when_text, |iso.
             "builtins": ["labeler.web.when"],

@@ -55,6 +55,14 @@ def media_root(settings, tmp_path):
     return settings.MEDIA_ROOT
 
 
+@pytest.fixture(autouse=True)
+def site_address_of_the_live_server(request: pytest.FixtureRequest) -> None:
+    """With a live server, the links answers hold (``LABELER_SITE_URL``) lead to it."""
+    if "live_server" in request.fixturenames:
+        settings = request.getfixturevalue("settings")
+        settings.LABELER_SITE_URL = request.getfixturevalue("live_server").url
+
+
 def _transactional(request: pytest.FixtureRequest) -> bool:
     marker = request.node.get_closest_marker("django_db")
     if marker is not None and marker.kwargs.get("transaction"):

@@ -53,6 +53,9 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 CELERY_TASK_ALWAYS_EAGER = True
 CELERY_BROKER_URL = "memory://localhost/"
 SECURE_SSL_REDIRECT = False
+# The address the test client's requests name (its Host, "testserver"), so that links
+# read the same in every test; a test of forged hosts sends another.
+LABELER_SITE_URL = "http://testserver"
 # The tests' generated images are each one flat colour, so all near-duplicates of each
 # other: grouping is off unless a test of it turns it on (tests/labeler/images/).
 LABELER_DUPLICATE_DISTANCE = -1

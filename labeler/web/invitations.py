@@ -32,6 +32,7 @@ from labeler.projects import invitations, selectors, services
 from labeler.projects.invitations import InvitationUnusable, Joined
 from labeler.projects.models import Invitation, Project, Role
 from labeler.projects.services import MemberRemoved
+from labeler.site_address import site_url
 from labeler.web.forms import DomainForm
 from labeler.web.pages import page_user
 
@@ -83,11 +84,6 @@ class JoinForm(DomainForm):
         self.add_error(field if field in self.fields else None, exc.message)
 
 
-def site_url(request: HttpRequest) -> str:
-    """This site's address as the browser used it (the links start with it)."""
-    return request.build_absolute_uri("/")
-
-
 def members_invite_action(
     request: HttpRequest, project: Project, action: str
 ) -> tuple[HttpResponse | None, dict[str, DomainForm]]:
@@ -109,7 +105,7 @@ def members_invite_action(
             project=project,
             by=by,
             role=data["role"],
-            base_url=site_url(request),
+            base_url=site_url(),
             email=data.get("email", ""),
             days=data["days"],
             max_uses=data.get("max_uses"),
@@ -225,7 +221,7 @@ def _join_new_account(request: HttpRequest, token: str, invitation: Invitation) 
                 username=data["username"],
                 email=data["email"],
                 password=data["password1"],
-                base_url=site_url(request),
+                base_url=site_url(),
             )
         except MemberRemoved as exc:
             return _refused(request, exc.message, status=exc.status_code, reason="removed")

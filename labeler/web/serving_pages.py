@@ -13,6 +13,7 @@ from django.views.decorators.http import require_GET
 
 from labeler.predictions.selectors import model_versions_of
 from labeler.projects.models import Project
+from labeler.site_address import site_url
 from labeler.web.pages import api_url, page_labels, page_project
 
 ID_SLOT = 999999999  # replaced by the script with a token's id
@@ -27,7 +28,7 @@ def prediction_api_page(request: HttpRequest, project_id: int) -> HttpResponse:
     context = {
         "project": project,
         "versions": model_versions_of(project),
-        "predict_url": request.build_absolute_uri(api_url(project, "predict")),
+        "predict_url": site_url(api_url(project, "predict")),
         "serving": _serving_data(project),
     }
     return render(request, "serving/prediction_api.html", context)

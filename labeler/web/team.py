@@ -7,6 +7,7 @@ Setting a password from an invitation or a reset link, and asking for a reset li
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from django import forms
 from django.contrib import messages
@@ -26,6 +27,7 @@ from labeler.http.login_throttle import client_address, password_reset_allowed
 from labeler.projects import accounts, addresses, selectors, services
 from labeler.projects.mail import LinkSent
 from labeler.projects.models import AddressConfirmed, Project, Role
+from labeler.site_address import site_origin, site_url
 from labeler.web.pages import page_user
 
 
@@ -42,11 +44,6 @@ class InviteForm(forms.Form):
 
     def add_domain_error(self, exc: DomainError) -> None:
         self.add_error(exc.field if exc.field in self.fields else None, exc.message)
-
-
-def site_url(request: HttpRequest) -> str:
-    """This site's address as the browser used it (the links in e-mails start with it)."""
-    return request.build_absolute_uri("/")
 
 
 def _admin(request: HttpRequest) -> User:
@@ -99,7 +96,7 @@ def _invite(request: HttpRequest, data: dict) -> LinkSent:
         if data["project"] is not None:
             role = data["role"] or Role.ANNOTATOR
             services.membership_set(project=data["project"], user=user, role=role)
-        return accounts.account_link_send(user=user, base_url=site_url(request))
+        return accounts.account_link_send(user=user, base_url=site_url())
 
 
 def _account_action(request: HttpRequest, admin: User, action: str) -> None:
@@ -111,7 +108,7 @@ def _account_action(request: HttpRequest, admin: User, action: str) -> None:
     try:
         if action in ("resend", "reset"):
             kind = accounts.INVITE if action == "resend" else accounts.RESET
-            sent = accounts.account_link_send(user=user, base_url=site_url(request), kind=kind)
+            sent = accounts.account_link_send(user=user, base_url=site_url(), kind=kind)
             what = "Invitation" if action == "resend" else "Password-reset link"
             messages.success(request, f"{what} sent to {sent.email}.")
             request.session["team_last_link"] = sent.link
@@ -141,6 +138,9 @@ class PasswordResetView(auth_views.PasswordResetView):
                 "try again in an hour.",
             )
             return self.render_to_response(self.get_context_data(form=form), status=429)
+        # The link starts with the site's address, never with the Host the request named.
+        self.extra_email_context = {"site": site_origin()}
+        self.domain_override = urlsplit(site_origin()).netloc
         return super().form_valid(form)
 
 
@@ -190,7 +190,7 @@ def email_address(request: HttpRequest) -> HttpResponse:
     user = page_user(request)
     if request.method == "POST":
         try:
-            sent = addresses.email_verify_send(user=user, base_url=site_url(request))
+            sent = addresses.email_verify_send(user=user, base_url=site_url())
         except DomainError as exc:
             messages.error(request, exc.message)
         else:

@@ -136,6 +136,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         subprocess.run(manage + command, env=env, cwd=ROOT, check=True, capture_output=True)
     port = _port()
     url = f"http://127.0.0.1:{port}"
+    env["LABELER_SITE_URL"] = url  # as `make run` sets it: the links in answers lead here
     log = (var / "server.log").open("w")
     process = subprocess.Popen(
         [*manage, "runserver", f"127.0.0.1:{port}", "--noreload"],
