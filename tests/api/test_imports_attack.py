@@ -23,6 +23,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from labeler.annotations.models import Annotation, FinalLabel, FinalLabelMethod
+from labeler.projects import addresses
+from labeler.projects.models import AddressConfirmed
 from tests.factories import image_bytes
 
 pytestmark = pytest.mark.django_db
@@ -79,8 +81,9 @@ def members(project, annotator, annotator2):
     """ann1 is alice@example.org, ann2 bob@example.org (composed: ``José``'s é is one
     code point)."""
     annotator.email, annotator2.email = "alice@example.org", "jos\u00e9@example.org"
-    annotator.save()
-    annotator2.save()
+    for member in (annotator, annotator2):
+        member.save()
+        addresses.email_mark_verified(user=member, how=AddressConfirmed.ADMIN)
     return project
 
 

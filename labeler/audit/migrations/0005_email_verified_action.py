@@ -4,15 +4,46 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('audit', '0004_access_refused'),
+        ("audit", "0004_access_refused"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='auditentry',
-            name='action',
-            field=models.CharField(choices=[('login', 'Logged in'), ('login_failed', 'Login failed'), ('logout', 'Logged out'), ('account_created', 'Account created'), ('account_active_changed', 'Account activated or deactivated'), ('account_flags_changed', 'Staff or admin flag changed'), ('email_verified', 'E-mail address verified'), ('role_set', 'Project role given or changed'), ('role_removed', 'Project role removed'), ('invitation_created', 'Invitation created'), ('invitation_revoked', 'Invitation revoked'), ('project_created', 'Project created'), ('project_settings_changed', 'Project settings changed'), ('project_deleted', 'Project deleted'), ('export_created', 'Export created'), ('export_downloaded', 'Export downloaded'), ('original_downloaded', 'Original image downloaded'), ('images_deleted', 'Images deleted'), ('images_erased', 'Images erased (a request to be forgotten)'), ('bulk_action', 'Bulk action'), ('reservations_changed', 'Reservations changed'), ('model_promoted', 'Model promoted'), ('model_downloaded', 'Model downloaded'), ('token_issued', 'Prediction token issued'), ('token_revoked', 'Prediction token revoked'), ('access_refused', 'Refused: a role short of what the route needs'), ('audit_purged', 'Old audit entries purged')], db_index=True, max_length=40),
+            model_name="auditentry",
+            name="action",
+            field=models.CharField(
+                choices=[
+                    ("login", "Logged in"),
+                    ("login_failed", "Login failed"),
+                    ("logout", "Logged out"),
+                    ("account_created", "Account created"),
+                    ("account_active_changed", "Account activated or deactivated"),
+                    ("account_flags_changed", "Staff or admin flag changed"),
+                    ("email_verified", "E-mail address verified"),
+                    ("role_set", "Project role given or changed"),
+                    ("role_removed", "Project role removed"),
+                    ("invitation_created", "Invitation created"),
+                    ("invitation_revoked", "Invitation revoked"),
+                    ("project_created", "Project created"),
+                    ("project_settings_changed", "Project settings changed"),
+                    ("project_deleted", "Project deleted"),
+                    ("export_created", "Export created"),
+                    ("export_downloaded", "Export downloaded"),
+                    ("original_downloaded", "Original image downloaded"),
+                    ("images_deleted", "Images deleted"),
+                    ("images_erased", "Images erased (a request to be forgotten)"),
+                    ("bulk_action", "Bulk action"),
+                    ("reservations_changed", "Reservations changed"),
+                    ("model_promoted", "Model promoted"),
+                    ("model_downloaded", "Model downloaded"),
+                    ("token_issued", "Prediction token issued"),
+                    ("token_revoked", "Prediction token revoked"),
+                    ("access_refused", "Refused: a role short of what the route needs"),
+                    ("audit_purged", "Old audit entries purged"),
+                ],
+                db_index=True,
+                max_length=40,
+            ),
         ),
     ]
