@@ -451,11 +451,11 @@ class ImageViewSet(
     @action(detail=True, methods=["get"])
     def thumbnail(self, request: Request, *args: Any, **kwargs: Any) -> FileResponse:
         """A small JPEG of the image, once the background task has made it: where the
-        project blurs faces, a 409 saying so while the image's faces are not found (its
-        thumbnail is made blurred once they are)."""
+        project blurs faces, a 409 saying so to those shown blurred copies while the
+        image's faces are not found (its thumbnail is made blurred once they are)."""
         image = self.get_object()
         if not image.thumbnail:
-            if self.project.blur_faces:
+            if self.project.blur_faces and not self.can_manage:
                 faces_shown_check(image)
             raise NotFound("The thumbnail is not ready yet.")
         return self._serve(image, "thumbnail", image.thumbnail.name or "")
