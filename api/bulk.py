@@ -30,6 +30,7 @@ from api.image_browse import FilterThrottle
 from api.pagination import NewestFirst
 from api.parsers import JSONParser
 from api.permissions import ProjectObjectView, ProjectScopedView
+from api.selections import SelectionView
 from labeler.bulk import services
 from labeler.bulk.actions import ACTIONS
 from labeler.bulk.models import BulkAction, BulkStatus
@@ -135,7 +136,7 @@ EXAMPLES = [
 ]
 
 
-class BulkView(ProjectScopedView):
+class BulkView(SelectionView):
     """Act on many images at once: one call, atomic, audited."""
 
     parser_classes = [JSONParser]

@@ -2,8 +2,9 @@
 admins).
 
 ``POST /projects/{id}/erasures/`` with ``{"image_ids": [...]}`` or ``{"filter": {...}}``,
-``reason``, and ``dry_run`` (true: 200 with what would go, nothing changed) erases and
-answers 201 with the report; ``GET /projects/{id}/erasures/`` lists the reports, newest
+``reason``, ``expected_count`` (the dry run's ``image_count``, which the lead confirmed)
+and ``dry_run`` (true: 200 with what would go, nothing changed) erases and answers 201
+with the report; ``GET /projects/{id}/erasures/`` lists the reports, newest
 first, and ``GET /projects/{id}/erasures/{erasure_id}/`` shows one.
 """
 
@@ -22,6 +23,7 @@ from rest_framework.response import Response
 from api.pagination import NewestFirst
 from api.parsers import JSONParser
 from api.permissions import ProjectScopedView
+from api.selections import SelectionView
 from labeler.erasure.models import Erasure
 from labeler.erasure.services import ErasurePlan, images_erase
 from labeler.errors import ValidationFailed
@@ -53,12 +55,19 @@ class ErasureRequestSerializer(serializers.Serializer):
     )
     reason = serializers.CharField(required=False, help_text="Why (required unless dry_run).")
     dry_run = serializers.BooleanField(required=False, default=False)
+    expected_count = serializers.IntegerField(
+        required=False,
+        min_value=0,
+        help_text="How many images the lead saw would go (the dry run's image_count); "
+        "required unless dry_run. A selection that matches another number now is a 409 "
+        "with both.",
+    )
 
 
-BODY_KEYS = ("image_ids", "filter", "reason", "dry_run")
+BODY_KEYS = ("image_ids", "filter", "reason", "dry_run", "expected_count")
 
 
-class ErasureListView(ProjectScopedView):
+class ErasureListView(SelectionView):
     """Erase images, or list the project's erasure reports."""
 
     parser_classes = [JSONParser]
@@ -75,7 +84,9 @@ class ErasureListView(ProjectScopedView):
     @extend_schema(
         request=ErasureRequestSerializer,
         examples=[
-            OpenApiExample("By id", {"image_ids": [12], "reason": "Request of 3 May"}),
+            OpenApiExample(
+                "By id", {"image_ids": [12], "reason": "Request of 3 May", "expected_count": 1}
+            ),
             OpenApiExample("Dry run of a filter", {"filter": {"tag": "p17"}, "dry_run": True}),
         ],
         responses={
@@ -83,9 +94,14 @@ class ErasureListView(ProjectScopedView):
             200: OpenApiResponse(description="dry_run: what would go (nothing changed)."),
             400: OpenApiResponse(
                 description="No or both of image_ids and filter, an unknown filter key, ids "
-                "of another project, a selection that matches nothing, no reason."
+                "of another project, a selection that matches nothing, no reason, no "
+                "expected_count, or anything in the query string."
             ),
             403: OpenApiResponse(description="Leads and admins only."),
+            409: OpenApiResponse(
+                description="The selection now matches another number of images than "
+                "expected_count (both in the answer: expected_count, matched_count)."
+            ),
         },
     )
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -98,7 +114,8 @@ class ErasureListView(ProjectScopedView):
         unknown = sorted(set(body) - set(BODY_KEYS))
         if unknown:
             raise ValidationFailed(
-                f"Unknown key {unknown[0]!r}; send image_ids or filter, reason, dry_run.",
+                f"Unknown key {unknown[0]!r}; send image_ids or filter, reason, "
+                "expected_count, dry_run.",
                 field=str(unknown[0]),
             )
         dry_run = body.get("dry_run", False)
@@ -111,6 +128,7 @@ class ErasureListView(ProjectScopedView):
             actor=self.user,
             reason=body.get("reason"),
             dry_run=dry_run,
+            expected_count=body.get("expected_count"),
         )
         if isinstance(outcome, ErasurePlan):
             plan = asdict(outcome)

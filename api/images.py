@@ -38,6 +38,7 @@ from labeler.images.catalogue.metadata_values import field_value_json
 from labeler.images.catalogue.selectors import project_fields
 from labeler.images.delivery.links import file_link
 from labeler.images.delivery.responses import stored_file_response
+from labeler.images.delivery.served import faces_shown_check
 from labeler.images.models import FieldValue, Image, ImageTag
 from labeler.site_address import site_url
 
@@ -330,6 +331,7 @@ class ImageViewSet(
             images = images_filtered(
                 self.project, self.request.query_params, user=self.user, reads=LIST_PARAMETERS
             )
+            images = blind.images_listed(images, user=self.user, role=self.role)
         else:
             images = Image.objects.filter(project=self.project)
         if self.image_view.metadata:
@@ -455,9 +457,13 @@ class ImageViewSet(
     @extend_schema(responses={(200, "image/jpeg"): OpenApiResponse(description="A thumbnail.")})
     @action(detail=True, methods=["get"])
     def thumbnail(self, request: Request, *args: Any, **kwargs: Any) -> FileResponse:
-        """A small JPEG of the image, once the background task has made it."""
+        """A small JPEG of the image, once the background task has made it: where the
+        project blurs faces, a 409 saying so to those shown blurred copies while the
+        image's faces are not found (its thumbnail is made blurred once they are)."""
         image = self.get_object()
         if not image.thumbnail:
+            if self.project.blur_faces and not self.can_manage:
+                faces_shown_check(image)
             raise NotFound("The thumbnail is not ready yet.")
         return self._serve(image, "thumbnail", image.thumbnail.name or "")
 

@@ -53,6 +53,22 @@ class DayField(serializers.DateField):
             raise serializers.ValidationError(refused.message) from None
 
 
+class KnownKeys(serializers.Serializer):
+    """Mixed into a serializer of a JSON object whose keys are its fields only: any other
+    key is a 400 naming it (DRF drops it silently, so a misspelt ``method`` quietly took
+    its default)."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, Mapping):
+            names = [name for name, field in self.fields.items() if not field.read_only]
+            unknown = sorted(str(key) for key in data if key not in names)
+            if unknown:
+                raise serializers.ValidationError(
+                    {unknown[0]: [f"Unknown key {unknown[0]!r}; send {', '.join(names)}."]}
+                )
+        return super().to_internal_value(data)
+
+
 def input_problem(field: serializers.Field, value: Any, *, form: bool) -> str | None:
     """What is wrong with a field's value as sent, where DRF would let it pass."""
     if form and value == "":

@@ -22,7 +22,7 @@ from api.agreement import QualityView
 from api.fields import IdField
 from api.idempotency import IDEMPOTENCY_KEY, idempotent
 from api.images import ImageSerializer, stored_file_url
-from api.inputs import StrictInput
+from api.inputs import KnownKeys, StrictInput
 from api.pagination import NewestFirst, PageNumbers
 from api.queue import SuggestionSerializer
 from labeler.agreement import review
@@ -152,7 +152,7 @@ class ReviewPageSerializer(serializers.Serializer):
     results = ReviewItemSerializer(many=True)
 
 
-class DecisionSerializer(StrictInput, serializers.Serializer):
+class DecisionSerializer(KnownKeys, StrictInput, serializers.Serializer):
     image = IdField(help_text="Id of an image of this project.")
     labels = serializers.ListField(
         child=serializers.JSONField(), allow_empty=True, help_text="Label names or ids."
@@ -167,7 +167,7 @@ class DecisionSerializer(StrictInput, serializers.Serializer):
 MAX_BATCH = 200  # decisions in one batch: a page of the grid is at most 48
 
 
-class DecisionBatchSerializer(StrictInput, serializers.Serializer):
+class DecisionBatchSerializer(KnownKeys, StrictInput, serializers.Serializer):
     decisions = serializers.ListField(
         child=DecisionSerializer(),
         allow_empty=False,

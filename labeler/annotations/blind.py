@@ -22,7 +22,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import partial
 
+from django.db.models import Exists, OuterRef, QuerySet
+
+from labeler.annotations.models import Annotation, Assignment, Skip
 from labeler.images.delivery.links import download_name_by_id, file_link, image_file_link
+from labeler.images.models import Image
 from labeler.projects.models import Project
 from labeler.projects.selectors import AnyUser, can_see_all_annotations
 
@@ -49,6 +53,19 @@ def image_view(*, user: AnyUser, project: Project, role: str | None) -> ImageVie
     if can_see_all_annotations(user=user, role=role):
         return ImageView(name=True, paths=True, metadata=True)
     return ImageView(name=project.annotators_see_file_names, paths=False, metadata=False)
+
+
+def images_listed(images: QuerySet[Image], *, user: AnyUser, role: str | None) -> QuerySet[Image]:
+    """Which of ``images`` a listing shows ``user``: leads, reviewers and admins all of
+    them; an annotator only those the queue handed them (leased, live or expired, labelled
+    or skipped by them), so a listing tells them nothing of the rest of the project."""
+    if can_see_all_annotations(user=user, role=role):
+        return images
+    handed = [
+        Exists(model.objects.filter(image_id=OuterRef("pk"), annotator_id=user.pk))
+        for model in (Assignment, Annotation, Skip)
+    ]
+    return images.filter(handed[0] | handed[1] | handed[2])
 
 
 def image_name_shown(original_name: str, view: ImageView) -> str:

@@ -155,13 +155,14 @@ def _lease_next(lease: _Lease, excluded: set[int], *, renew: bool = True) -> Ass
         leased = _lease_unlocked(lease, excluded)
         if leased is not _ALL_LOCKED:
             return leased
-    # The rows skipped as locked may still have a slot for this annotator: wait for them.
-    with transaction.atomic():
-        for _ in range(MAX_ATTEMPTS):
-            try:
-                return _lease_waiting(lease, excluded)
-            except _NoFreeSlot:
-                continue
+    # The rows skipped as locked may still have a slot for this annotator: wait for them,
+    # a transaction per try, so the annotator's lease lock taken by a try that found no
+    # slot is not held while the next waits for a row (the lock order).
+    for _ in range(MAX_ATTEMPTS):
+        try:
+            return _lease_waiting(lease, excluded)
+        except _NoFreeSlot:
+            continue
     return None
 
 
@@ -200,6 +201,24 @@ def queue_take(
         raise lease.refusal(image_id, late=late)
 
 
+def leases_lock(*, project_id: int, annotator_id: int) -> None:
+    """Hold the annotator's lease lock in the project until the transaction ends
+    (PostgreSQL; SQLite lets one writer in at a time anyway). The only writer of a lease
+    takes it before its statement, so the lease cap is counted exactly.
+
+    In the lock order (docs/architecture.md): a caller may hold image rows when it takes
+    it, and a transaction that holds it waits for no image row afterwards (the queue then
+    takes its candidates with ``SKIP LOCKED``); it comes before the counters the image
+    counts carry.
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
+                [f"labeler.leases.{project_id}.{annotator_id}"],
+            )
+
+
 def lease_release(*, image: Image, annotator: User) -> None:
     """End the annotator's lease of the image (they skipped it)."""
     Assignment.objects.filter(image=image, annotator=annotator).delete()
@@ -228,6 +247,7 @@ class _Lease:
     ) -> None:
         self.project, self.annotator, self.test_only = project, annotator, test_only
         self.grid = grid
+        self._locked: tuple[object, tuple[str | None, ...]] | None = None  # see ``lock``
         self.cap = lease_cap(project, grid=grid)
         self.now = timezone.now()
         self.expires_at = self.now + timedelta(seconds=settings.LABELER_LEASE_SECONDS)
@@ -254,7 +274,13 @@ class _Lease:
 
     def write(self, image: Image) -> Assignment | None:
         """Lease the image (or renew the lease) if the gate lets the annotator take it and
-        it has a slot for them, counted afresh; None when not (``refusal`` says why)."""
+        it has a slot for them, counted afresh; None when not (``refusal`` says why).
+
+        The annotator's lease lock is taken first and held to the transaction's end, so
+        the cap is counted with every other lease of theirs committed: two requests of
+        one annotator sent together cannot both take the last place under it.
+        """
+        self.lock()
         with connection.cursor() as cursor:
             cursor.execute(queue_sql.statement("lease"), {**self.params, "image": image.pk})
             row = cursor.fetchone()
@@ -269,6 +295,28 @@ class _Lease:
             created_at=self.now,
             grid=self.grid,
         )
+
+    def lock(self) -> None:
+        """Hold the annotator's lease lock (``leases_lock``) to the transaction's end,
+        taken once a transaction: kept while the savepoint it was taken in stands (rolling
+        a savepoint back releases the locks taken in it)."""
+        assert connection.in_atomic_block, "leases are written in a transaction"
+        outer, savepoints = connection.atomic_blocks[0], tuple(connection.savepoint_ids)
+        if self._locked is not None:
+            locked_outer, locked_savepoints = self._locked
+            if outer is locked_outer and savepoints[: len(locked_savepoints)] == locked_savepoints:
+                return
+        leases_lock(project_id=self.project.pk, annotator_id=self.annotator.pk)
+        self._locked = (outer, savepoints)
+
+    def cap_check(self, image_id: int) -> None:
+        """After ``write`` leased nothing (so under the annotator's lease lock): raise
+        ``LeaseLimit`` when the cap is why, rather than trying other images."""
+        with connection.cursor() as cursor:
+            cursor.execute(queue_sql.statement("live"), {**self.params, "image": image_id})
+            (live,) = cursor.fetchone()
+        if live >= self.cap:
+            raise _lease_limit(live)
 
     def refusal(self, image_id: int, *, late: bool = False) -> Conflict:
         """Why ``write`` leased nothing, as the error the annotator is answered with."""
@@ -292,16 +340,18 @@ def _renew_held(lease: _Lease, excluded: set[int], *, limit: int) -> tuple[list[
     A lease whose image filled up meanwhile (overlap lowered) is dropped rather than
     handed out beyond overlap. Raises ``LeaseLimit`` when the annotator holds as many
     live leases as one may and every one of them is excluded.
+
+    A renewal writes leases: it holds the annotator's lease lock, so two requests of
+    theirs renew one at a time (in an order that changes as leases are handed out again,
+    renewals of several leases each waited for the other's).
     """
+    lease.lock()
     with connection.cursor() as cursor:
         cursor.execute(queue_sql.statement("held"), lease.params)
         live = cursor.fetchall()
     held = [(pk, image_id) for pk, image_id in live if image_id not in excluded]
     if not held and len(live) >= lease.cap:
-        raise LeaseLimit(
-            f"You hold {len(live)} images already, the most one annotator may: label or "
-            "skip them before asking for more."
-        )
+        raise _lease_limit(len(live))
     renewed: list[tuple[int, int]] = []
     dropped = 0
     for pk, image_id in held:
@@ -328,6 +378,13 @@ def _renew_held(lease: _Lease, excluded: set[int], *, limit: int) -> tuple[list[
         for pk, image_id in renewed
     ]
     return assignments, len(live) - dropped
+
+
+def _lease_limit(live: int) -> LeaseLimit:
+    return LeaseLimit(
+        f"You hold {live} images already, the most one annotator may: label or "
+        "skip them before asking for more."
+    )
 
 
 def queue_suggestion_record(
@@ -359,7 +416,10 @@ def _lease_gold(lease: _Lease, excluded: set[int]) -> Assignment | None:
     )
     if gold is None:
         return None
-    return lease.write(gold)
+    leased = lease.write(gold)
+    if leased is None:
+        lease.cap_check(gold.pk)
+    return leased
 
 
 def _lease_test_image(lease: _Lease, excluded: set[int]) -> Assignment | None:
@@ -395,19 +455,22 @@ def _lease_unlocked(lease: _Lease, excluded: set[int]) -> Assignment | None:
         leased = lease.write(image)
         if leased is not None:
             return leased
+        lease.cap_check(image.pk)
         excluded.add(image.pk)
     return None
 
 
 def _lease_waiting(lease: _Lease, excluded: set[int]) -> Assignment | None:
-    # A savepoint per attempt: rolling it back releases the row lock of a full
-    # candidate, so a transaction never holds one image while waiting for another.
+    # A transaction per attempt (a savepoint in a caller's): rolling it back releases the
+    # row lock of a full candidate, so a transaction never holds one image while waiting
+    # for another.
     with transaction.atomic():
         image = _candidate(lease, excluded, wait=True)
         if image is None:
             return None
         leased = lease.write(image)
         if leased is None:
+            lease.cap_check(image.pk)
             excluded.add(image.pk)
             raise _NoFreeSlot
         return leased

@@ -121,6 +121,13 @@ _STATEMENTS = {
     + """)
     """,
     "drop": "DELETE FROM {lease} WHERE id = %(lease)s",
+    # The annotator's live leases in the project on images other than this one, as the
+    # cap counts them (``_UNDER_CAP``).
+    "live": """
+        SELECT COUNT(*) FROM {lease} h
+        WHERE h.project_id = %(project)s AND h.annotator_id = %(me)s
+            AND h.expires_at > %(now)s AND h.image_id <> %(image)s
+    """,
     # The suggestion handed out with a leased image (or that one was held back).
     "suggestion": """
         UPDATE {lease} SET suggested_by_id = %(model_version)s,

@@ -32,7 +32,12 @@ from labeler.annotations.models import (
     Skip,
 )
 from labeler.annotations.qualification import queue_gate
-from labeler.annotations.queue import lease_release, leases_expired_delete, queue_hold
+from labeler.annotations.queue import (
+    lease_release,
+    leases_expired_delete,
+    leases_lock,
+    queue_hold,
+)
 from labeler.errors import NotFound, ValidationFailed
 from labeler.images import queue_state
 from labeler.images.models import Image
@@ -100,6 +105,9 @@ def annotation_withdraw(*, project: Project, annotator: User, annotation_id: int
     mine = Annotation.objects.filter(pk=annotation_id, project=project, annotator=annotator)
     missing = NotFound(f"Annotation {annotation_id} does not exist or is not yours.")
     image = _lock_own(project, mine, missing)
+    # The lease lock before the image's count changes (and the counters it carries), as
+    # the submit takes it: the lock order (docs/architecture.md).
+    leases_lock(project_id=project.pk, annotator_id=annotator.pk)
     annotation = mine.first()
     if annotation is None:
         raise missing

@@ -4,6 +4,12 @@ A filter selection is the Images page's query string, resolved by the data brows
 ``labeler.browse.filters.images_filtered`` (the same filters as the images list: any other
 key is a 400 naming it); ``exclude_ids`` takes images out of it (those unticked after
 "select everything the filter matches").
+
+``selection_resolve`` is the one way a selection becomes images, and it owns the rule of
+destructive selections: a selection that destroys or withdraws data (a bulk delete,
+relabel, gold, reserve; an erasure; anything added later that says ``destroys``) carries
+the number of images its sender saw, and is refused when it matches another number now.
+The routes that take a selection read it from their body only (``api/selections.py``).
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ from django.http import QueryDict
 
 from labeler.browse.budget import filter_budget
 from labeler.browse.filters import images_filtered
-from labeler.errors import ValidationFailed
+from labeler.errors import Conflict, ValidationFailed
 from labeler.images.models import Image
 from labeler.projects.models import Project
 from labeler.text_in import query_refuse_unsafe
@@ -30,12 +36,54 @@ BATCH = 5000
 KEYS = ("ids", "filter", "exclude_ids")
 
 
-def selection_resolve(project: Project, selection: Any, *, user: User) -> IdArray:
+def selection_resolve(
+    project: Project,
+    selection: Any,
+    *,
+    user: User,
+    destroys: bool,
+    expected_count: Any = None,
+    action: str,
+) -> IdArray:
     """The ids of the project's images a selection names, sorted; never empty.
 
     Raises ValidationFailed for a malformed selection, ids of images that are not the
-    project's, a bad filter, or a selection that matches no image.
+    project's, a bad filter, a selection that matches no image, or no ``expected_count``
+    (the number of images the sender saw) where the ``action`` ``destroys`` or withdraws
+    data; Conflict, with both numbers, when ``expected_count`` is given and the selection
+    matches another number now.
     """
+    expected = _expected_count(action, expected_count, required=destroys)
+    ids = _resolved(project, selection, user)
+    if expected is not None and expected != len(ids):
+        raise Conflict(
+            f"The selection matches {len(ids)} images now, not the {expected} you saw: "
+            "look at the selection again, then send its new count.",
+            field="expected_count",
+            expected_count=expected,
+            matched_count=len(ids),
+        )
+    return ids
+
+
+def _expected_count(action: str, raw: Any, *, required: bool) -> int | None:
+    if raw is None:
+        if required:
+            raise ValidationFailed(
+                f"expected_count: {action} destroys or withdraws data, so it carries the "
+                "number of images you saw selected; send it.",
+                field="expected_count",
+            )
+        return None
+    if isinstance(raw, bool) or not isinstance(raw, int) or raw < 0:
+        raise ValidationFailed(
+            f"expected_count: a whole number of images from 0, not {raw!r}.",
+            field="expected_count",
+        )
+    return raw
+
+
+def _resolved(project: Project, selection: Any, user: User) -> IdArray:
     if not isinstance(selection, Mapping):
         raise ValidationFailed(
             'Send the selection as {"ids": [...]} or {"filter": "<query string>"}.',

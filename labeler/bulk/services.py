@@ -27,7 +27,7 @@ from labeler.audit.services import audit_record
 from labeler.bulk.actions import ACTIONS, Outcome
 from labeler.bulk.models import BulkAction, BulkStatus
 from labeler.bulk.selection import selection_resolve, selection_summary
-from labeler.errors import Conflict, DomainError, PermissionDenied, ValidationFailed
+from labeler.errors import DomainError, PermissionDenied, ValidationFailed
 from labeler.projects.models import Project
 from labeler.projects.selectors import can_manage, project_role
 from labeler.task_names import Task
@@ -65,16 +65,14 @@ def bulk_action(
         )
     spec = ACTIONS[action]
     checked = spec.check(project, dict(params or {}))
-    expected = _expected_count(action, expected_count, required=spec.destroys)
-    ids = selection_resolve(project, selection, user=user)
-    if expected is not None and expected != len(ids):
-        raise Conflict(
-            f"The selection matches {len(ids)} images now, not the {expected} you saw: "
-            "look at the selection again, then send its new count.",
-            field="expected_count",
-            expected_count=expected,
-            matched_count=len(ids),
-        )
+    ids = selection_resolve(
+        project,
+        selection,
+        user=user,
+        destroys=spec.destroys,
+        expected_count=expected_count,
+        action=action,
+    )
     summary = selection_summary(selection, len(ids))
     if spec.background and len(ids) > background_threshold():
         record = BulkAction.objects.create(
@@ -139,23 +137,6 @@ def bulk_authority_check(*, project: Project, user: User | None) -> User:
             "is neither (any more)."
         )
     return user
-
-
-def _expected_count(action: str, raw: Any, *, required: bool) -> int | None:
-    if raw is None:
-        if required:
-            raise ValidationFailed(
-                f"expected_count: {action} destroys or withdraws data, so it carries the "
-                "number of images you saw selected; send it.",
-                field="expected_count",
-            )
-        return None
-    if isinstance(raw, bool) or not isinstance(raw, int) or raw < 0:
-        raise ValidationFailed(
-            f"expected_count: a whole number of images from 0, not {raw!r}.",
-            field="expected_count",
-        )
-    return raw
 
 
 def bulk_action_run(*, action_id: int) -> BulkAction | None:

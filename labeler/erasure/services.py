@@ -100,15 +100,33 @@ def _narrowing(query: str, pairs: list[tuple[str, str]]) -> str:
 
 
 def images_erase(
-    *, project: Project, query: Any, actor: User, reason: Any, dry_run: bool = False
+    *,
+    project: Project,
+    query: Any,
+    actor: User,
+    reason: Any,
+    dry_run: bool = False,
+    expected_count: Any = None,
 ) -> ErasurePlan | Erasure:
     """Erase the images the query names (see the module's docstring); with ``dry_run``,
-    only say what would go. Raises ValidationFailed (a 400) for a bad query or reason, ids
-    of another project, or a selection that matches nothing; nothing is changed then."""
+    only say what would go (its ``image_ids`` are the count the erasure then carries).
+
+    An erasure is a destructive selection: ``expected_count``, the number of images the
+    lead saw, is required, and a selection that matches another number now is a Conflict
+    (409) with both. Raises ValidationFailed (a 400) for a bad query or reason, ids of
+    another project, no count, or a selection that matches nothing; nothing is changed
+    then."""
     selection = erasure_selection(query)
     if not dry_run:
         _reason_check(reason)
-    ids = selection_resolve(project, selection, user=actor).tolist()
+    ids = selection_resolve(
+        project,
+        selection,
+        user=actor,
+        destroys=not dry_run,
+        expected_count=None if dry_run else expected_count,
+        action="erasure",
+    ).tolist()
     if len(ids) > MAX_IMAGES:
         raise ValidationFailed(
             f"At most {MAX_IMAGES:,} images an erasure, not {len(ids):,}: narrow the filter.",

@@ -37,7 +37,10 @@ export async function eraseImages({ url, query, reason, setStatus }) {
     return null;
   }
   setStatus("Erasing…");
-  const answer = await request("POST", url, { ...query, reason });
+  // The count the lead confirmed: the server refuses the erasure if the selection
+  // matches another number by now.
+  const expected_count = plan.body.image_count;
+  const answer = await request("POST", url, { ...query, reason, expected_count });
   if (!answer.ok) {
     setStatus(errorMessage(answer));
     return null;

@@ -389,7 +389,7 @@ def test_images_erased(project, lead, annotator, make_images, django_capture_on_
     which can itself be reached by a later erasure); a refused one records nothing."""
     images = make_images(project, 3)
     url = f"/api/v1/projects/{project.pk}/erasures/"
-    body = {"image_ids": [images[0].pk, images[1].pk], "reason": "Ada asked"}
+    body = {"image_ids": [images[0].pk, images[1].pk], "reason": "Ada asked", "expected_count": 2}
     assert api(annotator).post(url, body, format="json").status_code == 403
     assert api(lead).post(url, {"filter": ""}, format="json").status_code == 400
     assert api(lead).post(url, {**body, "dry_run": True}, format="json").status_code == 200

@@ -19,11 +19,13 @@ import pytest
 from django.core.cache import cache
 from django.test import Client
 
+from labeler.annotations.queue import queue_next_image
+from labeler.annotations.services import skip_create
 from labeler.images.models import FieldValue, Image, ImageTag
 from tests.api.test_permission_matrix import RULES, Rule, path_of, routes
 from tests.api.test_permission_matrix import world as world
 from tests.conftest import client_for
-from tests.factories import UserFactory, add_member, image_bytes
+from tests.factories import UserFactory, add_member, annotation_submit, image_bytes
 
 pytestmark = pytest.mark.django_db
 
@@ -263,3 +265,26 @@ def test_the_settings_page_asks_for_it_ticked_as_it_is(project, lead):
     ticked = page.get(url).content.decode()
     box = re.search(r'<input type="checkbox" name="annotators_see_file_names"[^>]*>', ticked)
     assert box is not None and "checked" in box.group()
+
+
+def test_an_annotators_image_listing_shows_only_the_images_handed_to_them(
+    project, lead, annotator, annotator2, make_images
+):
+    """An annotator lists the images the queue handed them (a lease, a label, a skip),
+    not the rest of the project nor another annotator's; a lead lists every image."""
+    images = make_images(project, 6)
+    handed = []
+    for _ in range(3):
+        lease = queue_next_image(project=project, annotator=annotator, exclude=handed)
+        handed.append(lease.image_id)
+    annotation_submit(project=project, annotator=annotator, image_id=handed[0], labels=["cat"])
+    skip_create(project=project, annotator=annotator, image_id=handed[1])
+    theirs = queue_next_image(project=project, annotator=annotator2, exclude=handed).image_id
+
+    def listed(user) -> set[int]:
+        body = client_for(user).get(f"/api/v1/projects/{project.pk}/images/").json()
+        return {item["id"] for item in body["results"]}
+
+    assert listed(annotator) == set(handed)
+    assert theirs not in listed(annotator) and listed(annotator2) == {theirs}
+    assert listed(lead) == {image.pk for image in images}

@@ -31,7 +31,8 @@ def test_a_lead_erases_by_id_and_reads_the_report(
     assert dry.json()["files"]["original"] == 1
     assert Image.objects.filter(pk=images[0].pk).exists()
     with django_capture_on_commit_callbacks(execute=True):
-        made = client.post(url, {"image_ids": [images[0].pk], "reason": "asked"}, format="json")
+        body = {"image_ids": [images[0].pk], "reason": "asked", "expected_count": 1}
+        made = client.post(url, body, format="json")
     assert made.status_code == 201, made.json()
     report = made.json()
     assert (report["image_ids"], report["requested_by"], report["reason"]) == (
@@ -78,6 +79,7 @@ def test_an_annotator_and_an_outsider_are_refused(project, annotator, outsider, 
 def test_bad_requests_are_400s_that_change_nothing(lead, url, images, body, says):
     if body.get("image_ids") == ["IMAGE"]:
         body = {**body, "image_ids": [images[0].pk]}
+    body = {"expected_count": 1, **body}  # what is wrong is the body's other part
     response = client_for(lead).post(url, body, format="json")
     assert response.status_code == 400, response.json()
     assert says in str(response.json()), response.json()
@@ -89,7 +91,9 @@ def test_ids_of_another_project_are_a_400(lead, url, images, make_images):
     add_member(other, lead, "lead")
     theirs = make_images(other, 1)[0]
     response = client_for(lead).post(
-        url, {"image_ids": [images[0].pk, theirs.pk], "reason": "x"}, format="json"
+        url,
+        {"image_ids": [images[0].pk, theirs.pk], "reason": "x", "expected_count": 2},
+        format="json",
     )
     assert response.status_code == 400
     assert "not images of this project" in response.json()["detail"]
@@ -97,7 +101,8 @@ def test_ids_of_another_project_are_a_400(lead, url, images, make_images):
 
 
 def test_another_projects_report_is_not_found(lead, admin_user, url, images):
-    client_for(lead).post(url, {"image_ids": [images[0].pk], "reason": "x"}, format="json")
+    body = {"image_ids": [images[0].pk], "reason": "x", "expected_count": 1}
+    client_for(lead).post(url, body, format="json")
     other = ProjectFactory()
     add_member(other, lead, "lead")
     report_id = client_for(lead).get(url).json()["results"][0]["id"]

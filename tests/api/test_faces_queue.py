@@ -85,3 +85,19 @@ def test_a_project_that_does_not_blur_ignores_the_state(project, annotator, imag
 
 def _now() -> datetime:
     return timezone.now()
+
+
+@pytest.mark.parametrize("state", ["pending", "deriving", "failed"])
+def test_a_thumbnail_not_made_while_faces_are_found_is_a_409_saying_so(
+    project, annotator, reviewer, images, state
+):
+    """The thumbnail of an image whose faces are not found yet (so not made yet) answers
+    409 with the reason to those shown blurred copies, as its other addresses do: not a
+    404."""
+    Image.objects.filter(pk=images[0].pk).update(faces_state=state, thumbnail="")
+    url = f"/api/v1/projects/{project.pk}/images/{images[0].pk}/thumbnail/"
+    for user in (annotator, reviewer):
+        answer = client_for(user).get(url)
+        assert answer.status_code == 409, answer.content
+        assert answer.json()["code"] == "faces_not_blurred"
+        assert "faces" in answer.json()["detail"]

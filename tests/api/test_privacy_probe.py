@@ -235,7 +235,7 @@ def test_duplicate_ids_erase_once_and_a_second_submit_finds_nothing(
     lead, erasure_url, three, django_capture_on_commit_callbacks
 ):
     client = client_for(lead)
-    body = {"image_ids": [three[0].pk, three[0].pk], "reason": "asked"}
+    body = {"image_ids": [three[0].pk, three[0].pk], "reason": "asked", "expected_count": 1}
     with django_capture_on_commit_callbacks(execute=True):
         first = client.post(erasure_url, body, format="json")
     assert first.status_code == 201 and first.json()["image_ids"] == [three[0].pk]

@@ -161,3 +161,35 @@ def test_a_retried_batch_is_applied_once(project, reviewer, url, split):  # noqa
     assert once.status_code == again.status_code == 201
     assert again.headers["Idempotent-Replayed"] == "true" and again.json() == once.json()
     assert LabelChange.objects.filter(kind="final_set", image=first).count() == 1
+
+
+@pytest.mark.parametrize(
+    ("decision", "key"),
+    [
+        ({"image": "IMAGE", "labels": ["dog"], "methd": "gold"}, "methd"),
+        ({"image": "IMAGE", "labels": ["dog"], "decided_by": "someone"}, "decided_by"),
+    ],
+)
+def test_a_decision_with_a_key_it_does_not_know_is_a_400_naming_it(
+    project,
+    lead,
+    url,
+    split,  # noqa: F811
+    decision,
+    key,
+):
+    """A misspelt or foreign key in a batch item is refused, naming it, and nothing is
+    written (before, it was dropped: a misspelt method quietly took its default)."""
+    decision = {**decision, "image": split[0].pk}
+    before = row_counts()
+    response = send(lead, url, [{"image": split[1].pk, "labels": ["cat"]}, decision])
+    assert response.status_code == 400, response.content
+    assert key in response.json()["detail"], response.json()
+    assert row_counts() == before
+
+
+def test_a_batch_with_a_key_it_does_not_know_is_a_400_naming_it(project, lead, url, split):  # noqa: F811
+    response = client_for(lead).post(
+        url, {"decisions": [{"image": split[0].pk, "labels": ["cat"]}], "dry": True}, format="json"
+    )
+    assert response.status_code == 400 and "dry" in response.json()["detail"], response.content

@@ -118,6 +118,16 @@ def _blurred_for(name: str, blurs_faces: bool | None) -> str | None:
     image = _image_named(project_id, name)
     if image is None:
         raise FileNotFoundError(name)
+    faces_shown_check(image)
+    if not is_original(name):
+        return name  # thumbnails and display copies are made blurred
+    return _blurred_copy(name, image_face_boxes(image))
+
+
+def faces_shown_check(image: Image) -> None:
+    """Raise FacesNotShown, saying why, while the faces of an image of a project that
+    blurs faces are not found (being found, or their finding failed): its copies, the
+    thumbnail and display copy among them, are made once they are."""
     if image.faces_state != "done":
         raise FacesNotShown(
             "This image is shown once its faces are found and blurred; try again in a moment."
@@ -125,9 +135,6 @@ def _blurred_for(name: str, blurs_faces: bool | None) -> str | None:
             else "This image's faces could not be found, so it is not shown; a lead can draw "
             "them or find them again."
         )
-    if not is_original(name):
-        return name  # thumbnails and display copies are made blurred
-    return _blurred_copy(name, image_face_boxes(image))
 
 
 def _blurred_copy(name: str, boxes: list[FaceBox]) -> str:

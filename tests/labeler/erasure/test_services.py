@@ -146,7 +146,11 @@ def test_an_erased_image_leaves_no_trace_in_any_stored_file(
 
     with django_capture_on_commit_callbacks(execute=True):
         report = images_erase(
-            project=project, query={"image_ids": [target.pk]}, actor=lead, reason="Asked 3 May"
+            project=project,
+            query={"image_ids": [target.pk]},
+            actor=lead,
+            reason="Asked 3 May",
+            expected_count=1,
         )
 
     assert isinstance(report, Erasure)
@@ -185,7 +189,9 @@ def test_a_metadata_query_erases_what_it_matches_and_a_dry_run_changes_nothing(
     assert Image.objects.filter(project=project).count() == 4  # nothing gone
 
     with django_capture_on_commit_callbacks(execute=True):
-        report = images_erase(project=project, query=query, actor=lead, reason="Request 17")
+        report = images_erase(
+            project=project, query=query, actor=lead, reason="Request 17", expected_count=2
+        )
     assert report.image_ids == plan.image_ids and report.query == query
     assert traces(needles) == []
     assert sorted(Image.objects.values_list("pk", flat=True)) == [kept[0].pk, kept[3].pk]
@@ -200,7 +206,11 @@ def test_an_export_not_holding_the_image_is_kept(
     Export.objects.filter(format="csv").update(image_id_runs=[[kept[1].pk, kept[3].pk]])
     with django_capture_on_commit_callbacks(execute=True):
         report = images_erase(
-            project=project, query={"image_ids": [target.pk]}, actor=lead, reason="asked"
+            project=project,
+            query={"image_ids": [target.pk]},
+            actor=lead,
+            reason="asked",
+            expected_count=1,
         )
     assert report.exports_deleted == [] and Export.objects.count() == 1
 
@@ -229,7 +239,13 @@ def test_with_faces_blurred_the_blurred_copies_and_boxes_go_too(
     assert any("blurred copy" in where for where in traces(needles))
 
     with django_capture_on_commit_callbacks(execute=True):
-        images_erase(project=project, query={"image_ids": [target.pk]}, actor=lead, reason="x")
+        images_erase(
+            project=project,
+            query={"image_ids": [target.pk]},
+            actor=lead,
+            reason="x",
+            expected_count=1,
+        )
 
     assert traces(needles) == []
     assert not FaceRegion.objects.filter(image_id=target.pk).exists()
