@@ -82,8 +82,8 @@ def account_create(
 
     ``invitation``: the project invitation it is made from (someone signing up by its
     link, who is then the audit entry's actor). ``confirmed``: how the address is known
-    to be the account's (``AddressConfirmed``: an admin typed it, an invitation e-mailed
-    to it was taken), else "" and it stays unconfirmed (``labeler.projects.addresses``).
+    to be the account's (``AddressConfirmed``: an admin typed it), else "" and it stays
+    unconfirmed (``labeler.projects.addresses``).
 
     Raises ValidationFailed for a bad username or e-mail, Conflict when the username is taken.
     """

@@ -32,7 +32,7 @@ from django.utils import timezone
 
 from labeler.audit.models import Action
 from labeler.audit.services import audit_record
-from labeler.errors import Conflict, ValidationFailed
+from labeler.errors import Conflict, PermissionDenied, ValidationFailed
 from labeler.projects.mail import LinkSent, mail_send
 from labeler.projects.models import AddressConfirmed, VerifiedAddress
 
@@ -131,11 +131,14 @@ def email_verify_send(*, user: User, base_url: str) -> LinkSent:
     return LinkSent(email=user.email, link=link)
 
 
-def email_confirm(*, token: str) -> User:
-    """Confirm the address a link was sent to; returns its account.
+def email_confirm(*, token: str, by: User) -> User:
+    """Confirm the address a link was sent to, for ``by``, signed in as the account the
+    link is for (whoever reads the mail must also hold the account: an address typed
+    into someone else's sign-up is not confirmed by its owner's click); returns it.
 
     Raises ValidationFailed for a link that is malformed, expired, for an address the
-    account no longer has, or for one another account confirmed first.
+    account no longer has, or for one another account confirmed first; PermissionDenied
+    when ``by`` is another account.
     """
     try:
         data = signing.loads(token, salt=_SALT, max_age=settings.PASSWORD_RESET_TIMEOUT)
@@ -144,6 +147,11 @@ def email_confirm(*, token: str) -> User:
     except signing.BadSignature as exc:
         raise ValidationFailed("This confirmation link is not valid: copy it whole.") from exc
     user = User.objects.filter(pk=data.get("u"), is_active=True).first()
+    if user is not None and user.pk != by.pk:
+        raise PermissionDenied(
+            f"This link confirms the address of another account than yours ({by.username}): "
+            "sign in as the account that asked for it, or ignore it if none is yours."
+        )
     if user is None or (user.email or "").casefold() != str(data.get("e", "")).casefold():
         raise ValidationFailed(
             "This link confirms an address the account no longer has: ask for a new one."

@@ -39,7 +39,7 @@ from labeler.audit.services import audit_record
 from labeler.errors import Conflict, DomainError, NotFound, PermissionDenied, ValidationFailed
 from labeler.projects import accounts, addresses, selectors, services
 from labeler.projects.mail import mail_send
-from labeler.projects.models import AddressConfirmed, Invitation, Membership, Project, Role
+from labeler.projects.models import Invitation, Membership, Project, Role
 
 logger = logging.getLogger(__name__)
 
@@ -201,10 +201,8 @@ def invitation_accept(*, token: str, user: User) -> Joined:
             raise PermissionDenied("This account is deactivated: it cannot join projects.")
         if invitation.email:
             _invited_address_check(invitation, user)
-        joined = _grant(invitation, user)
-        if invitation.email:  # the link went to that address: its owner holds it
-            addresses.email_mark_verified(user=user, how=AddressConfirmed.INVITATION, by=user)
-        return joined
+        # Taking it confirms no address: the lead who made it was shown its link too.
+        return _grant(invitation, user)
 
 
 def invitation_join(
@@ -212,11 +210,11 @@ def invitation_join(
 ) -> Joined:
     """Someone without an account makes one from the invitation and joins, all or nothing.
 
-    For an invitation by e-mail the address is the invited one, whatever ``email`` says,
-    and it is confirmed (the link was e-mailed to it). The address typed on a link's join
-    page is not: a link to confirm it is e-mailed once the account is made (``base_url``:
-    where the link starts; none, no mail), and until then it is nobody's
-    (``labeler.projects.addresses``).
+    For an invitation by e-mail the address is the invited one, whatever ``email`` says;
+    on a link's join page, the one typed. Neither is confirmed by the join (the lead who
+    made the invitation was shown its link as well): a link to confirm it is e-mailed once
+    the account is made (``base_url``: where the link starts; none, no mail), and until
+    then it is nobody's (``labeler.projects.addresses``).
     The password must pass the server's password validators. Raises as
     ``invitation_find`` does; ValidationFailed or Conflict naming the field at fault
     (a taken username, an address an account has already: sign in instead);
@@ -240,7 +238,6 @@ def invitation_join(
             username=username,
             email=email,
             invitation=invitation,
-            confirmed=AddressConfirmed.INVITATION if invitation.email else "",
         )
         try:
             password_validation.validate_password(password, user=user)
@@ -249,7 +246,7 @@ def invitation_join(
         user.set_password(password)
         user.save(update_fields=["password"])
         joined = _grant(invitation, user)
-    if not invitation.email and base_url:  # once the account is stored
+    if base_url:  # once the account is stored
         _confirmation_send(user, base_url)
     return joined
 

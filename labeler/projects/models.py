@@ -226,7 +226,6 @@ class MembershipRemoval(models.Model):
 
 class AddressConfirmed(models.TextChoices):
     OWNER = "owner", "Confirmed by its owner's link"
-    INVITATION = "invitation", "An invitation e-mailed to it was taken"
     SSO = "sso", "Verified by the identity provider"
     ADMIN = "admin", "Set by an admin"
 

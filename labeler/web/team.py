@@ -167,14 +167,16 @@ class PasswordResetCompleteView(auth_views.PasswordResetCompleteView):
     template_name = "team/password_set_done.html"
 
 
+@login_required
 @require_http_methods(["GET", "POST"])
 def email_confirm(request: HttpRequest, token: str) -> HttpResponse:
-    """Confirm an address by the link e-mailed to it: the page asks, a POST confirms (so
-    that a mail scanner opening the link confirms nothing)."""
+    """Confirm an address by the link e-mailed to it, signed in as its account: the page
+    asks, naming the account, and a POST confirms (so that a mail scanner opening the
+    link confirms nothing)."""
     context: dict[str, Any] = {"token": token}
     if request.method == "POST":
         try:
-            context["confirmed"] = addresses.email_confirm(token=token)
+            context["confirmed"] = addresses.email_confirm(token=token, by=page_user(request))
         except DomainError as exc:
             context["error"] = exc.message
             return render(request, "team/email_confirmed.html", context, status=exc.status_code)

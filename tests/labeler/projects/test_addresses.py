@@ -1,7 +1,7 @@
 """An address is trusted once it is confirmed (``projects.addresses``): by its owner's
-link, by an invitation e-mailed to it, by the identity provider, or by the admin who set
-it. Until then it matches nobody in an import, owns no invitation and blocks no one's
-sign-up."""
+link, by the identity provider, or by the admin who set it (never by taking an
+invitation: its maker saw its link too). Until then it matches nobody in an import,
+owns no invitation and blocks no one's sign-up."""
 
 from __future__ import annotations
 
@@ -66,11 +66,38 @@ def test_a_squatted_address_matches_nobody_and_blocks_no_one(team):
     path = link(project, lead, email="carol@example.org")
     response = Client().get(path)
     assert response.status_code == 200 and 'name="password1"' in response.content.decode()
-    join(path, "carol", "")
+    mail.outbox.clear()
+    client = join(path, "carol", "")
     carol = User.objects.get(username="carol")
     assert Membership.objects.filter(project=project, user=carol).exists()
+    assert matched(project, "carol@EXAMPLE.org").user_id is None  # not by the join itself
+    [confirmation] = mail.outbox
+    assert client.post(CONFIRM.search(confirmation.body).group(1)).status_code == 200
     match = matched(project, "carol@EXAMPLE.org")
     assert (match.how, match.user_id) == (EMAIL, carol.pk)
+
+
+def test_a_lead_who_takes_her_own_invitation_by_email_confirms_nothing(team):
+    """Mallory, lead of another project, invites Victor's address there and takes the
+    link herself (the invitation's link is shown to the lead who makes it): the address
+    stays unconfirmed, so Victor's imported labels in Pets do not go to her account, and
+    Victor, invited later by e-mail, makes his own account and confirms it."""
+    project, lead = team
+    elsewhere, mallory = ProjectFactory(name="Other"), UserFactory(username="mallory")
+    add_member(elsewhere, mallory, Role.LEAD)
+    join(link(elsewhere, mallory, email="victor@corp.example"), "victor", "")
+    taken = User.objects.get(username="victor")
+    add_member(project, taken)  # she gets into Pets too, by any of its share links
+    assert taken.email == "victor@corp.example"
+    assert matched(project, "victor@corp.example").user_id != taken.pk
+    assert not AuditEntry.objects.filter(action="email_verified").exists()
+    invited = link(project, lead, email="victor@corp.example")
+    mail.outbox.clear()
+    client = join(invited, "victor-real", "")
+    [confirmation] = mail.outbox
+    assert client.post(CONFIRM.search(confirmation.body).group(1)).status_code == 200
+    victor = User.objects.get(username="victor-real")
+    assert (matched(project, "victor@corp.example").user_id) == victor.pk
 
 
 def test_the_typed_address_is_confirmed_by_the_link_mailed_to_it(team):
@@ -150,3 +177,23 @@ def test_an_address_an_admin_sets_is_confirmed_and_audited():
     client.post(reverse("admin:auth_user_change", args=[other.pk]), form | {"username": "yan"})
     other.refresh_from_db()
     assert other.email == ""
+
+
+def test_the_owner_of_an_address_typed_into_anothers_sign_up_confirms_nothing(team):
+    """Mallory signs up with Carol's address; the confirmation mail goes to Carol. Opening
+    it signed out asks her to sign in; signed in as her own account, it is refused: only
+    the account that asked confirms, so Carol's click never hands Mallory her address."""
+    project, lead = team
+    mail.outbox.clear()
+    join(link(project, lead), "mallory", "carol@example.org")
+    [confirmation] = mail.outbox
+    path = CONFIRM.search(confirmation.body).group(1)
+    signed_out = Client().post(path)
+    assert signed_out.status_code == 302 and "/login/" in signed_out["Location"]
+    carol = Client()
+    carol.force_login(UserFactory(username="carol"))
+    assert "mallory" not in carol.get(path).content.decode()
+    refused = carol.post(path)
+    assert refused.status_code == 403 and "another account" in refused.content.decode()
+    assert matched(project, "carol@example.org").user_id is None
+    assert not AuditEntry.objects.filter(action="email_verified").exists()
