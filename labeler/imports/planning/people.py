@@ -28,7 +28,8 @@ that is refused, naming them, for the lead to choose for one of them.
 
 A match to a member that contradicts what the file says of the person is flagged
 (``people_contradictions``): the file gives them an e-mail and the member has another,
-or the file's name for them is another member's username. Two people swapped by the
+or has confirmed none and was matched by username (a username is anyone's to pick), or
+the file's name for them is another member's username. Two people swapped by the
 lead's choices are two contradictions. The dry run lists them; the import writes nothing
 until the lead confirms each by the person's key or e-mail (``CONFIRMED``), and answers
 otherwise with a ValidationFailed naming every one (``contradictions_confirmed_check``).
@@ -128,15 +129,16 @@ def people_contradictions(
     *, project: Project, matches: Sequence[PersonMatch]
 ) -> list[Contradiction]:
     """The matches to an existing member that contradict what the file says of the
-    person, in the matches' order: an e-mail the member does not have (when the member
-    has one), or the file's name for them being another member's username (case aside)."""
+    person, in the matches' order: an e-mail the member does not have (another confirmed
+    address; or none, where the match was made by username alone: a username is anyone's
+    to pick), or the file's name for them being another member's username (case aside)."""
     members = _members(project)
     found = []
     for match in matches:
         member = members.get(match.user_id) if match.user_id is not None else None
         if member is None:
             continue
-        says = _contradicted(match.person, member, members)
+        says = _contradicted(match.person, member, members, by_username=match.how == USERNAME)
         if says:
             found.append(Contradiction(match.person, member.username, says))
     return found
@@ -169,12 +171,21 @@ def contradictions_confirmed_check(
     )
 
 
-def _contradicted(person: Person, member: _Member, members: dict[int, _Member]) -> str:
+def _contradicted(
+    person: Person, member: _Member, members: dict[int, _Member], *, by_username: bool
+) -> str:
     email = _folded(person_email(person))
-    if email and member.email.strip() and _folded(member.email) != email:
-        return (
-            f"the file gives the e-mail {person_email(person)!r}, {member.username!r} has another"
-        )
+    if email and _folded(member.email) != email:
+        if member.email.strip():
+            return (
+                f"the file gives the e-mail {person_email(person)!r}, "
+                f"{member.username!r} has another"
+            )
+        if by_username:
+            return (
+                f"the file gives the e-mail {person_email(person)!r}, "
+                f"{member.username!r} has confirmed none"
+            )
     for name in (person.username.strip(), person_email(person)):
         others = [
             m

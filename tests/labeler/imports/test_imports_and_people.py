@@ -350,6 +350,28 @@ def test_a_username_match_with_another_email_is_flagged(api_as, lead, project, a
     assert (flagged["account"], flagged["confirmed"]) == ("ann1", False)
 
 
+def test_a_username_match_whose_member_confirmed_no_address_is_flagged(
+    api_as, lead, project, annotator, media_root
+):
+    """The file's carol (carol@corp.example) and a member who picked the username carol
+    with no confirmed address: flagged, never credited unasked (a username is anyone's
+    to pick; not confirming an address must not dodge the check)."""
+    annotator.username, annotator.email = "carol", "carol@evil.example"
+    annotator.save()
+    task = _ls_task(
+        _ls_annotation({"id": 42, "username": "carol", "email": "carol@corp.example"}, "cat")
+    )
+    body = json.dumps([task]).encode()
+    checked = post_archive(
+        api_as(lead), project, "label-studio", {"a.png": PICTURE}, body, dry_run="true"
+    )
+    [flagged] = checked.json()["contradictions"]
+    assert flagged["account"] == "carol" and "confirmed none" in flagged["says"]
+    refused = post_archive(api_as(lead), project, "label-studio", {"a.png": PICTURE}, body)
+    assert refused.status_code == 400 and "carol@corp.example" in refused.json()["detail"]
+    assert not Annotation.objects.exists()
+
+
 def test_two_authors_label_studio_no_longer_names_stay_two_people(
     api_as, lead, project, media_root
 ):
