@@ -163,7 +163,7 @@ DRIVES = [
     Drive(Action.BULK_ACTION, "lead", "post", lambda w: f"{P}/{w.project.pk}/images/bulk/",
           lambda w: {"action": "delete", "selection": {"ids": [w.image.pk]}, "expected_count": 1}),
     Drive(Action.IMAGES_ERASED, "lead", "post", lambda w: f"{P}/{w.project.pk}/erasures/",
-          lambda w: {"image_ids": [w.image.pk], "reason": "asked"}),
+          lambda w: {"image_ids": [w.image.pk], "reason": "asked", "expected_count": 1}),
     Drive(Action.RESERVATIONS_CHANGED, "lead", "post", lambda w: f"{P}/{w.project.pk}/images/bulk/",
           lambda w: {"action": "reserve", "selection": {"ids": [w.image.pk]},
                      "annotators": [w.annotator.username], "expected_count": 1}),

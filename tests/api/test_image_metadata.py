@@ -134,7 +134,7 @@ def test_the_metadata_filters(api_as, lead, project, images, query, expected):
         ({"tag": "x" * 65}, "tag", "at most 64"),
         ({"tag": [f"t{n}" for n in range(51)]}, "tag", "At most 50 values, not 51."),
         ({"has_gps": "maybe"}, "has_gps", "'maybe' is neither true nor false."),
-        ({"captured_after": "last week"}, "captured_after", "valid date/time"),
+        ({"captured_after": "last week"}, "captured_after", "is not a date and time"),
         ({"camera": "x" * 129}, "camera", "at most 128 characters"),
         ({"camera": "Canon\x00"}, "camera", "holds the NUL character"),
         ({"tag": ""}, "tag", "tag is empty"),

@@ -41,7 +41,8 @@ def dataset(tmp_path: Path) -> tuple[Path, Path]:
 def test_a_lead_checks_who_is_who_then_imports(live_server, page: Page, tmp_path, screenshot):
     project = ProjectFactory(name="Pets", labels=["cat", "dog"])
     add_member(project, UserFactory(username="lena"), Role.LEAD)
-    add_member(project, UserFactory(username="mia", email="mia@x.org"), Role.ANNOTATOR)
+    mia = UserFactory(username="mia", email="mia@x.org", email_verified=True)
+    add_member(project, mia, Role.ANNOTATOR)
     add_member(project, UserFactory(username="tomas"), Role.ANNOTATOR)
     archive, labels = dataset(tmp_path)
     login(page, live_server, "lena")

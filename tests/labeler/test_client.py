@@ -323,7 +323,7 @@ def people_folder(run, logged_in, tmp_path) -> tuple[Project, Path, Path]:
     a labels file with a column per annotator (Tom is no member; ghost.png is no file)."""
     run("projects", "create", "Pets", "--labels", "cat,dog")
     project = Project.objects.get(name="Pets")
-    mia = UserFactory(username="mia", email="mia@x.org")
+    mia = UserFactory(username="mia", email="mia@x.org", email_verified=True)
     project.memberships.create(user=mia, role="annotator")
     folder = tmp_path / "photos"
     (folder / "sub").mkdir(parents=True)
