@@ -157,9 +157,10 @@ RULES: dict[str, Rule] = {
     ),
     "password-reset-complete": read(public()),
     # Confirming one's address: the page for whoever is signed in; the link mailed to it
-    # for anyone who has it (a link that is not valid is said so, to anyone).
+    # signed in (the anonymous caller is sent to log in; a link that is not valid is said
+    # so, to anyone signed in).
     "email-address": Rule({"get": page(everyone()), "post": page(everyone())}),
-    "email-confirm": Rule({"get": public(), "post": public()}),
+    "email-confirm": Rule({"get": page(public()), "post": page(public())}),
     # Joining by an invitation: open to anyone; a link no invitation has is a 404 to all.
     "join": Rule({"get": public(404), "post": public(404)}),
     "agreement-dashboard": read(page(overseers())),

@@ -248,6 +248,7 @@ def test_a_gold_image_past_its_overlap_looks_like_any_other(lead, make_images):
 
 def test_annotators_read_images_without_counts(project, annotator, lead, make_images):
     [image] = make_images(project, 1)
+    assert take_next(project, annotator)["image"]["id"] == image.pk  # handed to them: listed
     mine = client_for(annotator).get(url(project, f"images/{image.pk}/")).json()
     listed = client_for(annotator).get(url(project, "images/")).json()["results"][0]
     assert "annotation_count" not in mine and "is_complete" not in listed

@@ -126,13 +126,16 @@ def labeler_project(
     ls_people: dict[str, LabelStudioUser], *, members: tuple[str, ...], suffix: str = "here"
 ) -> tuple[Project, dict[str, Any]]:
     """A labeler project with these people as members, e-mails as in Label Studio (case
-    aside) and usernames of their own (``anna-here``)."""
+    aside, and confirmed: imports match only confirmed addresses) and usernames of their
+    own (``anna-here``)."""
     project: Project = ProjectFactory.create(name="From Label Studio", overlap=2)
     for position, name in enumerate(LABELS):
         Label.objects.get_or_create(project=project, name=name, defaults={"position": position})
     users = {}
     for who in members:
-        user = UserFactory(username=f"{who}-{suffix}", email=ls_people[who].email.upper())
+        user = UserFactory(
+            username=f"{who}-{suffix}", email=ls_people[who].email.upper(), email_verified=True
+        )
         add_member(project, user, Role.LEAD if who == "lead" else Role.ANNOTATOR)
         users[who] = user
     return project, users
@@ -441,7 +444,7 @@ def back_from_label_studio(
     """Label Studio's export imported into a fresh project of the same team, by a lead
     who decided nothing there."""
     fresh = new_project("Pets back")
-    again = team(fresh, tag="back", importer=True)
+    again = team(fresh, tag="back", importer=True, confirmed=True)
     exported = label_studio.export(ls_project)
     with capture(execute=True):
         response = client_for(again["importer"]).post(

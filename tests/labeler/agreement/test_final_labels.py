@@ -261,14 +261,17 @@ def test_a_project_without_label_changes_is_current(birds):
 def test_a_submit_that_commits_after_a_later_one_and_a_refresh_is_exported(
     needs_postgres, settings, make_images
 ):
-    """On PostgreSQL: a submit takes its history row's id, a second submit takes a higher
-    one and commits first, consensus is refreshed, then the first commits. The export
-    right after holds both."""
+    """On PostgreSQL: a submit takes its history row's id, a second submit (another
+    annotator's: one annotator's submits take their lease lock one at a time) takes a
+    higher one and commits first, consensus is refreshed, then the first commits. The
+    export right after holds both."""
     settings.AGREEMENT_REFRESH_SECONDS = 3600
     lead, annotator = UserFactory(username="lead"), UserFactory(username="ann1")
+    other = UserFactory(username="ann2")
     project = ProjectFactory(name="Late", overlap=1, gold_rate=0)
     add_member(project, lead, Role.LEAD)
     add_member(project, annotator)
+    add_member(project, other)
     first, second = make_images(project, 2)
     written, commit = threading.Event(), threading.Event()
 
@@ -287,7 +290,7 @@ def test_a_submit_that_commits_after_a_later_one_and_a_refresh_is_exported(
     late.start()
     try:
         assert written.wait(timeout=20)
-        annotation_submit(project=project, annotator=annotator, image_id=second.pk, labels=["dog"])
+        annotation_submit(project=project, annotator=other, image_id=second.pk, labels=["dog"])
         final_labels_refresh(project=project)
         assert list(FinalLabel.objects.values_list("image_id", flat=True)) == [second.pk]
     finally:
