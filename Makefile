@@ -13,11 +13,28 @@ TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
 
 .PHONY: run test test-postgres test-embedded test-sqlite label-studio-venv test-label-studio fuzz soak lint format setup docs docs-serve demo worker-cpu worker-gpu worker-serve beat check-deploy compose-config clean bench-agreement bench-training bench-prelabel bench-active-learning bench-export bench-load bench-uploads bench-photos bench-label-paint bench-grid bench-photo-models bench-adaptive-overlap bench-duplicates bench-label-errors bench-browse bench-bulk bench-audit bench-imports bench-scorecard bench-slices bench-predict bench-rooms bench-journeys
 
+# Packages go in with uv (itself put in the virtualenv by pip): from its cache a fresh
+# checkout's virtualenv is ready in seconds instead of two minutes of unpacking. uv does not
+# read pip's configuration, so the index, extra indexes, find-links and constraints pip is
+# configured with on the machine are handed to it, and it weighs every index as pip does.
+# $(call UV_INSTALL,venv,arguments)
+define UV_INSTALL
+	@pip_config() { $(1)/bin/pip config get "global.$$1" 2>/dev/null || true; }; \
+	index=$$(pip_config index-url); extra=$$(pip_config extra-index-url); \
+	links=$$(pip_config find-links | tr ' ' ,); constraint=$$(pip_config constraint); \
+	echo "uv pip install $(2)"; \
+	env UV_INDEX_STRATEGY=unsafe-best-match \
+		$${index:+"UV_DEFAULT_INDEX=$$index"} $${extra:+"UV_EXTRA_INDEX_URL=$$extra"} \
+		$${links:+"UV_FIND_LINKS=$$links"} $${constraint:+"UV_CONSTRAINT=$$constraint"} \
+		$(1)/bin/uv pip install --quiet --python $(1)/bin/python $(2)
+endef
+
+PROJECT_SPEC := -e '.[dev,ml,docs]'
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet $(TORCH_SPEC)
-	$(BIN)/pip install --quiet -e '.[dev,ml,docs]'
+	$(BIN)/pip install --quiet --upgrade pip uv
+	$(call UV_INSTALL,$(VENV),$(TORCH_SPEC))
+	$(call UV_INSTALL,$(VENV),$(PROJECT_SPEC))
 	touch $@
 
 # Front-end packages (package-lock.json) land in node_modules/, served by staticfiles.
@@ -95,8 +112,8 @@ LABEL_STUDIO_VENV ?= .venv-label-studio
 LABEL_STUDIO_SPEC ?= label-studio==1.23.2
 $(LABEL_STUDIO_VENV)/.installed:
 	$(PYTHON) -m venv $(LABEL_STUDIO_VENV)
-	$(LABEL_STUDIO_VENV)/bin/pip install --quiet --upgrade pip
-	$(LABEL_STUDIO_VENV)/bin/pip install --quiet $(LABEL_STUDIO_SPEC)
+	$(LABEL_STUDIO_VENV)/bin/pip install --quiet --upgrade pip uv
+	$(call UV_INSTALL,$(LABEL_STUDIO_VENV),$(LABEL_STUDIO_SPEC))
 	touch $@
 
 label-studio-venv: $(LABEL_STUDIO_VENV)/.installed
