@@ -15,8 +15,8 @@ import pytest
 
 from tests.ast_parse import ast_parse
 
-# SQL, triggers or task running that differ on the embedded default: run there too.
-pytestmark = pytest.mark.embedded
+# Every setting is read in a process of its own, with the environment each test gives it:
+# the same in both passes, so not marked embedded.
 
 ROOT = Path(__file__).resolve().parents[2]
 PRODUCTION = {
