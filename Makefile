@@ -11,7 +11,7 @@ PORT ?= 8000
 #   make run TORCH_SPEC="torch==2.14.1 torchvision==0.29.1 --index-url https://download.pytorch.org/whl/cpu"
 TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
 
-.PHONY: run test test-postgres test-embedded test-sqlite label-studio-venv test-label-studio fuzz soak lint format setup docs docs-serve demo worker-cpu worker-gpu worker-serve beat check-deploy compose-config clean bench-agreement bench-training bench-prelabel bench-active-learning bench-export bench-load bench-uploads bench-photos bench-label-paint bench-grid bench-photo-models bench-adaptive-overlap bench-duplicates bench-label-errors bench-browse bench-bulk bench-audit bench-imports bench-scorecard bench-slices bench-predict bench-rooms bench-journeys
+.PHONY: run test test-postgres test-embedded test-sqlite label-studio-venv test-label-studio fuzz soak lint lint-types lint-rest format setup docs docs-serve demo worker-cpu worker-gpu worker-serve beat check-deploy compose-config clean bench-agreement bench-training bench-prelabel bench-active-learning bench-export bench-load bench-uploads bench-photos bench-label-paint bench-grid bench-photo-models bench-adaptive-overlap bench-duplicates bench-label-errors bench-browse bench-bulk bench-audit bench-imports bench-scorecard bench-slices bench-predict bench-rooms bench-journeys
 
 # Packages go in with uv (itself put in the virtualenv by pip): from its cache a fresh
 # checkout's virtualenv is ready in seconds instead of two minutes of unpacking. uv does not
@@ -141,10 +141,16 @@ soak: setup
 	DATABASE_URL=$(TEST_DATABASE_URL) SOAK_SECONDS=$(SOAK_SECONDS) \
 		$(BIN)/pytest tests/reliability/test_soak.py -s -p no:cacheprovider
 
+# The type check, the longest, runs beside the rest; each one's output is printed whole.
 lint: setup
+	@$(MAKE) --no-print-directory -j 2 --output-sync=target lint-types lint-rest
+
+lint-types: setup
+	$(BIN)/mypy
+
+lint-rest: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy
 	$(BIN)/lint-imports
 	DEBUG=1 $(BIN)/python manage.py makemigrations --check --dry-run
 	DEBUG=1 $(BIN)/python manage.py spectacular --fail-on-warn --file /dev/null

@@ -129,7 +129,6 @@ def settled_text(page) -> str:
         "!document.querySelector('[aria-busy=true]') && !document.querySelector('.loading-box')",
         timeout=WAIT,
     )
-    page.wait_for_timeout(200)
     return page.evaluate("document.body.innerText")
 
 
