@@ -10,6 +10,10 @@ PORT ?= 8000
 # checkout gets torch's CPU build, without those libraries, where that index is reachable:
 #   make run TORCH_SPEC="torch==2.14.1 torchvision==0.29.1 --index-url https://download.pytorch.org/whl/cpu"
 TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
+# Python keeps the bytecode it compiles (__pycache__/, ignored by git) even where the shell
+# asks it not to: every process the suite and the servers start would otherwise compile
+# the project's modules again, and pytest rewrite every test module's asserts again.
+unexport PYTHONDONTWRITEBYTECODE
 
 .PHONY: run test test-postgres test-embedded test-sqlite label-studio-venv test-label-studio fuzz soak lint lint-types lint-rest format setup docs docs-serve demo worker-cpu worker-gpu worker-serve beat check-deploy compose-config clean bench-agreement bench-training bench-prelabel bench-active-learning bench-export bench-load bench-uploads bench-photos bench-label-paint bench-grid bench-photo-models bench-adaptive-overlap bench-duplicates bench-label-errors bench-browse bench-bulk bench-audit bench-imports bench-scorecard bench-slices bench-predict bench-rooms bench-journeys
 
@@ -26,7 +30,7 @@ define UV_INSTALL
 	env UV_INDEX_STRATEGY=unsafe-best-match \
 		$${index:+"UV_DEFAULT_INDEX=$$index"} $${extra:+"UV_EXTRA_INDEX_URL=$$extra"} \
 		$${links:+"UV_FIND_LINKS=$$links"} $${constraint:+"UV_CONSTRAINT=$$constraint"} \
-		$(1)/bin/uv pip install --quiet --python $(1)/bin/python $(2)
+		$(1)/bin/uv pip install --quiet --compile-bytecode --python $(1)/bin/python $(2)
 endef
 
 PROJECT_SPEC := -e '.[dev,ml,docs]'
