@@ -10,7 +10,7 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -18,7 +18,7 @@ from rest_framework.response import Response
 
 from api.inputs import StrictInput
 from api.permissions import ProjectScopedView
-from labeler.errors import NotFound
+from labeler.errors import NotFound, ValidationFailed
 from labeler.imports.applying.accounts import imported_account_link
 from labeler.projects import services
 from labeler.projects.models import Membership, Role
@@ -121,8 +121,27 @@ class MembershipViewSet(
         )
         return Response(self.get_serializer(membership).data)
 
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "keep_links",
+                bool,
+                description="true keeps the project's open share links; by default the "
+                "removal revokes them, since the person removed may have one and a link "
+                "takes any new account.",
+            )
+        ],
+        responses={204: None},
+        description="Remove the member. The removal sticks: an invitation made before it "
+        "no longer brings them back, and the project's open share links are revoked unless "
+        "`keep_links=true`.",
+    )
     def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        services.membership_remove(membership=self.get_object())
+        membership = self.get_object()
+        raw = request.query_params.get("keep_links", "false")
+        if raw not in ("true", "false"):
+            raise ValidationFailed("keep_links must be true or false.", field="keep_links")
+        services.membership_remove(membership=membership, by=self.user, keep_links=raw == "true")
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import transaction
-from django.db.models import CharField, Count, F, Value
+from django.db.models import CharField, Count, F, QuerySet, Value
 from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 
@@ -328,32 +328,64 @@ def membership_removal_check(
 
 
 @transaction.atomic
-def membership_remove(*, membership: Membership, via: str = BY_HAND) -> None:
-    """Remove a member; a project always keeps at least one lead.
+def membership_remove(
+    *, membership: Membership, via: str = BY_HAND, by: User | None = None, keep_links: bool = False
+) -> int:
+    """Remove a member; a project always keeps at least one lead. Returns how many share
+    links the removal revoked.
 
     A removal by hand (``via``) is recorded: the person comes back only by a lead's add or
-    an invitation made after it (``membership_set``). A provider's group taking back what
-    it gave, or an imported account merged into a member, is not such a removal.
+    an invitation made after it (``membership_set``). A share link (an invitation to
+    anyone who has it) made before it may have reached them and takes any new account, so
+    the removal revokes the project's open ones too, each in the trail with ``by`` as its
+    actor, unless the lead chose ``keep_links``. A provider's group taking back what it
+    gave, or an imported account merged into a member, is not such a removal.
     """
     _lock_memberships(membership.project)
     current = Membership.objects.filter(pk=membership.pk).first()  # its role may have changed
     if current is None:
-        return
+        return 0
     if current.role == Role.LEAD:
         _check_not_last_lead(membership.project, current)
     current.delete()
+    revoked = 0
     if via == BY_HAND:
+        removed_at = timezone.now()
         MembershipRemoval.objects.update_or_create(
             project=membership.project,
             user=current.user,
-            defaults={"removed_at": timezone.now(), "email": current.user.email or ""},
+            defaults={"removed_at": removed_at, "email": current.user.email or ""},
         )
+        if not keep_links:
+            revoked = _share_links_revoke(membership.project, by=by, at=removed_at)
     audit_record(
         action=Action.ROLE_REMOVED,
         project=membership.project,
         target=("user", current.user_id, current.user.get_username()),
-        details={"before": current.role, "after": None},
+        details={"before": current.role, "after": None}
+        | ({"share_links_revoked": revoked} if revoked else {}),
     )
+    return revoked
+
+
+def share_links_open(project: Project) -> QuerySet[Invitation]:
+    """The project's share links (invitations to anyone with the link) not revoked yet and
+    not expired: what a removal revokes."""
+    return project.invitations.filter(email="", revoked_at=None, expires_at__gt=timezone.now())
+
+
+def _share_links_revoke(project: Project, *, by: User | None, at: datetime) -> int:
+    links = list(share_links_open(project).filter(created_at__lte=at))
+    Invitation.objects.filter(pk__in=[link.pk for link in links]).update(revoked_at=at)
+    for link in links:
+        audit_record(
+            action=Action.INVITATION_REVOKED,
+            actor=by,
+            project=project,
+            target=("invitation", link.pk, "link"),
+            details={"role": link.role, "because": "member removed"},
+        )
+    return len(links)
 
 
 def _lock_memberships(project: Project) -> None:

@@ -209,8 +209,21 @@ def _member_change(
     username = membership.user.username
     try:
         if action == "remove":
-            services.membership_remove(membership=membership)
-            messages.success(request, f"{username} was removed from the project.")
+            revoked = services.membership_remove(
+                membership=membership,
+                by=page_user(request),
+                keep_links=request.POST.get("keep_links") == "1",
+            )
+            said = f"{username} was removed from the project."
+            if revoked:
+                links, them = (
+                    ("The open share link was", "it")
+                    if revoked == 1
+                    else (f"The {revoked} open share links were", "them")
+                )
+                said += f" {links} revoked, since {username} may have {them}."
+                said += " Make a new one for the team below."
+            messages.success(request, said)
         elif action == "link":
             return _member_link(request, project, membership)
         else:
@@ -315,6 +328,7 @@ def _members_page(
         "rows": rows,
         "add_form": add_form,
         "roles": Role.choices,
+        "share_links_open": services.share_links_open(project).count(),
         "link_targets": sorted(
             (m.user.username for m in memberships if m.user.is_active), key=str.casefold
         ),

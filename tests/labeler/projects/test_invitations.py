@@ -112,7 +112,8 @@ def _demote(project, maker):
 
 
 def _remove(project, maker):
-    services.membership_remove(membership=Membership.objects.get(project=project, user=maker))
+    membership = Membership.objects.get(project=project, user=maker)
+    services.membership_remove(membership=membership, keep_links=True)  # the maker alone
 
 
 def _deactivate(project, maker):
