@@ -63,15 +63,13 @@ TEST_REDIS_URL ?= redis://127.0.0.1:6379/1
 # pytest-xdist: one process per core, each with a database of its own and pinned to its
 # core (tests/conftest.py); a test module's tests stay in one process, in their order
 # (loadscope), so that what a module seeds once serves all of them and no module's
-# tests meet another's in a new order. Modules are handed out as collected, those with a
-# slow test first (tests/conftest.py), not by their number of tests: the quick ones then
-# even out the last minutes. TEST_DIST=worksteal splits modules, in an order that changes
-# from run to run. TEST_WORKERS=0 runs in one process.
+# tests meet another's in a new order. TEST_DIST=worksteal evens out the last minutes
+# but splits modules, in an order that changes from run to run. TEST_WORKERS=0 runs in
+# one process.
 # At most 4 by default: each process takes three of Redis's 16 databases (tests/settings.py).
 TEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 1); [ $$n -gt 4 ] && n=4; echo $$n)
 TEST_DIST ?= loadscope
-XDIST = $(if $(filter 0 1,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist $(TEST_DIST) \
-	$(if $(filter loadscope,$(TEST_DIST)),--no-loadscope-reorder))
+XDIST = $(if $(filter 0 1,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist $(TEST_DIST))
 # Exits 0 when the server of a URL answers on its port (or the default port after the URL).
 ANSWERS = $(BIN)/python -c "import socket, sys, urllib.parse as u; a = u.urlsplit(sys.argv[1]); \
 	socket.create_connection((a.hostname, a.port or int(sys.argv[2])), 2).close()"

@@ -40,15 +40,6 @@ def pytest_configure(config: pytest.Config) -> None:
         os.sched_setaffinity(0, {allowed[int(worker[2:]) % len(allowed)]})
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """The modules that hold a slow test run first, the rest in the order they were
-    collected: pytest-xdist hands out whole modules in this order (``--dist loadscope
-    --no-loadscope-reorder``, the Makefile's), so the many quick modules fill the last
-    minutes on every process instead of one process ending alone on a long module."""
-    heavy = {item.nodeid.split("::")[0] for item in items if item.get_closest_marker("slow")}
-    items.sort(key=lambda item: item.nodeid.split("::")[0] not in heavy)
-
-
 @pytest.fixture(autouse=True)
 def empty_cache():
     """Cached reports of one test never answer another's."""
