@@ -9,7 +9,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import transaction
-from django.db.models import CharField, Count, F, QuerySet, Value
+from django.db.models import CharField, Count, F, Q, QuerySet, Value
 from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 
@@ -369,9 +369,14 @@ def membership_remove(
 
 
 def share_links_open(project: Project) -> QuerySet[Invitation]:
-    """The project's share links (invitations to anyone with the link) not revoked yet and
-    not expired: what a removal revokes."""
-    return project.invitations.filter(email="", revoked_at=None, expires_at__gt=timezone.now())
+    """The project's share links (invitations to anyone with the link) that still let
+    people in: not revoked, expired or used up. What a removal revokes."""
+    return project.invitations.filter(
+        Q(max_uses=None) | Q(uses__lt=F("max_uses")),
+        email="",
+        revoked_at=None,
+        expires_at__gt=timezone.now(),
+    )
 
 
 def _share_links_revoke(project: Project, *, by: User | None, at: datetime) -> int:

@@ -159,6 +159,8 @@ def test_the_removal_revokes_the_open_share_links_a_new_account_could_take(team)
     signed_in(nora).post(path)
     spare = link(project, lead, role=Role.REVIEWER)
     sam = link(project, lead, email="sam@example.org")
+    used_up = invitation_create(project=project, by=lead, base_url=BASE, max_uses=1).invitation
+    Invitation.objects.filter(pk=used_up.pk).update(uses=1)  # counted neither open nor revoked
     page = remove(project, lead, nora).content.decode()
     assert "The 2 open share links were revoked, since nora may have them." in page
     for old in (path, spare):
