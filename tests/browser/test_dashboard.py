@@ -14,7 +14,7 @@ from labeler.annotations.models import Annotation
 from labeler.demo.services import DEMO_PASSWORD, LEAD, demo_load
 from labeler.images.models import Image
 from labeler.projects.models import Label, Project, Role
-from tests.browser.conftest import login, save_screenshot
+from tests.browser.conftest import login, network_settled, save_screenshot
 from tests.conftest import client_for
 from tests.factories import ProjectFactory, UserFactory, add_member, annotation_submit
 
@@ -294,7 +294,7 @@ def test_a_failed_report_says_so(live_server, page, make_images):
     expect(page.locator("#report")).to_have_attribute("data-state", "error")
     # The page's other requests (its review preview refreshes consensus first) end before
     # the test's database is emptied.
-    page.wait_for_load_state("networkidle")
+    network_settled(page)
 
 
 def test_project_without_labels_shows_the_empty_state(live_server, page, make_images):

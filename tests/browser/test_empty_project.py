@@ -17,7 +17,7 @@ from labeler import flows
 from labeler.images.models import Image
 from labeler.projects.models import Project, Role
 from labeler.projects.services import membership_set, project_create
-from tests.browser.conftest import login, save_screenshot
+from tests.browser.conftest import login, network_settled, save_screenshot
 from tests.factories import UserFactory, image_bytes
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -124,7 +124,7 @@ def add_images(project: Project) -> None:
 
 def settled_text(page) -> str:
     """The page's text once its scripts have fetched and drawn what they fetch."""
-    page.wait_for_load_state("networkidle")
+    network_settled(page)
     page.wait_for_function(
         "!document.querySelector('[aria-busy=true]') && !document.querySelector('.loading-box')",
         timeout=WAIT,

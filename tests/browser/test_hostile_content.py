@@ -15,7 +15,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from labeler import flows
 from labeler.images.models import Image
 from labeler.projects.models import Role
-from tests.browser.conftest import login, save_screenshot
+from tests.browser.conftest import login, network_settled, requests_tracked, save_screenshot
 from tests.browser.test_label import close_first_instructions
 from tests.factories import (
     ProjectFactory,
@@ -81,7 +81,7 @@ def watched(browser, production_csp):
     """A page under the production CSP that records dialogs and CSP violations."""
     context = browser.new_context(viewport={"width": 1280, "height": 800})
     context.add_init_script(WATCH)
-    page = context.new_page()
+    page = requests_tracked(context.new_page())
     page.events = []  # type: ignore[attr-defined]
     page.on(
         "dialog", lambda dialog: (page.events.append(f"dialog {dialog.message}"), dialog.dismiss())
@@ -101,7 +101,7 @@ def watched(browser, production_csp):
 def visit(page, url: str) -> str:
     """Open the page, let its scripts run, check nothing ran or was refused; its text."""
     page.goto(url)
-    page.wait_for_load_state("networkidle")
+    network_settled(page)
     page.wait_for_timeout(200)
     assert page.evaluate("window.__xss") is None, url
     assert page.evaluate("window.__violations") == [], url
