@@ -10,6 +10,8 @@ from pathlib import Path
 from weakref import WeakKeyDictionary
 
 import pytest
+from django.conf import settings as django_settings
+from django.test import Client
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -139,9 +141,14 @@ def screenshot(page):
 
 
 def login(page, live_server, username: str, password: str = "correct-horse-battery") -> None:
-    """Log in through the login form, as a person does."""
-    page.goto(f"{live_server.url}/login/")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", password)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url(f"{live_server.url}/")
+    """Sign the page in as ``username`` and open the home page, where a login lands: the
+    session a login with this password makes, given to the browser as its cookie. The login
+    form itself, as a person fills it in, is walked in test_pages.py, test_lead.py and
+    test_team.py; here it would cost every test two more requests (0.2 s)."""
+    client = Client()
+    assert client.login(username=username, password=password), f"{username} cannot log in"
+    session = client.cookies[django_settings.SESSION_COOKIE_NAME]
+    page.context.add_cookies(
+        [{"name": session.key, "value": session.value, "url": live_server.url, "httpOnly": True}]
+    )
+    page.goto(f"{live_server.url}/")
