@@ -134,14 +134,18 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     manage = [sys.executable, str(ROOT / "manage.py")]
     # The examples train the demo's model: at a few epochs and without the label check's
     # fold models (the worker's tests check those), since what the examples print is
-    # checked here, not how well the model learnt.
-    short = "from labeler.projects.models import Project; Project.objects.update(training=%r)"
-    for command in (
-        ["migrate", "--noinput"],
-        ["load_demo"],
-        ["shell", "-c", short % {"epochs": 5, "label_check_folds": 0}],
-    ):
-        subprocess.run(manage + command, env=env, cwd=ROOT, check=True, capture_output=True)
+    # checked here, not how well the model learnt. `make run`'s migrate and load_demo run
+    # in one process: each process costs seconds of start-up.
+    training = {"epochs": 5, "label_check_folds": 0}
+    prepare = (
+        "from django.core.management import call_command as c; "
+        "from labeler.projects.models import Project; "
+        "c('migrate', interactive=False, verbosity=0); c('load_demo'); "
+        f"Project.objects.update(training={training!r})"
+    )
+    subprocess.run(
+        [*manage, "shell", "-c", prepare], env=env, cwd=ROOT, check=True, capture_output=True
+    )
     port = _port()
     url = f"http://127.0.0.1:{port}"
     env["LABELER_SITE_URL"] = url  # as `make run` sets it: the links in answers lead here
