@@ -24,7 +24,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
 
 # Each side is cut to this many points before the tests (a seeded draw).
 DEFAULT_CAP = 500
@@ -164,6 +163,8 @@ def confidence_test(recent: np.ndarray, reference: np.ndarray) -> TestResult:
     b = np.asarray(reference, dtype=np.float64)
     if len(a) < 1 or len(b) < 1:
         return TestResult("confidence", 0.0, 1.0, len(a), len(b))
+    from scipy import stats  # imported when a test runs: see labeler.slices.statistics
+
     result = stats.ks_2samp(a, b)
     return TestResult("confidence", float(result.statistic), float(result.pvalue), len(a), len(b))
 
@@ -197,6 +198,8 @@ def label_mix_test(recent: np.ndarray, reference: np.ndarray) -> TestResult:
     table = pooled_table(counts_a, counts_b)
     if table.shape[1] < 2 or (table.sum(axis=1) == 0).any():
         return TestResult("labels", 0.0, 1.0, len(a), len(b))
+    from scipy import stats
+
     chi2, p_value, _, _ = stats.chi2_contingency(table, correction=False)
     return TestResult("labels", float(chi2), float(p_value), len(a), len(b))
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from scipy.stats import binomtest
 
 from labeler.predictions.evaluation import (
     BOOTSTRAP_DRAWS,
@@ -37,6 +36,8 @@ def mcnemar_p_value(only_first: int, only_second: int) -> float:
     discordant = only_first + only_second
     if discordant == 0:
         return 1.0
+    from scipy.stats import binomtest  # imported when used: see agreement.metrics.figures
+
     return float(binomtest(only_first, discordant, 0.5).pvalue)
 
 

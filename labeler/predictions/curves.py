@@ -5,6 +5,10 @@ most ``CURVE_POINTS`` points so that a version's figures stay small on a large t
 the areas are computed on the full curves, never on the thinned ones. The reliability
 diagram bins probabilities as ``sklearn.calibration.calibration_curve`` does
 (``strategy="uniform"``): ten equal-width bins, each closed on its right.
+
+scikit-learn is imported where a curve is drawn, not with the module: importing it takes
+most of a second, which every process that loads the URLs (the web's, each worker's, each
+command's) would pay at its start.
 """
 
 from __future__ import annotations
@@ -12,7 +16,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from sklearn.metrics import precision_recall_curve, roc_curve
 
 from labeler.predictions.figures import wilson
 
@@ -31,6 +34,8 @@ def thin(xs: np.ndarray, ys: np.ndarray, limit: int = CURVE_POINTS) -> tuple[lis
 
 def roc_points(y: np.ndarray, scores: np.ndarray) -> dict[str, Any]:
     """The ROC curve (false and true positive rates), thinned, and its full length."""
+    from sklearn.metrics import roc_curve
+
     fpr, tpr, _ = roc_curve(y, scores)
     x, y_ = thin(fpr, tpr)
     return {"fpr": x, "tpr": y_, "points": len(fpr)}
@@ -47,6 +52,8 @@ def macro_roc_points(curves: list[tuple[np.ndarray, np.ndarray]]) -> dict[str, A
 
 def full_roc(y: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The full ROC curve (false, true positive rates), for the macro average."""
+    from sklearn.metrics import roc_curve
+
     fpr, tpr, _ = roc_curve(y, scores)
     return fpr, tpr
 
@@ -54,6 +61,8 @@ def full_roc(y: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]
 def pr_points(y: np.ndarray, scores: np.ndarray) -> dict[str, Any]:
     """The precision-recall curve, thinned, and its full length; ``base``: the share of
     positives, a random ranking's precision."""
+    from sklearn.metrics import precision_recall_curve
+
     precision, recall, _ = precision_recall_curve(y, scores)
     x, y_ = thin(recall, precision)
     return {"recall": x, "precision": y_, "points": len(recall), "base": float(np.mean(y))}

@@ -36,8 +36,6 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from scipy import stats
-from statsmodels.stats.multitest import multipletests
 
 from labeler.agreement.metrics import Figure
 from labeler.agreement.metrics.linearised import KappaEstimate
@@ -144,6 +142,10 @@ def label_mix_test(
 
 def _chi_square(table: Ints) -> tuple[float, float, str]:
     """Pearson's statistic of a 2 x k table, its p-value and how that was found."""
+    # scipy.stats and statsmodels are imported where a test runs: they take a second and a
+    # half to import, which every process that loads the URLs would pay at its start.
+    from scipy import stats
+
     result = stats.chi2_contingency(table, correction=False)
     statistic = float(result.statistic)
     if result.expected_freq.min() >= SMALL_EXPECTED:
@@ -163,6 +165,8 @@ def _label_rates_test(
     inside: Ints, outside: Ints, names: list[str], images: tuple[int, int]
 ) -> Test:
     """Fisher's exact test per label (carried or not), Bonferroni over the labels."""
+    from scipy import stats
+
     n_in, n_out = images
     p_values = np.array(
         [
@@ -215,6 +219,8 @@ def kappa_difference_test(inside: KappaEstimate, outside: KappaEstimate) -> Test
     if spread == 0:
         p_value = 0.0 if difference < 0 else 1.0
     else:
+        from scipy import stats
+
         p_value = float(stats.norm.cdf(difference / spread))
     return Test(
         p_value=p_value,
@@ -238,6 +244,8 @@ def accuracy_difference_test(right: tuple[int, int], images: tuple[int, int]) ->
     if min(images) < MIN_TESTED:
         return _untested(name, _too_few(images, "test image"))
     (a, b), (n_in, n_out) = right, images
+    from scipy import stats
+
     p_value = float(stats.fisher_exact([[a, n_in - a], [b, n_out - b]], alternative="less").pvalue)
     difference = a / n_in - b / n_out
     points = f"{abs(difference) * 100:.0f} points {'higher' if difference > 0 else 'lower'}"
@@ -286,7 +294,12 @@ def adjust(p_values: list[float | None], method: str = DEFAULT_CORRECTION) -> li
     if not tested:
         return adjusted
     values = np.array([p_values[i] for i in tested], dtype=np.float64)
-    corrected = _holm(values) if method == "holm" else multipletests(values, method=method)[1]
+    if method == "holm":
+        corrected = _holm(values)
+    else:
+        from statsmodels.stats.multitest import multipletests
+
+        corrected = multipletests(values, method=method)[1]
     for i, value in zip(tested, corrected.tolist(), strict=True):
         adjusted[i] = float(value)
     return adjusted

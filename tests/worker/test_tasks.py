@@ -74,12 +74,25 @@ def test_without_broker_tasks_run_in_process(django_capture_on_commit_callbacks)
 @pytest.mark.slow
 def test_web_process_and_tasks_module_do_not_import_torch():
     """Loading the URLs (every view) and the tasks module leaves torch and OpenCV (the
-    face detector's, ``labeler/images/pixels/face_finding.py``) out of the process."""
+    face detector's, ``labeler/images/pixels/face_finding.py``) out of the process, and
+    the libraries that take most of a second each to import and that only some requests
+    use (scikit-learn, scipy.stats, statsmodels and pandas, boto3): they are imported where
+    they are used, so that every process that loads the URLs starts without them."""
+    heavy = (
+        "torch",
+        "torchvision",
+        "cv2",
+        "sklearn",
+        "scipy.stats",
+        "statsmodels",
+        "pandas",
+        "boto3",
+    )
     code = (
         "import django, sys; django.setup();"
         "from django.urls import get_resolver; get_resolver().url_patterns;"
         "import api.urls, worker.tasks;"
-        "heavy = [m for m in ('torch', 'torchvision', 'cv2') if m in sys.modules];"
+        f"heavy = [m for m in {heavy!r} if m in sys.modules];"
         "print(heavy); sys.exit(1 if heavy else 0)"
     )
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings"}

@@ -6,8 +6,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from scipy.stats import binomtest
-
 NO_PAIRS = "fewer than two annotators rated any image"
 ONE_CATEGORY_KAPPA = (
     "every rating is the same category, so chance agreement is 1 and kappa is undefined"
@@ -47,6 +45,10 @@ def wilson_bounds(successes: int, n: int, level: float = 0.95) -> tuple[float, f
     """The Wilson score interval of ``successes`` out of ``n`` items (``n`` > 0), scipy's
     ``binomtest(...).proportion_ci(method="wilson")``: it stays inside [0, 1] and keeps its
     coverage on a few items and near 0% or 100%. Every share's interval is this one."""
+    # Imported here: scipy.stats takes most of a second to import, which every process
+    # that loads the URLs would pay at its start, most of them never drawing an interval.
+    from scipy.stats import binomtest
+
     interval = binomtest(int(successes), int(n)).proportion_ci(
         confidence_level=level, method="wilson"
     )

@@ -17,20 +17,17 @@ boto3 comes with the optional "s3" extra; without it every call here says so.
 from __future__ import annotations
 
 import functools
+import importlib.util
 import time
 from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
 
-try:  # the optional "s3" extra (pip install '.[s3]'), as for FILE_STORAGE=s3
-    import boto3
-    import botocore.config
-    import botocore.exceptions
-except ImportError:  # pragma: no cover - exercised only by installs without the extra
-    HAS_BOTO3 = False
-else:
-    HAS_BOTO3 = True
+# The optional "s3" extra (pip install '.[s3]'), as for FILE_STORAGE=s3. Imported where a
+# client is made, not with the module: boto3 takes a fifth of a second to import, which
+# every process that loads the URLs would pay at its start, with or without buckets.
+HAS_BOTO3 = importlib.util.find_spec("boto3") is not None
 
 # Seconds: an endpoint that is down fails a registration's listing quickly, and a slow
 # read of one large photo still gets through.
@@ -101,6 +98,9 @@ def _client(config: S3Config, *, for_browser: bool) -> Any:
             "Reading S3 buckets needs boto3: install the server with the s3 extra "
             "(pip install '.[s3]')."
         )
+    import boto3
+    import botocore.config
+
     endpoint = (config.public_endpoint_url if for_browser else "") or config.endpoint_url
     options = botocore.config.Config(
         signature_version="s3v4",
@@ -200,6 +200,8 @@ def _presigned(
 
 def _call(bucket: str, key: str, method: Any, **arguments: Any) -> Any:
     """One S3 request, its failures told as ``OSError``\\ s a person can act on."""
+    import botocore.exceptions  # imported already by the client's making
+
     try:
         return method(**arguments)
     except botocore.exceptions.ClientError as exc:
