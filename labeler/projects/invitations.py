@@ -120,7 +120,7 @@ def invitation_create(
                 "An invitation by e-mail is used once; max_uses is for links.", field="max_uses"
             )
         _not_member_check(project, email)
-        _pending_to(project, email).update(revoked_at=timezone.now())
+        services.invitations_revoke(_pending_to(project, email), by=by, because="invited again")
     else:
         max_uses = _max_uses_check(max_uses)
     token = secrets.token_urlsafe(TOKEN_BYTES)
@@ -153,18 +153,8 @@ def invitation_revoke(*, invitation: Invitation, by: User) -> Invitation:
     """
     if not may_invite(user=by, project=invitation.project):
         raise PermissionDenied("Only the project's leads and admins can revoke invitations.")
-    if invitation.revoked_at is None:
-        invitation.revoked_at = timezone.now()
-        Invitation.objects.filter(pk=invitation.pk, revoked_at=None).update(
-            revoked_at=invitation.revoked_at
-        )
-        audit_record(
-            action=Action.INVITATION_REVOKED,
-            actor=by,
-            project=invitation.project,
-            target=("invitation", invitation.pk, invitation.email or "link"),
-            details={"role": invitation.role},
-        )
+    services.invitations_revoke(Invitation.objects.filter(pk=invitation.pk), by=by)
+    invitation.refresh_from_db(fields=["revoked_at"])
     return invitation
 
 

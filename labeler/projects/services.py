@@ -357,7 +357,12 @@ def membership_remove(
             defaults={"removed_at": removed_at, "email": current.user.email or ""},
         )
         if not keep_links:
-            revoked = _share_links_revoke(membership.project, by=by, at=removed_at)
+            revoked = invitations_revoke(
+                share_links_open(membership.project).filter(created_at__lte=removed_at),
+                by=by,
+                because="member removed",
+                at=removed_at,
+            )
     audit_record(
         action=Action.ROLE_REMOVED,
         project=membership.project,
@@ -379,18 +384,32 @@ def share_links_open(project: Project) -> QuerySet[Invitation]:
     )
 
 
-def _share_links_revoke(project: Project, *, by: User | None, at: datetime) -> int:
-    links = list(share_links_open(project).filter(created_at__lte=at))
-    Invitation.objects.filter(pk__in=[link.pk for link in links]).update(revoked_at=at)
-    for link in links:
+@transaction.atomic
+def invitations_revoke(
+    invitations: QuerySet[Invitation],
+    *,
+    by: User | None,
+    because: str = "",
+    at: datetime | None = None,
+) -> int:
+    """Revoke the invitations not revoked yet: their links stop working at once. The one
+    writer of an invitation's ``revoked_at``; each revocation goes in the trail, with ``by``
+    as its actor and ``because`` when the revocation follows from something else (a
+    member's removal, a new invitation to the same address). Returns how many it revoked.
+    """
+    at = at or timezone.now()
+    revoking = list(invitations.filter(revoked_at=None).select_for_update())
+    Invitation.objects.filter(pk__in=[each.pk for each in revoking]).update(revoked_at=at)
+    for invitation in revoking:
+        invitation.revoked_at = at
         audit_record(
             action=Action.INVITATION_REVOKED,
             actor=by,
-            project=project,
-            target=("invitation", link.pk, "link"),
-            details={"role": link.role, "because": "member removed"},
+            project=invitation.project,
+            target=("invitation", invitation.pk, invitation.email or "link"),
+            details={"role": invitation.role} | ({"because": because} if because else {}),
         )
-    return len(links)
+    return len(revoking)
 
 
 def _lock_memberships(project: Project) -> None:

@@ -14,6 +14,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from labeler.audit.models import Action, AuditEntry
 from labeler.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from labeler.projects import accounts, addresses, selectors, services
 from labeler.projects.invitations import (
@@ -311,11 +312,15 @@ def test_inviting_a_member_s_address_is_a_conflict(project, lead, annotator):
 
 
 def test_inviting_an_address_again_replaces_the_pending_invitation(project, lead):
-    _, first_token = make_link(project, lead, email="nora@example.org")
+    """The earlier invitation is revoked, in the trail as the new one's reason."""
+    first, first_token = make_link(project, lead, email="nora@example.org")
     second, _ = make_link(project, lead, email="nora@example.org")
     assert list(selectors.project_invitations_live(project)) == [second]
     with pytest.raises(InvitationUnusable):
         invitation_find(first_token)
+    [revoked] = AuditEntry.objects.filter(action=Action.INVITATION_REVOKED)
+    assert (revoked.actor_id, revoked.target_id) == (lead.pk, str(first.pk))
+    assert revoked.details == {"role": first.role, "because": "invited again"}
 
 
 def test_a_weak_password_or_taken_username_keeps_nothing(project, lead, annotator):
