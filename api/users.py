@@ -16,7 +16,7 @@ from rest_framework.validators import UniqueValidator
 
 from api.inputs import StrictInput
 from api.parsers import JSONParser
-from labeler.projects import accounts
+from labeler.projects import accounts, addresses
 from labeler.projects.models import AddressConfirmed
 from labeler.site_address import site_url
 
@@ -75,6 +75,22 @@ class UserSerializer(StrictInput, serializers.ModelSerializer):
         return accounts.account_create_with_password(**validated_data)
 
 
+class MeSerializer(UserSerializer):
+    """The caller's own account, with whether its address is confirmed."""
+
+    email_confirmed = serializers.SerializerMethodField(
+        help_text="Whether the address is confirmed (by its owner's link, single sign-on or an "
+        "admin): imports match people by confirmed addresses only. "
+        "`POST me/send-confirmation/` e-mails the link."
+    )
+
+    class Meta(UserSerializer.Meta):
+        fields = [*UserSerializer.Meta.fields, "email_confirmed"]
+
+    def get_email_confirmed(self, user: Any) -> bool:
+        return addresses.email_verified(user)
+
+
 class InviteSerializer(StrictInput, serializers.Serializer):
     """An account to create without a password, and the address its invitation goes to."""
 
@@ -110,9 +126,23 @@ class UserViewSet(
     filterset_fields = ["username", "is_staff", "is_active"]
     lookup_value_regex = r"\d{1,18}"
 
+    @extend_schema(responses={200: MeSerializer})
     @action(detail=False, methods=["get"], permission_classes=[permissions.IsAuthenticated])
     def me(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        return Response(self.get_serializer(request.user).data)
+        return Response(MeSerializer(request.user, context=self.get_serializer_context()).data)
+
+    @extend_schema(request=None, responses={202: LinkSentSerializer})
+    @action(
+        detail=False,
+        methods=["post"],
+        url_path="me/send-confirmation",
+        permission_classes=[permissions.IsAuthenticated],
+    )
+    def send_confirmation(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """E-mail the caller's own address a link that confirms it, as the address page
+        does (400 when the account has no address)."""
+        sent = addresses.email_verify_send(user=request.user, base_url=site_url())  # type: ignore[arg-type]
+        return Response({"sent_to": sent.email}, status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(request=InviteSerializer, responses={201: UserSerializer})
     @action(detail=False, methods=["post"], parser_classes=[JSONParser])

@@ -254,6 +254,7 @@ RULES: dict[str, Rule] = {
     # Staff only, checked before the method is looked at.
     "api:user-list": Rule({"get": admins(), "post": admins()}, other=admins(405)),
     "api:user-me": read(everyone()),
+    "api:user-send-confirmation": write(everyone()),
     "api:user-detail": read(admins(), ids={"pk": "annotator"}, other=admins(405)),
     "api:user-invite": write(admins(), other=admins(405)),
     **{

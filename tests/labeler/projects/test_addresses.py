@@ -18,6 +18,7 @@ from labeler.imports.planning.people import EMAIL, people_match
 from labeler.imports.reading.records import Person
 from labeler.projects.invitations import invitation_create
 from labeler.projects.models import Membership, Role
+from tests.conftest import client_for
 from tests.factories import ProjectFactory, UserFactory, add_member
 
 pytestmark = pytest.mark.django_db
@@ -139,6 +140,27 @@ def test_a_person_asks_for_a_new_confirmation_link():
     client.post(reverse("email-address"))
     client.post(CONFIRM.search(mail.outbox[0].body).group(1))
     assert "is confirmed as yours" in client.get(reverse("email-address")).content.decode()
+
+
+def test_a_rest_client_reads_whether_its_address_is_confirmed_and_asks_for_a_link():
+    """`users/me/` says whether the caller's address is confirmed; `me/send-confirmation/`
+    mails the same link as the address page (400 naming the field without an address)."""
+    user = UserFactory(username="zoe", email="zoe@example.org")
+    api = client_for(user)
+    assert api.get("/api/v1/users/me/").json()["email_confirmed"] is False
+    mail.outbox.clear()
+    sent = api.post("/api/v1/users/me/send-confirmation/")
+    assert (sent.status_code, sent.json()) == (202, {"sent_to": "zoe@example.org"})
+    [message] = mail.outbox
+    assert message.to == ["zoe@example.org"]
+    browser = Client()
+    browser.force_login(user)
+    browser.post(CONFIRM.search(message.body).group(1))
+    assert api.get("/api/v1/users/me/").json()["email_confirmed"] is True
+    nobody = client_for(UserFactory(username="ned", email=""))
+    refused = nobody.post("/api/v1/users/me/send-confirmation/")
+    assert refused.status_code == 400 and "no e-mail address" in refused.content.decode()
+    assert len(mail.outbox) == 1
 
 
 def test_a_link_for_an_address_the_account_no_longer_has_confirms_nothing():
