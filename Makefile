@@ -123,10 +123,10 @@ $(LABEL_STUDIO_VENV)/.installed:
 
 # Its database, migrated once: a first start spends 40 s on Label Studio's migrations,
 # a start from a copy of this folder 4 s (tests/label_studio/conftest.py copies it).
-LABEL_STUDIO_DATA ?= $(LABEL_STUDIO_VENV)/migrated-data
+LABEL_STUDIO_MIGRATED = $(LABEL_STUDIO_VENV)/migrated-data
 $(LABEL_STUDIO_VENV)/.migrated: $(LABEL_STUDIO_VENV)/.installed
-	rm -rf $(LABEL_STUDIO_DATA)
-	env -i PATH="$$PATH" HOME="$$HOME" LABEL_STUDIO_BASE_DATA_DIR="$(abspath $(LABEL_STUDIO_DATA))" \
+	rm -rf $(LABEL_STUDIO_MIGRATED)
+	env -i PATH="$$PATH" HOME="$$HOME" LABEL_STUDIO_BASE_DATA_DIR="$(abspath $(LABEL_STUDIO_MIGRATED))" \
 		LATEST_VERSION_CHECK=false COLLECT_ANALYTICS=false SENTRY_DSN= FRONTEND_SENTRY_DSN= \
 		$(LABEL_STUDIO_VENV)/bin/label-studio init --quiet >/dev/null
 	touch $@
@@ -135,7 +135,7 @@ label-studio-venv: $(LABEL_STUDIO_VENV)/.migrated
 
 test-label-studio: setup $(LABEL_STUDIO_VENV)/.migrated
 	LABELER_LABEL_STUDIO=$(LABEL_STUDIO_VENV)/bin/label-studio \
-	LABELER_LABEL_STUDIO_DATA=$(LABEL_STUDIO_DATA) \
+	LABELER_LABEL_STUDIO_DATA=$(LABEL_STUDIO_MIGRATED) \
 		$(BIN)/pytest -m label_studio tests/label_studio $(PYTEST_ARGS)
 
 ## The API fuzzed wider than `make test` does (a fixed seed there): more requests and a new

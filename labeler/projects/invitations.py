@@ -30,7 +30,7 @@ from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import timezone
 
@@ -120,7 +120,6 @@ def invitation_create(
                 "An invitation by e-mail is used once; max_uses is for links.", field="max_uses"
             )
         _not_member_check(project, email)
-        services.invitations_revoke(_pending_to(project, email), by=by, because="invited again")
     else:
         max_uses = _max_uses_check(max_uses)
     token = secrets.token_urlsafe(TOKEN_BYTES)
@@ -136,6 +135,16 @@ def invitation_create(
     link = base_url.rstrip("/") + reverse("join", kwargs={"token": token})
     if email:
         _mail(invitation, link=link, by=by)
+        # The earlier ones still usable go once the new one is sent: revoked after the mail,
+        # not before, since the trail's lock is held from the first entry to the commit.
+        earlier = _pending_to(project, email).exclude(pk=invitation.pk)
+        services.invitations_revoke(
+            earlier.filter(Q(max_uses=None) | Q(uses__lt=F("max_uses"))).filter(
+                expires_at__gt=timezone.now()
+            ),
+            by=by,
+            because="invited again",
+        )
     audit_record(
         action=Action.INVITATION_CREATED,
         actor=by,

@@ -398,7 +398,11 @@ def invitations_revoke(
     member's removal, a new invitation to the same address). Returns how many it revoked.
     """
     at = at or timezone.now()
-    revoking = list(invitations.filter(revoked_at=None).select_for_update())
+    revoking = list(
+        invitations.filter(revoked_at=None)
+        .select_related("project")
+        .select_for_update(of=("self",))
+    )
     Invitation.objects.filter(pk__in=[each.pk for each in revoking]).update(revoked_at=at)
     for invitation in revoking:
         invitation.revoked_at = at

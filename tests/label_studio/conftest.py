@@ -63,8 +63,10 @@ def label_studio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabelStud
     root = tmp_path_factory.mktemp("label-studio")
     files = root / "files"
     files.mkdir()
-    migrated = Path(os.environ.get(MIGRATED_DATA) or root / "none")
-    if (migrated / "label_studio.sqlite3").is_file():
+    migrated = os.environ.get(MIGRATED_DATA)
+    if migrated:
+        if not (Path(migrated) / "label_studio.sqlite3").is_file():
+            pytest.fail(f"{MIGRATED_DATA}={migrated} holds no label_studio.sqlite3")
         shutil.copytree(migrated, root / "data")
     port = free_port()
     url = f"http://127.0.0.1:{port}"

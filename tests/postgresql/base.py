@@ -25,14 +25,24 @@ KEPT = frozenset({"django_content_type", "auth_permission"})
 
 class DatabaseOperations(operations.DatabaseOperations):
     def sql_flush(self, style, tables, *, reset_sequences=False, allow_cascade=False):
-        if not tables or reset_sequences or not self.connection.is_superuser():
+        # Inside a transaction of the caller's, SET LOCAL would outlast the flush.
+        if (
+            not tables
+            or reset_sequences
+            or self.connection.in_atomic_block
+            or not self.connection.is_superuser()
+        ):
             return super().sql_flush(
                 style, tables, reset_sequences=reset_sequences, allow_cascade=allow_cascade
             )
-        # execute_sql_flush runs these in one transaction: SET LOCAL ends with it.
+        deleted = [self.quote_name(table) for table in tables if table not in KEPT]
+        # execute_sql_flush runs these in one transaction: SET LOCAL ends with it. The lock
+        # waits, as TRUNCATE's does, for a live server's transaction still writing, and keeps
+        # any new write out until the rows are gone.
         return [
             "SET LOCAL session_replication_role = replica",
-            *(f"DELETE FROM {self.quote_name(table)}" for table in tables if table not in KEPT),
+            f"LOCK TABLE {', '.join(deleted)} IN SHARE ROW EXCLUSIVE MODE",
+            *(f"DELETE FROM {table}" for table in deleted),
         ]
 
 

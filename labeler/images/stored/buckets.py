@@ -93,13 +93,14 @@ def endpoint_label(config: S3Config | None = None) -> str:
 @functools.lru_cache(maxsize=8)
 def _client(config: S3Config, *, for_browser: bool) -> Any:
     """A client (thread-safe, so kept): the browser's one signs for the public endpoint."""
-    if not HAS_BOTO3:
+    try:
+        import boto3
+        import botocore.config
+    except ImportError as exc:  # no s3 extra, or one whose botocore is missing or broken
         raise BucketUnavailable(
             "Reading S3 buckets needs boto3: install the server with the s3 extra "
             "(pip install '.[s3]')."
-        )
-    import boto3
-    import botocore.config
+        ) from exc
 
     endpoint = (config.public_endpoint_url if for_browser else "") or config.endpoint_url
     options = botocore.config.Config(

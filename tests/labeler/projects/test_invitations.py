@@ -312,9 +312,14 @@ def test_inviting_a_member_s_address_is_a_conflict(project, lead, annotator):
 
 
 def test_inviting_an_address_again_replaces_the_pending_invitation(project, lead):
-    """The earlier invitation is revoked, in the trail as the new one's reason."""
+    """The earlier invitation is revoked, in the trail as the new one's reason; one that
+    had expired already is left as it was, not revoked again in the trail."""
+    expired, _ = make_link(project, lead, email="nora@example.org")
+    Invitation.objects.filter(pk=expired.pk).update(expires_at=timezone.now())
     first, first_token = make_link(project, lead, email="nora@example.org")
     second, _ = make_link(project, lead, email="nora@example.org")
+    expired.refresh_from_db()
+    assert expired.revoked_at is None
     assert list(selectors.project_invitations_live(project)) == [second]
     with pytest.raises(InvitationUnusable):
         invitation_find(first_token)
