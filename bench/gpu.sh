@@ -8,7 +8,7 @@
 # GPU_SKIP names steps to leave out ("photo_models prelabel"), for a run that checks the
 # tests on CUDA without timing the figures again.
 # Each step has its own time limit, so one that hangs costs only its share; the whole
-# run stops starting steps after GPU_BUDGET seconds (280).
+# run stops starting steps after GPU_BUDGET seconds (540, within one device call's 600).
 set -u
 out=${1:-${OUT:-var/gpu}}
 mkdir -p "$out"
@@ -21,7 +21,7 @@ fi
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
 export LABELER_TORCH_THREADS=${LABELER_TORCH_THREADS:-4}
 status=0
-budget=${GPU_BUDGET:-280}  # seconds for the whole run: a step that may not fit is skipped
+budget=${GPU_BUDGET:-540}  # seconds for the whole run: a step that may not fit is skipped
 step() {  # step NAME SECONDS COMMAND...: the command's output in OUT/NAME.txt
     local name=$1 seconds=$2
     shift 2
@@ -47,16 +47,16 @@ step() {  # step NAME SECONDS COMMAND...: the command's output in OUT/NAME.txt
 cat "$out/device.txt"
 # Every test that is skipped without CUDA first, then the figures, then the rest of the
 # model code's tests on CUDA.
-step tests_cuda 60 "$python" -m pytest -q -p no:cacheprovider tests/worker/ml -k cuda \
+step tests_cuda 120 "$python" -m pytest -q -p no:cacheprovider tests/worker/ml -k cuda \
     -o addopts="-ra --tb=short"
 # The worker's jobs through the database on CUDA: trainings with their held-out test
 # images scored and compared, pre-labelling, the label check's folds.
-step tests_worker 180 "$python" -m pytest -q -p no:cacheprovider tests/worker \
+step tests_worker 240 "$python" -m pytest -q -p no:cacheprovider tests/worker \
     --ignore=tests/worker/ml -o addopts="-ra --tb=short"
 step photo_models 150 "$python" bench/photo_models.py --device cuda
-step prelabel 100 "$python" bench/prelabel.py --device cuda --processes 1 --images 2048 \
+step prelabel 180 "$python" bench/prelabel.py --device cuda --processes 1 --images 2048 \
     --models small-cnn resnet18 --sizes 640x480
 step training 60 "$python" bench/training.py --device cuda
-step tests_worker_ml 120 "$python" -m pytest -q -p no:cacheprovider tests/worker/ml \
+step tests_worker_ml 180 "$python" -m pytest -q -p no:cacheprovider tests/worker/ml \
     -o addopts="-ra --tb=short"
 exit $status

@@ -42,6 +42,7 @@ import os
 import shutil
 import sys
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -109,10 +110,18 @@ def main(argv: list[str] | None = None) -> int:
                         settings.LABELER_PRELABEL_CHUNK, max(1, count // (2 * options.processes))
                     )
                     bench = Bench(model, IMAGE_SIZES[model], source, files, count, chunk)
+                    started = time.perf_counter()
                     try:
                         rows.extend(measure(bench, repeat, options.batch_size, workers))
                     finally:
                         bench.drop()
+                    # Progress, so that a run cut short by a time limit says how far it got.
+                    print(
+                        f"measured {model} on {source} photos in "
+                        f"{time.perf_counter() - started:.0f} s",
+                        file=sys.stderr,
+                        flush=True,
+                    )
         finally:
             if workers is not None:
                 workers.close()

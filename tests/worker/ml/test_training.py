@@ -295,6 +295,7 @@ def test_frozen_batch_norm_keeps_the_pretrained_statistics(monkeypatch, tmp_path
     assert not torch.equal(after["conv1.weight"], pretrained.state_dict()["conv1.weight"])
 
 
+@pytest.mark.slow  # 20 s on an H100, most of it cuDNN choosing its kernels
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 def test_a_backbone_trains_on_cuda_channels_last_in_mixed_precision():
     """The CUDA path: channels-last weights, float16 autocast with a gradient scaler, the
