@@ -40,6 +40,42 @@ def pytest_configure(config: pytest.Config) -> None:
         os.sched_setaffinity(0, {allowed[int(worker[2:]) % len(allowed)]})
 
 
+# The embedded pass (``-m embedded``) reads only the modules that mark a test embedded: the
+# others would be imported and their tests built (the schema fuzz's alone takes seconds)
+# only to be deselected. A mark is found by its text, so the full pass checks that no test
+# is marked any other way (a mark added by a hook or a shared variable would be missed).
+EMBEDDED = "embedded"
+EMBEDDED_TEXT = "mark.embedded"
+
+
+def _marks_embedded(path) -> bool:
+    return EMBEDDED_TEXT in path.read_text(encoding="utf-8")
+
+
+def pytest_ignore_collect(collection_path, config: pytest.Config) -> bool | None:
+    if config.getoption("markexpr", "") != EMBEDDED:
+        return None
+    name = collection_path.name
+    if collection_path.suffix == ".py" and name.startswith("test_") and collection_path.is_file():
+        return not _marks_embedded(collection_path) or None
+    return None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    unseen = sorted(
+        {
+            item.nodeid.split("::")[0]
+            for item in items
+            if item.get_closest_marker(EMBEDDED) and not _marks_embedded(item.path)
+        }
+    )
+    if unseen:
+        raise pytest.UsageError(
+            f"tests marked {EMBEDDED} in a module whose text does not say {EMBEDDED_TEXT}, "
+            f"which the embedded pass would not read: {', '.join(unseen)}"
+        )
+
+
 @pytest.fixture(autouse=True)
 def empty_cache():
     """Cached reports of one test never answer another's."""

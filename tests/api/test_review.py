@@ -274,3 +274,20 @@ def test_the_schema_documents_the_endpoints():
     assert "delete" in paths["/api/v1/projects/{project_pk}/decisions/{image_id}/"]
     assert "get" in paths["/api/v1/projects/{project_pk}/review/{image_id}/"]
     assert set(schema["components"]["schemas"]["ReviewItem"]["properties"]) == ITEM_FIELDS
+
+
+@pytest.mark.embedded
+@pytest.mark.parametrize(
+    ("image", "message"),
+    [
+        (2**63, f"No row has an id above {2**63 - 1}."),
+        (2**70, f"No row has an id above {2**63 - 1}."),
+        (-(2**70), "Ids start at 1."),
+    ],
+)
+def test_a_reviewers_decision_on_an_id_beyond_64_bits_is_refused(reviewer, urls, image, message):
+    """A reviewer's decision looked the id up before any check: OverflowError on SQLite
+    (found by the schema fuzz)."""
+    response = decide(reviewer, urls, image=image, labels=["cat"])
+    assert response.status_code == 400, response.content
+    assert response.json()["errors"] == {"image": [message]}

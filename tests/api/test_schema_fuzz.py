@@ -36,7 +36,7 @@ from labeler.predictions.comparison import paired_comparison
 from labeler.predictions.models import ModelVersion, TrainingRun
 from labeler.predictions.scorecard import scorecard
 from labeler.projects.invitations import invitation_create
-from labeler.projects.models import Project, Role
+from labeler.projects.models import Role
 from tests.factories import (
     ModelVersionFactory,
     ProjectFactory,
@@ -369,30 +369,6 @@ def test_an_import_option_sent_empty_is_refused_not_taken_as_its_default(
     assert response.status_code == 400, response.content
     assert response.json()["errors"] == {field: [message]}
     assert Image.objects.count() == before
-
-
-@pytest.mark.embedded
-@pytest.mark.parametrize(
-    ("image", "message"),
-    [
-        (2**63, f"No row has an id above {2**63 - 1}."),
-        (2**70, f"No row has an id above {2**63 - 1}."),
-        (-(2**70), "Ids start at 1."),
-    ],
-)
-def test_a_reviewers_decision_on_an_id_beyond_64_bits_is_refused(world, client, image, message):
-    """A reviewer's decision looked the id up before any check: OverflowError on SQLite."""
-    reviewer = UserFactory(username="fuzz-reviewer")
-    add_member(Project.objects.get(pk=world["ids"]["project_pk"]), reviewer, Role.REVIEWER)
-    token, _ = Token.objects.get_or_create(user=reviewer)
-    response = client.post(
-        f"/api/v1/projects/{world['ids']['project_pk']}/decisions/",
-        {"image": image, "labels": ["cat"]},
-        content_type="application/json",
-        headers={"authorization": f"Token {token.key}"},
-    )
-    assert response.status_code == 400, response.content
-    assert response.json()["errors"] == {"image": [message]}
 
 
 def test_a_user_whose_name_is_a_number_is_refused(world, client):
