@@ -281,11 +281,27 @@ def _time(query: Any, name: str) -> Any:
 
 class PredictTokenSerializer(serializers.ModelSerializer):
     created_by = serializers.CharField(source="created_by.username", allow_null=True)
+    ended = serializers.SerializerMethodField(
+        help_text="Why the token no longer works (revoked, or its issuer no longer leads the "
+        'project), or "" while it does.'
+    )
 
     class Meta:
         model = PredictToken
-        fields = ["id", "name", "prefix", "created_by", "created_at", "last_used_at", "revoked_at"]
+        fields = [
+            "id",
+            "name",
+            "prefix",
+            "created_by",
+            "created_at",
+            "last_used_at",
+            "revoked_at",
+            "ended",
+        ]
         read_only_fields = fields
+
+    def get_ended(self, token: PredictToken) -> str:
+        return tokens.predict_token_ended(token)
 
 
 class PredictTokenCreateSerializer(serializers.Serializer):

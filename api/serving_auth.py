@@ -17,7 +17,7 @@ from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.request import Request
 
 from labeler.serving.models import PredictToken
-from labeler.serving.tokens import predict_token_authenticate
+from labeler.serving.tokens import TokenEnded, predict_token_authenticate
 
 KEYWORD = b"bearer"
 
@@ -31,7 +31,10 @@ class PredictTokenAuthentication(BaseAuthentication):
             return None
         if len(parts) != 2:
             raise AuthenticationFailed("Send the token as 'Authorization: Bearer <token>'.")
-        token = predict_token_authenticate(key=parts[1].decode("latin-1"))
+        try:
+            token = predict_token_authenticate(key=parts[1].decode("latin-1"))
+        except TokenEnded as ended:
+            raise AuthenticationFailed(f"{ended} Issue a new token.") from ended
         if token is None:
             raise AuthenticationFailed("Unknown or revoked prediction token.")
         return AnonymousUser(), token

@@ -112,9 +112,10 @@ def _images(side: int) -> list[bytes]:
 
 def _project(options: argparse.Namespace) -> tuple[int, str, Path]:
     from django.conf import settings
+    from django.contrib.auth.models import User
 
     from labeler.predictions.models import ModelVersion
-    from labeler.projects.models import Label, Project
+    from labeler.projects.models import Label, Membership, Project, Role
     from labeler.serving.tokens import predict_token_issue
     from worker.ml import weights
     from worker.ml.architectures import build, normalisation_for
@@ -135,7 +136,11 @@ def _project(options: argparse.Namespace) -> tuple[int, str, Path]:
         project=project, version=1, is_current=True, weights="bench.pt", weights_sha256=sha256,
         architecture=options.architecture,
     )  # fmt: skip
-    return project.pk, predict_token_issue(project=project, name="bench", created_by=None).key, path
+    # A token lives while its issuer leads the project (labeler.serving.tokens).
+    lead = User.objects.create_user(username="bench-lead")
+    Membership.objects.create(project=project, user=lead, role=Role.LEAD)
+    key = predict_token_issue(project=project, name="bench", created_by=lead).key
+    return project.pk, key, path
 
 
 def _bare(path: Path, images: list[bytes]) -> Any:

@@ -45,7 +45,8 @@ def served_predictions(
 def predict_tokens(*, project: Project) -> QuerySet[PredictToken]:
     """The project's prediction tokens, the live ones first, newest first."""
     live_first = F("revoked_at").asc(nulls_first=True)
-    return PredictToken.objects.filter(project=project).order_by(live_first, "-id")
+    found = PredictToken.objects.filter(project=project).select_related("project", "created_by")
+    return found.order_by(live_first, "-id")
 
 
 def prediction_job_get(*, project: Project, job_id: int) -> PredictionJob:

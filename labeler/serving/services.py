@@ -24,6 +24,7 @@ from labeler.predictions.models import ModelVersion
 from labeler.projects.models import Label, Project
 from labeler.serving.answers import prediction_answer
 from labeler.serving.models import JobStatus, PredictionJob, ServedPrediction
+from labeler.serving.tokens import predict_token_ended
 from labeler.task_names import Task
 
 logger = logging.getLogger(__name__)
@@ -191,11 +192,25 @@ def prediction_job_create(
 
 
 def prediction_job_start(*, job_id: int) -> PredictionJob | None:
-    """Mark a queued job running and return it; None if it is gone or not queued."""
+    """Mark a queued job running and return it; None if it is gone or not queued, or if
+    the token that asked for it no longer works (revoked while the job waited, or its
+    issuer gone): such a job fails unrun, saying why, and nothing is served for it."""
     claimed = PredictionJob.objects.filter(pk=job_id, status=JobStatus.QUEUED).update(
         status=JobStatus.RUNNING
     )
-    return PredictionJob.objects.filter(pk=job_id).first() if claimed else None
+    if not claimed:
+        return None
+    job = (
+        PredictionJob.objects.select_related("token__project", "token__created_by")
+        .filter(pk=job_id)
+        .first()
+    )
+    if job is not None and job.token is not None:
+        ended = predict_token_ended(job.token)
+        if ended:
+            prediction_job_fail(job=job, message=f"Not run: its prediction token ended. {ended}")
+            return None
+    return job
 
 
 def prediction_job_finish(

@@ -4,6 +4,13 @@ A key is ``lbp_`` and 32 random bytes (URL-safe base64); it is returned once, by
 ``predict_token_issue``, and only its sha256 is stored. The API recognises it only on the
 prediction routes (``api/serving_auth.py``), so a key that leaks can classify images of
 its project and do nothing else; revoking it ends even that.
+
+A token also ends when the person who issued it no longer manages the project (removed,
+no longer a lead, deactivated, their account deleted): its key was shown to them, and a
+person who has left keeps no way in. That is decided where the token is used
+(``predict_token_ended``), by the projects' own rule of who manages a project, so every
+way of leaving ends it, and it lives again if they come back as a lead. A deployment's
+token is best issued from an account that stays.
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ from labeler.audit.models import Action
 from labeler.audit.services import audit_record
 from labeler.errors import NotFound, ValidationFailed
 from labeler.projects.models import Project
+from labeler.projects.selectors import can_manage, project_role
 from labeler.serving.models import PredictToken
 
 KEY_PREFIX = "lbp_"
@@ -86,17 +94,46 @@ def predict_token_revoke(*, project: Project, token_id: int) -> PredictToken:
     return token
 
 
+class TokenEnded(Exception):
+    """A token that is not revoked but no longer works: why (``predict_token_ended``)."""
+
+
+ISSUER_GONE = "The account that issued this token no longer exists."
+ISSUER_INACTIVE = "The account that issued this token is deactivated."
+ISSUER_NOT_LEAD = "The person who issued this token no longer leads the project."
+
+
+def predict_token_ended(token: PredictToken) -> str:
+    """Why the token no longer works, or "" while it does: revoked, or its issuer no
+    longer manages its project (the projects' rule, read now)."""
+    if token.revoked_at is not None:
+        return "Revoked."
+    issuer = token.created_by
+    if issuer is None:
+        return ISSUER_GONE
+    if not issuer.is_active:
+        return ISSUER_INACTIVE
+    role = project_role(user=issuer, project=token.project, fresh=True)
+    if not can_manage(user=issuer, project=token.project, role=role):
+        return ISSUER_NOT_LEAD
+    return ""
+
+
 def predict_token_authenticate(*, key: str) -> PredictToken | None:
-    """The live token with this key (its last use noted), or None: unknown or revoked."""
+    """The live token with this key (its last use noted), or None: unknown or revoked.
+    Raises TokenEnded, with why, for a token whose issuer no longer manages the project."""
     if not key.startswith(KEY_PREFIX):
         return None
     token = (
-        PredictToken.objects.select_related("project")
+        PredictToken.objects.select_related("project", "created_by")
         .filter(key_sha256=key_sha256(key), revoked_at__isnull=True)
         .first()
     )
     if token is None:
         return None
+    ended = predict_token_ended(token)
+    if ended:
+        raise TokenEnded(ended)
     now = timezone.now()
     if token.last_used_at is None or now - token.last_used_at >= LAST_USED_EVERY:
         PredictToken.objects.filter(pk=token.pk).update(last_used_at=now)

@@ -16,10 +16,12 @@ import numpy as np
 import pytest
 
 from labeler import resident
-from labeler.projects.models import Role
+from labeler.projects.models import Membership, Role
+from labeler.projects.services import membership_remove
 from labeler.serving import services
-from tests.browser.conftest import login
-from tests.factories import ProjectFactory, add_member, image_bytes
+from labeler.serving.tokens import predict_token_issue
+from tests.browser.conftest import login, save_screenshot
+from tests.factories import ProjectFactory, UserFactory, add_member, image_bytes
 from tests.serving_model import served_version
 
 expect = pytest.importorskip("playwright.sync_api").expect
@@ -172,3 +174,20 @@ def test_a_token_needs_a_name_and_its_name_stays_text(live_server, page, lead):
     expect(page.locator("#new-token-name")).to_have_text(hostile)
     expect(page.locator("#tokens-table .token-name")).to_have_text(hostile)
     expect(page.locator("#tokens img")).to_have_count(0)
+
+
+def test_a_token_whose_issuer_left_says_why_it_no_longer_works(live_server, page, lead):
+    project = ProjectFactory(name="Conveyor belt", labels=["red"])
+    add_member(project, lead, Role.LEAD)
+    issuer = UserFactory(username="left-lead")
+    add_member(project, issuer, Role.LEAD)
+    predict_token_issue(project=project, name="Camera line 9", created_by=issuer)
+    membership_remove(membership=Membership.objects.get(project=project, user=issuer))
+    login(page, live_server, lead.username)
+    page.goto(f"{live_server.url}/projects/{project.pk}/prediction-api/")
+    row = page.locator("#tokens-table tr.live")
+    expect(row.locator(".token-ended")).to_contain_text(
+        "The person who issued this token no longer leads the project."
+    )
+    expect(row.get_by_role("button", name="Revoke Camera line 9")).to_be_visible()
+    save_screenshot(page, "prediction-api-token-ended")

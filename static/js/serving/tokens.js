@@ -21,8 +21,10 @@ function tokenRow(token, onRevoke) {
   if (revoked) {
     status = el("span", { class: "pill pill-muted" }, "Revoked ", timeTag(token.revoked_at));
   } else {
-    status = el("button", { type: "button", class: "danger revoke", "aria-label": `Revoke ${token.name}` }, "Revoke");
-    status.addEventListener("click", () => onRevoke(token, status));
+    const revoke = el("button", { type: "button", class: "danger revoke", "aria-label": `Revoke ${token.name}` }, "Revoke");
+    revoke.addEventListener("click", () => onRevoke(token, revoke));
+    // Not revoked, yet refused: its issuer no longer leads the project.
+    status = token.ended ? el("span", { class: "token-ended" }, el("span", { class: "pill pill-muted", text: token.ended }), " ", revoke) : revoke;
   }
   return el(
     "tr",
