@@ -86,8 +86,7 @@ def token_hash(token: str) -> str:
 
 def may_invite(*, user: User, project: Project) -> bool:
     """Leads of the project and admins invite people into it."""
-    role = selectors.project_role(user=user, project=project, fresh=True)
-    return selectors.can_manage(user=user, project=project, role=role)
+    return selectors.manages_now(user=user, project=project)
 
 
 @transaction.atomic

@@ -109,6 +109,16 @@ def can_manage(*, user: AnyUser, project: Project, role: str | None) -> bool:
     return is_admin(user) or role == Role.LEAD
 
 
+def manages_now(*, user: AnyUser, project: Project) -> bool:
+    """Whether the user manages the project at this moment (an admin, or one of its
+    leads, read again rather than taken from what came with the project): what a
+    credential a person made keeps needing (an invitation, a prediction token)."""
+    if is_admin(user):
+        return True
+    role = project_role(user=user, project=project, fresh=True)
+    return can_manage(user=user, project=project, role=role)
+
+
 def can_see_all_annotations(*, user: AnyUser, role: str | None) -> bool:
     """Leads, reviewers and admins see every annotator's labels; annotators only their own."""
     return is_admin(user) or role in (Role.LEAD, Role.REVIEWER)

@@ -22,6 +22,7 @@ from django.utils import timezone
 from labeler import jobs
 from labeler.predictions.models import ModelVersion
 from labeler.projects.models import Label, Project
+from labeler.projects.selectors import manages_now
 from labeler.serving.answers import prediction_answer
 from labeler.serving.models import JobStatus, PredictionJob, ServedPrediction
 from labeler.serving.tokens import predict_token_ended
@@ -201,15 +202,26 @@ def prediction_job_start(*, job_id: int) -> PredictionJob | None:
     if not claimed:
         return None
     job = (
-        PredictionJob.objects.select_related("token__project", "token__created_by")
+        PredictionJob.objects.select_related(
+            "project", "caller", "token__project", "token__created_by"
+        )
         .filter(pk=job_id)
         .first()
     )
-    if job is not None and job.token is not None:
+    if job is None:
+        return None
+    if job.token is not None:
         ended = predict_token_ended(job.token)
         if ended:
             prediction_job_fail(job=job, message=f"Not run: its prediction token ended. {ended}")
             return None
+    elif job.caller is not None and not (
+        job.caller.is_active and manages_now(user=job.caller, project=job.project)
+    ):
+        prediction_job_fail(
+            job=job, message="Not run: whoever asked for it no longer manages the project."
+        )
+        return None
     return job
 
 

@@ -29,7 +29,7 @@ from labeler.audit.models import Action
 from labeler.audit.services import audit_record
 from labeler.errors import NotFound, ValidationFailed
 from labeler.projects.models import Project
-from labeler.projects.selectors import can_manage, project_role
+from labeler.projects.selectors import manages_now
 from labeler.serving.models import PredictToken
 
 KEY_PREFIX = "lbp_"
@@ -100,7 +100,7 @@ class TokenEnded(Exception):
 
 ISSUER_GONE = "The account that issued this token no longer exists."
 ISSUER_INACTIVE = "The account that issued this token is deactivated."
-ISSUER_NOT_LEAD = "The person who issued this token no longer leads the project."
+ISSUER_NOT_LEAD = "The person who issued this token no longer manages the project."
 
 
 def predict_token_ended(token: PredictToken) -> str:
@@ -113,10 +113,7 @@ def predict_token_ended(token: PredictToken) -> str:
         return ISSUER_GONE
     if not issuer.is_active:
         return ISSUER_INACTIVE
-    role = project_role(user=issuer, project=token.project, fresh=True)
-    if not can_manage(user=issuer, project=token.project, role=role):
-        return ISSUER_NOT_LEAD
-    return ""
+    return "" if manages_now(user=issuer, project=token.project) else ISSUER_NOT_LEAD
 
 
 def predict_token_authenticate(*, key: str) -> PredictToken | None:

@@ -146,3 +146,29 @@ def test_a_job_of_a_live_token_starts(issued):
     job = PredictionJob.objects.create(project=project, token=token, inputs=[])
     started = services_serving.prediction_job_start(job_id=job.pk)
     assert started is not None and started.status == JobStatus.RUNNING
+
+
+def test_an_admin_no_longer_one_has_their_token_end(lead, admin_user):
+    project = ProjectFactory(name="Colours", labels=["red"])
+    add_member(project, lead, Role.LEAD)
+    key = predict_token_issue(project=project, name="ops", created_by=admin_user).key
+    admin_user.is_staff = admin_user.is_superuser = False
+    admin_user.save(update_fields=["is_staff", "is_superuser"])
+    refused = predict(project, key)
+    assert refused.status_code == 401
+    assert refused.json()["detail"] == f"{ISSUER_NOT_LEAD} Issue a new token."
+
+
+def test_a_job_a_lead_asked_for_is_not_run_once_they_have_left(issued, lead):
+    """A lead's own request (their session or API token) that became a job: removed from
+    the project before it ran, the job fails unrun; another lead's job runs."""
+    project, issuer = issued[0], issued[1]
+    theirs = PredictionJob.objects.create(project=project, caller=issuer, inputs=[])
+    stayed = PredictionJob.objects.create(project=project, caller=lead, inputs=[])
+    removed_by_a_lead(project, issuer, lead, None)
+
+    assert services_serving.prediction_job_start(job_id=theirs.pk) is None
+    theirs.refresh_from_db()
+    assert theirs.status == JobStatus.FAILED
+    assert theirs.message == "Not run: whoever asked for it no longer manages the project."
+    assert services_serving.prediction_job_start(job_id=stayed.pk) is not None

@@ -187,7 +187,7 @@ def test_a_token_whose_issuer_left_says_why_it_no_longer_works(live_server, page
     page.goto(f"{live_server.url}/projects/{project.pk}/prediction-api/")
     row = page.locator("#tokens-table tr.live")
     expect(row.locator(".token-ended")).to_contain_text(
-        "The person who issued this token no longer leads the project."
+        "The person who issued this token no longer manages the project."
     )
     expect(row.get_by_role("button", name="Revoke Camera line 9")).to_be_visible()
     save_screenshot(page, "prediction-api-token-ended")
