@@ -23,15 +23,17 @@ import { createExplanation } from "./explanation.js";
 const { data, labels } = readPageData("review-data");
 const multi = data.project.multi_label;
 const REASONS = {
-  requested: { title: "Requested", plural: "requested images", text: "Someone asked for a review." },
-  tie: { title: "Tie", plural: "ties", text: "The annotators split evenly." },
+  requested: { title: "Requested", one: "requested image", plural: "requested images", text: "Someone asked for a review." },
+  tie: { title: "Tie", one: "tie", plural: "ties", text: "The annotators split evenly." },
   disagreement: {
     title: "Disagreement",
+    one: "disagreement",
     plural: "disagreements",
     text: "Not every annotator gave the same label.",
   },
   low_confidence: {
     title: "Low confidence",
+    one: "low-confidence image",
     plural: "low-confidence images",
     text: `The consensus is below the ${percent(data.project.review_threshold)} threshold.`,
   },
@@ -297,7 +299,8 @@ function renderCounts() {
   }
   const left = state.counts ? state.count : null;
   $("left-count").textContent = left === null ? "…" : String(left);
-  const what = state.reason ? REASONS[state.reason].plural : "images";
+  const reason = state.reason ? REASONS[state.reason] : { one: "image", plural: "images" };
+  const what = left === 1 ? reason.one : reason.plural;
   $("left-text").textContent = `${what} left to review`;
 }
 

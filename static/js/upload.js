@@ -213,7 +213,7 @@ function start() {
     } else if (totals.failed) {
       status.textContent = `Finished, but ${plural(totals.failed, "upload")} failed. Retry them below.`;
     } else {
-      status.textContent = `All ${plural(entries.length, "file")} processed.`;
+      status.textContent = entries.length === 1 ? "The file was processed." : `All ${plural(entries.length, "file")} processed.`;
     }
     summary.dataset.state = open ? "busy" : "done";
     $("summary-links").hidden = Boolean(open);

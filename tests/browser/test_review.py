@@ -81,6 +81,7 @@ def test_a_reviewer_resolves_ties_with_the_keyboard(live_server, page, screensho
     login(page, live_server, "rita")
     open_review(page, live_server, project)
     expect(page.locator("#left-count")).to_have_text("3")
+    expect(page.locator("#left-text")).to_have_text("images left to review")
     expect(page.locator("[data-count=tie]")).to_have_text("3")
     votes = page.locator("#votes li")
     expect(votes).to_have_count(2)
@@ -225,6 +226,7 @@ def test_filter_by_reason_and_the_model_suggestion(live_server, page, screenshot
 
     page.get_by_role("button", name="Ties").click()
     expect(page.locator("#left-count")).to_have_text("1")
+    expect(page.locator("#left-text")).to_have_text("tie left to review")
     expect(page.locator("#reason")).to_contain_text("Tie")
     page.get_by_role("button", name="Low confidence").click()
     expect(page.locator("#reason")).to_contain_text("Low confidence")

@@ -171,6 +171,32 @@ def test_headings_table_headers_and_buttons_are_in_sentence_case() -> None:
     assert not found, "sentence case, or add a name to PROPER:\n" + "\n".join(found)
 
 
+CRUMBS = re.compile(r'<div class="crumbs"[^>]*>(.*?)</div>', re.S)
+
+
+def _crumbs_lower_case(markup: str) -> list[str]:
+    """Each breadcrumb step a page writes (its literal words, not a project's name or an
+    id) starts with a capital, as the first one, "Projects", does."""
+    found = []
+    for match in CRUMBS.finditer(markup):
+        for step in re.split(r"\s/\s", match.group(1)):
+            for text in _segments(step):
+                if text[:1].islower():
+                    found.append(text)
+    return found
+
+
+def test_every_breadcrumb_step_starts_with_a_capital() -> None:
+    found = [
+        f"{_relative(path)}: {text!r}"
+        for path in TEMPLATES
+        for text in _crumbs_lower_case(path.read_text())
+    ]
+    assert not found, "breadcrumb steps start with a capital:\n" + "\n".join(found)
+    lower = '<div class="crumbs"><a>Projects</a> / {{ p.name }} / <span>models</span></div>'
+    assert _crumbs_lower_case(lower) == ["models"]
+
+
 def test_the_walk_finds_title_case_where_it_looks() -> None:
     markup = (
         '<h2 class="x">Export Labels</h2><th scope="col">Final label</th>'
