@@ -1,21 +1,28 @@
-"""Set up the test provider's data: ``python -m tests.oidc_provider.seed '<json>'``.
+"""Set up the test provider's data: ``POST /test-seed/`` on the provider, a JSON body.
 
 The JSON holds ``client`` ({"client_id", "client_secret", "redirect_uri"}) and ``users``
 ([{"username", "password", "email", "first_name", "last_name", "groups": [...]}]);
 users already there get their groups replaced (a group taken away between logins).
+
+A view of the running provider rather than a command: a process of its own a call cost
+about a second of CPU, and the single sign-on tests seed the provider a few dozen times.
+The request must carry the key the provider was started with (``OIDC_PROVIDER_SEED_KEY``).
 """
+
+from __future__ import annotations
 
 import json
 import os
-import sys
+import secrets
 
-import django
+from django.contrib.auth.models import Group, User
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+from oauth2_provider.models import Application
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.oidc_provider.settings")
-django.setup()
-
-from django.contrib.auth.models import Group, User  # noqa: E402
-from oauth2_provider.models import Application  # noqa: E402
+from tests.oidc_provider.server import KEY_HEADER
 
 
 def seed(data: dict) -> None:
@@ -43,5 +50,12 @@ def seed(data: dict) -> None:
         user.groups.set([Group.objects.get_or_create(name=name)[0] for name in spec["groups"]])
 
 
-if __name__ == "__main__":
-    seed(json.loads(sys.argv[1]))
+@csrf_exempt
+@require_POST
+def seed_view(request: HttpRequest) -> HttpResponse:
+    key = os.environ.get("OIDC_PROVIDER_SEED_KEY", "")
+    if not key or not secrets.compare_digest(request.headers.get(KEY_HEADER, ""), key):
+        return HttpResponse("wrong or missing seed key", status=403)
+    with transaction.atomic():
+        seed(json.loads(request.body))
+    return HttpResponse(status=204)

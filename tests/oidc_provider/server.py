@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import os
+import secrets
 import subprocess
 import sys
 import time
@@ -19,6 +19,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from bench.load_stack import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
+# The header that carries the key a provider was started with, which its seed view asks for.
+KEY_HEADER = "X-Seed-Key"
 
 
 def rsa_private_pem() -> str:
@@ -53,12 +55,13 @@ class Provider:
 
     def seed(self, **data: object) -> None:
         """Add or change the client and users (see tests.oidc_provider.seed)."""
-        subprocess.run(
-            [sys.executable, "-m", "tests.oidc_provider.seed", json.dumps(data)],
-            cwd=ROOT,
-            env=self.env,
-            check=True,
+        answer = requests.post(
+            f"{self.url}/test-seed/",
+            json=data,
+            headers={KEY_HEADER: self.env["OIDC_PROVIDER_SEED_KEY"]},
+            timeout=30,
         )
+        answer.raise_for_status()
 
 
 @contextlib.contextmanager
@@ -69,6 +72,7 @@ def provider_running(folder: Path) -> Iterator[Provider]:
         "DJANGO_SETTINGS_MODULE": "tests.oidc_provider.settings",
         "OIDC_PROVIDER_DB": str(folder / "provider.sqlite3"),
         "OIDC_PROVIDER_RSA_KEY": rsa_private_pem(),
+        "OIDC_PROVIDER_SEED_KEY": secrets.token_urlsafe(32),
         "PYTHONPATH": str(ROOT),
     }
     django = [sys.executable, "-m", "django"]

@@ -17,7 +17,7 @@ from labeler.sso.models import STAFF, GroupRoleMapping, OidcIdentity, RoleGrant
 from tests.factories import ProjectFactory, UserFactory, add_member
 from tests.labeler.sso.flow import callback_address, follow, sign_in
 from tests.oidc_provider.fixtures import provider_user
-from tests.oidc_provider.server import public_pem, rsa_private_pem
+from tests.oidc_provider.server import KEY_HEADER, public_pem, rsa_private_pem
 
 pytestmark = pytest.mark.slow
 
@@ -210,3 +210,29 @@ def test_deactivated_account_is_refused(sso, live_server, signals):
 
     assert page.status_code == 403 and "deactivated" in page.text
     assert signals["in"] == ["ivan"] and len(signals["failed"]) == 1
+
+
+def test_the_test_provider_changes_its_users_only_for_the_key_it_was_started_with(
+    oidc_provider,
+):
+    """The provider's seed view (test support) refuses a request without its key, and
+    nothing changes there: the user asked for cannot sign in."""
+    user = {"username": "mallory", "password": "x", "groups": ["admins"]}
+    for headers in ({}, {KEY_HEADER: "not-the-key"}):
+        answer = requests.post(
+            f"{oidc_provider.url}/test-seed/", json={"users": [user]}, headers=headers, timeout=10
+        )
+        assert answer.status_code == 403, answer.text
+    login = requests.Session()
+    form = login.get(f"{oidc_provider.url}/accounts/login/", timeout=10)
+    refused = login.post(
+        f"{oidc_provider.url}/accounts/login/",
+        data={
+            "username": "mallory",
+            "password": "x",
+            "csrfmiddlewaretoken": login.cookies["provider_csrftoken"],
+        },
+        headers={"Referer": form.url},
+        timeout=10,
+    )
+    assert "provider_sessionid" not in login.cookies and refused.status_code == 200
