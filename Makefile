@@ -22,11 +22,11 @@ unexport PYTHONDONTWRITEBYTECODE
 # checkout's virtualenv is ready in seconds instead of two minutes of unpacking. uv does not
 # read pip's configuration, so the index, extra indexes, find-links and constraints pip is
 # configured with on the machine are handed to it, and it weighs every index as pip does.
-# The project's packages have their bytecode compiled as they go in (left to the first
-# import, the suite's processes compile the same modules side by side: see "CI's time" in
-# docs/development.md). Label Studio's are left to their first import: its `init` below
-# imports what its server runs, and compiling the rest cost 15 s of CPU at install.
-# $(call UV_INSTALL,venv,arguments[,--compile-bytecode])
+# Their bytecode is compiled as each module is first imported (and kept: see above), not
+# all of it at install: compiling every module of torch, pandas, sympy and the rest cost
+# 45 s of CPU for the project and 15 s for Label Studio, whose `init` below imports what
+# its server runs.
+# $(call UV_INSTALL,venv,arguments)
 define UV_INSTALL
 	@pip_config() { $(1)/bin/pip config get "global.$$1" 2>/dev/null || true; }; \
 	index=$$(pip_config index-url); extra=$$(pip_config extra-index-url); \
@@ -35,15 +35,15 @@ define UV_INSTALL
 	env UV_INDEX_STRATEGY=unsafe-best-match \
 		$${index:+"UV_DEFAULT_INDEX=$$index"} $${extra:+"UV_EXTRA_INDEX_URL=$$extra"} \
 		$${links:+"UV_FIND_LINKS=$$links"} $${constraint:+"UV_CONSTRAINT=$$constraint"} \
-		$(1)/bin/uv pip install --quiet $(3) --python $(1)/bin/python $(2)
+		$(1)/bin/uv pip install --quiet --python $(1)/bin/python $(2)
 endef
 
 PROJECT_SPEC := -e '.[dev,ml,docs]'
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip uv
-	$(call UV_INSTALL,$(VENV),$(TORCH_SPEC),--compile-bytecode)
-	$(call UV_INSTALL,$(VENV),$(PROJECT_SPEC),--compile-bytecode)
+	$(call UV_INSTALL,$(VENV),$(TORCH_SPEC))
+	$(call UV_INSTALL,$(VENV),$(PROJECT_SPEC))
 	touch $@
 
 # Front-end packages (package-lock.json) land in node_modules/, served by staticfiles.
