@@ -15,8 +15,8 @@ from labeler.audit.models import Action, AuditEntry
 from labeler.projects.models import Membership, Role
 from labeler.sso.models import STAFF, GroupRoleMapping, OidcIdentity, RoleGrant
 from tests.factories import ProjectFactory, UserFactory, add_member
-from tests.labeler.sso.flow import callback_address, follow, sign_in
-from tests.oidc_provider.fixtures import provider_user
+from tests.labeler.sso.flow import callback_address, follow, provider_login, sign_in
+from tests.oidc_provider.fixtures import PASSWORD, provider_user
 from tests.oidc_provider.server import KEY_HEADER, public_pem, rsa_private_pem
 
 pytestmark = pytest.mark.slow
@@ -216,23 +216,18 @@ def test_the_test_provider_changes_its_users_only_for_the_key_it_was_started_wit
     oidc_provider,
 ):
     """The provider's seed view (test support) refuses a request without its key, and
-    nothing changes there: the user asked for cannot sign in."""
-    user = {"username": "mallory", "password": "x", "groups": ["admins"]}
+    nothing changes there: the user asked for cannot sign in until seeded with the key."""
+    user = {"username": "seed-key-probe", "password": PASSWORD, "groups": ["admins"]}
     for headers in ({}, {KEY_HEADER: "not-the-key"}):
         answer = requests.post(
             f"{oidc_provider.url}/test-seed/", json={"users": [user]}, headers=headers, timeout=10
         )
         assert answer.status_code == 403, answer.text
-    login = requests.Session()
-    form = login.get(f"{oidc_provider.url}/accounts/login/", timeout=10)
-    refused = login.post(
-        f"{oidc_provider.url}/accounts/login/",
-        data={
-            "username": "mallory",
-            "password": "x",
-            "csrfmiddlewaretoken": login.cookies["provider_csrftoken"],
-        },
-        headers={"Referer": form.url},
-        timeout=10,
-    )
-    assert "provider_sessionid" not in login.cookies and refused.status_code == 200
+    session = requests.Session()
+    form = follow(session, f"{oidc_provider.issuer}/authorize/?client_id=none")
+    refused = provider_login(session, form, "seed-key-probe")
+    assert refused.status_code == 200 and "provider_sessionid" not in session.cookies
+
+    provider_user(oidc_provider, "seed-key-probe", ["admins"])  # with the key: the same login works
+    form = follow(session, f"{oidc_provider.issuer}/authorize/?client_id=none")
+    assert provider_login(session, form, "seed-key-probe").status_code == 302
