@@ -179,11 +179,17 @@ lint-rest: setup
 
 ## The documentation site (mkdocs.yml) into site/: strict, so a broken link or anchor, or a
 ## page left out of nav, fails it. The API reference is rendered from the OpenAPI schema.
+## Then Chromium opens site/index.html from disk, as a reader does, and follows a link and
+## a search (tests/docs/site_from_disk.py).
 docs: setup
 	$(BIN)/mkdocs build --strict
+	$(BIN)/python tests/docs/site_from_disk.py site
 
+## The site served with live reload at http://DOCS_HOST:DOCS_PORT/ (127.0.0.1:8001 by default).
+DOCS_HOST ?= 127.0.0.1
+DOCS_PORT ?= 8001
 docs-serve: setup
-	$(BIN)/mkdocs serve --strict -a 127.0.0.1:8001
+	$(BIN)/mkdocs serve --strict -a $(DOCS_HOST):$(DOCS_PORT)
 
 format: setup
 	$(BIN)/ruff format .
