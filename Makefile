@@ -53,11 +53,12 @@ node_modules/.installed: package.json package-lock.json
 
 setup: $(BIN)/.installed node_modules/.installed
 
-## Migrate, load the demo project and serve on the embedded default (SQLite, in-process tasks).
+## Migrate, load the demo project and serve on the embedded default (SQLite, in-process tasks),
+## for this machine at http://HOST:PORT (127.0.0.1:8000). HOST=0.0.0.0 serves colleagues on
+## the network: it prints the addresses they open, links lead there, debug pages are off
+## (labeler/first_run.py; docs/getting-started.md, "A team on a network").
 run: setup
-	DEBUG=1 $(BIN)/python manage.py migrate --noinput
-	DEBUG=1 $(BIN)/python manage.py load_demo --host $(HOST) --port $(PORT)
-	DEBUG=1 LABELER_SITE_URL=$${LABELER_SITE_URL:-http://$(HOST):$(PORT)} $(BIN)/python manage.py runserver $(HOST):$(PORT)
+	$(BIN)/python -m labeler.first_run --host $(HOST) --port $(PORT)
 
 # The servers the production-shape pass uses: PostgreSQL with trust auth (each pytest
 # worker creates test_test_gw<n> there) and Redis from database 1 up, one database per
