@@ -100,6 +100,16 @@ OPTION_PARAMETERS = [
 ]
 
 
+class ExportSplitSideSerializer(serializers.Serializer):
+    name = serializers.CharField(help_text="train, val or test.")
+    images = serializers.IntegerField(help_text="The images written to it.")
+
+
+class ExportSplitSerializer(serializers.Serializer):
+    sides = ExportSplitSideSerializer(many=True, help_text="Each side, in order.")
+    warnings = serializers.ListField(child=serializers.CharField())
+
+
 class ExportSerializer(serializers.ModelSerializer):
     created_by = serializers.CharField(
         source="created_by.username", read_only=True, allow_null=True
@@ -115,13 +125,20 @@ class ExportSerializer(serializers.ModelSerializer):
         "nothing in the project changed since) is handed back instead of a new one."
     )
     download_url = serializers.SerializerMethodField()
+    split = ExportSplitSerializer(
+        read_only=True,
+        allow_null=True,
+        help_text="Once done, with a split: each side's images as written (sides) and the "
+        "warnings a side asked for that came out empty or far from its share earns. "
+        "Null without a split, or before the export is done.",
+    )
 
     class Meta:
         model = Export
         fields = [
             "id", "project", "format", "options", "status", "done", "total", "progress",
             "queued_behind", "size_bytes", "error", "download_url", "created_by", "created_at",
-            "started_at", "finished_at", "reused",
+            "started_at", "finished_at", "reused", "split",
         ]  # fmt: skip
         read_only_fields = fields
 

@@ -56,6 +56,13 @@ class Export(models.Model):
     # files that hold an image from it (``manifest.py``). Null: written before files
     # were listed, or not written yet; an erasure counts such a file as holding any image.
     image_id_runs = models.JSONField(null=True, blank=True)
+    split = models.JSONField(
+        null=True,
+        blank=True,
+        help_text="What a split made once written: each side's images (sides) and what a "
+        "reader should know (warnings: a side asked for that came out empty or far from "
+        "its share). Null without a split.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)

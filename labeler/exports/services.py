@@ -32,6 +32,7 @@ from labeler.exports.manifest import runs_hold, runs_of
 from labeler.exports.models import Export, ExportStatus
 from labeler.exports.options import ExportOptions, export_options_parse
 from labeler.exports.selection import export_count, export_selection
+from labeler.exports.split import split_report
 from labeler.images.duplicates.groups import duplicate_groups_settled_check
 from labeler.predictions.test_split import test_split_assign
 from labeler.projects.models import Project
@@ -239,16 +240,26 @@ def _write(export: Export) -> None:
     # Read after the file is whole: every image it holds is among these (an image erased
     # meanwhile deleted this running export's row, and _finish then deletes the file).
     held = export_selection(project, options).images.order_by().values_list("pk", flat=True)
-    _finish(export, size, runs_of(held.iterator()))
+    _finish(export, size, runs_of(held.iterator()), _split_made(options, source))
 
 
-def _finish(export: Export, size: int, image_id_runs: list[list[int]]) -> None:
+def _split_made(options: ExportOptions, source: ExportSource) -> dict[str, object] | None:
+    """What the split made (each side's images) and its warnings; None without a split."""
+    if not options.split:
+        return None
+    return split_report(options.split_shares, options.split_names, source.split_made).as_dict()
+
+
+def _finish(
+    export: Export, size: int, image_id_runs: list[list[int]], split: dict[str, object] | None
+) -> None:
     """Mark the export done with its file; webhooks hear ``export.ready`` with it."""
     with transaction.atomic():
         stored = Export.objects.filter(pk=export.pk, status=ExportStatus.RUNNING).update(
             status=ExportStatus.DONE,
             file=export.file.name,
             image_id_runs=image_id_runs,
+            split=split,
             size_bytes=size,
             done=F("total"),
             error="",

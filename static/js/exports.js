@@ -172,6 +172,15 @@ function start() {
     return parts.join(", ") || "everything";
   }
 
+  /** What a split made: each side's images, and a warning for a side empty or far off. */
+  function splitMade(split) {
+    const sides = split.sides.map((side) => `${side.name} ${side.images}`);
+    return [
+      el("span", { class: "split-made", text: `Split made: ${sides.join(", ")}` }),
+      ...split.warnings.map((warning) => el("span", { class: "split-warning", role: "note", text: warning })),
+    ];
+  }
+
   function statusCell(exportRow) {
     const cell = el("td", { class: "export-status" });
     if (exportRow.status === "failed") {
@@ -180,6 +189,7 @@ function start() {
     }
     if (exportRow.status === "done") {
       cell.append(el("span", { text: `Done · ${plural(exportRow.total, "image")}` }));
+      if (exportRow.split) cell.append(...splitMade(exportRow.split));
       return cell;
     }
     const total = exportRow.total || 0;

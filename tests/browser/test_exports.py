@@ -76,6 +76,8 @@ def test_a_lead_exports_a_split_imagefolder_zip_and_downloads_it(
     expect(row).to_contain_text("ImageFolder zip")
     expect(row).to_contain_text("split 0.5/0.5, seed 0")
     expect(row).to_contain_text("Done · 8 images")
+    expect(row.locator(".split-made")).to_have_text("Split made: train 4, val 4")
+    expect(row.locator(".split-warning")).to_have_count(0)
     save_screenshot(page, "exports")
     with page.expect_download() as download_info:
         row.get_by_role("link", name="Download").click()
@@ -98,6 +100,18 @@ def test_a_lead_exports_a_split_imagefolder_zip_and_downloads_it(
     row.get_by_role("button", name="Delete export").click()
     expect(page.get_by_text("No exports yet")).to_be_visible(timeout=WAIT)
     assert not Export.objects.exists()
+
+    # Shares 8 images cannot give: what was made is said, and the empty sides warned of.
+    page.get_by_label("Train %").fill("90")
+    page.get_by_label("Validation %").fill("5")
+    page.get_by_label("Test %").fill("5")
+    page.get_by_role("button", name="Start export").click()
+    expect(row).to_have_attribute("data-status", "done", timeout=WAIT)
+    expect(row.locator(".split-made")).to_have_text("Split made: train 7, val 1, test 0")
+    expect(row.locator(".split-warning")).to_have_text(
+        [re.compile("^The test side is empty: 8 images cannot give it 5%")]
+    )
+    save_screenshot(page, "exports-split-warning", full_page=False)
     assert not default_storage.exists(stored)
 
 

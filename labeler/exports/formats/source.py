@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from labeler.exports.options import ExportOptions
 from labeler.exports.selectors import ImageRow, export_rows
@@ -25,9 +26,21 @@ class ExportSource:
     base_url: str = ""
     user_id: int | None = None
 
+    # Images by the split they were written to, from the counted pass: what the split made.
+    split_made: Counter[str] = field(default_factory=Counter)
+
     def rows(self, *, counted: bool = True) -> Iterator[ImageRow]:
         """The selected rows; a format reading them twice counts one pass only."""
-        return export_rows(self.project, self.options, on_batch=self.on_batch if counted else None)
+        rows = export_rows(self.project, self.options, on_batch=self.on_batch if counted else None)
+        if not counted:
+            return rows
+        return self._counted(rows)
+
+    def _counted(self, rows: Iterator[ImageRow]) -> Iterator[ImageRow]:
+        for row in rows:
+            if row.split:
+                self.split_made[row.split] += 1
+            yield row
 
     def label_names(self) -> list[str]:
         """The project's label names in their order."""

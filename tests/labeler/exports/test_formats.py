@@ -144,7 +144,7 @@ def test_names_never_escape_their_folder():
 def test_hf_imagefolder_loads_with_datasets_one_class_list_for_every_split(
     project, make_images, tmp_path, monkeypatch
 ):
-    """Split 80/10/10, val holds no image and test cats only: cast with the export's
+    """Split 90/0/10, val holds no image and test one: cast with the export's
     classes.txt, every split numbers the labels alike; the HEIC and the AVIF are rows
     (JPEGs now) like the rest."""
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
@@ -162,7 +162,7 @@ def test_hf_imagefolder_loads_with_datasets_one_class_list_for_every_split(
     )
     for image in images:
         finalise(image, [expected[image.pk]])
-    data = export_bytes(project, format="hf-imagefolder", split="0.8,0.1,0.1")
+    data = export_bytes(project, format="hf-imagefolder", split="0.9,0,0.1")
     folder = extract(data, tmp_path / "hf")
 
     loaded = datasets.load_dataset(
