@@ -130,6 +130,35 @@ def test_a_versions_test_figures_curves_calibration_and_verdict(live_server, pag
     assert page.evaluate("document.documentElement.scrollWidth") <= 1024
     screenshot("models-test-set")
 
+    expect(page.locator("#test-note")).not_to_contain_text("Only")
+
+    # A version scored on a handful of test images says its figures are rough.
+    tiny = ModelVersionFactory(
+        project=project,
+        version=3,
+        is_current=False,
+        run=TrainingRun.objects.create(
+            project=project,
+            status=RunStatus.SUCCEEDED,
+            train_count=40,
+            validation_count=5,
+            test_count=12,
+            history=[],
+        ),
+        metrics={
+            **metrics_for(project, 0.9),
+            "test": scorecard(
+                y_true=y[:12], probabilities=strong[:12], label_ids=label_ids, multi_label=False
+            ),
+        },
+    )
+    page.reload()
+    page.wait_for_selector("#models[data-state=ready]")
+    page.locator(f"#versions-table tr[data-version='{tiny.pk}'] .version-link").click()
+    expect(page.locator("#test-note")).to_contain_text(
+        "Only 12 test images: one image more or less right moves accuracy by 8 points"
+    )
+
     # A version trained before the project had a test set says so, and shows no figures.
     page.locator(f"#versions-table tr[data-version='{old.pk}'] .version-link").click()
     expect(page.locator("#test-set")).to_have_attribute("data-state", "none")

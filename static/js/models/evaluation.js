@@ -157,12 +157,21 @@ function decision(version) {
   return `${made}${version.is_current ? "; it is the current version" : ""}.`;
 }
 
+/** Below this many test images a figure moves by more than 3 points with one image. */
+const FEW_TEST_IMAGES = 30;
+
+/** A warning when the test figures rest on a handful of images, else nothing. */
+function fewTestImages(images) {
+  if (images >= FEW_TEST_IMAGES) return "";
+  return ` Only ${plural(images, "test image")}: one image more or less right moves accuracy by ${Math.round(100 / images)} points, so read these figures as rough until the project has more final labels.`;
+}
+
 /** What the test figures rest on, in a sentence; or why there are none. */
 export function testNote(version, run) {
   const test = (version.metrics || {}).test;
   if (test) {
     const validation = run && run.validation_count ? ` The epoch kept and the thresholds were chosen on ${plural(run.validation_count, "other image")} (validation).` : "";
-    return `Scored on ${plural(test.images, "held-out test image")}: no model of this project trains on them.${validation}`;
+    return `Scored on ${plural(test.images, "held-out test image")}: no model of this project trains on them.${validation}${fewTestImages(test.images)}`;
   }
   if (run && run.test_count === 0 && run.status === "succeeded") {
     return "No test image yet: a label gets its share of test images once it has a few more final labels than the two a training needs.";
