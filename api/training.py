@@ -31,6 +31,13 @@ class HistoryEntrySerializer(serializers.Serializer):
     val_loss = serializers.FloatField(allow_null=True)
     val_accuracy = serializers.FloatField(allow_null=True)
     val_macro_f1 = serializers.FloatField(allow_null=True)
+    kept_epoch = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        help_text="Whose weights the run would keep had it ended after this epoch: the "
+        "lowest validation loss's epoch, or this one where too few validation images "
+        "choose none. Absent in runs trained before it was recorded.",
+    )
 
 
 class TrainingRunSerializer(serializers.ModelSerializer):
@@ -45,7 +52,7 @@ class TrainingRunSerializer(serializers.ModelSerializer):
         model = TrainingRun
         fields = [
             "id", "project", "status", "reason", "requested_by", "config", "device", "epoch",
-            "epochs", "progress", "history", "message", "cancel_requested", "label_count",
+            "epochs", "progress", "history", "message", "stage", "cancel_requested", "label_count",
             "train_count", "validation_count", "test_count", "model_version", "created_at",
             "started_at", "finished_at",
         ]  # fmt: skip

@@ -97,6 +97,11 @@ def _train(plan: runs.TrainingPlan, device: str) -> None:
     config, data, run = plan.config, plan.data, plan.run
     logger.info("Training run %s: %s", run.pk, config["choice"]["reason"])
     heartbeat = _Heartbeat(run.pk)
+
+    def stage(text: str) -> None:  # what the Models page says between and after epochs
+        runs.training_run_stage(run_id=run.pk, stage=text)
+
+    stage(f"Decoding {len(data.files)} images")
     # Every image decoded once, before the first epoch, on every core (torch waits
     # meanwhile); a kept model input is read instead of its file.
     decoded = decode_files(
@@ -115,6 +120,7 @@ def _train(plan: runs.TrainingPlan, device: str) -> None:
     if not train_rows or not val_rows:
         raise ValueError("No training or validation image could be decoded.")
     y_val = targets_array(data, val_rows, multi_label=plan.multi_label)
+    stage("Training")
     # Only training and validation images reach the fit: the test images are predicted
     # once the model is chosen, by the model as it is saved.
     result = fit(
@@ -141,13 +147,18 @@ def _train(plan: runs.TrainingPlan, device: str) -> None:
         "normalisation": result.normalisation,
         "multi_label": plan.multi_label,
     }
+    stage(f"Scoring the model on the {len(plan.split.test)} held-out test images")
     tested = held_out.held_out_predict(
         plan, weights.LoadedModel(result.model, meta), decoded, position
     )
     metrics["test"] = held_out.held_out_scorecard(tested)
+    folds = int(config.get("label_check_folds", 0) or 0)
+    if folds:
+        stage(f"Label check: training {folds} fold models to find labels worth a second look")
     checked = label_check_folds(plan, decoded.images, position, device, heartbeat, tested)
     if checked is not None:
         metrics["label_check"] = checked.summary()
+    stage("Saving the weights and comparing with the current version")
     name = weights_name(run.project_id, run.pk)
     sha256 = weights.save(
         weights_path(name),

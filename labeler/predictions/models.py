@@ -45,6 +45,14 @@ class TrainingRun(models.Model):
         help_text="Per epoch: epoch, train_loss, val_loss, val_accuracy, val_macro_f1.",
     )
     message = models.TextField(blank=True, help_text="The error, or a note.")
+    stage = models.CharField(
+        max_length=200,
+        blank=True,
+        db_default="",
+        help_text="What the worker is doing while the run runs (decoding the images, "
+        "training, scoring the test images, the label check, saving); once it ended, the "
+        "last of these it reached.",
+    )
     cancel_requested = models.BooleanField(default=False)
     label_count = models.PositiveIntegerField(
         default=0, help_text="Trainable final labels when the run began."

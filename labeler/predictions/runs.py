@@ -57,7 +57,7 @@ from labeler.projects.models import Label, Project
 from labeler.task_names import Task
 
 logger = logging.getLogger(__name__)
-HISTORY_KEYS = ("epoch", "train_loss", "val_loss", "val_accuracy", "val_macro_f1")
+HISTORY_KEYS = ("epoch", "train_loss", "val_loss", "val_accuracy", "val_macro_f1", "kept_epoch")
 # How long a retraining that waits for the worker's hashes waits before it is tried again.
 HASHING_RECHECK_SECONDS = 30
 
@@ -292,6 +292,16 @@ def training_run_progress(*, run_id: int, log: dict[str, Any]) -> bool:
     run.heartbeat_at = timezone.now()
     run.save(update_fields=["epoch", "epochs", "progress", "history", "heartbeat_at"])
     return not run.cancel_requested
+
+
+def training_run_stage(*, run_id: int, stage: str) -> bool:
+    """Say what the running run is doing now, between its epochs and its end (decoding,
+    scoring the test images, the label check's folds, saving); the heartbeat too. False
+    once the run should stop, as ``training_run_heartbeat``."""
+    running = TrainingRun.objects.filter(pk=run_id, status=RunStatus.RUNNING)
+    if not running.update(stage=stage[:200], heartbeat_at=timezone.now()):
+        return False
+    return not running.filter(cancel_requested=True).exists()
 
 
 def training_run_heartbeat(*, run_id: int) -> bool:

@@ -256,14 +256,27 @@ function choiceNote(run) {
   return "";
 }
 
+/** Whose weights the run keeps so far: the lowest validation loss's epoch, or, with too
+ * few validation images to choose by, the last epoch's. */
+function keptNote(history) {
+  const last = history.at(-1);
+  if (!last) return null;
+  const best = bestEpoch(history);
+  const kept = last.kept_epoch;
+  if (!kept) return best ? `lowest validation loss so far: epoch ${best}` : null;
+  if (kept === best) return `weights kept so far: epoch ${kept}, the lowest validation loss`;
+  return `weights kept: the last epoch's (too few validation images to choose an epoch by; the lowest validation loss was epoch ${best})`;
+}
+
 function liveNote(run) {
   const held = run.test_count ? ` (${run.test_count} test images held out)` : "";
   const images = run.train_count ? `${run.train_count} training and ${run.validation_count} validation images${held}` : "";
   if (run.status === "queued") return "Waiting for a worker to start the training…";
   if (run.status === "running") {
     const device = run.device ? ` on ${run.device}` : "";
-    const best = bestEpoch(run.history || []);
-    return [`Training${device}${images ? ` with ${images}` : ""} · ${duration(run)}`, best ? `lowest validation loss so far: epoch ${best}` : null].filter(Boolean).join(" · ");
+    const training = `Training${device}${images ? ` with ${images}` : ""} · ${duration(run)}`;
+    const now = run.stage && run.stage !== "Training" ? `now: ${run.stage.charAt(0).toLowerCase()}${run.stage.slice(1)}…` : null;
+    return [training, keptNote(run.history || []), now].filter(Boolean).join(" · ");
   }
   if (run.status === "succeeded") {
     const version = state.versions.find((v) => v.id === run.model_version);

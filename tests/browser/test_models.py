@@ -134,7 +134,7 @@ def test_the_progress_bar_follows_a_running_run(live_server, page):
     for epoch in (3, 7):
         history += [
             {"epoch": e, "train_loss": 1 / e, "val_loss": 1.2 / e, "val_accuracy": 0.5 + e / 25,
-             "val_macro_f1": 0.45 + e / 25}
+             "val_macro_f1": 0.45 + e / 25, "kept_epoch": e}
             for e in range(len(history) + 1, epoch + 1)
         ]  # fmt: skip
         TrainingRun.objects.filter(pk=run.pk).update(
@@ -144,6 +144,20 @@ def test_the_progress_bar_follows_a_running_run(live_server, page):
         expect(page.locator("#run-epoch")).to_have_text(f"{epoch} of 10")
     expect(page.locator("#run-val-accuracy")).to_have_text("78%")
     expect(page.locator("#run-val-loss")).to_have_text(f"{1.2 / 7:.3f}")
+    note = page.locator("#run-note")
+    expect(note).to_contain_text("weights kept so far: epoch 7, the lowest validation loss")
+    # Three validation images choose no epoch: the last is kept, though epoch 7 was lower;
+    # after the epochs the worker says what it is doing.
+    history.append({**history[-1], "epoch": 8, "val_loss": 0.5, "kept_epoch": 8})
+    TrainingRun.objects.filter(pk=run.pk).update(
+        epoch=8, progress=0.8, history=history, stage="Scoring the model on the 4 test images"
+    )
+    expect(note).to_contain_text(
+        "weights kept: the last epoch's (too few validation images to choose an epoch by; "
+        "the lowest validation loss was epoch 7)",
+        timeout=5000,
+    )
+    expect(note).to_contain_text("now: scoring the model on the 4 test images…")
     save_screenshot(page, "models-running", full_page=False)
     version = ModelVersionFactory(
         project=project, version=1, run=run, metrics=metrics_for(project, 0.8)
@@ -153,7 +167,7 @@ def test_the_progress_bar_follows_a_running_run(live_server, page):
     )
     expect(page.locator("#run-live")).to_have_attribute("data-state", "succeeded", timeout=5000)
     expect(page.locator("#version-card")).to_have_attribute("data-version", str(version.pk))
-    expect(page.locator("#learning-curve [data-series=train_loss] circle")).to_have_count(7)
+    expect(page.locator("#learning-curve [data-series=train_loss] circle")).to_have_count(8)
     expect(page.get_by_role("button", name="Train")).to_be_enabled()
 
 

@@ -59,6 +59,7 @@ def test_train_promote_prelabel_and_suggest_the_most_uncertain_image(
     assert run.label_count == 24 and run.test_count == 3
     assert run.train_count + run.validation_count + run.test_count == 24
     assert len(run.history) >= 1 and run.progress == 1.0
+    assert run.stage == "Saving the weights and comparing with the current version"
     version = ModelVersion.objects.get(run=run)
     assert version.is_current and version.version == 1
     assert (model_dir / version.weights).is_file()

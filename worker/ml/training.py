@@ -17,7 +17,7 @@ import copy
 from collections.abc import Callable, Iterator
 from contextlib import nullcontext
 from dataclasses import dataclass
-from typing import Any, TypedDict
+from typing import Any, NotRequired, TypedDict
 
 import numpy as np
 import torch
@@ -53,6 +53,9 @@ class EpochLog(TypedDict):
     val_loss: float
     val_accuracy: float
     val_macro_f1: float
+    # Whose weights the model would keep if training ended now: the lowest validation
+    # loss's epoch with early stopping, else this one (the last).
+    kept_epoch: NotRequired[int]
 
 
 @dataclass
@@ -133,6 +136,7 @@ def fit(
         elif val_loss < best_loss:
             best_loss, best_epoch, best_probs = val_loss, epoch, probs
             best_state = copy.deepcopy(setup.model.state_dict())
+        log["kept_epoch"] = best_epoch
         if on_epoch(log) is False:
             raise Cancelled(f"Training cancelled after epoch {epoch}.")
         if early_stopping and epoch - best_epoch >= config["patience"]:

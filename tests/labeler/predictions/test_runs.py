@@ -112,13 +112,18 @@ def test_a_running_run_with_a_stale_heartbeat_starts_over(project, labelled, set
 def test_progress_records_epochs_and_stops_on_cancel(project, labelled):
     run = start(project)
     runs.training_run_begin(run_id=run.pk, device="cpu")
-    log = {"epoch": 1, "epochs": 3, "train_loss": 0.9, "val_loss": float("nan")}
+    log = {"epoch": 1, "epochs": 3, "train_loss": 0.9, "val_loss": float("nan"), "kept_epoch": 1}
     assert runs.training_run_progress(run_id=run.pk, log=log) is True
     run.refresh_from_db()
     assert run.history[0]["train_loss"] == 0.9 and run.history[0]["val_loss"] is None
+    assert run.history[0]["kept_epoch"] == 1
     assert run.progress == pytest.approx(1 / 3)
+    assert runs.training_run_stage(run_id=run.pk, stage="Scoring the model") is True
+    run.refresh_from_db()
+    assert run.stage == "Scoring the model"
     runs.training_run_cancel(run=run)
     assert runs.training_run_progress(run_id=run.pk, log={"epoch": 2, "epochs": 3}) is False
+    assert runs.training_run_stage(run_id=run.pk, stage="Saving") is False
 
 
 def test_cancelling_a_queued_run_ends_it_at_once_and_an_ended_one_conflicts(project, labelled):

@@ -42,6 +42,7 @@ def test_learns_a_separable_problem(toy):
         "val_loss",
         "val_accuracy",
         "val_macro_f1",
+        "kept_epoch",
     }
     assert result.thresholds is None
     assert not result.model.training
@@ -61,6 +62,10 @@ def test_early_stopping_stops_and_restores_the_best_epoch(toy):
     losses = [log["val_loss"] for log in result.history]
     assert len(result.history) == result.best_epoch + 2 < 30
     assert losses[result.best_epoch - 1] == min(losses)
+    # Each epoch said whose weights were kept so far: the lowest loss's, as it went.
+    assert [log["kept_epoch"] for log in result.history] == [
+        1 + min(range(n), key=losses.__getitem__) for n in range(1, len(losses) + 1)
+    ]
     loss = _validation_loss(result.model, x_val, contradicting["y_val"], result.normalisation)
     assert loss == pytest.approx(min(losses), rel=1e-4)
 
@@ -73,6 +78,7 @@ def test_few_validation_images_train_every_epoch_and_keep_the_last(toy):
     losses = [log["val_loss"] for log in result.history]
     assert len(losses) == result.best_epoch == 12
     assert losses[-1] > min(losses)  # early stopping would have stopped and gone back
+    assert [log["kept_epoch"] for log in result.history] == list(range(1, 13))  # each the last
     loss = _validation_loss(
         result.model, contradicting["x_val"], contradicting["y_val"], result.normalisation
     )
