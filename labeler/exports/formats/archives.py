@@ -11,9 +11,11 @@ from typing import IO
 from labeler.errors import ValidationFailed
 from labeler.exports.formats.classes import (
     CLASSES_FILE,
+    MODEL_OUTPUTS_FILE,
     export_classes,
     folder_classes_text,
     label_classes_text,
+    model_order,
 )
 from labeler.exports.formats.members import StoredImage, ZipStream, safe_file_name
 from labeler.exports.formats.metadata_csv import metadata_cells, metadata_columns
@@ -32,18 +34,21 @@ def export_imagefolder(source: ExportSource) -> Iterator[bytes]:
 
     Each split folder (the archive's root without a split) holds a folder for every
     label, empty where the split has none of its images, and ``classes.txt``
-    (``formats.classes``), so torchvision numbers the classes alike in every split. A
+    (``formats.classes``), so torchvision numbers the classes alike in every split, and
+    ``model_outputs.txt``, the same classes in the project's order, its models'. A
     multi-label image goes into each of its labels' folders, read and written once;
     images without a final label (or with an empty one) are left out, and with the
     project's own split those it leaves out.
     """
     classes = export_classes(source.label_names())
+    outputs = folder_classes_text(model_order(source.label_names()))
     folders = {item.label: item.folder for item in classes}
     with _image_stream(source) as stream:
         for prefix in [f"{name}/" for name in source.options.split_names] or [""]:
             for item in classes:
                 yield from stream.add_directory(f"{prefix}{item.folder}/")
             yield from stream.add_text(f"{prefix}{CLASSES_FILE}", folder_classes_text(classes))
+            yield from stream.add_text(f"{prefix}{MODEL_OUTPUTS_FILE}", outputs)
 
         def placed() -> Iterator[StoredImage]:
             for row in _exported_rows(source):

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from labeler.exports.formats.members import folder_names
 
 CLASSES_FILE = "classes.txt"
+# The same classes in the project's label order, the order of its models' outputs.
+MODEL_OUTPUTS_FILE = "model_outputs.txt"
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,11 @@ def folder_classes_text(classes: Iterable[ExportClass]) -> str:
         f"{item.folder}\n" if item.folder == item.label else f"{item.folder}\t{item.label}\n"
         for item in classes
     )
+
+
+def model_order(label_names: Iterable[str]) -> list[ExportClass]:
+    """Every label in the project's order: output n of its models is the n-th."""
+    return [ExportClass(folder, label) for label, folder in folder_names(label_names).items()]
 
 
 def label_classes_text(classes: Iterable[ExportClass]) -> str:

@@ -48,6 +48,9 @@ def test_every_split_holds_every_class_folder_and_a_classes_txt(project, uneven)
                 assert archive.getinfo(f"{split}/{folder}/").is_dir()
             listed = archive.read(f"{split}/classes.txt").decode()
             assert listed == "bird\ncat\ndog\nsea_lake\tsea/lake\n"
+            # The project's order, its models' outputs: cat, dog, bird as created.
+            outputs = archive.read(f"{split}/model_outputs.txt").decode()
+            assert outputs == "cat\ndog\nbird\nsea_lake\tsea/lake\n"
     images = [name for name in names if name.endswith(".png")]
     assert len(images) == 10
     assert {name.split("/")[0] for name in images} == {"train", "test"}  # val holds none

@@ -14,9 +14,8 @@ pytestmark = pytest.mark.django_db
 
 
 def test_torchvision_numbers_the_classes_alike_in_every_split(project, make_images, tmp_path):
-    """80/10/10 of eleven images: val gets a bird alone and test a cat alone, yet each
-    split has the four classes at the indices classes.txt gives, and every image is a
-    sample."""
+    """80/10/10 of eleven images: val and test get one image each, yet each split has the
+    four classes at the indices classes.txt gives, and every image is a sample."""
     datasets = pytest.importorskip("torchvision.datasets")
     project.labels.create(name="sea/lake", color="#123456", position=3)
     photos = {
@@ -61,3 +60,13 @@ def test_torchvision_reads_the_unsplit_archive(project, make_images, tmp_path):
     folder = extract(export_bytes(project, format="imagefolder"), tmp_path / "export")
     dataset = datasets.ImageFolder(str(folder))
     assert dataset.classes == ["bird", "cat", "dog"] and len(dataset) == 3
+    # model_outputs.txt numbers them as the project's models do: cat, dog, bird.
+    lines = (folder / "model_outputs.txt").read_text().splitlines()
+    outputs = [line.split("\t")[0] for line in lines]
+    assert outputs == ["cat", "dog", "bird"]
+    as_models = datasets.ImageFolder(
+        str(folder), target_transform=lambda index: outputs.index(dataset.classes[index])
+    )
+    order = list(project.labels.order_by("position").values_list("name", flat=True))
+    for (path, _), (_, target) in zip(as_models.samples, as_models, strict=True):
+        assert order[target] == path.rsplit("/", 2)[1]
