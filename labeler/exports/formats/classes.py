@@ -32,9 +32,13 @@ class ExportClass:
     label: str
 
 
+# Files beside the class folders: no label's folder takes their names.
+BESIDE_THE_FOLDERS = (CLASSES_FILE, MODEL_OUTPUTS_FILE, "metadata.csv")
+
+
 def export_classes(label_names: Iterable[str]) -> list[ExportClass]:
     """Every label, in torchvision's index order: by folder name, as ``sorted`` orders it."""
-    folders = folder_names(label_names)
+    folders = folder_names(label_names, BESIDE_THE_FOLDERS)
     classes = (ExportClass(folder, label) for label, folder in folders.items())
     return sorted(classes, key=lambda item: item.folder)
 
@@ -50,7 +54,8 @@ def folder_classes_text(classes: Iterable[ExportClass]) -> str:
 
 def model_order(label_names: Iterable[str]) -> list[ExportClass]:
     """Every label in the project's order: output n of its models is the n-th."""
-    return [ExportClass(folder, label) for label, folder in folder_names(label_names).items()]
+    folders = folder_names(label_names, BESIDE_THE_FOLDERS)
+    return [ExportClass(folder, label) for label, folder in folders.items()]
 
 
 def label_classes_text(classes: Iterable[ExportClass]) -> str:

@@ -229,10 +229,11 @@ def safe_file_name(image_id: int, original_name: str, image_format: str) -> str:
     return f"{image_id}-{stem}.{extension}"
 
 
-def folder_names(labels: Iterable[str]) -> dict[str, str]:
-    """A safe, distinct folder name for every label name (never '.', '..' or a path)."""
+def folder_names(labels: Iterable[str], reserved: Iterable[str] = ()) -> dict[str, str]:
+    """A safe, distinct folder name for every label name (never '.', '..' or a path, nor
+    one of the ``reserved`` names of the files beside the folders)."""
     folders: dict[str, str] = {}
-    taken: set[str] = set()
+    taken: set[str] = {name.lower() for name in reserved}
     for label in labels:
         base = UNSAFE.sub("_", unicodedata.normalize("NFKC", label)).strip("._")[:100] or "label"
         folder, n = base, 1

@@ -202,3 +202,26 @@ def test_a_prepared_photo_goes_in_as_its_kept_copy_unless_its_metadata_are_kept(
     project.save()
     with zipfile.ZipFile(io.BytesIO(export_bytes(project, format="imagefolder"))) as archive:
         assert b"PhoneMaker" in archive.read(member)
+
+
+def test_a_label_named_as_a_file_beside_the_folders_gets_another_folder(project, make_images):
+    """A label called classes.txt or model_outputs.txt never makes a folder of the name of
+    the file listing the classes: each file and each folder stays what it is."""
+    for position, name in enumerate(["classes.txt", "Model_Outputs.txt"], start=3):
+        project.labels.create(name=name, color="#123456", position=position)
+    images = make_images(project, 2)
+    finalise(images[0], ["classes.txt"])
+    finalise(images[1], ["Model_Outputs.txt"])
+    data = export_bytes(project, format="imagefolder")
+
+    names = names_in(data)
+    assert "classes.txt" in names and "model_outputs.txt" in names
+    assert not [
+        name for name in names if name.lower().startswith(("classes.txt/", "model_outputs.txt/"))
+    ]
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        listed = archive.read("classes.txt").decode().splitlines()
+    assert (
+        "classes.txt-2\tclasses.txt" in listed
+        and "Model_Outputs.txt-2\tModel_Outputs.txt" in listed
+    )
