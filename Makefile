@@ -22,6 +22,8 @@ unexport PYTHONDONTWRITEBYTECODE
 # checkout's virtualenv is ready in seconds instead of two minutes of unpacking. uv does not
 # read pip's configuration, so the index, extra indexes, find-links and constraints pip is
 # configured with on the machine are handed to it, and it weighs every index as pip does.
+# In a terminal uv shows its downloads' progress (the first run fetches torch's several
+# GB); in a log it stays quiet.
 # Their bytecode is compiled as each module is first imported (and kept: see above), not
 # all of it at install: compiling every module of torch, pandas, sympy and the rest cost
 # 45 s of CPU for the project and 15 s for Label Studio, whose `init` below imports what
@@ -35,13 +37,14 @@ define UV_INSTALL
 	env UV_INDEX_STRATEGY=unsafe-best-match \
 		$${index:+"UV_DEFAULT_INDEX=$$index"} $${extra:+"UV_EXTRA_INDEX_URL=$$extra"} \
 		$${links:+"UV_FIND_LINKS=$$links"} $${constraint:+"UV_CONSTRAINT=$$constraint"} \
-		$(1)/bin/uv pip install --quiet --python $(1)/bin/python $(2)
+		$(1)/bin/uv pip install $$([ -t 1 ] || echo --quiet) --python $(1)/bin/python $(2)
 endef
 
 PROJECT_SPEC := -e '.[dev,ml,docs]'
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip uv
+	@echo "Installing torch and torchvision: on a first run several GB to download (the CUDA build; TORCH_SPEC takes the CPU one), from uv's cache afterwards."
 	$(call UV_INSTALL,$(VENV),$(TORCH_SPEC))
 	$(call UV_INSTALL,$(VENV),$(PROJECT_SPEC))
 	touch $@
