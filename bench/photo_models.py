@@ -48,6 +48,7 @@ from PIL import Image as PILImage
 from labeler.images.pixels.model_inputs import InputCache
 from labeler.predictions.training_choice import TrainingFacts, training_config_resolve
 from labeler.predictions.training_config import training_config_clean
+from labeler.words import counted
 from worker.ml import architectures, device, inference, jpeg, training, weights
 from worker.ml.data import decode_files
 
@@ -464,8 +465,8 @@ def report(rows: list[Row], where: torch.device, threads: int, n_train: int, opt
     """Print the table and the goals; 1 when a ratio misses its goal."""
     name = torch.cuda.get_device_name(where) if where.type == "cuda" else "cpu"
     print(
-        f"Models for photos: {ARCHITECTURE} at {SIZE} px on {name}, {threads} torch thread(s), "
-        f"torch {torch.__version__}"
+        f"Models for photos: {ARCHITECTURE} at {SIZE} px on {name}, "
+        f"{counted(threads, 'torch thread')}, torch {torch.__version__}"
     )
     print(f"{'step':<66} {'images':>6} {'seconds':>8} {'img/s':>8} {'ratio':>6} {'GPU busy':>8}")
     for row in rows:

@@ -29,6 +29,7 @@ from labeler.predictions.models import ModelVersion
 from labeler.predictions.selectors import current_model
 from labeler.predictions.test_outputs import TestOutputs
 from labeler.projects.models import Project
+from labeler.words import counted
 from worker import held_out
 from worker.label_check import label_check_folds, label_check_save
 from worker.ml import weights
@@ -275,7 +276,9 @@ def predict(model_version_id: int, image_ids: list[int]) -> int:
         gpu_decode=settings.LABELER_GPU_DECODE,
     )
     if bad:
-        logger.warning("Model version %s could not decode %d image(s)", version.pk, len(bad))
+        logger.warning(
+            "Model version %s could not decode %s", version.pk, counted(len(bad), "image")
+        )
     failed = sorted(set(range(len(ids))) - set(ok))
     return prelabel.predictions_store(
         model_version_id=version.pk,

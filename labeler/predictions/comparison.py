@@ -25,6 +25,7 @@ from labeler.predictions.evaluation import (
 )
 from labeler.predictions.figures import INTERVAL_LEVEL, figure
 from labeler.predictions.resampling import MIN_BOOTSTRAP_IMAGES
+from labeler.words import counted, noun
 
 APART_P_VALUE = 0.05
 BETTER, SAME, WORSE = "better", "same", "worse"
@@ -100,7 +101,10 @@ def _gain(
     if not np.isfinite(gain):
         return figure(None, n, reason="Macro-F1 cannot be computed on these images.")
     if n < MIN_BOOTSTRAP_IMAGES:
-        why = f"No interval: {n} image(s) are too few ({MIN_BOOTSTRAP_IMAGES} needed)."
+        why = (
+            f"No interval: {counted(n, 'image')} {noun(n, 'is', 'are')} too few "
+            f"({MIN_BOOTSTRAP_IMAGES} needed)."
+        )
         return figure(gain, n, reason=why)
     labels = parts[0][0].shape[1]
     values = [

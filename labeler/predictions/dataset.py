@@ -20,6 +20,7 @@ from labeler.images.models import Image
 from labeler.predictions.evaluation import split_stratified
 from labeler.predictions.splitting import TEST
 from labeler.projects.models import Project
+from labeler.words import counted, noun
 
 MIN_LABELS = 2
 MIN_IMAGES_PER_LABEL = 2
@@ -101,8 +102,9 @@ def training_set_check(data: TrainingSet) -> None:
         return
     missing = MIN_LABELS - len(enough)
     raise ValidationFailed(
-        f"Too few final labels to train: {len(enough)} label(s) have at least "
-        f"{MIN_IMAGES_PER_LABEL} labelled images; {missing} more label(s) need "
+        f"Too few final labels to train: {counted(len(enough), 'label')} "
+        f"{noun(len(enough), 'has', 'have')} at least {MIN_IMAGES_PER_LABEL} labelled images; "
+        f"{missing} more {noun(missing, 'label needs', 'labels need')} "
         f"{MIN_IMAGES_PER_LABEL} each ({len(data)} final labels so far).",
         field="labels",
         label_counts={str(label_id): counts[label_id] for label_id in data.label_ids},
@@ -163,7 +165,7 @@ def groups_unsplittable_note(data: TrainingSet, ids: list[int] | None = None) ->
     groups = [data.groups[i] for i in ids if i in data.groups]
     return (
         f"{len(groups)} of the {len(ids)} labelled images fall in "
-        f"{len(set(groups))} near-duplicate group(s), which leave no split "
+        f"{counted(len(set(groups)), 'near-duplicate group')}, which leave no split "
         "keeping each group on one side: the images were split within their groups, so "
         "copies of validation images were trained on and the validation figures are "
         "optimistic. A lower near-duplicate distance for the project may separate them."

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from labeler.words import counted
+
 
 def _number(value: Any, digits: int = 3) -> str:
     return "n/a" if value is None else f"{value:.{digits}f}"
@@ -66,7 +68,8 @@ def _io(card: dict[str, Any]) -> list[str]:
         f"255, {given['colour']}.",
         f"- Output `{out['name']}`: {out['dtype']} ({', '.join(str(s) for s in out['shape'])}), "
         f"{out['activation']}.",
-        f"- Image size {pre['image_size']} x {pre['image_size']}, {pre['channels']} channel(s), "
+        f"- Image size {pre['image_size']} x {pre['image_size']}, "
+        f"{counted(pre['channels'], 'channel')}, "
         f"colour order {pre['colour_order']}.",
         f"- Resize: {pre['resize']}",
         f"- Normalisation ({norm['applied']}): mean {norm['mean']}, std {norm['std']}. Do "
@@ -127,8 +130,9 @@ def _files(card: dict[str, Any]) -> list[str]:
         "",
         "## CPU latency, batch 1",
         "",
-        f"Measured when packaged: median of {latency['runs']} runs on {latency['threads']} "
-        f"thread(s) of a {latency['cpu_count']}-core machine: ONNX Runtime "
+        f"Measured when packaged: median of {latency['runs']} runs on "
+        f"{counted(latency['threads'], 'thread')} of a {latency['cpu_count']}-core machine: "
+        "ONNX Runtime "
         f"{latency['onnxruntime_ms']:.2f} ms, TorchScript {latency['torchscript_ms']:.2f} ms.",
     ]
     return rows

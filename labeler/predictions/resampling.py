@@ -15,6 +15,7 @@ import numpy as np
 from labeler.predictions import curves, ranking
 from labeler.predictions.evaluation import draw_weights, f1_scores, nanmean_rows
 from labeler.predictions.figures import INTERVAL_LEVEL, figure
+from labeler.words import counted, noun
 
 MIN_BOOTSTRAP_IMAGES = 20
 MIN_CLASS_IMAGES = 5
@@ -82,7 +83,8 @@ class Draws:
 
     def _too_few(self) -> str:
         return (
-            f"No interval: {self.n} test image(s) are too few for a bootstrap interval "
+            f"No interval: {counted(self.n, 'test image')} {noun(self.n, 'is', 'are')} too few "
+            "for a bootstrap interval "
             f"({MIN_BOOTSTRAP_IMAGES} needed)."
         )
 

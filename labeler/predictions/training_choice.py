@@ -22,6 +22,7 @@ from labeler.predictions.training_config import (
     PER_ARCHITECTURE_KEYS,
     training_config_defaults,
 )
+from labeler.words import counted
 
 # From this median shorter side up the images are photos: they hold detail a 32-pixel
 # input throws away, and a pretrained backbone sees it at 224 pixels.
@@ -108,7 +109,7 @@ def _architecture(requested: dict[str, Any], facts: TrainingFacts) -> tuple[str,
     if asked != AUTO:
         return asked, "as the training settings say"
     sizes = (
-        f"median shorter side {facts.median_side} px over {facts.sampled} image(s)"
+        f"median shorter side {facts.median_side} px over {counted(facts.sampled, 'image')}"
         if facts.median_side is not None
         else "no image sizes known"
     )

@@ -10,6 +10,7 @@ from typing import Any
 
 from labeler.errors import ValidationFailed
 from labeler.projects.hotkeys import HotkeyChooser, hotkey_prefix_clash, hotkey_valid
+from labeler.words import counted
 
 PALETTE = [
     "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
@@ -129,7 +130,7 @@ def labels_parse(
     minimum = 1 if multi_label else 2
     if len(specs) < minimum:
         kind = "A multi-label" if multi_label else "A single-label"
-        raise _fail(f"{kind} project needs at least {minimum} label(s).")
+        raise _fail(f"{kind} project needs at least {counted(minimum, 'label')}.")
     if len(specs) > MAX_LABELS:
         raise _fail(f"A project can have at most {MAX_LABELS} labels.")
     _match_current(specs, current)

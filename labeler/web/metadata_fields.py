@@ -26,6 +26,7 @@ from labeler.images.models import FIELD_KINDS
 from labeler.projects.models import Project
 from labeler.web.forms import DomainForm
 from labeler.web.pages import page_project
+from labeler.words import counted
 
 KIND_WORDS = {
     "text": "Free text, up to 255 characters",
@@ -110,7 +111,9 @@ def _field_change(
     try:
         if action == "remove":
             removed = metadata_fields.field_delete(field=field)
-            messages.success(request, f"Field {field.name} removed, with {removed} value(s).")
+            messages.success(
+                request, f"Field {field.name} removed, with {counted(removed, 'value')}."
+            )
         else:
             form = FieldChangeForm(request.POST)
             if not form.is_valid():

@@ -27,6 +27,7 @@ from labeler.projects.models import Membership, Project, Role
 from labeler.web.forms import ARCHITECTURE_CHOICES, MemberAddForm, MemberRoleForm, ProjectForm
 from labeler.web.invitations import members_invite_action, members_invite_context
 from labeler.web.pages import page_project, page_user
+from labeler.words import counted, noun
 
 
 @login_required
@@ -88,8 +89,9 @@ def _images_add(request: HttpRequest, project: Project, files: list[UploadedFile
     results = flows.images_ingest(project=project, files=files)
     added = sum(r.status == "created" for r in results)
     twins = sum(r.status == "duplicate" for r in results)
-    said = f"{created} with {added} image{'s' if added != 1 else ''}"
-    messages.success(request, f"{said}{f' ({twins} duplicate(s) left out)' if twins else ''}.")
+    said = f"{created} with {counted(added, 'image')}"
+    left_out = f" ({counted(twins, 'duplicate')} left out)" if twins else ""
+    messages.success(request, f"{said}{left_out}.")
     refused = [r for r in results if r.status == "rejected"]
     if refused:
         shown = "; ".join(
@@ -99,7 +101,8 @@ def _images_add(request: HttpRequest, project: Project, files: list[UploadedFile
         more = len(refused) - MAX_REFUSALS_SHOWN
         messages.error(
             request,
-            f"{len(refused)} file(s) were not added: {shown}"
+            f"{counted(len(refused), 'file')} {noun(len(refused), 'was', 'were')} not added: "
+            f"{shown}"
             f"{f' and {more} more' if more > 0 else ''}.",
         )
 
@@ -282,7 +285,9 @@ def link_message(report: MoveReport) -> str:
         f"{report.target}."
     ]
     if report.decisions_moved:
-        said.append(f"{report.decisions_moved} final label(s) now credited to {report.target}.")
+        said.append(
+            f"{counted(report.decisions_moved, 'final label')} now credited to {report.target}."
+        )
     if report.conflicts:
         shown = "; ".join(
             f"image {c.image_id} ({report.source}: {', '.join(c.source_labels) or 'none'}, "
@@ -291,7 +296,8 @@ def link_message(report: MoveReport) -> str:
         )
         more = len(report.conflicts) - MAX_CONFLICTS_SHOWN
         said.append(
-            f"{len(report.conflicts)} image(s) both labelled stay with {report.source}: "
+            f"{counted(len(report.conflicts), 'image')} both labelled "
+            f"{noun(len(report.conflicts), 'stays', 'stay')} with {report.source}: "
             f"{shown}{f' and {more} more' if more > 0 else ''}."
         )
     if report.membership_removed:

@@ -260,7 +260,7 @@ function setUpBulk() {
       offerExport(record.result.export, record.total);
       return;
     }
-    status.textContent = `Done: ${record.changed ?? record.total} image(s) changed. Reloading…`;
+    status.textContent = `Done: ${plural(record.changed ?? record.total, "image")} changed. Reloading…`;
     setTimeout(() => window.location.reload(), 800);
   }
 

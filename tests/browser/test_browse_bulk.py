@@ -81,7 +81,7 @@ def test_send_back_for_relabelling(live_server, page):
         page.locator(f".browse-card[data-image-id='{pk}'] .pick").check()
     expect(page.locator("#selected-count")).to_have_text("2 selected")
     apply(page, "relabel")
-    expect(page.locator("#bulk-status")).to_contain_text("Done: 2 image(s) changed", timeout=WAIT)
+    expect(page.locator("#bulk-status")).to_contain_text("Done: 2 images changed", timeout=WAIT)
     assert not Annotation.objects.filter(image_id__in=chosen).exists()
     assert not Image.objects.filter(pk__in=chosen, is_complete=True).exists()
     top = max(Image.objects.filter(project=project).values_list("priority", flat=True))
@@ -101,7 +101,7 @@ def test_mark_gold(live_server, page):
     pk = card_ids(page)[0]
     page.locator(f".browse-card[data-image-id='{pk}'] .pick").check()
     apply(page, "gold")
-    expect(page.locator("#bulk-status")).to_contain_text("Done: 1 image(s) changed", timeout=WAIT)
+    expect(page.locator("#bulk-status")).to_contain_text("Done: 1 image changed", timeout=WAIT)
     assert FinalLabel.objects.get(image_id=pk).method == FinalLabelMethod.GOLD
     open_images(page, live_server, project, "?status=gold")
     expect(page.locator(f".browse-card[data-image-id='{pk}'] .status-chip")).to_have_text("gold")
@@ -116,7 +116,7 @@ def test_delete(live_server, page):
         page.locator(f".browse-card[data-image-id='{pk}'] .pick").check()
     page.once("dialog", lambda dialog: dialog.accept())
     apply(page, "delete")
-    expect(page.locator("#bulk-status")).to_contain_text("Done: 3 image(s) changed", timeout=WAIT)
+    expect(page.locator("#bulk-status")).to_contain_text("Done: 3 images changed", timeout=WAIT)
     assert not Image.objects.filter(pk__in=chosen).exists()
     expect(page.locator(".browse-card")).to_have_count(len(images) - 3, timeout=WAIT)
 
@@ -152,7 +152,7 @@ def test_sent_to_review_shows_on_the_image_page(live_server, page, screenshot):
     page.locator(f".browse-card[data-image-id='{pk}'] .pick").check()
     page.locator("#bulk-action").select_option("review")
     page.locator("#bulk-apply").click()
-    expect(page.locator("#bulk-status")).to_contain_text("Done: 1 image(s)", timeout=WAIT)
+    expect(page.locator("#bulk-status")).to_contain_text("Done: 1 image changed", timeout=WAIT)
     open_images(page, live_server, project, "?status=in_review&status=not_started")
     chips = page.locator(f".browse-card[data-image-id='{pk}'] .status-chip")
     expect(chips).to_have_text(["not started", "in review"])

@@ -133,7 +133,7 @@ def test_a_lead_imports_a_labelled_zip_and_reads_the_report(
     )
     expect(page.locator('tr[data-status="created"][data-labels="applied"]')).to_have_count(3)
     expect(page.locator(".import-report tr", has_text="fox/4.png")).to_contain_text("fox")
-    expect(page.locator(".import-not-applied")).to_contain_text("Unknown label(s) 'fox'")
+    expect(page.locator(".import-not-applied")).to_contain_text("Unknown label 'fox'")
     screenshot("import")
 
 

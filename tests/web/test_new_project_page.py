@@ -258,7 +258,7 @@ def test_a_bad_file_is_listed_and_the_good_ones_stored(maker):
     project = Project.objects.get()
     assert Image.objects.filter(project=project).count() == 1
     assert "created with 1 image." in page
-    assert "1 file(s) were not added: notes.txt (" in page
+    assert "1 file was not added: notes.txt (" in page
 
 
 def test_a_refused_form_creates_nothing_and_asks_for_the_files_again(maker):

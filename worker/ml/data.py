@@ -24,6 +24,7 @@ from PIL import Image as PILImage
 
 from labeler.images.pixels.decoding import DecodeRefused, image_whole_check
 from labeler.images.pixels.model_inputs import InputCache, prepare_bytes, prepare_image
+from labeler.words import counted
 
 Opener = Callable[[str], BinaryIO]
 # Decodes JPEG files' bytes (on a GPU) to inputs; None for each it could not decode.
@@ -325,7 +326,9 @@ def load_images(
         names, opener, image_size=image_size, grayscale=grayscale, threads=threads
     )
     if decoded.bad:
-        raise BadImage(decoded.bad[0], f"{len(decoded.bad)} file(s) failed", names=decoded.bad)
+        raise BadImage(
+            decoded.bad[0], f"{counted(len(decoded.bad), 'file')} failed", names=decoded.bad
+        )
     return decoded.images
 
 

@@ -42,6 +42,7 @@ from labeler.images.duplicates.finding import (
 from labeler.images.models import Image
 from labeler.images.pixels.perceptual import CHECK_DISTANCE, check_distance, check_words
 from labeler.projects.models import Project
+from labeler.words import counted, noun
 
 _BATCH = 1000
 # An image the worker has not hashed this long after it was stored is taken as one whose
@@ -202,7 +203,8 @@ def duplicate_groups_settled_check(*, project: Project) -> None:
     waiting = images_hashing(project).count()
     if waiting:
         raise Conflict(
-            f"{waiting} image(s) of this project are still being hashed for near-duplicates, "
+            f"{counted(waiting, 'image')} of this project {noun(waiting, 'is', 'are')} still "
+            "being hashed for near-duplicates, "
             "so their groups are not known yet and a split could put copies of one picture "
             "on both sides; try again once they are (usually seconds after an upload).",
             field="duplicates",

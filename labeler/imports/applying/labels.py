@@ -24,6 +24,7 @@ from labeler.images.models import Image
 from labeler.imports.planning.labels_in import ANNOTATION, FINAL, GOLD
 from labeler.projects.models import Label, Membership, Project, Role
 from labeler.projects.services import IMPORT, membership_set, project_update
+from labeler.words import noun
 
 _METHODS = {FINAL: FinalLabelMethod.IMPORTED, GOLD: FinalLabelMethod.GOLD}
 
@@ -96,7 +97,8 @@ class ProjectLabels:
         if unknown and not self.create:
             known = ", ".join(label.name for label in self._all[:20])
             raise LabelsRefused(
-                f"Unknown label(s) {', '.join(repr(n) for n in unknown)}; this project's "
+                f"Unknown {noun(len(unknown), 'label')} "
+                f"{', '.join(repr(n) for n in unknown)}; this project's "
                 f"labels are {known}. Import with create_labels to add them."
             )
         return cleaned

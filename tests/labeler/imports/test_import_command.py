@@ -81,7 +81,7 @@ def test_csv_labels_as_annotations_with_a_bad_file_and_an_unknown_label(
     )  # fmt: skip
 
     assert "rejected  broken.png" in out and "labels refused: The file was not stored." in out
-    assert "Unknown label(s) 'fox'" in out
+    assert "Unknown label 'fox'" in out
     assert "4 created, 0 duplicates, 1 rejected; labels: 2 applied, 2 refused, 1 without" in out
     annotations = Annotation.objects.filter(annotator__username="vendor_2023")
     assert sorted(a.image.original_name for a in annotations) == ["a.png", "c.png"]

@@ -161,7 +161,7 @@ def test_unknown_labels_are_refused_unless_created(project, media_root):
 
     first, second = refused.results
     assert (first.status, first.labels) == ("created", "refused")
-    assert "Unknown label(s) 'fox'" in first.labels_reason
+    assert "Unknown label 'fox'" in first.labels_reason
     assert not FinalLabel.objects.filter(image_id=first.image_id).exists()
     assert second.labels == "applied"  # names match without regard to case
 

@@ -76,5 +76,5 @@ def test_the_markdown_says_it_all_and_keeps_its_tables_whole():
     assert "- owl: 0.400" in text
     assert "Camera = Nikon \\| D70: worse" in text  # a pipe in a value cannot split a row
     assert "lena" not in text
-    assert "ONNX Runtime 2.00 ms, TorchScript 8.50 ms" in text and "1 thread(s)" in text
+    assert "ONNX Runtime 2.00 ms, TorchScript 8.50 ms" in text and "on 1 thread of a" in text
     assert "None: This version was scored" in text

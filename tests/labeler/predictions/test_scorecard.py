@@ -149,7 +149,7 @@ def test_three_images_get_no_bootstrap_interval_and_say_why():
     p = np.array([[0.9, 0.1], [0.2, 0.8], [0.7, 0.3]])
     card = scorecard(y_true=y, probabilities=p, label_ids=[1, 2], multi_label=False)
     assert card["macro_f1"]["value"] == 1.0 and card["macro_f1"]["interval"] is None
-    assert "3 test image(s) are too few" in card["macro_f1"]["reason"]
+    assert "3 test images are too few" in card["macro_f1"]["reason"]
     low, high = card["accuracy"]["interval"]  # a share: Wilson, honest on 3 images
     assert high == 1.0 and low < 0.5
     assert card["per_label"][0]["roc_auc"]["interval"] is None
