@@ -34,6 +34,7 @@ from labeler.annotations.models import FinalLabel, FinalLabelMethod
 from labeler.errors import PermissionDenied, ValidationFailed
 from labeler.predictions import review as model_review
 from labeler.projects.models import Label
+from labeler.words import noun
 
 METHODS = [method.value for method in HUMAN_DECISIONS]
 
@@ -330,7 +331,7 @@ class DecisionBatchView(QualityView):
             # Each refused decision named as the service names its refusals.
             why = "Only the project's leads and admins mark gold images."
             raise PermissionDenied(
-                f"{why[:-1]} (decision{'s' if len(gold) > 1 else ''} {', '.join(map(str, gold))}).",
+                f"{why[:-1]} ({noun(len(gold), 'decision')} {', '.join(map(str, gold))}).",
                 items=[
                     {
                         "index": i,

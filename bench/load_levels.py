@@ -18,6 +18,7 @@ from bench.load_floor import floor_process
 from bench.load_http import Browser
 from bench.load_lead import PageTiming, pages_time
 from bench.load_report import level_summary
+from labeler.words import counted
 
 
 def level_run(
@@ -61,7 +62,7 @@ def level_run(
         floor_rate = floor["calls"]["loop"]["rate"]
         level["ours_over_floor"] = loop_rate / floor_rate if floor_rate else 0.0
     print(
-        f"{project.size:,} images, {concurrency} annotator(s): {loop_rate:.1f} loops/s, "
+        f"{project.size:,} images, {counted(concurrency, 'annotator')}: {loop_rate:.1f} loops/s, "
         f"{level['http']['errors']} errors"
         + (f", floor {floor['calls']['loop']['rate']:.1f} loops/s" if floor else ""),
         flush=True,

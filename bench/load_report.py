@@ -8,6 +8,7 @@ from typing import Any
 
 from bench.load_client import CALLS, Tally
 from bench.load_lead import PAGE_TARGET_MS, PageTiming
+from labeler.words import counted
 
 TARGET_P50_MS = 10.0  # next and submit, 1 annotator, 100,000 images
 TARGET_P99_MS = 25.0
@@ -72,7 +73,7 @@ def print_level(level: dict[str, Any]) -> None:
     """One level's calls, checks, the floor and where the CPU went."""
     http = level["http"]
     print(
-        f"\n{level['size']:,} images, {level['concurrency']} annotator(s), "
+        f"\n{level['size']:,} images, {counted(level['concurrency'], 'annotator')}, "
         f"{http['seconds']:.1f} s, gunicorn {level['gunicorn']}"
     )
     print(f"  {'call':<8} {'count':>7} {'rate/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} "
@@ -201,7 +202,7 @@ def print_targets(levels: list[dict[str, Any]], pages: list[PageTiming]) -> None
             a = large["http"]["calls"]["next"]["p50"]
             b = small["http"]["calls"]["next"]["p50"]
             _verdict(
-                f"next p50 at 1,000,000 / at 1,000 images, {concurrency} annotator(s) "
+                f"next p50 at 1,000,000 / at 1,000 images, {counted(concurrency, 'annotator')} "
                 f"({_ms(a)} / {_ms(b)} ms)",
                 a / b,
                 TARGET_SCALING,

@@ -56,14 +56,21 @@ def _code_lines(path: Path) -> list[tuple[int, str]]:
     return found
 
 
+# An "s" added by hand in an f-string: f"{n} image{'s' if n != 1 else ''}".
+HAND_S = re.compile(r"""\{\s*['"]s['"]\s+if\b|\belse\s+['"]s['"]\s*\}""")
+
+
 def _places() -> list[str]:
     found = []
-    for folder in ("labeler", "api", "worker"):
+    for folder in ("labeler", "api", "worker", "bench"):
         for path in sorted((ROOT / folder).rglob("*.py")):
             if "migrations" in path.parts:
                 continue
             for line, text in _python_strings(path):
                 if _hand_plural(text):
+                    found.append(f"{path.relative_to(ROOT)}:{line}: {text.strip()[:80]}")
+            for line, text in enumerate(path.read_text().splitlines(), start=1):
+                if HAND_S.search(text):
                     found.append(f"{path.relative_to(ROOT)}:{line}: {text.strip()[:80]}")
     scripts = sorted((ROOT / "static" / "js").rglob("*.js"))
     for path in [*sorted((ROOT / "templates").rglob("*.html")), *scripts]:
@@ -91,5 +98,7 @@ def test_irregular_nouns_and_verbs_take_their_plural() -> None:
 
 
 def test_the_walk_finds_a_hand_plural() -> None:
+    assert HAND_S.search("f\"{n} image{'s' if n != 1 else ''}\"")
+    assert HAND_S.search("f\"{n} image{'' if n == 1 else 's'}\"")
     assert _hand_plural("f'{n} image(s) changed'")
     assert not _hand_plural("an http(s) origin") and not _hand_plural("map((s) => s)")

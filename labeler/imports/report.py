@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 
+from labeler.words import counted
+
 IN_KEYS = ("files", "records", "annotations", "decisions", "labels")
 OUT_KEYS = (
     "images",
@@ -93,4 +95,4 @@ HOW_SAID = {
 
 
 def _n(count: int, noun: str) -> str:
-    return f"{count} {noun}{'' if count == 1 else 's'}"
+    return counted(count, noun)

@@ -17,6 +17,7 @@ from labeler.projects.models import Project
 from labeler.web.annotator_gate import annotator_gate_context
 from labeler.web.labelling import IMAGE_ID_SLOT
 from labeler.web.pages import api_url, page_labels, page_project, page_user
+from labeler.words import counted
 
 
 @login_required
@@ -131,7 +132,7 @@ def review_empty_state(project: Project, progress: ProjectProgress) -> dict[str,
 
 
 def _count(n: int, word: str) -> str:
-    return f"{n} {word}{'' if n == 1 else 's'}"
+    return counted(n, word)
 
 
 def _review_data(project: Project, *, role: str, can_gold: bool) -> dict[str, Any]:

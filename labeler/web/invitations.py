@@ -35,11 +35,10 @@ from labeler.projects.services import MemberRemoved
 from labeler.site_address import site_url
 from labeler.web.forms import DomainForm
 from labeler.web.pages import page_user
+from labeler.words import counted
 
 INVITE_ACTIONS = ("invite-email", "invite-link", "revoke-invitation")
-EXPIRY_CHOICES = [
-    (days, f"{days} day{'s' if days > 1 else ''}") for days in invitations.EXPIRY_CHOICES
-]
+EXPIRY_CHOICES = [(days, counted(days, "day")) for days in invitations.EXPIRY_CHOICES]
 _SESSION_LINK = "members_new_link"  # (project id, invitation id, link): shown once
 
 

@@ -280,10 +280,7 @@ MAX_CONFLICTS_SHOWN = 10  # images both labelled that the message names
 def link_message(report: MoveReport) -> str:
     """What a link did, in a sentence or three."""
     moved = report.moved
-    said = [
-        f"{moved} annotation{'s' if moved != 1 else ''} of {report.source} moved to "
-        f"{report.target}."
-    ]
+    said = [f"{counted(moved, 'annotation')} of {report.source} moved to {report.target}."]
     if report.decisions_moved:
         said.append(
             f"{counted(report.decisions_moved, 'final label')} now credited to {report.target}."

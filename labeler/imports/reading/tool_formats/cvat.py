@@ -28,8 +28,9 @@ from labeler.imports.reading.records import (
     Skipped,
     email_key,
 )
-from labeler.imports.reading.tool_formats.names import counted, name_add
+from labeler.imports.reading.tool_formats.names import name_add
 from labeler.json_depth import MAX_DEPTH
+from labeler.words import counted
 
 # What CVAT writes as a tag's source: drawn by a person (by hand, or with an interactive
 # tool they steered), merged from consensus jobs, or no person's work.

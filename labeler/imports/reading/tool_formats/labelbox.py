@@ -28,7 +28,8 @@ from labeler.imports.reading.records import (
     Skipped,
     email_key,
 )
-from labeler.imports.reading.tool_formats.names import counted, name_add
+from labeler.imports.reading.tool_formats.names import name_add
+from labeler.words import counted
 
 # An annotation's time spent is kept up to a day, as the annotation service allows: a
 # longer one is a page left open, not work.

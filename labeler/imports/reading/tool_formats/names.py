@@ -8,8 +8,3 @@ def name_add(names: list[str], label: str) -> None:
     label = label.strip()
     if label and label not in names:
         names.append(label)
-
-
-def counted(number: int, noun: str) -> str:
-    """``1 shape``, ``3 shapes``."""
-    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
