@@ -107,6 +107,9 @@ function advanceFromQueue(countStall = true) {
     // A queue that refused (a failed qualification test, a pause) says why, not "done".
     showMessage(state.refusal || doneMessage());
     $("done").hidden = false;
+    // The notices the page arrived with ("Welcome to …: you joined") are past: the page
+    // now says what is next, and nothing above it says otherwise.
+    for (const notice of document.querySelectorAll(".messages")) notice.hidden = true;
     renderLabels();
     // The project's counts say whether "nothing left" means no images at all.
     progress.refresh().then(() => {

@@ -193,5 +193,7 @@ def _label_all(page: Page, truth: dict[int, str], shot: Shot) -> dict[int, str]:
     # Selectors only, no script evaluated in the page: the server's policy forbids eval.
     page.wait_for_selector("#save-status[data-waiting='0']", timeout=WAIT)
     expect(page.locator("#save-status")).to_have_text("All saved", timeout=WAIT)
+    # "Welcome to …: you joined" greeted the newcomer; with nothing left it is gone.
+    expect(page.locator(".messages")).to_be_hidden()
     shot(page, "first-finished")
     return pressed
