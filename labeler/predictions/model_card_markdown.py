@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from labeler.predictions.training_config import PER_ARCHITECTURE
 from labeler.words import counted
 
 
@@ -30,7 +31,8 @@ def card_markdown(card: dict[str, Any]) -> str:
     parts = [
         f"# Model card: {_escape(model['project'])}, version {model['version']}",
         "",
-        f"Architecture **{model['architecture']}**, trained {model['trained_at']}, "
+        f"Architecture **{_architecture_name(model['architecture'])}**, "
+        f"trained {model['trained_at']}, "
         f"packaged {model['packaged_at']}. "
         + ("Multi-label (sigmoid per label)." if card["multi_label"] else "Single label."),
         "",
@@ -136,3 +138,9 @@ def _files(card: dict[str, Any]) -> list[str]:
         f"{latency['onnxruntime_ms']:.2f} ms, TorchScript {latency['torchscript_ms']:.2f} ms.",
     ]
     return rows
+
+
+def _architecture_name(key: str) -> str:
+    """ "Small CNN (small-cnn)": the name the pages give it, and the key the files carry."""
+    known = PER_ARCHITECTURE.get(key)
+    return f"{known.label} ({key})" if known else key

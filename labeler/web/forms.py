@@ -14,7 +14,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.utils.datastructures import MultiValueDict
 
 from labeler.errors import DomainError
-from labeler.predictions.training_config import training_config_defaults
+from labeler.predictions.training_config import PER_ARCHITECTURE, training_config_defaults
 from labeler.projects.hotkeys import DIGITS
 from labeler.projects.labels import PALETTE
 from labeler.projects.models import Project, Role
@@ -159,12 +159,11 @@ class DomainForm(forms.Form):
         self.add_error(field, exc.message)
 
 
+# Each architecture by the name the pages, the model card and the reasons give it
+# (``PER_ARCHITECTURE``'s labels: the one list of them).
 ARCHITECTURE_CHOICES = [
     ("auto", "Automatic"),
-    ("small-cnn", "Small CNN"),
-    ("resnet18", "ResNet-18"),
-    ("mobilenet_v3_small", "MobileNetV3 small"),
-    ("efficientnet_b0", "EfficientNet-B0"),
+    *((key, defaults.label) for key, defaults in PER_ARCHITECTURE.items()),
 ]
 # The training inputs of the form: form field -> (key in Project.training, key in its augment).
 TRAINING_FIELDS: dict[str, tuple[str, str | None]] = {

@@ -62,6 +62,7 @@ def _models_data(project: Project, *, can_manage: bool) -> dict[str, Any]:
         "project": {"id": project.pk, "multi_label": project.multi_label},
         "can_manage": can_manage,
         "labels": page_labels(project),
+        "architectures": dict(ARCHITECTURE_CHOICES),  # the names the pages give them
         "urls": {
             "train": api("train"),
             "runs": api("training-runs"),

@@ -15,11 +15,12 @@ import { renderCurves, renderReliability } from "./models/curves.js";
 import { renderTestFigures, renderTestPerLabel, renderVerdict, testNote } from "./models/evaluation.js";
 import { accuracyInterval, intervalText } from "./models/intervals.js";
 import {
-  ARCHITECTURES, duration, renderMachineStats, renderPerLabel, renderPrelabel, renderRuns,
+  architectureName, architectureNames, duration, renderMachineStats, renderPerLabel, renderPrelabel, renderRuns,
   renderVersions, statusPill,
 } from "./models/tables.js";
 
 const data = pageData("models-data");
+architectureNames(data.architectures);
 const ACTIVE = new Set(["queued", "running"]);
 const FOLLOW_MS = 1000; // how often the active run is asked for
 const IDLE_MS = 15000; // how often the runs list is looked at for a run started elsewhere
@@ -121,7 +122,7 @@ function drawSelected() {
   card.dataset.version = String(version.id);
   $("version-heading").textContent = `Version ${version.version}${version.is_current ? " (current)" : ""}`;
   const facts = [
-    ARCHITECTURES[version.architecture] || version.architecture,
+    architectureName(version.architecture),
     test ? `${test.images} test images` : null,
     isNum(metrics.images) ? `${metrics.images} validation images` : null,
     isNum(metrics.accuracy) ? `validation accuracy ${percent(metrics.accuracy)}${intervalText(accuracyInterval(metrics), percent, " (95% CI ", ")")}` : null,
@@ -219,7 +220,7 @@ function drawLive(run) {
   $("run-idle").hidden = true;
   $("run-active").hidden = false;
   const architecture = run.config && run.config.architecture;
-  $("run-title").textContent = `Run #${run.id}${architecture ? ` · ${ARCHITECTURES[architecture] || architecture}` : ""}`;
+  $("run-title").textContent = `Run #${run.id}${architecture ? ` · ${architectureName(architecture)}` : ""}`;
   $("run-status").replaceWith(Object.assign(statusPill(run.status), { id: "run-status" }));
   const progress = run.status === "succeeded" ? 1 : run.progress || 0;
   const pct = Math.round(Math.min(1, Math.max(0, progress)) * 100);
@@ -348,7 +349,7 @@ function drawStarting(architecture) {
   $("run-idle").hidden = true;
   $("run-active").hidden = false;
   $("run-live").dataset.state = "starting";
-  $("run-title").textContent = `New run · ${ARCHITECTURES[architecture] || architecture}`;
+  $("run-title").textContent = `New run · ${architectureName(architecture)}`;
   $("run-status").replaceWith(Object.assign(statusPill("queued"), { id: "run-status" }));
   $("run-progress").firstElementChild.style.width = "0%";
   for (const id of ["run-epoch", "run-train-loss", "run-val-loss", "run-val-accuracy", "run-val-f1"]) $(id).textContent = "—";

@@ -42,6 +42,7 @@ def test_a_lead_packages_a_version_and_downloads_its_onnx_file(live_server, page
     card = page.locator("#model-download")
     expect(card).to_have_attribute("data-state", "ready", timeout=WAIT)
     row = card.locator(f"tr[data-version='{first.pk}']")
+    expect(card.locator(f"tr[data-version='{second.pk}']")).to_contain_text("MobileNetV3 small")
     running = card.locator(f"tr[data-version='{second.pk}']")
     expect(row).to_have_attribute("data-status", "none")
     expect(running.locator(".status-pill")).to_have_text("running")

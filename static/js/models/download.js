@@ -9,6 +9,7 @@
 import { request, errorMessage, rows } from "../lib/api.js";
 import { $, el, fill } from "../lib/dom.js";
 import { formatSize } from "../lib/format.js";
+import { architectureName } from "./tables.js";
 
 const card = $("model-download");
 const POLL_MS = 1500;
@@ -95,7 +96,7 @@ function row(version) {
     "tr",
     { dataset: { version: String(version.id), status } },
     name,
-    el("td", { text: version.architecture }),
+    el("td", { text: architectureName(version.architecture) }),
     el("td", {}, statusCell(status)),
     el("td", {}, downloadCell(version, status, found)),
   );

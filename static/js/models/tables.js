@@ -8,13 +8,11 @@ import { table } from "../lib/tables.js";
 import { figureBlock, pText, verdictText } from "./evaluation.js";
 import { accuracyInterval, intervalText, tooCloseToTell } from "./intervals.js";
 
-export const ARCHITECTURES = {
-  auto: "Automatic",
-  "small-cnn": "Small CNN",
-  resnet18: "ResNet-18",
-  mobilenet_v3_small: "MobileNetV3 small",
-  efficientnet_b0: "EfficientNet-B0",
-};
+/** The architectures' names, as the server gives them (the page's data): "Small CNN". */
+const ARCHITECTURES = {};
+export function architectureNames(names) {
+  Object.assign(ARCHITECTURES, names);
+}
 const STATUS = {
   queued: "queued",
   running: "running",
@@ -23,7 +21,7 @@ const STATUS = {
   cancelled: "cancelled",
 };
 
-const architectureName = (key) => ARCHITECTURES[key] || key || "—";
+export const architectureName = (key) => ARCHITECTURES[key] || key || "—";
 const share = (value) => (isNum(value) ? percent(value) : "—");
 const two = (value) => (isNum(value) ? fixed(value) : "—");
 

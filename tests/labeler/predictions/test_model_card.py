@@ -72,6 +72,7 @@ def test_missing_test_figures_are_null_with_a_reason():
 def test_the_markdown_says_it_all_and_keeps_its_tables_whole():
     text = card_markdown(card())
     assert "# Model card: Birds, version 3" in text
+    assert "Architecture **MobileNetV3 small (mobilenet_v3_small)**" in text  # as the pages say
     assert "| 0 | owl |" in text and "| 1 | wren |" in text
     assert "- owl: 0.400" in text
     assert "Camera = Nikon \\| D70: worse" in text  # a pipe in a value cannot split a row
