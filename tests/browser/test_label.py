@@ -544,3 +544,37 @@ def test_an_earlier_image_whose_address_expired_is_fetched_again(live_server, pa
         "[...document.querySelectorAll('#stage img')].some((img) => img.naturalWidth > 0)",
         timeout=WAIT,
     )
+
+
+def test_the_suggested_tag_stays_inside_its_button_among_ten_labels(live_server, page):
+    """Ten labels at 1280 px share two narrow columns: the suggested one keeps its name on
+    a line and its "suggested" tag inside the button (it wraps below the name)."""
+    names = ["vehicle", "texture", "space", "airplane", "automobile", "woodland", "waterfront",
+             "mountains", "building", "interior"]  # fmt: skip
+    project = make_project(1, annotators=[UserFactory(username="ann")])
+    Label.objects.filter(project=project).delete()
+    for position, name in enumerate(names):
+        Label.objects.create(
+            project=project, name=name, color="#336699", hotkey=str((position + 1) % 10),
+            position=position,
+        )  # fmt: skip
+    model = ModelVersion.objects.create(project=project, version=1, is_current=True)
+    waterfront = Label.objects.get(project=project, name="waterfront")
+    probabilities = {str(label.pk): 0.01 for label in project.labels.all()}
+    Prediction.objects.create(
+        image=Image.objects.get(),
+        model_version=model,
+        probabilities={**probabilities, str(waterfront.pk): 0.9},
+    )
+    page.set_viewport_size({"width": 1280, "height": 800})
+    login(page, live_server, "ann")
+    open_workspace(page, live_server, project)
+
+    button = page.locator(".label-button.suggested")
+    expect(button).to_contain_text("waterfront")
+    box, tag = button.bounding_box(), button.locator(".tag").bounding_box()
+    name = button.locator(".label-name").bounding_box()
+    assert box and tag and name
+    assert box["x"] <= tag["x"] and tag["x"] + tag["width"] <= box["x"] + box["width"] + 0.5
+    assert tag["y"] + tag["height"] <= box["y"] + box["height"] + 0.5
+    assert name["height"] < 30  # one line, not a column of letters
