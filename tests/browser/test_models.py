@@ -7,6 +7,7 @@ the page follows it through the runs list meanwhile. Images are tiny and the epo
 from __future__ import annotations
 
 import io
+import itertools
 import re
 from typing import TYPE_CHECKING
 
@@ -262,6 +263,26 @@ def test_reviewers_see_the_figures_without_the_controls(live_server, page):
     ).to_be_visible()
     expect(page.get_by_role("button", name=re.compile("^(Train|Promote)$"))).to_have_count(0)
     expect(page.locator("#confusion-table td.cell")).to_have_count(9)
+
+
+def test_the_confusion_matrix_heads_of_long_names_stay_apart(live_server, page, screenshot):
+    """Column heads stand on end: names wider than a cell never run together."""
+    project = ProjectFactory(name="Scenes", labels=["vehicle", "texture", "waterfront scene"])
+    add_member(project, UserFactory(username="lena"), Role.LEAD)
+    ModelVersionFactory(project=project, version=1, metrics=metrics_for(project, 0.8))
+    open_models(page, live_server, project)
+
+    heads = page.locator("#confusion-table thead .label-chip-name")
+    expect(heads).to_have_count(3)
+    boxes = sorted(
+        (box for box in (h.bounding_box() for h in heads.all()) if box), key=lambda b: b["x"]
+    )
+    assert len(boxes) == 3
+    for left, right in itertools.pairwise(boxes):
+        assert left["x"] + left["width"] <= right["x"], (left, right)
+    assert [h.inner_text() for h in heads.all()] == ["vehicle", "texture", "waterfront scene"]
+    page.locator("#confusion-table").scroll_into_view_if_needed()
+    screenshot("models-confusion-long-names", full_page=False)
 
 
 def test_multi_label_confusion_is_per_label_counts(live_server, page):
