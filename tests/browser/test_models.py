@@ -272,6 +272,9 @@ def test_the_confusion_matrix_heads_of_long_names_stay_apart(live_server, page, 
     ModelVersionFactory(project=project, version=1, metrics=metrics_for(project, 0.8))
     open_models(page, live_server, project)
 
+    # Validation figures (no test set yet) say how many images they rest on, as test ones do.
+    row = page.locator("#versions-table tbody tr").first
+    expect(row.locator(".figure-cell .n")).to_have_text(["n = 9", "n = 9"])
     heads = page.locator("#confusion-table thead .label-chip-name")
     expect(heads).to_have_count(3)
     boxes = sorted(

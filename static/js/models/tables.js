@@ -195,6 +195,8 @@ function figureWithInterval(metrics, key, text, interval, show) {
           text: range,
         })
       : null,
+    // The images it rests on, as the test figures say theirs (here the validation images).
+    isNum(metrics.images) ? el("span", { class: "n", title: "validation images", text: `n = ${metrics.images}` }) : null,
   );
 }
 
