@@ -171,7 +171,8 @@ def split_report(
     counts = {name: int(made.get(name, 0)) for name in names}
     total = sum(counts.values())
     warnings: list[str] = []
-    for name, share in zip(names, asked or [None] * len(names), strict=True):
+    shares: Sequence[float | None] = asked if asked is not None else [None] * len(names)
+    for name, share in zip(names, shares, strict=True):
         if share is not None and share <= 0:
             continue
         got = counts[name]
