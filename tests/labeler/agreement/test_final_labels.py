@@ -304,6 +304,8 @@ def test_a_submit_that_commits_after_a_later_one_and_a_refresh_is_exported(
 
 
 def _image_members(response) -> list[str]:
-    """The images of an ImageFolder zip answered: its class folders and classes.txt left out."""
+    """The images of an ImageFolder zip answered: its class folders and the class lists
+    (classes.txt, model_outputs.txt) left out."""
     names = zipfile.ZipFile(io.BytesIO(b"".join(response.streaming_content))).namelist()
-    return [name for name in names if not name.endswith("/") and name != "classes.txt"]
+    lists = {"classes.txt", "model_outputs.txt"}
+    return [name for name in names if not name.endswith("/") and name not in lists]
