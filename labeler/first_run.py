@@ -111,7 +111,8 @@ def team_environment(
         "CSRF_COOKIE_SECURE": "0",
         "SECURE_HSTS_SECONDS": "0",
     }
-    env = {**defaults, **environ, "DEBUG": "0"}
+    given = {key: value for key, value in environ.items() if value or key not in defaults}
+    env = {**defaults, **given, "DEBUG": "0"}  # an empty ALLOWED_HOSTS= is none given
     if not env.get("SECRET_KEY"):
         env["SECRET_KEY"] = local_secret_key(var_dir / "secret_key")
     return env
@@ -166,7 +167,8 @@ def main(argv: list[str] | None = None) -> None:
     host, port = options.host, options.port
     var_dir = Path(os.environ.get("LABELER_VAR_DIR") or ROOT / "var")
     if loopback(host):
-        env = {"DEBUG": "1", "LABELER_SITE_URL": origin(host, port), **os.environ}
+        env = {"DEBUG": "1", **os.environ}
+        env["LABELER_SITE_URL"] = env.get("LABELER_SITE_URL") or origin(host, port)
         notice = None
         shown = host
     else:

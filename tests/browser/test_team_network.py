@@ -223,6 +223,8 @@ def test_a_teams_server_takes_what_the_admin_set_and_never_debug(tmp_path: Path)
     }
     found = team_environment(["192.0.2.7"], 8811, admin, tmp_path)
     assert {name: found[name] for name in admin} == admin
+    blank = team_environment(["192.0.2.7"], 8811, {"ALLOWED_HOSTS": "", "SECRET_KEY": ""}, tmp_path)
+    assert blank["ALLOWED_HOSTS"].startswith("192.0.2.7,") and blank["SECRET_KEY"] == key
 
 
 def test_network_addresses_leave_out_loopback_link_local_and_ipv6() -> None:
