@@ -92,8 +92,9 @@ def targets_of(n: int, shares: Sequence[float]) -> list[int]:
     left over one each to the largest fractions (the earlier split on a tie)."""
     counts = [_whole(n * share) for share in shares]
     fractions = sorted(range(len(shares)), key=lambda j: (-(n * shares[j] - counts[j]), j))
-    for j in fractions[: n - sum(counts)]:
-        counts[j] += 1
+    # Fewer left over than splits, but for shares summing to 1 only within float noise.
+    for k in range(n - sum(counts)):
+        counts[fractions[k % len(fractions)]] += 1
     return counts
 
 

@@ -37,6 +37,8 @@ def test_the_selections_shares_are_rounded_by_largest_remainder() -> None:
     assert targets_of(100, (0.29, 0.71)) == [29, 71]  # 0.29 * 100 is 28.999... in floats
     assert targets_of(4, (0.9, 0.05, 0.05)) == [4, 0, 0]
     assert targets_of(10, (0.7, 0.3, 0.0)) == [7, 3, 0]
+    # Shares that sum to 1 only within the options' tolerance still place every image.
+    assert sum(targets_of(10_000_000, (0.3333333, 0.3333333, 0.3333333))) == 10_000_000
 
 
 def test_large_classes_keep_their_exact_shares() -> None:
