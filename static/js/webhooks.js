@@ -42,12 +42,13 @@ function deliveryRow(hook, delivery) {
 function deliveriesTable(hook, deliveries) {
   if (!deliveries.length) return el("p", { class: "muted", text: "No delivery yet." });
   const head = ["Event", "Status", "Attempts", "Answer", "Last attempt", ""];
-  return el(
+  const table = el(
     "table",
     { class: "webhook-deliveries", "aria-label": `Deliveries to ${hook.url}` },
     el("thead", {}, el("tr", {}, head.map((name) => el("th", { scope: "col", text: name })))),
     el("tbody", {}, deliveries.map((delivery) => deliveryRow(hook, delivery))),
   );
+  return el("div", { class: "table-wrap" }, table);
 }
 
 function button(text, onClick, props = {}) {

@@ -85,7 +85,8 @@ function draw() {
   }
   const head = el("tr", {}, ["Version", "Architecture", "Package", "Download"].map((t) => el("th", { scope: "col", text: t })));
   const body = versions.map((version) => row(version));
-  fill(box, el("table", { class: "table download-table", id: "download-table" }, el("thead", {}, head), el("tbody", {}, body)));
+  const table = el("table", { class: "table download-table", id: "download-table" }, el("thead", {}, head), el("tbody", {}, body));
+  fill(box, el("div", { class: "table-wrap" }, table));
 }
 
 function row(version) {
