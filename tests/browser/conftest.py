@@ -114,15 +114,21 @@ def screenshots_wanted() -> bool:
     return os.environ.get(SCREENSHOTS, "") == "1"
 
 
+def keep_screenshot(target, path: Path | str, **options) -> Path:
+    """Write a PNG of a page or a locator to ``path`` whether or not screenshots are asked
+    for: for a test whose screenshots are its artefacts, kept on every run."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    target.screenshot(path=str(path), **options)
+    return path
+
+
 def take_screenshot(target, path: Path | str, **options) -> Path | None:
     """Write a PNG of a page or a locator to ``path`` when screenshots are asked for;
     ``None`` when they are not (nothing taken, nothing written)."""
     if not screenshots_wanted():
         return None
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    target.screenshot(path=str(path), **options)
-    return path
+    return keep_screenshot(target, path, **options)
 
 
 def save_screenshot(page, name: str, *, full_page: bool = True) -> Path | None:
