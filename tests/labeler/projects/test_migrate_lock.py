@@ -1,0 +1,45 @@
+"""``migrate`` waits for another process's ``migrate`` on PostgreSQL (web replicas that
+start together each migrate), instead of creating the same tables beside it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psycopg2
+import pytest
+from django.db import connection
+
+from labeler.projects.management.commands.migrate import MIGRATE_LOCK
+
+ROOT = Path(__file__).resolve().parents[3]
+
+pytestmark = pytest.mark.django_db
+
+
+def test_a_second_migrate_waits_for_the_lock_and_then_runs():
+    if connection.vendor != "postgresql":
+        pytest.skip("the lock is PostgreSQL's; SQLite serves one process")
+    settings = connection.settings_dict
+    url = "postgres://{USER}@{HOST}:{PORT}/{NAME}".format(
+        **{**settings, "HOST": settings["HOST"] or "127.0.0.1", "PORT": settings["PORT"] or 5432}
+    )
+    holder = psycopg2.connect(url)
+    holder.autocommit = True
+    env = {**os.environ, "DATABASE_URL": url, "DEBUG": "1"}
+    command = [sys.executable, "manage.py", "migrate", "--plan"]
+    with holder.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_lock(%s)", [MIGRATE_LOCK])
+        waiting = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
+        # Django starts and connects in about a second: long after that it is still waiting.
+        time.sleep(6)
+        still_waiting = waiting.poll() is None
+        cursor.execute("SELECT pg_advisory_unlock(%s)", [MIGRATE_LOCK])
+    holder.close()
+    output, _ = waiting.communicate(timeout=60)
+    assert still_waiting, f"migrate ran while another held the lock: {output}"
+    assert waiting.returncode == 0
+    assert "No planned migration operations." in output
