@@ -25,11 +25,12 @@ class Command(DjangoMigrate):
     def handle(self, *args: Any, **options: Any) -> None:
         connection = connections[options["database"]]
         if connection.vendor != "postgresql":
-            return super().handle(*args, **options)
+            super().handle(*args, **options)
+            return
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_lock(%s)", [MIGRATE_LOCK])
         try:
-            return super().handle(*args, **options)
+            super().handle(*args, **options)
         finally:
             # Migrations may have closed the connection, which released the lock already.
             if connection.connection is not None:
