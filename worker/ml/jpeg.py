@@ -17,8 +17,11 @@ module is where a move to it would happen.
 
 from __future__ import annotations
 
+import functools
+import logging
 import warnings
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -28,10 +31,24 @@ from PIL import Image as PILImage
 from labeler.images.pixels.decoding import TURNS, image_orientation
 from worker.ml.config import env_bool
 
-try:
-    from torchvision.io import ImageReadMode, decode_jpeg
-except ImportError:  # the worker image without the ML extras: PIL decodes every file
-    decode_jpeg = None
+logger = logging.getLogger(__name__)
+
+
+@functools.cache
+def torchvision_io() -> Any | None:
+    """torchvision's image ops (``decode_jpeg``, ``ImageReadMode``), imported when first
+    wanted: a worker that never decodes on the GPU (the default) starts without them.
+    None without torchvision, or with one built for another torch (its operators fail
+    to load): PIL decodes every file then, and training and pre-labelling go on."""
+    try:
+        from torchvision import io
+    except ImportError:
+        return None
+    except RuntimeError as exc:
+        logger.warning("torchvision does not load beside this torch (%s): PIL decodes", exc)
+        return None
+    return io
+
 
 # Photos decoded together: 32 12-megapixel RGB images take 1.2 GB of GPU memory at once.
 GPU_DECODE_BATCH = 32
@@ -54,7 +71,7 @@ def gpu_decode_wanted(device: torch.device, wanted: bool | None = None) -> bool:
     new photos at 0.43x the pace of 16 CPU threads decoding them (docs/benchmarks.md)."""
     if wanted is None:
         wanted = env_bool("LABELER_GPU_DECODE", False)
-    return device.type == "cuda" and wanted and decode_jpeg is not None
+    return device.type == "cuda" and wanted and torchvision_io() is not None
 
 
 def jpeg_decoder(
@@ -85,15 +102,16 @@ def decode_jpegs(
 def _batch(
     contents: Sequence[bytes], device: torch.device, image_size: int, grayscale: bool
 ) -> list[np.ndarray | None]:
-    assert decode_jpeg is not None
-    mode = ImageReadMode.GRAY if grayscale else ImageReadMode.RGB
+    io = torchvision_io()
+    assert io is not None
+    mode = io.ImageReadMode.GRAY if grayscale else io.ImageReadMode.RGB
     data = [torch.frombuffer(bytearray(content), dtype=torch.uint8) for content in contents]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)  # see the module's docstring
         try:
-            images: list[torch.Tensor | None] = list(decode_jpeg(data, mode=mode, device=device))
+            images: list[torch.Tensor | None] = list(io.decode_jpeg(data, mode=mode, device=device))
         except RuntimeError:  # one bad file fails the batch: try them one by one
-            images = [_one(item, mode, device) for item in data]
+            images = [_one(io, item, mode, device) for item in data]
     squares = [
         None if image is None else _square(image, content, image_size)
         for image, content in zip(images, contents, strict=True)
@@ -105,10 +123,9 @@ def _batch(
     return [None if square is None else next(arrays) for square in squares]
 
 
-def _one(data: torch.Tensor, mode: ImageReadMode, device: torch.device) -> torch.Tensor | None:
-    assert decode_jpeg is not None
+def _one(io: Any, data: torch.Tensor, mode: Any, device: torch.device) -> torch.Tensor | None:
     try:
-        return decode_jpeg(data, mode=mode, device=device)
+        return io.decode_jpeg(data, mode=mode, device=device)
     except RuntimeError:
         return None
 

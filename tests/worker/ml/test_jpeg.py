@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import hashlib
 import io
+import sys
+import types
 
 import numpy as np
 import pytest
@@ -59,11 +61,11 @@ def test_gpu_decoding_is_off_unless_asked_for(monkeypatch):
     monkeypatch.delenv("LABELER_GPU_DECODE", raising=False)
     assert not jpeg.gpu_decode_wanted(torch.device("cuda"))
     monkeypatch.setenv("LABELER_GPU_DECODE", "1")
-    assert jpeg.gpu_decode_wanted(torch.device("cuda")) == (jpeg.decode_jpeg is not None)
+    assert jpeg.gpu_decode_wanted(torch.device("cuda")) == (jpeg.torchvision_io() is not None)
     # The worker passes its setting, which outweighs the environment.
     assert not jpeg.gpu_decode_wanted(torch.device("cuda"), False)
     monkeypatch.setenv("LABELER_GPU_DECODE", "0")
-    assert jpeg.gpu_decode_wanted(torch.device("cuda"), True) == (jpeg.decode_jpeg is not None)
+    assert jpeg.gpu_decode_wanted(torch.device("cuda"), True) == (jpeg.torchvision_io() is not None)
 
 
 def test_gpu_decoding_is_for_cuda_only(monkeypatch):
@@ -125,3 +127,22 @@ def test_nvjpeg_decodes_the_same_picture_on_cuda():
     for gpu, cpu in zip(on_gpu, on_cpu, strict=True):
         assert gpu is not None and cpu is not None
         assert np.abs(gpu.astype(int) - cpu.astype(int)).mean() < 4
+
+
+def test_a_torchvision_built_for_another_torch_leaves_decoding_to_pil(monkeypatch):
+    """torchvision's operators fail to load beside a torch it was not built for (a
+    RuntimeError, not an ImportError): the worker still starts, trains and pre-labels,
+    PIL decoding every file."""
+
+    def fail(name: str) -> None:
+        raise RuntimeError("operator torchvision::nms does not exist")
+
+    broken = types.ModuleType("torchvision")
+    broken.__getattr__ = fail  # type: ignore[method-assign]
+    monkeypatch.setitem(sys.modules, "torchvision", broken)
+    jpeg.torchvision_io.cache_clear()
+    try:
+        assert jpeg.torchvision_io() is None
+        assert not jpeg.gpu_decode_wanted(torch.device("cuda"), True)
+    finally:
+        jpeg.torchvision_io.cache_clear()
