@@ -38,9 +38,7 @@ def imported_modules() -> dict[str, list[str]]:
                 else:
                     continue
                 for name in names:
-                    found.setdefault(name.split(".")[0], []).append(
-                        str(path.relative_to(ROOT))
-                    )
+                    found.setdefault(name.split(".")[0], []).append(str(path.relative_to(ROOT)))
     return found
 
 
