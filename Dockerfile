@@ -4,13 +4,19 @@
 #
 #   docker build -t labeler .
 #   docker build -t labeler-gpu --build-arg TORCH_SPEC="torch torchvision" .
-# Front-end packages come from npm's lock file; only node_modules travels on.
-FROM node:20-slim AS static
+# The base images: Docker Hub's by default. A host without a registry builds its own
+# from Debian's packages and names it here (deploy/local/, `make stack`).
+ARG NODE_IMAGE=node:20-slim
+ARG PYTHON_IMAGE=python:3.11-slim
+
+# Front-end packages come from npm's lock file; only node_modules travels on, without the
+# development packages (the linter, the docs site's search shim).
+FROM ${NODE_IMAGE} AS static
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm ci --no-audit --no-fund
+RUN npm ci --omit=dev --no-audit --no-fund
 
-FROM python:3.11-slim
+FROM ${PYTHON_IMAGE}
 
 # Extra pip requirements for the GPU worker, e.g. "torch==2.7.1 torchvision==0.22.1".
 # Empty by default: the web image never carries torch (nor the rest of the "ml" extra).
@@ -22,6 +28,9 @@ ARG TORCH_INDEX_URL=""
 # LABELER_PRETRAINED_DIR), fetched at build where TORCH_SPEC installs torchvision, e.g.
 # "resnet18 mobilenet_v3_small"; "all" for every backbone, empty for none.
 ARG PRETRAINED=""
+# Options for every pip install, e.g. "--no-index --find-links http://host:port/" to
+# install from a folder of wheels served on the build host instead of PyPI.
+ARG PIP_INSTALL_OPTIONS=""
 # A fixed uid so bind-mounted media can be given to the same user on the host.
 ARG APP_UID=1000
 
@@ -51,7 +60,7 @@ WORKDIR /app
 # torch first: it is by far the largest layer and changes least often. TORCH_SPEC is
 # left unquoted on purpose: it may name several requirements.
 RUN if [ -n "$TORCH_SPEC" ]; then \
-        pip install ${TORCH_INDEX_URL:+--index-url "$TORCH_INDEX_URL"} $TORCH_SPEC; \
+        pip install $PIP_INSTALL_OPTIONS ${TORCH_INDEX_URL:+--index-url "$TORCH_INDEX_URL"} $TORCH_SPEC; \
     fi
 
 # Dependencies from pyproject.toml alone, so editing the code does not reinstall them.
@@ -60,7 +69,7 @@ RUN if [ -n "$TORCH_SPEC" ]; then \
 # TORCH_SPEC trains, so it takes the "ml" extra too: cleanlab, which ranks the label check
 # after a training (torch and torchvision are already there, so pip keeps those builds).
 COPY pyproject.toml ./
-RUN pip install ".[s3${TORCH_SPEC:+,ml}]" && rm -rf build ./*.egg-info
+RUN pip install $PIP_INSTALL_OPTIONS ".[s3${TORCH_SPEC:+,ml}]" && rm -rf build ./*.egg-info
 
 COPY . .
 COPY --from=static /app/node_modules ./node_modules
