@@ -16,7 +16,7 @@ TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
 # the project's modules again, and pytest rewrite every test module's asserts again.
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: run test test-postgres test-embedded test-sqlite label-studio-venv test-label-studio fuzz soak lint lint-types lint-rest format setup docs docs-serve demo worker-cpu worker-gpu worker-serve beat check-deploy compose-config clean bench-agreement bench-training bench-prelabel bench-active-learning bench-export bench-load bench-uploads bench-photos bench-label-paint bench-grid bench-photo-models bench-adaptive-overlap bench-duplicates bench-label-errors bench-browse bench-bulk bench-audit bench-imports bench-scorecard bench-slices bench-predict bench-rooms bench-journeys
+.PHONY: run test test-postgres test-embedded test-sqlite label-studio-venv test-label-studio fuzz soak lint lint-types lint-rest format setup docs docs-serve demo worker-cpu worker-gpu worker-serve beat check-deploy compose-config stack clean bench-agreement bench-training bench-prelabel bench-active-learning bench-export bench-load bench-uploads bench-photos bench-label-paint bench-grid bench-photo-models bench-adaptive-overlap bench-duplicates bench-label-errors bench-browse bench-bulk bench-audit bench-imports bench-scorecard bench-slices bench-predict bench-rooms bench-journeys
 
 # Packages go in with uv (itself put in the virtualenv by pip): from its cache a fresh
 # checkout's virtualenv is ready in seconds instead of two minutes of unpacking. uv does not
@@ -40,7 +40,9 @@ define UV_INSTALL
 		$(1)/bin/uv pip install $$([ -t 1 ] || echo --quiet) --python $(1)/bin/python $(2)
 endef
 
-PROJECT_SPEC := -e '.[dev,ml,docs]'
+# Every extra the images install (s3, ml) beside dev and docs: the virtualenv imports what
+# production imports (tests/test_runtime_dependencies.py reads its packages' metadata).
+PROJECT_SPEC := -e '.[dev,ml,docs,s3]'
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip uv
@@ -256,6 +258,15 @@ compose-config:
 	docker-compose --env-file .env.example config --quiet
 	docker-compose --env-file .env.example --profile gpu config --quiet
 	docker-compose --env-file .env.example --profile cpu config --quiet
+	docker-compose --env-file .env.example -f docker-compose.yml -f deploy/local/docker-compose.yml \
+		--profile cpu config --quiet
+
+## The production stack run for real on this machine, with Docker's engine and no registry
+## (deploy/local/): images from Debian's packages, web scaled to two behind the proxy on
+## 127.0.0.1:STACK_PORT (8088), walked from a browser, then taken down (STACK_KEEP=1 keeps
+## it). STACK_TORCH_SPEC: the training worker's torch (docs/deployment.md).
+stack: setup
+	$(BIN)/python deploy/local/stack.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
