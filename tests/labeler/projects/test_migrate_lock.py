@@ -34,12 +34,21 @@ def test_a_second_migrate_waits_for_the_lock_and_then_runs():
     with holder.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_lock(%s)", [MIGRATE_LOCK])
         waiting = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
-        # Django starts and connects in about a second: long after that it is still waiting.
-        time.sleep(6)
-        still_waiting = waiting.poll() is None
+        # The second migrate is seen by the server itself, queued behind the lock.
+        deadline = time.monotonic() + 60
+        queued = False
+        while waiting.poll() is None and not queued and time.monotonic() < deadline:
+            cursor.execute(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+                " AND objid = %s",
+                [MIGRATE_LOCK],
+            )
+            queued = cursor.fetchone()[0] == 1
+            time.sleep(0.05)
+        finished_early = waiting.poll() is not None
         cursor.execute("SELECT pg_advisory_unlock(%s)", [MIGRATE_LOCK])
     holder.close()
     output, _ = waiting.communicate(timeout=60)
-    assert still_waiting, f"migrate ran while another held the lock: {output}"
+    assert queued and not finished_early, f"migrate ran while another held the lock: {output}"
     assert waiting.returncode == 0
     assert "No planned migration operations." in output
