@@ -64,6 +64,8 @@ class Draws:
         if not self.enough:
             return figure(value, self.n, reason=self._too_few())
         interval, why = self._interval(self.samples[key])
+        if interval is not None and not interval[0] <= value <= interval[1]:
+            why = _beside(value, interval)
         return figure(value, self.n, interval, why)
 
     def ranking_figure(self, kind: str, j: int, has: int, lacks: int) -> dict[str, Any]:
@@ -103,6 +105,19 @@ class Draws:
                 "test image is right), so resampling cannot bound it."
             )
         return [float(low), float(high)], None
+
+
+def _beside(value: float, interval: list[float]) -> str:
+    """Said of a percentile interval that leaves out its own figure: resampling moved the
+    figure itself, as it moves the calibration error of a well-calibrated model upward (a
+    draw repeats images, and fewer images a bin make bins look worse), so the interval
+    tells how much the figure varies, not where it lies."""
+    side, way = ("above", "upward") if interval[0] > value else ("below", "downward")
+    return (
+        f"The 95% interval of the bootstrap draws ({interval[0]:.3g} to {interval[1]:.3g}) "
+        f"lies {side} {value:.3g}: resampling moves this figure {way}, so the interval tells "
+        "how much it varies, not where it lies."
+    )
 
 
 def _bootstrap(

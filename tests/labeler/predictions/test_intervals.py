@@ -7,6 +7,7 @@ import pytest
 from statsmodels.stats.proportion import proportion_confint
 
 from labeler.predictions.evaluation import classification_metrics, metric_intervals
+from labeler.predictions.resampling import Draws
 
 
 def made_up(n: int, k: int = 3, *, seed: int = 1, skill: float = 0.3):
@@ -68,3 +69,19 @@ def test_intervals_narrow_as_the_validation_set_grows():
         )
     assert widths[0][0] > widths[1][0] > widths[2][0]
     assert widths[0][1] > widths[1][1] > widths[2][1]
+
+
+def test_an_interval_that_leaves_out_its_figure_says_so():
+    """A percentile interval of draws that all lie above the figure (the calibration error
+    of a well-calibrated model: a resample's bins look worse) is kept, and said plainly."""
+    draws = Draws(n=5000, n_boot=200, seed=0, enough=True)
+    draws.samples["ece"] = np.linspace(0.0105, 0.0285, 200)
+    shown = draws.figure("ece", 0.01044)
+    assert shown["interval"] == pytest.approx([0.01095, 0.02805], abs=1e-4)
+    assert shown["reason"].startswith(
+        "The 95% interval of the bootstrap draws (0.0109 to 0.0281) lies above 0.0104:"
+    )
+    draws.samples["low"] = np.linspace(0.2, 0.4, 200)
+    assert "below 0.5" in draws.figure("low", 0.5)["reason"]
+    # A figure inside its interval has no such note.
+    assert draws.figure("ece", 0.02)["reason"] is None
