@@ -248,8 +248,11 @@ worker-gpu: setup
 	$(BIN)/celery -A worker.celery_app worker -Q gpu -n gpu@%h --concurrency=$(GPU_CONCURRENCY) --loglevel=info
 
 ## The prediction API's worker (queue serve): apart from training, so callers never wait behind one.
+## One process, its requests on threads: those that arrive together run through the model
+## in one batch (worker.ml.engine).
+SERVE_CONCURRENCY ?= 16
 worker-serve: setup
-	$(BIN)/celery -A worker.celery_app worker -Q serve -n serve@%h --loglevel=info
+	$(BIN)/celery -A worker.celery_app worker -Q serve --pool threads --concurrency $(SERVE_CONCURRENCY) -n serve@%h --loglevel=info
 
 beat: setup
 	$(BIN)/celery -A worker.celery_app beat --loglevel=info

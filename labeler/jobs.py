@@ -8,7 +8,9 @@ broker, and a countdown is waited out on a timer; an image's previews (``POOLED_
 are rendered on a pool of threads, one a core; the tasks that load torch (training,
 pre-labelling: ``CHILD_PROCESS_TASKS``) go to a second thread instead, which runs each in
 a process of its own (``worker.run_task``), so that the web process never holds torch and
-thumbnails keep coming while a model trains. Exports have two threads of their own
+thumbnails keep coming while a model trains; prediction jobs (``RESIDENT_TASKS``) go to
+a thread that hands them to the resident child, where the prediction requests' models are
+loaded already. Exports have two threads of their own
 (``LANE_TASKS``): one writes archives and large exports in turn, the other small ones, so
 a JSON file of a few hundred images is never written after a zip of every photo, nor
 after the other work on the first thread. Anywhere else (a management command, the
@@ -62,9 +64,13 @@ CHILD_PROCESS_TASKS = frozenset(
         Task.ML_PREDICT,
         Task.ML_PACKAGE,
         Task.EXPLANATION_RENDER,
-        Task.ML_SERVE_JOB,
     }
 )
+# A prediction job runs in the resident child (``labeler.resident``), where the prediction
+# requests run: its model is loaded there already, and nothing starts a process for it.
+# One thread hands them over in turn, so a job never waits behind a training.
+RESIDENT_TASKS = frozenset({Task.ML_SERVE_JOB})
+RESIDENT_TASK_TIMEOUT = 1800.0  # seconds: a job still running then is lost (JOB_STALE)
 # A version's drift reference runs its test images through the network: torch too.
 CHILD_PROCESS_TASKS |= {Task.ML_DRIFT_REFERENCE}
 # These run on a thread a core (Pillow lets go of the GIL while it decodes, resizes and
@@ -86,12 +92,14 @@ LANE_TASKS = {Task.EXPORT_RUN: "labeler-exports", Task.EXPORT_RUN_SMALL: "labele
 
 class _Background:
     """Daemon threads that run in-process tasks, each on fresh connections: one runs most
-    tasks in turn, one hands ``CHILD_PROCESS_TASKS`` to a child process each, one a core
+    tasks in turn, one hands ``CHILD_PROCESS_TASKS`` to a child process each, one hands
+    ``RESIDENT_TASKS`` to the resident child, one a core
     runs ``POOLED_TASKS`` side by side, and one for each of ``LANE_TASKS`` runs its own."""
 
     def __init__(self, on_start: Callable[[], object] | None) -> None:
         self._tasks: queue.Queue[Signature | None] = queue.Queue()
         self._child_tasks: queue.Queue[Signature | None] = queue.Queue()
+        self._resident_tasks: queue.Queue[Signature | None] = queue.Queue()
         self._pooled_tasks: queue.Queue[Signature | None] = queue.Queue()
         self._lanes: dict[str, queue.Queue[Signature | None]] = {
             name: queue.Queue() for name in LANE_TASKS
@@ -103,6 +111,9 @@ class _Background:
         self._threads = [
             threading.Thread(target=self._loop, name="labeler-tasks", daemon=True),
             threading.Thread(target=self._child_loop, name="labeler-model-tasks", daemon=True),
+            threading.Thread(
+                target=self._resident_loop, name="labeler-prediction-jobs", daemon=True
+            ),
         ] + [
             threading.Thread(target=self._pooled_loop, name=f"labeler-image-tasks-{n}", daemon=True)
             for n in range(self._pool_size)
@@ -123,6 +134,8 @@ class _Background:
         name = str(signature.task)
         if name in CHILD_PROCESS_TASKS:
             self._child_tasks.put(signature)
+        elif name in RESIDENT_TASKS:
+            self._resident_tasks.put(signature)
         elif name in POOLED_TASKS:
             self._pooled_tasks.put(signature)
         elif name in self._lanes:
@@ -138,6 +151,7 @@ class _Background:
     def stop(self) -> None:
         self._tasks.put(None)  # each thread ends once it reaches this
         self._child_tasks.put(None)
+        self._resident_tasks.put(None)
         for _ in range(self._pool_size):
             self._pooled_tasks.put(None)
         for lane in self._lanes.values():
@@ -167,6 +181,10 @@ class _Background:
         while (signature := self._child_tasks.get()) is not None:
             self._run(functools.partial(_run_in_child, signature), str(signature.task))
 
+    def _resident_loop(self) -> None:
+        while (signature := self._resident_tasks.get()) is not None:
+            self._run(functools.partial(_run_in_resident, signature), str(signature.task))
+
     def _run(self, call: Callable[[], object], name: str = "on_start") -> None:
         try:
             call()
@@ -187,6 +205,14 @@ def _run_in_child(signature: Signature) -> None:
     ended = subprocess.run(command, cwd=settings.BASE_DIR, env=_child_env(), check=False)
     if ended.returncode != 0:
         raise RuntimeError(f"its process exited with {ended.returncode}")
+
+
+def _run_in_resident(signature: Signature) -> None:
+    """Run the task in the resident child (``labeler.resident``) and wait for its answer."""
+    resident.resident_call(
+        str(signature.task), list(signature.args), env=_child_env(), cwd=settings.BASE_DIR,
+        timeout=RESIDENT_TASK_TIMEOUT,
+    )  # fmt: skip
 
 
 def _child_env() -> dict[str, str]:

@@ -4,34 +4,38 @@ With no broker (the embedded default) the web process must never import torch, y
 prediction request must not pay for starting a process and loading a model each time.
 So the first request starts one child (``python -m worker.run_resident``), which keeps
 its models loaded between requests, and hands it each call as one line of JSON on its
-stdin; the child answers with one line on its stdout (``{"ok": true, "result": ...}`` or
-``{"ok": false, "error": "..."}``).
+stdin (``{"id": n, "task": ..., "args": [...]}``); the child answers each with one line
+on its stdout (``{"id": n, "ok": true, "result": ...}`` or ``{"id": n, "ok": false,
+"error": "..."}``).
+
+Calls run side by side: the child runs each on a thread of its own and answers in
+whatever order they end, so concurrent prediction requests meet in the child's batcher
+(``worker.ml.engine``) and run through the model together.
 
 Robustness:
 
-- One call at a time: a lock is held from the request's write to its answer's read, so
-  concurrent web threads queue in order, and no answer is ever read by the wrong caller.
+- A reader thread hands each answer to the call of its number, so no answer is ever
+  read by the wrong caller.
 - A child that died (killed, out of memory, crashed) is found on the next call (its pipe
-  broken or its stdout ended) and started again; a call that finds its child gone before
-  it was handed the request is retried once on the new child.
+  broken or its stdout ended) and started again; every call it was running fails
+  (``ResidentError``); a call that finds its child gone before it was handed the request
+  is retried once on the new child.
 - A call that gets no answer within its timeout kills the child (it may be stuck) and
   raises ``ResidentTimeout``; the next call starts a fresh one.
 - The child is started with the environment the caller gives (the database, the media
   and model folders); a call with another environment (a test switching databases)
   starts another child in its place.
-- At exit the child's stdin is closed, which ends its loop.
+- At exit the child's stdin is closed, which ends its loop once its calls are answered.
 """
 
 from __future__ import annotations
 
 import atexit
+import itertools
 import json
-import os
-import select
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -46,85 +50,159 @@ class ResidentTimeout(ResidentError):
     """The child gave no answer in time (it was stopped)."""
 
 
+class _Call:
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.answer: dict[str, Any] | None = None  # still None once done: the child ended
+
+
+class _Child:
+    """One child process, its calls in flight and the thread that reads its answers."""
+
+    def __init__(self, env: dict[str, str], cwd: Path) -> None:
+        self.env = env
+        self.process = subprocess.Popen(
+            COMMAND, cwd=cwd, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE
+        )
+        self.calls: dict[int, _Call] = {}
+        self.lock = threading.Lock()  # the calls in flight; one write to stdin at a time
+        self.ended = False
+        self.reader = threading.Thread(target=self._read, name="labeler-resident", daemon=True)
+        self.reader.start()
+
+    def alive(self, env: dict[str, str]) -> bool:
+        return not self.ended and self.process.poll() is None and env == self.env
+
+    def send(self, number: int, line: bytes) -> _Call:
+        call = _Call()
+        with self.lock:
+            if self.ended:
+                raise BrokenPipeError("The prediction process ended.")
+            self.calls[number] = call
+            try:
+                assert self.process.stdin is not None
+                self.process.stdin.write(line)
+                self.process.stdin.flush()
+            except OSError:
+                del self.calls[number]
+                raise
+        return call
+
+    def forget(self, number: int) -> None:
+        with self.lock:
+            self.calls.pop(number, None)
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        try:
+            for line in self.process.stdout:
+                try:
+                    answer = json.loads(line)
+                except ValueError:
+                    continue
+                with self.lock:
+                    call = self.calls.pop(answer.get("id"), None)
+                if call is not None:
+                    call.answer = answer
+                    call.done.set()
+        except (OSError, ValueError):  # its stdout closed under the loop
+            pass
+        self._end()
+
+    def _end(self) -> None:
+        with self.lock:
+            self.ended = True
+            calls, self.calls = list(self.calls.values()), {}
+        for call in calls:  # their answer stays None: the child ended while running them
+            call.done.set()
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait()
+        self.reader.join(timeout=5)
+        self._end()
+        self._close_streams()
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Close its input (it ends once its calls are answered), then wait for it."""
+        with self.lock:
+            try:
+                if self.process.stdin is not None:
+                    self.process.stdin.close()
+            except OSError:
+                pass
+        try:
+            self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.reader.join(timeout=timeout)
+        self._end()
+        self._close_streams()
+
+    def _close_streams(self) -> None:
+        for stream in (self.process.stdin, self.process.stdout):
+            try:
+                if stream is not None:
+                    stream.close()
+            except OSError:
+                pass
+
+
 class _Resident:
     def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.process: subprocess.Popen[bytes] | None = None
-        self.env: dict[str, str] = {}
+        self.lock = threading.Lock()  # starting and stopping the child
+        self.child: _Child | None = None
+        self.numbers = itertools.count(1)
 
     def call(self, task: str, args: list[Any], *, env: dict[str, str], cwd: Path,
              timeout: float) -> Any:  # fmt: skip
-        line = (json.dumps({"task": task, "args": args}) + "\n").encode()
-        with self.lock:
-            for attempt in (1, 2):
-                process = self._running(env, cwd)
-                try:
-                    assert process.stdin is not None
-                    process.stdin.write(line)
-                    process.stdin.flush()
-                except OSError as exc:  # a broken pipe: it died between calls
-                    self._stop()
-                    if attempt == 2:
-                        raise ResidentError("The prediction process could not start.") from exc
-                    continue
-                return self._answer(process, timeout)
+        number = next(self.numbers)
+        line = (json.dumps({"id": number, "task": task, "args": args}) + "\n").encode()
+        for attempt in (1, 2):
+            child = self._running(env, cwd)
+            try:
+                call = child.send(number, line)
+            except OSError as exc:  # a broken pipe: it died between calls
+                self._stop(child)
+                if attempt == 2:
+                    raise ResidentError("The prediction process could not start.") from exc
+                continue
+            if not call.done.wait(timeout):
+                child.forget(number)
+                self._stop(child)
+                raise ResidentTimeout(f"The prediction process gave no answer in {timeout:g} s.")
+            answer = call.answer
+            if answer is None:
+                self._stop(child)
+                raise ResidentError("The prediction process ended while answering.")
+            if not answer.get("ok"):
+                raise ResidentError(str(answer.get("error", "The task failed.")))
+            return answer["result"]
         raise AssertionError("unreachable")
 
-    def _running(self, env: dict[str, str], cwd: Path) -> subprocess.Popen[bytes]:
-        if self.process is not None and (self.process.poll() is not None or env != self.env):
-            self._stop()
-        if self.process is None:
-            self.process = subprocess.Popen(
-                COMMAND, cwd=cwd, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                bufsize=0,
-            )  # fmt: skip
-            self.env = env
-        return self.process
+    def _running(self, env: dict[str, str], cwd: Path) -> _Child:
+        with self.lock:
+            child = self.child
+            if child is not None and not child.alive(env):
+                self.child = None
+                child.kill()
+            if self.child is None:
+                self.child = _Child(env, cwd)
+            return self.child
 
-    def _answer(self, process: subprocess.Popen[bytes], timeout: float) -> Any:
-        assert process.stdout is not None
-        descriptor = process.stdout.fileno()
-        received = b""
-        deadline = time.monotonic() + timeout
-        while not received.endswith(b"\n"):
-            left = deadline - time.monotonic()
-            ready, _, _ = select.select([descriptor], [], [], max(0.0, left))
-            if not ready:
-                self._stop()
-                raise ResidentTimeout(f"The prediction process gave no answer in {timeout:g} s.")
-            chunk = os.read(descriptor, 1 << 20)
-            if not chunk:
-                self._stop()
-                raise ResidentError("The prediction process ended while answering.")
-            received += chunk
-        answer = json.loads(received)
-        if not answer.get("ok"):
-            raise ResidentError(str(answer.get("error", "The task failed.")))
-        return answer["result"]
-
-    def _stop(self) -> None:
-        process, self.process = self.process, None
-        if process is None:
-            return
-        if process.poll() is None:
-            process.kill()
-        process.wait()
-        for stream in (process.stdin, process.stdout):
-            if stream is not None:
-                stream.close()
+    def _stop(self, child: _Child) -> None:
+        with self.lock:
+            if self.child is child:
+                self.child = None
+        child.kill()
 
     def close(self) -> None:
         with self.lock:
-            process, self.process = self.process, None
-            if process is not None and process.stdin is not None:
-                process.stdin.close()  # its loop ends at end of input
-                try:
-                    process.wait(timeout=5)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
-            if process is not None and process.stdout is not None:
-                process.stdout.close()
+            child, self.child = self.child, None
+        if child is not None:
+            child.close()
 
 
 _resident = _Resident()

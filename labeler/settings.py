@@ -475,10 +475,18 @@ LABELER_PRELABEL_CHUNK = env_int("LABELER_PRELABEL_CHUNK", 1024)
 # The prediction API (labeler.serving): requests of up to this many images are answered at
 # once, larger ones (up to the max) become a job to poll, kept this many hours; a request
 # answered at once waits this long for the worker before answering 503.
-LABELER_PREDICT_SYNC_MAX = env_int("LABELER_PREDICT_SYNC_MAX", 16)
+LABELER_PREDICT_SYNC_MAX = env_int("LABELER_PREDICT_SYNC_MAX", 64)
+# A request that asks for heat maps (a backward pass and a PNG each) sends at most this many.
+LABELER_PREDICT_EXPLAIN_MAX = env_int("LABELER_PREDICT_EXPLAIN_MAX", 16)
 LABELER_PREDICT_MAX_IMAGES = env_int("LABELER_PREDICT_MAX_IMAGES", 1000)
 LABELER_PREDICT_JOB_KEEP_HOURS = env_int("LABELER_PREDICT_JOB_KEEP_HOURS", 24)
 LABELER_PREDICT_TIMEOUT_SECONDS = env_int("LABELER_PREDICT_TIMEOUT_SECONDS", 60)
+# The serving process runs a model on the CPU through ONNX Runtime (its graph exported once
+# a weights file, kept in LABELER_MODEL_DIR/serving/); off: torch. Requests that arrive
+# while a batch runs go in the next one; a batch that is not full waits this long for more
+# (0: a lone request runs at once).
+LABELER_SERVE_ONNX = env_bool("LABELER_SERVE_ONNX", True)
+LABELER_PREDICT_BATCH_DELAY_MS = env_int("LABELER_PREDICT_BATCH_DELAY_MS", 0)
 # Each worker keeps images decoded to small model inputs here, by content hash, so that
 # later passes and runs skip decoding; "" turns it off. Safe to empty at any time.
 LABELER_INPUT_CACHE_DIR = os.environ.get(

@@ -3,10 +3,15 @@ answer, not a good one)."""
 
 from __future__ import annotations
 
+import time
+from typing import Any
+
 from django.conf import settings
+from django.db.models import QuerySet
 
 from labeler.predictions.models import ModelVersion
 from labeler.projects.models import Project
+from labeler.serving.models import ServedPrediction
 from tests.worker.ml.versions import seeded_network
 from worker.ml import weights
 from worker.ml.architectures import normalisation_for
@@ -38,3 +43,15 @@ def served_version(
         weights=name,
         weights_sha256=sha256,
     )
+
+
+def served_logged(
+    count: int, *, timeout: float = 20.0, **filters: Any
+) -> QuerySet[ServedPrediction]:
+    """The served predictions matching ``filters``, once ``count`` of them are written (the
+    process that ran the model writes its log after answering)."""
+    rows = ServedPrediction.objects.filter(**filters)
+    deadline = time.monotonic() + timeout
+    while rows.count() < count and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return rows

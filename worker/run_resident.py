@@ -2,9 +2,11 @@
 
 With no broker the web server hands prediction requests to one such process
 (``labeler.resident``), which keeps models loaded between them. It reads one JSON line
-a call (``{"task": NAME, "args": [...]}``) from stdin and writes one answer line to the
-stdout it was given; anything else printed goes to stderr, so the answers are never
-mixed with logs. It ends at the end of its input.
+a call (``{"id": n, "task": NAME, "args": [...]}``) from stdin, runs each call on a
+thread of its own (at most ``THREADS`` at once; the others wait their turn), and writes
+one answer line a call, with its ``id``, to the stdout it was given; anything else
+printed goes to stderr, so the answers are never mixed with logs. At the end of its
+input it finishes the calls it has, writes out the served predictions' log and ends.
 
 The parent passes the database it uses (``LABELER_TASK_DATABASE_NAME``), as for
 ``worker.run_task``.
@@ -15,9 +17,14 @@ from __future__ import annotations
 import json
 import os
 import sys
+import threading
 import traceback
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 from worker.run_task import child_app
+
+THREADS = 32  # calls run at once: more than a web process's threads, so none waits on another
 
 
 def main() -> int:
@@ -26,16 +33,30 @@ def main() -> int:
     app = child_app()
     from django.db import close_old_connections
 
-    for line in sys.stdin:
+    from labeler.serving import served_log
+
+    written = threading.Lock()
+
+    def run(call: dict[str, Any]) -> None:
         close_old_connections()
         try:
-            call = json.loads(line)
             result = app.tasks[call["task"]].run(*call.get("args", []))
-            answer = {"ok": True, "result": result}
+            answer = {"id": call.get("id"), "ok": True, "result": result}
         except Exception as exc:
             traceback.print_exc()
-            answer = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
-        answers.write(json.dumps(answer) + "\n")
+            answer = {"id": call.get("id"), "ok": False, "error": f"{type(exc).__name__}: {exc}"}
+        line = json.dumps(answer) + "\n"
+        with written:
+            answers.write(line)
+
+    with ThreadPoolExecutor(max_workers=THREADS, thread_name_prefix="labeler-call") as pool:
+        for line in sys.stdin:
+            try:
+                call = json.loads(line)
+            except ValueError:
+                continue
+            pool.submit(run, call)
+    served_log.flush()
     return 0
 
 

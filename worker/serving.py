@@ -1,5 +1,6 @@
 """The worker's side of the prediction API: decode the request's images, run the version's
-kept model on them in batches, and log and answer through ``labeler.serving.services``.
+kept model on them (``worker.ml.engine``: ONNX Runtime on the CPU, the requests of the
+process batched together), and log and answer through ``labeler.serving.services``.
 
 A request (``serve``) carries each image inline (``content``: base64) or names a stored
 file (``file``); a job (``serve_job``) names files only, its uploads kept in storage. A
@@ -14,6 +15,7 @@ import io
 import logging
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -24,6 +26,7 @@ from labeler.serving import services
 from worker import serving_explain
 from worker.ml import serving as ml_serving
 from worker.ml.device import configure_threads, decode_threads, select_device
+from worker.ml.engine import Engine
 from worker.model_jobs import weights_path
 
 logger = logging.getLogger(__name__)
@@ -39,18 +42,18 @@ def serve(request: dict[str, Any]) -> dict[str, Any]:
             "error": f"Model version {request['version_id']} has no weights to predict with.",
             "field": "version",
         }
-    loaded = _model(version)
+    engine = _engine(version)
     explain_label = request.get("explain_label")
-    if explain_label is not None and explain_label not in loaded.meta["label_ids"]:
+    if explain_label is not None and explain_label not in engine.loaded.meta["label_ids"]:
         return {
             "error": f"explain_label: version {version.version} was trained without label "
             f"{explain_label}; it has no output to explain for it.",
             "field": "explain_label",
         }
-    predictions = _predictions(version, loaded, request)
+    predictions = _predictions(version, engine, request)
     # A request with an image that did not decode is refused whole: no map is worth making.
     if request.get("explain") and not any("error" in answer for answer in predictions):
-        unfused = _model(version, fused=False)
+        unfused = _unfused(version)
         serving_explain.explanations_add(
             unfused, predictions, _opener(request["items"]), label_id=explain_label
         )
@@ -58,12 +61,14 @@ def serve(request: dict[str, Any]) -> dict[str, Any]:
 
 
 def _predictions(
-    version: ModelVersion, loaded: Any, request: dict[str, Any]
+    version: ModelVersion, engine: Engine, request: dict[str, Any]
 ) -> list[dict[str, Any]]:
-    """Each item's answer, in order; those that decoded are logged as served."""
+    """Each item's answer, in order; those that decoded are logged as served (after the
+    answer, unless ``request["log_now"]``)."""
     items = request["items"]
+    loaded = engine.loaded
     served = ml_serving.serve_files(
-        loaded,
+        engine,
         [str(position) for position in range(len(items))],
         _opener(items),
         threads=decode_threads(loaded.device),
@@ -87,6 +92,7 @@ def _predictions(
             ),
             caller_id=request.get("caller_id"),
             token_id=request.get("token_id"),
+            wait=bool(request.get("log_now")),
         )
         if good
         else []
@@ -107,6 +113,7 @@ def serve_job(job_id: int) -> None:
                 "items": job.inputs,
                 "caller_id": job.caller_id,
                 "token_id": job.token_id,
+                "log_now": True,  # its results are kept: their log rows exist with them
             }
         )
     except Exception as exc:
@@ -120,11 +127,22 @@ def serve_job(job_id: int) -> None:
     services.prediction_job_finish(job=job, results=answered["predictions"], duration_ms=took)
 
 
-def _model(version: ModelVersion, *, fused: bool = True) -> Any:
+def _engine(version: ModelVersion) -> Engine:
     configure_threads(setting=settings.LABELER_TORCH_THREADS)  # once a process; then a no-op
     device = str(select_device(settings.LABELER_DEVICE))
-    path = weights_path(version.weights)
-    return ml_serving.model_kept(version.pk, version.weights_sha256, path, device, fused=fused)
+    onnx_dir = Path(settings.LABELER_MODEL_DIR) / "serving" if settings.LABELER_SERVE_ONNX else None
+    return ml_serving.engine_kept(
+        version.pk, version.weights_sha256, weights_path(version.weights), device,
+        onnx_dir=onnx_dir, delay=settings.LABELER_PREDICT_BATCH_DELAY_MS / 1000,
+    )  # fmt: skip
+
+
+def _unfused(version: ModelVersion) -> Any:
+    configure_threads(setting=settings.LABELER_TORCH_THREADS)
+    device = str(select_device(settings.LABELER_DEVICE))
+    return ml_serving.model_kept(
+        version.pk, version.weights_sha256, weights_path(version.weights), device
+    )
 
 
 def _opener(items: list[dict[str, Any]]) -> Callable[[str], Any]:

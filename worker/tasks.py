@@ -7,6 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 from celery import shared_task
+from celery.signals import worker_process_shutdown, worker_shutdown
 from django.conf import settings
 from django.utils import timezone
 
@@ -28,11 +29,20 @@ from labeler.monitoring import selectors as monitoring_selectors
 from labeler.monitoring import services as monitoring_services
 from labeler.predictions import prelabel, runs
 from labeler.projects.models import Project
+from labeler.serving import served_log
 from labeler.serving import services as serving_services
 from labeler.task_names import Task
 from labeler.webhooks import deliveries as webhook_deliveries
 
 logger = logging.getLogger(__name__)
+
+
+@worker_shutdown.connect
+@worker_process_shutdown.connect
+def served_log_written(**_: Any) -> None:
+    """A stopping worker writes out the served predictions it answered (a pool's child
+    ends without running ``atexit``)."""
+    served_log.flush()
 
 
 @shared_task(name=Task.IMAGE_PREPARE, autoretry_for=(OSError,), max_retries=3)

@@ -202,7 +202,7 @@ def write_env() -> None:
         "CSRF_COOKIE_SECURE": "0",
         "GUNICORN_WORKERS": "2",
         "GPU_WORKER_CONCURRENCY": "1",
-        "SERVE_WORKER_CONCURRENCY": "1",
+        "SERVE_WORKER_CONCURRENCY": "4",
         "CPU_WORKER_CONCURRENCY": "2",
     }
     (STATE / "env").write_text("".join(f"{k}={v}\n" for k, v in settings.items()))

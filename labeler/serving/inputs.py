@@ -135,14 +135,14 @@ def whole_number(raw: Any, *, top: int) -> int | None:
 
 
 def explain_check(count: int) -> None:
-    """Heat maps only for a request answered at once (up to ``LABELER_PREDICT_SYNC_MAX``
-    images): each costs a forward and a backward pass, and its PNG rides in the answer."""
-    limit = settings.LABELER_PREDICT_SYNC_MAX
+    """Heat maps only for a request answered at once, of up to
+    ``LABELER_PREDICT_EXPLAIN_MAX`` images: each costs a forward and a backward pass, and
+    its PNG rides in the answer."""
+    limit = min(settings.LABELER_PREDICT_EXPLAIN_MAX, settings.LABELER_PREDICT_SYNC_MAX)
     if count > limit:
         raise ValidationFailed(
-            f"explain: heat maps are made for up to {limit} images a request (those "
-            f"answered at once); this one has {count}. Send at most {limit} images with "
-            "explain=true.",
+            f"explain: heat maps are made for up to {limit} images a request (answered at "
+            f"once); this one has {count}. Send at most {limit} images with explain=true.",
             field="explain",
         )
 

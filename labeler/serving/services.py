@@ -1,7 +1,8 @@
 """Writes of the serving layer: the served predictions' log, its retention, prediction jobs.
 
 ``served_predictions_record`` is the one writer of ``ServedPrediction``: the worker that
-ran the model calls it with the model's outputs, and it answers with what the API sends.
+ran the model calls it with the model's outputs, and it answers with what the API sends;
+the rows are written after the answer, by ``served_log``'s writer thread.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from labeler import jobs
 from labeler.predictions.models import ModelVersion
 from labeler.projects.models import Label, Project
 from labeler.projects.selectors import manages_now
+from labeler.serving import served_log
 from labeler.serving.answers import prediction_answer
 from labeler.serving.models import JobStatus, PredictionJob, ServedPrediction
 from labeler.serving.tokens import predict_token_ended
@@ -43,7 +45,6 @@ class ModelOutputs:
     durations_ms: list[float]
 
 
-@transaction.atomic
 def served_predictions_record(
     *,
     version: ModelVersion,
@@ -51,14 +52,19 @@ def served_predictions_record(
     outputs: ModelOutputs,
     caller_id: int | None,
     token_id: int | None,
+    wait: bool = False,
 ) -> list[dict[str, Any]]:
-    """Log one served prediction a decoded input (one statement) and return each answer.
+    """Log one served prediction a decoded input and return each answer, its log row's id
+    (``served_id``) among it. The rows are queued for ``served_log``'s writer; with
+    ``wait``, or inside a caller's transaction (they commit or roll back with it), they are
+    written before this returns, in one statement.
 
     ``inputs``: each image's ``name``, ``sha256`` and ``image_id`` (None for an upload),
     in the order of ``outputs``' rows. The embedding is kept as float16 little-endian bytes.
     """
     names = dict(Label.objects.filter(pk__in=outputs.label_ids).values_list("pk", "name"))
     embeddings = np.ascontiguousarray(outputs.embeddings, dtype="<f2")  # one conversion
+    ids = served_log.ids_reserve(len(inputs))
     rows, answers = [], []
     for row, item in enumerate(inputs):
         probabilities = outputs.probabilities[row].tolist()
@@ -72,8 +78,9 @@ def served_predictions_record(
         best = max(range(len(probabilities)), key=lambda i: probabilities[i])
         rows.append(
             ServedPrediction(
+                id=ids[row],
                 project_id=version.project_id,
-                model_version=version,
+                model_version_id=version.pk,
                 image_sha256=item["sha256"],
                 top_label_id=outputs.label_ids[best],
                 probability=probabilities[best],
@@ -87,11 +94,14 @@ def served_predictions_record(
             )
         )
         answers.append(answer)
-    created = ServedPrediction.objects.bulk_create(rows)
+    if wait or transaction.get_connection().in_atomic_block:
+        ServedPrediction.objects.bulk_create(rows)
+    else:
+        served_log.write(rows)
     return [
         {"name": item["name"], "sha256": item["sha256"], "image_id": item.get("image_id"),
          **answer, "duration_ms": round(row.duration_ms, 3), "served_id": row.pk}
-        for item, answer, row in zip(inputs, answers, created, strict=True)
+        for item, answer, row in zip(inputs, answers, rows, strict=True)
     ]  # fmt: skip
 
 

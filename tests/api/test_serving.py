@@ -18,7 +18,7 @@ from labeler.serving.models import JobStatus, PredictionJob, ServedPrediction
 from labeler.serving.tokens import predict_token_issue
 from tests.conftest import client_for
 from tests.factories import ProjectFactory, add_member, image_bytes
-from tests.serving_model import served_version
+from tests.serving_model import served_logged, served_version
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -78,7 +78,7 @@ def test_a_lead_predicts_uploads_and_each_answer_is_logged(world, lead):
         best = max(answer["probabilities"], key=lambda p: p["probability"])
         assert answer["top"] == [best]
         assert answer["duration_ms"] > 0
-    rows = ServedPrediction.objects.filter(project=world).order_by("pk")
+    rows = served_logged(2, project=world).order_by("pk")
     assert [r.pk for r in rows] == [a["served_id"] for a in body["predictions"]]
     row = rows[0]
     assert row.caller == lead and row.token is None and row.model_version == version
@@ -99,7 +99,7 @@ def test_a_token_predicts_references_and_a_named_version(world, lead, make_image
     body = response.json()
     assert body["version"]["version"] == 1
     assert body["predictions"][0]["image_id"] == image.pk
-    row = ServedPrediction.objects.get(project=world)
+    row = served_logged(1, project=world).get()
     assert row.token_id == issued.token.pk and row.caller is None
     issued.token.refresh_from_db()
     assert issued.token.last_used_at is not None
@@ -306,9 +306,47 @@ def test_served_predictions_filters_out_of_range_are_refused_by_name(world, lead
 def test_served_predictions_since_reads_an_offset_as_utc(world, lead):
     served_version(world)
     client_for(lead).post(predict_url(world), {"files": [png(1)]}, format="multipart")
+    served_logged(1, project=world)
     served = f"/api/v1/projects/{world.pk}/served-predictions/"
     assert (
         len(client_for(lead).get(served, {"since": "2000-01-01T00:00:00+05:00"}).json()["results"])
         == 1
     )
     assert client_for(lead).get(served, {"since": "2999-01-01T00:00:00Z"}).json()["results"] == []
+
+
+def test_concurrent_requests_each_get_their_own_answers_from_one_resident_process(world, lead):
+    """Requests that arrive together run side by side in the resident process (and meet
+    in its batcher): each answer is the one its image gets alone, and no process is
+    started for any of them."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.db import connections
+
+    served_version(world)
+    images = {f"photo-{seed}.png": image_bytes(seed=seed) for seed in range(8)}
+
+    def predict(name: str) -> dict:
+        try:
+            upload = SimpleUploadedFile(name, images[name], "image/png")
+            response = client_for(lead).post(
+                predict_url(world), {"files": [upload]}, format="multipart"
+            )
+            assert response.status_code == 200, response.content
+            return response.json()["predictions"][0]
+        finally:
+            connections.close_all()  # this thread's
+
+    alone = {name: predict(name) for name in images}
+    child = resident._resident.child
+    assert child is not None
+    names = list(images) * 3
+    with ThreadPoolExecutor(len(images)) as pool:
+        together = list(pool.map(predict, names))
+    assert resident._resident.child is child and child.process.poll() is None
+    for name, answer in zip(names, together, strict=True):
+        assert answer["name"] == name
+        assert [p["probability"] for p in answer["probabilities"]] == pytest.approx(
+            [p["probability"] for p in alone[name]["probabilities"]], abs=1e-6
+        )
+    assert served_logged(len(images) * 4, project=world).count() == len(images) * 4

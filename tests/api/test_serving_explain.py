@@ -19,7 +19,7 @@ from labeler.serving.models import PredictionJob, ServedPrediction
 from labeler.serving.tokens import predict_token_issue
 from tests.conftest import client_for
 from tests.factories import ProjectFactory, add_member, image_bytes
-from tests.serving_model import served_version
+from tests.serving_model import served_logged, served_version
 from tests.worker.ml.test_explain import QUADRANTS, placed_quadrant_images
 from tests.worker.ml.versions import fitted_version
 from worker.ml.explain import overlay
@@ -91,7 +91,7 @@ def test_explain_answers_each_images_top_label_map_over_it_at_a_bounded_size(wor
         image = decoded_overlay(explanation)
         assert image.size == sizes[answer["name"]] == (explanation["width"], explanation["height"])
         assert image.mode == "RGB"
-    assert ServedPrediction.objects.filter(project=world).count() == 2
+    assert served_logged(2, project=world).count() == 2
 
 
 def test_explain_label_names_the_label_explained_for_stored_images_too(world, lead, make_images):

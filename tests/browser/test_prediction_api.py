@@ -22,7 +22,7 @@ from labeler.serving import services
 from labeler.serving.tokens import predict_token_issue
 from tests.browser.conftest import login, save_screenshot
 from tests.factories import ProjectFactory, UserFactory, add_member, image_bytes
-from tests.serving_model import served_version
+from tests.serving_model import served_logged, served_version
 
 expect = pytest.importorskip("playwright.sync_api").expect
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -58,7 +58,7 @@ def planted_log(project, versions, lead) -> None:
                 probabilities=np.array([answer] * rows, np.float32),
                 embeddings=np.zeros((rows, 4), np.float32), durations_ms=[1.0] * rows,
             ),
-            caller_id=lead.pk, token_id=None,
+            caller_id=lead.pk, token_id=None, wait=True,
         )  # fmt: skip
 
 
@@ -120,6 +120,7 @@ def test_a_lead_issues_a_token_reads_what_it_served_and_revokes_it(
 
     predict_url = f"{live_server.url}/api/v1/projects/{project.pk}/predict/"
     assert predict(predict_url, key) == 200
+    served_logged(6, project=project)
     page.reload()
     expect(page.locator("#new-token")).to_be_hidden()  # the key is never shown again
     table = page.locator("#served-table tbody tr")

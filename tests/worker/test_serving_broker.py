@@ -12,11 +12,11 @@ from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from labeler.projects.models import Role
-from labeler.serving.models import JobStatus, PredictionJob, ServedPrediction
+from labeler.serving.models import JobStatus, PredictionJob
 from labeler.serving.tokens import predict_token_issue
 from tests.conftest import client_for
 from tests.factories import ProjectFactory, UserFactory, add_member, image_bytes
-from tests.serving_model import served_version
+from tests.serving_model import served_logged, served_version
 from tests.worker.conftest import reset_producer_pools
 
 # The real worker of the model-loop tests (its Redis database, its environment).
@@ -95,7 +95,7 @@ def test_a_real_worker_answers_at_once_and_runs_a_job(celery_process, settings, 
     log = (tmp_path / "worker.log").read_text()  # the worker process ran both, not this one
     assert re.search(r"Task worker\.tasks\.ml_serve_predict\[\S+\] succeeded", log), log[-3000:]
     assert re.search(r"Task worker\.tasks\.ml_serve_job\[\S+\] succeeded", log), log[-3000:]
-    rows = ServedPrediction.objects.filter(project=project)
+    rows = served_logged(5, project=project)
     assert rows.filter(caller=lead, token=None).count() == 2
     assert rows.filter(caller=None, token__name="line").count() == 3
     kept = PredictionJob.objects.get().inputs

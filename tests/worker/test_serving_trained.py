@@ -12,6 +12,7 @@ from labeler.predictions.models import ModelVersion, Prediction, RunStatus, Trai
 from labeler.serving.models import ServedPrediction
 from tests.conftest import client_for
 from tests.factories import UserFactory
+from tests.serving_model import served_logged
 from tests.worker.ml_project import CLASSES, FAST_TRAINING, colour_png, ml_project
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -61,6 +62,7 @@ def test_a_trained_model_predicts_known_classes_as_it_prelabels_them(media_root)
     assert by_upload.json()["version"]["id"] == by_reference.json()["version"]["id"] == version.pk
 
     uploaded, referenced = by_upload.json()["predictions"], by_reference.json()["predictions"]
+    served_logged(len(uploaded) + len(referenced), project=project)
     for i in range(len(clear)):
         for answer in (uploaded[i], referenced[i]):
             assert answer["top"][0]["label"] == CLASSES[i % 3], answer

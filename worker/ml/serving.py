@@ -2,35 +2,35 @@
 
 A prediction request must not pay for loading its model: each process keeps the last
 few models it loaded (``MODELS_KEPT``), keyed by the version and its weights file's
-sha256, so a retrained file under the same name is loaded afresh. A request that asks for
-heat maps needs the unfused model too (``weights.load(..., fused=False)``: Grad-CAM hooks
-its layers), kept the same way beside the fused ones, so the two never evict each other.
+sha256, so a retrained file under the same name is loaded afresh. Each is kept as an
+``engine.Engine``: ONNX Runtime on the CPU, torch on a GPU, the concurrent requests of a
+model batched together. A request that asks for heat maps needs the unfused model too
+(``weights.load(..., fused=False)``: Grad-CAM hooks its layers), kept the same way beside
+the engines, so the two never evict each other.
 """
 
 from __future__ import annotations
 
 import threading
-import time
 from collections import OrderedDict
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import torch
 
-from worker.ml.anatomy import probabilities_and_embeddings
-from worker.ml.data import Opener
-from worker.ml.inference import decoded_batches
+from worker.ml.data import BadImage, Opener, decode_file
+from worker.ml.engine import Engine, Rows
 from worker.ml.weights import LoadedModel, load
 
 BATCH = 64
 MODELS_KEPT = 4
 
-# Fused (True) and unfused (False) models, each the last MODELS_KEPT used.
-_models: dict[bool, OrderedDict[tuple[int, str, str], LoadedModel]] = {
-    True: OrderedDict(),
-    False: OrderedDict(),
-}
+# The unfused models (for heat maps) and the engines, each the last MODELS_KEPT used.
+_models: OrderedDict[tuple[int, str, str], LoadedModel] = OrderedDict()
+_engines: OrderedDict[tuple[int, str, str], Engine] = OrderedDict()
 _models_lock = threading.Lock()
 
 
@@ -47,47 +47,99 @@ class Served:
     bad: list[tuple[str, str]]
 
 
-def model_kept(
-    version_id: int, sha256: str, path: Path, device: str, *, fused: bool = True
-) -> LoadedModel:
-    """The version's model, loaded once per process and kept among the last few used;
-    ``fused`` False: the unfused one, for heat maps (kept apart from the fused ones)."""
+def model_kept(version_id: int, sha256: str, path: Path, device: str) -> LoadedModel:
+    """The version's unfused model (for heat maps), loaded once per process and kept among
+    the last few used."""
     key = (version_id, sha256, device)
-    kept = _models[fused]
     with _models_lock:
-        if key in kept:
-            kept.move_to_end(key)
-            return kept[key]
-    loaded = load(path, device, fused=fused)
+        if key in _models:
+            _models.move_to_end(key)
+            return _models[key]
+    loaded = load(path, device, fused=False)
     with _models_lock:
-        kept[key] = loaded
-        while len(kept) > MODELS_KEPT:
-            kept.popitem(last=False)
+        _models[key] = loaded
+        while len(_models) > MODELS_KEPT:
+            _models.popitem(last=False)
     return loaded
 
 
+def engine_kept(
+    version_id: int, sha256: str, path: Path, device: str, *, onnx_dir: Path | None,
+    max_batch: int = BATCH, delay: float = 0.0,
+) -> Engine:  # fmt: skip
+    """The version's engine, made once per process and kept among the last few used (an
+    evicted one's batcher ends once its waiting requests ran). ``onnx_dir``: where the
+    ONNX graphs are kept (None: torch runs the model)."""
+    key = (version_id, sha256, device)
+    with _models_lock:
+        if key in _engines:
+            _engines.move_to_end(key)
+            return _engines[key]
+        # Made under the lock: two first requests of a version load it once.
+        onnx_path = None if onnx_dir is None else onnx_dir / f"{sha256}.onnx"
+        engine = Engine(load(path, device), onnx_path=onnx_path, max_batch=max_batch, delay=delay)
+        _engines[key] = engine
+        while len(_engines) > MODELS_KEPT:
+            _engines.popitem(last=False)[1].close()
+    return engine
+
+
 def serve_files(
-    loaded: LoadedModel, names: Sequence[str], opener: Opener, *, threads: int = 2,
-    batch: int = BATCH,
-) -> Served:  # fmt: skip
-    """Decode the named images and run them through the model ``batch`` at a time, the
-    next batch decoding while one runs (``inference.decoded_batches``)."""
-    labels = len(loaded.meta["label_ids"])
+    engine: Engine, names: Sequence[str], opener: Opener, *, threads: int = 2
+) -> Served:
+    """Decode the named images and run them through the engine ``engine.max_batch`` at a
+    time. A lone image is decoded on the caller's thread; more on a pool of ``threads``
+    kept by the process, every image queued at once, so the pool decodes the next batch
+    while the engine runs one."""
+    loaded = engine.loaded
+    size, grayscale = int(loaded.meta["image_size"]), bool(loaded.meta["grayscale"])
+
+    def decode(name: str) -> np.ndarray | BadImage:
+        try:
+            return decode_file(name, opener, image_size=size, grayscale=grayscale)
+        except BadImage as exc:
+            return exc
+
+    if len(names) == 1:
+        outcomes: list[Future[np.ndarray | BadImage]] = [Future()]
+        outcomes[0].set_result(decode(names[0]))
+    else:
+        pool = _decode_pool(threads)
+        outcomes = [pool.submit(decode, name) for name in names]
     ok: list[int] = []
     bad: list[tuple[str, str]] = []
-    probabilities, embeddings, durations = [], [], []
-    for first, decoded in decoded_batches(loaded, names, opener, batch, threads=threads):
-        bad.extend(zip(decoded.bad, decoded.reasons, strict=True))
-        if not decoded.ok:
-            continue
-        began = time.perf_counter()
-        probs, embedded = probabilities_and_embeddings(loaded, decoded.images)
-        share = (time.perf_counter() - began) * 1000 / len(decoded.ok)
-        ok.extend(first + index for index in decoded.ok)
-        probabilities.append(probs)
-        embeddings.append(embedded)
-        durations.extend([share] * len(decoded.ok))
-    if not probabilities:
-        empty = np.empty((0, labels), np.float32)
-        return Served(ok, empty, np.empty((0, 0), np.float32), [], bad)
-    return Served(ok, np.concatenate(probabilities), np.concatenate(embeddings), durations, bad)
+    running: list[Future[Rows]] = []
+    for first in range(0, len(names), engine.max_batch):
+        pixels = []
+        for position in range(first, min(first + engine.max_batch, len(names))):
+            outcome = outcomes[position].result()
+            if isinstance(outcome, BadImage):
+                bad.append((names[position], outcome.reason))
+            else:
+                ok.append(position)
+                pixels.append(outcome)
+        if pixels:
+            running.append(engine.batcher.submit(torch.from_numpy(np.stack(pixels))))
+    if not running:
+        labels = len(loaded.meta["label_ids"])
+        return Served(ok, np.empty((0, labels), np.float32), np.empty((0, 0), np.float32), [], bad)
+    rows = [future.result() for future in running]
+    durations = [row.share_ms for row in rows for _ in range(len(row.probabilities))]
+    return Served(
+        ok,
+        np.concatenate([row.probabilities for row in rows]),
+        np.concatenate([row.embeddings for row in rows]),
+        durations,
+        bad,
+    )
+
+
+_pools: dict[int, ThreadPoolExecutor] = {}
+
+
+def _decode_pool(threads: int) -> ThreadPoolExecutor:
+    """The process's decoding threads for served requests (made once for each size)."""
+    with _models_lock:
+        if threads not in _pools:
+            _pools[threads] = ThreadPoolExecutor(threads, thread_name_prefix="labeler-serve-decode")
+        return _pools[threads]

@@ -1,0 +1,183 @@
+"""The served predictions' log, written off the request's path.
+
+A prediction is answered as soon as the model has run: its log rows (``ServedPrediction``)
+go to a writer thread of the process that ran the model, which writes every row queued
+in one ``bulk_create`` a round. Each answer still carries its row's id (``served_id``):
+ids are reserved from the table's own sequence in blocks (``ids_reserve``), so a row
+written later gets the id its answer gave, and rows written by other processes never
+take it.
+
+Every row is kept: a round that fails for the database is tried again (the rows stay
+queued, oldest first, until it answers; at most ``MAX_QUEUED`` rows, past which a
+request waits for the writer rather than drop one); a row whose version, caller, token
+or label was deleted since it was answered is written without that link (as the
+deletion would have left it), and one of a deleted project is dropped with it. At exit
+(``flush``, from ``atexit`` and a Celery worker's shutdown) the queue is written out.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Sequence
+from typing import Any
+
+from django.contrib.auth.models import User
+from django.db import DatabaseError, IntegrityError, close_old_connections, connection, transaction
+
+from labeler.predictions.models import ModelVersion
+from labeler.projects.models import Label, Project
+from labeler.serving.models import PredictToken, ServedPrediction
+
+logger = logging.getLogger(__name__)
+
+BLOCK = 256  # ids reserved at a time
+MAX_QUEUED = 100_000  # rows waiting for the database before a request waits for the writer
+RETRY_SECONDS = 1.0
+IDLE_SECONDS = 1.0  # the writer closes its connection after this long with nothing to write
+
+
+def _reserve_block(count: int) -> list[int]:
+    """``count`` ids no other writer of the table will take, from its own sequence."""
+    table = ServedPrediction._meta.db_table
+    with transaction.atomic(), connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
+                [table, count],
+            )
+            return [row[0] for row in cursor.fetchall()]
+        # SQLite's AUTOINCREMENT takes max(sqlite_sequence.seq, max(id)) + 1: moving the
+        # sequence on keeps the ids before it for us.
+        cursor.execute(
+            "INSERT INTO sqlite_sequence (name, seq) SELECT %s, COALESCE(MAX(id), 0) FROM "
+            f'"{table}" WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = %s)',
+            [table, table],
+        )
+        cursor.execute(
+            "UPDATE sqlite_sequence SET seq = seq + %s WHERE name = %s RETURNING seq",
+            [count, table],
+        )
+        last = cursor.fetchone()[0]
+        return list(range(last - count + 1, last + 1))
+
+
+class _Writer:
+    def __init__(self) -> None:
+        self._ids: deque[int] = deque()
+        self._ids_lock = threading.Lock()
+        self._rows: deque[ServedPrediction] = deque()
+        self._condition = threading.Condition()
+        self._writing = 0  # rows taken by the writer and not yet written
+        self._thread: threading.Thread | None = None
+
+    def ids(self, count: int) -> list[int]:
+        with self._ids_lock:
+            while len(self._ids) < count:
+                self._ids.extend(_reserve_block(max(BLOCK, count - len(self._ids))))
+            return [self._ids.popleft() for _ in range(count)]
+
+    def write(self, rows: Sequence[ServedPrediction]) -> None:
+        with self._condition:
+            self._condition.wait_for(lambda: len(self._rows) < MAX_QUEUED)
+            self._rows.extend(rows)
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._loop, name="labeler-served-log", daemon=True
+                )
+                self._thread.start()
+            self._condition.notify_all()
+
+    def flush(self, timeout: float = 30.0) -> bool:
+        """Wait until every row queued so far is written; False if that took too long."""
+        with self._condition:
+            return self._condition.wait_for(
+                lambda: not self._rows and not self._writing, timeout=timeout
+            )
+
+    def _loop(self) -> None:
+        while True:
+            with self._condition:
+                if not self._condition.wait_for(lambda: bool(self._rows), timeout=IDLE_SECONDS):
+                    connection.close()  # idle: hold no connection (nor a test database)
+                    continue
+                rows = list(self._rows)
+                self._rows.clear()
+                self._writing = len(rows)
+            while not self._written(rows):
+                time.sleep(RETRY_SECONDS)
+            with self._condition:
+                self._writing = 0
+                self._condition.notify_all()
+
+    def _written(self, rows: list[ServedPrediction]) -> bool:
+        """Whether the round is over: written, or refused for a reason no retry mends."""
+        close_old_connections()
+        try:
+            try:
+                with transaction.atomic():
+                    ServedPrediction.objects.bulk_create(rows)
+            except IntegrityError:  # something a row links to was deleted since
+                with transaction.atomic():
+                    ServedPrediction.objects.bulk_create(_links_checked(rows))
+        except DatabaseError:
+            logger.warning(
+                "%d served predictions not logged yet: the database did not answer",
+                len(rows), exc_info=True,
+            )  # fmt: skip
+            connection.close()
+            return False
+        except Exception:
+            logger.exception("%d served predictions could not be logged", len(rows))
+        return True
+
+
+def _links_checked(rows: list[ServedPrediction]) -> list[ServedPrediction]:
+    """The rows with each link to a deleted row cleared (as ``SET_NULL`` would have), and
+    without the rows of deleted projects."""
+
+    def alive(model: Any, ids: set[int | None]) -> set[int]:
+        return set(model.objects.filter(pk__in=ids - {None}).values_list("pk", flat=True))
+
+    projects = alive(Project, {row.project_id for row in rows})
+    versions = alive(ModelVersion, {row.model_version_id for row in rows})
+    callers = alive(User, {row.caller_id for row in rows})
+    tokens = alive(PredictToken, {row.token_id for row in rows})
+    labels = alive(Label, {row.top_label_id for row in rows})
+    kept = []
+    for row in rows:
+        if row.project_id not in projects:
+            continue
+        if row.model_version_id not in versions:
+            row.model_version_id = None
+        if row.caller_id not in callers:
+            row.caller_id = None
+        if row.token_id not in tokens:
+            row.token_id = None
+        if row.top_label_id not in labels:
+            row.top_label_id = None
+        kept.append(row)
+    return kept
+
+
+_writer = _Writer()
+atexit.register(_writer.flush)
+
+
+def ids_reserve(count: int) -> list[int]:
+    """``count`` ids for served-prediction rows, taken from this process's reserved block."""
+    return _writer.ids(count) if count else []
+
+
+def write(rows: Sequence[ServedPrediction]) -> None:
+    """Queue the rows (their ids from ``ids_reserve``) for the writer thread."""
+    if rows:
+        _writer.write(rows)
+
+
+def flush(timeout: float = 30.0) -> bool:
+    """Wait until the rows queued so far are written (True), or ``timeout`` passed."""
+    return _writer.flush(timeout)
