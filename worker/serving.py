@@ -22,6 +22,7 @@ from django.conf import settings
 
 from labeler.images.stored.references import file_open
 from labeler.predictions.models import ModelVersion
+from labeler.projects.models import Label
 from labeler.serving import services
 from worker import serving_explain
 from worker.ml import serving as ml_serving
@@ -36,7 +37,7 @@ def serve(request: dict[str, Any]) -> dict[str, Any]:
     """Predict the request's images; returns ``{"predictions": [...]}`` in their order,
     an image that cannot be decoded answered by ``{"name", "error"}``. A refused request
     is ``{"error", "field"}``: a version without weights, a label it has no output for."""
-    version = ModelVersion.objects.filter(pk=request["version_id"]).first()
+    version = _version(request["version_id"])
     if version is None or not version.weights:
         return {
             "error": f"Model version {request['version_id']} has no weights to predict with.",
@@ -93,6 +94,7 @@ def _predictions(
             caller_id=request.get("caller_id"),
             token_id=request.get("token_id"),
             wait=bool(request.get("log_now")),
+            names=_label_names(tuple(loaded.meta["label_ids"])),
         )
         if good
         else []
@@ -125,6 +127,35 @@ def serve_job(job_id: int) -> None:
         return
     took = (time.perf_counter() - began) * 1000
     services.prediction_job_finish(job=job, results=answered["predictions"], duration_ms=took)
+
+
+# A version's row (its weights are set once, when it is made) and its labels' names are
+# read once this long, not on every request: a renamed label is answered under its new
+# name within these seconds.
+KEPT_SECONDS = 10.0
+_kept_versions: dict[int, tuple[float, ModelVersion]] = {}
+_kept_names: dict[tuple[int, ...], tuple[float, dict[int, str]]] = {}
+
+
+def _version(version_id: int) -> ModelVersion | None:
+    now = time.monotonic()
+    kept = _kept_versions.get(version_id)
+    if kept is not None and now - kept[0] < KEPT_SECONDS:
+        return kept[1]
+    version = ModelVersion.objects.filter(pk=version_id).first()
+    if version is not None:
+        _kept_versions[version_id] = (now, version)
+    return version
+
+
+def _label_names(label_ids: tuple[int, ...]) -> dict[int, str]:
+    now = time.monotonic()
+    kept = _kept_names.get(label_ids)
+    if kept is not None and now - kept[0] < KEPT_SECONDS:
+        return kept[1]
+    names = dict(Label.objects.filter(pk__in=label_ids).values_list("pk", "name"))
+    _kept_names[label_ids] = (now, names)
+    return names
 
 
 def _engine(version: ModelVersion) -> Engine:

@@ -53,6 +53,7 @@ def served_predictions_record(
     caller_id: int | None,
     token_id: int | None,
     wait: bool = False,
+    names: dict[int, str] | None = None,
 ) -> list[dict[str, Any]]:
     """Log one served prediction a decoded input and return each answer, its log row's id
     (``served_id``) among it. The rows are queued for ``served_log``'s writer; with
@@ -60,9 +61,11 @@ def served_predictions_record(
     written before this returns, in one statement.
 
     ``inputs``: each image's ``name``, ``sha256`` and ``image_id`` (None for an upload),
-    in the order of ``outputs``' rows. The embedding is kept as float16 little-endian bytes.
+    in the order of ``outputs``' rows; ``names``: the labels' names by id, when the caller
+    has them. The embedding is kept as float16 little-endian bytes.
     """
-    names = dict(Label.objects.filter(pk__in=outputs.label_ids).values_list("pk", "name"))
+    if names is None:
+        names = dict(Label.objects.filter(pk__in=outputs.label_ids).values_list("pk", "name"))
     embeddings = np.ascontiguousarray(outputs.embeddings, dtype="<f2")  # one conversion
     ids = served_log.ids_reserve(len(inputs))
     rows, answers = [], []

@@ -244,6 +244,7 @@ def test_leads_list_served_predictions_with_filters_and_manage_tokens(world, lea
         predict_url(world), {"files": [png(1)]}, format="multipart"
     )
     client.post(predict_url(world), {"files": [png(2)]}, format="multipart")
+    served_logged(2, project=world)
     served = f"/api/v1/projects/{world.pk}/served-predictions/"
     listed = client.get(served).json()["results"]
     assert [(r["token"], r["caller"]) for r in listed] == [(None, "lead"), ("line 1", None)]
