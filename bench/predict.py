@@ -361,7 +361,7 @@ def _report(options: argparse.Namespace, results: list[tuple[str, dict[str, Any]
     print(f"Prediction API: embedded default (SQLite, no broker; ONNX Runtime in the resident "
           f"process), default settings, gunicorn gthread 1x{options.threads}, CPU, "
           f"{os.cpu_count()} cores; {options.image_side} px JPEGs")  # fmt: skip
-    print(f"{'model':<11}{'measure':<40}{'served':>10}{'bare':>10}{'ratio':>8}{'goal':>9}")
+    print(f"{'model':<16}{'measure':<40}{'served':>10}{'bare':>10}{'ratio':>8}{'goal':>9}")
     met = True
     for name, r, http_bare in results:
         label = f"{name} {SIZES.get(name, 224)}px"
@@ -372,14 +372,14 @@ def _report(options: argparse.Namespace, results: list[tuple[str, dict[str, Any]
         for measure, served, bare, goal in rows:
             ratio = served / bare
             met &= ratio >= goal
-            print(f"{label:<11}{measure:<40}{served:>10.1f}{bare:>10.1f}{ratio:>7.2f}x"
+            print(f"{label:<16}{measure:<40}{served:>10.1f}{bare:>10.1f}{ratio:>7.2f}x"
                   f"{f'>={goal}x':>9}")  # fmt: skip
         floor = _percentile(r["bare_one"], 0.5) + _percentile(http_bare, 0.5)
         one = _percentile(r["one"], 0.5)
         met &= one - floor <= 5
-        print(f"{label:<11}{'1 file p50 ms (bare: forward + HTTP)':<40}{one:>10.2f}{floor:>10.2f}"
+        print(f"{label:<16}{'1 file p50 ms (bare: forward + HTTP)':<40}{one:>10.2f}{floor:>10.2f}"
               f"{one - floor:>+7.2f} {'<=+5 ms':>8}")  # fmt: skip
-        print(f"{'':<11}{'  1 file p95 ms; bare forward p50, HTTP p50':<40}"
+        print(f"{'':<16}{'  1 file p95 ms; bare forward p50, HTTP p50':<40}"
               f"{_percentile(r['one'], 0.95):>10.2f}{_percentile(r['bare_one'], 0.5):>10.2f}"
               f"{_percentile(http_bare, 0.5):>8.2f}")  # fmt: skip
     rows, answered = logged
