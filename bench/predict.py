@@ -159,7 +159,8 @@ def _project(architecture: str) -> tuple[int, str, Path, dict[str, Any]]:
         architecture=architecture,
     )  # fmt: skip
     graph = engine.onnx_file(
-        weights.load(path, "cpu"), Path(settings.LABELER_MODEL_DIR) / "serving" / f"{sha256}.onnx"
+        weights.load(path, "cpu"),
+        Path(settings.LABELER_MODEL_DIR) / "serving" / engine.graph_name(sha256),
     )
     # A token lives while its issuer leads the project (labeler.serving.tokens).
     lead = User.objects.create_user(username=f"bench-lead-{architecture}")

@@ -124,8 +124,9 @@ class _Child:
         self._end()
         self._close_streams()
 
-    def close(self, timeout: float = 5.0) -> None:
-        """Close its input (it ends once its calls are answered), then wait for it."""
+    def close(self, timeout: float = 15.0) -> None:
+        """Close its input (it ends once its calls are answered and its log written:
+        ``worker.run_resident``), then wait for it."""
         with self.lock:
             try:
                 if self.process.stdin is not None:

@@ -38,16 +38,18 @@ def main() -> int:
     written = threading.Lock()
 
     def run(call: dict[str, Any]) -> None:
-        close_old_connections()
         try:
+            close_old_connections()
             result = app.tasks[call["task"]].run(*call.get("args", []))
-            answer = {"id": call.get("id"), "ok": True, "result": result}
+            line = json.dumps({"id": call.get("id"), "ok": True, "result": result})
         except Exception as exc:
             traceback.print_exc()
-            answer = {"id": call.get("id"), "ok": False, "error": f"{type(exc).__name__}: {exc}"}
-        line = json.dumps(answer) + "\n"
+            error = f"{type(exc).__name__}: {exc}"
+            line = json.dumps({"id": call.get("id"), "ok": False, "error": error})
+        finally:
+            close_old_connections()  # an idle thread holds no connection past its age
         with written:
-            answers.write(line)
+            answers.write(line + "\n")
 
     with ThreadPoolExecutor(max_workers=THREADS, thread_name_prefix="labeler-call") as pool:
         for line in sys.stdin:
@@ -56,7 +58,7 @@ def main() -> int:
             except ValueError:
                 continue
             pool.submit(run, call)
-    served_log.flush()
+    served_log.flush(timeout=10)  # within the parent's wait (labeler.resident)
     return 0
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import io
 import logging
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -55,9 +56,12 @@ def serve(request: dict[str, Any]) -> dict[str, Any]:
     # A request with an image that did not decode is refused whole: no map is worth making.
     if request.get("explain") and not any("error" in answer for answer in predictions):
         unfused = _unfused(version)
-        serving_explain.explanations_add(
-            unfused, predictions, _opener(request["items"]), label_id=explain_label
-        )
+        # Grad-CAM hooks the model's layers: two requests' maps at once on one model would
+        # each record the other's activations. Heat maps are made one request at a time.
+        with _explaining:
+            serving_explain.explanations_add(
+                unfused, predictions, _opener(request["items"]), label_id=explain_label
+            )
     return {"predictions": predictions}
 
 
@@ -133,6 +137,7 @@ def serve_job(job_id: int) -> None:
 # read once this long, not on every request: a renamed label is answered under its new
 # name within these seconds.
 KEPT_SECONDS = 10.0
+_explaining = threading.Lock()
 _kept_versions: dict[int, tuple[float, ModelVersion]] = {}
 _kept_names: dict[tuple[int, ...], tuple[float, dict[int, str]]] = {}
 

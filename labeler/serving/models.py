@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 from labeler.predictions.models import ModelVersion
 from labeler.projects.models import Label, Project
@@ -34,7 +35,8 @@ class ServedPrediction(models.Model):
         "serving.PredictToken", null=True, on_delete=models.SET_NULL, related_name="+"
     )
     duration_ms = models.FloatField(default=0.0, help_text="The model's time for this image.")
-    created_at = models.DateTimeField(auto_now_add=True)
+    # When it was answered (its row is written a moment later: labeler.serving.served_log).
+    created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         indexes = [models.Index(fields=["project", "created_at"], name="served_project_time")]

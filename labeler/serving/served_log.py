@@ -7,12 +7,18 @@ ids are reserved from the table's own sequence in blocks (``ids_reserve``), so a
 written later gets the id its answer gave, and rows written by other processes never
 take it.
 
-Every row is kept: a round that fails for the database is tried again (the rows stay
+Every row is kept: a round the database does not answer is tried again (the rows stay
 queued, oldest first, until it answers; at most ``MAX_QUEUED`` rows, past which a
 request waits for the writer rather than drop one); a row whose version, caller, token
 or label was deleted since it was answered is written without that link (as the
-deletion would have left it), and one of a deleted project is dropped with it. At exit
-(``flush``, from ``atexit`` and a Celery worker's shutdown) the queue is written out.
+deletion would have left it), and one of a deleted project is dropped with it; a round
+the database refuses for what a row holds is written row by row, and only the rows it
+refuses are left out, each logged. At exit (``flush``, from ``atexit`` and a Celery
+worker's shutdown) the queue is written out; a process killed before (a resident child
+that did not answer in time) loses the rows it had not written.
+
+A row's ``created_at`` is the time of its answer. Ids are reserved by each process in
+blocks, so across serving processes a larger id is not always a later answer.
 """
 
 from __future__ import annotations
@@ -26,7 +32,14 @@ from collections.abc import Sequence
 from typing import Any
 
 from django.contrib.auth.models import User
-from django.db import DatabaseError, IntegrityError, close_old_connections, connection, transaction
+from django.db import (
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    close_old_connections,
+    connection,
+    transaction,
+)
 
 from labeler.predictions.models import ModelVersion
 from labeler.projects.models import Label, Project
@@ -114,25 +127,38 @@ class _Writer:
                 self._condition.notify_all()
 
     def _written(self, rows: list[ServedPrediction]) -> bool:
-        """Whether the round is over: written, or refused for a reason no retry mends."""
+        """Whether the round is over: written, or each row that cannot be written logged."""
         close_old_connections()
         try:
             try:
                 with transaction.atomic():
                     ServedPrediction.objects.bulk_create(rows)
             except IntegrityError:  # something a row links to was deleted since
-                with transaction.atomic():
-                    ServedPrediction.objects.bulk_create(_links_checked(rows))
-        except DatabaseError:
+                _one_by_one(_links_checked(rows))
+        except (OperationalError, InterfaceError):  # the database did not answer: again
             logger.warning(
                 "%d served predictions not logged yet: the database did not answer",
                 len(rows), exc_info=True,
             )  # fmt: skip
             connection.close()
             return False
-        except Exception:
-            logger.exception("%d served predictions could not be logged", len(rows))
+        except Exception:  # what no retry mends: each row on its own
+            _one_by_one(rows)
         return True
+
+
+def _one_by_one(rows: list[ServedPrediction]) -> None:
+    """Write each row in a statement of its own, logging (and leaving out) a row the
+    database refuses for what it holds; a database that stops answering raises."""
+    for row in rows:
+        try:
+            with transaction.atomic():
+                row.save(force_insert=True)
+        except (OperationalError, InterfaceError):
+            raise
+        except Exception:
+            logger.exception("Served prediction %s (image %s) could not be logged", row.pk,
+                             row.image_sha256)  # fmt: skip
 
 
 def _links_checked(rows: list[ServedPrediction]) -> list[ServedPrediction]:

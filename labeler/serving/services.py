@@ -68,6 +68,7 @@ def served_predictions_record(
         names = dict(Label.objects.filter(pk__in=outputs.label_ids).values_list("pk", "name"))
     embeddings = np.ascontiguousarray(outputs.embeddings, dtype="<f2")  # one conversion
     ids = served_log.ids_reserve(len(inputs))
+    answered_at = timezone.now()
     rows, answers = [], []
     for row, item in enumerate(inputs):
         probabilities = outputs.probabilities[row].tolist()
@@ -94,6 +95,7 @@ def served_predictions_record(
                 caller_id=caller_id,
                 token_id=token_id,
                 duration_ms=outputs.durations_ms[row],
+                created_at=answered_at,
             )
         )
         answers.append(answer)

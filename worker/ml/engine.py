@@ -31,6 +31,7 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -45,6 +46,9 @@ INPUT_NAME = "pixels"
 OUTPUT_NAMES = ["probabilities", "embeddings"]
 OPSET = 18
 MAX_BATCH = 4096  # the exported graph's largest batch
+# In the kept graphs' file names: a change to ``ServedGraph`` bumps it, so no process
+# loads a graph exported by the older code.
+GRAPH_VERSION = 1
 
 Forward = Callable[[torch.Tensor], tuple[np.ndarray, np.ndarray]]
 
@@ -82,15 +86,20 @@ class ServedGraph(nn.Module):
         return probabilities, embeddings.float()
 
 
-def served_onnx(loaded: LoadedModel) -> bytes:
-    """The model as an ONNX file's bytes (``ServedGraph``), the batch axis dynamic.
+def graph_name(sha256: str) -> str:
+    """The kept graph's file name for a weights file's sha256."""
+    return f"{sha256}-v{GRAPH_VERSION}.onnx"
+
+
+def served_onnx(graph: ServedGraph, meta: dict[str, Any]) -> bytes:
+    """The graph as an ONNX file's bytes, the batch axis dynamic.
 
     Exported by tracing (half a second for ResNet-18 on the development machine), else,
     where that fails or torch no longer has it, by ``torch.export`` (six to ten seconds).
     """
-    size, channels = int(loaded.meta["image_size"]), int(loaded.meta["channels"])
+    size, channels = int(meta["image_size"]), int(meta["channels"])
     example = torch.zeros((2, channels, size, size), dtype=torch.uint8)  # 1 would fix the axis
-    graph = ServedGraph(loaded).eval()
+    graph = graph.eval()
     buffer = io.BytesIO()
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")  # the notice that torch.export is the newer way
@@ -115,10 +124,13 @@ def served_onnx(loaded: LoadedModel) -> bytes:
     return buffer.getvalue()
 
 
-def onnx_file(loaded: LoadedModel, path: Path) -> Path:
-    """The served graph's ONNX file at ``path``, exported and written there if missing."""
+def onnx_file(loaded: LoadedModel, path: Path, lock: threading.Lock | None = None) -> Path:
+    """The served graph's ONNX file at ``path``, exported and written there if missing.
+    ``lock``: held while the model is copied (torch's forward pass hooks its layers)."""
     if not path.exists():
-        write_atomically(path, served_onnx(loaded))
+        with lock or threading.Lock():
+            graph = ServedGraph(loaded)
+        write_atomically(path, served_onnx(graph, loaded.meta))
     return path
 
 
@@ -160,6 +172,7 @@ class Engine:
         self.loaded = loaded
         self.max_batch = max_batch
         self._session: object | None = None
+        self._torch_lock = threading.Lock()  # torch's forward hooks the model; a copy reads it
         self.batcher = Batcher(self._forward, max_batch=max_batch, delay=delay)
         if onnx_path is not None and loaded.device.type == "cpu":
             if wait_for_graph or onnx_path.exists():
@@ -186,7 +199,8 @@ class Engine:
 
     def _prepare(self, path: Path) -> None:
         try:
-            session = onnx_session(onnx_file(self.loaded, path), torch.get_num_threads())
+            graph = onnx_file(self.loaded, path, self._torch_lock)
+            session = onnx_session(graph, torch.get_num_threads())
         except Exception:
             logger.exception("The served model's ONNX graph could not be made; torch runs it")
             return
@@ -195,7 +209,8 @@ class Engine:
     def _forward(self, pixels: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
         session = self._session
         if session is None:
-            return probabilities_and_embeddings(self.loaded, pixels)
+            with self._torch_lock:
+                return probabilities_and_embeddings(self.loaded, pixels)
         array = pixels.numpy() if pixels.device.type == "cpu" else pixels.cpu().numpy()
         probabilities, embeddings = session.run(OUTPUT_NAMES, {INPUT_NAME: array})  # type: ignore[attr-defined]
         return np.asarray(probabilities), np.asarray(embeddings)
@@ -228,15 +243,18 @@ class Batcher:
 
     def submit(self, pixels: torch.Tensor) -> Future[Rows]:
         """Queue a request's pixels (at most ``max_batch`` images); its rows come back
-        through the future (or what the forward pass raised)."""
+        through the future (or what the forward pass raised). Once closed (the model was
+        evicted while a request still held it) a request runs alone, on its own thread."""
         if not 0 < len(pixels) <= self.max_batch:
             raise ValueError(f"A request of {len(pixels)} images; from 1 to {self.max_batch}.")
         future: Future[Rows] = Future()
         with self._condition:
-            if self._closed:
-                raise RuntimeError("This model is no longer served.")
-            self._waiting.append(_Waiting(pixels, future))
-            self._condition.notify()
+            if not self._closed:
+                self._waiting.append(_Waiting(pixels, future))
+                self._condition.notify()
+                return future
+        future.set_running_or_notify_cancel()
+        self._run([_Waiting(pixels, future)])
         return future
 
     def close(self) -> None:
@@ -268,23 +286,25 @@ class Batcher:
     def _loop(self) -> None:
         while (taken := self._take()) is not None:
             taken = [item for item in taken if item.future.set_running_or_notify_cancel()]
-            if not taken:
-                continue
-            pixels = (
-                torch.cat([item.pixels for item in taken]) if len(taken) > 1 else taken[0].pixels
-            )
-            began = time.perf_counter()
-            try:
-                probabilities, embeddings = self._forward(pixels)
-            except BaseException as exc:  # every caller of the batch hears of it
-                for item in taken:
-                    item.future.set_exception(exc)
-                continue
-            share = (time.perf_counter() - began) * 1000 / len(pixels)
-            self.runs += 1
-            self.images += len(pixels)
-            first = 0
+            if taken:
+                self._run(taken)
+
+    def _run(self, taken: list[_Waiting]) -> None:
+        """One forward pass of the taken requests; each future gets its rows or the error."""
+        parts = [item.pixels for item in taken]
+        pixels = parts[0] if len(parts) == 1 else torch.cat(parts)
+        began = time.perf_counter()
+        try:
+            probabilities, embeddings = self._forward(pixels)
+        except BaseException as exc:  # every caller of the batch hears of it
             for item in taken:
-                rows = slice(first, first + len(item.pixels))
-                item.future.set_result(Rows(probabilities[rows], embeddings[rows], share))
-                first = rows.stop
+                item.future.set_exception(exc)
+            return
+        share = (time.perf_counter() - began) * 1000 / len(pixels)
+        self.runs += 1
+        self.images += len(pixels)
+        first = 0
+        for item in taken:
+            rows = slice(first, first + len(item.pixels))
+            item.future.set_result(Rows(probabilities[rows], embeddings[rows], share))
+            first = rows.stop

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from worker.ml.data import BadImage, Opener, decode_file
-from worker.ml.engine import Engine, Rows
+from worker.ml.engine import Engine, Rows, graph_name
 from worker.ml.weights import LoadedModel, load
 
 BATCH = 64
@@ -31,7 +31,9 @@ MODELS_KEPT = 4
 # The unfused models (for heat maps) and the engines, each the last MODELS_KEPT used.
 _models: OrderedDict[tuple[int, str, str], LoadedModel] = OrderedDict()
 _engines: OrderedDict[tuple[int, str, str], Engine] = OrderedDict()
+_loading: dict[tuple[int, str, str], threading.Lock] = {}
 _models_lock = threading.Lock()
+_pools_lock = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -68,19 +70,27 @@ def engine_kept(
     max_batch: int = BATCH, delay: float = 0.0,
 ) -> Engine:  # fmt: skip
     """The version's engine, made once per process and kept among the last few used (an
-    evicted one's batcher ends once its waiting requests ran). ``onnx_dir``: where the
-    ONNX graphs are kept (None: torch runs the model)."""
+    evicted one's batcher ends once its waiting requests ran; a request still holding it
+    runs alone). ``onnx_dir``: where the ONNX graphs are kept (None: torch runs the model).
+    A model loads under a lock of its own: two first requests of a version load it once,
+    and requests for the models already kept never wait for it."""
     key = (version_id, sha256, device)
     with _models_lock:
         if key in _engines:
             _engines.move_to_end(key)
             return _engines[key]
-        # Made under the lock: two first requests of a version load it once.
-        onnx_path = None if onnx_dir is None else onnx_dir / f"{sha256}.onnx"
+        loading = _loading.setdefault(key, threading.Lock())
+    with loading:
+        with _models_lock:
+            if key in _engines:
+                return _engines[key]
+        onnx_path = None if onnx_dir is None else onnx_dir / graph_name(sha256)
         engine = Engine(load(path, device), onnx_path=onnx_path, max_batch=max_batch, delay=delay)
-        _engines[key] = engine
-        while len(_engines) > MODELS_KEPT:
-            _engines.popitem(last=False)[1].close()
+        with _models_lock:
+            _engines[key] = engine
+            _loading.pop(key, None)
+            while len(_engines) > MODELS_KEPT:
+                _engines.popitem(last=False)[1].close()
     return engine
 
 
@@ -89,8 +99,9 @@ def serve_files(
 ) -> Served:
     """Decode the named images and run them through the engine ``engine.max_batch`` at a
     time. A lone image is decoded on the caller's thread; more on a pool of ``threads``
-    kept by the process, every image queued at once, so the pool decodes the next batch
-    while the engine runs one."""
+    kept by the process, one batch ahead: the next batch decodes while one runs, and a
+    large request never has more than one batch waiting for the model, so the requests
+    that come after it take their turns between its batches."""
     loaded = engine.loaded
     size, grayscale = int(loaded.meta["image_size"]), bool(loaded.meta["grayscale"])
 
@@ -100,30 +111,35 @@ def serve_files(
         except BadImage as exc:
             return exc
 
-    if len(names) == 1:
-        outcomes: list[Future[np.ndarray | BadImage]] = [Future()]
-        outcomes[0].set_result(decode(names[0]))
-    else:
+    def decoding(first: int) -> list[Future[np.ndarray | BadImage]]:
+        batch = names[first : first + engine.max_batch]
+        if len(names) == 1:
+            done: Future[np.ndarray | BadImage] = Future()
+            done.set_result(decode(batch[0]))
+            return [done]
         pool = _decode_pool(threads)
-        outcomes = [pool.submit(decode, name) for name in names]
+        return [pool.submit(decode, name) for name in batch]
+
     ok: list[int] = []
     bad: list[tuple[str, str]] = []
-    running: list[Future[Rows]] = []
-    for first in range(0, len(names), engine.max_batch):
-        pixels = []
-        for position in range(first, min(first + engine.max_batch, len(names))):
-            outcome = outcomes[position].result()
+    rows: list[Rows] = []
+    starts = range(0, len(names), engine.max_batch)
+    ahead = decoding(0) if names else []
+    for number, first in enumerate(starts):
+        outcomes, pixels = [future.result() for future in ahead], []
+        if number + 1 < len(starts):
+            ahead = decoding(starts[number + 1])
+        for position, outcome in enumerate(outcomes, start=first):
             if isinstance(outcome, BadImage):
                 bad.append((names[position], outcome.reason))
             else:
                 ok.append(position)
                 pixels.append(outcome)
         if pixels:
-            running.append(engine.batcher.submit(torch.from_numpy(np.stack(pixels))))
-    if not running:
+            rows.append(engine.predict(torch.from_numpy(np.stack(pixels))))
+    if not rows:
         labels = len(loaded.meta["label_ids"])
         return Served(ok, np.empty((0, labels), np.float32), np.empty((0, 0), np.float32), [], bad)
-    rows = [future.result() for future in running]
     durations = [row.share_ms for row in rows for _ in range(len(row.probabilities))]
     return Served(
         ok,
@@ -139,7 +155,7 @@ _pools: dict[int, ThreadPoolExecutor] = {}
 
 def _decode_pool(threads: int) -> ThreadPoolExecutor:
     """The process's decoding threads for served requests (made once for each size)."""
-    with _models_lock:
+    with _pools_lock:
         if threads not in _pools:
             _pools[threads] = ThreadPoolExecutor(threads, thread_name_prefix="labeler-serve-decode")
         return _pools[threads]

@@ -12,6 +12,7 @@ import hashlib
 import io
 import os
 import pickle
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -90,7 +91,8 @@ def write_atomically(path: Path, data: bytes) -> None:
     folder's sync: readers see no file or the whole one, also after a power cut. Every
     model file is written here (weights, and the packages' ONNX, TorchScript and cards)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f"{path.name}.tmp-{os.getpid()}")
+    # By process and thread: two threads may write the same file (one served graph).
+    temporary = path.with_name(f"{path.name}.tmp-{os.getpid()}-{threading.get_ident()}")
     try:
         with open(temporary, "wb") as handle:
             handle.write(data)

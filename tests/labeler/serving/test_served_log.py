@@ -85,6 +85,21 @@ def test_a_row_whose_links_were_deleted_is_kept_without_them_and_a_deleted_proje
     assert not ServedPrediction.objects.filter(pk=dropped[0]["served_id"]).exists()
 
 
+def test_a_row_the_database_refuses_is_left_out_and_the_others_written(caplog):
+    version = served_version(ProjectFactory(labels=["a", "b"]))
+    with served_log._writer._condition:  # one round for all three
+        answers = answered(version, 3)
+        refused = served_log._writer._rows[1]
+        refused.probabilities = {"1": float("nan")}  # no JSON number: refused by the database
+    assert served_log.flush(10)
+    written = set(ServedPrediction.objects.values_list("pk", flat=True))
+    ids = [answer["served_id"] for answer in answers]
+    assert written == {ids[0], ids[2]}
+    assert f"Served prediction {ids[1]}" in caplog.text
+    answered(version, 1)  # the writer goes on
+    assert served_log.flush(10) and ServedPrediction.objects.count() == 3
+
+
 def test_inside_a_transaction_the_rows_are_written_with_it():
     from django.db import transaction
 

@@ -140,20 +140,22 @@ def test_a_failed_batch_fails_each_of_its_callers_and_the_next_one_runs():
         batcher.close()
 
 
-def test_a_closed_batcher_runs_what_waits_and_refuses_more():
+def test_a_closed_batcher_runs_what_waits_then_ends_and_a_late_request_runs_alone():
     gate = Gate()
     batcher = Batcher(gate, max_batch=4)
     first = batcher.submit(marked(1))
     assert gate.entered.wait(5)
     second = batcher.submit(marked(2))
     batcher.close()
-    with pytest.raises(RuntimeError, match="no longer served"):
-        batcher.submit(marked(3))
     gate.open.set()
     assert first.result(5).probabilities.tolist() == [[1.0]]
     assert second.result(5).probabilities.tolist() == [[2.0]]
     batcher._thread.join(5)
     assert not batcher._thread.is_alive()
+    # A request that took the model before it was evicted still gets its answer.
+    late = batcher.submit(marked(3, 2))
+    assert late.done() and late.result().probabilities.tolist() == [[3.0], [3.0]]
+    assert gate.sizes == [1, 1, 2]
 
 
 def test_with_a_delay_a_lone_request_waits_for_company():

@@ -43,4 +43,6 @@ def test_an_evicted_engine_ends_its_batcher(tmp_path):
         serving.engine_kept(-101 - n, sha256, tmp_path / "m.pt", "cpu", onnx_dir=None)
     first.batcher._thread.join(timeout=5)
     assert not first.batcher._thread.is_alive()
+    pixels = torch.zeros((1, 3, 8, 8), dtype=torch.uint8)
+    assert first.predict(pixels).probabilities.shape == (1, 2)  # held by a late request
     assert serving.engine_kept(-100, sha256, tmp_path / "m.pt", "cpu", onnx_dir=None) is not first
