@@ -217,18 +217,36 @@ def test_a_prelabelling_whose_worker_is_killed_ends_with_one_prediction_per_imag
     """Killed in the middle of a chunk: the chunk is delivered again and stored once; the
     pass ends with its counts equal to its rows, one prediction per unlabelled image."""
     versions, unlabelled = _prelabelling_started()
-    # Killed while it holds a chunk, not in the moment between the dispatch and the first
-    # chunk, when an idle pool process is replaced without a word.
-    _wait_until(lambda: f"{Task.ML_PREDICT}[" in worker.log.read_text(), "a chunk received")
-    worker.kill_pool_process()
-    done_at_kill = versions.get().prelabel_done
+    done_at_kill = _killed_holding_a_chunk(worker, versions)
     version = _pass_ended_with_one_prediction_per_image(versions, unlabelled)
-    assert "WorkerLostError" in worker.log.read_text()
     assert _weights_sound(version)
     print(
         f"\nprelabelling killed at {done_at_kill}/{version.prelabel_total} images: pass ended "
         f"with {version.prelabel_done} predictions, one per image"
     )
+
+
+def _killed_holding_a_chunk(worker: Worker, versions: QuerySet[ModelVersion]) -> int:
+    """Kill the pool process once a chunk is received, until a kill lands while it runs
+    one (the worker reports the chunk lost): a chunk may end between its receipt and the
+    kill, and an idle pool process is replaced without a word. The predictions done then."""
+    receipt = re.compile(rf"{re.escape(Task.ML_PREDICT)}\[[^\]]+\] received")
+    received = 0
+    for _ in range(8):  # 4 chunks (LABELER_PRELABEL_CHUNK), each delivered again if lost
+
+        def more(seen: int = received) -> bool:
+            return len(receipt.findall(worker.log.read_text())) > seen
+
+        _wait_until(more, "a chunk received")
+        received = len(receipt.findall(worker.log.read_text()))
+        worker.kill_pool_process()
+        done_at_kill = versions.get().prelabel_done
+        try:
+            _wait_until(lambda: "WorkerLostError" in worker.log.read_text(), "the loss", 5)
+        except AssertionError:
+            continue  # that chunk had ended: the next one
+        return done_at_kill
+    raise AssertionError("no kill landed while the worker held a chunk")
 
 
 def _prelabelling_started() -> tuple[QuerySet[ModelVersion], list[Image]]:
