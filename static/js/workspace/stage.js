@@ -51,6 +51,7 @@ export function createStage({ isShowing }) {
     // project shows them names.
     const parts = [`#${image.id}`, image.original_name, `${image.width}×${image.height}`];
     info.textContent = parts.filter(Boolean).join(" · ");
+    info.title = info.textContent; // whole where the line is cut short beside the zoom buttons
   }
 
   /** Takes the image down, with its line: no caption of an image that is gone. */
@@ -58,6 +59,7 @@ export function createStage({ isShowing }) {
     shown = null;
     frame.replaceChildren();
     info.textContent = "";
+    info.title = "";
     delete stage.dataset.imageId;
   }
 
