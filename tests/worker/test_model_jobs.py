@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 from django.core.files.storage import default_storage
 
 from labeler.annotations.models import FinalLabel
 from labeler.images.models import Image
+from labeler.images.pixels.model_inputs import input_cache
 from labeler.predictions.models import ModelVersion, Prediction
 from labeler.predictions.selectors import version_test_outputs
 from labeler.predictions.test_outputs import TestOutputs
@@ -84,7 +83,9 @@ def test_training_and_pre_labelling_keep_the_decoded_inputs(
     with django_capture_on_commit_callbacks(execute=True):
         assert client_for(lead).post(f"/api/v1/projects/{project.pk}/train/", {}).status_code == 202
     version = ModelVersion.objects.get(project=project, is_current=True)
-    kept = {path.stem for path in Path(settings.LABELER_INPUT_CACHE_DIR).rglob("*.u8")}
+    cache = input_cache()
+    assert cache is not None
+    kept = {name.partition("/")[2] for name in cache.kept()}
     assert kept == set(Image.objects.filter(project=project).values_list("sha256", flat=True))
 
     gone = unlabelled[0]

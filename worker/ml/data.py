@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from PIL import Image as PILImage
 
 from labeler.images.pixels.decoding import DecodeRefused, image_whole_check
-from labeler.images.pixels.model_inputs import InputCache, prepare_bytes, prepare_image
+from labeler.images.pixels.model_inputs import InputCache, Where, prepare_bytes, prepare_image
 from labeler.words import counted
 
 Opener = Callable[[str], BinaryIO]
@@ -86,8 +86,13 @@ def _decode(name: str, opener: Opener, *, image_size: int, grayscale: bool) -> n
         raise BadImage(name, str(exc) or type(exc).__name__) from exc
 
 
-# What decoding one file gives: its pixels, why it failed, or a large JPEG's bytes.
-Outcome = np.ndarray | BadImage | bytes
+class _Kept:
+    """A kept input read straight into its batch's place (``Pending.out``)."""
+
+
+KEPT = _Kept()
+# What decoding one file gives: its pixels, why it failed, a large JPEG's bytes, or KEPT.
+Outcome = np.ndarray | BadImage | bytes | _Kept
 
 
 @dataclass
@@ -103,11 +108,13 @@ class Decoded:
 
 @dataclass
 class Pending:
-    """A batch being decoded: inputs read from the cache, and pool tasks for the rest."""
+    """A batch being decoded into ``out`` (its uint8 (N, C, H, W) block, pinned for a GPU):
+    pool tasks read the kept inputs straight into it and decode the other files."""
 
     count: int
+    out: torch.Tensor
+    pinned: bool = False
     names: list[str] = field(default_factory=list)
-    ready: dict[int, np.ndarray] = field(default_factory=dict)
     tasks: list[tuple[list[int], Future[list[Outcome]]]] = field(default_factory=list)
 
 
@@ -122,54 +129,70 @@ def decode_submit(
     cache: InputCache | None = None,
     parts: int = 2,
     jpeg_bytes: bool = False,
+    pin: bool = False,
 ) -> Pending:
-    """Start decoding ``names``: kept inputs are read here and now (a few microseconds
-    each, cheaper than handing them to a thread), the other files are decoded in the
-    pool (PIL releases the GIL while it decodes), in ``parts`` slices, one task each.
-    ``keys``: each file's sha256, for the ``cache``. With ``jpeg_bytes`` the pool only
-    reads large JPEG files, for ``decode_collect``'s ``jpeg_decoder``.
+    """Start decoding ``names`` in the pool, in ``parts`` slices of kept inputs (each read
+    with one system call straight into the batch's block) and ``parts`` slices of files
+    to decode (PIL releases the GIL while it decodes). ``keys``: each file's sha256, for
+    the ``cache``. With ``jpeg_bytes`` the pool only reads large JPEG files, for
+    ``decode_collect``'s ``jpeg_decoder``. ``pin``: the block in pinned memory, for a
+    copy to a GPU that does not block.
     """
     keys = keys if keys is not None else [None] * len(names)
     if len(keys) != len(names):
         raise ValueError("keys must match names one to one")
-    pending = Pending(count=len(names), names=list(names))
-    todo = []
-    for index, key in enumerate(keys):
-        if cache is not None and key is not None and cache.applies(key, image_size):
-            pixels = cache.get(key, image_size, grayscale)
-            if pixels is not None:
-                pending.ready[index] = pixels
-                continue
-        todo.append(index)
-    count = max(1, min(parts, len(todo)))
-    bounds = [len(todo) * i // count for i in range(count + 1)]
+    shape = (len(names), 1 if grayscale else 3, image_size, image_size)
+    out = torch.empty(shape, dtype=torch.uint8, pin_memory=pin)
+    pending = Pending(count=len(names), out=out, pinned=pin, names=list(names))
+    places: list[Where | None] = [None] * len(names)
+    if cache is not None:
+        keyed = [i for i, key in enumerate(keys) if cache.applies(key, image_size)]
+        located = cache.locate([str(keys[i]) for i in keyed], image_size, grayscale)
+        for index, where in zip(keyed, located, strict=True):
+            places[index] = where
+    kept = [i for i, where in enumerate(places) if where is not None]
+    todo = [i for i, where in enumerate(places) if where is None]
     options = {
         "image_size": image_size,
         "grayscale": grayscale,
         "cache": cache,
         "jpeg_bytes": jpeg_bytes,
     }
-    for low, high in itertools.pairwise(bounds):
-        if high > low:
-            indexes = todo[low:high]
-            task = pool.submit(
-                _decode_slice,
-                [names[i] for i in indexes],
-                [keys[i] for i in indexes],
-                opener,
-                options,
-            )
-            pending.tasks.append((indexes, task))
+    block = out.numpy()
+    for group in (kept, todo):
+        count = max(1, min(parts, len(group)))
+        bounds = [len(group) * i // count for i in range(count + 1)]
+        for low, high in itertools.pairwise(bounds):
+            if high > low:
+                indexes = group[low:high]
+                task = pool.submit(
+                    _decode_slice,
+                    [(names[i], keys[i], places[i], block[i]) for i in indexes],
+                    opener,
+                    options,
+                )
+                pending.tasks.append((indexes, task))
     return pending
 
 
 def _decode_slice(
-    names: Sequence[str], keys: Sequence[str | None], opener: Opener, options: dict[str, Any]
+    items: Sequence[tuple[str, str | None, Where | None, np.ndarray]],
+    opener: Opener,
+    options: dict[str, Any],
 ) -> list[Outcome]:
     options = dict(options)
     jpeg_bytes = options.pop("jpeg_bytes", False)
+    cache: InputCache | None = options["cache"]
+    size, grayscale = options["image_size"], options["grayscale"]
     results: list[Outcome] = []
-    for name, key in zip(names, keys, strict=True):
+    for name, key, where, place in items:
+        if (
+            cache is not None
+            and where is not None
+            and cache.read_into(where, size, grayscale, place)
+        ):
+            results.append(KEPT)
+            continue
         try:
             if jpeg_bytes:
                 results.append(_jpeg_or_decoded(name, opener, key=key, **options))
@@ -222,14 +245,12 @@ def decode_collect(
     beat: Callable[[], object] | None = None,
     beat_seconds: float = BEAT_SECONDS,
     jpeg_decoder: JpegDecoder | None = None,
-    pin: bool = False,
 ) -> Decoded:
-    """Wait for ``decode_submit``'s work and stack what decoded into one tensor.
+    """Wait for ``decode_submit``'s work and gather what decoded into one tensor.
 
     ``beat`` is called every ``beat_seconds`` while the work goes on (a training's
     heartbeat: decoding tens of thousands of photos takes minutes). JPEG bytes read for
     a ``jpeg_decoder`` are decoded by it, together; what it cannot decode, PIL does.
-    ``pin``: the tensor in pinned memory, for a copy to a GPU that does not block.
     """
     waiting = {task for _, task in pending.tasks}
     while beat is not None and waiting:
@@ -237,22 +258,26 @@ def decode_collect(
         if waiting:
             beat()
     results: list[Outcome | None] = [None] * pending.count
-    for index, pixels in pending.ready.items():
-        results[index] = pixels
     for indexes, task in pending.tasks:
         for index, outcome in zip(indexes, task.result(), strict=True):
             results[index] = outcome
     _decode_jpegs(pending, results, jpeg_decoder, image_size=image_size, grayscale=grayscale)
-    decoded = Decoded(images=torch.empty(0))
-    arrays: list[np.ndarray] = []
+    decoded = Decoded(images=pending.out)
+    block = pending.out.numpy()
     for index, result in enumerate(results):
         if isinstance(result, np.ndarray):
-            arrays.append(result)
+            block[index] = result
+            decoded.ok.append(index)
+        elif result is KEPT:
             decoded.ok.append(index)
         elif isinstance(result, BadImage):
             decoded.bad.append(result.name)
             decoded.reasons.append(result.reason or "it cannot be decoded")
-    decoded.images = _stack(arrays, 1 if grayscale else 3, image_size, pin=pin)
+    if len(decoded.ok) < pending.count:  # the failures left out: the rest closed up
+        rows = torch.tensor(decoded.ok, dtype=torch.long)
+        shape = (len(rows), *pending.out.shape[1:])
+        images = torch.empty(shape, dtype=torch.uint8, pin_memory=pending.pinned)
+        decoded.images = torch.index_select(pending.out, 0, rows, out=images)
     return decoded
 
 
@@ -348,18 +373,11 @@ def images_from_arrays(
     return images_from_pil(pil, image_size=image_size, grayscale=grayscale)
 
 
-def _stack(
-    arrays: Sequence[np.ndarray], channels: int, size: int, *, pin: bool = False
-) -> torch.Tensor:
-    if pin:  # straight from the pinned pool: no pageable block copied into it first
-        shape = (len(arrays), channels, size, size)
-        pinned = torch.empty(shape, dtype=torch.uint8, pin_memory=True)
-        out = pinned.numpy()
-    else:
-        out = np.empty((len(arrays), channels, size, size), dtype=np.uint8)
+def _stack(arrays: Sequence[np.ndarray], channels: int, size: int) -> torch.Tensor:
+    out = np.empty((len(arrays), channels, size, size), dtype=np.uint8)
     for i, array in enumerate(arrays):
         out[i] = array
-    return pinned if pin else torch.from_numpy(out)
+    return torch.from_numpy(out)
 
 
 def to_model_input(

@@ -122,6 +122,7 @@ def decoded_batches(
                 cache=cache,
                 parts=max(1, threads),
                 jpeg_bytes=on_gpu,
+                pin=device.type == "cuda",
             )
 
         queued = [submit(number) for number in range(min(2, len(starts)))]
@@ -133,7 +134,6 @@ def decoded_batches(
                 grayscale=grayscale,
                 beat=beat,
                 jpeg_decoder=decoder,
-                pin=device.type == "cuda",
             )
             waited = time.perf_counter() - waited
             if number + 2 < len(starts):

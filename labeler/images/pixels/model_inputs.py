@@ -12,10 +12,8 @@ cover: its pixels are those of the upload's inputs within a level or two (measur
 from __future__ import annotations
 
 import logging
-import os
 import re
-import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,12 +22,13 @@ from PIL import Image as PILImage
 from PIL.ExifTags import Base
 
 from labeler.images.pixels.decoding import TURNS, image_decode, image_open, image_orientation
+from labeler.images.pixels.input_shards import Shelf, shard_folders, shelf
 from labeler.images.pixels.runtime_settings import input_cache_dir, input_cache_max_size
 
 _CACHE_KEY = re.compile(r"^[0-9a-f]{64}$")
 # Part of every kept input's path: raise it when prepare_image changes its output, and
 # inputs kept by the older code are no longer read.
-_CACHE_FORMAT = 1
+_CACHE_FORMAT = 2  # 2: records in shards; 1 was a file per input
 logger = logging.getLogger(__name__)
 
 InputSpec = tuple[int, bool]  # (image_size, grayscale)
@@ -73,6 +72,9 @@ def _finished(
     return pixels[None] if grayscale else pixels.transpose(2, 0, 1)
 
 
+Where = tuple[int, int]  # a kept input's place: (a file descriptor, an offset in it)
+
+
 @dataclass(frozen=True)
 class InputCache:
     """Images already decoded and shrunk to a model's input, in a folder of the workers.
@@ -80,11 +82,12 @@ class InputCache:
     Pre-labelling predicts every unlabelled image again after each promotion, and every
     training run decodes every labelled image again: for a small input, reading the
     source file and decoding it costs more than the model itself. So the uint8 pixels of
-    each image at each (size, mode) are kept in a file of their own, named by the source
-    file's sha256: content never changes under a name, so an entry is never stale, and
-    the folder can be emptied at any time. Inputs larger than ``max_size`` pixels a side
-    are not kept (a 224-pixel input costs 150 KB and its model far more than decoding).
-    A missing, unreadable or truncated entry is decoded afresh and written again.
+    each image at each (size, mode) are kept, named by the source file's sha256: content
+    never changes under a name, so an entry is never stale, and the folder can be
+    emptied at any time. They are kept as records in large shard files, one folder of
+    shards per (size, mode) (``input_shards``), so that a pass reads a batch without
+    opening a file per image. Inputs larger than ``max_size`` pixels a side are not kept.
+    A missing or damaged entry is decoded afresh and kept again.
     """
 
     root: Path
@@ -94,42 +97,33 @@ class InputCache:
         """Whether this input is kept: a sha256 key, and an input no larger than max_size."""
         return key is not None and image_size <= self.max_size and bool(_CACHE_KEY.match(key))
 
-    def path(self, key: str, image_size: int, grayscale: bool) -> Path:
-        """Where the input of the file with this sha256 is kept."""
-        return Path(self._file(key, image_size, grayscale))
-
-    def _file(self, key: str, image_size: int, grayscale: bool) -> str:
+    def shelf(self, image_size: int, grayscale: bool) -> Shelf:
+        """The shards of inputs of this size and mode."""
         mode = "l" if grayscale else "rgb"
-        return f"{self.root}/v{_CACHE_FORMAT}/{image_size}-{mode}/{key[:2]}/{key}.u8"
+        channels = 1 if grayscale else 3
+        folder = self.root / f"v{_CACHE_FORMAT}" / f"{image_size}-{mode}"
+        return shelf(folder, channels * image_size * image_size)
+
+    def locate(self, keys: Sequence[str], image_size: int, grayscale: bool) -> list[Where | None]:
+        """Where each key's kept input is (None: not kept); ``read_into`` reads it."""
+        return self.shelf(image_size, grayscale).locate(keys)
+
+    def read_into(self, where: Where, image_size: int, grayscale: bool, out: np.ndarray) -> bool:
+        """Read a located input into ``out`` (C-contiguous uint8, (C, H, W)); False when
+        it came up short. Safe on any thread: one ``preadv``, the GIL let go."""
+        return self.shelf(image_size, grayscale).read_into(where, out)
 
     def get(self, key: str, image_size: int, grayscale: bool) -> np.ndarray | None:
         """The kept (C, H, W) pixels, or None."""
-        channels = 1 if grayscale else 3
-        size = channels * image_size * image_size
-        # os-level reads: a tenth of the cost of open() for a file of a few kilobytes.
-        try:
-            descriptor = os.open(self._file(key, image_size, grayscale), os.O_RDONLY)
-        except OSError:
+        (where,) = self.locate([key], image_size, grayscale)
+        if where is None:
             return None
-        try:
-            raw = os.read(descriptor, size + 1)
-        except OSError:
-            return None
-        finally:
-            os.close(descriptor)
-        if len(raw) != size:
-            return None
-        return np.frombuffer(raw, dtype=np.uint8).reshape(channels, image_size, image_size)
+        pixels = np.empty((1 if grayscale else 3, image_size, image_size), dtype=np.uint8)
+        return pixels if self.read_into(where, image_size, grayscale, pixels) else None
 
     def has(self, key: str, image_size: int, grayscale: bool) -> bool:
-        """Whether a whole input is kept (a cheap check: the file's size)."""
-        channels = 1 if grayscale else 3
-        try:
-            return os.stat(self._file(key, image_size, grayscale)).st_size == (
-                channels * image_size * image_size
-            )
-        except OSError:
-            return False
+        """Whether a whole input is kept."""
+        return self.locate([key], image_size, grayscale)[0] is not None
 
     def missing(self, key: str, specs: Iterable[InputSpec]) -> set[InputSpec]:
         """The inputs among ``specs`` that apply to this key and are not kept yet."""
@@ -139,13 +133,23 @@ class InputCache:
             if self.applies(key, size) and not self.has(key, size, gray)
         }
 
+    def kept(self) -> list[str]:
+        """Every input kept, as ``{size}-{mode}/{sha256}`` (``rgb`` or ``l``), sorted."""
+        return sorted(
+            f"{folder.name}/{key}"
+            for folder, record in shard_folders(self.root / f"v{_CACHE_FORMAT}")
+            for key in shelf(folder, record).kept_keys()
+        )
+
     def forget(self, key: str) -> int:
-        """Delete every kept input of the file with this sha256 (every size, mode and
-        format version); returns how many files went."""
+        """Erase every kept input of the file with this sha256 (every size and mode, and
+        the files of the older one-file-per-input format); returns how many went."""
         if not _CACHE_KEY.match(key):
             return 0
         gone = 0
-        for path in self.root.glob(f"v*/*/{key[:2]}/{key}.u8*"):
+        for folder, record in shard_folders(self.root / f"v{_CACHE_FORMAT}"):
+            gone += shelf(folder, record).erase(key)
+        for path in self.root.glob(f"v1/*/{key[:2]}/{key}.u8*"):
             try:
                 path.unlink()
                 gone += 1
@@ -154,16 +158,12 @@ class InputCache:
         return gone
 
     def put(self, key: str, image_size: int, grayscale: bool, pixels: np.ndarray) -> None:
-        """Keep the pixels: written under a temporary name, then renamed into place."""
-        target = self.path(key, image_size, grayscale)
-        temporary = target.with_name(f"{target.name}.{os.getpid()}-{threading.get_ident()}")
+        """Keep the pixels (appended to the shape's current shard)."""
+        content = np.ascontiguousarray(pixels, dtype=np.uint8).tobytes()
         try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            temporary.write_bytes(np.ascontiguousarray(pixels, dtype=np.uint8).tobytes())
-            os.replace(temporary, target)
+            self.shelf(image_size, grayscale).append(key, content)
         except OSError as exc:  # a full or read-only disk only costs the next decode
-            logger.debug("Could not keep the model input %s: %s", target, exc)
-            temporary.unlink(missing_ok=True)
+            logger.debug("Could not keep the %d-pixel model input of %s: %s", image_size, key, exc)
 
 
 def input_cache() -> InputCache | None:

@@ -92,7 +92,7 @@ def test_kept_inputs_are_used_instead_of_the_files(files, tmp_path):
     first = data.decode_files(
         GOOD, opener_for(files), image_size=12, grayscale=False, keys=keys, cache=cache
     )
-    assert len(list((tmp_path / "inputs").rglob("*.u8"))) == len(GOOD)
+    assert cache.kept() == sorted(f"12-rgb/{key}" for key in keys)
     again = data.decode_files(
         GOOD, opener_for({}), image_size=12, grayscale=False, keys=keys, cache=cache
     )
@@ -106,17 +106,20 @@ def test_kept_inputs_are_used_instead_of_the_files(files, tmp_path):
 
 
 def test_a_damaged_kept_input_is_decoded_again(files, tmp_path):
+    """A record cut short (a disk that filled up mid-write) is not read: the file is
+    decoded again and kept whole."""
     cache = data.InputCache(tmp_path)
     key = key_of(files["photo.png"])
     expected = data.decode_file("photo.png", opener_for(files), image_size=8, grayscale=False)
-    path = cache.path(key, 8, False)
-    path.parent.mkdir(parents=True)
-    path.write_bytes(b"cut short")
+    cache.put(key, 8, False, expected)
+    (records,) = (tmp_path / "v2" / "8-rgb").glob("*.u8")
+    with open(records, "r+b") as handle:
+        handle.truncate(100)
     decoded = data.decode_file(
         "photo.png", opener_for(files), image_size=8, grayscale=False, key=key, cache=cache
     )
     assert np.array_equal(decoded, expected)
-    assert path.read_bytes() == expected.tobytes()  # rewritten whole
+    assert np.array_equal(cache.get(key, 8, False), expected)  # rewritten whole
 
 
 @pytest.mark.parametrize(

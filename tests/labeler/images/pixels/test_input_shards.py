@@ -1,0 +1,161 @@
+"""Kept model inputs in shard files: every route that writes, reads, erases or empties them."""
+
+from __future__ import annotations
+
+import hashlib
+import multiprocessing
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from labeler.images.pixels import input_shards
+from labeler.images.pixels.input_shards import Shelf
+from labeler.images.pixels.model_inputs import InputCache
+
+SIZE = 4  # 4 x 4 RGB: 48-byte records
+
+
+def key(number: int) -> str:
+    return hashlib.sha256(str(number).encode()).hexdigest()
+
+
+def pixels(number: int) -> np.ndarray:
+    return np.random.default_rng(number).integers(0, 256, (3, SIZE, SIZE), dtype=np.uint8)
+
+
+@pytest.fixture
+def small_shards(monkeypatch):
+    """Shards of five records, so that a few puts fill several."""
+    monkeypatch.setattr(input_shards, "SHARD_BYTES", 5 * 3 * SIZE * SIZE)
+
+
+def other_process(cache: InputCache) -> Shelf:
+    """The same folder as another process sees it: an index of its own."""
+    shelf = cache.shelf(SIZE, False)
+    return Shelf(folder=shelf.folder, record=shelf.record)
+
+
+def read(shelf: Shelf, number: int) -> np.ndarray | None:
+    (where,) = shelf.locate([key(number)])
+    if where is None:
+        return None
+    out = np.empty((3, SIZE, SIZE), np.uint8)
+    return out if shelf.read_into(where, out) else None
+
+
+def test_records_fill_shard_after_shard_and_read_back_from_any_process(tmp_path, small_shards):
+    cache = InputCache(tmp_path)
+    for number in range(23):
+        cache.put(key(number), SIZE, False, pixels(number))
+    folder = tmp_path / "v2" / f"{SIZE}-rgb"
+    assert sorted(p.name for p in folder.glob("*.keys")) == [f"00000{n}.keys" for n in range(5)]
+    reader = other_process(cache)
+    for number in range(23):
+        assert np.array_equal(cache.get(key(number), SIZE, False), pixels(number))
+        assert np.array_equal(read(reader, number), pixels(number))
+    assert cache.get(key(99), SIZE, False) is None
+    assert read(reader, 99) is None
+
+
+def test_a_reader_finds_what_was_appended_after_it_looked(tmp_path):
+    cache = InputCache(tmp_path)
+    cache.put(key(1), SIZE, False, pixels(1))
+    reader = other_process(cache)
+    assert read(reader, 2) is None
+    cache.put(key(2), SIZE, False, pixels(2))
+    assert np.array_equal(read(reader, 2), pixels(2))
+
+
+def test_the_same_input_is_kept_once(tmp_path):
+    cache = InputCache(tmp_path)
+    for _ in range(3):
+        cache.put(key(1), SIZE, False, pixels(1))
+    assert cache.kept() == [f"{SIZE}-rgb/{key(1)}"]
+
+
+def _writer(root: str, first: int) -> None:
+    cache = InputCache(Path(root))
+    for number in range(first, first + 40):
+        cache.put(key(number), SIZE, False, pixels(number))
+
+
+def test_processes_appending_at_once_lose_nothing(tmp_path, small_shards):
+    """Four processes append 40 inputs each to the same folder: the lock keeps every
+    record whole and under its own key."""
+    context = multiprocessing.get_context("fork")
+    writers = [context.Process(target=_writer, args=(str(tmp_path), 40 * n)) for n in range(4)]
+    for process in writers:
+        process.start()
+    for process in writers:
+        process.join(60)
+        assert process.exitcode == 0
+    cache = InputCache(tmp_path)
+    assert sorted(cache.kept()) == sorted(f"{SIZE}-rgb/{key(n)}" for n in range(160))
+    for number in range(160):
+        assert np.array_equal(cache.get(key(number), SIZE, False), pixels(number))
+
+
+def test_forgetting_erases_the_pixels_for_every_reader(tmp_path, small_shards):
+    """An erased input's bytes are gone from the shard, and a reader whose index still
+    points at it finds nothing: the key there is zeros."""
+    cache = InputCache(tmp_path)
+    for number in range(7):
+        cache.put(key(number), SIZE, False, pixels(number))
+    cache.put(key(3), 8, True, np.full((1, 8, 8), 7, np.uint8))
+    legacy = tmp_path / "v1" / "32-rgb" / key(3)[:2] / f"{key(3)}.u8"
+    legacy.parent.mkdir(parents=True)
+    legacy.write_bytes(b"old format")
+    reader = other_process(cache)
+    assert np.array_equal(read(reader, 3), pixels(3))
+
+    assert cache.forget(key(3)) == 3  # the 4-pixel and 8-pixel records and the old file
+
+    assert not legacy.exists()
+    assert cache.get(key(3), SIZE, False) is None and cache.get(key(3), 8, True) is None
+    assert read(reader, 3) is None
+    stored = b"".join(p.read_bytes() for p in sorted((tmp_path / "v2").rglob("*.u8")))
+    assert pixels(3).tobytes() not in stored
+    assert all(np.array_equal(read(reader, n), pixels(n)) for n in (0, 1, 2, 4, 5, 6))
+    cache.put(key(3), SIZE, False, pixels(3))  # kept again on its next decode
+    assert np.array_equal(read(reader, 3), pixels(3))
+
+
+def test_an_emptied_folder_is_read_afresh(tmp_path):
+    """Emptied while a reader holds its files: the reader finds what is kept now, and an
+    input it had found reads either its own pixels (the file it holds open) or nothing."""
+    cache = InputCache(tmp_path)
+    reader = other_process(cache)
+    cache.put(key(1), SIZE, False, pixels(1))
+    assert np.array_equal(read(reader, 1), pixels(1))
+    shutil.rmtree(tmp_path / "v2")
+    cache.put(key(2), SIZE, False, pixels(2))
+    assert np.array_equal(read(reader, 2), pixels(2))
+    held = read(reader, 1)
+    assert held is None or np.array_equal(held, pixels(1))
+    assert read(other_process(cache), 1) is None
+    assert cache.kept() == [f"{SIZE}-rgb/{key(2)}"]
+
+
+def test_a_record_written_without_its_key_is_written_over(tmp_path):
+    """A writer that died between the record and its key left bytes past the last key:
+    the next append writes over them, and every key reads its own pixels."""
+    cache = InputCache(tmp_path)
+    cache.put(key(1), SIZE, False, pixels(1))
+    (records,) = (tmp_path / "v2" / f"{SIZE}-rgb").glob("*.u8")
+    with open(records, "ab") as handle:
+        handle.write(b"\xff" * 30)
+    cache.put(key(2), SIZE, False, pixels(2))
+    reader = other_process(cache)
+    assert np.array_equal(read(reader, 1), pixels(1))
+    assert np.array_equal(read(reader, 2), pixels(2))
+
+
+def test_read_into_wants_a_whole_contiguous_record(tmp_path):
+    cache = InputCache(tmp_path)
+    cache.put(key(1), SIZE, False, pixels(1))
+    (where,) = cache.locate([key(1)], SIZE, False)
+    assert where is not None
+    with pytest.raises(ValueError, match="C-contiguous"):
+        cache.read_into(where, SIZE, False, np.empty((3, SIZE, SIZE * 2), np.uint8)[:, :, ::2])
