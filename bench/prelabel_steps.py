@@ -22,6 +22,7 @@ from bench.prelabel_processes import Workers
 from labeler import jobs
 from labeler.flows import image_prepare
 from labeler.images.models import Image
+from labeler.images.pixels import input_shards
 from labeler.images.pixels.model_inputs import input_cache
 from labeler.predictions import prelabel
 from labeler.predictions.models import ModelVersion, RunStatus, TrainingRun
@@ -204,6 +205,7 @@ class Bench:
         cache = input_cache()
         if not inputs_kept and cache is not None:
             shutil.rmtree(cache.root, ignore_errors=True)
+            input_shards.release_all()  # nor read from the emptied folder's open files
         os.sync()  # what earlier steps wrote reaches the disk now, not during the timing
         original = jobs.enqueue
         jobs.enqueue = self._hand_on  # type: ignore[assignment]

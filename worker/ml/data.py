@@ -159,40 +159,54 @@ def decode_submit(
         "jpeg_bytes": jpeg_bytes,
     }
     block = out.numpy()
-    for group in (kept, todo):
-        count = max(1, min(parts, len(group)))
+    # Kept inputs are read a run of records at a time: small ones here and now (a thread
+    # per slice would cost more than the reads), large ones in the pool, side by side.
+    record = block[0].nbytes if len(block) else 0
+    inline = len(kept) * record < _READ_INLINE_BYTES
+    for group, reader in ((kept, _read_kept), (todo, _decode_slice)):
+        count = 1 if group is kept and inline else max(1, min(parts, len(group)))
         bounds = [len(group) * i // count for i in range(count + 1)]
         for low, high in itertools.pairwise(bounds):
             if high > low:
                 indexes = group[low:high]
-                task = pool.submit(
-                    _decode_slice,
-                    [(names[i], keys[i], places[i], block[i]) for i in indexes],
-                    opener,
-                    options,
-                )
+                items = [(names[i], keys[i], places[i], block[i]) for i in indexes]
+                if group is kept and inline:
+                    task: Future[list[Outcome]] = Future()
+                    task.set_result(_read_kept(items, opener, options))
+                else:
+                    task = pool.submit(reader, items, opener, options)
                 pending.tasks.append((indexes, task))
     return pending
 
 
-def _decode_slice(
-    items: Sequence[tuple[str, str | None, Where | None, np.ndarray]],
-    opener: Opener,
-    options: dict[str, Any],
-) -> list[Outcome]:
+# A batch's kept inputs smaller than this are read in the calling thread.
+_READ_INLINE_BYTES = 8 << 20
+Item = tuple[str, str | None, Where | None, np.ndarray]
+
+
+def _read_kept(items: Sequence[Item], opener: Opener, options: dict[str, Any]) -> list[Outcome]:
+    """Read kept inputs into their places in the batch; any that does not read whole (the
+    folder emptied meanwhile) is decoded from its file."""
+    cache: InputCache = options["cache"]
+    size, grayscale = options["image_size"], options["grayscale"]
+    located = [(where, place) for _, _, where, place in items if where is not None]
+    if len(located) != len(items):
+        raise ValueError("every item read here must be located")
+    read = cache.read_many(size, grayscale, located)
+    if all(read):
+        return [KEPT] * len(items)
+    again = [item for item, whole in zip(items, read, strict=True) if not whole]
+    decoded = iter(
+        _decode_slice([(name, key, None, place) for name, key, _, place in again], opener, options)
+    )
+    return [KEPT if whole else next(decoded) for whole in read]
+
+
+def _decode_slice(items: Sequence[Item], opener: Opener, options: dict[str, Any]) -> list[Outcome]:
     options = dict(options)
     jpeg_bytes = options.pop("jpeg_bytes", False)
-    cache: InputCache | None = options["cache"]
-    size, grayscale = options["image_size"], options["grayscale"]
     results: list[Outcome] = []
-    for name, key, where, place in items:
-        if (
-            cache is not None
-            and where is not None
-            and cache.read_into(where, size, grayscale, place)
-        ):
-            results.append(KEPT)
-            continue
+    for name, key, _, _ in items:
         try:
             if jpeg_bytes:
                 results.append(_jpeg_or_decoded(name, opener, key=key, **options))

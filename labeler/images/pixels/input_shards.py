@@ -45,6 +45,7 @@ SHARD_BYTES = 1 << 30  # a shard's records, at most: 7,133 inputs of 224 px, 349
 KEY_BYTES = 32
 # New keys are looked up in a dict until this many, then merged into the sorted arrays.
 _RECENT_MAX = 1 << 16
+_IOV_MAX = min(os.sysconf("SC_IOV_MAX"), 1024) if hasattr(os, "sysconf") else 1024
 _SHARD_NAME = re.compile(r"^(\d{6})\.keys$")
 
 
@@ -118,6 +119,45 @@ class Shelf:
             return os.preadv(descriptor, [out.data.cast("B")], offset) == self.record
         except OSError:
             return False
+
+    def read_many(self, items: Sequence[tuple[tuple[int, int], np.ndarray]]) -> list[bool]:
+        """Read located records into their arrays (as ``read_into``), records that follow
+        one another in a shard with one ``preadv`` for the run (a batch of images stored in
+        the order they came is one or a few runs); True for each that read whole."""
+        for _, out in items:
+            if not out.flags.c_contiguous or out.nbytes != self.record or out.dtype != np.uint8:
+                raise ValueError("out must be a C-contiguous uint8 array of one record's length")
+        order = sorted(range(len(items)), key=lambda i: items[i][0])
+        done = [False] * len(items)
+        run: list[int] = []
+        for position in order:
+            descriptor, offset = items[position][0]
+            if run:
+                last_descriptor, last_offset = items[run[-1]][0]
+                follows = descriptor == last_descriptor and offset == last_offset + self.record
+                if not follows or len(run) >= _IOV_MAX:
+                    self._read_run(items, run, done)
+                    run = []
+            run.append(position)
+        if run:
+            self._read_run(items, run, done)
+        return done
+
+    def _read_run(
+        self, items: Sequence[tuple[tuple[int, int], np.ndarray]], run: list[int], done: list[bool]
+    ) -> None:
+        descriptor, offset = items[run[0]][0]
+        buffers = [items[i][1].data.cast("B") for i in run]
+        try:
+            whole = os.preadv(descriptor, buffers, offset) == self.record * len(run)
+        except OSError:
+            whole = False
+        if whole:
+            for position in run:
+                done[position] = True
+            return
+        for position in run:  # cut short somewhere: each on its own
+            done[position] = self.read_into(items[position][0], items[position][1])
 
     def _where(self, place: int) -> tuple[int, int]:
         shard, row = divmod(place, self.per_shard)
@@ -326,6 +366,15 @@ def shelf(folder: Path, record: int) -> Shelf:
         if found is None:
             found = _shelves[key] = Shelf(folder=folder, record=record)
         return found
+
+
+def release_all() -> None:
+    """Let every folder's descriptors and index go, as if the process had just started
+    (a benchmark that empties the folder, and wants the next pass to find it empty)."""
+    with _shelves_lock:
+        for held in _shelves.values():
+            with held.lock:
+                held.close()
 
 
 def _after_fork() -> None:  # a child's locks start free; its descriptors are its parent's

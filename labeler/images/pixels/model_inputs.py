@@ -73,6 +73,7 @@ def _finished(
 
 
 Where = tuple[int, int]  # a kept input's place: (a file descriptor, an offset in it)
+_shelf_of: dict[tuple[str, int, bool], Shelf] = {}  # InputCache.shelf's answers
 
 
 @dataclass(frozen=True)
@@ -99,10 +100,14 @@ class InputCache:
 
     def shelf(self, image_size: int, grayscale: bool) -> Shelf:
         """The shards of inputs of this size and mode."""
-        mode = "l" if grayscale else "rgb"
-        channels = 1 if grayscale else 3
-        folder = self.root / f"v{_CACHE_FORMAT}" / f"{image_size}-{mode}"
-        return shelf(folder, channels * image_size * image_size)
+        key = (str(self.root), image_size, grayscale)
+        found = _shelf_of.get(key)
+        if found is None:
+            mode = "l" if grayscale else "rgb"
+            channels = 1 if grayscale else 3
+            folder = self.root / f"v{_CACHE_FORMAT}" / f"{image_size}-{mode}"
+            found = _shelf_of[key] = shelf(folder, channels * image_size * image_size)
+        return found
 
     def locate(self, keys: Sequence[str], image_size: int, grayscale: bool) -> list[Where | None]:
         """Where each key's kept input is (None: not kept); ``read_into`` reads it."""
@@ -112,6 +117,13 @@ class InputCache:
         """Read a located input into ``out`` (C-contiguous uint8, (C, H, W)); False when
         it came up short. Safe on any thread: one ``preadv``, the GIL let go."""
         return self.shelf(image_size, grayscale).read_into(where, out)
+
+    def read_many(
+        self, image_size: int, grayscale: bool, items: Sequence[tuple[Where, np.ndarray]]
+    ) -> list[bool]:
+        """``read_into`` for many, each run of records that follow one another in a shard
+        read with one system call; True for each that read whole."""
+        return self.shelf(image_size, grayscale).read_many(items)
 
     def get(self, key: str, image_size: int, grayscale: bool) -> np.ndarray | None:
         """The kept (C, H, W) pixels, or None."""
