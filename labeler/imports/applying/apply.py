@@ -19,9 +19,10 @@ from labeler.agreement.final_writes import final_labels_lock
 from labeler.errors import ValidationFailed
 from labeler.images.archives import is_archive
 from labeler.images.catalogue.services import image_describe
+from labeler.images.counts import counts_held
 from labeler.images.models import Image
 from labeler.images.pixels.files import RejectedFile, image_check
-from labeler.images.services import image_store
+from labeler.images.services import image_lookup_statistics_refresh, image_store
 from labeler.imports.applying.accounts import people_resolve
 from labeler.imports.applying.labels import (
     LabelsRefused,
@@ -91,7 +92,8 @@ def plan_apply(
     project_import_mark(project_id=project.pk)
     new_files: list[str] = []
     try:
-        with transaction.atomic():
+        # Held: thousands of writes would each update the project's counter rows again.
+        with transaction.atomic(), counts_held():
             shared = _started(plan, actor, new_files, matches)
             _files_apply(shared, plan, report)
     except BaseException:
@@ -155,6 +157,10 @@ def _started(
     return shared
 
 
+# New images stored before the planner is shown them (image_lookup_statistics_refresh).
+LOOKUP_STATISTICS_AFTER = 500
+
+
 def _files_apply(
     shared: ImportRun, plan: ImportPlan, report: Callable[[ImportResult], object] | None
 ) -> None:
@@ -166,6 +172,8 @@ def _files_apply(
     for item in plan.items:
         result = _import_one(shared, ImportItem(*item))
         summary.add(result)
+        if result.status == "created" and summary.created == LOOKUP_STATISTICS_AFTER:
+            image_lookup_statistics_refresh()
         summary.changed += result.labels == APPLIED and result.labels_reason == ""
         if report is None:
             summary.results.append(result)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from django.db import connection, transaction
 from django.db.models import Count, Q, Sum
 
 from labeler.annotations.services import annotation_withdraw
 from labeler.flows import project_delete, project_update
-from labeler.images.counts import ImageCounts, image_counts
+from labeler.images.counts import ImageCounts, counts_held, image_counts
 from labeler.images.models import Image, ImageCounter
 from tests.factories import ProjectFactory, annotation_submit
 
@@ -84,3 +85,36 @@ def test_the_counts_are_spread_over_shares(project, make_images):
     shares = ImageCounter.objects.filter(project_id=project.pk)
     assert 1 < shares.count() <= ImageCounter.SHARDS
     assert sum(share.images for share in shares) == 16
+
+
+def test_counts_held_through_many_writes_are_added_once_at_the_end(project, annotator, make_images):
+    """An import's hold: inside it the counter rows are not written (PostgreSQL), and at
+    its end every insert, label, bulk update and delete of both projects is counted."""
+    other = ProjectFactory(name="Other", labels=["a", "b"])
+    make_images(project, 3)
+    before = list(ImageCounter.objects.order_by("pk").values())
+    with counts_held():
+        images = make_images(project, 10)
+        make_images(other, 4)
+        annotation_submit(
+            project=project, annotator=annotator, image_id=images[0].pk, labels=["cat"]
+        )
+        Image.objects.filter(pk=images[1].pk).update(annotation_count=2, is_complete=True)
+        Image.objects.filter(pk=images[2].pk).delete()
+        if connection.vendor == "postgresql":
+            assert list(ImageCounter.objects.order_by("pk").values()) == before
+    assert image_counts(project.pk) == ImageCounts(12, 1, 1, 3) == _counted(project)
+    assert image_counts(other.pk) == ImageCounts(4, 0, 0, 0) == _counted(other)
+
+
+def test_a_hold_undone_counts_nothing_and_leaves_the_counts_following_writes(project, make_images):
+    make_images(project, 2)
+    with transaction.atomic():
+        with pytest.raises(RuntimeError), counts_held():
+            make_images(project, 5)
+            raise RuntimeError("undone")
+        make_images(project, 1)  # after the hold: counted as it is written
+        assert image_counts(project.pk) == ImageCounts(3, 0, 0, 0) == _counted(project)
+    with counts_held(), counts_held():  # nested: held once, added once
+        make_images(project, 2)
+    assert image_counts(project.pk) == ImageCounts(5, 0, 0, 0) == _counted(project)

@@ -14,7 +14,9 @@ from django.db import connection, transaction
 from labeler.agreement.final_writes import final_labels_lock
 from labeler.agreement.services import final_labels_refresh
 from labeler.annotations.models import FinalLabel, FinalLabelMethod
+from labeler.images.counts import ImageCounts, image_counts
 from labeler.images.models import Image
+from labeler.imports.applying import apply
 from labeler.imports.applying.apply import plan_apply
 from labeler.imports.planning.labels_in import ImportItem
 from labeler.imports.planning.plan import import_plan
@@ -84,3 +86,34 @@ def test_an_import_creating_labels_during_a_refresh_waits_its_turn(
     )
     assert methods == {"new.png": FinalLabelMethod.IMPORTED, "old.png": FinalLabelMethod.IMPORTED}
     assert FinalLabel.objects.get(image=image).method == FinalLabelMethod.CONSENSUS
+
+
+def _project_in_planner_statistics(project_id: int) -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT most_common_vals::text FROM pg_stats "
+            "WHERE tablename = 'images_image' AND attname = 'project_id'"
+        )
+        row = cursor.fetchone()
+    return row is not None and str(project_id) in (row[0] or "").strip("{}").split(",")
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_an_import_counts_its_images_once_and_shows_them_to_the_planner(
+    needs_postgres, project, media_root, monkeypatch
+):
+    """The counts held through the import are added at its end; past its first images
+    the planner's statistics include the new project (its look-ups take the unique
+    index instead of filtering every image of the project)."""
+    monkeypatch.setattr(apply, "LOOKUP_STATISTICS_AFTER", 3)
+    items = [ImportItem(f"{i}.png", image_bytes(), ["cat"]) for i in range(6)]
+    items.append(ImportItem("again.png", image_bytes(seed=7), ["dog"]))
+    items.append(ImportItem("twin.png", image_bytes(seed=7), ["dog"]))
+    assert not _project_in_planner_statistics(project.pk)
+
+    summary = plan_apply(plan=import_plan(project=project, items=items), actor=None)
+
+    assert (summary.created, summary.duplicates) == (7, 1)
+    assert _project_in_planner_statistics(project.pk)
+    assert image_counts(project.pk) == ImageCounts(7, 7, 0, 0)
