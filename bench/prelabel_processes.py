@@ -63,11 +63,15 @@ def _hand_on(name: str, *args: Any, **kwargs: Any) -> None:
     """What a broker does with a follow-up task, as far as this worker sees: it leaves."""
 
 
-def predict(arguments: tuple[int, list[int]]) -> int:
-    """The gpu-queue task body on one chunk; predictions stored."""
+def predict(arguments: tuple[int, list[int], bool]) -> int:
+    """The gpu-queue task body on one chunk; predictions stored. ``cold``: the input folder
+    was emptied, and this process lets go of the shards it held open."""
+    from labeler.images.pixels import input_shards
     from worker import model_jobs as ml_jobs
 
-    version_id, chunk = arguments
+    version_id, chunk, cold = arguments
+    if cold:
+        input_shards.release_all()
     return ml_jobs.predict(version_id, chunk)
 
 

@@ -218,7 +218,7 @@ class Bench:
             if workers is None:
                 stored = sum(ml_jobs.predict(self.version.pk, chunk) for chunk in chunks)
             else:
-                work = [(self.version.pk, chunk) for chunk in chunks]
+                work = [(self.version.pk, chunk, not inputs_kept) for chunk in chunks]
                 stored = sum(workers.map(prelabel_processes.predict, work))
             seconds = time.perf_counter() - started
         finally:
