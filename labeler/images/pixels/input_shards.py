@@ -3,8 +3,9 @@
 One folder per input shape (``{size}-{mode}``) holds numbered shards, each a pair of
 files: ``NNNNNN.u8``, the records (an input's uint8 pixels, all of one length), and
 ``NNNNNN.keys``, the 32-byte sha256 digest of each record's source file, in the same
-order. A pass reads a batch's records with one ``preadv`` each into the batch itself,
-on the decode pool's threads (the call releases the GIL): no file is opened per image.
+order. A pass reads a batch's records into the batch itself, one ``preadv`` for each
+run of records that follow one another in a shard (the call releases the GIL): no file
+is opened per image.
 A file per image, as the inputs were kept before, cost three system calls and a path
 look-up each, and 16 threads read no more than 6,700 of them a second on a 16-core GPU
 machine, well under what the GPU ran.
@@ -14,66 +15,66 @@ machine, well under what the GPU ran.
   then its key, so a reader that finds a key finds its whole record; a crash between
   the two leaves bytes past the last key, which the next append writes over. A shard
   is full at ``SHARD_BYTES``; the next append starts the next one.
-- **Readers** keep an index per process and folder: the first eight bytes of each key,
-  sorted, and where its record is. Keys appended since are read from the ends of the
-  key files when a look-up misses. A found key is checked whole against the key file
-  (through a read-only map of it) before its record is read.
-- **Forgetting** an input (an erasure, a project deleted) overwrites its record and its
-  key with zeros under the lock; a zero key is never found again.
+- **Readers** keep an index per process and folder: each key read so far, and the
+  first eight bytes of each, sorted, to find it. Keys appended since are read from the
+  ends of the key files when a look-up misses. Once a run of records is read, its keys
+  are read again from the file: a record whose key is gone does not count.
+- **Forgetting** an input (an erasure, a project deleted) overwrites its key, then its
+  record, with zeros under the lock, each on the disk before the next; a zero key is
+  never found again.
 - The folder can be emptied at any time (content never changes under a sha256, so a
-  record is never stale): a reader that finds its first shard replaced starts over.
+  record is never stale): a reader looks for that every few seconds and on each miss,
+  and starts over; a place it located before is refused, and the old files are closed
+  once no read is in flight.
 """
 
 from __future__ import annotations
 
 import fcntl
-import logging
-import mmap
 import os
-import re
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
-
-logger = logging.getLogger(__name__)
 
 SHARD_BYTES = 1 << 30  # a shard's records, at most: 7,133 inputs of 224 px, 349,525 of 32 px
 KEY_BYTES = 32
 # New keys are looked up in a dict until this many, then merged into the sorted arrays.
 _RECENT_MAX = 1 << 16
 _IOV_MAX = min(os.sysconf("SC_IOV_MAX"), 1024) if hasattr(os, "sysconf") else 1024
-_SHARD_NAME = re.compile(r"^(\d{6})\.keys$")
+_LOOK_SECONDS = 5.0  # how often a reader that finds everything checks for an emptied folder
+
+
+class Place(NamedTuple):
+    """Where a located record is, and what must be found there for it to be read."""
+
+    data: int  # the shard's records, a descriptor
+    offset: int  # of the record in them
+    keys: int  # the shard's keys, a descriptor
+    row: int
+    digest: bytes
+    generation: int  # the folder's, when located: a later one refuses the place
 
 
 @dataclass
 class _Shard:
-    """One shard's files as a reader holds them."""
+    """One shard's files as a reader holds them, and the keys read from it so far."""
 
     number: int
     data: int  # a read-only descriptor of the records
     keys: int  # a read-only descriptor of the key file
-    loaded: int = 0  # keys read into the index so far
-    keys_map: mmap.mmap | None = None
-    mapped: int = 0  # keys covered by keys_map
+    digests: bytearray = field(default_factory=bytearray)
 
-    def key_at(self, row: int) -> bytes:
-        """The key kept at ``row`` (read through a map that grows with the file)."""
-        if row >= self.mapped:
-            if self.keys_map is not None:
-                self.keys_map.close()
-            self.keys_map = mmap.mmap(self.keys, 0, prot=mmap.PROT_READ)
-            self.mapped = len(self.keys_map) // KEY_BYTES
-        if row >= self.mapped or self.keys_map is None:
-            return b""
-        return self.keys_map[row * KEY_BYTES : (row + 1) * KEY_BYTES]
+    @property
+    def loaded(self) -> int:
+        return len(self.digests) // KEY_BYTES
 
     def close(self) -> None:
-        if self.keys_map is not None:
-            self.keys_map.close()
         os.close(self.data)
         os.close(self.keys)
 
@@ -91,77 +92,107 @@ class Shelf:
     first_inode: int = -1
     lock: threading.Lock = field(default_factory=threading.Lock)
     per_shard: int = 0  # records a shard holds: SHARD_BYTES' worth
-    # Shards let go when the folder was emptied, closed one emptying later: a read on
-    # another thread may still hold one of their descriptors.
+    # Each start-over (the folder emptied) begins a generation; places of an earlier one
+    # are refused, and its shards are closed once no read is in flight.
+    generation: int = 0
     retired: list[_Shard] = field(default_factory=list)
+    reading: int = 0  # reads in flight
+    looked: float = 0.0  # when the folder was last checked for an emptying
 
     def __post_init__(self) -> None:
         self.per_shard = self.per_shard or max(1, SHARD_BYTES // self.record)
 
     # --- reading -------------------------------------------------------------------
 
-    def locate(self, keys: Sequence[str]) -> list[tuple[int, int] | None]:
-        """Where each key's record is, as (descriptor, offset); None where it is not kept."""
+    def locate(self, keys: Sequence[str]) -> list[Place | None]:
+        """Where each key's record is; None where it is not kept."""
         digests = [bytes.fromhex(key) for key in keys]
         with self.lock:
+            if time.monotonic() - self.looked > _LOOK_SECONDS:
+                self._start_over_if_emptied()
             found = self._find(digests)
             if any(place is None for place in found) and self._refresh():
                 found = self._find(digests)
-            return [None if place is None else self._where(place) for place in found]
+            return [
+                None if place is None else self._place(place, digest)
+                for place, digest in zip(found, digests, strict=True)
+            ]
 
-    def read_into(self, where: tuple[int, int], out: np.ndarray) -> bool:
+    def read_into(self, place: Place, out: np.ndarray) -> bool:
         """Read a located record into ``out`` (a C-contiguous uint8 array of the record's
-        length); False when it came up short (a folder emptied meanwhile)."""
-        if not out.flags.c_contiguous or out.nbytes != self.record or out.dtype != np.uint8:
-            raise ValueError("out must be a C-contiguous uint8 array of one record's length")
-        descriptor, offset = where
-        try:
-            return os.preadv(descriptor, [out.data.cast("B")], offset) == self.record
-        except OSError:
-            return False
+        length); False when it is no longer there whole (erased, or the folder emptied)."""
+        return self.read_many([(place, out)])[0]
 
-    def read_many(self, items: Sequence[tuple[tuple[int, int], np.ndarray]]) -> list[bool]:
-        """Read located records into their arrays (as ``read_into``), records that follow
-        one another in a shard with one ``preadv`` for the run (a batch of images stored in
-        the order they came is one or a few runs); True for each that read whole."""
+    def read_many(self, items: Sequence[tuple[Place, np.ndarray]]) -> list[bool]:
+        """Read located records into their arrays, records that follow one another in a
+        shard with one ``preadv`` for the run (a batch of images stored in the order they
+        came is one or a few runs); then the run's keys are read again, and a record whose
+        key is gone (erased meanwhile) does not count. True for each that read whole."""
         for _, out in items:
             if not out.flags.c_contiguous or out.nbytes != self.record or out.dtype != np.uint8:
                 raise ValueError("out must be a C-contiguous uint8 array of one record's length")
-        order = sorted(range(len(items)), key=lambda i: items[i][0])
         done = [False] * len(items)
-        run: list[int] = []
-        for position in order:
-            descriptor, offset = items[position][0]
+        with self.lock:
+            current = [
+                i for i, (place, _) in enumerate(items) if place.generation == self.generation
+            ]
+            self.reading += 1
+        try:
+            run: list[int] = []
+            for position in sorted(current, key=lambda i: items[i][0][:2]):
+                if run:
+                    last = items[run[-1]][0]
+                    place = items[position][0]
+                    follows = place.data == last.data and place.row == last.row + 1
+                    if not follows or len(run) >= _IOV_MAX:
+                        self._read_run(items, run, done)
+                        run = []
+                run.append(position)
             if run:
-                last_descriptor, last_offset = items[run[-1]][0]
-                follows = descriptor == last_descriptor and offset == last_offset + self.record
-                if not follows or len(run) >= _IOV_MAX:
-                    self._read_run(items, run, done)
-                    run = []
-            run.append(position)
-        if run:
-            self._read_run(items, run, done)
+                self._read_run(items, run, done)
+        finally:
+            with self.lock:
+                self.reading -= 1
+                self._close_retired()
         return done
 
     def _read_run(
-        self, items: Sequence[tuple[tuple[int, int], np.ndarray]], run: list[int], done: list[bool]
+        self, items: Sequence[tuple[Place, np.ndarray]], run: list[int], done: list[bool]
     ) -> None:
-        descriptor, offset = items[run[0]][0]
-        buffers = [items[i][1].data.cast("B") for i in run]
+        first = items[run[0]][0]
         try:
-            whole = os.preadv(descriptor, buffers, offset) == self.record * len(run)
+            buffers = [items[i][1].data.cast("B") for i in run]
+            whole = os.preadv(first.data, buffers, first.offset) == self.record * len(run)
+            length = KEY_BYTES * len(run)
+            keys = os.pread(first.keys, length, first.row * KEY_BYTES)
         except OSError:
-            whole = False
-        if whole:
+            whole, keys = False, b""
+        gone = []
+        for index, position in enumerate(run):
+            kept = keys[index * KEY_BYTES : (index + 1) * KEY_BYTES]
+            done[position] = whole and kept == items[position][0].digest
+            if whole and not done[position]:
+                gone.append(items[position][0])
+        if gone:
+            self._forget_places(gone)
+        if not whole and len(run) > 1:  # cut short somewhere: each on its own
             for position in run:
-                done[position] = True
-            return
-        for position in run:  # cut short somewhere: each on its own
-            done[position] = self.read_into(items[position][0], items[position][1])
+                self._read_run(items, [position], done)
 
-    def _where(self, place: int) -> tuple[int, int]:
+    def _forget_places(self, places: Sequence[Place]) -> None:
+        """Records whose key was found gone (erased by another process): no longer found
+        here, so the next look reads the keys appended since (a new copy, say)."""
+        with self.lock:
+            for place in places:
+                for shard in self.shards:
+                    if place.generation == self.generation and shard.data == place.data:
+                        row = slice(place.row * KEY_BYTES, (place.row + 1) * KEY_BYTES)
+                        shard.digests[row] = bytes(KEY_BYTES)
+
+    def _place(self, place: int, digest: bytes) -> Place:
         shard, row = divmod(place, self.per_shard)
-        return self.shards[shard].data, row * self.record
+        held = self.shards[shard]
+        return Place(held.data, row * self.record, held.keys, row, digest, self.generation)
 
     def _find(self, digests: Sequence[bytes]) -> list[int | None]:
         """Each digest's place (shard * per_shard + row), checked whole; None if absent."""
@@ -181,7 +212,8 @@ class Shelf:
 
     def _holds(self, place: int, digest: bytes) -> bool:
         shard, row = divmod(place, self.per_shard)
-        return digest != bytes(KEY_BYTES) and self.shards[shard].key_at(row) == digest
+        kept = self.shards[shard].digests[row * KEY_BYTES : (row + 1) * KEY_BYTES]
+        return digest != bytes(KEY_BYTES) and kept == digest
 
     def _refresh(self) -> bool:
         """Read the keys appended since the last look; True when there were any. A shard
@@ -202,9 +234,10 @@ class Shelf:
             if size > shard.loaded:
                 offset = shard.loaded * KEY_BYTES
                 raw = os.pread(shard.keys, size * KEY_BYTES - offset, offset)
+                raw = raw[: len(raw) - len(raw) % KEY_BYTES]
                 self._index(number, shard.loaded, raw)
-                shard.loaded += len(raw) // KEY_BYTES
-                grew = True
+                shard.digests += raw
+                grew = grew or bool(raw)
             if shard.loaded < self.per_shard:
                 return grew
             number += 1
@@ -212,11 +245,11 @@ class Shelf:
     def _open(self, number: int) -> bool:
         stem = self.folder / f"{number:06d}"
         try:
-            keys = os.open(f"{stem}.keys", os.O_RDONLY)
+            keys = os.open(f"{stem}.keys", os.O_RDONLY | os.O_CLOEXEC)
         except FileNotFoundError:
             return False
         try:
-            data = os.open(f"{stem}.u8", os.O_RDONLY)
+            data = os.open(f"{stem}.u8", os.O_RDONLY | os.O_CLOEXEC)
         except FileNotFoundError:
             os.close(keys)
             return False
@@ -226,6 +259,7 @@ class Shelf:
         return True
 
     def _start_over_if_emptied(self) -> None:
+        self.looked = time.monotonic()
         if not self.shards:
             return
         try:
@@ -236,15 +270,24 @@ class Shelf:
             self._start_over()
 
     def _start_over(self) -> None:
-        """Forget the index and let go of the shards (closed one start-over later: a read
-        on another thread may still hold one of their descriptors)."""
-        for shard in self.retired:
-            shard.close()
-        self.retired, self.shards = self.shards, []
+        """Forget the index and let go of the shards: closed once no read is in flight
+        (a read located before now is refused: its generation has passed)."""
+        self.retired += self.shards
+        self.shards = []
+        self.generation += 1
         self._forget_index()
+        self._close_retired()
+
+    def _close_retired(self) -> None:
+        if self.reading == 0:
+            for shard in self.retired:
+                shard.close()
+            self.retired = []
 
     def _index(self, number: int, first_row: int, raw: bytes) -> None:
         count = len(raw) // KEY_BYTES
+        if not count:
+            return
         heads = np.frombuffer(raw, dtype=np.uint8).reshape(count, KEY_BYTES)[:, :8]
         heads = np.ascontiguousarray(heads).view("<u8").ravel()
         base = number * self.per_shard + first_row
@@ -263,11 +306,13 @@ class Shelf:
         self.recent = {}
 
     def close(self) -> None:
-        """Let go of every descriptor and forget the index (read again on the next look)."""
-        for shard in self.shards + self.retired:
-            shard.close()
-        self.shards, self.retired = [], []
+        """Let go of every descriptor and forget the index (read again on the next look).
+        Only while nothing reads: ``release_all``."""
+        self.retired += self.shards
+        self.shards = []
+        self.generation += 1
         self._forget_index()
+        self._close_retired()
 
     def _forget_index(self) -> None:
         self.prefixes = np.empty(0, np.uint64)
@@ -280,12 +325,14 @@ class Shelf:
     @contextmanager
     def _writing(self) -> Iterator[None]:
         self.folder.mkdir(parents=True, exist_ok=True)
-        descriptor = os.open(self.folder / "lock", os.O_RDWR | os.O_CREAT, 0o644)
+        descriptor = os.open(self.folder / "lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        _locks_held.add(descriptor)
         try:
             fcntl.flock(descriptor, fcntl.LOCK_EX)
             with self.lock:
                 yield
         finally:
+            _locks_held.discard(descriptor)
             os.close(descriptor)  # closing lets the flock go
 
     def append(self, key: str, pixels: bytes) -> None:
@@ -315,29 +362,31 @@ class Shelf:
             self._refresh()
 
     def erase(self, key: str) -> int:
-        """Overwrite every record of ``key`` and its key with zeros; returns how many."""
+        """Overwrite every record of ``key`` and its key with zeros; returns how many. The
+        key goes first, and reaches the disk before the record is zeroed: a reader that
+        read the record before checks the key after, and finds it gone."""
         digest = bytes.fromhex(key)
         erased = 0
         with self._writing():
             self._refresh()
             for shard in self.shards:
-                raw = os.pread(shard.keys, shard.loaded * KEY_BYTES, 0)
-                kept = np.frombuffer(raw, np.uint8).reshape(-1, KEY_BYTES)
-                rows = np.flatnonzero((kept == np.frombuffer(digest, np.uint8)).all(1))
-                if not len(rows):
+                kept = np.frombuffer(bytes(shard.digests), np.uint8).reshape(-1, KEY_BYTES)
+                rows = np.flatnonzero((kept == np.frombuffer(digest, np.uint8)).all(1)).tolist()
+                if not rows:
                     continue
                 stem = self.folder / f"{shard.number:06d}"
-                data = os.open(f"{stem}.u8", os.O_WRONLY)
-                keys = os.open(f"{stem}.keys", os.O_WRONLY)
-                try:
-                    for row in rows.tolist():
-                        os.pwrite(data, bytes(self.record), row * self.record)
-                        os.pwrite(keys, bytes(KEY_BYTES), row * KEY_BYTES)
-                        erased += 1
-                    os.fsync(data)
-                finally:
-                    os.close(data)
-                    os.close(keys)
+                for suffix, length in ((".keys", KEY_BYTES), (".u8", self.record)):
+                    descriptor = os.open(f"{stem}{suffix}", os.O_WRONLY | os.O_CLOEXEC)
+                    try:
+                        for row in rows:
+                            if os.pwrite(descriptor, bytes(length), row * length) != length:
+                                raise OSError(f"a short write to {stem}{suffix}")
+                        os.fsync(descriptor)
+                    finally:
+                        os.close(descriptor)
+                for row in rows:
+                    shard.digests[row * KEY_BYTES : (row + 1) * KEY_BYTES] = bytes(KEY_BYTES)
+                erased += len(rows)
         return erased
 
     def kept_keys(self) -> list[str]:
@@ -347,7 +396,7 @@ class Shelf:
             found = []
             for shard in self.shards:
                 raw = os.pread(shard.keys, shard.loaded * KEY_BYTES, 0)
-                for row in range(shard.loaded):
+                for row in range(len(raw) // KEY_BYTES):
                     digest = raw[row * KEY_BYTES : (row + 1) * KEY_BYTES]
                     if digest != bytes(KEY_BYTES):
                         found.append(digest.hex())
@@ -377,9 +426,17 @@ def release_all() -> None:
                 held.close()
 
 
-def _after_fork() -> None:  # a child's locks start free; its descriptors are its parent's
+_locks_held: set[int] = set()  # descriptors of lock files this process holds a flock on
+
+
+def _after_fork() -> None:
+    """A child's locks start free; a lock file it inherited while a parent's thread held
+    its flock is closed in the child, or the flock would last as long as the child."""
     global _shelves_lock
     _shelves_lock = threading.Lock()
+    for descriptor in list(_locks_held):
+        os.close(descriptor)
+    _locks_held.clear()
     for held in _shelves.values():
         held.lock = threading.Lock()
 
@@ -395,7 +452,3 @@ def shard_folders(root: Path) -> list[tuple[Path, int]]:
         if size.isdigit() and mode in ("l", "rgb"):
             folders.append((folder, (1 if mode == "l" else 3) * int(size) ** 2))
     return folders
-
-
-def has_shards(folder: Path) -> bool:
-    return any(_SHARD_NAME.match(path.name) for path in folder.glob("*.keys"))

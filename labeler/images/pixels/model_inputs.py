@@ -22,7 +22,7 @@ from PIL import Image as PILImage
 from PIL.ExifTags import Base
 
 from labeler.images.pixels.decoding import TURNS, image_decode, image_open, image_orientation
-from labeler.images.pixels.input_shards import Shelf, shard_folders, shelf
+from labeler.images.pixels.input_shards import Place, Shelf, shard_folders, shelf
 from labeler.images.pixels.runtime_settings import input_cache_dir, input_cache_max_size
 
 _CACHE_KEY = re.compile(r"^[0-9a-f]{64}$")
@@ -72,7 +72,7 @@ def _finished(
     return pixels[None] if grayscale else pixels.transpose(2, 0, 1)
 
 
-Where = tuple[int, int]  # a kept input's place: (a file descriptor, an offset in it)
+Where = Place  # a kept input's place in its shard (``input_shards.Place``)
 _shelf_of: dict[tuple[str, int, bool], Shelf] = {}  # InputCache.shelf's answers
 
 
@@ -110,12 +110,18 @@ class InputCache:
         return found
 
     def locate(self, keys: Sequence[str], image_size: int, grayscale: bool) -> list[Where | None]:
-        """Where each key's kept input is (None: not kept); ``read_into`` reads it."""
-        return self.shelf(image_size, grayscale).locate(keys)
+        """Where each key's kept input is (None: not kept); ``read_into`` reads it. A folder
+        that cannot be read keeps nothing: every input is decoded afresh."""
+        try:
+            return self.shelf(image_size, grayscale).locate(keys)
+        except (OSError, ValueError) as exc:
+            logger.warning("Model inputs in %s could not be read: %s", self.root, exc)
+            return [None] * len(keys)
 
     def read_into(self, where: Where, image_size: int, grayscale: bool, out: np.ndarray) -> bool:
         """Read a located input into ``out`` (C-contiguous uint8, (C, H, W)); False when
-        it came up short. Safe on any thread: one ``preadv``, the GIL let go."""
+        it is no longer there whole (erased, the folder emptied). Safe on any thread: the
+        reads let the GIL go."""
         return self.shelf(image_size, grayscale).read_into(where, out)
 
     def read_many(

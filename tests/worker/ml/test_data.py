@@ -192,3 +192,32 @@ def test_small_rotation_keeps_the_picture_close():
     ramp = torch.linspace(0, 1, 10).view(1, 1, 1, 10).expand(4, 3, 10, 10).contiguous()
     out = data.Augmenter({"rotation": 5})(ramp, torch.Generator().manual_seed(0))
     assert (out - ramp).abs().mean() < 0.05
+
+
+def test_kept_inputs_read_on_the_pool_with_a_damaged_one_decoded_again(
+    files, tmp_path, monkeypatch
+):
+    """Kept inputs read by the pool's threads (a large batch's), the last record cut
+    short: the others come from the shard (their files are gone), that one from its file."""
+    monkeypatch.setattr(data, "_READ_INLINE_BYTES", 0)
+    cache = data.InputCache(tmp_path)
+    keys = [key_of(files[name]) for name in GOOD]
+    first = data.decode_files(
+        GOOD, opener_for(files), image_size=12, grayscale=False, keys=keys, cache=cache
+    )
+    (records,) = (tmp_path / "v2" / "12-rgb").glob("*.u8")
+    last = records.with_suffix(".keys").read_bytes()[-32:].hex()
+    with open(records, "r+b") as handle:
+        handle.truncate(records.stat().st_size - 10)
+    (damaged,) = [name for name, key in zip(GOOD, keys, strict=True) if key == last]
+    again = data.decode_files(
+        GOOD,
+        opener_for({damaged: files[damaged]}),
+        image_size=12,
+        grayscale=False,
+        keys=keys,
+        cache=cache,
+        threads=2,
+    )
+    assert again.ok == first.ok and not again.bad
+    assert torch.equal(again.images, first.images)

@@ -122,20 +122,51 @@ def test_forgetting_erases_the_pixels_for_every_reader(tmp_path, small_shards):
     assert np.array_equal(read(reader, 3), pixels(3))
 
 
-def test_an_emptied_folder_is_read_afresh(tmp_path):
-    """Emptied while a reader holds its files: the reader finds what is kept now, and an
-    input it had found reads either its own pixels (the file it holds open) or nothing."""
+def test_an_emptied_folder_is_read_afresh(tmp_path, monkeypatch):
+    """Emptied while a reader holds its files: the reader's next look finds the folder
+    new, reads what is kept now, refuses a place it located before, and closes the old
+    files (a reader that finds every key looks every few seconds)."""
+    monkeypatch.setattr(input_shards, "_LOOK_SECONDS", 0.0)
     cache = InputCache(tmp_path)
     reader = other_process(cache)
     cache.put(key(1), SIZE, False, pixels(1))
-    assert np.array_equal(read(reader, 1), pixels(1))
+    (before,) = reader.locate([key(1)])
+    assert before is not None
     shutil.rmtree(tmp_path / "v2")
     cache.put(key(2), SIZE, False, pixels(2))
+    assert read(reader, 1) is None
     assert np.array_equal(read(reader, 2), pixels(2))
-    held = read(reader, 1)
-    assert held is None or np.array_equal(held, pixels(1))
-    assert read(other_process(cache), 1) is None
+    assert not reader.read_into(before, np.empty((3, SIZE, SIZE), np.uint8))
+    assert reader.retired == []  # closed: no read was in flight
     assert cache.kept() == [f"{SIZE}-rgb/{key(2)}"]
+
+
+def test_a_read_of_an_input_erased_after_it_was_located_fails(tmp_path):
+    cache = InputCache(tmp_path)
+    for number in range(3):
+        cache.put(key(number), SIZE, False, pixels(number))
+    reader = other_process(cache)
+    places = reader.locate([key(n) for n in range(3)])
+    assert cache.forget(key(1)) == 1
+    outs = [np.empty((3, SIZE, SIZE), np.uint8) for _ in range(3)]
+    assert reader.read_many(list(zip(places, outs, strict=True))) == [True, False, True]
+    assert np.array_equal(outs[2], pixels(2))
+
+
+def test_a_key_file_cut_short_is_read_afresh(tmp_path):
+    cache = InputCache(tmp_path)
+    for number in range(3):
+        cache.put(key(number), SIZE, False, pixels(number))
+    reader = other_process(cache)
+    (place,) = reader.locate([key(2)])
+    (keys,) = (tmp_path / "v2" / f"{SIZE}-rgb").glob("*.keys")
+    with open(keys, "r+b") as handle:
+        handle.truncate(40)  # the first key and a piece of the second
+    assert not reader.read_into(place, np.empty((3, SIZE, SIZE), np.uint8))
+    assert read(reader, 2) is None
+    assert np.array_equal(read(reader, 0), pixels(0))
+    cache.put(key(2), SIZE, False, pixels(2))  # kept again after the first
+    assert np.array_equal(read(other_process(cache), 2), pixels(2))
 
 
 def test_a_record_written_without_its_key_is_written_over(tmp_path):
@@ -157,7 +188,7 @@ def test_read_into_wants_a_whole_contiguous_record(tmp_path):
     cache.put(key(1), SIZE, False, pixels(1))
     (where,) = cache.locate([key(1)], SIZE, False)
     assert where is not None
-    with pytest.raises(ValueError, match="C-contiguous"):
+    with pytest.raises(ValueError, match="C-contiguous"):  # a copy would be read into
         cache.read_into(where, SIZE, False, np.empty((3, SIZE, SIZE * 2), np.uint8)[:, :, ::2])
 
 
