@@ -163,7 +163,11 @@ def annotation_import_write(
     )
     if not verdict.applies:
         raise RecordKept(verdict.reason)
-    before = history_last_id(annotation_id=annotation.pk) if annotation is not None else 0
+    before = (
+        history_last_id(image_id=image.pk, annotation_id=annotation.pk)
+        if annotation is not None
+        else 0
+    )
     written = annotation_record(
         project=project,
         annotator=annotator,
@@ -174,6 +178,7 @@ def annotation_import_write(
         updated_at=verdict.updated_at,
     )
     import_changes_credit(
+        image_id=image.pk,
         annotation_id=written.annotation.pk,
         after_id=before,
         changed_by_id=by.pk if by is not None else None,

@@ -67,13 +67,19 @@ class Annotation(models.Model):
 class AnnotationRevision(models.Model):
     """An immutable snapshot of an annotation as it was saved, oldest first."""
 
-    annotation = models.ForeignKey(Annotation, on_delete=models.CASCADE, related_name="revisions")
+    # Indexed with its id (Meta): the history trigger's "revision before this one" walks
+    # that index back one step, where the planner took the table's id index backwards
+    # past every revision when it expected few of an annotation (a new one: all of them).
+    annotation = models.ForeignKey(
+        Annotation, on_delete=models.CASCADE, related_name="revisions", db_index=False
+    )
     label_ids = models.JSONField(help_text="Label ids as saved, sorted.")
     time_spent_ms = models.PositiveIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["annotation", "id"]
+        indexes = [models.Index(fields=["annotation", "id"], name="revision_annotation_idx")]
 
     def __str__(self) -> str:
         return f"revision {self.pk} of annotation {self.annotation_id}"
