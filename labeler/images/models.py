@@ -218,9 +218,10 @@ class FaceRegion(models.Model):
 class ImageCounter(models.Model):
     """One share of a project's image counts, kept by database triggers (migration 0002).
 
-    Python never writes these rows: triggers on the image table add every insert,
-    delete and change of ``is_complete`` or ``annotation_count`` to the share picked by
-    the image's id, whichever code path (or bulk statement, or COPY) made it. A
+    Triggers on the image table add every insert, delete and change of ``is_complete``
+    or ``annotation_count`` to the share picked by the image's id, whichever code path
+    (or bulk statement, or COPY) made it; Python only adds up the triggers' own deltas
+    where a long transaction held them back (``counts.counts_held``, migration 0015). A
     project's counts are the sum of its shares, read in one small query however many
     images it has; spreading them over ``SHARDS`` rows lets concurrent submits update
     them without queueing behind one row lock. ``project_id`` is a plain column, not a
