@@ -21,8 +21,9 @@ _ROW, _ADD, _COLUMNS, _SHARDS = _counter._ROW, _counter._ADD, _counter._COLUMNS,
 _TABLE = "images_imagecounter"
 
 
-def _per_statement() -> list[str]:
-    counted = [column for column in _ROW if column != "images"]  # an update moves no image
+def _updated_rows() -> str:
+    """The changed rows' deltas per project and share (an update moves no image)."""
+    counted = [column for column in _ROW if column != "images"]
     sides = " UNION ALL ".join(
         f"SELECT {r}.project_id, {r}.id % {_SHARDS} AS shard, "
         + ", ".join(f"{sign}({_ROW[c].format(r=r)}) AS {c}" for c in counted)
@@ -31,6 +32,14 @@ def _per_statement() -> list[str]:
     )
     sums = ", ".join(f"SUM(d.{c})" for c in counted)
     changed = " OR ".join(f"SUM(d.{c}) <> 0" for c in counted)
+    return f"""SELECT d.project_id, d.shard, 0, {sums}
+            FROM ({sides}) d
+            GROUP BY d.project_id, d.shard
+            HAVING {changed}
+            ORDER BY 1, 2"""
+
+
+def _per_statement() -> list[str]:
     return [
         "DROP TRIGGER IF EXISTS images_counts_update ON images_image",
         # No join of the two tables (they have no index: a plan without statistics would
@@ -38,11 +47,7 @@ def _per_statement() -> list[str]:
         f"""CREATE FUNCTION images_counts_updated_rows() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN
             INSERT INTO {_TABLE} AS c (project_id, shard, {_COLUMNS})
-            SELECT d.project_id, d.shard, 0, {sums}
-            FROM ({sides}) d
-            GROUP BY d.project_id, d.shard
-            HAVING {changed}
-            ORDER BY 1, 2
+            {_updated_rows()}
             ON CONFLICT (project_id, shard) DO UPDATE SET {_ADD};
             RETURN NULL;
         END $$""",

@@ -16,7 +16,10 @@ import importlib
 from django.db import migrations
 
 _counter = importlib.import_module("labeler.images.migrations.0002_image_counter")
-_ROW, _ADD, _COLUMNS, _SHARDS = _counter._ROW, _counter._ADD, _counter._COLUMNS, _counter._SHARDS
+_updated_rows = importlib.import_module(
+    "labeler.images.migrations.0008_counts_update_per_statement"
+)._updated_rows
+_ADD, _COLUMNS = _counter._ADD, _counter._COLUMNS
 _TABLE = "images_imagecounter"
 HELD = "images_counts_held"  # the temporary table (pg_temp) a hold appends to
 _HELD_ON = "coalesce(current_setting('labeler.counts_held', true), '') = 'on'"
@@ -35,22 +38,6 @@ def _function(name: str, rows: str) -> str:
         END IF;
         RETURN NULL;
     END $$"""
-
-
-def _updated_rows() -> str:
-    counted = [column for column in _ROW if column != "images"]
-    sides = " UNION ALL ".join(
-        f"SELECT {r}.project_id, {r}.id % {_SHARDS} AS shard, "
-        + ", ".join(f"{sign}({_ROW[c].format(r=r)}) AS {c}" for c in counted)
-        + f" FROM {table} {r}"
-        for r, sign, table in (("n", "", "new_rows"), ("o", "-", "old_rows"))
-    )
-    sums = ", ".join(f"SUM(d.{c})" for c in counted)
-    changed = " OR ".join(f"SUM(d.{c}) <> 0" for c in counted)
-    return (
-        f"SELECT d.project_id, d.shard, 0, {sums} FROM ({sides}) d "
-        f"GROUP BY d.project_id, d.shard HAVING {changed} ORDER BY 1, 2"
-    )
 
 
 def _held() -> list[str]:

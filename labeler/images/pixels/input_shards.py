@@ -228,7 +228,7 @@ class Shelf:
             complete = os.fstat(shard.data).st_size // self.record
             size = min(os.fstat(shard.keys).st_size // KEY_BYTES, complete)
             if size < shard.loaded:
-                self._start_over()
+                self.start_over()
                 number = 0
                 continue
             if size > shard.loaded:
@@ -267,11 +267,12 @@ class Shelf:
         except FileNotFoundError:
             inode = -2
         if inode != self.first_inode:
-            self._start_over()
+            self.start_over()
 
-    def _start_over(self) -> None:
+    def start_over(self) -> None:
         """Forget the index and let go of the shards: closed once no read is in flight
-        (a read located before now is refused: its generation has passed)."""
+        (a read located before now is refused: its generation has passed). The next look
+        reads the folder afresh."""
         self.retired += self.shards
         self.shards = []
         self.generation += 1
@@ -304,15 +305,6 @@ class Shelf:
         order = np.argsort(prefixes, kind="stable")
         self.prefixes, self.places = prefixes[order], where[order]
         self.recent = {}
-
-    def close(self) -> None:
-        """Let go of every descriptor and forget the index (read again on the next look).
-        Only while nothing reads: ``release_all``."""
-        self.retired += self.shards
-        self.shards = []
-        self.generation += 1
-        self._forget_index()
-        self._close_retired()
 
     def _forget_index(self) -> None:
         self.prefixes = np.empty(0, np.uint64)
@@ -423,7 +415,7 @@ def release_all() -> None:
     with _shelves_lock:
         for held in _shelves.values():
             with held.lock:
-                held.close()
+                held.start_over()
 
 
 _locks_held: set[int] = set()  # descriptors of lock files this process holds a flock on
