@@ -55,7 +55,10 @@ def counts_held() -> Iterator[None]:
     slow down as the transaction grows. Runs in a savepoint of its own: what it holds is
     undone with what was written, and nothing is ever counted twice or lost. Inside it,
     ``image_counts`` does not yet include what was written; other sessions' counts are
-    never held.
+    never held. Meanwhile other writers of the project's images no longer wait on its
+    counter rows; at its end it takes them as any writer does, and a transaction that
+    holds one of them while waiting for a row this one locked makes a deadlock, which
+    PostgreSQL breaks by undoing one of the two whole.
     """
     with transaction.atomic():
         if connection.vendor != "postgresql" or getattr(connection, "_labeler_counts_held", False):
