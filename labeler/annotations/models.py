@@ -67,12 +67,12 @@ class Annotation(models.Model):
 class AnnotationRevision(models.Model):
     """An immutable snapshot of an annotation as it was saved, oldest first."""
 
-    # Indexed with its id (Meta): the history trigger's "revision before this one" walks
-    # that index back one step, where the planner took the table's id index backwards
-    # past every revision when it expected few of an annotation (a new one: all of them).
-    annotation = models.ForeignKey(
-        Annotation, on_delete=models.CASCADE, related_name="revisions", db_index=False
-    )
+    # Also indexed with its id (Meta): the history trigger's "revision before this one"
+    # walks that index back one step, where the planner took the table's id index
+    # backwards past every revision when it expected few of an annotation (a new one:
+    # all of them). The column's own index stays: dropping it would rebuild the table on
+    # SQLite, and with it go the table's triggers.
+    annotation = models.ForeignKey(Annotation, on_delete=models.CASCADE, related_name="revisions")
     label_ids = models.JSONField(help_text="Label ids as saved, sorted.")
     time_spent_ms = models.PositiveIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -2,9 +2,9 @@
 before a new one (migration 0005) walks it back one step. With the annotation's own index
 the planner, expecting few revisions of an annotation, took the table's id index backwards
 instead, past every revision of the table for a new annotation (2.5 ms at 9,000 revisions,
-growing with the table). The new index comes first, then the old one goes."""
+growing with the table). The annotation's own index stays: dropping it is a table rebuild
+on SQLite, which would drop the history trigger with the old table."""
 
-import django.db.models.deletion
 from django.db import migrations, models
 
 
@@ -17,15 +17,5 @@ class Migration(migrations.Migration):
         migrations.AddIndex(
             model_name="annotationrevision",
             index=models.Index(fields=["annotation", "id"], name="revision_annotation_idx"),
-        ),
-        migrations.AlterField(
-            model_name="annotationrevision",
-            name="annotation",
-            field=models.ForeignKey(
-                db_index=False,
-                on_delete=django.db.models.deletion.CASCADE,
-                related_name="revisions",
-                to="annotations.annotation",
-            ),
         ),
     ]
