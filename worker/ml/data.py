@@ -131,9 +131,11 @@ def decode_submit(
     jpeg_bytes: bool = False,
     pin: bool = False,
 ) -> Pending:
-    """Start decoding ``names`` in the pool, in ``parts`` slices of kept inputs (each read
-    with one system call straight into the batch's block) and ``parts`` slices of files
-    to decode (PIL releases the GIL while it decodes). ``keys``: each file's sha256, for
+    """Start decoding ``names`` into the batch's block: kept inputs are read straight into
+    it, a run of records that follow one another in a shard with one system call (here
+    and now for a small batch, in ``parts`` slices on the pool for a large one), and the
+    other files are decoded on the pool in ``parts`` slices (PIL releases the GIL while
+    it decodes). ``keys``: each file's sha256, for
     the ``cache``. With ``jpeg_bytes`` the pool only reads large JPEG files, for
     ``decode_collect``'s ``jpeg_decoder``. ``pin``: the block in pinned memory, for a
     copy to a GPU that does not block.
