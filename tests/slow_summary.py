@@ -5,11 +5,16 @@ not marked ``slow`` is named in the summary, with its time: mark it, or make it 
 Each run also prints its slowest tests (``--durations`` in pyproject.toml). Naming, not
 failing: a test's time depends on the machine and what else runs on it, and a suite gives
 the same verdict every run.
+
+With ``LABELER_TEST_DURATIONS`` set to a path, the run also writes every test's time
+there (seconds, tab, node id; slowest first), to see where a whole pass's time goes.
 """
 
 from __future__ import annotations
 
+import os
 from collections import defaultdict
+from pathlib import Path
 
 import pytest
 
@@ -45,3 +50,11 @@ def pytest_terminal_summary(terminalreporter) -> None:
     for nodeid, seconds in over:
         terminalreporter.write_line(f"{seconds:7.1f} s  {nodeid}")
     terminalreporter.write_line("Mark each @pytest.mark.slow, or make it cheaper.")
+
+
+def pytest_sessionfinish(session) -> None:
+    path = os.environ.get("LABELER_TEST_DURATIONS")
+    if not path or hasattr(session.config, "workerinput"):
+        return  # unasked, or a pytest-xdist worker: the controller hears every report
+    ranked = sorted(_durations.items(), key=lambda pair: -pair[1])
+    Path(path).write_text("".join(f"{seconds:.3f}\t{nodeid}\n" for nodeid, seconds in ranked))
