@@ -50,8 +50,9 @@ def run_steps(project: Project, *, repeat: int = 3) -> list[Step]:
         Step(
             "ratings_load",
             load_s,
-            f"two queries side by side into arrays ({ratings.codes.shape[0]:,} images x "
-            f"{ratings.codes.shape[1]} annotators); part of the report",
+            "two queries, in ranges on two connections, into arrays "
+            f"({ratings.codes.shape[0]:,} images x {ratings.codes.shape[1]} annotators); "
+            "part of the report",
         ),
         Step(
             OURS,

@@ -1,4 +1,5 @@
-"""Outside a transaction on PostgreSQL, ratings_load runs its two queries on two connections."""
+"""Outside a transaction on PostgreSQL, ratings_load reads its two queries in ranges of
+annotation ids on two connections that share one snapshot."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from django.db import connection, transaction
 
 from labeler.agreement import ratings as ratings_module
 from labeler.agreement.ratings import ratings_load
-from tests.factories import annotation_submit
+from tests.factories import ProjectFactory, add_member, annotation_submit
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -40,3 +41,53 @@ def test_side_by_side_queries_load_the_same_ratings(
         assert (getattr(together, field) == getattr(in_turn, field)).all(), field
     assert (together.codes >= 0).sum() == 3
     assert connection.vendor == "postgresql"
+
+
+def test_the_ranges_read_one_moment_of_the_database(
+    needs_postgres, project, annotator, annotator2, make_images, monkeypatch
+):
+    """Every connection reads the snapshot the first one took: a label changed after it
+    is not seen by any range, and another project's annotations between this one's ids
+    stay out."""
+    other = ProjectFactory(name="Other")
+    add_member(other, annotator)
+    images = make_images(project, 6)
+    others = make_images(other, 6)
+    for image, elsewhere in zip(images, others, strict=True):
+        annotation_submit(project=project, annotator=annotator, image_id=image.pk, labels=["dog"])
+        annotation_submit(project=other, annotator=annotator, image_id=elsewhere.pk, labels=["cat"])
+    original = ratings_module._connections_sharing_a_snapshot
+    snapshots = []
+
+    def then_relabel(count):
+        connections = original(count)
+        annotation_submit(
+            project=project, annotator=annotator, image_id=images[0].pk, labels=["cat"]
+        )
+        annotation_submit(
+            project=project, annotator=annotator2, image_id=images[1].pk, labels=["cat"]
+        )
+        for raw in connections:
+            with raw.cursor() as cursor:
+                cursor.execute("SELECT pg_current_snapshot()::text")
+                snapshots.append(cursor.fetchone()[0])
+        return connections
+
+    monkeypatch.setattr(ratings_module, "_connections_sharing_a_snapshot", then_relabel)
+    before = ratings_load(project)
+    assert len(snapshots) == ratings_module.CONNECTIONS >= 2
+    assert len(set(snapshots)) == 1
+    dog = before.label_ids.index(project.labels.get(name="dog").pk)
+    assert before.codes.shape == (6, 1)
+    assert (before.codes[:, 0] == dog).all()
+    monkeypatch.setattr(ratings_module, "_connections_sharing_a_snapshot", original)
+    after = ratings_load(project)
+    assert after.codes.shape == (6, 2)
+    assert (after.codes >= 0).sum() == 7
+
+
+def test_a_project_without_annotations_loads_empty_arrays(needs_postgres, project, make_images):
+    make_images(project, 2)
+    ratings = ratings_load(project)
+    assert ratings.codes.shape == (0, 0)
+    assert ratings.image_ids.size == ratings.annotator_ids.size == 0
