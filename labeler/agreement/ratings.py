@@ -1,14 +1,17 @@
-"""A project's annotations as arrays: two aggregated queries, then numpy.
+"""A project's annotations as arrays: aggregated queries, then numpy.
 
-Each column (annotation, image, annotator, time, time spent; and annotation, label from
-the labels table) comes back from the database as one comma-separated string, so a
-million annotations cross the driver as a few values, not a million rows, and numpy
-parses them in C. Labels are read by the project's label ids rather than joined to the
-annotations, and matched to them here by annotation id: PostgreSQL's hash join of the
-two million-row tables cost more than the second query and the matching together (see
+Each column (image, annotator, time, time spent, label) comes back from the database as
+one comma-separated string, so a million annotations cross the driver as a few values,
+not a million rows, and numpy parses them in C.
+
+Outside a transaction on PostgreSQL the ratings are read in ranges of annotation ids, on
+two connections that share one snapshot, each range parsed here while the next ones
+run; within a range the server merges the annotations with their label rows along both
+tables' id indexes. Elsewhere (SQLite, or inside a transaction, where a second connection
+would not see its writes) two queries run in turn, the labels read by the project's
+label ids and matched to the annotations here by annotation id: the join of the whole
+two tables at once, which PostgreSQL made a hash join, cost more than that (see
 docs/benchmarks.md, which also records the shapes measured slower than string_agg).
-Outside a transaction on PostgreSQL both queries are cut into ranges of annotation ids,
-read on two connections that share one snapshot, each range matched as it comes in.
 Ids become row and column numbers through lookup tables rather than sorts.
 """
 
@@ -105,27 +108,29 @@ def ratings_load(project: Project) -> Ratings:
     """
     label_ids = list(project.labels.order_by("position", "id").values_list("pk", flat=True))
     if connection.vendor == "postgresql" and not connection.in_atomic_block:
-        rated = _fetch_side_by_side(project.pk, label_ids)
+        parts = _fetch_side_by_side(project.pk, label_ids)
     else:
-        rated = _fetch_in_turn(project.pk, label_ids)
-    image_col, annotator_col, at_col, spent_col, label_col = rated
-    image_ids, rows = _dense_index(image_col)
-    annotator_ids, cols = _dense_index(annotator_col)
-    label_index = _label_index(label_ids, label_col)
+        parts = [_fetch_in_turn(project.pk, label_ids)]
+    # Each part: one entry per labelled rating, its image, annotator, time, time spent, label.
+    image_ids, rows = _dense_index([part[0] for part in parts])
+    annotator_ids, cols = _dense_index([part[1] for part in parts])
     shape = (len(image_ids), len(annotator_ids))
-    cells = rows * shape[1] + cols
     rated_at = np.zeros(shape, dtype=np.int64)
-    rated_at.reshape(-1)[cells] = at_col
     time_spent = np.zeros(shape, dtype=np.int64)
-    time_spent.reshape(-1)[cells] = spent_col
     codes = np.full(shape, -1, dtype=np.int64)
     label_sets = None
     if project.multi_label:
         label_sets = np.full((*shape, len(label_ids)), -1, dtype=np.int8)
-        label_sets[rows, cols, :] = 0
-        label_sets[rows, cols, label_index] = 1
-    else:
-        codes.reshape(-1)[cells] = label_index
+    for part, part_rows, part_cols in zip(parts, rows, cols, strict=True):
+        cells = part_rows * shape[1] + part_cols
+        rated_at.reshape(-1)[cells] = part[2]
+        time_spent.reshape(-1)[cells] = part[3]
+        label_index = _label_index(label_ids, part[4])
+        if label_sets is not None:
+            label_sets[part_rows, part_cols, :] = 0
+            label_sets[part_rows, part_cols, label_index] = 1
+        else:
+            codes.reshape(-1)[cells] = label_index
     return Ratings(
         image_ids=image_ids.astype(np.int64),
         annotator_ids=annotator_ids.astype(np.int64),
@@ -138,8 +143,8 @@ def ratings_load(project: Project) -> Ratings:
 
 
 def _fetch_in_turn(project_pk: int, label_ids: list[int]) -> list[IntArray]:
-    """``_matched`` of the annotation columns and the label columns, one query after the
-    other."""
+    """The annotation columns and the label columns, one query after the other, matched
+    by annotation id: one entry per labelled rating (``_RATED``'s columns)."""
     vendor = connection.vendor
     labels = label_ids if vendor == "postgresql" else json.dumps(label_ids)
     with connection.cursor() as cursor, ThreadPoolExecutor(max_workers=1) as pool:
@@ -148,20 +153,30 @@ def _fetch_in_turn(project_pk: int, label_ids: list[int]) -> list[IntArray]:
         # one's columns are parsed meanwhile on another thread.
         parsed = pool.submit(_columns, cursor.fetchone())
         cursor.execute(_LABELS[vendor], [labels])
-        labels_parsed = _columns(cursor.fetchone())
-    return _matched([_Match.of(parsed.result(), labels_parsed)])
+        owner, label = _columns(cursor.fetchone())
+    annotation_id, *rest = parsed.result()
+    which = _positions(annotation_id, owner)
+    found = which >= 0
+    return [column[which[found]] for column in rest] + [label[found]]
 
 
-# Outside a transaction on PostgreSQL each query is cut into this many ranges of annotation
-# ids, spread over ``CONNECTIONS`` connections: each connection's query runs in a server
-# process of its own, so the server's cores share the work, and each range is parsed and
-# matched here while the next ones run.
+# Outside a transaction on PostgreSQL the ratings are read in this many ranges of
+# annotation ids, spread over ``CONNECTIONS`` connections: each connection's query runs in
+# a server process of its own, so the server's cores share the work, and each range is
+# parsed here while the next ones run. Within a range both tables are read in id order,
+# along their indexes, and merged: the ids never leave the server.
 PARTS = 4
 CONNECTIONS = 2
-_RANGE = {
-    "annotations": " AND a.id BETWEEN %s AND %s",
-    "labels": " AND al.annotation_id BETWEEN %s AND %s",
-}
+_RATED = """
+    SELECT string_agg(a.image_id::text, ','), string_agg(a.annotator_id::text, ','),
+           string_agg(floor(date_part('epoch', a.updated_at))::bigint::text, ','),
+           string_agg(COALESCE(a.time_spent_ms, 0)::text, ','),
+           string_agg(al.label_id::text, ',')
+    FROM annotations_annotation a
+    JOIN annotations_annotation_labels al ON al.annotation_id = a.id
+    WHERE a.project_id = %(project)s AND al.label_id = ANY(%(labels)s)
+      AND a.id BETWEEN %(low)s AND %(high)s AND al.annotation_id BETWEEN %(low)s AND %(high)s
+"""
 # The project's lowest and highest annotation id, from its annotators' own on the index of
 # (project, annotator, id), its annotators found by skipping along that index: a few
 # lookups a person. A plain min(id) and max(id) lets PostgreSQL walk the primary key from
@@ -183,38 +198,6 @@ _ID_RANGE = """
                 WHERE a.project_id = %(project)s AND a.annotator_id = annotators.id))
     FROM annotators WHERE annotators.id IS NOT NULL
 """
-
-
-@dataclass(frozen=True)
-class _Match:
-    """One set of annotation columns and the label rows that belong to them: which
-    annotation each matched label row is (``which``), and which label rows matched."""
-
-    annotations: list[IntArray]
-    labels: list[IntArray]
-    which: IntArray
-    found: npt.NDArray[np.bool_]
-
-    @classmethod
-    def of(cls, annotations: list[IntArray], labels: list[IntArray]) -> _Match:
-        which = _positions(annotations[0], labels[0])
-        found = which >= 0
-        return cls(annotations, labels, which[found], found)
-
-
-def _matched(matches: list[_Match]) -> list[IntArray]:
-    """One entry per matched label row: its image, annotator, time, time spent and label,
-    each column written once, straight into its place (no copy to join the ranges)."""
-    total = sum(match.which.size for match in matches)
-    columns = [np.empty(total, dtype=np.int64) for _ in range(5)]
-    start = 0
-    for match in matches:
-        end = start + match.which.size
-        for column, values in zip(columns[:4], match.annotations[1:], strict=True):
-            np.take(values, match.which, out=column[start:end])
-        np.compress(match.found, match.labels[1], out=columns[4][start:end])
-        start = end
-    return columns
 
 
 def _connections_sharing_a_snapshot(count: int) -> list[Any]:
@@ -244,9 +227,9 @@ def _connections_sharing_a_snapshot(count: int) -> list[Any]:
     return connections
 
 
-def _fetch_side_by_side(project_pk: int, label_ids: list[int]) -> list[IntArray]:
-    """``_matched`` of the same two queries, each in ``PARTS`` ranges of annotation ids,
-    on ``CONNECTIONS`` new connections that share one snapshot of the database.
+def _fetch_side_by_side(project_pk: int, label_ids: list[int]) -> list[list[IntArray]]:
+    """The ratings in ``PARTS`` ranges of annotation ids (each as ``_fetch_in_turn``
+    gives them), read on ``CONNECTIONS`` new connections that share one snapshot.
 
     The first connection exports its snapshot and the others take it (as ``pg_dump
     --jobs`` does), so every range is read as of one moment: the arrays are those of the
@@ -259,37 +242,28 @@ def _fetch_side_by_side(project_pk: int, label_ids: list[int]) -> list[IntArray]
             cursor.execute(_ID_RANGE, {"project": project_pk})
             low, high = cursor.fetchone()
         if low is None:
-            return [np.zeros(0, dtype=np.int64) for _ in range(5)]
+            return []
         step = (high - low) // PARTS + 1
         ranges = [(low + i * step, min(high, low + (i + 1) * step - 1)) for i in range(PARTS)]
         free: Queue[Any] = Queue()
         for raw in connections:
             free.put(raw)
 
-        def read(which: str, id_range: tuple[int, int]) -> list[IntArray]:
+        def read(id_range: tuple[int, int]) -> tuple[str | None, ...]:
             raw = free.get()
             try:
-                sql = (_ANNOTATIONS if which == "annotations" else _LABELS)["postgresql"]
-                first = project_pk if which == "annotations" else label_ids
                 with raw.cursor() as cursor:
-                    cursor.execute(sql.rstrip() + _RANGE[which], [first, *id_range])
-                    row = cursor.fetchone()
+                    arguments = {"project": project_pk, "labels": label_ids}
+                    cursor.execute(_RATED, {**arguments, "low": id_range[0], "high": id_range[1]})
+                    row: tuple[str | None, ...] = cursor.fetchone()
+                    return row
             finally:
                 free.put(raw)
-            return _columns(row)
 
         with ThreadPoolExecutor(max_workers=CONNECTIONS) as pool:
-            # Each range's two queries one after the other, so the first ranges are
-            # matched while the later ones are read.
-            reads = [
-                (pool.submit(read, "annotations", r), pool.submit(read, "labels", r))
-                for r in ranges
-            ]
-            # A range's label rows belong to that range's annotations.
-            matches = [
-                _Match.of(annotations.result(), labels.result()) for annotations, labels in reads
-            ]
-        return _matched(matches)
+            rows = [pool.submit(read, id_range) for id_range in ranges]
+            # Each range is parsed here while the later ones are read.
+            return [_columns(row.result()) for row in rows]
     finally:
         for raw in connections:
             raw.close()
@@ -310,22 +284,27 @@ def _positions(ids: IntArray, wanted: IntArray) -> IntArray:
     return np.where(ids[order][found] == wanted, order[found], -1)
 
 
-def _dense_index(column: IntArray) -> tuple[IntArray, IntArray]:
-    """The sorted distinct ids of ``column`` and each entry's index among them.
+def _dense_index(columns: list[IntArray]) -> tuple[IntArray, list[IntArray]]:
+    """The sorted distinct ids of the ``columns`` together and each entry's index among
+    them, column by column.
 
-    What ``np.unique(column, return_inverse=True)`` gives, by a table over the range of
-    ids (linear time) when that range is not much larger than the column, else by sorting.
+    What ``np.unique(np.concatenate(columns), return_inverse=True)`` gives, by a table over
+    the range of ids (linear time) when that range is not much larger than the columns,
+    else by sorting; the columns are never copied end to end.
     """
-    if column.size == 0:
-        return column, column
-    low, high = int(column.min()), int(column.max())
-    if high - low >= 4 * column.size + 1024:
-        ids, inverse = np.unique(column, return_inverse=True)
-        return ids, inverse.reshape(-1)
+    filled = [column for column in columns if column.size]
+    if not filled:
+        return np.zeros(0, dtype=np.int64), [np.zeros(0, dtype=np.int64) for _ in columns]
+    low = min(int(column.min()) for column in filled)
+    high = max(int(column.max()) for column in filled)
+    if high - low >= 4 * sum(column.size for column in filled) + 1024:
+        ids = np.unique(np.concatenate(filled))
+        return ids, [np.searchsorted(ids, column) for column in columns]
     present = np.zeros(high - low + 1, dtype=bool)
-    present[column - low] = True
+    for column in filled:
+        present[column - low] = True
     rank = np.cumsum(present) - 1
-    return np.flatnonzero(present) + low, rank[column - low]
+    return np.flatnonzero(present) + low, [rank[column - low] for column in columns]
 
 
 def _label_index(label_ids: list[int], label_col: IntArray) -> IntArray:

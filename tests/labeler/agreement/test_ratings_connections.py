@@ -91,3 +91,26 @@ def test_a_project_without_annotations_loads_empty_arrays(needs_postgres, projec
     ratings = ratings_load(project)
     assert ratings.codes.shape == (0, 0)
     assert ratings.image_ids.size == ratings.annotator_ids.size == 0
+
+
+def test_a_multi_label_projects_ranges_load_every_label_of_each_rating(
+    needs_postgres, annotator, annotator2, make_images
+):
+    project = ProjectFactory(
+        name="Scenes", multi_label=True, overlap=2, labels=["sky", "sea", "sand"]
+    )
+    add_member(project, annotator)
+    add_member(project, annotator2)
+    first, second = make_images(project, 2)
+    for user, image, names in [
+        (annotator, first, ["sky", "sea"]),
+        (annotator2, first, ["sea"]),
+        (annotator2, second, ["sky", "sea", "sand"]),
+    ]:
+        annotation_submit(project=project, annotator=user, image_id=image.pk, labels=names)
+    together = ratings_load(project)
+    with transaction.atomic():
+        in_turn = ratings_load(project)
+    assert together.label_sets is not None and in_turn.label_sets is not None
+    assert (together.label_sets == in_turn.label_sets).all()
+    assert int((together.label_sets == 1).sum()) == 6
