@@ -18,6 +18,7 @@ Ids become row and column numbers through lookup tables rather than sorts.
 from __future__ import annotations
 
 import json
+import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from queue import Queue
@@ -25,11 +26,13 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from django.db import connection
+from django.db import DatabaseError, connection
 
 from labeler.projects.models import Project
 
 IntArray = npt.NDArray[np.int64]
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -107,9 +110,17 @@ def ratings_load(project: Project) -> Ratings:
     An annotation without any label is left out, as if it were not there.
     """
     label_ids = list(project.labels.order_by("position", "id").values_list("pk", flat=True))
+    parts = None
     if connection.vendor == "postgresql" and not connection.in_atomic_block:
-        parts = _fetch_side_by_side(project.pk, label_ids)
-    else:
+        try:
+            connections = _connections_sharing_a_snapshot(CONNECTIONS)
+        except DatabaseError as exc:
+            # A pooler that sends each connection to another server, or a cap on
+            # connections: the queries in turn on the request's own connection instead.
+            logger.warning("Ratings read in turn: no connections sharing a snapshot (%s)", exc)
+        else:
+            parts = _fetch_side_by_side(connections, project.pk, label_ids)
+    if parts is None:
         parts = [_fetch_in_turn(project.pk, label_ids)]
     # Each part: one entry per labelled rating, its image, annotator, time, time spent, label.
     image_ids, rows = _dense_index([part[0] for part in parts])
@@ -202,24 +213,26 @@ _ID_RANGE = """
 
 def _connections_sharing_a_snapshot(count: int) -> list[Any]:
     """``count`` new connections, each in a read-only transaction that sees the database
-    as of one moment: the first exports its snapshot, the others take it."""
+    as of one moment: the first exports its snapshot, the others take it (as ``pg_dump
+    --jobs`` does). Their errors are Django's (``DatabaseError``), as the request's own."""
     params = connection.get_connection_params()
     connections: list[Any] = []
     try:
-        snapshot = None
-        for _ in range(count):
-            raw = connection.get_new_connection(params)
-            connections.append(raw)
-            raw.set_session(isolation_level="REPEATABLE READ", readonly=True)
-            with raw.cursor() as cursor:
-                # The ranges are the parallel plan: no workers of the server's own besides
-                # (they would pass every row through the one process that aggregates).
-                cursor.execute("SET LOCAL max_parallel_workers_per_gather = 0")
-                if snapshot is None:
-                    cursor.execute("SELECT pg_export_snapshot()")
-                    snapshot = cursor.fetchone()[0]
-                else:
-                    cursor.execute("SET TRANSACTION SNAPSHOT %s", [snapshot])
+        with connection.wrap_database_errors:
+            snapshot = None
+            for _ in range(count):
+                raw = connection.get_new_connection(params)
+                connections.append(raw)
+                raw.set_session(isolation_level="REPEATABLE READ", readonly=True)
+                with raw.cursor() as cursor:
+                    # The ranges are the parallel plan: no workers of the server's own
+                    # besides (they pass every row through the one that aggregates).
+                    cursor.execute("SET LOCAL max_parallel_workers_per_gather = 0")
+                    if snapshot is None:
+                        cursor.execute("SELECT pg_export_snapshot()")
+                        snapshot = cursor.fetchone()[0]
+                    else:
+                        cursor.execute("SET TRANSACTION SNAPSHOT %s", [snapshot])
     except BaseException:
         for raw in connections:
             raw.close()
@@ -227,46 +240,59 @@ def _connections_sharing_a_snapshot(count: int) -> list[Any]:
     return connections
 
 
-def _fetch_side_by_side(project_pk: int, label_ids: list[int]) -> list[list[IntArray]]:
+def _fetch_side_by_side(
+    connections: list[Any], project_pk: int, label_ids: list[int]
+) -> list[list[IntArray]]:
     """The ratings in ``PARTS`` ranges of annotation ids (each as ``_fetch_in_turn``
-    gives them), read on ``CONNECTIONS`` new connections that share one snapshot.
-
-    The first connection exports its snapshot and the others take it (as ``pg_dump
-    --jobs`` does), so every range is read as of one moment: the arrays are those of the
-    queries in turn. Inside a transaction (a test, an atomic request) other connections
-    would not see its writes, so ``ratings_load`` queries in turn there.
+    gives them), read on ``connections`` (``_connections_sharing_a_snapshot``), which it
+    closes: every range is read as of one moment, so the arrays are those of the queries
+    in turn. Inside a transaction (a test, an atomic request) other connections would not
+    see its writes, so ``ratings_load`` queries in turn there.
     """
-    connections = _connections_sharing_a_snapshot(CONNECTIONS)
     try:
-        with connections[0].cursor() as cursor:
-            cursor.execute(_ID_RANGE, {"project": project_pk})
-            low, high = cursor.fetchone()
-        if low is None:
-            return []
-        step = (high - low) // PARTS + 1
-        ranges = [(low + i * step, min(high, low + (i + 1) * step - 1)) for i in range(PARTS)]
-        free: Queue[Any] = Queue()
-        for raw in connections:
-            free.put(raw)
-
-        def read(id_range: tuple[int, int]) -> tuple[str | None, ...]:
-            raw = free.get()
-            try:
-                with raw.cursor() as cursor:
-                    arguments = {"project": project_pk, "labels": label_ids}
-                    cursor.execute(_RATED, {**arguments, "low": id_range[0], "high": id_range[1]})
-                    row: tuple[str | None, ...] = cursor.fetchone()
-                    return row
-            finally:
-                free.put(raw)
-
-        with ThreadPoolExecutor(max_workers=CONNECTIONS) as pool:
-            rows = [pool.submit(read, id_range) for id_range in ranges]
-            # Each range is parsed here while the later ones are read.
-            return [_columns(row.result()) for row in rows]
+        with connection.wrap_database_errors:
+            return _ranges_read(connections, project_pk, label_ids)
     finally:
         for raw in connections:
             raw.close()
+
+
+def _ranges_read(
+    connections: list[Any], project_pk: int, label_ids: list[int]
+) -> list[list[IntArray]]:
+    with connections[0].cursor() as cursor:
+        cursor.execute(_ID_RANGE, {"project": project_pk})
+        low, high = cursor.fetchone()
+    if low is None:
+        return []
+    step = (high - low) // PARTS + 1
+    ranges = [(low + i * step, min(high, low + (i + 1) * step - 1)) for i in range(PARTS)]
+    free: Queue[Any] = Queue()
+    for raw in connections:
+        free.put(raw)
+
+    def read(id_range: tuple[int, int]) -> tuple[str | None, ...]:
+        raw = free.get()
+        try:
+            with raw.cursor() as cursor:
+                arguments = {"project": project_pk, "labels": label_ids}
+                cursor.execute(_RATED, {**arguments, "low": id_range[0], "high": id_range[1]})
+                row: tuple[str | None, ...] = cursor.fetchone()
+                return row
+        finally:
+            free.put(raw)
+
+    with ThreadPoolExecutor(max_workers=len(connections)) as pool:
+        rows = [pool.submit(read, id_range) for id_range in ranges]
+        try:
+            # Each range is parsed here while the later ones are read.
+            return [_columns(row.result()) for row in rows]
+        except BaseException:
+            # One range failed: the others are not started, and those running stop.
+            pool.shutdown(wait=False, cancel_futures=True)
+            for raw in connections:
+                raw.cancel()
+            raise
 
 
 def _positions(ids: IntArray, wanted: IntArray) -> IntArray:

@@ -4,7 +4,7 @@ annotation ids on two connections that share one snapshot."""
 from __future__ import annotations
 
 import pytest
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 
 from labeler.agreement import ratings as ratings_module
 from labeler.agreement.ratings import ratings_load
@@ -61,9 +61,11 @@ def test_the_ranges_read_one_moment_of_the_database(
 
     def then_relabel(count):
         connections = original(count)
-        annotation_submit(
-            project=project, annotator=annotator, image_id=images[0].pk, labels=["cat"]
-        )
+        # A change in every range (each of the project's annotations), and a new one.
+        for image in images:
+            annotation_submit(
+                project=project, annotator=annotator, image_id=image.pk, labels=["cat"]
+            )
         annotation_submit(
             project=project, annotator=annotator2, image_id=images[1].pk, labels=["cat"]
         )
@@ -84,6 +86,47 @@ def test_the_ranges_read_one_moment_of_the_database(
     after = ratings_load(project)
     assert after.codes.shape == (6, 2)
     assert (after.codes >= 0).sum() == 7
+    assert (after.codes[:, 0] == before.label_ids.index(project.labels.get(name="cat").pk)).all()
+
+
+def test_without_connections_sharing_a_snapshot_the_queries_run_in_turn(
+    needs_postgres, project, annotator, annotator2, make_images, monkeypatch, caplog
+):
+    """A server that refuses the new connections (or a pooler that cannot share the
+    snapshot) costs the speed, not the report: the same arrays, read in turn."""
+    first, second = make_images(project, 2)
+    annotation_submit(project=project, annotator=annotator, image_id=first.pk, labels=["dog"])
+    annotation_submit(project=project, annotator=annotator2, image_id=second.pk, labels=["cat"])
+    with transaction.atomic():
+        in_turn = ratings_load(project)
+    params = connection.get_connection_params()
+    monkeypatch.setattr(connection, "get_connection_params", lambda: {**params, "port": 1})
+    refused = ratings_load(project)
+    assert "read in turn" in caplog.text
+    for field in ("image_ids", "annotator_ids", "codes", "rated_at", "time_spent_ms"):
+        assert (getattr(refused, field) == getattr(in_turn, field)).all(), field
+
+
+def test_a_range_that_fails_raises_djangos_error_and_closes_the_connections(
+    needs_postgres, project, annotator, make_images, monkeypatch
+):
+    """The request's error handling sees a database error as Django names it (a 503 for
+    an outage, not a 500), and no new connection is left open."""
+    (image,) = make_images(project, 1)
+    annotation_submit(project=project, annotator=annotator, image_id=image.pk, labels=["dog"])
+    monkeypatch.setattr(ratings_module, "_RATED", "SELECT 1 / 0 WHERE %(project)s > 0")
+    opened = []
+    original = ratings_module._connections_sharing_a_snapshot
+
+    def kept(count):
+        opened.extend(original(count))
+        return opened
+
+    monkeypatch.setattr(ratings_module, "_connections_sharing_a_snapshot", kept)
+    with pytest.raises(DatabaseError):
+        ratings_load(project)
+    assert len(opened) == ratings_module.CONNECTIONS
+    assert all(raw.closed for raw in opened)
 
 
 def test_a_project_without_annotations_loads_empty_arrays(needs_postgres, project, make_images):
