@@ -116,7 +116,7 @@ def screenshots_wanted() -> bool:
 
 def keep_screenshot(target, path: Path | str, **options) -> Path:
     """Write a PNG of a page or a locator to ``path`` whether or not screenshots are asked
-    for: for a test whose screenshots are its artefacts, kept on every run."""
+    for (``take_screenshot`` writes through it when they are)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     target.screenshot(path=str(path), **options)

@@ -32,9 +32,10 @@ size, and each page is read by one script (``CHECKS``) that fails it on:
   (acronyms, product and method names); words in code or kbd, and headings set in capitals
   by CSS, are not read.
 
-Each page's full-page screenshot is kept under test-artifacts/page-walk/<size>/
-<role>-<page>.png on every run (the screenshots are the walk's artefacts). A failure lists
-every finding of every page, each with its page, role and size.
+With ``LABELER_SCREENSHOTS=1`` each page's full-page screenshot is kept under
+test-artifacts/page-walk/<size>/<role>-<page>.png (a fifth of the walk's time, so only
+when asked for). A failure lists every finding of every page, each with its page, role
+and size.
 """
 
 from __future__ import annotations
@@ -59,10 +60,10 @@ from labeler.projects.models import Project, Role
 from tests.browser.conftest import (
     ARTIFACTS,
     csp_refusals,
-    keep_screenshot,
     login,
     network_settled,
     requests_tracked,
+    take_screenshot,
 )
 from tests.browser.test_models import metrics_for
 from tests.factories import (
@@ -278,7 +279,7 @@ def test_every_page_reads_right_at_both_sizes(live_server, browser):
             for size, tab in tabs.items():
                 for finding in tab.evaluate(CHECKS, arguments):
                     findings.append(f"{name} as {role} at {size}: {finding}")
-                keep_screenshot(tab, SHOTS / size / f"{role}-{name}.png", full_page=True)
+                take_screenshot(tab, SHOTS / size / f"{role}-{name}.png", full_page=True)
                 walked += 1
         for size, tab in tabs.items():
             tab.context.close()
