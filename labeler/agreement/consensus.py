@@ -15,7 +15,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy import sparse
 
-from labeler.agreement.metrics.counts import TIED
+from labeler.agreement.metrics.counts import TIED, category_counts
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -93,12 +93,9 @@ def majority_vote(codes: npt.ArrayLike, k: int) -> Consensus:
 
 def vote_counts(codes: npt.ArrayLike, k: int) -> IntArray:
     """``counts[i, c]``: how many annotators gave item ``i`` category ``c``."""
-    checked = _checked_codes(codes, k)
-    n_items = checked.shape[0]
-    # Unrated cells go to an extra column k, dropped at the end: one bincount in all.
-    slots = np.where(checked >= 0, checked, k) + (k + 1) * np.arange(n_items)[:, None]
-    counts = np.bincount(slots.ravel(), minlength=n_items * (k + 1))
-    return counts.reshape(n_items, k + 1)[:, :k].astype(np.int64)
+    # One bincount over every cell, the unrated ones in a bin of their own (the tallies'
+    # count, without a pass to move them first).
+    return category_counts(_checked_codes(codes, k), k)
 
 
 def dawid_skene(
