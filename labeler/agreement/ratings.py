@@ -272,11 +272,12 @@ def _ranges_read(
         free.put(raw)
 
     def read(id_range: tuple[int, int]) -> tuple[str | None, ...]:
+        low, high = id_range
         raw = free.get()
         try:
             with raw.cursor() as cursor:
-                arguments = {"project": project_pk, "labels": label_ids}
-                cursor.execute(_RATED, {**arguments, "low": id_range[0], "high": id_range[1]})
+                arguments = {"project": project_pk, "labels": label_ids, "low": low, "high": high}
+                cursor.execute(_RATED, arguments)
                 row: tuple[str | None, ...] = cursor.fetchone()
                 return row
         finally:
