@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from scipy.stats import binomtest
 from statsmodels.stats.proportion import proportion_confint
 
+from labeler.agreement.metrics.figures import wilson_bounds
 from labeler.agreement.needs_help import (
     MIN_GOLD_IMAGES,
     MIN_SHARED_IMAGES,
@@ -98,3 +100,13 @@ def test_the_wilson_interval_matches_statsmodels(share, n):
     low, high = proportion_confint(round(share * n), n, alpha=0.05, method="wilson")
     assert wilson_interval(share, n) == pytest.approx((low, high), abs=1e-9)
     assert wilson_interval(0.5, 0) == (0.0, 1.0)
+
+
+@pytest.mark.parametrize("level", [0.8, 0.95, 0.99])
+def test_the_wilson_bounds_are_scipys_to_rounding(level):
+    """Every count out of 1 to 40 items and a few large n, the ends at 0 and 1 included."""
+    cases = [(k, n) for n in range(1, 41) for k in range(n + 1)]
+    cases += [(0, 10**6), (1, 10**6), (499_999, 10**6), (10**6, 10**6)]
+    for k, n in cases:
+        expected = binomtest(k, n).proportion_ci(confidence_level=level, method="wilson")
+        assert wilson_bounds(k, n, level) == pytest.approx((expected.low, expected.high), abs=1e-12)
