@@ -12,6 +12,7 @@ pass per bucket.
 from __future__ import annotations
 
 import datetime as dt
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Literal
 
@@ -33,6 +34,8 @@ NOT_TIMED = "no rating here recorded the time spent labelling"
 NO_LABEL_DEFINED = "the figure is undefined for every label"
 
 IntArray = npt.NDArray[np.int64]
+# What metrics.pair_counts_with_groups gives: the whole project's pair counts, each group's.
+Counted = tuple[metrics.PairCounts, list[metrics.PairCounts]]
 Pace = tuple[float | None, str | None]  # (ratings per hour, None) or (None, why not)
 
 
@@ -69,12 +72,11 @@ class OverTime:
 
 def bucket_for(ratings: Ratings) -> Bucket:
     """'day' when the ratings span at most ``DAYS_UP_TO`` days, else 'week'."""
-    rated = _rated(ratings)
-    if not rated.any():
+    # The rated cells' times gathered: masked reductions (where=) are several times slower.
+    times = ratings.rated_at.reshape(-1)[np.flatnonzero(_rated(ratings))]
+    if not times.size:
         return "day"
-    first = ratings.rated_at.min(where=rated, initial=np.iinfo(np.int64).max)
-    last = ratings.rated_at.max(where=rated, initial=np.iinfo(np.int64).min)
-    return "week" if int(last - first) > DAYS_UP_TO * DAY else "day"
+    return "week" if int(times.max() - times.min()) > DAYS_UP_TO * DAY else "day"
 
 
 def bucket_index(seconds: IntArray, bucket: Bucket, zone: dt.tzinfo) -> IntArray:
@@ -84,6 +86,30 @@ def bucket_index(seconds: IntArray, bucket: Bucket, zone: dt.tzinfo) -> IntArray
         # 1970-01-01 was a Thursday: (days + 3) % 7 is 0 on Mondays.
         days = days - (days + 3) % 7
     return days.astype(np.int64)
+
+
+@dataclass(frozen=True)
+class Buckets:
+    """Which bucket each image (row) is in: ``groups[i]``, 0 for the first, which starts on
+    day ``first`` (local days since 1970-01-01); ``step`` days a bucket."""
+
+    bucket: Bucket
+    groups: IntArray
+    n_groups: int
+    first: int
+    step: int
+
+
+def buckets_of(ratings: Ratings, bucket: Bucket, zone: dt.tzinfo) -> Buckets:
+    """Each image in the bucket of its latest rating (no bucket at all when none is rated)."""
+    step = 7 if bucket == "week" else 1
+    if not _rated(ratings).any():
+        return Buckets(bucket, np.zeros(len(ratings.image_ids), np.int64), 0, 0, step)
+    last = ratings.rated_at.max(axis=1)  # 0 where not rated, so the latest rating wins
+    starts = bucket_index(last, bucket, zone)
+    first = int(starts.min())
+    groups = (starts - first) // step
+    return Buckets(bucket, groups, int(groups.max()) + 1, first, step)
 
 
 def over_time(
@@ -97,28 +123,36 @@ def over_time(
 
     For multi-label ratings ``consensus`` is ignored (each label's majority is used).
     """
+    return over_time_of(ratings, consensus, buckets_of(ratings, bucket, zone))
+
+
+def over_time_of(
+    ratings: Ratings,
+    consensus: IntArray | Future[IntArray],
+    buckets: Buckets,
+    counted: Future[Counted | None] | None = None,
+) -> OverTime:
+    """``over_time`` in the given buckets. ``counted``, where given, is a future of
+    ``metrics.pair_counts_with_groups`` in these buckets (None: not counted there), whose
+    pair counts of each bucket are then not counted again. The futures are waited for once
+    the figures that do not need them are done."""
+    groups, n_groups, step = buckets.groups, buckets.n_groups, buckets.step
+    if n_groups == 0:
+        return OverTime(bucket=buckets.bucket, points=[])
     rated = _rated(ratings)
-    if not rated.any():
-        return OverTime(bucket=bucket, points=[])
-    last = ratings.rated_at.max(axis=1)  # 0 where not rated, so the latest rating wins
-    starts = bucket_index(last, bucket, zone)
-    step = 7 if bucket == "week" else 1
-    first = int(starts.min())
-    groups = (starts - first) // step
-    n_groups = int(groups.max()) + 1
-    if ratings.label_sets is None:
-        figures, raw = _single_label_figures(ratings.codes, ratings.k, consensus, groups, n_groups)
-    else:
-        figures = _multi_label_figures(ratings.label_sets, groups, n_groups)
-        raw = _multi_label_raw(ratings.label_sets, groups, n_groups)
     pace = labels_per_hour(ratings.time_spent_ms, rated, groups, n_groups)
     n_images = np.bincount(groups, minlength=n_groups).tolist()
     n_annotations = np.bincount(groups, weights=rated.sum(axis=1), minlength=n_groups)
+    if ratings.label_sets is None:
+        figures, raw = _single_label_figures(ratings.codes, ratings.k, consensus, buckets, counted)
+    else:
+        figures = _multi_label_figures(ratings.label_sets, groups, n_groups)
+        raw = _multi_label_raw(ratings.label_sets, groups, n_groups)
     return OverTime(
-        bucket=bucket,
+        bucket=buckets.bucket,
         points=[
             Point(
-                start=_date(first + group * step),
+                start=_date(buckets.first + group * step),
                 n_images=n_images[group],
                 n_annotations=int(n_annotations[group]),
                 figures={name: values[group] for name, values in figures.items()},
@@ -159,11 +193,20 @@ def labels_per_hour(
 
 
 def _single_label_figures(
-    codes: IntArray, k: int, consensus: IntArray, groups: IntArray, n_groups: int
+    codes: IntArray,
+    k: int,
+    consensus: IntArray | Future[IntArray],
+    buckets: Buckets,
+    counted: Future[Counted | None] | None,
 ) -> tuple[dict[str, list[metrics.Figure]], list[list[metrics.RawAgreement]]]:
     """Every bucket's project figures and each annotator's raw agreement, all at once."""
+    groups, n_groups = buckets.groups, buckets.n_groups
     sums = metrics.group_sums(codes, k, groups, n_groups)
-    pairs = metrics.pairs_by_group(codes, k, consensus, groups, n_groups)
+    if isinstance(consensus, Future):
+        consensus = consensus.result()
+    found = None if counted is None else counted.result()
+    counts = None if found is None else found[1]
+    pairs = metrics.pairs_by_group(codes, k, consensus, groups, n_groups, counts)
     figures = {
         "cohen_kappa_mean": [metrics.cohen_kappa_mean(group.matrix) for group in pairs],
         "fleiss_kappa": metrics.fleiss_kappa_of(sums),

@@ -23,10 +23,14 @@ from labeler.agreement.needs_help import needs_help, rules
 from labeler.agreement.over_time import (
     BUCKETS,
     Bucket,
+    Buckets,
+    Counted,
     OverTime,
+    Pace,
     bucket_for,
+    buckets_of,
     labels_per_hour,
-    over_time,
+    over_time_of,
 )
 from labeler.agreement.ratings import Ratings, ratings_load
 from labeler.annotations.models import Annotation, FinalLabel, FinalLabelMethod
@@ -105,23 +109,32 @@ def agreement_compute(project: Project, bucket: Bucket | None = None) -> dict[st
         "labels": ratings.label_ids,
         "needs_help_rules": rules(),
     }
-    zone = timezone.get_current_timezone()
+    buckets = buckets_of(ratings, bucket or bucket_for(ratings), timezone.get_current_timezone())
 
-    def over_time_points() -> OverTime:
-        return over_time(ratings, labels.result(), bucket or bucket_for(ratings), zone)
-
-    # Numpy releases the GIL in its array loops, so the consensus and then the over-time
-    # figures (neither touches the database) run on a second thread, on a second core,
-    # while this thread computes the project's figures, waiting for the consensus last.
-    with ThreadPoolExecutor(max_workers=1) as pool:
+    # Numpy releases the GIL in its array loops, so the consensus and the count of every
+    # pair of ratings (for the whole project and each bucket at once), then the over-time
+    # figures (none of them touches the database), run on two more threads while this one
+    # computes the project's figures. The figures that need the consensus wait for it
+    # last: Dawid-Skene's takes as long as the rest of the work of one thread.
+    with ThreadPoolExecutor(max_workers=2) as pool:
         labels = pool.submit(_consensus_codes, project, ratings)
-        points = pool.submit(over_time_points)
+        counted = pool.submit(_pair_counts, ratings, buckets)
+        points = pool.submit(over_time_of, ratings, labels, buckets, counted)
         if ratings.label_sets is not None:
             report.update(_multi_label(ratings))
         else:
-            report.update(_single_label(project, ratings, labels))
+            report.update(_single_label(project, ratings, labels, counted))
         report["over_time"] = _over_time_json(points.result(), ratings.annotator_ids)
     return report
+
+
+def _pair_counts(ratings: Ratings, buckets: Buckets) -> Counted | None:
+    """The single-label ratings' pair counts over the project and in each bucket."""
+    if ratings.label_sets is not None or buckets.n_groups == 0:
+        return None
+    return metrics.pair_counts_with_groups(
+        ratings.codes, ratings.k, buckets.groups, buckets.n_groups
+    )
 
 
 def _rated(ratings: Ratings) -> np.ndarray:
@@ -131,16 +144,22 @@ def _rated(ratings: Ratings) -> np.ndarray:
 
 
 def _single_label(
-    project: Project, ratings: Ratings, consensus: Future[np.ndarray]
+    project: Project,
+    ratings: Ratings,
+    consensus: Future[np.ndarray],
+    pairs: Future[Counted | None],
 ) -> dict[str, Any]:
     codes, k = ratings.codes, ratings.k
     gold = _gold_codes(project, ratings)
-    # One pass over the codes serves Fleiss, alpha, raw agreement and the per-label figures.
-    sums = metrics.tally(codes, k)
+    # One count of each image's categories serves Fleiss, alpha, raw agreement and the
+    # per-label figures, their bootstrap and the confusion matrix.
+    counts = metrics.dense_counts(codes, k)
+    sums = metrics.tally(codes, k, counts)
     pooled = metrics.GroupSums.of(sums)
     (fleiss,) = metrics.fleiss_kappa_of(pooled)
+    interval = metrics.with_ci(fleiss, metrics.fleiss_kappa, codes, k, counts=counts)
     report = {
-        "fleiss_kappa": figure_json(metrics.with_ci(fleiss, metrics.fleiss_kappa, codes, k)),
+        "fleiss_kappa": figure_json(interval),
         "krippendorff_alpha": figure_json(metrics.krippendorff_alpha_of(pooled)[0]),
         "percent_agreement": figure_json(metrics.percent_agreement_of(pooled)[0], kappa=False),
         "per_label": [
@@ -152,16 +171,20 @@ def _single_label(
             }
             for f in metrics.per_label_of(sums)
         ],
-        "confusion": metrics.confusion_matrix(codes, k).tolist(),
+        "confusion": metrics.confusion_matrix(codes, k, counts).tolist(),
     }
-    matrix, annotators = metrics.annotator_figures(codes, k, consensus.result(), gold)
+    # Before waiting for the consensus, which Dawid-Skene's makes the longest wait.
+    (pace,) = labels_per_hour(ratings.time_spent_ms, codes >= 0)
+    counted = pairs.result()
+    whole = None if counted is None else counted[0]
+    matrix, annotators = metrics.annotator_figures(codes, k, consensus.result(), gold, whole)
     return {
         "cohen_kappa": {
             "mean": figure_json(metrics.cohen_kappa_mean(matrix)),
             "pairs": _pairs_json(matrix, ratings.annotator_ids),
         },
         **report,
-        "per_annotator": needs_help(_per_annotator_json(ratings, annotators)),
+        "per_annotator": needs_help(_per_annotator_json(ratings, annotators, pace)),
     }
 
 
@@ -177,10 +200,9 @@ def _pairs_json(matrix: metrics.PairMatrix, ids: np.ndarray) -> list[dict[str, A
 
 
 def _per_annotator_json(
-    ratings: Ratings, figures: list[metrics.AnnotatorFigures]
+    ratings: Ratings, figures: list[metrics.AnnotatorFigures], pace: list[Pace]
 ) -> list[dict[str, Any]]:
     ids = ratings.annotator_ids
-    (pace,) = labels_per_hour(ratings.time_spent_ms, ratings.codes >= 0)
     return [
         {
             "annotator": int(ids[f.annotator]),

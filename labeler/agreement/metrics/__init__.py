@@ -40,12 +40,14 @@ from labeler.agreement.metrics.multi_rater import (
     percent_agreement_of,
 )
 from labeler.agreement.metrics.pairwise import (
+    PairCounts,
     PairMatrix,
     cohen_kappa_matrices,
     cohen_kappa_matrix,
     cohen_kappa_mean,
+    pair_counts_with_groups,
 )
-from labeler.agreement.metrics.tallies import Tallies, tally
+from labeler.agreement.metrics.tallies import Tallies, dense_counts, tally
 
 __all__ = [
     "MAX_BOOTSTRAP_ROWS",
@@ -57,6 +59,7 @@ __all__ = [
     "LabelFigures",
     "LabelSets",
     "Metric",
+    "PairCounts",
     "PairMatrix",
     "RawAgreement",
     "Tallies",
@@ -68,6 +71,7 @@ __all__ = [
     "cohen_kappa_matrix",
     "cohen_kappa_mean",
     "confusion_matrix",
+    "dense_counts",
     "draw_sums",
     "fleiss_kappa",
     "fleiss_kappa_of",
@@ -76,6 +80,7 @@ __all__ = [
     "krippendorff_alpha",
     "krippendorff_alpha_of",
     "mean_jaccard",
+    "pair_counts_with_groups",
     "pairs_by_group",
     "per_annotator",
     "per_label",

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from labeler.agreement.metrics.counts import (
-    NOT_RATED,
     TIED,
     Codes,
     Counts,
@@ -127,26 +126,36 @@ def annotator_figures(
     k: int,
     consensus: Codes | None = None,
     gold: Codes | None = None,
+    counts: PairCounts | None = None,
 ) -> tuple[PairMatrix, list[AnnotatorFigures]]:
-    """``cohen_kappa_matrix(codes, k)`` and ``per_annotator``, from one count of the pairs."""
+    """``cohen_kappa_matrix(codes, k)`` and ``per_annotator``, from one count of the pairs.
+
+    ``counts``, where given, are ``pair_counts(codes, k)`` counted already (as
+    ``pair_counts_with_groups`` gives them with each group's), not counted again.
+    """
     check_codes(codes, k)
-    stacked, consensus_ref, gold_ref = _with_references(codes, k, consensus, gold)
+    if counts is None:
+        counts = pair_counts(codes, k)
+    stacked, consensus_ref, gold_ref = _with_references(codes, k, counts, consensus, gold)
     size = codes.shape[1]
-    counts = pair_counts(stacked, k, annotators=size)
-    pairs = _Pairs(counts=counts, kappa=kappas(counts), n_annotators=size)
+    pairs = _Pairs(counts=stacked, kappa=kappas(stacked), n_annotators=size)
     rated = codes >= 0
     twice = np.count_nonzero(rated, axis=1) >= 2
     with_others = np.count_nonzero(rated & twice[:, np.newaxis], axis=0)
-    block = counts.block(size)
     figures = [
         _annotator_figures(pairs, i, int(with_others[i]), consensus_ref, gold_ref)
         for i in range(size)
     ]
-    return pair_matrix(block, int(np.count_nonzero(twice))), figures
+    return pair_matrix(counts, int(np.count_nonzero(twice))), figures
 
 
 def pairs_by_group(
-    codes: Codes, k: int, reference: Codes, groups: Counts, n_groups: int
+    codes: Codes,
+    k: int,
+    reference: Codes,
+    groups: Counts,
+    n_groups: int,
+    counts: list[PairCounts] | None = None,
 ) -> list[GroupPairs]:
     """Each group's Cohen's kappa matrix and raw agreement per annotator, from one count.
 
@@ -155,7 +164,8 @@ def pairs_by_group(
     ``per_annotator`` gives it on the group's images, with ``reference`` (one code per
     image, -1: none, ``TIED``: its raters tied) in the place of the consensus. The pair
     counts serve both; what they lack (images rated by an annotator and someone else,
-    matches with the reference) comes from a few bincounts over the ratings.
+    matches with the reference) comes from a few bincounts over the ratings. ``counts``,
+    where given, are ``pair_counts_by_group``'s counted already.
     """
     check_codes(codes, k)
     check_reference(reference, codes.shape[0], k, "reference")
@@ -180,7 +190,8 @@ def pairs_by_group(
     by_cell = {name: values.reshape(n_groups, size) for name, values in tallies.items()}
     twice = (groups >= 0) & (width >= 2)
     shared_items = np.bincount(groups[twice], minlength=n_groups).tolist()
-    counts = pair_counts_by_group(codes, k, groups, n_groups)
+    if counts is None:
+        counts = pair_counts_by_group(codes, k, groups, n_groups)
     return [
         GroupPairs(
             matrix=pair_matrix(counts[g], shared_items[g]),
@@ -213,23 +224,48 @@ def _raw_agreement(counts: PairCounts, tallies: dict[str, Counts]) -> list[RawAg
 
 
 def _with_references(
-    codes: Codes, k: int, consensus: Codes | None, gold: Codes | None
-) -> tuple[Codes, _Reference, _Reference]:
-    """The codes with the consensus and gold appended as extra columns, where given."""
+    codes: Codes, k: int, counts: PairCounts, consensus: Codes | None, gold: Codes | None
+) -> tuple[PairCounts, _Reference, _Reference]:
+    """The annotators' pair counts with the consensus and gold as extra columns, where
+    given: each annotator's counts with a reference come from one bincount of their
+    ratings by (annotator, category, the reference's category) on the images it decided
+    (a tie has no category: out of these counts, counted apart below). Counts between the
+    references themselves are left at 0: no figure reads them."""
     n_items, size = codes.shape
-    columns = [codes]
+    references = []
     for name, reference in (("consensus", consensus), ("gold", gold)):
         if reference is not None:
             check_reference(reference, n_items, k, name)
-            # A tie has no category: out of the pair counts, counted apart below.
-            columns.append(np.where(reference == TIED, NOT_RATED, reference).reshape(-1, 1))
+            references.append(reference)
+    total = size + len(references)
+    shared, agreeing, chance = (np.zeros((total, total), dtype=np.int64) for _ in range(3))
+    shared[:size, :size] = counts.shared
+    agreeing[:size, :size] = counts.agreeing
+    chance[:size, :size] = counts.chance
+    if references:
+        cells = np.flatnonzero(codes >= 0)
+        row = cells // size
+        rating = (cells - row * size) * k + codes.reshape(-1)[cells]
+    for column, reference in enumerate(references, start=size):
+        wanted = reference[row]
+        decided = wanted >= 0
+        table = np.bincount(rating[decided] * k + wanted[decided], minlength=size * k * k).reshape(
+            size, k, k
+        )
+        given, taken = table.sum(axis=2), table.sum(axis=1)
+        for target, value in (
+            (shared, given.sum(axis=1)),
+            (agreeing, np.einsum("icc->i", table)),
+            (chance, np.einsum("ic,ic->i", given, taken)),
+        ):
+            target[:size, column] = target[column, :size] = value
     consensus_column = None if consensus is None else size
     gold_column = None if gold is None else size + int(consensus is not None)
     ties = None
     if consensus is not None:
         ties = np.count_nonzero((codes >= 0) & (consensus == TIED)[:, np.newaxis], axis=0)
     return (
-        np.concatenate(columns, axis=1),
+        PairCounts(shared=shared, agreeing=agreeing, chance=chance),
         _consensus(consensus_column, ties),
         _gold(gold_column),
     )

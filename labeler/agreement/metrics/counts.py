@@ -59,11 +59,15 @@ def category_counts(codes: Codes, k: int) -> Counts:
     return np.bincount(cells, minlength=n_items * width).reshape(n_items, width)[:, 1:]
 
 
-def count_blocks(codes: Codes, k: int) -> Iterator[Counts]:
-    """``category_counts`` for consecutive blocks of images, each of bounded size."""
+def count_blocks(codes: Codes, k: int, counts: Counts | None = None) -> Iterator[Counts]:
+    """``category_counts`` for consecutive blocks of images, each of bounded size: slices
+    of ``counts`` where that is ``category_counts(codes, k)`` counted already."""
     step = max(1, BLOCK_CELLS // k)
     for start in range(0, codes.shape[0], step):
-        yield category_counts(codes[start : start + step], k)
+        if counts is not None:
+            yield counts[start : start + step]
+        else:
+            yield category_counts(codes[start : start + step], k)
 
 
 @dataclass(frozen=True)

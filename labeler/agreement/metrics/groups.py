@@ -76,10 +76,11 @@ def group_sums(codes: Codes, k: int, groups: Counts, n_groups: int) -> GroupSums
     return _weighted(_terms(codes, k), order, sizes)
 
 
-def draw_sums(codes: Codes, k: int, draws: Counts) -> GroupSums:
-    """The sums of each draw (a row of ``draws``: rows of codes, repeats allowed)."""
+def draw_sums(codes: Codes, k: int, draws: Counts, counts: Counts | None = None) -> GroupSums:
+    """The sums of each draw (a row of ``draws``: rows of codes, repeats allowed);
+    ``counts``, where given, is ``category_counts(codes, k)``, not counted again."""
     n_draws, draw_size = draws.shape
-    return _weighted(_terms(codes, k), draws.ravel(), np.full(n_draws, draw_size))
+    return _weighted(_terms(codes, k, counts), draws.ravel(), np.full(n_draws, draw_size))
 
 
 def _weighted(terms: _Terms, picks: Counts, sizes: Counts) -> GroupSums:
@@ -111,11 +112,12 @@ def _weighted(terms: _Terms, picks: Counts, sizes: Counts) -> GroupSums:
     )
 
 
-def _terms(codes: Codes, k: int) -> _Terms:
+def _terms(codes: Codes, k: int, counts: Counts | None = None) -> _Terms:
     """The distinct terms of the images rated at least twice."""
     if k > DENSE_UP_TO:
         return _sparse_terms(codes, k)
-    counts = category_counts(codes, k)
+    if counts is None:
+        counts = category_counts(codes, k)
     raters = counts.sum(axis=1)
     rows = np.flatnonzero(raters >= 2)
     distinct, inverse = _distinct_rows(counts[rows])

@@ -38,7 +38,7 @@ class LabelFigures:
     specific_agreement: Figure
 
 
-def confusion_matrix(codes: Codes, k: int) -> Counts:
+def confusion_matrix(codes: Codes, k: int, counts: Counts | None = None) -> Counts:
     """The k x k counts of images by the categories two of their annotators gave them.
 
     Entry [c, d], c != d, counts the images where one annotator gave c and another d; entry
@@ -48,15 +48,16 @@ def confusion_matrix(codes: Codes, k: int) -> Counts:
     [c, d] and to its mirror [d, c], so the matrix is symmetric and its upper triangle
     counts each disagreeing image once. Images rated once contribute nothing. Costs
     n_items * k^2 multiplications (by BLAS), so it is best kept to tens of categories.
+    ``counts``, where given, is ``category_counts(codes, k)``, not counted again.
     """
     check_codes(codes, k)
     together = np.zeros((k, k), dtype=np.float64)
     agreed = np.zeros(k, dtype=np.int64)
-    for counts in count_blocks(codes, k):
+    for block in count_blocks(codes, k, counts):
         # Float products go through BLAS; these integer sums stay far below 2**53, so exact.
-        given = (counts > 0).astype(np.float64)
+        given = (block > 0).astype(np.float64)
         together += given.T @ given
-        agreed += (counts >= 2).sum(axis=0)
+        agreed += (block >= 2).sum(axis=0)
     matrix = np.rint(together).astype(np.int64)
     np.fill_diagonal(matrix, agreed)
     return matrix

@@ -42,6 +42,9 @@ NO_DEFINED_PAIR = (
 GROUPED_CELLS = 1 << 22
 # Pairs of ratings (images x w x w) counted in one step of ``grouped_pair_counts``.
 PAIR_BLOCK_CELLS = 1 << 21
+# Up to this many cells ((annotators x categories)^2), the whole project's contingency
+# tables are counted in the groups' pass (``pair_counts_with_groups``).
+JOINT_CELLS = 1 << 22
 # The two-sided 95% normal quantile, scipy.stats.norm.isf(0.025), as statsmodels uses it.
 Z_95 = 1.959963984540054
 
@@ -312,13 +315,39 @@ def grouped_pair_counts(codes: Codes, k: int, groups: Counts, n_groups: int) -> 
     an image's ratings is counted once by bincount under keys that carry the image's
     group; the other order and the diagonal (a rating with itself) follow without pairs.
     """
+    return _pair_tables(codes, k, groups, n_groups, joint=False).counts()
+
+
+def pair_counts_with_groups(
+    codes: Codes, k: int, groups: Counts, n_groups: int
+) -> tuple[PairCounts, list[PairCounts]]:
+    """``pair_counts(codes, k)`` over every image, with its spread sums, and
+    ``pair_counts_by_group``: both from one pass over the pairs of ratings while their
+    tables are small, else each counted on its own.
+
+    The pass of ``grouped_pair_counts`` also counts every pair's contingency table (for
+    columns i < j, the images where i gave c and j gave d) over all images, whatever their
+    group; every count of the whole, spread sums included, follows from that table.
+    """
+    size = codes.shape[1]
+    if (size * k) ** 2 > JOINT_CELLS or (n_groups + 1) * size * size * k > GROUPED_CELLS:
+        return pair_counts(codes, k), pair_counts_by_group(codes, k, groups, n_groups)
+    # Images outside every group go to one more group, counted for the whole only.
+    groups = np.where(groups >= 0, groups, n_groups)
+    tables = _pair_tables(codes, k, groups, n_groups + 1, joint=True)
+    return tables.joint_counts(), tables.counts()[:n_groups]
+
+
+def _pair_tables(
+    codes: Codes, k: int, groups: Counts, n_groups: int, *, joint: bool
+) -> _PairTables:
     size = codes.shape[1]
     cells = np.flatnonzero(codes >= 0)  # every rating, row by row, columns in order
     row = cells // size
     width = np.bincount(row, minlength=codes.shape[0])
     in_group = groups[row] >= 0
     per_rating = width[row]
-    tables = _PairTables(n_groups, size, k)
+    tables = _PairTables(n_groups, size, k, joint=joint)
     for w in np.unique(per_rating[in_group]).tolist():
         chosen = cells[in_group & (per_rating == w)]
         step = max(1, PAIR_BLOCK_CELLS // (w * w)) * w  # whole images, bounded pairs
@@ -329,22 +358,25 @@ def grouped_pair_counts(codes: Codes, k: int, groups: Counts, n_groups: int) -> 
             code = codes.reshape(-1)[block].reshape(-1, w).T.astype(np.int64)
             first = groups[block[::w] // size] * size + column
             tables.add(first, column, code)
-    return tables.counts()
+    return tables
 
 
 class _PairTables:
     """Flat bincount tables of ``grouped_pair_counts``, keyed (group, i, j), (group, i, c, j).
 
     ``upper`` counts pairs of columns i < j, ``upper_same`` those that agree, ``given`` the
-    (i gave c, j rated) pairs in both orders, ``alone`` each (group, i) rating.
+    (i gave c, j rated) pairs in both orders, ``alone`` each (group, i) rating. With
+    ``joint``, ``joint`` counts the pairs of columns i < j by (i, c, j, d), all groups
+    together.
     """
 
-    def __init__(self, n_groups: int, size: int, k: int) -> None:
+    def __init__(self, n_groups: int, size: int, k: int, *, joint: bool = False) -> None:
         self.n_groups, self.size, self.k = n_groups, size, k
         self.upper = np.zeros(n_groups * size * size, dtype=np.int64)
         self.upper_same = np.zeros_like(self.upper)
         self.given = np.zeros(n_groups * size * k * size, dtype=np.int64)
         self.alone = np.zeros(n_groups * size * k, dtype=np.int64)
+        self.joint = np.zeros((size * k) ** 2, dtype=np.int64) if joint else None
 
     def add(self, first: Counts, column: Counts, code: Counts) -> None:
         """Count the pairs of ratings of each image (a column of these (w, images) arrays).
@@ -362,6 +394,10 @@ class _PairTables:
         self.given += np.bincount(forward.ravel(), minlength=self.given.size)
         self.given += np.bincount(backward.ravel(), minlength=self.given.size)
         self.alone += np.bincount(labelled.ravel(), minlength=self.alone.size)
+        if self.joint is not None:
+            rating = column * self.k + code
+            key = rating[left] * (self.size * self.k) + rating[right]
+            self.joint += np.bincount(key.ravel(), minlength=self.joint.size)
 
     def counts(self) -> list[PairCounts]:
         g, a, k = self.n_groups, self.size, self.k
@@ -377,6 +413,37 @@ class _PairTables:
         agreeing[:, columns, columns] = rated
         chance = np.einsum("gicj,gjci->gij", given, given)
         return [PairCounts(shared[i], agreeing[i], chance[i]) for i in range(g)]
+
+    def joint_counts(self) -> PairCounts:
+        """``pair_counts`` of every image counted, from the contingency tables."""
+        assert self.joint is not None
+        a, k = self.size, self.k
+        upper = self.joint.reshape(a * k, a * k)
+        table = upper + upper.T
+        # A rating with itself: column i gave c where column i gave c.
+        table[np.diag_indices(a * k)] += self.alone.reshape(-1, a * k).sum(axis=0)
+        return table_counts(table.reshape(a, k, a, k))
+
+
+def table_counts(table: Counts) -> PairCounts:
+    """``PairCounts``, spread sums included, of every pair's contingency table: an
+    (a, k, a, k) array whose [i, c, j, d] counts the images where column i gave c and
+    column j gave d (on the diagonal, [i, c, i, c] counts column i's ratings of c)."""
+    given = table.sum(axis=3)
+    rows, columns = given.astype(np.float64), given.transpose(2, 1, 0).astype(np.float64)
+    agreeing = np.einsum("icjc->ij", table)
+    counted = table.astype(np.float64)
+    spread = SpreadSums(
+        diagonal=np.einsum("icjc,icj->ij", counted, rows + columns),
+        margins=np.einsum("icj,icj,icj->ij", rows, columns, rows + columns),
+        crossed=np.einsum("icjd,icj,idj->ij", counted, columns, rows),
+    )
+    return PairCounts(
+        shared=given.sum(axis=1),
+        agreeing=agreeing,
+        chance=np.einsum("icj,jci->ij", given, given),
+        spread=spread,
+    )
 
 
 def _agreeing(codes: Codes, k: int) -> Counts:

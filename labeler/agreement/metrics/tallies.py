@@ -13,7 +13,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from labeler.agreement.metrics.counts import Codes, Counts, Floats, count_blocks, sparse_counts
+from labeler.agreement.metrics.counts import (
+    Codes,
+    Counts,
+    Floats,
+    category_counts,
+    count_blocks,
+    sparse_counts,
+)
 
 # Up to this many categories dense count blocks are faster than sorting each image's ratings.
 DENSE_UP_TO = 32
@@ -44,14 +51,21 @@ class Tallies:
     images: Counts
 
 
-def tally(codes: Codes, k: int) -> Tallies:
-    """The tallies of ``codes``."""
+def tally(codes: Codes, k: int, counts: Counts | None = None) -> Tallies:
+    """The tallies of ``codes``; ``counts``, where given, is its ``category_counts``."""
     if k > DENSE_UP_TO:
         return _sparse_tallies(codes, k)
     total = _empty(k)
-    for counts in count_blocks(codes, k):
-        total = _add(total, _dense_tallies(counts))
+    for block in count_blocks(codes, k, counts):
+        total = _add(total, _dense_tallies(block))
     return total
+
+
+def dense_counts(codes: Codes, k: int) -> Counts | None:
+    """``category_counts(codes, k)`` to share between ``tally``, ``confusion_matrix`` and
+    the bootstrap's sums, where categories are few enough that they count densely; else
+    None (each then counts what it needs its own way)."""
+    return category_counts(codes, k) if k <= DENSE_UP_TO else None
 
 
 def _dense_tallies(counts: Counts) -> Tallies:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
 from labeler.agreement import metrics
 from labeler.agreement.metrics import pairwise
+from labeler.agreement.metrics.counts import TIED
 
 pytestmark = pytest.mark.filterwarnings("error::RuntimeWarning")
 
@@ -76,6 +79,45 @@ def test_grouped_pair_counts_are_the_pair_counts_of_each_group() -> None:
             np.testing.assert_array_equal(getattr(counts, name), getattr(alone, name))
 
 
+@pytest.mark.parametrize("joint_cells", [pairwise.JOINT_CELLS, 0])
+def test_pair_counts_with_groups_are_the_whole_and_each_groups(
+    joint_cells: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One pass gives pair_counts of every image (spread sums too, images outside every
+    group included) and each group's; with tables too large, each is counted on its own."""
+    monkeypatch.setattr(pairwise, "JOINT_CELLS", joint_cells)
+    codes = crowd(6, 500, 6, 4)
+    codes[:40] = np.random.default_rng(3).integers(0, 4, (40, 6))  # every annotator
+    codes[40:60, 1:] = -1  # rated once
+    groups = np.random.default_rng(4).integers(-1, 3, len(codes))
+    whole, by_group = pairwise.pair_counts_with_groups(codes, 4, groups, 3)
+    expected = pairwise.pair_counts(codes, 4)
+    for name in ("shared", "agreeing", "chance"):
+        np.testing.assert_array_equal(getattr(whole, name), getattr(expected, name))
+    assert whole.spread is not None and expected.spread is not None
+    for name in ("diagonal", "margins", "crossed"):
+        np.testing.assert_allclose(
+            getattr(whole.spread, name), getattr(expected.spread, name), rtol=TIGHT
+        )
+    for group, counts in enumerate(by_group):
+        alone = pairwise.pair_counts(codes[groups == group], 4)
+        for name in ("shared", "agreeing", "chance"):
+            np.testing.assert_array_equal(getattr(counts, name), getattr(alone, name))
+
+
+def test_annotator_figures_take_the_pair_counts_counted_already() -> None:
+    """Counts passed in give the same matrix and figures as counts made inside."""
+    codes = crowd(7, 300, 5, 3)
+    consensus = np.where(codes.max(axis=1) == 0, TIED, codes.max(axis=1))
+    gold = np.where(np.arange(len(codes)) % 4 == 0, codes.max(axis=1), -1)
+    whole, _ = pairwise.pair_counts_with_groups(codes, 3, np.zeros(len(codes), np.int64), 1)
+    given = metrics.annotator_figures(codes, 3, consensus, gold, whole)
+    counted = metrics.annotator_figures(codes, 3, consensus, gold)
+    np.testing.assert_allclose(given[0].kappa, counted[0].kappa, atol=TIGHT)
+    np.testing.assert_allclose(given[0].std_error, counted[0].std_error, atol=TIGHT)
+    assert given[1] == counted[1]
+
+
 @pytest.mark.parametrize("seed", [0, 1])
 def test_pairs_by_group_match_per_annotator_and_the_kappa_matrix(seed: int) -> None:
     """Agreement with the others and with a reference, per group, as per_annotator gives them."""
@@ -108,3 +150,21 @@ def test_annotator_figures_give_the_matrix_and_the_per_annotator_figures() -> No
     np.testing.assert_allclose(matrix.kappa, alone.kappa, atol=TIGHT)
     assert matrix.n_shared_items == alone.n_shared_items
     assert figures == metrics.per_annotator(codes, 3, consensus)
+
+
+def test_category_counts_counted_once_give_what_each_counts_itself() -> None:
+    """The tallies, the confusion matrix and the bootstrap interval read shared counts."""
+    codes = crowd(8, 400, 6, 4)
+    counts = metrics.dense_counts(codes, 4)
+    assert counts is not None
+    shared_tallies, own = metrics.tally(codes, 4, counts), metrics.tally(codes, 4)
+    for field in dataclasses.fields(metrics.Tallies):
+        np.testing.assert_array_equal(getattr(shared_tallies, field.name), getattr(own, field.name))
+    np.testing.assert_array_equal(
+        metrics.confusion_matrix(codes, 4, counts), metrics.confusion_matrix(codes, 4)
+    )
+    figure = metrics.fleiss_kappa(codes, 4)
+    shared = metrics.with_ci(figure, metrics.fleiss_kappa, codes, 4, counts=counts)
+    assert shared == metrics.with_ci(figure, metrics.fleiss_kappa, codes, 4)
+    assert shared.ci_low is not None
+    assert metrics.dense_counts(codes, 40) is None  # many categories: counted sparsely
