@@ -198,10 +198,13 @@ _METHODS: dict[str, Callable[[npt.ArrayLike, int], Consensus]] = {
 def _rating_indicators(codes: IntArray, k: int) -> sparse.csr_array:
     """A sparse 0/1 matrix with a column per (annotator, category) pair, a row per item."""
     n_items, n_annotators = codes.shape
-    rated_cells = codes >= 0
-    # Boolean indexing walks the cells row by row, so this is already CSR order.
-    columns = (np.arange(n_annotators) * k + codes)[rated_cells]
-    row_starts = np.concatenate(([0], np.cumsum(rated_cells.sum(axis=1))))
+    # The rated cells in row order, so already CSR order. A bincount of their rows counts
+    # each row's: a boolean sum along rows of 20 cells costs several times more.
+    cells = np.flatnonzero(codes >= 0)
+    rows = cells // n_annotators if n_annotators else cells
+    columns = (cells - rows * n_annotators) * k + codes.reshape(-1)[cells]
+    row_starts = np.zeros(n_items + 1, dtype=np.int64)
+    np.cumsum(np.bincount(rows, minlength=n_items), out=row_starts[1:])
     values = np.ones(len(columns), dtype=np.float64)
     return sparse.csr_array((values, columns, row_starts), shape=(n_items, n_annotators * k))
 
@@ -246,7 +249,8 @@ def _e_step(
     peak = log_joint.max(axis=1, keepdims=True)
     log_joint -= peak
     posteriors = np.exp(log_joint, out=log_joint)
-    evidence = posteriors.sum(axis=1, keepdims=True)
+    # A product with ones (BLAS) sums the rows of k columns three times faster than sum().
+    evidence = (posteriors @ np.ones(k)).reshape(-1, 1)
     posteriors /= evidence
     log_evidence = peak + np.log(evidence)
     if rated.all():  # the usual case: skip two masked passes
