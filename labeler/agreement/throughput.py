@@ -116,7 +116,9 @@ def throughput_rows(
     days, group = np.unique(starts, return_inverse=True)
     size = rated.shape[1]
     key = group.reshape(-1) * size + cols
-    spent = ratings.time_spent_ms[rows, cols]
+    # Widened: the ratings hold int32, and a cap set beyond its range (about 24.8 days,
+    # "no cap") would not compare with it.
+    spent = ratings.time_spent_ms[rows, cols].astype(np.int64)
     timed = spent > 0
     in_consensus = consensus_ref.known[rows]
     tied = consensus_ref.tied

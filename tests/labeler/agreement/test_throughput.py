@@ -59,6 +59,18 @@ def test_active_time_caps_idle_gaps_and_pace_counts_timed_labels_only(
     assert row.labels_per_hour == pytest.approx(3 / (135 / 3600), abs=0.1)
 
 
+def test_a_cap_beyond_the_ratings_int32_times_caps_nothing(
+    project, annotator, make_images, settings
+):
+    """A cap of 30 days (more milliseconds than an int32 holds) keeps every time whole."""
+    settings.LABELER_ACTIVE_TIME_CAP_SECONDS = 30 * 24 * 3600
+    images = make_images(project, 2)
+    for image, ms in zip(images, [30_000, 3_600_000], strict=True):
+        label(project, annotator, image, "cat", ms)
+    (row,) = annotator_throughput(project, period="day")
+    assert row.active_seconds == 3_630.0
+
+
 def test_agreement_counts_shared_images_and_gold_accuracy_counts_gold_ones(
     project, lead, annotator, annotator2, make_images
 ):
