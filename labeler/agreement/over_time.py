@@ -131,11 +131,13 @@ def over_time_of(
     consensus: IntArray | Future[IntArray],
     buckets: Buckets,
     counted: Future[Counted | None] | None = None,
+    terms: metrics.Terms | None = None,
 ) -> OverTime:
     """``over_time`` in the given buckets. ``counted``, where given, is a future of
     ``metrics.pair_counts_with_groups`` in these buckets (None: not counted there), whose
-    pair counts of each bucket are then not counted again. The futures are waited for once
-    the figures that do not need them are done."""
+    pair counts of each bucket are then not counted again, and ``terms`` are
+    ``metrics.terms_of`` the codes. The futures are waited for once the figures that do not
+    need them are done."""
     groups, n_groups, step = buckets.groups, buckets.n_groups, buckets.step
     if n_groups == 0:
         return OverTime(bucket=buckets.bucket, points=[])
@@ -144,7 +146,9 @@ def over_time_of(
     n_images = np.bincount(groups, minlength=n_groups).tolist()
     n_annotations = np.bincount(groups, weights=rated.sum(axis=1), minlength=n_groups)
     if ratings.label_sets is None:
-        figures, raw = _single_label_figures(ratings.codes, ratings.k, consensus, buckets, counted)
+        figures, raw = _single_label_figures(
+            ratings.codes, ratings.k, consensus, buckets, counted, terms
+        )
     else:
         figures = _multi_label_figures(ratings.label_sets, groups, n_groups)
         raw = _multi_label_raw(ratings.label_sets, groups, n_groups)
@@ -198,10 +202,11 @@ def _single_label_figures(
     consensus: IntArray | Future[IntArray],
     buckets: Buckets,
     counted: Future[Counted | None] | None,
+    terms: metrics.Terms | None,
 ) -> tuple[dict[str, list[metrics.Figure]], list[list[metrics.RawAgreement]]]:
     """Every bucket's project figures and each annotator's raw agreement, all at once."""
     groups, n_groups = buckets.groups, buckets.n_groups
-    sums = metrics.group_sums(codes, k, groups, n_groups)
+    sums = metrics.group_sums(codes, k, groups, n_groups, terms)
     if isinstance(consensus, Future):
         consensus = consensus.result()
     found = None if counted is None else counted.result()

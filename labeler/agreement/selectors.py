@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -119,11 +120,18 @@ def agreement_compute(project: Project, bucket: Bucket | None = None) -> dict[st
     with ThreadPoolExecutor(max_workers=2) as pool:
         labels = pool.submit(_consensus_codes, project, ratings)
         counted = pool.submit(_pair_counts, ratings, buckets)
-        points = pool.submit(over_time_of, ratings, labels, buckets, counted)
         if ratings.label_sets is not None:
+            points = pool.submit(over_time_of, ratings, labels, buckets, counted)
             report.update(_multi_label(ratings))
         else:
-            report.update(_single_label(project, ratings, labels, counted))
+            # Each image's category counts, and the distinct terms made of them, serve
+            # Fleiss, alpha, raw agreement and the per-label figures, their bootstrap, the
+            # confusion matrix and the same figures week by week: counted once, here.
+            counts = metrics.dense_counts(ratings.codes, ratings.k)
+            terms = metrics.terms_of(ratings.codes, ratings.k, counts)
+            points = pool.submit(over_time_of, ratings, labels, buckets, counted, terms)
+            shared = _Shared(counts, terms, labels, counted)
+            report.update(_single_label(project, ratings, shared))
         report["over_time"] = _over_time_json(points.result(), ratings.annotator_ids)
     return report
 
@@ -143,21 +151,23 @@ def _rated(ratings: Ratings) -> np.ndarray:
     return ratings.codes >= 0
 
 
-def _single_label(
-    project: Project,
-    ratings: Ratings,
-    consensus: Future[np.ndarray],
-    pairs: Future[Counted | None],
-) -> dict[str, Any]:
+@dataclass(frozen=True)
+class _Shared:
+    """What the single-label figures share with the rest of the report."""
+
+    counts: np.ndarray | None  # metrics.dense_counts
+    terms: metrics.Terms
+    consensus: Future[np.ndarray]
+    pairs: Future[Counted | None]
+
+
+def _single_label(project: Project, ratings: Ratings, shared: _Shared) -> dict[str, Any]:
     codes, k = ratings.codes, ratings.k
     gold = _gold_codes(project, ratings)
-    # One count of each image's categories serves Fleiss, alpha, raw agreement and the
-    # per-label figures, their bootstrap and the confusion matrix.
-    counts = metrics.dense_counts(codes, k)
-    sums = metrics.tally(codes, k, counts)
+    sums = metrics.tally(codes, k, shared.counts)
     pooled = metrics.GroupSums.of(sums)
     (fleiss,) = metrics.fleiss_kappa_of(pooled)
-    interval = metrics.with_ci(fleiss, metrics.fleiss_kappa, codes, k, counts=counts)
+    interval = metrics.with_ci(fleiss, metrics.fleiss_kappa, codes, k, terms=shared.terms)
     report = {
         "fleiss_kappa": figure_json(interval),
         "krippendorff_alpha": figure_json(metrics.krippendorff_alpha_of(pooled)[0]),
@@ -171,13 +181,14 @@ def _single_label(
             }
             for f in metrics.per_label_of(sums)
         ],
-        "confusion": metrics.confusion_matrix(codes, k, counts).tolist(),
+        "confusion": metrics.confusion_matrix(codes, k, shared.counts).tolist(),
     }
     # Before waiting for the consensus, which Dawid-Skene's makes the longest wait.
     (pace,) = labels_per_hour(ratings.time_spent_ms, codes >= 0)
-    counted = pairs.result()
+    counted = shared.pairs.result()
     whole = None if counted is None else counted[0]
-    matrix, annotators = metrics.annotator_figures(codes, k, consensus.result(), gold, whole)
+    consensus = shared.consensus.result()
+    matrix, annotators = metrics.annotator_figures(codes, k, consensus, gold, whole)
     return {
         "cohen_kappa": {
             "mean": figure_json(metrics.cohen_kappa_mean(matrix)),

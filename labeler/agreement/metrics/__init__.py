@@ -23,7 +23,7 @@ from labeler.agreement.metrics.bootstrap import (
 )
 from labeler.agreement.metrics.counts import Codes, check_codes
 from labeler.agreement.metrics.figures import Figure, kappa_band
-from labeler.agreement.metrics.groups import GroupSums, draw_sums, group_sums
+from labeler.agreement.metrics.groups import GroupSums, Terms, draw_sums, group_sums, terms_of
 from labeler.agreement.metrics.labels import (
     LabelFigures,
     confusion_matrix,
@@ -63,6 +63,7 @@ __all__ = [
     "PairMatrix",
     "RawAgreement",
     "Tallies",
+    "Terms",
     "annotator_figures",
     "binary_matrices",
     "bootstrap_ci",
@@ -88,5 +89,6 @@ __all__ = [
     "percent_agreement",
     "percent_agreement_of",
     "tally",
+    "terms_of",
     "with_ci",
 ]

@@ -10,7 +10,7 @@ import numpy as np
 
 from labeler.agreement.metrics.counts import Codes, Counts, Floats, check_codes
 from labeler.agreement.metrics.figures import Figure
-from labeler.agreement.metrics.groups import GroupSums, draw_sums
+from labeler.agreement.metrics.groups import GroupSums, Terms, draw_sums
 from labeler.agreement.metrics.multi_rater import (
     fleiss_kappa,
     fleiss_kappa_values,
@@ -41,7 +41,7 @@ class _Options:
     seed: int
     level: float
     max_rows: int
-    counts: Counts | None = None
+    terms: Terms | None = None
 
 
 def bootstrap_ci(
@@ -78,16 +78,16 @@ def with_ci(
     seed: int = 0,
     level: float = 0.95,
     max_rows: int = MAX_BOOTSTRAP_ROWS,
-    counts: Counts | None = None,
+    terms: Terms | None = None,
 ) -> Figure:
     """``figure``, which is ``metric(codes, k)``, with its bootstrap interval (bootstrap_ci).
 
-    An undefined figure comes back as it is. ``counts``, where given, is
-    ``category_counts(codes, k)``, which the draws' sums then do not count again.
+    An undefined figure comes back as it is. ``terms``, where given, are
+    ``terms_of(codes, k)`` made already, which the draws' sums then weigh.
     """
     if figure.value is None:
         return figure
-    options = _Options(n_boot=n_boot, seed=seed, level=level, max_rows=max_rows, counts=counts)
+    options = _Options(n_boot=n_boot, seed=seed, level=level, max_rows=max_rows, terms=terms)
     low, high = _interval(metric, codes, k, figure.value, options)
     return dataclasses.replace(figure, ci_low=low, ci_high=high)
 
@@ -125,7 +125,7 @@ def _draws(metric: Metric, codes: Codes, k: int, draw_size: int, options: _Optio
     )
     from_sums = _FROM_SUMS.get(metric)
     if from_sums is not None:
-        values = from_sums(draw_sums(codes, k, draws, options.counts))
+        values = from_sums(draw_sums(codes, k, draws, options.terms))
         return values[~np.isnan(values)]
     # A narrow dtype makes gathering the resampled rows several times cheaper.
     compact: Codes = codes.astype(np.int8 if k <= 127 else np.int32)

@@ -47,7 +47,7 @@ class GroupSums:
 
 
 @dataclass(frozen=True)
-class _Terms:
+class Terms:
     """The distinct terms of the pairable images and which one each image (row) has.
 
     Images with the same category counts have the same terms, and with few categories
@@ -65,25 +65,29 @@ class _Terms:
 DENSE_WEIGHTS_UP_TO = 1 << 22
 
 
-def group_sums(codes: Codes, k: int, groups: Counts, n_groups: int) -> GroupSums:
+def group_sums(
+    codes: Codes, k: int, groups: Counts, n_groups: int, terms: Terms | None = None
+) -> GroupSums:
     """The sums of each group of images: image (row) i belongs to group ``groups[i]``.
 
     A group of -1 leaves the image out; groups without a pairable image sum to zero.
+    ``terms``, where given, are ``terms_of(codes, k)`` made already.
     """
     rows = np.flatnonzero(groups >= 0)
     order = rows[np.argsort(groups[rows], kind="stable")]
     sizes = np.bincount(groups[order], minlength=n_groups)
-    return _weighted(_terms(codes, k), order, sizes)
+    return _weighted(terms if terms is not None else terms_of(codes, k), order, sizes)
 
 
-def draw_sums(codes: Codes, k: int, draws: Counts, counts: Counts | None = None) -> GroupSums:
+def draw_sums(codes: Codes, k: int, draws: Counts, terms: Terms | None = None) -> GroupSums:
     """The sums of each draw (a row of ``draws``: rows of codes, repeats allowed);
-    ``counts``, where given, is ``category_counts(codes, k)``, not counted again."""
+    ``terms``, where given, are ``terms_of(codes, k)`` made already."""
     n_draws, draw_size = draws.shape
-    return _weighted(_terms(codes, k, counts), draws.ravel(), np.full(n_draws, draw_size))
+    terms = terms if terms is not None else terms_of(codes, k)
+    return _weighted(terms, draws.ravel(), np.full(n_draws, draw_size))
 
 
-def _weighted(terms: _Terms, picks: Counts, sizes: Counts) -> GroupSums:
+def _weighted(terms: Terms, picks: Counts, sizes: Counts) -> GroupSums:
     """Sums over ``picks`` (rows of codes, group after group, ``sizes`` of each)."""
     n_groups, n_terms = sizes.size, terms.scalars.shape[0]
     found = terms.index[picks]
@@ -112,8 +116,9 @@ def _weighted(terms: _Terms, picks: Counts, sizes: Counts) -> GroupSums:
     )
 
 
-def _terms(codes: Codes, k: int, counts: Counts | None = None) -> _Terms:
-    """The distinct terms of the images rated at least twice."""
+def terms_of(codes: Codes, k: int, counts: Counts | None = None) -> Terms:
+    """The distinct terms of the images rated at least twice, which ``group_sums`` and
+    ``draw_sums`` weigh; ``counts``, where given, is ``category_counts(codes, k)``."""
     if k > DENSE_UP_TO:
         return _sparse_terms(codes, k)
     if counts is None:
@@ -126,7 +131,7 @@ def _terms(codes: Codes, k: int, counts: Counts | None = None) -> _Terms:
     table = distinct.astype(np.float64)
     m = table.sum(axis=1)
     same = np.einsum("ij,ij->i", table, table) - m
-    return _Terms(index=index, scalars=_scalars(same, m), counts=table)
+    return Terms(index=index, scalars=_scalars(same, m), counts=table)
 
 
 def _distinct_rows(counts: Counts) -> tuple[Counts, Counts]:
@@ -141,7 +146,7 @@ def _distinct_rows(counts: Counts) -> tuple[Counts, Counts]:
     return distinct, inverse.reshape(-1)
 
 
-def _sparse_terms(codes: Codes, k: int) -> _Terms:
+def _sparse_terms(codes: Codes, k: int) -> Terms:
     """Each pairable image's own terms from its nonzero counts, for many categories."""
     found = sparse_counts(codes)
     rows = np.flatnonzero(found.raters >= 2)
@@ -154,7 +159,7 @@ def _sparse_terms(codes: Codes, k: int) -> _Terms:
     index = np.full(codes.shape[0], -1, dtype=np.int64)
     index[rows] = np.arange(rows.size)
     counts = sparse.csr_array((n, (position, categories)), shape=(rows.size, k))
-    return _Terms(index=index, scalars=_scalars(same, m), counts=counts)
+    return Terms(index=index, scalars=_scalars(same, m), counts=counts)
 
 
 def _scalars(same: Floats, m: Floats) -> Floats:

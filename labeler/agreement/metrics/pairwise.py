@@ -330,12 +330,13 @@ def pair_counts_with_groups(
     group; every count of the whole, spread sums included, follows from that table.
     """
     size = codes.shape[1]
-    if (size * k) ** 2 > JOINT_CELLS or (n_groups + 1) * size * size * k > GROUPED_CELLS:
+    tables = (size * k) ** 2 <= JOINT_CELLS and (n_groups + 1) * size * size * k <= GROUPED_CELLS
+    if not tables or size * k == 0:
         return pair_counts(codes, k), pair_counts_by_group(codes, k, groups, n_groups)
     # Images outside every group go to one more group, counted for the whole only.
     groups = np.where(groups >= 0, groups, n_groups)
-    tables = _pair_tables(codes, k, groups, n_groups + 1, joint=True)
-    return tables.joint_counts(), tables.counts()[:n_groups]
+    counted = _pair_tables(codes, k, groups, n_groups + 1, joint=True)
+    return counted.joint_counts(), counted.counts()[:n_groups]
 
 
 def _pair_tables(

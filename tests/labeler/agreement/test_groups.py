@@ -105,6 +105,13 @@ def test_pair_counts_with_groups_are_the_whole_and_each_groups(
             np.testing.assert_array_equal(getattr(counts, name), getattr(alone, name))
 
 
+def test_pair_counts_with_groups_of_no_annotator_are_empty() -> None:
+    whole, (group,) = pairwise.pair_counts_with_groups(
+        np.zeros((3, 0), np.int64), 2, np.zeros(3, np.int64), 1
+    )
+    assert whole.shared.shape == group.shared.shape == (0, 0)
+
+
 def test_annotator_figures_take_the_pair_counts_counted_already() -> None:
     """Counts passed in give the same matrix and figures as counts made inside."""
     codes = crowd(7, 300, 5, 3)
@@ -153,7 +160,8 @@ def test_annotator_figures_give_the_matrix_and_the_per_annotator_figures() -> No
 
 
 def test_category_counts_counted_once_give_what_each_counts_itself() -> None:
-    """The tallies, the confusion matrix and the bootstrap interval read shared counts."""
+    """The tallies, the confusion matrix, the bootstrap interval and the groups' sums read
+    shared counts and terms."""
     codes = crowd(8, 400, 6, 4)
     counts = metrics.dense_counts(codes, 4)
     assert counts is not None
@@ -164,7 +172,13 @@ def test_category_counts_counted_once_give_what_each_counts_itself() -> None:
         metrics.confusion_matrix(codes, 4, counts), metrics.confusion_matrix(codes, 4)
     )
     figure = metrics.fleiss_kappa(codes, 4)
-    shared = metrics.with_ci(figure, metrics.fleiss_kappa, codes, 4, counts=counts)
+    terms = metrics.terms_of(codes, 4, counts)
+    shared = metrics.with_ci(figure, metrics.fleiss_kappa, codes, 4, terms=terms)
     assert shared == metrics.with_ci(figure, metrics.fleiss_kappa, codes, 4)
     assert shared.ci_low is not None
+    groups = np.random.default_rng(9).integers(-1, 3, len(codes))
+    given = metrics.group_sums(codes, 4, groups, 3, terms)
+    made = metrics.group_sums(codes, 4, groups, 3)
+    for field in dataclasses.fields(metrics.GroupSums):
+        np.testing.assert_array_equal(getattr(given, field.name), getattr(made, field.name))
     assert metrics.dense_counts(codes, 40) is None  # many categories: counted sparsely
