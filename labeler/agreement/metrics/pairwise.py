@@ -73,22 +73,6 @@ class PairCounts:
     chance: Counts
     spread: SpreadSums | None = None
 
-    def block(self, size: int) -> PairCounts:
-        """The counts of the first ``size`` columns with one another."""
-        spread = self.spread
-        if spread is not None:
-            spread = SpreadSums(
-                diagonal=spread.diagonal[:size, :size],
-                margins=spread.margins[:size, :size],
-                crossed=spread.crossed[:size, :size],
-            )
-        return PairCounts(
-            shared=self.shared[:size, :size],
-            agreeing=self.agreeing[:size, :size],
-            chance=self.chance[:size, :size],
-            spread=spread,
-        )
-
 
 @dataclass(frozen=True, eq=False)
 class PairMatrix:
@@ -236,39 +220,18 @@ def std_errors(counts: PairCounts, kappa: Floats) -> Floats:
     return np.where((n >= 2) & ~np.isnan(kappa), np.sqrt(variance), np.nan)
 
 
-def pair_counts(
-    codes: Codes, k: int, *, spread: bool = True, annotators: int | None = None
-) -> PairCounts:
+def pair_counts(codes: Codes, k: int, *, spread: bool = True) -> PairCounts:
     """Shared images, agreeing images and the chance term for every pair of columns.
 
-    With ``spread`` also the sums behind kappa's standard error (``spread_sums``), for the
-    first ``annotators`` columns only when given (the rest being references, such as a
-    consensus, whose pairs need no interval: leaving them out halves the work).
+    With ``spread`` also the sums behind kappa's standard error (``spread_sums``).
     """
     onehot = _onehot(codes, k)
     given = _given_where_other_rated(onehot, codes, k)
-    if annotators is not None:
-        spread_of = _leading_columns(onehot, annotators * k)
-        given_of = given[:annotators, :, :annotators]
-    else:
-        spread_of, given_of = onehot, given
     return PairCounts(
         shared=given.sum(axis=1),
         agreeing=_agreeing(codes, k),
         chance=np.einsum("icj,jci->ij", given, given),
-        spread=spread_sums(spread_of, given_of) if spread else None,
-    )
-
-
-def _leading_columns(onehot: sparse.csr_matrix, width: int) -> sparse.csr_matrix:
-    """The first ``width`` columns of a CSR matrix, without scipy's general slicing."""
-    kept = onehot.indices < width
-    # Each row now starts after the kept entries of the rows before it.
-    before = np.zeros(kept.size + 1, dtype=np.int64)
-    np.cumsum(kept, out=before[1:])
-    starts = before[onehot.indptr]
-    return sparse.csr_matrix(
-        (onehot.data[kept], onehot.indices[kept], starts), shape=(onehot.shape[0], width)
+        spread=spread_sums(onehot, given) if spread else None,
     )
 
 
