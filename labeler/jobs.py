@@ -23,6 +23,7 @@ it is never run in-process instead.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import logging
@@ -31,6 +32,7 @@ import queue
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -87,6 +89,15 @@ POOLED_TASKS = frozenset(
 )
 # These run on a thread of their own each, in the order sent (``labeler.exports.lanes``
 # decides which an export takes): a zip of every photo takes minutes.
+# The image threads yield to the requests, as docker-compose.yml's CPU worker does with its
+# small CPU share (cpu_shares: 128), so that an upload of hundreds of photos is answered at
+# the pace of the requests and the previews follow: each thread runs at a niceness of 10 (a
+# weight of 110 to the request threads' 1024), and starts its next task once no request has
+# been served for QUIET_SECONDS (a client's next request of a batch comes within it), or
+# after waiting POOLED_YIELD_SECONDS (requests that never stop do not starve them).
+POOLED_NICE = 10
+POOLED_YIELD_SECONDS = 5.0
+QUIET_SECONDS = 0.25
 LANE_TASKS = {Task.EXPORT_RUN: "labeler-exports", Task.EXPORT_RUN_SMALL: "labeler-small-exports"}
 
 
@@ -170,7 +181,9 @@ class _Background:
             self._run(signature.apply, str(signature.task))  # raises what the task raised
 
     def _pooled_loop(self) -> None:
+        _thread_nice(POOLED_NICE)
         while (signature := self._pooled_tasks.get()) is not None:
+            _served.wait_quiet(POOLED_YIELD_SECONDS, QUIET_SECONDS)
             self._run(signature.apply, str(signature.task))
 
     def _lane_loop(self, lane: queue.Queue[Signature | None]) -> None:
@@ -195,6 +208,59 @@ class _Background:
             with self._idle:
                 self._pending -= 1
                 self._idle.notify_all()
+
+
+class _Served:
+    """The requests this process is serving now (``served``, which wraps the WSGI
+    application when the background threads run), and a wait until there are none."""
+
+    def __init__(self) -> None:
+        self._count = 0
+        self._ended = 0.0  # time.monotonic() when the last request ended
+        self._quiet = threading.Condition()
+
+    def wrap(self, application: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(application)
+        def counted(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+            with self._quiet:
+                self._count += 1
+            try:
+                return application(environ, start_response)
+            finally:
+                with self._quiet:
+                    self._count -= 1
+                    self._ended = time.monotonic()
+
+        return counted
+
+    def wait_quiet(self, timeout: float, quiet: float) -> bool:
+        """Wait until no request has been served for ``quiet`` seconds, at most ``timeout``
+        seconds; whether it was quiet."""
+        deadline = time.monotonic() + timeout
+        with self._quiet:
+            while True:
+                now = time.monotonic()
+                calm = self._ended + quiet - now if not self._count else quiet
+                if calm <= 0:
+                    return True
+                if now >= deadline:
+                    return False
+                self._quiet.wait(min(calm, deadline - now))
+
+
+_served = _Served()
+
+
+def served(application: Callable[..., Any]) -> Callable[..., Any]:
+    """``application`` counting the requests it serves, for which the image threads wait."""
+    return _served.wrap(application)
+
+
+def _thread_nice(nice: int) -> None:
+    """Lower the calling thread's CPU priority by ``nice`` (Linux sets it per thread: the
+    request threads of the same process keep theirs); nothing where that fails."""
+    with contextlib.suppress(AttributeError, OSError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
 
 
 def _run_in_child(signature: Signature) -> None:

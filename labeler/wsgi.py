@@ -1,11 +1,13 @@
 """WSGI entry point (gunicorn labeler.wsgi)."""
 
 import os
+from collections.abc import Callable
+from typing import Any
 
 from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "labeler.settings")
-application = get_wsgi_application()
+application: Callable[..., Any] = get_wsgi_application()
 
 # The URLconf (with every view module) and the tasks loaded now rather than by a worker's
 # first request, which they held up by a tenth of a second or more.
@@ -29,4 +31,6 @@ import statsmodels.stats.multitest  # noqa: E402, F401
 # no beat either: what beat would find after an upgrade or a stop is sent as it starts.
 from labeler import flows  # noqa: E402
 
-jobs.run_in_background(on_start=flows.background_started)
+if jobs.run_in_background(on_start=flows.background_started):
+    # The image threads wait while requests are served: an upload's answers come first.
+    application = jobs.served(application)

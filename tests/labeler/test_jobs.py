@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 
@@ -16,6 +17,7 @@ FAIL = "tests.labeler.test_jobs.fail"
 SIDE_BY_SIDE = "tests.labeler.test_jobs.side_by_side"
 BIG_EXPORT = "tests.labeler.test_jobs.big_export"
 SMALL_EXPORT = "tests.labeler.test_jobs.small_export"
+NICE = "tests.labeler.test_jobs.nice"
 calls: list[tuple[str, object, float]] = []
 # Autocommit, as in a request or a command: a task is sent as soon as it is enqueued.
 pytestmark = [pytest.mark.embedded, pytest.mark.django_db(transaction=True)]
@@ -130,6 +132,77 @@ def test_image_tasks_run_side_by_side_on_a_thread_pool(background, monkeypatch):
     assert sorted(value for _, value, _ in calls) == ["a", "b"]
     names = {name for name, _, _ in calls}
     assert len(names) == 2 and all(n.startswith("labeler-image-tasks-") for n in names)
+
+
+@app.task(name=NICE)
+def nice() -> None:
+    record(os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
+
+
+def test_image_tasks_run_at_a_lower_priority_than_requests(background, monkeypatch):
+    """An upload's previews take the CPU the requests leave, as the CPU worker's small
+    share does under docker-compose: the pool's threads run at a niceness of 10."""
+    monkeypatch.setattr(jobs, "POOLED_TASKS", jobs.POOLED_TASKS | {NICE})
+    own = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    jobs.enqueue(NICE)
+    jobs.enqueue(RECORD, "own")  # the task thread keeps the server's priority
+
+    assert jobs.wait_for_background(15)
+    values = {name.startswith("labeler-image-tasks-"): value for name, value, _ in calls}
+    assert values == {True: min(19, own + jobs.POOLED_NICE), False: "own"}
+
+
+def _request_held(release: threading.Event) -> tuple[threading.Thread, list[float]]:
+    """A request served through ``jobs.served`` until ``release`` is set; when its
+    application returned."""
+    ended: list[float] = []
+
+    def application(environ: dict[str, object], start_response: object) -> list[bytes]:
+        assert release.wait(10)
+        ended.append(time.monotonic())
+        return [b"answered"]
+
+    def serve() -> None:
+        assert jobs.served(application)({}, lambda *_: None) == [b"answered"]
+
+    thread = threading.Thread(target=serve)
+    thread.start()
+    return thread, ended
+
+
+def test_image_tasks_wait_until_no_request_is_being_served(background, monkeypatch):
+    """A photo's previews start once the requests have been quiet for QUIET_SECONDS: an
+    upload of many photos is answered first, the previews follow."""
+    monkeypatch.setattr(jobs, "POOLED_TASKS", jobs.POOLED_TASKS | {RECORD})
+    monkeypatch.setattr(jobs, "QUIET_SECONDS", 0.3)
+    release = threading.Event()
+    thread, ended = _request_held(release)
+    time.sleep(0.1)  # the request is being served
+    jobs.enqueue(RECORD, "previews")
+    time.sleep(0.5)
+    assert calls == [], "the image task ran during the request"
+    release.set()
+    thread.join()
+
+    assert jobs.wait_for_background(10)
+    [(_, value, ran)] = calls
+    assert value == "previews" and ran - ended[0] >= 0.3
+
+
+def test_requests_that_never_stop_do_not_starve_the_image_tasks(background, monkeypatch):
+    """After POOLED_YIELD_SECONDS an image task runs even while a request is served."""
+    monkeypatch.setattr(jobs, "POOLED_TASKS", jobs.POOLED_TASKS | {RECORD})
+    monkeypatch.setattr(jobs, "POOLED_YIELD_SECONDS", 0.3)
+    release = threading.Event()
+    thread, _ = _request_held(release)
+    try:
+        time.sleep(0.1)
+        jobs.enqueue(RECORD, "previews")
+        assert jobs.wait_for_background(5)
+        assert [value for _, value, _ in calls] == ["previews"]
+    finally:
+        release.set()
+        thread.join()
 
 
 _zip_may_end = threading.Event()
