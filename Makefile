@@ -61,9 +61,10 @@ setup: $(BIN)/.installed node_modules/.installed
 ## Migrate, load the demo project and serve on the embedded default (SQLite, in-process tasks),
 ## for this machine at http://HOST:PORT (127.0.0.1:8000). HOST=0.0.0.0 serves colleagues on
 ## the network: it prints the addresses they open, links lead there, debug pages are off
-## (labeler/first_run.py; docs/getting-started.md, "A team on a network").
+## (labeler/first_run.py; docs/getting-started.md, "A team on a network"). RELOAD=1 restarts
+## the server on a change to the code (this machine only).
 run: setup
-	$(BIN)/python -m labeler.first_run --host $(HOST) --port $(PORT)
+	$(BIN)/python -m labeler.first_run --host $(HOST) --port $(PORT) $(if $(RELOAD),--reload)
 
 # The servers the production-shape pass uses: PostgreSQL with trust auth (each pytest
 # worker creates test_test_gw<n> there) and Redis from database 1 up, one database per

@@ -1,9 +1,13 @@
 """``make run``: the embedded default, set up and served, for one machine or for a team.
 
-    python -m labeler.first_run [--host HOST] [--port PORT]
+    python -m labeler.first_run [--host HOST] [--port PORT] [--reload]
 
 On a loopback address (``make run``'s default, 127.0.0.1) it serves the person at this
 machine, as development does: debug pages on, the key of this install under ``var/``.
+The server restarts on a change to the code only with ``--reload`` (``make run
+RELOAD=1``): Django's reloader looks at every module's file each second, a few percent
+of a core, and held uploads of photos back by a tenth; and a restart drops the tasks the
+server had queued in memory until it sends them again.
 
 On any other address (``make run HOST=0.0.0.0``: every interface) it serves colleagues
 on their own machines. The machine's network addresses are found; the site's address,
@@ -163,6 +167,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="the address to listen on")
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--demo-images", type=int, default=600, help="digits in the demo")
+    parser.add_argument(
+        "--reload", action="store_true", help="restart on a change to the code (this machine only)"
+    )
     options = parser.parse_args(argv)
     host, port = options.host, options.port
     var_dir = Path(os.environ.get("LABELER_VAR_DIR") or ROOT / "var")
@@ -186,11 +193,16 @@ def main(argv: list[str] | None = None) -> None:
     prepare(shown, port, options.demo_images)
     if notice:
         print(notice, flush=True)
+    command = server_command(host, port, reload=options.reload and not notice)
+    os.execve(sys.executable, command, dict(os.environ))
+
+
+def server_command(host: str, port: int, *, reload: bool = False) -> list[str]:
+    """Django's threaded server on ``host:port``: one process, restarted on a change to
+    the code only when ``reload`` (never on a team's server: nothing is edited there)."""
     listen = f"[{host.strip('[]')}]" if ":" in host else (host or "0.0.0.0")
     command = [sys.executable, str(ROOT / "manage.py"), "runserver", f"{listen}:{port}"]
-    if notice:
-        command.append("--noreload")  # one process: nothing is being edited on a team's server
-    os.execve(sys.executable, command, dict(os.environ))
+    return command if reload else [*command, "--noreload"]
 
 
 if __name__ == "__main__":

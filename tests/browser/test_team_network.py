@@ -33,6 +33,7 @@ from labeler.first_run import (
     network_addresses,
     routed_address,
     served_addresses,
+    server_command,
     team_environment,
 )
 from tests.browser.conftest import CHROMIUM
@@ -203,6 +204,14 @@ def test_the_first_run_on_loopback_serves_this_machine_only() -> None:
     assert loopback("[::1]") and loopback("127.0.1.1")
     assert not loopback("0.0.0.0") and not loopback("192.0.2.7") and not loopback("vm")
     assert served_addresses("192.0.2.7") == ["192.0.2.7"]
+
+
+def test_the_server_restarts_on_code_changes_only_when_asked() -> None:
+    """make run serves one process that keeps its queued tasks; RELOAD=1 is for editing."""
+    assert server_command("127.0.0.1", 8000)[-2:] == ["127.0.0.1:8000", "--noreload"]
+    assert server_command("127.0.0.1", 8000, reload=True)[-2:] == ["runserver", "127.0.0.1:8000"]
+    assert server_command("::1", 8811)[-2] == "[::1]:8811"
+    assert server_command("", 8811)[-2] == "0.0.0.0:8811"
 
 
 def test_a_teams_server_takes_what_the_admin_set_and_never_debug(tmp_path: Path) -> None:
