@@ -185,6 +185,19 @@ def stack_running(
         stack.stop()
 
 
+@contextlib.contextmanager
+def stack_running_process(stack: Stack, name: str, command: list[str]) -> Iterator[Stack]:
+    """Start one server (``command``, listening at ``stack.base_url``), wait until it
+    answers, stop it and its children at the end."""
+    stack.logs.mkdir(parents=True, exist_ok=True)
+    try:
+        _start(stack, name, command)
+        _wait_ready(stack, [])
+        yield stack
+    finally:
+        stack.stop()
+
+
 def _gunicorn_command(gunicorn: GunicornSetup, port: int) -> list[str]:
     # As the Dockerfile runs it, with the worker setup under test.
     return [
@@ -251,7 +264,7 @@ def _wait_ready(stack: Stack, workers: list[str], timeout: float = 90) -> None:
     while not _healthy(stack.base_url):
         _check_alive(stack)
         if time.monotonic() > deadline:
-            raise RuntimeError(f"gunicorn did not answer within {timeout} s; see {stack.logs}")
+            raise RuntimeError(f"the server did not answer within {timeout} s; see {stack.logs}")
         time.sleep(0.2)
     if not workers:
         return

@@ -2,15 +2,19 @@
 
     .venv/bin/python bench/photos.py                   # or: make bench-photos
     .venv/bin/python bench/photos.py --count 400 --clients 3 --batch 10
+    .venv/bin/python bench/photos.py --embedded      # the embedded default, as make run serves it
 
 Phone-sized photos (4032 x 3024 JPEG, about 3.4 MB each, ``bench/photo_files.py``) are
 uploaded through the REST API, ``--batch`` to a request, by ``--clients`` clients at
 once, to gunicorn as docker-compose runs it (sync workers, DEBUG off) with the Celery
 workers on Redis (the CPU worker with a small CPU share, as there: its session at
 niceness 9, a weight near compose's ``cpu_shares: 128``), on a PostgreSQL database of
-its own. The upload answers once each file
-is stored and hashed; the CPU worker then decodes each photo once for its thumbnail, its
-display copy and its model input. The table gives:
+its own. With ``--embedded``, to the embedded default instead, as ``make run`` serves it
+on this machine: Django's threaded server (``manage.py runserver --noreload``, DEBUG on),
+a SQLite file of its own, no broker, the previews made on the server's own threads. The
+upload answers once each file is stored and hashed; the CPU worker (or those threads)
+then decodes each photo once for its thumbnail, its display copy and its model input.
+The table gives:
 
 - the reference: a bare Python loop, in this process, that reads each file, hashes it
   (SHA-256) and writes a copy, one after another;
@@ -62,6 +66,10 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["DJANGO_SETTINGS_MODULE"] = "labeler.settings"
     os.environ["MEDIA_ROOT"] = str(options.var_dir / "media")
     os.environ.setdefault("LOG_LEVEL", "WARNING")
+    if options.embedded:
+        results = _embedded_run(options, paths)
+        _print(options, reference, results)
+        return 0
     postgres_configure(options.database_url)
     from bench.load_stack import (
         GunicornSetup,
@@ -100,12 +108,45 @@ def _options(argv: list[str] | None) -> argparse.Namespace:
     add("--batch", type=int, default=10, help="photos a request (default 10)")
     add("--clients", type=int, default=3, help="requests at once (default 3)")
     add("--gunicorn", default="sync:3", help="sync:WORKERS or gthread:WORKERSxTHREADS")
+    add("--embedded", action="store_true", help="the embedded default: runserver, SQLite")
     add("--database-url", default=os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL)
     add("--redis-url", default=DEFAULT_REDIS_URL, help="a Redis database of its own: flushed")
     add("--var-dir", type=Path, default=ROOT / "var" / "bench_photos", help="files, media, logs")
     options = parser.parse_args(argv)
+    if options.embedded and options.var_dir == ROOT / "var" / "bench_photos":
+        options.var_dir = ROOT / "var" / "bench_photos_embedded"
     options.var_dir = options.var_dir.resolve()
     return options
+
+
+def _embedded_run(options: argparse.Namespace, paths: list[Path]) -> dict[str, Any]:
+    """The embedded default on a fresh SQLite file: migrated and given the project here,
+    then served as ``make run`` serves it on a loopback address (``labeler.first_run``
+    execs ``manage.py runserver --noreload`` with DEBUG on), the previews on its threads."""
+    import django
+    from django.core.management import call_command
+
+    from bench.load_stack import Stack, free_port, stack_running_process
+    from labeler.first_run import server_command
+
+    for name in ("CELERY_BROKER_URL", "REDIS_URL", "DATABASE_URL"):
+        os.environ.pop(name, None)
+    var_dir = options.var_dir
+    for earlier in var_dir.glob("labeler.sqlite3*"):
+        earlier.unlink()
+    os.environ.update(LABELER_VAR_DIR=str(var_dir), DEBUG="1")
+    os.environ["LABELER_INPUT_CACHE_DIR"] = str(var_dir / "cache" / "inputs")
+    django.setup()
+    call_command("migrate", interactive=False, verbosity=0)
+    project_id, token = _project()
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {**os.environ, "LABELER_SITE_URL": url, "PYTHONUNBUFFERED": "1"}
+    env.pop("DJANGO_SETTINGS_MODULE")  # manage.py sets it, as for make run
+    command = server_command("127.0.0.1", port)  # what make run execs
+    stack = Stack(url, env, var_dir / "logs")
+    with stack_running_process(stack, "runserver", command) as stack:
+        return _run(stack, options, project_id, token, paths, web="runserver", worker=None)
 
 
 REFERENCE_RUNS = 5
@@ -155,7 +196,14 @@ def _project() -> tuple[int, str]:
 
 
 def _run(
-    stack: Any, options: argparse.Namespace, project_id: int, token: str, paths: list[Path]
+    stack: Any,
+    options: argparse.Namespace,
+    project_id: int,
+    token: str,
+    paths: list[Path],
+    *,
+    web: str = "gunicorn",
+    worker: str | None = "celery-cpu",
 ) -> dict[str, Any]:
     """Upload every photo, then wait for every photo's previews; the times and CPU."""
     import requests
@@ -177,21 +225,22 @@ def _run(
         for result in answer.json()["results"]:
             statuses[result["status"]] = statuses.get(result["status"], 0) + 1
 
-    workers = _worker_pids(stack, "celery-cpu")
-    web = _worker_pids(stack, "gunicorn")
-    cpu_before, web_before = _cpu_seconds(workers), _cpu_seconds(web)
+    workers = _worker_pids(stack, worker) if worker else []
+    web_pids = _worker_pids(stack, web)
+    cpu_before, web_before = _cpu_seconds(workers), _cpu_seconds(web_pids)
     started = time.perf_counter()
     with ThreadPoolExecutor(options.clients) as pool:
         list(pool.map(upload, batches))
     uploaded = time.perf_counter() - started
-    web_cpu = _cpu_seconds(web) - web_before
+    web_cpu = _cpu_seconds(web_pids) - web_before
     ready = _previews_wait(project_id, count=len(paths), started=started)
     return {
         "upload_seconds": uploaded,
         "ready_seconds": ready,
         "statuses": statuses,
-        "worker_cpu": _cpu_seconds(workers) - cpu_before,
+        "worker_cpu": _cpu_seconds(workers) - cpu_before if worker else None,
         "web_cpu": web_cpu,
+        "web_cpu_all": _cpu_seconds(_worker_pids(stack, web)) - web_before,
     }
 
 
@@ -235,8 +284,11 @@ def _print(
     size = reference["bytes"] / count / MB
     bare_rate = count / reference["seconds"]
     upload_rate = count / results["upload_seconds"]
+    served = f"gunicorn {options.gunicorn}"
+    if options.embedded:
+        served = "embedded default (runserver, SQLite)"
     print(
-        f"\n{count} photos of 4032 x 3024, {size:.1f} MB each; gunicorn {options.gunicorn}, "
+        f"\n{count} photos of 4032 x 3024, {size:.1f} MB each; {served}, "
         f"{options.clients} clients, {options.batch} photos a request; "
         f"{os.cpu_count()} cores; answers: {results['statuses']}\n"
     )
@@ -258,6 +310,13 @@ def _print(
         f"\nThe bare loop: median of {REFERENCE_RUNS} runs, {count / reference['slowest']:.0f} "
         f"to {count / reference['fastest']:.0f} photos/s."
     )
+    if options.embedded:
+        print(
+            f"The server used {results['web_cpu'] / count * 1000:.0f} ms of CPU a photo while "
+            "uploading (the requests, and the previews its threads made meanwhile), "
+            f"{results['web_cpu_all'] / count * 1000:.0f} ms until every preview was ready."
+        )
+        return
     print(
         f"gunicorn used {results['web_cpu'] / count * 1000:.0f} ms of CPU a photo while "
         "uploading (multipart parsing, header check, hash, store, rows)."
