@@ -257,9 +257,12 @@ def served(application: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _thread_nice(nice: int) -> None:
-    """Lower the calling thread's CPU priority by ``nice`` (Linux sets it per thread: the
-    request threads of the same process keep theirs); nothing where that fails."""
-    with contextlib.suppress(AttributeError, OSError):
+    """Lower the calling thread's CPU priority by ``nice`` on Linux, which sets it per
+    thread (the request threads of the same process keep theirs); elsewhere nothing: there
+    a thread's id is not a process id, and the call could reach another process."""
+    if not sys.platform.startswith("linux"):
+        return
+    with contextlib.suppress(OSError):
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
 
 

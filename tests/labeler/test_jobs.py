@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import threading
 import time
 
@@ -139,6 +140,7 @@ def nice() -> None:
     record(os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="a thread's own niceness: Linux")
 def test_image_tasks_run_at_a_lower_priority_than_requests(background, monkeypatch):
     """An upload's previews take the CPU the requests leave, as the CPU worker's small
     share does under docker-compose: the pool's threads run at a niceness of 10."""
