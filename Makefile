@@ -64,7 +64,7 @@ setup: $(BIN)/.installed node_modules/.installed
 ## (labeler/first_run.py; docs/getting-started.md, "A team on a network"). RELOAD=1 restarts
 ## the server on a change to the code (this machine only).
 run: setup
-	$(BIN)/python -m labeler.first_run --host $(HOST) --port $(PORT) $(if $(RELOAD),--reload)
+	$(BIN)/python -m labeler.first_run --host $(HOST) --port $(PORT) $(if $(filter 1 yes true,$(RELOAD)),--reload)
 
 # The servers the production-shape pass uses: PostgreSQL with trust auth (each pytest
 # worker creates test_test_gw<n> there) and Redis from database 1 up, one database per

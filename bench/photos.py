@@ -111,11 +111,13 @@ def _options(argv: list[str] | None) -> argparse.Namespace:
     add("--embedded", action="store_true", help="the embedded default: runserver, SQLite")
     add("--database-url", default=os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL)
     add("--redis-url", default=DEFAULT_REDIS_URL, help="a Redis database of its own: flushed")
-    add("--var-dir", type=Path, default=ROOT / "var" / "bench_photos", help="files, media, logs")
+    add("--var-dir", type=Path, default=ROOT / "var" / "bench_photos", help="cleared: files, logs")
     options = parser.parse_args(argv)
     if options.embedded and options.var_dir == ROOT / "var" / "bench_photos":
         options.var_dir = ROOT / "var" / "bench_photos_embedded"
     options.var_dir = options.var_dir.resolve()
+    if options.var_dir == (ROOT / "var").resolve():
+        parser.error("--var-dir: a folder of the benchmark's own (its database is removed)")
     return options
 
 

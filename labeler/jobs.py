@@ -91,8 +91,9 @@ POOLED_TASKS = frozenset(
 # decides which an export takes): a zip of every photo takes minutes.
 # The image threads yield to the requests, as docker-compose.yml's CPU worker does with its
 # small CPU share (cpu_shares: 128), so that an upload of hundreds of photos is answered at
-# the pace of the requests and the previews follow: each thread runs at a niceness of 10 (a
-# weight of 110 to the request threads' 1024), and starts its next task once no request has
+# the pace of the requests and the previews follow: each thread runs at a niceness 10 above
+# the server's (a weight of 110 to the request threads' 1024, and to the model tasks' child
+# processes'), and starts its next task once no request has
 # been served for QUIET_SECONDS (a client's next request of a batch comes within it), or
 # after waiting POOLED_YIELD_SECONDS (requests that never stop do not starve them).
 POOLED_NICE = 10
@@ -220,7 +221,7 @@ class _Served:
         self._quiet = threading.Condition()
 
     def wrap(self, application: Callable[..., Any]) -> Callable[..., Any]:
-        @functools.wraps(application)
+        @functools.wraps(application, updated=())
         def counted(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
             with self._quiet:
                 self._count += 1
@@ -257,13 +258,15 @@ def served(application: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _thread_nice(nice: int) -> None:
-    """Lower the calling thread's CPU priority by ``nice`` on Linux, which sets it per
-    thread (the request threads of the same process keep theirs); elsewhere nothing: there
-    a thread's id is not a process id, and the call could reach another process."""
+    """Lower the calling thread's CPU priority by ``nice`` (to at most 19) on Linux, which
+    sets it per thread (the request threads of the same process keep theirs); elsewhere
+    nothing: there a thread's id is not a process id, and the call could reach another."""
     if not sys.platform.startswith("linux"):
         return
+    thread = threading.get_native_id()
     with contextlib.suppress(OSError):
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
+        now = os.getpriority(os.PRIO_PROCESS, thread)
+        os.setpriority(os.PRIO_PROCESS, thread, min(19, now + nice))
 
 
 def _run_in_child(signature: Signature) -> None:

@@ -19,6 +19,7 @@ SIDE_BY_SIDE = "tests.labeler.test_jobs.side_by_side"
 BIG_EXPORT = "tests.labeler.test_jobs.big_export"
 SMALL_EXPORT = "tests.labeler.test_jobs.small_export"
 NICE = "tests.labeler.test_jobs.nice"
+NICE_OWN = "tests.labeler.test_jobs.nice_own"
 calls: list[tuple[str, object, float]] = []
 # Autocommit, as in a request or a command: a task is sent as soon as it is enqueued.
 pytestmark = [pytest.mark.embedded, pytest.mark.django_db(transaction=True)]
@@ -140,6 +141,11 @@ def nice() -> None:
     record(os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
 
 
+@app.task(name=NICE_OWN)
+def nice_own() -> None:
+    record(os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
+
+
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="a thread's own niceness: Linux")
 def test_image_tasks_run_at_a_lower_priority_than_requests(background, monkeypatch):
     """An upload's previews take the CPU the requests leave, as the CPU worker's small
@@ -147,19 +153,21 @@ def test_image_tasks_run_at_a_lower_priority_than_requests(background, monkeypat
     monkeypatch.setattr(jobs, "POOLED_TASKS", jobs.POOLED_TASKS | {NICE})
     own = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
     jobs.enqueue(NICE)
-    jobs.enqueue(RECORD, "own")  # the task thread keeps the server's priority
+    jobs.enqueue(NICE_OWN)  # the task thread keeps the server's priority
 
     assert jobs.wait_for_background(15)
     values = {name.startswith("labeler-image-tasks-"): value for name, value, _ in calls}
-    assert values == {True: min(19, own + jobs.POOLED_NICE), False: "own"}
+    assert values == {True: min(19, own + jobs.POOLED_NICE), False: own}
 
 
 def _request_held(release: threading.Event) -> tuple[threading.Thread, list[float]]:
-    """A request served through ``jobs.served`` until ``release`` is set; when its
-    application returned."""
+    """A request served through ``jobs.served`` until ``release`` is set, being served when
+    this returns; when its application returned."""
     ended: list[float] = []
+    entered = threading.Event()
 
     def application(environ: dict[str, object], start_response: object) -> list[bytes]:
+        entered.set()
         assert release.wait(10)
         ended.append(time.monotonic())
         return [b"answered"]
@@ -169,6 +177,7 @@ def _request_held(release: threading.Event) -> tuple[threading.Thread, list[floa
 
     thread = threading.Thread(target=serve)
     thread.start()
+    assert entered.wait(10)
     return thread, ended
 
 
@@ -179,12 +188,13 @@ def test_image_tasks_wait_until_no_request_is_being_served(background, monkeypat
     monkeypatch.setattr(jobs, "QUIET_SECONDS", 0.3)
     release = threading.Event()
     thread, ended = _request_held(release)
-    time.sleep(0.1)  # the request is being served
-    jobs.enqueue(RECORD, "previews")
-    time.sleep(0.5)
-    assert calls == [], "the image task ran during the request"
-    release.set()
-    thread.join()
+    try:
+        jobs.enqueue(RECORD, "previews")
+        time.sleep(0.5)
+        assert calls == [], "the image task ran during the request"
+    finally:
+        release.set()
+        thread.join()
 
     assert jobs.wait_for_background(10)
     [(_, value, ran)] = calls
@@ -198,7 +208,6 @@ def test_requests_that_never_stop_do_not_starve_the_image_tasks(background, monk
     release = threading.Event()
     thread, _ = _request_held(release)
     try:
-        time.sleep(0.1)
         jobs.enqueue(RECORD, "previews")
         assert jobs.wait_for_background(5)
         assert [value for _, value, _ in calls] == ["previews"]
