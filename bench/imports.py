@@ -368,13 +368,8 @@ def _bare_insert(source: Any, target: Any) -> float:
             annotation.image_id = to_image[annotation.image_id]
         Annotation.objects.bulk_create(annotations, batch_size=BARE_BATCH)
         to_annotation = dict(zip(old_annotations, (a.pk for a in annotations), strict=True))
-        Annotation.labels.through.objects.bulk_create(
-            [
-                Annotation.labels.through(annotation_id=to_annotation[a], label_id=to_label[b])
-                for a, b in annotation_links
-            ],
-            batch_size=BARE_BATCH,
-        )
+        _links_insert(Annotation.labels.through, "annotation_id", annotation_links,
+                      to_annotation, to_label)  # fmt: skip
         for revision in revisions:
             revision.pk = None
             revision.annotation_id = to_annotation[revision.annotation_id]
@@ -384,19 +379,26 @@ def _bare_insert(source: Any, target: Any) -> float:
             final.pk, final.image_id = None, to_image[final.image_id]
         FinalLabel.objects.bulk_create(finals, batch_size=BARE_BATCH)
         to_final = dict(zip(old_finals, (final.pk for final in finals), strict=True))
-        FinalLabel.labels.through.objects.bulk_create(
-            [
-                FinalLabel.labels.through(finallabel_id=to_final[f], label_id=to_label[b])
-                for f, b in final_links
-            ],
-            batch_size=BARE_BATCH,
-        )
+        _links_insert(FinalLabel.labels.through, "finallabel_id", final_links, to_final,
+                      to_label)  # fmt: skip
     seconds = time.perf_counter() - started
     written = Image.objects.filter(project=target, pk__in=to_image.values()).count()
     if written != len(images):
         raise RuntimeError(f"the bare insert wrote {written} images of {len(images)}")
     print(f"bare bulk insert of the same rows into {target.name}: {seconds:.1f} s", flush=True)
     return seconds
+
+
+def _links_insert(
+    through: Any,
+    owner: str,
+    links: list[tuple[int, int]],
+    to_owner: dict[int, int],
+    to_label: dict[int, int],
+) -> None:
+    """Bulk-insert the (owner, label) rows of a many-to-many table, both ids mapped."""
+    rows = [through(**{owner: to_owner[a], "label_id": to_label[b]}) for a, b in links]
+    through.objects.bulk_create(rows, batch_size=BARE_BATCH)
 
 
 def _refresh_time(project: Any) -> float:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
 import threading
 import time
+from collections.abc import Iterator
 
 import pytest
 
@@ -160,11 +162,12 @@ def test_image_tasks_run_at_a_lower_priority_than_requests(background, monkeypat
     assert values == {True: min(19, own + jobs.POOLED_NICE), False: own}
 
 
-def _request_held(release: threading.Event) -> tuple[threading.Thread, list[float]]:
-    """A request served through ``jobs.served`` until ``release`` is set, being served when
-    this returns; when its application returned."""
+@contextlib.contextmanager
+def _request_held() -> Iterator[list[float]]:
+    """A request served through ``jobs.served`` for the block's length; what it yields
+    holds, once the block is over, when the request's application returned."""
     ended: list[float] = []
-    entered = threading.Event()
+    entered, release = threading.Event(), threading.Event()
 
     def application(environ: dict[str, object], start_response: object) -> list[bytes]:
         entered.set()
@@ -177,8 +180,12 @@ def _request_held(release: threading.Event) -> tuple[threading.Thread, list[floa
 
     thread = threading.Thread(target=serve)
     thread.start()
-    assert entered.wait(10)
-    return thread, ended
+    try:
+        assert entered.wait(10)
+        yield ended
+    finally:
+        release.set()
+        thread.join()
 
 
 def test_image_tasks_wait_until_no_request_is_being_served(background, monkeypatch):
@@ -186,15 +193,10 @@ def test_image_tasks_wait_until_no_request_is_being_served(background, monkeypat
     upload of many photos is answered first, the previews follow."""
     monkeypatch.setattr(jobs, "POOLED_TASKS", jobs.POOLED_TASKS | {RECORD})
     monkeypatch.setattr(jobs, "QUIET_SECONDS", 0.3)
-    release = threading.Event()
-    thread, ended = _request_held(release)
-    try:
+    with _request_held() as ended:
         jobs.enqueue(RECORD, "previews")
         time.sleep(0.5)
         assert calls == [], "the image task ran during the request"
-    finally:
-        release.set()
-        thread.join()
 
     assert jobs.wait_for_background(10)
     [(_, value, ran)] = calls
@@ -205,15 +207,10 @@ def test_requests_that_never_stop_do_not_starve_the_image_tasks(background, monk
     """After POOLED_YIELD_SECONDS an image task runs even while a request is served."""
     monkeypatch.setattr(jobs, "POOLED_TASKS", jobs.POOLED_TASKS | {RECORD})
     monkeypatch.setattr(jobs, "POOLED_YIELD_SECONDS", 0.3)
-    release = threading.Event()
-    thread, _ = _request_held(release)
-    try:
+    with _request_held():
         jobs.enqueue(RECORD, "previews")
         assert jobs.wait_for_background(5)
         assert [value for _, value, _ in calls] == ["previews"]
-    finally:
-        release.set()
-        thread.join()
 
 
 _zip_may_end = threading.Event()
