@@ -193,6 +193,8 @@ def main(argv: list[str] | None = None) -> None:
     prepare(shown, port, options.demo_images)
     if notice:
         print(notice, flush=True)
+        if options.reload:
+            print("--reload is for this machine only: a team's server runs without it.")
     command = server_command(host, port, reload=options.reload and not notice)
     os.execve(sys.executable, command, dict(os.environ))
 

@@ -87,18 +87,18 @@ POOLED_TASKS = frozenset(
         Task.IMAGES_DERIVE_AGAIN,
     }
 )
-# These run on a thread of their own each, in the order sent (``labeler.exports.lanes``
-# decides which an export takes): a zip of every photo takes minutes.
 # The image threads yield to the requests, as docker-compose.yml's CPU worker does with its
 # small CPU share (cpu_shares: 128), so that an upload of hundreds of photos is answered at
-# the pace of the requests and the previews follow: each thread runs at a niceness 10 above
-# the server's (a weight of 110 to the request threads' 1024, and to the model tasks' child
-# processes'), and starts its next task once no request has
-# been served for QUIET_SECONDS (a client's next request of a batch comes within it), or
-# after waiting POOLED_YIELD_SECONDS (requests that never stop do not starve them).
+# the pace of the requests and the previews follow. Each runs at a niceness 10 above the
+# server's (a weight of 110 against the 1024 of the request threads and of the model tasks'
+# child processes), and starts its next task once no request has been served for
+# QUIET_SECONDS (a client's next request comes within it), or after waiting
+# POOLED_YIELD_SECONDS (requests that never stop do not starve them).
 POOLED_NICE = 10
 POOLED_YIELD_SECONDS = 5.0
 QUIET_SECONDS = 0.25
+# These run on a thread of their own each, in the order sent (``labeler.exports.lanes``
+# decides which an export takes): a zip of every photo takes minutes.
 LANE_TASKS = {Task.EXPORT_RUN: "labeler-exports", Task.EXPORT_RUN_SMALL: "labeler-small-exports"}
 
 
