@@ -55,7 +55,9 @@ def main(argv: list[str] | None = None) -> int:
         database_url=options.database_url, redis_url=options.redis_url, var_dir=options.var_dir
     )
     static_collect(env)
-    with stack_running(env, options.gunicorn, options.var_dir / "logs") as stack:
+    # The application's settings, with the framework's floor beside its URLs.
+    settings = "bench.load_floor_settings"
+    with stack_running(env, options.gunicorn, options.var_dir / "logs", settings=settings) as stack:
         results = _run(options, stack, prepared)
     _print(results)
     if options.json:

@@ -26,6 +26,7 @@ from typing import Any
 from bench.load_http import Browser, Response
 
 CALLS = ("next", "image", "submit")
+FLOOR_ROOT = "/bench-floor"  # the framework's floor: bench.load_floor_site
 MAX_CONSECUTIVE_ERRORS = 20  # an annotator that keeps failing stops instead of spinning
 
 
@@ -50,6 +51,7 @@ class Plan:
     overlap: int = 1
     database_url: str = ""  # the floor's connections
     label_ids: list[int] = field(default_factory=list)  # the floor's labels
+    api_root: str = "/api/v1"  # or FLOOR_ROOT
 
 
 @dataclass
@@ -128,7 +130,7 @@ class Annotator:
 
     def _loop(self) -> str:
         """One image labelled: "ok", "done" (nothing left) or "error"."""
-        project = f"/api/v1/projects/{self.plan.project_id}"
+        project = f"{self.plan.api_root}/projects/{self.plan.project_id}"
         started = time.perf_counter()
         answer = self._call("next", "GET", f"{project}/next/")
         if answer is None:

@@ -71,6 +71,7 @@ def cpu_split(start: CpuSnapshot, end: CpuSnapshot, client_seconds: float) -> di
         parts[f"other: {command}"] = cores
     parts["machine"] = (end.machine_busy - start.machine_busy) / wall
     parts["cores"] = float(os.cpu_count() or 1)
+    parts["seconds"] = wall
     return parts
 
 

@@ -9,9 +9,19 @@ the pages a lead opens next. CPU snapshots around each run say where the time we
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from typing import Any
 
-from bench.load_client import CALLS, Login, Plan, Tally, annotators_process, chunked, pool_run
+from bench.load_client import (
+    CALLS,
+    FLOOR_ROOT,
+    Login,
+    Plan,
+    Tally,
+    annotators_process,
+    chunked,
+    pool_run,
+)
 from bench.load_cpu import CpuSnapshot, cpu_snapshot, cpu_split
 from bench.load_data import BenchProject, _reset_project, level_check, tables_vacuum
 from bench.load_floor import floor_process
@@ -39,14 +49,22 @@ def level_run(
         database_url=options.database_url,
         label_ids=_label_ids(project.id),
     )
-    floor = None
+    floor = django_floor = None
+    chunks = chunked(logins[:concurrency], options.per_process)
     if "floor" not in options.skip:
         users = _user_ids([login.username for login in logins[:concurrency]])
         tally, floor_cpu = _timed(
             stack, project.id, floor_process, plan, chunked(users, options.per_process)
         )
         floor = {**level_summary(tally, calls=(), overlap=options.overlap), "cpu": floor_cpu}
-    chunks = chunked(logins[:concurrency], options.per_process)
+        # The same annotators, client and server, against two bare Django views.
+        bare = dataclasses.replace(plan, api_root=FLOOR_ROOT)
+        tally, bare_cpu = _timed(stack, project.id, annotators_process, bare, chunks)
+        django_floor = {
+            **level_summary(tally, calls=CALLS, overlap=options.overlap),
+            "cpu": bare_cpu,
+        }
+        django_floor["server_ms_per_loop"] = server_ms_per_loop(django_floor)
     tally, cpu = _timed(stack, project.id, annotators_process, plan, chunks)
     level: dict[str, Any] = {
         "size": project.size,
@@ -56,7 +74,9 @@ def level_run(
         "db": level_check(project.id, options.overlap),
         "cpu": cpu,
         "floor": floor,
+        "django_floor": django_floor,
     }
+    level["server_ms_per_loop"] = server_ms_per_loop(level["http"] | {"cpu": cpu})
     loop_rate = level["http"]["calls"]["loop"]["rate"]
     if floor is not None:
         floor_rate = floor["calls"]["loop"]["rate"]
@@ -68,6 +88,13 @@ def level_run(
         flush=True,
     )
     return level
+
+
+def server_ms_per_loop(run: dict[str, Any]) -> float:
+    """The web server's CPU milliseconds per loop over a run (its gunicorn processes)."""
+    loops = run["calls"]["loop"]["count"]
+    cpu = run["cpu"]
+    return cpu.get("gunicorn", 0.0) * cpu["seconds"] * 1000 / loops if loops else float("nan")
 
 
 def _timed(

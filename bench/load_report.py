@@ -14,6 +14,8 @@ TARGET_P50_MS = 10.0  # next and submit, 1 annotator, 100,000 images
 TARGET_P99_MS = 25.0
 TARGET_LOOPS = 80.0  # loops per second at 32 annotators
 TARGET_SCALING = 1.5  # next p50 at 1,000,000 images over at 1,000
+TARGET_SERVER_MS = 3.9  # the web server's CPU per loop (18x Label Studio's 69.8 ms)
+TARGET_OVER_DJANGO_FLOOR = 1.5  # that CPU over the framework's floor's (load_floor_site)
 
 
 def percentile(values: Sequence[float], share: float) -> float:
@@ -101,6 +103,7 @@ def print_level(level: dict[str, Any]) -> None:
         f"({http['client_cpu_seconds'] / http['seconds']:.2f} cores)" + _floor_text(level)
     )
     print(f"  CPU in cores (of {cores['cores']:.0f}): {cpu_text(cores)}")
+    print("  " + _server_text(level))
     elsewhere = sum(value for name, value in cores.items() if name.startswith("other: "))
     if elsewhere > 0.2:
         print(f"  warning: other work on this machine used {elsewhere:.2f} cores meanwhile")
@@ -126,12 +129,35 @@ def _floor_text(level: dict[str, Any]) -> str:
     )
 
 
+def _server_text(level: dict[str, Any]) -> str:
+    """The web server's CPU per loop, and the framework's floor's beside it."""
+    text = f"web server CPU per loop {level['server_ms_per_loop']:.2f} ms"
+    bare = level.get("django_floor")
+    if not bare:
+        return text
+    loop = bare["calls"]["loop"]
+    return (
+        f"{text}; Django floor {bare['server_ms_per_loop']:.2f} ms ({loop['rate']:.1f} loops/s, "
+        f"p50 {_ms(loop['p50'])} ms, {bare['errors']} errors, "
+        f"{bare['over_next']} handed out beyond overlap); "
+        f"ours/Django floor {_cpu_over_floor(level):.2f}"
+    )
+
+
+def _cpu_over_floor(level: dict[str, Any]) -> float:
+    bare = level.get("django_floor")
+    if not bare or not bare["server_ms_per_loop"] > 0:
+        return math.nan
+    return float(level["server_ms_per_loop"] / bare["server_ms_per_loop"])
+
+
 def print_summary(levels: list[dict[str, Any]]) -> None:
     """One row per size and concurrency."""
     print("\nSummary (latencies in ms, p50/p99)")
     print(
         f"{'images':>10} {'annot.':>6} {'loops/s':>8} {'next':>11} {'image':>11} {'submit':>11} "
-        f"{'errors':>6} {'over':>4} {'client CPU s':>12} {'floor/s':>8} {'ours/floor':>10}"
+        f"{'errors':>6} {'over':>4} {'client CPU s':>12} {'floor/s':>8} {'ours/floor':>10} "
+        f"{'web CPU ms/loop':>15} {'Django floor':>12}"
     )
     for level in levels:
         http = level["http"]
@@ -144,8 +170,14 @@ def print_summary(levels: list[dict[str, Any]]) -> None:
             f"{level['size']:>10,} {level['concurrency']:>6} {calls['loop']['rate']:>8.1f} "
             f"{pairs[0]:>11} {pairs[1]:>11} {pairs[2]:>11} {http['errors']:>6} "
             f"{http['over_next'] + level['db']['over_db']:>4} "
-            f"{http['client_cpu_seconds']:>12.2f} {floor_rate:>8} {ratio:>10}"
+            f"{http['client_cpu_seconds']:>12.2f} {floor_rate:>8} {ratio:>10} "
+            f"{level['server_ms_per_loop']:>15.2f} {_django_floor_ms(level):>12}"
         )
+
+
+def _django_floor_ms(level: dict[str, Any]) -> str:
+    bare = level.get("django_floor")
+    return f"{bare['server_ms_per_loop']:.2f}" if bare else "-"
 
 
 def print_pages(pages: list[PageTiming], size: int) -> None:
@@ -206,6 +238,16 @@ def print_targets(levels: list[dict[str, Any]], pages: list[PageTiming]) -> None
                 f"({_ms(a)} / {_ms(b)} ms)",
                 a / b,
                 TARGET_SCALING,
+                "x",
+            )
+    for (size, concurrency), level in by_key.items():
+        where = f"{counted(concurrency, 'annotator')}, {size:,} images"
+        _verdict(f"web CPU per loop, {where}", level["server_ms_per_loop"], TARGET_SERVER_MS, "ms")
+        if level.get("django_floor"):
+            _verdict(
+                f"web CPU per loop over the Django floor's, {where}",
+                _cpu_over_floor(level),
+                TARGET_OVER_DJANGO_FLOOR,
                 "x",
             )
     if pages:

@@ -158,16 +158,21 @@ def stack_running(
     *,
     workers: bool = True,
     worker_nice: int = 0,
+    settings: str = "",
 ) -> Iterator[Stack]:
     """Start gunicorn and (unless not ``workers``) the Celery workers, wait until they
     answer, stop them all at the end. ``worker_nice``: the CPU worker's niceness, for the
-    small CPU share docker-compose.yml gives it."""
+    small CPU share docker-compose.yml gives it. ``settings``: gunicorn's settings module,
+    when not the application's own."""
     logs.mkdir(parents=True, exist_ok=True)
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     stack = Stack(url, {**env, "LABELER_SITE_URL": url}, logs)  # its links lead to itself
     try:
-        _start(stack, "gunicorn", _gunicorn_command(gunicorn, port))
+        command = _gunicorn_command(gunicorn, port)
+        if settings:
+            command += ["--env", f"DJANGO_SETTINGS_MODULE={settings}"]
+        _start(stack, "gunicorn", command)
         tag = f"bench-load-{port}"
         names: list[str] = []
         if workers:

@@ -83,6 +83,11 @@ def test_a_tiny_run_labels_without_errors_or_over_assignment(tmp_path: Path) -> 
         assert level["floor"]["calls"]["loop"]["count"] > 0
         assert level["floor"]["errors"] == 0
         assert level["ours_over_floor"] > 0
+        # The framework's floor: the same annotators against two bare Django views.
+        bare = level["django_floor"]
+        assert bare["calls"]["loop"]["count"] > 0 and bare["errors"] == 0, bare["error_samples"]
+        assert bare["over_next"] == 0
+        assert bare["server_ms_per_loop"] > 0 and level["server_ms_per_loop"] > 0
         assert http["client_cpu_seconds"] > 0
     assert {page["name"] for page in report["pages"]} >= {"project page", "labelling page"}
     assert all(page["status"] == 200 and page["milliseconds"] for page in report["pages"])
