@@ -144,11 +144,12 @@ TEMPLATES = [
 
 # Cache: Redis when REDIS_URL is set (shared by web processes and workers), else memory.
 # Short socket timeouts: a Redis that is down fails a cache call quickly, never a request.
+# (labeler.http.redis_cache: Django's backend, its redis-py client made once, not per call.)
 REDIS_URL = os.environ.get("REDIS_URL", "")
 CACHES = {
     "default": (
         {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "labeler.http.redis_cache.RedisCache",
             "LOCATION": REDIS_URL,
             "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 2},
         }

@@ -164,7 +164,7 @@ def shared_cache(request, settings):
         pytest.skip(f"needs Redis at {REDIS_URL}")
     settings.CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "labeler.http.redis_cache.RedisCache",
             "LOCATION": REDIS_URL,
             # Its own keys, which expire: other tests sharing this Redis are left alone.
             "KEY_PREFIX": f"test-login-{uuid.uuid4()}",
@@ -260,7 +260,7 @@ def cache_down(settings):
     """The cache is a Redis nothing listens for: every call to it fails to connect."""
     settings.CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "labeler.http.redis_cache.RedisCache",
             "LOCATION": f"redis://127.0.0.1:{free_port()}/0",
             "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
         }

@@ -25,7 +25,7 @@ def test_labels_given_while_the_cache_is_down_are_refreshed_by_the_overdue_task(
     cache_up = settings.CACHES
     settings.CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "labeler.http.redis_cache.RedisCache",
             "LOCATION": f"redis://127.0.0.1:{free_port()}/0",  # nothing listens there
             "OPTIONS": {"socket_connect_timeout": 1},
         }
@@ -62,7 +62,7 @@ def test_many_labels_in_one_commit_wait_for_the_down_cache_once(
     images = make_images(project, 4)
     settings.CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "labeler.http.redis_cache.RedisCache",
             "LOCATION": f"redis://127.0.0.1:{free_port()}/0",  # nothing listens there
             "OPTIONS": {"socket_connect_timeout": 1},
         }
