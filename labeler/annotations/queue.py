@@ -38,6 +38,7 @@ from labeler.annotations.refusals import lease_facts, lease_refusal, qualificati
 from labeler.errors import Conflict, ValidationFailed
 from labeler.images.models import Image
 from labeler.projects.models import GridMode, Project
+from labeler.raw_rows import raw_first
 
 MAX_ATTEMPTS = 20
 MAX_PAGE_SIZE = 48  # the most images one grid page asks for (grid_size's maximum)
@@ -480,4 +481,4 @@ def _candidate(lease: _Lease, excluded: set[int], *, wait: bool) -> Image | None
     """The best open image for the annotator, row-locked (skipping locked rows unless
     ``wait``), read whole for the answer."""
     sql, params = queue_sql.candidate(lease.params, excluded, wait=wait)
-    return next(iter(Image.objects.raw(sql, params)), None)
+    return raw_first(Image, sql, params)

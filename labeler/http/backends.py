@@ -26,6 +26,7 @@ from labeler.http.login_throttle import (
     login_attempt_succeeded,
     login_attempt_withdrawn,
 )
+from labeler.raw_rows import raw_first
 
 MAX_ID = 2**63 - 1  # the largest id a row can have
 
@@ -85,7 +86,7 @@ class UserBackend(ModelBackend):
         if not 0 < pk <= MAX_ID:
             return None
         model = get_user_model()
-        user = next(iter(model._default_manager.raw(_statement(connection.vendor), [pk])), None)
+        user = raw_first(model, _statement(connection.vendor), [pk])
         return user if user is not None and self.user_can_authenticate(user) else None
 
 

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from labeler.errors import NotFound, ValidationFailed
 from labeler.projects.models import Invitation, Label, Membership, Project, Role
+from labeler.raw_rows import raw_all, raw_first
 
 AnyUser = User | AnonymousUser
 MAX_ID = 2**63 - 1  # the largest id a row can have
@@ -44,8 +45,8 @@ def project_get_visible(*, user: AnyUser, project_id: int) -> Project:
     if not user.is_authenticated or not 0 < project_id <= MAX_ID:
         raise missing
     # Every project-scoped call starts here: one statement written once, as the ORM's
-    # annotated subquery cost more to build than to run.
-    project = next(iter(Project.objects.raw(_visible_statement(), [user.pk, project_id])), None)
+    # annotated subquery cost more to build than to run, read by labeler.raw_rows.
+    project = raw_first(Project, _visible_statement(), [user.pk, project_id])
     role = getattr(project, "caller_role", None)
     if project is None or (role is None and not is_admin(user)):
         raise missing
@@ -86,7 +87,7 @@ def project_labels(project: Project) -> list[Label]:
     """
     table = connection.ops.quote_name(Label._meta.db_table)
     statement = f"SELECT * FROM {table} WHERE project_id = %s ORDER BY position, id"
-    return list(Label.objects.raw(statement, [project.pk]))
+    return raw_all(Label, statement, [project.pk])
 
 
 def project_role(*, user: AnyUser, project: Project, fresh: bool = False) -> str | None:
