@@ -187,6 +187,13 @@ class FinalLabel(models.Model):
         indexes = [
             # The data browser's confidence order walks it (labeler.browse.sorts).
             models.Index(fields=["confidence", "image"], name="final_label_by_confidence_idx"),
+            # The queue's gold draws (annotations.qualification.gold_open_to) start from the
+            # few gold images, not from every final label of every project.
+            models.Index(
+                fields=["image"],
+                name="final_label_gold_idx",
+                condition=models.Q(method=FinalLabelMethod.GOLD),
+            ),
         ]
 
     def __str__(self) -> str:
