@@ -23,6 +23,7 @@ from django.urls import path
 from bench.load_client import FLOOR_ROOT
 from labeler.images.delivery.links import file_link
 from labeler.site_address import site_url
+from labeler.urls import handler404, handler500  # noqa: F401 - the site's, read from here
 from labeler.urls import urlpatterns as site_urlpatterns
 
 # The best open image that this annotator has not labelled and that no one else holds.

@@ -94,7 +94,7 @@ def server_ms_per_loop(run: dict[str, Any]) -> float:
     """The web server's CPU milliseconds per loop over a run (its gunicorn processes)."""
     loops = run["calls"]["loop"]["count"]
     cpu = run["cpu"]
-    return cpu.get("gunicorn", 0.0) * cpu["seconds"] * 1000 / loops if loops else float("nan")
+    return cpu["gunicorn"] * cpu["seconds"] * 1000 / loops if loops else float("nan")
 
 
 def _timed(

@@ -171,7 +171,9 @@ def stack_running(
     try:
         command = _gunicorn_command(gunicorn, port)
         if settings:
+            # The floor's settings load only where this flag says the benchmark started them.
             command += ["--env", f"DJANGO_SETTINGS_MODULE={settings}"]
+            command += ["--env", "LABELER_LOAD_BENCHMARK_FLOOR=1"]
         _start(stack, "gunicorn", command)
         tag = f"bench-load-{port}"
         names: list[str] = []
