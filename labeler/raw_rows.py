@@ -9,8 +9,10 @@ its converters are), and kept with it.
 
 Columns that name a field of the model fill it, converted as the ORM converts that field
 (JSON decoded, SQLite's booleans and datetimes); any other column becomes an attribute
-of that name, as ``raw()`` does. Every field must be among the columns: a partial row
-would make a model instance that reads its missing fields one query at a time.
+of that name, as ``raw()`` does. Every field must be among the columns, each once: a
+partial row would make a model instance that reads its missing fields one query at a
+time. Parameters are adapted as ``raw()`` adapts them. The default database is read
+unless ``using`` names another (no router is asked).
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ def raw_first(
 ) -> M | None:
     """The first row of ``sql`` as a ``model``, or None when it returns no row."""
     with connections[using].cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(sql, _adapted(params, using))
         row = cursor.fetchone()
         if row is None:
             return None
@@ -44,11 +46,19 @@ def raw_all(
 ) -> list[M]:
     """Every row of ``sql`` as a ``model``, in the statement's order."""
     with connections[using].cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(sql, _adapted(params, using))
         rows = cursor.fetchall()
         columns = tuple(column[0] for column in cursor.description)
     plan = _plan(model, columns, using)
     return [plan.make(row) for row in rows]
+
+
+def _adapted(params: Sequence[Any] | Mapping[str, Any], using: str) -> Any:
+    """The parameters as ``raw()`` passes them (a datetime as the database stores it)."""
+    adapt = connections[using].ops.adapt_unknown_value
+    if isinstance(params, Mapping):
+        return {key: adapt(value) for key, value in params.items()}
+    return [adapt(value) for value in params]
 
 
 class _Plan:
@@ -57,6 +67,8 @@ class _Plan:
     def __init__(self, model: type[Model], columns: tuple[str, ...], using: str) -> None:
         connection = connections[using]
         fields = model._meta.concrete_fields
+        if len(set(columns)) < len(columns):
+            raise ValueError(f"{model.__name__} rows name a column twice: {list(columns)}")
         position_of = {name: position for position, name in enumerate(columns)}
         missing = sorted(str(field.column) for field in fields if field.column not in position_of)
         if missing:

@@ -76,8 +76,10 @@ WRITES = {
     "save",
     "raw",
 }
-# ``Project.objects.raw`` reads (``projects.selectors``); its SQL is walked as text.
+# ``Project.objects.raw`` reads (``projects.selectors``); its SQL is walked as text. So does
+# ``labeler.raw_rows``: ``raw_first(Model, sql, ...)`` is walked as ``Model.objects.raw``.
 RAW_READS = {"Project"}
+RAW_ROWS = {"raw_first", "raw_all"}
 LABEL_WRITES = {"set", "add", "remove", "clear"}
 # An instance named for its model (``project.save()``, ``image.delete()``).
 INSTANCES = {"project": "Project", "annotation": "Annotation", "image": "Image", "images": "Image"}
@@ -226,6 +228,15 @@ def writes_in(source: str) -> list[tuple[int, str]]:
     for node in ast.walk(tree):
         line = getattr(node, "lineno", 0)
         found += [(line, what) for what in _queue_state_writes(node)]
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id in RAW_ROWS
+            and node.args
+        ):
+            model = _model_of(node.args[0], aliases)
+            if model in MODELS and model not in RAW_READS and model != "Image":
+                found.append((line, f"{model}: {node.func.id}()"))
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
             found += [(line, what) for what in _model_writes(node, aliases)]
             method, chain = node.func.attr, node.func.value
@@ -267,9 +278,12 @@ cursor.execute("INSERT INTO annotations_labelchange (kind) VALUES (%s)", ["x"])
 cursor.execute("DELETE FROM {final} WHERE image_id = %s", [1])
 FinalLabel.objects.filter(image_id=1).exists()
 LabelChange.objects.filter(project=project).count()
+raw_first(FinalLabel, sql, [1])
+raw_all(Project, sql, [1])
 """
     found = [what for _, what in writes_in(source)]
-    assert len(found) == 10
+    assert len(found) == 11
+    assert "FinalLabel: raw_first()" in found
     assert found.count("FinalLabel: .labels.set()") == 1
     assert "LabelChange: SQL writing annotations_labelchange" in found
     assert "FinalLabel: SQL writing {final}" in found

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from datetime import timedelta
 
 import pytest
 from django.contrib.auth.models import User
@@ -55,6 +56,19 @@ def test_no_row_is_none_and_a_missing_field_is_refused():
     assert raw_all(Project, f"SELECT * FROM {_table(Project)} WHERE id = %s", [0]) == []
     with pytest.raises(ValueError, match="every field's column"):
         raw_first(Project, f"SELECT id, name FROM {_table(Project)}", [])
+    with pytest.raises(ValueError, match="a column twice"):
+        raw_first(Project, f"SELECT *, name FROM {_table(Project)}", [])
+
+
+def test_a_datetime_parameter_is_read_as_raw_reads_it():
+    project = ProjectFactory(name="Dated")
+    sql = f"SELECT * FROM {_table(Project)} WHERE created_at <= %s"
+    later = project.created_at + timedelta(seconds=1)
+    assert (
+        [p.pk for p in raw_all(Project, sql, [later])]
+        == [p.pk for p in Project.objects.raw(sql, [later])]
+        == [project.pk]
+    )
 
 
 def test_named_parameters_and_each_thread_s_own_plan(transactional_db):
