@@ -2,9 +2,10 @@
 
 Django's backend makes a new ``redis.Redis`` for every cache call: about 0.1 ms of CPU
 each (its table of reply callbacks is built anew), as much as the call's own round trip,
-and a logged-in request makes two or three such calls (its session, the refresh schedule
+and a logged-in request makes one or two such calls (its session, the refresh schedule
 of a label change). The client holds no connection of its own (the pool lends one per
-command), so one client per pool serves every thread of the process.
+command): each thread's cache backend (Django keeps one per thread) makes one and keeps
+it, and one shared between threads would serve them all.
 """
 
 from __future__ import annotations
