@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from csp.decorators import csp_update
-from django.urls import include, path
+from django.urls import URLPattern, URLResolver, include, path
 from drf_spectacular.views import (
     SpectacularAPIView,
     SpectacularRedocView,
@@ -103,112 +103,207 @@ router = SiteRouter()
 router.register("projects", ProjectViewSet, basename="project")
 router.register("users", UserViewSet, basename="user")
 
+# The annotator's loop (next/, then annotations/) is tried first among a project's routes.
+loop_router = SimpleRouter()
+loop_router.register("annotations", AnnotationViewSet, basename="annotation")
+
 project_router = SimpleRouter()
 project_router.register("members", MembershipViewSet, basename="member")
 project_router.register("invitations", InvitationViewSet, basename="invitation")
 project_router.register("images", ImageViewSet, basename="image")
-project_router.register("annotations", AnnotationViewSet, basename="annotation")
 project_router.register("skips", SkipViewSet, basename="skip")
 project_router.register("fields", MetadataFieldViewSet, basename="metadata-field")
 project_router.register("webhooks", WebhookViewSet, basename="webhook")
 
-urlpatterns = [
-    path("auth/token/", TokenLoginView.as_view(), name="token"),
-    path("audit/", AuditView.as_view(), name="audit"),
-    path("projects/<int:project_pk>/audit/", ProjectAuditView.as_view(), name="project-audit"),
-    path("projects/<int:project_pk>/next/", NextImageView.as_view(), name="next-image"),
-    path("projects/<int:project_pk>/queue/page/", NextPageView.as_view(), name="next-page"),
+project_urlpatterns: list[URLPattern | URLResolver] = [
+    path("next/", NextImageView.as_view(), name="next-image"),
+    path("", include(loop_router.urls)),
+    path("audit/", ProjectAuditView.as_view(), name="project-audit"),
+    path("queue/page/", NextPageView.as_view(), name="next-page"),
     # Before the images router: "bulk" is no image id.
-    path("projects/<int:project_pk>/images/bulk/", BulkView.as_view(), name="images-bulk"),
+    path("images/bulk/", BulkView.as_view(), name="images-bulk"),
     path(
-        "projects/<int:project_pk>/bulk-actions/",
+        "bulk-actions/",
         BulkActionListView.as_view(),
         name="bulk-actions",
     ),
-    path("bulk-actions/<int:pk>/", BulkActionDetailView.as_view(), name="bulk-action-detail"),
-    path("projects/<int:project_pk>/imports/", ImportView.as_view(), name="imports"),
+    path("imports/", ImportView.as_view(), name="imports"),
     path(
-        "projects/<int:project_pk>/imports/archive/",
+        "imports/archive/",
         ArchiveImportView.as_view(),
         name="imports-archive",
     ),
-    path("projects/<int:project_pk>/references/", ReferenceListView.as_view(), name="references"),
+    path("references/", ReferenceListView.as_view(), name="references"),
     path(
-        "projects/<int:project_pk>/references/<int:pk>/",
+        "references/<int:pk>/",
         ReferenceDetailView.as_view(),
         name="reference-detail",
     ),
-    path("projects/<int:project_pk>/erasures/", ErasureListView.as_view(), name="erasures"),
+    path("erasures/", ErasureListView.as_view(), name="erasures"),
     path(
-        "projects/<int:project_pk>/erasures/<int:pk>/",
+        "erasures/<int:pk>/",
         ErasureDetailView.as_view(),
         name="erasure-detail",
     ),
-    path("projects/<int:project_pk>/export/", ExportView.as_view(), name="export"),
-    path("projects/<int:project_pk>/exports/", ExportListView.as_view(), name="export-list"),
-    path("exports/<int:pk>/", ExportDetailView.as_view(), name="export-detail"),
-    path("exports/<int:pk>/download/", ExportDownloadView.as_view(), name="export-download"),
-    path("projects/<int:project_pk>/progress/", ProgressView.as_view(), name="progress"),
-    path("projects/<int:project_pk>/throughput/", ThroughputView.as_view(), name="throughput"),
-    path("projects/<int:project_pk>/history/", HistoryView.as_view(), name="history"),
-    path("projects/<int:project_pk>/agreement/", AgreementView.as_view(), name="agreement"),
+    path("export/", ExportView.as_view(), name="export"),
+    path("exports/", ExportListView.as_view(), name="export-list"),
+    path("progress/", ProgressView.as_view(), name="progress"),
+    path("throughput/", ThroughputView.as_view(), name="throughput"),
+    path("history/", HistoryView.as_view(), name="history"),
+    path("agreement/", AgreementView.as_view(), name="agreement"),
     path(
-        "projects/<int:project_pk>/agreement/suggestion-sway/",
+        "agreement/suggestion-sway/",
         SuggestionSwayView.as_view(),
         name="suggestion-sway",
     ),
     path(
-        "projects/<int:project_pk>/qualification/",
+        "qualification/",
         StandingListView.as_view(),
         name="standing-list",
     ),
     path(
-        "projects/<int:project_pk>/qualification/<int:user_pk>/",
+        "qualification/<int:user_pk>/",
         StandingActionView.as_view(),
         name="standing-action",
     ),
-    path("projects/<int:project_pk>/consensus/", ConsensusView.as_view(), name="consensus"),
-    path("projects/<int:project_pk>/slices/", SliceReportView.as_view(), name="slices"),
-    path("projects/<int:project_pk>/drift/checks/", DriftChecksView.as_view(), name="drift-checks"),
+    path("consensus/", ConsensusView.as_view(), name="consensus"),
+    path("slices/", SliceReportView.as_view(), name="slices"),
+    path("drift/checks/", DriftChecksView.as_view(), name="drift-checks"),
     path(
-        "projects/<int:project_pk>/slices/download/",
+        "slices/download/",
         SliceDownloadView.as_view(),
         name="slices-download",
     ),
-    path("projects/<int:project_pk>/review/", ReviewListView.as_view(), name="review"),
-    path("projects/<int:project_pk>/duplicates/", DuplicateListView.as_view(), name="duplicates"),
+    path("review/", ReviewListView.as_view(), name="review"),
+    path("duplicates/", DuplicateListView.as_view(), name="duplicates"),
     path(
-        "projects/<int:project_pk>/review/<int:image_id>/",
+        "review/<int:image_id>/",
         ReviewDetailView.as_view(),
         name="review-detail",
     ),
-    path("projects/<int:project_pk>/decisions/", DecisionListView.as_view(), name="decisions"),
+    path("decisions/", DecisionListView.as_view(), name="decisions"),
     path(
-        "projects/<int:project_pk>/decisions/batch/",
+        "decisions/batch/",
         DecisionBatchView.as_view(),
         name="decisions-batch",
     ),
     path(
-        "projects/<int:project_pk>/decisions/<int:image_id>/",
+        "decisions/<int:image_id>/",
         DecisionDetailView.as_view(),
         name="decision-detail",
     ),
-    path("projects/<int:project_pk>/train/", TrainView.as_view(), name="train"),
+    path("train/", TrainView.as_view(), name="train"),
     path(
-        "projects/<int:project_pk>/training-runs/",
+        "training-runs/",
         TrainingRunListView.as_view(),
         name="training-runs",
     ),
+    path(
+        "model-versions/",
+        ModelVersionListView.as_view(),
+        name="model-versions",
+    ),
+    path("prelabel/", PrelabelView.as_view(), name="prelabel"),
+    path("predictions/", PredictionListView.as_view(), name="predictions"),
+    path(
+        "images/<int:image_id>/predictions/",
+        ImagePredictionsView.as_view(),
+        name="image-predictions",
+    ),
+    path(
+        "images/<int:image_id>/explanation/",
+        ImageExplanationView.as_view(),
+        name="image-explanation",
+    ),
+    path(
+        "label-history/",
+        LabelHistoryView.as_view(),
+        name="label-history",
+    ),
+    path(
+        "images/<int:image_id>/history/",
+        ImageHistoryView.as_view(),
+        name="image-history",
+    ),
+    path(
+        "images/<int:image_id>/faces/",
+        ImageFacesView.as_view(),
+        name="image-faces",
+    ),
+    path(
+        "images/<int:image_id>/faces/detect/",
+        ImageFacesDetectView.as_view(),
+        name="image-faces-detect",
+    ),
+    path(
+        "images/<int:image_id>/faces/<int:pk>/",
+        ImageFaceView.as_view(),
+        name="image-face",
+    ),
+    path(
+        "label-issues/",
+        LabelIssueListView.as_view(),
+        name="label-issues",
+    ),
+    path(
+        "machine-labels/",
+        MachineLabelListView.as_view(),
+        name="machine-labels",
+    ),
+    path(
+        "machine-labels/send/",
+        MachineLabelSendView.as_view(),
+        name="machine-labels-send",
+    ),
+    path(
+        "machine-labels/review/",
+        MachineLabelReviewView.as_view(),
+        name="machine-labels-review",
+    ),
+    path(
+        "machine-labels/stats/",
+        MachineLabelStatsView.as_view(),
+        name="machine-labels-stats",
+    ),
+    # The prediction API: a prediction token reaches these two routes and no other.
+    path("predict/", PredictView.as_view(), name="predict"),
+    path(
+        "predict/jobs/<int:job_pk>/",
+        PredictJobView.as_view(),
+        name="predict-job",
+    ),
+    path(
+        "served-predictions/",
+        ServedPredictionListView.as_view(),
+        name="served-predictions",
+    ),
+    path(
+        "predict-tokens/",
+        PredictTokenListView.as_view(),
+        name="predict-tokens",
+    ),
+    path(
+        "predict-tokens/<int:pk>/",
+        PredictTokenDetailView.as_view(),
+        name="predict-token",
+    ),
+    path("", include(project_router.urls)),
+]
+
+urlpatterns = [
+    # First, every route of one project behind one pattern of its prefix: a request
+    # tries them only when its address starts with it, and the annotator's loop first.
+    path("projects/<int:project_pk>/", include(project_urlpatterns)),
+    path("auth/token/", TokenLoginView.as_view(), name="token"),
+    path("audit/", AuditView.as_view(), name="audit"),
+    path("bulk-actions/<int:pk>/", BulkActionDetailView.as_view(), name="bulk-action-detail"),
+    path("exports/<int:pk>/", ExportDetailView.as_view(), name="export-detail"),
+    path("exports/<int:pk>/download/", ExportDownloadView.as_view(), name="export-download"),
     path("training-runs/<int:pk>/", TrainingRunDetailView.as_view(), name="training-run"),
     path(
         "training-runs/<int:pk>/cancel/",
         TrainingRunCancelView.as_view(),
         name="training-run-cancel",
-    ),
-    path(
-        "projects/<int:project_pk>/model-versions/",
-        ModelVersionListView.as_view(),
-        name="model-versions",
     ),
     path("model-versions/<int:pk>/", ModelVersionDetailView.as_view(), name="model-version"),
     path(
@@ -222,93 +317,6 @@ urlpatterns = [
         ModelPackageFileView.as_view(),
         name="model-package-file",
     ),
-    path("projects/<int:project_pk>/prelabel/", PrelabelView.as_view(), name="prelabel"),
-    path(
-        "projects/<int:project_pk>/predictions/", PredictionListView.as_view(), name="predictions"
-    ),
-    path(
-        "projects/<int:project_pk>/images/<int:image_id>/predictions/",
-        ImagePredictionsView.as_view(),
-        name="image-predictions",
-    ),
-    path(
-        "projects/<int:project_pk>/images/<int:image_id>/explanation/",
-        ImageExplanationView.as_view(),
-        name="image-explanation",
-    ),
-    path(
-        "projects/<int:project_pk>/label-history/",
-        LabelHistoryView.as_view(),
-        name="label-history",
-    ),
-    path(
-        "projects/<int:project_pk>/images/<int:image_id>/history/",
-        ImageHistoryView.as_view(),
-        name="image-history",
-    ),
-    path(
-        "projects/<int:project_pk>/images/<int:image_id>/faces/",
-        ImageFacesView.as_view(),
-        name="image-faces",
-    ),
-    path(
-        "projects/<int:project_pk>/images/<int:image_id>/faces/detect/",
-        ImageFacesDetectView.as_view(),
-        name="image-faces-detect",
-    ),
-    path(
-        "projects/<int:project_pk>/images/<int:image_id>/faces/<int:pk>/",
-        ImageFaceView.as_view(),
-        name="image-face",
-    ),
-    path(
-        "projects/<int:project_pk>/label-issues/",
-        LabelIssueListView.as_view(),
-        name="label-issues",
-    ),
-    path(
-        "projects/<int:project_pk>/machine-labels/",
-        MachineLabelListView.as_view(),
-        name="machine-labels",
-    ),
-    path(
-        "projects/<int:project_pk>/machine-labels/send/",
-        MachineLabelSendView.as_view(),
-        name="machine-labels-send",
-    ),
-    path(
-        "projects/<int:project_pk>/machine-labels/review/",
-        MachineLabelReviewView.as_view(),
-        name="machine-labels-review",
-    ),
-    path(
-        "projects/<int:project_pk>/machine-labels/stats/",
-        MachineLabelStatsView.as_view(),
-        name="machine-labels-stats",
-    ),
-    # The prediction API: a prediction token reaches these two routes and no other.
-    path("projects/<int:project_pk>/predict/", PredictView.as_view(), name="predict"),
-    path(
-        "projects/<int:project_pk>/predict/jobs/<int:job_pk>/",
-        PredictJobView.as_view(),
-        name="predict-job",
-    ),
-    path(
-        "projects/<int:project_pk>/served-predictions/",
-        ServedPredictionListView.as_view(),
-        name="served-predictions",
-    ),
-    path(
-        "projects/<int:project_pk>/predict-tokens/",
-        PredictTokenListView.as_view(),
-        name="predict-tokens",
-    ),
-    path(
-        "projects/<int:project_pk>/predict-tokens/<int:pk>/",
-        PredictTokenDetailView.as_view(),
-        name="predict-token",
-    ),
-    path("projects/<int:project_pk>/", include(project_router.urls)),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path(
         "docs/",

@@ -30,6 +30,12 @@ from labeler.web import (
 )
 
 urlpatterns = [
+    # First: every image an annotator sees comes through here.
+    path(
+        "files/<int:issued>/<str:signature>/<path:name>",
+        images.file_link_serve,
+        name="image-file-link",
+    ),
     path("", home.home, name="home"),
     path("login/", home.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
@@ -99,11 +105,6 @@ urlpatterns = [
         "projects/<int:project_id>/machine-review/",
         model_pages.machine_review,
         name="machine-review",
-    ),
-    path(
-        "files/<int:issued>/<str:signature>/<path:name>",
-        images.file_link_serve,
-        name="image-file-link",
     ),
     path(
         "export-files/<int:project_id>/<int:image_id>/<str:token>",
