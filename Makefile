@@ -16,7 +16,7 @@ TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
 # the project's modules again, and pytest rewrite every test module's asserts again.
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: run test test-postgres test-embedded test-sqlite label-studio-venv test-label-studio fuzz soak lint lint-types lint-rest format setup docs docs-serve demo worker-cpu worker-gpu worker-serve beat check-deploy compose-config stack clean bench-agreement bench-training bench-prelabel bench-active-learning bench-export bench-load bench-uploads bench-photos bench-label-paint bench-grid bench-photo-models bench-adaptive-overlap bench-duplicates bench-label-errors bench-browse bench-bulk bench-audit bench-imports bench-scorecard bench-slices bench-predict bench-rooms bench-journeys
+.PHONY: run test test-postgres test-embedded test-sqlite label-studio-venv test-label-studio fuzz soak lint lint-types lint-rest format setup docs docs-serve demo worker-cpu worker-gpu worker-serve beat check-deploy compose-config stack clean bench-agreement bench-training bench-prelabel bench-active-learning bench-export bench-load bench-load-label-studio bench-uploads bench-photos bench-label-paint bench-grid bench-photo-models bench-adaptive-overlap bench-duplicates bench-label-errors bench-browse bench-bulk bench-audit bench-imports bench-scorecard bench-slices bench-predict bench-rooms bench-journeys
 
 # Packages go in with uv (itself put in the virtualenv by pip): from its cache a fresh
 # checkout's virtualenv is ready in seconds instead of two minutes of unpacking. uv does not
@@ -129,7 +129,7 @@ LABEL_STUDIO_SPEC ?= label-studio==1.23.2
 $(LABEL_STUDIO_VENV)/.installed:
 	$(PYTHON) -m venv $(LABEL_STUDIO_VENV)
 	$(LABEL_STUDIO_VENV)/bin/pip install --quiet --upgrade pip uv
-	$(call UV_INSTALL,$(LABEL_STUDIO_VENV),$(LABEL_STUDIO_SPEC))
+	$(call UV_INSTALL,$(LABEL_STUDIO_VENV),$(LABEL_STUDIO_SPEC) 'gunicorn>=23')
 	touch $@
 
 # Its database, migrated once: a first start spends 40 s on Label Studio's migrations,
@@ -225,6 +225,10 @@ bench-export: setup
 ## Annotators at scale against gunicorn and the workers, beside a bare-SQL floor (docs/benchmarks.md).
 bench-load: setup
 	$(BIN)/python bench/load.py
+
+## The annotator loop against Label Studio in the same harness, beside ours (docs/benchmarks.md).
+bench-load-label-studio: setup label-studio-venv
+	$(BIN)/python bench/load.py --label-studio --sizes 1000,100000 --skip import,export,pages,grid
 
 ## Peak memory of gunicorn taking three uploads at the caps, beside a bare Pillow loop (docs/reliability.md).
 bench-uploads: setup

@@ -18,6 +18,7 @@ docs/benchmarks.md.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import os
@@ -57,8 +58,11 @@ def main(argv: list[str] | None = None) -> int:
     static_collect(env)
     # The application's settings, with the framework's floor beside its URLs.
     settings = "bench.load_floor_settings"
-    with stack_running(env, options.gunicorn, options.var_dir / "logs", settings=settings) as stack:
-        results = _run(options, stack, prepared)
+    with (
+        stack_running(env, options.gunicorn, options.var_dir / "logs", settings=settings) as stack,
+        _label_studio(options) as label_studio,
+    ):
+        results = _run(options, stack, prepared, label_studio)
     _print(results)
     if options.json:
         options.json.parent.mkdir(parents=True, exist_ok=True)
@@ -101,6 +105,8 @@ def _options(argv: list[str] | None) -> argparse.Namespace:
     add("--redis-url", default=DEFAULT_REDIS_URL, help="a Redis database of its own: flushed")
     add("--var-dir", type=Path, default=ROOT / "var" / "bench_load", help="media, static, logs")
     add("--json", type=Path, help="write the raw results here")
+    add("--label-studio", action="store_true",
+        help="also run each level against Label Studio (bench.load_label_studio)")  # fmt: skip
     options = parser.parse_args(argv)
     unknown = set(options.skip) - set(STEPS)
     if unknown:
@@ -127,8 +133,25 @@ def _prepare(options: argparse.Namespace) -> dict[str, Any]:
     return {"annotators": annotators, "projects": projects, "export": export}
 
 
-def _run(options: argparse.Namespace, stack: Any, prepared: dict[str, Any]) -> dict[str, Any]:
-    """Log everyone in, run each size's levels, then the lead's tasks."""
+def _label_studio(options: argparse.Namespace) -> Any:
+    """Label Studio served beside ours (``--label-studio``), else nothing."""
+    if not options.label_studio:
+        return contextlib.nullcontext()
+    from bench.load_label_studio import label_studio_running
+
+    return label_studio_running(
+        database_url=options.database_url,
+        gunicorn=options.gunicorn,
+        var_dir=options.var_dir,
+        annotators=max(options.concurrency),
+    )
+
+
+def _run(
+    options: argparse.Namespace, stack: Any, prepared: dict[str, Any], label_studio: Any
+) -> dict[str, Any]:
+    """Log everyone in, run each size's levels (against Label Studio too, when it runs),
+    then the lead's tasks."""
     from bench.load_data import _reset_project, import_project, label_everything
     from bench.load_grid import grid_run
     from bench.load_lead import export_run, images_generate, images_import
@@ -151,7 +174,8 @@ def _run(options: argparse.Namespace, stack: Any, prepared: dict[str, Any]) -> d
     for size in options.sizes:
         project = projects[size]
         for concurrency in options.concurrency:
-            results["levels"].append(level_run(options, stack, project, logins, concurrency))
+            level = level_run(options, stack, project, logins, concurrency, label_studio)
+            results["levels"].append(level)
         if size == max(projects) and "pages" not in options.skip:
             results["pages"] = pages_run(lead, project, options.page_loads)
         if size == max(projects) and "grid" not in options.skip:

@@ -37,8 +37,10 @@ def level_run(
     project: BenchProject,
     logins: list[Login],
     concurrency: int,
+    label_studio: Any = None,
 ) -> dict[str, Any]:
-    """The HTTP run and (unless skipped) the floor run of one size and concurrency."""
+    """The HTTP run and (unless skipped) the floor run of one size and concurrency, and
+    the same loop against Label Studio when it runs (``bench.load_label_studio``)."""
     plan = Plan(
         base_url=stack.base_url,
         project_id=project.id,
@@ -77,6 +79,10 @@ def level_run(
         "django_floor": django_floor,
     }
     level["server_ms_per_loop"] = server_ms_per_loop(level["http"] | {"cpu": cpu})
+    if label_studio is not None:
+        from bench.load_label_studio import level_run as label_studio_level
+
+        level["label_studio"] = label_studio_level(options, label_studio, project.size, concurrency)
     loop_rate = level["http"]["calls"]["loop"]["rate"]
     if floor is not None:
         floor_rate = floor["calls"]["loop"]["rate"]
@@ -84,7 +90,12 @@ def level_run(
     print(
         f"{project.size:,} images, {counted(concurrency, 'annotator')}: {loop_rate:.1f} loops/s, "
         f"{level['http']['errors']} errors"
-        + (f", floor {floor['calls']['loop']['rate']:.1f} loops/s" if floor else ""),
+        + (f", floor {floor['calls']['loop']['rate']:.1f} loops/s" if floor else "")
+        + (
+            f", Label Studio {level['label_studio']['calls']['loop']['rate']:.1f} loops/s"
+            if label_studio is not None
+            else ""
+        ),
         flush=True,
     )
     return level

@@ -16,6 +16,7 @@ TARGET_LOOPS = 80.0  # loops per second at 32 annotators
 TARGET_SCALING = 1.5  # next p50 at 1,000,000 images over at 1,000
 TARGET_SERVER_MS = 3.9  # the web server's CPU per loop (18x Label Studio's 69.8 ms)
 TARGET_OVER_DJANGO_FLOOR = 1.5  # that CPU over the framework's floor's (load_floor_site)
+TARGET_UNDER_LABEL_STUDIO = 18.0  # Label Studio's CPU per loop over ours, the same run
 
 
 def percentile(values: Sequence[float], share: float) -> float:
@@ -104,6 +105,18 @@ def print_level(level: dict[str, Any]) -> None:
     )
     print(f"  CPU in cores (of {cores['cores']:.0f}): {cpu_text(cores)}")
     print("  " + _server_text(level))
+    studio = level.get("label_studio")
+    if studio:
+        loop = studio["calls"]["loop"]
+        print(
+            f"  Label Studio: {loop['rate']:.1f} loops/s (p50 {_ms(loop['p50'])} ms, p99 "
+            f"{_ms(loop['p99'])} ms, {studio['errors']} errors, {studio['over_next']} tasks "
+            f"handed out twice); web server CPU per loop {studio['server_ms_per_loop']:.2f} ms, "
+            f"{_label_studio_over_ours(level):.1f} times ours"
+        )
+        print(f"  its CPU in cores: {cpu_text(studio['cpu'])}")
+        for sample in studio["error_samples"]:
+            print(f"  Label Studio error: {sample}")
     elsewhere = sum(value for name, value in cores.items() if name.startswith("other: "))
     if elsewhere > 0.2:
         print(f"  warning: other work on this machine used {elsewhere:.2f} cores meanwhile")
@@ -158,6 +171,7 @@ def print_summary(levels: list[dict[str, Any]]) -> None:
         f"{'images':>10} {'annot.':>6} {'loops/s':>8} {'next':>11} {'image':>11} {'submit':>11} "
         f"{'errors':>6} {'over':>4} {'client CPU s':>12} {'floor/s':>8} {'ours/floor':>10} "
         f"{'web CPU ms/loop':>15} {'Django floor':>12}"
+        + (f" {'Label Studio':>12} {'LS loops/s':>10} {'LS/ours':>7}" if _with_ls(levels) else "")
     )
     for level in levels:
         http = level["http"]
@@ -172,7 +186,31 @@ def print_summary(levels: list[dict[str, Any]]) -> None:
             f"{http['over_next'] + level['db']['over_db']:>4} "
             f"{http['client_cpu_seconds']:>12.2f} {floor_rate:>8} {ratio:>10} "
             f"{level['server_ms_per_loop']:>15.2f} {_django_floor_ms(level):>12}"
+            + (_label_studio_columns(level) if _with_ls(levels) else "")
         )
+
+
+def _with_ls(levels: list[dict[str, Any]]) -> bool:
+    return any(level.get("label_studio") for level in levels)
+
+
+def _label_studio_columns(level: dict[str, Any]) -> str:
+    """Label Studio's web CPU per loop, loops a second and CPU over ours, same level."""
+    studio = level.get("label_studio")
+    if not studio:
+        return f" {'-':>12} {'-':>10} {'-':>7}"
+    rate = studio["calls"]["loop"]["rate"]
+    return (
+        f" {studio['server_ms_per_loop']:>12.2f} {rate:>10.1f} "
+        f"{_label_studio_over_ours(level):>7.1f}"
+    )
+
+
+def _label_studio_over_ours(level: dict[str, Any]) -> float:
+    studio = level.get("label_studio")
+    if not studio or not level["server_ms_per_loop"] > 0:
+        return math.nan
+    return float(studio["server_ms_per_loop"] / level["server_ms_per_loop"])
 
 
 def _django_floor_ms(level: dict[str, Any]) -> str:
@@ -249,6 +287,14 @@ def print_targets(levels: list[dict[str, Any]], pages: list[PageTiming]) -> None
                 _cpu_over_floor(level),
                 TARGET_OVER_DJANGO_FLOOR,
                 "x",
+            )
+        if level.get("label_studio"):
+            _verdict(
+                f"Label Studio's web CPU per loop over ours, {where}",
+                _label_studio_over_ours(level),
+                TARGET_UNDER_LABEL_STUDIO,
+                "x",
+                low=True,
             )
     if pages:
         slowest = max(pages, key=lambda page: page.median)
