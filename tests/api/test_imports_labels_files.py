@@ -185,20 +185,26 @@ def zipped(files: dict[str, bytes]) -> bytes:
     return buffer.getvalue()
 
 
-def _walk(patterns: list, prefix: str = "") -> Iterator[tuple[str, URLPattern]]:
+def _walk(
+    patterns: list, prefix: str = "", converters: tuple[str, ...] = ()
+) -> Iterator[tuple[str, URLPattern, tuple[str, ...]]]:
+    """Every named route, with the names of the arguments its address takes (those of
+    the prefixes it is included under too)."""
     for pattern in patterns:
         if isinstance(pattern, URLResolver):
             namespace = f"{prefix}{pattern.namespace}:" if pattern.namespace else prefix
-            yield from _walk(pattern.url_patterns, namespace)
+            inner = converters + tuple(getattr(pattern.pattern, "converters", {}))
+            yield from _walk(pattern.url_patterns, namespace, inner)
         elif pattern.name:
-            yield f"{prefix}{pattern.name}", pattern
+            own = tuple(getattr(pattern.pattern, "converters", {}))
+            yield f"{prefix}{pattern.name}", pattern, converters + own
 
 
 def labels_file_routes() -> list[str]:
     """Every route whose view calls the loader (``archive_read``, ``labels_file_load``),
     itself or through a function of its own module (a page's steps)."""
     found = set()
-    for name, pattern in _walk(get_resolver().url_patterns):
+    for name, pattern, _ in _walk(get_resolver().url_patterns):
         callback = inspect.unwrap(pattern.callback)
         view = getattr(callback, "view_class", None) or getattr(callback, "cls", callback)
         functions = [view] if inspect.isfunction(view) else list(vars(view).values())
@@ -234,8 +240,8 @@ def post(client: Client, route: str, project, archive: bytes, fmt: str, sent: by
     }
     if sent is not None:
         fields["labels_file"] = SimpleUploadedFile("labels" + LABEL_FILE_SUFFIX[fmt], sent)
-    pattern = dict(_walk(get_resolver().url_patterns))[route]
-    kwargs = dict.fromkeys(pattern.pattern.converters, project.pk)
+    arguments = {name: names for name, _, names in _walk(get_resolver().url_patterns)}[route]
+    kwargs = dict.fromkeys(arguments, project.pk)
     return client.post(reverse(route, kwargs=kwargs), fields)
 
 
