@@ -202,11 +202,18 @@ def threads_run(workers: Sequence[Any], ready: Any, start: Any, deadline: Any) -
 
 
 def annotators_process(
-    plan: Plan, logins: list[Login], ready: Any, start: Any, deadline: Any, results: Any
+    plan: Plan,
+    logins: list[Any],
+    ready: Any,
+    start: Any,
+    deadline: Any,
+    results: Any,
+    kind: type[Annotator] = Annotator,
 ) -> None:
-    """A load-generator process: its annotators, each on a thread with its connection."""
+    """A load-generator process: its annotators (of ``kind``: Label Studio's has its
+    own), each on a thread with its connection."""
     try:
-        annotators = [Annotator(plan, login) for login in logins]
+        annotators = [kind(plan, login) for login in logins]
         for annotator in annotators:
             annotator.browser.connect()
         results.put(threads_run(annotators, ready, start, deadline))

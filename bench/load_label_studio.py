@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import json
 import os
 import signal
@@ -32,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.load_client import Annotator, Plan, Tally, chunked, pool_run, threads_run
+from bench.load_client import Annotator, Plan, Tally, annotators_process, chunked, pool_run
 from bench.load_cpu import cpu_snapshot, cpu_split
 from bench.load_data import FILES, LABELS, media_files
 from bench.load_http import Browser, Response
@@ -117,20 +118,6 @@ def _choice(label: str) -> list[dict[str, Any]]:
     ]
 
 
-def annotators_process(
-    plan: Plan, logins: list[LabelStudioLogin], ready: Any, start: Any, deadline: Any, results: Any
-) -> None:
-    """A load-generator process of Label Studio's annotators, each on a thread."""
-    try:
-        annotators = [LabelStudioAnnotator(plan, login) for login in logins]
-        for annotator in annotators:
-            annotator.browser.connect()
-        results.put(threads_run(annotators, ready, start, deadline))
-    except BaseException as exc:
-        results.put(exc)
-        raise
-
-
 @dataclass
 class LabelStudioServer:
     url: str
@@ -212,7 +199,8 @@ def level_run(
         return cpu_snapshot(groups, _backends(server.database_url))
 
     chunks = chunked(server.logins[:concurrency], options.per_process)
-    tally, start = pool_run(annotators_process, plan, chunks, on_start=snapshot)
+    target = functools.partial(annotators_process, kind=LabelStudioAnnotator)
+    tally, start = pool_run(target, plan, chunks, on_start=snapshot)
     cpu = cpu_split(start, snapshot(), tally.cpu_seconds)
     run = {**level_summary(tally, calls=CALLS, overlap=1), "cpu": cpu, "project": project}
     loops = run["calls"]["loop"]["count"]
