@@ -9,14 +9,12 @@ comes through; permissions are Django's own.
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
 from django.core.exceptions import PermissionDenied
-from django.db import connection
 from django.http import HttpRequest
 
 from labeler.http.login_throttle import (
@@ -26,7 +24,7 @@ from labeler.http.login_throttle import (
     login_attempt_succeeded,
     login_attempt_withdrawn,
 )
-from labeler.raw_rows import raw_first
+from labeler.projects.accounts import account_by_id
 
 MAX_ID = 2**63 - 1  # the largest id a row can have
 
@@ -85,13 +83,5 @@ class UserBackend(ModelBackend):
             return None
         if not 0 < pk <= MAX_ID:
             return None
-        model = get_user_model()
-        user = raw_first(model, _statement(connection.vendor), [pk])
+        user = account_by_id(pk)
         return user if user is not None and self.user_can_authenticate(user) else None
-
-
-@functools.cache
-def _statement(vendor: str) -> str:
-    del vendor  # a key of the cache: quoting depends on the connection's vendor
-    table = connection.ops.quote_name(get_user_model()._meta.db_table)
-    return f"SELECT * FROM {table} WHERE id = %s"

@@ -100,9 +100,18 @@ def project_role(*, user: AnyUser, project: Project, fresh: bool = False) -> str
     known = getattr(project, _ROLE, None)
     if known is not None and known[0] == user.pk and not fresh:
         return known[1]
-    return (
-        Membership.objects.filter(project=project, user=user).values_list("role", flat=True).first()
-    )
+    # One fixed statement: every prediction token's use reads its issuer's role afresh.
+    with connection.cursor() as cursor:
+        cursor.execute(_role_statement(connection.vendor), [project.pk, user.pk])
+        row = cursor.fetchone()
+    return None if row is None else str(row[0])
+
+
+@functools.cache
+def _role_statement(vendor: str) -> str:
+    del vendor  # a key of the cache: quoting depends on the connection's vendor
+    table = connection.ops.quote_name(Membership._meta.db_table)
+    return f"SELECT role FROM {table} WHERE project_id = %s AND user_id = %s"
 
 
 def can_manage(*, user: AnyUser, project: Project, role: str | None) -> bool:

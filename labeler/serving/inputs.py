@@ -68,6 +68,8 @@ def references_resolved(project: Project, image_ids: Sequence[Any]) -> list[Pred
         raise ValidationFailed(
             "images: give the ids of the project's images (whole numbers).", field="images"
         )
+    if not ids:
+        return []
     found = {
         pk: (name, sha256)
         for pk, name, sha256 in Image.objects.filter(project=project, pk__in=ids).values_list(
