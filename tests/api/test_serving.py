@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from PIL import Image as PILImage
 from rest_framework.test import APIClient
 
@@ -351,3 +353,22 @@ def test_concurrent_requests_each_get_their_own_answers_from_one_resident_proces
             [p["probability"] for p in alone[name]["probabilities"]], abs=1e-6
         )
     assert served_logged(len(images) * 4, project=world).count() == len(images) * 4
+
+
+def test_a_token_request_costs_the_web_process_five_fixed_statements(world, lead):
+    """The token, its issuer, its project, the issuer's role now and the current version:
+    one short statement each, none of them built by the ORM (a prediction's own cost)."""
+    served_version(world)
+    client = token_client(predict_token_issue(project=world, name="line", created_by=lead).key)
+    first = client.post(predict_url(world), {"files": [png(1)]}, format="multipart")
+    assert first.status_code == 200, first.content  # its last use noted: once a minute
+    with CaptureQueriesContext(connection) as statements:
+        response = client.post(predict_url(world), {"files": [png(2)]}, format="multipart")
+    assert response.status_code == 200, response.content
+    tables = [
+        next(t for t in ("predicttoken", "auth_user", "membership", "modelversion", "project")
+             if t in query["sql"])
+        for query in statements.captured_queries
+    ]  # fmt: skip
+    assert sorted(tables) == ["auth_user", "membership", "modelversion", "predicttoken", "project"]
+    assert all(" JOIN " not in query["sql"] for query in statements.captured_queries)
