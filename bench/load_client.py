@@ -130,30 +130,44 @@ class Annotator:
 
     def _loop(self) -> str:
         """One image labelled: "ok", "done" (nothing left) or "error"."""
-        project = f"{self.plan.api_root}/projects/{self.plan.project_id}"
         started = time.perf_counter()
-        answer = self._call("next", "GET", f"{project}/next/")
+        answer = self._call("next", "GET", self._next_url())
         if answer is None:
             return "error"
         if answer.status == 204:
             return "done"
-        image = answer.json()["image"]
-        self.tally.handed.append((image["id"], self.username))
-        picture = self._call("image", "GET", image["file_url"])
+        item, image_url = self._handed(answer)
+        self.tally.handed.append((item, self.username))
+        picture = self._call("image", "GET", image_url)
         if picture is None:
             return "error"
         if not picture.body:
             self.tally.error("image", "empty body")
             return "error"
-        label = self.plan.labels[image["id"] % len(self.plan.labels)]
-        body = {"image": image["id"], "labels": [label], "time_spent_ms": 1000}
-        sent = self._call("submit", "POST", f"{project}/annotations/", body)
+        url, body = self._submission(item, self.plan.labels[item % len(self.plan.labels)])
+        sent = self._call("submit", "POST", url, body)
         if sent is None:
             return "error"
         self.tally.acknowledged += 1
         self.tally.created += sent.status == 201
         self.tally.timed("loop", (time.perf_counter() - started) * 1000)
         return "ok"
+
+    # What differs between the products one loop drives: where the next item comes from,
+    # which item and image it is, and how its label is sent.
+    def _project(self) -> str:
+        return f"{self.plan.api_root}/projects/{self.plan.project_id}"
+
+    def _next_url(self) -> str:
+        return f"{self._project()}/next/"
+
+    def _handed(self, answer: Response) -> tuple[int, str]:
+        image = answer.json()["image"]
+        return image["id"], image["file_url"]
+
+    def _submission(self, item: int, label: str) -> tuple[str, dict[str, Any]]:
+        body = {"image": item, "labels": [label], "time_spent_ms": 1000}
+        return f"{self._project()}/annotations/", body
 
     def _call(self, call: str, method: str, url: str, payload: Any = None) -> Response | None:
         """Send one request and time it; None (counted as an error) unless it succeeded."""

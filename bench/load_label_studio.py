@@ -88,28 +88,15 @@ class LabelStudioAnnotator(Annotator):
         self.tally = Tally()
         self._failures = 0
 
-    def _loop(self) -> str:
-        started = time.perf_counter()
-        answer = self._call("next", "GET", f"/api/projects/{self.plan.project_id}/next/")
-        if answer is None:
-            return "error"
+    def _next_url(self) -> str:
+        return f"/api/projects/{self.plan.project_id}/next/"
+
+    def _handed(self, answer: Response) -> tuple[int, str]:
         task = answer.json()
-        self.tally.handed.append((task["id"], self.username))
-        picture = self._call("image", "GET", task["data"]["image"])
-        if picture is None:
-            return "error"
-        if not picture.body:
-            self.tally.error("image", "empty body")
-            return "error"
-        label = self.plan.labels[task["id"] % len(self.plan.labels)]
-        body = {"result": _choice(label), "lead_time": 1.0}
-        sent = self._call("submit", "POST", f"/api/tasks/{task['id']}/annotations/", body)
-        if sent is None:
-            return "error"
-        self.tally.acknowledged += 1
-        self.tally.created += sent.status == 201
-        self.tally.timed("loop", (time.perf_counter() - started) * 1000)
-        return "ok"
+        return task["id"], task["data"]["image"]
+
+    def _submission(self, item: int, label: str) -> tuple[str, dict[str, Any]]:
+        return f"/api/tasks/{item}/annotations/", {"result": _choice(label), "lead_time": 1.0}
 
 
 def _choice(label: str) -> list[dict[str, Any]]:

@@ -158,10 +158,14 @@ def _server_text(level: dict[str, Any]) -> str:
 
 
 def _cpu_over_floor(level: dict[str, Any]) -> float:
-    bare = level.get("django_floor")
-    if not bare or not bare["server_ms_per_loop"] > 0:
+    return _cpu_ratio(level, level.get("django_floor"))
+
+
+def _cpu_ratio(run: dict[str, Any] | None, reference: dict[str, Any] | None) -> float:
+    """One run's web server CPU per loop over another's; NaN where either is missing."""
+    if not run or not reference or not reference["server_ms_per_loop"] > 0:
         return math.nan
-    return float(level["server_ms_per_loop"] / bare["server_ms_per_loop"])
+    return float(run["server_ms_per_loop"] / reference["server_ms_per_loop"])
 
 
 def print_summary(levels: list[dict[str, Any]]) -> None:
@@ -207,10 +211,7 @@ def _label_studio_columns(level: dict[str, Any]) -> str:
 
 
 def _label_studio_over_ours(level: dict[str, Any]) -> float:
-    studio = level.get("label_studio")
-    if not studio or not level["server_ms_per_loop"] > 0:
-        return math.nan
-    return float(studio["server_ms_per_loop"] / level["server_ms_per_loop"])
+    return _cpu_ratio(level.get("label_studio"), level)
 
 
 def _django_floor_ms(level: dict[str, Any]) -> str:
