@@ -23,6 +23,7 @@ it is never run in-process instead.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import functools
 import json
@@ -385,6 +386,9 @@ def call(task_name: str, *args: Any, timeout: float) -> Any:
     the result backend. With none (the embedded default) it runs in the one resident
     child process (``labeler.resident``), which keeps what it loaded between calls, so
     this process never imports torch. Raises ``CallFailed`` when no answer comes.
+
+    ``bytes`` among the arguments reach the resident child as they are, and a worker as
+    base64 text (a broker's message is JSON).
     """
     register_tasks()
     if app.conf.task_always_eager:
@@ -397,12 +401,17 @@ def call(task_name: str, *args: Any, timeout: float) -> Any:
     try:
         # Expires with the wait: a request answered 503 is not run later for nobody (its
         # answers would enter the served log, and the drift window, as if delivered).
-        sent = app.signature(task_name, args=args).apply_async(expires=timeout)
+        signature = app.signature(task_name, args=resident.bytes_replaced(args, _base64))
+        sent = signature.apply_async(expires=timeout)
         return sent.get(timeout=timeout, disable_sync_subtasks=False)
     except UNAVAILABLE as exc:
         raise CallFailed(f"The task queue cannot be reached: {exc}") from exc
     except Exception as exc:  # Celery's TimeoutError, or what the task raised
         raise CallFailed(f"{type(exc).__name__}: {exc}") from exc
+
+
+def _base64(blob: bytes) -> str:
+    return base64.b64encode(blob).decode()
 
 
 def outbox_send(*, batch: int = 100) -> int:

@@ -1,8 +1,9 @@
 """A long-lived process that runs the tasks a caller waits on: ``python -m worker.run_resident``.
 
 With no broker the web server hands prediction requests to one such process
-(``labeler.resident``), which keeps models loaded between them. It reads one JSON line
-a call (``{"id": n, "task": NAME, "args": [...]}``) from stdin, runs each call on a
+(``labeler.resident``), which keeps models loaded between them. It reads each call from
+stdin (``labeler.resident.call_read``: a JSON line, ``{"id": n, "task": NAME, "args":
+[...]}``, then the raw bytes its arguments hold), runs each call on a
 thread of its own (at most ``THREADS`` at once; the others wait their turn), and writes
 one answer line a call, with its ``id``, to the stdout it was given; anything else
 printed goes to stderr, so the answers are never mixed with logs. At the end of its
@@ -22,6 +23,7 @@ import traceback
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from labeler.resident import call_read
 from worker.run_task import child_app
 
 THREADS = 32  # calls run at once: more than a web process's threads, so none waits on another
@@ -52,11 +54,7 @@ def main() -> int:
             answers.write(line + "\n")
 
     with ThreadPoolExecutor(max_workers=THREADS, thread_name_prefix="labeler-call") as pool:
-        for line in sys.stdin:
-            try:
-                call = json.loads(line)
-            except ValueError:
-                continue
+        while (call := call_read(sys.stdin.buffer)) is not None:
             pool.submit(run, call)
     served_log.flush(timeout=10)  # within the parent's wait (labeler.resident)
     return 0

@@ -2,7 +2,8 @@
 kept model on them (``worker.ml.engine``: ONNX Runtime on the CPU, the requests of the
 process batched together), and log and answer through ``labeler.serving.services``.
 
-A request (``serve``) carries each image inline (``content``: base64) or names a stored
+A request (``serve``) carries each image inline (``content``: its bytes from the resident
+process, base64 text through a broker: ``labeler.jobs.call``) or names a stored
 file (``file``); a job (``serve_job``) names files only, its uploads kept in storage. A
 request with ``explain`` also answers, per image, a heat map of its most probable label
 (or of ``explain_label``) drawn over the image (``worker.serving_explain``).
@@ -186,8 +187,11 @@ def _opener(items: list[dict[str, Any]]) -> Callable[[str], Any]:
 
     def open_item(position: str) -> Any:
         item = items[int(position)]
-        if item.get("content") is not None:
-            return io.BytesIO(base64.b64decode(item["content"]))
+        content = item.get("content")
+        if isinstance(content, bytes):
+            return io.BytesIO(content)
+        if content is not None:
+            return io.BytesIO(base64.b64decode(content))
         return file_open(item["file"])
 
     return open_item

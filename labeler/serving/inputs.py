@@ -4,7 +4,6 @@ or ``NotFound`` naming what is wrong (the file, the ids, the version, the label)
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -35,10 +34,11 @@ class PredictionInput:
     image_id: int | None = None
 
     def as_item(self, *, inline: bool) -> dict[str, Any]:
-        """The worker's view of it: bytes inline (base64) or a stored file's name."""
+        """The worker's view of it: its bytes inline (``labeler.jobs.call`` sends them as
+        the transport carries bytes) or a stored file's name."""
         item: dict[str, Any] = {"name": self.name, "sha256": self.sha256, "image_id": self.image_id}
         if self.content is not None and inline:
-            item["content"] = base64.b64encode(self.content).decode()
+            item["content"] = self.content
         elif self.file is not None:
             item["file"] = self.file
         return item
