@@ -66,47 +66,56 @@ def served_predictions_record(
     """
     if names is None:
         names = dict(Label.objects.filter(pk__in=outputs.label_ids).values_list("pk", "name"))
-    embeddings = np.ascontiguousarray(outputs.embeddings, dtype="<f2")  # one conversion
     ids = served_log.ids_reserve(len(inputs))
     answered_at = timezone.now()
-    rows, answers = [], []
-    for row, item in enumerate(inputs):
-        probabilities = outputs.probabilities[row].tolist()
-        answer = prediction_answer(
+    all_probabilities = outputs.probabilities.tolist()
+    answers = [
+        prediction_answer(
             probabilities,
             label_ids=outputs.label_ids,
             names=names,
             multi_label=outputs.multi_label,
             thresholds=outputs.thresholds,
         )
-        best = max(range(len(probabilities)), key=lambda i: probabilities[i])
-        rows.append(
-            ServedPrediction(
-                id=ids[row],
-                project_id=version.project_id,
-                model_version_id=version.pk,
-                image_sha256=item["sha256"],
-                top_label_id=outputs.label_ids[best],
-                probability=probabilities[best],
-                probabilities={
-                    str(k): p for k, p in zip(outputs.label_ids, probabilities, strict=True)
-                },
-                embedding=embeddings[row].tobytes(),
-                caller_id=caller_id,
-                token_id=token_id,
-                duration_ms=outputs.durations_ms[row],
-                created_at=answered_at,
+        for probabilities in all_probabilities
+    ]
+    sha256s = [item["sha256"] for item in inputs]
+
+    def rows() -> list[ServedPrediction]:
+        embeddings = np.ascontiguousarray(outputs.embeddings, dtype="<f2")  # one conversion
+        made = []
+        for row, probabilities in enumerate(all_probabilities):
+            best = max(range(len(probabilities)), key=lambda i: probabilities[i])
+            made.append(
+                ServedPrediction(
+                    id=ids[row],
+                    project_id=version.project_id,
+                    model_version_id=version.pk,
+                    image_sha256=sha256s[row],
+                    top_label_id=outputs.label_ids[best],
+                    probability=probabilities[best],
+                    probabilities={
+                        str(k): p for k, p in zip(outputs.label_ids, probabilities, strict=True)
+                    },
+                    embedding=embeddings[row].tobytes(),
+                    caller_id=caller_id,
+                    token_id=token_id,
+                    duration_ms=outputs.durations_ms[row],
+                    created_at=answered_at,
+                )
             )
-        )
-        answers.append(answer)
+        return made
+
     if wait or transaction.get_connection().in_atomic_block:
-        ServedPrediction.objects.bulk_create(rows)
+        ServedPrediction.objects.bulk_create(rows())
     else:
-        served_log.write(rows)
+        served_log.write(len(inputs), rows)
     return [
         {"name": item["name"], "sha256": item["sha256"], "image_id": item.get("image_id"),
-         **answer, "duration_ms": round(row.duration_ms, 3), "served_id": row.pk}
-        for item, answer, row in zip(inputs, answers, rows, strict=True)
+         **answer, "duration_ms": round(duration, 3), "served_id": served_id}
+        for item, answer, duration, served_id in zip(
+            inputs, answers, outputs.durations_ms, ids, strict=True
+        )
     ]  # fmt: skip
 
 
