@@ -16,12 +16,18 @@ from tests.worker.ml_project import CLASSES, FAST_TRAINING, colour_png, ingest
 pytestmark = pytest.mark.slow
 
 PURE = [(1.0, 0.0, 0.0), (0.0, 1.0, 0.0), (0.0, 0.0, 1.0)]
-# The planted image is the reddest red. Confident learning counts a label wrong only where
-# the model is as sure of the other label as it is, on average, of that label's own
-# images; a few images of pure colours leave every model nearly sure of each one, so of
-# two reds either may come out surer by the sums' rounding (at 8 threads an ordinary red
-# labelled blue, given red 0.9958, was not flagged). The reddest is the surest.
+# The planted image is the reddest red.
 REDDEST = (1.3, 0.0, 0.0)
+# Confident learning counts a label wrong only where the model is as sure of the other
+# label as it is, on average, of that label's own images. On clean images of pure colours
+# every fold model is nearly sure of every image, so whether the planted red comes out
+# surer than the average red was down to the sums' rounding, the thread count and the
+# images' ids (a red labelled blue, given red 0.99917 against a threshold of 0.99931, was
+# not flagged). Real data is never that clean: here two greens are labelled red as well, so the
+# threshold of red is an average that some wrong labels pull down (0.70-0.82 over twenty
+# seeds and layouts tried), far below what the fold models give the planted red
+# (0.97-1.00).
+GREENS_LABELLED_RED = 2
 
 
 def colours(colour: tuple[float, float, float], k: int, count: int) -> list[bytes]:
@@ -31,25 +37,34 @@ def colours(colour: tuple[float, float, float], k: int, count: int) -> list[byte
     ]
 
 
+def given_label(name: str, i: int) -> str:
+    """The label the annotator gives the ``i``-th image of colour ``name``: the first red
+    blue (the planted one), the first greens red, the rest their own colour."""
+    if name == "red" and i == 0:
+        return "blue"
+    if name == "green" and i < GREENS_LABELLED_RED:
+        return "red"
+    return name
+
+
 @pytest.mark.django_db
 def test_a_planted_wrong_label_is_flagged_listed_and_sent_to_review(
     django_capture_on_commit_callbacks,
 ):
     lead, annotator = UserFactory(username="lead"), UserFactory(username="ann")
-    # 20 epochs, not 8: a fold model of a few images must learn the colours whatever the
-    # processor and thread count (at 8 where it lands depends on the sums' rounding).
     training = {**FAST_TRAINING, "label_check_folds": 4, "epochs": 20, "patience": 20}
     project = ProjectFactory(
         name="Colours", labels=list(CLASSES), training=training, retrain_after=0, gold_rate=0.0
     )
     add_member(project, lead, Role.LEAD)
     add_member(project, annotator)
-    planted = None
+    planted, wrong = None, set()
     for k, name in enumerate(CLASSES):
         images = ingest(project, colours(PURE[k], k, 10), name)
         for i, image in enumerate(images):
-            given = "blue" if (name == "red" and i == 0) else name
-            planted = image if given != name else planted
+            given = given_label(name, i)
+            planted = image if (name, given) == ("red", "blue") else planted
+            wrong |= {image.pk} if given != name else set()
             annotation_submit(
                 project=project, annotator=annotator, image_id=image.pk, labels=[given]
             )
@@ -69,7 +84,8 @@ def test_a_planted_wrong_label_is_flagged_listed_and_sent_to_review(
     mine = checks[planted.pk]
     assert mine.flagged and mine.given_label_id == blue and mine.predicted_label_id == red
     assert mine.probabilities[str(red)] > mine.probabilities[str(blue)]
-    assert mine.quality == min(c.quality for c in checks.values())
+    # Of the images labelled right, none scores as low as the planted one.
+    assert mine.quality < min(c.quality for pk, c in checks.items() if pk not in wrong)
     assert planted.pk in set(likely_wrong_image_ids(project))
 
     # In the review queue with the model's view.
