@@ -46,6 +46,7 @@ class LabelsWritten(NamedTuple):
     changed: bool
 
 
+@transaction.atomic
 def annotation_submit(
     *,
     project: Project,
@@ -102,7 +103,6 @@ def annotation_record(
     return written
 
 
-@transaction.atomic
 def _annotation_write(
     project: Project,
     annotator: User,
@@ -115,7 +115,10 @@ def _annotation_write(
     """The submit, one way down: check, lock and read (one statement), decide, write.
 
     This is the one caller of ``submit_sql``: the helpers below decide and return what to
-    write, and the statements run here, in the order the submit takes them.
+    write, and the statements run here, in the order the submit takes them. Its callers
+    run it in a transaction of their own (``annotation_record`` with the write of the
+    dates): one savepoint where they are nested in another, not two (an import records
+    three annotations an image, each already in a savepoint of the import's).
     """
     _check_time_spent(time_spent_ms)
     chosen = labels_resolve(project=project, raw_labels=labels)
