@@ -164,13 +164,18 @@ def images_ingest(
     pre-label the new ones."""
     results = image_services.images_ingest(project=project, files=files)
     created = [r.image_id for r in results if r.status == "created" and r.image_id]
-    # A few images a task: sending one costs the request about a millisecond and a half
-    # (a round trip to the broker), and a few still spread an upload over the workers.
-    for at in range(0, len(created), PREPARE_BATCH):
-        jobs.enqueue(Task.IMAGES_PREPARE, created[at : at + PREPARE_BATCH])
+    images_prepare_later(created)
     if created:
         images_added(project=project)
     return results
+
+
+def images_prepare_later(image_ids: list[int]) -> None:
+    """New images are prepared in the background, ``PREPARE_BATCH`` to a task: sending one
+    costs about a millisecond (a round trip to the broker), and a few still spread an
+    upload or an import over the workers."""
+    for at in range(0, len(image_ids), PREPARE_BATCH):
+        jobs.enqueue(Task.IMAGES_PREPARE, image_ids[at : at + PREPARE_BATCH])
 
 
 def images_import(
@@ -180,18 +185,20 @@ def images_import(
     report: Callable[[ImportResult], object] | None = None,
 ) -> ImportSummary:
     """Apply an import plan (``labeler.imports.applying.apply.plan_apply``), ``actor``
-    importing: each new image is prepared as it is stored; after the whole import, the
-    new ones are pre-labelled and the final labels refreshed once if labels were written."""
+    importing: the new images are prepared once it commits, a few to a task; then they
+    are pre-labelled and the final labels refreshed once if labels were written."""
     project = plan.project
     results: list[ImportResult] = []
+    created: list[int] = []
 
     def each(result: ImportResult) -> None:
         if result.status == "created" and result.image_id:
-            image_added(image_id=result.image_id)
+            created.append(result.image_id)
         (report or results.append)(result)
 
     summary = plan_apply(plan=plan, actor=actor, report=each)
     summary.results = results
+    images_prepare_later(created)
     if summary.created:
         images_added(project=project)
     if summary.changed:

@@ -26,6 +26,7 @@ from labeler.imports.planning.labels_in import ImportItem
 from labeler.imports.planning.plan import import_plan
 from labeler.predictions.dataset import training_set
 from labeler.projects.models import Label, Membership, Role
+from labeler.task_names import Task
 from tests.factories import ProjectFactory, annotation_submit, image_bytes
 
 
@@ -254,7 +255,10 @@ def test_follow_ups_run_once_the_import_committed(
         run(project, item("a.png", ["cat"]), item("b.png"))
     tasks = [getattr(c, "signature", None) for c in callbacks]
     names = [str(t.task) for t in tasks if t is not None]
-    assert names.count("worker.tasks.image_prepare") == 2
+    prepared = [t.args[0] for t in tasks if t is not None and t.task == Task.IMAGES_PREPARE]
+    # One task for both new images: a send to the broker a few images, not one each.
+    assert prepared == [sorted(Image.objects.values_list("pk", flat=True))]
+    assert "worker.tasks.image_prepare" not in names
     refreshes = [t for t in tasks if t is not None and t.task == "worker.tasks.agreement_refresh"]
     settle = settings.LABELER_IMPORT_SETTLE_SECONDS + 1
     assert [t.options.get("countdown") for t in refreshes] == [None, settle]
