@@ -215,7 +215,8 @@ def image_store(
     time and camera are recorded all the same. A file whose row cannot be written is
     removed again. Inside a transaction, the caller deletes ``image.file`` of a created
     image if it rolls back. Its thumbnail is the caller's follow-up
-    (``labeler.flows.image_added``: ``image_prepare``), sent once the image is committed.
+    (``labeler.flows.images_prepare_later`` or ``image_added``), sent once the image is
+    committed.
     """
     original = checked
     if project.strip_metadata_on_ingest:
