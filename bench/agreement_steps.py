@@ -126,8 +126,16 @@ def print_table(steps: list[Step]) -> None:
     load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
     print(
         f"machine: {_processor()}, {os.cpu_count()} cores, load average {load}; "
-        f"Python {platform.python_version()}, numpy {np.__version__}, PostgreSQL {server}"
+        f"Python {platform.python_version()}, numpy {np.__version__} (huge-page hint "
+        f"{_huge_page_hint()}), PostgreSQL {server}"
     )
+
+
+def _huge_page_hint() -> str:
+    """Whether numpy asks for huge pages for its large arrays (NUMPY_MADVISE_HUGEPAGE,
+    off in the product's processes: see labeler/__init__.py)."""
+    getter = getattr(np._core.multiarray, "_get_madvise_hugepage", None)
+    return "unknown" if getter is None else "on" if getter() else "off"
 
 
 def _largest_gap(report: dict[str, Any], kappas: dict[tuple[int, int], float]) -> float:

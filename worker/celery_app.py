@@ -6,6 +6,9 @@ import os
 
 from celery import Celery
 
+# The product's process-wide settings (numpy's huge-page hint) before a task loads numpy.
+import labeler  # noqa: F401
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "labeler.settings")
 
 app = Celery("labeler")

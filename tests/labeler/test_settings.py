@@ -202,3 +202,20 @@ def test_variables_left_empty_keep_the_defaults():
     absent, blank = (run(["-c", code], {**base, **extra}, drop=names) for extra in ({}, empty))
     assert absent.returncode == 0 and blank.returncode == 0, absent.stderr + blank.stderr
     assert json.loads(blank.stdout) == json.loads(absent.stdout)
+
+
+@pytest.mark.parametrize(
+    ("entry", "given", "expected"),
+    [("labeler.wsgi", None, "False"), ("worker.celery_app", None, "False"),
+     ("labeler.wsgi", "1", "True")],
+)  # fmt: skip
+def test_numpy_huge_page_hint_is_off_in_the_servers_processes_unless_asked_for(
+    entry, given, expected
+):
+    """The web server's and the workers' processes load numpy without its huge-page hint
+    (a cost on reports that make and drop large arrays); NUMPY_MADVISE_HUGEPAGE=1 keeps it."""
+    code = f"import {entry}, numpy; print(numpy._core.multiarray._get_madvise_hugepage())"
+    env = {"DEBUG": "1"} if given is None else {"DEBUG": "1", "NUMPY_MADVISE_HUGEPAGE": given}
+    done = run(["-c", code], env, drop=("NUMPY_MADVISE_HUGEPAGE",))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == expected, done.stdout
