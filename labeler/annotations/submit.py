@@ -88,13 +88,14 @@ def annotation_record(
     they come from (an imported annotation keeps its dates); ``time_spent_ms`` then
     replaces the time spent rather than adding to it.
     """
+    dates = {"created_at": created_at, "updated_at": updated_at or created_at}
     with transaction.atomic():
         written = _annotation_write(
-            project, annotator, image_id, labels, time_spent_ms, queued=False
+            project, annotator, image_id, labels, time_spent_ms, queued=False, dates=dates
         )
-        dates = {"created_at": created_at, "updated_at": updated_at or created_at}
         kept: dict[str, object] = {name: when for name, when in dates.items() if when}
-        if kept:
+        # A new annotation was written with its dates; one there before takes them now.
+        if kept and not written.created:
             if time_spent_ms is not None:
                 kept["time_spent_ms"] = time_spent_ms
             Annotation.objects.filter(pk=written.annotation.pk).update(**kept)
@@ -111,8 +112,12 @@ def _annotation_write(
     time_spent_ms: int | None,
     *,
     queued: bool,
+    dates: dict[str, datetime | None] | None = None,
 ) -> LabelsWritten:
     """The submit, one way down: check, lock and read (one statement), decide, write.
+
+    ``dates`` (``created_at``, ``updated_at``; None: now) are those a new annotation is
+    written with; one that exists keeps its own (its recorder sets them after).
 
     This is the one caller of ``submit_sql``: the helpers below decide and return what to
     write, and the statements run here, in the order the submit takes them. Its callers
@@ -137,22 +142,24 @@ def _annotation_write(
     shown = held.suggested_by is not None
     accepted = shown and held.suggested_label_ids == label_ids
     if held.annotation_id is None:
+        made = {name: when for name, when in (dates or {}).items() if when is not None}
         annotation_id = submit_sql.annotation_create(
             **_create_params(project, annotator, image_id, label_ids, time_spent_ms, now, held),
             accepted=accepted,
             shown=shown,
+            created_at=made.get("created_at"),
+            updated_at=made.get("updated_at"),
         )
         if annotation_id is not None:
             extra = _adaptive_extra(project, image_id, held)
             if extra is not None:
                 queue_state.image_extra_annotations_set(image_id=image_id, extra=extra)
-            return _submitted(
-                _created(
-                    project, annotator, image_id, annotation_id, time_spent_ms, now, held, accepted
-                ),
-                chosen,
-                created=True,
+            annotation = _created(
+                project, annotator, image_id, annotation_id, time_spent_ms, now, held, accepted
             )
+            for name, when in made.items():
+                setattr(annotation, name, when)
+            return _submitted(annotation, chosen, created=True)
         # The same submit, sent again before the first answered (a client's retry), wrote
         # the annotation after this one's snapshot and before its lock: read what it holds.
         held = _held(project, image_id, submit_sql.image_lock_held(image_id, annotator.pk, now))

@@ -55,7 +55,7 @@ _STATEMENTS = {
             suggested_by_id, suggestion_accepted, suggestion_shown, suggestion_withheld,
             grid, created_at, updated_at)
         VALUES (%(project)s, %(image)s, %(me)s, %(time_spent_ms)s, %(suggested_by)s,
-            %(accepted)s, %(shown)s, %(withheld)s, %(grid)s, %(now)s, %(now)s)
+            %(accepted)s, %(shown)s, %(withheld)s, %(grid)s, %(created_at)s, %(updated_at)s)
         ON CONFLICT (image_id, annotator_id) DO NOTHING
         RETURNING id
     """,
@@ -73,7 +73,8 @@ _STATEMENTS = {
                 suggested_by_id, suggestion_accepted, suggestion_shown, suggestion_withheld,
                 grid, created_at, updated_at)
             VALUES (%(project)s, %(image)s, %(me)s, %(time_spent_ms)s, %(suggested_by)s,
-                %(accepted)s, %(shown)s, %(withheld)s, %(grid)s, %(now)s, %(now)s)
+                %(accepted)s, %(shown)s, %(withheld)s, %(grid)s, %(created_at)s,
+                %(updated_at)s)
             ON CONFLICT (image_id, annotator_id) DO NOTHING
             RETURNING id
         ), labelled AS (
@@ -193,9 +194,14 @@ def annotation_create(
     overlap: int,
     now: datetime,
     held: Held,
+    created_at: datetime | None = None,
+    updated_at: datetime | None = None,
 ) -> int | None:
     """Write a new annotation with its labels and first revision, count it on the image and
     drop the annotator's lease and skip of it (``held``); returns the annotation's id.
+
+    The annotation's dates are ``now`` unless given (a recorded annotation keeps those of
+    where it was made); its revision's is ``now``.
 
     The caller holds the image's row lock. PostgreSQL does it all in one statement (one
     round trip, one plan); SQLite, in process, in a few. Returns None, having written
@@ -218,6 +224,8 @@ def annotation_create(
         "withheld": withheld,
         "grid": grid,
         "now": connection.ops.adapt_datetimefield_value(now),
+        "created_at": connection.ops.adapt_datetimefield_value(created_at or now),
+        "updated_at": connection.ops.adapt_datetimefield_value(updated_at or now),
         "overlap": overlap,
         "label_ids": json.dumps(sorted(label_ids)),
     }
