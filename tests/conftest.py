@@ -12,6 +12,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
+from threadpoolctl import threadpool_limits
 
 from bench.load_stack import free_port
 from labeler import flows
@@ -32,12 +33,18 @@ def pytest_configure(config: pytest.Config) -> None:
     servers, Chromium, benchmarks' processes): torch's threads then match the cores the
     process may use (``worker.ml.device.cores``) instead of every worker spinning a
     thread per core of the machine on the same cores. With more workers than cores
-    (TEST_WORKERS), they take the cores in turn."""
+    (TEST_WORKERS), they take the cores in turn.
+
+    numpy's BLAS (and scikit-learn's OpenMP) sized their thread pools by the cores when
+    they were loaded, which the imports before this hook may have done: their threads
+    are cut to the one core now, or on it they spin waiting for each other (a small
+    matrix product then takes ten times as long)."""
     worker = os.environ.get("PYTEST_XDIST_WORKER", "")
     count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
     allowed = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
     if worker.startswith("gw") and count > 1 and allowed:
         os.sched_setaffinity(0, {allowed[int(worker[2:]) % len(allowed)]})
+        threadpool_limits(limits=1)
 
 
 # The embedded pass (``-m embedded``) reads only the modules that mark a test embedded: the
