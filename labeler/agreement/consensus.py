@@ -124,15 +124,14 @@ def dawid_skene(
     _check_em_settings(max_iter, tol, smoothing)
     checked = _checked_codes(codes, k)
     n_items, n_annotators = checked.shape
-    rated: BoolArray = np.any(checked >= 0, axis=1)
-    indicators = _rating_indicators(checked, k)
-    soft = _soft_votes(checked, k)
+    rated, soft, indicators = _ratings_of(checked, k)
+    used = np.bincount(indicators.indices, minlength=indicators.shape[1])  # ratings a column
     priors, confusion = _m_step(soft, indicators, n_annotators, k, smoothing)
     if not rated.any():
         return _ds_result(np.full((n_items, k), np.nan), confusion, priors, rated, 0)
     log_lik, iterations = -np.inf, 0
     while True:
-        soft, new_log_lik = _e_step(priors, confusion, indicators, rated)
+        soft, new_log_lik = _e_step(priors, confusion, indicators, used, rated)
         iterations += 1
         if iterations == max_iter or abs(new_log_lik - log_lik) <= tol * abs(new_log_lik):
             break
@@ -195,25 +194,40 @@ _METHODS: dict[str, Callable[[npt.ArrayLike, int], Consensus]] = {
 }
 
 
-def _rating_indicators(codes: IntArray, k: int) -> sparse.csr_array:
-    """A sparse 0/1 matrix with a column per (annotator, category) pair, a row per item."""
+# The smallest sum of an item's shifted likelihoods taken as is (see ``_e_step``): below
+# it the item is worked out again with its own largest term taken out.
+_TINY_EVIDENCE = 1e-250
+
+
+def _ratings_of(codes: IntArray, k: int) -> tuple[BoolArray, FloatArray, sparse.csr_array]:
+    """Which items were rated, their vote shares (majority-vote soft counts; zero rows
+    for unrated items), and the sparse 0/1 matrix of their ratings.
+
+    The matrix has a row per item and two columns per (annotator, category) pair: an
+    item's first rating takes its pair's column in the second half, the rest their
+    pair's column in the first half. A product with it then adds each item's class
+    priors once, with its first rating's likelihoods (``_e_step``), and the second half
+    holds each item once, its soft label summing to the class mass (``_m_step``).
+    """
     n_items, n_annotators = codes.shape
+    pairs = n_annotators * k
     # The rated cells in row order, so already CSR order. A bincount of their rows counts
     # each row's: a boolean sum along rows of 20 cells costs several times more.
     cells = np.flatnonzero(codes >= 0)
     rows = cells // n_annotators if n_annotators else cells
-    columns = (cells - rows * n_annotators) * k + codes.reshape(-1)[cells]
-    row_starts = np.zeros(n_items + 1, dtype=np.int64)
-    np.cumsum(np.bincount(rows, minlength=n_items), out=row_starts[1:])
+    given = codes.reshape(-1)[cells]
+    per_row = np.bincount(rows, minlength=n_items)
+    rated = per_row > 0
+    votes = np.bincount(rows * k + given, minlength=n_items * k).reshape(n_items, k)
+    soft = votes / np.maximum(per_row, 1).reshape(-1, 1)
+    index = np.int32 if max(len(cells), 2 * pairs) < np.iinfo(np.int32).max else np.int64
+    columns = ((cells - rows * n_annotators) * k + given).astype(index)
+    row_starts = np.zeros(n_items + 1, dtype=index)
+    np.cumsum(per_row, out=row_starts[1:])
+    columns[row_starts[:-1][rated]] += pairs
     values = np.ones(len(columns), dtype=np.float64)
-    return sparse.csr_array((values, columns, row_starts), shape=(n_items, n_annotators * k))
-
-
-def _soft_votes(codes: IntArray, k: int) -> FloatArray:
-    """Each item's vote shares (majority-vote soft counts); zero rows for unrated items."""
-    counts = vote_counts(codes, k).astype(np.float64)
-    totals = counts.sum(axis=1, keepdims=True)
-    return counts / np.maximum(totals, 1.0)
+    indicators = sparse.csr_array((values, columns, row_starts), shape=(n_items, 2 * pairs))
+    return rated, soft, indicators
 
 
 def _m_step(
@@ -224,10 +238,14 @@ def _m_step(
     smoothing: float,
 ) -> tuple[FloatArray, FloatArray]:
     """Smoothed class priors and confusion matrices from soft labels (zero rows count not)."""
-    class_mass = soft.sum(axis=0) + smoothing
+    pairs = n_annotators * k
+    # (k, n) @ (n, 2*annotators*k): mass[c, a*k + l] (in either half) = soft mass of class
+    # c labelled l by a; the second half holds every rated item once.
+    mass = np.asarray(soft.T @ indicators)
+    firsts = mass[:, pairs:]
+    class_mass = firsts.sum(axis=1) + smoothing
     priors = class_mass / class_mass.sum()
-    # (k, n) @ (n, annotators*k): counts[c, a*k + l] = soft mass of class c labelled l by a.
-    counts = np.asarray(soft.T @ indicators).reshape(k, n_annotators, k).transpose(1, 0, 2)
+    counts = (mass[:, :pairs] + firsts).reshape(k, n_annotators, k).transpose(1, 0, 2)
     counts = counts + smoothing
     confusion = counts / counts.sum(axis=2, keepdims=True)
     return priors, confusion
@@ -237,26 +255,42 @@ def _e_step(
     priors: FloatArray,
     confusion: FloatArray,
     indicators: sparse.csr_array,
+    used: IntArray,
     rated: BoolArray,
 ) -> tuple[FloatArray, float]:
-    """Posteriors of the true classes (zero rows for unrated items) and the log-likelihood."""
+    """Posteriors of the true classes (zero rows for unrated items) and the log-likelihood.
+
+    Each rating's log-likelihoods (and the priors, with an item's first rating) are
+    shifted by their largest before the product, so every item's sum is at most 0 and
+    its exponent cannot overflow: no pass over the items to find and take out their
+    largest. The shifts come back in the log-likelihood, counted per column. An item
+    whose sum is so small it would lose precision (dozens of ratings that all disagree)
+    is worked out again with its own largest taken out.
+    """
     n_annotators, k, _ = confusion.shape
     # log_given[a*k + l, c] = log P(annotator a gives l | true class c).
     log_given = np.log(confusion).transpose(0, 2, 1).reshape(n_annotators * k, k)
+    table = np.concatenate([log_given, log_given + np.log(priors)])
+    shifts = table.max(axis=1)
+    table -= shifts.reshape(-1, 1)
     # In place from here on: at scale these (items x k) passes cost as much as the products.
-    log_joint = np.asarray(indicators @ log_given)
-    log_joint += np.log(priors)
-    peak = log_joint.max(axis=1, keepdims=True)
-    log_joint -= peak
-    posteriors = np.exp(log_joint, out=log_joint)
+    shifted = np.asarray(indicators @ table)
+    posteriors = np.exp(shifted, out=shifted)
     # A product with ones (BLAS) sums the rows of k columns three times faster than sum().
-    evidence = (posteriors @ np.ones(k)).reshape(-1, 1)
-    posteriors /= evidence
-    log_evidence = peak + np.log(evidence)
-    if rated.all():  # the usual case: skip two masked passes
-        return posteriors, float(np.sum(log_evidence))
-    posteriors[~rated] = 0.0
-    return posteriors, float(np.sum(log_evidence[rated]))
+    evidence = posteriors @ np.ones(k)
+    low = np.flatnonzero(rated & (evidence < _TINY_EVIDENCE))
+    exact = np.asarray(indicators[low] @ table)
+    peak = exact.max(axis=1, initial=-np.inf)
+    again = np.exp(exact - peak.reshape(-1, 1))
+    posteriors[low] = again
+    evidence[low] = again.sum(axis=1)
+    log_evidence = np.log(evidence, where=rated, out=np.zeros_like(evidence))
+    log_evidence[low] += peak
+    posteriors /= evidence.reshape(-1, 1)
+    log_lik = float(np.sum(log_evidence)) + float(used @ shifts)
+    if not rated.all():
+        posteriors[~rated] = 0.0
+    return posteriors, log_lik
 
 
 def _ds_result(

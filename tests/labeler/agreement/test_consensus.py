@@ -227,6 +227,82 @@ def test_dawid_skene_stops_at_the_iteration_cap():
     assert dawid_skene(codes, 4, max_iter=2).iterations == 2
 
 
+def textbook_dawid_skene(
+    codes: npt.NDArray[np.int64],
+    k: int,
+    max_iter: int = 50,
+    tol: float = 1e-6,
+    smoothing: float = 0.01,
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64], int]:
+    """Dawid and Skene's EM written out on dense arrays, each item's posterior normalised
+    with scipy's logsumexp: posteriors (nan rows for unrated items), confusion, priors,
+    rounds. The same start (vote shares), smoothing and stopping rule as the product's."""
+    from scipy.special import logsumexp
+
+    n_items, n_annotators = codes.shape
+    given = np.zeros((n_items, n_annotators, k))
+    items, annotators = np.nonzero(codes >= 0)
+    given[items, annotators, codes[items, annotators]] = 1.0
+    rated = (codes >= 0).any(axis=1)
+    votes = given.sum(axis=1)
+    soft = votes / np.maximum(votes.sum(axis=1, keepdims=True), 1)
+
+    def m_step(soft):
+        mass = soft.sum(axis=0) + smoothing
+        counts = np.einsum("ic,ial->acl", soft, given) + smoothing
+        return mass / mass.sum(), counts / counts.sum(axis=2, keepdims=True)
+
+    priors, confusion = m_step(soft)
+    log_lik, rounds = -np.inf, 0
+    while True:
+        joint = np.log(priors) + np.einsum("ial,acl->ic", given, np.log(confusion))
+        evidence = logsumexp(joint, axis=1)
+        soft = np.where(rated[:, None], np.exp(joint - evidence[:, None]), 0.0)
+        new_log_lik = evidence[rated].sum()
+        rounds += 1
+        if rounds == max_iter or abs(new_log_lik - log_lik) <= tol * abs(new_log_lik):
+            break
+        log_lik = new_log_lik
+        priors, confusion = m_step(soft)
+    soft[~rated] = np.nan
+    return soft, confusion, priors, rounds
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_dawid_skene_gives_the_textbook_em(seed):
+    """Random crowds (unrated items, idle annotators, one category or several) and, in
+    half of them, an item that dozens of sharp annotators split on, whose likelihoods
+    are too small to sum as they are: the same posteriors, confusion, priors and rounds
+    as the EM written out on dense arrays."""
+    rng = np.random.default_rng(seed)
+    n_items, n_annotators, k = 400, int(rng.integers(2, 40)), int(rng.integers(1, 6))
+    codes = np.where(
+        rng.random((n_items, n_annotators)) < rng.uniform(0.1, 0.9),
+        rng.integers(0, k, (n_items, n_annotators)),
+        X,
+    )
+    codes[:5] = X
+    codes[:, -1] = X
+    smoothing = 0.01
+    if seed % 2:  # 120 say 0 and 120 say 1: either class's likelihood is under e^-745
+        n_items, n_annotators, k, smoothing = 4000, 240, 2, 1e-9
+        truth = rng.integers(0, k, n_items)
+        codes = np.repeat(truth[:, None], n_annotators, axis=1)
+        codes[0] = np.repeat([0, 1], n_annotators // 2)
+    result = dawid_skene(codes, k, smoothing=smoothing)
+    posteriors, confusion, priors, rounds = textbook_dawid_skene(codes, k, smoothing=smoothing)
+    assert result.iterations == rounds
+    np.testing.assert_allclose(result.posteriors, posteriors, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(result.confusion, confusion, rtol=1e-12, atol=1e-300)
+    np.testing.assert_allclose(result.priors, priors, rtol=1e-12)
+    assert (
+        result.labels.tolist()
+        == np.where(
+            np.isnan(posteriors[:, 0]), X, np.nan_to_num(posteriors).argmax(axis=1)
+        ).tolist()
+    )
+
+
 def test_dawid_skene_never_takes_log_of_zero():
     """Categories nobody ever gave leave no zero cells behind (smoothing), so no warnings."""
     with np.errstate(all="raise"):
