@@ -14,8 +14,11 @@ Requests that arrive while a batch runs are run together next (a dynamic batcher
 Triton's and TorchServe's): one thread per served model (``Batcher``) takes every request
 waiting, up to ``max_batch`` images, runs them in one forward pass and hands each caller
 its own rows, with its share of the batch's time. A request that finds the model idle
-runs at once: with ``delay`` (seconds; 0 by default) the thread waits that long for more
-before a batch that is not full, which trades a lone request's latency for fuller batches.
+runs at once, on its caller's own thread (``Batcher.run``: no hand-over to the batcher's
+thread and back); the requests that arrive meanwhile wait for it and run together next.
+With ``delay`` (seconds; 0 by default) every request goes through the thread, which waits
+that long for more before a batch that is not full, trading a lone request's latency for
+fuller batches.
 """
 
 from __future__ import annotations
@@ -191,7 +194,7 @@ class Engine:
     def predict(self, pixels: torch.Tensor) -> Rows:
         """The model's outputs for uint8 pixels (n <= ``max_batch``), batched with whatever
         other requests are waiting."""
-        return self.batcher.submit(pixels).result()
+        return self.batcher.run(pixels)
 
     def close(self) -> None:
         """End the batcher's thread once the requests already waiting have run."""
@@ -236,6 +239,7 @@ class Batcher:
         self._waiting: deque[_Waiting] = deque()
         self._condition = threading.Condition()
         self._closed = False
+        self._busy = False  # a forward pass is running, on the thread or a caller's
         self.runs = 0
         self.images = 0
         self._thread = threading.Thread(target=self._loop, name="labeler-batcher", daemon=True)
@@ -257,9 +261,34 @@ class Batcher:
         self._run([_Waiting(pixels, future)])
         return future
 
+    def run(self, pixels: torch.Tensor) -> Rows:
+        """A request's rows, waited for. With the model idle and nothing waiting (and no
+        ``delay``) the pass runs here, on the caller's thread, while the requests that
+        arrive meanwhile queue for the batcher's thread; otherwise as ``submit``."""
+        if not 0 < len(pixels) <= self.max_batch:
+            raise ValueError(f"A request of {len(pixels)} images; from 1 to {self.max_batch}.")
+        with self._condition:
+            alone = not (self._busy or self._waiting or self._closed or self.delay > 0)
+            self._busy = self._busy or alone
+        if not alone:
+            return self.submit(pixels).result()
+        future: Future[Rows] = Future()
+        future.set_running_or_notify_cancel()
+        try:
+            self._run([_Waiting(pixels, future)])
+        finally:
+            self._idle()
+        return future.result()
+
     def close(self) -> None:
         with self._condition:
             self._closed = True
+            self._condition.notify_all()
+
+    def _idle(self) -> None:
+        """The pass is over: the batcher's thread may take what waits."""
+        with self._condition:
+            self._busy = False
             self._condition.notify_all()
 
     def _waiting_images(self) -> int:
@@ -267,7 +296,7 @@ class Batcher:
 
     def _take(self) -> list[_Waiting] | None:
         with self._condition:
-            self._condition.wait_for(lambda: self._waiting or self._closed)
+            self._condition.wait_for(lambda: (self._waiting and not self._busy) or self._closed)
             if not self._waiting:
                 return None  # closed, and nothing left to run
             if self.delay > 0 and not self._closed:
@@ -281,13 +310,17 @@ class Batcher:
                 item = self._waiting.popleft()
                 taken.append(item)
                 count += len(item.pixels)
+            self._busy = True
             return taken
 
     def _loop(self) -> None:
         while (taken := self._take()) is not None:
             taken = [item for item in taken if item.future.set_running_or_notify_cancel()]
-            if taken:
-                self._run(taken)
+            try:
+                if taken:
+                    self._run(taken)
+            finally:
+                self._idle()
 
     def _run(self, taken: list[_Waiting]) -> None:
         """One forward pass of the taken requests; each future gets its rows or the error."""

@@ -4,6 +4,7 @@ batched together, each caller getting its own rows."""
 from __future__ import annotations
 
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -83,9 +84,11 @@ class Gate:
         self.entered = threading.Event()
         self.open = threading.Event()
         self.sizes: list[int] = []
+        self.threads: list[str] = []
 
     def __call__(self, batch: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
         self.sizes.append(len(batch))
+        self.threads.append(threading.current_thread().name)
         self.entered.set()
         self.open.wait(10)
         first = batch[:, 0, 0, 0].numpy().astype(np.float32)
@@ -120,6 +123,43 @@ def test_requests_that_arrive_while_a_batch_runs_run_together_next():
         batcher.close()
 
 
+def test_a_request_that_finds_the_model_idle_runs_on_its_callers_thread_and_the_others_wait():
+    gate = Gate()
+    batcher = Batcher(gate, max_batch=8)
+    answers: dict[int, list[list[float]]] = {}
+
+    def ask(value: int, count: int = 1) -> None:
+        answers[value] = batcher.run(marked(value, count)).probabilities.tolist()
+
+    first = threading.Thread(target=ask, args=(1,), name="caller-1")
+    try:
+        first.start()
+        assert gate.entered.wait(5)
+        # Three requests arrive while the first holds the model on its caller's thread.
+        others = [threading.Thread(target=ask, args=(v, 2)) for v in (2, 3, 4)]
+        for thread in others:
+            thread.start()
+        deadline = time.monotonic() + 5
+        while batcher._waiting_images() < 6 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        gate.open.set()
+        for thread in (first, *others):
+            thread.join(5)
+        assert answers == {1: [[1.0]], 2: [[2.0]] * 2, 3: [[3.0]] * 2, 4: [[4.0]] * 2}
+        # The first ran where it was asked; the three waiting ran together after it.
+        assert gate.sizes == [1, 6]
+        assert gate.threads == ["caller-1", "labeler-batcher"]
+        # Idle again: the next request runs on its own thread, its error raised there.
+        assert batcher.run(marked(5)).probabilities.tolist() == [[5.0]]
+        assert gate.threads[-1] == threading.current_thread().name
+        with pytest.raises(ValueError, match="from 1 to 8"):
+            batcher.run(marked(6, 9))
+        assert (batcher.runs, batcher.images) == (3, 8)
+    finally:
+        gate.open.set()
+        batcher.close()
+
+
 def test_a_failed_batch_fails_each_of_its_callers_and_the_next_one_runs():
     calls = []
 
@@ -134,6 +174,11 @@ def test_a_failed_batch_fails_each_of_its_callers_and_the_next_one_runs():
         with pytest.raises(RuntimeError, match="out of memory"):
             batcher.submit(marked(1)).result(5)
         assert batcher.submit(marked(2, 2)).result(5).probabilities.shape == (2, 1)
+        # On the caller's thread too: the error is the caller's, and the model is free after.
+        calls.clear()
+        with pytest.raises(RuntimeError, match="out of memory"):
+            batcher.run(marked(1))
+        assert batcher.run(marked(2, 2)).probabilities.shape == (2, 1)
         with pytest.raises(ValueError, match="from 1 to 4"):
             batcher.submit(marked(3, 5))
     finally:
