@@ -113,6 +113,10 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["LABELER_FILTER_THROTTLE_RATE"] = "1000000/min"
     from bench.postgres import postgres_configure
 
+    # The pages are rendered by Django's test client from the source folders' static files:
+    # DEBUG off would ask for the collected files' manifest.
+    os.environ.setdefault("DEBUG", "1")
+
     postgres_configure(options.database_url)
     _jit_off()
     # Django is set up only now, on the chosen database.
