@@ -25,7 +25,7 @@ from worker.ml import weights
 from worker.ml.anatomy import probabilities_and_embeddings
 from worker.ml.data import decode_files
 from worker.ml.device import configure_threads, decode_threads, select_device
-from worker.model_jobs import weights_path
+from worker.model_files import weights_path
 
 logger = logging.getLogger(__name__)
 

@@ -27,7 +27,7 @@ from worker.ml import weights
 from worker.ml.data import DECODE_ERRORS, BadImage, decode_bytes
 from worker.ml.device import configure_threads, select_device
 from worker.ml.explain import explain, overlay_png
-from worker.model_jobs import weights_path
+from worker.model_files import weights_path
 
 logger = logging.getLogger(__name__)
 

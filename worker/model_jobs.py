@@ -13,7 +13,6 @@ from __future__ import annotations
 import functools
 import logging
 import time
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -38,22 +37,13 @@ from worker.ml.data import decode_files
 from worker.ml.device import configure_threads, decode_threads, select_device
 from worker.ml.inference import predict_files
 from worker.ml.training import Cancelled, FitResult, fit
+from worker.model_files import weights_name, weights_path
 
 logger = logging.getLogger(__name__)
 
 
 def _open(name: str) -> Any:
     return file_open(name)  # stored here, or read in place (labeler.images.stored.references)
-
-
-def weights_name(project_id: int, run_id: int) -> str:
-    """Where a run's weights go, relative to LABELER_MODEL_DIR."""
-    return f"project-{project_id}/run-{run_id}.pt"
-
-
-def weights_path(name: str) -> Path:
-    """The absolute path of a weights file name."""
-    return Path(settings.LABELER_MODEL_DIR) / name
 
 
 def train(run_id: int) -> None:

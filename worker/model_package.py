@@ -24,7 +24,7 @@ from labeler.slices.report import slice_report
 from worker.ml import export, weights
 from worker.ml.device import configure_threads
 from worker.ml.inference import predict_tensor
-from worker.model_jobs import weights_path
+from worker.model_files import weights_path
 
 logger = logging.getLogger(__name__)
 # The exported files must give the server's probabilities to this much on random images.

@@ -26,11 +26,10 @@ from labeler.images.stored.references import file_open
 from labeler.predictions.models import ModelVersion
 from labeler.projects.models import Label
 from labeler.serving import services
-from worker import serving_explain
 from worker.ml import serving as ml_serving
 from worker.ml.device import configure_threads, decode_threads, select_device
 from worker.ml.engine import Engine
-from worker.model_jobs import weights_path
+from worker.model_files import weights_path
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +55,10 @@ def serve(request: dict[str, Any]) -> dict[str, Any]:
     predictions = _predictions(version, engine, request)
     # A request with an image that did not decode is refused whole: no map is worth making.
     if request.get("explain") and not any("error" in answer for answer in predictions):
+        # Imported for heat maps only: Grad-CAM brings matplotlib, scipy and torch's
+        # compiler, seconds of a process's first prediction that a plain one never needs.
+        from worker import serving_explain
+
         unfused = _unfused(version)
         # Grad-CAM hooks the model's layers: two requests' maps at once on one model would
         # each record the other's activations. Heat maps are made one request at a time.

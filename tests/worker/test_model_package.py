@@ -24,7 +24,7 @@ from tests.worker.ml.packaged_version import (
 )
 from worker.ml import export, weights
 from worker.ml.inference import predict_tensor
-from worker.model_jobs import weights_path
+from worker.model_files import weights_path
 
 pytestmark = pytest.mark.django_db
 

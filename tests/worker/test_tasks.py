@@ -100,6 +100,24 @@ def test_web_process_and_tasks_module_do_not_import_torch():
     assert done.returncode == 0, done.stdout + done.stderr
 
 
+@pytest.mark.slow
+def test_the_serving_path_imports_no_heat_maps_nor_training_figures():
+    """A process's first prediction imports the serving path (``worker.serving``): torch
+    and ONNX Runtime, and not what only heat maps (Grad-CAM, which brings matplotlib and
+    torch's compiler) or a training run's figures (scikit-learn) need, which took seconds
+    more of that first answer. A heat map's request imports them when it comes."""
+    code = (
+        "import django, sys; django.setup(); import worker.serving;"
+        "assert 'torch' in sys.modules;"
+        "heavy = [m for m in ('pytorch_grad_cam', 'matplotlib', 'sympy', 'sklearn', "
+        "'scipy.stats', 'pandas') if m in sys.modules];"
+        "print(heavy); sys.exit(1 if heavy else 0)"
+    )
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings"}
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
 @pytest.mark.django_db
 def test_an_image_that_fails_to_prepare_never_stops_the_others(monkeypatch, caplog):
     """images_prepare prepares each image in turn: one that raises is logged, the images

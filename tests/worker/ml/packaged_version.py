@@ -19,7 +19,7 @@ from labeler.projects.models import Project, Role
 from tests.factories import ProjectFactory, UserFactory, add_member
 from tests.worker.ml_project import colour_png
 from worker.ml import architectures, weights
-from worker.model_jobs import weights_path
+from worker.model_files import weights_path
 
 SIZE = 16
 PEOPLE = {
