@@ -101,8 +101,23 @@ def test_without_connections_sharing_a_snapshot_the_queries_run_in_turn(
         in_turn = ratings_load(project)
     params = connection.get_connection_params()
     monkeypatch.setattr(connection, "get_connection_params", lambda: {**params, "port": 1})
+    calls = []
+    for name in ("_fetch_side_by_side", "_fetch_in_turn"):
+        original = getattr(ratings_module, name)
+
+        def spy(*args, original=original, name=name):
+            calls.append(name)
+            return original(*args)
+
+        monkeypatch.setattr(ratings_module, name, spy)
+    # The record is taken where it is made: whatever an earlier test in this process did to
+    # the root logger's handlers (a Celery worker clears them) does not hide it.
+    monkeypatch.setattr(ratings_module.logger, "handlers", [caplog.handler])
+    monkeypatch.setattr(ratings_module.logger, "disabled", False)
+    assert not connection.in_atomic_block
     refused = ratings_load(project)
-    assert "read in turn" in caplog.text
+    assert calls == ["_fetch_in_turn"]
+    assert any("read in turn" in r.getMessage() for r in caplog.records)
     for field in ("image_ids", "annotator_ids", "codes", "rated_at", "time_spent_ms"):
         assert (getattr(refused, field) == getattr(in_turn, field)).all(), field
 
