@@ -23,6 +23,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.db import connection
 from django.utils import timezone
 
 from labeler.annotations.models import Annotation, FinalLabelMethod, LabelChange, LabelChangeKind
@@ -148,8 +149,13 @@ def import_changes_credit(
     import: made by ``changed_by_id`` (the lead who ran it; None: the system), method
     ``imported``. Returns the rows changed. Found among the image's rows, as
     ``history_last_id`` finds them: an import into a large project went from 2.9 ms an
-    annotation to 5.8 over 3,000 images when the update looked past every row after it."""
-    rows = LabelChange.objects.filter(image_id=image_id, annotation_id=annotation_id)
-    return rows.filter(id__gt=after_id).update(
-        changed_by_id=changed_by_id, method=FinalLabelMethod.IMPORTED
-    )
+    annotation to 5.8 over 3,000 images when the update looked past every row after it.
+    One fixed statement: the ORM's building of it cost more than the database's update."""
+    table = connection.ops.quote_name(LabelChange._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET changed_by_id = %s, method = %s "
+            "WHERE image_id = %s AND annotation_id = %s AND id > %s",
+            [changed_by_id, FinalLabelMethod.IMPORTED.value, image_id, annotation_id, after_id],
+        )
+        return cursor.rowcount

@@ -172,7 +172,7 @@ def annotation_import_write(
         project=project,
         annotator=annotator,
         image_id=image.pk,
-        labels=wanted,
+        labels=labels,
         time_spent_ms=time_spent_ms,
         created_at=verdict.created_at,
         updated_at=verdict.updated_at,

@@ -50,7 +50,11 @@ MAX_ID = 2**63 - 1  # the largest id a row can have
 
 
 def labels_resolve(*, project: Project, raw_labels: Any) -> list[Label]:
-    """Turn label names or ids into the project's labels, enforcing the project's rules."""
+    """Turn label names or ids into the project's labels, enforcing the project's rules.
+
+    The project's own ``Label`` rows, read by the caller, are taken as they are (an
+    import resolves its names once, then records thousands of annotations with them);
+    any other label is read here."""
     if not isinstance(raw_labels, Sequence) or isinstance(raw_labels, str | bytes):
         raise ValidationFailed("Labels must be a list of label names or ids.", field="labels")
     if not raw_labels:
@@ -58,7 +62,11 @@ def labels_resolve(*, project: Project, raw_labels: Any) -> list[Label]:
             "The label list is empty; choose at least one label (or skip the image).",
             field="labels",
         )
-    project_labels = selectors.project_labels(project)
+    if all(isinstance(raw, Label) and raw.project_id == project.pk for raw in raw_labels):
+        project_labels = list(raw_labels)
+        raw_labels = [label.pk for label in project_labels]
+    else:
+        project_labels = selectors.project_labels(project)
     by_id = {label.pk: label for label in project_labels}
     by_name = {label.name: label for label in project_labels}
     chosen: list[Label] = []

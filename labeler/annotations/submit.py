@@ -89,7 +89,10 @@ def annotation_record(
     replaces the time spent rather than adding to it.
     """
     dates = {"created_at": created_at, "updated_at": updated_at or created_at}
-    with transaction.atomic():
+    # Atomic with its caller's transaction, without a savepoint of its own: an error here
+    # rolls back to the caller's savepoint (an import's, one an annotation), or the whole
+    # transaction where it has none; two statements fewer a recorded annotation.
+    with transaction.atomic(savepoint=False):
         written = _annotation_write(
             project, annotator, image_id, labels, time_spent_ms, queued=False, dates=dates
         )

@@ -8,6 +8,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from labeler.agreement.services import final_labels_refresh
 from labeler.annotations.models import Annotation, FinalLabel, FinalLabelMethod
@@ -254,3 +256,52 @@ def test_a_members_newer_annotation_here_is_kept_over_an_older_one_in_the_file(
     assert labels(Annotation.objects.get(pk=mine.pk)) == ["dog"]
     (kept,) = [n for n in again.not_applied if n.record == "Task 2: annotation 1"]
     assert "newer than the file's" in kept.reason and "is kept" in kept.reason
+
+
+def _marginal_statements(project, user, annotators: list[Person], seed: int) -> list[str]:
+    """The statements of importing three new images, each labelled by ``annotators``."""
+    from labeler.imports.reading.matching import LabelMatcher
+
+    file = RecordsFile(tasks=3)
+    names = [f"batch-{seed}-{i}.png" for i in range(3)]
+    for i, name in enumerate(names):
+        file.add(
+            name,
+            ImageRecords(
+                [made(p, ["cat"], 10 * i + k, f"{name}: {k}") for k, p in enumerate(annotators)]
+            ),
+        )
+    matcher = LabelMatcher(file.images, files=names)
+    items = [
+        ImportItem(n, image_bytes(seed=seed + i), matcher.match(n).labels)
+        for i, n in enumerate(names)
+    ]
+    labels_in = LabelsIn.of(file, labels_as="final", unmatched=matcher.unmatched)
+    plan = import_plan(project=project, items=items, labels_in=labels_in)
+    with CaptureQueriesContext(connection) as queries:
+        summary = images_import(plan=plan, actor=user)
+    assert summary.counts()["out"]["annotations_written"] == 3 * len(annotators)
+    return [query["sql"].lstrip().upper() for query in queries.captured_queries]
+
+
+@pytest.mark.django_db
+def test_an_imported_annotation_takes_one_savepoint_and_reads_no_labels(members, lead, media_root):
+    """Each person's annotation is written in the import's savepoint (a refused one leaves
+    the image and the rest) and nothing nested in it, and the file's label names are
+    resolved once per import, not read again for each annotation: three images with two
+    annotations each cost three savepoints and no label read more than with one each."""
+    one = _marginal_statements(members, lead, [ALICE], seed=100)
+    two = _marginal_statements(members, lead, [ALICE, BOB], seed=200)
+
+    def count(statements: list[str], test) -> int:
+        return sum(1 for statement in statements if test(statement))
+
+    def savepoint(statement: str) -> bool:
+        return statement.startswith("SAVEPOINT")
+
+    def label_read(statement: str) -> bool:
+        return statement.startswith("SELECT") and '"PROJECTS_LABEL"' in statement.split("WHERE")[0]
+
+    assert count(two, savepoint) - count(one, savepoint) == 3
+    assert count(two, label_read) - count(one, label_read) == 0
+    assert count(one, savepoint) > 0  # the statements were seen
