@@ -283,13 +283,16 @@ def _names_apply(
             )
             names = shared.labels.check([*earlier, *names])
         result.label_names = names
+        # Made before the savepoint: a label created for refused labels is kept by name for
+        # the files after this one, so it must outlive the refusal.
+        resolved = shared.labels.resolve(names)
         # A savepoint: refused labels leave the image stored, with nothing of theirs.
         with transaction.atomic():
             final_check(image=image, labels_as=shared.labels_as)
             changed = labels_record(
                 project=shared.project,
                 image=image,
-                labels=shared.labels.resolve(names),
+                labels=resolved,
                 labels_as=shared.labels_as,
                 user=shared.user,
                 annotator=shared.annotator,

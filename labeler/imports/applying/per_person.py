@@ -101,13 +101,15 @@ def _annotation_apply(
         checked = shared.labels.check(annotation.labels)
         if not checked:
             raise LabelsRefused("The annotation gives no label.")
-        # Outside the savepoint: an account made here outlives a refusal in it.
+        # Outside the savepoint: an account or a label made here outlives a refusal in it
+        # (the labels are kept by name for the annotations after this one).
         annotator = _account(shared, annotation.person)
+        resolved = shared.labels.resolve(checked)
         with transaction.atomic():
             written = annotation_imported(
                 project=shared.project,
                 image=image,
-                labels=shared.labels.resolve(checked),
+                labels=resolved,
                 annotator=annotator,
                 by=shared.user,
                 created_at=annotation.created_at,
@@ -137,12 +139,13 @@ def _decision_apply(
         if not checked:
             raise LabelsRefused("The decision gives no label.")
         by = _account(shared, decision.by) if decision.by else None
+        resolved = shared.labels.resolve(checked)  # made outside the savepoint, as above
         with transaction.atomic():
             decision_check(image=image, method=decision.method)
             changed = decision_record(
                 project=shared.project,
                 image=image,
-                labels=shared.labels.resolve(checked),
+                labels=resolved,
                 method=decision.method,
                 decided_by=by or shared.user,
             )

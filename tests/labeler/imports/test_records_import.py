@@ -305,3 +305,29 @@ def test_an_imported_annotation_takes_one_savepoint_and_reads_no_labels(members,
     assert count(two, savepoint) - count(one, savepoint) == 3
     assert count(two, label_read) - count(one, label_read) == 0
     assert count(one, savepoint) > 0  # the statements were seen
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_label_made_for_a_refused_annotation_stays_for_the_next_one(
+    members, lead, annotator, media_root
+):
+    """With create_labels, the label a refused annotation names (a member's newer one is
+    kept) is made all the same, and the next annotation to name it is written with it:
+    the label's row is not undone with the refused annotation's writes."""
+    first = RecordsFile(tasks=1)
+    first.add("tie.png", ImageRecords([made(ALICE, ["cat"], 3, "Task 1: annotation 1")]))
+    run(members, first, ["tie.png"], lead)
+    mine = Annotation.objects.get(image__original_name="tie.png", annotator=annotator)
+    annotation_record(project=members, annotator=annotator, image_id=mine.image_id, labels=["dog"])
+
+    second = RecordsFile(tasks=2)
+    second.add("tie.png", ImageRecords([made(ALICE, ["zebra"], 3, "Task 1: annotation 1")]))
+    second.add("new.png", ImageRecords([made(BOB, ["zebra"], 4, "Task 2: annotation 1")]))
+    summary = run(members, second, ["tie.png", "new.png"], lead, create_labels=True)
+
+    (kept,) = [n for n in summary.not_applied if n.record == "Task 1: annotation 1"]
+    assert "is kept" in kept.reason
+    assert labels(Annotation.objects.get(pk=mine.pk)) == ["dog"]
+    zebra = Label.objects.get(project=members, name="zebra")
+    bobs = Annotation.objects.get(image__original_name="new.png")
+    assert list(bobs.labels.all()) == [zebra]
