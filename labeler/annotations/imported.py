@@ -149,7 +149,9 @@ def annotation_import_write(
     running the import) imports it; returns whether its labels changed.
 
     Raises ``RecordKept`` where the annotator's annotation here is kept (see the module's
-    rule). The history of what is written names ``by`` and the import as its author.
+    rule), before it writes anything: an import records thousands of annotations and needs
+    no savepoint for each to undo a refusal. The history of what is written names ``by``
+    and the import as its author.
     """
     annotation = Annotation.objects.filter(image=image, annotator=annotator).first()
     wanted = sorted(label.pk for label in labels)

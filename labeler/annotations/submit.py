@@ -90,8 +90,8 @@ def annotation_record(
     """
     dates = {"created_at": created_at, "updated_at": updated_at or created_at}
     # Atomic with its caller's transaction, without a savepoint of its own: an error here
-    # rolls back to the caller's savepoint (an import's, one an annotation), or the whole
-    # transaction where it has none; two statements fewer a recorded annotation.
+    # rolls back to the caller's savepoint, or the whole transaction where it has none (an
+    # import: all or nothing); two statements fewer a recorded annotation.
     with transaction.atomic(savepoint=False):
         written = _annotation_write(
             project, annotator, image_id, labels, time_spent_ms, queued=False, dates=dates
@@ -125,8 +125,8 @@ def _annotation_write(
     This is the one caller of ``submit_sql``: the helpers below decide and return what to
     write, and the statements run here, in the order the submit takes them. Its callers
     run it in a transaction of their own (``annotation_record`` with the write of the
-    dates): one savepoint where they are nested in another, not two (an import records
-    three annotations an image, each already in a savepoint of the import's).
+    dates, and no savepoint where it is nested in another). It refuses (ValidationFailed)
+    before its first write.
     """
     _check_time_spent(time_spent_ms)
     chosen = labels_resolve(project=project, raw_labels=labels)

@@ -101,21 +101,20 @@ def _annotation_apply(
         checked = shared.labels.check(annotation.labels)
         if not checked:
             raise LabelsRefused("The annotation gives no label.")
-        # Outside the savepoint: an account or a label made here outlives a refusal in it
-        # (the labels are kept by name for the annotations after this one).
+        # An account or a label made here outlives a refusal of the annotation (the labels
+        # are kept by name for the annotations after this one). The annotation's writer
+        # refuses before it writes anything: no savepoint of its own to undo it with.
         annotator = _account(shared, annotation.person)
-        resolved = shared.labels.resolve(checked)
-        with transaction.atomic():
-            written = annotation_imported(
-                project=shared.project,
-                image=image,
-                labels=resolved,
-                annotator=annotator,
-                by=shared.user,
-                created_at=annotation.created_at,
-                updated_at=annotation.updated_at,
-                time_spent_ms=_time_spent(annotation, summary),
-            )
+        written = annotation_imported(
+            project=shared.project,
+            image=image,
+            labels=shared.labels.resolve(checked),
+            annotator=annotator,
+            by=shared.user,
+            created_at=annotation.created_at,
+            updated_at=annotation.updated_at,
+            time_spent_ms=_time_spent(annotation, summary),
+        )
     except LabelsRefused as exc:
         summary.lost(where, f"{annotation.person.shown()}: {exc}")
         tally.refused += 1
@@ -139,7 +138,7 @@ def _decision_apply(
         if not checked:
             raise LabelsRefused("The decision gives no label.")
         by = _account(shared, decision.by) if decision.by else None
-        resolved = shared.labels.resolve(checked)  # made outside the savepoint, as above
+        resolved = shared.labels.resolve(checked)  # made outside the savepoint: it outlives it
         with transaction.atomic():
             decision_check(image=image, method=decision.method)
             changed = decision_record(

@@ -12,6 +12,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from labeler.agreement.services import final_labels_refresh
+from labeler.annotations.imported import RecordKept, annotation_import_write
 from labeler.annotations.models import Annotation, FinalLabel, FinalLabelMethod
 from labeler.annotations.submit import annotation_record
 from labeler.flows import images_import
@@ -285,11 +286,11 @@ def _marginal_statements(project, user, annotators: list[Person], seed: int) -> 
 
 
 @pytest.mark.django_db
-def test_an_imported_annotation_takes_one_savepoint_and_reads_no_labels(members, lead, media_root):
-    """Each person's annotation is written in the import's savepoint (a refused one leaves
-    the image and the rest) and nothing nested in it, and the file's label names are
-    resolved once per import, not read again for each annotation: three images with two
-    annotations each cost three savepoints and no label read more than with one each."""
+def test_an_imported_annotation_takes_no_savepoint_and_reads_no_labels(members, lead, media_root):
+    """A person's annotation is written without a savepoint of its own (its writer refuses
+    before it writes: see the test below), and the file's label names are resolved once
+    per import, not read again for each annotation: three images with two annotations each
+    cost no savepoint and no label read more than with one each."""
     one = _marginal_statements(members, lead, [ALICE], seed=100)
     two = _marginal_statements(members, lead, [ALICE, BOB], seed=200)
 
@@ -302,9 +303,33 @@ def test_an_imported_annotation_takes_one_savepoint_and_reads_no_labels(members,
     def label_read(statement: str) -> bool:
         return statement.startswith("SELECT") and '"PROJECTS_LABEL"' in statement.split("WHERE")[0]
 
-    assert count(two, savepoint) - count(one, savepoint) == 3
+    assert count(two, savepoint) - count(one, savepoint) == 0
     assert count(two, label_read) - count(one, label_read) == 0
     assert count(one, savepoint) > 0  # the statements were seen
+    assert len(two) - len(one) > 0
+
+
+@pytest.mark.django_db
+def test_an_imported_annotation_is_refused_before_anything_is_written(
+    members, lead, annotator, make_images, media_root
+):
+    """Where a member's newer annotation is kept, the import's writer says so having only
+    read: the import records its annotations without a savepoint each to undo one."""
+    (image,) = make_images(members, 1)
+    cat, dog = (Label.objects.get(project=members, name=name) for name in ("cat", "dog"))
+    annotation_record(project=members, annotator=annotator, image_id=image.pk, labels=[cat.pk])
+    with CaptureQueriesContext(connection) as queries, pytest.raises(RecordKept):
+        annotation_import_write(
+            project=members,
+            image=image,
+            labels=[dog],
+            annotator=annotator,
+            by=lead,
+            created_at=T0,
+            updated_at=T0,
+        )
+    statements = [query["sql"].lstrip().split()[0].upper() for query in queries.captured_queries]
+    assert statements and set(statements) == {"SELECT"}
 
 
 @pytest.mark.django_db(transaction=True)
