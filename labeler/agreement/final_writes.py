@@ -49,17 +49,22 @@ def final_labels_lock(project_id: int) -> None:
 
 
 def final_labels_of(project: Project, image_ids: Collection[int]) -> dict[int, Final]:
-    """The final labels of these images of the project, as the history keeps them."""
+    """The final labels of these images of the project, as the history keeps them.
+
+    One statement (a row per final label and label of it, one without a label for a final
+    label that has none): a block around one image's write reads them twice."""
     finals = FinalLabel.objects.filter(image__project=project, image_id__in=image_ids)
-    through = FinalLabel.labels.through.objects.filter(
-        finallabel__image__project=project, finallabel__image_id__in=image_ids
-    )
+    methods: dict[int, str] = {}
     labels: dict[int, list[int]] = {}
-    for image_id, label_id in through.values_list("finallabel__image_id", "label_id"):
-        labels.setdefault(image_id, []).append(label_id)
+    rows = finals.order_by().values_list("image_id", "method", "labels")
+    for image_id, method, label_id in rows:
+        methods[image_id] = method
+        found = labels.setdefault(image_id, [])
+        if label_id is not None:
+            found.append(label_id)
     return {
-        image_id: Final(method, tuple(sorted(labels.get(image_id, []))))
-        for image_id, method in finals.values_list("image_id", "method")
+        image_id: Final(method, tuple(sorted(labels[image_id])))
+        for image_id, method in methods.items()
     }
 
 
