@@ -305,7 +305,7 @@ def test_multi_label_keys_toggle_and_enter_submits(live_server, page, screenshot
 
     first = shown_image(page)
     page.keyboard.press("Enter")  # nothing chosen yet
-    assert "at least one label" in page.locator("#stage-message").inner_text()
+    expect(page.locator("#stage-message")).to_contain_text("at least one label", timeout=WAIT)
     for key in "132":
         page.keyboard.press(key)
     page.keyboard.press("Control+z")  # un-toggles "dog"
@@ -367,7 +367,7 @@ def test_instructions_open_the_first_time_only_and_one_click_away(live_server, p
     page.keyboard.press("Escape")
     assert dialog.is_hidden()
     page.keyboard.press("?")
-    assert "Keyboard shortcuts" in page.locator("#help-dialog").inner_text()
+    expect(page.locator("#help-dialog")).to_contain_text("Keyboard shortcuts", timeout=WAIT)
     page.keyboard.press("Escape")
     assert page.locator("#help-dialog").is_hidden()
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from playwright.sync_api import expect
 
 from labeler import flows
 from labeler.annotations.models import Annotation
@@ -73,7 +74,7 @@ def test_a_suggestion_below_the_setting_is_shown_not_selected(live_server, page)
     page.keyboard.press("Enter")
     page.wait_for_timeout(300)
     assert shown_image(page) == before  # Enter accepted nothing
-    assert "not confident enough" in page.locator("#stage-message").inner_text()
+    expect(page.locator("#stage-message")).to_contain_text("not confident enough", timeout=WAIT)
 
     labelled = press_when_ready(page, "2")  # the annotator chooses dog themselves
     wait_saved(page)
