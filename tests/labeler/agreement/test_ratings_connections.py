@@ -13,6 +13,20 @@ from tests.factories import ProjectFactory, add_member, annotation_submit
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 
+def fetches_spied(monkeypatch) -> list[str]:
+    """The names of the ratings' two ways of reading, in the order they are called."""
+    calls: list[str] = []
+    for name in ("_fetch_side_by_side", "_fetch_in_turn"):
+        original = getattr(ratings_module, name)
+
+        def spy(*args, original=original, name=name):
+            calls.append(name)
+            return original(*args)
+
+        monkeypatch.setattr(ratings_module, name, spy)
+    return calls
+
+
 def test_side_by_side_queries_load_the_same_ratings(
     needs_postgres, project, annotator, annotator2, make_images, monkeypatch
 ):
@@ -24,15 +38,7 @@ def test_side_by_side_queries_load_the_same_ratings(
         (annotator2, second, "cat"),
     ]:
         annotation_submit(project=project, annotator=user, image_id=image.pk, labels=[name])
-    calls = []
-    for name in ("_fetch_side_by_side", "_fetch_in_turn"):
-        original = getattr(ratings_module, name)
-
-        def spy(*args, original=original, name=name):
-            calls.append(name)
-            return original(*args)
-
-        monkeypatch.setattr(ratings_module, name, spy)
+    calls = fetches_spied(monkeypatch)
     together = ratings_load(project)
     with transaction.atomic():
         in_turn = ratings_load(project)
@@ -101,15 +107,7 @@ def test_without_connections_sharing_a_snapshot_the_queries_run_in_turn(
         in_turn = ratings_load(project)
     params = connection.get_connection_params()
     monkeypatch.setattr(connection, "get_connection_params", lambda: {**params, "port": 1})
-    calls = []
-    for name in ("_fetch_side_by_side", "_fetch_in_turn"):
-        original = getattr(ratings_module, name)
-
-        def spy(*args, original=original, name=name):
-            calls.append(name)
-            return original(*args)
-
-        monkeypatch.setattr(ratings_module, name, spy)
+    calls = fetches_spied(monkeypatch)
     # The record is taken where it is made: whatever an earlier test in this process did to
     # the root logger's handlers (a Celery worker clears them) does not hide it.
     monkeypatch.setattr(ratings_module.logger, "handlers", [caplog.handler])
