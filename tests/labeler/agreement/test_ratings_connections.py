@@ -3,6 +3,8 @@ annotation ids on two connections that share one snapshot."""
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 from django.db import DatabaseError, connection, transaction
 
@@ -108,14 +110,21 @@ def test_without_connections_sharing_a_snapshot_the_queries_run_in_turn(
     params = connection.get_connection_params()
     monkeypatch.setattr(connection, "get_connection_params", lambda: {**params, "port": 1})
     calls = fetches_spied(monkeypatch)
-    # The record is taken where it is made: whatever an earlier test in this process did to
-    # the root logger's handlers (a Celery worker clears them) does not hide it.
-    monkeypatch.setattr(ratings_module.logger, "handlers", [caplog.handler])
-    monkeypatch.setattr(ratings_module.logger, "disabled", False)
+    # The record is taken where it is made, at a level of the logger's own: whatever an
+    # earlier test in this process did to the root logger (a Celery worker started in it
+    # configures logging again) does not hide it.
+    logger = ratings_module.logger
+    caplog.set_level(logging.WARNING, logger=logger.name)
+    monkeypatch.setattr(logger, "handlers", [caplog.handler])
+    monkeypatch.setattr(logger, "disabled", False)
     assert not connection.in_atomic_block
     refused = ratings_load(project)
     assert calls == ["_fetch_in_turn"]
-    assert any("read in turn" in r.getMessage() for r in caplog.records)
+    assert any("read in turn" in r.getMessage() for r in caplog.records), (
+        logger.getEffectiveLevel(),
+        logging.root.manager.disable,
+        [r.getMessage() for r in caplog.records],
+    )
     for field in ("image_ids", "annotator_ids", "codes", "rated_at", "time_spent_ms"):
         assert (getattr(refused, field) == getattr(in_turn, field)).all(), field
 
