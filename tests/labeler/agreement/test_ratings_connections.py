@@ -110,9 +110,9 @@ def test_without_connections_sharing_a_snapshot_the_queries_run_in_turn(
     params = connection.get_connection_params()
     monkeypatch.setattr(connection, "get_connection_params", lambda: {**params, "port": 1})
     calls = fetches_spied(monkeypatch)
-    # The record is taken where it is made, at a level of the logger's own: whatever an
-    # earlier test in this process did to the root logger (a Celery worker started in it
-    # configures logging again) does not hide it.
+    # The record is taken where it is made, at a level of the logger's own: in the suite an
+    # earlier test in this process left the warning unseen by the root's handlers (which
+    # one was not found), and that does not hide it here.
     logger = ratings_module.logger
     caplog.set_level(logging.WARNING, logger=logger.name)
     monkeypatch.setattr(logger, "handlers", [caplog.handler])
