@@ -153,22 +153,20 @@ def annotation_import_write(
     no savepoint for each to undo a refusal. The history of what is written names ``by``
     and the import as its author.
     """
-    annotation = Annotation.objects.filter(image=image, annotator=annotator).first()
+    current = _annotation_of(image, annotator)
     wanted = sorted(label.pk for label in labels)
-    if annotation is not None and sorted(annotation.labels.values_list("pk", flat=True)) == wanted:
+    if current is not None and current.label_ids == wanted:
         return Written(False)
     dates = dates_checked(created_at=created_at, updated_at=updated_at, now=timezone.now())
     verdict = record_verdict(
-        theirs=annotation.updated_at if annotation is not None else None,
+        theirs=current.updated_at if current is not None else None,
         member=is_members_own(annotator),
         dates=dates,
     )
     if not verdict.applies:
         raise RecordKept(verdict.reason)
     before = (
-        history_last_id(image_id=image.pk, annotation_id=annotation.pk)
-        if annotation is not None
-        else 0
+        history_last_id(image_id=image.pk, annotation_id=current.pk) if current is not None else 0
     )
     written = annotation_record(
         project=project,
@@ -192,6 +190,31 @@ def annotation_import_write(
             "labels are recorded with the import's date."
         )
     return Written(True, note)
+
+
+@dataclass(frozen=True)
+class _Current:
+    pk: int
+    updated_at: datetime
+    label_ids: list[int]  # sorted
+
+
+def _annotation_of(image: Image, annotator: User) -> _Current | None:
+    """The annotator's annotation of the image with its labels, in one statement (a row
+    per label, one without a label for an annotation that has none)."""
+    rows = (
+        Annotation.objects.filter(image=image, annotator=annotator)
+        .order_by()
+        .values_list("pk", "updated_at", "labels")
+    )
+    found = None
+    for pk, updated_at, label_id in rows:
+        found = found or _Current(pk, updated_at, [])
+        if label_id is not None:
+            found.label_ids.append(label_id)
+    if found is not None:
+        found.label_ids.sort()
+    return found
 
 
 def _aware(when: datetime | None) -> datetime | None:
