@@ -118,12 +118,17 @@ def main(argv: list[str] | None = None) -> int:
     lead = _people_prepare(options)
     _run(_project_new("warm-up flat", lead, options), warm_flat, CSV, "warm-up", lead)
     _run(_project_new("warm-up", lead, options), warm_person, LABEL_STUDIO, "warm-up", lead)
-    runs = [_run(_project_new("flat", lead, options), flat, CSV, "flat CSV (reference)", lead)]
+    profiled = {options.profile_run: options.profile}
+    flat_project = _project_new("flat", lead, options)
+    with _profiled(profiled.get("flat")):
+        runs = [_run(flat_project, flat, CSV, "flat CSV (reference)", lead)]
+    runs[0].bare_seconds = _bare_insert(flat_project, _project_new("bare flat", lead, options))
     project = _project_new("per person", lead, options)
-    with _profiled(options.profile):
+    with _profiled(profiled.get("per-person")):
         runs.append(_run(project, per_person, LABEL_STUDIO, "per person", lead))
     runs[-1].bare_seconds = _bare_insert(project, _project_new("bare insert", lead, options))
-    runs.append(_run(project, per_person, LABEL_STUDIO, "per person, again", lead))
+    with _profiled(profiled.get("again")):
+        runs.append(_run(project, per_person, LABEL_STUDIO, "per person, again", lead))
     refresh = _refresh_time(project)
     if options.existing:
         runs.append(_existing_run(options, per_person, lead))
@@ -143,7 +148,9 @@ def _options(argv: list[str] | None) -> argparse.Namespace:
     add("--database-url", default=os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL,
         help=f"PostgreSQL URL (default: DATABASE_URL, else {DEFAULT_DATABASE_URL})")  # fmt: skip
     add("--var-dir", type=Path, default=ROOT / "var" / "bench_imports", help="archives, media")
-    add("--profile", type=Path, help="profile the per-person run (cProfile) into this file")
+    add("--profile", type=Path, help="profile one run (cProfile) into this file")
+    add("--profile-run", choices=("flat", "per-person", "again"), default="per-person",
+        help="the run --profile profiles (default: per-person)")  # fmt: skip
     options = parser.parse_args(argv)
     if options.images < 1 or options.existing < 0:
         parser.error("--images must be at least 1 and --existing at least 0")
