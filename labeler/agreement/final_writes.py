@@ -71,9 +71,14 @@ def final_labels_of(project: Project, image_ids: Collection[int]) -> dict[int, F
 class FinalLabelsWrite:
     """The writes one ``final_labels_written`` block may make: to its images only."""
 
-    def __init__(self, project: Project, image_ids: Collection[int]) -> None:
+    def __init__(
+        self, project: Project, image_ids: Collection[int], before: Mapping[int, Final]
+    ) -> None:
         self.project = project
         self.image_ids = frozenset(image_ids)
+        # The final labels of its images as the block found them (read once for the
+        # history): a caller deciding what to write from them need not read them again.
+        self.before = before
 
     def _mine(self, image_ids: Collection[int]) -> list[int]:
         stray = set(image_ids) - self.image_ids
@@ -117,25 +122,44 @@ class FinalLabelsWrite:
         decided_by: User | None,
     ) -> int:
         """Give each of these images the same final label; returns how many."""
-        batch = self._mine(image_ids)
+        labels = tuple(label_ids)
+        return self.set_each(
+            dict.fromkeys(image_ids, labels),
+            method=method,
+            confidence=confidence,
+            decided_by=decided_by,
+        )
+
+    def set_each(
+        self,
+        labels_of: Mapping[int, Sequence[int]],
+        *,
+        method: str,
+        confidence: float | None,
+        decided_by: User | None,
+    ) -> int:
+        """Give each of these images its own final label (image id -> label ids), all
+        decided the same way; returns how many. A few statements for the lot, whatever
+        their number: the rows there are updated, the others made, their labels replaced."""
+        batch = self._mine(labels_of)
+        if not batch:
+            return 0
+        now = timezone.now()
+        fields = {"method": method, "confidence": confidence, "decided_by": decided_by}
         have = set(FinalLabel.objects.filter(image_id__in=batch).values_list("image_id", flat=True))
-        FinalLabel.objects.filter(image_id__in=batch).update(
-            method=method, confidence=confidence, decided_by=decided_by
-        )
+        FinalLabel.objects.filter(image_id__in=have).update(**fields, updated_at=now)
         FinalLabel.objects.bulk_create(
-            [
-                FinalLabel(
-                    image_id=image_id, method=method, confidence=confidence, decided_by=decided_by
-                )
-                for image_id in batch
-                if image_id not in have
-            ]
+            [FinalLabel(image_id=image_id, **fields) for image_id in batch if image_id not in have]
         )
-        finals = list(FinalLabel.objects.filter(image_id__in=batch).values_list("pk", flat=True))
+        finals = dict(FinalLabel.objects.filter(image_id__in=batch).values_list("image_id", "pk"))
         through = FinalLabel.labels.through
-        through.objects.filter(finallabel_id__in=finals).delete()
+        through.objects.filter(finallabel_id__in=finals.values()).delete()
         through.objects.bulk_create(
-            [through(finallabel_id=f, label_id=label) for f in finals for label in label_ids],
+            [
+                through(finallabel_id=finals[image_id], label_id=label_id)
+                for image_id in batch
+                for label_id in dict.fromkeys(labels_of[image_id])
+            ],
             batch_size=5000,
         )
         return len(batch)
@@ -199,7 +223,7 @@ def final_labels_written(
     final_labels_lock(project.pk)
     ids = sorted(set(image_ids))
     before = final_labels_of(project, ids)
-    yield FinalLabelsWrite(project, ids)
+    yield FinalLabelsWrite(project, ids, before)
     final_changes_record(
         project_id=project.pk,
         before=before,

@@ -25,11 +25,12 @@ from labeler.images.pixels.files import RejectedFile, image_check
 from labeler.images.services import image_lookup_statistics_refresh, image_store
 from labeler.imports.applying.accounts import people_resolve
 from labeler.imports.applying.labels import (
+    Decision,
+    DecisionsBatch,
     LabelsRefused,
     ProjectLabels,
-    final_check,
+    annotation_labels_record,
     importer_account,
-    labels_record,
     labels_recorded_since,
 )
 from labeler.imports.applying.per_person import records_apply
@@ -149,6 +150,10 @@ def _started(
         describe=metadata_checked(project, labels_in.metadata),
         people_confirmed=tuple(options.people_confirmed or ()),
     )
+    if options.labels_as != ANNOTATION:
+        shared.decisions = DecisionsBatch(
+            project=project, labels=shared.labels, labels_as=options.labels_as, user=actor
+        )
     if matches is not None:
         shared.people = people_resolve(project=project, matches=matches)
         summary.people = [
@@ -165,23 +170,69 @@ def _files_apply(
     shared: ImportRun, plan: ImportPlan, report: Callable[[ImportResult], object] | None
 ) -> None:
     """The files one by one, between the records the reader could not use and the
-    entries of the labels file that no file took."""
+    entries of the labels file that no file took. A file's final or gold labels wait
+    for their batch (``DecisionsBatch``), and its result is counted and reported once
+    they are written, in the files' order."""
     summary, labels_in = shared.summary, plan.labels_in
     for skipped in labels_in.skipped:
         summary.lost(skipped.record, skipped.reason)
+    held: list[ImportResult] = []  # results of files whose labels wait for their batch
+    created = 0
     for item in plan.items:
         result = _import_one(shared, ImportItem(*item))
-        summary.add(result)
-        if result.status == "created" and summary.created == LOOKUP_STATISTICS_AFTER:
+        created += result.status == "created"
+        if result.status == "created" and created == LOOKUP_STATISTICS_AFTER:
             image_lookup_statistics_refresh()
-        summary.changed += result.labels == APPLIED and result.labels_reason == ""
-        if report is None:
-            summary.results.append(result)
-        else:
-            report(result)
+        held.append(result)
+        if not shared.waiting or (shared.decisions is not None and shared.decisions.full):
+            _decisions_write(shared)
+            for done in held:
+                _result_count(shared, done, report)
+            held = []
+    _decisions_write(shared)
+    for done in held:
+        _result_count(shared, done, report)
     for key in labels_in.unmatched() if labels_in.unmatched is not None else ():
         summary.lost(key, "No imported file matched this entry of the labels file.")
     summary.labels_created = shared.labels.created
+
+
+def _result_count(
+    shared: ImportRun, result: ImportResult, report: Callable[[ImportResult], object] | None
+) -> None:
+    summary = shared.summary
+    summary.add(result)
+    summary.changed += result.labels == APPLIED and result.labels_reason == ""
+    if report is None:
+        summary.results.append(result)
+    else:
+        report(result)
+
+
+def _decisions_write(shared: ImportRun) -> None:
+    """The waiting final or gold labels written, each file's result saying what they came to."""
+    if shared.decisions is None or not shared.waiting:
+        return
+    waiting, shared.waiting = shared.waiting, []
+    decisions = shared.decisions.write()
+    for decision, (result, name) in zip(decisions, waiting, strict=True):
+        _decision_counted(shared, decision, result, name)
+
+
+def _decision_counted(
+    shared: ImportRun, decision: Decision, result: ImportResult, name: str
+) -> None:
+    summary = shared.summary
+    result.label_names = decision.label_names
+    if decision.refusal:
+        result.labels, result.labels_reason = REFUSED, decision.refusal
+        summary.lost(name, decision.refusal)
+        return
+    result.labels = APPLIED
+    result.labels_reason = "" if decision.changed else "Already recorded."
+    summary.labels_out += len(decision.label_names)
+    summary.decisions_written += decision.changed
+    summary.decisions_unchanged += not decision.changed
 
 
 def _annotator(
@@ -269,12 +320,19 @@ def _names_apply(
 ) -> None:
     """Record label names on the stored image as the import's ``labels_as`` says (with
     those this import recorded on it from an earlier file of the same content, where
-    the project takes several labels an image), or list why not."""
+    the project takes several labels an image), or list why not. Final and gold labels
+    wait for their batch (``_decisions_write``)."""
     try:
         names = shared.labels.check(labels or [])
         if not names:
             return
-        if shared.project.multi_label and result.status == "duplicate":
+        merge = shared.project.multi_label and result.status == "duplicate"
+        if shared.decisions is not None:
+            decision = shared.decisions.add(image_id=image.pk, names=names, merge=merge)
+            shared.waiting.append((result, name))
+            result.label_names = decision.names
+            return
+        if merge:
             earlier = labels_recorded_since(
                 image=image,
                 labels_as=shared.labels_as,
@@ -286,16 +344,15 @@ def _names_apply(
         # Made before the savepoint: a label created for refused labels is kept by name for
         # the files after this one, so it must outlive the refusal.
         resolved = shared.labels.resolve(names)
+        assert shared.annotator is not None
         # A savepoint: refused labels leave the image stored, with nothing of theirs.
         with transaction.atomic():
-            final_check(image=image, labels_as=shared.labels_as)
-            changed = labels_record(
+            changed = annotation_labels_record(
                 project=shared.project,
                 image=image,
                 labels=resolved,
-                labels_as=shared.labels_as,
-                user=shared.user,
                 annotator=shared.annotator,
+                by=shared.user,
             )
     except LabelsRefused as exc:
         result.labels, result.labels_reason = REFUSED, str(exc)
@@ -305,9 +362,5 @@ def _names_apply(
     result.labels_reason = "" if changed else "Already recorded."
     summary = shared.summary
     summary.labels_out += len(names)
-    if shared.labels_as == ANNOTATION:
-        summary.annotations_written += changed
-        summary.annotations_unchanged += not changed
-    else:
-        summary.decisions_written += changed
-        summary.decisions_unchanged += not changed
+    summary.annotations_written += changed
+    summary.annotations_unchanged += not changed

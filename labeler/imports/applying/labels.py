@@ -8,6 +8,7 @@ annotations belong to an account of their own that cannot log in.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.contrib.auth.models import User
@@ -16,6 +17,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from labeler.agreement.final_writes import FinalLabelsWrite, final_labels_written
+from labeler.annotations.history import Final
 from labeler.annotations.imported import RecordKept, Written, annotation_import_write
 from labeler.annotations.models import Annotation, FinalLabel, FinalLabelMethod
 from labeler.errors import DomainError, ValidationFailed
@@ -110,6 +112,12 @@ class ProjectLabels:
             self._create(unknown)
         return [label for name in names if (label := self._find(name)) is not None]
 
+    def names_of(self, label_ids: Sequence[int]) -> list[str]:
+        """The names of these labels of the project, in the project's order."""
+        wanted = set(label_ids)
+        found = [label for label in self._all if label.pk in wanted]
+        return [label.name for label in sorted(found, key=lambda label: (label.position, label.pk))]
+
     def _create(self, names: list[str]) -> None:
         current: list[object] = [{"id": label.pk, "name": label.name} for label in self._all]
         try:
@@ -121,22 +129,111 @@ class ProjectLabels:
         self.created.extend(names)
 
 
-def final_check(*, image: Image, labels_as: str) -> None:
-    """Refuse to replace a final label that a person (or another import kind) settled."""
-    if labels_as == ANNOTATION:
-        return
-    decision_check(image=image, method=_METHODS[labels_as])
-
-
 def decision_check(*, image: Image, method: str) -> None:
     """Refuse a carried decision (``method``) where the image's final label was settled
     another way: only a consensus final label, or one of the same method, gives way."""
     current = FinalLabel.objects.filter(image=image).values_list("method", flat=True).first()
+    _replaceable_check(current, method)
+
+
+def _replaceable_check(current: str | None, method: str) -> None:
     if current not in (None, FinalLabelMethod.CONSENSUS, method):
         shown = FinalLabelMethod(current).label.lower()
         raise LabelsRefused(
             f"The image already has a final label ({shown}); an import does not replace it."
         )
+
+
+@dataclass
+class Decision:
+    """One file's final or gold labels, waiting for its batch (``DecisionsBatch``): what
+    it came to is set when the batch is written."""
+
+    image_id: int
+    names: list[str]  # checked, their labels made
+    merge: bool  # a file seen again: its labels add to those this import recorded
+    changed: bool = False
+    refusal: str = ""
+    label_names: list[str] = field(default_factory=list)
+
+
+class DecisionsBatch:
+    """An import's final or gold labels, written many images at a time.
+
+    Each file's labels wait here (``add``) until the batch is full or the files end
+    (``write``): one final-labels block then reads the batch's final labels once and
+    writes those that change together, where a block for each image read and wrote them
+    one by one. What each file's labels come to (written, already recorded, or refused
+    where a person or another kind of import settled the image) is decided in the
+    files' order, from what the block read and what the files before them decided, as
+    writing them one by one decided it.
+    """
+
+    SIZE = 500
+
+    def __init__(
+        self, *, project: Project, labels: ProjectLabels, labels_as: str, user: User | None
+    ) -> None:
+        self.project = project
+        self.labels = labels
+        self.method = _METHODS[labels_as]
+        self.user = user
+        self.waiting: list[Decision] = []
+        self._written: set[int] = set()  # images whose final label this import wrote
+
+    @property
+    def full(self) -> bool:
+        return len(self.waiting) >= self.SIZE
+
+    def add(self, *, image_id: int, names: list[str], merge: bool) -> Decision:
+        """Take a file's checked label names for the next ``write``; the missing labels
+        are made now (LabelsRefused when they cannot be), so the files after it find them."""
+        self.labels.resolve(names)
+        decision = Decision(image_id, names, merge)
+        self.waiting.append(decision)
+        return decision
+
+    def write(self) -> list[Decision]:
+        """Write the waiting decisions, in one final-labels block; returns them, each
+        saying what it came to."""
+        batch, self.waiting = self.waiting, []
+        if not batch:
+            return batch
+        ids = sorted({decision.image_id for decision in batch})
+        with final_labels_written(
+            project=self.project, image_ids=ids, changed_by=self.user
+        ) as write:
+            finals = dict(write.before)
+            wanted: dict[int, tuple[int, ...]] = {}
+            for decision in batch:
+                self._decide(decision, finals, wanted)
+            # Nobody here measured how sure the source was; a gold label is certain.
+            confidence = 1.0 if self.method == FinalLabelMethod.GOLD else None
+            write.set_each(wanted, method=self.method, confidence=confidence, decided_by=self.user)
+        if wanted and self.method == FinalLabelMethod.IMPORTED:
+            queue_state.images_complete_mark(image_ids=sorted(wanted))
+        return batch
+
+    def _decide(
+        self, decision: Decision, finals: dict[int, Final], wanted: dict[int, tuple[int, ...]]
+    ) -> None:
+        image_id, names = decision.image_id, decision.names
+        current = finals.get(image_id)
+        try:
+            if decision.merge and image_id in self._written and current is not None:
+                names = self.labels.check([*self.labels.names_of(current.label_ids), *names])
+            decision.label_names = names
+            labels = tuple(sorted(label.pk for label in self.labels.resolve(names)))
+            _replaceable_check(current.method if current else None, self.method)
+        except LabelsRefused as exc:
+            decision.refusal = str(exc)
+            return
+        if current is not None and current == Final(self.method, labels):
+            return
+        finals[image_id] = Final(self.method, labels)
+        wanted[image_id] = labels
+        self._written.add(image_id)
+        decision.changed = True
 
 
 def decision_record(
@@ -203,21 +300,12 @@ def labels_recorded_since(
     return list(record.labels.order_by("position", "pk").values_list("name", flat=True))
 
 
-def labels_record(
-    *,
-    project: Project,
-    image: Image,
-    labels: list[Label],
-    labels_as: str,
-    user: User | None,
-    annotator: User | None,
+def annotation_labels_record(
+    *, project: Project, image: Image, labels: list[Label], annotator: User, by: User | None
 ) -> bool:
-    """Record the labels as ``labels_as`` says; returns whether anything changed."""
-    if labels_as == ANNOTATION:
-        assert annotator is not None
-        return _annotation_record(project, image, labels, annotator, user)
-    with final_labels_written(project=project, image_ids=[image.pk], changed_by=user) as write:
-        return _final_record(write, image, labels, _METHODS[labels_as], user)
+    """Record the labels as ``annotator``'s annotation, ``by`` importing; returns whether
+    anything changed."""
+    return _annotation_record(project, image, labels, annotator, by)
 
 
 def _final_record(

@@ -12,7 +12,7 @@ from django.contrib.auth.models import User
 from django.utils import timezone
 
 from labeler.images.catalogue.descriptions import Description
-from labeler.imports.applying.labels import ProjectLabels
+from labeler.imports.applying.labels import DecisionsBatch, ProjectLabels
 from labeler.imports.planning.labels_in import NotApplied, PersonOut
 from labeler.imports.reading.metadata_in import MetadataIn
 from labeler.imports.reading.records import AnnotationIn, DecisionIn
@@ -125,3 +125,7 @@ class ImportRun:
     decided: dict[int, DecisionIn] = field(default_factory=dict)
     # What an entry's metadata sets of its image, checked against the project's fields.
     describe: Callable[[MetadataIn], Description] | None = None
+    # Final or gold labels (labels_as final or gold): written a batch of files at a time,
+    # each waiting file's result and name kept until then, in the files' order.
+    decisions: DecisionsBatch | None = None
+    waiting: list[tuple[ImportResult, str]] = field(default_factory=list)

@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 from django.contrib.auth.models import User
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from labeler.agreement.rows import HUMAN_DECISIONS, SETTLED
 from labeler.agreement.services import final_labels_refresh
@@ -16,18 +18,20 @@ from labeler.annotations.models import (
     AnnotationRevision,
     FinalLabel,
     FinalLabelMethod,
+    LabelChange,
 )
 from labeler.annotations.submit import annotation_record
 from labeler.errors import ValidationFailed
 from labeler.flows import agreement_refresh, images_import, project_update
 from labeler.images.models import Image
 from labeler.images.pixels.files import RejectedFile
+from labeler.imports.applying.labels import Decision, DecisionsBatch
 from labeler.imports.planning.labels_in import ImportItem
 from labeler.imports.planning.plan import import_plan
 from labeler.predictions.dataset import training_set
 from labeler.projects.models import Label, Membership, Role
 from labeler.task_names import Task
-from tests.factories import ProjectFactory, annotation_submit, image_bytes
+from tests.factories import ProjectFactory, add_member, annotation_submit, image_bytes
 
 
 def item(name: str, labels: list[str] | None = None, data: bytes | None = None) -> ImportItem:
@@ -222,6 +226,81 @@ def test_a_persons_decision_is_not_replaced_by_an_import(project, lead, media_ro
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("batch", [2, DecisionsBatch.SIZE])
+def test_final_labels_wait_for_their_batch_and_are_decided_in_the_files_order(
+    lead, media_root, monkeypatch, batch
+):
+    """Whether the files' labels meet in one batch or in several, each is decided after
+    the files before it, as writing them one by one decided it: a file of the same content
+    adds its labels in a multi-label project, a person's decision is not replaced, a file
+    as it was is already recorded; results come in the files' order."""
+    monkeypatch.setattr(DecisionsBatch, "SIZE", batch)
+    project = ProjectFactory(multi_label=True, labels=["cat", "dog", "bird"])
+    add_member(project, lead, Role.LEAD)
+    twice, gold, same = image_bytes(), image_bytes(), image_bytes()
+    run(project, item("gold.png", ["bird"], gold), labels_as="gold", user=lead)
+    run(project, item("same.png", ["cat"], same), user=lead)
+    reported: list[tuple[str, str, str, list[str]]] = []
+    plan = import_plan(
+        project=project,
+        items=[
+            item("a.png", ["cat"], twice),
+            item("gold-again.png", ["dog"], gold),
+            item("a-again.png", ["dog"], twice),
+            item("same-again.png", ["cat"], same),
+            item("b.png", ["bird"]),
+        ],
+        labels_as="final",
+    )
+    summary = images_import(
+        plan=plan,
+        actor=lead,
+        report=lambda r: reported.append((r.name, r.labels, r.labels_reason, r.label_names)),
+    )
+
+    assert reported == [
+        ("a.png", "applied", "", ["cat"]),
+        ("gold-again.png", "refused",
+         "The image already has a final label (gold); an import does not replace it.", ["dog"]),
+        ("a-again.png", "applied", "", ["cat", "dog"]),
+        ("same-again.png", "applied", "Already recorded.", ["cat"]),
+        ("b.png", "applied", "", ["bird"]),
+    ]  # fmt: skip
+    counts = summary.counts()["out"]
+    assert (counts["decisions_written"], counts["decisions"], summary.changed) == (3, 4, 3)
+    finals = {
+        f.image.original_name: (f.method, labels_of(f))
+        for f in FinalLabel.objects.filter(image__project=project).select_related("image")
+    }
+    assert finals == {
+        "a.png": (FinalLabelMethod.IMPORTED, ["cat", "dog"]),
+        "gold.png": (FinalLabelMethod.GOLD, ["bird"]),
+        "same.png": (FinalLabelMethod.IMPORTED, ["cat"]),
+        "b.png": (FinalLabelMethod.IMPORTED, ["bird"]),
+    }
+    assert [lost.record for lost in summary.not_applied] == ["gold-again.png"]
+    # The history keeps a change for each batch that changed an image's final label (two
+    # for a.png where its files met in two batches, one where they met in one), besides
+    # the two earlier imports'.
+    changes = LabelChange.objects.filter(project=project, changed_by=lead).count()
+    assert changes == 2 + (3 if batch == 2 else 2)
+
+
+@pytest.mark.django_db
+def test_final_labels_cost_the_same_statements_for_two_files_or_twenty(project, media_root):
+    """A batch of files' final labels is read and written together: the statements that
+    touch final labels do not grow with the files."""
+
+    def final_label_statements(files: int) -> int:
+        items = [item(f"{files}-{n}.png", ["cat"]) for n in range(files)]
+        with CaptureQueriesContext(connection) as queries:
+            run(project, *items)
+        return sum("finallabel" in q["sql"] for q in queries.captured_queries)
+
+    assert final_label_statements(2) == final_label_statements(20)
+
+
+@pytest.mark.django_db
 def test_an_ambiguous_name_refuses_its_labels_but_stores_the_file(project, media_root):
     [result] = run(project, ImportItem("x.png", image_bytes(), None, "Ambiguous file name")).results
 
@@ -234,10 +313,10 @@ def test_an_ambiguous_name_refuses_its_labels_but_stores_the_file(project, media
 def test_a_file_whose_labels_fail_to_write_leaves_nothing(project, media_root, monkeypatch):
     """File, row and labels are written together: a failure takes the file back too."""
 
-    def fails(**kwargs: object) -> bool:
+    def fails(self: DecisionsBatch) -> list[Decision]:
         raise RuntimeError("database went away")
 
-    monkeypatch.setattr("labeler.imports.applying.apply.labels_record", fails)
+    monkeypatch.setattr(DecisionsBatch, "write", fails)
     with pytest.raises(RuntimeError):
         run(project, item("a.png", ["cat"]))
 
