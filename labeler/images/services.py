@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 import logging
-from collections.abc import Callable, Collection, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 
 from django.conf import settings
@@ -87,8 +87,8 @@ def images_ingest(*, project: Project, files: Iterable[UploadedFile]) -> list[In
         """Store the new ones gathered so far, in their places (and their twins')."""
         stored = _images_store_new(project, [(name, found) for _, name, found in new.values()])
         by_hash = {}
-        for (place, _, found), result in zip(new.values(), stored, strict=True):
-            results[place] = by_hash[found.sha256] = result
+        for (place, name, found), outcome in zip(new.values(), stored, strict=True):
+            results[place] = by_hash[found.sha256] = _ingest_result(name, outcome)
         for place, name, sha256 in twins:
             first = by_hash[sha256]
             status = "rejected" if first.status == "rejected" else "duplicate"
@@ -150,6 +150,13 @@ def _stored_hashes(project: Project, checked: list[CheckedImage]) -> set[str]:
     hashes = {c.sha256 for c in checked}
     found = Image.objects.filter(project=project, sha256__in=hashes)
     return set(found.values_list("sha256", flat=True))
+
+
+def _ingest_result(name: str, outcome: tuple[Image, bool] | RejectedFile) -> IngestResult:
+    if isinstance(outcome, RejectedFile):
+        return IngestResult(name, "rejected", reason=str(outcome))
+    image, created = outcome
+    return IngestResult(name, "created" if created else "duplicate", image_id=image.pk)
 
 
 def _ingest_checked(
@@ -239,14 +246,76 @@ def image_store(
     )
 
 
+def images_store(
+    *, project: Project, files: Sequence[tuple[str, CheckedImage, str]], source: str
+) -> list[tuple[Image, bool] | RejectedFile]:
+    """What ``image_store`` gives for each of these checked files (name, file, source
+    key), in their order, the new ones stored together: their contents looked up in one
+    statement and their rows written in one (``_images_store_new``), where ``image_store``
+    takes a savepoint, a look-up and an insert a file. A file of the content of one before
+    it here is that image's duplicate. RejectedFile for a file stored and removed by
+    someone else at the same moment. A project that strips metadata on ingest stores
+    them one by one."""
+    if project.strip_metadata_on_ingest:
+        return [
+            _stored_or_refused(project, name, checked, source=source, source_key=key)
+            for name, checked, key in files
+        ]
+    known = _stored_images(project, {checked.sha256 for _, checked, _ in files})
+    first: dict[str, int] = {}  # content -> its first new file's place among the new ones
+    new: list[tuple[str, CheckedImage]] = []
+    keys: list[str] = []
+    for name, checked, key in files:
+        if checked.sha256 not in known and checked.sha256 not in first:
+            first[checked.sha256] = len(new)
+            new.append((name, checked))
+            keys.append(key)
+    stored = _images_store_new(project, new, source=source, source_keys=keys) if new else []
+    outcomes: list[tuple[Image, bool] | RejectedFile] = []
+    told: set[str] = set()  # contents whose first new file has had its outcome
+    for _, checked, _ in files:
+        if checked.sha256 in known:
+            outcomes.append((known[checked.sha256], False))
+            continue
+        outcome = stored[first[checked.sha256]]
+        if checked.sha256 in told and not isinstance(outcome, RejectedFile):
+            outcome = (outcome[0], False)
+        told.add(checked.sha256)
+        outcomes.append(outcome)
+    return outcomes
+
+
+def _stored_images(project: Project, hashes: Collection[str]) -> dict[str, Image]:
+    """The project's images of these contents, by content."""
+    return {
+        image.sha256: image for image in Image.objects.filter(project=project, sha256__in=hashes)
+    }
+
+
+def _stored_or_refused(
+    project: Project, name: str, checked: CheckedImage, *, source: str, source_key: str
+) -> tuple[Image, bool] | RejectedFile:
+    try:
+        return image_store(
+            project=project, name=name, checked=checked, source=source, source_key=source_key
+        )
+    except RejectedFile as exc:
+        return exc
+
+
 def _images_store_new(
-    project: Project, items: list[tuple[str, CheckedImage]]
-) -> list[IngestResult]:
+    project: Project,
+    items: list[tuple[str, CheckedImage]],
+    *,
+    source: str = "upload",
+    source_keys: Sequence[str] | None = None,
+) -> list[tuple[Image, bool] | RejectedFile]:
     """Images the project had none of a moment ago, stored together: each one's file, then
     their rows in one insert (a savepoint, a statement and the counters' trigger once, not
-    once an image). Where the insert fails (another request stored one of them meanwhile),
-    each row is written on its own (``_row_or_twin``). A file whose row is not written is
-    removed again."""
+    once an image); (image, created) for each, or RejectedFile. Where the insert fails
+    (another request stored one of them meanwhile), each row is written on its own
+    (``_row_or_twin``). A file whose row is not written is removed again."""
+    keys = list(source_keys) if source_keys is not None else [""] * len(items)
     facts = [_facts(project, checked) for _, checked in items]
     stored: list[str] = []
     try:
@@ -255,8 +324,10 @@ def _images_store_new(
                 default_storage.save(_stored_path(project, checked), WholeContent(checked.content))
             )
         rows = [
-            _row(project, path, _short_name(name), checked, facts=fact, source="upload")
-            for (name, checked), path, fact in zip(items, stored, facts, strict=True)
+            _row(
+                project, path, _short_name(name), checked, facts=fact, source=source, source_key=key
+            )
+            for (name, checked), path, fact, key in zip(items, stored, facts, keys, strict=True)
         ]
         with transaction.atomic():
             Image.objects.bulk_create(rows)
@@ -266,22 +337,24 @@ def _images_store_new(
         storage_delete_files(names=stored)
         raise
     else:
-        return [
-            IngestResult(name, "created", image_id=row.pk)
-            for (name, _), row in zip(items, rows, strict=True)
-        ]
-    results: list[IngestResult] = []
+        return [(row, True) for row in rows]
+    results: list[tuple[Image, bool] | RejectedFile] = []
     try:
-        for (name, checked), path, fact in zip(items, stored, facts, strict=True):
+        for (name, checked), path, fact, key in zip(items, stored, facts, keys, strict=True):
             try:
-                image, created = _row_or_twin(
-                    project, path, checked, short_name=_short_name(name), facts=fact
+                results.append(
+                    _row_or_twin(
+                        project,
+                        path,
+                        checked,
+                        short_name=_short_name(name),
+                        facts=fact,
+                        source=source,
+                        source_key=key,
+                    )
                 )
             except RejectedFile as exc:
-                results.append(IngestResult(name, "rejected", reason=str(exc)))
-                continue
-            status = "created" if created else "duplicate"
-            results.append(IngestResult(name, status, image_id=image.pk))
+                results.append(exc)
     except BaseException:
         storage_delete_files(names=stored[len(results) + 1 :])  # those not reached
         raise
@@ -351,7 +424,7 @@ def _row_or_twin(
             checked,
             facts=facts,
             source=source,
-            source_key=source_key.replace("\\", "/")[:1024],
+            source_key=source_key,
         )
     except IntegrityError:
         # Someone stored the same content a moment ago: keep theirs.
@@ -409,7 +482,7 @@ def _row(
         file=stored,
         original_name=short_name,
         source=source,
-        source_key=source_key,
+        source_key=source_key.replace("\\", "/")[:1024],
         captured_at=facts.captured_at,
         camera=facts.camera,
         gps_latitude=facts.latitude,

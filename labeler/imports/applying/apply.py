@@ -9,7 +9,7 @@ images and refreshes the final labels once the import is done.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 from django.contrib.auth.models import User
 from django.core.files.storage import default_storage
@@ -21,8 +21,8 @@ from labeler.images.archives import is_archive
 from labeler.images.catalogue.services import image_describe
 from labeler.images.counts import counts_held
 from labeler.images.models import Image
-from labeler.images.pixels.files import RejectedFile, image_check
-from labeler.images.services import image_lookup_statistics_refresh, image_store
+from labeler.images.pixels.files import CheckedImage, RejectedFile, image_check
+from labeler.images.services import image_lookup_statistics_refresh, images_store
 from labeler.imports.applying.accounts import people_resolve
 from labeler.imports.applying.labels import (
     Decision,
@@ -59,6 +59,9 @@ from labeler.imports.planning.plan import ImportPlan, metadata_checked, per_pers
 from labeler.imports.reading.records import ImageRecords
 from labeler.projects.models import Project
 from labeler.projects.services import project_import_mark
+
+# A file stored (its image, whether this import made it) or why it was refused.
+Stored = tuple[Image, bool] | RejectedFile
 
 
 def plan_apply(
@@ -164,37 +167,85 @@ def _started(
 
 # New images stored before the planner is shown them (image_lookup_statistics_refresh).
 LOOKUP_STATISTICS_AFTER = 500
+# Files stored together (``images_store``): at most this many, or this many bytes of them.
+STORE_FILES, STORE_BYTES = 100, 64 << 20
 
 
 def _files_apply(
     shared: ImportRun, plan: ImportPlan, report: Callable[[ImportResult], object] | None
 ) -> None:
-    """The files one by one, between the records the reader could not use and the
-    entries of the labels file that no file took. A file's final or gold labels wait
-    for their batch (``DecisionsBatch``), and its result is counted and reported once
-    they are written, in the files' order."""
+    """The files in their order, between the records the reader could not use and the
+    entries of the labels file that no file took. Files are checked and stored a batch at a
+    time (``_batch_store``), then each one's metadata and labels recorded. A file's final
+    or gold labels wait for their own batch (``DecisionsBatch``), and its result is
+    counted and reported once they are written, in the files' order."""
     summary, labels_in = shared.summary, plan.labels_in
     for skipped in labels_in.skipped:
         summary.lost(skipped.record, skipped.reason)
     held: list[ImportResult] = []  # results of files whose labels wait for their batch
     created = 0
-    for item in plan.items:
-        result = _import_one(shared, ImportItem(*item))
-        created += result.status == "created"
-        if result.status == "created" and created == LOOKUP_STATISTICS_AFTER:
-            image_lookup_statistics_refresh()
-        held.append(result)
-        if not shared.waiting or (shared.decisions is not None and shared.decisions.full):
-            _decisions_write(shared)
-            for done in held:
-                _result_count(shared, done, report)
-            held = []
+    for batch in _batches(plan.items):
+        for item, stored in zip(batch, _batch_store(shared, batch), strict=True):
+            result = _import_one(shared, item, stored)
+            created += result.status == "created"
+            if result.status == "created" and created == LOOKUP_STATISTICS_AFTER:
+                image_lookup_statistics_refresh()
+            held.append(result)
+            if not shared.waiting or (shared.decisions is not None and shared.decisions.full):
+                _decisions_write(shared)
+                for done in held:
+                    _result_count(shared, done, report)
+                held = []
     _decisions_write(shared)
     for done in held:
         _result_count(shared, done, report)
     for key in labels_in.unmatched() if labels_in.unmatched is not None else ():
         summary.lost(key, "No imported file matched this entry of the labels file.")
     summary.labels_created = shared.labels.created
+
+
+def _batches(items: Iterable[ImportItem]) -> Iterator[list[ImportItem]]:
+    """The items, ``STORE_FILES`` at a time or fewer where they hold ``STORE_BYTES``: the
+    reader gives them one at a time, so an import holds one batch of files in memory."""
+    batch: list[ImportItem] = []
+    held = 0
+    for entry in items:
+        item = ImportItem(*entry)
+        batch.append(item)
+        held += len(item.data) if isinstance(item.data, bytes) else 0
+        if len(batch) >= STORE_FILES or held >= STORE_BYTES:
+            yield batch
+            batch, held = [], 0
+    if batch:
+        yield batch
+
+
+def _batch_store(shared: ImportRun, batch: list[ImportItem]) -> list[Stored]:
+    """Each file of the batch checked, and those that pass stored together as an upload's
+    are (``images_store``): the image and whether it is new, or why the file is refused."""
+    checked = [_checked(item) for item in batch]
+    files = [
+        (item.name, found, item.name)
+        for item, found in zip(batch, checked, strict=True)
+        if isinstance(found, CheckedImage)
+    ]
+    stored = iter(images_store(project=shared.project, files=files, source="import"))
+    outcomes = [next(stored) if isinstance(found, CheckedImage) else found for found in checked]
+    for outcome in outcomes:
+        if not isinstance(outcome, RejectedFile) and outcome[1]:
+            shared.new_files.append(str(outcome[0].file.name))
+    return outcomes
+
+
+def _checked(item: ImportItem) -> CheckedImage | RejectedFile:
+    if isinstance(item.data, RejectedFile):
+        return item.data
+    if is_archive(item.name):
+        return RejectedFile("Archives are not unpacked by an import; unpack it first.")
+    try:
+        return image_check(item.data)
+    except RejectedFile as exc:
+        return exc
 
 
 def _result_count(
@@ -254,41 +305,17 @@ def _annotator(
     return importer_account(project=project, name=annotator_name or DEFAULT_ANNOTATOR)
 
 
-def _import_one(shared: ImportRun, item: ImportItem) -> ImportResult:
-    try:
-        if isinstance(item.data, RejectedFile):
-            raise item.data
-        if is_archive(item.name):
-            raise RejectedFile("Archives are not unpacked by an import; unpack it first.")
-        checked = image_check(item.data)
-    except RejectedFile as exc:
-        return _rejected(shared, item, str(exc))
-    new_file = None
-    try:
-        with transaction.atomic():
-            image, created = image_store(
-                project=shared.project,
-                name=item.name,
-                checked=checked,
-                source="import",
-                source_key=item.name,
-            )
-            new_file = image.file.name if created else None
-            if new_file:
-                shared.new_files.append(new_file)
-            result = ImportResult(item.name, "created" if created else "duplicate", image.pk)
-            if item.metadata and shared.describe is not None:
-                image_describe(image=image, description=shared.describe(item.metadata))
-                result.metadata = True
-                shared.summary.metadata_out += 1
-            _labels_apply(shared, image, item, result)
-    except RejectedFile as exc:  # stored by someone else and removed at the same moment
-        return _rejected(shared, item, str(exc))
-    except BaseException:
-        if new_file:
-            shared.new_files.remove(new_file)
-            default_storage.delete(new_file)
-        raise
+def _import_one(shared: ImportRun, item: ImportItem, stored: Stored) -> ImportResult:
+    """A stored file's metadata and labels recorded (a refused file's result)."""
+    if isinstance(stored, RejectedFile):
+        return _rejected(shared, item, str(stored))
+    image, created = stored
+    result = ImportResult(item.name, "created" if created else "duplicate", image.pk)
+    if item.metadata and shared.describe is not None:
+        image_describe(image=image, description=shared.describe(item.metadata))
+        result.metadata = True
+        shared.summary.metadata_out += 1
+    _labels_apply(shared, image, item, result)
     return result
 
 

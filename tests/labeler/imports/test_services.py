@@ -23,8 +23,10 @@ from labeler.annotations.models import (
 from labeler.annotations.submit import annotation_record
 from labeler.errors import ValidationFailed
 from labeler.flows import agreement_refresh, images_import, project_update
+from labeler.images import services as image_services
 from labeler.images.models import Image
 from labeler.images.pixels.files import RejectedFile
+from labeler.imports.applying import apply
 from labeler.imports.applying.labels import Decision, DecisionsBatch
 from labeler.imports.planning.labels_in import ImportItem
 from labeler.imports.planning.plan import import_plan
@@ -298,6 +300,74 @@ def test_final_labels_cost_the_same_statements_for_two_files_or_twenty(project, 
         return sum("finallabel" in q["sql"] for q in queries.captured_queries)
 
     assert final_label_statements(2) == final_label_statements(20)
+
+
+def image_inserts(queries: CaptureQueriesContext) -> int:
+    return sum(
+        q["sql"].lstrip().upper().startswith('INSERT INTO "IMAGES_IMAGE"')
+        for q in queries.captured_queries
+    )
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("files", "held"), [(3, 64 << 20), (100, 1)])
+def test_files_are_stored_a_batch_at_a_time_each_as_one_by_one(
+    project, media_root, monkeypatch, files, held
+):
+    """Files are checked and stored a batch at a time (a few files, or fewer that hold
+    many bytes), the batch's new rows in one statement: a file of the same content as one
+    before it, in its batch or an earlier one, is that image's duplicate, a file the
+    project had is a duplicate, a bad file is rejected alone, and each keeps its path."""
+    monkeypatch.setattr(apply, "STORE_FILES", files)
+    monkeypatch.setattr(apply, "STORE_BYTES", held)
+    had, twice, later = image_bytes(), image_bytes(), image_bytes()
+    [earlier] = run(project, item("had.png", None, had)).results
+    items = [
+        item("a.png", ["cat"], twice),
+        item("a-twin.png", ["cat"], twice),
+        item("broken.png", ["dog"], b"not an image"),
+        item("had-again.png", None, had),
+        item("sub\\b.png", ["dog"]),
+        item("a-later.png", ["cat"], twice),
+        item("c.png", None, later),
+    ]
+    with CaptureQueriesContext(connection) as queries:
+        summary = run(project, *items)
+
+    statuses = [(r.name, r.status) for r in summary.results]
+    assert statuses == [
+        ("a.png", "created"), ("a-twin.png", "duplicate"), ("broken.png", "rejected"),
+        ("had-again.png", "duplicate"), ("sub\\b.png", "created"),
+        ("a-later.png", "duplicate"), ("c.png", "created"),
+    ]  # fmt: skip
+    ids = [r.image_id for r in summary.results]
+    assert ids[0] == ids[1] == ids[5] and ids[3] == earlier.image_id
+    assert ids[0] < ids[4] < ids[6]  # stored in the order the files came
+    keys = dict(Image.objects.filter(source="import").values_list("original_name", "source_key"))
+    assert keys["b.png"] == "sub/b.png" and keys["a.png"] == "a.png"
+    # Three files a batch: new rows in each of the three batches; one file a batch: one
+    # statement each of the three new images.
+    assert image_inserts(queries) == 3
+    assert Image.objects.count() == 4
+    assert sorted(stored_files(media_root)) == sorted(Image.objects.values_list("file", flat=True))
+
+
+@pytest.mark.django_db
+def test_a_file_stored_meanwhile_by_someone_else_is_its_duplicate(project, media_root, monkeypatch):
+    """The batch's look-up found none of its files, but one was stored since: the insert
+    of them all fails on the unique constraint, each is then written on its own; that one
+    is a duplicate of the stored image, its copy removed, the others created."""
+    meanwhile = image_bytes()
+    [earlier] = run(project, item("first.png", None, meanwhile)).results
+    monkeypatch.setattr(image_services, "_stored_images", lambda project, hashes: {})
+
+    summary = run(project, item("a.png", ["cat"]), item("again.png", ["dog"], meanwhile))
+
+    [a, again] = summary.results
+    assert (a.status, again.status) == ("created", "duplicate")
+    assert again.image_id == earlier.image_id and again.labels == "applied"
+    assert labels_of(FinalLabel.objects.get(image_id=earlier.image_id)) == ["dog"]
+    assert sorted(stored_files(media_root)) == sorted(Image.objects.values_list("file", flat=True))
 
 
 @pytest.mark.django_db
