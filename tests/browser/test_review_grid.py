@@ -162,6 +162,45 @@ def test_a_lead_takes_a_confirmed_page_back_with_ctrl_z(live_server, page):
     assert final_labels(project, "lead") == {}
 
 
+def test_counts_the_server_made_before_a_page_was_saved_do_not_undo_its_count(live_server, page):
+    """The next page is asked for while the confirmed one is being saved. Here the server
+    answers before the page reaches it and the answer arrives after the save: its counts
+    are older than the count the page moved, which stands."""
+    project, _ = pets_split()
+    login(page, live_server, "lead")
+    open_grid(page, live_server, project)
+    expect(page.locator("#left-count")).to_have_text("10")
+    held = {}
+
+    def hold(name):
+        def handler(route):
+            if name in held:
+                route.continue_()
+            else:
+                held[name] = route
+
+        return handler
+
+    page.route("**/decisions/batch/", hold("save"))
+    page.route(lambda url: "/review/?" in url, hold("queue"))
+    page.keyboard.press("3")
+    page.keyboard.press("Enter")
+    for _ in range(WAIT // 50):
+        if len(held) == 2:
+            break
+        page.wait_for_timeout(50)
+    assert set(held) == {"save", "queue"}
+    expect(page.locator("#left-count")).to_have_text("2")
+    before_the_save = held["queue"].fetch()
+    held["save"].continue_()
+    wait_saved(page)
+    held["queue"].fulfill(response=before_the_save)
+
+    expect(page.locator("#grid-empty")).to_be_visible(timeout=WAIT)
+    expect(page.locator("#left-count")).to_have_text("2")
+    assert len(final_labels(project, "lead")) == 8
+
+
 def test_the_mouse_does_what_the_keys_do(live_server, page):
     """A click marks, a label button fixes, the confirm button sends; "." opens full size."""
     project, images = pets_split()

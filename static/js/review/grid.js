@@ -20,7 +20,7 @@ import { consensusIds, renderPanel, renderTiles, sortByGroup, tile, votes } from
 /**
  * data and labels are the page's; state is the review page's (reason, decided, skipped,
  * generation, counts); outbox sends the decisions (an op with page: true is a batch);
- * setCounts(body) takes a queue answer's counts, bumpCount(reason, by) moves one;
+ * setCounts(body, settled) takes a queue answer's counts, bumpCount(reason, by) moves one;
  * announce(text) speaks; emptyText() says why the queue is empty.
  */
 export function createReviewGrid({ data, labels, state, outbox, setCounts, bumpCount, announce, emptyText }) {
@@ -94,6 +94,7 @@ export function createReviewGrid({ data, labels, state, outbox, setCounts, bumpC
     const reason = state.reason ? `&reason=${state.reason}` : "";
     let url = `${data.urls.queue}?page_size=${size}${reason}`;
     while (url && found.length < size) {
+      const settled = outbox.settled();
       const result = await request("GET", url);
       if (generation !== grid.generation) return;
       if (!result.ok) {
@@ -102,7 +103,7 @@ export function createReviewGrid({ data, labels, state, outbox, setCounts, bumpC
         grid.loading = false;
         return;
       }
-      setCounts(result.body);
+      setCounts(result.body, settled);
       const skip = known();
       const ids = new Set(found.map((item) => item.image.id));
       found.push(...result.body.results.filter((item) => !skip.has(item.image.id) && !ids.has(item.image.id)));

@@ -42,6 +42,7 @@ export function createQueue({ url: queueBase, state, outbox, showMessage, render
     try {
       let url = queueUrl();
       while (url) {
+        const settled = outbox.settled();
         const result = await request("GET", url);
         if (generation !== state.generation) return;
         if (!result.ok) {
@@ -56,7 +57,7 @@ export function createQueue({ url: queueBase, state, outbox, showMessage, render
           await sleep(retryDelay(failures, RETRY));
           continue;
         }
-        setCounts(result.body);
+        setCounts(result.body, settled);
         const known = knownIds();
         const fresh = result.body.results.filter((item) => !known.has(item.image.id));
         state.items.push(...fresh);
@@ -72,7 +73,12 @@ export function createQueue({ url: queueBase, state, outbox, showMessage, render
     if (!state.current) showNext();
   }
 
-  function setCounts(body) {
+  /** The counts of a queue answer asked for when ``settled`` writes had left the outbox.
+   * Where one more left while the answer was on its way, the answer may have been counted
+   * before or after it was saved: the counts kept here (moved with each decision) stand
+   * until the next answer. */
+  function setCounts(body, settled) {
+    if (state.counts && settled !== outbox.settled()) return;
     // Decisions still on their way are not in the server's counts yet.
     // A page of the grid counts each of its items; a single decision, itself.
     const pending = outbox.ops.flatMap((op) => (op.page ? op.counted : op.counted ? [op] : []));

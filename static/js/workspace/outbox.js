@@ -16,6 +16,8 @@ const RETRY = { first: 1000, max: 30000 };
  * says whether it went through. onSent(op, result) and onRefused(op, result) see each op
  * as it leaves; onChange(ops) follows every change to the queue (to keep a copy of it);
  * onIdle() runs when the queue has emptied. stats.sent and stats.retries are counted up.
+ * settled() counts the ops that have left, saved or refused: a read that finds it moved
+ * while its answer was on the way cannot tell whether the answer saw them.
  */
 export function createOutbox({
   ops = [],
@@ -30,6 +32,7 @@ export function createOutbox({
 }) {
   let sending = false;
   let retryNow = null; // while waiting to retry: ends the wait
+  let settled = 0; // ops that have left the queue, saved or refused
 
   const changed = () => onChange && onChange(ops);
 
@@ -57,6 +60,7 @@ export function createOutbox({
         op.inFlight = false;
         if (isDone(op, result)) {
           ops.shift();
+          settled += 1;
           stats.sent += 1;
           if (onSent) onSent(op, result);
           changed();
@@ -65,6 +69,7 @@ export function createOutbox({
         }
         if (isRefusal(result)) {
           ops.shift();
+          settled += 1;
           changed();
           if (onRefused) onRefused(op, result);
           renderStatus();
@@ -118,5 +123,5 @@ export function createOutbox({
     if (retryNow) retryNow();
   });
 
-  return { ops, add, send, renderStatus };
+  return { ops, add, send, renderStatus, settled: () => settled };
 }
