@@ -337,6 +337,9 @@ def _labels_apply(shared: ImportRun, image: Image, item: ImportItem, result: Imp
         result.labels_reason = item.no_labels
         return
     if isinstance(item.labels, ImageRecords):
+        # A per-person file's decisions read the final labels as stored: any waiting for
+        # their batch are written first.
+        _decisions_write(shared)
         records_apply(shared, image, item.labels, result)
         return
     _names_apply(shared, image, item.name, item.labels, result)

@@ -244,6 +244,30 @@ def test_a_decision_never_replaces_a_final_label_a_person_settled(members, lead,
 
 
 @pytest.mark.django_db
+def test_a_files_decision_meets_the_final_label_a_file_before_it_is_waiting_to_write(
+    members, lead, media_root
+):
+    """A file's final label waits for its batch; a later file of the same content whose
+    records carry a decision is weighed against it all the same, as one by one."""
+    file = RecordsFile(tasks=1)
+    file.add("again.png", ImageRecords([], DecisionIn(["cat"], "gold", "Task 1", by=LEAD)))
+    data = image_bytes()
+    items = [
+        ImportItem("plain.png", data, ["dog"]),
+        ImportItem("again.png", data, file.images["again.png"]),
+    ]
+    labels_in = LabelsIn.of(file, labels_as="final", unmatched=None)
+    plan = import_plan(project=members, items=items, labels_in=labels_in)
+
+    summary = images_import(plan=plan, actor=lead)
+
+    final = FinalLabel.objects.get(image__project=members)
+    assert (final.method, labels(final)) == ("imported", ["dog"])
+    assert [n.record for n in summary.not_applied] == ["Task 1"]
+    assert "(imported)" in summary.not_applied[0].reason
+
+
+@pytest.mark.django_db
 def test_a_members_newer_annotation_here_is_kept_over_an_older_one_in_the_file(
     members, lead, annotator, media_root
 ):
