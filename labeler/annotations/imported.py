@@ -30,7 +30,11 @@ from django.db import connection
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from labeler.annotations.history import history_last_id, import_changes_credit
+from labeler.annotations.history import (
+    history_last_id,
+    import_changes_credit,
+    import_changes_credit_many,
+)
 from labeler.annotations.models import Annotation
 from labeler.annotations.submit import annotation_record
 from labeler.images.models import Image
@@ -136,6 +140,30 @@ def is_members_own(user: User) -> bool:
     return user.is_active or user.has_usable_password()
 
 
+class ImportCredits:
+    """An import's credits of its writes to itself (``history.import_changes_credit``),
+    made together: ``annotation_import_write`` given one keeps each write's credit here,
+    and ``made`` makes those kept, one statement a thousand writes, where each write made
+    its own. The import makes them after each batch of files and before it commits; until
+    then the rows it wrote name their annotator as the author, inside the import's own
+    transaction, which no one else sees."""
+
+    def __init__(self, *, by: User | None) -> None:
+        self.by_id = by.pk if by is not None else None
+        self._writes: list[tuple[int, int, int]] = []
+
+    def keep(self, *, image_id: int, annotation_id: int, after_id: int, by: User | None) -> None:
+        assert (by.pk if by is not None else None) == self.by_id, "one author an import"
+        self._writes.append((image_id, annotation_id, after_id))
+
+    def made(self) -> int:
+        """Credit the writes kept so far; returns the history rows changed."""
+        writes, self._writes = self._writes, []
+        if not writes:
+            return 0
+        return import_changes_credit_many(writes=writes, changed_by_id=self.by_id)
+
+
 def annotation_import_write(
     *,
     project: Project,
@@ -146,6 +174,7 @@ def annotation_import_write(
     created_at: datetime | None = None,
     updated_at: datetime | None = None,
     time_spent_ms: int | None = None,
+    credits: ImportCredits | None = None,
 ) -> Written:
     """Record an imported annotation of ``annotator`` on the image, as ``by`` (the lead
     running the import) imports it; returns whether its labels changed.
@@ -153,7 +182,7 @@ def annotation_import_write(
     Raises ``RecordKept`` where the annotator's annotation here is kept (see the module's
     rule), before it writes anything: an import records thousands of annotations and needs
     no savepoint for each to undo a refusal. The history of what is written names ``by``
-    and the import as its author.
+    and the import as its author: at once, or with ``credits`` when they are made.
     """
     current = _annotation_of(image, annotator)
     wanted = sorted(label.pk for label in labels)
@@ -179,12 +208,15 @@ def annotation_import_write(
         created_at=verdict.created_at,
         updated_at=verdict.updated_at,
     )
-    import_changes_credit(
-        image_id=image.pk,
-        annotation_id=written.annotation.pk,
-        after_id=before,
-        changed_by_id=by.pk if by is not None else None,
-    )
+    if credits is not None:
+        credits.keep(image_id=image.pk, annotation_id=written.annotation.pk, after_id=before, by=by)
+    else:
+        import_changes_credit(
+            image_id=image.pk,
+            annotation_id=written.annotation.pk,
+            after_id=before,
+            changed_by_id=by.pk if by is not None else None,
+        )
     note = ""
     if dates.future is not None:
         note = (

@@ -16,6 +16,7 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 
 from labeler.agreement.final_writes import final_labels_lock
+from labeler.annotations.imported import ImportCredits
 from labeler.errors import ValidationFailed
 from labeler.images.archives import is_archive
 from labeler.images.catalogue.services import image_describe
@@ -150,6 +151,7 @@ def _started(
         annotator=_annotator(project, options.labels_as, options.annotator, actor),
         new_files=new_files,
         summary=summary,
+        credits=ImportCredits(by=actor),
         describe=metadata_checked(project, labels_in.metadata),
         people_confirmed=tuple(options.people_confirmed or ()),
     )
@@ -196,6 +198,7 @@ def _files_apply(
                 for done in held:
                     _result_count(shared, done, report)
                 held = []
+        shared.credits.made()
     _decisions_write(shared)
     for done in held:
         _result_count(shared, done, report)

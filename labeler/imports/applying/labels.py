@@ -18,7 +18,12 @@ from django.db import transaction
 
 from labeler.agreement.final_writes import FinalLabelsWrite, final_labels_written
 from labeler.annotations.history import Final
-from labeler.annotations.imported import RecordKept, Written, annotation_import_write
+from labeler.annotations.imported import (
+    ImportCredits,
+    RecordKept,
+    Written,
+    annotation_import_write,
+)
 from labeler.annotations.models import Annotation, FinalLabel, FinalLabelMethod
 from labeler.errors import DomainError, ValidationFailed
 from labeler.images import queue_state
@@ -257,6 +262,7 @@ def annotation_imported(
     created_at: datetime | None,
     updated_at: datetime | None,
     time_spent_ms: int | None,
+    credits: ImportCredits | None = None,
 ) -> Written:
     """Record one person's imported annotation with its dates and time spent, ``by``
     importing, through the one rule of what an import may replace
@@ -272,6 +278,7 @@ def annotation_imported(
             created_at=created_at,
             updated_at=updated_at,
             time_spent_ms=time_spent_ms,
+            credits=credits,
         )
     except RecordKept as exc:
         raise LabelsRefused(str(exc)) from exc

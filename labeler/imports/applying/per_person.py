@@ -114,6 +114,7 @@ def _annotation_apply(
             created_at=annotation.created_at,
             updated_at=annotation.updated_at,
             time_spent_ms=_time_spent(annotation, summary),
+            credits=shared.credits,
         )
     except LabelsRefused as exc:
         summary.lost(where, f"{annotation.person.shown()}: {exc}")

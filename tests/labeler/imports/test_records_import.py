@@ -13,9 +13,10 @@ from django.test.utils import CaptureQueriesContext
 
 from labeler.agreement.services import final_labels_refresh
 from labeler.annotations.imported import RecordKept, annotation_import_write
-from labeler.annotations.models import Annotation, FinalLabel, FinalLabelMethod
+from labeler.annotations.models import Annotation, FinalLabel, FinalLabelMethod, LabelChange
 from labeler.annotations.submit import annotation_record
 from labeler.flows import images_import
+from labeler.imports.applying import apply
 from labeler.imports.planning.labels_in import ImportItem, LabelsIn
 from labeler.imports.planning.plan import import_plan
 from labeler.imports.reading.records import (
@@ -118,6 +119,24 @@ def labels(record) -> list[str]:
 
 
 NAMES = ["agree.png", "tie.png", "decided.png", "twice.png"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("files", [1, 100])
+def test_every_change_an_import_writes_is_credited_to_it_batch_by_batch(
+    members, lead, media_root, monkeypatch, files
+):
+    """The history's credit of the import's writes is made a batch of files at a time:
+    every annotation's change names the lead who ran the import and the method imported,
+    whether the files came one a batch or all in one."""
+    monkeypatch.setattr(apply, "STORE_FILES", files)
+    summary = run(members, records_file(), NAMES, lead)
+
+    changes = LabelChange.objects.filter(project=members, annotation_id__isnull=False)
+    assert changes.count() == summary.annotations_written == 7
+    assert set(changes.values_list("changed_by", "method")) == {
+        (lead.pk, FinalLabelMethod.IMPORTED)
+    }
 
 
 @pytest.mark.django_db
@@ -314,7 +333,8 @@ def test_an_imported_annotation_takes_no_savepoint_and_reads_no_labels(members, 
     """A person's annotation is written without a savepoint of its own (its writer refuses
     before it writes: see the test below), and the file's label names are resolved once
     per import, not read again for each annotation: three images with two annotations each
-    cost no savepoint and no label read more than with one each."""
+    cost no savepoint and no label read more than with one each. Their credits in the
+    history are made together."""
     one = _marginal_statements(members, lead, [ALICE], seed=100)
     two = _marginal_statements(members, lead, [ALICE, BOB], seed=200)
 
@@ -327,8 +347,13 @@ def test_an_imported_annotation_takes_no_savepoint_and_reads_no_labels(members, 
     def label_read(statement: str) -> bool:
         return statement.startswith("SELECT") and '"PROJECTS_LABEL"' in statement.split("WHERE")[0]
 
+    def credit(statement: str) -> bool:
+        return "UPDATE" in statement and '"ANNOTATIONS_LABELCHANGE"' in statement
+
     assert count(two, savepoint) - count(one, savepoint) == 0
     assert count(two, label_read) - count(one, label_read) == 0
+    # The history's credit of the writes to the import: one statement for the batch.
+    assert count(one, credit) == count(two, credit) == 1
     assert count(one, savepoint) > 0  # the statements were seen
     assert len(two) - len(one) > 0
 
