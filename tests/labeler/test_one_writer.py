@@ -76,9 +76,11 @@ WRITES = {
     "save",
     "raw",
 }
-# ``Project.objects.raw`` reads (``projects.selectors``); its SQL is walked as text. So does
-# ``labeler.raw_rows``: ``raw_first(Model, sql, ...)`` is walked as ``Model.objects.raw``.
-RAW_READS = {"Project"}
+# ``Project.objects.raw`` reads (``projects.selectors``), as does ``Annotation``'s through
+# ``labeler.raw_rows`` (an import's read of a person's annotation); their SQL is walked as
+# text, so a raw statement that writes their tables is still found. ``raw_first(Model,
+# sql, ...)`` and ``raw_all`` are walked as ``Model.objects.raw``.
+RAW_READS = {"Project", "Annotation"}
 RAW_ROWS = {"raw_first", "raw_all"}
 LABEL_WRITES = {"set", "add", "remove", "clear"}
 # An instance named for its model (``project.save()``, ``image.delete()``).
@@ -315,6 +317,8 @@ Image.objects.filter(is_complete=False).values_list("pk", flat=True)
 cursor.execute("UPDATE {image} SET problem = '' WHERE NOT is_complete", [])
 Project.objects.raw("SELECT * FROM projects_project")
 Annotation.objects.filter(project=project).count()
+raw_all(Annotation, "SELECT a.* FROM {annotation} a WHERE a.image_id = %s", [1])
+raw_all(Annotation, "UPDATE {annotation} SET time_spent_ms = 0 RETURNING *", [1])
 """
     found = [what for _, what in writes_in(source)]
     assert found.count(f"{QUEUE_STATE}: .update() sets priority") == 1
@@ -327,14 +331,15 @@ Annotation.objects.filter(project=project).count()
     assert found.count(f"{IMAGE_DELETION}: .delete()") == 2
     assert f"{IMAGE_DELETION}: SQL deleting from {{image}}" in found
     assert "Assignment: SQL writing {lease}" in found
+    assert "Annotation: SQL writing {annotation}" in found  # a raw read that writes
     models = [what.split(":")[0] for what in found]
-    assert models.count("Annotation") == 2
+    assert models.count("Annotation") == 3
     assert models.count("Assignment") == 2
     assert models.count("AuditEntry") == 1
     assert models.count("Project") == 2
     assert models.count(QUEUE_STATE) == 7
     assert models.count(IMAGE_DELETION) == 3
-    assert len(found) == 17
+    assert len(found) == 18
 
 
 @pytest.mark.parametrize("path", _modules(), ids=lambda p: str(p.relative_to(ROOT)))
