@@ -169,6 +169,7 @@ def test_counts_the_server_made_before_a_page_was_saved_do_not_undo_its_count(li
     project, _ = pets_split()
     login(page, live_server, "lead")
     open_grid(page, live_server, project)
+    expect(page.locator(".rg-tile")).to_have_count(10)
     expect(page.locator("#left-count")).to_have_text("10")
     held = {}
 
@@ -183,7 +184,8 @@ def test_counts_the_server_made_before_a_page_was_saved_do_not_undo_its_count(li
 
     page.route("**/decisions/batch/", hold("save"))
     page.route(lambda url: "/review/?" in url, hold("queue"))
-    page.keyboard.press("3")
+    page.keyboard.press("3")  # the focused tile: bird
+    expect(page.locator(".rg-tile[data-fixed=true]")).to_have_count(1)
     page.keyboard.press("Enter")
     for _ in range(WAIT // 50):
         if len(held) == 2:
