@@ -22,6 +22,7 @@ export, CVAT, Labelbox, a CSV of annotators, labels recorded as an imported anno
 
 from __future__ import annotations
 
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -164,6 +165,37 @@ class ImportCredits:
         return import_changes_credit_many(writes=writes, changed_by_id=self.by_id)
 
 
+class AnnotationsBefore:
+    """The annotations of a batch of an import's images as they were before the import
+    recorded any on them: the images' rows locked, in id order as a submit locks its
+    image, and their annotations read with their labels, in two statements for the batch
+    where each record read its annotator's annotation in one.
+
+    The lock keeps every other writer of these images' annotations out until the import
+    commits (each submit locks its image first), so what was read stays true until the
+    import itself writes. Each (image, annotator) is therefore answered from here once,
+    by its first record, which goes before any write of it (``annotation_import_write``);
+    a later record of the same person on the same image (a second file of the same
+    content) reads the database again, so nothing written, or undone by a savepoint's
+    rollback, since the batch began is ever answered from here."""
+
+    def __init__(self, image_ids: Collection[int]) -> None:
+        ids = sorted(set(image_ids))
+        list(Image.objects.select_for_update().filter(pk__in=ids).order_by("pk").values_list("pk"))
+        self._images = frozenset(ids)
+        self._taken: set[tuple[int, int]] = set()
+        self._of = _annotations_of(ids) if ids else {}
+
+    def take(self, image: Image, annotator: User) -> _Current | None:
+        """The annotator's annotation of the image as the batch found it, the first time
+        this is asked; from the database after that, or for an image of another batch."""
+        key = (image.pk, annotator.pk)
+        if image.pk not in self._images or key in self._taken:
+            return _annotation_of(image, annotator)
+        self._taken.add(key)
+        return self._of.get(key)
+
+
 def annotation_import_write(
     *,
     project: Project,
@@ -175,6 +207,7 @@ def annotation_import_write(
     updated_at: datetime | None = None,
     time_spent_ms: int | None = None,
     credits: ImportCredits | None = None,
+    before: AnnotationsBefore | None = None,
 ) -> Written:
     """Record an imported annotation of ``annotator`` on the image, as ``by`` (the lead
     running the import) imports it; returns whether its labels changed.
@@ -182,9 +215,12 @@ def annotation_import_write(
     Raises ``RecordKept`` where the annotator's annotation here is kept (see the module's
     rule), before it writes anything: an import records thousands of annotations and needs
     no savepoint for each to undo a refusal. The history of what is written names ``by``
-    and the import as its author: at once, or with ``credits`` when they are made.
+    and the import as its author: at once, or with ``credits`` when they are made. With
+    ``before``, the annotation here is read from the batch's read of them.
     """
-    current = _annotation_of(image, annotator)
+    current = (
+        before.take(image, annotator) if before is not None else _annotation_of(image, annotator)
+    )
     wanted = sorted(label.pk for label in labels)
     if current is not None and current.label_ids == wanted:
         return Written(False)
@@ -196,7 +232,7 @@ def annotation_import_write(
     )
     if not verdict.applies:
         raise RecordKept(verdict.reason)
-    before = (
+    last_change = (
         history_last_id(image_id=image.pk, annotation_id=current.pk) if current is not None else 0
     )
     written = annotation_record(
@@ -209,12 +245,14 @@ def annotation_import_write(
         updated_at=verdict.updated_at,
     )
     if credits is not None:
-        credits.keep(image_id=image.pk, annotation_id=written.annotation.pk, after_id=before, by=by)
+        credits.keep(
+            image_id=image.pk, annotation_id=written.annotation.pk, after_id=last_change, by=by
+        )
     else:
         import_changes_credit(
             image_id=image.pk,
             annotation_id=written.annotation.pk,
-            after_id=before,
+            after_id=last_change,
             changed_by_id=by.pk if by is not None else None,
         )
     note = ""
@@ -240,21 +278,50 @@ _CURRENT = """
 """
 
 
+_OF_IMAGES = """
+    SELECT a.*, al.label_id AS label_row FROM {annotation} a
+    LEFT JOIN {labels} al ON al.annotation_id = a.id
+    WHERE a.image_id IN ({images})
+"""
+
+
 def _annotation_of(image: Image, annotator: User) -> _Current | None:
     """The annotator's annotation of the image with its labels, in one fixed statement (a
     row per label, one without a label for an annotation that has none; ``raw_rows``
     converts each field as the ORM does): the ORM's building of the query cost more than
     the database's read, once for each imported record."""
+    rows = raw_all(Annotation, _with_tables(_CURRENT), [image.pk, annotator.pk])
+    return _currents(rows).get((image.pk, annotator.pk))
+
+
+def _annotations_of(image_ids: Sequence[int]) -> dict[tuple[int, int], _Current]:
+    """Every annotation of these images with its labels, by (image, annotator)."""
+    sql = _with_tables(_OF_IMAGES, images=", ".join(["%s"] * len(image_ids)))
+    return _currents(raw_all(Annotation, sql, list(image_ids)))
+
+
+def _with_tables(sql: str, **more: str) -> str:
     quote = connection.ops.quote_name
-    sql = _CURRENT.format(
+    return sql.format(
         annotation=quote(Annotation._meta.db_table),
         labels=quote(Annotation.labels.through._meta.db_table),
+        **more,
     )
-    rows = raw_all(Annotation, sql, [image.pk, annotator.pk])
-    if not rows:
-        return None
-    labels = sorted(row.label_row for row in rows if row.label_row is not None)  # type: ignore[attr-defined]
-    return _Current(rows[0].pk, rows[0].updated_at, labels)
+
+
+def _currents(rows: list[Annotation]) -> dict[tuple[int, int], _Current]:
+    """Rows of an annotation and one of its labels each, as each annotation's ``_Current``."""
+    labels: dict[int, list[int]] = {}
+    first: dict[int, Annotation] = {}
+    for row in rows:
+        first.setdefault(row.pk, row)
+        found = labels.setdefault(row.pk, [])
+        if row.label_row is not None:  # type: ignore[attr-defined]
+            found.append(row.label_row)  # type: ignore[attr-defined]
+    return {
+        (row.image_id, row.annotator_id): _Current(row.pk, row.updated_at, sorted(labels[pk]))
+        for pk, row in first.items()
+    }
 
 
 def _aware(when: datetime | None) -> datetime | None:

@@ -16,7 +16,7 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 
 from labeler.agreement.final_writes import final_labels_lock
-from labeler.annotations.imported import ImportCredits
+from labeler.annotations.imported import AnnotationsBefore, ImportCredits
 from labeler.errors import ValidationFailed
 from labeler.images.archives import is_archive
 from labeler.images.catalogue.services import image_describe
@@ -187,7 +187,12 @@ def _files_apply(
     held: list[ImportResult] = []  # results of files whose labels wait for their batch
     created = 0
     for batch in _batches(plan.items):
-        for item, stored in zip(batch, _batch_store(shared, batch), strict=True):
+        outcomes = _batch_store(shared, batch)
+        if shared.labels_as == ANNOTATION or any(isinstance(i.labels, ImageRecords) for i in batch):
+            shared.before = AnnotationsBefore(
+                [o[0].pk for o in outcomes if not isinstance(o, RejectedFile)]
+            )
+        for item, stored in zip(batch, outcomes, strict=True):
             result = _import_one(shared, item, stored)
             created += result.status == "created"
             if result.status == "created" and created == LOOKUP_STATISTICS_AFTER:
@@ -386,6 +391,7 @@ def _names_apply(
                 labels=resolved,
                 annotator=shared.annotator,
                 by=shared.user,
+                before=shared.before,
             )
     except LabelsRefused as exc:
         result.labels, result.labels_reason = REFUSED, str(exc)

@@ -19,6 +19,7 @@ from django.db import transaction
 from labeler.agreement.final_writes import FinalLabelsWrite, final_labels_written
 from labeler.annotations.history import Final
 from labeler.annotations.imported import (
+    AnnotationsBefore,
     ImportCredits,
     RecordKept,
     Written,
@@ -263,6 +264,7 @@ def annotation_imported(
     updated_at: datetime | None,
     time_spent_ms: int | None,
     credits: ImportCredits | None = None,
+    before: AnnotationsBefore | None = None,
 ) -> Written:
     """Record one person's imported annotation with its dates and time spent, ``by``
     importing, through the one rule of what an import may replace
@@ -279,6 +281,7 @@ def annotation_imported(
             updated_at=updated_at,
             time_spent_ms=time_spent_ms,
             credits=credits,
+            before=before,
         )
     except RecordKept as exc:
         raise LabelsRefused(str(exc)) from exc
@@ -308,11 +311,23 @@ def labels_recorded_since(
 
 
 def annotation_labels_record(
-    *, project: Project, image: Image, labels: list[Label], annotator: User, by: User | None
+    *,
+    project: Project,
+    image: Image,
+    labels: list[Label],
+    annotator: User,
+    by: User | None,
+    before: AnnotationsBefore | None = None,
 ) -> bool:
     """Record the labels as ``annotator``'s annotation, ``by`` importing; returns whether
-    anything changed."""
-    return _annotation_record(project, image, labels, annotator, by)
+    anything changed. ``before``: the batch's read of its images' annotations."""
+    try:
+        written = annotation_import_write(
+            project=project, image=image, labels=labels, annotator=annotator, by=by, before=before
+        )
+    except RecordKept as exc:
+        raise LabelsRefused(str(exc)) from exc
+    return written.changed
 
 
 def _final_record(
@@ -332,15 +347,3 @@ def _final_record(
     if method == FinalLabelMethod.IMPORTED:
         queue_state.images_complete_mark(image_ids=[image.pk])
     return True
-
-
-def _annotation_record(
-    project: Project, image: Image, labels: list[Label], annotator: User, by: User | None
-) -> bool:
-    try:
-        written = annotation_import_write(
-            project=project, image=image, labels=labels, annotator=annotator, by=by
-        )
-    except RecordKept as exc:
-        raise LabelsRefused(str(exc)) from exc
-    return written.changed

@@ -115,6 +115,7 @@ def _annotation_apply(
             updated_at=annotation.updated_at,
             time_spent_ms=_time_spent(annotation, summary),
             credits=shared.credits,
+            before=shared.before,
         )
     except LabelsRefused as exc:
         summary.lost(where, f"{annotation.person.shown()}: {exc}")

@@ -11,7 +11,7 @@ from datetime import datetime
 from django.contrib.auth.models import User
 from django.utils import timezone
 
-from labeler.annotations.imported import ImportCredits
+from labeler.annotations.imported import AnnotationsBefore, ImportCredits
 from labeler.images.catalogue.descriptions import Description
 from labeler.imports.applying.labels import DecisionsBatch, ProjectLabels
 from labeler.imports.planning.labels_in import NotApplied, PersonOut
@@ -118,6 +118,9 @@ class ImportRun:
     # The history's credit of the per-person annotations written: made after each batch of
     # files, and so before the import commits.
     credits: ImportCredits
+    # The annotations of the batch of files being recorded, read together before any is
+    # written (an import that records annotations).
+    before: AnnotationsBefore | None = None
     people: dict[str, User] = field(default_factory=dict)  # person key -> account
     # The people whose match contradicts the file that the lead confirmed (keys, e-mails).
     people_confirmed: Sequence[str] = ()

@@ -5,14 +5,14 @@ in listed, with counts in and out that add up."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from labeler.agreement.services import final_labels_refresh
-from labeler.annotations.imported import RecordKept, annotation_import_write
+from labeler.annotations.imported import AnnotationsBefore, RecordKept, annotation_import_write
 from labeler.annotations.models import Annotation, FinalLabel, FinalLabelMethod, LabelChange
 from labeler.annotations.submit import annotation_record
 from labeler.flows import images_import
@@ -350,12 +350,76 @@ def test_an_imported_annotation_takes_no_savepoint_and_reads_no_labels(members, 
     def credit(statement: str) -> bool:
         return "UPDATE" in statement and '"ANNOTATIONS_LABELCHANGE"' in statement
 
+    def annotation_read(statement: str) -> bool:
+        return statement.startswith("SELECT A.*, AL.LABEL_ID AS LABEL_ROW")
+
     assert count(two, savepoint) - count(one, savepoint) == 0
     assert count(two, label_read) - count(one, label_read) == 0
+    # The people's annotations here are read once for the batch of files, not once each.
+    assert count(one, annotation_read) == count(two, annotation_read) == 1
     # The history's credit of the writes to the import: one statement for the batch.
     assert count(one, credit) == count(two, credit) == 1
     assert count(one, savepoint) > 0  # the statements were seen
     assert len(two) - len(one) > 0
+
+
+@pytest.mark.django_db
+def test_a_batchs_read_answers_each_persons_first_record_and_the_database_after(
+    members, lead, annotator, annotator2, make_images, media_root
+):
+    """The annotations a batch read together answer each (image, person) once, before the
+    import writes it; a second record of the same person on the image (a file of the same
+    content later in the batch) sees what the first one wrote, and an image of no batch is
+    read from the database."""
+    first, other = make_images(members, 2)
+    cat, dog = (Label.objects.get(project=members, name=name) for name in ("cat", "dog"))
+    annotation_record(project=members, annotator=annotator, image_id=first.pk, labels=[cat.pk])
+    before = AnnotationsBefore([first.pk])
+
+    def write(image, person, label, when) -> bool:
+        return annotation_import_write(
+            project=members, image=image, labels=[label], annotator=person, by=lead,
+            created_at=when, updated_at=when, before=before,
+        ).changed  # fmt: skip
+
+    later = datetime.now(UTC)
+    assert write(first, annotator, dog, later)  # the member's older cat, read with the batch
+    assert not write(first, annotator, dog, later)  # the dog just written, read again
+    assert write(first, annotator2, cat, later)
+    assert write(first, annotator2, dog, later + timedelta(seconds=1))
+    assert write(other, annotator, cat, later) and not write(other, annotator, cat, later)
+    assert labels(Annotation.objects.get(image=first, annotator=annotator)) == ["dog"]
+    assert labels(Annotation.objects.get(image=first, annotator=annotator2)) == ["dog"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_batchs_images_are_locked_from_its_read_to_the_imports_commit(
+    members, lead, make_images, media_root
+):
+    """What the batch read stays true until the import writes: its images' rows are locked
+    as a submit locks its image, so no one else labels them in between."""
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks are PostgreSQL's; SQLite lets one writer in at a time")
+    import psycopg2
+    from psycopg2 import errors
+
+    (image,) = make_images(members, 1)
+    settings = connection.settings_dict
+    other = psycopg2.connect(
+        dbname=settings["NAME"], user=settings["USER"], host=settings["HOST"] or "127.0.0.1",
+        port=settings["PORT"] or 5432,
+    )  # fmt: skip
+    locked = 'SELECT id FROM "images_image" WHERE id = %s FOR UPDATE NOWAIT'
+    try:
+        with transaction.atomic():
+            AnnotationsBefore([image.pk])
+            with other, other.cursor() as cursor, pytest.raises(errors.LockNotAvailable):
+                cursor.execute(locked, [image.pk])
+        with other, other.cursor() as cursor:
+            cursor.execute(locked, [image.pk])  # free once the import's transaction ends
+            assert cursor.fetchone() == (image.pk,)
+    finally:
+        other.close()
 
 
 @pytest.mark.django_db
