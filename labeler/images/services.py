@@ -476,13 +476,19 @@ def _row(
     source: str,
     source_key: str = "",
 ) -> Image:
-    """The (unsaved) row of a new image whose file is ``stored``."""
+    """The (unsaved) row of a new image whose file is ``stored``. Every column is given
+    its value, those the database would default too: the ORM writes a column left to its
+    database default as an expression (``DEFAULT``) compiled for each row, and asks the
+    row's value back."""
     return Image(
         project=project,
         file=stored,
         original_name=short_name,
         source=source,
         source_key=source_key.replace("\\", "/")[:1024],
+        origin="",
+        licence="",
+        problem="",
         captured_at=facts.captured_at,
         camera=facts.camera,
         gps_latitude=facts.latitude,

@@ -3,6 +3,7 @@ a second run updating rather than adding, and each file stored with its labels o
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -350,6 +351,20 @@ def test_files_are_stored_a_batch_at_a_time_each_as_one_by_one(
     assert image_inserts(queries) == 3
     assert Image.objects.count() == 4
     assert sorted(stored_files(media_root)) == sorted(Image.objects.values_list("file", flat=True))
+
+
+@pytest.mark.django_db
+def test_a_batchs_new_rows_are_whole(project, media_root):
+    """A batch's new rows go with every column's value: none is left to its database
+    default, which the ORM compiles as an expression for each row of the insert."""
+    with CaptureQueriesContext(connection) as queries:
+        run(project, *[item(f"whole-{n}.png", ["cat"]) for n in range(3)])
+    inserts = [
+        q["sql"] for q in queries.captured_queries
+        if q["sql"].lstrip().upper().startswith('INSERT INTO "IMAGES_IMAGE"')
+    ]  # fmt: skip
+    assert len(inserts) == 1 and "whole-2.png" in inserts[0]
+    assert not re.search(r"\bDEFAULT\b", inserts[0].split(" RETURNING ")[0], re.IGNORECASE)
 
 
 @pytest.mark.django_db
