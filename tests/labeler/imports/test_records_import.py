@@ -394,12 +394,11 @@ def test_a_batchs_read_answers_each_persons_first_record_and_the_database_after(
 
 @pytest.mark.django_db(transaction=True)
 def test_a_batchs_images_are_locked_from_its_read_to_the_imports_commit(
-    members, lead, make_images, media_root
+    needs_postgres, members, lead, make_images, media_root
 ):
     """What the batch read stays true until the import writes: its images' rows are locked
-    as a submit locks its image, so no one else labels them in between."""
-    if connection.vendor != "postgresql":
-        pytest.skip("row locks are PostgreSQL's; SQLite lets one writer in at a time")
+    as a submit locks its image, so no one else labels them in between (PostgreSQL's row
+    locks; SQLite lets one writer in at a time)."""
     import psycopg2
     from psycopg2 import errors
 
