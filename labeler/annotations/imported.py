@@ -36,7 +36,13 @@ from labeler.annotations.history import (
     import_changes_credit_many,
 )
 from labeler.annotations.models import Annotation
-from labeler.annotations.submit import annotation_record
+from labeler.annotations.submit import (
+    NewRecord,
+    annotation_new_checked,
+    annotation_record,
+    annotations_batched,
+    annotations_record_new,
+)
 from labeler.images.models import Image
 from labeler.projects.models import Label, Project
 from labeler.raw_rows import raw_all
@@ -179,21 +185,50 @@ class AnnotationsBefore:
     content) reads the database again, so nothing written, or undone by a savepoint's
     rollback, since the batch began is ever answered from here."""
 
-    def __init__(self, image_ids: Collection[int]) -> None:
+    def __init__(self, image_ids: Collection[int], *, project: Project | None = None) -> None:
         ids = sorted(set(image_ids))
         list(Image.objects.select_for_update().filter(pk__in=ids).order_by("pk").values_list("pk"))
         self._images = frozenset(ids)
         self._taken: set[tuple[int, int]] = set()
         self._of = _annotations_of(ids) if ids else {}
+        # With ``project`` (one whose new labels may be written together), the new
+        # annotations of people who had none wait here until ``written`` writes them
+        # together: the import calls it before it reads annotations or ends the batch.
+        self._project = project if project is not None and annotations_batched(project) else None
+        self._new: list[tuple[NewRecord, User | None, ImportCredits | None]] = []
 
     def take(self, image: Image, annotator: User) -> _Current | None:
         """The annotator's annotation of the image as the batch found it, the first time
-        this is asked; from the database after that, or for an image of another batch."""
+        this is asked; from the database after that (those waiting written first), or for
+        an image of another batch."""
         key = (image.pk, annotator.pk)
         if image.pk not in self._images or key in self._taken:
+            self.written()
             return _annotation_of(image, annotator)
         self._taken.add(key)
         return self._of.get(key)
+
+    def waits(self, project: Project) -> bool:
+        """Whether the project's new annotations wait here to be written together."""
+        return self._project is not None and self._project.pk == project.pk
+
+    def wait(self, record: NewRecord, *, by: User | None, credits: ImportCredits | None) -> None:
+        self._new.append((record, by, credits))
+
+    def written(self) -> int:
+        """Write the new annotations waiting (``submit.annotations_record_new``) and credit
+        them to the import; returns how many."""
+        waiting, self._new = self._new, []
+        if not waiting:
+            return 0
+        assert self._project is not None
+        ids = annotations_record_new(project=self._project, records=[w[0] for w in waiting])
+        for record, by, credits in waiting:
+            annotation_id = ids.get((record.image_id, record.annotator_id))
+            if annotation_id is None:  # the image's row is locked: no one else wrote it
+                raise RuntimeError(f"image {record.image_id}: its new annotation was not written")
+            _credited(credits, record.image_id, annotation_id, after_id=0, by=by)
+        return len(waiting)
 
 
 def annotation_import_write(
@@ -232,6 +267,15 @@ def annotation_import_write(
     )
     if not verdict.applies:
         raise RecordKept(verdict.reason)
+    if current is None and before is not None and before.waits(project):
+        label_ids = annotation_new_checked(
+            project=project, image_id=image.pk, labels=labels, time_spent_ms=time_spent_ms
+        )
+        record = NewRecord(
+            image.pk, annotator.pk, label_ids, time_spent_ms, verdict.created_at, verdict.updated_at
+        )
+        before.wait(record, by=by, credits=credits)
+        return Written(True, _future_note(dates))
     last_change = (
         history_last_id(image_id=image.pk, annotation_id=current.pk) if current is not None else 0
     )
@@ -244,24 +288,38 @@ def annotation_import_write(
         created_at=verdict.created_at,
         updated_at=verdict.updated_at,
     )
+    _credited(credits, image.pk, written.annotation.pk, after_id=last_change, by=by)
+    return Written(True, _future_note(dates))
+
+
+def _credited(
+    credits: ImportCredits | None,
+    image_id: int,
+    annotation_id: int,
+    *,
+    after_id: int,
+    by: User | None,
+) -> None:
+    """The history's changes of the annotation after ``after_id`` credited to the import:
+    at once, or with ``credits`` when they are made."""
     if credits is not None:
-        credits.keep(
-            image_id=image.pk, annotation_id=written.annotation.pk, after_id=last_change, by=by
-        )
+        credits.keep(image_id=image_id, annotation_id=annotation_id, after_id=after_id, by=by)
     else:
         import_changes_credit(
-            image_id=image.pk,
-            annotation_id=written.annotation.pk,
-            after_id=last_change,
+            image_id=image_id,
+            annotation_id=annotation_id,
+            after_id=after_id,
             changed_by_id=by.pk if by is not None else None,
         )
-    note = ""
-    if dates.future is not None:
-        note = (
-            f"Its date ({dates.future:{_SHOWN}} UTC) is in the future and is not kept; the "
-            "labels are recorded with the import's date."
-        )
-    return Written(True, note)
+
+
+def _future_note(dates: RecordDates) -> str:
+    if dates.future is None:
+        return ""
+    return (
+        f"Its date ({dates.future:{_SHOWN}} UTC) is in the future and is not kept; the "
+        "labels are recorded with the import's date."
+    )
 
 
 @dataclass(frozen=True)

@@ -102,6 +102,12 @@ _UPSERT = """
 # The annotator's lease of the image ends (they labelled it: ``submit_sql``, whose
 # PostgreSQL statement embeds it, adding a condition).
 LEASE_RELEASE_SQL = "DELETE FROM {lease} WHERE image_id = %(image)s AND annotator_id = %(me)s"
+# Several annotators' leases end at once (PostgreSQL): ``{released}`` is a relation of
+# (image_id, annotator_id) rows that the statement embedding it names.
+LEASES_RELEASE_SQL = """
+    DELETE FROM {lease} l USING {released} r
+    WHERE l.image_id = r.image_id AND l.annotator_id = r.annotator_id
+"""
 
 _STATEMENTS = {
     # The annotator's live leases in the project, oldest first.

@@ -4,7 +4,10 @@
 what was sent, lock the image and read what the annotator holds on it in one statement,
 decide what the queue allows, and write. This module is the one caller of ``submit_sql``
 (a leaf: statements only), and every statement runs from ``_annotation_write``, in the
-order the submit takes them; the helpers decide and return what to write.
+order the submit takes them; the helpers decide and return what to write. An import's
+new annotations of people who have none on their image may instead be written together,
+each checked as ``annotation_record`` checks it (``annotation_new_checked``), by
+``annotations_record_new``: one statement for the lot.
 
 A write that changes the image's labels schedules the refresh that follows
 (``changes.labels_changed``); the database trigger keeps its history.
@@ -12,12 +15,13 @@ A write that changes the image's labels schedules the refresh that follows
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any, NamedTuple
 
 from django.contrib.auth.models import User
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from labeler.annotations import submit_sql
@@ -107,6 +111,50 @@ def annotation_record(
     return written
 
 
+def annotations_batched(project: Project) -> bool:
+    """Whether new recorded labels of the project may be written together
+    (``annotations_record_new``): on PostgreSQL, where the project's overlap is fixed.
+    Under adaptive overlap each new label may ask for more annotators, decided in turn."""
+    return connection.vendor == "postgresql" and not overlap_extra_cap(project)
+
+
+def annotation_new_checked(
+    *, project: Project, image_id: Any, labels: Any, time_spent_ms: int | None
+) -> list[int]:
+    """The checks ``annotation_record`` makes before it writes, for a label recorded with
+    others (``annotations_record_new``); returns its label ids, sorted."""
+    _check_time_spent(time_spent_ms)
+    chosen = labels_resolve(project=project, raw_labels=labels)
+    image_id_check(image_id)
+    if not 0 < image_id <= MAX_ID:
+        raise _not_of_project(image_id)
+    return sorted(label.pk for label in chosen)
+
+
+NewRecord = submit_sql.NewRecord
+
+
+def annotations_record_new(
+    *, project: Project, records: Sequence[NewRecord]
+) -> dict[tuple[int, int], int]:
+    """Record labels given outside the queue as ``annotation_record`` records each one, for
+    annotators with no annotation of their image, in one statement
+    (``submit_sql.annotations_create_many``): each checked first
+    (``annotation_new_checked``), the images' rows locked by the caller, the project one
+    whose new labels may be written together (``annotations_batched``). Returns the new
+    annotations' ids by (image, annotator); a record whose annotator has one after all,
+    or whose image is of another project, is not among them, having written nothing."""
+    assert annotations_batched(project), "new labels of this project are recorded one by one"
+    if not records:
+        return {}
+    ids = submit_sql.annotations_create_many(
+        project_id=project.pk, overlap=project.overlap, records=records, now=timezone.now()
+    )
+    if ids:
+        labels_changed(project_id=project.pk)
+    return ids
+
+
 def _annotation_write(
     project: Project,
     annotator: User,
@@ -122,8 +170,9 @@ def _annotation_write(
     ``dates`` (``created_at``, ``updated_at``; None: now) are those a new annotation is
     written with; one that exists keeps its own (its recorder sets them after).
 
-    This is the one caller of ``submit_sql``: the helpers below decide and return what to
-    write, and the statements run here, in the order the submit takes them. Its callers
+    This is the one caller of ``submit_sql`` but ``annotations_record_new``: the helpers
+    below decide and return what to write, and the statements run here, in the order the
+    submit takes them. Its callers
     run it in a transaction of their own (``annotation_record`` with the write of the
     dates, and no savepoint where it is nested in another). It refuses (ValidationFailed)
     before its first write.

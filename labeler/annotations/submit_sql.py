@@ -24,10 +24,10 @@ from labeler.annotations.models import (
     FinalLabel,
     Skip,
 )
-from labeler.annotations.queue_sql import LEASE_RELEASE_SQL
+from labeler.annotations.queue_sql import LEASE_RELEASE_SQL, LEASES_RELEASE_SQL
 from labeler.images import queue_state
 from labeler.images.models import Image
-from labeler.images.queue_state import COUNT_ONE_MORE_SQL
+from labeler.images.queue_state import COUNT_MANY_MORE_SQL, COUNT_ONE_MORE_SQL
 
 _STATEMENTS = {
     # The image, row-locked, with what the annotator holds on it (their annotation, their
@@ -96,6 +96,65 @@ _STATEMENTS = {
                 AND EXISTS (SELECT 1 FROM a)
         )
         SELECT id FROM a
+    """,
+    # PostgreSQL: a batch of new annotations recorded (an import's, of people who have
+    # none on their image), in one statement: each as "create" writes one, the lease and
+    # the suggestion it handed out read for it as "lock" reads them. The caller holds the
+    # images' row locks. Their counts are the queue state's statement for several
+    # (``COUNT_MANY_MORE_SQL``), their leases' release the queue's (``LEASES_RELEASE_SQL``).
+    "create_many": """
+        WITH x AS (
+            SELECT * FROM unnest(CAST(%(images)s AS bigint[]), CAST(%(mes)s AS bigint[]),
+                CAST(%(times)s AS integer[]), CAST(%(created)s AS timestamptz[]),
+                CAST(%(updated)s AS timestamptz[]), CAST(%(label_ids)s AS text[]))
+                WITH ORDINALITY AS x(image_id, me, time_spent_ms, created_at, updated_at,
+                    label_ids, ord)
+        ), held AS (
+            SELECT x.*, l.suggested_by_id, l.suggested_label_ids,
+                COALESCE(l.suggestion_withheld, FALSE) AS withheld, COALESCE(
+                    l.grid,
+                    (SELECT s.grid FROM {skip} s
+                     WHERE s.image_id = x.image_id AND s.annotator_id = x.me),
+                    FALSE
+                ) AS grid,
+                %(overlap)s + i.extra_annotations AS overlap
+            FROM x JOIN {image} i ON i.id = x.image_id AND i.project_id = %(project)s
+            LEFT JOIN {lease} l ON l.image_id = x.image_id AND l.annotator_id = x.me
+        ), a AS (
+            INSERT INTO {annotation} (project_id, image_id, annotator_id, time_spent_ms,
+                suggested_by_id, suggestion_accepted, suggestion_shown, suggestion_withheld,
+                grid, created_at, updated_at)
+            SELECT %(project)s, image_id, me, time_spent_ms, suggested_by_id,
+                COALESCE(suggested_by_id IS NOT NULL
+                    AND suggested_label_ids = CAST(label_ids AS jsonb), FALSE),
+                suggested_by_id IS NOT NULL, withheld, grid, created_at, updated_at
+            FROM held ORDER BY ord
+            ON CONFLICT (image_id, annotator_id) DO NOTHING
+            RETURNING id, image_id, annotator_id
+        ), ax AS (
+            SELECT a.id, a.image_id, a.annotator_id, h.label_ids, h.time_spent_ms, h.overlap
+            FROM a JOIN held h ON h.image_id = a.image_id AND h.me = a.annotator_id
+        ), labelled AS (
+            INSERT INTO {labels} (annotation_id, label_id)
+            SELECT ax.id, CAST(label AS bigint)
+            FROM ax, jsonb_array_elements_text(CAST(ax.label_ids AS jsonb)) AS label
+        ), revised AS (
+            INSERT INTO {revision} (annotation_id, label_ids, time_spent_ms, created_at)
+            SELECT ax.id, CAST(ax.label_ids AS jsonb), ax.time_spent_ms, %(now)s FROM ax
+        ), added AS (
+            SELECT image_id, count(*) AS added, max(overlap) AS overlap FROM ax
+            GROUP BY image_id
+        ), counted AS ("""
+    + COUNT_MANY_MORE_SQL.replace("{added}", "added")
+    + """
+        ), unleased AS ("""
+    + LEASES_RELEASE_SQL.replace("{released}", "a")
+    + """
+        ), unskipped AS (
+            DELETE FROM {skip} s USING a
+            WHERE s.image_id = a.image_id AND s.annotator_id = a.annotator_id
+        )
+        SELECT id, image_id, annotator_id FROM a
     """,
     "unlease": LEASE_RELEASE_SQL,
     "unskip": "DELETE FROM {skip} WHERE image_id = %(image)s AND annotator_id = %(me)s",
@@ -247,6 +306,42 @@ def annotation_create(
     _run("revision", {**params, "annotation": annotation_id})
     held_release(image_id=image_id, annotator_id=annotator_id, lease=held.lease, skip=held.skip)
     return int(annotation_id)
+
+
+@dataclass(frozen=True)
+class NewRecord:
+    """A new annotation of ``annotations_create_many``: its labels and, where it was made
+    elsewhere, its dates (None: now)."""
+
+    image_id: int
+    annotator_id: int
+    label_ids: list[int]
+    time_spent_ms: int | None
+    created_at: datetime | None
+    updated_at: datetime | None
+
+
+def annotations_create_many(
+    *, project_id: int, overlap: int, records: Sequence[NewRecord], now: datetime
+) -> dict[tuple[int, int], int]:
+    """Write these new annotations (PostgreSQL) as ``annotation_create`` writes each, with
+    what the annotator holds on the image read as ``image_lock_held`` reads it; returns the
+    new annotations' ids by (image, annotator). ``overlap`` is the project's. The caller
+    holds the images' row locks, and no annotator has an annotation of their image: one
+    that has is left out of what is returned, having written nothing."""
+    adapt = connection.ops.adapt_datetimefield_value
+    params = {
+        "project": project_id,
+        "overlap": overlap,
+        "now": adapt(now),
+        "images": [r.image_id for r in records],
+        "mes": [r.annotator_id for r in records],
+        "times": [r.time_spent_ms for r in records],
+        "created": [adapt(r.created_at or now) for r in records],
+        "updated": [adapt(r.updated_at or r.created_at or now) for r in records],
+        "label_ids": [json.dumps(sorted(r.label_ids)) for r in records],
+    }
+    return {(image, me): int(pk) for pk, image, me in _run("create_many", params)}
 
 
 def revision_insert(

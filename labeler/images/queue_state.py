@@ -45,6 +45,15 @@ COUNT_ONE_MORE_SQL = """
             THEN TRUE ELSE FALSE END
     WHERE id = %(image)s
 """
+# Several new annotations counted at once (PostgreSQL; the caller holds the images' row
+# locks): ``{added}`` is a relation of (image_id, added, overlap) rows, one an image, that
+# the statement embedding it names. As many counts of one more, in one update an image.
+COUNT_MANY_MORE_SQL = """
+    UPDATE {image} AS i SET annotation_count = i.annotation_count + c.added,
+        is_complete = CASE WHEN i.is_complete OR i.annotation_count + c.added >= c.overlap
+            THEN TRUE ELSE FALSE END
+    FROM {added} c WHERE i.id = c.image_id
+"""
 # Adaptive overlap asks for more annotators of the image, which leaves it open.
 _EXTRA_SQL = """
     UPDATE {image} SET extra_annotations = %(extra)s, is_complete = FALSE

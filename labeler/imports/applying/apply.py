@@ -190,7 +190,8 @@ def _files_apply(
         outcomes = _batch_store(shared, batch)
         if shared.labels_as == ANNOTATION or any(isinstance(i.labels, ImageRecords) for i in batch):
             shared.before = AnnotationsBefore(
-                [o[0].pk for o in outcomes if not isinstance(o, RejectedFile)]
+                [o[0].pk for o in outcomes if not isinstance(o, RejectedFile)],
+                project=shared.project,
             )
         for item, stored in zip(batch, outcomes, strict=True):
             result = _import_one(shared, item, stored)
@@ -203,6 +204,8 @@ def _files_apply(
                 for done in held:
                     _result_count(shared, done, report)
                 held = []
+        if shared.before is not None:
+            shared.before.written()
         shared.credits.made()
     _decisions_write(shared)
     for done in held:
@@ -371,6 +374,8 @@ def _names_apply(
             result.label_names = decision.names
             return
         if merge:
+            if shared.before is not None:
+                shared.before.written()  # what this import recorded on the image is read
             earlier = labels_recorded_since(
                 image=image,
                 labels_as=shared.labels_as,

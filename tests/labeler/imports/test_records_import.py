@@ -12,10 +12,25 @@ from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from labeler.agreement.services import final_labels_refresh
-from labeler.annotations.imported import AnnotationsBefore, RecordKept, annotation_import_write
-from labeler.annotations.models import Annotation, FinalLabel, FinalLabelMethod, LabelChange
+from labeler.annotations.imported import (
+    AnnotationsBefore,
+    ImportCredits,
+    RecordKept,
+    annotation_import_write,
+)
+from labeler.annotations.models import (
+    Annotation,
+    AnnotationRevision,
+    Assignment,
+    FinalLabel,
+    FinalLabelMethod,
+    LabelChange,
+    Skip,
+)
 from labeler.annotations.submit import annotation_record
 from labeler.flows import images_import
+from labeler.images.counts import image_counts
+from labeler.images.models import Image
 from labeler.imports.applying import apply
 from labeler.imports.planning.labels_in import ImportItem, LabelsIn
 from labeler.imports.planning.plan import import_plan
@@ -27,9 +42,10 @@ from labeler.imports.reading.records import (
     RecordsFile,
     Skipped,
 )
+from labeler.predictions.models import ModelVersion
 from labeler.projects import addresses
-from labeler.projects.models import AddressConfirmed, Label
-from tests.factories import image_bytes
+from labeler.projects.models import AddressConfirmed, Label, Role
+from tests.factories import ProjectFactory, add_member, image_bytes
 
 ALICE = Person("ls:1", email="Alice@Example.org")
 BOB = Person("ls:2", email="bob@example.org")
@@ -468,3 +484,119 @@ def test_a_label_made_for_a_refused_annotation_stays_for_the_next_one(
     zebra = Label.objects.get(project=members, name="zebra")
     bobs = Annotation.objects.get(image__original_name="new.png")
     assert list(bobs.labels.all()) == [zebra]
+
+
+def _recorded_together_or_not(lead, annotator, annotator2, make_images, later, together):
+    """A project with leases (one handing out a suggestion, one a withheld one on a grid
+    page), a skip and an annotation already there, then people's records imported on its
+    images through one batch's read, their new annotations written ``together`` or one by
+    one; what every table then holds, by image number and person, and the statements."""
+    project = ProjectFactory(multi_label=True, overlap=2)
+    add_member(project, lead, Role.LEAD)
+    add_member(project, annotator)
+    add_member(project, annotator2)
+    images = make_images(project, 4)
+    cat, dog, bird = (Label.objects.get(project=project, name=n) for n in ("cat", "dog", "bird"))
+    model = ModelVersion.objects.create(project=project, version=1, is_current=True)
+    soon = datetime.now(UTC) + timedelta(minutes=10)
+    Assignment.objects.create(
+        project=project,
+        image=images[0],
+        annotator=annotator,
+        expires_at=soon,
+        suggested_by=model,
+        suggested_label_ids=[cat.pk],
+    )
+    Assignment.objects.create(project=project, image=images[1], annotator=annotator2,
+                              expires_at=soon, suggested_by=model, suggested_label_ids=[dog.pk],
+                              suggestion_withheld=True, grid=True)  # fmt: skip
+    Skip.objects.create(project=project, image=images[2], annotator=annotator2, grid=True)
+    annotation_record(project=project, annotator=annotator, image_id=images[3].pk, labels=[cat.pk])
+    records = [  # image, person, labels, seconds after ``later``
+        (0, annotator, [cat], 1), (0, annotator2, [dog, bird], 2), (1, annotator2, [dog], 3),
+        (1, annotator, [cat], 4), (2, annotator2, [cat], 5), (3, annotator, [dog], 6),
+        (3, annotator2, [cat], 7), (0, annotator, [bird], 8),
+    ]  # fmt: skip
+    with CaptureQueriesContext(connection) as queries, transaction.atomic():
+        before = AnnotationsBefore([i.pk for i in images], project=project if together else None)
+        credits = ImportCredits(by=lead)
+        for number, person, chosen, seconds in records:
+            when = later + timedelta(seconds=seconds)
+            annotation_import_write(
+                project=project, image=images[number], labels=chosen, annotator=person, by=lead,
+                created_at=when, updated_at=when, time_spent_ms=100 * seconds, credits=credits,
+                before=before,
+            )  # fmt: skip
+        before.written()
+        credits.made()
+    number = {image.pk: n for n, image in enumerate(images)}
+    name = {u.pk: u.username for u in (lead, annotator, annotator2)} | {None: None}
+    label = {lab.pk: lab.name for lab in (cat, dog, bird)}
+
+    def names(ids) -> tuple[str, ...]:
+        return tuple(sorted(label[i] for i in ids))
+
+    annotations = Annotation.objects.filter(project=project)
+    held = {
+        "annotations": sorted(
+            (number[a.image_id], name[a.annotator_id], names(a.labels.values_list("pk", flat=True)),
+             a.time_spent_ms, a.suggested_by_id is not None, a.suggestion_accepted,
+             a.suggestion_shown, a.suggestion_withheld, a.grid,
+             a.created_at if (a.created_at - later).microseconds == 0 else "its own", a.updated_at)
+            for a in annotations
+        ),
+        "revisions": sorted(
+            (number[r.annotation.image_id], name[r.annotation.annotator_id], names(r.label_ids),
+             r.time_spent_ms)
+            for r in AnnotationRevision.objects.filter(annotation__project=project)
+        ),
+        "changes": sorted(
+            (number[c.image_id], c.kind, c.method, name[c.annotator_id], name[c.changed_by_id],
+             names(c.from_label_ids), names(c.to_label_ids))
+            for c in LabelChange.objects.filter(project=project)
+        ),
+        "images": [
+            (number[i.pk], i.annotation_count, i.is_complete)
+            for i in Image.objects.filter(project=project).order_by("pk")
+        ],
+        "leases": sorted((number[a.image_id], name[a.annotator_id])
+                         for a in Assignment.objects.filter(project=project)),
+        "skips": sorted((number[s.image_id], name[s.annotator_id])
+                        for s in Skip.objects.filter(project=project)),
+        "counted": image_counts(project.pk),
+    }  # fmt: skip
+    creates = sum(
+        'INSERT INTO "annotations_annotation" (' in q["sql"] for q in queries.captured_queries
+    )
+    return held, creates
+
+
+@pytest.mark.django_db
+def test_new_annotations_written_together_are_those_written_one_by_one(
+    needs_postgres, lead, annotator, annotator2, make_images, media_root
+):
+    """The people's new annotations of a batch are written together, in one statement: each
+    as the submit's writer writes one (its suggestion from the lease, the lease and the
+    skip released, the image counted and complete at its overlap, a revision, the history
+    credited to the import); a person's annotation there before, and a second record of a
+    person on an image, go one by one, as they did."""
+    later = datetime.now(UTC)
+    one_by_one, creates_each = _recorded_together_or_not(
+        lead, annotator, annotator2, make_images, later, together=False
+    )
+    together, creates_together = _recorded_together_or_not(
+        lead, annotator, annotator2, make_images, later, together=True
+    )
+    for key in together:
+        assert together[key] == one_by_one[key], key
+    assert creates_together == 1 and creates_each == 6
+    by_person = {(a[0], a[1]): a for a in together["annotations"]}
+    accepted, withheld, from_skip = by_person[1, "ann2"], by_person[1, "ann2"], by_person[2, "ann2"]
+    assert by_person[0, "ann1"][2] == ("bird",)  # the second record, after the first wrote
+    assert accepted[4:8] == (True, True, True, True) and withheld[8] is True  # on a grid page
+    assert from_skip[8] is True and from_skip[4] is False
+    assert together["leases"] == [] and together["skips"] == []
+    assert together["images"] == [(0, 2, True), (1, 2, True), (2, 1, False), (3, 2, True)]
+    # Every change the import made is credited to it; ann1's own label before it is theirs.
+    authors = [c[4] for c in together["changes"]]
+    assert authors.count("ann1") == 1 and set(authors) == {"ann1", "lead"}
