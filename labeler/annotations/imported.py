@@ -183,7 +183,8 @@ class AnnotationsBefore:
     by its first record, which goes before any write of it (``annotation_import_write``);
     a later record of the same person on the same image (a second file of the same
     content) reads the database again, so nothing written, or undone by a savepoint's
-    rollback, since the batch began is ever answered from here."""
+    rollback, since the batch began is ever answered from here. Given the project, it also
+    holds the batch's new annotations until ``written`` writes them together."""
 
     def __init__(self, image_ids: Collection[int], *, project: Project | None = None) -> None:
         ids = sorted(set(image_ids))

@@ -319,14 +319,19 @@ def annotation_labels_record(
     by: User | None,
     before: AnnotationsBefore | None = None,
 ) -> bool:
-    """Record the labels as ``annotator``'s annotation, ``by`` importing; returns whether
-    anything changed. ``before``: the batch's read of its images' annotations."""
-    try:
-        written = annotation_import_write(
-            project=project, image=image, labels=labels, annotator=annotator, by=by, before=before
-        )
-    except RecordKept as exc:
-        raise LabelsRefused(str(exc)) from exc
+    """Record the labels as ``annotator``'s annotation, ``by`` importing, with no dates of
+    their own (``annotation_imported``); returns whether anything changed."""
+    written = annotation_imported(
+        project=project,
+        image=image,
+        labels=labels,
+        annotator=annotator,
+        by=by,
+        created_at=None,
+        updated_at=None,
+        time_spent_ms=None,
+        before=before,
+    )
     return written.changed
 
 

@@ -119,7 +119,8 @@ class ImportRun:
     # files, and so before the import commits.
     credits: ImportCredits
     # The annotations of the batch of files being recorded, read together before any is
-    # written (an import that records annotations).
+    # written, and its new ones waiting to be written together (an import that records
+    # annotations).
     before: AnnotationsBefore | None = None
     people: dict[str, User] = field(default_factory=dict)  # person key -> account
     # The people whose match contradicts the file that the lead confirmed (keys, e-mails).
