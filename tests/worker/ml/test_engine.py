@@ -149,7 +149,11 @@ def test_a_request_that_finds_the_model_idle_runs_on_its_callers_thread_and_the_
         # The first ran where it was asked; the three waiting ran together after it.
         assert gate.sizes == [1, 6]
         assert gate.threads == ["caller-1", "labeler-batcher"]
-        # Idle again: the next request runs on its own thread, its error raised there.
+        # Idle again (the batcher's thread marks the model free just after it answers its
+        # callers): the next request runs on its own thread, its error raised there.
+        deadline = time.monotonic() + 5
+        while batcher._busy and time.monotonic() < deadline:
+            time.sleep(0.01)
         assert batcher.run(marked(5)).probabilities.tolist() == [[5.0]]
         assert gate.threads[-1] == threading.current_thread().name
         with pytest.raises(ValueError, match="from 1 to 8"):
